@@ -1,0 +1,45 @@
+//! TCP, with `TCP_NODELAY` on: the engine batches frames itself, so Nagle's delay would only
+//! add latency.
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::link::{Link, PeerAddr, StreamLink};
+
+/// A bound TCP listener.
+#[derive(Debug)]
+pub struct TcpListener(tokio::net::TcpListener);
+
+impl TcpListener {
+    /// Bind `host:port`.
+    pub async fn bind(hostport: &str) -> io::Result<Self> {
+        tokio::net::TcpListener::bind(hostport).await.map(Self)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+
+    /// Accept one peer.
+    pub async fn accept(&mut self) -> io::Result<Link> {
+        let (stream, peer) = self.0.accept().await?;
+        Ok(link(stream, peer))
+    }
+}
+
+fn link(stream: tokio::net::TcpStream, peer: SocketAddr) -> Link {
+    // A socket that refuses NODELAY still works, only slower; not worth failing the link.
+    let _ = stream.set_nodelay(true);
+    Link::Stream(StreamLink {
+        io: Box::new(stream),
+        peer: PeerAddr::Tcp(peer),
+    })
+}
+
+/// Connect to `host:port`.
+pub async fn connect(hostport: &str) -> io::Result<Link> {
+    let stream = tokio::net::TcpStream::connect(hostport).await?;
+    let peer = stream.peer_addr()?;
+    Ok(link(stream, peer))
+}
