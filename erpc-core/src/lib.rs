@@ -1,1 +1,4 @@
 //! placeholder
+pub mod metadata;
+pub mod protocol;
+pub mod status;

@@ -1,0 +1,130 @@
+//! The fixed 24-byte frame header. All integers are big-endian (network order).
+//!
+//! ```text
+//!  0      2       3      4       5       6        7        8              16         20        24
+//!  +------+-------+------+-------+-------+--------+--------+--------------+----------+---------+
+//!  |magic |version| kind | flags | codec | compr. | status |  request id  | head len | body len|
+//!  | EE 52|  01   |  u8  |  u8   |  u8   |   u8   |   u8   |     u64      |   u32    |   u32   |
+//!  +------+-------+------+-------+-------+--------+--------+--------------+----------+---------+
+//! ```
+
+use std::fmt;
+
+use bytes::{Buf, BufMut};
+use erpc_codec::CodecId;
+use erpc_codec::compression::CompressionId;
+
+use crate::protocol::ProtocolError;
+
+/// The two bytes every frame starts with.
+pub const MAGIC: [u8; 2] = [0xEE, 0x52];
+/// The protocol version this implementation speaks.
+pub const VERSION: u8 = 1;
+/// Length of the fixed header.
+pub const HEADER_LEN: usize = 24;
+
+/// What a frame is for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Kind(pub u8);
+
+impl Kind {
+    /// A call that expects a response.
+    pub const REQUEST: Kind = Kind(0x01);
+    /// The answer to a request (success or a status).
+    pub const RESPONSE: Kind = Kind(0x02);
+    /// A call that expects no response.
+    pub const ONEWAY: Kind = Kind(0x03);
+    /// The client gave up on a request; the server should stop working on it.
+    pub const CANCEL: Kind = Kind(0x04);
+    /// Liveness probe; answered with PONG carrying the same request id.
+    pub const PING: Kind = Kind(0x05);
+    /// Answer to PING.
+    pub const PONG: Kind = Kind(0x06);
+    /// The sender is shutting down: requests with ids above the one in this frame will not
+    /// be processed.
+    pub const GOAWAY: Kind = Kind(0x07);
+    /// A connection-level error; the sender closes the connection after sending it.
+    pub const ERROR: Kind = Kind(0x08);
+
+    /// A name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::REQUEST => "request",
+            Kind::RESPONSE => "response",
+            Kind::ONEWAY => "oneway",
+            Kind::CANCEL => "cancel",
+            Kind::PING => "ping",
+            Kind::PONG => "pong",
+            Kind::GOAWAY => "goaway",
+            Kind::ERROR => "error",
+            Kind(0x10..=0x1F) => "stream(reserved)",
+            _ => "unknown",
+        }
+    }
+}
+
+impl fmt::Debug for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(0x{:02x})", self.name(), self.0)
+    }
+}
+
+/// The fixed part of every frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// What the frame is for.
+    pub kind: Kind,
+    /// Reserved for stream frames; senders write 0, receivers ignore bits they do not know.
+    pub flags: u8,
+    /// Codec of the body.
+    pub codec: CodecId,
+    /// Compression of the body.
+    pub compression: CompressionId,
+    /// Status code (responses and errors; 0 elsewhere).
+    pub status: u8,
+    /// Which call this frame belongs to; 0 for connection-level frames.
+    pub request_id: u64,
+    /// Length of the header block that follows.
+    pub head_len: u32,
+    /// Length of the body that follows the header block.
+    pub body_len: u32,
+}
+
+impl Header {
+    /// Append the 24 header bytes.
+    pub fn encode(&self, out: &mut impl BufMut) {
+        out.put_slice(&MAGIC);
+        out.put_u8(VERSION);
+        out.put_u8(self.kind.0);
+        out.put_u8(self.flags);
+        out.put_u8(self.codec.0);
+        out.put_u8(self.compression.0);
+        out.put_u8(self.status);
+        out.put_u64(self.request_id);
+        out.put_u32(self.head_len);
+        out.put_u32(self.body_len);
+    }
+
+    /// Parse the first [`HEADER_LEN`] bytes of `bytes`, which must hold at least that many.
+    pub fn decode(mut bytes: &[u8]) -> Result<Header, ProtocolError> {
+        debug_assert!(bytes.len() >= HEADER_LEN);
+        let magic = [bytes.get_u8(), bytes.get_u8()];
+        if magic != MAGIC {
+            return Err(ProtocolError::BadMagic(magic));
+        }
+        let version = bytes.get_u8();
+        if version != VERSION {
+            return Err(ProtocolError::UnsupportedVersion(version));
+        }
+        Ok(Header {
+            kind: Kind(bytes.get_u8()),
+            flags: bytes.get_u8(),
+            codec: CodecId(bytes.get_u8()),
+            compression: CompressionId(bytes.get_u8()),
+            status: bytes.get_u8(),
+            request_id: bytes.get_u64(),
+            head_len: bytes.get_u32(),
+            body_len: bytes.get_u32(),
+        })
+    }
+}
