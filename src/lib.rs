@@ -1,1 +1,68 @@
-//! placeholder
+//! erpc: an RPC framework for Rust.
+//!
+//! A trait with `#[erpc::service]` becomes a typed client and a server; calls travel in erpc's
+//! framed binary protocol (PROTOCOL.md) over TCP, Unix sockets or in-memory pipes, encoded with
+//! MessagePack (default), JSON, protobuf, raw bytes or your own codec, optionally compressed
+//! with gzip, zlib or zstd — chosen per call.
+//!
+//! ```
+//! use erpc::{Context, Status};
+//!
+//! #[erpc::service]
+//! pub trait Greeter {
+//!     async fn hello(&self, name: String) -> Result<String, Status>;
+//!     async fn add(&self, cx: Context, a: i64, b: i64) -> Result<i64, Status>;
+//! }
+//!
+//! struct MyGreeter;
+//!
+//! impl Greeter for MyGreeter {
+//!     async fn hello(&self, name: String) -> Result<String, Status> {
+//!         Ok(format!("hello, {name}"))
+//!     }
+//!     async fn add(&self, _cx: Context, a: i64, b: i64) -> Result<i64, Status> {
+//!         a.checked_add(b).ok_or_else(|| Status::out_of_range("overflow"))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = erpc::Server::builder()
+//!     .add_service(GreeterServer::new(MyGreeter))
+//!     .serve(["tcp://127.0.0.1:0"])
+//!     .await?;
+//!
+//! let client = GreeterClient::connect(server.local_addr()).await?;
+//! assert_eq!(client.hello("ada".into()).await?, "hello, ada");
+//! let sum = client
+//!     .add(2, 3)
+//!     .timeout(std::time::Duration::from_secs(1))
+//!     .codec(erpc::CodecId::JSON)
+//!     .await?;
+//! assert_eq!(sum, 5);
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - Everything of [`erpc_core`] is re-exported here: [`Client`], [`Server`], [`Status`],
+//!   [`Context`], [`Middleware`], [`protocol`], ...
+//! - [`service`]: the attribute macro.
+//! - [`blocking`]: a wrapper for calling from synchronous code.
+//! - [`codec`] and [`transport`]: the codec and transport crates, for custom codecs and
+//!   listeners.
+//!
+//! # Cargo features
+//! `tcp`, `unix`, `mem` (transports); `msgpack`, `json`, `protobuf` (codecs); `gzip`, `zlib`,
+//! `zstd` (compression). All are on by default.
+#![warn(missing_docs)]
+
+pub mod blocking;
+
+pub use erpc_core::*;
+pub use erpc_macros::service;
+
+/// The codec crate: the [`codec::Codec`] trait for custom codecs, compression functions.
+pub use erpc_codec as codec;
+/// The transport crate: addresses, links and listeners.
+pub use erpc_transport as transport;

@@ -59,7 +59,9 @@ impl MsgPack {
         T::deserialize(&mut Self::deserializer(body)).map_err(decode_error)
     }
 
-    fn deserializer(body: &[u8]) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    fn deserializer(
+        body: &[u8],
+    ) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
         let mut de = rmp_serde::Deserializer::from_read_ref(body);
         // rmp-serde's own default (1024) overflows a 2 MiB thread stack in debug builds.
         de.set_max_depth(MAX_DEPTH);
@@ -150,10 +152,16 @@ impl Codec for Protobuf {
         _: &dyn erased_serde::Serialize,
         _: &mut BytesMut,
     ) -> Result<(), CodecError> {
-        Err(not_serde(CodecId::PROTOBUF, "wrap prost messages in erpc::Proto"))
+        Err(not_serde(
+            CodecId::PROTOBUF,
+            "wrap prost messages in erpc::Proto",
+        ))
     }
     fn decode_erased(&self, _: &[u8], _: &mut DeserializeFn<'_>) -> Result<(), CodecError> {
-        Err(not_serde(CodecId::PROTOBUF, "wrap prost messages in erpc::Proto"))
+        Err(not_serde(
+            CodecId::PROTOBUF,
+            "wrap prost messages in erpc::Proto",
+        ))
     }
 }
 

@@ -37,6 +37,12 @@ impl CodecId {
     }
 }
 
+impl Default for CodecId {
+    fn default() -> Self {
+        CodecId::MSGPACK
+    }
+}
+
 impl fmt::Debug for CodecId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}({})", self.name(), self.0)
@@ -50,9 +56,8 @@ impl fmt::Display for CodecId {
 }
 
 /// The callback a codec hands its deserializer to; see [`Codec::decode_erased`].
-pub type DeserializeFn<'a> =
-    dyn for<'de> FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>
-        + 'a;
+pub type DeserializeFn<'a> = dyn for<'de> FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>
+    + 'a;
 
 /// A serialisation format for serde types, usable through a trait object.
 ///
@@ -149,10 +154,7 @@ impl Codecs {
 
     /// The ids of every registered codec.
     pub fn ids(&self) -> impl Iterator<Item = CodecId> + '_ {
-        self.by_id
-            .iter()
-            .flatten()
-            .map(|codec| codec.id())
+        self.by_id.iter().flatten().map(|codec| codec.id())
     }
 }
 

@@ -91,7 +91,8 @@ pub fn compress_into(
         }
         #[cfg(feature = "zlib")]
         CompressionId::ZLIB => {
-            let mut enc = flate2::write::ZlibEncoder::new(out.writer(), flate2::Compression::fast());
+            let mut enc =
+                flate2::write::ZlibEncoder::new(out.writer(), flate2::Compression::fast());
             enc.write_all(input).map_err(corrupt)?;
             enc.finish().map(drop).map_err(corrupt)
         }
@@ -180,7 +181,9 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let input: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let input: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 97).to_le_bytes())
+            .collect();
         for id in ALL {
             let packed = compress(id, &input).unwrap();
             let back = decompress(id, &packed, input.len()).unwrap();
@@ -195,7 +198,10 @@ mod tests {
             let packed = compress(id, &input).unwrap();
             assert!(decompress(id, &packed, 4096).is_ok(), "{id}");
             let err = decompress(id, &packed, 4095).unwrap_err();
-            assert!(matches!(err, CompressionError::TooLarge { limit: 4095 }), "{id}: {err}");
+            assert!(
+                matches!(err, CompressionError::TooLarge { limit: 4095 }),
+                "{id}: {err}"
+            );
         }
     }
 
@@ -221,7 +227,11 @@ mod tests {
 
     #[test]
     fn bombs_stop_at_the_limit() {
-        for id in [CompressionId::GZIP, CompressionId::ZLIB, CompressionId::ZSTD] {
+        for id in [
+            CompressionId::GZIP,
+            CompressionId::ZLIB,
+            CompressionId::ZSTD,
+        ] {
             let bomb = bomb(id, 16 << 20);
             assert!(bomb.len() < 20 << 10, "{id} bomb is {} bytes", bomb.len());
             let err = decompress(id, &bomb, 10 << 20).unwrap_err();
@@ -231,7 +241,11 @@ mod tests {
 
     #[test]
     fn corrupt_and_unknown_are_errors() {
-        for id in [CompressionId::GZIP, CompressionId::ZLIB, CompressionId::ZSTD] {
+        for id in [
+            CompressionId::GZIP,
+            CompressionId::ZLIB,
+            CompressionId::ZSTD,
+        ] {
             assert!(matches!(
                 decompress(id, b"definitely not compressed", 1024),
                 Err(CompressionError::Corrupt { .. })

@@ -31,6 +31,16 @@
 //! - [`compression`]: none, gzip, zlib and zstd, with decompression capped at a limit.
 //! - [`error`]: [`CodecError`] and [`CompressionError`].
 #![warn(missing_docs)]
+// Builds with only some formats leave the shared helpers of the others unused.
+#![cfg_attr(
+    not(all(
+        feature = "msgpack",
+        feature = "json",
+        feature = "gzip",
+        feature = "zstd"
+    )),
+    allow(unused)
+)]
 
 pub mod builtin;
 pub mod codec;

@@ -170,7 +170,11 @@ mod tests {
             let codec = codecs.get(id).unwrap();
             let mut out = BytesMut::new();
             sample().encode(codec, &mut out).unwrap();
-            assert_eq!(Sample::decode(codec, out.freeze()).unwrap(), sample(), "{id}");
+            assert_eq!(
+                Sample::decode(codec, out.freeze()).unwrap(),
+                sample(),
+                "{id}"
+            );
         }
     }
 
@@ -178,7 +182,9 @@ mod tests {
     fn msgpack_uses_named_fields() {
         let codecs = Codecs::default();
         let mut out = BytesMut::new();
-        sample().encode(codecs.get(CodecId::MSGPACK).unwrap(), &mut out).unwrap();
+        sample()
+            .encode(codecs.get(CodecId::MSGPACK).unwrap(), &mut out)
+            .unwrap();
         // fixmap of 3 entries, first key "id"
         assert_eq!(&out[..4], &[0x83, 0xa2, b'i', b'd']);
     }
@@ -212,9 +218,14 @@ mod tests {
         let codecs = Codecs::default();
         let raw = codecs.get(CodecId::RAW).unwrap();
         let mut out = BytesMut::new();
-        Raw::from(&b"\x00\xffhello"[..]).encode(raw, &mut out).unwrap();
+        Raw::from(&b"\x00\xffhello"[..])
+            .encode(raw, &mut out)
+            .unwrap();
         assert_eq!(&out[..], b"\x00\xffhello");
-        assert_eq!(Raw::decode(raw, out.freeze()).unwrap().0, &b"\x00\xffhello"[..]);
+        assert_eq!(
+            Raw::decode(raw, out.freeze()).unwrap().0,
+            &b"\x00\xffhello"[..]
+        );
         let json = codecs.get(CodecId::JSON).unwrap();
         assert!(Raw::decode(json, Bytes::new()).is_err());
         assert_eq!(Raw::native_codec(), Some(CodecId::RAW));
@@ -232,7 +243,10 @@ mod tests {
     fn proto_round_trips_in_protobuf_only() {
         let codecs = Codecs::default();
         let pb = codecs.get(CodecId::PROTOBUF).unwrap();
-        let point = Proto(Point { x: 150, label: "a".into() });
+        let point = Proto(Point {
+            x: 150,
+            label: "a".into(),
+        });
         let mut out = BytesMut::new();
         point.encode(pb, &mut out).unwrap();
         assert_eq!(&out[..], &[0x08, 0x96, 0x01, 0x12, 0x01, b'a']);

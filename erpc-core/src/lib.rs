@@ -1,4 +1,79 @@
-//! placeholder
+//! The erpc engine: the sans-IO wire protocol, the connection engine, the client, the
+//! server, call contexts, status codes and middleware.
+//!
+//! Most users depend on the `erpc` facade crate, which re-exports this one and adds
+//! `#[erpc::service]`. Without the macro, a service is a [`Service`] impl and a call is
+//! [`Client::call`] by name:
+//!
+//! ```
+//! use erpc_core::{Client, Request, Response, Server, Service, Status};
+//! use futures_util::future::BoxFuture;
+//!
+//! struct Upper;
+//!
+//! impl Service for Upper {
+//!     fn name(&self) -> &str { "upper" }
+//!     fn methods(&self) -> &[&'static str] { &["shout"] }
+//!     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>> {
+//!         Box::pin(erpc_core::unary(request, |_cx, text: String| async move {
+//!             Ok::<_, Status>(text.to_uppercase())
+//!         }))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder().add_service(Upper).serve(["mem://upper-doc"]).await?;
+//! let client = Client::connect("mem://upper-doc").await?;
+//! let loud: String = client.call("upper", "shout", "hi".to_string()).await?;
+//! assert_eq!(loud, "HI");
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`protocol`]: frames, header, header block, decoder, limits (sans-IO).
+//! - `engine`: the writer task that coalesces frames and the read loop with heartbeats.
+//! - [`client`]: [`Client`], [`Call`], [`Oneway`], connection pool, reconnect with backoff.
+//! - [`server`]: [`Server`], [`Service`], [`Request`], [`Response`], graceful shutdown.
+//! - [`context`], [`deadline`], [`extensions`], [`metadata`]: what a call carries.
+//! - [`middleware`]: [`Middleware`] and [`ClientMiddleware`].
+//! - [`status`]: [`Status`] and [`Code`].
+//! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod config;
+pub mod context;
+pub mod deadline;
+mod engine;
+pub mod extensions;
 pub mod metadata;
+pub mod middleware;
 pub mod protocol;
+pub mod server;
 pub mod status;
+
+pub use client::{Call, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway};
+pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
+pub use context::Context;
+pub use erpc_codec::compression::CompressionId;
+pub use erpc_codec::{Codec, CodecId, Codecs, Message, Proto, Raw};
+pub use erpc_transport::{Address, PeerAddr};
+pub use extensions::Extensions;
+pub use metadata::Metadata;
+pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
+pub use server::{
+    Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, oneway, unary,
+    unknown_method,
+};
+pub use status::{Code, Status};
+
+/// What `#[erpc::service]` expands to refers to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use erpc_transport::AddressError;
+    pub use futures_util::future::BoxFuture;
+    pub use std::future::Future;
+    pub use std::sync::Arc;
+}

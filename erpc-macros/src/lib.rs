@@ -1,1 +1,47 @@
-//! placeholder
+//! `#[erpc::service]`: turns a trait of async methods into a server dispatch and a typed
+//! client. Use it through the `erpc` crate; see its docs for the full example.
+//!
+//! ```ignore
+//! #[erpc::service]
+//! pub trait Greeter {
+//!     /// Request-response: the argument is the request, `Result<T, Status>` the response.
+//!     async fn hello(&self, name: String) -> Result<String, erpc::Status>;
+//!     /// Several arguments travel as a tuple; a first `Context` argument is the call's.
+//!     async fn add(&self, cx: erpc::Context, a: i64, b: i64) -> Result<i64, erpc::Status>;
+//!     /// Oneway: no response, no return type.
+//!     #[oneway]
+//!     async fn log(&self, line: String);
+//! }
+//! ```
+//!
+//! generates
+//! - the trait, with each `async fn` turned into `fn ... -> impl Future<Output = _> + Send`
+//!   so handlers can run on any runtime thread (implement it with plain `async fn`);
+//! - `GreeterServer<T: Greeter>`, an `erpc::Service` to add to a server;
+//! - `GreeterClient`, with one method per trait method returning an awaitable `erpc::Call`
+//!   (or `erpc::Oneway`) that takes per-call options.
+//!
+//! # Layout
+//! - [`service`]: the attribute entry point.
+//! - `model`: the parsed trait and its checks.
+//! - `expand`: the generated code.
+
+mod expand;
+mod model;
+
+use proc_macro::TokenStream;
+
+/// Generate a server dispatch and a typed client for a trait. See the crate docs.
+///
+/// Options: `#[erpc::service(name = "pkg.Greeter")]` sets the name clients call the service
+/// by (default: the trait's name); `crate = "erpc_core"` names the crate the generated code
+/// refers to (default `::erpc`).
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
+    let args = proc_macro2::TokenStream::from(args);
+    let item = proc_macro2::TokenStream::from(input);
+    match model::Service::parse(args, item) {
+        Ok(service) => expand::expand(&service).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}

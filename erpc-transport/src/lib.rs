@@ -36,6 +36,8 @@
 //! - [`listener`]: [`Listener`], [`bind`] and [`connect`].
 //! - [`tcp`], [`unix`], [`mem`]: the transports themselves, each behind its cargo feature.
 #![warn(missing_docs)]
+#[cfg(not(any(feature = "tcp", feature = "unix", feature = "mem")))]
+compile_error!("erpc-transport needs at least one of the features tcp, unix, mem");
 
 pub mod address;
 pub mod link;

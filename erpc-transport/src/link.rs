@@ -46,7 +46,9 @@ pub struct StreamLink {
 
 impl fmt::Debug for StreamLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamLink").field("peer", &self.peer).finish()
+        f.debug_struct("StreamLink")
+            .field("peer", &self.peer)
+            .finish()
     }
 }
 

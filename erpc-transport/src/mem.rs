@@ -50,7 +50,10 @@ impl MemListener {
     pub async fn accept(&mut self) -> io::Result<Link> {
         match self.incoming.recv().await {
             Some(link) => Ok(Link::Stream(link)),
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "listener closed")),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "listener closed",
+            )),
         }
     }
 }

@@ -59,8 +59,9 @@ impl FrameDecoder {
             return 0;
         }
         match Header::decode(&buf[..HEADER_LEN]) {
-            Ok(h) => (HEADER_LEN + h.head_len as usize + h.body_len as usize)
-                .saturating_sub(buf.len()),
+            Ok(h) => {
+                (HEADER_LEN + h.head_len as usize + h.body_len as usize).saturating_sub(buf.len())
+            }
             Err(_) => 0,
         }
     }
@@ -250,9 +251,15 @@ mod tests {
         request(b"ok").encode(&mut buf).unwrap();
         assert!(matches!(
             dec.decode(&mut buf).unwrap(),
-            Some(Decoded::BadHead { error: HeadError::Truncated(1), .. })
+            Some(Decoded::BadHead {
+                error: HeadError::Truncated(1),
+                ..
+            })
         ));
-        assert!(matches!(dec.decode(&mut buf).unwrap(), Some(Decoded::Frame(_))));
+        assert!(matches!(
+            dec.decode(&mut buf).unwrap(),
+            Some(Decoded::Frame(_))
+        ));
     }
 
     proptest::proptest! {

@@ -22,7 +22,9 @@ pub struct Frame {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// A header-block field is longer than its length prefix allows.
-    #[error("a header-block field is too long (names, messages and metadata entries are capped at 65535 bytes, keys at 255)")]
+    #[error(
+        "a header-block field is too long (names, messages and metadata entries are capped at 65535 bytes, keys at 255)"
+    )]
     FieldTooLong,
     /// The body does not fit the 32-bit length.
     #[error("body of {0} bytes does not fit in a frame")]
@@ -70,8 +72,8 @@ impl Frame {
         if !self.head.fits() {
             return Err(EncodeError::FieldTooLong);
         }
-        let body_len =
-            u32::try_from(self.body.len()).map_err(|_| EncodeError::BodyTooLong(self.body.len()))?;
+        let body_len = u32::try_from(self.body.len())
+            .map_err(|_| EncodeError::BodyTooLong(self.body.len()))?;
         let head_len = self.head.encoded_len();
         let head_len = u32::try_from(head_len).map_err(|_| EncodeError::FieldTooLong)?;
         out.reserve(HEADER_LEN + head_len as usize + body_len as usize);

@@ -231,7 +231,10 @@ mod tests {
             details: Some(Bytes::from_static(b"\x01\x02")),
             ..Head::default()
         };
-        head.metadata.insert("k", "v").insert("k", "").insert("auth", "t");
+        head.metadata
+            .insert("k", "v")
+            .insert("k", "")
+            .insert("auth", "t");
         head
     }
 
@@ -277,7 +280,10 @@ mod tests {
             ),
         ];
         for (bytes, want) in cases {
-            assert_eq!(&Head::decode(Bytes::from_static(bytes), 64).unwrap_err(), want);
+            assert_eq!(
+                &Head::decode(Bytes::from_static(bytes), 64).unwrap_err(),
+                want
+            );
         }
     }
 

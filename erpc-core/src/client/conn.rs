@@ -1,0 +1,290 @@
+//! One client connection: a writer task, a reader task completing calls by request id, and
+//! the table of pending calls.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use erpc_transport::{Address, Link};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ClientConfig;
+use crate::engine::reader::{Closed, Endpoint, ReadConfig, read_loop};
+use crate::engine::writer::write_loop;
+use crate::engine::{OutFrame, control};
+use crate::protocol::{Frame, HeadError, Header, Kind};
+use crate::status::{Code, Status};
+
+type Reply = oneshot::Sender<Result<Frame, Status>>;
+
+struct Pending {
+    calls: HashMap<u64, Reply>,
+    /// Set once the connection is gone; later calls fail with it at once.
+    dead: Option<Status>,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Set when the server sent GOAWAY: finish what is running, start nothing new here.
+    draining: AtomicBool,
+    dead: CancellationToken,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while holding this lock cannot leave the map inconsistent (single inserts
+        // and removes), so a poisoned lock is still usable.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn complete(&self, id: u64, result: Result<Frame, Status>) {
+        let reply = self.lock().calls.remove(&id);
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Fail every pending call and refuse new ones.
+    fn kill(&self, status: Status) {
+        let calls = {
+            let mut p = self.lock();
+            p.dead.get_or_insert(status.clone());
+            std::mem::take(&mut p.calls)
+        };
+        for (_, reply) in calls {
+            let _ = reply.send(Err(status.clone()));
+        }
+        self.dead.cancel();
+    }
+}
+
+/// A live connection to a server.
+pub(crate) struct ClientConn {
+    tx: mpsc::Sender<OutFrame>,
+    shared: Arc<Shared>,
+    next_id: AtomicU64,
+    peer: Address,
+}
+
+impl ClientConn {
+    /// Dial `addr` and start the connection's tasks.
+    pub async fn connect(addr: &Address, config: &ClientConfig) -> Result<Arc<ClientConn>, Status> {
+        let link = erpc_transport::connect(addr)
+            .await
+            .map_err(|e| Status::unavailable(format!("cannot connect to {addr}: {e}")))?;
+        let Link::Stream(stream) = link else {
+            return Err(Status::unimplemented(format!(
+                "transport of {addr} is not supported by this client"
+            )));
+        };
+        let (read, write) = tokio::io::split(stream.io);
+        let (tx, rx) = mpsc::channel(config.write_queue.max(1));
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                calls: HashMap::new(),
+                dead: None,
+            }),
+            draining: AtomicBool::new(false),
+            dead: CancellationToken::new(),
+        });
+        tokio::spawn(write_loop(write, rx, shared.dead.clone()));
+        let reader_shared = shared.clone();
+        let reader_tx = tx.clone();
+        let read_config = ReadConfig {
+            limits: config.limits,
+            heartbeat: config.heartbeat,
+            first_frame_timeout: None,
+        };
+        let peer = addr.clone();
+        tokio::spawn(async move {
+            let mut endpoint = ClientEndpoint {
+                shared: reader_shared.clone(),
+                tx: reader_tx.clone(),
+            };
+            let dead = reader_shared.dead.clone();
+            let stop = CancellationToken::new();
+            let closed =
+                read_loop(read, read_config, &reader_tx, &stop, &dead, &mut endpoint).await;
+            tracing::debug!(peer = %peer, reason = %closed, "client connection ended");
+            let status = match &closed {
+                Closed::Protocol(e) => Status::internal(format!("connection to {peer}: {e}")),
+                other => Status::unavailable(format!("connection to {peer}: {other}")),
+            };
+            reader_shared.kill(status);
+        });
+        Ok(Arc::new(ClientConn {
+            tx,
+            shared,
+            next_id: AtomicU64::new(1),
+            peer: addr.clone(),
+        }))
+    }
+
+    /// Whether new calls may use this connection.
+    pub fn is_usable(&self) -> bool {
+        !self.shared.dead.is_cancelled() && !self.shared.draining.load(Ordering::Acquire)
+    }
+
+    /// Close the connection: pending calls fail with `unavailable`.
+    pub fn close(&self) {
+        self.shared.kill(Status::unavailable(format!(
+            "connection to {} closed",
+            self.peer
+        )));
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Send a oneway frame. Returns once it is queued for writing.
+    pub async fn send_oneway(&self, mut frame: Frame, deadline: Instant) -> Result<(), Status> {
+        frame.header.request_id = self.next_id();
+        if let Some(status) = &self.shared.lock().dead {
+            return Err(status.clone());
+        }
+        let out = OutFrame {
+            frame,
+            deadline: Some(deadline),
+        };
+        match tokio::time::timeout_at(deadline, self.tx.send(out)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.dead_status()),
+            Err(_) => Err(Status::deadline_exceeded(
+                "deadline passed while queued for writing",
+            )),
+        }
+    }
+
+    /// Send a request and wait for its response until `deadline`. Dropping the returned
+    /// future before it completes sends CANCEL.
+    pub async fn call(&self, mut frame: Frame, deadline: Instant) -> Result<Frame, Status> {
+        let id = self.next_id();
+        frame.header.request_id = id;
+        let (reply, response) = oneshot::channel();
+        {
+            let mut pending = self.shared.lock();
+            if let Some(status) = &pending.dead {
+                return Err(status.clone());
+            }
+            pending.calls.insert(id, reply);
+        }
+        let mut guard = CancelOnDrop {
+            conn: self,
+            id,
+            armed: true,
+        };
+        let out = OutFrame {
+            frame,
+            deadline: Some(deadline),
+        };
+        let result = tokio::time::timeout_at(deadline, async {
+            self.tx.send(out).await.map_err(|_| self.dead_status())?;
+            response.await.map_err(|_| self.dead_status())?
+        })
+        .await;
+        match result {
+            Ok(result) => {
+                guard.armed = false;
+                result
+            }
+            // The guard cancels the call on the server as it drops.
+            Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+        }
+    }
+
+    fn dead_status(&self) -> Status {
+        self.shared
+            .lock()
+            .dead
+            .clone()
+            .unwrap_or_else(|| Status::unavailable(format!("connection to {} closed", self.peer)))
+    }
+}
+
+impl Drop for ClientConn {
+    fn drop(&mut self) {
+        // The last handle is gone: stop the reader and writer.
+        self.shared.dead.cancel();
+    }
+}
+
+/// Sends CANCEL for a call that is dropped (or times out) before its response arrives.
+struct CancelOnDrop<'a> {
+    conn: &'a ClientConn,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let was_pending = self.conn.shared.lock().calls.remove(&self.id).is_some();
+        if was_pending {
+            // Best effort: a full queue means the connection is saturated and the server's
+            // own deadline will reap the handler.
+            let _ = self.conn.tx.try_send(control(Kind::CANCEL, self.id));
+        }
+    }
+}
+
+struct ClientEndpoint {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<OutFrame>,
+}
+
+impl Endpoint for ClientEndpoint {
+    fn on_frame(&mut self, frame: Frame) {
+        match frame.header.kind {
+            Kind::RESPONSE => self.shared.complete(frame.header.request_id, Ok(frame)),
+            Kind::GOAWAY => {
+                tracing::debug!(last = frame.header.request_id, "server is going away");
+                self.shared.draining.store(true, Ordering::Release);
+            }
+            Kind::ERROR => {
+                let message = frame
+                    .head
+                    .message
+                    .as_ref()
+                    .map_or("connection error", |m| m.as_str());
+                let code = Code::from_u8(frame.header.status);
+                tracing::warn!(%code, message, "server reported a connection error");
+                self.shared.kill(Status::new(
+                    code,
+                    format!("server closed the connection: {message}"),
+                ));
+            }
+            Kind::REQUEST => {
+                let mut reply = Frame::new(Kind::RESPONSE, frame.header.request_id);
+                reply.header.status = Code::Unimplemented as u8;
+                reply.head.message = Some("this client serves no calls".into());
+                let _ = self.tx.try_send(reply.into());
+            }
+            other => tracing::debug!(kind = ?other, "ignoring frame"),
+        }
+    }
+
+    fn on_oversized(&mut self, header: Header, reason: String) {
+        if header.kind == Kind::RESPONSE {
+            self.shared.complete(
+                header.request_id,
+                Err(Status::resource_exhausted(format!(
+                    "response refused: {reason}"
+                ))),
+            );
+        }
+    }
+
+    fn on_bad_head(&mut self, header: Header, error: HeadError) {
+        if header.kind == Kind::RESPONSE {
+            self.shared.complete(
+                header.request_id,
+                Err(Status::internal(format!("malformed response: {error}"))),
+            );
+        }
+    }
+}

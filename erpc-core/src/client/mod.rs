@@ -1,0 +1,342 @@
+//! The client: cheap to clone, sharing its connections; typed calls through [`Call`] and
+//! [`Oneway`], untyped ones through [`Client::invoke`].
+
+mod call;
+mod conn;
+mod pool;
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use erpc_codec::compression::{self, CompressionId};
+use erpc_codec::{Codec, CodecId, Codecs, Message};
+use erpc_transport::{Address, AddressError};
+use tokio::time::Instant;
+
+pub use call::{Call, CallOptions, Oneway};
+
+use crate::config::ClientConfig;
+use crate::metadata::Metadata;
+use crate::middleware::{ClientMiddleware, ClientNext};
+use crate::protocol::{ByteStr, Frame, Kind};
+use crate::status::{Code, Status};
+use pool::Pool;
+
+/// A call in its untyped form: what client middleware sees and [`Client::invoke`] takes.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// Service name.
+    pub service: ByteStr,
+    /// Method name.
+    pub method: ByteStr,
+    /// Metadata to send.
+    pub metadata: Metadata,
+    /// Absolute deadline.
+    pub deadline: Instant,
+    /// Codec the body is encoded with.
+    pub codec: CodecId,
+    /// Compression to apply (if the body reaches the threshold).
+    pub compression: CompressionId,
+    /// The encoded, uncompressed body.
+    pub body: Bytes,
+    /// Whether no response is expected.
+    pub oneway: bool,
+}
+
+/// A response in its untyped form.
+#[derive(Debug, Clone, Default)]
+pub struct ClientResponse {
+    /// Codec of the body.
+    pub codec: CodecId,
+    /// Metadata the server sent back.
+    pub metadata: Metadata,
+    /// The decoded (decompressed) body; empty for oneway calls.
+    pub body: Bytes,
+}
+
+/// A client of one server address.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), erpc_core::Status> {
+/// use erpc_core::Client;
+/// let client = Client::connect("tcp://127.0.0.1:7000").await?;
+/// let reply: String = client.call("greeter", "hello", "ada".to_string()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    config: ClientConfig,
+    codecs: Codecs,
+    middleware: Vec<Arc<dyn ClientMiddleware>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("addr", self.inner.pool.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Default)]
+pub struct ClientBuilder {
+    config: ClientConfig,
+    codecs: Option<Codecs>,
+    middleware: Vec<Arc<dyn ClientMiddleware>>,
+}
+
+impl ClientBuilder {
+    /// Replace the whole configuration.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Connections to open to the server (calls are spread across them).
+    pub fn connections(mut self, n: usize) -> Self {
+        self.config.connections = n.max(1);
+        self
+    }
+
+    /// Default deadline of calls.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// Default codec of calls.
+    pub fn codec(mut self, codec: CodecId) -> Self {
+        self.config.codec = codec;
+        self
+    }
+
+    /// Default compression of calls.
+    pub fn compression(mut self, compression: CompressionId) -> Self {
+        self.config.compression = compression;
+        self
+    }
+
+    /// Add a custom codec.
+    pub fn register_codec(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codecs
+            .get_or_insert_with(Codecs::default)
+            .register(codec);
+        self
+    }
+
+    /// Add a middleware; the first added runs outermost.
+    pub fn middleware(mut self, middleware: impl ClientMiddleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// A client of `addr` that connects on its first call.
+    pub fn build<A>(self, addr: A) -> Result<Client, AddressError>
+    where
+        A: TryInto<Address, Error = AddressError>,
+    {
+        let addr = addr.try_into()?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                pool: Pool::new(addr, self.config.connections),
+                config: self.config,
+                codecs: self.codecs.unwrap_or_default(),
+                middleware: self.middleware,
+            }),
+        })
+    }
+
+    /// A client of `addr`, with one connection made now to prove the server is there.
+    pub async fn connect<A>(self, addr: A) -> Result<Client, Status>
+    where
+        A: TryInto<Address, Error = AddressError>,
+    {
+        let client = self
+            .build(addr)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let by = Instant::now() + client.inner.config.connect_timeout;
+        client.inner.pool.get(&client.inner.config, by).await?;
+        Ok(client)
+    }
+}
+
+impl Client {
+    /// A builder for a client with non-default settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client of `addr` with default settings that connects on its first call.
+    pub fn new<A>(addr: A) -> Result<Client, AddressError>
+    where
+        A: TryInto<Address, Error = AddressError>,
+    {
+        ClientBuilder::default().build(addr)
+    }
+
+    /// A client of `addr` with default settings, connected now.
+    pub async fn connect<A>(addr: A) -> Result<Client, Status>
+    where
+        A: TryInto<Address, Error = AddressError>,
+    {
+        ClientBuilder::default().connect(addr).await
+    }
+
+    /// A typed request-response call by service and method name.
+    pub fn call<Req: Message, Resp: Message>(
+        &self,
+        service: impl Into<ByteStr>,
+        method: impl Into<ByteStr>,
+        request: Req,
+    ) -> Call<Req, Resp> {
+        Call::new(self.clone(), service.into(), method.into(), request)
+    }
+
+    /// A typed oneway call by service and method name.
+    pub fn oneway<Req: Message>(
+        &self,
+        service: impl Into<ByteStr>,
+        method: impl Into<ByteStr>,
+        request: Req,
+    ) -> Oneway<Req> {
+        Oneway::new(self.clone(), service.into(), method.into(), request)
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> &Address {
+        self.inner.pool.addr()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The codecs this client can use.
+    pub fn codecs(&self) -> &Codecs {
+        &self.inner.codecs
+    }
+
+    /// Close every connection; pending calls fail with `unavailable`. The client reconnects
+    /// if it is used again.
+    pub fn close(&self) {
+        self.inner.pool.close();
+    }
+
+    /// Make an untyped call: through the middleware, then over the wire.
+    pub async fn invoke(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
+        if self.inner.middleware.is_empty() {
+            return self.send(request).await;
+        }
+        ClientNext::new(&self.inner.middleware, self)
+            .run(request)
+            .await
+    }
+
+    /// The last step of every call: frame it, send it, await and unpack the response.
+    pub(crate) async fn send(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
+        let config = &self.inner.config;
+        if Instant::now() >= request.deadline {
+            return Err(Status::deadline_exceeded(
+                "deadline passed before the call was sent",
+            ));
+        }
+        let mut frame = Frame::new(
+            if request.oneway {
+                Kind::ONEWAY
+            } else {
+                Kind::REQUEST
+            },
+            0,
+        );
+        frame.header.codec = request.codec;
+        frame.head.service = Some(request.service);
+        frame.head.method = Some(request.method);
+        frame.head.metadata = request.metadata;
+        if !frame.head.fits() {
+            return Err(Status::invalid_argument(
+                "a name or metadata entry is too long (keys up to 255 bytes, values up to 65,000)",
+            ));
+        }
+        let head_len = frame.head.encoded_len();
+        if head_len > config.limits.max_head as usize {
+            return Err(Status::resource_exhausted(format!(
+                "header block of {head_len} bytes exceeds the limit of {} bytes",
+                config.limits.max_head
+            )));
+        }
+        frame.body = compress(
+            request.compression,
+            request.body,
+            config.compression_threshold,
+            &mut frame.header.compression,
+        )?;
+        if frame.body.len() > config.limits.max_body as usize {
+            return Err(Status::resource_exhausted(format!(
+                "request body of {} bytes exceeds the limit of {} bytes",
+                frame.body.len(),
+                config.limits.max_body
+            )));
+        }
+        let conn = self.inner.pool.get(config, request.deadline).await?;
+        if request.oneway {
+            conn.send_oneway(frame, request.deadline).await?;
+            return Ok(ClientResponse::default());
+        }
+        let response = conn.call(frame, request.deadline).await?;
+        let header = response.header;
+        if header.status != Code::Ok as u8 {
+            let message = response.head.message.as_ref().map_or("", |m| m.as_str());
+            let mut status = Status::new(Code::from_u8(header.status), message);
+            if let Some(details) = response.head.details {
+                status = status.with_details(details);
+            }
+            return Err(status);
+        }
+        let body = decompress(
+            header.compression,
+            response.body,
+            config.limits.max_decompressed,
+        )?;
+        Ok(ClientResponse {
+            codec: header.codec,
+            metadata: response.head.metadata,
+            body,
+        })
+    }
+}
+
+/// Compress `body` with `wanted` if it reaches `threshold`, recording what was applied.
+pub(crate) fn compress(
+    wanted: CompressionId,
+    body: Bytes,
+    threshold: usize,
+    applied: &mut CompressionId,
+) -> Result<Bytes, Status> {
+    if wanted == CompressionId::NONE || body.len() < threshold {
+        *applied = CompressionId::NONE;
+        return Ok(body);
+    }
+    let mut out = BytesMut::with_capacity(body.len() / 2 + 64);
+    compression::compress_into(wanted, &body, &mut out)?;
+    *applied = wanted;
+    Ok(out.freeze())
+}
+
+/// Undo `compression` on a received body, refusing to inflate past `limit`.
+pub(crate) fn decompress(
+    compression: CompressionId,
+    body: Bytes,
+    limit: usize,
+) -> Result<Bytes, Status> {
+    if compression == CompressionId::NONE {
+        return Ok(body);
+    }
+    Ok(compression::decompress(compression, &body, limit)?)
+}

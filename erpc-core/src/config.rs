@@ -1,0 +1,113 @@
+//! Client and server settings, with the defaults of ARCHITECTURE.md.
+
+use std::time::Duration;
+
+use erpc_codec::CodecId;
+use erpc_codec::compression::CompressionId;
+
+use crate::protocol::Limits;
+
+/// Liveness checking: when nothing arrives for one `interval`, a PING is sent; after `misses`
+/// silent intervals in a row the peer is declared dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatConfig {
+    /// How often to check. Default 15 s.
+    pub interval: Duration,
+    /// Silent intervals before the connection is dropped. Default 3.
+    pub misses: u32,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            interval: Duration::from_secs(15),
+            misses: 3,
+        }
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Connections opened to the peer; calls are spread across them. Default 1.
+    pub connections: usize,
+    /// Deadline of a call that sets none. Default 10 s (a call without a deadline is a leak).
+    pub timeout: Duration,
+    /// Codec of a call that names none. Default MessagePack.
+    pub codec: CodecId,
+    /// Compression of a call that names none. Default none.
+    pub compression: CompressionId,
+    /// Bodies smaller than this are sent uncompressed whatever the call asks. Default 1 KiB.
+    pub compression_threshold: usize,
+    /// Sizes accepted from the server, and the largest body sent. See [`Limits`].
+    pub limits: Limits,
+    /// Liveness checking.
+    pub heartbeat: HeartbeatConfig,
+    /// Give up connecting after this long. Default 5 s.
+    pub connect_timeout: Duration,
+    /// First wait before reconnecting after a failed attempt; doubles up to `backoff_max`.
+    /// Default 100 ms.
+    pub backoff_initial: Duration,
+    /// Longest wait between reconnect attempts. Default 5 s.
+    pub backoff_max: Duration,
+    /// Frames queued for a connection's writer before senders wait. Default 4096.
+    pub write_queue: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connections: 1,
+            timeout: Duration::from_secs(10),
+            codec: CodecId::MSGPACK,
+            compression: CompressionId::NONE,
+            compression_threshold: 1024,
+            limits: Limits::default(),
+            heartbeat: HeartbeatConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            write_queue: 4096,
+        }
+    }
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Sizes accepted from clients. See [`Limits`].
+    pub limits: Limits,
+    /// Handlers running at once on one connection; further calls get `resource_exhausted`.
+    /// Default 1,024.
+    pub max_in_flight: usize,
+    /// A new connection must deliver a whole first frame within this. Default 10 s.
+    pub first_frame_timeout: Duration,
+    /// Deadline of a request that carries none. Default 10 s.
+    pub default_deadline: Duration,
+    /// Longer deadlines are clamped to this. Default 1 hour.
+    pub max_deadline: Duration,
+    /// Liveness checking.
+    pub heartbeat: HeartbeatConfig,
+    /// Responses smaller than this are sent uncompressed. Default 1 KiB.
+    pub compression_threshold: usize,
+    /// Frames queued for a connection's writer before handlers wait. Default 4096.
+    pub write_queue: usize,
+    /// How long a graceful shutdown waits for in-flight calls. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: Limits::default(),
+            max_in_flight: 1024,
+            first_frame_timeout: Duration::from_secs(10),
+            default_deadline: Duration::from_secs(10),
+            max_deadline: Duration::from_secs(3600),
+            heartbeat: HeartbeatConfig::default(),
+            compression_threshold: 1024,
+            write_queue: 4096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! [`Context`]: what a handler knows about the call it serves.
+
+use std::time::Duration;
+
+use erpc_transport::PeerAddr;
+use tokio::time::Instant;
+
+use crate::extensions::Extensions;
+use crate::metadata::Metadata;
+use crate::protocol::ByteStr;
+
+/// The call a handler is serving: its deadline, metadata, peer, names and typed extensions.
+///
+/// Outgoing calls a handler makes inherit what is left of this deadline automatically.
+#[derive(Debug)]
+pub struct Context {
+    pub(crate) deadline: Instant,
+    pub(crate) metadata: Metadata,
+    pub(crate) peer: Option<PeerAddr>,
+    pub(crate) service: ByteStr,
+    pub(crate) method: ByteStr,
+    pub(crate) request_id: u64,
+    pub(crate) extensions: Extensions,
+}
+
+impl Context {
+    /// A context for calling a handler directly (unit tests of a service, say).
+    pub fn new(service: impl Into<ByteStr>, method: impl Into<ByteStr>, timeout: Duration) -> Self {
+        Context {
+            deadline: Instant::now() + timeout,
+            metadata: Metadata::new(),
+            peer: None,
+            service: service.into(),
+            method: method.into(),
+            request_id: 0,
+            extensions: Extensions::new(),
+        }
+    }
+
+    /// When the caller stops waiting.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The request's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The request's metadata, mutably (for middleware).
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// Who called, when the call came over a transport.
+    pub fn peer(&self) -> Option<&PeerAddr> {
+        self.peer.as_ref()
+    }
+
+    /// The service name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The method name.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request id on its connection.
+    pub fn request_id(&self) -> u64 {
+        self.request_id
+    }
+
+    /// Typed values attached by middleware.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Typed values, mutably.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// Set the metadata (builder style, for tests).
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}

@@ -1,0 +1,70 @@
+//! Deadlines: relative on the wire, absolute (`Instant`) in memory, inherited by a handler's
+//! own outgoing calls.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+tokio::task_local! {
+    static CURRENT: Instant;
+}
+
+/// The deadline of the call being handled by this task, if any. A client call made from a
+/// handler never outlives it: its deadline is the earlier of its own and this one.
+pub fn current() -> Option<Instant> {
+    CURRENT.try_with(|d| *d).ok()
+}
+
+/// Run `fut` with `deadline` as the inherited deadline.
+pub(crate) fn scope<F: Future>(deadline: Instant, fut: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(deadline, fut)
+}
+
+/// The deadline for an outgoing call: its own, capped by the inherited one.
+pub(crate) fn effective(own: Instant) -> Instant {
+    match current() {
+        Some(inherited) => own.min(inherited),
+        None => own,
+    }
+}
+
+/// Microseconds from `now` to `deadline`, 0 if it has passed.
+pub(crate) fn micros_until(deadline: Instant, now: Instant) -> u64 {
+    u64::try_from(deadline.saturating_duration_since(now).as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The absolute deadline for a received relative one, clamped to `max` so that `u64::MAX`
+/// neither overflows nor pins a handler forever.
+pub(crate) fn from_micros(now: Instant, micros: u64, max: Duration) -> Instant {
+    let wait = Duration::from_micros(micros).min(max);
+    now.checked_add(wait).unwrap_or(now + max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extremes_are_clamped() {
+        let now = Instant::now();
+        let max = Duration::from_secs(3600);
+        assert_eq!(from_micros(now, u64::MAX, max), now + max);
+        assert_eq!(from_micros(now, 0, max), now);
+        assert_eq!(micros_until(now, now + Duration::from_secs(1)), 0);
+        assert_eq!(micros_until(now + Duration::from_millis(5), now), 5000);
+    }
+
+    #[tokio::test]
+    async fn inherited_deadline_caps_own() {
+        let now = Instant::now();
+        let soon = now + Duration::from_millis(10);
+        let late = now + Duration::from_secs(10);
+        assert_eq!(effective(late), late);
+        scope(soon, async move {
+            assert_eq!(current(), Some(soon));
+            assert_eq!(effective(late), soon);
+        })
+        .await;
+    }
+}

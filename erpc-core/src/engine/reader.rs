@@ -1,0 +1,138 @@
+//! The read loop of a connection, shared by client and server.
+
+use std::fmt;
+use std::future::pending;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HeartbeatConfig;
+use crate::engine::heartbeat::{Beat, Heartbeat};
+use crate::engine::{OutFrame, control};
+use crate::protocol::{
+    Decoded, Frame, FrameDecoder, HeadError, Header, Kind, Limits, ProtocolError,
+};
+
+/// The side-specific half of a connection: what to do with each decoded frame.
+pub(crate) trait Endpoint {
+    /// A well-formed frame other than PING and PONG, which the loop answers itself.
+    fn on_frame(&mut self, frame: Frame);
+    /// A frame over the limits, being skipped.
+    fn on_oversized(&mut self, header: Header, reason: String);
+    /// A frame with a malformed header block.
+    fn on_bad_head(&mut self, header: Header, error: HeadError);
+}
+
+/// Why a read loop ended.
+#[derive(Debug)]
+pub(crate) enum Closed {
+    /// The peer closed the stream.
+    Eof,
+    /// Reading failed.
+    Io(std::io::Error),
+    /// The peer broke the protocol; the stream cannot be trusted any more.
+    Protocol(ProtocolError),
+    /// Nothing arrived for too many heartbeat intervals.
+    HeartbeatTimeout,
+    /// A new connection sent no whole frame in time.
+    FirstFrameTimeout,
+    /// This side asked the loop to stop.
+    Stopped,
+    /// The writer failed, so the connection is dead.
+    WriterFailed,
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Closed::Eof => write!(f, "connection closed by peer"),
+            Closed::Io(e) => write!(f, "connection failed: {e}"),
+            Closed::Protocol(e) => write!(f, "protocol error: {e}"),
+            Closed::HeartbeatTimeout => write!(f, "peer stopped answering heartbeats"),
+            Closed::FirstFrameTimeout => write!(f, "no frame within the first-frame deadline"),
+            Closed::Stopped => write!(f, "connection closed locally"),
+            Closed::WriterFailed => write!(f, "connection failed while writing"),
+        }
+    }
+}
+
+/// Settings of one read loop.
+pub(crate) struct ReadConfig {
+    pub limits: Limits,
+    pub heartbeat: HeartbeatConfig,
+    pub first_frame_timeout: Option<Duration>,
+}
+
+/// Read and dispatch frames until the connection ends.
+pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
+    mut io: R,
+    config: ReadConfig,
+    tx: &mpsc::Sender<OutFrame>,
+    stop: &CancellationToken,
+    dead: &CancellationToken,
+    endpoint: &mut E,
+) -> Closed {
+    const CHUNK: usize = 64 * 1024;
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    let mut decoder = FrameDecoder::new(config.limits);
+    let mut heartbeat = Heartbeat::new(config.heartbeat.misses);
+    let interval = config.heartbeat.interval;
+    let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut first_frame_by = config.first_frame_timeout.map(|t| Instant::now() + t);
+    loop {
+        let want = decoder.wanted(&buf).clamp(CHUNK, 4 * CHUNK);
+        if buf.capacity() - buf.len() < CHUNK / 8 {
+            buf.reserve(want);
+        }
+        let first_frame_timer = async {
+            match first_frame_by {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Closed::Stopped,
+            _ = dead.cancelled() => return Closed::WriterFailed,
+            read = io.read_buf(&mut buf) => match read {
+                Ok(0) => return Closed::Eof,
+                Ok(_) => heartbeat.heard(),
+                Err(e) => return Closed::Io(e),
+            },
+            _ = ticker.tick() => {
+                match heartbeat.tick() {
+                    Beat::Alive => {}
+                    // A full queue means traffic is flowing; the ping can wait a tick.
+                    Beat::Ping => { let _ = tx.try_send(control(Kind::PING, 0)); }
+                    Beat::Dead => return Closed::HeartbeatTimeout,
+                }
+                continue;
+            }
+            _ = first_frame_timer => return Closed::FirstFrameTimeout,
+        }
+        loop {
+            let decoded = match decoder.decode(&mut buf) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => break,
+                Err(e) => return Closed::Protocol(e),
+            };
+            first_frame_by = None;
+            match decoded {
+                Decoded::Frame(frame) => match frame.header.kind {
+                    Kind::PING => {
+                        let _ = tx.try_send(control(Kind::PONG, frame.header.request_id));
+                    }
+                    Kind::PONG => {}
+                    _ => endpoint.on_frame(frame),
+                },
+                Decoded::Oversized { header, reason } => endpoint.on_oversized(header, reason),
+                Decoded::BadHead { header, error } => endpoint.on_bad_head(header, error),
+            }
+        }
+    }
+}

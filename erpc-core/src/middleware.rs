@@ -1,0 +1,107 @@
+//! Middleware: code that wraps every call, on the server ([`Middleware`]) and on the client
+//! ([`ClientMiddleware`]). Rate limits, breakers, tracing and metrics are built as middleware.
+//!
+//! Middleware sees calls in their untyped form, before the body is decoded, so a check such
+//! as authentication rejects a call without paying for its body. An empty chain costs
+//! nothing: the engine calls the service directly.
+//!
+//! ```
+//! use erpc_core::{Middleware, Next, Request, Response, Status};
+//!
+//! /// Refuses calls without the right token.
+//! struct RequireToken(&'static str);
+//!
+//! #[async_trait::async_trait]
+//! impl Middleware for RequireToken {
+//!     async fn call(&self, request: Request, next: Next<'_>) -> Result<Response, Status> {
+//!         match request.context().metadata().get_str("authorization") {
+//!             Some(token) if token == self.0 => next.run(request).await,
+//!             _ => Err(Status::unauthenticated("missing or wrong token")),
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::sync::Arc;
+
+use crate::client::{Client, ClientRequest, ClientResponse};
+use crate::server::{Request, Response, Service};
+use crate::status::Status;
+
+/// Server middleware. See the module docs for an example.
+#[async_trait::async_trait]
+pub trait Middleware: Send + Sync + 'static {
+    /// Handle `request`, usually by passing it on with `next.run(request)`.
+    async fn call(&self, request: Request, next: Next<'_>) -> Result<Response, Status>;
+}
+
+/// The rest of a server chain: further middleware, then the service.
+pub struct Next<'a> {
+    chain: &'a [Arc<dyn Middleware>],
+    service: &'a dyn Service,
+}
+
+impl<'a> Next<'a> {
+    pub(crate) fn new(chain: &'a [Arc<dyn Middleware>], service: &'a dyn Service) -> Self {
+        Next { chain, service }
+    }
+
+    /// Run the rest of the chain.
+    pub async fn run(self, request: Request) -> Result<Response, Status> {
+        match self.chain.split_first() {
+            Some((first, rest)) => first.call(request, Next::new(rest, self.service)).await,
+            None => self.service.call(request).await,
+        }
+    }
+}
+
+/// Client middleware: sees every outgoing call, can add metadata, retry, time or refuse it.
+///
+/// ```
+/// use erpc_core::{ClientMiddleware, ClientNext, ClientRequest, ClientResponse, Status};
+///
+/// /// Adds a token to every call.
+/// struct AddToken(&'static str);
+///
+/// #[async_trait::async_trait]
+/// impl ClientMiddleware for AddToken {
+///     async fn call(&self, mut request: ClientRequest, next: ClientNext<'_>)
+///         -> Result<ClientResponse, Status> {
+///         request.metadata.set("authorization", self.0);
+///         next.run(request).await
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait ClientMiddleware: Send + Sync + 'static {
+    /// Handle `request`, usually by passing it on with `next.run(request)`.
+    async fn call(
+        &self,
+        request: ClientRequest,
+        next: ClientNext<'_>,
+    ) -> Result<ClientResponse, Status>;
+}
+
+/// The rest of a client chain: further middleware, then the wire.
+pub struct ClientNext<'a> {
+    chain: &'a [Arc<dyn ClientMiddleware>],
+    client: &'a Client,
+}
+
+impl<'a> ClientNext<'a> {
+    pub(crate) fn new(chain: &'a [Arc<dyn ClientMiddleware>], client: &'a Client) -> Self {
+        ClientNext { chain, client }
+    }
+
+    /// Run the rest of the chain.
+    pub async fn run(self, request: ClientRequest) -> Result<ClientResponse, Status> {
+        match self.chain.split_first() {
+            Some((first, rest)) => {
+                first
+                    .call(request, ClientNext::new(rest, self.client))
+                    .await
+            }
+            None => self.client.send(request).await,
+        }
+    }
+}

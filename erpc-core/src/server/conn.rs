@@ -1,0 +1,400 @@
+//! One server connection: the read loop dispatching calls to spawned handlers, each bounded
+//! by its deadline, abortable by CANCEL, and isolated from the others' panics.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use erpc_transport::{PeerAddr, StreamLink};
+use futures_util::FutureExt;
+use futures_util::future::{AbortRegistration, Abortable};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{compress, decompress};
+use crate::context::Context;
+use crate::deadline;
+use crate::engine::OutFrame;
+use crate::engine::reader::{Closed, Endpoint, ReadConfig, read_loop};
+use crate::engine::writer::write_loop;
+use crate::extensions::Extensions;
+use crate::middleware::Next;
+use crate::protocol::{ByteStr, Frame, HeadError, Header, Kind};
+use crate::server::in_flight::{InFlight, Refused};
+use crate::server::{Request, Response, Shared};
+use crate::status::{Code, Status};
+
+/// Status messages are cut to this many bytes: enough to explain, too short to amplify.
+const MAX_MESSAGE: usize = 4096;
+/// How long a closing connection waits for its writer to flush.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serve one accepted connection until it ends.
+pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: CancellationToken) {
+    let config = &shared.config;
+    let (read, write) = tokio::io::split(link.io);
+    let (tx, rx) = mpsc::channel(config.write_queue.max(1));
+    let dead = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(write, rx, dead.clone()));
+    let stop = CancellationToken::new();
+    let in_flight = Arc::new(InFlight::default());
+    let draining = Arc::new(AtomicBool::new(false));
+    let last_id = Arc::new(AtomicU64::new(0));
+
+    let drainer = tokio::spawn(drain_on_shutdown(
+        shutdown,
+        stop.clone(),
+        tx.clone(),
+        in_flight.clone(),
+        draining.clone(),
+        last_id.clone(),
+        config.shutdown_grace,
+    ));
+
+    let mut endpoint = ServerEndpoint {
+        shared: shared.clone(),
+        tx: tx.clone(),
+        in_flight: in_flight.clone(),
+        peer: link.peer.clone(),
+        draining,
+        last_id,
+    };
+    let read_config = ReadConfig {
+        limits: config.limits,
+        heartbeat: config.heartbeat,
+        first_frame_timeout: Some(config.first_frame_timeout),
+    };
+    let closed = read_loop(read, read_config, &tx, &stop, &dead, &mut endpoint).await;
+    tracing::debug!(peer = %link.peer, reason = %closed, "server connection ended");
+    let farewell = match &closed {
+        Closed::Protocol(e) => Some((Code::InvalidArgument, e.to_string())),
+        Closed::FirstFrameTimeout => Some((Code::DeadlineExceeded, closed.to_string())),
+        _ => None,
+    };
+    match closed {
+        // Graceful: calls finished or were answered `unavailable` by the drainer.
+        Closed::Stopped => {}
+        // Nobody is left to answer, or the stream cannot be trusted: stop working.
+        _ => {
+            in_flight.abort_all();
+        }
+    }
+    if let Some((code, message)) = farewell {
+        let mut error = Frame::new(Kind::ERROR, 0);
+        error.header.status = code as u8;
+        error.head.message = Some(truncate(message).into());
+        let _ = tx.send(error.into()).await;
+    }
+    stop.cancel();
+    drainer.abort();
+    drop(endpoint);
+    drop(tx);
+    // Handlers still finishing hold senders; the writer ends once the last one is gone.
+    if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
+        dead.cancel();
+    }
+}
+
+/// On server shutdown: announce GOAWAY, refuse new calls, give running ones the grace period,
+/// then answer whatever is left with `unavailable` and stop the connection.
+async fn drain_on_shutdown(
+    shutdown: CancellationToken,
+    stop: CancellationToken,
+    tx: mpsc::Sender<OutFrame>,
+    in_flight: Arc<InFlight>,
+    draining: Arc<AtomicBool>,
+    last_id: Arc<AtomicU64>,
+    grace: Duration,
+) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = stop.cancelled() => return,
+    }
+    draining.store(true, Ordering::Release);
+    let mut goaway = Frame::new(Kind::GOAWAY, last_id.load(Ordering::Acquire));
+    goaway.head.message = Some("server is shutting down".into());
+    let _ = tx.send(goaway.into()).await;
+    tokio::select! {
+        _ = in_flight.wait_empty() => {}
+        _ = tokio::time::sleep(grace) => {
+            for (id, kind) in in_flight.abort_all() {
+                if kind == Kind::REQUEST {
+                    let status = Status::unavailable("server shut down before the call finished");
+                    let _ = tx.send(status_frame(id, &status).into()).await;
+                }
+            }
+        }
+        _ = stop.cancelled() => return,
+    }
+    stop.cancel();
+}
+
+struct ServerEndpoint {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<OutFrame>,
+    in_flight: Arc<InFlight>,
+    peer: PeerAddr,
+    draining: Arc<AtomicBool>,
+    last_id: Arc<AtomicU64>,
+}
+
+impl Endpoint for ServerEndpoint {
+    fn on_frame(&mut self, frame: Frame) {
+        match frame.header.kind {
+            Kind::REQUEST | Kind::ONEWAY => self.on_call(frame),
+            Kind::CANCEL => self.in_flight.abort(frame.header.request_id),
+            Kind::GOAWAY | Kind::RESPONSE => {}
+            Kind::ERROR => {
+                let message = frame.head.message.as_ref().map_or("", |m| m.as_str());
+                tracing::warn!(peer = %self.peer, message, "client reported a connection error");
+            }
+            other => self.reject(
+                &frame.header,
+                Status::unimplemented(format!("unknown frame kind 0x{:02x}", other.0)),
+            ),
+        }
+    }
+
+    fn on_oversized(&mut self, header: Header, reason: String) {
+        self.reject(&header, Status::resource_exhausted(reason));
+    }
+
+    fn on_bad_head(&mut self, header: Header, error: HeadError) {
+        let status = match error {
+            HeadError::TooManyMetadata(_) => Status::resource_exhausted(error.to_string()),
+            HeadError::UnknownCritical(_) => Status::unimplemented(error.to_string()),
+            _ => Status::invalid_argument(error.to_string()),
+        };
+        self.reject(&header, status);
+    }
+}
+
+impl ServerEndpoint {
+    /// Answer a request that will not run. Oneway calls have nobody to tell; they are logged.
+    fn reject(&self, header: &Header, status: Status) {
+        if header.kind != Kind::REQUEST || header.request_id == 0 {
+            tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
+            return;
+        }
+        send_soon(&self.tx, status_frame(header.request_id, &status).into());
+    }
+
+    fn on_call(&mut self, frame: Frame) {
+        let header = frame.header;
+        let id = header.request_id;
+        let config = &self.shared.config;
+        if self.draining.load(Ordering::Acquire) {
+            return self.reject(
+                &header,
+                Status::unavailable("server is shutting down; the call was not run"),
+            );
+        }
+        let (Some(service_name), Some(method)) = (&frame.head.service, &frame.head.method) else {
+            return self.reject(
+                &header,
+                Status::invalid_argument("call without service or method name"),
+            );
+        };
+        let Some(service) = self.shared.services.get(service_name.as_str()).cloned() else {
+            return self.reject(
+                &header,
+                Status::unimplemented(format!("unknown service {:?}", service_name.as_str())),
+            );
+        };
+        if self.shared.codecs.get(header.codec).is_none() {
+            return self.reject(
+                &header,
+                Status::unimplemented(format!("unknown codec id {}", header.codec.0)),
+            );
+        }
+        if !header.compression.is_supported() {
+            return self.reject(
+                &header,
+                Status::unimplemented(format!("unknown compression id {}", header.compression.0)),
+            );
+        }
+        let now = Instant::now();
+        let deadline = match frame.head.deadline_micros {
+            Some(0) => {
+                return self.reject(
+                    &header,
+                    Status::deadline_exceeded("deadline had passed on arrival"),
+                );
+            }
+            Some(micros) => deadline::from_micros(now, micros, config.max_deadline),
+            None => now + config.default_deadline,
+        };
+        let registration = match self.in_flight.start(id, header.kind, config.max_in_flight) {
+            Ok(registration) => registration,
+            Err(Refused::Full) => {
+                return self.reject(
+                    &header,
+                    Status::resource_exhausted(format!(
+                        "{} calls already running on this connection",
+                        config.max_in_flight
+                    )),
+                );
+            }
+            Err(Refused::Duplicate) => {
+                // Answering would complete the original call with the wrong outcome, so the
+                // duplicate is dropped and the original left to finish.
+                tracing::warn!(peer = %self.peer, id, "duplicate request id in flight; ignored");
+                return;
+            }
+        };
+        self.last_id.fetch_max(id, Ordering::AcqRel);
+        let service_name = service_name.clone();
+        let method = method.clone();
+        tokio::spawn(run_call(
+            self.shared.clone(),
+            self.tx.clone(),
+            self.in_flight.clone(),
+            service,
+            Call {
+                frame,
+                service: service_name,
+                method,
+                deadline,
+                peer: self.peer.clone(),
+            },
+            registration,
+        ));
+    }
+}
+
+struct Call {
+    frame: Frame,
+    service: ByteStr,
+    method: ByteStr,
+    deadline: Instant,
+    peer: PeerAddr,
+}
+
+async fn run_call(
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<OutFrame>,
+    in_flight: Arc<InFlight>,
+    service: Arc<dyn crate::server::Service>,
+    call: Call,
+    registration: AbortRegistration,
+) {
+    let header = call.frame.header;
+    let id = header.request_id;
+    let deadline = call.deadline;
+    let work = {
+        let shared = &shared;
+        let service = &service;
+        async move {
+            let body = decompress(
+                header.compression,
+                call.frame.body,
+                shared.config.limits.max_decompressed,
+            )?;
+            let context = Context {
+                deadline,
+                metadata: call.frame.head.metadata,
+                peer: Some(call.peer),
+                service: call.service,
+                method: call.method,
+                request_id: id,
+                extensions: Extensions::new(),
+            };
+            let request = Request::new(context, header.codec, shared.codecs.clone(), body);
+            if shared.middleware.is_empty() {
+                service.call(request).await
+            } else {
+                Next::new(&shared.middleware, service.as_ref())
+                    .run(request)
+                    .await
+            }
+        }
+    };
+    let bounded = deadline::scope(
+        deadline,
+        tokio::time::timeout_at(deadline, AssertUnwindSafe(work).catch_unwind()),
+    );
+    let outcome = Abortable::new(bounded, registration).await;
+    in_flight.finish(id);
+    let result = match outcome {
+        // Cancelled by the client, or aborted by shutdown, which answered for it.
+        Err(_aborted) => return,
+        Ok(Err(_elapsed)) => Err(Status::deadline_exceeded(
+            "the handler did not finish before the deadline",
+        )),
+        Ok(Ok(Err(panic))) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(id, panic = %what, "handler panicked");
+            Err(Status::internal("the handler panicked"))
+        }
+        Ok(Ok(Ok(result))) => result,
+    };
+    if header.kind == Kind::ONEWAY {
+        if let Err(status) = result {
+            tracing::debug!(id, %status, "oneway call failed");
+        }
+        return;
+    }
+    let frame = match result {
+        Ok(response) => response_frame(id, response, header, shared.config.compression_threshold),
+        Err(status) => status_frame(id, &status),
+    };
+    let _ = tx.send(frame.into()).await;
+}
+
+fn response_frame(id: u64, response: Response, request: Header, threshold: usize) -> Frame {
+    let mut frame = Frame::new(Kind::RESPONSE, id);
+    frame.header.codec = response.codec;
+    frame.head.metadata = response.metadata;
+    match compress(
+        request.compression,
+        response.body,
+        threshold,
+        &mut frame.header.compression,
+    ) {
+        Ok(body) => frame.body = body,
+        Err(status) => return status_frame(id, &status),
+    }
+    if !frame.head.fits() {
+        return status_frame(id, &Status::internal("response metadata entry too long"));
+    }
+    frame
+}
+
+/// A RESPONSE frame carrying a failure.
+pub(crate) fn status_frame(id: u64, status: &Status) -> Frame {
+    let mut frame = Frame::new(Kind::RESPONSE, id);
+    frame.header.status = status.code() as u8;
+    frame.head.message = Some(truncate(status.message().to_owned()).into());
+    if !status.details().is_empty() && status.details().len() <= u16::MAX as usize {
+        frame.head.details = Some(status.details().clone());
+    }
+    frame
+}
+
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    message
+}
+
+/// Queue a frame from the (synchronous) read path without blocking it: if the writer's queue
+/// is full, a task waits for room, so the answer is delayed, never lost.
+fn send_soon(tx: &mpsc::Sender<OutFrame>, out: OutFrame) {
+    if let Err(mpsc::error::TrySendError::Full(out)) = tx.try_send(out) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(out).await;
+        });
+    }
+}

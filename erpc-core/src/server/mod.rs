@@ -1,0 +1,203 @@
+//! The server: services by name, listening on any number of transports at once, with
+//! graceful shutdown.
+
+mod conn;
+mod in_flight;
+mod service;
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use erpc_codec::{Codec, Codecs};
+use erpc_transport::{Address, AddressError, Link, Listener};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use service::{Request, Responder, Response, Service, oneway, unary, unknown_method};
+
+use crate::config::ServerConfig;
+use crate::middleware::Middleware;
+
+/// What every connection of a server shares.
+pub(crate) struct Shared {
+    pub services: HashMap<String, Arc<dyn Service>>,
+    pub middleware: Vec<Arc<dyn Middleware>>,
+    pub config: ServerConfig,
+    pub codecs: Arc<Codecs>,
+}
+
+/// Entry point: `Server::builder()`.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// A builder with default settings and no services.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
+/// Builds and starts a server.
+///
+/// ```no_run
+/// # async fn run(svc: impl erpc_core::Service) -> std::io::Result<()> {
+/// let server = erpc_core::Server::builder()
+///     .add_service(svc)
+///     .serve(["tcp://127.0.0.1:7000", "unix:///tmp/erpc.sock"])
+///     .await?;
+/// // ... later
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ServerBuilder {
+    services: HashMap<String, Arc<dyn Service>>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    config: ServerConfig,
+    codecs: Option<Codecs>,
+}
+
+impl ServerBuilder {
+    /// Serve `service` under its name. A second service with the same name replaces the first.
+    pub fn add_service(mut self, service: impl Service) -> Self {
+        self.services
+            .insert(service.name().to_owned(), Arc::new(service));
+        self
+    }
+
+    /// Add a middleware; the first added runs outermost.
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Replace the whole configuration.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Add a custom codec.
+    pub fn register_codec(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codecs
+            .get_or_insert_with(Codecs::default)
+            .register(codec);
+        self
+    }
+
+    /// Bind every address and start serving on all of them.
+    pub async fn serve<I, A>(self, addrs: I) -> io::Result<ServerHandle>
+    where
+        I: IntoIterator<Item = A>,
+        A: TryInto<Address, Error = AddressError>,
+    {
+        let mut listeners = Vec::new();
+        for addr in addrs {
+            let addr = addr
+                .try_into()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            listeners.push(erpc_transport::bind(&addr).await?);
+        }
+        Ok(self.serve_listeners(listeners))
+    }
+
+    /// Start serving on listeners bound elsewhere.
+    pub fn serve_listeners(self, listeners: Vec<Listener>) -> ServerHandle {
+        let shared = Arc::new(Shared {
+            services: self.services,
+            middleware: self.middleware,
+            config: self.config,
+            codecs: Arc::new(self.codecs.unwrap_or_default()),
+        });
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let mut local_addrs = Vec::new();
+        for listener in listeners {
+            local_addrs.push(listener.local_addr().clone());
+            tracker.spawn(accept_loop(
+                listener,
+                shared.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+            ));
+        }
+        ServerHandle {
+            local_addrs,
+            shutdown,
+            tracker,
+        }
+    }
+}
+
+/// A running server. Dropping the handle leaves it running; call
+/// [`ServerHandle::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addrs: Vec<Address>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl ServerHandle {
+    /// The addresses actually bound, in the order given (with real ports for port 0).
+    pub fn local_addrs(&self) -> &[Address] {
+        &self.local_addrs
+    }
+
+    /// The first bound address.
+    ///
+    /// # Panics
+    /// If the server was started with no listener at all.
+    pub fn local_addr(&self) -> &Address {
+        &self.local_addrs[0]
+    }
+
+    /// Graceful shutdown: stop accepting, send GOAWAY on every connection, let running calls
+    /// finish within the configured grace period, answer the rest `unavailable`, then close.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// Like [`ServerHandle::shutdown`], but gives up waiting after `limit`.
+    pub async fn shutdown_timeout(self, limit: Duration) -> bool {
+        self.shutdown.cancel();
+        self.tracker.close();
+        tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}
+
+async fn accept_loop(
+    mut listener: Listener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(Link::Stream(stream)) => {
+                backoff = Duration::from_millis(5);
+                tracker.spawn(conn::serve(shared.clone(), stream, shutdown.clone()));
+            }
+            Ok(other) => {
+                tracing::warn!(peer = %other.peer(), "link kind not served yet; dropped");
+            }
+            Err(e) => {
+                // Out of file descriptors, say: wait a little and keep serving the others.
+                tracing::warn!(error = %e, addr = %listener.local_addr(), "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! What a server serves: [`Service`]s, which take untyped [`Request`]s and give [`Response`]s.
+//! `#[erpc::service]` writes the `Service` impl for a trait; hand-written ones are fine too.
+
+use std::future::Future;
+
+use bytes::{Bytes, BytesMut};
+use erpc_codec::{Codec, CodecId, Codecs, Message};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::metadata::Metadata;
+use crate::status::Status;
+
+/// A call as it reaches a service: its context, the codec the client used and the
+/// (decompressed) body, not yet decoded.
+#[derive(Debug)]
+pub struct Request {
+    context: Context,
+    codec: CodecId,
+    codecs: Arc<Codecs>,
+    body: Bytes,
+}
+
+impl Request {
+    /// A request for calling a service directly (tests, in-process dispatch).
+    pub fn new(context: Context, codec: CodecId, codecs: Arc<Codecs>, body: Bytes) -> Self {
+        Request {
+            context,
+            codec,
+            codecs,
+            body,
+        }
+    }
+
+    /// The call's context.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The call's context, mutably (middleware adds extensions here).
+    pub fn context_mut(&mut self) -> &mut Context {
+        &mut self.context
+    }
+
+    /// The method name.
+    pub fn method(&self) -> &str {
+        self.context.method()
+    }
+
+    /// The codec the body is in; the response goes back in it too.
+    pub fn codec(&self) -> CodecId {
+        self.codec
+    }
+
+    /// The encoded body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Decode the body as `T`.
+    pub fn decode<T: Message>(&self) -> Result<T, Status> {
+        Ok(T::decode(self.codec_ref(self.codec)?, self.body.clone())?)
+    }
+
+    /// Encode `value` as the response, in the request's codec (or the type's own).
+    pub fn respond<T: Message>(&self, value: &T) -> Result<Response, Status> {
+        encode_response(&self.codecs, self.codec, value)
+    }
+
+    /// Split into the context and what is needed to answer.
+    pub fn into_parts(self) -> (Context, Responder) {
+        (
+            self.context,
+            Responder {
+                codec: self.codec,
+                codecs: self.codecs,
+            },
+        )
+    }
+
+    fn codec_ref(&self, id: CodecId) -> Result<&dyn Codec, Status> {
+        self.codecs
+            .get(id)
+            .ok_or_else(|| Status::unimplemented(format!("unknown codec {id}")))
+    }
+}
+
+/// Encodes a response in the codec its request used.
+#[derive(Debug, Clone)]
+pub struct Responder {
+    codec: CodecId,
+    codecs: Arc<Codecs>,
+}
+
+impl Responder {
+    /// Encode `value` as the response.
+    pub fn respond<T: Message>(&self, value: &T) -> Result<Response, Status> {
+        encode_response(&self.codecs, self.codec, value)
+    }
+}
+
+fn encode_response<T: Message>(
+    codecs: &Codecs,
+    asked: CodecId,
+    value: &T,
+) -> Result<Response, Status> {
+    let id = T::native_codec().unwrap_or(asked);
+    let codec = codecs
+        .get(id)
+        .ok_or_else(|| Status::unimplemented(format!("unknown codec {id}")))?;
+    let mut body = BytesMut::with_capacity(256);
+    value.encode(codec, &mut body)?;
+    Ok(Response {
+        codec: id,
+        body: body.freeze(),
+        metadata: Metadata::new(),
+    })
+}
+
+/// A successful answer: an encoded body and optional metadata.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    /// Codec of the body.
+    pub codec: CodecId,
+    /// The encoded body (compressed later, by the engine).
+    pub body: Bytes,
+    /// Metadata sent back to the caller.
+    pub metadata: Metadata,
+}
+
+/// A named set of methods served under one name.
+pub trait Service: Send + Sync + 'static {
+    /// The name clients call it by.
+    fn name(&self) -> &str;
+    /// The names of its methods, for listings and tools.
+    fn methods(&self) -> &[&'static str];
+    /// Handle one call. An unknown method should answer [`Status::unimplemented`].
+    fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>>;
+}
+
+/// Decode, run a typed request-response handler, encode: the body of every generated unary
+/// method.
+pub async fn unary<Req, Resp, F, Fut>(request: Request, handler: F) -> Result<Response, Status>
+where
+    Req: Message,
+    Resp: Message,
+    F: FnOnce(Context, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, Status>>,
+{
+    let input: Req = request.decode()?;
+    let (context, responder) = request.into_parts();
+    let output = handler(context, input).await?;
+    responder.respond(&output)
+}
+
+/// Decode and run a typed oneway handler: the body of every generated oneway method.
+pub async fn oneway<Req, F, Fut>(request: Request, handler: F) -> Result<Response, Status>
+where
+    Req: Message,
+    F: FnOnce(Context, Req) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let input: Req = request.decode()?;
+    let (context, _) = request.into_parts();
+    handler(context, input).await;
+    Ok(Response::default())
+}
+
+/// The answer for a method name the service does not have.
+pub fn unknown_method(service: &str, method: &str) -> Status {
+    Status::unimplemented(format!("service {service:?} has no method {method:?}"))
+}

@@ -1,0 +1,227 @@
+//! The code `#[erpc::service]` generates: the rewritten trait, the server and the client.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Ident, Type};
+
+use crate::model::{Kind, Method, Service};
+
+pub fn expand(service: &Service) -> TokenStream {
+    let the_trait = expand_trait(service);
+    let server = expand_server(service);
+    let client = expand_client(service);
+    quote! {
+        #the_trait
+        #server
+        #client
+    }
+}
+
+/// The request type: `()` for no argument, the argument's type for one, a tuple for more.
+fn request_type(method: &Method) -> TokenStream {
+    let types: Vec<&Type> = method.args.iter().map(|(_, ty)| ty).collect();
+    match types.as_slice() {
+        [] => quote!(()),
+        [one] => quote!(#one),
+        many => quote!((#(#many),*)),
+    }
+}
+
+/// The request value (client side) or pattern (server side), matching [`request_type`].
+fn request_value(method: &Method) -> TokenStream {
+    let names: Vec<&Ident> = method.args.iter().map(|(name, _)| name).collect();
+    match names.as_slice() {
+        [] => quote!(()),
+        [one] => quote!(#one),
+        many => quote!((#(#many),*)),
+    }
+}
+
+fn expand_trait(service: &Service) -> TokenStream {
+    let krate = &service.krate;
+    let item = &service.item;
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let supertraits = &item.supertraits;
+    let plus = if supertraits.is_empty() {
+        quote!()
+    } else {
+        quote!(+)
+    };
+    let methods = service.methods.iter().map(|m| {
+        let attrs = &m.attrs;
+        let name = &m.ident;
+        let inputs = &m.sig.inputs;
+        let output = match &m.kind {
+            Kind::Unary { output, .. } => quote!(#output),
+            Kind::Oneway => quote!(()),
+        };
+        let signature = quote! {
+            fn #name(#inputs) -> impl #krate::__private::Future<Output = #output> + ::core::marker::Send
+        };
+        match &m.default_body {
+            Some(body) => quote! { #(#attrs)* #signature { async move #body } },
+            None => quote! { #(#attrs)* #signature; },
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #vis trait #ident: ::core::marker::Send + ::core::marker::Sync + 'static #plus #supertraits {
+            #(#methods)*
+        }
+    }
+}
+
+fn expand_server(service: &Service) -> TokenStream {
+    let krate = &service.krate;
+    let vis = &service.item.vis;
+    let trait_ident = &service.item.ident;
+    let server = format_ident!("{}Server", trait_ident);
+    let name = &service.name;
+    let method_names: Vec<String> = service
+        .methods
+        .iter()
+        .map(|m| m.ident.to_string())
+        .collect();
+    let indices: Vec<usize> = (0..service.methods.len()).collect();
+    let arms = service.methods.iter().map(|m| {
+        let method = &m.ident;
+        let req_ty = request_type(m);
+        let pattern = request_value(m);
+        let args: Vec<&Ident> = m.args.iter().map(|(name, _)| name).collect();
+        let (cx_param, call) = if m.takes_context {
+            (quote!(__erpc_cx), quote!(self.inner.#method(__erpc_cx, #(#args),*)))
+        } else {
+            (quote!(_), quote!(self.inner.#method(#(#args),*)))
+        };
+        let helper = match m.kind {
+            Kind::Unary { .. } => quote!(#krate::unary),
+            Kind::Oneway => quote!(#krate::oneway),
+        };
+        quote! {
+            ::std::boxed::Box::pin(#helper(request, move |#cx_param: #krate::Context, #pattern: #req_ty| #call))
+        }
+    });
+    let doc = format!(
+        "Serves a [`{trait_ident}`] implementation as the erpc service `{name}`: add it to a server with `Server::builder().add_service({server}::new(my_impl))`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        #vis struct #server<T> {
+            inner: T,
+        }
+
+        impl<T: #trait_ident> #server<T> {
+            /// Wrap an implementation of the service trait.
+            pub fn new(inner: T) -> Self {
+                Self { inner }
+            }
+
+            /// The wrapped implementation.
+            pub fn inner(&self) -> &T {
+                &self.inner
+            }
+        }
+
+        impl<T: #trait_ident> #krate::Service for #server<T> {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn methods(&self) -> &[&'static str] {
+                &[#(#method_names),*]
+            }
+
+            fn call(
+                &self,
+                request: #krate::Request,
+            ) -> #krate::__private::BoxFuture<'_, ::core::result::Result<#krate::Response, #krate::Status>> {
+                let index = match request.method() {
+                    #(#method_names => #indices,)*
+                    _ => usize::MAX,
+                };
+                match index {
+                    #(#indices => #arms,)*
+                    _ => {
+                        let status = #krate::unknown_method(#name, request.method());
+                        ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn expand_client(service: &Service) -> TokenStream {
+    let krate = &service.krate;
+    let vis = &service.item.vis;
+    let trait_ident = &service.item.ident;
+    let client = format_ident!("{}Client", trait_ident);
+    let name = &service.name;
+    let methods = service.methods.iter().map(|m| {
+        let method = &m.ident;
+        let method_name = method.to_string();
+        let docs = m.attrs.iter().filter(|a| a.path().is_ident("doc"));
+        let params = m.args.iter().map(|(name, ty)| quote!(#name: #ty));
+        let req_ty = request_type(m);
+        let req = request_value(m);
+        match &m.kind {
+            Kind::Unary { ok, .. } => quote! {
+                #(#docs)*
+                pub fn #method(&self, #(#params),*) -> #krate::Call<#req_ty, #ok> {
+                    self.client.call(#name, #method_name, #req).options(self.options.clone())
+                }
+            },
+            Kind::Oneway => quote! {
+                #(#docs)*
+                pub fn #method(&self, #(#params),*) -> #krate::Oneway<#req_ty> {
+                    self.client.oneway(#name, #method_name, #req).options(self.options.clone())
+                }
+            },
+        }
+    });
+    let doc = format!(
+        "A typed client of the erpc service `{name}` ([`{trait_ident}`]). Each method returns a call to `.await`, after optional per-call settings such as `.timeout(d)`, `.metadata(k, v)` or `.codec(id)`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        #vis struct #client {
+            client: #krate::Client,
+            options: #krate::CallOptions,
+        }
+
+        impl #client {
+            /// The name the service is called by.
+            pub const SERVICE: &'static str = #name;
+
+            /// A typed client over an existing (shared) client.
+            pub fn new(client: #krate::Client) -> Self {
+                Self { client, options: #krate::CallOptions::default() }
+            }
+
+            /// Connect to `addr` with default settings.
+            pub async fn connect<A>(addr: A) -> ::core::result::Result<Self, #krate::Status>
+            where
+                A: ::core::convert::TryInto<#krate::Address, Error = #krate::__private::AddressError>,
+            {
+                #krate::Client::connect(addr).await.map(Self::new)
+            }
+
+            /// Options applied to every call made through this handle.
+            pub fn with_options(mut self, options: #krate::CallOptions) -> Self {
+                self.options = options;
+                self
+            }
+
+            /// The underlying untyped client.
+            pub fn client(&self) -> &#krate::Client {
+                &self.client
+            }
+
+            #(#methods)*
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The trait as the macro understands it, with every check that gives the user a clear
+//! message pointing at the offending code.
+
+use proc_macro2::TokenStream;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, Ident, ItemTrait, LitStr, Pat, Path, ReturnType, TraitItem, TraitItemFn, Type,
+};
+
+pub struct Service {
+    pub item: ItemTrait,
+    pub name: String,
+    pub krate: Path,
+    pub methods: Vec<Method>,
+}
+
+pub struct Method {
+    pub ident: Ident,
+    pub attrs: Vec<Attribute>,
+    pub takes_context: bool,
+    pub args: Vec<(Ident, Type)>,
+    pub kind: Kind,
+    pub default_body: Option<syn::Block>,
+    pub sig: syn::Signature,
+}
+
+pub enum Kind {
+    /// Returns `Result<ok, _>`; `output` is the whole return type.
+    Unary {
+        ok: Type,
+        output: Type,
+    },
+    Oneway,
+}
+
+impl Service {
+    pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service> {
+        let item: ItemTrait = syn::parse2(item).map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "#[erpc::service] goes on a trait: `#[erpc::service] trait Greeter { async fn hello(&self, name: String) -> Result<String, erpc::Status>; }`",
+            )
+        })?;
+        let mut name = item.ident.to_string();
+        let mut krate: Path = syn::parse_quote!(::erpc);
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("name") {
+                name = meta.value()?.parse::<LitStr>()?.value();
+                Ok(())
+            } else if meta.path.is_ident("crate") {
+                krate = meta.value()?.parse::<LitStr>()?.parse()?;
+                Ok(())
+            } else {
+                Err(meta.error("unknown #[erpc::service] option; expected `name = \"...\"` or `crate = \"...\"`"))
+            }
+        });
+        syn::parse::Parser::parse2(parser, args)?;
+        if !item.generics.params.is_empty() {
+            return Err(syn::Error::new(
+                item.generics.span(),
+                "#[erpc::service] traits cannot be generic: the client and server need concrete request and response types",
+            ));
+        }
+        let mut methods = Vec::new();
+        for trait_item in &item.items {
+            match trait_item {
+                TraitItem::Fn(f) => methods.push(Method::parse(f)?),
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "#[erpc::service] traits may contain only async methods",
+                    ));
+                }
+            }
+        }
+        Ok(Service {
+            item,
+            name,
+            krate,
+            methods,
+        })
+    }
+}
+
+impl Method {
+    fn parse(f: &TraitItemFn) -> syn::Result<Method> {
+        let sig = &f.sig;
+        if sig.asyncness.is_none() {
+            return Err(syn::Error::new(
+                sig.fn_token.span(),
+                format!(
+                    "erpc service methods must be `async fn`: write `async fn {}(...)`",
+                    sig.ident
+                ),
+            ));
+        }
+        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            return Err(syn::Error::new(
+                sig.generics.span(),
+                "erpc service methods cannot be generic: requests and responses need concrete types",
+            ));
+        }
+        if let Some(variadic) = &sig.variadic {
+            return Err(syn::Error::new(
+                variadic.span(),
+                "variadic arguments are not supported",
+            ));
+        }
+        let mut inputs = sig.inputs.iter();
+        match inputs.next() {
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
+            Some(FnArg::Receiver(r)) => {
+                return Err(syn::Error::new(
+                    r.span(),
+                    "erpc service methods take `&self` (handlers run concurrently, so not `&mut self` or `self`)",
+                ));
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    sig.ident.span(),
+                    "erpc service methods take `&self` as their first argument",
+                ));
+            }
+        }
+        let mut takes_context = false;
+        let mut args = Vec::new();
+        for (i, input) in inputs.enumerate() {
+            let FnArg::Typed(pat_type) = input else {
+                unreachable!("only the first argument can be a receiver")
+            };
+            let Pat::Ident(pat) = &*pat_type.pat else {
+                return Err(syn::Error::new(
+                    pat_type.pat.span(),
+                    "erpc service arguments must be plain names (`name: Type`), not patterns",
+                ));
+            };
+            let ty = (*pat_type.ty).clone();
+            if i == 0 && is_context(&ty) {
+                takes_context = true;
+                continue;
+            }
+            if is_context(&ty) {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "the call's `Context` must be the first argument after `&self`",
+                ));
+            }
+            if matches!(ty, Type::Reference(_)) {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "erpc service arguments must be owned types (`String`, not `&str`): they are decoded from the request",
+                ));
+            }
+            if matches!(ty, Type::ImplTrait(_)) {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "erpc service arguments cannot be `impl Trait`: they are decoded into a concrete type",
+                ));
+            }
+            args.push((pat.ident.clone(), ty));
+        }
+        let oneway = f.attrs.iter().any(|a| a.path().is_ident("oneway"));
+        let attrs: Vec<Attribute> = f
+            .attrs
+            .iter()
+            .filter(|a| !a.path().is_ident("oneway"))
+            .cloned()
+            .collect();
+        let kind = match (&sig.output, oneway) {
+            (ReturnType::Default, true) => Kind::Oneway,
+            (ReturnType::Type(_, ty), true) => {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "a #[oneway] method returns nothing: remove the return type",
+                ));
+            }
+            (ReturnType::Default, false) => {
+                return Err(syn::Error::new(
+                    sig.ident.span(),
+                    "erpc methods return `Result<T, erpc::Status>`; mark methods without a response `#[oneway]`",
+                ));
+            }
+            (ReturnType::Type(_, ty), false) => Kind::Unary {
+                ok: result_ok_type(ty)?,
+                output: (**ty).clone(),
+            },
+        };
+        Ok(Method {
+            ident: sig.ident.clone(),
+            attrs,
+            takes_context,
+            args,
+            kind,
+            default_body: f.default.clone(),
+            sig: sig.clone(),
+        })
+    }
+}
+
+fn is_context(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == "Context" && s.arguments.is_empty()))
+}
+
+fn result_ok_type(ty: &Type) -> syn::Result<Type> {
+    let error = || syn::Error::new(ty.span(), "erpc methods return `Result<T, erpc::Status>`");
+    let Type::Path(path) = ty else {
+        return Err(error());
+    };
+    let last = path.path.segments.last().ok_or_else(error)?;
+    if last.ident != "Result" {
+        return Err(error());
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return Err(error());
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(ok)) if args.args.len() == 2 => Ok(ok.clone()),
+        _ => Err(error()),
+    }
+}
