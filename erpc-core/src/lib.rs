@@ -58,7 +58,7 @@ pub use client::{Call, CallOptions, Client, ClientBuilder, ClientRequest, Client
 pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
 pub use context::Context;
 pub use erpc_codec::compression::CompressionId;
-pub use erpc_codec::{Codec, CodecId, Codecs, Message, Proto, Raw};
+pub use erpc_codec::{Codec, CodecError, CodecId, Codecs, Message, Proto, Raw};
 pub use erpc_transport::{Address, PeerAddr};
 pub use extensions::Extensions;
 pub use metadata::Metadata;
