@@ -100,22 +100,38 @@ impl Responder {
     }
 }
 
-fn encode_response<T: Message>(
-    codecs: &Codecs,
-    asked: CodecId,
-    value: &T,
-) -> Result<Response, Status> {
-    let id = T::native_codec().unwrap_or(asked);
-    let codec = codecs
-        .get(id)
-        .ok_or_else(|| Status::unimplemented(format!("unknown codec {id}")))?;
+/// Encode a response: in the type's own codec if it has one, else in the request's codec;
+/// if that codec is bound to other types (raw, protobuf), in MessagePack, the protocol's
+/// default. The response header names the codec, so the client always knows.
+fn encode_response<T: Message>(codecs: &Codecs, asked: CodecId, value: &T) -> Result<Response, Status> {
+    let first = T::native_codec().unwrap_or(asked);
     let mut body = BytesMut::with_capacity(256);
-    value.encode(codec, &mut body)?;
+    let id = match encode_in(codecs, first, value, &mut body) {
+        Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
+            body.clear();
+            encode_in(codecs, CodecId::MSGPACK, value, &mut body)?;
+            CodecId::MSGPACK
+        }
+        other => {
+            other?;
+            first
+        }
+    };
     Ok(Response {
         codec: id,
         body: body.freeze(),
         metadata: Metadata::new(),
     })
+}
+
+fn encode_in<T: Message>(
+    codecs: &Codecs,
+    id: CodecId,
+    value: &T,
+    out: &mut BytesMut,
+) -> Result<(), erpc_codec::CodecError> {
+    let codec = codecs.get(id).ok_or(erpc_codec::CodecError::UnknownCodec(id.0))?;
+    value.encode(codec, out)
 }
 
 /// A successful answer: an encoded body and optional metadata.
