@@ -172,9 +172,11 @@ impl Endpoint for ServerEndpoint {
 }
 
 impl ServerEndpoint {
-    /// Answer a request that will not run. Oneway calls have nobody to tell; they are logged.
+    /// Answer a call that will not run. Oneway calls (and frames without a request id) have
+    /// nobody to tell; they are logged. Unknown kinds are answered: their sender may be
+    /// waiting for a response.
     fn reject(&self, header: &Header, status: Status) {
-        if header.kind != Kind::REQUEST || header.request_id == 0 {
+        if header.kind == Kind::ONEWAY || header.request_id == 0 {
             tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
             return;
         }
