@@ -22,7 +22,10 @@ async fn expiry_returns_deadline_exceeded_and_aborts_the_handler() {
             .unwrap_err();
         let took = started.elapsed();
         assert_eq!(err.code(), Code::DeadlineExceeded, "{transport}: {err}");
-        assert!(took < Duration::from_millis(900), "{transport}: took {took:?}");
+        assert!(
+            took < Duration::from_millis(900),
+            "{transport}: took {took:?}"
+        );
         // The server saw the abort (its handler was dropped, not left running).
         wait_for(&server.probe.aborted, 1, Duration::from_secs(2)).await;
         assert_eq!(*server.probe.finished.borrow(), 0);
@@ -58,7 +61,11 @@ async fn extreme_deadlines_are_clamped() {
     let left = client.remaining_ms().timeout(Duration::MAX).await.unwrap();
     assert!((59_000..=60_000).contains(&left), "{left} ms left");
     // A zero deadline has passed before the call is sent.
-    let err = client.remaining_ms().timeout(Duration::ZERO).await.unwrap_err();
+    let err = client
+        .remaining_ms()
+        .timeout(Duration::ZERO)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded);
     // A raw zero on the wire is refused by the server, not run.
     let mut peer = RawPeer::connect(&server.addr).await;

@@ -85,7 +85,10 @@ async fn server_closes_a_connection_that_sends_no_first_frame() {
     // Half a header, then nothing.
     silent.send_bytes(&[0xEE, 0x52, 0x01]).await;
     let started = Instant::now();
-    let farewell = silent.recv_reply().await.expect("an ERROR frame before closing");
+    let farewell = silent
+        .recv_reply()
+        .await
+        .expect("an ERROR frame before closing");
     assert_eq!(farewell.header.kind, erpc::protocol::Kind::ERROR);
     assert_eq!(farewell.header.status, Code::DeadlineExceeded as u8);
     assert!(silent.recv().await.is_none(), "connection closed");

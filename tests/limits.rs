@@ -79,7 +79,11 @@ async fn a_decompression_bomb_is_stopped_at_the_limit() {
     let server = start("tcp", ServerConfig::default()).await;
     let other = client(&server.addr);
     let client = client(&server.addr);
-    for compression in [CompressionId::GZIP, CompressionId::ZLIB, CompressionId::ZSTD] {
+    for compression in [
+        CompressionId::GZIP,
+        CompressionId::ZLIB,
+        CompressionId::ZSTD,
+    ] {
         // 16 MiB of zeros compress to a few KiB; the server's decompressed limit is 4 MiB.
         let bomb = Raw(vec![0u8; 16 << 20].into());
         let err = client
@@ -127,14 +131,18 @@ async fn metadata_is_capped_by_count_and_size() {
     // 20 KiB of metadata: over the 16 KiB header-block cap.
     let mut frame = request(2, "len", CodecId::JSON, b"\"a\"");
     for i in 0..4 {
-        frame.head.metadata.insert(format!("big{i}"), vec![b'x'; 5000]);
+        frame
+            .head
+            .metadata
+            .insert(format!("big{i}"), vec![b'x'; 5000]);
     }
     peer.send(&frame).await;
     let reply = peer.recv_reply().await.unwrap();
     assert_eq!(reply.header.request_id, 2);
     assert_eq!(reply.header.status, Code::ResourceExhausted as u8);
     // Still usable.
-    peer.send(&request(3, "len", CodecId::JSON, b"\"abc\"")).await;
+    peer.send(&request(3, "len", CodecId::JSON, b"\"abc\""))
+        .await;
     let reply = peer.recv_reply().await.unwrap();
     assert_eq!((reply.header.request_id, reply.header.status), (3, 0));
     assert_eq!(&reply.body[..], b"3");

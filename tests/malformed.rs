@@ -33,7 +33,9 @@ async fn unsupported_version_is_refused_with_a_clear_error() {
     let server = start("tcp", ServerConfig::default()).await;
     let mut peer = RawPeer::connect(&server.addr).await;
     let mut bytes = bytes::BytesMut::new();
-    request(1, "len", CodecId::JSON, b"\"a\"").encode(&mut bytes).unwrap();
+    request(1, "len", CodecId::JSON, b"\"a\"")
+        .encode(&mut bytes)
+        .unwrap();
     bytes[2] = 9;
     peer.send_bytes(&bytes).await;
     let error = peer.recv_reply().await.unwrap();
@@ -47,7 +49,9 @@ async fn a_truncated_frame_then_hangup_harms_no_one() {
     let server = start("tcp", ServerConfig::default()).await;
     let mut peer = RawPeer::connect(&server.addr).await;
     let mut bytes = bytes::BytesMut::new();
-    request(1, "len", CodecId::JSON, b"\"abcdef\"").encode(&mut bytes).unwrap();
+    request(1, "len", CodecId::JSON, b"\"abcdef\"")
+        .encode(&mut bytes)
+        .unwrap();
     peer.send_bytes(&bytes[..bytes.len() - 3]).await;
     drop(peer);
     others_still_served(&server.addr).await;
@@ -90,7 +94,8 @@ async fn unknown_codec_compression_kind_service_and_method_get_statuses() {
         assert!(message.contains(needle), "{needle}: {message}");
     }
     // Same connection, a good call.
-    peer.send(&request(9, "len", CodecId::JSON, b"\"abcd\"")).await;
+    peer.send(&request(9, "len", CodecId::JSON, b"\"abcd\""))
+        .await;
     let reply = peer.recv_reply().await.unwrap();
     assert_eq!((reply.header.request_id, reply.header.status), (9, 0));
 }
@@ -111,7 +116,8 @@ async fn a_malformed_header_block_fails_only_its_call() {
     let reply = peer.recv_reply().await.unwrap();
     assert_eq!(reply.header.status, Code::InvalidArgument as u8);
     assert!(reply.head.message.unwrap().contains("truncated"));
-    peer.send(&request(2, "len", CodecId::JSON, b"\"ab\"")).await;
+    peer.send(&request(2, "len", CodecId::JSON, b"\"ab\""))
+        .await;
     let reply = peer.recv_reply().await.unwrap();
     assert_eq!((reply.header.request_id, reply.header.status), (2, 0));
 }
@@ -124,11 +130,16 @@ async fn a_duplicate_request_id_leaves_the_original_call_alone() {
     let original = request(7, "sleep", CodecId::MSGPACK, &[0xcc, 0xc8]);
     peer.send(&original).await;
     wait_for(&server.probe.started, 1, std::time::Duration::from_secs(2)).await;
-    peer.send(&request(7, "len", CodecId::JSON, b"\"dup\"")).await;
+    peer.send(&request(7, "len", CodecId::JSON, b"\"dup\""))
+        .await;
     let reply = peer.recv_reply().await.unwrap();
     assert_eq!(reply.header.request_id, 7);
     assert_eq!(reply.header.status, 0);
-    assert_eq!(&reply.body[..], &[0xcc, 0xc8], "the original sleep's answer");
+    assert_eq!(
+        &reply.body[..],
+        &[0xcc, 0xc8],
+        "the original sleep's answer"
+    );
 }
 
 #[tokio::test]

@@ -35,11 +35,19 @@ async fn every_codec_compression_and_transport_round_trips() {
         }
         for compression in COMPRESSIONS {
             let data = Raw(vec![7u8; 3000].into());
-            let back = client.raw(data.clone()).compression(compression).await.unwrap();
+            let back = client
+                .raw(data.clone())
+                .compression(compression)
+                .await
+                .unwrap();
             assert_eq!(back, data, "{transport}/raw/{compression}");
             let point = Proto(Point { x: 1, y: -2 });
             let back = client.mirror(point).compression(compression).await.unwrap();
-            assert_eq!(back.0, Point { x: -2, y: 1 }, "{transport}/protobuf/{compression}");
+            assert_eq!(
+                back.0,
+                Point { x: -2, y: 1 },
+                "{transport}/protobuf/{compression}"
+            );
         }
         server.handle.shutdown().await;
     }
@@ -51,7 +59,11 @@ async fn small_bodies_are_not_compressed_and_still_arrive() {
     let client = client(&server.addr);
     let msg = Msg::new(1, 8);
     assert_eq!(
-        client.echo(msg.clone()).compression(CompressionId::ZSTD).await.unwrap(),
+        client
+            .echo(msg.clone())
+            .compression(CompressionId::ZSTD)
+            .await
+            .unwrap(),
         msg
     );
 }

@@ -61,7 +61,11 @@ async fn a_peer_dying_mid_call_fails_pending_calls_at_once() {
     });
     let client = client(&format!("tcp://{addr}"));
     let started = Instant::now();
-    let err = client.sleep(1).timeout(Duration::from_secs(30)).await.unwrap_err();
+    let err = client
+        .sleep(1)
+        .timeout(Duration::from_secs(30))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -302,7 +302,9 @@ impl RawPeer {
     pub async fn connect(addr: &str) -> RawPeer {
         let hostport = addr.strip_prefix("tcp://").expect("a tcp address");
         RawPeer {
-            stream: tokio::net::TcpStream::connect(hostport).await.expect("connect"),
+            stream: tokio::net::TcpStream::connect(hostport)
+                .await
+                .expect("connect"),
             buf: BytesMut::new(),
             decoder: erpc::protocol::FrameDecoder::new(Default::default()),
         }
@@ -323,16 +325,21 @@ impl RawPeer {
     pub async fn recv(&mut self) -> Option<erpc::protocol::Frame> {
         use tokio::io::AsyncReadExt;
         loop {
-            if let Some(decoded) = self.decoder.decode(&mut self.buf).expect("server speaks erpc") {
+            if let Some(decoded) = self
+                .decoder
+                .decode(&mut self.buf)
+                .expect("server speaks erpc")
+            {
                 match decoded {
                     erpc::protocol::Decoded::Frame(f) => return Some(f),
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf))
-                .await
-                .expect("server answers within 5 s")
-                .ok()?;
+            let n =
+                tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf))
+                    .await
+                    .expect("server answers within 5 s")
+                    .ok()?;
             if n == 0 {
                 return None;
             }
@@ -351,7 +358,12 @@ impl RawPeer {
 }
 
 /// A request frame for the Echo service.
-pub fn request(id: u64, method: &'static str, codec: CodecId, body: &[u8]) -> erpc::protocol::Frame {
+pub fn request(
+    id: u64,
+    method: &'static str,
+    codec: CodecId,
+    body: &[u8],
+) -> erpc::protocol::Frame {
     let mut f = erpc::protocol::Frame::new(erpc::protocol::Kind::REQUEST, id);
     f.header.codec = codec;
     f.head.service = Some("Echo".into());

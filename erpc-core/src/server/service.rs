@@ -103,7 +103,11 @@ impl Responder {
 /// Encode a response: in the type's own codec if it has one, else in the request's codec;
 /// if that codec is bound to other types (raw, protobuf), in MessagePack, the protocol's
 /// default. The response header names the codec, so the client always knows.
-fn encode_response<T: Message>(codecs: &Codecs, asked: CodecId, value: &T) -> Result<Response, Status> {
+fn encode_response<T: Message>(
+    codecs: &Codecs,
+    asked: CodecId,
+    value: &T,
+) -> Result<Response, Status> {
     let first = T::native_codec().unwrap_or(asked);
     let mut body = BytesMut::with_capacity(256);
     let id = match encode_in(codecs, first, value, &mut body) {
@@ -130,7 +134,9 @@ fn encode_in<T: Message>(
     value: &T,
     out: &mut BytesMut,
 ) -> Result<(), erpc_codec::CodecError> {
-    let codec = codecs.get(id).ok_or(erpc_codec::CodecError::UnknownCodec(id.0))?;
+    let codec = codecs
+        .get(id)
+        .ok_or(erpc_codec::CodecError::UnknownCodec(id.0))?;
     value.encode(codec, out)
 }
 

@@ -1,0 +1,168 @@
+//! The test vectors of PROTOCOL.md: each hex dump decodes to the frame the spec describes and
+//! re-encodes to the same bytes.
+
+use bytes::{Bytes, BytesMut};
+use erpc::protocol::{Decoded, Frame, FrameDecoder, Kind, Limits};
+use erpc::{Code, CodecId};
+
+/// The frames PROTOCOL.md's vectors describe, by name.
+fn expected(name: &str) -> Frame {
+    match name {
+        "request" => {
+            let mut f = Frame::new(Kind::REQUEST, 1);
+            f.head.service = Some("Greeter".into());
+            f.head.method = Some("hello".into());
+            f.head.deadline_micros = Some(1_500_000);
+            f.head.metadata.insert("authorization", "Bearer t0k3n");
+            f.head.metadata.insert("trace-id", "abc");
+            f.body = Bytes::from_static(b"\xa3ada");
+            f
+        }
+        "response" => {
+            let mut f = Frame::new(Kind::RESPONSE, 1);
+            f.body = Bytes::from_static(b"\xaahello, ada");
+            f
+        }
+        "error" => {
+            let mut f = Frame::new(Kind::RESPONSE, 2);
+            f.header.status = Code::NotFound as u8;
+            f.head.message = Some("no such user".into());
+            f
+        }
+        "json-request" => {
+            let mut f = Frame::new(Kind::REQUEST, 7);
+            f.header.codec = CodecId::JSON;
+            f.head.service = Some("Greeter".into());
+            f.head.method = Some("hello".into());
+            f.head.deadline_micros = Some(250_000);
+            f.body = Bytes::from_static(b"\"ada\"");
+            f
+        }
+        "oneway" => {
+            let mut f = Frame::new(Kind::ONEWAY, 4);
+            f.head.service = Some("Log".into());
+            f.head.method = Some("line".into());
+            f.body = Bytes::from_static(b"\xa2hi");
+            f
+        }
+        "cancel" => Frame::new(Kind::CANCEL, 3),
+        "ping" => Frame::new(Kind::PING, 42),
+        "pong" => Frame::new(Kind::PONG, 42),
+        "goaway" => {
+            let mut f = Frame::new(Kind::GOAWAY, 9);
+            f.head.message = Some("server is shutting down".into());
+            f
+        }
+        "connection-error" => {
+            let mut f = Frame::new(Kind::ERROR, 0);
+            f.header.status = Code::InvalidArgument as u8;
+            f.head.message = Some("bad magic".into());
+            f
+        }
+        other => panic!("PROTOCOL.md has a vector {other:?} this test does not know"),
+    }
+}
+
+/// `(name, bytes)` for every `<!-- vector: NAME -->` followed by a fenced hex block.
+fn vectors(spec: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut lines = spec.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line
+            .trim()
+            .strip_prefix("<!-- vector: ")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        let fence = lines
+            .next()
+            .expect("a fenced block after the vector marker");
+        assert!(
+            fence.starts_with("```"),
+            "vector {name}: expected a fence, got {fence:?}"
+        );
+        let mut bytes = Vec::new();
+        for line in lines.by_ref() {
+            if line.starts_with("```") {
+                break;
+            }
+            // Hex pairs up to an optional `|` comment.
+            let hex = line.split('|').next().unwrap_or("");
+            for pair in hex.split_whitespace() {
+                bytes.push(
+                    u8::from_str_radix(pair, 16)
+                        .unwrap_or_else(|_| panic!("vector {name}: {pair:?} is not a hex byte")),
+                );
+            }
+        }
+        out.push((name.to_owned(), bytes));
+    }
+    out
+}
+
+#[test]
+fn protocol_md_vectors_decode_and_reencode_byte_for_byte() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"))
+        .expect("PROTOCOL.md at the repository root");
+    let vectors = vectors(&spec);
+    let names: Vec<&str> = vectors.iter().map(|(n, _)| n.as_str()).collect();
+    for required in ["request", "response", "error", "cancel", "ping"] {
+        assert!(
+            names.contains(&required),
+            "PROTOCOL.md lacks the {required} vector"
+        );
+    }
+    for (name, bytes) in vectors {
+        let mut buf = BytesMut::from(&bytes[..]);
+        let mut decoder = FrameDecoder::new(Limits::default());
+        let frame = match decoder.decode(&mut buf) {
+            Ok(Some(Decoded::Frame(frame))) => frame,
+            other => panic!("vector {name} does not decode: {other:?}"),
+        };
+        assert!(
+            buf.is_empty(),
+            "vector {name} has {} trailing bytes",
+            buf.len()
+        );
+        let want = expected(&name);
+        assert!(
+            frame.same_content(&want),
+            "vector {name}:\n got {frame:?}\nwant {want:?}"
+        );
+        let mut again = BytesMut::new();
+        frame.encode(&mut again).unwrap();
+        assert_eq!(
+            &again[..],
+            &bytes[..],
+            "vector {name} re-encodes differently"
+        );
+    }
+}
+
+/// Prints the vectors in PROTOCOL.md's layout: `cargo test --test protocol_vectors -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn print_vectors() {
+    for name in [
+        "request",
+        "response",
+        "error",
+        "json-request",
+        "oneway",
+        "cancel",
+        "ping",
+        "pong",
+        "goaway",
+        "connection-error",
+    ] {
+        let mut out = BytesMut::new();
+        expected(name).encode(&mut out).unwrap();
+        println!("<!-- vector: {name} -->");
+        for chunk in out.chunks(16) {
+            let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+            println!("{}", hex.join(" "));
+        }
+        println!();
+    }
+}

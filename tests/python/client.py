@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""An erpc client written from PROTOCOL.md alone (standard library only, JSON codec).
+
+Usage: client.py HOST PORT. Exits 0 when every check passes; prints what it did.
+"""
+import json
+import socket
+import struct
+import sys
+
+MAGIC, VERSION = b"\xee\x52", 1
+REQUEST, RESPONSE, ONEWAY, CANCEL, PING, PONG, GOAWAY, ERROR = range(1, 9)
+JSON = 2
+TAG_SERVICE, TAG_METHOD, TAG_DEADLINE, TAG_METADATA, TAG_MESSAGE, TAG_DETAILS = range(1, 7)
+
+
+def field(tag, value):
+    return struct.pack(">BH", tag, len(value)) + value
+
+
+def frame(kind, request_id, head=b"", body=b"", codec=JSON, compression=0, status=0):
+    header = MAGIC + struct.pack(
+        ">BBBBBBQII", VERSION, kind, 0, codec, compression, status, request_id, len(head), len(body)
+    )
+    return header + head + body
+
+
+def request(kind, request_id, service, method, arg, deadline_us=2_000_000, metadata=()):
+    head = field(TAG_SERVICE, service.encode()) + field(TAG_METHOD, method.encode())
+    head += field(TAG_DEADLINE, struct.pack(">Q", deadline_us))
+    for key, value in metadata:
+        head += field(TAG_METADATA, bytes([len(key)]) + key.encode() + value.encode())
+    return frame(kind, request_id, head, json.dumps(arg).encode())
+
+
+def read_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("server closed the connection")
+        data += chunk
+    return data
+
+
+def read_frame(sock):
+    header = read_exact(sock, 24)
+    assert header[:2] == MAGIC, header
+    version, kind, _flags, codec, compression, status, request_id, head_len, body_len = struct.unpack(
+        ">BBBBBBQII", header[2:]
+    )
+    assert version == VERSION
+    head = read_exact(sock, head_len)
+    body = read_exact(sock, body_len)
+    fields, at = {}, 0
+    while at < len(head):
+        tag, length = struct.unpack(">BH", head[at : at + 3])
+        fields.setdefault(tag, []).append(head[at + 3 : at + 3 + length])
+        at += 3 + length
+    return dict(kind=kind, codec=codec, status=status, id=request_id, fields=fields, body=body)
+
+
+def read_reply(sock):
+    """The next frame that is not a heartbeat; answers pings on the way."""
+    while True:
+        f = read_frame(sock)
+        if f["kind"] == PING:
+            sock.sendall(frame(PONG, f["id"]))
+            continue
+        return f
+
+
+def main():
+    host, port = sys.argv[1], int(sys.argv[2])
+    sock = socket.create_connection((host, port), timeout=10)
+
+    # A unary call: Echo.len("hello") -> 5
+    sock.sendall(request(REQUEST, 1, "Echo", "len", "hello"))
+    reply = read_reply(sock)
+    assert (reply["kind"], reply["id"], reply["status"]) == (RESPONSE, 1, 0), reply
+    assert reply["codec"] == JSON and json.loads(reply["body"]) == 5, reply
+    print("len('hello') =", json.loads(reply["body"]))
+
+    # Metadata reaches the handler: Echo.meta("tenant") -> "acme"
+    sock.sendall(request(REQUEST, 2, "Echo", "meta", "tenant", metadata=[("tenant", "acme")]))
+    reply = read_reply(sock)
+    assert json.loads(reply["body"]) == "acme", reply
+    print("meta('tenant') =", json.loads(reply["body"]))
+
+    # Several arguments travel as an array: Echo.fail(5, "gone") -> status 5 with message
+    sock.sendall(request(REQUEST, 3, "Echo", "fail", [5, "gone"]))
+    reply = read_reply(sock)
+    assert reply["status"] == 5 and reply["fields"][TAG_MESSAGE] == [b"gone"], reply
+    print("fail(5, 'gone') -> status", reply["status"], reply["fields"][TAG_MESSAGE][0].decode())
+
+    # Unknown method -> unimplemented (12)
+    sock.sendall(request(REQUEST, 4, "Echo", "nope", None))
+    reply = read_reply(sock)
+    assert reply["status"] == 12, reply
+    print("nope() -> status", reply["status"])
+
+    # Oneway: no answer; the next call's answer is the next frame.
+    sock.sendall(request(ONEWAY, 5, "Echo", "notify", 1))
+    # Cancel a slow call, then a ping: the pong comes back, the cancelled call never does.
+    sock.sendall(request(REQUEST, 6, "Echo", "sleep", 5000))
+    sock.sendall(frame(CANCEL, 6))
+    sock.sendall(frame(PING, 99))
+    reply = read_frame(sock)
+    while reply["kind"] == PING:
+        sock.sendall(frame(PONG, reply["id"]))
+        reply = read_frame(sock)
+    assert (reply["kind"], reply["id"]) == (PONG, 99), reply
+    print("ping 99 -> pong", reply["id"])
+
+    # Deadline: 50 ms against a 2 s sleep -> deadline_exceeded (4)
+    sock.sendall(request(REQUEST, 7, "Echo", "sleep", 2000, deadline_us=50_000))
+    reply = read_reply(sock)
+    assert (reply["id"], reply["status"]) == (7, 4), reply
+    print("sleep(2000) with 50 ms -> status", reply["status"])
+
+    # Bad magic: an ERROR frame, then the server closes.
+    sock.sendall(b"XX" + b"\x00" * 22)
+    reply = read_reply(sock)
+    assert reply["kind"] == ERROR, reply
+    print("bad magic ->", reply["fields"][TAG_MESSAGE][0].decode())
+    sock.close()
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

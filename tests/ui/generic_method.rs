@@ -1,0 +1,6 @@
+#[erpc::service]
+trait Greeter {
+    async fn hello<T>(&self, name: T) -> Result<String, erpc::Status>;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[erpc::service]
+struct Greeter;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[erpc::service]
+trait Greeter {
+    fn hello(&self, name: String) -> Result<String, erpc::Status>;
+}
+
+fn main() {}

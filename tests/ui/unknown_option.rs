@@ -1,0 +1,6 @@
+#[erpc::service(version = "2")]
+trait Greeter {
+    async fn hello(&self, name: String) -> Result<String, erpc::Status>;
+}
+
+fn main() {}
