@@ -1,1 +1,205 @@
-fn main() {}
+//! The erpc tour, in one process on embedded defaults: a server with two services on TCP and a
+//! Unix socket, and a client showing codecs, compression, deadlines, cancellation, oneway
+//! calls, errors, and a small latency summary.
+//!
+//! Run it with `cargo run --release -p demo`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use erpc::{CodecId, CompressionId, Context, Status};
+use serde::{Deserialize, Serialize};
+
+/// Greets people, slowly if asked.
+#[erpc::service]
+pub trait Greeter {
+    /// A greeting for `name`.
+    async fn hello(&self, name: String) -> Result<String, Status>;
+    /// Works for `ms` milliseconds, then says how long it had left.
+    async fn slow(&self, cx: Context, ms: u64) -> Result<String, Status>;
+    /// Writes a line to the server's log; nothing comes back.
+    #[oneway]
+    async fn log(&self, line: String);
+}
+
+/// Arithmetic over structured messages.
+#[erpc::service(name = "demo.Calculator")]
+pub trait Calculator {
+    /// Sum and mean of a series.
+    async fn stats(&self, series: Series) -> Result<Summary, Status>;
+    /// `a / b`, refusing to divide by zero.
+    async fn divide(&self, a: f64, b: f64) -> Result<f64, Status>;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Series {
+    pub label: String,
+    pub values: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub label: String,
+    pub count: usize,
+    pub sum: f64,
+    pub mean: f64,
+}
+
+#[derive(Default)]
+struct Server {
+    logged: AtomicU64,
+    aborted: AtomicU64,
+}
+
+struct CountAbort<'a>(&'a AtomicU64, bool);
+
+impl Drop for CountAbort<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Greeter for Arc<Server> {
+    async fn hello(&self, name: String) -> Result<String, Status> {
+        Ok(format!("hello, {name}!"))
+    }
+
+    async fn slow(&self, cx: Context, ms: u64) -> Result<String, Status> {
+        let mut guard = CountAbort(&self.aborted, false);
+        let left = cx.remaining();
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        guard.1 = true;
+        Ok(format!("worked {ms} ms with {left:?} to spare"))
+    }
+
+    async fn log(&self, line: String) {
+        self.logged.fetch_add(1, Ordering::SeqCst);
+        println!("    [server log] {line}");
+    }
+}
+
+impl Calculator for Arc<Server> {
+    async fn stats(&self, series: Series) -> Result<Summary, Status> {
+        let sum: f64 = series.values.iter().sum();
+        let count = series.values.len();
+        Ok(Summary {
+            label: series.label,
+            count,
+            sum,
+            mean: if count == 0 { 0.0 } else { sum / count as f64 },
+        })
+    }
+
+    async fn divide(&self, a: f64, b: f64) -> Result<f64, Status> {
+        if b == 0.0 {
+            return Err(Status::invalid_argument("division by zero"));
+        }
+        Ok(a / b)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("erpc-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let unix = format!("unix://{}", dir.join("demo.sock").display());
+
+    let state = Arc::new(Server::default());
+    let server = erpc::Server::builder()
+        .add_service(GreeterServer::new(state.clone()))
+        .add_service(CalculatorServer::new(state.clone()))
+        .serve(["tcp://127.0.0.1:0", unix.as_str()])
+        .await?;
+    println!("erpc demo: one server, two services, listening on");
+    for addr in server.local_addrs() {
+        println!("  {addr}");
+    }
+
+    let tcp = erpc::Client::connect(server.local_addr()).await?;
+    let greeter = GreeterClient::new(tcp.clone());
+    let calculator = CalculatorClient::new(tcp);
+
+    println!("\n1. Typed calls, one per codec");
+    println!("  msgpack  hello(\"ada\")          -> {}", greeter.hello("ada".into()).await?);
+    let reply = greeter.hello("grace".into()).codec(CodecId::JSON).await?;
+    println!("  json     hello(\"grace\")        -> {reply}");
+    let series = Series {
+        label: "sensor-7".into(),
+        values: (0..2000).map(|i| (i % 17) as f64).collect(),
+    };
+    let summary = calculator.stats(series).compression(CompressionId::ZSTD).await?;
+    println!(
+        "  zstd     stats(2000 values)    -> {} values, sum {}, mean {:.3}",
+        summary.count, summary.sum, summary.mean
+    );
+
+    println!("\n2. Errors are data");
+    match calculator.divide(1.0, 0.0).await {
+        Err(status) => println!("  divide(1, 0)                   -> {status}"),
+        Ok(v) => return Err(format!("expected an error, got {v}").into()),
+    }
+
+    println!("\n3. A deadline that expires");
+    let started = Instant::now();
+    match greeter.slow(2_000).timeout(Duration::from_millis(150)).await {
+        Err(status) => println!(
+            "  slow(2000) with a 150 ms budget -> {} after {:?}",
+            status.code(),
+            started.elapsed()
+        ),
+        Ok(v) => return Err(format!("expected a deadline error, got {v}").into()),
+    }
+    println!("  within budget: {}", greeter.slow(20).timeout(Duration::from_secs(1)).await?);
+
+    println!("\n4. A cancelled call (the caller stops waiting)");
+    let before = state.aborted.load(Ordering::SeqCst);
+    tokio::select! {
+        _ = std::future::IntoFuture::into_future(greeter.slow(5_000)) => {}
+        _ = tokio::time::sleep(Duration::from_millis(50)) => {
+            println!("  gave up on slow(5000) after 50 ms; the client sent CANCEL")
+        }
+    }
+    let wait_until = Instant::now() + Duration::from_secs(2);
+    while state.aborted.load(Ordering::SeqCst) == before && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "  handlers aborted on the server so far: {} (deadline + cancel)",
+        state.aborted.load(Ordering::SeqCst)
+    );
+
+    println!("\n5. A oneway call");
+    greeter.log("hello from the client, no reply needed".into()).await?;
+    let wait_until = Instant::now() + Duration::from_secs(2);
+    while state.logged.load(Ordering::SeqCst) == 0 && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    println!("\n6. Latency, 2,000 sequential hello calls per transport");
+    for addr in server.local_addrs() {
+        let client = GreeterClient::connect(addr).await?;
+        let mut samples = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let t = Instant::now();
+            client.hello("bench".into()).await?;
+            samples.push(t.elapsed());
+        }
+        samples.sort();
+        let pick = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+        println!(
+            "  {:<6} p50 {:>7.1?}  p99 {:>7.1?}  max {:>7.1?}",
+            addr.scheme(),
+            pick(0.50),
+            pick(0.99),
+            samples[samples.len() - 1]
+        );
+    }
+
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("\nserver shut down gracefully; bye");
+    Ok(())
+}

@@ -5,10 +5,10 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 
-/// A map from type to value. Empty extensions allocate nothing.
+/// A map from type to value. Empty extensions allocate nothing (an empty `HashMap` does not).
 #[derive(Default)]
 pub struct Extensions {
-    map: Option<Box<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    map: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
 }
 
 impl Extensions {
@@ -20,7 +20,6 @@ impl Extensions {
     /// Store `value`, returning the previous value of its type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         self.map
-            .get_or_insert_with(Default::default)
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }
@@ -28,7 +27,6 @@ impl Extensions {
     /// The value of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.map
-            .as_ref()?
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref())
     }
@@ -36,7 +34,6 @@ impl Extensions {
     /// The value of type `T`, mutably.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
         self.map
-            .as_mut()?
             .get_mut(&TypeId::of::<T>())
             .and_then(|b| b.downcast_mut())
     }
@@ -44,7 +41,6 @@ impl Extensions {
     /// Take the value of type `T` out.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.map
-            .as_mut()?
             .remove(&TypeId::of::<T>())
             .and_then(|b| b.downcast().ok().map(|b| *b))
     }
@@ -52,8 +48,7 @@ impl Extensions {
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.map.as_ref().map_or(0, |m| m.len());
-        write!(f, "Extensions({n} values)")
+        write!(f, "Extensions({} values)", self.map.len())
     }
 }
 

@@ -27,8 +27,8 @@ pub struct Method {
 pub enum Kind {
     /// Returns `Result<ok, _>`; `output` is the whole return type.
     Unary {
-        ok: Type,
-        output: Type,
+        ok: Box<Type>,
+        output: Box<Type>,
     },
     Oneway,
 }
@@ -181,8 +181,8 @@ impl Method {
                 ));
             }
             (ReturnType::Type(_, ty), false) => Kind::Unary {
-                ok: result_ok_type(ty)?,
-                output: (**ty).clone(),
+                ok: Box::new(result_ok_type(ty)?),
+                output: ty.clone(),
             },
         };
         Ok(Method {
