@@ -123,14 +123,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calculator = CalculatorClient::new(tcp);
 
     println!("\n1. Typed calls, one per codec");
-    println!("  msgpack  hello(\"ada\")          -> {}", greeter.hello("ada".into()).await?);
+    println!(
+        "  msgpack  hello(\"ada\")          -> {}",
+        greeter.hello("ada".into()).await?
+    );
     let reply = greeter.hello("grace".into()).codec(CodecId::JSON).await?;
     println!("  json     hello(\"grace\")        -> {reply}");
     let series = Series {
         label: "sensor-7".into(),
         values: (0..2000).map(|i| (i % 17) as f64).collect(),
     };
-    let summary = calculator.stats(series).compression(CompressionId::ZSTD).await?;
+    let summary = calculator
+        .stats(series)
+        .compression(CompressionId::ZSTD)
+        .await?;
     println!(
         "  zstd     stats(2000 values)    -> {} values, sum {}, mean {:.3}",
         summary.count, summary.sum, summary.mean
@@ -144,7 +150,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\n3. A deadline that expires");
     let started = Instant::now();
-    match greeter.slow(2_000).timeout(Duration::from_millis(150)).await {
+    match greeter
+        .slow(2_000)
+        .timeout(Duration::from_millis(150))
+        .await
+    {
         Err(status) => println!(
             "  slow(2000) with a 150 ms budget -> {} after {:?}",
             status.code(),
@@ -152,7 +162,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         Ok(v) => return Err(format!("expected a deadline error, got {v}").into()),
     }
-    println!("  within budget: {}", greeter.slow(20).timeout(Duration::from_secs(1)).await?);
+    println!(
+        "  within budget: {}",
+        greeter.slow(20).timeout(Duration::from_secs(1)).await?
+    );
 
     println!("\n4. A cancelled call (the caller stops waiting)");
     let before = state.aborted.load(Ordering::SeqCst);
@@ -172,7 +185,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("\n5. A oneway call");
-    greeter.log("hello from the client, no reply needed".into()).await?;
+    greeter
+        .log("hello from the client, no reply needed".into())
+        .await?;
     let wait_until = Instant::now() + Duration::from_secs(2);
     while state.logged.load(Ordering::SeqCst) == 0 && Instant::now() < wait_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
