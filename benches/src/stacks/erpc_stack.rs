@@ -1,0 +1,58 @@
+//! erpc: the generated client and server, MessagePack, one `Client` sharing `conns`
+//! connections.
+
+use std::net::SocketAddr;
+
+use erpc::Status;
+
+use crate::load::Caller;
+use crate::message::Msg;
+
+/// The benchmark service.
+#[erpc::service]
+pub trait Bench {
+    /// Returns the message.
+    async fn echo(&self, msg: Msg) -> Result<Msg, Status>;
+}
+
+struct Echo;
+
+impl Bench for Echo {
+    async fn echo(&self, msg: Msg) -> Result<Msg, Status> {
+        Ok(msg)
+    }
+}
+
+/// Serve until the process ends.
+pub async fn serve(addr: SocketAddr) {
+    let _server = erpc::Server::builder()
+        .add_service(BenchServer::new(Echo))
+        .serve([format!("tcp://{addr}")])
+        .await
+        .expect("bind");
+    std::future::pending::<()>().await;
+}
+
+/// The caller.
+#[derive(Clone)]
+pub struct ErpcCaller(BenchClient);
+
+/// One client with `conns` connections.
+pub async fn connect(addr: SocketAddr, conns: usize) -> ErpcCaller {
+    let client = erpc::Client::builder()
+        .connections(conns)
+        .connect(format!("tcp://{addr}"))
+        .await
+        .expect("connect");
+    ErpcCaller(BenchClient::new(client))
+}
+
+impl Caller for ErpcCaller {
+    async fn call(&self, _worker: usize, msg: &Msg) -> Result<(), String> {
+        let back = self.0.echo(msg.clone()).await.map_err(|e| e.to_string())?;
+        if back.id != msg.id || back.payload.len() != msg.payload.len() {
+            return Err("wrong echo".into());
+        }
+        Ok(())
+    }
+}
