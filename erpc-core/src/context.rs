@@ -1,5 +1,6 @@
 //! [`Context`]: what a handler knows about the call it serves.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use erpc_transport::PeerAddr;
@@ -16,7 +17,7 @@ use crate::protocol::ByteStr;
 pub struct Context {
     pub(crate) deadline: Instant,
     pub(crate) metadata: Metadata,
-    pub(crate) peer: Option<PeerAddr>,
+    pub(crate) peer: Option<Arc<PeerAddr>>,
     pub(crate) service: ByteStr,
     pub(crate) method: ByteStr,
     pub(crate) request_id: u64,
@@ -59,7 +60,7 @@ impl Context {
 
     /// Who called, when the call came over a transport.
     pub fn peer(&self) -> Option<&PeerAddr> {
-        self.peer.as_ref()
+        self.peer.as_deref()
     }
 
     /// The service name.

@@ -5,10 +5,14 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 
-/// A map from type to value. Empty extensions allocate nothing (an empty `HashMap` does not).
+type AnyMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+
+/// A map from type to value. Empty extensions take one word and allocate nothing: every call
+/// carries one, and most never use it.
 #[derive(Default)]
 pub struct Extensions {
-    map: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    #[allow(clippy::box_collection)]
+    map: Option<Box<AnyMap>>,
 }
 
 impl Extensions {
@@ -20,6 +24,7 @@ impl Extensions {
     /// Store `value`, returning the previous value of its type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         self.map
+            .get_or_insert_with(Default::default)
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }
@@ -27,6 +32,7 @@ impl Extensions {
     /// The value of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.map
+            .as_ref()?
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref())
     }
@@ -34,6 +40,7 @@ impl Extensions {
     /// The value of type `T`, mutably.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
         self.map
+            .as_mut()?
             .get_mut(&TypeId::of::<T>())
             .and_then(|b| b.downcast_mut())
     }
@@ -41,6 +48,7 @@ impl Extensions {
     /// Take the value of type `T` out.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.map
+            .as_mut()?
             .remove(&TypeId::of::<T>())
             .and_then(|b| b.downcast().ok().map(|b| *b))
     }
@@ -48,7 +56,11 @@ impl Extensions {
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Extensions({} values)", self.map.len())
+        write!(
+            f,
+            "Extensions({} values)",
+            self.map.as_ref().map_or(0, |m| m.len())
+        )
     }
 }
 

@@ -159,7 +159,12 @@ impl<Req: Message, Resp: Message> IntoFuture for Call<Req, Resp> {
                 self.options,
                 false,
             )?;
-            let response = self.client.invoke(request).await?;
+            // Straight to the wire when there is no middleware: one less future to move.
+            let response = if self.client.is_direct() {
+                self.client.send(request).await?
+            } else {
+                self.client.invoke(request).await?
+            };
             let codec = self.client.codecs().get(response.codec).ok_or_else(|| {
                 Status::unimplemented(format!(
                     "server answered in unknown codec {}",
@@ -244,11 +249,17 @@ fn prepare<Req: Message>(
         (None, Some(d)) => d,
         (Some(t), Some(d)) => d.min(after(t)),
     };
+    let deadline = deadline::effective(deadline);
+    if deadline <= now {
+        return Err(Status::deadline_exceeded(
+            "deadline passed before the call was sent",
+        ));
+    }
     Ok(ClientRequest {
         service,
         method,
         metadata: options.metadata,
-        deadline: deadline::effective(deadline),
+        deadline,
         codec: codec_id,
         compression: options.compression.unwrap_or(config.compression),
         body: body.freeze(),

@@ -241,12 +241,27 @@ impl Client {
 
     /// The last step of every call: frame it, send it, await and unpack the response.
     pub(crate) async fn send(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        let config = &self.inner.config;
-        if Instant::now() >= request.deadline {
-            return Err(Status::deadline_exceeded(
-                "deadline passed before the call was sent",
-            ));
+        let deadline = request.deadline;
+        let oneway = request.oneway;
+        let frame = self.frame(request)?;
+        let conn = match self.inner.pool.ready_next()? {
+            (_, Some(conn)) => conn,
+            // Rare, and boxed so that its state does not enlarge every call's future.
+            (index, None) => {
+                Box::pin(self.inner.pool.dial(index, &self.inner.config, deadline)).await?
+            }
+        };
+        if oneway {
+            Box::pin(conn.send_oneway(frame, deadline)).await?;
+            return Ok(ClientResponse::default());
         }
+        let response = conn.start(frame, deadline)?.wait().await?;
+        self.unpack(response)
+    }
+
+    /// Build and check the request frame.
+    fn frame(&self, request: ClientRequest) -> Result<Frame, Status> {
+        let config = &self.inner.config;
         let mut frame = Frame::new(
             if request.oneway {
                 Kind::ONEWAY
@@ -284,12 +299,11 @@ impl Client {
                 config.limits.max_body
             )));
         }
-        let conn = self.inner.pool.get(config, request.deadline).await?;
-        if request.oneway {
-            conn.send_oneway(frame, request.deadline).await?;
-            return Ok(ClientResponse::default());
-        }
-        let response = conn.call(frame, request.deadline).await?;
+        Ok(frame)
+    }
+
+    /// Turn a response frame into a response or the status it carries.
+    fn unpack(&self, response: Frame) -> Result<ClientResponse, Status> {
         let header = response.header;
         if header.status != Code::Ok as u8 {
             let message = response.head.message.as_ref().map_or("", |m| m.as_str());
@@ -299,16 +313,17 @@ impl Client {
             }
             return Err(status);
         }
-        let body = decompress(
-            header.compression,
-            response.body,
-            config.limits.max_decompressed,
-        )?;
+        let limit = self.inner.config.limits.max_decompressed;
         Ok(ClientResponse {
             codec: header.codec,
             metadata: response.head.metadata,
-            body,
+            body: decompress(header.compression, response.body, limit)?,
         })
+    }
+
+    /// Whether calls go straight to the wire (no middleware).
+    pub(crate) fn is_direct(&self) -> bool {
+        self.inner.middleware.is_empty()
     }
 }
 

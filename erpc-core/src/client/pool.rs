@@ -59,10 +59,27 @@ impl Pool {
         config: &ClientConfig,
         deadline: Instant,
     ) -> Result<Arc<ClientConn>, Status> {
-        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
-        if let Some(conn) = self.ready(slot)? {
-            return Ok(conn);
+        match self.ready_next()? {
+            (_, Some(conn)) => Ok(conn),
+            (index, None) => self.dial(index, config, deadline).await,
         }
+    }
+
+    /// The next slot's connection if it is up; `Ok(None)` if it must be dialled (with
+    /// [`Pool::dial`]); `unavailable` at once while the slot backs off after a failed attempt.
+    pub fn ready_next(&self) -> Result<(usize, Option<Arc<ClientConn>>), Status> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        Ok((index, self.ready(&self.slots[index])?))
+    }
+
+    /// Dial slot `index`, unless someone else connected it meanwhile.
+    pub async fn dial(
+        &self,
+        index: usize,
+        config: &ClientConfig,
+        deadline: Instant,
+    ) -> Result<Arc<ClientConn>, Status> {
+        let slot = &self.slots[index];
         let _dialing = tokio::time::timeout_at(deadline, slot.dialing.lock())
             .await
             .map_err(|_| Status::deadline_exceeded("deadline passed while connecting"))?;

