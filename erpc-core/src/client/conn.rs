@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use erpc_transport::{Address, Link};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClientConfig;
+use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, read_loop};
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, control};
@@ -20,7 +21,10 @@ use crate::status::{Code, Status};
 type Reply = oneshot::Sender<Result<Frame, Status>>;
 
 struct Pending {
-    calls: HashMap<u64, Reply>,
+    /// Calls awaiting a response, with their deadlines.
+    calls: HashMap<u64, (Reply, Instant)>,
+    /// The same deadlines, soonest first, for the sweeper.
+    deadlines: Deadlines,
     /// Set once the connection is gone; later calls fail with it at once.
     dead: Option<Status>,
 }
@@ -32,6 +36,8 @@ struct Shared {
     /// Mirrors `dead` for the per-call check (the token's own check takes a lock).
     is_dead: AtomicBool,
     dead: CancellationToken,
+    /// Wakes the deadline sweeper when a call's deadline is the new earliest.
+    wake_sweeper: Notify,
 }
 
 impl Shared {
@@ -43,7 +49,7 @@ impl Shared {
 
     fn complete(&self, id: u64, result: Result<Frame, Status>) {
         let reply = self.lock().calls.remove(&id);
-        if let Some(reply) = reply {
+        if let Some((reply, _)) = reply {
             let _ = reply.send(result);
         }
     }
@@ -56,7 +62,7 @@ impl Shared {
             std::mem::take(&mut p.calls)
         };
         self.is_dead.store(true, Ordering::Release);
-        for (_, reply) in calls {
+        for (_, (reply, _)) in calls {
             let _ = reply.send(Err(status.clone()));
         }
         self.dead.cancel();
@@ -87,13 +93,16 @@ impl ClientConn {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 calls: HashMap::new(),
+                deadlines: Deadlines::default(),
                 dead: None,
             }),
             draining: AtomicBool::new(false),
             is_dead: AtomicBool::new(false),
             dead: CancellationToken::new(),
+            wake_sweeper: Notify::new(),
         });
         tokio::spawn(write_loop(write, rx, shared.dead.clone()));
+        tokio::spawn(expire_calls(shared.clone(), tx.clone()));
         let reader_shared = shared.clone();
         let reader_tx = tx.clone();
         let read_config = ReadConfig {
@@ -176,12 +185,21 @@ impl ClientConn {
         let id = self.next_id();
         frame.header.request_id = id;
         let (reply, response) = oneshot::channel();
-        {
+        let earliest = {
             let mut pending = self.shared.lock();
             if let Some(status) = &pending.dead {
                 return Err(status.clone());
             }
-            pending.calls.insert(id, reply);
+            pending.calls.insert(id, (reply, deadline));
+            let Pending {
+                calls, deadlines, ..
+            } = &mut *pending;
+            let earliest = deadlines.push(deadline, id);
+            deadlines.compact_if_needed(calls.len(), calls.iter().map(|(id, (_, at))| (*id, *at)));
+            earliest
+        };
+        if earliest {
+            self.shared.wake_sweeper.notify_one();
         }
         let mut call = PendingCall {
             conn: self.clone(),
@@ -219,6 +237,35 @@ impl Drop for ClientConn {
     }
 }
 
+/// The connection's deadline sweeper: fails calls whose deadline passed with
+/// `deadline_exceeded` and tells the server to stop working on them.
+async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
+    let mut expired = Vec::new();
+    sweep(&shared.wake_sweeper, &shared.dead, |now| {
+        let next = {
+            let mut pending = shared.lock();
+            let Pending {
+                calls, deadlines, ..
+            } = &mut *pending;
+            while let Some((id, at)) = deadlines.pop_due(now) {
+                if calls.get(&id).is_some_and(|(_, due)| *due == at) {
+                    if let Some((reply, _)) = calls.remove(&id) {
+                        expired.push((id, reply));
+                    }
+                }
+            }
+            deadlines.next_live(|id, at| calls.get(&id).is_some_and(|(_, due)| *due == at))
+        };
+        for (id, reply) in expired.drain(..) {
+            let _ = reply.send(Err(Status::deadline_exceeded("deadline exceeded")));
+            // Best effort, as for a dropped call.
+            let _ = tx.try_send(control(Kind::CANCEL, id));
+        }
+        next
+    })
+    .await;
+}
+
 /// A request on its way: waits for the response, and sends CANCEL if it is dropped (or its
 /// deadline passes) before the response arrives.
 pub(crate) struct PendingCall {
@@ -251,14 +298,11 @@ impl PendingCall {
                 }
             }
         }
-        match tokio::time::timeout_at(self.deadline, &mut self.response).await {
-            Ok(result) => {
-                self.armed = false;
-                result.map_err(|_| self.conn.dead_status())?
-            }
-            // Dropping `self` cancels the call on the server.
-            Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
-        }
+        // No timer here: the connection's sweeper answers `deadline_exceeded` (and sends
+        // CANCEL) when the deadline passes.
+        let result = (&mut self.response).await;
+        self.armed = false;
+        result.map_err(|_| self.conn.dead_status())?
     }
 }
 

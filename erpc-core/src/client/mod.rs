@@ -13,6 +13,7 @@ use erpc_codec::{Codec, CodecId, Codecs, Message};
 use erpc_transport::{Address, AddressError};
 use tokio::time::Instant;
 
+pub(crate) use call::ENCODE_CAPACITY;
 pub use call::{Call, CallOptions, Oneway};
 
 use crate::config::ClientConfig;

@@ -2,6 +2,7 @@
 //! coalesces every ready frame into one write, and a read loop that decodes frames, answers
 //! pings and watches liveness.
 
+pub(crate) mod deadlines;
 pub(crate) mod heartbeat;
 pub(crate) mod reader;
 pub(crate) mod writer;

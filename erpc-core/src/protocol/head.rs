@@ -109,8 +109,8 @@ impl Head {
     pub fn encode(&self, out: &mut impl BufMut) {
         fn field(out: &mut impl BufMut, tag: u8, parts: &[&[u8]]) {
             let len: usize = parts.iter().map(|p| p.len()).sum();
-            out.put_u8(tag);
-            out.put_u16(len.min(u16::MAX as usize) as u16);
+            let [hi, lo] = (len.min(u16::MAX as usize) as u16).to_be_bytes();
+            out.put_slice(&[tag, hi, lo]);
             let mut left = u16::MAX as usize;
             for p in parts {
                 let take = p.len().min(left);

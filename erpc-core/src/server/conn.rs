@@ -18,6 +18,7 @@ use crate::client::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
 use crate::engine::OutFrame;
+use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, read_loop};
 use crate::engine::writer::write_loop;
 use crate::extensions::Extensions;
@@ -44,6 +45,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let draining = Arc::new(AtomicBool::new(false));
     let last_id = Arc::new(AtomicU64::new(0));
 
+    let sweeper = tokio::spawn(expire_calls(in_flight.clone(), tx.clone(), dead.clone()));
     let drainer = tokio::spawn(drain_on_shutdown(
         shutdown,
         stop.clone(),
@@ -90,12 +92,35 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     }
     stop.cancel();
     drainer.abort();
+    sweeper.abort();
     drop(endpoint);
     drop(tx);
     // Handlers still finishing hold senders; the writer ends once the last one is gone.
     if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
         dead.cancel();
     }
+}
+
+/// The connection's deadline sweeper: aborts handlers whose deadline passed and answers them
+/// `deadline_exceeded`.
+async fn expire_calls(
+    in_flight: Arc<InFlight>,
+    tx: mpsc::Sender<OutFrame>,
+    dead: CancellationToken,
+) {
+    let mut expired = Vec::new();
+    sweep(&in_flight.wake_sweeper, &dead, |now| {
+        let next = in_flight.expire(now, &mut expired);
+        for call in expired.drain(..) {
+            if call.kind == Kind::REQUEST {
+                let status =
+                    Status::deadline_exceeded("the handler did not finish before the deadline");
+                send_soon(&tx, status_frame(call.id, &status).into());
+            }
+        }
+        next
+    })
+    .await;
 }
 
 /// On server shutdown: announce GOAWAY, refuse new calls, give running ones the grace period,
@@ -231,7 +256,7 @@ impl ServerEndpoint {
         };
         match self
             .in_flight
-            .reserve(id, header.kind, config.max_in_flight)
+            .reserve(id, header.kind, deadline, config.max_in_flight)
         {
             Ok(()) => {}
             Err(Refused::Full) => {
@@ -320,22 +345,13 @@ impl CallTask {
                     Box::pin(Next::new(&shared.middleware, service.as_ref()).run(request)).await
                 }
             };
-            // Cancellation and shutdown abort this task outright (tokio's abort handle, kept
-            // in `InFlight`); the deadline and a panic end the work but leave us here to
-            // answer.
-            let outcome = deadline::scope(
-                deadline,
-                tokio::time::timeout_at(deadline, AssertUnwindSafe(work).catch_unwind()),
-            )
-            .await;
-            in_flight.finish(id);
-            let result = match outcome {
-                Err(_elapsed) => Err(Status::deadline_exceeded(
-                    "the handler did not finish before the deadline",
-                )),
-                Ok(Err(panic)) => Err(panicked(id, panic)),
-                Ok(Ok(result)) => result,
-            };
+            // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
+            // task outright through its abort handle in `InFlight`, and answer for it.
+            let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
+            if !in_flight.finish(id) {
+                return;
+            }
+            let result = outcome.unwrap_or_else(|panic| Err(panicked(id, panic)));
             if header.kind == Kind::ONEWAY {
                 if let Err(status) = result {
                     tracing::debug!(id, %status, "oneway call failed");

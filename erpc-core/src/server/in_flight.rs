@@ -10,7 +10,9 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
+use crate::engine::deadlines::Deadlines;
 use crate::protocol::Kind;
 
 /// Why a call could not be registered.
@@ -22,83 +24,149 @@ pub(crate) enum Refused {
     Full,
 }
 
-enum Slot {
+enum State {
     /// Reserved; the task is being spawned.
-    Reserved(Kind),
+    Reserved,
     /// Running.
-    Running(AbortHandle, Kind),
+    Running(AbortHandle),
+}
+
+struct Slot {
+    state: State,
+    kind: Kind,
+    deadline: Instant,
+}
+
+#[derive(Default)]
+struct Calls {
+    by_id: HashMap<u64, Slot>,
+    deadlines: Deadlines,
+}
+
+/// A call whose deadline passed, taken out of the table by [`InFlight::expire`].
+pub(crate) struct Expired {
+    pub id: u64,
+    pub kind: Kind,
 }
 
 #[derive(Default)]
 pub(crate) struct InFlight {
-    calls: Mutex<HashMap<u64, Slot>>,
+    calls: Mutex<Calls>,
     emptied: Notify,
+    /// Wakes the deadline sweeper when a call's deadline is the new earliest.
+    pub wake_sweeper: Notify,
 }
 
 impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Calls> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reserve a slot for a call about to start.
-    pub fn reserve(&self, id: u64, kind: Kind, cap: usize) -> Result<(), Refused> {
-        let mut calls = self.lock();
-        if calls.contains_key(&id) {
-            return Err(Refused::Duplicate);
+    /// Reserve a slot for a call about to start, due at `deadline`.
+    pub fn reserve(
+        &self,
+        id: u64,
+        kind: Kind,
+        deadline: Instant,
+        cap: usize,
+    ) -> Result<(), Refused> {
+        let earliest = {
+            let mut calls = self.lock();
+            let Calls { by_id, deadlines } = &mut *calls;
+            if by_id.contains_key(&id) {
+                return Err(Refused::Duplicate);
+            }
+            if by_id.len() >= cap {
+                return Err(Refused::Full);
+            }
+            by_id.insert(
+                id,
+                Slot {
+                    state: State::Reserved,
+                    kind,
+                    deadline,
+                },
+            );
+            let earliest = deadlines.push(deadline, id);
+            deadlines.compact_if_needed(by_id.len(), by_id.iter().map(|(id, s)| (*id, s.deadline)));
+            earliest
+        };
+        if earliest {
+            self.wake_sweeper.notify_one();
         }
-        if calls.len() >= cap {
-            return Err(Refused::Full);
-        }
-        calls.insert(id, Slot::Reserved(kind));
         Ok(())
+    }
+
+    /// Take out (and abort) every call due at `now`; return them and the next deadline.
+    pub fn expire(&self, now: Instant, expired: &mut Vec<Expired>) -> Option<Instant> {
+        let mut calls = self.lock();
+        let Calls { by_id, deadlines } = &mut *calls;
+        while let Some((id, at)) = deadlines.pop_due(now) {
+            if by_id.get(&id).is_some_and(|slot| slot.deadline == at) {
+                if let Some(slot) = by_id.remove(&id) {
+                    if let State::Running(handle) = slot.state {
+                        handle.abort();
+                    }
+                    expired.push(Expired {
+                        id,
+                        kind: slot.kind,
+                    });
+                }
+            }
+        }
+        if by_id.is_empty() {
+            self.emptied.notify_waiters();
+        }
+        deadlines.next_live(|id, at| by_id.get(&id).is_some_and(|slot| slot.deadline == at))
     }
 
     /// Attach the spawned task. If the call was aborted meanwhile, the task is aborted now; if
     /// it already finished, nothing is stored.
     pub fn attach(&self, id: u64, handle: AbortHandle) {
         let mut calls = self.lock();
-        match calls.get_mut(&id) {
-            Some(slot @ Slot::Reserved(_)) => {
-                let Slot::Reserved(kind) = *slot else { return };
-                *slot = Slot::Running(handle, kind);
-            }
-            Some(Slot::Running(..)) => {}
+        match calls.by_id.get_mut(&id) {
+            Some(slot) => slot.state = State::Running(handle),
             None => handle.abort(),
         }
     }
 
-    /// A call finished by itself.
-    pub fn finish(&self, id: u64) {
+    /// A call finished by itself. Returns false if it had already been taken out (cancelled,
+    /// expired, shut down), in which case it must not answer.
+    pub fn finish(&self, id: u64) -> bool {
         let mut calls = self.lock();
-        calls.remove(&id);
-        if calls.is_empty() {
+        let owned = calls.by_id.remove(&id).is_some();
+        if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
+        owned
     }
 
     /// Abort one call (CANCEL). Unknown ids are ignored: the call may have just finished.
     pub fn abort(&self, id: u64) {
         let mut calls = self.lock();
-        if let Some(Slot::Running(handle, _)) = calls.remove(&id) {
+        if let Some(Slot {
+            state: State::Running(handle),
+            ..
+        }) = calls.by_id.remove(&id)
+        {
             handle.abort();
         }
-        if calls.is_empty() {
+        if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
     }
 
     /// Abort every call, returning the ids and kinds of those aborted.
     pub fn abort_all(&self) -> Vec<(u64, Kind)> {
-        let drained: Vec<_> = self.lock().drain().collect();
+        let drained: Vec<_> = self.lock().by_id.drain().collect();
         self.emptied.notify_waiters();
         drained
             .into_iter()
-            .map(|(id, slot)| match slot {
-                Slot::Running(handle, kind) => {
+            .map(|(id, slot)| {
+                if let State::Running(handle) = slot.state {
                     handle.abort();
-                    (id, kind)
                 }
-                Slot::Reserved(kind) => (id, kind),
+                (id, slot.kind)
             })
             .collect()
     }
@@ -107,7 +175,7 @@ impl InFlight {
     pub async fn wait_empty(&self) {
         loop {
             let emptied = self.emptied.notified();
-            if self.lock().is_empty() {
+            if self.lock().by_id.is_empty() {
                 return;
             }
             emptied.await;

@@ -65,7 +65,7 @@ impl Request {
 
     /// Encode `value` as the response, in the request's codec (or the type's own).
     pub fn respond<T: Message>(&self, value: &T) -> Result<Response, Status> {
-        encode_response(&self.codecs, self.codec, value)
+        encode_response(&self.codecs, self.codec, value, self.body.len())
     }
 
     /// Split into the context and what is needed to answer.
@@ -75,6 +75,7 @@ impl Request {
             Responder {
                 codec: self.codec,
                 codecs: self.codecs,
+                size_hint: self.body.len(),
             },
         )
     }
@@ -91,12 +92,15 @@ impl Request {
 pub struct Responder {
     codec: CodecId,
     codecs: Arc<Codecs>,
+    /// The request's size: responses are often about as large, which makes it a good first
+    /// guess for the encode buffer.
+    size_hint: usize,
 }
 
 impl Responder {
     /// Encode `value` as the response.
     pub fn respond<T: Message>(&self, value: &T) -> Result<Response, Status> {
-        encode_response(&self.codecs, self.codec, value)
+        encode_response(&self.codecs, self.codec, value, self.size_hint)
     }
 }
 
@@ -107,9 +111,11 @@ fn encode_response<T: Message>(
     codecs: &Codecs,
     asked: CodecId,
     value: &T,
+    size_hint: usize,
 ) -> Result<Response, Status> {
     let first = T::native_codec().unwrap_or(asked);
-    let mut body = BytesMut::with_capacity(256);
+    let capacity = (size_hint + size_hint / 8).clamp(crate::client::ENCODE_CAPACITY, 1 << 20);
+    let mut body = BytesMut::with_capacity(capacity);
     let id = match encode_in(codecs, first, value, &mut body) {
         Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
             body.clear();
