@@ -42,6 +42,7 @@
 //! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
 #![warn(missing_docs)]
 
+mod body;
 pub mod client;
 pub mod config;
 pub mod context;

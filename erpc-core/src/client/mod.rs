@@ -7,8 +7,8 @@ mod pool;
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use erpc_codec::compression::{self, CompressionId};
+use bytes::Bytes;
+use erpc_codec::compression::CompressionId;
 use erpc_codec::{Codec, CodecId, Codecs, Message};
 use erpc_transport::{Address, AddressError};
 use tokio::time::Instant;
@@ -16,6 +16,7 @@ use tokio::time::Instant;
 pub(crate) use call::ENCODE_CAPACITY;
 pub use call::{Call, CallOptions, Oneway};
 
+use crate::body::{compress, decompress};
 use crate::config::ClientConfig;
 use crate::metadata::Metadata;
 use crate::middleware::{ClientMiddleware, ClientNext};
@@ -326,33 +327,4 @@ impl Client {
     pub(crate) fn is_direct(&self) -> bool {
         self.inner.middleware.is_empty()
     }
-}
-
-/// Compress `body` with `wanted` if it reaches `threshold`, recording what was applied.
-pub(crate) fn compress(
-    wanted: CompressionId,
-    body: Bytes,
-    threshold: usize,
-    applied: &mut CompressionId,
-) -> Result<Bytes, Status> {
-    if wanted == CompressionId::NONE || body.len() < threshold {
-        *applied = CompressionId::NONE;
-        return Ok(body);
-    }
-    let mut out = BytesMut::with_capacity(body.len() / 2 + 64);
-    compression::compress_into(wanted, &body, &mut out)?;
-    *applied = wanted;
-    Ok(out.freeze())
-}
-
-/// Undo `compression` on a received body, refusing to inflate past `limit`.
-pub(crate) fn decompress(
-    compression: CompressionId,
-    body: Bytes,
-    limit: usize,
-) -> Result<Bytes, Status> {
-    if compression == CompressionId::NONE {
-        return Ok(body);
-    }
-    Ok(compression::decompress(compression, &body, limit)?)
 }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{compress, decompress};
+use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
 use crate::engine::OutFrame;

@@ -1,0 +1,36 @@
+//! Bodies on the wire: compressed above a threshold on the way out, decompressed within a
+//! limit on the way in. Shared by client and server.
+
+use bytes::{Bytes, BytesMut};
+use erpc_codec::compression::{self, CompressionId};
+
+use crate::status::Status;
+
+/// Compress `body` with `wanted` if it reaches `threshold`, recording what was applied.
+pub(crate) fn compress(
+    wanted: CompressionId,
+    body: Bytes,
+    threshold: usize,
+    applied: &mut CompressionId,
+) -> Result<Bytes, Status> {
+    if wanted == CompressionId::NONE || body.len() < threshold {
+        *applied = CompressionId::NONE;
+        return Ok(body);
+    }
+    let mut out = BytesMut::with_capacity(body.len() / 2 + 64);
+    compression::compress_into(wanted, &body, &mut out)?;
+    *applied = wanted;
+    Ok(out.freeze())
+}
+
+/// Undo `compression` on a received body, refusing to inflate past `limit`.
+pub(crate) fn decompress(
+    compression: CompressionId,
+    body: Bytes,
+    limit: usize,
+) -> Result<Bytes, Status> {
+    if compression == CompressionId::NONE {
+        return Ok(body);
+    }
+    Ok(compression::decompress(compression, &body, limit)?)
+}
