@@ -52,6 +52,9 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Frames queued for a connection's writer before senders wait. Default 4096.
     pub write_queue: usize,
+    /// Frames that do no work (pings, pongs, unknown frames) accepted from the server per
+    /// heartbeat interval before the connection is dropped. Default 1,000.
+    pub max_junk_frames: u32,
 }
 
 impl Default for ClientConfig {
@@ -68,6 +71,7 @@ impl Default for ClientConfig {
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             write_queue: 4096,
+            max_junk_frames: 1000,
         }
     }
 }
@@ -94,6 +98,13 @@ pub struct ServerConfig {
     pub write_queue: usize,
     /// How long a graceful shutdown waits for in-flight calls. Default 10 s.
     pub shutdown_grace: Duration,
+    /// Frames that do no work (pings, pongs, refused or unknown frames, cancels of nothing)
+    /// accepted per heartbeat interval before the connection is closed. An idle client sends
+    /// one or two. Default 1,000.
+    pub max_junk_frames: u32,
+    /// Calls a client may cancel while they run, beyond those that completed, before the
+    /// connection is closed (the HTTP/2 "rapid reset" attack). Default 2,048.
+    pub max_cancel_debt: u64,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +119,8 @@ impl Default for ServerConfig {
             compression_threshold: 1024,
             write_queue: 4096,
             shutdown_grace: Duration::from_secs(10),
+            max_junk_frames: 1000,
+            max_cancel_debt: 2048,
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ClientConfig;
 use crate::engine::deadlines::{Deadlines, sweep};
-use crate::engine::reader::{Closed, Endpoint, ReadConfig, read_loop};
+use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, control};
 use crate::protocol::{Frame, HeadError, Header, Kind};
@@ -109,6 +109,7 @@ impl ClientConn {
             limits: config.limits,
             heartbeat: config.heartbeat,
             first_frame_timeout: None,
+            max_junk_frames: config.max_junk_frames,
         };
         let peer = addr.clone();
         tokio::spawn(async move {
@@ -326,12 +327,17 @@ struct ClientEndpoint {
 }
 
 impl Endpoint for ClientEndpoint {
-    fn on_frame(&mut self, frame: Frame) {
+    fn on_frame(&mut self, frame: Frame) -> Verdict {
         match frame.header.kind {
-            Kind::RESPONSE => self.shared.complete(frame.header.request_id, Ok(frame)),
+            Kind::RESPONSE => {
+                // Answers to calls we gave up on are expected, and no flood.
+                self.shared.complete(frame.header.request_id, Ok(frame));
+                Verdict::Useful
+            }
             Kind::GOAWAY => {
                 tracing::debug!(last = frame.header.request_id, "server is going away");
                 self.shared.draining.store(true, Ordering::Release);
+                Verdict::Useful
             }
             Kind::ERROR => {
                 let message = frame
@@ -345,14 +351,19 @@ impl Endpoint for ClientEndpoint {
                     code,
                     format!("server closed the connection: {message}"),
                 ));
+                Verdict::Useful
             }
             Kind::REQUEST => {
                 let mut reply = Frame::new(Kind::RESPONSE, frame.header.request_id);
                 reply.header.status = Code::Unimplemented as u8;
                 reply.head.message = Some("this client serves no calls".into());
                 let _ = self.tx.try_send(reply.into());
+                Verdict::Junk
             }
-            other => tracing::debug!(kind = ?other, "ignoring frame"),
+            other => {
+                tracing::debug!(kind = ?other, "ignoring frame");
+                Verdict::Junk
+            }
         }
     }
 

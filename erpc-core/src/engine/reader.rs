@@ -17,10 +17,21 @@ use crate::protocol::{
     Decoded, Frame, FrameDecoder, HeadError, Header, Kind, Limits, ProtocolError,
 };
 
+/// What a frame was worth, for flood protection.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It started, completed or cancelled a call.
+    Useful,
+    /// It did no work (refused, unknown, a cancel for nothing): counts towards the junk limit.
+    Junk,
+    /// The peer is abusing the connection; close it with this reason.
+    Abuse(String),
+}
+
 /// The side-specific half of a connection: what to do with each decoded frame.
 pub(crate) trait Endpoint {
     /// A well-formed frame other than PING and PONG, which the loop answers itself.
-    fn on_frame(&mut self, frame: Frame);
+    fn on_frame(&mut self, frame: Frame) -> Verdict;
     /// A frame over the limits, being skipped.
     fn on_oversized(&mut self, header: Header, reason: String);
     /// A frame with a malformed header block.
@@ -44,6 +55,8 @@ pub(crate) enum Closed {
     Stopped,
     /// The writer failed, so the connection is dead.
     WriterFailed,
+    /// The peer flooded the connection (junk frames, rapid cancels).
+    Abuse(String),
 }
 
 impl fmt::Display for Closed {
@@ -56,6 +69,7 @@ impl fmt::Display for Closed {
             Closed::FirstFrameTimeout => write!(f, "no frame within the first-frame deadline"),
             Closed::Stopped => write!(f, "connection closed locally"),
             Closed::WriterFailed => write!(f, "connection failed while writing"),
+            Closed::Abuse(why) => write!(f, "connection closed for abuse: {why}"),
         }
     }
 }
@@ -65,6 +79,8 @@ pub(crate) struct ReadConfig {
     pub limits: Limits,
     pub heartbeat: HeartbeatConfig,
     pub first_frame_timeout: Option<Duration>,
+    /// Frames that do no work accepted per heartbeat interval.
+    pub max_junk_frames: u32,
 }
 
 /// Read and dispatch frames until the connection ends.
@@ -84,6 +100,9 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut first_frame_by = config.first_frame_timeout.map(|t| Instant::now() + t);
+    // Frames that did no work since the last heartbeat tick. An idle peer sends one or two
+    // (its pings); a flood sends thousands.
+    let mut junk = 0u32;
     loop {
         let want = decoder.wanted(&buf).clamp(CHUNK, 4 * CHUNK);
         if buf.capacity() - buf.len() < CHUNK / 8 {
@@ -105,6 +124,7 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
                 Err(e) => return Closed::Io(e),
             },
             _ = ticker.tick() => {
+                junk = 0;
                 match heartbeat.tick() {
                     Beat::Alive => {}
                     // A full queue means traffic is flowing; the ping can wait a tick.
@@ -122,16 +142,36 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
                 Err(e) => return Closed::Protocol(e),
             };
             first_frame_by = None;
-            match decoded {
+            let verdict = match decoded {
                 Decoded::Frame(frame) => match frame.header.kind {
                     Kind::PING => {
                         let _ = tx.try_send(control(Kind::PONG, frame.header.request_id));
+                        Verdict::Junk
                     }
-                    Kind::PONG => {}
+                    Kind::PONG => Verdict::Junk,
                     _ => endpoint.on_frame(frame),
                 },
-                Decoded::Oversized { header, reason } => endpoint.on_oversized(header, reason),
-                Decoded::BadHead { header, error } => endpoint.on_bad_head(header, error),
+                Decoded::Oversized { header, reason } => {
+                    endpoint.on_oversized(header, reason);
+                    Verdict::Junk
+                }
+                Decoded::BadHead { header, error } => {
+                    endpoint.on_bad_head(header, error);
+                    Verdict::Junk
+                }
+            };
+            match verdict {
+                Verdict::Useful => {}
+                Verdict::Junk => {
+                    junk += 1;
+                    if junk > config.max_junk_frames {
+                        return Closed::Abuse(format!(
+                            "more than {} frames that did no work (pings, refused or unknown frames) within one heartbeat interval",
+                            config.max_junk_frames
+                        ));
+                    }
+                }
+                Verdict::Abuse(why) => return Closed::Abuse(why),
             }
         }
     }

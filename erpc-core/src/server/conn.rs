@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::deadline;
 use crate::engine::OutFrame;
 use crate::engine::deadlines::sweep;
-use crate::engine::reader::{Closed, Endpoint, ReadConfig, read_loop};
+use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::writer::write_loop;
 use crate::extensions::Extensions;
 use crate::middleware::Next;
@@ -68,11 +68,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         limits: config.limits,
         heartbeat: config.heartbeat,
         first_frame_timeout: Some(config.first_frame_timeout),
+        max_junk_frames: config.max_junk_frames,
     };
     let closed = read_loop(read, read_config, &tx, &stop, &dead, &mut endpoint).await;
     tracing::debug!(peer = %link.peer, reason = %closed, "server connection ended");
     let farewell = match &closed {
         Closed::Protocol(e) => Some((Code::InvalidArgument, e.to_string())),
+        Closed::Abuse(why) => Some((Code::ResourceExhausted, why.clone())),
         Closed::FirstFrameTimeout => Some((Code::DeadlineExceeded, closed.to_string())),
         _ => None,
     };
@@ -167,19 +169,42 @@ struct ServerEndpoint {
 }
 
 impl Endpoint for ServerEndpoint {
-    fn on_frame(&mut self, frame: Frame) {
+    fn on_frame(&mut self, frame: Frame) -> Verdict {
         match frame.header.kind {
-            Kind::REQUEST | Kind::ONEWAY => self.on_call(frame),
-            Kind::CANCEL => self.in_flight.abort(frame.header.request_id),
-            Kind::GOAWAY | Kind::RESPONSE => {}
+            Kind::REQUEST | Kind::ONEWAY => {
+                if self.on_call(frame) {
+                    Verdict::Useful
+                } else {
+                    Verdict::Junk
+                }
+            }
+            Kind::CANCEL => {
+                if !self.in_flight.abort(frame.header.request_id) {
+                    // The call had finished (a normal race) or never existed.
+                    return Verdict::Junk;
+                }
+                let debt = self.in_flight.cancel_debt();
+                if debt > self.shared.config.max_cancel_debt {
+                    return Verdict::Abuse(format!(
+                        "{debt} running calls cancelled beyond those completed (limit {})",
+                        self.shared.config.max_cancel_debt
+                    ));
+                }
+                Verdict::Useful
+            }
+            Kind::GOAWAY | Kind::RESPONSE => Verdict::Junk,
             Kind::ERROR => {
                 let message = frame.head.message.as_ref().map_or("", |m| m.as_str());
                 tracing::warn!(peer = %self.peer, message, "client reported a connection error");
+                Verdict::Useful
             }
-            other => self.reject(
-                &frame.header,
-                Status::unimplemented(format!("unknown frame kind 0x{:02x}", other.0)),
-            ),
+            other => {
+                self.reject(
+                    &frame.header,
+                    Status::unimplemented(format!("unknown frame kind 0x{:02x}", other.0)),
+                );
+                Verdict::Junk
+            }
         }
     }
 
@@ -209,36 +234,43 @@ impl ServerEndpoint {
         send_soon(&self.tx, status_frame(header.request_id, &status).into());
     }
 
-    fn on_call(&mut self, frame: Frame) {
+    /// [`ServerEndpoint::reject`], as the outcome of a call that was refused.
+    fn refuse(&self, header: &Header, status: Status) -> bool {
+        self.reject(header, status);
+        false
+    }
+
+    /// Start a call; false if it was refused.
+    fn on_call(&mut self, frame: Frame) -> bool {
         let header = frame.header;
         let id = header.request_id;
         let config = &self.shared.config;
         if self.draining.load(Ordering::Acquire) {
-            return self.reject(
+            return self.refuse(
                 &header,
                 Status::unavailable("server is shutting down; the call was not run"),
             );
         }
         let (Some(service_name), Some(method)) = (&frame.head.service, &frame.head.method) else {
-            return self.reject(
+            return self.refuse(
                 &header,
                 Status::invalid_argument("call without service or method name"),
             );
         };
         let Some(service) = self.shared.services.get(service_name.as_str()).cloned() else {
-            return self.reject(
+            return self.refuse(
                 &header,
                 Status::unimplemented(format!("unknown service {:?}", service_name.as_str())),
             );
         };
         if self.shared.codecs.get(header.codec).is_none() {
-            return self.reject(
+            return self.refuse(
                 &header,
                 Status::unimplemented(format!("unknown codec id {}", header.codec.0)),
             );
         }
         if !header.compression.is_supported() {
-            return self.reject(
+            return self.refuse(
                 &header,
                 Status::unimplemented(format!("unknown compression id {}", header.compression.0)),
             );
@@ -246,7 +278,7 @@ impl ServerEndpoint {
         let now = Instant::now();
         let deadline = match frame.head.deadline_micros {
             Some(0) => {
-                return self.reject(
+                return self.refuse(
                     &header,
                     Status::deadline_exceeded("deadline had passed on arrival"),
                 );
@@ -260,7 +292,7 @@ impl ServerEndpoint {
         {
             Ok(()) => {}
             Err(Refused::Full) => {
-                return self.reject(
+                return self.refuse(
                     &header,
                     Status::resource_exhausted(format!(
                         "{} calls already running on this connection",
@@ -272,7 +304,7 @@ impl ServerEndpoint {
                 // Answering would complete the original call with the wrong outcome, so the
                 // duplicate is dropped and the original left to finish.
                 tracing::warn!(peer = %self.peer, id, "duplicate request id in flight; ignored");
-                return;
+                return false;
             }
         }
         self.last_id.fetch_max(id, Ordering::AcqRel);
@@ -299,6 +331,7 @@ impl ServerEndpoint {
         };
         let handle = tokio::spawn(task.run());
         self.in_flight.attach(id, handle.abort_handle());
+        true
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -55,6 +56,9 @@ pub(crate) struct InFlight {
     emptied: Notify,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
     pub wake_sweeper: Notify,
+    /// Running calls the client cancelled, minus calls that completed (never below zero): a
+    /// client that keeps starting and cancelling calls ("rapid reset") runs it up.
+    cancel_debt: AtomicU64,
 }
 
 impl InFlight {
@@ -138,22 +142,37 @@ impl InFlight {
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
+        drop(calls);
+        if owned {
+            let _ = self
+                .cancel_debt
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| d.checked_sub(1));
+        }
         owned
     }
 
-    /// Abort one call (CANCEL). Unknown ids are ignored: the call may have just finished.
-    pub fn abort(&self, id: u64) {
+    /// Abort one call (CANCEL); true if it was running. Unknown ids are ignored: the call
+    /// may have just finished.
+    pub fn abort(&self, id: u64) -> bool {
         let mut calls = self.lock();
-        if let Some(Slot {
-            state: State::Running(handle),
-            ..
-        }) = calls.by_id.remove(&id)
-        {
-            handle.abort();
-        }
+        let removed = calls.by_id.remove(&id);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
+        drop(calls);
+        let Some(slot) = removed else {
+            return false;
+        };
+        if let State::Running(handle) = slot.state {
+            handle.abort();
+        }
+        self.cancel_debt.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// See the field's doc.
+    pub fn cancel_debt(&self) -> u64 {
+        self.cancel_debt.load(Ordering::Relaxed)
     }
 
     /// Abort every call, returning the ids and kinds of those aborted.

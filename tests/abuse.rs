@@ -1,0 +1,154 @@
+//! Floods get a clear error and a closed connection; everyone else keeps being served, and
+//! legitimate heavy use is not mistaken for abuse.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use erpc::protocol::{Frame, Kind};
+use erpc::{Code, CodecId, ServerConfig};
+use support::*;
+
+/// Read every frame until the server closes; count each kind.
+async fn drain(peer: &mut RawPeer) -> (usize, Option<Frame>) {
+    let mut pongs = 0;
+    let mut error = None;
+    while let Some(frame) = peer.recv().await {
+        match frame.header.kind {
+            Kind::PONG => pongs += 1,
+            Kind::ERROR => error = Some(frame),
+            _ => {}
+        }
+    }
+    (pongs, error)
+}
+
+#[tokio::test]
+async fn a_ping_flood_is_cut_off() {
+    let server = start("tcp", ServerConfig::default()).await;
+    let mut peer = RawPeer::connect(&server.addr).await;
+    let mut flood = BytesMut::new();
+    for i in 0..5_000 {
+        Frame::new(Kind::PING, i).encode(&mut flood).unwrap();
+    }
+    peer.send_bytes(&flood).await;
+    let (pongs, error) = drain(&mut peer).await;
+    let error = error.expect("an ERROR frame before the close");
+    assert_eq!(error.header.status, Code::ResourceExhausted as u8);
+    assert!(pongs <= 1_001, "answered {pongs} pings");
+    println!("pings answered before the close: {pongs} of 5000");
+    assert_eq!(client(&server.addr).len("ok".into()).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_flood_of_refused_calls_is_cut_off() {
+    let server = start("tcp", ServerConfig::default()).await;
+    let mut peer = RawPeer::connect(&server.addr).await;
+    let mut flood = BytesMut::new();
+    for i in 1..=5_000 {
+        let mut frame = request(i, "len", CodecId::JSON, b"\"x\"");
+        frame.head.service = Some("NoSuchService".into());
+        frame.encode(&mut flood).unwrap();
+    }
+    peer.send_bytes(&flood).await;
+    let mut refusals = 0;
+    let mut error = None;
+    while let Some(frame) = peer.recv().await {
+        match frame.header.kind {
+            Kind::RESPONSE => refusals += 1,
+            Kind::ERROR => error = Some(frame),
+            _ => {}
+        }
+    }
+    assert!(error.is_some(), "closed with an ERROR frame");
+    assert!(refusals <= 1_001, "{refusals} refusals sent");
+    assert_eq!(client(&server.addr).len("ok".into()).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn rapid_reset_is_cut_off_and_running_handlers_stay_capped() {
+    let cap = 64;
+    let server = start(
+        "tcp",
+        ServerConfig {
+            max_in_flight: cap,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let mut peer = RawPeer::connect(&server.addr).await;
+    // Request + cancel pairs: each handler (a 10 s sleep) is cancelled right after it starts.
+    let mut sent = 0u64;
+    let mut closed = false;
+    'flood: for chunk in 0..100u64 {
+        let mut pairs = BytesMut::new();
+        for i in 0..1_000u64 {
+            let id = chunk * 1_000 + i + 1;
+            // msgpack 10000 = cd 27 10
+            request(id, "sleep", CodecId::MSGPACK, &[0xcd, 0x27, 0x10])
+                .encode(&mut pairs)
+                .unwrap();
+            Frame::new(Kind::CANCEL, id).encode(&mut pairs).unwrap();
+        }
+        use tokio::io::AsyncWriteExt;
+        if peer.stream.write_all(&pairs).await.is_err() {
+            closed = true;
+            break 'flood;
+        }
+        sent += 1_000;
+    }
+    let (_, error) = drain(&mut peer).await;
+    let error = error.expect("an ERROR frame before the close");
+    assert_eq!(error.header.status, Code::ResourceExhausted as u8);
+    let message = error.head.message.unwrap();
+    assert!(message.contains("cancelled"), "{message}");
+    let started = *server.probe.started.borrow();
+    println!(
+        "pairs sent before the close: {sent} (write failed early: {closed}); handlers started: {started}"
+    );
+    assert!(
+        sent < 100_000,
+        "the connection was closed before the flood ended"
+    );
+    assert!(
+        started <= 2_048 + cap as u64 + 1_000,
+        "{started} handlers started"
+    );
+    // Everyone else is fine.
+    assert_eq!(client(&server.addr).len("ok".into()).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_client_cancelling_many_calls_is_not_mistaken_for_abuse() {
+    let server = start("tcp", ServerConfig::default()).await;
+    let client = client(&server.addr);
+    for round in 0..3 {
+        let calls: Vec<_> = (0..500)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.sleep(10_000).await })
+            })
+            .collect();
+        wait_for(
+            &server.probe.started,
+            500 * (round + 1),
+            Duration::from_secs(5),
+        )
+        .await;
+        for call in calls {
+            call.abort();
+        }
+        wait_for(
+            &server.probe.aborted,
+            500 * (round + 1),
+            Duration::from_secs(5),
+        )
+        .await;
+        // Completed calls pay the debt back.
+        for _ in 0..500 {
+            client.len("x".into()).await.unwrap();
+        }
+    }
+    assert_eq!(client.len("still".into()).await.unwrap(), 5);
+}
