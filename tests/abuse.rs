@@ -152,3 +152,39 @@ async fn a_client_cancelling_many_calls_is_not_mistaken_for_abuse() {
     }
     assert_eq!(client.len("still".into()).await.unwrap(), 5);
 }
+
+#[tokio::test]
+async fn connections_over_the_cap_are_turned_away_clearly() {
+    let server = start(
+        "tcp",
+        ServerConfig {
+            max_connections: 3,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let held: Vec<_> = (0..3).map(|_| client(&server.addr)).collect();
+    for c in &held {
+        assert_eq!(c.len("in".into()).await.unwrap(), 2);
+    }
+    let extra = client(&server.addr);
+    let err = extra.len("out".into()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    assert!(err.message().contains("limit of 3 connections"), "{err}");
+    // A slot frees when a connection closes.
+    held[0].client().close();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let again = client(&server.addr);
+    loop {
+        match again.len("back".into()).await {
+            Ok(n) => {
+                assert_eq!(n, 4);
+                break;
+            }
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("slot never freed: {e}"),
+        }
+    }
+}

@@ -105,6 +105,9 @@ pub struct ServerConfig {
     /// Calls a client may cancel while they run, beyond those that completed, before the
     /// connection is closed (the HTTP/2 "rapid reset" attack). Default 2,048.
     pub max_cancel_debt: u64,
+    /// Connections served at once; further ones get an ERROR frame (`unavailable`) and are
+    /// closed. Default 10,000.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +124,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             max_junk_frames: 1000,
             max_cancel_debt: 2048,
+            max_connections: 10_000,
         }
     }
 }

@@ -103,6 +103,24 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     }
 }
 
+/// Turn a connection away: an ERROR frame saying why, then close. Bounded in time so a
+/// peer that does not read cannot hold the task.
+pub(crate) async fn refuse(link: StreamLink, why: String) {
+    use tokio::io::AsyncWriteExt;
+    let mut io = link.io;
+    let mut error = Frame::new(Kind::ERROR, 0);
+    error.header.status = Code::Unavailable as u8;
+    error.head.message = Some(truncate(why).into());
+    let mut bytes = bytes::BytesMut::new();
+    if error.encode(&mut bytes).is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = io.write_all(&bytes).await;
+            let _ = io.shutdown().await;
+        })
+        .await;
+    }
+}
+
 /// The connection's deadline sweeper: aborts handlers whose deadline passed and answers them
 /// `deadline_exceeded`.
 async fn expire_calls(

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use erpc_codec::{Codec, Codecs};
 use erpc_transport::{Address, AddressError, Link, Listener};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -113,6 +114,7 @@ impl ServerBuilder {
         });
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(shared.config.max_connections));
         let mut local_addrs = Vec::new();
         for listener in listeners {
             local_addrs.push(listener.local_addr().clone());
@@ -121,6 +123,7 @@ impl ServerBuilder {
                 shared.clone(),
                 shutdown.clone(),
                 tracker.clone(),
+                slots.clone(),
             ));
         }
         ServerHandle {
@@ -177,6 +180,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    slots: Arc<Semaphore>,
 ) {
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -187,7 +191,24 @@ async fn accept_loop(
         match accepted {
             Ok(Link::Stream(stream)) => {
                 backoff = Duration::from_millis(5);
-                tracker.spawn(conn::serve(shared.clone(), stream, shutdown.clone()));
+                match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let serve = conn::serve(shared.clone(), stream, shutdown.clone());
+                        tracker.spawn(async move {
+                            serve.await;
+                            drop(slot);
+                        });
+                    }
+                    Err(_) => {
+                        tracker.spawn(conn::refuse(
+                            stream,
+                            format!(
+                                "server is at its limit of {} connections",
+                                shared.config.max_connections
+                            ),
+                        ));
+                    }
+                }
             }
             Ok(other) => {
                 tracing::warn!(peer = %other.peer(), "link kind not served yet; dropped");
