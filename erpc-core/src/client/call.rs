@@ -32,41 +32,53 @@ pub struct CallOptions {
     pub compression: Option<CompressionId>,
 }
 
+/// The per-call setters, shared by [`CallOptions`], [`Call`] and [`Oneway`] through their
+/// `options_mut` accessor.
+macro_rules! option_setters {
+    () => {
+        /// Time allowed from the start of the call.
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.options_mut().timeout = Some(timeout);
+            self
+        }
+
+        /// An absolute deadline (the earlier of this and the timeout wins).
+        pub fn deadline(mut self, deadline: Instant) -> Self {
+            self.options_mut().deadline = Some(deadline);
+            self
+        }
+
+        /// Add a metadata entry.
+        pub fn metadata(mut self, key: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
+            self.options_mut().metadata.insert(key, value);
+            self
+        }
+
+        /// The codec (types bound to one codec, like `Proto` and `Raw`, ignore this).
+        pub fn codec(mut self, codec: CodecId) -> Self {
+            self.options_mut().codec = Some(codec);
+            self
+        }
+
+        /// The compression (bodies below the client's threshold are never compressed).
+        pub fn compression(mut self, compression: CompressionId) -> Self {
+            self.options_mut().compression = Some(compression);
+            self
+        }
+    };
+}
+
 impl CallOptions {
     /// No options.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Time allowed from the start of the call.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    fn options_mut(&mut self) -> &mut CallOptions {
         self
     }
 
-    /// An absolute deadline.
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
-    /// Add a metadata entry.
-    pub fn metadata(mut self, key: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
-        self.metadata.insert(key, value);
-        self
-    }
-
-    /// The codec.
-    pub fn codec(mut self, codec: CodecId) -> Self {
-        self.codec = Some(codec);
-        self
-    }
-
-    /// The compression.
-    pub fn compression(mut self, compression: CompressionId) -> Self {
-        self.compression = Some(compression);
-        self
-    }
+    option_setters!();
 
     /// Layer `other` over these options: its set fields win, metadata is appended.
     pub fn merge(mut self, other: CallOptions) -> Self {
@@ -77,46 +89,6 @@ impl CallOptions {
         self.compression = other.compression.or(self.compression);
         self
     }
-}
-
-macro_rules! option_setters {
-    () => {
-        /// Time allowed from the start of the call.
-        pub fn timeout(mut self, timeout: Duration) -> Self {
-            self.options.timeout = Some(timeout);
-            self
-        }
-
-        /// An absolute deadline.
-        pub fn deadline(mut self, deadline: Instant) -> Self {
-            self.options.deadline = Some(deadline);
-            self
-        }
-
-        /// Add a metadata entry.
-        pub fn metadata(mut self, key: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
-            self.options.metadata.insert(key, value);
-            self
-        }
-
-        /// The codec.
-        pub fn codec(mut self, codec: CodecId) -> Self {
-            self.options.codec = Some(codec);
-            self
-        }
-
-        /// The compression.
-        pub fn compression(mut self, compression: CompressionId) -> Self {
-            self.options.compression = Some(compression);
-            self
-        }
-
-        /// Layer a set of options over this call's.
-        pub fn options(mut self, options: CallOptions) -> Self {
-            self.options = self.options.merge(options);
-            self
-        }
-    };
 }
 
 /// A request-response call, ready to be awaited.
@@ -142,7 +114,17 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
         }
     }
 
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
     option_setters!();
+
+    /// Layer a set of options over this call's.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = self.options.merge(options);
+        self
+    }
 }
 
 impl<Req: Message, Resp: Message> IntoFuture for Call<Req, Resp> {
@@ -198,7 +180,17 @@ impl<Req: Message> Oneway<Req> {
         }
     }
 
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
     option_setters!();
+
+    /// Layer a set of options over this call's.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = self.options.merge(options);
+        self
+    }
 }
 
 impl<Req: Message> IntoFuture for Oneway<Req> {
