@@ -15,7 +15,8 @@ pub trait Bench {
     async fn echo(&self, msg: Msg) -> Result<Msg, Status>;
 }
 
-struct Echo;
+/// The echo implementation.
+pub struct Echo;
 
 impl Bench for Echo {
     async fn echo(&self, msg: Msg) -> Result<Msg, Status> {

@@ -1,0 +1,71 @@
+//! Heap allocations per unary call, client and server together, counted by a global
+//! allocator: `cargo run --release -p erpc-benches --bin allocs`.
+//!
+//! Runs the benchmark echo over the in-memory transport on one thread, so every allocation in
+//! the window belongs to the calls being measured.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use erpc_benches::message::Msg;
+use erpc_benches::stacks::erpc_stack::{BenchClient, BenchServer};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let addr = "mem://allocs";
+        let server = erpc::Server::builder()
+            .add_service(BenchServer::new(erpc_benches::stacks::erpc_stack::Echo))
+            .serve([addr])
+            .await
+            .expect("serve");
+        let client = BenchClient::new(erpc::Client::connect(addr).await.expect("connect"));
+        for payload in [16usize, 512, 65536] {
+            let msg = Msg::new(1, payload);
+            for _ in 0..1_000 {
+                client.echo(msg.clone()).await.expect("warm-up call");
+            }
+            let calls = 10_000u64;
+            let (a0, b0) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+            for _ in 0..calls {
+                client.echo(msg.clone()).await.expect("call");
+            }
+            let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+            let bytes = BYTES.load(Ordering::Relaxed) - b0;
+            println!(
+                "payload {payload:>6} B: {:.1} allocations and {:.0} bytes allocated per call (client + server)",
+                allocs as f64 / calls as f64,
+                bytes as f64 / calls as f64
+            );
+        }
+        server.shutdown().await;
+    });
+}
