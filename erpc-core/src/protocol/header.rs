@@ -113,9 +113,11 @@ impl Header {
         b
     }
 
-    /// Parse the first [`HEADER_LEN`] bytes of `bytes`, which must hold at least that many.
+    /// Parse the first [`HEADER_LEN`] bytes of `bytes`.
     pub fn decode(mut bytes: &[u8]) -> Result<Header, ProtocolError> {
-        debug_assert!(bytes.len() >= HEADER_LEN);
+        if bytes.len() < HEADER_LEN {
+            return Err(ProtocolError::ShortHeader(bytes.len()));
+        }
         let magic = [bytes.get_u8(), bytes.get_u8()];
         if magic != MAGIC {
             return Err(ProtocolError::BadMagic(magic));
@@ -134,5 +136,20 @@ impl Header {
             head_len: bytes.get_u32(),
             body_len: bytes.get_u32(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_input_is_an_error_not_a_panic() {
+        for n in 0..HEADER_LEN {
+            assert_eq!(
+                Header::decode(&vec![0xEE; n]),
+                Err(ProtocolError::ShortHeader(n))
+            );
+        }
     }
 }

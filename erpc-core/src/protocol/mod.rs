@@ -44,6 +44,9 @@ pub enum ProtocolError {
     /// The first two bytes of a frame are not the magic.
     #[error("bad magic {0:02x?}: not an erpc peer, or the stream is out of step")]
     BadMagic([u8; 2]),
+    /// Fewer than [`HEADER_LEN`] bytes were given to [`Header::decode`].
+    #[error("a frame header is {HEADER_LEN} bytes; got {0}")]
+    ShortHeader(usize),
     /// A protocol version this peer does not speak.
     #[error("unsupported protocol version {0} (this peer speaks {VERSION})")]
     UnsupportedVersion(u8),
