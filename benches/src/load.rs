@@ -1,17 +1,20 @@
 //! A closed-loop load generator: `inflight` workers spread over the caller's connections, each
 //! calling again as soon as its previous call returns; a warm-up, then a measured window.
+//!
+//! Workers are ordinary runtime tasks (no `LocalSet`), like the tasks an application calls
+//! from, and each keeps its own samples, so measuring adds no shared state to the calls.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::message::Msg;
 
 /// One stack's client side.
-pub trait Caller: Clone + 'static {
+pub trait Caller: Clone + Send + Sync + 'static {
     /// Make one echo call on behalf of `worker`, checking the answer.
-    fn call(&self, worker: usize, msg: &Msg) -> impl Future<Output = Result<(), String>>;
+    fn call(&self, worker: usize, msg: &Msg) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// The shape of a run.
@@ -42,48 +45,58 @@ pub struct Report {
     pub errors: u64,
 }
 
-/// Run the load on the current `LocalSet`.
+const WARMING: u8 = 0;
+const MEASURING: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// Run the load on the current runtime.
 pub async fn run<C: Caller>(caller: C, config: LoadConfig) -> Report {
-    // 0 = warming up, 1 = measuring, 2 = stop.
-    let phase = Rc::new(Cell::new(0u8));
-    let samples = Rc::new(RefCell::new(Vec::<u32>::with_capacity(1 << 22)));
-    let errors = Rc::new(Cell::new(0u64));
+    let phase = Arc::new(AtomicU8::new(WARMING));
     let mut workers = Vec::new();
     for worker in 0..config.inflight {
         let caller = caller.clone();
         let phase = phase.clone();
-        let samples = samples.clone();
-        let errors = errors.clone();
         let msg = Msg::new(worker as i64, config.payload);
-        workers.push(tokio::task::spawn_local(async move {
-            while phase.get() < 2 {
+        workers.push(tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(1 << 16);
+            let mut errors = 0u64;
+            loop {
+                let now = phase.load(Ordering::Relaxed);
+                if now == STOPPED {
+                    break;
+                }
                 let started = Instant::now();
                 let result = caller.call(worker, &msg).await;
-                if phase.get() == 1 {
+                if now == MEASURING && phase.load(Ordering::Relaxed) == MEASURING {
                     match result {
                         Ok(()) => samples
-                            .borrow_mut()
                             .push(started.elapsed().as_nanos().min(u32::MAX as u128) as u32),
                         Err(e) => {
-                            if errors.get() == 0 {
+                            if errors == 0 {
                                 eprintln!("first error: {e}");
                             }
-                            errors.set(errors.get() + 1)
+                            errors += 1;
                         }
                     }
                 }
             }
+            (samples, errors)
         }));
     }
     tokio::time::sleep(config.warmup).await;
-    phase.set(1);
+    phase.store(MEASURING, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(config.measure).await;
-    phase.set(2);
+    phase.store(STOPPED, Ordering::Relaxed);
     let elapsed = started.elapsed();
-    let mut samples = std::mem::take(&mut *samples.borrow_mut());
+    let mut samples = Vec::new();
+    let mut errors = 0;
     for worker in workers {
-        worker.abort();
+        // A worker finishes its call in flight, then stops; one stuck beyond this is dropped.
+        if let Ok(Ok((mine, failed))) = tokio::time::timeout(Duration::from_secs(5), worker).await {
+            samples.extend(mine);
+            errors += failed;
+        }
     }
     samples.sort_unstable();
     let pick = |q: f64| {
@@ -98,6 +111,6 @@ pub async fn run<C: Caller>(caller: C, config: LoadConfig) -> Report {
         p50_us: pick(0.50),
         p99_us: pick(0.99),
         p999_us: pick(0.999),
-        errors: errors.get(),
+        errors,
     }
 }

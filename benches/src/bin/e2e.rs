@@ -36,9 +36,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let local = tokio::task::LocalSet::new();
     match role.as_str() {
-        "server" => local.block_on(&runtime, async move {
+        "server" => runtime.block_on(async move {
             match stack.as_str() {
                 "raw" => raw::serve(addr).await,
                 "erpc" => erpc_stack::serve(addr).await,
@@ -55,7 +54,7 @@ fn main() {
                 measure: Duration::from_secs_f64(arg(&args, 7)),
                 payload: arg(&args, 8),
             };
-            let report: Report = local.block_on(&runtime, async move {
+            let report: Report = runtime.block_on(async move {
                 match stack.as_str() {
                     "raw" => load::run(raw::connect(addr, conns).await, config).await,
                     "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,

@@ -2,10 +2,10 @@
 //! writer (feed many, flush once), a reader completing calls by id; the server echoes frames
 //! without decoding them.
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -24,7 +24,7 @@ pub async fn serve(addr: SocketAddr) {
             continue;
         };
         let _ = socket.set_nodelay(true);
-        tokio::task::spawn_local(async move {
+        tokio::spawn(async move {
             let (mut sink, mut stream) = Framed::new(socket, LengthDelimitedCodec::new()).split();
             while let Some(Ok(frame)) = stream.next().await {
                 if sink.feed(frame.freeze()).await.is_err() {
@@ -43,18 +43,18 @@ pub async fn serve(addr: SocketAddr) {
     }
 }
 
-type Pending = Rc<RefCell<HashMap<u64, oneshot::Sender<Bytes>>>>;
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Bytes>>>>;
 
 struct Conn {
     tx: mpsc::UnboundedSender<Bytes>,
     pending: Pending,
-    next_id: Cell<u64>,
+    next_id: AtomicU64,
 }
 
 /// Calls spread over raw connections by worker.
 #[derive(Clone)]
 pub struct RawCaller {
-    conns: Rc<Vec<Conn>>,
+    conns: Arc<Vec<Conn>>,
 }
 
 /// Open `conns` connections, each with a batching writer and a reader task.
@@ -65,7 +65,7 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> RawCaller {
         socket.set_nodelay(true).expect("nodelay");
         let (mut sink, mut stream) = Framed::new(socket, LengthDelimitedCodec::new()).split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-        tokio::task::spawn_local(async move {
+        tokio::spawn(async move {
             let mut batch = Vec::with_capacity(256);
             while rx.recv_many(&mut batch, 256).await > 0 {
                 for frame in batch.drain(..) {
@@ -78,15 +78,19 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> RawCaller {
                 }
             }
         });
-        let pending: Pending = Rc::default();
+        let pending: Pending = Arc::default();
         let reader_pending = pending.clone();
-        tokio::task::spawn_local(async move {
+        tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 if frame.len() < 8 {
                     continue;
                 }
                 let id = u64::from_be_bytes(frame[..8].try_into().unwrap_or_default());
-                if let Some(reply) = reader_pending.borrow_mut().remove(&id) {
+                let reply = reader_pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                if let Some(reply) = reply {
                     let _ = reply.send(frame.freeze());
                 }
             }
@@ -94,19 +98,18 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> RawCaller {
         all.push(Conn {
             tx,
             pending,
-            next_id: Cell::new(1),
+            next_id: AtomicU64::new(1),
         });
     }
     RawCaller {
-        conns: Rc::new(all),
+        conns: Arc::new(all),
     }
 }
 
 impl Caller for RawCaller {
     async fn call(&self, worker: usize, msg: &Msg) -> Result<(), String> {
         let conn = &self.conns[worker % self.conns.len()];
-        let id = conn.next_id.get();
-        conn.next_id.set(id + 1);
+        let id = conn.next_id.fetch_add(1, Ordering::Relaxed);
         let mut frame = BytesMut::with_capacity(8 + 8 + msg.name.len() + msg.payload.len());
         frame.put_u64(id);
         frame.put_i64(msg.id);
@@ -114,7 +117,10 @@ impl Caller for RawCaller {
         frame.put_slice(&msg.payload);
         let len = frame.len();
         let (reply, response) = oneshot::channel();
-        conn.pending.borrow_mut().insert(id, reply);
+        conn.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, reply);
         conn.tx
             .send(frame.freeze())
             .map_err(|_| "connection closed")?;

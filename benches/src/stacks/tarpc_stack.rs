@@ -2,7 +2,7 @@
 //! connection.
 
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tarpc::server::{BaseChannel, Channel};
@@ -59,7 +59,7 @@ pub async fn serve(addr: SocketAddr) {
 
 /// One tarpc client per connection.
 #[derive(Clone)]
-pub struct TarpcCaller(Rc<Vec<TarpcBenchClient>>);
+pub struct TarpcCaller(Arc<Vec<TarpcBenchClient>>);
 
 /// Open `conns` connections.
 pub async fn connect(addr: SocketAddr, conns: usize) -> TarpcCaller {
@@ -71,7 +71,7 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> TarpcCaller {
             tarpc::serde_transport::new(Framed::new(socket, codec()), Bincode::default());
         clients.push(TarpcBenchClient::new(client::Config::default(), transport).spawn());
     }
-    TarpcCaller(Rc::new(clients))
+    TarpcCaller(Arc::new(clients))
 }
 
 impl Caller for TarpcCaller {

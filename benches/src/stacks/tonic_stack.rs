@@ -1,7 +1,7 @@
 //! tonic 0.14 + prost: gRPC over HTTP/2 with `TCP_NODELAY`, one channel per connection.
 
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::load::Caller;
 use crate::message::{Msg, PbMsg};
@@ -36,7 +36,7 @@ pub async fn serve(addr: SocketAddr) {
 
 /// One channel (HTTP/2 connection) per connection.
 #[derive(Clone)]
-pub struct TonicCaller(Rc<Vec<pb::echo_client::EchoClient<tonic::transport::Channel>>>);
+pub struct TonicCaller(Arc<Vec<pb::echo_client::EchoClient<tonic::transport::Channel>>>);
 
 /// Open `conns` connections.
 pub async fn connect(addr: SocketAddr, conns: usize) -> TonicCaller {
@@ -50,7 +50,7 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> TonicCaller {
             .expect("connect");
         clients.push(pb::echo_client::EchoClient::new(channel));
     }
-    TonicCaller(Rc::new(clients))
+    TonicCaller(Arc::new(clients))
 }
 
 impl Caller for TonicCaller {
