@@ -96,3 +96,43 @@ async fn server_closes_a_connection_that_sends_no_first_frame() {
     // Meanwhile a real client is served.
     assert_eq!(client(&server.addr).len("ok".into()).await.unwrap(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_slow_connections_are_closed_and_good_clients_stay_fast() {
+    let server = start(
+        "tcp",
+        ServerConfig {
+            first_frame_timeout: Duration::from_millis(300),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let good = client(&server.addr);
+    assert_eq!(good.len("warm".into()).await.unwrap(), 4);
+    // 1,000 connections that send one byte and then nothing.
+    let mut slow = Vec::new();
+    for _ in 0..1_000 {
+        let mut peer = RawPeer::connect(&server.addr).await;
+        peer.send_bytes(&[0xEE]).await;
+        slow.push(peer);
+    }
+    let started = Instant::now();
+    let mut worst = Duration::ZERO;
+    while started.elapsed() < Duration::from_millis(400) {
+        let t = Instant::now();
+        assert_eq!(good.len("meanwhile".into()).await.unwrap(), 9);
+        worst = worst.max(t.elapsed());
+    }
+    // Every slow connection gets its ERROR frame and is closed.
+    for peer in &mut slow {
+        let farewell = peer.recv_reply().await.expect("an ERROR frame");
+        assert_eq!(farewell.header.kind, erpc::protocol::Kind::ERROR);
+        assert!(peer.recv().await.is_none());
+    }
+    let closed_after = started.elapsed();
+    println!(
+        "1,000 silent connections closed within {closed_after:?}; a good client's slowest call meanwhile: {worst:?}"
+    );
+    // A fresh client connects and is served.
+    assert_eq!(client(&server.addr).len("fresh".into()).await.unwrap(), 5);
+}

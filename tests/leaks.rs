@@ -1,5 +1,6 @@
-//! After a busy workload, cancellations, expiries and a shutdown, the runtime's tasks are back
-//! to where they started: nothing the engine spawned is left behind.
+//! After a busy workload, cancellations, expiries and a shutdown, the runtime's tasks and the
+//! process's file descriptors are back to where they started: nothing the engine spawned or
+//! opened is left behind.
 
 mod support;
 
@@ -12,6 +13,7 @@ use support::*;
 async fn tasks_return_to_baseline() {
     let metrics = tokio::runtime::Handle::current().metrics();
     let baseline = metrics.num_alive_tasks();
+    let fds_before = open_fds();
     {
         let server = start("tcp", ServerConfig::default()).await;
         let client = client(&server.addr);
@@ -62,6 +64,12 @@ async fn tasks_return_to_baseline() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(open_fds(), fds_before, "file descriptors leaked");
+}
+
+/// Open file descriptors of this process (Linux).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
 use std::future::IntoFuture;

@@ -69,8 +69,9 @@ pub async fn run<C: Caller>(caller: C, config: LoadConfig) -> Report {
                 let result = caller.call(worker, &msg).await;
                 if now == MEASURING && phase.load(Ordering::Relaxed) == MEASURING {
                     match result {
-                        Ok(()) => samples
-                            .push(started.elapsed().as_nanos().min(u32::MAX as u128) as u32),
+                        Ok(()) => {
+                            samples.push(started.elapsed().as_nanos().min(u32::MAX as u128) as u32)
+                        }
                         Err(e) => {
                             if errors == 0 {
                                 eprintln!("first error: {e}");
