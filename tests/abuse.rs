@@ -10,18 +10,18 @@ use erpc::protocol::{Frame, Kind};
 use erpc::{Code, CodecId, ServerConfig};
 use support::*;
 
-/// Read every frame until the server closes; count each kind.
-async fn drain(peer: &mut RawPeer) -> (usize, Option<Frame>) {
-    let mut pongs = 0;
+/// Read every frame until the server closes: how many were of `kind`, and the ERROR frame.
+async fn drain(peer: &mut RawPeer, kind: Kind) -> (usize, Option<Frame>) {
+    let mut count = 0;
     let mut error = None;
     while let Some(frame) = peer.recv().await {
-        match frame.header.kind {
-            Kind::PONG => pongs += 1,
-            Kind::ERROR => error = Some(frame),
-            _ => {}
+        if frame.header.kind == kind {
+            count += 1;
+        } else if frame.header.kind == Kind::ERROR {
+            error = Some(frame);
         }
     }
-    (pongs, error)
+    (count, error)
 }
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn a_ping_flood_is_cut_off() {
         Frame::new(Kind::PING, i).encode(&mut flood).unwrap();
     }
     peer.send_bytes(&flood).await;
-    let (pongs, error) = drain(&mut peer).await;
+    let (pongs, error) = drain(&mut peer, Kind::PONG).await;
     let error = error.expect("an ERROR frame before the close");
     assert_eq!(error.header.status, Code::ResourceExhausted as u8);
     assert!(pongs <= 1_001, "answered {pongs} pings");
@@ -52,15 +52,7 @@ async fn a_flood_of_refused_calls_is_cut_off() {
         frame.encode(&mut flood).unwrap();
     }
     peer.send_bytes(&flood).await;
-    let mut refusals = 0;
-    let mut error = None;
-    while let Some(frame) = peer.recv().await {
-        match frame.header.kind {
-            Kind::RESPONSE => refusals += 1,
-            Kind::ERROR => error = Some(frame),
-            _ => {}
-        }
-    }
+    let (refusals, error) = drain(&mut peer, Kind::RESPONSE).await;
     assert!(error.is_some(), "closed with an ERROR frame");
     assert!(refusals <= 1_001, "{refusals} refusals sent");
     assert_eq!(client(&server.addr).len("ok".into()).await.unwrap(), 2);
@@ -98,7 +90,7 @@ async fn rapid_reset_is_cut_off_and_running_handlers_stay_capped() {
         }
         sent += 1_000;
     }
-    let (_, error) = drain(&mut peer).await;
+    let (_, error) = drain(&mut peer, Kind::RESPONSE).await;
     let error = error.expect("an ERROR frame before the close");
     assert_eq!(error.header.status, Code::ResourceExhausted as u8);
     let message = error.head.message.unwrap();

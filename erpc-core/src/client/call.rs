@@ -68,6 +68,24 @@ macro_rules! option_setters {
     };
 }
 
+/// What [`Call`] and [`Oneway`] add to the setters: access to their `options` field and
+/// layering a whole [`CallOptions`] over it.
+macro_rules! call_option_methods {
+    () => {
+        fn options_mut(&mut self) -> &mut CallOptions {
+            &mut self.options
+        }
+
+        option_setters!();
+
+        /// Layer a set of options over this call's.
+        pub fn options(mut self, options: CallOptions) -> Self {
+            self.options = self.options.merge(options);
+            self
+        }
+    };
+}
+
 impl CallOptions {
     /// No options.
     pub fn new() -> Self {
@@ -114,17 +132,7 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
         }
     }
 
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
-    option_setters!();
-
-    /// Layer a set of options over this call's.
-    pub fn options(mut self, options: CallOptions) -> Self {
-        self.options = self.options.merge(options);
-        self
-    }
+    call_option_methods!();
 }
 
 impl<Req: Message, Resp: Message> IntoFuture for Call<Req, Resp> {
@@ -180,17 +188,7 @@ impl<Req: Message> Oneway<Req> {
         }
     }
 
-    fn options_mut(&mut self) -> &mut CallOptions {
-        &mut self.options
-    }
-
-    option_setters!();
-
-    /// Layer a set of options over this call's.
-    pub fn options(mut self, options: CallOptions) -> Self {
-        self.options = self.options.merge(options);
-        self
-    }
+    call_option_methods!();
 }
 
 impl<Req: Message> IntoFuture for Oneway<Req> {
