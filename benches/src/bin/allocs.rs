@@ -1,5 +1,6 @@
 //! Heap allocations per unary call, client and server together, counted by a global
-//! allocator: `cargo run --release -p erpc-benches --bin allocs`.
+//! allocator: `cargo run --release -p erpc-benches --bin allocs [PAYLOAD_BYTES...]`
+//! (default 16 512 65536). Also a deterministic workload for `valgrind --tool=callgrind`.
 //!
 //! Runs the benchmark echo over the in-memory transport on one thread, so every allocation in
 //! the window belongs to the calls being measured.
@@ -48,7 +49,16 @@ fn main() {
             .await
             .expect("serve");
         let client = BenchClient::new(erpc::Client::connect(addr).await.expect("connect"));
-        for payload in [16usize, 512, 65536] {
+        let payloads: Vec<usize> = std::env::args()
+            .skip(1)
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let payloads = if payloads.is_empty() {
+            vec![16, 512, 65536]
+        } else {
+            payloads
+        };
+        for payload in payloads {
             let msg = Msg::new(1, payload);
             for _ in 0..1_000 {
                 client.echo(msg.clone()).await.expect("warm-up call");

@@ -81,6 +81,8 @@ pub(crate) async fn sweep(
     dead: &CancellationToken,
     mut expire: impl FnMut(Instant) -> Option<Instant>,
 ) {
+    let died = dead.cancelled();
+    tokio::pin!(died);
     loop {
         let next = expire(Instant::now());
         let sleep = async {
@@ -90,7 +92,7 @@ pub(crate) async fn sweep(
             }
         };
         tokio::select! {
-            _ = dead.cancelled() => return,
+            _ = &mut died => return,
             _ = wake.notified() => {}
             _ = sleep => {}
         }

@@ -103,6 +103,11 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     // Frames that did no work since the last heartbeat tick. An idle peer sends one or two
     // (its pings); a flood sends thousands.
     let mut junk = 0u32;
+    // Made once: a fresh `cancelled()` per iteration registers with (and leaves) the tokens'
+    // notifiers every time, ~7% of a call's instructions (callgrind).
+    let stopped = stop.cancelled();
+    let died = dead.cancelled();
+    tokio::pin!(stopped, died);
     loop {
         let want = decoder.wanted(&buf).clamp(CHUNK, 4 * CHUNK);
         if buf.capacity() - buf.len() < CHUNK / 8 {
@@ -116,8 +121,8 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
         };
         tokio::select! {
             biased;
-            _ = stop.cancelled() => return Closed::Stopped,
-            _ = dead.cancelled() => return Closed::WriterFailed,
+            _ = &mut stopped => return Closed::Stopped,
+            _ = &mut died => return Closed::WriterFailed,
             read = io.read_buf(&mut buf) => match read {
                 Ok(0) => return Closed::Eof,
                 Ok(_) => heartbeat.heard(),

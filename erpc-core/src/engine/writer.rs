@@ -28,10 +28,14 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
 ) {
     let mut batch = Vec::with_capacity(BATCH_FRAMES);
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Made once: a fresh `cancelled()` per iteration registers with (and leaves) the token's
+    // notifier every time, ~7% of a call's instructions (callgrind).
+    let died = dead.cancelled();
+    tokio::pin!(died);
     loop {
         let n = tokio::select! {
             biased;
-            _ = dead.cancelled() => return,
+            _ = &mut died => return,
             n = rx.recv_many(&mut batch, BATCH_FRAMES) => n,
         };
         if n == 0 {
@@ -50,7 +54,7 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         }
         let written = tokio::select! {
             biased;
-            _ = dead.cancelled() => return,
+            _ = &mut died => return,
             r = io.write_all(&buf) => r,
         };
         if let Err(e) = written {
