@@ -10,6 +10,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::client::id_hash::BuildIdHasher;
 use crate::config::ClientConfig;
 use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
@@ -22,7 +23,7 @@ type Reply = oneshot::Sender<Result<Frame, Status>>;
 
 struct Pending {
     /// Calls awaiting a response, with their deadlines.
-    calls: HashMap<u64, (Reply, Instant)>,
+    calls: HashMap<u64, (Reply, Instant), BuildIdHasher>,
     /// The same deadlines, soonest first, for the sweeper.
     deadlines: Deadlines,
     /// Set once the connection is gone; later calls fail with it at once.
@@ -92,7 +93,7 @@ impl ClientConn {
         let (tx, rx) = mpsc::channel(config.write_queue.max(1));
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
-                calls: HashMap::new(),
+                calls: HashMap::default(),
                 deadlines: Deadlines::default(),
                 dead: None,
             }),

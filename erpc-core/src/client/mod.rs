@@ -3,6 +3,7 @@
 
 mod call;
 mod conn;
+mod id_hash;
 mod pool;
 
 use std::sync::Arc;
