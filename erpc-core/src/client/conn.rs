@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use erpc_transport::{Address, Link};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::client::id_hash::BuildIdHasher;
 use crate::config::ClientConfig;
 use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
+use crate::engine::signal::Signal;
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, control};
 use crate::protocol::{Frame, HeadError, Header, Kind};
@@ -34,9 +34,8 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Set when the server sent GOAWAY: finish what is running, start nothing new here.
     draining: AtomicBool,
-    /// Mirrors `dead` for the per-call check (the token's own check takes a lock).
-    is_dead: AtomicBool,
-    dead: CancellationToken,
+    /// Fired when the connection is gone; its tasks stop.
+    dead: Arc<Signal>,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
     wake_sweeper: Notify,
 }
@@ -62,11 +61,10 @@ impl Shared {
             p.dead.get_or_insert(status.clone());
             std::mem::take(&mut p.calls)
         };
-        self.is_dead.store(true, Ordering::Release);
         for (_, (reply, _)) in calls {
             let _ = reply.send(Err(status.clone()));
         }
-        self.dead.cancel();
+        self.dead.fire();
     }
 }
 
@@ -98,8 +96,7 @@ impl ClientConn {
                 dead: None,
             }),
             draining: AtomicBool::new(false),
-            is_dead: AtomicBool::new(false),
-            dead: CancellationToken::new(),
+            dead: Arc::default(),
             wake_sweeper: Notify::new(),
         });
         tokio::spawn(write_loop(write, rx, shared.dead.clone()));
@@ -119,7 +116,8 @@ impl ClientConn {
                 tx: reader_tx.clone(),
             };
             let dead = reader_shared.dead.clone();
-            let stop = CancellationToken::new();
+            // Nothing stops a client's reader but the connection dying.
+            let stop = Signal::default();
             let closed =
                 read_loop(read, read_config, &reader_tx, &stop, &dead, &mut endpoint).await;
             tracing::debug!(peer = %peer, reason = %closed, "client connection ended");
@@ -139,8 +137,7 @@ impl ClientConn {
 
     /// Whether new calls may use this connection.
     pub fn is_usable(&self) -> bool {
-        !self.shared.is_dead.load(Ordering::Acquire)
-            && !self.shared.draining.load(Ordering::Acquire)
+        !self.shared.dead.is_fired() && !self.shared.draining.load(Ordering::Acquire)
     }
 
     /// Close the connection: pending calls fail with `unavailable`.
@@ -235,7 +232,7 @@ impl ClientConn {
 impl Drop for ClientConn {
     fn drop(&mut self) {
         // The last handle is gone: stop the reader and writer.
-        self.shared.dead.cancel();
+        self.shared.dead.fire();
     }
 }
 

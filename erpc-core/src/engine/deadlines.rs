@@ -16,7 +16,8 @@ use std::future::pending;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+
+use crate::engine::signal::{Role, Signal};
 
 /// Stale entries tolerated before a rebuild, on top of twice the live calls.
 const SLACK: usize = 64;
@@ -78,10 +79,10 @@ impl Deadlines {
 /// sleep until; `wake` interrupts the sleep when an earlier deadline arrives.
 pub(crate) async fn sweep(
     wake: &Notify,
-    dead: &CancellationToken,
+    dead: &Signal,
     mut expire: impl FnMut(Instant) -> Option<Instant>,
 ) {
-    let died = dead.cancelled();
+    let died = dead.fired(Role::Background);
     tokio::pin!(died);
     loop {
         let next = expire(Instant::now());

@@ -5,6 +5,7 @@
 pub(crate) mod deadlines;
 pub(crate) mod heartbeat;
 pub(crate) mod reader;
+pub(crate) mod signal;
 pub(crate) mod writer;
 
 use tokio::time::Instant;

@@ -8,10 +8,10 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::HeartbeatConfig;
 use crate::engine::heartbeat::{Beat, Heartbeat};
+use crate::engine::signal::{Role, Signal};
 use crate::engine::{OutFrame, control};
 use crate::protocol::{
     Decoded, Frame, FrameDecoder, HeadError, Header, Kind, Limits, ProtocolError,
@@ -88,8 +88,8 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     mut io: R,
     config: ReadConfig,
     tx: &mpsc::Sender<OutFrame>,
-    stop: &CancellationToken,
-    dead: &CancellationToken,
+    stop: &Signal,
+    dead: &Signal,
     endpoint: &mut E,
 ) -> Closed {
     const CHUNK: usize = 64 * 1024;
@@ -103,10 +103,8 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     // Frames that did no work since the last heartbeat tick. An idle peer sends one or two
     // (its pings); a flood sends thousands.
     let mut junk = 0u32;
-    // Made once: a fresh `cancelled()` per iteration registers with (and leaves) the tokens'
-    // notifiers every time, ~7% of a call's instructions (callgrind).
-    let stopped = stop.cancelled();
-    let died = dead.cancelled();
+    let stopped = stop.fired(Role::Reader);
+    let died = dead.fired(Role::Reader);
     tokio::pin!(stopped, died);
     loop {
         let want = decoder.wanted(&buf).clamp(CHUNK, 4 * CHUNK);

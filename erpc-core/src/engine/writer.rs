@@ -6,13 +6,14 @@
 //! is the largest single throughput lever (see BENCHMARKS.md).
 
 use bytes::BytesMut;
+use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::deadline;
 use crate::engine::OutFrame;
+use crate::engine::signal::{Role, Signal};
 
 /// Frames taken off the queue per batch at most.
 const BATCH_FRAMES: usize = 512;
@@ -24,13 +25,11 @@ const KEEP_CAPACITY: usize = 1 << 20;
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     mut io: W,
     mut rx: mpsc::Receiver<OutFrame>,
-    dead: CancellationToken,
+    dead: Arc<Signal>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_FRAMES);
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    // Made once: a fresh `cancelled()` per iteration registers with (and leaves) the token's
-    // notifier every time, ~7% of a call's instructions (callgrind).
-    let died = dead.cancelled();
+    let died = dead.fired(Role::Writer);
     tokio::pin!(died);
     loop {
         let n = tokio::select! {
@@ -59,7 +58,7 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         };
         if let Err(e) = written {
             tracing::debug!(error = %e, "write failed; closing connection");
-            dead.cancel();
+            dead.fire();
             return;
         }
         buf.clear();

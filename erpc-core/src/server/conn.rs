@@ -20,6 +20,7 @@ use crate::deadline;
 use crate::engine::OutFrame;
 use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
+use crate::engine::signal::{Role, Signal};
 use crate::engine::writer::write_loop;
 use crate::extensions::Extensions;
 use crate::middleware::Next;
@@ -38,9 +39,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let config = &shared.config;
     let (read, write) = tokio::io::split(link.io);
     let (tx, rx) = mpsc::channel(config.write_queue.max(1));
-    let dead = CancellationToken::new();
+    let dead = Arc::new(Signal::default());
     let writer = tokio::spawn(write_loop(write, rx, dead.clone()));
-    let stop = CancellationToken::new();
+    let stop = Arc::new(Signal::default());
     let in_flight = Arc::new(InFlight::default());
     let draining = Arc::new(AtomicBool::new(false));
     let last_id = Arc::new(AtomicU64::new(0));
@@ -92,14 +93,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         error.head.message = Some(truncate(message).into());
         let _ = tx.send(error.into()).await;
     }
-    stop.cancel();
+    stop.fire();
     drainer.abort();
     sweeper.abort();
     drop(endpoint);
     drop(tx);
     // Handlers still finishing hold senders; the writer ends once the last one is gone.
     if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
-        dead.cancel();
+        dead.fire();
     }
 }
 
@@ -123,11 +124,7 @@ pub(crate) async fn refuse(link: StreamLink, why: String) {
 
 /// The connection's deadline sweeper: aborts handlers whose deadline passed and answers them
 /// `deadline_exceeded`.
-async fn expire_calls(
-    in_flight: Arc<InFlight>,
-    tx: mpsc::Sender<OutFrame>,
-    dead: CancellationToken,
-) {
+async fn expire_calls(in_flight: Arc<InFlight>, tx: mpsc::Sender<OutFrame>, dead: Arc<Signal>) {
     let mut expired = Vec::new();
     sweep(&in_flight.wake_sweeper, &dead, |now| {
         let next = in_flight.expire(now, &mut expired);
@@ -147,7 +144,7 @@ async fn expire_calls(
 /// then answer whatever is left with `unavailable` and stop the connection.
 async fn drain_on_shutdown(
     shutdown: CancellationToken,
-    stop: CancellationToken,
+    stop: Arc<Signal>,
     tx: mpsc::Sender<OutFrame>,
     in_flight: Arc<InFlight>,
     draining: Arc<AtomicBool>,
@@ -156,7 +153,7 @@ async fn drain_on_shutdown(
 ) {
     tokio::select! {
         _ = shutdown.cancelled() => {}
-        _ = stop.cancelled() => return,
+        _ = stop.fired(Role::Background) => return,
     }
     draining.store(true, Ordering::Release);
     let mut goaway = Frame::new(Kind::GOAWAY, last_id.load(Ordering::Acquire));
@@ -172,9 +169,9 @@ async fn drain_on_shutdown(
                 }
             }
         }
-        _ = stop.cancelled() => return,
+        _ = stop.fired(Role::Background) => return,
     }
-    stop.cancel();
+    stop.fire();
 }
 
 struct ServerEndpoint {
