@@ -55,7 +55,9 @@ pub mod protocol;
 pub mod server;
 pub mod status;
 
-pub use client::{Call, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway};
+pub use client::{
+    Call, CallFuture, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway,
+};
 pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
 pub use context::Context;
 pub use erpc_codec::compression::CompressionId;

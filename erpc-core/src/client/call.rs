@@ -1,8 +1,10 @@
 //! Typed calls with per-call options, awaited directly:
 //! `client.call(...).timeout(d).metadata("k", "v").codec(CodecId::JSON).await`.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -11,7 +13,8 @@ use erpc_codec::{CodecId, Message};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use crate::client::{Client, ClientRequest};
+use crate::client::conn::PendingCall;
+use crate::client::{Client, ClientRequest, ClientResponse, Started};
 use crate::deadline;
 use crate::metadata::Metadata;
 use crate::protocol::ByteStr;
@@ -135,35 +138,115 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
     call_option_methods!();
 }
 
-impl<Req: Message, Resp: Message> IntoFuture for Call<Req, Resp> {
-    type Output = Result<Resp, Status>;
-    type IntoFuture = BoxFuture<'static, Result<Resp, Status>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let request = prepare(
-                &self.client,
-                self.service,
-                self.method,
-                &self.request,
-                self.options,
-                false,
-            )?;
-            // Straight to the wire when there is no middleware: one less future to move.
-            let response = if self.client.is_direct() {
-                self.client.send(request).await?
-            } else {
-                self.client.invoke(request).await?
-            };
-            let codec = self.client.codecs().get(response.codec).ok_or_else(|| {
-                Status::unimplemented(format!(
-                    "server answered in unknown codec {}",
-                    response.codec
-                ))
-            })?;
-            Ok(Resp::decode(codec, response.body)?)
+impl<Req: Message, Resp: Message> Call<Req, Resp> {
+    /// Encode, frame and queue the request (the synchronous part of a call).
+    fn begin(self) -> Result<CallState<Req, Resp>, Status> {
+        let request = prepare(
+            &self.client,
+            self.service,
+            self.method,
+            &self.request,
+            self.options,
+            false,
+        )?;
+        let client = self.client;
+        if !client.is_direct() {
+            let through = client.clone();
+            let future = Box::pin(async move { through.invoke(request).await });
+            return Ok(CallState::Boxed { future, client });
+        }
+        Ok(match client.start(request)? {
+            Started::Sent(pending) => CallState::Sent { pending, client },
+            Started::Dialing(future) => CallState::Boxed { future, client },
         })
     }
+}
+
+impl<Req: Message, Resp: Message> IntoFuture for Call<Req, Resp> {
+    type Output = Result<Resp, Status>;
+    type IntoFuture = CallFuture<Req, Resp>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        CallFuture {
+            state: CallState::Start(self),
+        }
+    }
+}
+
+/// The future of an awaited [`Call`].
+///
+/// On its first poll it encodes the request and queues it on a connection, then it waits on
+/// the response directly: no boxed future per call (the common path allocates nothing for
+/// the future itself). Middleware and dialling, which are async all the way, are boxed.
+/// Dropping it before it completes cancels the call on the server.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct CallFuture<Req, Resp> {
+    state: CallState<Req, Resp>,
+}
+
+enum CallState<Req, Resp> {
+    /// Not polled yet.
+    Start(Call<Req, Resp>),
+    /// Queued; waiting for the response.
+    Sent {
+        pending: PendingCall,
+        client: Client,
+    },
+    /// Going through middleware or a dial.
+    Boxed {
+        future: BoxFuture<'static, Result<ClientResponse, Status>>,
+        client: Client,
+    },
+    /// Finished (or failed to start).
+    Done,
+}
+
+// No field is ever pinned structurally: the request is moved out by value on the first poll,
+// and the other states are `Unpin`. So the future can be `Unpin` whatever `Req` is.
+impl<Req, Resp> Unpin for CallFuture<Req, Resp> {}
+
+impl<Req: Message, Resp: Message> Future for CallFuture<Req, Resp> {
+    type Output = Result<Resp, Status>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let CallState::Start(_) = this.state {
+            if let CallState::Start(call) = std::mem::replace(&mut this.state, CallState::Done) {
+                match call.begin() {
+                    Ok(state) => this.state = state,
+                    Err(status) => return Poll::Ready(Err(status)),
+                }
+            }
+        }
+        let response = match &mut this.state {
+            CallState::Sent { pending, client } => {
+                ready!(pending.poll_response(cx)).and_then(|frame| client.unpack(frame))
+            }
+            CallState::Boxed { future, .. } => ready!(future.as_mut().poll(cx)),
+            CallState::Start(_) | CallState::Done => {
+                return Poll::Ready(Err(Status::internal("call polled after it completed")));
+            }
+        };
+        match std::mem::replace(&mut this.state, CallState::Done) {
+            CallState::Sent { client, .. } | CallState::Boxed { client, .. } => {
+                Poll::Ready(response.and_then(|r| decode(&client, r)))
+            }
+            CallState::Start(_) | CallState::Done => {
+                Poll::Ready(Err(Status::internal("call polled after it completed")))
+            }
+        }
+    }
+}
+
+/// Decode a response body in the codec its header named.
+fn decode<Resp: Message>(client: &Client, response: ClientResponse) -> Result<Resp, Status> {
+    let codec = client.codecs().get(response.codec).ok_or_else(|| {
+        Status::unimplemented(format!(
+            "server answered in unknown codec {}",
+            response.codec
+        ))
+    })?;
+    Ok(Resp::decode(codec, response.body)?)
 }
 
 /// A oneway call: sent, never answered. Awaiting it waits until the request is queued on

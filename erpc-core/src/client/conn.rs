@@ -2,8 +2,13 @@
 //! the table of pending calls.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, ready};
+
+use futures_util::future::BoxFuture;
 
 use erpc_transport::{Address, Link};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -203,7 +208,6 @@ impl ClientConn {
         let mut call = PendingCall {
             conn: self.clone(),
             id,
-            deadline,
             response,
             queued: None,
             armed: true,
@@ -214,7 +218,18 @@ impl ClientConn {
         };
         match self.tx.try_send(out) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(out)) => call.queued = Some(Box::new(out)),
+            Err(mpsc::error::TrySendError::Full(out)) => {
+                let conn = self.clone();
+                call.queued = Some(Box::pin(async move {
+                    match tokio::time::timeout_at(deadline, conn.tx.send(out)).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(_)) => Err(conn.dead_status()),
+                        Err(_) => Err(Status::deadline_exceeded(
+                            "deadline passed while queued for writing",
+                        )),
+                    }
+                }));
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.dead_status()),
         }
         Ok(call)
@@ -270,38 +285,36 @@ async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
 pub(crate) struct PendingCall {
     conn: Arc<ClientConn>,
     id: u64,
-    deadline: Instant,
     response: oneshot::Receiver<Result<Frame, Status>>,
-    /// The request, when the writer's queue was full at the start.
-    queued: Option<Box<OutFrame>>,
+    /// Waiting for room in the writer's queue, when it was full at the start (rare; boxed
+    /// so that it does not enlarge every call).
+    queued: Option<BoxFuture<'static, Result<(), Status>>>,
     armed: bool,
 }
 
 impl PendingCall {
-    /// Wait for the response until the deadline.
-    pub async fn wait(mut self) -> Result<Frame, Status> {
-        if let Some(out) = self.queued.take() {
-            // Rare: the writer is backed up. Boxed so its state does not enlarge every call.
-            let queued = Box::pin(tokio::time::timeout_at(
-                self.deadline,
-                self.conn.tx.send(*out),
-            ))
-            .await;
-            match queued {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(self.conn.dead_status()),
-                Err(_) => {
-                    return Err(Status::deadline_exceeded(
-                        "deadline passed while queued for writing",
-                    ));
+    /// Poll for the response. No timer: the connection's sweeper answers
+    /// `deadline_exceeded` (and sends CANCEL) when the deadline passes.
+    pub fn poll_response(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Frame, Status>> {
+        if let Some(queued) = &mut self.queued {
+            match queued.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => self.queued = None,
+                Poll::Ready(Err(status)) => {
+                    // Still armed: dropping the call takes it out of the pending table.
+                    self.queued = None;
+                    return Poll::Ready(Err(status));
                 }
             }
         }
-        // No timer here: the connection's sweeper answers `deadline_exceeded` (and sends
-        // CANCEL) when the deadline passes.
-        let result = (&mut self.response).await;
+        let result = ready!(Pin::new(&mut self.response).poll(cx));
         self.armed = false;
-        result.map_err(|_| self.conn.dead_status())?
+        Poll::Ready(result.unwrap_or_else(|_| Err(self.conn.dead_status())))
+    }
+
+    /// Wait for the response.
+    pub async fn wait(mut self) -> Result<Frame, Status> {
+        std::future::poll_fn(|cx| self.poll_response(cx)).await
     }
 }
 

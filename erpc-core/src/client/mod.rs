@@ -12,10 +12,12 @@ use bytes::Bytes;
 use erpc_codec::compression::CompressionId;
 use erpc_codec::{Codec, CodecId, Codecs, Message};
 use erpc_transport::{Address, AddressError};
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 pub(crate) use call::ENCODE_CAPACITY;
-pub use call::{Call, CallOptions, Oneway};
+pub use call::{Call, CallFuture, CallOptions, Oneway};
+use conn::PendingCall;
 
 use crate::body::{compress, decompress};
 use crate::config::ClientConfig;
@@ -24,6 +26,14 @@ use crate::middleware::{ClientMiddleware, ClientNext};
 use crate::protocol::{ByteStr, Frame, Kind};
 use crate::status::{Code, Status};
 use pool::Pool;
+
+/// How [`Client::start`] got a call going.
+pub(crate) enum Started {
+    /// Queued on a connection; waiting for the response.
+    Sent(PendingCall),
+    /// A connection must be dialled first: the rest of the call.
+    Dialing(BoxFuture<'static, Result<ClientResponse, Status>>),
+}
 
 /// A call in its untyped form: what client middleware sees and [`Client::invoke`] takes.
 #[derive(Debug, Clone)]
@@ -244,22 +254,41 @@ impl Client {
 
     /// The last step of every call: frame it, send it, await and unpack the response.
     pub(crate) async fn send(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        let deadline = request.deadline;
-        let oneway = request.oneway;
-        let frame = self.frame(request)?;
-        let conn = match self.inner.pool.ready_next()? {
-            (_, Some(conn)) => conn,
-            // Rare, and boxed so that its state does not enlarge every call's future.
-            (index, None) => {
-                Box::pin(self.inner.pool.dial(index, &self.inner.config, deadline)).await?
-            }
-        };
-        if oneway {
+        if request.oneway {
+            let deadline = request.deadline;
+            let frame = self.frame(request)?;
+            let conn = self.inner.pool.get(&self.inner.config, deadline).await?;
             Box::pin(conn.send_oneway(frame, deadline)).await?;
             return Ok(ClientResponse::default());
         }
-        let response = conn.start(frame, deadline)?.wait().await?;
-        self.unpack(response)
+        match self.start(request)? {
+            Started::Sent(pending) => self.unpack(pending.wait().await?),
+            Started::Dialing(rest) => rest.await,
+        }
+    }
+
+    /// Start a request-response call without waiting: frame it and queue it on a connection
+    /// that is up. Only when a connection must be dialled first is the rest of the call a
+    /// (boxed) future.
+    pub(crate) fn start(&self, request: ClientRequest) -> Result<Started, Status> {
+        let deadline = request.deadline;
+        // Framing checks the limits: a request that can never be sent fails before dialling.
+        let frame = self.frame(request)?;
+        match self.inner.pool.ready_next()? {
+            (_, Some(conn)) => Ok(Started::Sent(conn.start(frame, deadline)?)),
+            (index, None) => {
+                let client = self.clone();
+                Ok(Started::Dialing(Box::pin(async move {
+                    let conn = client
+                        .inner
+                        .pool
+                        .dial(index, &client.inner.config, deadline)
+                        .await?;
+                    let response = conn.start(frame, deadline)?.wait().await?;
+                    client.unpack(response)
+                })))
+            }
+        }
     }
 
     /// Build and check the request frame.
@@ -306,7 +335,7 @@ impl Client {
     }
 
     /// Turn a response frame into a response or the status it carries.
-    fn unpack(&self, response: Frame) -> Result<ClientResponse, Status> {
+    pub(crate) fn unpack(&self, response: Frame) -> Result<ClientResponse, Status> {
         let header = response.header;
         if header.status != Code::Ok as u8 {
             let message = response.head.message.as_ref().map_or("", |m| m.as_str());
