@@ -19,6 +19,11 @@ pub trait Message: Sized + Send + 'static {
     fn native_codec() -> Option<CodecId> {
         None
     }
+    /// Roughly how many bytes the encoded value takes, if known cheaply, so encode buffers
+    /// are sized once instead of doubling their way up. 0 means unknown.
+    fn size_hint(&self) -> usize {
+        0
+    }
     /// Append this value, encoded with `codec`, to `out`.
     fn encode(&self, codec: &dyn Codec, out: &mut BytesMut) -> Result<(), CodecError>;
     /// Decode a value from a whole body encoded with `codec`.
@@ -83,6 +88,9 @@ impl Message for Raw {
     fn native_codec() -> Option<CodecId> {
         Some(CodecId::RAW)
     }
+    fn size_hint(&self) -> usize {
+        self.0.len()
+    }
     fn encode(&self, codec: &dyn Codec, out: &mut BytesMut) -> Result<(), CodecError> {
         bound_to::<Self>(codec, CodecId::RAW)?;
         out.extend_from_slice(&self.0);
@@ -105,6 +113,9 @@ where
 {
     fn native_codec() -> Option<CodecId> {
         Some(CodecId::PROTOBUF)
+    }
+    fn size_hint(&self) -> usize {
+        self.0.encoded_len()
     }
     fn encode(&self, codec: &dyn Codec, out: &mut BytesMut) -> Result<(), CodecError> {
         bound_to::<Self>(codec, CodecId::PROTOBUF)?;
@@ -253,6 +264,23 @@ mod tests {
         assert_eq!(Proto::<Point>::decode(pb, out.freeze()).unwrap(), point);
         let mp = codecs.get(CodecId::MSGPACK).unwrap();
         assert!(point.encode(mp, &mut BytesMut::new()).is_err());
+    }
+
+    #[test]
+    fn size_hints_are_exact_for_bound_types_and_unknown_for_serde() {
+        let codecs = Codecs::default();
+        let raw = Raw(vec![1u8; 70_000].into());
+        assert_eq!(raw.size_hint(), 70_000);
+        let point = Proto(Point {
+            x: 150,
+            label: "a".into(),
+        });
+        let mut out = BytesMut::new();
+        point
+            .encode(codecs.get(CodecId::PROTOBUF).unwrap(), &mut out)
+            .unwrap();
+        assert_eq!(point.size_hint(), out.len());
+        assert_eq!(sample().size_hint(), 0);
     }
 
     #[test]

@@ -317,7 +317,7 @@ fn prepare<Req: Message>(
     let codec = client.codecs().get(codec_id).ok_or_else(|| {
         Status::unimplemented(format!("codec {codec_id} is not registered on this client"))
     })?;
-    let mut body = BytesMut::with_capacity(ENCODE_CAPACITY);
+    let mut body = BytesMut::with_capacity(request.size_hint().max(ENCODE_CAPACITY));
     request.encode(codec, &mut body)?;
     let now = Instant::now();
     let after = |t: Duration| now.checked_add(t).unwrap_or(now + FAR_FUTURE);

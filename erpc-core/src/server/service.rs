@@ -114,7 +114,13 @@ fn encode_response<T: Message>(
     size_hint: usize,
 ) -> Result<Response, Status> {
     let first = T::native_codec().unwrap_or(asked);
-    let capacity = (size_hint + size_hint / 8).clamp(crate::client::ENCODE_CAPACITY, 1 << 20);
+    // The value's own hint if it has one, else the request's size (responses are often about
+    // as large).
+    let guess = match value.size_hint() {
+        0 => size_hint + size_hint / 8,
+        exact => exact,
+    };
+    let capacity = guess.clamp(crate::client::ENCODE_CAPACITY, 64 << 20);
     let mut body = BytesMut::with_capacity(capacity);
     let id = match encode_in(codecs, first, value, &mut body) {
         Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
