@@ -59,6 +59,11 @@
 
 pub mod blocking;
 
+/// The README's code, compiled and run as a doctest so the quick start cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use erpc_core::*;
 pub use erpc_macros::service;
 
