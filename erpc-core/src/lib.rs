@@ -35,7 +35,8 @@
 //! - [`protocol`]: frames, header, header block, decoder, limits (sans-IO).
 //! - `engine`: the writer task that coalesces frames and the read loop with heartbeats.
 //! - [`client`]: [`Client`], [`Call`], [`Oneway`], connection pool, reconnect with backoff.
-//! - [`server`]: [`Server`], [`Service`], [`Request`], [`Response`], graceful shutdown.
+//! - [`server`]: [`Server`], [`Service`], [`Request`], [`Response`], graceful shutdown; per
+//!   connection a read loop, a task per call, a deadline sweeper and a shutdown drainer.
 //! - [`context`], [`deadline`], [`extensions`], [`metadata`]: what a call carries.
 //! - [`middleware`]: [`Middleware`] and [`ClientMiddleware`].
 //! - [`status`]: [`Status`] and [`Code`].

@@ -1,20 +1,15 @@
-//! One server connection: the read loop dispatching calls to spawned handlers, each bounded
-//! by its deadline, abortable by CANCEL, and isolated from the others' panics.
+//! One server connection: the read loop dispatching calls to spawned tasks (`call_task`),
+//! the deadline sweeper, the shutdown drainer, and the refusals sent from the read path.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use erpc_transport::{PeerAddr, StreamLink};
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
 use crate::engine::OutFrame;
@@ -23,10 +18,10 @@ use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::writer::write_loop;
 use crate::extensions::Extensions;
-use crate::middleware::Next;
 use crate::protocol::{Frame, HeadError, Header, Kind};
+use crate::server::Shared;
+use crate::server::call_task::CallTask;
 use crate::server::in_flight::{InFlight, Refused};
-use crate::server::{Request, Response, Shared};
 use crate::status::{Code, Status};
 
 /// Status messages are cut to this many bytes: enough to explain, too short to amplify.
@@ -350,117 +345,6 @@ impl ServerEndpoint {
     }
 }
 
-/// Everything a call's task needs, gathered by the reader so the spawned future stays small
-/// (spawning moves it; a 1.5 KiB future cost a fifth of the server's CPU in memmove).
-struct CallTask {
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<OutFrame>,
-    in_flight: Arc<InFlight>,
-    service: Arc<dyn crate::server::Service>,
-    context: Context,
-    header: Header,
-    body: Bytes,
-}
-
-impl CallTask {
-    /// Run the call and answer it. A plain function returning one `async move` block over
-    /// `self`'s fields, so the task's future holds each field once: spawning moves the whole
-    /// future, and at 1.5 KiB that move cost a fifth of the server's CPU (profiled).
-    fn run(self) -> impl std::future::Future<Output = ()> + Send {
-        let CallTask {
-            shared,
-            tx,
-            in_flight,
-            service,
-            context,
-            header,
-            body,
-        } = self;
-        let deadline = context.deadline;
-        async move {
-            let id = header.request_id;
-            let work = async {
-                let body = decompress(
-                    header.compression,
-                    body,
-                    shared.config.limits.max_decompressed,
-                )?;
-                let request = Request::new(context, header.codec, shared.codecs.clone(), body);
-                if shared.middleware.is_empty() {
-                    service.call(request).await
-                } else {
-                    // Boxed so that calls without middleware do not carry its state.
-                    Box::pin(Next::new(&shared.middleware, service.as_ref()).run(request)).await
-                }
-            };
-            // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
-            // task outright through its abort handle in `InFlight`, and answer for it.
-            let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
-            if !in_flight.finish(id) {
-                return;
-            }
-            let result = outcome.unwrap_or_else(|panic| Err(panicked(id, panic)));
-            if header.kind == Kind::ONEWAY {
-                if let Err(status) = result {
-                    tracing::debug!(id, %status, "oneway call failed");
-                }
-                return;
-            }
-            let frame = match result {
-                Ok(response) => {
-                    response_frame(id, response, header, shared.config.compression_threshold)
-                }
-                Err(status) => status_frame(id, &status),
-            };
-            if let Some(wait) = queue(tx, frame) {
-                wait.await;
-            }
-        }
-    }
-}
-
-/// Queue a frame; if the writer's queue is full, return a (boxed) future that waits for room.
-/// Boxed because tokio's `send` future is over 1 KiB and would otherwise be part of every
-/// call's task, which spawning moves around.
-fn queue(tx: mpsc::Sender<OutFrame>, frame: Frame) -> Option<BoxFuture<'static, ()>> {
-    match tx.try_send(frame.into()) {
-        Err(mpsc::error::TrySendError::Full(out)) => Some(Box::pin(async move {
-            let _ = tx.send(out).await;
-        })),
-        _ => None,
-    }
-}
-
-/// Log a handler's panic and turn it into the call's status.
-fn panicked(id: u64, panic: Box<dyn std::any::Any + Send>) -> Status {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(id, panic = %what, "handler panicked");
-    Status::internal("the handler panicked")
-}
-
-fn response_frame(id: u64, response: Response, request: Header, threshold: usize) -> Frame {
-    let mut frame = Frame::new(Kind::RESPONSE, id);
-    frame.header.codec = response.codec;
-    frame.head.metadata = response.metadata;
-    match compress(
-        request.compression,
-        response.body,
-        threshold,
-        &mut frame.header.compression,
-    ) {
-        Ok(body) => frame.body = body,
-        Err(status) => return status_frame(id, &status),
-    }
-    if !frame.head.fits() {
-        return status_frame(id, &Status::internal("response metadata entry too long"));
-    }
-    frame
-}
-
 /// A RESPONSE frame carrying a failure.
 pub(crate) fn status_frame(id: u64, status: &Status) -> Frame {
     let mut frame = Frame::new(Kind::RESPONSE, id);
@@ -491,45 +375,5 @@ fn send_soon(tx: &mpsc::Sender<OutFrame>, out: OutFrame) {
         tokio::spawn(async move {
             let _ = tx.send(out).await;
         });
-    }
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Spawning moves a call's whole future; at 1.5 KiB that cost a fifth of the server's
-    /// CPU. This guards the shape of `CallTask::run` against growing back.
-    #[tokio::test]
-    async fn a_calls_task_future_stays_small() {
-        struct Nothing;
-        impl crate::server::Service for Nothing {
-            fn name(&self) -> &str {
-                "nothing"
-            }
-            fn methods(&self) -> &[&'static str] {
-                &[]
-            }
-            fn call(&self, _: Request) -> BoxFuture<'_, Result<Response, Status>> {
-                Box::pin(async { Err(Status::unimplemented("nothing")) })
-            }
-        }
-        let (tx, _rx) = mpsc::channel(1);
-        let task = CallTask {
-            shared: Arc::new(Shared {
-                services: Default::default(),
-                middleware: vec![],
-                config: Default::default(),
-                codecs: Default::default(),
-            }),
-            tx,
-            in_flight: Default::default(),
-            service: Arc::new(Nothing),
-            context: Context::new("nothing", "m", Duration::from_secs(1)),
-            header: Frame::new(Kind::REQUEST, 1).header,
-            body: Bytes::new(),
-        };
-        let future = task.run();
-        let size = std::mem::size_of_val(&future);
-        assert!(size <= 1024, "a call's task future is {size} bytes");
     }
 }

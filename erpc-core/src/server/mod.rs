@@ -1,6 +1,7 @@
 //! The server: services by name, listening on any number of transports at once, with
 //! graceful shutdown.
 
+mod call_task;
 mod conn;
 mod in_flight;
 mod service;
