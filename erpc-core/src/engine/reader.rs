@@ -92,8 +92,13 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     dead: &Signal,
     endpoint: &mut E,
 ) -> Closed {
-    const CHUNK: usize = 64 * 1024;
-    let mut buf = BytesMut::with_capacity(CHUNK);
+    // Reads start small and double while they fill the buffer (a busy connection), up to
+    // MAX_CHUNK; an idle connection gives its buffer back at a heartbeat tick. 64 KiB per
+    // connection from the start cost half a megabyte per connection pair (BENCHMARKS.md).
+    const MIN_CHUNK: usize = 8 * 1024;
+    const MAX_CHUNK: usize = 64 * 1024;
+    let mut chunk = MIN_CHUNK;
+    let mut buf = BytesMut::new();
     let mut decoder = FrameDecoder::new(config.limits);
     let mut heartbeat = Heartbeat::new(config.heartbeat.misses);
     let interval = config.heartbeat.interval;
@@ -107,10 +112,10 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     let died = dead.fired(Role::Reader);
     tokio::pin!(stopped, died);
     loop {
-        let want = decoder.wanted(&buf).clamp(CHUNK, 4 * CHUNK);
-        if buf.capacity() - buf.len() < CHUNK / 8 {
-            buf.reserve(want);
+        if buf.capacity() - buf.len() < chunk / 8 {
+            buf.reserve(decoder.wanted(&buf).clamp(chunk, 4 * MAX_CHUNK));
         }
+        let spare = buf.capacity() - buf.len();
         let first_frame_timer = async {
             match first_frame_by {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -123,11 +128,19 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
             _ = &mut died => return Closed::WriterFailed,
             read = io.read_buf(&mut buf) => match read {
                 Ok(0) => return Closed::Eof,
-                Ok(_) => heartbeat.heard(),
+                Ok(n) => {
+                    heartbeat.heard();
+                    chunk = if n >= spare { (chunk * 2).min(MAX_CHUNK) } else { chunk };
+                }
                 Err(e) => return Closed::Io(e),
             },
             _ = ticker.tick() => {
                 junk = 0;
+                if buf.is_empty() {
+                    // Nothing half-read: an idle connection keeps no read buffer.
+                    buf = BytesMut::new();
+                    chunk = MIN_CHUNK;
+                }
                 match heartbeat.tick() {
                     Beat::Alive => {}
                     // A full queue means traffic is flowing; the ping can wait a tick.
