@@ -61,4 +61,10 @@ async fn calls_spread_over_several_connections() {
     });
     let ids = futures_util::future::join_all(calls).await;
     assert_eq!(ids, (0..64).collect::<Vec<_>>());
+    // The calls really went over four connections.
+    let mut peers = std::collections::HashSet::new();
+    for _ in 0..16 {
+        peers.insert(client.peer().await.unwrap());
+    }
+    assert_eq!(peers.len(), 4, "{peers:?}");
 }

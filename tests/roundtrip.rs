@@ -54,10 +54,26 @@ async fn every_codec_compression_and_transport_round_trips() {
 }
 
 #[tokio::test]
-async fn small_bodies_are_not_compressed_and_still_arrive() {
-    let server = start("mem", ServerConfig::default()).await;
-    let client = client(&server.addr);
+async fn responses_are_compressed_only_above_the_threshold() {
+    let server = start("tcp", ServerConfig::default()).await;
+    let mut peer = RawPeer::connect(&server.addr).await;
+    for (id, size, expected) in [(1, 10, CompressionId::NONE), (2, 3000, CompressionId::GZIP)] {
+        let body = vec![b'z'; size];
+        let mut frame = request(id, "raw", CodecId::RAW, &[]);
+        frame.header.compression = CompressionId::GZIP;
+        frame.body = erpc::codec::compression::compress(CompressionId::GZIP, &body).unwrap();
+        peer.send(&frame).await;
+        let reply = peer.recv_reply().await.unwrap();
+        assert_eq!(reply.header.status, 0, "{:?}", reply.head.message);
+        assert_eq!(reply.header.compression, expected, "{size}-byte response");
+        let back =
+            erpc::codec::compression::decompress(reply.header.compression, &reply.body, 1 << 20)
+                .unwrap();
+        assert_eq!(back, body);
+    }
+    // And through a typed client, small bodies asked for zstd still arrive intact.
     let msg = Msg::new(1, 8);
+    let client = client(&server.addr);
     assert_eq!(
         client
             .echo(msg.clone())

@@ -34,3 +34,30 @@ pub(crate) fn decompress(
     }
     Ok(compression::decompress(compression, &body, limit)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_below_the_threshold_go_uncompressed_and_say_so() {
+        let mut applied = CompressionId::ZSTD;
+        let small = compress(
+            CompressionId::ZSTD,
+            Bytes::from(vec![1u8; 1023]),
+            1024,
+            &mut applied,
+        )
+        .unwrap();
+        assert_eq!((applied, small.len()), (CompressionId::NONE, 1023));
+        let big = compress(
+            CompressionId::ZSTD,
+            Bytes::from(vec![1u8; 1024]),
+            1024,
+            &mut applied,
+        )
+        .unwrap();
+        assert_eq!(applied, CompressionId::ZSTD);
+        assert_eq!(decompress(applied, big, 1024).unwrap(), vec![1u8; 1024]);
+    }
+}

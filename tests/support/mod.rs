@@ -61,6 +61,8 @@ pub trait Echo {
     async fn raw_len(&self, data: Raw) -> Result<u64, Status>;
     /// A protobuf point, mirrored.
     async fn mirror(&self, p: Proto<Point>) -> Result<Proto<Point>, Status>;
+    /// The caller's address as the server sees it: tells connections apart.
+    async fn peer(&self, cx: Context) -> Result<String, Status>;
     /// Counts a oneway notification.
     #[oneway]
     async fn notify(&self, n: u64);
@@ -173,6 +175,12 @@ impl Echo for EchoImpl {
 
     async fn mirror(&self, p: Proto<Point>) -> Result<Proto<Point>, Status> {
         Ok(Proto(Point { x: p.0.y, y: p.0.x }))
+    }
+
+    async fn peer(&self, cx: Context) -> Result<String, Status> {
+        cx.peer()
+            .map(|p| p.to_string())
+            .ok_or_else(|| Status::internal("no peer"))
     }
 
     async fn notify(&self, n: u64) {
