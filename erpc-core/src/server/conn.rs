@@ -83,10 +83,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         }
     }
     if let Some((code, message)) = farewell {
-        let mut error = Frame::new(Kind::ERROR, 0);
-        error.header.status = code as u8;
-        error.head.message = Some(truncate(message).into());
-        let _ = tx.send(error.into()).await;
+        let _ = tx.send(error_frame(code, message).into()).await;
     }
     stop.fire();
     drainer.abort();
@@ -104,11 +101,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
 pub(crate) async fn refuse(link: StreamLink, why: String) {
     use tokio::io::AsyncWriteExt;
     let mut io = link.io;
-    let mut error = Frame::new(Kind::ERROR, 0);
-    error.header.status = Code::Unavailable as u8;
-    error.head.message = Some(truncate(why).into());
     let mut bytes = bytes::BytesMut::new();
-    if error.encode(&mut bytes).is_ok() {
+    if error_frame(Code::Unavailable, why)
+        .encode(&mut bytes)
+        .is_ok()
+    {
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             let _ = io.write_all(&bytes).await;
             let _ = io.shutdown().await;
@@ -343,6 +340,14 @@ impl ServerEndpoint {
         self.in_flight.attach(id, handle.abort_handle());
         true
     }
+}
+
+/// A connection-level ERROR frame, sent just before closing.
+fn error_frame(code: Code, message: String) -> Frame {
+    let mut error = Frame::new(Kind::ERROR, 0);
+    error.header.status = code as u8;
+    error.head.message = Some(truncate(message).into());
+    error
 }
 
 /// A RESPONSE frame carrying a failure.
