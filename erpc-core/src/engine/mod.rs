@@ -8,6 +8,8 @@ pub(crate) mod reader;
 pub(crate) mod signal;
 pub(crate) mod writer;
 
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::protocol::Frame;
@@ -26,6 +28,30 @@ impl From<Frame> for OutFrame {
             frame,
             deadline: None,
         }
+    }
+}
+
+/// Queue `out` for the writer. If the queue is full, return a future that waits for room:
+/// boxed, because tokio's `send` future is over 1 KiB and would otherwise be part of every
+/// caller's future. Synchronous callers spawn it ([`queue_or_spawn`]); tasks await it.
+pub(crate) fn queue(tx: &mpsc::Sender<OutFrame>, out: OutFrame) -> Option<BoxFuture<'static, ()>> {
+    match tx.try_send(out) {
+        Err(mpsc::error::TrySendError::Full(out)) => {
+            let tx = tx.clone();
+            Some(Box::pin(async move {
+                let _ = tx.send(out).await;
+            }))
+        }
+        // Sent, or the connection is closed (nobody left to tell).
+        _ => None,
+    }
+}
+
+/// [`queue`] from synchronous code (the read path): a full queue delays the frame, never
+/// loses it and never blocks the reader.
+pub(crate) fn queue_or_spawn(tx: &mpsc::Sender<OutFrame>, out: OutFrame) {
+    if let Some(wait) = queue(tx, out) {
+        tokio::spawn(wait);
     }
 }
 

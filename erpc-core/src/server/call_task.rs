@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
-use crate::engine::OutFrame;
+use crate::engine::{OutFrame, queue};
 use crate::middleware::Next;
 use crate::protocol::{Frame, Header, Kind};
 use crate::server::conn::status_frame;
@@ -82,22 +81,10 @@ impl CallTask {
                 }
                 Err(status) => status_frame(id, &status),
             };
-            if let Some(wait) = queue(tx, frame) {
+            if let Some(wait) = queue(&tx, frame.into()) {
                 wait.await;
             }
         }
-    }
-}
-
-/// Queue a frame; if the writer's queue is full, return a (boxed) future that waits for room.
-/// Boxed because tokio's `send` future is over 1 KiB and would otherwise be part of every
-/// call's task, which spawning moves around.
-fn queue(tx: mpsc::Sender<OutFrame>, frame: Frame) -> Option<BoxFuture<'static, ()>> {
-    match tx.try_send(frame.into()) {
-        Err(mpsc::error::TrySendError::Full(out)) => Some(Box::pin(async move {
-            let _ = tx.send(out).await;
-        })),
-        _ => None,
     }
 }
 
@@ -149,7 +136,10 @@ mod tests {
             fn methods(&self) -> &[&'static str] {
                 &[]
             }
-            fn call(&self, _: Request) -> BoxFuture<'_, Result<Response, Status>> {
+            fn call(
+                &self,
+                _: Request,
+            ) -> futures_util::future::BoxFuture<'_, Result<Response, Status>> {
                 Box::pin(async { Err(Status::unimplemented("nothing")) })
             }
         }

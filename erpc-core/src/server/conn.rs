@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::deadline;
-use crate::engine::OutFrame;
 use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::writer::write_loop;
+use crate::engine::{OutFrame, queue_or_spawn};
 use crate::extensions::Extensions;
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::server::Shared;
@@ -124,7 +124,7 @@ async fn expire_calls(in_flight: Arc<InFlight>, tx: mpsc::Sender<OutFrame>, dead
             if call.kind == Kind::REQUEST {
                 let status =
                     Status::deadline_exceeded("the handler did not finish before the deadline");
-                send_soon(&tx, status_frame(call.id, &status).into());
+                queue_or_spawn(&tx, status_frame(call.id, &status).into());
             }
         }
         next
@@ -238,7 +238,7 @@ impl ServerEndpoint {
             tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
             return;
         }
-        send_soon(&self.tx, status_frame(header.request_id, &status).into());
+        queue_or_spawn(&self.tx, status_frame(header.request_id, &status).into());
     }
 
     /// [`ServerEndpoint::reject`], as the outcome of a call that was refused.
@@ -370,15 +370,4 @@ fn truncate(mut message: String) -> String {
         message.truncate(cut);
     }
     message
-}
-
-/// Queue a frame from the (synchronous) read path without blocking it: if the writer's queue
-/// is full, a task waits for room, so the answer is delayed, never lost.
-fn send_soon(tx: &mpsc::Sender<OutFrame>, out: OutFrame) {
-    if let Err(mpsc::error::TrySendError::Full(out)) = tx.try_send(out) {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let _ = tx.send(out).await;
-        });
-    }
 }
