@@ -104,6 +104,7 @@ async fn untyped_calls_by_name_work_for_tools() {
             compression: CompressionId::NONE,
             body: bytes::Bytes::from_static(b"\"abc\""),
             oneway: false,
+            stream: false,
         })
         .await
         .unwrap();

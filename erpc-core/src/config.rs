@@ -55,6 +55,10 @@ pub struct ClientConfig {
     /// Frames that do no work (pings, pongs, unknown frames) accepted from the server per
     /// heartbeat interval before the connection is dropped. Default 1,000.
     pub max_junk_frames: u32,
+    /// Bytes the server may have in flight on one stream before it waits for this client to
+    /// consume them: the bound on a stream's receive buffer. At least (and by default) 256
+    /// KiB, the protocol's initial window.
+    pub stream_window: u32,
 }
 
 impl Default for ClientConfig {
@@ -72,6 +76,7 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(5),
             write_queue: 4096,
             max_junk_frames: 1000,
+            stream_window: crate::engine::stream::INITIAL_WINDOW,
         }
     }
 }
@@ -108,6 +113,10 @@ pub struct ServerConfig {
     /// Connections served at once; further ones get an ERROR frame (`unavailable`) and are
     /// closed. Default 10,000.
     pub max_connections: usize,
+    /// Bytes a client may have in flight on one stream before it waits for the handler to
+    /// consume them: the bound on a stream's receive buffer. At least (and by default) 256
+    /// KiB, the protocol's initial window.
+    pub stream_window: u32,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +134,7 @@ impl Default for ServerConfig {
             max_junk_frames: 1000,
             max_cancel_debt: 2048,
             max_connections: 10_000,
+            stream_window: crate::engine::stream::INITIAL_WINDOW,
         }
     }
 }

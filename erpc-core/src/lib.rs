@@ -55,6 +55,7 @@ pub mod middleware;
 pub mod protocol;
 pub mod server;
 pub mod status;
+pub mod stream;
 
 pub use client::{
     Call, CallFuture, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway,
@@ -68,15 +69,17 @@ pub use extensions::Extensions;
 pub use metadata::Metadata;
 pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
 pub use server::{
-    Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, oneway, unary,
-    unknown_method,
+    Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, StreamRequest,
+    bidi_streaming, client_streaming, oneway, server_streaming, unary, unknown_method, wrong_shape,
 };
 pub use status::{Code, Status};
+pub use stream::{Event, ServerStream, Streaming};
 
 /// What `#[erpc::service]` expands to refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
     pub use erpc_transport::AddressError;
+    pub use futures_util::Stream;
     pub use futures_util::future::BoxFuture;
     pub use std::future::Future;
     pub use std::sync::Arc;

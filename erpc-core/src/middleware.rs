@@ -22,7 +22,7 @@
 //! }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::client::{Client, ClientRequest, ClientResponse};
 use crate::server::{Request, Response, Service};
@@ -38,19 +38,55 @@ pub trait Middleware: Send + Sync + 'static {
 /// The rest of a server chain: further middleware, then the service.
 pub struct Next<'a> {
     chain: &'a [Arc<dyn Middleware>],
-    service: &'a dyn Service,
+    end: End<'a>,
+}
+
+/// What the end of a chain does.
+#[derive(Clone, Copy)]
+enum End<'a> {
+    /// Call the service.
+    Service(&'a dyn Service),
+    /// The opening of a stream passed every middleware: hand the request back to the engine,
+    /// which runs the streaming handler with it.
+    Opened(&'a Mutex<Option<Request>>),
 }
 
 impl<'a> Next<'a> {
     pub(crate) fn new(chain: &'a [Arc<dyn Middleware>], service: &'a dyn Service) -> Self {
-        Next { chain, service }
+        Next {
+            chain,
+            end: End::Service(service),
+        }
+    }
+
+    /// A chain for a stream's opening, which ends by putting the request in `opened`.
+    pub(crate) fn for_stream(
+        chain: &'a [Arc<dyn Middleware>],
+        opened: &'a Mutex<Option<Request>>,
+    ) -> Self {
+        Next {
+            chain,
+            end: End::Opened(opened),
+        }
     }
 
     /// Run the rest of the chain.
     pub async fn run(self, request: Request) -> Result<Response, Status> {
         match self.chain.split_first() {
-            Some((first, rest)) => first.call(request, Next::new(rest, self.service)).await,
-            None => self.service.call(request).await,
+            Some((first, rest)) => {
+                let next = Next {
+                    chain: rest,
+                    end: self.end,
+                };
+                first.call(request, next).await
+            }
+            None => match self.end {
+                End::Service(service) => service.call(request).await,
+                End::Opened(opened) => {
+                    *opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(request);
+                    Ok(Response::default())
+                }
+            },
         }
     }
 }
@@ -86,22 +122,50 @@ pub trait ClientMiddleware: Send + Sync + 'static {
 pub struct ClientNext<'a> {
     chain: &'a [Arc<dyn ClientMiddleware>],
     client: &'a Client,
+    opened: Option<&'a Mutex<Option<ClientRequest>>>,
 }
 
 impl<'a> ClientNext<'a> {
     pub(crate) fn new(chain: &'a [Arc<dyn ClientMiddleware>], client: &'a Client) -> Self {
-        ClientNext { chain, client }
+        ClientNext {
+            chain,
+            client,
+            opened: None,
+        }
+    }
+
+    /// A chain for a stream's opening, which ends by putting the request in `opened`
+    /// instead of sending it: the engine opens the stream with it.
+    pub(crate) fn for_stream(
+        chain: &'a [Arc<dyn ClientMiddleware>],
+        client: &'a Client,
+        opened: &'a Mutex<Option<ClientRequest>>,
+    ) -> Self {
+        ClientNext {
+            chain,
+            client,
+            opened: Some(opened),
+        }
     }
 
     /// Run the rest of the chain.
     pub async fn run(self, request: ClientRequest) -> Result<ClientResponse, Status> {
         match self.chain.split_first() {
             Some((first, rest)) => {
-                first
-                    .call(request, ClientNext::new(rest, self.client))
-                    .await
+                let next = ClientNext {
+                    chain: rest,
+                    client: self.client,
+                    opened: self.opened,
+                };
+                first.call(request, next).await
             }
-            None => self.client.send(request).await,
+            None => match self.opened {
+                Some(opened) => {
+                    *opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(request);
+                    Ok(ClientResponse::default())
+                }
+                None => self.client.send(request).await,
+            },
         }
     }
 }

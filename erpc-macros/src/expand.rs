@@ -54,7 +54,7 @@ fn expand_trait(service: &Service) -> TokenStream {
         let name = &m.ident;
         let inputs = &m.sig.inputs;
         let output = match &m.kind {
-            Kind::Unary { output, .. } => quote!(#output),
+            Kind::Unary { output, .. } | Kind::Stream { output, .. } => quote!(#output),
             Kind::Oneway => quote!(()),
         };
         let signature = quote! {
@@ -86,6 +86,13 @@ fn expand_server(service: &Service) -> TokenStream {
         .collect();
     let indices: Vec<usize> = (0..service.methods.len()).collect();
     let arms = service.methods.iter().map(|m| {
+        if matches!(m.kind, Kind::Stream { .. }) {
+            let method = m.ident.to_string();
+            return quote! {{
+                let status = #krate::wrong_shape(#name, #method, true);
+                ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
+            }};
+        }
         let method = &m.ident;
         let req_ty = request_type(m);
         let pattern = request_value(m);
@@ -96,11 +103,45 @@ fn expand_server(service: &Service) -> TokenStream {
             (quote!(_), quote!(self.inner.#method(#(#args),*)))
         };
         let helper = match m.kind {
-            Kind::Unary { .. } => quote!(#krate::unary),
+            Kind::Unary { .. } | Kind::Stream { .. } => quote!(#krate::unary),
             Kind::Oneway => quote!(#krate::oneway),
         };
         quote! {
             ::std::boxed::Box::pin(#helper(request, move |#cx_param: #krate::Context, #pattern: #req_ty| #call))
+        }
+    });
+    let stream_arms = service.methods.iter().map(|m| {
+        let method = &m.ident;
+        let Kind::Stream { input, output_item, .. } = &m.kind else {
+            let method = m.ident.to_string();
+            return quote! {{
+                let status = #krate::wrong_shape(#name, #method, false);
+                ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
+            }};
+        };
+        let args: Vec<&Ident> = m.args.iter().map(|(name, _)| name).collect();
+        let (cx_param, call) = if m.takes_context {
+            (quote!(__erpc_cx), quote!(self.inner.#method(__erpc_cx, #(#args),*)))
+        } else {
+            (quote!(_), quote!(self.inner.#method(#(#args),*)))
+        };
+        let (helper, param) = match (input, output_item) {
+            (Some(input), Some(_)) => {
+                let arg = args[0];
+                (quote!(#krate::bidi_streaming), quote!(#arg: #krate::Streaming<#input>))
+            }
+            (Some(input), None) => {
+                let arg = args[0];
+                (quote!(#krate::client_streaming), quote!(#arg: #krate::Streaming<#input>))
+            }
+            (None, _) => {
+                let req_ty = request_type(m);
+                let pattern = request_value(m);
+                (quote!(#krate::server_streaming), quote!(#pattern: #req_ty))
+            }
+        };
+        quote! {
+            ::std::boxed::Box::pin(#helper(request, move |#cx_param: #krate::Context, #param| #call))
         }
     });
     let doc = format!(
@@ -150,6 +191,23 @@ fn expand_server(service: &Service) -> TokenStream {
                     }
                 }
             }
+
+            fn stream(
+                &self,
+                request: #krate::StreamRequest,
+            ) -> #krate::__private::BoxFuture<'_, ::core::result::Result<#krate::stream::ResponseStream, #krate::Status>> {
+                let index = match request.method() {
+                    #(#method_names => #indices,)*
+                    _ => usize::MAX,
+                };
+                match index {
+                    #(#indices => #stream_arms,)*
+                    _ => {
+                        let status = #krate::unknown_method(#name, request.method());
+                        ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
+                    }
+                }
+            }
         }
     }
 }
@@ -180,6 +238,33 @@ fn expand_client(service: &Service) -> TokenStream {
                     self.client.oneway(#name, #method_name, #req).options(self.options.clone())
                 }
             },
+            Kind::Stream { input: None, output_item: Some(item), .. } => quote! {
+                #(#docs)*
+                pub fn #method(&self, #(#params),*) -> #krate::client::StreamCall<#req_ty, #item> {
+                    self.client.server_stream(#name, #method_name, #req).options(self.options.clone())
+                }
+            },
+            Kind::Stream { input: Some(input), output_item, ok, .. } => {
+                let arg = &m.args[0].0;
+                let param = quote!(#arg: impl #krate::__private::Stream<Item = #input> + ::core::marker::Send + 'static);
+                match output_item {
+                    Some(item) => quote! {
+                        #(#docs)*
+                        pub fn #method(&self, #param) -> #krate::client::StreamCall<#input, #item> {
+                            self.client.bidi_stream(#name, #method_name, #arg).options(self.options.clone())
+                        }
+                    },
+                    None => quote! {
+                        #(#docs)*
+                        pub fn #method(&self, #param) -> #krate::client::ClientStreamCall<#input, #ok> {
+                            self.client.client_stream(#name, #method_name, #arg).options(self.options.clone())
+                        }
+                    },
+                }
+            }
+            Kind::Stream { input: None, output_item: None, .. } => {
+                unreachable!("a method without a stream is unary")
+            }
         }
     });
     let doc = format!(

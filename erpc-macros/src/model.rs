@@ -31,6 +31,15 @@ pub enum Kind {
         output: Box<Type>,
     },
     Oneway,
+    /// Takes a `Streaming<input>` (client streaming, bidirectional) or plain arguments
+    /// (server streaming), returns `Result<ServerStream<item>, _>` (server streaming,
+    /// bidirectional) or `Result<ok, _>` (client streaming).
+    Stream {
+        input: Option<Box<Type>>,
+        output_item: Option<Box<Type>>,
+        ok: Box<Type>,
+        output: Box<Type>,
+    },
 }
 
 impl Service {
@@ -180,11 +189,31 @@ impl Method {
                     "erpc methods return `Result<T, erpc::Status>`; mark methods without a response `#[oneway]`",
                 ));
             }
-            (ReturnType::Type(_, ty), false) => Kind::Unary {
-                ok: Box::new(result_ok_type(ty)?),
-                output: ty.clone(),
-            },
+            (ReturnType::Type(_, ty), false) => {
+                let ok = result_ok_type(ty)?;
+                let input = streaming_input(&args)?;
+                let output_item = single_generic(&ok, "ServerStream");
+                if input.is_none() && output_item.is_none() {
+                    Kind::Unary {
+                        ok: Box::new(ok),
+                        output: ty.clone(),
+                    }
+                } else {
+                    Kind::Stream {
+                        input: input.map(Box::new),
+                        output_item: output_item.map(Box::new),
+                        ok: Box::new(ok),
+                        output: ty.clone(),
+                    }
+                }
+            }
         };
+        if oneway && streaming_input(&args)?.is_some() {
+            return Err(syn::Error::new(
+                sig.ident.span(),
+                "a #[oneway] method cannot take a `Streaming` argument",
+            ));
+        }
         Ok(Method {
             ident: sig.ident.clone(),
             attrs,
@@ -194,6 +223,39 @@ impl Method {
             default_body: f.default.clone(),
             sig: sig.clone(),
         })
+    }
+}
+
+/// `T` if `ty` is `<name><T>` (by its last path segment).
+fn single_generic(ty: &Type, name: &str) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match (args.args.len(), args.args.first()) {
+        (1, Some(syn::GenericArgument::Type(t))) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// The message type of a `Streaming<T>` argument, which must then be the only one.
+fn streaming_input(args: &[(Ident, Type)]) -> syn::Result<Option<Type>> {
+    let streams: Vec<&Type> = args
+        .iter()
+        .map(|(_, ty)| ty)
+        .filter(|ty| single_generic(ty, "Streaming").is_some())
+        .collect();
+    match (streams.as_slice(), args.len()) {
+        ([], _) => Ok(None),
+        ([one], 1) => Ok(single_generic(one, "Streaming")),
+        ([one, ..], _) => Err(syn::Error::new(
+            one.span(),
+            "a `Streaming<T>` argument must be the method's only argument (after an optional `Context`): the request is the stream",
+        )),
     }
 }
 

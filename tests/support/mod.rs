@@ -12,6 +12,8 @@ use erpc::{Codec, CodecError, CodecId, Context, Proto, Raw, ServerConfig, Server
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+pub mod feed;
+
 /// The benchmark-shaped message.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Msg {

@@ -40,31 +40,35 @@ pub struct CallOptions {
 macro_rules! option_setters {
     () => {
         /// Time allowed from the start of the call.
-        pub fn timeout(mut self, timeout: Duration) -> Self {
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.options_mut().timeout = Some(timeout);
             self
         }
 
         /// An absolute deadline (the earlier of this and the timeout wins).
-        pub fn deadline(mut self, deadline: Instant) -> Self {
+        pub fn deadline(mut self, deadline: ::tokio::time::Instant) -> Self {
             self.options_mut().deadline = Some(deadline);
             self
         }
 
         /// Add a metadata entry.
-        pub fn metadata(mut self, key: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
+        pub fn metadata(
+            mut self,
+            key: impl Into<$crate::protocol::ByteStr>,
+            value: impl Into<::bytes::Bytes>,
+        ) -> Self {
             self.options_mut().metadata.insert(key, value);
             self
         }
 
         /// The codec (types bound to one codec, like `Proto` and `Raw`, ignore this).
-        pub fn codec(mut self, codec: CodecId) -> Self {
+        pub fn codec(mut self, codec: $crate::CodecId) -> Self {
             self.options_mut().codec = Some(codec);
             self
         }
 
         /// The compression (bodies below the client's threshold are never compressed).
-        pub fn compression(mut self, compression: CompressionId) -> Self {
+        pub fn compression(mut self, compression: $crate::CompressionId) -> Self {
             self.options_mut().compression = Some(compression);
             self
         }
@@ -301,28 +305,28 @@ pub(crate) const ENCODE_CAPACITY: usize = 1024;
 /// Stands in for "no deadline" when a caller asks for `Duration::MAX`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// Encode a typed request into the untyped form every call goes through.
-fn prepare<Req: Message>(
+/// The codec a call of `Req` uses: the type's own, else the call's, else the client's.
+pub(crate) fn call_codec<Req: Message>(
     client: &Client,
-    service: ByteStr,
-    method: ByteStr,
-    request: &Req,
-    options: CallOptions,
-    oneway: bool,
-) -> Result<ClientRequest, Status> {
-    let config = client.config();
+    options: &CallOptions,
+) -> Result<CodecId, Status> {
     let codec_id = Req::native_codec()
         .or(options.codec)
-        .unwrap_or(config.codec);
-    let codec = client.codecs().get(codec_id).ok_or_else(|| {
-        Status::unimplemented(format!("codec {codec_id} is not registered on this client"))
-    })?;
-    let mut body = BytesMut::with_capacity(request.size_hint().max(ENCODE_CAPACITY));
-    request.encode(codec, &mut body)?;
+        .unwrap_or(client.config().codec);
+    match client.codecs().get(codec_id) {
+        Some(_) => Ok(codec_id),
+        None => Err(Status::unimplemented(format!(
+            "codec {codec_id} is not registered on this client"
+        ))),
+    }
+}
+
+/// A call's absolute deadline from its options, the client's default and an inherited one.
+pub(crate) fn call_deadline(client: &Client, options: &CallOptions) -> Result<Instant, Status> {
     let now = Instant::now();
     let after = |t: Duration| now.checked_add(t).unwrap_or(now + FAR_FUTURE);
     let deadline = match (options.timeout, options.deadline) {
-        (None, None) => after(config.timeout),
+        (None, None) => after(client.config().timeout),
         (Some(t), None) => after(t),
         (None, Some(d)) => d,
         (Some(t), Some(d)) => d.min(after(t)),
@@ -333,14 +337,44 @@ fn prepare<Req: Message>(
             "deadline passed before the call was sent",
         ));
     }
+    Ok(deadline)
+}
+
+/// Encode a message in codec `id` of `client`.
+pub(crate) fn encode_message<M: Message>(
+    codecs: &erpc_codec::Codecs,
+    id: CodecId,
+    message: &M,
+) -> Result<Bytes, Status> {
+    let codec = codecs
+        .get(id)
+        .ok_or_else(|| Status::unimplemented(format!("codec {id} is not registered")))?;
+    let mut body = BytesMut::with_capacity(message.size_hint().max(ENCODE_CAPACITY));
+    message.encode(codec, &mut body)?;
+    Ok(body.freeze())
+}
+
+/// Encode a typed request into the untyped form every call goes through.
+fn prepare<Req: Message>(
+    client: &Client,
+    service: ByteStr,
+    method: ByteStr,
+    request: &Req,
+    options: CallOptions,
+    oneway: bool,
+) -> Result<ClientRequest, Status> {
+    let codec = call_codec::<Req>(client, &options)?;
+    let body = encode_message(client.codecs(), codec, request)?;
+    let deadline = call_deadline(client, &options)?;
     Ok(ClientRequest {
         service,
         method,
         metadata: options.metadata,
         deadline,
-        codec: codec_id,
-        compression: options.compression.unwrap_or(config.compression),
-        body: body.freeze(),
+        codec,
+        compression: options.compression.unwrap_or(client.config().compression),
+        body,
         oneway,
+        stream: false,
     })
 }

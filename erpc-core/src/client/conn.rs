@@ -19,16 +19,37 @@ use crate::config::ClientConfig;
 use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::Signal;
+use crate::engine::stream::{Inbox, Outbound, StreamState, route_stream_frame};
 use crate::engine::writer::write_loop;
-use crate::engine::{OutFrame, control};
+use crate::engine::{OutFrame, channels, control};
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::status::{Code, Status};
 
 type Reply = oneshot::Sender<Result<Frame, Status>>;
 
+/// Who waits on a call.
+enum Waiter {
+    /// A request awaiting its response.
+    Unary(Reply),
+    /// A streaming call, until the server ends it.
+    Stream(Arc<StreamState>),
+}
+
+impl Waiter {
+    /// End the call with `status`.
+    fn fail(self, status: Status) {
+        match self {
+            Waiter::Unary(reply) => {
+                let _ = reply.send(Err(status));
+            }
+            Waiter::Stream(state) => state.fail(status),
+        }
+    }
+}
+
 struct Pending {
-    /// Calls awaiting a response, with their deadlines.
-    calls: HashMap<u64, (Reply, Instant), BuildIdHasher>,
+    /// Calls awaiting a response or streaming, with their deadlines.
+    calls: HashMap<u64, (Waiter, Instant), BuildIdHasher>,
     /// The same deadlines, soonest first, for the sweeper.
     deadlines: Deadlines,
     /// Set once the connection is gone; later calls fail with it at once.
@@ -53,10 +74,31 @@ impl Shared {
     }
 
     fn complete(&self, id: u64, result: Result<Frame, Status>) {
-        let reply = self.lock().calls.remove(&id);
-        if let Some((reply, _)) = reply {
-            let _ = reply.send(result);
+        let mut pending = self.lock();
+        if let Some((Waiter::Unary(_), _)) = pending.calls.get(&id) {
+            if let Some((Waiter::Unary(reply), _)) = pending.calls.remove(&id) {
+                drop(pending);
+                let _ = reply.send(result);
+            }
         }
+    }
+
+    /// The stream state of a running streaming call.
+    fn stream(&self, id: u64) -> Option<Arc<StreamState>> {
+        match self.lock().calls.get(&id) {
+            Some((Waiter::Stream(state), _)) => Some(state.clone()),
+            _ => None,
+        }
+    }
+
+    /// Take a streaming call out of the table; whether it was there.
+    fn remove_stream(&self, id: u64) -> bool {
+        let mut pending = self.lock();
+        if let Some((Waiter::Stream(_), _)) = pending.calls.get(&id) {
+            pending.calls.remove(&id);
+            return true;
+        }
+        false
     }
 
     /// Fail every pending call and refuse new ones.
@@ -66,8 +108,8 @@ impl Shared {
             p.dead.get_or_insert(status.clone());
             std::mem::take(&mut p.calls)
         };
-        for (_, (reply, _)) in calls {
-            let _ = reply.send(Err(status.clone()));
+        for (_, (waiter, _)) in calls {
+            waiter.fail(status.clone());
         }
         self.dead.fire();
     }
@@ -76,6 +118,8 @@ impl Shared {
 /// A live connection to a server.
 pub(crate) struct ClientConn {
     tx: mpsc::Sender<OutFrame>,
+    /// The writer's queue for stream messages.
+    data_tx: mpsc::Sender<OutFrame>,
     shared: Arc<Shared>,
     next_id: AtomicU64,
     peer: Address,
@@ -93,7 +137,7 @@ impl ClientConn {
             )));
         };
         let (read, write) = tokio::io::split(stream.io);
-        let (tx, rx) = mpsc::channel(config.write_queue.max(1));
+        let (tx, data_tx, queues) = channels(config.write_queue);
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 calls: HashMap::default(),
@@ -104,7 +148,7 @@ impl ClientConn {
             dead: Arc::default(),
             wake_sweeper: Notify::new(),
         });
-        tokio::spawn(write_loop(write, rx, shared.dead.clone()));
+        tokio::spawn(write_loop(write, queues, shared.dead.clone()));
         tokio::spawn(expire_calls(shared.clone(), tx.clone()));
         let reader_shared = shared.clone();
         let reader_tx = tx.clone();
@@ -134,6 +178,7 @@ impl ClientConn {
         });
         Ok(Arc::new(ClientConn {
             tx,
+            data_tx,
             shared,
             next_id: AtomicU64::new(1),
             peer: addr.clone(),
@@ -194,7 +239,7 @@ impl ClientConn {
             if let Some(status) = &pending.dead {
                 return Err(status.clone());
             }
-            pending.calls.insert(id, (reply, deadline));
+            pending.calls.insert(id, (Waiter::Unary(reply), deadline));
             let Pending {
                 calls, deadlines, ..
             } = &mut *pending;
@@ -235,6 +280,77 @@ impl ClientConn {
         Ok(call)
     }
 
+    /// Open a streaming call: register it and queue its STREAM_OPEN (waiting for room if the
+    /// writer is backed up). The returned sender sends this side's messages.
+    pub async fn open_stream(
+        self: &Arc<Self>,
+        mut frame: Frame,
+        deadline: Instant,
+        config: &ClientConfig,
+        compression: erpc_codec::compression::CompressionId,
+    ) -> Result<Outbound, Status> {
+        let id = self.next_id();
+        frame.header.request_id = id;
+        let state = Arc::new(StreamState::new(Inbox::new(
+            id,
+            config.stream_window,
+            self.tx.clone(),
+        )));
+        let earliest = {
+            let mut pending = self.shared.lock();
+            if let Some(status) = &pending.dead {
+                return Err(status.clone());
+            }
+            pending
+                .calls
+                .insert(id, (Waiter::Stream(state.clone()), deadline));
+            let Pending {
+                calls, deadlines, ..
+            } = &mut *pending;
+            let earliest = deadlines.push(deadline, id);
+            deadlines.compact_if_needed(calls.len(), calls.iter().map(|(id, (_, at))| (*id, *at)));
+            earliest
+        };
+        if earliest {
+            self.shared.wake_sweeper.notify_one();
+        }
+        let out = OutFrame {
+            frame,
+            deadline: Some(deadline),
+        };
+        let queued = match tokio::time::timeout_at(deadline, self.tx.send(out)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.dead_status()),
+            Err(_) => Err(Status::deadline_exceeded(
+                "deadline passed while queued for writing",
+            )),
+        };
+        if let Err(status) = queued {
+            self.shared.lock().calls.remove(&id);
+            return Err(status);
+        }
+        if let Some(grant) = state.inbox.initial_grant() {
+            let _ = self.tx.try_send(grant);
+        }
+        Ok(Outbound {
+            id,
+            data: self.data_tx.clone(),
+            state,
+            compression,
+            threshold: config.compression_threshold,
+            max_body: config.limits.max_body,
+        })
+    }
+
+    /// This side gave up on stream `id` (dropped it, or could not send): if the server has
+    /// not ended it yet, tell it to stop, and stop sending.
+    pub fn cancel_stream(&self, id: u64, state: &StreamState, status: Status) {
+        if self.shared.remove_stream(id) {
+            let _ = self.tx.try_send(control(Kind::CANCEL, id));
+        }
+        state.fail(status);
+    }
+
     fn dead_status(&self) -> Status {
         self.shared
             .lock()
@@ -263,15 +379,15 @@ async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
             } = &mut *pending;
             while let Some((id, at)) = deadlines.pop_due(now) {
                 if calls.get(&id).is_some_and(|(_, due)| *due == at) {
-                    if let Some((reply, _)) = calls.remove(&id) {
-                        expired.push((id, reply));
+                    if let Some((waiter, _)) = calls.remove(&id) {
+                        expired.push((id, waiter));
                     }
                 }
             }
             deadlines.next_live(|id, at| calls.get(&id).is_some_and(|(_, due)| *due == at))
         };
-        for (id, reply) in expired.drain(..) {
-            let _ = reply.send(Err(Status::deadline_exceeded("deadline exceeded")));
+        for (id, waiter) in expired.drain(..) {
+            waiter.fail(Status::deadline_exceeded("deadline exceeded"));
             // Best effort, as for a dropped call.
             let _ = tx.try_send(control(Kind::CANCEL, id));
         }
@@ -345,6 +461,21 @@ impl Endpoint for ClientEndpoint {
                 self.shared.complete(frame.header.request_id, Ok(frame));
                 Verdict::Useful
             }
+            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => {
+                let id = frame.header.request_id;
+                let Some(state) = self.shared.stream(id) else {
+                    // A stream we gave up on; its frames were already on their way.
+                    return Verdict::Useful;
+                };
+                let ended = frame.header.kind == Kind::STREAM_END;
+                let verdict = route_stream_frame(&state, frame);
+                if ended {
+                    // The server has finished the call: nothing more to send or cancel.
+                    self.shared.remove_stream(id);
+                    state.stop_sending(Status::cancelled("the server ended the call"));
+                }
+                verdict
+            }
             Kind::GOAWAY => {
                 tracing::debug!(last = frame.header.request_id, "server is going away");
                 self.shared.draining.store(true, Ordering::Release);
@@ -379,6 +510,14 @@ impl Endpoint for ClientEndpoint {
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) {
+        if let Some(state) = self.shared.stream(header.request_id) {
+            self.shared.remove_stream(header.request_id);
+            let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
+            state.fail(Status::resource_exhausted(format!(
+                "stream message refused: {reason}"
+            )));
+            return;
+        }
         if header.kind == Kind::RESPONSE {
             self.shared.complete(
                 header.request_id,

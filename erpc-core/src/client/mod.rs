@@ -1,10 +1,12 @@
 //! The client: cheap to clone, sharing its connections; typed calls through [`Call`] and
 //! [`Oneway`], untyped ones through [`Client::invoke`].
 
+#[macro_use]
 mod call;
 mod conn;
 mod id_hash;
 mod pool;
+mod stream_call;
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use tokio::time::Instant;
 pub(crate) use call::ENCODE_CAPACITY;
 pub use call::{Call, CallFuture, CallOptions, Oneway};
 use conn::PendingCall;
+pub use stream_call::{ClientStreamCall, StreamCall};
 
 use crate::body::{compress, decompress};
 use crate::config::ClientConfig;
@@ -54,6 +57,9 @@ pub struct ClientRequest {
     pub body: Bytes,
     /// Whether no response is expected.
     pub oneway: bool,
+    /// Whether this opens a streaming call (middleware sees the opening once, with an empty
+    /// body; the messages follow once the chain has passed it on).
+    pub stream: bool,
 }
 
 /// A response in its untyped form.
@@ -84,7 +90,7 @@ pub struct Client {
 struct Inner {
     pool: Pool,
     config: ClientConfig,
-    codecs: Codecs,
+    codecs: Arc<Codecs>,
     middleware: Vec<Arc<dyn ClientMiddleware>>,
 }
 
@@ -159,7 +165,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 pool: Pool::new(addr, self.config.connections),
                 config: self.config,
-                codecs: self.codecs.unwrap_or_default(),
+                codecs: Arc::new(self.codecs.unwrap_or_default()),
                 middleware: self.middleware,
             }),
         })
@@ -221,6 +227,51 @@ impl Client {
         Oneway::new(self.clone(), service.into(), method.into(), request)
     }
 
+    /// A server-streaming call: one request, a stream of responses. Awaiting it opens the
+    /// stream and gives a [`crate::Streaming`] of the responses.
+    pub fn server_stream<Req: Message, Resp: Message>(
+        &self,
+        service: impl Into<ByteStr>,
+        method: impl Into<ByteStr>,
+        request: Req,
+    ) -> StreamCall<Req, Resp> {
+        let requests = futures_util::stream::once(std::future::ready(request));
+        StreamCall::new(
+            self.clone(),
+            service.into(),
+            method.into(),
+            Box::pin(requests),
+        )
+    }
+
+    /// A client-streaming call: the messages `requests` yields (sent as the server's window
+    /// allows), then one response.
+    pub fn client_stream<Req: Message, Resp: Message>(
+        &self,
+        service: impl Into<ByteStr>,
+        method: impl Into<ByteStr>,
+        requests: impl futures_util::Stream<Item = Req> + Send + 'static,
+    ) -> ClientStreamCall<Req, Resp> {
+        ClientStreamCall::new(self.bidi_stream(service, method, requests))
+    }
+
+    /// A bidirectional call: the messages `requests` yields go out while the responses come
+    /// in, independently. Awaiting it opens the stream and gives a [`crate::Streaming`] of
+    /// the responses.
+    pub fn bidi_stream<Req: Message, Resp: Message>(
+        &self,
+        service: impl Into<ByteStr>,
+        method: impl Into<ByteStr>,
+        requests: impl futures_util::Stream<Item = Req> + Send + 'static,
+    ) -> StreamCall<Req, Resp> {
+        StreamCall::new(
+            self.clone(),
+            service.into(),
+            method.into(),
+            Box::pin(requests),
+        )
+    }
+
     /// The server's address.
     pub fn addr(&self) -> &Address {
         self.inner.pool.addr()
@@ -254,6 +305,11 @@ impl Client {
 
     /// The last step of every call: frame it, send it, await and unpack the response.
     pub(crate) async fn send(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
+        if request.stream {
+            return Err(Status::invalid_argument(
+                "a streaming call is opened with server_stream, client_stream or bidi_stream, not invoked",
+            ));
+        }
         if request.oneway {
             let deadline = request.deadline;
             let frame = self.frame(request)?;
@@ -294,14 +350,12 @@ impl Client {
     /// Build and check the request frame.
     fn frame(&self, request: ClientRequest) -> Result<Frame, Status> {
         let config = &self.inner.config;
-        let mut frame = Frame::new(
-            if request.oneway {
-                Kind::ONEWAY
-            } else {
-                Kind::REQUEST
-            },
-            0,
-        );
+        let kind = match (request.stream, request.oneway) {
+            (true, _) => Kind::STREAM_OPEN,
+            (false, true) => Kind::ONEWAY,
+            (false, false) => Kind::REQUEST,
+        };
+        let mut frame = Frame::new(kind, 0);
         frame.header.codec = request.codec;
         frame.head.service = Some(request.service);
         frame.head.method = Some(request.method);
@@ -351,6 +405,21 @@ impl Client {
             metadata: response.head.metadata,
             body: decompress(header.compression, response.body, limit)?,
         })
+    }
+
+    /// The codecs, shared.
+    pub(crate) fn codecs_shared(&self) -> Arc<Codecs> {
+        self.inner.codecs.clone()
+    }
+
+    /// The connection pool.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The client middleware.
+    pub(crate) fn middleware(&self) -> &[Arc<dyn ClientMiddleware>] {
+        &self.inner.middleware
     }
 
     /// Whether calls go straight to the wire (no middleware).

@@ -6,6 +6,7 @@ pub(crate) mod deadlines;
 pub(crate) mod heartbeat;
 pub(crate) mod reader;
 pub(crate) mod signal;
+pub(crate) mod stream;
 pub(crate) mod writer;
 
 use futures_util::future::BoxFuture;
@@ -29,6 +30,20 @@ impl From<Frame> for OutFrame {
             deadline: None,
         }
     }
+}
+
+/// A connection's two writer queues (see `writer`), each holding up to `capacity` frames:
+/// the urgent sender, the data sender and the writer's receiving ends.
+pub(crate) fn channels(
+    capacity: usize,
+) -> (
+    mpsc::Sender<OutFrame>,
+    mpsc::Sender<OutFrame>,
+    writer::Queues,
+) {
+    let (urgent_tx, urgent) = mpsc::channel(capacity.max(1));
+    let (data_tx, data) = mpsc::channel(capacity.max(1));
+    (urgent_tx, data_tx, writer::Queues { urgent, data })
 }
 
 /// Queue `out` for the writer. If the queue is full, return a future that waits for room:

@@ -1,9 +1,11 @@
 //! The single writer of a connection.
 //!
-//! Every sender (callers, handlers, the reader answering pings) queues [`OutFrame`]s on one
-//! channel. The writer takes *all* ready frames at once, encodes them back to back into one
-//! buffer and issues one write: under load, dozens of frames share a syscall, which is the
-//! largest single throughput lever (see BENCHMARKS.md).
+//! Senders queue [`OutFrame`]s on one of two channels: the *urgent* one (unary requests and
+//! responses, control frames, stream opens and window grants) and the *data* one (stream
+//! messages, chunked). The writer takes every ready urgent frame and at most
+//! [`DATA_BUDGET`] bytes of stream data per batch, encodes them back to back and issues one
+//! write: under load, dozens of frames share a syscall (the largest single throughput lever,
+//! see BENCHMARKS.md), and a bulk stream never delays a small call by more than one chunk.
 
 use bytes::BytesMut;
 use std::sync::Arc;
@@ -17,46 +19,66 @@ use crate::engine::signal::{Role, Signal};
 
 /// A batch stops growing at this many bytes, so one write never holds up the next too long.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Stream data taken per batch: one chunk's worth (`stream::MAX_CHUNK`).
+pub(crate) const DATA_BUDGET: usize = 64 * 1024;
 /// A write buffer no larger than this is kept when the queue drains. Releasing smaller ones
 /// too cost ~3% of throughput under load (a 38 KiB buffer re-allocated every batch).
 const KEEP_IDLE: usize = 64 * 1024;
 
+/// The two queues a writer serves.
+pub(crate) struct Queues {
+    pub urgent: mpsc::Receiver<OutFrame>,
+    pub data: mpsc::Receiver<OutFrame>,
+}
+
 /// Write frames until every sender is gone (then flush and shut the stream down) or the
 /// connection is declared dead. A write error declares it dead.
 ///
-/// Memory: a write buffer grown past 64 KiB is released whenever the queue is drained, so a
-/// connection keeps at most that much between bursts; the next batch reserves the previous
-/// batch's size in one step. No batch vector either (it held 512 frames, ~120 KiB, per
-/// connection): frames are encoded as they are taken off the queue.
+/// Order: urgent frames taken in a batch are written before its data frames. A stream's
+/// STREAM_OPEN (urgent) is queued before its first STREAM_DATA, so it is always in the same
+/// batch or an earlier one, and written first.
+///
+/// Memory: a write buffer grown past 64 KiB is released whenever the queues are drained, so
+/// a connection keeps at most that much between bursts; the next batch reserves the previous
+/// batch's size in one step.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     mut io: W,
-    mut rx: mpsc::Receiver<OutFrame>,
+    mut queues: Queues,
     dead: Arc<Signal>,
 ) {
     let mut buf = BytesMut::new();
+    let mut data_buf = BytesMut::new();
     let mut last_batch = 0usize;
+    let (mut urgent_open, mut data_open) = (true, true);
     let died = dead.fired(Role::Writer);
     tokio::pin!(died);
-    loop {
+    while urgent_open || data_open {
         let first = tokio::select! {
             biased;
             _ = &mut died => return,
-            first = rx.recv() => first,
+            first = queues.urgent.recv(), if urgent_open => match first {
+                Some(first) => (first, false),
+                None => { urgent_open = false; continue }
+            },
+            first = queues.data.recv(), if data_open => match first {
+                Some(first) => (first, true),
+                None => { data_open = false; continue }
+            },
         };
-        let Some(first) = first else { break };
         buf.reserve(last_batch);
         let now = Instant::now();
-        encode(first, now, &mut buf);
-        while buf.len() < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(out) => encode(out, now, &mut buf),
-                Err(_) => break,
-            }
+        match first {
+            (out, false) => encode(out, now, &mut buf),
+            (out, true) => encode(out, now, &mut data_buf),
         }
+        drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
+        drain(&mut queues.data, now, &mut data_buf, DATA_BUDGET);
+        // Urgent frames queued while the data was taken still go first.
+        drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
         let written = tokio::select! {
             biased;
             _ = &mut died => return,
-            r = io.write_all(&buf) => r,
+            r = write_both(&mut io, &buf, &data_buf) => r,
         };
         if let Err(e) = written {
             tracing::debug!(error = %e, "write failed; closing connection");
@@ -64,16 +86,43 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             return;
         }
         last_batch = buf.len();
-        if rx.is_empty() && buf.capacity() > KEEP_IDLE {
-            // Drained after a burst: give the big buffer back rather than keep it for an idle
-            // connection. Small buffers stay, so light traffic allocates nothing per batch.
-            buf = BytesMut::new();
-        } else {
-            buf.clear();
+        let idle = queues.urgent.is_empty() && queues.data.is_empty();
+        for b in [&mut buf, &mut data_buf] {
+            if idle && b.capacity() > KEEP_IDLE {
+                // Drained after a burst: give the big buffer back rather than keep it for an
+                // idle connection. Small buffers stay, so light traffic allocates nothing.
+                *b = BytesMut::new();
+            } else {
+                b.clear();
+            }
         }
     }
     let _ = io.flush().await;
     let _ = io.shutdown().await;
+}
+
+/// Take ready frames off `rx` while `buf` is under `budget` bytes.
+fn drain(rx: &mut mpsc::Receiver<OutFrame>, now: Instant, buf: &mut BytesMut, budget: usize) {
+    while buf.len() < budget {
+        match rx.try_recv() {
+            Ok(out) => encode(out, now, buf),
+            Err(_) => break,
+        }
+    }
+}
+
+async fn write_both<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    first: &[u8],
+    then: &[u8],
+) -> std::io::Result<()> {
+    if !first.is_empty() {
+        io.write_all(first).await?;
+    }
+    if !then.is_empty() {
+        io.write_all(then).await?;
+    }
+    Ok(())
 }
 
 fn encode(out: OutFrame, now: Instant, buf: &mut BytesMut) {

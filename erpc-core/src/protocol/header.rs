@@ -45,6 +45,20 @@ impl Kind {
     pub const GOAWAY: Kind = Kind(0x07);
     /// A connection-level error; the sender closes the connection after sending it.
     pub const ERROR: Kind = Kind(0x08);
+    /// Opens a streaming call (client to server): like REQUEST, without a body; messages
+    /// follow as STREAM_DATA in both directions.
+    pub const STREAM_OPEN: Kind = Kind(0x10);
+    /// A message of a stream, or one chunk of it (see [`Header::MORE`]).
+    pub const STREAM_DATA: Kind = Kind(0x11);
+    /// The sender's half of the stream is finished. From the server it ends the call and
+    /// carries its status (and trailing metadata).
+    pub const STREAM_END: Kind = Kind(0x12);
+    /// Flow-control credit: the body is a 4-byte big-endian increment of the bytes the peer
+    /// may send on the stream.
+    pub const STREAM_WINDOW: Kind = Kind(0x13);
+    /// The sender dropped messages under its overflow policy: the body is the 8-byte
+    /// big-endian count, placed where the messages would have been.
+    pub const STREAM_GAP: Kind = Kind(0x14);
 
     /// A name for logs.
     pub fn name(self) -> &'static str {
@@ -57,7 +71,12 @@ impl Kind {
             Kind::PONG => "pong",
             Kind::GOAWAY => "goaway",
             Kind::ERROR => "error",
-            Kind(0x10..=0x1F) => "stream(reserved)",
+            Kind::STREAM_OPEN => "stream-open",
+            Kind::STREAM_DATA => "stream-data",
+            Kind::STREAM_END => "stream-end",
+            Kind::STREAM_WINDOW => "stream-window",
+            Kind::STREAM_GAP => "stream-gap",
+            Kind(0x15..=0x1F) => "stream(reserved)",
             _ => "unknown",
         }
     }
@@ -74,7 +93,8 @@ impl fmt::Debug for Kind {
 pub struct Header {
     /// What the frame is for.
     pub kind: Kind,
-    /// Reserved for stream frames; senders write 0, receivers ignore bits they do not know.
+    /// Bit flags; only STREAM_DATA defines one ([`Header::MORE`]). Senders write 0 elsewhere,
+    /// receivers ignore bits they do not know.
     pub flags: u8,
     /// Codec of the body.
     pub codec: CodecId,
@@ -91,6 +111,9 @@ pub struct Header {
 }
 
 impl Header {
+    /// STREAM_DATA flag: the message continues in the stream's next STREAM_DATA frame.
+    pub const MORE: u8 = 0x01;
+
     /// Append the 24 header bytes.
     pub fn encode(&self, out: &mut impl BufMut) {
         out.put_slice(&self.to_bytes());

@@ -89,7 +89,7 @@ impl CallTask {
 }
 
 /// Log a handler's panic and turn it into the call's status.
-fn panicked(id: u64, panic: Box<dyn std::any::Any + Send>) -> Status {
+pub(crate) fn panicked(id: u64, panic: Box<dyn std::any::Any + Send>) -> Status {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -15,13 +15,15 @@ use crate::deadline;
 use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
+use crate::engine::stream::{Inbox, Outbound, StreamState, end_frame, route_stream_frame};
 use crate::engine::writer::write_loop;
-use crate::engine::{OutFrame, queue_or_spawn};
+use crate::engine::{OutFrame, channels, queue_or_spawn};
 use crate::extensions::Extensions;
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::server::Shared;
 use crate::server::call_task::CallTask;
 use crate::server::in_flight::{InFlight, Refused};
+use crate::server::stream_task::StreamTask;
 use crate::status::{Code, Status};
 
 /// Status messages are cut to this many bytes: enough to explain, too short to amplify.
@@ -33,9 +35,9 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: CancellationToken) {
     let config = &shared.config;
     let (read, write) = tokio::io::split(link.io);
-    let (tx, rx) = mpsc::channel(config.write_queue.max(1));
+    let (tx, data_tx, queues) = channels(config.write_queue);
     let dead = Arc::new(Signal::default());
-    let writer = tokio::spawn(write_loop(write, rx, dead.clone()));
+    let writer = tokio::spawn(write_loop(write, queues, dead.clone()));
     let stop = Arc::new(Signal::default());
     let in_flight = Arc::new(InFlight::default());
     let draining = Arc::new(AtomicBool::new(false));
@@ -55,6 +57,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let mut endpoint = ServerEndpoint {
         shared: shared.clone(),
         tx: tx.clone(),
+        data_tx,
         in_flight: in_flight.clone(),
         peer: Arc::new(link.peer.clone()),
         draining,
@@ -121,10 +124,10 @@ async fn expire_calls(in_flight: Arc<InFlight>, tx: mpsc::Sender<OutFrame>, dead
     sweep(&in_flight.wake_sweeper, &dead, |now| {
         let next = in_flight.expire(now, &mut expired);
         for call in expired.drain(..) {
-            if call.kind == Kind::REQUEST {
-                let status =
-                    Status::deadline_exceeded("the handler did not finish before the deadline");
-                queue_or_spawn(&tx, status_frame(call.id, &status).into());
+            let status =
+                Status::deadline_exceeded("the handler did not finish before the deadline");
+            if let Some(answer) = answer_frame(call.kind, call.id, &status) {
+                queue_or_spawn(&tx, answer.into());
             }
         }
         next
@@ -155,9 +158,9 @@ async fn drain_on_shutdown(
         _ = in_flight.wait_empty() => {}
         _ = tokio::time::sleep(grace) => {
             for (id, kind) in in_flight.abort_all() {
-                if kind == Kind::REQUEST {
-                    let status = Status::unavailable("server shut down before the call finished");
-                    let _ = tx.send(status_frame(id, &status).into()).await;
+                let status = Status::unavailable("server shut down before the call finished");
+                if let Some(answer) = answer_frame(kind, id, &status) {
+                    let _ = tx.send(answer.into()).await;
                 }
             }
         }
@@ -169,6 +172,8 @@ async fn drain_on_shutdown(
 struct ServerEndpoint {
     shared: Arc<Shared>,
     tx: mpsc::Sender<OutFrame>,
+    /// The writer's queue for stream messages.
+    data_tx: mpsc::Sender<OutFrame>,
     in_flight: Arc<InFlight>,
     peer: Arc<PeerAddr>,
     draining: Arc<AtomicBool>,
@@ -178,7 +183,10 @@ struct ServerEndpoint {
 impl Endpoint for ServerEndpoint {
     fn on_frame(&mut self, frame: Frame) -> Verdict {
         match frame.header.kind {
-            Kind::REQUEST | Kind::ONEWAY => {
+            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => {
+                self.on_stream_frame(frame)
+            }
+            Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN => {
                 if self.on_call(frame) {
                     Verdict::Useful
                 } else {
@@ -234,11 +242,32 @@ impl ServerEndpoint {
     /// nobody to tell; they are logged. Unknown kinds are answered: their sender may be
     /// waiting for a response.
     fn reject(&self, header: &Header, status: Status) {
-        if header.kind == Kind::ONEWAY || header.request_id == 0 {
-            tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
-            return;
+        let answer = match header.kind {
+            Kind::ONEWAY => None,
+            // Frames of a stream that is not running have nobody to answer.
+            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => None,
+            _ if header.request_id == 0 => None,
+            Kind::STREAM_OPEN => answer_frame(header.kind, header.request_id, &status),
+            _ => Some(status_frame(header.request_id, &status)),
+        };
+        match answer {
+            Some(answer) => queue_or_spawn(&self.tx, answer.into()),
+            None => {
+                tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame")
+            }
         }
-        queue_or_spawn(&self.tx, status_frame(header.request_id, &status).into());
+    }
+
+    /// A frame of a running stream: messages and ends to its inbox, credit to its sender.
+    fn on_stream_frame(&mut self, frame: Frame) -> Verdict {
+        let id = frame.header.request_id;
+        let state = match self.in_flight.stream(id) {
+            Ok(state) => state,
+            // Crossed the stream's end on the wire: expected, and bounded by the window.
+            Err(true) => return Verdict::Useful,
+            Err(false) => return Verdict::Junk,
+        };
+        route_stream_frame(&state, frame)
     }
 
     /// [`ServerEndpoint::reject`], as the outcome of a call that was refused.
@@ -293,10 +322,20 @@ impl ServerEndpoint {
             Some(micros) => deadline::from_micros(now, micros, config.max_deadline),
             None => now + config.default_deadline,
         };
-        match self
-            .in_flight
-            .reserve(id, header.kind, deadline, config.max_in_flight)
-        {
+        let stream = (header.kind == Kind::STREAM_OPEN).then(|| {
+            Arc::new(StreamState::new(Inbox::new(
+                id,
+                config.stream_window,
+                self.tx.clone(),
+            )))
+        });
+        match self.in_flight.reserve(
+            id,
+            header.kind,
+            deadline,
+            config.max_in_flight,
+            stream.clone(),
+        ) {
             Ok(()) => {}
             Err(Refused::Full) => {
                 return self.refuse(
@@ -327,16 +366,41 @@ impl ServerEndpoint {
             request_id: id,
             extensions: Extensions::new(),
         };
-        let task = CallTask {
-            shared: self.shared.clone(),
-            tx: self.tx.clone(),
-            in_flight: self.in_flight.clone(),
-            service,
-            context,
-            header,
-            body,
+        let handle = match stream {
+            Some(state) => {
+                if let Some(grant) = state.inbox.initial_grant() {
+                    queue_or_spawn(&self.tx, grant);
+                }
+                let task = StreamTask {
+                    shared: self.shared.clone(),
+                    outbound: Outbound {
+                        id,
+                        data: self.data_tx.clone(),
+                        state,
+                        compression: header.compression,
+                        threshold: config.compression_threshold,
+                        max_body: config.limits.max_body,
+                    },
+                    in_flight: self.in_flight.clone(),
+                    service,
+                    context,
+                    header,
+                };
+                tokio::spawn(task.run())
+            }
+            None => {
+                let task = CallTask {
+                    shared: self.shared.clone(),
+                    tx: self.tx.clone(),
+                    in_flight: self.in_flight.clone(),
+                    service,
+                    context,
+                    header,
+                    body,
+                };
+                tokio::spawn(task.run())
+            }
         };
-        let handle = tokio::spawn(task.run());
         self.in_flight.attach(id, handle.abort_handle());
         true
     }
@@ -348,6 +412,16 @@ fn error_frame(code: Code, message: String) -> Frame {
     error.header.status = code as u8;
     error.head.message = Some(truncate(message).into());
     error
+}
+
+/// What answers a call of `kind` that ends with `status` without its handler: a RESPONSE
+/// for a request, a STREAM_END for a stream, nothing for a oneway call.
+fn answer_frame(kind: Kind, id: u64, status: &Status) -> Option<Frame> {
+    match kind {
+        Kind::REQUEST => Some(status_frame(id, status)),
+        Kind::STREAM_OPEN => Some(end_frame(id, Some(status))),
+        _ => None,
+    }
 }
 
 /// A RESPONSE frame carrying a failure.

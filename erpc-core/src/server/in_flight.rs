@@ -5,15 +5,16 @@
 //! right after, so a task that finishes (and removes itself) before the attach leaves no stale
 //! entry, and an abort that lands in between is remembered and applied at the attach.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::engine::deadlines::Deadlines;
+use crate::engine::stream::StreamState;
 use crate::protocol::Kind;
 
 /// Why a call could not be registered.
@@ -36,12 +37,33 @@ struct Slot {
     state: State,
     kind: Kind,
     deadline: Instant,
+    /// A streaming call's flow-control state, for the reader to route stream frames to.
+    stream: Option<Arc<StreamState>>,
 }
+
+/// How many ended streams are remembered, so frames that crossed their end on the wire are
+/// recognised as such rather than counted as junk.
+const RECENT_STREAMS: usize = 256;
 
 #[derive(Default)]
 struct Calls {
     by_id: HashMap<u64, Slot>,
     deadlines: Deadlines,
+    recent_streams: VecDeque<u64>,
+}
+
+impl Calls {
+    /// Take a call out of the table, remembering it if it was a stream.
+    fn remove(&mut self, id: u64) -> Option<Slot> {
+        let slot = self.by_id.remove(&id)?;
+        if slot.stream.is_some() {
+            if self.recent_streams.len() == RECENT_STREAMS {
+                self.recent_streams.pop_front();
+            }
+            self.recent_streams.push_back(id);
+        }
+        Some(slot)
+    }
 }
 
 /// A call whose deadline passed, taken out of the table by [`InFlight::expire`].
@@ -73,10 +95,13 @@ impl InFlight {
         kind: Kind,
         deadline: Instant,
         cap: usize,
+        stream: Option<Arc<StreamState>>,
     ) -> Result<(), Refused> {
         let earliest = {
             let mut calls = self.lock();
-            let Calls { by_id, deadlines } = &mut *calls;
+            let Calls {
+                by_id, deadlines, ..
+            } = &mut *calls;
             if by_id.contains_key(&id) {
                 return Err(Refused::Duplicate);
             }
@@ -89,6 +114,7 @@ impl InFlight {
                     state: State::Reserved,
                     kind,
                     deadline,
+                    stream,
                 },
             );
             let earliest = deadlines.push(deadline, id);
@@ -104,10 +130,9 @@ impl InFlight {
     /// Take out (and abort) every call due at `now`; return them and the next deadline.
     pub fn expire(&self, now: Instant, expired: &mut Vec<Expired>) -> Option<Instant> {
         let mut calls = self.lock();
-        let Calls { by_id, deadlines } = &mut *calls;
-        while let Some((id, at)) = deadlines.pop_due(now) {
-            if by_id.get(&id).is_some_and(|slot| slot.deadline == at) {
-                if let Some(slot) = by_id.remove(&id) {
+        while let Some((id, at)) = calls.deadlines.pop_due(now) {
+            if calls.by_id.get(&id).is_some_and(|slot| slot.deadline == at) {
+                if let Some(slot) = calls.remove(id) {
                     if let State::Running(handle) = slot.state {
                         handle.abort();
                     }
@@ -118,6 +143,9 @@ impl InFlight {
                 }
             }
         }
+        let Calls {
+            by_id, deadlines, ..
+        } = &mut *calls;
         if by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -138,7 +166,7 @@ impl InFlight {
     /// expired, shut down), in which case it must not answer.
     pub fn finish(&self, id: u64) -> bool {
         let mut calls = self.lock();
-        let owned = calls.by_id.remove(&id).is_some();
+        let owned = calls.remove(id).is_some();
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -155,7 +183,7 @@ impl InFlight {
     /// may have just finished.
     pub fn abort(&self, id: u64) -> bool {
         let mut calls = self.lock();
-        let removed = calls.by_id.remove(&id);
+        let removed = calls.remove(id);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -168,6 +196,20 @@ impl InFlight {
         }
         self.cancel_debt.fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// The stream state of running streaming call `id`; `Err(true)` if `id` is a stream
+    /// that ended recently (its frames are late, not junk), `Err(false)` if unknown.
+    pub fn stream(&self, id: u64) -> Result<Arc<StreamState>, bool> {
+        let calls = self.lock();
+        match calls.by_id.get(&id) {
+            Some(Slot {
+                stream: Some(stream),
+                ..
+            }) => Ok(stream.clone()),
+            Some(_) => Err(false),
+            None => Err(calls.recent_streams.contains(&id)),
+        }
     }
 
     /// See the field's doc.

@@ -5,6 +5,7 @@ mod call_task;
 mod conn;
 mod in_flight;
 mod service;
+mod stream_task;
 
 use std::collections::HashMap;
 use std::io;
@@ -17,7 +18,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use service::{Request, Responder, Response, Service, oneway, unary, unknown_method};
+pub(crate) use conn::status_frame;
+pub use service::{
+    Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
+    server_streaming, unary, unknown_method, wrong_shape,
+};
 
 use crate::config::ServerConfig;
 use crate::middleware::Middleware;

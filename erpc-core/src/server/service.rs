@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::metadata::Metadata;
 use crate::status::Status;
+use crate::stream::{Incoming, Outgoing, ResponseStream, ServerStream, Streaming};
 
 /// A call as it reaches a service: its context, the codec the client used and the
 /// (decompressed) body, not yet decoded.
@@ -20,6 +21,7 @@ pub struct Request {
     codec: CodecId,
     codecs: Arc<Codecs>,
     body: Bytes,
+    stream: bool,
 }
 
 impl Request {
@@ -30,7 +32,24 @@ impl Request {
             codec,
             codecs,
             body,
+            stream: false,
         }
+    }
+
+    /// The opening of a streaming call, as middleware sees it: no body (the messages follow
+    /// once the chain has passed it on).
+    pub(crate) fn stream_open(context: Context, codec: CodecId, codecs: Arc<Codecs>) -> Self {
+        Request {
+            stream: true,
+            ..Request::new(context, codec, codecs, Bytes::new())
+        }
+    }
+
+    /// Whether this is the opening of a streaming call. Middleware runs once per streaming
+    /// call, when it opens, with an empty body; whatever it adds to the context reaches the
+    /// handler, and an error it returns ends the call before the handler runs.
+    pub fn is_stream(&self) -> bool {
+        self.stream
     }
 
     /// The call's context.
@@ -78,6 +97,10 @@ impl Request {
                 size_hint: self.body.len(),
             },
         )
+    }
+
+    pub(crate) fn into_context(self) -> Context {
+        self.context
     }
 
     fn codec_ref(&self, id: CodecId) -> Result<&dyn Codec, Status> {
@@ -163,6 +186,55 @@ pub struct Response {
     pub metadata: Metadata,
 }
 
+/// A streaming call as it reaches a service: its context and the messages the client sends.
+#[derive(Debug)]
+pub struct StreamRequest {
+    context: Context,
+    codec: CodecId,
+    codecs: Arc<Codecs>,
+    incoming: Incoming,
+}
+
+impl StreamRequest {
+    pub(crate) fn new(
+        context: Context,
+        codec: CodecId,
+        codecs: Arc<Codecs>,
+        incoming: Incoming,
+    ) -> Self {
+        StreamRequest {
+            context,
+            codec,
+            codecs,
+            incoming,
+        }
+    }
+
+    /// The call's context.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The method name.
+    pub fn method(&self) -> &str {
+        self.context.method()
+    }
+
+    /// Split into the context, the client's messages and what encodes responses (in the
+    /// codec the stream was opened with).
+    pub fn into_parts(self) -> (Context, Incoming, Responder) {
+        (
+            self.context,
+            self.incoming,
+            Responder {
+                codec: self.codec,
+                codecs: self.codecs,
+                size_hint: 0,
+            },
+        )
+    }
+}
+
 /// A named set of methods served under one name.
 pub trait Service: Send + Sync + 'static {
     /// The name clients call it by.
@@ -171,6 +243,17 @@ pub trait Service: Send + Sync + 'static {
     fn methods(&self) -> &[&'static str];
     /// Handle one call. An unknown method should answer [`Status::unimplemented`].
     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>>;
+    /// Handle one streaming call: return the stream of responses (an `Err` ends the call at
+    /// once). Services without streaming methods keep the default, which answers
+    /// `unimplemented`.
+    fn stream(&self, request: StreamRequest) -> BoxFuture<'_, Result<ResponseStream, Status>> {
+        let status = Status::unimplemented(format!(
+            "service {:?} has no streaming method {:?}",
+            self.name(),
+            request.method()
+        ));
+        Box::pin(async move { Err(status) })
+    }
 }
 
 /// Decode, run a typed request-response handler, encode: the body of every generated unary
@@ -199,6 +282,76 @@ where
     let (context, _) = request.into_parts();
     handler(context, input).await;
     Ok(Response::default())
+}
+
+/// Server streaming: decode the one request, run the handler, encode what its stream yields.
+pub async fn server_streaming<Req, Resp, F, Fut>(
+    request: StreamRequest,
+    handler: F,
+) -> Result<ResponseStream, Status>
+where
+    Req: Message,
+    Resp: Message,
+    F: FnOnce(Context, Req) -> Fut,
+    Fut: Future<Output = Result<ServerStream<Resp>, Status>>,
+{
+    let (context, incoming, responder) = request.into_parts();
+    let mut requests = incoming.typed::<Req>();
+    let input = requests
+        .message()
+        .await?
+        .ok_or_else(|| Status::invalid_argument("the stream ended before its request"))?;
+    // The request side is done; dropping it keeps any late messages from stalling anyone.
+    drop(requests);
+    Ok(handler(context, input).await?.into_responses(responder))
+}
+
+/// Client streaming: hand the handler the request stream, send its one response.
+pub async fn client_streaming<Req, Resp, F, Fut>(
+    request: StreamRequest,
+    handler: F,
+) -> Result<ResponseStream, Status>
+where
+    Req: Message,
+    Resp: Message,
+    F: FnOnce(Context, Streaming<Req>) -> Fut,
+    Fut: Future<Output = Result<Resp, Status>>,
+{
+    let (context, incoming, responder) = request.into_parts();
+    let output = handler(context, incoming.typed()).await?;
+    let response = responder.respond(&output).map(Outgoing::Message);
+    Ok(Box::pin(futures_util::stream::once(
+        async move { response },
+    )))
+}
+
+/// Bidirectional streaming: hand the handler the request stream, encode what its stream
+/// yields.
+pub async fn bidi_streaming<Req, Resp, F, Fut>(
+    request: StreamRequest,
+    handler: F,
+) -> Result<ResponseStream, Status>
+where
+    Req: Message,
+    Resp: Message,
+    F: FnOnce(Context, Streaming<Req>) -> Fut,
+    Fut: Future<Output = Result<ServerStream<Resp>, Status>>,
+{
+    let (context, incoming, responder) = request.into_parts();
+    Ok(handler(context, incoming.typed())
+        .await?
+        .into_responses(responder))
+}
+
+/// The answer for a call made with the wrong shape: a unary method opened as a stream, or a
+/// streaming method called as unary.
+pub fn wrong_shape(service: &str, method: &str, streaming: bool) -> Status {
+    let (is, use_) = if streaming {
+        ("a streaming method", "open it as a stream")
+    } else {
+        ("a unary method", "call it with a request")
+    };
+    Status::unimplemented(format!("{service:?}.{method:?} is {is}; {use_}"))
 }
 
 /// The answer for a method name the service does not have.

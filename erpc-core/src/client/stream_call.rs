@@ -1,0 +1,181 @@
+//! Streaming calls from the client: [`StreamCall`] (server-streaming and bidirectional) and
+//! [`ClientStreamCall`], awaited like unary calls after the same per-call options.
+//!
+//! Opening a stream registers it on a connection and queues STREAM_OPEN; a task then feeds
+//! the request stream to the server as its window allows, and ends this side with
+//! STREAM_END. The responses arrive in a [`Streaming`]; dropping it cancels the call.
+
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use erpc_codec::Message;
+use futures_util::future::BoxFuture;
+use futures_util::{Stream, StreamExt};
+
+use crate::client::call::{call_codec, call_deadline, encode_message};
+use crate::client::{CallOptions, Client, ClientRequest};
+use crate::middleware::ClientNext;
+use crate::protocol::ByteStr;
+use crate::status::Status;
+use crate::stream::{Incoming, Streaming};
+
+type Requests<Req> = Pin<Box<dyn Stream<Item = Req> + Send>>;
+
+/// A server-streaming or bidirectional call, ready to be awaited: awaiting opens the stream
+/// and gives the [`Streaming`] of responses.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct StreamCall<Req, Resp> {
+    client: Client,
+    service: ByteStr,
+    method: ByteStr,
+    requests: Requests<Req>,
+    options: CallOptions,
+    _response: PhantomData<fn() -> Resp>,
+}
+
+impl<Req: Message, Resp: Message> StreamCall<Req, Resp> {
+    pub(crate) fn new(
+        client: Client,
+        service: ByteStr,
+        method: ByteStr,
+        requests: Requests<Req>,
+    ) -> Self {
+        StreamCall {
+            client,
+            service,
+            method,
+            requests,
+            options: CallOptions::default(),
+            _response: PhantomData,
+        }
+    }
+
+    call_option_methods!();
+}
+
+impl<Req: Message, Resp: Message> IntoFuture for StreamCall<Req, Resp> {
+    type Output = Result<Streaming<Resp>, Status>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(open(self))
+    }
+}
+
+/// A client-streaming call, ready to be awaited: awaiting sends the requests and gives the
+/// one response.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct ClientStreamCall<Req, Resp> {
+    inner: StreamCall<Req, Resp>,
+}
+
+impl<Req: Message, Resp: Message> ClientStreamCall<Req, Resp> {
+    pub(crate) fn new(inner: StreamCall<Req, Resp>) -> Self {
+        ClientStreamCall { inner }
+    }
+
+    fn options_mut(&mut self) -> &mut CallOptions {
+        &mut self.inner.options
+    }
+
+    option_setters!();
+
+    /// Layer a set of options over this call's.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.inner = self.inner.options(options);
+        self
+    }
+}
+
+impl<Req: Message, Resp: Message> IntoFuture for ClientStreamCall<Req, Resp> {
+    type Output = Result<Resp, Status>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { open(self.inner).await?.single().await })
+    }
+}
+
+async fn open<Req: Message, Resp: Message>(
+    call: StreamCall<Req, Resp>,
+) -> Result<Streaming<Resp>, Status> {
+    let StreamCall {
+        client,
+        service,
+        method,
+        mut requests,
+        options,
+        ..
+    } = call;
+    let codec = call_codec::<Req>(&client, &options)?;
+    let config = client.config();
+    let mut request = ClientRequest {
+        service,
+        method,
+        deadline: call_deadline(&client, &options)?,
+        metadata: options.metadata,
+        codec,
+        compression: options.compression.unwrap_or(config.compression),
+        body: Bytes::new(),
+        oneway: false,
+        stream: true,
+    };
+    if !client.middleware().is_empty() {
+        request = through_middleware(&client, request).await?;
+    }
+    let deadline = request.deadline;
+    let compression = request.compression;
+    let frame = client.frame(request)?;
+    let conn = client.pool().get(config, deadline).await?;
+    let outbound = conn
+        .open_stream(frame, deadline, config, compression)
+        .await?;
+    let id = outbound.id;
+    let state = outbound.state.clone();
+    let codecs = client.codecs_shared();
+    let feeder_conn = conn.clone();
+    let feeder = tokio::spawn(async move {
+        let sent = async {
+            while let Some(message) = requests.next().await {
+                let body = encode_message(&codecs, codec, &message)?;
+                outbound.send(codec, body).await?;
+            }
+            outbound.end(None).await
+        }
+        .await;
+        if let Err(status) = sent {
+            // Could not send (an unencodable message, a lost connection): the call fails
+            // with that, unless it had already ended for another reason.
+            feeder_conn.cancel_stream(id, &outbound.state, status);
+        }
+    });
+    state.set_feeder(feeder.abort_handle());
+    let on_drop = {
+        let state = state.clone();
+        Box::new(move || {
+            conn.cancel_stream(id, &state, Status::cancelled("the stream was dropped"))
+        })
+    };
+    let incoming = Incoming::new(state, client.codecs_shared(), config.limits, on_drop);
+    Ok(incoming.typed())
+}
+
+/// Run the client middleware over the stream's opening; the request it passed on.
+async fn through_middleware(
+    client: &Client,
+    request: ClientRequest,
+) -> Result<ClientRequest, Status> {
+    let opened = Mutex::new(None);
+    ClientNext::for_stream(client.middleware(), client, &opened)
+        .run(request)
+        .await?;
+    opened
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .ok_or_else(|| {
+            Status::internal("a client middleware answered a streaming call without opening it")
+        })
+}

@@ -1,0 +1,91 @@
+//! The sending side of a stream: messages compressed, cut into chunks, each sent when the
+//! peer's window allows, on the connection's data queue (behind unary traffic, see the
+//! writer).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use erpc_codec::CodecId;
+use erpc_codec::compression::CompressionId;
+use tokio::sync::mpsc;
+
+use crate::body::compress;
+use crate::engine::OutFrame;
+use crate::engine::stream::{MAX_CHUNK, StreamState, cost};
+use crate::protocol::{Frame, Header, Kind};
+use crate::status::Status;
+
+/// Sends one side of one stream.
+pub(crate) struct Outbound {
+    pub id: u64,
+    pub data: mpsc::Sender<OutFrame>,
+    pub state: Arc<StreamState>,
+    /// Compression asked for (messages under the threshold are sent uncompressed).
+    pub compression: CompressionId,
+    pub threshold: usize,
+    /// Largest message sent, after compression.
+    pub max_body: u32,
+}
+
+impl Outbound {
+    /// Send one encoded message; waits while the peer's window is used up.
+    pub async fn send(&self, codec: CodecId, body: Bytes) -> Result<(), Status> {
+        let mut compression = CompressionId::NONE;
+        let mut rest = compress(self.compression, body, self.threshold, &mut compression)?;
+        if rest.len() > self.max_body as usize {
+            return Err(Status::resource_exhausted(format!(
+                "stream message of {} bytes exceeds the limit of {} bytes",
+                rest.len(),
+                self.max_body
+            )));
+        }
+        loop {
+            let chunk = rest.split_to(rest.len().min(MAX_CHUNK));
+            let mut frame = Frame::new(Kind::STREAM_DATA, self.id);
+            frame.header.codec = codec;
+            frame.header.compression = compression;
+            if !rest.is_empty() {
+                frame.header.flags = Header::MORE;
+            }
+            self.state.credit.take(cost(chunk.len())).await?;
+            frame.body = chunk;
+            self.queue(frame).await?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Tell the peer `count` messages were dropped here.
+    pub async fn gap(&self, count: u64) -> Result<(), Status> {
+        let mut frame = Frame::new(Kind::STREAM_GAP, self.id);
+        frame.body = Bytes::copy_from_slice(&count.to_be_bytes());
+        self.state.credit.take(cost(8)).await?;
+        self.queue(frame).await
+    }
+
+    /// Finish this side: STREAM_END with `status` (`None` for success). Not flow
+    /// controlled: one per stream.
+    pub async fn end(&self, status: Option<&Status>) -> Result<(), Status> {
+        self.queue(end_frame(self.id, status)).await
+    }
+
+    async fn queue(&self, frame: Frame) -> Result<(), Status> {
+        self.data
+            .send(frame.into())
+            .await
+            .map_err(|_| Status::unavailable("the connection closed while streaming"))
+    }
+}
+
+/// A STREAM_END frame: success, or the failure that ends the call.
+pub(crate) fn end_frame(id: u64, status: Option<&Status>) -> Frame {
+    match status {
+        None => Frame::new(Kind::STREAM_END, id),
+        Some(status) => {
+            let mut frame = crate::server::status_frame(id, status);
+            frame.header.kind = Kind::STREAM_END;
+            frame
+        }
+    }
+}

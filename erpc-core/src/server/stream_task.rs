@@ -1,0 +1,98 @@
+//! A streaming call's task: middleware once at the opening, the handler, then its response
+//! stream sent message by message under flow control, ended by STREAM_END with the outcome.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use futures_util::{FutureExt, StreamExt};
+
+use crate::context::Context;
+use crate::deadline;
+use crate::engine::stream::Outbound;
+use crate::middleware::Next;
+use crate::protocol::Header;
+use crate::server::call_task::panicked;
+use crate::server::in_flight::InFlight;
+use crate::server::{Request, Shared, StreamRequest};
+use crate::status::Status;
+use crate::stream::{Incoming, Outgoing};
+
+pub(crate) struct StreamTask {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) outbound: Outbound,
+    pub(crate) in_flight: Arc<InFlight>,
+    pub(crate) service: Arc<dyn crate::server::Service>,
+    pub(crate) context: Context,
+    pub(crate) header: Header,
+}
+
+impl StreamTask {
+    pub(crate) async fn run(self) {
+        let StreamTask {
+            shared,
+            outbound,
+            in_flight,
+            service,
+            context,
+            header,
+        } = self;
+        let id = header.request_id;
+        let deadline = context.deadline;
+        let state = outbound.state.clone();
+        let work = async {
+            let Some(context) = run_middleware(&shared, context, header).await? else {
+                // A middleware answered for the handler: the stream ends with no message.
+                return Ok(());
+            };
+            let detach = state.clone();
+            let incoming = Incoming::new(
+                state.clone(),
+                shared.codecs.clone(),
+                shared.config.limits,
+                Box::new(move || detach.inbox.detach()),
+            );
+            let request =
+                StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);
+            let mut responses = service.stream(request).await?;
+            while let Some(item) = responses.next().await {
+                match item? {
+                    Outgoing::Message(response) => {
+                        outbound.send(response.codec, response.body).await?
+                    }
+                    Outgoing::Dropped(count) => outbound.gap(count).await?,
+                }
+            }
+            Ok::<(), Status>(())
+        };
+        // Cancellation, the deadline and shutdown abort this task through `InFlight`, and
+        // answer for it.
+        let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
+        if !in_flight.finish(id) {
+            return;
+        }
+        let status = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(status)) => Some(status),
+            Err(panic) => Some(panicked(id, panic)),
+        };
+        let _ = outbound.end(status.as_ref()).await;
+        state.stop_sending(Status::cancelled("the call has ended"));
+    }
+}
+
+/// Run the server's middleware over the stream's opening. `None` if a middleware answered
+/// without passing the call on.
+async fn run_middleware(
+    shared: &Shared,
+    context: Context,
+    header: Header,
+) -> Result<Option<Context>, Status> {
+    if shared.middleware.is_empty() {
+        return Ok(Some(context));
+    }
+    let opened = Mutex::new(None);
+    let request = Request::stream_open(context, header.codec, shared.codecs.clone());
+    Box::pin(Next::for_stream(&shared.middleware, &opened).run(request)).await?;
+    let opened = opened.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(opened.map(Request::into_context))
+}

@@ -1,0 +1,287 @@
+//! Messages arriving on a stream: [`Incoming`] reassembles and decompresses them,
+//! [`Streaming`] decodes them into a type.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use erpc_codec::compression::CompressionId;
+use erpc_codec::{CodecId, Codecs, Message};
+use futures_util::Stream;
+
+use crate::body::decompress;
+use crate::engine::stream::{Chunk, Item, StreamState};
+use crate::status::Status;
+
+/// What a stream delivers: a message, or the news that the sender dropped some (a server
+/// push under the drop policy, see [`crate::stream::push`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<T> {
+    /// The next message.
+    Message(T),
+    /// The sender dropped this many messages here because this side could not keep up.
+    Dropped(u64),
+}
+
+/// A message as it arrived: the codec it is in and its decompressed body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// The codec of the body.
+    pub codec: CodecId,
+    /// The encoded body.
+    pub body: Bytes,
+}
+
+/// What polling a stream gives.
+type Polled<T> = Poll<Option<Result<Event<T>, Status>>>;
+
+/// The untyped messages of a stream, reassembled from chunks and decompressed. Handlers get
+/// it typed as a [`Streaming`].
+pub struct Incoming {
+    state: Arc<StreamState>,
+    codecs: Arc<Codecs>,
+    max_body: usize,
+    max_decompressed: usize,
+    /// A message arriving in several chunks.
+    assembling: Option<(CodecId, CompressionId, BytesMut)>,
+    dropped: u64,
+    done: bool,
+    on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("dropped", &self.dropped)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Incoming {
+    /// `on_drop` runs when the consumer lets go (cancel, or detach on the server).
+    pub(crate) fn new(
+        state: Arc<StreamState>,
+        codecs: Arc<Codecs>,
+        limits: crate::protocol::Limits,
+        on_drop: Box<dyn FnOnce() + Send + Sync>,
+    ) -> Self {
+        Incoming {
+            state,
+            codecs,
+            max_body: limits.max_body as usize,
+            max_decompressed: limits.max_decompressed,
+            assembling: None,
+            dropped: 0,
+            done: false,
+            on_drop: Some(on_drop),
+        }
+    }
+
+    /// Decode the messages as `T`.
+    pub fn typed<T: Message>(self) -> Streaming<T> {
+        Streaming {
+            incoming: self,
+            _type: PhantomData,
+        }
+    }
+
+    /// Messages the sender reported dropping so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The next message (codec and decompressed body) or gap; `None` when the stream ended.
+    pub fn poll_raw(&mut self, cx: &mut Context<'_>) -> Polled<RawMessage> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let event = ready!(self.poll_event(cx));
+        if !matches!(event, Some(Ok(_))) {
+            self.done = true;
+        }
+        Poll::Ready(event)
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Polled<RawMessage> {
+        loop {
+            let item = match ready!(self.state.inbox.poll_item(cx)) {
+                None if self.assembling.is_some() => {
+                    return Poll::Ready(Some(Err(Status::internal(
+                        "the stream ended in the middle of a message",
+                    ))));
+                }
+                None => return Poll::Ready(None),
+                Some(Err(status)) => return Poll::Ready(Some(Err(status))),
+                Some(Ok(item)) => item,
+            };
+            let chunk = match item {
+                Item::Gap(_) if self.assembling.is_some() => {
+                    return Poll::Ready(Some(Err(Status::internal(
+                        "the peer reported a gap in the middle of a message",
+                    ))));
+                }
+                Item::Gap(count) => {
+                    self.dropped += count;
+                    return Poll::Ready(Some(Ok(Event::Dropped(count))));
+                }
+                Item::Chunk(chunk) => chunk,
+            };
+            let Some((codec, compression, body)) = self.assemble(chunk)? else {
+                continue;
+            };
+            let body = decompress(compression, body, self.max_decompressed)?;
+            return Poll::Ready(Some(Ok(Event::Message(RawMessage { codec, body }))));
+        }
+    }
+
+    /// Add a chunk; the whole message once its last chunk is in. A single-chunk message is
+    /// passed on without a copy.
+    fn assemble(
+        &mut self,
+        chunk: Chunk,
+    ) -> Result<Option<(CodecId, CompressionId, Bytes)>, Status> {
+        let Chunk {
+            codec,
+            compression,
+            more,
+            body,
+        } = chunk;
+        let (codec, compression, body) = match self.assembling.take() {
+            None if !more => return Ok(Some((codec, compression, body))),
+            None => (codec, compression, BytesMut::from(&body[..])),
+            Some((codec, compression, mut so_far)) => {
+                so_far.extend_from_slice(&body);
+                (codec, compression, so_far)
+            }
+        };
+        if body.len() > self.max_body {
+            return Err(Status::resource_exhausted(format!(
+                "stream message exceeds the limit of {} bytes",
+                self.max_body
+            )));
+        }
+        if more {
+            self.assembling = Some((codec, compression, body));
+            return Ok(None);
+        }
+        Ok(Some((codec, compression, body.freeze())))
+    }
+
+    fn decode<T: Message>(&self, codec: CodecId, body: Bytes) -> Result<T, Status> {
+        let codec = self.codecs.get(codec).ok_or_else(|| {
+            Status::unimplemented(format!("stream message in unknown codec {codec}"))
+        })?;
+        Ok(T::decode(codec, body)?)
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Some(on_drop) = self.on_drop.take() {
+            on_drop();
+        }
+    }
+}
+
+/// A stream of messages of type `T` from the peer: the requests of a client- or
+/// bidirectional-streaming handler, the responses a client gets from a streaming call.
+///
+/// It is a [`Stream`] of `Result<T, Status>`: `Ok` items until the peer finishes, then the
+/// end; or an `Err` with the status the call ended with (an error from the peer, the
+/// deadline, a lost connection), after which it ends. Dropping it cancels the call (client)
+/// or stops receiving (server).
+///
+/// ```
+/// # async fn f(mut numbers: erpc_core::Streaming<u32>) -> Result<u64, erpc_core::Status> {
+/// let mut total = 0u64;
+/// while let Some(n) = numbers.message().await? {
+///     total += u64::from(n);
+/// }
+/// # Ok(total) }
+/// ```
+pub struct Streaming<T> {
+    incoming: Incoming,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Streaming").field(&self.incoming).finish()
+    }
+}
+
+impl<T: Message> Streaming<T> {
+    /// The next message, `None` at the end. Gaps (messages the sender dropped) are counted in
+    /// [`Streaming::dropped`] and skipped; use [`Streaming::event`] to see them in place.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        std::future::poll_fn(|cx| self.poll_message(cx))
+            .await
+            .transpose()
+    }
+
+    /// The next message or gap, `None` at the end.
+    pub async fn event(&mut self) -> Result<Option<Event<T>>, Status> {
+        std::future::poll_fn(|cx| self.poll_typed(cx))
+            .await
+            .transpose()
+    }
+
+    /// Messages the sender reported dropping so far (server push under the drop policy).
+    pub fn dropped(&self) -> u64 {
+        self.incoming.dropped
+    }
+
+    /// The one message of a stream that must carry exactly one (a client-streaming call's
+    /// response), after the stream's end has confirmed the call succeeded.
+    pub async fn single(mut self) -> Result<T, Status> {
+        let message = self
+            .message()
+            .await?
+            .ok_or_else(|| Status::internal("the call ended without its response message"))?;
+        match self.message().await? {
+            None => Ok(message),
+            Some(_) => Err(Status::internal(
+                "the call sent more than the one response message it should",
+            )),
+        }
+    }
+
+    fn poll_typed(&mut self, cx: &mut Context<'_>) -> Polled<T> {
+        let event = match ready!(self.incoming.poll_raw(cx)) {
+            None => return Poll::Ready(None),
+            Some(Err(status)) => Err(status),
+            Some(Ok(Event::Dropped(n))) => Ok(Event::Dropped(n)),
+            Some(Ok(Event::Message(raw))) => self
+                .incoming
+                .decode(raw.codec, raw.body)
+                .map(Event::Message),
+        };
+        if event.is_err() {
+            self.incoming.done = true;
+        }
+        Poll::Ready(Some(event))
+    }
+
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        loop {
+            return Poll::Ready(match ready!(self.poll_typed(cx)) {
+                None => None,
+                Some(Ok(Event::Dropped(_))) => continue,
+                Some(Ok(Event::Message(message))) => Some(Ok(message)),
+                Some(Err(status)) => Some(Err(status)),
+            });
+        }
+    }
+}
+
+impl<T: Message> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_message(cx)
+    }
+}

@@ -1,0 +1,161 @@
+//! A streaming service for the streaming tests: every call shape, errors, hangs and push.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use erpc::stream::push::{self, Overflow, Pusher};
+use erpc::{Context, Raw, ServerStream, Status, Streaming};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use super::Msg;
+
+#[erpc::service]
+pub trait Feed {
+    /// 0, 1, ... `to - 1`.
+    async fn count(&self, to: u64) -> Result<ServerStream<u64>, Status>;
+    /// The sum of the numbers sent.
+    async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
+    /// Reads `n` numbers, then answers with their sum without reading the rest.
+    async fn take(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
+    /// Each message back, as it arrives.
+    async fn echo(&self, messages: Streaming<Msg>) -> Result<ServerStream<Msg>, Status>;
+    /// `n` numbers, then a failure with code `aborted`.
+    async fn fail_after(&self, n: u64) -> Result<ServerStream<u64>, Status>;
+    /// One number, then nothing until cancelled (counted in `aborted`).
+    async fn hang(&self, cx: Context) -> Result<ServerStream<u64>, Status>;
+    /// A push subscription: the pusher is handed to the test through `pushers`.
+    async fn subscribe(
+        &self,
+        drop_oldest: Option<bool>,
+        capacity: u64,
+    ) -> Result<ServerStream<u64>, Status>;
+    /// `count` messages of `size` bytes each.
+    async fn blob(&self, count: u64, size: u64) -> Result<ServerStream<Raw>, Status>;
+    /// The number back (the small unary call).
+    async fn ping(&self, n: u64) -> Result<u64, Status>;
+}
+
+#[derive(Clone)]
+pub struct FeedImpl {
+    /// Numbers the `count` stream has produced so far.
+    pub produced: Arc<AtomicU64>,
+    /// Handlers dropped before they finished.
+    pub aborted: watch::Sender<u64>,
+    /// The latest subscription's pusher.
+    pub pushers: Arc<Mutex<Option<Pusher<u64>>>>,
+}
+
+impl Default for FeedImpl {
+    fn default() -> Self {
+        FeedImpl {
+            produced: Arc::default(),
+            aborted: watch::channel(0).0,
+            pushers: Arc::default(),
+        }
+    }
+}
+
+/// Counts an abort when dropped (the handler's future or stream went away unfinished).
+struct OnDrop(watch::Sender<u64>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
+impl Feed for FeedImpl {
+    async fn count(&self, to: u64) -> Result<ServerStream<u64>, Status> {
+        let produced = self.produced.clone();
+        Ok(ServerStream::new(futures_util::stream::iter(0..to).map(
+            move |n| {
+                produced.fetch_add(1, Ordering::Relaxed);
+                Ok(n)
+            },
+        )))
+    }
+
+    async fn sum(&self, mut numbers: Streaming<u64>) -> Result<u64, Status> {
+        let mut total = 0;
+        while let Some(n) = numbers.message().await? {
+            total += n;
+        }
+        Ok(total)
+    }
+
+    async fn take(&self, mut numbers: Streaming<u64>) -> Result<u64, Status> {
+        let mut total = 0;
+        for _ in 0..3 {
+            total += numbers.message().await?.unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    async fn echo(&self, messages: Streaming<Msg>) -> Result<ServerStream<Msg>, Status> {
+        Ok(ServerStream::new(messages))
+    }
+
+    async fn fail_after(&self, n: u64) -> Result<ServerStream<u64>, Status> {
+        let items = futures_util::stream::iter(0..n)
+            .map(Ok)
+            .chain(futures_util::stream::once(async {
+                Err(Status::aborted("failed on purpose").with_details(vec![1, 2, 3]))
+            }));
+        Ok(ServerStream::new(items))
+    }
+
+    async fn hang(&self, _cx: Context) -> Result<ServerStream<u64>, Status> {
+        let guard = OnDrop(self.aborted.clone());
+        let items = futures_util::stream::once(async { Ok(7) }).chain(futures_util::stream::once(
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(8)
+            },
+        ));
+        Ok(ServerStream::new(items))
+    }
+
+    async fn subscribe(
+        &self,
+        drop_oldest: Option<bool>,
+        capacity: u64,
+    ) -> Result<ServerStream<u64>, Status> {
+        let overflow = match drop_oldest {
+            None => Overflow::Block,
+            Some(true) => Overflow::DropOldest,
+            Some(false) => Overflow::DropNewest,
+        };
+        let (pusher, stream) = push::channel(capacity as usize, overflow);
+        *self.pushers.lock().unwrap() = Some(pusher);
+        Ok(stream)
+    }
+
+    async fn blob(&self, count: u64, size: u64) -> Result<ServerStream<Raw>, Status> {
+        let chunk = bytes::Bytes::from(vec![0x5a; size as usize]);
+        Ok(ServerStream::iter(
+            (0..count).map(move |_| Raw(chunk.clone())),
+        ))
+    }
+
+    async fn ping(&self, n: u64) -> Result<u64, Status> {
+        Ok(n)
+    }
+}
+
+/// A Feed server on `addr` (bound address returned) and its implementation.
+pub async fn start_feed(
+    addr: &str,
+    config: erpc::ServerConfig,
+) -> (erpc::ServerHandle, String, FeedImpl) {
+    let feed = FeedImpl::default();
+    let handle = erpc::Server::builder()
+        .config(config)
+        .add_service(FeedServer::new(feed.clone()))
+        .serve([addr])
+        .await
+        .expect("server starts");
+    let addr = handle.local_addr().to_string();
+    (handle, addr, feed)
+}
