@@ -2,7 +2,7 @@
 //! re-encodes to the same bytes.
 
 use bytes::{Bytes, BytesMut};
-use erpc::protocol::{Decoded, Frame, FrameDecoder, Kind, Limits};
+use erpc::protocol::{Decoded, Frame, FrameDecoder, Header, Kind, Limits};
 use erpc::{Code, CodecId};
 
 /// The frames PROTOCOL.md's vectors describe, by name.
@@ -59,6 +59,46 @@ fn expected(name: &str) -> Frame {
             f.head.message = Some("bad magic".into());
             f
         }
+        "stream-open" => {
+            let mut f = Frame::new(Kind::STREAM_OPEN, 5);
+            f.head.service = Some("Numbers".into());
+            f.head.method = Some("count".into());
+            f.head.deadline_micros = Some(30_000_000);
+            f
+        }
+        "stream-data" => {
+            let mut f = Frame::new(Kind::STREAM_DATA, 5);
+            f.body = Bytes::from_static(b"\x03");
+            f
+        }
+        "stream-data-more" => {
+            let mut f = Frame::new(Kind::STREAM_DATA, 5);
+            f.header.flags = Header::MORE;
+            f.body = Bytes::from_static(b"\xa5hel");
+            f
+        }
+        "stream-data-last" => {
+            let mut f = Frame::new(Kind::STREAM_DATA, 5);
+            f.body = Bytes::from_static(b"lo");
+            f
+        }
+        "stream-window" => {
+            let mut f = Frame::new(Kind::STREAM_WINDOW, 5);
+            f.body = Bytes::from_static(b"\x00\x01\x00\x00");
+            f
+        }
+        "stream-gap" => {
+            let mut f = Frame::new(Kind::STREAM_GAP, 5);
+            f.body = Bytes::from_static(b"\x00\x00\x00\x00\x00\x00\x00\x2a");
+            f
+        }
+        "stream-end" => Frame::new(Kind::STREAM_END, 5),
+        "stream-end-error" => {
+            let mut f = Frame::new(Kind::STREAM_END, 5);
+            f.header.status = Code::Aborted as u8;
+            f.head.message = Some("feed closed".into());
+            f
+        }
         other => panic!("PROTOCOL.md has a vector {other:?} this test does not know"),
     }
 }
@@ -107,7 +147,20 @@ fn protocol_md_vectors_decode_and_reencode_byte_for_byte() {
         .expect("PROTOCOL.md at the repository root");
     let vectors = vectors(&spec);
     let names: Vec<&str> = vectors.iter().map(|(n, _)| n.as_str()).collect();
-    for required in ["request", "response", "error", "cancel", "ping"] {
+    for required in [
+        "request",
+        "response",
+        "error",
+        "cancel",
+        "ping",
+        "stream-open",
+        "stream-data",
+        "stream-data-more",
+        "stream-window",
+        "stream-gap",
+        "stream-end",
+        "stream-end-error",
+    ] {
         assert!(
             names.contains(&required),
             "PROTOCOL.md lacks the {required} vector"
@@ -155,6 +208,14 @@ fn print_vectors() {
         "pong",
         "goaway",
         "connection-error",
+        "stream-open",
+        "stream-data",
+        "stream-data-more",
+        "stream-data-last",
+        "stream-window",
+        "stream-gap",
+        "stream-end",
+        "stream-end-error",
     ] {
         let mut out = BytesMut::new();
         expected(name).encode(&mut out).unwrap();

@@ -10,6 +10,7 @@ import sys
 
 MAGIC, VERSION = b"\xee\x52", 1
 REQUEST, RESPONSE, ONEWAY, CANCEL, PING, PONG, GOAWAY, ERROR = range(1, 9)
+STREAM_OPEN, STREAM_DATA, STREAM_END, STREAM_WINDOW, STREAM_GAP = range(0x10, 0x15)
 JSON = 2
 TAG_SERVICE, TAG_METHOD, TAG_DEADLINE, TAG_METADATA, TAG_MESSAGE, TAG_DETAILS = range(1, 7)
 
@@ -117,6 +118,35 @@ def main():
     reply = read_reply(sock)
     assert (reply["id"], reply["status"]) == (7, 4), reply
     print("sleep(2000) with 50 ms -> status", reply["status"])
+
+    # Client streaming (section 13): open, three messages, end; one message and an end back.
+    open_frame = request(STREAM_OPEN, 8, "Feed", "sum", None)
+    sock.sendall(open_frame[:20] + struct.pack(">I", 0) + open_frame[24:-4])  # empty body
+    for n in (1, 2, 3):
+        sock.sendall(frame(STREAM_DATA, 8, body=json.dumps(n).encode()))
+    sock.sendall(frame(STREAM_END, 8))
+    reply = read_reply(sock)
+    assert (reply["kind"], reply["id"], json.loads(reply["body"])) == (STREAM_DATA, 8, 6), reply
+    reply = read_reply(sock)
+    assert (reply["kind"], reply["status"]) == (STREAM_END, 0), reply
+    print("sum(stream 1, 2, 3) =", 6)
+
+    # Server streaming: count(3) -> 0, 1, 2, then a successful end.
+    open_frame = request(STREAM_OPEN, 9, "Feed", "count", None)
+    sock.sendall(open_frame[:20] + struct.pack(">I", 0) + open_frame[24:-4])
+    sock.sendall(frame(STREAM_DATA, 9, body=b"3") + frame(STREAM_END, 9))
+    got = []
+    while True:
+        reply = read_reply(sock)
+        assert reply["id"] == 9, reply
+        if reply["kind"] == STREAM_WINDOW:
+            continue
+        if reply["kind"] == STREAM_END:
+            assert reply["status"] == 0, reply
+            break
+        got.append(json.loads(reply["body"]))
+    assert got == [0, 1, 2], got
+    print("count(3) ->", got)
 
     # Bad magic: an ERROR frame, then the server closes.
     sock.sendall(b"XX" + b"\x00" * 22)

@@ -280,6 +280,7 @@ pub async fn start(transport: &str, config: ServerConfig) -> TestServer {
         .config(config)
         .register_codec(Arc::new(JsonLines))
         .add_service(EchoServer::new(echo))
+        .add_service(feed::FeedServer::new(feed::FeedImpl::default()))
         .serve([place.addr.as_str()])
         .await
         .expect("server starts");
