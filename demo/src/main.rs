@@ -1,6 +1,7 @@
 //! The erpc tour, in one process on embedded defaults: a server with two services on TCP and a
 //! Unix socket, and a client showing codecs, compression, deadlines, cancellation, oneway
-//! calls, errors, and a small latency summary.
+//! calls, errors, streaming (a live counter, a chat, server push), and a small latency
+//! summary.
 //!
 //! Run it with `cargo run --release -p demo`.
 
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use erpc::{CodecId, CompressionId, Context, Status};
 use serde::{Deserialize, Serialize};
+
+mod ticker;
 
 /// Greets people, slowly if asked.
 #[erpc::service]
@@ -108,19 +111,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let unix = format!("unix://{}", dir.join("demo.sock").display());
 
     let state = Arc::new(Server::default());
+    let news = ticker::TickerImpl::default();
     let server = erpc::Server::builder()
         .add_service(GreeterServer::new(state.clone()))
         .add_service(CalculatorServer::new(state.clone()))
+        .add_service(ticker::TickerServer::new(news.clone()))
         .serve(["tcp://127.0.0.1:0", unix.as_str()])
         .await?;
-    println!("erpc demo: one server, two services, listening on");
+    println!("erpc demo: one server, three services, listening on");
     for addr in server.local_addrs() {
         println!("  {addr}");
     }
 
     let tcp = erpc::Client::connect(server.local_addr()).await?;
     let greeter = GreeterClient::new(tcp.clone());
-    let calculator = CalculatorClient::new(tcp);
+    let calculator = CalculatorClient::new(tcp.clone());
 
     println!("\n1. Typed calls, one per codec");
     println!(
@@ -193,7 +198,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    println!("\n6. Latency, 2,000 sequential hello calls per transport");
+    println!("\n6. Streams");
+    ticker::tour(tcp, &news).await?;
+
+    println!("\n7. Latency, 2,000 sequential hello calls per transport");
     for addr in server.local_addrs() {
         let client = GreeterClient::connect(addr).await?;
         let mut samples = Vec::with_capacity(2000);
