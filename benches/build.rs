@@ -13,6 +13,17 @@ fn main() {
                 .codec_path("tonic_prost::ProstCodec")
                 .build(),
         )
+        .method(
+            tonic_build::manual::Method::builder()
+                .name("stream_echo")
+                .route_name("StreamEcho")
+                .input_type("crate::message::PbMsg")
+                .output_type("crate::message::PbMsg")
+                .codec_path("tonic_prost::ProstCodec")
+                .client_streaming()
+                .server_streaming()
+                .build(),
+        )
         .build();
     tonic_build::manual::Builder::new().compile(&[echo]);
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use erpc::Status;
+use erpc::{ServerStream, Status, Streaming};
 
 use crate::load::Caller;
 use crate::message::Msg;
@@ -13,6 +13,8 @@ use crate::message::Msg;
 pub trait Bench {
     /// Returns the message.
     async fn echo(&self, msg: Msg) -> Result<Msg, Status>;
+    /// Returns each message of the stream as it arrives.
+    async fn stream_echo(&self, msgs: Streaming<Msg>) -> Result<ServerStream<Msg>, Status>;
 }
 
 /// The echo implementation.
@@ -21,6 +23,10 @@ pub struct Echo;
 impl Bench for Echo {
     async fn echo(&self, msg: Msg) -> Result<Msg, Status> {
         Ok(msg)
+    }
+
+    async fn stream_echo(&self, msgs: Streaming<Msg>) -> Result<ServerStream<Msg>, Status> {
+        Ok(ServerStream::new(msgs))
     }
 }
 
@@ -56,4 +62,25 @@ impl Caller for ErpcCaller {
         }
         Ok(())
     }
+}
+
+/// Echo `count` messages through one bidirectional stream; the number echoed back.
+pub async fn stream_echo(addr: SocketAddr, msg: &Msg, count: usize) -> Result<usize, String> {
+    let caller = connect(addr, 1).await;
+    let msg = msg.clone();
+    let requests = futures_util::stream::iter((0..count).map(move |_| msg.clone()));
+    let mut responses = caller
+        .0
+        .stream_echo(requests)
+        .timeout(std::time::Duration::from_secs(600))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut echoed = 0;
+    while let Some(item) = responses.message().await.map_err(|e| e.to_string())? {
+        if item.id != 1 {
+            return Err("wrong echo".into());
+        }
+        echoed += 1;
+    }
+    Ok(echoed)
 }

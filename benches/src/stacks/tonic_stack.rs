@@ -22,6 +22,17 @@ impl pb::echo_server::Echo for Echo {
     ) -> Result<tonic::Response<PbMsg>, tonic::Status> {
         Ok(tonic::Response::new(request.into_inner()))
     }
+
+    type StreamEchoStream = std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<PbMsg, tonic::Status>> + Send + 'static>,
+    >;
+
+    async fn stream_echo(
+        &self,
+        request: tonic::Request<tonic::Streaming<PbMsg>>,
+    ) -> Result<tonic::Response<Self::StreamEchoStream>, tonic::Status> {
+        Ok(tonic::Response::new(Box::pin(request.into_inner())))
+    }
 }
 
 /// Serve until the process ends.
@@ -66,4 +77,25 @@ impl Caller for TonicCaller {
         }
         Ok(())
     }
+}
+
+/// Echo `count` messages through one bidirectional stream; the number echoed back.
+pub async fn stream_echo(addr: SocketAddr, msg: &Msg, count: usize) -> Result<usize, String> {
+    let caller = connect(addr, 1).await;
+    let mut client = caller.0[0].clone();
+    let msg = PbMsg::from(msg);
+    let requests = futures_util::stream::iter((0..count).map(move |_| msg.clone()));
+    let mut responses = client
+        .stream_echo(requests)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner();
+    let mut echoed = 0;
+    while let Some(item) = responses.message().await.map_err(|e| e.to_string())? {
+        if item.id != 1 {
+            return Err("wrong echo".into());
+        }
+        echoed += 1;
+    }
+    Ok(echoed)
 }

@@ -339,6 +339,7 @@ impl ClientConn {
             compression,
             threshold: config.compression_threshold,
             max_body: config.limits.max_body,
+            batch: bytes::BytesMut::new(),
         })
     }
 

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use erpc_codec::Message;
 use futures_util::future::BoxFuture;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 
 use crate::client::call::{call_codec, call_deadline, encode_message};
 use crate::client::{CallOptions, Client, ClientRequest};
@@ -130,7 +130,7 @@ async fn open<Req: Message, Resp: Message>(
     let compression = request.compression;
     let frame = client.frame(request)?;
     let conn = client.pool().get(config, deadline).await?;
-    let outbound = conn
+    let mut outbound = conn
         .open_stream(frame, deadline, config, compression)
         .await?;
     let id = outbound.id;
@@ -139,7 +139,16 @@ async fn open<Req: Message, Resp: Message>(
     let feeder_conn = conn.clone();
     let feeder = tokio::spawn(async move {
         let sent = async {
-            while let Some(message) = requests.next().await {
+            loop {
+                // Small messages batch up while the request stream has more ready.
+                let next = match requests.next().now_or_never() {
+                    Some(next) => next,
+                    None => {
+                        outbound.flush().await?;
+                        requests.next().await
+                    }
+                };
+                let Some(message) = next else { break };
                 let body = encode_message(&codecs, codec, &message)?;
                 outbound.send(codec, body).await?;
             }

@@ -23,6 +23,26 @@ pub(crate) struct OutFrame {
     pub deadline: Option<Instant>,
 }
 
+impl OutFrame {
+    /// A kind that never goes on the wire: the frame's body is whole frames, already encoded
+    /// (a batch of small stream messages), which the writer copies as they are. A marker
+    /// rather than a second variant keeps `OutFrame`, which every call moves, as small as it
+    /// was.
+    const ENCODED: crate::protocol::Kind = crate::protocol::Kind(0);
+
+    /// Frames encoded back to back in `bytes`.
+    pub fn encoded(bytes: bytes::Bytes) -> OutFrame {
+        let mut frame = Frame::new(Self::ENCODED, 0);
+        frame.body = bytes;
+        frame.into()
+    }
+
+    /// The already-encoded frames this carries, if it is a batch.
+    pub fn as_encoded(&self) -> Option<&bytes::Bytes> {
+        (self.frame.header.kind == Self::ENCODED).then_some(&self.frame.body)
+    }
+}
+
 impl From<Frame> for OutFrame {
     fn from(frame: Frame) -> Self {
         OutFrame {

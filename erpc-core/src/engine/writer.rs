@@ -126,6 +126,10 @@ async fn write_both<W: AsyncWrite + Unpin>(
 }
 
 fn encode(out: OutFrame, now: Instant, buf: &mut BytesMut) {
+    if let Some(encoded) = out.as_encoded() {
+        buf.extend_from_slice(encoded);
+        return;
+    }
     let mut frame = out.frame;
     if let Some(d) = out.deadline {
         frame.head.deadline_micros = Some(deadline::micros_until(d, now));

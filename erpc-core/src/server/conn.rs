@@ -380,6 +380,7 @@ impl ServerEndpoint {
                         compression: header.compression,
                         threshold: config.compression_threshold,
                         max_body: config.limits.max_body,
+                        batch: bytes::BytesMut::new(),
                     },
                     in_flight: self.in_flight.clone(),
                     service,

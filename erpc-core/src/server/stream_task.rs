@@ -30,7 +30,7 @@ impl StreamTask {
     pub(crate) async fn run(self) {
         let StreamTask {
             shared,
-            outbound,
+            mut outbound,
             in_flight,
             service,
             context,
@@ -54,7 +54,17 @@ impl StreamTask {
             let request =
                 StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);
             let mut responses = service.stream(request).await?;
-            while let Some(item) = responses.next().await {
+            loop {
+                // Small messages batch up while the handler has more ready; the batch goes
+                // out as soon as it would have to wait.
+                let next = match responses.next().now_or_never() {
+                    Some(next) => next,
+                    None => {
+                        outbound.flush().await?;
+                        responses.next().await
+                    }
+                };
+                let Some(item) = next else { break };
                 match item? {
                     Outgoing::Message(response) => {
                         outbound.send(response.codec, response.body).await?

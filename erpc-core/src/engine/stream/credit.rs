@@ -66,6 +66,16 @@ impl Credit {
         }
     }
 
+    /// Take `cost` bytes if they are available now, without waiting.
+    pub fn try_take(&self, cost: u32) -> bool {
+        let mut state = self.lock();
+        if state.closed.is_none() && state.available >= u64::from(cost) {
+            state.available -= u64::from(cost);
+            return true;
+        }
+        false
+    }
+
     /// Stop the stream's sender: waiting and later takes fail with `status`.
     pub fn close(&self, status: Status) {
         self.lock().closed.get_or_insert(status);

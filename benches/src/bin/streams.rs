@@ -1,0 +1,68 @@
+//! Stream throughput: `count` messages echoed through one bidirectional stream, on a
+//! single-threaded runtime (the driver, `benches/streams.sh`, pins it to core 1 and the
+//! server, `e2e server STACK ADDR`, to core 0).
+//!
+//! ```text
+//! streams STACK ADDR COUNT PAYLOAD
+//! ```
+//! Prints one tab-separated line: stack, payload, messages, seconds, messages/s, MB/s (payload
+//! bytes echoed per second, one way).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use erpc_benches::message::Msg;
+use erpc_benches::stacks::{erpc_stack, tonic_stack};
+
+fn usage() -> ! {
+    eprintln!("usage: streams STACK ADDR COUNT PAYLOAD   (STACK: erpc or tonic)");
+    std::process::exit(2)
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
+    args.get(i)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| usage())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let stack: String = arg(&args, 1);
+    let addr: SocketAddr = arg(&args, 2);
+    let count: usize = arg(&args, 3);
+    let payload: usize = arg(&args, 4);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let msg = Msg::new(1, payload);
+    let run = |count: usize| {
+        runtime.block_on(async {
+            match stack.as_str() {
+                "erpc" => erpc_stack::stream_echo(addr, &msg, count).await,
+                "tonic" => tonic_stack::stream_echo(addr, &msg, count).await,
+                _ => usage(),
+            }
+        })
+    };
+    // Warm up: connections, buffers, windows.
+    if let Err(e) = run((count / 10).max(1)) {
+        eprintln!("{stack}: {e}");
+        std::process::exit(1);
+    }
+    let started = Instant::now();
+    let echoed = match run(count) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{stack}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(echoed, count, "{stack} echoed {echoed} of {count}");
+    println!(
+        "{stack}\t{payload}\t{count}\t{secs:.2}\t{:.0}\t{:.1}",
+        count as f64 / secs,
+        (count * payload) as f64 / secs / 1e6
+    );
+}
