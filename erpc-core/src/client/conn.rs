@@ -234,22 +234,7 @@ impl ClientConn {
         let id = self.next_id();
         frame.header.request_id = id;
         let (reply, response) = oneshot::channel();
-        let earliest = {
-            let mut pending = self.shared.lock();
-            if let Some(status) = &pending.dead {
-                return Err(status.clone());
-            }
-            pending.calls.insert(id, (Waiter::Unary(reply), deadline));
-            let Pending {
-                calls, deadlines, ..
-            } = &mut *pending;
-            let earliest = deadlines.push(deadline, id);
-            deadlines.compact_if_needed(calls.len(), calls.iter().map(|(id, (_, at))| (*id, *at)));
-            earliest
-        };
-        if earliest {
-            self.shared.wake_sweeper.notify_one();
-        }
+        self.register(id, Waiter::Unary(reply), deadline)?;
         let mut call = PendingCall {
             conn: self.clone(),
             id,
@@ -296,24 +281,7 @@ impl ClientConn {
             config.stream_window,
             self.tx.clone(),
         )));
-        let earliest = {
-            let mut pending = self.shared.lock();
-            if let Some(status) = &pending.dead {
-                return Err(status.clone());
-            }
-            pending
-                .calls
-                .insert(id, (Waiter::Stream(state.clone()), deadline));
-            let Pending {
-                calls, deadlines, ..
-            } = &mut *pending;
-            let earliest = deadlines.push(deadline, id);
-            deadlines.compact_if_needed(calls.len(), calls.iter().map(|(id, (_, at))| (*id, *at)));
-            earliest
-        };
-        if earliest {
-            self.shared.wake_sweeper.notify_one();
-        }
+        self.register(id, Waiter::Stream(state.clone()), deadline)?;
         let out = OutFrame {
             frame,
             deadline: Some(deadline),
@@ -350,6 +318,28 @@ impl ClientConn {
             let _ = self.tx.try_send(control(Kind::CANCEL, id));
         }
         state.fail(status);
+    }
+
+    /// Put a call in the pending table under its deadline, waking the sweeper if that
+    /// deadline is the new earliest; the connection's failure if it is already dead.
+    fn register(&self, id: u64, waiter: Waiter, deadline: Instant) -> Result<(), Status> {
+        let earliest = {
+            let mut pending = self.shared.lock();
+            if let Some(status) = &pending.dead {
+                return Err(status.clone());
+            }
+            pending.calls.insert(id, (waiter, deadline));
+            let Pending {
+                calls, deadlines, ..
+            } = &mut *pending;
+            let earliest = deadlines.push(deadline, id);
+            deadlines.compact_if_needed(calls.len(), calls.iter().map(|(id, (_, at))| (*id, *at)));
+            earliest
+        };
+        if earliest {
+            self.shared.wake_sweeper.notify_one();
+        }
+        Ok(())
     }
 
     fn dead_status(&self) -> Status {

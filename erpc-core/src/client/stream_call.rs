@@ -12,8 +12,8 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use erpc_codec::Message;
+use futures_util::Stream;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, Stream, StreamExt};
 
 use crate::client::call::{call_codec, call_deadline, encode_message};
 use crate::client::{CallOptions, Client, ClientRequest};
@@ -139,16 +139,7 @@ async fn open<Req: Message, Resp: Message>(
     let feeder_conn = conn.clone();
     let feeder = tokio::spawn(async move {
         let sent = async {
-            loop {
-                // Small messages batch up while the request stream has more ready.
-                let next = match requests.next().now_or_never() {
-                    Some(next) => next,
-                    None => {
-                        outbound.flush().await?;
-                        requests.next().await
-                    }
-                };
-                let Some(message) = next else { break };
+            while let Some(message) = outbound.next_from(&mut requests).await? {
                 let body = encode_message(&codecs, codec, &message)?;
                 outbound.send(codec, body).await?;
             }

@@ -4,7 +4,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 
 use crate::context::Context;
 use crate::deadline;
@@ -54,17 +54,7 @@ impl StreamTask {
             let request =
                 StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);
             let mut responses = service.stream(request).await?;
-            loop {
-                // Small messages batch up while the handler has more ready; the batch goes
-                // out as soon as it would have to wait.
-                let next = match responses.next().now_or_never() {
-                    Some(next) => next,
-                    None => {
-                        outbound.flush().await?;
-                        responses.next().await
-                    }
-                };
-                let Some(item) = next else { break };
+            while let Some(item) = outbound.next_from(&mut responses).await? {
                 match item? {
                     Outgoing::Message(response) => {
                         outbound.send(response.codec, response.body).await?

@@ -85,6 +85,20 @@ impl Outbound {
         }
     }
 
+    /// The next item of `source`, queueing the batch first if it is not ready: small messages
+    /// batch up while the source has more ready, and go out as soon as it would wait.
+    pub async fn next_from<S>(&mut self, source: &mut S) -> Result<Option<S::Item>, Status>
+    where
+        S: futures_util::Stream + Unpin,
+    {
+        use futures_util::{FutureExt, StreamExt};
+        if let Some(next) = source.next().now_or_never() {
+            return Ok(next);
+        }
+        self.flush().await?;
+        Ok(source.next().await)
+    }
+
     /// Queue the batch of small messages, if any.
     pub async fn flush(&mut self) -> Result<(), Status> {
         if self.batch.is_empty() {
