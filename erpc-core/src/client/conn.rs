@@ -21,7 +21,7 @@ use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::Signal;
 use crate::engine::stream::{Inbox, Outbound, StreamState, route_stream_frame};
 use crate::engine::writer::write_loop;
-use crate::engine::{OutFrame, channels, control};
+use crate::engine::{OutFrame, channels, control, queue_or_spawn};
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::status::{Code, Status};
 
@@ -83,22 +83,18 @@ impl Shared {
         }
     }
 
-    /// The stream state of a running streaming call.
-    fn stream(&self, id: u64) -> Option<Arc<StreamState>> {
-        match self.lock().calls.get(&id) {
-            Some((Waiter::Stream(state), _)) => Some(state.clone()),
-            _ => None,
-        }
-    }
-
-    /// Take a streaming call out of the table; whether it was there.
-    fn remove_stream(&self, id: u64) -> bool {
+    /// The stream state of a running streaming call; with `take`, also out of the table (the
+    /// call is over).
+    fn stream(&self, id: u64, take: bool) -> Option<Arc<StreamState>> {
         let mut pending = self.lock();
-        if let Some((Waiter::Stream(_), _)) = pending.calls.get(&id) {
+        let Some((Waiter::Stream(state), _)) = pending.calls.get(&id) else {
+            return None;
+        };
+        let state = state.clone();
+        if take {
             pending.calls.remove(&id);
-            return true;
         }
-        false
+        Some(state)
     }
 
     /// Fail every pending call and refuse new ones.
@@ -298,7 +294,8 @@ impl ClientConn {
             return Err(status);
         }
         if let Some(grant) = state.inbox.initial_grant() {
-            let _ = self.tx.try_send(grant);
+            // Never lost: the inbox already counts this credit as the server's.
+            queue_or_spawn(&self.tx, grant);
         }
         Ok(Outbound {
             id,
@@ -314,7 +311,7 @@ impl ClientConn {
     /// This side gave up on stream `id` (dropped it, or could not send): if the server has
     /// not ended it yet, tell it to stop, and stop sending.
     pub fn cancel_stream(&self, id: u64, state: &StreamState, status: Status) {
-        if self.shared.remove_stream(id) {
+        if self.shared.stream(id, true).is_some() {
             let _ = self.tx.try_send(control(Kind::CANCEL, id));
         }
         state.fail(status);
@@ -453,16 +450,15 @@ impl Endpoint for ClientEndpoint {
                 Verdict::Useful
             }
             Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => {
-                let id = frame.header.request_id;
-                let Some(state) = self.shared.stream(id) else {
+                // STREAM_END from the server finishes the call: out of the table at once.
+                let ended = frame.header.kind == Kind::STREAM_END;
+                let Some(state) = self.shared.stream(frame.header.request_id, ended) else {
                     // A stream we gave up on; its frames were already on their way.
                     return Verdict::Useful;
                 };
-                let ended = frame.header.kind == Kind::STREAM_END;
                 let verdict = route_stream_frame(&state, frame);
                 if ended {
-                    // The server has finished the call: nothing more to send or cancel.
-                    self.shared.remove_stream(id);
+                    // Nothing more to send (the feeder stops) or to cancel.
                     state.stop_sending(Status::cancelled("the server ended the call"));
                 }
                 verdict
@@ -501,8 +497,7 @@ impl Endpoint for ClientEndpoint {
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) {
-        if let Some(state) = self.shared.stream(header.request_id) {
-            self.shared.remove_stream(header.request_id);
+        if let Some(state) = self.shared.stream(header.request_id, true) {
             let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
             state.fail(Status::resource_exhausted(format!(
                 "stream message refused: {reason}"

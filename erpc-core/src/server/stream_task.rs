@@ -76,7 +76,6 @@ impl StreamTask {
             Err(panic) => Some(panicked(id, panic)),
         };
         let _ = outbound.end(status.as_ref()).await;
-        state.stop_sending(Status::cancelled("the call has ended"));
     }
 }
 
