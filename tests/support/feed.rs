@@ -1,12 +1,12 @@
 //! A streaming service for the streaming tests: every call shape, errors, hangs and push.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use erpc::stream::push::{self, Overflow, Pusher};
 use erpc::{Context, Raw, ServerStream, Status, Streaming};
 use futures_util::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::Msg;
 
@@ -16,7 +16,7 @@ pub trait Feed {
     async fn count(&self, to: u64) -> Result<ServerStream<u64>, Status>;
     /// The sum of the numbers sent.
     async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
-    /// Reads `n` numbers, then answers with their sum without reading the rest.
+    /// Reads three numbers, then answers with their sum without reading the rest.
     async fn take(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
     /// Each message back, as it arrives.
     async fn echo(&self, messages: Streaming<Msg>) -> Result<ServerStream<Msg>, Status>;
@@ -42,17 +42,31 @@ pub struct FeedImpl {
     pub produced: Arc<AtomicU64>,
     /// Handlers dropped before they finished.
     pub aborted: watch::Sender<u64>,
-    /// The latest subscription's pusher.
-    pub pushers: Arc<Mutex<Option<Pusher<u64>>>>,
+    /// Each subscription's pusher, handed to the test as the handler makes it.
+    pushers: mpsc::UnboundedSender<Pusher<u64>>,
+    subscribed: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Pusher<u64>>>>,
 }
 
 impl Default for FeedImpl {
     fn default() -> Self {
+        let (pushers, subscribed) = mpsc::unbounded_channel();
         FeedImpl {
             produced: Arc::default(),
             aborted: watch::channel(0).0,
-            pushers: Arc::default(),
+            pushers,
+            subscribed: Arc::new(tokio::sync::Mutex::new(subscribed)),
         }
+    }
+}
+
+impl FeedImpl {
+    /// The pusher of the next subscription, once its handler has run.
+    pub async fn next_pusher(&self) -> Pusher<u64> {
+        let mut subscribed = self.subscribed.lock().await;
+        tokio::time::timeout(std::time::Duration::from_secs(5), subscribed.recv())
+            .await
+            .expect("a subscription within 5 s")
+            .expect("the service is alive")
     }
 }
 
@@ -128,7 +142,7 @@ impl Feed for FeedImpl {
             Some(false) => Overflow::DropNewest,
         };
         let (pusher, stream) = push::channel(capacity as usize, overflow);
-        *self.pushers.lock().unwrap() = Some(pusher);
+        let _ = self.pushers.send(pusher);
         Ok(stream)
     }
 
