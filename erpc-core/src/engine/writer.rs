@@ -5,7 +5,8 @@
 //! messages, chunked). The writer takes every ready urgent frame and at most
 //! [`DATA_BUDGET`] bytes of stream data per batch, encodes them back to back and issues one
 //! write: under load, dozens of frames share a syscall (the largest single throughput lever,
-//! see BENCHMARKS.md), and a bulk stream never delays a small call by more than one chunk.
+//! see BENCHMARKS.md), and a bulk stream puts at most one chunk of its queue ahead of a small
+//! call (the kernel's socket buffers come on top; ARCHITECTURE.md has the figures).
 
 use bytes::BytesMut;
 use std::sync::Arc;

@@ -24,7 +24,7 @@ use tokio::task::AbortHandle;
 /// Credit each side starts with, per stream and direction (PROTOCOL.md §5).
 pub const INITIAL_WINDOW: u32 = 256 * 1024;
 /// The most body bytes one STREAM_DATA frame carries; larger messages are chunked, so a
-/// big message never holds the connection for more than one chunk.
+/// big message never holds the writer for more than one chunk.
 pub const MAX_CHUNK: usize = 64 * 1024;
 /// Credit a STREAM_DATA frame costs on top of its body: buffered messages cost memory even
 /// when empty, so a flood of empty messages is bounded too.
