@@ -111,11 +111,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let unix = format!("unix://{}", dir.join("demo.sock").display());
 
     let state = Arc::new(Server::default());
-    let news = ticker::TickerImpl::default();
+    let (ticker, mut newsroom) = ticker::TickerImpl::new();
     let server = erpc::Server::builder()
         .add_service(GreeterServer::new(state.clone()))
         .add_service(CalculatorServer::new(state.clone()))
-        .add_service(ticker::TickerServer::new(news.clone()))
+        .add_service(ticker::TickerServer::new(ticker))
         .serve(["tcp://127.0.0.1:0", unix.as_str()])
         .await?;
     println!("erpc demo: one server, three services, listening on");
@@ -199,7 +199,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\n6. Streams");
-    ticker::tour(tcp, &news).await?;
+    ticker::tour(tcp, &mut newsroom).await?;
 
     println!("\n7. Latency, 2,000 sequential hello calls per transport");
     for addr in server.local_addrs() {

@@ -2,12 +2,12 @@
 //! every line as it arrives (bidirectional) and a news feed the server pushes to (with a
 //! drop-oldest policy, so a slow reader hears how much it missed).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use erpc::stream::push::{self, Overflow, Pusher};
 use erpc::{Event, ServerStream, Status, Streaming};
 use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
 #[erpc::service(name = "demo.Ticker")]
 pub trait Ticker {
@@ -19,10 +19,22 @@ pub trait Ticker {
     async fn news(&self) -> Result<ServerStream<String>, Status>;
 }
 
-/// The news subscribers, for the server to push to.
-#[derive(Clone, Default)]
+/// The service; each news subscription's pusher goes to the [`Newsroom`].
 pub struct TickerImpl {
-    pub subscribers: Arc<Mutex<Vec<Pusher<String>>>>,
+    subscribers: mpsc::UnboundedSender<Pusher<String>>,
+}
+
+/// Where the server's news comes from: it gets a pusher per subscriber.
+pub struct Newsroom {
+    subscribed: mpsc::UnboundedReceiver<Pusher<String>>,
+}
+
+impl TickerImpl {
+    /// The service and its newsroom.
+    pub fn new() -> (TickerImpl, Newsroom) {
+        let (subscribers, subscribed) = mpsc::unbounded_channel();
+        (TickerImpl { subscribers }, Newsroom { subscribed })
+    }
 }
 
 impl Ticker for TickerImpl {
@@ -42,10 +54,8 @@ impl Ticker for TickerImpl {
 
     async fn news(&self) -> Result<ServerStream<String>, Status> {
         let (pusher, stream) = push::channel(4, Overflow::DropOldest);
-        self.subscribers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(pusher);
+        // Only fails once the newsroom is gone, and then nobody would push anyway.
+        let _ = self.subscribers.send(pusher);
         Ok(stream)
     }
 }
@@ -53,7 +63,7 @@ impl Ticker for TickerImpl {
 /// Run the streaming section of the tour against a server serving `ticker`.
 pub async fn tour(
     client: erpc::Client,
-    ticker: &TickerImpl,
+    newsroom: &mut Newsroom,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let client = TickerClient::new(client);
 
@@ -82,17 +92,11 @@ pub async fn tour(
 
     println!("  server push: 10 headlines pushed at a subscriber that is not reading yet");
     let mut news = client.news().await?;
-    let pusher = loop {
-        if let Some(p) = ticker
-            .subscribers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-        {
-            break p;
-        }
-        tokio::task::yield_now().await;
-    };
+    let pusher = newsroom
+        .subscribed
+        .recv()
+        .await
+        .ok_or("the service stopped")?;
     for n in 1..=10 {
         pusher.send(format!("headline {n}")).await?;
     }

@@ -26,12 +26,22 @@ def frame(kind, request_id, head=b"", body=b"", codec=JSON, compression=0, statu
     return header + head + body
 
 
-def request(kind, request_id, service, method, arg, deadline_us=2_000_000, metadata=()):
+def call_head(service, method, deadline_us=2_000_000, metadata=()):
     head = field(TAG_SERVICE, service.encode()) + field(TAG_METHOD, method.encode())
     head += field(TAG_DEADLINE, struct.pack(">Q", deadline_us))
     for key, value in metadata:
         head += field(TAG_METADATA, bytes([len(key)]) + key.encode() + value.encode())
+    return head
+
+
+def request(kind, request_id, service, method, arg, deadline_us=2_000_000, metadata=()):
+    head = call_head(service, method, deadline_us, metadata)
     return frame(kind, request_id, head, json.dumps(arg).encode())
+
+
+def stream_open(request_id, service, method):
+    """STREAM_OPEN: a request's header block and no body (section 13)."""
+    return frame(STREAM_OPEN, request_id, call_head(service, method))
 
 
 def read_exact(sock, n):
@@ -120,8 +130,7 @@ def main():
     print("sleep(2000) with 50 ms -> status", reply["status"])
 
     # Client streaming (section 13): open, three messages, end; one message and an end back.
-    open_frame = request(STREAM_OPEN, 8, "Feed", "sum", None)
-    sock.sendall(open_frame[:20] + struct.pack(">I", 0) + open_frame[24:-4])  # empty body
+    sock.sendall(stream_open(8, "Feed", "sum"))
     for n in (1, 2, 3):
         sock.sendall(frame(STREAM_DATA, 8, body=json.dumps(n).encode()))
     sock.sendall(frame(STREAM_END, 8))
@@ -132,8 +141,7 @@ def main():
     print("sum(stream 1, 2, 3) =", 6)
 
     # Server streaming: count(3) -> 0, 1, 2, then a successful end.
-    open_frame = request(STREAM_OPEN, 9, "Feed", "count", None)
-    sock.sendall(open_frame[:20] + struct.pack(">I", 0) + open_frame[24:-4])
+    sock.sendall(stream_open(9, "Feed", "count"))
     sock.sendall(frame(STREAM_DATA, 9, body=b"3") + frame(STREAM_END, 9))
     got = []
     while True:
