@@ -11,27 +11,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use erpc_benches::cli::Args;
 use erpc_benches::load::{self, LoadConfig, Report};
 use erpc_benches::stacks::{erpc_stack, raw, tarpc_stack, tonic_stack};
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: e2e server STACK ADDR | e2e client STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD"
-    );
-    std::process::exit(2)
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
-    args.get(i)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| usage())
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let role: String = arg(&args, 1);
-    let stack: String = arg(&args, 2);
-    let addr: SocketAddr = arg(&args, 3);
+    let args = &Args::new(
+        "e2e server STACK ADDR | e2e client STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD",
+    );
+    let role: String = args.get(1);
+    let stack: String = args.get(2);
+    let addr: SocketAddr = args.get(3);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -43,16 +33,16 @@ fn main() {
                 "erpc" => erpc_stack::serve(addr).await,
                 "tarpc" => tarpc_stack::serve(addr).await,
                 "tonic" => tonic_stack::serve(addr).await,
-                _ => usage(),
+                _ => args.usage(),
             }
         }),
         "client" => {
-            let conns: usize = arg(&args, 4);
+            let conns: usize = args.get(4);
             let config = LoadConfig {
-                inflight: arg(&args, 5),
-                warmup: Duration::from_secs_f64(arg(&args, 6)),
-                measure: Duration::from_secs_f64(arg(&args, 7)),
-                payload: arg(&args, 8),
+                inflight: args.get(5),
+                warmup: Duration::from_secs_f64(args.get(6)),
+                measure: Duration::from_secs_f64(args.get(7)),
+                payload: args.get(8),
             };
             let report: Report = runtime.block_on(async move {
                 match stack.as_str() {
@@ -60,12 +50,12 @@ fn main() {
                     "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,
                     "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
                     "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,
-                    _ => usage(),
+                    _ => args.usage(),
                 }
             });
             println!(
                 "{}\t{}\t{}\t{}\t{:.0}\t{:.1}\t{:.1}\t{:.1}\t{}",
-                args[2],
+                args.get::<String>(2),
                 conns,
                 config.inflight,
                 config.payload,
@@ -76,6 +66,6 @@ fn main() {
                 report.errors
             );
         }
-        _ => usage(),
+        _ => args.usage(),
     }
 }

@@ -11,26 +11,16 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use erpc_benches::cli::Args;
 use erpc_benches::message::Msg;
 use erpc_benches::stacks::{erpc_stack, tonic_stack};
 
-fn usage() -> ! {
-    eprintln!("usage: streams STACK ADDR COUNT PAYLOAD   (STACK: erpc or tonic)");
-    std::process::exit(2)
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
-    args.get(i)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| usage())
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let stack: String = arg(&args, 1);
-    let addr: SocketAddr = arg(&args, 2);
-    let count: usize = arg(&args, 3);
-    let payload: usize = arg(&args, 4);
+    let args = &Args::new("streams STACK ADDR COUNT PAYLOAD   (STACK: erpc or tonic)");
+    let stack: String = args.get(1);
+    let addr: SocketAddr = args.get(2);
+    let count: usize = args.get(3);
+    let payload: usize = args.get(4);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -41,7 +31,7 @@ fn main() {
             match stack.as_str() {
                 "erpc" => erpc_stack::stream_echo(addr, &msg, count).await,
                 "tonic" => tonic_stack::stream_echo(addr, &msg, count).await,
-                _ => usage(),
+                _ => args.usage(),
             }
         })
     };
