@@ -449,7 +449,7 @@ impl Endpoint for ClientEndpoint {
                 self.shared.complete(frame.header.request_id, Ok(frame));
                 Verdict::Useful
             }
-            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => {
+            kind if kind.is_stream_traffic() => {
                 // STREAM_END from the server finishes the call: out of the table at once.
                 let ended = frame.header.kind == Kind::STREAM_END;
                 let Some(state) = self.shared.stream(frame.header.request_id, ended) else {

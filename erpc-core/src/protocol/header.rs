@@ -60,6 +60,14 @@ impl Kind {
     /// big-endian count, placed where the messages would have been.
     pub const STREAM_GAP: Kind = Kind(0x14);
 
+    /// A frame of a running stream (data, end, window, gap): routed to the stream by id.
+    pub fn is_stream_traffic(self) -> bool {
+        matches!(
+            self,
+            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_WINDOW | Kind::STREAM_GAP
+        )
+    }
+
     /// A name for logs.
     pub fn name(self) -> &'static str {
         match self {

@@ -183,9 +183,7 @@ struct ServerEndpoint {
 impl Endpoint for ServerEndpoint {
     fn on_frame(&mut self, frame: Frame) -> Verdict {
         match frame.header.kind {
-            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => {
-                self.on_stream_frame(frame)
-            }
+            kind if kind.is_stream_traffic() => self.on_stream_frame(frame),
             Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN => {
                 if self.on_call(frame) {
                     Verdict::Useful
@@ -245,7 +243,7 @@ impl ServerEndpoint {
         let answer = match header.kind {
             Kind::ONEWAY => None,
             // Frames of a stream that is not running have nobody to answer.
-            Kind::STREAM_DATA | Kind::STREAM_END | Kind::STREAM_GAP | Kind::STREAM_WINDOW => None,
+            kind if kind.is_stream_traffic() => None,
             _ if header.request_id == 0 => None,
             Kind::STREAM_OPEN => answer_frame(header.kind, header.request_id, &status),
             _ => Some(status_frame(header.request_id, &status)),

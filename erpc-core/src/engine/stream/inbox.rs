@@ -160,20 +160,20 @@ impl Inbox {
             self.returned(&mut state, cost);
             return Poll::Ready(Some(Ok(item)));
         }
-        match std::mem::replace(&mut state.end, End::Reported) {
-            End::Open => {
-                state.end = End::Open;
-                if !state
-                    .waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    state.waker = Some(cx.waker().clone());
-                }
-                Poll::Pending
+        if matches!(state.end, End::Open) {
+            if !state
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                state.waker = Some(cx.waker().clone());
             }
-            End::Peer(Ok(())) | End::Reported => Poll::Ready(None),
+            return Poll::Pending;
+        }
+        // A failure is reported once; after it, and after a clean end, the stream is over.
+        match std::mem::replace(&mut state.end, End::Reported) {
             End::Peer(Err(status)) => Poll::Ready(Some(Err(status))),
+            _ => Poll::Ready(None),
         }
     }
 
