@@ -10,18 +10,23 @@ use std::time::{Duration, Instant};
 use erpc::{Code, Event, ServerConfig};
 use futures_util::StreamExt;
 use support::feed::{FeedClient, FeedImpl, start_feed};
-use support::{Msg, TRANSPORTS, place, wait_for};
+use support::{Msg, STREAM_TRANSPORTS, place, wait_for};
 
 async fn feed_on(transport: &str) -> (erpc::ServerHandle, FeedClient, FeedImpl, support::Place) {
     let place = place(transport);
     let (handle, addr, feed) = start_feed(&place.addr, ServerConfig::default()).await;
-    let client = FeedClient::new(erpc::Client::new(addr.as_str()).expect("address"));
+    let client = FeedClient::new(
+        erpc::Client::builder()
+            .transport(support::client_options())
+            .build(addr.as_str())
+            .expect("address"),
+    );
     (handle, client, feed, place)
 }
 
 #[tokio::test]
 async fn every_call_shape_works_on_every_transport() {
-    for transport in TRANSPORTS {
+    for transport in STREAM_TRANSPORTS {
         let (server, client, _, _place) = feed_on(transport).await;
         let numbers: Vec<u64> = client
             .count(1000)

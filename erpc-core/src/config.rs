@@ -59,6 +59,9 @@ pub struct ClientConfig {
     /// consume them: the bound on a stream's receive buffer. At least (and by default) 256
     /// KiB, the protocol's initial window.
     pub stream_window: u32,
+    /// Transport settings: TLS roots and client certificate (tls, wss, quic), the handshake
+    /// deadline, the WebSocket message limit.
+    pub transport: erpc_transport::Options,
 }
 
 impl Default for ClientConfig {
@@ -77,6 +80,7 @@ impl Default for ClientConfig {
             write_queue: 4096,
             max_junk_frames: 1000,
             stream_window: crate::engine::stream::INITIAL_WINDOW,
+            transport: erpc_transport::Options::default(),
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct ServerConfig {
     /// consume them: the bound on a stream's receive buffer. At least (and by default) 256
     /// KiB, the protocol's initial window.
     pub stream_window: u32,
+    /// Transport settings: the certificate (tls, wss, quic) and client CA for mTLS, the
+    /// handshake deadline (a silent peer is dropped after it), the WebSocket message limit.
+    pub transport: erpc_transport::Options,
 }
 
 impl Default for ServerConfig {
@@ -135,6 +142,7 @@ impl Default for ServerConfig {
             max_cancel_debt: 2048,
             max_connections: 10_000,
             stream_window: crate::engine::stream::INITIAL_WINDOW,
+            transport: erpc_transport::Options::default(),
         }
     }
 }

@@ -64,7 +64,7 @@ pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
 pub use context::Context;
 pub use erpc_codec::compression::CompressionId;
 pub use erpc_codec::{Codec, CodecError, CodecId, Codecs, Message, Proto, Raw};
-pub use erpc_transport::{Address, PeerAddr};
+pub use erpc_transport::{Address, Options as TransportOptions, PeerAddr};
 pub use extensions::Extensions;
 pub use metadata::Metadata;
 pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};

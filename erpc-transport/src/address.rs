@@ -1,4 +1,6 @@
-//! Transport addresses as URLs: `tcp://host:port`, `unix:///path`, `mem://name`.
+//! Transport addresses as URLs: `tcp://host:port`, `unix:///path`, `mem://name`,
+//! `tls://host:port`, `ws://host:port/path`, `wss://host:port/path`, `quic://host:port`,
+//! `udp://host:port`, `kcp://host:port`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,7 +17,32 @@ pub enum Address {
     Unix(PathBuf),
     /// `mem://name`: an in-process transport, for tests and for users testing their services.
     Mem(String),
+    /// `tls://host:port`: TLS over TCP.
+    Tls(String),
+    /// `ws://host:port/path`: WebSocket; the path defaults to `/`.
+    Ws {
+        /// `host:port`.
+        hostport: String,
+        /// The HTTP path of the upgrade request, starting with `/`.
+        path: String,
+    },
+    /// `wss://host:port/path`: WebSocket over TLS.
+    Wss {
+        /// `host:port`.
+        hostport: String,
+        /// The HTTP path of the upgrade request, starting with `/`.
+        path: String,
+    },
+    /// `quic://host:port`: QUIC, one stream per call.
+    Quic(String),
+    /// `udp://host:port`: one frame per datagram.
+    Udp(String),
+    /// `kcp://host:port`: KCP, reliable ordered delivery over UDP.
+    Kcp(String),
 }
+
+/// Every scheme this crate can parse (whether or not its feature is enabled).
+pub const SCHEMES: &str = "tcp, unix, mem, tls, ws, wss, quic, udp, kcp";
 
 /// An address string that is not a URL erpc understands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,8 +79,93 @@ impl Address {
             Address::Tcp(_) => "tcp",
             Address::Unix(_) => "unix",
             Address::Mem(_) => "mem",
+            Address::Tls(_) => "tls",
+            Address::Ws { .. } => "ws",
+            Address::Wss { .. } => "wss",
+            Address::Quic(_) => "quic",
+            Address::Udp(_) => "udp",
+            Address::Kcp(_) => "kcp",
         }
     }
+
+    /// `host:port` of a network address (`None` for unix and mem).
+    pub fn hostport(&self) -> Option<&str> {
+        match self {
+            Address::Tcp(hp)
+            | Address::Tls(hp)
+            | Address::Quic(hp)
+            | Address::Udp(hp)
+            | Address::Kcp(hp)
+            | Address::Ws { hostport: hp, .. }
+            | Address::Wss { hostport: hp, .. } => Some(hp),
+            Address::Unix(_) | Address::Mem(_) => None,
+        }
+    }
+
+    /// The host part of a network address, without IPv6 brackets: the name a TLS
+    /// certificate is checked against.
+    pub fn host(&self) -> Option<&str> {
+        let hp = self.hostport()?;
+        let host = hp.rsplit_once(':').map_or(hp, |(h, _)| h);
+        Some(host.trim_start_matches('[').trim_end_matches(']'))
+    }
+
+    /// The same address with another `host:port` (the real port once port 0 is bound).
+    pub fn with_hostport(&self, new: String) -> Address {
+        match self {
+            Address::Tcp(_) => Address::Tcp(new),
+            Address::Tls(_) => Address::Tls(new),
+            Address::Quic(_) => Address::Quic(new),
+            Address::Udp(_) => Address::Udp(new),
+            Address::Kcp(_) => Address::Kcp(new),
+            Address::Ws { path, .. } => Address::Ws {
+                hostport: new,
+                path: path.clone(),
+            },
+            Address::Wss { path, .. } => Address::Wss {
+                hostport: new,
+                path: path.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// The largest frame this address's transport carries, if it has a limit of its own:
+    /// UDP carries one frame per datagram ([`crate::frames::UDP_MAX_FRAME`]).
+    pub fn max_frame(&self) -> Option<usize> {
+        match self {
+            Address::Udp(_) => Some(crate::frames::UDP_MAX_FRAME),
+            _ => None,
+        }
+    }
+
+    /// Whether this address's transport carries streaming calls (all but UDP).
+    pub fn carries_streams(&self) -> bool {
+        !matches!(self, Address::Udp(_))
+    }
+}
+
+/// Check `host:port` (the port may be 0).
+fn parse_hostport(rest: &str) -> Result<String, &'static str> {
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return Err("expected host:port");
+    };
+    if host.is_empty() {
+        return Err("empty host");
+    }
+    if port.parse::<u16>().is_err() {
+        return Err("port is not a number from 0 to 65535");
+    }
+    Ok(rest.to_owned())
+}
+
+/// Split `host:port/path` into `host:port` and a path (default `/`).
+fn parse_ws(rest: &str) -> Result<(String, String), &'static str> {
+    let (hp, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    Ok((parse_hostport(hp)?, path.to_owned()))
 }
 
 impl FromStr for Address {
@@ -69,18 +181,31 @@ impl FromStr for Address {
             reason,
         };
         match scheme {
-            "tcp" => {
-                let rest = rest.trim_end_matches('/');
-                let Some((host, port)) = rest.rsplit_once(':') else {
-                    return Err(invalid("tcp", "expected host:port"));
+            "tcp" | "tls" | "quic" | "udp" | "kcp" => {
+                let scheme: &'static str = match scheme {
+                    "tcp" => "tcp",
+                    "tls" => "tls",
+                    "quic" => "quic",
+                    "udp" => "udp",
+                    _ => "kcp",
                 };
-                if host.is_empty() {
-                    return Err(invalid("tcp", "empty host"));
-                }
-                if port.parse::<u16>().is_err() {
-                    return Err(invalid("tcp", "port is not a number from 0 to 65535"));
-                }
-                Ok(Address::Tcp(rest.to_owned()))
+                let hp = parse_hostport(rest.trim_end_matches('/'))
+                    .map_err(|reason| invalid(scheme, reason))?;
+                Ok(match scheme {
+                    "tcp" => Address::Tcp(hp),
+                    "tls" => Address::Tls(hp),
+                    "quic" => Address::Quic(hp),
+                    "udp" => Address::Udp(hp),
+                    _ => Address::Kcp(hp),
+                })
+            }
+            "ws" => {
+                let (hostport, path) = parse_ws(rest).map_err(|reason| invalid("ws", reason))?;
+                Ok(Address::Ws { hostport, path })
+            }
+            "wss" => {
+                let (hostport, path) = parse_ws(rest).map_err(|reason| invalid("wss", reason))?;
+                Ok(Address::Wss { hostport, path })
             }
             "unix" => {
                 if rest.is_empty() {
@@ -97,7 +222,7 @@ impl FromStr for Address {
             other => Err(AddressError::UnknownScheme {
                 scheme: other.to_owned(),
                 address: s.to_owned(),
-                known: "tcp, unix, mem",
+                known: SCHEMES,
             }),
         }
     }
@@ -137,6 +262,12 @@ impl fmt::Display for Address {
             Address::Tcp(hp) => write!(f, "tcp://{hp}"),
             Address::Unix(p) => write!(f, "unix://{}", p.display()),
             Address::Mem(n) => write!(f, "mem://{n}"),
+            Address::Tls(hp) => write!(f, "tls://{hp}"),
+            Address::Ws { hostport, path } => write!(f, "ws://{hostport}{path}"),
+            Address::Wss { hostport, path } => write!(f, "wss://{hostport}{path}"),
+            Address::Quic(hp) => write!(f, "quic://{hp}"),
+            Address::Udp(hp) => write!(f, "udp://{hp}"),
+            Address::Kcp(hp) => write!(f, "kcp://{hp}"),
         }
     }
 }
@@ -153,6 +284,12 @@ mod tests {
             "tcp://localhost:80",
             "unix:///tmp/x.sock",
             "mem://name",
+            "tls://localhost:7443",
+            "ws://127.0.0.1:80/",
+            "wss://h:443/erpc/v1",
+            "quic://[::1]:4433",
+            "udp://127.0.0.1:0",
+            "kcp://127.0.0.1:9",
         ] {
             let a: Address = s.parse().unwrap();
             assert_eq!(a.to_string(), s);
@@ -160,6 +297,12 @@ mod tests {
         assert_eq!(
             "unix:///tmp/x.sock".parse::<Address>().unwrap(),
             Address::Unix("/tmp/x.sock".into())
+        );
+        let ws: Address = "ws://h:1".parse().unwrap();
+        assert_eq!(ws.to_string(), "ws://h:1/");
+        assert_eq!(
+            "quic://[::1]:5".parse::<Address>().unwrap().host(),
+            Some("::1")
         );
     }
 
@@ -173,6 +316,8 @@ mod tests {
             ("tcp://x:99999", "port"),
             ("unix://", "empty path"),
             ("mem://", "empty name"),
+            ("ws://:1/x", "empty host"),
+            ("quic://q", "host:port"),
         ] {
             let err = s.parse::<Address>().unwrap_err().to_string();
             assert!(err.contains(needle), "{s}: {err}");

@@ -36,22 +36,36 @@
 //! - [`listener`]: [`Listener`], [`bind`] and [`connect`].
 //! - [`tcp`], [`unix`], [`mem`]: the transports themselves, each behind its cargo feature.
 #![warn(missing_docs)]
-#[cfg(not(any(feature = "tcp", feature = "unix", feature = "mem")))]
-compile_error!("erpc-transport needs at least one of the features tcp, unix, mem");
 
 pub mod address;
+pub mod frames;
+mod handshake;
+#[cfg(feature = "kcp")]
+pub mod kcp;
 pub mod link;
 pub mod listener;
 #[cfg(feature = "mem")]
 pub mod mem;
+pub mod options;
+#[cfg(feature = "quic")]
+mod quic;
 #[cfg(feature = "tcp")]
 pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(feature = "udp")]
+pub mod udp;
 #[cfg(all(unix, feature = "unix"))]
 pub mod unix;
+#[cfg(feature = "ws")]
+mod ws;
 
 pub use address::{Address, AddressError};
 pub use link::{BoxIo, Io, Link, PeerAddr, StreamLink};
-pub use listener::{Listener, bind, connect};
+pub use listener::{Listener, bind, bind_with, connect, connect_with};
+pub use options::Options;
+#[cfg(feature = "tls")]
+pub use tls::{ClientTls, ServerTls};
 
 #[cfg(test)]
 mod tests {

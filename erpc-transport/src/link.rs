@@ -23,6 +23,21 @@ pub enum PeerAddr {
     Unix(Option<PathBuf>),
     /// An in-memory peer, numbered per listener.
     Mem(u64),
+    /// A TLS-over-TCP peer.
+    Tls(std::net::SocketAddr),
+    /// A WebSocket peer (`secure`: over TLS).
+    Ws {
+        /// The socket address.
+        addr: std::net::SocketAddr,
+        /// Whether the WebSocket runs over TLS (`wss://`).
+        secure: bool,
+    },
+    /// A QUIC peer (its current address: QUIC connections survive address changes).
+    Quic(std::net::SocketAddr),
+    /// A UDP peer.
+    Udp(std::net::SocketAddr),
+    /// A KCP peer.
+    Kcp(std::net::SocketAddr),
 }
 
 impl fmt::Display for PeerAddr {
@@ -32,22 +47,53 @@ impl fmt::Display for PeerAddr {
             PeerAddr::Unix(Some(p)) => write!(f, "unix://{}", p.display()),
             PeerAddr::Unix(None) => write!(f, "unix://(unnamed)"),
             PeerAddr::Mem(n) => write!(f, "mem://#{n}"),
+            PeerAddr::Tls(a) => write!(f, "tls://{a}"),
+            PeerAddr::Ws { addr, secure } => {
+                write!(f, "{}://{addr}", if *secure { "wss" } else { "ws" })
+            }
+            PeerAddr::Quic(a) => write!(f, "quic://{a}"),
+            PeerAddr::Udp(a) => write!(f, "udp://{a}"),
+            PeerAddr::Kcp(a) => write!(f, "kcp://{a}"),
         }
     }
 }
 
-/// A byte-stream link.
+/// A byte-stream link: the engine writes and reads erpc frames on `io`.
+///
+/// Every transport hands the engine this shape. Frame-aware transports (QUIC: a stream per
+/// call; UDP: a datagram per frame) cut the byte stream into frames themselves and say what
+/// they cannot carry in `max_frame` and `streaming`.
 pub struct StreamLink {
     /// The stream.
     pub io: BoxIo,
     /// The remote end.
     pub peer: PeerAddr,
+    /// The largest frame (header + header block + body) the transport can carry; larger
+    /// frames must be refused before they are written. `None`: no limit beyond erpc's.
+    pub max_frame: Option<usize>,
+    /// Whether the transport carries streaming calls (UDP does not: no ordering, no
+    /// retransmission of stream messages).
+    pub streaming: bool,
+}
+
+impl StreamLink {
+    /// A link with no transport limit that carries streams.
+    pub fn new(io: BoxIo, peer: PeerAddr) -> StreamLink {
+        StreamLink {
+            io,
+            peer,
+            max_frame: None,
+            streaming: true,
+        }
+    }
 }
 
 impl fmt::Debug for StreamLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamLink")
             .field("peer", &self.peer)
+            .field("max_frame", &self.max_frame)
+            .field("streaming", &self.streaming)
             .finish()
     }
 }

@@ -4,6 +4,7 @@ use std::io;
 
 use crate::address::Address;
 use crate::link::Link;
+use crate::options::Options;
 
 /// A bound listener of any transport.
 #[derive(Debug)]
@@ -20,6 +21,13 @@ enum Inner {
     Unix(crate::unix::UnixListener),
     #[cfg(feature = "mem")]
     Mem(crate::mem::MemListener),
+    /// TLS, WebSocket and QUIC: links arrive once their handshakes finish.
+    #[cfg(any(feature = "tls", feature = "ws", feature = "quic"))]
+    Handshaken(crate::handshake::Handshaken),
+    #[cfg(feature = "udp")]
+    Udp(crate::udp::UdpListener),
+    #[cfg(feature = "kcp")]
+    Kcp(crate::kcp::KcpListener),
 }
 
 impl Listener {
@@ -32,6 +40,12 @@ impl Listener {
             Inner::Unix(l) => l.accept().await,
             #[cfg(feature = "mem")]
             Inner::Mem(l) => l.accept().await,
+            #[cfg(any(feature = "tls", feature = "ws", feature = "quic"))]
+            Inner::Handshaken(l) => l.accept().await,
+            #[cfg(feature = "udp")]
+            Inner::Udp(l) => l.accept().await,
+            #[cfg(feature = "kcp")]
+            Inner::Kcp(l) => l.accept().await,
         }
     }
 
@@ -41,46 +55,105 @@ impl Listener {
     }
 }
 
-fn disabled(addr: &Address) -> io::Error {
+/// The error for a transport compiled out of this build.
+pub(crate) fn disabled_scheme(scheme: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
-        format!(
-            "transport {} is not enabled in this build (cargo feature \"{}\")",
-            addr.scheme(),
-            addr.scheme()
-        ),
+        format!("transport {scheme} is not enabled in this build (cargo feature \"{scheme}\")"),
     )
 }
 
-/// Bind a listener at `addr`.
+/// Bind a listener at `addr` with default [`Options`] (no TLS certificate).
 pub async fn bind(addr: &Address) -> io::Result<Listener> {
-    match addr {
+    bind_with(addr, &Options::default()).await
+}
+
+/// Dial `addr` with default [`Options`] (no TLS roots).
+pub async fn connect(addr: &Address) -> io::Result<Link> {
+    connect_with(addr, &Options::default()).await
+}
+
+/// Bind a TCP socket, the first step of tcp, tls and ws listeners.
+#[cfg(feature = "tcp")]
+async fn bind_tcp(
+    addr: &Address,
+    hostport: &str,
+) -> io::Result<(tokio::net::TcpListener, Address)> {
+    let l = tokio::net::TcpListener::bind(hostport).await?;
+    let local = addr.with_hostport(l.local_addr()?.to_string());
+    Ok((l, local))
+}
+
+/// Bind a listener at `addr`.
+pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener> {
+    let _ = options;
+    let (inner, local) = match addr {
         #[cfg(feature = "tcp")]
         Address::Tcp(hostport) => {
-            let l = crate::tcp::TcpListener::bind(hostport).await?;
-            let local = Address::Tcp(l.local_addr()?.to_string());
-            Ok(Listener {
-                inner: Inner::Tcp(l),
-                local,
-            })
+            let (l, local) = bind_tcp(addr, hostport).await?;
+            (Inner::Tcp(crate::tcp::TcpListener::from(l)), local)
         }
         #[cfg(all(unix, feature = "unix"))]
-        Address::Unix(path) => Ok(Listener {
-            inner: Inner::Unix(crate::unix::UnixListener::bind(path).await?),
-            local: addr.clone(),
-        }),
+        Address::Unix(path) => (
+            Inner::Unix(crate::unix::UnixListener::bind(path).await?),
+            addr.clone(),
+        ),
         #[cfg(feature = "mem")]
-        Address::Mem(name) => Ok(Listener {
-            inner: Inner::Mem(crate::mem::MemListener::bind(name)?),
-            local: addr.clone(),
-        }),
+        Address::Mem(name) => (
+            Inner::Mem(crate::mem::MemListener::bind(name)?),
+            addr.clone(),
+        ),
+        #[cfg(feature = "tls")]
+        Address::Tls(hostport) => {
+            let tls = crate::tls::server_tls(options, "tls")?.clone();
+            let (l, local) = bind_tcp(addr, hostport).await?;
+            (
+                Inner::Handshaken(crate::tls::listen(l, tls, options)),
+                local,
+            )
+        }
+        #[cfg(feature = "ws")]
+        Address::Ws { hostport, path } => {
+            let (l, local) = bind_tcp(addr, hostport).await?;
+            (
+                Inner::Handshaken(crate::ws::listen(l, path.clone(), false, options)?),
+                local,
+            )
+        }
+        #[cfg(feature = "ws")]
+        Address::Wss { hostport, path } => {
+            let (l, local) = bind_tcp(addr, hostport).await?;
+            (
+                Inner::Handshaken(crate::ws::listen(l, path.clone(), true, options)?),
+                local,
+            )
+        }
+        #[cfg(feature = "quic")]
+        Address::Quic(hostport) => {
+            let (l, bound) = crate::quic::listen(hostport, options).await?;
+            (Inner::Handshaken(l), addr.with_hostport(bound.to_string()))
+        }
+        #[cfg(feature = "udp")]
+        Address::Udp(hostport) => {
+            let l = crate::udp::UdpListener::bind(hostport, options).await?;
+            let local = addr.with_hostport(l.local_addr()?.to_string());
+            (Inner::Udp(l), local)
+        }
+        #[cfg(feature = "kcp")]
+        Address::Kcp(hostport) => {
+            let l = crate::kcp::KcpListener::bind(hostport).await?;
+            let local = addr.with_hostport(l.local_addr()?.to_string());
+            (Inner::Kcp(l), local)
+        }
         #[allow(unreachable_patterns)]
-        other => Err(disabled(other)),
-    }
+        other => return Err(disabled_scheme(other.scheme())),
+    };
+    Ok(Listener { inner, local })
 }
 
 /// Dial `addr`.
-pub async fn connect(addr: &Address) -> io::Result<Link> {
+pub async fn connect_with(addr: &Address, options: &Options) -> io::Result<Link> {
+    let _ = options;
     match addr {
         #[cfg(feature = "tcp")]
         Address::Tcp(hostport) => crate::tcp::connect(hostport).await,
@@ -88,7 +161,23 @@ pub async fn connect(addr: &Address) -> io::Result<Link> {
         Address::Unix(path) => crate::unix::connect(path).await,
         #[cfg(feature = "mem")]
         Address::Mem(name) => crate::mem::connect(name).await,
+        #[cfg(feature = "tls")]
+        Address::Tls(hostport) => {
+            crate::tls::connect(hostport, addr.host().unwrap_or_default(), options).await
+        }
+        #[cfg(feature = "ws")]
+        Address::Ws { hostport, path } => crate::ws::connect(hostport, path, false, options).await,
+        #[cfg(feature = "ws")]
+        Address::Wss { hostport, path } => crate::ws::connect(hostport, path, true, options).await,
+        #[cfg(feature = "quic")]
+        Address::Quic(hostport) => {
+            crate::quic::connect(hostport, addr.host().unwrap_or_default(), options).await
+        }
+        #[cfg(feature = "udp")]
+        Address::Udp(hostport) => crate::udp::connect(hostport, options).await,
+        #[cfg(feature = "kcp")]
+        Address::Kcp(hostport) => crate::kcp::connect(hostport).await,
         #[allow(unreachable_patterns)]
-        other => Err(disabled(other)),
+        other => Err(disabled_scheme(other.scheme())),
     }
 }

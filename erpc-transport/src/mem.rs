@@ -86,14 +86,11 @@ pub async fn connect(name: &str) -> io::Result<Link> {
     let tx = tx.ok_or_else(refused)?;
     let (client, server) = tokio::io::duplex(PIPE_CAPACITY);
     let id = NEXT_PEER.fetch_add(1, Ordering::Relaxed);
-    tx.send(StreamLink {
-        io: Box::new(server),
-        peer: PeerAddr::Mem(id),
-    })
-    .await
-    .map_err(|_| refused())?;
-    Ok(Link::Stream(StreamLink {
-        io: Box::new(client),
-        peer: PeerAddr::Mem(0),
-    }))
+    tx.send(StreamLink::new(Box::new(server), PeerAddr::Mem(id)))
+        .await
+        .map_err(|_| refused())?;
+    Ok(Link::Stream(StreamLink::new(
+        Box::new(client),
+        PeerAddr::Mem(0),
+    )))
 }

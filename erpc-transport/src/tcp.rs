@@ -10,6 +10,12 @@ use crate::link::{Link, PeerAddr, StreamLink};
 #[derive(Debug)]
 pub struct TcpListener(tokio::net::TcpListener);
 
+impl From<tokio::net::TcpListener> for TcpListener {
+    fn from(l: tokio::net::TcpListener) -> Self {
+        TcpListener(l)
+    }
+}
+
 impl TcpListener {
     /// Bind `host:port`.
     pub async fn bind(hostport: &str) -> io::Result<Self> {
@@ -31,10 +37,7 @@ impl TcpListener {
 fn link(stream: tokio::net::TcpStream, peer: SocketAddr) -> Link {
     // A socket that refuses NODELAY still works, only slower; not worth failing the link.
     let _ = stream.set_nodelay(true);
-    Link::Stream(StreamLink {
-        io: Box::new(stream),
-        peer: PeerAddr::Tcp(peer),
-    })
+    Link::Stream(StreamLink::new(Box::new(stream), PeerAddr::Tcp(peer)))
 }
 
 /// Connect to `host:port`.

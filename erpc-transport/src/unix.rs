@@ -36,10 +36,10 @@ impl UnixListener {
     /// Accept one peer.
     pub async fn accept(&mut self) -> io::Result<Link> {
         let (stream, peer) = self.inner.accept().await?;
-        Ok(Link::Stream(StreamLink {
-            io: Box::new(stream),
-            peer: PeerAddr::Unix(peer.as_pathname().map(Path::to_owned)),
-        }))
+        Ok(Link::Stream(StreamLink::new(
+            Box::new(stream),
+            PeerAddr::Unix(peer.as_pathname().map(Path::to_owned)),
+        )))
     }
 }
 
@@ -52,8 +52,8 @@ impl Drop for UnixListener {
 /// Connect to the socket at `path`.
 pub async fn connect(path: &Path) -> io::Result<Link> {
     let stream = tokio::net::UnixStream::connect(path).await?;
-    Ok(Link::Stream(StreamLink {
-        io: Box::new(stream),
-        peer: PeerAddr::Unix(Some(path.to_owned())),
-    }))
+    Ok(Link::Stream(StreamLink::new(
+        Box::new(stream),
+        PeerAddr::Unix(Some(path.to_owned())),
+    )))
 }

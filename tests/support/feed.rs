@@ -165,7 +165,10 @@ pub async fn start_feed(
 ) -> (erpc::ServerHandle, String, FeedImpl) {
     let feed = FeedImpl::default();
     let handle = erpc::Server::builder()
-        .config(config)
+        .config(erpc::ServerConfig {
+            transport: super::server_options(),
+            ..config
+        })
         .add_service(FeedServer::new(feed.clone()))
         .serve([addr])
         .await

@@ -258,11 +258,47 @@ pub fn place(transport: &str) -> Place {
             addr: mem_addr(),
             _dir: None,
         },
+        "ws" | "wss" => Place {
+            addr: format!("{transport}://127.0.0.1:0/erpc"),
+            _dir: None,
+        },
+        "tls" | "quic" | "udp" | "kcp" => Place {
+            addr: format!("{transport}://127.0.0.1:0"),
+            _dir: None,
+        },
         other => panic!("unknown transport {other}"),
     }
 }
 
-pub const TRANSPORTS: [&str; 3] = ["tcp", "unix", "mem"];
+/// Every transport: the conformance suite runs over each.
+pub const TRANSPORTS: [&str; 9] = [
+    "tcp", "unix", "mem", "tls", "ws", "wss", "quic", "udp", "kcp",
+];
+
+/// The transports that carry streaming calls (all but UDP).
+pub const STREAM_TRANSPORTS: [&str; 8] = ["tcp", "unix", "mem", "tls", "ws", "wss", "quic", "kcp"];
+
+/// One development certificate for the whole test process.
+fn dev_tls() -> &'static (erpc::transport::ServerTls, erpc::transport::ClientTls) {
+    static TLS: std::sync::OnceLock<(erpc::transport::ServerTls, erpc::transport::ClientTls)> =
+        std::sync::OnceLock::new();
+    TLS.get_or_init(|| {
+        let server = erpc::transport::ServerTls::self_signed(&["localhost"]).expect("certificate");
+        let client = erpc::transport::ClientTls::trust_pem(server.certificate_pem().as_bytes())
+            .expect("roots");
+        (server, client)
+    })
+}
+
+/// Transport settings of test servers: the development certificate.
+pub fn server_options() -> erpc::TransportOptions {
+    erpc::TransportOptions::default().server_tls(dev_tls().0.clone())
+}
+
+/// Transport settings of test clients: trusting the development certificate.
+pub fn client_options() -> erpc::TransportOptions {
+    erpc::TransportOptions::default().client_tls(dev_tls().1.clone())
+}
 
 /// A running Echo server and what it saw.
 pub struct TestServer {
@@ -277,7 +313,10 @@ pub async fn start(transport: &str, config: ServerConfig) -> TestServer {
     let echo = EchoImpl::default();
     let probe = echo.probe.clone();
     let handle = erpc::Server::builder()
-        .config(config)
+        .config(ServerConfig {
+            transport: server_options(),
+            ..config
+        })
         .register_codec(Arc::new(JsonLines))
         .add_service(EchoServer::new(echo))
         .add_service(feed::FeedServer::new(feed::FeedImpl::default()))
@@ -297,6 +336,7 @@ pub fn client(addr: &str) -> EchoClient {
     EchoClient::new(
         erpc::Client::builder()
             .register_codec(Arc::new(JsonLines))
+            .transport(client_options())
             .build(addr)
             .expect("valid address"),
     )

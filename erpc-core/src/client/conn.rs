@@ -124,7 +124,7 @@ pub(crate) struct ClientConn {
 impl ClientConn {
     /// Dial `addr` and start the connection's tasks.
     pub async fn connect(addr: &Address, config: &ClientConfig) -> Result<Arc<ClientConn>, Status> {
-        let link = erpc_transport::connect(addr)
+        let link = erpc_transport::connect_with(addr, &config.transport)
             .await
             .map_err(|e| Status::unavailable(format!("cannot connect to {addr}: {e}")))?;
         let Link::Stream(stream) = link else {

@@ -149,6 +149,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Transport settings: the roots a tls://, wss:// or quic:// client trusts (and its own
+    /// certificate for mTLS), the handshake deadline.
+    pub fn transport(mut self, options: erpc_transport::Options) -> Self {
+        self.config.transport = options;
+        self
+    }
+
     /// Add a middleware; the first added runs outermost.
     pub fn middleware(mut self, middleware: impl ClientMiddleware) -> Self {
         self.middleware.push(Arc::new(middleware));
@@ -385,7 +392,30 @@ impl Client {
                 config.limits.max_body
             )));
         }
+        self.fits_transport(&frame)?;
         Ok(frame)
+    }
+
+    /// Refuse what the address's transport cannot carry: streams over UDP, frames larger
+    /// than a datagram.
+    fn fits_transport(&self, frame: &Frame) -> Result<(), Status> {
+        let addr = self.inner.pool.addr();
+        if frame.header.kind == Kind::STREAM_OPEN && !addr.carries_streams() {
+            return Err(Status::unimplemented(format!(
+                "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
+                addr.scheme()
+            )));
+        }
+        if let Some(max) = addr.max_frame()
+            && frame.encoded_len() > max
+        {
+            return Err(Status::resource_exhausted(format!(
+                "request of {} bytes exceeds {}'s limit of {max} bytes per frame",
+                frame.encoded_len(),
+                addr.scheme()
+            )));
+        }
+        Ok(())
     }
 
     /// Turn a response frame into a response or the status it carries.

@@ -123,7 +123,9 @@ async fn write_both<W: AsyncWrite + Unpin>(
     if !then.is_empty() {
         io.write_all(then).await?;
     }
-    Ok(())
+    // A no-op for sockets; transports that buffer (TLS records, WebSocket messages, QUIC
+    // and UDP frame routing) send the batch now rather than at the next write.
+    io.flush().await
 }
 
 fn encode(out: OutFrame, now: Instant, buf: &mut BytesMut) {

@@ -29,6 +29,8 @@ pub(crate) struct CallTask {
     pub(crate) context: Context,
     pub(crate) header: Header,
     pub(crate) body: Bytes,
+    /// The transport's largest frame (UDP: one datagram), if it has one.
+    pub(crate) max_frame: Option<usize>,
 }
 
 impl CallTask {
@@ -44,6 +46,7 @@ impl CallTask {
             context,
             header,
             body,
+            max_frame,
         } = self;
         let deadline = context.deadline;
         async move {
@@ -76,9 +79,13 @@ impl CallTask {
                 return;
             }
             let frame = match result {
-                Ok(response) => {
-                    response_frame(id, response, header, shared.config.compression_threshold)
-                }
+                Ok(response) => response_frame(
+                    id,
+                    response,
+                    header,
+                    shared.config.compression_threshold,
+                    max_frame,
+                ),
                 Err(status) => status_frame(id, &status),
             };
             if let Some(wait) = queue(&tx, frame.into()) {
@@ -99,7 +106,13 @@ pub(crate) fn panicked(id: u64, panic: Box<dyn std::any::Any + Send>) -> Status 
     Status::internal("the handler panicked")
 }
 
-fn response_frame(id: u64, response: Response, request: Header, threshold: usize) -> Frame {
+fn response_frame(
+    id: u64,
+    response: Response,
+    request: Header,
+    threshold: usize,
+    max_frame: Option<usize>,
+) -> Frame {
     let mut frame = Frame::new(Kind::RESPONSE, id);
     frame.header.codec = response.codec;
     frame.head.metadata = response.metadata;
@@ -114,6 +127,15 @@ fn response_frame(id: u64, response: Response, request: Header, threshold: usize
     }
     if !frame.head.fits() {
         return status_frame(id, &Status::internal("response metadata entry too long"));
+    }
+    if let Some(max) = max_frame
+        && frame.encoded_len() > max
+    {
+        let status = Status::resource_exhausted(format!(
+            "response of {} bytes exceeds this transport's limit of {max} bytes per frame",
+            frame.encoded_len()
+        ));
+        return status_frame(id, &status);
     }
     frame
 }
@@ -157,6 +179,7 @@ mod tests {
             context: Context::new("nothing", "m", Duration::from_secs(1)),
             header: Frame::new(Kind::REQUEST, 1).header,
             body: Bytes::new(),
+            max_frame: None,
         };
         let future = task.run();
         let size = std::mem::size_of_val(&future);

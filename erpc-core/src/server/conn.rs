@@ -62,6 +62,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         peer: Arc::new(link.peer.clone()),
         draining,
         last_id,
+        max_frame: link.max_frame,
+        streaming: link.streaming,
     };
     let read_config = ReadConfig {
         limits: config.limits,
@@ -75,6 +77,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         Closed::Protocol(e) => Some((Code::InvalidArgument, e.to_string())),
         Closed::Abuse(why) => Some((Code::ResourceExhausted, why.clone())),
         Closed::FirstFrameTimeout => Some((Code::DeadlineExceeded, closed.to_string())),
+        // A frame-aware transport found bytes that are not a frame (a malformed datagram).
+        Closed::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Some((Code::InvalidArgument, e.to_string()))
+        }
         _ => None,
     };
     match closed {
@@ -178,6 +184,10 @@ struct ServerEndpoint {
     peer: Arc<PeerAddr>,
     draining: Arc<AtomicBool>,
     last_id: Arc<AtomicU64>,
+    /// The transport's largest frame, if it has one (UDP).
+    max_frame: Option<usize>,
+    /// Whether the transport carries streaming calls (UDP does not).
+    streaming: bool,
 }
 
 impl Endpoint for ServerEndpoint {
@@ -309,6 +319,15 @@ impl ServerEndpoint {
                 Status::unimplemented(format!("unknown compression id {}", header.compression.0)),
             );
         }
+        if header.kind == Kind::STREAM_OPEN && !self.streaming {
+            return self.refuse(
+                &header,
+                Status::unimplemented(format!(
+                    "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
+                    scheme(&self.peer)
+                )),
+            );
+        }
         let now = Instant::now();
         let deadline = match frame.head.deadline_micros {
             Some(0) => {
@@ -396,6 +415,7 @@ impl ServerEndpoint {
                     context,
                     header,
                     body,
+                    max_frame: self.max_frame,
                 };
                 tokio::spawn(task.run())
             }
@@ -403,6 +423,14 @@ impl ServerEndpoint {
         self.in_flight.attach(id, handle.abort_handle());
         true
     }
+}
+
+/// The scheme of a peer's address, for messages.
+fn scheme(peer: &PeerAddr) -> String {
+    let shown = peer.to_string();
+    shown
+        .split_once("://")
+        .map_or(shown.clone(), |(s, _)| s.to_owned())
 }
 
 /// A connection-level ERROR frame, sent just before closing.

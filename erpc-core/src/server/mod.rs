@@ -86,6 +86,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Transport settings: the TLS certificate for tls://, wss:// and quic:// listeners,
+    /// the handshake deadline.
+    pub fn transport(mut self, options: erpc_transport::Options) -> Self {
+        self.config.transport = options;
+        self
+    }
+
     /// Add a custom codec.
     pub fn register_codec(mut self, codec: Arc<dyn Codec>) -> Self {
         self.codecs
@@ -105,7 +112,7 @@ impl ServerBuilder {
             let addr = addr
                 .try_into()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            listeners.push(erpc_transport::bind(&addr).await?);
+            listeners.push(erpc_transport::bind_with(&addr, &self.config.transport).await?);
         }
         Ok(self.serve_listeners(listeners))
     }

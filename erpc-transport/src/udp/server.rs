@@ -1,0 +1,226 @@
+//! The UDP listener: one socket, a demultiplexer that validates addresses and hands each
+//! validated peer its own connection.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::cookie::{COOKIE_LEN, Cookies};
+use super::dedupe::{Dedupe, Seen};
+use super::io::{DatagramIo, End};
+use super::{MAX_DATAGRAM, dgram, whole_frame};
+use crate::frames::{FrameInfo, UDP_MAX_FRAME, kind};
+use crate::link::{Link, PeerAddr, StreamLink};
+use crate::options::Options;
+
+/// Peers served at once per listener; datagrams from further validated addresses are
+/// dropped until one leaves.
+const MAX_PEERS: usize = 10_000;
+/// Frames queued for one peer's engine; more are dropped, as a full socket buffer would.
+const PEER_QUEUE: usize = 1024;
+
+struct Peer {
+    arrivals: mpsc::Sender<io::Result<Bytes>>,
+    dedupe: Arc<Mutex<Dedupe>>,
+    /// The epoch of the newest cookie this peer was given.
+    cookie_epoch: u64,
+    generation: u64,
+}
+
+type Peers = Arc<Mutex<HashMap<SocketAddr, Peer>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A bound UDP listener.
+#[derive(Debug)]
+pub struct UdpListener {
+    links: mpsc::Receiver<Link>,
+    local: SocketAddr,
+    demux: JoinHandle<()>,
+}
+
+impl Drop for UdpListener {
+    fn drop(&mut self) {
+        self.demux.abort();
+    }
+}
+
+impl UdpListener {
+    /// Bind `host:port`.
+    pub async fn bind(hostport: &str, _options: &Options) -> io::Result<UdpListener> {
+        let socket = Arc::new(UdpSocket::bind(hostport).await?);
+        let local = socket.local_addr()?;
+        let (tx, links) = mpsc::channel(256);
+        let demux = tokio::spawn(demux(socket, tx));
+        Ok(UdpListener {
+            links,
+            local,
+            demux,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// The next validated peer.
+    pub async fn accept(&mut self) -> io::Result<Link> {
+        self.links
+            .recv()
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "listener closed"))
+    }
+}
+
+fn cookie_datagram(cookies: &Cookies, addr: SocketAddr, epoch: u64) -> [u8; 1 + COOKIE_LEN] {
+    let mut out = [0u8; 1 + COOKIE_LEN];
+    out[0] = dgram::COOKIE;
+    out[1..].copy_from_slice(&cookies.make(addr, epoch));
+    out
+}
+
+async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
+    let cookies = Cookies::new();
+    let peers: Peers = Arc::default();
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (n, from) = match socket.recv_from(&mut buf).await {
+            Ok(got) => got,
+            // ICMP errors for earlier sends surface here on some systems; keep serving.
+            Err(e) => {
+                tracing::debug!(error = %e, "udp receive error");
+                continue;
+            }
+        };
+        let datagram = &buf[..n];
+        match datagram.first() {
+            Some(&dgram::HELLO) if n >= dgram::MIN_HELLO => {
+                let reply = cookie_datagram(&cookies, from, Cookies::epoch());
+                let _ = socket.try_send_to(&reply, from);
+            }
+            Some(&dgram::CLIENT_FRAME) if n >= dgram::CLIENT_PREFIX => {
+                let Some(epoch) = cookies.check(from, &datagram[1..dgram::CLIENT_PREFIX]) else {
+                    // Unvalidated: a 17-byte cookie for a datagram of at least 17 bytes.
+                    let reply = cookie_datagram(&cookies, from, Cookies::epoch());
+                    let _ = socket.try_send_to(&reply, from);
+                    continue;
+                };
+                let frame = &datagram[dgram::CLIENT_PREFIX..];
+                let mut table = lock(&peers);
+                if !table.contains_key(&from) {
+                    if table.len() >= MAX_PEERS {
+                        continue;
+                    }
+                    let (arrivals, rx) = mpsc::channel(PEER_QUEUE);
+                    let dedupe = Arc::new(Mutex::new(Dedupe::default()));
+                    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+                    let end = ServerEnd {
+                        socket: socket.clone(),
+                        to: from,
+                        dedupe: dedupe.clone(),
+                        peers: peers.clone(),
+                        generation,
+                    };
+                    let mut link =
+                        StreamLink::new(Box::new(DatagramIo::new(end, rx)), PeerAddr::Udp(from));
+                    link.max_frame = Some(UDP_MAX_FRAME);
+                    link.streaming = false;
+                    if links.try_send(Link::Stream(link)).is_err() {
+                        continue;
+                    }
+                    table.insert(
+                        from,
+                        Peer {
+                            arrivals,
+                            dedupe,
+                            cookie_epoch: epoch,
+                            generation,
+                        },
+                    );
+                }
+                let Some(peer) = table.get_mut(&from) else {
+                    continue;
+                };
+                let now = Cookies::epoch();
+                if epoch < now && peer.cookie_epoch < now {
+                    // The cookie expires after this epoch: hand out the next one in time.
+                    peer.cookie_epoch = now;
+                    let _ = socket.try_send_to(&cookie_datagram(&cookies, from, now), from);
+                }
+                let arrival = match whole_frame(frame) {
+                    Ok(info) => match dedupe(&peer.dedupe, info) {
+                        Seen::New => Ok(Bytes::copy_from_slice(frame)),
+                        Seen::Replay(answer) => {
+                            let _ = socket.try_send_to(&answer, from);
+                            continue;
+                        }
+                        Seen::Drop => continue,
+                    },
+                    Err(e) => Err(e),
+                };
+                // A full queue drops the frame: the client retransmits requests.
+                let _ = peer.arrivals.try_send(arrival);
+            }
+            // Anything else, or too short to answer within 3×, gets nothing.
+            _ => {}
+        }
+    }
+}
+
+fn dedupe(dedupe: &Mutex<Dedupe>, info: FrameInfo) -> Seen {
+    match info.kind {
+        kind::REQUEST | kind::ONEWAY => lock(dedupe).on_call(info.request_id),
+        _ => Seen::New,
+    }
+}
+
+/// The server's end of one peer.
+struct ServerEnd {
+    socket: Arc<UdpSocket>,
+    to: SocketAddr,
+    dedupe: Arc<Mutex<Dedupe>>,
+    peers: Peers,
+    generation: u64,
+}
+
+impl End for ServerEnd {
+    fn datagram(&mut self, info: FrameInfo, frame: &[u8]) -> Bytes {
+        let mut d = BytesMut::with_capacity(1 + frame.len());
+        d.put_u8(dgram::SERVER_FRAME);
+        d.put_slice(frame);
+        let d = d.freeze();
+        if info.kind == kind::RESPONSE {
+            lock(&self.dedupe).on_response(info.request_id, d.clone());
+        }
+        d
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, datagram: &[u8]) -> Poll<io::Result<usize>> {
+        self.socket.poll_send_to(cx, datagram, self.to)
+    }
+}
+
+impl Drop for ServerEnd {
+    fn drop(&mut self) {
+        // The connection ended: forget the peer (unless it already came back as a new one).
+        let mut table = lock(&self.peers);
+        if table
+            .get(&self.to)
+            .is_some_and(|p| p.generation == self.generation)
+        {
+            table.remove(&self.to);
+        }
+    }
+}
