@@ -7,8 +7,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_kcp::{KcpConfig, KcpNoDelayConfig, KcpStream};
 
 use crate::link::{Link, PeerAddr, StreamLink};
@@ -30,6 +33,42 @@ fn config() -> KcpConfig {
 
 fn to_io(e: impl Into<io::Error>) -> io::Error {
     e.into()
+}
+
+/// The most bytes handed to KCP in one send: KCP refuses a send of 128 segments or more
+/// ("user's send buffer is too big"), about 170 KiB at the default MTU.
+const MAX_SEND: usize = 64 * 1024;
+
+/// A KCP stream that never asks KCP to send more than it accepts at once.
+struct KcpIo(KcpStream);
+
+impl AsyncRead for KcpIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KcpIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = buf.len().min(MAX_SEND);
+        Pin::new(&mut self.0).poll_write(cx, &buf[..n])
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// A bound KCP listener.
@@ -61,7 +100,7 @@ impl KcpListener {
     pub async fn accept(&mut self) -> io::Result<Link> {
         let (stream, peer) = self.0.accept().await.map_err(to_io)?;
         Ok(Link::Stream(StreamLink::new(
-            Box::new(stream),
+            Box::new(KcpIo(stream)),
             PeerAddr::Kcp(peer),
         )))
     }
@@ -75,7 +114,33 @@ pub async fn connect(hostport: &str) -> io::Result<Link> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
     let stream = KcpStream::connect(&config(), addr).await.map_err(to_io)?;
     Ok(Link::Stream(StreamLink::new(
-        Box::new(stream),
+        Box::new(KcpIo(stream)),
         PeerAddr::Kcp(addr),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::{Address, Link, bind, connect};
+
+    #[tokio::test]
+    async fn a_write_larger_than_kcp_accepts_at_once_goes_through() {
+        let addr: Address = "kcp://127.0.0.1:0".parse().unwrap();
+        let mut listener = bind(&addr).await.unwrap();
+        let Link::Stream(mut client) = connect(listener.local_addr()).await.unwrap();
+        let sent: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        let expected = sent.clone();
+        let writer = tokio::spawn(async move {
+            client.io.write_all(&sent).await.unwrap();
+            client.io.flush().await.unwrap();
+            client
+        });
+        let Link::Stream(mut server) = listener.accept().await.unwrap();
+        let mut got = vec![0u8; expected.len()];
+        server.io.read_exact(&mut got).await.unwrap();
+        assert!(got == expected);
+        writer.await.unwrap();
+    }
 }

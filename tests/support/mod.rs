@@ -61,6 +61,8 @@ pub trait Echo {
     async fn raw(&self, data: Raw) -> Result<Raw, Status>;
     /// Length of raw bytes.
     async fn raw_len(&self, data: Raw) -> Result<u64, Status>;
+    /// `n` raw bytes: a large response to a small request.
+    async fn fill(&self, n: u64) -> Result<Raw, Status>;
     /// A protobuf point, mirrored.
     async fn mirror(&self, p: Proto<Point>) -> Result<Proto<Point>, Status>;
     /// The caller's address as the server sees it: tells connections apart.
@@ -173,6 +175,10 @@ impl Echo for EchoImpl {
 
     async fn raw_len(&self, data: Raw) -> Result<u64, Status> {
         Ok(data.0.len() as u64)
+    }
+
+    async fn fill(&self, n: u64) -> Result<Raw, Status> {
+        Ok(Raw(vec![7u8; n as usize].into()))
     }
 
     async fn mirror(&self, p: Proto<Point>) -> Result<Proto<Point>, Status> {
@@ -342,20 +348,26 @@ pub fn client(addr: &str) -> EchoClient {
     )
 }
 
-/// A raw byte-level peer, for feeding a server frames no well-behaved client would send.
+/// A raw byte-level peer, for feeding a server frames no well-behaved client would send:
+/// the engine's byte stream on any transport.
 pub struct RawPeer {
-    pub stream: tokio::net::TcpStream,
+    pub stream: erpc::transport::BoxIo,
     buf: BytesMut,
     decoder: erpc::protocol::FrameDecoder,
 }
 
 impl RawPeer {
     pub async fn connect(addr: &str) -> RawPeer {
-        let hostport = addr.strip_prefix("tcp://").expect("a tcp address");
-        RawPeer {
-            stream: tokio::net::TcpStream::connect(hostport)
+        let addr: erpc::Address = addr.parse().expect("an address");
+        let erpc::transport::Link::Stream(link) =
+            erpc::transport::connect_with(&addr, &client_options())
                 .await
-                .expect("connect"),
+                .expect("connect")
+        else {
+            panic!("not a stream link")
+        };
+        RawPeer {
+            stream: link.io,
             buf: BytesMut::new(),
             decoder: erpc::protocol::FrameDecoder::new(Default::default()),
         }
@@ -364,6 +376,7 @@ impl RawPeer {
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
         use tokio::io::AsyncWriteExt;
         self.stream.write_all(bytes).await.expect("write");
+        self.stream.flush().await.expect("flush");
     }
 
     pub async fn send(&mut self, frame: &erpc::protocol::Frame) {
