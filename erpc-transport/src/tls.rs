@@ -262,32 +262,43 @@ pub(crate) fn server_tls<'a>(
     })
 }
 
+/// What to do about a certificate failure, keyed by the names rustls gives the cases (QUIC
+/// reports them inside a transport error's text, so the names are what both paths share).
+pub(crate) fn hint(error_text: &str) -> &'static str {
+    // Each case by its Debug name (rustls) and its Display text (QUIC's transport errors).
+    const HINTS: [(&[&str], &str); 4] = [
+        (
+            &["UnknownIssuer"],
+            "the certificate is not signed by a CA this side trusts (wrong CA?)",
+        ),
+        (&["Expired", "expired"], "the certificate has expired"),
+        (
+            &["NotValidForName", "not valid for name"],
+            "the certificate is not valid for the name dialled (set ClientTls::server_name?)",
+        ),
+        (
+            &["NoCertificatesPresented", "no certificates presented"],
+            "the peer presented no certificate",
+        ),
+    ];
+    HINTS
+        .iter()
+        .find(|(names, _)| names.iter().any(|n| error_text.contains(n)))
+        .map_or("", |(_, hint)| hint)
+}
+
 /// Say plainly why a handshake failed: rustls's certificate errors name the case but not
 /// what to do about it.
 pub(crate) fn explain(e: io::Error, peer: &str) -> io::Error {
-    use rustls::CertificateError as C;
-    let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-        return io::Error::new(e.kind(), format!("TLS handshake with {peer} failed: {e}"));
+    // Matched on the Debug form, which names the case; shown in the Display form.
+    let (text, hint) = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(tls) => (tls.to_string(), hint(&format!("{tls:?}"))),
+        None => (e.to_string(), ""),
     };
-    let hint = match tls {
-        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
-            "the certificate is not signed by a CA this side trusts (wrong CA?)"
-        }
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
-            "the certificate has expired"
-        }
-        rustls::Error::InvalidCertificate(
-            C::NotValidForName | C::NotValidForNameContext { .. },
-        ) => "the certificate is not valid for the name dialled (set ClientTls::server_name?)",
-        rustls::Error::NoCertificatesPresented => "the peer presented no certificate",
-        _ => "",
-    };
+    let sep = if hint.is_empty() { "" } else { " — " };
     io::Error::new(
         io::ErrorKind::InvalidData,
-        format!(
-            "TLS handshake with {peer} failed: {tls}{}{hint}",
-            if hint.is_empty() { "" } else { ": " }
-        ),
+        format!("TLS handshake with {peer} failed: {text}{sep}{hint}"),
     )
 }
 

@@ -55,6 +55,14 @@ enum Out {
 
 type Route = mpsc::UnboundedSender<Out>;
 
+/// What the engine's read side receives.
+enum Arrival {
+    /// A whole frame, holding its share of the read budget.
+    Frame(Bytes, OwnedSemaphorePermit),
+    /// The connection ended: cleanly (`Ok`) or not.
+    End(io::Result<()>),
+}
+
 /// What the connection's tasks share.
 struct Shared {
     conn: Connection,
@@ -64,7 +72,7 @@ struct Shared {
     /// This side's control stream writer, opened at first use.
     control: Mutex<Option<Route>>,
     /// Whole frames read, for the engine.
-    frames: mpsc::Sender<(Bytes, OwnedSemaphorePermit)>,
+    frames: mpsc::Sender<Arrival>,
     /// Bytes of frames read and not yet taken by the engine.
     read_budget: Arc<Semaphore>,
     max_frame: usize,
@@ -198,7 +206,7 @@ async fn read_stream(shared: Arc<Shared>, mut recv: RecvStream, mut send: Option
             {
                 let _ = shared
                     .frames
-                    .send((Bytes::copy_from_slice(&header), permit))
+                    .send(Arrival::Frame(Bytes::copy_from_slice(&header), permit))
                     .await;
             }
             return;
@@ -244,35 +252,61 @@ async fn read_stream(shared: Arc<Shared>, mut recv: RecvStream, mut send: Option
             (Side::Server, kind::CANCEL) => shared.finish(info.request_id),
             _ => {}
         }
-        if shared.frames.send((frame.freeze(), permit)).await.is_err() {
+        if shared
+            .frames
+            .send(Arrival::Frame(frame.freeze(), permit))
+            .await
+            .is_err()
+        {
             return;
         }
     }
 }
 
-/// Accept the peer's streams for as long as the connection lives.
+/// Accept the peer's streams for as long as the connection lives, then tell the engine how
+/// it ended (its frames already read come first).
 async fn accept_streams(shared: Arc<Shared>) {
-    loop {
-        let conn = shared.conn.clone();
+    let conn = shared.conn.clone();
+    let ended = loop {
         tokio::select! {
             bi = conn.accept_bi(), if shared.side == Side::Server => match bi {
                 Ok((send, recv)) => { tokio::spawn(read_stream(shared.clone(), recv, Some(send))); }
-                Err(_) => return,
+                Err(e) => break e,
             },
             uni = conn.accept_uni() => match uni {
                 Ok(recv) => { tokio::spawn(read_stream(shared.clone(), recv, None)); }
-                Err(_) => return,
+                Err(e) => break e,
             },
         }
+    };
+    let _ = shared.frames.send(Arrival::End(end_result(&ended))).await;
+}
+
+/// How the engine sees a connection's end: a normal close is the end of the stream, anything
+/// else (the peer vanished, refused our certificate, broke the protocol) an error.
+fn end_result(e: &quinn::ConnectionError) -> io::Result<()> {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c)
+            if c.error_code == quinn::VarInt::from_u32(CLOSED) =>
+        {
+            Ok(())
+        }
+        quinn::ConnectionError::LocallyClosed => Ok(()),
+        e => Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!("QUIC connection lost: {e}"),
+        )),
     }
 }
 
 /// A QUIC connection as the engine's byte stream.
 pub(crate) struct QuicIo {
     shared: Arc<Shared>,
-    frames: mpsc::Receiver<(Bytes, OwnedSemaphorePermit)>,
+    frames: mpsc::Receiver<Arrival>,
     /// The frame being read out, with its share of the read budget.
     reading: Option<(Bytes, OwnedSemaphorePermit)>,
+    /// How the connection ended, once it has.
+    ended: Option<io::Result<()>>,
     splitter: Splitter,
     /// Budget for bytes written and not yet sent by a stream.
     write_budget: PollSemaphore,
@@ -306,28 +340,12 @@ impl QuicIo {
             shared,
             frames,
             reading: None,
+            ended: None,
             splitter: Splitter::default(),
             write_budget: PollSemaphore::new(Arc::new(Semaphore::new(budget))),
             held: None,
             shut: false,
             _endpoint: endpoint,
-        }
-    }
-
-    /// Why the connection ended, as the read side reports it.
-    fn end_of_stream(&self) -> io::Result<()> {
-        match self.shared.conn.close_reason() {
-            None => Ok(()),
-            Some(quinn::ConnectionError::ApplicationClosed(c))
-                if c.error_code == quinn::VarInt::from_u32(CLOSED) =>
-            {
-                Ok(())
-            }
-            Some(quinn::ConnectionError::LocallyClosed) => Ok(()),
-            Some(e) => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                e.to_string(),
-            )),
         }
     }
 }
@@ -348,9 +366,16 @@ impl AsyncRead for QuicIo {
                 }
                 return Poll::Ready(Ok(()));
             }
+            if let Some(ended) = &self.ended {
+                return Poll::Ready(match ended {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                });
+            }
             match ready!(self.frames.poll_recv(cx)) {
-                Some(frame) => self.reading = Some(frame),
-                None => return Poll::Ready(self.end_of_stream()),
+                Some(Arrival::Frame(bytes, permit)) => self.reading = Some((bytes, permit)),
+                Some(Arrival::End(how)) => self.ended = Some(how),
+                None => self.ended = Some(Ok(())),
             }
         }
     }

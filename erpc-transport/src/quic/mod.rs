@@ -137,13 +137,16 @@ pub(crate) async fn connect(hostport: &str, host: &str, options: &Options) -> io
     let conn = crate::handshake::within(options.handshake_timeout, "QUIC handshake", async {
         connecting.await.map_err(|e| {
             let refused = matches!(e, quinn::ConnectionError::TransportError(_));
+            let text = e.to_string();
+            let hint = crate::tls::hint(&text);
+            let sep = if hint.is_empty() { "" } else { " — " };
             io::Error::new(
                 if refused {
                     io::ErrorKind::InvalidData
                 } else {
                     io::ErrorKind::ConnectionRefused
                 },
-                format!("QUIC handshake with {hostport} failed: {e}"),
+                format!("QUIC handshake with {hostport} failed: {text}{sep}{hint}"),
             )
         })
     })
