@@ -1,7 +1,7 @@
-//! The erpc tour, in one process on embedded defaults: a server with two services on TCP and a
-//! Unix socket, and a client showing codecs, compression, deadlines, cancellation, oneway
-//! calls, errors, streaming (a live counter, a chat, server push), and a small latency
-//! summary.
+//! The erpc tour, in one process on embedded defaults: a server with three services on every
+//! transport (tcp, unix, mem, tls, ws, wss, quic, udp, kcp), and a client showing codecs,
+//! compression, deadlines, cancellation, oneway calls, errors, streaming (a live counter, a
+//! chat, server push), and the transports side by side with their latency.
 //!
 //! Run it with `cargo run --release -p demo`.
 
@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use erpc::{CodecId, CompressionId, Context, Status};
+use erpc::transport::{ClientTls, ServerTls};
+use erpc::{CodecId, CompressionId, Context, Status, TransportOptions};
 use serde::{Deserialize, Serialize};
 
 mod ticker;
@@ -112,16 +113,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let state = Arc::new(Server::default());
     let (ticker, mut newsroom) = ticker::TickerImpl::new();
+    // TLS, WSS and QUIC need a certificate: the demo makes a self-signed one (development
+    // mode) and has its clients trust exactly that one.
+    let cert = ServerTls::self_signed(&["localhost"])?;
+    let client_tls = ClientTls::trust_pem(cert.certificate_pem().as_bytes())?;
     let server = erpc::Server::builder()
         .add_service(GreeterServer::new(state.clone()))
         .add_service(CalculatorServer::new(state.clone()))
         .add_service(ticker::TickerServer::new(ticker))
-        .serve(["tcp://127.0.0.1:0", unix.as_str()])
+        .transport(TransportOptions::default().server_tls(cert))
+        .serve([
+            "tcp://127.0.0.1:0",
+            unix.as_str(),
+            "mem://erpc-demo",
+            "tls://127.0.0.1:0",
+            "ws://127.0.0.1:0/erpc",
+            "wss://127.0.0.1:0/erpc",
+            "quic://127.0.0.1:0",
+            "udp://127.0.0.1:0",
+            "kcp://127.0.0.1:0",
+        ])
         .await?;
     println!("erpc demo: one server, three services, listening on");
     for addr in server.local_addrs() {
         println!("  {addr}");
     }
+    println!("  (tls, wss and quic use a generated self-signed certificate: development only)");
+    let options = TransportOptions::default().client_tls(client_tls);
 
     let tcp = erpc::Client::connect(server.local_addr()).await?;
     let greeter = GreeterClient::new(tcp.clone());
@@ -201,9 +219,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n6. Streams");
     ticker::tour(tcp, &mut newsroom).await?;
 
-    println!("\n7. Latency, 2,000 sequential hello calls per transport");
+    println!("\n7. Transports side by side: one service, a call over each, then the latency of 2,000 sequential calls");
     for addr in server.local_addrs() {
-        let client = GreeterClient::connect(addr).await?;
+        let client = erpc::Client::builder()
+            .transport(options.clone())
+            .connect(addr)
+            .await?;
+        let client = GreeterClient::new(client);
+        let reply = client.hello(addr.scheme().into()).await?;
         let mut samples = Vec::with_capacity(2000);
         for _ in 0..2000 {
             let t = Instant::now();
@@ -213,8 +236,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         samples.sort();
         let pick = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
         println!(
-            "  {:<6} p50 {:>7.1?}  p99 {:>7.1?}  max {:>7.1?}",
+            "  {:<5} {:<22} p50 {:>7.1?}  p99 {:>7.1?}  max {:>7.1?}",
             addr.scheme(),
+            reply,
             pick(0.50),
             pick(0.99),
             samples[samples.len() - 1]
