@@ -236,7 +236,7 @@ async fn a_malformed_frame_gets_a_clear_error_and_others_keep_working() {
                 "{transport}"
             );
             // KCP has no close signal: the client learns of it by heartbeats (PROTOCOL.md
-            // §15.6), so only the byte-stream transports with a FIN are checked here.
+            // §12.6), so only the byte-stream transports with a FIN are checked here.
             if transport != "kcp" {
                 assert!(
                     peer.recv_reply().await.is_none(),

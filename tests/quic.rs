@@ -57,3 +57,33 @@ async fn small_calls_are_not_held_behind_large_ones() {
         "on QUIC a small call waited {quic_small:?} while the large ones took {quic_large:?}"
     );
 }
+
+#[tokio::test]
+async fn a_frame_over_the_quic_limit_closes_the_connection_with_the_reason() {
+    let place = place("quic");
+    let mut options = server_options();
+    options.max_frame = 64 * 1024;
+    let server = erpc::Server::builder()
+        .config(ServerConfig {
+            transport: options,
+            ..ServerConfig::default()
+        })
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve([place.addr.as_str()])
+        .await
+        .unwrap();
+    let client = client(&server.local_addr().to_string());
+    assert_eq!(client.len("ok".into()).await.unwrap(), 2);
+    let err = client
+        .raw_len(erpc::Raw(vec![0u8; 100_000].into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), erpc::Code::Unavailable, "{err}");
+    assert!(
+        err.message().contains("exceeds this QUIC link's limit"),
+        "{err}"
+    );
+    // A new connection serves again.
+    assert_eq!(client.len("again".into()).await.unwrap(), 5);
+    server.shutdown().await;
+}

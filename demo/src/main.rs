@@ -219,7 +219,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n6. Streams");
     ticker::tour(tcp, &mut newsroom).await?;
 
-    println!("\n7. Transports side by side: one service, a call over each, then the latency of 2,000 sequential calls");
+    println!(
+        "\n7. Transports side by side: one service, a call over each, then the latency of 2,000 sequential calls"
+    );
     for addr in server.local_addrs() {
         let client = erpc::Client::builder()
             .transport(options.clone())

@@ -14,7 +14,7 @@ pub const HEADER_LEN: usize = 24;
 pub const MAGIC: [u8; 2] = [0xEE, 0x52];
 
 /// The largest frame one UDP datagram carries: the largest IPv4 UDP payload (65,507 bytes)
-/// less the 17-byte datagram prefix (type and cookie, PROTOCOL.md §15.5).
+/// less the 17-byte datagram prefix (type and cookie, PROTOCOL.md §12.5).
 pub const UDP_MAX_FRAME: usize = 65_507 - 17;
 
 /// Frame kinds (PROTOCOL.md §3) that matter to transports.

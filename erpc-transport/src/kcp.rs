@@ -3,7 +3,7 @@
 //! KCP trades bandwidth for latency (it retransmits early, without TCP's backoff), which
 //! helps on lossy links. erpc runs over it exactly as over TCP: KCP is used in stream mode,
 //! so it is a byte stream and carries every call kind, streams included (PROTOCOL.md
-//! §15.6).
+//! §12.6).
 
 use std::io;
 use std::net::SocketAddr;

@@ -21,20 +21,35 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Links: the shapes a transport can have
-//! [`Link`] is an enum so that the engine can serve each shape in its natural way:
-//! - [`Link::Stream`]: an ordered byte stream (TCP, Unix, in-memory, and later TLS and
-//!   WebSocket). The engine frames it with erpc's length-prefixed frames.
-//! - Datagram links (UDP) and stream-per-call links (QUIC) are added as further variants by
-//!   the transports issue: the engine already speaks in whole frames ("frames in, frames
-//!   out"), so a datagram link hands it one frame per datagram and a QUIC link one frame
-//!   sequence per stream, without a byte-stream layer between them.
+//! # Transports
+//! Each behind a cargo feature (tcp, unix and mem by default); PROTOCOL.md §12 specifies how
+//! frames map onto each.
+//!
+//! | address | module | carries |
+//! |---|---|---|
+//! | `tcp://host:port` | [`tcp`] | a byte stream |
+//! | `unix:///path` | `unix` | a byte stream |
+//! | `mem://name` | [`mem`] | a byte stream, in-process |
+//! | `tls://host:port` | [`tls`] | a byte stream in TLS (rustls) |
+//! | `ws://host:port/path`, `wss://…` | `ws` | a byte stream in WebSocket binary messages |
+//! | `quic://host:port` | `quic` | each call on its own QUIC stream (quinn) |
+//! | `udp://host:port` | [`udp`] | one frame per datagram, after cookie validation |
+//! | `kcp://host:port` | [`kcp`] | a byte stream over KCP (tokio_kcp) |
+//!
+//! # Links
+//! Every transport hands the engine a [`Link::Stream`]: a byte stream of erpc frames. QUIC
+//! and UDP are frame-aware underneath (they find frame boundaries with [`frames`] and route
+//! each frame to its call's QUIC stream, or into its own datagram), so the engine is the same
+//! on every transport. A link also says what its transport cannot carry
+//! ([`StreamLink::max_frame`], [`StreamLink::streaming`]).
 //!
 //! # Layout
-//! - [`address`]: [`Address`], parsed from `tcp://`, `unix://` and `mem://` URLs.
+//! - [`address`]: [`Address`], parsed from URLs.
 //! - [`link`]: [`Link`], [`StreamLink`], [`PeerAddr`].
-//! - [`listener`]: [`Listener`], [`bind`] and [`connect`].
-//! - [`tcp`], [`unix`], [`mem`]: the transports themselves, each behind its cargo feature.
+//! - [`listener`]: [`Listener`], [`bind`]/[`bind_with`] and [`connect`]/[`connect_with`].
+//! - [`options`]: [`Options`]: certificates, the handshake deadline, the largest frame.
+//! - [`frames`]: what a frame-aware transport knows of frames.
+//! - one module per transport.
 #![warn(missing_docs)]
 
 pub mod address;

@@ -3,7 +3,7 @@
 //!
 //! erpc's byte stream travels in binary messages: each write of the engine (a batch of whole
 //! frames) becomes one message of at most [`crate::Options::max_frame`] bytes, and the
-//! receiver reads the messages back to back (PROTOCOL.md §15.3). Message and frame limits
+//! receiver reads the messages back to back (PROTOCOL.md §12.3). Message and frame limits
 //! are that same size, not tungstenite's 64 MiB default, so a peer cannot make the server
 //! buffer more than one erpc frame's worth for a single message.
 

@@ -4,9 +4,13 @@
 //! ```text
 //! e2e server STACK ADDR
 //! e2e client STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD
+//! e2e both   STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD
 //! ```
-//! STACK is raw, erpc, tarpc or tonic. The client prints one tab-separated line:
-//! stack, conns, inflight, payload, rps, p50 µs, p99 µs, p99.9 µs, errors.
+//! STACK is raw, erpc, tarpc or tonic, or erpc:TRANSPORT for erpc over another transport
+//! (tcp, unix, mem, tls, ws, wss, quic, udp, kcp). `both` runs the server on a thread of its
+//! own in the same process (for mem://, which does not cross processes). The client prints
+//! one tab-separated line: stack, conns, inflight, payload, rps, p50 µs, p99 µs, p99.9 µs,
+//! errors.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,21 +26,33 @@ fn main() {
     let role: String = args.get(1);
     let stack: String = args.get(2);
     let addr: SocketAddr = args.get(3);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let serve = move |stack: String| async move {
+        match stack.as_str() {
+            "raw" => raw::serve(addr).await,
+            "erpc" => erpc_stack::serve(addr).await,
+            "tarpc" => tarpc_stack::serve(addr).await,
+            "tonic" => tonic_stack::serve(addr).await,
+            other => match other.strip_prefix("erpc:") {
+                Some(transport) => erpc_stack::serve_on(transport, addr).await,
+                None => Args::new("unknown stack").usage(),
+            },
+        }
+    };
+    if role == "both" {
+        let stack = stack.clone();
+        std::thread::spawn(move || runtime().block_on(serve(stack)));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let runtime = runtime();
     match role.as_str() {
-        "server" => runtime.block_on(async move {
-            match stack.as_str() {
-                "raw" => raw::serve(addr).await,
-                "erpc" => erpc_stack::serve(addr).await,
-                "tarpc" => tarpc_stack::serve(addr).await,
-                "tonic" => tonic_stack::serve(addr).await,
-                _ => args.usage(),
-            }
-        }),
-        "client" => {
+        "server" => runtime.block_on(serve(stack)),
+        "client" | "both" => {
             let conns: usize = args.get(4);
             let config = LoadConfig {
                 inflight: args.get(5),
@@ -50,7 +66,13 @@ fn main() {
                     "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,
                     "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
                     "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,
-                    _ => args.usage(),
+                    other => match other.strip_prefix("erpc:") {
+                        Some(transport) => {
+                            let caller = erpc_stack::connect_on(transport, addr, conns).await;
+                            load::run(caller, config).await
+                        }
+                        None => args.usage(),
+                    },
                 }
             });
             println!(

@@ -30,11 +30,41 @@ impl Bench for Echo {
     }
 }
 
-/// Serve until the process ends.
+/// The erpc address of `transport` for the benchmark's socket address (unix and mem derive
+/// a name from the port).
+pub fn url(transport: &str, addr: SocketAddr) -> String {
+    match transport {
+        "unix" => format!(
+            "unix://{}",
+            std::env::temp_dir()
+                .join(format!("erpc-bench-{}.sock", addr.port()))
+                .display()
+        ),
+        "mem" => format!("mem://bench-{}", addr.port()),
+        "ws" | "wss" => format!("{transport}://{addr}/erpc"),
+        other => format!("{other}://{addr}"),
+    }
+}
+
+/// Where a benchmark server leaves its self-signed certificate for its client.
+fn cert_path(addr: SocketAddr) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("erpc-bench-{}.pem", addr.port()))
+}
+
+/// Serve over TCP until the process ends.
 pub async fn serve(addr: SocketAddr) {
+    serve_on("tcp", addr).await
+}
+
+/// Serve over `transport` until the process ends. TLS transports get a self-signed
+/// certificate, left in a temporary file for the client.
+pub async fn serve_on(transport: &str, addr: SocketAddr) {
+    let cert = erpc::transport::ServerTls::self_signed(&["localhost"]).expect("certificate");
+    std::fs::write(cert_path(addr), cert.certificate_pem()).expect("certificate file");
     let _server = erpc::Server::builder()
         .add_service(BenchServer::new(Echo))
-        .serve([format!("tcp://{addr}")])
+        .transport(erpc::TransportOptions::default().server_tls(cert))
+        .serve([url(transport, addr)])
         .await
         .expect("bind");
     std::future::pending::<()>().await;
@@ -44,11 +74,21 @@ pub async fn serve(addr: SocketAddr) {
 #[derive(Clone)]
 pub struct ErpcCaller(BenchClient);
 
-/// One client with `conns` connections.
+/// One TCP client with `conns` connections.
 pub async fn connect(addr: SocketAddr, conns: usize) -> ErpcCaller {
+    connect_on("tcp", addr, conns).await
+}
+
+/// One client over `transport` with `conns` connections, trusting the server's certificate.
+pub async fn connect_on(transport: &str, addr: SocketAddr, conns: usize) -> ErpcCaller {
+    let mut options = erpc::TransportOptions::default();
+    if let Ok(pem) = std::fs::read(cert_path(addr)) {
+        options = options.client_tls(erpc::transport::ClientTls::trust_pem(&pem).expect("roots"));
+    }
     let client = erpc::Client::builder()
         .connections(conns)
-        .connect(format!("tcp://{addr}"))
+        .transport(options)
+        .connect(url(transport, addr))
         .await
         .expect("connect");
     ErpcCaller(BenchClient::new(client))

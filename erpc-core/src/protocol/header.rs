@@ -174,6 +174,40 @@ impl Header {
 mod tests {
     use super::*;
 
+    /// QUIC and UDP find frames with `erpc_transport::frames`: its constants must be ours.
+    #[test]
+    fn the_transports_frame_facts_agree_with_the_protocol() {
+        use erpc_transport::frames::{self, kind};
+        assert_eq!(frames::HEADER_LEN, HEADER_LEN);
+        assert_eq!(frames::MAGIC, MAGIC);
+        for (theirs, ours) in [
+            (kind::REQUEST, Kind::REQUEST),
+            (kind::RESPONSE, Kind::RESPONSE),
+            (kind::ONEWAY, Kind::ONEWAY),
+            (kind::CANCEL, Kind::CANCEL),
+            (kind::STREAM_OPEN, Kind::STREAM_OPEN),
+            (kind::STREAM_DATA, Kind::STREAM_DATA),
+            (kind::STREAM_END, Kind::STREAM_END),
+        ] {
+            assert_eq!(theirs, ours.0, "{ours:?}");
+        }
+        let header = Header {
+            kind: Kind::RESPONSE,
+            flags: 0,
+            codec: CodecId::MSGPACK,
+            compression: CompressionId::NONE,
+            status: 0,
+            request_id: 0x0102_0304_0506_0708,
+            head_len: 10,
+            body_len: 1000,
+        };
+        let info = frames::FrameInfo::parse(&header.to_bytes()).unwrap();
+        assert_eq!(
+            (info.kind, info.request_id, info.len),
+            (2, 0x0102_0304_0506_0708, 1034)
+        );
+    }
+
     #[test]
     fn short_input_is_an_error_not_a_panic() {
         for n in 0..HEADER_LEN {

@@ -1,6 +1,6 @@
 //! UDP (`udp://host:port`): one erpc frame per datagram, with address validation.
 //!
-//! Every datagram starts with a type byte (PROTOCOL.md §15.5):
+//! Every datagram starts with a type byte (PROTOCOL.md §12.5):
 //!
 //! | type | name    | direction        | rest                               |
 //! |------|---------|------------------|------------------------------------|
@@ -16,8 +16,8 @@
 //!
 //! Delivery: datagrams may be lost, duplicated or reordered. The client retransmits each
 //! request until its response arrives, its deadline passes or it has tried
-//! [`retransmit::MAX_TRIES`] times; the server runs a request id once (duplicates within its
-//! window are dropped, or answered from its response cache) — see [`dedupe`]. Streaming
+//! 8 times (`retransmit::MAX_TRIES`); the server runs a request id once (duplicates within its
+//! window are dropped, or answered from its response cache; see `dedupe`). Streaming
 //! calls are refused: they need ordered, reliable delivery (use kcp:// or quic://).
 
 pub(crate) mod client;
