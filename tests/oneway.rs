@@ -2,24 +2,9 @@
 
 mod support;
 
-use std::time::Duration;
 
 use erpc::ServerConfig;
 use support::*;
-
-#[tokio::test]
-async fn oneway_calls_reach_the_handler() {
-    for transport in TRANSPORTS {
-        let server = start(transport, ServerConfig::default()).await;
-        let client = client(&server.addr);
-        for n in 1..=10 {
-            client.notify(n).await.unwrap();
-        }
-        wait_for(&server.probe.notified, 55, Duration::from_secs(2)).await;
-        // Nothing answered them, so nothing confuses the next call.
-        assert_eq!(client.len("x".into()).await.unwrap(), 1);
-    }
-}
 
 #[tokio::test]
 async fn a_oneway_to_an_unknown_method_does_not_disturb_the_connection() {

@@ -145,6 +145,33 @@ impl Address {
     }
 }
 
+/// The first socket address `host:port` resolves to.
+#[cfg_attr(
+    not(any(feature = "quic", feature = "udp", feature = "kcp")),
+    allow(dead_code)
+)]
+pub(crate) async fn resolve(hostport: &str) -> std::io::Result<std::net::SocketAddr> {
+    tokio::net::lookup_host(hostport)
+        .await?
+        .next()
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{hostport} resolves to no address"),
+            )
+        })
+}
+
+/// The any-address of `peer`'s family with port 0: where a client's UDP socket binds.
+#[cfg_attr(not(any(feature = "quic", feature = "udp")), allow(dead_code))]
+pub(crate) fn wildcard_for(peer: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    match peer {
+        std::net::SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        std::net::SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    }
+}
+
 /// Check `host:port` (the port may be 0).
 fn parse_hostport(rest: &str) -> Result<String, &'static str> {
     let Some((host, port)) = rest.rsplit_once(':') else {

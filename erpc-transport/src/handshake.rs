@@ -82,6 +82,36 @@ mod listener {
             Handshaken { links, acceptor }
         }
 
+        /// [`Handshaken::spawn`] over a TCP listener (tls, ws, wss): each accepted socket, with
+        /// `TCP_NODELAY` set, goes to `handshake`.
+        pub(crate) fn spawn_tcp<H>(
+            tcp: tokio::net::TcpListener,
+            handshake: H,
+            timeout: Duration,
+        ) -> Handshaken
+        where
+            H: Fn(
+                    (tokio::net::TcpStream, std::net::SocketAddr),
+                ) -> BoxFuture<'static, io::Result<Link>>
+                + Send
+                + Sync
+                + 'static,
+        {
+            use futures_util::FutureExt;
+            let tcp = Arc::new(tcp);
+            let next = move || {
+                let tcp = tcp.clone();
+                async move {
+                    let (stream, peer) = tcp.accept().await?;
+                    // A socket that refuses NODELAY still works, only slower.
+                    let _ = stream.set_nodelay(true);
+                    Ok(Some(((stream, peer), peer.to_string())))
+                }
+                .boxed()
+            };
+            Handshaken::spawn(next, handshake, timeout)
+        }
+
         /// The next link that finished its handshake.
         pub(crate) async fn accept(&mut self) -> io::Result<Link> {
             self.links

@@ -108,10 +108,7 @@ impl KcpListener {
 
 /// Connect to `host:port`.
 pub async fn connect(hostport: &str) -> io::Result<Link> {
-    let addr = tokio::net::lookup_host(hostport)
-        .await?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+    let addr = crate::address::resolve(hostport).await?;
     let stream = KcpStream::connect(&config(), addr).await.map_err(to_io)?;
     Ok(Link::Stream(StreamLink::new(
         Box::new(KcpIo(stream)),

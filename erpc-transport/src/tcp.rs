@@ -42,7 +42,15 @@ fn link(stream: tokio::net::TcpStream, peer: SocketAddr) -> Link {
 
 /// Connect to `host:port`.
 pub async fn connect(hostport: &str) -> io::Result<Link> {
-    let stream = tokio::net::TcpStream::connect(hostport).await?;
-    let peer = stream.peer_addr()?;
+    let (stream, peer) = dial(hostport).await?;
     Ok(link(stream, peer))
+}
+
+/// A TCP connection to `host:port` with `TCP_NODELAY`, and the peer's address: the first
+/// step of tcp, tls, ws and wss.
+pub(crate) async fn dial(hostport: &str) -> io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    let stream = tokio::net::TcpStream::connect(hostport).await?;
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr()?;
+    Ok((stream, peer))
 }

@@ -241,12 +241,11 @@ pub(crate) fn client_tls<'a>(
     options: &'a crate::Options,
     scheme: &str,
 ) -> io::Result<&'a ClientTls> {
-    options.client_tls.as_ref().ok_or_else(|| {
-        bad_input(
-            &format!("{scheme}:// needs TLS settings"),
-            "give the client the CA it trusts (ClientTls::trust_pem)",
-        )
-    })
+    required(
+        options.client_tls.as_ref(),
+        &format!("{scheme}:// needs TLS settings"),
+        "give the client the CA it trusts (ClientTls::trust_pem)",
+    )
 }
 
 /// The options' server TLS, or a clear error for a listener that has none.
@@ -254,12 +253,15 @@ pub(crate) fn server_tls<'a>(
     options: &'a crate::Options,
     scheme: &str,
 ) -> io::Result<&'a ServerTls> {
-    options.server_tls.as_ref().ok_or_else(|| {
-        bad_input(
-            &format!("{scheme}:// needs a certificate"),
-            "give the server one (ServerTls::from_pem, or ServerTls::self_signed for development)",
-        )
-    })
+    required(
+        options.server_tls.as_ref(),
+        &format!("{scheme}:// needs a certificate"),
+        "give the server one (ServerTls::from_pem, or ServerTls::self_signed for development)",
+    )
+}
+
+fn required<'a, T>(setting: Option<&'a T>, what: &str, how: &str) -> io::Result<&'a T> {
+    setting.ok_or_else(|| bad_input(what, how))
 }
 
 /// What to do about a certificate failure, keyed by the names rustls gives the cases (QUIC
@@ -325,9 +327,7 @@ pub(crate) async fn dial(
     host: &str,
     timeout: Duration,
 ) -> io::Result<(tokio_rustls::client::TlsStream<TcpStream>, SocketAddr)> {
-    let tcp = TcpStream::connect(hostport).await?;
-    let _ = tcp.set_nodelay(true);
-    let peer = tcp.peer_addr()?;
+    let (tcp, peer) = crate::tcp::dial(hostport).await?;
     let name = tls.name_for(host)?;
     let stream = crate::handshake::within(timeout, "TLS handshake", async {
         tokio_rustls::TlsConnector::from(tls.config(alpn))
@@ -360,15 +360,6 @@ pub(crate) fn listen(
     options: &crate::Options,
 ) -> crate::handshake::Handshaken {
     use futures_util::FutureExt;
-    let tcp = Arc::new(tcp);
-    let next = move || {
-        let tcp = tcp.clone();
-        async move {
-            let (stream, peer) = tcp.accept().await?;
-            Ok(Some(((stream, peer), peer.to_string())))
-        }
-        .boxed()
-    };
     let handshake = move |(stream, peer): (TcpStream, SocketAddr)| {
         let tls = tls.clone();
         async move {
@@ -380,5 +371,5 @@ pub(crate) fn listen(
         }
         .boxed()
     };
-    crate::handshake::Handshaken::spawn(next, handshake, options.handshake_timeout)
+    crate::handshake::Handshaken::spawn_tcp(tcp, handshake, options.handshake_timeout)
 }

@@ -168,16 +168,6 @@ pub(crate) fn listen(
     if secure {
         return Err(crate::listener::disabled_scheme("wss"));
     }
-    let tcp = std::sync::Arc::new(tcp);
-    let accept = move || {
-        let tcp = tcp.clone();
-        async move {
-            let (stream, peer) = tcp.accept().await?;
-            let _ = stream.set_nodelay(true);
-            Ok(Some(((stream, peer), peer.to_string())))
-        }
-        .boxed()
-    };
     let handshake = move |(stream, peer): (TcpStream, SocketAddr)| {
         let path = path.clone();
         #[cfg(feature = "wss")]
@@ -192,8 +182,8 @@ pub(crate) fn listen(
         }
         .boxed()
     };
-    Ok(Handshaken::spawn(
-        accept,
+    Ok(Handshaken::spawn_tcp(
+        tcp,
         handshake,
         options.handshake_timeout,
     ))
@@ -206,7 +196,6 @@ pub(crate) async fn connect(
     secure: bool,
     options: &Options,
 ) -> io::Result<Link> {
-    let max = options.max_frame;
     let scheme = if secure { "wss" } else { "ws" };
     let url = format!("{scheme}://{hostport}{path}");
     if secure {
@@ -218,21 +207,27 @@ pub(crate) async fn connect(
             let (stream, peer) =
                 crate::tls::dial(tls, b"http/1.1", hostport, host, options.handshake_timeout)
                     .await?;
-            let (ws, _) = crate::handshake::within(
-                options.handshake_timeout,
-                "WebSocket upgrade",
-                tokio_tungstenite::client_async_with_config(url, stream, Some(config(max)))
-                    .map(|r| r.map_err(to_io)),
-            )
-            .await?;
-            return Ok(link(ws, max, peer, true));
+            return upgrade_client(url, stream, peer, true, options).await;
         }
         #[cfg(not(feature = "wss"))]
         return Err(crate::listener::disabled_scheme("wss"));
     }
-    let stream = TcpStream::connect(hostport).await?;
-    let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr()?;
+    let (stream, peer) = crate::tcp::dial(hostport).await?;
+    upgrade_client(url, stream, peer, false, options).await
+}
+
+/// The client side of the upgrade, under the handshake deadline.
+async fn upgrade_client<S>(
+    url: String,
+    stream: S,
+    peer: SocketAddr,
+    secure: bool,
+    options: &Options,
+) -> io::Result<Link>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let max = options.max_frame;
     let (ws, _) = crate::handshake::within(
         options.handshake_timeout,
         "WebSocket upgrade",
@@ -240,5 +235,5 @@ pub(crate) async fn connect(
             .map(|r| r.map_err(to_io)),
     )
     .await?;
-    Ok(link(ws, max, peer, false))
+    Ok(link(ws, max, peer, secure))
 }

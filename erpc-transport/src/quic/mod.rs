@@ -67,10 +67,7 @@ pub(crate) async fn listen(
     let crypto = QuicServerConfig::try_from((*tls.config(ALPN)).clone()).map_err(crypto_error)?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(transport(options, true));
-    let addr = tokio::net::lookup_host(hostport)
-        .await?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+    let addr = crate::address::resolve(hostport).await?;
     let endpoint = quinn::Endpoint::server(config, addr)?;
     let bound = endpoint.local_addr()?;
     let max_frame = options.max_frame;
@@ -121,17 +118,8 @@ pub(crate) async fn connect(hostport: &str, host: &str, options: &Options) -> io
     let crypto = QuicClientConfig::try_from((*tls.config(ALPN)).clone()).map_err(crypto_error)?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport(options, false));
-    let addr = tokio::net::lookup_host(hostport)
-        .await?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-    let local: SocketAddr = if addr.is_ipv6() {
-        "[::]:0".parse()
-    } else {
-        "0.0.0.0:0".parse()
-    }
-    .map_err(|_| io::Error::other("unparsable wildcard address"))?;
-    let mut endpoint = quinn::Endpoint::client(local)?;
+    let addr = crate::address::resolve(hostport).await?;
+    let mut endpoint = quinn::Endpoint::client(crate::address::wildcard_for(addr))?;
     endpoint.set_default_client_config(config);
     let name = tls.name_for(host)?;
     let connecting = endpoint

@@ -65,16 +65,8 @@ async fn handshake(socket: &UdpSocket) -> io::Result<Cookie> {
 
 /// Dial `host:port`: validate the address, then start the connection's tasks.
 pub(crate) async fn connect(hostport: &str, options: &Options) -> io::Result<Link> {
-    let server: SocketAddr = tokio::net::lookup_host(hostport)
-        .await?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-    let local = if server.is_ipv6() {
-        "[::]:0"
-    } else {
-        "0.0.0.0:0"
-    };
-    let socket = UdpSocket::bind(local).await?;
+    let server: SocketAddr = crate::address::resolve(hostport).await?;
+    let socket = UdpSocket::bind(crate::address::wildcard_for(server)).await?;
     socket.connect(server).await?;
     let cookie = crate::handshake::within(
         options.handshake_timeout,
