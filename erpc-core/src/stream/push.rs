@@ -218,6 +218,20 @@ impl<T> Pusher<T> {
     pub fn is_closed(&self) -> bool {
         self.shared.lock().closed
     }
+
+    /// Wait until the client is gone (it cancelled, or its stream ended): a producer that
+    /// waits for something else to push (a subscription, a timer) selects on this to stop
+    /// instead of lingering until its next message fails.
+    pub async fn closed(&self) {
+        loop {
+            // Registered before the check, so a close in between still wakes us.
+            let room = self.shared.room.notified();
+            if self.is_closed() {
+                return;
+            }
+            room.await;
+        }
+    }
 }
 
 /// Why [`Pusher::try_send`] gave the message back.
@@ -306,6 +320,19 @@ impl<T> Drop for Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn closed_resolves_when_the_subscriber_goes_away() {
+        let (pusher, stream) = channel::<u32>(4, Overflow::Block);
+        let waiting = tokio::spawn(async move { pusher.closed().await });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(stream);
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+            .await
+            .expect("closed() resolved")
+            .unwrap();
+    }
     use futures_util::StreamExt;
 
     async fn collect(mut stream: ServerStream<u32>) -> Vec<String> {

@@ -1,0 +1,45 @@
+//! erpc's registry center: servers register their instances under leases, clients discover
+//! them by service name and watch changes, and both can read and follow live configuration.
+//!
+//! ```no_run
+//! use erpc_center::{CenterClient, CenterConfig, CenterImpl, CenterServer, Instance};
+//! use erpc_center::store::memory::MemoryStore;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A center (the `erpc-center` binary does this with a durable store).
+//! let center = CenterImpl::open(Box::new(MemoryStore::default()), CenterConfig::default())?;
+//! let server = erpc_core::Server::builder()
+//!     .add_service(CenterServer::new(center))
+//!     .serve(["tcp://127.0.0.1:7070"])
+//!     .await?;
+//!
+//! // A provider registers; a consumer discovers.
+//! let client = CenterClient::new(erpc_core::Client::new("tcp://127.0.0.1:7070")?);
+//! let lease = client
+//!     .register(Instance::new("greeter", "node-1", "tcp://10.0.0.5:7001"), 10_000)
+//!     .await?;
+//! client.renew(lease.id).await?;
+//! let listing = client.discover("greeter".into(), Default::default()).await?;
+//! assert_eq!(listing.instances.len(), 1);
+//! # server.shutdown().await; Ok(()) }
+//! ```
+//!
+//! Guarantees and the API in full: CENTER.md.
+//!
+//! # Layout
+//! - [`model`]: instances, filters, changes and events.
+//! - [`registry`]: the state machine (leases, revisions, replay), without I/O.
+//! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
+//! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
+#![warn(missing_docs)]
+
+pub mod model;
+pub mod registry;
+pub mod service;
+pub mod store;
+
+pub use model::{Change, Event, Filter, Instance};
+pub use service::{
+    Center, CenterClient, CenterConfig, CenterImpl, CenterServer, ConfigListing, Lease, Listing,
+};

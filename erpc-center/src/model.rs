@@ -1,0 +1,118 @@
+//! What the center stores and reports: instances, config entries, and the changes to them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One running instance of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Instance {
+    /// The service name clients look up.
+    pub service: String,
+    /// Unique among the service's instances (say, `host:port`).
+    pub id: String,
+    /// Where it listens, one address per transport (`tcp://10.0.0.5:7001`, `quic://…`).
+    pub addrs: Vec<String>,
+    /// Relative share of traffic for weighted balancing (0 takes none). Default 100.
+    pub weight: u32,
+    /// Version of the service it runs.
+    pub version: String,
+    /// Group (environment, cluster, canary…).
+    pub group: String,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Free-form metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Latitude and longitude, for location-aware balancing.
+    pub location: Option<(f64, f64)>,
+}
+
+impl Instance {
+    /// An instance of `service` named `id` at `addr`, weight 100.
+    pub fn new(service: impl Into<String>, id: impl Into<String>, addr: impl Into<String>) -> Self {
+        Instance {
+            service: service.into(),
+            id: id.into(),
+            addrs: vec![addr.into()],
+            weight: 100,
+            ..Instance::default()
+        }
+    }
+}
+
+/// Which instances a discovery wants. Empty fields match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Filter {
+    /// Only this group.
+    pub group: Option<String>,
+    /// Only this version.
+    pub version: Option<String>,
+    /// Only instances carrying every one of these tags.
+    pub tags: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `instance` passes.
+    pub fn matches(&self, instance: &Instance) -> bool {
+        self.group.as_ref().is_none_or(|g| *g == instance.group)
+            && self.version.as_ref().is_none_or(|v| *v == instance.version)
+            && self.tags.iter().all(|t| instance.tags.contains(t))
+    }
+}
+
+/// One change, as watchers see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    /// An instance registered, or registered again with new details.
+    Registered(Instance),
+    /// An instance left: deregistered, or its lease expired.
+    Deregistered {
+        /// Its service.
+        service: String,
+        /// Its id.
+        id: String,
+        /// Why: `deregistered` or `lease expired`.
+        reason: String,
+    },
+    /// A config key was set.
+    ConfigSet {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// A config key was deleted.
+    ConfigDeleted {
+        /// The key.
+        key: String,
+    },
+}
+
+impl Change {
+    /// The service an instance change is about (`None` for config changes).
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Change::Registered(i) => Some(&i.service),
+            Change::Deregistered { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+
+    /// The config key a config change is about.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Change::ConfigSet { key, .. } | Change::ConfigDeleted { key } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// A change with its revision: revisions are unique, increase by one per change, and order
+/// every change the center ever made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The revision this change created.
+    pub revision: u64,
+    /// What changed.
+    pub change: Change,
+}

@@ -1,0 +1,429 @@
+//! The center's state as plain code: instances under leases, config entries, and the
+//! revisioned history of changes. No I/O and no clock of its own — every call that depends on
+//! time takes `now` — so leases and watch replay are tested exactly.
+//!
+//! Guarantees (CENTER.md):
+//! - every change gets the next revision; revisions are unique and gapless;
+//! - [`Registry::since`] replays every change after a revision, in order, or says the
+//!   revision is too old ([`TooOld`]) when the history no longer reaches back to it;
+//! - a lease expires no sooner than its TTL after its last renewal, and [`Registry::expire`]
+//!   removes it on the first sweep after that.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::model::{Change, Event, Filter, Instance};
+
+/// Changes kept for replay by default.
+pub const DEFAULT_HISTORY: usize = 10_000;
+
+/// An instance and the lease that keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// The instance.
+    pub instance: Instance,
+    /// Its lease.
+    pub lease: u64,
+    /// The lease's time to live.
+    pub ttl: Duration,
+}
+
+#[derive(Debug)]
+struct Lease {
+    key: (String, String),
+    ttl: Duration,
+    expires: Instant,
+}
+
+/// A revision older than the history reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "revision {asked} is too old to replay (the oldest change kept is revision {oldest}); list again and watch from the listing's revision"
+)]
+pub struct TooOld {
+    /// The revision asked for.
+    pub asked: u64,
+    /// The oldest revision still replayable.
+    pub oldest: u64,
+}
+
+/// What a store must persist for one change (besides the event itself).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// Keep this registration.
+    Put(Registration),
+    /// Forget the instance `(service, id)`.
+    Remove(String, String),
+    /// Keep this config entry.
+    PutConfig(String, String),
+    /// Forget this config key.
+    RemoveConfig(String),
+}
+
+/// What a store loads at start: everything [`Registry::restore`] needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The last revision made.
+    pub revision: u64,
+    /// The last lease id handed out.
+    pub last_lease: u64,
+    /// Live registrations.
+    pub registrations: Vec<Registration>,
+    /// Config entries.
+    pub config: Vec<(String, String)>,
+    /// The most recent changes, oldest first.
+    pub history: Vec<Event>,
+}
+
+/// The center's state.
+#[derive(Debug)]
+pub struct Registry {
+    revision: u64,
+    last_lease: u64,
+    instances: BTreeMap<(String, String), Registration>,
+    leases: HashMap<u64, Lease>,
+    config: BTreeMap<String, String>,
+    history: VecDeque<Event>,
+    history_limit: usize,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new(DEFAULT_HISTORY)
+    }
+}
+
+impl Registry {
+    /// An empty registry keeping `history_limit` changes for replay.
+    pub fn new(history_limit: usize) -> Registry {
+        Registry {
+            revision: 0,
+            last_lease: 0,
+            instances: BTreeMap::new(),
+            leases: HashMap::new(),
+            config: BTreeMap::new(),
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+        }
+    }
+
+    /// Rebuild from a store's snapshot. Every lease gets a full TTL from `now`: the center
+    /// was away, so nobody could renew, and healthy instances must not be evicted for it.
+    pub fn restore(snapshot: Snapshot, history_limit: usize, now: Instant) -> Registry {
+        let mut r = Registry::new(history_limit);
+        r.revision = snapshot.revision;
+        r.last_lease = snapshot.last_lease;
+        for reg in snapshot.registrations {
+            let key = (reg.instance.service.clone(), reg.instance.id.clone());
+            r.leases.insert(
+                reg.lease,
+                Lease {
+                    key: key.clone(),
+                    ttl: reg.ttl,
+                    expires: now + reg.ttl,
+                },
+            );
+            r.last_lease = r.last_lease.max(reg.lease);
+            r.instances.insert(key, reg);
+        }
+        r.config = snapshot.config.into_iter().collect();
+        r.history = snapshot.history.into_iter().collect();
+        while r.history.len() > r.history_limit {
+            r.history.pop_front();
+        }
+        r
+    }
+
+    /// The last lease id handed out.
+    pub fn last_lease(&self) -> u64 {
+        self.last_lease
+    }
+
+    /// The last revision made (0 before any change).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    fn record(&mut self, change: Change) -> Event {
+        self.revision += 1;
+        let event = Event {
+            revision: self.revision,
+            change,
+        };
+        self.history.push_back(event.clone());
+        if self.history.len() > self.history_limit {
+            self.history.pop_front();
+        }
+        event
+    }
+
+    /// Register (or re-register) `instance` under a new lease of `ttl`. Returns the lease,
+    /// the change, and what to persist.
+    pub fn register(
+        &mut self,
+        instance: Instance,
+        ttl: Duration,
+        now: Instant,
+    ) -> (u64, Event, Record) {
+        let key = (instance.service.clone(), instance.id.clone());
+        if let Some(old) = self.instances.get(&key) {
+            self.leases.remove(&old.lease);
+        }
+        self.last_lease += 1;
+        let lease = self.last_lease;
+        self.leases.insert(
+            lease,
+            Lease {
+                key: key.clone(),
+                ttl,
+                expires: now + ttl,
+            },
+        );
+        let registration = Registration {
+            instance: instance.clone(),
+            lease,
+            ttl,
+        };
+        self.instances.insert(key, registration.clone());
+        let event = self.record(Change::Registered(instance));
+        (lease, event, Record::Put(registration))
+    }
+
+    /// Renew `lease`: it now expires `ttl` from `now`. `None` if the lease is unknown (it
+    /// expired, or the instance deregistered): the instance must register again.
+    pub fn renew(&mut self, lease: u64, now: Instant) -> Option<Duration> {
+        let l = self.leases.get_mut(&lease)?;
+        l.expires = now + l.ttl;
+        Some(l.ttl)
+    }
+
+    /// Remove instance `(service, id)`, if registered.
+    pub fn deregister(&mut self, service: &str, id: &str, reason: &str) -> Option<(Event, Record)> {
+        let key = (service.to_owned(), id.to_owned());
+        let reg = self.instances.remove(&key)?;
+        self.leases.remove(&reg.lease);
+        let event = self.record(Change::Deregistered {
+            service: key.0.clone(),
+            id: key.1.clone(),
+            reason: reason.to_owned(),
+        });
+        Some((event, Record::Remove(key.0, key.1)))
+    }
+
+    /// Remove every instance whose lease expired by `now`.
+    pub fn expire(&mut self, now: Instant) -> Vec<(Event, Record)> {
+        let mut expired: Vec<(String, String)> = self
+            .leases
+            .values()
+            .filter(|l| l.expires <= now)
+            .map(|l| l.key.clone())
+            .collect();
+        expired.sort();
+        expired
+            .into_iter()
+            .filter_map(|(s, i)| self.deregister(&s, &i, "lease expired"))
+            .collect()
+    }
+
+    /// The instances of `service` that pass `filter`, and the revision they are current at.
+    pub fn discover(&self, service: &str, filter: &Filter) -> (Vec<Instance>, u64) {
+        let instances = self
+            .instances
+            .range((service.to_owned(), String::new())..)
+            .take_while(|((s, _), _)| s == service)
+            .map(|(_, reg)| &reg.instance)
+            .filter(|i| filter.matches(i))
+            .cloned()
+            .collect();
+        (instances, self.revision)
+    }
+
+    /// Set config `key`.
+    pub fn config_set(&mut self, key: String, value: String) -> (Event, Record) {
+        self.config.insert(key.clone(), value.clone());
+        let event = self.record(Change::ConfigSet {
+            key: key.clone(),
+            value: value.clone(),
+        });
+        (event, Record::PutConfig(key, value))
+    }
+
+    /// Delete config `key`, if set.
+    pub fn config_delete(&mut self, key: &str) -> Option<(Event, Record)> {
+        self.config.remove(key)?;
+        let event = self.record(Change::ConfigDeleted {
+            key: key.to_owned(),
+        });
+        Some((event, Record::RemoveConfig(key.to_owned())))
+    }
+
+    /// Config entries whose key starts with `prefix`, and the revision they are current at.
+    pub fn config_list(&self, prefix: &str) -> (Vec<(String, String)>, u64) {
+        let entries = self
+            .config
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (entries, self.revision)
+    }
+
+    /// Every change after `revision`, oldest first — or [`TooOld`] if some of them are no
+    /// longer kept.
+    pub fn since(&self, revision: u64) -> Result<Vec<Event>, TooOld> {
+        if revision >= self.revision {
+            return Ok(Vec::new());
+        }
+        let oldest = self
+            .history
+            .front()
+            .map_or(self.revision + 1, |e| e.revision);
+        if revision + 1 < oldest {
+            return Err(TooOld {
+                asked: revision,
+                oldest,
+            });
+        }
+        Ok(self
+            .history
+            .iter()
+            .filter(|e| e.revision > revision)
+            .cloned()
+            .collect())
+    }
+
+    /// When the next lease expires, for the sweeper.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.leases.values().map(|l| l.expires).min()
+    }
+
+    /// Everything a store needs to rebuild this registry.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            revision: self.revision,
+            last_lease: self.last_lease,
+            registrations: self.instances.values().cloned().collect(),
+            config: self
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            history: self.history.iter().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(10);
+
+    fn inst(service: &str, id: &str) -> Instance {
+        Instance::new(service, id, format!("tcp://{id}"))
+    }
+
+    #[test]
+    fn revisions_are_gapless_and_replay_is_ordered() {
+        let mut r = Registry::default();
+        let now = Instant::now();
+        r.register(inst("a", "1"), TTL, now);
+        r.register(inst("a", "2"), TTL, now);
+        r.config_set("k".into(), "v".into());
+        r.deregister("a", "1", "deregistered");
+        assert_eq!(r.revision(), 4);
+        let revs: Vec<u64> = r.since(0).unwrap().iter().map(|e| e.revision).collect();
+        assert_eq!(revs, vec![1, 2, 3, 4]);
+        let revs: Vec<u64> = r.since(2).unwrap().iter().map(|e| e.revision).collect();
+        assert_eq!(revs, vec![3, 4]);
+        assert!(r.since(4).unwrap().is_empty());
+        assert_eq!(r.discover("a", &Filter::default()).0, vec![inst("a", "2")]);
+    }
+
+    #[test]
+    fn a_revision_older_than_the_history_is_refused() {
+        let mut r = Registry::new(3);
+        let now = Instant::now();
+        for i in 0..5 {
+            r.config_set(format!("k{i}"), "v".into());
+        }
+        assert_eq!(r.since(2).unwrap().len(), 3);
+        assert_eq!(
+            r.since(1),
+            Err(TooOld {
+                asked: 1,
+                oldest: 3
+            })
+        );
+        let _ = now;
+    }
+
+    #[test]
+    fn a_lease_lives_its_ttl_from_the_last_renewal_and_no_longer() {
+        let mut r = Registry::default();
+        let t0 = Instant::now();
+        let (lease, _, _) = r.register(inst("a", "1"), TTL, t0);
+        let t1 = t0 + Duration::from_secs(8);
+        assert_eq!(r.renew(lease, t1), Some(TTL));
+        assert!(r.expire(t1 + TTL - Duration::from_millis(1)).is_empty());
+        let gone = r.expire(t1 + TTL);
+        assert_eq!(gone.len(), 1);
+        assert!(matches!(
+            &gone[0].0.change,
+            Change::Deregistered { reason, .. } if reason == "lease expired"
+        ));
+        assert_eq!(
+            r.renew(lease, t1 + TTL),
+            None,
+            "expired leases cannot be renewed"
+        );
+    }
+
+    #[test]
+    fn a_restore_gives_every_lease_a_full_ttl() {
+        let mut r = Registry::default();
+        let t0 = Instant::now();
+        r.register(inst("a", "1"), TTL, t0);
+        let snapshot = r.snapshot();
+        let later = t0 + Duration::from_secs(60);
+        let mut back = Registry::restore(snapshot, DEFAULT_HISTORY, later);
+        assert!(
+            back.expire(later + TTL - Duration::from_millis(1))
+                .is_empty()
+        );
+        assert_eq!(back.revision(), 1);
+        assert_eq!(back.discover("a", &Filter::default()).0.len(), 1);
+        let (lease, _, _) = back.register(inst("a", "2"), TTL, later);
+        assert_eq!(lease, 2, "lease ids continue after a restore");
+    }
+
+    #[test]
+    fn filters_select_by_group_version_and_tags() {
+        let mut r = Registry::default();
+        let now = Instant::now();
+        let mut canary = inst("a", "1");
+        canary.group = "canary".into();
+        canary.tags = vec!["ssd".into(), "eu".into()];
+        canary.version = "2".into();
+        r.register(canary.clone(), TTL, now);
+        r.register(inst("a", "2"), TTL, now);
+        r.register(inst("b", "3"), TTL, now);
+        let f = |group: Option<&str>, version: Option<&str>, tags: &[&str]| Filter {
+            group: group.map(Into::into),
+            version: version.map(Into::into),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        assert_eq!(r.discover("a", &f(None, None, &[])).0.len(), 2);
+        assert_eq!(
+            r.discover("a", &f(Some("canary"), None, &[])).0,
+            vec![canary.clone()]
+        );
+        assert_eq!(
+            r.discover("a", &f(None, Some("2"), &["eu"])).0,
+            vec![canary]
+        );
+        assert!(r.discover("a", &f(None, None, &["us"])).0.is_empty());
+    }
+}

@@ -1,0 +1,321 @@
+//! The center end to end: registration, discovery, leases, watch with resume, config,
+//! durability across restarts, and the binary's lifecycle.
+
+use std::time::Duration;
+
+use erpc_center::store::Store;
+use erpc_center::store::memory::MemoryStore;
+use erpc_center::store::redb::RedbStore;
+use erpc_center::{
+    Center, CenterClient, CenterConfig, CenterImpl, CenterServer, Change, Filter, Instance,
+};
+use erpc_core::{Code, ServerHandle};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+fn fast() -> CenterConfig {
+    CenterConfig {
+        min_ttl: Duration::from_millis(100),
+        sweep: Duration::from_millis(50),
+        ..CenterConfig::default()
+    }
+}
+
+async fn serve(
+    store: Box<dyn Store>,
+    config: CenterConfig,
+    addr: &str,
+) -> (ServerHandle, CenterClient) {
+    let center = CenterImpl::open(store, config).unwrap();
+    let server = erpc_core::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve([addr])
+        .await
+        .unwrap();
+    let client = CenterClient::new(erpc_core::Client::new(server.local_addr()).unwrap());
+    (server, client)
+}
+
+fn inst(service: &str, id: &str) -> Instance {
+    Instance::new(service, id, format!("tcp://127.0.0.1:{}", 7000 + id.len()))
+}
+
+#[tokio::test]
+async fn register_discover_filter_deregister() {
+    let (server, c) = serve(
+        Box::new(MemoryStore::default()),
+        fast(),
+        "tcp://127.0.0.1:0",
+    )
+    .await;
+    let mut canary = inst("greeter", "b");
+    canary.group = "canary".into();
+    let l1 = c.register(inst("greeter", "a"), 5_000).await.unwrap();
+    let l2 = c.register(canary.clone(), 5_000).await.unwrap();
+    c.register(inst("other", "x"), 5_000).await.unwrap();
+    assert!(l2.revision > l1.revision);
+    let all = c
+        .discover("greeter".into(), Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.instances.len(), 2);
+    assert_eq!(all.revision, 3);
+    let only = Filter {
+        group: Some("canary".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        c.discover("greeter".into(), only).await.unwrap().instances,
+        vec![canary]
+    );
+    let rev = c.deregister("greeter".into(), "a".into()).await.unwrap();
+    assert_eq!(rev, 4);
+    let left = c
+        .discover("greeter".into(), Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(left.instances.len(), 1);
+    assert_eq!(c.renew(l1.id).await.unwrap_err().code(), Code::NotFound);
+    let err = c.register(Instance::default(), 1000).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_instance_is_removed_after_its_ttl_and_not_before() {
+    let (server, c) = serve(
+        Box::new(MemoryStore::default()),
+        fast(),
+        "tcp://127.0.0.1:0",
+    )
+    .await;
+    let ttl = 300u64;
+    let mut bounds = Vec::new();
+    for round in 0..5 {
+        let id = format!("n{round}");
+        let lease = c.register(inst("svc", &id), ttl).await.unwrap();
+        // Renew twice, then fall silent (as a killed provider does).
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            c.renew(lease.id).await.unwrap();
+        }
+        let silent = Instant::now();
+        loop {
+            let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+            if !listing.instances.iter().any(|i| i.id == id) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let gone = silent.elapsed();
+        assert!(
+            gone >= Duration::from_millis(ttl),
+            "removed after {gone:?}, before its TTL"
+        );
+        assert!(
+            gone < Duration::from_millis(ttl)
+                + Duration::from_millis(50)
+                + Duration::from_millis(200),
+            "removed after {gone:?}: TTL + sweep + slack"
+        );
+        bounds.push(gone);
+    }
+    eprintln!("removal after the last renewal (TTL 300 ms, sweep 50 ms): {bounds:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
+    let (server, c) = serve(
+        Box::new(MemoryStore::default()),
+        fast(),
+        "tcp://127.0.0.1:0",
+    )
+    .await;
+    c.register(inst("svc", "a"), 5_000).await.unwrap(); // 1
+    c.config_set("k".into(), "v".into()).await.unwrap(); // 2 (not an instance change)
+    c.register(inst("svc", "b"), 5_000).await.unwrap(); // 3
+    c.register(inst("elsewhere", "z"), 5_000).await.unwrap(); // 4
+    let mut watch = c.watch("svc".into(), 0).await.unwrap();
+    let first = watch.message().await.unwrap().unwrap();
+    let second = watch.message().await.unwrap().unwrap();
+    assert_eq!((first.revision, second.revision), (1, 3));
+    c.deregister("svc".into(), "a".into()).await.unwrap(); // 5
+    let live = watch.message().await.unwrap().unwrap();
+    assert_eq!(live.revision, 5);
+    assert!(matches!(live.change, Change::Deregistered { ref id, .. } if id == "a"));
+    drop(watch);
+    // Resume after a disconnect from the last revision seen: nothing lost, nothing twice.
+    c.register(inst("svc", "c"), 5_000).await.unwrap(); // 6
+    let mut resumed = c.watch("svc".into(), 5).await.unwrap();
+    assert_eq!(resumed.message().await.unwrap().unwrap().revision, 6);
+    // Every service: "" watches all instance changes.
+    let all: Vec<u64> = c
+        .watch(String::new(), 0)
+        .await
+        .unwrap()
+        .take(5)
+        .map(|e| e.unwrap().revision)
+        .collect()
+        .await;
+    assert_eq!(all, vec![1, 3, 4, 5, 6]);
+    // Open watches would hold a graceful shutdown for its grace period.
+    drop(resumed);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_revision_too_old_to_replay_is_an_explicit_error() {
+    let config = CenterConfig {
+        history: 5,
+        ..fast()
+    };
+    let (server, c) = serve(
+        Box::new(MemoryStore::default()),
+        config,
+        "tcp://127.0.0.1:0",
+    )
+    .await;
+    for i in 0..10 {
+        c.config_set(format!("k{i}"), "v".into()).await.unwrap();
+    }
+    // A stream's outcome arrives on the stream: the refusal is its first item.
+    let mut refused = c.watch(String::new(), 2).await.unwrap();
+    let err = refused.message().await.unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err}");
+    assert!(err.message().contains("too old"), "{err}");
+    // The client re-lists and watches from the listing's revision.
+    let listing = c.config_get("k".into()).await.unwrap();
+    assert_eq!((listing.entries.len(), listing.revision), (10, 10));
+    assert!(c.config_watch("k".into(), listing.revision).await.is_ok());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn config_is_read_and_followed_live() {
+    let (server, c) = serve(
+        Box::new(MemoryStore::default()),
+        fast(),
+        "tcp://127.0.0.1:0",
+    )
+    .await;
+    c.config_set("app/limits/rps".into(), "100".into())
+        .await
+        .unwrap();
+    c.config_set("other".into(), "x".into()).await.unwrap();
+    let listing = c.config_get("app/".into()).await.unwrap();
+    assert_eq!(
+        listing.entries,
+        vec![("app/limits/rps".into(), "100".into())]
+    );
+    let mut watch = c
+        .config_watch("app/".into(), listing.revision)
+        .await
+        .unwrap();
+    c.config_set("app/limits/rps".into(), "250".into())
+        .await
+        .unwrap();
+    c.config_delete("app/limits/rps".into()).await.unwrap();
+    let set = watch.message().await.unwrap().unwrap();
+    assert!(matches!(set.change, Change::ConfigSet { ref value, .. } if value == "250"));
+    let deleted = watch.message().await.unwrap().unwrap();
+    assert!(matches!(deleted.change, Change::ConfigDeleted { .. }));
+    drop(watch);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("center.redb");
+    let store = Box::new(RedbStore::open(&path).unwrap());
+    let (server, c) = serve(store, fast(), "tcp://127.0.0.1:0").await;
+    let addr = server.local_addr().to_string();
+    let lease = c.register(inst("svc", "a"), 1_000).await.unwrap();
+    c.register(inst("svc", "b"), 1_000).await.unwrap();
+    c.config_set("k".into(), "v".into()).await.unwrap();
+    server.shutdown().await;
+    // Down for longer than the TTL: nobody could renew meanwhile.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let store = Box::new(RedbStore::open(&path).unwrap());
+    let (server, c) = serve(store, fast(), &addr).await;
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert_eq!(
+        listing.instances.len(),
+        2,
+        "registrations survive the restart"
+    );
+    assert_eq!(listing.revision, 3);
+    // A full TTL of grace: a healthy instance renews in time and stays.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.renew(lease.id)
+        .await
+        .expect("the lease survived the restart");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    let ids: Vec<_> = listing.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["a"],
+        "the renewing instance stays; the silent one expired"
+    );
+    // Watchers resume across the restart from the persisted history.
+    let mut watch = c.watch("svc".into(), 1).await.unwrap();
+    assert_eq!(watch.message().await.unwrap().unwrap().revision, 2);
+    // A watch never ends by itself; a graceful shutdown would wait its grace period for it.
+    drop(watch);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .args(["--listen", "tcp://127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let addr = line
+        .strip_prefix("erpc-center listening on ")
+        .unwrap()
+        .to_owned();
+    let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
+    c.register(inst("svc", "a"), 10_000).await.unwrap();
+    let pid = child.id().unwrap() as i32;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(dir.path().join("center.redb").exists());
+}
+
+#[tokio::test]
+async fn the_center_trait_is_usable_in_process() {
+    // The implementation is a plain value too: tests and embedded centers call it directly.
+    let center = CenterImpl::open(Box::new(MemoryStore::default()), fast()).unwrap();
+    center.register(inst("svc", "a"), 1000).await.unwrap();
+    assert_eq!(
+        center
+            .discover("svc".into(), Filter::default())
+            .await
+            .unwrap()
+            .instances
+            .len(),
+        1
+    );
+}
