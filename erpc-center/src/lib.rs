@@ -32,13 +32,16 @@
 //! - [`registry`]: the state machine (leases, revisions, replay), without I/O.
 //! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
+//! - [`discovery`]: [`CenterRegistry`], erpc's `Register` and `Discover` over centers.
 #![warn(missing_docs)]
 
+pub mod discovery;
 pub mod model;
 pub mod registry;
 pub mod service;
 pub mod store;
 
+pub use discovery::CenterRegistry;
 pub use model::{Change, Event, Filter, Instance};
 pub use service::{
     Center, CenterClient, CenterConfig, CenterImpl, CenterServer, ConfigListing, Lease, Listing,

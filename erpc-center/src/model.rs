@@ -1,44 +1,9 @@
 //! What the center stores and reports: instances, config entries, and the changes to them.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-/// One running instance of a service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Instance {
-    /// The service name clients look up.
-    pub service: String,
-    /// Unique among the service's instances (say, `host:port`).
-    pub id: String,
-    /// Where it listens, one address per transport (`tcp://10.0.0.5:7001`, `quic://…`).
-    pub addrs: Vec<String>,
-    /// Relative share of traffic for weighted balancing (0 takes none). Default 100.
-    pub weight: u32,
-    /// Version of the service it runs.
-    pub version: String,
-    /// Group (environment, cluster, canary…).
-    pub group: String,
-    /// Free-form tags.
-    pub tags: Vec<String>,
-    /// Free-form metadata.
-    pub metadata: BTreeMap<String, String>,
-    /// Latitude and longitude, for location-aware balancing.
-    pub location: Option<(f64, f64)>,
-}
-
-impl Instance {
-    /// An instance of `service` named `id` at `addr`, weight 100.
-    pub fn new(service: impl Into<String>, id: impl Into<String>, addr: impl Into<String>) -> Self {
-        Instance {
-            service: service.into(),
-            id: id.into(),
-            addrs: vec![addr.into()],
-            weight: 100,
-            ..Instance::default()
-        }
-    }
-}
+/// Instances are erpc's discovery type: what a server registers is what the center stores.
+pub use erpc_core::discovery::Instance;
 
 /// Which instances a discovery wants. Empty fields match everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

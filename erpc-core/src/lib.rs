@@ -48,6 +48,7 @@ pub mod client;
 pub mod config;
 pub mod context;
 pub mod deadline;
+pub mod discovery;
 mod engine;
 pub mod extensions;
 pub mod metadata;

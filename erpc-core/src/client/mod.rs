@@ -7,6 +7,7 @@ mod conn;
 mod id_hash;
 mod pool;
 mod stream_call;
+mod target;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use crate::middleware::{ClientMiddleware, ClientNext};
 use crate::protocol::{ByteStr, Frame, Kind};
 use crate::status::{Code, Status};
 use pool::Pool;
+use target::Target;
 
 /// How [`Client::start`] got a call going.
 pub(crate) enum Started {
@@ -88,7 +90,7 @@ pub struct Client {
 }
 
 struct Inner {
-    pool: Pool,
+    target: Target,
     config: ClientConfig,
     codecs: Arc<Codecs>,
     middleware: Vec<Arc<dyn ClientMiddleware>>,
@@ -97,7 +99,7 @@ struct Inner {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("addr", self.inner.pool.addr())
+            .field("target", &self.inner.target.describe())
             .finish_non_exhaustive()
     }
 }
@@ -168,14 +170,48 @@ impl ClientBuilder {
         A: TryInto<Address, Error = AddressError>,
     {
         let addr = addr.try_into()?;
-        Ok(Client {
+        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections)));
+        Ok(self.with_target(target))
+    }
+
+    fn with_target(self, target: Target) -> Client {
+        Client {
             inner: Arc::new(Inner {
-                pool: Pool::new(addr, self.config.connections),
+                target,
                 config: self.config,
                 codecs: Arc::new(self.codecs.unwrap_or_default()),
                 middleware: self.middleware,
             }),
-        })
+        }
+    }
+
+    /// A client of the service named `service`, following its instances through `discover`
+    /// and spreading calls over them round-robin. Connections are made on first use; an
+    /// instance whose connection fails is skipped until its backoff passes.
+    pub async fn discover(
+        self,
+        discover: &dyn crate::discovery::Discover,
+        service: &str,
+    ) -> Result<Client, Status> {
+        self.discover_with(
+            discover,
+            service,
+            Arc::new(crate::discovery::RoundRobin::default()),
+        )
+        .await
+    }
+
+    /// Like [`ClientBuilder::discover`], with your balancer.
+    pub async fn discover_with(
+        self,
+        discover: &dyn crate::discovery::Discover,
+        service: &str,
+        balancer: Arc<dyn crate::discovery::Balancer>,
+    ) -> Result<Client, Status> {
+        let endpoints = discover.subscribe(service).await?;
+        let connections = self.config.connections;
+        let target = Target::many(service.to_owned(), endpoints, balancer, connections);
+        Ok(self.with_target(target))
     }
 
     /// A client of `addr`, with one connection made now to prove the server is there.
@@ -187,7 +223,7 @@ impl ClientBuilder {
             .build(addr)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let by = Instant::now() + client.inner.config.connect_timeout;
-        client.inner.pool.get(&client.inner.config, by).await?;
+        client.inner.target.get(&client.inner.config, by).await?;
         Ok(client)
     }
 }
@@ -279,9 +315,9 @@ impl Client {
         )
     }
 
-    /// The server's address.
-    pub fn addr(&self) -> &Address {
-        self.inner.pool.addr()
+    /// The server's address (`None` for a client of a discovered service).
+    pub fn addr(&self) -> Option<&Address> {
+        self.inner.target.addr()
     }
 
     /// The settings.
@@ -297,7 +333,7 @@ impl Client {
     /// Close every connection; pending calls fail with `unavailable`. The client reconnects
     /// if it is used again.
     pub fn close(&self) {
-        self.inner.pool.close();
+        self.inner.target.close();
     }
 
     /// Make an untyped call: through the middleware, then over the wire.
@@ -320,7 +356,7 @@ impl Client {
         if request.oneway {
             let deadline = request.deadline;
             let frame = self.frame(request)?;
-            let conn = self.inner.pool.get(&self.inner.config, deadline).await?;
+            let conn = self.inner.target.get(&self.inner.config, deadline).await?;
             Box::pin(conn.send_oneway(frame, deadline)).await?;
             return Ok(ClientResponse::default());
         }
@@ -337,16 +373,22 @@ impl Client {
         let deadline = request.deadline;
         // Framing checks the limits: a request that can never be sent fails before dialling.
         let frame = self.frame(request)?;
-        match self.inner.pool.ready_next()? {
+        match self.inner.target.ready_next()? {
             (_, Some(conn)) => Ok(Started::Sent(conn.start(frame, deadline)?)),
-            (index, None) => {
+            (pick, None) => {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
-                    let conn = client
-                        .inner
-                        .pool
-                        .dial(index, &client.inner.config, deadline)
-                        .await?;
+                    let config = &client.inner.config;
+                    let conn = match pick.pool.dial(pick.slot, config, deadline).await {
+                        Ok(conn) => conn,
+                        // The request was never sent: another instance of a discovered
+                        // service may take it (the failed one now backs off).
+                        Err(e) if client.inner.target.addr().is_none() => {
+                            tracing::debug!(error = %e, "instance unreachable; trying another");
+                            client.inner.target.get(config, deadline).await?
+                        }
+                        Err(e) => return Err(e),
+                    };
                     let response = conn.start(frame, deadline)?.wait().await?;
                     client.unpack(response)
                 })))
@@ -399,7 +441,10 @@ impl Client {
     /// Refuse what the address's transport cannot carry: streams over UDP, frames larger
     /// than a datagram.
     fn fits_transport(&self, frame: &Frame) -> Result<(), Status> {
-        let addr = self.inner.pool.addr();
+        // A discovered service's instances are checked when dialled (their transports vary).
+        let Some(addr) = self.inner.target.addr() else {
+            return Ok(());
+        };
         if frame.header.kind == Kind::STREAM_OPEN && !addr.carries_streams() {
             return Err(Status::unimplemented(format!(
                 "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
@@ -442,9 +487,9 @@ impl Client {
         self.inner.codecs.clone()
     }
 
-    /// The connection pool.
-    pub(crate) fn pool(&self) -> &Pool {
-        &self.inner.pool
+    /// Where calls go.
+    pub(crate) fn target(&self) -> &Target {
+        &self.inner.target
     }
 
     /// The client middleware.

@@ -52,19 +52,6 @@ impl Pool {
         &self.addr
     }
 
-    /// A usable connection, dialling one if needed. Fails fast with `unavailable` while a slot
-    /// is backing off after a failed attempt.
-    pub async fn get(
-        &self,
-        config: &ClientConfig,
-        deadline: Instant,
-    ) -> Result<Arc<ClientConn>, Status> {
-        match self.ready_next()? {
-            (_, Some(conn)) => Ok(conn),
-            (index, None) => self.dial(index, config, deadline).await,
-        }
-    }
-
     /// The next slot's connection if it is up; `Ok(None)` if it must be dialled (with
     /// [`Pool::dial`]); `unavailable` at once while the slot backs off after a failed attempt.
     pub fn ready_next(&self) -> Result<(usize, Option<Arc<ClientConn>>), Status> {

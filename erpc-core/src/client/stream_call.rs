@@ -129,7 +129,7 @@ async fn open<Req: Message, Resp: Message>(
     let deadline = request.deadline;
     let compression = request.compression;
     let frame = client.frame(request)?;
-    let conn = client.pool().get(config, deadline).await?;
+    let conn = client.target().get(config, deadline).await?;
     let mut outbound = conn
         .open_stream(frame, deadline, config, compression)
         .await?;

@@ -25,7 +25,9 @@ pub use service::{
 };
 
 use crate::config::ServerConfig;
+use crate::discovery::{Instance, Register, Registration};
 use crate::middleware::Middleware;
+use crate::status::Status;
 
 /// What every connection of a server shares.
 pub(crate) struct Shared {
@@ -64,6 +66,7 @@ pub struct ServerBuilder {
     middleware: Vec<Arc<dyn Middleware>>,
     config: ServerConfig,
     codecs: Option<Codecs>,
+    registry: Option<(Arc<dyn Register>, Instance)>,
 }
 
 impl ServerBuilder {
@@ -101,8 +104,18 @@ impl ServerBuilder {
         self
     }
 
-    /// Bind every address and start serving on all of them.
-    pub async fn serve<I, A>(self, addrs: I) -> io::Result<ServerHandle>
+    /// Register every service with `registry` once serving, keep the registrations alive,
+    /// and deregister them first thing on shutdown. `template` gives what all the services'
+    /// instances share (id, weight, version, group, tags, metadata); its addresses, if empty,
+    /// become the addresses actually bound, and its id, if empty, the first of them.
+    pub fn register(mut self, registry: Arc<dyn Register>, template: Instance) -> Self {
+        self.registry = Some((registry, template));
+        self
+    }
+
+    /// Bind every address and start serving on all of them (and register, if a registry was
+    /// given).
+    pub async fn serve<I, A>(mut self, addrs: I) -> io::Result<ServerHandle>
     where
         I: IntoIterator<Item = A>,
         A: TryInto<Address, Error = AddressError>,
@@ -114,7 +127,18 @@ impl ServerBuilder {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             listeners.push(erpc_transport::bind_with(&addr, &self.config.transport).await?);
         }
-        Ok(self.serve_listeners(listeners))
+        let registry = self.registry.take();
+        let names: Vec<String> = self.services.keys().cloned().collect();
+        let handle = self.serve_listeners(listeners);
+        if let Some((registry, template)) = registry
+            && let Err(status) = handle
+                .register_all(registry.as_ref(), template, names)
+                .await
+        {
+            handle.shutdown().await;
+            return Err(io::Error::other(format!("registering failed: {status}")));
+        }
+        Ok(handle)
     }
 
     /// Start serving on listeners bound elsewhere.
@@ -143,17 +167,26 @@ impl ServerBuilder {
             local_addrs,
             shutdown,
             tracker,
+            registrations: Default::default(),
         }
     }
 }
 
 /// A running server. Dropping the handle leaves it running; call
 /// [`ServerHandle::shutdown`] to stop it.
-#[derive(Debug)]
 pub struct ServerHandle {
     local_addrs: Vec<Address>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    registrations: std::sync::Mutex<Vec<Box<dyn Registration>>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addrs", &self.local_addrs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerHandle {
@@ -170,9 +203,54 @@ impl ServerHandle {
         &self.local_addrs[0]
     }
 
-    /// Graceful shutdown: stop accepting, send GOAWAY on every connection, let running calls
-    /// finish within the configured grace period, answer the rest `unavailable`, then close.
+    async fn register_all(
+        &self,
+        registry: &dyn Register,
+        template: Instance,
+        services: Vec<String>,
+    ) -> Result<(), Status> {
+        let addrs: Vec<String> = if template.addrs.is_empty() {
+            self.local_addrs.iter().map(|a| a.to_string()).collect()
+        } else {
+            template.addrs.clone()
+        };
+        let id = if template.id.is_empty() {
+            addrs.first().cloned().unwrap_or_default()
+        } else {
+            template.id.clone()
+        };
+        for service in services {
+            let instance = Instance {
+                service,
+                id: id.clone(),
+                addrs: addrs.clone(),
+                ..template.clone()
+            };
+            let registration = registry.register(instance).await?;
+            self.registrations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(registration);
+        }
+        Ok(())
+    }
+
+    /// Remove this server's instances from its registry (the first step of a shutdown).
+    async fn deregister_all(&self) {
+        let registrations =
+            std::mem::take(&mut *self.registrations.lock().unwrap_or_else(|p| p.into_inner()));
+        for registration in registrations {
+            if let Err(status) = registration.deregister().await {
+                tracing::warn!(%status, "deregistering failed; the lease will expire instead");
+            }
+        }
+    }
+
+    /// Graceful shutdown: deregister from the registry (so clients stop picking this
+    /// server), stop accepting, send GOAWAY on every connection, let running calls finish
+    /// within the configured grace period, answer the rest `unavailable`, then close.
     pub async fn shutdown(self) {
+        self.deregister_all().await;
         self.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;
@@ -180,6 +258,7 @@ impl ServerHandle {
 
     /// Like [`ServerHandle::shutdown`], but gives up waiting after `limit`.
     pub async fn shutdown_timeout(self, limit: Duration) -> bool {
+        self.deregister_all().await;
         self.shutdown.cancel();
         self.tracker.close();
         tokio::time::timeout(limit, self.tracker.wait())

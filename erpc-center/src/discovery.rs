@@ -1,0 +1,282 @@
+//! The center as a registry for servers and clients: [`CenterRegistry`] implements erpc's
+//! [`Register`] and [`Discover`] over one or more centers, failing over between them.
+//!
+//! - Registering keeps the lease alive (renewing every third of its TTL), registers again if
+//!   the center lost it, and deregisters on a graceful shutdown.
+//! - Discovering lists the service, then follows its watch from the listing's revision;
+//!   after a disconnect it resumes from the last revision seen (re-listing if that is too old).
+//!   While no center answers, the last known list stays: clients keep calling the instances
+//!   they knew.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use erpc_core::discovery::{Discover, Endpoints, Register, Registration};
+use erpc_core::{Code, Status};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::model::{Change, Filter, Instance};
+use crate::service::CenterClient;
+
+/// Lease TTL requested by default.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+/// Longest wait between attempts while no center answers.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A registry backed by erpc centers.
+#[derive(Clone)]
+pub struct CenterRegistry {
+    centers: Arc<[CenterClient]>,
+    /// The center that answered last: tried first.
+    current: Arc<AtomicUsize>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for CenterRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CenterRegistry")
+            .field("centers", &self.centers.len())
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl CenterRegistry {
+    /// A registry over the centers at `addrs` (one or several, tried in turn).
+    pub fn new<I, A>(addrs: I) -> Result<CenterRegistry, erpc_core::__private::AddressError>
+    where
+        I: IntoIterator<Item = A>,
+        A: TryInto<erpc_core::Address, Error = erpc_core::__private::AddressError>,
+    {
+        let centers = addrs
+            .into_iter()
+            .map(|a| {
+                erpc_core::Client::builder()
+                    .timeout(Duration::from_secs(3))
+                    .build(a)
+                    .map(CenterClient::new)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CenterRegistry {
+            centers: centers.into(),
+            current: Arc::default(),
+            ttl: DEFAULT_TTL,
+        })
+    }
+
+    /// Ask for leases of `ttl` (the center clamps it to its bounds).
+    pub fn ttl(mut self, ttl: Duration) -> CenterRegistry {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Run `call` on the current center, then on the others in turn while they are
+    /// unreachable; the one that answers becomes current.
+    async fn with_center<T, F, Fut>(&self, call: F) -> Result<T, Status>
+    where
+        F: Fn(CenterClient) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let n = self.centers.len();
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = Status::unavailable("no center address configured");
+        for k in 0..n {
+            let i = (start + k) % n;
+            match call(self.centers[i].clone()).await {
+                Err(e) if matches!(e.code(), Code::Unavailable | Code::DeadlineExceeded) => {
+                    last = e;
+                }
+                other => {
+                    self.current.store(i, Ordering::Relaxed);
+                    return other;
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+#[async_trait]
+impl Register for CenterRegistry {
+    async fn register(&self, instance: Instance) -> Result<Box<dyn Registration>, Status> {
+        let ttl_ms = self.ttl.as_millis() as u64;
+        let lease = self
+            .with_center(|c| {
+                let instance = instance.clone();
+                async move { c.register(instance, ttl_ms).await }
+            })
+            .await?;
+        let registry = self.clone();
+        let (service, id) = (instance.service.clone(), instance.id.clone());
+        let renewer = tokio::spawn(renew(registry, instance, lease.id, lease.ttl_ms));
+        Ok(Box::new(CenterRegistration {
+            registry: self.clone(),
+            service,
+            id,
+            renewer,
+        }))
+    }
+}
+
+/// Keep a lease alive: renew every third of its TTL; register again if the center forgot it.
+async fn renew(registry: CenterRegistry, instance: Instance, mut lease: u64, mut ttl_ms: u64) {
+    loop {
+        tokio::time::sleep(Duration::from_millis((ttl_ms / 3).max(10))).await;
+        let renewed = registry
+            .with_center(|c| async move { c.renew(lease).await })
+            .await;
+        match renewed {
+            Ok(ttl) => ttl_ms = ttl,
+            Err(e) if e.code() == Code::NotFound => {
+                tracing::warn!(service = %instance.service, id = %instance.id, "lease lost; registering again");
+                let again = registry
+                    .with_center(|c| {
+                        let instance = instance.clone();
+                        let ttl = registry.ttl.as_millis() as u64;
+                        async move { c.register(instance, ttl).await }
+                    })
+                    .await;
+                if let Ok(l) = again {
+                    (lease, ttl_ms) = (l.id, l.ttl_ms);
+                }
+            }
+            // No center answers: keep trying at the same pace; the lease outlives short
+            // outages (and a restarted center grants every lease a full TTL).
+            Err(e) => tracing::debug!(error = %e, "renewal failed"),
+        }
+    }
+}
+
+struct CenterRegistration {
+    registry: CenterRegistry,
+    service: String,
+    id: String,
+    renewer: JoinHandle<()>,
+}
+
+#[async_trait]
+impl Registration for CenterRegistration {
+    async fn deregister(self: Box<Self>) -> Result<(), Status> {
+        self.renewer.abort();
+        let (service, id) = (self.service.clone(), self.id.clone());
+        self.registry
+            .with_center(|c| {
+                let (service, id) = (service.clone(), id.clone());
+                async move { c.deregister(service, id).await }
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+impl Drop for CenterRegistration {
+    fn drop(&mut self) {
+        // Not deregistered: stop renewing and let the lease expire.
+        self.renewer.abort();
+    }
+}
+
+#[async_trait]
+impl Discover for CenterRegistry {
+    async fn subscribe(&self, service: &str) -> Result<watch::Receiver<Endpoints>, Status> {
+        let (instances, revision) = self.list(service).await?;
+        let (tx, rx) = watch::channel(endpoints(&instances));
+        tokio::spawn(follow(
+            self.clone(),
+            service.to_owned(),
+            instances,
+            revision,
+            tx,
+        ));
+        Ok(rx)
+    }
+}
+
+impl CenterRegistry {
+    async fn list(&self, service: &str) -> Result<(BTreeMap<String, Instance>, u64), Status> {
+        let listing = self
+            .with_center(|c| {
+                let service = service.to_owned();
+                async move { c.discover(service, Filter::default()).await }
+            })
+            .await?;
+        let instances = listing
+            .instances
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        Ok((instances, listing.revision))
+    }
+}
+
+fn endpoints(instances: &BTreeMap<String, Instance>) -> Endpoints {
+    instances.values().filter_map(Instance::endpoint).collect()
+}
+
+/// Follow `service`'s changes into `tx` until every receiver is gone.
+async fn follow(
+    registry: CenterRegistry,
+    service: String,
+    mut instances: BTreeMap<String, Instance>,
+    mut revision: u64,
+    tx: watch::Sender<Endpoints>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let watched = registry
+            .with_center(|c| {
+                let service = service.clone();
+                async move { c.watch(service, revision).await }
+            })
+            .await;
+        let outcome: Result<(), Status> = async {
+            let mut stream = watched?;
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => return Ok(()),
+                    next = stream.message() => match next? {
+                        Some(event) => {
+                            revision = event.revision;
+                            match event.change {
+                                Change::Registered(i) => { instances.insert(i.id.clone(), i); }
+                                Change::Deregistered { id, .. } => { instances.remove(&id); }
+                                _ => continue,
+                            }
+                            backoff = Duration::from_millis(100);
+                            tx.send_replace(endpoints(&instances));
+                        }
+                        None => return Err(Status::unavailable("the watch ended")),
+                    },
+                }
+            }
+        }
+        .await;
+        if tx.is_closed() {
+            return;
+        }
+        match outcome {
+            Ok(()) => return,
+            Err(e) if e.code() == Code::OutOfRange => {
+                // Too far behind to replay: list again and continue from there.
+                if let Ok((fresh, rev)) = registry.list(&service).await {
+                    instances = fresh;
+                    revision = rev;
+                    tx.send_replace(endpoints(&instances));
+                }
+            }
+            Err(e) => {
+                // The last known list stays while no center answers.
+                tracing::debug!(%service, error = %e, "watch lost; retrying");
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The center as erpc's registry: servers register through it, clients discover through
+//! it, and clients keep their last known list while no center answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use erpc_center::store::memory::MemoryStore;
+use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
+use erpc_core::{ServerHandle, Status};
+use tokio::time::Instant;
+
+#[erpc_macros::service(crate = "erpc_core")]
+trait Whoami {
+    /// The name of the instance that answered.
+    async fn name(&self) -> Result<String, Status>;
+}
+
+struct Named(String);
+
+impl Whoami for Named {
+    async fn name(&self) -> Result<String, Status> {
+        Ok(self.0.clone())
+    }
+}
+
+async fn center() -> ServerHandle {
+    let config = CenterConfig {
+        min_ttl: Duration::from_millis(100),
+        sweep: Duration::from_millis(50),
+        ..CenterConfig::default()
+    };
+    let center = CenterImpl::open(Box::new(MemoryStore::default()), config).unwrap();
+    erpc_core::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap()
+}
+
+async fn provider(registry: &CenterRegistry, name: &str) -> ServerHandle {
+    erpc_core::Server::builder()
+        .add_service(WhoamiServer::new(Named(name.into())))
+        .register(
+            Arc::new(registry.clone()),
+            Instance {
+                id: name.into(),
+                ..Instance::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap()
+}
+
+async fn until(mut check: impl AsyncFnMut() -> bool, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn providers_register_and_consumers_follow_them() {
+    let center = center().await;
+    let registry = CenterRegistry::new([center.local_addr()])
+        .unwrap()
+        .ttl(Duration::from_millis(600));
+    let a = provider(&registry, "a").await;
+    let b = provider(&registry, "b").await;
+    let client = WhoamiClient::new(
+        erpc_core::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..20 {
+        *seen.entry(client.name().await.unwrap()).or_default() += 1;
+    }
+    assert_eq!((seen["a"], seen["b"]), (10, 10));
+    // Renewals keep them: well past the TTL, both are still there.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let c = erpc_center::CenterClient::new(erpc_core::Client::new(center.local_addr()).unwrap());
+    let listing = c
+        .discover("Whoami".into(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listing.instances.len(), 2);
+    // A graceful shutdown deregisters at once; the consumer follows.
+    a.shutdown().await;
+    until(
+        async || {
+            client.name().await.is_ok_and(|n| n == "b")
+                && client.name().await.is_ok_and(|n| n == "b")
+        },
+        Duration::from_secs(2),
+    )
+    .await;
+    b.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_provider_that_stops_renewing_disappears_after_its_ttl() {
+    let center = center().await;
+    let registry = CenterRegistry::new([center.local_addr()])
+        .unwrap()
+        .ttl(Duration::from_millis(300));
+    let c = erpc_center::CenterClient::new(erpc_core::Client::new(center.local_addr()).unwrap());
+    let server = provider(&registry, "doomed").await;
+    // Dropping the handle without a shutdown stops its renewals, as a killed process would.
+    drop(server);
+    let took = until(
+        async || {
+            c.discover("Whoami".into(), Default::default())
+                .await
+                .is_ok_and(|l| l.instances.is_empty())
+        },
+        Duration::from_secs(3),
+    )
+    .await;
+    // Its last renewal was up to a third of the TTL before the drop.
+    assert!(took >= Duration::from_millis(200), "gone after {took:?}");
+    assert!(
+        took < Duration::from_millis(300 + 50 + 200),
+        "gone after {took:?}"
+    );
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn consumers_keep_the_last_known_list_while_the_center_is_down() {
+    let center = center().await;
+    let registry = CenterRegistry::new([center.local_addr()])
+        .unwrap()
+        .ttl(Duration::from_secs(5));
+    let a = provider(&registry, "a").await;
+    let client = WhoamiClient::new(
+        erpc_core::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(client.name().await.unwrap(), "a");
+    center.shutdown().await;
+    // No center: calls still reach the instance the client knew.
+    for _ in 0..20 {
+        assert_eq!(client.name().await.unwrap(), "a");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.shutdown_timeout(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_registry_fails_over_to_the_next_center() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://{}", l.local_addr().unwrap())
+    };
+    let center = center().await;
+    let live = center.local_addr().to_string();
+    let registry = CenterRegistry::new([dead.as_str(), live.as_str()]).unwrap();
+    let a = provider(&registry, "a").await;
+    let client = WhoamiClient::new(
+        erpc_core::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(client.name().await.unwrap(), "a");
+    a.shutdown().await;
+    center.shutdown().await;
+}

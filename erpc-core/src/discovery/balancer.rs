@@ -1,0 +1,115 @@
+//! How a client picks an instance for a call.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::Endpoint;
+
+/// Picks one of the endpoints for the next call. `endpoints` is never empty; the index
+/// returned must be within it. Called once per call: keep it cheap.
+pub trait Balancer: Send + Sync + 'static {
+    /// The index of the endpoint to use.
+    fn pick(&self, endpoints: &[Endpoint]) -> usize;
+}
+
+/// Each endpoint in turn.
+#[derive(Debug, Default)]
+pub struct RoundRobin {
+    next: AtomicUsize,
+}
+
+impl Balancer for RoundRobin {
+    fn pick(&self, endpoints: &[Endpoint]) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % endpoints.len()
+    }
+}
+
+/// Smooth weighted round-robin (nginx's): over any window, each endpoint gets calls in
+/// proportion to its weight, spread evenly rather than in bursts. Weight 0 gets none unless
+/// every weight is 0 (then it is plain round-robin).
+#[derive(Debug, Default)]
+pub struct Weighted {
+    current: Mutex<Vec<(String, i64)>>,
+    fallback: RoundRobin,
+}
+
+impl Balancer for Weighted {
+    fn pick(&self, endpoints: &[Endpoint]) -> usize {
+        let total: i64 = endpoints.iter().map(|e| e.weight as i64).sum();
+        if total == 0 {
+            return self.fallback.pick(endpoints);
+        }
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep each endpoint's running score across calls, by id; new endpoints start at 0.
+        let mut scores: Vec<i64> = endpoints
+            .iter()
+            .map(|e| {
+                current
+                    .iter()
+                    .find(|(id, _)| *id == e.id)
+                    .map_or(0, |(_, s)| *s)
+            })
+            .collect();
+        let mut best = 0;
+        for (i, e) in endpoints.iter().enumerate() {
+            scores[i] += e.weight as i64;
+            if scores[i] > scores[best] {
+                best = i;
+            }
+        }
+        scores[best] -= total;
+        *current = endpoints
+            .iter()
+            .zip(scores)
+            .map(|(e, s)| (e.id.clone(), s))
+            .collect();
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eps(weights: &[u32]) -> Vec<Endpoint> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Endpoint {
+                id: format!("e{i}"),
+                addr: format!("tcp://127.0.0.1:{}", 7000 + i).parse().unwrap(),
+                weight: *w,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_takes_turns() {
+        let b = RoundRobin::default();
+        let e = eps(&[1, 1, 1]);
+        let picks: Vec<usize> = (0..6).map(|_| b.pick(&e)).collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn weighted_follows_the_weights_smoothly() {
+        let b = Weighted::default();
+        let e = eps(&[5, 1, 1]);
+        let picks: Vec<usize> = (0..7).map(|_| b.pick(&e)).collect();
+        assert_eq!(
+            picks,
+            vec![0, 0, 1, 0, 2, 0, 0],
+            "nginx's sequence for 5:1:1"
+        );
+        let mut counts = [0; 3];
+        for _ in 0..7000 {
+            counts[b.pick(&e)] += 1;
+        }
+        assert_eq!(counts, [5000, 1000, 1000]);
+        let zero = eps(&[0, 3]);
+        assert!(
+            (0..10).all(|_| b.pick(&zero) == 1),
+            "weight 0 takes nothing"
+        );
+    }
+}

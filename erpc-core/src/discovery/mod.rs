@@ -1,0 +1,63 @@
+//! Service discovery: servers register their instances with a registry, clients follow a
+//! service's instances and balance calls across them.
+//!
+//! - [`Register`]: what a server registers with ([`ServerBuilder::register`]
+//!   registers every service on start, keeps it alive, and deregisters on shutdown).
+//! - [`Discover`]: what a client follows ([`ClientBuilder::discover`] builds a client of a
+//!   service name instead of an address).
+//! - [`Balancer`]: how a client picks an instance per call ([`RoundRobin`], [`Weighted`], or
+//!   your own).
+//!
+//! Implementations here: [`StaticList`] (fixed addresses) and [`InProcess`] (a registry in
+//! this process, for tests). The registry center (`erpc-center`) provides the default one
+//! over the network.
+//!
+//! A discovered list is the last one the registry gave: when the registry becomes unreachable
+//! the client keeps calling the instances it knew.
+//!
+//! [`ServerBuilder::register`]: crate::ServerBuilder::register
+//! [`ClientBuilder::discover`]: crate::ClientBuilder::discover
+
+mod balancer;
+mod in_process;
+mod instance;
+mod static_list;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+pub use balancer::{Balancer, RoundRobin, Weighted};
+pub use in_process::InProcess;
+pub use instance::{Endpoint, Instance};
+pub use static_list::StaticList;
+
+use crate::status::Status;
+
+/// A service's current endpoints, shared.
+pub type Endpoints = Arc<[Endpoint]>;
+
+/// Follows services' instances.
+#[async_trait]
+pub trait Discover: Send + Sync + 'static {
+    /// The endpoints of `service`, now and as they change. The receiver's value is the
+    /// current list; implementations keep the last known list while their registry is
+    /// unreachable rather than clearing it.
+    async fn subscribe(&self, service: &str) -> Result<watch::Receiver<Endpoints>, Status>;
+}
+
+/// Registers instances.
+#[async_trait]
+pub trait Register: Send + Sync + 'static {
+    /// Register `instance` and keep it registered (renewing any lease) until the returned
+    /// registration is dropped or deregistered.
+    async fn register(&self, instance: Instance) -> Result<Box<dyn Registration>, Status>;
+}
+
+/// A live registration.
+#[async_trait]
+pub trait Registration: Send + Sync {
+    /// Remove the instance now (a graceful shutdown), and stop renewing.
+    async fn deregister(self: Box<Self>) -> Result<(), Status>;
+}

@@ -1,0 +1,141 @@
+//! Discovery in clients and servers: servers register on start and deregister on shutdown;
+//! clients follow a service's instances, balance across them, and skip unreachable ones.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use erpc::discovery::{Discover, InProcess, Instance, StaticList, Weighted};
+use erpc::{ServerHandle, Status};
+
+#[erpc::service]
+trait Whoami {
+    /// The name of the instance that answered.
+    async fn name(&self) -> Result<String, Status>;
+}
+
+struct Named(String);
+
+impl Whoami for Named {
+    async fn name(&self) -> Result<String, Status> {
+        Ok(self.0.clone())
+    }
+}
+
+async fn instance(registry: &InProcess, name: &str, weight: u32) -> ServerHandle {
+    erpc::Server::builder()
+        .add_service(WhoamiServer::new(Named(name.into())))
+        .register(
+            Arc::new(registry.clone()),
+            Instance {
+                id: name.into(),
+                weight,
+                ..Instance::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap()
+}
+
+async fn tally(client: &WhoamiClient, calls: usize) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for _ in 0..calls {
+        *seen.entry(client.name().await.unwrap()).or_default() += 1;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn servers_register_and_clients_spread_calls_round_robin() {
+    let registry = InProcess::default();
+    let servers = [
+        instance(&registry, "a", 100).await,
+        instance(&registry, "b", 100).await,
+        instance(&registry, "c", 100).await,
+    ];
+    assert_eq!(registry.instances("Whoami").len(), 3);
+    let client = WhoamiClient::new(
+        erpc::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    let seen = tally(&client, 300).await;
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 100), "{seen:?}");
+    for s in servers {
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn weighted_balancing_follows_the_weights() {
+    let registry = InProcess::default();
+    let heavy = instance(&registry, "heavy", 300).await;
+    let light = instance(&registry, "light", 100).await;
+    let client = WhoamiClient::new(
+        erpc::Client::builder()
+            .discover_with(&registry, "Whoami", Arc::new(Weighted::default()))
+            .await
+            .unwrap(),
+    );
+    let seen = tally(&client, 400).await;
+    assert_eq!((seen["heavy"], seen["light"]), (300, 100), "{seen:?}");
+    heavy.shutdown().await;
+    light.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_shutting_down_leaves_the_list_first() {
+    let registry = InProcess::default();
+    let a = instance(&registry, "a", 100).await;
+    let b = instance(&registry, "b", 100).await;
+    let client = WhoamiClient::new(
+        erpc::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(tally(&client, 10).await.len(), 2);
+    a.shutdown().await;
+    assert_eq!(registry.instances("Whoami").len(), 1);
+    // Every call after the shutdown goes to b, and none fails.
+    let seen = tally(&client, 20).await;
+    assert_eq!(seen.get("b"), Some(&20), "{seen:?}");
+    b.shutdown().await;
+    let err = client.name().await.unwrap_err();
+    assert_eq!(err.code(), erpc::Code::Unavailable);
+    assert!(err.message().contains("no instance"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_instance_is_skipped_and_calls_go_to_the_others() {
+    let live = erpc::Server::builder()
+        .add_service(WhoamiServer::new(Named("live".into())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    // A port nobody listens on.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://{}", l.local_addr().unwrap())
+    };
+    let list = StaticList::addrs([dead.as_str(), &live.local_addr().to_string()]).unwrap();
+    let client = WhoamiClient::new(
+        erpc::Client::builder()
+            .discover(&list, "Whoami")
+            .await
+            .unwrap(),
+    );
+    for _ in 0..20 {
+        assert_eq!(client.name().await.unwrap(), "live");
+    }
+    live.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_static_list_is_a_discovery_too() {
+    let list = StaticList::addrs(["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]).unwrap();
+    let endpoints = list.subscribe("anything").await.unwrap();
+    assert_eq!(endpoints.borrow().len(), 2);
+}
