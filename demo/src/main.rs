@@ -13,6 +13,7 @@ use erpc::transport::{ClientTls, ServerTls};
 use erpc::{CodecId, CompressionId, Context, Status, TransportOptions};
 use serde::{Deserialize, Serialize};
 
+mod hello;
 mod ticker;
 
 /// Greets people, slowly if asked.
@@ -247,8 +248,64 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    println!("\n8. Discovery: an embedded center, three registered instances, calls spread over them");
+    discovery_tour().await?;
+
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     println!("\nserver shut down gracefully; bye");
+    Ok(())
+}
+
+/// Section 8: a center in this process (memory store), three instances of `demo.Hello`
+/// registering with it, a client of the service name, and one instance leaving.
+async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
+    use erpc_center::store::memory::MemoryStore;
+    use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
+
+    let center = CenterImpl::open(Box::new(MemoryStore::default()), CenterConfig::default())?;
+    let center_server = erpc::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["mem://erpc-demo-center"])
+        .await?;
+    let registry = CenterRegistry::new(["mem://erpc-demo-center"])?;
+    let mut instances = Vec::new();
+    for name in ["alpha", "beta", "gamma"] {
+        let server = erpc::Server::builder()
+            .add_service(hello::HelloServer::new(hello::Instance(name.into())))
+            .register(
+                Arc::new(registry.clone()),
+                erpc::discovery::Instance {
+                    id: name.into(),
+                    ..Default::default()
+                },
+            )
+            .serve([format!("mem://erpc-demo-{name}")])
+            .await?;
+        instances.push(server);
+    }
+    let client = hello::HelloClient::new(
+        erpc::Client::builder()
+            .discover(&registry, "demo.Hello")
+            .await?,
+    );
+    for _ in 0..3 {
+        println!("  {}", client.hello("tour".into()).await?);
+    }
+    let leaving = instances.remove(0);
+    leaving.shutdown().await;
+    println!("  alpha shut down (deregistered first); the client's list follows:");
+    // The watch delivers the change within moments.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        println!("  {}", client.hello("tour".into()).await?);
+    }
+    drop(client);
+    for server in instances {
+        server.shutdown().await;
+    }
+    center_server
+        .shutdown_timeout(Duration::from_secs(2))
+        .await;
     Ok(())
 }
