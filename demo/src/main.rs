@@ -248,7 +248,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    println!("\n8. Discovery: an embedded center, three registered instances, calls spread over them");
+    println!(
+        "\n8. Discovery: an embedded center, three registered instances, calls spread over them"
+    );
     discovery_tour().await?;
 
     server.shutdown().await;
@@ -304,8 +306,6 @@ async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
     for server in instances {
         server.shutdown().await;
     }
-    center_server
-        .shutdown_timeout(Duration::from_secs(2))
-        .await;
+    center_server.shutdown_timeout(Duration::from_secs(2)).await;
     Ok(())
 }

@@ -20,9 +20,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_service(CenterServer::new(center))
         .serve(["tcp://127.0.0.1:7070"])
         .await?;
-    println!("center listening on {} (Ctrl-C stops it)", server.local_addr());
+    println!(
+        "center listening on {} (Ctrl-C stops it)",
+        server.local_addr()
+    );
     tokio::signal::ctrl_c().await?;
-    server.shutdown_timeout(std::time::Duration::from_secs(2)).await;
+    server
+        .shutdown_timeout(std::time::Duration::from_secs(2))
+        .await;
     println!("center stopped");
     Ok(())
 }

@@ -13,7 +13,10 @@ use erpc_center::CenterRegistry;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let calls = match args.iter().position(|a| a == "--calls") {
-        Some(i) => args.get(i + 1).ok_or("--calls needs a number")?.parse::<usize>()?,
+        Some(i) => args
+            .get(i + 1)
+            .ok_or("--calls needs a number")?
+            .parse::<usize>()?,
         None => 20,
     };
     let registry = CenterRegistry::new(["tcp://127.0.0.1:7070"])?;

@@ -14,7 +14,10 @@ use erpc_center::CenterRegistry;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let port = match args.iter().position(|a| a == "--port") {
-        Some(i) => args.get(i + 1).ok_or("--port needs a number")?.parse::<u16>()?,
+        Some(i) => args
+            .get(i + 1)
+            .ok_or("--port needs a number")?
+            .parse::<u16>()?,
         None => 7001,
     };
     let name = format!("instance-{port}");
@@ -30,7 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .serve([format!("tcp://127.0.0.1:{port}")])
         .await?;
-    println!("{name} serving on {} and registered (Ctrl-C deregisters and stops)", server.local_addr());
+    println!(
+        "{name} serving on {} and registered (Ctrl-C deregisters and stops)",
+        server.local_addr()
+    );
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     println!("{name} deregistered and stopped");
