@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, on a fresh Debian machine.
 # Idempotent: does nothing when everything is already there.
+#   python3            the spec-only Python client (tests/python)
+#   protobuf-compiler  protoc, for etcd-client's generated code (erpc-center's etcd registry)
+#   etcd-server        a real etcd the etcd tests start on free loopback ports
 set -euo pipefail
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
@@ -12,4 +17,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+  # The package starts a system etcd where systemd runs; the tests start their own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+    $SUDO systemctl stop etcd || true
+  fi
 fi

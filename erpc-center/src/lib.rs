@@ -33,9 +33,12 @@
 //! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
 //! - [`discovery`]: [`CenterRegistry`], erpc's `Register` and `Discover` over centers.
+//! - `etcd` (feature `etcd`): `EtcdRegistry`, the same traits straight on etcd.
 #![warn(missing_docs)]
 
 pub mod discovery;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod model;
 pub mod registry;
 pub mod service;

@@ -1,0 +1,277 @@
+//! A registry straight on etcd (feature `etcd`), as the common Go frameworks do it: each
+//! instance is a key `PREFIX/{service}/{id}` holding the instance as JSON, attached to an etcd
+//! lease that the server keeps alive; clients list the prefix and watch it from the listing's
+//! revision. No erpc center runs; etcd's own guarantees apply (revisions, ordered watch,
+//! lease expiry).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use erpc_core::Status;
+use erpc_core::discovery::{Discover, Endpoints, Instance, Register, Registration};
+use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Where instances live by default.
+pub const DEFAULT_PREFIX: &str = "/erpc/services";
+/// Lease TTL by default (etcd leases are whole seconds).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+fn unavailable(e: etcd_client::Error) -> Status {
+    Status::unavailable(format!("etcd: {e}"))
+}
+
+/// A registry on an etcd cluster.
+#[derive(Clone)]
+pub struct EtcdRegistry {
+    client: Client,
+    prefix: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for EtcdRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdRegistry")
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdRegistry {
+    /// Connect to etcd at `endpoints` (`http://host:2379`, several for a cluster).
+    pub async fn connect<S: AsRef<str>>(endpoints: &[S]) -> Result<EtcdRegistry, Status> {
+        let client = Client::connect(endpoints, None)
+            .await
+            .map_err(unavailable)?;
+        Ok(EtcdRegistry {
+            client,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            ttl: DEFAULT_TTL,
+        })
+    }
+
+    /// Keep instances under `prefix` instead of [`DEFAULT_PREFIX`].
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Lease TTL (rounded up to whole seconds, at least 1).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    fn ttl_secs(&self) -> i64 {
+        (self.ttl.as_millis().div_ceil(1000) as i64).max(1)
+    }
+
+    fn service_prefix(&self, service: &str) -> String {
+        format!("{}/{service}/", self.prefix)
+    }
+
+    /// Grant a lease and put the instance under it.
+    async fn put(&self, key: &str, value: &str) -> Result<i64, Status> {
+        let mut client = self.client.clone();
+        let lease = client
+            .lease_grant(self.ttl_secs(), None)
+            .await
+            .map_err(unavailable)?
+            .id();
+        client
+            .put(key, value, Some(PutOptions::new().with_lease(lease)))
+            .await
+            .map_err(unavailable)?;
+        Ok(lease)
+    }
+
+    /// The service's instances by id, and the revision they are current at.
+    async fn list(&self, service: &str) -> Result<(BTreeMap<String, Instance>, i64), Status> {
+        let mut client = self.client.clone();
+        let resp = client
+            .get(
+                self.service_prefix(service),
+                Some(GetOptions::new().with_prefix()),
+            )
+            .await
+            .map_err(unavailable)?;
+        let revision = resp.header().map_or(0, |h| h.revision());
+        let instances = resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| serde_json::from_slice::<Instance>(kv.value()).ok())
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        Ok((instances, revision))
+    }
+}
+
+#[async_trait]
+impl Register for EtcdRegistry {
+    async fn register(&self, instance: Instance) -> Result<Box<dyn Registration>, Status> {
+        let key = format!("{}{}", self.service_prefix(&instance.service), instance.id);
+        let value = serde_json::to_string(&instance)
+            .map_err(|e| Status::invalid_argument(format!("instance: {e}")))?;
+        let lease = self.put(&key, &value).await?;
+        let keeper = tokio::spawn(keep_alive(self.clone(), key.clone(), value, lease));
+        Ok(Box::new(EtcdRegistration {
+            registry: self.clone(),
+            key,
+            keeper,
+        }))
+    }
+}
+
+/// Keep the lease alive every third of its TTL; if etcd lost it, put the instance again
+/// under a new one.
+async fn keep_alive(registry: EtcdRegistry, key: String, value: String, mut lease: i64) {
+    let period = Duration::from_millis((registry.ttl_secs() as u64 * 1000 / 3).max(100));
+    loop {
+        let kept: Result<(), etcd_client::Error> = async {
+            let mut client = registry.client.clone();
+            let (mut keeper, mut responses) = client.lease_keep_alive(lease).await?;
+            loop {
+                keeper.keep_alive().await?;
+                match responses.message().await? {
+                    Some(r) if r.ttl() > 0 => {}
+                    // TTL 0: the lease is gone.
+                    _ => return Ok(()),
+                }
+                tokio::time::sleep(period).await;
+            }
+        }
+        .await;
+        if let Err(e) = kept {
+            tracing::debug!(error = %e, "etcd keep-alive failed");
+            tokio::time::sleep(period).await;
+        }
+        match registry.put(&key, &value).await {
+            Ok(new) => lease = new,
+            Err(e) => tracing::debug!(%e, "re-registering on etcd failed"),
+        }
+    }
+}
+
+struct EtcdRegistration {
+    registry: EtcdRegistry,
+    key: String,
+    keeper: JoinHandle<()>,
+}
+
+#[async_trait]
+impl Registration for EtcdRegistration {
+    async fn deregister(self: Box<Self>) -> Result<(), Status> {
+        self.keeper.abort();
+        let mut client = self.registry.client.clone();
+        client
+            .delete(self.key.as_str(), None)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl Drop for EtcdRegistration {
+    fn drop(&mut self) {
+        self.keeper.abort();
+    }
+}
+
+fn endpoints(instances: &BTreeMap<String, Instance>) -> Endpoints {
+    instances.values().filter_map(Instance::endpoint).collect()
+}
+
+#[async_trait]
+impl Discover for EtcdRegistry {
+    async fn subscribe(&self, service: &str) -> Result<watch::Receiver<Endpoints>, Status> {
+        let (instances, revision) = self.list(service).await?;
+        let (tx, rx) = watch::channel(endpoints(&instances));
+        tokio::spawn(follow(
+            self.clone(),
+            service.to_owned(),
+            instances,
+            revision,
+            tx,
+        ));
+        Ok(rx)
+    }
+}
+
+/// Follow the service's keys into `tx` until every receiver is gone; keep the last list while
+/// etcd is unreachable, re-list when the watch was compacted away.
+async fn follow(
+    registry: EtcdRegistry,
+    service: String,
+    mut instances: BTreeMap<String, Instance>,
+    mut revision: i64,
+    tx: watch::Sender<Endpoints>,
+) {
+    let prefix = registry.service_prefix(&service);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let watched: Result<bool, etcd_client::Error> = async {
+            let mut client = registry.client.clone();
+            let options = WatchOptions::new()
+                .with_prefix()
+                .with_start_revision(revision + 1);
+            let mut stream = client.watch(prefix.as_str(), Some(options)).await?;
+            loop {
+                let next = tokio::select! {
+                    _ = tx.closed() => return Ok(true),
+                    next = stream.message() => next?,
+                };
+                let Some(resp) = next else { return Ok(false) };
+                if resp.compact_revision() > 0 || resp.canceled() {
+                    return Ok(false);
+                }
+                for event in resp.events() {
+                    let Some(kv) = event.kv() else { continue };
+                    revision = revision.max(kv.mod_revision());
+                    let id = String::from_utf8_lossy(kv.key())
+                        .trim_start_matches(&prefix)
+                        .to_owned();
+                    match event.event_type() {
+                        EventType::Put => {
+                            if let Ok(i) = serde_json::from_slice::<Instance>(kv.value()) {
+                                instances.insert(id, i);
+                            }
+                        }
+                        EventType::Delete => {
+                            instances.remove(&id);
+                        }
+                    }
+                }
+                backoff = Duration::from_millis(100);
+                tx.send_replace(endpoints(&instances));
+            }
+        }
+        .await;
+        match watched {
+            Ok(true) => return,
+            // The watch ended or was compacted past: list again.
+            Ok(false) => {
+                if let Ok((fresh, rev)) = registry.list(&service).await {
+                    instances = fresh;
+                    revision = rev;
+                    tx.send_replace(endpoints(&instances));
+                }
+            }
+            // etcd unreachable: the last known list stays.
+            Err(e) => {
+                tracing::debug!(%service, error = %e, "etcd watch lost; retrying");
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The etcd registry against a real etcd (Debian's etcd-server, installed by
+//! scripts/install-deps.sh), started here on free loopback ports with a temporary data
+//! directory.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use erpc_center::etcd::EtcdRegistry;
+use erpc_core::Status;
+use erpc_core::discovery::{Discover, Instance};
+use tokio::time::Instant;
+
+/// A private etcd, killed when dropped.
+struct Etcd {
+    child: std::process::Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn etcd() -> Etcd {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, peer) = (free_port(), free_port());
+    let endpoint = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let child = std::process::Command::new("etcd")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--name", "test"])
+        .args(["--listen-client-urls", &endpoint])
+        .args(["--advertise-client-urls", &endpoint])
+        .args(["--listen-peer-urls", &peer_url])
+        .args(["--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("test={peer_url}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("etcd is installed (scripts/install-deps.sh)");
+    let etcd = Etcd {
+        child,
+        endpoint,
+        _dir: dir,
+    };
+    let started = Instant::now();
+    while EtcdRegistry::connect(&[&etcd.endpoint]).await.is_err()
+        || tokio::net::TcpStream::connect(etcd.endpoint.trim_start_matches("http://"))
+            .await
+            .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "etcd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    etcd
+}
+
+#[erpc_macros::service(crate = "erpc_core")]
+trait Whoami {
+    /// The name of the instance that answered.
+    async fn name(&self) -> Result<String, Status>;
+}
+
+struct Named(String);
+
+impl Whoami for Named {
+    async fn name(&self) -> Result<String, Status> {
+        Ok(self.0.clone())
+    }
+}
+
+async fn provider(registry: &EtcdRegistry, name: &str) -> erpc_core::ServerHandle {
+    erpc_core::Server::builder()
+        .add_service(WhoamiServer::new(Named(name.into())))
+        .register(
+            Arc::new(registry.clone()),
+            Instance {
+                id: name.into(),
+                ..Instance::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap()
+}
+
+async fn wait_for_count(registry: &EtcdRegistry, n: usize, limit: Duration) -> Duration {
+    let endpoints = registry.subscribe("Whoami").await.unwrap();
+    let started = Instant::now();
+    while endpoints.borrow().len() != n {
+        assert!(
+            started.elapsed() < limit,
+            "{} endpoints, wanted {n}",
+            endpoints.borrow().len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn register_discover_follow_and_deregister_on_etcd() {
+    let etcd = etcd().await;
+    let registry = EtcdRegistry::connect(&[&etcd.endpoint])
+        .await
+        .unwrap()
+        .ttl(Duration::from_secs(2));
+    let a = provider(&registry, "a").await;
+    let b = provider(&registry, "b").await;
+    let client = WhoamiClient::new(
+        erpc_core::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    let mut names: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        names.push(client.name().await.unwrap());
+    }
+    names.sort();
+    assert_eq!(names, vec!["a", "a", "b", "b"]);
+    // Keep-alives hold the leases well past their TTL.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_for_count(&registry, 2, Duration::from_secs(1)).await;
+    // A graceful shutdown deletes the key at once; the client follows the watch.
+    a.shutdown().await;
+    wait_for_count(&registry, 1, Duration::from_secs(2)).await;
+    for _ in 0..4 {
+        assert_eq!(client.name().await.unwrap(), "b");
+    }
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_provider_that_stops_keeping_its_lease_alive_expires() {
+    let etcd = etcd().await;
+    let registry = EtcdRegistry::connect(&[&etcd.endpoint])
+        .await
+        .unwrap()
+        .ttl(Duration::from_secs(1));
+    let doomed = provider(&registry, "doomed").await;
+    wait_for_count(&registry, 1, Duration::from_secs(2)).await;
+    // Dropping the handle stops the keep-alives, as a killed process would.
+    drop(doomed);
+    let took = wait_for_count(&registry, 0, Duration::from_secs(5)).await;
+    eprintln!("etcd lease (TTL 1 s) expired {took:?} after the keep-alives stopped");
+}
+
+#[tokio::test]
+async fn the_last_known_list_stays_while_etcd_is_down() {
+    let etcd = etcd().await;
+    let registry = EtcdRegistry::connect(&[&etcd.endpoint])
+        .await
+        .unwrap()
+        .ttl(Duration::from_secs(5));
+    let a = provider(&registry, "a").await;
+    let client = WhoamiClient::new(
+        erpc_core::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(client.name().await.unwrap(), "a");
+    drop(etcd);
+    for _ in 0..10 {
+        assert_eq!(client.name().await.unwrap(), "a");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.shutdown_timeout(Duration::from_secs(5)).await;
+}
