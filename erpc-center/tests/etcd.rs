@@ -2,12 +2,15 @@
 //! scripts/install-deps.sh), started here on free loopback ports with a temporary data
 //! directory.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use erpc_center::etcd::EtcdRegistry;
-use erpc_core::Status;
-use erpc_core::discovery::{Discover, Instance};
+use erpc_core::ServerHandle;
+use erpc_core::discovery::Discover;
+use support::WhoamiClient;
 use tokio::time::Instant;
 
 /// A private etcd, killed when dropped.
@@ -70,33 +73,8 @@ async fn etcd() -> Etcd {
     etcd
 }
 
-#[erpc_macros::service(crate = "erpc_core")]
-trait Whoami {
-    /// The name of the instance that answered.
-    async fn name(&self) -> Result<String, Status>;
-}
-
-struct Named(String);
-
-impl Whoami for Named {
-    async fn name(&self) -> Result<String, Status> {
-        Ok(self.0.clone())
-    }
-}
-
-async fn provider(registry: &EtcdRegistry, name: &str) -> erpc_core::ServerHandle {
-    erpc_core::Server::builder()
-        .add_service(WhoamiServer::new(Named(name.into())))
-        .register(
-            Arc::new(registry.clone()),
-            Instance {
-                id: name.into(),
-                ..Instance::default()
-            },
-        )
-        .serve(["tcp://127.0.0.1:0"])
-        .await
-        .unwrap()
+async fn provider(registry: &EtcdRegistry, name: &str) -> ServerHandle {
+    support::provider(Arc::new(registry.clone()), name).await
 }
 
 async fn wait_for_count(registry: &EtcdRegistry, n: usize, limit: Duration) -> Duration {

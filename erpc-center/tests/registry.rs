@@ -1,28 +1,17 @@
 //! The center as erpc's registry: servers register through it, clients discover through
 //! it, and clients keep their last known list while no center answers.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use erpc_center::store::memory::MemoryStore;
-use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
-use erpc_core::{ServerHandle, Status};
+use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
+use erpc_core::ServerHandle;
+use support::WhoamiClient;
 use tokio::time::Instant;
-
-#[erpc_macros::service(crate = "erpc_core")]
-trait Whoami {
-    /// The name of the instance that answered.
-    async fn name(&self) -> Result<String, Status>;
-}
-
-struct Named(String);
-
-impl Whoami for Named {
-    async fn name(&self) -> Result<String, Status> {
-        Ok(self.0.clone())
-    }
-}
 
 async fn center() -> ServerHandle {
     let config = CenterConfig {
@@ -39,18 +28,7 @@ async fn center() -> ServerHandle {
 }
 
 async fn provider(registry: &CenterRegistry, name: &str) -> ServerHandle {
-    erpc_core::Server::builder()
-        .add_service(WhoamiServer::new(Named(name.into())))
-        .register(
-            Arc::new(registry.clone()),
-            Instance {
-                id: name.into(),
-                ..Instance::default()
-            },
-        )
-        .serve(["tcp://127.0.0.1:0"])
-        .await
-        .unwrap()
+    support::provider(Arc::new(registry.clone()), name).await
 }
 
 async fn until(mut check: impl AsyncFnMut() -> bool, limit: Duration) -> Duration {

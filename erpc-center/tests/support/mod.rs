@@ -1,0 +1,38 @@
+//! Shared by the registry tests: a service that says which instance answered, and a
+//! provider of it registered with any registry.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use erpc_core::discovery::{Instance, Register};
+use erpc_core::{ServerHandle, Status};
+
+#[erpc_macros::service(crate = "erpc_core")]
+pub trait Whoami {
+    /// The name of the instance that answered.
+    async fn name(&self) -> Result<String, Status>;
+}
+
+pub struct Named(pub String);
+
+impl Whoami for Named {
+    async fn name(&self) -> Result<String, Status> {
+        Ok(self.0.clone())
+    }
+}
+
+/// An instance named `name` serving Whoami on a free port, registered with `registry`.
+pub async fn provider(registry: Arc<dyn Register>, name: &str) -> ServerHandle {
+    erpc_core::Server::builder()
+        .add_service(WhoamiServer::new(Named(name.into())))
+        .register(
+            registry,
+            Instance {
+                id: name.into(),
+                ..Instance::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("provider serves")
+}
