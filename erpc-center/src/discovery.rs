@@ -19,13 +19,13 @@ use erpc_core::{Code, Status};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::follow::{FIRST_BACKOFF, endpoints, pause};
+
 use crate::model::{Change, Filter, Instance};
 use crate::service::CenterClient;
 
 /// Lease TTL requested by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
-/// Longest wait between attempts while no center answers.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A registry backed by erpc centers.
 #[derive(Clone)]
@@ -213,10 +213,6 @@ impl CenterRegistry {
     }
 }
 
-fn endpoints(instances: &BTreeMap<String, Instance>) -> Endpoints {
-    instances.values().filter_map(Instance::endpoint).collect()
-}
-
 /// Follow `service`'s changes into `tx` until every receiver is gone.
 async fn follow(
     registry: CenterRegistry,
@@ -225,7 +221,7 @@ async fn follow(
     mut revision: u64,
     tx: watch::Sender<Endpoints>,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let watched = registry
             .with_center(|c| {
@@ -246,7 +242,7 @@ async fn follow(
                                 Change::Deregistered { id, .. } => { instances.remove(&id); }
                                 _ => continue,
                             }
-                            backoff = Duration::from_millis(100);
+                            backoff = FIRST_BACKOFF;
                             tx.send_replace(endpoints(&instances));
                         }
                         None => return Err(Status::unavailable("the watch ended")),
@@ -271,11 +267,9 @@ async fn follow(
             Err(e) => {
                 // The last known list stays while no center answers.
                 tracing::debug!(%service, error = %e, "watch lost; retrying");
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                if !pause(&tx, &mut backoff).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }

@@ -14,11 +14,12 @@ use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::follow::{FIRST_BACKOFF, endpoints, pause};
+
 /// Where instances live by default.
 pub const DEFAULT_PREFIX: &str = "/erpc/services";
 /// Lease TTL by default (etcd leases are whole seconds).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 fn unavailable(e: etcd_client::Error) -> Status {
     Status::unavailable(format!("etcd: {e}"))
@@ -181,10 +182,6 @@ impl Drop for EtcdRegistration {
     }
 }
 
-fn endpoints(instances: &BTreeMap<String, Instance>) -> Endpoints {
-    instances.values().filter_map(Instance::endpoint).collect()
-}
-
 #[async_trait]
 impl Discover for EtcdRegistry {
     async fn subscribe(&self, service: &str) -> Result<watch::Receiver<Endpoints>, Status> {
@@ -211,7 +208,7 @@ async fn follow(
     tx: watch::Sender<Endpoints>,
 ) {
     let prefix = registry.service_prefix(&service);
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let watched: Result<bool, etcd_client::Error> = async {
             let mut client = registry.client.clone();
@@ -245,7 +242,7 @@ async fn follow(
                         }
                     }
                 }
-                backoff = Duration::from_millis(100);
+                backoff = FIRST_BACKOFF;
                 tx.send_replace(endpoints(&instances));
             }
         }
@@ -263,11 +260,9 @@ async fn follow(
             // etcd unreachable: the last known list stays.
             Err(e) => {
                 tracing::debug!(%service, error = %e, "etcd watch lost; retrying");
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                if !pause(&tx, &mut backoff).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
         if tx.is_closed() {

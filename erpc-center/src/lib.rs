@@ -39,6 +39,7 @@
 pub mod discovery;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod follow;
 pub mod model;
 pub mod registry;
 pub mod service;
