@@ -10,7 +10,6 @@ use std::time::Duration;
 use erpc_center::etcd::EtcdRegistry;
 use erpc_core::ServerHandle;
 use erpc_core::discovery::Discover;
-use support::WhoamiClient;
 use tokio::time::Instant;
 
 /// A private etcd, killed when dropped.
@@ -100,12 +99,7 @@ async fn register_discover_follow_and_deregister_on_etcd() {
         .ttl(Duration::from_secs(2));
     let a = provider(&registry, "a").await;
     let b = provider(&registry, "b").await;
-    let client = WhoamiClient::new(
-        erpc_core::Client::builder()
-            .discover(&registry, "Whoami")
-            .await
-            .unwrap(),
-    );
+    let client = support::consumer(&registry).await;
     let mut names: Vec<String> = Vec::new();
     for _ in 0..4 {
         names.push(client.name().await.unwrap());
@@ -147,12 +141,7 @@ async fn the_last_known_list_stays_while_etcd_is_down() {
         .unwrap()
         .ttl(Duration::from_secs(5));
     let a = provider(&registry, "a").await;
-    let client = WhoamiClient::new(
-        erpc_core::Client::builder()
-            .discover(&registry, "Whoami")
-            .await
-            .unwrap(),
-    );
+    let client = support::consumer(&registry).await;
     assert_eq!(client.name().await.unwrap(), "a");
     drop(etcd);
     for _ in 0..10 {

@@ -10,7 +10,6 @@ use std::time::Duration;
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
 use erpc_core::ServerHandle;
-use support::WhoamiClient;
 use tokio::time::Instant;
 
 async fn center() -> ServerHandle {
@@ -51,12 +50,7 @@ async fn providers_register_and_consumers_follow_them() {
         .ttl(Duration::from_millis(600));
     let a = provider(&registry, "a").await;
     let b = provider(&registry, "b").await;
-    let client = WhoamiClient::new(
-        erpc_core::Client::builder()
-            .discover(&registry, "Whoami")
-            .await
-            .unwrap(),
-    );
+    let client = support::consumer(&registry).await;
     let mut seen: HashMap<String, usize> = HashMap::new();
     for _ in 0..20 {
         *seen.entry(client.name().await.unwrap()).or_default() += 1;
@@ -119,12 +113,7 @@ async fn consumers_keep_the_last_known_list_while_the_center_is_down() {
         .unwrap()
         .ttl(Duration::from_secs(5));
     let a = provider(&registry, "a").await;
-    let client = WhoamiClient::new(
-        erpc_core::Client::builder()
-            .discover(&registry, "Whoami")
-            .await
-            .unwrap(),
-    );
+    let client = support::consumer(&registry).await;
     assert_eq!(client.name().await.unwrap(), "a");
     center.shutdown().await;
     // No center: calls still reach the instance the client knew.
@@ -145,12 +134,7 @@ async fn a_registry_fails_over_to_the_next_center() {
     let live = center.local_addr().to_string();
     let registry = CenterRegistry::new([dead.as_str(), live.as_str()]).unwrap();
     let a = provider(&registry, "a").await;
-    let client = WhoamiClient::new(
-        erpc_core::Client::builder()
-            .discover(&registry, "Whoami")
-            .await
-            .unwrap(),
-    );
+    let client = support::consumer(&registry).await;
     assert_eq!(client.name().await.unwrap(), "a");
     a.shutdown().await;
     center.shutdown().await;

@@ -36,3 +36,13 @@ pub async fn provider(registry: Arc<dyn Register>, name: &str) -> ServerHandle {
         .await
         .expect("provider serves")
 }
+
+/// A client of Whoami that finds its instances through `registry`.
+pub async fn consumer(registry: &dyn erpc_core::discovery::Discover) -> WhoamiClient {
+    WhoamiClient::new(
+        erpc_core::Client::builder()
+            .discover(registry, "Whoami")
+            .await
+            .expect("discovers"),
+    )
+}
