@@ -265,7 +265,7 @@ async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
     use erpc_center::store::memory::MemoryStore;
     use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
 
-    let center = CenterImpl::open(Box::new(MemoryStore::default()), CenterConfig::default())?;
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default())?;
     let center_server = erpc::Server::builder()
         .add_service(CenterServer::new(center))
         .serve(["mem://erpc-demo-center"])

@@ -8,7 +8,7 @@
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A center (the `erpc-center` binary does this with a durable store).
-//! let center = CenterImpl::open(Box::new(MemoryStore::default()), CenterConfig::default())?;
+//! let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default())?;
 //! let server = erpc_core::Server::builder()
 //!     .add_service(CenterServer::new(center))
 //!     .serve(["tcp://127.0.0.1:7070"])

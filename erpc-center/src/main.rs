@@ -46,7 +46,7 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
         }
         "memory" => {
             tracing::warn!("using the memory store: registrations are lost when the center exits");
-            Ok(Box::new(MemoryStore::default()))
+            Ok(Box::new(MemoryStore))
         }
         other => Err(format!(
             "unknown store {other:?}: expected redb or memory (etcd:// is not available yet)"

@@ -294,11 +294,6 @@ impl Registry {
             .collect())
     }
 
-    /// When the next lease expires, for the sweeper.
-    pub fn next_expiry(&self) -> Option<Instant> {
-        self.leases.values().map(|l| l.expires).min()
-    }
-
     /// Everything a store needs to rebuild this registry.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {

@@ -112,6 +112,12 @@ struct Inner {
     config: CenterConfig,
 }
 
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The center's implementation. Cheap to clone; every clone is the same center.
 #[derive(Clone)]
 pub struct CenterImpl {
@@ -163,7 +169,7 @@ impl CenterImpl {
         change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)>,
     ) -> Result<Option<(T, u64)>, Status> {
         use std::sync::atomic::Ordering;
-        let mut registry = inner.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut registry = inner.lock();
         if inner.broken.load(Ordering::Acquire) {
             return Err(store_failed(
                 "an earlier change could not be stored; restart the center",
@@ -271,7 +277,7 @@ async fn sweep(inner: std::sync::Weak<Inner>) {
 /// Remove the leases that expired by now.
 fn expire_now(inner: &Inner) {
     use std::sync::atomic::Ordering;
-    let mut registry = inner.registry.lock().unwrap_or_else(|p| p.into_inner());
+    let mut registry = inner.lock();
     if inner.broken.load(Ordering::Acquire) {
         return;
     }

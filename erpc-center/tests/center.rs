@@ -43,7 +43,7 @@ fn inst(service: &str, id: &str) -> Instance {
 #[tokio::test]
 async fn register_discover_filter_deregister() {
     let (server, c) = serve(
-        Box::new(MemoryStore::default()),
+        Box::new(MemoryStore),
         fast(),
         "tcp://127.0.0.1:0",
     )
@@ -84,7 +84,7 @@ async fn register_discover_filter_deregister() {
 #[tokio::test]
 async fn a_silent_instance_is_removed_after_its_ttl_and_not_before() {
     let (server, c) = serve(
-        Box::new(MemoryStore::default()),
+        Box::new(MemoryStore),
         fast(),
         "tcp://127.0.0.1:0",
     )
@@ -127,7 +127,7 @@ async fn a_silent_instance_is_removed_after_its_ttl_and_not_before() {
 #[tokio::test]
 async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
     let (server, c) = serve(
-        Box::new(MemoryStore::default()),
+        Box::new(MemoryStore),
         fast(),
         "tcp://127.0.0.1:0",
     )
@@ -171,7 +171,7 @@ async fn a_revision_too_old_to_replay_is_an_explicit_error() {
         ..fast()
     };
     let (server, c) = serve(
-        Box::new(MemoryStore::default()),
+        Box::new(MemoryStore),
         config,
         "tcp://127.0.0.1:0",
     )
@@ -194,7 +194,7 @@ async fn a_revision_too_old_to_replay_is_an_explicit_error() {
 #[tokio::test]
 async fn config_is_read_and_followed_live() {
     let (server, c) = serve(
-        Box::new(MemoryStore::default()),
+        Box::new(MemoryStore),
         fast(),
         "tcp://127.0.0.1:0",
     )
@@ -307,7 +307,7 @@ async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
 #[tokio::test]
 async fn the_center_trait_is_usable_in_process() {
     // The implementation is a plain value too: tests and embedded centers call it directly.
-    let center = CenterImpl::open(Box::new(MemoryStore::default()), fast()).unwrap();
+    let center = CenterImpl::open(Box::new(MemoryStore), fast()).unwrap();
     center.register(inst("svc", "a"), 1000).await.unwrap();
     assert_eq!(
         center

@@ -18,7 +18,7 @@ async fn center() -> ServerHandle {
         sweep: Duration::from_millis(50),
         ..CenterConfig::default()
     };
-    let center = CenterImpl::open(Box::new(MemoryStore::default()), config).unwrap();
+    let center = CenterImpl::open(Box::new(MemoryStore), config).unwrap();
     erpc_core::Server::builder()
         .add_service(CenterServer::new(center))
         .serve(["tcp://127.0.0.1:0"])

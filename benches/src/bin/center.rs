@@ -64,7 +64,7 @@ async fn main() {
         RedbStore::open(&dir.join("center.redb")).expect("redb"),
     ))
     .await;
-    let memory = serve(Box::new(MemoryStore::default())).await;
+    let memory = serve(Box::new(MemoryStore)).await;
     for (name, server) in [("redb", &redb), ("memory", &memory)] {
         let rate = registrations(server, 64, 3.0).await;
         println!("registrations/s ({name} store, 64 concurrent registrants): {rate:.0}");
