@@ -42,12 +42,7 @@ fn inst(service: &str, id: &str) -> Instance {
 
 #[tokio::test]
 async fn register_discover_filter_deregister() {
-    let (server, c) = serve(
-        Box::new(MemoryStore),
-        fast(),
-        "tcp://127.0.0.1:0",
-    )
-    .await;
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
     let mut canary = inst("greeter", "b");
     canary.group = "canary".into();
     let l1 = c.register(inst("greeter", "a"), 5_000).await.unwrap();
@@ -83,12 +78,7 @@ async fn register_discover_filter_deregister() {
 
 #[tokio::test]
 async fn a_silent_instance_is_removed_after_its_ttl_and_not_before() {
-    let (server, c) = serve(
-        Box::new(MemoryStore),
-        fast(),
-        "tcp://127.0.0.1:0",
-    )
-    .await;
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
     let ttl = 300u64;
     let mut bounds = Vec::new();
     for round in 0..5 {
@@ -126,12 +116,7 @@ async fn a_silent_instance_is_removed_after_its_ttl_and_not_before() {
 
 #[tokio::test]
 async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
-    let (server, c) = serve(
-        Box::new(MemoryStore),
-        fast(),
-        "tcp://127.0.0.1:0",
-    )
-    .await;
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
     c.register(inst("svc", "a"), 5_000).await.unwrap(); // 1
     c.config_set("k".into(), "v".into()).await.unwrap(); // 2 (not an instance change)
     c.register(inst("svc", "b"), 5_000).await.unwrap(); // 3
@@ -170,12 +155,7 @@ async fn a_revision_too_old_to_replay_is_an_explicit_error() {
         history: 5,
         ..fast()
     };
-    let (server, c) = serve(
-        Box::new(MemoryStore),
-        config,
-        "tcp://127.0.0.1:0",
-    )
-    .await;
+    let (server, c) = serve(Box::new(MemoryStore), config, "tcp://127.0.0.1:0").await;
     for i in 0..10 {
         c.config_set(format!("k{i}"), "v".into()).await.unwrap();
     }
@@ -193,12 +173,7 @@ async fn a_revision_too_old_to_replay_is_an_explicit_error() {
 
 #[tokio::test]
 async fn config_is_read_and_followed_live() {
-    let (server, c) = serve(
-        Box::new(MemoryStore),
-        fast(),
-        "tcp://127.0.0.1:0",
-    )
-    .await;
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
     c.config_set("app/limits/rps".into(), "100".into())
         .await
         .unwrap();

@@ -379,16 +379,7 @@ impl Client {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
                     let config = &client.inner.config;
-                    let conn = match pick.pool.dial(pick.slot, config, deadline).await {
-                        Ok(conn) => conn,
-                        // The request was never sent: another instance of a discovered
-                        // service may take it (the failed one now backs off).
-                        Err(e) if client.inner.target.addr().is_none() => {
-                            tracing::debug!(error = %e, "instance unreachable; trying another");
-                            client.inner.target.get(config, deadline).await?
-                        }
-                        Err(e) => return Err(e),
-                    };
+                    let conn = client.inner.target.dial(pick, config, deadline).await?;
                     let response = conn.start(frame, deadline)?.wait().await?;
                     client.unpack(response)
                 })))

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::client::conn::ClientConn;
 use crate::client::pool::Pool;
 use crate::config::ClientConfig;
-use crate::discovery::{Balancer, Endpoint, Endpoints};
+use crate::discovery::{Balancer, Endpoints};
 use crate::status::Status;
 
 /// A pool and the slot a call should use in it.
@@ -30,9 +30,16 @@ pub(crate) struct Balanced {
     service: String,
     endpoints: watch::Receiver<Endpoints>,
     balancer: Arc<dyn Balancer>,
-    /// One pool per address, made on first use, dropped when its endpoint leaves the list.
-    pools: Mutex<HashMap<Address, Arc<Pool>>>,
+    pools: Mutex<Pools>,
     connections: usize,
+}
+
+/// One pool per address, made on first use; pruned when the endpoint list changes.
+#[derive(Default)]
+struct Pools {
+    /// The list the pools were last pruned against.
+    seen: Option<Endpoints>,
+    by_addr: HashMap<Address, Arc<Pool>>,
 }
 
 impl Target {
@@ -92,7 +99,27 @@ impl Target {
     ) -> Result<Arc<ClientConn>, Status> {
         match self.ready_next()? {
             (_, Some(conn)) => Ok(conn),
-            (pick, None) => pick.pool.dial(pick.slot, config, deadline).await,
+            (pick, None) => self.dial(pick, config, deadline).await,
+        }
+    }
+
+    /// Dial the picked slot. For a discovered service, an instance that cannot be reached
+    /// now backs off and another is tried once: nothing has been sent yet.
+    pub async fn dial(
+        &self,
+        pick: Pick,
+        config: &ClientConfig,
+        deadline: Instant,
+    ) -> Result<Arc<ClientConn>, Status> {
+        match (pick.pool.dial(pick.slot, config, deadline).await, self) {
+            (Err(e), Target::Many(b)) => {
+                tracing::debug!(service = %b.service, error = %e, "instance unreachable; trying another");
+                match b.ready_next()? {
+                    (_, Some(conn)) => Ok(conn),
+                    (pick, None) => pick.pool.dial(pick.slot, config, deadline).await,
+                }
+            }
+            (result, _) => result,
         }
     }
 
@@ -101,7 +128,7 @@ impl Target {
         match self {
             Target::One(pool) => pool.close(),
             Target::Many(b) => {
-                for pool in b.lock().values() {
+                for pool in b.lock().by_addr.values() {
                     pool.close();
                 }
             }
@@ -110,12 +137,13 @@ impl Target {
 }
 
 impl Balanced {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Arc<Pool>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pools> {
         self.pools.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Pick an endpoint with the balancer among those not backing off after a failed
-    /// connection; try the others if the pick is down.
+    /// Let the balancer pick; if that instance is backing off after a failed connection,
+    /// take the next one that is not. Per call this costs the list's `Arc` clone and one
+    /// lock; pools are pruned only when the list has changed.
     fn ready_next(&self) -> Result<(Pick, Option<Arc<ClientConn>>), Status> {
         let endpoints = self.endpoints.borrow().clone();
         if endpoints.is_empty() {
@@ -125,20 +153,26 @@ impl Balanced {
             )));
         }
         let mut pools = self.lock();
-        // Forget pools of endpoints that left.
-        pools.retain(|addr, pool| {
-            let keep = endpoints.iter().any(|e| e.addr == *addr);
-            if !keep {
-                pool.close();
-            }
-            keep
-        });
-        let mut candidates: Vec<Endpoint> = endpoints.to_vec();
+        if !pools
+            .seen
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &endpoints))
+        {
+            pools.by_addr.retain(|addr, pool| {
+                let keep = endpoints.iter().any(|e| e.addr == *addr);
+                if !keep {
+                    pool.close();
+                }
+                keep
+            });
+            pools.seen = Some(endpoints.clone());
+        }
+        let first = self.balancer.pick(&endpoints).min(endpoints.len() - 1);
         let mut last_error = None;
-        while !candidates.is_empty() {
-            let i = self.balancer.pick(&candidates).min(candidates.len() - 1);
-            let endpoint = candidates.swap_remove(i);
+        for k in 0..endpoints.len() {
+            let endpoint = &endpoints[(first + k) % endpoints.len()];
             let pool = pools
+                .by_addr
                 .entry(endpoint.addr.clone())
                 .or_insert_with(|| Arc::new(Pool::new(endpoint.addr.clone(), self.connections)))
                 .clone();

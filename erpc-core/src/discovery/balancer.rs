@@ -29,8 +29,38 @@ impl Balancer for RoundRobin {
 /// every weight is 0 (then it is plain round-robin).
 #[derive(Debug, Default)]
 pub struct Weighted {
-    current: Mutex<Vec<(String, i64)>>,
+    state: Mutex<Scores>,
     fallback: RoundRobin,
+}
+
+/// Each endpoint's running score, by position, for the list of ids it was built for.
+#[derive(Debug, Default)]
+struct Scores {
+    ids: Vec<String>,
+    scores: Vec<i64>,
+}
+
+impl Scores {
+    /// Carry the scores over to a changed list, by id (new endpoints start at 0). The usual
+    /// call sees the same list and changes nothing, so a pick allocates nothing.
+    fn follow(&mut self, endpoints: &[Endpoint]) {
+        let same = self.ids.len() == endpoints.len()
+            && self.ids.iter().zip(endpoints).all(|(id, e)| *id == e.id);
+        if same {
+            return;
+        }
+        let scores = endpoints
+            .iter()
+            .map(|e| {
+                self.ids
+                    .iter()
+                    .position(|id| *id == e.id)
+                    .map_or(0, |i| self.scores[i])
+            })
+            .collect();
+        self.scores = scores;
+        self.ids = endpoints.iter().map(|e| e.id.clone()).collect();
+    }
 }
 
 impl Balancer for Weighted {
@@ -39,30 +69,16 @@ impl Balancer for Weighted {
         if total == 0 {
             return self.fallback.pick(endpoints);
         }
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        // Keep each endpoint's running score across calls, by id; new endpoints start at 0.
-        let mut scores: Vec<i64> = endpoints
-            .iter()
-            .map(|e| {
-                current
-                    .iter()
-                    .find(|(id, _)| *id == e.id)
-                    .map_or(0, |(_, s)| *s)
-            })
-            .collect();
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.follow(endpoints);
         let mut best = 0;
         for (i, e) in endpoints.iter().enumerate() {
-            scores[i] += e.weight as i64;
-            if scores[i] > scores[best] {
+            state.scores[i] += e.weight as i64;
+            if state.scores[i] > state.scores[best] {
                 best = i;
             }
         }
-        scores[best] -= total;
-        *current = endpoints
-            .iter()
-            .zip(scores)
-            .map(|(e, s)| (e.id.clone(), s))
-            .collect();
+        state.scores[best] -= total;
         best
     }
 }
