@@ -129,20 +129,6 @@ impl Address {
             other => other.clone(),
         }
     }
-
-    /// The largest frame this address's transport carries, if it has a limit of its own:
-    /// UDP carries one frame per datagram ([`crate::frames::UDP_MAX_FRAME`]).
-    pub fn max_frame(&self) -> Option<usize> {
-        match self {
-            Address::Udp(_) => Some(crate::frames::UDP_MAX_FRAME),
-            _ => None,
-        }
-    }
-
-    /// Whether this address's transport carries streaming calls (all but UDP).
-    pub fn carries_streams(&self) -> bool {
-        !matches!(self, Address::Udp(_))
-    }
 }
 
 /// The first socket address `host:port` resolves to.

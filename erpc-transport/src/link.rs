@@ -40,20 +40,36 @@ pub enum PeerAddr {
     Kcp(std::net::SocketAddr),
 }
 
+impl PeerAddr {
+    /// The URL scheme of the transport this peer came over.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            PeerAddr::Tcp(_) => "tcp",
+            PeerAddr::Unix(_) => "unix",
+            PeerAddr::Mem(_) => "mem",
+            PeerAddr::Tls(_) => "tls",
+            PeerAddr::Ws { secure: false, .. } => "ws",
+            PeerAddr::Ws { secure: true, .. } => "wss",
+            PeerAddr::Quic(_) => "quic",
+            PeerAddr::Udp(_) => "udp",
+            PeerAddr::Kcp(_) => "kcp",
+        }
+    }
+}
+
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://", self.scheme())?;
         match self {
-            PeerAddr::Tcp(a) => write!(f, "tcp://{a}"),
-            PeerAddr::Unix(Some(p)) => write!(f, "unix://{}", p.display()),
-            PeerAddr::Unix(None) => write!(f, "unix://(unnamed)"),
-            PeerAddr::Mem(n) => write!(f, "mem://#{n}"),
-            PeerAddr::Tls(a) => write!(f, "tls://{a}"),
-            PeerAddr::Ws { addr, secure } => {
-                write!(f, "{}://{addr}", if *secure { "wss" } else { "ws" })
-            }
-            PeerAddr::Quic(a) => write!(f, "quic://{a}"),
-            PeerAddr::Udp(a) => write!(f, "udp://{a}"),
-            PeerAddr::Kcp(a) => write!(f, "kcp://{a}"),
+            PeerAddr::Tcp(a)
+            | PeerAddr::Tls(a)
+            | PeerAddr::Ws { addr: a, .. }
+            | PeerAddr::Quic(a)
+            | PeerAddr::Udp(a)
+            | PeerAddr::Kcp(a) => write!(f, "{a}"),
+            PeerAddr::Unix(Some(p)) => write!(f, "{}", p.display()),
+            PeerAddr::Unix(None) => write!(f, "(unnamed)"),
+            PeerAddr::Mem(n) => write!(f, "#{n}"),
         }
     }
 }

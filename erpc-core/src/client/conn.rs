@@ -119,6 +119,10 @@ pub(crate) struct ClientConn {
     shared: Arc<Shared>,
     next_id: AtomicU64,
     peer: Address,
+    /// The link's largest frame, if its transport has one (UDP: a datagram).
+    max_frame: Option<usize>,
+    /// Whether the link carries streaming calls (UDP does not).
+    streaming: bool,
 }
 
 impl ClientConn {
@@ -132,6 +136,7 @@ impl ClientConn {
                 "transport of {addr} is not supported by this client"
             )));
         };
+        let (max_frame, streaming) = (stream.max_frame, stream.streaming);
         let (read, write) = tokio::io::split(stream.io);
         let (tx, data_tx, queues) = channels(config.write_queue);
         let shared = Arc::new(Shared {
@@ -178,6 +183,8 @@ impl ClientConn {
             shared,
             next_id: AtomicU64::new(1),
             peer: addr.clone(),
+            max_frame,
+            streaming,
         }))
     }
 
@@ -199,7 +206,30 @@ impl ClientConn {
     }
 
     /// Send a oneway frame. Returns once it is queued for writing.
+    /// Refuse what this link's transport cannot carry: streams over UDP, frames larger than
+    /// a datagram. Checked per connection, so a discovered service's instances are judged
+    /// by the transport each one is actually reached over.
+    fn fits(&self, frame: &Frame) -> Result<(), Status> {
+        if frame.header.kind == Kind::STREAM_OPEN && !self.streaming {
+            return Err(Status::unimplemented(format!(
+                "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
+                self.peer.scheme()
+            )));
+        }
+        if let Some(max) = self.max_frame
+            && frame.encoded_len() > max
+        {
+            return Err(Status::resource_exhausted(format!(
+                "request of {} bytes exceeds {}'s limit of {max} bytes per frame",
+                frame.encoded_len(),
+                self.peer.scheme()
+            )));
+        }
+        Ok(())
+    }
+
     pub async fn send_oneway(&self, mut frame: Frame, deadline: Instant) -> Result<(), Status> {
+        self.fits(&frame)?;
         frame.header.request_id = self.next_id();
         if let Some(status) = &self.shared.lock().dead {
             return Err(status.clone());
@@ -227,6 +257,7 @@ impl ClientConn {
         mut frame: Frame,
         deadline: Instant,
     ) -> Result<PendingCall, Status> {
+        self.fits(&frame)?;
         let id = self.next_id();
         frame.header.request_id = id;
         let (reply, response) = oneshot::channel();
@@ -270,6 +301,7 @@ impl ClientConn {
         config: &ClientConfig,
         compression: erpc_codec::compression::CompressionId,
     ) -> Result<Outbound, Status> {
+        self.fits(&frame)?;
         let id = self.next_id();
         frame.header.request_id = id;
         let state = Arc::new(StreamState::new(Inbox::new(

@@ -425,33 +425,7 @@ impl Client {
                 config.limits.max_body
             )));
         }
-        self.fits_transport(&frame)?;
         Ok(frame)
-    }
-
-    /// Refuse what the address's transport cannot carry: streams over UDP, frames larger
-    /// than a datagram.
-    fn fits_transport(&self, frame: &Frame) -> Result<(), Status> {
-        // A discovered service's instances are checked when dialled (their transports vary).
-        let Some(addr) = self.inner.target.addr() else {
-            return Ok(());
-        };
-        if frame.header.kind == Kind::STREAM_OPEN && !addr.carries_streams() {
-            return Err(Status::unimplemented(format!(
-                "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
-                addr.scheme()
-            )));
-        }
-        if let Some(max) = addr.max_frame()
-            && frame.encoded_len() > max
-        {
-            return Err(Status::resource_exhausted(format!(
-                "request of {} bytes exceeds {}'s limit of {max} bytes per frame",
-                frame.encoded_len(),
-                addr.scheme()
-            )));
-        }
-        Ok(())
     }
 
     /// Turn a response frame into a response or the status it carries.

@@ -324,7 +324,7 @@ impl ServerEndpoint {
                 &header,
                 Status::unimplemented(format!(
                     "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
-                    scheme(&self.peer)
+                    self.peer.scheme()
                 )),
             );
         }
@@ -423,14 +423,6 @@ impl ServerEndpoint {
         self.in_flight.attach(id, handle.abort_handle());
         true
     }
-}
-
-/// The scheme of a peer's address, for messages.
-fn scheme(peer: &PeerAddr) -> String {
-    let shown = peer.to_string();
-    shown
-        .split_once("://")
-        .map_or(shown.clone(), |(s, _)| s.to_owned())
 }
 
 /// A connection-level ERROR frame, sent just before closing.
