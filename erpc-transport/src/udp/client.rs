@@ -172,18 +172,18 @@ struct ClientEnd {
 }
 
 impl End for ClientEnd {
-    fn datagram(&mut self, info: FrameInfo, frame: &[u8]) -> Bytes {
+    fn datagram(&mut self, info: FrameInfo, frame: Bytes) -> Bytes {
         let mut state = lock(&self.state);
+        let datagram = client_datagram(&state.cookie, &frame);
         match info.kind {
-            kind::REQUEST => state.unanswered.sent(
-                info.request_id,
-                Bytes::copy_from_slice(frame),
-                Instant::now(),
-            ),
+            // Kept for retransmission: the frame's own bytes, shared, not copied.
+            kind::REQUEST => state
+                .unanswered
+                .sent(info.request_id, frame, Instant::now()),
             kind::CANCEL => state.unanswered.done(info.request_id),
             _ => {}
         }
-        client_datagram(&state.cookie, frame)
+        datagram
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, datagram: &[u8]) -> Poll<io::Result<usize>> {

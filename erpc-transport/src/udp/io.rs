@@ -18,7 +18,7 @@ const MAX_QUEUED: usize = 1024;
 /// What differs between client and server.
 pub(crate) trait End: Send + Unpin + 'static {
     /// The datagram that carries `frame` (with the end's prefix, and its bookkeeping).
-    fn datagram(&mut self, info: FrameInfo, frame: &[u8]) -> Bytes;
+    fn datagram(&mut self, info: FrameInfo, frame: Bytes) -> Bytes;
     /// Send one datagram.
     fn poll_send(&self, cx: &mut Context<'_>, datagram: &[u8]) -> Poll<io::Result<usize>>;
 }
@@ -98,7 +98,7 @@ impl<E: End> AsyncWrite for DatagramIo<E> {
                 tracing::error!(len = frame.len(), "frame too large for a datagram; dropped");
                 continue;
             }
-            let datagram = this.end.datagram(info, &frame);
+            let datagram = this.end.datagram(info, frame);
             this.queue.push_back(datagram);
         }
         let _ = this.poll_drain(cx)?;

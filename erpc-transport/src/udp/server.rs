@@ -196,10 +196,10 @@ struct ServerEnd {
 }
 
 impl End for ServerEnd {
-    fn datagram(&mut self, info: FrameInfo, frame: &[u8]) -> Bytes {
+    fn datagram(&mut self, info: FrameInfo, frame: Bytes) -> Bytes {
         let mut d = BytesMut::with_capacity(1 + frame.len());
         d.put_u8(dgram::SERVER_FRAME);
-        d.put_slice(frame);
+        d.put_slice(&frame);
         let d = d.freeze();
         if info.kind == kind::RESPONSE {
             lock(&self.dedupe).on_response(info.request_id, d.clone());
