@@ -257,7 +257,7 @@ async fn a_malformed_frame_gets_a_clear_error_and_others_keep_working() {
 
 /// A server on a runtime of its own, so the test can kill it outright: no GOAWAY, no close,
 /// its sockets simply vanish.
-fn doomed_server(transport: &'static str) -> (String, std::sync::mpsc::Sender<()>) {
+fn doomed_server(transport: &'static str) -> (String, Arc<Probe>, std::sync::mpsc::Sender<()>) {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
@@ -267,7 +267,9 @@ fn doomed_server(transport: &'static str) -> (String, std::sync::mpsc::Sender<()
             .expect("runtime");
         rt.block_on(async {
             let server = start(transport, ServerConfig::default()).await;
-            addr_tx.send(server.addr.clone()).expect("test waits");
+            addr_tx
+                .send((server.addr.clone(), server.probe.clone()))
+                .expect("test waits");
             tokio::task::spawn_blocking(move || kill_rx.recv())
                 .await
                 .ok();
@@ -275,20 +277,22 @@ fn doomed_server(transport: &'static str) -> (String, std::sync::mpsc::Sender<()
         });
         // Dropping the runtime drops every task of the server at once.
     });
-    (addr_rx.recv().expect("server started"), kill_tx)
+    let (addr, probe) = addr_rx.recv().expect("server started");
+    (addr, probe, kill_tx)
 }
 
 #[tokio::test]
 async fn the_peer_dying_mid_call_fails_pending_calls_with_unavailable() {
     for transport in TRANSPORTS {
-        let (addr, kill) = doomed_server(transport);
+        let (addr, probe, kill) = doomed_server(transport);
         let client = watchful_client(&addr);
         assert_eq!(client.len("up".into()).await.unwrap(), 2, "{transport}");
         let pending = tokio::spawn({
             let client = client.clone();
             async move { client.sleep(30_000).timeout(Duration::from_secs(60)).await }
         });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Killed while the handler runs: the call is in flight, not yet sent or answered.
+        wait_for(&probe.started, 1, Duration::from_secs(5)).await;
         let killed = Instant::now();
         kill.send(()).expect("server thread alive");
         let err = pending.await.unwrap().unwrap_err();

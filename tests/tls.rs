@@ -229,13 +229,20 @@ async fn a_silent_client_is_dropped_at_the_handshake_deadline_and_holds_up_no_on
         for _ in 0..20 {
             silent.push(tokio::net::TcpStream::connect(&hostport).await.unwrap());
         }
-        // Meanwhile others are served.
+        // Meanwhile others are served at once: with handshakes on the accept path this
+        // client would queue behind the 20 silent ones (20 × 300 ms).
+        let served = Instant::now();
         assert_eq!(
             client_with(&addr, ca.client())
                 .len("ok".into())
                 .await
                 .unwrap(),
             2
+        );
+        assert!(
+            served.elapsed() < Duration::from_secs(2),
+            "{transport}: a good client waited {:?} behind silent ones",
+            served.elapsed()
         );
         let started = Instant::now();
         for mut s in silent {

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use erpc_center::etcd::EtcdRegistry;
 use erpc_core::ServerHandle;
-use erpc_core::discovery::Discover;
 use tokio::time::Instant;
 
 /// A private etcd, killed when dropped.
@@ -77,17 +76,7 @@ async fn provider(registry: &EtcdRegistry, name: &str) -> ServerHandle {
 }
 
 async fn wait_for_count(registry: &EtcdRegistry, n: usize, limit: Duration) -> Duration {
-    let endpoints = registry.subscribe("Whoami").await.unwrap();
-    let started = Instant::now();
-    while endpoints.borrow().len() != n {
-        assert!(
-            started.elapsed() < limit,
-            "{} endpoints, wanted {n}",
-            endpoints.borrow().len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    started.elapsed()
+    support::list_reaches(registry, n, limit).await
 }
 
 #[tokio::test]

@@ -46,3 +46,23 @@ pub async fn consumer(registry: &dyn erpc_core::discovery::Discover) -> WhoamiCl
             .expect("discovers"),
     )
 }
+
+/// Wait until `registry`'s list of Whoami instances has `n` entries — the list a client
+/// follows, woken by its own updates — and say how long that took.
+pub async fn list_reaches(
+    registry: &dyn erpc_core::discovery::Discover,
+    n: usize,
+    limit: std::time::Duration,
+) -> std::time::Duration {
+    let started = tokio::time::Instant::now();
+    let mut list = registry.subscribe("Whoami").await.expect("subscribes");
+    let reached = tokio::time::timeout(limit, list.wait_for(|l| l.len() == n))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    assert!(
+        reached,
+        "{} instances, wanted {n}, after {limit:?}",
+        list.borrow().len()
+    );
+    started.elapsed()
+}
