@@ -3,7 +3,7 @@
 //! to reach 1,000 watchers. Center and clients in one process over TCP loopback, release build:
 //!
 //! ```text
-//! cargo run --release -p erpc-benches --bin center
+//! cargo run --release -p erpc-benches --bin registry
 //! ```
 
 use std::time::{Duration, Instant};
