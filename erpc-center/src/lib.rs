@@ -31,11 +31,14 @@
 //! - [`model`]: instances, filters, changes and events.
 //! - [`registry`]: the state machine (leases, revisions, replay), without I/O.
 //! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
+//! - [`backend`]: where a center's state lives: in this process over a store
+//!   ([`backend::local`]), or in etcd (`backend::etcd`, feature `etcd`) shared by many centers.
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
 //! - [`discovery`]: [`CenterRegistry`], erpc's `Register` and `Discover` over centers.
 //! - `etcd` (feature `etcd`): `EtcdRegistry`, the same traits straight on etcd.
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod discovery;
 #[cfg(feature = "etcd")]
 pub mod etcd;

@@ -16,7 +16,9 @@ struct Args {
     /// Address to serve on (repeat for several: tcp://, unix://, quic://…).
     #[arg(long, default_value = "tcp://127.0.0.1:7070")]
     listen: Vec<String>,
-    /// Where state lives: `redb` (a file in --data-dir, durable) or `memory` (lost on exit).
+    /// Where state lives: `redb` (a file in --data-dir, durable), `memory` (lost on exit), or
+    /// `etcd://host:2379[,host:2379…][/prefix]` (shared by every center on that etcd; needs
+    /// the `etcd` feature).
     #[arg(long, default_value = "redb")]
     store: String,
     /// Directory of the redb store.
@@ -36,6 +38,32 @@ struct Args {
     history: usize,
 }
 
+/// The center the arguments describe.
+async fn open_center(args: &Args, config: CenterConfig) -> Result<CenterImpl, String> {
+    if args.store.starts_with("etcd://") {
+        return on_etcd(&args.store, config).await;
+    }
+    let store = open_store(args)?;
+    CenterImpl::open(store, config).map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "etcd")]
+async fn on_etcd(url: &str, config: CenterConfig) -> Result<CenterImpl, String> {
+    let (endpoints, prefix) = erpc_center::backend::etcd::parse_url(url)?;
+    let center = CenterImpl::on_etcd(&endpoints, &prefix, config)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    tracing::info!(?endpoints, %prefix, "using etcd: every center on it serves the same registry");
+    Ok(center)
+}
+
+#[cfg(not(feature = "etcd"))]
+async fn on_etcd(url: &str, _: CenterConfig) -> Result<CenterImpl, String> {
+    Err(format!(
+        "{url}: this erpc-center was built without etcd support (build it with --features etcd)"
+    ))
+}
+
 fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
     match args.store.as_str() {
         "redb" => {
@@ -49,7 +77,7 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
             Ok(Box::new(MemoryStore))
         }
         other => Err(format!(
-            "unknown store {other:?}: expected redb or memory (etcd:// is not available yet)"
+            "unknown store {other:?}: expected redb, memory or etcd://host:2379"
         )),
     }
 }
@@ -84,13 +112,6 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let args = Args::parse();
-    let store = match open_store(&args) {
-        Ok(store) => store,
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
     let config = CenterConfig {
         min_ttl: Duration::from_millis(args.min_ttl_ms),
         max_ttl: Duration::from_millis(args.max_ttl_ms),
@@ -98,7 +119,7 @@ async fn main() -> std::process::ExitCode {
         history: args.history,
         ..CenterConfig::default()
     };
-    let center = match CenterImpl::open(store, config) {
+    let center = match open_center(&args, config).await {
         Ok(center) => center,
         Err(e) => {
             tracing::error!("{e}");

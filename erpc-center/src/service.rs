@@ -1,16 +1,14 @@
 //! The center as an erpc service: the API servers and clients call.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use erpc_core::stream::push::{self, Overflow};
 use erpc_core::{ServerStream, Status};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
-use tokio::time::Instant;
 
-use crate::model::{Change, Event, Filter, Instance};
-use crate::registry::{Record, Registry, TooOld};
+use crate::backend::local::Local;
+use crate::backend::{Backend, Scope};
+use crate::model::{Event, Filter, Instance};
 use crate::store::Store;
 
 /// A registration's lease, as the center granted it.
@@ -102,26 +100,13 @@ impl Default for CenterConfig {
     }
 }
 
-struct Inner {
-    registry: Mutex<Registry>,
-    store: Box<dyn Store>,
-    /// A commit failed: memory may hold a change the store lacks, so the center refuses
-    /// further changes (clients fail over to another center) until it is restarted.
-    broken: std::sync::atomic::AtomicBool,
-    events: broadcast::Sender<Event>,
-    config: CenterConfig,
-}
-
-impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The center's implementation. Cheap to clone; every clone is the same center.
+/// The center's implementation: checks and logs each call, then hands it to its
+/// [`Backend`]. Cheap to clone; every clone is the same center.
 #[derive(Clone)]
 pub struct CenterImpl {
-    inner: Arc<Inner>,
+    backend: Arc<dyn Backend>,
+    min_ttl: Duration,
+    max_ttl: Duration,
 }
 
 impl std::fmt::Debug for CenterImpl {
@@ -130,171 +115,35 @@ impl std::fmt::Debug for CenterImpl {
     }
 }
 
-fn store_failed(e: impl std::fmt::Display) -> Status {
-    Status::unavailable(format!("the center could not persist the change: {e}"))
-}
-
 impl CenterImpl {
-    /// A center over `store`, restoring what it holds (every lease gets a full TTL of grace).
-    /// Starts the lease sweeper on the current runtime.
+    /// A center keeping its state in this process, persisted to `store` and restored from
+    /// it (every lease gets a full TTL of grace). Starts the lease sweeper on the current
+    /// runtime.
     pub fn open(store: Box<dyn Store>, config: CenterConfig) -> Result<CenterImpl, Status> {
-        let snapshot = store.load().map_err(store_failed)?;
-        let registry = Registry::restore(snapshot, config.history, Instant::now());
-        tracing::info!(revision = registry.revision(), "center state restored");
-        let (events, _) = broadcast::channel(config.watch_buffer.max(16));
-        let center = CenterImpl {
-            inner: Arc::new(Inner {
-                registry: Mutex::new(registry),
-                store,
-                broken: Default::default(),
-                events,
-                config,
-            }),
-        };
-        tokio::spawn(sweep(Arc::downgrade(&center.inner)));
-        Ok(center)
+        let local = Local::open(store, &config)?;
+        Ok(CenterImpl::with_backend(Arc::new(local), &config))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.inner
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    /// A center keeping its state in etcd at `endpoints` (`http://host:2379`, several for a
+    /// cluster), under `prefix`: every center on the same etcd and prefix serves the same
+    /// registry.
+    #[cfg(feature = "etcd")]
+    pub async fn on_etcd<S: AsRef<str>>(
+        endpoints: &[S],
+        prefix: &str,
+        config: CenterConfig,
+    ) -> Result<CenterImpl, Status> {
+        let etcd = crate::backend::etcd::EtcdBackend::connect(endpoints, prefix, &config).await?;
+        Ok(CenterImpl::with_backend(Arc::new(etcd), &config))
     }
 
-    /// Apply a change under the lock: persist it, then publish it, so that the store and the
-    /// watchers see changes in revision order.
-    fn apply<T>(
-        inner: &Inner,
-        change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)>,
-    ) -> Result<Option<(T, u64)>, Status> {
-        use std::sync::atomic::Ordering;
-        let mut registry = inner.lock();
-        if inner.broken.load(Ordering::Acquire) {
-            return Err(store_failed(
-                "an earlier change could not be stored; restart the center",
-            ));
+    /// A center over any backend; `config`'s TTL bounds apply to registrations.
+    pub fn with_backend(backend: Arc<dyn Backend>, config: &CenterConfig) -> CenterImpl {
+        CenterImpl {
+            backend,
+            min_ttl: config.min_ttl,
+            max_ttl: config.max_ttl,
         }
-        let Some((out, event, record)) = change(&mut registry) else {
-            return Ok(None);
-        };
-        if let Err(e) =
-            inner
-                .store
-                .commit(&event, &record, registry.last_lease(), inner.config.history)
-        {
-            inner.broken.store(true, Ordering::Release);
-            tracing::error!(error = %e, "the store failed; refusing further changes");
-            return Err(store_failed(e));
-        }
-        let revision = event.revision;
-        let _ = inner.events.send(event);
-        Ok(Some((out, revision)))
-    }
-
-    /// Run `change` off the async threads: a commit waits for the disk.
-    async fn mutate<T: Send + 'static>(
-        &self,
-        change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)> + Send + 'static,
-    ) -> Result<Option<(T, u64)>, Status> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || Self::apply(&inner, change))
-            .await
-            .map_err(|e| Status::internal(format!("center task failed: {e}")))?
-    }
-
-    /// Stream the changes after `from` that pass `keep`, then live ones.
-    fn follow(
-        &self,
-        from: u64,
-        keep: impl Fn(&Change) -> bool + Send + 'static,
-    ) -> Result<ServerStream<Event>, Status> {
-        let (backlog, mut live) = {
-            let registry = self.lock();
-            let backlog = registry.since(from).map_err(too_old)?;
-            // Subscribed under the lock: nothing published between the backlog and the
-            // subscription can be missed.
-            (backlog, self.inner.events.subscribe())
-        };
-        let (pusher, stream) = push::channel(self.inner.config.watch_buffer, Overflow::Block);
-        tokio::spawn(async move {
-            let mut last = from;
-            for event in backlog {
-                last = event.revision;
-                if keep(&event.change) && pusher.send(event).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                let next = tokio::select! {
-                    // The watcher left: stop now, not at the next change.
-                    _ = pusher.closed() => return,
-                    next = live.recv() => next,
-                };
-                match next {
-                    Ok(event) if event.revision <= last => {}
-                    Ok(event) => {
-                        last = event.revision;
-                        if keep(&event.change) && pusher.send(event).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        pusher.fail(Status::aborted(format!(
-                            "this watcher fell behind; watch again from revision {last}"
-                        )));
-                        return;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
-        Ok(stream)
-    }
-}
-
-fn too_old(e: TooOld) -> Status {
-    Status::out_of_range(e.to_string())
-}
-
-/// Remove expired leases every sweep interval, for as long as the center exists.
-async fn sweep(inner: std::sync::Weak<Inner>) {
-    loop {
-        let period = match inner.upgrade() {
-            Some(inner) => {
-                let sweeper = inner.clone();
-                // Under the registry's lock, like every change: persisted and published in
-                // revision order.
-                let _ = tokio::task::spawn_blocking(move || expire_now(&sweeper)).await;
-                inner.config.sweep
-            }
-            None => return,
-        };
-        tokio::time::sleep(period).await;
-    }
-}
-
-/// Remove the leases that expired by now.
-fn expire_now(inner: &Inner) {
-    use std::sync::atomic::Ordering;
-    let mut registry = inner.lock();
-    if inner.broken.load(Ordering::Acquire) {
-        return;
-    }
-    for (event, record) in registry.expire(Instant::now()) {
-        let lease = registry.last_lease();
-        if let Err(e) = inner
-            .store
-            .commit(&event, &record, lease, inner.config.history)
-        {
-            inner.broken.store(true, Ordering::Release);
-            tracing::error!(error = %e, "the store failed; refusing further changes");
-            return;
-        }
-        if let Change::Deregistered { service, id, .. } = &event.change {
-            tracing::info!(%service, %id, revision = event.revision, "lease expired");
-        }
-        let _ = inner.events.send(event);
     }
 }
 
@@ -305,26 +154,15 @@ impl Center for CenterImpl {
                 "an instance needs a service name and an id",
             ));
         }
-        let c = &self.inner.config;
-        let ttl = Duration::from_millis(ttl_ms).clamp(c.min_ttl, c.max_ttl);
+        let ttl = Duration::from_millis(ttl_ms).clamp(self.min_ttl, self.max_ttl);
         let (service, id) = (instance.service.clone(), instance.id.clone());
-        let done = self
-            .mutate(move |r| {
-                let (lease, event, record) = r.register(instance, ttl, Instant::now());
-                Some((lease, event, record))
-            })
-            .await?;
-        let (lease, revision) = done.ok_or_else(|| Status::internal("registration lost"))?;
-        tracing::info!(%service, %id, lease, revision, ttl_ms = ttl.as_millis() as u64, "registered");
-        Ok(Lease {
-            id: lease,
-            ttl_ms: ttl.as_millis() as u64,
-            revision,
-        })
+        let lease = self.backend.register(instance, ttl).await?;
+        tracing::info!(%service, %id, lease = lease.id, revision = lease.revision, ttl_ms = lease.ttl_ms, "registered");
+        Ok(lease)
     }
 
     async fn renew(&self, lease: u64) -> Result<u64, Status> {
-        match self.lock().renew(lease, Instant::now()) {
+        match self.backend.renew(lease).await? {
             Some(ttl) => Ok(ttl.as_millis() as u64),
             None => Err(Status::not_found(format!(
                 "lease {lease} is unknown (expired or deregistered): register again"
@@ -333,28 +171,15 @@ impl Center for CenterImpl {
     }
 
     async fn deregister(&self, service: String, id: String) -> Result<u64, Status> {
-        let (s, i) = (service.clone(), id.clone());
-        let done = self
-            .mutate(move |r| {
-                r.deregister(&s, &i, "deregistered")
-                    .map(|(event, record)| ((), event, record))
-            })
-            .await?;
-        match done {
-            Some(((), revision)) => {
-                tracing::info!(%service, %id, revision, "deregistered");
-                Ok(revision)
-            }
-            None => Ok(self.lock().revision()),
+        let (removed, revision) = self.backend.deregister(&service, &id).await?;
+        if removed {
+            tracing::info!(%service, %id, revision, "deregistered");
         }
+        Ok(revision)
     }
 
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status> {
-        let (instances, revision) = self.lock().discover(&service, &filter);
-        Ok(Listing {
-            instances,
-            revision,
-        })
+        self.backend.discover(&service, &filter).await
     }
 
     async fn watch(
@@ -362,41 +187,24 @@ impl Center for CenterImpl {
         service: String,
         from_revision: u64,
     ) -> Result<ServerStream<Event>, Status> {
-        self.follow(from_revision, move |change| match change.service() {
-            Some(s) => service.is_empty() || s == service,
-            None => false,
-        })
+        self.backend
+            .watch(Scope::Service(service), from_revision)
+            .await
     }
 
     async fn config_set(&self, key: String, value: String) -> Result<u64, Status> {
         if key.is_empty() {
             return Err(Status::invalid_argument("a config key may not be empty"));
         }
-        let done = self
-            .mutate(move |r| {
-                let (event, record) = r.config_set(key, value);
-                Some(((), event, record))
-            })
-            .await?;
-        Ok(done.map_or(0, |(_, revision)| revision))
+        self.backend.config_set(key, value).await
     }
 
     async fn config_delete(&self, key: String) -> Result<u64, Status> {
-        let done = self
-            .mutate(move |r| {
-                r.config_delete(&key)
-                    .map(|(event, record)| ((), event, record))
-            })
-            .await?;
-        Ok(match done {
-            Some((_, revision)) => revision,
-            None => self.lock().revision(),
-        })
+        self.backend.config_delete(&key).await
     }
 
     async fn config_get(&self, prefix: String) -> Result<ConfigListing, Status> {
-        let (entries, revision) = self.lock().config_list(&prefix);
-        Ok(ConfigListing { entries, revision })
+        self.backend.config_get(&prefix).await
     }
 
     async fn config_watch(
@@ -404,8 +212,8 @@ impl Center for CenterImpl {
         prefix: String,
         from_revision: u64,
     ) -> Result<ServerStream<Event>, Status> {
-        self.follow(from_revision, move |change| {
-            change.key().is_some_and(|k| k.starts_with(&prefix))
-        })
+        self.backend
+            .watch(Scope::Config(prefix), from_revision)
+            .await
     }
 }

@@ -1,6 +1,8 @@
 //! The center end to end: registration, discovery, leases, watch with resume, config,
 //! durability across restarts, and the binary's lifecycle.
 
+mod support;
+
 use std::time::Duration;
 
 use erpc_center::store::Store;
@@ -245,24 +247,9 @@ async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
 #[tokio::test]
 async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
-        .args(["--listen", "tcp://127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let addr = line
-        .strip_prefix("erpc-center listening on ")
-        .unwrap()
-        .to_owned();
+    let data = dir.path().to_str().unwrap();
+    let support::process::CenterProcess { mut child, addr } =
+        support::process::spawn_center("tcp://127.0.0.1:0", &["--data-dir", data]).await;
     let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
     c.register(inst("svc", "a"), 10_000).await.unwrap();
     let pid = child.id().unwrap() as i32;

@@ -2,6 +2,9 @@
 //! provider of it registered with any registry.
 #![allow(dead_code)]
 
+pub mod etcd;
+pub mod process;
+
 use std::sync::Arc;
 
 use erpc_core::discovery::{Instance, Register};

@@ -1,0 +1,269 @@
+//! The center's state in this process: a [`Registry`] behind a lock, each change persisted to
+//! a [`Store`] and then published to watchers, in revision order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use erpc_core::stream::push::{self, Overflow};
+use erpc_core::{ServerStream, Status};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::{Backend, Scope};
+use crate::model::{Change, Event, Filter, Instance};
+use crate::registry::{Record, Registry, TooOld};
+use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
+use crate::store::Store;
+
+struct Inner {
+    registry: Mutex<Registry>,
+    store: Box<dyn Store>,
+    /// A commit failed: memory may hold a change the store lacks, so the center refuses
+    /// further changes (clients fail over to another center) until it is restarted.
+    broken: AtomicBool,
+    events: broadcast::Sender<Event>,
+    sweep: Duration,
+    history: usize,
+    watch_buffer: usize,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Persist a change made under the lock, then publish it: the store and the watchers
+    /// see changes in revision order. A failed commit breaks the center (see `broken`).
+    fn commit(&self, registry: &Registry, event: Event, record: &Record) -> Result<u64, Status> {
+        if let Err(e) = self
+            .store
+            .commit(&event, record, registry.last_lease(), self.history)
+        {
+            self.broken.store(true, Ordering::Release);
+            tracing::error!(error = %e, "the store failed; refusing further changes");
+            return Err(store_failed(e));
+        }
+        let revision = event.revision;
+        let _ = self.events.send(event);
+        Ok(revision)
+    }
+
+    /// Apply `change` under the lock and commit what it did.
+    fn apply<T>(
+        &self,
+        change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)>,
+    ) -> Result<Option<(T, u64)>, Status> {
+        let mut registry = self.lock();
+        if self.broken.load(Ordering::Acquire) {
+            return Err(store_failed(
+                "an earlier change could not be stored; restart the center",
+            ));
+        }
+        let Some((out, event, record)) = change(&mut registry) else {
+            return Ok(None);
+        };
+        let revision = self.commit(&registry, event, &record)?;
+        Ok(Some((out, revision)))
+    }
+
+    /// Remove the leases that expired by now.
+    fn expire_now(&self) {
+        let mut registry = self.lock();
+        if self.broken.load(Ordering::Acquire) {
+            return;
+        }
+        for (event, record) in registry.expire(Instant::now()) {
+            if let Change::Deregistered { service, id, .. } = &event.change {
+                tracing::info!(%service, %id, revision = event.revision, "lease expired");
+            }
+            if self.commit(&registry, event, &record).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn store_failed(e: impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("the center could not persist the change: {e}"))
+}
+
+fn too_old(e: TooOld) -> Status {
+    Status::out_of_range(e.to_string())
+}
+
+/// A center's state in this process, persisted to a store.
+pub struct Local {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local").finish_non_exhaustive()
+    }
+}
+
+impl Local {
+    /// The state `store` holds (every lease gets a full TTL of grace), with the lease
+    /// sweeper started on the current runtime.
+    pub fn open(store: Box<dyn Store>, config: &CenterConfig) -> Result<Local, Status> {
+        let snapshot = store.load().map_err(store_failed)?;
+        let registry = Registry::restore(snapshot, config.history, Instant::now());
+        tracing::info!(revision = registry.revision(), "center state restored");
+        let (events, _) = broadcast::channel(config.watch_buffer.max(16));
+        let inner = Arc::new(Inner {
+            registry: Mutex::new(registry),
+            store,
+            broken: AtomicBool::new(false),
+            events,
+            sweep: config.sweep,
+            history: config.history,
+            watch_buffer: config.watch_buffer,
+        });
+        tokio::spawn(sweep(Arc::downgrade(&inner)));
+        Ok(Local { inner })
+    }
+
+    /// Run `change` off the async threads: a commit waits for the disk.
+    async fn mutate<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)> + Send + 'static,
+    ) -> Result<Option<(T, u64)>, Status> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.apply(change))
+            .await
+            .map_err(|e| Status::internal(format!("center task failed: {e}")))?
+    }
+}
+
+/// Remove expired leases every sweep interval, for as long as the center exists.
+async fn sweep(inner: Weak<Inner>) {
+    loop {
+        let period = match inner.upgrade() {
+            Some(inner) => {
+                let sweeper = inner.clone();
+                // Under the registry's lock, like every change: persisted and published in
+                // revision order.
+                let _ = tokio::task::spawn_blocking(move || sweeper.expire_now()).await;
+                inner.sweep
+            }
+            None => return,
+        };
+        tokio::time::sleep(period).await;
+    }
+}
+
+#[async_trait]
+impl Backend for Local {
+    async fn register(&self, instance: Instance, ttl: Duration) -> Result<Lease, Status> {
+        let done = self
+            .mutate(move |r| Some(r.register(instance, ttl, Instant::now())))
+            .await?;
+        let (lease, revision) = done.ok_or_else(|| Status::internal("registration lost"))?;
+        Ok(Lease {
+            id: lease,
+            ttl_ms: ttl.as_millis() as u64,
+            revision,
+        })
+    }
+
+    async fn renew(&self, lease: u64) -> Result<Option<Duration>, Status> {
+        Ok(self.inner.lock().renew(lease, Instant::now()))
+    }
+
+    async fn deregister(&self, service: &str, id: &str) -> Result<(bool, u64), Status> {
+        let (s, i) = (service.to_owned(), id.to_owned());
+        let done = self
+            .mutate(move |r| {
+                r.deregister(&s, &i, "deregistered")
+                    .map(|(event, record)| ((), event, record))
+            })
+            .await?;
+        Ok(match done {
+            Some(((), revision)) => (true, revision),
+            None => (false, self.inner.lock().revision()),
+        })
+    }
+
+    async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status> {
+        let (instances, revision) = self.inner.lock().discover(service, filter);
+        Ok(Listing {
+            instances,
+            revision,
+        })
+    }
+
+    async fn watch(&self, scope: Scope, from: u64) -> Result<ServerStream<Event>, Status> {
+        let (backlog, mut live) = {
+            let registry = self.inner.lock();
+            let backlog = registry.since(from).map_err(too_old)?;
+            // Subscribed under the lock: nothing published between the backlog and the
+            // subscription can be missed.
+            (backlog, self.inner.events.subscribe())
+        };
+        let (pusher, stream) = push::channel(self.inner.watch_buffer, Overflow::Block);
+        tokio::spawn(async move {
+            let mut last = from;
+            for event in backlog {
+                last = event.revision;
+                if scope.matches(&event.change) && pusher.send(event).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let next = tokio::select! {
+                    // The watcher left: stop now, not at the next change.
+                    _ = pusher.closed() => return,
+                    next = live.recv() => next,
+                };
+                match next {
+                    Ok(event) if event.revision <= last => {}
+                    Ok(event) => {
+                        last = event.revision;
+                        if scope.matches(&event.change) && pusher.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        pusher.fail(Status::aborted(format!(
+                            "this watcher fell behind; watch again from revision {last}"
+                        )));
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(stream)
+    }
+
+    async fn config_set(&self, key: String, value: String) -> Result<u64, Status> {
+        let done = self
+            .mutate(move |r| {
+                let (event, record) = r.config_set(key, value);
+                Some(((), event, record))
+            })
+            .await?;
+        Ok(done.map_or(0, |(_, revision)| revision))
+    }
+
+    async fn config_delete(&self, key: &str) -> Result<u64, Status> {
+        let key = key.to_owned();
+        let done = self
+            .mutate(move |r| {
+                r.config_delete(&key)
+                    .map(|(event, record)| ((), event, record))
+            })
+            .await?;
+        Ok(match done {
+            Some((_, revision)) => revision,
+            None => self.inner.lock().revision(),
+        })
+    }
+
+    async fn config_get(&self, prefix: &str) -> Result<ConfigListing, Status> {
+        let (entries, revision) = self.inner.lock().config_list(prefix);
+        Ok(ConfigListing { entries, revision })
+    }
+}

@@ -1,0 +1,76 @@
+//! A real etcd (Debian's etcd-server, installed by scripts/install-deps.sh), started on free
+//! loopback ports with a temporary data directory.
+
+use std::time::Duration;
+
+use erpc_center::etcd::EtcdRegistry;
+use tokio::time::Instant;
+
+/// A private etcd, killed when dropped.
+pub struct Etcd {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start an etcd on free loopback ports with a temporary data directory; wait until it answers.
+pub async fn etcd() -> Etcd {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, peer) = (free_port(), free_port());
+    let endpoint = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let child = std::process::Command::new("etcd")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--name", "test"])
+        .args(["--listen-client-urls", &endpoint])
+        .args(["--advertise-client-urls", &endpoint])
+        .args(["--listen-peer-urls", &peer_url])
+        .args(["--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("test={peer_url}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("etcd is installed (scripts/install-deps.sh)");
+    let etcd = Etcd {
+        child,
+        endpoint,
+        _dir: dir,
+    };
+    let started = Instant::now();
+    while EtcdRegistry::connect(&[&etcd.endpoint]).await.is_err()
+        || tokio::net::TcpStream::connect(etcd.endpoint.trim_start_matches("http://"))
+            .await
+            .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "etcd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    etcd
+}
+
+impl Etcd {
+    /// The endpoint as `host:port`, for `etcd://` store URLs.
+    pub fn host_port(&self) -> &str {
+        self.endpoint.trim_start_matches("http://")
+    }
+}
