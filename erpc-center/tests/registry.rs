@@ -10,6 +10,7 @@ use std::time::Duration;
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
 use erpc_core::ServerHandle;
+use erpc_core::discovery::Discover;
 
 async fn center() -> ServerHandle {
     let config = CenterConfig {
@@ -27,6 +28,53 @@ async fn center() -> ServerHandle {
 
 async fn provider(registry: &CenterRegistry, name: &str) -> ServerHandle {
     support::provider(Arc::new(registry.clone()), name).await
+}
+
+#[test]
+#[ignore = "not a test: the provider process that the SIGKILL test starts"]
+fn provider_process() {
+    support::process::provider_process();
+}
+
+#[tokio::test]
+async fn killed_provider_processes_are_removed_within_ttl_plus_sweep() {
+    // Sweep 50 ms (center()); TTL 1 s; renewals every third of it.
+    let center = center().await;
+    let addr = center.local_addr().to_string();
+    let ttl = Duration::from_secs(1);
+    let ids: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
+    let centers = [addr.as_str()];
+    let children = futures_util::future::join_all(
+        ids.iter()
+            .map(|id| support::process::spawn_provider(&centers, id, ttl)),
+    )
+    .await;
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    support::list_reaches(&registry, ids.len(), Duration::from_secs(5)).await;
+    let mut list = registry.subscribe("Whoami").await.unwrap();
+    // A few renewals first; then kills spread over one renewal period.
+    tokio::time::sleep(ttl).await;
+    let stagger = ttl / 3 / ids.len() as u32;
+    let took = support::process::removal_after_kill(
+        ids.into_iter().zip(children).collect(),
+        stagger,
+        &mut list,
+        Duration::from_secs(5),
+    )
+    .await;
+    let (p50, p99) = (
+        support::process::quantile(&took, 0.5),
+        support::process::quantile(&took, 0.99),
+    );
+    eprintln!(
+        "SIGKILLed providers (TTL 1 s, renewed every 333 ms, sweep 50 ms) removed after: p50 {p50:?}, p99 {p99:?}, all {took:?}"
+    );
+    // The last renewal was at most a third of the TTL before the kill, so the removal comes
+    // at least two thirds of the TTL after it; and at most TTL + sweep (+ slack for a loaded
+    // machine) after it.
+    assert!(took[0] >= Duration::from_millis(600), "{took:?}");
+    assert!(p99 <= ttl + Duration::from_millis(50 + 400), "{took:?}");
+    center.shutdown().await;
 }
 
 #[tokio::test]
@@ -113,4 +161,85 @@ async fn a_registry_fails_over_to_the_next_center() {
     assert_eq!(client.name().await.unwrap(), "a");
     a.shutdown().await;
     center.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_center_killed_under_load_restarts_with_every_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let listen = format!("tcp://127.0.0.1:{}", support::etcd::free_port());
+    let args = [
+        "--data-dir",
+        data.as_str(),
+        "--min-ttl-ms",
+        "100",
+        "--sweep-ms",
+        "50",
+    ];
+    let mut center = support::process::spawn_center(&listen, &args).await;
+    let ttl = Duration::from_secs(1);
+    let registry = CenterRegistry::new([center.addr.as_str()])
+        .unwrap()
+        .ttl(ttl);
+    let a = provider(&registry, "a").await;
+    let b = provider(&registry, "b").await;
+    let client = support::consumer(&registry).await;
+    support::list_reaches(&registry, 2, Duration::from_secs(5)).await;
+
+    // Calls run throughout; the center dies mid-way without a word.
+    let load = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, 0u32);
+            let until = tokio::time::Instant::now() + Duration::from_secs(4);
+            while tokio::time::Instant::now() < until {
+                match client.name().await {
+                    Ok(_) => ok += 1,
+                    Err(_) => failed += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (ok, failed)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    center.child.start_kill().unwrap();
+    center.child.wait().await.unwrap();
+    // Down for longer than the TTL: nobody can renew meanwhile.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let center = support::process::spawn_center(&listen, &args).await;
+
+    // Every registration survived the kill, and each gets a full TTL: the providers renew
+    // in time, so after two TTLs both are still there.
+    tokio::time::sleep(ttl * 2).await;
+    let direct =
+        erpc_center::CenterClient::new(erpc_core::Client::new(center.addr.as_str()).unwrap());
+    let listing = direct
+        .discover("Whoami".into(), Default::default())
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = listing.instances.iter().map(|i| i.id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["a", "b"]);
+
+    let (ok, failed) = load.await.unwrap();
+    assert_eq!(
+        failed, 0,
+        "calls failed while the center was down ({ok} succeeded)"
+    );
+    // The consumer's watch resumed on the restarted center: it follows a newcomer.
+    let c = provider(&registry, "c").await;
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("c") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached c: {seen:?}"
+        );
+        seen.insert(client.name().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for server in [a, b, c] {
+        server.shutdown().await;
+    }
 }
