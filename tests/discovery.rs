@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use erpc::discovery::{Discover, InProcess, Instance, StaticList, Weighted};
 use erpc::{ServerHandle, Status};
@@ -138,4 +139,41 @@ async fn a_static_list_is_a_discovery_too() {
     let list = StaticList::addrs(["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]).unwrap();
     let endpoints = list.subscribe("anything").await.unwrap();
     assert_eq!(endpoints.borrow().len(), 2);
+}
+
+/// A registry that accepts registrations but never answers a deregistration, as an
+/// unreachable one would not.
+struct Unanswering;
+
+struct Stuck;
+
+#[async_trait::async_trait]
+impl erpc::discovery::Registration for Stuck {
+    async fn deregister(self: Box<Self>) -> Result<(), Status> {
+        std::future::pending().await
+    }
+}
+
+#[async_trait::async_trait]
+impl erpc::discovery::Register for Unanswering {
+    async fn register(
+        &self,
+        _: Instance,
+    ) -> Result<Box<dyn erpc::discovery::Registration>, Status> {
+        Ok(Box::new(Stuck))
+    }
+}
+
+#[tokio::test]
+async fn an_unanswering_registry_does_not_hold_a_shutdown_up() {
+    let server = erpc::Server::builder()
+        .add_service(WhoamiServer::new(Named("a".into())))
+        .register(Arc::new(Unanswering), Instance::default())
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    assert!(server.shutdown_timeout(Duration::from_millis(300)).await);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "shutdown took {took:?}");
 }

@@ -235,37 +235,55 @@ impl ServerHandle {
         Ok(())
     }
 
-    /// Remove this server's instances from its registry (the first step of a shutdown).
-    async fn deregister_all(&self) {
+    /// Remove this server's instances from its registry (the first step of a shutdown), all
+    /// at once and for at most `limit`: an unreachable registry must not hold the shutdown
+    /// up — the leases it could not remove expire by themselves.
+    async fn deregister_all(&self, limit: Duration) {
         let registrations =
             std::mem::take(&mut *self.registrations.lock().unwrap_or_else(|p| p.into_inner()));
-        for registration in registrations {
-            if let Err(status) = registration.deregister().await {
-                tracing::warn!(%status, "deregistering failed; the lease will expire instead");
+        if registrations.is_empty() {
+            return;
+        }
+        let all = futures_util::future::join_all(registrations.into_iter().map(|r| r.deregister()));
+        match tokio::time::timeout(limit, all).await {
+            Ok(outcomes) => {
+                for status in outcomes.into_iter().filter_map(Result::err) {
+                    tracing::warn!(%status, "deregistering failed; the lease will expire instead");
+                }
             }
+            Err(_) => tracing::warn!(
+                ?limit,
+                "the registry did not answer in time; the leases will expire instead"
+            ),
         }
     }
 
     /// Graceful shutdown: deregister from the registry (so clients stop picking this
-    /// server), stop accepting, send GOAWAY on every connection, let running calls finish
-    /// within the configured grace period, answer the rest `unavailable`, then close.
+    /// server; at most [`DEREGISTER_LIMIT`]), stop accepting, send GOAWAY on every
+    /// connection, let running calls finish within the configured grace period, answer the
+    /// rest `unavailable`, then close.
     pub async fn shutdown(self) {
-        self.deregister_all().await;
+        self.deregister_all(DEREGISTER_LIMIT).await;
         self.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;
     }
 
-    /// Like [`ServerHandle::shutdown`], but gives up waiting after `limit`.
+    /// Like [`ServerHandle::shutdown`], but gives up waiting after `limit`, deregistration
+    /// included (it gets at most half of it). `false` if calls were still running then.
     pub async fn shutdown_timeout(self, limit: Duration) -> bool {
-        self.deregister_all().await;
+        let deadline = tokio::time::Instant::now() + limit;
+        self.deregister_all((limit / 2).min(DEREGISTER_LIMIT)).await;
         self.shutdown.cancel();
         self.tracker.close();
-        tokio::time::timeout(limit, self.tracker.wait())
+        tokio::time::timeout_at(deadline, self.tracker.wait())
             .await
             .is_ok()
     }
 }
+
+/// The longest a shutdown waits for the registry to remove this server's instances.
+pub const DEREGISTER_LIMIT: Duration = Duration::from_secs(5);
 
 async fn accept_loop(
     mut listener: Listener,
