@@ -4,12 +4,14 @@
 #   python3            the spec-only Python client (tests/python)
 #   protobuf-compiler  protoc, for etcd-client's generated code (erpc-center's etcd registry)
 #   etcd-server        a real etcd the etcd tests start on free loopback ports
+#   zookeeperd         a real ZooKeeper (and Java) the ZooKeeper tests start the same way
 set -euo pipefail
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+{ [ -r /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need_apt+=(zookeeperd)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
@@ -17,8 +19,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
-  # The package starts a system etcd where systemd runs; the tests start their own.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-    $SUDO systemctl stop etcd || true
-  fi
+  # The packages start a system etcd and ZooKeeper where systemd runs; the tests start
+  # their own.
+  for service in etcd zookeeper; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+      $SUDO systemctl stop "$service" || true
+    fi
+  done
 fi

@@ -36,6 +36,8 @@
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
 //! - [`discovery`]: [`CenterRegistry`], erpc's `Register` and `Discover` over centers.
 //! - `etcd` (feature `etcd`): `EtcdRegistry`, the same traits straight on etcd.
+//! - `zookeeper` (feature `zookeeper`): `ZooKeeperRegistry`, the same traits on ZooKeeper's
+//!   ephemeral nodes.
 #![warn(missing_docs)]
 
 pub mod backend;
@@ -47,6 +49,8 @@ pub mod model;
 pub mod registry;
 pub mod service;
 pub mod store;
+#[cfg(feature = "zookeeper")]
+pub mod zookeeper;
 
 pub use discovery::CenterRegistry;
 pub use model::{Change, Event, Filter, Instance};

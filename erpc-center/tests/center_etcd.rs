@@ -11,7 +11,6 @@ use erpc_center::backend::etcd::REMOVED;
 use erpc_center::{
     CenterClient, CenterConfig, CenterImpl, CenterRegistry, CenterServer, Change, Filter, Instance,
 };
-use erpc_core::discovery::Discover;
 use erpc_core::{Code, ServerHandle};
 use support::etcd::{Etcd, etcd};
 use support::process::spawn_center;
@@ -214,32 +213,17 @@ async fn killed_provider_processes_expire_with_their_etcd_leases() {
     let addr = center.local_addr().to_string();
     // etcd's shortest lease is 2 s (1.5 × its election timeout, rounded up).
     let ttl = Duration::from_secs(2);
-    let ids: Vec<String> = (0..8).map(|i| format!("p{i}")).collect();
     let centers = [addr.as_str()];
-    let children = futures_util::future::join_all(
-        ids.iter()
-            .map(|id| support::process::spawn_provider(&centers, id, ttl)),
-    )
-    .await;
     let registry = CenterRegistry::new(centers).unwrap();
-    support::list_reaches(&registry, ids.len(), Duration::from_secs(5)).await;
-    let mut list = registry.subscribe("Whoami").await.unwrap();
-    tokio::time::sleep(ttl).await;
-    let stagger = ttl / 3 / ids.len() as u32;
-    let took = support::process::removal_after_kill(
-        ids.into_iter().zip(children).collect(),
-        stagger,
-        &mut list,
-        Duration::from_secs(10),
+    let took = support::process::removal_after_sigkill(
+        support::process::Via::Centers(&centers),
+        &registry,
+        8,
+        ttl,
+        "center on etcd (TTL 2 s, renewed every 667 ms)",
     )
     .await;
-    let (p50, p99) = (
-        support::process::quantile(&took, 0.5),
-        support::process::quantile(&took, 0.99),
-    );
-    eprintln!(
-        "SIGKILLed providers on etcd (TTL 2 s, renewed every 667 ms) removed after: p50 {p50:?}, p99 {p99:?}, all {took:?}"
-    );
+    let p99 = support::process::quantile(&took, 0.99);
     // etcd expires a lease no sooner than its TTL after the last keep-alive, and its leader
     // looks for expired leases every 500 ms.
     assert!(took[0] >= Duration::from_millis(1_250), "{took:?}");

@@ -10,7 +10,6 @@ use std::time::Duration;
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
 use erpc_core::ServerHandle;
-use erpc_core::discovery::Discover;
 
 async fn center() -> ServerHandle {
     let config = CenterConfig {
@@ -42,33 +41,17 @@ async fn killed_provider_processes_are_removed_within_ttl_plus_sweep() {
     let center = center().await;
     let addr = center.local_addr().to_string();
     let ttl = Duration::from_secs(1);
-    let ids: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
     let centers = [addr.as_str()];
-    let children = futures_util::future::join_all(
-        ids.iter()
-            .map(|id| support::process::spawn_provider(&centers, id, ttl)),
+    let registry = CenterRegistry::new(centers).unwrap();
+    let took = support::process::removal_after_sigkill(
+        support::process::Via::Centers(&centers),
+        &registry,
+        12,
+        ttl,
+        "center (TTL 1 s, renewed every 333 ms, sweep 50 ms)",
     )
     .await;
-    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
-    support::list_reaches(&registry, ids.len(), Duration::from_secs(5)).await;
-    let mut list = registry.subscribe("Whoami").await.unwrap();
-    // A few renewals first; then kills spread over one renewal period.
-    tokio::time::sleep(ttl).await;
-    let stagger = ttl / 3 / ids.len() as u32;
-    let took = support::process::removal_after_kill(
-        ids.into_iter().zip(children).collect(),
-        stagger,
-        &mut list,
-        Duration::from_secs(5),
-    )
-    .await;
-    let (p50, p99) = (
-        support::process::quantile(&took, 0.5),
-        support::process::quantile(&took, 0.99),
-    );
-    eprintln!(
-        "SIGKILLed providers (TTL 1 s, renewed every 333 ms, sweep 50 ms) removed after: p50 {p50:?}, p99 {p99:?}, all {took:?}"
-    );
+    let p99 = support::process::quantile(&took, 0.99);
     // The last renewal was at most a third of the TTL before the kill, so the removal comes
     // at least two thirds of the TTL after it; and at most TTL + sweep (+ slack for a loaded
     // machine) after it.

@@ -4,6 +4,7 @@
 
 pub mod etcd;
 pub mod process;
+pub mod zookeeper;
 
 use std::sync::Arc;
 
@@ -50,6 +51,13 @@ pub async fn consumer(registry: &dyn erpc_core::discovery::Discover) -> WhoamiCl
     )
 }
 
+/// `registry`'s followed list of Whoami instances.
+pub async fn subscribe(
+    registry: &dyn erpc_core::discovery::Discover,
+) -> tokio::sync::watch::Receiver<erpc_core::discovery::Endpoints> {
+    registry.subscribe("Whoami").await.expect("subscribes")
+}
+
 /// Wait until `registry`'s list of Whoami instances has `n` entries — the list a client
 /// follows, woken by its own updates — and say how long that took.
 pub async fn list_reaches(
@@ -58,7 +66,7 @@ pub async fn list_reaches(
     limit: std::time::Duration,
 ) -> std::time::Duration {
     let started = tokio::time::Instant::now();
-    let mut list = registry.subscribe("Whoami").await.expect("subscribes");
+    let mut list = subscribe(registry).await;
     let reached = tokio::time::timeout(limit, list.wait_for(|l| l.len() == n))
         .await
         .is_ok_and(|r| r.is_ok());

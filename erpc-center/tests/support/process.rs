@@ -36,22 +36,40 @@ pub async fn spawn_center(listen: &str, args: &[&str]) -> CenterProcess {
     CenterProcess { child, addr }
 }
 
-/// What the provider process reads: comma-separated center addresses, its id, its TTL.
-const CENTERS_ENV: &str = "ERPC_TEST_PROVIDER_CENTERS";
+/// What the provider process reads: its registry (see [`Via`]), its id, its TTL.
+const REGISTRY_ENV: &str = "ERPC_TEST_PROVIDER_REGISTRY";
 const ID_ENV: &str = "ERPC_TEST_PROVIDER_ID";
 const TTL_ENV: &str = "ERPC_TEST_PROVIDER_TTL_MS";
 /// The line a provider process prints once registered.
 const READY: &str = "erpc-test-provider registered";
 
-/// Start a provider of Whoami named `id` in a process of its own, registered through the
-/// centers at `centers` with leases of `ttl`; returns once it is registered. The test binary
-/// runs itself: it must have an ignored test named `provider_process` calling
+/// The registry a provider process registers with.
+#[derive(Clone, Copy)]
+pub enum Via<'a> {
+    /// erpc centers at these addresses (`ttl` is the lease).
+    Centers(&'a [&'a str]),
+    /// A ZooKeeper ensemble (`ttl` is the session timeout).
+    ZooKeeper(&'a str),
+}
+
+impl Via<'_> {
+    fn encode(&self) -> String {
+        match self {
+            Via::Centers(addrs) => format!("center={}", addrs.join(",")),
+            Via::ZooKeeper(cluster) => format!("zookeeper={cluster}"),
+        }
+    }
+}
+
+/// Start a provider of Whoami named `id` in a process of its own, registered `via` a
+/// registry with leases (or sessions) of `ttl`; returns once it is registered. The test
+/// binary runs itself: it must have an ignored test named `provider_process` calling
 /// [`provider_process`]. Killed (SIGKILL) when dropped.
-pub async fn spawn_provider(centers: &[&str], id: &str, ttl: Duration) -> tokio::process::Child {
+pub async fn spawn_provider(via: Via<'_>, id: &str, ttl: Duration) -> tokio::process::Child {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut child = tokio::process::Command::new(exe)
         .args(["provider_process", "--exact", "--ignored", "--nocapture"])
-        .env(CENTERS_ENV, centers.join(","))
+        .env(REGISTRY_ENV, via.encode())
         .env(ID_ENV, id)
         .env(TTL_ENV, ttl.as_millis().to_string())
         .stdout(std::process::Stdio::piped())
@@ -79,8 +97,8 @@ pub async fn spawn_provider(centers: &[&str], id: &str, ttl: Duration) -> tokio:
 /// The provider process's body (see [`spawn_provider`]); returns at once when the test
 /// binary was not started as a provider.
 pub fn provider_process() {
-    let (Ok(centers), Ok(id), Ok(ttl)) = (
-        std::env::var(CENTERS_ENV),
+    let (Ok(registry), Ok(id), Ok(ttl)) = (
+        std::env::var(REGISTRY_ENV),
         std::env::var(ID_ENV),
         std::env::var(TTL_ENV),
     ) else {
@@ -92,20 +110,63 @@ pub fn provider_process() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let registry = erpc_center::CenterRegistry::new(centers.split(','))
-            .expect("center addresses")
-            .ttl(ttl);
-        let _server = super::provider(std::sync::Arc::new(registry), &id).await;
+        let registry: std::sync::Arc<dyn erpc_core::discovery::Register> =
+            match registry.split_once('=') {
+                Some(("center", addrs)) => std::sync::Arc::new(
+                    erpc_center::CenterRegistry::new(addrs.split(','))
+                        .expect("center addresses")
+                        .ttl(ttl),
+                ),
+                Some(("zookeeper", cluster)) => std::sync::Arc::new(
+                    erpc_center::zookeeper::ZooKeeperRegistry::new(cluster).session_timeout(ttl),
+                ),
+                _ => panic!("unknown registry {registry:?}"),
+            };
+        let _server = super::provider(registry, &id).await;
         println!("{READY}");
         // Serve and renew until killed.
         std::future::pending::<()>().await;
     });
 }
 
+/// Start `n` provider processes registered `via` a registry with leases (sessions) of `ttl`,
+/// let them renew for a while, SIGKILL them one after another across a third of the TTL (so
+/// the kills fall at different points of their renewal period), and measure when each
+/// disappears from the list that `follow` (the consumers' view) gives. Prints and returns
+/// the removal times after each kill, sorted.
+pub async fn removal_after_sigkill(
+    via: Via<'_>,
+    follow: &dyn erpc_core::discovery::Discover,
+    n: usize,
+    ttl: Duration,
+    label: &str,
+) -> Vec<Duration> {
+    let ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+    let children =
+        futures_util::future::join_all(ids.iter().map(|id| spawn_provider(via, id, ttl))).await;
+    super::list_reaches(follow, n, Duration::from_secs(10)).await;
+    let mut list = super::subscribe(follow).await;
+    tokio::time::sleep(ttl).await;
+    let stagger = ttl / 3 / n as u32;
+    let took = removal_after_kill(
+        ids.into_iter().zip(children).collect(),
+        stagger,
+        &mut list,
+        ttl * 5,
+    )
+    .await;
+    eprintln!(
+        "{label}: {n} SIGKILLed providers removed after p50 {:?}, p99 {:?}; all {took:?}",
+        quantile(&took, 0.5),
+        quantile(&took, 0.99)
+    );
+    took
+}
+
 /// Kill the providers one after another, `stagger` apart (so the kills fall at different
 /// points of their renewal period), and wait until `list` no longer holds them; how long
 /// each one's removal took after its kill, sorted.
-pub async fn removal_after_kill(
+async fn removal_after_kill(
     providers: Vec<(String, tokio::process::Child)>,
     stagger: Duration,
     list: &mut tokio::sync::watch::Receiver<erpc_core::discovery::Endpoints>,

@@ -1,0 +1,123 @@
+//! The ZooKeeper registry against a real ZooKeeper (Debian's zookeeperd), started here on a
+//! free loopback port with a temporary data directory.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use erpc_center::zookeeper::ZooKeeperRegistry;
+use erpc_core::ServerHandle;
+use erpc_core::discovery::{Instance, Register};
+use support::zookeeper::zookeeper;
+
+#[test]
+#[ignore = "not a test: the provider process that the SIGKILL test starts"]
+fn provider_process() {
+    support::process::provider_process();
+}
+
+async fn provider(registry: &ZooKeeperRegistry, name: &str) -> ServerHandle {
+    support::provider(Arc::new(registry.clone()), name).await
+}
+
+#[tokio::test]
+async fn register_discover_follow_and_deregister_on_zookeeper() {
+    let zk = zookeeper().await;
+    let registry = ZooKeeperRegistry::new(&zk.cluster).session_timeout(Duration::from_secs(2));
+    let a = provider(&registry, "a").await;
+    let b = provider(&registry, "b").await;
+    let client = support::consumer(&registry).await;
+    let mut names: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        names.push(client.name().await.unwrap());
+    }
+    names.sort();
+    assert_eq!(names, vec!["a", "a", "b", "b"]);
+    // The sessions keep the nodes well past their timeout.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    support::list_reaches(&registry, 2, Duration::from_secs(1)).await;
+    // A graceful shutdown deletes the node at once; the consumer's child watch fires.
+    a.shutdown().await;
+    let took = support::list_reaches(&registry, 1, Duration::from_secs(2)).await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    for _ in 0..4 {
+        assert_eq!(client.name().await.unwrap(), "b");
+    }
+    // A newcomer is followed too.
+    let c = provider(&registry, "c").await;
+    support::list_reaches(&registry, 2, Duration::from_secs(2)).await;
+    b.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_provider_takes_over_its_node_from_the_old_session() {
+    let zk = zookeeper().await;
+    let registry = ZooKeeperRegistry::new(&zk.cluster).session_timeout(Duration::from_secs(4));
+    let old = registry
+        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:1"))
+        .await
+        .unwrap();
+    // The provider restarts before its old session timed out: same id, new address.
+    let new = registry
+        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:2"))
+        .await
+        .unwrap();
+    let mut list = support::subscribe(&registry).await;
+    assert_eq!(
+        list.borrow_and_update()[0].addr.to_string(),
+        "tcp://127.0.0.1:2"
+    );
+    // The old session ending does not take the new node with it.
+    drop(old);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = list.borrow().clone();
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].addr.to_string(), "tcp://127.0.0.1:2");
+    new.deregister().await.unwrap();
+    support::list_reaches(&registry, 0, Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn killed_provider_processes_disappear_when_their_sessions_time_out() {
+    let zk = zookeeper().await;
+    // The server's ticks are 200 ms, so a 1 s session is granted as asked.
+    let ttl = Duration::from_secs(1);
+    let registry = ZooKeeperRegistry::new(&zk.cluster);
+    let took = support::process::removal_after_sigkill(
+        support::process::Via::ZooKeeper(&zk.cluster),
+        &registry,
+        8,
+        ttl,
+        "zookeeper (session timeout 1 s, tick 200 ms)",
+    )
+    .await;
+    // ZooKeeper expires a session between its timeout and one tick later; the client pings
+    // every third of it, so the last sign of life came at most that long before the kill.
+    assert!(took[0] >= Duration::from_millis(500), "{took:?}");
+    let p99 = support::process::quantile(&took, 0.99);
+    assert!(p99 <= ttl + Duration::from_millis(200 + 600), "{took:?}");
+}
+
+#[tokio::test]
+async fn the_last_known_list_stays_while_zookeeper_is_down() {
+    let zk = zookeeper().await;
+    let registry = ZooKeeperRegistry::new(&zk.cluster).session_timeout(Duration::from_secs(4));
+    let a = provider(&registry, "a").await;
+    let client = support::consumer(&registry).await;
+    assert_eq!(client.name().await.unwrap(), "a");
+    drop(zk);
+    for _ in 0..10 {
+        assert_eq!(client.name().await.unwrap(), "a");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Deregistering cannot reach ZooKeeper: the shutdown's limit bounds it.
+    let started = tokio::time::Instant::now();
+    a.shutdown_timeout(Duration::from_secs(1)).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1_500),
+        "shutdown took {took:?}"
+    );
+}
