@@ -38,6 +38,7 @@
 //! - `etcd` (feature `etcd`): `EtcdRegistry`, the same traits straight on etcd.
 //! - `zookeeper` (feature `zookeeper`): `ZooKeeperRegistry`, the same traits on ZooKeeper's
 //!   ephemeral nodes.
+//! - `mdns` (feature `mdns`): `MdnsRegistry`, the same traits by multicast DNS on a LAN.
 #![warn(missing_docs)]
 
 pub mod backend;
@@ -45,6 +46,8 @@ pub mod discovery;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 mod follow;
+#[cfg(feature = "mdns")]
+pub mod mdns;
 pub mod model;
 pub mod registry;
 pub mod service;
