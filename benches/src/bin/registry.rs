@@ -5,6 +5,9 @@
 //! ```text
 //! cargo run --release -p erpc-benches --bin registry
 //! ```
+//!
+//! With `ERPC_BENCH_ETCD=http://127.0.0.1:2379` it measures a center on that etcd too
+//! (`--store etcd://`), under the key prefix `/erpc-bench-{pid}`.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,10 @@ use erpc_center::{CenterClient, CenterConfig, CenterImpl, CenterServer, Filter, 
 
 async fn serve(store: Box<dyn Store>) -> erpc::ServerHandle {
     let center = CenterImpl::open(store, CenterConfig::default()).expect("center");
+    serve_center(center).await
+}
+
+async fn serve_center(center: CenterImpl) -> erpc::ServerHandle {
     erpc::Server::builder()
         .add_service(CenterServer::new(center))
         .serve(["tcp://127.0.0.1:0"])
@@ -57,21 +64,9 @@ async fn registrations(server: &erpc::ServerHandle, tasks: usize, secs: f64) -> 
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let dir = std::env::temp_dir().join(format!("erpc-center-bench-{}", std::process::id()));
-    let redb = serve(Box::new(
-        RedbStore::open(&dir.join("center.redb")).expect("redb"),
-    ))
-    .await;
-    let memory = serve(Box::new(MemoryStore)).await;
-    for (name, server) in [("redb", &redb), ("memory", &memory)] {
-        let rate = registrations(server, 64, 3.0).await;
-        println!("registrations/s ({name} store, 64 concurrent registrants): {rate:.0}");
-    }
-
-    // Discover latency with 100 instances of one service.
-    let c = client(&memory);
+/// Discover latency with 100 instances of one service.
+async fn discover_latency(name: &str, server: &erpc::ServerHandle) {
+    let c = client(server);
     for i in 0..100 {
         c.register(
             Instance::new("svc", format!("i{i}"), "tcp://127.0.0.1:1"),
@@ -92,19 +87,22 @@ async fn main() {
     }
     samples.sort();
     println!(
-        "discover (100 instances, sequential): p50 {:?} p99 {:?}",
+        "discover ({name} store, 100 instances, sequential): p50 {:?} p99 {:?}",
         pct(&samples, 0.5),
         pct(&samples, 0.99)
     );
+}
 
-    // Fan-out: 1,000 watchers on one service, one change, time until each has it.
+/// Fan-out: 1,000 watchers on one service, one change, time until each has it.
+async fn fan_out(name: &str, server: &erpc::ServerHandle) {
+    let c = client(server);
     let watchers = 1_000;
     let revision = c
         .discover("fan".into(), Filter::default())
         .await
         .expect("discover")
         .revision;
-    let clients: Vec<CenterClient> = (0..8).map(|_| client(&memory)).collect();
+    let clients: Vec<CenterClient> = (0..8).map(|_| client(server)).collect();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(watchers);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Instant>(watchers);
     for w in 0..watchers {
@@ -137,10 +135,40 @@ async fn main() {
     }
     arrivals.sort();
     println!(
-        "watch fan-out: {} of {watchers} watchers had the change; p50 {:?}, last {:?}",
+        "watch fan-out ({name} store): {} of {watchers} watchers had the change; p50 {:?}, last {:?}",
         arrivals.len(),
         pct(&arrivals, 0.5),
         arrivals.last().copied().unwrap_or_default()
     );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("erpc-center-bench-{}", std::process::id()));
+    let redb = serve(Box::new(
+        RedbStore::open(&dir.join("center.redb")).expect("redb"),
+    ))
+    .await;
+    let memory = serve(Box::new(MemoryStore)).await;
+    let mut centers = vec![("redb", redb), ("memory", memory)];
+    if let Ok(etcd) = std::env::var("ERPC_BENCH_ETCD") {
+        let prefix = format!("/erpc-bench-{}", std::process::id());
+        let center = CenterImpl::on_etcd(&[etcd], &prefix, CenterConfig::default())
+            .await
+            .expect("etcd reachable");
+        centers.push(("etcd", serve_center(center).await));
+    }
+    for (name, server) in &centers {
+        let rate = registrations(server, 64, 3.0).await;
+        println!("registrations/s ({name} store, 64 concurrent registrants): {rate:.0}");
+    }
+    for (name, server) in &centers {
+        if *name == "redb" {
+            // Reads are the same in-memory state as the memory store's.
+            continue;
+        }
+        discover_latency(name, server).await;
+        fan_out(name, server).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
