@@ -226,3 +226,40 @@ async fn a_center_killed_under_load_restarts_with_every_registration() {
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_provider_cut_off_from_the_center_leaves_and_comes_back_when_healed() {
+    let center = center().await;
+    let direct = center.local_addr().to_string();
+    // The provider reaches the center only through the relay; the consumer directly.
+    let relay = support::relay::Relay::to(&direct).await;
+    let ttl = Duration::from_millis(600);
+    let cut_off = CenterRegistry::new([relay.addr.as_str()]).unwrap().ttl(ttl);
+    let registry = CenterRegistry::new([direct.as_str()]).unwrap();
+    let a = provider(&cut_off, "a").await;
+    let b = provider(&registry, "b").await;
+    let client = support::consumer(&registry).await;
+    support::list_reaches(&registry, 2, Duration::from_secs(2)).await;
+
+    // Partition: `a` cannot renew, so the center lets its lease expire and consumers stop
+    // calling it, although it is alive.
+    relay.cut();
+    let took = support::list_reaches(&registry, 1, Duration::from_secs(3)).await;
+    assert!(took <= ttl + Duration::from_millis(50 + 300), "{took:?}");
+    for _ in 0..4 {
+        assert_eq!(client.name().await.unwrap(), "b");
+    }
+
+    // Healed: its next renewal is refused (the lease is gone), so it registers again and the
+    // consumers follow it back.
+    relay.heal();
+    support::list_reaches(&registry, 2, Duration::from_secs(5)).await;
+    let mut names = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        names.insert(client.name().await.unwrap());
+    }
+    assert_eq!(names.len(), 2, "{names:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+    center.shutdown().await;
+}

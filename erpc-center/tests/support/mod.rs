@@ -4,6 +4,7 @@
 
 pub mod etcd;
 pub mod process;
+pub mod relay;
 pub mod zookeeper;
 
 use std::sync::Arc;
