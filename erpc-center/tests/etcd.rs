@@ -26,25 +26,8 @@ async fn register_discover_follow_and_deregister_on_etcd() {
         .await
         .unwrap()
         .ttl(Duration::from_secs(2));
-    let a = provider(&registry, "a").await;
-    let b = provider(&registry, "b").await;
-    let client = support::consumer(&registry).await;
-    let mut names: Vec<String> = Vec::new();
-    for _ in 0..4 {
-        names.push(client.name().await.unwrap());
-    }
-    names.sort();
-    assert_eq!(names, vec!["a", "a", "b", "b"]);
-    // Keep-alives hold the leases well past their TTL.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    wait_for_count(&registry, 2, Duration::from_secs(1)).await;
-    // A graceful shutdown deletes the key at once; the client follows the watch.
-    a.shutdown().await;
-    wait_for_count(&registry, 1, Duration::from_secs(2)).await;
-    for _ in 0..4 {
-        assert_eq!(client.name().await.unwrap(), "b");
-    }
-    b.shutdown().await;
+    // Keep-alives hold the leases well past their TTL; a shutdown deletes the key at once.
+    support::two_providers_come_and_go(&registry, Duration::from_secs(3)).await;
 }
 
 #[tokio::test]

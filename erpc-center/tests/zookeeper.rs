@@ -25,30 +25,9 @@ async fn provider(registry: &ZooKeeperRegistry, name: &str) -> ServerHandle {
 async fn register_discover_follow_and_deregister_on_zookeeper() {
     let zk = zookeeper().await;
     let registry = ZooKeeperRegistry::new(&zk.cluster).session_timeout(Duration::from_secs(2));
-    let a = provider(&registry, "a").await;
-    let b = provider(&registry, "b").await;
-    let client = support::consumer(&registry).await;
-    let mut names: Vec<String> = Vec::new();
-    for _ in 0..4 {
-        names.push(client.name().await.unwrap());
-    }
-    names.sort();
-    assert_eq!(names, vec!["a", "a", "b", "b"]);
-    // The sessions keep the nodes well past their timeout.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    support::list_reaches(&registry, 2, Duration::from_secs(1)).await;
-    // A graceful shutdown deletes the node at once; the consumer's child watch fires.
-    a.shutdown().await;
-    let took = support::list_reaches(&registry, 1, Duration::from_secs(2)).await;
-    assert!(took < Duration::from_secs(1), "{took:?}");
-    for _ in 0..4 {
-        assert_eq!(client.name().await.unwrap(), "b");
-    }
-    // A newcomer is followed too.
-    let c = provider(&registry, "c").await;
-    support::list_reaches(&registry, 2, Duration::from_secs(2)).await;
-    b.shutdown().await;
-    c.shutdown().await;
+    // The sessions keep the nodes past their timeout; a shutdown deletes the node at once and
+    // the consumer's child watch fires.
+    support::two_providers_come_and_go(&registry, Duration::from_secs(3)).await;
 }
 
 #[tokio::test]

@@ -146,6 +146,25 @@ impl EtcdBackend {
         })
     }
 
+    /// What is in `scope` now, each entry as the change that put it there, and the revision
+    /// it is current at.
+    async fn read(&self, scope: &Scope) -> Result<(Vec<Change>, u64), Status> {
+        let resp = self
+            .client()
+            .get(
+                self.scope_prefix(scope),
+                Some(GetOptions::new().with_prefix()),
+            )
+            .await
+            .map_err(unavailable)?;
+        let current = resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| self.change(EventType::Put, kv))
+            .collect();
+        Ok((current, revision_of(resp.header())))
+    }
+
     /// `out_of_range` if etcd no longer keeps the history after `from` (compacted).
     async fn check_replayable(&self, prefix: &str, from: u64) -> Result<(), Status> {
         let start = i64::try_from(from + 1)
@@ -278,25 +297,17 @@ impl Backend for EtcdBackend {
 
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status> {
         check_service(service)?;
-        let resp = self
-            .client()
-            .get(
-                self.scope_prefix(&Scope::Service(service.to_owned())),
-                Some(GetOptions::new().with_prefix()),
-            )
-            .await
-            .map_err(unavailable)?;
-        let instances = resp
-            .kvs()
-            .iter()
-            .filter_map(|kv| match self.change(EventType::Put, kv) {
-                Some(Change::Registered(i)) if filter.matches(&i) => Some(i),
+        let (current, revision) = self.read(&Scope::Service(service.to_owned())).await?;
+        let instances = current
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::Registered(i) if filter.matches(&i) => Some(i),
                 _ => None,
             })
             .collect();
         Ok(Listing {
             instances,
-            revision: revision_of(resp.header()),
+            revision,
         })
     }
 
@@ -384,26 +395,15 @@ impl Backend for EtcdBackend {
     }
 
     async fn config_get(&self, prefix: &str) -> Result<ConfigListing, Status> {
-        let resp = self
-            .client()
-            .get(
-                self.scope_prefix(&Scope::Config(prefix.to_owned())),
-                Some(GetOptions::new().with_prefix()),
-            )
-            .await
-            .map_err(unavailable)?;
-        let entries = resp
-            .kvs()
-            .iter()
-            .filter_map(|kv| match self.change(EventType::Put, kv) {
-                Some(Change::ConfigSet { key, value }) => Some((key, value)),
+        let (current, revision) = self.read(&Scope::Config(prefix.to_owned())).await?;
+        let entries = current
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::ConfigSet { key, value } => Some((key, value)),
                 _ => None,
             })
             .collect();
-        Ok(ConfigListing {
-            entries,
-            revision: revision_of(resp.header()),
-        })
+        Ok(ConfigListing { entries, revision })
     }
 }
 

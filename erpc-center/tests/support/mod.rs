@@ -78,3 +78,38 @@ pub async fn list_reaches(
     );
     started.elapsed()
 }
+
+/// The life of two providers on `registry`, as every registry must support it: a consumer
+/// spreads calls over both; the registrations outlive `hold` (longer than their TTL, so
+/// renewals work); a graceful shutdown removes one within a second and the consumer follows;
+/// a newcomer is followed too.
+pub async fn two_providers_come_and_go<R>(registry: &R, hold: std::time::Duration)
+where
+    R: Register + erpc_core::discovery::Discover + Clone + 'static,
+{
+    use std::time::Duration;
+    let a = provider(Arc::new(registry.clone()), "a").await;
+    let b = provider(Arc::new(registry.clone()), "b").await;
+    let client = consumer(registry).await;
+    let mut names: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        names.push(client.name().await.expect("calls reach a provider"));
+    }
+    names.sort();
+    assert_eq!(names, vec!["a", "a", "b", "b"]);
+    tokio::time::sleep(hold).await;
+    list_reaches(registry, 2, Duration::from_secs(1)).await;
+    a.shutdown().await;
+    let took = list_reaches(registry, 1, Duration::from_secs(2)).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "removed {took:?} after the shutdown"
+    );
+    for _ in 0..4 {
+        assert_eq!(client.name().await.expect("calls reach b"), "b");
+    }
+    let c = provider(Arc::new(registry.clone()), "c").await;
+    list_reaches(registry, 2, Duration::from_secs(2)).await;
+    b.shutdown().await;
+    c.shutdown().await;
+}
