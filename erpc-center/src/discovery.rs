@@ -7,6 +7,7 @@
 //!   after a disconnect it resumes from the last revision seen (re-listing if that is too old).
 //!   While no center answers, the last known list stays: clients keep calling the instances
 //!   they knew.
+//! - [`CenterRegistry::follow_config`] follows config entries the same way.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,10 +20,9 @@ use erpc_core::{Code, Status};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::follow::{FIRST_BACKOFF, endpoints, pause};
-
-use crate::model::{Change, Filter, Instance};
+use crate::model::Instance;
 use crate::service::CenterClient;
+use crate::watched;
 
 /// Lease TTL requested by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
@@ -76,7 +76,7 @@ impl CenterRegistry {
 
     /// Run `call` on the current center, then on the others in turn while they are
     /// unreachable; the one that answers becomes current.
-    async fn with_center<T, F, Fut>(&self, call: F) -> Result<T, Status>
+    pub(crate) async fn with_center<T, F, Fut>(&self, call: F) -> Result<T, Status>
     where
         F: Fn(CenterClient) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
@@ -183,94 +183,18 @@ impl Drop for CenterRegistration {
 #[async_trait]
 impl Discover for CenterRegistry {
     async fn subscribe(&self, service: &str) -> Result<watch::Receiver<Endpoints>, Status> {
-        let (instances, revision) = self.list(service).await?;
-        let (tx, rx) = watch::channel(endpoints(&instances));
-        tokio::spawn(follow(
-            self.clone(),
-            service.to_owned(),
-            instances,
-            revision,
-            tx,
-        ));
-        Ok(rx)
+        watched::subscribe(self, watched::Instances(service.to_owned())).await
     }
 }
 
 impl CenterRegistry {
-    async fn list(&self, service: &str) -> Result<(BTreeMap<String, Instance>, u64), Status> {
-        let listing = self
-            .with_center(|c| {
-                let service = service.to_owned();
-                async move { c.discover(service, Filter::default()).await }
-            })
-            .await?;
-        let instances = listing
-            .instances
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect();
-        Ok((instances, listing.revision))
-    }
-}
-
-/// Follow `service`'s changes into `tx` until every receiver is gone.
-async fn follow(
-    registry: CenterRegistry,
-    service: String,
-    mut instances: BTreeMap<String, Instance>,
-    mut revision: u64,
-    tx: watch::Sender<Endpoints>,
-) {
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        let watched = registry
-            .with_center(|c| {
-                let service = service.clone();
-                async move { c.watch(service, revision).await }
-            })
-            .await;
-        let outcome: Result<(), Status> = async {
-            let mut stream = watched?;
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => return Ok(()),
-                    next = stream.message() => match next? {
-                        Some(event) => {
-                            revision = event.revision;
-                            match event.change {
-                                Change::Registered(i) => { instances.insert(i.id.clone(), i); }
-                                Change::Deregistered { id, .. } => { instances.remove(&id); }
-                                _ => continue,
-                            }
-                            backoff = FIRST_BACKOFF;
-                            tx.send_replace(endpoints(&instances));
-                        }
-                        None => return Err(Status::unavailable("the watch ended")),
-                    },
-                }
-            }
-        }
-        .await;
-        if tx.is_closed() {
-            return;
-        }
-        match outcome {
-            Ok(()) => return,
-            Err(e) if e.code() == Code::OutOfRange => {
-                // Too far behind to replay: list again and continue from there.
-                if let Ok((fresh, rev)) = registry.list(&service).await {
-                    instances = fresh;
-                    revision = rev;
-                    tx.send_replace(endpoints(&instances));
-                }
-            }
-            Err(e) => {
-                // The last known list stays while no center answers.
-                tracing::debug!(%service, error = %e, "watch lost; retrying");
-                if !pause(&tx, &mut backoff).await {
-                    return;
-                }
-            }
-        }
+    /// The config entries under `prefix`, kept current: listed now, then followed through the
+    /// centers' config watch (resuming after a disconnect, on any center; the last entries
+    /// stay while no center answers). Servers and clients read live settings from it.
+    pub async fn follow_config(
+        &self,
+        prefix: &str,
+    ) -> Result<watch::Receiver<Arc<BTreeMap<String, String>>>, Status> {
+        watched::subscribe(self, watched::Config(prefix.to_owned())).await
     }
 }

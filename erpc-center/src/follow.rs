@@ -19,7 +19,7 @@ pub(crate) fn endpoints(instances: &BTreeMap<String, Instance>) -> Endpoints {
 
 /// Wait `backoff` before trying the registry again (doubling it for next time), keeping the
 /// last list meanwhile. `false` if every receiver went away: stop following.
-pub(crate) async fn pause(tx: &watch::Sender<Endpoints>, backoff: &mut Duration) -> bool {
+pub(crate) async fn pause<T>(tx: &watch::Sender<T>, backoff: &mut Duration) -> bool {
     tokio::select! {
         _ = tx.closed() => return false,
         _ = tokio::time::sleep(*backoff) => {}

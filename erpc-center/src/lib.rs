@@ -52,6 +52,7 @@ pub mod model;
 pub mod registry;
 pub mod service;
 pub mod store;
+mod watched;
 #[cfg(feature = "zookeeper")]
 pub mod zookeeper;
 

@@ -263,3 +263,58 @@ async fn a_provider_cut_off_from_the_center_leaves_and_comes_back_when_healed() 
     b.shutdown().await;
     center.shutdown().await;
 }
+
+#[tokio::test]
+async fn config_is_followed_live_and_kept_while_the_center_is_down() {
+    let center = center().await;
+    let addr = center.local_addr().to_string();
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    let admin = erpc_center::CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
+    admin
+        .config_set("app/limit".into(), "10".into())
+        .await
+        .unwrap();
+    admin.config_set("other".into(), "x".into()).await.unwrap();
+    let mut config = registry.follow_config("app/").await.unwrap();
+    let first: Vec<_> = config
+        .borrow_and_update()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(first, vec![("app/limit".to_owned(), "10".to_owned())]);
+
+    // A change arrives without asking.
+    admin
+        .config_set("app/limit".into(), "20".into())
+        .await
+        .unwrap();
+    admin
+        .config_set("app/mode".into(), "fast".into())
+        .await
+        .unwrap();
+    let live = tokio::time::timeout(
+        Duration::from_secs(2),
+        config.wait_for(|c| c.get("app/mode").is_some()),
+    )
+    .await
+    .expect("the change arrives")
+    .unwrap()
+    .clone();
+    assert_eq!(live.get("app/limit").map(String::as_str), Some("20"));
+    admin.config_delete("app/mode".into()).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        config.wait_for(|c| c.get("app/mode").is_none()),
+    )
+    .await
+    .expect("the deletion arrives")
+    .unwrap();
+
+    // No center: the last entries stay.
+    center.shutdown_timeout(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        config.borrow().get("app/limit").map(String::as_str),
+        Some("20")
+    );
+}
