@@ -34,12 +34,46 @@ pub(crate) struct Balanced {
     connections: usize,
 }
 
-/// One pool per address, made on first use; pruned when the endpoint list changes.
+/// One pool per endpoint, in the list's order, so a call finds its pool by position (no
+/// hashing or copying an address per call). Rebuilt only when the list changes, keeping the
+/// pools (and their connections) of the addresses still listed.
 #[derive(Default)]
 struct Pools {
-    /// The list the pools were last pruned against.
+    /// The list `aligned` follows.
     seen: Option<Endpoints>,
-    by_addr: HashMap<Address, Arc<Pool>>,
+    aligned: Vec<Arc<Pool>>,
+}
+
+impl Pools {
+    /// Follow `endpoints` if they are not the list already followed.
+    fn follow(&mut self, endpoints: &Endpoints, connections: usize) {
+        if self
+            .seen
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, endpoints))
+        {
+            return;
+        }
+        let mut old: HashMap<&Address, Arc<Pool>> = HashMap::new();
+        if let Some(seen) = &self.seen {
+            for (endpoint, pool) in seen.iter().zip(self.aligned.drain(..)) {
+                old.insert(&endpoint.addr, pool);
+            }
+        }
+        let aligned = endpoints
+            .iter()
+            .map(|e| {
+                old.remove(&e.addr)
+                    .unwrap_or_else(|| Arc::new(Pool::new(e.addr.clone(), connections)))
+            })
+            .collect();
+        // What is left is no longer listed.
+        for pool in old.into_values() {
+            pool.close();
+        }
+        self.aligned = aligned;
+        self.seen = Some(endpoints.clone());
+    }
 }
 
 impl Target {
@@ -128,7 +162,7 @@ impl Target {
         match self {
             Target::One(pool) => pool.close(),
             Target::Many(b) => {
-                for pool in b.lock().by_addr.values() {
+                for pool in &b.lock().aligned {
                     pool.close();
                 }
             }
@@ -142,8 +176,8 @@ impl Balanced {
     }
 
     /// Let the balancer pick; if that instance is backing off after a failed connection,
-    /// take the next one that is not. Per call this costs the list's `Arc` clone and one
-    /// lock; pools are pruned only when the list has changed.
+    /// take the next one that is not. Per call this costs the list's `Arc` clone, one lock
+    /// and the pool's `Arc` clone.
     fn ready_next(&self) -> Result<(Pick, Option<Arc<ClientConn>>), Status> {
         let endpoints = self.endpoints.borrow().clone();
         if endpoints.is_empty() {
@@ -153,29 +187,11 @@ impl Balanced {
             )));
         }
         let mut pools = self.lock();
-        if !pools
-            .seen
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &endpoints))
-        {
-            pools.by_addr.retain(|addr, pool| {
-                let keep = endpoints.iter().any(|e| e.addr == *addr);
-                if !keep {
-                    pool.close();
-                }
-                keep
-            });
-            pools.seen = Some(endpoints.clone());
-        }
+        pools.follow(&endpoints, self.connections);
         let first = self.balancer.pick(&endpoints).min(endpoints.len() - 1);
         let mut last_error = None;
         for k in 0..endpoints.len() {
-            let endpoint = &endpoints[(first + k) % endpoints.len()];
-            let pool = pools
-                .by_addr
-                .entry(endpoint.addr.clone())
-                .or_insert_with(|| Arc::new(Pool::new(endpoint.addr.clone(), self.connections)))
-                .clone();
+            let pool = pools.aligned[(first + k) % endpoints.len()].clone();
             match pool.ready_next() {
                 Ok((slot, conn)) => return Ok((Pick { pool, slot }, conn)),
                 // Down (its last connection attempt failed): skip it until it recovers.
