@@ -214,10 +214,16 @@ impl Registration for ZooKeeperRegistration {
     async fn deregister(self: Box<Self>) -> Result<(), Status> {
         self.keeper.abort();
         let client = self.session.lock().await;
-        match client.delete(&self.path, None).await {
-            // Closing the session (dropping the client) would remove it too; deleting first
-            // makes the removal immediate and visible before `deregister` returns.
-            Ok(()) | Err(Error::NoNode) => Ok(()),
+        // Only our own node: a restarted provider with the same id may have taken the path
+        // over in its session, and its node must stay. (Closing our session would remove
+        // ours too; deleting first makes the removal visible before `deregister` returns.)
+        let ours = match client.check_stat(&self.path).await {
+            Ok(Some(stat)) if stat.ephemeral_owner == client.session_id().0 => stat,
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+        };
+        match client.delete(&self.path, Some(ours.version)).await {
+            Ok(()) | Err(Error::NoNode) | Err(Error::BadVersion) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
     }
