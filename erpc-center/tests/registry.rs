@@ -168,6 +168,12 @@ async fn a_center_killed_under_load_restarts_with_every_registration() {
     let b = provider(&registry, "b").await;
     let client = support::consumer(&registry).await;
     support::list_reaches(&registry, 2, Duration::from_secs(5)).await;
+    let before =
+        erpc_center::CenterClient::new(erpc_core::Client::new(center.addr.as_str()).unwrap())
+            .discover("Whoami".into(), Default::default())
+            .await
+            .unwrap()
+            .revision;
 
     // Calls run throughout; the center dies mid-way without a word.
     let load = {
@@ -193,7 +199,8 @@ async fn a_center_killed_under_load_restarts_with_every_registration() {
     let center = support::process::spawn_center(&listen, &args).await;
 
     // Every registration survived the kill, and each gets a full TTL: the providers renew
-    // in time, so after two TTLs both are still there.
+    // in time, so after two TTLs both are still there — restored, not registered again
+    // (which would also list them, but with new revisions).
     tokio::time::sleep(ttl * 2).await;
     let direct =
         erpc_center::CenterClient::new(erpc_core::Client::new(center.addr.as_str()).unwrap());
@@ -204,6 +211,10 @@ async fn a_center_killed_under_load_restarts_with_every_registration() {
     let mut ids: Vec<_> = listing.instances.iter().map(|i| i.id.clone()).collect();
     ids.sort();
     assert_eq!(ids, vec!["a", "b"]);
+    assert_eq!(
+        listing.revision, before,
+        "no change since the kill: nothing expired, nothing re-registered"
+    );
 
     let (ok, failed) = load.await.unwrap();
     assert_eq!(
