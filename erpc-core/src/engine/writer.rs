@@ -112,16 +112,28 @@ fn drain(rx: &mut mpsc::Receiver<OutFrame>, now: Instant, buf: &mut BytesMut, bu
     }
 }
 
+/// Write `first` then `then`, in one vectored write when both hold bytes (one syscall for a
+/// batch of urgent frames and stream data, where two `write_all`s took two).
 async fn write_both<W: AsyncWrite + Unpin>(
     io: &mut W,
-    first: &[u8],
-    then: &[u8],
+    mut first: &[u8],
+    mut then: &[u8],
 ) -> std::io::Result<()> {
-    if !first.is_empty() {
-        io.write_all(first).await?;
-    }
-    if !then.is_empty() {
-        io.write_all(then).await?;
+    while !first.is_empty() || !then.is_empty() {
+        let n = if first.is_empty() {
+            io.write(then).await?
+        } else if then.is_empty() {
+            io.write(first).await?
+        } else {
+            let parts = [std::io::IoSlice::new(first), std::io::IoSlice::new(then)];
+            io.write_vectored(&parts).await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let from_first = n.min(first.len());
+        first = &first[from_first..];
+        then = &then[n - from_first..];
     }
     // A no-op for sockets; transports that buffer (TLS records, WebSocket messages, QUIC
     // and UDP frame routing) send the batch now rather than at the next write.
@@ -140,5 +152,76 @@ fn encode(out: OutFrame, now: Instant, buf: &mut BytesMut) {
     // Senders validate frames before queueing them; this is a last line of defence.
     if let Err(e) = frame.encode(buf) {
         tracing::error!(error = %e, kind = ?frame.header.kind, "dropping unencodable frame");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::write_both;
+
+    /// Takes at most `step` bytes per write, vectored or not.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+        vectored: bool,
+    }
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.step - n);
+                self.out.extend_from_slice(&b[..take]);
+                n += take;
+            }
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn both_buffers_arrive_whole_and_in_order_across_partial_writes() {
+        for vectored in [true, false] {
+            for step in [1, 3, 7, 100] {
+                let mut io = Trickle {
+                    out: Vec::new(),
+                    step,
+                    vectored,
+                };
+                write_both(&mut io, b"urgent-", b"then data").await.unwrap();
+                assert_eq!(
+                    io.out, b"urgent-then data",
+                    "step {step}, vectored {vectored}"
+                );
+            }
+        }
     }
 }
