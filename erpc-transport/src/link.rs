@@ -13,6 +13,18 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 /// by reading and writing many frames at a time.
 pub type BoxIo = Box<dyn Io>;
 
+/// For transports that receive whole messages (WebSocket, QUIC, UDP) and hand them on as a
+/// byte stream: copy as much of `pending` as `buf` takes, keeping the rest for the next read.
+#[cfg_attr(
+    not(any(feature = "ws", feature = "quic", feature = "udp")),
+    allow(dead_code)
+)]
+pub(crate) fn read_pending(pending: &mut bytes::Bytes, buf: &mut tokio::io::ReadBuf<'_>) {
+    let n = pending.len().min(buf.remaining());
+    buf.put_slice(&pending[..n]);
+    bytes::Buf::advance(pending, n);
+}
+
 /// Who is at the other end of a link.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]

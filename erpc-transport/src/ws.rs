@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -66,9 +66,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
     ) -> Poll<io::Result<()>> {
         loop {
             if !self.read.is_empty() {
-                let n = self.read.len().min(buf.remaining());
-                buf.put_slice(&self.read[..n]);
-                self.read.advance(n);
+                crate::link::read_pending(&mut self.read, buf);
                 return Poll::Ready(Ok(()));
             }
             match ready!(self.ws.poll_next_unpin(cx)) {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -358,9 +358,7 @@ impl AsyncRead for QuicIo {
     ) -> Poll<io::Result<()>> {
         loop {
             if let Some((bytes, _)) = &mut self.reading {
-                let n = bytes.len().min(buf.remaining());
-                buf.put_slice(&bytes[..n]);
-                bytes.advance(n);
+                crate::link::read_pending(bytes, buf);
                 if bytes.is_empty() {
                     self.reading = None;
                 }

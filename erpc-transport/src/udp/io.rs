@@ -6,7 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
@@ -74,9 +74,7 @@ impl<E: End> AsyncRead for DatagramIo<E> {
                 None => return Poll::Ready(Ok(())),
             }
         }
-        let n = self.reading.len().min(buf.remaining());
-        buf.put_slice(&self.reading[..n]);
-        self.reading.advance(n);
+        crate::link::read_pending(&mut self.reading, buf);
         Poll::Ready(Ok(()))
     }
 }
