@@ -5,6 +5,8 @@
 //! lease expiry).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -117,11 +119,11 @@ impl Register for EtcdRegistry {
         let key = format!("{}{}", self.service_prefix(&instance.service), instance.id);
         let value = serde_json::to_string(&instance)
             .map_err(|e| Status::invalid_argument(format!("instance: {e}")))?;
-        let lease = self.put(&key, &value).await?;
-        let keeper = tokio::spawn(keep_alive(self.clone(), key.clone(), value, lease));
+        let lease = Arc::new(AtomicI64::new(self.put(&key, &value).await?));
+        let keeper = tokio::spawn(keep_alive(self.clone(), key, value, lease.clone()));
         Ok(Box::new(EtcdRegistration {
             registry: self.clone(),
-            key,
+            lease,
             keeper,
         }))
     }
@@ -129,12 +131,13 @@ impl Register for EtcdRegistry {
 
 /// Keep the lease alive every third of its TTL; if etcd lost it, put the instance again
 /// under a new one.
-async fn keep_alive(registry: EtcdRegistry, key: String, value: String, mut lease: i64) {
+async fn keep_alive(registry: EtcdRegistry, key: String, value: String, lease: Arc<AtomicI64>) {
     let period = Duration::from_millis((registry.ttl_secs() as u64 * 1000 / 3).max(100));
     loop {
+        let current = lease.load(Ordering::Acquire);
         let kept: Result<(), etcd_client::Error> = async {
             let mut client = registry.client.clone();
-            let (mut keeper, mut responses) = client.lease_keep_alive(lease).await?;
+            let (mut keeper, mut responses) = client.lease_keep_alive(current).await?;
             loop {
                 keeper.keep_alive().await?;
                 match responses.message().await? {
@@ -151,7 +154,7 @@ async fn keep_alive(registry: EtcdRegistry, key: String, value: String, mut leas
             tokio::time::sleep(period).await;
         }
         match registry.put(&key, &value).await {
-            Ok(new) => lease = new,
+            Ok(new) => lease.store(new, Ordering::Release),
             Err(e) => tracing::debug!(%e, "re-registering on etcd failed"),
         }
     }
@@ -159,20 +162,30 @@ async fn keep_alive(registry: EtcdRegistry, key: String, value: String, mut leas
 
 struct EtcdRegistration {
     registry: EtcdRegistry,
-    key: String,
+    /// The lease the key is under now (the keeper replaces it if etcd lost it).
+    lease: Arc<AtomicI64>,
     keeper: JoinHandle<()>,
 }
 
 #[async_trait]
 impl Registration for EtcdRegistration {
+    /// Revoke the lease, which deletes the key with it — but only if the key is still under
+    /// *our* lease: a provider restarted with the same id has put it under its own, and its
+    /// registration must stay.
     async fn deregister(self: Box<Self>) -> Result<(), Status> {
         self.keeper.abort();
         let mut client = self.registry.client.clone();
-        client
-            .delete(self.key.as_str(), None)
+        match client
+            .lease_revoke(self.lease.load(Ordering::Acquire))
             .await
-            .map_err(unavailable)?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            // Already gone: expired, or revoked.
+            Err(etcd_client::Error::GRpcStatus(s)) if s.message().contains("lease not found") => {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 

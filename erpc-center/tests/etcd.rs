@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use erpc_center::etcd::EtcdRegistry;
 use erpc_core::ServerHandle;
+use erpc_core::discovery::{Instance, Register};
 use support::etcd::etcd;
 
 async fn provider(registry: &EtcdRegistry, name: &str) -> ServerHandle {
@@ -28,6 +29,31 @@ async fn register_discover_follow_and_deregister_on_etcd() {
         .ttl(Duration::from_secs(2));
     // Keep-alives hold the leases well past their TTL; a shutdown deletes the key at once.
     support::two_providers_come_and_go(&registry, Duration::from_secs(3)).await;
+}
+
+#[tokio::test]
+async fn a_restarted_provider_keeps_its_key_when_the_old_instance_deregisters() {
+    let etcd = etcd().await;
+    let registry = EtcdRegistry::connect(&[&etcd.endpoint])
+        .await
+        .unwrap()
+        .ttl(Duration::from_secs(5));
+    let old = registry
+        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:1"))
+        .await
+        .unwrap();
+    // The provider restarts before its old lease expired: same id, new address.
+    let new = registry
+        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:2"))
+        .await
+        .unwrap();
+    // The old instance shutting down leaves the new registration alone.
+    old.deregister().await.unwrap();
+    let now = support::subscribe(&registry).await.borrow().clone();
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].addr.to_string(), "tcp://127.0.0.1:2");
+    new.deregister().await.unwrap();
+    wait_for_count(&registry, 0, Duration::from_secs(2)).await;
 }
 
 #[tokio::test]
