@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use erpc_center::etcd::EtcdRegistry;
 use erpc_core::ServerHandle;
-use erpc_core::discovery::{Instance, Register};
 use support::etcd::etcd;
 
 async fn provider(registry: &EtcdRegistry, name: &str) -> ServerHandle {
@@ -38,22 +37,7 @@ async fn a_restarted_provider_keeps_its_key_when_the_old_instance_deregisters() 
         .await
         .unwrap()
         .ttl(Duration::from_secs(5));
-    let old = registry
-        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:1"))
-        .await
-        .unwrap();
-    // The provider restarts before its old lease expired: same id, new address.
-    let new = registry
-        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:2"))
-        .await
-        .unwrap();
-    // The old instance shutting down leaves the new registration alone.
-    old.deregister().await.unwrap();
-    let now = support::subscribe(&registry).await.borrow().clone();
-    assert_eq!(now.len(), 1);
-    assert_eq!(now[0].addr.to_string(), "tcp://127.0.0.1:2");
-    new.deregister().await.unwrap();
-    wait_for_count(&registry, 0, Duration::from_secs(2)).await;
+    support::a_replaced_registration_survives_the_old_deregistering(&registry).await;
 }
 
 #[tokio::test]

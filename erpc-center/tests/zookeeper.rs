@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use erpc_center::zookeeper::ZooKeeperRegistry;
 use erpc_core::ServerHandle;
-use erpc_core::discovery::{Instance, Register};
 use support::zookeeper::zookeeper;
 
 #[test]
@@ -34,27 +33,7 @@ async fn register_discover_follow_and_deregister_on_zookeeper() {
 async fn a_restarted_provider_takes_over_its_node_from_the_old_session() {
     let zk = zookeeper().await;
     let registry = ZooKeeperRegistry::new(&zk.cluster).session_timeout(Duration::from_secs(4));
-    let old = registry
-        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:1"))
-        .await
-        .unwrap();
-    // The provider restarts before its old session timed out: same id, new address.
-    let new = registry
-        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:2"))
-        .await
-        .unwrap();
-    let mut list = support::subscribe(&registry).await;
-    assert_eq!(
-        list.borrow_and_update()[0].addr.to_string(),
-        "tcp://127.0.0.1:2"
-    );
-    // The old instance shutting down (deregistering) leaves the new node alone.
-    old.deregister().await.unwrap();
-    let now = support::subscribe(&registry).await.borrow().clone();
-    assert_eq!(now.len(), 1);
-    assert_eq!(now[0].addr.to_string(), "tcp://127.0.0.1:2");
-    new.deregister().await.unwrap();
-    support::list_reaches(&registry, 0, Duration::from_secs(2)).await;
+    support::a_replaced_registration_survives_the_old_deregistering(&registry).await;
 }
 
 #[tokio::test]

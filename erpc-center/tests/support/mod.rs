@@ -113,3 +113,26 @@ where
     b.shutdown().await;
     c.shutdown().await;
 }
+
+/// A provider restarted with the same id before its old registration lapsed: it takes the
+/// registration over, and the old instance deregistering (shutting down late) leaves it
+/// alone; then it deregisters itself.
+pub async fn a_replaced_registration_survives_the_old_deregistering<R>(registry: &R)
+where
+    R: Register + erpc_core::discovery::Discover,
+{
+    let old = registry
+        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:1"))
+        .await
+        .expect("registers");
+    let new = registry
+        .register(Instance::new("Whoami", "a", "tcp://127.0.0.1:2"))
+        .await
+        .expect("registers again");
+    old.deregister().await.expect("deregisters");
+    let now = subscribe(registry).await.borrow().clone();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0].addr.to_string(), "tcp://127.0.0.1:2");
+    new.deregister().await.expect("deregisters");
+    list_reaches(registry, 0, std::time::Duration::from_secs(2)).await;
+}
