@@ -184,9 +184,13 @@ impl Register for MdnsRegistry {
             ))
         })?;
         let name = format!("{}-{}", instance.service, instance.id);
+        // A host name per instance (address and port), not per machine: a goodbye covers
+        // the host's address records too, and a shared host name made one instance's
+        // goodbye take its neighbours' addresses away from every consumer.
         let host = format!(
-            "erpc-{}.local.",
-            addr.ip().to_string().replace([':', '.'], "-")
+            "erpc-{}-{}.local.",
+            addr.ip().to_string().replace([':', '.'], "-"),
+            addr.port()
         );
         let info = ServiceInfo::new(
             &self.service_type,

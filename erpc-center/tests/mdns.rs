@@ -69,11 +69,20 @@ async fn providers_are_found_by_multicast_and_leave_with_a_goodbye() {
         names.insert(client.name().await.unwrap());
     }
     assert_eq!(names.len(), 2, "{names:?}");
-    // A graceful shutdown says goodbye; receivers drop the record one second later (RFC
+    // A graceful shutdown says goodbye; receivers may keep the record up to a second (RFC
     // 6762 §10.1, in case the goodbye was a mistake another responder corrects).
+    let a_addr = a.local_addrs().to_vec();
     a.shutdown().await;
     let gone = support::list_reaches(&consumers, 1, Duration::from_secs(5)).await;
     eprintln!("a goodbye reached the consumer after {gone:?}");
+    // The one left must be b: a goodbye must not take a neighbour's records with it.
+    let left: Vec<String> = support::subscribe(&consumers)
+        .await
+        .borrow()
+        .iter()
+        .map(|e| e.addr.to_string())
+        .collect();
+    assert_eq!(left, [b.local_addr().to_string()], "a was {a_addr:?}");
     assert!(gone < Duration::from_secs(3), "{gone:?}");
     for _ in 0..4 {
         assert_eq!(client.name().await.unwrap(), "b");
