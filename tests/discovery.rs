@@ -177,3 +177,118 @@ async fn an_unanswering_registry_does_not_hold_a_shutdown_up() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(1), "shutdown took {took:?}");
 }
+
+/// A port whose connections are accepted and then never read or answered: a stopped
+/// (SIGSTOP) or hung process, whose kernel still completes TCP handshakes. `release`
+/// closes the port and every connection it accepted.
+async fn black_hole() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        tokio::pin!(released);
+        loop {
+            tokio::select! {
+                _ = &mut released => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => held.push(socket),
+                    Err(_) => return,
+                },
+            }
+        }
+    });
+    (addr, release)
+}
+
+#[tokio::test]
+async fn a_stalled_instance_is_skipped_until_it_answers_again() {
+    let live = erpc::Server::builder()
+        .add_service(WhoamiServer::new(Named("live".into())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let (stalled, release) = black_hole().await;
+    let list = StaticList::addrs([
+        format!("tcp://{stalled}").as_str(),
+        &live.local_addr().to_string(),
+    ])
+    .unwrap();
+    let config = erpc::ClientConfig {
+        heartbeat: erpc::HeartbeatConfig {
+            interval: Duration::from_millis(100),
+            misses: 3,
+        },
+        timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_millis(500),
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+        ..erpc::ClientConfig::default()
+    };
+    let client = WhoamiClient::new(
+        erpc::Client::builder()
+            .config(config)
+            .discover(&list, "Whoami")
+            .await
+            .unwrap(),
+    );
+    // The first call to the stalled instance is accepted by its kernel and never answered:
+    // it fails when the connection misses its heartbeats, well before its deadline.
+    let started = tokio::time::Instant::now();
+    let first = client.name().await;
+    let second = client.name().await;
+    let (hung, answered) = match (first, second) {
+        (Err(e), Ok(name)) | (Ok(name), Err(e)) => (e, name),
+        other => panic!("one call should have hung on the stalled instance: {other:?}"),
+    };
+    eprintln!(
+        "the stalled instance was found out after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(hung.code(), erpc::Code::Unavailable, "{hung:?}");
+    assert_eq!(answered, "live");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    // From then on the stalled instance is skipped: each time its backoff passes it is
+    // re-checked (a PING on a new connection) in the background, and no call waits for
+    // that (a check of the black hole takes the whole connect timeout, 500 ms).
+    let started = tokio::time::Instant::now();
+    let (mut calls, mut slowest) = (0, Duration::ZERO);
+    while started.elapsed() < Duration::from_secs(2) {
+        let call = tokio::time::Instant::now();
+        assert_eq!(client.name().await.unwrap(), "live");
+        slowest = slowest.max(call.elapsed());
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("{calls} calls while it stayed stalled, none failed, the slowest {slowest:?}");
+    assert!(slowest < Duration::from_millis(250), "{slowest:?}");
+    // It recovers: a real server on the same port passes the check and takes calls again.
+    drop(release);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let recovered = erpc::Server::builder()
+        .add_service(WhoamiServer::new(Named("recovered".into())))
+        .serve([format!("tcp://{stalled}")])
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    loop {
+        if client.name().await.unwrap() == "recovered" {
+            eprintln!(
+                "the recovered instance took calls after {:?}",
+                started.elapsed()
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the recovered instance got no call"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    recovered.shutdown().await;
+    live.shutdown().await;
+}

@@ -64,6 +64,10 @@ struct Shared {
     dead: Arc<Signal>,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
     wake_sweeper: Notify,
+    /// Wakes [`ClientConn::probe`]rs: a PONG arrived, or the connection died.
+    pong: Notify,
+    /// Set when the connection died because the server stopped answering heartbeats.
+    unhealthy: AtomicBool,
 }
 
 impl Shared {
@@ -108,6 +112,7 @@ impl Shared {
             waiter.fail(status.clone());
         }
         self.dead.fire();
+        self.pong.notify_waiters();
     }
 }
 
@@ -148,6 +153,8 @@ impl ClientConn {
             draining: AtomicBool::new(false),
             dead: Arc::default(),
             wake_sweeper: Notify::new(),
+            pong: Notify::new(),
+            unhealthy: AtomicBool::new(false),
         });
         tokio::spawn(write_loop(write, queues, shared.dead.clone()));
         tokio::spawn(expire_calls(shared.clone(), tx.clone()));
@@ -171,6 +178,9 @@ impl ClientConn {
             let closed =
                 read_loop(read, read_config, &reader_tx, &stop, &dead, &mut endpoint).await;
             tracing::debug!(peer = %peer, reason = %closed, "client connection ended");
+            if matches!(closed, Closed::HeartbeatTimeout) {
+                reader_shared.unhealthy.store(true, Ordering::Release);
+            }
             let status = match &closed {
                 Closed::Protocol(e) => Status::internal(format!("connection to {peer}: {e}")),
                 other => Status::unavailable(format!("connection to {peer}: {other}")),
@@ -191,6 +201,37 @@ impl ClientConn {
     /// Whether new calls may use this connection.
     pub fn is_usable(&self) -> bool {
         !self.shared.dead.is_fired() && !self.shared.draining.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection died because the server stopped answering heartbeats (it is
+    /// stalled or unreachable, not merely restarted).
+    pub fn failed_health(&self) -> bool {
+        self.shared.unhealthy.load(Ordering::Acquire)
+    }
+
+    /// Send a PING and wait for its PONG until `by`: proof that the server is reading and
+    /// answering, which an accepted connection is not (a stopped process's kernel still
+    /// accepts).
+    pub async fn probe(&self, by: Instant) -> Result<(), Status> {
+        let answered = self.shared.pong.notified();
+        tokio::pin!(answered);
+        // Registered before the PING goes out, so the PONG cannot slip past.
+        answered.as_mut().enable();
+        let unanswered = || Status::unavailable(format!("{} did not answer a ping", self.peer));
+        if self.shared.dead.is_fired() {
+            return Err(unanswered());
+        }
+        tokio::time::timeout_at(by, self.tx.send(control(Kind::PING, 0)))
+            .await
+            .map_err(|_| unanswered())?
+            .map_err(|_| unanswered())?;
+        tokio::time::timeout_at(by, answered)
+            .await
+            .map_err(|_| unanswered())?;
+        if self.shared.dead.is_fired() {
+            return Err(unanswered());
+        }
+        Ok(())
     }
 
     /// Close the connection: pending calls fail with `unavailable`.
@@ -474,6 +515,10 @@ struct ClientEndpoint {
 }
 
 impl Endpoint for ClientEndpoint {
+    fn on_pong(&mut self) {
+        self.shared.pong.notify_waiters();
+    }
+
     fn on_frame(&mut self, frame: Frame) -> Verdict {
         match frame.header.kind {
             Kind::RESPONSE => {

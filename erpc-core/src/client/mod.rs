@@ -170,7 +170,7 @@ impl ClientBuilder {
         A: TryInto<Address, Error = AddressError>,
     {
         let addr = addr.try_into()?;
-        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections)));
+        let target = Target::One(Arc::new(Pool::new(addr, (&self.config).into())));
         Ok(self.with_target(target))
     }
 
@@ -209,8 +209,8 @@ impl ClientBuilder {
         balancer: Arc<dyn crate::discovery::Balancer>,
     ) -> Result<Client, Status> {
         let endpoints = discover.subscribe(service).await?;
-        let connections = self.config.connections;
-        let target = Target::many(service.to_owned(), endpoints, balancer, connections);
+        let pools = (&self.config).into();
+        let target = Target::many(service.to_owned(), endpoints, balancer, pools);
         Ok(self.with_target(target))
     }
 

@@ -1,5 +1,11 @@
 //! The connections a client keeps to one peer: lazily dialled, replaced when they die or the
 //! server drains them, with exponential backoff after failed attempts.
+//!
+//! Health: a connection that died because the server stopped answering heartbeats (a stalled
+//! process, a black-holed link) puts its slot into backoff like a failed dial, so a balanced
+//! client skips that instance at once instead of redialling it — a stopped process's kernel
+//! still accepts connections, and each would swallow calls until their deadlines. A slot
+//! coming back from backoff must answer a PING on its new connection before it takes calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,27 +30,47 @@ enum State {
 struct Slot {
     state: std::sync::Mutex<State>,
     /// Serialises dialling, so a burst of calls on a fresh client makes one connection.
-    dialing: tokio::sync::Mutex<()>,
+    /// Shared so that a background re-check can hold it from before it is spawned.
+    dialing: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub(crate) struct Pool {
     addr: Address,
     slots: Vec<Slot>,
     next: AtomicUsize,
+    /// The backoff after a connection failed its heartbeats.
+    backoff_initial: Duration,
+}
+
+/// What a pool needs of the client's settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolConfig {
+    pub connections: usize,
+    pub backoff_initial: Duration,
+}
+
+impl From<&ClientConfig> for PoolConfig {
+    fn from(config: &ClientConfig) -> Self {
+        PoolConfig {
+            connections: config.connections,
+            backoff_initial: config.backoff_initial,
+        }
+    }
 }
 
 impl Pool {
-    pub fn new(addr: Address, connections: usize) -> Pool {
-        let slots = (0..connections.max(1))
+    pub fn new(addr: Address, config: PoolConfig) -> Pool {
+        let slots = (0..config.connections.max(1))
             .map(|_| Slot {
                 state: std::sync::Mutex::new(State::Idle),
-                dialing: tokio::sync::Mutex::new(()),
+                dialing: Arc::new(tokio::sync::Mutex::new(())),
             })
             .collect();
         Pool {
             addr,
             slots,
             next: AtomicUsize::new(0),
+            backoff_initial: config.backoff_initial,
         }
     }
 
@@ -74,16 +100,45 @@ impl Pool {
         if let Some(conn) = self.ready(slot)? {
             return Ok(conn);
         }
+        self.connect(slot, config, deadline).await
+    }
+
+    /// Connect `slot` (its dialling lock held) and record the outcome: up, or down with a
+    /// doubled backoff. A slot coming out of backoff must also answer a PING.
+    async fn connect(
+        &self,
+        slot: &Slot,
+        config: &ClientConfig,
+        deadline: Instant,
+    ) -> Result<Arc<ClientConn>, Status> {
+        let recovering = matches!(*lock(slot), State::Down { .. });
         let connect_by = deadline.min(Instant::now() + config.connect_timeout);
-        let attempt =
-            tokio::time::timeout_at(connect_by, ClientConn::connect(&self.addr, config)).await;
+        let attempt = match tokio::time::timeout_at(
+            connect_by,
+            ClientConn::connect(&self.addr, config),
+        )
+        .await
+        {
+            Ok(Ok(conn)) if recovering => match conn.probe(connect_by).await {
+                Ok(()) => Ok(conn),
+                Err(e) => {
+                    conn.close();
+                    Err(e)
+                }
+            },
+            Ok(result) => result,
+            Err(_) => Err(Status::unavailable(format!(
+                "timed out connecting to {}",
+                self.addr
+            ))),
+        };
         let mut state = lock(slot);
         match attempt {
-            Ok(Ok(conn)) => {
+            Ok(conn) => {
                 *state = State::Up(conn.clone());
                 Ok(conn)
             }
-            failed => {
+            Err(status) => {
                 let backoff = match &*state {
                     State::Down { backoff, .. } => (*backoff * 2).min(config.backoff_max),
                     _ => config.backoff_initial,
@@ -92,19 +147,59 @@ impl Pool {
                     retry_at: Instant::now() + backoff,
                     backoff,
                 };
-                Err(match failed {
-                    Ok(Err(status)) => status,
-                    _ => Status::unavailable(format!("timed out connecting to {}", self.addr)),
-                })
+                Err(status)
             }
         }
     }
 
+    /// If slot `index` is coming out of backoff (its backoff has passed), re-check it in the
+    /// background — dial, and a PING answered — and return `true`; meanwhile it counts as
+    /// backing off, so a balanced client sends its calls elsewhere instead of making one of
+    /// them wait for the check.
+    pub fn recheck_in_background(self: &Arc<Self>, index: usize, config: &ClientConfig) -> bool {
+        let slot = &self.slots[index];
+        // Someone dialling it already will settle it.
+        let Ok(dialing) = slot.dialing.clone().try_lock_owned() else {
+            return false;
+        };
+        let by = Instant::now() + config.connect_timeout;
+        {
+            let mut state = lock(slot);
+            let State::Down { retry_at, .. } = &mut *state else {
+                return false;
+            };
+            if Instant::now() < *retry_at {
+                return false;
+            }
+            // Held off while the check runs; the check sets the outcome.
+            *retry_at = by;
+        }
+        let (pool, config) = (self.clone(), config.clone());
+        tokio::spawn(async move {
+            let _dialing = dialing;
+            if let Err(e) = pool.connect(&pool.slots[index], &config, by).await {
+                tracing::debug!(peer = %pool.addr, error = %e, "instance still unhealthy");
+            }
+        });
+        true
+    }
+
     /// The slot's connection if it is usable; `Ok(None)` if it should be (re)dialled.
     fn ready(&self, slot: &Slot) -> Result<Option<Arc<ClientConn>>, Status> {
-        let state = lock(slot);
+        let mut state = lock(slot);
         match &*state {
             State::Up(conn) if conn.is_usable() => Ok(Some(conn.clone())),
+            State::Up(conn) if conn.failed_health() => {
+                let backoff = self.backoff_initial;
+                *state = State::Down {
+                    retry_at: Instant::now() + backoff,
+                    backoff,
+                };
+                Err(Status::unavailable(format!(
+                    "{} stopped answering heartbeats; retrying in {backoff:?}",
+                    self.addr
+                )))
+            }
             State::Down { retry_at, .. } if Instant::now() < *retry_at => {
                 Err(Status::unavailable(format!(
                     "{} is unreachable; retrying in {:?}",

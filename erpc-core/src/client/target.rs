@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
-use crate::client::pool::Pool;
+use crate::client::pool::{Pool, PoolConfig};
 use crate::config::ClientConfig;
 use crate::discovery::{Balancer, Endpoints};
 use crate::status::Status;
@@ -31,7 +31,7 @@ pub(crate) struct Balanced {
     endpoints: watch::Receiver<Endpoints>,
     balancer: Arc<dyn Balancer>,
     pools: Mutex<Pools>,
-    connections: usize,
+    pool_config: PoolConfig,
 }
 
 /// One pool per endpoint, in the list's order, so a call finds its pool by position (no
@@ -46,7 +46,7 @@ struct Pools {
 
 impl Pools {
     /// Follow `endpoints` if they are not the list already followed.
-    fn follow(&mut self, endpoints: &Endpoints, connections: usize) {
+    fn follow(&mut self, endpoints: &Endpoints, config: PoolConfig) {
         if self
             .seen
             .as_ref()
@@ -64,7 +64,7 @@ impl Pools {
             .iter()
             .map(|e| {
                 old.remove(&e.addr)
-                    .unwrap_or_else(|| Arc::new(Pool::new(e.addr.clone(), connections)))
+                    .unwrap_or_else(|| Arc::new(Pool::new(e.addr.clone(), config)))
             })
             .collect();
         // What is left is no longer listed.
@@ -81,14 +81,14 @@ impl Target {
         service: String,
         endpoints: watch::Receiver<Endpoints>,
         balancer: Arc<dyn Balancer>,
-        connections: usize,
+        pool_config: PoolConfig,
     ) -> Target {
         Target::Many(Balanced {
             service,
             endpoints,
             balancer,
             pools: Mutex::default(),
-            connections,
+            pool_config,
         })
     }
 
@@ -137,14 +137,27 @@ impl Target {
         }
     }
 
-    /// Dial the picked slot. For a discovered service, an instance that cannot be reached
-    /// now backs off and another is tried once: nothing has been sent yet.
+    /// Dial the picked slot. For a discovered service, an instance coming out of backoff is
+    /// re-checked in the background while the call goes to another one, and an instance
+    /// that cannot be reached now backs off and another is tried once: nothing has been sent
+    /// yet.
     pub async fn dial(
         &self,
-        pick: Pick,
+        mut pick: Pick,
         config: &ClientConfig,
         deadline: Instant,
     ) -> Result<Arc<ClientConn>, Status> {
+        if let Target::Many(b) = self {
+            // Each re-check started holds its slot off, so this ends within the list's length.
+            while pick.pool.recheck_in_background(pick.slot, config) {
+                match b.ready_next() {
+                    Ok((_, Some(conn))) => return Ok(conn),
+                    Ok((next, None)) => pick = next,
+                    // Nothing else is up: this call waits for the check's outcome.
+                    Err(_) => return pick.pool.dial(pick.slot, config, deadline).await,
+                }
+            }
+        }
         match (pick.pool.dial(pick.slot, config, deadline).await, self) {
             (Err(e), Target::Many(b)) => {
                 tracing::debug!(service = %b.service, error = %e, "instance unreachable; trying another");
@@ -187,7 +200,7 @@ impl Balanced {
             )));
         }
         let mut pools = self.lock();
-        pools.follow(&endpoints, self.connections);
+        pools.follow(&endpoints, self.pool_config);
         let first = self.balancer.pick(&endpoints).min(endpoints.len() - 1);
         let mut last_error = None;
         for k in 0..endpoints.len() {

@@ -36,6 +36,8 @@ pub(crate) trait Endpoint {
     fn on_oversized(&mut self, header: Header, reason: String);
     /// A frame with a malformed header block.
     fn on_bad_head(&mut self, header: Header, error: HeadError);
+    /// The peer answered a PING.
+    fn on_pong(&mut self) {}
 }
 
 /// Why a read loop ended.
@@ -164,7 +166,10 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
                         let _ = tx.try_send(control(Kind::PONG, frame.header.request_id));
                         Verdict::Junk
                     }
-                    Kind::PONG => Verdict::Junk,
+                    Kind::PONG => {
+                        endpoint.on_pong();
+                        Verdict::Junk
+                    }
                     _ => endpoint.on_frame(frame),
                 },
                 Decoded::Oversized { header, reason } => {
