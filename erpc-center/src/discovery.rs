@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -111,21 +111,27 @@ impl Register for CenterRegistry {
             })
             .await?;
         let registry = self.clone();
-        let (service, id) = (instance.service.clone(), instance.id.clone());
-        let renewer = tokio::spawn(renew(registry, instance, lease.id, lease.ttl_ms));
+        let held = Arc::new(AtomicU64::new(lease.id));
+        let renewer = tokio::spawn(renew(registry, instance, held.clone(), lease.ttl_ms));
         Ok(Box::new(CenterRegistration {
             registry: self.clone(),
-            service,
-            id,
+            lease: held,
             renewer,
         }))
     }
 }
 
-/// Keep a lease alive: renew every third of its TTL; register again if the center forgot it.
-async fn renew(registry: CenterRegistry, instance: Instance, mut lease: u64, mut ttl_ms: u64) {
+/// Keep a lease alive: renew every third of its TTL; register again (under a new lease,
+/// stored in `held`) if the center forgot it.
+async fn renew(
+    registry: CenterRegistry,
+    instance: Instance,
+    held: Arc<AtomicU64>,
+    mut ttl_ms: u64,
+) {
     loop {
         tokio::time::sleep(Duration::from_millis((ttl_ms / 3).max(10))).await;
+        let lease = held.load(Ordering::Acquire);
         let renewed = registry
             .with_center(|c| async move { c.renew(lease).await })
             .await;
@@ -141,7 +147,8 @@ async fn renew(registry: CenterRegistry, instance: Instance, mut lease: u64, mut
                     })
                     .await;
                 if let Ok(l) = again {
-                    (lease, ttl_ms) = (l.id, l.ttl_ms);
+                    held.store(l.id, Ordering::Release);
+                    ttl_ms = l.ttl_ms;
                 }
             }
             // No center answers: keep trying at the same pace; the lease outlives short
@@ -153,8 +160,8 @@ async fn renew(registry: CenterRegistry, instance: Instance, mut lease: u64, mut
 
 struct CenterRegistration {
     registry: CenterRegistry,
-    service: String,
-    id: String,
+    /// The lease the instance is registered under now.
+    lease: Arc<AtomicU64>,
     renewer: JoinHandle<()>,
 }
 
@@ -162,12 +169,11 @@ struct CenterRegistration {
 impl Registration for CenterRegistration {
     async fn deregister(self: Box<Self>) -> Result<(), Status> {
         self.renewer.abort();
-        let (service, id) = (self.service.clone(), self.id.clone());
+        // By lease, not by (service, id): if a restarted provider has registered the same
+        // id meanwhile, that registration is another lease's and stays.
+        let lease = self.lease.load(Ordering::Acquire);
         self.registry
-            .with_center(|c| {
-                let (service, id) = (service.clone(), id.clone());
-                async move { c.deregister(service, id).await }
-            })
+            .with_center(|c| async move { c.release(lease).await })
             .await
             .map(|_| ())
     }

@@ -212,6 +212,13 @@ impl Registry {
         Some((event, Record::Remove(key.0, key.1)))
     }
 
+    /// Remove the instance `lease` keeps, if any: a deregistration that cannot remove a
+    /// later registration of the same (service, id), whose lease is another.
+    pub fn release(&mut self, lease: u64, reason: &str) -> Option<(Event, Record)> {
+        let (service, id) = self.leases.get(&lease)?.key.clone();
+        self.deregister(&service, &id, reason)
+    }
+
     /// Remove every instance whose lease expired by `now`.
     pub fn expire(&mut self, now: Instant) -> Vec<(Event, Record)> {
         let mut expired: Vec<(String, String)> = self
@@ -335,6 +342,19 @@ mod tests {
         assert_eq!(revs, vec![3, 4]);
         assert!(r.since(4).unwrap().is_empty());
         assert_eq!(r.discover("a", &Filter::default()).0, vec![inst("a", "2")]);
+    }
+
+    #[test]
+    fn releasing_a_replaced_lease_leaves_the_new_registration() {
+        let mut r = Registry::default();
+        let now = Instant::now();
+        let (old, _, _) = r.register(inst("a", "1"), TTL, now);
+        let (new, _, _) = r.register(inst("a", "1"), TTL, now);
+        assert!(r.release(old, "deregistered").is_none());
+        assert_eq!(r.discover("a", &Filter::default()).0.len(), 1);
+        assert!(r.release(new, "deregistered").is_some());
+        assert!(r.discover("a", &Filter::default()).0.is_empty());
+        assert_eq!(r.renew(new, now), None);
     }
 
     #[test]

@@ -48,8 +48,14 @@ pub trait Center {
     async fn register(&self, instance: Instance, ttl_ms: u64) -> Result<Lease, Status>;
     /// Renew a lease; `not_found` if it expired (register again). Returns the TTL in ms.
     async fn renew(&self, lease: u64) -> Result<u64, Status>;
-    /// Remove an instance now (a graceful shutdown). Returns the revision.
+    /// Remove an instance now, whatever lease keeps it (an operator's removal). Returns the
+    /// revision.
     async fn deregister(&self, service: String, id: String) -> Result<u64, Status>;
+    /// Remove the instance `lease` keeps, if it still keeps one, and end the lease: a
+    /// provider's graceful shutdown. Unlike `deregister` it cannot remove a newer
+    /// registration of the same (service, id), made under another lease by a restarted
+    /// provider. Returns the revision (the current one if nothing was removed).
+    async fn release(&self, lease: u64) -> Result<u64, Status>;
     /// The instances of a service that pass the filter.
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status>;
     /// Every instance change of `service` ("" for all) after `from_revision`, then live
@@ -174,6 +180,14 @@ impl Center for CenterImpl {
         let (removed, revision) = self.backend.deregister(&service, &id).await?;
         if removed {
             tracing::info!(%service, %id, revision, "deregistered");
+        }
+        Ok(revision)
+    }
+
+    async fn release(&self, lease: u64) -> Result<u64, Status> {
+        let (removed, revision) = self.backend.release(lease).await?;
+        if removed {
+            tracing::info!(lease, revision, "released");
         }
         Ok(revision)
     }

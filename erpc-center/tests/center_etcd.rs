@@ -70,6 +70,29 @@ async fn a_center_on_etcd_registers_renews_discovers_and_deregisters() {
     assert_ne!(b2.id, b.id);
     assert_eq!(c.renew(b.id).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(c.renew(b2.id).await.unwrap(), 2_000);
+    // Releasing the replaced lease removes nothing; releasing the current one removes it.
+    let before = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert_eq!(c.release(b.id).await.unwrap(), before.revision);
+    assert_eq!(
+        c.discover("svc".into(), Filter::default())
+            .await
+            .unwrap()
+            .instances
+            .len(),
+        1
+    );
+    assert!(c.release(b2.id).await.unwrap() > before.revision);
+    assert!(
+        c.discover("svc".into(), Filter::default())
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+    assert_eq!(c.renew(b2.id).await.unwrap_err().code(), Code::NotFound);
+
+    let registry = erpc_center::CenterRegistry::new([server.local_addr()]).unwrap();
+    support::a_replaced_registration_survives_the_old_deregistering(&registry).await;
 
     let bad = c
         .register(Instance::new("a/b", "x", "tcp://127.0.0.1:1"), 2_000)

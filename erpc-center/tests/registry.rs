@@ -94,6 +94,14 @@ async fn providers_register_and_consumers_follow_them() {
 }
 
 #[tokio::test]
+async fn a_replaced_registration_survives_the_old_deregistering() {
+    let center = center().await;
+    let registry = CenterRegistry::new([center.local_addr()]).unwrap();
+    support::a_replaced_registration_survives_the_old_deregistering(&registry).await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_provider_that_stops_renewing_disappears_after_its_ttl() {
     let center = center().await;
     let registry = CenterRegistry::new([center.local_addr()])

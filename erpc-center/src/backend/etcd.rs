@@ -20,7 +20,8 @@ use async_trait::async_trait;
 use erpc_core::stream::push::{self, Overflow};
 use erpc_core::{ServerStream, Status};
 use etcd_client::{
-    Client, DeleteOptions, EventType, GetOptions, KeyValue, PutOptions, WatchOptions,
+    Client, DeleteOptions, EventType, GetOptions, KeyValue, LeaseTimeToLiveOptions, PutOptions,
+    WatchOptions,
 };
 
 use super::{Backend, Scope};
@@ -165,6 +166,18 @@ impl EtcdBackend {
         Ok((current, revision_of(resp.header())))
     }
 
+    /// etcd's current revision.
+    async fn current_revision(&self) -> Result<u64, Status> {
+        // Any read answers with the current revision; this one reads nothing.
+        let options = GetOptions::new().with_count_only();
+        let resp = self
+            .client()
+            .get(self.instances.as_str(), Some(options))
+            .await
+            .map_err(unavailable)?;
+        Ok(revision_of(resp.header()))
+    }
+
     /// `out_of_range` if etcd no longer keeps the history after `from` (compacted).
     async fn check_replayable(&self, prefix: &str, from: u64) -> Result<(), Status> {
         let start = i64::try_from(from + 1)
@@ -293,6 +306,28 @@ impl Backend for EtcdBackend {
             }
         }
         Ok((deleted.deleted() > 0, revision_of(deleted.header())))
+    }
+
+    async fn release(&self, lease: u64) -> Result<(bool, u64), Status> {
+        // The center's lease ids are etcd's: revoking one deletes the key it keeps, if it
+        // still keeps one (a re-registration moved the key to a new lease).
+        let Ok(id) = i64::try_from(lease) else {
+            return self.current_revision().await.map(|r| (false, r));
+        };
+        let mut client = self.client();
+        let held = client
+            .lease_time_to_live(id, Some(LeaseTimeToLiveOptions::new().with_keys()))
+            .await
+            .map_err(unavailable)?;
+        // TTL -1: etcd does not know the lease (expired or revoked).
+        if held.ttl() < 0 {
+            return Ok((false, revision_of(held.header())));
+        }
+        match client.lease_revoke(id).await {
+            Ok(revoked) => Ok((!held.keys().is_empty(), revision_of(revoked.header()))),
+            Err(e) if lease_not_found(&e) => self.current_revision().await.map(|r| (false, r)),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status> {

@@ -135,6 +135,21 @@ impl Local {
             .await
             .map_err(|e| Status::internal(format!("center task failed: {e}")))?
     }
+
+    /// Run a removal: whether it removed an instance, and its revision (the current one if
+    /// it removed none).
+    async fn remove(
+        &self,
+        removal: impl FnOnce(&mut Registry) -> Option<(Event, Record)> + Send + 'static,
+    ) -> Result<(bool, u64), Status> {
+        let done = self
+            .mutate(move |r| removal(r).map(|(event, record)| ((), event, record)))
+            .await?;
+        Ok(match done {
+            Some(((), revision)) => (true, revision),
+            None => (false, self.inner.lock().revision()),
+        })
+    }
 }
 
 /// Remove expired leases every sweep interval, for as long as the center exists.
@@ -174,16 +189,12 @@ impl Backend for Local {
 
     async fn deregister(&self, service: &str, id: &str) -> Result<(bool, u64), Status> {
         let (s, i) = (service.to_owned(), id.to_owned());
-        let done = self
-            .mutate(move |r| {
-                r.deregister(&s, &i, "deregistered")
-                    .map(|(event, record)| ((), event, record))
-            })
-            .await?;
-        Ok(match done {
-            Some(((), revision)) => (true, revision),
-            None => (false, self.inner.lock().revision()),
-        })
+        self.remove(move |r| r.deregister(&s, &i, "deregistered"))
+            .await
+    }
+
+    async fn release(&self, lease: u64) -> Result<(bool, u64), Status> {
+        self.remove(move |r| r.release(lease, "deregistered")).await
     }
 
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status> {

@@ -52,6 +52,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Remove an instance now. Whether it was registered, and the revision of its removal
     /// (the current revision if it was not).
     async fn deregister(&self, service: &str, id: &str) -> Result<(bool, u64), Status>;
+    /// Remove the instance `lease` keeps, if it still keeps one, and end the lease. Whether
+    /// an instance was removed, and the revision (the current one if none was).
+    async fn release(&self, lease: u64) -> Result<(bool, u64), Status>;
     /// The instances of `service` passing `filter`.
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status>;
     /// The changes in `scope` after revision `from`, then live ones; `out_of_range` if `from`
