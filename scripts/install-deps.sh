@@ -5,12 +5,14 @@
 #   protobuf-compiler  protoc, for etcd-client's generated code (erpc-center's etcd registry)
 #   etcd-server        a real etcd the etcd tests start on free loopback ports
 #   zookeeperd         a real ZooKeeper (and Java) the ZooKeeper tests start the same way
+#   iproute2           `ip netns`/veth, for the partition test's second host
 set -euo pipefail
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 { [ -r /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need_apt+=(zookeeperd)
 
 if [ ${#need_apt[@]} -gt 0 ]; then

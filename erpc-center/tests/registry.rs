@@ -12,6 +12,10 @@ use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
 use erpc_core::ServerHandle;
 
 async fn center() -> ServerHandle {
+    center_at("tcp://127.0.0.1:0").await
+}
+
+async fn center_at(listen: &str) -> ServerHandle {
     let config = CenterConfig {
         min_ttl: Duration::from_millis(100),
         sweep: Duration::from_millis(50),
@@ -20,7 +24,7 @@ async fn center() -> ServerHandle {
     let center = CenterImpl::open(Box::new(MemoryStore), config).unwrap();
     erpc_core::Server::builder()
         .add_service(CenterServer::new(center))
-        .serve(["tcp://127.0.0.1:0"])
+        .serve([listen])
         .await
         .unwrap()
 }
@@ -279,6 +283,68 @@ async fn a_provider_cut_off_from_the_center_leaves_and_comes_back_when_healed() 
     }
     assert_eq!(names.len(), 2, "{names:?}");
     a.shutdown().await;
+    b.shutdown().await;
+    center.shutdown().await;
+}
+
+/// The partition above, made of a real network: the provider is a process in a network
+/// namespace of its own, and its link is cut (packets dropped, no connection reset: its
+/// connections to the center hang rather than fail) and healed.
+#[tokio::test]
+async fn a_provider_partitioned_off_by_the_network_leaves_and_comes_back_when_healed() {
+    if !support::netns::permitted() {
+        eprintln!(
+            "not root: no network namespace can be made here (the relay test covers the rest)"
+        );
+        return;
+    }
+    let ns = support::netns::Netns::create(1);
+    let center = center_at("tcp://0.0.0.0:0").await;
+    let port = center.local_addr().to_string();
+    let port = port.rsplit(':').next().unwrap();
+    let (local, across) = (
+        format!("tcp://127.0.0.1:{port}"),
+        format!("tcp://{}:{port}", ns.host_ip),
+    );
+    let ttl = Duration::from_secs(1);
+    let _a = support::process::spawn_provider_in(
+        Some(&ns.name),
+        &format!("tcp://{}:0", ns.ns_ip),
+        support::process::Via::Centers(&[across.as_str()]),
+        "a",
+        ttl,
+    )
+    .await;
+    let registry = CenterRegistry::new([local.as_str()]).unwrap();
+    let b = provider(&registry, "b").await;
+    let client = support::consumer(&registry).await;
+    support::list_reaches(&registry, 2, Duration::from_secs(5)).await;
+    let mut names = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        names.insert(client.name().await.unwrap());
+    }
+    assert_eq!(
+        names.len(),
+        2,
+        "both are called, one across the link: {names:?}"
+    );
+
+    ns.cut();
+    let took = support::list_reaches(&registry, 1, Duration::from_secs(5)).await;
+    eprintln!("partitioned provider evicted {took:?} after the cut (TTL {ttl:?})");
+    assert!(took <= ttl + Duration::from_millis(50 + 400), "{took:?}");
+    for _ in 0..4 {
+        assert_eq!(client.name().await.unwrap(), "b");
+    }
+
+    ns.heal();
+    let back = support::list_reaches(&registry, 2, Duration::from_secs(30)).await;
+    eprintln!("it registered again {back:?} after the heal");
+    let mut names = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        names.insert(client.name().await.unwrap());
+    }
+    assert_eq!(names.len(), 2, "{names:?}");
     b.shutdown().await;
     center.shutdown().await;
 }

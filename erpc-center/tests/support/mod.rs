@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod etcd;
+pub mod netns;
 pub mod process;
 pub mod relay;
 pub mod zookeeper;
@@ -28,6 +29,11 @@ impl Whoami for Named {
 
 /// An instance named `name` serving Whoami on a free port, registered with `registry`.
 pub async fn provider(registry: Arc<dyn Register>, name: &str) -> ServerHandle {
+    provider_on(registry, name, "tcp://127.0.0.1:0").await
+}
+
+/// An instance named `name` serving Whoami on `listen`, registered with `registry`.
+pub async fn provider_on(registry: Arc<dyn Register>, name: &str, listen: &str) -> ServerHandle {
     erpc_core::Server::builder()
         .add_service(WhoamiServer::new(Named(name.into())))
         .register(
@@ -37,7 +43,7 @@ pub async fn provider(registry: Arc<dyn Register>, name: &str) -> ServerHandle {
                 ..Instance::default()
             },
         )
-        .serve(["tcp://127.0.0.1:0"])
+        .serve([listen])
         .await
         .expect("provider serves")
 }

@@ -40,6 +40,7 @@ pub async fn spawn_center(listen: &str, args: &[&str]) -> CenterProcess {
 const REGISTRY_ENV: &str = "ERPC_TEST_PROVIDER_REGISTRY";
 const ID_ENV: &str = "ERPC_TEST_PROVIDER_ID";
 const TTL_ENV: &str = "ERPC_TEST_PROVIDER_TTL_MS";
+const LISTEN_ENV: &str = "ERPC_TEST_PROVIDER_LISTEN";
 /// The line a provider process prints once registered.
 const READY: &str = "erpc-test-provider registered";
 
@@ -66,12 +67,32 @@ impl Via<'_> {
 /// binary runs itself: it must have an ignored test named `provider_process` calling
 /// [`provider_process`]. Killed (SIGKILL) when dropped.
 pub async fn spawn_provider(via: Via<'_>, id: &str, ttl: Duration) -> tokio::process::Child {
+    spawn_provider_in(None, "tcp://127.0.0.1:0", via, id, ttl).await
+}
+
+/// [`spawn_provider`], serving on `listen`, in network namespace `netns` if one is given.
+pub async fn spawn_provider_in(
+    netns: Option<&str>,
+    listen: &str,
+    via: Via<'_>,
+    id: &str,
+    ttl: Duration,
+) -> tokio::process::Child {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = tokio::process::Command::new(exe)
+    let mut command = match netns {
+        Some(ns) => {
+            let mut c = tokio::process::Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(exe);
+            c
+        }
+        None => tokio::process::Command::new(exe),
+    };
+    let mut child = command
         .args(["provider_process", "--exact", "--ignored", "--nocapture"])
         .env(REGISTRY_ENV, via.encode())
         .env(ID_ENV, id)
         .env(TTL_ENV, ttl.as_millis().to_string())
+        .env(LISTEN_ENV, listen)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -105,6 +126,7 @@ pub fn provider_process() {
         return;
     };
     let ttl = Duration::from_millis(ttl.parse().expect("a TTL in ms"));
+    let listen = std::env::var(LISTEN_ENV).unwrap_or_else(|_| "tcp://127.0.0.1:0".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -122,7 +144,7 @@ pub fn provider_process() {
                 ),
                 _ => panic!("unknown registry {registry:?}"),
             };
-        let _server = super::provider(registry, &id).await;
+        let _server = super::provider_on(registry, &id, &listen).await;
         println!("{READY}");
         // Serve and renew until killed.
         std::future::pending::<()>().await;

@@ -1,0 +1,107 @@
+//! A network namespace joined to this one by a veth pair: a second host on this machine,
+//! whose link can be cut (packets dropped, no connection reset) and healed.
+
+use std::process::Command;
+
+/// A namespace `name` at `ns_ip`, reaching this host at `host_ip`; deleted when dropped.
+pub struct Netns {
+    /// The namespace's name (for `ip netns exec`).
+    pub name: String,
+    /// This side of the link.
+    pub host_ip: String,
+    /// The namespace's side of the link.
+    pub ns_ip: String,
+    host_if: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("ip {args:?}: {e} (is iproute2 installed?)"));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether this process may create namespaces (root); tests say so and skip otherwise.
+pub fn permitted() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+impl Netns {
+    /// Create the namespace and its link; `tag` (0–249) keeps parallel tests' addresses and
+    /// names apart.
+    pub fn create(tag: u8) -> Netns {
+        let id = format!("{}{tag}", std::process::id() % 100_000);
+        let name = format!("erpc-{id}");
+        let (host_if, ns_if) = (format!("eh{id}"), format!("en{id}"));
+        let subnet = format!("10.{}.{}", 200 + tag % 50, std::process::id() % 250);
+        let (host_ip, ns_ip) = (format!("{subnet}.1"), format!("{subnet}.2"));
+        // A namespace left by a killed earlier run with the same name goes first.
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        let ns = Netns {
+            name,
+            host_ip,
+            ns_ip,
+            host_if,
+        };
+        let n = ns.name.as_str();
+        ip(&[
+            "link",
+            "add",
+            &ns.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &ns_if,
+        ]);
+        ip(&["link", "set", &ns_if, "netns", n]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", ns.host_ip),
+            "dev",
+            &ns.host_if,
+        ]);
+        ip(&["link", "set", &ns.host_if, "up"]);
+        let inside = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", n, "ip"];
+            all.extend_from_slice(args);
+            ip(&all);
+        };
+        inside(&["addr", "add", &format!("{}/24", ns.ns_ip), "dev", &ns_if]);
+        inside(&["link", "set", &ns_if, "up"]);
+        inside(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Cut the link: packets both ways are dropped; nobody is told.
+    pub fn cut(&self) {
+        ip(&["link", "set", &self.host_if, "down"]);
+    }
+
+    /// Heal the link.
+    pub fn heal(&self) {
+        ip(&["link", "set", &self.host_if, "up"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the veth pair, and with it ours.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+    }
+}
