@@ -14,8 +14,16 @@ pub struct Netns {
     host_if: String,
 }
 
+/// iproute2's `ip`, wherever it is (`/usr/sbin` may not be on a CI runner's PATH).
+pub fn ip_program() -> &'static str {
+    ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("ip")
+}
+
 fn ip(args: &[&str]) {
-    let out = Command::new("ip")
+    let out = Command::new(ip_program())
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("ip {args:?}: {e} (is iproute2 installed?)"));
@@ -44,7 +52,9 @@ impl Netns {
         let subnet = format!("10.{}.{}", 200 + tag % 50, std::process::id() % 250);
         let (host_ip, ns_ip) = (format!("{subnet}.1"), format!("{subnet}.2"));
         // A namespace left by a killed earlier run with the same name goes first.
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = Command::new(ip_program())
+            .args(["netns", "del", &name])
+            .output();
         ip(&["netns", "add", &name]);
         let ns = Netns {
             name,
@@ -97,10 +107,10 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         // Deleting the namespace deletes its end of the veth pair, and with it ours.
-        let _ = Command::new("ip")
+        let _ = Command::new(ip_program())
             .args(["netns", "del", &self.name])
             .output();
-        let _ = Command::new("ip")
+        let _ = Command::new(ip_program())
             .args(["link", "del", &self.host_if])
             .output();
     }

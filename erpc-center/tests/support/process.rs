@@ -81,7 +81,7 @@ pub async fn spawn_provider_in(
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = match netns {
         Some(ns) => {
-            let mut c = tokio::process::Command::new("ip");
+            let mut c = tokio::process::Command::new(super::netns::ip_program());
             c.args(["netns", "exec", ns]).arg(exe);
             c
         }
