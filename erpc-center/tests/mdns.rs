@@ -64,10 +64,7 @@ async fn providers_are_found_by_multicast_and_leave_with_a_goodbye() {
     let found = support::list_reaches(&consumers, 2, Duration::from_secs(10)).await;
     eprintln!("two providers found over mDNS after {found:?}");
     let client = support::consumer(&consumers).await;
-    let mut names = std::collections::BTreeSet::new();
-    for _ in 0..4 {
-        names.insert(client.name().await.unwrap());
-    }
+    let names = support::answering(&client, 4).await;
     assert_eq!(names.len(), 2, "{names:?}");
     // A graceful shutdown says goodbye; receivers may keep the record up to a second (RFC
     // 6762 §10.1, in case the goodbye was a mistake another responder corrects).

@@ -277,10 +277,7 @@ async fn a_provider_cut_off_from_the_center_leaves_and_comes_back_when_healed() 
     // consumers follow it back.
     relay.heal();
     support::list_reaches(&registry, 2, Duration::from_secs(5)).await;
-    let mut names = std::collections::BTreeSet::new();
-    for _ in 0..4 {
-        names.insert(client.name().await.unwrap());
-    }
+    let names = support::answering(&client, 4).await;
     assert_eq!(names.len(), 2, "{names:?}");
     a.shutdown().await;
     b.shutdown().await;
@@ -319,10 +316,7 @@ async fn a_provider_partitioned_off_by_the_network_leaves_and_comes_back_when_he
     let b = provider(&registry, "b").await;
     let client = support::consumer(&registry).await;
     support::list_reaches(&registry, 2, Duration::from_secs(5)).await;
-    let mut names = std::collections::BTreeSet::new();
-    for _ in 0..4 {
-        names.insert(client.name().await.unwrap());
-    }
+    let names = support::answering(&client, 4).await;
     assert_eq!(
         names.len(),
         2,
@@ -340,10 +334,7 @@ async fn a_provider_partitioned_off_by_the_network_leaves_and_comes_back_when_he
     ns.heal();
     let back = support::list_reaches(&registry, 2, Duration::from_secs(30)).await;
     eprintln!("it registered again {back:?} after the heal");
-    let mut names = std::collections::BTreeSet::new();
-    for _ in 0..8 {
-        names.insert(client.name().await.unwrap());
-    }
+    let names = support::answering(&client, 8).await;
     assert_eq!(names.len(), 2, "{names:?}");
     b.shutdown().await;
     center.shutdown().await;

@@ -58,6 +58,15 @@ pub async fn consumer(registry: &dyn erpc_core::discovery::Discover) -> WhoamiCl
     )
 }
 
+/// The names of the instances that answered `calls` calls of `client`.
+pub async fn answering(client: &WhoamiClient, calls: usize) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for _ in 0..calls {
+        names.insert(client.name().await.expect("a call succeeds"));
+    }
+    names
+}
+
 /// `registry`'s followed list of Whoami instances.
 pub async fn subscribe(
     registry: &dyn erpc_core::discovery::Discover,
