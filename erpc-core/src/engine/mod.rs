@@ -90,6 +90,14 @@ pub(crate) fn queue_or_spawn(tx: &mpsc::Sender<OutFrame>, out: OutFrame) {
     }
 }
 
+/// The refusal of a streaming call over a transport that cannot carry one (UDP), said the
+/// same by client and server.
+pub(crate) fn streaming_unsupported(scheme: &str) -> crate::status::Status {
+    crate::status::Status::unimplemented(format!(
+        "streaming calls need an ordered, reliable transport; {scheme} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)"
+    ))
+}
+
 /// A frame to send without a header block: ping, pong, cancel, goaway, error.
 pub(crate) fn control(kind: crate::protocol::Kind, request_id: u64) -> OutFrame {
     Frame::new(kind, request_id).into()

@@ -17,7 +17,7 @@ use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::stream::{Inbox, Outbound, StreamState, end_frame, route_stream_frame};
 use crate::engine::writer::write_loop;
-use crate::engine::{OutFrame, channels, queue_or_spawn};
+use crate::engine::{OutFrame, channels, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::server::Shared;
@@ -320,13 +320,7 @@ impl ServerEndpoint {
             );
         }
         if header.kind == Kind::STREAM_OPEN && !self.streaming {
-            return self.refuse(
-                &header,
-                Status::unimplemented(format!(
-                    "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
-                    self.peer.scheme()
-                )),
-            );
+            return self.refuse(&header, streaming_unsupported(self.peer.scheme()));
         }
         let now = Instant::now();
         let deadline = match frame.head.deadline_micros {
