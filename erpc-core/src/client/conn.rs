@@ -21,7 +21,7 @@ use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::Signal;
 use crate::engine::stream::{Inbox, Outbound, StreamState, route_stream_frame};
 use crate::engine::writer::write_loop;
-use crate::engine::{OutFrame, channels, control, queue_or_spawn};
+use crate::engine::{OutFrame, channels, control, queue_or_spawn, streaming_unsupported};
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::status::{Code, Status};
 
@@ -215,23 +215,23 @@ impl ClientConn {
     pub async fn probe(&self, by: Instant) -> Result<(), Status> {
         let answered = self.shared.pong.notified();
         tokio::pin!(answered);
-        // Registered before the PING goes out, so the PONG cannot slip past.
+        // Registered before the PING goes out, so the PONG cannot slip past. A connection
+        // dying also wakes it (`Shared::kill`).
         answered.as_mut().enable();
-        let unanswered = || Status::unavailable(format!("{} did not answer a ping", self.peer));
-        if self.shared.dead.is_fired() {
-            return Err(unanswered());
+        let ping = async {
+            if self.tx.send(control(Kind::PING, 0)).await.is_ok() {
+                answered.await;
+            }
+        };
+        let alive = !self.shared.dead.is_fired();
+        if alive && tokio::time::timeout_at(by, ping).await.is_ok() && !self.shared.dead.is_fired()
+        {
+            return Ok(());
         }
-        tokio::time::timeout_at(by, self.tx.send(control(Kind::PING, 0)))
-            .await
-            .map_err(|_| unanswered())?
-            .map_err(|_| unanswered())?;
-        tokio::time::timeout_at(by, answered)
-            .await
-            .map_err(|_| unanswered())?;
-        if self.shared.dead.is_fired() {
-            return Err(unanswered());
-        }
-        Ok(())
+        Err(Status::unavailable(format!(
+            "{} did not answer a ping",
+            self.peer
+        )))
     }
 
     /// Close the connection: pending calls fail with `unavailable`.
@@ -246,16 +246,12 @@ impl ClientConn {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Send a oneway frame. Returns once it is queued for writing.
     /// Refuse what this link's transport cannot carry: streams over UDP, frames larger than
     /// a datagram. Checked per connection, so a discovered service's instances are judged
     /// by the transport each one is actually reached over.
     fn fits(&self, frame: &Frame) -> Result<(), Status> {
         if frame.header.kind == Kind::STREAM_OPEN && !self.streaming {
-            return Err(Status::unimplemented(format!(
-                "streaming calls need an ordered, reliable transport; {} carries unary and oneway calls only (use tcp, tls, ws, quic or kcp)",
-                self.peer.scheme()
-            )));
+            return Err(streaming_unsupported(self.peer.scheme()));
         }
         if let Some(max) = self.max_frame
             && frame.encoded_len() > max
@@ -269,6 +265,7 @@ impl ClientConn {
         Ok(())
     }
 
+    /// Send a oneway frame. Returns once it is queued for writing.
     pub async fn send_oneway(&self, mut frame: Frame, deadline: Instant) -> Result<(), Status> {
         self.fits(&frame)?;
         frame.header.request_id = self.next_id();

@@ -30,7 +30,7 @@ use crate::middleware::{ClientMiddleware, ClientNext};
 use crate::protocol::{ByteStr, Frame, Kind};
 use crate::status::{Code, Status};
 use pool::Pool;
-use target::Target;
+use target::{Ready, Target};
 
 /// How [`Client::start`] got a call going.
 pub(crate) enum Started {
@@ -170,7 +170,7 @@ impl ClientBuilder {
         A: TryInto<Address, Error = AddressError>,
     {
         let addr = addr.try_into()?;
-        let target = Target::One(Arc::new(Pool::new(addr, (&self.config).into())));
+        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections)));
         Ok(self.with_target(target))
     }
 
@@ -187,7 +187,8 @@ impl ClientBuilder {
 
     /// A client of the service named `service`, following its instances through `discover`
     /// and spreading calls over them round-robin. Connections are made on first use; an
-    /// instance whose connection fails is skipped until its backoff passes.
+    /// instance that cannot be dialled, or whose connection stops answering heartbeats, is
+    /// skipped until a new connection answers a PING (re-checked in the background).
     pub async fn discover(
         self,
         discover: &dyn crate::discovery::Discover,
@@ -209,8 +210,8 @@ impl ClientBuilder {
         balancer: Arc<dyn crate::discovery::Balancer>,
     ) -> Result<Client, Status> {
         let endpoints = discover.subscribe(service).await?;
-        let pools = (&self.config).into();
-        let target = Target::many(service.to_owned(), endpoints, balancer, pools);
+        let connections = self.config.connections;
+        let target = Target::many(service.to_owned(), endpoints, balancer, connections);
         Ok(self.with_target(target))
     }
 
@@ -374,8 +375,8 @@ impl Client {
         // Framing checks the limits: a request that can never be sent fails before dialling.
         let frame = self.frame(request)?;
         match self.inner.target.ready_next()? {
-            (_, Some(conn)) => Ok(Started::Sent(conn.start(frame, deadline)?)),
-            (pick, None) => {
+            Ready::Conn(conn) => Ok(Started::Sent(conn.start(frame, deadline)?)),
+            Ready::Dial(pick) => {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
                     let config = &client.inner.config;

@@ -2,10 +2,10 @@
 //! server drains them, with exponential backoff after failed attempts.
 //!
 //! Health: a connection that died because the server stopped answering heartbeats (a stalled
-//! process, a black-holed link) puts its slot into backoff like a failed dial, so a balanced
-//! client skips that instance at once instead of redialling it — a stopped process's kernel
-//! still accepts connections, and each would swallow calls until their deadlines. A slot
-//! coming back from backoff must answer a PING on its new connection before it takes calls.
+//! process, a black-holed link) is not simply redialled — a stopped process's kernel still
+//! accepts connections, and each would swallow calls until their deadlines. Like a slot whose
+//! backoff has passed, it must first be re-checked: a new connection must answer a PING
+//! before it takes calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,33 +34,27 @@ struct Slot {
     dialing: Arc<tokio::sync::Mutex<()>>,
 }
 
-pub(crate) struct Pool {
-    addr: Address,
-    slots: Vec<Slot>,
-    next: AtomicUsize,
-    /// The backoff after a connection failed its heartbeats.
-    backoff_initial: Duration,
-}
-
-/// What a pool needs of the client's settings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PoolConfig {
-    pub connections: usize,
-    pub backoff_initial: Duration,
-}
-
-impl From<&ClientConfig> for PoolConfig {
-    fn from(config: &ClientConfig) -> Self {
-        PoolConfig {
-            connections: config.connections,
-            backoff_initial: config.backoff_initial,
+impl State {
+    /// Whether the next connection must prove the server answers: the last attempt failed,
+    /// or the last connection died of silence.
+    fn suspect(&self) -> bool {
+        match self {
+            State::Down { .. } => true,
+            State::Up(conn) => conn.failed_health(),
+            State::Idle => false,
         }
     }
 }
 
+pub(crate) struct Pool {
+    addr: Address,
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+}
+
 impl Pool {
-    pub fn new(addr: Address, config: PoolConfig) -> Pool {
-        let slots = (0..config.connections.max(1))
+    pub fn new(addr: Address, connections: usize) -> Pool {
+        let slots = (0..connections.max(1))
             .map(|_| Slot {
                 state: std::sync::Mutex::new(State::Idle),
                 dialing: Arc::new(tokio::sync::Mutex::new(())),
@@ -70,7 +64,6 @@ impl Pool {
             addr,
             slots,
             next: AtomicUsize::new(0),
-            backoff_initial: config.backoff_initial,
         }
     }
 
@@ -104,14 +97,14 @@ impl Pool {
     }
 
     /// Connect `slot` (its dialling lock held) and record the outcome: up, or down with a
-    /// doubled backoff. A slot coming out of backoff must also answer a PING.
+    /// doubled backoff. A [suspect](State::suspect) slot must also answer a PING.
     async fn connect(
         &self,
         slot: &Slot,
         config: &ClientConfig,
         deadline: Instant,
     ) -> Result<Arc<ClientConn>, Status> {
-        let recovering = matches!(*lock(slot), State::Down { .. });
+        let recovering = lock(slot).suspect();
         let connect_by = deadline.min(Instant::now() + config.connect_timeout);
         let attempt = match tokio::time::timeout_at(
             connect_by,
@@ -152,10 +145,11 @@ impl Pool {
         }
     }
 
-    /// If slot `index` is coming out of backoff (its backoff has passed), re-check it in the
-    /// background — dial, and a PING answered — and return `true`; meanwhile it counts as
-    /// backing off, so a balanced client sends its calls elsewhere instead of making one of
-    /// them wait for the check.
+    /// If slot `index` is to be dialled and is [suspect](State::suspect) (its backoff has
+    /// passed, or its connection died of silence), re-check it in the background — dial, and
+    /// a PING answered — and return `true`; meanwhile it counts as backing off, so a
+    /// balanced client sends its calls elsewhere instead of making one of them wait for the
+    /// check.
     pub fn recheck_in_background(self: &Arc<Self>, index: usize, config: &ClientConfig) -> bool {
         let slot = &self.slots[index];
         // Someone dialling it already will settle it.
@@ -165,14 +159,18 @@ impl Pool {
         let by = Instant::now() + config.connect_timeout;
         {
             let mut state = lock(slot);
-            let State::Down { retry_at, .. } = &mut *state else {
-                return false;
+            let backoff = match &*state {
+                State::Down { retry_at, backoff } if Instant::now() >= *retry_at => *backoff,
+                State::Up(conn) if !conn.is_usable() && conn.failed_health() => {
+                    config.backoff_initial
+                }
+                _ => return false,
             };
-            if Instant::now() < *retry_at {
-                return false;
-            }
             // Held off while the check runs; the check sets the outcome.
-            *retry_at = by;
+            *state = State::Down {
+                retry_at: by,
+                backoff,
+            };
         }
         let (pool, config) = (self.clone(), config.clone());
         tokio::spawn(async move {
@@ -186,20 +184,9 @@ impl Pool {
 
     /// The slot's connection if it is usable; `Ok(None)` if it should be (re)dialled.
     fn ready(&self, slot: &Slot) -> Result<Option<Arc<ClientConn>>, Status> {
-        let mut state = lock(slot);
+        let state = lock(slot);
         match &*state {
             State::Up(conn) if conn.is_usable() => Ok(Some(conn.clone())),
-            State::Up(conn) if conn.failed_health() => {
-                let backoff = self.backoff_initial;
-                *state = State::Down {
-                    retry_at: Instant::now() + backoff,
-                    backoff,
-                };
-                Err(Status::unavailable(format!(
-                    "{} stopped answering heartbeats; retrying in {backoff:?}",
-                    self.addr
-                )))
-            }
             State::Down { retry_at, .. } if Instant::now() < *retry_at => {
                 Err(Status::unavailable(format!(
                     "{} is unreachable; retrying in {:?}",

@@ -9,15 +9,21 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
-use crate::client::pool::{Pool, PoolConfig};
+use crate::client::pool::Pool;
 use crate::config::ClientConfig;
 use crate::discovery::{Balancer, Endpoints};
 use crate::status::Status;
 
-/// A pool and the slot a call should use in it.
+/// A pool and the slot a call should dial in it.
 pub(crate) struct Pick {
     pub pool: Arc<Pool>,
     pub slot: usize,
+}
+
+/// Where the next call goes: a connection that is up, or a slot to dial first.
+pub(crate) enum Ready {
+    Conn(Arc<ClientConn>),
+    Dial(Pick),
 }
 
 pub(crate) enum Target {
@@ -31,7 +37,7 @@ pub(crate) struct Balanced {
     endpoints: watch::Receiver<Endpoints>,
     balancer: Arc<dyn Balancer>,
     pools: Mutex<Pools>,
-    pool_config: PoolConfig,
+    connections: usize,
 }
 
 /// One pool per endpoint, in the list's order, so a call finds its pool by position (no
@@ -46,7 +52,7 @@ struct Pools {
 
 impl Pools {
     /// Follow `endpoints` if they are not the list already followed.
-    fn follow(&mut self, endpoints: &Endpoints, config: PoolConfig) {
+    fn follow(&mut self, endpoints: &Endpoints, connections: usize) {
         if self
             .seen
             .as_ref()
@@ -64,7 +70,7 @@ impl Pools {
             .iter()
             .map(|e| {
                 old.remove(&e.addr)
-                    .unwrap_or_else(|| Arc::new(Pool::new(e.addr.clone(), config)))
+                    .unwrap_or_else(|| Arc::new(Pool::new(e.addr.clone(), connections)))
             })
             .collect();
         // What is left is no longer listed.
@@ -81,14 +87,14 @@ impl Target {
         service: String,
         endpoints: watch::Receiver<Endpoints>,
         balancer: Arc<dyn Balancer>,
-        pool_config: PoolConfig,
+        connections: usize,
     ) -> Target {
         Target::Many(Balanced {
             service,
             endpoints,
             balancer,
             pools: Mutex::default(),
-            pool_config,
+            connections,
         })
     }
 
@@ -108,19 +114,16 @@ impl Target {
         }
     }
 
-    /// The next call's pool slot, with its connection if it is up (`None`: dial it).
-    pub fn ready_next(&self) -> Result<(Pick, Option<Arc<ClientConn>>), Status> {
+    /// Where the next call goes.
+    pub fn ready_next(&self) -> Result<Ready, Status> {
         match self {
-            Target::One(pool) => {
-                let (slot, conn) = pool.ready_next()?;
-                Ok((
-                    Pick {
-                        pool: pool.clone(),
-                        slot,
-                    },
-                    conn,
-                ))
-            }
+            Target::One(pool) => Ok(match pool.ready_next()? {
+                (_, Some(conn)) => Ready::Conn(conn),
+                (slot, None) => Ready::Dial(Pick {
+                    pool: pool.clone(),
+                    slot,
+                }),
+            }),
             Target::Many(b) => b.ready_next(),
         }
     }
@@ -132,41 +135,42 @@ impl Target {
         deadline: Instant,
     ) -> Result<Arc<ClientConn>, Status> {
         match self.ready_next()? {
-            (_, Some(conn)) => Ok(conn),
-            (pick, None) => self.dial(pick, config, deadline).await,
+            Ready::Conn(conn) => Ok(conn),
+            Ready::Dial(pick) => self.dial(pick, config, deadline).await,
         }
     }
 
-    /// Dial the picked slot. For a discovered service, an instance coming out of backoff is
-    /// re-checked in the background while the call goes to another one, and an instance
-    /// that cannot be reached now backs off and another is tried once: nothing has been sent
-    /// yet.
+    /// Dial the picked slot. For a discovered service, a suspect instance (backoff passed,
+    /// or its connection died of silence) is re-checked in the background while the call
+    /// goes to another one, and an instance that cannot be reached now backs off and another
+    /// is tried once: nothing has been sent yet.
     pub async fn dial(
         &self,
         mut pick: Pick,
         config: &ClientConfig,
         deadline: Instant,
     ) -> Result<Arc<ClientConn>, Status> {
-        if let Target::Many(b) = self {
-            // Each re-check started holds its slot off, so this ends within the list's length.
-            while pick.pool.recheck_in_background(pick.slot, config) {
-                match b.ready_next() {
-                    Ok((_, Some(conn))) => return Ok(conn),
-                    Ok((next, None)) => pick = next,
-                    // Nothing else is up: this call waits for the check's outcome.
-                    Err(_) => return pick.pool.dial(pick.slot, config, deadline).await,
-                }
+        let Target::Many(b) = self else {
+            return pick.pool.dial(pick.slot, config, deadline).await;
+        };
+        // Each re-check started holds its slot off, so this ends within the list's length.
+        while pick.pool.recheck_in_background(pick.slot, config) {
+            match b.ready_next() {
+                Ok(Ready::Conn(conn)) => return Ok(conn),
+                Ok(Ready::Dial(next)) => pick = next,
+                // Nothing else is up: this call waits for the check's outcome.
+                Err(_) => return pick.pool.dial(pick.slot, config, deadline).await,
             }
         }
-        match (pick.pool.dial(pick.slot, config, deadline).await, self) {
-            (Err(e), Target::Many(b)) => {
+        match pick.pool.dial(pick.slot, config, deadline).await {
+            Err(e) => {
                 tracing::debug!(service = %b.service, error = %e, "instance unreachable; trying another");
                 match b.ready_next()? {
-                    (_, Some(conn)) => Ok(conn),
-                    (pick, None) => pick.pool.dial(pick.slot, config, deadline).await,
+                    Ready::Conn(conn) => Ok(conn),
+                    Ready::Dial(pick) => pick.pool.dial(pick.slot, config, deadline).await,
                 }
             }
-            (result, _) => result,
+            ok => ok,
         }
     }
 
@@ -189,10 +193,10 @@ impl Balanced {
     }
 
     /// Let the balancer pick; if that instance is backing off after a failed connection,
-    /// take the next one that is not. Per call this costs the list's `Arc` clone, one lock
-    /// and the pool's `Arc` clone.
-    fn ready_next(&self) -> Result<(Pick, Option<Arc<ClientConn>>), Status> {
-        let endpoints = self.endpoints.borrow().clone();
+    /// take the next one that is not. Per call this costs one read of the list and one lock;
+    /// a pool's `Arc` is cloned only when a slot must be dialled.
+    fn ready_next(&self) -> Result<Ready, Status> {
+        let endpoints = self.endpoints.borrow();
         if endpoints.is_empty() {
             return Err(Status::unavailable(format!(
                 "no instance of {:?} is known",
@@ -200,13 +204,19 @@ impl Balanced {
             )));
         }
         let mut pools = self.lock();
-        pools.follow(&endpoints, self.pool_config);
+        pools.follow(&endpoints, self.connections);
         let first = self.balancer.pick(&endpoints).min(endpoints.len() - 1);
         let mut last_error = None;
         for k in 0..endpoints.len() {
-            let pool = pools.aligned[(first + k) % endpoints.len()].clone();
+            let pool = &pools.aligned[(first + k) % endpoints.len()];
             match pool.ready_next() {
-                Ok((slot, conn)) => return Ok((Pick { pool, slot }, conn)),
+                Ok((_, Some(conn))) => return Ok(Ready::Conn(conn)),
+                Ok((slot, None)) => {
+                    return Ok(Ready::Dial(Pick {
+                        pool: pool.clone(),
+                        slot,
+                    }));
+                }
                 // Down (its last connection attempt failed): skip it until it recovers.
                 Err(e) => last_error = Some(e),
             }
