@@ -179,13 +179,26 @@ async fn an_unanswering_registry_does_not_hold_a_shutdown_up() {
 }
 
 /// A port whose connections are accepted and then never read or answered: a stopped
-/// (SIGSTOP) or hung process, whose kernel still completes TCP handshakes. `release`
-/// closes the port and every connection it accepted.
-async fn black_hole() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+/// (SIGSTOP) or hung process, whose kernel still completes TCP handshakes.
+struct BlackHole {
+    addr: std::net::SocketAddr,
+    release: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHole {
+    /// Close the port and every connection it accepted; returns once they are closed.
+    async fn release(self) {
+        drop(self.release);
+        self.task.await.unwrap();
+    }
+}
+
+async fn black_hole() -> BlackHole {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (release, released) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut held = Vec::new();
         tokio::pin!(released);
         loop {
@@ -198,7 +211,11 @@ async fn black_hole() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>
             }
         }
     });
-    (addr, release)
+    BlackHole {
+        addr,
+        release,
+        task,
+    }
 }
 
 #[tokio::test]
@@ -208,7 +225,8 @@ async fn a_stalled_instance_is_skipped_until_it_answers_again() {
         .serve(["tcp://127.0.0.1:0"])
         .await
         .unwrap();
-    let (stalled, release) = black_hole().await;
+    let hole = black_hole().await;
+    let stalled = hole.addr;
     let list = StaticList::addrs([
         format!("tcp://{stalled}").as_str(),
         &live.local_addr().to_string(),
@@ -267,8 +285,7 @@ async fn a_stalled_instance_is_skipped_until_it_answers_again() {
     eprintln!("{calls} calls while it stayed stalled, none failed, the slowest {slowest:?}");
     assert!(slowest < Duration::from_millis(250), "{slowest:?}");
     // It recovers: a real server on the same port passes the check and takes calls again.
-    drop(release);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    hole.release().await;
     let recovered = erpc::Server::builder()
         .add_service(WhoamiServer::new(Named("recovered".into())))
         .serve([format!("tcp://{stalled}")])
