@@ -16,16 +16,13 @@ use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::backend::etcd::{lease_not_found, unavailable, whole_seconds};
 use crate::follow::{FIRST_BACKOFF, endpoints, pause};
 
 /// Where instances live by default.
 pub const DEFAULT_PREFIX: &str = "/erpc/services";
 /// Lease TTL by default (etcd leases are whole seconds).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
-
-fn unavailable(e: etcd_client::Error) -> Status {
-    Status::unavailable(format!("etcd: {e}"))
-}
 
 /// A registry on an etcd cluster.
 #[derive(Clone)]
@@ -70,7 +67,7 @@ impl EtcdRegistry {
     }
 
     fn ttl_secs(&self) -> i64 {
-        (self.ttl.as_millis().div_ceil(1000) as i64).max(1)
+        whole_seconds(self.ttl)
     }
 
     fn service_prefix(&self, service: &str) -> String {
@@ -181,9 +178,7 @@ impl Registration for EtcdRegistration {
         {
             Ok(_) => Ok(()),
             // Already gone: expired, or revoked.
-            Err(etcd_client::Error::GRpcStatus(s)) if s.message().contains("lease not found") => {
-                Ok(())
-            }
+            Err(e) if lease_not_found(&e) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
     }

@@ -34,7 +34,8 @@ pub const DEFAULT_PREFIX: &str = "/erpc-center";
 /// The reason of every removal seen through etcd.
 pub const REMOVED: &str = "removed (deregistered or lease expired)";
 
-fn unavailable(e: etcd_client::Error) -> Status {
+/// An etcd failure, as erpc reports it. Shared with [`crate::etcd`].
+pub(crate) fn unavailable(e: etcd_client::Error) -> Status {
     Status::unavailable(format!("etcd: {e}"))
 }
 
@@ -206,13 +207,13 @@ fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> u64 {
     header.map_or(0, |h| h.revision().max(0) as u64)
 }
 
-/// etcd leases are whole seconds.
-fn whole_seconds(ttl: Duration) -> i64 {
+/// etcd leases are whole seconds (at least 1).
+pub(crate) fn whole_seconds(ttl: Duration) -> i64 {
     (ttl.as_millis().div_ceil(1000) as i64).max(1)
 }
 
 /// Whether etcd answered that a lease does not exist (its keep-alive says so in an error).
-fn lease_not_found(e: &etcd_client::Error) -> bool {
+pub(crate) fn lease_not_found(e: &etcd_client::Error) -> bool {
     match e {
         etcd_client::Error::GRpcStatus(s) => s.message().contains("lease not found"),
         etcd_client::Error::LeaseKeepAliveError(m) => m.contains("not found"),
