@@ -70,6 +70,9 @@ pub trait Echo {
     /// Counts a oneway notification.
     #[oneway]
     async fn notify(&self, n: u64);
+    /// A slow oneway call: sleeps `ms`, then counts a notification (an abort is counted).
+    #[oneway]
+    async fn nap(&self, ms: u64);
 }
 
 /// What the server side saw: counters tests wait on.
@@ -193,6 +196,17 @@ impl Echo for EchoImpl {
 
     async fn notify(&self, n: u64) {
         bump(&self.probe.notified, n);
+    }
+
+    async fn nap(&self, ms: u64) {
+        let mut guard = AbortGuard {
+            probe: self.probe.clone(),
+            done: false,
+        };
+        bump(&self.probe.started, 1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        guard.done = true;
+        bump(&self.probe.notified, 1);
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::client::id_hash::BuildIdHasher;
 use crate::config::ClientConfig;
+use crate::deadline;
 use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::Signal;
@@ -62,6 +63,10 @@ struct Shared {
     draining: AtomicBool,
     /// Fired when the connection is gone; its tasks stop.
     dead: Arc<Signal>,
+    /// Fired for an orderly close (the last handle dropped, or [`ClientConn::close`]): the
+    /// writer sends what was already queued — accepted oneway calls, CANCELs, stream ends —
+    /// then shuts the connection down and fires `dead`.
+    closing: Arc<Signal>,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
     wake_sweeper: Notify,
     /// Wakes [`ClientConn::probe`]rs: a PONG arrived, or the connection died.
@@ -102,7 +107,7 @@ impl Shared {
     }
 
     /// Fail every pending call and refuse new ones.
-    fn kill(&self, status: Status) {
+    fn fail_all(&self, status: Status) {
         let calls = {
             let mut p = self.lock();
             p.dead.get_or_insert(status.clone());
@@ -111,6 +116,11 @@ impl Shared {
         for (_, (waiter, _)) in calls {
             waiter.fail(status.clone());
         }
+    }
+
+    /// The connection is gone: fail every pending call, refuse new ones, stop its tasks.
+    fn kill(&self, status: Status) {
+        self.fail_all(status);
         self.dead.fire();
         self.pong.notify_waiters();
     }
@@ -152,11 +162,17 @@ impl ClientConn {
             }),
             draining: AtomicBool::new(false),
             dead: Arc::default(),
+            closing: Arc::default(),
             wake_sweeper: Notify::new(),
             pong: Notify::new(),
             unhealthy: AtomicBool::new(false),
         });
-        tokio::spawn(write_loop(write, queues, shared.dead.clone()));
+        tokio::spawn(write_loop(
+            write,
+            queues,
+            shared.dead.clone(),
+            shared.closing.clone(),
+        ));
         tokio::spawn(expire_calls(shared.clone(), tx.clone()));
         let reader_shared = shared.clone();
         let reader_tx = tx.clone();
@@ -200,7 +216,9 @@ impl ClientConn {
 
     /// Whether new calls may use this connection.
     pub fn is_usable(&self) -> bool {
-        !self.shared.dead.is_fired() && !self.shared.draining.load(Ordering::Acquire)
+        !self.shared.dead.is_fired()
+            && !self.shared.closing.is_fired()
+            && !self.shared.draining.load(Ordering::Acquire)
     }
 
     /// Whether the connection died because the server stopped answering heartbeats (it is
@@ -234,12 +252,15 @@ impl ClientConn {
         )))
     }
 
-    /// Close the connection: pending calls fail with `unavailable`.
+    /// Close the connection in order: pending calls fail with `unavailable`, new ones are
+    /// refused, and what was already queued (oneway calls whose send returned `Ok`) is
+    /// written before the connection shuts down.
     pub fn close(&self) {
-        self.shared.kill(Status::unavailable(format!(
+        self.shared.fail_all(Status::unavailable(format!(
             "connection to {} closed",
             self.peer
         )));
+        self.shared.closing.fire();
     }
 
     fn next_id(&self) -> u64 {
@@ -350,7 +371,8 @@ impl ClientConn {
         self.register(id, Waiter::Stream(state.clone()), deadline)?;
         let out = OutFrame {
             frame,
-            deadline: Some(deadline),
+            // A stream without a deadline says so by sending none (PROTOCOL.md §13).
+            deadline: (!deadline::is_unbounded(deadline, Instant::now())).then_some(deadline),
         };
         let queued = match tokio::time::timeout_at(deadline, self.tx.send(out)).await {
             Ok(Ok(())) => Ok(()),
@@ -420,8 +442,9 @@ impl ClientConn {
 
 impl Drop for ClientConn {
     fn drop(&mut self) {
-        // The last handle is gone: stop the reader and writer.
-        self.shared.dead.fire();
+        // The last handle is gone, so nobody waits for an answer: close in order (the writer
+        // sends what was queued, then stops the reader and the sweeper).
+        self.shared.closing.fire();
     }
 }
 

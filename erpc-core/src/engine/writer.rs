@@ -10,6 +10,7 @@
 
 use bytes::BytesMut;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -32,8 +33,10 @@ pub(crate) struct Queues {
     pub data: mpsc::Receiver<OutFrame>,
 }
 
-/// Write frames until every sender is gone (then flush and shut the stream down) or the
-/// connection is declared dead. A write error declares it dead.
+/// Write frames until every sender is gone, or `close` fires (then write what is already
+/// queued, flush and shut the stream down: an orderly close loses nothing accepted for
+/// sending), or the connection is declared dead (stop at once). A write error declares it
+/// dead; so does the end of an orderly close, which stops the connection's other tasks.
 ///
 /// Order: urgent frames taken in a batch are written before its data frames. A stream's
 /// STREAM_OPEN (urgent) is queued before its first STREAM_DATA, so it is always in the same
@@ -42,29 +45,48 @@ pub(crate) struct Queues {
 /// Memory: a write buffer grown past 64 KiB is released whenever the queues are drained, so
 /// a connection keeps at most that much between bursts; the next batch reserves the previous
 /// batch's size in one step.
+///
+/// Time: a close gives the queued frames [`CLOSE_FLUSH`] to reach the kernel (a peer that
+/// stops reading cannot hold the task longer); frames queued after the close began are
+/// written too, if they arrive before the queues are found empty.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     mut io: W,
     mut queues: Queues,
     dead: Arc<Signal>,
+    close: Arc<Signal>,
 ) {
     let mut buf = BytesMut::new();
     let mut data_buf = BytesMut::new();
     let mut last_batch = 0usize;
     let (mut urgent_open, mut data_open) = (true, true);
     let died = dead.fired(Role::Writer);
-    tokio::pin!(died);
+    let closing = close.fired(Role::Writer);
+    tokio::pin!(died, closing);
+    // Set once the close began: the time by which the last bytes must be out.
+    let mut close_by: Option<Instant> = None;
     while urgent_open || data_open {
-        let first = tokio::select! {
-            biased;
-            _ = &mut died => return,
-            first = queues.urgent.recv(), if urgent_open => match first {
-                Some(first) => (first, false),
-                None => { urgent_open = false; continue }
-            },
-            first = queues.data.recv(), if data_open => match first {
-                Some(first) => (first, true),
-                None => { data_open = false; continue }
-            },
+        let first = if close_by.is_some() {
+            match take_queued(&mut queues) {
+                Some(first) => first,
+                None => break,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                _ = &mut died => return,
+                _ = &mut closing => {
+                    close_by = Some(Instant::now() + CLOSE_FLUSH);
+                    continue;
+                }
+                first = queues.urgent.recv(), if urgent_open => match first {
+                    Some(first) => (first, false),
+                    None => { urgent_open = false; continue }
+                },
+                first = queues.data.recv(), if data_open => match first {
+                    Some(first) => (first, true),
+                    None => { data_open = false; continue }
+                },
+            }
         };
         buf.reserve(last_batch);
         let now = Instant::now();
@@ -76,10 +98,23 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         drain(&mut queues.data, now, &mut data_buf, DATA_BUDGET);
         // Urgent frames queued while the data was taken still go first.
         drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
-        let written = tokio::select! {
-            biased;
-            _ = &mut died => return,
-            r = write_both(&mut io, &buf, &data_buf) => r,
+        let written = {
+            let write = write_both(&mut io, &buf, &data_buf);
+            tokio::pin!(write);
+            tokio::select! {
+                biased;
+                _ = &mut died => return,
+                r = &mut write => r,
+                // A close that begins during a long write (a slow reader) bounds it.
+                _ = &mut closing, if close_by.is_none() => {
+                    let by = Instant::now() + CLOSE_FLUSH;
+                    close_by = Some(by);
+                    match tokio::time::timeout_at(by, &mut write).await {
+                        Ok(r) => r,
+                        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+                    }
+                }
+            }
         };
         if let Err(e) = written {
             tracing::debug!(error = %e, "write failed; closing connection");
@@ -98,8 +133,26 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
     }
-    let _ = io.flush().await;
-    let _ = io.shutdown().await;
+    let by = close_by.unwrap_or_else(|| Instant::now() + CLOSE_FLUSH);
+    let _ = tokio::time::timeout_at(by, async {
+        let _ = io.flush().await;
+        let _ = io.shutdown().await;
+    })
+    .await;
+    if close_by.is_some() {
+        dead.fire();
+    }
+}
+
+/// How long an orderly close may take to write what was queued before it.
+pub(crate) const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+
+/// The next queued frame, urgent first, without waiting; `None` when both queues are empty.
+fn take_queued(queues: &mut Queues) -> Option<(OutFrame, bool)> {
+    if let Ok(out) = queues.urgent.try_recv() {
+        return Some((out, false));
+    }
+    queues.data.try_recv().ok().map(|out| (out, true))
 }
 
 /// Take ready frames off `rx` while `buf` is under `budget` bytes.

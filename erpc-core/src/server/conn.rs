@@ -28,8 +28,6 @@ use crate::status::{Code, Status};
 
 /// Status messages are cut to this many bytes: enough to explain, too short to amplify.
 const MAX_MESSAGE: usize = 4096;
-/// How long a closing connection waits for its writer to flush.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serve one accepted connection until it ends.
 pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: CancellationToken) {
@@ -37,7 +35,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let (read, write) = tokio::io::split(link.io);
     let (tx, data_tx, queues) = channels(config.write_queue);
     let dead = Arc::new(Signal::default());
-    let writer = tokio::spawn(write_loop(write, queues, dead.clone()));
+    let close = Arc::new(Signal::default());
+    let writer = tokio::spawn(write_loop(write, queues, dead.clone(), close.clone()));
     let stop = Arc::new(Signal::default());
     let in_flight = Arc::new(InFlight::default());
     let draining = Arc::new(AtomicBool::new(false));
@@ -86,7 +85,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     match closed {
         // Graceful: calls finished or were answered `unavailable` by the drainer.
         Closed::Stopped => {}
-        // Nobody is left to answer, or the stream cannot be trusted: stop working.
+        // The client closed in order: nobody reads answers any more, but oneway calls are
+        // work nobody waits for, accepted to run (PROTOCOL.md §4): they finish within their
+        // deadlines (the sweeper keeps running) unless the server shuts down meanwhile.
+        Closed::Eof => {
+            in_flight.abort_answered();
+            tokio::select! {
+                _ = in_flight.wait_empty() => {}
+                _ = stop.fired(Role::Reader) => {}
+            }
+        }
+        // The stream cannot be trusted, or the peer is gone: stop working.
         _ => {
             in_flight.abort_all();
         }
@@ -97,12 +106,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     stop.fire();
     drainer.abort();
     sweeper.abort();
-    drop(endpoint);
-    drop(tx);
-    // Handlers still finishing hold senders; the writer ends once the last one is gone.
-    if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
-        dead.fire();
-    }
+    // Write what is queued (answers, the farewell), bounded by the writer's close timeout.
+    close.fire();
+    let _ = writer.await;
 }
 
 /// Turn a connection away: an ERROR frame saying why, then close. Bounded in time so a
@@ -323,6 +329,7 @@ impl ServerEndpoint {
             return self.refuse(&header, streaming_unsupported(self.peer.scheme()));
         }
         let now = Instant::now();
+        let is_stream = header.kind == Kind::STREAM_OPEN;
         let deadline = match frame.head.deadline_micros {
             Some(0) => {
                 return self.refuse(
@@ -330,10 +337,16 @@ impl ServerEndpoint {
                     Status::deadline_exceeded("deadline had passed on arrival"),
                 );
             }
+            // Streams are meant to live (watches, subscriptions): not clamped.
+            Some(micros) if is_stream => deadline::from_micros(now, micros, Duration::MAX),
             Some(micros) => deadline::from_micros(now, micros, config.max_deadline),
+            None if is_stream => match config.default_stream_deadline {
+                Some(wait) => deadline::after(now, wait),
+                None => deadline::after(now, deadline::NO_DEADLINE),
+            },
             None => now + config.default_deadline,
         };
-        let stream = (header.kind == Kind::STREAM_OPEN).then(|| {
+        let stream = is_stream.then(|| {
             Arc::new(StreamState::new(Inbox::new(
                 id,
                 config.stream_window,

@@ -232,6 +232,28 @@ impl InFlight {
             .collect()
     }
 
+    /// Abort every call someone waits for an answer to (requests and streams), leaving
+    /// oneway calls running: what a client's orderly close does.
+    pub fn abort_answered(&self) {
+        let mut calls = self.lock();
+        let answered: Vec<u64> = (calls.by_id.iter())
+            .filter(|(_, slot)| slot.kind != Kind::ONEWAY)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in answered {
+            if let Some(Slot {
+                state: State::Running(handle),
+                ..
+            }) = calls.remove(id)
+            {
+                handle.abort();
+            }
+        }
+        if calls.by_id.is_empty() {
+            self.emptied.notify_waiters();
+        }
+    }
+
     /// Wait until no call is running.
     pub async fn wait_empty(&self) {
         loop {
