@@ -31,8 +31,13 @@ impl Default for HeartbeatConfig {
 pub struct ClientConfig {
     /// Connections opened to the peer; calls are spread across them. Default 1.
     pub connections: usize,
-    /// Deadline of a call that sets none. Default 10 s (a call without a deadline is a leak).
+    /// Deadline of a unary or oneway call that sets none. Default 10 s (a call without a
+    /// deadline is a leak).
     pub timeout: Duration,
+    /// Deadline of a streaming call that sets none. Default `None`: a stream lives until
+    /// either side ends or cancels it (as in gRPC), since watches and subscriptions are meant
+    /// to. A stream opened inside a handler still inherits that handler's deadline.
+    pub stream_timeout: Option<Duration>,
     /// Codec of a call that names none. Default MessagePack.
     pub codec: CodecId,
     /// Compression of a call that names none. Default none.
@@ -69,6 +74,7 @@ impl Default for ClientConfig {
         ClientConfig {
             connections: 1,
             timeout: Duration::from_secs(10),
+            stream_timeout: None,
             codec: CodecId::MSGPACK,
             compression: CompressionId::NONE,
             compression_threshold: 1024,
@@ -95,10 +101,14 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// A new connection must deliver a whole first frame within this. Default 10 s.
     pub first_frame_timeout: Duration,
-    /// Deadline of a request that carries none. Default 10 s.
+    /// Deadline of a unary or oneway request that carries none. Default 10 s.
     pub default_deadline: Duration,
-    /// Longer deadlines are clamped to this. Default 1 hour.
+    /// Longer deadlines of unary and oneway requests are clamped to this. Default 1 hour.
+    /// Streams are not clamped: a watch is meant to live.
     pub max_deadline: Duration,
+    /// Deadline of a stream whose STREAM_OPEN carries none. Default `None`: the stream lives
+    /// until either side ends or cancels it, or the connection dies (PROTOCOL.md §13).
+    pub default_stream_deadline: Option<Duration>,
     /// Liveness checking.
     pub heartbeat: HeartbeatConfig,
     /// Responses smaller than this are sent uncompressed. Default 1 KiB.
@@ -134,6 +144,7 @@ impl Default for ServerConfig {
             first_frame_timeout: Duration::from_secs(10),
             default_deadline: Duration::from_secs(10),
             max_deadline: Duration::from_secs(3600),
+            default_stream_deadline: None,
             heartbeat: HeartbeatConfig::default(),
             compression_threshold: 1024,
             write_queue: 4096,

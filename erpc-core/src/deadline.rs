@@ -21,6 +21,23 @@ pub(crate) fn scope<F: Future>(deadline: Instant, fut: F) -> impl Future<Output 
     CURRENT.scope(deadline, fut)
 }
 
+/// How far ahead "no deadline" lies: a stream opened without a deadline (PROTOCOL.md §13),
+/// or a call asking for `Duration::MAX`, is given an `Instant` this far away, so that every
+/// deadline table and sweeper can keep working with plain instants. 100 years: no process
+/// lives that long, and it stays far from `Instant`'s overflow.
+pub const NO_DEADLINE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + wait`, or the [`NO_DEADLINE`] horizon if that overflows or lies beyond it.
+pub(crate) fn after(now: Instant, wait: Duration) -> Instant {
+    now + wait.min(NO_DEADLINE)
+}
+
+/// Whether `deadline` stands for "no deadline" (it lies past half the horizon from `now`);
+/// such a deadline is not sent on the wire.
+pub(crate) fn is_unbounded(deadline: Instant, now: Instant) -> bool {
+    deadline.saturating_duration_since(now) > NO_DEADLINE / 2
+}
+
 /// The deadline for an outgoing call: its own, capped by the inherited one.
 pub(crate) fn effective(own: Instant) -> Instant {
     match current() {
@@ -37,8 +54,7 @@ pub(crate) fn micros_until(deadline: Instant, now: Instant) -> u64 {
 /// The absolute deadline for a received relative one, clamped to `max` so that `u64::MAX`
 /// neither overflows nor pins a handler forever.
 pub(crate) fn from_micros(now: Instant, micros: u64, max: Duration) -> Instant {
-    let wait = Duration::from_micros(micros).min(max);
-    now.checked_add(wait).unwrap_or(now + max)
+    after(now, Duration::from_micros(micros).min(max))
 }
 
 #[cfg(test)]
@@ -53,6 +69,11 @@ mod tests {
         assert_eq!(from_micros(now, 0, max), now);
         assert_eq!(micros_until(now, now + Duration::from_secs(1)), 0);
         assert_eq!(micros_until(now + Duration::from_millis(5), now), 5000);
+        // A stream's "no deadline": far, never overflowing, not sent.
+        let never = from_micros(now, u64::MAX, Duration::MAX);
+        assert_eq!(never, now + NO_DEADLINE);
+        assert!(is_unbounded(never, now));
+        assert!(!is_unbounded(now + max, now));
     }
 
     #[tokio::test]

@@ -302,9 +302,6 @@ impl<Req: Message> IntoFuture for Oneway<Req> {
 /// 256 bytes cost two reallocations per call (profiled).
 pub(crate) const ENCODE_CAPACITY: usize = 1024;
 
-/// Stands in for "no deadline" when a caller asks for `Duration::MAX`.
-const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
 /// The codec a call of `Req` uses: the type's own, else the call's, else the client's.
 pub(crate) fn call_codec<Req: Message>(
     client: &Client,
@@ -321,12 +318,16 @@ pub(crate) fn call_codec<Req: Message>(
     }
 }
 
-/// A call's absolute deadline from its options, the client's default and an inherited one.
-pub(crate) fn call_deadline(client: &Client, options: &CallOptions) -> Result<Instant, Status> {
+/// A call's absolute deadline from its options, the default (`None`: no deadline, for
+/// streams — see [`deadline::NO_DEADLINE`]) and an inherited one.
+pub(crate) fn call_deadline(
+    options: &CallOptions,
+    default: Option<Duration>,
+) -> Result<Instant, Status> {
     let now = Instant::now();
-    let after = |t: Duration| now.checked_add(t).unwrap_or(now + FAR_FUTURE);
+    let after = |t: Duration| deadline::after(now, t);
     let deadline = match (options.timeout, options.deadline) {
-        (None, None) => after(client.config().timeout),
+        (None, None) => after(default.unwrap_or(deadline::NO_DEADLINE)),
         (Some(t), None) => after(t),
         (None, Some(d)) => d,
         (Some(t), Some(d)) => d.min(after(t)),
@@ -365,7 +366,7 @@ fn prepare<Req: Message>(
 ) -> Result<ClientRequest, Status> {
     let codec = call_codec::<Req>(client, &options)?;
     let body = encode_message(client.codecs(), codec, request)?;
-    let deadline = call_deadline(client, &options)?;
+    let deadline = call_deadline(&options, Some(client.config().timeout))?;
     Ok(ClientRequest {
         service,
         method,

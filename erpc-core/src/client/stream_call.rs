@@ -115,7 +115,7 @@ async fn open<Req: Message, Resp: Message>(
     let mut request = ClientRequest {
         service,
         method,
-        deadline: call_deadline(&client, &options)?,
+        deadline: call_deadline(&options, config.stream_timeout)?,
         metadata: options.metadata,
         codec,
         compression: options.compression.unwrap_or(config.compression),
