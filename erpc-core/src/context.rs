@@ -12,7 +12,8 @@ use crate::protocol::ByteStr;
 
 /// The call a handler is serving: its deadline, metadata, peer, names and typed extensions.
 ///
-/// Outgoing calls a handler makes inherit what is left of this deadline automatically.
+/// Outgoing calls a handler makes inherit what is left of this deadline automatically, in
+/// the handler's own task; across `tokio::spawn` only when carried ([`crate::ambient`]).
 #[derive(Debug)]
 pub struct Context {
     pub(crate) deadline: Instant,
@@ -38,9 +39,19 @@ impl Context {
         }
     }
 
-    /// When the caller stops waiting.
+    /// When the caller stops waiting. For a stream opened without a deadline, a point
+    /// [`crate::deadline::NO_DEADLINE`] (100 years) ahead.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// `fut` with this call's deadline as what its outgoing calls inherit, wherever it runs:
+    /// for work handed to another task along with the `Context` (see [`crate::ambient`]).
+    pub fn scope<F: std::future::Future>(
+        &self,
+        fut: F,
+    ) -> impl std::future::Future<Output = F::Output> + use<F> {
+        crate::deadline::scope(self.deadline, fut)
     }
 
     /// Time left before the deadline.

@@ -6,19 +6,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-tokio::task_local! {
-    static CURRENT: Instant;
-}
+use crate::ambient::{self, Ambient};
 
 /// The deadline of the call being handled by this task, if any. A client call made from a
-/// handler never outlives it: its deadline is the earlier of its own and this one.
+/// handler never outlives it: its deadline is the earlier of its own and this one. It does
+/// not cross `tokio::spawn` by itself: see [`crate::ambient`].
 pub fn current() -> Option<Instant> {
-    CURRENT.try_with(|d| *d).ok()
+    ambient::current().map(|a| a.deadline)
 }
 
 /// Run `fut` with `deadline` as the inherited deadline.
 pub(crate) fn scope<F: Future>(deadline: Instant, fut: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(deadline, fut)
+    ambient::scope(Ambient { deadline }, fut)
 }
 
 /// How far ahead "no deadline" lies: a stream opened without a deadline (PROTOCOL.md §13),

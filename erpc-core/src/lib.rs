@@ -37,12 +37,14 @@
 //! - [`client`]: [`Client`], [`Call`], [`Oneway`], connection pool, reconnect with backoff.
 //! - [`server`]: [`Server`], [`Service`], [`Request`], [`Response`], graceful shutdown; per
 //!   connection a read loop, a task per call, a deadline sweeper and a shutdown drainer.
-//! - [`context`], [`deadline`], [`extensions`], [`metadata`]: what a call carries.
+//! - [`context`], [`deadline`], [`extensions`], [`metadata`]: what a call carries;
+//!   [`ambient`]: what a handler's own calls inherit, and how to carry it across a spawn.
 //! - [`middleware`]: [`Middleware`] and [`ClientMiddleware`].
 //! - [`status`]: [`Status`] and [`Code`].
 //! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
 #![warn(missing_docs)]
 
+pub mod ambient;
 mod body;
 pub mod client;
 pub mod config;
@@ -58,6 +60,7 @@ pub mod server;
 pub mod status;
 pub mod stream;
 
+pub use ambient::{in_current_call, spawn};
 pub use client::{
     Call, CallFuture, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway,
 };
