@@ -58,6 +58,7 @@ pub mod middleware;
 pub mod protocol;
 pub mod server;
 pub mod status;
+mod status_wire;
 pub mod stream;
 
 pub use ambient::{in_current_call, spawn};

@@ -580,9 +580,10 @@ impl Endpoint for ClientEndpoint {
                 Verdict::Useful
             }
             Kind::REQUEST => {
-                let mut reply = Frame::new(Kind::RESPONSE, frame.header.request_id);
-                reply.header.status = Code::Unimplemented as u8;
-                reply.head.message = Some("this client serves no calls".into());
+                let reply = crate::status_wire::status_frame(
+                    frame.header.request_id,
+                    &Status::unimplemented("this client serves no calls"),
+                );
                 let _ = self.tx.try_send(reply.into());
                 Verdict::Junk
             }

@@ -28,7 +28,7 @@ use crate::config::ClientConfig;
 use crate::metadata::Metadata;
 use crate::middleware::{ClientMiddleware, ClientNext};
 use crate::protocol::{ByteStr, Frame, Kind};
-use crate::status::{Code, Status};
+use crate::status::Status;
 use pool::Pool;
 use target::{Ready, Target};
 
@@ -406,6 +406,13 @@ impl Client {
                 "a name or metadata entry is too long (keys up to 255 bytes, values up to 65,000)",
             ));
         }
+        let entries = frame.head.metadata.len();
+        if entries > config.limits.max_metadata_entries {
+            return Err(Status::resource_exhausted(format!(
+                "request has {entries} metadata entries; at most {} are sent (client: limits.max_metadata_entries; servers accept 64 by default)",
+                config.limits.max_metadata_entries
+            )));
+        }
         let head_len = frame.head.encoded_len();
         if head_len > config.limits.max_head as usize {
             return Err(Status::resource_exhausted(format!(
@@ -432,14 +439,7 @@ impl Client {
     /// Turn a response frame into a response or the status it carries.
     pub(crate) fn unpack(&self, response: Frame) -> Result<ClientResponse, Status> {
         let header = response.header;
-        if header.status != Code::Ok as u8 {
-            let message = response.head.message.as_ref().map_or("", |m| m.as_str());
-            let mut status = Status::new(Code::from_u8(header.status), message);
-            if let Some(details) = response.head.details {
-                status = status.with_details(details);
-            }
-            return Err(status);
-        }
+        crate::status_wire::status_of(&response)?;
         let limit = self.inner.config.limits.max_decompressed;
         Ok(ClientResponse {
             codec: header.codec,

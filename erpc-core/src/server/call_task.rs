@@ -14,10 +14,10 @@ use crate::deadline;
 use crate::engine::{OutFrame, queue};
 use crate::middleware::Next;
 use crate::protocol::{Frame, Header, Kind};
-use crate::server::conn::status_frame;
 use crate::server::in_flight::InFlight;
 use crate::server::{Request, Response, Shared};
 use crate::status::Status;
+use crate::status_wire::{check_answer, status_frame};
 
 /// Everything a call's task needs, gathered by the reader so the spawned future stays small
 /// (spawning moves it; a 1.5 KiB future cost a fifth of the server's CPU in memmove).
@@ -125,8 +125,8 @@ fn response_frame(
         Ok(body) => frame.body = body,
         Err(status) => return status_frame(id, &status),
     }
-    if !frame.head.fits() {
-        return status_frame(id, &Status::internal("response metadata entry too long"));
+    if let Err(status) = check_answer(&frame) {
+        return status_frame(id, &status);
     }
     if let Some(max) = max_frame
         && frame.encoded_len() > max

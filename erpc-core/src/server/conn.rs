@@ -25,9 +25,7 @@ use crate::server::call_task::CallTask;
 use crate::server::in_flight::{InFlight, Refused};
 use crate::server::stream_task::StreamTask;
 use crate::status::{Code, Status};
-
-/// Status messages are cut to this many bytes: enough to explain, too short to amplify.
-const MAX_MESSAGE: usize = 4096;
+use crate::status_wire::{status_frame, truncate};
 
 /// Serve one accepted connection until it ends.
 pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: CancellationToken) {
@@ -436,7 +434,7 @@ impl ServerEndpoint {
 fn error_frame(code: Code, message: String) -> Frame {
     let mut error = Frame::new(Kind::ERROR, 0);
     error.header.status = code as u8;
-    error.head.message = Some(truncate(message).into());
+    error.head.message = Some(truncate(&message).into());
     error
 }
 
@@ -448,26 +446,4 @@ fn answer_frame(kind: Kind, id: u64, status: &Status) -> Option<Frame> {
         Kind::STREAM_OPEN => Some(end_frame(id, Some(status))),
         _ => None,
     }
-}
-
-/// A RESPONSE frame carrying a failure.
-pub(crate) fn status_frame(id: u64, status: &Status) -> Frame {
-    let mut frame = Frame::new(Kind::RESPONSE, id);
-    frame.header.status = status.code() as u8;
-    frame.head.message = Some(truncate(status.message().to_owned()).into());
-    if !status.details().is_empty() && status.details().len() <= u16::MAX as usize {
-        frame.head.details = Some(status.details().clone());
-    }
-    frame
-}
-
-fn truncate(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE {
-        let mut cut = MAX_MESSAGE;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-    }
-    message
 }

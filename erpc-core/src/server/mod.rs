@@ -18,7 +18,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub(crate) use conn::status_frame;
 pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,

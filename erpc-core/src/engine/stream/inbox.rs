@@ -119,7 +119,7 @@ impl Inbox {
         let header = frame.header;
         let item = match header.kind {
             Kind::STREAM_END => {
-                state.end = End::Peer(end_status(&frame));
+                state.end = End::Peer(crate::status_wire::status_of(&frame));
                 wake(&mut state);
                 return Pushed::Taken;
             }
@@ -226,19 +226,6 @@ fn wake(state: &mut State) {
     if let Some(waker) = state.waker.take() {
         waker.wake();
     }
-}
-
-/// The outcome a STREAM_END carries.
-fn end_status(frame: &Frame) -> Result<(), Status> {
-    if frame.header.status == 0 {
-        return Ok(());
-    }
-    let message = frame.head.message.as_ref().map_or("", |m| m.as_str());
-    let mut status = Status::new(crate::status::Code::from_u8(frame.header.status), message);
-    if let Some(details) = &frame.head.details {
-        status = status.with_details(details.clone());
-    }
-    Err(status)
 }
 
 /// A STREAM_WINDOW frame granting `increment` bytes on stream `id`.

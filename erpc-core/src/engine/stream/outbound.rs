@@ -140,7 +140,7 @@ pub(crate) fn end_frame(id: u64, status: Option<&Status>) -> Frame {
     match status {
         None => Frame::new(Kind::STREAM_END, id),
         Some(status) => {
-            let mut frame = crate::server::status_frame(id, status);
+            let mut frame = crate::status_wire::status_frame(id, status);
             frame.header.kind = Kind::STREAM_END;
             frame
         }
