@@ -57,6 +57,12 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Frames queued for a connection's writer before senders wait. Default 4096.
     pub write_queue: usize,
+    /// Calls (unary and streaming; oneway calls are not counted, nothing waits for them)
+    /// one connection carries at once; further calls wait for one to finish, within their
+    /// deadline, instead of being sent and refused. Default 1,024: a server's default
+    /// running-call cap ([`ServerConfig::max_in_flight`]) — set it to the server's cap if
+    /// that differs, or open more `connections`.
+    pub max_concurrent_calls: usize,
     /// Frames that do no work (pings, pongs, unknown frames) accepted from the server per
     /// heartbeat interval before the connection is dropped. Default 1,000.
     pub max_junk_frames: u32,
@@ -84,6 +90,7 @@ impl Default for ClientConfig {
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             write_queue: 4096,
+            max_concurrent_calls: 1024,
             max_junk_frames: 1000,
             stream_window: crate::engine::stream::INITIAL_WINDOW,
             transport: erpc_transport::Options::default(),

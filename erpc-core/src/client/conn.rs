@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, ready};
 
@@ -73,6 +73,13 @@ struct Shared {
     pong: Notify,
     /// Set when the connection died because the server stopped answering heartbeats.
     unhealthy: AtomicBool,
+    /// Calls waiting for one of the connection's call slots (`max_concurrent_calls`).
+    waiting: AtomicUsize,
+    /// Wakes one waiting call when a call leaves the table (all of them when it dies).
+    slot_freed: Notify,
+    /// Calls (unary and streams) this connection carries at once; see
+    /// [`ClientConfig::max_concurrent_calls`].
+    max_calls: usize,
 }
 
 impl Shared {
@@ -87,8 +94,16 @@ impl Shared {
         if let Some((Waiter::Unary(_), _)) = pending.calls.get(&id) {
             if let Some((Waiter::Unary(reply), _)) = pending.calls.remove(&id) {
                 drop(pending);
+                self.freed();
                 let _ = reply.send(result);
             }
+        }
+    }
+
+    /// A call left the table: if calls wait for a slot, wake one.
+    fn freed(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.slot_freed.notify_one();
         }
     }
 
@@ -102,6 +117,8 @@ impl Shared {
         let state = state.clone();
         if take {
             pending.calls.remove(&id);
+            drop(pending);
+            self.freed();
         }
         Some(state)
     }
@@ -116,6 +133,8 @@ impl Shared {
         for (_, (waiter, _)) in calls {
             waiter.fail(status.clone());
         }
+        // Calls waiting for a slot learn that the connection is gone.
+        self.slot_freed.notify_waiters();
     }
 
     /// The connection is gone: fail every pending call, refuse new ones, stop its tasks.
@@ -166,6 +185,9 @@ impl ClientConn {
             wake_sweeper: Notify::new(),
             pong: Notify::new(),
             unhealthy: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            slot_freed: Notify::new(),
+            max_calls: config.max_concurrent_calls.max(1),
         });
         tokio::spawn(write_loop(
             write,
@@ -320,7 +342,6 @@ impl ClientConn {
         let id = self.next_id();
         frame.header.request_id = id;
         let (reply, response) = oneshot::channel();
-        self.register(id, Waiter::Unary(reply), deadline)?;
         let mut call = PendingCall {
             conn: self.clone(),
             id,
@@ -332,23 +353,61 @@ impl ClientConn {
             frame,
             deadline: Some(deadline),
         };
+        if let Err(waiter) = self.register(id, Waiter::Unary(reply), deadline)? {
+            // Every call slot is taken: wait for one (within the deadline), then send.
+            let conn = self.clone();
+            call.queued = Some(Box::pin(async move {
+                conn.admit(id, waiter, deadline).await?;
+                conn.queue(out, deadline).await
+            }));
+            return Ok(call);
+        }
         match self.tx.try_send(out) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(out)) => {
                 let conn = self.clone();
-                call.queued = Some(Box::pin(async move {
-                    match tokio::time::timeout_at(deadline, conn.tx.send(out)).await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(_)) => Err(conn.dead_status()),
-                        Err(_) => Err(Status::deadline_exceeded(
-                            "deadline passed while queued for writing",
-                        )),
-                    }
-                }));
+                call.queued = Some(Box::pin(async move { conn.queue(out, deadline).await }));
             }
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.dead_status()),
         }
         Ok(call)
+    }
+
+    /// Queue `out` for the writer, waiting for room until `deadline`.
+    async fn queue(&self, out: OutFrame, deadline: Instant) -> Result<(), Status> {
+        match tokio::time::timeout_at(deadline, self.tx.send(out)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.dead_status()),
+            Err(_) => Err(Status::deadline_exceeded(
+                "deadline passed while queued for writing",
+            )),
+        }
+    }
+
+    /// Wait until the connection has a free call slot and take it for `waiter`: the
+    /// client's side of the server's running-call cap, so that a burst beyond it waits
+    /// (as HTTP/2 clients do for SETTINGS_MAX_CONCURRENT_STREAMS) instead of being refused.
+    async fn admit(&self, id: u64, mut waiter: Waiter, deadline: Instant) -> Result<(), Status> {
+        self.shared.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = scopeguard(|| {
+            self.shared.waiting.fetch_sub(1, Ordering::AcqRel);
+        });
+        loop {
+            let freed = self.shared.slot_freed.notified();
+            tokio::pin!(freed);
+            // Registered before looking, so a slot freed in between is not missed.
+            freed.as_mut().enable();
+            match self.register(id, waiter, deadline)? {
+                Ok(()) => return Ok(()),
+                Err(back) => waiter = back,
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return Err(Status::deadline_exceeded(format!(
+                    "deadline passed while waiting for one of the {} call slots of the connection to {} (client: max_concurrent_calls)",
+                    self.shared.max_calls, self.peer
+                )));
+            }
+        }
     }
 
     /// Open a streaming call: register it and queue its STREAM_OPEN (waiting for room if the
@@ -368,21 +427,17 @@ impl ClientConn {
             config.stream_window,
             self.tx.clone(),
         )));
-        self.register(id, Waiter::Stream(state.clone()), deadline)?;
+        if let Err(waiter) = self.register(id, Waiter::Stream(state.clone()), deadline)? {
+            self.admit(id, waiter, deadline).await?;
+        }
         let out = OutFrame {
             frame,
             // A stream without a deadline says so by sending none (PROTOCOL.md §13).
             deadline: (!deadline::is_unbounded(deadline, Instant::now())).then_some(deadline),
         };
-        let queued = match tokio::time::timeout_at(deadline, self.tx.send(out)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(self.dead_status()),
-            Err(_) => Err(Status::deadline_exceeded(
-                "deadline passed while queued for writing",
-            )),
-        };
-        if let Err(status) = queued {
+        if let Err(status) = self.queue(out, deadline).await {
             self.shared.lock().calls.remove(&id);
+            self.shared.freed();
             return Err(status);
         }
         if let Some(grant) = state.inbox.initial_grant() {
@@ -410,12 +465,21 @@ impl ClientConn {
     }
 
     /// Put a call in the pending table under its deadline, waking the sweeper if that
-    /// deadline is the new earliest; the connection's failure if it is already dead.
-    fn register(&self, id: u64, waiter: Waiter, deadline: Instant) -> Result<(), Status> {
+    /// deadline is the new earliest; the connection's failure if it is already dead; the
+    /// waiter back if every call slot is taken.
+    fn register(
+        &self,
+        id: u64,
+        waiter: Waiter,
+        deadline: Instant,
+    ) -> Result<Result<(), Waiter>, Status> {
         let earliest = {
             let mut pending = self.shared.lock();
             if let Some(status) = &pending.dead {
                 return Err(status.clone());
+            }
+            if pending.calls.len() >= self.shared.max_calls {
+                return Ok(Err(waiter));
             }
             pending.calls.insert(id, (waiter, deadline));
             let Pending {
@@ -428,7 +492,7 @@ impl ClientConn {
         if earliest {
             self.shared.wake_sweeper.notify_one();
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     fn dead_status(&self) -> Status {
@@ -468,6 +532,7 @@ async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
             deadlines.next_live(|id, at| calls.get(&id).is_some_and(|(_, due)| *due == at))
         };
         for (id, waiter) in expired.drain(..) {
+            shared.freed();
             waiter.fail(Status::deadline_exceeded("deadline exceeded"));
             // Best effort, as for a dropped call.
             let _ = tx.try_send(control(Kind::CANCEL, id));
@@ -522,6 +587,7 @@ impl Drop for PendingCall {
         }
         let was_pending = self.conn.shared.lock().calls.remove(&self.id).is_some();
         if was_pending {
+            self.conn.shared.freed();
             // Best effort: a full queue means the connection is saturated and the server's
             // own deadline will reap the handler.
             let _ = self.conn.tx.try_send(control(Kind::CANCEL, self.id));
@@ -620,4 +686,17 @@ impl Endpoint for ClientEndpoint {
             );
         }
     }
+}
+
+/// Runs `f` when dropped: undoes a count however the future holding it ends.
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

@@ -125,6 +125,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls one connection carries at once (default 1,024, a server's default cap); more
+    /// wait for a slot within their deadline. See [`ClientConfig::max_concurrent_calls`].
+    pub fn max_concurrent_calls(mut self, n: usize) -> Self {
+        self.config.max_concurrent_calls = n.max(1);
+        self
+    }
+
     /// Default deadline of calls.
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.config.timeout = timeout;
