@@ -47,10 +47,10 @@ impl std::fmt::Debug for CenterRegistry {
 
 impl CenterRegistry {
     /// A registry over the centers at `addrs` (one or several, tried in turn).
-    pub fn new<I, A>(addrs: I) -> Result<CenterRegistry, erpc_core::__private::AddressError>
+    pub fn new<I, A>(addrs: I) -> Result<CenterRegistry, erpc_core::AddressError>
     where
         I: IntoIterator<Item = A>,
-        A: TryInto<erpc_core::Address, Error = erpc_core::__private::AddressError>,
+        A: erpc_core::IntoAddress,
     {
         let centers = addrs
             .into_iter()

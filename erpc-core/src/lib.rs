@@ -47,6 +47,7 @@
 pub mod ambient;
 mod body;
 pub mod client;
+mod codec_failure;
 pub mod config;
 pub mod context;
 pub mod deadline;
@@ -69,7 +70,9 @@ pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
 pub use context::Context;
 pub use erpc_codec::compression::CompressionId;
 pub use erpc_codec::{Codec, CodecError, CodecId, Codecs, Message, Proto, Raw};
-pub use erpc_transport::{Address, Options as TransportOptions, PeerAddr};
+pub use erpc_transport::{
+    Address, AddressError, IntoAddress, Options as TransportOptions, PeerAddr,
+};
 pub use extensions::Extensions;
 pub use metadata::Metadata;
 pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
@@ -83,7 +86,6 @@ pub use stream::{Event, ServerStream, Streaming};
 /// What `#[erpc::service]` expands to refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use erpc_transport::AddressError;
     pub use futures_util::Stream;
     pub use futures_util::future::BoxFuture;
     pub use std::future::Future;

@@ -290,7 +290,7 @@ fn expand_client(service: &Service) -> TokenStream {
             /// Connect to `addr` with default settings.
             pub async fn connect<A>(addr: A) -> ::core::result::Result<Self, #krate::Status>
             where
-                A: ::core::convert::TryInto<#krate::Address, Error = #krate::__private::AddressError>,
+                A: #krate::IntoAddress,
             {
                 #krate::Client::connect(addr).await.map(Self::new)
             }

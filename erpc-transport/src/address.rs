@@ -269,6 +269,45 @@ impl TryFrom<&Address> for Address {
     }
 }
 
+/// Anything an address-taking API accepts: an [`Address`] (owned or borrowed) or a string
+/// to parse (`&str`, `String`, `&String`). One bound for every such API, so owned and
+/// borrowed addresses and strings work alike (`TryInto<Address>` refused an owned
+/// `Address`: its blanket conversion's error type is `Infallible`).
+pub trait IntoAddress {
+    /// The address, or why the string is not one.
+    fn into_address(self) -> Result<Address, AddressError>;
+}
+
+impl IntoAddress for Address {
+    fn into_address(self) -> Result<Address, AddressError> {
+        Ok(self)
+    }
+}
+
+impl IntoAddress for &Address {
+    fn into_address(self) -> Result<Address, AddressError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoAddress for &str {
+    fn into_address(self) -> Result<Address, AddressError> {
+        self.parse()
+    }
+}
+
+impl IntoAddress for String {
+    fn into_address(self) -> Result<Address, AddressError> {
+        self.parse()
+    }
+}
+
+impl IntoAddress for &String {
+    fn into_address(self) -> Result<Address, AddressError> {
+        self.parse()
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -75,7 +75,7 @@ pub mod unix;
 #[cfg(feature = "ws")]
 mod ws;
 
-pub use address::{Address, AddressError};
+pub use address::{Address, AddressError, IntoAddress};
 pub use link::{BoxIo, Io, Link, PeerAddr, StreamLink};
 pub use listener::{Listener, bind, bind_with, connect, connect_with};
 pub use options::Options;

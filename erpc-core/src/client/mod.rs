@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use erpc_codec::compression::CompressionId;
 use erpc_codec::{Codec, CodecId, Codecs, Message};
-use erpc_transport::{Address, AddressError};
+use erpc_transport::{Address, AddressError, IntoAddress};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
@@ -174,9 +174,9 @@ impl ClientBuilder {
     /// A client of `addr` that connects on its first call.
     pub fn build<A>(self, addr: A) -> Result<Client, AddressError>
     where
-        A: TryInto<Address, Error = AddressError>,
+        A: IntoAddress,
     {
-        let addr = addr.try_into()?;
+        let addr = addr.into_address()?;
         let target = Target::One(Arc::new(Pool::new(addr, self.config.connections)));
         Ok(self.with_target(target))
     }
@@ -225,7 +225,7 @@ impl ClientBuilder {
     /// A client of `addr`, with one connection made now to prove the server is there.
     pub async fn connect<A>(self, addr: A) -> Result<Client, Status>
     where
-        A: TryInto<Address, Error = AddressError>,
+        A: IntoAddress,
     {
         let client = self
             .build(addr)
@@ -245,7 +245,7 @@ impl Client {
     /// A client of `addr` with default settings that connects on its first call.
     pub fn new<A>(addr: A) -> Result<Client, AddressError>
     where
-        A: TryInto<Address, Error = AddressError>,
+        A: IntoAddress,
     {
         ClientBuilder::default().build(addr)
     }
@@ -253,7 +253,7 @@ impl Client {
     /// A client of `addr` with default settings, connected now.
     pub async fn connect<A>(addr: A) -> Result<Client, Status>
     where
-        A: TryInto<Address, Error = AddressError>,
+        A: IntoAddress,
     {
         ClientBuilder::default().connect(addr).await
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use erpc_codec::{Codec, Codecs};
-use erpc_transport::{Address, AddressError, Link, Listener};
+use erpc_transport::{Address, IntoAddress, Link, Listener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -117,12 +117,12 @@ impl ServerBuilder {
     pub async fn serve<I, A>(mut self, addrs: I) -> io::Result<ServerHandle>
     where
         I: IntoIterator<Item = A>,
-        A: TryInto<Address, Error = AddressError>,
+        A: IntoAddress,
     {
         let mut listeners = Vec::new();
         for addr in addrs {
             let addr = addr
-                .try_into()
+                .into_address()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             listeners.push(erpc_transport::bind_with(&addr, &self.config.transport).await?);
         }
