@@ -25,7 +25,8 @@ impl CodecId {
     /// The first id free for users' own codecs.
     pub const FIRST_CUSTOM: u8 = 128;
 
-    /// A human-readable name for built-in ids, `custom(N)` otherwise.
+    /// The name of a built-in id (`"raw"`, `"msgpack"`, `"json"`, `"protobuf"`), `"custom"`
+    /// for any other; `Display` adds the number: `msgpack(1)`, `custom(201)`.
     pub fn name(self) -> &'static str {
         match self {
             CodecId::RAW => "raw",
@@ -52,6 +53,19 @@ impl fmt::Debug for CodecId {
 impl fmt::Display for CodecId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::CodecId;
+
+    #[test]
+    fn names_and_display_are_as_documented() {
+        assert_eq!(CodecId::JSON.name(), "json");
+        assert_eq!(CodecId(201).name(), "custom");
+        assert_eq!(CodecId(201).to_string(), "custom(201)");
+        assert_eq!(CodecId::MSGPACK.to_string(), "msgpack(1)");
     }
 }
 

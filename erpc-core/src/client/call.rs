@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::client::conn::PendingCall;
 use crate::client::{Client, ClientRequest, ClientResponse, Started};
+use crate::codec_failure::{Site, decode_failed, encode_failed};
 use crate::deadline;
 use crate::metadata::Metadata;
 use crate::protocol::ByteStr;
@@ -145,6 +146,9 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
 impl<Req: Message, Resp: Message> Call<Req, Resp> {
     /// Encode, frame and queue the request (the synchronous part of a call).
     fn begin(self) -> Result<CallState<Req, Resp>, Status> {
+        // Kept for the rare message that must name the call (a response that does not
+        // decode); names from generated code are static, so this clone is free.
+        let call = (self.service.clone(), self.method.clone());
         let request = prepare(
             &self.client,
             self.service,
@@ -157,11 +161,23 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
         if !client.is_direct() {
             let through = client.clone();
             let future = Box::pin(async move { through.invoke(request).await });
-            return Ok(CallState::Boxed { future, client });
+            return Ok(CallState::Boxed {
+                future,
+                client,
+                call,
+            });
         }
         Ok(match client.start(request)? {
-            Started::Sent(pending) => CallState::Sent { pending, client },
-            Started::Dialing(future) => CallState::Boxed { future, client },
+            Started::Sent(pending) => CallState::Sent {
+                pending,
+                client,
+                call,
+            },
+            Started::Dialing(future) => CallState::Boxed {
+                future,
+                client,
+                call,
+            },
         })
     }
 }
@@ -195,11 +211,13 @@ enum CallState<Req, Resp> {
     Sent {
         pending: PendingCall,
         client: Client,
+        call: (ByteStr, ByteStr),
     },
     /// Going through middleware or a dial.
     Boxed {
         future: BoxFuture<'static, Result<ClientResponse, Status>>,
         client: Client,
+        call: (ByteStr, ByteStr),
     },
     /// Finished (or failed to start).
     Done,
@@ -223,17 +241,17 @@ impl<Req: Message, Resp: Message> Future for CallFuture<Req, Resp> {
             }
         }
         let response = match &mut this.state {
-            CallState::Sent { pending, client } => {
-                ready!(pending.poll_response(cx)).and_then(|frame| client.unpack(frame))
-            }
+            CallState::Sent {
+                pending, client, ..
+            } => ready!(pending.poll_response(cx)).and_then(|frame| client.unpack(frame)),
             CallState::Boxed { future, .. } => ready!(future.as_mut().poll(cx)),
             CallState::Start(_) | CallState::Done => {
                 return Poll::Ready(Err(Status::internal("call polled after it completed")));
             }
         };
         match std::mem::replace(&mut this.state, CallState::Done) {
-            CallState::Sent { client, .. } | CallState::Boxed { client, .. } => {
-                Poll::Ready(response.and_then(|r| decode(&client, r)))
+            CallState::Sent { client, call, .. } | CallState::Boxed { client, call, .. } => {
+                Poll::Ready(response.and_then(|r| decode(&client, r, &call)))
             }
             CallState::Start(_) | CallState::Done => {
                 Poll::Ready(Err(Status::internal("call polled after it completed")))
@@ -242,15 +260,27 @@ impl<Req: Message, Resp: Message> Future for CallFuture<Req, Resp> {
     }
 }
 
-/// Decode a response body in the codec its header named.
-fn decode<Resp: Message>(client: &Client, response: ClientResponse) -> Result<Resp, Status> {
+/// Decode the response body of `call` in the codec its header named.
+fn decode<Resp: Message>(
+    client: &Client,
+    response: ClientResponse,
+    call: &(ByteStr, ByteStr),
+) -> Result<Resp, Status> {
     let codec = client.codecs().get(response.codec).ok_or_else(|| {
         Status::unimplemented(format!(
-            "server answered in unknown codec {}",
-            response.codec
+            "server answered {}.{} in codec {}, which this client has not registered (ClientBuilder::register_codec)",
+            call.0, call.1, response.codec
         ))
     })?;
-    Ok(Resp::decode(codec, response.body)?)
+    Resp::decode(codec, response.body).map_err(|e| {
+        decode_failed(
+            Site::ClientResponse,
+            (&call.0, &call.1),
+            std::any::type_name::<Resp>(),
+            response.codec,
+            e,
+        )
+    })
 }
 
 /// A oneway call: sent, never answered. Awaiting it waits until the request is queued on
@@ -341,17 +371,20 @@ pub(crate) fn call_deadline(
     Ok(deadline)
 }
 
-/// Encode a message in codec `id` of `client`.
+/// Encode a request (or a request stream's message) of `call` in codec `id`.
 pub(crate) fn encode_message<M: Message>(
     codecs: &erpc_codec::Codecs,
     id: CodecId,
     message: &M,
+    call: (&str, &str),
 ) -> Result<Bytes, Status> {
     let codec = codecs
         .get(id)
         .ok_or_else(|| Status::unimplemented(format!("codec {id} is not registered")))?;
     let mut body = BytesMut::with_capacity(message.size_hint().max(ENCODE_CAPACITY));
-    message.encode(codec, &mut body)?;
+    message
+        .encode(codec, &mut body)
+        .map_err(|e| encode_failed(Site::ClientRequest, call, e))?;
     Ok(body.freeze())
 }
 
@@ -365,7 +398,7 @@ fn prepare<Req: Message>(
     oneway: bool,
 ) -> Result<ClientRequest, Status> {
     let codec = call_codec::<Req>(client, &options)?;
-    let body = encode_message(client.codecs(), codec, request)?;
+    let body = encode_message(client.codecs(), codec, request, (&service, &method))?;
     let deadline = call_deadline(&options, Some(client.config().timeout))?;
     Ok(ClientRequest {
         service,

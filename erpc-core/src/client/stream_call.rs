@@ -17,6 +17,7 @@ use futures_util::future::BoxFuture;
 
 use crate::client::call::{call_codec, call_deadline, encode_message};
 use crate::client::{CallOptions, Client, ClientRequest};
+use crate::codec_failure::Site;
 use crate::middleware::ClientNext;
 use crate::protocol::ByteStr;
 use crate::status::Status;
@@ -112,6 +113,7 @@ async fn open<Req: Message, Resp: Message>(
     } = call;
     let codec = call_codec::<Req>(&client, &options)?;
     let config = client.config();
+    let call = (service.clone(), method.clone());
     let mut request = ClientRequest {
         service,
         method,
@@ -137,10 +139,12 @@ async fn open<Req: Message, Resp: Message>(
     let state = outbound.state.clone();
     let codecs = client.codecs_shared();
     let feeder_conn = conn.clone();
+    let feeder_call = call.clone();
     let feeder = tokio::spawn(async move {
         let sent = async {
             while let Some(message) = outbound.next_from(&mut requests).await? {
-                let body = encode_message(&codecs, codec, &message)?;
+                let names = (&*feeder_call.0, &*feeder_call.1);
+                let body = encode_message(&codecs, codec, &message, names)?;
                 outbound.send(codec, body).await?;
             }
             outbound.end(None).await
@@ -159,7 +163,14 @@ async fn open<Req: Message, Resp: Message>(
             conn.cancel_stream(id, &state, Status::cancelled("the stream was dropped"))
         })
     };
-    let incoming = Incoming::new(state, client.codecs_shared(), config.limits, on_drop);
+    let incoming = Incoming::new(
+        state,
+        client.codecs_shared(),
+        config.limits,
+        on_drop,
+        Site::ClientResponse,
+        call,
+    );
     Ok(incoming.typed())
 }
 

@@ -8,6 +8,7 @@ use erpc_codec::{Codec, CodecId, Codecs, Message};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
+use crate::codec_failure::{Site, decode_failed};
 use crate::context::Context;
 use crate::metadata::Metadata;
 use crate::status::Status;
@@ -79,7 +80,15 @@ impl Request {
 
     /// Decode the body as `T`.
     pub fn decode<T: Message>(&self) -> Result<T, Status> {
-        Ok(T::decode(self.codec_ref(self.codec)?, self.body.clone())?)
+        T::decode(self.codec_ref(self.codec)?, self.body.clone()).map_err(|e| {
+            decode_failed(
+                Site::ServerRequest,
+                (self.context.service(), self.context.method()),
+                std::any::type_name::<T>(),
+                self.codec,
+                e,
+            )
+        })
     }
 
     /// Encode `value` as the response, in the request's codec (or the type's own).
@@ -145,14 +154,25 @@ fn encode_response<T: Message>(
     };
     let capacity = guess.clamp(crate::client::ENCODE_CAPACITY, 64 << 20);
     let mut body = BytesMut::with_capacity(capacity);
+    let failed = |e| {
+        let status = Status::from(e);
+        Status::new(
+            status.code(),
+            format!(
+                "server could not encode the response as {}: {}",
+                std::any::type_name::<T>(),
+                status.message()
+            ),
+        )
+    };
     let id = match encode_in(codecs, first, value, &mut body) {
         Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
             body.clear();
-            encode_in(codecs, CodecId::MSGPACK, value, &mut body)?;
+            encode_in(codecs, CodecId::MSGPACK, value, &mut body).map_err(failed)?;
             CodecId::MSGPACK
         }
         other => {
-            other?;
+            other.map_err(failed)?;
             first
         }
     };

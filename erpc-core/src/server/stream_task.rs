@@ -1,6 +1,7 @@
 //! A streaming call's task: middleware once at the opening, the handler, then its response
 //! stream sent message by message under flow control, ended by STREAM_END with the outcome.
 
+use crate::codec_failure::Site;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -45,11 +46,14 @@ impl StreamTask {
                 return Ok(());
             };
             let detach = state.clone();
+            let call = (context.service.clone(), context.method.clone());
             let incoming = Incoming::new(
                 state.clone(),
                 shared.codecs.clone(),
                 shared.config.limits,
                 Box::new(move || detach.inbox.detach()),
+                Site::ServerRequest,
+                call,
             );
             let request =
                 StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);

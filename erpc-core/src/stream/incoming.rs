@@ -1,6 +1,8 @@
 //! Messages arriving on a stream: [`Incoming`] reassembles and decompresses them,
 //! [`Streaming`] decodes them into a type.
 
+use crate::codec_failure::{Site, decode_failed};
+use crate::protocol::ByteStr;
 use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -50,6 +52,9 @@ pub struct Incoming {
     dropped: u64,
     done: bool,
     on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+    /// Who reads these messages, and for which call: named when one does not decode.
+    site: Site,
+    call: (ByteStr, ByteStr),
 }
 
 impl fmt::Debug for Incoming {
@@ -68,6 +73,8 @@ impl Incoming {
         codecs: Arc<Codecs>,
         limits: crate::protocol::Limits,
         on_drop: Box<dyn FnOnce() + Send + Sync>,
+        site: Site,
+        call: (ByteStr, ByteStr),
     ) -> Self {
         Incoming {
             state,
@@ -78,6 +85,8 @@ impl Incoming {
             dropped: 0,
             done: false,
             on_drop: Some(on_drop),
+            site,
+            call,
         }
     }
 
@@ -172,10 +181,21 @@ impl Incoming {
     }
 
     fn decode<T: Message>(&self, codec: CodecId, body: Bytes) -> Result<T, Status> {
-        let codec = self.codecs.get(codec).ok_or_else(|| {
-            Status::unimplemented(format!("stream message in unknown codec {codec}"))
+        let known = self.codecs.get(codec).ok_or_else(|| {
+            Status::unimplemented(format!(
+                "stream message of {}.{} in codec {codec}, which is not registered here (register_codec)",
+                self.call.0, self.call.1
+            ))
         })?;
-        Ok(T::decode(codec, body)?)
+        T::decode(known, body).map_err(|e| {
+            decode_failed(
+                self.site,
+                (&self.call.0, &self.call.1),
+                std::any::type_name::<T>(),
+                codec,
+                e,
+            )
+        })
     }
 }
 
