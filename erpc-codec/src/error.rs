@@ -35,7 +35,7 @@ pub enum CompressionError {
     #[error("unknown compression id {0}")]
     Unknown(u8),
     /// Decompression would exceed the allowed size; it stopped at the limit.
-    #[error("decompressed body exceeds the limit of {limit} bytes")]
+    #[error("decompressed body exceeds the limit of {limit} bytes (limits.max_decompressed)")]
     TooLarge {
         /// The limit in bytes.
         limit: usize,

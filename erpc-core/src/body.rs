@@ -35,6 +35,12 @@ pub(crate) fn decompress(
     Ok(compression::decompress(compression, &body, limit)?)
 }
 
+/// `status` with its message prefixed by the side that refused (`"server: …"`), so that a
+/// limit error read on the other side says whose limit it was.
+pub(crate) fn side_status(side: &str, status: Status) -> Status {
+    Status::new(status.code(), format!("{side}: {}", status.message()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

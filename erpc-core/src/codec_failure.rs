@@ -26,6 +26,11 @@ pub(crate) enum Site {
 }
 
 impl Site {
+    /// `"client"` or `"server"`.
+    pub(crate) fn side(self) -> &'static str {
+        self.describe().0
+    }
+
     fn describe(self) -> (&'static str, &'static str) {
         match self {
             Site::ServerRequest => ("server", "request"),

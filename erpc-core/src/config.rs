@@ -7,6 +7,81 @@ use erpc_codec::compression::CompressionId;
 
 use crate::protocol::Limits;
 
+/// The builder setters of the settings client and server share (`self.config` is a
+/// [`ClientConfig`] or a [`ServerConfig`]): every limit and the stream and heartbeat settings,
+/// so that raising one never means replacing the whole configuration.
+macro_rules! shared_setters {
+    () => {
+        /// Every size limit at once. See [`crate::protocol::Limits`].
+        pub fn limits(mut self, limits: $crate::protocol::Limits) -> Self {
+            self.config.limits = limits;
+            self
+        }
+
+        /// Largest body accepted from the peer and sent to it, in bytes (`limits.max_body`).
+        /// Default 4 MiB.
+        pub fn max_body(mut self, bytes: u32) -> Self {
+            self.config.limits.max_body = bytes;
+            self
+        }
+
+        /// Largest body after decompression, in bytes (`limits.max_decompressed`). Default
+        /// 4 MiB.
+        pub fn max_decompressed(mut self, bytes: usize) -> Self {
+            self.config.limits.max_decompressed = bytes;
+            self
+        }
+
+        /// Largest header block (names, deadline, metadata, status) in bytes
+        /// (`limits.max_head`). Default 16 KiB; a peer with the default refuses more.
+        pub fn max_head(mut self, bytes: u32) -> Self {
+            self.config.limits.max_head = bytes;
+            self
+        }
+
+        /// Most metadata entries in one header block (`limits.max_metadata_entries`).
+        /// Default 64.
+        pub fn max_metadata_entries(mut self, entries: usize) -> Self {
+            self.config.limits.max_metadata_entries = entries;
+            self
+        }
+
+        /// Frames over the limits up to this many bytes are skipped and only their call
+        /// fails; larger ones close the connection (`limits.max_discard`). Default 64 MiB.
+        pub fn max_discard(mut self, bytes: u64) -> Self {
+            self.config.limits.max_discard = bytes;
+            self
+        }
+
+        /// Liveness checking: a PING after `interval` of silence, the connection dropped
+        /// after `misses` silent intervals. Default 15 s × 3.
+        pub fn heartbeat(mut self, interval: ::std::time::Duration, misses: u32) -> Self {
+            self.config.heartbeat = $crate::config::HeartbeatConfig { interval, misses };
+            self
+        }
+
+        /// Bodies smaller than this many bytes are sent uncompressed. Default 1 KiB.
+        pub fn compression_threshold(mut self, bytes: usize) -> Self {
+            self.config.compression_threshold = bytes;
+            self
+        }
+
+        /// Bytes the peer may have in flight on one stream before it waits for this side to
+        /// consume them (at least, and by default, 256 KiB).
+        pub fn stream_window(mut self, bytes: u32) -> Self {
+            self.config.stream_window = bytes;
+            self
+        }
+
+        /// Frames that do no work accepted from the peer per heartbeat interval before the
+        /// connection is closed. Default 1,000.
+        pub fn max_junk_frames(mut self, frames: u32) -> Self {
+            self.config.max_junk_frames = frames;
+            self
+        }
+    };
+}
+
 /// Liveness checking: when nothing arrives for one `interval`, a PING is sent; after `misses`
 /// silent intervals in a row the peer is declared dead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,9 +46,13 @@
 
 pub mod ambient;
 mod body;
-pub mod client;
 mod codec_failure;
+
+// Before `client` and `server`: they use its `shared_setters!`.
+#[macro_use]
 pub mod config;
+
+pub mod client;
 pub mod context;
 pub mod deadline;
 pub mod discovery;

@@ -300,7 +300,7 @@ impl ClientConn {
             && frame.encoded_len() > max
         {
             return Err(Status::resource_exhausted(format!(
-                "request of {} bytes exceeds {}'s limit of {max} bytes per frame",
+                "client: request of {} bytes exceeds {}'s limit of {max} bytes per frame (a datagram; use a stream transport for larger calls)",
                 frame.encoded_len(),
                 self.peer.scheme()
             )));
@@ -664,7 +664,7 @@ impl Endpoint for ClientEndpoint {
         if let Some(state) = self.shared.stream(header.request_id, true) {
             let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
             state.fail(Status::resource_exhausted(format!(
-                "stream message refused: {reason}"
+                "client refused a stream message: {reason}"
             )));
             return;
         }
@@ -672,7 +672,7 @@ impl Endpoint for ClientEndpoint {
             self.shared.complete(
                 header.request_id,
                 Err(Status::resource_exhausted(format!(
-                    "response refused: {reason}"
+                    "client refused the response: {reason}"
                 ))),
             );
         }

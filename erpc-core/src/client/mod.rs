@@ -132,6 +132,29 @@ impl ClientBuilder {
         self
     }
 
+    shared_setters!();
+
+    /// Deadline of a streaming call that sets none (default: none; see
+    /// [`ClientConfig::stream_timeout`]).
+    pub fn stream_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.stream_timeout = Some(timeout);
+        self
+    }
+
+    /// Give up connecting after this long. Default 5 s.
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Reconnect backoff: the first wait after a failed attempt, doubling up to `max`.
+    /// Default 100 ms to 5 s.
+    pub fn backoff(mut self, initial: std::time::Duration, max: std::time::Duration) -> Self {
+        self.config.backoff_initial = initial;
+        self.config.backoff_max = max;
+        self
+    }
+
     /// Default deadline of calls.
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.config.timeout = timeout;
@@ -423,7 +446,7 @@ impl Client {
         let head_len = frame.head.encoded_len();
         if head_len > config.limits.max_head as usize {
             return Err(Status::resource_exhausted(format!(
-                "header block of {head_len} bytes exceeds the limit of {} bytes",
+                "client: request header block of {head_len} bytes exceeds the limit of {} bytes (limits.max_head)",
                 config.limits.max_head
             )));
         }
@@ -435,7 +458,7 @@ impl Client {
         )?;
         if frame.body.len() > config.limits.max_body as usize {
             return Err(Status::resource_exhausted(format!(
-                "request body of {} bytes exceeds the limit of {} bytes",
+                "client: request body of {} bytes exceeds the limit of {} bytes (limits.max_body)",
                 frame.body.len(),
                 config.limits.max_body
             )));
@@ -451,7 +474,8 @@ impl Client {
         Ok(ClientResponse {
             codec: header.codec,
             metadata: response.head.metadata,
-            body: decompress(header.compression, response.body, limit)?,
+            body: decompress(header.compression, response.body, limit)
+                .map_err(|e| crate::body::side_status("client", e))?,
         })
     }
 

@@ -90,12 +90,12 @@ impl FrameDecoder {
             }
             let reason = if header.head_len > self.limits.max_head {
                 format!(
-                    "header block of {} bytes exceeds the limit of {} bytes",
+                    "header block of {} bytes exceeds the limit of {} bytes (limits.max_head)",
                     header.head_len, self.limits.max_head
                 )
             } else {
                 format!(
-                    "body of {} bytes exceeds the limit of {} bytes",
+                    "body of {} bytes exceeds the limit of {} bytes (limits.max_body)",
                     header.body_len, self.limits.max_body
                 )
             };

@@ -69,7 +69,7 @@ pub enum HeadError {
         expected: &'static str,
     },
     /// More metadata entries than allowed.
-    #[error("more than {0} metadata entries")]
+    #[error("more than {0} metadata entries (limits.max_metadata_entries)")]
     TooManyMetadata(usize),
     /// A critical tag this peer does not know.
     #[error("unknown critical header field 0x{0:02x}")]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
+use crate::body::side_status;
 use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
@@ -56,7 +57,8 @@ impl CallTask {
                     header.compression,
                     body,
                     shared.config.limits.max_decompressed,
-                )?;
+                )
+                .map_err(|e| side_status("server", e))?;
                 let request = Request::new(context, header.codec, shared.codecs.clone(), body);
                 if shared.middleware.is_empty() {
                     service.call(request).await
@@ -87,6 +89,20 @@ impl CallTask {
                     max_frame,
                 ),
                 Err(status) => status_frame(id, &status),
+            };
+            // Never send what a peer with the same limits would refuse (as the client does
+            // for requests): the call fails here, naming the setting.
+            let max_body = shared.config.limits.max_body;
+            let frame = if frame.body.len() > max_body as usize {
+                status_frame(
+                    id,
+                    &Status::resource_exhausted(format!(
+                        "server: response body of {} bytes exceeds the limit of {max_body} bytes (limits.max_body)",
+                        frame.body.len()
+                    )),
+                )
+            } else {
+                frame
             };
             if let Some(wait) = queue(&tx, frame.into()) {
                 wait.await;
@@ -132,7 +148,7 @@ fn response_frame(
         && frame.encoded_len() > max
     {
         let status = Status::resource_exhausted(format!(
-            "response of {} bytes exceeds this transport's limit of {max} bytes per frame",
+            "server: response of {} bytes exceeds this transport's limit of {max} bytes per frame (a datagram; use a stream transport for larger calls)",
             frame.encoded_len()
         ));
         return status_frame(id, &status);

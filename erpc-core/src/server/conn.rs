@@ -236,12 +236,17 @@ impl Endpoint for ServerEndpoint {
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) {
-        self.reject(&header, Status::resource_exhausted(reason));
+        self.reject(
+            &header,
+            Status::resource_exhausted(format!("server refused the frame: {reason}")),
+        );
     }
 
     fn on_bad_head(&mut self, header: Header, error: HeadError) {
         let status = match error {
-            HeadError::TooManyMetadata(_) => Status::resource_exhausted(error.to_string()),
+            HeadError::TooManyMetadata(_) => {
+                Status::resource_exhausted(format!("server refused the frame: {error}"))
+            }
             HeadError::UnknownCritical(_) => Status::unimplemented(error.to_string()),
             _ => Status::invalid_argument(error.to_string()),
         };

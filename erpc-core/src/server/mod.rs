@@ -88,6 +88,51 @@ impl ServerBuilder {
         self
     }
 
+    shared_setters!();
+
+    /// Handlers running at once on one connection; more are refused `resource_exhausted`.
+    /// Default 1,024.
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.config.max_in_flight = calls;
+        self
+    }
+
+    /// Connections served at once; more are refused. Default 10,000.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections;
+        self
+    }
+
+    /// Deadline of a unary or oneway request that carries none. Default 10 s.
+    pub fn default_deadline(mut self, deadline: Duration) -> Self {
+        self.config.default_deadline = deadline;
+        self
+    }
+
+    /// Longer unary and oneway deadlines are clamped to this. Default 1 hour.
+    pub fn max_deadline(mut self, deadline: Duration) -> Self {
+        self.config.max_deadline = deadline;
+        self
+    }
+
+    /// Deadline of a stream opened without one. Default: none.
+    pub fn default_stream_deadline(mut self, deadline: Duration) -> Self {
+        self.config.default_stream_deadline = Some(deadline);
+        self
+    }
+
+    /// A new connection must deliver a whole first frame within this. Default 10 s.
+    pub fn first_frame_timeout(mut self, timeout: Duration) -> Self {
+        self.config.first_frame_timeout = timeout;
+        self
+    }
+
+    /// How long a graceful shutdown waits for running calls. Default 10 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
     /// Transport settings: the TLS certificate for tls://, wss:// and quic:// listeners,
     /// the handshake deadline.
     pub fn transport(mut self, options: erpc_transport::Options) -> Self {
@@ -312,7 +357,7 @@ async fn accept_loop(
                         tracker.spawn(conn::refuse(
                             stream,
                             format!(
-                                "server is at its limit of {} connections",
+                                "server is at its limit of {} connections (max_connections)",
                                 shared.config.max_connections
                             ),
                         ));

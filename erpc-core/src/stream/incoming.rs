@@ -142,7 +142,8 @@ impl Incoming {
             let Some((codec, compression, body)) = self.assemble(chunk)? else {
                 continue;
             };
-            let body = decompress(compression, body, self.max_decompressed)?;
+            let body = decompress(compression, body, self.max_decompressed)
+                .map_err(|e| crate::body::side_status(self.site.side(), e))?;
             return Poll::Ready(Some(Ok(Event::Message(RawMessage { codec, body }))));
         }
     }
@@ -169,7 +170,10 @@ impl Incoming {
         };
         if body.len() > self.max_body {
             return Err(Status::resource_exhausted(format!(
-                "stream message exceeds the limit of {} bytes",
+                "{}: stream message of {}.{} exceeds the limit of {} bytes (limits.max_body)",
+                self.site.side(),
+                self.call.0,
+                self.call.1,
                 self.max_body
             )));
         }
