@@ -1,9 +1,10 @@
 //! erpc: an RPC framework for Rust.
 //!
 //! A trait with `#[erpc::service]` becomes a typed client and a server; calls travel in erpc's
-//! framed binary protocol (PROTOCOL.md) over TCP, Unix sockets or in-memory pipes, encoded with
-//! MessagePack (default), JSON, protobuf, raw bytes or your own codec, optionally compressed
-//! with gzip, zlib or zstd — chosen per call.
+//! framed binary protocol (PROTOCOL.md) over any of nine transports — TCP, Unix sockets and
+//! in-memory pipes by default; TLS, WebSocket (plain and TLS), QUIC, UDP and KCP behind cargo
+//! features — encoded with MessagePack (default), JSON, protobuf, raw bytes or your own codec,
+//! optionally compressed with gzip, zlib or zstd — chosen per call.
 //!
 //! ```
 //! use erpc::{Context, Status};
@@ -44,6 +45,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # The attribute, in full
+//! [`service`] documents every form: one argument or several (sent as a tuple), a leading
+//! [`Context`], `#[oneway]` methods (no return type), streaming arguments and returns
+//! ([`Streaming`], [`ServerStream`]), and the `name = "pkg.Svc"` and `crate = "…"` options.
+//! The README shows each of them in a compiled example.
+//!
+//! # Where things are
+//! - Per-call options: [`Call`] (`.timeout`, `.deadline`, `.metadata`, `.codec`,
+//!   `.compression`); client settings: [`ClientBuilder`] (a method per limit, timeouts,
+//!   `max_concurrent_calls`, codecs, middleware, discovery); server settings:
+//!   [`ServerBuilder`] (a method per limit and cap, deadlines, shutdown grace, registry).
+//! - Deadlines inherited by a handler's own calls, and across spawns: [`ambient`]
+//!   ([`spawn`], [`in_current_call`], [`Context::scope`]).
+//! - Discovery and balancing: [`discovery`]; the registry center is the `erpc-center` crate.
+//! - Custom codecs: [`codec::Codec`] (with [`codec::erased_serde`] and [`codec::bytes`]
+//!   re-exported), registered with `register_codec` on both builders.
+//!
 //! # Layout
 //! - Everything of [`erpc_core`] is re-exported here: [`Client`], [`Server`], [`Status`],
 //!   [`Context`], [`Middleware`], [`protocol`], ...
@@ -53,8 +71,9 @@
 //!   listeners.
 //!
 //! # Cargo features
-//! `tcp`, `unix`, `mem` (transports); `msgpack`, `json`, `protobuf` (codecs); `gzip`, `zlib`,
-//! `zstd` (compression). All are on by default.
+//! On by default: `tcp`, `unix`, `mem` (transports); `msgpack`, `json`, `protobuf` (codecs);
+//! `gzip`, `zlib`, `zstd` (compression). Off by default: `tls`, `ws`, `wss`, `quic`, `udp`,
+//! `kcp` (transports), or `all-transports` for every one.
 #![warn(missing_docs)]
 
 pub mod blocking;

@@ -95,3 +95,32 @@ async fn limit_errors_name_the_side_and_the_setting() {
     assert!(big.message().contains("limits.max_body"), "{big}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn registering_a_wildcard_bind_without_addresses_is_refused_clearly() {
+    let registry = Arc::new(erpc::discovery::InProcess::default());
+    let refused = erpc::Server::builder()
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .register(registry.clone(), erpc::discovery::Instance::default())
+        .serve(["tcp://0.0.0.0:0"])
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("wildcard"), "{refused}");
+    assert!(refused.to_string().contains("Instance::addrs"), "{refused}");
+    assert!(registry.instances("Echo").is_empty());
+    // With the address clients dial, it registers.
+    let server = erpc::Server::builder()
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .register(
+            registry.clone(),
+            erpc::discovery::Instance {
+                addrs: vec!["tcp://127.0.0.1:1".into()],
+                ..Default::default()
+            },
+        )
+        .serve(["tcp://0.0.0.0:0"])
+        .await
+        .unwrap();
+    assert_eq!(registry.instances("Echo").len(), 1);
+    server.shutdown().await;
+}

@@ -56,19 +56,6 @@ impl fmt::Display for CodecId {
     }
 }
 
-#[cfg(test)]
-mod name_tests {
-    use super::CodecId;
-
-    #[test]
-    fn names_and_display_are_as_documented() {
-        assert_eq!(CodecId::JSON.name(), "json");
-        assert_eq!(CodecId(201).name(), "custom");
-        assert_eq!(CodecId(201).to_string(), "custom(201)");
-        assert_eq!(CodecId::MSGPACK.to_string(), "msgpack(1)");
-    }
-}
-
 /// The callback a codec hands its deserializer to; see [`Codec::decode_erased`].
 pub type DeserializeFn<'a> = dyn for<'de> FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>
     + 'a;
@@ -77,8 +64,11 @@ pub type DeserializeFn<'a> = dyn for<'de> FnMut(&mut dyn erased_serde::Deseriali
 ///
 /// The built-in MessagePack and JSON codecs have fast paths that skip this trait; a custom
 /// codec is reached through it, with [`erased_serde`] bridging the generic serde world to a
-/// `dyn Codec`. Implement both methods and register the codec in a [`Codecs`] registry on the
-/// client and the server.
+/// `dyn Codec`. Implement both methods and register the codec on **both** sides
+/// (`ClientBuilder::register_codec`, `ServerBuilder::register_codec`; underneath, a
+/// [`Codecs`] registry): a server without it answers `unimplemented` naming the codec and the
+/// method to call. `erased_serde` and `bytes` are re-exported by this crate (and by
+/// `erpc::codec`) at the versions erpc uses.
 ///
 /// ```
 /// use erpc_codec::{Codec, CodecId, CodecError, Codecs, Message, codec::DeserializeFn};
@@ -185,5 +175,18 @@ impl Default for Codecs {
 impl fmt::Debug for Codecs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.ids()).finish()
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::CodecId;
+
+    #[test]
+    fn names_and_display_are_as_documented() {
+        assert_eq!(CodecId::JSON.name(), "json");
+        assert_eq!(CodecId(201).name(), "custom");
+        assert_eq!(CodecId(201).to_string(), "custom(201)");
+        assert_eq!(CodecId::MSGPACK.to_string(), "msgpack(1)");
     }
 }

@@ -44,10 +44,15 @@
 
 pub mod builtin;
 pub mod codec;
+/// Re-exported so that a custom [`Codec`] can be written with this crate (or `erpc::codec`)
+/// alone, at the versions erpc uses: `erased_serde` for the object-safe serde calls,
+/// `bytes` for the output buffer.
+pub use bytes;
+pub use erased_serde;
 pub mod compression;
 pub mod error;
 pub mod message;
 
-pub use codec::{Codec, CodecId, Codecs};
+pub use codec::{Codec, CodecId, Codecs, DeserializeFn};
 pub use error::{CodecError, CompressionError};
 pub use message::{Message, Proto, Raw};

@@ -31,11 +31,32 @@ mod model;
 
 use proc_macro::TokenStream;
 
-/// Generate a server dispatch and a typed client for a trait. See the crate docs.
+/// Generate a server dispatch and a typed client for a trait.
 ///
-/// Options: `#[erpc::service(name = "pkg.Greeter")]` sets the name clients call the service
-/// by (default: the trait's name); `crate = "erpc_core"` names the crate the generated code
-/// refers to (default `::erpc`).
+/// For `trait Greeter`, it generates `GreeterServer<T: Greeter>` (an `erpc::Service`: pass it
+/// to `Server::builder().add_service`) and `GreeterClient` (one method per trait method,
+/// returning an awaitable call that takes per-call options: `.timeout(d)`, `.metadata(k, v)`,
+/// `.codec(id)`, ...; `GreeterClient::connect(addr)` or `GreeterClient::new(client)`).
+///
+/// Methods (each `async fn`, taking `&self`):
+/// - `async fn m(&self, a: A) -> Result<T, Status>`: request-response. Several arguments
+///   travel as a tuple (a MessagePack/JSON array), none as the unit value.
+/// - a first argument of type `Context` receives the call's context (deadline, metadata,
+///   peer, extensions); it is not sent, and the client method does not take it.
+/// - `#[oneway] async fn m(&self, a: A)` (no return type): sent, never answered; the client's
+///   await returns once the request is queued on a live connection.
+/// - a `Streaming<T>` argument (alone, after an optional `Context`) makes it client
+///   streaming; a `Result<ServerStream<T>, Status>` return makes it server streaming; both
+///   make it bidirectional.
+///
+/// Options:
+/// - `#[erpc::service(name = "pkg.Greeter")]`: the name clients call the service by
+///   (default: the trait's name).
+/// - `#[erpc::service(crate = "erpc_core")]`: the crate the generated code refers to
+///   (default `::erpc`), for crates that depend on `erpc-core` but not on the facade.
+///
+/// Mistakes (a generic method, `&mut self`, a missing `Result`, a oneway with a return type,
+/// a pattern argument, ...) are compile errors that say what to write instead.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
     let args = proc_macro2::TokenStream::from(args);

@@ -343,7 +343,7 @@ pub(crate) fn call_codec<Req: Message>(
     match client.codecs().get(codec_id) {
         Some(_) => Ok(codec_id),
         None => Err(Status::unimplemented(format!(
-            "codec {codec_id} is not registered on this client"
+            "codec {codec_id} is not registered on this client (ClientBuilder::register_codec)"
         ))),
     }
 }

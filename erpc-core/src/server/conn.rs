@@ -319,7 +319,10 @@ impl ServerEndpoint {
         if self.shared.codecs.get(header.codec).is_none() {
             return self.refuse(
                 &header,
-                Status::unimplemented(format!("unknown codec id {}", header.codec.0)),
+                Status::unimplemented(format!(
+                    "unknown codec {}: this server has not registered it (ServerBuilder::register_codec)",
+                    header.codec
+                )),
             );
         }
         if !header.compression.is_supported() {

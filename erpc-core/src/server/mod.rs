@@ -254,6 +254,13 @@ impl ServerHandle {
         services: Vec<String>,
     ) -> Result<(), Status> {
         let addrs: Vec<String> = if template.addrs.is_empty() {
+            // A wildcard bind (0.0.0.0, [::]) says where to listen, not where to be reached:
+            // advertising it would send every client to its own machine.
+            if let Some(wild) = self.local_addrs.iter().find(|a| is_wildcard(a)) {
+                return Err(Status::invalid_argument(format!(
+                    "cannot register {wild}: it is a wildcard address, which no client can dial; set Instance::addrs to the addresses clients reach this server at"
+                )));
+            }
             self.local_addrs.iter().map(|a| a.to_string()).collect()
         } else {
             template.addrs.clone()
@@ -324,6 +331,13 @@ impl ServerHandle {
             .await
             .is_ok()
     }
+}
+
+/// Whether `addr`'s host is the unspecified address (`0.0.0.0`, `::`).
+fn is_wildcard(addr: &Address) -> bool {
+    addr.host()
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| ip.is_unspecified())
 }
 
 /// The longest a shutdown waits for the registry to remove this server's instances.
