@@ -96,15 +96,10 @@ async fn untyped_calls_by_name_work_for_tools() {
     assert_eq!(reply, serde_json::json!(4));
     let response = client
         .invoke(erpc::ClientRequest {
-            service: "Echo".into(),
-            method: "len".into(),
-            metadata: Default::default(),
             deadline: tokio::time::Instant::now() + Duration::from_secs(5),
             codec: CodecId::JSON,
             compression: CompressionId::NONE,
-            body: bytes::Bytes::from_static(b"\"abc\""),
-            oneway: false,
-            stream: false,
+            ..erpc::ClientRequest::new("Echo", "len", &b"\"abc\""[..])
         })
         .await
         .unwrap();

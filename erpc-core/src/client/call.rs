@@ -34,6 +34,8 @@ pub struct CallOptions {
     pub codec: Option<CodecId>,
     /// The compression (bodies below the client's threshold are never compressed).
     pub compression: Option<CompressionId>,
+    /// The balancer's hash key (see [`crate::discovery::Pick::hash_key`]).
+    pub hash_key: Option<u64>,
 }
 
 /// The per-call setters, shared by [`CallOptions`], [`Call`] and [`Oneway`] through their
@@ -71,6 +73,13 @@ macro_rules! option_setters {
         /// The compression (bodies below the client's threshold are never compressed).
         pub fn compression(mut self, compression: $crate::CompressionId) -> Self {
             self.options_mut().compression = Some(compression);
+            self
+        }
+
+        /// Calls with the same key go to the same instance under a consistent-hashing
+        /// balancer (a user id, a shard key). Hashed with 64-bit FNV-1a.
+        pub fn hash_key(mut self, key: impl AsRef<[u8]>) -> Self {
+            self.options_mut().hash_key = Some($crate::discovery::balance::hash_key(key.as_ref()));
             self
         }
     };
@@ -113,6 +122,7 @@ impl CallOptions {
         self.metadata.extend(&other.metadata);
         self.codec = other.codec.or(self.codec);
         self.compression = other.compression.or(self.compression);
+        self.hash_key = other.hash_key.or(self.hash_key);
         self
     }
 }
@@ -410,5 +420,6 @@ fn prepare<Req: Message>(
         body,
         oneway,
         stream: false,
+        hash_key: options.hash_key,
     })
 }

@@ -17,6 +17,8 @@ use tokio::time::Instant;
 use crate::client::id_hash::BuildIdHasher;
 use crate::config::ClientConfig;
 use crate::deadline;
+use crate::discovery::Load;
+use crate::discovery::load::{InFlightGuard, is_instance_failure};
 use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::Signal;
@@ -157,11 +159,17 @@ pub(crate) struct ClientConn {
     max_frame: Option<usize>,
     /// Whether the link carries streaming calls (UDP does not).
     streaming: bool,
+    /// The instance's load, for balancers: kept only for a discovered service's instances.
+    load: Option<Arc<Load>>,
 }
 
 impl ClientConn {
     /// Dial `addr` and start the connection's tasks.
-    pub async fn connect(addr: &Address, config: &ClientConfig) -> Result<Arc<ClientConn>, Status> {
+    pub async fn connect(
+        addr: &Address,
+        config: &ClientConfig,
+        load: Option<Arc<Load>>,
+    ) -> Result<Arc<ClientConn>, Status> {
         let link = erpc_transport::connect_with(addr, &config.transport)
             .await
             .map_err(|e| Status::unavailable(format!("cannot connect to {addr}: {e}")))?;
@@ -233,7 +241,13 @@ impl ClientConn {
             peer: addr.clone(),
             max_frame,
             streaming,
+            load,
         }))
+    }
+
+    /// Counts a stream in the instance's load until dropped (no guard when not balanced).
+    pub fn stream_guard(&self) -> Option<InFlightGuard> {
+        self.load.clone().map(InFlightGuard::new)
     }
 
     /// Whether new calls may use this connection.
@@ -348,6 +362,10 @@ impl ClientConn {
             response,
             queued: None,
             armed: true,
+            load: self.load.as_ref().map(|load| {
+                load.started();
+                (load.clone(), Instant::now())
+            }),
         };
         let out = OutFrame {
             frame,
@@ -552,6 +570,8 @@ pub(crate) struct PendingCall {
     /// so that it does not enlarge every call).
     queued: Option<BoxFuture<'static, Result<(), Status>>>,
     armed: bool,
+    /// The instance's load and when the call started, when a balancer reads it.
+    load: Option<(Arc<Load>, Instant)>,
 }
 
 impl PendingCall {
@@ -565,13 +585,27 @@ impl PendingCall {
                 Poll::Ready(Err(status)) => {
                     // Still armed: dropping the call takes it out of the pending table.
                     self.queued = None;
+                    self.measure(Err(status.code()));
                     return Poll::Ready(Err(status));
                 }
             }
         }
         let result = ready!(Pin::new(&mut self.response).poll(cx));
         self.armed = false;
-        Poll::Ready(result.unwrap_or_else(|_| Err(self.conn.dead_status())))
+        let result = result.unwrap_or_else(|_| Err(self.conn.dead_status()));
+        self.measure(match &result {
+            Ok(frame) => Ok(Code::from_u8(frame.header.status)),
+            Err(status) => Err(status.code()),
+        });
+        Poll::Ready(result)
+    }
+
+    /// Record the call's outcome in the instance's load, once.
+    fn measure(&mut self, outcome: Result<Code, Code>) {
+        if let Some((load, started)) = self.load.take() {
+            let code = outcome.unwrap_or_else(|code| code);
+            load.finished(Some(started.elapsed()), is_instance_failure(code));
+        }
     }
 
     /// Wait for the response.
@@ -582,6 +616,9 @@ impl PendingCall {
 
 impl Drop for PendingCall {
     fn drop(&mut self) {
+        if let Some((load, _)) = self.load.take() {
+            load.abandoned();
+        }
         if !self.armed {
             return;
         }

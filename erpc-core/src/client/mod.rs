@@ -62,6 +62,33 @@ pub struct ClientRequest {
     /// Whether this opens a streaming call (middleware sees the opening once, with an empty
     /// body; the messages follow once the chain has passed it on).
     pub stream: bool,
+    /// The key a balancer hashes to keep calls with the same key on the same instance
+    /// (`.hash_key(k)`; see [`crate::discovery::balance::hash_key`]).
+    pub hash_key: Option<u64>,
+}
+
+impl ClientRequest {
+    /// A unary request for `service.method` with `body` (already encoded in MessagePack),
+    /// a 10 s deadline, no metadata, no compression; change fields with struct update syntax:
+    /// `ClientRequest { codec: CodecId::JSON, ..ClientRequest::new("Echo", "len", body) }`.
+    pub fn new(
+        service: impl Into<ByteStr>,
+        method: impl Into<ByteStr>,
+        body: impl Into<Bytes>,
+    ) -> ClientRequest {
+        ClientRequest {
+            service: service.into(),
+            method: method.into(),
+            metadata: Metadata::new(),
+            deadline: Instant::now() + std::time::Duration::from_secs(10),
+            codec: CodecId::MSGPACK,
+            compression: CompressionId::NONE,
+            body: body.into(),
+            oneway: false,
+            stream: false,
+            hash_key: None,
+        }
+    }
 }
 
 /// A response in its untyped form.
@@ -200,7 +227,7 @@ impl ClientBuilder {
         A: IntoAddress,
     {
         let addr = addr.into_address()?;
-        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections)));
+        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections, None)));
         Ok(self.with_target(target))
     }
 
@@ -254,7 +281,18 @@ impl ClientBuilder {
             .build(addr)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let by = Instant::now() + client.inner.config.connect_timeout;
-        client.inner.target.get(&client.inner.config, by).await?;
+        let nothing = Metadata::new();
+        let call = crate::discovery::Pick {
+            service: "",
+            method: "",
+            metadata: &nothing,
+            hash_key: None,
+        };
+        client
+            .inner
+            .target
+            .get(&client.inner.config, by, &call)
+            .await?;
         Ok(client)
     }
 }
@@ -386,8 +424,14 @@ impl Client {
         }
         if request.oneway {
             let deadline = request.deadline;
+            let hash_key = request.hash_key;
             let frame = self.frame(request)?;
-            let conn = self.inner.target.get(&self.inner.config, deadline).await?;
+            let call = pick_of(&frame, hash_key);
+            let conn = self
+                .inner
+                .target
+                .get(&self.inner.config, deadline, &call)
+                .await?;
             Box::pin(conn.send_oneway(frame, deadline)).await?;
             return Ok(ClientResponse::default());
         }
@@ -402,15 +446,21 @@ impl Client {
     /// (boxed) future.
     pub(crate) fn start(&self, request: ClientRequest) -> Result<Started, Status> {
         let deadline = request.deadline;
+        let hash_key = request.hash_key;
         // Framing checks the limits: a request that can never be sent fails before dialling.
         let frame = self.frame(request)?;
-        match self.inner.target.ready_next()? {
+        match self.inner.target.ready_next(&pick_of(&frame, hash_key))? {
             Ready::Conn(conn) => Ok(Started::Sent(conn.start(frame, deadline)?)),
             Ready::Dial(pick) => {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
                     let config = &client.inner.config;
-                    let conn = client.inner.target.dial(pick, config, deadline).await?;
+                    let call = pick_of(&frame, hash_key);
+                    let conn = client
+                        .inner
+                        .target
+                        .dial(pick, config, deadline, &call)
+                        .await?;
                     let response = conn.start(frame, deadline)?.wait().await?;
                     client.unpack(response)
                 })))
@@ -497,5 +547,15 @@ impl Client {
     /// Whether calls go straight to the wire (no middleware).
     pub(crate) fn is_direct(&self) -> bool {
         self.inner.middleware.is_empty()
+    }
+}
+
+/// What the balancer sees of a framed call.
+pub(crate) fn pick_of(frame: &Frame, hash_key: Option<u64>) -> crate::discovery::Pick<'_> {
+    crate::discovery::Pick {
+        service: frame.head.service.as_deref().unwrap_or(""),
+        method: frame.head.method.as_deref().unwrap_or(""),
+        metadata: &frame.head.metadata,
+        hash_key,
     }
 }

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
 use crate::config::ClientConfig;
+use crate::discovery::Load;
 use crate::status::Status;
 
 enum State {
@@ -50,10 +51,12 @@ pub(crate) struct Pool {
     addr: Address,
     slots: Vec<Slot>,
     next: AtomicUsize,
+    /// The instance's load, kept for balancers (a discovered service's pools only).
+    load: Option<Arc<Load>>,
 }
 
 impl Pool {
-    pub fn new(addr: Address, connections: usize) -> Pool {
+    pub fn new(addr: Address, connections: usize, load: Option<Arc<Load>>) -> Pool {
         let slots = (0..connections.max(1))
             .map(|_| Slot {
                 state: std::sync::Mutex::new(State::Idle),
@@ -64,6 +67,7 @@ impl Pool {
             addr,
             slots,
             next: AtomicUsize::new(0),
+            load,
         }
     }
 
@@ -108,7 +112,7 @@ impl Pool {
         let connect_by = deadline.min(Instant::now() + config.connect_timeout);
         let attempt = match tokio::time::timeout_at(
             connect_by,
-            ClientConn::connect(&self.addr, config),
+            ClientConn::connect(&self.addr, config, self.load.clone()),
         )
         .await
         {
@@ -125,6 +129,9 @@ impl Pool {
                 self.addr
             ))),
         };
+        if let Some(load) = &self.load {
+            load.set_suspect(attempt.is_err());
+        }
         let mut state = lock(slot);
         match attempt {
             Ok(conn) => {
@@ -162,6 +169,9 @@ impl Pool {
             let backoff = match &*state {
                 State::Down { retry_at, backoff } if Instant::now() >= *retry_at => *backoff,
                 State::Up(conn) if !conn.is_usable() && conn.failed_health() => {
+                    if let Some(load) = &self.load {
+                        load.set_suspect(true);
+                    }
                     config.backoff_initial
                 }
                 _ => return false,

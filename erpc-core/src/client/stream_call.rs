@@ -124,14 +124,21 @@ async fn open<Req: Message, Resp: Message>(
         body: Bytes::new(),
         oneway: false,
         stream: true,
+        hash_key: options.hash_key,
     };
     if !client.middleware().is_empty() {
         request = through_middleware(&client, request).await?;
     }
     let deadline = request.deadline;
     let compression = request.compression;
+    let hash_key = request.hash_key;
     let frame = client.frame(request)?;
-    let conn = client.target().get(config, deadline).await?;
+    let conn = {
+        let call = crate::client::pick_of(&frame, hash_key);
+        client.target().get(config, deadline, &call).await?
+    };
+    // Counts the stream in the instance's load while it is open.
+    let in_flight = conn.stream_guard();
     let mut outbound = conn
         .open_stream(frame, deadline, config, compression)
         .await?;
@@ -160,6 +167,7 @@ async fn open<Req: Message, Resp: Message>(
     let on_drop = {
         let state = state.clone();
         Box::new(move || {
+            drop(in_flight);
             conn.cancel_stream(id, &state, Status::cancelled("the stream was dropped"))
         })
     };

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::client::conn::ClientConn;
 use crate::client::pool::Pool;
 use crate::config::ClientConfig;
-use crate::discovery::{Balancer, Endpoints};
+use crate::discovery::{Balancer, Candidates, Endpoints, Load, Pick as Call};
 use crate::status::Status;
 
 /// A pool and the slot a call should dial in it.
@@ -48,6 +48,8 @@ struct Pools {
     /// The list `aligned` follows.
     seen: Option<Endpoints>,
     aligned: Vec<Arc<Pool>>,
+    /// Each pool's instance load, in the same order, for the balancer.
+    loads: Vec<Arc<Load>>,
 }
 
 impl Pools {
@@ -60,24 +62,29 @@ impl Pools {
         {
             return;
         }
-        let mut old: HashMap<&Address, Arc<Pool>> = HashMap::new();
+        let mut old: HashMap<&Address, (Arc<Pool>, Arc<Load>)> = HashMap::new();
         if let Some(seen) = &self.seen {
-            for (endpoint, pool) in seen.iter().zip(self.aligned.drain(..)) {
+            let kept = self.aligned.drain(..).zip(self.loads.drain(..));
+            for (endpoint, pool) in seen.iter().zip(kept) {
                 old.insert(&endpoint.addr, pool);
             }
         }
-        let aligned = endpoints
+        let (aligned, loads) = endpoints
             .iter()
             .map(|e| {
-                old.remove(&e.addr)
-                    .unwrap_or_else(|| Arc::new(Pool::new(e.addr.clone(), connections)))
+                old.remove(&e.addr).unwrap_or_else(|| {
+                    let load = Arc::new(Load::default());
+                    let pool = Pool::new(e.addr.clone(), connections, Some(load.clone()));
+                    (Arc::new(pool), load)
+                })
             })
-            .collect();
+            .unzip();
         // What is left is no longer listed.
-        for pool in old.into_values() {
+        for (pool, _) in old.into_values() {
             pool.close();
         }
         self.aligned = aligned;
+        self.loads = loads;
         self.seen = Some(endpoints.clone());
     }
 }
@@ -115,7 +122,7 @@ impl Target {
     }
 
     /// Where the next call goes.
-    pub fn ready_next(&self) -> Result<Ready, Status> {
+    pub fn ready_next(&self, call: &Call<'_>) -> Result<Ready, Status> {
         match self {
             Target::One(pool) => Ok(match pool.ready_next()? {
                 (_, Some(conn)) => Ready::Conn(conn),
@@ -124,7 +131,7 @@ impl Target {
                     slot,
                 }),
             }),
-            Target::Many(b) => b.ready_next(),
+            Target::Many(b) => b.ready_next(call),
         }
     }
 
@@ -133,10 +140,11 @@ impl Target {
         &self,
         config: &ClientConfig,
         deadline: Instant,
+        call: &Call<'_>,
     ) -> Result<Arc<ClientConn>, Status> {
-        match self.ready_next()? {
+        match self.ready_next(call)? {
             Ready::Conn(conn) => Ok(conn),
-            Ready::Dial(pick) => self.dial(pick, config, deadline).await,
+            Ready::Dial(pick) => self.dial(pick, config, deadline, call).await,
         }
     }
 
@@ -149,13 +157,14 @@ impl Target {
         mut pick: Pick,
         config: &ClientConfig,
         deadline: Instant,
+        call: &Call<'_>,
     ) -> Result<Arc<ClientConn>, Status> {
         let Target::Many(b) = self else {
             return pick.pool.dial(pick.slot, config, deadline).await;
         };
         // Each re-check started holds its slot off, so this ends within the list's length.
         while pick.pool.recheck_in_background(pick.slot, config) {
-            match b.ready_next() {
+            match b.ready_next(call) {
                 Ok(Ready::Conn(conn)) => return Ok(conn),
                 Ok(Ready::Dial(next)) => pick = next,
                 // Nothing else is up: this call waits for the check's outcome.
@@ -165,7 +174,7 @@ impl Target {
         match pick.pool.dial(pick.slot, config, deadline).await {
             Err(e) => {
                 tracing::debug!(service = %b.service, error = %e, "instance unreachable; trying another");
-                match b.ready_next()? {
+                match b.ready_next(call)? {
                     Ready::Conn(conn) => Ok(conn),
                     Ready::Dial(pick) => pick.pool.dial(pick.slot, config, deadline).await,
                 }
@@ -192,10 +201,11 @@ impl Balanced {
         self.pools.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Let the balancer pick; if that instance is backing off after a failed connection,
-    /// take the next one that is not. Per call this costs one read of the list and one lock;
-    /// a pool's `Arc` is cloned only when a slot must be dialled.
-    fn ready_next(&self) -> Result<Ready, Status> {
+    /// Let the balancer pick; if that instance is backing off after a failed connection, or
+    /// its circuit breaker is open, take the next one that is not. Per call this costs one
+    /// read of the list and one lock; a pool's `Arc` is cloned only when a slot must be
+    /// dialled.
+    fn ready_next(&self, call: &Call<'_>) -> Result<Ready, Status> {
         let endpoints = self.endpoints.borrow();
         if endpoints.is_empty() {
             return Err(Status::unavailable(format!(
@@ -205,10 +215,20 @@ impl Balanced {
         }
         let mut pools = self.lock();
         pools.follow(&endpoints, self.connections);
-        let first = self.balancer.pick(&endpoints).min(endpoints.len() - 1);
+        let n = endpoints.len();
+        let first = self
+            .balancer
+            .pick(call, &Candidates::new(&endpoints, &pools.loads))
+            % n;
         let mut last_error = None;
-        for k in 0..endpoints.len() {
-            let pool = &pools.aligned[(first + k) % endpoints.len()];
+        let mut open_breakers = 0;
+        for k in 0..n {
+            let i = (first + k) % n;
+            if pools.loads[i].is_breaker_open() {
+                open_breakers += 1;
+                continue;
+            }
+            let pool = &pools.aligned[i];
             match pool.ready_next() {
                 Ok((_, Some(conn))) => return Ok(Ready::Conn(conn)),
                 Ok((slot, None)) => {
@@ -220,6 +240,12 @@ impl Balanced {
                 // Down (its last connection attempt failed): skip it until it recovers.
                 Err(e) => last_error = Some(e),
             }
+        }
+        if open_breakers == n {
+            return Err(Status::unavailable(format!(
+                "every instance of {:?} has its circuit breaker open",
+                self.service
+            )));
         }
         Err(last_error.unwrap_or_else(|| Status::unavailable("no instance is reachable")))
     }

@@ -1,6 +1,7 @@
 //! What a registry knows about an instance, and what a client needs of it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use erpc_transport::Address;
 use serde::{Deserialize, Serialize};
@@ -62,12 +63,14 @@ impl Instance {
             id: self.id.clone(),
             addr,
             weight: self.weight,
+            instance: Arc::new(self.clone()),
         })
     }
 }
 
-/// An instance as a client sees it: where to call and how much.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An instance as a client sees it: where to call, how much, and everything it registered
+/// (version, group, tags, metadata, location) for balancers and filters.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
     /// The instance id.
     pub id: String,
@@ -75,13 +78,21 @@ pub struct Endpoint {
     pub addr: Address,
     /// Relative share of traffic.
     pub weight: u32,
+    /// The whole registration.
+    pub instance: Arc<Instance>,
 }
 
 impl Endpoint {
-    /// An endpoint at `addr` (its id), weight 100.
+    /// An endpoint at `addr` (its id), weight 100, registered with nothing else.
     pub fn new(addr: Address) -> Endpoint {
+        let id = addr.to_string();
         Endpoint {
-            id: addr.to_string(),
+            instance: Arc::new(Instance {
+                id: id.clone(),
+                addrs: vec![id.clone()],
+                ..Instance::default()
+            }),
+            id,
             addr,
             weight: 100,
         }

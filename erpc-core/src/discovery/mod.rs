@@ -5,8 +5,9 @@
 //!   registers every service on start, keeps it alive, and deregisters on shutdown).
 //! - [`Discover`]: what a client follows ([`ClientBuilder::discover`] builds a client of a
 //!   service name instead of an address).
-//! - [`Balancer`]: how a client picks an instance per call ([`RoundRobin`], [`Weighted`], or
-//!   your own).
+//! - [`Balancer`]: how a client picks an instance per call, seeing the call ([`Pick`]: names,
+//!   metadata, hash key) and each instance's registration and live [`Load`] ([`Candidates`]):
+//!   [`RoundRobin`], [`Weighted`], [`LeastOutstanding`], or your own (module [`balance`]).
 //!
 //! Implementations here: [`StaticList`] (fixed addresses) and [`InProcess`] (a registry in
 //! this process, for tests). The registry center (`erpc-center`) provides the default one
@@ -18,9 +19,10 @@
 //! [`ServerBuilder::register`]: crate::ServerBuilder::register
 //! [`ClientBuilder::discover`]: crate::ClientBuilder::discover
 
-mod balancer;
+pub mod balance;
 mod in_process;
 mod instance;
+pub(crate) mod load;
 mod static_list;
 
 use std::sync::Arc;
@@ -28,9 +30,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-pub use balancer::{Balancer, RoundRobin, Weighted};
+pub use balance::{Balancer, Candidates, LeastOutstanding, Pick, RoundRobin, Weighted};
 pub use in_process::InProcess;
 pub use instance::{Endpoint, Instance};
+pub use load::Load;
 pub use static_list::StaticList;
 
 use crate::status::Status;

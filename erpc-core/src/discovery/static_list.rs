@@ -26,11 +26,11 @@ impl StaticList {
     pub fn addrs<I, A>(addrs: I) -> Result<StaticList, erpc_transport::AddressError>
     where
         I: IntoIterator<Item = A>,
-        A: TryInto<erpc_transport::Address, Error = erpc_transport::AddressError>,
+        A: erpc_transport::IntoAddress,
     {
         let endpoints = addrs
             .into_iter()
-            .map(|a| a.try_into().map(Endpoint::new))
+            .map(|a| a.into_address().map(Endpoint::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(StaticList::new(endpoints))
     }

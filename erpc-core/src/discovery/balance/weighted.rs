@@ -1,28 +1,9 @@
-//! How a client picks an instance for a call.
+//! Smooth weighted round-robin (nginx's `ngx_http_upstream_get_peer`).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::Endpoint;
-
-/// Picks one of the endpoints for the next call. `endpoints` is never empty; the index
-/// returned must be within it. Called once per call: keep it cheap.
-pub trait Balancer: Send + Sync + 'static {
-    /// The index of the endpoint to use.
-    fn pick(&self, endpoints: &[Endpoint]) -> usize;
-}
-
-/// Each endpoint in turn.
-#[derive(Debug, Default)]
-pub struct RoundRobin {
-    next: AtomicUsize,
-}
-
-impl Balancer for RoundRobin {
-    fn pick(&self, endpoints: &[Endpoint]) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % endpoints.len()
-    }
-}
+use super::round_robin::RoundRobin;
+use super::{Balancer, Candidates, Endpoint, Pick};
 
 /// Smooth weighted round-robin (nginx's): over any window, each endpoint gets calls in
 /// proportion to its weight, spread evenly rather than in bursts. Weight 0 gets none unless
@@ -64,10 +45,11 @@ impl Scores {
 }
 
 impl Balancer for Weighted {
-    fn pick(&self, endpoints: &[Endpoint]) -> usize {
+    fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
+        let endpoints = candidates.endpoints();
         let total: i64 = endpoints.iter().map(|e| e.weight as i64).sum();
         if total == 0 {
-            return self.fallback.pick(endpoints);
+            return self.fallback.pick(call, candidates);
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.follow(endpoints);
@@ -85,33 +67,17 @@ impl Balancer for Weighted {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing;
     use super::*;
-
-    fn eps(weights: &[u32]) -> Vec<Endpoint> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Endpoint {
-                id: format!("e{i}"),
-                addr: format!("tcp://127.0.0.1:{}", 7000 + i).parse().unwrap(),
-                weight: *w,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn round_robin_takes_turns() {
-        let b = RoundRobin::default();
-        let e = eps(&[1, 1, 1]);
-        let picks: Vec<usize> = (0..6).map(|_| b.pick(&e)).collect();
-        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
-    }
 
     #[test]
     fn weighted_follows_the_weights_smoothly() {
         let b = Weighted::default();
-        let e = eps(&[5, 1, 1]);
-        let picks: Vec<usize> = (0..7).map(|_| b.pick(&e)).collect();
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        let (e, l) = testing::candidates(&[5, 1, 1]);
+        let c = Candidates::new(&e, &l);
+        let picks: Vec<usize> = (0..7).map(|_| b.pick(&call, &c)).collect();
         assert_eq!(
             picks,
             vec![0, 0, 1, 0, 2, 0, 0],
@@ -119,12 +85,13 @@ mod tests {
         );
         let mut counts = [0; 3];
         for _ in 0..7000 {
-            counts[b.pick(&e)] += 1;
+            counts[b.pick(&call, &c)] += 1;
         }
         assert_eq!(counts, [5000, 1000, 1000]);
-        let zero = eps(&[0, 3]);
+        let (e, l) = testing::candidates(&[0, 3]);
+        let zero = Candidates::new(&e, &l);
         assert!(
-            (0..10).all(|_| b.pick(&zero) == 1),
+            (0..10).all(|_| b.pick(&call, &zero) == 1),
             "weight 0 takes nothing"
         );
     }

@@ -1,0 +1,154 @@
+//! How a client picks an instance for a call: the [`Balancer`] trait, what it sees of the
+//! call ([`Pick`]) and of each instance ([`Candidates`]: its registration and the load the
+//! client keeps), and the policies erpc ships, one per file.
+//!
+//! Instances that are suspect (a failed connection, or one that stopped answering) are
+//! skipped after the pick whatever the policy says — the client re-checks them in the
+//! background — and so are those whose circuit breaker is open; a policy may also avoid them
+//! itself ([`Candidates::usable`]).
+
+mod least_outstanding;
+mod round_robin;
+mod weighted;
+
+pub use least_outstanding::LeastOutstanding;
+pub use round_robin::RoundRobin;
+pub use weighted::Weighted;
+
+use std::sync::Arc;
+
+use super::{Endpoint, Load};
+use crate::metadata::Metadata;
+
+/// Picks one of the candidates for the next call. Called once per call: keep it cheap (no
+/// allocation, no I/O). `candidates` is never empty; an index past its end is taken modulo
+/// its length.
+pub trait Balancer: Send + Sync + 'static {
+    /// The index of the candidate to use for `call`.
+    fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize;
+}
+
+/// What a balancer knows of the call being placed.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick<'a> {
+    /// The service name.
+    pub service: &'a str,
+    /// The method name.
+    pub method: &'a str,
+    /// The request's metadata.
+    pub metadata: &'a Metadata,
+    /// The call's hash key, if it set one (`.hash_key(k)`): for consistent hashing, so that
+    /// calls with the same key go to the same instance. A 64-bit FNV-1a hash of the key's
+    /// bytes, the same in every process.
+    pub hash_key: Option<u64>,
+}
+
+/// The instances a balancer chooses from, in the discovered list's order: each one's
+/// registration ([`Endpoint`], with the whole registered instance) and its live [`Load`].
+#[derive(Clone, Copy)]
+pub struct Candidates<'a> {
+    endpoints: &'a [Endpoint],
+    loads: &'a [Arc<Load>],
+}
+
+impl<'a> Candidates<'a> {
+    /// `endpoints` with their `loads`, position by position (the two have the same length).
+    pub fn new(endpoints: &'a [Endpoint], loads: &'a [Arc<Load>]) -> Candidates<'a> {
+        debug_assert_eq!(endpoints.len(), loads.len());
+        Candidates { endpoints, loads }
+    }
+
+    /// How many there are (never 0 when a balancer is asked).
+    pub fn len(&self) -> usize {
+        self.endpoints.len().min(self.loads.len())
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Candidate `i`'s registration.
+    pub fn endpoint(&self, i: usize) -> &'a Endpoint {
+        &self.endpoints[i]
+    }
+
+    /// Candidate `i`'s live load.
+    pub fn load(&self, i: usize) -> &'a Load {
+        &self.loads[i]
+    }
+
+    /// Whether candidate `i` may take calls now: not suspect, breaker not open.
+    pub fn usable(&self, i: usize) -> bool {
+        let load = self.load(i);
+        !load.is_suspect() && !load.is_breaker_open()
+    }
+
+    /// The endpoints alone.
+    pub fn endpoints(&self) -> &'a [Endpoint] {
+        &self.endpoints[..self.len()]
+    }
+}
+
+impl std::fmt::Debug for Candidates<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries((0..self.len()).map(|i| (&self.endpoints[i].id, &self.loads[i])))
+            .finish()
+    }
+}
+
+/// A stable 64-bit hash of a call's hash key: FNV-1a (Fowler–Noll–Vo), so that every client,
+/// in any process or language, sends the same key to the same instance.
+pub fn hash_key(key: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Endpoints with these weights, and fresh loads.
+    pub fn candidates(weights: &[u32]) -> (Vec<Endpoint>, Vec<Arc<Load>>) {
+        let endpoints = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let mut e = Endpoint::new(
+                    format!("tcp://127.0.0.1:{}", 7000 + i)
+                        .parse()
+                        .expect("address"),
+                );
+                e.id = format!("e{i}");
+                e.weight = *w;
+                e
+            })
+            .collect::<Vec<_>>();
+        let loads = endpoints.iter().map(|_| Arc::default()).collect();
+        (endpoints, loads)
+    }
+
+    pub fn call(metadata: &Metadata) -> Pick<'_> {
+        Pick {
+            service: "s",
+            method: "m",
+            metadata,
+            hash_key: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_hash_key_is_fnv1a() {
+        // Reference values of 64-bit FNV-1a.
+        assert_eq!(super::hash_key(b""), 0xcbf29ce484222325);
+        assert_eq!(super::hash_key(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}

@@ -1,0 +1,40 @@
+//! Round-robin: each candidate in turn.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Balancer, Candidates, Pick};
+
+/// Each candidate in turn, whatever the load.
+#[derive(Debug, Default)]
+pub struct RoundRobin {
+    next: AtomicUsize,
+}
+
+impl RoundRobin {
+    /// The next index for `n` candidates.
+    pub(crate) fn next(&self, n: usize) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % n
+    }
+}
+
+impl Balancer for RoundRobin {
+    fn pick(&self, _call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
+        self.next(candidates.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+
+    #[test]
+    fn round_robin_takes_turns() {
+        let b = RoundRobin::default();
+        let (e, l) = testing::candidates(&[1, 1, 1]);
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let picks: Vec<usize> = (0..6).map(|_| b.pick(&testing::call(&meta), &c)).collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
+    }
+}

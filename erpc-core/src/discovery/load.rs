@@ -1,0 +1,206 @@
+//! The load a client keeps per instance of a discovered service, for balancers to read:
+//! calls in flight, a peak-EWMA latency, a recent error rate, and whether the instance is
+//! suspect (its connection failed or stopped answering) or its circuit breaker is open.
+//!
+//! Peak EWMA is Finagle's and linkerd's latency estimate (Finagle `PeakEwma`, linkerd2's
+//! `PeakEwma`): a new sample above the estimate replaces it at once (so a slowing instance is
+//! seen at its first slow answer), one below decays the estimate towards it with weight
+//! `exp(-Δt/τ)`, where Δt is the time since the last sample and τ the decay time (10 s). The
+//! error rate is an exponentially weighted mean of "failed" (1) and "succeeded" (0) per call,
+//! with weight 1/20 for the newest (about the last twenty calls): by calls rather than by
+//! time, so a burst of failures shows at once. Updates race benignly: concurrent completions
+//! may lose one another's sample, never corrupt the estimate.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::status::Code;
+
+/// The decay time τ of the latency estimate.
+pub const DECAY: Duration = Duration::from_secs(10);
+
+/// The weight of the newest call in the error rate.
+const ERROR_WEIGHT: f64 = 1.0 / 20.0;
+
+/// Live load of one instance, kept by the client that calls it.
+#[derive(Debug)]
+pub struct Load {
+    in_flight: AtomicU32,
+    /// Peak-EWMA latency in nanoseconds (f64 bits); 0 before the first sample.
+    latency: AtomicU64,
+    /// Error rate in [0, 1] (f64 bits).
+    errors: AtomicU64,
+    /// Nanoseconds since `epoch` of the last sample.
+    last: AtomicU64,
+    epoch: Instant,
+    suspect: AtomicBool,
+    breaker_open: AtomicBool,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            in_flight: AtomicU32::new(0),
+            latency: AtomicU64::new(0f64.to_bits()),
+            errors: AtomicU64::new(0f64.to_bits()),
+            last: AtomicU64::new(0),
+            epoch: Instant::now(),
+            suspect: AtomicBool::new(false),
+            breaker_open: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Load {
+    /// Calls (unary and streams) sent to the instance and not yet finished.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The peak-EWMA latency of its answers; zero before the first.
+    pub fn latency(&self) -> Duration {
+        Duration::from_nanos(f64::from_bits(self.latency.load(Ordering::Relaxed)) as u64)
+    }
+
+    /// The recent share of its calls that failed as an instance fails (unavailable,
+    /// deadline exceeded, internal, unknown, data loss; not application statuses such as
+    /// not_found), from 0 to 1.
+    pub fn error_rate(&self) -> f64 {
+        f64::from_bits(self.errors.load(Ordering::Relaxed))
+    }
+
+    /// Whether its last connection attempt failed or its connection stopped answering:
+    /// balanced clients skip it until a re-check passes.
+    pub fn is_suspect(&self) -> bool {
+        self.suspect.load(Ordering::Relaxed)
+    }
+
+    /// Whether a circuit breaker has opened for it (set by a breaker layer).
+    pub fn is_breaker_open(&self) -> bool {
+        self.breaker_open.load(Ordering::Relaxed)
+    }
+
+    /// Set by a circuit breaker as it opens and closes.
+    pub fn set_breaker_open(&self, open: bool) {
+        self.breaker_open.store(open, Ordering::Relaxed);
+    }
+
+    /// Linkerd's load score: peak-EWMA latency × (in flight + 1). With no latency sample
+    /// yet, the in-flight count alone (an unknown instance is tried, not avoided).
+    pub fn score(&self) -> f64 {
+        let latency = f64::from_bits(self.latency.load(Ordering::Relaxed)).max(1.0);
+        latency * f64::from(self.in_flight() + 1)
+    }
+
+    pub(crate) fn set_suspect(&self, suspect: bool) {
+        self.suspect.store(suspect, Ordering::Relaxed);
+    }
+
+    /// A call was sent.
+    pub(crate) fn started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call ended without an answer worth measuring (cancelled by the caller).
+    pub(crate) fn abandoned(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A call ended after `took`, failing as an instance fails or not.
+    pub(crate) fn finished(&self, took: Option<Duration>, failed: bool) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let then = self.last.swap(now, Ordering::Relaxed);
+        let dt = now.saturating_sub(then) as f64;
+        let keep = (-dt / DECAY.as_nanos() as f64).exp();
+        if let Some(took) = took {
+            let sample = took.as_nanos() as f64;
+            let old = f64::from_bits(self.latency.load(Ordering::Relaxed));
+            let new = if sample > old || old == 0.0 {
+                sample
+            } else {
+                old * keep + sample * (1.0 - keep)
+            };
+            self.latency.store(new.to_bits(), Ordering::Relaxed);
+        }
+        let old = f64::from_bits(self.errors.load(Ordering::Relaxed));
+        let x = if failed { 1.0 } else { 0.0 };
+        self.errors.store(
+            (old + ERROR_WEIGHT * (x - old)).to_bits(),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Whether a call that ended with `code` failed as an instance fails (it is down, overloaded
+/// or broken), rather than with an answer of the application's.
+pub(crate) fn is_instance_failure(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Internal
+            | Code::Unknown
+            | Code::DataLoss
+    )
+}
+
+/// Counts a call (a stream) in flight until dropped.
+pub(crate) struct InFlightGuard(pub std::sync::Arc<Load>);
+
+impl InFlightGuard {
+    pub(crate) fn new(load: std::sync::Arc<Load>) -> InFlightGuard {
+        load.started();
+        InFlightGuard(load)
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.abandoned();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_ewma_jumps_up_and_decays_down() {
+        let load = Load::default();
+        load.started();
+        assert_eq!(load.in_flight(), 1);
+        load.finished(Some(Duration::from_millis(10)), false);
+        assert_eq!(load.in_flight(), 0);
+        assert_eq!(load.latency(), Duration::from_millis(10));
+        load.started();
+        load.finished(Some(Duration::from_millis(50)), false);
+        assert_eq!(
+            load.latency(),
+            Duration::from_millis(50),
+            "a peak replaces it"
+        );
+        load.started();
+        load.finished(Some(Duration::from_millis(1)), false);
+        // Samples close together barely move it down.
+        assert!(load.latency() > Duration::from_millis(45));
+        assert!(load.score() > load.latency().as_nanos() as f64 * 0.99);
+    }
+
+    #[test]
+    fn the_error_rate_follows_the_last_calls() {
+        let load = Load::default();
+        for _ in 0..40 {
+            load.started();
+            load.finished(None, true);
+        }
+        assert!(load.error_rate() > 0.8, "{}", load.error_rate());
+        for _ in 0..60 {
+            load.started();
+            load.finished(None, false);
+        }
+        assert!(load.error_rate() < 0.1, "{}", load.error_rate());
+    }
+}
