@@ -80,6 +80,7 @@ pub use erpc_transport::{
 pub use extensions::Extensions;
 pub use metadata::Metadata;
 pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
+pub use protocol::CompressionList;
 pub use server::{
     Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, StreamRequest,
     bidi_streaming, client_streaming, oneway, server_streaming, unary, unknown_method, wrong_shape,

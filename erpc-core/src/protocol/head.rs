@@ -7,7 +7,7 @@
 use bytes::{BufMut, Bytes};
 
 use crate::metadata::Metadata;
-use crate::protocol::ByteStr;
+use crate::protocol::{ByteStr, CompressionList};
 
 /// The header-block field tags.
 pub mod tag {
@@ -23,6 +23,9 @@ pub mod tag {
     pub const STATUS_MESSAGE: u8 = 0x05;
     /// Opaque status details.
     pub const STATUS_DETAILS: u8 = 0x06;
+    /// The compressions a call accepts in what it receives, one id per byte, what it asks
+    /// for first (`00`: nothing); 1 to 16 bytes (requests, stream opens).
+    pub const ACCEPT_COMPRESSION: u8 = 0x07;
     /// Tags from here up must be understood or the frame is refused.
     pub const FIRST_CRITICAL: u8 = 0x80;
 }
@@ -43,6 +46,9 @@ pub struct Head {
     pub message: Option<ByteStr>,
     /// Status details.
     pub details: Option<Bytes>,
+    /// What the call asks for and accepts as compression of what it receives (PROTOCOL.md
+    /// §6); empty when the field is absent.
+    pub accept_compression: CompressionList,
 }
 
 /// Why a header block was refused. The frame itself was well delimited, so only its call
@@ -90,6 +96,7 @@ impl Head {
                 .sum::<usize>()
             + str_field(&self.message)
             + self.details.as_ref().map_or(0, |d| 3 + d.len())
+            + accept_len(&self.accept_compression)
     }
 
     /// Whether every field fits its 16-bit length and every key its 8-bit one.
@@ -136,6 +143,13 @@ impl Head {
         }
         if let Some(d) = &self.details {
             field(out, tag::STATUS_DETAILS, &[d]);
+        }
+        if !self.accept_compression.is_empty() {
+            field(
+                out,
+                tag::ACCEPT_COMPRESSION,
+                &[self.accept_compression.as_bytes()],
+            );
         }
     }
 
@@ -210,12 +224,26 @@ impl Head {
                     once(head.details.is_some())?;
                     head.details = Some(value);
                 }
+                tag::ACCEPT_COMPRESSION => {
+                    once(!head.accept_compression.is_empty())?;
+                    head.accept_compression =
+                        CompressionList::from_wire(&value).ok_or(HeadError::BadLength {
+                            tag,
+                            len,
+                            expected: "1 to 16",
+                        })?;
+                }
                 t if t >= tag::FIRST_CRITICAL => return Err(HeadError::UnknownCritical(t)),
                 _ => {} // unknown optional field: skipped
             }
         }
         Ok(head)
     }
+}
+
+/// The encoded length of an accept-compression field: nothing when the list is empty.
+fn accept_len(list: &CompressionList) -> usize {
+    if list.is_empty() { 0 } else { 3 + list.len() }
 }
 
 #[cfg(test)]
@@ -229,6 +257,7 @@ mod tests {
             deadline_micros: Some(1_500_000),
             message: Some("boom".into()),
             details: Some(Bytes::from_static(b"\x01\x02")),
+            accept_compression: CompressionList::from_wire(&[3, 1]).unwrap(),
             ..Head::default()
         };
         head.metadata
@@ -277,6 +306,28 @@ mod tests {
                     len: 1,
                     expected: "8",
                 },
+            ),
+            (
+                &[0x07, 0x00, 0x00],
+                HeadError::BadLength {
+                    tag: 7,
+                    len: 0,
+                    expected: "1 to 16",
+                },
+            ),
+            (
+                &[
+                    0x07, 0x00, 0x11, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                ],
+                HeadError::BadLength {
+                    tag: 7,
+                    len: 17,
+                    expected: "1 to 16",
+                },
+            ),
+            (
+                &[0x07, 0x00, 0x01, 1, 0x07, 0x00, 0x01, 3],
+                HeadError::Duplicate(7),
             ),
         ];
         for (bytes, want) in cases {

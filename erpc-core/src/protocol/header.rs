@@ -106,7 +106,8 @@ pub struct Header {
     pub flags: u8,
     /// Codec of the body.
     pub codec: CodecId,
-    /// Compression of the body.
+    /// Compression applied to this frame's body (none when it has no message). Only that:
+    /// what a call wants is in its header block's `accept_compression` (PROTOCOL.md §6).
     pub compression: CompressionId,
     /// Status code (responses and errors; 0 elsewhere).
     pub status: u8,

@@ -2,8 +2,8 @@
 //!
 //! PROTOCOL.md at the repository root is the normative description; this module implements it.
 //! A frame is a fixed 24-byte [`Header`], a header block ([`Head`]: service, method, deadline,
-//! metadata, status message) and a body. [`FrameDecoder`] cuts frames out of a byte buffer,
-//! checking every length against [`Limits`] before it allocates.
+//! metadata, status message, accepted compressions) and a body. [`FrameDecoder`] cuts frames
+//! out of a byte buffer, checking every length against [`Limits`] before it allocates.
 //!
 //! ```
 //! use erpc_core::protocol::{Frame, FrameDecoder, Decoded, Kind, Limits};
@@ -24,6 +24,7 @@
 //! ```
 
 mod bytestr;
+mod compression_list;
 mod decoder;
 mod frame;
 mod head;
@@ -31,6 +32,7 @@ mod header;
 mod limits;
 
 pub use bytestr::ByteStr;
+pub use compression_list::CompressionList;
 pub use decoder::{Decoded, FrameDecoder};
 pub use frame::{EncodeError, Frame};
 pub use head::{Head, HeadError, tag};
