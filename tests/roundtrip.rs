@@ -61,6 +61,7 @@ async fn responses_are_compressed_only_above_the_threshold() {
         let body = vec![b'z'; size];
         let mut frame = request(id, "raw", CodecId::RAW, &[]);
         frame.header.compression = CompressionId::GZIP;
+        frame.head.accept_compression = [CompressionId::GZIP].into_iter().collect();
         frame.body = erpc::codec::compression::compress(CompressionId::GZIP, &body).unwrap();
         peer.send(&frame).await;
         let reply = peer.recv_reply().await.unwrap();

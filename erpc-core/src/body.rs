@@ -4,6 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use erpc_codec::compression::{self, CompressionId};
 
+use crate::protocol::CompressionList;
 use crate::status::Status;
 
 /// Compress `body` with `wanted` if it reaches `threshold`, recording what was applied.
@@ -23,14 +24,22 @@ pub(crate) fn compress(
     Ok(out.freeze())
 }
 
-/// Undo `compression` on a received body, refusing to inflate past `limit`.
+/// Undo `compression` on a received body, refusing to inflate past `limit`, and refusing a
+/// compression the call did not accept: `accept` is the accept-compression list the call
+/// sent (a client), or `None` for any this build supports (a server, PROTOCOL.md §6).
 pub(crate) fn decompress(
     compression: CompressionId,
     body: Bytes,
     limit: usize,
+    accept: Option<&CompressionList>,
 ) -> Result<Bytes, Status> {
     if compression == CompressionId::NONE {
         return Ok(body);
+    }
+    if let Some(accept) = accept
+        && !accept.contains(compression)
+    {
+        return Err(not_accepted(compression, accept));
     }
     Ok(compression::decompress(compression, &body, limit)?)
 }
@@ -39,6 +48,19 @@ pub(crate) fn decompress(
 /// limit error read on the other side says whose limit it was.
 pub(crate) fn side_status(side: &str, status: Status) -> Status {
     Status::new(status.code(), format!("{side}: {}", status.message()))
+}
+
+/// The failure of a call that received a body compressed with something it did not accept.
+fn not_accepted(compression: CompressionId, accept: &CompressionList) -> Status {
+    let mut accepted = String::from("none");
+    for id in accept.iter().filter(|&id| id != CompressionId::NONE) {
+        accepted.push_str(", ");
+        accepted.push_str(id.name());
+    }
+    Status::unimplemented(format!(
+        "received a body compressed with {}, which this call does not accept (it accepts {accepted})",
+        compression.name()
+    ))
 }
 
 #[cfg(test)]
@@ -64,6 +86,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(applied, CompressionId::ZSTD);
-        assert_eq!(decompress(applied, big, 1024).unwrap(), vec![1u8; 1024]);
+        assert_eq!(
+            decompress(applied, big, 1024, None).unwrap(),
+            vec![1u8; 1024]
+        );
+    }
+
+    #[test]
+    fn a_compression_the_call_did_not_accept_is_refused_by_name() {
+        let gzip_only: CompressionList = [CompressionId::GZIP].into_iter().collect();
+        let body = compression::compress(CompressionId::ZSTD, &[5u8; 2000]).unwrap();
+        let err =
+            decompress(CompressionId::ZSTD, body.clone(), 4096, Some(&gzip_only)).unwrap_err();
+        assert_eq!(err.code(), crate::Code::Unimplemented);
+        assert!(
+            err.message().contains("zstd") && err.message().contains("none, gzip"),
+            "{err}"
+        );
+        let zstd: CompressionList = [CompressionId::ZSTD].into_iter().collect();
+        assert_eq!(
+            decompress(CompressionId::ZSTD, body, 4096, Some(&zstd)).unwrap(),
+            vec![5u8; 2000]
+        );
+        let plain = Bytes::from_static(b"plain");
+        assert_eq!(
+            decompress(CompressionId::NONE, plain.clone(), 16, Some(&gzip_only)).unwrap(),
+            plain
+        );
     }
 }

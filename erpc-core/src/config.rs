@@ -5,7 +5,7 @@ use std::time::Duration;
 use erpc_codec::CodecId;
 use erpc_codec::compression::CompressionId;
 
-use crate::protocol::Limits;
+use crate::protocol::{CompressionList, Limits};
 
 /// The builder setters of the settings client and server share (`self.config` is a
 /// [`ClientConfig`] or a [`ServerConfig`]): every limit and the stream and heartbeat settings,
@@ -115,8 +115,17 @@ pub struct ClientConfig {
     pub stream_timeout: Option<Duration>,
     /// Codec of a call that names none. Default MessagePack.
     pub codec: CodecId,
-    /// Compression of a call that names none. Default none.
+    /// Compression of a call that names none: applied to its request bodies (those of at
+    /// least `compression_threshold` bytes) and asked of the server for its responses,
+    /// whatever the request's size. Default none.
     pub compression: CompressionId,
+    /// Compressions accepted in responses besides the call's own, most preferred first, for
+    /// calls that name none. Sent with each request and stream opening when the call asks
+    /// for a compression or this is not empty (PROTOCOL.md §6); a server uses one of these
+    /// for a call that asks for none only if it is configured to prefer it
+    /// ([`ServerConfig::response_compression`]). Every id must be supported by this build,
+    /// or calls fail with `unimplemented`. Default empty.
+    pub accept_compression: CompressionList,
     /// Bodies smaller than this are sent uncompressed whatever the call asks. Default 1 KiB.
     pub compression_threshold: usize,
     /// Sizes accepted from the server, and the largest body sent. See [`Limits`].
@@ -158,6 +167,7 @@ impl Default for ClientConfig {
             stream_timeout: None,
             codec: CodecId::MSGPACK,
             compression: CompressionId::NONE,
+            accept_compression: CompressionList::new(),
             compression_threshold: 1024,
             limits: Limits::default(),
             heartbeat: HeartbeatConfig::default(),
@@ -193,8 +203,14 @@ pub struct ServerConfig {
     pub default_stream_deadline: Option<Duration>,
     /// Liveness checking.
     pub heartbeat: HeartbeatConfig,
-    /// Responses smaller than this are sent uncompressed. Default 1 KiB.
+    /// Responses and stream messages smaller than this are sent uncompressed. Default 1 KiB.
     pub compression_threshold: usize,
+    /// Compression of the responses (and stream messages) of calls that ask for none but
+    /// accept this one in their accept-compression list (PROTOCOL.md §6). A call that asks
+    /// for a compression gets that one instead. Must be supported by this build
+    /// ([`crate::ServerBuilder::serve`] refuses it otherwise). Default none: such calls get
+    /// uncompressed responses, as gRPC servers send unless configured.
+    pub response_compression: CompressionId,
     /// Frames queued for a connection's writer before handlers wait. Default 4096.
     pub write_queue: usize,
     /// How long a graceful shutdown waits for in-flight calls. Default 10 s.
@@ -229,6 +245,7 @@ impl Default for ServerConfig {
             default_stream_deadline: None,
             heartbeat: HeartbeatConfig::default(),
             compression_threshold: 1024,
+            response_compression: CompressionId::NONE,
             write_queue: 4096,
             shutdown_grace: Duration::from_secs(10),
             max_junk_frames: 1000,

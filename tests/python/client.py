@@ -3,6 +3,7 @@
 
 Usage: client.py HOST PORT. Exits 0 when every check passes; prints what it did.
 """
+import gzip
 import json
 import socket
 import struct
@@ -11,8 +12,10 @@ import sys
 MAGIC, VERSION = b"\xee\x52", 1
 REQUEST, RESPONSE, ONEWAY, CANCEL, PING, PONG, GOAWAY, ERROR = range(1, 9)
 STREAM_OPEN, STREAM_DATA, STREAM_END, STREAM_WINDOW, STREAM_GAP = range(0x10, 0x15)
-JSON = 2
+RAW, JSON = 0, 2
+NO_COMPRESSION, GZIP = 0, 1
 TAG_SERVICE, TAG_METHOD, TAG_DEADLINE, TAG_METADATA, TAG_MESSAGE, TAG_DETAILS = range(1, 7)
+TAG_ACCEPT_COMPRESSION = 7
 
 
 def field(tag, value):
@@ -26,16 +29,19 @@ def frame(kind, request_id, head=b"", body=b"", codec=JSON, compression=0, statu
     return header + head + body
 
 
-def call_head(service, method, deadline_us=2_000_000, metadata=()):
+def call_head(service, method, deadline_us=2_000_000, metadata=(), accept=()):
     head = field(TAG_SERVICE, service.encode()) + field(TAG_METHOD, method.encode())
     head += field(TAG_DEADLINE, struct.pack(">Q", deadline_us))
     for key, value in metadata:
         head += field(TAG_METADATA, bytes([len(key)]) + key.encode() + value.encode())
+    if accept:
+        # Section 6: what the call asks for first, then what else it accepts.
+        head += field(TAG_ACCEPT_COMPRESSION, bytes(accept))
     return head
 
 
-def request(kind, request_id, service, method, arg, deadline_us=2_000_000, metadata=()):
-    head = call_head(service, method, deadline_us, metadata)
+def request(kind, request_id, service, method, arg, deadline_us=2_000_000, metadata=(), accept=()):
+    head = call_head(service, method, deadline_us, metadata, accept)
     return frame(kind, request_id, head, json.dumps(arg).encode())
 
 
@@ -68,7 +74,10 @@ def read_frame(sock):
         tag, length = struct.unpack(">BH", head[at : at + 3])
         fields.setdefault(tag, []).append(head[at + 3 : at + 3 + length])
         at += 3 + length
-    return dict(kind=kind, codec=codec, status=status, id=request_id, fields=fields, body=body)
+    return dict(
+        kind=kind, codec=codec, compression=compression, status=status, id=request_id,
+        fields=fields, body=body,
+    )
 
 
 def read_reply(sock):
@@ -103,6 +112,18 @@ def main():
     reply = read_reply(sock)
     assert reply["status"] == 5 and reply["fields"][TAG_MESSAGE] == [b"gone"], reply
     print("fail(5, 'gone') -> status", reply["status"], reply["fields"][TAG_MESSAGE][0].decode())
+
+    # Compression (section 6): a small request asking for gzip gets a large response gzipped;
+    # the same call asking for nothing gets it as is.
+    sock.sendall(request(REQUEST, 10, "Echo", "fill", 5000, accept=[GZIP]))
+    reply = read_reply(sock)
+    assert (reply["id"], reply["status"], reply["codec"]) == (10, 0, RAW), reply
+    assert reply["compression"] == GZIP and gzip.decompress(reply["body"]) == b"\x07" * 5000
+    gzipped = len(reply["body"])
+    sock.sendall(request(REQUEST, 11, "Echo", "fill", 5000))
+    reply = read_reply(sock)
+    assert reply["compression"] == NO_COMPRESSION and reply["body"] == b"\x07" * 5000
+    print("fill(5000): asking gzip ->", gzipped, "bytes; asking nothing ->", len(reply["body"]))
 
     # Unknown method -> unimplemented (12)
     sock.sendall(request(REQUEST, 4, "Echo", "nope", None))

@@ -34,6 +34,8 @@ pub trait Feed {
     async fn blob(&self, count: u64, size: u64) -> Result<ServerStream<Raw>, Status>;
     /// The number back (the small unary call).
     async fn ping(&self, n: u64) -> Result<u64, Status>;
+    /// The parts sent, concatenated: a client stream whose one response may be large.
+    async fn gather(&self, parts: Streaming<Raw>) -> Result<Raw, Status>;
 }
 
 #[derive(Clone)]
@@ -155,6 +157,14 @@ impl Feed for FeedImpl {
 
     async fn ping(&self, n: u64) -> Result<u64, Status> {
         Ok(n)
+    }
+
+    async fn gather(&self, mut parts: Streaming<Raw>) -> Result<Raw, Status> {
+        let mut all = Vec::new();
+        while let Some(part) = parts.message().await? {
+            all.extend_from_slice(&part.0);
+        }
+        Ok(Raw(all.into()))
     }
 }
 

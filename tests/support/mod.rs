@@ -380,8 +380,14 @@ impl RawPeer {
         else {
             panic!("not a stream link")
         };
+        RawPeer::over(link.io)
+    }
+
+    /// A raw peer over an established byte stream: the server side of a socket a real
+    /// client connected to, to see exactly what the client sends.
+    pub fn over(stream: erpc::transport::BoxIo) -> RawPeer {
         RawPeer {
-            stream: link.io,
+            stream,
             buf: BytesMut::new(),
             decoder: erpc::protocol::FrameDecoder::new(Default::default()),
         }

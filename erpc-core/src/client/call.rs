@@ -18,7 +18,7 @@ use crate::client::{Client, ClientRequest, ClientResponse, Started};
 use crate::codec_failure::{Site, decode_failed, encode_failed};
 use crate::deadline;
 use crate::metadata::Metadata;
-use crate::protocol::ByteStr;
+use crate::protocol::{ByteStr, CompressionList};
 use crate::status::Status;
 
 /// Options of one call; unset ones fall back to the client's [`crate::ClientConfig`].
@@ -32,10 +32,14 @@ pub struct CallOptions {
     pub metadata: Metadata,
     /// The codec (types bound to one codec, like `Proto` and `Raw`, ignore this).
     pub codec: Option<CodecId>,
-    /// The compression (bodies below the client's threshold are never compressed).
+    /// The compression: applied to request bodies of at least the client's threshold, and
+    /// asked of the server for the response whatever the request's size.
     pub compression: Option<CompressionId>,
     /// The balancer's hash key (see [`crate::discovery::Pick::hash_key`]).
     pub hash_key: Option<u64>,
+    /// Compressions accepted in the response besides `compression`, most preferred first;
+    /// replaces the client's [`crate::ClientConfig::accept_compression`].
+    pub accept_compression: Option<CompressionList>,
 }
 
 /// The per-call setters, shared by [`CallOptions`], [`Call`] and [`Oneway`] through their
@@ -70,7 +74,9 @@ macro_rules! option_setters {
             self
         }
 
-        /// The compression (bodies below the client's threshold are never compressed).
+        /// The compression: applied to request bodies (stream messages included) of at
+        /// least the client's threshold, and asked of the server for the response and its
+        /// stream messages whatever the request's size (PROTOCOL.md §6).
         pub fn compression(mut self, compression: $crate::CompressionId) -> Self {
             self.options_mut().compression = Some(compression);
             self
@@ -80,6 +86,21 @@ macro_rules! option_setters {
         /// balancer (a user id, a shard key). Hashed with 64-bit FNV-1a.
         pub fn hash_key(mut self, key: impl AsRef<[u8]>) -> Self {
             self.options_mut().hash_key = Some($crate::discovery::balance::hash_key(key.as_ref()));
+            self
+        }
+
+        /// Compressions accepted in the response besides the one asked for with
+        /// `compression`, most preferred first (`none` is always accepted and need not be
+        /// listed; at most 16). Replaces the client's
+        /// [`crate::ClientConfig::accept_compression`] for this call. A server compresses
+        /// with one of these when the call asks for none only if configured to
+        /// ([`crate::ServerConfig::response_compression`]). The call fails with
+        /// `unimplemented` if an id is not supported by this build.
+        pub fn accept_compression(
+            mut self,
+            ids: impl IntoIterator<Item = $crate::CompressionId>,
+        ) -> Self {
+            self.options_mut().accept_compression = Some(ids.into_iter().collect());
             self
         }
     };
@@ -123,6 +144,7 @@ impl CallOptions {
         self.codec = other.codec.or(self.codec);
         self.compression = other.compression.or(self.compression);
         self.hash_key = other.hash_key.or(self.hash_key);
+        self.accept_compression = other.accept_compression.or(self.accept_compression);
         self
     }
 }
@@ -178,8 +200,9 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
             });
         }
         Ok(match client.start(request)? {
-            Started::Sent(pending) => CallState::Sent {
+            Started::Sent { pending, accept } => CallState::Sent {
                 pending,
+                accept,
                 client,
                 call,
             },
@@ -220,6 +243,8 @@ enum CallState<Req, Resp> {
     /// Queued; waiting for the response.
     Sent {
         pending: PendingCall,
+        /// The accept-compression list the request carried: what the response may use.
+        accept: CompressionList,
         client: Client,
         call: (ByteStr, ByteStr),
     },
@@ -252,8 +277,11 @@ impl<Req: Message, Resp: Message> Future for CallFuture<Req, Resp> {
         }
         let response = match &mut this.state {
             CallState::Sent {
-                pending, client, ..
-            } => ready!(pending.poll_response(cx)).and_then(|frame| client.unpack(frame)),
+                pending,
+                accept,
+                client,
+                ..
+            } => ready!(pending.poll_response(cx)).and_then(|frame| client.unpack(frame, accept)),
             CallState::Boxed { future, .. } => ready!(future.as_mut().poll(cx)),
             CallState::Start(_) | CallState::Done => {
                 return Poll::Ready(Err(Status::internal("call polled after it completed")));
@@ -417,6 +445,9 @@ fn prepare<Req: Message>(
         deadline,
         codec,
         compression: options.compression.unwrap_or(client.config().compression),
+        accept_compression: options
+            .accept_compression
+            .unwrap_or(client.config().accept_compression),
         body,
         oneway,
         stream: false,

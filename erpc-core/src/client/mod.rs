@@ -27,15 +27,19 @@ use crate::body::{compress, decompress};
 use crate::config::ClientConfig;
 use crate::metadata::Metadata;
 use crate::middleware::{ClientMiddleware, ClientNext};
-use crate::protocol::{ByteStr, Frame, Kind};
+use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
 use crate::status::Status;
 use pool::Pool;
 use target::{Ready, Target};
 
 /// How [`Client::start`] got a call going.
 pub(crate) enum Started {
-    /// Queued on a connection; waiting for the response.
-    Sent(PendingCall),
+    /// Queued on a connection; waiting for the response, which may be compressed with
+    /// `accept` (the request's accept-compression list).
+    Sent {
+        pending: PendingCall,
+        accept: CompressionList,
+    },
     /// A connection must be dialled first: the rest of the call.
     Dialing(BoxFuture<'static, Result<ClientResponse, Status>>),
 }
@@ -53,8 +57,12 @@ pub struct ClientRequest {
     pub deadline: Instant,
     /// Codec the body is encoded with.
     pub codec: CodecId,
-    /// Compression to apply (if the body reaches the threshold).
+    /// Compression to apply (if the body reaches the threshold), and to ask of the server
+    /// for the response whatever the body's size.
     pub compression: CompressionId,
+    /// Compressions accepted in the response besides `compression`, most preferred first
+    /// (PROTOCOL.md §6); each must be supported by this build.
+    pub accept_compression: CompressionList,
     /// The encoded, uncompressed body.
     pub body: Bytes,
     /// Whether no response is expected.
@@ -83,6 +91,7 @@ impl ClientRequest {
             deadline: Instant::now() + std::time::Duration::from_secs(10),
             codec: CodecId::MSGPACK,
             compression: CompressionId::NONE,
+            accept_compression: CompressionList::new(),
             body: body.into(),
             oneway: false,
             stream: false,
@@ -194,9 +203,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Default compression of calls.
+    /// Default compression of calls: of their request bodies above the threshold, and asked
+    /// of the server for their responses.
     pub fn compression(mut self, compression: CompressionId) -> Self {
         self.config.compression = compression;
+        self
+    }
+
+    /// Compressions accepted in responses besides a call's own, most preferred first (`none`
+    /// is always accepted; at most 16, each supported by this build, or calls fail). See
+    /// [`ClientConfig::accept_compression`].
+    pub fn accept_compression(mut self, ids: impl IntoIterator<Item = CompressionId>) -> Self {
+        self.config.accept_compression = ids.into_iter().collect();
         self
     }
 
@@ -436,7 +454,7 @@ impl Client {
             return Ok(ClientResponse::default());
         }
         match self.start(request)? {
-            Started::Sent(pending) => self.unpack(pending.wait().await?),
+            Started::Sent { pending, accept } => self.unpack(pending.wait().await?, &accept),
             Started::Dialing(rest) => rest.await,
         }
     }
@@ -449,8 +467,12 @@ impl Client {
         let hash_key = request.hash_key;
         // Framing checks the limits: a request that can never be sent fails before dialling.
         let frame = self.frame(request)?;
+        let accept = frame.head.accept_compression;
         match self.inner.target.ready_next(&pick_of(&frame, hash_key))? {
-            Ready::Conn(conn) => Ok(Started::Sent(conn.start(frame, deadline)?)),
+            Ready::Conn(conn) => Ok(Started::Sent {
+                pending: conn.start(frame, deadline)?,
+                accept,
+            }),
             Ready::Dial(pick) => {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
@@ -462,7 +484,7 @@ impl Client {
                         .dial(pick, config, deadline, &call)
                         .await?;
                     let response = conn.start(frame, deadline)?.wait().await?;
-                    client.unpack(response)
+                    client.unpack(response, &accept)
                 })))
             }
         }
@@ -481,6 +503,11 @@ impl Client {
         frame.head.service = Some(request.service);
         frame.head.method = Some(request.method);
         frame.head.metadata = request.metadata;
+        let accept = accept_list(request.compression, &request.accept_compression)?;
+        if kind != Kind::ONEWAY {
+            // A oneway call receives nothing, so it has nothing to accept.
+            frame.head.accept_compression = accept;
+        }
         if !frame.head.fits() {
             return Err(Status::invalid_argument(
                 "a name or metadata entry is too long (keys up to 255 bytes, values up to 65,000)",
@@ -516,15 +543,20 @@ impl Client {
         Ok(frame)
     }
 
-    /// Turn a response frame into a response or the status it carries.
-    pub(crate) fn unpack(&self, response: Frame) -> Result<ClientResponse, Status> {
+    /// Turn a response frame into a response or the status it carries. `accept` is the
+    /// request's accept-compression list: a body compressed with anything else is refused.
+    pub(crate) fn unpack(
+        &self,
+        response: Frame,
+        accept: &CompressionList,
+    ) -> Result<ClientResponse, Status> {
         let header = response.header;
         crate::status_wire::status_of(&response)?;
         let limit = self.inner.config.limits.max_decompressed;
         Ok(ClientResponse {
             codec: header.codec,
             metadata: response.head.metadata,
-            body: decompress(header.compression, response.body, limit)
+            body: decompress(header.compression, response.body, limit, Some(accept))
                 .map_err(|e| crate::body::side_status("client", e))?,
         })
     }
@@ -558,4 +590,47 @@ pub(crate) fn pick_of(frame: &Frame, hash_key: Option<u64>) -> crate::discovery:
         metadata: &frame.head.metadata,
         hash_key,
     }
+}
+
+/// The accept-compression list a call sends (PROTOCOL.md §6): what it asks for first (`none`
+/// if nothing), then the others it accepts; empty (no field, the common case, no work) when
+/// it asks for nothing and accepts nothing. Refuses compressions this build cannot handle,
+/// so a typo fails the call instead of silently going uncompressed.
+fn accept_list(
+    wanted: CompressionId,
+    accepted: &CompressionList,
+) -> Result<CompressionList, Status> {
+    if !wanted.is_supported() {
+        return Err(unsupported_compression(wanted));
+    }
+    if accepted.is_empty() {
+        return Ok(if wanted == CompressionId::NONE {
+            CompressionList::new()
+        } else {
+            [wanted].into_iter().collect()
+        });
+    }
+    if accepted.overflowed() {
+        return Err(Status::invalid_argument(format!(
+            "more than {} compressions accepted",
+            CompressionList::MAX
+        )));
+    }
+    if let Some(id) = accepted.iter().find(|id| !id.is_supported()) {
+        return Err(unsupported_compression(id));
+    }
+    let mut list = CompressionList::new();
+    // `none` is not in a collected list, so it can lead without being a repeat; at most
+    // four supported ids, so nothing is dropped.
+    list.push(wanted);
+    for id in accepted.iter() {
+        list.push(id);
+    }
+    Ok(list)
+}
+
+fn unsupported_compression(id: CompressionId) -> Status {
+    Status::unimplemented(format!(
+        "compression {id} is not supported by this build (erpc supports gzip, zlib and zstd behind features of those names)"
+    ))
 }

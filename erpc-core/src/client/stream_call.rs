@@ -121,6 +121,9 @@ async fn open<Req: Message, Resp: Message>(
         metadata: options.metadata,
         codec,
         compression: options.compression.unwrap_or(config.compression),
+        accept_compression: options
+            .accept_compression
+            .unwrap_or(config.accept_compression),
         body: Bytes::new(),
         oneway: false,
         stream: true,
@@ -133,6 +136,8 @@ async fn open<Req: Message, Resp: Message>(
     let compression = request.compression;
     let hash_key = request.hash_key;
     let frame = client.frame(request)?;
+    // What the server's messages may be compressed with.
+    let accept = frame.head.accept_compression;
     let conn = {
         let call = crate::client::pick_of(&frame, hash_key);
         client.target().get(config, deadline, &call).await?
@@ -175,6 +180,7 @@ async fn open<Req: Message, Resp: Message>(
         state,
         client.codecs_shared(),
         config.limits,
+        Some(accept),
         on_drop,
         Site::ClientResponse,
         call,

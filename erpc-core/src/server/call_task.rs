@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use erpc_codec::compression::CompressionId;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
@@ -30,6 +31,9 @@ pub(crate) struct CallTask {
     pub(crate) context: Context,
     pub(crate) header: Header,
     pub(crate) body: Bytes,
+    /// What the response body is compressed with when it reaches the threshold: chosen from
+    /// the request's accept-compression list, never from the request body's compression.
+    pub(crate) compression: CompressionId,
     /// The transport's largest frame (UDP: one datagram), if it has one.
     pub(crate) max_frame: Option<usize>,
 }
@@ -47,6 +51,7 @@ impl CallTask {
             context,
             header,
             body,
+            compression,
             max_frame,
         } = self;
         let deadline = context.deadline;
@@ -57,6 +62,7 @@ impl CallTask {
                     header.compression,
                     body,
                     shared.config.limits.max_decompressed,
+                    None,
                 )
                 .map_err(|e| side_status("server", e))?;
                 let request = Request::new(context, header.codec, shared.codecs.clone(), body);
@@ -84,7 +90,7 @@ impl CallTask {
                 Ok(response) => response_frame(
                     id,
                     response,
-                    header,
+                    compression,
                     shared.config.compression_threshold,
                     max_frame,
                 ),
@@ -125,7 +131,7 @@ pub(crate) fn panicked(id: u64, panic: Box<dyn std::any::Any + Send>) -> Status 
 fn response_frame(
     id: u64,
     response: Response,
-    request: Header,
+    compression: CompressionId,
     threshold: usize,
     max_frame: Option<usize>,
 ) -> Frame {
@@ -133,7 +139,7 @@ fn response_frame(
     frame.header.codec = response.codec;
     frame.head.metadata = response.metadata;
     match compress(
-        request.compression,
+        compression,
         response.body,
         threshold,
         &mut frame.header.compression,
@@ -195,6 +201,7 @@ mod tests {
             context: Context::new("nothing", "m", Duration::from_secs(1)),
             header: Frame::new(Kind::REQUEST, 1).header,
             body: Bytes::new(),
+            compression: CompressionId::NONE,
             max_frame: None,
         };
         let future = task.run();

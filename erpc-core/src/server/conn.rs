@@ -325,7 +325,8 @@ impl ServerEndpoint {
                 )),
             );
         }
-        if !header.compression.is_supported() {
+        // A STREAM_OPEN has no body, so its compression byte says nothing (§6).
+        if header.kind != Kind::STREAM_OPEN && !header.compression.is_supported() {
             return self.refuse(
                 &header,
                 Status::unimplemented(format!("unknown compression id {}", header.compression.0)),
@@ -387,6 +388,8 @@ impl ServerEndpoint {
         let service_name = service_name.clone();
         let method = method.clone();
         let Frame { head, body, .. } = frame;
+        // What the responses are compressed with: the call's choice, not its body's (§6).
+        let respond = head.accept_compression.choose(config.response_compression);
         let context = Context {
             deadline,
             metadata: head.metadata,
@@ -407,7 +410,7 @@ impl ServerEndpoint {
                         id,
                         data: self.data_tx.clone(),
                         state,
-                        compression: header.compression,
+                        compression: respond,
                         threshold: config.compression_threshold,
                         max_body: config.limits.max_body,
                         batch: bytes::BytesMut::new(),
@@ -428,6 +431,7 @@ impl ServerEndpoint {
                     context,
                     header,
                     body,
+                    compression: respond,
                     max_frame: self.max_frame,
                 };
                 tokio::spawn(task.run())

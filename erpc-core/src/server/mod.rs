@@ -133,6 +133,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Compression of responses to calls that ask for none but accept this one. Default
+    /// none. See [`ServerConfig::response_compression`].
+    pub fn response_compression(
+        mut self,
+        compression: erpc_codec::compression::CompressionId,
+    ) -> Self {
+        self.config.response_compression = compression;
+        self
+    }
+
     /// Transport settings: the TLS certificate for tls://, wss:// and quic:// listeners,
     /// the handshake deadline.
     pub fn transport(mut self, options: erpc_transport::Options) -> Self {
@@ -158,12 +168,16 @@ impl ServerBuilder {
     }
 
     /// Bind every address and start serving on all of them (and register, if a registry was
-    /// given).
+    /// given). Fails with `InvalidInput` for an address that does not parse or a
+    /// [`ServerConfig::response_compression`] this build does not support.
     pub async fn serve<I, A>(mut self, addrs: I) -> io::Result<ServerHandle>
     where
         I: IntoIterator<Item = A>,
         A: IntoAddress,
     {
+        if let Some(why) = unsupported_response_compression(&self.config) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
         let mut listeners = Vec::new();
         for addr in addrs {
             let addr = addr
@@ -185,8 +199,13 @@ impl ServerBuilder {
         Ok(handle)
     }
 
-    /// Start serving on listeners bound elsewhere.
+    /// Start serving on listeners bound elsewhere. A
+    /// [`ServerConfig::response_compression`] this build does not support is logged as an
+    /// error and never used.
     pub fn serve_listeners(self, listeners: Vec<Listener>) -> ServerHandle {
+        if let Some(why) = unsupported_response_compression(&self.config) {
+            tracing::error!("{why}; responses will not use it");
+        }
         let shared = Arc::new(Shared {
             services: self.services,
             middleware: self.middleware,
@@ -214,6 +233,13 @@ impl ServerBuilder {
             registrations: Default::default(),
         }
     }
+}
+
+/// Why the configured response compression cannot be used, if it cannot.
+fn unsupported_response_compression(config: &ServerConfig) -> Option<String> {
+    let id = config.response_compression;
+    (!id.is_supported())
+        .then(|| format!("ServerConfig::response_compression {id} is not supported by this build"))
 }
 
 /// A running server. Dropping the handle leaves it running; call

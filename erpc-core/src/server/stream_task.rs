@@ -51,6 +51,7 @@ impl StreamTask {
                 state.clone(),
                 shared.codecs.clone(),
                 shared.config.limits,
+                None,
                 Box::new(move || detach.inbox.detach()),
                 Site::ServerRequest,
                 call,

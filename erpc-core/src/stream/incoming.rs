@@ -16,6 +16,7 @@ use futures_util::Stream;
 
 use crate::body::decompress;
 use crate::engine::stream::{Chunk, Item, StreamState};
+use crate::protocol::CompressionList;
 use crate::status::Status;
 
 /// What a stream delivers: a message, or the news that the sender dropped some (a server
@@ -47,6 +48,9 @@ pub struct Incoming {
     codecs: Arc<Codecs>,
     max_body: usize,
     max_decompressed: usize,
+    /// What messages may be compressed with: the call's accept-compression list (a client),
+    /// or `None` for anything supported (a server).
+    accept: Option<CompressionList>,
     /// A message arriving in several chunks.
     assembling: Option<(CodecId, CompressionId, BytesMut)>,
     dropped: u64,
@@ -67,11 +71,13 @@ impl fmt::Debug for Incoming {
 }
 
 impl Incoming {
-    /// `on_drop` runs when the consumer lets go (cancel, or detach on the server).
+    /// `on_drop` runs when the consumer lets go (cancel, or detach on the server); `accept`
+    /// is what messages may be compressed with (`None`: anything this build supports).
     pub(crate) fn new(
         state: Arc<StreamState>,
         codecs: Arc<Codecs>,
         limits: crate::protocol::Limits,
+        accept: Option<CompressionList>,
         on_drop: Box<dyn FnOnce() + Send + Sync>,
         site: Site,
         call: (ByteStr, ByteStr),
@@ -81,6 +87,7 @@ impl Incoming {
             codecs,
             max_body: limits.max_body as usize,
             max_decompressed: limits.max_decompressed,
+            accept,
             assembling: None,
             dropped: 0,
             done: false,
@@ -142,8 +149,13 @@ impl Incoming {
             let Some((codec, compression, body)) = self.assemble(chunk)? else {
                 continue;
             };
-            let body = decompress(compression, body, self.max_decompressed)
-                .map_err(|e| crate::body::side_status(self.site.side(), e))?;
+            let body = decompress(
+                compression,
+                body,
+                self.max_decompressed,
+                self.accept.as_ref(),
+            )
+            .map_err(|e| crate::body::side_status(self.site.side(), e))?;
             return Poll::Ready(Some(Ok(Event::Message(RawMessage { codec, body }))));
         }
     }
