@@ -392,3 +392,89 @@ async fn one_server_answers_on_every_transport_at_once() {
     }
     server.shutdown().await;
 }
+
+/// Stopping a server stops it accepting, never its accepted connections (issue 11): a unary
+/// call whose handler is running when shutdown starts gets its real response, a client
+/// stream opened before it (every transport but UDP, which carries no streams) finishes
+/// sending and gets its result, and the shutdown then completes once they are done, long
+/// before its grace period. The server's short heartbeat makes a connection that silently
+/// stopped receiving when its listener went away (KCP's sessions, UDP's shared socket) fail
+/// within about a second instead of passing by luck.
+#[tokio::test]
+async fn graceful_shutdown_with_a_response_and_a_client_stream_in_flight() {
+    const HANDLER_MS: u64 = 2000;
+    let config = ServerConfig {
+        heartbeat: HeartbeatConfig {
+            interval: Duration::from_millis(250),
+            misses: 4,
+        },
+        shutdown_grace: Duration::from_secs(120),
+        ..ServerConfig::default()
+    };
+    for transport in TRANSPORTS {
+        let server = start(transport, config.clone()).await;
+        let echo = watchful_client(&server.addr);
+        let stream = if STREAM_TRANSPORTS.contains(&transport) {
+            let feed = feed::FeedClient::new(
+                erpc::Client::builder()
+                    .transport(client_options())
+                    .build(server.addr.as_str())
+                    .expect("address"),
+            );
+            let (tx, rx) = tokio::sync::mpsc::channel::<u64>(16);
+            let numbers =
+                futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|n| (n, rx)) });
+            let call = tokio::spawn(async move {
+                feed.sum(numbers).timeout(Duration::from_secs(60)).await
+            });
+            tx.send(1).await.expect("the call reads its stream");
+            // The server has the stream open: it summed the first number.
+            wait_for(&server.feed.summed, 1, Duration::from_secs(10)).await;
+            Some((tx, call))
+        } else {
+            None
+        };
+        let running = tokio::spawn({
+            let echo = echo.clone();
+            async move { echo.sleep(HANDLER_MS).timeout(Duration::from_secs(60)).await }
+        });
+        wait_for(&server.probe.started, 1, Duration::from_secs(10)).await;
+
+        let began = Instant::now();
+        let mut shutdown = std::pin::pin!(server.handle.shutdown());
+        // One poll starts the shutdown (no registry to leave: it cancels at once) and stops
+        // at waiting for the connections to drain.
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => panic!("{transport}: shutdown finished with calls running"),
+            _ = std::future::ready(()) => {}
+        }
+        let in_flight = async {
+            let answer = running.await.expect("call task");
+            assert_eq!(
+                answer.unwrap_or_else(|e| panic!("{transport}: the running call: {e}")),
+                HANDLER_MS
+            );
+            if let Some((tx, call)) = stream {
+                for n in 2..=100 {
+                    tx.send(n).await.expect("the call reads its stream");
+                }
+                drop(tx);
+                let sum = call.await.expect("stream task");
+                assert_eq!(
+                    sum.unwrap_or_else(|e| panic!("{transport}: the client stream: {e}")),
+                    5050
+                );
+            }
+        };
+        let drained = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::join!(shutdown, in_flight)
+        })
+        .await;
+        assert!(
+            drained.is_ok(),
+            "{transport}: shutdown still waiting after 60 s"
+        );
+        println!("{transport}: drained in {:?}", began.elapsed());
+    }
+}

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
 use tokio_kcp::{KcpConfig, KcpNoDelayConfig, KcpStream};
 
 use crate::link::{Link, PeerAddr, StreamLink};
@@ -39,8 +40,14 @@ fn to_io(e: impl Into<io::Error>) -> io::Error {
 /// ("user's send buffer is too big"), about 170 KiB at the default MTU.
 const MAX_SEND: usize = 64 * 1024;
 
-/// A KCP stream that never asks KCP to send more than it accepts at once.
-struct KcpIo(KcpStream);
+/// A KCP stream that never asks KCP to send more than it accepts at once. A server-side
+/// stream also keeps its listener's keeper (see [`KcpListener`]) feeding it.
+struct KcpIo {
+    stream: KcpStream,
+    /// Held by every accepted stream: the keeper drains until the last one is dropped.
+    /// Declared after `stream`, so the session is closed before the keeper may stop.
+    _accepted: Option<mpsc::Sender<()>>,
+}
 
 impl AsyncRead for KcpIo {
     fn poll_read(
@@ -48,7 +55,7 @@ impl AsyncRead for KcpIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -59,51 +66,118 @@ impl AsyncWrite for KcpIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let n = buf.len().min(MAX_SEND);
-        Pin::new(&mut self.0).poll_write(cx, &buf[..n])
+        Pin::new(&mut self.stream).poll_write(cx, &buf[..n])
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
+/// How long a draining keeper goes on receiving after the last accepted stream is dropped:
+/// the acknowledgements of that stream's last bytes come back through the listener, and a
+/// session with unacknowledged bytes does not close (it goes on retransmitting, holding the
+/// port). KCP's "fastest" mode retransmits within tens of milliseconds.
+const LINGER: Duration = Duration::from_millis(500);
+
+type Accepted = io::Result<(KcpStream, SocketAddr)>;
+
 /// A bound KCP listener.
-pub struct KcpListener(tokio_kcp::KcpListener);
+///
+/// tokio_kcp's listener owns its sessions: its task is the only reader of the shared UDP
+/// socket, and dropping it closes every session it accepted. So it lives in a keeper task
+/// that outlives this handle. Dropping a `KcpListener` stops accepting (a session that
+/// arrives afterwards is closed at once), while the streams already accepted go on
+/// receiving until the last of them is dropped, plus [`LINGER`]; then the socket is
+/// released. A server that stops listening therefore drains its KCP connections like its
+/// TCP ones (issue 11).
+pub struct KcpListener {
+    accepted: mpsc::Receiver<Accepted>,
+    /// Cloned into each accepted stream; the keeper waits for every clone to go.
+    alive: mpsc::Sender<()>,
+    local: SocketAddr,
+}
 
 impl std::fmt::Debug for KcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("KcpListener")
-            .field(&self.0.local_addr().ok())
-            .finish()
+        f.debug_tuple("KcpListener").field(&self.local).finish()
     }
 }
 
 impl KcpListener {
-    /// Bind `host:port`.
-    pub async fn bind(hostport: &str) -> io::Result<Self> {
-        tokio_kcp::KcpListener::bind(config(), hostport)
+    /// Bind `host:port`. Up to `backlog` sessions wait for [`KcpListener::accept`], beyond
+    /// the 1,024 tokio_kcp queues itself; a session arriving while both are full is closed
+    /// and made again by the client's next retransmission.
+    pub async fn bind(hostport: &str, backlog: u32) -> io::Result<Self> {
+        let inner = tokio_kcp::KcpListener::bind(config(), hostport)
             .await
-            .map(KcpListener)
-            .map_err(to_io)
+            .map_err(to_io)?;
+        let local = inner.local_addr()?;
+        let (tx, accepted) = mpsc::channel(backlog.max(1) as usize);
+        let (alive, streams) = mpsc::channel(1);
+        tokio::spawn(keep(inner, tx, streams));
+        Ok(KcpListener {
+            accepted,
+            alive,
+            local,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+        Ok(self.local)
     }
 
     /// Accept one peer.
     pub async fn accept(&mut self) -> io::Result<Link> {
-        let (stream, peer) = self.0.accept().await.map_err(to_io)?;
+        let (stream, peer) = self
+            .accepted
+            .recv()
+            .await
+            .ok_or_else(|| io::Error::other("the KCP listener's task ended"))??;
         Ok(Link::Stream(StreamLink::new(
-            Box::new(KcpIo(stream)),
+            Box::new(KcpIo {
+                stream,
+                _accepted: Some(self.alive.clone()),
+            }),
             PeerAddr::Kcp(peer),
         )))
     }
+}
+
+/// The keeper of a tokio_kcp listener: hands sessions to the [`KcpListener`] while it
+/// exists, then feeds the accepted ones until `streams` reports that every holder (the
+/// handle and each accepted stream) is gone.
+async fn keep(
+    mut inner: tokio_kcp::KcpListener,
+    accepted: mpsc::Sender<Accepted>,
+    mut streams: mpsc::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            got = inner.accept() => {
+                let failed = got.is_err();
+                // The handle went away meanwhile: the session is dropped, which closes it.
+                if accepted.send(got.map_err(to_io)).await.is_err() || failed {
+                    break;
+                }
+            }
+            () = accepted.closed() => break,
+        }
+    }
+    drop(accepted);
+    loop {
+        tokio::select! {
+            // Never a message: `None` once the last holder is dropped.
+            _ = streams.recv() => break,
+            got = inner.accept() => if got.is_err() { return },
+        }
+    }
+    tokio::time::sleep(LINGER).await;
 }
 
 /// Connect to `host:port`.
@@ -111,7 +185,10 @@ pub async fn connect(hostport: &str) -> io::Result<Link> {
     let addr = crate::address::resolve(hostport).await?;
     let stream = KcpStream::connect(&config(), addr).await.map_err(to_io)?;
     Ok(Link::Stream(StreamLink::new(
-        Box::new(KcpIo(stream)),
+        Box::new(KcpIo {
+            stream,
+            _accepted: None,
+        }),
         PeerAddr::Kcp(addr),
     )))
 }

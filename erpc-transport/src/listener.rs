@@ -73,29 +73,60 @@ pub async fn connect(addr: &Address) -> io::Result<Link> {
     connect_with(addr, &Options::default()).await
 }
 
-/// Bind a TCP socket, the first step of tcp, tls and ws listeners.
+/// Bind a TCP listener with `backlog`, the first step of tcp, tls and ws listeners: the
+/// first of `hostport`'s addresses that binds.
 #[cfg(feature = "tcp")]
 async fn bind_tcp(
     addr: &Address,
     hostport: &str,
+    backlog: u32,
 ) -> io::Result<(tokio::net::TcpListener, Address)> {
-    let l = tokio::net::TcpListener::bind(hostport).await?;
-    let local = addr.with_hostport(l.local_addr()?.to_string());
-    Ok((l, local))
+    let mut failed = None;
+    for at in tokio::net::lookup_host(hostport).await? {
+        match listen_tcp(at, backlog) {
+            Ok(l) => {
+                let local = addr.with_hostport(l.local_addr()?.to_string());
+                return Ok((l, local));
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    Err(failed.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{hostport} resolves to no address"),
+        )
+    }))
+}
+
+/// `tokio::net::TcpListener::bind` with our backlog instead of its fixed 128.
+#[cfg(feature = "tcp")]
+fn listen_tcp(at: std::net::SocketAddr, backlog: u32) -> io::Result<tokio::net::TcpListener> {
+    let socket = match at {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As tokio does: a restarted server gets its port back while its predecessor's
+    // connections linger in TIME_WAIT (on Windows the option means something else).
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(at)?;
+    socket.listen(backlog)
 }
 
 /// Bind a listener at `addr`.
 pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener> {
     let _ = options;
+    let backlog = options.backlog;
     let (inner, local) = match addr {
         #[cfg(feature = "tcp")]
         Address::Tcp(hostport) => {
-            let (l, local) = bind_tcp(addr, hostport).await?;
+            let (l, local) = bind_tcp(addr, hostport, backlog).await?;
             (Inner::Tcp(crate::tcp::TcpListener::from(l)), local)
         }
         #[cfg(all(unix, feature = "unix"))]
         Address::Unix(path) => (
-            Inner::Unix(crate::unix::UnixListener::bind(path).await?),
+            Inner::Unix(crate::unix::UnixListener::bind(path, backlog).await?),
             addr.clone(),
         ),
         #[cfg(feature = "mem")]
@@ -106,7 +137,7 @@ pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener
         #[cfg(feature = "tls")]
         Address::Tls(hostport) => {
             let tls = crate::tls::server_tls(options, "tls")?.clone();
-            let (l, local) = bind_tcp(addr, hostport).await?;
+            let (l, local) = bind_tcp(addr, hostport, backlog).await?;
             (
                 Inner::Handshaken(crate::tls::listen(l, tls, options)),
                 local,
@@ -114,7 +145,7 @@ pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener
         }
         #[cfg(feature = "ws")]
         Address::Ws { hostport, path } => {
-            let (l, local) = bind_tcp(addr, hostport).await?;
+            let (l, local) = bind_tcp(addr, hostport, backlog).await?;
             (
                 Inner::Handshaken(crate::ws::listen(l, path.clone(), false, options)?),
                 local,
@@ -122,7 +153,7 @@ pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener
         }
         #[cfg(feature = "ws")]
         Address::Wss { hostport, path } => {
-            let (l, local) = bind_tcp(addr, hostport).await?;
+            let (l, local) = bind_tcp(addr, hostport, backlog).await?;
             (
                 Inner::Handshaken(crate::ws::listen(l, path.clone(), true, options)?),
                 local,
@@ -141,7 +172,7 @@ pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener
         }
         #[cfg(feature = "kcp")]
         Address::Kcp(hostport) => {
-            let l = crate::kcp::KcpListener::bind(hostport).await?;
+            let l = crate::kcp::KcpListener::bind(hostport, backlog).await?;
             let local = addr.with_hostport(l.local_addr()?.to_string());
             (Inner::Kcp(l), local)
         }

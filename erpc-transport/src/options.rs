@@ -1,6 +1,8 @@
-//! What a transport needs beyond the address: certificates, the handshake deadline and the
-//! largest frame, shared by every transport that has a handshake or messages of its own.
+//! What a transport needs beyond the address: certificates, the handshake deadline, the
+//! largest frame and the listen backlog, shared by every transport that has a handshake,
+//! messages or a queue of its own.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The default [`Options::max_frame`]: erpc's default limits (4 MiB body, 16 KiB header
@@ -26,7 +28,42 @@ pub struct Options {
     /// Keep it at least the engine's largest frame (body + header block + 24). Default
     /// [`DEFAULT_MAX_FRAME`].
     pub max_frame: usize,
+    /// Connections a listener holds before the server accepts them; a burst beyond it waits
+    /// out a retransmission (TCP's SYN retry is one second) or is refused. Per transport:
+    /// - tcp, tls, ws, wss: the kernel's accept queue (`listen(2)` backlog). The kernel
+    ///   caps it at `net.core.somaxconn`. TLS and WebSocket handshakes then run at most 256
+    ///   at once per listener; further connections wait in this queue, not refused.
+    /// - unix: the same, for the Unix socket.
+    /// - udp: validated peers waiting to be accepted; a peer beyond it is not taken on
+    ///   and its client's retransmission tries again.
+    /// - kcp: sessions waiting to be accepted, beyond the 1,024 tokio_kcp queues itself.
+    /// - quic: unused; quinn queues up to 65,536 connection attempts (its `max_incoming`)
+    ///   and erpc runs 256 handshakes at once per listener.
+    /// - mem: unused (1,024 pending links).
+    ///
+    /// Default [`default_backlog`]: the system's largest, so a burst of connections is
+    /// bounded by the machine's setting, not by a library's default (tokio's 128 made
+    /// some of a burst of 1,000 connects wait a second: issue 23).
+    pub backlog: u32,
 }
+
+/// The backlog used where [`Options::backlog`] is not set: Linux's
+/// `/proc/sys/net/core/somaxconn` (the largest backlog the kernel grants; 4,096 by default
+/// since Linux 5.4), read once, or 4,096 where it cannot be read (other systems; the kernel
+/// still caps it at its own limit).
+pub fn default_backlog() -> u32 {
+    static BACKLOG: OnceLock<u32> = OnceLock::new();
+    *BACKLOG.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(FALLBACK_BACKLOG)
+    })
+}
+
+/// [`default_backlog`] where the system's maximum cannot be read.
+pub const FALLBACK_BACKLOG: u32 = 4096;
 
 impl Default for Options {
     fn default() -> Self {
@@ -37,6 +74,7 @@ impl Default for Options {
             client_tls: None,
             handshake_timeout: Duration::from_secs(10),
             max_frame: DEFAULT_MAX_FRAME,
+            backlog: default_backlog(),
         }
     }
 }
@@ -59,6 +97,12 @@ impl Options {
     /// Set the handshake deadline.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Set the listen backlog ([`Options::backlog`]); 0 is taken as 1.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog.max(1);
         self
     }
 }

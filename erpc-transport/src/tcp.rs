@@ -17,11 +17,6 @@ impl From<tokio::net::TcpListener> for TcpListener {
 }
 
 impl TcpListener {
-    /// Bind `host:port`.
-    pub async fn bind(hostport: &str) -> io::Result<Self> {
-        tokio::net::TcpListener::bind(hostport).await.map(Self)
-    }
-
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.local_addr()

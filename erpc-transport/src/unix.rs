@@ -13,17 +13,23 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Bind `path`. A stale socket file left by a dead process is replaced; a live one is an
-    /// `AddrInUse` error.
-    pub async fn bind(path: &Path) -> io::Result<Self> {
-        let inner = match tokio::net::UnixListener::bind(path) {
+    /// Bind `path` with room for `backlog` connections not yet accepted
+    /// ([`crate::Options::backlog`]). A stale socket file left by a dead process is
+    /// replaced; a live one is an `AddrInUse` error.
+    pub async fn bind(path: &Path, backlog: u32) -> io::Result<Self> {
+        let listen = || {
+            let socket = tokio::net::UnixSocket::new_stream()?;
+            socket.bind(path)?;
+            socket.listen(backlog)
+        };
+        let inner = match listen() {
             Ok(l) => l,
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
                 if tokio::net::UnixStream::connect(path).await.is_ok() {
                     return Err(e);
                 }
                 std::fs::remove_file(path)?;
-                tokio::net::UnixListener::bind(path)?
+                listen()?
             }
             Err(e) => return Err(e),
         };

@@ -44,6 +44,8 @@ pub struct FeedImpl {
     pub produced: Arc<AtomicU64>,
     /// Handlers dropped before they finished.
     pub aborted: watch::Sender<u64>,
+    /// Numbers the `sum` handlers have received so far: tells a test its stream is open.
+    pub summed: watch::Sender<u64>,
     /// Each subscription's pusher, handed to the test as the handler makes it.
     pushers: mpsc::UnboundedSender<Pusher<u64>>,
     subscribed: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Pusher<u64>>>>,
@@ -55,6 +57,7 @@ impl Default for FeedImpl {
         FeedImpl {
             produced: Arc::default(),
             aborted: watch::channel(0).0,
+            summed: watch::channel(0).0,
             pushers,
             subscribed: Arc::new(tokio::sync::Mutex::new(subscribed)),
         }
@@ -96,6 +99,7 @@ impl Feed for FeedImpl {
         let mut total = 0;
         while let Some(n) = numbers.message().await? {
             total += n;
+            self.summed.send_modify(|count| *count += 1);
         }
         Ok(total)
     }

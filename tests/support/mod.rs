@@ -324,6 +324,8 @@ pub fn client_options() -> erpc::TransportOptions {
 pub struct TestServer {
     pub handle: ServerHandle,
     pub probe: Arc<Probe>,
+    /// The Feed service the server also serves.
+    pub feed: feed::FeedImpl,
     pub addr: String,
     _place: Place,
 }
@@ -332,6 +334,7 @@ pub async fn start(transport: &str, config: ServerConfig) -> TestServer {
     let place = place(transport);
     let echo = EchoImpl::default();
     let probe = echo.probe.clone();
+    let feed = feed::FeedImpl::default();
     let handle = erpc::Server::builder()
         .config(ServerConfig {
             transport: server_options(),
@@ -339,7 +342,7 @@ pub async fn start(transport: &str, config: ServerConfig) -> TestServer {
         })
         .register_codec(Arc::new(JsonLines))
         .add_service(EchoServer::new(echo))
-        .add_service(feed::FeedServer::new(feed::FeedImpl::default()))
+        .add_service(feed::FeedServer::new(feed.clone()))
         .serve([place.addr.as_str()])
         .await
         .expect("server starts");
@@ -347,6 +350,7 @@ pub async fn start(transport: &str, config: ServerConfig) -> TestServer {
     TestServer {
         handle,
         probe,
+        feed,
         addr,
         _place: place,
     }

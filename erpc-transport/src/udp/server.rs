@@ -1,5 +1,9 @@
 //! The UDP listener: one socket, a demultiplexer that validates addresses and hands each
 //! validated peer its own connection.
+//!
+//! Every connection receives through the demultiplexer, so it outlives the listener handle:
+//! dropping a [`UdpListener`] stops taking on new peers, while the peers already accepted are
+//! served until the last of their connections is dropped; then the socket is released.
 
 use std::collections::HashMap;
 use std::io;
@@ -10,8 +14,7 @@ use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, mpsc};
 
 use super::cookie::{COOKIE_LEN, Cookies};
 use super::dedupe::{Dedupe, Seen};
@@ -35,7 +38,15 @@ struct Peer {
     generation: u64,
 }
 
-type Peers = Arc<Mutex<HashMap<SocketAddr, Peer>>>;
+/// The peers being served, shared by the demultiplexer and each peer's connection.
+#[derive(Default)]
+struct Table {
+    peers: Mutex<HashMap<SocketAddr, Peer>>,
+    /// Told each time a connection ends, so a draining demultiplexer sees the last go.
+    left: Notify,
+}
+
+type Peers = Arc<Table>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -46,27 +57,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct UdpListener {
     links: mpsc::Receiver<Link>,
     local: SocketAddr,
-    demux: JoinHandle<()>,
-}
-
-impl Drop for UdpListener {
-    fn drop(&mut self) {
-        self.demux.abort();
-    }
 }
 
 impl UdpListener {
-    /// Bind `host:port`.
-    pub async fn bind(hostport: &str, _options: &Options) -> io::Result<UdpListener> {
+    /// Bind `host:port`. Up to [`Options::backlog`] validated peers wait to be accepted.
+    pub async fn bind(hostport: &str, options: &Options) -> io::Result<UdpListener> {
         let socket = Arc::new(UdpSocket::bind(hostport).await?);
         let local = socket.local_addr()?;
-        let (tx, links) = mpsc::channel(256);
-        let demux = tokio::spawn(demux(socket, tx));
-        Ok(UdpListener {
-            links,
-            local,
-            demux,
-        })
+        let (tx, links) = mpsc::channel(options.backlog.max(1) as usize);
+        tokio::spawn(demux(socket, tx));
+        Ok(UdpListener { links, local })
     }
 
     /// The bound address.
@@ -90,13 +90,32 @@ fn cookie_datagram(cookies: &Cookies, addr: SocketAddr, epoch: u64) -> [u8; 1 + 
     out
 }
 
+/// Route datagrams to their peers' connections, and take on new peers while the listener
+/// handle exists; once it is gone, serve the peers already taken on until none is left.
 async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
     let cookies = Cookies::new();
     let peers: Peers = Arc::default();
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut accepting = true;
     loop {
-        let (n, from) = match socket.recv_from(&mut buf).await {
+        let received = tokio::select! {
+            received = socket.recv_from(&mut buf) => received,
+            () = links.closed(), if accepting => {
+                accepting = false;
+                if lock(&peers.peers).is_empty() {
+                    return;
+                }
+                continue;
+            }
+            () = peers.left.notified(), if !accepting => {
+                if lock(&peers.peers).is_empty() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let (n, from) = match received {
             Ok(got) => got,
             // ICMP errors for earlier sends surface here on some systems; keep serving.
             Err(e) => {
@@ -105,6 +124,10 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
             }
         };
         let datagram = &buf[..n];
+        // A draining listener answers only the peers it serves.
+        if !accepting && !lock(&peers.peers).contains_key(&from) {
+            continue;
+        }
         match datagram.first() {
             Some(&dgram::HELLO) if n >= dgram::MIN_HELLO => {
                 let reply = cookie_datagram(&cookies, from, Cookies::epoch());
@@ -118,7 +141,7 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                     continue;
                 };
                 let frame = &datagram[dgram::CLIENT_PREFIX..];
-                let mut table = lock(&peers);
+                let mut table = lock(&peers.peers);
                 if !table.contains_key(&from) {
                     if table.len() >= MAX_PEERS {
                         continue;
@@ -215,12 +238,14 @@ impl End for ServerEnd {
 impl Drop for ServerEnd {
     fn drop(&mut self) {
         // The connection ended: forget the peer (unless it already came back as a new one).
-        let mut table = lock(&self.peers);
+        let mut table = lock(&self.peers.peers);
         if table
             .get(&self.to)
             .is_some_and(|p| p.generation == self.generation)
         {
             table.remove(&self.to);
         }
+        drop(table);
+        self.peers.left.notify_one();
     }
 }
