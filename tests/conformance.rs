@@ -422,11 +422,13 @@ async fn graceful_shutdown_with_a_response_and_a_client_stream_in_flight() {
                     .expect("address"),
             );
             let (tx, rx) = tokio::sync::mpsc::channel::<u64>(16);
-            let numbers =
-                futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|n| (n, rx)) });
-            let call = tokio::spawn(async move {
-                feed.sum(numbers).timeout(Duration::from_secs(60)).await
+            let numbers = futures_util::stream::unfold(rx, |mut rx| async {
+                rx.recv().await.map(|n| (n, rx))
             });
+            let call =
+                tokio::spawn(
+                    async move { feed.sum(numbers).timeout(Duration::from_secs(60)).await },
+                );
             tx.send(1).await.expect("the call reads its stream");
             // The server has the stream open: it summed the first number.
             wait_for(&server.feed.summed, 1, Duration::from_secs(10)).await;
@@ -436,7 +438,11 @@ async fn graceful_shutdown_with_a_response_and_a_client_stream_in_flight() {
         };
         let running = tokio::spawn({
             let echo = echo.clone();
-            async move { echo.sleep(HANDLER_MS).timeout(Duration::from_secs(60)).await }
+            async move {
+                echo.sleep(HANDLER_MS)
+                    .timeout(Duration::from_secs(60))
+                    .await
+            }
         });
         wait_for(&server.probe.started, 1, Duration::from_secs(10)).await;
 

@@ -134,10 +134,11 @@ pub struct ClientConfig {
     pub heartbeat: HeartbeatConfig,
     /// Give up connecting after this long. Default 5 s.
     pub connect_timeout: Duration,
-    /// First wait before reconnecting after a failed attempt; doubles up to `backoff_max`.
-    /// Default 100 ms.
+    /// The wait before reconnecting after a failed attempt is random, between zero and a
+    /// ceiling that starts here and doubles per failure up to `backoff_max` (full jitter,
+    /// so clients that lost a server together do not redial together). Default 100 ms.
     pub backoff_initial: Duration,
-    /// Longest wait between reconnect attempts. Default 5 s.
+    /// The largest ceiling of the wait between reconnect attempts. Default 5 s.
     pub backoff_max: Duration,
     /// Frames queued for a connection's writer before senders wait. Default 4096.
     pub write_queue: usize,

@@ -1,6 +1,18 @@
 //! The connections a client keeps to one peer: lazily dialled, replaced when they die or the
 //! server drains them, with exponential backoff after failed attempts.
 //!
+//! Backoff with full jitter: after a failed dial a slot waits a random time between zero and
+//! its ceiling (`backoff_initial`, doubling per failure up to `backoff_max`) — "Full Jitter"
+//! of AWS's "Exponential Backoff and Jitter" (Marc Brooker, 2015,
+//! <https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/>). Clients that
+//! lost a server together (a restart) failed their first redials together; without jitter
+//! they would all redial again in the same instant at every step. The random draw is made
+//! only on a failed dial, never on the call path.
+//!
+//! No delay precedes the first redial after a connection is lost: connections are dialled
+//! only when a call needs one (nothing redials in the background), so that redial has a
+//! call waiting on it and is as spread out as the calls are.
+//!
 //! Health: a connection that died because the server stopped answering heartbeats (a stalled
 //! process, a black-holed link) is not simply redialled — a stopped process's kernel still
 //! accepts connections, and each would swallow calls until their deadlines. Like a slot whose
@@ -23,7 +35,9 @@ enum State {
     Idle,
     Up(Arc<ClientConn>),
     Down {
+        /// When the slot may be dialled again: a random point within `backoff`.
         retry_at: Instant,
+        /// The ceiling of the wait; doubles with each failure.
         backoff: Duration,
     },
 }
@@ -144,7 +158,7 @@ impl Pool {
                     _ => config.backoff_initial,
                 };
                 *state = State::Down {
-                    retry_at: Instant::now() + backoff,
+                    retry_at: Instant::now() + full_jitter(backoff),
                     backoff,
                 };
                 Err(status)
@@ -218,6 +232,47 @@ impl Pool {
     }
 }
 
+/// A uniformly random wait in `[0, ceiling)`: AWS's "Full Jitter" (see the module docs).
+fn full_jitter(ceiling: Duration) -> Duration {
+    ceiling.mul_f64(fastrand::f64())
+}
+
 fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, State> {
     slot.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients that fail to dial at the same instant must not all retry at the same
+    /// instant: their retry times spread over the backoff window.
+    #[tokio::test]
+    async fn clients_failing_together_retry_at_spread_out_times() {
+        let config = ClientConfig::default();
+        let addr: Address = "mem://nobody-listens-for-jitter".parse().expect("address");
+        let mut waits = Vec::new();
+        for _ in 0..100 {
+            let pool = Pool::new(addr.clone(), 1);
+            let failed_at = Instant::now();
+            let far = failed_at + Duration::from_secs(5);
+            assert!(pool.dial(0, &config, far).await.is_err(), "nothing listens");
+            let State::Down { retry_at, backoff } = &*lock(&pool.slots[0]) else {
+                panic!("a failed dial leaves the slot down");
+            };
+            assert_eq!(*backoff, config.backoff_initial);
+            assert!(*retry_at <= Instant::now() + *backoff);
+            waits.push(retry_at.saturating_duration_since(failed_at));
+        }
+        let (min, max) = (waits.iter().min(), waits.iter().max());
+        let (Some(min), Some(max)) = (min, max) else {
+            unreachable!("100 waits")
+        };
+        // Uniform over 100 ms: 100 draws all within 50 ms of each other has odds of
+        // about 100 × 2^-99.
+        assert!(
+            *max - *min > config.backoff_initial / 2,
+            "retries bunched between {min:?} and {max:?}"
+        );
+    }
 }
