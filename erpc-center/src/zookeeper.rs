@@ -195,7 +195,7 @@ async fn keep(registry: ZooKeeperRegistry, instance: Instance, session: Arc<Mute
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "registering on zookeeper failed");
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(crate::follow::jittered(backoff)).await;
                     backoff = (backoff * 2).min(crate::follow::MAX_BACKOFF);
                 }
             }
