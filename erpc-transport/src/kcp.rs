@@ -199,6 +199,37 @@ mod tests {
 
     use crate::{Address, Link, bind, connect};
 
+    /// Dropping the listener stops accepting, not the streams it accepted: tokio_kcp's
+    /// listener feeds them, so it must outlive the handle (issue 11).
+    #[tokio::test]
+    async fn an_accepted_stream_outlives_its_listener() {
+        use std::time::Duration;
+        let addr: Address = "kcp://127.0.0.1:0".parse().unwrap();
+        let mut listener = bind(&addr).await.unwrap();
+        let Link::Stream(mut client) = connect(listener.local_addr()).await.unwrap();
+        client.io.write_all(b"open").await.unwrap();
+        client.io.flush().await.unwrap();
+        let Link::Stream(mut server) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4];
+        server.io.read_exact(&mut buf).await.unwrap();
+        drop(listener);
+        let within = Duration::from_secs(5);
+        client.io.write_all(b"more").await.unwrap();
+        client.io.flush().await.unwrap();
+        tokio::time::timeout(within, server.io.read_exact(&mut buf))
+            .await
+            .expect("the server still receives")
+            .unwrap();
+        assert_eq!(&buf, b"more");
+        server.io.write_all(b"back").await.unwrap();
+        server.io.flush().await.unwrap();
+        tokio::time::timeout(within, client.io.read_exact(&mut buf))
+            .await
+            .expect("the client still receives")
+            .unwrap();
+        assert_eq!(&buf, b"back");
+    }
+
     #[tokio::test]
     async fn a_write_larger_than_kcp_accepts_at_once_goes_through() {
         let addr: Address = "kcp://127.0.0.1:0".parse().unwrap();

@@ -106,3 +106,20 @@ impl Options {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_backlog_is_the_systems_maximum() {
+        let system = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        assert_eq!(
+            Options::default().backlog,
+            system.unwrap_or(FALLBACK_BACKLOG)
+        );
+        assert_eq!(Options::default().backlog(0).backlog, 1);
+    }
+}
