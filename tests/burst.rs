@@ -17,7 +17,7 @@ use tokio::time::Instant;
 const CLIENTS: usize = 1000;
 
 /// Raise the soft limit on open files to the hard limit; the soft limit now in force.
-fn raise_open_files_limit() -> u64 {
+fn raise_open_files_limit() -> libc::rlim_t {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -35,13 +35,13 @@ fn raise_open_files_limit() -> u64 {
             limit = raised;
         }
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }
 
 /// Skip (with a note) where even the hard limit cannot hold the test's sockets.
 fn enough_open_files() -> bool {
     let limit = raise_open_files_limit();
-    let needed = 2 * CLIENTS as u64 + 200;
+    let needed = (2 * CLIENTS + 200) as libc::rlim_t;
     if limit < needed {
         eprintln!("skipped: {needed} open files needed, the limit is {limit}");
         return false;
