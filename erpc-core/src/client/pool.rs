@@ -253,7 +253,7 @@ mod tests {
         let addr: Address = "mem://nobody-listens-for-jitter".parse().expect("address");
         let mut waits = Vec::new();
         for _ in 0..100 {
-            let pool = Pool::new(addr.clone(), 1);
+            let pool = Pool::new(addr.clone(), 1, None);
             let failed_at = Instant::now();
             let far = failed_at + Duration::from_secs(5);
             assert!(pool.dial(0, &config, far).await.is_err(), "nothing listens");
