@@ -124,3 +124,68 @@ async fn registering_a_wildcard_bind_without_addresses_is_refused_clearly() {
     assert_eq!(registry.instances("Echo").len(), 1);
     server.shutdown().await;
 }
+
+#[erpc::service]
+pub trait Wired {
+    /// What the server saw on the wire: codec id, compression id, wire and body sizes.
+    async fn seen(
+        &self,
+        cx: erpc::Context,
+        text: String,
+    ) -> Result<(u8, u8, u64, u64), erpc::Status>;
+}
+
+struct WiredImpl;
+
+impl Wired for WiredImpl {
+    async fn seen(
+        &self,
+        cx: erpc::Context,
+        _text: String,
+    ) -> Result<(u8, u8, u64, u64), erpc::Status> {
+        let w = cx.wire();
+        Ok((
+            w.codec.0,
+            w.compression.0,
+            w.wire_len as u64,
+            w.body_len as u64,
+        ))
+    }
+}
+
+#[tokio::test]
+async fn what_was_on_the_wire_is_visible_on_both_sides() {
+    use erpc::{CodecId, CompressionId};
+    let server = erpc::Server::builder()
+        .add_service(WiredServer::new(WiredImpl))
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = WiredClient::new(erpc::Client::new(server.local_addr()).unwrap());
+    let (codec, compression, wire, body) = client
+        .seen("a".repeat(8_000))
+        .codec(CodecId::JSON)
+        .compression(CompressionId::GZIP)
+        .await
+        .unwrap();
+    assert_eq!(codec, CodecId::JSON.0);
+    assert_eq!(compression, CompressionId::GZIP.0);
+    assert!(wire < body && body > 8_000, "wire {wire}, body {body}");
+
+    // The client side: the response's compression and size on the wire.
+    let raw = erpc::Client::builder()
+        .accept_compression([CompressionId::GZIP])
+        .build(server.local_addr())
+        .unwrap();
+    let mut request = erpc::ClientRequest::new("Echo", "fill", &[0xcd, 0x27, 0x10][..]); // 10,000
+    request.compression = CompressionId::GZIP;
+    let response = raw.invoke(request).await.unwrap();
+    assert_eq!(response.compression, CompressionId::GZIP);
+    assert!(
+        response.wire_len < response.body.len(),
+        "{}",
+        response.wire_len
+    );
+    server.shutdown().await;
+}

@@ -11,8 +11,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::CompressionError;
 
-/// The one-byte compression id carried in every frame header.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// The one-byte compression id carried in every frame header. The default is `NONE`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct CompressionId(pub u8);
 
 impl CompressionId {

@@ -6,6 +6,9 @@ use std::time::Duration;
 use erpc_transport::PeerAddr;
 use tokio::time::Instant;
 
+use erpc_codec::CodecId;
+use erpc_codec::compression::CompressionId;
+
 use crate::extensions::Extensions;
 use crate::metadata::Metadata;
 use crate::protocol::ByteStr;
@@ -23,6 +26,23 @@ pub struct Context {
     pub(crate) method: ByteStr,
     pub(crate) request_id: u64,
     pub(crate) extensions: Extensions,
+    pub(crate) wire: Wire,
+}
+
+/// What was on the wire about a call's request: its codec, its compression and its body's
+/// size before and after decompression. For a stream, the opening frame's (its messages
+/// each say their own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wire {
+    /// The codec the request is encoded in (the response goes back in it).
+    pub codec: CodecId,
+    /// The compression the request body arrived in (`NONE` if none).
+    pub compression: CompressionId,
+    /// The request body's size on the wire, in bytes.
+    pub wire_len: usize,
+    /// The request body's size after decompression, in bytes (the same when uncompressed;
+    /// 0 until the body is decompressed, which happens after header-level hooks).
+    pub body_len: usize,
 }
 
 impl Context {
@@ -36,6 +56,7 @@ impl Context {
             method: method.into(),
             request_id: 0,
             extensions: Extensions::new(),
+            wire: Wire::default(),
         }
     }
 
@@ -82,6 +103,11 @@ impl Context {
     /// The method name.
     pub fn method(&self) -> &str {
         &self.method
+    }
+
+    /// What was on the wire about the request: codec, compression, sizes.
+    pub fn wire(&self) -> &Wire {
+        &self.wire
     }
 
     /// The request id on its connection.

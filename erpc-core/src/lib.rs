@@ -71,7 +71,7 @@ pub use client::{
     Call, CallFuture, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway,
 };
 pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
-pub use context::Context;
+pub use context::{Context, Wire};
 pub use erpc_codec::compression::CompressionId;
 pub use erpc_codec::{Codec, CodecError, CodecId, Codecs, Message, Proto, Raw};
 pub use erpc_transport::{

@@ -105,6 +105,10 @@ impl ClientRequest {
 pub struct ClientResponse {
     /// Codec of the body.
     pub codec: CodecId,
+    /// The compression the body arrived in (`NONE` if it was not compressed).
+    pub compression: CompressionId,
+    /// The body's size on the wire, in bytes (before decompression).
+    pub wire_len: usize,
     /// Metadata the server sent back.
     pub metadata: Metadata,
     /// The decoded (decompressed) body; empty for oneway calls.
@@ -553,8 +557,11 @@ impl Client {
         let header = response.header;
         crate::status_wire::status_of(&response)?;
         let limit = self.inner.config.limits.max_decompressed;
+        let wire_len = response.body.len();
         Ok(ClientResponse {
             codec: header.codec,
+            compression: header.compression,
+            wire_len,
             metadata: response.head.metadata,
             body: decompress(header.compression, response.body, limit, Some(accept))
                 .map_err(|e| crate::body::side_status("client", e))?,

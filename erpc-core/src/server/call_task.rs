@@ -65,6 +65,8 @@ impl CallTask {
                     None,
                 )
                 .map_err(|e| side_status("server", e))?;
+                let mut context = context;
+                context.wire.body_len = body.len();
                 let request = Request::new(context, header.codec, shared.codecs.clone(), body);
                 if shared.middleware.is_empty() {
                     service.call(request).await

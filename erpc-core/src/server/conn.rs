@@ -398,6 +398,12 @@ impl ServerEndpoint {
             method,
             request_id: id,
             extensions: Extensions::new(),
+            wire: crate::context::Wire {
+                codec: header.codec,
+                compression: header.compression,
+                wire_len: body.len(),
+                body_len: 0,
+            },
         };
         let handle = match stream {
             Some(state) => {
