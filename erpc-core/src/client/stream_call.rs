@@ -7,17 +7,19 @@
 
 use std::future::IntoFuture;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Mutex;
 
 use bytes::Bytes;
 use erpc_codec::Message;
-use futures_util::Stream;
 use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, Stream};
 
 use crate::client::call::{call_codec, call_deadline, encode_message};
 use crate::client::{CallOptions, Client, ClientRequest};
 use crate::codec_failure::Site;
+use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::middleware::ClientNext;
 use crate::protocol::ByteStr;
 use crate::status::Status;
@@ -149,22 +151,42 @@ async fn open<Req: Message, Resp: Message>(
         .await?;
     let id = outbound.id;
     let state = outbound.state.clone();
+    let state_of_feeder = state.clone();
     let codecs = client.codecs_shared();
     let feeder_conn = conn.clone();
     let feeder_call = call.clone();
     let feeder = tokio::spawn(async move {
-        let sent = async {
+        // Dropped before the stream was sent (the task aborted because the call is over —
+        // then this does nothing — or its runtime shutting down): the call ends now, and the
+        // server is told, rather than both waiting for the deadline.
+        let abandoned = OnAbandon::new(|| {
+            feeder_conn.cancel_stream(
+                id,
+                &state_of_feeder,
+                Status::cancelled(format!("the request stream's task {}", abandoned_how())),
+            )
+        });
+        let sent = AssertUnwindSafe(async {
             while let Some(message) = outbound.next_from(&mut requests).await? {
                 let names = (&*feeder_call.0, &*feeder_call.1);
                 let body = encode_message(&codecs, codec, &message, names)?;
                 outbound.send(codec, body).await?;
             }
             outbound.end(None).await
-        }
-        .await;
+        })
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(Status::cancelled(format!(
+                "the request stream panicked: {}",
+                panic_text(panic.as_ref())
+            )))
+        });
+        abandoned.disarm();
         if let Err(status) = sent {
-            // Could not send (an unencodable message, a lost connection): the call fails
-            // with that, unless it had already ended for another reason.
+            // Could not send (an unencodable message, a lost connection, a panic while
+            // producing a message): the call fails with that, unless it had already ended
+            // for another reason.
             feeder_conn.cancel_stream(id, &outbound.state, status);
         }
     });

@@ -7,6 +7,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod reader;
 pub(crate) mod signal;
 pub(crate) mod stream;
+pub(crate) mod task_guard;
 pub(crate) mod writer;
 
 use futures_util::future::BoxFuture;

@@ -13,6 +13,7 @@ use crate::body::side_status;
 use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
+use crate::engine::task_guard::panic_text;
 use crate::engine::{OutFrame, queue};
 use crate::middleware::Next;
 use crate::protocol::{Frame, Header, Kind};
@@ -81,7 +82,7 @@ impl CallTask {
             if !in_flight.finish(id) {
                 return;
             }
-            let result = outcome.unwrap_or_else(|panic| Err(panicked(id, panic)));
+            let result = outcome.unwrap_or_else(|panic| Err(panicked(id, "handler", panic)));
             if header.kind == Kind::ONEWAY {
                 if let Err(status) = result {
                     tracing::debug!(id, %status, "oneway call failed");
@@ -119,15 +120,13 @@ impl CallTask {
     }
 }
 
-/// Log a handler's panic and turn it into the call's status.
-pub(crate) fn panicked(id: u64, panic: Box<dyn std::any::Any + Send>) -> Status {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(id, panic = %what, "handler panicked");
-    Status::internal("the handler panicked")
+/// Log a panic in a call's `part` ("handler", "response stream") and turn it into the call's
+/// status. The panic's text stays in the server's log: it may say more than a client should
+/// see.
+pub(crate) fn panicked(id: u64, part: &str, panic: Box<dyn std::any::Any + Send>) -> Status {
+    let what = panic_text(panic.as_ref());
+    tracing::error!(id, part, panic = %what, "a call's code panicked");
+    Status::internal(format!("the {part} panicked"))
 }
 
 fn response_frame(

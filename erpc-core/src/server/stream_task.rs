@@ -5,7 +5,7 @@ use crate::codec_failure::Site;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 
 use crate::context::Context;
 use crate::deadline;
@@ -58,8 +58,11 @@ impl StreamTask {
             );
             let request =
                 StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);
-            let mut responses = service.stream(request).await?;
+            // Polled with panics caught, so a panic while producing a message is told apart
+            // from one in the handler.
+            let mut responses = AssertUnwindSafe(service.stream(request).await?).catch_unwind();
             while let Some(item) = outbound.next_from(&mut responses).await? {
+                let item = item.map_err(|panic| panicked(id, "response stream", panic))?;
                 match item? {
                     Outgoing::Message(response) => {
                         outbound.send(response.codec, response.body).await?
@@ -78,7 +81,7 @@ impl StreamTask {
         let status = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(status)) => Some(status),
-            Err(panic) => Some(panicked(id, panic)),
+            Err(panic) => Some(panicked(id, "handler", panic)),
         };
         let _ = outbound.end(status.as_ref()).await;
     }

@@ -110,7 +110,10 @@ pub fn channel<T: Send + 'static>(
 }
 
 /// The sending half of a push channel. Clone it to push from several places; the client's
-/// stream ends (successfully) when the last one is dropped.
+/// stream ends (successfully) when the last one is dropped — unless one was dropped by a
+/// panic unwinding through its task: then the stream ends with `internal` ("a pusher
+/// panicked") after what was already queued, since the messages it would have sent never
+/// come.
 pub struct Pusher<T> {
     shared: Arc<Shared<T>>,
 }
@@ -137,7 +140,14 @@ impl<T> Drop for Pusher<T> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.pushers -= 1;
-        if state.pushers == 0 {
+        if std::thread::panicking() {
+            // The task holding this pusher is unwinding: what it would have pushed never
+            // comes, so the subscriber must not see the stream end as if it had succeeded.
+            state.failed.get_or_insert_with(|| {
+                Status::internal("a pusher panicked; the stream is incomplete")
+            });
+            wake(&mut state);
+        } else if state.pushers == 0 {
             wake(&mut state);
         }
     }
