@@ -23,6 +23,7 @@ use crate::engine::deadlines::{Deadlines, sweep};
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::Signal;
 use crate::engine::stream::{Inbox, Outbound, StreamState, route_stream_frame};
+use crate::engine::task_guard::{OnAbandon, spawn_connection_task};
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, channels, control, queue_or_spawn, streaming_unsupported};
 use crate::protocol::{Frame, HeadError, Header, Kind};
@@ -197,13 +198,20 @@ impl ClientConn {
             slot_freed: Notify::new(),
             max_calls: config.max_concurrent_calls.max(1),
         });
-        tokio::spawn(write_loop(
-            write,
-            queues,
-            shared.dead.clone(),
-            shared.closing.clone(),
-        ));
-        tokio::spawn(expire_calls(shared.clone(), tx.clone()));
+        let killer = |shared: &Arc<Shared>| {
+            let shared = shared.clone();
+            move |why: String| shared.kill(Status::internal(why))
+        };
+        spawn_connection_task(
+            "writer",
+            write_loop(write, queues, shared.dead.clone(), shared.closing.clone()),
+            killer(&shared),
+        );
+        spawn_connection_task(
+            "deadline sweeper",
+            expire_calls(shared.clone(), tx.clone()),
+            killer(&shared),
+        );
         let reader_shared = shared.clone();
         let reader_tx = tx.clone();
         let read_config = ReadConfig {
@@ -228,7 +236,9 @@ impl ClientConn {
                 reader_shared.unhealthy.store(true, Ordering::Release);
             }
             let status = match &closed {
-                Closed::Protocol(e) => Status::internal(format!("connection to {peer}: {e}")),
+                Closed::Protocol(_) | Closed::Panicked(_) => {
+                    Status::internal(format!("connection to {peer}: {closed}"))
+                }
                 other => Status::unavailable(format!("connection to {peer}: {other}")),
             };
             reader_shared.kill(status);
@@ -407,7 +417,8 @@ impl ClientConn {
     /// (as HTTP/2 clients do for SETTINGS_MAX_CONCURRENT_STREAMS) instead of being refused.
     async fn admit(&self, id: u64, mut waiter: Waiter, deadline: Instant) -> Result<(), Status> {
         self.shared.waiting.fetch_add(1, Ordering::AcqRel);
-        let _waiting = scopeguard(|| {
+        // Counted down however this ends: admitted, refused, or the caller gave up.
+        let _waiting = OnAbandon::new(|| {
             self.shared.waiting.fetch_sub(1, Ordering::AcqRel);
         });
         loop {
@@ -448,12 +459,20 @@ impl ClientConn {
         if let Err(waiter) = self.register(id, Waiter::Stream(state.clone()), deadline)? {
             self.admit(id, waiter, deadline).await?;
         }
+        // Dropped while waiting for room (the caller gave up): the server never saw the call,
+        // so it leaves the table now, not at its deadline with a CANCEL for nothing.
+        let unregister = OnAbandon::new(|| {
+            self.shared.lock().calls.remove(&id);
+            self.shared.freed();
+        });
         let out = OutFrame {
             frame,
             // A stream without a deadline says so by sending none (PROTOCOL.md §13).
             deadline: (!deadline::is_unbounded(deadline, Instant::now())).then_some(deadline),
         };
-        if let Err(status) = self.queue(out, deadline).await {
+        let queued = self.queue(out, deadline).await;
+        unregister.disarm();
+        if let Err(status) = queued {
             self.shared.lock().calls.remove(&id);
             self.shared.freed();
             return Err(status);
@@ -725,15 +744,63 @@ impl Endpoint for ClientEndpoint {
     }
 }
 
-/// Runs `f` when dropped: undoes a count however the future holding it ends.
-fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_stream_open_given_up_before_it_was_queued_leaves_nothing_behind() {
+        // A server that accepts and never reads: the socket's buffers fill, then the writer's
+        // queue (one frame), then opening a stream waits for room.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: Address = format!("tcp://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let held = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await;
+            drop(socket);
+        });
+        let config = ClientConfig {
+            write_queue: 1,
+            ..ClientConfig::default()
+        };
+        let conn = ClientConn::connect(&addr, &config).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let call = |kind| {
+            let mut frame = Frame::new(kind, 0);
+            frame.head.service = Some("s".into());
+            frame.head.method = Some("m".into());
+            frame
+        };
+        loop {
+            let mut oneway = call(Kind::ONEWAY);
+            oneway.body = bytes::Bytes::from(vec![0u8; 1 << 20]);
+            let queued = conn.send_oneway(oneway, deadline);
+            if tokio::time::timeout(Duration::from_millis(200), queued)
+                .await
+                .is_err()
+            {
+                break;
             }
         }
+        let open = conn.open_stream(
+            call(Kind::STREAM_OPEN),
+            deadline,
+            &config,
+            erpc_codec::compression::CompressionId::NONE,
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), open)
+                .await
+                .is_err(),
+            "the open was queued although the writer is stuck"
+        );
+        assert!(
+            conn.shared.lock().calls.is_empty(),
+            "the abandoned open is still pending"
+        );
+        held.abort();
     }
-    Guard(Some(f))
 }

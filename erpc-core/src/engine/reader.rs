@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::future::pending;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -12,6 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::config::HeartbeatConfig;
 use crate::engine::heartbeat::{Beat, Heartbeat};
 use crate::engine::signal::{Role, Signal};
+use crate::engine::task_guard::panic_text;
 use crate::engine::{OutFrame, control};
 use crate::protocol::{
     Decoded, Frame, FrameDecoder, HeadError, Header, Kind, Limits, ProtocolError,
@@ -59,6 +62,8 @@ pub(crate) enum Closed {
     WriterFailed,
     /// The peer flooded the connection (junk frames, rapid cancels).
     Abuse(String),
+    /// The read loop panicked (a bug): the connection's state cannot be trusted.
+    Panicked(String),
 }
 
 impl fmt::Display for Closed {
@@ -72,6 +77,7 @@ impl fmt::Display for Closed {
             Closed::Stopped => write!(f, "connection closed locally"),
             Closed::WriterFailed => write!(f, "connection failed while writing"),
             Closed::Abuse(why) => write!(f, "connection closed for abuse: {why}"),
+            Closed::Panicked(what) => write!(f, "the connection's reader panicked: {what}"),
         }
     }
 }
@@ -85,8 +91,28 @@ pub(crate) struct ReadConfig {
     pub max_junk_frames: u32,
 }
 
-/// Read and dispatch frames until the connection ends.
+/// Read and dispatch frames until the connection ends. A panic in here (a bug) ends the
+/// connection like any other reason, so its calls are failed or aborted at once instead of
+/// the connection staying half open with nobody reading it.
 pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
+    io: R,
+    config: ReadConfig,
+    tx: &mpsc::Sender<OutFrame>,
+    stop: &Signal,
+    dead: &Signal,
+    endpoint: &mut E,
+) -> Closed {
+    AssertUnwindSafe(read_frames(io, config, tx, stop, dead, endpoint))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic_text(panic.as_ref()).to_owned();
+            tracing::error!(panic = %what, "a connection's read loop panicked");
+            Closed::Panicked(what)
+        })
+}
+
+async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     mut io: R,
     config: ReadConfig,
     tx: &mpsc::Sender<OutFrame>,
@@ -195,5 +221,44 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
                 Verdict::Abuse(why) => return Closed::Abuse(why),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endpoint with a bug: it panics on the first frame.
+    struct Buggy;
+
+    impl Endpoint for Buggy {
+        fn on_frame(&mut self, _: Frame) -> Verdict {
+            panic!("a bug on purpose")
+        }
+        fn on_oversized(&mut self, _: Header, _: String) {}
+        fn on_bad_head(&mut self, _: Header, _: HeadError) {}
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_reading_ends_the_connection_with_the_reason() {
+        let (mut peer, io) = tokio::io::duplex(1024);
+        let mut bytes = BytesMut::new();
+        Frame::new(Kind::CANCEL, 1).encode(&mut bytes).unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut peer, &bytes)
+            .await
+            .unwrap();
+        let (tx, _rx) = mpsc::channel(4);
+        let config = ReadConfig {
+            limits: Limits::default(),
+            heartbeat: HeartbeatConfig::default(),
+            first_frame_timeout: None,
+            max_junk_frames: 10,
+        };
+        let (stop, dead) = (Signal::default(), Signal::default());
+        let closed = read_loop(io, config, &tx, &stop, &dead, &mut Buggy).await;
+        assert!(
+            matches!(&closed, Closed::Panicked(what) if what == "a bug on purpose"),
+            "{closed}"
+        );
     }
 }

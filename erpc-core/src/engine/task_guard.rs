@@ -48,6 +48,36 @@ pub(crate) fn abandoned_how() -> &'static str {
     }
 }
 
+/// Spawn one of a connection's own tasks (writer, deadline sweeper, shutdown drainer). If it
+/// panics — a bug in erpc — `on_panic` gets the reason and ends the connection, instead of
+/// the connection running on without the task (nothing written, no deadlines enforced)
+/// until the peer gives up on it.
+pub(crate) fn spawn_connection_task<F, P>(
+    name: &'static str,
+    task: F,
+    on_panic: P,
+) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+    P: FnOnce(String) + Send + 'static,
+{
+    use futures_util::FutureExt;
+    tokio::spawn(
+        std::panic::AssertUnwindSafe(task)
+            .catch_unwind()
+            .map(move |outcome| {
+                if let Err(panic) = outcome {
+                    let why = format!(
+                        "the connection's {name} panicked: {}",
+                        panic_text(panic.as_ref())
+                    );
+                    tracing::error!("{why}");
+                    on_panic(why);
+                }
+            }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +115,19 @@ mod tests {
         task.abort();
         assert!(task.await.unwrap_err().is_cancelled());
         assert_eq!(ran.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_connection_task_reports_why() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = spawn_connection_task("sweeper", async { panic!("on purpose") }, move |why| {
+            let _ = tx.send(why);
+        });
+        task.await.expect("the panic is caught");
+        assert_eq!(
+            rx.await.unwrap(),
+            "the connection's sweeper panicked: on purpose"
+        );
     }
 
     #[test]

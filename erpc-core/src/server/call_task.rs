@@ -13,10 +13,11 @@ use crate::body::side_status;
 use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
-use crate::engine::task_guard::panic_text;
+use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::engine::{OutFrame, queue};
 use crate::middleware::Next;
 use crate::protocol::{Frame, Header, Kind};
+use crate::server::conn::answer_frame;
 use crate::server::in_flight::InFlight;
 use crate::server::{Request, Response, Shared};
 use crate::status::Status;
@@ -58,6 +59,7 @@ impl CallTask {
         let deadline = context.deadline;
         async move {
             let id = header.request_id;
+            let abandoned = on_abandon(&in_flight, &tx, header.kind, id);
             let work = async {
                 let body = decompress(
                     header.compression,
@@ -79,6 +81,7 @@ impl CallTask {
             // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
             // task outright through its abort handle in `InFlight`, and answer for it.
             let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
+            abandoned.disarm();
             if !in_flight.finish(id) {
                 return;
             }
@@ -118,6 +121,29 @@ impl CallTask {
             }
         }
     }
+}
+
+/// A guard for a call's task: if the task ends without finishing the call (dropped early, see
+/// `task_guard`), the call's slot is freed and the caller answered `internal` now — unless
+/// whoever stopped the task (CANCEL, the deadline, shutdown) took the call out and answered.
+/// Best effort from a drop: a full queue loses the answer, and the client's deadline ends it.
+pub(crate) fn on_abandon<'a>(
+    in_flight: &'a InFlight,
+    tx: &'a mpsc::Sender<OutFrame>,
+    kind: Kind,
+    id: u64,
+) -> OnAbandon<impl FnOnce() + 'a> {
+    OnAbandon::new(move || {
+        if in_flight.finish(id) {
+            let status = Status::internal(format!(
+                "the call's task {} before answering",
+                abandoned_how()
+            ));
+            if let Some(answer) = answer_frame(kind, id, &status) {
+                let _ = tx.try_send(answer.into());
+            }
+        }
+    })
 }
 
 /// Log a panic in a call's `part` ("handler", "response stream") and turn it into the call's
@@ -208,5 +234,64 @@ mod tests {
         let future = task.run();
         let size = std::mem::size_of_val(&future);
         assert!(size <= 1024, "a call's task future is {size} bytes");
+    }
+
+    /// A service whose one method never returns.
+    struct Hang;
+    impl crate::server::Service for Hang {
+        fn name(&self) -> &str {
+            "hang"
+        }
+        fn methods(&self) -> &[&'static str] {
+            &["hang"]
+        }
+        fn call(
+            &self,
+            _: Request,
+        ) -> futures_util::future::BoxFuture<'_, Result<Response, Status>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_task_dropped_early_frees_its_slot_and_answers() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let in_flight = Arc::new(InFlight::default());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        in_flight
+            .reserve(1, Kind::REQUEST, deadline, 1, None)
+            .unwrap();
+        let task = CallTask {
+            shared: Arc::new(Shared {
+                services: Default::default(),
+                middleware: vec![],
+                config: Default::default(),
+                codecs: Default::default(),
+            }),
+            tx,
+            in_flight: in_flight.clone(),
+            service: Arc::new(Hang),
+            context: Context::new("hang", "hang", Duration::from_secs(60)),
+            header: Frame::new(Kind::REQUEST, 1).header,
+            body: Bytes::new(),
+            max_frame: None,
+        };
+        let handle = tokio::spawn(task.run());
+        in_flight.attach(1, handle.abort_handle());
+        tokio::task::yield_now().await;
+        // Stopped by something other than `InFlight` (its runtime shutting down, say).
+        handle.abort();
+        assert!(handle.await.unwrap_err().is_cancelled());
+        tokio::time::timeout(Duration::from_secs(1), in_flight.wait_empty())
+            .await
+            .expect("the slot was freed");
+        let answer = rx.try_recv().expect("the caller was answered");
+        assert_eq!(answer.frame.header.kind, Kind::RESPONSE);
+        assert_eq!(
+            answer.frame.header.status,
+            crate::status::Code::Internal as u8
+        );
+        let message = answer.frame.head.message.unwrap();
+        assert!(message.contains("was stopped"), "{}", message.as_str());
     }
 }

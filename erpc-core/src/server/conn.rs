@@ -16,6 +16,7 @@ use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::stream::{Inbox, Outbound, StreamState, end_frame, route_stream_frame};
+use crate::engine::task_guard::spawn_connection_task;
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, channels, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
@@ -34,14 +35,28 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let (tx, data_tx, queues) = channels(config.write_queue);
     let dead = Arc::new(Signal::default());
     let close = Arc::new(Signal::default());
-    let writer = tokio::spawn(write_loop(write, queues, dead.clone(), close.clone()));
+    let writer = spawn_connection_task(
+        "writer",
+        write_loop(write, queues, dead.clone(), close.clone()),
+        {
+            let dead = dead.clone();
+            move |_| dead.fire()
+        },
+    );
     let stop = Arc::new(Signal::default());
     let in_flight = Arc::new(InFlight::default());
     let draining = Arc::new(AtomicBool::new(false));
     let last_id = Arc::new(AtomicU64::new(0));
 
-    let sweeper = tokio::spawn(expire_calls(in_flight.clone(), tx.clone(), dead.clone()));
-    let drainer = tokio::spawn(drain_on_shutdown(
+    let sweeper = spawn_connection_task(
+        "deadline sweeper",
+        expire_calls(in_flight.clone(), tx.clone(), dead.clone()),
+        {
+            let dead = dead.clone();
+            move |_| dead.fire()
+        },
+    );
+    let drain = drain_on_shutdown(
         shutdown,
         stop.clone(),
         tx.clone(),
@@ -49,7 +64,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         draining.clone(),
         last_id.clone(),
         config.shutdown_grace,
-    ));
+    );
+    let drainer = spawn_connection_task("shutdown drainer", drain, {
+        let dead = dead.clone();
+        move |_| dead.fire()
+    });
 
     let mut endpoint = ServerEndpoint {
         shared: shared.clone(),
@@ -74,6 +93,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         Closed::Protocol(e) => Some((Code::InvalidArgument, e.to_string())),
         Closed::Abuse(why) => Some((Code::ResourceExhausted, why.clone())),
         Closed::FirstFrameTimeout => Some((Code::DeadlineExceeded, closed.to_string())),
+        Closed::Panicked(_) => Some((Code::Internal, closed.to_string())),
         // A frame-aware transport found bytes that are not a frame (a malformed datagram).
         Closed::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
             Some((Code::InvalidArgument, e.to_string()))
@@ -458,7 +478,7 @@ fn error_frame(code: Code, message: String) -> Frame {
 
 /// What answers a call of `kind` that ends with `status` without its handler: a RESPONSE
 /// for a request, a STREAM_END for a stream, nothing for a oneway call.
-fn answer_frame(kind: Kind, id: u64, status: &Status) -> Option<Frame> {
+pub(crate) fn answer_frame(kind: Kind, id: u64, status: &Status) -> Option<Frame> {
     match kind {
         Kind::REQUEST => Some(status_frame(id, status)),
         Kind::STREAM_OPEN => Some(end_frame(id, Some(status))),

@@ -12,7 +12,7 @@ use crate::deadline;
 use crate::engine::stream::Outbound;
 use crate::middleware::Next;
 use crate::protocol::Header;
-use crate::server::call_task::panicked;
+use crate::server::call_task::{on_abandon, panicked};
 use crate::server::in_flight::InFlight;
 use crate::server::{Request, Shared, StreamRequest};
 use crate::status::Status;
@@ -40,6 +40,9 @@ impl StreamTask {
         let id = header.request_id;
         let deadline = context.deadline;
         let state = outbound.state.clone();
+        // STREAM_END goes on the data queue, behind the stream's messages.
+        let data = outbound.data.clone();
+        let abandoned = on_abandon(&in_flight, &data, header.kind, id);
         let work = async {
             let Some(context) = run_middleware(&shared, context, header).await? else {
                 // A middleware answered for the handler: the stream ends with no message.
@@ -75,6 +78,7 @@ impl StreamTask {
         // Cancellation, the deadline and shutdown abort this task through `InFlight`, and
         // answer for it.
         let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
+        abandoned.disarm();
         if !in_flight.finish(id) {
             return;
         }
