@@ -148,8 +148,10 @@ pub struct ClientConfig {
     /// running-call cap ([`ServerConfig::max_in_flight`]) — set it to the server's cap if
     /// that differs, or open more `connections`.
     pub max_concurrent_calls: usize,
-    /// Frames that do no work (pings, pongs, unknown frames) accepted from the server per
-    /// heartbeat interval before the connection is dropped. Default 1,000.
+    /// Frames the protocol does not allow (pings, unanswered pongs, unknown kinds, frames
+    /// only a client sends, oversized or malformed frames; PROTOCOL.md §8) accepted from the
+    /// server per heartbeat interval before the connection is dropped. RESPONSEs and stream
+    /// frames for calls this client gave up on never count. Default 1,000.
     pub max_junk_frames: u32,
     /// Bytes the server may have in flight on one stream before it waits for this client to
     /// consume them: the bound on a stream's receive buffer. At least (and by default) 256
@@ -212,16 +214,21 @@ pub struct ServerConfig {
     /// ([`crate::ServerBuilder::serve`] refuses it otherwise). Default none: such calls get
     /// uncompressed responses, as gRPC servers send unless configured.
     pub response_compression: CompressionId,
-    /// Frames queued for a connection's writer before handlers wait. Default 4096.
+    /// Frames queued for a connection's writer before handlers wait. Default 4096. Also the
+    /// most refusals answered from the read path may wait beyond a full queue: a client that
+    /// leaves more unread is closed.
     pub write_queue: usize,
     /// How long a graceful shutdown waits for in-flight calls. Default 10 s.
     pub shutdown_grace: Duration,
-    /// Frames that do no work (pings, pongs, refused or unknown frames, cancels of nothing)
-    /// accepted per heartbeat interval before the connection is closed. An idle client sends
-    /// one or two. Default 1,000.
+    /// Frames the protocol does not allow (PROTOCOL.md §8: pings, unknown kinds, oversized or
+    /// malformed frames, calls without a method, duplicate ids, cancels and stream frames
+    /// for ids the client never used) accepted per heartbeat interval before the connection
+    /// is closed. Refused calls and frames crossing a call's end never count. An idle client
+    /// sends one or two. Default 1,000.
     pub max_junk_frames: u32,
-    /// Calls a client may cancel while they run, beyond those that completed, before the
-    /// connection is closed (the HTTP/2 "rapid reset" attack). Default 2,048.
+    /// Calls a client may cancel rapidly — before they sent a stream message, within 1 s of
+    /// arriving, with over a tenth of their deadline left — beyond those that completed,
+    /// before the connection is closed (the HTTP/2 "rapid reset" attack). Default 2,048.
     pub max_cancel_debt: u64,
     /// Connections served at once; further ones get an ERROR frame (`unavailable`) and are
     /// closed. Default 10,000.

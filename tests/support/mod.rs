@@ -397,6 +397,15 @@ impl RawPeer {
         }
     }
 
+    /// A raw peer over a byte stream connected elsewhere (a socket with its own options).
+    pub fn from_io(stream: erpc::transport::BoxIo) -> RawPeer {
+        RawPeer {
+            stream,
+            buf: BytesMut::new(),
+            decoder: erpc::protocol::FrameDecoder::new(Default::default()),
+        }
+    }
+
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
         use tokio::io::AsyncWriteExt;
         self.stream.write_all(bytes).await.expect("write");

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, ready};
 
@@ -74,6 +74,8 @@ struct Shared {
     wake_sweeper: Notify,
     /// Wakes [`ClientConn::probe`]rs: a PONG arrived, or the connection died.
     pong: Notify,
+    /// Probe PINGs whose PONG has not arrived (their PONGs are no junk).
+    probes_out: AtomicU32,
     /// Set when the connection died because the server stopped answering heartbeats.
     unhealthy: AtomicBool,
     /// Calls waiting for one of the connection's call slots (`max_concurrent_calls`).
@@ -193,6 +195,7 @@ impl ClientConn {
             closing: Arc::default(),
             wake_sweeper: Notify::new(),
             pong: Notify::new(),
+            probes_out: AtomicU32::new(0),
             unhealthy: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             slot_freed: Notify::new(),
@@ -283,6 +286,8 @@ impl ClientConn {
         // dying also wakes it (`Shared::kill`).
         answered.as_mut().enable();
         let ping = async {
+            // Counted before it can be answered.
+            self.shared.probes_out.fetch_add(1, Ordering::AcqRel);
             if self.tx.send(control(Kind::PING, 0)).await.is_ok() {
                 answered.await;
             }
@@ -657,8 +662,12 @@ struct ClientEndpoint {
 }
 
 impl Endpoint for ClientEndpoint {
-    fn on_pong(&mut self) {
+    fn on_pong(&mut self) -> bool {
         self.shared.pong.notify_waiters();
+        self.shared
+            .probes_out
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     fn on_frame(&mut self, frame: Frame) -> Verdict {
@@ -716,15 +725,13 @@ impl Endpoint for ClientEndpoint {
         }
     }
 
-    fn on_oversized(&mut self, header: Header, reason: String) {
+    fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
         if let Some(state) = self.shared.stream(header.request_id, true) {
             let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
             state.fail(Status::resource_exhausted(format!(
                 "client refused a stream message: {reason}"
             )));
-            return;
-        }
-        if header.kind == Kind::RESPONSE {
+        } else if header.kind == Kind::RESPONSE {
             self.shared.complete(
                 header.request_id,
                 Err(Status::resource_exhausted(format!(
@@ -732,15 +739,18 @@ impl Endpoint for ClientEndpoint {
                 ))),
             );
         }
+        // Over this client's limits, which PROTOCOL.md §8 states.
+        Verdict::Junk
     }
 
-    fn on_bad_head(&mut self, header: Header, error: HeadError) {
+    fn on_bad_head(&mut self, header: Header, error: HeadError) -> Verdict {
         if header.kind == Kind::RESPONSE {
             self.shared.complete(
                 header.request_id,
                 Err(Status::internal(format!("malformed response: {error}"))),
             );
         }
+        Verdict::Junk
     }
 }
 

@@ -17,15 +17,19 @@ use crate::engine::signal::{Role, Signal};
 use crate::engine::task_guard::panic_text;
 use crate::engine::{OutFrame, control};
 use crate::protocol::{
-    Decoded, Frame, FrameDecoder, HeadError, Header, Kind, Limits, ProtocolError,
+    Decoded, Frame, FrameDecoder, HEADER_LEN, HeadError, Header, Kind, Limits, ProtocolError,
 };
 
-/// What a frame was worth, for flood protection.
+/// What a frame was worth, for flood protection. Only frames the protocol does not allow
+/// count against the peer (PROTOCOL.md §8 lists them): whatever a well-behaved peer may send
+/// — a call the server refuses, a frame crossing its call's end on the wire — is `Useful`,
+/// however little work it turns out to do.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// It started, completed or cancelled a call.
+    /// A frame the protocol allows here.
     Useful,
-    /// It did no work (refused, unknown, a cancel for nothing): counts towards the junk limit.
+    /// A frame the peer had no business sending (a PING beyond heartbeats, an unknown kind, a
+    /// frame for an id it never used, a malformed one): counts towards the junk limit.
     Junk,
     /// The peer is abusing the connection; close it with this reason.
     Abuse(String),
@@ -36,11 +40,14 @@ pub(crate) trait Endpoint {
     /// A well-formed frame other than PING and PONG, which the loop answers itself.
     fn on_frame(&mut self, frame: Frame) -> Verdict;
     /// A frame over the limits, being skipped.
-    fn on_oversized(&mut self, header: Header, reason: String);
+    fn on_oversized(&mut self, header: Header, reason: String) -> Verdict;
     /// A frame with a malformed header block.
-    fn on_bad_head(&mut self, header: Header, error: HeadError);
-    /// The peer answered a PING.
-    fn on_pong(&mut self) {}
+    fn on_bad_head(&mut self, header: Header, error: HeadError) -> Verdict;
+    /// The peer answered a PING; true if this side sent one outside the heartbeat (a
+    /// probe) that the PONG answers.
+    fn on_pong(&mut self) -> bool {
+        false
+    }
 }
 
 /// Why a read loop ended.
@@ -87,7 +94,7 @@ pub(crate) struct ReadConfig {
     pub limits: Limits,
     pub heartbeat: HeartbeatConfig,
     pub first_frame_timeout: Option<Duration>,
-    /// Frames that do no work accepted per heartbeat interval.
+    /// Frames the protocol does not allow ([`Verdict::Junk`]) accepted per heartbeat interval.
     pub max_junk_frames: u32,
 }
 
@@ -133,9 +140,11 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut first_frame_by = config.first_frame_timeout.map(|t| Instant::now() + t);
-    // Frames that did no work since the last heartbeat tick. An idle peer sends one or two
-    // (its pings); a flood sends thousands.
+    // Junk frames since the last heartbeat tick. An idle peer sends one or two (its pings);
+    // a flood sends thousands.
     let mut junk = 0u32;
+    // PINGs this loop sent whose PONG has not come: a PONG answering one is no junk.
+    let mut awaiting_pongs = 0u32;
     let stopped = stop.fired(Role::Reader);
     let died = dead.fired(Role::Reader);
     tokio::pin!(stopped, died);
@@ -172,7 +181,11 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                 match heartbeat.tick() {
                     Beat::Alive => {}
                     // A full queue means traffic is flowing; the ping can wait a tick.
-                    Beat::Ping => { let _ = tx.try_send(control(Kind::PING, 0)); }
+                    Beat::Ping => {
+                        if tx.try_send(control(Kind::PING, 0)).is_ok() {
+                            awaiting_pongs = awaiting_pongs.saturating_add(1);
+                        }
+                    }
                     Beat::Dead => return Closed::HeartbeatTimeout,
                 }
                 continue;
@@ -182,7 +195,14 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
         loop {
             let decoded = match decoder.decode(&mut buf) {
                 Ok(Some(decoded)) => decoded,
-                Ok(None) => break,
+                Ok(None) => {
+                    if buf.len() >= HEADER_LEN {
+                        // A valid header is in (a bad one is an error above): the peer speaks
+                        // erpc, and a large first frame may take longer than the deadline.
+                        first_frame_by = None;
+                    }
+                    break;
+                }
                 Err(e) => return Closed::Protocol(e),
             };
             first_frame_by = None;
@@ -193,19 +213,19 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                         Verdict::Junk
                     }
                     Kind::PONG => {
-                        endpoint.on_pong();
-                        Verdict::Junk
+                        if endpoint.on_pong() {
+                            Verdict::Useful
+                        } else if awaiting_pongs > 0 {
+                            awaiting_pongs -= 1;
+                            Verdict::Useful
+                        } else {
+                            Verdict::Junk
+                        }
                     }
                     _ => endpoint.on_frame(frame),
                 },
-                Decoded::Oversized { header, reason } => {
-                    endpoint.on_oversized(header, reason);
-                    Verdict::Junk
-                }
-                Decoded::BadHead { header, error } => {
-                    endpoint.on_bad_head(header, error);
-                    Verdict::Junk
-                }
+                Decoded::Oversized { header, reason } => endpoint.on_oversized(header, reason),
+                Decoded::BadHead { header, error } => endpoint.on_bad_head(header, error),
             };
             match verdict {
                 Verdict::Useful => {}
@@ -213,7 +233,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                     junk += 1;
                     if junk > config.max_junk_frames {
                         return Closed::Abuse(format!(
-                            "more than {} frames that did no work (pings, refused or unknown frames) within one heartbeat interval",
+                            "more than {} frames the protocol does not allow here (pings, unknown kinds, malformed or oversized frames, frames for ids never used) within one heartbeat interval",
                             config.max_junk_frames
                         ));
                     }
@@ -235,8 +255,12 @@ mod tests {
         fn on_frame(&mut self, _: Frame) -> Verdict {
             panic!("a bug on purpose")
         }
-        fn on_oversized(&mut self, _: Header, _: String) {}
-        fn on_bad_head(&mut self, _: Header, _: HeadError) {}
+        fn on_oversized(&mut self, _: Header, _: String) -> Verdict {
+            Verdict::Junk
+        }
+        fn on_bad_head(&mut self, _: Header, _: HeadError) -> Verdict {
+            Verdict::Junk
+        }
     }
 
     #[tokio::test]

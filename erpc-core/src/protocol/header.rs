@@ -68,6 +68,11 @@ impl Kind {
         )
     }
 
+    /// A frame that starts a call under a new request id: REQUEST, ONEWAY, STREAM_OPEN.
+    pub fn opens_call(self) -> bool {
+        matches!(self, Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN)
+    }
+
     /// A name for logs.
     pub fn name(self) -> &'static str {
         match self {

@@ -257,9 +257,10 @@ mod tests {
     async fn a_call_task_dropped_early_frees_its_slot_and_answers() {
         let (tx, mut rx) = mpsc::channel(4);
         let in_flight = Arc::new(InFlight::default());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let now = tokio::time::Instant::now();
+        let deadline = now + Duration::from_secs(60);
         in_flight
-            .reserve(1, Kind::REQUEST, deadline, 1, None)
+            .reserve(1, Kind::REQUEST, now, deadline, 1, None)
             .unwrap();
         let task = CallTask {
             shared: Arc::new(Shared {

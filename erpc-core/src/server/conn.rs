@@ -2,7 +2,7 @@
 //! the deadline sweeper, the shutdown drainer, and the refusals sent from the read path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use erpc_transport::{PeerAddr, StreamLink};
@@ -16,14 +16,15 @@ use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::stream::{Inbox, Outbound, StreamState, end_frame, route_stream_frame};
+use crate::engine::task_guard::OnAbandon;
 use crate::engine::task_guard::spawn_connection_task;
-use crate::engine::writer::write_loop;
-use crate::engine::{OutFrame, channels, queue_or_spawn, streaming_unsupported};
+use crate::engine::writer::{CLOSE_FLUSH, write_loop};
+use crate::engine::{OutFrame, channels, queue, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::server::Shared;
 use crate::server::call_task::CallTask;
-use crate::server::in_flight::{InFlight, Refused};
+use crate::server::in_flight::{Cancelled, InFlight, Refused};
 use crate::server::stream_task::StreamTask;
 use crate::status::{Code, Status};
 use crate::status_wire::{status_frame, truncate};
@@ -73,6 +74,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let mut endpoint = ServerEndpoint {
         shared: shared.clone(),
         tx: tx.clone(),
+        highest_id: 0,
+        answers_waiting: Arc::default(),
         data_tx,
         in_flight: in_flight.clone(),
         peer: Arc::new(link.peer.clone()),
@@ -118,8 +121,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
             in_flight.abort_all();
         }
     }
+    // A client that does not read (its queue full) must not hold the connection open
+    // waiting to queue the farewell; the writer's close bounds the rest.
     if let Some((code, message)) = farewell {
-        let _ = tx.send(error_frame(code, message).into()).await;
+        let farewell = tx.send(error_frame(code, message).into());
+        let _ = tokio::time::timeout(CLOSE_FLUSH, farewell).await;
     }
     stop.fire();
     drainer.abort();
@@ -202,6 +208,16 @@ async fn drain_on_shutdown(
 struct ServerEndpoint {
     shared: Arc<Shared>,
     tx: mpsc::Sender<OutFrame>,
+    /// The highest request id the client has opened a call with (refused calls included).
+    /// A CANCEL or stream frame for an id at or below it may belong to a call that just
+    /// ended or was refused — expected on the wire; one above it names a call the client
+    /// never made. One number, where remembering the ids themselves would need a bound that
+    /// a burst of legitimate calls could exceed.
+    highest_id: u64,
+    /// Refusals queued from the read path while the writer's queue was full, still waiting
+    /// for room. Bounded: a client that keeps sending calls without reading their answers
+    /// would otherwise grow it without end.
+    answers_waiting: Arc<AtomicUsize>,
     /// The writer's queue for stream messages.
     data_tx: mpsc::Sender<OutFrame>,
     in_flight: Arc<InFlight>,
@@ -216,53 +232,61 @@ struct ServerEndpoint {
 
 impl Endpoint for ServerEndpoint {
     fn on_frame(&mut self, frame: Frame) -> Verdict {
+        let id = frame.header.request_id;
         match frame.header.kind {
-            kind if kind.is_stream_traffic() => self.on_stream_frame(frame),
+            kind if kind.is_stream_traffic() => match self.in_flight.stream(id) {
+                Some(state) => route_stream_frame(&state, frame),
+                None => self.late_or_junk(id),
+            },
             Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN => {
-                if self.on_call(frame) {
+                self.highest_id = self.highest_id.max(id);
+                self.on_call(frame)
+            }
+            Kind::CANCEL => match self.in_flight.abort(id) {
+                Cancelled::NotRunning => self.late_or_junk(id),
+                Cancelled::Stopped => Verdict::Useful,
+                Cancelled::Rapid => {
+                    let debt = self.in_flight.cancel_debt();
+                    if debt > self.shared.config.max_cancel_debt {
+                        return Verdict::Abuse(format!(
+                            "{debt} calls cancelled right after they started, beyond those completed (limit {})",
+                            self.shared.config.max_cancel_debt
+                        ));
+                    }
                     Verdict::Useful
-                } else {
-                    Verdict::Junk
                 }
-            }
-            Kind::CANCEL => {
-                if !self.in_flight.abort(frame.header.request_id) {
-                    // The call had finished (a normal race) or never existed.
-                    return Verdict::Junk;
-                }
-                let debt = self.in_flight.cancel_debt();
-                if debt > self.shared.config.max_cancel_debt {
-                    return Verdict::Abuse(format!(
-                        "{debt} running calls cancelled beyond those completed (limit {})",
-                        self.shared.config.max_cancel_debt
-                    ));
-                }
-                Verdict::Useful
-            }
+            },
+            // Frames only a server sends.
             Kind::GOAWAY | Kind::RESPONSE => Verdict::Junk,
             Kind::ERROR => {
                 let message = frame.head.message.as_ref().map_or("", |m| m.as_str());
                 tracing::warn!(peer = %self.peer, message, "client reported a connection error");
                 Verdict::Useful
             }
-            other => {
-                self.reject(
-                    &frame.header,
-                    Status::unimplemented(format!("unknown frame kind 0x{:02x}", other.0)),
-                );
-                Verdict::Junk
-            }
+            other => self.reject(
+                &frame.header,
+                Status::unimplemented(format!("unknown frame kind 0x{:02x}", other.0)),
+                Verdict::Junk,
+            ),
         }
     }
 
-    fn on_oversized(&mut self, header: Header, reason: String) {
+    fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
+        if header.kind.opens_call() {
+            self.highest_id = self.highest_id.max(header.request_id);
+        }
+        // Over this server's limits, which PROTOCOL.md §8 states.
         self.reject(
             &header,
             Status::resource_exhausted(format!("server refused the frame: {reason}")),
-        );
+            Verdict::Junk,
+        )
     }
 
-    fn on_bad_head(&mut self, header: Header, error: HeadError) {
+    fn on_bad_head(&mut self, header: Header, error: HeadError) -> Verdict {
+        if header.kind.opens_call() {
+            self.highest_id = self.highest_id.max(header.request_id);
+        }
         let status = match error {
             HeadError::TooManyMetadata(_) => {
                 Status::resource_exhausted(format!("server refused the frame: {error}"))
@@ -270,15 +294,27 @@ impl Endpoint for ServerEndpoint {
             HeadError::UnknownCritical(_) => Status::unimplemented(error.to_string()),
             _ => Status::invalid_argument(error.to_string()),
         };
-        self.reject(&header, status);
+        self.reject(&header, status, Verdict::Junk)
     }
 }
 
 impl ServerEndpoint {
-    /// Answer a call that will not run. Oneway calls (and frames without a request id) have
-    /// nobody to tell; they are logged. Unknown kinds are answered: their sender may be
-    /// waiting for a response.
-    fn reject(&self, header: &Header, status: Status) {
+    /// A CANCEL or stream frame for an id that is not running: expected if the id was used
+    /// (the call just finished or was refused, and the frame crossed its end on the wire),
+    /// junk if the client never used it.
+    fn late_or_junk(&self, id: u64) -> Verdict {
+        if id != 0 && id <= self.highest_id {
+            Verdict::Useful
+        } else {
+            Verdict::Junk
+        }
+    }
+
+    /// Answer a call that will not run, and return `verdict`. Oneway calls (and frames
+    /// without a request id) have nobody to tell; they are logged. Unknown kinds are
+    /// answered: their sender may be waiting for a response. A client that leaves more
+    /// answers unread than the writer's queue holds, twice over, is closed.
+    fn reject(&self, header: &Header, status: Status, verdict: Verdict) -> Verdict {
         let answer = match header.kind {
             Kind::ONEWAY => None,
             // Frames of a stream that is not running have nobody to answer.
@@ -287,34 +323,40 @@ impl ServerEndpoint {
             Kind::STREAM_OPEN => answer_frame(header.kind, header.request_id, &status),
             _ => Some(status_frame(header.request_id, &status)),
         };
-        match answer {
-            Some(answer) => queue_or_spawn(&self.tx, answer.into()),
-            None => {
-                tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame")
-            }
-        }
-    }
-
-    /// A frame of a running stream: messages and ends to its inbox, credit to its sender.
-    fn on_stream_frame(&mut self, frame: Frame) -> Verdict {
-        let id = frame.header.request_id;
-        let state = match self.in_flight.stream(id) {
-            Ok(state) => state,
-            // Crossed the stream's end on the wire: expected, and bounded by the window.
-            Err(true) => return Verdict::Useful,
-            Err(false) => return Verdict::Junk,
+        let Some(answer) = answer else {
+            tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
+            return verdict;
         };
-        route_stream_frame(&state, frame)
+        let Some(wait) = queue(&self.tx, answer.into()) else {
+            return verdict;
+        };
+        let limit = self.shared.config.write_queue;
+        let waiting = self.answers_waiting.fetch_add(1, Ordering::AcqRel);
+        if waiting >= limit {
+            self.answers_waiting.fetch_sub(1, Ordering::AcqRel);
+            return Verdict::Abuse(format!(
+                "the client left more than {limit} answers unread beyond a full write queue"
+            ));
+        }
+        let answers_waiting = self.answers_waiting.clone();
+        tokio::spawn(async move {
+            // Counted down however the wait ends: sent, or dropped with the runtime.
+            let _done = OnAbandon::new(move || {
+                answers_waiting.fetch_sub(1, Ordering::AcqRel);
+            });
+            wait.await;
+        });
+        verdict
     }
 
-    /// [`ServerEndpoint::reject`], as the outcome of a call that was refused.
-    fn refuse(&self, header: &Header, status: Status) -> bool {
-        self.reject(header, status);
-        false
+    /// Refuse a call the client could not have known would be refused (the server's
+    /// services, its cap, its shutdown, a deadline spent in transit): answered, and no junk.
+    fn refuse(&self, header: &Header, status: Status) -> Verdict {
+        self.reject(header, status, Verdict::Useful)
     }
 
-    /// Start a call; false if it was refused.
-    fn on_call(&mut self, frame: Frame) -> bool {
+    /// Start a call, or refuse it.
+    fn on_call(&mut self, frame: Frame) -> Verdict {
         let header = frame.header;
         let id = header.request_id;
         let config = &self.shared.config;
@@ -325,9 +367,11 @@ impl ServerEndpoint {
             );
         }
         let (Some(service_name), Some(method)) = (&frame.head.service, &frame.head.method) else {
-            return self.refuse(
+            // Both are required (PROTOCOL.md §2.2): a frame the protocol does not allow.
+            return self.reject(
                 &header,
                 Status::invalid_argument("call without service or method name"),
+                Verdict::Junk,
             );
         };
         let Some(service) = self.shared.services.get(service_name.as_str()).cloned() else {
@@ -383,6 +427,7 @@ impl ServerEndpoint {
         match self.in_flight.reserve(
             id,
             header.kind,
+            now,
             deadline,
             config.max_in_flight,
             stream.clone(),
@@ -401,7 +446,8 @@ impl ServerEndpoint {
                 // Answering would complete the original call with the wrong outcome, so the
                 // duplicate is dropped and the original left to finish.
                 tracing::warn!(peer = %self.peer, id, "duplicate request id in flight; ignored");
-                return false;
+                // Ids of calls in flight MUST differ (PROTOCOL.md §3).
+                return Verdict::Junk;
             }
         }
         self.last_id.fetch_max(id, Ordering::AcqRel);
@@ -464,7 +510,7 @@ impl ServerEndpoint {
             }
         };
         self.in_flight.attach(id, handle.abort_handle());
-        true
+        Verdict::Useful
     }
 }
 

@@ -5,7 +5,7 @@
 //! right after, so a task that finishes (and removes itself) before the attach leaves no stale
 //! entry, and an abort that lands in between is remembered and applied at the attach.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,34 +36,32 @@ enum State {
 struct Slot {
     state: State,
     kind: Kind,
+    /// When the call arrived, and when it is due.
+    arrived: Instant,
     deadline: Instant,
     /// A streaming call's flow-control state, for the reader to route stream frames to.
     stream: Option<Arc<StreamState>>,
 }
 
-/// How many ended streams are remembered, so frames that crossed their end on the wire are
-/// recognised as such rather than counted as junk.
-const RECENT_STREAMS: usize = 256;
+/// A call cancelled within this time of arriving may be a rapid reset (see [`InFlight::abort`]).
+const RAPID_CANCEL: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Default)]
 struct Calls {
     by_id: HashMap<u64, Slot>,
     deadlines: Deadlines,
-    recent_streams: VecDeque<u64>,
 }
 
-impl Calls {
-    /// Take a call out of the table, remembering it if it was a stream.
-    fn remove(&mut self, id: u64) -> Option<Slot> {
-        let slot = self.by_id.remove(&id)?;
-        if slot.stream.is_some() {
-            if self.recent_streams.len() == RECENT_STREAMS {
-                self.recent_streams.pop_front();
-            }
-            self.recent_streams.push_back(id);
-        }
-        Some(slot)
-    }
+/// What a CANCEL did to a call.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cancelled {
+    /// Nothing was running under that id (it had finished, or never existed).
+    NotRunning,
+    /// The call was stopped; a normal cancel.
+    Stopped,
+    /// The call was stopped before it could have done anything the client reacted to: the
+    /// shape of a rapid reset. It adds to the cancel debt.
+    Rapid,
 }
 
 /// A call whose deadline passed, taken out of the table by [`InFlight::expire`].
@@ -78,8 +76,9 @@ pub(crate) struct InFlight {
     emptied: Notify,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
     pub wake_sweeper: Notify,
-    /// Running calls the client cancelled, minus calls that completed (never below zero): a
-    /// client that keeps starting and cancelling calls ("rapid reset") runs it up.
+    /// Calls the client cancelled rapidly (see [`InFlight::abort`]), minus calls that
+    /// completed (never below zero): a client that keeps starting and cancelling calls
+    /// ("rapid reset") runs it up.
     cancel_debt: AtomicU64,
 }
 
@@ -88,11 +87,12 @@ impl InFlight {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reserve a slot for a call about to start, due at `deadline`.
+    /// Reserve a slot for a call about to start, arrived at `arrived` and due at `deadline`.
     pub fn reserve(
         &self,
         id: u64,
         kind: Kind,
+        arrived: Instant,
         deadline: Instant,
         cap: usize,
         stream: Option<Arc<StreamState>>,
@@ -113,6 +113,7 @@ impl InFlight {
                 Slot {
                     state: State::Reserved,
                     kind,
+                    arrived,
                     deadline,
                     stream,
                 },
@@ -132,7 +133,7 @@ impl InFlight {
         let mut calls = self.lock();
         while let Some((id, at)) = calls.deadlines.pop_due(now) {
             if calls.by_id.get(&id).is_some_and(|slot| slot.deadline == at) {
-                if let Some(slot) = calls.remove(id) {
+                if let Some(slot) = calls.by_id.remove(&id) {
                     if let State::Running(handle) = slot.state {
                         handle.abort();
                     }
@@ -166,7 +167,7 @@ impl InFlight {
     /// expired, shut down), in which case it must not answer.
     pub fn finish(&self, id: u64) -> bool {
         let mut calls = self.lock();
-        let owned = calls.remove(id).is_some();
+        let owned = calls.by_id.remove(&id).is_some();
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -179,37 +180,44 @@ impl InFlight {
         owned
     }
 
-    /// Abort one call (CANCEL); true if it was running. Unknown ids are ignored: the call
-    /// may have just finished.
-    pub fn abort(&self, id: u64) -> bool {
+    /// Abort one call (CANCEL). Unknown ids are ignored: the call may have just finished.
+    ///
+    /// A cancel counts towards the cancel debt ([`Cancelled::Rapid`]) only if the call had
+    /// sent no stream message (a client that cancels a stream it is reading is ending a
+    /// subscription), arrived less than [`RAPID_CANCEL`] ago (cancelling a long-running call
+    /// costs nothing the call did not already cost), and had more than a tenth of its
+    /// deadline left (a client's CANCEL at its deadline arrives about when the server's own
+    /// deadline for the call passes). What is left is the shape of a rapid reset: a call
+    /// started and thrown away before it could do anything — and also a client abandoning
+    /// many calls within a second, which completed calls pay back.
+    pub fn abort(&self, id: u64) -> Cancelled {
         let mut calls = self.lock();
-        let removed = calls.remove(id);
+        let removed = calls.by_id.remove(&id);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
         drop(calls);
         let Some(slot) = removed else {
-            return false;
+            return Cancelled::NotRunning;
         };
         if let State::Running(handle) = slot.state {
             handle.abort();
         }
+        let now = Instant::now();
+        let span = slot.deadline.saturating_duration_since(slot.arrived);
+        let rapid = !slot.stream.is_some_and(|s| s.has_sent())
+            && now.saturating_duration_since(slot.arrived) < RAPID_CANCEL
+            && slot.deadline.saturating_duration_since(now) > span / 10;
+        if !rapid {
+            return Cancelled::Stopped;
+        }
         self.cancel_debt.fetch_add(1, Ordering::Relaxed);
-        true
+        Cancelled::Rapid
     }
 
-    /// The stream state of running streaming call `id`; `Err(true)` if `id` is a stream
-    /// that ended recently (its frames are late, not junk), `Err(false)` if unknown.
-    pub fn stream(&self, id: u64) -> Result<Arc<StreamState>, bool> {
-        let calls = self.lock();
-        match calls.by_id.get(&id) {
-            Some(Slot {
-                stream: Some(stream),
-                ..
-            }) => Ok(stream.clone()),
-            Some(_) => Err(false),
-            None => Err(calls.recent_streams.contains(&id)),
-        }
+    /// The stream state of running streaming call `id`.
+    pub fn stream(&self, id: u64) -> Option<Arc<StreamState>> {
+        self.lock().by_id.get(&id)?.stream.clone()
     }
 
     /// See the field's doc.
@@ -244,7 +252,7 @@ impl InFlight {
             if let Some(Slot {
                 state: State::Running(handle),
                 ..
-            }) = calls.remove(id)
+            }) = calls.by_id.remove(&id)
             {
                 handle.abort();
             }

@@ -16,6 +16,7 @@ pub(crate) use inbox::{Chunk, Inbox, Item, Pushed};
 pub(crate) use outbound::{Outbound, end_frame};
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::engine::reader::Verdict;
 
@@ -44,6 +45,9 @@ pub(crate) struct StreamState {
     pub inbox: Inbox,
     pub credit: Credit,
     feeder: Mutex<Option<AbortHandle>>,
+    /// This side has sent a message (or a gap): the peer may be reacting to it, so its
+    /// CANCEL is no rapid reset.
+    sent: AtomicBool,
 }
 
 impl StreamState {
@@ -52,7 +56,18 @@ impl StreamState {
             inbox,
             credit: Credit::new(INITIAL_WINDOW),
             feeder: Mutex::new(None),
+            sent: AtomicBool::new(false),
         }
+    }
+
+    /// A message (or gap) is being sent on this stream.
+    pub fn mark_sent(&self) {
+        self.sent.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this side has sent anything on the stream.
+    pub fn has_sent(&self) -> bool {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Remember the task sending this side's messages, so the stream's end can stop it.

@@ -38,6 +38,7 @@ impl Outbound {
     /// Send one encoded message; waits while the peer's window is used up. A small message
     /// may wait in the batch: call [`Outbound::flush`] when nothing more is ready to send.
     pub async fn send(&mut self, codec: CodecId, body: Bytes) -> Result<(), Status> {
+        self.state.mark_sent();
         let mut compression = CompressionId::NONE;
         let mut rest = compress(self.compression, body, self.threshold, &mut compression)?;
         if rest.len() > self.max_body as usize {
@@ -113,6 +114,7 @@ impl Outbound {
 
     /// Tell the peer `count` messages were dropped here.
     pub async fn gap(&mut self, count: u64) -> Result<(), Status> {
+        self.state.mark_sent();
         self.flush().await?;
         let mut frame = Frame::new(Kind::STREAM_GAP, self.id);
         frame.body = Bytes::copy_from_slice(&count.to_be_bytes());
