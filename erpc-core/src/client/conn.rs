@@ -239,7 +239,7 @@ impl ClientConn {
                 reader_shared.unhealthy.store(true, Ordering::Release);
             }
             let status = match &closed {
-                Closed::Protocol(_) | Closed::Panicked(_) => {
+                Closed::Protocol(_) | Closed::Panicked(_) | Closed::Violation(_) => {
                     Status::internal(format!("connection to {peer}: {closed}"))
                 }
                 other => Status::unavailable(format!("connection to {peer}: {other}")),
@@ -662,6 +662,13 @@ struct ClientEndpoint {
 }
 
 impl Endpoint for ClientEndpoint {
+    fn on_ping(&mut self, id: u64) -> Verdict {
+        // A server sends at most one per heartbeat interval unless it floods, which the junk
+        // limit stops; so waiting answers stay few.
+        queue_or_spawn(&self.tx, control(Kind::PONG, id));
+        Verdict::Junk
+    }
+
     fn on_pong(&mut self) -> bool {
         self.shared.pong.notify_waiters();
         self.shared

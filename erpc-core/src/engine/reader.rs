@@ -33,12 +33,19 @@ pub(crate) enum Verdict {
     Junk,
     /// The peer is abusing the connection; close it with this reason.
     Abuse(String),
+    /// The peer broke a rule of the protocol that leaves nothing to answer (a call with
+    /// request id 0); close it with this reason.
+    Violation(String),
 }
 
 /// The side-specific half of a connection: what to do with each decoded frame.
 pub(crate) trait Endpoint {
-    /// A well-formed frame other than PING and PONG, which the loop answers itself.
+    /// A well-formed frame other than PING and PONG.
     fn on_frame(&mut self, frame: Frame) -> Verdict;
+    /// A PING with request id `id`: queue its PONG (every PING MUST be answered, PROTOCOL.md
+    /// §10), never waiting. A PING counts towards the junk limit, so `Junk` unless
+    /// answering shows abuse.
+    fn on_ping(&mut self, id: u64) -> Verdict;
     /// A frame over the limits, being skipped.
     fn on_oversized(&mut self, header: Header, reason: String) -> Verdict;
     /// A frame with a malformed header block.
@@ -71,6 +78,8 @@ pub(crate) enum Closed {
     Abuse(String),
     /// The read loop panicked (a bug): the connection's state cannot be trusted.
     Panicked(String),
+    /// The peer broke a rule of the protocol (see [`Verdict::Violation`]).
+    Violation(String),
 }
 
 impl fmt::Display for Closed {
@@ -85,6 +94,7 @@ impl fmt::Display for Closed {
             Closed::WriterFailed => write!(f, "connection failed while writing"),
             Closed::Abuse(why) => write!(f, "connection closed for abuse: {why}"),
             Closed::Panicked(what) => write!(f, "the connection's reader panicked: {what}"),
+            Closed::Violation(why) => write!(f, "protocol violation: {why}"),
         }
     }
 }
@@ -208,10 +218,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
             first_frame_by = None;
             let verdict = match decoded {
                 Decoded::Frame(frame) => match frame.header.kind {
-                    Kind::PING => {
-                        let _ = tx.try_send(control(Kind::PONG, frame.header.request_id));
-                        Verdict::Junk
-                    }
+                    Kind::PING => endpoint.on_ping(frame.header.request_id),
                     Kind::PONG => {
                         if endpoint.on_pong() {
                             Verdict::Useful
@@ -239,6 +246,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                     }
                 }
                 Verdict::Abuse(why) => return Closed::Abuse(why),
+                Verdict::Violation(why) => return Closed::Violation(why),
             }
         }
     }
@@ -254,6 +262,9 @@ mod tests {
     impl Endpoint for Buggy {
         fn on_frame(&mut self, _: Frame) -> Verdict {
             panic!("a bug on purpose")
+        }
+        fn on_ping(&mut self, _: u64) -> Verdict {
+            Verdict::Junk
         }
         fn on_oversized(&mut self, _: Header, _: String) -> Verdict {
             Verdict::Junk

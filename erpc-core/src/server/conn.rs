@@ -19,9 +19,9 @@ use crate::engine::stream::{Inbox, Outbound, StreamState, end_frame, route_strea
 use crate::engine::task_guard::OnAbandon;
 use crate::engine::task_guard::spawn_connection_task;
 use crate::engine::writer::{CLOSE_FLUSH, write_loop};
-use crate::engine::{OutFrame, channels, queue, queue_or_spawn, streaming_unsupported};
+use crate::engine::{OutFrame, channels, control, queue, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
-use crate::protocol::{Frame, HeadError, Header, Kind};
+use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
 use crate::server::Shared;
 use crate::server::call_task::CallTask;
 use crate::server::in_flight::{Cancelled, InFlight, Refused};
@@ -93,7 +93,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let closed = read_loop(read, read_config, &tx, &stop, &dead, &mut endpoint).await;
     tracing::debug!(peer = %link.peer, reason = %closed, "server connection ended");
     let farewell = match &closed {
+        Closed::Protocol(e @ ProtocolError::FrameTooLarge { .. }) => {
+            Some((Code::ResourceExhausted, e.to_string()))
+        }
         Closed::Protocol(e) => Some((Code::InvalidArgument, e.to_string())),
+        Closed::Violation(why) => Some((Code::InvalidArgument, why.clone())),
         Closed::Abuse(why) => Some((Code::ResourceExhausted, why.clone())),
         Closed::FirstFrameTimeout => Some((Code::DeadlineExceeded, closed.to_string())),
         Closed::Panicked(_) => Some((Code::Internal, closed.to_string())),
@@ -238,6 +242,12 @@ impl Endpoint for ServerEndpoint {
                 Some(state) => route_stream_frame(&state, frame),
                 None => self.late_or_junk(id),
             },
+            Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN if id == 0 => {
+                Verdict::Violation(format!(
+                    "{} with request id 0: id 0 names no call (PROTOCOL.md §3)",
+                    frame.header.kind.name()
+                ))
+            }
             Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN => {
                 self.highest_id = self.highest_id.max(id);
                 self.on_call(frame)
@@ -269,6 +279,10 @@ impl Endpoint for ServerEndpoint {
                 Verdict::Junk,
             ),
         }
+    }
+
+    fn on_ping(&mut self, id: u64) -> Verdict {
+        self.answer(control(Kind::PONG, id), Verdict::Junk)
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
@@ -310,10 +324,9 @@ impl ServerEndpoint {
         }
     }
 
-    /// Answer a call that will not run, and return `verdict`. Oneway calls (and frames
-    /// without a request id) have nobody to tell; they are logged. Unknown kinds are
-    /// answered: their sender may be waiting for a response. A client that leaves more
-    /// answers unread than the writer's queue holds, twice over, is closed.
+    /// Answer a call that will not run (see [`ServerEndpoint::answer`]), and return
+    /// `verdict`. Oneway calls (and frames without a request id) have nobody to tell; they
+    /// are logged. Unknown kinds are answered: their sender may be waiting for a response.
     fn reject(&self, header: &Header, status: Status, verdict: Verdict) -> Verdict {
         let answer = match header.kind {
             Kind::ONEWAY => None,
@@ -327,7 +340,14 @@ impl ServerEndpoint {
             tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
             return verdict;
         };
-        let Some(wait) = queue(&self.tx, answer.into()) else {
+        self.answer(answer.into(), verdict)
+    }
+
+    /// Queue an answer from the read path without waiting, and return `verdict`; the client
+    /// is closed instead if it leaves more answers unread than the writer's queue holds,
+    /// twice over.
+    fn answer(&self, answer: OutFrame, verdict: Verdict) -> Verdict {
+        let Some(wait) = queue(&self.tx, answer) else {
             return verdict;
         };
         let limit = self.shared.config.write_queue;
