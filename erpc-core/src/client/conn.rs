@@ -783,7 +783,7 @@ mod tests {
             write_queue: 1,
             ..ClientConfig::default()
         };
-        let conn = ClientConn::connect(&addr, &config).await.unwrap();
+        let conn = ClientConn::connect(&addr, &config, None).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         let call = |kind| {
             let mut frame = Frame::new(kind, 0);

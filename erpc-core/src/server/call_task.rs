@@ -275,6 +275,7 @@ mod tests {
             context: Context::new("hang", "hang", Duration::from_secs(60)),
             header: Frame::new(Kind::REQUEST, 1).header,
             body: Bytes::new(),
+            compression: CompressionId::NONE,
             max_frame: None,
         };
         let handle = tokio::spawn(task.run());
