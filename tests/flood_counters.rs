@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use erpc::protocol::{Frame, Kind};
 use erpc::{ClientConfig, Code, CodecId, ServerConfig};
+use support::feed::open;
 use support::*;
 
 const JUNK_LIMIT: u32 = 100;
@@ -25,15 +26,6 @@ fn strict(config: ServerConfig) -> ServerConfig {
         max_cancel_debt: DEBT_LIMIT,
         ..config
     }
-}
-
-/// A STREAM_OPEN for the Feed service.
-fn open(id: u64, method: &'static str) -> Frame {
-    let mut frame = Frame::new(Kind::STREAM_OPEN, id);
-    frame.head.service = Some("Feed".into());
-    frame.head.method = Some(method.into());
-    frame.head.deadline_micros = Some(5_000_000);
-    frame
 }
 
 fn data(id: u64, body: &'static [u8]) -> Frame {
@@ -93,18 +85,9 @@ async fn still_open(peer: &mut RawPeer, id: u64) {
     }
 }
 
-/// Occupy the connection's only call slot with a 10 s sleep (id 1).
-async fn fill_the_only_slot(server: &TestServer, peer: &mut RawPeer) {
-    // msgpack 10000 = cd 27 10
-    peer.send(&request(1, "sleep", CodecId::MSGPACK, &[0xcd, 0x27, 0x10]))
-        .await;
-    wait_for(&server.probe.started, 1, Duration::from_secs(5)).await;
-}
-
-/// §13: a client may follow STREAM_OPEN with STREAM_DATA at once. Refused streams' DATA and
-/// END are expected (§9), not junk.
-#[tokio::test]
-async fn pipelined_streams_refused_at_the_cap_are_not_junk() {
+/// A server running one call per connection, and a peer whose one slot holds a 10 s sleep
+/// (id 1).
+async fn one_busy_slot() -> (TestServer, RawPeer) {
     let server = start(
         "tcp",
         strict(ServerConfig {
@@ -114,7 +97,18 @@ async fn pipelined_streams_refused_at_the_cap_are_not_junk() {
     )
     .await;
     let mut peer = RawPeer::connect(&server.addr).await;
-    fill_the_only_slot(&server, &mut peer).await;
+    // msgpack 10000 = cd 27 10
+    peer.send(&request(1, "sleep", CodecId::MSGPACK, &[0xcd, 0x27, 0x10]))
+        .await;
+    wait_for(&server.probe.started, 1, Duration::from_secs(5)).await;
+    (server, peer)
+}
+
+/// §13: a client may follow STREAM_OPEN with STREAM_DATA at once. Refused streams' DATA and
+/// END are expected (§9), not junk.
+#[tokio::test]
+async fn pipelined_streams_refused_at_the_cap_are_not_junk() {
+    let (_server, mut peer) = one_busy_slot().await;
     let streams = 10 * JUNK_LIMIT as u64;
     peer.send_bytes(&encode((2..2 + streams).flat_map(|id| {
         [
@@ -139,16 +133,7 @@ async fn pipelined_streams_refused_at_the_cap_are_not_junk() {
 /// it would be refused — the server's cap, its services, a deadline spent in transit.
 #[tokio::test]
 async fn refused_calls_and_oneways_at_volume_are_not_junk() {
-    let server = start(
-        "tcp",
-        strict(ServerConfig {
-            max_in_flight: 1,
-            ..ServerConfig::default()
-        }),
-    )
-    .await;
-    let mut peer = RawPeer::connect(&server.addr).await;
-    fill_the_only_slot(&server, &mut peer).await;
+    let (_server, mut peer) = one_busy_slot().await;
     let n = 10 * JUNK_LIMIT as u64;
     let unknown_service = |kind: Kind, id: u64| {
         let mut frame = request(id, "len", CodecId::JSON, b"\"x\"");
@@ -348,49 +333,35 @@ async fn a_large_first_frame_arriving_slowly_is_served() {
 /// §3: a client ignores RESPONSEs for calls it gave up on; they are expected, not junk.
 #[tokio::test]
 async fn responses_to_calls_the_client_gave_up_on_are_not_junk() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let n = 10 * JUNK_LIMIT as u64;
     // A server that answers nothing until the call named "last", then answers every call it
     // was sent, long given up on, and that one.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut decoder = erpc::protocol::FrameDecoder::new(Default::default());
-        let mut buf = BytesMut::new();
-        let mut ids = Vec::new();
-        loop {
-            while let Some(erpc::protocol::Decoded::Frame(frame)) =
-                decoder.decode(&mut buf).unwrap()
-            {
-                if frame.header.kind != Kind::REQUEST {
-                    continue;
-                }
-                if frame.head.method.as_ref().unwrap().as_str() == "len" {
-                    ids.push(frame.header.request_id);
-                    continue;
-                }
-                ids.push(frame.header.request_id);
-                let replies = encode(ids.iter().map(|id| {
-                    let mut reply = Frame::new(Kind::RESPONSE, *id);
-                    reply.header.codec = CodecId::MSGPACK;
-                    reply.body = Bytes::from_static(&[0x07]);
-                    reply
-                }));
-                socket.write_all(&replies).await.unwrap();
-            }
-            if socket.read_buf(&mut buf).await.unwrap() == 0 {
-                return;
-            }
+    let mut ids = Vec::new();
+    let (addr, server) = scripted_server(move |frame| {
+        if frame.header.kind != Kind::REQUEST {
+            return vec![];
         }
-    });
+        ids.push(frame.header.request_id);
+        if frame.head.method.as_ref().unwrap().as_str() == "len" {
+            return vec![];
+        }
+        ids.iter()
+            .map(|id| {
+                let mut reply = Frame::new(Kind::RESPONSE, *id);
+                reply.header.codec = CodecId::MSGPACK;
+                reply.body = Bytes::from_static(&[0x07]);
+                reply
+            })
+            .collect()
+    })
+    .await;
     let client = EchoClient::new(
         erpc::Client::builder()
             .config(ClientConfig {
                 max_junk_frames: JUNK_LIMIT,
                 ..ClientConfig::default()
             })
-            .build(format!("tcp://{addr}"))
+            .build(addr.as_str())
             .unwrap(),
     );
     let gave_up = futures_util::future::join_all((0..n).map(|_| {

@@ -282,35 +282,22 @@ async fn a_call_with_request_id_zero_is_a_protocol_error() {
 /// §3: a client ignores frames of unknown kind.
 #[tokio::test]
 async fn a_client_ignores_frames_of_unknown_kind() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut decoder = erpc::protocol::FrameDecoder::new(Default::default());
-        let mut buf = BytesMut::new();
-        loop {
-            if let Some(erpc::protocol::Decoded::Frame(call)) = decoder.decode(&mut buf).unwrap() {
-                let id = call.header.request_id;
-                let mut out = BytesMut::new();
-                for unknown in [0u64, id] {
-                    let mut frame = Frame::new(Kind(0x55), unknown);
-                    frame.body = Bytes::from_static(b"future");
-                    frame.encode(&mut out).unwrap();
-                }
-                let mut reply = Frame::new(Kind::RESPONSE, id);
-                reply.header.codec = CodecId::MSGPACK;
-                reply.body = Bytes::from_static(&[0x02]);
-                reply.encode(&mut out).unwrap();
-                socket.write_all(&out).await.unwrap();
-                continue;
-            }
-            if socket.read_buf(&mut buf).await.unwrap() == 0 {
-                return;
-            }
-        }
-    });
-    let client = client(&format!("tcp://{addr}"));
+    // Every call is answered after two frames of a kind from the future, one with the
+    // call's id and one with id 0.
+    let (addr, server) = scripted_server(|call| {
+        let id = call.header.request_id;
+        let unknown = |id| {
+            let mut frame = Frame::new(Kind(0x55), id);
+            frame.body = Bytes::from_static(b"future");
+            frame
+        };
+        let mut reply = Frame::new(Kind::RESPONSE, id);
+        reply.header.codec = CodecId::MSGPACK;
+        reply.body = Bytes::from_static(&[0x02]);
+        vec![unknown(0), unknown(id), reply]
+    })
+    .await;
+    let client = client(&addr);
     assert_eq!(client.len("ab".into()).await.unwrap(), 2);
     assert_eq!(client.len("cd".into()).await.unwrap(), 2);
     drop(client);

@@ -7,15 +7,7 @@ use bytes::Bytes;
 use erpc::protocol::{Frame, Kind};
 use erpc::{Code, ServerConfig};
 use support::RawPeer;
-use support::feed::{FeedClient, start_feed};
-
-fn open(id: u64, method: &'static str) -> Frame {
-    let mut frame = Frame::new(Kind::STREAM_OPEN, id);
-    frame.head.service = Some("Feed".into());
-    frame.head.method = Some(method.into());
-    frame.head.deadline_micros = Some(5_000_000);
-    frame
-}
+use support::feed::{FeedClient, open, start_feed};
 
 fn data(id: u64, body: Vec<u8>) -> Frame {
     let mut frame = Frame::new(Kind::STREAM_DATA, id);

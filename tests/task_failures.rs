@@ -141,9 +141,20 @@ fn panicking_requests() -> impl futures_util::Stream<Item = u64> + Send + 'stati
     })
 }
 
+/// Two messages, `first` then `second`, then the stream's failure — not its end.
+async fn two_then_failure(stream: &mut Streaming<u64>, first: u64, second: u64) -> Status {
+    assert_eq!(stream.message().await.unwrap(), Some(first));
+    assert_eq!(stream.message().await.unwrap(), Some(second));
+    stream
+        .message()
+        .await
+        .expect_err("the call must not end as if it had succeeded")
+}
+
 /// The call failed well before its 8 s deadline, with `code` and a message containing
 /// `cause`; and the server, which runs one call at a time, serves the next call at once.
-async fn failed_fast(setup: &Setup, started: Instant, status: Status, code: Code, cause: &str) {
+/// Then the server shuts down.
+async fn failed_fast(setup: Setup, started: Instant, status: Status, code: Code, cause: &str) {
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(4),
@@ -155,6 +166,7 @@ async fn failed_fast(setup: &Setup, started: Instant, status: Status, code: Code
         .await
         .expect("the next call is answered at once");
     assert_eq!(next.expect("the failed call's slot was freed"), 7);
+    setup.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -163,14 +175,13 @@ async fn a_panicking_request_stream_fails_a_client_streaming_call_at_once() {
     let started = Instant::now();
     let status = setup.client.sum(panicking_requests()).await.unwrap_err();
     failed_fast(
-        &setup,
+        setup,
         started,
         status,
         Code::Cancelled,
         "request stream panicked",
     )
     .await;
-    setup.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -188,14 +199,13 @@ async fn a_panicking_request_stream_fails_a_bidirectional_call_at_once() {
     };
     assert!(seen.len() <= 2, "{seen:?}");
     failed_fast(
-        &setup,
+        setup,
         started,
         status,
         Code::Cancelled,
         "request stream panicked",
     )
     .await;
-    setup.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -203,18 +213,15 @@ async fn a_response_stream_panicking_midway_fails_a_server_streaming_call() {
     let setup = setup().await;
     let started = Instant::now();
     let mut numbers = setup.client.count_then_panic().await.unwrap();
-    assert_eq!(numbers.message().await.unwrap(), Some(0));
-    assert_eq!(numbers.message().await.unwrap(), Some(1));
-    let status = numbers.message().await.unwrap_err();
+    let status = two_then_failure(&mut numbers, 0, 1).await;
     failed_fast(
-        &setup,
+        setup,
         started,
         status,
         Code::Internal,
         "response stream panicked",
     )
     .await;
-    setup.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -226,18 +233,15 @@ async fn a_response_stream_panicking_fails_a_bidirectional_call() {
         .double_until_panic(futures_util::stream::iter(0..10u64))
         .await
         .unwrap();
-    assert_eq!(doubled.message().await.unwrap(), Some(0));
-    assert_eq!(doubled.message().await.unwrap(), Some(2));
-    let status = doubled.message().await.unwrap_err();
+    let status = two_then_failure(&mut doubled, 0, 2).await;
     failed_fast(
-        &setup,
+        setup,
         started,
         status,
         Code::Internal,
         "response stream panicked",
     )
     .await;
-    setup.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -249,14 +253,8 @@ async fn a_handlers_pushing_task_panicking_fails_a_bidirectional_call() {
         .relay(futures_util::stream::iter(0..10u64))
         .await
         .unwrap();
-    assert_eq!(relayed.message().await.unwrap(), Some(0));
-    assert_eq!(relayed.message().await.unwrap(), Some(1));
-    let status = relayed
-        .message()
-        .await
-        .expect_err("the call must not end as if it had succeeded");
-    failed_fast(&setup, started, status, Code::Internal, "pusher panicked").await;
-    setup.server.shutdown().await;
+    let status = two_then_failure(&mut relayed, 0, 1).await;
+    failed_fast(setup, started, status, Code::Internal, "pusher panicked").await;
 }
 
 #[tokio::test]
@@ -274,12 +272,6 @@ async fn a_panicking_push_source_fails_its_subscription() {
         panic!("the push source fails on purpose");
     });
     assert!(source.await.unwrap_err().is_panic());
-    assert_eq!(updates.message().await.unwrap(), Some(10));
-    assert_eq!(updates.message().await.unwrap(), Some(11));
-    let status = updates
-        .message()
-        .await
-        .expect_err("the subscription must not end as if it had succeeded");
-    failed_fast(&setup, started, status, Code::Internal, "pusher panicked").await;
-    setup.server.shutdown().await;
+    let status = two_then_failure(&mut updates, 10, 11).await;
+    failed_fast(setup, started, status, Code::Internal, "pusher panicked").await;
 }

@@ -190,3 +190,12 @@ pub async fn start_feed(
     let addr = handle.local_addr().to_string();
     (handle, addr, feed)
 }
+
+/// A STREAM_OPEN of `method` on the Feed service with a 5 s deadline, for raw peers.
+pub fn open(id: u64, method: &'static str) -> erpc::protocol::Frame {
+    let mut frame = erpc::protocol::Frame::new(erpc::protocol::Kind::STREAM_OPEN, id);
+    frame.head.service = Some("Feed".into());
+    frame.head.method = Some(method.into());
+    frame.head.deadline_micros = Some(5_000_000);
+    frame
+}

@@ -469,3 +469,35 @@ pub fn request(
     f.body = bytes::Bytes::copy_from_slice(body);
     f
 }
+
+/// A scripted server, for what a client does with frames a real server would not send:
+/// accepts one TCP connection and answers each frame it reads with the frames `answer`
+/// returns, written back to back. Its `tcp://` address, and its task.
+pub async fn scripted_server<F>(mut answer: F) -> (String, tokio::task::JoinHandle<()>)
+where
+    F: FnMut(erpc::protocol::Frame) -> Vec<erpc::protocol::Frame> + Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("tcp://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut decoder = erpc::protocol::FrameDecoder::new(Default::default());
+        let mut buf = BytesMut::new();
+        loop {
+            while let Some(erpc::protocol::Decoded::Frame(frame)) =
+                decoder.decode(&mut buf).unwrap()
+            {
+                let mut out = BytesMut::new();
+                for reply in answer(frame) {
+                    reply.encode(&mut out).unwrap();
+                }
+                socket.write_all(&out).await.unwrap();
+            }
+            if socket.read_buf(&mut buf).await.unwrap() == 0 {
+                return;
+            }
+        }
+    });
+    (addr, task)
+}
