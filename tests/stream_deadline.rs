@@ -127,3 +127,48 @@ async fn a_stream_open_with_a_deadline_field_ends_at_it() {
     assert_eq!(end.header.status, Code::DeadlineExceeded as u8);
     server.shutdown().await;
 }
+
+#[erpc::service]
+pub trait Watch {
+    /// One event, then nothing until the server shuts down.
+    async fn follow(&self, cx: erpc::Context) -> Result<erpc::ServerStream<u64>, erpc::Status>;
+}
+
+struct Follow;
+
+impl Watch for Follow {
+    async fn follow(&self, cx: erpc::Context) -> Result<erpc::ServerStream<u64>, erpc::Status> {
+        use futures_util::StreamExt;
+        let events =
+            futures_util::stream::once(async { Ok(1) }).chain(futures_util::stream::pending());
+        Ok(erpc::ServerStream::new(events).until(
+            cx.shutting_down(),
+            erpc::Status::unavailable("shutting down; resume from 1"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_watch_ends_at_a_graceful_shutdown_instead_of_holding_it() {
+    let server = erpc::Server::builder()
+        .shutdown_grace(Duration::from_secs(30))
+        .add_service(WatchServer::new(Follow))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = WatchClient::new(erpc::Client::new(server.local_addr()).unwrap());
+    let mut events = client.follow().await.unwrap();
+    assert_eq!(events.message().await.unwrap(), Some(1));
+    let started = std::time::Instant::now();
+    let stopped = tokio::spawn(server.shutdown());
+    let end = events.message().await.unwrap_err();
+    assert_eq!(end.code(), Code::Unavailable);
+    assert!(end.message().contains("resume from 1"), "{end}");
+    stopped.await.unwrap();
+    // Not the 30 s grace: the stream ended at once.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use erpc_core::{ServerStream, Status};
+use erpc_core::{Context, ServerStream, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::local::Local;
@@ -60,8 +60,12 @@ pub trait Center {
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status>;
     /// Every instance change of `service` ("" for all) after `from_revision`, then live
     /// changes as they happen. `out_of_range` if `from_revision` is too old to replay.
+    ///
+    /// A graceful shutdown of the center ends every watch with `unavailable`: resume from
+    /// the last revision seen, at this center once it is back or at another.
     async fn watch(
         &self,
+        cx: Context,
         service: String,
         from_revision: u64,
     ) -> Result<ServerStream<Event>, Status>;
@@ -72,8 +76,10 @@ pub trait Center {
     /// Config entries under a prefix.
     async fn config_get(&self, prefix: String) -> Result<ConfigListing, Status>;
     /// Every config change under `prefix` after `from_revision`, then live ones.
+    /// Ends with `unavailable` on the center's graceful shutdown, as `watch` does.
     async fn config_watch(
         &self,
+        cx: Context,
         prefix: String,
         from_revision: u64,
     ) -> Result<ServerStream<Event>, Status>;
@@ -198,12 +204,15 @@ impl Center for CenterImpl {
 
     async fn watch(
         &self,
+        cx: Context,
         service: String,
         from_revision: u64,
     ) -> Result<ServerStream<Event>, Status> {
-        self.backend
+        let events = self
+            .backend
             .watch(Scope::Service(service), from_revision)
-            .await
+            .await?;
+        Ok(until_shutdown(events, &cx))
     }
 
     async fn config_set(&self, key: String, value: String) -> Result<u64, Status> {
@@ -223,11 +232,25 @@ impl Center for CenterImpl {
 
     async fn config_watch(
         &self,
+        cx: Context,
         prefix: String,
         from_revision: u64,
     ) -> Result<ServerStream<Event>, Status> {
-        self.backend
+        let events = self
+            .backend
             .watch(Scope::Config(prefix), from_revision)
-            .await
+            .await?;
+        Ok(until_shutdown(events, &cx))
     }
+}
+
+/// A watch ends when the center begins a graceful shutdown: it would never end by itself and
+/// would hold the shutdown for its whole grace period; the client resumes from its revision.
+fn until_shutdown(events: ServerStream<Event>, cx: &Context) -> ServerStream<Event> {
+    events.until(
+        cx.shutting_down(),
+        Status::unavailable(
+            "the center is shutting down; resume the watch from the last revision seen",
+        ),
+    )
 }

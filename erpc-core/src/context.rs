@@ -27,6 +27,9 @@ pub struct Context {
     pub(crate) request_id: u64,
     pub(crate) extensions: Extensions,
     pub(crate) wire: Wire,
+    /// The server's graceful shutdown, for stream handlers (none for unary calls, which
+    /// finish within the grace period anyway).
+    pub(crate) shutdown: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// What was on the wire about a call's request: its codec, its compression and its body's
@@ -57,6 +60,7 @@ impl Context {
             request_id: 0,
             extensions: Extensions::new(),
             wire: Wire::default(),
+            shutdown: None,
         }
     }
 
@@ -103,6 +107,21 @@ impl Context {
     /// The method name.
     pub fn method(&self) -> &str {
         &self.method
+    }
+
+    /// Resolves when the server begins a graceful shutdown, for streams that would otherwise
+    /// never end (watches, subscriptions): end them then, with a status that tells the
+    /// client where to resume, so the shutdown need not wait out its grace period (which it
+    /// does for every stream still open). Never resolves for unary calls and for contexts
+    /// made with [`Context::new`].
+    pub fn shutting_down(&self) -> impl std::future::Future<Output = ()> + Send + 'static + use<> {
+        let token = self.shutdown.clone();
+        async move {
+            match token {
+                Some(token) => token.cancelled_owned().await,
+                None => std::future::pending().await,
+            }
+        }
     }
 
     /// What was on the wire about the request: codec, compression, sizes.

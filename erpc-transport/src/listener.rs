@@ -116,8 +116,10 @@ fn listen_tcp(at: std::net::SocketAddr, backlog: u32) -> io::Result<tokio::net::
 
 /// Bind a listener at `addr`.
 pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener> {
+    // Only some transports' listeners use these; a build without them leaves them unused.
     let _ = options;
     let backlog = options.backlog;
+    let _ = backlog;
     let (inner, local) = match addr {
         #[cfg(feature = "tcp")]
         Address::Tcp(hostport) => {

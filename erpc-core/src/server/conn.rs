@@ -58,7 +58,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
         },
     );
     let drain = drain_on_shutdown(
-        shutdown,
+        shutdown.clone(),
         stop.clone(),
         tx.clone(),
         in_flight.clone(),
@@ -72,6 +72,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     });
 
     let mut endpoint = ServerEndpoint {
+        shutdown,
         shared: shared.clone(),
         tx: tx.clone(),
         highest_id: 0,
@@ -210,6 +211,8 @@ async fn drain_on_shutdown(
 }
 
 struct ServerEndpoint {
+    /// The server's graceful shutdown, handed to stream handlers (`Context::shutting_down`).
+    shutdown: CancellationToken,
     shared: Arc<Shared>,
     tx: mpsc::Sender<OutFrame>,
     /// The highest request id the client has opened a call with (refused calls included).
@@ -490,9 +493,12 @@ impl ServerEndpoint {
                 wire_len: body.len(),
                 body_len: 0,
             },
+            shutdown: None,
         };
         let handle = match stream {
             Some(state) => {
+                let mut context = context;
+                context.shutdown = Some(self.shutdown.clone());
                 if let Some(grant) = state.inbox.initial_grant() {
                     queue_or_spawn(&self.tx, grant);
                 }

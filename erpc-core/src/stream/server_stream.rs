@@ -64,6 +64,22 @@ impl<T: Send + 'static> ServerStream<T> {
         Self::new(stream::empty())
     }
 
+    /// This stream, ended with `status` as soon as `stop` resolves (unless it ended first).
+    /// For a stream that never ends by itself (a watch, a subscription):
+    /// `stream.until(cx.shutting_down(), Status::unavailable("… resume from revision N"))`
+    /// ends it when the server begins a graceful shutdown, telling the client where to
+    /// resume, instead of holding the shutdown for its whole grace period.
+    pub fn until<F>(self, stop: F, status: Status) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        ServerStream::produced(Until {
+            inner: self.inner,
+            stop: Some(Box::pin(stop)),
+            status: Some(status),
+        })
+    }
+
     pub(crate) fn produced<S>(stream: S) -> Self
     where
         S: Stream<Item = Produced<T>> + Send + 'static,
@@ -122,3 +138,34 @@ pub enum Outgoing {
 /// What a [`crate::Service`] returns for a streaming call: encoded messages until the end
 /// (success) or an `Err` (the call fails with it).
 pub type ResponseStream = Pin<Box<dyn Stream<Item = Result<Outgoing, Status>> + Send>>;
+
+/// [`ServerStream::until`]'s stream: the inner one until `stop` resolves, then `status`.
+struct Until<T> {
+    inner: Pin<Box<dyn Stream<Item = Produced<T>> + Send>>,
+    stop: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    status: Option<Status>,
+}
+
+impl<T> Stream for Until<T> {
+    type Item = Produced<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(stop) = &mut self.stop
+            && stop.as_mut().poll(cx).is_ready()
+        {
+            self.stop = None;
+            return Poll::Ready(self.status.take().map(|s| Produced::Item(Err(s))));
+        }
+        if self.stop.is_none() {
+            // Stopped: the status was the last item.
+            return Poll::Ready(None);
+        }
+        let next = self.inner.as_mut().poll_next(cx);
+        if let Poll::Ready(None) = next {
+            // Ended by itself: nothing more, and the stop no longer matters.
+            self.stop = None;
+            self.status = None;
+        }
+        next
+    }
+}
