@@ -218,6 +218,7 @@ mod tests {
             shared: Arc::new(Shared {
                 services: Default::default(),
                 middleware: vec![],
+                admission: vec![],
                 config: Default::default(),
                 codecs: Default::default(),
             }),

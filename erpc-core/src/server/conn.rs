@@ -23,6 +23,7 @@ use crate::engine::{OutFrame, channels, control, queue, queue_or_spawn, streamin
 use crate::extensions::Extensions;
 use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
 use crate::server::Shared;
+use crate::server::admission::{Admitted, CallHead, CallKind, admit_all};
 use crate::server::call_task::CallTask;
 use crate::server::in_flight::{Cancelled, InFlight, Refused};
 use crate::server::stream_task::StreamTask;
@@ -440,6 +441,33 @@ impl ServerEndpoint {
             },
             None => now + config.default_deadline,
         };
+        // Header-level hooks: a refusal here costs no decode and no task.
+        let admitted = if self.shared.admission.is_empty() {
+            Admitted::now()
+        } else {
+            let head = CallHead {
+                service: service_name,
+                method,
+                metadata: &frame.head.metadata,
+                peer: &self.peer,
+                kind: match header.kind {
+                    Kind::ONEWAY => CallKind::Oneway,
+                    Kind::STREAM_OPEN => CallKind::Stream,
+                    _ => CallKind::Unary,
+                },
+                deadline,
+                wire: crate::context::Wire {
+                    codec: header.codec,
+                    compression: header.compression,
+                    wire_len: frame.body.len(),
+                    body_len: 0,
+                },
+            };
+            match admit_all(&self.shared.admission, &head) {
+                Ok(admitted) => admitted,
+                Err(status) => return self.refuse(&header, status),
+            }
+        };
         let stream = is_stream.then(|| {
             Arc::new(StreamState::new(Inbox::new(
                 id,
@@ -518,7 +546,7 @@ impl ServerEndpoint {
                     context,
                     header,
                 };
-                tokio::spawn(task.run())
+                spawn_holding(admitted, task.run())
             }
             None => {
                 let task = CallTask {
@@ -532,12 +560,27 @@ impl ServerEndpoint {
                     compression: respond,
                     max_frame: self.max_frame,
                 };
-                tokio::spawn(task.run())
+                spawn_holding(admitted, task.run())
             }
         };
         self.in_flight.attach(id, handle.abort_handle());
         Verdict::Useful
     }
+}
+
+/// Spawn a call's task, keeping what its header-level hooks handed back (a permit) until the
+/// task ends, however it ends; without a guard the task is spawned as it is.
+fn spawn_holding<F>(admitted: Admitted, task: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    if admitted.is_empty() {
+        return tokio::spawn(task);
+    }
+    tokio::spawn(async move {
+        let _held = admitted;
+        task.await
+    })
 }
 
 /// A connection-level ERROR frame, sent just before closing.

@@ -1,7 +1,9 @@
 //! The server: services by name, listening on any number of transports at once, with
 //! graceful shutdown.
 
+pub mod admission;
 mod call_task;
+mod concurrency_limit;
 mod conn;
 mod in_flight;
 mod service;
@@ -18,6 +20,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use admission::{Admission, Admitted, CallHead, CallKind};
+pub use concurrency_limit::ConcurrencyLimit;
 pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,
@@ -31,6 +35,8 @@ use crate::status::Status;
 /// What every connection of a server shares.
 pub(crate) struct Shared {
     pub services: HashMap<String, Arc<dyn Service>>,
+    /// Header-level hooks, in order (see [`admission`]).
+    pub admission: Vec<Arc<dyn Admission>>,
     pub middleware: Vec<Arc<dyn Middleware>>,
     pub config: ServerConfig,
     pub codecs: Arc<Codecs>,
@@ -63,6 +69,7 @@ impl Server {
 pub struct ServerBuilder {
     services: HashMap<String, Arc<dyn Service>>,
     middleware: Vec<Arc<dyn Middleware>>,
+    admission: Vec<Arc<dyn Admission>>,
     config: ServerConfig,
     codecs: Option<Codecs>,
     registry: Option<(Arc<dyn Register>, Instance)>,
@@ -73,6 +80,14 @@ impl ServerBuilder {
     pub fn add_service(mut self, service: impl Service) -> Self {
         self.services
             .insert(service.name().to_owned(), Arc::new(service));
+        self
+    }
+
+    /// Add a header-level hook: it admits or refuses each call from its header block alone,
+    /// before the body is decoded and before a task exists (see [`admission`]). Hooks run in
+    /// the order added; the first refusal answers the call.
+    pub fn admission(mut self, hook: impl Admission) -> Self {
+        self.admission.push(Arc::new(hook));
         self
     }
 
@@ -209,6 +224,7 @@ impl ServerBuilder {
         let shared = Arc::new(Shared {
             services: self.services,
             middleware: self.middleware,
+            admission: self.admission,
             config: self.config,
             codecs: Arc::new(self.codecs.unwrap_or_default()),
         });

@@ -1,0 +1,128 @@
+//! Header-level hooks: decide whether a call may run from its header block alone — before its
+//! body is decompressed or decoded and before a task is spawned for it — so that a refusal
+//! (auth, ACL, rate limit, concurrency limit, load shedding) costs no decode and no task.
+//!
+//! Hooks run on the connection's read loop, in the order added, after the server has found
+//! the service and checked codec and deadline, and before the connection's running-call cap.
+//! They must be quick and must not block: no I/O, no await. A hook that admits may hand back
+//! a guard ([`Admitted::holding`]) that lives as long as the call — a concurrency permit, a
+//! bulkhead slot — dropped when the call ends however it ends (answered, cancelled, expired,
+//! aborted by shutdown). A refusal is answered with the hook's status (a ONEWAY's refusal is
+//! only logged: nobody waits for it).
+//!
+//! ```
+//! use erpc_core::server::{Admission, Admitted, CallHead};
+//! use erpc_core::Status;
+//!
+//! /// Only calls carrying the right API key get as far as a task.
+//! struct ApiKey(&'static str);
+//!
+//! impl Admission for ApiKey {
+//!     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
+//!         match call.metadata.get_str("x-api-key") {
+//!             Some(key) if key == self.0 => Ok(Admitted::now()),
+//!             _ => Err(Status::unauthenticated("missing or wrong x-api-key")),
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::any::Any;
+
+use erpc_transport::PeerAddr;
+use tokio::time::Instant;
+
+use crate::context::Wire;
+use crate::metadata::Metadata;
+use crate::status::Status;
+
+/// What a header-level hook sees of a call: everything but its body.
+#[derive(Debug, Clone, Copy)]
+pub struct CallHead<'a> {
+    /// The service name (a service this server has).
+    pub service: &'a str,
+    /// The method name.
+    pub method: &'a str,
+    /// The request's metadata (credentials, trace context, ...).
+    pub metadata: &'a Metadata,
+    /// Who called.
+    pub peer: &'a PeerAddr,
+    /// The call's kind.
+    pub kind: CallKind,
+    /// When the call's deadline passes.
+    pub deadline: Instant,
+    /// Codec, compression and the body's size on the wire (`body_len` is 0: nothing has
+    /// been decompressed).
+    pub wire: Wire,
+}
+
+/// What kind of call a frame opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    /// REQUEST: one request, one response.
+    Unary,
+    /// ONEWAY: nothing is answered.
+    Oneway,
+    /// STREAM_OPEN: a streaming call of any shape.
+    Stream,
+}
+
+/// A hook's yes: nothing more, or a guard held for the call's life.
+#[derive(Default)]
+pub struct Admitted {
+    guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admitted")
+            .field("guard", &self.guard.is_some())
+            .finish()
+    }
+}
+
+impl Admitted {
+    /// Admitted, holding nothing.
+    pub fn now() -> Admitted {
+        Admitted { guard: None }
+    }
+
+    /// Admitted; `guard` is dropped when the call ends (a permit to give back).
+    pub fn holding(guard: impl Any + Send + Sync) -> Admitted {
+        Admitted {
+            guard: Some(Box::new(guard)),
+        }
+    }
+
+    /// Whether it holds nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.guard.is_none()
+    }
+
+    /// Keep `other`'s guard too (several hooks admitting one call).
+    pub(crate) fn and(self, other: Admitted) -> Admitted {
+        match (self.guard, other.guard) {
+            (None, guard) | (guard, None) => Admitted { guard },
+            (Some(a), Some(b)) => Admitted::holding((a, b)),
+        }
+    }
+}
+
+/// A header-level hook. See the module docs.
+pub trait Admission: Send + Sync + 'static {
+    /// Admit `call` (maybe holding a guard for its life), or refuse it with a status.
+    fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status>;
+}
+
+/// Run every hook in order; the first refusal wins, and the guards already taken are
+/// dropped with it.
+pub(crate) fn admit_all(
+    hooks: &[std::sync::Arc<dyn Admission>],
+    call: &CallHead<'_>,
+) -> Result<Admitted, Status> {
+    let mut admitted = Admitted::now();
+    for hook in hooks {
+        admitted = admitted.and(hook.admit(call)?);
+    }
+    Ok(admitted)
+}

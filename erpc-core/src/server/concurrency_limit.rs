@@ -1,0 +1,67 @@
+//! A server-wide cap on calls running at once, as a header-level hook: over the cap a call is
+//! refused `resource_exhausted` before anything is decoded or spawned for it (a bulkhead, as
+//! Hystrix and resilience4j call it; Netflix's concurrency-limits with a fixed limit).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::admission::{Admission, Admitted, CallHead};
+use crate::status::Status;
+
+/// At most `limit` calls (unary, oneway and streams alike) running at once across every
+/// connection of the server. Cheap: one atomic increment per admitted call, one decrement as
+/// it ends.
+#[derive(Debug, Clone)]
+pub struct ConcurrencyLimit {
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    limit: usize,
+    running: AtomicUsize,
+}
+
+impl ConcurrencyLimit {
+    /// A cap of `limit` running calls.
+    pub fn new(limit: usize) -> ConcurrencyLimit {
+        ConcurrencyLimit {
+            state: Arc::new(State {
+                limit,
+                running: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Calls running now under this cap.
+    pub fn running(&self) -> usize {
+        self.state.running.load(Ordering::Relaxed)
+    }
+}
+
+/// Gives its slot back when the call ends.
+struct Permit(Arc<State>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission for ConcurrencyLimit {
+    fn admit(&self, _call: &CallHead<'_>) -> Result<Admitted, Status> {
+        let state = &self.state;
+        let taken = state
+            .running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < state.limit).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(Admitted::holding(Permit(state.clone()))),
+            Err(_) => Err(Status::resource_exhausted(format!(
+                "server: {} calls already running (ConcurrencyLimit)",
+                state.limit
+            ))),
+        }
+    }
+}
