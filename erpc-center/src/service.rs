@@ -29,6 +29,9 @@ pub struct Listing {
     pub instances: Vec<Instance>,
     /// The revision they are current at: watch from here to follow changes.
     pub revision: u64,
+    /// Which history `revision` belongs to: pass it to `watch` so that a center with another
+    /// history (restarted on the memory store, on another store) refuses to resume from it.
+    pub epoch: u64,
 }
 
 /// Config entries under a prefix.
@@ -36,8 +39,10 @@ pub struct Listing {
 pub struct ConfigListing {
     /// `(key, value)` pairs, by key.
     pub entries: Vec<(String, String)>,
-    /// The revision they are current at.
+    /// The revision they are current at: watch from here to follow changes.
     pub revision: u64,
+    /// Which history `revision` belongs to (see [`Listing::epoch`]).
+    pub epoch: u64,
 }
 
 /// The registry center's API (CENTER.md).
@@ -58,12 +63,15 @@ pub trait Center {
     async fn release(&self, lease: u64) -> Result<u64, Status>;
     /// The instances of a service that pass the filter.
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status>;
-    /// Every instance change of `service` ("" for all) after `from_revision`, then live
-    /// changes as they happen. `out_of_range` if `from_revision` is too old to replay.
+    /// Every instance change of `service` ("" for all) after `from_revision` of history
+    /// `epoch` (a listing's; 0 for unchecked), then live changes as they happen.
+    /// `out_of_range` if they cannot be replayed — `from_revision` too old, past this
+    /// center's last revision, or of another epoch: list again.
     async fn watch(
         &self,
         service: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status>;
     /// Set a config key. Returns the revision.
     async fn config_set(&self, key: String, value: String) -> Result<u64, Status>;
@@ -71,11 +79,13 @@ pub trait Center {
     async fn config_delete(&self, key: String) -> Result<u64, Status>;
     /// Config entries under a prefix.
     async fn config_get(&self, prefix: String) -> Result<ConfigListing, Status>;
-    /// Every config change under `prefix` after `from_revision`, then live ones.
+    /// Every config change under `prefix` after `from_revision` of history `epoch`, then
+    /// live ones; refused like `watch`.
     async fn config_watch(
         &self,
         prefix: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status>;
 }
 
@@ -200,9 +210,10 @@ impl Center for CenterImpl {
         &self,
         service: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status> {
         self.backend
-            .watch(Scope::Service(service), from_revision)
+            .watch(Scope::Service(service), from_revision, epoch)
             .await
     }
 
@@ -225,9 +236,10 @@ impl Center for CenterImpl {
         &self,
         prefix: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status> {
         self.backend
-            .watch(Scope::Config(prefix), from_revision)
+            .watch(Scope::Config(prefix), from_revision, epoch)
             .await
     }
 }

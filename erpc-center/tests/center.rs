@@ -123,7 +123,7 @@ async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
     c.config_set("k".into(), "v".into()).await.unwrap(); // 2 (not an instance change)
     c.register(inst("svc", "b"), 5_000).await.unwrap(); // 3
     c.register(inst("elsewhere", "z"), 5_000).await.unwrap(); // 4
-    let mut watch = c.watch("svc".into(), 0).await.unwrap();
+    let mut watch = c.watch("svc".into(), 0, 0).await.unwrap();
     let first = watch.message().await.unwrap().unwrap();
     let second = watch.message().await.unwrap().unwrap();
     assert_eq!((first.revision, second.revision), (1, 3));
@@ -134,11 +134,11 @@ async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
     drop(watch);
     // Resume after a disconnect from the last revision seen: nothing lost, nothing twice.
     c.register(inst("svc", "c"), 5_000).await.unwrap(); // 6
-    let mut resumed = c.watch("svc".into(), 5).await.unwrap();
+    let mut resumed = c.watch("svc".into(), 5, 0).await.unwrap();
     assert_eq!(resumed.message().await.unwrap().unwrap().revision, 6);
     // Every service: "" watches all instance changes.
     let all: Vec<u64> = c
-        .watch(String::new(), 0)
+        .watch(String::new(), 0, 0)
         .await
         .unwrap()
         .take(5)
@@ -162,14 +162,18 @@ async fn a_revision_too_old_to_replay_is_an_explicit_error() {
         c.config_set(format!("k{i}"), "v".into()).await.unwrap();
     }
     // A stream's outcome arrives on the stream: the refusal is its first item.
-    let mut refused = c.watch(String::new(), 2).await.unwrap();
+    let mut refused = c.watch(String::new(), 2, 0).await.unwrap();
     let err = refused.message().await.unwrap_err();
     assert_eq!(err.code(), Code::OutOfRange, "{err}");
     assert!(err.message().contains("too old"), "{err}");
     // The client re-lists and watches from the listing's revision.
     let listing = c.config_get("k".into()).await.unwrap();
     assert_eq!((listing.entries.len(), listing.revision), (10, 10));
-    assert!(c.config_watch("k".into(), listing.revision).await.is_ok());
+    assert!(
+        c.config_watch("k".into(), listing.revision, listing.epoch)
+            .await
+            .is_ok()
+    );
     server.shutdown().await;
 }
 
@@ -186,7 +190,7 @@ async fn config_is_read_and_followed_live() {
         vec![("app/limits/rps".into(), "100".into())]
     );
     let mut watch = c
-        .config_watch("app/".into(), listing.revision)
+        .config_watch("app/".into(), listing.revision, listing.epoch)
         .await
         .unwrap();
     c.config_set("app/limits/rps".into(), "250".into())
@@ -211,6 +215,7 @@ async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
     let lease = c.register(inst("svc", "a"), 1_000).await.unwrap();
     c.register(inst("svc", "b"), 1_000).await.unwrap();
     c.config_set("k".into(), "v".into()).await.unwrap();
+    let epoch = c.config_get("k".into()).await.unwrap().epoch;
     server.shutdown().await;
     // Down for longer than the TTL: nobody could renew meanwhile.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -236,8 +241,9 @@ async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
         vec!["a"],
         "the renewing instance stays; the silent one expired"
     );
-    // Watchers resume across the restart from the persisted history.
-    let mut watch = c.watch("svc".into(), 1).await.unwrap();
+    // Watchers resume across the restart from the persisted history: the same epoch.
+    assert_eq!(listing.epoch, epoch);
+    let mut watch = c.watch("svc".into(), 1, epoch).await.unwrap();
     assert_eq!(watch.message().await.unwrap().unwrap().revision, 2);
     // A watch never ends by itself; a graceful shutdown would wait its grace period for it.
     drop(watch);
@@ -280,4 +286,48 @@ async fn the_center_trait_is_usable_in_process() {
             .len(),
         1
     );
+}
+
+/// A revision this center has not reached is from another history (a restarted memory
+/// center, another store): the watch is refused, not left waiting for it.
+#[tokio::test]
+async fn a_watch_from_a_future_revision_is_refused() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    c.register(inst("svc", "a"), 5_000).await.unwrap(); // 1
+    for refused in [
+        c.watch("svc".into(), 21, 0).await,
+        c.config_watch("app/".into(), 2, 0).await,
+    ] {
+        let first = tokio::time::timeout(Duration::from_secs(5), refused.unwrap().message())
+            .await
+            .expect("refused at once, not left waiting");
+        let err = first.unwrap_err();
+        assert_eq!(err.code(), Code::OutOfRange, "{err}");
+        assert!(err.message().contains("list again"), "{err}");
+    }
+    // The current revision itself is fine: nothing to replay, live changes follow.
+    let mut watch = c.watch("svc".into(), 1, 0).await.unwrap();
+    c.register(inst("svc", "b"), 5_000).await.unwrap();
+    assert_eq!(watch.message().await.unwrap().unwrap().revision, 2);
+    drop(watch);
+    server.shutdown().await;
+}
+
+/// A lease granted before a memory center restarted is unknown to the new center, even
+/// once the new center has granted as many leases: renewing it says "register again", and
+/// releasing it removes nobody else's registration.
+#[tokio::test]
+async fn a_lease_from_before_a_restart_is_not_another_instances_lease() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    let addr = server.local_addr().to_string();
+    let old = c.register(inst("svc", "a"), 5_000).await.unwrap();
+    server.shutdown().await;
+    let (server, c) = serve(Box::new(MemoryStore), fast(), &addr).await;
+    let new = c.register(inst("svc", "b"), 5_000).await.unwrap();
+    assert_ne!(old.id, new.id, "lease ids repeat across restarts");
+    assert_eq!(c.renew(old.id).await.unwrap_err().code(), Code::NotFound);
+    c.release(old.id).await.unwrap();
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert_eq!(listing.instances, vec![inst("svc", "b")]);
+    server.shutdown().await;
 }

@@ -110,7 +110,7 @@ async fn fan_out(name: &str, server: &erpc::ServerHandle) {
         let (ready, done) = (ready_tx.clone(), done_tx.clone());
         tokio::spawn(async move {
             // The opening is on its way once `watch` returns.
-            let mut stream = c.watch("fan".into(), revision).await.expect("watch");
+            let mut stream = c.watch("fan".into(), revision, 0).await.expect("watch");
             let _ = ready.send(()).await;
             if let Ok(Some(_)) = stream.message().await {
                 let _ = done.send(Instant::now()).await;
