@@ -253,3 +253,39 @@ async fn killed_provider_processes_expire_with_their_etcd_leases() {
     assert!(p99 <= ttl + Duration::from_millis(500 + 700), "{took:?}");
     center.shutdown().await;
 }
+
+/// A center on an etcd started again empty (or restored from an old snapshot): a watch from a
+/// revision etcd has not reached is refused, not left waiting for it; and a watch naming
+/// another cluster's epoch is refused too.
+#[tokio::test]
+async fn a_watch_from_a_revision_etcd_has_not_reached_is_refused() {
+    let etcd = etcd().await;
+    let (server, c) = center_on(&etcd).await;
+    c.register(inst("a"), 5_000).await.unwrap();
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert_ne!(listing.epoch, 0, "the epoch is etcd's cluster id");
+    for refused in [
+        c.watch("svc".into(), listing.revision + 10, 0).await,
+        c.config_watch("app/".into(), listing.revision + 10, 0)
+            .await,
+        c.watch("svc".into(), listing.revision, listing.epoch + 1)
+            .await,
+    ] {
+        let first = tokio::time::timeout(Duration::from_secs(5), refused.unwrap().message())
+            .await
+            .expect("refused at once, not left waiting");
+        let err = first.unwrap_err();
+        assert_eq!(err.code(), Code::OutOfRange, "{err}");
+        assert!(err.message().contains("list again"), "{err}");
+    }
+    // The listing's own revision and epoch: live changes follow.
+    let mut watch = c
+        .watch("svc".into(), listing.revision, listing.epoch)
+        .await
+        .unwrap();
+    c.register(inst("b"), 5_000).await.unwrap();
+    let e = watch.message().await.unwrap().unwrap();
+    assert!(matches!(e.change, Change::Registered(ref i) if i.id == "b"));
+    drop(watch);
+    server.shutdown().await;
+}
