@@ -515,5 +515,8 @@ mod tests {
             vec![canary]
         );
         assert!(r.discover("a", &f(None, None, &["us"])).0.is_empty());
+        // "" is "any", like nil: instances have group and version "" by default, and a
+        // client that sends every field sends "" for the ones it does not filter on.
+        assert_eq!(r.discover("a", &f(Some(""), Some(""), &[])).0.len(), 2);
     }
 }

@@ -163,13 +163,51 @@ impl CenterImpl {
     }
 }
 
-impl Center for CenterImpl {
-    async fn register(&self, instance: Instance, ttl_ms: u64) -> Result<Lease, Status> {
-        if instance.service.is_empty() || instance.id.is_empty() {
-            return Err(Status::invalid_argument(
-                "an instance needs a service name and an id",
+/// `invalid_argument` naming what a client could not use: a missing service or id, no
+/// address, an address that is not an erpc address, a location off the globe. (Stored, such
+/// an instance would be skipped by every client without a word.)
+fn check(instance: &Instance) -> Result<(), Status> {
+    let refuse = |why: String| Err(Status::invalid_argument(why));
+    if instance.service.is_empty() {
+        return refuse("an instance needs a service name".into());
+    }
+    if instance.id.is_empty() {
+        return refuse(format!("instance of {:?} needs an id", instance.service));
+    }
+    if instance.addrs.is_empty() {
+        return refuse(format!(
+            "instance {:?} of {:?} has no address to call it at",
+            instance.id, instance.service
+        ));
+    }
+    for addr in &instance.addrs {
+        if let Err(e) = addr.parse::<erpc_core::Address>() {
+            return refuse(format!(
+                "instance {:?}: address {addr:?} is not an erpc address: {e}",
+                instance.id
             ));
         }
+    }
+    if let Some((lat, lon)) = instance.location {
+        if !(-90.0..=90.0).contains(&lat) {
+            return refuse(format!(
+                "instance {:?}: latitude {lat} is not within -90..=90 degrees",
+                instance.id
+            ));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return refuse(format!(
+                "instance {:?}: longitude {lon} is not within -180..=180 degrees",
+                instance.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Center for CenterImpl {
+    async fn register(&self, instance: Instance, ttl_ms: u64) -> Result<Lease, Status> {
+        check(&instance)?;
         let ttl = Duration::from_millis(ttl_ms).clamp(self.min_ttl, self.max_ttl);
         let (service, id) = (instance.service.clone(), instance.id.clone());
         let lease = self.backend.register(instance, ttl).await?;

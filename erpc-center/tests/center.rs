@@ -331,3 +331,108 @@ async fn a_lease_from_before_a_restart_is_not_another_instances_lease() {
     assert_eq!(listing.instances, vec![inst("svc", "b")]);
     server.shutdown().await;
 }
+
+/// What a client could not use is refused, naming the problem, rather than stored and then
+/// skipped by every client: an instance without a service, an id, or an address; an address
+/// that is not an erpc address; a location off the globe.
+#[tokio::test]
+async fn a_registration_clients_could_not_use_is_refused_naming_the_problem() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    let with = |change: fn(&mut Instance)| {
+        let mut i = inst("svc", "a");
+        change(&mut i);
+        i
+    };
+    let cases = [
+        (with(|i| i.service.clear()), "service"),
+        (with(|i| i.id.clear()), "id"),
+        (with(|i| i.addrs.clear()), "address"),
+        (
+            with(|i| i.addrs = vec!["10.0.0.5:7001".into()]),
+            "10.0.0.5:7001",
+        ),
+        (with(|i| i.location = Some((91.0, 0.0))), "latitude"),
+        (with(|i| i.location = Some((0.0, f64::NAN))), "longitude"),
+    ];
+    for (instance, named) in cases {
+        let err = c.register(instance, 1_000).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+        assert!(err.message().contains(named), "{named}: {err}");
+    }
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert!(listing.instances.is_empty());
+    assert_eq!(listing.revision, 0, "nothing was recorded");
+    server.shutdown().await;
+}
+
+/// CENTER.md's table, method by method: TTLs are clamped to the center's bounds; renew
+/// answers the TTL; deregister and release end the lease; removing what is not there, or
+/// deleting an unset key, changes nothing and answers the current revision; a config key may
+/// not be empty.
+#[tokio::test]
+async fn each_method_does_what_the_table_says() {
+    let config = CenterConfig {
+        max_ttl: Duration::from_secs(60),
+        ..fast()
+    };
+    let (server, c) = serve(Box::new(MemoryStore), config, "tcp://127.0.0.1:0").await;
+    let short = c.register(inst("svc", "a"), 1).await.unwrap();
+    assert_eq!(short.ttl_ms, 100, "raised to the shortest lease");
+    let long = c.register(inst("svc", "b"), u64::MAX).await.unwrap();
+    assert_eq!(long.ttl_ms, 60_000, "lowered to the longest lease");
+    assert_eq!(c.renew(long.id).await.unwrap(), 60_000);
+
+    let revision = long.revision;
+    assert_eq!(
+        c.deregister("svc".into(), "nobody".into()).await.unwrap(),
+        revision
+    );
+    assert_eq!(c.release(long.id + 1_000).await.unwrap(), revision);
+    assert_eq!(c.config_delete("unset".into()).await.unwrap(), revision);
+
+    assert_eq!(c.release(long.id).await.unwrap(), revision + 1);
+    assert_eq!(c.renew(long.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        c.deregister("svc".into(), "a".into()).await.unwrap(),
+        revision + 2
+    );
+    assert_eq!(c.renew(short.id).await.unwrap_err().code(), Code::NotFound);
+
+    let err = c.config_set(String::new(), "v".into()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    server.shutdown().await;
+}
+
+/// A watcher that does not read falls behind the live changes; once more than its buffer is
+/// waiting (4,096 changes by default; 16 here) it is ended `aborted`, told where to resume.
+#[tokio::test]
+async fn a_watcher_that_falls_behind_is_told_where_to_resume() {
+    assert_eq!(CenterConfig::default().watch_buffer, 4_096);
+    assert_eq!(CenterConfig::default().history, 10_000);
+    let config = CenterConfig {
+        watch_buffer: 16,
+        ..fast()
+    };
+    let (server, c) = serve(Box::new(MemoryStore), config, "tcp://127.0.0.1:0").await;
+    let mut watch = c.config_watch(String::new(), 0, 0).await.unwrap();
+    // Large values fill the stream's window (256 KiB) and both buffers quickly.
+    let value = "x".repeat(4_096);
+    for i in 0..400 {
+        c.config_set(format!("k{i}"), value.clone()).await.unwrap();
+    }
+    let mut received = 0u64;
+    let err = loop {
+        match watch.message().await {
+            Ok(Some(event)) => received = event.revision,
+            Ok(None) => panic!("the watch ended without an error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.code(), Code::Aborted, "{err}");
+    assert!(
+        err.message()
+            .contains(&format!("watch again from revision {received}")),
+        "{err} (last received {received})"
+    );
+    server.shutdown().await;
+}
