@@ -250,6 +250,8 @@ async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
     server.shutdown().await;
 }
 
+/// SIGTERM: the binary stops gracefully — open watches get their 2 s, then end
+/// `unavailable` (their clients resume elsewhere) — and exits 0.
 #[tokio::test]
 async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,18 +260,79 @@ async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
         support::process::spawn_center("tcp://127.0.0.1:0", &["--data-dir", data]).await;
     let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
     c.register(inst("svc", "a"), 10_000).await.unwrap();
-    let pid = child.id().unwrap() as i32;
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut watch = c.watch("svc".into(), 1, 0).await.unwrap();
+    support::process::signal(&child, "TERM");
+    let ended = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("the watch ends within the grace period");
+    assert_eq!(ended.unwrap_err().code(), Code::Unavailable);
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert!(dir.path().join("center.redb").exists());
+}
+
+/// `--help` answers at once, exits 0 and lists every option with its environment variable.
+#[test]
+fn the_binary_answers_help() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (flag, env) in [
+        ("--listen", "ERPC_CENTER_LISTEN"),
+        ("--store", "ERPC_CENTER_STORE"),
+        ("--data-dir", "ERPC_CENTER_DATA_DIR"),
+        ("--min-ttl-ms", "ERPC_CENTER_MIN_TTL_MS"),
+        ("--max-ttl-ms", "ERPC_CENTER_MAX_TTL_MS"),
+        ("--sweep-ms", "ERPC_CENTER_SWEEP_MS"),
+        ("--history", "ERPC_CENTER_HISTORY"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        assert!(help.contains(env), "{env} missing from:\n{help}");
+    }
+}
+
+/// Without --data-dir the binary keeps its data in the per-user data directory
+/// (`$XDG_DATA_HOME/erpc-center` here), says so at start, and writes nothing into the
+/// directory it was started in; its address may come from the environment.
+#[tokio::test]
+async fn the_binary_keeps_its_data_in_the_per_user_directory_by_default() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("data");
+    let log = home.path().join("stderr.log");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .current_dir(cwd.path())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", &xdg)
+        .env("ERPC_CENTER_LISTEN", "tcp://127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr = support::process::listening_addr(&mut child).await;
+    let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
+    c.register(inst("svc", "a"), 10_000).await.unwrap();
+    support::process::signal(&child, "TERM");
+    assert!(child.wait().await.unwrap().success());
+    let file = xdg.join("erpc-center").join("center.redb");
+    assert!(file.exists(), "no {}", file.display());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(&file.display().to_string()),
+        "the path is not in the log:\n{logged}"
+    );
+    let written: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(
+        written.is_empty(),
+        "wrote into the current directory: {written:?}"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! Tables: `meta` (epoch, revision, last lease id), `instances` (`service\0id` → registration as
 //! JSON), `config` (key → value), `events` (revision → event as JSON, the last `history`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition};
@@ -28,6 +28,17 @@ struct Stored {
 
 fn instance_key(service: &str, id: &str) -> String {
     format!("{service}\0{id}")
+}
+
+/// The file name of the store in a center's data directory.
+pub const FILE_NAME: &str = "center.redb";
+
+/// Where a program called `name` keeps its data unless told otherwise: `name` in the
+/// platform's per-user data directory (`$XDG_DATA_HOME`, else `~/.local/share`, on Linux;
+/// `~/Library/Application Support` on macOS; `%APPDATA%` on Windows) — never the current
+/// directory. `None` where the platform names none (no home directory).
+pub fn default_dir(name: &str) -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join(name))
 }
 
 /// A redb file.
