@@ -7,30 +7,49 @@ mod hello;
 
 use std::time::Duration;
 
+use clap::Parser;
 use erpc_center::CenterRegistry;
+
+/// Finds `demo.Hello` through the demo's center and calls it twice a second, printing which
+/// instance answered. SIGINT or SIGTERM stops it between calls.
+#[derive(Debug, Parser)]
+#[command(name = "client")]
+struct Args {
+    /// How many calls to make.
+    #[arg(long, env = "ERPC_DEMO_CALLS", default_value_t = 20)]
+    calls: usize,
+    /// The center's address (repeat, or separate with commas, for several).
+    #[arg(
+        long,
+        env = "ERPC_DEMO_CENTER",
+        value_delimiter = ',',
+        default_value = "tcp://127.0.0.1:7070"
+    )]
+    center: Vec<String>,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let calls = match args.iter().position(|a| a == "--calls") {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or("--calls needs a number")?
-            .parse::<usize>()?,
-        None => 20,
-    };
-    let registry = CenterRegistry::new(["tcp://127.0.0.1:7070"])?;
+    let args = Args::parse();
+    let mut stop = erpc::ShutdownSignals::listen()?;
+    let registry = CenterRegistry::new(args.center.iter().map(String::as_str))?;
     let client = hello::HelloClient::new(
         erpc::Client::builder()
             .discover(&registry, "demo.Hello")
             .await?,
     );
-    for i in 1..=calls {
-        match client.hello("demo".into()).await {
-            Ok(reply) => println!("{i:>3}: {reply}"),
-            Err(status) => println!("{i:>3}: {status}"),
+    let calls = async {
+        for i in 1..=args.calls {
+            match client.hello("demo".into()).await {
+                Ok(reply) => println!("{i:>3}: {reply}"),
+                Err(status) => println!("{i:>3}: {status}"),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    tokio::select! {
+        _ = calls => {}
+        signal = stop.recv() => println!("{signal}: stopped"),
     }
     Ok(())
 }
