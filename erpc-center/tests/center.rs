@@ -499,3 +499,37 @@ async fn a_watcher_that_falls_behind_is_told_where_to_resume() {
     );
     server.shutdown().await;
 }
+
+/// A watch has no deadline unless its client gives one: opened from a client whose calls
+/// default to 300 ms, on a center whose calls default to 300 ms, it still delivers a change
+/// made a second later. (A stream's deadline would cover the whole stream, and a watch never
+/// ends by itself.)
+#[tokio::test]
+async fn a_watch_outlives_the_default_call_deadlines() {
+    let center = CenterImpl::open(Box::new(MemoryStore), fast()).unwrap();
+    let server = erpc_core::Server::builder()
+        .config(erpc_core::ServerConfig {
+            default_deadline: Duration::from_millis(300),
+            ..erpc_core::ServerConfig::default()
+        })
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let client = erpc_core::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build(server.local_addr())
+        .unwrap();
+    let c = CenterClient::new(client);
+    let mut watch = c.watch("svc".into(), 0, 0).await.unwrap();
+    let mut config = c.config_watch("app/".into(), 0, 0).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    c.register(inst("svc", "a"), 5_000).await.unwrap();
+    c.config_set("app/k".into(), "v".into()).await.unwrap();
+    let event = watch.message().await.expect("the watch is alive");
+    assert!(matches!(event, Some(ref e) if e.revision == 1), "{event:?}");
+    let event = config.message().await.expect("the config watch is alive");
+    assert!(matches!(event, Some(ref e) if e.revision == 2), "{event:?}");
+    drop((watch, config));
+    server.shutdown().await;
+}

@@ -582,3 +582,47 @@ async fn followed_config_is_listed_again_when_a_memory_center_restarts() {
     .is_ok_and(|r| r.is_ok());
     assert!(reached, "the config is {:?}", entries(&config.borrow()));
 }
+
+/// `CenterRegistry` keeps one watch (and one config watch) open for as long as it follows,
+/// past its own call timeout (3 s) and the center's default call deadline (300 ms here): a
+/// watch opened with a deadline would end at it and be opened again.
+#[tokio::test]
+async fn a_follower_keeps_one_watch_past_the_default_deadlines() {
+    let calls = Calls::default();
+    let center = erpc_core::Server::builder()
+        .config(erpc_core::ServerConfig {
+            default_deadline: Duration::from_millis(300),
+            ..erpc_core::ServerConfig::default()
+        })
+        .middleware(calls.clone())
+        .add_service(CenterServer::new(
+            CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).unwrap(),
+        ))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let addr = center.local_addr().to_string();
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    let mut list = support::subscribe(&registry).await;
+    let mut config = registry.follow_config("app/").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    admin(&addr).register(listed("a"), 60_000).await.unwrap();
+    admin(&addr)
+        .config_set("app/k".into(), "v".into())
+        .await
+        .unwrap();
+    list_becomes(&mut list, &["a"]).await;
+    let arrived = tokio::time::timeout(
+        Duration::from_secs(5),
+        config.wait_for(|c| c.contains_key("app/k")),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    assert!(arrived, "the config change did not arrive");
+    assert_eq!(
+        (calls.of("watch"), calls.of("config_watch")),
+        (1, 1),
+        "watches were opened again"
+    );
+    center.shutdown_timeout(Duration::from_secs(1)).await;
+}
