@@ -295,6 +295,20 @@ fn the_binary_answers_help() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         assert!(help.contains(env), "{env} missing from:\n{help}");
     }
+    // Options out of bounds: refused with a message before anything starts.
+    for (args, code) in [
+        (&["--min-ttl-ms", "5000", "--max-ttl-ms", "1000"][..], 1),
+        (&["--sweep-ms", "0"][..], 2),
+        (&["--history", "0"][..], 2),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+            .args(["--store", "memory"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}: no message");
+    }
 }
 
 /// Without --data-dir the binary keeps its data in the per-user data directory
