@@ -547,3 +547,23 @@ async fn a_watch_outlives_the_default_call_deadlines() {
     drop((watch, config));
     server.shutdown().await;
 }
+
+/// "JSON, codec 2, carries the same shapes": a client calling in JSON is answered in JSON.
+#[tokio::test]
+async fn the_center_answers_json_too() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    let json = erpc_core::CodecId::JSON;
+    let lease = c
+        .register(inst("svc", "a"), 5_000)
+        .codec(json)
+        .await
+        .unwrap();
+    assert_eq!(c.renew(lease.id).codec(json).await.unwrap(), 5_000);
+    let listing = c
+        .discover("svc".into(), Filter::default())
+        .codec(json)
+        .await
+        .unwrap();
+    assert_eq!(listing.instances, vec![inst("svc", "a")]);
+    server.shutdown().await;
+}

@@ -205,3 +205,40 @@ fn print_vectors() {
         println!("{name}: {}", hex(&check_vector(&name, None)));
     }
 }
+
+/// "Structs are maps keyed by field name, in any order; unknown keys are ignored"; "numbers
+/// … any MessagePack width".
+#[test]
+fn maps_in_any_order_with_unknown_keys_and_wide_numbers_decode() {
+    let hex = |s: &str| {
+        s.as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let body = format!(
+        "92 84 a5{} 91 b3{} a2{} a1{} a7{} a7{} a5{} c3 cf 00 00 00 00 00 00 27 10",
+        hex("addrs"),
+        hex("tcp://10.0.0.5:7001"),
+        hex("id"),
+        hex("a"),
+        hex("service"),
+        hex("greeter"),
+        hex("extra"),
+    );
+    let bytes: Vec<u8> = body
+        .split_whitespace()
+        .flat_map(|chunk| {
+            (0..chunk.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&chunk[i..i + 2], 16).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let (instance, ttl): (Instance, u64) = MsgPack::decode(&bytes).unwrap();
+    assert_eq!(
+        instance,
+        Instance::new("greeter", "a", "tcp://10.0.0.5:7001")
+    );
+    assert_eq!(ttl, 10_000);
+}
