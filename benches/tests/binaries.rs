@@ -2,6 +2,9 @@
 //! the whole benchmark instead) and names their arguments; an e2e server stops on SIGTERM
 //! with exit 0. Nothing here runs a benchmark.
 
+#[path = "../../tests/support/child.rs"]
+mod child;
+
 use std::time::Duration;
 
 #[test]
@@ -21,15 +24,7 @@ fn every_benchmark_binary_answers_help() {
             &["STACK", "ADDR", "COUNT", "PAYLOAD"][..],
         ),
     ] {
-        let out = std::process::Command::new(exe)
-            .arg("--help")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{exe} --help: {out:?}");
-        let help = String::from_utf8_lossy(&out.stdout);
-        for name in names {
-            assert!(help.contains(name), "{exe} --help lacks {name}:\n{help}");
-        }
+        child::answers_help(exe, names);
     }
 }
 
@@ -51,15 +46,5 @@ async fn an_e2e_server_stops_on_sigterm_with_exit_0() {
         assert!(started.elapsed() < Duration::from_secs(20), "never served");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let pid = server.id().unwrap().to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let exit = tokio::time::timeout(Duration::from_secs(10), server.wait())
-        .await
-        .expect("exits in time")
-        .unwrap();
-    assert!(exit.success(), "{exit:?}");
+    child::terminate(&mut server, Duration::from_secs(10)).await;
 }

@@ -2,27 +2,14 @@
 //! their environment variables, and stops gracefully on SIGTERM — a server deregisters
 //! first, so its instance leaves the center at once rather than when its lease expires.
 
+#[path = "../../tests/support/child.rs"]
+mod child;
+
 use std::time::Duration;
 
 use erpc_center::{CenterClient, Filter};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
-
-/// `--help` of `exe` exits 0 and names each of `options`.
-fn answers_help(exe: &str, options: &[&str]) {
-    let out = std::process::Command::new(exe)
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{exe} --help: {out:?}");
-    let help = String::from_utf8_lossy(&out.stdout);
-    for option in options {
-        assert!(
-            help.contains(option),
-            "{exe} --help lacks {option}:\n{help}"
-        );
-    }
-}
 
 /// Start `exe` with `args`; returns it and its stdout's lines.
 fn start(exe: &str, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
@@ -46,19 +33,9 @@ async fn line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
         .expect("the process printed a line (did it fail to start?)")
 }
 
-/// Send SIGTERM; the process must exit 0 within 15 s.
+/// SIGTERM; the process must exit 0 within 15 s.
 async fn terminate(child: &mut Child) {
-    let pid = child.id().unwrap();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits in time after SIGTERM")
-        .unwrap();
-    assert!(exit.success(), "SIGTERM: {exit:?}");
+    child::terminate(child, Duration::from_secs(15)).await;
 }
 
 /// The address in a line "… listening on ADDR (…" or "… serving on ADDR and …".
@@ -71,8 +48,8 @@ fn addr_in(line: &str) -> String {
 
 #[test]
 fn every_demo_binary_answers_help() {
-    answers_help(env!("CARGO_BIN_EXE_demo"), &["SIGTERM"]);
-    answers_help(
+    child::answers_help(env!("CARGO_BIN_EXE_demo"), &["SIGTERM"]);
+    child::answers_help(
         env!("CARGO_BIN_EXE_center"),
         &[
             "--listen",
@@ -81,7 +58,7 @@ fn every_demo_binary_answers_help() {
             "ERPC_DEMO_CENTER_DATA_DIR",
         ],
     );
-    answers_help(
+    child::answers_help(
         env!("CARGO_BIN_EXE_server"),
         &[
             "--port",
@@ -93,7 +70,7 @@ fn every_demo_binary_answers_help() {
             "ERPC_DEMO_CENTER",
         ],
     );
-    answers_help(
+    child::answers_help(
         env!("CARGO_BIN_EXE_client"),
         &["--calls", "ERPC_DEMO_CALLS", "--center", "ERPC_DEMO_CENTER"],
     );

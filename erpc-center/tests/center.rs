@@ -261,7 +261,7 @@ async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
     let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
     c.register(inst("svc", "a"), 10_000).await.unwrap();
     let mut watch = c.watch("svc".into(), 1, 0).await.unwrap();
-    support::process::signal(&child, "TERM");
+    support::process::child::signal(&child, "TERM");
     let ended = tokio::time::timeout(Duration::from_secs(5), watch.message())
         .await
         .expect("the watch ends within the grace period");
@@ -277,24 +277,25 @@ async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
 /// `--help` answers at once, exits 0 and lists every option with its environment variable.
 #[test]
 fn the_binary_answers_help() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let help = String::from_utf8_lossy(&out.stdout);
-    for (flag, env) in [
-        ("--listen", "ERPC_CENTER_LISTEN"),
-        ("--store", "ERPC_CENTER_STORE"),
-        ("--data-dir", "ERPC_CENTER_DATA_DIR"),
-        ("--min-ttl-ms", "ERPC_CENTER_MIN_TTL_MS"),
-        ("--max-ttl-ms", "ERPC_CENTER_MAX_TTL_MS"),
-        ("--sweep-ms", "ERPC_CENTER_SWEEP_MS"),
-        ("--history", "ERPC_CENTER_HISTORY"),
-    ] {
-        assert!(help.contains(flag), "{flag} missing from:\n{help}");
-        assert!(help.contains(env), "{env} missing from:\n{help}");
-    }
+    support::process::child::answers_help(
+        env!("CARGO_BIN_EXE_erpc-center"),
+        &[
+            "--listen",
+            "ERPC_CENTER_LISTEN",
+            "--store",
+            "ERPC_CENTER_STORE",
+            "--data-dir",
+            "ERPC_CENTER_DATA_DIR",
+            "--min-ttl-ms",
+            "ERPC_CENTER_MIN_TTL_MS",
+            "--max-ttl-ms",
+            "ERPC_CENTER_MAX_TTL_MS",
+            "--sweep-ms",
+            "ERPC_CENTER_SWEEP_MS",
+            "--history",
+            "ERPC_CENTER_HISTORY",
+        ],
+    );
     // Options out of bounds: refused with a message before anything starts.
     for (args, code) in [
         (&["--min-ttl-ms", "5000", "--max-ttl-ms", "1000"][..], 1),
@@ -333,7 +334,7 @@ async fn the_binary_keeps_its_data_in_the_per_user_directory_by_default() {
     let addr = support::process::listening_addr(&mut child).await;
     let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
     c.register(inst("svc", "a"), 10_000).await.unwrap();
-    support::process::signal(&child, "TERM");
+    support::process::child::signal(&child, "TERM");
     assert!(child.wait().await.unwrap().success());
     let file = xdg.join("erpc-center").join("center.redb");
     assert!(file.exists(), "no {}", file.display());
@@ -371,17 +372,8 @@ async fn the_center_trait_is_usable_in_process() {
 async fn a_watch_from_a_future_revision_is_refused() {
     let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
     c.register(inst("svc", "a"), 5_000).await.unwrap(); // 1
-    for refused in [
-        c.watch("svc".into(), 21, 0).await,
-        c.config_watch("app/".into(), 2, 0).await,
-    ] {
-        let first = tokio::time::timeout(Duration::from_secs(5), refused.unwrap().message())
-            .await
-            .expect("refused at once, not left waiting");
-        let err = first.unwrap_err();
-        assert_eq!(err.code(), Code::OutOfRange, "{err}");
-        assert!(err.message().contains("list again"), "{err}");
-    }
+    support::refused_to_list_again(c.watch("svc".into(), 21, 0).await).await;
+    support::refused_to_list_again(c.config_watch("app/".into(), 2, 0).await).await;
     // The current revision itself is fine: nothing to replay, live changes follow.
     let mut watch = c.watch("svc".into(), 1, 0).await.unwrap();
     c.register(inst("svc", "b"), 5_000).await.unwrap();

@@ -99,13 +99,5 @@ async fn a_consumer_lists_again_when_etcd_restarts_empty() {
         .register(Instance::new("Whoami", "new", "tcp://127.0.0.1:2"))
         .await
         .unwrap();
-    let ids =
-        |l: &erpc_core::discovery::Endpoints| l.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
-    let reached = tokio::time::timeout(
-        Duration::from_secs(10),
-        list.wait_for(|l| ids(l) == ["new"]),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
-    assert!(reached, "the list is {:?}", ids(&list.borrow()));
+    support::list_becomes(&mut list, &["new"]).await;
 }

@@ -74,27 +74,6 @@ fn listed(id: &str) -> Instance {
     Instance::new("Whoami", id, "tcp://127.0.0.1:1")
 }
 
-/// Wait until the followed list holds exactly `ids`.
-async fn list_becomes(
-    list: &mut tokio::sync::watch::Receiver<erpc_core::discovery::Endpoints>,
-    ids: &[&str],
-) {
-    let ids_of = |l: &erpc_core::discovery::Endpoints| {
-        let mut ids: Vec<String> = l.iter().map(|e| e.id.clone()).collect();
-        ids.sort();
-        ids
-    };
-    let reached =
-        tokio::time::timeout(Duration::from_secs(10), list.wait_for(|l| ids_of(l) == ids))
-            .await
-            .is_ok_and(|r| r.is_ok());
-    assert!(
-        reached,
-        "the list is {:?}, wanted {ids:?}",
-        ids_of(&list.borrow())
-    );
-}
-
 async fn provider(registry: &CenterRegistry, name: &str) -> ServerHandle {
     support::provider(Arc::new(registry.clone()), name).await
 }
@@ -483,12 +462,12 @@ async fn a_consumer_lists_again_when_a_memory_center_restarts_at_the_same_addres
     }
     let registry = CenterRegistry::new([addr.as_str()]).unwrap();
     let mut list = support::subscribe(&registry).await;
-    list_becomes(&mut list, &["old-0", "old-1", "old-2"]).await;
+    support::list_becomes(&mut list, &["old-0", "old-1", "old-2"]).await;
 
     first.shutdown_timeout(Duration::from_secs(1)).await;
     let _second = center_at(&addr).await;
     admin(&addr).register(listed("new"), 60_000).await.unwrap();
-    list_becomes(&mut list, &["new"]).await;
+    support::list_becomes(&mut list, &["new"]).await;
 }
 
 /// The same fault with the new history already past the consumer's revision: a consumer
@@ -513,11 +492,11 @@ async fn a_consumer_lists_again_when_it_fails_over_to_a_center_on_another_store(
     }
     let registry = CenterRegistry::new([a.as_str(), b.as_str()]).unwrap();
     let mut list = support::subscribe(&registry).await;
-    list_becomes(&mut list, &["old-0", "old-1", "old-2"]).await;
+    support::list_becomes(&mut list, &["old-0", "old-1", "old-2"]).await;
 
     one.shutdown_timeout(Duration::from_secs(1)).await;
     admin(&b).register(listed("late"), 60_000).await.unwrap();
-    list_becomes(&mut list, &["late", "other"]).await;
+    support::list_becomes(&mut list, &["late", "other"]).await;
     two.shutdown_timeout(Duration::from_secs(1)).await;
 }
 
@@ -537,13 +516,13 @@ async fn a_consumer_resumes_without_listing_again_when_a_redb_center_restarts() 
     admin(&addr).register(listed("old"), 60_000).await.unwrap();
     let registry = CenterRegistry::new([addr.as_str()]).unwrap();
     let mut list = support::subscribe(&registry).await;
-    list_becomes(&mut list, &["old"]).await;
+    support::list_becomes(&mut list, &["old"]).await;
 
     first.shutdown_timeout(Duration::from_secs(1)).await;
     let calls = Calls::default();
     let _second = center_on(Box::new(RedbStore::open(&path).unwrap()), &addr, &calls).await;
     admin(&addr).register(listed("new"), 60_000).await.unwrap();
-    list_becomes(&mut list, &["new", "old"]).await;
+    support::list_becomes(&mut list, &["new", "old"]).await;
     assert_eq!(calls.of("discover"), 0, "the consumer listed again");
     assert!(calls.of("watch") >= 1, "the consumer resumed its watch");
 }
@@ -611,7 +590,7 @@ async fn a_follower_keeps_one_watch_past_the_default_deadlines() {
         .config_set("app/k".into(), "v".into())
         .await
         .unwrap();
-    list_becomes(&mut list, &["a"]).await;
+    support::list_becomes(&mut list, &["a"]).await;
     let arrived = tokio::time::timeout(
         Duration::from_secs(5),
         config.wait_for(|c| c.contains_key("app/k")),

@@ -107,15 +107,7 @@ async fn a_consumer_lists_again_when_zookeeper_restarts_empty() {
         .await
         .unwrap();
     let started = tokio::time::Instant::now();
-    let ids =
-        |l: &erpc_core::discovery::Endpoints| l.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
-    let reached = tokio::time::timeout(
-        Duration::from_secs(15),
-        list.wait_for(|l| ids(l) == ["new"]),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
-    assert!(reached, "the list is {:?}", ids(&list.borrow()));
+    support::list_becomes(&mut list, &["new"]).await;
     eprintln!(
         "zookeeper restarted empty: the consumer listed again {:?} after the new registration",
         started.elapsed()

@@ -2,6 +2,8 @@
 //! `cargo run -p demo --bin server -- --port 7001`. Run two or three on different ports;
 //! Ctrl-C or SIGTERM deregisters it at once (kill -9 leaves its lease to expire).
 
+#[path = "../centers.rs"]
+mod centers;
 #[path = "../hello.rs"]
 mod hello;
 
@@ -9,7 +11,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use erpc::discovery::Instance;
-use erpc_center::CenterRegistry;
 
 /// One instance of the demo's `demo.Hello`, registered with the demo's center. SIGINT or
 /// SIGTERM deregisters it, sends GOAWAY to its clients and stops it.
@@ -25,14 +26,8 @@ struct Args {
     /// The instance's id [default: instance-PORT].
     #[arg(long, env = "ERPC_DEMO_SERVER_ID")]
     id: Option<String>,
-    /// The center's address (repeat, or separate with commas, for several).
-    #[arg(
-        long,
-        env = "ERPC_DEMO_CENTER",
-        value_delimiter = ',',
-        default_value = "tcp://127.0.0.1:7070"
-    )]
-    center: Vec<String>,
+    #[command(flatten)]
+    centers: centers::Centers,
 }
 
 #[tokio::main]
@@ -43,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .listen
         .unwrap_or_else(|| format!("tcp://127.0.0.1:{}", args.port));
     let name = args.id.unwrap_or_else(|| format!("instance-{}", args.port));
-    let registry = CenterRegistry::new(args.center.iter().map(String::as_str))?;
+    let registry = args.centers.registry()?;
     let server = erpc::Server::builder()
         .add_service(hello::HelloServer::new(hello::Instance(name.clone())))
         .register(

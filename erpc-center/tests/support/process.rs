@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+#[path = "../../../tests/support/child.rs"]
+pub mod child;
+
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A running `erpc-center`; killed (SIGKILL) when dropped.
@@ -39,17 +42,6 @@ pub async fn listening_addr(child: &mut tokio::process::Child) -> String {
     line.strip_prefix("erpc-center listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned()
-}
-
-/// Send `child` the signal `name` (`TERM`, `INT`…) with kill(1).
-pub fn signal(child: &tokio::process::Child, name: &str) {
-    let pid = child.id().expect("the process runs");
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill(1) runs");
-    assert!(status.success(), "kill -{name} {pid} failed");
 }
 
 /// What the provider process reads: its registry (see [`Via`]), its id, its TTL.
