@@ -16,7 +16,9 @@ pub struct Centers {
 
 impl Centers {
     /// A registry over these centers.
-    pub fn registry(&self) -> Result<erpc_center::CenterRegistry, erpc::__private::AddressError> {
-        erpc_center::CenterRegistry::new(self.addrs.iter().map(String::as_str))
+    pub fn registry(&self) -> Result<erpc_center::CenterRegistry, Box<dyn std::error::Error>> {
+        Ok(erpc_center::CenterRegistry::new(
+            self.addrs.iter().map(String::as_str),
+        )?)
     }
 }
