@@ -3,11 +3,9 @@
 //!
 //! # Layout
 //! - [`message`]: the benchmark message in each stack's form.
-//! - [`cli`]: positional arguments of the benchmark binaries.
 //! - [`load`]: the closed-loop load generator and its report.
 //! - [`stacks`]: one module per stack, each with a server and a caller.
 
-pub mod cli;
 pub mod load;
 pub mod message;
 pub mod stacks;

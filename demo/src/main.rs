@@ -106,8 +106,18 @@ impl Calculator for Arc<Server> {
     }
 }
 
+/// The erpc tour, in one process: a server with three services on every transport (each on a
+/// free loopback port), and a client showing codecs, compression, deadlines, cancellation,
+/// oneway calls, errors, streams, the transports side by side and discovery. SIGINT or
+/// SIGTERM stops the tour and shuts the server down gracefully.
+#[derive(Debug, clap::Parser)]
+#[command(name = "demo")]
+struct Args {}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    <Args as clap::Parser>::parse();
+    let mut stop = erpc::ShutdownSignals::listen()?;
     let dir = std::env::temp_dir().join(format!("erpc-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let unix = format!("unix://{}", dir.join("demo.sock").display());
@@ -141,7 +151,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("  (tls, wss and quic use a generated self-signed certificate: development only)");
     let options = TransportOptions::default().client_tls(client_tls);
+    // Interrupted (Ctrl-C, SIGTERM): the tour stops where it is, and the server still shuts
+    // down gracefully.
+    let outcome = tokio::select! {
+        done = tour(&server, &state, &mut newsroom, options) => done,
+        signal = stop.recv() => {
+            println!("\n{signal}: stopping the tour");
+            Ok(())
+        }
+    };
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("\nserver shut down gracefully; bye");
+    outcome
+}
 
+/// Sections 1 to 8, against the tour's server.
+async fn tour(
+    server: &erpc::ServerHandle,
+    state: &Arc<Server>,
+    newsroom: &mut ticker::Newsroom,
+    options: TransportOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
     let tcp = erpc::Client::connect(server.local_addr()).await?;
     let greeter = GreeterClient::new(tcp.clone());
     let calculator = CalculatorClient::new(tcp.clone());
@@ -218,7 +249,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\n6. Streams");
-    ticker::tour(tcp, &mut newsroom).await?;
+    ticker::tour(tcp, newsroom).await?;
 
     println!(
         "\n7. Transports side by side: one service, a call over each, then the latency of 2,000 sequential calls"
@@ -253,9 +284,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     discovery_tour().await?;
 
-    server.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    println!("\nserver shut down gracefully; bye");
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! instance is a key `PREFIX/{service}/{id}` holding the instance as JSON, attached to an etcd
 //! lease that the server keeps alive; clients list the prefix and watch it from the listing's
 //! revision. No erpc center runs; etcd's own guarantees apply (revisions, ordered watch,
-//! lease expiry).
+//! lease expiry). A client whose revision etcd has not reached (etcd restored from a snapshot,
+//! or started again empty) or that finds another cluster id lists again instead of waiting
+//! for that revision.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,8 +91,8 @@ impl EtcdRegistry {
         Ok(lease)
     }
 
-    /// The service's instances by id, and the revision they are current at.
-    async fn list(&self, service: &str) -> Result<(BTreeMap<String, Instance>, i64), Status> {
+    /// The service's instances by id, and where they are in etcd's history.
+    async fn list(&self, service: &str) -> Result<(BTreeMap<String, Instance>, At), Status> {
         let mut client = self.client.clone();
         let resp = client
             .get(
@@ -99,14 +101,36 @@ impl EtcdRegistry {
             )
             .await
             .map_err(unavailable)?;
-        let revision = resp.header().map_or(0, |h| h.revision());
+        let at = At::of(resp.header());
         let instances = resp
             .kvs()
             .iter()
             .filter_map(|kv| serde_json::from_slice::<Instance>(kv.value()).ok())
             .map(|i| (i.id.clone(), i))
             .collect();
-        Ok((instances, revision))
+        Ok((instances, at))
+    }
+}
+
+/// A point in etcd's history: a revision, and the cluster it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct At {
+    revision: i64,
+    cluster: u64,
+}
+
+impl At {
+    fn of(header: Option<&etcd_client::ResponseHeader>) -> At {
+        At {
+            revision: header.map_or(0, |h| h.revision()),
+            cluster: header.map_or(0, |h| h.cluster_id()),
+        }
+    }
+
+    /// Whether etcd, now at `now`, still has the history this point is in: the same cluster,
+    /// and not behind it (an etcd restored from a snapshot or started again empty is).
+    fn continues_in(&self, now: At) -> bool {
+        now.cluster == self.cluster && now.revision >= self.revision
     }
 }
 
@@ -193,26 +217,21 @@ impl Drop for EtcdRegistration {
 #[async_trait]
 impl Discover for EtcdRegistry {
     async fn subscribe(&self, service: &str) -> Result<watch::Receiver<Endpoints>, Status> {
-        let (instances, revision) = self.list(service).await?;
+        let (instances, at) = self.list(service).await?;
         let (tx, rx) = watch::channel(endpoints(&instances));
-        tokio::spawn(follow(
-            self.clone(),
-            service.to_owned(),
-            instances,
-            revision,
-            tx,
-        ));
+        tokio::spawn(follow(self.clone(), service.to_owned(), instances, at, tx));
         Ok(rx)
     }
 }
 
 /// Follow the service's keys into `tx` until every receiver is gone; keep the last list while
-/// etcd is unreachable, re-list when the watch was compacted away.
+/// etcd is unreachable, re-list when the watch was compacted away or etcd's history is not
+/// the one `at` is in.
 async fn follow(
     registry: EtcdRegistry,
     service: String,
     mut instances: BTreeMap<String, Instance>,
-    mut revision: i64,
+    mut at: At,
     tx: watch::Sender<Endpoints>,
 ) {
     let prefix = registry.service_prefix(&service);
@@ -222,8 +241,12 @@ async fn follow(
             let mut client = registry.client.clone();
             let options = WatchOptions::new()
                 .with_prefix()
-                .with_start_revision(revision + 1);
+                .with_start_revision(at.revision + 1);
             let mut stream = client.watch(prefix.as_str(), Some(options)).await?;
+            // etcd answers the watch's creation first, with where its history is now: behind
+            // our revision, or another cluster, and the watch would wait for a revision of a
+            // history we never saw. List again instead.
+            let mut created = true;
             loop {
                 let next = tokio::select! {
                     _ = tx.closed() => return Ok(true),
@@ -233,9 +256,12 @@ async fn follow(
                 if resp.compact_revision() > 0 || resp.canceled() {
                     return Ok(false);
                 }
+                if std::mem::take(&mut created) && !at.continues_in(At::of(resp.header())) {
+                    return Ok(false);
+                }
                 for event in resp.events() {
                     let Some(kv) = event.kv() else { continue };
-                    revision = revision.max(kv.mod_revision());
+                    at.revision = at.revision.max(kv.mod_revision());
                     let id = String::from_utf8_lossy(kv.key())
                         .trim_start_matches(&prefix)
                         .to_owned();
@@ -257,14 +283,20 @@ async fn follow(
         .await;
         match watched {
             Ok(true) => return,
-            // The watch ended or was compacted past: list again.
-            Ok(false) => {
-                if let Ok((fresh, rev)) = registry.list(&service).await {
+            // The watch ended, was compacted past, or etcd's history is another: list again.
+            Ok(false) => match registry.list(&service).await {
+                Ok((fresh, listed)) => {
                     instances = fresh;
-                    revision = rev;
+                    at = listed;
                     tx.send_replace(endpoints(&instances));
                 }
-            }
+                Err(e) => {
+                    tracing::debug!(%service, error = %e, "listing on etcd failed; retrying");
+                    if !pause(&tx, &mut backoff).await {
+                        return;
+                    }
+                }
+            },
             // etcd unreachable: the last known list stays.
             Err(e) => {
                 tracing::debug!(%service, error = %e, "etcd watch lost; retrying");

@@ -1,4 +1,5 @@
-//! `erpc-center`: the registry center as a process. `erpc-center --help` lists the options.
+//! `erpc-center`: the registry center as a process. `erpc-center --help` lists the options;
+//! each may also come from the environment variable it names.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,36 +7,48 @@ use std::time::Duration;
 use clap::Parser;
 use erpc_center::store::Store;
 use erpc_center::store::memory::MemoryStore;
-use erpc_center::store::redb::RedbStore;
+use erpc_center::store::redb::{self, RedbStore};
 use erpc_center::{CenterConfig, CenterImpl, CenterServer};
 
-/// erpc's registry center: services register under leases, clients discover and watch them.
+/// erpc's registry center: services register under leases, clients discover and watch them,
+/// and both read and follow configuration (CENTER.md). Stops gracefully on SIGINT or SIGTERM.
 #[derive(Debug, Parser)]
 #[command(name = "erpc-center", version)]
 struct Args {
-    /// Address to serve on (repeat for several: tcp://, unix://, quic://…).
-    #[arg(long, default_value = "tcp://127.0.0.1:7070")]
+    /// Address to serve on: tcp://, unix://, quic://… (repeat the flag, or separate with
+    /// commas in the variable, for several).
+    #[arg(
+        long,
+        env = "ERPC_CENTER_LISTEN",
+        value_delimiter = ',',
+        default_value = "tcp://127.0.0.1:7070"
+    )]
     listen: Vec<String>,
     /// Where state lives: `redb` (a file in --data-dir, durable), `memory` (lost on exit), or
     /// `etcd://host:2379[,host:2379…][/prefix]` (shared by every center on that etcd; needs
     /// the `etcd` feature).
-    #[arg(long, default_value = "redb")]
+    #[arg(long, env = "ERPC_CENTER_STORE", default_value = "redb")]
     store: String,
-    /// Directory of the redb store.
-    #[arg(long, default_value = "erpc-center-data")]
-    data_dir: PathBuf,
+    /// Directory of the redb store [default: erpc-center in the per-user data directory,
+    /// e.g. $XDG_DATA_HOME/erpc-center or ~/.local/share/erpc-center].
+    #[arg(long, env = "ERPC_CENTER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Shortest lease granted, in milliseconds.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, env = "ERPC_CENTER_MIN_TTL_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     min_ttl_ms: u64,
-    /// Longest lease granted, in milliseconds.
-    #[arg(long, default_value_t = 300_000)]
+    /// Longest lease granted, in milliseconds (at least --min-ttl-ms).
+    #[arg(long, env = "ERPC_CENTER_MAX_TTL_MS", default_value_t = 300_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     max_ttl_ms: u64,
     /// How often expired leases are removed, in milliseconds.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, env = "ERPC_CENTER_SWEEP_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..))]
     sweep_ms: u64,
     /// Changes kept for watchers to resume from.
-    #[arg(long, default_value_t = 10_000)]
-    history: usize,
+    #[arg(long, env = "ERPC_CENTER_HISTORY", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    history: u64,
 }
 
 /// The center the arguments describe.
@@ -67,7 +80,12 @@ async fn on_etcd(url: &str, _: CenterConfig) -> Result<CenterImpl, String> {
 fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
     match args.store.as_str() {
         "redb" => {
-            let path = args.data_dir.join("center.redb");
+            let dir = match &args.data_dir {
+                Some(dir) => dir.clone(),
+                None => redb::default_dir("erpc-center")
+                    .ok_or("this platform names no per-user data directory: give --data-dir")?,
+            };
+            let path = dir.join(redb::FILE_NAME);
             let store = RedbStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             tracing::info!(path = %path.display(), "using the redb store");
             Ok(Box::new(store))
@@ -82,26 +100,6 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
     }
 }
 
-async fn stopped() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Logs go to stderr; stdout carries only the "listening on" lines a launcher reads.
@@ -112,11 +110,27 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let args = Args::parse();
+    if args.min_ttl_ms > args.max_ttl_ms {
+        tracing::error!(
+            "--min-ttl-ms {} is above --max-ttl-ms {}",
+            args.min_ttl_ms,
+            args.max_ttl_ms
+        );
+        return std::process::ExitCode::FAILURE;
+    }
+    // Caught from now on: a signal during start-up waits for the graceful shutdown below.
+    let mut stop = match erpc_core::ShutdownSignals::listen() {
+        Ok(stop) => stop,
+        Err(e) => {
+            tracing::error!("cannot catch SIGINT/SIGTERM: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let config = CenterConfig {
         min_ttl: Duration::from_millis(args.min_ttl_ms),
         max_ttl: Duration::from_millis(args.max_ttl_ms),
         sweep: Duration::from_millis(args.sweep_ms),
-        history: args.history,
+        history: usize::try_from(args.history).unwrap_or(usize::MAX),
         ..CenterConfig::default()
     };
     let center = match open_center(&args, config).await {
@@ -147,8 +161,8 @@ async fn main() -> std::process::ExitCode {
         // The first line a launcher can wait for.
         println!("erpc-center listening on {addr}");
     }
-    stopped().await;
-    tracing::info!("shutting down");
+    let signal = stop.recv().await;
+    tracing::info!("{signal}: shutting down");
     server.shutdown().await;
     tracing::info!("stopped");
     std::process::ExitCode::SUCCESS

@@ -5,22 +5,29 @@ use serde::{Deserialize, Serialize};
 /// Instances are erpc's discovery type: what a server registers is what the center stores.
 pub use erpc_core::discovery::Instance;
 
-/// Which instances a discovery wants. Empty fields match everything.
+/// Which instances a discovery wants. Every field may be left out on the wire; a missing,
+/// nil or `""` group or version matches every instance, and missing tags require none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Filter {
-    /// Only this group.
+    /// Only this group (`None` or `""`: any).
+    #[serde(default)]
     pub group: Option<String>,
-    /// Only this version.
+    /// Only this version (`None` or `""`: any).
+    #[serde(default)]
     pub version: Option<String>,
     /// Only instances carrying every one of these tags.
+    #[serde(default)]
     pub tags: Vec<String>,
 }
 
 impl Filter {
     /// Whether `instance` passes.
     pub fn matches(&self, instance: &Instance) -> bool {
-        self.group.as_ref().is_none_or(|g| *g == instance.group)
-            && self.version.as_ref().is_none_or(|v| *v == instance.version)
+        let any_or = |wanted: &Option<String>, has: &str| {
+            wanted.as_deref().is_none_or(|w| w.is_empty() || w == has)
+        };
+        any_or(&self.group, &instance.group)
+            && any_or(&self.version, &instance.version)
             && self.tags.iter().all(|t| instance.tags.contains(t))
     }
 }

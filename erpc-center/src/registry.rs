@@ -4,8 +4,9 @@
 //!
 //! Guarantees (CENTER.md):
 //! - every change gets the next revision; revisions are unique and gapless;
-//! - [`Registry::since`] replays every change after a revision, in order, or says the
-//!   revision is too old ([`TooOld`]) when the history no longer reaches back to it;
+//! - [`Registry::since`] replays every change after a revision, in order, or says why it
+//!   cannot ([`NotReplayable`]): the history no longer reaches back to it, or the revision is
+//!   from another history (past the last revision, or of another epoch);
 //! - a lease expires no sooner than its TTL after its last renewal, and [`Registry::expire`]
 //!   removes it on the first sweep after that.
 
@@ -37,16 +38,41 @@ struct Lease {
     expires: Instant,
 }
 
-/// A revision older than the history reaches.
+/// Why a watch cannot resume from the revision it asked for. Each case means the same to
+/// the watcher: list again and watch from the listing's revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "revision {asked} is too old to replay (the oldest change kept is revision {oldest}); list again and watch from the listing's revision"
-)]
-pub struct TooOld {
-    /// The revision asked for.
-    pub asked: u64,
-    /// The oldest revision still replayable.
-    pub oldest: u64,
+pub enum NotReplayable {
+    /// The history no longer reaches back to the revision.
+    #[error(
+        "revision {asked} is too old to replay (the oldest change kept is revision {oldest}); list again and watch from the listing's revision"
+    )]
+    TooOld {
+        /// The revision asked for.
+        asked: u64,
+        /// The oldest revision still replayable.
+        oldest: u64,
+    },
+    /// The revision is past the last one made: it was handed out by another history (a
+    /// center restarted on the memory store, another store, a restored backup).
+    #[error(
+        "revision {asked} is from the future (this center's history is at revision {current}): it came from another history; list again and watch from the listing's revision"
+    )]
+    Future {
+        /// The revision asked for.
+        asked: u64,
+        /// The last revision made.
+        current: u64,
+    },
+    /// The revision belongs to another history than this center's (its epoch differs).
+    #[error(
+        "epoch {asked} is not this center's history (its epoch is {epoch}); list again and watch from the listing's revision"
+    )]
+    OtherHistory {
+        /// The epoch the watcher's revision came with.
+        asked: u64,
+        /// This history's epoch.
+        epoch: u64,
+    },
 }
 
 /// What a store must persist for one change (besides the event itself).
@@ -65,6 +91,9 @@ pub enum Record {
 /// What a store loads at start: everything [`Registry::restore`] needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
+    /// Which history this is: a random id, the same for as long as the history goes on (0:
+    /// none given, never checked).
+    pub epoch: u64,
     /// The last revision made.
     pub revision: u64,
     /// The last lease id handed out.
@@ -80,6 +109,7 @@ pub struct Snapshot {
 /// The center's state.
 #[derive(Debug)]
 pub struct Registry {
+    epoch: u64,
     revision: u64,
     last_lease: u64,
     instances: BTreeMap<(String, String), Registration>,
@@ -99,6 +129,7 @@ impl Registry {
     /// An empty registry keeping `history_limit` changes for replay.
     pub fn new(history_limit: usize) -> Registry {
         Registry {
+            epoch: 0,
             revision: 0,
             last_lease: 0,
             instances: BTreeMap::new(),
@@ -113,6 +144,7 @@ impl Registry {
     /// was away, so nobody could renew, and healthy instances must not be evicted for it.
     pub fn restore(snapshot: Snapshot, history_limit: usize, now: Instant) -> Registry {
         let mut r = Registry::new(history_limit);
+        r.epoch = snapshot.epoch;
         r.revision = snapshot.revision;
         r.last_lease = snapshot.last_lease;
         for reg in snapshot.registrations {
@@ -144,6 +176,11 @@ impl Registry {
     /// The last revision made (0 before any change).
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// Which history this is (see [`Snapshot::epoch`]).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     fn record(&mut self, change: Change) -> Event {
@@ -277,10 +314,23 @@ impl Registry {
         (entries, self.revision)
     }
 
-    /// Every change after `revision`, oldest first — or [`TooOld`] if some of them are no
-    /// longer kept.
-    pub fn since(&self, revision: u64) -> Result<Vec<Event>, TooOld> {
-        if revision >= self.revision {
+    /// Every change after `revision` of history `epoch` (0: unchecked), oldest first — or
+    /// why they cannot be replayed: some are no longer kept, or `revision` and `epoch` are
+    /// not of this history.
+    pub fn since(&self, revision: u64, epoch: u64) -> Result<Vec<Event>, NotReplayable> {
+        if epoch != 0 && epoch != self.epoch {
+            return Err(NotReplayable::OtherHistory {
+                asked: epoch,
+                epoch: self.epoch,
+            });
+        }
+        if revision > self.revision {
+            return Err(NotReplayable::Future {
+                asked: revision,
+                current: self.revision,
+            });
+        }
+        if revision == self.revision {
             return Ok(Vec::new());
         }
         let oldest = self
@@ -288,7 +338,7 @@ impl Registry {
             .front()
             .map_or(self.revision + 1, |e| e.revision);
         if revision + 1 < oldest {
-            return Err(TooOld {
+            return Err(NotReplayable::TooOld {
                 asked: revision,
                 oldest,
             });
@@ -304,6 +354,7 @@ impl Registry {
     /// Everything a store needs to rebuild this registry.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
+            epoch: self.epoch,
             revision: self.revision,
             last_lease: self.last_lease,
             registrations: self.instances.values().cloned().collect(),
@@ -336,11 +387,11 @@ mod tests {
         r.config_set("k".into(), "v".into());
         r.deregister("a", "1", "deregistered");
         assert_eq!(r.revision(), 4);
-        let revs: Vec<u64> = r.since(0).unwrap().iter().map(|e| e.revision).collect();
+        let revs: Vec<u64> = r.since(0, 0).unwrap().iter().map(|e| e.revision).collect();
         assert_eq!(revs, vec![1, 2, 3, 4]);
-        let revs: Vec<u64> = r.since(2).unwrap().iter().map(|e| e.revision).collect();
+        let revs: Vec<u64> = r.since(2, 0).unwrap().iter().map(|e| e.revision).collect();
         assert_eq!(revs, vec![3, 4]);
-        assert!(r.since(4).unwrap().is_empty());
+        assert!(r.since(4, 0).unwrap().is_empty());
         assert_eq!(r.discover("a", &Filter::default()).0, vec![inst("a", "2")]);
     }
 
@@ -364,15 +415,39 @@ mod tests {
         for i in 0..5 {
             r.config_set(format!("k{i}"), "v".into());
         }
-        assert_eq!(r.since(2).unwrap().len(), 3);
+        assert_eq!(r.since(2, 0).unwrap().len(), 3);
         assert_eq!(
-            r.since(1),
-            Err(TooOld {
+            r.since(1, 0),
+            Err(NotReplayable::TooOld {
                 asked: 1,
                 oldest: 3
             })
         );
         let _ = now;
+    }
+
+    #[test]
+    fn a_revision_of_another_history_is_refused() {
+        let snapshot = Snapshot {
+            epoch: 7,
+            ..Snapshot::default()
+        };
+        let mut r = Registry::restore(snapshot, DEFAULT_HISTORY, Instant::now());
+        r.config_set("k".into(), "v".into());
+        assert_eq!(r.since(0, 7).unwrap().len(), 1);
+        assert_eq!(r.since(0, 0).unwrap().len(), 1, "epoch 0 is not checked");
+        assert_eq!(
+            r.since(0, 8),
+            Err(NotReplayable::OtherHistory { asked: 8, epoch: 7 })
+        );
+        assert_eq!(
+            r.since(2, 7),
+            Err(NotReplayable::Future {
+                asked: 2,
+                current: 1
+            })
+        );
+        assert!(r.since(1, 7).unwrap().is_empty());
     }
 
     #[test]
@@ -440,5 +515,8 @@ mod tests {
             vec![canary]
         );
         assert!(r.discover("a", &f(None, None, &["us"])).0.is_empty());
+        // "" is "any", like nil: instances have group and version "" by default, and a
+        // client that sends every field sends "" for the ones it does not filter on.
+        assert_eq!(r.discover("a", &f(Some(""), Some(""), &[])).0.len(), 2);
     }
 }

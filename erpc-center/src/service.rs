@@ -29,6 +29,9 @@ pub struct Listing {
     pub instances: Vec<Instance>,
     /// The revision they are current at: watch from here to follow changes.
     pub revision: u64,
+    /// Which history `revision` belongs to: pass it to `watch` so that a center with another
+    /// history (restarted on the memory store, on another store) refuses to resume from it.
+    pub epoch: u64,
 }
 
 /// Config entries under a prefix.
@@ -36,8 +39,10 @@ pub struct Listing {
 pub struct ConfigListing {
     /// `(key, value)` pairs, by key.
     pub entries: Vec<(String, String)>,
-    /// The revision they are current at.
+    /// The revision they are current at: watch from here to follow changes.
     pub revision: u64,
+    /// Which history `revision` belongs to (see [`Listing::epoch`]).
+    pub epoch: u64,
 }
 
 /// The registry center's API (CENTER.md).
@@ -58,8 +63,10 @@ pub trait Center {
     async fn release(&self, lease: u64) -> Result<u64, Status>;
     /// The instances of a service that pass the filter.
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status>;
-    /// Every instance change of `service` ("" for all) after `from_revision`, then live
-    /// changes as they happen. `out_of_range` if `from_revision` is too old to replay.
+    /// Every instance change of `service` ("" for all) after `from_revision` of history
+    /// `epoch` (a listing's; 0 for unchecked), then live changes as they happen.
+    /// `out_of_range` if they cannot be replayed — `from_revision` too old, past this
+    /// center's last revision, or of another epoch: list again.
     ///
     /// A graceful shutdown of the center ends every watch with `unavailable`: resume from
     /// the last revision seen, at this center once it is back or at another.
@@ -68,6 +75,7 @@ pub trait Center {
         cx: Context,
         service: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status>;
     /// Set a config key. Returns the revision.
     async fn config_set(&self, key: String, value: String) -> Result<u64, Status>;
@@ -75,13 +83,15 @@ pub trait Center {
     async fn config_delete(&self, key: String) -> Result<u64, Status>;
     /// Config entries under a prefix.
     async fn config_get(&self, prefix: String) -> Result<ConfigListing, Status>;
-    /// Every config change under `prefix` after `from_revision`, then live ones.
-    /// Ends with `unavailable` on the center's graceful shutdown, as `watch` does.
+    /// Every config change under `prefix` after `from_revision` of history `epoch`, then
+    /// live ones; refused like `watch`, and
+    /// ended like it on the center's graceful shutdown.
     async fn config_watch(
         &self,
         cx: Context,
         prefix: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status>;
 }
 
@@ -159,13 +169,51 @@ impl CenterImpl {
     }
 }
 
-impl Center for CenterImpl {
-    async fn register(&self, instance: Instance, ttl_ms: u64) -> Result<Lease, Status> {
-        if instance.service.is_empty() || instance.id.is_empty() {
-            return Err(Status::invalid_argument(
-                "an instance needs a service name and an id",
+/// `invalid_argument` naming what a client could not use: a missing service or id, no
+/// address, an address that is not an erpc address, a location off the globe. (Stored, such
+/// an instance would be skipped by every client without a word.)
+fn check(instance: &Instance) -> Result<(), Status> {
+    let refuse = |why: String| Err(Status::invalid_argument(why));
+    if instance.service.is_empty() {
+        return refuse("an instance needs a service name".into());
+    }
+    if instance.id.is_empty() {
+        return refuse(format!("instance of {:?} needs an id", instance.service));
+    }
+    if instance.addrs.is_empty() {
+        return refuse(format!(
+            "instance {:?} of {:?} has no address to call it at",
+            instance.id, instance.service
+        ));
+    }
+    for addr in &instance.addrs {
+        if let Err(e) = addr.parse::<erpc_core::Address>() {
+            return refuse(format!(
+                "instance {:?}: address {addr:?} is not an erpc address: {e}",
+                instance.id
             ));
         }
+    }
+    if let Some((lat, lon)) = instance.location {
+        if !(-90.0..=90.0).contains(&lat) {
+            return refuse(format!(
+                "instance {:?}: latitude {lat} is not within -90..=90 degrees",
+                instance.id
+            ));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return refuse(format!(
+                "instance {:?}: longitude {lon} is not within -180..=180 degrees",
+                instance.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Center for CenterImpl {
+    async fn register(&self, instance: Instance, ttl_ms: u64) -> Result<Lease, Status> {
+        check(&instance)?;
         let ttl = Duration::from_millis(ttl_ms).clamp(self.min_ttl, self.max_ttl);
         let (service, id) = (instance.service.clone(), instance.id.clone());
         let lease = self.backend.register(instance, ttl).await?;
@@ -207,10 +255,11 @@ impl Center for CenterImpl {
         cx: Context,
         service: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status> {
         let events = self
             .backend
-            .watch(Scope::Service(service), from_revision)
+            .watch(Scope::Service(service), from_revision, epoch)
             .await?;
         Ok(until_shutdown(events, &cx))
     }
@@ -235,10 +284,11 @@ impl Center for CenterImpl {
         cx: Context,
         prefix: String,
         from_revision: u64,
+        epoch: u64,
     ) -> Result<ServerStream<Event>, Status> {
         let events = self
             .backend
-            .watch(Scope::Config(prefix), from_revision)
+            .watch(Scope::Config(prefix), from_revision, epoch)
             .await?;
         Ok(until_shutdown(events, &cx))
     }

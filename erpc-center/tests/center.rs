@@ -123,7 +123,7 @@ async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
     c.config_set("k".into(), "v".into()).await.unwrap(); // 2 (not an instance change)
     c.register(inst("svc", "b"), 5_000).await.unwrap(); // 3
     c.register(inst("elsewhere", "z"), 5_000).await.unwrap(); // 4
-    let mut watch = c.watch("svc".into(), 0).await.unwrap();
+    let mut watch = c.watch("svc".into(), 0, 0).await.unwrap();
     let first = watch.message().await.unwrap().unwrap();
     let second = watch.message().await.unwrap().unwrap();
     assert_eq!((first.revision, second.revision), (1, 3));
@@ -134,11 +134,11 @@ async fn a_watch_replays_from_a_revision_then_follows_and_resumes() {
     drop(watch);
     // Resume after a disconnect from the last revision seen: nothing lost, nothing twice.
     c.register(inst("svc", "c"), 5_000).await.unwrap(); // 6
-    let mut resumed = c.watch("svc".into(), 5).await.unwrap();
+    let mut resumed = c.watch("svc".into(), 5, 0).await.unwrap();
     assert_eq!(resumed.message().await.unwrap().unwrap().revision, 6);
     // Every service: "" watches all instance changes.
     let all: Vec<u64> = c
-        .watch(String::new(), 0)
+        .watch(String::new(), 0, 0)
         .await
         .unwrap()
         .take(5)
@@ -162,14 +162,18 @@ async fn a_revision_too_old_to_replay_is_an_explicit_error() {
         c.config_set(format!("k{i}"), "v".into()).await.unwrap();
     }
     // A stream's outcome arrives on the stream: the refusal is its first item.
-    let mut refused = c.watch(String::new(), 2).await.unwrap();
+    let mut refused = c.watch(String::new(), 2, 0).await.unwrap();
     let err = refused.message().await.unwrap_err();
     assert_eq!(err.code(), Code::OutOfRange, "{err}");
     assert!(err.message().contains("too old"), "{err}");
     // The client re-lists and watches from the listing's revision.
     let listing = c.config_get("k".into()).await.unwrap();
     assert_eq!((listing.entries.len(), listing.revision), (10, 10));
-    assert!(c.config_watch("k".into(), listing.revision).await.is_ok());
+    assert!(
+        c.config_watch("k".into(), listing.revision, listing.epoch)
+            .await
+            .is_ok()
+    );
     server.shutdown().await;
 }
 
@@ -186,7 +190,7 @@ async fn config_is_read_and_followed_live() {
         vec![("app/limits/rps".into(), "100".into())]
     );
     let mut watch = c
-        .config_watch("app/".into(), listing.revision)
+        .config_watch("app/".into(), listing.revision, listing.epoch)
         .await
         .unwrap();
     c.config_set("app/limits/rps".into(), "250".into())
@@ -211,6 +215,7 @@ async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
     let lease = c.register(inst("svc", "a"), 1_000).await.unwrap();
     c.register(inst("svc", "b"), 1_000).await.unwrap();
     c.config_set("k".into(), "v".into()).await.unwrap();
+    let epoch = c.config_get("k".into()).await.unwrap().epoch;
     server.shutdown().await;
     // Down for longer than the TTL: nobody could renew meanwhile.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -236,14 +241,17 @@ async fn a_restarted_center_keeps_registrations_and_evicts_nobody_healthy() {
         vec!["a"],
         "the renewing instance stays; the silent one expired"
     );
-    // Watchers resume across the restart from the persisted history.
-    let mut watch = c.watch("svc".into(), 1).await.unwrap();
+    // Watchers resume across the restart from the persisted history: the same epoch.
+    assert_eq!(listing.epoch, epoch);
+    let mut watch = c.watch("svc".into(), 1, epoch).await.unwrap();
     assert_eq!(watch.message().await.unwrap().unwrap().revision, 2);
     // A watch never ends by itself; a graceful shutdown would wait its grace period for it.
     drop(watch);
     server.shutdown().await;
 }
 
+/// SIGTERM: the binary stops gracefully — open watches get their 2 s, then end
+/// `unavailable` (their clients resume elsewhere) — and exits 0.
 #[tokio::test]
 async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,18 +260,94 @@ async fn the_binary_serves_and_exits_cleanly_on_sigterm() {
         support::process::spawn_center("tcp://127.0.0.1:0", &["--data-dir", data]).await;
     let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
     c.register(inst("svc", "a"), 10_000).await.unwrap();
-    let pid = child.id().unwrap() as i32;
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut watch = c.watch("svc".into(), 1, 0).await.unwrap();
+    support::process::child::signal(&child, "TERM");
+    let ended = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("the watch ends within the grace period");
+    assert_eq!(ended.unwrap_err().code(), Code::Unavailable);
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert!(dir.path().join("center.redb").exists());
+}
+
+/// `--help` answers at once, exits 0 and lists every option with its environment variable.
+#[test]
+fn the_binary_answers_help() {
+    support::process::child::answers_help(
+        env!("CARGO_BIN_EXE_erpc-center"),
+        &[
+            "--listen",
+            "ERPC_CENTER_LISTEN",
+            "--store",
+            "ERPC_CENTER_STORE",
+            "--data-dir",
+            "ERPC_CENTER_DATA_DIR",
+            "--min-ttl-ms",
+            "ERPC_CENTER_MIN_TTL_MS",
+            "--max-ttl-ms",
+            "ERPC_CENTER_MAX_TTL_MS",
+            "--sweep-ms",
+            "ERPC_CENTER_SWEEP_MS",
+            "--history",
+            "ERPC_CENTER_HISTORY",
+        ],
+    );
+    // Options out of bounds: refused with a message before anything starts.
+    for (args, code) in [
+        (&["--min-ttl-ms", "5000", "--max-ttl-ms", "1000"][..], 1),
+        (&["--sweep-ms", "0"][..], 2),
+        (&["--history", "0"][..], 2),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+            .args(["--store", "memory"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}: no message");
+    }
+}
+
+/// Without --data-dir the binary keeps its data in the per-user data directory
+/// (`$XDG_DATA_HOME/erpc-center` here), says so at start, and writes nothing into the
+/// directory it was started in; its address may come from the environment.
+#[tokio::test]
+async fn the_binary_keeps_its_data_in_the_per_user_directory_by_default() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("data");
+    let log = home.path().join("stderr.log");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .current_dir(cwd.path())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", &xdg)
+        .env("ERPC_CENTER_LISTEN", "tcp://127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr = support::process::listening_addr(&mut child).await;
+    let c = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
+    c.register(inst("svc", "a"), 10_000).await.unwrap();
+    support::process::child::signal(&child, "TERM");
+    assert!(child.wait().await.unwrap().success());
+    let file = xdg.join("erpc-center").join("center.redb");
+    assert!(file.exists(), "no {}", file.display());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(&file.display().to_string()),
+        "the path is not in the log:\n{logged}"
+    );
+    let written: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(
+        written.is_empty(),
+        "wrote into the current directory: {written:?}"
+    );
 }
 
 #[tokio::test]
@@ -280,4 +364,198 @@ async fn the_center_trait_is_usable_in_process() {
             .len(),
         1
     );
+}
+
+/// A revision this center has not reached is from another history (a restarted memory
+/// center, another store): the watch is refused, not left waiting for it.
+#[tokio::test]
+async fn a_watch_from_a_future_revision_is_refused() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    c.register(inst("svc", "a"), 5_000).await.unwrap(); // 1
+    support::refused_to_list_again(c.watch("svc".into(), 21, 0).await).await;
+    support::refused_to_list_again(c.config_watch("app/".into(), 2, 0).await).await;
+    // The current revision itself is fine: nothing to replay, live changes follow.
+    let mut watch = c.watch("svc".into(), 1, 0).await.unwrap();
+    c.register(inst("svc", "b"), 5_000).await.unwrap();
+    assert_eq!(watch.message().await.unwrap().unwrap().revision, 2);
+    drop(watch);
+    server.shutdown().await;
+}
+
+/// A lease granted before a memory center restarted is unknown to the new center, even
+/// once the new center has granted as many leases: renewing it says "register again", and
+/// releasing it removes nobody else's registration.
+#[tokio::test]
+async fn a_lease_from_before_a_restart_is_not_another_instances_lease() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    let addr = server.local_addr().to_string();
+    let old = c.register(inst("svc", "a"), 5_000).await.unwrap();
+    server.shutdown().await;
+    let (server, c) = serve(Box::new(MemoryStore), fast(), &addr).await;
+    let new = c.register(inst("svc", "b"), 5_000).await.unwrap();
+    assert_ne!(old.id, new.id, "lease ids repeat across restarts");
+    assert_eq!(c.renew(old.id).await.unwrap_err().code(), Code::NotFound);
+    c.release(old.id).await.unwrap();
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert_eq!(listing.instances, vec![inst("svc", "b")]);
+    server.shutdown().await;
+}
+
+/// What a client could not use is refused, naming the problem, rather than stored and then
+/// skipped by every client: an instance without a service, an id, or an address; an address
+/// that is not an erpc address; a location off the globe.
+#[tokio::test]
+async fn a_registration_clients_could_not_use_is_refused_naming_the_problem() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    let with = |change: fn(&mut Instance)| {
+        let mut i = inst("svc", "a");
+        change(&mut i);
+        i
+    };
+    let cases = [
+        (with(|i| i.service.clear()), "service"),
+        (with(|i| i.id.clear()), "id"),
+        (with(|i| i.addrs.clear()), "address"),
+        (
+            with(|i| i.addrs = vec!["10.0.0.5:7001".into()]),
+            "10.0.0.5:7001",
+        ),
+        (with(|i| i.location = Some((91.0, 0.0))), "latitude"),
+        (with(|i| i.location = Some((0.0, f64::NAN))), "longitude"),
+    ];
+    for (instance, named) in cases {
+        let err = c.register(instance, 1_000).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+        assert!(err.message().contains(named), "{named}: {err}");
+    }
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert!(listing.instances.is_empty());
+    assert_eq!(listing.revision, 0, "nothing was recorded");
+    server.shutdown().await;
+}
+
+/// CENTER.md's table, method by method: TTLs are clamped to the center's bounds; renew
+/// answers the TTL; deregister and release end the lease; removing what is not there, or
+/// deleting an unset key, changes nothing and answers the current revision; a config key may
+/// not be empty.
+#[tokio::test]
+async fn each_method_does_what_the_table_says() {
+    let config = CenterConfig {
+        max_ttl: Duration::from_secs(60),
+        ..fast()
+    };
+    let (server, c) = serve(Box::new(MemoryStore), config, "tcp://127.0.0.1:0").await;
+    let short = c.register(inst("svc", "a"), 1).await.unwrap();
+    assert_eq!(short.ttl_ms, 100, "raised to the shortest lease");
+    let long = c.register(inst("svc", "b"), u64::MAX).await.unwrap();
+    assert_eq!(long.ttl_ms, 60_000, "lowered to the longest lease");
+    assert_eq!(c.renew(long.id).await.unwrap(), 60_000);
+
+    let revision = long.revision;
+    assert_eq!(
+        c.deregister("svc".into(), "nobody".into()).await.unwrap(),
+        revision
+    );
+    assert_eq!(c.release(long.id + 1_000).await.unwrap(), revision);
+    assert_eq!(c.config_delete("unset".into()).await.unwrap(), revision);
+
+    assert_eq!(c.release(long.id).await.unwrap(), revision + 1);
+    assert_eq!(c.renew(long.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        c.deregister("svc".into(), "a".into()).await.unwrap(),
+        revision + 2
+    );
+    assert_eq!(c.renew(short.id).await.unwrap_err().code(), Code::NotFound);
+
+    let err = c.config_set(String::new(), "v".into()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    server.shutdown().await;
+}
+
+/// A watcher that does not read falls behind the live changes; once more than its buffer is
+/// waiting (4,096 changes by default; 16 here) it is ended `aborted`, told where to resume.
+#[tokio::test]
+async fn a_watcher_that_falls_behind_is_told_where_to_resume() {
+    assert_eq!(CenterConfig::default().watch_buffer, 4_096);
+    assert_eq!(CenterConfig::default().history, 10_000);
+    let config = CenterConfig {
+        watch_buffer: 16,
+        ..fast()
+    };
+    let (server, c) = serve(Box::new(MemoryStore), config, "tcp://127.0.0.1:0").await;
+    let mut watch = c.config_watch(String::new(), 0, 0).await.unwrap();
+    // Large values fill the stream's window (256 KiB) and both buffers quickly.
+    let value = "x".repeat(4_096);
+    for i in 0..400 {
+        c.config_set(format!("k{i}"), value.clone()).await.unwrap();
+    }
+    let mut received = 0u64;
+    let err = loop {
+        match watch.message().await {
+            Ok(Some(event)) => received = event.revision,
+            Ok(None) => panic!("the watch ended without an error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.code(), Code::Aborted, "{err}");
+    assert!(
+        err.message()
+            .contains(&format!("watch again from revision {received}")),
+        "{err} (last received {received})"
+    );
+    server.shutdown().await;
+}
+
+/// A watch has no deadline unless its client gives one: opened from a client whose calls
+/// default to 300 ms, on a center whose calls default to 300 ms, it still delivers a change
+/// made a second later. (A stream's deadline would cover the whole stream, and a watch never
+/// ends by itself.)
+#[tokio::test]
+async fn a_watch_outlives_the_default_call_deadlines() {
+    let center = CenterImpl::open(Box::new(MemoryStore), fast()).unwrap();
+    let server = erpc_core::Server::builder()
+        .config(erpc_core::ServerConfig {
+            default_deadline: Duration::from_millis(300),
+            ..erpc_core::ServerConfig::default()
+        })
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let client = erpc_core::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build(server.local_addr())
+        .unwrap();
+    let c = CenterClient::new(client);
+    let mut watch = c.watch("svc".into(), 0, 0).await.unwrap();
+    let mut config = c.config_watch("app/".into(), 0, 0).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    c.register(inst("svc", "a"), 5_000).await.unwrap();
+    c.config_set("app/k".into(), "v".into()).await.unwrap();
+    let event = watch.message().await.expect("the watch is alive");
+    assert!(matches!(event, Some(ref e) if e.revision == 1), "{event:?}");
+    let event = config.message().await.expect("the config watch is alive");
+    assert!(matches!(event, Some(ref e) if e.revision == 2), "{event:?}");
+    drop((watch, config));
+    server.shutdown().await;
+}
+
+/// "JSON, codec 2, carries the same shapes": a client calling in JSON is answered in JSON.
+#[tokio::test]
+async fn the_center_answers_json_too() {
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
+    let json = erpc_core::CodecId::JSON;
+    let lease = c
+        .register(inst("svc", "a"), 5_000)
+        .codec(json)
+        .await
+        .unwrap();
+    assert_eq!(c.renew(lease.id).codec(json).await.unwrap(), 5_000);
+    let listing = c
+        .discover("svc".into(), Filter::default())
+        .codec(json)
+        .await
+        .unwrap();
+    assert_eq!(listing.instances, vec![inst("svc", "a")]);
+    server.shutdown().await;
 }

@@ -111,7 +111,7 @@ async fn a_watch_on_etcd_replays_from_a_revision_and_refuses_compacted_ones() {
     let removed = c.deregister("svc".into(), "a".into()).await.unwrap();
 
     // Everything after the first registration, in order, then live changes.
-    let mut watch = c.watch("svc".into(), first.revision).await.unwrap();
+    let mut watch = c.watch("svc".into(), first.revision, 0).await.unwrap();
     let e = watch.message().await.unwrap().unwrap();
     assert_eq!(e.revision, second.revision);
     assert!(matches!(e.change, Change::Registered(ref i) if i.id == "b"));
@@ -132,7 +132,7 @@ async fn a_watch_on_etcd_replays_from_a_revision_and_refuses_compacted_ones() {
 
     // Config: same revisions, same watch.
     let set = c.config_set("app/limit".into(), "10".into()).await.unwrap();
-    let mut config = c.config_watch("app/".into(), set - 1).await.unwrap();
+    let mut config = c.config_watch("app/".into(), set - 1, 0).await.unwrap();
     let e = config.message().await.unwrap().unwrap();
     assert_eq!(
         e.change,
@@ -160,12 +160,12 @@ async fn a_watch_on_etcd_replays_from_a_revision_and_refuses_compacted_ones() {
         .unwrap();
     etcd_client.compact(deleted as i64, None).await.unwrap();
     // A stream's outcome arrives on the stream: the refusal is its first item.
-    let mut refused = c.watch("svc".into(), first.revision).await.unwrap();
+    let mut refused = c.watch("svc".into(), first.revision, 0).await.unwrap();
     let old = refused.message().await.unwrap_err();
     assert_eq!(old.code(), Code::OutOfRange, "{old:?}");
     assert!(old.message().contains("too old"), "{old:?}");
     // From the compaction on, replay works.
-    let mut watch = c.watch("svc".into(), deleted).await.unwrap();
+    let mut watch = c.watch("svc".into(), deleted, 0).await.unwrap();
     let next = c.register(inst("d"), 5_000).await.unwrap();
     assert_eq!(
         watch.message().await.unwrap().unwrap().revision,
@@ -252,4 +252,35 @@ async fn killed_provider_processes_expire_with_their_etcd_leases() {
     assert!(took[0] >= Duration::from_millis(1_250), "{took:?}");
     assert!(p99 <= ttl + Duration::from_millis(500 + 700), "{took:?}");
     center.shutdown().await;
+}
+
+/// A center on an etcd started again empty (or restored from an old snapshot): a watch from a
+/// revision etcd has not reached is refused, not left waiting for it; and a watch naming
+/// another cluster's epoch is refused too.
+#[tokio::test]
+async fn a_watch_from_a_revision_etcd_has_not_reached_is_refused() {
+    let etcd = etcd().await;
+    let (server, c) = center_on(&etcd).await;
+    c.register(inst("a"), 5_000).await.unwrap();
+    let listing = c.discover("svc".into(), Filter::default()).await.unwrap();
+    assert_ne!(listing.epoch, 0, "the epoch is etcd's cluster id");
+    for refused in [
+        c.watch("svc".into(), listing.revision + 10, 0).await,
+        c.config_watch("app/".into(), listing.revision + 10, 0)
+            .await,
+        c.watch("svc".into(), listing.revision, listing.epoch + 1)
+            .await,
+    ] {
+        support::refused_to_list_again(refused).await;
+    }
+    // The listing's own revision and epoch: live changes follow.
+    let mut watch = c
+        .watch("svc".into(), listing.revision, listing.epoch)
+        .await
+        .unwrap();
+    c.register(inst("b"), 5_000).await.unwrap();
+    let e = watch.message().await.unwrap().unwrap();
+    assert!(matches!(e.change, Change::Registered(ref i) if i.id == "b"));
+    drop(watch);
+    server.shutdown().await;
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use erpc_center::etcd::EtcdRegistry;
 use erpc_core::ServerHandle;
+use erpc_core::discovery::{Instance, Register};
 use support::etcd::etcd;
 
 async fn provider(registry: &EtcdRegistry, name: &str) -> ServerHandle {
@@ -71,4 +72,32 @@ async fn the_last_known_list_stays_while_etcd_is_down() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     a.shutdown_timeout(Duration::from_secs(5)).await;
+}
+
+/// etcd started again empty at the same address (what clients see of an etcd restored from
+/// an old snapshot): its revisions count from 1 again, below the consumer's. The consumer
+/// must list again — not wait for etcd to reach its old revision — and drop the instances
+/// etcd no longer has.
+#[tokio::test]
+async fn a_consumer_lists_again_when_etcd_restarts_empty() {
+    let etcd = etcd().await;
+    let registry = EtcdRegistry::connect(&[&etcd.endpoint])
+        .await
+        .unwrap()
+        .ttl(Duration::from_secs(30));
+    for i in 0..3 {
+        let old = Instance::new("Whoami", format!("old-{i}"), "tcp://127.0.0.1:1");
+        // Dropped: no keep-alive puts it back on the new etcd.
+        drop(registry.register(old).await.unwrap());
+    }
+    let mut list = support::subscribe(&registry).await;
+    assert_eq!(list.borrow_and_update().len(), 3);
+
+    let etcd = etcd.restart_empty().await;
+    let fresh = EtcdRegistry::connect(&[&etcd.endpoint]).await.unwrap();
+    let _new = fresh
+        .register(Instance::new("Whoami", "new", "tcp://127.0.0.1:2"))
+        .await
+        .unwrap();
+    support::list_becomes(&mut list, &["new"]).await;
 }

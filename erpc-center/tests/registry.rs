@@ -7,26 +7,71 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use erpc_center::store::Store;
 use erpc_center::store::memory::MemoryStore;
-use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
-use erpc_core::ServerHandle;
+use erpc_center::store::redb::RedbStore;
+use erpc_center::{CenterClient, CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
+use erpc_core::{Middleware, Next, Request, Response, ServerHandle, Status};
 
 async fn center() -> ServerHandle {
     center_at("tcp://127.0.0.1:0").await
 }
 
 async fn center_at(listen: &str) -> ServerHandle {
+    center_on(Box::new(MemoryStore), listen, &Calls::default()).await
+}
+
+/// A center on `store` serving on `listen`, counting its calls in `calls`. A graceful
+/// shutdown gives open watches 100 ms, so their followers notice it at once.
+async fn center_on(store: Box<dyn Store>, listen: &str, calls: &Calls) -> ServerHandle {
     let config = CenterConfig {
         min_ttl: Duration::from_millis(100),
         sweep: Duration::from_millis(50),
         ..CenterConfig::default()
     };
-    let center = CenterImpl::open(Box::new(MemoryStore), config).unwrap();
+    let center = CenterImpl::open(store, config).unwrap();
     erpc_core::Server::builder()
+        .config(erpc_core::ServerConfig {
+            shutdown_grace: Duration::from_millis(100),
+            ..erpc_core::ServerConfig::default()
+        })
+        .middleware(calls.clone())
         .add_service(CenterServer::new(center))
         .serve([listen])
         .await
         .unwrap()
+}
+
+/// The calls a center received, by method (streams counted when they open).
+#[derive(Clone, Default)]
+struct Calls(Arc<std::sync::Mutex<HashMap<String, usize>>>);
+
+impl Calls {
+    fn of(&self, method: &str) -> usize {
+        self.0.lock().unwrap().get(method).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for Calls {
+    async fn call(&self, request: Request, next: Next<'_>) -> Result<Response, Status> {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(request.method().to_owned())
+            .or_default() += 1;
+        next.run(request).await
+    }
+}
+
+fn admin(addr: &str) -> CenterClient {
+    CenterClient::new(erpc_core::Client::new(addr).unwrap())
+}
+
+/// An instance of Whoami nobody calls: the tests only read the lists.
+fn listed(id: &str) -> Instance {
+    Instance::new("Whoami", id, "tcp://127.0.0.1:1")
 }
 
 async fn provider(registry: &CenterRegistry, name: &str) -> ServerHandle {
@@ -393,4 +438,170 @@ async fn config_is_followed_live_and_kept_while_the_center_is_down() {
         config.borrow().get("app/limit").map(String::as_str),
         Some("20")
     );
+}
+
+/// The reported case: a consumer follows a service (revision 21); the center, on the memory
+/// store, restarts at the same address and counts revisions from 1 again; a newcomer
+/// registers. The consumer's revision 21 is not from this history: it must list again, see
+/// the newcomer, and drop the instances the new center does not know.
+#[tokio::test]
+async fn a_consumer_lists_again_when_a_memory_center_restarts_at_the_same_address() {
+    let first = center().await;
+    let addr = first.local_addr().to_string();
+    for i in 0..3 {
+        admin(&addr)
+            .register(listed(&format!("old-{i}")), 60_000)
+            .await
+            .unwrap();
+    }
+    for i in 0..18 {
+        admin(&addr)
+            .config_set(format!("k{i}"), "v".into())
+            .await
+            .unwrap();
+    }
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    let mut list = support::subscribe(&registry).await;
+    support::list_becomes(&mut list, &["old-0", "old-1", "old-2"]).await;
+
+    first.shutdown_timeout(Duration::from_secs(1)).await;
+    let _second = center_at(&addr).await;
+    admin(&addr).register(listed("new"), 60_000).await.unwrap();
+    support::list_becomes(&mut list, &["new"]).await;
+}
+
+/// The same fault with the new history already past the consumer's revision: a consumer
+/// failing over to a center on another store (its own memory) must list there, not resume
+/// from a revision of the first center's history.
+#[tokio::test]
+async fn a_consumer_lists_again_when_it_fails_over_to_a_center_on_another_store() {
+    let (one, two) = (center().await, center().await);
+    let (a, b) = (one.local_addr().to_string(), two.local_addr().to_string());
+    for i in 0..3 {
+        admin(&a)
+            .register(listed(&format!("old-{i}")), 60_000)
+            .await
+            .unwrap();
+    }
+    admin(&b).register(listed("other"), 60_000).await.unwrap();
+    for i in 0..30 {
+        admin(&b)
+            .config_set(format!("k{i}"), "v".into())
+            .await
+            .unwrap();
+    }
+    let registry = CenterRegistry::new([a.as_str(), b.as_str()]).unwrap();
+    let mut list = support::subscribe(&registry).await;
+    support::list_becomes(&mut list, &["old-0", "old-1", "old-2"]).await;
+
+    one.shutdown_timeout(Duration::from_secs(1)).await;
+    admin(&b).register(listed("late"), 60_000).await.unwrap();
+    support::list_becomes(&mut list, &["late", "other"]).await;
+    two.shutdown_timeout(Duration::from_secs(1)).await;
+}
+
+/// A center on the redb store restarted on its own file keeps its history: consumers resume
+/// their watches there and do not list again (no `discover` reaches the restarted center).
+#[tokio::test]
+async fn a_consumer_resumes_without_listing_again_when_a_redb_center_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("center.redb");
+    let first = center_on(
+        Box::new(RedbStore::open(&path).unwrap()),
+        "tcp://127.0.0.1:0",
+        &Calls::default(),
+    )
+    .await;
+    let addr = first.local_addr().to_string();
+    admin(&addr).register(listed("old"), 60_000).await.unwrap();
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    let mut list = support::subscribe(&registry).await;
+    support::list_becomes(&mut list, &["old"]).await;
+
+    first.shutdown_timeout(Duration::from_secs(1)).await;
+    let calls = Calls::default();
+    let _second = center_on(Box::new(RedbStore::open(&path).unwrap()), &addr, &calls).await;
+    admin(&addr).register(listed("new"), 60_000).await.unwrap();
+    support::list_becomes(&mut list, &["new", "old"]).await;
+    assert_eq!(calls.of("discover"), 0, "the consumer listed again");
+    assert!(calls.of("watch") >= 1, "the consumer resumed its watch");
+}
+
+/// Config followed across a memory center's restart: the entries become the new center's.
+#[tokio::test]
+async fn followed_config_is_listed_again_when_a_memory_center_restarts() {
+    let first = center().await;
+    let addr = first.local_addr().to_string();
+    for key in ["app/a", "app/b", "app/c"] {
+        admin(&addr)
+            .config_set(key.into(), "old".into())
+            .await
+            .unwrap();
+    }
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    let mut config = registry.follow_config("app/").await.unwrap();
+    assert_eq!(config.borrow_and_update().len(), 3);
+
+    first.shutdown_timeout(Duration::from_secs(1)).await;
+    let _second = center_at(&addr).await;
+    admin(&addr)
+        .config_set("app/z".into(), "new".into())
+        .await
+        .unwrap();
+    let entries = |c: &std::collections::BTreeMap<String, String>| {
+        c.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+    };
+    let reached = tokio::time::timeout(
+        Duration::from_secs(10),
+        config.wait_for(|c| entries(c) == ["app/z=new"]),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    assert!(reached, "the config is {:?}", entries(&config.borrow()));
+}
+
+/// `CenterRegistry` keeps one watch (and one config watch) open for as long as it follows,
+/// past its own call timeout (3 s) and the center's default call deadline (300 ms here): a
+/// watch opened with a deadline would end at it and be opened again.
+#[tokio::test]
+async fn a_follower_keeps_one_watch_past_the_default_deadlines() {
+    let calls = Calls::default();
+    let center = erpc_core::Server::builder()
+        .config(erpc_core::ServerConfig {
+            default_deadline: Duration::from_millis(300),
+            ..erpc_core::ServerConfig::default()
+        })
+        .middleware(calls.clone())
+        .add_service(CenterServer::new(
+            CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).unwrap(),
+        ))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let addr = center.local_addr().to_string();
+    let registry = CenterRegistry::new([addr.as_str()]).unwrap();
+    let mut list = support::subscribe(&registry).await;
+    let mut config = registry.follow_config("app/").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    admin(&addr).register(listed("a"), 60_000).await.unwrap();
+    admin(&addr)
+        .config_set("app/k".into(), "v".into())
+        .await
+        .unwrap();
+    support::list_becomes(&mut list, &["a"]).await;
+    let arrived = tokio::time::timeout(
+        Duration::from_secs(5),
+        config.wait_for(|c| c.contains_key("app/k")),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    assert!(arrived, "the config change did not arrive");
+    assert_eq!(
+        (calls.of("watch"), calls.of("config_watch")),
+        (1, 1),
+        "watches were opened again"
+    );
+    center.shutdown_timeout(Duration::from_secs(1)).await;
 }

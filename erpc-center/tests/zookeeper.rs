@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use erpc_center::zookeeper::ZooKeeperRegistry;
 use erpc_core::ServerHandle;
+use erpc_core::discovery::{Instance, Register};
 use support::zookeeper::zookeeper;
 
 #[test]
@@ -76,5 +77,39 @@ async fn the_last_known_list_stays_while_zookeeper_is_down() {
     assert!(
         took < Duration::from_millis(1_500),
         "shutdown took {took:?}"
+    );
+}
+
+/// ZooKeeper started again empty at the same address (what clients see of a restore from an
+/// old snapshot): the consumer's session cannot resume there (ZooKeeper refuses a client that
+/// has seen a newer transaction than its own, and does not know the session), so it expires,
+/// and the consumer lists again in a new session — dropping the instances ZooKeeper no longer
+/// has — within about 1.4 session timeouts.
+#[tokio::test]
+async fn a_consumer_lists_again_when_zookeeper_restarts_empty() {
+    let zk = zookeeper().await;
+    let registry = ZooKeeperRegistry::new(&zk.cluster).session_timeout(Duration::from_secs(1));
+    // Registered in a session of its own that nothing renews after the restart.
+    let old = registry
+        .register(Instance::new("Whoami", "old", "tcp://127.0.0.1:1"))
+        .await
+        .unwrap();
+    let mut list = support::subscribe(&registry).await;
+    assert_eq!(list.borrow_and_update().len(), 1);
+
+    let zk = zk.restart_empty().await;
+    // Its provider is gone too: nothing registers it again on the new ZooKeeper (dropped
+    // only now, its session's close cannot remove anything there).
+    drop(old);
+    let fresh = ZooKeeperRegistry::new(&zk.cluster);
+    let _new = fresh
+        .register(Instance::new("Whoami", "new", "tcp://127.0.0.1:2"))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    support::list_becomes(&mut list, &["new"]).await;
+    eprintln!(
+        "zookeeper restarted empty: the consumer listed again {:?} after the new registration",
+        started.elapsed()
     );
 }

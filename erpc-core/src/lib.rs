@@ -82,8 +82,9 @@ pub use metadata::Metadata;
 pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
 pub use protocol::CompressionList;
 pub use server::{
-    Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, StreamRequest,
-    bidi_streaming, client_streaming, oneway, server_streaming, unary, unknown_method, wrong_shape,
+    Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, ShutdownSignals,
+    StreamRequest, bidi_streaming, client_streaming, oneway, server_streaming, unary,
+    unknown_method, wrong_shape,
 };
 pub use status::{Code, Status};
 pub use stream::{Event, ServerStream, Streaming};

@@ -36,7 +36,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Heap allocations per unary call, client and server together, for each PAYLOAD size.
+#[derive(Debug, clap::Parser)]
+#[command(name = "allocs")]
+struct Cli {
+    /// Payload sizes in bytes [default: 16 512 65536].
+    payloads: Vec<usize>,
+}
+
 fn main() {
+    let payloads = <Cli as clap::Parser>::parse().payloads;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -49,10 +58,6 @@ fn main() {
             .await
             .expect("serve");
         let client = BenchClient::new(erpc::Client::connect(addr).await.expect("connect"));
-        let payloads: Vec<usize> = std::env::args()
-            .skip(1)
-            .filter_map(|a| a.parse().ok())
-            .collect();
         let payloads = if payloads.is_empty() {
             vec![16, 512, 65536]
         } else {

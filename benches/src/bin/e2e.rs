@@ -15,79 +15,126 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use erpc_benches::cli::Args;
+use clap::{Parser, Subcommand};
 use erpc_benches::load::{self, LoadConfig, Report};
 use erpc_benches::stacks::{erpc_stack, raw, tarpc_stack, tonic_stack};
 
+/// One side of one end-to-end benchmark case (benches/e2e.sh drives it). STACK is raw, erpc,
+/// tarpc or tonic, or erpc:TRANSPORT (tcp, unix, mem, tls, ws, wss, quic, udp, kcp). A
+/// server stops on SIGINT or SIGTERM (exit 0).
+#[derive(Debug, Parser)]
+#[command(name = "e2e")]
+struct Cli {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Debug, Subcommand)]
+enum Role {
+    /// Serve STACK on ADDR until SIGINT or SIGTERM.
+    Server { stack: String, addr: SocketAddr },
+    /// Load a server of STACK at ADDR and print one tab-separated line: stack, conns,
+    /// inflight, payload, rps, p50 µs, p99 µs, p99.9 µs, errors.
+    Client(Load),
+    /// Both in this process, the server on a thread of its own (for mem://).
+    Both(Load),
+}
+
+#[derive(Debug, clap::Args)]
+struct Load {
+    stack: String,
+    addr: SocketAddr,
+    /// Connections.
+    conns: usize,
+    /// Calls in flight per connection.
+    inflight: usize,
+    /// Warm-up, in seconds.
+    warmup_s: f64,
+    /// Measured time, in seconds.
+    measure_s: f64,
+    /// Request and response payload, in bytes.
+    payload: usize,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn serve(stack: String, addr: SocketAddr) {
+    match stack.as_str() {
+        "raw" => raw::serve(addr).await,
+        "erpc" => erpc_stack::serve(addr).await,
+        "tarpc" => tarpc_stack::serve(addr).await,
+        "tonic" => tonic_stack::serve(addr).await,
+        other => match other.strip_prefix("erpc:") {
+            Some(transport) => erpc_stack::serve_on(transport, addr).await,
+            None => unknown(other),
+        },
+    }
+}
+
+fn unknown(stack: &str) -> ! {
+    eprintln!("unknown stack {stack:?}: raw, erpc, tarpc, tonic or erpc:TRANSPORT");
+    std::process::exit(2)
+}
+
 fn main() {
-    let args = &Args::new(
-        "e2e server STACK ADDR | e2e client STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD",
-    );
-    let role: String = args.get(1);
-    let stack: String = args.get(2);
-    let addr: SocketAddr = args.get(3);
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
+    match Cli::parse().role {
+        Role::Server { stack, addr } => runtime().block_on(async move {
+            let mut stop = erpc::ShutdownSignals::listen().expect("signal handlers");
+            tokio::select! {
+                _ = serve(stack, addr) => {}
+                _ = stop.recv() => {}
+            }
+        }),
+        Role::Client(load) => run(load),
+        Role::Both(load) => {
+            let (stack, addr) = (load.stack.clone(), load.addr);
+            std::thread::spawn(move || runtime().block_on(serve(stack, addr)));
+            std::thread::sleep(Duration::from_millis(500));
+            run(load)
+        }
+    }
+}
+
+fn run(load: Load) {
+    let Load {
+        stack, addr, conns, ..
+    } = load;
+    let config = LoadConfig {
+        inflight: load.inflight,
+        warmup: Duration::from_secs_f64(load.warmup_s),
+        measure: Duration::from_secs_f64(load.measure_s),
+        payload: load.payload,
     };
-    let serve = move |stack: String| async move {
+    let report: Report = runtime().block_on(async {
         match stack.as_str() {
-            "raw" => raw::serve(addr).await,
-            "erpc" => erpc_stack::serve(addr).await,
-            "tarpc" => tarpc_stack::serve(addr).await,
-            "tonic" => tonic_stack::serve(addr).await,
+            "raw" => load::run(raw::connect(addr, conns).await, config).await,
+            "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,
+            "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
+            "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,
             other => match other.strip_prefix("erpc:") {
-                Some(transport) => erpc_stack::serve_on(transport, addr).await,
-                None => Args::new("unknown stack").usage(),
+                Some(transport) => {
+                    let caller = erpc_stack::connect_on(transport, addr, conns).await;
+                    load::run(caller, config).await
+                }
+                None => unknown(other),
             },
         }
-    };
-    if role == "both" {
-        let stack = stack.clone();
-        std::thread::spawn(move || runtime().block_on(serve(stack)));
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let runtime = runtime();
-    match role.as_str() {
-        "server" => runtime.block_on(serve(stack)),
-        "client" | "both" => {
-            let conns: usize = args.get(4);
-            let config = LoadConfig {
-                inflight: args.get(5),
-                warmup: Duration::from_secs_f64(args.get(6)),
-                measure: Duration::from_secs_f64(args.get(7)),
-                payload: args.get(8),
-            };
-            let report: Report = runtime.block_on(async move {
-                match stack.as_str() {
-                    "raw" => load::run(raw::connect(addr, conns).await, config).await,
-                    "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,
-                    "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
-                    "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,
-                    other => match other.strip_prefix("erpc:") {
-                        Some(transport) => {
-                            let caller = erpc_stack::connect_on(transport, addr, conns).await;
-                            load::run(caller, config).await
-                        }
-                        None => args.usage(),
-                    },
-                }
-            });
-            println!(
-                "{}\t{}\t{}\t{}\t{:.0}\t{:.1}\t{:.1}\t{:.1}\t{}",
-                args.get::<String>(2),
-                conns,
-                config.inflight,
-                config.payload,
-                report.rps,
-                report.p50_us,
-                report.p99_us,
-                report.p999_us,
-                report.errors
-            );
-        }
-        _ => args.usage(),
-    }
+    });
+    println!(
+        "{}\t{}\t{}\t{}\t{:.0}\t{:.1}\t{:.1}\t{:.1}\t{}",
+        stack,
+        conns,
+        config.inflight,
+        config.payload,
+        report.rps,
+        report.p50_us,
+        report.p99_us,
+        report.p999_us,
+        report.errors
+    );
 }

@@ -37,11 +37,17 @@ unsafe impl GlobalAlloc for Live {
 #[global_allocator]
 static GLOBAL: Live = Live;
 
+/// Heap held per idle connection, client and server sides together.
+#[derive(Debug, clap::Parser)]
+#[command(name = "idle")]
+struct Cli {
+    /// Idle connections to open.
+    #[arg(default_value_t = 2_000)]
+    connections: usize,
+}
+
 fn main() {
-    let connections: usize = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2_000);
+    let connections = <Cli as clap::Parser>::parse().connections;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -11,16 +11,33 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use erpc_benches::cli::Args;
+use clap::Parser;
 use erpc_benches::message::Msg;
 use erpc_benches::stacks::{erpc_stack, tonic_stack};
 
+/// Stream throughput: COUNT messages of PAYLOAD bytes echoed through one bidirectional
+/// stream of an `e2e server STACK ADDR` (benches/streams.sh drives it). Prints one
+/// tab-separated line: stack, payload, messages, seconds, messages/s, MB/s.
+#[derive(Debug, Parser)]
+#[command(name = "streams")]
+struct Cli {
+    /// erpc or tonic.
+    stack: String,
+    /// The server's address.
+    addr: SocketAddr,
+    /// Messages to echo.
+    count: usize,
+    /// Bytes per message.
+    payload: usize,
+}
+
 fn main() {
-    let args = &Args::new("streams STACK ADDR COUNT PAYLOAD   (STACK: erpc or tonic)");
-    let stack: String = args.get(1);
-    let addr: SocketAddr = args.get(2);
-    let count: usize = args.get(3);
-    let payload: usize = args.get(4);
+    let Cli {
+        stack,
+        addr,
+        count,
+        payload,
+    } = Cli::parse();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -31,7 +48,10 @@ fn main() {
             match stack.as_str() {
                 "erpc" => erpc_stack::stream_echo(addr, &msg, count).await,
                 "tonic" => tonic_stack::stream_echo(addr, &msg, count).await,
-                _ => args.usage(),
+                other => {
+                    eprintln!("unknown stack {other:?}: erpc or tonic");
+                    std::process::exit(2)
+                }
             }
         })
     };

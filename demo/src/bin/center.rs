@@ -1,5 +1,5 @@
 //! The registry center of the three-process demo, on tcp://127.0.0.1:7070 with a durable
-//! store in `./demo-center-data`:
+//! store in the per-user data directory (`erpc-demo-center`):
 //!
 //! ```sh
 //! cargo run -p demo --bin center
@@ -9,25 +9,55 @@
 //!
 //! It is the `erpc-center` binary's work in a few lines; that binary has every option.
 
-use erpc_center::store::redb::RedbStore;
+use std::path::PathBuf;
+
+use clap::Parser;
+use erpc_center::store::redb::{self, RedbStore};
 use erpc_center::{CenterConfig, CenterImpl, CenterServer};
+
+/// The demo's registry center (the `erpc-center` binary has every option). Stops
+/// gracefully on SIGINT or SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "center")]
+struct Args {
+    /// Address to serve on.
+    #[arg(
+        long,
+        env = "ERPC_DEMO_CENTER_LISTEN",
+        default_value = "tcp://127.0.0.1:7070"
+    )]
+    listen: String,
+    /// Directory of the durable store [default: erpc-demo-center in the per-user data
+    /// directory, e.g. ~/.local/share/erpc-demo-center].
+    #[arg(long, env = "ERPC_DEMO_CENTER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let store = RedbStore::open(std::path::Path::new("demo-center-data/center.redb"))?;
+    let args = Args::parse();
+    let mut stop = erpc::ShutdownSignals::listen()?;
+    let dir = match args.data_dir {
+        Some(dir) => dir,
+        None => redb::default_dir("erpc-demo-center")
+            .ok_or("no per-user data directory here: give --data-dir")?,
+    };
+    let path = dir.join(redb::FILE_NAME);
+    let store = RedbStore::open(&path)?;
     let center = CenterImpl::open(Box::new(store), CenterConfig::default())?;
     let server = erpc::Server::builder()
         .add_service(CenterServer::new(center))
-        .serve(["tcp://127.0.0.1:7070"])
+        .serve([args.listen.as_str()])
         .await?;
     println!(
-        "center listening on {} (Ctrl-C stops it)",
-        server.local_addr()
+        "center listening on {} (data in {}; Ctrl-C stops it)",
+        server.local_addr(),
+        path.display()
     );
-    tokio::signal::ctrl_c().await?;
+    let signal = stop.recv().await;
     server
         .shutdown_timeout(std::time::Duration::from_secs(2))
         .await;
-    println!("center stopped");
+    println!("{signal}: center stopped");
     Ok(())
 }

@@ -2,35 +2,49 @@
 //! instance answered: `cargo run -p demo --bin client` (`-- --calls N`, default 20). Start
 //! and stop servers meanwhile to watch the list follow.
 
+#[path = "../centers.rs"]
+mod centers;
 #[path = "../hello.rs"]
 mod hello;
 
 use std::time::Duration;
 
-use erpc_center::CenterRegistry;
+use clap::Parser;
+
+/// Finds `demo.Hello` through the demo's center and calls it twice a second, printing which
+/// instance answered. SIGINT or SIGTERM stops it between calls.
+#[derive(Debug, Parser)]
+#[command(name = "client")]
+struct Args {
+    /// How many calls to make.
+    #[arg(long, env = "ERPC_DEMO_CALLS", default_value_t = 20)]
+    calls: usize,
+    #[command(flatten)]
+    centers: centers::Centers,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let calls = match args.iter().position(|a| a == "--calls") {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or("--calls needs a number")?
-            .parse::<usize>()?,
-        None => 20,
-    };
-    let registry = CenterRegistry::new(["tcp://127.0.0.1:7070"])?;
+    let args = Args::parse();
+    let mut stop = erpc::ShutdownSignals::listen()?;
+    let registry = args.centers.registry()?;
     let client = hello::HelloClient::new(
         erpc::Client::builder()
             .discover(&registry, "demo.Hello")
             .await?,
     );
-    for i in 1..=calls {
-        match client.hello("demo".into()).await {
-            Ok(reply) => println!("{i:>3}: {reply}"),
-            Err(status) => println!("{i:>3}: {status}"),
+    let calls = async {
+        for i in 1..=args.calls {
+            match client.hello("demo".into()).await {
+                Ok(reply) => println!("{i:>3}: {reply}"),
+                Err(status) => println!("{i:>3}: {status}"),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    tokio::select! {
+        _ = calls => {}
+        signal = stop.recv() => println!("{signal}: stopped"),
     }
     Ok(())
 }

@@ -1,27 +1,44 @@
 //! One instance of `demo.Hello`, registered with the demo's center:
 //! `cargo run -p demo --bin server -- --port 7001`. Run two or three on different ports;
-//! Ctrl-C deregisters it at once (kill -9 leaves its lease to expire).
+//! Ctrl-C or SIGTERM deregisters it at once (kill -9 leaves its lease to expire).
 
+#[path = "../centers.rs"]
+mod centers;
 #[path = "../hello.rs"]
 mod hello;
 
 use std::sync::Arc;
 
+use clap::Parser;
 use erpc::discovery::Instance;
-use erpc_center::CenterRegistry;
+
+/// One instance of the demo's `demo.Hello`, registered with the demo's center. SIGINT or
+/// SIGTERM deregisters it, sends GOAWAY to its clients and stops it.
+#[derive(Debug, Parser)]
+#[command(name = "server")]
+struct Args {
+    /// Port to serve on, on 127.0.0.1.
+    #[arg(long, env = "ERPC_DEMO_SERVER_PORT", default_value_t = 7001)]
+    port: u16,
+    /// Address to serve on, any transport (instead of --port).
+    #[arg(long, env = "ERPC_DEMO_SERVER_LISTEN", conflicts_with = "port")]
+    listen: Option<String>,
+    /// The instance's id [default: instance-PORT].
+    #[arg(long, env = "ERPC_DEMO_SERVER_ID")]
+    id: Option<String>,
+    #[command(flatten)]
+    centers: centers::Centers,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let port = match args.iter().position(|a| a == "--port") {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or("--port needs a number")?
-            .parse::<u16>()?,
-        None => 7001,
-    };
-    let name = format!("instance-{port}");
-    let registry = CenterRegistry::new(["tcp://127.0.0.1:7070"])?;
+    let args = Args::parse();
+    let mut stop = erpc::ShutdownSignals::listen()?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| format!("tcp://127.0.0.1:{}", args.port));
+    let name = args.id.unwrap_or_else(|| format!("instance-{}", args.port));
+    let registry = args.centers.registry()?;
     let server = erpc::Server::builder()
         .add_service(hello::HelloServer::new(hello::Instance(name.clone())))
         .register(
@@ -31,14 +48,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..Instance::default()
             },
         )
-        .serve([format!("tcp://127.0.0.1:{port}")])
+        .serve([listen])
         .await?;
     println!(
         "{name} serving on {} and registered (Ctrl-C deregisters and stops)",
         server.local_addr()
     );
-    tokio::signal::ctrl_c().await?;
+    let signal = stop.recv().await;
     server.shutdown().await;
-    println!("{name} deregistered and stopped");
+    println!("{signal}: {name} deregistered and stopped");
     Ok(())
 }

@@ -12,7 +12,9 @@
 //! backend's they are not gapless (other keys in the same etcd take revisions too), and etcd
 //! does not say whether a key left by deregistration or lease expiry (the reason is
 //! [`REMOVED`]). Replay reaches back to etcd's last compaction; older revisions get
-//! `out_of_range`, like the local history limit.
+//! `out_of_range`, like the local history limit. The epoch is etcd's cluster id; a revision
+//! past etcd's current one (etcd restored from a snapshot, or started again empty) is refused
+//! like a revision of another epoch, rather than waited for.
 
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use etcd_client::{
 
 use super::{Backend, Scope};
 use crate::model::{Change, Event, Filter, Instance};
+use crate::registry::NotReplayable;
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
 
 /// Where a center's state lives in etcd unless the store URL names a prefix.
@@ -148,9 +151,9 @@ impl EtcdBackend {
         })
     }
 
-    /// What is in `scope` now, each entry as the change that put it there, and the revision
-    /// it is current at.
-    async fn read(&self, scope: &Scope) -> Result<(Vec<Change>, u64), Status> {
+    /// What is in `scope` now, each entry as the change that put it there, and where it is in
+    /// etcd's history (revision, epoch).
+    async fn read(&self, scope: &Scope) -> Result<(Vec<Change>, At), Status> {
         let resp = self
             .client()
             .get(
@@ -164,11 +167,11 @@ impl EtcdBackend {
             .iter()
             .filter_map(|kv| self.change(EventType::Put, kv))
             .collect();
-        Ok((current, revision_of(resp.header())))
+        Ok((current, At::of(resp.header())))
     }
 
-    /// etcd's current revision.
-    async fn current_revision(&self) -> Result<u64, Status> {
+    /// Where etcd's history is now.
+    async fn now(&self) -> Result<At, Status> {
         // Any read answers with the current revision; this one reads nothing.
         let options = GetOptions::new().with_count_only();
         let resp = self
@@ -176,11 +179,33 @@ impl EtcdBackend {
             .get(self.instances.as_str(), Some(options))
             .await
             .map_err(unavailable)?;
-        Ok(revision_of(resp.header()))
+        Ok(At::of(resp.header()))
     }
 
-    /// `out_of_range` if etcd no longer keeps the history after `from` (compacted).
-    async fn check_replayable(&self, prefix: &str, from: u64) -> Result<(), Status> {
+    /// etcd's current revision.
+    async fn current_revision(&self) -> Result<u64, Status> {
+        Ok(self.now().await?.revision)
+    }
+
+    /// `out_of_range` if the history after `from` of `epoch` cannot be replayed: `epoch` is
+    /// not this etcd cluster's, `from` is past its current revision (etcd restored or started
+    /// again: the revision is from another history), or etcd compacted it away.
+    async fn check_replayable(&self, prefix: &str, from: u64, epoch: u64) -> Result<(), Status> {
+        let now = self.now().await?;
+        if epoch != 0 && epoch != now.epoch {
+            let e = NotReplayable::OtherHistory {
+                asked: epoch,
+                epoch: now.epoch,
+            };
+            return Err(Status::out_of_range(e.to_string()));
+        }
+        if from > now.revision {
+            let e = NotReplayable::Future {
+                asked: from,
+                current: now.revision,
+            };
+            return Err(Status::out_of_range(e.to_string()));
+        }
         let start = i64::try_from(from + 1)
             .map_err(|_| Status::invalid_argument(format!("revision {from} is out of range")))?;
         let options = GetOptions::new()
@@ -194,7 +219,7 @@ impl EtcdBackend {
                     "revision {from} is too old to replay (etcd compacted its history); list again and watch from the listing's revision"
                 )))
             }
-            // A revision etcd has not reached yet: the watch waits for it.
+            // `from` is the current revision: nothing to replay yet.
             Err(etcd_client::Error::GRpcStatus(s)) if s.message().contains("future revision") => {
                 Ok(())
             }
@@ -205,6 +230,22 @@ impl EtcdBackend {
 
 fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> u64 {
     header.map_or(0, |h| h.revision().max(0) as u64)
+}
+
+/// A point in etcd's history: a revision, and the cluster id as the epoch.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    revision: u64,
+    epoch: u64,
+}
+
+impl At {
+    fn of(header: Option<&etcd_client::ResponseHeader>) -> At {
+        At {
+            revision: revision_of(header),
+            epoch: header.map_or(0, |h| h.cluster_id()),
+        }
+    }
 }
 
 /// etcd leases are whole seconds (at least 1).
@@ -333,7 +374,7 @@ impl Backend for EtcdBackend {
 
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status> {
         check_service(service)?;
-        let (current, revision) = self.read(&Scope::Service(service.to_owned())).await?;
+        let (current, at) = self.read(&Scope::Service(service.to_owned())).await?;
         let instances = current
             .into_iter()
             .filter_map(|change| match change {
@@ -343,16 +384,22 @@ impl Backend for EtcdBackend {
             .collect();
         Ok(Listing {
             instances,
-            revision,
+            revision: at.revision,
+            epoch: at.epoch,
         })
     }
 
-    async fn watch(&self, scope: Scope, from: u64) -> Result<ServerStream<Event>, Status> {
+    async fn watch(
+        &self,
+        scope: Scope,
+        from: u64,
+        epoch: u64,
+    ) -> Result<ServerStream<Event>, Status> {
         if let Scope::Service(s) = &scope {
             check_service(s)?;
         }
         let prefix = self.scope_prefix(&scope);
-        self.check_replayable(&prefix, from).await?;
+        self.check_replayable(&prefix, from, epoch).await?;
         let options = WatchOptions::new()
             .with_prefix()
             .with_start_revision((from + 1) as i64);
@@ -431,7 +478,7 @@ impl Backend for EtcdBackend {
     }
 
     async fn config_get(&self, prefix: &str) -> Result<ConfigListing, Status> {
-        let (current, revision) = self.read(&Scope::Config(prefix.to_owned())).await?;
+        let (current, at) = self.read(&Scope::Config(prefix.to_owned())).await?;
         let entries = current
             .into_iter()
             .filter_map(|change| match change {
@@ -439,7 +486,11 @@ impl Backend for EtcdBackend {
                 _ => None,
             })
             .collect();
-        Ok(ConfigListing { entries, revision })
+        Ok(ConfigListing {
+            entries,
+            revision: at.revision,
+            epoch: at.epoch,
+        })
     }
 }
 

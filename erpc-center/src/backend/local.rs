@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::{Backend, Scope};
 use crate::model::{Change, Event, Filter, Instance};
-use crate::registry::{Record, Registry, TooOld};
+use crate::registry::{NotReplayable, Record, Registry};
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
 use crate::store::Store;
 
@@ -89,7 +89,7 @@ fn store_failed(e: impl std::fmt::Display) -> Status {
     Status::unavailable(format!("the center could not persist the change: {e}"))
 }
 
-fn too_old(e: TooOld) -> Status {
+fn not_replayable(e: NotReplayable) -> Status {
     Status::out_of_range(e.to_string())
 }
 
@@ -110,7 +110,11 @@ impl Local {
     pub fn open(store: Box<dyn Store>, config: &CenterConfig) -> Result<Local, Status> {
         let snapshot = store.load().map_err(store_failed)?;
         let registry = Registry::restore(snapshot, config.history, Instant::now());
-        tracing::info!(revision = registry.revision(), "center state restored");
+        tracing::info!(
+            revision = registry.revision(),
+            epoch = registry.epoch(),
+            "center state restored"
+        );
         let (events, _) = broadcast::channel(config.watch_buffer.max(16));
         let inner = Arc::new(Inner {
             registry: Mutex::new(registry),
@@ -198,17 +202,24 @@ impl Backend for Local {
     }
 
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status> {
-        let (instances, revision) = self.inner.lock().discover(service, filter);
+        let registry = self.inner.lock();
+        let (instances, revision) = registry.discover(service, filter);
         Ok(Listing {
             instances,
             revision,
+            epoch: registry.epoch(),
         })
     }
 
-    async fn watch(&self, scope: Scope, from: u64) -> Result<ServerStream<Event>, Status> {
+    async fn watch(
+        &self,
+        scope: Scope,
+        from: u64,
+        epoch: u64,
+    ) -> Result<ServerStream<Event>, Status> {
         let (backlog, mut live) = {
             let registry = self.inner.lock();
-            let backlog = registry.since(from).map_err(too_old)?;
+            let backlog = registry.since(from, epoch).map_err(not_replayable)?;
             // Subscribed under the lock: nothing published between the backlog and the
             // subscription can be missed.
             (backlog, self.inner.events.subscribe())
@@ -274,7 +285,12 @@ impl Backend for Local {
     }
 
     async fn config_get(&self, prefix: &str) -> Result<ConfigListing, Status> {
-        let (entries, revision) = self.inner.lock().config_list(prefix);
-        Ok(ConfigListing { entries, revision })
+        let registry = self.inner.lock();
+        let (entries, revision) = registry.config_list(prefix);
+        Ok(ConfigListing {
+            entries,
+            revision,
+            epoch: registry.epoch(),
+        })
     }
 }

@@ -57,9 +57,15 @@ pub trait Backend: Send + Sync + 'static {
     async fn release(&self, lease: u64) -> Result<(bool, u64), Status>;
     /// The instances of `service` passing `filter`.
     async fn discover(&self, service: &str, filter: &Filter) -> Result<Listing, Status>;
-    /// The changes in `scope` after revision `from`, then live ones; `out_of_range` if `from`
-    /// is too old to replay.
-    async fn watch(&self, scope: Scope, from: u64) -> Result<ServerStream<Event>, Status>;
+    /// The changes in `scope` after revision `from` of history `epoch` (0: unchecked), then
+    /// live ones; `out_of_range` if they cannot be replayed: `from` is too old, past the
+    /// current revision, or `epoch` is not this backend's.
+    async fn watch(
+        &self,
+        scope: Scope,
+        from: u64,
+        epoch: u64,
+    ) -> Result<ServerStream<Event>, Status>;
     /// Set a config key. The revision.
     async fn config_set(&self, key: String, value: String) -> Result<u64, Status>;
     /// Delete a config key. The revision (the current one if it was not set).

@@ -1,16 +1,16 @@
 //! The embedded durable store: one redb file (ACID, crash-safe, pure Rust), written once per
 //! change in a single transaction.
 //!
-//! Tables: `meta` (revision, last lease id), `instances` (`service\0id` → registration as
+//! Tables: `meta` (epoch, revision, last lease id), `instances` (`service\0id` → registration as
 //! JSON), `config` (key → value), `events` (revision → event as JSON, the last `history`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, first_lease, new_epoch};
 use crate::model::{Event, Instance};
 use crate::registry::{Record, Registration, Snapshot};
 
@@ -30,6 +30,17 @@ fn instance_key(service: &str, id: &str) -> String {
     format!("{service}\0{id}")
 }
 
+/// The file name of the store in a center's data directory.
+pub const FILE_NAME: &str = "center.redb";
+
+/// Where a program called `name` keeps its data unless told otherwise: `name` in the
+/// platform's per-user data directory (`$XDG_DATA_HOME`, else `~/.local/share`, on Linux;
+/// `~/Library/Application Support` on macOS; `%APPDATA%` on Windows) — never the current
+/// directory. `None` where the platform names none (no home directory).
+pub fn default_dir(name: &str) -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join(name))
+}
+
 /// A redb file.
 pub struct RedbStore {
     db: Database,
@@ -42,7 +53,9 @@ impl std::fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Open (or create) the store at `path`.
+    /// Open (or create) the store at `path`. A new file starts a history: a random epoch and
+    /// first lease id, persisted with it (a file from before epochs existed gets its epoch
+    /// now).
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(StoreError::from_any)?;
@@ -51,7 +64,19 @@ impl RedbStore {
         // Create the tables, so reads never meet a missing one.
         let txn = db.begin_write().map_err(StoreError::from_any)?;
         {
-            txn.open_table(META).map_err(StoreError::from_any)?;
+            let mut meta = txn.open_table(META).map_err(StoreError::from_any)?;
+            if meta.get("epoch").map_err(StoreError::from_any)?.is_none() {
+                meta.insert("epoch", new_epoch()?)
+                    .map_err(StoreError::from_any)?;
+            }
+            if meta
+                .get("last_lease")
+                .map_err(StoreError::from_any)?
+                .is_none()
+            {
+                meta.insert("last_lease", first_lease()?)
+                    .map_err(StoreError::from_any)?;
+            }
             txn.open_table(INSTANCES).map_err(StoreError::from_any)?;
             txn.open_table(CONFIG).map_err(StoreError::from_any)?;
             txn.open_table(EVENTS).map_err(StoreError::from_any)?;
@@ -72,6 +97,7 @@ impl Store for RedbStore {
                 .map_or(0, |v| v.value()))
         };
         let mut snapshot = Snapshot {
+            epoch: get("epoch")?,
             revision: get("revision")?,
             last_lease: get("last_lease")?,
             ..Snapshot::default()
@@ -182,9 +208,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("center.redb");
         let now = tokio::time::Instant::now();
-        let mut r = Registry::new(3);
+        let mut r;
         {
             let store = RedbStore::open(&path).unwrap();
+            r = Registry::restore(store.load().unwrap(), 3, now);
+            let first = r.last_lease();
             for i in 0..4 {
                 let (lease, event, record) = r.register(
                     Instance::new("svc", format!("i{i}"), "tcp://x:1"),
@@ -194,9 +222,9 @@ mod tests {
                 store.commit(&event, &record, lease, 3).unwrap();
             }
             let (event, record) = r.deregister("svc", "i0", "deregistered").unwrap();
-            store.commit(&event, &record, 4, 3).unwrap();
+            store.commit(&event, &record, first + 4, 3).unwrap();
             let (event, record) = r.config_set("k".into(), "v".into());
-            store.commit(&event, &record, 4, 3).unwrap();
+            store.commit(&event, &record, first + 4, 3).unwrap();
         }
         let store = RedbStore::open(&path).unwrap();
         let snapshot = store.load().unwrap();
@@ -207,5 +235,17 @@ mod tests {
         assert_eq!(snapshot, expected);
         assert_eq!(snapshot.history.len(), 3);
         assert_eq!(snapshot.revision, 6);
+    }
+
+    #[test]
+    fn a_file_keeps_its_epoch_and_another_file_has_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one.redb"), dir.path().join("two.redb"));
+        let epoch = RedbStore::open(&one).unwrap().load().unwrap().epoch;
+        assert_ne!(epoch, 0);
+        assert_eq!(RedbStore::open(&one).unwrap().load().unwrap().epoch, epoch);
+        let other = RedbStore::open(&two).unwrap().load().unwrap();
+        assert_ne!(other.epoch, epoch);
+        assert_ne!(other.last_lease, 0, "lease ids start at a random point");
     }
 }

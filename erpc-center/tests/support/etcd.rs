@@ -11,6 +11,7 @@ pub struct Etcd {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    peer_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -31,10 +32,14 @@ pub fn free_port() -> u16 {
 
 /// Start an etcd on free loopback ports with a temporary data directory; wait until it answers.
 pub async fn etcd() -> Etcd {
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let peer_url = format!("http://127.0.0.1:{}", free_port());
+    start(endpoint, peer_url).await
+}
+
+/// Start an etcd on these URLs with a new temporary data directory.
+async fn start(endpoint: String, peer_url: String) -> Etcd {
     let dir = tempfile::tempdir().unwrap();
-    let (client, peer) = (free_port(), free_port());
-    let endpoint = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
     let child = std::process::Command::new("etcd")
         .arg("--data-dir")
         .arg(dir.path())
@@ -51,6 +56,7 @@ pub async fn etcd() -> Etcd {
     let etcd = Etcd {
         child,
         endpoint,
+        peer_url,
         _dir: dir,
     };
     let started = Instant::now();
@@ -72,5 +78,15 @@ impl Etcd {
     /// The endpoint as `host:port`, for `etcd://` store URLs.
     pub fn host_port(&self) -> &str {
         self.endpoint.trim_start_matches("http://")
+    }
+
+    /// Kill this etcd and start a new one, empty, on the same ports: what clients see of an
+    /// etcd restored from an old snapshot or started again without its data. Its revisions
+    /// count from 1 again; its cluster id is the same (it derives from the member's name and
+    /// URLs).
+    pub async fn restart_empty(self) -> Etcd {
+        let (endpoint, peer_url) = (self.endpoint.clone(), self.peer_url.clone());
+        drop(self);
+        start(endpoint, peer_url).await
     }
 }

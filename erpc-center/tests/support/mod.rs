@@ -151,3 +151,40 @@ where
     new.deregister().await.expect("deregisters");
     list_reaches(registry, 0, std::time::Duration::from_secs(2)).await;
 }
+
+/// Wait until the followed list holds exactly `ids`.
+pub async fn list_becomes(
+    list: &mut tokio::sync::watch::Receiver<erpc_core::discovery::Endpoints>,
+    ids: &[&str],
+) {
+    let ids_of = |l: &erpc_core::discovery::Endpoints| {
+        let mut ids: Vec<String> = l.iter().map(|e| e.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let reached = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        list.wait_for(|l| ids_of(l) == ids),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    assert!(
+        reached,
+        "the list is {:?}, wanted {ids:?}",
+        ids_of(&list.borrow())
+    );
+}
+
+/// A watch `opened` on a center that cannot replay from where it was asked to: refused at
+/// once (not left waiting), `out_of_range`, telling the watcher to list again.
+pub async fn refused_to_list_again<T: erpc_core::Message>(
+    opened: Result<erpc_core::Streaming<T>, erpc_core::Status>,
+) {
+    let mut stream = opened.expect("a stream's refusal comes on the stream");
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.message())
+        .await
+        .expect("refused at once, not left waiting");
+    let err = first.err().expect("refused");
+    assert_eq!(err.code(), erpc_core::Code::OutOfRange, "{err}");
+    assert!(err.message().contains("list again"), "{err}");
+}

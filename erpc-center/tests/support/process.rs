@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+#[path = "../../../tests/support/child.rs"]
+pub mod child;
+
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A running `erpc-center`; killed (SIGKILL) when dropped.
@@ -22,6 +25,13 @@ pub async fn spawn_center(listen: &str, args: &[&str]) -> CenterProcess {
         .kill_on_drop(true)
         .spawn()
         .expect("the erpc-center binary starts");
+    let addr = listening_addr(&mut child).await;
+    CenterProcess { child, addr }
+}
+
+/// Wait for a started `erpc-center`'s first "listening on" line (its stdout piped); the
+/// address it names.
+pub async fn listening_addr(child: &mut tokio::process::Child) -> String {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
@@ -29,11 +39,9 @@ pub async fn spawn_center(listen: &str, args: &[&str]) -> CenterProcess {
         .expect("erpc-center announces its address in time")
         .expect("stdout readable")
         .expect("erpc-center printed a line (did it fail to start?)");
-    let addr = line
-        .strip_prefix("erpc-center listening on ")
+    line.strip_prefix("erpc-center listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    CenterProcess { child, addr }
+        .to_owned()
 }
 
 /// What the provider process reads: its registry (see [`Via`]), its id, its TTL.

@@ -26,8 +26,12 @@ impl Drop for ZooKeeper {
 
 /// Start a ZooKeeper and wait until it serves sessions.
 pub async fn zookeeper() -> ZooKeeper {
+    start(super::etcd::free_port()).await
+}
+
+/// Start a ZooKeeper on `port` with a new temporary data directory.
+async fn start(port: u16) -> ZooKeeper {
     let dir = tempfile::tempdir().unwrap();
-    let port = super::etcd::free_port();
     let child = std::process::Command::new("java")
         // No admin web server: it would take port 8080 in every test.
         .arg("-Dzookeeper.admin.enableServer=false")
@@ -61,5 +65,20 @@ pub async fn zookeeper() -> ZooKeeper {
             "zookeeper did not start"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl ZooKeeper {
+    /// Kill this ZooKeeper and start a new one, empty, on the same port: what clients see of
+    /// a ZooKeeper restored from an old snapshot or started again without its data.
+    pub async fn restart_empty(self) -> ZooKeeper {
+        let port = self
+            .cluster
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("127.0.0.1:PORT");
+        drop(self);
+        start(port).await
     }
 }

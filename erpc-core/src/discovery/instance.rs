@@ -7,6 +7,10 @@ use erpc_transport::Address;
 use serde::{Deserialize, Serialize};
 
 /// One running instance of a service, as registered.
+///
+/// On the wire (a registry's, such as the center's: CENTER.md) a map keyed by field name;
+/// `service` and `id` are required, every other field may be left out and then takes the
+/// default given here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     /// The service name clients look up.
@@ -14,19 +18,35 @@ pub struct Instance {
     /// Unique among the service's instances (say, `host:port`).
     pub id: String,
     /// Where it listens, one address per transport (`tcp://10.0.0.5:7001`, `quic://…`).
+    /// Default none.
+    #[serde(default)]
     pub addrs: Vec<String>,
     /// Relative share of traffic for weighted balancing (0 takes none). Default 100.
+    #[serde(default = "default_weight")]
     pub weight: u32,
-    /// Version of the service it runs.
+    /// Version of the service it runs. Default `""`.
+    #[serde(default)]
     pub version: String,
-    /// Group (environment, cluster, canary…).
+    /// Group (environment, cluster, canary…). Default `""`.
+    #[serde(default)]
     pub group: String,
-    /// Free-form tags.
+    /// Free-form tags. Default none.
+    #[serde(default)]
     pub tags: Vec<String>,
-    /// Free-form metadata.
+    /// Free-form metadata. Default none.
+    #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-    /// Latitude and longitude, for location-aware balancing.
+    /// Latitude and longitude in degrees, for location-aware balancing (on the wire a
+    /// two-element array, or nil). Default none.
+    #[serde(default)]
     pub location: Option<(f64, f64)>,
+}
+
+/// The weight of an instance that names none.
+pub const DEFAULT_WEIGHT: u32 = 100;
+
+fn default_weight() -> u32 {
+    DEFAULT_WEIGHT
 }
 
 impl Default for Instance {
@@ -35,7 +55,7 @@ impl Default for Instance {
             service: String::new(),
             id: String::new(),
             addrs: Vec::new(),
-            weight: 100,
+            weight: DEFAULT_WEIGHT,
             version: String::new(),
             group: String::new(),
             tags: Vec::new(),

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 pub use balance::{Balancer, Candidates, LeastOutstanding, Pick, RoundRobin, Weighted};
 pub use in_process::InProcess;
-pub use instance::{Endpoint, Instance};
+pub use instance::{DEFAULT_WEIGHT, Endpoint, Instance};
 pub use load::Load;
 pub use static_list::StaticList;
 

@@ -7,6 +7,7 @@ mod concurrency_limit;
 mod conn;
 mod in_flight;
 mod service;
+mod signal;
 mod stream_task;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,
 };
+pub use signal::ShutdownSignals;
 
 use crate::config::ServerConfig;
 use crate::discovery::{Instance, Register, Registration};
