@@ -60,6 +60,7 @@ mod engine;
 pub mod extensions;
 pub mod metadata;
 pub mod middleware;
+pub mod observe;
 pub mod protocol;
 pub mod server;
 pub mod status;

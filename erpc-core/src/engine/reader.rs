@@ -16,6 +16,7 @@ use crate::engine::heartbeat::{Beat, Heartbeat};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::task_guard::panic_text;
 use crate::engine::{OutFrame, control};
+use crate::observe::CloseReason;
 use crate::protocol::{
     Decoded, Frame, FrameDecoder, HEADER_LEN, HeadError, Header, Kind, Limits, ProtocolError,
 };
@@ -80,6 +81,25 @@ pub(crate) enum Closed {
     Panicked(String),
     /// The peer broke a rule of the protocol (see [`Verdict::Violation`]).
     Violation(String),
+}
+
+impl Closed {
+    /// What an observer is told: `draining` says the connection was draining after GOAWAY.
+    pub(crate) fn reason(&self, draining: bool) -> CloseReason {
+        match self {
+            Closed::Eof if draining => CloseReason::GoAway,
+            Closed::Eof => CloseReason::PeerClosed,
+            Closed::Stopped if draining => CloseReason::GoAway,
+            Closed::Stopped => CloseReason::Local,
+            Closed::HeartbeatTimeout => CloseReason::Heartbeat,
+            Closed::FirstFrameTimeout => CloseReason::FirstFrameTimeout,
+            Closed::Protocol(e) => CloseReason::Protocol(e.to_string()),
+            Closed::Violation(why) => CloseReason::Protocol(why.clone()),
+            Closed::Abuse(why) => CloseReason::Abuse(why.clone()),
+            Closed::Io(e) => CloseReason::Io(e.to_string()),
+            Closed::WriterFailed | Closed::Panicked(_) => CloseReason::Io(self.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for Closed {

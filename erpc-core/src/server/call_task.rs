@@ -19,8 +19,9 @@ use crate::middleware::Next;
 use crate::protocol::{Frame, Header, Kind};
 use crate::server::conn::answer_frame;
 use crate::server::in_flight::InFlight;
+use crate::server::observed::Observed;
 use crate::server::{Request, Response, Shared};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use crate::status_wire::{check_answer, status_frame};
 
 /// Everything a call's task needs, gathered by the reader so the spawned future stays small
@@ -38,6 +39,8 @@ pub(crate) struct CallTask {
     pub(crate) compression: CompressionId,
     /// The transport's largest frame (UDP: one datagram), if it has one.
     pub(crate) max_frame: Option<usize>,
+    /// Reports the call's end to the server's observer, if it has one.
+    pub(crate) observed: Option<Box<Observed>>,
 }
 
 impl CallTask {
@@ -55,6 +58,7 @@ impl CallTask {
             body,
             compression,
             max_frame,
+            observed,
         } = self;
         let deadline = context.deadline;
         async move {
@@ -87,6 +91,9 @@ impl CallTask {
             }
             let result = outcome.unwrap_or_else(|panic| Err(panicked(id, "handler", panic)));
             if header.kind == Kind::ONEWAY {
+                if let Some(mut observed) = observed {
+                    observed.finish(result.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);
+                }
                 if let Err(status) = result {
                     tracing::debug!(id, %status, "oneway call failed");
                 }
@@ -116,6 +123,10 @@ impl CallTask {
             } else {
                 frame
             };
+            if let Some(mut observed) = observed {
+                let code = Code::from_u8(frame.header.status);
+                observed.finish(code, frame.body.len() as u64);
+            }
             if let Some(wait) = queue(&tx, frame.into()) {
                 wait.await;
             }
@@ -219,6 +230,7 @@ mod tests {
                 services: Default::default(),
                 middleware: vec![],
                 admission: vec![],
+                observer: None,
                 config: Default::default(),
                 codecs: Default::default(),
             }),
@@ -230,6 +242,7 @@ mod tests {
             body: Bytes::new(),
             compression: CompressionId::NONE,
             max_frame: None,
+            observed: None,
         }
     }
 

@@ -21,11 +21,13 @@ use crate::engine::task_guard::spawn_connection_task;
 use crate::engine::writer::{CLOSE_FLUSH, write_loop};
 use crate::engine::{OutFrame, channels, control, queue, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
+use crate::observe::{Refusal, Side};
 use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
 use crate::server::Shared;
 use crate::server::admission::{Admitted, CallHead, CallKind, admit_all};
 use crate::server::call_task::CallTask;
 use crate::server::in_flight::{Cancelled, InFlight, Refused};
+use crate::server::observed::Observed;
 use crate::server::stream_task::StreamTask;
 use crate::status::{Code, Status};
 use crate::status_wire::{status_frame, truncate};
@@ -94,6 +96,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     };
     let closed = read_loop(read, read_config, &tx, &stop, &dead, &mut endpoint).await;
     tracing::debug!(peer = %link.peer, reason = %closed, "server connection ended");
+    if let Some(observer) = &shared.observer {
+        let draining = endpoint.draining.load(Ordering::Acquire);
+        observer.connection_closed(Side::Server, &link.peer, &closed.reason(draining));
+    }
     let farewell = match &closed {
         Closed::Protocol(e @ ProtocolError::FrameTooLarge { .. }) => {
             Some((Code::ResourceExhausted, e.to_string()))
@@ -279,6 +285,7 @@ impl Endpoint for ServerEndpoint {
             }
             other => self.reject(
                 &frame.header,
+                Refusal::Unknown,
                 Status::unimplemented(format!("unknown frame kind 0x{:02x}", other.0)),
                 Verdict::Junk,
             ),
@@ -296,6 +303,7 @@ impl Endpoint for ServerEndpoint {
         // Over this server's limits, which PROTOCOL.md §8 states.
         self.reject(
             &header,
+            Refusal::TooLarge,
             Status::resource_exhausted(format!("server refused the frame: {reason}")),
             Verdict::Junk,
         )
@@ -312,7 +320,7 @@ impl Endpoint for ServerEndpoint {
             HeadError::UnknownCritical(_) => Status::unimplemented(error.to_string()),
             _ => Status::invalid_argument(error.to_string()),
         };
-        self.reject(&header, status, Verdict::Junk)
+        self.reject(&header, Refusal::Malformed, status, Verdict::Junk)
     }
 }
 
@@ -331,7 +339,16 @@ impl ServerEndpoint {
     /// Answer a call that will not run (see [`ServerEndpoint::answer`]), and return
     /// `verdict`. Oneway calls (and frames without a request id) have nobody to tell; they
     /// are logged. Unknown kinds are answered: their sender may be waiting for a response.
-    fn reject(&self, header: &Header, status: Status, verdict: Verdict) -> Verdict {
+    fn reject(
+        &self,
+        header: &Header,
+        refusal: Refusal,
+        status: Status,
+        verdict: Verdict,
+    ) -> Verdict {
+        if let Some(observer) = &self.shared.observer {
+            observer.frame_refused(Side::Server, &self.peer, refusal);
+        }
         let answer = match header.kind {
             Kind::ONEWAY => None,
             // Frames of a stream that is not running have nobody to answer.
@@ -375,8 +392,8 @@ impl ServerEndpoint {
 
     /// Refuse a call the client could not have known would be refused (the server's
     /// services, its cap, its shutdown, a deadline spent in transit): answered, and no junk.
-    fn refuse(&self, header: &Header, status: Status) -> Verdict {
-        self.reject(header, status, Verdict::Useful)
+    fn refuse(&self, header: &Header, refusal: Refusal, status: Status) -> Verdict {
+        self.reject(header, refusal, status, Verdict::Useful)
     }
 
     /// Start a call, or refuse it.
@@ -387,6 +404,7 @@ impl ServerEndpoint {
         if self.draining.load(Ordering::Acquire) {
             return self.refuse(
                 &header,
+                Refusal::Draining,
                 Status::unavailable("server is shutting down; the call was not run"),
             );
         }
@@ -394,6 +412,7 @@ impl ServerEndpoint {
             // Both are required (PROTOCOL.md §2.2): a frame the protocol does not allow.
             return self.reject(
                 &header,
+                Refusal::Malformed,
                 Status::invalid_argument("call without service or method name"),
                 Verdict::Junk,
             );
@@ -401,12 +420,14 @@ impl ServerEndpoint {
         let Some(service) = self.shared.services.get(service_name.as_str()).cloned() else {
             return self.refuse(
                 &header,
+                Refusal::Unknown,
                 Status::unimplemented(format!("unknown service {:?}", service_name.as_str())),
             );
         };
         if self.shared.codecs.get(header.codec).is_none() {
             return self.refuse(
                 &header,
+                Refusal::Unknown,
                 Status::unimplemented(format!(
                     "unknown codec {}: this server has not registered it (ServerBuilder::register_codec)",
                     header.codec
@@ -417,11 +438,16 @@ impl ServerEndpoint {
         if header.kind != Kind::STREAM_OPEN && !header.compression.is_supported() {
             return self.refuse(
                 &header,
+                Refusal::Unknown,
                 Status::unimplemented(format!("unknown compression id {}", header.compression.0)),
             );
         }
         if header.kind == Kind::STREAM_OPEN && !self.streaming {
-            return self.refuse(&header, streaming_unsupported(self.peer.scheme()));
+            return self.refuse(
+                &header,
+                Refusal::Unknown,
+                streaming_unsupported(self.peer.scheme()),
+            );
         }
         let now = Instant::now();
         let is_stream = header.kind == Kind::STREAM_OPEN;
@@ -429,6 +455,7 @@ impl ServerEndpoint {
             Some(0) => {
                 return self.refuse(
                     &header,
+                    Refusal::Expired,
                     Status::deadline_exceeded("deadline had passed on arrival"),
                 );
             }
@@ -465,7 +492,7 @@ impl ServerEndpoint {
             };
             match admit_all(&self.shared.admission, &head) {
                 Ok(admitted) => admitted,
-                Err(status) => return self.refuse(&header, status),
+                Err(status) => return self.refuse(&header, Refusal::Hook, status),
             }
         };
         let stream = is_stream.then(|| {
@@ -487,6 +514,7 @@ impl ServerEndpoint {
             Err(Refused::Full) => {
                 return self.refuse(
                     &header,
+                    Refusal::AtCapacity,
                     Status::resource_exhausted(format!(
                         "{} calls already running on this connection",
                         config.max_in_flight
@@ -502,6 +530,16 @@ impl ServerEndpoint {
             }
         }
         self.last_id.fetch_max(id, Ordering::AcqRel);
+        let observed = self.shared.observer.as_ref().map(|observer| {
+            let names = (service_name, method);
+            Observed::start(
+                observer,
+                names,
+                is_stream,
+                deadline,
+                frame.body.len() as u64,
+            )
+        });
         let service_name = service_name.clone();
         let method = method.clone();
         let Frame { head, body, .. } = frame;
@@ -545,6 +583,7 @@ impl ServerEndpoint {
                     service,
                     context,
                     header,
+                    observed,
                 };
                 spawn_holding(admitted, task.run())
             }
@@ -559,6 +598,7 @@ impl ServerEndpoint {
                     body,
                     compression: respond,
                     max_frame: self.max_frame,
+                    observed,
                 };
                 spawn_holding(admitted, task.run())
             }

@@ -6,6 +6,7 @@ mod call_task;
 mod concurrency_limit;
 mod conn;
 mod in_flight;
+mod observed;
 mod service;
 mod signal;
 mod stream_task;
@@ -32,6 +33,7 @@ pub use signal::ShutdownSignals;
 use crate::config::ServerConfig;
 use crate::discovery::{Instance, Register, Registration};
 use crate::middleware::Middleware;
+use crate::observe::{CloseReason, Observer, Side};
 use crate::status::Status;
 
 /// What every connection of a server shares.
@@ -39,6 +41,8 @@ pub(crate) struct Shared {
     pub services: HashMap<String, Arc<dyn Service>>,
     /// Header-level hooks, in order (see [`admission`]).
     pub admission: Vec<Arc<dyn Admission>>,
+    /// Engine events go here, if anyone listens.
+    pub observer: Option<Arc<dyn Observer>>,
     pub middleware: Vec<Arc<dyn Middleware>>,
     pub config: ServerConfig,
     pub codecs: Arc<Codecs>,
@@ -72,6 +76,7 @@ pub struct ServerBuilder {
     services: HashMap<String, Arc<dyn Service>>,
     middleware: Vec<Arc<dyn Middleware>>,
     admission: Vec<Arc<dyn Admission>>,
+    observer: Option<Arc<dyn Observer>>,
     config: ServerConfig,
     codecs: Option<Codecs>,
     registry: Option<(Arc<dyn Register>, Instance)>,
@@ -90,6 +95,13 @@ impl ServerBuilder {
     /// the order added; the first refusal answers the call.
     pub fn admission(mut self, hook: impl Admission) -> Self {
         self.admission.push(Arc::new(hook));
+        self
+    }
+
+    /// Report engine events (connections opened and closed with the reason, frames refused,
+    /// calls started and finished) to `observer`. See [`crate::observe`].
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observer = Some(Arc::new(observer));
         self
     }
 
@@ -227,6 +239,7 @@ impl ServerBuilder {
             services: self.services,
             middleware: self.middleware,
             admission: self.admission,
+            observer: self.observer,
             config: self.config,
             codecs: Arc::new(self.codecs.unwrap_or_default()),
         });
@@ -405,6 +418,9 @@ async fn accept_loop(
                 backoff = Duration::from_millis(5);
                 match slots.clone().try_acquire_owned() {
                     Ok(slot) => {
+                        if let Some(observer) = &shared.observer {
+                            observer.connection_opened(Side::Server, &stream.peer);
+                        }
                         let serve = conn::serve(shared.clone(), stream, shutdown.clone());
                         tracker.spawn(async move {
                             serve.await;
@@ -412,13 +428,15 @@ async fn accept_loop(
                         });
                     }
                     Err(_) => {
-                        tracker.spawn(conn::refuse(
-                            stream,
-                            format!(
-                                "server is at its limit of {} connections (max_connections)",
-                                shared.config.max_connections
-                            ),
-                        ));
+                        let why = format!(
+                            "server is at its limit of {} connections (max_connections)",
+                            shared.config.max_connections
+                        );
+                        if let Some(observer) = &shared.observer {
+                            let reason = CloseReason::Limit(why.clone());
+                            observer.connection_closed(Side::Server, &stream.peer, &reason);
+                        }
+                        tracker.spawn(conn::refuse(stream, why));
                     }
                 }
             }

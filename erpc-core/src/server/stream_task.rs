@@ -2,6 +2,8 @@
 //! stream sent message by message under flow control, ended by STREAM_END with the outcome.
 
 use crate::codec_failure::Site;
+use crate::server::observed::Observed;
+use crate::status::Code;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +27,8 @@ pub(crate) struct StreamTask {
     pub(crate) service: Arc<dyn crate::server::Service>,
     pub(crate) context: Context,
     pub(crate) header: Header,
+    /// Reports the call's end to the server's observer, if it has one.
+    pub(crate) observed: Option<Box<Observed>>,
 }
 
 impl StreamTask {
@@ -36,6 +40,7 @@ impl StreamTask {
             service,
             context,
             header,
+            observed,
         } = self;
         let id = header.request_id;
         let deadline = context.deadline;
@@ -87,6 +92,9 @@ impl StreamTask {
             Ok(Err(status)) => Some(status),
             Err(panic) => Some(panicked(id, "handler", panic)),
         };
+        if let Some(mut observed) = observed {
+            observed.finish(status.as_ref().map_or(Code::Ok, |s| s.code()), 0);
+        }
         let _ = outbound.end(status.as_ref()).await;
     }
 }

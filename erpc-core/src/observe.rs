@@ -1,0 +1,124 @@
+//! Engine events: what happens on connections and calls, for metrics, logs and tests, with no
+//! cost when nobody observes (one `Option` check per event site).
+//!
+//! Register an [`Observer`] with `ServerBuilder::observer` or `ClientBuilder::observer`. Every
+//! method has an empty default: implement the events you need. Methods are called on the
+//! engine's own tasks, inline: keep them short and non-blocking (bump a counter, record a
+//! histogram sample, push to a channel), never await or lock for long.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use erpc_core::observe::{CloseReason, Observer, Side};
+//! use erpc_core::PeerAddr;
+//!
+//! /// Counts connections closed because the peer stopped answering heartbeats.
+//! #[derive(Default)]
+//! struct Silent(AtomicU64);
+//!
+//! impl Observer for Silent {
+//!     fn connection_closed(&self, _side: Side, _peer: &PeerAddr, reason: &CloseReason) {
+//!         if *reason == CloseReason::Heartbeat {
+//!             self.0.fetch_add(1, Ordering::Relaxed);
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::time::Duration;
+
+use erpc_transport::PeerAddr;
+
+use crate::status::Code;
+
+/// Which end of the connection reports the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The server's end.
+    Server,
+    /// The client's end.
+    Client,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed it in order (end of stream).
+    PeerClosed,
+    /// This side closed it in order: a client dropped or closed, a server finished draining
+    /// after GOAWAY or shut down.
+    Local,
+    /// The server sent GOAWAY and the connection drained (client side: it was replaced).
+    GoAway,
+    /// The peer stopped answering heartbeats.
+    Heartbeat,
+    /// A new connection sent no whole frame within the first-frame deadline.
+    FirstFrameTimeout,
+    /// The peer broke the protocol (the message says how).
+    Protocol(String),
+    /// The peer flooded the connection (junk frames, rapid cancels).
+    Abuse(String),
+    /// A limit turned the connection away (the server's `max_connections`).
+    Limit(String),
+    /// The peer sent an ERROR frame (its message).
+    PeerError(String),
+    /// Reading or writing failed.
+    Io(String),
+}
+
+/// Why a frame was refused without running anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// Over a size limit (`limits.max_head`, `max_body`, `max_metadata_entries`).
+    TooLarge,
+    /// A malformed header block.
+    Malformed,
+    /// No such service or method, or an unknown codec or compression.
+    Unknown,
+    /// At the running-call cap (`max_in_flight`).
+    AtCapacity,
+    /// Refused by a header-level hook (auth, rate limit, concurrency limit).
+    Hook,
+    /// The server is draining (GOAWAY sent).
+    Draining,
+    /// Its deadline had passed on arrival.
+    Expired,
+}
+
+/// A call as events name it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallEvent<'a> {
+    /// The service name.
+    pub service: &'a str,
+    /// The method name.
+    pub method: &'a str,
+    /// Whether it is a stream (else unary or oneway).
+    pub stream: bool,
+}
+
+/// What a finished call measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    /// How it ended (`Ok` for success).
+    pub code: Code,
+    /// From its start (request read, or sent) to its end.
+    pub took: Duration,
+    /// Body bytes received for it (as on the wire, compressed).
+    pub bytes_in: u64,
+    /// Body bytes sent for it (as on the wire).
+    pub bytes_out: u64,
+}
+
+/// Receives engine events. Every method defaults to doing nothing.
+pub trait Observer: Send + Sync + 'static {
+    /// A connection was established (server: accepted and handed to the engine; client:
+    /// dialled).
+    fn connection_opened(&self, _side: Side, _peer: &PeerAddr) {}
+    /// A connection ended, and why.
+    fn connection_closed(&self, _side: Side, _peer: &PeerAddr, _reason: &CloseReason) {}
+    /// A frame was refused before anything ran for it.
+    fn frame_refused(&self, _side: Side, _peer: &PeerAddr, _refusal: Refusal) {}
+    /// A call started (server: admitted; client: sent).
+    fn call_started(&self, _side: Side, _call: &CallEvent<'_>) {}
+    /// A call finished.
+    fn call_finished(&self, _side: Side, _call: &CallEvent<'_>, _finished: &Finished) {}
+}

@@ -1,0 +1,88 @@
+//! A call under observation: reports `call_finished` to the server's [`Observer`] exactly
+//! once — with the call's status when its task answers, or, when the task is stopped from
+//! outside (CANCEL, the deadline sweeper, shutdown), as `deadline_exceeded` if its deadline
+//! had passed and `cancelled` otherwise.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::observe::{CallEvent, Finished, Observer, Side};
+use crate::protocol::ByteStr;
+use crate::status::Code;
+
+pub(crate) struct Observed {
+    observer: Arc<dyn Observer>,
+    service: ByteStr,
+    method: ByteStr,
+    stream: bool,
+    started: Instant,
+    deadline: Instant,
+    bytes_in: u64,
+    done: bool,
+}
+
+impl Observed {
+    /// Report the call's start and watch it.
+    pub fn start(
+        observer: &Arc<dyn Observer>,
+        (service, method): (&ByteStr, &ByteStr),
+        stream: bool,
+        deadline: Instant,
+        bytes_in: u64,
+    ) -> Box<Observed> {
+        let observed = Observed {
+            observer: observer.clone(),
+            service: service.clone(),
+            method: method.clone(),
+            stream,
+            started: Instant::now(),
+            deadline,
+            bytes_in,
+            done: false,
+        };
+        observed
+            .observer
+            .call_started(Side::Server, &observed.event());
+        Box::new(observed)
+    }
+
+    fn event(&self) -> CallEvent<'_> {
+        CallEvent {
+            service: &self.service,
+            method: &self.method,
+            stream: self.stream,
+        }
+    }
+
+    /// The call ended with `code`, having sent `bytes_out` body bytes (0 for a stream: its
+    /// messages are counted as they go).
+    pub fn finish(&mut self, code: Code, bytes_out: u64) {
+        self.report(code, bytes_out);
+    }
+
+    fn report(&mut self, code: Code, bytes_out: u64) {
+        self.done = true;
+        let finished = Finished {
+            code,
+            took: self.started.elapsed(),
+            bytes_in: self.bytes_in,
+            bytes_out,
+        };
+        self.observer
+            .call_finished(Side::Server, &self.event(), &finished);
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        if !self.done {
+            let code = if Instant::now() >= self.deadline {
+                Code::DeadlineExceeded
+            } else {
+                Code::Cancelled
+            };
+            self.report(code, 0);
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Engine events: an observer counting connection closes by reason, with each reason caused
+//! for real, and calls and refusals seen as they happen.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use erpc::observe::{CallEvent, CloseReason, Finished, Observer, Refusal, Side};
+use erpc::{Code, CodecId, PeerAddr, ServerConfig};
+use support::*;
+
+#[derive(Default)]
+struct Counts {
+    closed: Mutex<HashMap<&'static str, u64>>,
+    refused: Mutex<Vec<Refusal>>,
+    finished: Mutex<Vec<(String, Code)>>,
+    started: Mutex<u64>,
+}
+
+#[derive(Clone, Default)]
+struct Counting(Arc<Counts>);
+
+impl Observer for Counting {
+    fn connection_closed(&self, side: Side, _peer: &PeerAddr, reason: &CloseReason) {
+        assert_eq!(side, Side::Server);
+        let name = match reason {
+            CloseReason::Heartbeat => "heartbeat",
+            CloseReason::GoAway => "goaway",
+            CloseReason::Protocol(_) => "protocol",
+            CloseReason::PeerClosed => "peer closed",
+            _ => "other",
+        };
+        *self.0.closed.lock().unwrap().entry(name).or_default() += 1;
+    }
+    fn frame_refused(&self, _side: Side, _peer: &PeerAddr, refusal: Refusal) {
+        self.0.refused.lock().unwrap().push(refusal);
+    }
+    fn call_started(&self, _side: Side, _call: &CallEvent<'_>) {
+        *self.0.started.lock().unwrap() += 1;
+    }
+    fn call_finished(&self, _side: Side, call: &CallEvent<'_>, finished: &Finished) {
+        let name = format!("{}.{}", call.service, call.method);
+        self.0.finished.lock().unwrap().push((name, finished.code));
+    }
+}
+
+impl Counting {
+    fn closed(&self, reason: &str) -> u64 {
+        self.0
+            .closed
+            .lock()
+            .unwrap()
+            .get(reason)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    async fn wait_closed(&self, reason: &str, n: u64) {
+        let by = std::time::Instant::now() + Duration::from_secs(5);
+        while self.closed(reason) < n {
+            assert!(
+                std::time::Instant::now() < by,
+                "no {reason} close: {:?}",
+                self.0.closed.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn closes_are_counted_by_reason_heartbeat_goaway_and_protocol_error() {
+    let observer = Counting::default();
+    let server = erpc::Server::builder()
+        .config(ServerConfig {
+            heartbeat: erpc::HeartbeatConfig {
+                interval: Duration::from_millis(100),
+                misses: 2,
+            },
+            ..ServerConfig::default()
+        })
+        .observer(observer.clone())
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+
+    // A peer that says one thing and then nothing, not even to PINGs: heartbeat.
+    let mut silent = RawPeer::connect(&addr).await;
+    silent
+        .send(&request(1, "len", CodecId::MSGPACK, &[0xa1, b'x']))
+        .await;
+    observer.wait_closed("heartbeat", 1).await;
+
+    // Bytes that are not erpc: a protocol error.
+    let mut garbage = RawPeer::connect(&addr).await;
+    garbage.send_bytes(&[0u8; 64]).await;
+    observer.wait_closed("protocol", 1).await;
+
+    // A client connected when the server shuts down: GOAWAY, drained.
+    let client = client(&addr);
+    assert_eq!(client.len("abc".into()).await.unwrap(), 3);
+    server.shutdown().await;
+    observer.wait_closed("goaway", 1).await;
+    drop((silent, garbage));
+
+    // The calls: the raw one and the client's, both reported with their status.
+    let finished = observer.0.finished.lock().unwrap().clone();
+    assert_eq!(
+        finished,
+        vec![
+            ("Echo.len".to_string(), Code::Ok),
+            ("Echo.len".to_string(), Code::Ok)
+        ]
+    );
+    assert_eq!(*observer.0.started.lock().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn refusals_and_aborted_calls_are_reported() {
+    let observer = Counting::default();
+    let server = erpc::Server::builder()
+        .observer(observer.clone())
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = client(&server.local_addr().to_string());
+    // Unknown service: refused, nothing started.
+    let unknown: Result<u64, _> = client.client().call("Nope", "x", 1u8).await;
+    assert_eq!(unknown.unwrap_err().code(), Code::Unimplemented);
+    // A call that outlives its deadline: aborted, reported as deadline_exceeded.
+    let late = client
+        .sleep(2_000)
+        .timeout(Duration::from_millis(100))
+        .await;
+    assert_eq!(late.unwrap_err().code(), Code::DeadlineExceeded);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*observer.0.refused.lock().unwrap(), vec![Refusal::Unknown]);
+    assert_eq!(
+        *observer.0.finished.lock().unwrap(),
+        vec![("Echo.sleep".to_string(), Code::DeadlineExceeded)]
+    );
+    server.shutdown().await;
+}
