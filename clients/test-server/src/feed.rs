@@ -124,14 +124,14 @@ impl Feed for FeedImpl {
 
     async fn hang(&self) -> Result<ServerStream<u64>, Status> {
         let probe = self.probe.clone();
-        let items = futures_util::stream::once(async { Ok(7) }).chain(
-            futures_util::stream::once(async move {
+        let items = futures_util::stream::once(async { Ok(7) }).chain(futures_util::stream::once(
+            async move {
                 // Dropped, never finished, when the client cancels: counted as aborted.
                 let _running = Unfinished::start(&probe);
                 std::future::pending::<()>().await;
                 Ok(8)
-            }),
-        );
+            },
+        ));
         Ok(ServerStream::new(items))
     }
 }

@@ -115,7 +115,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let server = builder.serve(args.listen.iter().map(String::as_str)).await?;
+    let server = builder
+        .serve(args.listen.iter().map(String::as_str))
+        .await?;
     let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
 
     if let Some(center) = center {

@@ -17,9 +17,12 @@ fn the_javascript_client_passes_its_tests_against_a_real_server() {
         );
     }
     // Offline-safe: an existing install is used as is; `npm ci` installs exactly the lockfile.
-    let installed = ["@msgpack/msgpack", "ws"]
-        .iter()
-        .all(|p| js.join("node_modules").join(p).join("package.json").exists());
+    let installed = ["@msgpack/msgpack", "ws"].iter().all(|p| {
+        js.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
     if !installed {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])

@@ -7,12 +7,15 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(command: &mut Command, what: &str) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e} (scripts/install-deps.sh installs python3)"));
+    let output = command.output().unwrap_or_else(|e| {
+        panic!("{what}: cannot run: {e} (scripts/install-deps.sh installs python3)")
+    });
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{stdout}\n{stderr}"
+    );
     stdout + &stderr
 }
 
@@ -31,7 +34,13 @@ fn the_python_package_installs_and_passes_its_tests_against_a_real_server() {
     // source exactly as `pip install ./clients/python` would deliver it.
     run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .arg(&package),
         "pip install ./clients/python",
     );
@@ -39,7 +48,16 @@ fn the_python_package_installs_and_passes_its_tests_against_a_real_server() {
     // the source tree.
     let report = run(
         Command::new(&python)
-            .args(["-W", "error::ResourceWarning", "-m", "unittest", "discover", "-v", "-s", "."])
+            .args([
+                "-W",
+                "error::ResourceWarning",
+                "-m",
+                "unittest",
+                "discover",
+                "-v",
+                "-s",
+                ".",
+            ])
             .current_dir(package.join("tests"))
             .env("ERPC_TEST_SERVER", env!("CARGO_BIN_EXE_erpc-test-server")),
         "the Python client's tests",
