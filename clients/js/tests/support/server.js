@@ -5,7 +5,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+
+import { Client } from '../../src/index.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -70,4 +73,21 @@ export async function eventually(check, ms = 10_000, what = 'condition') {
     if (performance.now() > until) throw new Error(`${what} not met within ${ms} ms (last: ${last?.message ?? last})`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * One server and one client for a whole test file: started before its tests, stopped after.
+ * Returns `{ server, client }`, filled in once the tests run.
+ */
+export function withServerAndClient() {
+  const shared = {};
+  before(async () => {
+    shared.server = await startServer();
+    shared.client = new Client(shared.server.ws);
+  });
+  after(async () => {
+    shared.client?.close();
+    await shared.server?.stop();
+  });
+  return shared;
 }
