@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, on a fresh Debian machine.
 # Idempotent: does nothing when everything is already there.
-#   python3            the spec-only Python client (tests/python)
+#   python3            the spec-only Python client (tests/python) and clients/python (in a venv)
+#   nodejs, npm        clients/js and its tests (the machine's Node 20 when it has one)
+#   chromium, chromium-driver  headless Chromium and its WebDriver, for clients/js's browser test
 #   protobuf-compiler  protoc, for etcd-client's generated code (erpc-center's etcd registry)
 #   etcd-server        a real etcd the etcd tests start on free loopback ports
 #   zookeeperd         a real ZooKeeper (and Java) the ZooKeeper tests start the same way
@@ -10,6 +12,11 @@ set -euo pipefail
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_apt+=(iproute2)
