@@ -59,15 +59,15 @@
 //! - Deadlines inherited by a handler's own calls, and across spawns: [`ambient`]
 //!   ([`spawn`], [`in_current_call`], [`Context::scope`]).
 //! - Discovery and balancing: [`discovery`]; the registry center is the `erpc-center` crate.
-//! - Custom codecs: [`codec::Codec`] (with [`codec::erased_serde`] and [`codec::bytes`]
+//! - Custom codecs: [`codec::Codec`] (with `erpc::codec::erased_serde` and `erpc::codec::bytes`
 //!   re-exported), registered with `register_codec` on both builders.
 //!
 //! # Layout
-//! - Everything of [`erpc_core`] is re-exported here: [`Client`], [`Server`], [`Status`],
+//! - Everything of the `erpc-core` crate is re-exported here: [`Client`], [`Server`], [`Status`],
 //!   [`Context`], [`Middleware`], [`protocol`], ...
 //! - [`service`]: the attribute macro.
 //! - [`blocking`]: a wrapper for calling from synchronous code.
-//! - [`codec`] and [`transport`]: the codec and transport crates, for custom codecs and
+//! - `erpc::codec` and `erpc::transport`: the codec and transport crates, for custom codecs and
 //!   listeners.
 //!
 //! # Cargo features

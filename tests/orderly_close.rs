@@ -79,3 +79,37 @@ async fn a_running_request_is_still_aborted_when_its_client_leaves() {
     wait_for(&server.probe.aborted, 1, Duration::from_secs(5)).await;
     server.handle.shutdown().await;
 }
+
+/// A client in a runtime of its own that sends `n` oneways, maybe shuts down, and is gone
+/// with its runtime — as a process that exits right after.
+fn exit_after_oneways(addr: String, n: u64, shutdown: bool) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = client(&addr);
+            for _ in 0..n {
+                client.notify(1).await.unwrap();
+            }
+            if shutdown {
+                client.client().shutdown().await;
+            }
+        });
+        // The runtime drops here, taking every task it still had.
+    })
+    .join()
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_writes_accepted_oneways_before_a_runtime_ends() {
+    let server = start("tcp", ServerConfig::default()).await;
+    for _ in 0..10 {
+        exit_after_oneways(server.addr.clone(), 5, true);
+    }
+    let seen = wait_for(&server.probe.notified, 50, Duration::from_secs(10)).await;
+    assert_eq!(seen, 50);
+    server.handle.shutdown().await;
+}

@@ -7,17 +7,18 @@
 //! [`in_current_call`] (for a `JoinSet`, or any spawner) or spawn with [`spawn`]:
 //!
 //! ```
-//! # async fn handler(client: erpc_core::Client) -> Result<(), erpc_core::Status> {
+//! # use erpc_core as erpc;
+//! # async fn handler(client: erpc::Client) -> Result<(), erpc::Status> {
 //! let mut fan_out = tokio::task::JoinSet::new();
 //! for shard in 0..3u32 {
 //!     let client = client.clone();
 //!     // Each shard's call is bounded by what is left of the handler's deadline.
-//!     fan_out.spawn(erpc_core::in_current_call(async move {
+//!     fan_out.spawn(erpc::in_current_call(async move {
 //!         client.call::<u32, u32>("Shard", "count", shard).await
 //!     }));
 //! }
 //! while let Some(result) = fan_out.join_next().await {
-//!     let _count = result.map_err(|e| erpc_core::Status::internal(e.to_string()))??;
+//!     let _count = result.map_err(|e| erpc::Status::internal(e.to_string()))??;
 //! }
 //! # Ok(()) }
 //! ```

@@ -191,8 +191,10 @@ impl Default for ClientConfig {
 pub struct ServerConfig {
     /// Sizes accepted from clients. See [`Limits`].
     pub limits: Limits,
-    /// Handlers running at once on one connection; further calls get `resource_exhausted`.
-    /// Default 1,024.
+    /// Handlers running at once on one connection; further calls get `resource_exhausted`
+    /// (oneway calls are dropped). Default 1,024. erpc's clients keep to it on their side
+    /// ([`ClientConfig::max_concurrent_calls`], the same default): their extra calls wait for
+    /// a slot instead of being sent and refused — raise both together.
     pub max_in_flight: usize,
     /// A new connection must deliver a whole first frame within this. Default 10 s.
     pub first_frame_timeout: Duration,

@@ -6,7 +6,8 @@
 //! [`Client::call`] by name:
 //!
 //! ```
-//! use erpc_core::{Client, Request, Response, Server, Service, Status};
+//! # use erpc_core as erpc;
+//! use erpc::{Client, Request, Response, Server, Service, Status};
 //! use futures_util::future::BoxFuture;
 //!
 //! struct Upper;
@@ -15,7 +16,7 @@
 //!     fn name(&self) -> &str { "upper" }
 //!     fn methods(&self) -> &[&'static str] { &["shout"] }
 //!     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>> {
-//!         Box::pin(erpc_core::unary(request, |_cx, text: String| async move {
+//!         Box::pin(erpc::unary(request, |_cx, text: String| async move {
 //!             Ok::<_, Status>(text.to_uppercase())
 //!         }))
 //!     }

@@ -6,7 +6,8 @@
 //! nothing: the engine calls the service directly.
 //!
 //! ```
-//! use erpc_core::{Middleware, Next, Request, Response, Status};
+//! # use erpc_core as erpc;
+//! use erpc::{Middleware, Next, Request, Response, Status};
 //!
 //! /// Refuses calls without the right token.
 //! struct RequireToken(&'static str);
@@ -94,7 +95,8 @@ impl<'a> Next<'a> {
 /// Client middleware: sees every outgoing call, can add metadata, retry, time or refuse it.
 ///
 /// ```
-/// use erpc_core::{ClientMiddleware, ClientNext, ClientRequest, ClientResponse, Status};
+/// # use erpc_core as erpc;
+/// use erpc::{ClientMiddleware, ClientNext, ClientRequest, ClientResponse, Status};
 ///
 /// /// Adds a token to every call.
 /// struct AddToken(&'static str);

@@ -7,9 +7,10 @@
 //! histogram sample, push to a channel), never await or lock for long.
 //!
 //! ```
+//! # use erpc_core as erpc;
 //! use std::sync::atomic::{AtomicU64, Ordering};
-//! use erpc_core::observe::{CloseReason, Observer, Side};
-//! use erpc_core::PeerAddr;
+//! use erpc::observe::{CloseReason, Observer, Side};
+//! use erpc::PeerAddr;
 //!
 //! /// Counts connections closed because the peer stopped answering heartbeats.
 //! #[derive(Default)]

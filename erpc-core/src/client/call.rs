@@ -82,8 +82,11 @@ macro_rules! option_setters {
             self
         }
 
-        /// Calls with the same key go to the same instance under a consistent-hashing
-        /// balancer (a user id, a shard key). Hashed with 64-bit FNV-1a.
+        /// The call's hash key (a user id, a shard key), hashed with 64-bit FNV-1a and
+        /// handed to the balancer as [`crate::discovery::Pick::hash_key`]: a
+        /// consistent-hashing balancer sends calls with the same key to the same instance.
+        /// The balancers erpc ships today (round-robin, weighted, least-outstanding) ignore
+        /// it; it is for your own `Balancer` until a consistent-hashing one lands.
         pub fn hash_key(mut self, key: impl AsRef<[u8]>) -> Self {
             self.options_mut().hash_key = Some($crate::discovery::balance::hash_key(key.as_ref()));
             self
@@ -322,7 +325,11 @@ fn decode<Resp: Message>(
 }
 
 /// A oneway call: sent, never answered. Awaiting it waits until the request is queued on
-/// the connection.
+/// the connection; from then on it is written even if the client is dropped (call
+/// [`Client::shutdown`] before a process exits, to wait for that). `Ok` does not mean the
+/// server ran it: a oneway the server refuses (unknown method, its running-call cap reached —
+/// oneways do not count towards the client's `max_concurrent_calls`, nothing waits for them
+/// — or shutting down) is dropped and logged there.
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Oneway<Req> {
     client: Client,

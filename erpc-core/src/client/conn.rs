@@ -258,6 +258,14 @@ impl ClientConn {
         }))
     }
 
+    /// Resolves once the connection is fully closed (its writer finished or it died).
+    pub async fn closed(&self) {
+        // Rare (a client's shutdown): a short poll rather than a waiter slot on the signal.
+        while !self.shared.dead.is_fired() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Counts a stream in the instance's load until dropped (no guard when not balanced).
     pub fn stream_guard(&self) -> Option<InFlightGuard> {
         self.load.clone().map(InFlightGuard::new)

@@ -118,8 +118,9 @@ pub struct ClientResponse {
 /// A client of one server address.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), erpc_core::Status> {
-/// use erpc_core::Client;
+/// # use erpc_core as erpc;
+/// # async fn run() -> Result<(), erpc::Status> {
+/// use erpc::Client;
 /// let client = Client::connect("tcp://127.0.0.1:7000").await?;
 /// let reply: String = client.call("greeter", "hello", "ada".to_string()).await?;
 /// # Ok(()) }
@@ -421,10 +422,23 @@ impl Client {
         &self.inner.codecs
     }
 
-    /// Close every connection; pending calls fail with `unavailable`. The client reconnects
-    /// if it is used again.
+    /// Close every connection in order: calls still waiting for an answer fail at once with
+    /// `unavailable`, and frames already queued — oneway calls whose await returned `Ok`,
+    /// CANCELs, stream ends — are still written, in the background (for at most 5 s). The
+    /// client reconnects if it is used again. To wait until they are written (before a
+    /// process exits), use [`Client::shutdown`].
     pub fn close(&self) {
         self.inner.target.close();
+    }
+
+    /// Close every connection as [`Client::close`] does, and wait until what was queued on
+    /// them has been written (at most 5 s per connection, all at once). Call it before a
+    /// process exits right after sending oneway calls: a runtime that stops first takes the
+    /// unwritten frames with it.
+    pub async fn shutdown(&self) {
+        let closed = self.inner.target.close();
+        let all = futures_util::future::join_all(closed.iter().map(|conn| conn.closed()));
+        let _ = tokio::time::timeout(crate::engine::writer::CLOSE_FLUSH, all).await;
     }
 
     /// Make an untyped call: through the middleware, then over the wire.

@@ -222,13 +222,16 @@ impl Pool {
         }
     }
 
-    /// Close every connection.
-    pub fn close(&self) {
+    /// Close every connection; the connections closed, to wait for if one likes.
+    pub fn close(&self) -> Vec<Arc<ClientConn>> {
+        let mut closed = Vec::new();
         for slot in &self.slots {
             if let State::Up(conn) = std::mem::replace(&mut *lock(slot), State::Idle) {
                 conn.close();
+                closed.push(conn);
             }
         }
+        closed
     }
 }
 

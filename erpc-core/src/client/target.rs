@@ -183,15 +183,11 @@ impl Target {
         }
     }
 
-    /// Close every connection.
-    pub fn close(&self) {
+    /// Close every connection; the connections closed.
+    pub fn close(&self) -> Vec<Arc<ClientConn>> {
         match self {
             Target::One(pool) => pool.close(),
-            Target::Many(b) => {
-                for pool in &b.lock().aligned {
-                    pool.close();
-                }
-            }
+            Target::Many(b) => b.lock().aligned.iter().flat_map(|p| p.close()).collect(),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! out of a byte buffer, checking every length against [`Limits`] before it allocates.
 //!
 //! ```
-//! use erpc_core::protocol::{Frame, FrameDecoder, Decoded, Kind, Limits};
+//! # use erpc_core as erpc;
+//! use erpc::protocol::{Frame, FrameDecoder, Decoded, Kind, Limits};
 //! use bytes::{Bytes, BytesMut};
 //!
 //! let mut frame = Frame::new(Kind::REQUEST, 1);

@@ -11,8 +11,9 @@
 //! only logged: nobody waits for it).
 //!
 //! ```
-//! use erpc_core::server::{Admission, Admitted, CallHead};
-//! use erpc_core::Status;
+//! # use erpc_core as erpc;
+//! use erpc::server::{Admission, Admitted, CallHead};
+//! use erpc::Status;
 //!
 //! /// Only calls carrying the right API key get as far as a task.
 //! struct ApiKey(&'static str);

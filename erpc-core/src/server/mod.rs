@@ -62,8 +62,9 @@ impl Server {
 /// Builds and starts a server.
 ///
 /// ```no_run
-/// # async fn run(svc: impl erpc_core::Service) -> std::io::Result<()> {
-/// let server = erpc_core::Server::builder()
+/// # use erpc_core as erpc;
+/// # async fn run(svc: impl erpc::Service) -> std::io::Result<()> {
+/// let server = erpc::Server::builder()
 ///     .add_service(svc)
 ///     .serve(["tcp://127.0.0.1:7000", "unix:///tmp/erpc.sock"])
 ///     .await?;

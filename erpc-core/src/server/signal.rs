@@ -9,8 +9,9 @@ use std::io;
 /// that comes while the server is still starting waits here instead of killing the process.
 ///
 /// ```no_run
-/// # async fn run(server: erpc_core::ServerHandle) -> std::io::Result<()> {
-/// let mut stop = erpc_core::ShutdownSignals::listen()?; // before serving
+/// # use erpc_core as erpc;
+/// # async fn run(server: erpc::ServerHandle) -> std::io::Result<()> {
+/// let mut stop = erpc::ShutdownSignals::listen()?; // before serving
 /// // … serve …
 /// let which = stop.recv().await;
 /// eprintln!("{which}: shutting down");

@@ -232,7 +232,8 @@ impl Drop for Incoming {
 /// or stops receiving (server).
 ///
 /// ```
-/// # async fn f(mut numbers: erpc_core::Streaming<u32>) -> Result<u64, erpc_core::Status> {
+/// # use erpc_core as erpc;
+/// # async fn f(mut numbers: erpc::Streaming<u32>) -> Result<u64, erpc::Status> {
 /// let mut total = 0u64;
 /// while let Some(n) = numbers.message().await? {
 ///     total += u64::from(n);

@@ -5,7 +5,8 @@
 //! A method's shape comes from its signature in `#[erpc::service]`:
 //!
 //! ```
-//! use erpc_core::{ServerStream, Status, Streaming};
+//! # use erpc_core as erpc;
+//! use erpc::{ServerStream, Status, Streaming};
 //!
 //! #[erpc_macros::service(crate = "erpc_core")]
 //! trait Numbers {

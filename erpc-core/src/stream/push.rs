@@ -5,8 +5,9 @@
 //! client where ([`crate::stream::Event::Dropped`]). Nothing is ever dropped silently.
 //!
 //! ```
-//! use erpc_core::stream::push::{self, Overflow};
-//! use erpc_core::{ServerStream, Status};
+//! # use erpc_core as erpc;
+//! use erpc::stream::push::{self, Overflow};
+//! use erpc::{ServerStream, Status};
 //!
 //! async fn subscribe(registry: &std::sync::Mutex<Vec<push::Pusher<String>>>)
 //!     -> Result<ServerStream<String>, Status> {

@@ -22,7 +22,8 @@ pub(crate) enum Produced<T> {
 /// status; the end of the stream ends it successfully.
 ///
 /// ```
-/// use erpc_core::{ServerStream, Status};
+/// # use erpc_core as erpc;
+/// use erpc::{ServerStream, Status};
 /// use futures_util::stream;
 ///
 /// let fixed: ServerStream<u32> = ServerStream::iter([1, 2, 3]);
