@@ -3,7 +3,8 @@
 //! Most transports carry a byte stream and know nothing of frames. Two map frames onto
 //! something else — QUIC puts each call on its own stream, UDP sends one frame per datagram —
 //! so they must find frame boundaries, the request id, and whether a frame ends its sender's
-//! part of a call. The protocol proper lives in `erpc-core`; its tests check that these
+//! part of a call. KCP, which has no close, refuses a session with an ERROR frame
+//! ([`error_frame`]). The protocol proper lives in `erpc-core`; its tests check that these
 //! constants agree with it (PROTOCOL.md §2 is the definition).
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -12,6 +13,8 @@ use bytes::{Buf, Bytes, BytesMut};
 pub const HEADER_LEN: usize = 24;
 /// The two bytes every frame starts with.
 pub const MAGIC: [u8; 2] = [0xEE, 0x52];
+/// The protocol version byte.
+pub const VERSION: u8 = 1;
 
 /// The largest frame one UDP datagram carries: the largest IPv4 UDP payload (65,507 bytes)
 /// less the 17-byte datagram prefix (type and cookie, PROTOCOL.md §12.5).
@@ -33,6 +36,40 @@ pub mod kind {
     pub const STREAM_DATA: u8 = 0x11;
     /// A half-close; from the server, the end of the call.
     pub const STREAM_END: u8 = 0x12;
+    /// A connection-level failure; its sender closes the connection after it.
+    pub const ERROR: u8 = 0x08;
+}
+
+/// Status codes (PROTOCOL.md §7) a transport sends itself.
+pub mod status {
+    /// The call did not run; it may be retried.
+    pub const UNAVAILABLE: u8 = 14;
+}
+
+/// The header-block tag of the status message (PROTOCOL.md §2.2).
+const TAG_STATUS_MESSAGE: u8 = 0x05;
+
+/// An ERROR frame about the whole connection (request id 0) with status `status` and
+/// `message` as its status message, cut to 4,096 bytes on a UTF-8 boundary (PROTOCOL.md §7).
+/// For a transport that must tell a peer it is refused but has no close of its own (KCP).
+pub fn error_frame(status: u8, message: &str) -> Vec<u8> {
+    let mut end = message.len().min(4096);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let message = &message.as_bytes()[..end];
+    let head_len = 3 + message.len();
+    let mut f = Vec::with_capacity(HEADER_LEN + head_len);
+    f.extend_from_slice(&MAGIC);
+    // version, kind, flags, codec (any: the frame carries no message), compression, status
+    f.extend_from_slice(&[VERSION, kind::ERROR, 0, 1, 0, status]);
+    f.extend_from_slice(&0u64.to_be_bytes());
+    f.extend_from_slice(&(head_len as u32).to_be_bytes());
+    f.extend_from_slice(&0u32.to_be_bytes());
+    f.push(TAG_STATUS_MESSAGE);
+    f.extend_from_slice(&(message.len() as u16).to_be_bytes());
+    f.extend_from_slice(message);
+    f
 }
 
 /// The parts of a frame header a transport reads.

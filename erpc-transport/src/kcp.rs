@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_kcp::{KcpConfig, KcpNoDelayConfig, KcpStream};
 
+use crate::frames;
 use crate::link::{Link, PeerAddr, StreamLink};
 
 /// The KCP settings erpc uses: stream mode, KCP's "fastest" mode (no delay, 10 ms ticks,
@@ -151,7 +152,8 @@ impl KcpListener {
 
 /// The keeper of a tokio_kcp listener: hands sessions to the [`KcpListener`] while it
 /// exists, then feeds the accepted ones until `streams` reports that every holder (the
-/// handle and each accepted stream) is gone.
+/// handle and each accepted stream) is gone, plus [`LINGER`]. A session that arrives once
+/// the handle is gone is [refused](refuse).
 async fn keep(
     mut inner: tokio_kcp::KcpListener,
     accepted: mpsc::Sender<Accepted>,
@@ -161,9 +163,14 @@ async fn keep(
         tokio::select! {
             got = inner.accept() => {
                 let failed = got.is_err();
-                // The handle went away meanwhile: the session is dropped, which closes it.
-                if accepted.send(got.map_err(to_io)).await.is_err() || failed {
-                    break;
+                match accepted.send(got.map_err(to_io)).await {
+                    Ok(()) if !failed => {}
+                    // The handle went away meanwhile.
+                    Err(mpsc::error::SendError(Ok((stream, _)))) => {
+                        tokio::spawn(refuse(stream));
+                        break;
+                    }
+                    _ => break,
                 }
             }
             () = accepted.closed() => break,
@@ -174,23 +181,57 @@ async fn keep(
         tokio::select! {
             // Never a message: `None` once the last holder is dropped.
             _ = streams.recv() => break,
-            got = inner.accept() => if got.is_err() { return },
+            got = inner.accept() => match got {
+                Ok((stream, _)) => { tokio::spawn(refuse(stream)); }
+                Err(_) => return,
+            },
         }
     }
-    tokio::time::sleep(LINGER).await;
+    let linger = tokio::time::sleep(LINGER);
+    tokio::pin!(linger);
+    loop {
+        tokio::select! {
+            () = &mut linger => return,
+            got = inner.accept() => match got {
+                Ok((stream, _)) => { tokio::spawn(refuse(stream)); }
+                Err(_) => return,
+            },
+        }
+    }
+}
+
+/// What a session that arrives after the listener handle is gone is told before it is
+/// closed. KCP has no close a peer would notice, so without it the client's calls would wait
+/// for their deadlines (PROTOCOL.md §12.6).
+const REFUSAL: &str = "server is shutting down; the call was not run";
+
+/// Tell a session the server no longer accepts (an erpc ERROR frame, `unavailable`), then
+/// drop it. A dropped session goes on retransmitting until its bytes are acknowledged, for as
+/// long as the keeper feeds it (at least [`LINGER`]).
+async fn refuse(mut stream: KcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let frame = frames::error_frame(frames::status::UNAVAILABLE, REFUSAL);
+    // A failed write leaves the client to its connect probe or heartbeats: nothing to add.
+    if stream.write_all(&frame).await.is_ok() {
+        let _ = stream.flush().await;
+    }
 }
 
 /// Connect to `host:port`.
 pub async fn connect(hostport: &str) -> io::Result<Link> {
     let addr = crate::address::resolve(hostport).await?;
     let stream = KcpStream::connect(&config(), addr).await.map_err(to_io)?;
-    Ok(Link::Stream(StreamLink::new(
+    let mut link = StreamLink::new(
         Box::new(KcpIo {
             stream,
             _accepted: None,
         }),
         PeerAddr::Kcp(addr),
-    )))
+    );
+    // KCP sends nothing until there is data: a session is "connected" even when nothing
+    // listens (and tokio_kcp's unconnected socket never reports ICMP port-unreachable).
+    link.connect_proves_peer = false;
+    Ok(Link::Stream(link))
 }
 
 #[cfg(test)]

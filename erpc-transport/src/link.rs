@@ -102,6 +102,11 @@ pub struct StreamLink {
     /// Whether the transport carries streaming calls (UDP does not: no ordering, no
     /// retransmission of stream messages).
     pub streaming: bool,
+    /// Whether a successful connect shows that a server is there (a TCP, TLS, WebSocket or
+    /// QUIC handshake, UDP's cookie exchange was answered). `false` for KCP, whose connect
+    /// sends nothing: a client must see the peer answer (erpc: a PING, PROTOCOL.md §12.6)
+    /// before trusting the link with calls. Default `true`.
+    pub connect_proves_peer: bool,
 }
 
 impl StreamLink {
@@ -112,6 +117,7 @@ impl StreamLink {
             peer,
             max_frame: None,
             streaming: true,
+            connect_proves_peer: true,
         }
     }
 }
@@ -122,6 +128,7 @@ impl fmt::Debug for StreamLink {
             .field("peer", &self.peer)
             .field("max_frame", &self.max_frame)
             .field("streaming", &self.streaming)
+            .field("connect_proves_peer", &self.connect_proves_peer)
             .finish()
     }
 }

@@ -162,6 +162,9 @@ pub(crate) struct ClientConn {
     max_frame: Option<usize>,
     /// Whether the link carries streaming calls (UDP does not).
     streaming: bool,
+    /// Whether the dial itself showed a server is there (not on KCP; see
+    /// [`ClientConn::connect_proves_peer`]).
+    connect_proves_peer: bool,
     /// The instance's load, for balancers: kept only for a discovered service's instances.
     load: Option<Arc<Load>>,
 }
@@ -181,7 +184,11 @@ impl ClientConn {
                 "transport of {addr} is not supported by this client"
             )));
         };
-        let (max_frame, streaming) = (stream.max_frame, stream.streaming);
+        let (max_frame, streaming, connect_proves_peer) = (
+            stream.max_frame,
+            stream.streaming,
+            stream.connect_proves_peer,
+        );
         let (read, write) = tokio::io::split(stream.io);
         let (tx, data_tx, queues) = channels(config.write_queue);
         let shared = Arc::new(Shared {
@@ -254,6 +261,7 @@ impl ClientConn {
             peer: addr.clone(),
             max_frame,
             streaming,
+            connect_proves_peer,
             load,
         }))
     }
@@ -284,6 +292,13 @@ impl ClientConn {
         self.shared.unhealthy.load(Ordering::Acquire)
     }
 
+    /// Whether dialling showed that a server is there. When not (KCP: its connect sends
+    /// nothing), the connection must answer a [probe](ClientConn::probe) before it takes
+    /// calls, or calls to a stopped server would wait for their deadlines.
+    pub fn connect_proves_peer(&self) -> bool {
+        self.connect_proves_peer
+    }
+
     /// Send a PING and wait for its PONG until `by`: proof that the server is reading and
     /// answering, which an accepted connection is not (a stopped process's kernel still
     /// accepts).
@@ -304,6 +319,10 @@ impl ClientConn {
         if alive && tokio::time::timeout_at(by, ping).await.is_ok() && !self.shared.dead.is_fired()
         {
             return Ok(());
+        }
+        if self.shared.dead.is_fired() {
+            // Why it died says more than the missing PONG (a draining KCP server's ERROR).
+            return Err(self.dead_status());
         }
         Err(Status::unavailable(format!(
             "{} did not answer a ping",

@@ -17,7 +17,8 @@
 //! process, a black-holed link) is not simply redialled — a stopped process's kernel still
 //! accepts connections, and each would swallow calls until their deadlines. Like a slot whose
 //! backoff has passed, it must first be re-checked: a new connection must answer a PING
-//! before it takes calls.
+//! before it takes calls. So must every new connection over a transport whose dial sends
+//! nothing (KCP): otherwise a stopped server would swallow calls until their deadlines.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,7 +116,8 @@ impl Pool {
     }
 
     /// Connect `slot` (its dialling lock held) and record the outcome: up, or down with a
-    /// doubled backoff. A [suspect](State::suspect) slot must also answer a PING.
+    /// doubled backoff. A [suspect](State::suspect) slot, and a connection whose dial proves
+    /// nothing (KCP), must also answer a PING within the connect timeout: one round trip.
     async fn connect(
         &self,
         slot: &Slot,
@@ -130,13 +132,15 @@ impl Pool {
         )
         .await
         {
-            Ok(Ok(conn)) if recovering => match conn.probe(connect_by).await {
-                Ok(()) => Ok(conn),
-                Err(e) => {
-                    conn.close();
-                    Err(e)
+            Ok(Ok(conn)) if recovering || !conn.connect_proves_peer() => {
+                match conn.probe(connect_by).await {
+                    Ok(()) => Ok(conn),
+                    Err(e) => {
+                        conn.close();
+                        Err(e)
+                    }
                 }
-            },
+            }
             Ok(result) => result,
             Err(_) => Err(Status::unavailable(format!(
                 "timed out connecting to {}",

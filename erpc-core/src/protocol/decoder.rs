@@ -153,6 +153,34 @@ mod tests {
         }
     }
 
+    /// KCP refuses a session with `erpc_transport::frames::error_frame`, built without this
+    /// crate: it must decode as the ERROR frame it claims to be, message and all.
+    #[test]
+    fn the_transports_error_frame_is_an_error_frame() {
+        use erpc_transport::frames;
+        let long = "é".repeat(3000);
+        for message in ["server is shutting down; the call was not run", &long] {
+            let bytes = frames::error_frame(frames::status::UNAVAILABLE, message);
+            let mut buf = BytesMut::from(&bytes[..]);
+            let mut dec = FrameDecoder::new(Limits::default());
+            let Ok(Some(Decoded::Frame(f))) = dec.decode(&mut buf) else {
+                panic!("not a frame: {bytes:?}");
+            };
+            assert!(buf.is_empty(), "the frame is all the bytes");
+            assert_eq!(
+                (f.header.kind, f.header.status, f.header.request_id),
+                (Kind::ERROR, crate::status::Code::Unavailable as u8, 0)
+            );
+            let got = f.head.message.as_ref().map(|m| m.as_str()).unwrap_or("");
+            if message.len() <= 4096 {
+                assert_eq!(got, message);
+            } else {
+                // Cut to at most 4,096 bytes, on a character boundary.
+                assert!(message.starts_with(got) && (4095..=4096).contains(&got.len()));
+            }
+        }
+    }
+
     #[test]
     fn decodes_byte_by_byte() {
         let frames = [request(b"one"), request(b""), Frame::new(Kind::PING, 9)];

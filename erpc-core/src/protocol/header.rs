@@ -186,6 +186,11 @@ mod tests {
         use erpc_transport::frames::{self, kind};
         assert_eq!(frames::HEADER_LEN, HEADER_LEN);
         assert_eq!(frames::MAGIC, MAGIC);
+        assert_eq!(frames::VERSION, VERSION);
+        assert_eq!(
+            frames::status::UNAVAILABLE,
+            crate::status::Code::Unavailable as u8
+        );
         for (theirs, ours) in [
             (kind::REQUEST, Kind::REQUEST),
             (kind::RESPONSE, Kind::RESPONSE),
@@ -194,6 +199,7 @@ mod tests {
             (kind::STREAM_OPEN, Kind::STREAM_OPEN),
             (kind::STREAM_DATA, Kind::STREAM_DATA),
             (kind::STREAM_END, Kind::STREAM_END),
+            (kind::ERROR, Kind::ERROR),
         ] {
             assert_eq!(theirs, ours.0, "{ours:?}");
         }
