@@ -180,7 +180,7 @@ impl Default for ClientConfig {
             write_queue: 4096,
             max_concurrent_calls: 1024,
             max_junk_frames: 1000,
-            stream_window: crate::engine::stream::INITIAL_WINDOW,
+            stream_window: crate::protocol::INITIAL_WINDOW,
             transport: erpc_transport::Options::default(),
         }
     }
@@ -261,7 +261,7 @@ impl Default for ServerConfig {
             max_junk_frames: 1000,
             max_cancel_debt: 2048,
             max_connections: 10_000,
-            stream_window: crate::engine::stream::INITIAL_WINDOW,
+            stream_window: crate::protocol::INITIAL_WINDOW,
             transport: erpc_transport::Options::default(),
         }
     }

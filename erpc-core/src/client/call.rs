@@ -13,6 +13,7 @@ use erpc_codec::{CodecId, Message};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
+use crate::body::ENCODE_CAPACITY;
 use crate::client::conn::PendingCall;
 use crate::client::{Client, ClientRequest, ClientResponse, Started};
 use crate::codec_failure::{Site, decode_failed, encode_failed};
@@ -371,11 +372,6 @@ impl<Req: Message> IntoFuture for Oneway<Req> {
         })
     }
 }
-
-/// Starting size of an encode buffer. Large enough that a typical message (the 512-byte
-/// benchmark payload included) is encoded without reallocating and copying; growing from
-/// 256 bytes cost two reallocations per call (profiled).
-pub(crate) const ENCODE_CAPACITY: usize = 1024;
 
 /// The codec a call of `Req` uses: the type's own, else the call's, else the client's.
 pub(crate) fn call_codec<Req: Message>(

@@ -5,6 +5,7 @@
 mod call;
 mod conn;
 mod id_hash;
+pub(crate) mod middleware;
 mod pool;
 mod stream_call;
 mod target;
@@ -18,15 +19,14 @@ use erpc_transport::{Address, AddressError, IntoAddress};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-pub(crate) use call::ENCODE_CAPACITY;
 pub use call::{Call, CallFuture, CallOptions, Oneway};
 use conn::PendingCall;
 pub use stream_call::{ClientStreamCall, StreamCall};
 
 use crate::body::{compress, decompress};
+use crate::client::middleware::{ClientMiddleware, ClientNext};
 use crate::config::ClientConfig;
 use crate::metadata::Metadata;
-use crate::middleware::{ClientMiddleware, ClientNext};
 use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
 use crate::status::Status;
 use pool::Pool;

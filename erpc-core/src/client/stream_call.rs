@@ -17,10 +17,10 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
 
 use crate::client::call::{call_codec, call_deadline, encode_message};
+use crate::client::middleware::ClientNext;
 use crate::client::{CallOptions, Client, ClientRequest};
 use crate::codec_failure::Site;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
-use crate::middleware::ClientNext;
 use crate::protocol::ByteStr;
 use crate::status::Status;
 use crate::stream::{Incoming, Streaming};

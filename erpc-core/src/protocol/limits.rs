@@ -1,5 +1,9 @@
 //! The sizes a peer accepts, checked before anything is allocated.
 
+/// Credit each side of a stream starts with, per direction, in bytes (PROTOCOL.md §13): a
+/// protocol constant, and the least `stream_window` either side may configure.
+pub const INITIAL_WINDOW: u32 = 256 * 1024;
+
 /// Size limits for decoding frames. Defaults follow ARCHITECTURE.md (gRPC's 4 MiB body,
 /// hyper's 16 KiB header list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

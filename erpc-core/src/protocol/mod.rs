@@ -38,7 +38,7 @@ pub use decoder::{Decoded, FrameDecoder};
 pub use frame::{EncodeError, Frame};
 pub use head::{Head, HeadError, tag};
 pub use header::{HEADER_LEN, Header, Kind, MAGIC, VERSION};
-pub use limits::Limits;
+pub use limits::{INITIAL_WINDOW, Limits};
 
 /// A violation that ends the connection: after it the byte stream cannot be trusted to be in
 /// step, so the peer gets an `ERROR` frame and the connection closes.

@@ -6,6 +6,7 @@ mod call_task;
 mod concurrency_limit;
 mod conn;
 mod in_flight;
+pub(crate) mod middleware;
 mod observed;
 mod service;
 mod signal;
@@ -32,8 +33,8 @@ pub use signal::ShutdownSignals;
 
 use crate::config::ServerConfig;
 use crate::discovery::{Instance, Register, Registration};
-use crate::middleware::Middleware;
 use crate::observe::{CloseReason, Observer, Side};
+use crate::server::middleware::Middleware;
 use crate::status::Status;
 
 /// What every connection of a server shares.

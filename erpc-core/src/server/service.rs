@@ -152,7 +152,7 @@ fn encode_response<T: Message>(
         0 => size_hint + size_hint / 8,
         exact => exact,
     };
-    let capacity = guess.clamp(crate::client::ENCODE_CAPACITY, 64 << 20);
+    let capacity = guess.clamp(crate::body::ENCODE_CAPACITY, 64 << 20);
     let mut body = BytesMut::with_capacity(capacity);
     let failed = |e| {
         let status = Status::from(e);

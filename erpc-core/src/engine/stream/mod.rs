@@ -22,8 +22,7 @@ use crate::engine::reader::Verdict;
 
 use tokio::task::AbortHandle;
 
-/// Credit each side starts with, per stream and direction (PROTOCOL.md §5).
-pub const INITIAL_WINDOW: u32 = 256 * 1024;
+pub use crate::protocol::INITIAL_WINDOW;
 /// The most body bytes one STREAM_DATA frame carries; larger messages are chunked, so a
 /// big message never holds the writer for more than one chunk.
 pub const MAX_CHUNK: usize = 64 * 1024;
