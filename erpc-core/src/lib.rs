@@ -16,7 +16,7 @@
 //!     fn name(&self) -> &str { "upper" }
 //!     fn methods(&self) -> &[&'static str] { &["shout"] }
 //!     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>> {
-//!         Box::pin(erpc::unary(request, |_cx, text: String| async move {
+//!         Box::pin(erpc::server::unary(request, |_cx, text: String| async move {
 //!             Ok::<_, Status>(text.to_uppercase())
 //!         }))
 //!     }
@@ -85,8 +85,7 @@ pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
 pub use protocol::CompressionList;
 pub use server::{
     Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, ShutdownSignals,
-    StreamRequest, bidi_streaming, client_streaming, oneway, server_streaming, unary,
-    unknown_method, wrong_shape,
+    StreamRequest,
 };
 pub use status::{Code, Status};
 pub use stream::{Event, ServerStream, Streaming};
@@ -94,6 +93,12 @@ pub use stream::{Event, ServerStream, Streaming};
 /// What `#[erpc::service]` expands to refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    // The dispatch helpers generated code calls; a hand-written `Service` reaches them as
+    // `erpc::server::unary` and so on.
+    pub use crate::server::{
+        bidi_streaming, client_streaming, oneway, server_streaming, unary, unknown_method,
+        wrong_shape,
+    };
     pub use futures_util::Stream;
     pub use futures_util::future::BoxFuture;
     pub use std::future::Future;

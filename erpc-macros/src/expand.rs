@@ -89,7 +89,7 @@ fn expand_server(service: &Service) -> TokenStream {
         if matches!(m.kind, Kind::Stream { .. }) {
             let method = m.ident.to_string();
             return quote! {{
-                let status = #krate::wrong_shape(#name, #method, true);
+                let status = #krate::__private::wrong_shape(#name, #method, true);
                 ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
             }};
         }
@@ -103,8 +103,8 @@ fn expand_server(service: &Service) -> TokenStream {
             (quote!(_), quote!(self.inner.#method(#(#args),*)))
         };
         let helper = match m.kind {
-            Kind::Unary { .. } | Kind::Stream { .. } => quote!(#krate::unary),
-            Kind::Oneway => quote!(#krate::oneway),
+            Kind::Unary { .. } | Kind::Stream { .. } => quote!(#krate::__private::unary),
+            Kind::Oneway => quote!(#krate::__private::oneway),
         };
         quote! {
             ::std::boxed::Box::pin(#helper(request, move |#cx_param: #krate::Context, #pattern: #req_ty| #call))
@@ -115,7 +115,7 @@ fn expand_server(service: &Service) -> TokenStream {
         let Kind::Stream { input, output_item, .. } = &m.kind else {
             let method = m.ident.to_string();
             return quote! {{
-                let status = #krate::wrong_shape(#name, #method, false);
+                let status = #krate::__private::wrong_shape(#name, #method, false);
                 ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
             }};
         };
@@ -128,16 +128,16 @@ fn expand_server(service: &Service) -> TokenStream {
         let (helper, param) = match (input, output_item) {
             (Some(input), Some(_)) => {
                 let arg = args[0];
-                (quote!(#krate::bidi_streaming), quote!(#arg: #krate::Streaming<#input>))
+                (quote!(#krate::__private::bidi_streaming), quote!(#arg: #krate::Streaming<#input>))
             }
             (Some(input), None) => {
                 let arg = args[0];
-                (quote!(#krate::client_streaming), quote!(#arg: #krate::Streaming<#input>))
+                (quote!(#krate::__private::client_streaming), quote!(#arg: #krate::Streaming<#input>))
             }
             (None, _) => {
                 let req_ty = request_type(m);
                 let pattern = request_value(m);
-                (quote!(#krate::server_streaming), quote!(#pattern: #req_ty))
+                (quote!(#krate::__private::server_streaming), quote!(#pattern: #req_ty))
             }
         };
         quote! {
@@ -186,7 +186,7 @@ fn expand_server(service: &Service) -> TokenStream {
                 match index {
                     #(#indices => #arms,)*
                     _ => {
-                        let status = #krate::unknown_method(#name, request.method());
+                        let status = #krate::__private::unknown_method(#name, request.method());
                         ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
                     }
                 }
@@ -203,7 +203,7 @@ fn expand_server(service: &Service) -> TokenStream {
                 match index {
                     #(#indices => #stream_arms,)*
                     _ => {
-                        let status = #krate::unknown_method(#name, request.method());
+                        let status = #krate::__private::unknown_method(#name, request.method());
                         ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
                     }
                 }
