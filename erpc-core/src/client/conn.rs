@@ -375,13 +375,7 @@ impl ClientConn {
             frame,
             deadline: Some(deadline),
         };
-        match tokio::time::timeout_at(deadline, self.tx.send(out)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(self.dead_status()),
-            Err(_) => Err(Status::deadline_exceeded(
-                "deadline passed while queued for writing",
-            )),
-        }
+        self.queue(out, deadline).await
     }
 
     /// Register a request and queue it for writing, without waiting. The returned
