@@ -4,8 +4,9 @@
 //! something else — QUIC puts each call on its own stream, UDP sends one frame per datagram —
 //! so they must find frame boundaries, the request id, and whether a frame ends its sender's
 //! part of a call. KCP, which has no close, refuses a session with an ERROR frame
-//! ([`error_frame`]). The protocol proper lives in `erpc-core`; its tests check that these
-//! constants agree with it (PROTOCOL.md §2 is the definition).
+//! ([`error_frame`]). The protocol proper lives in `erpc-core`, which takes the header's
+//! constants and these frame kinds from here, so each is defined once (PROTOCOL.md §2 is
+//! the definition); its tests check the rest of what this module assumes.
 
 use bytes::{Buf, Bytes, BytesMut};
 

@@ -8,6 +8,7 @@
 //!  +------+-------+------+-------+-------+--------+--------+--------------+----------+---------+
 //! ```
 
+use erpc_transport::frames;
 use std::fmt;
 
 use bytes::{Buf, BufMut};
@@ -17,11 +18,11 @@ use erpc_codec::compression::CompressionId;
 use crate::protocol::ProtocolError;
 
 /// The two bytes every frame starts with.
-pub const MAGIC: [u8; 2] = [0xEE, 0x52];
+pub const MAGIC: [u8; 2] = frames::MAGIC;
 /// The protocol version this implementation speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = frames::VERSION;
 /// Length of the fixed header.
-pub const HEADER_LEN: usize = 24;
+pub const HEADER_LEN: usize = frames::HEADER_LEN;
 
 /// What a frame is for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,13 +30,13 @@ pub struct Kind(pub u8);
 
 impl Kind {
     /// A call that expects a response.
-    pub const REQUEST: Kind = Kind(0x01);
+    pub const REQUEST: Kind = Kind(frames::kind::REQUEST);
     /// The answer to a request (success or a status).
-    pub const RESPONSE: Kind = Kind(0x02);
+    pub const RESPONSE: Kind = Kind(frames::kind::RESPONSE);
     /// A call that expects no response.
-    pub const ONEWAY: Kind = Kind(0x03);
+    pub const ONEWAY: Kind = Kind(frames::kind::ONEWAY);
     /// The client gave up on a request; the server should stop working on it.
-    pub const CANCEL: Kind = Kind(0x04);
+    pub const CANCEL: Kind = Kind(frames::kind::CANCEL);
     /// Liveness probe; answered with PONG carrying the same request id.
     pub const PING: Kind = Kind(0x05);
     /// Answer to PING.
@@ -44,15 +45,15 @@ impl Kind {
     /// be processed.
     pub const GOAWAY: Kind = Kind(0x07);
     /// A connection-level error; the sender closes the connection after sending it.
-    pub const ERROR: Kind = Kind(0x08);
+    pub const ERROR: Kind = Kind(frames::kind::ERROR);
     /// Opens a streaming call (client to server): like REQUEST, without a body; messages
     /// follow as STREAM_DATA in both directions.
-    pub const STREAM_OPEN: Kind = Kind(0x10);
+    pub const STREAM_OPEN: Kind = Kind(frames::kind::STREAM_OPEN);
     /// A message of a stream, or one chunk of it (see [`Header::MORE`]).
-    pub const STREAM_DATA: Kind = Kind(0x11);
+    pub const STREAM_DATA: Kind = Kind(frames::kind::STREAM_DATA);
     /// The sender's half of the stream is finished. From the server it ends the call and
     /// carries its status (and trailing metadata).
-    pub const STREAM_END: Kind = Kind(0x12);
+    pub const STREAM_END: Kind = Kind(frames::kind::STREAM_END);
     /// Flow-control credit: the body is a 4-byte big-endian increment of the bytes the peer
     /// may send on the stream.
     pub const STREAM_WINDOW: Kind = Kind(0x13);
