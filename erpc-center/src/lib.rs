@@ -29,35 +29,33 @@
 //!
 //! # Layout
 //! - [`model`]: instances, filters, changes and events.
-//! - [`registry`]: the state machine (leases, revisions, replay), without I/O.
+//! - [`registry`]: the center's state machine (leases, revisions, replay), without I/O.
 //! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
 //! - [`backend`]: where a center's state lives: in this process over a store
 //!   ([`backend::local`]), or in etcd (`backend::etcd`, feature `etcd`) shared by many centers.
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
-//! - [`discovery`]: [`CenterRegistry`], erpc's `Register` and `Discover` over centers.
-//! - `etcd` (feature `etcd`): `EtcdRegistry`, the same traits straight on etcd.
-//! - `zookeeper` (feature `zookeeper`): `ZooKeeperRegistry`, the same traits on ZooKeeper's
-//!   ephemeral nodes.
-//! - `mdns` (feature `mdns`): `MdnsRegistry`, the same traits by multicast DNS on a LAN.
+//! - [`registries`]: the client side, in one place — [`CenterRegistry`] (erpc's `Register`
+//!   and `Discover` over centers), `etcd` (feature `etcd`: `EtcdRegistry`, straight on etcd),
+//!   `zookeeper` (feature `zookeeper`: `ZooKeeperRegistry`, ephemeral nodes) and `mdns`
+//!   (feature `mdns`: `MdnsRegistry`, multicast DNS on a LAN); re-exported at the crate
+//!   root as before.
 #![warn(missing_docs)]
 
 pub mod backend;
-pub mod discovery;
-#[cfg(feature = "etcd")]
-pub mod etcd;
-mod follow;
-#[cfg(feature = "mdns")]
-pub mod mdns;
 pub mod model;
+pub mod registries;
 pub mod registry;
 pub mod service;
 pub mod store;
-mod watched;
-#[cfg(feature = "zookeeper")]
-pub mod zookeeper;
 
-pub use discovery::CenterRegistry;
 pub use model::{Change, Event, Filter, Instance};
+pub use registries::CenterRegistry;
+#[cfg(feature = "etcd")]
+pub use registries::etcd;
+#[cfg(feature = "mdns")]
+pub use registries::mdns;
+#[cfg(feature = "zookeeper")]
+pub use registries::zookeeper;
 pub use service::{
     Center, CenterClient, CenterConfig, CenterImpl, CenterServer, ConfigListing, Lease, Listing,
 };

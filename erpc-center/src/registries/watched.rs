@@ -13,9 +13,9 @@ use erpc_core::{Code, Status, Streaming};
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
-use crate::discovery::CenterRegistry;
-use crate::follow::{FIRST_BACKOFF, endpoints, pause};
 use crate::model::{Change, Event, Filter};
+use crate::registries::center::CenterRegistry;
+use crate::registries::follow::{FIRST_BACKOFF, endpoints, pause};
 use crate::service::CenterClient;
 
 /// Where a follower is in a center's history: the last revision it applied, and the epoch

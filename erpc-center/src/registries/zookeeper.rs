@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use zookeeper_client::{Acls, Client, CreateMode, Error, SessionState};
 
-use crate::follow::{FIRST_BACKOFF, endpoints, pause};
+use crate::registries::follow::{FIRST_BACKOFF, endpoints, pause};
 
 /// Where instances live by default.
 pub const DEFAULT_PREFIX: &str = "/erpc/services";
@@ -195,8 +195,8 @@ async fn keep(registry: ZooKeeperRegistry, instance: Instance, session: Arc<Mute
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "registering on zookeeper failed");
-                    tokio::time::sleep(crate::follow::jittered(backoff)).await;
-                    backoff = (backoff * 2).min(crate::follow::MAX_BACKOFF);
+                    tokio::time::sleep(crate::registries::follow::jittered(backoff)).await;
+                    backoff = (backoff * 2).min(crate::registries::follow::MAX_BACKOFF);
                 }
             }
         }

@@ -21,8 +21,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::model::Instance;
+use crate::registries::watched;
 use crate::service::CenterClient;
-use crate::watched;
 
 /// Lease TTL requested by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);

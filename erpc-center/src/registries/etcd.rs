@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::backend::etcd::{lease_not_found, unavailable, whole_seconds};
-use crate::follow::{FIRST_BACKOFF, endpoints, pause};
+use crate::registries::follow::{FIRST_BACKOFF, endpoints, pause};
 
 /// Where instances live by default.
 pub const DEFAULT_PREFIX: &str = "/erpc/services";
