@@ -29,7 +29,8 @@
 //!
 //! # Layout
 //! - [`model`]: instances, filters, changes and events.
-//! - [`registry`]: the center's state machine (leases, revisions, replay), without I/O.
+//! - [`state`]: the center's state machine ([`state::CenterState`]: leases, revisions,
+//!   replay), without I/O.
 //! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
 //! - [`backend`]: where a center's state lives: in this process over a store
 //!   ([`backend::local`]), or in etcd (`backend::etcd`, feature `etcd`) shared by many centers.
@@ -44,8 +45,8 @@
 pub mod backend;
 pub mod model;
 pub mod registries;
-pub mod registry;
 pub mod service;
+pub mod state;
 pub mod store;
 
 pub use model::{Change, Event, Filter, Instance};

@@ -116,7 +116,7 @@ impl Default for CenterConfig {
             min_ttl: Duration::from_secs(1),
             max_ttl: Duration::from_secs(300),
             sweep: Duration::from_millis(500),
-            history: crate::registry::DEFAULT_HISTORY,
+            history: crate::state::DEFAULT_HISTORY,
             watch_buffer: 4096,
         }
     }

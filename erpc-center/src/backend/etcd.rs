@@ -28,8 +28,8 @@ use etcd_client::{
 
 use super::{Backend, Scope};
 use crate::model::{Change, Event, Filter, Instance};
-use crate::registry::NotReplayable;
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
+use crate::state::NotReplayable;
 
 /// Where a center's state lives in etcd unless the store URL names a prefix.
 pub const DEFAULT_PREFIX: &str = "/erpc-center";

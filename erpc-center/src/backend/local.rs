@@ -1,4 +1,4 @@
-//! The center's state in this process: a [`Registry`] behind a lock, each change persisted to
+//! The center's state in this process: a [`CenterState`] behind a lock, each change persisted to
 //! a [`Store`] and then published to watchers, in revision order.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +13,12 @@ use tokio::time::Instant;
 
 use super::{Backend, Scope};
 use crate::model::{Change, Event, Filter, Instance};
-use crate::registry::{NotReplayable, Record, Registry};
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
+use crate::state::{CenterState, NotReplayable, Record};
 use crate::store::Store;
 
 struct Inner {
-    registry: Mutex<Registry>,
+    registry: Mutex<CenterState>,
     store: Box<dyn Store>,
     /// A commit failed: memory may hold a change the store lacks, so the center refuses
     /// further changes (clients fail over to another center) until it is restarted.
@@ -30,13 +30,13 @@ struct Inner {
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Registry> {
+    fn lock(&self) -> MutexGuard<'_, CenterState> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Persist a change made under the lock, then publish it: the store and the watchers
     /// see changes in revision order. A failed commit breaks the center (see `broken`).
-    fn commit(&self, registry: &Registry, event: Event, record: &Record) -> Result<u64, Status> {
+    fn commit(&self, registry: &CenterState, event: Event, record: &Record) -> Result<u64, Status> {
         if let Err(e) = self
             .store
             .commit(&event, record, registry.last_lease(), self.history)
@@ -53,7 +53,7 @@ impl Inner {
     /// Apply `change` under the lock and commit what it did.
     fn apply<T>(
         &self,
-        change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)>,
+        change: impl FnOnce(&mut CenterState) -> Option<(T, Event, Record)>,
     ) -> Result<Option<(T, u64)>, Status> {
         let mut registry = self.lock();
         if self.broken.load(Ordering::Acquire) {
@@ -109,7 +109,7 @@ impl Local {
     /// sweeper started on the current runtime.
     pub fn open(store: Box<dyn Store>, config: &CenterConfig) -> Result<Local, Status> {
         let snapshot = store.load().map_err(store_failed)?;
-        let registry = Registry::restore(snapshot, config.history, Instant::now());
+        let registry = CenterState::restore(snapshot, config.history, Instant::now());
         tracing::info!(
             revision = registry.revision(),
             epoch = registry.epoch(),
@@ -132,7 +132,7 @@ impl Local {
     /// Run `change` off the async threads: a commit waits for the disk.
     async fn mutate<T: Send + 'static>(
         &self,
-        change: impl FnOnce(&mut Registry) -> Option<(T, Event, Record)> + Send + 'static,
+        change: impl FnOnce(&mut CenterState) -> Option<(T, Event, Record)> + Send + 'static,
     ) -> Result<Option<(T, u64)>, Status> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.apply(change))
@@ -144,7 +144,7 @@ impl Local {
     /// it removed none).
     async fn remove(
         &self,
-        removal: impl FnOnce(&mut Registry) -> Option<(Event, Record)> + Send + 'static,
+        removal: impl FnOnce(&mut CenterState) -> Option<(Event, Record)> + Send + 'static,
     ) -> Result<(bool, u64), Status> {
         let done = self
             .mutate(move |r| removal(r).map(|(event, record)| ((), event, record)))

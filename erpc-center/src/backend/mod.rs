@@ -1,7 +1,7 @@
 //! Where a center's state lives. The erpc service ([`crate::service`]) checks and logs each
 //! call, then hands it to a backend:
 //!
-//! - [`local::Local`]: the state in this process ([`crate::registry::Registry`]), persisted to
+//! - [`local::Local`]: the state in this process ([`crate::state::CenterState`]), persisted to
 //!   a [`crate::store::Store`] (redb by default). One center owns it; revisions are gapless.
 //! - `etcd::EtcdBackend` (feature `etcd`): the state in etcd — instances as keys under etcd
 //!   leases, revisions and watch replay from etcd — so any number of centers can serve the

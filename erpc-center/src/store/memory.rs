@@ -5,7 +5,7 @@
 
 use super::{Store, StoreError, first_lease, new_epoch};
 use crate::model::Event;
-use crate::registry::{Record, Snapshot};
+use crate::state::{Record, Snapshot};
 
 /// Persists nothing.
 #[derive(Debug, Default)]

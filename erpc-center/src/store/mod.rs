@@ -3,13 +3,13 @@
 //! A store persists every change in revision order — the change itself (for watch replay)
 //! and what it did to the state — and hands back a [`Snapshot`] at start. Lease renewals are
 //! not persisted: after a restart every lease gets a full TTL of grace instead
-//! ([`crate::registry::Registry::restore`]).
+//! ([`crate::state::CenterState::restore`]).
 
 pub mod memory;
 pub mod redb;
 
 use crate::model::Event;
-use crate::registry::{Record, Snapshot};
+use crate::state::{Record, Snapshot};
 
 /// A store failed; the change it was given is not applied.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, first_lease, new_epoch};
 use crate::model::{Event, Instance};
-use crate::registry::{Record, Registration, Snapshot};
+use crate::state::{Record, Registration, Snapshot};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const INSTANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("instances");
@@ -201,7 +201,7 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Registry;
+    use crate::state::CenterState;
 
     #[test]
     fn what_is_committed_survives_reopening() {
@@ -211,7 +211,7 @@ mod tests {
         let mut r;
         {
             let store = RedbStore::open(&path).unwrap();
-            r = Registry::restore(store.load().unwrap(), 3, now);
+            r = CenterState::restore(store.load().unwrap(), 3, now);
             let first = r.last_lease();
             for i in 0..4 {
                 let (lease, event, record) = r.register(

@@ -4,10 +4,10 @@
 //!
 //! Guarantees (CENTER.md):
 //! - every change gets the next revision; revisions are unique and gapless;
-//! - [`Registry::since`] replays every change after a revision, in order, or says why it
+//! - [`CenterState::since`] replays every change after a revision, in order, or says why it
 //!   cannot ([`NotReplayable`]): the history no longer reaches back to it, or the revision is
 //!   from another history (past the last revision, or of another epoch);
-//! - a lease expires no sooner than its TTL after its last renewal, and [`Registry::expire`]
+//! - a lease expires no sooner than its TTL after its last renewal, and [`CenterState::expire`]
 //!   removes it on the first sweep after that.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -88,7 +88,7 @@ pub enum Record {
     RemoveConfig(String),
 }
 
-/// What a store loads at start: everything [`Registry::restore`] needs.
+/// What a store loads at start: everything [`CenterState::restore`] needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     /// Which history this is: a random id, the same for as long as the history goes on (0:
@@ -108,7 +108,7 @@ pub struct Snapshot {
 
 /// The center's state.
 #[derive(Debug)]
-pub struct Registry {
+pub struct CenterState {
     epoch: u64,
     revision: u64,
     last_lease: u64,
@@ -119,16 +119,16 @@ pub struct Registry {
     history_limit: usize,
 }
 
-impl Default for Registry {
+impl Default for CenterState {
     fn default() -> Self {
-        Registry::new(DEFAULT_HISTORY)
+        CenterState::new(DEFAULT_HISTORY)
     }
 }
 
-impl Registry {
+impl CenterState {
     /// An empty registry keeping `history_limit` changes for replay.
-    pub fn new(history_limit: usize) -> Registry {
-        Registry {
+    pub fn new(history_limit: usize) -> CenterState {
+        CenterState {
             epoch: 0,
             revision: 0,
             last_lease: 0,
@@ -142,8 +142,8 @@ impl Registry {
 
     /// Rebuild from a store's snapshot. Every lease gets a full TTL from `now`: the center
     /// was away, so nobody could renew, and healthy instances must not be evicted for it.
-    pub fn restore(snapshot: Snapshot, history_limit: usize, now: Instant) -> Registry {
-        let mut r = Registry::new(history_limit);
+    pub fn restore(snapshot: Snapshot, history_limit: usize, now: Instant) -> CenterState {
+        let mut r = CenterState::new(history_limit);
         r.epoch = snapshot.epoch;
         r.revision = snapshot.revision;
         r.last_lease = snapshot.last_lease;
@@ -380,7 +380,7 @@ mod tests {
 
     #[test]
     fn revisions_are_gapless_and_replay_is_ordered() {
-        let mut r = Registry::default();
+        let mut r = CenterState::default();
         let now = Instant::now();
         r.register(inst("a", "1"), TTL, now);
         r.register(inst("a", "2"), TTL, now);
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn releasing_a_replaced_lease_leaves_the_new_registration() {
-        let mut r = Registry::default();
+        let mut r = CenterState::default();
         let now = Instant::now();
         let (old, _, _) = r.register(inst("a", "1"), TTL, now);
         let (new, _, _) = r.register(inst("a", "1"), TTL, now);
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn a_revision_older_than_the_history_is_refused() {
-        let mut r = Registry::new(3);
+        let mut r = CenterState::new(3);
         let now = Instant::now();
         for i in 0..5 {
             r.config_set(format!("k{i}"), "v".into());
@@ -432,7 +432,7 @@ mod tests {
             epoch: 7,
             ..Snapshot::default()
         };
-        let mut r = Registry::restore(snapshot, DEFAULT_HISTORY, Instant::now());
+        let mut r = CenterState::restore(snapshot, DEFAULT_HISTORY, Instant::now());
         r.config_set("k".into(), "v".into());
         assert_eq!(r.since(0, 7).unwrap().len(), 1);
         assert_eq!(r.since(0, 0).unwrap().len(), 1, "epoch 0 is not checked");
@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn a_lease_lives_its_ttl_from_the_last_renewal_and_no_longer() {
-        let mut r = Registry::default();
+        let mut r = CenterState::default();
         let t0 = Instant::now();
         let (lease, _, _) = r.register(inst("a", "1"), TTL, t0);
         let t1 = t0 + Duration::from_secs(8);
@@ -473,12 +473,12 @@ mod tests {
 
     #[test]
     fn a_restore_gives_every_lease_a_full_ttl() {
-        let mut r = Registry::default();
+        let mut r = CenterState::default();
         let t0 = Instant::now();
         r.register(inst("a", "1"), TTL, t0);
         let snapshot = r.snapshot();
         let later = t0 + Duration::from_secs(60);
-        let mut back = Registry::restore(snapshot, DEFAULT_HISTORY, later);
+        let mut back = CenterState::restore(snapshot, DEFAULT_HISTORY, later);
         assert!(
             back.expire(later + TTL - Duration::from_millis(1))
                 .is_empty()
@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn filters_select_by_group_version_and_tags() {
-        let mut r = Registry::default();
+        let mut r = CenterState::default();
         let now = Instant::now();
         let mut canary = inst("a", "1");
         canary.group = "canary".into();
