@@ -134,9 +134,10 @@ pub struct ClientConfig {
     pub heartbeat: HeartbeatConfig,
     /// Give up connecting after this long. Default 5 s.
     pub connect_timeout: Duration,
-    /// The wait before reconnecting after a failed attempt is random, between zero and a
-    /// ceiling that starts here and doubles per failure up to `backoff_max` (full jitter,
-    /// so clients that lost a server together do not redial together). Default 100 ms.
+    /// The wait before reconnecting after a failed attempt is random: the first between this
+    /// and three times it, each next one between this and three times the previous wait, at
+    /// most `backoff_max` (decorrelated jitter, so clients that lost a server together do
+    /// not redial together, and the wait follows the outage's length). Default 100 ms.
     pub backoff_initial: Duration,
     /// The largest ceiling of the wait between reconnect attempts. Default 5 s.
     pub backoff_max: Duration,

@@ -45,6 +45,10 @@ impl std::fmt::Debug for CenterRegistry {
     }
 }
 
+/// The redial backoff of a registry's connections to its centers: first wait, longest wait.
+const CENTER_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(50), Duration::from_millis(250));
+
 impl CenterRegistry {
     /// A registry over the centers at `addrs` (one or several, tried in turn).
     pub fn new<I, A>(addrs: I) -> Result<CenterRegistry, erpc_core::AddressError>
@@ -57,6 +61,11 @@ impl CenterRegistry {
             .map(|a| {
                 erpc_core::Client::builder()
                     .timeout(Duration::from_secs(3))
+                    // Leases expire: a center that comes back must be redialled well within
+                    // a lease (the shortest is 1 s), not after a backoff that grew through
+                    // the outage (up to 5 s by default). A registry talks to a few centers,
+                    // so redialling one at 4 Hz while it is down costs nothing.
+                    .backoff(CENTER_BACKOFF.0, CENTER_BACKOFF.1)
                     .build(a)
                     .map(CenterClient::new)
             })

@@ -1,13 +1,18 @@
 //! The connections a client keeps to one peer: lazily dialled, replaced when they die or the
 //! server drains them, with exponential backoff after failed attempts.
 //!
-//! Backoff with full jitter: after a failed dial a slot waits a random time between zero and
-//! its ceiling (`backoff_initial`, doubling per failure up to `backoff_max`) — "Full Jitter"
-//! of AWS's "Exponential Backoff and Jitter" (Marc Brooker, 2015,
+//! Backoff with decorrelated jitter: after a failed dial a slot waits a random time between
+//! `backoff_initial` and three times its previous wait, at most `backoff_max` — "Decorrelated
+//! Jitter" of AWS's "Exponential Backoff and Jitter" (Marc Brooker, 2015,
 //! <https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/>). Clients that
 //! lost a server together (a restart) failed their first redials together; without jitter
-//! they would all redial again in the same instant at every step. The random draw is made
-//! only on a failed dial, never on the call path.
+//! they would all redial again in the same instant at every step. Decorrelated rather than
+//! full jitter because dials here happen on demand: with full jitter the ceiling doubled at
+//! every failure however short the wait before it, so a busy client's ceiling reached
+//! seconds within a short outage and it stayed away that long after the server was back
+//! (a provider's lease expired during a 1.5 s center restart). Here each wait grows from the
+//! previous wait, so the backoff tracks the outage's length. The random draw is made only on
+//! a failed dial, never on the call path.
 //!
 //! No delay precedes the first redial after a connection is lost: connections are dialled
 //! only when a call needs one (nothing redials in the background), so that redial has a
@@ -157,12 +162,14 @@ impl Pool {
                 Ok(conn)
             }
             Err(status) => {
-                let backoff = match &*state {
-                    State::Down { backoff, .. } => (*backoff * 2).min(config.backoff_max),
+                let previous = match &*state {
+                    State::Down { backoff, .. } => *backoff,
                     _ => config.backoff_initial,
                 };
+                let backoff =
+                    decorrelated_jitter(config.backoff_initial, previous, config.backoff_max);
                 *state = State::Down {
-                    retry_at: Instant::now() + full_jitter(backoff),
+                    retry_at: Instant::now() + backoff,
                     backoff,
                 };
                 Err(status)
@@ -239,9 +246,11 @@ impl Pool {
     }
 }
 
-/// A uniformly random wait in `[0, ceiling)`: AWS's "Full Jitter" (see the module docs).
-fn full_jitter(ceiling: Duration) -> Duration {
-    ceiling.mul_f64(fastrand::f64())
+/// The next wait after `previous`: uniformly random in `[initial, 3 × previous)`, at most
+/// `max` — AWS's "Decorrelated Jitter" (see the module docs).
+fn decorrelated_jitter(initial: Duration, previous: Duration, max: Duration) -> Duration {
+    let high = (previous * 3).max(initial);
+    (initial + (high - initial).mul_f64(fastrand::f64())).min(max)
 }
 
 fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, State> {
@@ -267,7 +276,9 @@ mod tests {
             let State::Down { retry_at, backoff } = &*lock(&pool.slots[0]) else {
                 panic!("a failed dial leaves the slot down");
             };
-            assert_eq!(*backoff, config.backoff_initial);
+            // The first wait: between backoff_initial and three times it.
+            assert!(*backoff >= config.backoff_initial);
+            assert!(*backoff < config.backoff_initial * 3);
             assert!(*retry_at <= Instant::now() + *backoff);
             waits.push(retry_at.saturating_duration_since(failed_at));
         }
@@ -275,11 +286,27 @@ mod tests {
         let (Some(min), Some(max)) = (min, max) else {
             unreachable!("100 waits")
         };
-        // Uniform over 100 ms: 100 draws all within 50 ms of each other has odds of
-        // about 100 × 2^-99.
+        // Uniform over 200 ms: 100 draws all within 50 ms of each other has odds of about
+        // 100 × 4^-99.
         assert!(
             *max - *min > config.backoff_initial / 2,
             "retries bunched between {min:?} and {max:?}"
         );
+    }
+
+    #[test]
+    fn waits_grow_from_the_previous_wait_and_stay_within_bounds() {
+        let (initial, max) = (Duration::from_millis(100), Duration::from_secs(5));
+        let mut wait = initial;
+        for _ in 0..50 {
+            let next = decorrelated_jitter(initial, wait, max);
+            assert!(
+                next >= initial && next <= max && next < wait * 3 + initial,
+                "{next:?}"
+            );
+            wait = next;
+        }
+        // A short outage keeps short waits: after a 100 ms wait, the next is under 300 ms.
+        assert!(decorrelated_jitter(initial, initial, max) < Duration::from_millis(300));
     }
 }
