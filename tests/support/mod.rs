@@ -118,6 +118,19 @@ pub struct EchoImpl {
     pub probe: Arc<Probe>,
 }
 
+impl EchoImpl {
+    /// Sleep `ms`, counting the start, and an abort if dropped before the end.
+    async fn sleep_counted(&self, ms: u64) {
+        let mut guard = AbortGuard {
+            probe: self.probe.clone(),
+            done: false,
+        };
+        bump(&self.probe.started, 1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        guard.done = true;
+    }
+}
+
 /// Counts an abort if dropped before `done` is set.
 struct AbortGuard {
     probe: Arc<Probe>,
@@ -141,13 +154,7 @@ impl Echo for EchoImpl {
         self.probe
             .last_remaining_ms
             .store(cx.remaining().as_millis() as u64, Ordering::SeqCst);
-        let mut guard = AbortGuard {
-            probe: self.probe.clone(),
-            done: false,
-        };
-        bump(&self.probe.started, 1);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        guard.done = true;
+        self.sleep_counted(ms).await;
         bump(&self.probe.finished, 1);
         Ok(ms)
     }
@@ -199,13 +206,7 @@ impl Echo for EchoImpl {
     }
 
     async fn nap(&self, ms: u64) {
-        let mut guard = AbortGuard {
-            probe: self.probe.clone(),
-            done: false,
-        };
-        bump(&self.probe.started, 1);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        guard.done = true;
+        self.sleep_counted(ms).await;
         bump(&self.probe.notified, 1);
     }
 }
