@@ -268,10 +268,7 @@ impl ClientConn {
 
     /// Resolves once the connection is fully closed (its writer finished or it died).
     pub async fn closed(&self) {
-        // Rare (a client's shutdown): a short poll rather than a waiter slot on the signal.
-        while !self.shared.dead.is_fired() {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        self.shared.dead.fired_any().await
     }
 
     /// Counts a stream in the instance's load until dropped (no guard when not balanced).

@@ -27,6 +27,9 @@ pub(crate) enum Role {
 pub(crate) struct Signal {
     fired: AtomicBool,
     wakers: [AtomicWaker; 3],
+    /// Any number of other waiters (rare ones: a client's shutdown waiting for its
+    /// connections to close), woken all at once.
+    others: tokio::sync::Notify,
 }
 
 impl Signal {
@@ -36,11 +39,24 @@ impl Signal {
         for waker in &self.wakers {
             waker.wake();
         }
+        self.others.notify_waiters();
     }
 
     /// Whether the signal has fired.
     pub fn is_fired(&self) -> bool {
         self.fired.load(Ordering::Acquire)
+    }
+
+    /// Wait until the signal fires, for a waiter outside the connection's roles (any number
+    /// of them). Takes the notifier's lock when polled: not for hot loops.
+    pub async fn fired_any(&self) {
+        let fired = self.others.notified();
+        tokio::pin!(fired);
+        // Registered before looking, so a fire in between is not missed.
+        fired.as_mut().enable();
+        if !self.is_fired() {
+            fired.await;
+        }
     }
 
     /// Wait until the signal fires. Cheap to poll repeatedly (no lock).
@@ -74,13 +90,18 @@ mod tests {
     #[tokio::test]
     async fn firing_wakes_every_role() {
         let signal = Arc::new(Signal::default());
-        let waiters: Vec<_> = [Role::Reader, Role::Writer, Role::Background]
+        let mut waiters: Vec<_> = [Role::Reader, Role::Writer, Role::Background]
             .into_iter()
             .map(|role| {
                 let signal = signal.clone();
                 tokio::spawn(async move { signal.fired(role).await })
             })
             .collect();
+        // And any number of others.
+        for _ in 0..2 {
+            let signal = signal.clone();
+            waiters.push(tokio::spawn(async move { signal.fired_any().await }));
+        }
         tokio::task::yield_now().await;
         assert!(!signal.is_fired());
         signal.fire();
@@ -92,5 +113,6 @@ mod tests {
         }
         // Already fired: returns at once.
         signal.fired(Role::Reader).await;
+        signal.fired_any().await;
     }
 }
