@@ -111,9 +111,19 @@ async fn a_hook_refuses_with_its_own_status_and_hooks_run_in_order() {
     let ok = client.sleep(1).metadata("x-api-key", "open sesame").await;
     assert_eq!(ok.unwrap(), 1);
     assert_eq!(key.seen.load(Ordering::Relaxed), 2);
-    // A refused oneway is dropped (nobody to tell), and its handler never runs.
+    // A refused oneway is dropped (nobody to tell), and its handler never runs. Frames of one
+    // connection are read in order: once the next call is answered, the hook has seen (and
+    // refused) the oneway — no task exists for it that could still run.
     client.notify(1).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        client
+            .sleep(1)
+            .metadata("x-api-key", "open sesame")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(key.seen.load(Ordering::Relaxed), 4);
     assert_eq!(*probe.notified.borrow(), 0);
     server.shutdown().await;
 }

@@ -138,7 +138,15 @@ async fn refusals_and_aborted_calls_are_reported() {
         .timeout(Duration::from_millis(100))
         .await;
     assert_eq!(late.unwrap_err().code(), Code::DeadlineExceeded);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server's own sweeper aborts the handler at its deadline; wait for its report.
+    let by = std::time::Instant::now() + Duration::from_secs(5);
+    while observer.0.finished.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < by,
+            "the aborted call was never reported"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(*observer.0.refused.lock().unwrap(), vec![Refusal::Unknown]);
     assert_eq!(
         *observer.0.finished.lock().unwrap(),
