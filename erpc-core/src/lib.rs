@@ -40,7 +40,9 @@
 //!   connection a read loop, a task per call, a deadline sweeper and a shutdown drainer.
 //! - [`context`], [`deadline`], [`extensions`], [`metadata`]: what a call carries;
 //!   [`ambient`]: what a handler's own calls inherit, and how to carry it across a spawn.
-//! - [`middleware`]: [`Middleware`] and [`ClientMiddleware`].
+//! - [`layer`]: the interception model — tower `Service`s and `Layer`s on both sides (client
+//!   calls above the pick, attempts below it, server handlers); [`middleware`]: the same
+//!   layers as async-trait [`Middleware`] and [`ClientMiddleware`].
 //! - [`status`]: [`Status`] and [`Code`].
 //! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
 #![warn(missing_docs)]
@@ -59,6 +61,7 @@ pub mod deadline;
 pub mod discovery;
 mod engine;
 pub mod extensions;
+pub mod layer;
 pub mod metadata;
 pub mod middleware;
 pub mod observe;

@@ -67,6 +67,7 @@ async fn serve(stack: String, addr: SocketAddr) {
     match stack.as_str() {
         "raw" => raw::serve(addr).await,
         "erpc" => erpc_stack::serve(addr).await,
+        "erpc-layers" => erpc_stack::serve_layered("tcp", addr, 3).await,
         "tarpc" => tarpc_stack::serve(addr).await,
         "tonic" => tonic_stack::serve(addr).await,
         other => match other.strip_prefix("erpc:") {
@@ -77,7 +78,9 @@ async fn serve(stack: String, addr: SocketAddr) {
 }
 
 fn unknown(stack: &str) -> ! {
-    eprintln!("unknown stack {stack:?}: raw, erpc, tarpc, tonic or erpc:TRANSPORT");
+    eprintln!(
+        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side), tarpc, tonic or erpc:TRANSPORT"
+    );
     std::process::exit(2)
 }
 
@@ -114,6 +117,10 @@ fn run(load: Load) {
         match stack.as_str() {
             "raw" => load::run(raw::connect(addr, conns).await, config).await,
             "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,
+            "erpc-layers" => {
+                let caller = erpc_stack::connect_layered("tcp", addr, conns, 3).await;
+                load::run(caller, config).await
+            }
             "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
             "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,
             other => match other.strip_prefix("erpc:") {

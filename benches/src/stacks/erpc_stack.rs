@@ -59,15 +59,46 @@ pub async fn serve(addr: SocketAddr) {
 /// Serve over `transport` until the process ends. TLS transports get a self-signed
 /// certificate, left in a temporary file for the client.
 pub async fn serve_on(transport: &str, addr: SocketAddr) {
+    serve_layered(transport, addr, 0).await
+}
+
+/// Serve over `transport` with `layers` no-op layers around the handler, each added with
+/// its own `layer` call (the costliest way: one erasure each).
+pub async fn serve_layered(transport: &str, addr: SocketAddr, layers: usize) {
     let cert = erpc::transport::ServerTls::self_signed(&["localhost"]).expect("certificate");
     std::fs::write(cert_path(addr), cert.certificate_pem()).expect("certificate file");
-    let _server = erpc::Server::builder()
+    let mut builder = erpc::Server::builder();
+    for _ in 0..layers {
+        builder = builder.layer(tower_layer::layer_fn(Noop));
+    }
+    let _server = builder
         .add_service(BenchServer::new(Echo))
         .transport(erpc::TransportOptions::default().server_tls(cert))
         .serve([url(transport, addr)])
         .await
         .expect("bind");
     std::future::pending::<()>().await;
+}
+
+/// A layer that does nothing: what the layer model itself costs.
+#[derive(Clone)]
+pub struct Noop<S>(S);
+
+impl<S: erpc::layer::Service<R>, R> erpc::layer::Service<R> for Noop<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> S::Future {
+        self.0.call(request)
+    }
 }
 
 /// The caller.
@@ -81,11 +112,26 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> ErpcCaller {
 
 /// One client over `transport` with `conns` connections, trusting the server's certificate.
 pub async fn connect_on(transport: &str, addr: SocketAddr, conns: usize) -> ErpcCaller {
+    connect_layered(transport, addr, conns, 0).await
+}
+
+/// Like [`connect_on`], with `layers` no-op call-level layers, each added with its own
+/// `layer` call.
+pub async fn connect_layered(
+    transport: &str,
+    addr: SocketAddr,
+    conns: usize,
+    layers: usize,
+) -> ErpcCaller {
     let mut options = erpc::TransportOptions::default();
     if let Ok(pem) = std::fs::read(cert_path(addr)) {
         options = options.client_tls(erpc::transport::ClientTls::trust_pem(&pem).expect("roots"));
     }
-    let client = erpc::Client::builder()
+    let mut builder = erpc::Client::builder();
+    for _ in 0..layers {
+        builder = builder.layer(tower_layer::layer_fn(Noop));
+    }
+    let client = builder
         .connections(conns)
         .transport(options)
         .connect(url(transport, addr))

@@ -455,5 +455,6 @@ fn prepare<Req: Message>(
         oneway,
         stream: false,
         hash_key: options.hash_key,
+        opening: crate::client::Opening::default(),
     })
 }

@@ -272,6 +272,16 @@ impl ClientConn {
     }
 
     /// Counts a stream in the instance's load until dropped (no guard when not balanced).
+    /// The address dialled.
+    pub fn peer(&self) -> &Address {
+        &self.peer
+    }
+
+    /// The instance's load, if the client keeps it (a discovered service).
+    pub fn load(&self) -> Option<&Arc<Load>> {
+        self.load.as_ref()
+    }
+
     pub fn stream_guard(&self) -> Option<InFlightGuard> {
         self.load.clone().map(InFlightGuard::new)
     }

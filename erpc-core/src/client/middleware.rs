@@ -1,12 +1,19 @@
-//! Client middleware ([`ClientMiddleware`]): code that wraps every call a client makes,
-//! before it goes on the wire.
+//! Client middleware ([`ClientMiddleware`]): a call-level layer written as one async
+//! function, for code that is simpler that way than as a tower `Service`.
 
-use std::sync::{Arc, Mutex};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use crate::client::{Client, ClientRequest, ClientResponse};
+use futures_util::future::BoxFuture;
+
+use crate::client::{CallService, ClientRequest, ClientResponse};
+use crate::layer::{Layer, Service};
 use crate::status::Status;
 
 /// Client middleware: sees every outgoing call, can add metadata, retry, time or refuse it.
+/// Added with [`crate::ClientBuilder::middleware`], it is a call-level layer (see
+/// [`crate::layer`]) and costs what one does.
 ///
 /// ```
 /// # use erpc_core as erpc;
@@ -34,54 +41,65 @@ pub trait ClientMiddleware: Send + Sync + 'static {
     ) -> Result<ClientResponse, Status>;
 }
 
-/// The rest of a client chain: further middleware, then the wire.
+/// The rest of a client chain: further layers, the pick, then the wire.
 pub struct ClientNext<'a> {
-    chain: &'a [Arc<dyn ClientMiddleware>],
-    client: &'a Client,
-    opened: Option<&'a Mutex<Option<ClientRequest>>>,
+    inner: CallService,
+    _chain: PhantomData<&'a ()>,
 }
 
-impl<'a> ClientNext<'a> {
-    pub(crate) fn new(chain: &'a [Arc<dyn ClientMiddleware>], client: &'a Client) -> Self {
-        ClientNext {
-            chain,
-            client,
-            opened: None,
-        }
-    }
-
-    /// A chain for a stream's opening, which ends by putting the request in `opened`
-    /// instead of sending it: the engine opens the stream with it.
-    pub(crate) fn for_stream(
-        chain: &'a [Arc<dyn ClientMiddleware>],
-        client: &'a Client,
-        opened: &'a Mutex<Option<ClientRequest>>,
-    ) -> Self {
-        ClientNext {
-            chain,
-            client,
-            opened: Some(opened),
-        }
-    }
-
-    /// Run the rest of the chain.
+impl ClientNext<'_> {
+    /// Run the rest of the chain. May be called once; clone the request first to retry.
     pub async fn run(self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        match self.chain.split_first() {
-            Some((first, rest)) => {
-                let next = ClientNext {
-                    chain: rest,
-                    client: self.client,
-                    opened: self.opened,
-                };
-                first.call(request, next).await
-            }
-            None => match self.opened {
-                Some(opened) => {
-                    *opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(request);
-                    Ok(ClientResponse::default())
-                }
-                None => self.client.send(request).await,
-            },
+        self.inner.oneshot(request).await
+    }
+}
+
+/// `middleware` as a call-level layer.
+pub(crate) fn layer<M: ClientMiddleware>(middleware: M) -> MiddlewareLayer<M> {
+    MiddlewareLayer(Arc::new(middleware))
+}
+
+pub(crate) struct MiddlewareLayer<M>(Arc<M>);
+
+impl<M> Layer<CallService> for MiddlewareLayer<M> {
+    type Service = WithMiddleware<M>;
+    fn layer(&self, inner: CallService) -> WithMiddleware<M> {
+        WithMiddleware {
+            middleware: self.0.clone(),
+            inner,
         }
+    }
+}
+
+pub(crate) struct WithMiddleware<M> {
+    middleware: Arc<M>,
+    inner: CallService,
+}
+
+impl<M> Clone for WithMiddleware<M> {
+    fn clone(&self) -> Self {
+        WithMiddleware {
+            middleware: self.middleware.clone(),
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: ClientMiddleware> Service<ClientRequest> for WithMiddleware<M> {
+    type Response = ClientResponse;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: ClientRequest) -> Self::Future {
+        let middleware = self.middleware.clone();
+        let next = ClientNext {
+            inner: self.inner.clone(),
+            _chain: PhantomData,
+        };
+        Box::pin(async move { middleware.call(request, next).await })
     }
 }

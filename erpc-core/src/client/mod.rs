@@ -5,6 +5,7 @@
 mod call;
 mod conn;
 mod id_hash;
+mod layer;
 pub(crate) mod middleware;
 mod pool;
 mod stream_call;
@@ -20,12 +21,17 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 pub use call::{Call, CallFuture, CallOptions, Oneway};
-use conn::PendingCall;
+use conn::{ClientConn, PendingCall};
+#[doc(hidden)]
+pub use layer::Opening;
+pub use layer::{Attempt, AttemptService, CallService};
 pub use stream_call::{ClientStreamCall, StreamCall};
 
 use crate::body::{compress, decompress};
-use crate::client::middleware::{ClientMiddleware, ClientNext};
+use crate::client::layer::{Route, Transmit};
+use crate::client::middleware::ClientMiddleware;
 use crate::config::ClientConfig;
+use crate::layer::{BoxError, Layer, Service, Stack};
 use crate::metadata::Metadata;
 use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
 use crate::status::Status;
@@ -44,7 +50,8 @@ pub(crate) enum Started {
     Dialing(BoxFuture<'static, Result<ClientResponse, Status>>),
 }
 
-/// A call in its untyped form: what client middleware sees and [`Client::invoke`] takes.
+/// A call in its untyped form: what client layers and middleware see and [`Client::invoke`]
+/// takes.
 #[derive(Debug, Clone)]
 pub struct ClientRequest {
     /// Service name.
@@ -67,12 +74,15 @@ pub struct ClientRequest {
     pub body: Bytes,
     /// Whether no response is expected.
     pub oneway: bool,
-    /// Whether this opens a streaming call (middleware sees the opening once, with an empty
-    /// body; the messages follow once the chain has passed it on).
+    /// Whether this opens a streaming call (layers see the opening once, with an empty
+    /// body; the messages follow once the layers have passed it on).
     pub stream: bool,
     /// The key a balancer hashes to keep calls with the same key on the same instance
     /// (`.hash_key(k)`; see [`crate::discovery::balance::hash_key`]).
     pub hash_key: Option<u64>,
+    /// Set by erpc on a stream's opening, to get it back from the layers; leave it default.
+    #[doc(hidden)]
+    pub opening: Opening,
 }
 
 impl ClientRequest {
@@ -96,6 +106,7 @@ impl ClientRequest {
             oneway: false,
             stream: false,
             hash_key: None,
+            opening: Opening::default(),
         }
     }
 }
@@ -130,11 +141,14 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     target: Target,
     config: ClientConfig,
     codecs: Arc<Codecs>,
-    middleware: Vec<Arc<dyn ClientMiddleware>>,
+    /// The call-level layers over the pick, if any were added.
+    calls: Option<CallService>,
+    /// The attempt-level layers over the wire, if any were added.
+    attempts: Option<AttemptService>,
 }
 
 impl std::fmt::Debug for Client {
@@ -150,7 +164,8 @@ impl std::fmt::Debug for Client {
 pub struct ClientBuilder {
     config: ClientConfig,
     codecs: Option<Codecs>,
-    middleware: Vec<Arc<dyn ClientMiddleware>>,
+    calls: Stack<ClientRequest, ClientResponse>,
+    attempts: Stack<Attempt, ClientResponse>,
 }
 
 impl ClientBuilder {
@@ -238,10 +253,41 @@ impl ClientBuilder {
         self
     }
 
-    /// Add a middleware; the first added runs outermost.
-    pub fn middleware(mut self, middleware: impl ClientMiddleware) -> Self {
-        self.middleware.push(Arc::new(middleware));
+    /// Add a call-level layer: a [`tower` layer](crate::layer) over [`CallService`], run once
+    /// per call above the balancer's pick (retry, hedging, fail modes, a cache, client rate
+    /// limits, tracing). The first added runs outermost. Each `layer` call costs one boxed
+    /// future per call; stack several in one `tower::ServiceBuilder` to pay it once.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<CallService> + Send + Sync + 'static,
+        L::Service:
+            Service<ClientRequest, Response = ClientResponse> + Clone + Send + Sync + 'static,
+        <L::Service as Service<ClientRequest>>::Error: Into<BoxError>,
+        <L::Service as Service<ClientRequest>>::Future: Send + 'static,
+    {
+        self.calls.push(layer);
         self
+    }
+
+    /// Add an attempt-level layer: a [`tower` layer](crate::layer) over [`AttemptService`],
+    /// run for each attempt below the balancer's pick, seeing the instance the attempt goes
+    /// to ([`Attempt::addr`], [`Attempt::load`]): per-instance circuit breakers,
+    /// per-attempt metrics. The first added runs outermost.
+    pub fn attempt_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<AttemptService> + Send + Sync + 'static,
+        L::Service: Service<Attempt, Response = ClientResponse> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Attempt>>::Error: Into<BoxError>,
+        <L::Service as Service<Attempt>>::Future: Send + 'static,
+    {
+        self.attempts.push(layer);
+        self
+    }
+
+    /// Add a middleware: a call-level layer written as one async function (see
+    /// [`ClientMiddleware`]). The first added runs outermost.
+    pub fn middleware(self, middleware: impl ClientMiddleware) -> Self {
+        self.layer(crate::client::middleware::layer(middleware))
     }
 
     /// A client of `addr` that connects on its first call.
@@ -255,12 +301,14 @@ impl ClientBuilder {
     }
 
     fn with_target(self, target: Target) -> Client {
+        let attempts = self.attempts.wrap(Transmit);
         Client {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 target,
                 config: self.config,
                 codecs: Arc::new(self.codecs.unwrap_or_default()),
-                middleware: self.middleware,
+                calls: self.calls.wrap(Route(inner.clone())),
+                attempts,
             }),
         }
     }
@@ -441,23 +489,66 @@ impl Client {
         let _ = tokio::time::timeout(crate::engine::writer::CLOSE_FLUSH, all).await;
     }
 
-    /// Make an untyped call: through the middleware, then over the wire.
+    /// Make an untyped call: through the layers, then over the wire.
     pub async fn invoke(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        if self.inner.middleware.is_empty() {
-            return self.send(request).await;
+        match &self.inner.calls {
+            None => self.send(request).await,
+            Some(calls) => calls.oneshot(request).await,
         }
-        ClientNext::new(&self.inner.middleware, self)
-            .run(request)
-            .await
     }
 
-    /// The last step of every call: frame it, send it, await and unpack the response.
+    /// Below the call-level layers: pick an instance, then run the attempt-level layers (if
+    /// any) and the wire.
     pub(crate) async fn send(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        if request.stream {
+        if request.stream && !request.opening.is_set() {
             return Err(Status::invalid_argument(
                 "a streaming call is opened with server_stream, client_stream or bidi_stream, not invoked",
             ));
         }
+        if let Some(attempts) = &self.inner.attempts {
+            let call = pick_of_request(&request);
+            let conn = self
+                .inner
+                .target
+                .get(&self.inner.config, request.deadline, &call)
+                .await?;
+            let attempt = Attempt::new(request, conn, self.clone());
+            return attempts.oneshot(attempt).await;
+        }
+        if request.stream {
+            // The opening passed the call-level layers; the stream's code picks and opens.
+            let opening = request.opening.clone();
+            opening.put(request, None);
+            return Ok(ClientResponse::default());
+        }
+        self.send_picked(request).await
+    }
+
+    /// The wire for an attempt on the connection already picked.
+    pub(crate) async fn transmit(
+        &self,
+        request: ClientRequest,
+        conn: Arc<ClientConn>,
+    ) -> Result<ClientResponse, Status> {
+        if request.stream {
+            let opening = request.opening.clone();
+            opening.put(request, Some(conn));
+            return Ok(ClientResponse::default());
+        }
+        let deadline = request.deadline;
+        let frame = self.frame(request)?;
+        if frame.header.kind == Kind::ONEWAY {
+            Box::pin(conn.send_oneway(frame, deadline)).await?;
+            return Ok(ClientResponse::default());
+        }
+        let accept = frame.head.accept_compression;
+        let response = conn.start(frame, deadline)?.wait().await?;
+        self.unpack(response, &accept)
+    }
+
+    /// The last step of a call without attempt-level layers: frame it, pick, send it, await
+    /// and unpack the response.
+    async fn send_picked(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
         if request.oneway {
             let deadline = request.deadline;
             let hash_key = request.hash_key;
@@ -592,14 +683,19 @@ impl Client {
         &self.inner.target
     }
 
-    /// The client middleware.
-    pub(crate) fn middleware(&self) -> &[Arc<dyn ClientMiddleware>] {
-        &self.inner.middleware
-    }
-
-    /// Whether calls go straight to the wire (no middleware).
+    /// Whether calls go straight to the wire (no layers).
     pub(crate) fn is_direct(&self) -> bool {
-        self.inner.middleware.is_empty()
+        self.inner.calls.is_none() && self.inner.attempts.is_none()
+    }
+}
+
+/// What the balancer sees of a call not framed yet.
+fn pick_of_request(request: &ClientRequest) -> crate::discovery::Pick<'_> {
+    crate::discovery::Pick {
+        service: &request.service,
+        method: &request.method,
+        metadata: &request.metadata,
+        hash_key: request.hash_key,
     }
 }
 

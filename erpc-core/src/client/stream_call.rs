@@ -9,7 +9,7 @@ use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use erpc_codec::Message;
@@ -17,8 +17,8 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
 
 use crate::client::call::{call_codec, call_deadline, encode_message};
-use crate::client::middleware::ClientNext;
-use crate::client::{CallOptions, Client, ClientRequest};
+use crate::client::conn::ClientConn;
+use crate::client::{CallOptions, Client, ClientRequest, Opening};
 use crate::codec_failure::Site;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::protocol::ByteStr;
@@ -116,7 +116,7 @@ async fn open<Req: Message, Resp: Message>(
     let codec = call_codec::<Req>(&client, &options)?;
     let config = client.config();
     let call = (service.clone(), method.clone());
-    let mut request = ClientRequest {
+    let request = ClientRequest {
         service,
         method,
         deadline: call_deadline(&options, config.stream_timeout)?,
@@ -130,19 +130,25 @@ async fn open<Req: Message, Resp: Message>(
         oneway: false,
         stream: true,
         hash_key: options.hash_key,
+        opening: Opening::default(),
     };
-    if !client.middleware().is_empty() {
-        request = through_middleware(&client, request).await?;
-    }
+    let (request, picked) = if client.is_direct() {
+        (request, None)
+    } else {
+        through_layers(&client, request).await?
+    };
     let deadline = request.deadline;
     let compression = request.compression;
     let hash_key = request.hash_key;
     let frame = client.frame(request)?;
     // What the server's messages may be compressed with.
     let accept = frame.head.accept_compression;
-    let conn = {
-        let call = crate::client::pick_of(&frame, hash_key);
-        client.target().get(config, deadline, &call).await?
+    let conn = match picked {
+        Some(conn) => conn,
+        None => {
+            let call = crate::client::pick_of(&frame, hash_key);
+            client.target().get(config, deadline, &call).await?
+        }
     };
     // Counts the stream in the instance's load while it is open.
     let in_flight = conn.stream_guard();
@@ -210,19 +216,16 @@ async fn open<Req: Message, Resp: Message>(
     Ok(incoming.typed())
 }
 
-/// Run the client middleware over the stream's opening; the request it passed on.
-async fn through_middleware(
+/// Run the layers over the stream's opening: the request they passed on and, if
+/// attempt-level layers ran, the connection they ran for.
+async fn through_layers(
     client: &Client,
-    request: ClientRequest,
-) -> Result<ClientRequest, Status> {
-    let opened = Mutex::new(None);
-    ClientNext::for_stream(client.middleware(), client, &opened)
-        .run(request)
-        .await?;
-    opened
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .ok_or_else(|| {
-            Status::internal("a client middleware answered a streaming call without opening it")
-        })
+    mut request: ClientRequest,
+) -> Result<(ClientRequest, Option<Arc<ClientConn>>), Status> {
+    let opening = Opening::slot();
+    request.opening = opening.clone();
+    client.invoke(request).await?;
+    opening.take().ok_or_else(|| {
+        Status::internal("a client layer answered a streaming call without passing its opening on")
+    })
 }

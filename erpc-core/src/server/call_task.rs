@@ -18,7 +18,6 @@ use crate::engine::{OutFrame, queue};
 use crate::protocol::{Frame, Header, Kind};
 use crate::server::conn::answer_frame;
 use crate::server::in_flight::InFlight;
-use crate::server::middleware::Next;
 use crate::server::observed::Observed;
 use crate::server::{Request, Response, Shared};
 use crate::status::{Code, Status};
@@ -75,12 +74,8 @@ impl CallTask {
                 let mut context = context;
                 context.wire.body_len = body.len();
                 let request = Request::new(context, header.codec, shared.codecs.clone(), body);
-                if shared.middleware.is_empty() {
-                    service.call(request).await
-                } else {
-                    // Boxed so that calls without middleware do not carry its state.
-                    Box::pin(Next::new(&shared.middleware, service.as_ref()).run(request)).await
-                }
+                // With layers, `service` is the service wrapped in them (`server::layer`).
+                service.call(request).await
             };
             // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
             // task outright through its abort handle in `InFlight`, and answer for it.
@@ -228,7 +223,6 @@ mod tests {
         CallTask {
             shared: Arc::new(Shared {
                 services: Default::default(),
-                middleware: vec![],
                 admission: vec![],
                 observer: None,
                 config: Default::default(),

@@ -1,70 +1,84 @@
-//! Server middleware ([`Middleware`]): code that wraps every call a server runs, around the
-//! handler, seeing the call in its untyped form before the body is decoded. See
-//! [`crate::middleware`] for an example.
+//! Server middleware ([`Middleware`]): a server layer written as one async function, for
+//! code that is simpler that way than as a tower `Service`. See [`crate::middleware`] for an
+//! example.
 
-use std::sync::{Arc, Mutex};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use crate::server::{Request, Response, Service};
+use futures_util::future::BoxFuture;
+
+use crate::layer::{Layer, Service};
+use crate::server::{HandlerService, Request, Response};
 use crate::status::Status;
-/// Server middleware. See the module docs for an example.
+
+/// Server middleware. Added with [`crate::ServerBuilder::middleware`], it is a server layer
+/// (see [`crate::layer`]) and costs what one does. See the module docs for an example.
 #[async_trait::async_trait]
 pub trait Middleware: Send + Sync + 'static {
     /// Handle `request`, usually by passing it on with `next.run(request)`.
     async fn call(&self, request: Request, next: Next<'_>) -> Result<Response, Status>;
 }
 
-/// The rest of a server chain: further middleware, then the service.
+/// The rest of a server chain: further layers, then the service.
 pub struct Next<'a> {
-    chain: &'a [Arc<dyn Middleware>],
-    end: End<'a>,
+    inner: HandlerService,
+    _chain: PhantomData<&'a ()>,
 }
 
-/// What the end of a chain does.
-#[derive(Clone, Copy)]
-enum End<'a> {
-    /// Call the service.
-    Service(&'a dyn Service),
-    /// The opening of a stream passed every middleware: hand the request back to the engine,
-    /// which runs the streaming handler with it.
-    Opened(&'a Mutex<Option<Request>>),
-}
-
-impl<'a> Next<'a> {
-    pub(crate) fn new(chain: &'a [Arc<dyn Middleware>], service: &'a dyn Service) -> Self {
-        Next {
-            chain,
-            end: End::Service(service),
-        }
-    }
-
-    /// A chain for a stream's opening, which ends by putting the request in `opened`.
-    pub(crate) fn for_stream(
-        chain: &'a [Arc<dyn Middleware>],
-        opened: &'a Mutex<Option<Request>>,
-    ) -> Self {
-        Next {
-            chain,
-            end: End::Opened(opened),
-        }
-    }
-
+impl Next<'_> {
     /// Run the rest of the chain.
     pub async fn run(self, request: Request) -> Result<Response, Status> {
-        match self.chain.split_first() {
-            Some((first, rest)) => {
-                let next = Next {
-                    chain: rest,
-                    end: self.end,
-                };
-                first.call(request, next).await
-            }
-            None => match self.end {
-                End::Service(service) => service.call(request).await,
-                End::Opened(opened) => {
-                    *opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(request);
-                    Ok(Response::default())
-                }
-            },
+        self.inner.oneshot(request).await
+    }
+}
+
+/// `middleware` as a server layer.
+pub(crate) fn layer<M: Middleware>(middleware: M) -> MiddlewareLayer<M> {
+    MiddlewareLayer(Arc::new(middleware))
+}
+
+pub(crate) struct MiddlewareLayer<M>(Arc<M>);
+
+impl<M> Layer<HandlerService> for MiddlewareLayer<M> {
+    type Service = WithMiddleware<M>;
+    fn layer(&self, inner: HandlerService) -> WithMiddleware<M> {
+        WithMiddleware {
+            middleware: self.0.clone(),
+            inner,
         }
+    }
+}
+
+pub(crate) struct WithMiddleware<M> {
+    middleware: Arc<M>,
+    inner: HandlerService,
+}
+
+impl<M> Clone for WithMiddleware<M> {
+    fn clone(&self) -> Self {
+        WithMiddleware {
+            middleware: self.middleware.clone(),
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: Middleware> Service<Request> for WithMiddleware<M> {
+    type Response = Response;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<Response, Status>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let middleware = self.middleware.clone();
+        let next = Next {
+            inner: self.inner.clone(),
+            _chain: PhantomData,
+        };
+        Box::pin(async move { middleware.call(request, next).await })
     }
 }

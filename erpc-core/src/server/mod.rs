@@ -6,6 +6,7 @@ mod call_task;
 mod concurrency_limit;
 mod conn;
 mod in_flight;
+mod layer;
 pub(crate) mod middleware;
 mod observed;
 mod service;
@@ -25,6 +26,7 @@ use tokio_util::task::TaskTracker;
 
 pub use admission::{Admission, Admitted, CallHead, CallKind};
 pub use concurrency_limit::ConcurrencyLimit;
+pub use layer::HandlerService;
 pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,
@@ -33,7 +35,9 @@ pub use signal::ShutdownSignals;
 
 use crate::config::ServerConfig;
 use crate::discovery::{Instance, Register, Registration};
+use crate::layer::{BoxError, Layer, Service as TowerService, Stack};
 use crate::observe::{CloseReason, Observer, Side};
+use crate::server::layer::Layered;
 use crate::server::middleware::Middleware;
 use crate::status::Status;
 
@@ -44,7 +48,6 @@ pub(crate) struct Shared {
     pub admission: Vec<Arc<dyn Admission>>,
     /// Engine events go here, if anyone listens.
     pub observer: Option<Arc<dyn Observer>>,
-    pub middleware: Vec<Arc<dyn Middleware>>,
     pub config: ServerConfig,
     pub codecs: Arc<Codecs>,
 }
@@ -76,7 +79,7 @@ impl Server {
 #[derive(Default)]
 pub struct ServerBuilder {
     services: HashMap<String, Arc<dyn Service>>,
-    middleware: Vec<Arc<dyn Middleware>>,
+    layers: Stack<Request, Response>,
     admission: Vec<Arc<dyn Admission>>,
     observer: Option<Arc<dyn Observer>>,
     config: ServerConfig,
@@ -107,10 +110,26 @@ impl ServerBuilder {
         self
     }
 
-    /// Add a middleware; the first added runs outermost.
-    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
-        self.middleware.push(Arc::new(middleware));
+    /// Add a layer around every service's handler: a [`tower` layer](crate::layer) over
+    /// [`HandlerService`], run in the call's task after the header-level hooks admitted it
+    /// and before the body is decoded (tracing, metrics, logging, a slow-call log). The
+    /// first added runs outermost. Each `layer` call costs one boxed future per call; stack
+    /// several in one `tower::ServiceBuilder` to pay it once.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<HandlerService> + Send + Sync + 'static,
+        L::Service: TowerService<Request, Response = Response> + Clone + Send + Sync + 'static,
+        <L::Service as TowerService<Request>>::Error: Into<BoxError>,
+        <L::Service as TowerService<Request>>::Future: Send + 'static,
+    {
+        self.layers.push(layer);
         self
+    }
+
+    /// Add a middleware: a layer written as one async function (see [`Middleware`]). The
+    /// first added runs outermost.
+    pub fn middleware(self, middleware: impl Middleware) -> Self {
+        self.layer(crate::server::middleware::layer(middleware))
     }
 
     /// Replace the whole configuration.
@@ -237,9 +256,14 @@ impl ServerBuilder {
         if let Some(why) = unsupported_response_compression(&self.config) {
             tracing::error!("{why}; responses will not use it");
         }
+        let layers = self.layers;
+        let services = self
+            .services
+            .into_iter()
+            .map(|(name, service)| (name, Layered::wrap(service, &layers)))
+            .collect();
         let shared = Arc::new(Shared {
-            services: self.services,
-            middleware: self.middleware,
+            services,
             admission: self.admission,
             observer: self.observer,
             config: self.config,

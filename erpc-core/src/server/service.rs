@@ -6,7 +6,7 @@ use std::future::Future;
 use bytes::{Bytes, BytesMut};
 use erpc_codec::{Codec, CodecId, Codecs, Message};
 use futures_util::future::BoxFuture;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::codec_failure::{Site, decode_failed};
 use crate::context::Context;
@@ -23,6 +23,8 @@ pub struct Request {
     codecs: Arc<Codecs>,
     body: Bytes,
     stream: bool,
+    /// A stream's opening: where the layers' bottom hands the context back.
+    opening: Option<StreamOpening>,
 }
 
 impl Request {
@@ -34,21 +36,33 @@ impl Request {
             codecs,
             body,
             stream: false,
+            opening: None,
         }
     }
 
-    /// The opening of a streaming call, as middleware sees it: no body (the messages follow
-    /// once the chain has passed it on).
-    pub(crate) fn stream_open(context: Context, codec: CodecId, codecs: Arc<Codecs>) -> Self {
+    /// The opening of a streaming call, as layers see it: no body (the messages follow once
+    /// the layers have passed it on).
+    pub(crate) fn stream_open(
+        context: Context,
+        codec: CodecId,
+        codecs: Arc<Codecs>,
+        opening: StreamOpening,
+    ) -> Self {
         Request {
             stream: true,
+            opening: Some(opening),
             ..Request::new(context, codec, codecs, Bytes::new())
         }
     }
 
-    /// Whether this is the opening of a streaming call. Middleware runs once per streaming
-    /// call, when it opens, with an empty body; whatever it adds to the context reaches the
-    /// handler, and an error it returns ends the call before the handler runs.
+    /// A stream opening's slot, taken by the bottom of the layers.
+    pub(crate) fn take_opening(&mut self) -> Option<StreamOpening> {
+        self.opening.take()
+    }
+
+    /// Whether this is the opening of a streaming call. Layers run once per streaming call,
+    /// when it opens, with an empty body; whatever they add to the context reaches the
+    /// handler, and an error they return ends the call before the handler runs.
     pub fn is_stream(&self) -> bool {
         self.stream
     }
@@ -58,7 +72,7 @@ impl Request {
         &self.context
     }
 
-    /// The call's context, mutably (middleware adds extensions here).
+    /// The call's context, mutably (layers add extensions here).
     pub fn context_mut(&mut self) -> &mut Context {
         &mut self.context
     }
@@ -240,6 +254,11 @@ impl StreamRequest {
         self.context.method()
     }
 
+    /// Every part, to put back together with [`StreamRequest::new`].
+    pub(crate) fn into_raw(self) -> (Context, CodecId, Arc<Codecs>, Incoming) {
+        (self.context, self.codec, self.codecs, self.incoming)
+    }
+
     /// Split into the context, the client's messages and what encodes responses (in the
     /// codec the stream was opened with).
     pub fn into_parts(self) -> (Context, Incoming, Responder) {
@@ -377,4 +396,18 @@ pub fn wrong_shape(service: &str, method: &str, streaming: bool) -> Status {
 /// The answer for a method name the service does not have.
 pub fn unknown_method(service: &str, method: &str) -> Status {
     Status::unimplemented(format!("service {service:?} has no method {method:?}"))
+}
+
+/// Where a stream's opening comes back out of the server's layers (see `server::layer`).
+#[derive(Clone, Default, Debug)]
+pub(crate) struct StreamOpening(Arc<Mutex<Option<Context>>>);
+
+impl StreamOpening {
+    pub(crate) fn put(&self, context: Context) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(context);
+    }
+
+    pub(crate) fn take(&self) -> Option<Context> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }

@@ -1,11 +1,11 @@
-//! A streaming call's task: middleware once at the opening, the handler, then its response
+//! A streaming call's task: the handler (behind the server's layers, which see the opening), then its response
 //! stream sent message by message under flow control, ended by STREAM_END with the outcome.
 
 use crate::codec_failure::Site;
 use crate::server::observed::Observed;
 use crate::status::Code;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 
@@ -15,8 +15,7 @@ use crate::engine::stream::Outbound;
 use crate::protocol::Header;
 use crate::server::call_task::{on_abandon, panicked};
 use crate::server::in_flight::InFlight;
-use crate::server::middleware::Next;
-use crate::server::{Request, Shared, StreamRequest};
+use crate::server::{Shared, StreamRequest};
 use crate::status::Status;
 use crate::stream::{Incoming, Outgoing};
 
@@ -49,10 +48,6 @@ impl StreamTask {
         let data = outbound.data.clone();
         let abandoned = on_abandon(&in_flight, &data, header.kind, id);
         let work = async {
-            let Some(context) = run_middleware(&shared, context, header).await? else {
-                // A middleware answered for the handler: the stream ends with no message.
-                return Ok(());
-            };
             let detach = state.clone();
             let call = (context.service.clone(), context.method.clone());
             let incoming = Incoming::new(
@@ -97,21 +92,4 @@ impl StreamTask {
         }
         let _ = outbound.end(status.as_ref()).await;
     }
-}
-
-/// Run the server's middleware over the stream's opening. `None` if a middleware answered
-/// without passing the call on.
-async fn run_middleware(
-    shared: &Shared,
-    context: Context,
-    header: Header,
-) -> Result<Option<Context>, Status> {
-    if shared.middleware.is_empty() {
-        return Ok(Some(context));
-    }
-    let opened = Mutex::new(None);
-    let request = Request::stream_open(context, header.codec, shared.codecs.clone());
-    Box::pin(Next::for_stream(&shared.middleware, &opened).run(request)).await?;
-    let opened = opened.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(opened.map(Request::into_context))
 }
