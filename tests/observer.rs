@@ -154,3 +154,71 @@ async fn refusals_and_aborted_calls_are_reported() {
     );
     server.shutdown().await;
 }
+
+/// What a client's observer saw, as lines.
+#[derive(Clone, Default)]
+struct ClientLog(Arc<Mutex<Vec<String>>>);
+
+impl Observer for ClientLog {
+    fn connection_opened(&self, side: Side, _peer: &PeerAddr) {
+        self.0.lock().unwrap().push(format!("{side:?} opened"));
+    }
+    fn connection_closed(&self, side: Side, _peer: &PeerAddr, reason: &CloseReason) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{side:?} closed {reason:?}"));
+    }
+    fn call_started(&self, side: Side, call: &CallEvent<'_>) {
+        let line = format!("{side:?} started {}.{}", call.service, call.method);
+        self.0.lock().unwrap().push(line);
+    }
+    fn call_finished(&self, side: Side, call: &CallEvent<'_>, finished: &Finished) {
+        let line = format!(
+            "{side:?} finished {}.{} {:?}",
+            call.service, call.method, finished.code
+        );
+        self.0.lock().unwrap().push(line);
+        assert!(finished.bytes_out > 0, "the request body is counted");
+    }
+}
+
+#[tokio::test]
+async fn a_clients_observer_sees_its_connections_and_calls() {
+    let server = erpc::Server::builder()
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let log = ClientLog::default();
+    let client = EchoClient::new(
+        erpc::Client::builder()
+            .observer(log.clone())
+            .build(server.local_addr())
+            .unwrap(),
+    );
+    assert_eq!(client.len("abc".into()).await.unwrap(), 3);
+    let failed = client.fail(5, "gone".into()).await.unwrap_err();
+    assert_eq!(failed.code(), Code::NotFound);
+    server.shutdown().await;
+    let by = std::time::Instant::now() + Duration::from_secs(5);
+    while log.0.lock().unwrap().len() < 6 {
+        assert!(
+            std::time::Instant::now() < by,
+            "{:?}",
+            log.0.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        *log.0.lock().unwrap(),
+        [
+            "Client opened",
+            "Client started Echo.len",
+            "Client finished Echo.len Ok",
+            "Client started Echo.fail",
+            "Client finished Echo.fail NotFound",
+            "Client closed GoAway",
+        ]
+    );
+}

@@ -118,7 +118,9 @@ pub trait Observer: Send + Sync + 'static {
     fn connection_closed(&self, _side: Side, _peer: &PeerAddr, _reason: &CloseReason) {}
     /// A frame was refused before anything ran for it.
     fn frame_refused(&self, _side: Side, _peer: &PeerAddr, _refusal: Refusal) {}
-    /// A call started (server: admitted; client: sent).
+    /// A call started (server: admitted; client: each attempt, as it goes out on its
+    /// connection — a retried call is reported once per attempt; streams are reported on
+    /// the server only).
     fn call_started(&self, _side: Side, _call: &CallEvent<'_>) {}
     /// A call finished.
     fn call_finished(&self, _side: Side, _call: &CallEvent<'_>, _finished: &Finished) {}

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::client::id_hash::BuildIdHasher;
+use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
 use crate::deadline;
 use crate::discovery::Load;
@@ -26,6 +27,7 @@ use crate::engine::stream::{Inbox, Outbound, StreamState, route_stream_frame};
 use crate::engine::task_guard::{OnAbandon, spawn_connection_task};
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, channels, control, queue_or_spawn, streaming_unsupported};
+use crate::observe::Side;
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::status::{Code, Status};
 
@@ -174,8 +176,9 @@ impl ClientConn {
     pub async fn connect(
         addr: &Address,
         config: &ClientConfig,
-        load: Option<Arc<Load>>,
+        watchers: Watchers,
     ) -> Result<Arc<ClientConn>, Status> {
+        let Watchers { load, observer } = watchers;
         let link = erpc_transport::connect_with(addr, &config.transport)
             .await
             .map_err(|e| Status::unavailable(format!("cannot connect to {addr}: {e}")))?;
@@ -189,6 +192,10 @@ impl ClientConn {
             stream.streaming,
             stream.connect_proves_peer,
         );
+        let link_peer = stream.peer.clone();
+        if let Some(observer) = &observer {
+            observer.connection_opened(Side::Client, &link_peer);
+        }
         let (read, write) = tokio::io::split(stream.io);
         let (tx, data_tx, queues) = channels(config.write_queue);
         let shared = Arc::new(Shared {
@@ -242,6 +249,10 @@ impl ClientConn {
             let closed =
                 read_loop(read, read_config, &reader_tx, &stop, &dead, &mut endpoint).await;
             tracing::debug!(peer = %peer, reason = %closed, "client connection ended");
+            if let Some(observer) = &observer {
+                let draining = reader_shared.draining.load(Ordering::Acquire);
+                observer.connection_closed(Side::Client, &link_peer, &closed.reason(draining));
+            }
             if matches!(closed, Closed::HeartbeatTimeout) {
                 reader_shared.unhealthy.store(true, Ordering::Release);
             }

@@ -7,9 +7,11 @@ mod conn;
 mod id_hash;
 mod layer;
 pub(crate) mod middleware;
+mod observed;
 mod pool;
 mod stream_call;
 mod target;
+mod watchers;
 
 use std::sync::Arc;
 
@@ -33,10 +35,12 @@ use crate::client::middleware::ClientMiddleware;
 use crate::config::ClientConfig;
 use crate::layer::{BoxError, Layer, Service, Stack};
 use crate::metadata::Metadata;
+use crate::observe::Observer;
 use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
 use crate::status::Status;
 use pool::Pool;
 use target::{Ready, Target};
+use watchers::Watchers;
 
 /// How [`Client::start`] got a call going.
 pub(crate) enum Started {
@@ -166,6 +170,7 @@ pub struct ClientBuilder {
     codecs: Option<Codecs>,
     calls: Stack<ClientRequest, ClientResponse>,
     attempts: Stack<Attempt, ClientResponse>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl ClientBuilder {
@@ -284,6 +289,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Report engine events to `observer`: this client's connections opened and closed
+    /// with the reason, and its calls' attempts started and finished (status, duration,
+    /// request body bytes before compression, response body bytes on the wire; a retried
+    /// call reports each attempt; streams are not reported as calls). See
+    /// [`crate::observe`]. Observing adds an attempt-level layer: one boxed future per call.
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Add a middleware: a call-level layer written as one async function (see
     /// [`ClientMiddleware`]). The first added runs outermost.
     pub fn middleware(self, middleware: impl ClientMiddleware) -> Self {
@@ -296,11 +311,19 @@ impl ClientBuilder {
         A: IntoAddress,
     {
         let addr = addr.into_address()?;
-        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections, None)));
+        let watchers = Watchers {
+            load: None,
+            observer: self.observer.clone(),
+        };
+        let target = Target::One(Arc::new(Pool::new(addr, self.config.connections, watchers)));
         Ok(self.with_target(target))
     }
 
-    fn with_target(self, target: Target) -> Client {
+    fn with_target(mut self, target: Target) -> Client {
+        if let Some(observer) = self.observer.take() {
+            // Innermost: it times the wire alone.
+            self.attempts.push(observed::ObserveLayer(observer));
+        }
         let attempts = self.attempts.wrap(Transmit);
         Client {
             inner: Arc::new_cyclic(|inner| Inner {
@@ -339,7 +362,14 @@ impl ClientBuilder {
     ) -> Result<Client, Status> {
         let endpoints = discover.subscribe(service).await?;
         let connections = self.config.connections;
-        let target = Target::many(service.to_owned(), endpoints, balancer, connections);
+        let observer = self.observer.clone();
+        let target = Target::many(
+            service.to_owned(),
+            endpoints,
+            balancer,
+            connections,
+            observer,
+        );
         Ok(self.with_target(target))
     }
 

@@ -33,8 +33,8 @@ use erpc_transport::Address;
 use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
+use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
-use crate::discovery::Load;
 use crate::status::Status;
 
 enum State {
@@ -71,12 +71,12 @@ pub(crate) struct Pool {
     addr: Address,
     slots: Vec<Slot>,
     next: AtomicUsize,
-    /// The instance's load, kept for balancers (a discovered service's pools only).
-    load: Option<Arc<Load>>,
+    /// The instance's load and the client's observer, handed to each connection.
+    watchers: Watchers,
 }
 
 impl Pool {
-    pub fn new(addr: Address, connections: usize, load: Option<Arc<Load>>) -> Pool {
+    pub fn new(addr: Address, connections: usize, watchers: Watchers) -> Pool {
         let slots = (0..connections.max(1))
             .map(|_| Slot {
                 state: std::sync::Mutex::new(State::Idle),
@@ -87,7 +87,7 @@ impl Pool {
             addr,
             slots,
             next: AtomicUsize::new(0),
-            load,
+            watchers,
         }
     }
 
@@ -133,7 +133,7 @@ impl Pool {
         let connect_by = deadline.min(Instant::now() + config.connect_timeout);
         let attempt = match tokio::time::timeout_at(
             connect_by,
-            ClientConn::connect(&self.addr, config, self.load.clone()),
+            ClientConn::connect(&self.addr, config, self.watchers.clone()),
         )
         .await
         {
@@ -152,7 +152,7 @@ impl Pool {
                 self.addr
             ))),
         };
-        if let Some(load) = &self.load {
+        if let Some(load) = &self.watchers.load {
             load.set_suspect(attempt.is_err());
         }
         let mut state = lock(slot);
@@ -194,7 +194,7 @@ impl Pool {
             let backoff = match &*state {
                 State::Down { retry_at, backoff } if Instant::now() >= *retry_at => *backoff,
                 State::Up(conn) if !conn.is_usable() && conn.failed_health() => {
-                    if let Some(load) = &self.load {
+                    if let Some(load) = &self.watchers.load {
                         load.set_suspect(true);
                     }
                     config.backoff_initial
@@ -269,7 +269,7 @@ mod tests {
         let addr: Address = "mem://nobody-listens-for-jitter".parse().expect("address");
         let mut waits = Vec::new();
         for _ in 0..100 {
-            let pool = Pool::new(addr.clone(), 1, None);
+            let pool = Pool::new(addr.clone(), 1, Watchers::default());
             let failed_at = Instant::now();
             let far = failed_at + Duration::from_secs(5);
             assert!(pool.dial(0, &config, far).await.is_err(), "nothing listens");

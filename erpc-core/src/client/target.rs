@@ -10,8 +10,10 @@ use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
 use crate::client::pool::Pool;
+use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
 use crate::discovery::{Balancer, Candidates, Endpoints, Load, Pick as Call};
+use crate::observe::Observer;
 use crate::status::Status;
 
 /// A pool and the slot a call should dial in it.
@@ -38,6 +40,7 @@ pub(crate) struct Balanced {
     balancer: Arc<dyn Balancer>,
     pools: Mutex<Pools>,
     connections: usize,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 /// One pool per endpoint, in the list's order, so a call finds its pool by position (no
@@ -54,7 +57,12 @@ struct Pools {
 
 impl Pools {
     /// Follow `endpoints` if they are not the list already followed.
-    fn follow(&mut self, endpoints: &Endpoints, connections: usize) {
+    fn follow(
+        &mut self,
+        endpoints: &Endpoints,
+        connections: usize,
+        observer: &Option<Arc<dyn Observer>>,
+    ) {
         if self
             .seen
             .as_ref()
@@ -74,7 +82,11 @@ impl Pools {
             .map(|e| {
                 old.remove(&e.addr).unwrap_or_else(|| {
                     let load = Arc::new(Load::default());
-                    let pool = Pool::new(e.addr.clone(), connections, Some(load.clone()));
+                    let watchers = Watchers {
+                        load: Some(load.clone()),
+                        observer: observer.clone(),
+                    };
+                    let pool = Pool::new(e.addr.clone(), connections, watchers);
                     (Arc::new(pool), load)
                 })
             })
@@ -95,6 +107,7 @@ impl Target {
         endpoints: watch::Receiver<Endpoints>,
         balancer: Arc<dyn Balancer>,
         connections: usize,
+        observer: Option<Arc<dyn Observer>>,
     ) -> Target {
         Target::Many(Balanced {
             service,
@@ -102,6 +115,7 @@ impl Target {
             balancer,
             pools: Mutex::default(),
             connections,
+            observer,
         })
     }
 
@@ -210,7 +224,7 @@ impl Balanced {
             )));
         }
         let mut pools = self.lock();
-        pools.follow(&endpoints, self.connections);
+        pools.follow(&endpoints, self.connections, &self.observer);
         let n = endpoints.len();
         let first = self
             .balancer
