@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use erpc_benches::load::{self, LoadConfig, Report};
+use erpc_benches::stacks::erpc_stack::Layers;
 use erpc_benches::stacks::{erpc_stack, raw, tarpc_stack, tonic_stack};
 
 /// One side of one end-to-end benchmark case (benches/e2e.sh drives it). STACK is raw, erpc,
@@ -67,7 +68,8 @@ async fn serve(stack: String, addr: SocketAddr) {
     match stack.as_str() {
         "raw" => raw::serve(addr).await,
         "erpc" => erpc_stack::serve(addr).await,
-        "erpc-layers" => erpc_stack::serve_layered("tcp", addr, 3).await,
+        "erpc-layers" => erpc_stack::serve_layered("tcp", addr, Layers::ThreeApart).await,
+        "erpc-stacked" => erpc_stack::serve_layered("tcp", addr, Layers::ThreeStacked).await,
         "tarpc" => tarpc_stack::serve(addr).await,
         "tonic" => tonic_stack::serve(addr).await,
         other => match other.strip_prefix("erpc:") {
@@ -79,7 +81,7 @@ async fn serve(stack: String, addr: SocketAddr) {
 
 fn unknown(stack: &str) -> ! {
     eprintln!(
-        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side), tarpc, tonic or erpc:TRANSPORT"
+        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side, added apart), erpc-stacked (the same 3 in one layer), tarpc, tonic or erpc:TRANSPORT"
     );
     std::process::exit(2)
 }
@@ -118,8 +120,12 @@ fn run(load: Load) {
             "raw" => load::run(raw::connect(addr, conns).await, config).await,
             "erpc" => load::run(erpc_stack::connect(addr, conns).await, config).await,
             "erpc-layers" => {
-                let caller = erpc_stack::connect_layered("tcp", addr, conns, 3).await;
-                load::run(caller, config).await
+                let caller = erpc_stack::connect_layered("tcp", addr, conns, Layers::ThreeApart);
+                load::run(caller.await, config).await
+            }
+            "erpc-stacked" => {
+                let caller = erpc_stack::connect_layered("tcp", addr, conns, Layers::ThreeStacked);
+                load::run(caller.await, config).await
             }
             "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
             "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,

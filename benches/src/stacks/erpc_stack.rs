@@ -59,17 +59,36 @@ pub async fn serve(addr: SocketAddr) {
 /// Serve over `transport` until the process ends. TLS transports get a self-signed
 /// certificate, left in a temporary file for the client.
 pub async fn serve_on(transport: &str, addr: SocketAddr) {
-    serve_layered(transport, addr, 0).await
+    serve_layered(transport, addr, Layers::None).await
 }
 
-/// Serve over `transport` with `layers` no-op layers around the handler, each added with
-/// its own `layer` call (the costliest way: one erasure each).
-pub async fn serve_layered(transport: &str, addr: SocketAddr, layers: usize) {
+/// How the benchmark's no-op layers are added.
+#[derive(Clone, Copy)]
+pub enum Layers {
+    /// None.
+    None,
+    /// Three, each with its own `layer` call: three erasures, the costliest way.
+    ThreeApart,
+    /// Three stacked in one `tower_layer::Stack` and added with one `layer` call: one
+    /// erasure, as with a `tower::ServiceBuilder`.
+    ThreeStacked,
+}
+
+/// Serve over `transport` with no-op layers around the handler.
+pub async fn serve_layered(transport: &str, addr: SocketAddr, layers: Layers) {
     let cert = erpc::transport::ServerTls::self_signed(&["localhost"]).expect("certificate");
     std::fs::write(cert_path(addr), cert.certificate_pem()).expect("certificate file");
     let mut builder = erpc::Server::builder();
-    for _ in 0..layers {
-        builder = builder.layer(tower_layer::layer_fn(Noop));
+    match layers {
+        Layers::None => {}
+        Layers::ThreeApart => {
+            for _ in 0..3 {
+                builder = builder.layer(tower_layer::layer_fn(Noop));
+            }
+        }
+        Layers::ThreeStacked => {
+            builder = builder.layer(tower_layer::layer_fn(|s| Noop(Noop(Noop(s)))))
+        }
     }
     let _server = builder
         .add_service(BenchServer::new(Echo))
@@ -112,24 +131,31 @@ pub async fn connect(addr: SocketAddr, conns: usize) -> ErpcCaller {
 
 /// One client over `transport` with `conns` connections, trusting the server's certificate.
 pub async fn connect_on(transport: &str, addr: SocketAddr, conns: usize) -> ErpcCaller {
-    connect_layered(transport, addr, conns, 0).await
+    connect_layered(transport, addr, conns, Layers::None).await
 }
 
-/// Like [`connect_on`], with `layers` no-op call-level layers, each added with its own
-/// `layer` call.
+/// Like [`connect_on`], with no-op call-level layers.
 pub async fn connect_layered(
     transport: &str,
     addr: SocketAddr,
     conns: usize,
-    layers: usize,
+    layers: Layers,
 ) -> ErpcCaller {
     let mut options = erpc::TransportOptions::default();
     if let Ok(pem) = std::fs::read(cert_path(addr)) {
         options = options.client_tls(erpc::transport::ClientTls::trust_pem(&pem).expect("roots"));
     }
     let mut builder = erpc::Client::builder();
-    for _ in 0..layers {
-        builder = builder.layer(tower_layer::layer_fn(Noop));
+    match layers {
+        Layers::None => {}
+        Layers::ThreeApart => {
+            for _ in 0..3 {
+                builder = builder.layer(tower_layer::layer_fn(Noop));
+            }
+        }
+        Layers::ThreeStacked => {
+            builder = builder.layer(tower_layer::layer_fn(|s| Noop(Noop(Noop(s)))))
+        }
     }
     let client = builder
         .connections(conns)

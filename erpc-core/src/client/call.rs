@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::body::ENCODE_CAPACITY;
-use crate::client::conn::PendingCall;
+use crate::client::in_flight::PendingCall;
 use crate::client::{Client, ClientRequest, ClientResponse, Started};
 use crate::codec_failure::{Site, decode_failed, encode_failed};
 use crate::deadline;

@@ -1,102 +1,68 @@
-//! One client connection: a writer task, a reader task completing calls by request id, and
-//! the table of pending calls.
+//! One client connection: a writer task, a reader task completing calls by request id
+//! (`endpoint.rs` routes what it reads), a deadline sweeper, and the table of calls in flight
+//! (`in_flight.rs`). It mirrors the server's `conn.rs` / `in_flight.rs`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll, ready};
-
-use futures_util::future::BoxFuture;
 
 use erpc_transport::{Address, Link};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::client::id_hash::BuildIdHasher;
+use crate::client::endpoint::ClientEndpoint;
+use crate::client::in_flight::{Pending, PendingCall, Waiter};
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
 use crate::deadline;
 use crate::discovery::Load;
-use crate::discovery::load::{InFlightGuard, is_instance_failure};
+use crate::discovery::load::InFlightGuard;
 use crate::engine::deadlines::{Deadlines, sweep};
-use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
+use crate::engine::reader::{Closed, ReadConfig, read_loop};
 use crate::engine::signal::Signal;
-use crate::engine::stream::{Inbox, Outbound, StreamState, route_stream_frame};
+use crate::engine::stream::{Inbox, Outbound, StreamState};
 use crate::engine::task_guard::{OnAbandon, spawn_connection_task};
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, channels, control, queue_or_spawn, streaming_unsupported};
 use crate::observe::Side;
-use crate::protocol::{Frame, HeadError, Header, Kind};
-use crate::status::{Code, Status};
+use crate::protocol::{Frame, Kind};
+use crate::status::Status;
 
-type Reply = oneshot::Sender<Result<Frame, Status>>;
-
-/// Who waits on a call.
-enum Waiter {
-    /// A request awaiting its response.
-    Unary(Reply),
-    /// A streaming call, until the server ends it.
-    Stream(Arc<StreamState>),
-}
-
-impl Waiter {
-    /// End the call with `status`.
-    fn fail(self, status: Status) {
-        match self {
-            Waiter::Unary(reply) => {
-                let _ = reply.send(Err(status));
-            }
-            Waiter::Stream(state) => state.fail(status),
-        }
-    }
-}
-
-struct Pending {
-    /// Calls awaiting a response or streaming, with their deadlines.
-    calls: HashMap<u64, (Waiter, Instant), BuildIdHasher>,
-    /// The same deadlines, soonest first, for the sweeper.
-    deadlines: Deadlines,
-    /// Set once the connection is gone; later calls fail with it at once.
-    dead: Option<Status>,
-}
-
-struct Shared {
-    pending: Mutex<Pending>,
+pub(super) struct Shared {
+    pub(super) pending: Mutex<Pending>,
     /// Set when the server sent GOAWAY: finish what is running, start nothing new here.
-    draining: AtomicBool,
+    pub(super) draining: AtomicBool,
     /// Fired when the connection is gone; its tasks stop.
-    dead: Arc<Signal>,
+    pub(super) dead: Arc<Signal>,
     /// Fired for an orderly close (the last handle dropped, or [`ClientConn::close`]): the
     /// writer sends what was already queued — accepted oneway calls, CANCELs, stream ends —
     /// then shuts the connection down and fires `dead`.
-    closing: Arc<Signal>,
+    pub(super) closing: Arc<Signal>,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
-    wake_sweeper: Notify,
+    pub(super) wake_sweeper: Notify,
     /// Wakes [`ClientConn::probe`]rs: a PONG arrived, or the connection died.
-    pong: Notify,
+    pub(super) pong: Notify,
     /// Probe PINGs whose PONG has not arrived (their PONGs are no junk).
-    probes_out: AtomicU32,
+    pub(super) probes_out: AtomicU32,
     /// Set when the connection died because the server stopped answering heartbeats.
-    unhealthy: AtomicBool,
+    pub(super) unhealthy: AtomicBool,
     /// Calls waiting for one of the connection's call slots (`max_concurrent_calls`).
-    waiting: AtomicUsize,
+    pub(super) waiting: AtomicUsize,
     /// Wakes one waiting call when a call leaves the table (all of them when it dies).
-    slot_freed: Notify,
+    pub(super) slot_freed: Notify,
     /// Calls (unary and streams) this connection carries at once; see
     /// [`ClientConfig::max_concurrent_calls`].
-    max_calls: usize,
+    pub(super) max_calls: usize,
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts
         // and removes), so a poisoned lock is still usable.
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn complete(&self, id: u64, result: Result<Frame, Status>) {
+    pub(super) fn complete(&self, id: u64, result: Result<Frame, Status>) {
         let mut pending = self.lock();
         if let Some((Waiter::Unary(_), _)) = pending.calls.get(&id) {
             if let Some((Waiter::Unary(reply), _)) = pending.calls.remove(&id) {
@@ -108,7 +74,7 @@ impl Shared {
     }
 
     /// A call left the table: if calls wait for a slot, wake one.
-    fn freed(&self) {
+    pub(super) fn freed(&self) {
         if self.waiting.load(Ordering::Acquire) > 0 {
             self.slot_freed.notify_one();
         }
@@ -116,7 +82,7 @@ impl Shared {
 
     /// The stream state of a running streaming call; with `take`, also out of the table (the
     /// call is over).
-    fn stream(&self, id: u64, take: bool) -> Option<Arc<StreamState>> {
+    pub(super) fn stream(&self, id: u64, take: bool) -> Option<Arc<StreamState>> {
         let mut pending = self.lock();
         let Some((Waiter::Stream(state), _)) = pending.calls.get(&id) else {
             return None;
@@ -131,7 +97,7 @@ impl Shared {
     }
 
     /// Fail every pending call and refuse new ones.
-    fn fail_all(&self, status: Status) {
+    pub(super) fn fail_all(&self, status: Status) {
         let calls = {
             let mut p = self.lock();
             p.dead.get_or_insert(status.clone());
@@ -145,7 +111,7 @@ impl Shared {
     }
 
     /// The connection is gone: fail every pending call, refuse new ones, stop its tasks.
-    fn kill(&self, status: Status) {
+    pub(super) fn kill(&self, status: Status) {
         self.fail_all(status);
         self.dead.fire();
         self.pong.notify_waiters();
@@ -154,10 +120,10 @@ impl Shared {
 
 /// A live connection to a server.
 pub(crate) struct ClientConn {
-    tx: mpsc::Sender<OutFrame>,
+    pub(super) tx: mpsc::Sender<OutFrame>,
     /// The writer's queue for stream messages.
     data_tx: mpsc::Sender<OutFrame>,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     next_id: AtomicU64,
     peer: Address,
     /// The link's largest frame, if its transport has one (UDP: a datagram).
@@ -576,7 +542,7 @@ impl ClientConn {
         Ok(Ok(()))
     }
 
-    fn dead_status(&self) -> Status {
+    pub(super) fn dead_status(&self) -> Status {
         self.shared
             .lock()
             .dead
@@ -623,183 +589,6 @@ async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
     .await;
 }
 
-/// A request on its way: waits for the response, and sends CANCEL if it is dropped (or its
-/// deadline passes) before the response arrives.
-pub(crate) struct PendingCall {
-    conn: Arc<ClientConn>,
-    id: u64,
-    response: oneshot::Receiver<Result<Frame, Status>>,
-    /// Waiting for room in the writer's queue, when it was full at the start (rare; boxed
-    /// so that it does not enlarge every call).
-    queued: Option<BoxFuture<'static, Result<(), Status>>>,
-    armed: bool,
-    /// The instance's load and when the call started, when a balancer reads it.
-    load: Option<(Arc<Load>, Instant)>,
-}
-
-impl PendingCall {
-    /// Poll for the response. No timer: the connection's sweeper answers
-    /// `deadline_exceeded` (and sends CANCEL) when the deadline passes.
-    pub fn poll_response(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Frame, Status>> {
-        if let Some(queued) = &mut self.queued {
-            match queued.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(())) => self.queued = None,
-                Poll::Ready(Err(status)) => {
-                    // Still armed: dropping the call takes it out of the pending table.
-                    self.queued = None;
-                    self.measure(Err(status.code()));
-                    return Poll::Ready(Err(status));
-                }
-            }
-        }
-        let result = ready!(Pin::new(&mut self.response).poll(cx));
-        self.armed = false;
-        let result = result.unwrap_or_else(|_| Err(self.conn.dead_status()));
-        self.measure(match &result {
-            Ok(frame) => Ok(Code::from_u8(frame.header.status)),
-            Err(status) => Err(status.code()),
-        });
-        Poll::Ready(result)
-    }
-
-    /// Record the call's outcome in the instance's load, once.
-    fn measure(&mut self, outcome: Result<Code, Code>) {
-        if let Some((load, started)) = self.load.take() {
-            let code = outcome.unwrap_or_else(|code| code);
-            load.finished(Some(started.elapsed()), is_instance_failure(code));
-        }
-    }
-
-    /// Wait for the response.
-    pub async fn wait(mut self) -> Result<Frame, Status> {
-        std::future::poll_fn(|cx| self.poll_response(cx)).await
-    }
-}
-
-impl Drop for PendingCall {
-    fn drop(&mut self) {
-        if let Some((load, _)) = self.load.take() {
-            load.abandoned();
-        }
-        if !self.armed {
-            return;
-        }
-        let was_pending = self.conn.shared.lock().calls.remove(&self.id).is_some();
-        if was_pending {
-            self.conn.shared.freed();
-            // Best effort: a full queue means the connection is saturated and the server's
-            // own deadline will reap the handler.
-            let _ = self.conn.tx.try_send(control(Kind::CANCEL, self.id));
-        }
-    }
-}
-
-struct ClientEndpoint {
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<OutFrame>,
-}
-
-impl Endpoint for ClientEndpoint {
-    fn on_ping(&mut self, id: u64) -> Verdict {
-        // A server sends at most one per heartbeat interval unless it floods, which the junk
-        // limit stops; so waiting answers stay few.
-        queue_or_spawn(&self.tx, control(Kind::PONG, id));
-        Verdict::Junk
-    }
-
-    fn on_pong(&mut self) -> bool {
-        self.shared.pong.notify_waiters();
-        self.shared
-            .probes_out
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-    }
-
-    fn on_frame(&mut self, frame: Frame) -> Verdict {
-        match frame.header.kind {
-            Kind::RESPONSE => {
-                // Answers to calls we gave up on are expected, and no flood.
-                self.shared.complete(frame.header.request_id, Ok(frame));
-                Verdict::Useful
-            }
-            kind if kind.is_stream_traffic() => {
-                // STREAM_END from the server finishes the call: out of the table at once.
-                let ended = frame.header.kind == Kind::STREAM_END;
-                let Some(state) = self.shared.stream(frame.header.request_id, ended) else {
-                    // A stream we gave up on; its frames were already on their way.
-                    return Verdict::Useful;
-                };
-                let verdict = route_stream_frame(&state, frame);
-                if ended {
-                    // Nothing more to send (the feeder stops) or to cancel.
-                    state.stop_sending(Status::cancelled("the server ended the call"));
-                }
-                verdict
-            }
-            Kind::GOAWAY => {
-                tracing::debug!(last = frame.header.request_id, "server is going away");
-                self.shared.draining.store(true, Ordering::Release);
-                Verdict::Useful
-            }
-            Kind::ERROR => {
-                let message = frame
-                    .head
-                    .message
-                    .as_ref()
-                    .map_or("connection error", |m| m.as_str());
-                let code = Code::from_u8(frame.header.status);
-                tracing::warn!(%code, message, "server reported a connection error");
-                self.shared.kill(Status::new(
-                    code,
-                    format!("server closed the connection: {message}"),
-                ));
-                Verdict::Useful
-            }
-            Kind::REQUEST => {
-                let reply = crate::status_wire::status_frame(
-                    frame.header.request_id,
-                    &Status::unimplemented("this client serves no calls"),
-                );
-                let _ = self.tx.try_send(reply.into());
-                Verdict::Junk
-            }
-            other => {
-                tracing::debug!(kind = ?other, "ignoring frame");
-                Verdict::Junk
-            }
-        }
-    }
-
-    fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
-        if let Some(state) = self.shared.stream(header.request_id, true) {
-            let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
-            state.fail(Status::resource_exhausted(format!(
-                "client refused a stream message: {reason}"
-            )));
-        } else if header.kind == Kind::RESPONSE {
-            self.shared.complete(
-                header.request_id,
-                Err(Status::resource_exhausted(format!(
-                    "client refused the response: {reason}"
-                ))),
-            );
-        }
-        // Over this client's limits, which PROTOCOL.md §8 states.
-        Verdict::Junk
-    }
-
-    fn on_bad_head(&mut self, header: Header, error: HeadError) -> Verdict {
-        if header.kind == Kind::RESPONSE {
-            self.shared.complete(
-                header.request_id,
-                Err(Status::internal(format!("malformed response: {error}"))),
-            );
-        }
-        Verdict::Junk
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -822,7 +611,7 @@ mod tests {
             write_queue: 1,
             ..ClientConfig::default()
         };
-        let conn = ClientConn::connect(&addr, &config, None).await.unwrap();
+        let conn = ClientConn::connect(&addr, &config, Watchers::default()).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         let call = |kind| {
             let mut frame = Frame::new(kind, 0);

@@ -4,7 +4,9 @@
 #[macro_use]
 mod call;
 mod conn;
+mod endpoint;
 mod id_hash;
+mod in_flight;
 mod layer;
 pub(crate) mod middleware;
 mod observed;
@@ -23,7 +25,8 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 pub use call::{Call, CallFuture, CallOptions, Oneway};
-use conn::{ClientConn, PendingCall};
+use conn::ClientConn;
+use in_flight::PendingCall;
 #[doc(hidden)]
 pub use layer::Opening;
 pub use layer::{Attempt, AttemptService, CallService};

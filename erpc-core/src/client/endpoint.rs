@@ -1,0 +1,120 @@
+//! What a client connection's reader does with each frame: completes calls by request id,
+//! routes stream frames, answers PINGs, and takes GOAWAY and ERROR. Mirrors the server's
+//! endpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::mpsc;
+
+use crate::client::conn::Shared;
+use crate::engine::reader::{Endpoint, Verdict};
+use crate::engine::stream::route_stream_frame;
+use crate::engine::{OutFrame, control, queue_or_spawn};
+use crate::protocol::{Frame, HeadError, Header, Kind};
+use crate::status::{Code, Status};
+
+pub(super) struct ClientEndpoint {
+    pub(super) shared: Arc<Shared>,
+    pub(super) tx: mpsc::Sender<OutFrame>,
+}
+
+impl Endpoint for ClientEndpoint {
+    fn on_ping(&mut self, id: u64) -> Verdict {
+        // A server sends at most one per heartbeat interval unless it floods, which the junk
+        // limit stops; so waiting answers stay few.
+        queue_or_spawn(&self.tx, control(Kind::PONG, id));
+        Verdict::Junk
+    }
+
+    fn on_pong(&mut self) -> bool {
+        self.shared.pong.notify_waiters();
+        self.shared
+            .probes_out
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Verdict {
+        match frame.header.kind {
+            Kind::RESPONSE => {
+                // Answers to calls we gave up on are expected, and no flood.
+                self.shared.complete(frame.header.request_id, Ok(frame));
+                Verdict::Useful
+            }
+            kind if kind.is_stream_traffic() => {
+                // STREAM_END from the server finishes the call: out of the table at once.
+                let ended = frame.header.kind == Kind::STREAM_END;
+                let Some(state) = self.shared.stream(frame.header.request_id, ended) else {
+                    // A stream we gave up on; its frames were already on their way.
+                    return Verdict::Useful;
+                };
+                let verdict = route_stream_frame(&state, frame);
+                if ended {
+                    // Nothing more to send (the feeder stops) or to cancel.
+                    state.stop_sending(Status::cancelled("the server ended the call"));
+                }
+                verdict
+            }
+            Kind::GOAWAY => {
+                tracing::debug!(last = frame.header.request_id, "server is going away");
+                self.shared.draining.store(true, Ordering::Release);
+                Verdict::Useful
+            }
+            Kind::ERROR => {
+                let message = frame
+                    .head
+                    .message
+                    .as_ref()
+                    .map_or("connection error", |m| m.as_str());
+                let code = Code::from_u8(frame.header.status);
+                tracing::warn!(%code, message, "server reported a connection error");
+                self.shared.kill(Status::new(
+                    code,
+                    format!("server closed the connection: {message}"),
+                ));
+                Verdict::Useful
+            }
+            Kind::REQUEST => {
+                let reply = crate::status_wire::status_frame(
+                    frame.header.request_id,
+                    &Status::unimplemented("this client serves no calls"),
+                );
+                let _ = self.tx.try_send(reply.into());
+                Verdict::Junk
+            }
+            other => {
+                tracing::debug!(kind = ?other, "ignoring frame");
+                Verdict::Junk
+            }
+        }
+    }
+
+    fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
+        if let Some(state) = self.shared.stream(header.request_id, true) {
+            let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
+            state.fail(Status::resource_exhausted(format!(
+                "client refused a stream message: {reason}"
+            )));
+        } else if header.kind == Kind::RESPONSE {
+            self.shared.complete(
+                header.request_id,
+                Err(Status::resource_exhausted(format!(
+                    "client refused the response: {reason}"
+                ))),
+            );
+        }
+        // Over this client's limits, which PROTOCOL.md §8 states.
+        Verdict::Junk
+    }
+
+    fn on_bad_head(&mut self, header: Header, error: HeadError) -> Verdict {
+        if header.kind == Kind::RESPONSE {
+            self.shared.complete(
+                header.request_id,
+                Err(Status::internal(format!("malformed response: {error}"))),
+            );
+        }
+        Verdict::Junk
+    }
+}
