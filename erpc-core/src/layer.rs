@@ -192,6 +192,59 @@ pub fn status_of(error: impl Into<BoxError>) -> Status {
     }
 }
 
+/// One async function around the rest of a chain: what a [`crate::Middleware`] or a
+/// [`crate::ClientMiddleware`] is, made a layer by [`AroundLayer`] (as axum's `from_fn`).
+pub(crate) trait Around<Req, Resp>: Send + Sync + 'static {
+    /// Handle `request`, passing it on to `rest` or not.
+    fn around(
+        self: Arc<Self>,
+        request: Req,
+        rest: BoxedService<Req, Resp>,
+    ) -> BoxFuture<'static, Result<Resp, Status>>;
+}
+
+/// An [`Around`] as a layer.
+pub(crate) struct AroundLayer<M>(pub(crate) Arc<M>);
+
+impl<M, Req, Resp> Layer<BoxedService<Req, Resp>> for AroundLayer<M> {
+    type Service = WithAround<M, Req, Resp>;
+    fn layer(&self, rest: BoxedService<Req, Resp>) -> Self::Service {
+        WithAround {
+            around: self.0.clone(),
+            rest,
+        }
+    }
+}
+
+/// An [`Around`] over the rest of its chain.
+pub(crate) struct WithAround<M, Req, Resp> {
+    around: Arc<M>,
+    rest: BoxedService<Req, Resp>,
+}
+
+impl<M, Req, Resp> Clone for WithAround<M, Req, Resp> {
+    fn clone(&self) -> Self {
+        WithAround {
+            around: self.around.clone(),
+            rest: self.rest.clone(),
+        }
+    }
+}
+
+impl<M: Around<Req, Resp>, Req, Resp> Service<Req> for WithAround<M, Req, Resp> {
+    type Response = Resp;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<Resp, Status>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        self.around.clone().around(request, self.rest.clone())
+    }
+}
+
 /// Layers added one by one to a builder, applied when it builds: the first added runs
 /// outermost (as in `tower::ServiceBuilder`).
 pub(crate) struct Stack<Req, Resp> {

@@ -74,22 +74,39 @@ pub enum Layers {
     ThreeStacked,
 }
 
+impl Layers {
+    /// Add the layers to a builder: `one` adds one no-op layer, `three` three as one.
+    fn apply<B, S>(
+        self,
+        mut builder: B,
+        one: impl Fn(B, tower_layer::LayerFn<fn(S) -> Noop<S>>) -> B,
+        three: impl Fn(B, tower_layer::LayerFn<fn(S) -> Noop<Noop<Noop<S>>>>) -> B,
+    ) -> B {
+        match self {
+            Layers::None => {}
+            Layers::ThreeApart => {
+                for _ in 0..3 {
+                    builder = one(builder, tower_layer::layer_fn(Noop as fn(S) -> Noop<S>));
+                }
+            }
+            Layers::ThreeStacked => {
+                let stacked: fn(S) -> Noop<Noop<Noop<S>>> = |s| Noop(Noop(Noop(s)));
+                builder = three(builder, tower_layer::layer_fn(stacked));
+            }
+        }
+        builder
+    }
+}
+
 /// Serve over `transport` with no-op layers around the handler.
 pub async fn serve_layered(transport: &str, addr: SocketAddr, layers: Layers) {
     let cert = erpc::transport::ServerTls::self_signed(&["localhost"]).expect("certificate");
     std::fs::write(cert_path(addr), cert.certificate_pem()).expect("certificate file");
-    let mut builder = erpc::Server::builder();
-    match layers {
-        Layers::None => {}
-        Layers::ThreeApart => {
-            for _ in 0..3 {
-                builder = builder.layer(tower_layer::layer_fn(Noop));
-            }
-        }
-        Layers::ThreeStacked => {
-            builder = builder.layer(tower_layer::layer_fn(|s| Noop(Noop(Noop(s)))))
-        }
-    }
+    let builder = layers.apply(
+        erpc::Server::builder(),
+        |b, l| b.layer(l),
+        |b, l| b.layer(l),
+    );
     let _server = builder
         .add_service(BenchServer::new(Echo))
         .transport(erpc::TransportOptions::default().server_tls(cert))
@@ -145,18 +162,11 @@ pub async fn connect_layered(
     if let Ok(pem) = std::fs::read(cert_path(addr)) {
         options = options.client_tls(erpc::transport::ClientTls::trust_pem(&pem).expect("roots"));
     }
-    let mut builder = erpc::Client::builder();
-    match layers {
-        Layers::None => {}
-        Layers::ThreeApart => {
-            for _ in 0..3 {
-                builder = builder.layer(tower_layer::layer_fn(Noop));
-            }
-        }
-        Layers::ThreeStacked => {
-            builder = builder.layer(tower_layer::layer_fn(|s| Noop(Noop(Noop(s)))))
-        }
-    }
+    let builder = layers.apply(
+        erpc::Client::builder(),
+        |b, l| b.layer(l),
+        |b, l| b.layer(l),
+    );
     let client = builder
         .connections(conns)
         .transport(options)

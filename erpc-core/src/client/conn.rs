@@ -611,7 +611,9 @@ mod tests {
             write_queue: 1,
             ..ClientConfig::default()
         };
-        let conn = ClientConn::connect(&addr, &config, Watchers::default()).await.unwrap();
+        let conn = ClientConn::connect(&addr, &config, Watchers::default())
+            .await
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         let call = |kind| {
             let mut frame = Frame::new(kind, 0);

@@ -3,12 +3,11 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
 
 use crate::client::{CallService, ClientRequest, ClientResponse};
-use crate::layer::{Layer, Service};
+use crate::layer::{Around, AroundLayer};
 use crate::status::Status;
 
 /// Client middleware: sees every outgoing call, can add metadata, retry, time or refuse it.
@@ -43,63 +42,34 @@ pub trait ClientMiddleware: Send + Sync + 'static {
 
 /// The rest of a client chain: further layers, the pick, then the wire.
 pub struct ClientNext<'a> {
-    inner: CallService,
+    rest: CallService,
     _chain: PhantomData<&'a ()>,
 }
 
 impl ClientNext<'_> {
     /// Run the rest of the chain. May be called once; clone the request first to retry.
     pub async fn run(self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        self.inner.oneshot(request).await
+        self.rest.oneshot(request).await
+    }
+}
+
+impl<M: ClientMiddleware> Around<ClientRequest, ClientResponse> for M {
+    fn around(
+        self: Arc<Self>,
+        request: ClientRequest,
+        rest: CallService,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        Box::pin(async move {
+            let next = ClientNext {
+                rest,
+                _chain: PhantomData,
+            };
+            self.call(request, next).await
+        })
     }
 }
 
 /// `middleware` as a call-level layer.
-pub(crate) fn layer<M: ClientMiddleware>(middleware: M) -> MiddlewareLayer<M> {
-    MiddlewareLayer(Arc::new(middleware))
-}
-
-pub(crate) struct MiddlewareLayer<M>(Arc<M>);
-
-impl<M> Layer<CallService> for MiddlewareLayer<M> {
-    type Service = WithMiddleware<M>;
-    fn layer(&self, inner: CallService) -> WithMiddleware<M> {
-        WithMiddleware {
-            middleware: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-pub(crate) struct WithMiddleware<M> {
-    middleware: Arc<M>,
-    inner: CallService,
-}
-
-impl<M> Clone for WithMiddleware<M> {
-    fn clone(&self) -> Self {
-        WithMiddleware {
-            middleware: self.middleware.clone(),
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<M: ClientMiddleware> Service<ClientRequest> for WithMiddleware<M> {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: ClientRequest) -> Self::Future {
-        let middleware = self.middleware.clone();
-        let next = ClientNext {
-            inner: self.inner.clone(),
-            _chain: PhantomData,
-        };
-        Box::pin(async move { middleware.call(request, next).await })
-    }
+pub(crate) fn layer<M: ClientMiddleware>(middleware: M) -> AroundLayer<M> {
+    AroundLayer(Arc::new(middleware))
 }

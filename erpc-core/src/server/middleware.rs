@@ -4,11 +4,10 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
 
-use crate::layer::{Layer, Service};
+use crate::layer::{Around, AroundLayer};
 use crate::server::{HandlerService, Request, Response};
 use crate::status::Status;
 
@@ -22,63 +21,34 @@ pub trait Middleware: Send + Sync + 'static {
 
 /// The rest of a server chain: further layers, then the service.
 pub struct Next<'a> {
-    inner: HandlerService,
+    rest: HandlerService,
     _chain: PhantomData<&'a ()>,
 }
 
 impl Next<'_> {
     /// Run the rest of the chain.
     pub async fn run(self, request: Request) -> Result<Response, Status> {
-        self.inner.oneshot(request).await
+        self.rest.oneshot(request).await
+    }
+}
+
+impl<M: Middleware> Around<Request, Response> for M {
+    fn around(
+        self: Arc<Self>,
+        request: Request,
+        rest: HandlerService,
+    ) -> BoxFuture<'static, Result<Response, Status>> {
+        Box::pin(async move {
+            let next = Next {
+                rest,
+                _chain: PhantomData,
+            };
+            self.call(request, next).await
+        })
     }
 }
 
 /// `middleware` as a server layer.
-pub(crate) fn layer<M: Middleware>(middleware: M) -> MiddlewareLayer<M> {
-    MiddlewareLayer(Arc::new(middleware))
-}
-
-pub(crate) struct MiddlewareLayer<M>(Arc<M>);
-
-impl<M> Layer<HandlerService> for MiddlewareLayer<M> {
-    type Service = WithMiddleware<M>;
-    fn layer(&self, inner: HandlerService) -> WithMiddleware<M> {
-        WithMiddleware {
-            middleware: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-pub(crate) struct WithMiddleware<M> {
-    middleware: Arc<M>,
-    inner: HandlerService,
-}
-
-impl<M> Clone for WithMiddleware<M> {
-    fn clone(&self) -> Self {
-        WithMiddleware {
-            middleware: self.middleware.clone(),
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<M: Middleware> Service<Request> for WithMiddleware<M> {
-    type Response = Response;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Response, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let middleware = self.middleware.clone();
-        let next = Next {
-            inner: self.inner.clone(),
-            _chain: PhantomData,
-        };
-        Box::pin(async move { middleware.call(request, next).await })
-    }
+pub(crate) fn layer<M: Middleware>(middleware: M) -> AroundLayer<M> {
+    AroundLayer(Arc::new(middleware))
 }
