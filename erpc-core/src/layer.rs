@@ -71,7 +71,25 @@
 //! [`tower::ServiceBuilder`]: https://docs.rs/tower/latest/tower/struct.ServiceBuilder.html
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
+
+/// The associated types and `poll_ready` of a tower service that is always ready, fails with
+/// a [`Status`] and returns a boxed future of `$response`: what every service of erpc's own
+/// layers declares.
+macro_rules! always_ready_boxed {
+    ($response:ty) => {
+        type Response = $response;
+        type Error = $crate::status::Status;
+        type Future =
+            ::futures_util::future::BoxFuture<'static, Result<$response, $crate::status::Status>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<Result<(), $crate::status::Status>> {
+            ::std::task::Poll::Ready(Ok(()))
+        }
+    };
+}
 
 use futures_util::future::BoxFuture;
 pub use tower_layer::Layer;
@@ -124,14 +142,7 @@ impl<Req: Send + 'static, Resp: 'static> BoxedService<Req, Resp> {
 }
 
 impl<Req, Resp> Service<Req> for BoxedService<Req, Resp> {
-    type Response = Resp;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Resp, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        // Readiness is awaited per call, on the call's own clone of the wrapped service.
-        Poll::Ready(Ok(()))
-    }
+    always_ready_boxed!(Resp);
 
     fn call(&mut self, request: Req) -> Self::Future {
         self.inner.oneshot(request)
@@ -232,13 +243,7 @@ impl<M, Req, Resp> Clone for WithAround<M, Req, Resp> {
 }
 
 impl<M: Around<Req, Resp>, Req, Resp> Service<Req> for WithAround<M, Req, Resp> {
-    type Response = Resp;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Resp, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
+    always_ready_boxed!(Resp);
 
     fn call(&mut self, request: Req) -> Self::Future {
         self.around.clone().around(request, self.rest.clone())
@@ -302,6 +307,8 @@ impl<Req: Send + 'static, Resp: 'static> Stack<Req, Resp> {
 
 #[cfg(test)]
 mod tests {
+    use std::task::{Context, Poll};
+
     use super::*;
 
     /// Appends its name to the request on the way in.

@@ -54,6 +54,9 @@ mod codec_failure;
 // Before `client` and `server`: they use its `shared_setters!`.
 #[macro_use]
 pub mod config;
+// Likewise: their layers use its `always_ready_boxed!`.
+#[macro_use]
+pub mod layer;
 
 pub mod client;
 pub mod context;
@@ -61,7 +64,6 @@ pub mod deadline;
 pub mod discovery;
 mod engine;
 pub mod extensions;
-pub mod layer;
 pub mod metadata;
 pub mod middleware;
 pub mod observe;

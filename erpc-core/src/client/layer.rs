@@ -3,10 +3,8 @@
 //! below it, and the services at the bottom of each.
 
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll};
 
 use erpc_transport::Address;
-use futures_util::future::BoxFuture;
 
 use crate::client::conn::ClientConn;
 use crate::client::{Client, ClientRequest, ClientResponse, Inner, Started};
@@ -73,13 +71,7 @@ impl Attempt {
 pub(crate) struct Route(pub(crate) Weak<Inner>);
 
 impl Service<ClientRequest> for Route {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
+    always_ready_boxed!(ClientResponse);
 
     fn call(&mut self, request: ClientRequest) -> Self::Future {
         let Some(client) = self.0.upgrade().map(|inner| Client { inner }) else {
@@ -108,13 +100,7 @@ impl Service<ClientRequest> for Route {
 pub(crate) struct Transmit;
 
 impl Service<Attempt> for Transmit {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
+    always_ready_boxed!(ClientResponse);
 
     fn call(&mut self, attempt: Attempt) -> Self::Future {
         let Attempt {

@@ -3,15 +3,13 @@
 //! observer, so an unobserved client pays nothing for it.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::client::{Attempt, AttemptService, ClientResponse};
 use crate::layer::{Layer, Service};
 use crate::observe::{CallEvent, Finished, Observer, Side};
-use crate::status::{Code, Status};
+use crate::status::Code;
 
 /// Wraps the wire in [`ObservedCalls`].
 pub(crate) struct ObserveLayer(pub(crate) Arc<dyn Observer>);
@@ -36,13 +34,7 @@ pub(crate) struct ObservedCalls {
 }
 
 impl Service<Attempt> for ObservedCalls {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
+    always_ready_boxed!(ClientResponse);
 
     fn call(&mut self, attempt: Attempt) -> Self::Future {
         let request = &attempt.request;

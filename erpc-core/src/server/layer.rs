@@ -2,7 +2,6 @@
 //! around each service's handler, applied once per service when the server starts.
 
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use futures_util::future::BoxFuture;
 
@@ -76,13 +75,7 @@ impl Service for Layered {
 struct Handler(Arc<dyn Service>);
 
 impl TowerService<Request> for Handler {
-    type Response = Response;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Response, Status>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
+    always_ready_boxed!(Response);
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         if let Some(opening) = request.take_opening() {
