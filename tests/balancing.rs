@@ -85,3 +85,74 @@ async fn least_outstanding_steers_away_from_a_slow_instance() {
         "least-outstanding gives the slow one clearly fewer: {steered:?}"
     );
 }
+
+#[tokio::test]
+async fn a_subset_by_group_version_and_tags_limits_the_instances_called() {
+    let mut servers = Vec::new();
+    let mut endpoints = Vec::new();
+    for (name, group, version, tags) in [
+        ("stable-1", "stable", "1", vec!["eu"]),
+        ("canary-eu", "canary", "2", vec!["eu", "ssd"]),
+        ("canary-us", "canary", "2", vec!["us"]),
+    ] {
+        let server = erpc::Server::builder()
+            .add_service(WorkServer::new(Instance {
+                name: name.into(),
+                delay: Duration::ZERO,
+            }))
+            .serve([mem_addr()])
+            .await
+            .unwrap();
+        let instance = erpc::discovery::Instance {
+            group: group.into(),
+            version: version.into(),
+            tags: tags.into_iter().map(String::from).collect(),
+            ..erpc::discovery::Instance::new("Work", name, server.local_addr().to_string())
+        };
+        endpoints.push(instance.endpoint().unwrap());
+        servers.push(server);
+    }
+    let list = StaticList::new(endpoints);
+    let called = |subset: erpc::discovery::Subset| {
+        let list = list.clone();
+        async move {
+            let client = WorkClient::new(
+                erpc::Client::builder()
+                    .subset(subset)
+                    .discover(&list, "Work")
+                    .await
+                    .unwrap(),
+            );
+            let mut names = Vec::new();
+            for _ in 0..6 {
+                names.push(client.work().await?);
+            }
+            names.sort();
+            names.dedup();
+            Ok::<_, Status>(names)
+        }
+    };
+    use erpc::discovery::Subset;
+    assert_eq!(
+        called(Subset::default().group("canary")).await.unwrap(),
+        ["canary-eu", "canary-us"]
+    );
+    assert_eq!(
+        called(Subset::default().version("2").tag("ssd"))
+            .await
+            .unwrap(),
+        ["canary-eu"]
+    );
+    assert_eq!(
+        called(Subset::default()).await.unwrap(),
+        ["canary-eu", "canary-us", "stable-1"]
+    );
+    let none = called(Subset::default().group("canary").version("1"))
+        .await
+        .unwrap_err();
+    assert_eq!(none.code(), erpc::Code::Unavailable);
+    assert!(
+        none.message().contains("group \"canary\", version \"1\""),
+        "{none}"
+    );
+}

@@ -174,6 +174,7 @@ pub struct ClientBuilder {
     calls: Stack<ClientRequest, ClientResponse>,
     attempts: Stack<Attempt, ClientResponse>,
     observer: Option<Arc<dyn Observer>>,
+    subset: crate::discovery::Subset,
 }
 
 impl ClientBuilder {
@@ -292,6 +293,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Call only the discovered instances in `subset` (by group, version and tags); calls
+    /// fail `unavailable`, naming the subset, while none is. Default: every instance. Only
+    /// for a client of a discovered service ([`ClientBuilder::discover`]).
+    pub fn subset(mut self, subset: crate::discovery::Subset) -> Self {
+        self.subset = subset;
+        self
+    }
+
     /// Report engine events to `observer`: this client's connections opened and closed
     /// with the reason, and its calls' attempts started and finished (status, duration,
     /// request body bytes before compression, response body bytes on the wire; a retried
@@ -365,13 +374,14 @@ impl ClientBuilder {
     ) -> Result<Client, Status> {
         let endpoints = discover.subscribe(service).await?;
         let connections = self.config.connections;
-        let observer = self.observer.clone();
+        let (observer, subset) = (self.observer.clone(), self.subset.clone());
         let target = Target::many(
             service.to_owned(),
             endpoints,
             balancer,
             connections,
             observer,
+            subset,
         );
         Ok(self.with_target(target))
     }

@@ -12,7 +12,7 @@ use crate::client::conn::ClientConn;
 use crate::client::pool::Pool;
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
-use crate::discovery::{Balancer, Candidates, Endpoints, Load, Pick as Call};
+use crate::discovery::{Balancer, Candidates, Endpoint, Endpoints, Load, Pick as Call, Subset};
 use crate::observe::Observer;
 use crate::status::Status;
 
@@ -30,7 +30,7 @@ pub(crate) enum Ready {
 
 pub(crate) enum Target {
     One(Arc<Pool>),
-    Many(Balanced),
+    Many(Box<Balanced>),
 }
 
 /// A discovered service.
@@ -41,6 +41,8 @@ pub(crate) struct Balanced {
     pools: Mutex<Pools>,
     connections: usize,
     observer: Option<Arc<dyn Observer>>,
+    /// Which of the discovered instances calls may go to.
+    subset: Subset,
 }
 
 /// One pool per endpoint, in the list's order, so a call finds its pool by position (no
@@ -48,8 +50,10 @@ pub(crate) struct Balanced {
 /// pools (and their connections) of the addresses still listed.
 #[derive(Default)]
 struct Pools {
-    /// The list `aligned` follows.
+    /// The discovered list last followed.
     seen: Option<Endpoints>,
+    /// The endpoints of it in the client's subset: what `aligned` follows.
+    current: Vec<Endpoint>,
     aligned: Vec<Arc<Pool>>,
     /// Each pool's instance load, in the same order, for the balancer.
     loads: Vec<Arc<Load>>,
@@ -62,6 +66,7 @@ impl Pools {
         endpoints: &Endpoints,
         connections: usize,
         observer: &Option<Arc<dyn Observer>>,
+        subset: &Subset,
     ) {
         if self
             .seen
@@ -70,14 +75,17 @@ impl Pools {
         {
             return;
         }
+        let current: Vec<Endpoint> = endpoints
+            .iter()
+            .filter(|e| subset.matches(&e.instance))
+            .cloned()
+            .collect();
         let mut old: HashMap<&Address, (Arc<Pool>, Arc<Load>)> = HashMap::new();
-        if let Some(seen) = &self.seen {
-            let kept = self.aligned.drain(..).zip(self.loads.drain(..));
-            for (endpoint, pool) in seen.iter().zip(kept) {
-                old.insert(&endpoint.addr, pool);
-            }
+        let kept = self.aligned.drain(..).zip(self.loads.drain(..));
+        for (endpoint, pool) in self.current.iter().zip(kept) {
+            old.insert(&endpoint.addr, pool);
         }
-        let (aligned, loads) = endpoints
+        let (aligned, loads) = current
             .iter()
             .map(|e| {
                 old.remove(&e.addr).unwrap_or_else(|| {
@@ -97,6 +105,7 @@ impl Pools {
         }
         self.aligned = aligned;
         self.loads = loads;
+        self.current = current;
         self.seen = Some(endpoints.clone());
     }
 }
@@ -108,15 +117,17 @@ impl Target {
         balancer: Arc<dyn Balancer>,
         connections: usize,
         observer: Option<Arc<dyn Observer>>,
+        subset: Subset,
     ) -> Target {
-        Target::Many(Balanced {
+        Target::Many(Box::new(Balanced {
             service,
             endpoints,
             balancer,
             pools: Mutex::default(),
             connections,
             observer,
-        })
+            subset,
+        }))
     }
 
     /// The single address, if this is one.
@@ -224,11 +235,18 @@ impl Balanced {
             )));
         }
         let mut pools = self.lock();
-        pools.follow(&endpoints, self.connections, &self.observer);
-        let n = endpoints.len();
+        pools.follow(&endpoints, self.connections, &self.observer, &self.subset);
+        drop(endpoints);
+        let n = pools.current.len();
+        if n == 0 {
+            return Err(Status::unavailable(format!(
+                "no instance of {:?} is in the client's subset ({})",
+                self.service, self.subset
+            )));
+        }
         let first = self
             .balancer
-            .pick(call, &Candidates::new(&endpoints, &pools.loads))
+            .pick(call, &Candidates::new(&pools.current, &pools.loads))
             % n;
         let mut last_error = None;
         let mut open_breakers = 0;

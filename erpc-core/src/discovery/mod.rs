@@ -13,6 +13,9 @@
 //! this process, for tests). The registry center (`erpc-center`) provides the default one
 //! over the network.
 //!
+//! A client may use only a [`Subset`] of a service's instances (by group, version, tags:
+//! `ClientBuilder::subset`).
+//!
 //! A discovered list is the last one the registry gave: when the registry becomes unreachable
 //! the client keeps calling the instances it knew.
 //!
@@ -24,6 +27,7 @@ mod in_process;
 mod instance;
 pub(crate) mod load;
 mod static_list;
+mod subset;
 
 use std::sync::Arc;
 
@@ -35,6 +39,7 @@ pub use in_process::InProcess;
 pub use instance::{DEFAULT_WEIGHT, Endpoint, Instance};
 pub use load::Load;
 pub use static_list::StaticList;
+pub use subset::Subset;
 
 use crate::status::Status;
 
