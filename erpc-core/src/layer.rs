@@ -135,6 +135,13 @@ impl<Req: Send + 'static, Resp: 'static> BoxedService<Req, Resp> {
         }
     }
 
+    /// Erase a bottom of a stack (see [`Erased`]).
+    pub(crate) fn from_erased(bottom: impl Erased<Req, Resp> + 'static) -> Self {
+        BoxedService {
+            inner: Arc::new(bottom),
+        }
+    }
+
     /// Run one request through the service.
     pub fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>> {
         self.inner.oneshot(request)
@@ -150,7 +157,11 @@ impl<Req, Resp> Service<Req> for BoxedService<Req, Resp> {
 }
 
 /// The object-safe face of a cloneable tower service.
-trait Erased<Req, Resp>: Send + Sync {
+///
+/// The bottoms of erpc's stacks implement it directly rather than as tower services: they
+/// are always ready, so they skip the readiness wrapper and its boxed future.
+pub(crate) trait Erased<Req, Resp>: Send + Sync {
+    /// Run one request.
     fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>>;
 }
 
@@ -287,15 +298,14 @@ impl<Req: Send + 'static, Resp: 'static> Stack<Req, Resp> {
 
     /// `innermost` wrapped in every layer, or `None` if there are none (the caller then
     /// skips the erasure altogether).
-    pub(crate) fn wrap<S>(&self, innermost: S) -> Option<BoxedService<Req, Resp>>
-    where
-        S: Service<Req, Response = Resp, Error = Status> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-    {
+    pub(crate) fn wrap(
+        &self,
+        innermost: impl Erased<Req, Resp> + 'static,
+    ) -> Option<BoxedService<Req, Resp>> {
         if self.layers.is_empty() {
             return None;
         }
-        let innermost = BoxedService::new(innermost);
+        let innermost = BoxedService::from_erased(innermost);
         Some(
             self.layers
                 .iter()

@@ -195,8 +195,7 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
         )?;
         let client = self.client;
         if !client.is_direct() {
-            let through = client.clone();
-            let future = Box::pin(async move { through.invoke(request).await });
+            let future = client.through_layers(request);
             return Ok(CallState::Boxed {
                 future,
                 client,

@@ -5,11 +5,12 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use erpc_transport::Address;
+use futures_util::future::BoxFuture;
 
 use crate::client::conn::ClientConn;
 use crate::client::{Client, ClientRequest, ClientResponse, Inner, Started};
 use crate::discovery::Load;
-use crate::layer::{BoxedService, Service};
+use crate::layer::{BoxedService, Erased};
 use crate::status::Status;
 
 /// A client call as a tower service: what call-level layers ([`crate::ClientBuilder::layer`])
@@ -70,10 +71,11 @@ impl Attempt {
 #[derive(Clone)]
 pub(crate) struct Route(pub(crate) Weak<Inner>);
 
-impl Service<ClientRequest> for Route {
-    always_ready_boxed!(ClientResponse);
-
-    fn call(&mut self, request: ClientRequest) -> Self::Future {
+impl Erased<ClientRequest, ClientResponse> for Route {
+    fn oneshot(
+        &self,
+        request: ClientRequest,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         let Some(client) = self.0.upgrade().map(|inner| Client { inner }) else {
             let dropped = Status::cancelled("the client was dropped mid-call");
             return Box::pin(std::future::ready(Err(dropped)));
@@ -99,10 +101,8 @@ impl Service<ClientRequest> for Route {
 #[derive(Clone, Copy)]
 pub(crate) struct Transmit;
 
-impl Service<Attempt> for Transmit {
-    always_ready_boxed!(ClientResponse);
-
-    fn call(&mut self, attempt: Attempt) -> Self::Future {
+impl Erased<Attempt, ClientResponse> for Transmit {
+    fn oneshot(&self, attempt: Attempt) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         let Attempt {
             request,
             conn,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::layer::{BoxedService, Service as TowerService, Stack};
+use crate::layer::{BoxedService, Erased, Stack};
 use crate::server::service::StreamOpening;
 use crate::server::{Request, Response, Service, StreamRequest};
 use crate::status::Status;
@@ -74,10 +74,8 @@ impl Service for Layered {
 #[derive(Clone)]
 struct Handler(Arc<dyn Service>);
 
-impl TowerService<Request> for Handler {
-    always_ready_boxed!(Response);
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
+impl Erased<Request, Response> for Handler {
+    fn oneshot(&self, mut request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         if let Some(opening) = request.take_opening() {
             opening.put(request.into_context());
             return Box::pin(std::future::ready(Ok(Response::default())));
