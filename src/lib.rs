@@ -67,8 +67,8 @@
 //!   [`Context`], [`Middleware`], [`protocol`], ...
 //! - [`service`]: the attribute macro.
 //! - [`blocking`]: a wrapper for calling from synchronous code.
-//! - `erpc::codec` and `erpc::transport`: the codec and transport crates, for custom codecs and
-//!   listeners.
+//! - `erpc::codec` and `erpc::transport`: the codec and transport crates, for custom codecs,
+//!   listeners and transports of your own (`erpc::transport::{Connector, Acceptor}`).
 //!
 //! # Cargo features
 //! On by default: `tcp`, `unix`, `mem` (transports); `msgpack`, `json`, `protobuf` (codecs);
@@ -88,5 +88,6 @@ pub use erpc_macros::service;
 
 /// The codec crate: the [`codec::Codec`] trait for custom codecs, compression functions.
 pub use erpc_codec as codec;
-/// The transport crate: addresses, links and listeners.
+/// The transport crate: addresses, links, listeners, and the connector and acceptor traits
+/// of transports of your own.
 pub use erpc_transport as transport;

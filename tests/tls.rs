@@ -36,7 +36,12 @@ impl Ca {
     /// A leaf for `names`, valid from `from_days` to `to_days` relative to now: (cert, key).
     fn issue(&self, names: &[&str], from_days: i64, to_days: i64) -> (String, String) {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let subject = names.first().cloned();
         let mut params = CertificateParams::new(names).unwrap();
+        // The subject names the holder too (CN=its first name), as a real CA's would.
+        if let Some(name) = subject {
+            params.distinguished_name.push(DnType::CommonName, name);
+        }
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now + time::Duration::days(from_days);
         params.not_after = now + time::Duration::days(to_days);
@@ -202,6 +207,71 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unavailable, "{transport}: {err}");
+        server.shutdown().await;
+    }
+}
+
+/// The subject of a peer's own certificate (the first of its chain), as `CN=…`.
+fn subject(chain: &[bytes::Bytes]) -> Option<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(chain.first()?).ok()?;
+    Some(cert.subject().to_string())
+}
+
+#[tokio::test]
+async fn a_connection_hook_serves_only_the_client_certificate_subject_it_names() {
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    for transport in ["tls", "wss", "quic"] {
+        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
+        let tls =
+            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let place = place(transport);
+        let denials = Denials::default();
+        let server = erpc::Server::builder()
+            .config(ServerConfig {
+                transport: TransportOptions::default().server_tls(tls),
+                ..ServerConfig::default()
+            })
+            .add_service(EchoServer::new(EchoImpl::default()))
+            .observer(denials.clone())
+            .on_connect(|conn| match subject(conn.peer_certificates).as_deref() {
+                Some("CN=alice") => Ok(()),
+                other => Err(erpc::Status::permission_denied(format!(
+                    "certificate subject {} may not connect",
+                    other.unwrap_or("(none)")
+                ))),
+            })
+            .serve([place.addr.as_str()])
+            .await
+            .unwrap();
+        let addr = server.local_addr().to_string();
+        let holder = |name: &str| {
+            let (cert, key) = client_ca.issue(&[name], -1, 30);
+            let tls = server_ca
+                .client()
+                .identity(cert.as_bytes(), key.as_bytes())
+                .unwrap();
+            client_with(&addr, tls)
+        };
+
+        assert_eq!(
+            holder("alice").len("in".into()).await.unwrap(),
+            2,
+            "{transport}"
+        );
+        // Bob's certificate is as valid as Alice's (the TLS handshake admits him); the hook
+        // turns him away, and he is told why.
+        let err = holder("bob").len("x".into()).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{transport}: {err}");
+        assert!(
+            err.message().contains("CN=bob may not connect"),
+            "{transport}: {err}"
+        );
+        let denied = denials.seen();
+        assert_eq!(denied.len(), 1, "{transport}: {denied:?}");
+        assert_eq!(denied[0].0.scheme(), transport);
+        assert!(denied[0].1.contains("CN=bob"), "{transport}: {denied:?}");
         server.shutdown().await;
     }
 }

@@ -60,6 +60,9 @@ pub enum CloseReason {
     Abuse(String),
     /// A limit turned the connection away (the server's `max_connections`).
     Limit(String),
+    /// A connection-level hook (`ServerBuilder::on_connect`) turned the connection away
+    /// (the refusal's message).
+    Denied(String),
     /// The peer sent an ERROR frame (its message).
     PeerError(String),
     /// Reading or writing failed.

@@ -1,6 +1,7 @@
 //! Transport addresses as URLs: `tcp://host:port`, `unix:///path`, `mem://name`,
 //! `tls://host:port`, `ws://host:port/path`, `wss://host:port/path`, `quic://host:port`,
-//! `udp://host:port`, `kcp://host:port`.
+//! `udp://host:port`, `kcp://host:port`, and `scheme://anything` for a transport from outside
+//! this crate once its connector is registered (see [`crate::custom`]).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -39,6 +40,16 @@ pub enum Address {
     Udp(String),
     /// `kcp://host:port`: KCP, reliable ordered delivery over UDP.
     Kcp(String),
+    /// `scheme://rest`: a transport from outside this crate, dialled by the
+    /// [`Connector`](crate::custom::Connector) registered for `scheme`. Made by
+    /// [`Address::custom`], or by parsing where such a connector is registered
+    /// ([`IntoAddress::into_address_with`]); plain [`str::parse`] refuses unknown schemes.
+    Other {
+        /// The URL scheme: a lowercase letter, then lowercase letters, digits, `+`, `-`, `.`.
+        scheme: String,
+        /// Everything after `://`, as given (never empty); its transport gives it meaning.
+        rest: String,
+    },
 }
 
 /// Every scheme this crate can parse (whether or not its feature is enabled).
@@ -50,8 +61,10 @@ pub enum AddressError {
     /// No `scheme://` prefix.
     #[error("address {0:?} has no scheme: write it as tcp://host:port, unix:///path or mem://name")]
     NoScheme(String),
-    /// A scheme this build does not know.
-    #[error("unknown transport {scheme:?} in {address:?} (this build knows: {known})")]
+    /// A scheme this build does not know, and no connector or acceptor was given for.
+    #[error(
+        "unknown transport {scheme:?} in {address:?} (this build knows: {known}; a transport of your own needs its connector registered with ClientBuilder::connector, or its acceptor given to ServerBuilder::serve_with)"
+    )]
     UnknownScheme {
         /// The scheme found.
         scheme: String,
@@ -74,7 +87,7 @@ pub enum AddressError {
 
 impl Address {
     /// The URL scheme of this address.
-    pub fn scheme(&self) -> &'static str {
+    pub fn scheme(&self) -> &str {
         match self {
             Address::Tcp(_) => "tcp",
             Address::Unix(_) => "unix",
@@ -85,10 +98,43 @@ impl Address {
             Address::Quic(_) => "quic",
             Address::Udp(_) => "udp",
             Address::Kcp(_) => "kcp",
+            Address::Other { scheme, .. } => scheme,
         }
     }
 
-    /// `host:port` of a network address (`None` for unix and mem).
+    /// An address of a transport from outside this crate: `scheme://rest`. Fails with
+    /// [`AddressError::Invalid`] if `scheme` is not a URL scheme (a lowercase letter, then
+    /// lowercase letters, digits, `+`, `-` or `.`) or is one of this crate's own
+    /// ([`SCHEMES`]: parse those instead), or if `rest` is empty.
+    pub fn custom(scheme: &str, rest: &str) -> Result<Address, AddressError> {
+        let invalid = |reason| AddressError::Invalid {
+            scheme: "custom",
+            address: format!("{scheme}://{rest}"),
+            reason,
+        };
+        let mut chars = scheme.chars();
+        let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.')
+            });
+        if !well_formed {
+            return Err(invalid(
+                "a scheme is a lowercase letter, then lowercase letters, digits, '+', '-' or '.'",
+            ));
+        }
+        if SCHEMES.split(", ").any(|own| own == scheme) {
+            return Err(invalid("the scheme is a built-in transport's"));
+        }
+        if rest.is_empty() {
+            return Err(invalid("nothing after the scheme"));
+        }
+        Ok(Address::Other {
+            scheme: scheme.to_owned(),
+            rest: rest.to_owned(),
+        })
+    }
+
+    /// `host:port` of a network address (`None` for unix, mem and custom transports).
     pub fn hostport(&self) -> Option<&str> {
         match self {
             Address::Tcp(hp)
@@ -98,7 +144,7 @@ impl Address {
             | Address::Kcp(hp)
             | Address::Ws { hostport: hp, .. }
             | Address::Wss { hostport: hp, .. } => Some(hp),
-            Address::Unix(_) | Address::Mem(_) => None,
+            Address::Unix(_) | Address::Mem(_) | Address::Other { .. } => None,
         }
     }
 
@@ -276,6 +322,22 @@ impl TryFrom<&Address> for Address {
 pub trait IntoAddress {
     /// The address, or why the string is not one.
     fn into_address(self) -> Result<Address, AddressError>;
+
+    /// Like [`IntoAddress::into_address`], but a string whose scheme is not this crate's and
+    /// for which `custom(scheme)` is true becomes an [`Address::Other`] instead of failing
+    /// with [`AddressError::UnknownScheme`]: how a client with connectors of its own reads
+    /// addresses.
+    fn into_address_with(self, custom: &dyn Fn(&str) -> bool) -> Result<Address, AddressError>
+    where
+        Self: Sized,
+    {
+        match self.into_address() {
+            Err(AddressError::UnknownScheme {
+                scheme, address, ..
+            }) if custom(&scheme) => Address::custom(&scheme, &address[scheme.len() + 3..]),
+            parsed => parsed,
+        }
+    }
 }
 
 impl IntoAddress for Address {
@@ -320,6 +382,7 @@ impl fmt::Display for Address {
             Address::Quic(hp) => write!(f, "quic://{hp}"),
             Address::Udp(hp) => write!(f, "udp://{hp}"),
             Address::Kcp(hp) => write!(f, "kcp://{hp}"),
+            Address::Other { scheme, rest } => write!(f, "{scheme}://{rest}"),
         }
     }
 }
@@ -373,6 +436,41 @@ mod tests {
         ] {
             let err = s.parse::<Address>().unwrap_err().to_string();
             assert!(err.contains(needle), "{s}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_custom_scheme_parses_only_where_a_connector_takes_it() {
+        let plain = "mytcp://127.0.0.1:9"
+            .into_address()
+            .unwrap_err()
+            .to_string();
+        assert!(plain.contains("unknown transport") && plain.contains("ClientBuilder::connector"));
+        let mine = |scheme: &str| scheme == "mytcp";
+        let custom = "mytcp://127.0.0.1:9".into_address_with(&mine).unwrap();
+        assert_eq!(
+            custom,
+            Address::Other {
+                scheme: "mytcp".into(),
+                rest: "127.0.0.1:9".into()
+            }
+        );
+        assert_eq!(custom.to_string(), "mytcp://127.0.0.1:9");
+        assert_eq!(custom.scheme(), "mytcp");
+        // Other schemes still fail; built-in ones still parse as themselves.
+        assert!("other://x".into_address_with(&mine).is_err());
+        assert_eq!(
+            "tcp://h:1".into_address_with(&mine).unwrap(),
+            Address::Tcp("h:1".into())
+        );
+        for (scheme, rest, needle) in [
+            ("My", "x", "lowercase letter"),
+            ("1x", "x", "lowercase letter"),
+            ("tcp", "h:1", "built-in"),
+            ("mytcp", "", "nothing after"),
+        ] {
+            let err = Address::custom(scheme, rest).unwrap_err().to_string();
+            assert!(err.contains(needle), "{scheme}://{rest}: {err}");
         }
     }
 }

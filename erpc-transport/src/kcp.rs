@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_kcp::{KcpConfig, KcpNoDelayConfig, KcpStream};
 
 use crate::frames;
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 
 /// The KCP settings erpc uses: stream mode, KCP's "fastest" mode (no delay, 10 ms ticks,
 /// fast resend, no congestion window), a 1,024-segment window, sessions that expire after
@@ -140,13 +140,13 @@ impl KcpListener {
             .recv()
             .await
             .ok_or_else(|| io::Error::other("the KCP listener's task ended"))??;
-        Ok(Link::Stream(StreamLink::new(
+        Ok(Link::new(
             Box::new(KcpIo {
                 stream,
                 _accepted: Some(self.alive.clone()),
             }),
             PeerAddr::Kcp(peer),
-        )))
+        ))
     }
 }
 
@@ -221,7 +221,7 @@ async fn refuse(mut stream: KcpStream) {
 pub async fn connect(hostport: &str) -> io::Result<Link> {
     let addr = crate::address::resolve(hostport).await?;
     let stream = KcpStream::connect(&config(), addr).await.map_err(to_io)?;
-    let mut link = StreamLink::new(
+    let mut link = Link::new(
         Box::new(KcpIo {
             stream,
             _accepted: None,
@@ -231,14 +231,14 @@ pub async fn connect(hostport: &str) -> io::Result<Link> {
     // KCP sends nothing until there is data: a session is "connected" even when nothing
     // listens (and tokio_kcp's unconnected socket never reports ICMP port-unreachable).
     link.connect_proves_peer = false;
-    Ok(Link::Stream(link))
+    Ok(link)
 }
 
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    use crate::{Address, Link, bind, connect};
+    use crate::{Address, bind, connect};
 
     /// Dropping the listener stops accepting, not the streams it accepted: tokio_kcp's
     /// listener feeds them, so it must outlive the handle (issue 11).
@@ -247,10 +247,10 @@ mod tests {
         use std::time::Duration;
         let addr: Address = "kcp://127.0.0.1:0".parse().unwrap();
         let mut listener = bind(&addr).await.unwrap();
-        let Link::Stream(mut client) = connect(listener.local_addr()).await.unwrap();
+        let mut client = connect(listener.local_addr()).await.unwrap();
         client.io.write_all(b"open").await.unwrap();
         client.io.flush().await.unwrap();
-        let Link::Stream(mut server) = listener.accept().await.unwrap();
+        let mut server = listener.accept().await.unwrap();
         let mut buf = [0u8; 4];
         server.io.read_exact(&mut buf).await.unwrap();
         drop(listener);
@@ -275,7 +275,7 @@ mod tests {
     async fn a_write_larger_than_kcp_accepts_at_once_goes_through() {
         let addr: Address = "kcp://127.0.0.1:0".parse().unwrap();
         let mut listener = bind(&addr).await.unwrap();
-        let Link::Stream(mut client) = connect(listener.local_addr()).await.unwrap();
+        let mut client = connect(listener.local_addr()).await.unwrap();
         let sent: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
         let expected = sent.clone();
         let writer = tokio::spawn(async move {
@@ -283,7 +283,7 @@ mod tests {
             client.io.flush().await.unwrap();
             client
         });
-        let Link::Stream(mut server) = listener.accept().await.unwrap();
+        let mut server = listener.accept().await.unwrap();
         let mut got = vec![0u8; expected.len()];
         server.io.read_exact(&mut got).await.unwrap();
         assert!(got == expected);

@@ -12,8 +12,8 @@
 //!
 //! let addr: Address = "mem://doc-example".parse().unwrap();
 //! let mut listener = erpc_transport::bind(&addr).await?;
-//! let Link::Stream(mut client) = erpc_transport::connect(&addr).await? else { unreachable!() };
-//! let Link::Stream(mut server) = listener.accept().await? else { unreachable!() };
+//! let mut client: Link = erpc_transport::connect(&addr).await?;
+//! let mut server: Link = listener.accept().await?;
 //! client.io.write_all(b"ping").await?;
 //! let mut buf = [0; 4];
 //! server.io.read_exact(&mut buf).await?;
@@ -35,24 +35,28 @@
 //! | `quic://host:port` | `quic` | each call on its own QUIC stream (quinn) |
 //! | `udp://host:port` | [`udp`] | one frame per datagram, after cookie validation |
 //! | `kcp://host:port` | [`kcp`] | a byte stream over KCP (tokio_kcp) |
+//! | `yourscheme://…` | [`custom`] | a transport from outside this crate: your [`custom::Connector`] and [`custom::Acceptor`] |
 //!
 //! # Links
-//! Every transport hands the engine a [`Link::Stream`]: a byte stream of erpc frames. QUIC
-//! and UDP are frame-aware underneath (they find frame boundaries with [`frames`] and route
-//! each frame to its call's QUIC stream, or into its own datagram), so the engine is the same
-//! on every transport. A link also says what its transport cannot carry
-//! ([`StreamLink::max_frame`], [`StreamLink::streaming`]).
+//! Every transport hands the engine a [`Link`]: a byte stream of erpc frames. QUIC and UDP
+//! are frame-aware underneath (they find frame boundaries with [`frames`] and route each
+//! frame to its call's QUIC stream, or into its own datagram), so the engine is the same on
+//! every transport. A link also says what its transport cannot carry ([`Link::max_frame`],
+//! [`Link::streaming`]) and, over TLS, the certificates the peer presented
+//! ([`Link::peer_certificates`]).
 //!
 //! # Layout
 //! - [`address`]: [`Address`], parsed from URLs.
-//! - [`link`]: [`Link`], [`StreamLink`], [`PeerAddr`].
+//! - [`link`]: [`Link`], [`PeerAddr`].
 //! - [`listener`]: [`Listener`], [`bind`]/[`bind_with`] and [`connect`]/[`connect_with`].
+//! - [`custom`]: [`custom::Connector`] and [`custom::Acceptor`], for transports of your own.
 //! - [`options`]: [`Options`]: certificates, the handshake deadline, the largest frame.
 //! - [`frames`]: what a frame-aware transport knows of frames.
 //! - one module per transport.
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod custom;
 pub mod frames;
 mod handshake;
 #[cfg(feature = "kcp")]
@@ -76,7 +80,8 @@ pub mod unix;
 mod ws;
 
 pub use address::{Address, AddressError, IntoAddress};
-pub use link::{BoxIo, Io, Link, PeerAddr, StreamLink};
+pub use custom::{Acceptor, Connector};
+pub use link::{BoxIo, Io, Link, PeerAddr};
 pub use listener::{Listener, bind, bind_with, connect, connect_with};
 pub use options::Options;
 #[cfg(feature = "tls")]
@@ -91,12 +96,12 @@ mod tests {
         let mut listener = bind(&addr).await.unwrap();
         let local = listener.local_addr().clone();
         let server = tokio::spawn(async move {
-            let Link::Stream(mut s) = listener.accept().await.unwrap();
+            let mut s = listener.accept().await.unwrap();
             let mut buf = [0u8; 5];
             s.io.read_exact(&mut buf).await.unwrap();
             s.io.write_all(&buf).await.unwrap();
         });
-        let Link::Stream(mut c) = connect(&local).await.unwrap();
+        let mut c = connect(&local).await.unwrap();
         c.io.write_all(b"hello").await.unwrap();
         let mut buf = [0u8; 5];
         c.io.read_exact(&mut buf).await.unwrap();

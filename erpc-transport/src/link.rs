@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use bytes::Bytes;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// An ordered, reliable byte stream.
@@ -50,11 +52,19 @@ pub enum PeerAddr {
     Udp(std::net::SocketAddr),
     /// A KCP peer.
     Kcp(std::net::SocketAddr),
+    /// A peer of a transport from outside this crate (see [`crate::custom`]).
+    Other {
+        /// The URL scheme of its transport, as its connector or acceptor names it.
+        scheme: String,
+        /// The peer's address in whatever form that transport has (a socket address, a
+        /// path, a name).
+        addr: String,
+    },
 }
 
 impl PeerAddr {
     /// The URL scheme of the transport this peer came over.
-    pub fn scheme(&self) -> &'static str {
+    pub fn scheme(&self) -> &str {
         match self {
             PeerAddr::Tcp(_) => "tcp",
             PeerAddr::Unix(_) => "unix",
@@ -65,6 +75,7 @@ impl PeerAddr {
             PeerAddr::Quic(_) => "quic",
             PeerAddr::Udp(_) => "udp",
             PeerAddr::Kcp(_) => "kcp",
+            PeerAddr::Other { scheme, .. } => scheme,
         }
     }
 }
@@ -82,70 +93,66 @@ impl fmt::Display for PeerAddr {
             PeerAddr::Unix(Some(p)) => write!(f, "{}", p.display()),
             PeerAddr::Unix(None) => write!(f, "(unnamed)"),
             PeerAddr::Mem(n) => write!(f, "#{n}"),
+            PeerAddr::Other { addr, .. } => write!(f, "{addr}"),
         }
     }
 }
 
-/// A byte-stream link: the engine writes and reads erpc frames on `io`.
+/// A connection to one peer, as every transport hands it to the engine: a byte stream the
+/// engine writes and reads erpc frames on, with what the engine must know of its transport.
 ///
-/// Every transport hands the engine this shape. Frame-aware transports (QUIC: a stream per
-/// call; UDP: a datagram per frame) cut the byte stream into frames themselves and say what
-/// they cannot carry in `max_frame` and `streaming`.
-pub struct StreamLink {
+/// Frame-aware transports (QUIC: a stream per call; UDP: a datagram per frame) cut the byte
+/// stream into frames themselves and say what they cannot carry in `max_frame` and
+/// `streaming`. A transport of your own builds one with [`Link::new`] and sets the fields
+/// that differ from the defaults (see [`crate::custom`]).
+pub struct Link {
     /// The stream.
     pub io: BoxIo,
     /// The remote end.
     pub peer: PeerAddr,
     /// The largest frame (header + header block + body) the transport can carry; larger
-    /// frames must be refused before they are written. `None`: no limit beyond erpc's.
+    /// frames must be refused before they are written. `None` (the default): no limit
+    /// beyond erpc's.
     pub max_frame: Option<usize>,
     /// Whether the transport carries streaming calls (UDP does not: no ordering, no
-    /// retransmission of stream messages).
+    /// retransmission of stream messages). Default `true`.
     pub streaming: bool,
     /// Whether a successful connect shows that a server is there (a TCP, TLS, WebSocket or
     /// QUIC handshake, UDP's cookie exchange was answered). `false` for KCP, whose connect
     /// sends nothing: a client must see the peer answer (erpc: a PING, PROTOCOL.md §12.6)
     /// before trusting the link with calls. Default `true`.
     pub connect_proves_peer: bool,
+    /// The certificate chain the peer presented in its TLS handshake (tls://, wss://,
+    /// quic://), DER-encoded, the peer's own certificate first: on a server, the client's
+    /// chain when it authenticated with mutual TLS (verified against
+    /// `ServerTls::client_auth`'s roots); on a client, the server's. Empty (the default) on
+    /// transports without TLS and when the peer presented none.
+    pub peer_certificates: Vec<Bytes>,
 }
 
-impl StreamLink {
-    /// A link with no transport limit that carries streams.
-    pub fn new(io: BoxIo, peer: PeerAddr) -> StreamLink {
-        StreamLink {
+impl Link {
+    /// A link with no transport limit that carries streams, whose connect proves the peer,
+    /// with no peer certificates.
+    pub fn new(io: BoxIo, peer: PeerAddr) -> Link {
+        Link {
             io,
             peer,
             max_frame: None,
             streaming: true,
             connect_proves_peer: true,
+            peer_certificates: Vec::new(),
         }
     }
 }
 
-impl fmt::Debug for StreamLink {
+impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamLink")
+        f.debug_struct("Link")
             .field("peer", &self.peer)
             .field("max_frame", &self.max_frame)
             .field("streaming", &self.streaming)
             .field("connect_proves_peer", &self.connect_proves_peer)
+            .field("peer_certificates", &self.peer_certificates.len())
             .finish()
-    }
-}
-
-/// A connection to one peer, in the shape its transport offers. See the crate docs.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Link {
-    /// An ordered byte stream.
-    Stream(StreamLink),
-}
-
-impl Link {
-    /// The remote end.
-    pub fn peer(&self) -> &PeerAddr {
-        match self {
-            Link::Stream(s) => &s.peer,
-        }
     }
 }

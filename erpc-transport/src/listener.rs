@@ -55,6 +55,16 @@ impl Listener {
     }
 }
 
+impl crate::custom::Acceptor for Listener {
+    fn accept(&mut self) -> futures_util::future::BoxFuture<'_, Option<io::Result<Link>>> {
+        Box::pin(async move { Some(Listener::accept(self).await) })
+    }
+
+    fn local_addr(&self) -> &Address {
+        &self.local
+    }
+}
+
 /// The error for a transport compiled out of this build.
 pub(crate) fn disabled_scheme(scheme: &str) -> io::Error {
     io::Error::new(
@@ -178,15 +188,27 @@ pub async fn bind_with(addr: &Address, options: &Options) -> io::Result<Listener
             let local = addr.with_hostport(l.local_addr()?.to_string());
             (Inner::Kcp(l), local)
         }
+        Address::Other { scheme, .. } => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "transport {scheme:?} ({addr}) is not one of this crate's: bind it yourself and give the server its Acceptor (ServerBuilder::serve_with)"
+                ),
+            ));
+        }
         #[allow(unreachable_patterns)]
         other => return Err(disabled_scheme(other.scheme())),
     };
     Ok(Listener { inner, local })
 }
 
-/// Dial `addr`.
+/// Dial `addr`: with the connector registered for its scheme in `options.connectors` if
+/// there is one, else with this crate's transport of that scheme. Fails with `Unsupported`
+/// for a scheme no connector is registered for and this build does not have.
 pub async fn connect_with(addr: &Address, options: &Options) -> io::Result<Link> {
-    let _ = options;
+    if let Some(connector) = options.connectors.get(addr.scheme()) {
+        return connector.connect(addr).await;
+    }
     match addr {
         #[cfg(feature = "tcp")]
         Address::Tcp(hostport) => crate::tcp::connect(hostport).await,
@@ -210,6 +232,12 @@ pub async fn connect_with(addr: &Address, options: &Options) -> io::Result<Link>
         Address::Udp(hostport) => crate::udp::connect(hostport, options).await,
         #[cfg(feature = "kcp")]
         Address::Kcp(hostport) => crate::kcp::connect(hostport).await,
+        Address::Other { scheme, .. } => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "no connector is registered for transport {scheme:?} ({addr}): register one with ClientBuilder::connector"
+            ),
+        )),
         #[allow(unreachable_patterns)]
         other => Err(disabled_scheme(other.scheme())),
     }

@@ -9,12 +9,12 @@ use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::mpsc;
 
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 
 /// Bytes buffered in each direction of an in-memory pipe.
 const PIPE_CAPACITY: usize = 256 * 1024;
 
-type Registry = Mutex<HashMap<String, mpsc::Sender<StreamLink>>>;
+type Registry = Mutex<HashMap<String, mpsc::Sender<Link>>>;
 
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -25,7 +25,7 @@ fn registry() -> &'static Registry {
 #[derive(Debug)]
 pub struct MemListener {
     name: String,
-    incoming: mpsc::Receiver<StreamLink>,
+    incoming: mpsc::Receiver<Link>,
 }
 
 impl MemListener {
@@ -49,7 +49,7 @@ impl MemListener {
     /// Accept one peer.
     pub async fn accept(&mut self) -> io::Result<Link> {
         match self.incoming.recv().await {
-            Some(link) => Ok(Link::Stream(link)),
+            Some(link) => Ok(link),
             None => Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "listener closed",
@@ -86,11 +86,8 @@ pub async fn connect(name: &str) -> io::Result<Link> {
     let tx = tx.ok_or_else(refused)?;
     let (client, server) = tokio::io::duplex(PIPE_CAPACITY);
     let id = NEXT_PEER.fetch_add(1, Ordering::Relaxed);
-    tx.send(StreamLink::new(Box::new(server), PeerAddr::Mem(id)))
+    tx.send(Link::new(Box::new(server), PeerAddr::Mem(id)))
         .await
         .map_err(|_| refused())?;
-    Ok(Link::Stream(StreamLink::new(
-        Box::new(client),
-        PeerAddr::Mem(0),
-    )))
+    Ok(Link::new(Box::new(client), PeerAddr::Mem(0)))
 }

@@ -45,6 +45,10 @@ pub struct Options {
     /// bounded by the machine's setting, not by a library's default (tokio's 128 made
     /// some of a burst of 1,000 connects wait a second: issue 23).
     pub backlog: u32,
+    /// Dialers of transports from outside this crate, by URL scheme (see
+    /// [`crate::custom`]); a client's addresses with such a scheme parse as
+    /// [`Address::Other`](crate::Address::Other). Default: none.
+    pub connectors: crate::custom::Connectors,
 }
 
 /// The backlog used where [`Options::backlog`] is not set: Linux's
@@ -75,6 +79,7 @@ impl Default for Options {
             handshake_timeout: Duration::from_secs(10),
             max_frame: DEFAULT_MAX_FRAME,
             backlog: default_backlog(),
+            connectors: crate::custom::Connectors::default(),
         }
     }
 }
@@ -97,6 +102,18 @@ impl Options {
     /// Set the handshake deadline.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Dial `scheme://…` addresses with `connector`, a transport from outside this crate (or
+    /// a replacement for a built-in one). See [`crate::custom`].
+    pub fn connector(
+        mut self,
+        scheme: impl Into<String>,
+        connector: impl crate::custom::Connector,
+    ) -> Self {
+        self.connectors
+            .insert(scheme, std::sync::Arc::new(connector));
         self
     }
 

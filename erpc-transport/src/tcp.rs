@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 
 /// A bound TCP listener.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ impl TcpListener {
 fn link(stream: tokio::net::TcpStream, peer: SocketAddr) -> Link {
     // A socket that refuses NODELAY still works, only slower; not worth failing the link.
     let _ = stream.set_nodelay(true);
-    Link::Stream(StreamLink::new(Box::new(stream), PeerAddr::Tcp(peer)))
+    Link::new(Box::new(stream), PeerAddr::Tcp(peer))
 }
 
 /// Connect to `host:port`.

@@ -18,7 +18,7 @@ use tokio_rustls::rustls::{
     server::WebPkiClientVerifier,
 };
 
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -304,6 +304,15 @@ pub(crate) fn explain(e: io::Error, peer: &str) -> io::Error {
     )
 }
 
+/// The chain a peer presented in its handshake, as [`Link::peer_certificates`] holds it.
+pub(crate) fn certificates(chain: Option<&[CertificateDer<'_>]>) -> Vec<bytes::Bytes> {
+    chain
+        .unwrap_or_default()
+        .iter()
+        .map(|der| bytes::Bytes::copy_from_slice(der))
+        .collect()
+}
+
 /// Accept TLS on a TCP connection.
 pub(crate) async fn accept(
     tls: &ServerTls,
@@ -347,10 +356,10 @@ pub(crate) async fn connect(
 ) -> io::Result<Link> {
     let tls = client_tls(options, "tls")?;
     let (stream, peer) = dial(tls, ALPN, hostport, host, options.handshake_timeout).await?;
-    Ok(Link::Stream(StreamLink::new(
-        Box::new(stream),
-        PeerAddr::Tls(peer),
-    )))
+    let certificates = certificates(stream.get_ref().1.peer_certificates());
+    let mut link = Link::new(Box::new(stream), PeerAddr::Tls(peer));
+    link.peer_certificates = certificates;
+    Ok(link)
 }
 
 /// `tls://`: accept TCP and run TLS handshakes under the deadline.
@@ -364,10 +373,10 @@ pub(crate) fn listen(
         let tls = tls.clone();
         async move {
             let stream = accept(&tls, ALPN, stream, peer).await?;
-            Ok(Link::Stream(StreamLink::new(
-                Box::new(stream),
-                PeerAddr::Tls(peer),
-            )))
+            let certificates = certificates(stream.get_ref().1.peer_certificates());
+            let mut link = Link::new(Box::new(stream), PeerAddr::Tls(peer));
+            link.peer_certificates = certificates;
+            Ok(link)
         }
         .boxed()
     };

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 
 /// A bound Unix-socket listener. The socket file is removed when the listener is dropped.
 #[derive(Debug)]
@@ -42,10 +42,10 @@ impl UnixListener {
     /// Accept one peer.
     pub async fn accept(&mut self) -> io::Result<Link> {
         let (stream, peer) = self.inner.accept().await?;
-        Ok(Link::Stream(StreamLink::new(
+        Ok(Link::new(
             Box::new(stream),
             PeerAddr::Unix(peer.as_pathname().map(Path::to_owned)),
-        )))
+        ))
     }
 }
 
@@ -58,8 +58,8 @@ impl Drop for UnixListener {
 /// Connect to the socket at `path`.
 pub async fn connect(path: &Path) -> io::Result<Link> {
     let stream = tokio::net::UnixStream::connect(path).await?;
-    Ok(Link::Stream(StreamLink::new(
+    Ok(Link::new(
         Box::new(stream),
         PeerAddr::Unix(Some(path.to_owned())),
-    )))
+    ))
 }

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{
 };
 
 use crate::handshake::Handshaken;
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 use crate::options::Options;
 
 /// The tungstenite limits matching erpc's: one message, and one WebSocket frame, hold at most
@@ -115,14 +115,14 @@ fn link<S>(ws: WebSocketStream<S>, max_message: usize, peer: SocketAddr, secure:
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    Link::Stream(StreamLink::new(
+    Link::new(
         Box::new(WsIo {
             ws,
             read: Bytes::new(),
             max_message,
         }),
         PeerAddr::Ws { addr: peer, secure },
-    ))
+    )
 }
 
 /// Run the server side of the upgrade, refusing any path but `path` with 404.
@@ -174,7 +174,10 @@ pub(crate) fn listen(
             #[cfg(feature = "wss")]
             if let Some(tls) = tls {
                 let stream = crate::tls::accept(&tls, b"http/1.1", stream, peer).await?;
-                return Ok(link(upgrade(stream, path, max).await?, max, peer, true));
+                let certificates = crate::tls::certificates(stream.get_ref().1.peer_certificates());
+                let mut link = link(upgrade(stream, path, max).await?, max, peer, true);
+                link.peer_certificates = certificates;
+                return Ok(link);
             }
             Ok(link(upgrade(stream, path, max).await?, max, peer, false))
         }
@@ -205,7 +208,10 @@ pub(crate) async fn connect(
             let (stream, peer) =
                 crate::tls::dial(tls, b"http/1.1", hostport, host, options.handshake_timeout)
                     .await?;
-            return upgrade_client(url, stream, peer, true, options).await;
+            let certificates = crate::tls::certificates(stream.get_ref().1.peer_certificates());
+            let mut link = upgrade_client(url, stream, peer, true, options).await?;
+            link.peer_certificates = certificates;
+            return Ok(link);
         }
         #[cfg(not(feature = "wss"))]
         return Err(crate::listener::disabled_scheme("wss"));

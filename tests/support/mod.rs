@@ -378,13 +378,9 @@ pub struct RawPeer {
 impl RawPeer {
     pub async fn connect(addr: &str) -> RawPeer {
         let addr: erpc::Address = addr.parse().expect("an address");
-        let erpc::transport::Link::Stream(link) =
-            erpc::transport::connect_with(&addr, &client_options())
-                .await
-                .expect("connect")
-        else {
-            panic!("not a stream link")
-        };
+        let link = erpc::transport::connect_with(&addr, &client_options())
+            .await
+            .expect("connect");
         RawPeer::over(link.io)
     }
 
@@ -501,4 +497,28 @@ where
         }
     });
     (addr, task)
+}
+
+/// An observer keeping what the server's connection hooks denied: (peer, the refusal's
+/// message).
+#[derive(Clone, Default)]
+pub struct Denials(Arc<std::sync::Mutex<Vec<(erpc::PeerAddr, String)>>>);
+
+impl Denials {
+    pub fn seen(&self) -> Vec<(erpc::PeerAddr, String)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl erpc::observe::Observer for Denials {
+    fn connection_closed(
+        &self,
+        _side: erpc::observe::Side,
+        peer: &erpc::PeerAddr,
+        reason: &erpc::observe::CloseReason,
+    ) {
+        if let erpc::observe::CloseReason::Denied(why) = reason {
+            self.0.lock().unwrap().push((peer.clone(), why.clone()));
+        }
+    }
 }

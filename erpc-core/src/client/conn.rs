@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use erpc_transport::{Address, Link};
+use erpc_transport::Address;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -145,14 +145,9 @@ impl ClientConn {
         watchers: Watchers,
     ) -> Result<Arc<ClientConn>, Status> {
         let Watchers { load, observer } = watchers;
-        let link = erpc_transport::connect_with(addr, &config.transport)
+        let stream = erpc_transport::connect_with(addr, &config.transport)
             .await
             .map_err(|e| Status::unavailable(format!("cannot connect to {addr}: {e}")))?;
-        let Link::Stream(stream) = link else {
-            return Err(Status::unimplemented(format!(
-                "transport of {addr} is not supported by this client"
-            )));
-        };
         let (max_frame, streaming, connect_proves_peer) = (
             stream.max_frame,
             stream.streaming,

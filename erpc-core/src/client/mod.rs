@@ -262,6 +262,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Dial `scheme://…` addresses with `connector`: a transport from outside
+    /// erpc-transport (see [`erpc_transport::custom`]), or a replacement for a built-in
+    /// scheme's dialer. Addresses with that scheme then parse (as `Address::Other` for a
+    /// scheme of your own) where they would fail as an unknown transport. Kept in the
+    /// transport options: a later [`ClientBuilder::transport`] or `config` replaces it.
+    pub fn connector(
+        mut self,
+        scheme: impl Into<String>,
+        connector: impl erpc_transport::Connector,
+    ) -> Self {
+        self.config
+            .transport
+            .connectors
+            .insert(scheme, Arc::new(connector));
+        self
+    }
+
     /// Add a call-level layer: a [`tower` layer](crate::layer) over [`CallService`], run once
     /// per call above the balancer's pick (retry, hedging, fail modes, a cache, client rate
     /// limits, tracing). The first added runs outermost. Each `layer` call costs one boxed
@@ -322,7 +339,8 @@ impl ClientBuilder {
     where
         A: IntoAddress,
     {
-        let addr = addr.into_address()?;
+        let connectors = &self.config.transport.connectors;
+        let addr = addr.into_address_with(&|scheme| connectors.has(scheme))?;
         let watchers = Watchers {
             load: None,
             observer: self.observer.clone(),

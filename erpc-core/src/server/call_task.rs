@@ -224,6 +224,7 @@ mod tests {
             shared: Arc::new(Shared {
                 services: Default::default(),
                 admission: vec![],
+                on_connect: vec![],
                 observer: None,
                 config: Default::default(),
                 codecs: Default::default(),

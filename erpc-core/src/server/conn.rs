@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use erpc_transport::{PeerAddr, StreamLink};
+use erpc_transport::{Link, PeerAddr};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +33,7 @@ use crate::status::{Code, Status};
 use crate::status_wire::{status_frame, truncate};
 
 /// Serve one accepted connection until it ends.
-pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: CancellationToken) {
+pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: CancellationToken) {
     let config = &shared.config;
     let (read, write) = tokio::io::split(link.io);
     let (tx, data_tx, queues) = channels(config.write_queue);
@@ -147,13 +147,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: StreamLink, shutdown: Cance
     let _ = writer.await;
 }
 
-/// Turn a connection away: an ERROR frame saying why, then close. Bounded in time so a
-/// peer that does not read cannot hold the task.
-pub(crate) async fn refuse(link: StreamLink, why: String) {
+/// Turn a connection away: an ERROR frame with `status`'s code and message, then close.
+/// Bounded in time so a peer that does not read cannot hold the task.
+pub(crate) async fn refuse(link: Link, status: Status) {
     use tokio::io::AsyncWriteExt;
     let mut io = link.io;
     let mut bytes = bytes::BytesMut::new();
-    if error_frame(Code::Unavailable, why)
+    if error_frame(status.code(), status.message().to_owned())
         .encode(&mut bytes)
         .is_ok()
     {

@@ -9,6 +9,7 @@ mod in_flight;
 mod layer;
 pub(crate) mod middleware;
 mod observed;
+pub mod on_connect;
 mod service;
 mod signal;
 mod stream_task;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use erpc_codec::{Codec, Codecs};
-use erpc_transport::{Address, IntoAddress, Link, Listener};
+use erpc_transport::{Acceptor, Address, IntoAddress, Listener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,6 +28,7 @@ use tokio_util::task::TaskTracker;
 pub use admission::{Admission, Admitted, CallHead, CallKind};
 pub use concurrency_limit::ConcurrencyLimit;
 pub use layer::HandlerService;
+pub use on_connect::Connecting;
 pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,
@@ -39,6 +41,7 @@ use crate::layer::{BoxError, Layer, Service as TowerService, Stack};
 use crate::observe::{CloseReason, Observer, Side};
 use crate::server::layer::Layered;
 use crate::server::middleware::Middleware;
+use crate::server::on_connect::ConnectHook;
 use crate::status::Status;
 
 /// What every connection of a server shares.
@@ -46,6 +49,8 @@ pub(crate) struct Shared {
     pub services: HashMap<String, Arc<dyn Service>>,
     /// Header-level hooks, in order (see [`admission`]).
     pub admission: Vec<Arc<dyn Admission>>,
+    /// Connection-level hooks, in order (see [`on_connect`]).
+    pub on_connect: Vec<Arc<ConnectHook>>,
     /// Engine events go here, if anyone listens.
     pub observer: Option<Arc<dyn Observer>>,
     pub config: ServerConfig,
@@ -81,6 +86,7 @@ pub struct ServerBuilder {
     services: HashMap<String, Arc<dyn Service>>,
     layers: Stack<Request, Response>,
     admission: Vec<Arc<dyn Admission>>,
+    on_connect: Vec<Arc<ConnectHook>>,
     observer: Option<Arc<dyn Observer>>,
     config: ServerConfig,
     codecs: Option<Codecs>,
@@ -100,6 +106,20 @@ impl ServerBuilder {
     /// the order added; the first refusal answers the call.
     pub fn admission(mut self, hook: impl Admission) -> Self {
         self.admission.push(Arc::new(hook));
+        self
+    }
+
+    /// Add a connection-level hook: it serves or turns away each new connection from its
+    /// peer address and TLS client certificates ([`Connecting`]), before any frame is read
+    /// (see [`on_connect`]). `Err(status)` closes the connection at once after one ERROR
+    /// frame with that status, reported to the observer as
+    /// [`CloseReason::Denied`]. Hooks run in the order added; the first refusal wins.
+    /// Default: none, every connection is served (up to `max_connections`).
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Connecting<'_>) -> Result<(), Status> + Send + Sync + 'static,
+    {
+        self.on_connect.push(Arc::new(hook));
         self
     }
 
@@ -251,8 +271,22 @@ impl ServerBuilder {
 
     /// Start serving on listeners bound elsewhere. A
     /// [`ServerConfig::response_compression`] this build does not support is logged as an
-    /// error and never used.
+    /// error and never used. A registry given with [`ServerBuilder::register`] is not used
+    /// (registering needs an await: use [`ServerBuilder::serve`]).
     pub fn serve_listeners(self, listeners: Vec<Listener>) -> ServerHandle {
+        self.serve_with(listeners)
+    }
+
+    /// Start serving on the connections `acceptors` hand out: transports from outside
+    /// erpc-transport (see [`erpc_transport::custom`]; box them,
+    /// `Box<dyn Acceptor>`, to mix kinds), or [`Listener`]s bound elsewhere. Each acceptor
+    /// gets an accept loop of its own until shutdown, or until it says no more connections
+    /// will come. As [`ServerBuilder::serve_listeners`] otherwise.
+    pub fn serve_with<I, A>(self, acceptors: I) -> ServerHandle
+    where
+        I: IntoIterator<Item = A>,
+        A: Acceptor,
+    {
         if let Some(why) = unsupported_response_compression(&self.config) {
             tracing::error!("{why}; responses will not use it");
         }
@@ -265,6 +299,7 @@ impl ServerBuilder {
         let shared = Arc::new(Shared {
             services,
             admission: self.admission,
+            on_connect: self.on_connect,
             observer: self.observer,
             config: self.config,
             codecs: Arc::new(self.codecs.unwrap_or_default()),
@@ -273,10 +308,10 @@ impl ServerBuilder {
         let tracker = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(shared.config.max_connections));
         let mut local_addrs = Vec::new();
-        for listener in listeners {
-            local_addrs.push(listener.local_addr().clone());
+        for acceptor in acceptors {
+            local_addrs.push(acceptor.local_addr().clone());
             tracker.spawn(accept_loop(
-                listener,
+                acceptor,
                 shared.clone(),
                 shutdown.clone(),
                 tracker.clone(),
@@ -426,8 +461,10 @@ fn is_wildcard(addr: &Address) -> bool {
 /// The longest a shutdown waits for the registry to remove this server's instances.
 pub const DEREGISTER_LIMIT: Duration = Duration::from_secs(5);
 
+/// Accept connections from `acceptor` until shutdown or until it has no more, and serve each
+/// one its hooks and the connection limit let through.
 async fn accept_loop(
-    mut listener: Listener,
+    mut acceptor: impl Acceptor,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -437,43 +474,57 @@ async fn accept_loop(
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
+            accepted = acceptor.accept() => accepted,
         };
-        match accepted {
-            Ok(Link::Stream(stream)) => {
-                backoff = Duration::from_millis(5);
-                match slots.clone().try_acquire_owned() {
-                    Ok(slot) => {
-                        if let Some(observer) = &shared.observer {
-                            observer.connection_opened(Side::Server, &stream.peer);
-                        }
-                        let serve = conn::serve(shared.clone(), stream, shutdown.clone());
-                        tracker.spawn(async move {
-                            serve.await;
-                            drop(slot);
-                        });
-                    }
-                    Err(_) => {
-                        let why = format!(
-                            "server is at its limit of {} connections (max_connections)",
-                            shared.config.max_connections
-                        );
-                        if let Some(observer) = &shared.observer {
-                            let reason = CloseReason::Limit(why.clone());
-                            observer.connection_closed(Side::Server, &stream.peer, &reason);
-                        }
-                        tracker.spawn(conn::refuse(stream, why));
-                    }
-                }
-            }
-            Ok(other) => {
-                tracing::warn!(peer = %other.peer(), "link kind not served yet; dropped");
-            }
-            Err(e) => {
+        let link = match accepted {
+            Some(Ok(link)) => link,
+            Some(Err(e)) => {
                 // Out of file descriptors, say: wait a little and keep serving the others.
-                tracing::warn!(error = %e, addr = %listener.local_addr(), "accept failed");
+                tracing::warn!(error = %e, addr = %acceptor.local_addr(), "accept failed");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+            None => {
+                tracing::debug!(addr = %acceptor.local_addr(), "acceptor ended; no more connections from it");
+                return;
+            }
+        };
+        backoff = Duration::from_millis(5);
+        let connecting = Connecting {
+            peer: &link.peer,
+            local: acceptor.local_addr(),
+            peer_certificates: &link.peer_certificates,
+        };
+        if let Err(denied) = on_connect::admit_connection(&shared.on_connect, &connecting) {
+            if let Some(observer) = &shared.observer {
+                let reason = CloseReason::Denied(denied.message().to_owned());
+                observer.connection_closed(Side::Server, &link.peer, &reason);
+            }
+            tracker.spawn(conn::refuse(link, denied));
+            continue;
+        }
+        match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                if let Some(observer) = &shared.observer {
+                    observer.connection_opened(Side::Server, &link.peer);
+                }
+                let serve = conn::serve(shared.clone(), link, shutdown.clone());
+                tracker.spawn(async move {
+                    serve.await;
+                    drop(slot);
+                });
+            }
+            Err(_) => {
+                let why = format!(
+                    "server is at its limit of {} connections (max_connections)",
+                    shared.config.max_connections
+                );
+                if let Some(observer) = &shared.observer {
+                    let reason = CloseReason::Limit(why.clone());
+                    observer.connection_closed(Side::Server, &link.peer, &reason);
+                }
+                tracker.spawn(conn::refuse(link, Status::unavailable(why)));
             }
         }
     }

@@ -18,7 +18,7 @@ use futures_util::FutureExt;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 
 use crate::handshake::Handshaken;
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 use crate::options::Options;
 use crate::tls::ALPN;
 
@@ -106,10 +106,18 @@ fn link(
     max_frame: usize,
 ) -> Link {
     let peer = PeerAddr::Quic(conn.remote_address());
-    Link::Stream(StreamLink::new(
+    // quinn's rustls session hands the chain over as a `Vec<CertificateDer>`.
+    let chain = conn.peer_identity().and_then(|identity| {
+        identity
+            .downcast::<Vec<quinn::rustls::pki_types::CertificateDer<'static>>>()
+            .ok()
+    });
+    let mut link = Link::new(
         Box::new(calls::QuicIo::new(conn, endpoint, side, max_frame)),
         peer,
-    ))
+    );
+    link.peer_certificates = crate::tls::certificates(chain.as_deref().map(Vec::as_slice));
+    link
 }
 
 /// Dial a QUIC server, checking its certificate against `host`.

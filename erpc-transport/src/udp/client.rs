@@ -18,7 +18,7 @@ use super::io::{DatagramIo, End};
 use super::retransmit::Unanswered;
 use super::{MAX_DATAGRAM, dgram, whole_frame};
 use crate::frames::{FrameInfo, UDP_MAX_FRAME, kind};
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 use crate::options::Options;
 
 /// How often a HELLO is repeated while no COOKIE has come back.
@@ -87,10 +87,10 @@ pub(crate) async fn connect(hostport: &str, options: &Options) -> io::Result<Lin
         state,
         tasks: [reader, resender],
     };
-    let mut link = StreamLink::new(Box::new(DatagramIo::new(end, rx)), PeerAddr::Udp(server));
+    let mut link = Link::new(Box::new(DatagramIo::new(end, rx)), PeerAddr::Udp(server));
     link.max_frame = Some(UDP_MAX_FRAME);
     link.streaming = false;
-    Ok(Link::Stream(link))
+    Ok(link)
 }
 
 /// Receive the server's datagrams: frames for the engine, fresh cookies for the state.

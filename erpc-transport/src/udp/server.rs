@@ -21,7 +21,7 @@ use super::dedupe::{Dedupe, Seen};
 use super::io::{DatagramIo, End};
 use super::{MAX_DATAGRAM, dgram, whole_frame};
 use crate::frames::{FrameInfo, UDP_MAX_FRAME, kind};
-use crate::link::{Link, PeerAddr, StreamLink};
+use crate::link::{Link, PeerAddr};
 use crate::options::Options;
 
 /// Peers served at once per listener; datagrams from further validated addresses are
@@ -157,10 +157,10 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                         generation,
                     };
                     let mut link =
-                        StreamLink::new(Box::new(DatagramIo::new(end, rx)), PeerAddr::Udp(from));
+                        Link::new(Box::new(DatagramIo::new(end, rx)), PeerAddr::Udp(from));
                     link.max_frame = Some(UDP_MAX_FRAME);
                     link.streaming = false;
-                    if links.try_send(Link::Stream(link)).is_err() {
+                    if links.try_send(link).is_err() {
                         continue;
                     }
                     table.insert(
