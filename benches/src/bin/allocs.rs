@@ -3,13 +3,14 @@
 //! (default 16 512 65536). Also a deterministic workload for `valgrind --tool=callgrind`.
 //!
 //! Runs the benchmark echo over the in-memory transport on one thread, so every allocation in
-//! the window belongs to the calls being measured.
+//! the window belongs to the calls being measured. `LAYERS=apart` adds three no-op layers on
+//! each side with three `layer` calls, `LAYERS=stacked` the same three with one.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use erpc_benches::message::Msg;
-use erpc_benches::stacks::erpc_stack::{BenchClient, BenchServer};
+use erpc_benches::stacks::erpc_stack::{BenchClient, BenchServer, Layers};
 
 struct Counting;
 
@@ -52,12 +53,23 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let addr = "mem://allocs";
-        let server = erpc::Server::builder()
+        let layers = match std::env::var("LAYERS").as_deref() {
+            Ok("apart") => Layers::ThreeApart,
+            Ok("stacked") => Layers::ThreeStacked,
+            _ => Layers::None,
+        };
+        let server = layers
+            .apply(erpc::Server::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
             .add_service(BenchServer::new(erpc_benches::stacks::erpc_stack::Echo))
             .serve([addr])
             .await
             .expect("serve");
-        let client = BenchClient::new(erpc::Client::connect(addr).await.expect("connect"));
+        let client = layers
+            .apply(erpc::Client::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
+            .connect(addr)
+            .await
+            .expect("connect");
+        let client = BenchClient::new(client);
         let payloads = if payloads.is_empty() {
             vec![16, 512, 65536]
         } else {

@@ -76,7 +76,7 @@ pub enum Layers {
 
 impl Layers {
     /// Add the layers to a builder: `one` adds one no-op layer, `three` three as one.
-    fn apply<B, S>(
+    pub fn apply<B, S>(
         self,
         mut builder: B,
         one: impl Fn(B, tower_layer::LayerFn<fn(S) -> Noop<S>>) -> B,
