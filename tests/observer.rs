@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use erpc::observe::{CallEvent, CloseReason, Finished, Observer, Refusal, Side};
-use erpc::{Code, CodecId, PeerAddr, ServerConfig};
+use erpc::observe::{
+    CallEvent, CloseReason, Direction, Finished, Observer, Refusal, Side, WriteBatch,
+};
+use erpc::{Code, CodecId, PeerAddr, ServerConfig, Status};
 use support::*;
 
 #[derive(Default)]
@@ -221,4 +223,86 @@ async fn a_clients_observer_sees_its_connections_and_calls() {
             "Client closed GoAway",
         ]
     );
+}
+
+#[erpc::service]
+pub trait Relay {
+    /// Each number back, doubled.
+    async fn double(
+        &self,
+        numbers: erpc::Streaming<u32>,
+    ) -> Result<erpc::ServerStream<u32>, Status>;
+}
+
+struct Doubler;
+
+impl Relay for Doubler {
+    async fn double(
+        &self,
+        numbers: erpc::Streaming<u32>,
+    ) -> Result<erpc::ServerStream<u32>, Status> {
+        use futures_util::StreamExt;
+        Ok(erpc::ServerStream::new(numbers.map(|n| n.map(|n| n * 2))))
+    }
+}
+
+/// Stream messages by side and direction, and write batches by side.
+#[derive(Clone, Default)]
+struct StreamCounts(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Observer for StreamCounts {
+    fn stream_message(&self, side: Side, call: &CallEvent<'_>, direction: Direction, bytes: usize) {
+        assert!(call.stream && call.method == "double" && bytes > 0);
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(format!("{side:?} {direction:?}"))
+            .or_default() += 1;
+    }
+    fn write_batch(&self, side: Side, _peer: &PeerAddr, batch: &WriteBatch) {
+        assert!(batch.frames >= 1 && batch.bytes >= 24 * batch.frames);
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(format!("{side:?} batch"))
+            .or_default() += 1;
+    }
+}
+
+#[tokio::test]
+async fn stream_messages_and_write_batches_are_reported_on_both_sides() {
+    use futures_util::StreamExt;
+    let server_counts = StreamCounts::default();
+    let server = erpc::Server::builder()
+        .observer(server_counts.clone())
+        .add_service(RelayServer::new(Doubler))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client_counts = StreamCounts::default();
+    let client = RelayClient::new(
+        erpc::Client::builder()
+            .observer(client_counts.clone())
+            .build(server.local_addr())
+            .unwrap(),
+    );
+    let mut doubled = client
+        .double(futures_util::stream::iter(1..=5u32))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(n) = doubled.next().await {
+        got.push(n.unwrap());
+    }
+    assert_eq!(got, [2, 4, 6, 8, 10]);
+    server.shutdown().await;
+    let count = |counts: &StreamCounts, key: &str| counts.0.lock().unwrap().get(key).copied();
+    assert_eq!(count(&client_counts, "Client Sent"), Some(5));
+    assert_eq!(count(&client_counts, "Client Received"), Some(5));
+    assert_eq!(count(&server_counts, "Server Received"), Some(5));
+    assert_eq!(count(&server_counts, "Server Sent"), Some(5));
+    assert!(count(&client_counts, "Client batch").is_some_and(|n| n >= 1));
+    assert!(count(&server_counts, "Server batch").is_some_and(|n| n >= 1));
 }

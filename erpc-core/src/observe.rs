@@ -112,6 +112,57 @@ pub struct Finished {
     pub bytes_out: u64,
 }
 
+/// Which way a stream message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// This side sent it.
+    Sent,
+    /// This side received it (handed to the application).
+    Received,
+}
+
+/// One write of a connection's writer: what it took from the write queue at once.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteBatch {
+    /// Frames written together (one vectored write).
+    pub frames: usize,
+    /// Their encoded bytes.
+    pub bytes: usize,
+    /// Frames still queued behind them when the write began: with `frames`, the queue's
+    /// depth at that moment (bounded by `write_queue`, PROTOCOL.md's limits).
+    pub still_queued: usize,
+}
+
+/// A stream as its message events name it.
+#[derive(Clone)]
+pub(crate) struct StreamWatch {
+    pub observer: std::sync::Arc<dyn Observer>,
+    pub side: Side,
+    pub service: crate::protocol::ByteStr,
+    pub method: crate::protocol::ByteStr,
+}
+
+impl StreamWatch {
+    /// Report one message of `bytes` (its body, decompressed).
+    pub fn message(&self, direction: Direction, bytes: usize) {
+        let call = CallEvent {
+            service: &self.service,
+            method: &self.method,
+            stream: true,
+        };
+        self.observer
+            .stream_message(self.side, &call, direction, bytes);
+    }
+}
+
+/// A writer as its batch events name it.
+#[derive(Clone)]
+pub(crate) struct WriterWatch {
+    pub observer: std::sync::Arc<dyn Observer>,
+    pub side: Side,
+    pub peer: PeerAddr,
+}
+
 /// Receives engine events. Every method defaults to doing nothing.
 pub trait Observer: Send + Sync + 'static {
     /// A connection was established (server: accepted and handed to the engine; client:
@@ -127,4 +178,16 @@ pub trait Observer: Send + Sync + 'static {
     fn call_started(&self, _side: Side, _call: &CallEvent<'_>) {}
     /// A call finished.
     fn call_finished(&self, _side: Side, _call: &CallEvent<'_>, _finished: &Finished) {}
+    /// A stream's message was sent or received (`bytes`: its body, uncompressed).
+    fn stream_message(
+        &self,
+        _side: Side,
+        _call: &CallEvent<'_>,
+        _direction: Direction,
+        _bytes: usize,
+    ) {
+    }
+    /// A connection's writer wrote a batch; `still_queued` + `frames` is the write queue's
+    /// depth then. Once per write, not per frame.
+    fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
 }

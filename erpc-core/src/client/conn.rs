@@ -24,7 +24,7 @@ use crate::engine::stream::{Inbox, Outbound, StreamState};
 use crate::engine::task_guard::{OnAbandon, spawn_connection_task};
 use crate::engine::writer::write_loop;
 use crate::engine::{OutFrame, channels, control, queue_or_spawn, streaming_unsupported};
-use crate::observe::Side;
+use crate::observe::{Side, WriterWatch};
 use crate::protocol::{Frame, Kind};
 use crate::status::Status;
 
@@ -182,7 +182,17 @@ impl ClientConn {
         };
         spawn_connection_task(
             "writer",
-            write_loop(write, queues, shared.dead.clone(), shared.closing.clone()),
+            write_loop(
+                write,
+                queues,
+                shared.dead.clone(),
+                shared.closing.clone(),
+                observer.as_ref().map(|observer| WriterWatch {
+                    observer: observer.clone(),
+                    side: Side::Client,
+                    peer: link_peer.clone(),
+                }),
+            ),
             killer(&shared),
         );
         spawn_connection_task(

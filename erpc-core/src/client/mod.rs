@@ -156,6 +156,8 @@ pub(crate) struct Inner {
     calls: Option<CallService>,
     /// The attempt-level layers over the wire, if any were added.
     attempts: Option<AttemptService>,
+    /// Engine events go here, if anyone listens (streams report their messages to it).
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -350,7 +352,7 @@ impl ClientBuilder {
     }
 
     fn with_target(mut self, target: Target) -> Client {
-        if let Some(observer) = self.observer.take() {
+        if let Some(observer) = self.observer.clone() {
             // Innermost: it times the wire alone.
             self.attempts.push(observed::ObserveLayer(observer));
         }
@@ -362,6 +364,7 @@ impl ClientBuilder {
                 codecs: Arc::new(self.codecs.unwrap_or_default()),
                 calls: self.calls.wrap(Route(inner.clone())),
                 attempts,
+                observer: self.observer,
             }),
         }
     }
@@ -755,6 +758,11 @@ impl Client {
     /// Where calls go.
     pub(crate) fn target(&self) -> &Target {
         &self.inner.target
+    }
+
+    /// The client's observer, if it has one.
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.inner.observer.as_ref()
     }
 
     /// Whether calls go straight to the wire (no layers).

@@ -21,6 +21,7 @@ use crate::client::conn::ClientConn;
 use crate::client::{CallOptions, Client, ClientRequest, Opening};
 use crate::codec_failure::Site;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
+use crate::observe::{Direction, Side, StreamWatch};
 use crate::protocol::ByteStr;
 use crate::status::Status;
 use crate::stream::{Incoming, Streaming};
@@ -161,6 +162,13 @@ async fn open<Req: Message, Resp: Message>(
     let codecs = client.codecs_shared();
     let feeder_conn = conn.clone();
     let feeder_call = call.clone();
+    let watch = client.observer().map(|observer| StreamWatch {
+        observer: observer.clone(),
+        side: Side::Client,
+        service: call.0.clone(),
+        method: call.1.clone(),
+    });
+    let feeder_watch = watch.clone();
     let feeder = tokio::spawn(async move {
         // Dropped before the stream was sent (the task aborted because the call is over —
         // then this does nothing — or its runtime shutting down): the call ends now, and the
@@ -176,6 +184,9 @@ async fn open<Req: Message, Resp: Message>(
             while let Some(message) = outbound.next_from(&mut requests).await? {
                 let names = (&*feeder_call.0, &*feeder_call.1);
                 let body = encode_message(&codecs, codec, &message, names)?;
+                if let Some(watch) = &feeder_watch {
+                    watch.message(Direction::Sent, body.len());
+                }
                 outbound.send(codec, body).await?;
             }
             outbound.end(None).await
@@ -212,6 +223,7 @@ async fn open<Req: Message, Resp: Message>(
         on_drop,
         Site::ClientResponse,
         call,
+        watch,
     );
     Ok(incoming.typed())
 }

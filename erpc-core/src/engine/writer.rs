@@ -8,6 +8,7 @@
 //! see BENCHMARKS.md), and a bulk stream puts at most one chunk of its queue ahead of a small
 //! call (the kernel's socket buffers come on top; ARCHITECTURE.md has the figures).
 
+use crate::observe::{WriteBatch, WriterWatch};
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,7 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     mut queues: Queues,
     dead: Arc<Signal>,
     close: Arc<Signal>,
+    watch: Option<WriterWatch>,
 ) {
     let mut buf = BytesMut::new();
     let mut data_buf = BytesMut::new();
@@ -94,10 +96,19 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             (out, false) => encode(out, now, &mut buf),
             (out, true) => encode(out, now, &mut data_buf),
         }
-        drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
-        drain(&mut queues.data, now, &mut data_buf, DATA_BUDGET);
+        let mut frames = 1;
+        frames += drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
+        frames += drain(&mut queues.data, now, &mut data_buf, DATA_BUDGET);
         // Urgent frames queued while the data was taken still go first.
-        drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
+        frames += drain(&mut queues.urgent, now, &mut buf, MAX_BATCH_BYTES);
+        if let Some(watch) = &watch {
+            let batch = WriteBatch {
+                frames,
+                bytes: buf.len() + data_buf.len(),
+                still_queued: queues.urgent.len() + queues.data.len(),
+            };
+            watch.observer.write_batch(watch.side, &watch.peer, &batch);
+        }
         let written = {
             let write = write_both(&mut io, &buf, &data_buf);
             tokio::pin!(write);
@@ -156,13 +167,23 @@ fn take_queued(queues: &mut Queues) -> Option<(OutFrame, bool)> {
 }
 
 /// Take ready frames off `rx` while `buf` is under `budget` bytes.
-fn drain(rx: &mut mpsc::Receiver<OutFrame>, now: Instant, buf: &mut BytesMut, budget: usize) {
+/// Encode queued frames into `buf` until it holds `budget` bytes or the queue is empty; how
+/// many were taken.
+fn drain(
+    rx: &mut mpsc::Receiver<OutFrame>,
+    now: Instant,
+    buf: &mut BytesMut,
+    budget: usize,
+) -> usize {
+    let mut taken = 0;
     while buf.len() < budget {
         match rx.try_recv() {
             Ok(out) => encode(out, now, buf),
             Err(_) => break,
         }
+        taken += 1;
     }
+    taken
 }
 
 /// Write `first` then `then`, in one vectored write when both hold bytes (one syscall for a

@@ -21,7 +21,7 @@ use crate::engine::task_guard::spawn_connection_task;
 use crate::engine::writer::{CLOSE_FLUSH, write_loop};
 use crate::engine::{OutFrame, channels, control, queue, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
-use crate::observe::{Refusal, Side};
+use crate::observe::{Refusal, Side, WriterWatch};
 use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
 use crate::server::Shared;
 use crate::server::admission::{Admitted, CallHead, CallKind, admit_all};
@@ -41,7 +41,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
     let close = Arc::new(Signal::default());
     let writer = spawn_connection_task(
         "writer",
-        write_loop(write, queues, dead.clone(), close.clone()),
+        write_loop(
+            write,
+            queues,
+            dead.clone(),
+            close.clone(),
+            shared.observer.as_ref().map(|observer| WriterWatch {
+                observer: observer.clone(),
+                side: Side::Server,
+                peer: link.peer.clone(),
+            }),
+        ),
         {
             let dead = dead.clone();
             move |_| dead.fire()

@@ -2,6 +2,7 @@
 //! stream sent message by message under flow control, ended by STREAM_END with the outcome.
 
 use crate::codec_failure::Site;
+use crate::observe::{Direction, Side, StreamWatch};
 use crate::server::observed::Observed;
 use crate::status::Code;
 use std::panic::AssertUnwindSafe;
@@ -50,6 +51,12 @@ impl StreamTask {
         let work = async {
             let detach = state.clone();
             let call = (context.service.clone(), context.method.clone());
+            let watch = shared.observer.as_ref().map(|observer| StreamWatch {
+                observer: observer.clone(),
+                side: Side::Server,
+                service: call.0.clone(),
+                method: call.1.clone(),
+            });
             let incoming = Incoming::new(
                 state.clone(),
                 shared.codecs.clone(),
@@ -57,7 +64,8 @@ impl StreamTask {
                 None,
                 Box::new(move || detach.inbox.detach()),
                 Site::ServerRequest,
-                call,
+                call.clone(),
+                watch.clone(),
             );
             let request =
                 StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);
@@ -68,6 +76,9 @@ impl StreamTask {
                 let item = item.map_err(|panic| panicked(id, "response stream", panic))?;
                 match item? {
                     Outgoing::Message(response) => {
+                        if let Some(watch) = &watch {
+                            watch.message(Direction::Sent, response.body.len());
+                        }
                         outbound.send(response.codec, response.body).await?
                     }
                     Outgoing::Dropped(count) => outbound.gap(count).await?,

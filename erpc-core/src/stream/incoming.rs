@@ -2,6 +2,7 @@
 //! [`Streaming`] decodes them into a type.
 
 use crate::codec_failure::{Site, decode_failed};
+use crate::observe::{Direction, StreamWatch};
 use crate::protocol::ByteStr;
 use std::fmt;
 use std::marker::PhantomData;
@@ -59,6 +60,8 @@ pub struct Incoming {
     /// Who reads these messages, and for which call: named when one does not decode.
     site: Site,
     call: (ByteStr, ByteStr),
+    /// Reports each message handed out, if an observer listens.
+    watch: Option<StreamWatch>,
 }
 
 impl fmt::Debug for Incoming {
@@ -81,6 +84,7 @@ impl Incoming {
         on_drop: Box<dyn FnOnce() + Send + Sync>,
         site: Site,
         call: (ByteStr, ByteStr),
+        watch: Option<StreamWatch>,
     ) -> Self {
         Incoming {
             state,
@@ -94,6 +98,7 @@ impl Incoming {
             on_drop: Some(on_drop),
             site,
             call,
+            watch,
         }
     }
 
@@ -156,6 +161,9 @@ impl Incoming {
                 self.accept.as_ref(),
             )
             .map_err(|e| crate::body::side_status(self.site.side(), e))?;
+            if let Some(watch) = &self.watch {
+                watch.message(Direction::Received, body.len());
+            }
             return Poll::Ready(Some(Ok(Event::Message(RawMessage { codec, body }))));
         }
     }
