@@ -223,8 +223,8 @@ async fn open<Req: Message, Resp: Message>(
         on_drop,
         Site::ClientResponse,
         call,
-        watch,
-    );
+    )
+    .watched(watch);
     Ok(incoming.typed())
 }
 

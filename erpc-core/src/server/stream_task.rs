@@ -65,8 +65,8 @@ impl StreamTask {
                 Box::new(move || detach.inbox.detach()),
                 Site::ServerRequest,
                 call.clone(),
-                watch.clone(),
-            );
+            )
+            .watched(watch.clone());
             let request =
                 StreamRequest::new(context, header.codec, shared.codecs.clone(), incoming);
             // Polled with panics caught, so a panic while producing a message is told apart

@@ -84,7 +84,6 @@ impl Incoming {
         on_drop: Box<dyn FnOnce() + Send + Sync>,
         site: Site,
         call: (ByteStr, ByteStr),
-        watch: Option<StreamWatch>,
     ) -> Self {
         Incoming {
             state,
@@ -98,8 +97,14 @@ impl Incoming {
             on_drop: Some(on_drop),
             site,
             call,
-            watch,
+            watch: None,
         }
+    }
+
+    /// Report each message handed out to `watch`'s observer, if there is one.
+    pub(crate) fn watched(mut self, watch: Option<StreamWatch>) -> Self {
+        self.watch = watch;
+        self
     }
 
     /// Decode the messages as `T`.
