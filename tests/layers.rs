@@ -367,3 +367,86 @@ async fn a_server_layer_refusing_a_stream_ends_it_with_that_status() {
     assert_eq!(ok, "a");
     server.shutdown().await;
 }
+
+/// Answers every call itself, passing nothing on.
+#[derive(Clone)]
+struct AnswersItself;
+
+impl Service<Request> for AnswersItself {
+    type Response = erpc::Response;
+    type Error = Status;
+    type Future = std::future::Ready<Result<erpc::Response, Status>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request) -> Self::Future {
+        std::future::ready(Ok(erpc::Response::default()))
+    }
+}
+
+#[tokio::test]
+async fn a_server_layer_answering_a_stream_opening_itself_fails_the_call_naming_it() {
+    let server = erpc::Server::builder()
+        .add_service(ProbeServer::new(Instance {
+            name: "a",
+            fails: false,
+            calls: Arc::default(),
+        }))
+        .layer(tower::layer::layer_fn(|_inner| AnswersItself))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = ProbeClient::new(erpc::Client::builder().build(server.local_addr()).unwrap());
+    let status = match client.listen("k".to_owned()).await {
+        Ok(mut messages) => messages.next().await.expect("an end").unwrap_err(),
+        Err(status) => status,
+    };
+    assert_eq!(status.code(), Code::Internal, "{status}");
+    assert!(
+        status.message().contains("without passing its opening on"),
+        "{status}"
+    );
+    server.shutdown().await;
+}
+
+/// Retries once on `unavailable`, as middleware: `next` is cloned for the second try.
+struct RetryMiddleware;
+
+#[async_trait::async_trait]
+impl erpc::ClientMiddleware for RetryMiddleware {
+    async fn call(
+        &self,
+        request: ClientRequest,
+        next: erpc::ClientNext<'_>,
+    ) -> Result<ClientResponse, Status> {
+        match next.clone().run(request.clone()).await {
+            Err(status) if status.code() == Code::Unavailable => next.run(request).await,
+            other => other,
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_middleware_can_retry_by_cloning_next() {
+    let (good, _) = instance("good", false).await;
+    let (bad, bad_calls) = instance("bad", true).await;
+    let list = StaticList::addrs([bad.local_addr(), good.local_addr()]).unwrap();
+    let client = ProbeClient::new(
+        erpc::Client::builder()
+            .middleware(RetryMiddleware)
+            .discover(&list, "Probe")
+            .await
+            .unwrap(),
+    );
+    for _ in 0..4 {
+        assert_eq!(client.who().await.unwrap(), "good");
+    }
+    assert!(
+        bad_calls.load(Ordering::SeqCst) >= 2,
+        "half the first tries went to bad"
+    );
+    good.shutdown().await;
+    bad.shutdown().await;
+}

@@ -50,6 +50,23 @@
 //! let client = erpc::Client::builder().layer(layer).build("mem://docs-layer").unwrap();
 //! ```
 //!
+//! **Good to know** (what tower users ask):
+//! - Layers are applied when the client or server is built: a layer that spawns at
+//!   construction (`tower::buffer::Buffer`) needs a runtime then.
+//! - A call clones the stack (an `Arc` increment per erased layer), so a layer's service must
+//!   be `Clone`; one that is not (`tower::limit::RateLimit`) goes behind a `Buffer`, as in
+//!   any tower stack shared by concurrent callers.
+//! - A stream's opening passes the layers once, and the `Ok` a client layer gets back means
+//!   "passed on to be opened": STREAM_OPEN has no acknowledgement, so a refusal by the server
+//!   arrives as the stream's first item. A layer that answers an opening itself, without
+//!   passing it on, fails the call with `internal` on either side.
+//! - Panics: in a server layer or handler, the call fails with `internal`; in a client
+//!   layer, the panic reaches the caller (as in tower); in a header-level hook
+//!   ([`crate::server::Admission`]), that call is refused `internal`; in a connection hook
+//!   (`ServerBuilder::on_connect`), that connection is turned away; in an
+//!   [`crate::observe::Observer`], the event is lost and logged. None of them stop the
+//!   connection or the listener.
+//!
 //! For code that is easier to write as one async function, [`ClientMiddleware`] and
 //! [`Middleware`] are the same layers in `async-trait` form (as axum's `from_fn`).
 //!

@@ -4,7 +4,8 @@
 //! Register an [`Observer`] with `ServerBuilder::observer` or `ClientBuilder::observer`. Every
 //! method has an empty default: implement the events you need. Methods are called on the
 //! engine's own tasks, inline: keep them short and non-blocking (bump a counter, record a
-//! histogram sample, push to a channel), never await or lock for long.
+//! histogram sample, push to a channel), never await or lock for long. A panic in one is
+//! caught and logged: the event is lost, nothing else.
 //!
 //! ```
 //! # use erpc_core as erpc;
@@ -110,6 +111,60 @@ pub struct Finished {
     pub bytes_in: u64,
     /// Body bytes sent for it (as on the wire).
     pub bytes_out: u64,
+}
+
+/// The engine's handle on a user's observer: every event delivered with a panic caught and
+/// logged, so a bug in an observer costs its events, never a call's answer or a connection
+/// (an observer runs inline on the engine's tasks).
+pub(crate) struct Contained(pub(crate) std::sync::Arc<dyn Observer>);
+
+impl Contained {
+    /// `observer`, contained.
+    pub(crate) fn wrap(observer: impl Observer) -> std::sync::Arc<dyn Observer> {
+        std::sync::Arc::new(Contained(std::sync::Arc::new(observer)))
+    }
+
+    fn deliver(&self, event: &'static str, deliver: impl FnOnce(&dyn Observer)) {
+        let _ =
+            crate::engine::task_guard::contained(ObserverEvent(event), || deliver(self.0.as_ref()));
+    }
+}
+
+/// Names an observer method in a panic's message (formatted only if it panicked).
+struct ObserverEvent(&'static str);
+
+impl std::fmt::Display for ObserverEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an observer's {}", self.0)
+    }
+}
+
+impl Observer for Contained {
+    fn connection_opened(&self, side: Side, peer: &PeerAddr) {
+        self.deliver("connection_opened", |o| o.connection_opened(side, peer));
+    }
+    fn connection_closed(&self, side: Side, peer: &PeerAddr, reason: &CloseReason) {
+        self.deliver("connection_closed", |o| {
+            o.connection_closed(side, peer, reason)
+        });
+    }
+    fn frame_refused(&self, side: Side, peer: &PeerAddr, refusal: Refusal) {
+        self.deliver("frame_refused", |o| o.frame_refused(side, peer, refusal));
+    }
+    fn call_started(&self, side: Side, call: &CallEvent<'_>) {
+        self.deliver("call_started", |o| o.call_started(side, call));
+    }
+    fn call_finished(&self, side: Side, call: &CallEvent<'_>, finished: &Finished) {
+        self.deliver("call_finished", |o| o.call_finished(side, call, finished));
+    }
+    fn stream_message(&self, side: Side, call: &CallEvent<'_>, direction: Direction, bytes: usize) {
+        self.deliver("stream_message", |o| {
+            o.stream_message(side, call, direction, bytes)
+        });
+    }
+    fn write_batch(&self, side: Side, peer: &PeerAddr, batch: &WriteBatch) {
+        self.deliver("write_batch", |o| o.write_batch(side, peer, batch));
+    }
 }
 
 /// Which way a stream message went.

@@ -40,14 +40,16 @@ pub trait ClientMiddleware: Send + Sync + 'static {
     ) -> Result<ClientResponse, Status>;
 }
 
-/// The rest of a client chain: further layers, the pick, then the wire.
+/// The rest of a client chain: further layers, the pick, then the wire. Clone it (and the
+/// request) to run the rest more than once, as a retry does.
+#[derive(Clone)]
 pub struct ClientNext<'a> {
     rest: CallService,
     _chain: PhantomData<&'a ()>,
 }
 
 impl ClientNext<'_> {
-    /// Run the rest of the chain. May be called once; clone the request first to retry.
+    /// Run the rest of the chain.
     pub async fn run(self, request: ClientRequest) -> Result<ClientResponse, Status> {
         self.rest.oneshot(request).await
     }

@@ -314,7 +314,8 @@ impl ClientBuilder {
 
     /// Call only the discovered instances in `subset` (by group, version and tags); calls
     /// fail `unavailable`, naming the subset, while none is. Default: every instance. Only
-    /// for a client of a discovered service ([`ClientBuilder::discover`]).
+    /// a client of a discovered service ([`ClientBuilder::discover`]) consults it: a client
+    /// of one address ([`ClientBuilder::build`]) has no registrations to choose by.
     pub fn subset(mut self, subset: crate::discovery::Subset) -> Self {
         self.subset = subset;
         self
@@ -326,7 +327,7 @@ impl ClientBuilder {
     /// call reports each attempt; streams are not reported as calls). See
     /// [`crate::observe`]. Observing adds an attempt-level layer: one boxed future per call.
     pub fn observer(mut self, observer: impl Observer) -> Self {
-        self.observer = Some(Arc::new(observer));
+        self.observer = Some(crate::observe::Contained::wrap(observer));
         self
     }
 

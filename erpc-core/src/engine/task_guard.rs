@@ -4,6 +4,7 @@
 //! the call fails now, the peer is told, the server's slot is freed — instead of leaving it
 //! to a deadline.
 
+use crate::status::Status;
 use std::any::Any;
 
 /// The text a panic was raised with, if it was a string.
@@ -13,6 +14,20 @@ pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> &str {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
+}
+
+/// Run synchronous user code the engine calls inline (a hook, an observer) with a panic
+/// caught: the panic becomes an `internal` status naming `what`, so it fails the one call or
+/// connection the code was deciding about instead of the read loop or accept loop it ran on.
+pub(crate) fn contained<T>(
+    what: impl std::fmt::Display,
+    code: impl FnOnce() -> T,
+) -> Result<T, Status> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(code)).map_err(|panic| {
+        let text = panic_text(panic.as_ref());
+        tracing::error!(panic = text, "{what} panicked");
+        Status::internal(format!("{what} panicked: {text}"))
+    })
 }
 
 /// Runs an action when dropped, unless [`OnAbandon::disarm`]ed first: held by a task across

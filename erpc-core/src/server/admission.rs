@@ -28,6 +28,7 @@
 //! }
 //! ```
 
+use crate::engine::task_guard::contained;
 use std::any::Any;
 
 use erpc_transport::PeerAddr;
@@ -123,7 +124,10 @@ pub(crate) fn admit_all(
 ) -> Result<Admitted, Status> {
     let mut admitted = Admitted::now();
     for hook in hooks {
-        admitted = admitted.and(hook.admit(call)?);
+        // A panicking hook refuses its call, not every call on the connection's read loop.
+        admitted = admitted.and(contained("a header-level hook (Admission)", || {
+            hook.admit(call)
+        })??);
     }
     Ok(admitted)
 }

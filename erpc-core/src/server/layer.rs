@@ -62,8 +62,12 @@ impl Service for Layered {
                     let request = StreamRequest::new(context, codec, codecs, incoming);
                     self.inner.stream(request).await
                 }
-                // A layer answered for the handler: the stream ends with no message.
-                None => Ok(Box::pin(futures_util::stream::empty()) as ResponseStream),
+                // A layer answered for the handler: there is nothing to answer a stream with
+                // (an empty stream would pass for success, and a client stream's single
+                // response would be missing), so the call fails, naming why.
+                None => Err(Status::internal(
+                    "a server layer answered a streaming call without passing its opening on",
+                )),
             }
         })
     }

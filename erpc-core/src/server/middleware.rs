@@ -20,6 +20,7 @@ pub trait Middleware: Send + Sync + 'static {
 }
 
 /// The rest of a server chain: further layers, then the service.
+#[derive(Clone)]
 pub struct Next<'a> {
     rest: HandlerService,
     _chain: PhantomData<&'a ()>,

@@ -126,7 +126,7 @@ impl ServerBuilder {
     /// Report engine events (connections opened and closed with the reason, frames refused,
     /// calls started and finished) to `observer`. See [`crate::observe`].
     pub fn observer(mut self, observer: impl Observer) -> Self {
-        self.observer = Some(Arc::new(observer));
+        self.observer = Some(crate::observe::Contained::wrap(observer));
         self
     }
 

@@ -23,6 +23,7 @@
 //! });
 //! ```
 
+use crate::engine::task_guard::contained;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -55,5 +56,8 @@ pub(crate) fn admit_connection(
     hooks: &[Arc<ConnectHook>],
     connecting: &Connecting<'_>,
 ) -> Result<(), Status> {
-    hooks.iter().try_for_each(|hook| hook(connecting))
+    hooks.iter().try_for_each(|hook| {
+        // A panicking hook turns its connection away, not the listener's accept loop.
+        contained("a connection hook (on_connect)", || hook(connecting))?
+    })
 }
