@@ -306,3 +306,30 @@ async fn stream_messages_and_write_batches_are_reported_on_both_sides() {
     assert!(count(&client_counts, "Client batch").is_some_and(|n| n >= 1));
     assert!(count(&server_counts, "Server batch").is_some_and(|n| n >= 1));
 }
+
+#[tokio::test]
+async fn a_call_stopped_by_shutdown_is_reported_as_its_client_is_answered() {
+    let observer = Counting::default();
+    let server = erpc::Server::builder()
+        .config(ServerConfig {
+            shutdown_grace: Duration::from_millis(100),
+            ..ServerConfig::default()
+        })
+        .observer(observer.clone())
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = client(&server.local_addr().to_string());
+    let slow = tokio::spawn(async move { client.sleep(5_000).await });
+    while *observer.0.started.lock().unwrap() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.shutdown().await;
+    let answered = slow.await.unwrap().unwrap_err();
+    assert_eq!(answered.code(), Code::Unavailable, "{answered}");
+    assert_eq!(
+        *observer.0.finished.lock().unwrap(),
+        vec![("Echo.sleep".to_string(), Code::Unavailable)]
+    );
+}

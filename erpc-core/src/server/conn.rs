@@ -547,6 +547,7 @@ impl ServerEndpoint {
                 names,
                 is_stream,
                 deadline,
+                &self.shutdown,
                 frame.body.len() as u64,
             )
         });

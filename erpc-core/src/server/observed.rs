@@ -1,11 +1,13 @@
 //! A call under observation: reports `call_finished` to the server's [`Observer`] exactly
 //! once — with the call's status when its task answers, or, when the task is stopped from
 //! outside (CANCEL, the deadline sweeper, shutdown), as `deadline_exceeded` if its deadline
-//! had passed and `cancelled` otherwise.
+//! had passed, `unavailable` if the server was shutting down (what its client is answered),
+//! and `cancelled` otherwise.
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::observe::{CallEvent, Finished, Observer, Side};
 use crate::protocol::ByteStr;
@@ -18,6 +20,8 @@ pub(crate) struct Observed {
     stream: bool,
     started: Instant,
     deadline: Instant,
+    /// The server's shutdown: a call stopped while it is under way ended by shutdown.
+    shutdown: CancellationToken,
     bytes_in: u64,
     done: bool,
 }
@@ -29,6 +33,7 @@ impl Observed {
         (service, method): (&ByteStr, &ByteStr),
         stream: bool,
         deadline: Instant,
+        shutdown: &CancellationToken,
         bytes_in: u64,
     ) -> Box<Observed> {
         let observed = Observed {
@@ -38,6 +43,7 @@ impl Observed {
             stream,
             started: Instant::now(),
             deadline,
+            shutdown: shutdown.clone(),
             bytes_in,
             done: false,
         };
@@ -79,6 +85,8 @@ impl Drop for Observed {
         if !self.done {
             let code = if Instant::now() >= self.deadline {
                 Code::DeadlineExceeded
+            } else if self.shutdown.is_cancelled() {
+                Code::Unavailable
             } else {
                 Code::Cancelled
             };
