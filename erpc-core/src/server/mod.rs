@@ -438,8 +438,11 @@ impl ServerHandle {
         self.tracker.wait().await;
     }
 
-    /// Like [`ServerHandle::shutdown`], but gives up waiting after `limit`, deregistration
-    /// included (it gets at most half of it). `false` if calls were still running then.
+    /// Like [`ServerHandle::shutdown`], but gives up *waiting* after `limit`, deregistration
+    /// included (it gets at most half of it). `false` if calls were still running then. It
+    /// does not shorten the grace period: calls still running keep it (`shutdown_grace`,
+    /// default 10 s) in the background, then are answered `unavailable`; to stop sooner, set
+    /// a shorter `shutdown_grace`.
     pub async fn shutdown_timeout(self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         self.deregister_all((limit / 2).min(DEREGISTER_LIMIT)).await;
