@@ -63,7 +63,7 @@ pub enum AddressError {
     NoScheme(String),
     /// A scheme this build does not know, and no connector or acceptor was given for.
     #[error(
-        "unknown transport {scheme:?} in {address:?} (this build knows: {known}; a transport of your own needs its connector registered with ClientBuilder::connector, or its acceptor given to ServerBuilder::serve_with)"
+        "unknown transport {scheme:?} in {address:?} (this build knows: {known}; a transport of your own needs its connector registered with ClientBuilder::connector, or its acceptor given to ServerBuilder::serve_with, its address built with Address::custom(scheme, rest))"
     )]
     UnknownScheme {
         /// The scheme found.
