@@ -70,7 +70,7 @@ pub mod observe;
 pub mod protocol;
 pub mod server;
 pub mod status;
-mod status_wire;
+pub mod status_wire;
 pub mod stream;
 
 pub use ambient::{in_current_call, spawn};

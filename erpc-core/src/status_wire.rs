@@ -1,6 +1,7 @@
 //! A [`Status`] on the wire, both ways, in one place: the failure fields of RESPONSE and
 //! STREAM_END (status byte, `status message`, `status details`; PROTOCOL.md §2.2, §7) written
-//! by [`status_frame`] and read by [`status_of`].
+//! by [`status_frame`] and read by [`status_of`]. Public for peers that carry frames outside a
+//! connection (the queue bridge of `erpc-queue` answers a queued request with a RESPONSE frame).
 //!
 //! **An answer fits what every peer accepts.** A receiver refuses a header block over its
 //! limits (§8; 16 KiB and 64 metadata entries by default), and a refused answer turns the
@@ -23,7 +24,7 @@ pub(crate) fn answer_budget() -> (usize, usize) {
 }
 
 /// A RESPONSE frame carrying a failure, within the [answer budget](answer_budget).
-pub(crate) fn status_frame(id: u64, status: &Status) -> Frame {
+pub fn status_frame(id: u64, status: &Status) -> Frame {
     let mut frame = Frame::new(Kind::RESPONSE, id);
     frame.header.status = status.code() as u8;
     let mut message = truncate(status.message());
@@ -46,7 +47,7 @@ pub(crate) fn status_frame(id: u64, status: &Status) -> Frame {
 
 /// Check a successful answer's header block (its metadata) against the [answer
 /// budget](answer_budget); the failure to send instead when it is over.
-pub(crate) fn check_answer(frame: &Frame) -> Result<(), Status> {
+pub fn check_answer(frame: &Frame) -> Result<(), Status> {
     let (max_head, max_entries) = answer_budget();
     let (len, entries) = (frame.head.encoded_len(), frame.head.metadata.len());
     if len > max_head || entries > max_entries || !frame.head.fits() {
@@ -58,7 +59,7 @@ pub(crate) fn check_answer(frame: &Frame) -> Result<(), Status> {
 }
 
 /// The status a RESPONSE or STREAM_END carries: `Ok(())` for status `00`.
-pub(crate) fn status_of(frame: &Frame) -> Result<(), Status> {
+pub fn status_of(frame: &Frame) -> Result<(), Status> {
     if frame.header.status == Code::Ok as u8 {
         return Ok(());
     }
