@@ -1,0 +1,336 @@
+//! [`Bridge`]: consumes queued requests, forwards each to its service, publishes the answer,
+//! and only then acknowledges the request (QUEUE.md §4).
+//!
+//! For each delivery, in order:
+//! 1. bytes that are not a request envelope, or whose frame is not a well-formed REQUEST or
+//!    ONEWAY → dead letter with the reason (and, when the envelope names a reply subject, an
+//!    `invalid_argument` answer); the bridge goes on with the next;
+//! 2. a request whose deadline has passed → dead letter (`expired`), not forwarded;
+//! 3. a key answered within the idempotency window → the remembered answer, not forwarded;
+//! 4. hooks `before` (may refuse: the refusal is the answer), the target's attempts with
+//!    retries, hooks `after`; attempts exhausted → dead letter with the last error, and that
+//!    error as the answer;
+//! 5. the answer published on the reply subject and the dead letter published, each confirmed
+//!    persisted; then the request is acked. A failed publish nacks it instead: it comes back,
+//!    and its key's answer comes from the window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use erpc_core::{ClientRequest, ClientResponse, Status};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::config::{BridgeConfig, ConfigError};
+use crate::envelope::{Envelope, Kind, unix_ms_now};
+use crate::frames::{read_request, response_frame};
+use crate::hooks::Hook;
+use crate::queue::{Delivery, Queue, QueueError, Subscribe};
+use crate::targets::{Failed, Targets};
+use crate::window::Window;
+
+/// The metadata key carrying a request's idempotency key to the service.
+pub const IDEMPOTENCY_METADATA: &str = "erpc-idempotency-key";
+
+/// A call without a deadline still ends: its attempts are bounded by this.
+const NO_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a request whose answer could not be published waits before it comes back.
+const REPUBLISH_DELAY: Duration = Duration::from_secs(1);
+
+/// What a request came to: the answer to publish and, when the bridge gave up on it, why.
+struct Outcome {
+    answer: Bytes,
+    dead: Option<String>,
+}
+
+/// What to publish for one delivery before acking it.
+#[derive(Default)]
+struct Plan {
+    reply: Option<(String, Bytes)>,
+    dead: Option<Bytes>,
+}
+
+/// The bridge: a queue, a target table, hooks and an idempotency window.
+pub struct Bridge {
+    inner: Inner,
+}
+
+struct Inner {
+    queue: Arc<dyn Queue>,
+    config: BridgeConfig,
+    targets: Targets,
+    hooks: Vec<Arc<dyn Hook>>,
+    window: Window<Outcome>,
+}
+
+impl Bridge {
+    /// A bridge consuming from `queue` as `config` says; it runs with [`Bridge::run`].
+    pub fn new(queue: Arc<dyn Queue>, config: BridgeConfig) -> Result<Bridge, ConfigError> {
+        config.check()?;
+        let targets = Targets::new(&config.targets)?;
+        let window = Window::new(
+            Duration::from_millis(config.idempotency_window_ms),
+            config.idempotency_capacity,
+        );
+        Ok(Bridge {
+            inner: Inner {
+                queue,
+                config,
+                targets,
+                hooks: Vec::new(),
+                window,
+            },
+        })
+    }
+
+    /// Add a hook (before [`Bridge::run`]; hooks run in the order added).
+    pub fn hook(mut self, hook: impl Hook) -> Bridge {
+        self.inner.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Subscribe, then call `ready` and forward requests until `shutdown` completes; then
+    /// stop taking requests and wait (at most 10 s) for those being forwarded. Requests left
+    /// unacked come back to another bridge.
+    pub async fn run(
+        self,
+        ready: impl FnOnce(),
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), QueueError> {
+        let inner = Arc::new(self.inner);
+        let config = &inner.config;
+        let mut subscription = inner
+            .queue
+            .subscribe(Subscribe {
+                ack_wait: Duration::from_millis(config.ack_wait_ms),
+                prefetch: config.concurrency,
+                ..Subscribe::new(config.requests.clone(), Some(&config.group))
+            })
+            .await?;
+        ready();
+        let slots = Arc::new(Semaphore::new(usize::from(config.concurrency)));
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => permit,
+                () = &mut shutdown => break,
+            };
+            let Ok(permit) = permit else { break };
+            let delivery = tokio::select! {
+                delivery = subscription.next() => delivery,
+                () = &mut shutdown => break,
+            };
+            let Some(delivery) = delivery else { break };
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                inner.handle(delivery).await;
+                drop(permit);
+            });
+        }
+        let all = u32::from(config.concurrency);
+        let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all)).await;
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Work one delivery out, publish what it came to, settle it.
+    async fn handle(&self, delivery: Delivery) {
+        let plan = {
+            // While forwarding, keep the queue from redelivering it elsewhere.
+            let every =
+                Duration::from_millis(self.config.ack_wait_ms / 2).max(Duration::from_millis(100));
+            let work = std::pin::pin!(self.plan(&delivery.payload));
+            let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
+            let mut work = work;
+            loop {
+                tokio::select! {
+                    plan = &mut work => break plan,
+                    _ = ticker.tick() => {
+                        if let Err(e) = delivery.progress().await {
+                            tracing::debug!(error = %e, "progress");
+                        }
+                    }
+                }
+            }
+        };
+        match self.publish(plan).await {
+            Ok(()) => {
+                if let Err(e) = delivery.ack().await {
+                    // It comes back; the window answers it.
+                    tracing::warn!(error = %e, "ack failed: the request will be redelivered");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "publishing the answer failed: the request is given back");
+                if let Err(e) = delivery.nack(REPUBLISH_DELAY).await {
+                    tracing::warn!(error = %e, "nack failed: the request comes back after ack_wait");
+                }
+            }
+        }
+    }
+
+    /// The dead letter first (losing the answer is recoverable, the reason is not), then the
+    /// answer.
+    async fn publish(&self, plan: Plan) -> Result<(), QueueError> {
+        let queue = &self.queue;
+        if let Some(dead) = plan.dead {
+            queue.publish(&self.config.dead_letter, dead).await?;
+        }
+        if let Some((subject, answer)) = plan.reply {
+            queue.publish(&subject, answer).await?;
+        }
+        Ok(())
+    }
+
+    /// What `payload` comes to.
+    async fn plan(&self, payload: &Bytes) -> Plan {
+        let envelope = match Envelope::decode(payload.clone()) {
+            Ok(envelope) if envelope.kind == Kind::Request => envelope,
+            Ok(envelope) => {
+                let reason = format!("a {:?} envelope on the request subject", envelope.kind);
+                return self.dead_only(payload, Some(&envelope), reason);
+            }
+            Err(e) => return self.dead_only(payload, None, format!("undecodable: {e}")),
+        };
+        let now_ms = unix_ms_now();
+        if envelope.deadline_ms != 0 && envelope.deadline_ms <= now_ms {
+            let reason = format!(
+                "expired: its deadline passed {} ms before delivery; not forwarded",
+                now_ms - envelope.deadline_ms
+            );
+            return self.dead_only(payload, Some(&envelope), reason);
+        }
+        let deadline = match envelope.deadline_ms {
+            0 => Instant::now() + NO_DEADLINE,
+            ms => Instant::now() + Duration::from_millis(ms - now_ms),
+        };
+        let outcome = match read_request(&envelope.frame, deadline) {
+            Err(reason) => {
+                let reason = format!("undecodable request frame: {reason}");
+                Arc::new(Outcome {
+                    answer: response_frame(&Err(Status::invalid_argument(reason.clone()))),
+                    dead: Some(reason),
+                })
+            }
+            Ok(mut request) if envelope.key.is_empty() => {
+                Arc::new(self.forward(&mut request).await)
+            }
+            Ok(mut request) => {
+                request
+                    .metadata
+                    .set(IDEMPOTENCY_METADATA, envelope.key.clone());
+                let (outcome, fresh) = self
+                    .window
+                    .once(envelope.key.clone(), self.forward(&mut request))
+                    .await;
+                if !fresh {
+                    tracing::debug!("answered a repeated idempotency key from the window");
+                    return Plan {
+                        reply: self.reply(&envelope, outcome.answer.clone()),
+                        dead: None,
+                    };
+                }
+                outcome
+            }
+        };
+        Plan {
+            reply: self.reply(&envelope, outcome.answer.clone()),
+            dead: outcome
+                .dead
+                .as_ref()
+                .map(|reason| dead_letter(payload, Some(&envelope), reason)),
+        }
+    }
+
+    /// Hooks before, the target's attempts, hooks after.
+    async fn forward(&self, request: &mut ClientRequest) -> Outcome {
+        for hook in &self.hooks {
+            if let Err(status) = hook.before(request).await {
+                return Outcome {
+                    answer: response_frame(&Err(status)),
+                    dead: None,
+                };
+            }
+        }
+        let Some(target) = self.targets.get(&request.service) else {
+            let reason = format!(
+                "no target for service {:?} (the bridge's target table has no entry for it, nor `*`)",
+                request.service.as_str()
+            );
+            return Outcome {
+                answer: response_frame(&Err(Status::unimplemented(reason.clone()))),
+                dead: Some(reason),
+            };
+        };
+        let (mut result, dead): (Result<ClientResponse, Status>, _) =
+            match target.forward(request).await {
+                Ok(response) => (Ok(response), None),
+                Err(Failed::Answered(status)) => (Err(status), None),
+                Err(Failed::GaveUp { last, attempts }) => {
+                    let reason = format!("gave up after {attempts} attempts: {last}");
+                    (Err(Status::new(last.code(), reason.clone())), Some(reason))
+                }
+            };
+        for hook in self.hooks.iter().rev() {
+            hook.after(request, &mut result).await;
+        }
+        Outcome {
+            answer: response_frame(&result),
+            dead,
+        }
+    }
+
+    /// The response envelope for `request`'s caller, if it wants one.
+    fn reply(&self, request: &Envelope, frame: Bytes) -> Option<(String, Bytes)> {
+        if request.reply_to.is_empty() {
+            return None;
+        }
+        let envelope = Envelope {
+            kind: Kind::Response,
+            reply_to: String::new(),
+            frame,
+            ..request.clone()
+        };
+        // A response envelope's fields are the request's (which decoded) minus reply_to: it
+        // encodes.
+        envelope
+            .encode()
+            .ok()
+            .map(|bytes| (request.reply_to.clone(), bytes))
+    }
+
+    fn dead_only(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: String) -> Plan {
+        tracing::warn!(%reason, "dead letter");
+        Plan {
+            reply: None,
+            dead: Some(dead_letter(payload, envelope, &reason)),
+        }
+    }
+}
+
+/// The dead letter for `payload`: the original bytes whole, the reason, and what of the
+/// envelope decoded.
+fn dead_letter(payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
+    let mut reason = reason.to_owned();
+    if reason.len() > usize::from(u16::MAX) {
+        let mut cut = usize::from(u16::MAX);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    let dead = Envelope {
+        kind: Kind::DeadLetter,
+        correlation: envelope.map_or(0, |e| e.correlation),
+        deadline_ms: envelope.map_or(0, |e| e.deadline_ms),
+        reply_to: envelope.map_or_else(String::new, |e| e.reply_to.clone()),
+        key: envelope.map_or_else(Bytes::new, |e| e.key.clone()),
+        reason,
+        frame: payload.clone(),
+    };
+    // Every field is within its bound: the request's decoded, the reason was cut.
+    dead.encode().unwrap_or_default()
+}

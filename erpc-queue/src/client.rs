@@ -1,0 +1,274 @@
+//! [`QueueClient`]: erpc calls as queued messages — published durably, answered on the
+//! client's own reply subject, paired by correlation id, bounded by the call's deadline.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use erpc_core::{ClientRequest, ClientResponse, Metadata, Status};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::bridge::IDEMPOTENCY_METADATA;
+use crate::envelope::{Envelope, Kind, unix_ms_now};
+use crate::frames::{read_response, request_frame};
+use crate::queue::{Queue, Subscribe};
+
+/// Where a [`QueueClient`] publishes and listens.
+#[derive(Debug, Clone)]
+pub struct QueueClientOptions {
+    /// The subject (queue) the bridges consume. Default `erpc.requests`.
+    pub requests: String,
+    /// This client's reply subject; it must be its own (answers to it are this client's).
+    /// Default `erpc.replies.` and 16 random hex digits. Name it yourself (stable across
+    /// restarts) to receive answers published while the client was down — and, on RabbitMQ,
+    /// so that each run does not leave a queue behind.
+    pub reply_to: Option<String>,
+    /// The deadline of calls made with [`QueueClient::call`]. Default 10 s.
+    pub timeout: Duration,
+}
+
+impl Default for QueueClientOptions {
+    fn default() -> Self {
+        QueueClientOptions {
+            requests: "erpc.requests".into(),
+            reply_to: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+type Waiters = Mutex<HashMap<u64, oneshot::Sender<Result<ClientResponse, Status>>>>;
+
+/// A client making erpc calls through a queue. Cheap to clone; the reply listener stops
+/// when the last clone is dropped.
+///
+/// Typed generated clients use it unchanged through [`QueueClient::client`] (or
+/// `Client::builder().via_queue(&queue_client)`, see [`ViaQueueExt`](crate::ViaQueueExt)).
+#[derive(Clone)]
+pub struct QueueClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: Arc<dyn Queue>,
+    requests: String,
+    reply_to: String,
+    timeout: Duration,
+    waiters: Arc<Waiters>,
+    next: AtomicU64,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl QueueClient {
+    /// Subscribe to this client's reply subject on `queue` and start pairing answers with
+    /// calls.
+    pub async fn connect(
+        queue: Arc<dyn Queue>,
+        options: QueueClientOptions,
+    ) -> Result<QueueClient, Status> {
+        let reply_to = options
+            .reply_to
+            .unwrap_or_else(|| format!("erpc.replies.{:016x}", fastrand::u64(..)));
+        let mut replies = queue
+            .subscribe(Subscribe::new(reply_to.clone(), None))
+            .await
+            .map_err(|e| {
+                Status::unavailable(format!("subscribing to replies on {reply_to}: {e}"))
+            })?;
+        let waiters: Arc<Waiters> = Arc::default();
+        let listening = waiters.clone();
+        let listener = tokio::spawn(async move {
+            while let Some(delivery) = replies.next().await {
+                deliver(&listening, &delivery.payload);
+                // An answer nobody waits for (late, or a repeat) is dropped all the same.
+                if let Err(e) = delivery.ack().await {
+                    tracing::debug!(error = %e, "acking a reply");
+                }
+            }
+        });
+        Ok(QueueClient {
+            inner: Arc::new(Inner {
+                queue,
+                requests: options.requests,
+                reply_to,
+                timeout: options.timeout,
+                waiters,
+                next: AtomicU64::new(1),
+                listener,
+            }),
+        })
+    }
+
+    /// The deadline of calls made with [`QueueClient::call`] and [`QueueClient::client`].
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// This client's reply subject.
+    pub fn reply_to(&self) -> &str {
+        &self.inner.reply_to
+    }
+
+    /// Call `service.method` with `body` (already encoded in MessagePack) and `metadata`,
+    /// within the client's timeout; the answer as erpc's client would give it (its body
+    /// decoded with [`erpc_core::Message`] by the caller). Each call gets a fresh idempotency
+    /// key.
+    pub async fn call(
+        &self,
+        service: &str,
+        method: &str,
+        body: Bytes,
+        metadata: Metadata,
+    ) -> Result<ClientResponse, Status> {
+        let request = ClientRequest {
+            metadata,
+            deadline: Instant::now() + self.inner.timeout,
+            ..ClientRequest::new(service.to_owned(), method.to_owned(), body)
+        };
+        self.invoke(request).await
+    }
+
+    /// Publish a call to `service.method` that nobody awaits; `Ok` once the queue has
+    /// persisted it. The bridge still forwards it with retries (dead-lettering it if they
+    /// run out); its deadline is the client's timeout from now.
+    pub async fn send(
+        &self,
+        service: &str,
+        method: &str,
+        body: Bytes,
+        metadata: Metadata,
+    ) -> Result<(), Status> {
+        let request = ClientRequest {
+            metadata,
+            deadline: Instant::now() + self.inner.timeout,
+            ..ClientRequest::new(service.to_owned(), method.to_owned(), body)
+        };
+        self.publish(&request, 0, "").await
+    }
+
+    /// Make `request` through the queue: its codec, metadata and deadline carry over. The
+    /// idempotency key is the metadata entry `erpc-idempotency-key` if there is one (moved
+    /// into the envelope), else a fresh random key. A oneway returns once persisted; a call
+    /// whose answer has not come by its deadline fails `deadline_exceeded`, and an answer
+    /// arriving later is dropped. Streaming calls do not go through a queue
+    /// (`unimplemented`).
+    pub async fn invoke(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
+        if request.stream {
+            return Err(Status::unimplemented(
+                "streaming calls do not go through a queue: call the service directly",
+            ));
+        }
+        if request.oneway {
+            self.publish(&request, 0, "").await?;
+            return Ok(ClientResponse::default());
+        }
+        let correlation = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.waiters().insert(correlation, tx);
+        // Removes the waiter however this call ends (answer, deadline, dropped future).
+        let _waiting = Waiting(self, correlation);
+        self.publish(&request, correlation, &self.inner.reply_to)
+            .await?;
+        match tokio::time::timeout_at(request.deadline, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(Status::cancelled("the queue client was closed")),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no answer through the queue within the deadline (request published on {})",
+                self.inner.requests
+            ))),
+        }
+    }
+
+    async fn publish(
+        &self,
+        request: &ClientRequest,
+        correlation: u64,
+        reply_to: &str,
+    ) -> Result<(), Status> {
+        let mut request = request.clone();
+        let key = match request.metadata.get(IDEMPOTENCY_METADATA).cloned() {
+            Some(key) => {
+                request.metadata.remove(IDEMPOTENCY_METADATA);
+                key
+            }
+            None => Bytes::copy_from_slice(&fastrand::u128(..).to_be_bytes()),
+        };
+        let left = request.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Status::deadline_exceeded(
+                "the deadline passed before publishing",
+            ));
+        }
+        let envelope = Envelope {
+            deadline_ms: unix_ms_now() + left.as_millis() as u64,
+            reply_to: reply_to.to_owned(),
+            key,
+            ..Envelope::request(correlation, request_frame(&request)?)
+        };
+        let bytes = envelope
+            .encode()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        tokio::time::timeout_at(
+            request.deadline,
+            self.inner.queue.publish(&self.inner.requests, bytes),
+        )
+        .await
+        .map_err(|_| {
+            Status::deadline_exceeded("the queue did not confirm the request within the deadline")
+        })?
+        .map_err(|e| Status::unavailable(format!("publishing the request: {e}")))
+    }
+
+    fn waiters(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<ClientResponse, Status>>>>
+    {
+        self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A call's place among the waiters, given up when the call ends.
+struct Waiting<'a>(&'a QueueClient, u64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiters().remove(&self.1);
+    }
+}
+
+/// Hand a reply to the call awaiting it, if any still does.
+fn deliver(waiters: &Waiters, payload: &Bytes) {
+    let envelope = match Envelope::decode(payload.clone()) {
+        Ok(envelope) if envelope.kind == Kind::Response => envelope,
+        Ok(envelope) => {
+            tracing::warn!(kind = ?envelope.kind, "not a response on the reply subject; dropped");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable message on the reply subject; dropped");
+            return;
+        }
+    };
+    let waiter = waiters
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&envelope.correlation);
+    match waiter {
+        Some(tx) => {
+            let _ = tx.send(read_response(&envelope.frame));
+        }
+        None => tracing::debug!(
+            correlation = envelope.correlation,
+            "an answer nobody awaits (late or repeated); dropped"
+        ),
+    }
+}

@@ -1,0 +1,64 @@
+//! `erpc-bridge`: forwards queued erpc requests to their services (QUEUE.md §4).
+//!
+//! `erpc-bridge --config bridge.yaml`; prints `erpc-bridge consuming SUBJECT` once
+//! subscribed; stops on SIGINT or SIGTERM, finishing what it is forwarding (at most 10 s).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Forward requests from a durable queue to erpc services and publish their answers.
+#[derive(Parser)]
+#[command(name = "erpc-bridge", version)]
+struct Args {
+    /// The YAML configuration (QUEUE.md §5).
+    #[arg(long, env = "ERPC_BRIDGE_CONFIG")]
+    config: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("erpc-bridge: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = erpc_queue::BridgeConfig::load(&args.config)?;
+    let queue = erpc_queue::connect(&config.queue).await?;
+    let requests = config.requests.clone();
+    let bridge = erpc_queue::Bridge::new(queue, config)?.hook(erpc_queue::LogHook);
+    bridge
+        .run(
+            || println!("erpc-bridge consuming {requests}"),
+            shutdown_signal(),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGTERM handler; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,232 @@
+//! The NATS JetStream backend (`nats` feature, the default): one stream on disk holding every
+//! erpc subject, a durable pull consumer per consumer group.
+//!
+//! - The stream (default `ERPC`, subjects `erpc.>`, file storage, work-queue retention: a
+//!   message is removed once acked) is created on [`NatsQueue::connect`] if missing.
+//! - [`Queue::publish`] awaits JetStream's publish acknowledgement: the message is on disk.
+//! - A group is a durable pull consumer named after it: every subscriber pulling from it
+//!   shares its messages. A private subscription (no group) is a durable consumer named after
+//!   its subject that the server deletes after an hour without a subscriber, so a client's
+//!   replies survive a server restart but do not pile up after the client is gone.
+//! - Acks are double acks (the server confirms them); a nack is a NAK with the delay; an
+//!   unacked delivery comes back after `ack_wait`.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff};
+
+const BACKEND: &str = "nats";
+
+/// How a private subscription's consumer outlives its subscriber: an hour.
+const PRIVATE_INACTIVE: Duration = Duration::from_secs(3600);
+
+/// Where the stream is and what it holds.
+#[derive(Debug, Clone)]
+pub struct NatsOptions {
+    /// The server's URL, `nats://host:port`. Default `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// The stream's name. Default `ERPC`.
+    pub stream: String,
+    /// The subjects the stream holds: every subject erpc publishes on must match one. Default
+    /// `["erpc.>"]`.
+    pub subjects: Vec<String>,
+    /// How long an unconsumed message is kept. Default 24 h.
+    pub max_age: Duration,
+}
+
+impl Default for NatsOptions {
+    fn default() -> Self {
+        NatsOptions {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "ERPC".into(),
+            subjects: vec!["erpc.>".into()],
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A [`Queue`] on NATS JetStream.
+#[derive(Clone)]
+pub struct NatsQueue {
+    context: jetstream::Context,
+    stream: String,
+}
+
+impl std::fmt::Debug for NatsQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsQueue")
+            .field("stream", &self.stream)
+            .finish()
+    }
+}
+
+fn error(e: impl std::fmt::Display) -> QueueError {
+    QueueError::new(BACKEND, e)
+}
+
+impl NatsQueue {
+    /// Connect to `options.url` and create the stream if it does not exist. The connection
+    /// reconnects by itself when the server restarts.
+    pub async fn connect(options: NatsOptions) -> Result<NatsQueue, QueueError> {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&options.url)
+            .await
+            .map_err(|e| error(format!("connecting to {}: {e}", options.url)))?;
+        let context = jetstream::new(client);
+        context
+            .get_or_create_stream(stream::Config {
+                name: options.stream.clone(),
+                subjects: options.subjects.clone(),
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::WorkQueue,
+                max_age: options.max_age,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| error(format!("creating stream {}: {e}", options.stream)))?;
+        Ok(NatsQueue {
+            context,
+            stream: options.stream,
+        })
+    }
+}
+
+#[async_trait]
+impl Queue for NatsQueue {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError> {
+        self.context
+            .publish(subject.to_owned(), payload)
+            .await
+            .map_err(|e| error(format!("publishing on {subject}: {e}")))?
+            .await
+            .map_err(|e| error(format!("publishing on {subject}: not persisted: {e}")))?;
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        subscription: Subscribe,
+    ) -> Result<Box<dyn Subscription>, QueueError> {
+        let (name, inactive) = match &subscription.group {
+            Some(group) => (group.clone(), Duration::ZERO),
+            None => (
+                subscription.subject.replace(['.', '*', '>'], "_"),
+                PRIVATE_INACTIVE,
+            ),
+        };
+        let stream = self
+            .context
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| error(format!("stream {}: {e}", self.stream)))?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &name,
+                pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: subscription.subject.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: subscription.ack_wait,
+                    max_ack_pending: i64::from(subscription.prefetch),
+                    inactive_threshold: inactive,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| error(format!("consumer {name} on {}: {e}", subscription.subject)))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| error(format!("consumer {name}: {e}")))?;
+        Ok(Box::new(NatsSubscription {
+            consumer,
+            messages: Some(messages),
+        }))
+    }
+}
+
+/// A pull consumer's message stream, reopened when it breaks (a server restart).
+struct NatsSubscription {
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    messages: Option<pull::Stream>,
+}
+
+#[async_trait]
+impl Subscription for NatsSubscription {
+    async fn next(&mut self) -> Option<Delivery> {
+        let mut failures = 0u32;
+        loop {
+            let messages = match &mut self.messages {
+                Some(messages) => messages,
+                None => match self.consumer.messages().await {
+                    Ok(messages) => self.messages.insert(messages),
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %e, "nats: reopening a consumer's messages");
+                        tokio::time::sleep(backoff(failures)).await;
+                        continue;
+                    }
+                },
+            };
+            match messages.next().await {
+                Some(Ok(message)) => {
+                    let delivered = message.info().map_or(1, |i| i.delivered.max(1) as u64);
+                    let payload = message.payload.clone();
+                    return Some(Delivery::new(
+                        payload,
+                        delivered,
+                        Box::new(NatsSettle(message)),
+                    ));
+                }
+                Some(Err(e)) => {
+                    // Missed heartbeats and failed pulls (the server restarting) end nothing:
+                    // pull again on a fresh stream.
+                    failures += 1;
+                    tracing::warn!(error = %e, "nats: consumer stream interrupted");
+                    self.messages = None;
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+                None => {
+                    self.messages = None;
+                }
+            }
+        }
+    }
+}
+
+struct NatsSettle(jetstream::Message);
+
+#[async_trait]
+impl Settle for NatsSettle {
+    async fn ack(self: Box<Self>) -> Result<(), QueueError> {
+        self.0
+            .double_ack()
+            .await
+            .map_err(|e| error(format!("ack: {e}")))
+    }
+
+    async fn nack(self: Box<Self>, delay: Duration) -> Result<(), QueueError> {
+        self.0
+            .ack_with(AckKind::Nak(Some(delay)))
+            .await
+            .map_err(|e| error(format!("nak: {e}")))
+    }
+
+    async fn progress(&self) -> Result<(), QueueError> {
+        self.0
+            .ack_with(AckKind::Progress)
+            .await
+            .map_err(|e| error(format!("progress: {e}")))
+    }
+}

@@ -1,0 +1,164 @@
+//! [`Queue`]: what erpc needs of a durable message queue, so that a backend (NATS JetStream,
+//! RabbitMQ, or a third party's Kafka) is one implementation of three small traits.
+//!
+//! The contract, which every backend keeps and the tests check on the real servers:
+//! - [`Queue::publish`] returns `Ok` only once the server has **persisted** the message (a
+//!   JetStream publish acknowledgement, an AMQP publisher confirm); an error means it may not
+//!   have been, and the caller may publish again.
+//! - [`Queue::subscribe`] with a group is **durable and shared**: messages published while no
+//!   subscriber runs wait for one, and subscribers of the same group split the messages
+//!   between them (a consumer group).
+//! - Each [`Delivery`] is acknowledged explicitly: [`Delivery::ack`] removes it for good,
+//!   [`Delivery::nack`] gives it back for redelivery, and a delivery neither acked nor nacked
+//!   (its subscriber died) is **redelivered** after the backend's acknowledgement timeout.
+//!   So a message is delivered at least once; the bridge's idempotency window turns that into
+//!   one effect.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// A failure of the queue itself (connection, server refusal, timeout), with the backend's
+/// reason.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{backend}: {message}")]
+pub struct QueueError {
+    /// Which backend failed (`"nats"`, `"rabbitmq"`).
+    pub backend: &'static str,
+    /// What failed, for people.
+    pub message: String,
+}
+
+impl QueueError {
+    /// An error of `backend` saying `message`.
+    pub fn new(backend: &'static str, message: impl std::fmt::Display) -> QueueError {
+        QueueError {
+            backend,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// How a subscription is shared and how long a delivery may stay unacknowledged.
+#[derive(Debug, Clone)]
+pub struct Subscribe {
+    /// The subject (NATS) or queue (RabbitMQ) to consume.
+    pub subject: String,
+    /// `Some(name)`: a durable consumer group shared by every subscriber with that name (the
+    /// bridges); `None`: a private subscription for this subscriber alone (a client's
+    /// replies), which still survives a restart of the queue server.
+    pub group: Option<String>,
+    /// A delivery not acked within this time is redelivered (NATS `ack_wait`; RabbitMQ
+    /// redelivers when the subscriber's connection closes, whatever this says). Default 30 s.
+    pub ack_wait: Duration,
+    /// At most this many deliveries unacknowledged at once per subscriber (NATS
+    /// `max_ack_pending` per consumer, RabbitMQ prefetch per channel). Default 256.
+    pub prefetch: u16,
+}
+
+impl Subscribe {
+    /// A subscription to `subject` in consumer group `group` (`None`: private), with a 30 s
+    /// acknowledgement timeout and 256 deliveries in flight.
+    pub fn new(subject: impl Into<String>, group: Option<&str>) -> Subscribe {
+        Subscribe {
+            subject: subject.into(),
+            group: group.map(str::to_owned),
+            ack_wait: Duration::from_secs(30),
+            prefetch: 256,
+        }
+    }
+}
+
+/// A durable message queue: publish with persistence confirmed, subscribe durably.
+///
+/// Cheap to share (`Arc<dyn Queue>`); every method may be called concurrently.
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// The backend's name, for logs and errors (`"nats"`, `"rabbitmq"`).
+    fn backend(&self) -> &'static str;
+
+    /// Publish `payload` on `subject`; returns once the server has persisted it.
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError>;
+
+    /// Start consuming as `subscription` says.
+    async fn subscribe(&self, subscription: Subscribe)
+    -> Result<Box<dyn Subscription>, QueueError>;
+}
+
+/// A running subscription: deliveries one after another.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next delivery; `None` when the subscription has ended for good (the queue client
+    /// closed). Transient failures are retried inside the backend, not surfaced here.
+    async fn next(&mut self) -> Option<Delivery>;
+}
+
+/// How a backend settles one delivery.
+#[async_trait]
+pub trait Settle: Send + Sync {
+    /// Remove the message for good; `Ok` once the server has taken the acknowledgement.
+    async fn ack(self: Box<Self>) -> Result<(), QueueError>;
+    /// Give the message back to be delivered again (to any subscriber of the group), after
+    /// `delay` where the backend supports one (NATS does; RabbitMQ requeues at once).
+    async fn nack(self: Box<Self>, delay: Duration) -> Result<(), QueueError>;
+    /// Say the message is still being worked on, restarting its acknowledgement timeout
+    /// (NATS `+WPI`). Default: nothing (RabbitMQ has no such timeout).
+    async fn progress(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
+/// One message delivered by a [`Subscription`]; settle it with [`Delivery::ack`] or
+/// [`Delivery::nack`] (dropping it unsettled leaves it to be redelivered after the
+/// acknowledgement timeout).
+pub struct Delivery {
+    /// The message's bytes, as published.
+    pub payload: Bytes,
+    /// How many times the server has delivered this message, this time included (1 the first
+    /// time); RabbitMQ only says 1 or "redelivered", reported as 2.
+    pub delivered: u64,
+    settle: Box<dyn Settle>,
+}
+
+impl Delivery {
+    /// A delivery of `payload` (delivered `delivered` times) settled through `settle`; for
+    /// backends.
+    pub fn new(payload: Bytes, delivered: u64, settle: Box<dyn Settle>) -> Delivery {
+        Delivery {
+            payload,
+            delivered,
+            settle,
+        }
+    }
+
+    /// Acknowledge: the message is done with.
+    pub async fn ack(self) -> Result<(), QueueError> {
+        self.settle.ack().await
+    }
+
+    /// Restart the acknowledgement timeout: still at work (see [`Settle::progress`]).
+    pub async fn progress(&self) -> Result<(), QueueError> {
+        self.settle.progress().await
+    }
+
+    /// Give the message back for redelivery after `delay` (see [`Settle::nack`]).
+    pub async fn nack(self, delay: Duration) -> Result<(), QueueError> {
+        self.settle.nack(delay).await
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("len", &self.payload.len())
+            .field("delivered", &self.delivered)
+            .finish()
+    }
+}
+
+/// How long a backend waits before consuming again after its `failures`-th failure in a row:
+/// 50 ms doubling up to 2 s.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(50u64 << failures.min(6)).min(Duration::from_secs(2))
+}

@@ -1,0 +1,306 @@
+//! The RabbitMQ backend (`rabbitmq` feature, lapin): a subject is a durable **quorum queue**
+//! of that name (replicated, on disk), published to through the default exchange with
+//! publisher confirms.
+//!
+//! - [`Queue::publish`] declares the queue (once per connection) and waits for the broker's
+//!   confirm; the message is persistent (delivery mode 2) and `mandatory`, so one the broker
+//!   could not route is an error, not a silent loss.
+//! - A group is the queue itself: every subscriber consuming it shares its messages (the
+//!   broker round-robins them). A private subscription is the same on a queue nobody else
+//!   consumes.
+//! - Acks and nacks go to the broker; an unacked delivery is redelivered when its
+//!   subscriber's channel closes (RabbitMQ has no acknowledgement timeout: `ack_wait` is not
+//!   used), which is what a killed bridge does.
+//! - The connection is re-made when it breaks (a broker restart): publishing tries once more
+//!   on a fresh connection, subscriptions consume again.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions,
+};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use tokio::sync::Mutex;
+
+use crate::queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff};
+
+const BACKEND: &str = "rabbitmq";
+
+fn error(e: impl std::fmt::Display) -> QueueError {
+    QueueError::new(BACKEND, e)
+}
+
+/// A [`Queue`] on RabbitMQ.
+#[derive(Clone)]
+pub struct RabbitQueue {
+    link: std::sync::Arc<Link>,
+}
+
+impl std::fmt::Debug for RabbitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RabbitQueue").finish_non_exhaustive()
+    }
+}
+
+/// The connection, its publishing channel and the queues declared on it; re-made when
+/// broken.
+struct Link {
+    url: String,
+    state: Mutex<Option<Connected>>,
+}
+
+struct Connected {
+    connection: Connection,
+    publisher: Channel,
+    declared: HashSet<String>,
+}
+
+impl RabbitQueue {
+    /// Connect to `url` (`amqp://user:pass@host:port/vhost`, the default vhost being `%2f`).
+    pub async fn connect(url: &str) -> Result<RabbitQueue, QueueError> {
+        let link = Link {
+            url: url.to_owned(),
+            state: Mutex::new(None),
+        };
+        *link.state.lock().await = Some(link.dial().await?);
+        Ok(RabbitQueue {
+            link: std::sync::Arc::new(link),
+        })
+    }
+}
+
+impl Link {
+    async fn dial(&self) -> Result<Connected, QueueError> {
+        let properties = ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio);
+        let connection = Connection::connect(&self.url, properties)
+            .await
+            .map_err(|e| error(format!("connecting: {e}")))?;
+        let publisher = connection
+            .create_channel()
+            .await
+            .map_err(|e| error(format!("opening a channel: {e}")))?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| error(format!("enabling publisher confirms: {e}")))?;
+        Ok(Connected {
+            connection,
+            publisher,
+            declared: HashSet::new(),
+        })
+    }
+
+    /// The publishing channel with `queue` declared, on a live connection.
+    async fn publisher(&self, queue: &str) -> Result<Channel, QueueError> {
+        let mut state = self.state.lock().await;
+        let live = state
+            .as_ref()
+            .is_some_and(|c| c.connection.status().connected() && c.publisher.status().connected());
+        if !live {
+            *state = Some(self.dial().await?);
+        }
+        let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
+        if !connected.declared.contains(queue) {
+            declare(&connected.publisher, queue).await?;
+            connected.declared.insert(queue.to_owned());
+        }
+        Ok(connected.publisher.clone())
+    }
+
+    /// A fresh channel for a consumer, on a live connection.
+    async fn consumer_channel(&self) -> Result<Channel, QueueError> {
+        let mut state = self.state.lock().await;
+        let live = state
+            .as_ref()
+            .is_some_and(|c| c.connection.status().connected());
+        if !live {
+            *state = Some(self.dial().await?);
+        }
+        let connected = state.as_ref().ok_or_else(|| error("not connected"))?;
+        connected
+            .connection
+            .create_channel()
+            .await
+            .map_err(|e| error(format!("opening a channel: {e}")))
+    }
+
+    async fn publish_once(&self, subject: &str, payload: &[u8]) -> Result<(), QueueError> {
+        let channel = self.publisher(subject).await?;
+        let confirm = channel
+            .basic_publish(
+                "",
+                subject,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                payload,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .map_err(|e| error(format!("publishing on {subject}: {e}")))?
+            .await
+            .map_err(|e| error(format!("publishing on {subject}: no confirm: {e}")))?;
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(error(format!(
+                "publishing on {subject}: the broker could not route it (no queue {subject})"
+            ))),
+            Confirmation::Nack(_) => Err(error(format!(
+                "publishing on {subject}: the broker refused to persist it (nack)"
+            ))),
+            Confirmation::NotRequested => Err(error("publisher confirms are off")),
+        }
+    }
+}
+
+/// Declare `queue` durable and quorum (replicated, on disk); the same arguments everywhere,
+/// since RabbitMQ refuses a redeclaration with others.
+async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            arguments,
+        )
+        .await
+        .map_err(|e| error(format!("declaring queue {queue}: {e}")))?;
+    Ok(())
+}
+
+#[async_trait]
+impl Queue for RabbitQueue {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError> {
+        match self.link.publish_once(subject, &payload).await {
+            Ok(()) => Ok(()),
+            Err(first) => {
+                // A connection broken since the last publish: one more try on a fresh one.
+                tracing::debug!(error = %first, "rabbitmq: publishing again");
+                self.link.publish_once(subject, &payload).await
+            }
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        subscription: Subscribe,
+    ) -> Result<Box<dyn Subscription>, QueueError> {
+        let consumer = consume(&self.link, &subscription).await?;
+        Ok(Box::new(RabbitSubscription {
+            link: self.link.clone(),
+            subscription,
+            consumer: Some(consumer),
+        }))
+    }
+}
+
+async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consumer, QueueError> {
+    let channel = link.consumer_channel().await?;
+    declare(&channel, &subscription.subject).await?;
+    channel
+        .basic_qos(subscription.prefetch, BasicQosOptions::default())
+        .await
+        .map_err(|e| error(format!("prefetch: {e}")))?;
+    channel
+        .basic_consume(
+            &subscription.subject,
+            "",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| error(format!("consuming {}: {e}", subscription.subject)))
+}
+
+struct RabbitSubscription {
+    link: std::sync::Arc<Link>,
+    subscription: Subscribe,
+    consumer: Option<lapin::Consumer>,
+}
+
+#[async_trait]
+impl Subscription for RabbitSubscription {
+    async fn next(&mut self) -> Option<Delivery> {
+        let mut failures = 0u32;
+        loop {
+            let consumer = match &mut self.consumer {
+                Some(consumer) => consumer,
+                None => match consume(&self.link, &self.subscription).await {
+                    Ok(consumer) => self.consumer.insert(consumer),
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %e, "rabbitmq: consuming again");
+                        tokio::time::sleep(backoff(failures)).await;
+                        continue;
+                    }
+                },
+            };
+            match consumer.next().await {
+                Some(Ok(delivery)) => {
+                    let delivered = if delivery.redelivered { 2 } else { 1 };
+                    return Some(Delivery::new(
+                        Bytes::from(delivery.data),
+                        delivered,
+                        Box::new(RabbitSettle(delivery.acker)),
+                    ));
+                }
+                Some(Err(e)) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "rabbitmq: consumer interrupted");
+                    self.consumer = None;
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+                None => {
+                    failures += 1;
+                    self.consumer = None;
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+            }
+        }
+    }
+}
+
+struct RabbitSettle(lapin::acker::Acker);
+
+#[async_trait]
+impl Settle for RabbitSettle {
+    async fn ack(self: Box<Self>) -> Result<(), QueueError> {
+        self.0
+            .ack(BasicAckOptions::default())
+            .await
+            .map(drop)
+            .map_err(|e| error(format!("ack: {e}")))
+    }
+
+    async fn nack(self: Box<Self>, _delay: Duration) -> Result<(), QueueError> {
+        self.0
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+            .map_err(|e| error(format!("nack: {e}")))
+    }
+}

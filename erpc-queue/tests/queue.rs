@@ -1,0 +1,315 @@
+//! Asynchronous calls through real queue servers (NATS JetStream, RabbitMQ): every scenario
+//! runs on both.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use erpc_core::{Code, Metadata};
+use erpc_queue::envelope::Kind;
+use erpc_queue::{Envelope, Subscribe};
+use support::{Backend, WorkClient};
+
+/// Each scenario as a NATS test and a RabbitMQ test.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod nats {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() { super::$scenario(super::Backend::Nats).await })*
+        }
+        mod rabbitmq {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() { super::$scenario(super::Backend::RabbitMq).await })*
+        }
+    };
+}
+
+on_both!(
+    typed_round_trip,
+    deadline_on_the_queue_and_on_the_way_back,
+    target_down_is_retried_then_dead_lettered,
+    undecodable_message_is_dead_lettered_and_the_bridge_goes_on,
+    a_repeated_idempotency_key_runs_once,
+    two_bridges_share_the_load,
+    bridge_killed_mid_flight_every_request_answered_once,
+);
+
+/// A generated client over the queue, unchanged: answers, application errors with their code,
+/// a fire-and-forget that returns once persisted and still runs.
+async fn typed_round_trip(backend: Backend) {
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let _bridge = support::bridge(
+        queue.clone(),
+        support::bridge_config(backend, &server.url, &service.local_addr().to_string()),
+    )
+    .await;
+    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    let work = WorkClient::new(client.client());
+    assert_eq!(
+        work.double(21).await.expect("answered through the queue"),
+        42
+    );
+    let refused = work
+        .refuse("no".into())
+        .await
+        .expect_err("an application error");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused}");
+    assert_eq!(refused.message(), "no");
+
+    let body = Bytes::from(rmp_serde::to_vec(&5u64).expect("encodes"));
+    client
+        .send("Work", "double", body, Metadata::new())
+        .await
+        .expect("persisted");
+    seen.wait_for(Duration::from_secs(20), |s| s.runs_of(5) == 1)
+        .await;
+    assert_eq!(
+        seen.keys.lock().unwrap().len(),
+        2,
+        "the service sees each call's key"
+    );
+}
+
+/// A request whose deadline passes while queued is never delivered (dead letter `expired`),
+/// and the caller fails `deadline_exceeded`; an answer arriving after the caller's deadline is
+/// dropped, and the next call gets its own answer.
+async fn deadline_on_the_queue_and_on_the_way_back(backend: Backend) {
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, seen) = support::service(Duration::from_millis(600)).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let client = support::client(queue.clone(), Duration::from_millis(300)).await;
+    let work = WorkClient::new(client.client());
+    // No bridge yet: the request waits in the queue past its deadline.
+    let expired = work.double(1).await.expect_err("no answer in time");
+    assert_eq!(expired.code(), Code::DeadlineExceeded, "{expired}");
+    let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.starts_with("expired"), "{}", letter.reason);
+    let original = Envelope::decode(letter.frame).expect("the original request, whole");
+    assert_eq!(original.kind, Kind::Request);
+
+    // Delivered in time, but the service (600 ms) is slower than the call (300 ms): the
+    // caller gives up; whatever the bridge publishes later is dropped.
+    let late = work.double(2).await.expect_err("too slow");
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late}");
+    let patient = WorkClient::new(
+        support::client(queue.clone(), Duration::from_secs(20))
+            .await
+            .client(),
+    );
+    assert_eq!(patient.double(3).await.expect("its own answer"), 6);
+    assert_eq!(
+        seen.runs_of(1),
+        0,
+        "the expired request never reached the service"
+    );
+}
+
+/// A target that is down: attempted 1 + max_retries times, then the request is dead-lettered
+/// with the last error, and the caller is answered with it.
+async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let down = format!("tcp://127.0.0.1:{}", support::servers::free_port());
+    let _bridge = support::bridge(
+        queue.clone(),
+        support::bridge_config(backend, &server.url, &down),
+    )
+    .await;
+    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    let err = WorkClient::new(client.client())
+        .double(4)
+        .await
+        .expect_err("the target is down");
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    assert!(err.message().contains("gave up after 3 attempts"), "{err}");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(
+        letter.reason.contains("gave up after 3 attempts"),
+        "{}",
+        letter.reason
+    );
+    assert!(
+        letter.reason.contains(&down),
+        "names the target: {}",
+        letter.reason
+    );
+}
+
+/// Bytes that are not a request, and a request whose frame is broken, go to the dead letters
+/// with the reason; the bridge goes on with the next request.
+async fn undecodable_message_is_dead_lettered_and_the_bridge_goes_on(backend: Backend) {
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, _seen) = support::service(Duration::ZERO).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let _bridge = support::bridge(
+        queue.clone(),
+        support::bridge_config(backend, &server.url, &service.local_addr().to_string()),
+    )
+    .await;
+    queue
+        .publish(
+            "erpc.requests",
+            Bytes::from_static(b"{\"not\": \"an envelope\"}"),
+        )
+        .await
+        .expect("published");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.contains("undecodable"), "{}", letter.reason);
+    assert!(letter.reason.contains("magic"), "{}", letter.reason);
+    assert_eq!(
+        &letter.frame[..],
+        b"{\"not\": \"an envelope\"}",
+        "the original, whole"
+    );
+
+    let broken = Envelope::request(9, Bytes::from_static(b"\xEE\x52\x01\x01 short"));
+    queue
+        .publish("erpc.requests", broken.encode().expect("encodes"))
+        .await
+        .expect("published");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.contains("request frame"), "{}", letter.reason);
+    assert_eq!(letter.correlation, 9);
+
+    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    assert_eq!(
+        WorkClient::new(client.client())
+            .double(8)
+            .await
+            .expect("still consuming"),
+        16
+    );
+}
+
+/// Two requests with the same idempotency key (a caller publishing again): both answered,
+/// the service runs once.
+async fn a_repeated_idempotency_key_runs_once(backend: Backend) {
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, seen) = support::service(Duration::from_millis(200)).await;
+    let _bridge = support::bridge(
+        queue.clone(),
+        support::bridge_config(backend, &server.url, &service.local_addr().to_string()),
+    )
+    .await;
+    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    let work = WorkClient::new(client.client());
+    let keyed = || {
+        work.double(7)
+            .metadata(erpc_queue::IDEMPOTENCY_METADATA, "order-7")
+    };
+    // At once (the second waits for the first) and after (remembered).
+    let (a, b) = tokio::join!(keyed(), keyed());
+    assert_eq!((a.expect("answered"), b.expect("answered")), (14, 14));
+    assert_eq!(keyed().await.expect("answered"), 14);
+    assert_eq!(seen.runs_of(7), 1, "one run for one key");
+    assert_eq!(work.double(7).await.expect("another key"), 14);
+    assert_eq!(seen.runs_of(7), 2);
+}
+
+/// Two bridges in one consumer group both forward: the service sees calls from two
+/// connections.
+async fn two_bridges_share_the_load(backend: Backend) {
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, seen) = support::service(Duration::from_millis(100)).await;
+    let config = erpc_queue::BridgeConfig {
+        concurrency: 2,
+        ..support::bridge_config(backend, &server.url, &service.local_addr().to_string())
+    };
+    let _a = support::bridge(support::connect(backend, &server).await, config.clone()).await;
+    let _b = support::bridge(support::connect(backend, &server).await, config).await;
+    let client = support::client(queue.clone(), Duration::from_secs(30)).await;
+    let work = WorkClient::new(client.client());
+    let calls = (0..16).map(|n| {
+        let work = work.clone();
+        async move { work.double(n).await }
+    });
+    for (n, answer) in futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(answer.expect("answered"), n as u64 * 2);
+    }
+    let peers = seen.peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 2, "both bridges forwarded: {peers:?}");
+    assert!(peers.values().all(|&n| n >= 2), "{peers:?}");
+}
+
+/// The bridge binary SIGKILLed while the service runs its requests: another bridge takes
+/// them over; every accepted request is answered, and each ran to completion exactly once.
+async fn bridge_killed_mid_flight_every_request_answered_once(backend: Backend) {
+    const CALLS: u64 = 8;
+    let server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, seen) = support::service(Duration::from_millis(1_500)).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    let mut first = support::bridge_process(&config, dir.path()).await;
+    let client = support::client(queue.clone(), Duration::from_secs(60)).await;
+    let work = WorkClient::new(client.client());
+    let calls = tokio::spawn(async move {
+        let calls = (0..CALLS).map(|n| {
+            let work = work.clone();
+            async move { work.double(n).await }
+        });
+        futures_util::future::join_all(calls).await
+    });
+    // Every request is being worked on by the service, none finished: kill the bridge.
+    seen.wait_for(Duration::from_secs(30), |s| {
+        *s.started.lock().unwrap() == CALLS as u32
+    })
+    .await;
+    assert_eq!(seen.total_runs(), 0);
+    first.start_kill().expect("SIGKILL");
+    first.wait().await.expect("reaped");
+    let _second = support::bridge_process(&config, dir.path()).await;
+    let answers = tokio::time::timeout(Duration::from_secs(60), calls)
+        .await
+        .expect("every call answered in time")
+        .expect("the calls ran");
+    for (n, answer) in answers.into_iter().enumerate() {
+        assert_eq!(answer.expect("answered"), n as u64 * 2);
+    }
+    for n in 0..CALLS {
+        assert_eq!(seen.runs_of(n), 1, "request {n} ran to completion once");
+    }
+}
+
+/// A queue's subscription contract: a message published while nobody subscribes waits; a
+/// delivery left unacked comes back.
+#[tokio::test]
+async fn nats_redelivers_an_unacked_message() {
+    let server = Backend::Nats.server().await;
+    let queue = support::connect(Backend::Nats, &server).await;
+    queue
+        .publish("erpc.contract", Bytes::from_static(b"m"))
+        .await
+        .expect("persisted");
+    let subscribe = Subscribe {
+        ack_wait: Duration::from_millis(500),
+        ..Subscribe::new("erpc.contract", Some("g"))
+    };
+    let mut subscription = queue.subscribe(subscribe).await.expect("subscribes");
+    let first = subscription.next().await.expect("delivered");
+    assert_eq!(
+        (first.payload.as_ref(), first.delivered),
+        (b"m".as_ref(), 1)
+    );
+    drop(first);
+    let again = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("redelivered after ack_wait")
+        .expect("delivered");
+    assert_eq!(again.delivered, 2);
+    again.ack().await.expect("acked");
+}

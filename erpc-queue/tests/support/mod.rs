@@ -1,0 +1,290 @@
+//! Shared by the queue tests: the real queue servers, a service that counts what it runs,
+//! bridges in process and as child processes.
+#![allow(dead_code)]
+
+pub mod servers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use erpc_core::{Context, ServerHandle, Status};
+use erpc_queue::{Bridge, BridgeConfig, Queue, QueueClient, QueueClientOptions, TargetConfig};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Notify;
+
+/// Which real queue server a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Nats,
+    RabbitMq,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Nats => "nats",
+            Backend::RabbitMq => "rabbitmq",
+        }
+    }
+
+    /// A private server of this kind.
+    pub async fn server(self) -> servers::Server {
+        match self {
+            Backend::Nats => servers::nats().await,
+            Backend::RabbitMq => servers::rabbitmq().await,
+        }
+    }
+}
+
+#[erpc_macros::service(crate = "erpc_core")]
+pub trait Work {
+    /// `n * 2`, after the service's delay; counts a run of `n` once the delay is over (so a
+    /// run aborted during it has no effect).
+    async fn double(&self, cx: Context, n: u64) -> Result<u64, Status>;
+    /// Fails with `failed_precondition` and `why`.
+    async fn refuse(&self, why: String) -> Result<u64, Status>;
+}
+
+/// What the service saw.
+#[derive(Default)]
+pub struct Seen {
+    /// Completed runs of `double` per argument.
+    pub runs: Mutex<HashMap<u64, u32>>,
+    /// Runs started (completed or not).
+    pub started: Mutex<u32>,
+    /// Woken at every start and completion.
+    pub changed: Notify,
+    /// Completed runs per caller (a bridge's connection).
+    pub peers: Mutex<HashMap<String, u32>>,
+    /// The idempotency keys seen in metadata.
+    pub keys: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Seen {
+    pub fn runs_of(&self, n: u64) -> u32 {
+        self.runs.lock().unwrap().get(&n).copied().unwrap_or(0)
+    }
+
+    pub fn total_runs(&self) -> u32 {
+        self.runs.lock().unwrap().values().sum()
+    }
+
+    /// Wait until `check` holds (re-checked at every start and completion).
+    pub async fn wait_for(&self, limit: Duration, check: impl Fn(&Seen) -> bool) {
+        let wait = async {
+            loop {
+                let changed = self.changed.notified();
+                if check(self) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(limit, wait)
+            .await
+            .expect("the service got there in time");
+    }
+}
+
+pub struct Worker {
+    pub delay: Duration,
+    pub seen: Arc<Seen>,
+}
+
+impl Work for Worker {
+    async fn double(&self, cx: Context, n: u64) -> Result<u64, Status> {
+        *self.seen.started.lock().unwrap() += 1;
+        self.seen.changed.notify_waiters();
+        tokio::time::sleep(self.delay).await;
+        *self.seen.runs.lock().unwrap().entry(n).or_default() += 1;
+        let peer = format!("{:?}", cx.peer());
+        *self.seen.peers.lock().unwrap().entry(peer).or_default() += 1;
+        if let Some(key) = cx.metadata().get(erpc_queue::IDEMPOTENCY_METADATA) {
+            self.seen.keys.lock().unwrap().push(key.to_vec());
+        }
+        self.seen.changed.notify_waiters();
+        Ok(n * 2)
+    }
+
+    async fn refuse(&self, why: String) -> Result<u64, Status> {
+        Err(Status::failed_precondition(why))
+    }
+}
+
+/// The Work service on a free TCP port, taking `delay` per call.
+pub async fn service(delay: Duration) -> (ServerHandle, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let server = erpc_core::Server::builder()
+        .add_service(WorkServer::new(Worker {
+            delay,
+            seen: seen.clone(),
+        }))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("the service serves");
+    (server, seen)
+}
+
+/// Connect to `server` (retrying while it finishes starting: RabbitMQ listens before it
+/// takes AMQP sessions).
+pub async fn connect(backend: Backend, server: &servers::Server) -> Arc<dyn Queue> {
+    let config = erpc_queue::QueueConfig {
+        backend: backend.name().into(),
+        url: Some(server.url.clone()),
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    loop {
+        match erpc_queue::connect(&config).await {
+            Ok(queue) => return queue,
+            Err(e) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "cannot connect to {}: {e}",
+                    server.url
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// A bridge configuration for `backend` at `url` forwarding Work to `address`.
+pub fn bridge_config(backend: Backend, url: &str, address: &str) -> BridgeConfig {
+    BridgeConfig {
+        queue: erpc_queue::QueueConfig {
+            backend: backend.name().into(),
+            url: Some(url.into()),
+            ..Default::default()
+        },
+        ack_wait_ms: 1_000,
+        targets: vec![TargetConfig {
+            service: "Work".into(),
+            address: address.into(),
+            timeout_ms: 5_000,
+            max_retries: 2,
+            backoff_ms: 50,
+            backoff_max_ms: 200,
+        }],
+        ..BridgeConfig::default()
+    }
+}
+
+/// A bridge running in this process until the handle is dropped.
+pub struct RunningBridge(tokio::task::JoinHandle<()>);
+
+impl Drop for RunningBridge {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Start a bridge in this process with `config`; returns once it is consuming.
+pub async fn bridge(queue: Arc<dyn Queue>, config: BridgeConfig) -> RunningBridge {
+    let (ready, consuming) = tokio::sync::oneshot::channel();
+    let bridge = Bridge::new(queue, config).expect("a valid configuration");
+    let task = tokio::spawn(async move {
+        bridge
+            .run(
+                move || {
+                    let _ = ready.send(());
+                },
+                std::future::pending(),
+            )
+            .await
+            .expect("the bridge runs");
+    });
+    tokio::time::timeout(Duration::from_secs(30), consuming)
+        .await
+        .expect("the bridge subscribes in time")
+        .expect("the bridge subscribes");
+    RunningBridge(task)
+}
+
+/// Start the `erpc-bridge` binary with `config` (written to `dir`); returns once it says it
+/// is consuming. SIGKILLed when dropped.
+pub async fn bridge_process(config: &BridgeConfig, dir: &std::path::Path) -> tokio::process::Child {
+    let path = dir.join(format!("bridge-{}.yaml", fastrand_suffix()));
+    std::fs::write(&path, yaml(config)).expect("the configuration is written");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-bridge"))
+        .arg("--config")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the erpc-bridge binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("erpc-bridge announces itself in time")
+        .expect("stdout readable")
+        .expect("erpc-bridge printed a line (did it fail to start?)");
+    assert!(line.starts_with("erpc-bridge consuming "), "{line:?}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `config` as the YAML the binary reads (the fields the tests set).
+fn yaml(config: &BridgeConfig) -> String {
+    let mut out = format!(
+        "queue:\n  backend: {}\n  url: {}\nrequests: {}\ngroup: {}\ndead_letter: {}\nack_wait_ms: {}\nconcurrency: {}\ntargets:\n",
+        config.queue.backend,
+        config.queue.url.as_deref().unwrap_or_default(),
+        config.requests,
+        config.group,
+        config.dead_letter,
+        config.ack_wait_ms,
+        config.concurrency,
+    );
+    for t in &config.targets {
+        out.push_str(&format!(
+            "  - service: {}\n    address: {}\n    timeout_ms: {}\n    max_retries: {}\n    backoff_ms: {}\n    backoff_max_ms: {}\n",
+            t.service, t.address, t.timeout_ms, t.max_retries, t.backoff_ms, t.backoff_max_ms
+        ));
+    }
+    out
+}
+
+/// A queue client on `queue` with calls of `timeout`.
+pub async fn client(queue: Arc<dyn Queue>, timeout: Duration) -> QueueClient {
+    QueueClient::connect(
+        queue,
+        QueueClientOptions {
+            timeout,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the client subscribes to its replies")
+}
+
+/// The next dead letter on `subject`, decoded.
+pub async fn next_dead_letter(
+    dead: &mut Box<dyn erpc_queue::Subscription>,
+) -> erpc_queue::Envelope {
+    let delivery = tokio::time::timeout(Duration::from_secs(20), dead.next())
+        .await
+        .expect("a dead letter in time")
+        .expect("the subscription lives");
+    let envelope =
+        erpc_queue::Envelope::decode(delivery.payload.clone()).expect("a dead-letter envelope");
+    delivery.ack().await.expect("acked");
+    envelope
+}
+
+/// A subscription to the dead letters.
+pub async fn dead_letters(queue: &Arc<dyn Queue>) -> Box<dyn erpc_queue::Subscription> {
+    queue
+        .subscribe(erpc_queue::Subscribe::new("erpc.dead", Some("test-dead")))
+        .await
+        .expect("subscribes to the dead letters")
+}

@@ -1,0 +1,144 @@
+//! Real queue servers for the tests — Debian's `nats-server` and `rabbitmq-server`
+//! (scripts/install-deps.sh installs both), each started on free loopback ports with a
+//! temporary data directory and killed when dropped.
+
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A free loopback port (the listener is closed: a server started right after binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A server process (and its children, in a process group of their own); SIGKILLed when
+/// dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// The URL clients connect to.
+    pub url: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Nats,
+    RabbitMq { dist_port: u16 },
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Server {
+    /// SIGKILL the server's whole process group (RabbitMQ's script starts the Erlang VM as
+    /// its child) and reap it.
+    fn kill(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kill the server (SIGKILL: no orderly shutdown) and start it again on the same port
+    /// with the same data directory.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.kind, self.port, self.dir.path());
+        wait_until_listening(self.port, self.kind).await;
+    }
+}
+
+/// A NATS server with JetStream on a free port, storing in a temporary directory.
+pub async fn nats() -> Server {
+    start(Kind::Nats).await
+}
+
+/// A RabbitMQ node of its own (private node name, ports, data and log directories).
+pub async fn rabbitmq() -> Server {
+    start(Kind::RabbitMq {
+        dist_port: free_port(),
+    })
+    .await
+}
+
+async fn start(kind: Kind) -> Server {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let child = spawn(kind, port, dir.path());
+    let url = match kind {
+        Kind::Nats => format!("nats://127.0.0.1:{port}"),
+        Kind::RabbitMq { .. } => format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+    };
+    wait_until_listening(port, kind).await;
+    Server {
+        child,
+        url,
+        port,
+        dir,
+        kind,
+    }
+}
+
+fn spawn(kind: Kind, port: u16, dir: &std::path::Path) -> std::process::Child {
+    let mut command = match kind {
+        Kind::Nats => {
+            let mut c = std::process::Command::new("nats-server");
+            c.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+                .arg(dir);
+            c
+        }
+        Kind::RabbitMq { dist_port } => {
+            // The script itself, not /usr/sbin's wrapper, which switches to the rabbitmq user
+            // (who may not write the temporary directory).
+            let mut c = std::process::Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server");
+            c.current_dir(dir)
+                .env("RABBITMQ_NODENAME", format!("erpc-test-{port}@localhost"))
+                .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+                .env("RABBITMQ_NODE_PORT", port.to_string())
+                .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+                .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
+                .env("RABBITMQ_LOG_BASE", dir.join("log"))
+                .env("RABBITMQ_FEATURE_FLAGS_FILE", dir.join("feature_flags"))
+                .env("RABBITMQ_ENABLED_PLUGINS_FILE", dir.join("enabled_plugins"))
+                .env("RABBITMQ_PLUGINS_EXPAND_DIR", dir.join("plugins-expand"));
+            c
+        }
+    };
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("the queue server is installed (scripts/install-deps.sh)")
+}
+
+/// Wait until the server takes connections: NATS within seconds; RabbitMQ's Erlang node
+/// takes 5–10 s alone, longer on a loaded machine, so it gets a minute.
+async fn wait_until_listening(port: u16, kind: Kind) {
+    let budget = match kind {
+        Kind::Nats => Duration::from_secs(20),
+        Kind::RabbitMq { .. } => Duration::from_secs(60),
+    };
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < budget,
+            "the queue server did not listen on {port} within {budget:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
