@@ -33,6 +33,7 @@ on_both!(
     a_repeated_idempotency_key_runs_once,
     two_bridges_share_the_load,
     bridge_killed_mid_flight_every_request_answered_once,
+    queue_server_restart_loses_no_accepted_request,
 );
 
 /// A generated client over the queue, unchanged: answers, application errors with their code,
@@ -283,6 +284,38 @@ async fn bridge_killed_mid_flight_every_request_answered_once(backend: Backend) 
     for n in 0..CALLS {
         assert_eq!(seen.runs_of(n), 1, "request {n} ran to completion once");
     }
+}
+
+/// Requests accepted (persisted) before the queue server restarts (NATS SIGKILLed, RabbitMQ
+/// stopped: see `Server::restart`) are all
+/// forwarded after it; the client and the bridge reconnect by themselves, and answers reach
+/// the client again.
+async fn queue_server_restart_loses_no_accepted_request(backend: Backend) {
+    const SENT: u64 = 6;
+    let mut server = backend.server().await;
+    let queue = support::connect(backend, &server).await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let client = support::client(queue.clone(), Duration::from_secs(60)).await;
+    for n in 0..SENT {
+        let body = Bytes::from(rmp_serde::to_vec(&n).expect("encodes"));
+        client
+            .send("Work", "double", body, Metadata::new())
+            .await
+            .expect("persisted");
+    }
+    server.restart().await;
+    let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    let _bridge = support::bridge(support::connect(backend, &server).await, config).await;
+    seen.wait_for(Duration::from_secs(60), |s| s.total_runs() == SENT as u32)
+        .await;
+    for n in 0..SENT {
+        assert_eq!(seen.runs_of(n), 1, "request {n} forwarded once");
+    }
+    let work = WorkClient::new(client.client());
+    assert_eq!(
+        work.double(100).await.expect("answered after the restart"),
+        200
+    );
 }
 
 /// A queue's subscription contract: a message published while nobody subscribes waits; a

@@ -126,8 +126,8 @@ pub async fn service(delay: Duration) -> (ServerHandle, Arc<Seen>) {
     (server, seen)
 }
 
-/// Connect to `server` (retrying while it finishes starting: RabbitMQ listens before it
-/// takes AMQP sessions).
+/// Connect to `server`, retrying until a publish is confirmed: RabbitMQ listens before it
+/// takes AMQP sessions, and after a restart before its queues have recovered.
 pub async fn connect(backend: Backend, server: &servers::Server) -> Arc<dyn Queue> {
     let config = erpc_queue::QueueConfig {
         backend: backend.name().into(),
@@ -136,7 +136,14 @@ pub async fn connect(backend: Backend, server: &servers::Server) -> Arc<dyn Queu
     };
     let started = tokio::time::Instant::now();
     loop {
-        match erpc_queue::connect(&config).await {
+        let ready = async {
+            let queue = erpc_queue::connect(&config).await?;
+            queue
+                .publish("erpc.ready", bytes::Bytes::from_static(b"ready"))
+                .await?;
+            Ok::<_, erpc_queue::QueueError>(queue)
+        };
+        match ready.await {
             Ok(queue) => return queue,
             Err(e) => {
                 assert!(

@@ -35,6 +35,19 @@ enum Kind {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            // What the server said, to explain the failure.
+            for file in ["log"].iter().map(|d| self.dir.path().join(d)) {
+                for entry in std::fs::read_dir(&file).into_iter().flatten().flatten() {
+                    let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(400).collect();
+                    eprintln!("== {}", entry.path().display());
+                    for line in tail.into_iter().rev() {
+                        eprintln!("{line}");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -50,9 +63,19 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Kill the server (SIGKILL: no orderly shutdown) and start it again on the same port
-    /// with the same data directory.
+    /// Stop the server and start it again on the same port with the same data directory.
+    /// NATS is SIGKILLed (no orderly shutdown). RabbitMQ 3.10 is stopped with SIGTERM: after
+    /// a SIGKILL, a single node's quorum queue that held messages stays without a leader
+    /// ("leader not known", rabbitmq-server issue 10070) — a minute later still — so
+    /// nothing can consume it until an operator triggers an election.
     pub async fn restart(&mut self) {
+        if let Kind::RabbitMq { .. } = self.kind {
+            let group = format!("-{}", self.child.id());
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .status();
+            let _ = self.child.wait();
+        }
         self.kill();
         self.child = spawn(self.kind, self.port, self.dir.path());
         wait_until_listening(self.port, self.kind).await;
