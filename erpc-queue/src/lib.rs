@@ -40,7 +40,7 @@ pub use nats::{NatsOptions, NatsQueue};
 pub use queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription};
 #[cfg(feature = "rabbitmq")]
 pub use rabbitmq::RabbitQueue;
-pub use via_queue::{ViaQueue, ViaQueueExt};
+pub use via_queue::{ViaQueue, ViaQueueExt, ViaQueueLayer};
 
 /// Connect to the queue `config` names.
 pub async fn connect(config: &QueueConfig) -> Result<std::sync::Arc<dyn Queue>, QueueError> {

@@ -1,12 +1,14 @@
-//! Typed clients through the queue, unchanged: a client middleware that sends every call
-//! through a [`QueueClient`] instead of the wire.
+//! Typed clients through the queue, unchanged: a call-level [tower layer](erpc_core::layer)
+//! that sends every call through a [`QueueClient`] instead of the rest of the stack.
 //!
-//! It is the last step of the client's chain (it never passes a call on), so add it after
-//! any other middleware. When erpc-core's call-level layers land, this becomes one of them.
+//! It ends the stack (the calls it takes never reach the wire), so add it after any other
+//! call-level layer: those run first, then the call is queued.
 
-use erpc_core::{
-    Client, ClientBuilder, ClientMiddleware, ClientNext, ClientRequest, ClientResponse, Status,
-};
+use std::task::{Context, Poll};
+
+use erpc_core::layer::{Layer, Service};
+use erpc_core::{Client, ClientBuilder, ClientRequest, ClientResponse, Status};
+use futures_util::future::BoxFuture;
 
 use crate::client::QueueClient;
 
@@ -14,31 +16,49 @@ use crate::client::QueueClient;
 /// goes through the queue.
 const UNDIALLED: &str = "mem://erpc-queue-undialled";
 
-/// The middleware sending calls through `.0`.
+/// The layer sending every call through `.0` (a unary call or a oneway; a stream fails
+/// `unimplemented`).
+#[derive(Clone)]
+pub struct ViaQueueLayer(pub QueueClient);
+
+/// Over erpc's call-level service (or any: what it wraps is never called).
+impl<S> Layer<S> for ViaQueueLayer {
+    type Service = ViaQueue;
+
+    fn layer(&self, _rest: S) -> ViaQueue {
+        ViaQueue(self.0.clone())
+    }
+}
+
+/// The service [`ViaQueueLayer`] makes: [`QueueClient::invoke`] as a tower service.
 #[derive(Clone)]
 pub struct ViaQueue(pub QueueClient);
 
-#[async_trait::async_trait]
-impl ClientMiddleware for ViaQueue {
-    async fn call(
-        &self,
-        request: ClientRequest,
-        _next: ClientNext<'_>,
-    ) -> Result<ClientResponse, Status> {
-        self.0.invoke(request).await
+impl Service<ClientRequest> for ViaQueue {
+    type Response = ClientResponse;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: ClientRequest) -> Self::Future {
+        let queue = self.0.clone();
+        Box::pin(async move { queue.invoke(request).await })
     }
 }
 
 /// `Client::builder().via_queue(&queue_client)`.
 pub trait ViaQueueExt {
-    /// Send every call of the client being built through `queue` (see [`ViaQueue`]); build
-    /// it with any address, which is never dialled.
+    /// Send every call of the client being built through `queue` (see [`ViaQueueLayer`]);
+    /// build it with any address, which is never dialled.
     fn via_queue(self, queue: &QueueClient) -> ClientBuilder;
 }
 
 impl ViaQueueExt for ClientBuilder {
     fn via_queue(self, queue: &QueueClient) -> ClientBuilder {
-        self.middleware(ViaQueue(queue.clone()))
+        self.layer(ViaQueueLayer(queue.clone()))
     }
 }
 
