@@ -39,16 +39,9 @@ on_both!(
 /// A generated client over the queue, unchanged: answers, application errors with their code,
 /// a fire-and-forget that returns once persisted and still runs.
 async fn typed_round_trip(backend: Backend) {
-    let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
-    let (service, seen) = support::service(Duration::ZERO).await;
-    let _bridge = support::bridge(
-        queue.clone(),
-        support::bridge_config(backend, &server.url, &service.local_addr().to_string()),
-    )
-    .await;
-    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
-    let work = WorkClient::new(client.client());
+    // Bound whole: a `..` pattern would drop (stop) the server and the bridge at once.
+    let stack = support::stack(backend, Duration::ZERO, Duration::from_secs(20)).await;
+    let (client, work, seen) = (&stack.client, &stack.work, &stack.seen);
     assert_eq!(
         work.double(21).await.expect("answered through the queue"),
         42
@@ -146,15 +139,9 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
 /// Bytes that are not a request, and a request whose frame is broken, go to the dead letters
 /// with the reason; the bridge goes on with the next request.
 async fn undecodable_message_is_dead_lettered_and_the_bridge_goes_on(backend: Backend) {
-    let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
-    let (service, _seen) = support::service(Duration::ZERO).await;
-    let mut dead = support::dead_letters(&queue).await;
-    let _bridge = support::bridge(
-        queue.clone(),
-        support::bridge_config(backend, &server.url, &service.local_addr().to_string()),
-    )
-    .await;
+    let stack = support::stack(backend, Duration::ZERO, Duration::from_secs(20)).await;
+    let (queue, work) = (&stack.queue, &stack.work);
+    let mut dead = support::dead_letters(queue).await;
     queue
         .publish(
             "erpc.requests",
@@ -180,29 +167,14 @@ async fn undecodable_message_is_dead_lettered_and_the_bridge_goes_on(backend: Ba
     assert!(letter.reason.contains("request frame"), "{}", letter.reason);
     assert_eq!(letter.correlation, 9);
 
-    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
-    assert_eq!(
-        WorkClient::new(client.client())
-            .double(8)
-            .await
-            .expect("still consuming"),
-        16
-    );
+    assert_eq!(work.double(8).await.expect("still consuming"), 16);
 }
 
 /// Two requests with the same idempotency key (a caller publishing again): both answered,
 /// the service runs once.
 async fn a_repeated_idempotency_key_runs_once(backend: Backend) {
-    let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
-    let (service, seen) = support::service(Duration::from_millis(200)).await;
-    let _bridge = support::bridge(
-        queue.clone(),
-        support::bridge_config(backend, &server.url, &service.local_addr().to_string()),
-    )
-    .await;
-    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
-    let work = WorkClient::new(client.client());
+    let stack = support::stack(backend, Duration::from_millis(200), Duration::from_secs(20)).await;
+    let (work, seen) = (&stack.work, &stack.seen);
     let keyed = || {
         work.double(7)
             .metadata(erpc_queue::IDEMPOTENCY_METADATA, "order-7")

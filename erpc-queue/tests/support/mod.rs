@@ -295,3 +295,35 @@ pub async fn dead_letters(queue: &Arc<dyn Queue>) -> Box<dyn erpc_queue::Subscri
         .await
         .expect("subscribes to the dead letters")
 }
+
+/// The usual scene: a queue server of `backend`, the Work service taking `delay` per call, a
+/// bridge in this process forwarding to it, and a typed client through the queue with calls
+/// of `timeout`.
+pub struct Stack {
+    pub server: servers::Server,
+    pub queue: Arc<dyn Queue>,
+    pub service: ServerHandle,
+    pub seen: Arc<Seen>,
+    pub bridge: RunningBridge,
+    pub client: QueueClient,
+    pub work: WorkClient,
+}
+
+pub async fn stack(backend: Backend, delay: Duration, timeout: Duration) -> Stack {
+    let server = backend.server().await;
+    let queue = connect(backend, &server).await;
+    let (service, seen) = self::service(delay).await;
+    let config = bridge_config(backend, &server.url, &service.local_addr().to_string());
+    let bridge = self::bridge(queue.clone(), config).await;
+    let client = self::client(queue.clone(), timeout).await;
+    let work = WorkClient::new(client.client());
+    Stack {
+        server,
+        queue,
+        service,
+        seen,
+        bridge,
+        client,
+        work,
+    }
+}
