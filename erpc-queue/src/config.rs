@@ -92,7 +92,8 @@ pub struct BridgeConfig {
     /// every half of it. Default 30,000.
     #[serde(default = "default_ack_wait_ms")]
     pub ack_wait_ms: u64,
-    /// Requests forwarded at once (and left unacked at once). Default 64.
+    /// Requests forwarded at once, and fetched ahead at once (NATS pull batch, RabbitMQ
+    /// prefetch). Default 64.
     #[serde(default = "default_concurrency")]
     pub concurrency: u16,
     /// How long a completed idempotency key is remembered, in milliseconds. Default 600,000

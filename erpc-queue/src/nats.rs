@@ -138,27 +138,42 @@ impl Queue for NatsQueue {
                     filter_subject: subscription.subject.clone(),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: subscription.ack_wait,
-                    max_ack_pending: i64::from(subscription.prefetch),
                     inactive_threshold: inactive,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| error(format!("consumer {name} on {}: {e}", subscription.subject)))?;
-        let messages = consumer
-            .messages()
+        let batch = usize::from(subscription.prefetch.max(1));
+        let messages = pull_stream(&consumer, batch)
             .await
             .map_err(|e| error(format!("consumer {name}: {e}")))?;
         Ok(Box::new(NatsSubscription {
             consumer,
+            batch,
             messages: Some(messages),
         }))
     }
 }
 
+/// The consumer's messages, pulled `batch` at a time: a message pulled but not yet handed
+/// out waits in this process with its `ack_wait` running, so no more are pulled than the
+/// subscriber takes at once.
+async fn pull_stream(
+    consumer: &jetstream::consumer::Consumer<pull::Config>,
+    batch: usize,
+) -> Result<pull::Stream, jetstream::consumer::StreamError> {
+    consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .messages()
+        .await
+}
+
 /// A pull consumer's message stream, reopened when it breaks (a server restart).
 struct NatsSubscription {
     consumer: jetstream::consumer::Consumer<pull::Config>,
+    batch: usize,
     messages: Option<pull::Stream>,
 }
 
@@ -169,7 +184,7 @@ impl Subscription for NatsSubscription {
         loop {
             let messages = match &mut self.messages {
                 Some(messages) => messages,
-                None => match self.consumer.messages().await {
+                None => match pull_stream(&self.consumer, self.batch).await {
                     Ok(messages) => self.messages.insert(messages),
                     Err(e) => {
                         failures += 1;

@@ -52,8 +52,9 @@ pub struct Subscribe {
     /// A delivery not acked within this time is redelivered (NATS `ack_wait`; RabbitMQ
     /// redelivers when the subscriber's connection closes, whatever this says). Default 30 s.
     pub ack_wait: Duration,
-    /// At most this many deliveries unacknowledged at once per subscriber (NATS
-    /// `max_ack_pending` per consumer, RabbitMQ prefetch per channel). Default 256.
+    /// At most this many deliveries fetched ahead by this subscriber (NATS pull batch size,
+    /// RabbitMQ prefetch per channel): the subscriber should take about as many at once.
+    /// Default 256.
     pub prefetch: u16,
 }
 
