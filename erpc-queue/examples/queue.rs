@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         queue: queue_config,
         targets: vec![TargetConfig {
             service: "Greeter".into(),
-            address: server.local_addr().to_string(),
+            address: Some(server.local_addr().to_string()),
             timeout_ms: 2_000,
             max_retries: 3,
             backoff_ms: 100,

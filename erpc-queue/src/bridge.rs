@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use erpc_core::discovery::Discover;
 use erpc_core::{ClientRequest, ClientResponse, Status};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -38,6 +39,21 @@ const NO_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 /// How long a request whose answer could not be published waits before it comes back.
 const REPUBLISH_DELAY: Duration = Duration::from_secs(1);
+
+/// The registry of erpc centers at `addrs`.
+#[cfg(feature = "center")]
+fn centers(addrs: &[String]) -> Result<Arc<dyn Discover>, ConfigError> {
+    let registry = erpc_center::CenterRegistry::new(addrs.iter().map(String::as_str))
+        .map_err(|e| ConfigError::Invalid(format!("discovery.centers: {e}")))?;
+    Ok(Arc::new(registry))
+}
+
+#[cfg(not(feature = "center"))]
+fn centers(_: &[String]) -> Result<Arc<dyn Discover>, ConfigError> {
+    Err(ConfigError::Invalid(
+        "discovery.centers needs erpc-queue's `center` feature".into(),
+    ))
+}
 
 /// What a request came to: the answer to publish and, when the bridge gave up on it, why.
 struct Outcome {
@@ -66,10 +82,27 @@ struct Inner {
 }
 
 impl Bridge {
-    /// A bridge consuming from `queue` as `config` says; it runs with [`Bridge::run`].
+    /// A bridge consuming from `queue` as `config` says, finding targets without an address
+    /// through `config.discovery`'s centers (the `center` feature); it runs with
+    /// [`Bridge::run`].
     pub fn new(queue: Arc<dyn Queue>, config: BridgeConfig) -> Result<Bridge, ConfigError> {
+        let registry = match &config.discovery {
+            None => None,
+            Some(discovery) => Some(centers(&discovery.centers)?),
+        };
+        Bridge::with_registry(queue, config, registry)
+    }
+
+    /// [`Bridge::new`], finding targets without an address through `registry` (any
+    /// registry: an erpc center, etcd, ZooKeeper, a static list) instead of
+    /// `config.discovery`.
+    pub fn with_registry(
+        queue: Arc<dyn Queue>,
+        config: BridgeConfig,
+        registry: Option<Arc<dyn Discover>>,
+    ) -> Result<Bridge, ConfigError> {
         config.check()?;
-        let targets = Targets::new(&config.targets)?;
+        let targets = Targets::new(&config.targets, registry)?;
         let window = Window::new(
             Duration::from_millis(config.idempotency_window_ms),
             config.idempotency_capacity,
@@ -255,15 +288,14 @@ impl Inner {
                 };
             }
         }
-        let Some(target) = self.targets.get(&request.service) else {
-            let reason = format!(
-                "no target for service {:?} (the bridge's target table has no entry for it, nor `*`)",
-                request.service.as_str()
-            );
-            return Outcome {
-                answer: response_frame(&Err(Status::unimplemented(reason.clone()))),
-                dead: Some(reason),
-            };
+        let target = match self.targets.get(&request.service).await {
+            Ok(target) => target,
+            Err(status) => {
+                return Outcome {
+                    dead: Some(status.message().to_owned()),
+                    answer: response_frame(&Err(status)),
+                };
+            }
         };
         let (mut result, dead): (Result<ClientResponse, Status>, _) =
             match target.forward(request).await {

@@ -52,8 +52,11 @@ pub struct TargetConfig {
     /// The erpc service name requests name (`Greeter`, `pkg.Greeter`); `*` matches every
     /// service without an entry of its own.
     pub service: String,
-    /// Where it listens: any erpc address (`tcp://host:port`, `unix:///path`, ...).
-    pub address: String,
+    /// Where it listens: any erpc address (`tcp://host:port`, `unix:///path`, ...). None:
+    /// found by the service's name through `discovery` (or the registry given to
+    /// [`Bridge::with_registry`](crate::Bridge::with_registry)).
+    #[serde(default)]
+    pub address: Option<String>,
     /// Each attempt's timeout, in milliseconds (cut to what is left of the call's deadline).
     /// Default 10,000.
     #[serde(default = "default_timeout_ms")]
@@ -103,9 +106,21 @@ pub struct BridgeConfig {
     /// The most keys remembered at once (the oldest are forgotten first). Default 100,000.
     #[serde(default = "default_window_capacity")]
     pub idempotency_capacity: u64,
-    /// The static target table.
+    /// The target table.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Where targets without an address are found. Default: nowhere.
+    #[serde(default)]
+    pub discovery: Option<DiscoveryConfig>,
+}
+
+/// The registry targets without an address are found through.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// The erpc-center addresses (CENTER.md); the `center` cargo feature. Another registry
+    /// (etcd, ZooKeeper) is given in code with [`Bridge::with_registry`](crate::Bridge::with_registry).
+    pub centers: Vec<String>,
 }
 
 impl Default for BridgeConfig {
@@ -120,6 +135,7 @@ impl Default for BridgeConfig {
             idempotency_window_ms: default_window_ms(),
             idempotency_capacity: default_window_capacity(),
             targets: Vec::new(),
+            discovery: None,
         }
     }
 }
@@ -153,8 +169,9 @@ impl BridgeConfig {
         Ok(loaded)
     }
 
-    /// Refuse what cannot work: no target, a target twice, an address that does not parse,
-    /// zero concurrency.
+    /// Refuse what cannot work: a target twice, an address that does not parse, zero
+    /// concurrency. (A target without an address and nothing to discover it with is refused
+    /// when the bridge is made.)
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.concurrency == 0 {
             return Err(ConfigError::Invalid(
@@ -169,12 +186,14 @@ impl BridgeConfig {
                     target.service
                 )));
             }
-            erpc_core::IntoAddress::into_address(target.address.as_str()).map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "target {:?}: address {:?}: {e}",
-                    target.service, target.address
-                ))
-            })?;
+            if let Some(address) = &target.address {
+                erpc_core::IntoAddress::into_address(address.as_str()).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "target {:?}: address {address:?}: {e}",
+                        target.service
+                    ))
+                })?;
+            }
         }
         Ok(())
     }

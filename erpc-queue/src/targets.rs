@@ -1,10 +1,13 @@
-//! The static target table: where each service is, and how a request to it is attempted —
-//! each attempt within the target's timeout and the call's deadline, retried with backoff
-//! when the target is unreachable or too slow.
+//! The target table: where each service is — a static address, or found by name through a
+//! registry — and how a request to it is attempted: each attempt within the target's
+//! timeout and the call's deadline, retried with backoff when the target is unreachable or
+//! too slow.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use erpc_core::discovery::Discover;
 use erpc_core::{Client, ClientRequest, ClientResponse, Code, Status};
 use tokio::time::Instant;
 
@@ -37,18 +40,17 @@ pub enum Failed {
 }
 
 impl Target {
-    /// The target `config` describes; its client dials on the first call.
-    pub fn new(config: &TargetConfig) -> Result<Target, ConfigError> {
-        let client = Client::new(config.address.as_str())
-            .map_err(|e| ConfigError::Invalid(format!("target {:?}: {e}", config.service)))?;
-        Ok(Target {
+    /// The target `config` describes, calling through `client` (which dials on the first
+    /// call); `address` names it in errors.
+    fn new(config: &TargetConfig, client: Client, address: String) -> Target {
+        Target {
             client,
-            address: config.address.clone(),
+            address,
             timeout: Duration::from_millis(config.timeout_ms),
             max_retries: config.max_retries,
             backoff: Duration::from_millis(config.backoff_ms),
             backoff_max: Duration::from_millis(config.backoff_max_ms.max(config.backoff_ms)),
-        })
+        }
     }
 
     /// Send `request` (its `deadline` is the call's), attempting again on `unavailable` and
@@ -89,26 +91,124 @@ impl Target {
     }
 }
 
-/// Every configured target, by service name; `*` catches the rest.
-#[derive(Debug, Clone, Default)]
+/// Every configured target, by service name; `*` catches the rest. A target without an
+/// address is found through the registry, by the name each request calls.
+#[derive(Clone)]
 pub struct Targets {
-    by_service: HashMap<String, Target>,
+    by_service: HashMap<String, Entry>,
+    registry: Option<Arc<dyn Discover>>,
+    /// Discovered targets, by service name, made on first use.
+    found: Arc<tokio::sync::Mutex<HashMap<String, Target>>>,
+}
+
+#[derive(Clone)]
+enum Entry {
+    Static(Target),
+    Discovered(TargetConfig),
 }
 
 impl Targets {
-    /// The table `configs` describe.
-    pub fn new(configs: &[TargetConfig]) -> Result<Targets, ConfigError> {
-        let by_service = configs
-            .iter()
-            .map(|c| Ok((c.service.clone(), Target::new(c)?)))
-            .collect::<Result<_, ConfigError>>()?;
-        Ok(Targets { by_service })
+    /// The table `configs` describe; `registry` finds the targets without an address.
+    pub fn new(
+        configs: &[TargetConfig],
+        registry: Option<Arc<dyn Discover>>,
+    ) -> Result<Targets, ConfigError> {
+        let mut by_service = HashMap::new();
+        for config in configs {
+            let entry = match &config.address {
+                Some(address) => {
+                    let client = Client::new(address.as_str()).map_err(|e| {
+                        ConfigError::Invalid(format!("target {:?}: {e}", config.service))
+                    })?;
+                    Entry::Static(Target::new(config, client, address.clone()))
+                }
+                None if registry.is_some() => Entry::Discovered(config.clone()),
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "target {:?} has no address, and no discovery is configured to find it",
+                        config.service
+                    )));
+                }
+            };
+            by_service.insert(config.service.clone(), entry);
+        }
+        Ok(Targets {
+            by_service,
+            registry,
+            found: Arc::default(),
+        })
     }
 
-    /// The target of `service`, or of `*`.
-    pub fn get(&self, service: &str) -> Option<&Target> {
-        self.by_service
+    /// The target of `service` (or of `*`); why there is none: `unimplemented` when the
+    /// table has no entry, `unavailable` when discovering it failed.
+    pub async fn get(&self, service: &str) -> Result<Target, Status> {
+        let entry = self
+            .by_service
             .get(service)
             .or_else(|| self.by_service.get("*"))
+            .ok_or_else(|| {
+                Status::unimplemented(format!(
+                    "no target for service {service:?} (the bridge's target table has no entry for it, nor `*`)"
+                ))
+            })?;
+        let config = match entry {
+            Entry::Static(target) => return Ok(target.clone()),
+            Entry::Discovered(config) => config,
+        };
+        let mut found = self.found.lock().await;
+        if let Some(target) = found.get(service) {
+            return Ok(target.clone());
+        }
+        let registry = self
+            .registry
+            .as_deref()
+            .ok_or_else(|| Status::internal("no registry to discover with"))?;
+        let client = Client::builder()
+            .discover(registry, service)
+            .await
+            .map_err(|e| Status::unavailable(format!("discovering service {service:?}: {e}")))?;
+        let target = Target::new(config, client, format!("discovered {service}"));
+        found.insert(service.to_owned(), target.clone());
+        Ok(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(service: &str, address: Option<&str>) -> TargetConfig {
+        TargetConfig {
+            service: service.into(),
+            address: address.map(str::to_owned),
+            timeout_ms: 1_000,
+            max_retries: 0,
+            backoff_ms: 10,
+            backoff_max_ms: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_finds_its_own_target_or_the_wildcard_or_is_refused_by_name() {
+        let targets = Targets::new(
+            &[
+                target("A", Some("tcp://127.0.0.1:1")),
+                target("*", Some("tcp://127.0.0.1:2")),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(targets.get("A").await.unwrap().address, "tcp://127.0.0.1:1");
+        assert_eq!(targets.get("B").await.unwrap().address, "tcp://127.0.0.1:2");
+        let only_a = Targets::new(&[target("A", Some("tcp://127.0.0.1:1"))], None).unwrap();
+        let refused = only_a.get("B").await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unimplemented);
+        assert!(refused.message().contains("\"B\""), "{refused}");
+    }
+
+    #[test]
+    fn a_target_without_address_needs_a_registry() {
+        let err = Targets::new(&[target("A", None)], None).err().unwrap();
+        assert!(err.to_string().contains("no address"), "{err}");
     }
 }

@@ -318,3 +318,58 @@ async fn nats_redelivers_an_unacked_message() {
     assert_eq!(again.delivered, 2);
     again.ack().await.expect("acked");
 }
+
+/// A target without an address is found through an erpc center by the service name each
+/// request calls (`service: "*"`, `discovery.centers`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_targets_found_through_a_center() {
+    use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
+    let center = erpc_core::Server::builder()
+        .add_service(CenterServer::new(
+            CenterImpl::open(
+                Box::new(erpc_center::store::memory::MemoryStore),
+                CenterConfig::default(),
+            )
+            .expect("a center"),
+        ))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("the center serves");
+    let center_addr = center.local_addr().to_string();
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("an address");
+    let seen = std::sync::Arc::new(support::Seen::default());
+    let _service = erpc_core::Server::builder()
+        .add_service(support::WorkServer::new(support::Worker {
+            delay: Duration::ZERO,
+            seen: seen.clone(),
+        }))
+        .register(
+            std::sync::Arc::new(registry),
+            erpc_core::discovery::Instance {
+                id: "work-1".into(),
+                ..Default::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("the service serves and registers");
+
+    let server = Backend::Nats.server().await;
+    let queue = support::connect(Backend::Nats, &server).await;
+    let mut config = support::bridge_config(Backend::Nats, &server.url, "unused");
+    config.targets[0].service = "*".into();
+    config.targets[0].address = None;
+    config.discovery = Some(erpc_queue::config::DiscoveryConfig {
+        centers: vec![center_addr],
+    });
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let client = support::client(queue, Duration::from_secs(20)).await;
+    assert_eq!(
+        WorkClient::new(client.client())
+            .double(10)
+            .await
+            .expect("answered"),
+        20
+    );
+    assert_eq!(seen.runs_of(10), 1);
+}

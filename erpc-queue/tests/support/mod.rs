@@ -168,7 +168,7 @@ pub fn bridge_config(backend: Backend, url: &str, address: &str) -> BridgeConfig
         ack_wait_ms: 1_000,
         targets: vec![TargetConfig {
             service: "Work".into(),
-            address: address.into(),
+            address: Some(address.into()),
             timeout_ms: 5_000,
             max_retries: 2,
             backoff_ms: 50,
@@ -255,7 +255,12 @@ fn yaml(config: &BridgeConfig) -> String {
     for t in &config.targets {
         out.push_str(&format!(
             "  - service: {}\n    address: {}\n    timeout_ms: {}\n    max_retries: {}\n    backoff_ms: {}\n    backoff_max_ms: {}\n",
-            t.service, t.address, t.timeout_ms, t.max_retries, t.backoff_ms, t.backoff_max_ms
+            t.service,
+            t.address.as_deref().unwrap_or_default(),
+            t.timeout_ms,
+            t.max_retries,
+            t.backoff_ms,
+            t.backoff_max_ms
         ));
     }
     out
