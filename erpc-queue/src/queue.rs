@@ -160,6 +160,7 @@ impl std::fmt::Debug for Delivery {
 
 /// How long a backend waits before consuming again after its `failures`-th failure in a row:
 /// 50 ms doubling up to 2 s.
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
 pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_millis(50u64 << failures.min(6)).min(Duration::from_secs(2))
 }
