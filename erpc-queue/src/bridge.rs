@@ -236,10 +236,7 @@ impl Inner {
             );
             return self.dead_only(payload, Some(&envelope), reason);
         }
-        let deadline = match envelope.deadline_ms {
-            0 => Instant::now() + NO_DEADLINE,
-            ms => Instant::now() + Duration::from_millis(ms - now_ms),
-        };
+        let deadline = Instant::now() + time_left(envelope.deadline_ms, now_ms);
         let outcome = match read_request(&envelope.frame, deadline) {
             Err(reason) => {
                 let reason = format!("undecodable request frame: {reason}");
@@ -343,6 +340,15 @@ impl Inner {
     }
 }
 
+/// How long a request with deadline `deadline_ms` (Unix ms, 0: none) has left at `now_ms`,
+/// at most [`NO_DEADLINE`] (a deadline in the year 584 million must not overflow a clock).
+fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
+    match deadline_ms {
+        0 => NO_DEADLINE,
+        ms => Duration::from_millis(ms.saturating_sub(now_ms)).min(NO_DEADLINE),
+    }
+}
+
 /// The dead letter for `payload`: the original bytes whole, the reason, and what of the
 /// envelope decoded.
 fn dead_letter(payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
@@ -365,4 +371,19 @@ fn dead_letter(payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> By
     };
     // Every field is within its bound: the request's decoded, the reason was cut.
     dead.encode().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_is_bounded_whatever_the_envelope_says() {
+        assert_eq!(time_left(0, 1_000), NO_DEADLINE);
+        assert_eq!(time_left(1_500, 1_000), Duration::from_millis(500));
+        assert_eq!(time_left(900, 1_000), Duration::ZERO);
+        assert_eq!(time_left(u64::MAX, 1_000), NO_DEADLINE);
+        // What the bridge adds it to: no overflow.
+        let _ = Instant::now() + time_left(u64::MAX, 0);
+    }
 }
