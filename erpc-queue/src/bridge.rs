@@ -17,9 +17,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
 use bytes::Bytes;
 use erpc_core::discovery::Discover;
 use erpc_core::{ClientRequest, ClientResponse, Status};
+use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -175,12 +178,14 @@ impl Inner {
             // While forwarding, keep the queue from redelivering it elsewhere.
             let every =
                 Duration::from_millis(self.config.ack_wait_ms / 2).max(Duration::from_millis(100));
-            let work = std::pin::pin!(self.plan(&delivery.payload));
+            // A panic (a hook's, say) would otherwise leave the request unacked, to come back
+            // and panic again forever.
+            let work = AssertUnwindSafe(self.plan(&delivery.payload)).catch_unwind();
+            let mut work = std::pin::pin!(work);
             let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
-            let mut work = work;
             loop {
                 tokio::select! {
-                    plan = &mut work => break plan,
+                    plan = &mut work => break plan.unwrap_or_else(|panic| self.panicked(&delivery.payload, &*panic)),
                     _ = ticker.tick() => {
                         if let Err(e) = delivery.progress().await {
                             tracing::debug!(error = %e, "progress");
@@ -329,6 +334,25 @@ impl Inner {
             .encode()
             .ok()
             .map(|bytes| (request.reply_to.clone(), bytes))
+    }
+
+    /// A dead letter naming the panic that forwarding `payload` caused, and an `internal`
+    /// answer if its envelope names a reply subject.
+    fn panicked(&self, payload: &Bytes, panic: &(dyn std::any::Any + Send)) -> Plan {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let reason = format!("the bridge panicked forwarding it: {what}");
+        tracing::error!(%reason, "dead letter");
+        let envelope = Envelope::decode(payload.clone()).ok();
+        Plan {
+            reply: envelope.as_ref().and_then(|e| {
+                self.reply(e, response_frame(&Err(Status::internal(reason.clone()))))
+            }),
+            dead: Some(dead_letter(payload, envelope.as_ref(), &reason)),
+        }
     }
 
     fn dead_only(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: String) -> Plan {

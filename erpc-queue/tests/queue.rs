@@ -373,3 +373,49 @@ async fn nats_targets_found_through_a_center() {
     );
     assert_eq!(seen.runs_of(10), 1);
 }
+
+/// A request whose forwarding panics (here in a hook) is dead-lettered with the panic and
+/// answered `internal`, not left unacked to come back and panic forever; the bridge goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_a_panic_while_forwarding_dead_letters_the_request() {
+    struct Boom;
+    #[async_trait::async_trait]
+    impl erpc_queue::Hook for Boom {
+        async fn before(
+            &self,
+            request: &mut erpc_core::ClientRequest,
+        ) -> Result<(), erpc_core::Status> {
+            assert!(request.metadata.get("boom").is_none(), "boom requested");
+            Ok(())
+        }
+    }
+    let server = Backend::Nats.server().await;
+    let queue = support::connect(Backend::Nats, &server).await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let config = support::bridge_config(
+        Backend::Nats,
+        &server.url,
+        &service.local_addr().to_string(),
+    );
+    let bridge = erpc_queue::Bridge::new(queue.clone(), config)
+        .expect("valid")
+        .hook(Boom);
+    let _bridge = support::run_bridge(bridge).await;
+    let work = WorkClient::new(
+        support::client(queue.clone(), Duration::from_secs(20))
+            .await
+            .client(),
+    );
+    let err = work
+        .double(1)
+        .metadata("boom", "1")
+        .await
+        .expect_err("the hook panics");
+    assert_eq!(err.code(), Code::Internal, "{err}");
+    assert!(err.message().contains("boom requested"), "{err}");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.contains("panicked"), "{}", letter.reason);
+    assert_eq!(work.double(2).await.expect("the bridge goes on"), 4);
+    assert_eq!(seen.runs_of(1), 0);
+}

@@ -189,8 +189,12 @@ impl Drop for RunningBridge {
 
 /// Start a bridge in this process with `config`; returns once it is consuming.
 pub async fn bridge(queue: Arc<dyn Queue>, config: BridgeConfig) -> RunningBridge {
+    run_bridge(Bridge::new(queue, config).expect("a valid configuration")).await
+}
+
+/// Run `bridge` in this process; returns once it is consuming.
+pub async fn run_bridge(bridge: Bridge) -> RunningBridge {
     let (ready, consuming) = tokio::sync::oneshot::channel();
-    let bridge = Bridge::new(queue, config).expect("a valid configuration");
     let task = tokio::spawn(async move {
         bridge
             .run(
