@@ -228,10 +228,15 @@ impl CenterState {
         (lease, event, Record::Put(registration))
     }
 
-    /// Renew `lease`: it now expires `ttl` from `now`. `None` if the lease is unknown (it
-    /// expired, or the instance deregistered): the instance must register again.
+    /// Renew `lease`: it now expires `ttl` from `now`. `None` if the lease is unknown or
+    /// expired — its TTL ran out by `now`, even if no sweep has removed it yet (the next one
+    /// does: a renewal never brings an expired lease back) — or the instance deregistered:
+    /// the instance must register again.
     pub fn renew(&mut self, lease: u64, now: Instant) -> Option<Duration> {
         let l = self.leases.get_mut(&lease)?;
+        if l.expires <= now {
+            return None;
+        }
         l.expires = now + l.ttl;
         Some(l.ttl)
     }
@@ -469,6 +474,23 @@ mod tests {
             None,
             "expired leases cannot be renewed"
         );
+    }
+
+    /// Found by the `center_state` fuzz target: a renewal that arrived after the TTL ran out
+    /// but before the sweep removed the lease brought it back to life, so a lease outlived its
+    /// TTL and CENTER.md's `not_found` "once the lease expired" was not what a client got.
+    #[test]
+    fn a_lease_past_its_ttl_cannot_be_renewed_before_the_sweep() {
+        let mut r = CenterState::default();
+        let t0 = Instant::now();
+        let (lease, _, _) = r.register(inst("a", "1"), TTL, t0);
+        assert_eq!(
+            r.renew(lease, t0 + TTL - Duration::from_millis(1)),
+            Some(TTL)
+        );
+        let end = t0 + TTL - Duration::from_millis(1) + TTL;
+        assert_eq!(r.renew(lease, end), None, "renewed at the end of its TTL");
+        assert_eq!(r.expire(end).len(), 1, "the next sweep removes it");
     }
 
     #[test]
