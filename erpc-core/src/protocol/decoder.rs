@@ -53,12 +53,15 @@ impl FrameDecoder {
         &self.limits
     }
 
-    /// How many more bytes the current frame needs, as a hint for the read buffer's size.
+    /// How many more bytes the current frame needs, as a hint for the read buffer's size:
+    /// never more than a frame within the limits (an oversized frame is skipped as it
+    /// arrives, so it needs no room).
     pub fn wanted(&self, buf: &BytesMut) -> usize {
         if self.discarding > 0 || buf.len() < HEADER_LEN {
             return 0;
         }
         match Header::decode(&buf[..HEADER_LEN]) {
+            Ok(h) if h.head_len > self.limits.max_head || h.body_len > self.limits.max_body => 0,
             Ok(h) => {
                 (HEADER_LEN + h.head_len as usize + h.body_len as usize).saturating_sub(buf.len())
             }
@@ -151,6 +154,22 @@ mod tests {
             max_discard: 1000,
             ..Limits::default()
         }
+    }
+
+    /// Found by the `frame_decoder` fuzz target: with an oversized frame's header read but
+    /// not yet decoded, the size hint was the whole declared frame (up to `max_discard`,
+    /// 64 MiB by default), which a caller reserving it would have allocated for bytes the
+    /// decoder only skips.
+    #[test]
+    fn an_oversized_frame_asks_for_no_room() {
+        let decoder = FrameDecoder::new(small_limits());
+        let mut header_only = wire(&[request(&[0; 500])]);
+        header_only.truncate(HEADER_LEN);
+        assert_eq!(decoder.wanted(&header_only), 0);
+        let mut within = wire(&[request(&[0; 50])]);
+        within.truncate(HEADER_LEN);
+        let full = request(&[0; 50]).encoded_len();
+        assert_eq!(decoder.wanted(&within), full - HEADER_LEN);
     }
 
     /// KCP refuses a session with `erpc_transport::frames::error_frame`, built without this
