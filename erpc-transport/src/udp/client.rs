@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::cookie::{COOKIE_LEN, Cookie};
+use super::cookie::Cookie;
 use super::io::{DatagramIo, End};
+use super::parse::{AtClient, at_client};
 use super::retransmit::Unanswered;
 use super::{MAX_DATAGRAM, dgram, whole_frame};
 use crate::frames::{FrameInfo, UDP_MAX_FRAME, kind};
@@ -51,12 +52,11 @@ async fn handshake(socket: &UdpSocket) -> io::Result<Cookie> {
     loop {
         socket.send(&hello).await?;
         match tokio::time::timeout(HELLO_EVERY, socket.recv(&mut buf)).await {
-            Ok(Ok(n)) if n == 1 + COOKIE_LEN && buf[0] == dgram::COOKIE => {
-                let mut cookie = [0u8; COOKIE_LEN];
-                cookie.copy_from_slice(&buf[1..n]);
-                return Ok(cookie);
+            Ok(Ok(n)) => {
+                if let AtClient::Cookie(cookie) = at_client(&buf[..n]) {
+                    return Ok(cookie);
+                }
             }
-            Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
             Err(_) => {}
         }
@@ -110,37 +110,36 @@ async fn receive(
                 return;
             }
         };
-        match buf[..n].first() {
-            Some(&dgram::COOKIE) if n == 1 + COOKIE_LEN => {
+        match at_client(&buf[..n]) {
+            AtClient::Cookie(cookie) => {
                 let resend = {
                     let mut s = lock(&state);
-                    s.cookie.copy_from_slice(&buf[1..n]);
+                    s.cookie = cookie;
                     // Requests sent with a stale cookie were dropped: send them again.
                     s.unanswered.due(Instant::now(), true)
                 };
                 send_all(&socket, &state, resend).await;
             }
-            Some(&dgram::SERVER_FRAME) => {
-                let frame = &buf[1..n];
-                match whole_frame(frame) {
-                    Ok(info) => {
-                        if info.ends_call_from_server() {
-                            lock(&state).unanswered.done(info.request_id);
-                        }
-                        if arrivals
-                            .send(Ok(Bytes::copy_from_slice(frame)))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
+            AtClient::Frame(frame) => match whole_frame(frame) {
+                Ok(info) => {
+                    if info.ends_call_from_server() {
+                        lock(&state).unanswered.done(info.request_id);
                     }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "malformed datagram from the server dropped")
+                    if arrivals
+                        .send(Ok(Bytes::copy_from_slice(frame)))
+                        .await
+                        .is_err()
+                    {
+                        return;
                     }
                 }
+                Err(e) => {
+                    tracing::debug!(error = %e, "malformed datagram from the server dropped")
+                }
+            },
+            AtClient::Ignore => {
+                tracing::debug!(len = n, "unknown datagram from the server dropped")
             }
-            _ => tracing::debug!(len = n, "unknown datagram from the server dropped"),
         }
     }
 }

@@ -24,6 +24,7 @@ pub(crate) mod client;
 pub(crate) mod cookie;
 pub(crate) mod dedupe;
 pub(crate) mod io;
+pub(crate) mod parse;
 pub(crate) mod retransmit;
 pub(crate) mod server;
 

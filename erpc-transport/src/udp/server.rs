@@ -19,6 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use super::cookie::{COOKIE_LEN, Cookies};
 use super::dedupe::{Dedupe, Seen};
 use super::io::{DatagramIo, End};
+use super::parse::{AtServer, at_server};
 use super::{MAX_DATAGRAM, dgram, whole_frame};
 use crate::frames::{FrameInfo, UDP_MAX_FRAME, kind};
 use crate::link::{Link, PeerAddr};
@@ -128,19 +129,12 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
         if !accepting && !lock(&peers.peers).contains_key(&from) {
             continue;
         }
-        match datagram.first() {
-            Some(&dgram::HELLO) if n >= dgram::MIN_HELLO => {
+        match at_server(datagram, from, &cookies) {
+            AtServer::SendCookie => {
                 let reply = cookie_datagram(&cookies, from, Cookies::epoch());
                 let _ = socket.try_send_to(&reply, from);
             }
-            Some(&dgram::CLIENT_FRAME) if n >= dgram::CLIENT_PREFIX => {
-                let Some(epoch) = cookies.check(from, &datagram[1..dgram::CLIENT_PREFIX]) else {
-                    // Unvalidated: a 17-byte cookie for a datagram of at least 17 bytes.
-                    let reply = cookie_datagram(&cookies, from, Cookies::epoch());
-                    let _ = socket.try_send_to(&reply, from);
-                    continue;
-                };
-                let frame = &datagram[dgram::CLIENT_PREFIX..];
+            AtServer::Frame { epoch, frame } => {
                 let mut table = lock(&peers.peers);
                 if !table.contains_key(&from) {
                     if table.len() >= MAX_PEERS {
@@ -196,8 +190,7 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                 // A full queue drops the frame: the client retransmits requests.
                 let _ = peer.arrivals.try_send(arrival);
             }
-            // Anything else, or too short to answer within 3×, gets nothing.
-            _ => {}
+            AtServer::Ignore => {}
         }
     }
 }
