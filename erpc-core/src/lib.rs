@@ -47,6 +47,10 @@
 //! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
 #![warn(missing_docs)]
 
+/// Internals for the fuzz targets in `fuzz/` (feature `fuzzing`); not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod ambient;
 mod body;
 mod codec_failure;

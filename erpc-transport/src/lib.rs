@@ -55,6 +55,10 @@
 //! - one module per transport.
 #![warn(missing_docs)]
 
+/// UDP internals for the fuzz targets in `fuzz/` (feature `fuzzing`); not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod address;
 pub mod custom;
 pub mod frames;

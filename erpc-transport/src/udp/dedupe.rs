@@ -59,6 +59,12 @@ impl Dedupe {
         Seen::New
     }
 
+    /// Bytes of responses cached and call ids remembered: what the window's bounds cap.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.cache_bytes, self.order.len())
+    }
+
     /// The response to call `id` was sent as `datagram`: keep it for replays.
     pub(crate) fn on_response(&mut self, id: u64, datagram: Bytes) {
         if !self.seen.contains(&id) || datagram.len() > MAX_CACHE_BYTES {

@@ -1,0 +1,7 @@
+//! The zlib decompressor on arbitrary input with a limit: see `erpc_fuzz::check_decompress`.
+#![no_main]
+
+use erpc_codec::compression::CompressionId;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| erpc_fuzz::check_decompress(CompressionId::ZLIB, data));
