@@ -16,28 +16,6 @@ use tokio::time::Instant;
 
 const CLIENTS: usize = 1000;
 
-/// Raise the soft limit on open files to the hard limit; the soft limit now in force.
-fn raise_open_files_limit() -> libc::rlim_t {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            ..limit
-        };
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-            limit = raised;
-        }
-    }
-    limit.rlim_cur
-}
-
 /// Skip (with a note) where even the hard limit cannot hold the test's sockets.
 fn enough_open_files() -> bool {
     let limit = raise_open_files_limit();
