@@ -25,8 +25,10 @@
 //! - [`service`]: the attribute entry point.
 //! - `model`: the parsed trait and its checks.
 //! - `expand`: the generated code.
+//! - `mock`: the generated mock (`MockGreeter`).
 
 mod expand;
+mod mock;
 mod model;
 
 use proc_macro::TokenStream;
