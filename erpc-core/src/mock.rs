@@ -89,32 +89,35 @@ impl Recorder {
 
     /// Record a request-response or oneway call.
     pub fn record(&self, request: &Request) {
-        let cx = request.context();
-        let call = RecordedCall {
-            method: cx.method().to_owned(),
-            metadata: cx.metadata().clone(),
-            deadline: cx.deadline(),
-            stream: false,
-            service: cx.service().to_owned(),
-            codec: request.codec(),
-            codecs: Some(request.codecs().clone()),
-            body: request.body().clone(),
-        };
-        self.state().calls.push(call);
+        let body = (
+            request.codec(),
+            request.codecs().clone(),
+            request.body().clone(),
+        );
+        self.push(request.context(), Some(body));
     }
 
     /// Record the opening of a streaming call.
     pub fn record_stream(&self, request: &StreamRequest) {
-        let cx = request.context();
+        self.push(request.context(), None);
+    }
+
+    /// Record a call of `cx`, with its body if it is not a stream.
+    fn push(&self, cx: &Context, body: Option<(CodecId, Arc<Codecs>, Bytes)>) {
+        let stream = body.is_none();
+        let (codec, codecs, body) = match body {
+            Some((codec, codecs, body)) => (codec, Some(codecs), body),
+            None => (CodecId::default(), None, Bytes::new()),
+        };
         let call = RecordedCall {
             method: cx.method().to_owned(),
             metadata: cx.metadata().clone(),
             deadline: cx.deadline(),
-            stream: true,
+            stream,
             service: cx.service().to_owned(),
-            codec: CodecId::default(),
-            codecs: None,
-            body: Bytes::new(),
+            codec,
+            codecs,
+            body,
         };
         self.state().calls.push(call);
     }
