@@ -315,3 +315,27 @@ async fn a_dropped_response_hangs_until_the_deadline_on_either_side() {
 fn a_probability_out_of_range_is_refused_naming_it() {
     let _ = Fault::new().error(1.5, Status::internal("x"));
 }
+
+#[tokio::test]
+async fn the_same_seed_draws_the_same_faults() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let faults = Faults::seeded(9);
+        faults.set_all(Fault::new().error(0.5, Status::unavailable("injected")));
+        let client = Client::builder().layer(faults.layer());
+        let (client, _server) =
+            testing::pair_with::<GreeterClient>(Server::builder().add_service(mock()), client)
+                .await;
+        let mut run = Vec::new();
+        for _ in 0..64 {
+            run.push(client.hello("x".into()).await.is_ok());
+        }
+        runs.push(run);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(
+        runs[0].contains(&true) && runs[0].contains(&false),
+        "{:?}",
+        runs[0]
+    );
+}
