@@ -73,10 +73,13 @@
 //! # Cargo features
 //! On by default: `tcp`, `unix`, `mem` (transports); `msgpack`, `json`, `protobuf` (codecs);
 //! `gzip`, `zlib`, `zstd` (compression). Off by default: `tls`, `ws`, `wss`, `quic`, `udp`,
-//! `kcp` (transports), or `all-transports` for every one.
+//! `kcp` (transports), or `all-transports` for every one; `testing`, the testing kit
+//! ([`testing`]: a served service and its client in one line, mocks, fault injection).
 #![warn(missing_docs)]
 
 pub mod blocking;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// The README's code, compiled and run as a doctest so the quick start cannot rot.
 #[cfg(doctest)]

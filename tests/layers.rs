@@ -12,6 +12,7 @@ use std::time::Duration;
 use erpc::client::{Attempt, AttemptService, CallService};
 use erpc::discovery::StaticList;
 use erpc::layer::{Layer, Service};
+use erpc::testing::pair_with;
 use erpc::{ClientRequest, ClientResponse, Code, Context, Request, ServerStream, Status};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -351,11 +352,8 @@ async fn a_server_layer_refusing_a_stream_ends_it_with_that_status() {
                 Some("ok") => Ok(request),
                 _ => Err(Status::unauthenticated("no token")),
             },
-        ))
-        .serve([mem_addr()])
-        .await
-        .unwrap();
-    let client = ProbeClient::new(erpc::Client::builder().build(server.local_addr()).unwrap());
+        ));
+    let (client, _server) = pair_with::<ProbeClient>(server, erpc::Client::builder()).await;
     let refused = match client.listen("k".to_owned()).await {
         Ok(mut messages) => messages.next().await.expect("an end").unwrap_err(),
         Err(status) => status,
@@ -365,7 +363,6 @@ async fn a_server_layer_refusing_a_stream_ends_it_with_that_status() {
     assert_eq!(status.code(), Code::Unauthenticated, "{status}");
     let ok = client.who().metadata("token", "ok").await.unwrap();
     assert_eq!(ok, "a");
-    server.shutdown().await;
 }
 
 /// Answers every call itself, passing nothing on.
@@ -394,11 +391,8 @@ async fn a_server_layer_answering_a_stream_opening_itself_fails_the_call_naming_
             fails: false,
             calls: Arc::default(),
         }))
-        .layer(tower::layer::layer_fn(|_inner| AnswersItself))
-        .serve([mem_addr()])
-        .await
-        .unwrap();
-    let client = ProbeClient::new(erpc::Client::builder().build(server.local_addr()).unwrap());
+        .layer(tower::layer::layer_fn(|_inner| AnswersItself));
+    let (client, _server) = pair_with::<ProbeClient>(server, erpc::Client::builder()).await;
     let status = match client.listen("k".to_owned()).await {
         Ok(mut messages) => messages.next().await.expect("an end").unwrap_err(),
         Err(status) => status,
@@ -408,7 +402,6 @@ async fn a_server_layer_answering_a_stream_opening_itself_fails_the_call_naming_
         status.message().contains("without passing its opening on"),
         "{status}"
     );
-    server.shutdown().await;
 }
 
 /// Retries once on `unavailable`, as middleware: `next` is cloned for the second try.

@@ -75,26 +75,20 @@ impl Whoami for WhoamiImpl {
 #[tokio::test]
 async fn server_and_client_middleware_compose() {
     let order = Arc::new(Mutex::new(Vec::new()));
-    let addr = mem_addr();
     let server = erpc::Server::builder()
         .middleware(Trace("outer", order.clone()))
         .middleware(RequireToken("s3cret"))
         .middleware(Trace("inner", order.clone()))
         .add_service(WhoamiServer::new(WhoamiImpl))
-        .add_service(EchoServer::new(EchoImpl::default()))
-        .serve([addr.as_str()])
-        .await
-        .unwrap();
+        .add_service(EchoServer::new(EchoImpl::default()));
+    let authed = erpc::Client::builder().middleware(AddToken("s3cret"));
+    let (authed, server) = erpc::testing::pair_with::<erpc::Client>(server, authed).await;
 
-    let anonymous = WhoamiClient::connect(addr.as_str()).await.unwrap();
+    let anonymous: WhoamiClient = server.client().await;
     let err = anonymous.whoami().await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(*order.lock().unwrap(), ["outer"]);
 
-    let authed = erpc::Client::builder()
-        .middleware(AddToken("s3cret"))
-        .build(addr.as_str())
-        .unwrap();
     assert_eq!(
         WhoamiClient::new(authed.clone()).whoami().await.unwrap(),
         "ada"
@@ -106,5 +100,4 @@ async fn server_and_client_middleware_compose() {
     // A per-call token works too.
     let ok = anonymous.whoami().metadata("authorization", "s3cret").await;
     assert_eq!(ok.unwrap(), "ada");
-    server.shutdown().await;
 }

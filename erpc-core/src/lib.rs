@@ -70,6 +70,7 @@ mod engine;
 pub mod extensions;
 pub mod metadata;
 pub mod middleware;
+pub mod mock;
 pub mod observe;
 pub mod protocol;
 pub mod server;

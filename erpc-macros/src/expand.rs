@@ -10,15 +10,17 @@ pub fn expand(service: &Service) -> TokenStream {
     let the_trait = expand_trait(service);
     let server = expand_server(service);
     let client = expand_client(service);
+    let mock = crate::mock::expand_mock(service);
     quote! {
         #the_trait
         #server
         #client
+        #mock
     }
 }
 
 /// The request type: `()` for no argument, the argument's type for one, a tuple for more.
-fn request_type(method: &Method) -> TokenStream {
+pub(crate) fn request_type(method: &Method) -> TokenStream {
     let types: Vec<&Type> = method.args.iter().map(|(_, ty)| ty).collect();
     match types.as_slice() {
         [] => quote!(()),
@@ -307,6 +309,12 @@ fn expand_client(service: &Service) -> TokenStream {
             }
 
             #(#methods)*
+        }
+
+        impl #krate::client::TypedClient for #client {
+            fn from_client(client: #krate::Client) -> Self {
+                Self::new(client)
+            }
         }
     }
 }

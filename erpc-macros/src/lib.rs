@@ -19,14 +19,17 @@
 //!   so handlers can run on any runtime thread (implement it with plain `async fn`);
 //! - `GreeterServer<T: Greeter>`, an `erpc::Service` to add to a server;
 //! - `GreeterClient`, with one method per trait method returning an awaitable `erpc::Call`
-//!   (or `erpc::Oneway`) that takes per-call options.
+//!   (or `erpc::Oneway`) that takes per-call options;
+//! - `MockGreeter`, a service from one closure per method that records every call (tests).
 //!
 //! # Layout
 //! - [`service`]: the attribute entry point.
 //! - `model`: the parsed trait and its checks.
 //! - `expand`: the generated code.
+//! - `mock`: the generated mock (`MockGreeter`).
 
 mod expand;
+mod mock;
 mod model;
 
 use proc_macro::TokenStream;
@@ -36,7 +39,10 @@ use proc_macro::TokenStream;
 /// For `trait Greeter`, it generates `GreeterServer<T: Greeter>` (an `erpc::Service`: pass it
 /// to `Server::builder().add_service`) and `GreeterClient` (one method per trait method,
 /// returning an awaitable call that takes per-call options: `.timeout(d)`, `.metadata(k, v)`,
-/// `.codec(id)`, ...; `GreeterClient::connect(addr)` or `GreeterClient::new(client)`).
+/// `.codec(id)`, ...; `GreeterClient::connect(addr)` or `GreeterClient::new(client)`), and
+/// `MockGreeter` (one closure per method, every call recorded: see `erpc::testing`; not
+/// generated for a trait with supertraits; a trait method named `new` or `recorder`, or both
+/// `m` and `expect_m`, clashes with the mock's own methods).
 ///
 /// Methods (each `async fn`, taking `&self`):
 /// - `async fn m(&self, a: A) -> Result<T, Status>`: request-response. Several arguments

@@ -13,6 +13,7 @@ mod observed;
 mod pool;
 mod stream_call;
 mod target;
+mod typed;
 mod watchers;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use in_flight::PendingCall;
 pub use layer::Opening;
 pub use layer::{Attempt, AttemptService, CallService};
 pub use stream_call::{ClientStreamCall, StreamCall};
+pub use typed::TypedClient;
 
 use crate::body::{compress, decompress};
 use crate::client::layer::{Route, Transmit};

@@ -126,6 +126,11 @@ impl Request {
         self.context
     }
 
+    /// The codecs the body can be decoded with (a mock's record decodes it later).
+    pub(crate) fn codecs(&self) -> &Arc<Codecs> {
+        &self.codecs
+    }
+
     fn codec_ref(&self, id: CodecId) -> Result<&dyn Codec, Status> {
         self.codecs
             .get(id)
