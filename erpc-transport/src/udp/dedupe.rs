@@ -60,7 +60,7 @@ impl Dedupe {
     }
 
     /// Bytes of responses cached and call ids remembered: what the window's bounds cap.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn sizes(&self) -> (usize, usize) {
         (self.cache_bytes, self.order.len())
     }
