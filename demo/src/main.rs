@@ -1,7 +1,9 @@
 //! The erpc tour, in one process on embedded defaults: a server with three services on every
 //! transport (tcp, unix, mem, tls, ws, wss, quic, udp, kcp), and a client showing codecs,
 //! compression, deadlines, cancellation, oneway calls, errors, streaming (a live counter, a
-//! chat, server push), and the transports side by side with their latency.
+//! chat, server push), the transports side by side with their latency, discovery, and — when
+//! a NATS server is reachable (`ERPC_DEMO_NATS`, default `nats://127.0.0.1:4222`) — a call
+//! through a durable queue.
 //!
 //! Run it with `cargo run --release -p demo`.
 
@@ -14,6 +16,8 @@ use erpc::{CodecId, CompressionId, Context, Status, TransportOptions};
 use serde::{Deserialize, Serialize};
 
 mod hello;
+#[cfg(feature = "queue")]
+mod queue;
 mod ticker;
 
 /// Greets people, slowly if asked.
@@ -108,7 +112,9 @@ impl Calculator for Arc<Server> {
 
 /// The erpc tour, in one process: a server with three services on every transport (each on a
 /// free loopback port), and a client showing codecs, compression, deadlines, cancellation,
-/// oneway calls, errors, streams, the transports side by side and discovery. SIGINT or
+/// oneway calls, errors, streams, the transports side by side, discovery and a call through a
+/// durable queue (NATS JetStream at `ERPC_DEMO_NATS`, default `nats://127.0.0.1:4222`, when
+/// one is reachable; otherwise one line says how to start it). SIGINT or
 /// SIGTERM stops the tour and shuts the server down gracefully.
 #[derive(Debug, clap::Parser)]
 #[command(name = "demo")]
@@ -166,7 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     outcome
 }
 
-/// Sections 1 to 8, against the tour's server.
+/// Sections 1 to 9, against the tour's server.
 async fn tour(
     server: &erpc::ServerHandle,
     state: &Arc<Server>,
@@ -283,6 +289,12 @@ async fn tour(
         "\n8. Discovery: an embedded center, three registered instances, calls spread over them"
     );
     discovery_tour().await?;
+
+    #[cfg(feature = "queue")]
+    {
+        println!("\n9. A call through a durable queue (NATS JetStream)");
+        queue::tour(&server.local_addr().to_string()).await?;
+    }
 
     Ok(())
 }

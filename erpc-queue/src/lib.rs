@@ -26,6 +26,8 @@ pub mod nats;
 pub mod queue;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+#[cfg(feature = "servers")]
+pub mod servers;
 pub mod targets;
 mod via_queue;
 mod window;

@@ -72,7 +72,7 @@ async fn typed_round_trip(backend: Backend) {
 /// dropped, and the next call gets its own answer.
 async fn deadline_on_the_queue_and_on_the_way_back(backend: Backend) {
     let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
+    let queue = server.connect().await;
     let (service, seen) = support::service(Duration::from_millis(600)).await;
     let mut dead = support::dead_letters(&queue).await;
     let client = support::client(queue.clone(), Duration::from_millis(300)).await;
@@ -108,7 +108,7 @@ async fn deadline_on_the_queue_and_on_the_way_back(backend: Backend) {
 /// with the last error, and the caller is answered with it.
 async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
     let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
+    let queue = server.connect().await;
     let mut dead = support::dead_letters(&queue).await;
     let down = format!("tcp://127.0.0.1:{}", support::servers::free_port());
     let _bridge = support::bridge(
@@ -192,14 +192,14 @@ async fn a_repeated_idempotency_key_runs_once(backend: Backend) {
 /// connections.
 async fn two_bridges_share_the_load(backend: Backend) {
     let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
+    let queue = server.connect().await;
     let (service, seen) = support::service(Duration::from_millis(100)).await;
     let config = erpc_queue::BridgeConfig {
         concurrency: 2,
         ..support::bridge_config(backend, &server.url, &service.local_addr().to_string())
     };
-    let _a = support::bridge(support::connect(backend, &server).await, config.clone()).await;
-    let _b = support::bridge(support::connect(backend, &server).await, config).await;
+    let _a = support::bridge(server.connect().await, config.clone()).await;
+    let _b = support::bridge(server.connect().await, config).await;
     let client = support::client(queue.clone(), Duration::from_secs(30)).await;
     let work = WorkClient::new(client.client());
     let calls = (0..16).map(|n| {
@@ -223,7 +223,7 @@ async fn two_bridges_share_the_load(backend: Backend) {
 async fn bridge_killed_mid_flight_every_request_answered_once(backend: Backend) {
     const CALLS: u64 = 8;
     let server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
+    let queue = server.connect().await;
     let (service, seen) = support::service(Duration::from_millis(1_500)).await;
     let dir = tempfile::tempdir().expect("a directory");
     let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
@@ -265,7 +265,7 @@ async fn bridge_killed_mid_flight_every_request_answered_once(backend: Backend) 
 async fn queue_server_restart_loses_no_accepted_request(backend: Backend) {
     const SENT: u64 = 6;
     let mut server = backend.server().await;
-    let queue = support::connect(backend, &server).await;
+    let queue = server.connect().await;
     let (service, seen) = support::service(Duration::ZERO).await;
     let client = support::client(queue.clone(), Duration::from_secs(60)).await;
     for n in 0..SENT {
@@ -277,7 +277,7 @@ async fn queue_server_restart_loses_no_accepted_request(backend: Backend) {
     }
     server.restart().await;
     let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
-    let _bridge = support::bridge(support::connect(backend, &server).await, config).await;
+    let _bridge = support::bridge(server.connect().await, config).await;
     seen.wait_for(Duration::from_secs(60), |s| s.total_runs() == SENT as u32)
         .await;
     for n in 0..SENT {
@@ -295,7 +295,7 @@ async fn queue_server_restart_loses_no_accepted_request(backend: Backend) {
 #[tokio::test]
 async fn nats_redelivers_an_unacked_message() {
     let server = Backend::Nats.server().await;
-    let queue = support::connect(Backend::Nats, &server).await;
+    let queue = server.connect().await;
     queue
         .publish("erpc.contract", Bytes::from_static(b"m"))
         .await
@@ -355,7 +355,7 @@ async fn nats_targets_found_through_a_center() {
         .expect("the service serves and registers");
 
     let server = Backend::Nats.server().await;
-    let queue = support::connect(Backend::Nats, &server).await;
+    let queue = server.connect().await;
     let mut config = support::bridge_config(Backend::Nats, &server.url, "unused");
     config.targets[0].service = "*".into();
     config.targets[0].address = None;
@@ -390,7 +390,7 @@ async fn nats_a_panic_while_forwarding_dead_letters_the_request() {
         }
     }
     let server = Backend::Nats.server().await;
-    let queue = support::connect(Backend::Nats, &server).await;
+    let queue = server.connect().await;
     let (service, seen) = support::service(Duration::ZERO).await;
     let mut dead = support::dead_letters(&queue).await;
     let config = support::bridge_config(

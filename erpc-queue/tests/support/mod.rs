@@ -2,7 +2,7 @@
 //! bridges in process and as child processes.
 #![allow(dead_code)]
 
-pub mod servers;
+pub use erpc_queue::servers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -124,37 +124,6 @@ pub async fn service(delay: Duration) -> (ServerHandle, Arc<Seen>) {
         .await
         .expect("the service serves");
     (server, seen)
-}
-
-/// Connect to `server`, retrying until a publish is confirmed: RabbitMQ listens before it
-/// takes AMQP sessions, and after a restart before its queues have recovered.
-pub async fn connect(backend: Backend, server: &servers::Server) -> Arc<dyn Queue> {
-    let config = erpc_queue::QueueConfig {
-        backend: backend.name().into(),
-        url: Some(server.url.clone()),
-        ..Default::default()
-    };
-    let started = tokio::time::Instant::now();
-    loop {
-        let ready = async {
-            let queue = erpc_queue::connect(&config).await?;
-            queue
-                .publish("erpc.ready", bytes::Bytes::from_static(b"ready"))
-                .await?;
-            Ok::<_, erpc_queue::QueueError>(queue)
-        };
-        match ready.await {
-            Ok(queue) => return queue,
-            Err(e) => {
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "cannot connect to {}: {e}",
-                    server.url
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
 }
 
 /// A bridge configuration for `backend` at `url` forwarding Work to `address`.
@@ -320,7 +289,7 @@ pub struct Stack {
 
 pub async fn stack(backend: Backend, delay: Duration, timeout: Duration) -> Stack {
     let server = backend.server().await;
-    let queue = connect(backend, &server).await;
+    let queue = server.connect().await;
     let (service, seen) = self::service(delay).await;
     let config = bridge_config(backend, &server.url, &service.local_addr().to_string());
     let bridge = self::bridge(queue.clone(), config).await;

@@ -1,11 +1,17 @@
-//! Real queue servers for the tests — Debian's `nats-server` and `rabbitmq-server`
-//! (scripts/install-deps.sh installs both), each started on free loopback ports with a
-//! temporary data directory and killed when dropped.
+//! Real queue servers for tests and benchmarks (feature `servers`) — Debian's `nats-server`
+//! and `rabbitmq-server` (scripts/install-deps.sh installs both), each started on free
+//! loopback ports with a temporary data directory and killed when dropped.
+//!
+//! Test support, not for production: every function here panics, with a message naming
+//! what is missing, when a server is not installed or does not start in time.
 
 use std::os::unix::process::CommandExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::{Queue, QueueConfig, QueueError};
 
 /// A free loopback port (the listener is closed: a server started right after binds it).
 pub fn free_port() -> u16 {
@@ -61,6 +67,46 @@ impl Server {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The backend's name in a [`QueueConfig`](crate::QueueConfig): `nats` or `rabbitmq`.
+    pub fn backend(&self) -> &'static str {
+        match self.kind {
+            Kind::Nats => "nats",
+            Kind::RabbitMq { .. } => "rabbitmq",
+        }
+    }
+
+    /// A queue connected to this server, retrying until a publish (on `erpc.ready`) is
+    /// confirmed, for up to a minute: RabbitMQ listens before it takes AMQP sessions, and
+    /// after a restart before its queues have recovered.
+    pub async fn connect(&self) -> Arc<dyn Queue> {
+        let config = QueueConfig {
+            backend: self.backend().into(),
+            url: Some(self.url.clone()),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        loop {
+            let ready = async {
+                let queue = crate::connect(&config).await?;
+                queue
+                    .publish("erpc.ready", bytes::Bytes::from_static(b"ready"))
+                    .await?;
+                Ok::<_, QueueError>(queue)
+            };
+            match ready.await {
+                Ok(queue) => return queue,
+                Err(e) => {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(60),
+                        "cannot connect to {}: {e}",
+                        self.url
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 
     /// Stop the server and start it again on the same port with the same data directory.
