@@ -235,7 +235,8 @@ async fn faults_switch_at_run_time_and_per_method() {
     faults.set("Greeter.hello", Fault::new().reset(1.0));
     let reset = client.hello("x".into()).await.unwrap_err();
     assert_eq!(reset.code(), Code::Unavailable);
-    assert!(reset.message().contains("connection reset"), "{reset}");
+    // The server closed the connection: the client saw it go.
+    assert!(reset.message().contains("closed by peer"), "{reset}");
     assert_eq!(client.add(1, 2).await.unwrap(), 3, "add has no fault");
     faults.set_all(Fault::new().error(1.0, Status::internal("everything")));
     assert_eq!(client.add(1, 2).await.unwrap_err().code(), Code::Internal);
@@ -338,4 +339,61 @@ async fn the_same_seed_draws_the_same_faults() {
         "{:?}",
         runs[0]
     );
+}
+
+/// Counts the client's connections opened and closed.
+#[derive(Clone, Default)]
+struct Connections(Arc<(AtomicUsize, AtomicUsize)>);
+
+impl erpc::observe::Observer for Connections {
+    fn connection_opened(&self, _: erpc::observe::Side, _: &erpc::PeerAddr) {
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn connection_closed(
+        &self,
+        _: erpc::observe::Side,
+        _: &erpc::PeerAddr,
+        _: &erpc::observe::CloseReason,
+    ) {
+        self.0.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Connections {
+    async fn wait(&self, opened: usize, closed: usize) {
+        let by = Instant::now() + Duration::from_secs(5);
+        while self.0.0.load(Ordering::SeqCst) < opened || self.0.1.load(Ordering::SeqCst) < closed {
+            assert!(
+                Instant::now() < by,
+                "connections never reached {opened} opened / {closed} closed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reset_on_either_side_closes_the_connection_and_the_client_dials_anew() {
+    for server_side in [true, false] {
+        let faults = Faults::new();
+        let connections = Connections::default();
+        let server = Server::builder().add_service(GreeterServer::new(Real(Arc::default())));
+        let client = Client::builder().observer(connections.clone());
+        let (server, client) = if server_side {
+            (server.layer(faults.layer()), client)
+        } else {
+            (server, client.attempt_layer(faults.layer()))
+        };
+        let (client, test_server) = testing::pair_with::<GreeterClient>(server, client).await;
+        assert_eq!(client.add(1, 2).await.unwrap(), 3);
+        connections.wait(1, 0).await;
+        faults.set("Greeter.hello", Fault::new().reset(1.0));
+        let reset = client.hello("x".into()).await.unwrap_err();
+        assert_eq!(reset.code(), Code::Unavailable, "{reset}");
+        // The connection itself went down, and the next call dials a new one.
+        connections.wait(1, 1).await;
+        assert_eq!(client.add(2, 3).await.unwrap(), 5);
+        connections.wait(2, 1).await;
+        test_server.shutdown().await;
+    }
 }

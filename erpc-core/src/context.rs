@@ -21,7 +21,8 @@ use crate::protocol::ByteStr;
 pub struct Context {
     pub(crate) deadline: Instant,
     pub(crate) metadata: Metadata,
-    pub(crate) peer: Option<Arc<PeerAddr>>,
+    /// The connection the call came on, when it came over a transport.
+    pub(crate) conn: Option<Arc<Connection>>,
     pub(crate) service: ByteStr,
     pub(crate) method: ByteStr,
     pub(crate) request_id: u64,
@@ -54,7 +55,7 @@ impl Context {
         Context {
             deadline: Instant::now() + timeout,
             metadata: Metadata::new(),
-            peer: None,
+            conn: None,
             service: service.into(),
             method: method.into(),
             request_id: 0,
@@ -96,7 +97,18 @@ impl Context {
 
     /// Who called, when the call came over a transport.
     pub fn peer(&self) -> Option<&PeerAddr> {
-        self.peer.as_deref()
+        self.conn.as_deref().map(|conn| &conn.peer)
+    }
+
+    /// Close the connection this call came on at once, as a reset would: no GOAWAY, no
+    /// answer to this call or any other running on it (their clients fail them
+    /// `unavailable`, as for a lost connection). For chaos drills and fault injection
+    /// (`erpc::testing`'s `Fault::reset`), and for a peer that must be dropped now. Does
+    /// nothing for a context made with [`Context::new`].
+    pub fn abort_connection(&self) {
+        if let Some(conn) = &self.conn {
+            conn.dead.fire();
+        }
     }
 
     /// The service name.
@@ -149,4 +161,12 @@ impl Context {
         self.metadata = metadata;
         self
     }
+}
+
+/// The connection a call came on: who is at the other end, and the signal that kills it.
+/// One `Arc` per connection, shared by its calls' contexts.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub peer: PeerAddr,
+    pub dead: Arc<crate::engine::signal::Signal>,
 }

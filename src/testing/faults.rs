@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use erpc_core::client::Attempt;
 use erpc_core::layer::{Layer, Service};
 use erpc_core::{ClientRequest, Request, Status};
 use futures_util::future::BoxFuture;
@@ -77,10 +78,13 @@ impl Fault {
         self
     }
 
-    /// With probability `p`, fail the call `unavailable` ("connection reset") without making
-    /// it, as a connection lost before the request went out. A layer sees one call, not the
-    /// connection: on a server it does not close the connection (no layer can), it answers
-    /// this call as a reset connection would have failed it.
+    /// With probability `p`, reset the connection instead of making the call: on a server
+    /// (`ServerBuilder::layer`) the call's connection is closed at once
+    /// (`Context::abort_connection`), so every call on it fails `unavailable` at its client;
+    /// as an attempt-level layer (`ClientBuilder::attempt_layer`) the attempt's connection is
+    /// closed (`Attempt::abort_connection`) and the client dials anew for the next call. As a
+    /// call-level client layer (`ClientBuilder::layer`), which runs before a connection is
+    /// picked, only the call fails `unavailable`, as a reset would have failed it.
     ///
     /// # Panics
     /// If `p` is not within 0.0..=1.0.
@@ -234,6 +238,11 @@ pub trait FaultTarget: Send + 'static {
     fn method(&self) -> &str;
     /// When the caller stops waiting.
     fn deadline(&self) -> Instant;
+    /// Close the connection the call is on, if this side of it knows it; whether it did. A
+    /// client's call-level request does not know its connection yet (the pick comes after).
+    fn abort_connection(&self) -> bool {
+        false
+    }
 }
 
 impl FaultTarget for ClientRequest {
@@ -257,6 +266,26 @@ impl FaultTarget for Request {
     }
     fn deadline(&self) -> Instant {
         self.context().deadline()
+    }
+    fn abort_connection(&self) -> bool {
+        self.context().abort_connection();
+        self.context().peer().is_some()
+    }
+}
+
+impl FaultTarget for Attempt {
+    fn service(&self) -> &str {
+        &self.request.service
+    }
+    fn method(&self) -> &str {
+        &self.request.method
+    }
+    fn deadline(&self) -> Instant {
+        self.request.deadline
+    }
+    fn abort_connection(&self) -> bool {
+        Attempt::abort_connection(self);
+        true
     }
 }
 
@@ -305,10 +334,16 @@ where
         // The clone that was made ready is the one that must be called (tower's rule).
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
+        let reset = matches!(outcome, Outcome::Reset) && request.abort_connection();
         Box::pin(async move {
             if let Outcome::Reset = outcome {
+                let how = if reset {
+                    ""
+                } else {
+                    " (the call only: no connection here yet)"
+                };
                 return Err(Status::unavailable(format!(
-                    "connection reset (fault injected on {name})"
+                    "connection reset (fault injected on {name}){how}"
                 )));
             }
             if !delay.is_zero() {

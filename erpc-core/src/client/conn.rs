@@ -254,6 +254,14 @@ impl ClientConn {
     }
 
     /// Counts a stream in the instance's load until dropped (no guard when not balanced).
+    /// Kill the connection now: its calls fail `unavailable` with `why`, its tasks stop.
+    pub fn abort(&self, why: &str) {
+        self.shared.kill(Status::unavailable(format!(
+            "connection to {}: {why}",
+            self.peer
+        )));
+    }
+
     /// The address dialled.
     pub fn peer(&self) -> &Address {
         &self.peer

@@ -45,6 +45,14 @@ impl Attempt {
     pub fn load(&self) -> Option<&Arc<Load>> {
         self.conn.load()
     }
+
+    /// Close the connection this attempt would go out on at once, as a reset would: every
+    /// call on it fails `unavailable`, and the client dials a new one for the next call. For
+    /// chaos drills and fault injection (`erpc::testing`'s `Fault::reset`).
+    pub fn abort_connection(&self) {
+        self.conn
+            .abort("the connection was aborted (Attempt::abort_connection)");
+    }
 }
 
 impl std::fmt::Debug for Attempt {

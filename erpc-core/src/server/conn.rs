@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use erpc_transport::{Link, PeerAddr};
+use erpc_transport::Link;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::Connection;
 use crate::context::Context;
 use crate::deadline;
 use crate::engine::deadlines::sweep;
@@ -92,7 +93,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
         answers_waiting: Arc::default(),
         data_tx,
         in_flight: in_flight.clone(),
-        peer: Arc::new(link.peer.clone()),
+        conn: Arc::new(Connection {
+            peer: link.peer.clone(),
+            dead: dead.clone(),
+        }),
         draining,
         last_id,
         max_frame: link.max_frame,
@@ -245,7 +249,9 @@ struct ServerEndpoint {
     /// The writer's queue for stream messages.
     data_tx: mpsc::Sender<OutFrame>,
     in_flight: Arc<InFlight>,
-    peer: Arc<PeerAddr>,
+    /// Who is at the other end, and the signal that kills the connection (shared by the
+    /// calls' contexts: `Context::abort_connection`).
+    conn: Arc<Connection>,
     draining: Arc<AtomicBool>,
     last_id: Arc<AtomicU64>,
     /// The transport's largest frame, if it has one (UDP).
@@ -290,7 +296,7 @@ impl Endpoint for ServerEndpoint {
             Kind::GOAWAY | Kind::RESPONSE => Verdict::Junk,
             Kind::ERROR => {
                 let message = frame.head.message.as_ref().map_or("", |m| m.as_str());
-                tracing::warn!(peer = %self.peer, message, "client reported a connection error");
+                tracing::warn!(peer = %self.conn.peer, message, "client reported a connection error");
                 Verdict::Useful
             }
             other => self.reject(
@@ -357,7 +363,7 @@ impl ServerEndpoint {
         verdict: Verdict,
     ) -> Verdict {
         if let Some(observer) = &self.shared.observer {
-            observer.frame_refused(Side::Server, &self.peer, refusal);
+            observer.frame_refused(Side::Server, &self.conn.peer, refusal);
         }
         let answer = match header.kind {
             Kind::ONEWAY => None,
@@ -368,7 +374,7 @@ impl ServerEndpoint {
             _ => Some(status_frame(header.request_id, &status)),
         };
         let Some(answer) = answer else {
-            tracing::debug!(peer = %self.peer, kind = ?header.kind, %status, "refused frame");
+            tracing::debug!(peer = %self.conn.peer, kind = ?header.kind, %status, "refused frame");
             return verdict;
         };
         self.answer(answer.into(), verdict)
@@ -456,7 +462,7 @@ impl ServerEndpoint {
             return self.refuse(
                 &header,
                 Refusal::Unknown,
-                streaming_unsupported(self.peer.scheme()),
+                streaming_unsupported(self.conn.peer.scheme()),
             );
         }
         let now = Instant::now();
@@ -486,7 +492,7 @@ impl ServerEndpoint {
                 service: service_name,
                 method,
                 metadata: &frame.head.metadata,
-                peer: &self.peer,
+                peer: &self.conn.peer,
                 kind: match header.kind {
                     Kind::ONEWAY => CallKind::Oneway,
                     Kind::STREAM_OPEN => CallKind::Stream,
@@ -534,7 +540,7 @@ impl ServerEndpoint {
             Err(Refused::Duplicate) => {
                 // Answering would complete the original call with the wrong outcome, so the
                 // duplicate is dropped and the original left to finish.
-                tracing::warn!(peer = %self.peer, id, "duplicate request id in flight; ignored");
+                tracing::warn!(peer = %self.conn.peer, id, "duplicate request id in flight; ignored");
                 // Ids of calls in flight MUST differ (PROTOCOL.md §3).
                 return Verdict::Junk;
             }
@@ -559,7 +565,7 @@ impl ServerEndpoint {
         let context = Context {
             deadline,
             metadata: head.metadata,
-            peer: Some(self.peer.clone()),
+            conn: Some(self.conn.clone()),
             service: service_name,
             method,
             request_id: id,
