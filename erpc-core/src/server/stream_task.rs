@@ -64,7 +64,7 @@ impl StreamTask {
                 None,
                 Box::new(move || detach.inbox.detach()),
                 Site::ServerRequest,
-                call.clone(),
+                call,
             )
             .watched(watch.clone());
             let request =
