@@ -278,13 +278,35 @@ impl<M: Around<Req, Resp>, Req, Resp> Service<Req> for WithAround<M, Req, Resp> 
     }
 }
 
+/// A tower layer that erpc can add to one of its stacks: any `Layer` over
+/// [`BoxedService<Req, Resp>`] whose service is `Clone + Send + Sync` (each call clones it),
+/// fails with an error convertible into a [`BoxError`] and returns a `Send` future. What
+/// `ClientBuilder::layer` (`Req` = `ClientRequest`), `ClientBuilder::attempt_layer`
+/// (`Attempt`) and `ServerBuilder::layer` (`Request`) take; implemented for every such layer.
+pub trait ErasableLayer<Req, Resp>: Send + Sync + 'static {
+    /// `inner` wrapped in this layer, erased.
+    fn erase(&self, inner: BoxedService<Req, Resp>) -> BoxedService<Req, Resp>;
+}
+
+impl<L, Req, Resp> ErasableLayer<Req, Resp> for L
+where
+    L: Layer<BoxedService<Req, Resp>> + Send + Sync + 'static,
+    L::Service: Service<Req, Response = Resp> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Req>>::Error: Into<BoxError>,
+    <L::Service as Service<Req>>::Future: Send + 'static,
+    Req: Send + 'static,
+    Resp: 'static,
+{
+    fn erase(&self, inner: BoxedService<Req, Resp>) -> BoxedService<Req, Resp> {
+        BoxedService::new(self.layer(inner))
+    }
+}
+
 /// Layers added one by one to a builder, applied when it builds: the first added runs
 /// outermost (as in `tower::ServiceBuilder`).
 pub(crate) struct Stack<Req, Resp> {
-    layers: Vec<Arc<WrapFn<Req, Resp>>>,
+    layers: Vec<Arc<dyn ErasableLayer<Req, Resp>>>,
 }
-
-type WrapFn<Req, Resp> = dyn Fn(BoxedService<Req, Resp>) -> BoxedService<Req, Resp> + Send + Sync;
 
 impl<Req, Resp> Default for Stack<Req, Resp> {
     fn default() -> Self {
@@ -302,15 +324,8 @@ impl<Req, Resp> Clone for Stack<Req, Resp> {
 
 impl<Req: Send + 'static, Resp: 'static> Stack<Req, Resp> {
     /// Add `layer` inside the ones added before.
-    pub(crate) fn push<L>(&mut self, layer: L)
-    where
-        L: Layer<BoxedService<Req, Resp>> + Send + Sync + 'static,
-        L::Service: Service<Req, Response = Resp> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Req>>::Error: Into<BoxError>,
-        <L::Service as Service<Req>>::Future: Send + 'static,
-    {
-        self.layers
-            .push(Arc::new(move |inner| BoxedService::new(layer.layer(inner))));
+    pub(crate) fn push(&mut self, layer: impl ErasableLayer<Req, Resp>) {
+        self.layers.push(Arc::new(layer));
     }
 
     /// `innermost` wrapped in every layer, or `None` if there are none (the caller then
@@ -327,7 +342,7 @@ impl<Req: Send + 'static, Resp: 'static> Stack<Req, Resp> {
             self.layers
                 .iter()
                 .rev()
-                .fold(innermost, |inner, wrap| wrap(inner)),
+                .fold(innermost, |inner, layer| layer.erase(inner)),
         )
     }
 }

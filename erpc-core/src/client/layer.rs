@@ -8,7 +8,7 @@ use erpc_transport::Address;
 use futures_util::future::BoxFuture;
 
 use crate::client::conn::ClientConn;
-use crate::client::{Client, ClientRequest, ClientResponse, Inner, Started};
+use crate::client::{Client, ClientRequest, ClientResponse, Inner};
 use crate::discovery::Load;
 use crate::layer::{BoxedService, Erased};
 use crate::status::Status;
@@ -88,20 +88,7 @@ impl Erased<ClientRequest, ClientResponse> for Route {
             let dropped = Status::cancelled("the client was dropped mid-call");
             return Box::pin(std::future::ready(Err(dropped)));
         };
-        if client.inner.attempts.is_none() && !request.stream && !request.oneway {
-            // The common call, as the layer-less path makes it: queued synchronously, then a
-            // small future awaiting the answer. (`Client::send`'s future holds a dial's state
-            // too; boxing it per call halved a layered client's throughput.)
-            return match client.start(request) {
-                Err(status) => Box::pin(std::future::ready(Err(status))),
-                Ok(Started::Sent { pending, accept }) => Box::pin(async move {
-                    let response = pending.wait().await?;
-                    client.unpack(response, &accept)
-                }),
-                Ok(Started::Dialing(rest)) => rest,
-            };
-        }
-        Box::pin(async move { client.send(request).await })
+        client.send_boxed(request)
     }
 }
 

@@ -38,7 +38,7 @@ use crate::body::{compress, decompress};
 use crate::client::layer::{Route, Transmit};
 use crate::client::middleware::ClientMiddleware;
 use crate::config::ClientConfig;
-use crate::layer::{BoxError, Layer, Service, Stack};
+use crate::layer::{ErasableLayer, Stack};
 use crate::metadata::Metadata;
 use crate::observe::Observer;
 use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
@@ -287,14 +287,7 @@ impl ClientBuilder {
     /// per call above the balancer's pick (retry, hedging, fail modes, a cache, client rate
     /// limits, tracing). The first added runs outermost. Each `layer` call costs one boxed
     /// future per call; stack several in one `tower::ServiceBuilder` to pay it once.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<CallService> + Send + Sync + 'static,
-        L::Service:
-            Service<ClientRequest, Response = ClientResponse> + Clone + Send + Sync + 'static,
-        <L::Service as Service<ClientRequest>>::Error: Into<BoxError>,
-        <L::Service as Service<ClientRequest>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl ErasableLayer<ClientRequest, ClientResponse>) -> Self {
         self.calls.push(layer);
         self
     }
@@ -303,13 +296,7 @@ impl ClientBuilder {
     /// run for each attempt below the balancer's pick, seeing the instance the attempt goes
     /// to ([`Attempt::addr`], [`Attempt::load`]): per-instance circuit breakers,
     /// per-attempt metrics. The first added runs outermost.
-    pub fn attempt_layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<AttemptService> + Send + Sync + 'static,
-        L::Service: Service<Attempt, Response = ClientResponse> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Attempt>>::Error: Into<BoxError>,
-        <L::Service as Service<Attempt>>::Future: Send + 'static,
-    {
+    pub fn attempt_layer(mut self, layer: impl ErasableLayer<Attempt, ClientResponse>) -> Self {
         self.attempts.push(layer);
         self
     }
@@ -570,10 +557,28 @@ impl Client {
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         match &self.inner.calls {
             Some(calls) => calls.oneshot(request),
-            None => {
-                let client = self.clone();
-                Box::pin(async move { client.send(request).await })
-            }
+            None => self.clone().send_boxed(request),
+        }
+    }
+
+    /// [`Client::send`] as a boxed future that stays small for the common call: a unary call
+    /// without attempt-level layers is queued synchronously (as the layer-less path does) and
+    /// only the wait for its answer is boxed. `send`'s own future holds a dial's state; boxing
+    /// that per call halved a layered client's throughput.
+    pub(crate) fn send_boxed(
+        self,
+        request: ClientRequest,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        if self.inner.attempts.is_some() || request.stream || request.oneway {
+            return Box::pin(async move { self.send(request).await });
+        }
+        match self.start(request) {
+            Err(status) => Box::pin(std::future::ready(Err(status))),
+            Ok(Started::Sent { pending, accept }) => Box::pin(async move {
+                let response = pending.wait().await?;
+                self.unpack(response, &accept)
+            }),
+            Ok(Started::Dialing(rest)) => rest,
         }
     }
 

@@ -37,7 +37,7 @@ pub use signal::ShutdownSignals;
 
 use crate::config::ServerConfig;
 use crate::discovery::{Instance, Register, Registration};
-use crate::layer::{BoxError, Layer, Service as TowerService, Stack};
+use crate::layer::{ErasableLayer, Stack};
 use crate::observe::{CloseReason, Observer, Side};
 use crate::server::layer::Layered;
 use crate::server::middleware::Middleware;
@@ -135,13 +135,7 @@ impl ServerBuilder {
     /// and before the body is decoded (tracing, metrics, logging, a slow-call log). The
     /// first added runs outermost. Each `layer` call costs one boxed future per call; stack
     /// several in one `tower::ServiceBuilder` to pay it once.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<HandlerService> + Send + Sync + 'static,
-        L::Service: TowerService<Request, Response = Response> + Clone + Send + Sync + 'static,
-        <L::Service as TowerService<Request>>::Error: Into<BoxError>,
-        <L::Service as TowerService<Request>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl ErasableLayer<Request, Response>) -> Self {
         self.layers.push(layer);
         self
     }
