@@ -81,11 +81,8 @@ fn expand_server(service: &Service) -> TokenStream {
     let trait_ident = &service.item.ident;
     let server = format_ident!("{}Server", trait_ident);
     let name = &service.name;
-    let method_names: Vec<String> = service
-        .methods
-        .iter()
-        .map(|m| m.ident.to_string())
-        .collect();
+    let method_names = service.method_names();
+    let identity = service_identity(service);
     let indices: Vec<usize> = (0..service.methods.len()).collect();
     let arms = service.methods.iter().map(|m| {
         if matches!(m.kind, Kind::Stream { .. }) {
@@ -169,13 +166,7 @@ fn expand_server(service: &Service) -> TokenStream {
         }
 
         impl<T: #trait_ident> #krate::Service for #server<T> {
-            fn name(&self) -> &str {
-                #name
-            }
-
-            fn methods(&self) -> &[&'static str] {
-                &[#(#method_names),*]
-            }
+            #identity
 
             fn call(
                 &self,
@@ -210,6 +201,21 @@ fn expand_server(service: &Service) -> TokenStream {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The `name` and `methods` of a generated `Service` impl (the server's and the mock's).
+pub(crate) fn service_identity(service: &Service) -> TokenStream {
+    let name = &service.name;
+    let method_names = service.method_names();
+    quote! {
+        fn name(&self) -> &str {
+            #name
+        }
+
+        fn methods(&self) -> &[&'static str] {
+            &[#(#method_names),*]
         }
     }
 }

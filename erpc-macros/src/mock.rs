@@ -6,7 +6,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::expand::request_type;
+use crate::expand::{request_type, service_identity};
 use crate::model::{Kind, Method, Service};
 
 pub fn expand_mock(service: &Service) -> TokenStream {
@@ -19,11 +19,7 @@ pub fn expand_mock(service: &Service) -> TokenStream {
     let mock = format_ident!("Mock{}", trait_ident);
     let server = format_ident!("{}Server", trait_ident);
     let name = &service.name;
-    let method_names: Vec<String> = service
-        .methods
-        .iter()
-        .map(|m| m.ident.to_string())
-        .collect();
+    let identity = service_identity(service);
     let slot = |m: &Method| format_ident!("__{}", m.ident);
     let fields = service.methods.iter().map(|m| {
         let slot = slot(m);
@@ -81,13 +77,7 @@ pub fn expand_mock(service: &Service) -> TokenStream {
         }
 
         impl #krate::Service for #mock {
-            fn name(&self) -> &str {
-                #name
-            }
-
-            fn methods(&self) -> &[&'static str] {
-                &[#(#method_names),*]
-            }
+            #identity
 
             fn call(
                 &self,

@@ -43,6 +43,11 @@ pub enum Kind {
 }
 
 impl Service {
+    /// The methods' names, in declaration order (as clients and tools call them).
+    pub fn method_names(&self) -> Vec<String> {
+        self.methods.iter().map(|m| m.ident.to_string()).collect()
+    }
+
     pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service> {
         let item: ItemTrait = syn::parse2(item).map_err(|e| {
             syn::Error::new(
