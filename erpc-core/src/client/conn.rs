@@ -110,10 +110,14 @@ impl Shared {
         self.slot_freed.notify_waiters();
     }
 
-    /// The connection is gone: fail every pending call, refuse new ones, stop its tasks.
+    /// The connection is gone: stop handing it out and stop its tasks, then fail every
+    /// pending call and refuse new ones. In that order: a caller woken by its failure must
+    /// find the connection unusable already, or its next call takes the same dead
+    /// connection from the pool and fails at once too (seen: hundreds of calls in a row on a
+    /// loaded multi-threaded runtime, between the two steps).
     pub(super) fn kill(&self, status: Status) {
-        self.fail_all(status);
         self.dead.fire();
+        self.fail_all(status);
         self.pong.notify_waiters();
     }
 }
