@@ -397,3 +397,64 @@ async fn a_reset_on_either_side_closes_the_connection_and_the_client_dials_anew(
         test_server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn client_side_latency_ends_at_the_calls_deadline() {
+    let faults = Faults::new();
+    let server = Server::builder().add_service(mock());
+    let client = Client::builder().layer(faults.layer());
+    let (client, _server) = testing::pair_with::<GreeterClient>(server, client).await;
+    faults.set_all(Fault::new().latency(Duration::from_secs(3600)));
+    let started = Instant::now();
+    let late = client
+        .hello("x".into())
+        .timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // Latency as long as a Duration can be does not overflow the clock.
+    faults.set_all(Fault::new().latency(Duration::MAX));
+    let late = client
+        .hello("x".into())
+        .timeout(Duration::from_millis(50))
+        .await;
+    assert_eq!(late.unwrap_err().code(), Code::DeadlineExceeded);
+}
+
+#[tokio::test]
+async fn a_oneway_call_has_no_response_to_drop() {
+    let faults = Faults::new();
+    let server = Server::builder().add_service(mock());
+    let client = Client::builder().layer(faults.layer());
+    let (client, _server) = testing::pair_with::<GreeterClient>(server, client).await;
+    faults.set_all(Fault::new().drop_response(1.0));
+    let started = Instant::now();
+    client
+        .note("x".into())
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_server_side_reset_the_next_calls_dial_anew_on_a_multi_threaded_runtime() {
+    let faults = Faults::new();
+    let server = Server::builder()
+        .layer(faults.layer())
+        .add_service(GreeterServer::new(Real(Arc::default())));
+    let (client, _server) = testing::pair_with::<GreeterClient>(server, Client::builder()).await;
+    for _ in 0..20 {
+        faults.set("Greeter.hello", Fault::new().reset(1.0));
+        assert!(client.hello("r".into()).await.is_err());
+        faults.clear();
+        // The failure of the reset call arrives once the connection is out of the pool, so
+        // the very next call dials a new one.
+        assert_eq!(client.add(1, 1).await.unwrap(), 2);
+    }
+}

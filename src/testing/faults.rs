@@ -40,7 +40,8 @@ impl Fault {
         Fault::default()
     }
 
-    /// Delay every call by `delay` before it is made.
+    /// Delay every call by `delay` before it is made; a call whose deadline comes first fails
+    /// `deadline_exceeded` at its deadline.
     pub fn latency(mut self, delay: Duration) -> Self {
         self.latency = Some((delay, delay));
         self
@@ -69,7 +70,9 @@ impl Fault {
     }
 
     /// With probability `p`, make the call but discard its answer: the call hangs until its
-    /// deadline and fails `deadline_exceeded` (a lost response, a stuck server).
+    /// deadline and fails `deadline_exceeded` (a lost response, a stuck server). A oneway
+    /// call (on the client) has no answer to drop and passes. A stream's opening has no
+    /// deadline unless the call set one (`.timeout`): without it, a dropped opening hangs.
     ///
     /// # Panics
     /// If `p` is not within 0.0..=1.0.
@@ -238,6 +241,11 @@ pub trait FaultTarget: Send + 'static {
     fn method(&self) -> &str;
     /// When the caller stops waiting.
     fn deadline(&self) -> Instant;
+    /// Whether the caller waits for an answer (`false` for a oneway call, where there is no
+    /// response to drop).
+    fn expects_response(&self) -> bool {
+        true
+    }
     /// Close the connection the call is on, if this side of it knows it; whether it did. A
     /// client's call-level request does not know its connection yet (the pick comes after).
     fn abort_connection(&self) -> bool {
@@ -246,6 +254,9 @@ pub trait FaultTarget: Send + 'static {
 }
 
 impl FaultTarget for ClientRequest {
+    fn expects_response(&self) -> bool {
+        !self.oneway
+    }
     fn service(&self) -> &str {
         &self.service
     }
@@ -274,6 +285,9 @@ impl FaultTarget for Request {
 }
 
 impl FaultTarget for Attempt {
+    fn expects_response(&self) -> bool {
+        !self.request.oneway
+    }
     fn service(&self) -> &str {
         &self.request.service
     }
@@ -335,6 +349,7 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let reset = matches!(outcome, Outcome::Reset) && request.abort_connection();
+        let expects_response = request.expects_response();
         Box::pin(async move {
             if let Outcome::Reset = outcome {
                 let how = if reset {
@@ -347,10 +362,22 @@ where
                 )));
             }
             if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+                // The caller stops waiting at its deadline, whatever the delay: a client-side
+                // latency must not outlive it (a server-side one is cut there by the engine).
+                match Instant::now().checked_add(delay) {
+                    Some(until) if until < deadline => tokio::time::sleep_until(until).await,
+                    _ => {
+                        tokio::time::sleep_until(deadline).await;
+                        return Err(Status::deadline_exceeded(format!(
+                            "deadline exceeded during {delay:?} of latency injected on {name}"
+                        )));
+                    }
+                }
             }
             match outcome {
                 Outcome::Error(status) => Err(status),
+                // A oneway call has no response to drop.
+                Outcome::Drop if !expects_response => inner.call(request).await,
                 Outcome::Drop => {
                     let _discarded = inner.call(request).await;
                     tokio::time::sleep_until(deadline).await;
