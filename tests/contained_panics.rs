@@ -55,8 +55,9 @@ impl Admission for Fragile {
 
 #[tokio::test]
 async fn a_panicking_header_hook_refuses_its_call_and_the_connection_serves_on() {
+    let echo = EchoImpl::default();
     let server = erpc::Server::builder()
-        .add_service(EchoServer::new(EchoImpl::default()))
+        .add_service(EchoServer::new(echo.clone()))
         .admission(Fragile)
         .serve([mem_addr()])
         .await
@@ -66,7 +67,8 @@ async fn a_panicking_header_hook_refuses_its_call_and_the_connection_serves_on()
         let client = client.clone();
         async move { client.sleep(300).await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The slow call is running on the server before the fragile hook meets its neighbour.
+    wait_for(&echo.probe.started, 1, Duration::from_secs(5)).await;
     let refused = client
         .len("x".into())
         .metadata("boom", "1")
