@@ -6,16 +6,14 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use erpc::client::{Attempt, AttemptService, CallService};
 use erpc::discovery::StaticList;
-use erpc::layer::{Layer, Service};
+use erpc::layer::ErasableLayer;
 use erpc::testing::pair_with;
 use erpc::{ClientRequest, ClientResponse, Code, Context, Request, ServerStream, Status};
 use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
 use support::mem_addr;
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
@@ -161,71 +159,40 @@ async fn towers_timeout_layer_ends_a_call_as_deadline_exceeded_and_cancels_it() 
 }
 
 /// Retries a call once when it fails `unavailable`: a call-level layer, above the pick.
-#[derive(Clone)]
-struct RetryOnce(CallService);
-
-impl Service<ClientRequest> for RetryOnce {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: ClientRequest) -> Self::Future {
-        let inner = self.0.clone();
-        Box::pin(async move {
-            match inner.oneshot(request.clone()).await {
-                Err(status) if status.code() == Code::Unavailable => inner.oneshot(request).await,
-                other => other,
+fn retry_once() -> impl ErasableLayer<ClientRequest, ClientResponse> {
+    tower::layer::layer_fn(|inner: CallService| {
+        tower::service_fn(move |request: ClientRequest| {
+            let inner = inner.clone();
+            async move {
+                match inner.oneshot(request.clone()).await {
+                    Err(status) if status.code() == Code::Unavailable => {
+                        inner.oneshot(request).await
+                    }
+                    other => other,
+                }
             }
         })
-    }
+    })
 }
 
 /// Logs each attempt's instance; on a failure, opens that instance's breaker if asked to.
-#[derive(Clone)]
-struct PerInstance {
-    inner: AttemptService,
-    log: Log,
-    open_breakers: bool,
-}
-
-impl Service<Attempt> for PerInstance {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, attempt: Attempt) -> Self::Future {
-        note(&self.log, attempt.addr().to_string());
-        let load = attempt.load().cloned();
-        let inner = self.inner.clone();
-        let open_breakers = self.open_breakers;
-        Box::pin(async move {
-            let result = inner.oneshot(attempt).await;
-            if open_breakers && result.is_err() {
-                if let Some(load) = load {
-                    load.set_breaker_open(true);
+fn per_instance(log: Log, open_breakers: bool) -> impl ErasableLayer<Attempt, ClientResponse> {
+    tower::layer::layer_fn(move |inner: AttemptService| {
+        let log = log.clone();
+        tower::service_fn(move |attempt: Attempt| {
+            note(&log, attempt.addr().to_string());
+            let load = attempt.load().cloned();
+            let inner = inner.clone();
+            async move {
+                let result = inner.oneshot(attempt).await;
+                if open_breakers && result.is_err() {
+                    if let Some(load) = load {
+                        load.set_breaker_open(true);
+                    }
                 }
+                result
             }
-            result
         })
-    }
-}
-
-fn per_instance(
-    log: Log,
-    open_breakers: bool,
-) -> impl Layer<AttemptService, Service = PerInstance> {
-    tower::layer::layer_fn(move |inner| PerInstance {
-        inner,
-        log: log.clone(),
-        open_breakers,
     })
 }
 
@@ -237,7 +204,7 @@ async fn a_retry_above_the_pick_picks_again_and_attempts_see_their_instance() {
     let attempts: Log = Log::default();
     let client = ProbeClient::new(
         erpc::Client::builder()
-            .layer(tower::layer::layer_fn(RetryOnce))
+            .layer(retry_once())
             .attempt_layer(per_instance(attempts.clone(), false))
             .discover(&list, "Probe")
             .await
@@ -365,24 +332,6 @@ async fn a_server_layer_refusing_a_stream_ends_it_with_that_status() {
     assert_eq!(ok, "a");
 }
 
-/// Answers every call itself, passing nothing on.
-#[derive(Clone)]
-struct AnswersItself;
-
-impl Service<Request> for AnswersItself {
-    type Response = erpc::Response;
-    type Error = Status;
-    type Future = std::future::Ready<Result<erpc::Response, Status>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request) -> Self::Future {
-        std::future::ready(Ok(erpc::Response::default()))
-    }
-}
-
 #[tokio::test]
 async fn a_server_layer_answering_a_stream_opening_itself_fails_the_call_naming_it() {
     let server = erpc::Server::builder()
@@ -391,7 +340,12 @@ async fn a_server_layer_answering_a_stream_opening_itself_fails_the_call_naming_
             fails: false,
             calls: Arc::default(),
         }))
-        .layer(tower::layer::layer_fn(|_inner| AnswersItself));
+        .layer(tower::layer::layer_fn(
+            |_inner: erpc::server::HandlerService| {
+                // Answers every call itself, passing nothing on.
+                tower::service_fn(|_: Request| async { Ok::<_, Status>(erpc::Response::default()) })
+            },
+        ));
     let (client, _server) = pair_with::<ProbeClient>(server, erpc::Client::builder()).await;
     let status = match client.listen("k".to_owned()).await {
         Ok(mut messages) => messages.next().await.expect("an end").unwrap_err(),
