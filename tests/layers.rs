@@ -74,6 +74,20 @@ async fn instance(name: &'static str, fails: bool) -> (erpc::ServerHandle, Arc<A
     (server, calls)
 }
 
+/// Two instances, "good" and "bad" (which fails every call `unavailable`), listed in that
+/// order; how many calls the bad one got.
+async fn good_and_bad() -> (
+    erpc::ServerHandle,
+    erpc::ServerHandle,
+    Arc<AtomicUsize>,
+    StaticList,
+) {
+    let (good, _) = instance("good", false).await;
+    let (bad, bad_calls) = instance("bad", true).await;
+    let list = StaticList::addrs([good.local_addr(), bad.local_addr()]).unwrap();
+    (good, bad, bad_calls, list)
+}
+
 /// A log of what each layer saw, in order.
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -198,9 +212,7 @@ fn per_instance(log: Log, open_breakers: bool) -> impl ErasableLayer<Attempt, Cl
 
 #[tokio::test]
 async fn a_retry_above_the_pick_picks_again_and_attempts_see_their_instance() {
-    let (good, _) = instance("good", false).await;
-    let (bad, bad_calls) = instance("bad", true).await;
-    let list = StaticList::addrs([good.local_addr(), bad.local_addr()]).unwrap();
+    let (good, bad, bad_calls, list) = good_and_bad().await;
     let attempts: Log = Log::default();
     let client = ProbeClient::new(
         erpc::Client::builder()
@@ -236,9 +248,7 @@ async fn a_retry_above_the_pick_picks_again_and_attempts_see_their_instance() {
 
 #[tokio::test]
 async fn a_breaker_below_the_pick_steers_the_balancer_away_from_its_instance() {
-    let (good, _) = instance("good", false).await;
-    let (bad, bad_calls) = instance("bad", true).await;
-    let list = StaticList::addrs([good.local_addr(), bad.local_addr()]).unwrap();
+    let (good, bad, bad_calls, list) = good_and_bad().await;
     let attempts: Log = Log::default();
     let client = ProbeClient::new(
         erpc::Client::builder()
@@ -377,9 +387,7 @@ impl erpc::ClientMiddleware for RetryMiddleware {
 
 #[tokio::test]
 async fn client_middleware_can_retry_by_cloning_next() {
-    let (good, _) = instance("good", false).await;
-    let (bad, bad_calls) = instance("bad", true).await;
-    let list = StaticList::addrs([bad.local_addr(), good.local_addr()]).unwrap();
+    let (good, bad, bad_calls, list) = good_and_bad().await;
     let client = ProbeClient::new(
         erpc::Client::builder()
             .middleware(RetryMiddleware)
