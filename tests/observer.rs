@@ -60,15 +60,11 @@ impl Counting {
     }
 
     async fn wait_closed(&self, reason: &str, n: u64) {
-        let by = std::time::Instant::now() + Duration::from_secs(5);
-        while self.closed(reason) < n {
-            assert!(
-                std::time::Instant::now() < by,
-                "no {reason} close: {:?}",
-                self.0.closed.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(
+            || self.closed(reason) >= n,
+            || format!("no {reason} close: {:?}", self.0.closed.lock().unwrap()),
+        )
+        .await;
     }
 }
 
@@ -141,14 +137,11 @@ async fn refusals_and_aborted_calls_are_reported() {
         .await;
     assert_eq!(late.unwrap_err().code(), Code::DeadlineExceeded);
     // The server's own sweeper aborts the handler at its deadline; wait for its report.
-    let by = std::time::Instant::now() + Duration::from_secs(5);
-    while observer.0.finished.lock().unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < by,
-            "the aborted call was never reported"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(
+        || !observer.0.finished.lock().unwrap().is_empty(),
+        || "the aborted call was never reported".into(),
+    )
+    .await;
     assert_eq!(*observer.0.refused.lock().unwrap(), vec![Refusal::Unknown]);
     assert_eq!(
         *observer.0.finished.lock().unwrap(),
@@ -203,15 +196,11 @@ async fn a_clients_observer_sees_its_connections_and_calls() {
     let failed = client.fail(5, "gone".into()).await.unwrap_err();
     assert_eq!(failed.code(), Code::NotFound);
     server.shutdown().await;
-    let by = std::time::Instant::now() + Duration::from_secs(5);
-    while log.0.lock().unwrap().len() < 6 {
-        assert!(
-            std::time::Instant::now() < by,
-            "{:?}",
-            log.0.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        || log.0.lock().unwrap().len() >= 6,
+        || format!("{:?}", log.0.lock().unwrap()),
+    )
+    .await;
     assert_eq!(
         *log.0.lock().unwrap(),
         [
@@ -322,9 +311,11 @@ async fn a_call_stopped_by_shutdown_is_reported_as_its_client_is_answered() {
         .unwrap();
     let client = client(&server.local_addr().to_string());
     let slow = tokio::spawn(async move { client.sleep(5_000).await });
-    while *observer.0.started.lock().unwrap() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(
+        || *observer.0.started.lock().unwrap() > 0,
+        || "the slow call never started".into(),
+    )
+    .await;
     server.shutdown().await;
     let answered = slow.await.unwrap().unwrap_err();
     assert_eq!(answered.code(), Code::Unavailable, "{answered}");

@@ -101,6 +101,16 @@ fn bump(counter: &watch::Sender<u64>, by: u64) {
     counter.send_modify(|n| *n += by);
 }
 
+/// Poll `done` every 5 ms until it holds, for what can only be polled (an observer's
+/// records); panic with `what()` if it does not within 5 s.
+pub async fn eventually(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
+    let by = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(std::time::Instant::now() < by, "{}", what());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Wait until `counter` reaches `at_least`, or panic after `limit`.
 pub async fn wait_for(counter: &watch::Sender<u64>, at_least: u64, limit: Duration) -> u64 {
     let mut rx = counter.subscribe();
