@@ -170,7 +170,10 @@ impl BridgeConfig {
     }
 
     /// Refuse what cannot work: a target twice, an address that does not parse, zero
-    /// concurrency. (A target without an address and nothing to discover it with is refused
+    /// concurrency, a dead-letter subject that is the request subject (every dead letter
+    /// would be consumed as a request and dead-lettered again, without end), a zero
+    /// `ack_wait_ms`, a target with a zero timeout or a backoff whose first wait exceeds its
+    /// ceiling. (A target without an address and nothing to discover it with is refused
     /// when the bridge is made.)
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.concurrency == 0 {
@@ -178,12 +181,33 @@ impl BridgeConfig {
                 "concurrency must be at least 1".into(),
             ));
         }
+        if self.dead_letter == self.requests {
+            return Err(ConfigError::Invalid(format!(
+                "dead_letter and requests are both {:?}: dead letters would come back as requests without end",
+                self.requests
+            )));
+        }
+        if self.ack_wait_ms == 0 {
+            return Err(ConfigError::Invalid("ack_wait_ms must be at least 1".into()));
+        }
         let mut seen = std::collections::HashSet::new();
         for target in &self.targets {
             if !seen.insert(target.service.as_str()) {
                 return Err(ConfigError::Invalid(format!(
                     "service {:?} has two targets",
                     target.service
+                )));
+            }
+            if target.timeout_ms == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "target {:?}: timeout_ms must be at least 1",
+                    target.service
+                )));
+            }
+            if target.backoff_ms > target.backoff_max_ms {
+                return Err(ConfigError::Invalid(format!(
+                    "target {:?}: backoff_ms ({}) exceeds backoff_max_ms ({})",
+                    target.service, target.backoff_ms, target.backoff_max_ms
                 )));
             }
             if let Some(address) = &target.address {
@@ -275,6 +299,16 @@ mod tests {
             ),
             ("requets: typo\n", "requets"),
             ("concurrency: 0\n", "concurrency"),
+            ("requests: erpc.loop\ndead_letter: erpc.loop\n", "without end"),
+            ("ack_wait_ms: 0\n", "ack_wait_ms"),
+            (
+                "targets:\n  - service: A\n    address: tcp://h:1\n    timeout_ms: 0\n",
+                "timeout_ms",
+            ),
+            (
+                "targets:\n  - service: A\n    address: tcp://h:1\n    backoff_ms: 5000\n    backoff_max_ms: 100\n",
+                "exceeds backoff_max_ms",
+            ),
         ];
         for (yaml, says) in cases {
             let err = load(yaml).unwrap_err().to_string();
