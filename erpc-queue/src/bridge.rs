@@ -43,6 +43,11 @@ const NO_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 /// How long a request whose answer could not be published waits before it comes back.
 const REPUBLISH_DELAY: Duration = Duration::from_secs(1);
 
+/// How many times an answer is published before its request is dead-lettered instead
+/// (waits of 100, 200 ms between): enough for a queue's brief hiccup, not for a reply
+/// subject it cannot store.
+const ANSWER_TRIES: u32 = 3;
+
 /// The registry of erpc centers at `addrs`.
 #[cfg(feature = "center")]
 fn centers(addrs: &[String]) -> Result<Arc<dyn Discover>, ConfigError> {
@@ -194,7 +199,7 @@ impl Inner {
                 }
             }
         };
-        match self.publish(plan).await {
+        match self.publish(plan, &delivery.payload).await {
             Ok(()) => {
                 if let Err(e) = delivery.ack().await {
                     // It comes back; the window answers it.
@@ -211,16 +216,44 @@ impl Inner {
     }
 
     /// The dead letter first (losing the answer is recoverable, the reason is not), then the
-    /// answer.
-    async fn publish(&self, plan: Plan) -> Result<(), QueueError> {
+    /// answer. An answer the queue keeps refusing (a reply subject it cannot store, a body
+    /// over its payload limit) is given up after [`ANSWER_TRIES`] and the request
+    /// dead-lettered with why: giving the request back would run it again at every
+    /// redelivery, without end. `Err` only when even the dead letter cannot be published
+    /// (the queue is down): then the request is given back.
+    async fn publish(&self, plan: Plan, request: &Bytes) -> Result<(), QueueError> {
         let queue = &self.queue;
         if let Some(dead) = plan.dead {
             queue.publish(&self.config.dead_letter, dead).await?;
         }
-        if let Some((subject, answer)) = plan.reply {
-            queue.publish(&subject, answer).await?;
+        let Some((subject, answer)) = plan.reply else {
+            return Ok(());
+        };
+        let mut wait = Duration::from_millis(100);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match queue.publish(&subject, answer.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) if tries >= ANSWER_TRIES => {
+                    let reason = format!(
+                        "its answer could not be published to {subject:?} ({tries} tries): {e}"
+                    );
+                    tracing::warn!(%reason, "dead letter");
+                    let dead = dead_letter(
+                        request,
+                        Envelope::decode(request.clone()).ok().as_ref(),
+                        &reason,
+                    );
+                    return queue.publish(&self.config.dead_letter, dead).await;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, tries, "publishing an answer failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
         }
-        Ok(())
     }
 
     /// What `payload` comes to.

@@ -188,7 +188,9 @@ impl BridgeConfig {
             )));
         }
         if self.ack_wait_ms == 0 {
-            return Err(ConfigError::Invalid("ack_wait_ms must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "ack_wait_ms must be at least 1".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for target in &self.targets {
@@ -299,7 +301,10 @@ mod tests {
             ),
             ("requets: typo\n", "requets"),
             ("concurrency: 0\n", "concurrency"),
-            ("requests: erpc.loop\ndead_letter: erpc.loop\n", "without end"),
+            (
+                "requests: erpc.loop\ndead_letter: erpc.loop\n",
+                "without end",
+            ),
             ("ack_wait_ms: 0\n", "ack_wait_ms"),
             (
                 "targets:\n  - service: A\n    address: tcp://h:1\n    timeout_ms: 0\n",

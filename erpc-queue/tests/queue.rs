@@ -419,3 +419,39 @@ async fn nats_a_panic_while_forwarding_dead_letters_the_request() {
     assert_eq!(work.double(2).await.expect("the bridge goes on"), 4);
     assert_eq!(seen.runs_of(1), 0);
 }
+
+/// A request whose reply subject NATS cannot store (outside the stream's subjects) runs once
+/// and is dead-lettered naming why — it was given back and run again every second, without
+/// end. (RabbitMQ does not refuse a publish to a queue nobody declared, so there the answer
+/// is lost but nothing loops.)
+#[tokio::test]
+async fn nats_an_answer_that_cannot_be_published_dead_letters_its_request_after_one_run() {
+    let stack = support::stack(Backend::Nats, Duration::ZERO, Duration::from_secs(20)).await;
+    let (queue, seen) = (&stack.queue, &stack.seen);
+    let mut dead = support::dead_letters(queue).await;
+    let body = Bytes::from(rmp_serde::to_vec(&7u64).expect("encodes"));
+    let request = erpc_core::ClientRequest::new("Work", "double", body);
+    let frame = erpc_queue::frames::request_frame(&request).expect("a frame");
+    let envelope = Envelope {
+        reply_to: "nowhere.at.all".into(),
+        ..Envelope::request(1, frame)
+    };
+    queue
+        .publish("erpc.requests", envelope.encode().expect("encodes"))
+        .await
+        .expect("published");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(
+        letter.reason.contains("could not be published"),
+        "{}",
+        letter.reason
+    );
+    assert!(
+        letter.reason.contains("nowhere.at.all"),
+        "{}",
+        letter.reason
+    );
+    // Long enough for a redelivery (1 s) to have run it again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(seen.runs_of(7), 1, "the service ran once");
+}
