@@ -72,6 +72,7 @@ pub mod metadata;
 pub mod middleware;
 pub mod mock;
 pub mod observe;
+pub mod per_method;
 pub mod protocol;
 pub mod server;
 pub mod status;

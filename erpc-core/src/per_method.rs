@@ -1,0 +1,129 @@
+//! Settings chosen per method: one value for every call, overridden for a whole service or
+//! for one method of it — how rpcx, Kitex and gRPC's service config let a policy (a retry
+//! rule, a rate, a breaker, a cache) differ between methods of one client or server.
+//!
+//! ```
+//! use erpc_core::per_method::PerMethod;
+//!
+//! // Three retries by default, none for `Bank`, five for `Bank.Balance`.
+//! let tries = PerMethod::new(3).service("Bank", 0).method("Bank", "Balance", 5);
+//! assert_eq!(*tries.get("Bank", "Balance"), 5);
+//! assert_eq!(*tries.get("Bank", "Transfer"), 0);
+//! assert_eq!(*tries.get("Echo", "Say"), 3);
+//! ```
+
+use std::collections::HashMap;
+
+/// A value per method: the most specific one set wins — `service.method`, then `service`,
+/// then the default. Lookups hash the names (no allocation); settings are meant to be built
+/// once and shared (wrap in an `Arc` to share among layers).
+#[derive(Debug, Clone)]
+pub struct PerMethod<T> {
+    default: T,
+    services: HashMap<String, T>,
+    /// Keyed by service, then method, so a lookup borrows both names as they come.
+    methods: HashMap<String, HashMap<String, T>>,
+}
+
+impl<T> PerMethod<T> {
+    /// `default` for every call until overridden.
+    pub fn new(default: T) -> PerMethod<T> {
+        PerMethod {
+            default,
+            services: HashMap::new(),
+            methods: HashMap::new(),
+        }
+    }
+
+    /// `value` for every method of `service` (unless a method has its own).
+    pub fn service(mut self, service: impl Into<String>, value: T) -> PerMethod<T> {
+        self.services.insert(service.into(), value);
+        self
+    }
+
+    /// `value` for `service.method`.
+    pub fn method(
+        mut self,
+        service: impl Into<String>,
+        method: impl Into<String>,
+        value: T,
+    ) -> PerMethod<T> {
+        self.methods
+            .entry(service.into())
+            .or_default()
+            .insert(method.into(), value);
+        self
+    }
+
+    /// The value for a call of `service.method`.
+    pub fn get(&self, service: &str, method: &str) -> &T {
+        self.methods
+            .get(service)
+            .and_then(|methods| methods.get(method))
+            .or_else(|| self.services.get(service))
+            .unwrap_or(&self.default)
+    }
+
+    /// The default value.
+    pub fn default_value(&self) -> &T {
+        &self.default
+    }
+
+    /// Every value set, the default first: to build per-value state (a limiter per rate)
+    /// once, up front.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        std::iter::once(&self.default)
+            .chain(self.services.values())
+            .chain(self.methods.values().flat_map(|m| m.values()))
+    }
+
+    /// The same overrides with each value mapped by `f`.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerMethod<U> {
+        PerMethod {
+            default: f(self.default),
+            services: self
+                .services
+                .into_iter()
+                .map(|(k, v)| (k, f(v)))
+                .collect(),
+            methods: self
+                .methods
+                .into_iter()
+                .map(|(s, m)| (s, m.into_iter().map(|(k, v)| (k, f(v))).collect()))
+                .collect(),
+        }
+    }
+}
+
+impl<T: Default> Default for PerMethod<T> {
+    fn default() -> Self {
+        PerMethod::new(T::default())
+    }
+}
+
+impl<T> From<T> for PerMethod<T> {
+    fn from(default: T) -> Self {
+        PerMethod::new(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerMethod;
+
+    #[test]
+    fn the_most_specific_setting_wins() {
+        let p = PerMethod::new("all")
+            .service("S", "service")
+            .method("S", "m", "method")
+            .method("T", "m", "other method");
+        assert_eq!(*p.get("S", "m"), "method");
+        assert_eq!(*p.get("S", "n"), "service");
+        assert_eq!(*p.get("T", "m"), "other method");
+        assert_eq!(*p.get("T", "n"), "all");
+        assert_eq!(*p.get("U", "m"), "all");
+        assert_eq!(p.values().count(), 4);
+        let lens = p.map(str::len);
+        assert_eq!(*lens.get("S", "m"), 6);
+    }
+}
