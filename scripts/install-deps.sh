@@ -10,6 +10,7 @@
 #   iproute2           `ip netns`/veth, for the partition test's second host
 #   nats-server        a real NATS server (JetStream) the erpc-queue tests start on free ports
 #   rabbitmq-server    a real RabbitMQ (and Erlang) the erpc-queue tests start the same way
+#   prometheus         a real Prometheus (and promtool) that erpc-telemetry's tests start to scrape /metrics
 set -euo pipefail
 
 need_apt=()
@@ -24,6 +25,7 @@ command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)
 { [ -r /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need_apt+=(zookeeperd)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -32,9 +34,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
-  # The packages start a system etcd, ZooKeeper, NATS and RabbitMQ where systemd runs; the
+  # The packages start a system etcd, ZooKeeper, NATS, RabbitMQ and Prometheus where systemd runs; the
   # tests start their own.
-  for service in etcd zookeeper nats-server rabbitmq-server; do
+  for service in etcd zookeeper nats-server rabbitmq-server prometheus prometheus-node-exporter; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
       $SUDO systemctl stop "$service" || true
     fi

@@ -1,0 +1,35 @@
+//! Observability for erpc servers and clients.
+//!
+//! **Metrics** (feature `metrics`, on by default): [`Metrics`] keeps Prometheus metrics of
+//! every call, stream message, connection and refused frame it observes — register its
+//! [`Metrics::observer`] on servers and clients — and [`MetricsServer`] serves them at
+//! `/metrics` in the OpenMetrics text format for Prometheus to scrape.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use erpc_telemetry::{Metrics, MetricsServer};
+//!
+//! let metrics = Metrics::new();
+//! let server = erpc_core::Server::builder()
+//!     .observer(metrics.observer())
+//!     // .add_service(...)
+//!     .serve(["tcp://127.0.0.1:7000"])
+//!     .await?;
+//! let client = erpc_core::Client::builder()
+//!     .observer(metrics.observer())
+//!     .build("tcp://127.0.0.1:7000")
+//!     .expect("a valid address");
+//! // Prometheus scrapes http://127.0.0.1:9464/metrics
+//! let exporter = MetricsServer::bind(metrics, "127.0.0.1:9464").await?;
+//! # drop((server, client, exporter)); Ok(()) }
+//! ```
+//!
+//! The metric names, labels and units are listed in [`Metrics`]'s documentation.
+
+#![warn(missing_docs)]
+
+#[cfg(feature = "metrics")]
+mod metrics;
+
+#[cfg(feature = "metrics")]
+pub use metrics::{Metrics, MetricsServer};

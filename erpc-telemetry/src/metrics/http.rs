@@ -1,0 +1,103 @@
+//! The `/metrics` listener: an HTTP/1.1 server (axum) that answers `GET /metrics` with
+//! [`Metrics::encode`] (OpenMetrics) to a scraper whose `Accept` names
+//! `application/openmetrics-text`, as Prometheus' does, and [`Metrics::encode_text`]
+//! (text format 0.0.4) to anyone else.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::oneshot;
+
+use super::Metrics;
+
+/// The OpenMetrics text format's media type (Prometheus asks for it first).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Prometheus' classic text format (for every other client).
+const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A running `/metrics` listener; stops when dropped (or with [`MetricsServer::shutdown`]).
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MetricsServer {
+    /// Listen on `addr` (e.g. `"0.0.0.0:9464"`; port 0 for any free one) and serve
+    /// `GET /metrics`; any other path is 404. Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// The bind's error (address in use, permission denied).
+    pub async fn bind(metrics: Metrics, addr: impl ToSocketAddrs) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(MetricsServer::serve(metrics, listener))
+    }
+
+    /// Serve `/metrics` on an already bound listener.
+    pub fn serve(metrics: Metrics, listener: TcpListener) -> Self {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let app = Router::new().route(
+            "/metrics",
+            get(move |headers: HeaderMap| {
+                let metrics = metrics.clone();
+                async move {
+                    let openmetrics = headers
+                        .get_all(ACCEPT)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .any(|v| v.contains("application/openmetrics-text"));
+                    if openmetrics {
+                        ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode()).into_response()
+                    } else {
+                        ([(CONTENT_TYPE, TEXT)], metrics.encode_text()).into_response()
+                    }
+                }
+            }),
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!("erpc metrics listener stopped: {e}");
+            }
+        });
+        MetricsServer {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop listening and wait for requests being answered to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Prometheus metrics: the families ([`Metrics`]), the observer that feeds them
+//! (`observer.rs`), and the `/metrics` listener (`http.rs`).
+
+mod http;
+mod labels;
+mod observer;
+mod text_format;
+
+pub use http::MetricsServer;
+
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use labels::{CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels};
+use observer::MethodCache;
+
+/// Latency buckets in seconds: 100 µs to 10 s, about three per decade (the range an RPC's
+/// latency spans, from a loopback call to a deadline).
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// Prometheus metrics of the calls, streams and connections it observes. Cheap to clone (one
+/// shared registry); one `Metrics` may observe any number of servers and clients, which the
+/// `side` label tells apart.
+///
+/// Metrics (prefix `erpc_`; `side` is `server` or `client`; a client's calls are counted per
+/// attempt, as they go out on a connection, so a retried call counts once per attempt):
+///
+/// | name | type | labels | what |
+/// |---|---|---|---|
+/// | `erpc_calls_started_total` | counter | side, service, method | calls admitted (server) or sent (client) |
+/// | `erpc_calls_handled_total` | counter | side, service, method, code | calls finished, by status code (`ok`, `unavailable`, ... as in PROTOCOL.md) |
+/// | `erpc_call_duration_seconds` | histogram | side, service, method | start to end of each call; buckets 100 µs – 10 s |
+/// | `erpc_calls_in_flight` | gauge | side, service, method | started and not yet finished |
+/// | `erpc_call_received_bytes_total` | counter | side, service, method | body bytes received, as on the wire (compressed) |
+/// | `erpc_call_sent_bytes_total` | counter | side, service, method | body bytes sent, as on the wire |
+/// | `erpc_stream_messages_total` | counter | side, service, method, direction (`sent`, `received`) | stream messages |
+/// | `erpc_connections_opened_total` | counter | side | connections accepted (server) or dialled (client) |
+/// | `erpc_connections_closed_total` | counter | side, reason | connections ended, by reason (`peer_closed`, `local`, `goaway`, `heartbeat`, `first_frame_timeout`, `protocol`, `abuse`, `limit`, `denied`, `peer_error`, `io`) |
+/// | `erpc_connections_open` | gauge | side | open now |
+/// | `erpc_frames_refused_total` | counter | side, reason | frames refused before anything ran (`too_large`, `malformed`, `unknown`, `at_capacity`, `hook`, `draining`, `expired`) |
+///
+/// Label cardinality is bounded: past [`Metrics::MAX_METHODS`] distinct service/method pairs
+/// per side, further ones are counted under `service="_other", method="_other"`, so a peer
+/// calling arbitrary method names (a server answers those `unimplemented`, as calls) cannot
+/// grow the registry without end.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    registry: Mutex<Registry>,
+    started: Family<CallLabels, Counter>,
+    handled: Family<CodeLabels, Counter>,
+    duration: Family<CallLabels, Histogram, fn() -> Histogram>,
+    in_flight: Family<CallLabels, Gauge>,
+    received_bytes: Family<CallLabels, Counter>,
+    sent_bytes: Family<CallLabels, Counter>,
+    messages: Family<MessageLabels, Counter>,
+    opened: Family<ConnLabels, Counter>,
+    closed: Family<ReasonLabels, Counter>,
+    open: Family<ConnLabels, Gauge>,
+    refused: Family<ReasonLabels, Counter>,
+    methods: MethodCache,
+}
+
+impl Metrics {
+    /// The most distinct service/method pairs kept per side before the rest are counted
+    /// together as `_other`.
+    pub const MAX_METHODS: usize = 4096;
+
+    /// Empty metrics in a registry of their own.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("erpc");
+        let inner = Inner {
+            started: Family::default(),
+            handled: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+            in_flight: Family::default(),
+            received_bytes: Family::default(),
+            sent_bytes: Family::default(),
+            messages: Family::default(),
+            opened: Family::default(),
+            closed: Family::default(),
+            open: Family::default(),
+            refused: Family::default(),
+            methods: MethodCache::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        let r = &mut registry;
+        r.register(
+            "calls_started",
+            "Calls admitted (server) or sent (client)",
+            inner.started.clone(),
+        );
+        r.register(
+            "calls_handled",
+            "Calls finished, by status code",
+            inner.handled.clone(),
+        );
+        r.register_with_unit(
+            "call_duration",
+            "Time from a call's start to its end",
+            Unit::Seconds,
+            inner.duration.clone(),
+        );
+        r.register(
+            "calls_in_flight",
+            "Calls started and not yet finished",
+            inner.in_flight.clone(),
+        );
+        r.register_with_unit(
+            "call_received",
+            "Body bytes received for calls, as on the wire",
+            Unit::Bytes,
+            inner.received_bytes.clone(),
+        );
+        r.register_with_unit(
+            "call_sent",
+            "Body bytes sent for calls, as on the wire",
+            Unit::Bytes,
+            inner.sent_bytes.clone(),
+        );
+        r.register(
+            "stream_messages",
+            "Stream messages sent and received",
+            inner.messages.clone(),
+        );
+        r.register(
+            "connections_opened",
+            "Connections accepted (server) or dialled (client)",
+            inner.opened.clone(),
+        );
+        r.register(
+            "connections_closed",
+            "Connections ended, by reason",
+            inner.closed.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Connections open now",
+            inner.open.clone(),
+        );
+        r.register(
+            "frames_refused",
+            "Frames refused before anything ran for them, by reason",
+            inner.refused.clone(),
+        );
+        *inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = registry;
+        Metrics {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The observer to register with `ServerBuilder::observer` and `ClientBuilder::observer`.
+    pub fn observer(&self) -> impl erpc_core::observe::Observer + Clone {
+        observer::MetricsObserver {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Register more metrics (the application's own) in the same registry, so one
+    /// `/metrics` serves both.
+    pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        f(&mut self
+            .inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Everything in the OpenMetrics 1.0 text format (what `/metrics` serves to a scraper
+    /// that asks for it, as Prometheus does), ending in `# EOF`.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+impl Metrics {
+    /// Everything in Prometheus' classic text format 0.0.4 (what `/metrics` serves to a
+    /// client that does not ask for OpenMetrics: curl, `promtool check metrics`).
+    pub fn encode_text(&self) -> String {
+        text_format::from_openmetrics(&self.encode())
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}

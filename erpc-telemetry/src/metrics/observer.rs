@@ -1,0 +1,204 @@
+//! The observer that turns engine events into metric updates, and the cache that makes a
+//! call's update cost a read lock and a few atomic additions (no label allocation after a
+//! method's first call).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use erpc_core::PeerAddr;
+use erpc_core::observe::{
+    CallEvent, CloseReason, Direction, Finished, Observer, Refusal, Side, WriteBatch,
+};
+use erpc_core::status::Code;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::labels::{
+    self, CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels, SideLabel,
+};
+use super::{Inner, Metrics};
+
+/// The name both labels take once a side has [`Metrics::MAX_METHODS`] pairs.
+const OTHER: &str = "_other";
+
+/// The metric handles of one side's method, made on its first event.
+pub(crate) struct MethodMetrics {
+    labels: CallLabels,
+    started: Counter,
+    duration: Histogram,
+    in_flight: Gauge,
+    received_bytes: Counter,
+    sent_bytes: Counter,
+    /// One counter per status code, made on the code's first use (most methods only ever
+    /// see a few codes, and a series that never happened is not exported).
+    handled: [OnceLock<Counter>; 17],
+    /// Sent, received.
+    messages: [OnceLock<Counter>; 2],
+}
+
+/// Per side, service, then method, so a lookup borrows the event's names as they are.
+#[derive(Default)]
+pub(crate) struct MethodCache {
+    sides: [RwLock<Sides>; 2],
+}
+
+#[derive(Default)]
+struct Sides {
+    services: HashMap<String, HashMap<String, Arc<MethodMetrics>>>,
+    count: usize,
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Server => 0,
+        Side::Client => 1,
+    }
+}
+
+impl Inner {
+    fn method(&self, side: Side, call: &CallEvent<'_>) -> Arc<MethodMetrics> {
+        let slot = &self.methods.sides[side_index(side)];
+        {
+            let sides = slot.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(found) = sides
+                .services
+                .get(call.service)
+                .and_then(|methods| methods.get(call.method))
+            {
+                return found.clone();
+            }
+        }
+        let mut sides = slot.write().unwrap_or_else(|p| p.into_inner());
+        let (service, method) = if sides.count >= Metrics::MAX_METHODS {
+            (OTHER, OTHER)
+        } else {
+            (call.service, call.method)
+        };
+        if let Some(found) = sides
+            .services
+            .get(service)
+            .and_then(|methods| methods.get(method))
+        {
+            return found.clone();
+        }
+        let made = Arc::new(self.make(side, service, method));
+        sides
+            .services
+            .entry(service.to_owned())
+            .or_default()
+            .insert(method.to_owned(), made.clone());
+        sides.count += 1;
+        made
+    }
+
+    fn make(&self, side: Side, service: &str, method: &str) -> MethodMetrics {
+        let labels = CallLabels {
+            side: side.into(),
+            service: service.to_owned(),
+            method: method.to_owned(),
+        };
+        MethodMetrics {
+            started: self.started.get_or_create(&labels).clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+            in_flight: self.in_flight.get_or_create(&labels).clone(),
+            received_bytes: self.received_bytes.get_or_create(&labels).clone(),
+            sent_bytes: self.sent_bytes.get_or_create(&labels).clone(),
+            handled: Default::default(),
+            messages: Default::default(),
+            labels,
+        }
+    }
+
+    fn handled(&self, m: &MethodMetrics, code: Code) -> Counter {
+        m.handled[code as usize % 17]
+            .get_or_init(|| {
+                self.handled
+                    .get_or_create(&CodeLabels {
+                        side: m.labels.side,
+                        service: m.labels.service.clone(),
+                        method: m.labels.method.clone(),
+                        code: code.as_str(),
+                    })
+                    .clone()
+            })
+            .clone()
+    }
+
+    fn messages(&self, m: &MethodMetrics, direction: Direction) -> Counter {
+        let i = match direction {
+            Direction::Sent => 0,
+            Direction::Received => 1,
+        };
+        m.messages[i]
+            .get_or_init(|| {
+                self.messages
+                    .get_or_create(&MessageLabels {
+                        side: m.labels.side,
+                        service: m.labels.service.clone(),
+                        method: m.labels.method.clone(),
+                        direction: labels::direction(direction),
+                    })
+                    .clone()
+            })
+            .clone()
+    }
+}
+
+/// [`Metrics::observer`]'s observer.
+#[derive(Clone)]
+pub(crate) struct MetricsObserver {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Observer for MetricsObserver {
+    fn connection_opened(&self, side: Side, _peer: &PeerAddr) {
+        let labels = ConnLabels { side: side.into() };
+        self.inner.opened.get_or_create(&labels).inc();
+        self.inner.open.get_or_create(&labels).inc();
+    }
+
+    fn connection_closed(&self, side: Side, _peer: &PeerAddr, reason: &CloseReason) {
+        let side: SideLabel = side.into();
+        self.inner
+            .closed
+            .get_or_create(&ReasonLabels {
+                side,
+                reason: labels::close_reason(reason),
+            })
+            .inc();
+        self.inner.open.get_or_create(&ConnLabels { side }).dec();
+    }
+
+    fn frame_refused(&self, side: Side, _peer: &PeerAddr, refusal: Refusal) {
+        self.inner
+            .refused
+            .get_or_create(&ReasonLabels {
+                side: side.into(),
+                reason: labels::refusal(refusal),
+            })
+            .inc();
+    }
+
+    fn call_started(&self, side: Side, call: &CallEvent<'_>) {
+        let m = self.inner.method(side, call);
+        m.started.inc();
+        m.in_flight.inc();
+    }
+
+    fn call_finished(&self, side: Side, call: &CallEvent<'_>, finished: &Finished) {
+        let m = self.inner.method(side, call);
+        m.in_flight.dec();
+        self.inner.handled(&m, finished.code).inc();
+        m.duration.observe(finished.took.as_secs_f64());
+        m.received_bytes.inc_by(finished.bytes_in);
+        m.sent_bytes.inc_by(finished.bytes_out);
+    }
+
+    fn stream_message(&self, side: Side, call: &CallEvent<'_>, direction: Direction, _: usize) {
+        let m = self.inner.method(side, call);
+        self.inner.messages(&m, direction).inc();
+    }
+
+    fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
+}
