@@ -25,6 +25,10 @@
 //! ```
 //!
 //! The metric names, labels and units are listed in [`Metrics`]'s documentation.
+//!
+//! **Tracing** (feature `otel`): a span per call on each side following OpenTelemetry's RPC
+//! semantic conventions, the W3C trace context carried in call metadata, and export over
+//! OTLP — see the `trace` module.
 
 #![warn(missing_docs)]
 
@@ -33,3 +37,6 @@ mod metrics;
 
 #[cfg(feature = "metrics")]
 pub use metrics::{Metrics, MetricsServer};
+
+#[cfg(feature = "otel")]
+pub mod trace;

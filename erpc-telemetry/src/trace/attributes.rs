@@ -1,0 +1,75 @@
+//! Span attributes from OpenTelemetry's RPC semantic conventions: values erpc computes for
+//! each call.
+
+use erpc_core::{Address, PeerAddr, status::Code};
+
+/// `network.transport` for a client's address: `tcp`, `udp`, `quic`, `unix` or `pipe`
+/// (in-process); a custom scheme is named as it is.
+pub(crate) fn transport_of_address(addr: &Address) -> &str {
+    match addr.scheme() {
+        "tcp" | "tls" | "ws" | "wss" => "tcp",
+        "udp" | "kcp" => "udp",
+        "quic" => "quic",
+        "unix" => "unix",
+        "mem" => "pipe",
+        other => other,
+    }
+}
+
+/// `network.transport` and `network.peer.address` for a server's peer.
+pub(crate) fn peer(peer: Option<&PeerAddr>) -> (&'static str, String) {
+    match peer {
+        Some(PeerAddr::Tcp(a) | PeerAddr::Tls(a)) | Some(PeerAddr::Ws { addr: a, .. }) => {
+            ("tcp", a.ip().to_string())
+        }
+        Some(PeerAddr::Udp(a) | PeerAddr::Kcp(a)) => ("udp", a.ip().to_string()),
+        Some(PeerAddr::Quic(a)) => ("quic", a.ip().to_string()),
+        Some(PeerAddr::Unix(path)) => (
+            "unix",
+            path.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        Some(PeerAddr::Mem(n)) => ("pipe", n.to_string()),
+        Some(PeerAddr::Other { addr, .. }) => ("other", addr.clone()),
+        Some(_) | None => ("other", String::new()),
+    }
+}
+
+/// Whether a status ends the span in error. As the semantic conventions say for gRPC: on a
+/// server only codes that mean the server failed (`unknown`, `deadline_exceeded`,
+/// `unimplemented`, `internal`, `unavailable`, `data_loss`); on a client every code but `ok`.
+pub(crate) fn is_error(code: Code, server: bool) -> bool {
+    if !server {
+        return code != Code::Ok;
+    }
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
+}
+
+/// Record how a call ended on its span: `rpc.erpc.status_code` (the code's number, as
+/// PROTOCOL.md numbers it), and for an error ([`is_error`]) the span's status ERROR with the
+/// status message and `error.type` = the code's name.
+pub(crate) fn finish(span: &tracing::Span, outcome: Result<(), &erpc_core::Status>, server: bool) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let code = match outcome {
+        Ok(()) => Code::Ok,
+        Err(status) => status.code(),
+    };
+    span.set_attribute("rpc.erpc.status_code", code as i64);
+    if let Err(status) = outcome {
+        if is_error(code, server) {
+            span.set_attribute("error.type", code.as_str());
+            span.set_status(opentelemetry::trace::Status::error(
+                status.message().to_owned(),
+            ));
+        }
+    }
+}

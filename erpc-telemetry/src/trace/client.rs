@@ -1,0 +1,86 @@
+//! The client span: one per attempt, its context sent as `traceparent`.
+
+use std::task::{Context as TaskContext, Poll};
+
+use erpc_core::client::Attempt;
+use erpc_core::layer::{Layer, Service};
+use erpc_core::{ClientResponse, Status};
+use futures_util::future::BoxFuture;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::attributes;
+use super::propagation::inject;
+
+/// A client attempt layer (`ClientBuilder::attempt_layer(ClientTracing)`) that wraps each
+/// attempt of a call in a `tracing` span of OpenTelemetry kind CLIENT under the current span,
+/// named `service/method`, with `rpc.system = "erpc"`, `rpc.service`, `rpc.method`,
+/// `server.address`, `server.port`, `network.transport` and, at its end,
+/// `rpc.erpc.status_code`; any status but `ok` sets the span's status to ERROR. The span's
+/// context goes out in the call's metadata as W3C `traceparent` and `tracestate` (and the
+/// current `baggage`), replacing any the caller set.
+///
+/// Per attempt, not per call, because that is when the instance is known: a retried call
+/// has one span per attempt, each with the instance it went to (as gRPC's OpenTelemetry
+/// instrumentation does). A streaming call's span covers its opening only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientTracing;
+
+impl<S> Layer<S> for ClientTracing {
+    type Service = ClientTracingService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClientTracingService { inner }
+    }
+}
+
+/// [`ClientTracing`]'s service.
+#[derive(Debug, Clone)]
+pub struct ClientTracingService<S> {
+    inner: S,
+}
+
+impl<S> Service<Attempt> for ClientTracingService<S>
+where
+    S: Service<Attempt, Response = ClientResponse, Error = Status>,
+    S::Future: Send + 'static,
+{
+    type Response = ClientResponse;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut attempt: Attempt) -> Self::Future {
+        let addr = attempt.addr();
+        let hostport = addr.hostport().unwrap_or_default();
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse::<i64>().ok()),
+            None => (hostport, None),
+        };
+        let span = tracing::info_span!(
+            "erpc.client",
+            otel.name = %format_args!("{}/{}", attempt.request.service, attempt.request.method),
+            otel.kind = "client",
+            rpc.system = "erpc",
+            rpc.service = %attempt.request.service,
+            rpc.method = %attempt.request.method,
+            server.address = %host.trim_start_matches('[').trim_end_matches(']'),
+            server.port = port,
+            network.transport = attributes::transport_of_address(addr),
+        );
+        inject(&span.context(), &mut attempt.request.metadata);
+        let call = span.in_scope(|| self.inner.call(attempt));
+        let finished = span.clone();
+        Box::pin(
+            async move {
+                let result = call.await;
+                attributes::finish(&finished, result.as_ref().map(|_| ()), false);
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

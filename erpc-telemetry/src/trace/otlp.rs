@@ -1,0 +1,200 @@
+//! Export over OTLP: the tracer provider (OTLP/gRPC exporter, batch processor, parent-based
+//! ratio sampling) and the `tracing` layer that feeds it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use erpc_telemetry::trace::otlp::{self, OtlpConfig};
+//!
+//! // Spans of 10% of new traces (and of every trace a caller sampled) go to a collector.
+//! let _guard = otlp::init(OtlpConfig {
+//!     endpoint: "http://127.0.0.1:4317".into(),
+//!     service_name: "checkout".into(),
+//!     sample_ratio: 0.1,
+//!     ..OtlpConfig::default()
+//! })?;
+//! // ... serve with ServerBuilder::layer(ServerTracing) ...
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
+
+/// Where and how spans are exported.
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    /// The OTLP/gRPC endpoint (a collector, Jaeger ≥ 1.35, Tempo): default
+    /// `http://127.0.0.1:4317`.
+    pub endpoint: String,
+    /// `service.name` of the exported resource: default `erpc`.
+    pub service_name: String,
+    /// The share of new traces sampled, 0.0 to 1.0 (default 1.0). Parent-based: a call whose
+    /// caller sampled (or dropped) its trace follows the caller's choice.
+    pub sample_ratio: f64,
+    /// The longest an export may take before it is abandoned: default 10 s.
+    pub timeout: Duration,
+    /// Spans waiting for export at most (default 2,048): beyond, new spans are dropped — a
+    /// call never waits for the exporter.
+    pub max_queue_size: usize,
+    /// How often a batch is exported: default 5 s (and whenever 512 spans wait).
+    pub export_interval: Duration,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            endpoint: "http://127.0.0.1:4317".to_owned(),
+            service_name: "erpc".to_owned(),
+            sample_ratio: 1.0,
+            timeout: Duration::from_secs(10),
+            max_queue_size: 2048,
+            export_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why tracing could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceSetupError {
+    /// A setting is out of its range (the message names it).
+    #[error("tracing configuration: {0}")]
+    Config(String),
+    /// The exporter could not be built.
+    #[error("OTLP exporter: {0}")]
+    Exporter(String),
+    /// A global `tracing` subscriber was already installed.
+    #[error("a global tracing subscriber is already set: {0}")]
+    SubscriberSet(String),
+}
+
+/// A tracer provider exporting to `config.endpoint` in batches from a background thread
+/// (OpenTelemetry's `BatchSpanProcessor`). Must be called inside a Tokio runtime (the gRPC
+/// client's connection lives on it); the runtime must outlive the provider.
+///
+/// # Errors
+/// [`TraceSetupError::Config`] for a ratio outside 0–1, a zero queue or interval, an
+/// endpoint that is not `http://` or `https://`; [`TraceSetupError::Exporter`] if the
+/// exporter cannot be built.
+pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupError> {
+    if !(0.0..=1.0).contains(&config.sample_ratio) {
+        return Err(TraceSetupError::Config(format!(
+            "sample_ratio must be between 0 and 1, got {}",
+            config.sample_ratio
+        )));
+    }
+    if config.max_queue_size == 0 || config.export_interval.is_zero() {
+        return Err(TraceSetupError::Config(
+            "max_queue_size and export_interval must be above zero".to_owned(),
+        ));
+    }
+    if !(config.endpoint.starts_with("http://") || config.endpoint.starts_with("https://")) {
+        return Err(TraceSetupError::Config(format!(
+            "endpoint {:?} must be an http:// or https:// URL (the OTLP/gRPC port is usually 4317)",
+            config.endpoint
+        )));
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(config.endpoint.clone())
+        .with_timeout(config.timeout)
+        .build()
+        .map_err(|e| TraceSetupError::Exporter(e.to_string()))?;
+    let batch = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(config.max_queue_size)
+                .with_scheduled_delay(config.export_interval)
+                .build(),
+        )
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(batch)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            config.sample_ratio,
+        ))))
+        .with_resource(
+            Resource::builder()
+                .with_service_name(config.service_name.clone())
+                .build(),
+        )
+        .build())
+}
+
+/// The `tracing` layer that turns spans into OpenTelemetry spans of `provider`: add it to
+/// your own `tracing_subscriber::registry()` next to your other layers.
+pub fn layer<S>(
+    provider: &SdkTracerProvider,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer().with_tracer(provider.tracer("erpc"))
+}
+
+/// Flushes and shuts the provider down when dropped, so spans still queued are exported
+/// before the process ends.
+#[derive(Debug)]
+pub struct TracingGuard {
+    provider: SdkTracerProvider,
+}
+
+impl TracingGuard {
+    /// The provider (for your own tracers, or to flush now).
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+}
+
+impl Drop for TracingGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.provider.shutdown() {
+            tracing::warn!("OTLP exporter did not shut down cleanly: {e}");
+        }
+    }
+}
+
+/// [`provider`], then a global `tracing` subscriber with [`layer`] on it: the one-line
+/// set-up for an application that has no subscriber of its own. Keep the guard until the
+/// end of `main`.
+///
+/// # Errors
+/// As [`provider`]; [`TraceSetupError::SubscriberSet`] if a global subscriber exists
+/// (compose [`layer`] into yours instead).
+pub fn init(config: OtlpConfig) -> Result<TracingGuard, TraceSetupError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let provider = provider(&config)?;
+    let subscriber = tracing_subscriber::registry().with(layer(&provider));
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|e| TraceSetupError::SubscriberSet(e.to_string()))?;
+    Ok(TracingGuard { provider })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused_with_their_name() {
+        let bad = |c: OtlpConfig| provider(&c).expect_err("refused").to_string();
+        let e = bad(OtlpConfig {
+            sample_ratio: 1.5,
+            ..OtlpConfig::default()
+        });
+        assert!(e.contains("sample_ratio") && e.contains("1.5"), "{e}");
+        let e = bad(OtlpConfig {
+            endpoint: "127.0.0.1:4317".into(),
+            ..OtlpConfig::default()
+        });
+        assert!(e.contains("127.0.0.1:4317") && e.contains("http://"), "{e}");
+        let e = bad(OtlpConfig {
+            max_queue_size: 0,
+            ..OtlpConfig::default()
+        });
+        assert!(e.contains("max_queue_size"), "{e}");
+    }
+}
