@@ -29,6 +29,9 @@
 //! **Tracing** (feature `otel`): a span per call on each side following OpenTelemetry's RPC
 //! semantic conventions, the W3C trace context carried in call metadata, and export over
 //! OTLP — see the `trace` module.
+//!
+//! **Logs** (feature `logs`): human or JSON lines, a level per module, to stderr or rotated
+//! files, and an access log of every call — see the `logs` module.
 
 #![warn(missing_docs)]
 
@@ -40,3 +43,6 @@ pub use metrics::{Metrics, MetricsServer};
 
 #[cfg(feature = "otel")]
 pub mod trace;
+
+#[cfg(feature = "logs")]
+pub mod logs;

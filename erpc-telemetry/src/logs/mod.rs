@@ -1,0 +1,198 @@
+//! Structured logs: human-readable or JSON lines, a level per module (`EnvFilter`
+//! directives), to stderr or to files rotated hourly or daily with the number kept bounded,
+//! written by a background thread so a call never waits on the disk; and the access log, a
+//! line per call.
+//!
+//! ```no_run
+//! use erpc_telemetry::logs::{self, LogConfig, LogFormat, LogOutput, Rotation};
+//!
+//! let _guard = logs::init(&LogConfig {
+//!     format: LogFormat::Json,
+//!     filter: "info,erpc_core=debug".into(),
+//!     output: LogOutput::Files {
+//!         directory: "/var/log/checkout".into(),
+//!         prefix: "checkout".into(),
+//!         rotation: Rotation::Daily,
+//!         max_files: 7,
+//!     },
+//! })
+//! .expect("logging set up");
+//! ```
+
+mod access;
+
+pub use access::{AccessLog, AccessLogService};
+
+use std::path::PathBuf;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+
+/// How each line looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `2026-11-30T14:00:00.000000Z  INFO erpc::access: ...` (default).
+    #[default]
+    Human,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (the message and
+    /// the event's fields), and `spans` (the spans it happened in).
+    Json,
+}
+
+/// How often a log file is closed and a new one started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rotation {
+    /// A file per hour: `PREFIX.YYYY-MM-DD-HH.log`.
+    Hourly,
+    /// A file per day: `PREFIX.YYYY-MM-DD.log` (default).
+    #[default]
+    Daily,
+    /// One file, `PREFIX.log`, never rotated.
+    Never,
+}
+
+/// Where lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LogOutput {
+    /// Standard error (default).
+    #[default]
+    Stderr,
+    /// Files in `directory` (created if missing), named from `prefix`, rotated by `rotation`;
+    /// at most `max_files` are kept, the oldest deleted as a new one starts (0 = keep all).
+    Files {
+        /// Where the files are written.
+        directory: PathBuf,
+        /// The start of each file's name.
+        prefix: String,
+        /// When a new file starts.
+        rotation: Rotation,
+        /// How many files to keep.
+        max_files: usize,
+    },
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Human or JSON lines.
+    pub format: LogFormat,
+    /// Which events to keep: `EnvFilter` directives, e.g. `"info"` (the default),
+    /// `"warn,erpc_core=debug,erpc::access=info"`.
+    pub filter: String,
+    /// Stderr or rotated files.
+    pub output: LogOutput,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            filter: "info".to_owned(),
+            output: LogOutput::Stderr,
+        }
+    }
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogSetupError {
+    /// The filter has a directive that does not parse.
+    #[error("log filter {filter:?}: {reason}")]
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The log directory could not be created or written.
+    #[error("log files in {directory}: {reason}")]
+    Files {
+        /// The directory as given.
+        directory: PathBuf,
+        /// The error.
+        reason: String,
+    },
+    /// A global `tracing` subscriber was already installed.
+    #[error("a global tracing subscriber is already set: {0}")]
+    SubscriberSet(String),
+}
+
+/// Keeps the background writer running; dropping it flushes what is buffered. Keep it until
+/// the end of `main`.
+#[derive(Debug)]
+pub struct LogGuard {
+    _worker: WorkerGuard,
+}
+
+/// The `tracing` layer `config` describes (format, filter, output) and the guard of its
+/// writer: add the layer to your own `tracing_subscriber::registry()` — next to
+/// [`crate::trace::otlp::layer`], for example.
+///
+/// # Errors
+/// [`LogSetupError::Filter`] naming a bad directive; [`LogSetupError::Files`] if the
+/// directory cannot be created.
+pub fn layer<S>(
+    config: &LogConfig,
+) -> Result<(Box<dyn Layer<S> + Send + Sync + 'static>, LogGuard), LogSetupError>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
+    let filter = EnvFilter::try_new(&config.filter).map_err(|e| LogSetupError::Filter {
+        filter: config.filter.clone(),
+        reason: e.to_string(),
+    })?;
+    let (writer, worker) = match &config.output {
+        LogOutput::Stderr => tracing_appender::non_blocking(std::io::stderr()),
+        LogOutput::Files {
+            directory,
+            prefix,
+            rotation,
+            max_files,
+        } => {
+            let mut builder = tracing_appender::rolling::Builder::new()
+                .rotation(match rotation {
+                    Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
+                    Rotation::Daily => tracing_appender::rolling::Rotation::DAILY,
+                    Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
+                })
+                .filename_prefix(prefix.clone())
+                .filename_suffix("log");
+            if *max_files > 0 {
+                builder = builder.max_log_files(*max_files);
+            }
+            let files = builder.build(directory).map_err(|e| LogSetupError::Files {
+                directory: directory.clone(),
+                reason: e.to_string(),
+            })?;
+            tracing_appender::non_blocking(files)
+        }
+    };
+    let ansi = matches!(config.output, LogOutput::Stderr);
+    let layer = match config.format {
+        LogFormat::Human => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_ansi(ansi)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+    };
+    Ok((layer, LogGuard { _worker: worker }))
+}
+
+/// [`layer`] installed as the global subscriber: logging alone, in one line.
+///
+/// # Errors
+/// As [`layer`]; [`LogSetupError::SubscriberSet`] if a global subscriber exists.
+pub fn init(config: &LogConfig) -> Result<LogGuard, LogSetupError> {
+    let (layer, guard) = layer(config)?;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+        .map_err(|e| LogSetupError::SubscriberSet(e.to_string()))?;
+    Ok(guard)
+}

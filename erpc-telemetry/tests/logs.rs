@@ -1,0 +1,167 @@
+//! Logs of real calls: JSON lines in files the config names, the access log's line per call,
+//! filters, and clear errors for bad settings.
+
+use std::path::Path;
+
+use erpc_core::{Client, ServerHandle, Status};
+use erpc_telemetry::logs::{self, AccessLog, LogConfig, LogFormat, LogOutput, Rotation};
+use tracing_subscriber::layer::SubscriberExt;
+
+#[erpc_macros::service(crate = "erpc_core")]
+trait Echo {
+    async fn say(&self, text: String) -> Result<String, Status>;
+}
+
+struct Echoer;
+
+impl Echo for Echoer {
+    async fn say(&self, text: String) -> Result<String, Status> {
+        if text == "missing" {
+            return Err(Status::not_found("no such thing"));
+        }
+        Ok(text)
+    }
+}
+
+async fn served() -> (ServerHandle, EchoClient) {
+    let server = erpc_core::Server::builder()
+        .layer(AccessLog)
+        .add_service(EchoServer::new(Echoer))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let client = Client::connect(server.local_addr().to_string())
+        .await
+        .expect("connects");
+    (server, EchoClient::new(client))
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the directory exists")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Run two calls (one ok, one not_found) with logging as `config` says; the JSON lines of
+/// the file it wrote.
+async fn calls_logged(config: LogConfig) -> Vec<serde_json::Value> {
+    let LogOutput::Files { directory, .. } = &config.output else {
+        panic!("files expected")
+    };
+    let directory = directory.clone();
+    let (layer, guard) = logs::layer(&config).expect("valid settings");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    {
+        // This test's runtime is single-threaded: every task logs on this thread.
+        let _default = tracing::subscriber::set_default(subscriber);
+        let (server, echo) = served().await;
+        echo.say("hi".into()).await.expect("ok");
+        echo.say("missing".into()).await.expect_err("not found");
+        server.shutdown().await;
+    }
+    drop(guard); // flushes the background writer
+    let names = files(&directory);
+    assert_eq!(names.len(), 1, "{names:?}");
+    std::fs::read_to_string(directory.join(&names[0]))
+        .expect("readable")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_call_is_one_json_access_line_in_the_named_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lines = calls_logged(LogConfig {
+        format: LogFormat::Json,
+        filter: "info".into(),
+        output: LogOutput::Files {
+            directory: dir.path().join("logs"),
+            prefix: "svc".into(),
+            rotation: Rotation::Daily,
+            max_files: 3,
+        },
+    })
+    .await;
+    let name = &files(&dir.path().join("logs"))[0];
+    // Daily files are PREFIX.YYYY-MM-DD.log.
+    assert!(
+        name.starts_with("svc.")
+            && name.ends_with(".log")
+            && name.len() == "svc.2026-11-30.log".len(),
+        "{name}"
+    );
+    let access: Vec<_> = lines
+        .iter()
+        .filter(|l| l["target"] == "erpc::access")
+        .collect();
+    assert_eq!(access.len(), 2, "{lines:?}");
+    let codes: Vec<_> = access.iter().map(|l| l["fields"]["code"].clone()).collect();
+    assert_eq!(codes, ["ok", "not_found"]);
+    for line in &access {
+        let f = &line["fields"];
+        assert_eq!(f["service"], "Echo");
+        assert_eq!(f["method"], "say");
+        assert!(
+            f["peer"].as_str().is_some_and(|p| p.contains("127.0.0.1")),
+            "{f}"
+        );
+        assert!(f["duration_us"].is_u64(), "{f}");
+        assert!(f["request_bytes"].as_u64().is_some_and(|b| b > 0), "{f}");
+        assert_eq!(line["level"], "INFO");
+    }
+    assert!(
+        access[0]["fields"]["response_bytes"]
+            .as_u64()
+            .is_some_and(|b| b > 0)
+    );
+}
+
+#[tokio::test]
+async fn a_filter_turns_the_access_log_off() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lines = calls_logged(LogConfig {
+        format: LogFormat::Json,
+        filter: "info,erpc::access=off".into(),
+        output: LogOutput::Files {
+            directory: dir.path().to_owned(),
+            prefix: "svc".into(),
+            rotation: Rotation::Never,
+            max_files: 0,
+        },
+    })
+    .await;
+    assert!(
+        lines.iter().all(|l| l["target"] != "erpc::access"),
+        "{lines:?}"
+    );
+    assert_eq!(files(dir.path()), ["svc.log"]);
+}
+
+#[test]
+fn bad_settings_are_errors_that_name_them() {
+    let bad = |config: LogConfig| match logs::layer::<tracing_subscriber::Registry>(&config) {
+        Ok(_) => panic!("accepted {config:?}"),
+        Err(e) => e.to_string(),
+    };
+    let e = bad(LogConfig {
+        filter: "info,erpc_core=loud".into(),
+        ..LogConfig::default()
+    });
+    assert!(e.contains("erpc_core=loud"), "{e}");
+    let file = tempfile::NamedTempFile::new().expect("tmp");
+    let e = bad(LogConfig {
+        output: LogOutput::Files {
+            // A file where the directory should be.
+            directory: file.path().join("logs"),
+            prefix: "svc".into(),
+            rotation: Rotation::Daily,
+            max_files: 3,
+        },
+        ..LogConfig::default()
+    });
+    assert!(e.contains("logs"), "{e}");
+}
