@@ -24,6 +24,10 @@ struct Args {
         default_value = "tcp://127.0.0.1:7070"
     )]
     listen: Vec<String>,
+    /// Serve Prometheus metrics of the center's calls at http://ADDR/metrics (e.g.
+    /// `127.0.0.1:9464`; port 0 for a free one). Off when not given.
+    #[arg(long, env = "ERPC_CENTER_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Where state lives: `redb` (a file in --data-dir, durable), `memory` (lost on exit), or
     /// `etcd://host:2379[,host:2379…][/prefix]` (shared by every center on that etcd; needs
     /// the `etcd` feature).
@@ -100,6 +104,16 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
     }
 }
 
+mod metrics;
+
+/// A line on stdout for a launcher. A launcher that stopped reading (it read the first line
+/// and closed the pipe) must not stop the center, as `println!` would by panicking.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Logs go to stderr; stdout carries only the "listening on" lines a launcher reads.
@@ -140,17 +154,22 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let server = match erpc_core::Server::builder()
+    let mut builder = erpc_core::Server::builder()
         // Watches never end by themselves: on shutdown they get 2 s, then `unavailable`, and
         // their clients resume from their last revision on another center.
         .config(erpc_core::ServerConfig {
             shutdown_grace: Duration::from_secs(2),
             ..erpc_core::ServerConfig::default()
         })
-        .add_service(CenterServer::new(center))
-        .serve(args.listen.iter().map(String::as_str))
-        .await
-    {
+        .add_service(CenterServer::new(center));
+    let metrics = match metrics::listen(args.metrics_listen.as_deref(), &mut builder).await {
+        Ok(metrics) => metrics,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let server = match builder.serve(args.listen.iter().map(String::as_str)).await {
         Ok(server) => server,
         Err(e) => {
             tracing::error!("cannot listen on {:?}: {e}", args.listen);
@@ -159,7 +178,10 @@ async fn main() -> std::process::ExitCode {
     };
     for addr in server.local_addrs() {
         // The first line a launcher can wait for.
-        println!("erpc-center listening on {addr}");
+        announce(&format!("erpc-center listening on {addr}"));
+    }
+    if let Some(url) = metrics.as_ref().and_then(|m| m.url()) {
+        announce(&format!("erpc-center metrics on {url}"));
     }
     let signal = stop.recv().await;
     tracing::info!("{signal}: shutting down");
