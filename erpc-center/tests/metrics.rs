@@ -10,7 +10,8 @@ fn get(url: &str) -> String {
     ureq::get(url)
         .timeout(Duration::from_secs(5))
         .call()
-        .and_then(|r| r.into_string().map_err(Into::into))
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.into_string().map_err(|e| e.to_string()))
         .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
