@@ -210,6 +210,15 @@ impl QueueClient {
             }
             None => Bytes::copy_from_slice(&fastrand::u128(..).to_be_bytes()),
         };
+        // The bridge reads the frame within erpc's default limits (QUEUE.md §3); a larger
+        // body would travel only to be refused (on RabbitMQ, whose own limit is far above).
+        let max_body = erpc_core::protocol::Limits::default().max_body as usize;
+        if request.body.len() > max_body {
+            return Err(Status::resource_exhausted(format!(
+                "the request body is {} bytes, over the {max_body} bytes a queued request frame may carry",
+                request.body.len()
+            )));
+        }
         let left = request.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Status::deadline_exceeded(
@@ -225,6 +234,7 @@ impl QueueClient {
         let bytes = envelope
             .encode()
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        crate::queue::within_limit(&*self.inner.queue, "the request", bytes.len())?;
         tokio::time::timeout_at(
             request.deadline,
             self.inner.queue.publish(&self.inner.requests, bytes),
