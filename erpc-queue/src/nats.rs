@@ -2,10 +2,13 @@
 //! erpc subject, a durable pull consumer per consumer group.
 //!
 //! - The stream (default `ERPC`, subjects `erpc.>`, file storage, work-queue retention: a
-//!   message is removed once acked) is created on [`NatsQueue::connect`] if missing.
+//!   message is removed once acked) is created on [`NatsQueue::connect`] if missing; an
+//!   existing one that keeps acked messages is refused.
 //! - [`Queue::publish`] awaits JetStream's publish acknowledgement: the message is on disk.
+//!   One over the server's `max_payload` is refused before it is sent.
 //! - A group is a durable pull consumer named after it: every subscriber pulling from it
-//!   shares its messages. A private subscription (no group) is a durable consumer named after
+//!   shares its messages. One that exists filtered on another subject is refused, naming
+//!   both. A private subscription (no group) is a durable consumer named after
 //!   its subject that the server deletes after an hour without a subscriber, so a client's
 //!   replies survive a server restart but do not pile up after the client is gone.
 //! - Acks are double acks (the server confirms them); a nack is a NAK with the delay; an
@@ -85,7 +88,7 @@ impl NatsQueue {
             .await
             .map_err(|e| error(format!("connecting to {}: {e}", redacted(&options.url))))?;
         let context = jetstream::new(client.clone());
-        context
+        let stream = context
             .get_or_create_stream(stream::Config {
                 name: options.stream.clone(),
                 subjects: options.subjects.clone(),
@@ -96,6 +99,16 @@ impl NatsQueue {
             })
             .await
             .map_err(|e| error(format!("creating stream {}: {e}", options.stream)))?;
+        // A stream made by someone else is used as it is — but not one that keeps acknowledged
+        // messages: a consumer group made later (or made again) would start from its first
+        // message and run every request it holds once more.
+        let retention = stream.cached_info().config.retention;
+        if retention != stream::RetentionPolicy::WorkQueue {
+            return Err(error(format!(
+                "stream {} already exists with {retention:?} retention, not WorkQueue: it would keep acknowledged requests, and a new consumer group would run them again; use another stream (queue.stream) or recreate it",
+                options.stream
+            )));
+        }
         Ok(NatsQueue {
             client,
             context,

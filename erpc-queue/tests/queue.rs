@@ -716,3 +716,28 @@ async fn a_queue_that_is_not_there_fails_at_once_naming_the_url() {
         assert!(!message.contains("secret"), "no password: {message}");
     }
 }
+
+/// A stream of that name made by someone else with limits retention (acknowledged messages
+/// kept) is refused by name: a consumer group made on it later would run every request it
+/// holds once more.
+#[tokio::test]
+async fn nats_a_stream_that_keeps_acknowledged_requests_is_refused() {
+    let server = Backend::Nats.server().await;
+    let client = async_nats::connect(&server.url).await.expect("connects");
+    async_nats::jetstream::new(client)
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "ERPC".into(),
+            subjects: vec!["erpc.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("a limits stream");
+    let config = erpc_queue::QueueConfig {
+        url: Some(server.url.clone()),
+        ..Default::default()
+    };
+    let refused = erpc_queue::connect(&config).await.err().expect("refused");
+    let message = refused.to_string();
+    assert!(message.contains("stream ERPC"), "{message}");
+    assert!(message.contains("Limits"), "{message}");
+}
