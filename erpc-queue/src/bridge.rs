@@ -2,16 +2,18 @@
 //! and only then acknowledges the request (QUEUE.md §4).
 //!
 //! For each delivery, in order:
-//! 1. bytes that are not a request envelope, or whose frame is not a well-formed REQUEST or
-//!    ONEWAY → dead letter with the reason (and, when the envelope names a reply subject, an
-//!    `invalid_argument` answer); the bridge goes on with the next;
+//! 1. bytes that are not a request envelope (a response or a dead letter among them), or
+//!    whose frame is not a well-formed REQUEST or ONEWAY naming a service and a method → dead
+//!    letter with the reason, `undecodable…` (and, when the envelope names a reply subject,
+//!    an `invalid_argument` answer); the bridge goes on with the next;
 //! 2. a request whose deadline has passed → dead letter (`expired`), not forwarded;
 //! 3. a key answered within the idempotency window → the remembered answer, not forwarded;
 //! 4. hooks `before` (may refuse: the refusal is the answer), the target's attempts with
 //!    retries, hooks `after`; attempts exhausted → dead letter with the last error, and that
 //!    error as the answer;
-//! 5. the answer published on the reply subject and the dead letter published, each confirmed
-//!    persisted; then the request is acked. A failed publish nacks it instead: it comes back,
+//! 5. the answer published on the reply subject (`resource_exhausted` instead of one over the
+//!    queue's message limit, the request then dead-lettered) and the dead letter published,
+//!    each confirmed persisted; then the request is acked. A failed publish nacks it instead: it comes back,
 //!    and its key's answer comes from the window.
 
 use std::sync::Arc;
@@ -30,7 +32,7 @@ use crate::config::{BridgeConfig, ConfigError};
 use crate::envelope::{Envelope, Kind, unix_ms_now};
 use crate::frames::{read_request, response_frame};
 use crate::hooks::Hook;
-use crate::queue::{Delivery, Queue, QueueError, Subscribe};
+use crate::queue::{Delivery, Queue, QueueError, Subscribe, within_limit};
 use crate::targets::{Failed, Targets};
 use crate::window::Window;
 
@@ -216,9 +218,11 @@ impl Inner {
     }
 
     /// The dead letter first (losing the answer is recoverable, the reason is not), then the
-    /// answer. An answer the queue keeps refusing (a reply subject it cannot store, a body
-    /// over its payload limit) is given up after [`ANSWER_TRIES`] and the request
-    /// dead-lettered with why: giving the request back would run it again at every
+    /// answer. An answer over the queue's message limit is replaced by a `resource_exhausted`
+    /// one saying so — the caller learns why at once, not at its deadline — and its request
+    /// dead-lettered, since the service ran and its answer is lost. An answer the queue keeps
+    /// refusing (a reply subject it cannot store) is given up after [`ANSWER_TRIES`] and the
+    /// request dead-lettered with why: giving the request back would run it again at every
     /// redelivery, without end. `Err` only when even the dead letter cannot be published
     /// (the queue is down): then the request is given back.
     async fn publish(&self, plan: Plan, request: &Bytes) -> Result<(), QueueError> {
@@ -228,6 +232,14 @@ impl Inner {
         }
         let Some((subject, answer)) = plan.reply else {
             return Ok(());
+        };
+        let answer = match within_limit(&**queue, "its answer", answer.len()) {
+            Ok(()) => answer,
+            Err(status) => {
+                tracing::warn!(reason = %status.message(), "dead letter");
+                self.publish_dead(request, status.message()).await?;
+                answered_instead(&answer, &Err(status))
+            }
         };
         let mut wait = Duration::from_millis(100);
         let mut tries = 0;
@@ -240,12 +252,7 @@ impl Inner {
                         "its answer could not be published to {subject:?} ({tries} tries): {e}"
                     );
                     tracing::warn!(%reason, "dead letter");
-                    let dead = dead_letter(
-                        request,
-                        Envelope::decode(request.clone()).ok().as_ref(),
-                        &reason,
-                    );
-                    return queue.publish(&self.config.dead_letter, dead).await;
+                    return self.publish_dead(request, &reason).await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, tries, "publishing an answer failed; trying again");
@@ -256,13 +263,24 @@ impl Inner {
         }
     }
 
+    /// Dead-letter `request` with `reason`.
+    async fn publish_dead(&self, request: &Bytes, reason: &str) -> Result<(), QueueError> {
+        let envelope = Envelope::decode(request.clone()).ok();
+        let dead = self.dead_letter(request, envelope.as_ref(), reason);
+        self.queue.publish(&self.config.dead_letter, dead).await
+    }
+
     /// What `payload` comes to.
     async fn plan(&self, payload: &Bytes) -> Plan {
         let envelope = match Envelope::decode(payload.clone()) {
             Ok(envelope) if envelope.kind == Kind::Request => envelope,
             Ok(envelope) => {
-                let reason = format!("a {:?} envelope on the request subject", envelope.kind);
-                return self.dead_only(payload, Some(&envelope), reason);
+                let reason = format!(
+                    "undecodable: a {} envelope (kind {:02x}) on the request subject; only requests (kind 01) are forwarded",
+                    envelope.kind.name(),
+                    envelope.kind as u8
+                );
+                return self.refuse(payload, &envelope, reason);
             }
             Err(e) => return self.dead_only(payload, None, format!("undecodable: {e}")),
         };
@@ -309,7 +327,7 @@ impl Inner {
             dead: outcome
                 .dead
                 .as_ref()
-                .map(|reason| dead_letter(payload, Some(&envelope), reason)),
+                .map(|reason| self.dead_letter(payload, Some(&envelope), reason)),
         }
     }
 
@@ -384,7 +402,7 @@ impl Inner {
             reply: envelope.as_ref().and_then(|e| {
                 self.reply(e, response_frame(&Err(Status::internal(reason.clone()))))
             }),
-            dead: Some(dead_letter(payload, envelope.as_ref(), &reason)),
+            dead: Some(self.dead_letter(payload, envelope.as_ref(), &reason)),
         }
     }
 
@@ -392,9 +410,59 @@ impl Inner {
         tracing::warn!(%reason, "dead letter");
         Plan {
             reply: None,
-            dead: Some(dead_letter(payload, envelope, &reason)),
+            dead: Some(self.dead_letter(payload, envelope, &reason)),
         }
     }
+
+    /// A dead letter for a message the bridge cannot forward, and an `invalid_argument`
+    /// answer with the same reason if its envelope names a reply subject.
+    fn refuse(&self, payload: &Bytes, envelope: &Envelope, reason: String) -> Plan {
+        tracing::warn!(%reason, "dead letter");
+        let answer = response_frame(&Err(Status::invalid_argument(reason.clone())));
+        Plan {
+            reply: self.reply(envelope, answer),
+            dead: Some(self.dead_letter(payload, Some(envelope), &reason)),
+        }
+    }
+
+    /// The dead letter for `payload`: the original bytes whole, the reason, and what of the
+    /// envelope decoded — unless that is over the queue's payload limit (a request just
+    /// under it, plus the reason): then the original's first bytes, and the reason says so.
+    /// Refused by the queue, a dead letter would give its request back to come again
+    /// without end.
+    fn dead_letter(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
+        let whole = encode_dead_letter(payload, envelope, reason);
+        let Some(limit) = self.queue.max_payload() else {
+            return whole;
+        };
+        if whole.len() <= limit {
+            return whole;
+        }
+        let reason = format!(
+            "{reason} (the original, {} bytes, is cut to fit the queue's limit of {limit} bytes per message)",
+            payload.len()
+        );
+        let around = encode_dead_letter(&Bytes::new(), envelope, &reason).len();
+        let keep = limit.saturating_sub(around).min(payload.len());
+        encode_dead_letter(&payload.slice(..keep), envelope, &reason)
+    }
+}
+
+/// The response envelope `answer` with its frame answering `result` instead (its
+/// correlation id, deadline and key kept); `answer` itself if it is not one, which cannot
+/// happen: the bridge encoded it.
+fn answered_instead(answer: &Bytes, result: &Result<ClientResponse, Status>) -> Bytes {
+    Envelope::decode(answer.clone())
+        .ok()
+        .and_then(|envelope| {
+            Envelope {
+                frame: response_frame(result),
+                ..envelope
+            }
+            .encode()
+            .ok()
+        })
+        .unwrap_or_else(|| answer.clone())
 }
 
 /// How long a request with deadline `deadline_ms` (Unix ms, 0: none) has left at `now_ms`,
@@ -408,7 +476,7 @@ fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
 
 /// The dead letter for `payload`: the original bytes whole, the reason, and what of the
 /// envelope decoded.
-fn dead_letter(payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
+fn encode_dead_letter(payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
     let mut reason = reason.to_owned();
     if reason.len() > usize::from(u16::MAX) {
         let mut cut = usize::from(u16::MAX);

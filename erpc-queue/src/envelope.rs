@@ -29,6 +29,17 @@ pub enum Kind {
     DeadLetter = 3,
 }
 
+impl Kind {
+    /// The kind's name, for messages: `request`, `response`, `dead letter`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Request => "request",
+            Kind::Response => "response",
+            Kind::DeadLetter => "dead letter",
+        }
+    }
+}
+
 /// One queued message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -184,17 +195,26 @@ mod tests {
     #[test]
     fn round_trips_and_matches_the_documented_layout() {
         let envelope = Envelope {
-            deadline_ms: 0x0102,
+            // 2026-11-30T12:00:00Z.
+            deadline_ms: 1_796_040_000_000,
             reply_to: "r".into(),
             key: Bytes::from_static(b"k1"),
             ..Envelope::request(7, Bytes::from_static(b"FRAME"))
         };
         let bytes = envelope.encode().unwrap();
-        // QUEUE.md §2's example, byte for byte.
-        assert_eq!(
-            &bytes[..],
-            b"EQ\x01\x01\0\0\0\0\0\0\0\x07\0\0\0\0\0\0\x01\x02\0\x01r\0\x02k1\0\0FRAME"
-        );
+        // QUEUE.md §2's example, byte for byte, read from the document itself.
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../QUEUE.md"))
+            .expect("QUEUE.md at the repository root");
+        let example = doc
+            .lines()
+            .find(|line| line.starts_with("45 51 01 01 |"))
+            .expect("QUEUE.md §2 shows an example envelope");
+        let documented: Vec<u8> = example
+            .split_whitespace()
+            .filter(|token| *token != "|")
+            .map(|hex| u8::from_str_radix(hex, 16).expect("hex bytes"))
+            .collect();
+        assert_eq!(&bytes[..], &documented[..], "{example}");
         assert_eq!(Envelope::decode(bytes).unwrap(), envelope);
     }
 

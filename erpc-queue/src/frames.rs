@@ -50,6 +50,13 @@ pub fn read_request(
     let (Some(service), Some(method)) = (frame.head.service, frame.head.method) else {
         return Err("the request frame names no service or no method (tags 01, 02)".into());
     };
+    // Empty is as missing: no service is named "" (a `*` target would otherwise forward it,
+    // and the service would answer `unimplemented` for a request that was never valid).
+    for (tag, name, value) in [("01", "service", &service), ("02", "method", &method)] {
+        if value.is_empty() {
+            return Err(format!("the request frame's {name} (tag {tag}) is empty"));
+        }
+    }
     let body = erpc_codec::compression::decompress(
         frame.header.compression,
         &frame.body,

@@ -2,10 +2,13 @@
 //! erpc subject, a durable pull consumer per consumer group.
 //!
 //! - The stream (default `ERPC`, subjects `erpc.>`, file storage, work-queue retention: a
-//!   message is removed once acked) is created on [`NatsQueue::connect`] if missing.
+//!   message is removed once acked) is created on [`NatsQueue::connect`] if missing; an
+//!   existing one that keeps acked messages is refused.
 //! - [`Queue::publish`] awaits JetStream's publish acknowledgement: the message is on disk.
+//!   One over the server's `max_payload` is refused before it is sent.
 //! - A group is a durable pull consumer named after it: every subscriber pulling from it
-//!   shares its messages. A private subscription (no group) is a durable consumer named after
+//!   shares its messages. One that exists filtered on another subject is refused, naming
+//!   both. A private subscription (no group) is a durable consumer named after
 //!   its subject that the server deletes after an hour without a subscriber, so a client's
 //!   replies survive a server restart but do not pile up after the client is gone.
 //! - Acks are double acks (the server confirms them); a nack is a NAK with the delay; an
@@ -18,7 +21,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff};
+use crate::queue::{
+    Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
+};
 
 const BACKEND: &str = "nats";
 
@@ -53,6 +58,7 @@ impl Default for NatsOptions {
 /// A [`Queue`] on NATS JetStream.
 #[derive(Clone)]
 pub struct NatsQueue {
+    client: async_nats::Client,
     context: jetstream::Context,
     stream: String,
 }
@@ -70,17 +76,19 @@ fn error(e: impl std::fmt::Display) -> QueueError {
 }
 
 impl NatsQueue {
-    /// Connect to `options.url` and create the stream if it does not exist. The connection
-    /// reconnects by itself when the server restarts.
+    /// Connect to `options.url` and create the stream if it does not exist. The first
+    /// connection is tried once (within 5 s): a server that is not there, or a URL that does
+    /// not parse, is an error at once naming the URL and the cause (`connection refused`),
+    /// not a wait. Once connected, the connection reconnects by itself when the server
+    /// restarts.
     pub async fn connect(options: NatsOptions) -> Result<NatsQueue, QueueError> {
         let client = async_nats::ConnectOptions::new()
-            .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
             .connect(&options.url)
             .await
-            .map_err(|e| error(format!("connecting to {}: {e}", options.url)))?;
-        let context = jetstream::new(client);
-        context
+            .map_err(|e| error(format!("connecting to {}: {e}", redacted(&options.url))))?;
+        let context = jetstream::new(client.clone());
+        let stream = context
             .get_or_create_stream(stream::Config {
                 name: options.stream.clone(),
                 subjects: options.subjects.clone(),
@@ -91,10 +99,45 @@ impl NatsQueue {
             })
             .await
             .map_err(|e| error(format!("creating stream {}: {e}", options.stream)))?;
+        // A stream made by someone else is used as it is — but not one that keeps acknowledged
+        // messages: a consumer group made later (or made again) would start from its first
+        // message and run every request it holds once more.
+        let retention = stream.cached_info().config.retention;
+        if retention != stream::RetentionPolicy::WorkQueue {
+            return Err(error(format!(
+                "stream {} already exists with {retention:?} retention, not WorkQueue: it would keep acknowledged requests, and a new consumer group would run them again; use another stream (queue.stream) or recreate it",
+                options.stream
+            )));
+        }
         Ok(NatsQueue {
+            client,
             context,
             stream: options.stream,
         })
+    }
+}
+
+/// Refuse a message over the server's `max_payload`: JetStream publishes are not checked by
+/// the NATS client, and the server answers one with `-ERR 'Maximum Payload Violation'` and
+/// closes the connection — every call in flight on it waits out its timeout.
+fn check_size(subject: &str, len: usize, max_payload: usize) -> Result<(), QueueError> {
+    if len > max_payload {
+        return Err(error(format!(
+            "publishing on {subject}: the message is {len} bytes, over the server's max_payload of {max_payload} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Where a consumer group's durable consumer already exists with another filter subject:
+/// what it consumes, for the refusal.
+fn filters(config: &jetstream::consumer::Config) -> String {
+    if !config.filter_subjects.is_empty() {
+        format!("{:?}", config.filter_subjects)
+    } else if config.filter_subject.is_empty() {
+        "every subject of the stream".into()
+    } else {
+        format!("{:?}", config.filter_subject)
     }
 }
 
@@ -105,6 +148,11 @@ impl Queue for NatsQueue {
     }
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError> {
+        check_size(
+            subject,
+            payload.len(),
+            self.client.server_info().max_payload,
+        )?;
         self.context
             .publish(subject.to_owned(), payload)
             .await
@@ -112,6 +160,10 @@ impl Queue for NatsQueue {
             .await
             .map_err(|e| error(format!("publishing on {subject}: not persisted: {e}")))?;
         Ok(())
+    }
+
+    fn max_payload(&self) -> Option<usize> {
+        Some(self.client.server_info().max_payload)
     }
 
     async fn subscribe(
@@ -130,20 +182,47 @@ impl Queue for NatsQueue {
             .get_stream(&self.stream)
             .await
             .map_err(|e| error(format!("stream {}: {e}", self.stream)))?;
-        let consumer = stream
-            .get_or_create_consumer(
-                &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    filter_subject: subscription.subject.clone(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: subscription.ack_wait,
-                    inactive_threshold: inactive,
-                    ..Default::default()
-                },
-            )
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: subscription.subject.clone(),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: subscription.ack_wait,
+            inactive_threshold: inactive,
+            ..Default::default()
+        };
+        let failed = |e: &dyn std::fmt::Display| {
+            error(format!("consumer {name} on {}: {e}", subscription.subject))
+        };
+        let mut consumer = stream
+            .get_or_create_consumer(&name, config.clone())
             .await
-            .map_err(|e| error(format!("consumer {name} on {}: {e}", subscription.subject)))?;
+            .map_err(|e| failed(&e))?;
+        let existing = &consumer.cached_info().config;
+        if existing.filter_subject != subscription.subject || !existing.filter_subjects.is_empty() {
+            // Refused rather than updated: the durable consumer is the group's, shared by
+            // every bridge in it. Changing its filter would silently move the other running
+            // bridges of the group to this subject (and the next one started with the old
+            // configuration would move them back); the messages it holds acknowledged or
+            // pending belong to the old subject; and nats-server before 2.10 cannot change a
+            // filter at all. Naming both lets the operator choose: another group, or the old
+            // consumer deleted once no bridge uses it.
+            return Err(error(format!(
+                "consumer group {name:?} already exists on stream {} consuming {}, not {:?}: use another group, or delete it once no subscriber uses it (nats consumer rm {} {name})",
+                self.stream,
+                filters(existing),
+                subscription.subject,
+                self.stream,
+            )));
+        }
+        if existing.ack_wait != subscription.ack_wait {
+            // Updated, unlike the filter: the bridge's progress signals are timed from its own
+            // `ack_wait`, so a consumer keeping a shorter one would redeliver requests still
+            // being forwarded. JetStream allows changing it in place.
+            consumer = stream
+                .create_consumer(config)
+                .await
+                .map_err(|e| failed(&e))?;
+        }
         let batch = usize::from(subscription.prefetch.max(1));
         let messages = pull_stream(&consumer, batch)
             .await

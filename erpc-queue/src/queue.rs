@@ -79,8 +79,18 @@ pub trait Queue: Send + Sync + 'static {
     /// The backend's name, for logs and errors (`"nats"`, `"rabbitmq"`).
     fn backend(&self) -> &'static str;
 
-    /// Publish `payload` on `subject`; returns once the server has persisted it.
+    /// Publish `payload` on `subject`; returns once the server has persisted it. A payload
+    /// over [`Queue::max_payload`] is refused at once, naming its size and the limit.
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError>;
+
+    /// The largest message, in bytes, the server takes now, when it says: NATS announces its
+    /// `max_payload` (1 MiB by default) to every client, and drops a connection that
+    /// publishes more — so callers check first ([`QueueClient`](crate::QueueClient) answers
+    /// `resource_exhausted`, the bridge answers that instead of an answer over it). `None`:
+    /// no limit known (RabbitMQ does not announce its `max_message_size`; default `None`).
+    fn max_payload(&self) -> Option<usize> {
+        None
+    }
 
     /// Start consuming as `subscription` says.
     async fn subscribe(&self, subscription: Subscribe)
@@ -158,9 +168,60 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
+/// `url` as errors may show it: a password in it (`scheme://user:password@host`) replaced
+/// by `***`.
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+pub(crate) fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority.len()..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `Ok` if a message of `len` bytes is within `queue`'s [`Queue::max_payload`]; else
+/// `resource_exhausted` naming `what`, its size and the limit — at once, where publishing it
+/// would fail only after the publish timeout (NATS drops the connection) with a retryable
+/// `unavailable`.
+pub(crate) fn within_limit(
+    queue: &dyn Queue,
+    what: &str,
+    len: usize,
+) -> Result<(), erpc_core::Status> {
+    match queue.max_payload() {
+        Some(limit) if len > limit => Err(erpc_core::Status::resource_exhausted(format!(
+            "{what} is {len} bytes queued, over the {} server's limit of {limit} bytes per message",
+            queue.backend()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// How long a backend waits before consuming again after its `failures`-th failure in a row:
 /// 50 ms doubling up to 2 s.
 #[cfg(any(feature = "nats", feature = "rabbitmq"))]
 pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_millis(50u64 << failures.min(6)).min(Duration::from_secs(2))
+}
+
+#[cfg(all(test, any(feature = "nats", feature = "rabbitmq")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_in_an_error_shows_no_password() {
+        assert_eq!(
+            redacted("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redacted("nats://token@host"), "nats://token@host");
+        assert_eq!(redacted("not a url"), "not a url");
+    }
 }

@@ -29,7 +29,9 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
-use crate::queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff};
+use crate::queue::{
+    Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
+};
 
 const BACKEND: &str = "rabbitmq";
 
@@ -83,7 +85,7 @@ impl Link {
             .with_reactor(tokio_reactor_trait::Tokio);
         let connection = Connection::connect(&self.url, properties)
             .await
-            .map_err(|e| error(format!("connecting: {e}")))?;
+            .map_err(|e| error(format!("connecting to {}: {e}", redacted(&self.url))))?;
         let publisher = connection
             .create_channel()
             .await

@@ -91,6 +91,17 @@ impl Target {
     }
 }
 
+/// The client a target is called through. Its redial backoff is off: after a failed dial,
+/// the erpc client refuses calls without dialling (`unavailable`, "unreachable; retrying in
+/// …") for a wait growing to 5 s, so the bridge's retries — spaced by the target's own
+/// backoff, per request — failed without dialling once an outage had outlasted a few
+/// waits, and a target back within the retry budget went unnoticed until its requests were
+/// dead-lettered. Every attempt dials instead: the bridge's retry schedule is the backoff,
+/// and its concurrency bounds the dials.
+fn target_client() -> erpc_core::ClientBuilder {
+    Client::builder().backoff(Duration::ZERO, Duration::ZERO)
+}
+
 /// Every configured target, by service name; `*` catches the rest. A target without an
 /// address is found through the registry, by the name each request calls.
 #[derive(Clone)]
@@ -117,7 +128,7 @@ impl Targets {
         for config in configs {
             let entry = match &config.address {
                 Some(address) => {
-                    let client = Client::new(address.as_str()).map_err(|e| {
+                    let client = target_client().build(address.as_str()).map_err(|e| {
                         ConfigError::Invalid(format!("target {:?}: {e}", config.service))
                     })?;
                     Entry::Static(Target::new(config, client, address.clone()))
@@ -163,7 +174,7 @@ impl Targets {
             .registry
             .as_deref()
             .ok_or_else(|| Status::internal("no registry to discover with"))?;
-        let client = Client::builder()
+        let client = target_client()
             .discover(registry, service)
             .await
             .map_err(|e| Status::unavailable(format!("discovering service {service:?}: {e}")))?;

@@ -29,6 +29,7 @@ on_both!(
     typed_round_trip,
     deadline_on_the_queue_and_on_the_way_back,
     target_down_is_retried_then_dead_lettered,
+    target_back_within_the_retry_budget_is_answered,
     undecodable_message_is_dead_lettered_and_the_bridge_goes_on,
     a_repeated_idempotency_key_runs_once,
     two_bridges_share_the_load,
@@ -65,6 +66,14 @@ async fn typed_round_trip(backend: Backend) {
         2,
         "the service sees each call's key"
     );
+
+    // Over what a queued frame may carry (a 4 MiB body; NATS's own limit is lower): refused
+    // at once, not published to be refused by the bridge (`invalid_argument`, on RabbitMQ).
+    let refused = work
+        .size("x".repeat((4 << 20) + 1))
+        .await
+        .expect_err("too large to queue");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
 }
 
 /// A request whose deadline passes while queued is never delivered (dead letter `expired`),
@@ -111,11 +120,13 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
     let queue = server.connect().await;
     let mut dead = support::dead_letters(&queue).await;
     let down = format!("tcp://127.0.0.1:{}", support::servers::free_port());
-    let _bridge = support::bridge(
-        queue.clone(),
-        support::bridge_config(backend, &server.url, &down),
-    )
-    .await;
+    let mut config = support::bridge_config(backend, &server.url, &down);
+    // Waits shorter than the erpc client's shortest redial wait (100 ms): each attempt after
+    // a failed dial used to meet the client's "unreachable; retrying in …" without dialling,
+    // and the dead letter said so.
+    config.targets[0].backoff_ms = 10;
+    config.targets[0].backoff_max_ms = 20;
+    let _bridge = support::bridge(queue.clone(), config).await;
     let client = support::client(queue.clone(), Duration::from_secs(20)).await;
     let err = WorkClient::new(client.client())
         .double(4)
@@ -134,6 +145,43 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
         "names the target: {}",
         letter.reason
     );
+    // The last attempt dialled: its own error, not a client waiting to redial.
+    assert!(
+        !letter.reason.contains("retrying"),
+        "the bridge gave up; nothing is retrying: {}",
+        letter.reason
+    );
+    assert!(
+        letter.reason.to_lowercase().contains("refused"),
+        "the dial's error: {}",
+        letter.reason
+    );
+}
+
+/// A target down for longer than the erpc client's redial waits (which grow to seconds),
+/// then back while the request's retries last: the request is answered, not dead-lettered —
+/// every retry dials, instead of meeting the client's own wait to redial.
+async fn target_back_within_the_retry_budget_is_answered(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let address = format!("tcp://127.0.0.1:{}", support::servers::free_port());
+    let mut config = support::bridge_config(backend, &server.url, &address);
+    // Waits of 20–40 ms: 200 retries last at least 4 s, beyond the 2.5 s outage.
+    config.targets[0].max_retries = 200;
+    config.targets[0].backoff_ms = 40;
+    config.targets[0].backoff_max_ms = 40;
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let client = support::client(queue.clone(), Duration::from_secs(60)).await;
+    let work = WorkClient::new(client.client());
+    let call = tokio::spawn(async move { work.double(21).await });
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (_service, seen) = support::service_at(&address, Duration::ZERO).await;
+    let answer = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("answered in time")
+        .expect("the call ran");
+    assert_eq!(answer.expect("answered once the target is back"), 42);
+    assert_eq!(seen.runs_of(21), 1);
 }
 
 /// Bytes that are not a request, and a request whose frame is broken, go to the dead letters
@@ -167,7 +215,74 @@ async fn undecodable_message_is_dead_lettered_and_the_bridge_goes_on(backend: Ba
     assert!(letter.reason.contains("request frame"), "{}", letter.reason);
     assert_eq!(letter.correlation, 9);
 
+    // A response or a dead letter published as a request, naming a reply subject: refused
+    // like any undecodable request, and its sender told so.
+    let reply_to = format!("erpc.replies.probe{:x}", unique());
+    let mut replies = support::replies(queue, &reply_to).await;
+    for kind in [Kind::Response, Kind::DeadLetter] {
+        let stray = Envelope {
+            kind,
+            reply_to: reply_to.clone(),
+            ..Envelope::request(11, Bytes::from_static(b"FRAME"))
+        };
+        queue
+            .publish("erpc.requests", stray.encode().expect("encodes"))
+            .await
+            .expect("published");
+        let letter = support::next_dead_letter(&mut dead).await;
+        assert!(
+            letter
+                .reason
+                .starts_with(&format!("undecodable: a {}", kind.name())),
+            "{}",
+            letter.reason
+        );
+        let (answer, result) = support::next_answer(&mut replies).await;
+        assert_eq!(answer.correlation, 11);
+        let refused = result.expect_err("refused");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+        assert_eq!(refused.message(), letter.reason);
+    }
+
+    // An empty service name is no service: refused, not forwarded.
+    let body = rmp_serde::to_vec(&1u64).expect("encodes");
+    queue
+        .publish(
+            "erpc.requests",
+            support::raw_request("", "double", &body, &reply_to),
+        )
+        .await
+        .expect("published");
+    let (_, result) = support::next_answer(&mut replies).await;
+    let refused = result.expect_err("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+    assert!(refused.message().contains("service"), "{refused}");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.contains("is empty"), "{}", letter.reason);
+
+    // QUEUE.md §3: several arguments travel as an array of them, in order (MessagePack
+    // `92 01 02` for add(1, 2)).
+    queue
+        .publish(
+            "erpc.requests",
+            support::raw_request("Work", "add", &[0x92, 0x01, 0x02], &reply_to),
+        )
+        .await
+        .expect("published");
+    let (_, result) = support::next_answer(&mut replies).await;
+    let sum: u64 = rmp_serde::from_slice(&result.expect("answered").body).expect("a number");
+    assert_eq!(sum, 3);
+
     assert_eq!(work.double(8).await.expect("still consuming"), 16);
+}
+
+/// A distinct number per call in this process, for subjects of their own.
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Two requests with the same idempotency key (a caller publishing again): both answered,
@@ -296,6 +411,12 @@ async fn queue_server_restart_loses_no_accepted_request(backend: Backend) {
 async fn nats_redelivers_an_unacked_message() {
     let server = Backend::Nats.server().await;
     let queue = server.connect().await;
+    an_unacked_delivery_comes_back(&queue).await;
+}
+
+/// Publish `m` on `erpc.contract`, take it in group `g` with a 500 ms `ack_wait` and leave it
+/// unacked: it comes back (well within 10 s).
+async fn an_unacked_delivery_comes_back(queue: &std::sync::Arc<dyn erpc_queue::Queue>) {
     queue
         .publish("erpc.contract", Bytes::from_static(b"m"))
         .await
@@ -454,4 +575,169 @@ async fn nats_an_answer_that_cannot_be_published_dead_letters_its_request_after_
     // Long enough for a redelivery (1 s) to have run it again.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(seen.runs_of(7), 1, "the service ran once");
+}
+
+/// A bridge whose consumer group already exists on NATS consuming another subject is
+/// refused at start, naming the group, the subject it consumes and the one wanted — it used
+/// to start and silently consume the old subject.
+#[tokio::test]
+async fn nats_a_group_consuming_another_subject_is_refused_by_name() {
+    let server = Backend::Nats.server().await;
+    let queue = server.connect().await;
+    let old = queue
+        .subscribe(Subscribe::new("erpc.old", Some("erpc-bridge")))
+        .await
+        .expect("the group consumes erpc.old");
+    drop(old);
+    let config = support::bridge_config(Backend::Nats, &server.url, "tcp://127.0.0.1:1");
+    let bridge = erpc_queue::Bridge::new(queue.clone(), config).expect("valid");
+    let ran = tokio::time::timeout(
+        Duration::from_secs(20),
+        bridge.run(|| {}, std::future::ready(())),
+    )
+    .await
+    .expect("decided in time");
+    let refused = ran.expect_err("the group consumes another subject");
+    let message = refused.to_string();
+    for says in ["\"erpc-bridge\"", "\"erpc.old\"", "\"erpc.requests\""] {
+        assert!(message.contains(says), "{says} in {message}");
+    }
+}
+
+/// A consumer group made with one `ack_wait` takes another one given later (a bridge's
+/// configuration changed): a delivery left unacked comes back after the new one, not the
+/// old 30 s.
+#[tokio::test]
+async fn nats_a_changed_ack_wait_applies_to_the_existing_group() {
+    let server = Backend::Nats.server().await;
+    let queue = server.connect().await;
+    let first = queue
+        .subscribe(Subscribe::new("erpc.contract", Some("g")))
+        .await
+        .expect("made with the default 30 s");
+    drop(first);
+    an_unacked_delivery_comes_back(&queue).await;
+}
+
+/// Messages over the NATS server's max_payload (1 MiB): a request fails at once with
+/// `resource_exhausted` naming its size and the limit (it failed after 5 s, `unavailable`,
+/// and the server dropped the connection); an answer over it is replaced by that refusal
+/// and its request dead-lettered; a dead letter over it (a request just under it, plus the
+/// reason) keeps the original's first bytes instead of coming back without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_messages_over_max_payload_fail_at_once() {
+    let stack = support::stack(Backend::Nats, Duration::ZERO, Duration::from_secs(20)).await;
+    let (queue, work) = (&stack.queue, &stack.work);
+    let limit = queue.max_payload().expect("NATS says its limit");
+    assert_eq!(limit, 1 << 20, "nats-server's default");
+    let mut dead = support::dead_letters(queue).await;
+
+    let started = std::time::Instant::now();
+    let refused = work
+        .size("x".repeat(limit + 1))
+        .await
+        .expect_err("over the limit");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    assert!(refused.message().contains("1048576"), "{refused}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "at once: {:?}",
+        started.elapsed()
+    );
+
+    let refused = work
+        .blob(limit as u64 + 1)
+        .await
+        .expect_err("an answer over the limit");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    assert!(refused.message().contains("its answer"), "{refused}");
+    assert!(refused.message().contains("1048576"), "{refused}");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.contains("its answer"), "{}", letter.reason);
+
+    // Expired on arrival, and just under the limit: its dead letter would be over it.
+    let frame = Bytes::from(vec![0u8; limit - 64]);
+    let expired = Envelope {
+        deadline_ms: 1,
+        ..Envelope::request(5, frame)
+    }
+    .encode()
+    .expect("encodes");
+    assert!(expired.len() <= limit);
+    queue
+        .publish("erpc.requests", expired.clone())
+        .await
+        .expect("within the limit");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.starts_with("expired"), "{}", letter.reason);
+    assert!(letter.reason.contains("cut to fit"), "{}", letter.reason);
+    assert_eq!(letter.correlation, 5);
+    assert_eq!(&letter.frame[..], &expired[..letter.frame.len()]);
+
+    assert_eq!(work.double(4).await.expect("the connection lives on"), 8);
+}
+
+/// A queue URL where nothing listens fails at once, naming the URL and the cause — NATS used
+/// to wait 10 s and say only that a request timed out.
+#[tokio::test]
+async fn a_queue_that_is_not_there_fails_at_once_naming_the_url() {
+    let port = support::servers::free_port();
+    for (backend, url) in [
+        ("nats", format!("nats://127.0.0.1:{port}")),
+        (
+            "rabbitmq",
+            format!("amqp://guest:secret@127.0.0.1:{port}/%2f"),
+        ),
+    ] {
+        let config = erpc_queue::QueueConfig {
+            backend: backend.into(),
+            url: Some(url),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let failed = erpc_queue::connect(&config)
+            .await
+            .err()
+            .expect("nothing listens");
+        let message = failed.to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{backend}: at once, not {:?}",
+            started.elapsed()
+        );
+        assert!(
+            message.contains(&format!("127.0.0.1:{port}")),
+            "names the URL: {message}"
+        );
+        assert!(
+            message.to_lowercase().contains("refused"),
+            "says why: {message}"
+        );
+        assert!(!message.contains("secret"), "no password: {message}");
+    }
+}
+
+/// A stream of that name made by someone else with limits retention (acknowledged messages
+/// kept) is refused by name: a consumer group made on it later would run every request it
+/// holds once more.
+#[tokio::test]
+async fn nats_a_stream_that_keeps_acknowledged_requests_is_refused() {
+    let server = Backend::Nats.server().await;
+    let client = async_nats::connect(&server.url).await.expect("connects");
+    async_nats::jetstream::new(client)
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "ERPC".into(),
+            subjects: vec!["erpc.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("a limits stream");
+    let config = erpc_queue::QueueConfig {
+        url: Some(server.url.clone()),
+        ..Default::default()
+    };
+    let refused = erpc_queue::connect(&config).await.err().expect("refused");
+    let message = refused.to_string();
+    assert!(message.contains("stream ERPC"), "{message}");
+    assert!(message.contains("Limits"), "{message}");
 }

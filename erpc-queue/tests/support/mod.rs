@@ -44,6 +44,12 @@ pub trait Work {
     async fn double(&self, cx: Context, n: u64) -> Result<u64, Status>;
     /// Fails with `failed_precondition` and `why`.
     async fn refuse(&self, why: String) -> Result<u64, Status>;
+    /// How many bytes `data` has.
+    async fn size(&self, data: String) -> Result<u64, Status>;
+    /// `len` bytes of `x`.
+    async fn blob(&self, len: u64) -> Result<String, Status>;
+    /// `a + b`: two arguments, which travel as a two-element array.
+    async fn add(&self, a: u64, b: u64) -> Result<u64, Status>;
 }
 
 /// What the service saw.
@@ -110,17 +116,34 @@ impl Work for Worker {
     async fn refuse(&self, why: String) -> Result<u64, Status> {
         Err(Status::failed_precondition(why))
     }
+
+    async fn size(&self, data: String) -> Result<u64, Status> {
+        Ok(data.len() as u64)
+    }
+
+    async fn blob(&self, len: u64) -> Result<String, Status> {
+        Ok("x".repeat(len as usize))
+    }
+
+    async fn add(&self, a: u64, b: u64) -> Result<u64, Status> {
+        Ok(a + b)
+    }
 }
 
 /// The Work service on a free TCP port, taking `delay` per call.
 pub async fn service(delay: Duration) -> (ServerHandle, Arc<Seen>) {
+    service_at("tcp://127.0.0.1:0", delay).await
+}
+
+/// The Work service at `address`, taking `delay` per call.
+pub async fn service_at(address: &str, delay: Duration) -> (ServerHandle, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let server = erpc_core::Server::builder()
         .add_service(WorkServer::new(Worker {
             delay,
             seen: seen.clone(),
         }))
-        .serve(["tcp://127.0.0.1:0"])
+        .serve([address])
         .await
         .expect("the service serves");
     (server, seen)
@@ -256,12 +279,20 @@ pub async fn client(queue: Arc<dyn Queue>, timeout: Duration) -> QueueClient {
 pub async fn next_dead_letter(
     dead: &mut Box<dyn erpc_queue::Subscription>,
 ) -> erpc_queue::Envelope {
-    let delivery = tokio::time::timeout(Duration::from_secs(20), dead.next())
+    next_envelope(dead, "a dead letter").await
+}
+
+/// The next message on `subscription` (`what`, within 20 s), acked and decoded.
+async fn next_envelope(
+    subscription: &mut Box<dyn erpc_queue::Subscription>,
+    what: &str,
+) -> erpc_queue::Envelope {
+    let delivery = tokio::time::timeout(Duration::from_secs(20), subscription.next())
         .await
-        .expect("a dead letter in time")
+        .unwrap_or_else(|_| panic!("{what} in time"))
         .expect("the subscription lives");
-    let envelope =
-        erpc_queue::Envelope::decode(delivery.payload.clone()).expect("a dead-letter envelope");
+    let envelope = erpc_queue::Envelope::decode(delivery.payload.clone())
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     delivery.ack().await.expect("acked");
     envelope
 }
@@ -304,4 +335,41 @@ pub async fn stack(backend: Backend, delay: Duration, timeout: Duration) -> Stac
         client,
         work,
     }
+}
+
+/// A private subscription to `subject` (a reply subject the test reads itself).
+pub async fn replies(queue: &Arc<dyn Queue>, subject: &str) -> Box<dyn erpc_queue::Subscription> {
+    queue
+        .subscribe(erpc_queue::Subscribe::new(subject, None))
+        .await
+        .expect("subscribes to the replies")
+}
+
+/// The next answer on `replies`: its envelope and the call's result.
+pub async fn next_answer(
+    replies: &mut Box<dyn erpc_queue::Subscription>,
+) -> (
+    erpc_queue::Envelope,
+    Result<erpc_core::ClientResponse, Status>,
+) {
+    let envelope = next_envelope(replies, "an answer").await;
+    let result = erpc_queue::frames::read_response(&envelope.frame);
+    (envelope, result)
+}
+
+/// A request envelope calling `service.method` with the raw `body` (MessagePack), answered
+/// on `reply_to`.
+pub fn raw_request(service: &str, method: &str, body: &[u8], reply_to: &str) -> bytes::Bytes {
+    let request = erpc_core::ClientRequest::new(
+        service.to_owned(),
+        method.to_owned(),
+        bytes::Bytes::copy_from_slice(body),
+    );
+    let frame = erpc_queue::frames::request_frame(&request).expect("a frame");
+    erpc_queue::Envelope {
+        reply_to: reply_to.into(),
+        ..erpc_queue::Envelope::request(1, frame)
+    }
+    .encode()
+    .expect("encodes")
 }
