@@ -1,0 +1,75 @@
+//! `center:` — the registry center's settings (`erpc-center --config FILE`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The center's settings: the same as its command-line options (CENTER.md), which override
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CenterSettings {
+    /// Addresses to serve on. Default `["tcp://127.0.0.1:7070"]`.
+    pub listen: Vec<String>,
+    /// `redb` (default), `memory`, or `etcd://host:2379[,…][/prefix]`.
+    pub store: String,
+    /// Where the redb file lives. Default: the per-user data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Shortest lease a registration may ask for. Default `1s`.
+    #[serde(with = "humantime_serde")]
+    pub min_ttl: Duration,
+    /// Longest lease. Default `5m`.
+    #[serde(with = "humantime_serde")]
+    pub max_ttl: Duration,
+    /// How often expired leases are removed. Default `500ms`.
+    #[serde(with = "humantime_serde")]
+    pub sweep: Duration,
+    /// Changes kept for watchers to resume from. Default 10,000.
+    pub history: u64,
+    /// Serve Prometheus metrics at `http://ADDR/metrics`. Default off.
+    pub metrics_listen: Option<String>,
+}
+
+impl Default for CenterSettings {
+    fn default() -> Self {
+        CenterSettings {
+            listen: vec!["tcp://127.0.0.1:7070".to_owned()],
+            store: "redb".to_owned(),
+            data_dir: None,
+            min_ttl: Duration::from_secs(1),
+            max_ttl: Duration::from_secs(300),
+            sweep: Duration::from_millis(500),
+            history: 10_000,
+            metrics_listen: None,
+        }
+    }
+}
+
+impl CenterSettings {
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        if self.listen.is_empty() {
+            return Err(("center.listen".into(), "needs at least one address".into()));
+        }
+        for (key, zero) in [
+            ("center.min_ttl", self.min_ttl.is_zero()),
+            ("center.sweep", self.sweep.is_zero()),
+            ("center.history", self.history == 0),
+        ] {
+            if zero {
+                return Err((key.into(), "must be above zero".into()));
+            }
+        }
+        if self.min_ttl > self.max_ttl {
+            return Err((
+                "center.min_ttl".into(),
+                format!(
+                    "{} is above max_ttl {}",
+                    humantime::format_duration(self.min_ttl),
+                    humantime::format_duration(self.max_ttl)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

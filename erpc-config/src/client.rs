@@ -1,0 +1,194 @@
+//! `client:` — a client's settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use erpc_core::{ClientBuilder, ClientConfig};
+use serde::Deserialize;
+
+use crate::common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings, check_window};
+use crate::error::ConfigError;
+
+/// A client's settings: every field of `erpc_core::ClientConfig` and the address it calls.
+/// Every field has the default `ClientConfig` has; durations as `"10s"`, `"250ms"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientSettings {
+    /// The server's address (`tcp://host:port`, any transport). Default none: give it
+    /// here or to `ClientBuilder::build`.
+    pub target: Option<String>,
+    /// Connections opened to the server. Default 1.
+    pub connections: usize,
+    /// Deadline of a unary or oneway call that sets none. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Deadline of a stream that sets none. Default none.
+    #[serde(with = "humantime_serde")]
+    pub stream_timeout: Option<Duration>,
+    /// Codec of calls that name none: `msgpack` (default), `json`, `protobuf`, `raw`.
+    pub codec: CodecName,
+    /// Compression of calls that name none: `none` (default), `gzip`, `zlib`, `zstd`.
+    pub compression: CompressionName,
+    /// Smaller request bodies go uncompressed. Default 1024 (bytes).
+    pub compression_threshold: usize,
+    /// Give up connecting after this long. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Redial backoff: `initial` (default `100ms`) growing to at most `max` (default `5s`).
+    pub backoff: BackoffSettings,
+    /// Calls one connection carries at once; more wait. Default 1,024.
+    pub max_concurrent_calls: usize,
+    /// Per-stream receive window in bytes, at least 262144 (the default).
+    pub stream_window: u32,
+    /// Frames queued per connection's writer. Default 4,096.
+    pub write_queue: usize,
+    /// Frames the protocol does not allow, per heartbeat interval, before the connection is
+    /// dropped. Default 1,000.
+    pub max_junk_frames: u32,
+    /// Liveness checking.
+    pub heartbeat: HeartbeatSettings,
+    /// Sizes accepted from the server.
+    pub limits: LimitsSettings,
+    /// The CA to trust for tls://, wss://, quic://, and an identity for mutual TLS.
+    pub tls: Option<ClientTlsSettings>,
+}
+
+/// `client.backoff:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackoffSettings {
+    /// The first wait's floor. Default `100ms`.
+    #[serde(with = "humantime_serde")]
+    pub initial: Duration,
+    /// The ceiling. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+}
+
+impl Default for BackoffSettings {
+    fn default() -> Self {
+        let d = ClientConfig::default();
+        BackoffSettings {
+            initial: d.backoff_initial,
+            max: d.backoff_max,
+        }
+    }
+}
+
+/// `client.tls:` — PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTlsSettings {
+    /// The CA the server's certificate must chain to (PEM).
+    pub ca: PathBuf,
+    /// A client certificate chain (PEM), for mutual TLS; with `key`.
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub key: Option<PathBuf>,
+    /// The name to verify the server's certificate against, if not the address's host.
+    pub server_name: Option<String>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        let d = ClientConfig::default();
+        ClientSettings {
+            target: None,
+            connections: d.connections,
+            timeout: d.timeout,
+            stream_timeout: d.stream_timeout,
+            codec: CodecName::Msgpack,
+            compression: CompressionName::None,
+            compression_threshold: d.compression_threshold,
+            connect_timeout: d.connect_timeout,
+            backoff: BackoffSettings::default(),
+            max_concurrent_calls: d.max_concurrent_calls,
+            stream_window: d.stream_window,
+            write_queue: d.write_queue,
+            max_junk_frames: d.max_junk_frames,
+            heartbeat: HeartbeatSettings::default(),
+            limits: LimitsSettings::default(),
+            tls: None,
+        }
+    }
+}
+
+impl ClientSettings {
+    /// Values that parse but cannot work, under `at` (`client`, or `clients.NAME`).
+    pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
+        if let Some(target) = &self.target {
+            if let Err(e) = erpc_core::IntoAddress::into_address(target.as_str()) {
+                return Err((format!("{at}.target"), format!("{target:?}: {e}")));
+            }
+        }
+        for (key, zero) in [
+            ("connections", self.connections == 0),
+            ("timeout", self.timeout.is_zero()),
+            ("connect_timeout", self.connect_timeout.is_zero()),
+            ("max_concurrent_calls", self.max_concurrent_calls == 0),
+            ("write_queue", self.write_queue == 0),
+        ] {
+            if zero {
+                return Err((format!("{at}.{key}"), "must be above zero".into()));
+            }
+        }
+        if self.backoff.initial > self.backoff.max {
+            return Err((
+                format!("{at}.backoff.initial"),
+                format!(
+                    "{} is above backoff.max {}",
+                    humantime::format_duration(self.backoff.initial),
+                    humantime::format_duration(self.backoff.max)
+                ),
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            if tls.cert.is_some() != tls.key.is_some() {
+                return Err((
+                    format!("{at}.tls"),
+                    "cert and key go together: give both or neither".into(),
+                ));
+            }
+        }
+        check_window(self.stream_window, &format!("{at}.stream_window"))?;
+        self.heartbeat.check(&format!("{at}.heartbeat"))?;
+        self.limits.check(&format!("{at}.limits"))
+    }
+
+    /// The `ClientConfig` these settings describe (TLS files read).
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] naming the TLS key whose file cannot be read or parsed.
+    pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
+        let mut config = ClientConfig {
+            connections: self.connections,
+            timeout: self.timeout,
+            stream_timeout: self.stream_timeout,
+            codec: self.codec.id(),
+            compression: self.compression.id(),
+            compression_threshold: self.compression_threshold,
+            limits: self.limits.limits(),
+            heartbeat: self.heartbeat.config(),
+            connect_timeout: self.connect_timeout,
+            backoff_initial: self.backoff.initial,
+            backoff_max: self.backoff.max,
+            write_queue: self.write_queue,
+            max_concurrent_calls: self.max_concurrent_calls,
+            max_junk_frames: self.max_junk_frames,
+            stream_window: self.stream_window,
+            ..ClientConfig::default()
+        };
+        if let Some(tls) = &self.tls {
+            config.transport.client_tls = Some(crate::tls::client(tls, "client.tls")?);
+        }
+        Ok(config)
+    }
+
+    /// A client builder with these settings; `build(target)` or `connect(target)` it.
+    ///
+    /// # Errors
+    /// As [`ClientSettings::client_config`].
+    pub fn builder(&self) -> Result<ClientBuilder, ConfigError> {
+        Ok(erpc_core::Client::builder().config(self.client_config()?))
+    }
+}

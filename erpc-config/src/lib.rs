@@ -1,0 +1,147 @@
+//! erpc's configuration: one YAML file (and the environment) for servers, clients, the
+//! center and telemetry, every option with its default, and errors that name the key, the
+//! file and the line.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = erpc_config::load("config/erpc.yaml")?;
+//! let server = settings
+//!     .server
+//!     .builder()?
+//!     // .add_service(GreeterServer::new(MyGreeter))
+//!     .serve(settings.server.listen.iter().map(String::as_str))
+//!     .await?;
+//! # drop(server); Ok(()) }
+//! ```
+//!
+//! **Sources, later wins:** the defaults (those of `ServerConfig`, `ClientConfig`, ...), the
+//! file, then environment variables named `ERPC_` + the key's path in capitals with `__`
+//! between levels — `ERPC_SERVER__MAX_IN_FLIGHT=2048`, `ERPC_SERVER__HEARTBEAT__INTERVAL=5s`,
+//! `ERPC_CLIENT__TARGET=tcp://10.0.0.7:7001` — then whatever the code changes in the loaded
+//! structs. Only variables with a `__` after a known section (`SERVER`, `CLIENT`, `CLIENTS`,
+//! `CENTER`, `TELEMETRY`) are read, so other `ERPC_*` variables are left alone.
+//!
+//! **Errors:** an unknown key, a value of the wrong type, or a value that cannot work (a zero
+//! timeout, a backoff above its ceiling, a window under the protocol's) stops the load with
+//! [`ConfigError`] naming the key, the file and its line, and what was expected — never a
+//! silent default. `config/erpc.example.yaml` lists every key with its default.
+
+#![warn(missing_docs)]
+
+mod center;
+mod client;
+mod common;
+mod error;
+mod server;
+mod telemetry;
+mod tls;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use center::CenterSettings;
+pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings};
+pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
+pub use error::ConfigError;
+pub use server::{ServerSettings, ServerTlsSettings};
+pub use telemetry::{
+    LogFilesSettings, LogFormatName, LoggingSettings, MetricsSettings, RotationName,
+    TelemetrySettings, TracingSettings,
+};
+
+/// Everything one file may hold; every section is optional and defaults as its type does.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `server:`.
+    pub server: ServerSettings,
+    /// `client:` — the client an application uses most.
+    pub client: ClientSettings,
+    /// `clients:` — more clients, by a name of the application's choosing.
+    pub clients: BTreeMap<String, ClientSettings>,
+    /// `center:` — `erpc-center --config`.
+    pub center: CenterSettings,
+    /// `telemetry:`.
+    pub telemetry: TelemetrySettings,
+}
+
+/// The sections environment variables may set.
+const SECTIONS: [&str; 5] = [
+    "SERVER__",
+    "CLIENT__",
+    "CLIENTS__",
+    "CENTER__",
+    "TELEMETRY__",
+];
+
+/// Load `path` (YAML), then the process's `ERPC_*__*` environment variables over it.
+///
+/// # Errors
+/// [`ConfigError::File`] if the file cannot be read or is not YAML; [`ConfigError::Key`]
+/// naming the key (and, for one from the file, its line) that is unknown, of the wrong type,
+/// or out of range.
+pub fn load(path: impl AsRef<Path>) -> Result<Settings, ConfigError> {
+    load_with_env(path, std::env::vars())
+}
+
+/// [`load`] with the environment given (tests, or variables from elsewhere).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_env(
+    path: impl AsRef<Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, ConfigError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        file: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let env: HashMap<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| {
+            k.strip_prefix("ERPC_")
+                .is_some_and(|rest| SECTIONS.iter().any(|s| rest.starts_with(s)))
+        })
+        .collect();
+    let settings: Settings = config::Config::builder()
+        .add_source(config::File::from_str(&text, config::FileFormat::Yaml))
+        .add_source(
+            config::Environment::with_prefix("ERPC")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        )
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .map_err(|e| match e {
+            // The text came from a string: name the file.
+            config::ConfigError::FileParse { cause, .. } => ConfigError::File {
+                file: path.to_owned(),
+                reason: cause.to_string(),
+            },
+            other => error::from_config(other, Some((path, &text))),
+        })?;
+    settings.check().map_err(|(key, reason)| ConfigError::Key {
+        file: Some(path.to_owned()),
+        line: error::line_of(&text, &key),
+        key,
+        reason,
+    })?;
+    Ok(settings)
+}
+
+impl Settings {
+    fn check(&self) -> Result<(), (String, String)> {
+        self.server.check()?;
+        self.client.check("client")?;
+        for (name, client) in &self.clients {
+            client.check(&format!("clients.{name}"))?;
+        }
+        self.center.check()?;
+        self.telemetry.check()
+    }
+}

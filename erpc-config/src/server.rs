@@ -1,0 +1,176 @@
+//! `server:` — a server's settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use erpc_core::{ServerBuilder, ServerConfig};
+use serde::Deserialize;
+
+use crate::common::{CompressionName, HeartbeatSettings, LimitsSettings, check_window};
+use crate::error::ConfigError;
+
+/// A server's settings: every field of `erpc_core::ServerConfig`, the addresses to serve on
+/// and TLS files. Every field has the default `ServerConfig` has; durations are written as
+/// `"10s"`, `"250ms"`, `"1h"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Addresses to serve on, any transport. Default `["tcp://127.0.0.1:7001"]`.
+    pub listen: Vec<String>,
+    /// Handlers running at once per connection. Default 1,024.
+    pub max_in_flight: usize,
+    /// Connections served at once. Default 10,000.
+    pub max_connections: usize,
+    /// A new connection's first frame must arrive within this. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub first_frame_timeout: Duration,
+    /// Deadline of a unary or oneway call that carries none. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub default_deadline: Duration,
+    /// Longer unary and oneway deadlines are clamped to this. Default `1h`.
+    #[serde(with = "humantime_serde")]
+    pub max_deadline: Duration,
+    /// Deadline of a stream that carries none. Default none (streams live until ended).
+    #[serde(with = "humantime_serde")]
+    pub default_stream_deadline: Option<Duration>,
+    /// How long a graceful shutdown waits for calls in flight. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Smaller responses go uncompressed. Default 1024 (bytes).
+    pub compression_threshold: usize,
+    /// Compression of responses to calls that ask for none but accept it. Default `none`.
+    pub response_compression: CompressionName,
+    /// Per-stream receive window in bytes, at least 262144 (the default).
+    pub stream_window: u32,
+    /// Frames queued per connection's writer. Default 4,096.
+    pub write_queue: usize,
+    /// Frames the protocol does not allow, per heartbeat interval, before a connection is
+    /// closed. Default 1,000.
+    pub max_junk_frames: u32,
+    /// Rapid cancels beyond completions before a connection is closed. Default 2,048.
+    pub max_cancel_debt: u64,
+    /// Liveness checking.
+    pub heartbeat: HeartbeatSettings,
+    /// Sizes accepted from clients.
+    pub limits: LimitsSettings,
+    /// The certificate for tls://, wss:// and quic:// addresses, and the CA that client
+    /// certificates must chain to for mutual TLS. Default none.
+    pub tls: Option<ServerTlsSettings>,
+}
+
+/// `server.tls:` — PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTlsSettings {
+    /// The certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// With it, clients must present a certificate this CA (PEM) signed (mutual TLS).
+    pub client_ca: Option<PathBuf>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        let d = ServerConfig::default();
+        ServerSettings {
+            listen: vec!["tcp://127.0.0.1:7001".to_owned()],
+            max_in_flight: d.max_in_flight,
+            max_connections: d.max_connections,
+            first_frame_timeout: d.first_frame_timeout,
+            default_deadline: d.default_deadline,
+            max_deadline: d.max_deadline,
+            default_stream_deadline: d.default_stream_deadline,
+            shutdown_grace: d.shutdown_grace,
+            compression_threshold: d.compression_threshold,
+            response_compression: CompressionName::None,
+            stream_window: d.stream_window,
+            write_queue: d.write_queue,
+            max_junk_frames: d.max_junk_frames,
+            max_cancel_debt: d.max_cancel_debt,
+            heartbeat: HeartbeatSettings::default(),
+            limits: LimitsSettings::default(),
+            tls: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Values that parse but cannot work: the dotted key (under `server`) and why.
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        if self.listen.is_empty() {
+            return Err(("server.listen".into(), "needs at least one address".into()));
+        }
+        for addr in &self.listen {
+            if let Err(e) = erpc_core::IntoAddress::into_address(addr.as_str()) {
+                return Err(("server.listen".into(), format!("{addr:?}: {e}")));
+            }
+        }
+        for (key, zero) in [
+            ("server.max_in_flight", self.max_in_flight == 0),
+            ("server.max_connections", self.max_connections == 0),
+            ("server.write_queue", self.write_queue == 0),
+            (
+                "server.first_frame_timeout",
+                self.first_frame_timeout.is_zero(),
+            ),
+            ("server.default_deadline", self.default_deadline.is_zero()),
+            ("server.max_deadline", self.max_deadline.is_zero()),
+        ] {
+            if zero {
+                return Err((key.into(), "must be above zero".into()));
+            }
+        }
+        if self.default_deadline > self.max_deadline {
+            return Err((
+                "server.default_deadline".into(),
+                format!(
+                    "{} is above max_deadline {}",
+                    humantime::format_duration(self.default_deadline),
+                    humantime::format_duration(self.max_deadline)
+                ),
+            ));
+        }
+        check_window(self.stream_window, "server.stream_window")?;
+        self.heartbeat.check("server.heartbeat")?;
+        self.limits.check("server.limits")
+    }
+
+    /// The `ServerConfig` these settings describe (TLS files read).
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] naming `server.tls` when a PEM file cannot be read or parsed, or
+    /// this build has no TLS.
+    pub fn server_config(&self) -> Result<ServerConfig, ConfigError> {
+        let mut config = ServerConfig {
+            limits: self.limits.limits(),
+            max_in_flight: self.max_in_flight,
+            first_frame_timeout: self.first_frame_timeout,
+            default_deadline: self.default_deadline,
+            max_deadline: self.max_deadline,
+            default_stream_deadline: self.default_stream_deadline,
+            heartbeat: self.heartbeat.config(),
+            compression_threshold: self.compression_threshold,
+            response_compression: self.response_compression.id(),
+            write_queue: self.write_queue,
+            shutdown_grace: self.shutdown_grace,
+            max_junk_frames: self.max_junk_frames,
+            max_cancel_debt: self.max_cancel_debt,
+            max_connections: self.max_connections,
+            stream_window: self.stream_window,
+            ..ServerConfig::default()
+        };
+        if let Some(tls) = &self.tls {
+            config.transport.server_tls = Some(crate::tls::server(tls)?);
+        }
+        Ok(config)
+    }
+
+    /// A server builder with these settings; add services and call `serve(&settings.listen)`.
+    ///
+    /// # Errors
+    /// As [`ServerSettings::server_config`].
+    pub fn builder(&self) -> Result<ServerBuilder, ConfigError> {
+        Ok(erpc_core::Server::builder().config(self.server_config()?))
+    }
+}

@@ -1,0 +1,153 @@
+//! `telemetry:` — metrics, tracing and logs (as `erpc-telemetry` takes them).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Metrics, tracing and logging settings. erpc-config only reads them; hand them to
+/// `erpc-telemetry` (`MetricsServer::bind`, `trace::otlp::OtlpConfig`, `logs::LogConfig`),
+/// whose documentation gives each default's reason.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// `/metrics`.
+    pub metrics: MetricsSettings,
+    /// OpenTelemetry tracing.
+    pub tracing: TracingSettings,
+    /// Logs.
+    pub logging: LoggingSettings,
+}
+
+/// `telemetry.metrics:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `0.0.0.0:9464`). Default off.
+    pub listen: Option<String>,
+}
+
+/// `telemetry.tracing:`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingSettings {
+    /// The OTLP/gRPC endpoint (`http://collector:4317`). Default off.
+    pub endpoint: Option<String>,
+    /// `service.name`. Default `erpc`.
+    pub service_name: String,
+    /// Share of new traces sampled, 0 to 1 (parent-based). Default 1.
+    pub sample_ratio: f64,
+}
+
+impl Default for TracingSettings {
+    fn default() -> Self {
+        TracingSettings {
+            endpoint: None,
+            service_name: "erpc".to_owned(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+/// `telemetry.logging:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingSettings {
+    /// `human` (default) or `json`.
+    pub format: LogFormatName,
+    /// `EnvFilter` directives. Default `info`.
+    pub filter: String,
+    /// Write to files instead of stderr.
+    pub files: Option<LogFilesSettings>,
+    /// Log one line per call (`AccessLog`). Default false.
+    pub access_log: bool,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        LoggingSettings {
+            format: LogFormatName::Human,
+            filter: "info".to_owned(),
+            files: None,
+            access_log: false,
+        }
+    }
+}
+
+/// `human` or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormatName {
+    /// Readable lines.
+    #[default]
+    Human,
+    /// JSON lines.
+    Json,
+}
+
+/// `telemetry.logging.files:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFilesSettings {
+    /// The directory.
+    pub directory: PathBuf,
+    /// The start of each file's name. Default `erpc`.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// `hourly`, `daily` (default) or `never`.
+    #[serde(default)]
+    pub rotation: RotationName,
+    /// Files kept (0 = all). Default 7.
+    #[serde(default = "default_max_files")]
+    pub max_files: usize,
+}
+
+fn default_prefix() -> String {
+    "erpc".to_owned()
+}
+
+fn default_max_files() -> usize {
+    7
+}
+
+/// `hourly`, `daily` or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RotationName {
+    /// A file per hour.
+    Hourly,
+    /// A file per day.
+    #[default]
+    Daily,
+    /// One file.
+    Never,
+}
+
+crate::common::named!(LogFormatName {
+    Human = "human",
+    Json = "json",
+});
+
+crate::common::named!(RotationName {
+    Hourly = "hourly",
+    Daily = "daily",
+    Never = "never",
+});
+
+impl TelemetrySettings {
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        let ratio = self.tracing.sample_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err((
+                "telemetry.tracing.sample_ratio".into(),
+                format!("must be between 0 and 1, got {ratio}"),
+            ));
+        }
+        if let Some(endpoint) = &self.tracing.endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err((
+                    "telemetry.tracing.endpoint".into(),
+                    format!("{endpoint:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! PEM files named in settings, read into the transport's TLS settings.
+
+use std::path::Path;
+
+use crate::client::ClientTlsSettings;
+use crate::error::ConfigError;
+use crate::server::ServerTlsSettings;
+
+fn read(path: &Path, key: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|e| tls_error(key, format!("{}: {e}", path.display())))
+}
+
+fn tls_error(key: &str, reason: String) -> ConfigError {
+    ConfigError::Key {
+        file: None,
+        line: None,
+        key: key.to_owned(),
+        reason,
+    }
+}
+
+/// The server's certificate, key and optional client CA.
+pub(crate) fn server(
+    settings: &ServerTlsSettings,
+) -> Result<erpc_transport::tls::ServerTls, ConfigError> {
+    let cert = read(&settings.cert, "server.tls.cert")?;
+    let key = read(&settings.key, "server.tls.key")?;
+    let tls = match &settings.client_ca {
+        Some(ca) => {
+            erpc_transport::tls::ServerTls::mutual(&cert, &key, &read(ca, "server.tls.client_ca")?)
+        }
+        None => erpc_transport::tls::ServerTls::from_pem(&cert, &key),
+    };
+    tls.map_err(|e| tls_error("server.tls", e.to_string()))
+}
+
+/// The client's trusted CA, optional identity and server name.
+pub(crate) fn client(
+    settings: &ClientTlsSettings,
+    at: &str,
+) -> Result<erpc_transport::tls::ClientTls, ConfigError> {
+    let ca = read(&settings.ca, &format!("{at}.ca"))?;
+    let mut tls = erpc_transport::tls::ClientTls::trust_pem(&ca)
+        .map_err(|e| tls_error(&format!("{at}.ca"), e.to_string()))?;
+    if let (Some(cert), Some(key)) = (&settings.cert, &settings.key) {
+        let cert = read(cert, &format!("{at}.cert"))?;
+        let key = read(key, &format!("{at}.key"))?;
+        tls = tls
+            .identity(&cert, &key)
+            .map_err(|e| tls_error(&format!("{at}.cert"), e.to_string()))?;
+    }
+    if let Some(name) = &settings.server_name {
+        tls = tls.server_name(name.clone());
+    }
+    Ok(tls)
+}

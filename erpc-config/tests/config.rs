@@ -1,0 +1,185 @@
+//! Loading settings: the example file is every default, the environment overrides the file,
+//! and every mistake names its key, its file and its line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use erpc_config::{ConfigError, Settings, load_with_env};
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/erpc.example.yaml")
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn written(yaml: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tmp");
+    std::fs::write(file.path(), yaml).expect("written");
+    file
+}
+
+/// The error loading `yaml` gives, as (key, line, message).
+fn error_of(yaml: &str, env: Vec<(String, String)>) -> (String, Option<usize>, String) {
+    let file = written(yaml);
+    match load_with_env(file.path(), env) {
+        Ok(s) => panic!("accepted: {s:?}"),
+        Err(e @ ConfigError::Key { .. }) => {
+            let message = e.to_string();
+            let ConfigError::Key {
+                key, line, file: f, ..
+            } = e
+            else {
+                unreachable!()
+            };
+            if line.is_some() {
+                assert_eq!(f.as_deref(), Some(file.path()), "{message}");
+                assert!(
+                    message.contains(&file.path().display().to_string()),
+                    "{message}"
+                );
+            }
+            (key, line, message)
+        }
+        Err(e) => panic!("not a key error: {e}"),
+    }
+}
+
+#[test]
+fn the_example_file_lists_every_default() {
+    let loaded = load_with_env(example(), no_env()).expect("the example loads");
+    assert_eq!(loaded, Settings::default());
+}
+
+#[test]
+fn the_environment_overrides_the_file() {
+    let file = written("server:\n  max_in_flight: 10\n  heartbeat:\n    interval: 1s\n");
+    let env = vec![
+        ("ERPC_SERVER__MAX_IN_FLIGHT".to_owned(), "2048".to_owned()),
+        ("ERPC_CLIENT__TIMEOUT".to_owned(), "2s".to_owned()),
+        // Not a settings variable: left alone, not an unknown key.
+        ("ERPC_CENTER_LISTEN".to_owned(), "tcp://x:1".to_owned()),
+        ("ERPC_SOAK_SECS".to_owned(), "5".to_owned()),
+    ];
+    let s = load_with_env(file.path(), env).expect("loads");
+    assert_eq!(s.server.max_in_flight, 2048);
+    assert_eq!(s.server.heartbeat.interval, Duration::from_secs(1));
+    assert_eq!(s.client.timeout, Duration::from_secs(2));
+    assert_eq!(s.center.listen, ["tcp://127.0.0.1:7070"]);
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_line() {
+    let (key, line, message) = error_of(
+        "server:\n  max_in_flight: 10\n  heartbeat:\n    intervl: 5s\n",
+        no_env(),
+    );
+    assert!(key.ends_with("intervl"), "{message}");
+    assert_eq!(line, Some(4), "{message}");
+    assert!(
+        message.contains("interval"),
+        "says what was expected: {message}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_named_with_its_line() {
+    let (key, line, message) = error_of("client:\n  connections: lots\n", no_env());
+    assert_eq!(key, "client.connections", "{message}");
+    assert_eq!(line, Some(2), "{message}");
+    let (key, line, message) = error_of("server:\n  shutdown_grace: 10 parsecs\n", no_env());
+    assert_eq!(key, "server.shutdown_grace", "{message}");
+    assert_eq!(line, Some(2), "{message}");
+    let (key, _, message) = error_of("client:\n  codec: xml\n", no_env());
+    assert_eq!(key, "client.codec", "{message}");
+    assert!(message.contains("msgpack"), "lists the codecs: {message}");
+}
+
+#[test]
+fn a_value_that_cannot_work_is_named_with_its_line() {
+    let (key, line, message) = error_of(
+        "server:\n  default_deadline: 2h\n  max_deadline: 1h\n",
+        no_env(),
+    );
+    assert_eq!(key, "server.default_deadline", "{message}");
+    assert_eq!(line, Some(2), "{message}");
+    let (key, line, message) = error_of(
+        "clients:\n  billing:\n    backoff:\n      initial: 9s\n      max: 1s\n",
+        no_env(),
+    );
+    assert_eq!(key, "clients.billing.backoff.initial", "{message}");
+    assert_eq!(line, Some(4), "{message}");
+    let (key, _, message) = error_of("client:\n  stream_window: 1024\n", no_env());
+    assert_eq!(key, "client.stream_window", "{message}");
+    assert!(message.contains("262144"), "{message}");
+    let (key, _, message) = error_of("telemetry:\n  tracing:\n    sample_ratio: 3\n", no_env());
+    assert_eq!(key, "telemetry.tracing.sample_ratio", "{message}");
+}
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable_s_key() {
+    let (key, line, message) = error_of(
+        "server: {}\n",
+        vec![("ERPC_SERVER__MAX_IN_FLIGHT".to_owned(), "many".to_owned())],
+    );
+    assert_eq!(key, "server.max_in_flight", "{message}");
+    assert_eq!(line, None);
+    assert!(message.contains("environment"), "{message}");
+}
+
+#[test]
+fn a_file_that_is_not_yaml_or_not_there_is_named() {
+    let file = written("server: [unclosed\n");
+    let e = load_with_env(file.path(), no_env()).expect_err("not YAML");
+    assert!(
+        e.to_string().contains(&file.path().display().to_string()),
+        "{e}"
+    );
+    let e = load_with_env("/nonexistent/erpc.yaml", no_env()).expect_err("missing");
+    assert!(e.to_string().contains("/nonexistent/erpc.yaml"), "{e}");
+}
+
+#[erpc_macros::service(crate = "erpc_core")]
+trait Echo {
+    async fn say(&self, text: String) -> Result<String, erpc_core::Status>;
+}
+
+struct Echoer;
+
+impl Echo for Echoer {
+    async fn say(&self, text: String) -> Result<String, erpc_core::Status> {
+        Ok(text)
+    }
+}
+
+#[tokio::test]
+async fn a_server_and_a_client_built_from_settings_talk() {
+    let file = written(
+        "server:\n  listen: [\"tcp://127.0.0.1:0\"]\n  max_in_flight: 8\nclient:\n  codec: json\n  timeout: 3s\n",
+    );
+    let s = load_with_env(file.path(), no_env()).expect("loads");
+    let server = s
+        .server
+        .builder()
+        .expect("builder")
+        .add_service(EchoServer::new(Echoer))
+        .serve(s.server.listen.iter().map(String::as_str))
+        .await
+        .expect("serves");
+    let client = s
+        .client
+        .builder()
+        .expect("builder")
+        .connect(server.local_addr().to_string())
+        .await
+        .expect("connects");
+    assert_eq!(client.config().timeout, Duration::from_secs(3));
+    assert_eq!(client.config().codec, erpc_core::CodecId::JSON);
+    let echo = EchoClient::new(client);
+    assert_eq!(echo.say("hi".into()).await.expect("answer"), "hi");
+    server.shutdown().await;
+}
