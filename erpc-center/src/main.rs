@@ -53,6 +53,60 @@ struct Args {
     #[arg(long, env = "ERPC_CENTER_HISTORY", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     history: u64,
+    /// A YAML file whose `center:` section gives these options (erpc-config's format, with
+    /// `ERPC_CENTER__KEY` variables over it); a flag or `ERPC_CENTER_*` variable given
+    /// explicitly wins over the file.
+    #[arg(long, env = "ERPC_CENTER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The arguments, with those left at their defaults taken from `--config`'s file.
+fn args() -> Result<Args, String> {
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let matches = Args::command().get_matches();
+    let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    let Some(path) = args.config.clone() else {
+        return Ok(args);
+    };
+    #[cfg(not(feature = "config"))]
+    return Err(format!(
+        "--config {}: this erpc-center was built without the config feature",
+        path.display()
+    ));
+    #[cfg(feature = "config")]
+    let file = erpc_config::load(&path).map_err(|e| e.to_string())?.center;
+    let defaulted = |id: &str| {
+        !matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if defaulted("listen") {
+        args.listen = file.listen;
+    }
+    if defaulted("metrics_listen") && file.metrics_listen.is_some() {
+        args.metrics_listen = file.metrics_listen;
+    }
+    if defaulted("store") {
+        args.store = file.store;
+    }
+    if defaulted("data_dir") && file.data_dir.is_some() {
+        args.data_dir = file.data_dir;
+    }
+    if defaulted("min_ttl_ms") {
+        args.min_ttl_ms = millis(file.min_ttl);
+    }
+    if defaulted("max_ttl_ms") {
+        args.max_ttl_ms = millis(file.max_ttl);
+    }
+    if defaulted("sweep_ms") {
+        args.sweep_ms = millis(file.sweep);
+    }
+    if defaulted("history") {
+        args.history = file.history;
+    }
+    Ok(args)
 }
 
 /// The center the arguments describe.
@@ -123,7 +177,13 @@ async fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    let args = match args() {
+        Ok(args) => args,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     if args.min_ttl_ms > args.max_ttl_ms {
         tracing::error!(
             "--min-ttl-ms {} is above --max-ttl-ms {}",

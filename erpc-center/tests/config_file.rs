@@ -1,0 +1,85 @@
+//! `erpc-center --config FILE`: options from the file, flags over them, mistakes named with
+//! the file and line.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn config(yaml: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tmp");
+    std::fs::write(file.path(), yaml).expect("written");
+    file
+}
+
+#[tokio::test]
+async fn options_come_from_the_file_and_flags_win() {
+    let data = tempfile::tempdir().expect("tmp");
+    let file = config(&format!(
+        "center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  data_dir: {}\n  metrics_listen: 127.0.0.1:0\n  min_ttl: 2s\n",
+        data.path().display()
+    ));
+    // `--history` on the command line wins over the file's (default) history.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .arg("--config")
+        .arg(file.path())
+        .args(["--history", "5"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("in time")
+            .expect("readable")
+            .expect("a line");
+        got.push(line);
+    }
+    assert!(
+        got[0].starts_with("erpc-center listening on tcp://127.0.0.1:"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].starts_with("erpc-center metrics on http://127.0.0.1:"),
+        "{got:?}"
+    );
+    // The file's data_dir was used.
+    assert!(data.path().join("center.redb").exists());
+    // The file's min_ttl (2 s) holds: a 1 s lease is raised to it.
+    let addr = got[0]
+        .trim_start_matches("erpc-center listening on ")
+        .to_owned();
+    let center =
+        erpc_center::CenterClient::new(erpc_core::Client::new(addr.as_str()).expect("address"));
+    let lease = center
+        .register(
+            erpc_center::Instance::new("s", "a", "tcp://127.0.0.1:9"),
+            1_000,
+        )
+        .await
+        .expect("registered");
+    assert_eq!(lease.ttl_ms, 2_000);
+}
+
+#[tokio::test]
+async fn a_mistake_in_the_file_stops_the_center_naming_the_file_and_line() {
+    let file = config("center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  histroy: 5\n");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .arg("--config")
+        .arg(file.path())
+        .output()
+        .await
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3", file.path().display())) && stderr.contains("histroy"),
+        "{stderr}"
+    );
+}
