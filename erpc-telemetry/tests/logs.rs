@@ -165,3 +165,54 @@ fn bad_settings_are_errors_that_name_them() {
     });
     assert!(e.contains("logs"), "{e}");
 }
+
+#[tokio::test]
+async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (layer, guard) = logs::layer(&LogConfig {
+        format: LogFormat::Json,
+        filter: "warn".into(),
+        output: LogOutput::Files {
+            directory: dir.path().to_owned(),
+            prefix: "svc".into(),
+            rotation: Rotation::Never,
+            max_files: 0,
+        },
+    })
+    .expect("valid");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let _default = tracing::subscriber::set_default(subscriber);
+    let (config, follow) = tokio::sync::watch::channel(Arc::new(BTreeMap::new()));
+    let task = guard.follow_filter(follow, "log.filter");
+    // Let the follower run after each change (this runtime has one thread).
+    let settle = || async {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    };
+    let set = |value: &str| {
+        let map = BTreeMap::from([("log.filter".to_owned(), value.to_owned())]);
+        config.send(Arc::new(map)).expect("the follower listens");
+    };
+    settle().await;
+    tracing::info!("one: below the filter");
+    set("info");
+    settle().await;
+    tracing::info!("two: the live filter lets it through");
+    set("info,erpc_core=loud");
+    settle().await;
+    tracing::info!("three: the refused value left the filter as it was");
+    drop(config);
+    task.await.expect("the follower ends with its sender");
+    drop(guard);
+    let text = std::fs::read_to_string(dir.path().join("svc.log")).expect("written");
+    assert!(!text.contains("one:"), "{text}");
+    assert!(text.contains("two:"), "{text}");
+    assert!(text.contains("three:"), "{text}");
+    assert!(
+        text.contains("log filter refused") && text.contains("erpc_core=loud"),
+        "the refusal is logged with the value: {text}"
+    );
+}

@@ -23,7 +23,9 @@ mod access;
 
 pub use access::{AccessLog, AccessLogService};
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
@@ -121,10 +123,75 @@ pub enum LogSetupError {
 }
 
 /// Keeps the background writer running; dropping it flushes what is buffered. Keep it until
-/// the end of `main`.
-#[derive(Debug)]
+/// the end of `main`. It also changes the filter while the program runs
+/// ([`LogGuard::set_filter`], [`LogGuard::follow_filter`]).
 pub struct LogGuard {
     _worker: WorkerGuard,
+    reload: Arc<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogGuard").finish_non_exhaustive()
+    }
+}
+
+impl LogGuard {
+    /// Replace the filter (`EnvFilter` directives, as [`LogConfig::filter`]) from now on.
+    ///
+    /// # Errors
+    /// [`LogSetupError::Filter`] naming a directive that does not parse; the old filter
+    /// stays.
+    pub fn set_filter(&self, filter: &str) -> Result<(), LogSetupError> {
+        let parsed = EnvFilter::try_new(filter).map_err(|e| LogSetupError::Filter {
+            filter: filter.to_owned(),
+            reason: e.to_string(),
+        })?;
+        (self.reload)(parsed).map_err(|reason| LogSetupError::Filter {
+            filter: filter.to_owned(),
+            reason,
+        })
+    }
+
+    /// Follow `key` in a live configuration map — the center's, from
+    /// `CenterRegistry::follow_config(prefix)`, or any `watch` of a key-value map: each new
+    /// value becomes the filter. A value that does not parse is refused and logged (WARN,
+    /// naming the key and the value); the filter in force stays. A key that disappears
+    /// leaves the filter as it is. Runs until the map's sender is dropped; needs a Tokio
+    /// runtime.
+    pub fn follow_filter(
+        &self,
+        mut config: tokio::sync::watch::Receiver<Arc<BTreeMap<String, String>>>,
+        key: impl Into<String>,
+    ) -> tokio::task::JoinHandle<()> {
+        let key = key.into();
+        let reload = self.reload.clone();
+        tokio::spawn(async move {
+            let mut applied: Option<String> = None;
+            loop {
+                let value = config.borrow_and_update().get(&key).cloned();
+                if let Some(value) = value.filter(|v| applied.as_ref() != Some(v)) {
+                    match EnvFilter::try_new(&value) {
+                        Ok(parsed) => match reload(parsed) {
+                            Ok(()) => {
+                                tracing::info!(%key, filter = %value, "log filter changed");
+                                applied = Some(value);
+                            }
+                            Err(e) => tracing::warn!(%key, "log filter not changed: {e}"),
+                        },
+                        Err(e) => tracing::warn!(
+                            %key,
+                            value = %value,
+                            "log filter refused, the one in force stays: {e}"
+                        ),
+                    }
+                }
+                if config.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
 }
 
 /// The `tracing` layer `config` describes (format, filter, output) and the guard of its
@@ -171,6 +238,9 @@ where
         }
     };
     let ansi = matches!(config.output, LogOutput::Stderr);
+    // The filter is reloadable, so it can change while the program runs.
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let reload = Arc::new(move |new: EnvFilter| handle.reload(new).map_err(|e| e.to_string()));
     let layer = match config.format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
             .with_writer(writer)
@@ -183,7 +253,13 @@ where
             .with_filter(filter)
             .boxed(),
     };
-    Ok((layer, LogGuard { _worker: worker }))
+    Ok((
+        layer,
+        LogGuard {
+            _worker: worker,
+            reload,
+        },
+    ))
 }
 
 /// [`layer`] installed as the global subscriber: logging alone, in one line.
