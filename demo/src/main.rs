@@ -16,6 +16,7 @@ use erpc::{CodecId, CompressionId, Context, Status, TransportOptions};
 use serde::{Deserialize, Serialize};
 
 mod hello;
+mod observability;
 #[cfg(feature = "queue")]
 mod queue;
 mod ticker;
@@ -172,7 +173,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     outcome
 }
 
-/// Sections 1 to 9, against the tour's server.
+/// Sections 1 to 10, against the tour's server.
 async fn tour(
     server: &erpc::ServerHandle,
     state: &Arc<Server>,
@@ -295,6 +296,9 @@ async fn tour(
         println!("\n9. A call through a durable queue (NATS JetStream)");
         queue::tour(&server.local_addr().to_string()).await?;
     }
+
+    println!("\n10. Metrics and traces");
+    observability::tour().await?;
 
     Ok(())
 }
