@@ -18,6 +18,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use erpc_benches::load::{self, LoadConfig, Report};
 use erpc_benches::stacks::erpc_stack::Layers;
+use erpc_benches::stacks::observed::{self, Observed};
 use erpc_benches::stacks::{erpc_stack, raw, tarpc_stack, tonic_stack};
 
 /// One side of one end-to-end benchmark case (benches/e2e.sh drives it). STACK is raw, erpc,
@@ -72,16 +73,17 @@ async fn serve(stack: String, addr: SocketAddr) {
         "erpc-stacked" => erpc_stack::serve_layered("tcp", addr, Layers::ThreeStacked).await,
         "tarpc" => tarpc_stack::serve(addr).await,
         "tonic" => tonic_stack::serve(addr).await,
-        other => match other.strip_prefix("erpc:") {
-            Some(transport) => erpc_stack::serve_on(transport, addr).await,
-            None => unknown(other),
+        other => match (other.strip_prefix("erpc:"), Observed::named(other)) {
+            (Some(transport), _) => erpc_stack::serve_on(transport, addr).await,
+            (None, Some(observed)) => observed::serve(addr, observed).await,
+            (None, None) => unknown(other),
         },
     }
 }
 
 fn unknown(stack: &str) -> ! {
     eprintln!(
-        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side, added apart), erpc-stacked (the same 3 in one layer), tarpc, tonic or erpc:TRANSPORT"
+        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side, added apart), erpc-stacked (the same 3 in one layer), erpc-metrics, erpc-trace1, erpc-trace100 (erpc with erpc-telemetry's metrics or tracing at 1% / 100%), tarpc, tonic or erpc:TRANSPORT"
     );
     std::process::exit(2)
 }
@@ -129,12 +131,16 @@ fn run(load: Load) {
             }
             "tarpc" => load::run(tarpc_stack::connect(addr, conns).await, config).await,
             "tonic" => load::run(tonic_stack::connect(addr, conns).await, config).await,
-            other => match other.strip_prefix("erpc:") {
-                Some(transport) => {
+            other => match (other.strip_prefix("erpc:"), Observed::named(other)) {
+                (Some(transport), _) => {
                     let caller = erpc_stack::connect_on(transport, addr, conns).await;
                     load::run(caller, config).await
                 }
-                None => unknown(other),
+                (None, Some(observed)) => {
+                    let caller = observed::connect(addr, conns, observed).await;
+                    load::run(caller, config).await
+                }
+                (None, None) => unknown(other),
             },
         }
     });

@@ -139,7 +139,7 @@ impl<S: erpc::layer::Service<R>, R> erpc::layer::Service<R> for Noop<S> {
 
 /// The caller.
 #[derive(Clone)]
-pub struct ErpcCaller(BenchClient);
+pub struct ErpcCaller(pub BenchClient);
 
 /// One TCP client with `conns` connections.
 pub async fn connect(addr: SocketAddr, conns: usize) -> ErpcCaller {

@@ -1,0 +1,98 @@
+//! erpc with erpc-telemetry turned on: the `erpc` stack plus Prometheus metrics on both sides
+//! (`erpc-metrics`), or tracing with OpenTelemetry at a sampling ratio (`erpc-trace1`: 1%,
+//! `erpc-trace100`: every call). Spans are batched and handed to an exporter that discards
+//! them, so the figure is what a call pays (span creation, context propagation, the batch
+//! queue), not the network export, which runs on its own thread.
+
+use std::net::SocketAddr;
+
+use erpc_telemetry::Metrics;
+use erpc_telemetry::trace::{ClientTracing, ServerTracing};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::erpc_stack::{BenchClient, BenchServer, Echo, ErpcCaller};
+
+/// What is observed.
+#[derive(Clone, Copy, Debug)]
+pub enum Observed {
+    /// Prometheus metrics of every call on both sides.
+    Metrics,
+    /// A span per call on both sides, this share of traces sampled.
+    Trace(f64),
+}
+
+impl Observed {
+    /// The stack named `name`, if it is one of these.
+    pub fn named(name: &str) -> Option<Observed> {
+        match name {
+            "erpc-metrics" => Some(Observed::Metrics),
+            "erpc-trace1" => Some(Observed::Trace(0.01)),
+            "erpc-trace100" => Some(Observed::Trace(1.0)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+/// Install the process's tracing (once per process: a server or a client).
+fn install_tracing(ratio: f64) {
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            ratio,
+        ))))
+        .build();
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+        .expect("one subscriber per process");
+    // Kept for the process's life.
+    std::mem::forget(provider);
+}
+
+/// Serve the echo service over TCP with `observed` on.
+pub async fn serve(addr: SocketAddr, observed: Observed) {
+    let builder = erpc::Server::builder();
+    let builder = match observed {
+        Observed::Metrics => builder.observer(Metrics::new().observer()),
+        Observed::Trace(ratio) => {
+            install_tracing(ratio);
+            builder.layer(ServerTracing)
+        }
+    };
+    let _server = builder
+        .add_service(BenchServer::new(Echo))
+        .serve([format!("tcp://{addr}")])
+        .await
+        .expect("bind");
+    std::future::pending::<()>().await;
+}
+
+/// A client of `conns` connections with `observed` on.
+pub async fn connect(addr: SocketAddr, conns: usize, observed: Observed) -> ErpcCaller {
+    let builder = erpc::Client::builder();
+    let builder = match observed {
+        Observed::Metrics => builder.observer(Metrics::new().observer()),
+        Observed::Trace(ratio) => {
+            install_tracing(ratio);
+            builder.attempt_layer(ClientTracing)
+        }
+    };
+    let client = builder
+        .connections(conns)
+        .connect(format!("tcp://{addr}"))
+        .await
+        .expect("connect");
+    ErpcCaller(BenchClient::new(client))
+}
