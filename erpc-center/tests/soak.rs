@@ -29,7 +29,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -315,7 +315,9 @@ async fn stop_provider(world: Arc<World>, i: usize, stopped: Duration) {
         start,
         end: world.since(Instant::now()),
         old_addr: None,
-        lossy: true,
+        // A short stop is over well before the client's heartbeats would drop the
+        // connection: what was queued to it is read once it runs again.
+        lossy: stopped > TTL / 3,
         unhealthy: stopped > TTL / 3,
     });
 }
@@ -470,6 +472,15 @@ struct Load {
 }
 
 impl Load {
+    fn tallies(&self) -> [(&'static str, &Mutex<Tally>); 4] {
+        [
+            ("unary", &self.unary),
+            ("oneway", &self.oneway),
+            ("server stream", &self.server_stream),
+            ("bidi stream", &self.bidi),
+        ]
+    }
+
     fn new() -> Load {
         Load {
             unary: Mutex::default(),
@@ -642,7 +653,7 @@ async fn watcher(
             };
             let next = tokio::select! {
                 next = next => next,
-                () = async { while !stop.load(Ordering::SeqCst) { tokio::time::sleep(Duration::from_millis(50)).await } } => None,
+                () = stopped(&stop) => None,
             };
             let Some(next) = next else { break };
             match next {
@@ -675,6 +686,13 @@ async fn watcher(
                 }
             }
         }
+    }
+}
+
+/// Resolves once `stop` is set.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -1043,17 +1061,47 @@ async fn chaos_soak() {
         .await
         .unwrap();
 
-    // The checks.
+    // The checks: each adds what it found wrong to `problems` and says what it counted.
     let faults = world.faults.lock().unwrap().clone();
     let mut problems: Vec<String> = Vec::new();
-    let tallies = [
-        ("unary", &load.unary),
-        ("oneway", &load.oneway),
-        ("server stream", &load.server_stream),
-        ("bidi stream", &load.bidi),
-    ];
+    let calls = check_calls(&load, &quiet, &mut problems);
+    let oneways = check_oneways(&oneways, &load, &quiet, &faults, &mut problems);
+    let views: Vec<Watched> = watched
+        .iter()
+        .map(|w| std::mem::take(&mut *w.lock().unwrap()))
+        .collect();
+    let mut current = BTreeMap::new();
+    for slot in &world.slots {
+        current.insert(slot.id.clone(), slot.now.lock().await.addr.clone());
+    }
+    let watches = check_watchers(&views, &final_listing, &current, &mut problems);
+    let removals = check_removals(&views[0], &faults, &mut problems);
+    let resources = check_resources(base, end, &mut problems);
+
+    let mut kinds: BTreeMap<&str, u32> = BTreeMap::new();
+    for f in &faults {
+        *kinds.entry(f.kind).or_default() += 1;
+    }
+    eprintln!(
+        "soak: faults {kinds:?}; quiet phase from {} s",
+        secs(quiet_from)
+    );
+    println!(
+        "soak: {} s, seed {seed}, {calls}; {oneways}; discovery: {removals}, {watches}; {resources}",
+        chaos.as_secs()
+    );
+    assert!(
+        problems.is_empty(),
+        "soak (seed {seed}) found:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Every call right or failed in time (none hung, late or wrong), some of each kind
+/// succeeded, and every call of the quiet phase did.
+fn check_calls(load: &Load, quiet: &Load, problems: &mut Vec<String>) -> String {
     let (mut ok, mut failed, mut hung, mut wrong, mut late) = (0, 0, 0, 0, 0);
-    for (name, tally) in tallies {
+    for (name, tally) in load.tallies() {
         let t = tally.lock().unwrap();
         eprintln!(
             "soak: {name}: {} calls, {} ok, {} failed in time {:?}",
@@ -1080,82 +1128,96 @@ async fn chaos_soak() {
             problems.push(format!("{name}: no call succeeded"));
         }
     }
-    for (name, tally) in [
-        ("unary", &quiet.unary),
-        ("oneway", &quiet.oneway),
-        ("server stream", &quiet.server_stream),
-        ("bidi stream", &quiet.bidi),
-    ] {
+    for (name, tally) in quiet.tallies() {
         let t = tally.lock().unwrap();
         if t.ok != t.calls() {
             problems.push(format!("quiet phase: {name}: {t:?}"));
         }
     }
+    format!(
+        "{ok} calls ok, {failed} failed with a status within the deadline, {hung} hung, \
+         {late} late, {wrong} wrong"
+    )
+}
 
-    // Oneways.
-    let (ids, bad) = delivered(&oneways);
+/// What PROTOCOL.md promises of oneways (see the file's comment), from the providers' files.
+fn check_oneways(
+    dir: &Path,
+    load: &Load,
+    quiet: &Load,
+    faults: &[Fault],
+    problems: &mut Vec<String>,
+) -> String {
+    let (ids, bad) = delivered(dir);
     let accepted = load.accepted.lock().unwrap().clone();
-    let accepted_ids: HashMap<u64, Duration> = accepted.iter().copied().collect();
-    let mut seen_ids = HashSet::new();
-    let duplicates: Vec<u64> = ids
+    let quiet_ids: HashSet<u64> = quiet
+        .accepted
+        .lock()
+        .unwrap()
         .iter()
-        .copied()
-        .filter(|id| !seen_ids.insert(*id))
+        .map(|(id, _)| *id)
         .collect();
-    let quiet_set: HashSet<u64> = quiet_ids.iter().copied().collect();
-    let unaccepted: Vec<u64> = seen_ids
+    let accepted_ids: HashSet<u64> = accepted.iter().map(|(id, _)| *id).collect();
+    let mut seen = HashSet::new();
+    let duplicates = ids.iter().filter(|id| !seen.insert(**id)).count();
+    let unaccepted = seen
         .iter()
-        .copied()
-        .filter(|id| !accepted_ids.contains_key(id) && !quiet_set.contains(id))
-        .collect();
+        .filter(|id| !accepted_ids.contains(id) && !quiet_ids.contains(id))
+        .count();
     let lost: Vec<(u64, Duration)> = accepted
         .iter()
         .copied()
-        .filter(|(id, _)| !seen_ids.contains(id))
+        .filter(|(id, _)| !seen.contains(id))
         .collect();
     let lost_outside: Vec<(u64, Duration)> = lost
         .iter()
         .copied()
-        .filter(|(_, at)| !in_lossy_window(&faults, *at))
+        .filter(|(_, at)| !in_lossy_window(faults, *at))
         .collect();
-    let quiet_lost: Vec<u64> = quiet_ids
-        .iter()
-        .copied()
-        .filter(|id| !seen_ids.contains(id))
-        .collect();
+    let quiet_lost = quiet_ids.iter().filter(|id| !seen.contains(id)).count();
     let outside = accepted
         .iter()
-        .filter(|(_, at)| !in_lossy_window(&faults, *at))
+        .filter(|(_, at)| !in_lossy_window(faults, *at))
         .count();
-    for (what, list) in [
-        ("altered oneways", bad.len()),
-        ("oneways delivered twice", duplicates.len()),
-        ("oneways delivered but never accepted", unaccepted.len()),
+    for (n, what) in [
+        (bad.len(), "altered oneways"),
+        (duplicates, "oneways delivered twice"),
+        (unaccepted, "oneways delivered but never accepted"),
         (
-            "oneways accepted outside a lossy fault's window and lost",
             lost_outside.len(),
+            "oneways accepted outside a lossy fault's window and lost",
         ),
-        (
-            "oneways accepted in the quiet phase and lost",
-            quiet_lost.len(),
-        ),
+        (quiet_lost, "oneways accepted in the quiet phase and lost"),
     ] {
-        if list > 0 {
-            problems.push(format!("{list} {what}"));
+        if n > 0 {
+            problems.push(format!("{n} {what}"));
         }
     }
     if !lost_outside.is_empty() {
-        problems.push(format!(
-            "lost outside windows: {:?}",
-            &lost_outside[..lost_outside.len().min(10)]
-        ));
+        let some = &lost_outside[..lost_outside.len().min(10)];
+        problems.push(format!("lost outside the windows (id, when): {some:?}"));
     }
+    format!(
+        "oneways accepted {} delivered {} ({} lost within a lossy fault's window, {} outside \
+         one; {} of the {outside} accepted outside one delivered; quiet phase {} of {})",
+        accepted.len(),
+        accepted.len() - lost.len(),
+        lost.len() - lost_outside.len(),
+        lost_outside.len(),
+        outside - lost_outside.len(),
+        quiet_ids.len() - quiet_lost,
+        quiet_ids.len()
+    )
+}
 
-    // Discovery.
-    let views: Vec<_> = watched
-        .iter()
-        .map(|w| std::mem::take(&mut *w.lock().unwrap()))
-        .collect();
+/// Each watcher's revisions consecutive, never told to list again; both saw the same change
+/// at each revision; both end with the center's list, which is the providers' own.
+fn check_watchers(
+    views: &[Watched],
+    listing: &erpc_center::service::Listing,
+    current: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> String {
     for (k, v) in views.iter().enumerate() {
         if !v.gaps.is_empty() {
             problems.push(format!(
@@ -1181,7 +1243,7 @@ async fn chaos_soak() {
     if disagree > 0 {
         problems.push(format!("the watchers saw {disagree} revisions differently"));
     }
-    let want: BTreeMap<String, String> = final_listing
+    let want: BTreeMap<String, String> = listing
         .instances
         .iter()
         .map(|i| (i.id.clone(), first_addr(i)))
@@ -1194,21 +1256,29 @@ async fn chaos_soak() {
             ));
         }
     }
-    let mut current = BTreeMap::new();
-    for slot in &world.slots {
-        current.insert(slot.id.clone(), slot.now.lock().await.addr.clone());
-    }
-    if want != current {
+    if &want != current {
         problems.push(format!(
             "the center lists {want:?}, the providers are {current:?}"
         ));
     }
+    format!(
+        "watch events ordered and gapless ({} and {} events over {} and {} watches, {} and {} \
+         relists)",
+        views[0].events.len(),
+        views[1].events.len(),
+        views[0].opened,
+        views[1].opened,
+        views[0].relists,
+        views[1].relists
+    )
+}
 
-    // Removals: each justified by a fault that made its provider unhealthy; each killed
-    // incarnation gone within TTL + sweep (+ slack) of its kill or the center's return.
+/// Each removal justified by a fault that made its provider unhealthy; each killed
+/// incarnation gone within TTL + sweep (+ slack) of its kill or of the center's return.
+fn check_removals(view: &Watched, faults: &[Fault], problems: &mut Vec<String>) -> String {
     let bound = TTL + SWEEP + SLACK;
     let mut healthy_evicted = Vec::new();
-    for (at, _, change) in &views[0].events {
+    for (at, _, change) in &view.events {
         let Change::Deregistered { id, reason, .. } = change else {
             continue;
         };
@@ -1216,24 +1286,24 @@ async fn chaos_soak() {
             .iter()
             .filter(|f| f.unhealthy && &f.target == id)
             .any(|f| {
-                let from = center_back(&faults, f.start, *at).map_or(f.end, |c| c.max(f.end));
+                let from = center_back(faults, f.start, *at).map_or(f.end, |c| c.max(f.end));
                 f.start <= *at && *at <= from + bound + SLACK
             });
         if !justified {
-            healthy_evicted.push(format!("{id} ({reason}) at {}", secs(*at)));
+            healthy_evicted.push(format!("{id} ({reason}) at {} s", secs(*at)));
         }
     }
     if !healthy_evicted.is_empty() {
         problems.push(format!("healthy providers removed: {healthy_evicted:?}"));
     }
-    let mut removal_max = Duration::ZERO;
+    let mut slowest = Duration::ZERO;
     let kills: Vec<&Fault> = faults
         .iter()
         .filter(|f| f.kind == "kill provider")
         .collect();
     for kill in &kills {
         let old = kill.old_addr.as_deref().unwrap_or_default();
-        let gone = views[0].events.iter().find(|(at, _, change)| {
+        let gone = view.events.iter().find(|(at, _, change)| {
             *at >= kill.start
                 && match change {
                     Change::Deregistered { id, .. } => *id == kill.target,
@@ -1241,38 +1311,44 @@ async fn chaos_soak() {
                     _ => false,
                 }
         });
-        match gone {
-            Some((at, _, _)) => {
-                let from =
-                    center_back(&faults, kill.start, *at).map_or(kill.start, |c| c.max(kill.start));
-                let took = at.saturating_sub(from);
-                removal_max = removal_max.max(took);
-                if took > bound {
-                    problems.push(format!(
-                        "{} killed at {} was removed {} s later",
-                        kill.target,
-                        secs(kill.start),
-                        secs(took)
-                    ));
-                }
-            }
-            None => problems.push(format!(
-                "{} killed at {} was never removed",
+        let Some((at, _, _)) = gone else {
+            problems.push(format!(
+                "{} killed at {} s was never removed",
                 kill.target,
                 secs(kill.start)
-            )),
+            ));
+            continue;
+        };
+        let from = center_back(faults, kill.start, *at).map_or(kill.start, |c| c.max(kill.start));
+        let took = at.saturating_sub(from);
+        slowest = slowest.max(took);
+        if took > bound {
+            problems.push(format!(
+                "{} killed at {} s was removed {} s later",
+                kill.target,
+                secs(kill.start),
+                secs(took)
+            ));
         }
     }
+    format!(
+        "{} healthy evicted, {} killed removed within TTL+sweep (max {} s)",
+        healthy_evicted.len(),
+        kills.len(),
+        secs(slowest)
+    )
+}
 
-    // Resources.
+/// The center's, p0's and this process's descriptors, threads, RSS (and tasks here) back
+/// near their baselines.
+fn check_resources(
+    base: (Usage, Usage, Usage, usize),
+    end: (Usage, Usage, Usage, usize),
+    problems: &mut Vec<String>,
+) -> String {
     let (b_center, b_p0, b_me, b_tasks) = base;
     let (e_center, e_p0, e_me, e_tasks) = end;
-    eprintln!(
-        "soak: baseline center {b_center:?}, p0 {b_p0:?}, this process {b_me:?} with {b_tasks} tasks"
-    );
-    eprintln!(
-        "soak: at the end center {e_center:?}, p0 {e_p0:?}, this process {e_me:?} with {e_tasks} tasks"
-    );
+    let mut line = Vec::new();
     for (who, b, e) in [
         ("center", b_center, e_center),
         ("p0", b_p0, e_p0),
@@ -1296,69 +1372,23 @@ async fn chaos_soak() {
                 e.rss_kib, b.rss_kib
             ));
         }
+        line.push(format!(
+            "{who} {}→{} fds, {}→{} threads, {}→{} MiB",
+            b.fds,
+            e.fds,
+            b.threads,
+            e.threads,
+            b.rss_kib / 1024,
+            e.rss_kib / 1024
+        ));
     }
     if e_tasks > b_tasks + 8 {
         problems.push(format!(
             "{e_tasks} tasks alive in this process, {b_tasks} at the start"
         ));
     }
-
-    let mut kinds: BTreeMap<&str, u32> = BTreeMap::new();
-    for f in &faults {
-        *kinds.entry(f.kind).or_default() += 1;
-    }
-    eprintln!(
-        "soak: faults {kinds:?}; quiet phase from {} s",
-        secs(quiet_from)
-    );
-    eprintln!(
-        "soak: watchers opened {} and {} watches, saw {} and {} events",
-        views[0].opened,
-        views[1].opened,
-        views[0].events.len(),
-        views[1].events.len()
-    );
-    let delivered_accepted = accepted
-        .iter()
-        .filter(|(id, _)| seen_ids.contains(id))
-        .count();
-    println!(
-        "soak: {} s, seed {seed}, {ok} calls ok, {failed} failed with a status within the deadline, {hung} hung, {late} late, {wrong} wrong; \
-         oneways accepted {} delivered {} ({} lost, all within a lossy fault's window; {outside} accepted outside one, all delivered; quiet phase {} of {}); \
-         discovery: {} healthy evicted, {} killed removed within TTL+sweep (max {} s), watch events ordered and gapless ({} and {} events, {} watches, 0 relists); \
-         fds/threads/RSS: center {}→{} / {}→{} / {}→{} MiB, p0 {}→{} / {}→{} / {}→{} MiB, this process {}→{} fds, {}→{} tasks",
-        chaos.as_secs(),
-        accepted.len(),
-        delivered_accepted,
-        lost.len(),
-        quiet_ids.len() - quiet_lost.len(),
-        quiet_ids.len(),
-        healthy_evicted.len(),
-        kills.len(),
-        secs(removal_max),
-        views[0].events.len(),
-        views[1].events.len(),
-        views[0].opened + views[1].opened,
-        b_center.fds,
-        e_center.fds,
-        b_center.threads,
-        e_center.threads,
-        b_center.rss_kib / 1024,
-        e_center.rss_kib / 1024,
-        b_p0.fds,
-        e_p0.fds,
-        b_p0.threads,
-        e_p0.threads,
-        b_p0.rss_kib / 1024,
-        e_p0.rss_kib / 1024,
-        b_me.fds,
-        e_me.fds,
-        b_tasks,
-        e_tasks,
-    );
-    assert!(
-        problems.is_empty(),
-        "soak (seed {seed}) found:\n{}",
-        problems.join("\n")
-    );
+    format!(
+        "resources (start→end): {}, {b_tasks}→{e_tasks} tasks",
+        line.join(", ")
+    )
 }
