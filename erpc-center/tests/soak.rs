@@ -267,15 +267,6 @@ async fn restart(world: &World, slot: &Slot) -> Incarnation {
     .await
 }
 
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill(1) runs");
-    assert!(status.success(), "kill -{name} {pid}");
-}
-
 /// SIGKILL a provider, leave it down for `down`, start it again.
 async fn kill_provider(world: Arc<World>, i: usize, down: Duration) {
     let slot = &world.slots[i];
@@ -302,9 +293,9 @@ async fn stop_provider(world: Arc<World>, i: usize, stopped: Duration) {
     let slot = &world.slots[i];
     let now = slot.now.lock().await;
     let start = world.since(Instant::now());
-    signal(now.pid, "STOP");
+    support::process::child::signal(&now.child, "STOP");
     tokio::time::sleep(stopped).await;
-    signal(now.pid, "CONT");
+    support::process::child::signal(&now.child, "CONT");
     world.record(Fault {
         kind: if stopped > TTL / 3 {
             "long stop"
@@ -479,6 +470,12 @@ impl Load {
             ("server stream", &self.server_stream),
             ("bidi stream", &self.bidi),
         ]
+    }
+
+    /// The ids of the oneways the client saw accepted.
+    fn accepted_ids(&self) -> HashSet<u64> {
+        let accepted = self.accepted.lock().unwrap();
+        accepted.iter().map(|(id, _)| *id).collect()
     }
 
     fn new() -> Load {
@@ -1025,13 +1022,7 @@ async fn chaos_soak() {
             one_bidi(&client, &quiet, seq * 1000).await;
         }
     }
-    let quiet_ids: Vec<u64> = quiet
-        .accepted
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(id, _)| *id)
-        .collect();
+    let quiet_ids = quiet.accepted_ids();
     let wait_delivered = Instant::now() + Duration::from_secs(10);
     while Instant::now() < wait_delivered {
         let (ids, _) = delivered(&oneways);
@@ -1150,14 +1141,8 @@ fn check_oneways(
 ) -> String {
     let (ids, bad) = delivered(dir);
     let accepted = load.accepted.lock().unwrap().clone();
-    let quiet_ids: HashSet<u64> = quiet
-        .accepted
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(id, _)| *id)
-        .collect();
-    let accepted_ids: HashSet<u64> = accepted.iter().map(|(id, _)| *id).collect();
+    let quiet_ids = quiet.accepted_ids();
+    let accepted_ids = load.accepted_ids();
     let mut seen = HashSet::new();
     let duplicates = ids.iter().filter(|id| !seen.insert(**id)).count();
     let unaccepted = seen
