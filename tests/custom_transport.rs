@@ -193,6 +193,57 @@ async fn an_acceptor_that_runs_dry_stops_accepting_and_its_connections_go_on() {
     );
 }
 
+/// An acceptor whose every accept fails, as at the descriptor limit (EMFILE), counting
+/// the attempts.
+struct AlwaysFailing {
+    attempts: tokio::sync::watch::Sender<u32>,
+    local: Address,
+}
+
+impl Acceptor for AlwaysFailing {
+    fn accept(&mut self) -> BoxFuture<'_, Option<std::io::Result<Link>>> {
+        self.attempts.send_modify(|n| *n += 1);
+        Box::pin(async { Some(Err(std::io::Error::other("too many open files"))) })
+    }
+
+    fn local_addr(&self) -> &Address {
+        &self.local
+    }
+}
+
+/// A server shut down while its accept loop waits out a failed accept (the backoff, 5 ms
+/// doubling to 1 s) stops at once instead of finishing the wait.
+#[tokio::test]
+async fn a_server_shut_down_while_accepting_backs_off_stops_at_once() {
+    let (attempts, mut seen) = tokio::sync::watch::channel(0u32);
+    let server = erpc::Server::builder()
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve_with([Box::new(AlwaysFailing {
+            attempts,
+            local: Address::custom("failing", "x").unwrap(),
+        }) as Box<dyn Acceptor>]);
+    // The ninth failure starts a wait of the full second (5 ms · 2⁸ capped at 1 s).
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        seen.wait_for(|n| *n >= 9),
+    )
+    .await
+    .expect("the acceptor is retried")
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    assert!(
+        server
+            .shutdown_timeout(std::time::Duration::from_secs(5))
+            .await
+    );
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(400),
+        "the shutdown waited {took:?} for the accept backoff"
+    );
+    assert_eq!(*seen.borrow(), 9, "no accept after the shutdown");
+}
+
 #[tokio::test]
 async fn a_connector_can_take_over_a_built_in_scheme() {
     let server = start("tcp", erpc::ServerConfig::default()).await;

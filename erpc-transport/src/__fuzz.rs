@@ -101,14 +101,19 @@ pub enum Dup {
     Drop,
 }
 
-/// One peer's duplicate window.
-#[derive(Default)]
-pub struct DedupeWindow(Dedupe);
+/// One peer's duplicate window, at a fixed instant (nothing expires).
+pub struct DedupeWindow(Dedupe, tokio::time::Instant);
+
+impl Default for DedupeWindow {
+    fn default() -> Self {
+        DedupeWindow(Dedupe::default(), tokio::time::Instant::now())
+    }
+}
 
 impl DedupeWindow {
     /// A call arrived.
     pub fn on_call(&mut self, id: u64) -> Dup {
-        match self.0.on_call(id) {
+        match self.0.on_call(id, self.1) {
             Seen::New => Dup::New,
             Seen::Replay(b) => Dup::Replay(b),
             Seen::Drop => Dup::Drop,
@@ -116,10 +121,10 @@ impl DedupeWindow {
     }
     /// Its response was sent.
     pub fn on_response(&mut self, id: u64, datagram: Bytes) {
-        self.0.on_response(id, datagram);
+        self.0.on_response(id, datagram, self.1);
     }
-    /// Bytes of responses cached, and ids remembered.
-    pub fn sizes(&self) -> (usize, usize) {
+    /// Bytes of responses cached, ids remembered, and ids queued for the cache's eviction.
+    pub fn sizes(&self) -> (usize, usize, usize) {
         self.0.sizes()
     }
 }

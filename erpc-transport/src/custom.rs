@@ -81,9 +81,9 @@ pub trait Connector: Send + Sync + 'static {
 /// links that finished), or one slow peer delays every other.
 pub trait Acceptor: Send + 'static {
     /// The next connection. `Some(Err(_))` is taken as passing (out of file descriptors,
-    /// say): logged, and accepting resumes after a wait of 5 ms doubling to 1 s. `None`: no
-    /// more connections will come; the server stops accepting from this acceptor and keeps
-    /// serving the connections it has.
+    /// say): logged, and accepting resumes after a wait of 5 ms doubling to 1 s (a shutdown
+    /// ends the wait at once). `None`: no more connections will come; the server stops
+    /// accepting from this acceptor and keeps serving the connections it has.
     fn accept(&mut self) -> BoxFuture<'_, Option<io::Result<Link>>>;
 
     /// Where it listens, for `ServerHandle::local_addrs` and logs (an [`Address::Other`] for

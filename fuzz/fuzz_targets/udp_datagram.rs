@@ -122,7 +122,7 @@ fuzz_target!(|input: Input| {
                 }
             }
         }
-        let (bytes, ids) = window.sizes();
-        assert!(bytes <= MAX_CACHE_BYTES && ids <= MAX_IDS);
+        let (bytes, ids, queued) = window.sizes();
+        assert!(bytes <= MAX_CACHE_BYTES && ids <= MAX_IDS && queued <= 2 * ids + 65);
     }
 });

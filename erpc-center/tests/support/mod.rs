@@ -81,8 +81,18 @@ pub async fn list_reaches(
     n: usize,
     limit: std::time::Duration,
 ) -> std::time::Duration {
+    list_reaches_service(registry, "Whoami", n, limit).await
+}
+
+/// [`list_reaches`] for the instances of `service`.
+pub async fn list_reaches_service(
+    registry: &dyn erpc_core::discovery::Discover,
+    service: &str,
+    n: usize,
+    limit: std::time::Duration,
+) -> std::time::Duration {
     let started = tokio::time::Instant::now();
-    let mut list = subscribe(registry).await;
+    let mut list = registry.subscribe(service).await.expect("subscribes");
     let reached = tokio::time::timeout(limit, list.wait_for(|l| l.len() == n))
         .await
         .is_ok_and(|r| r.is_ok());

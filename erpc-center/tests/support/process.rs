@@ -86,6 +86,27 @@ pub async fn spawn_provider_in(
     id: &str,
     ttl: Duration,
 ) -> tokio::process::Child {
+    let envs = [
+        (REGISTRY_ENV, via.encode()),
+        (ID_ENV, id.to_owned()),
+        (TTL_ENV, ttl.as_millis().to_string()),
+        (LISTEN_ENV, listen.to_owned()),
+    ];
+    let (child, _) = spawn_test_process(netns, "provider_process", &envs, READY).await;
+    child
+}
+
+/// Run this test binary's ignored test `test` in a process of its own (in network namespace
+/// `netns` if one is given) with the environment `envs`; wait (at most 20 s) for its line
+/// starting with `ready`, and return the process and the rest of that line. Its later output
+/// is read and discarded, so that it never blocks on a full pipe. Killed (SIGKILL) when
+/// dropped.
+pub async fn spawn_test_process(
+    netns: Option<&str>,
+    test: &str,
+    envs: &[(&str, String)],
+    ready: &str,
+) -> (tokio::process::Child, String) {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = match netns {
         Some(ns) => {
@@ -96,11 +117,8 @@ pub async fn spawn_provider_in(
         None => tokio::process::Command::new(exe),
     };
     let mut child = command
-        .args(["provider_process", "--exact", "--ignored", "--nocapture"])
-        .env(REGISTRY_ENV, via.encode())
-        .env(ID_ENV, id)
-        .env(TTL_ENV, ttl.as_millis().to_string())
-        .env(LISTEN_ENV, listen)
+        .args([test, "--exact", "--ignored", "--nocapture"])
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -108,19 +126,20 @@ pub async fn spawn_provider_in(
         .expect("the test binary runs itself");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+    let rest = tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if line == READY {
-                return true;
+            if let Some(rest) = line.strip_prefix(ready) {
+                return Some(rest.trim().to_owned());
             }
         }
-        false
+        None
     })
     .await;
-    assert_eq!(ready, Ok(true), "provider process {id} did not register");
-    // Keep reading (and discarding) its output so that it never blocks on a full pipe.
+    let Ok(Some(rest)) = rest else {
+        panic!("process {test} {envs:?} did not say {ready:?}");
+    };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    child
+    (child, rest)
 }
 
 /// The provider process's body (see [`spawn_provider`]); returns at once when the test

@@ -478,7 +478,12 @@ async fn accept_loop(
             Some(Err(e)) => {
                 // Out of file descriptors, say: wait a little and keep serving the others.
                 tracing::warn!(error = %e, addr = %acceptor.local_addr(), "accept failed");
-                tokio::time::sleep(backoff).await;
+                // The wait gives way to a shutdown: a server stopped while out of
+                // descriptors stops at once, not after up to a second of backoff.
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }

@@ -25,6 +25,7 @@ pub(crate) mod cookie;
 pub(crate) mod dedupe;
 pub(crate) mod io;
 pub(crate) mod parse;
+pub(crate) mod receive;
 pub(crate) mod retransmit;
 pub(crate) mod server;
 

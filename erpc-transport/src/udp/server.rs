@@ -15,11 +15,13 @@ use std::task::{Context, Poll};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 
 use super::cookie::{COOKIE_LEN, Cookies};
 use super::dedupe::{Dedupe, Seen};
 use super::io::{DatagramIo, End};
 use super::parse::{AtServer, at_server};
+use super::receive::Receiver;
 use super::{MAX_DATAGRAM, dgram, whole_frame};
 use crate::frames::{FrameInfo, UDP_MAX_FRAME, kind};
 use crate::link::{Link, PeerAddr};
@@ -97,11 +99,11 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
     let cookies = Cookies::new();
     let peers: Peers = Arc::default();
     static GENERATION: AtomicU64 = AtomicU64::new(0);
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut receiver = Receiver::new(MAX_DATAGRAM);
     let mut accepting = true;
     loop {
-        let received = tokio::select! {
-            received = socket.recv_from(&mut buf) => received,
+        let (datagram, from) = tokio::select! {
+            received = receiver.next(&*socket) => received,
             () = links.closed(), if accepting => {
                 accepting = false;
                 if lock(&peers.peers).is_empty() {
@@ -116,15 +118,6 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                 continue;
             }
         };
-        let (n, from) = match received {
-            Ok(got) => got,
-            // ICMP errors for earlier sends surface here on some systems; keep serving.
-            Err(e) => {
-                tracing::debug!(error = %e, "udp receive error");
-                continue;
-            }
-        };
-        let datagram = &buf[..n];
         // A draining listener answers only the peers it serves.
         if !accepting && !lock(&peers.peers).contains_key(&from) {
             continue;
@@ -197,7 +190,7 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
 
 fn dedupe(dedupe: &Mutex<Dedupe>, info: FrameInfo) -> Seen {
     match info.kind {
-        kind::REQUEST | kind::ONEWAY => lock(dedupe).on_call(info.request_id),
+        kind::REQUEST | kind::ONEWAY => lock(dedupe).on_call(info.request_id, Instant::now()),
         _ => Seen::New,
     }
 }
@@ -218,7 +211,7 @@ impl End for ServerEnd {
         d.put_slice(&frame);
         let d = d.freeze();
         if info.kind == kind::RESPONSE {
-            lock(&self.dedupe).on_response(info.request_id, d.clone());
+            lock(&self.dedupe).on_response(info.request_id, d.clone(), Instant::now());
         }
         d
     }
