@@ -81,7 +81,11 @@ impl<T> PerMethod<T> {
     pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerMethod<U> {
         PerMethod {
             default: f(self.default),
-            services: self.services.into_iter().map(|(k, v)| (k, f(v))).collect(),
+            services: self
+                .services
+                .into_iter()
+                .map(|(k, v)| (k, f(v)))
+                .collect(),
             methods: self
                 .methods
                 .into_iter()

@@ -109,8 +109,6 @@ pub struct Status {
     code: Code,
     message: String,
     details: Bytes,
-    /// When the caller may try again (a server's push-back), if it said.
-    retry_after: Option<std::time::Duration>,
 }
 
 macro_rules! constructors {
@@ -131,7 +129,6 @@ impl Status {
             code,
             message: message.into(),
             details: Bytes::new(),
-            retry_after: None,
         }
     }
 
@@ -139,22 +136,6 @@ impl Status {
     pub fn with_details(mut self, details: impl Into<Bytes>) -> Status {
         self.details = details.into();
         self
-    }
-
-    /// Say when the caller may try again: a server refusing with `resource_exhausted` (a
-    /// rate or a quota) or `unavailable` tells clients to wait at least `after` (whole
-    /// milliseconds on the wire, at most `u32::MAX`; PROTOCOL.md §7, metadata entry
-    /// `erpc-retry-after-ms`, as gRPC's `grpc-retry-pushback-ms`). A fail mode retries a
-    /// `resource_exhausted` call only when it carries this hint, and waits at least that
-    /// long first (never past the call's deadline).
-    pub fn with_retry_after(mut self, after: std::time::Duration) -> Status {
-        self.retry_after = Some(after);
-        self
-    }
-
-    /// When the caller may try again, if the status says ([`Status::with_retry_after`]).
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        self.retry_after
     }
 
     constructors! {
@@ -198,9 +179,6 @@ impl fmt::Debug for Status {
         d.field("code", &self.code).field("message", &self.message);
         if !self.details.is_empty() {
             d.field("details", &self.details);
-        }
-        if let Some(after) = self.retry_after {
-            d.field("retry_after", &after);
         }
         d.finish()
     }

@@ -27,16 +27,12 @@ pub(crate) fn answer_budget() -> (usize, usize) {
 pub fn status_frame(id: u64, status: &Status) -> Frame {
     let mut frame = Frame::new(Kind::RESPONSE, id);
     frame.header.status = status.code() as u8;
-    if let Some(after) = status.retry_after() {
-        let ms = u32::try_from(after.as_millis()).unwrap_or(u32::MAX);
-        frame.head.metadata.insert(RETRY_AFTER, ms.to_string());
-    }
     let mut message = truncate(status.message());
     let details = status.details();
     if !details.is_empty() {
         let (max_head, _) = answer_budget();
-        // Each field costs its 3-byte tag and length; the hint, if any, is already there.
-        if frame.head.encoded_len() + 3 + message.len() + 3 + details.len() <= max_head {
+        // Each field costs its 3-byte tag and length.
+        if 3 + message.len() + 3 + details.len() <= max_head {
             frame.head.details = Some(details.clone());
         } else {
             message.push_str(&format!(
@@ -48,10 +44,6 @@ pub fn status_frame(id: u64, status: &Status) -> Frame {
     frame.head.message = Some(message.into());
     frame
 }
-
-/// The metadata entry of a failed answer saying when to try again: ASCII decimal
-/// milliseconds (PROTOCOL.md §7).
-pub const RETRY_AFTER: &str = "erpc-retry-after-ms";
 
 /// Check a successful answer's header block (its metadata) against the [answer
 /// budget](answer_budget); the failure to send instead when it is over.
@@ -75,12 +67,6 @@ pub fn status_of(frame: &Frame) -> Result<(), Status> {
     let mut status = Status::new(Code::from_u8(frame.header.status), message);
     if let Some(details) = &frame.head.details {
         status = status.with_details(details.clone());
-    }
-    // A hint that does not parse is ignored: it only ever shortens nothing, and the call's
-    // status stands without it.
-    let hint = frame.head.metadata.get_str(RETRY_AFTER);
-    if let Some(ms) = hint.and_then(|v| v.parse::<u32>().ok()) {
-        status = status.with_retry_after(std::time::Duration::from_millis(u64::from(ms)));
     }
     Err(status)
 }
@@ -117,20 +103,6 @@ mod tests {
             Some(crate::protocol::Decoded::Frame(f)) => status_of(&f),
             other => panic!("a default peer refused the answer: {other:?}"),
         }
-    }
-
-    #[test]
-    fn a_retry_hint_travels_in_whole_milliseconds() {
-        let status = Status::resource_exhausted("slow down")
-            .with_retry_after(std::time::Duration::from_micros(250_700));
-        let back = through_default_peer(&status_frame(1, &status)).unwrap_err();
-        assert_eq!(back.code(), Code::ResourceExhausted);
-        assert_eq!(
-            back.retry_after(),
-            Some(std::time::Duration::from_millis(250))
-        );
-        let plain = through_default_peer(&status_frame(1, &Status::unavailable("x")));
-        assert_eq!(plain.unwrap_err().retry_after(), None);
     }
 
     #[test]

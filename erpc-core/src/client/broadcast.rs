@@ -131,10 +131,6 @@ impl Client {
 
 /// `status` with its message prefixed by the instance it came from.
 fn naming(addr: &Address, status: Status) -> Status {
-    let mut named = Status::new(status.code(), format!("{addr}: {}", status.message()))
-        .with_details(status.details().clone());
-    if let Some(after) = status.retry_after() {
-        named = named.with_retry_after(after);
-    }
-    named
+    Status::new(status.code(), format!("{addr}: {}", status.message()))
+        .with_details(status.details().clone())
 }

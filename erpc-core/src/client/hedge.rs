@@ -184,3 +184,35 @@ async fn timed(call: &Call, request: &ClientRequest, steer: Steer) -> (Outcome, 
     let outcome = call.attempt(request, steer).await;
     (outcome, started.elapsed())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_p95_is_known_after_enough_answers_and_follows_the_window() {
+        let latencies = Latencies::default();
+        for ms in 1..ENOUGH as u64 {
+            latencies.record("S", "m", Duration::from_millis(ms));
+        }
+        assert_eq!(latencies.p95("S", "m"), None, "not enough answers yet");
+        let mut shuffled: Vec<u64> = (1..=100).collect();
+        fastrand::shuffle(&mut shuffled);
+        let latencies = Latencies::default();
+        for ms in &shuffled {
+            latencies.record("S", "m", Duration::from_millis(*ms));
+        }
+        // 100 answers of 1..=100 ms, recomputed after the 96th: its p95 is near 95 ms.
+        let p95 = latencies.p95("S", "m").unwrap_or_default();
+        assert!(
+            (Duration::from_millis(85)..=Duration::from_millis(100)).contains(&p95),
+            "{p95:?}"
+        );
+        assert_eq!(latencies.p95("S", "other"), None);
+        // The window keeps the last 128: a method that became fast gets a short delay.
+        for _ in 0..WINDOW {
+            latencies.record("S", "m", Duration::from_millis(2));
+        }
+        assert_eq!(latencies.p95("S", "m"), Some(Duration::from_millis(2)));
+    }
+}
