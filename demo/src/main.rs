@@ -8,7 +8,7 @@
 //! Run it with `cargo run --release -p demo`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use erpc::transport::{ClientTls, ServerTls};
@@ -287,7 +287,7 @@ async fn tour(
     }
 
     println!(
-        "\n8. Discovery: an embedded center, three registered instances, calls spread over them"
+        "\n8. Discovery: an embedded center, three registered instances, calls spread over them, failover"
     );
     discovery_tour().await?;
 
@@ -303,8 +303,21 @@ async fn tour(
     Ok(())
 }
 
+/// Refuses every call `unavailable` while its flag is set: an instance failing on demand.
+struct Down(Arc<AtomicBool>);
+
+impl erpc::server::Admission for Down {
+    fn admit(&self, _call: &erpc::server::CallHead<'_>) -> Result<erpc::server::Admitted, Status> {
+        match self.0.load(Ordering::Relaxed) {
+            true => Err(Status::unavailable("this instance is failing (demo)")),
+            false => Ok(erpc::server::Admitted::now()),
+        }
+    }
+}
+
 /// Section 8: a center in this process (memory store), three instances of `demo.Hello`
-/// registering with it, a client of the service name, and one instance leaving.
+/// registering with it, a client of the service name, one instance leaving, and failover
+/// around one that fails.
 async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
     use erpc_center::store::memory::MemoryStore;
     use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer};
@@ -316,8 +329,15 @@ async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let registry = CenterRegistry::new(["mem://erpc-demo-center"])?;
     let mut instances = Vec::new();
+    // Beta can be switched into refusing every call, to show failover below.
+    let beta_down = Arc::new(AtomicBool::new(false));
     for name in ["alpha", "beta", "gamma"] {
+        let down = match name {
+            "beta" => beta_down.clone(),
+            _ => Arc::new(AtomicBool::new(false)),
+        };
         let server = erpc::Server::builder()
+            .admission(Down(down))
             .add_service(hello::HelloServer::new(hello::Instance(name.into())))
             .register(
                 Arc::new(registry.clone()),
@@ -346,7 +366,34 @@ async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..3 {
         println!("  {}", client.hello("tour".into()).await?);
     }
-    drop(client);
+
+    // Failover: beta now refuses every call `unavailable`. A plain client passes the
+    // refusal on; one with the failover fail mode sends the call to another instance.
+    // `hello` is not marked #[idempotent], and a refused call was sent, so the fail mode
+    // is told per method that resending it is safe.
+    beta_down.store(true, Ordering::Relaxed);
+    println!("  beta now refuses every call (unavailable):");
+    for _ in 0..2 {
+        match client.hello("tour".into()).await {
+            Ok(reply) => println!("    plain client:    {reply}"),
+            Err(status) => println!("    plain client:    failed: {status}"),
+        }
+    }
+    let failover = erpc::client::FailModes::new(erpc::client::FailMode::Failover { retries: 2 })
+        .idempotent(erpc::per_method::PerMethod::new(false).method("demo.Hello", "hello", true));
+    let governed = hello::HelloClient::new(
+        erpc::Client::builder()
+            .layer(failover)
+            .discover(&registry, "demo.Hello")
+            .await?,
+    );
+    for _ in 0..2 {
+        println!(
+            "    failover client: {}",
+            governed.hello("tour".into()).await?
+        );
+    }
+    drop((client, governed));
     for server in instances {
         server.shutdown().await;
     }

@@ -74,6 +74,7 @@ pub mod mock;
 pub mod observe;
 pub mod per_method;
 pub mod protocol;
+mod retry_after;
 pub mod server;
 pub mod status;
 pub mod status_wire;
@@ -94,6 +95,7 @@ pub use extensions::Extensions;
 pub use metadata::Metadata;
 pub use middleware::{ClientMiddleware, ClientNext, Middleware, Next};
 pub use protocol::CompressionList;
+pub use retry_after::RETRY_AFTER_KEY;
 pub use server::{
     Request, Responder, Response, Server, ServerBuilder, ServerHandle, Service, ShutdownSignals,
     StreamRequest,

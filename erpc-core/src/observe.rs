@@ -165,6 +165,34 @@ impl Observer for Contained {
     fn write_batch(&self, side: Side, peer: &PeerAddr, batch: &WriteBatch) {
         self.deliver("write_batch", |o| o.write_batch(side, peer, batch));
     }
+    fn retry(&self, call: &CallEvent<'_>, retry: &Retry) {
+        self.deliver("retry", |o| o.retry(call, retry));
+    }
+}
+
+/// A fail mode's decision to send another attempt of a call (client side), or to not send
+/// it because the client's retry budget was spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// What the attempt is.
+    pub kind: RetryKind,
+    /// Its number: 2 for the first retry or the hedge.
+    pub attempt: u32,
+    /// How the previous attempt failed; `None` for a hedge sent because no answer came.
+    pub after: Option<Code>,
+    /// `false`: the retry budget refused it, and the call ends with the previous failure.
+    pub granted: bool,
+}
+
+/// Which kind of further attempt a fail mode made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryKind {
+    /// A retry on another instance (`failover`, or any fail mode after a call never sent).
+    Failover,
+    /// A retry on the same instance (`failtry`).
+    Failtry,
+    /// A second copy sent while the first still runs (`failbackup`).
+    Hedge,
 }
 
 /// Which way a stream message went.
@@ -245,4 +273,8 @@ pub trait Observer: Send + Sync + 'static {
     /// A connection's writer wrote a batch; `still_queued` + `frames` is the write queue's
     /// depth then. Once per write, not per frame.
     fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
+    /// A fail mode (`erpc::client::FailModes`) sent another attempt of a call (a retry or a
+    /// hedge), or wanted to and its retry budget refused (`granted: false`). Reported by the
+    /// layer, to the observer given to it.
+    fn retry(&self, _call: &CallEvent<'_>, _retry: &Retry) {}
 }

@@ -234,6 +234,14 @@ fn expand_client(service: &Service) -> TokenStream {
         let req_ty = request_type(m);
         let req = request_value(m);
         match &m.kind {
+            Kind::Unary { ok, .. } if m.idempotent => quote! {
+                #(#docs)*
+                ///
+                /// Idempotent (`#[idempotent]`): a fail mode may resend this call.
+                pub fn #method(&self, #(#params),*) -> #krate::Call<#req_ty, #ok> {
+                    self.client.call(#name, #method_name, #req).options(self.options.clone()).idempotent()
+                }
+            },
             Kind::Unary { ok, .. } => quote! {
                 #(#docs)*
                 pub fn #method(&self, #(#params),*) -> #krate::Call<#req_ty, #ok> {

@@ -51,6 +51,11 @@ use proc_macro::TokenStream;
 ///   peer, extensions); it is not sent, and the client method does not take it.
 /// - `#[oneway] async fn m(&self, a: A)` (no return type): sent, never answered; the client's
 ///   await returns once the request is queued on a live connection.
+/// - `#[idempotent] async fn m(&self, a: A) -> Result<T, Status>`: the method is safe to run
+///   more than once (a read, a put of a whole value), so the client's fail modes
+///   (`erpc::client::FailModes`) may resend a call of it that was sent and failed
+///   `unavailable`, and hedge it; the generated client marks every call of it
+///   (`.idempotent()`). Request-response methods only.
 /// - a `Streaming<T>` argument (alone, after an optional `Context`) makes it client
 ///   streaming; a `Result<ServerStream<T>, Status>` return makes it server streaming; both
 ///   make it bidirectional.

@@ -17,6 +17,8 @@ pub struct Service {
 pub struct Method {
     pub ident: Ident,
     pub attrs: Vec<Attribute>,
+    /// Marked `#[idempotent]`: safe to run twice, so the client's fail modes may resend it.
+    pub idempotent: bool,
     pub takes_context: bool,
     pub args: Vec<(Ident, Type)>,
     pub kind: Kind,
@@ -174,10 +176,11 @@ impl Method {
             args.push((pat.ident.clone(), ty));
         }
         let oneway = f.attrs.iter().any(|a| a.path().is_ident("oneway"));
+        let idempotent = f.attrs.iter().find(|a| a.path().is_ident("idempotent"));
         let attrs: Vec<Attribute> = f
             .attrs
             .iter()
-            .filter(|a| !a.path().is_ident("oneway"))
+            .filter(|a| !a.path().is_ident("oneway") && !a.path().is_ident("idempotent"))
             .cloned()
             .collect();
         let kind = match (&sig.output, oneway) {
@@ -213,6 +216,20 @@ impl Method {
                 }
             }
         };
+        if let Some(attr) = idempotent {
+            if let Err(e) = attr.meta.require_path_only() {
+                return Err(syn::Error::new(
+                    e.span(),
+                    "#[idempotent] takes no arguments",
+                ));
+            }
+            if !matches!(kind, Kind::Unary { .. }) {
+                return Err(syn::Error::new(
+                    attr.span(),
+                    "#[idempotent] marks a request-response method (a fail mode may resend its call); oneway and streaming methods are never resent",
+                ));
+            }
+        }
         if oneway && streaming_input(&args)?.is_some() {
             return Err(syn::Error::new(
                 sig.ident.span(),
@@ -222,6 +239,7 @@ impl Method {
         Ok(Method {
             ident: sig.ident.clone(),
             attrs,
+            idempotent: idempotent.is_some(),
             takes_context,
             args,
             kind,

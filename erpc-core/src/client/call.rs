@@ -41,6 +41,9 @@ pub struct CallOptions {
     /// Compressions accepted in the response besides `compression`, most preferred first;
     /// replaces the client's [`crate::ClientConfig::accept_compression`].
     pub accept_compression: Option<CompressionList>,
+    /// Whether the method is safe to run more than once, so that a fail mode may resend the
+    /// call after it was sent (see [`crate::ClientRequest::idempotent`]). Default `false`.
+    pub idempotent: bool,
 }
 
 /// The per-call setters, shared by [`CallOptions`], [`Call`] and [`Oneway`] through their
@@ -107,6 +110,17 @@ macro_rules! option_setters {
             self.options_mut().accept_compression = Some(ids.into_iter().collect());
             self
         }
+
+        /// Mark the call safe to run more than once (a read, a put of a whole value): a
+        /// fail mode ([`crate::client::fail_mode`]) may then resend it after it was sent,
+        /// when it failed `unavailable` (or `resource_exhausted` with a retry hint), and a
+        /// hedge may send a second copy. Methods marked `#[idempotent]` in
+        /// `#[erpc::service]` set it on every call. Without it only a call never sent is
+        /// resent.
+        pub fn idempotent(mut self) -> Self {
+            self.options_mut().idempotent = true;
+            self
+        }
     };
 }
 
@@ -149,6 +163,7 @@ impl CallOptions {
         self.compression = other.compression.or(self.compression);
         self.hash_key = other.hash_key.or(self.hash_key);
         self.accept_compression = other.accept_compression.or(self.accept_compression);
+        self.idempotent |= other.idempotent;
         self
     }
 }
@@ -302,7 +317,7 @@ impl<Req: Message, Resp: Message> Future for CallFuture<Req, Resp> {
 }
 
 /// Decode the response body of `call` in the codec its header named.
-fn decode<Resp: Message>(
+pub(crate) fn decode<Resp: Message>(
     client: &Client,
     response: ClientResponse,
     call: &(ByteStr, ByteStr),
@@ -429,7 +444,7 @@ pub(crate) fn encode_message<M: Message>(
 }
 
 /// Encode a typed request into the untyped form every call goes through.
-fn prepare<Req: Message>(
+pub(crate) fn prepare<Req: Message>(
     client: &Client,
     service: ByteStr,
     method: ByteStr,
@@ -454,6 +469,8 @@ fn prepare<Req: Message>(
         oneway,
         stream: false,
         hash_key: options.hash_key,
+        idempotent: options.idempotent,
+        steer: Default::default(),
         opening: crate::client::Opening::default(),
     })
 }

@@ -3,14 +3,18 @@
 
 #[macro_use]
 mod call;
+mod broadcast;
 mod conn;
 mod endpoint;
+pub mod fail_mode;
+mod hedge;
 mod id_hash;
 mod in_flight;
 mod layer;
 pub(crate) mod middleware;
 mod observed;
 mod pool;
+mod retry_budget;
 mod stream_call;
 mod target;
 mod typed;
@@ -27,10 +31,12 @@ use tokio::time::Instant;
 
 pub use call::{Call, CallFuture, CallOptions, Oneway};
 use conn::ClientConn;
+pub use fail_mode::{FailMode, FailModes, HedgeDelay};
 use in_flight::PendingCall;
 #[doc(hidden)]
 pub use layer::Opening;
 pub use layer::{Attempt, AttemptService, CallService};
+pub use retry_budget::RetryBudget;
 pub use stream_call::{ClientStreamCall, StreamCall};
 pub use typed::TypedClient;
 
@@ -89,6 +95,14 @@ pub struct ClientRequest {
     /// The key a balancer hashes to keep calls with the same key on the same instance
     /// (`.hash_key(k)`; see [`crate::discovery::balance::hash_key`]).
     pub hash_key: Option<u64>,
+    /// Whether the method is safe to run more than once (`#[idempotent]` in
+    /// `#[erpc::service]`, or `.idempotent()` on the call): a fail mode may resend it after
+    /// it was sent. Default `false`: only a request never sent is resent.
+    pub idempotent: bool,
+    /// Where this attempt should go relative to the call's earlier ones, and where it went:
+    /// set by fail modes, hedging and broadcast ([`crate::client::fail_mode`]); leave it
+    /// default.
+    pub steer: crate::discovery::Steer,
     /// Set by erpc on a stream's opening, to get it back from the layers; leave it default.
     #[doc(hidden)]
     pub opening: Opening,
@@ -115,6 +129,8 @@ impl ClientRequest {
             oneway: false,
             stream: false,
             hash_key: None,
+            idempotent: false,
+            steer: crate::discovery::Steer::default(),
             opening: Opening::default(),
         }
     }
@@ -412,6 +428,7 @@ impl ClientBuilder {
             method: "",
             metadata: &nothing,
             hash_key: None,
+            steer: &crate::discovery::balance::NO_STEER,
         };
         client
             .inner
@@ -597,6 +614,7 @@ impl Client {
                 .target
                 .get(&self.inner.config, request.deadline, &call)
                 .await?;
+            request.steer.record(conn.peer(), false);
             let attempt = Attempt::new(request, conn, self.clone());
             return attempts.oneshot(attempt).await;
         }
@@ -621,13 +639,15 @@ impl Client {
             return Ok(ClientResponse::default());
         }
         let deadline = request.deadline;
+        let steer = request.steer.clone();
         let frame = self.frame(request)?;
         if frame.header.kind == Kind::ONEWAY {
             Box::pin(conn.send_oneway(frame, deadline)).await?;
+            steer.record(conn.peer(), true);
             return Ok(ClientResponse::default());
         }
         let accept = frame.head.accept_compression;
-        let response = conn.start(frame, deadline)?.wait().await?;
+        let response = started(&conn, frame, deadline, &steer)?.wait().await?;
         self.unpack(response, &accept)
     }
 
@@ -637,14 +657,16 @@ impl Client {
         if request.oneway {
             let deadline = request.deadline;
             let hash_key = request.hash_key;
+            let steer = request.steer.clone();
             let frame = self.frame(request)?;
-            let call = pick_of(&frame, hash_key);
+            let call = pick_of(&frame, hash_key, &steer);
             let conn = self
                 .inner
                 .target
                 .get(&self.inner.config, deadline, &call)
                 .await?;
             Box::pin(conn.send_oneway(frame, deadline)).await?;
+            steer.record(conn.peer(), true);
             return Ok(ClientResponse::default());
         }
         match self.start(request)? {
@@ -659,25 +681,31 @@ impl Client {
     pub(crate) fn start(&self, request: ClientRequest) -> Result<Started, Status> {
         let deadline = request.deadline;
         let hash_key = request.hash_key;
+        // Cloning an unset steer (every call without a fail mode) copies a null pointer.
+        let steer = request.steer.clone();
         // Framing checks the limits: a request that can never be sent fails before dialling.
         let frame = self.frame(request)?;
         let accept = frame.head.accept_compression;
-        match self.inner.target.ready_next(&pick_of(&frame, hash_key))? {
+        match self
+            .inner
+            .target
+            .ready_next(&pick_of(&frame, hash_key, &steer))?
+        {
             Ready::Conn(conn) => Ok(Started::Sent {
-                pending: conn.start(frame, deadline)?,
+                pending: started(&conn, frame, deadline, &steer)?,
                 accept,
             }),
             Ready::Dial(pick) => {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
                     let config = &client.inner.config;
-                    let call = pick_of(&frame, hash_key);
+                    let call = pick_of(&frame, hash_key, &steer);
                     let conn = client
                         .inner
                         .target
                         .dial(pick, config, deadline, &call)
                         .await?;
-                    let response = conn.start(frame, deadline)?.wait().await?;
+                    let response = started(&conn, frame, deadline, &steer)?.wait().await?;
                     client.unpack(response, &accept)
                 })))
             }
@@ -786,17 +814,36 @@ fn pick_of_request(request: &ClientRequest) -> crate::discovery::Pick<'_> {
         method: &request.method,
         metadata: &request.metadata,
         hash_key: request.hash_key,
+        steer: &request.steer,
     }
 }
 
 /// What the balancer sees of a framed call.
-pub(crate) fn pick_of(frame: &Frame, hash_key: Option<u64>) -> crate::discovery::Pick<'_> {
+pub(crate) fn pick_of<'a>(
+    frame: &'a Frame,
+    hash_key: Option<u64>,
+    steer: &'a crate::discovery::Steer,
+) -> crate::discovery::Pick<'a> {
     crate::discovery::Pick {
         service: frame.head.service.as_deref().unwrap_or(""),
         method: frame.head.method.as_deref().unwrap_or(""),
         metadata: &frame.head.metadata,
         hash_key,
+        steer,
     }
+}
+
+/// Queue `frame` on `conn`, recording in the call's steer where it went and whether it was
+/// queued (sent) — what a fail mode needs to know whether it may resend it.
+fn started(
+    conn: &Arc<ClientConn>,
+    frame: Frame,
+    deadline: Instant,
+    steer: &crate::discovery::Steer,
+) -> Result<PendingCall, Status> {
+    let pending = conn.start(frame, deadline);
+    steer.record(conn.peer(), pending.is_ok());
+    pending
 }
 
 /// The accept-compression list a call sends (PROTOCOL.md §6): what it asks for first (`none`

@@ -131,6 +131,8 @@ async fn open<Req: Message, Resp: Message>(
         oneway: false,
         stream: true,
         hash_key: options.hash_key,
+        idempotent: options.idempotent,
+        steer: Default::default(),
         opening: Opening::default(),
     };
     let (request, picked) = if client.is_direct() {
@@ -141,13 +143,14 @@ async fn open<Req: Message, Resp: Message>(
     let deadline = request.deadline;
     let compression = request.compression;
     let hash_key = request.hash_key;
+    let steer = request.steer.clone();
     let frame = client.frame(request)?;
     // What the server's messages may be compressed with.
     let accept = frame.head.accept_compression;
     let conn = match picked {
         Some(conn) => conn,
         None => {
-            let call = crate::client::pick_of(&frame, hash_key);
+            let call = crate::client::pick_of(&frame, hash_key, &steer);
             client.target().get(config, deadline, &call).await?
         }
     };

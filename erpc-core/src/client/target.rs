@@ -12,7 +12,9 @@ use crate::client::conn::ClientConn;
 use crate::client::pool::Pool;
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
-use crate::discovery::{Balancer, Candidates, Endpoint, Endpoints, Load, Pick as Call, Subset};
+use crate::discovery::{
+    Balancer, Candidates, Endpoint, Endpoints, Load, Pick as Call, Subset, Want,
+};
 use crate::observe::Observer;
 use crate::status::Status;
 
@@ -149,13 +151,7 @@ impl Target {
     /// Where the next call goes.
     pub fn ready_next(&self, call: &Call<'_>) -> Result<Ready, Status> {
         match self {
-            Target::One(pool) => Ok(match pool.ready_next()? {
-                (_, Some(conn)) => Ready::Conn(conn),
-                (slot, None) => Ready::Dial(Pick {
-                    pool: pool.clone(),
-                    slot,
-                }),
-            }),
+            Target::One(pool) => ready_in(pool),
             Target::Many(b) => b.ready_next(call),
         }
     }
@@ -208,6 +204,15 @@ impl Target {
         }
     }
 
+    /// The addresses of the instances calls may go to now (the one address of a client of
+    /// one address), for a broadcast or a fork.
+    pub fn instances(&self) -> Vec<Address> {
+        match self {
+            Target::One(pool) => vec![pool.addr().clone()],
+            Target::Many(b) => b.instances(),
+        }
+    }
+
     /// Close every connection; the connections closed.
     pub fn close(&self) -> Vec<Arc<ClientConn>> {
         match self {
@@ -244,29 +249,37 @@ impl Balanced {
                 self.service, self.subset
             )));
         }
+        let steer = call.steer;
+        if let Some(addr) = steer.prefer() {
+            if let Some(ready) = self.preferred(&pools, addr, steer.want())? {
+                return Ok(ready);
+            }
+        }
         let first = self
             .balancer
             .pick(call, &Candidates::new(&pools.current, &pools.loads))
             % n;
+        let avoid = steer.avoid();
         let mut last_error = None;
         let mut open_breakers = 0;
-        for k in 0..n {
-            let i = (first + k) % n;
-            if pools.loads[i].is_breaker_open() {
-                open_breakers += 1;
-                continue;
-            }
-            let pool = &pools.aligned[i];
-            match pool.ready_next() {
-                Ok((_, Some(conn))) => return Ok(Ready::Conn(conn)),
-                Ok((slot, None)) => {
-                    return Ok(Ready::Dial(Pick {
-                        pool: pool.clone(),
-                        slot,
-                    }));
+        // A first pass without the instances to avoid; a second with them, when nothing
+        // else could take the call (a retry to a tried instance beats no retry).
+        let passes = if avoid.is_empty() { 1 } else { 2 };
+        for pass in 0..passes {
+            for k in 0..n {
+                let i = (first + k) % n;
+                if pools.loads[i].is_breaker_open() {
+                    open_breakers += usize::from(pass == 0);
+                    continue;
                 }
-                // Down (its last connection attempt failed): skip it until it recovers.
-                Err(e) => last_error = Some(e),
+                if pass == 0 && avoid.contains(&pools.current[i].addr) {
+                    continue;
+                }
+                match ready_in(&pools.aligned[i]) {
+                    Ok(ready) => return Ok(ready),
+                    // Down (its last connection attempt failed): skip it until it recovers.
+                    Err(e) => last_error = Some(e),
+                }
             }
         }
         if open_breakers == n {
@@ -277,4 +290,52 @@ impl Balanced {
         }
         Err(last_error.unwrap_or_else(|| Status::unavailable("no instance is reachable")))
     }
+
+    /// The preferred instance `addr`, if it can take the call: `None` to let the balancer
+    /// pick instead ([`Want::Same`] when it is gone or unusable), an error when the call is
+    /// pinned to it ([`Want::Only`]) and it cannot.
+    fn preferred(
+        &self,
+        pools: &Pools,
+        addr: &Address,
+        want: &Want,
+    ) -> Result<Option<Ready>, Status> {
+        let pinned = matches!(want, Want::Only(_));
+        let Some(i) = pools.current.iter().position(|e| &e.addr == addr) else {
+            return match pinned {
+                true => Err(Status::unavailable(format!(
+                    "instance {addr} of {:?} is no longer listed",
+                    self.service
+                ))),
+                false => Ok(None),
+            };
+        };
+        if pools.loads[i].is_breaker_open() && !pinned {
+            return Ok(None);
+        }
+        match ready_in(&pools.aligned[i]) {
+            Ok(ready) => Ok(Some(ready)),
+            Err(e) if pinned => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The addresses of the instances calls may go to now, in the discovered order.
+    fn instances(&self) -> Vec<Address> {
+        let endpoints = self.endpoints.borrow();
+        let mut pools = self.lock();
+        pools.follow(&endpoints, self.connections, &self.observer, &self.subset);
+        pools.current.iter().map(|e| e.addr.clone()).collect()
+    }
+}
+
+/// Where a call goes in `pool`: its next slot's connection, or that slot to dial.
+fn ready_in(pool: &Arc<Pool>) -> Result<Ready, Status> {
+    Ok(match pool.ready_next()? {
+        (_, Some(conn)) => Ready::Conn(conn),
+        (slot, None) => Ready::Dial(Pick {
+            pool: pool.clone(),
+            slot,
+        }),
+    })
 }

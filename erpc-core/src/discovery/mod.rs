@@ -34,7 +34,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-pub use balance::{Balancer, Candidates, LeastOutstanding, Pick, RoundRobin, Weighted};
+pub use balance::{
+    Balancer, Candidates, Landed, LeastOutstanding, Pick, RoundRobin, Steer, Want, Weighted,
+};
 pub use in_process::InProcess;
 pub use instance::{DEFAULT_WEIGHT, Endpoint, Instance};
 pub use load::Load;

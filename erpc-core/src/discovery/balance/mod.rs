@@ -9,10 +9,12 @@
 
 mod least_outstanding;
 mod round_robin;
+mod steer;
 mod weighted;
 
 pub use least_outstanding::LeastOutstanding;
 pub use round_robin::RoundRobin;
+pub use steer::{Landed, NO_STEER, Steer, Want};
 pub use weighted::Weighted;
 
 use std::sync::Arc;
@@ -41,6 +43,11 @@ pub struct Pick<'a> {
     /// calls with the same key go to the same instance. A 64-bit FNV-1a hash of the key's
     /// bytes, the same in every process.
     pub hash_key: Option<u64>,
+    /// Where a retry, hedge or broadcast wants this attempt to go relative to the call's
+    /// earlier attempts ([`Steer::avoid`], [`Steer::prefer`]); [`NO_STEER`] for a plain
+    /// call. The client applies it after the balancer's pick (skipping avoided instances,
+    /// taking a preferred one), so a policy may ignore it.
+    pub steer: &'a Steer,
 }
 
 /// The instances a balancer chooses from, in the discovered list's order: each one's
@@ -139,6 +146,7 @@ pub(crate) mod testing {
             method: "m",
             metadata,
             hash_key: None,
+            steer: &NO_STEER,
         }
     }
 }

@@ -1,0 +1,435 @@
+//! Fail modes: what a client does when a call fails — rpcx's four (`failfast`, `failover`,
+//! `failtry`, `failbackup`), chosen per method, as a call-level layer ([`FailModes`], added
+//! with [`crate::ClientBuilder::layer`]) over the balancer's pick, so that each attempt picks
+//! again.
+//!
+//! ```no_run
+//! # use erpc_core as erpc;
+//! # async fn run(list: erpc::discovery::StaticList) -> Result<(), erpc::Status> {
+//! use std::time::Duration;
+//! use erpc::client::{FailMode, FailModes};
+//! use erpc::per_method::PerMethod;
+//!
+//! // Up to 2 retries on other instances; Kv.get may be hedged after 50 ms.
+//! let modes = PerMethod::new(FailMode::Failover { retries: 2 })
+//!     .method("Kv", "get", FailMode::Failbackup { delay: erpc::client::HedgeDelay::Fixed(Duration::from_millis(50)) });
+//! let client = erpc::Client::builder()
+//!     .layer(FailModes::new(modes))
+//!     .discover(&list, "Kv")
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! **What is retried.** Only what is safe ([`retry_allowed`]):
+//! - a call never sent — it failed before its request was queued on a connection (the
+//!   connection was refused, was closing, every instance backing off) — may always go to
+//!   another instance: the server never saw it;
+//! - a call that was sent is resent only if its method is idempotent (`#[idempotent]` in
+//!   `#[erpc::service]`, `.idempotent()` on the call, or [`FailModes::idempotent`] for
+//!   untyped calls) **and** its status says the server did not do it or may be asked again:
+//!   `unavailable`, or `resource_exhausted` carrying a retry hint
+//!   ([`Status::retry_after`]). A call that timed out is not retried: its deadline is gone.
+//!
+//! **Deadlines are never extended.** Every attempt carries the call's own absolute deadline,
+//! so it gets what is left of it; no attempt (and no backoff wait) starts unless it can begin
+//! before the deadline. Streams and oneway calls pass through untouched (a oneway is never
+//! answered, so nothing can be judged).
+//!
+//! **Backoff.** Before a retry the layer waits a random time between zero and
+//! `min(max, base × 2^(retry−1))` — "full jitter" of Marc Brooker's "Exponential Backoff And
+//! Jitter" (AWS Architecture Blog, 2015,
+//! <https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/>): clients that
+//! failed together do not retry together. Default base 10 ms, max 1 s. A retry hint longer
+//! than the draw is waited instead.
+//!
+//! **Budget.** Retries and hedges spend the layer's [`RetryBudget`] (default: 10% of calls
+//! plus 10 per second); when it is spent, a failure is returned as it is. One `FailModes`
+//! per client: its budget is that client's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use erpc_transport::Address;
+use tokio::time::Instant;
+
+use crate::client::hedge::{self, Latencies};
+use crate::client::layer::CallService;
+use crate::client::retry_budget::RetryBudget;
+use crate::client::{ClientRequest, ClientResponse};
+use crate::discovery::{Steer, Want};
+use crate::layer::{Layer, Service};
+use crate::observe::{CallEvent, Observer, Retry, RetryKind};
+use crate::per_method::PerMethod;
+use crate::status::{Code, Status};
+
+/// What a client does when a call fails (rpcx's fail modes). Default [`FailMode::Failfast`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailMode {
+    /// Return the failure: no retry.
+    #[default]
+    Failfast,
+    /// Retry on another instance (one not tried yet, while there is one), up to `retries`
+    /// times.
+    Failover {
+        /// Retries after the first attempt.
+        retries: u32,
+    },
+    /// Retry on the same instance, up to `retries` times (a call never sent goes to another:
+    /// the same one could not take it).
+    Failtry {
+        /// Retries after the first attempt.
+        retries: u32,
+    },
+    /// Hedged request: if no answer came within `delay`, send a second copy to another
+    /// instance; the first answer wins and the other attempt is cancelled (a CANCEL frame).
+    /// Only idempotent methods are hedged; a failure of the first attempt before the delay
+    /// is retried once on another instance, as `failover` would.
+    Failbackup {
+        /// How long to wait for the first attempt before sending the copy.
+        delay: HedgeDelay,
+    },
+}
+
+/// How long a `failbackup` call waits before sending its second copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HedgeDelay {
+    /// This long.
+    Fixed(Duration),
+    /// The method's observed 95th-percentile latency (over its last 128 answers), so that
+    /// about one call in twenty is hedged; `until_known` until 16 answers were seen.
+    P95 {
+        /// The delay before enough answers were seen.
+        until_known: Duration,
+    },
+}
+
+/// The fail-mode layer (see the module docs): settings per method, a retry budget, an
+/// optional observer for its retries. Clones (and clients built with the same layer) share
+/// the budget and the observed latencies.
+#[derive(Clone)]
+pub struct FailModes {
+    settings: Settings,
+}
+
+#[derive(Clone)]
+pub(crate) struct Settings {
+    modes: PerMethod<FailMode>,
+    idempotent: PerMethod<bool>,
+    backoff_base: Duration,
+    backoff_max: Duration,
+    pub(crate) budget: Arc<RetryBudget>,
+    observer: Option<Arc<dyn Observer>>,
+    pub(crate) latencies: Arc<Latencies>,
+}
+
+impl FailModes {
+    /// A layer applying `modes` (one [`FailMode`] for every method, or a
+    /// [`PerMethod`] of them), with the default backoff (10 ms to 1 s) and budget (10% of
+    /// calls plus 10 per second).
+    pub fn new(modes: impl Into<PerMethod<FailMode>>) -> FailModes {
+        FailModes {
+            settings: Settings {
+                modes: modes.into(),
+                idempotent: PerMethod::new(false),
+                backoff_base: Duration::from_millis(10),
+                backoff_max: Duration::from_secs(1),
+                budget: Arc::new(RetryBudget::default()),
+                observer: None,
+                latencies: Arc::default(),
+            },
+        }
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// Which methods are idempotent besides those whose calls say so (typed calls of an
+    /// `#[idempotent]` method, `.idempotent()`): for untyped calls ([`crate::Client::invoke`],
+    /// `client.call(...)`). Default: none.
+    pub fn idempotent(mut self, methods: PerMethod<bool>) -> FailModes {
+        self.settings_mut().idempotent = methods;
+        self
+    }
+
+    /// The retry backoff: full jitter below `base × 2^(retry−1)`, at most `max`. Default
+    /// 10 ms and 1 s.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> FailModes {
+        let settings = self.settings_mut();
+        settings.backoff_base = base;
+        settings.backoff_max = max.max(base);
+        self
+    }
+
+    /// The retry budget. Default [`RetryBudget::default`].
+    pub fn budget(mut self, budget: RetryBudget) -> FailModes {
+        self.settings_mut().budget = Arc::new(budget);
+        self
+    }
+
+    /// Report retries and hedges (and those the budget refused) to `observer`
+    /// ([`Observer::retry`]).
+    pub fn observer(mut self, observer: impl Observer) -> FailModes {
+        self.settings_mut().observer = Some(crate::observe::Contained::wrap(observer));
+        self
+    }
+
+    /// The retry budget this layer spends, to watch its balance.
+    pub fn retry_budget(&self) -> Arc<RetryBudget> {
+        self.settings.budget.clone()
+    }
+}
+
+impl Layer<CallService> for FailModes {
+    type Service = FailModeService;
+
+    fn layer(&self, inner: CallService) -> FailModeService {
+        FailModeService {
+            settings: Arc::new(self.settings.clone()),
+            inner,
+        }
+    }
+}
+
+/// [`FailModes`] over the rest of the call-level stack.
+#[derive(Clone)]
+pub struct FailModeService {
+    settings: Arc<Settings>,
+    inner: CallService,
+}
+
+impl Service<ClientRequest> for FailModeService {
+    always_ready_boxed!(ClientResponse);
+
+    fn call(&mut self, request: ClientRequest) -> Self::Future {
+        let settings = &self.settings;
+        let passes =
+            request.stream || request.oneway || matches!(request.steer.want(), Want::Only(_));
+        if !passes {
+            settings.budget.deposit();
+        }
+        let mode = *settings.modes.get(&request.service, &request.method);
+        if passes || mode == FailMode::Failfast {
+            return self.inner.oneshot(request);
+        }
+        let idempotent =
+            request.idempotent || *settings.idempotent.get(&request.service, &request.method);
+        let call = Call {
+            settings: self.settings.clone(),
+            inner: self.inner.clone(),
+            idempotent,
+        };
+        match mode {
+            FailMode::Failbackup { delay } => Box::pin(hedge::run(call, request, delay)),
+            FailMode::Failover { retries } => Box::pin(call.retry(request, retries, false)),
+            FailMode::Failtry { retries } => Box::pin(call.retry(request, retries, true)),
+            FailMode::Failfast => self.inner.oneshot(request),
+        }
+    }
+}
+
+/// One call under a fail mode: what its attempts share.
+pub(crate) struct Call {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) inner: CallService,
+    pub(crate) idempotent: bool,
+}
+
+/// An attempt's outcome and where it went.
+pub(crate) struct Outcome {
+    pub result: Result<ClientResponse, Status>,
+    pub landed: Option<crate::discovery::Landed>,
+}
+
+impl Call {
+    /// Send one attempt of `request` steered by `steer` (a fresh one per attempt: it
+    /// records where the attempt went).
+    pub(crate) async fn attempt(&self, request: &ClientRequest, steer: Steer) -> Outcome {
+        let mut request = request.clone();
+        request.steer = steer.clone();
+        let result = self.inner.oneshot(request).await;
+        Outcome {
+            result,
+            landed: steer.landed(),
+        }
+    }
+
+    /// `failover` (`same` false) or `failtry` (`same` true) with up to `retries` retries.
+    async fn retry(
+        self,
+        request: ClientRequest,
+        retries: u32,
+        same: bool,
+    ) -> Result<ClientResponse, Status> {
+        let mut tried: Vec<Address> = Vec::new();
+        let mut want = Want::Any;
+        let mut retry = 0;
+        loop {
+            let steer = Steer::new(want, tried.clone());
+            let outcome = self.attempt(&request, steer).await;
+            let status = match outcome.result {
+                Ok(response) => return Ok(response),
+                Err(status) => status,
+            };
+            let sent = outcome.landed.as_ref().is_some_and(|l| l.sent);
+            if let Some(landed) = outcome.landed {
+                tried.push(landed.addr);
+            }
+            if retry >= retries || !retry_allowed(&status, sent, self.idempotent) {
+                return Err(status);
+            }
+            retry += 1;
+            // A call never sent goes elsewhere: the same instance could not take it.
+            let (kind, next) = if same && sent {
+                (RetryKind::Failtry, Want::Same)
+            } else {
+                (RetryKind::Failover, Want::Other)
+            };
+            let wait = self.backoff(retry, &status);
+            if Instant::now() + wait >= request.deadline {
+                return Err(status);
+            }
+            if !self.spend(&request, kind, retry + 1, Some(status.code())) {
+                return Err(status);
+            }
+            tokio::time::sleep(wait).await;
+            want = next;
+        }
+    }
+
+    /// Record that a call of `request`'s method was answered after `took` (for the p95 a
+    /// hedge may wait).
+    pub(crate) fn answered(&self, request: &ClientRequest, took: Duration) {
+        let latencies = &self.settings.latencies;
+        latencies.record(&request.service, &request.method, took);
+    }
+
+    /// Spend a token for attempt number `attempt` and report it: `false` if the budget is
+    /// spent (reported too).
+    pub(crate) fn spend(
+        &self,
+        request: &ClientRequest,
+        kind: RetryKind,
+        attempt: u32,
+        after: Option<Code>,
+    ) -> bool {
+        let granted = self.settings.budget.withdraw();
+        if let Some(observer) = &self.settings.observer {
+            let call = CallEvent {
+                service: &request.service,
+                method: &request.method,
+                stream: false,
+            };
+            let retry = Retry {
+                kind,
+                attempt,
+                after,
+                granted,
+            };
+            observer.retry(&call, &retry);
+        }
+        granted
+    }
+
+    /// The wait before retry number `retry` (1 for the first) after `status`: full jitter,
+    /// or the server's retry hint if longer.
+    fn backoff(&self, retry: u32, status: &Status) -> Duration {
+        let settings = &self.settings;
+        let ceiling = settings
+            .backoff_base
+            .saturating_mul(
+                1u32.checked_shl(retry.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
+            .min(settings.backoff_max);
+        let jitter = ceiling.mul_f64(fastrand::f64());
+        jitter.max(status.retry_after().unwrap_or_default())
+    }
+}
+
+/// Whether a failed attempt may be sent again (the module docs say why): a request never
+/// sent always may, if its status is one to retry; a sent one only if its method is
+/// idempotent. Statuses to retry: `unavailable`, and `resource_exhausted` carrying a retry
+/// hint.
+pub fn retry_allowed(status: &Status, sent: bool, idempotent: bool) -> bool {
+    let retryable = match status.code() {
+        Code::Unavailable => true,
+        Code::ResourceExhausted => status.retry_after().is_some(),
+        _ => false,
+    };
+    retryable && (!sent || idempotent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_failures_are_retried() {
+        let unavailable = Status::unavailable("down");
+        let exhausted = Status::resource_exhausted("over the rate");
+        let hinted = exhausted.clone().with_retry_after(Duration::from_millis(5));
+        // Never sent: any retryable status, idempotent or not.
+        assert!(retry_allowed(&unavailable, false, false));
+        assert!(retry_allowed(&hinted, false, false));
+        // Sent: only an idempotent method.
+        assert!(!retry_allowed(&unavailable, true, false));
+        assert!(retry_allowed(&unavailable, true, true));
+        assert!(retry_allowed(&hinted, true, true));
+        // Statuses that are not retried, whatever the method.
+        assert!(!retry_allowed(&exhausted, true, true));
+        assert!(!retry_allowed(&exhausted, false, true));
+        for code in [
+            Code::DeadlineExceeded,
+            Code::Internal,
+            Code::NotFound,
+            Code::Cancelled,
+            Code::Unknown,
+        ] {
+            assert!(
+                !retry_allowed(&Status::new(code, "x"), false, true),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_below_a_doubling_ceiling() {
+        let call = Call {
+            settings: Arc::new(
+                FailModes::new(FailMode::Failover { retries: 9 })
+                    .backoff(Duration::from_millis(10), Duration::from_millis(100))
+                    .settings,
+            ),
+            inner: crate::layer::BoxedService::from_erased(Never),
+            idempotent: true,
+        };
+        let plain = Status::unavailable("x");
+        for (retry, ceiling) in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (40, 100)] {
+            let waits: Vec<Duration> = (0..200).map(|_| call.backoff(retry, &plain)).collect();
+            let max = waits.iter().max().copied().unwrap_or_default();
+            let min = waits.iter().min().copied().unwrap_or_default();
+            assert!(max < Duration::from_millis(ceiling), "{retry}: {max:?}");
+            // Spread over the whole range, not bunched at the ceiling.
+            assert!(min < Duration::from_millis(ceiling) / 4, "{retry}: {min:?}");
+            assert!(
+                max > Duration::from_millis(ceiling) * 3 / 4,
+                "{retry}: {max:?}"
+            );
+        }
+        let hinted = Status::resource_exhausted("x").with_retry_after(Duration::from_secs(2));
+        assert_eq!(call.backoff(1, &hinted), Duration::from_secs(2));
+    }
+
+    /// A bottom that never answers (the backoff test sends nothing).
+    struct Never;
+
+    impl crate::layer::Erased<ClientRequest, ClientResponse> for Never {
+        fn oneshot(
+            &self,
+            _: ClientRequest,
+        ) -> futures_util::future::BoxFuture<'static, Result<ClientResponse, Status>> {
+            Box::pin(std::future::pending())
+        }
+    }
+}
