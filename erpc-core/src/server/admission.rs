@@ -10,6 +10,11 @@
 //! aborted by shutdown). A refusal is answered with the hook's status (a ONEWAY's refusal is
 //! only logged: nobody waits for it).
 //!
+//! A hook that would rather make a call wait its turn than refuse it (a rate limit with a
+//! maximum wait) admits it [`after`](Admitted::after) a future: the call's task waits for
+//! it before the body is decoded, within the call's deadline, and a failure then answers
+//! the call with that status. Such a wait costs a task, so a hook bounds how many wait.
+//!
 //! ```
 //! # use erpc_core as erpc;
 //! use erpc::server::{Admission, Admitted, CallHead};
@@ -29,6 +34,7 @@
 //! ```
 
 use crate::engine::task_guard::contained;
+use futures_util::future::BoxFuture;
 use std::any::Any;
 
 use erpc_transport::PeerAddr;
@@ -69,16 +75,22 @@ pub enum CallKind {
     Stream,
 }
 
-/// A hook's yes: nothing more, or a guard held for the call's life.
+/// A hook's yes: nothing more, or a guard held for the call's life, and maybe a wait
+/// before the call runs.
 #[derive(Default)]
 pub struct Admitted {
     guard: Option<Box<dyn Any + Send + Sync>>,
+    gate: Option<Gate>,
 }
+
+/// What a call waits for in its task before its body is decoded: `Err` refuses it.
+pub(crate) type Gate = BoxFuture<'static, Result<(), Status>>;
 
 impl std::fmt::Debug for Admitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admitted")
             .field("guard", &self.guard.is_some())
+            .field("gate", &self.gate.is_some())
             .finish()
     }
 }
@@ -86,14 +98,34 @@ impl std::fmt::Debug for Admitted {
 impl Admitted {
     /// Admitted, holding nothing.
     pub fn now() -> Admitted {
-        Admitted { guard: None }
+        Admitted::default()
     }
 
     /// Admitted; `guard` is dropped when the call ends (a permit to give back).
     pub fn holding(guard: impl Any + Send + Sync) -> Admitted {
         Admitted {
             guard: Some(Box::new(guard)),
+            gate: None,
         }
+    }
+
+    /// The call runs only once `gate` is `Ok`: its task awaits it before decoding the body,
+    /// within the call's deadline (which ends the wait with `deadline_exceeded`); an `Err`
+    /// answers the call with that status instead. The gate should hold whatever it counts
+    /// (a place in a line) so that a call dropped while waiting gives it back.
+    pub fn after(
+        mut self,
+        gate: impl std::future::Future<Output = Result<(), Status>> + Send + 'static,
+    ) -> Admitted {
+        let gate = Box::pin(gate);
+        self.gate = Some(match self.gate.take() {
+            None => gate,
+            Some(first) => Box::pin(async move {
+                first.await?;
+                gate.await
+            }),
+        });
+        self
     }
 
     /// Whether it holds nothing.
@@ -101,11 +133,25 @@ impl Admitted {
         self.guard.is_none()
     }
 
-    /// Keep `other`'s guard too (several hooks admitting one call).
+    /// The wait before the call runs, taken out (the guard stays).
+    pub(crate) fn take_gate(&mut self) -> Option<Gate> {
+        self.gate.take()
+    }
+
+    /// Keep `other`'s guard too, and wait for its gate after this one's (several hooks
+    /// admitting one call).
     pub(crate) fn and(self, other: Admitted) -> Admitted {
-        match (self.guard, other.guard) {
-            (None, guard) | (guard, None) => Admitted { guard },
-            (Some(a), Some(b)) => Admitted::holding((a, b)),
+        let guard = match (self.guard, other.guard) {
+            (None, guard) | (guard, None) => guard,
+            (Some(a), Some(b)) => Some(Box::new((a, b)) as Box<dyn Any + Send + Sync>),
+        };
+        let admitted = Admitted {
+            guard,
+            gate: self.gate,
+        };
+        match other.gate {
+            Some(gate) => admitted.after(gate),
+            None => admitted,
         }
     }
 }

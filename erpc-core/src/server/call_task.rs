@@ -16,6 +16,7 @@ use crate::deadline;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::engine::{OutFrame, queue};
 use crate::protocol::{Frame, Header, Kind};
+use crate::server::admission::Gate;
 use crate::server::conn::answer_frame;
 use crate::server::in_flight::InFlight;
 use crate::server::observed::Observed;
@@ -40,6 +41,8 @@ pub(crate) struct CallTask {
     pub(crate) max_frame: Option<usize>,
     /// Reports the call's end to the server's observer, if it has one.
     pub(crate) observed: Option<Box<Observed>>,
+    /// What a header-level hook made the call wait for before it runs (a rate limit's line).
+    pub(crate) gate: Option<Gate>,
 }
 
 impl CallTask {
@@ -58,12 +61,16 @@ impl CallTask {
             compression,
             max_frame,
             observed,
+            gate,
         } = self;
         let deadline = context.deadline;
         async move {
             let id = header.request_id;
             let abandoned = on_abandon(&in_flight, &tx, header.kind, id);
             let work = async {
+                if let Some(gate) = gate {
+                    gate.await?;
+                }
                 let body = decompress(
                     header.compression,
                     body,
@@ -238,6 +245,7 @@ mod tests {
             compression: CompressionId::NONE,
             max_frame: None,
             observed: None,
+            gate: None,
         }
     }
 

@@ -485,7 +485,7 @@ impl ServerEndpoint {
             None => now + config.default_deadline,
         };
         // Header-level hooks: a refusal here costs no decode and no task.
-        let admitted = if self.shared.admission.is_empty() {
+        let mut admitted = if self.shared.admission.is_empty() {
             Admitted::now()
         } else {
             let head = CallHead {
@@ -511,6 +511,7 @@ impl ServerEndpoint {
                 Err(status) => return self.refuse(&header, Refusal::Hook, status),
             }
         };
+        let gate = admitted.take_gate();
         let stream = is_stream.then(|| {
             Arc::new(StreamState::new(Inbox::new(
                 id,
@@ -601,6 +602,7 @@ impl ServerEndpoint {
                     context,
                     header,
                     observed,
+                    gate,
                 };
                 spawn_holding(admitted, task.run())
             }
@@ -616,6 +618,7 @@ impl ServerEndpoint {
                     compression: respond,
                     max_frame: self.max_frame,
                     observed,
+                    gate,
                 };
                 spawn_holding(admitted, task.run())
             }

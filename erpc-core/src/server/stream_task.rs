@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::deadline;
 use crate::engine::stream::Outbound;
 use crate::protocol::Header;
+use crate::server::admission::Gate;
 use crate::server::call_task::{on_abandon, panicked};
 use crate::server::in_flight::InFlight;
 use crate::server::{Shared, StreamRequest};
@@ -29,6 +30,8 @@ pub(crate) struct StreamTask {
     pub(crate) header: Header,
     /// Reports the call's end to the server's observer, if it has one.
     pub(crate) observed: Option<Box<Observed>>,
+    /// What a header-level hook made the call wait for before it runs (a rate limit's line).
+    pub(crate) gate: Option<Gate>,
 }
 
 impl StreamTask {
@@ -41,6 +44,7 @@ impl StreamTask {
             context,
             header,
             observed,
+            gate,
         } = self;
         let id = header.request_id;
         let deadline = context.deadline;
@@ -49,6 +53,9 @@ impl StreamTask {
         let data = outbound.data.clone();
         let abandoned = on_abandon(&in_flight, &data, header.kind, id);
         let work = async {
+            if let Some(gate) = gate {
+                gate.await?;
+            }
             let detach = state.clone();
             let call = (context.service.clone(), context.method.clone());
             let watch = shared.observer.as_ref().map(|observer| StreamWatch {
