@@ -74,6 +74,8 @@ pub mod mock;
 pub mod observe;
 pub mod per_method;
 pub mod protocol;
+#[cfg(feature = "rate-limit")]
+pub mod rate;
 mod retry_after;
 pub mod server;
 pub mod status;

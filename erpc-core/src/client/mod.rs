@@ -4,6 +4,7 @@
 #[macro_use]
 mod call;
 mod broadcast;
+mod concurrency_limit;
 mod conn;
 mod endpoint;
 pub mod fail_mode;
@@ -15,6 +16,8 @@ pub(crate) mod middleware;
 mod observed;
 mod pool;
 mod retry_budget;
+#[cfg(feature = "rate-limit")]
+mod rate_limit;
 mod stream_call;
 mod target;
 mod typed;
@@ -30,6 +33,7 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 pub use call::{Call, CallFuture, CallOptions, Oneway};
+pub use concurrency_limit::ClientConcurrencyLimit;
 use conn::ClientConn;
 pub use fail_mode::{FailMode, FailModes, HedgeDelay};
 use in_flight::PendingCall;
@@ -37,6 +41,8 @@ use in_flight::PendingCall;
 pub use layer::Opening;
 pub use layer::{Attempt, AttemptService, CallService};
 pub use retry_budget::RetryBudget;
+#[cfg(feature = "rate-limit")]
+pub use rate_limit::ClientRateLimit;
 pub use stream_call::{ClientStreamCall, StreamCall};
 pub use typed::TypedClient;
 

@@ -1,15 +1,21 @@
 //! The server: services by name, listening on any number of transports at once, with
 //! graceful shutdown.
 
+pub mod adaptive_limit;
 pub mod admission;
 mod call_task;
 mod concurrency_limit;
 mod conn;
 mod in_flight;
 mod layer;
+mod method_concurrency;
 pub(crate) mod middleware;
 mod observed;
 pub mod on_connect;
+#[cfg(feature = "rate-limit")]
+mod peer_rate_limit;
+#[cfg(feature = "rate-limit")]
+mod rate_limit;
 mod service;
 mod signal;
 mod stream_task;
@@ -25,10 +31,16 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use adaptive_limit::{AdaptiveLimit, AdaptiveSettings};
 pub use admission::{Admission, Admitted, CallHead, CallKind};
 pub use concurrency_limit::ConcurrencyLimit;
 pub use layer::HandlerService;
+pub use method_concurrency::MethodConcurrencyLimit;
 pub use on_connect::Connecting;
+#[cfg(feature = "rate-limit")]
+pub use peer_rate_limit::{DEFAULT_MAX_PEERS, PeerRateLimit};
+#[cfg(feature = "rate-limit")]
+pub use rate_limit::RateLimit;
 pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,

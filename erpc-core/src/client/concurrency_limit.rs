@@ -1,0 +1,104 @@
+//! A client's cap on calls in flight, as a call-level layer: over it a call waits for a slot
+//! up to a maximum wait (and its deadline), first come first served, or fails at once with
+//! `resource_exhausted` — without being sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::Semaphore;
+use tower_layer::Layer;
+
+use crate::client::{CallService, ClientRequest, ClientResponse};
+use crate::layer::{Around, AroundLayer, BoxedService, ErasableLayer};
+use crate::status::Status;
+
+/// At most `limit` calls of the client in flight at once, added with
+/// [`ClientBuilder::layer`](crate::ClientBuilder::layer). A unary or oneway call holds its
+/// slot until its answer (or failure) is back; a stream holds one only while it opens.
+///
+/// ```
+/// # use erpc_core as erpc;
+/// use std::time::Duration;
+/// use erpc::client::ClientConcurrencyLimit;
+///
+/// // 64 calls in flight at most; a 65th waits up to 10 ms for one to finish.
+/// let cap = ClientConcurrencyLimit::new(64).max_wait(Duration::from_millis(10));
+/// let client = erpc::Client::builder().layer(cap).build("mem://cap-docs").unwrap();
+/// # let _ = client;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientConcurrencyLimit {
+    state: Arc<Cap>,
+}
+
+#[derive(Debug)]
+struct Cap {
+    slots: Arc<Semaphore>,
+    limit: usize,
+    max_wait: Duration,
+}
+
+impl ClientConcurrencyLimit {
+    /// A cap of `limit` calls in flight (0 refuses every call); over it a call fails at once.
+    pub fn new(limit: usize) -> ClientConcurrencyLimit {
+        let limit = limit.min(Semaphore::MAX_PERMITS);
+        ClientConcurrencyLimit {
+            state: Arc::new(Cap {
+                slots: Arc::new(Semaphore::new(limit)),
+                limit,
+                max_wait: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// Over the cap, wait up to `wait` (within the call's deadline) for a slot. Default 0.
+    pub fn max_wait(self, wait: Duration) -> ClientConcurrencyLimit {
+        ClientConcurrencyLimit {
+            state: Arc::new(Cap {
+                slots: self.state.slots.clone(),
+                limit: self.state.limit,
+                max_wait: wait,
+            }),
+        }
+    }
+
+    /// Calls in flight now under this cap.
+    pub fn in_flight(&self) -> usize {
+        self.state.limit - self.state.slots.available_permits()
+    }
+}
+
+impl Around<ClientRequest, ClientResponse> for Cap {
+    fn around(
+        self: Arc<Self>,
+        request: ClientRequest,
+        rest: CallService,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        Box::pin(async move {
+            let give_up = (tokio::time::Instant::now() + self.max_wait).min(request.deadline);
+            let slot = match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) if self.max_wait.is_zero() => None,
+                Err(_) => tokio::time::timeout_at(give_up, self.slots.clone().acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+            };
+            let Some(_slot) = slot else {
+                return Err(Status::resource_exhausted(format!(
+                    "client: {} calls already in flight (ClientConcurrencyLimit, max wait {} ms)",
+                    self.limit,
+                    self.max_wait.as_millis()
+                )));
+            };
+            rest.oneshot(request).await
+        })
+    }
+}
+
+impl ErasableLayer<ClientRequest, ClientResponse> for ClientConcurrencyLimit {
+    fn erase(&self, inner: CallService) -> CallService {
+        BoxedService::new(AroundLayer(self.state.clone()).layer(inner))
+    }
+}

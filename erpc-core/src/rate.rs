@@ -1,0 +1,281 @@
+//! Rate limits: a token bucket (a rate, a burst, and how long a call may wait for its turn —
+//! KRPC's `WaitMaxDuration`) or a leaky bucket (burst 1: calls paced evenly), the one shape
+//! the client's rate-limit layer ([`crate::client::ClientRateLimit`]) and the server's
+//! admission hooks ([`crate::server::RateLimit`], [`crate::server::PeerRateLimit`]) take.
+//! Feature `rate-limit`.
+//!
+//! The buckets are [`governor`](https://docs.rs/governor)'s GCRA (the generic cell rate
+//! algorithm: a token bucket kept as one timestamp, no refill task). A call that finds the
+//! bucket empty learns from governor exactly when the next cell conforms
+//! (`NotUntil::wait_time_from`); if that is within its maximum wait — counting the calls
+//! already waiting ahead of it, one period each, since they are served first come first
+//! served — it waits in line, otherwise it is refused at once with `resource_exhausted` and
+//! a [retry-after hint](crate::Status::retry_after) of that wait. The line is bounded: by
+//! the maximum wait (a call that would wait longer is refused) and by
+//! [`Rate::max_waiting`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use erpc_core::rate::Rate;
+//!
+//! // 100 calls/s, 10 at once after a quiet spell, each may wait up to 50 ms for its turn.
+//! let rate = Rate::per_second(100).burst(10).max_wait(Duration::from_millis(50));
+//! // Smooth pacing: one call every 20 ms, waiting up to a second.
+//! let paced = Rate::per_second(50).leaky().max_wait(Duration::from_secs(1));
+//! # let _ = (rate, paced);
+//! ```
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
+
+use crate::status::Status;
+
+/// A rate limit's settings. Built with [`Rate::per_second`] or [`Rate::every`] and refined
+/// with the other methods; checked when the limiter that takes it is built (a zero rate or
+/// burst is refused there with `invalid_argument`, naming the setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    period: Duration,
+    burst: u32,
+    max_wait: Duration,
+    max_waiting: Option<usize>,
+}
+
+impl Rate {
+    /// `calls` per second on average, a burst of as many (a full second's worth may come at
+    /// once after a quiet second), no waiting: over the rate a call is refused at once.
+    pub fn per_second(calls: u32) -> Rate {
+        Rate {
+            period: Duration::from_secs(1)
+                .checked_div(calls)
+                .unwrap_or(Duration::ZERO),
+            burst: calls,
+            max_wait: Duration::ZERO,
+            max_waiting: None,
+        }
+    }
+
+    /// One call per `period` on average (rates below one a second), a burst of 1, no
+    /// waiting.
+    pub fn every(period: Duration) -> Rate {
+        Rate {
+            period,
+            burst: 1,
+            max_wait: Duration::ZERO,
+            max_waiting: None,
+        }
+    }
+
+    /// At most `calls` at once after a quiet spell (the bucket's size). Default: one
+    /// second's worth (`per_second`) or 1 (`every`).
+    pub fn burst(mut self, calls: u32) -> Rate {
+        self.burst = calls;
+        self
+    }
+
+    /// A leaky bucket: burst 1, so calls go through evenly spaced, one per period — with a
+    /// [`max_wait`](Rate::max_wait), bursts are smoothed into a steady pace instead of refused.
+    pub fn leaky(self) -> Rate {
+        self.burst(1)
+    }
+
+    /// How long a call may wait for its turn when the bucket is empty; one that would wait
+    /// longer (or past its deadline) is refused at once. Default: zero — refused at once.
+    pub fn max_wait(mut self, wait: Duration) -> Rate {
+        self.max_wait = wait;
+        self
+    }
+
+    /// At most `calls` waiting for their turn at once; more are refused. Default: as many
+    /// as the maximum wait can serve (`max_wait / period`, at least 1).
+    pub fn max_waiting(mut self, calls: usize) -> Rate {
+        self.max_waiting = Some(calls);
+        self
+    }
+
+    /// The average time between calls.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The bucket's size.
+    pub fn burst_size(&self) -> u32 {
+        self.burst
+    }
+
+    /// The maximum wait.
+    pub fn wait_limit(&self) -> Duration {
+        self.max_wait
+    }
+
+    /// governor's quota for these settings, or what is wrong with them.
+    pub(crate) fn quota(&self, what: &str) -> Result<Quota, Status> {
+        let quota = Quota::with_period(self.period).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "{what}: a rate of 0 calls (a zero period) admits none; use ≥ 1 call/s or a non-zero period"
+            ))
+        })?;
+        if self.max_waiting == Some(0) && !self.max_wait.is_zero() {
+            return Err(Status::invalid_argument(format!(
+                "{what}: max_waiting 0 with a max_wait of {:?}: nobody could wait; set max_wait to zero instead",
+                self.max_wait
+            )));
+        }
+        let burst = NonZeroU32::new(self.burst).ok_or_else(|| {
+            Status::invalid_argument(format!("{what}: a burst of 0 calls admits none; use ≥ 1"))
+        })?;
+        Ok(quota.allow_burst(burst))
+    }
+
+    /// The bound on calls waiting at once.
+    fn waiting_bound(&self) -> usize {
+        self.max_waiting.unwrap_or_else(|| {
+            let by_wait = self.max_wait.as_nanos() / self.period.as_nanos().max(1);
+            usize::try_from(by_wait).unwrap_or(usize::MAX).max(1)
+        })
+    }
+
+    /// "100 calls/s" / "1 call per 2s", for messages.
+    pub(crate) fn describe(&self) -> String {
+        let per_second = 1e9 / self.period.as_nanos().max(1) as f64;
+        if per_second >= 1.0 {
+            format!("{per_second:.0} calls/s (burst {})", self.burst)
+        } else {
+            format!("1 call per {:?} (burst {})", self.period, self.burst)
+        }
+    }
+}
+
+/// One bucket and its line of waiting calls.
+pub(crate) struct Bucket {
+    limiter: DefaultDirectRateLimiter,
+    rate: Rate,
+    /// Calls counted in line (admitted to wait, not yet through).
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    /// Taken in turn by the waiting calls: tokio's mutex is fair (first come first served),
+    /// so only the head of the line asks governor and nobody is overtaken.
+    line: tokio::sync::Mutex<()>,
+    /// "client: rate limit of 100 calls/s (burst 10) on Bank.Transfer", for refusals.
+    name: String,
+}
+
+/// What a bucket says to a call, at once.
+pub(crate) enum Turn {
+    /// Go now.
+    Now,
+    /// Wait in line (the call holds its place); [`Place::wait`] ends when it may go.
+    Wait(Place),
+    /// Refused: `resource_exhausted` with a retry-after hint.
+    Refused(Status),
+}
+
+impl Bucket {
+    /// A bucket for `rate`; `name` says whose limit it is, for refusals. Errors: the rate's
+    /// settings are invalid (`invalid_argument`).
+    pub(crate) fn new(rate: Rate, name: String) -> Result<Arc<Bucket>, Status> {
+        let quota = rate.quota(&name)?;
+        Ok(Arc::new(Bucket {
+            limiter: RateLimiter::direct(quota),
+            max_waiting: rate.waiting_bound(),
+            rate,
+            waiting: AtomicUsize::new(0),
+            line: tokio::sync::Mutex::new(()),
+            name,
+        }))
+    }
+
+    /// Decide at once for a call that must be through by `deadline`.
+    pub(crate) fn turn(self: &Arc<Self>, deadline: Instant) -> Turn {
+        let ahead = self.waiting.load(Ordering::Acquire);
+        // With calls in line the bucket is empty and they are served first: a newcomer does
+        // not ask governor (it would take the cell the head is waiting for).
+        let first = if ahead == 0 {
+            match self.limiter.check() {
+                Ok(()) => return Turn::Now,
+                Err(not_until) => not_until.wait_time_from(self.limiter.clock().now()),
+            }
+        } else {
+            self.rate.period
+        };
+        let ahead_u32 = u32::try_from(ahead).unwrap_or(u32::MAX);
+        let wait = first.saturating_add(self.rate.period.saturating_mul(ahead_u32));
+        let now = Instant::now();
+        let give_up = (now + self.rate.max_wait).min(deadline);
+        if now + wait > give_up || ahead >= self.max_waiting {
+            return Turn::Refused(self.refusal(wait, ahead));
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Turn::Wait(Place {
+            bucket: self.clone(),
+            give_up,
+        })
+    }
+
+    /// Through now, or after waiting in line up to the maximum wait; else the refusal.
+    pub(crate) async fn acquire(self: &Arc<Self>, deadline: Instant) -> Result<(), Status> {
+        match self.turn(deadline) {
+            Turn::Now => Ok(()),
+            Turn::Wait(place) => place.wait().await,
+            Turn::Refused(status) => Err(status),
+        }
+    }
+
+    fn refusal(&self, wait: Duration, ahead: usize) -> Status {
+        let over = wait.saturating_sub(self.rate.max_wait);
+        Status::resource_exhausted(format!(
+            "{}: over the rate; the next turn is {} ms away ({ahead} calls waiting), beyond the maximum wait of {} ms",
+            self.name,
+            wait.as_millis(),
+            self.rate.max_wait.as_millis()
+        ))
+        .with_retry_after(over.max(self.rate.period))
+    }
+}
+
+/// A call's place in a bucket's line: counted until it goes through or gives up (or is
+/// dropped — cancelled, expired).
+pub(crate) struct Place {
+    bucket: Arc<Bucket>,
+    give_up: Instant,
+}
+
+impl Place {
+    /// Wait for the call's turn: `Ok` when a cell is its, the refusal when its maximum wait
+    /// (or deadline) passes first.
+    pub(crate) async fn wait(self) -> Result<(), Status> {
+        let bucket = &self.bucket;
+        let Ok(_head) = tokio::time::timeout_at(self.give_up, bucket.line.lock()).await else {
+            return Err(bucket.refusal(bucket.rate.max_wait, bucket.waiting_now()));
+        };
+        loop {
+            let wait = match bucket.limiter.check() {
+                Ok(()) => return Ok(()),
+                Err(not_until) => not_until.wait_time_from(bucket.limiter.clock().now()),
+            };
+            let at = Instant::now() + wait;
+            if at > self.give_up {
+                return Err(bucket.refusal(wait, bucket.waiting_now()));
+            }
+            tokio::time::sleep_until(at).await;
+        }
+    }
+}
+
+impl Bucket {
+    fn waiting_now(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed).saturating_sub(1)
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.bucket.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,82 @@
+//! Rate limits on the server as a header-level hook: a token or leaky bucket
+//! ([`Rate`]) for every call, or one per method — each refusal `resource_exhausted` with a
+//! retry-after hint, decided before anything is decoded or spawned. A call allowed to wait
+//! ([`Rate::max_wait`]) waits in its task, in a bounded first-come-first-served line, before
+//! its body is decoded. Feature `rate-limit`; per peer: [`crate::server::PeerRateLimit`].
+
+use std::sync::Arc;
+
+use super::admission::{Admission, Admitted, CallHead};
+use crate::per_method::PerMethod;
+use crate::rate::{Bucket, Rate, Turn};
+use crate::status::Status;
+
+/// Calls admitted at a [`Rate`]: one bucket for the whole server ([`RateLimit::global`]), or
+/// per method ([`RateLimit::per_method`]). Add both hooks for both limits.
+///
+/// ```
+/// # use erpc_core as erpc;
+/// use std::time::Duration;
+/// use erpc::per_method::PerMethod;
+/// use erpc::rate::Rate;
+/// use erpc::server::RateLimit;
+///
+/// // 5,000 calls/s in all; `Bank.Transfer` 100/s, each waiting up to 50 ms for its turn.
+/// let global = RateLimit::global(Rate::per_second(5_000))?;
+/// let transfer = Rate::per_second(100).burst(10).max_wait(Duration::from_millis(50));
+/// let methods = RateLimit::per_method(PerMethod::new(None).method("Bank", "Transfer", Some(transfer)))?;
+/// let server = erpc::Server::builder().admission(global).admission(methods);
+/// # let _ = server; Ok::<(), erpc::Status>(())
+/// ```
+#[derive(Clone)]
+pub struct RateLimit {
+    buckets: Arc<PerMethod<Option<Arc<Bucket>>>>,
+}
+
+impl std::fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimit").finish_non_exhaustive()
+    }
+}
+
+impl RateLimit {
+    /// One bucket shared by every call of the server. Errors: `invalid_argument` for a zero
+    /// rate or burst.
+    pub fn global(rate: Rate) -> Result<RateLimit, Status> {
+        RateLimit::per_method(PerMethod::new(Some(rate)))
+    }
+
+    /// A bucket per value set: a method's own rate is its own bucket; a service's rate is
+    /// one bucket shared by that service's methods without their own; the default (`None`:
+    /// no limit) one bucket shared by every other call. Errors: `invalid_argument` naming
+    /// the first invalid rate.
+    pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<RateLimit, Status> {
+        let mut invalid = None;
+        let buckets = rates.map(|rate| {
+            let rate = rate?;
+            let name = format!("server: rate limit of {}", rate.describe());
+            Bucket::new(rate, name)
+                .map_err(|status| invalid = invalid.take().or(Some(status)))
+                .ok()
+        });
+        match invalid {
+            Some(status) => Err(status),
+            None => Ok(RateLimit {
+                buckets: Arc::new(buckets),
+            }),
+        }
+    }
+}
+
+impl Admission for RateLimit {
+    fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
+        let Some(bucket) = self.buckets.get(call.service, call.method) else {
+            return Ok(Admitted::now());
+        };
+        match bucket.turn(call.deadline) {
+            Turn::Now => Ok(Admitted::now()),
+            Turn::Wait(place) => Ok(Admitted::now().after(place.wait())),
+            Turn::Refused(status) => Err(status),
+        }
+    }
+}
