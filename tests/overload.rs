@@ -6,7 +6,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use erpc::per_method::PerMethod;
@@ -69,25 +69,53 @@ trait Work {
     async fn work(&self) -> Result<(), Status>;
 }
 
-struct Workers(Arc<Semaphore>);
+#[derive(Clone)]
+struct Workers {
+    workers: Arc<Semaphore>,
+    /// Handlers running now (waiting for a worker or holding one), and the most seen once
+    /// `watching` is set.
+    inside: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    watching: Arc<AtomicBool>,
+}
+
+impl Workers {
+    fn new() -> Workers {
+        Workers {
+            workers: Arc::new(Semaphore::new(WORKERS)),
+            inside: Arc::default(),
+            peak: Arc::default(),
+            watching: Arc::default(),
+        }
+    }
+}
 
 impl Work for Workers {
     async fn work(&self) -> Result<(), Status> {
-        let _worker = self
-            .0
-            .acquire()
-            .await
-            .map_err(|_| Status::internal("closed"))?;
+        let inside = self.inside.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.watching.load(Ordering::Acquire) {
+            self.peak.fetch_max(inside, Ordering::AcqRel);
+        }
+        let worker = self.workers.acquire().await;
         tokio::time::sleep(BASE).await;
+        drop(worker);
+        self.inside.fetch_sub(1, Ordering::AcqRel);
         Ok(())
     }
 }
 
-/// 64 callers for `run`; the successes' latencies and the refusals.
-async fn load(client: WorkClient, run: Duration) -> (Vec<Duration>, u64) {
+/// 48 callers (6× the knee) for `run`, each waiting out a refusal's retry-after hint as a
+/// well-behaved client does; the latencies of the successes after the first `run / 3` (the
+/// limit's learning), and the refusals.
+async fn load(client: WorkClient, run: Duration, workers: &Workers) -> (Vec<Duration>, u64) {
     let refused = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let callers: Vec<_> = (0..64)
+    let watching = workers.watching.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(run / 3).await;
+        watching.store(true, Ordering::Release);
+    });
+    let callers: Vec<_> = (0..48)
         .map(|_| {
             let client = client.clone();
             let refused = refused.clone();
@@ -96,12 +124,14 @@ async fn load(client: WorkClient, run: Duration) -> (Vec<Duration>, u64) {
                 while start.elapsed() < run {
                     let sent = Instant::now();
                     match client.work().await {
-                        Ok(()) => ok.push(sent.elapsed()),
+                        Ok(()) if start.elapsed() > run / 3 => ok.push(sent.elapsed()),
+                        Ok(()) => {}
                         Err(status) => {
                             assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
-                            assert!(status.retry_after().is_some(), "{status}");
+                            let hint = status.retry_after();
+                            assert!(hint.is_some(), "{status}");
                             refused.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            tokio::time::sleep(hint.unwrap_or_default()).await;
                         }
                     }
                 }
@@ -119,46 +149,54 @@ async fn load(client: WorkClient, run: Duration) -> (Vec<Duration>, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_adaptive_limit_settles_near_the_knee_and_keeps_latency_down() {
-    // The control: without the limit every call queues for the workers.
+    // The control: without the limit all 48 callers pile up in the handler.
+    let workers = Workers::new();
     let server = erpc::Server::builder()
-        .add_service(WorkServer::new(Workers(Arc::new(Semaphore::new(WORKERS)))))
+        .add_service(WorkServer::new(workers.clone()))
         .serve([mem_addr()])
         .await
         .unwrap();
     let client = WorkClient::new(erpc::Client::new(server.local_addr().to_string()).unwrap());
-    let (ok, refused) = load(client, Duration::from_secs(2)).await;
-    let unlimited_p99 = ok[ok.len() * 99 / 100];
-    println!("no limit: p99 {unlimited_p99:?}, {refused} refused");
-    assert!(unlimited_p99 >= BASE * 6, "p99 {unlimited_p99:?}");
+    let (ok, refused) = load(client, Duration::from_secs(2), &workers).await;
+    let (unlimited_p50, unlimited_p99) = (ok[ok.len() / 2], ok[ok.len() * 99 / 100]);
+    let unlimited_peak = workers.peak.load(Ordering::Acquire);
+    println!(
+        "no limit: {unlimited_peak} calls at once in the handler, p50 {unlimited_p50:?} p99 {unlimited_p99:?}, {refused} refused"
+    );
+    assert!(unlimited_peak >= 40, "{unlimited_peak}");
     server.shutdown().await;
 
     let shed = AdaptiveLimit::new(Default::default());
+    let workers = Workers::new();
     let server = erpc::Server::builder()
         .admission(shed.clone())
-        .add_service(WorkServer::new(Workers(Arc::new(Semaphore::new(WORKERS)))))
+        .add_service(WorkServer::new(workers.clone()))
         .serve([mem_addr()])
         .await
         .unwrap();
     let client = WorkClient::new(erpc::Client::new(server.local_addr().to_string()).unwrap());
-    let (ok, refused) = load(client, Duration::from_secs(4)).await;
+    let (ok, refused) = load(client, Duration::from_secs(4), &workers).await;
     let limit = shed.limit();
-    let p99 = ok[ok.len() * 99 / 100];
-    let goodput = ok.len() as f64 / 4.0;
+    let peak = workers.peak.load(Ordering::Acquire);
+    let (p50, p99) = (ok[ok.len() / 2], ok[ok.len() * 99 / 100]);
+    let goodput = ok.len() as f64 / (4.0 * 2.0 / 3.0);
     println!(
-        "adaptive: limit {limit}, goodput {goodput:.0}/s (capacity {:.0}/s), p99 {p99:?}, {refused} refused",
+        "adaptive: limit {limit}, at most {peak} calls at once in the handler, goodput {goodput:.0}/s (capacity {:.0}/s), p50 {p50:?} p99 {p99:?}, {refused} refused",
         WORKERS as f64 / BASE.as_secs_f64()
     );
-    // 64 callers against 8 workers: without the limit every call would wait ~8× BASE.
+    // Vegas settles a few calls above the knee (~6 with its default thresholds).
     assert!(
         (WORKERS / 2..=3 * WORKERS).contains(&limit),
         "the limit is {limit}, the knee {WORKERS}"
     );
+    // Once learnt, the handler never again sees the pile-up.
+    assert!(peak <= 3 * WORKERS, "{peak} calls at once in the handler");
     assert!(refused > 0);
-    assert!(p99 < BASE * 5, "p99 {p99:?}");
-    // Goodput near capacity (400/s), allowing for probes and a loaded machine.
+    // Latency follows (about 1.75× BASE against 6×); timing on a loaded machine is noisy,
+    // so only the order is checked here — benches/overload.rs has the figures.
     assert!(
-        goodput > 0.6 * WORKERS as f64 / BASE.as_secs_f64(),
-        "{goodput:.0}/s"
+        p99 < unlimited_p99,
+        "p99 {p99:?}, without the limit {unlimited_p99:?}"
     );
     server.shutdown().await;
 }

@@ -16,6 +16,10 @@ fn every_benchmark_binary_answers_help() {
         (env!("CARGO_BIN_EXE_hostile"), &["Usage: hostile"][..]),
         (env!("CARGO_BIN_EXE_idle"), &["CONNECTIONS"][..]),
         (
+            env!("CARGO_BIN_EXE_overload"),
+            &["--quota", "--multiple", "--seconds"][..],
+        ),
+        (
             env!("CARGO_BIN_EXE_registry"),
             &["--etcd", "ERPC_BENCH_ETCD"][..],
         ),
