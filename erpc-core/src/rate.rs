@@ -34,6 +34,7 @@ use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+use crate::per_method::PerMethod;
 use crate::status::Status;
 
 /// A rate limit's settings. Built with [`Rate::per_second`] or [`Rate::every`] and refined
@@ -149,6 +150,26 @@ impl Rate {
         } else {
             format!("1 call per {:?} (burst {})", self.period, self.burst)
         }
+    }
+}
+
+/// A bucket per rate set in `rates` (`None`: no limit), named for `side` ("client" or
+/// "server") in refusals; the first invalid rate's error.
+pub(crate) fn buckets(
+    rates: PerMethod<Option<Rate>>,
+    side: &str,
+) -> Result<PerMethod<Option<Arc<Bucket>>>, Status> {
+    let mut invalid = None;
+    let buckets = rates.map(|rate| {
+        let rate = rate?;
+        let name = format!("{side}: rate limit of {}", rate.describe());
+        Bucket::new(rate, name)
+            .map_err(|status| invalid = invalid.take().or(Some(status)))
+            .ok()
+    });
+    match invalid {
+        Some(status) => Err(status),
+        None => Ok(buckets),
     }
 }
 

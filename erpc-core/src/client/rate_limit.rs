@@ -58,20 +58,9 @@ impl ClientRateLimit {
     /// no limit) one bucket shared by every other call. Errors: `invalid_argument` naming
     /// the first invalid rate.
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<ClientRateLimit, Status> {
-        let mut invalid = None;
-        let buckets = rates.map(|rate| {
-            let rate = rate?;
-            let name = format!("client: rate limit of {}", rate.describe());
-            Bucket::new(rate, name)
-                .map_err(|status| invalid = invalid.take().or(Some(status)))
-                .ok()
-        });
-        match invalid {
-            Some(status) => Err(status),
-            None => Ok(ClientRateLimit {
-                buckets: Arc::new(buckets),
-            }),
-        }
+        Ok(ClientRateLimit {
+            buckets: Arc::new(crate::rate::buckets(rates, "client")?),
+        })
     }
 }
 

@@ -51,20 +51,9 @@ impl RateLimit {
     /// no limit) one bucket shared by every other call. Errors: `invalid_argument` naming
     /// the first invalid rate.
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<RateLimit, Status> {
-        let mut invalid = None;
-        let buckets = rates.map(|rate| {
-            let rate = rate?;
-            let name = format!("server: rate limit of {}", rate.describe());
-            Bucket::new(rate, name)
-                .map_err(|status| invalid = invalid.take().or(Some(status)))
-                .ok()
-        });
-        match invalid {
-            Some(status) => Err(status),
-            None => Ok(RateLimit {
-                buckets: Arc::new(buckets),
-            }),
-        }
+        Ok(RateLimit {
+            buckets: Arc::new(crate::rate::buckets(rates, "server")?),
+        })
     }
 }
 
