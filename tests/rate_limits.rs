@@ -504,3 +504,54 @@ async fn a_client_concurrency_cap_fails_at_once_or_waits_up_to_its_maximum_wait(
     assert_eq!(handled.calls.load(Ordering::Relaxed), 4);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_waits_its_turn_too_and_one_past_the_wait_is_refused() {
+    use futures_util::StreamExt;
+    use support::feed::{FeedClient, FeedImpl, FeedServer};
+    // Feed.count: one stream per 100 ms, none saved up, waiting up to 150 ms.
+    let rate = Rate::every(Duration::from_millis(100)).max_wait(Duration::from_millis(150));
+    let limit =
+        RateLimit::per_method(PerMethod::new(None).method("Feed", "count", Some(rate))).unwrap();
+    let server = erpc::Server::builder()
+        .admission(limit)
+        .add_service(FeedServer::new(FeedImpl::default()))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = FeedClient::new(erpc::Client::new(server.local_addr().to_string()).unwrap());
+    let start = Instant::now();
+    let first: Vec<u64> = client
+        .count(2)
+        .await
+        .unwrap()
+        .map(|n| n.unwrap())
+        .collect()
+        .await;
+    assert_eq!(first, [0, 1]);
+    // The second waits ~100 ms for its turn, then runs in full.
+    let second: Vec<u64> = client
+        .count(3)
+        .await
+        .unwrap()
+        .map(|n| n.unwrap())
+        .collect()
+        .await;
+    let at = start.elapsed();
+    assert_eq!(second, [0, 1, 2]);
+    assert!(
+        at >= Duration::from_millis(80),
+        "the second stream ran after {at:?}"
+    );
+    // Two more at once: the first waits its turn, the second is past the wait and refused.
+    let (a, b) = tokio::join!(client.count(1), client.count(1));
+    let mut outcomes = Vec::new();
+    for stream in [a, b] {
+        let mut stream = stream.unwrap();
+        outcomes.push(stream.message().await.map(|_| ()));
+    }
+    let refused: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert_refusal(refused[0]);
+    server.shutdown().await;
+}
