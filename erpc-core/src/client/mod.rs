@@ -15,9 +15,9 @@ mod layer;
 pub(crate) mod middleware;
 mod observed;
 mod pool;
-mod retry_budget;
 #[cfg(feature = "rate-limit")]
 mod rate_limit;
+mod retry_budget;
 mod stream_call;
 mod target;
 mod typed;
@@ -40,9 +40,9 @@ use in_flight::PendingCall;
 #[doc(hidden)]
 pub use layer::Opening;
 pub use layer::{Attempt, AttemptService, CallService};
-pub use retry_budget::RetryBudget;
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::ClientRateLimit;
+pub use retry_budget::RetryBudget;
 pub use stream_call::{ClientStreamCall, StreamCall};
 pub use typed::TypedClient;
 
