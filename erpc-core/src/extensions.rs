@@ -45,6 +45,15 @@ impl Extensions {
             .and_then(|b| b.downcast_mut())
     }
 
+    /// Move every value of `other` in (replacing values of the same types).
+    pub(crate) fn extend(&mut self, other: Extensions) {
+        let Some(theirs) = other.map else { return };
+        match &mut self.map {
+            Some(ours) => ours.extend(*theirs),
+            None => self.map = Some(theirs),
+        }
+    }
+
     /// Take the value of type `T` out.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.map

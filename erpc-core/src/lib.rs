@@ -52,6 +52,7 @@
 #[doc(hidden)]
 pub mod __fuzz;
 pub mod ambient;
+pub mod auth;
 mod body;
 mod codec_failure;
 

@@ -7,7 +7,9 @@
 //! They must be quick and must not block: no I/O, no await. A hook that admits may hand back
 //! a guard ([`Admitted::holding`]) that lives as long as the call — a concurrency permit, a
 //! bulkhead slot — dropped when the call ends however it ends (answered, cancelled, expired,
-//! aborted by shutdown). A refusal is answered with the hook's status (a ONEWAY's refusal is
+//! aborted by shutdown). A hook may also hand values to the call ([`Admitted::with`]: an
+//! authenticated principal): they go into the call's extensions (`Context::extensions`), and
+//! the hooks after it see them ([`CallHead::extensions`]). A refusal is answered with the hook's status (a ONEWAY's refusal is
 //! only logged: nobody waits for it).
 //!
 //! ```
@@ -34,7 +36,9 @@ use std::any::Any;
 use erpc_transport::PeerAddr;
 use tokio::time::Instant;
 
+use crate::auth::{PeerIdentity, Principal};
 use crate::context::Wire;
+use crate::extensions::Extensions;
 use crate::metadata::Metadata;
 use crate::status::Status;
 
@@ -56,6 +60,20 @@ pub struct CallHead<'a> {
     /// Codec, compression and the body's size on the wire (`body_len` is 0: nothing has
     /// been decompressed).
     pub wire: Wire,
+    /// The mutual-TLS client certificate's identity, when the connection has one (see
+    /// [`PeerIdentity`]).
+    pub peer_identity: Option<&'a PeerIdentity>,
+    /// What the hooks before this one handed to the call ([`Admitted::with`]), such as the
+    /// [`Principal`] of authentication.
+    pub extensions: &'a Extensions,
+}
+
+impl CallHead<'_> {
+    /// Who the call was authenticated as by an earlier hook
+    /// ([`Authenticate`](crate::auth::Authenticate)), if any.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.extensions.get::<Principal>()
+    }
 }
 
 /// What kind of call a frame opens.
@@ -69,16 +87,19 @@ pub enum CallKind {
     Stream,
 }
 
-/// A hook's yes: nothing more, or a guard held for the call's life.
+/// A hook's yes: nothing more, or a guard held for the call's life, and values for the
+/// call's extensions.
 #[derive(Default)]
 pub struct Admitted {
     guard: Option<Box<dyn Any + Send + Sync>>,
+    extensions: Extensions,
 }
 
 impl std::fmt::Debug for Admitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admitted")
             .field("guard", &self.guard.is_some())
+            .field("extensions", &self.extensions)
             .finish()
     }
 }
@@ -86,14 +107,28 @@ impl std::fmt::Debug for Admitted {
 impl Admitted {
     /// Admitted, holding nothing.
     pub fn now() -> Admitted {
-        Admitted { guard: None }
+        Admitted::default()
     }
 
     /// Admitted; `guard` is dropped when the call ends (a permit to give back).
     pub fn holding(guard: impl Any + Send + Sync) -> Admitted {
         Admitted {
             guard: Some(Box::new(guard)),
+            extensions: Extensions::new(),
         }
+    }
+
+    /// The same, handing `value` to the call: into its extensions, one value per type, for
+    /// its handler ([`Context::extensions`](crate::Context::extensions)) and the hooks after
+    /// this one ([`CallHead::extensions`]).
+    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Admitted {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// The values handed to the call, taken out.
+    pub(crate) fn take_extensions(&mut self) -> Extensions {
+        std::mem::take(&mut self.extensions)
     }
 
     /// Whether it holds nothing.
@@ -103,10 +138,13 @@ impl Admitted {
 
     /// Keep `other`'s guard too (several hooks admitting one call).
     pub(crate) fn and(self, other: Admitted) -> Admitted {
-        match (self.guard, other.guard) {
-            (None, guard) | (guard, None) => Admitted { guard },
-            (Some(a), Some(b)) => Admitted::holding((a, b)),
-        }
+        let mut extensions = self.extensions;
+        extensions.extend(other.extensions);
+        let guard = match (self.guard, other.guard) {
+            (None, guard) | (guard, None) => guard,
+            (Some(a), Some(b)) => Some(Box::new((a, b)) as Box<dyn Any + Send + Sync>),
+        };
+        Admitted { guard, extensions }
     }
 }
 
@@ -124,10 +162,14 @@ pub(crate) fn admit_all(
 ) -> Result<Admitted, Status> {
     let mut admitted = Admitted::now();
     for hook in hooks {
+        // Each hook sees what the hooks before it handed over (the principal, for an ACL).
+        let call = CallHead {
+            extensions: &admitted.extensions,
+            ..*call
+        };
         // A panicking hook refuses its call, not every call on the connection's read loop.
-        admitted = admitted.and(contained("a header-level hook (Admission)", || {
-            hook.admit(call)
-        })??);
+        let next = contained("a header-level hook (Admission)", || hook.admit(&call))??;
+        admitted = admitted.and(next);
     }
     Ok(admitted)
 }

@@ -96,6 +96,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
         conn: Arc::new(Connection {
             peer: link.peer.clone(),
             dead: dead.clone(),
+            identity: crate::auth::PeerIdentity::of_chain(&link.peer_certificates).map(Arc::new),
         }),
         draining,
         last_id,
@@ -485,7 +486,7 @@ impl ServerEndpoint {
             None => now + config.default_deadline,
         };
         // Header-level hooks: a refusal here costs no decode and no task.
-        let admitted = if self.shared.admission.is_empty() {
+        let mut admitted = if self.shared.admission.is_empty() {
             Admitted::now()
         } else {
             let head = CallHead {
@@ -505,6 +506,8 @@ impl ServerEndpoint {
                     wire_len: frame.body.len(),
                     body_len: 0,
                 },
+                peer_identity: self.conn.identity.as_deref(),
+                extensions: &Extensions::new(),
             };
             match admit_all(&self.shared.admission, &head) {
                 Ok(admitted) => admitted,
@@ -569,7 +572,7 @@ impl ServerEndpoint {
             service: service_name,
             method,
             request_id: id,
-            extensions: Extensions::new(),
+            extensions: admitted.take_extensions(),
             wire: crate::context::Wire {
                 codec: header.codec,
                 compression: header.compression,
