@@ -470,8 +470,6 @@ async fn an_acl_allows_and_denies_by_role_subject_and_peer_address_and_denies_by
     server.shutdown().await;
 }
 
-const LOCAL: [&str; 2] = ["localhost", "127.0.0.1"];
-
 /// A client of `addr` over TLS with `tls`, and `credentials` if any.
 fn tls_client(
     addr: &str,
@@ -494,9 +492,7 @@ async fn the_mtls_identity_reaches_handlers_and_acls() {
     let server_ca = Ca::new("server CA");
     let client_ca = Ca::new("client CA");
     for transport in ["tls", "wss", "quic"] {
-        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
-        let tls =
-            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let tls = server_ca.mutual_server(&client_ca);
         let acl = Acl::default_deny(
             PerMethod::new(vec![
                 Rule::allow("the billing service").cert_name("billing.internal"),
@@ -506,12 +502,7 @@ async fn the_mtls_identity_reaches_handlers_and_acls() {
         let (server, _probe, addr, _place) =
             serve(transport, Some(tls), |b| b.admission(acl)).await;
         let holder = |names: &[&str]| {
-            let (cert, key) = client_ca.issue(names, -1, 30);
-            let tls = server_ca
-                .client()
-                .identity(cert.as_bytes(), key.as_bytes())
-                .unwrap();
-            tls_client(&addr, tls, None)
+            tls_client(&addr, server_ca.client_as(&client_ca, names, -1, 30), None)
         };
         let billing = holder(&["billing.internal", "spiffe://example.org/billing"]);
         let seen = who(&billing).whoami().await.unwrap();
@@ -575,9 +566,7 @@ async fn reliability_23_refusals_come_before_the_body_is_decompressed_or_decoded
         jsonwebtoken::encode(&Header::default(), &claims, &signer).unwrap()
     };
     for transport in ["tls", "quic"] {
-        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
-        let tls =
-            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let tls = server_ca.mutual_server(&client_ca);
         let acl = Acl::default_deny(PerMethod::new(vec![
             Rule::allow("uploaders").role("uploader"),
         ]));
@@ -586,32 +575,18 @@ async fn reliability_23_refusals_come_before_the_body_is_decompressed_or_decoded
                 .admission(acl)
         })
         .await;
-        let member = || {
-            let (cert, key) = client_ca.issue(&["client-1"], -1, 30);
-            server_ca
-                .client()
-                .identity(cert.as_bytes(), key.as_bytes())
-                .unwrap()
-        };
+        let member = || server_ca.client_as(&client_ca, &["client-1"], -1, 30);
 
         // The handshake: no certificate, a stranger's, an expired one.
-        let (cert, key) = stranger_ca.issue(&["intruder"], -1, 30);
-        let (old_cert, old_key) = client_ca.issue(&["client-1"], -30, -1);
         for (what, tls) in [
             ("no certificate", server_ca.client()),
             (
                 "wrong CA",
-                server_ca
-                    .client()
-                    .identity(cert.as_bytes(), key.as_bytes())
-                    .unwrap(),
+                server_ca.client_as(&stranger_ca, &["intruder"], -1, 30),
             ),
             (
                 "expired",
-                server_ca
-                    .client()
-                    .identity(old_cert.as_bytes(), old_key.as_bytes())
-                    .unwrap(),
+                server_ca.client_as(&client_ca, &["client-1"], -30, -1),
             ),
         ] {
             let client = EchoClient::new(tls_client(&addr, tls, None));

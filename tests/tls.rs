@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use erpc::transport::{ClientTls, ServerTls};
 use erpc::{ClientConfig, Code, ServerConfig, TransportOptions};
-use support::ca::Ca;
+use support::ca::{Ca, LOCAL};
 use support::*;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
-
-const LOCAL: [&str; 2] = ["localhost", "127.0.0.1"];
 
 async fn serve(transport: &str, tls: ServerTls) -> (erpc::ServerHandle, Place) {
     let place = place(transport);
@@ -128,17 +126,11 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
     let client_ca = Ca::new("client CA");
     let stranger_ca = Ca::new("stranger CA");
     for transport in ["tls", "quic"] {
-        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
-        let tls =
-            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let tls = server_ca.mutual_server(&client_ca);
         let (server, _place) = serve(transport, tls).await;
         let addr = server.local_addr().to_string();
 
-        let (cert, key) = client_ca.issue(&["client-1"], -1, 30);
-        let member = server_ca
-            .client()
-            .identity(cert.as_bytes(), key.as_bytes())
-            .unwrap();
+        let member = server_ca.client_as(&client_ca, &["client-1"], -1, 30);
         assert_eq!(
             client_with(&addr, member).len("in".into()).await.unwrap(),
             2
@@ -150,11 +142,7 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
         let err = anonymous.len("x".into()).await.unwrap_err();
         assert_eq!(err.code(), Code::Unavailable, "{transport}: {err}");
 
-        let (cert, key) = stranger_ca.issue(&["intruder"], -1, 30);
-        let stranger = server_ca
-            .client()
-            .identity(cert.as_bytes(), key.as_bytes())
-            .unwrap();
+        let stranger = server_ca.client_as(&stranger_ca, &["intruder"], -1, 30);
         let err = client_with(&addr, stranger)
             .len("x".into())
             .await
@@ -176,9 +164,7 @@ async fn a_connection_hook_serves_only_the_client_certificate_subject_it_names()
     let server_ca = Ca::new("server CA");
     let client_ca = Ca::new("client CA");
     for transport in ["tls", "wss", "quic"] {
-        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
-        let tls =
-            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let tls = server_ca.mutual_server(&client_ca);
         let place = place(transport);
         let denials = Denials::default();
         let server = erpc::Server::builder()
@@ -199,14 +185,8 @@ async fn a_connection_hook_serves_only_the_client_certificate_subject_it_names()
             .await
             .unwrap();
         let addr = server.local_addr().to_string();
-        let holder = |name: &str| {
-            let (cert, key) = client_ca.issue(&[name], -1, 30);
-            let tls = server_ca
-                .client()
-                .identity(cert.as_bytes(), key.as_bytes())
-                .unwrap();
-            client_with(&addr, tls)
-        };
+        let holder =
+            |name: &str| client_with(&addr, server_ca.client_as(&client_ca, &[name], -1, 30));
 
         assert_eq!(
             holder("alice").len("in".into()).await.unwrap(),

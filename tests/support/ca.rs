@@ -4,6 +4,9 @@
 use erpc::transport::{ClientTls, ServerTls};
 use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair};
 
+/// The names a test server's certificate is for.
+pub const LOCAL: [&str; 2] = ["localhost", "127.0.0.1"];
+
 /// A certificate authority for the tests.
 pub struct Ca {
     cert: Certificate,
@@ -48,5 +51,27 @@ impl Ca {
 
     pub fn client(&self) -> ClientTls {
         ClientTls::trust_pem(self.pem().as_bytes()).unwrap()
+    }
+
+    /// Mutual TLS for a server: a certificate for [`LOCAL`] from this CA, and client
+    /// certificates required from `clients`.
+    pub fn mutual_server(&self, clients: &Ca) -> ServerTls {
+        let (cert, key) = self.issue(&LOCAL, -1, 30);
+        ServerTls::mutual(cert.as_bytes(), key.as_bytes(), clients.pem().as_bytes()).unwrap()
+    }
+
+    /// A client trusting this CA's servers that presents a certificate from `issuer` for
+    /// `names`, valid from `from_days` to `to_days` relative to now.
+    pub fn client_as(
+        &self,
+        issuer: &Ca,
+        names: &[&str],
+        from_days: i64,
+        to_days: i64,
+    ) -> ClientTls {
+        let (cert, key) = issuer.issue(names, from_days, to_days);
+        self.client()
+            .identity(cert.as_bytes(), key.as_bytes())
+            .unwrap()
     }
 }

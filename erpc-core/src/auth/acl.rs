@@ -1,10 +1,8 @@
 //! [`Acl`]: per-method allow and deny rules by principal, role, mTLS identity and peer
 //! address, checked as a header-level hook after authentication.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use erpc_transport::PeerAddr;
 pub use ipnet::IpNet;
 
 use crate::per_method::PerMethod;
@@ -112,21 +110,11 @@ impl Rule {
             Condition::Subject(subject) => principal.is_some_and(|p| &p.subject == subject),
             Condition::Role(role) => principal.is_some_and(|p| p.has_role(role)),
             Condition::CertName(name) => call.peer_identity.is_some_and(|id| id.has_name(name)),
-            Condition::Peer(net) => peer_ip(call.peer).is_some_and(|ip| net.contains(&ip)),
+            Condition::Peer(net) => call
+                .peer
+                .socket_addr()
+                .is_some_and(|at| net.contains(&at.ip().to_canonical())),
         })
-    }
-}
-
-/// The IP address of a peer, on transports that have one.
-fn peer_ip(peer: &PeerAddr) -> Option<IpAddr> {
-    match peer {
-        PeerAddr::Tcp(at)
-        | PeerAddr::Tls(at)
-        | PeerAddr::Ws { addr: at, .. }
-        | PeerAddr::Quic(at)
-        | PeerAddr::Udp(at)
-        | PeerAddr::Kcp(at) => Some(at.ip().to_canonical()),
-        _ => None,
     }
 }
 
