@@ -9,8 +9,9 @@
 //! bulkhead slot — dropped when the call ends however it ends (answered, cancelled, expired,
 //! aborted by shutdown). A hook may also hand values to the call ([`Admitted::with`]: an
 //! authenticated principal): they go into the call's extensions (`Context::extensions`), and
-//! the hooks after it see them ([`CallHead::extensions`]). A refusal is answered with the hook's status (a ONEWAY's refusal is
-//! only logged: nobody waits for it).
+//! the hooks after it see them ([`CallHead::extensions`]). A refusal is answered with the
+//! hook's status (a ONEWAY's refusal is only logged: nobody waits for it). Authentication
+//! and ACLs built this way are in [`crate::auth`].
 //!
 //! ```
 //! # use erpc_core as erpc;
