@@ -385,8 +385,12 @@ async fn a_server_queues_up_to_the_maximum_wait_then_refuses_at_once() {
     server.shutdown().await;
 }
 
+static NO_EXTENSIONS: erpc::Extensions = erpc::Extensions::new();
+
 fn head<'a>(peer: &'a PeerAddr, metadata: &'a Metadata) -> CallHead<'a> {
     CallHead {
+        peer_identity: None,
+        extensions: &NO_EXTENSIONS,
         service: "Echo",
         method: "len",
         metadata,

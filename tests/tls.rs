@@ -8,59 +8,10 @@ use std::time::Duration;
 
 use erpc::transport::{ClientTls, ServerTls};
 use erpc::{ClientConfig, Code, ServerConfig, TransportOptions};
-use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair};
+use support::ca::{Ca, LOCAL};
 use support::*;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
-
-/// A certificate authority for the tests.
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    fn pem(&self) -> String {
-        self.cert.pem()
-    }
-
-    /// A leaf for `names`, valid from `from_days` to `to_days` relative to now: (cert, key).
-    fn issue(&self, names: &[&str], from_days: i64, to_days: i64) -> (String, String) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let subject = names.first().cloned();
-        let mut params = CertificateParams::new(names).unwrap();
-        // The subject names the holder too (CN=its first name), as a real CA's would.
-        if let Some(name) = subject {
-            params.distinguished_name.push(DnType::CommonName, name);
-        }
-        let now = time::OffsetDateTime::now_utc();
-        params.not_before = now + time::Duration::days(from_days);
-        params.not_after = now + time::Duration::days(to_days);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    fn server(&self, names: &[&str], from_days: i64, to_days: i64) -> ServerTls {
-        let (cert, key) = self.issue(names, from_days, to_days);
-        ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()
-    }
-
-    fn client(&self) -> ClientTls {
-        ClientTls::trust_pem(self.pem().as_bytes()).unwrap()
-    }
-}
-
-const LOCAL: [&str; 2] = ["localhost", "127.0.0.1"];
 
 async fn serve(transport: &str, tls: ServerTls) -> (erpc::ServerHandle, Place) {
     let place = place(transport);
@@ -175,17 +126,11 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
     let client_ca = Ca::new("client CA");
     let stranger_ca = Ca::new("stranger CA");
     for transport in ["tls", "quic"] {
-        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
-        let tls =
-            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let tls = server_ca.mutual_server(&client_ca);
         let (server, _place) = serve(transport, tls).await;
         let addr = server.local_addr().to_string();
 
-        let (cert, key) = client_ca.issue(&["client-1"], -1, 30);
-        let member = server_ca
-            .client()
-            .identity(cert.as_bytes(), key.as_bytes())
-            .unwrap();
+        let member = server_ca.client_as(&client_ca, &["client-1"], -1, 30);
         assert_eq!(
             client_with(&addr, member).len("in".into()).await.unwrap(),
             2
@@ -197,11 +142,7 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
         let err = anonymous.len("x".into()).await.unwrap_err();
         assert_eq!(err.code(), Code::Unavailable, "{transport}: {err}");
 
-        let (cert, key) = stranger_ca.issue(&["intruder"], -1, 30);
-        let stranger = server_ca
-            .client()
-            .identity(cert.as_bytes(), key.as_bytes())
-            .unwrap();
+        let stranger = server_ca.client_as(&stranger_ca, &["intruder"], -1, 30);
         let err = client_with(&addr, stranger)
             .len("x".into())
             .await
@@ -223,9 +164,7 @@ async fn a_connection_hook_serves_only_the_client_certificate_subject_it_names()
     let server_ca = Ca::new("server CA");
     let client_ca = Ca::new("client CA");
     for transport in ["tls", "wss", "quic"] {
-        let (cert, key) = server_ca.issue(&LOCAL, -1, 30);
-        let tls =
-            ServerTls::mutual(cert.as_bytes(), key.as_bytes(), client_ca.pem().as_bytes()).unwrap();
+        let tls = server_ca.mutual_server(&client_ca);
         let place = place(transport);
         let denials = Denials::default();
         let server = erpc::Server::builder()
@@ -246,14 +185,8 @@ async fn a_connection_hook_serves_only_the_client_certificate_subject_it_names()
             .await
             .unwrap();
         let addr = server.local_addr().to_string();
-        let holder = |name: &str| {
-            let (cert, key) = client_ca.issue(&[name], -1, 30);
-            let tls = server_ca
-                .client()
-                .identity(cert.as_bytes(), key.as_bytes())
-                .unwrap();
-            client_with(&addr, tls)
-        };
+        let holder =
+            |name: &str| client_with(&addr, server_ca.client_as(&client_ca, &[name], -1, 30));
 
         assert_eq!(
             holder("alice").len("in".into()).await.unwrap(),

@@ -28,6 +28,7 @@
 //! Guarantees and the API in full: CENTER.md.
 //!
 //! # Layout
+//! - [`auth`]: the token a center can require (for writes, and reads if chosen).
 //! - [`model`]: instances, filters, changes and events.
 //! - [`state`]: the center's state machine ([`state::CenterState`]: leases, revisions,
 //!   replay), without I/O.
@@ -42,6 +43,7 @@
 //!   root as before.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod backend;
 pub mod model;
 pub mod registries;

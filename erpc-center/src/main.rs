@@ -58,6 +58,45 @@ struct Args {
     /// explicitly wins over the file.
     #[arg(long, env = "ERPC_CENTER_CONFIG")]
     config: Option<PathBuf>,
+    /// Require metadata `authorization: Bearer <TOKEN>` on registrations, lease calls and
+    /// configuration writes (CENTER.md, "Access"). Prefer the variable or --token-file: a
+    /// flag shows in the process list.
+    #[arg(
+        long,
+        env = "ERPC_CENTER_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    token: Option<String>,
+    /// Read the token from this file (its first line, surrounding whitespace ignored).
+    #[arg(long, env = "ERPC_CENTER_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Require the token on reads too (discover, watch, config_get, config_watch).
+    #[arg(long, env = "ERPC_CENTER_PROTECT_READS")]
+    protect_reads: bool,
+}
+
+impl Args {
+    /// The token writes need, if one was given; an error for an unreadable or empty one.
+    fn token(&self) -> Result<Option<String>, String> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(token), _) => token.trim().to_owned(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| format!("--token-file {}: {e}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            (None, None) => return Ok(None),
+        };
+        if token.is_empty() {
+            return Err(
+                "the center token is empty: give a non-empty --token or --token-file".into(),
+            );
+        }
+        Ok(Some(token))
+    }
 }
 
 /// The arguments, with those left at their defaults taken from `--config`'s file.
@@ -207,6 +246,17 @@ async fn main() -> std::process::ExitCode {
         history: usize::try_from(args.history).unwrap_or(usize::MAX),
         ..CenterConfig::default()
     };
+    let token = match args.token() {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if token.is_none() && args.protect_reads {
+        tracing::error!("--protect-reads needs a token: give --token or --token-file");
+        return std::process::ExitCode::FAILURE;
+    }
     let center = match open_center(&args, config).await {
         Ok(center) => center,
         Err(e) => {
@@ -222,6 +272,13 @@ async fn main() -> std::process::ExitCode {
             ..erpc_core::ServerConfig::default()
         })
         .add_service(CenterServer::new(center));
+    if let Some(token) = token {
+        tracing::info!(
+            protect_reads = args.protect_reads,
+            "the center requires a token for writes"
+        );
+        builder = builder.admission(erpc_center::auth::require_token(token, args.protect_reads));
+    }
     let metrics = match metrics::listen(args.metrics_listen.as_deref(), &mut builder).await {
         Ok(metrics) => metrics,
         Err(e) => {

@@ -294,6 +294,12 @@ fn the_binary_answers_help() {
             "ERPC_CENTER_SWEEP_MS",
             "--history",
             "ERPC_CENTER_HISTORY",
+            "--token",
+            "ERPC_CENTER_TOKEN",
+            "--token-file",
+            "ERPC_CENTER_TOKEN_FILE",
+            "--protect-reads",
+            "ERPC_CENTER_PROTECT_READS",
         ],
     );
     // Options out of bounds: refused with a message before anything starts.
@@ -301,6 +307,9 @@ fn the_binary_answers_help() {
         (&["--min-ttl-ms", "5000", "--max-ttl-ms", "1000"][..], 1),
         (&["--sweep-ms", "0"][..], 2),
         (&["--history", "0"][..], 2),
+        (&["--protect-reads"][..], 1),
+        (&["--token", " "][..], 1),
+        (&["--token-file", "/nonexistent/erpc-center-token"][..], 1),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
             .args(["--store", "memory"])
@@ -558,4 +567,126 @@ async fn the_center_answers_json_too() {
         .unwrap();
     assert_eq!(listing.instances, vec![inst("svc", "a")]);
     server.shutdown().await;
+}
+
+/// A center started with a token refuses registrations, lease calls and config writes
+/// without it (`unauthenticated`, naming the metadata to send), and refuses a wrong token
+/// on every method; reads stay open unless `--protect-reads`. `CenterRegistry::with_token`
+/// sends it.
+#[tokio::test]
+async fn a_center_with_a_token_refuses_writes_without_it_and_reads_only_when_told() {
+    use erpc_center::CenterRegistry;
+    use erpc_core::auth::Credentials;
+    use erpc_core::discovery::Register;
+
+    const TOKEN: &str = "center-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let file = file.to_str().unwrap();
+    let with = |addr: &str, token: &str| {
+        let client = erpc_core::Client::builder()
+            .middleware(Credentials::bearer(token))
+            .build(addr)
+            .unwrap();
+        CenterClient::new(client)
+    };
+    let refused = |result: Result<(), erpc_core::Status>, why: &str| {
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+        assert!(err.message().contains(why), "wanted {why:?}: {err}");
+    };
+
+    let support::process::CenterProcess { child: _open, addr } = support::process::spawn_center(
+        "tcp://127.0.0.1:0",
+        &["--store", "memory", "--token-file", file],
+    )
+    .await;
+    let anonymous = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
+    refused(
+        anonymous.register(inst("svc", "a"), 10_000).await.map(drop),
+        "erpc.Center.register requires credentials: send metadata `authorization: Bearer <token>`",
+    );
+    refused(
+        anonymous.renew(1).await.map(drop),
+        "erpc.Center.renew requires",
+    );
+    refused(
+        anonymous
+            .deregister("svc".into(), "a".into())
+            .await
+            .map(drop),
+        "requires",
+    );
+    refused(
+        anonymous.config_set("k".into(), "v".into()).await.map(drop),
+        "requires",
+    );
+    refused(
+        anonymous.config_delete("k".into()).await.map(drop),
+        "requires",
+    );
+    let wrong = with(&addr, "not-the-token");
+    refused(
+        wrong.register(inst("svc", "a"), 10_000).await.map(drop),
+        "unknown bearer token",
+    );
+    refused(
+        wrong
+            .discover("svc".into(), Filter::default())
+            .await
+            .map(drop),
+        "unknown bearer token",
+    );
+
+    let registry = CenterRegistry::with_token([addr.as_str()], TOKEN).unwrap();
+    let _registration = registry.register(inst("svc", "a")).await.unwrap();
+    with(&addr, TOKEN)
+        .config_set("k".into(), "v".into())
+        .await
+        .unwrap();
+    // Reads are open by default.
+    let listing = anonymous
+        .discover("svc".into(), Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(listing.instances.len(), 1);
+    assert_eq!(
+        anonymous
+            .config_get("k".into())
+            .await
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
+
+    let support::process::CenterProcess {
+        child: _closed,
+        addr,
+    } = support::process::spawn_center(
+        "tcp://127.0.0.1:0",
+        &["--store", "memory", "--token", TOKEN, "--protect-reads"],
+    )
+    .await;
+    let anonymous = CenterClient::new(erpc_core::Client::new(addr.as_str()).unwrap());
+    refused(
+        anonymous
+            .discover("svc".into(), Filter::default())
+            .await
+            .map(drop),
+        "erpc.Center.discover requires credentials",
+    );
+    refused(
+        anonymous.config_get("k".into()).await.map(drop),
+        "requires credentials",
+    );
+    // A watch's refusal arrives as its first item.
+    let mut watch = anonymous.watch("svc".into(), 0, 0).await.unwrap();
+    refused(watch.message().await.map(drop), "requires credentials");
+    let listing = with(&addr, TOKEN)
+        .discover("svc".into(), Filter::default())
+        .await
+        .unwrap();
+    assert!(listing.instances.is_empty());
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use erpc_codec::CodecId;
 use erpc_codec::compression::CompressionId;
 
+use crate::auth::{PeerIdentity, Principal};
 use crate::extensions::Extensions;
 use crate::metadata::Metadata;
 use crate::protocol::ByteStr;
@@ -146,6 +147,17 @@ impl Context {
         self.request_id
     }
 
+    /// Who the call was authenticated as ([`crate::auth::Authenticate`]), if it was.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.extensions.get::<Principal>()
+    }
+
+    /// The identity in the client's TLS certificate (mutual TLS, feature `tls`), if the
+    /// call came over a connection that presented one.
+    pub fn peer_identity(&self) -> Option<&PeerIdentity> {
+        self.conn.as_deref()?.identity.as_deref()
+    }
+
     /// Typed values attached by middleware.
     pub fn extensions(&self) -> &Extensions {
         &self.extensions
@@ -169,4 +181,6 @@ impl Context {
 pub(crate) struct Connection {
     pub peer: PeerAddr,
     pub dead: Arc<crate::engine::signal::Signal>,
+    /// The mutual-TLS client certificate's identity, parsed once for all its calls.
+    pub identity: Option<Arc<PeerIdentity>>,
 }

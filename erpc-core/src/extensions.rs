@@ -16,9 +16,10 @@ pub struct Extensions {
 }
 
 impl Extensions {
-    /// No values.
-    pub fn new() -> Self {
-        Self::default()
+    /// No values. `const`, so an empty set can be a `static` (a `CallHead` built by hand in
+    /// a test borrows one).
+    pub const fn new() -> Self {
+        Extensions { map: None }
     }
 
     /// Store `value`, returning the previous value of its type.
@@ -43,6 +44,15 @@ impl Extensions {
             .as_mut()?
             .get_mut(&TypeId::of::<T>())
             .and_then(|b| b.downcast_mut())
+    }
+
+    /// Move every value of `other` in (replacing values of the same types).
+    pub(crate) fn extend(&mut self, other: Extensions) {
+        let Some(theirs) = other.map else { return };
+        match &mut self.map {
+            Some(ours) => ours.extend(*theirs),
+            None => self.map = Some(theirs),
+        }
     }
 
     /// Take the value of type `T` out.

@@ -43,6 +43,8 @@
 //! - [`layer`]: the interception model — tower `Service`s and `Layer`s on both sides (client
 //!   calls above the pick, attempts below it, server handlers); [`middleware`]: the same
 //!   layers as async-trait [`Middleware`] and [`ClientMiddleware`].
+//! - [`auth`]: authentication (bearer tokens, JWT), client credentials, the mTLS peer
+//!   identity and per-method ACLs, as header-level hooks.
 //! - [`status`]: [`Status`] and [`Code`].
 //! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
 #![warn(missing_docs)]
@@ -52,6 +54,7 @@
 #[doc(hidden)]
 pub mod __fuzz;
 pub mod ambient;
+pub mod auth;
 mod body;
 mod codec_failure;
 

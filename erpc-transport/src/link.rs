@@ -78,6 +78,20 @@ impl PeerAddr {
             PeerAddr::Other { scheme, .. } => scheme,
         }
     }
+
+    /// The peer's socket address, on transports over IP (`None` for `unix://`, `mem://` and
+    /// custom transports).
+    pub fn socket_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            PeerAddr::Tcp(a)
+            | PeerAddr::Tls(a)
+            | PeerAddr::Ws { addr: a, .. }
+            | PeerAddr::Quic(a)
+            | PeerAddr::Udp(a)
+            | PeerAddr::Kcp(a) => Some(*a),
+            PeerAddr::Unix(_) | PeerAddr::Mem(_) | PeerAddr::Other { .. } => None,
+        }
+    }
 }
 
 impl fmt::Display for PeerAddr {

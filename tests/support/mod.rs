@@ -12,6 +12,7 @@ use erpc::{Codec, CodecError, CodecId, Context, Proto, Raw, ServerConfig, Server
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+pub mod ca;
 pub mod feed;
 
 /// The benchmark-shaped message.

@@ -56,10 +56,40 @@ impl CenterRegistry {
         I: IntoIterator<Item = A>,
         A: erpc_core::IntoAddress,
     {
+        CenterRegistry::connect(addrs, None)
+    }
+
+    /// A registry over the centers at `addrs` that sends `token` on every call (metadata
+    /// `authorization: Bearer <token>`), for centers started with `--token` (CENTER.md,
+    /// "Access").
+    pub fn with_token<I, A>(
+        addrs: I,
+        token: impl Into<String>,
+    ) -> Result<CenterRegistry, erpc_core::AddressError>
+    where
+        I: IntoIterator<Item = A>,
+        A: erpc_core::IntoAddress,
+    {
+        CenterRegistry::connect(addrs, Some(token.into()))
+    }
+
+    fn connect<I, A>(
+        addrs: I,
+        token: Option<String>,
+    ) -> Result<CenterRegistry, erpc_core::AddressError>
+    where
+        I: IntoIterator<Item = A>,
+        A: erpc_core::IntoAddress,
+    {
         let centers = addrs
             .into_iter()
             .map(|a| {
-                erpc_core::Client::builder()
+                let builder = match &token {
+                    Some(token) => erpc_core::Client::builder()
+                        .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
+                    None => erpc_core::Client::builder(),
+                };
+                builder
                     .timeout(Duration::from_secs(3))
                     // Leases expire: a center that comes back must be redialled well within
                     // a lease (the shortest is 1 s), not after a backoff that grew through

@@ -72,6 +72,16 @@ macro_rules! option_setters {
             self
         }
 
+        /// Send `token` as this call's credential: metadata `authorization: Bearer <token>`,
+        /// replacing any set before (a client's `auth::Credentials`
+        /// leaves such a call's credential as it is).
+        pub fn bearer_token(mut self, token: impl ::std::fmt::Display) -> Self {
+            self.options_mut()
+                .metadata
+                .set($crate::auth::AUTHORIZATION, format!("Bearer {token}"));
+            self
+        }
+
         /// The codec (types bound to one codec, like `Proto` and `Raw`, ignore this).
         pub fn codec(mut self, codec: $crate::CodecId) -> Self {
             self.options_mut().codec = Some(codec);

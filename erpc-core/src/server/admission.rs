@@ -7,8 +7,11 @@
 //! They must be quick and must not block: no I/O, no await. A hook that admits may hand back
 //! a guard ([`Admitted::holding`]) that lives as long as the call — a concurrency permit, a
 //! bulkhead slot — dropped when the call ends however it ends (answered, cancelled, expired,
-//! aborted by shutdown). A refusal is answered with the hook's status (a ONEWAY's refusal is
-//! only logged: nobody waits for it).
+//! aborted by shutdown). A hook may also hand values to the call ([`Admitted::with`]: an
+//! authenticated principal): they go into the call's extensions (`Context::extensions`), and
+//! the hooks after it see them ([`CallHead::extensions`]). A refusal is answered with the
+//! hook's status (a ONEWAY's refusal is only logged: nobody waits for it). Authentication
+//! and ACLs built this way are in [`crate::auth`].
 //!
 //! A hook that would rather make a call wait its turn than refuse it (a rate limit with a
 //! maximum wait) admits it [`after`](Admitted::after) a future: the call's task waits for
@@ -40,7 +43,9 @@ use std::any::Any;
 use erpc_transport::PeerAddr;
 use tokio::time::Instant;
 
+use crate::auth::{PeerIdentity, Principal};
 use crate::context::Wire;
+use crate::extensions::Extensions;
 use crate::metadata::Metadata;
 use crate::status::Status;
 
@@ -62,6 +67,20 @@ pub struct CallHead<'a> {
     /// Codec, compression and the body's size on the wire (`body_len` is 0: nothing has
     /// been decompressed).
     pub wire: Wire,
+    /// The mutual-TLS client certificate's identity, when the connection has one (see
+    /// [`PeerIdentity`]).
+    pub peer_identity: Option<&'a PeerIdentity>,
+    /// What the hooks before this one handed to the call ([`Admitted::with`]), such as the
+    /// [`Principal`] of authentication.
+    pub extensions: &'a Extensions,
+}
+
+impl CallHead<'_> {
+    /// Who the call was authenticated as by an earlier hook
+    /// ([`Authenticate`](crate::auth::Authenticate)), if any.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.extensions.get::<Principal>()
+    }
 }
 
 /// What kind of call a frame opens.
@@ -75,12 +94,13 @@ pub enum CallKind {
     Stream,
 }
 
-/// A hook's yes: nothing more, or a guard held for the call's life, and maybe a wait
-/// before the call runs.
+/// A hook's yes: nothing more, or a guard held for the call's life, values for the call's
+/// extensions, and maybe a wait before the call runs.
 #[derive(Default)]
 pub struct Admitted {
     guard: Option<Box<dyn Any + Send + Sync>>,
     gate: Option<Gate>,
+    extensions: Extensions,
 }
 
 /// What a call waits for in its task before its body is decoded: `Err` refuses it.
@@ -91,6 +111,7 @@ impl std::fmt::Debug for Admitted {
         f.debug_struct("Admitted")
             .field("guard", &self.guard.is_some())
             .field("gate", &self.gate.is_some())
+            .field("extensions", &self.extensions)
             .finish()
     }
 }
@@ -106,6 +127,7 @@ impl Admitted {
         Admitted {
             guard: Some(Box::new(guard)),
             gate: None,
+            extensions: Extensions::new(),
         }
     }
 
@@ -128,6 +150,19 @@ impl Admitted {
         self
     }
 
+    /// The same, handing `value` to the call: into its extensions, one value per type, for
+    /// its handler ([`Context::extensions`](crate::Context::extensions)) and the hooks after
+    /// this one ([`CallHead::extensions`]).
+    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Admitted {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// The values handed to the call, taken out.
+    pub(crate) fn take_extensions(&mut self) -> Extensions {
+        std::mem::take(&mut self.extensions)
+    }
+
     /// Whether it holds nothing.
     pub(crate) fn is_empty(&self) -> bool {
         self.guard.is_none()
@@ -141,6 +176,8 @@ impl Admitted {
     /// Keep `other`'s guard too, and wait for its gate after this one's (several hooks
     /// admitting one call).
     pub(crate) fn and(self, other: Admitted) -> Admitted {
+        let mut extensions = self.extensions;
+        extensions.extend(other.extensions);
         let guard = match (self.guard, other.guard) {
             (None, guard) | (guard, None) => guard,
             (Some(a), Some(b)) => Some(Box::new((a, b)) as Box<dyn Any + Send + Sync>),
@@ -148,6 +185,7 @@ impl Admitted {
         let admitted = Admitted {
             guard,
             gate: self.gate,
+            extensions,
         };
         match other.gate {
             Some(gate) => admitted.after(gate),
@@ -170,10 +208,14 @@ pub(crate) fn admit_all(
 ) -> Result<Admitted, Status> {
     let mut admitted = Admitted::now();
     for hook in hooks {
+        // Each hook sees what the hooks before it handed over (the principal, for an ACL).
+        let call = CallHead {
+            extensions: &admitted.extensions,
+            ..*call
+        };
         // A panicking hook refuses its call, not every call on the connection's read loop.
-        admitted = admitted.and(contained("a header-level hook (Admission)", || {
-            hook.admit(call)
-        })??);
+        let next = contained("a header-level hook (Admission)", || hook.admit(&call))??;
+        admitted = admitted.and(next);
     }
     Ok(admitted)
 }

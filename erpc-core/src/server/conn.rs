@@ -96,6 +96,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
         conn: Arc::new(Connection {
             peer: link.peer.clone(),
             dead: dead.clone(),
+            identity: crate::auth::PeerIdentity::of_chain(&link.peer_certificates).map(Arc::new),
         }),
         draining,
         last_id,
@@ -505,6 +506,8 @@ impl ServerEndpoint {
                     wire_len: frame.body.len(),
                     body_len: 0,
                 },
+                peer_identity: self.conn.identity.as_deref(),
+                extensions: &Extensions::new(),
             };
             match admit_all(&self.shared.admission, &head) {
                 Ok(admitted) => admitted,
@@ -570,7 +573,7 @@ impl ServerEndpoint {
             service: service_name,
             method,
             request_id: id,
-            extensions: Extensions::new(),
+            extensions: admitted.take_extensions(),
             wire: crate::context::Wire {
                 codec: header.codec,
                 compression: header.compression,

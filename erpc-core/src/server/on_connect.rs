@@ -41,9 +41,10 @@ pub struct Connecting<'a> {
     pub local: &'a Address,
     /// The certificate chain the peer presented in its TLS handshake, DER-encoded, its own
     /// certificate first, already verified against the roots of `ServerTls::client_auth`
-    /// (mutual TLS). Empty on transports without TLS and when the client sent none. Parse it
-    /// with an X.509 crate (x509-parser, say) to read the subject or the SANs, or compare it
-    /// whole to pin one client's certificate.
+    /// (mutual TLS). Empty on transports without TLS and when the client sent none. Read the
+    /// subject and SANs with [`PeerIdentity::from_der`](crate::auth::PeerIdentity) (feature
+    /// `tls`; each call's `Context::peer_identity` has them already), or compare it whole to
+    /// pin one client's certificate.
     pub peer_certificates: &'a [Bytes],
 }
 

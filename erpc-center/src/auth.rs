@@ -1,0 +1,37 @@
+//! The center's token: who may change the registry and the configuration, and, if chosen,
+//! who may read them — so not anyone who can reach the center can register an instance or
+//! change a setting (CENTER.md, "Access").
+
+use erpc_core::auth::{Authenticate, BearerTokens, Principal};
+use erpc_core::per_method::PerMethod;
+
+/// The center's service name.
+const CENTER: &str = "erpc.Center";
+
+/// The methods that change state: registrations, leases, configuration.
+pub const WRITES: [&str; 6] = [
+    "register",
+    "renew",
+    "deregister",
+    "release",
+    "config_set",
+    "config_delete",
+];
+
+/// The methods that only read: discovery, configuration reads and both watches.
+pub const READS: [&str; 4] = ["discover", "watch", "config_get", "config_watch"];
+
+/// A header-level hook (`ServerBuilder::admission`) that refuses the center's write methods
+/// ([`WRITES`]) `unauthenticated` unless the call carries metadata
+/// `authorization: Bearer <token>`, and the read methods ([`READS`]) too when
+/// `protect_reads`. A wrong token is refused on every method, read or write. The token is
+/// compared in constant time; callers are admitted as principal `center-client`.
+pub fn require_token(token: impl Into<String>, protect_reads: bool) -> Authenticate<BearerTokens> {
+    let tokens = BearerTokens::new().token(token, Principal::new("center-client"));
+    let required = WRITES
+        .iter()
+        .fold(PerMethod::new(protect_reads), |required, write| {
+            required.method(CENTER, *write, true)
+        });
+    Authenticate::new(tokens).required(required)
+}
