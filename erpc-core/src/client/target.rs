@@ -59,6 +59,8 @@ struct Pools {
     aligned: Vec<Arc<Pool>>,
     /// Each pool's instance load, in the same order, for the balancer.
     loads: Vec<Arc<Load>>,
+    /// Changes with `current`, so that balancers can cache what they derive from it.
+    generation: u64,
 }
 
 impl Pools {
@@ -108,6 +110,7 @@ impl Pools {
         self.aligned = aligned;
         self.loads = loads;
         self.current = current;
+        self.generation = crate::discovery::balance::next_generation();
         self.seen = Some(endpoints.clone());
     }
 }
@@ -257,7 +260,10 @@ impl Balanced {
         }
         let first = self
             .balancer
-            .pick(call, &Candidates::new(&pools.current, &pools.loads))
+            .pick(
+                call,
+                &Candidates::with_generation(&pools.current, &pools.loads, pools.generation),
+            )
             % n;
         let avoid = steer.avoid();
         let mut last_error = None;
@@ -284,7 +290,7 @@ impl Balanced {
         }
         if open_breakers == n {
             return Err(Status::unavailable(format!(
-                "every instance of {:?} has its circuit breaker open",
+                "circuit breaker open: every instance of {:?} has its instance circuit breaker open (each half-opens after its open timeout)",
                 self.service
             )));
         }

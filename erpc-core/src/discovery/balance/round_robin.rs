@@ -15,6 +15,21 @@ impl RoundRobin {
     pub(crate) fn next(&self, n: usize) -> usize {
         self.next.fetch_add(1, Ordering::Relaxed) % n
     }
+
+    /// The candidates for which `member` holds, in turn: the next of them, or `None` if
+    /// there is none. Two passes over the list, no allocation.
+    pub(crate) fn among(
+        &self,
+        candidates: &Candidates<'_>,
+        member: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let n = candidates.len();
+        let members = (0..n).filter(|&i| member(i)).count();
+        if members == 0 {
+            return None;
+        }
+        (0..n).filter(|&i| member(i)).nth(self.next(members))
+    }
 }
 
 impl Balancer for RoundRobin {
