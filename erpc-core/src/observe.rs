@@ -276,12 +276,10 @@ pub trait Observer: Send + Sync + 'static {
     /// A connection's writer wrote a batch; `still_queued` + `frames` is the write queue's
     /// depth then. Once per write, not per frame.
     fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
-<<<<<<< HEAD
     /// A fail mode (`erpc::client::FailModes`) sent another attempt of a call (a retry or a
     /// hedge), or wanted to and its retry budget refused (`granted: false`). Reported by the
     /// layer, to the observer given to it.
     fn retry(&self, _call: &CallEvent<'_>, _retry: &Retry) {}
-=======
     /// A client's circuit breaker changed state (`erpc_core::client::breaker`).
     fn breaker_changed(&self, _change: &BreakerChange<'_>) {}
 }
@@ -307,5 +305,4 @@ pub struct BreakerChange<'a> {
     pub from: BreakerState,
     /// The state it entered.
     pub to: BreakerState,
->>>>>>> 30bd10f (Load balancing: random, P2C over peak-EWMA, consistent hashing (ring, virtual nodes, cached per list generation), network quality (PING RTT in Load), location-aware with spill-over; gobreaker circuit breakers per instance and per method; moka response cache (feature cache))
 }

@@ -471,7 +471,12 @@ mod tests {
         assert!(load.is_breaker_open());
         let refused = b.admit().err().unwrap();
         assert_eq!(refused.code(), Code::Unavailable);
-        assert!(refused.message().contains("circuit breaker open: instance test"), "{refused}");
+        assert!(
+            refused
+                .message()
+                .contains("circuit breaker open: instance test"),
+            "{refused}"
+        );
         // The timer half-opens it without any call.
         tokio::time::sleep(Duration::from_secs(5)).await;
         tokio::task::yield_now().await;
@@ -510,7 +515,11 @@ mod tests {
         // 4 of 8 failed: too few calls.
         for i in 0..8 {
             let t = b.admit().unwrap();
-            if i % 2 == 0 { t.finish(&fail()) } else { t.finish(&Ok::<(), Status>(())) }
+            if i % 2 == 0 {
+                t.finish(&fail())
+            } else {
+                t.finish(&Ok::<(), Status>(()))
+            }
         }
         assert_eq!(b.state(), BreakerState::Closed);
         // The interval ends: counts start again, so 2 more calls do not reach 10.

@@ -235,11 +235,7 @@ impl<S> Layer<S> for MethodBreakers {
 }
 
 /// Run `call` under `ticket` (if any): count its outcome, unless it is a stream's opening.
-async fn guarded<F>(
-    ticket: Option<Ticket>,
-    stream: bool,
-    call: F,
-) -> Result<ClientResponse, Status>
+async fn guarded<F>(ticket: Option<Ticket>, stream: bool, call: F) -> Result<ClientResponse, Status>
 where
     F: std::future::Future<Output = Result<ClientResponse, Status>>,
 {

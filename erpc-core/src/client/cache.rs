@@ -85,7 +85,12 @@ struct Entry {
 struct PerEntryTtl;
 
 impl Expiry<Arc<[u8]>, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &Arc<[u8]>, entry: &Entry, _at: Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<[u8]>,
+        entry: &Entry,
+        _at: Instant,
+    ) -> Option<Duration> {
         Some(entry.ttl)
     }
 }
@@ -182,9 +187,8 @@ impl std::fmt::Debug for CacheLayer {
 
 /// The call's cache key: each part length-prefixed.
 fn key_of(request: &ClientRequest, settings: &CacheSettings) -> Arc<[u8]> {
-    let mut key = Vec::with_capacity(
-        request.service.len() + request.method.len() + request.body.len() + 32,
-    );
+    let mut key =
+        Vec::with_capacity(request.service.len() + request.method.len() + request.body.len() + 32);
     let part = |key: &mut Vec<u8>, bytes: &[u8]| {
         key.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         key.extend_from_slice(bytes);
@@ -241,7 +245,9 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let shared = self.cache.shared.clone();
         let settings = shared.methods.get(&request.service, &request.method);
-        let Some(settings) = settings.as_ref().filter(|_| !request.oneway && !request.stream)
+        let Some(settings) = settings
+            .as_ref()
+            .filter(|_| !request.oneway && !request.stream)
         else {
             return Box::pin(inner.call(request));
         };

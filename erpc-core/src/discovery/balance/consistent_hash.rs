@@ -127,7 +127,11 @@ mod tests {
     fn owners(b: &ConsistentHash, c: &Candidates<'_>, keys: u64) -> Vec<String> {
         let meta = Metadata::new();
         (0..keys)
-            .map(|k| c.endpoint(b.pick(&keyed(&meta, hash_key(&k.to_le_bytes())), c)).id.clone())
+            .map(|k| {
+                c.endpoint(b.pick(&keyed(&meta, hash_key(&k.to_le_bytes())), c))
+                    .id
+                    .clone()
+            })
             .collect()
     }
 
@@ -161,8 +165,14 @@ mod tests {
         assert!((0.07..0.13).contains(&removed), "{removed}");
         assert!((0.06..0.12).contains(&added), "{added}");
         // Spread: each of ten gets 10% ± 3%.
-        let counts = testing::counts(10, before.iter().map(|id| id[1..].parse::<usize>().unwrap()));
-        assert!(counts.iter().all(|&n| (7_000..13_000).contains(&n)), "{counts:?}");
+        let counts = testing::counts(
+            10,
+            before.iter().map(|id| id[1..].parse::<usize>().unwrap()),
+        );
+        assert!(
+            counts.iter().all(|&n| (7_000..13_000).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -171,7 +181,11 @@ mod tests {
         let c = Candidates::new(&e, &l);
         let b = ConsistentHash::default();
         let before = owners(&b, &c, 10_000);
-        assert_eq!(before, owners(&b, &c, 10_000), "the same key, the same instance");
+        assert_eq!(
+            before,
+            owners(&b, &c, 10_000),
+            "the same key, the same instance"
+        );
         l[2].set_suspect(true);
         let after = owners(&b, &c, 10_000);
         for (x, y) in before.iter().zip(&after) {

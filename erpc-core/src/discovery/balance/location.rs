@@ -118,18 +118,23 @@ impl Balancer for Nearest {
                 .map(|e| self.rank(&e.instance))
                 .collect()
         };
-        self.ranks.with(candidates.generation(), build, |ranks: &Vec<u64>| {
-            let healthy = |i: usize| candidates.usable(i) && !self.overloaded(candidates.load(i));
-            // The nearest rank with a healthy instance; failing that, with a usable one
-            // (overloaded beats unusable); failing that, round-robin over all.
-            let nearest = |ok: &dyn Fn(usize) -> bool| {
-                let best = (0..candidates.len()).filter(|&i| ok(i)).map(|i| ranks[i]).min()?;
-                self.turns.among(candidates, |i| ranks[i] == best && ok(i))
-            };
-            nearest(&healthy)
-                .or_else(|| nearest(&|i| candidates.usable(i)))
-                .unwrap_or_else(|| self.turns.pick(call, candidates))
-        })
+        self.ranks
+            .with(candidates.generation(), build, |ranks: &Vec<u64>| {
+                let healthy =
+                    |i: usize| candidates.usable(i) && !self.overloaded(candidates.load(i));
+                // The nearest rank with a healthy instance; failing that, with a usable one
+                // (overloaded beats unusable); failing that, round-robin over all.
+                let nearest = |ok: &dyn Fn(usize) -> bool| {
+                    let best = (0..candidates.len())
+                        .filter(|&i| ok(i))
+                        .map(|i| ranks[i])
+                        .min()?;
+                    self.turns.among(candidates, |i| ranks[i] == best && ok(i))
+                };
+                nearest(&healthy)
+                    .or_else(|| nearest(&|i| candidates.usable(i)))
+                    .unwrap_or_else(|| self.turns.pick(call, candidates))
+            })
     }
 }
 
@@ -179,7 +184,11 @@ mod tests {
             l[2].finished(None, true);
         }
         let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
-        assert_eq!(counts, vec![0, 0, 0, 50, 50], "spilled over out of the region");
+        assert_eq!(
+            counts,
+            vec![0, 0, 0, 50, 50],
+            "spilled over out of the region"
+        );
         // Every healthy one gone: the overloaded nearest beats the unusable.
         l[3].set_suspect(true);
         l[4].set_suspect(true);
@@ -202,7 +211,10 @@ mod tests {
         });
         assert!((0..10).all(|_| b.pick(&call, &c) == 1));
         l[1].set_suspect(true);
-        assert!((0..10).all(|_| b.pick(&call, &c) == 0), "New York is nearer than Tokyo");
+        assert!(
+            (0..10).all(|_| b.pick(&call, &c) == 0),
+            "New York is nearer than Tokyo"
+        );
         // Paris–London is about 344 km.
         let km = haversine_km(paris, (51.51, -0.13));
         assert!((330.0..360.0).contains(&km), "{km}");

@@ -3,7 +3,9 @@
 //! Finagle's `P2CPeakEwma` and linkerd2's balancer (Mitzenmacher, "The Power of Two Choices
 //! in Randomized Load Balancing", 2001: two random choices cut the worst load from
 //! O(log n / log log n) to O(log log n), with no scan of the whole list and no herd onto the
-//! one instance that looks best to every client at once).
+//! one instance that looks best to every client at once). While either of the two has no
+//! latency sample yet, the one with fewer calls in flight wins (linkerd2 gives a new endpoint
+//! a default RTT for the same reason: not to herd onto it before it is measured).
 //!
 //! [`Load::score`]: crate::discovery::Load::score
 
@@ -34,11 +36,16 @@ impl Balancer for P2c {
             let nth = |k| candidates.nth_usable(k).unwrap_or_default();
             (nth(a), nth(b))
         };
-        if candidates.load(a).score() <= candidates.load(b).score() {
-            a
+        let (la, lb) = (candidates.load(a), candidates.load(b));
+        // Before an instance's first answer its latency is unknown, and a score of "no
+        // latency" would draw every call to it until that answer (a slow instance would
+        // take a burst at the start): compare what both have, the calls in flight.
+        let a_wins = if la.latency().is_zero() || lb.latency().is_zero() {
+            la.in_flight() <= lb.in_flight()
         } else {
-            b
-        }
+            la.score() <= lb.score()
+        };
+        if a_wins { a } else { b }
     }
 }
 
@@ -57,7 +64,10 @@ mod tests {
         let call = testing::call(&meta);
         // Idle and unmeasured: even.
         let counts = testing::counts(3, (0..30_000).map(|_| P2c.pick(&call, &c)));
-        assert!(counts.iter().all(|&n| (9_400..10_600).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (9_400..10_600).contains(&n)),
+            "{counts:?}"
+        );
         // One ten times slower: it wins only when drawn twice, which cannot happen; so never.
         for (i, ms) in [(0, 5), (1, 5), (2, 50)] {
             l[i].started();
@@ -72,5 +82,20 @@ mod tests {
         // One usable: that one.
         l[1].set_suspect(true);
         assert!((0..100).all(|_| P2c.pick(&call, &c) == 2));
+    }
+
+    #[test]
+    fn an_unmeasured_instance_does_not_draw_every_call_before_its_first_answer() {
+        let (e, l) = testing::candidates(&[1, 1]);
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        // 0 answered in 5 ms and is idle; 1 has three calls out and no answer yet.
+        l[0].started();
+        l[0].finished(Some(Duration::from_millis(5)), false);
+        for _ in 0..3 {
+            l[1].started();
+        }
+        assert!((0..100).all(|_| P2c.pick(&call, &c) == 0));
     }
 }

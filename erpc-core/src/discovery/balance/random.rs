@@ -40,7 +40,10 @@ mod tests {
         let call = testing::call(&meta);
         let counts = testing::counts(4, (0..40_000).map(|_| Random.pick(&call, &c)));
         // 10,000 expected each; 5 standard deviations is about ±430.
-        assert!(counts.iter().all(|&n| (9_500..10_500).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (9_500..10_500).contains(&n)),
+            "{counts:?}"
+        );
         l[2].set_breaker_open(true);
         let counts = testing::counts(4, (0..3_000).map(|_| Random.pick(&call, &c)));
         assert_eq!(counts[2], 0, "{counts:?}");
