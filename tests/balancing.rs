@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use erpc::Status;
 use erpc::discovery::{
-    Balancer, ConsistentHash, LeastOutstanding, Locality, Nearest, P2c, RoundRobin, StaticList,
+    Balancer, ConsistentHash, LeastOutstanding, Locality, Nearest, NetworkQuality, P2c, RoundRobin,
+    StaticList,
 };
 use futures_util::stream::{self, StreamExt};
 use support::mem_addr;
@@ -287,6 +288,59 @@ async fn location_aware_prefers_the_zone_and_spills_over_when_it_is_gone() {
         last[last.len() - 10..].iter().all(|n| n == "b1"),
         "{last:?}"
     );
+    for server in servers {
+        server.shutdown().await;
+    }
+}
+
+/// Network quality, with what it saw of each candidate's round trip at its last pick.
+#[derive(Default)]
+struct Watching {
+    inner: NetworkQuality,
+    rtts: std::sync::Mutex<Vec<Option<Duration>>>,
+}
+
+impl Balancer for Watching {
+    fn pick(&self, call: &erpc::discovery::Pick<'_>, c: &erpc::discovery::Candidates<'_>) -> usize {
+        *self.rtts.lock().unwrap() = (0..c.len()).map(|i| c.load(i).rtt()).collect();
+        self.inner.pick(call, c)
+    }
+}
+
+#[tokio::test]
+async fn network_quality_learns_each_instances_round_trip_from_heartbeat_pings() {
+    let (servers, list) = zoned(&[("a", ""), ("b", "")]).await;
+    let watching = Arc::new(Watching::default());
+    let client = WorkClient::new(
+        erpc::Client::builder()
+            .config(erpc::ClientConfig {
+                heartbeat: erpc::HeartbeatConfig {
+                    interval: Duration::from_millis(50),
+                    misses: 3,
+                },
+                ..erpc::ClientConfig::default()
+            })
+            .discover_with(&list, "Work", watching.clone())
+            .await
+            .unwrap(),
+    );
+    // Unmeasured instances are tried first: both get a connection.
+    let mut first = vec![client.work().await.unwrap(), client.work().await.unwrap()];
+    first.sort();
+    assert_eq!(first, ["a", "b"]);
+    assert_eq!(*watching.rtts.lock().unwrap(), [None, None]);
+    // Idle connections send heartbeat PINGs; their PONGs measure the round trip. The next
+    // pick after a few idle intervals sees both (a loaded machine may need more than one).
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        client.work().await.unwrap();
+        if watching.rtts.lock().unwrap().iter().all(Option::is_some) {
+            break;
+        }
+    }
+    let rtts = watching.rtts.lock().unwrap().clone();
+    println!("PING round trips over mem://: {rtts:?}");
+    assert!(rtts.iter().all(Option::is_some), "{rtts:?}");
     for server in servers {
         server.shutdown().await;
     }

@@ -419,6 +419,7 @@ impl ClientBuilder {
             connections,
             observer,
             subset,
+            self.config.clone(),
         );
         Ok(self.with_target(target))
     }

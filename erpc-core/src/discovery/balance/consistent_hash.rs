@@ -3,10 +3,10 @@
 //! Dynamo). Each instance owns [`DEFAULT_VIRTUAL_NODES`] points on a 64-bit ring, placed by
 //! hashing its id; a call goes to the owner of the first point at or after its key's hash,
 //! going round. Adding or removing one of N instances moves only the keys of its own arcs,
-//! about 1/N of them (measured by `a_change_of_one_instance_moves_about_one_nth_of_the_keys`
-//! below: 10 instances, 100,000 keys — removing one moved 11.2% (exactly the share the removed
-//! one held), adding an eleventh 10.1%;
-//! ideal 10% and 9.1%).
+//! about 1/N of them. Measured by `a_change_of_one_instance_moves_about_one_nth_of_the_keys`
+//! below (`cargo test -p erpc-core --lib consistent_hash -- --nocapture`): 10 instances,
+//! 100,000 keys — removing one moved 11.2% of the keys (exactly the share the removed one
+//! held; ideal 10%), adding an eleventh moved 10.1% (ideal 9.1%). BENCHMARKS.md has it too.
 //!
 //! A ring rather than jump hash (Lamping & Veach 2014): jump hash moves 1/N only when the
 //! *last* bucket goes, and a registry removes whichever instance died. A ring rather than
@@ -194,9 +194,10 @@ mod tests {
                 assert_eq!(x, y, "a key of a usable instance moved");
             }
         }
-        // No key: round-robin.
+        // No key: round-robin (over the usable ones).
         let meta = Metadata::new();
-        let picks: Vec<_> = (0..5).map(|_| b.pick(&testing::call(&meta), &c)).collect();
-        assert_eq!(picks, vec![0, 1, 2, 3, 4]);
+        let picks = testing::counts(5, (0..400).map(|_| b.pick(&testing::call(&meta), &c)));
+        assert_eq!(picks[2], 0, "{picks:?}");
+        assert!(picks.iter().all(|&n| n == 0 || n >= 80), "{picks:?}");
     }
 }
