@@ -191,7 +191,7 @@ type Change = (BreakerState, BreakerState);
 
 /// A call let through: report its outcome with [`Ticket::finish`]; dropped without, the
 /// call was abandoned and counts neither way.
-pub(crate) struct Ticket {
+pub struct Ticket {
     breaker: Arc<Breaker>,
     generation: u64,
     done: bool,

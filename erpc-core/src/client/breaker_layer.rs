@@ -248,10 +248,41 @@ where
     result
 }
 
-impl<S> Service<Attempt> for Guarded<S, InstanceBreakers>
+/// What a kind of breakers needs of a request: the breaker's admission (`None`: no breaker
+/// for it) and whether it opens a stream.
+pub trait Admits<Req>: Clone + Send + Sync + 'static {
+    /// Let `request` through under its breaker (`Ok(None)`: it has none), or refuse it.
+    fn admit(&self, request: &Req) -> Result<Option<Ticket>, Status>;
+    /// Whether `request` opens a stream (its outcome is not counted).
+    fn is_stream(request: &Req) -> bool;
+}
+
+impl Admits<Attempt> for InstanceBreakers {
+    fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
+        self.breaker(attempt).admit().map(Some)
+    }
+    fn is_stream(attempt: &Attempt) -> bool {
+        attempt.request.stream
+    }
+}
+
+impl Admits<ClientRequest> for MethodBreakers {
+    fn admit(&self, request: &ClientRequest) -> Result<Option<Ticket>, Status> {
+        match self.breaker(&request.service, &request.method) {
+            None => Ok(None),
+            Some(breaker) => breaker.admit().map(Some),
+        }
+    }
+    fn is_stream(request: &ClientRequest) -> bool {
+        request.stream
+    }
+}
+
+impl<S, Req, B> Service<Req> for Guarded<S, B>
 where
-    S: Service<Attempt, Response = ClientResponse, Error = Status> + Clone + Send + 'static,
+    S: Service<Req, Response = ClientResponse, Error = Status> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Admits<Req>,
 {
     type Response = ClientResponse;
     type Error = Status;
@@ -261,41 +292,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, attempt: Attempt) -> Self::Future {
-        let stream = attempt.request.stream;
-        let ticket = match self.breakers.breaker(&attempt).admit() {
+    fn call(&mut self, request: Req) -> Self::Future {
+        let stream = B::is_stream(&request);
+        let ticket = match self.breakers.admit(&request) {
             Ok(ticket) => ticket,
             Err(refused) => return Box::pin(std::future::ready(Err(refused))),
         };
         // The clone that was made ready is the one that must be called (tower's rule).
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        Box::pin(guarded(Some(ticket), stream, inner.call(attempt)))
-    }
-}
-
-impl<S> Service<ClientRequest> for Guarded<S, MethodBreakers>
-where
-    S: Service<ClientRequest, Response = ClientResponse, Error = Status> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: ClientRequest) -> Self::Future {
-        let stream = request.stream;
-        let ticket = match self.breakers.breaker(&request.service, &request.method) {
-            None => None,
-            Some(breaker) => match breaker.admit() {
-                Ok(ticket) => Some(ticket),
-                Err(refused) => return Box::pin(std::future::ready(Err(refused))),
-            },
-        };
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(guarded(ticket, stream, inner.call(request)))
