@@ -285,13 +285,10 @@ impl Balanced {
                 return Ok(ready);
             }
         }
-        let first = self
-            .balancer
-            .pick(
-                call,
-                &Candidates::with_generation(&pools.current, &pools.loads, pools.generation),
-            )
-            % n;
+        let first = self.balancer.pick(
+            call,
+            &Candidates::with_generation(&pools.current, &pools.loads, pools.generation),
+        ) % n;
         let avoid = steer.avoid();
         let mut last_error = None;
         let mut open_breakers = 0;
