@@ -218,6 +218,17 @@ async fn black_hole() -> BlackHole {
 
 #[tokio::test]
 async fn a_stalled_instance_is_skipped_until_it_answers_again() {
+    stalled_then_recovered(Arc::new(erpc::discovery::RoundRobin::default())).await;
+}
+
+/// The same with a policy that never picks an unusable instance itself: the client still
+/// re-checks it (before, it stayed suspect for good: "the recovered instance got no call").
+#[tokio::test]
+async fn a_stalled_instance_recovers_under_a_policy_that_avoids_it() {
+    stalled_then_recovered(Arc::new(erpc::discovery::LeastOutstanding::default())).await;
+}
+
+async fn stalled_then_recovered(balancer: Arc<dyn erpc::discovery::Balancer>) {
     let live = erpc::Server::builder()
         .add_service(WhoamiServer::new(Named("live".into())))
         .serve(["tcp://127.0.0.1:0"])
@@ -244,7 +255,7 @@ async fn a_stalled_instance_is_skipped_until_it_answers_again() {
     let client = WhoamiClient::new(
         erpc::Client::builder()
             .config(config)
-            .discover(&list, "Whoami")
+            .discover_with(&list, "Whoami", balancer)
             .await
             .unwrap(),
     );

@@ -168,6 +168,9 @@ impl Observer for Contained {
     fn retry(&self, call: &CallEvent<'_>, retry: &Retry) {
         self.deliver("retry", |o| o.retry(call, retry));
     }
+    fn breaker_changed(&self, change: &BreakerChange<'_>) {
+        self.deliver("breaker_changed", |o| o.breaker_changed(change));
+    }
 }
 
 /// A fail mode's decision to send another attempt of a call (client side), or to not send
@@ -277,4 +280,29 @@ pub trait Observer: Send + Sync + 'static {
     /// hedge), or wanted to and its retry budget refused (`granted: false`). Reported by the
     /// layer, to the observer given to it.
     fn retry(&self, _call: &CallEvent<'_>, _retry: &Retry) {}
+    /// A client's circuit breaker changed state (`erpc_core::client::breaker`).
+    fn breaker_changed(&self, _change: &BreakerChange<'_>) {}
+}
+
+/// A circuit breaker's state (gobreaker's three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Calls pass; outcomes are counted.
+    Closed,
+    /// Calls fail at once with `unavailable`, until the open timeout passes.
+    Open,
+    /// A few trial calls pass (the settings' maximum); their outcome closes or reopens it.
+    HalfOpen,
+}
+
+/// A circuit breaker changed state.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerChange<'a> {
+    /// Which breaker: `instance <address>` (one per instance) or `method <service>.<method>`
+    /// (one per method).
+    pub breaker: &'a str,
+    /// The state it left.
+    pub from: BreakerState,
+    /// The state it entered.
+    pub to: BreakerState,
 }

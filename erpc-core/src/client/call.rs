@@ -99,8 +99,8 @@ macro_rules! option_setters {
         /// The call's hash key (a user id, a shard key), hashed with 64-bit FNV-1a and
         /// handed to the balancer as [`crate::discovery::Pick::hash_key`]: a
         /// consistent-hashing balancer sends calls with the same key to the same instance.
-        /// The balancers erpc ships today (round-robin, weighted, least-outstanding) ignore
-        /// it; it is for your own `Balancer` until a consistent-hashing one lands.
+        /// [`ConsistentHash`](crate::discovery::ConsistentHash) reads it; the other balancers
+        /// erpc ships ignore it.
         pub fn hash_key(mut self, key: impl AsRef<[u8]>) -> Self {
             self.options_mut().hash_key = Some($crate::discovery::balance::hash_key(key.as_ref()));
             self

@@ -213,10 +213,12 @@ impl ClientConn {
             max_junk_frames: config.max_junk_frames,
         };
         let peer = addr.clone();
+        let reader_load = load.clone();
         tokio::spawn(async move {
             let mut endpoint = ClientEndpoint {
                 shared: reader_shared.clone(),
                 tx: reader_tx.clone(),
+                load: reader_load,
             };
             let dead = reader_shared.dead.clone();
             // Nothing stops a client's reader but the connection dying.
@@ -312,8 +314,14 @@ impl ClientConn {
         let ping = async {
             // Counted before it can be answered.
             self.shared.probes_out.fetch_add(1, Ordering::AcqRel);
+            let sent = Instant::now();
             if self.tx.send(control(Kind::PING, 0)).await.is_ok() {
                 answered.await;
+                // A round trip for network-quality balancing (a death wakes it too, and
+                // is not recorded: the caller below sees it).
+                if let (Some(load), false) = (&self.load, self.shared.dead.is_fired()) {
+                    load.record_rtt(sent.elapsed());
+                }
             }
         };
         let alive = !self.shared.dead.is_fired();

@@ -17,6 +17,8 @@ use crate::status::{Code, Status};
 pub(super) struct ClientEndpoint {
     pub(super) shared: Arc<Shared>,
     pub(super) tx: mpsc::Sender<OutFrame>,
+    /// The instance's load, to record PING round trips in (a discovered service's).
+    pub(super) load: Option<Arc<crate::discovery::Load>>,
 }
 
 impl Endpoint for ClientEndpoint {
@@ -33,6 +35,12 @@ impl Endpoint for ClientEndpoint {
             .probes_out
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    fn on_rtt(&mut self, rtt: std::time::Duration) {
+        if let Some(load) = &self.load {
+            load.record_rtt(rtt);
+        }
     }
 
     fn on_frame(&mut self, frame: Frame) -> Verdict {

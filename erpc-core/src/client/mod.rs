@@ -23,6 +23,16 @@ mod target;
 mod typed;
 mod watchers;
 
+// Circuit breakers (per instance, per method) and the response cache: client governance.
+mod breaker;
+mod breaker_layer;
+#[cfg(feature = "cache")]
+mod cache;
+pub use breaker::{BreakerSettings, Counts, Trip};
+pub use breaker_layer::{Guarded, InstanceBreakers, MethodBreakers};
+#[cfg(feature = "cache")]
+pub use cache::{CacheLayer, CacheSettings, CacheStats, Cached};
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -415,6 +425,7 @@ impl ClientBuilder {
             connections,
             observer,
             subset,
+            self.config.clone(),
         );
         Ok(self.with_target(target))
     }

@@ -2,6 +2,7 @@
 //! balancer picking one per call.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use erpc_transport::Address;
@@ -45,6 +46,11 @@ pub(crate) struct Balanced {
     observer: Option<Arc<dyn Observer>>,
     /// Which of the discovered instances calls may go to.
     subset: Subset,
+    /// Where the next look for a suspect instance due for a re-check starts (see
+    /// [`Balanced::recheck_next`]).
+    recheck_cursor: AtomicUsize,
+    /// For those re-checks (dial settings, connect timeout).
+    config: ClientConfig,
 }
 
 /// One pool per endpoint, in the list's order, so a call finds its pool by position (no
@@ -59,6 +65,8 @@ struct Pools {
     aligned: Vec<Arc<Pool>>,
     /// Each pool's instance load, in the same order, for the balancer.
     loads: Vec<Arc<Load>>,
+    /// Changes with `current`, so that balancers can cache what they derive from it.
+    generation: u64,
 }
 
 impl Pools {
@@ -108,6 +116,7 @@ impl Pools {
         self.aligned = aligned;
         self.loads = loads;
         self.current = current;
+        self.generation = crate::discovery::balance::next_generation();
         self.seen = Some(endpoints.clone());
     }
 }
@@ -120,6 +129,7 @@ impl Target {
         connections: usize,
         observer: Option<Arc<dyn Observer>>,
         subset: Subset,
+        config: ClientConfig,
     ) -> Target {
         Target::Many(Box::new(Balanced {
             service,
@@ -129,6 +139,8 @@ impl Target {
             connections,
             observer,
             subset,
+            recheck_cursor: AtomicUsize::new(0),
+            config,
         }))
     }
 
@@ -227,6 +239,23 @@ impl Balanced {
         self.pools.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Look at one instance per call, in turn: if it is suspect and its backoff has passed,
+    /// re-check it in the background. A suspect instance is otherwise re-checked only when
+    /// a pick lands on it, and policies that avoid unusable instances (least-outstanding,
+    /// P2C, consistent hashing, ...) never pick it: it would stay out for good. Costs one
+    /// atomic increment and one load per call while no instance is suspect.
+    fn recheck_next(&self, pools: &Pools) {
+        let n = pools.loads.len();
+        let i = self.recheck_cursor.fetch_add(1, Ordering::Relaxed) % n;
+        if !pools.loads[i].is_suspect() {
+            return;
+        }
+        let pool = &pools.aligned[i];
+        if let Ok((slot, None)) = pool.ready_next() {
+            pool.recheck_in_background(slot, &self.config);
+        }
+    }
+
     /// Let the balancer pick; if that instance is backing off after a failed connection, or
     /// its circuit breaker is open, take the next one that is not. Per call this costs one
     /// read of the list and one lock; a pool's `Arc` is cloned only when a slot must be
@@ -249,16 +278,17 @@ impl Balanced {
                 self.service, self.subset
             )));
         }
+        self.recheck_next(&pools);
         let steer = call.steer;
         if let Some(addr) = steer.prefer() {
             if let Some(ready) = self.preferred(&pools, addr, steer.want())? {
                 return Ok(ready);
             }
         }
-        let first = self
-            .balancer
-            .pick(call, &Candidates::new(&pools.current, &pools.loads))
-            % n;
+        let first = self.balancer.pick(
+            call,
+            &Candidates::with_generation(&pools.current, &pools.loads, pools.generation),
+        ) % n;
         let avoid = steer.avoid();
         let mut last_error = None;
         let mut open_breakers = 0;
@@ -284,7 +314,7 @@ impl Balanced {
         }
         if open_breakers == n {
             return Err(Status::unavailable(format!(
-                "every instance of {:?} has its circuit breaker open",
+                "circuit breaker open: every instance of {:?} has its instance circuit breaker open (each half-opens after its open timeout)",
                 self.service
             )));
         }

@@ -8,8 +8,10 @@
 //! `exp(-Δt/τ)`, where Δt is the time since the last sample and τ the decay time (10 s). The
 //! error rate is an exponentially weighted mean of "failed" (1) and "succeeded" (0) per call,
 //! with weight 1/20 for the newest (about the last twenty calls): by calls rather than by
-//! time, so a burst of failures shows at once. Updates race benignly: concurrent completions
-//! may lose one another's sample, never corrupt the estimate.
+//! time, so a burst of failures shows at once. The round-trip time of the connection's PINGs
+//! (heartbeats and re-check probes) is a plain EWMA with weight 1/8 for the newest sample,
+//! TCP's smoothed RTT (RFC 6298 §2). Updates race benignly: concurrent completions may lose
+//! one another's sample, never corrupt the estimate.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,6 +26,9 @@ pub const DECAY: Duration = Duration::from_secs(10);
 /// The weight of the newest call in the error rate.
 const ERROR_WEIGHT: f64 = 1.0 / 20.0;
 
+/// The weight of the newest PING round trip in the RTT estimate (RFC 6298's α).
+const RTT_WEIGHT: f64 = 1.0 / 8.0;
+
 /// Live load of one instance, kept by the client that calls it.
 #[derive(Debug)]
 pub struct Load {
@@ -37,6 +42,8 @@ pub struct Load {
     epoch: Instant,
     suspect: AtomicBool,
     breaker_open: AtomicBool,
+    /// Smoothed PING round trip in nanoseconds (f64 bits); 0 before the first.
+    rtt: AtomicU64,
 }
 
 impl Default for Load {
@@ -49,6 +56,7 @@ impl Default for Load {
             epoch: Instant::now(),
             suspect: AtomicBool::new(false),
             breaker_open: AtomicBool::new(false),
+            rtt: AtomicU64::new(0f64.to_bits()),
         }
     }
 }
@@ -92,6 +100,26 @@ impl Load {
     pub fn score(&self) -> f64 {
         let latency = f64::from_bits(self.latency.load(Ordering::Relaxed)).max(1.0);
         latency * f64::from(self.in_flight() + 1)
+    }
+
+    /// The smoothed round-trip time of the connection's PINGs (heartbeats sent while the
+    /// connection is idle, and re-check probes); `None` before the first PONG.
+    pub fn rtt(&self) -> Option<Duration> {
+        let rtt = f64::from_bits(self.rtt.load(Ordering::Relaxed));
+        (rtt > 0.0).then(|| Duration::from_nanos(rtt as u64))
+    }
+
+    /// A PING was answered after `rtt`.
+    pub(crate) fn record_rtt(&self, rtt: Duration) {
+        // At least 1 ns, so that a measured round trip is never mistaken for none.
+        let sample = (rtt.as_nanos() as f64).max(1.0);
+        let old = f64::from_bits(self.rtt.load(Ordering::Relaxed));
+        let new = if old == 0.0 {
+            sample
+        } else {
+            old + RTT_WEIGHT * (sample - old)
+        };
+        self.rtt.store(new.to_bits(), Ordering::Relaxed);
     }
 
     pub(crate) fn set_suspect(&self, suspect: bool) {
@@ -202,5 +230,16 @@ mod tests {
             load.finished(None, false);
         }
         assert!(load.error_rate() < 0.1, "{}", load.error_rate());
+    }
+
+    #[test]
+    fn the_rtt_is_smoothed_from_the_first_sample() {
+        let load = Load::default();
+        assert_eq!(load.rtt(), None);
+        load.record_rtt(Duration::from_millis(8));
+        assert_eq!(load.rtt(), Some(Duration::from_millis(8)));
+        load.record_rtt(Duration::from_millis(16));
+        // 8 + (16 - 8) / 8 = 9 ms.
+        assert_eq!(load.rtt(), Some(Duration::from_millis(9)));
     }
 }

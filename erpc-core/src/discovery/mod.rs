@@ -7,7 +7,8 @@
 //!   service name instead of an address).
 //! - [`Balancer`]: how a client picks an instance per call, seeing the call ([`Pick`]: names,
 //!   metadata, hash key) and each instance's registration and live [`Load`] ([`Candidates`]):
-//!   [`RoundRobin`], [`Weighted`], [`LeastOutstanding`], or your own (module [`balance`]).
+//!   [`RoundRobin`], [`Weighted`], [`Random`], [`LeastOutstanding`], [`P2c`],
+//!   [`ConsistentHash`], [`NetworkQuality`], [`Nearest`], or your own (module [`balance`]).
 //!
 //! Implementations here: [`StaticList`] (fixed addresses) and [`InProcess`] (a registry in
 //! this process, for tests). The registry center (`erpc-center`) provides the default one
@@ -35,7 +36,8 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 pub use balance::{
-    Balancer, Candidates, Landed, LeastOutstanding, Pick, RoundRobin, Steer, Want, Weighted,
+    Balancer, Candidates, ConsistentHash, Landed, LeastOutstanding, Locality, Nearest,
+    NetworkQuality, P2c, Pick, Random, RoundRobin, Steer, Want, Weighted,
 };
 pub use in_process::InProcess;
 pub use instance::{DEFAULT_WEIGHT, Endpoint, Instance};

@@ -56,6 +56,9 @@ pub(crate) trait Endpoint {
     fn on_pong(&mut self) -> bool {
         false
     }
+    /// This side's heartbeat PING was answered after `rtt` (a client records it in the
+    /// instance's load for network-quality balancing).
+    fn on_rtt(&mut self, _rtt: std::time::Duration) {}
 }
 
 /// Why a read loop ended.
@@ -175,6 +178,8 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     let mut junk = 0u32;
     // PINGs this loop sent whose PONG has not come: a PONG answering one is no junk.
     let mut awaiting_pongs = 0u32;
+    // When the last heartbeat PING went out: its PONG measures the round trip.
+    let mut pinged_at: Option<Instant> = None;
     let stopped = stop.fired(Role::Reader);
     let died = dead.fired(Role::Reader);
     tokio::pin!(stopped, died);
@@ -214,6 +219,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                     Beat::Ping => {
                         if tx.try_send(control(Kind::PING, 0)).is_ok() {
                             awaiting_pongs = awaiting_pongs.saturating_add(1);
+                            pinged_at = Some(Instant::now());
                         }
                     }
                     Beat::Dead => return Closed::HeartbeatTimeout,
@@ -244,6 +250,9 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                             Verdict::Useful
                         } else if awaiting_pongs > 0 {
                             awaiting_pongs -= 1;
+                            if let Some(at) = pinged_at.take() {
+                                endpoint.on_rtt(at.elapsed());
+                            }
                             Verdict::Useful
                         } else {
                             Verdict::Junk

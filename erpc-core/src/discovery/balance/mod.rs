@@ -7,17 +7,29 @@
 //! background — and so are those whose circuit breaker is open; a policy may also avoid them
 //! itself ([`Candidates::usable`]).
 
+mod consistent_hash;
 mod least_outstanding;
+mod list_cache;
+mod location;
+mod network_quality;
+mod p2c;
+mod random;
 mod round_robin;
 mod steer;
 mod weighted;
 
+pub use consistent_hash::{ConsistentHash, DEFAULT_VIRTUAL_NODES};
 pub use least_outstanding::LeastOutstanding;
+pub use location::{Locality, Nearest};
+pub use network_quality::NetworkQuality;
+pub use p2c::P2c;
+pub use random::Random;
 pub use round_robin::RoundRobin;
 pub use steer::{Landed, NO_STEER, Steer, Want};
 pub use weighted::Weighted;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Endpoint, Load};
 use crate::metadata::Metadata;
@@ -56,13 +68,48 @@ pub struct Pick<'a> {
 pub struct Candidates<'a> {
     endpoints: &'a [Endpoint],
     loads: &'a [Arc<Load>],
+    generation: u64,
+}
+
+/// Where list generations come from: one counter for the process, so that a balancer shared
+/// by several clients never mistakes one client's list for another's.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// A generation no list has had yet (see [`Candidates::generation`]).
+pub fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
 }
 
 impl<'a> Candidates<'a> {
-    /// `endpoints` with their `loads`, position by position (the two have the same length).
+    /// `endpoints` with their `loads`, position by position (the two have the same length),
+    /// as a list never seen before: a fresh [`generation`](Candidates::generation). Keep
+    /// the value to pick from the same list many times; the client builds its candidates
+    /// with [`Candidates::with_generation`] instead, once per call.
     pub fn new(endpoints: &'a [Endpoint], loads: &'a [Arc<Load>]) -> Candidates<'a> {
+        Candidates::with_generation(endpoints, loads, next_generation())
+    }
+
+    /// `endpoints` with their `loads`, as the list of `generation` (from
+    /// [`next_generation`]): the same generation promises the same endpoints in the same
+    /// order, so that a balancer may keep what it derived from them (a hash ring) until the
+    /// generation changes.
+    pub fn with_generation(
+        endpoints: &'a [Endpoint],
+        loads: &'a [Arc<Load>],
+        generation: u64,
+    ) -> Candidates<'a> {
         debug_assert_eq!(endpoints.len(), loads.len());
-        Candidates { endpoints, loads }
+        Candidates {
+            endpoints,
+            loads,
+            generation,
+        }
+    }
+
+    /// Identifies this list of endpoints: it changes whenever the list does (an instance
+    /// added, removed or re-registered), so that derived state can be cached by it.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// How many there are (never 0 when a balancer is asked).
@@ -94,6 +141,16 @@ impl<'a> Candidates<'a> {
     /// The endpoints alone.
     pub fn endpoints(&self) -> &'a [Endpoint] {
         &self.endpoints[..self.len()]
+    }
+
+    /// How many are [usable](Candidates::usable).
+    pub fn usable_count(&self) -> usize {
+        (0..self.len()).filter(|&i| self.usable(i)).count()
+    }
+
+    /// The `k`-th usable one (counting from 0), if there are that many.
+    pub fn nth_usable(&self, k: usize) -> Option<usize> {
+        (0..self.len()).filter(|&i| self.usable(i)).nth(k)
     }
 }
 
@@ -138,6 +195,15 @@ pub(crate) mod testing {
             .collect::<Vec<_>>();
         let loads = endpoints.iter().map(|_| Arc::default()).collect();
         (endpoints, loads)
+    }
+
+    /// How many of `picks` picks each candidate got.
+    pub fn counts(n: usize, picks: impl IntoIterator<Item = usize>) -> Vec<usize> {
+        let mut counts = vec![0; n];
+        for i in picks {
+            counts[i] += 1;
+        }
+        counts
     }
 
     pub fn call(metadata: &Metadata) -> Pick<'_> {

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Balancer, Candidates, Pick};
 
-/// Each candidate in turn, whatever the load.
+/// Each candidate in turn, whatever the load; an unusable one's turn (suspect, breaker open)
+/// goes to a usable one drawn at random, not always to its neighbour (which would then get a
+/// double share).
 #[derive(Debug, Default)]
 pub struct RoundRobin {
     next: AtomicUsize,
@@ -15,11 +17,32 @@ impl RoundRobin {
     pub(crate) fn next(&self, n: usize) -> usize {
         self.next.fetch_add(1, Ordering::Relaxed) % n
     }
+
+    /// The candidates for which `member` holds, in turn: the next of them, or `None` if
+    /// there is none. Two passes over the list, no allocation.
+    pub(crate) fn among(
+        &self,
+        candidates: &Candidates<'_>,
+        member: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let n = candidates.len();
+        let members = (0..n).filter(|&i| member(i)).count();
+        if members == 0 {
+            return None;
+        }
+        (0..n).filter(|&i| member(i)).nth(self.next(members))
+    }
 }
 
 impl Balancer for RoundRobin {
     fn pick(&self, _call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
-        self.next(candidates.len())
+        let i = self.next(candidates.len());
+        if candidates.usable(i) {
+            return i;
+        }
+        // Drawn at random: taking them in turn with the same counter falls into step with
+        // it and favours some.
+        super::random::draw_usable(candidates)
     }
 }
 
@@ -36,5 +59,15 @@ mod tests {
         let meta = Default::default();
         let picks: Vec<usize> = (0..6).map(|_| b.pick(&testing::call(&meta), &c)).collect();
         assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
+        // One unusable: the others share its turns evenly, never it.
+        let (e, l) = testing::candidates(&[1, 1, 1, 1]);
+        let c = Candidates::new(&e, &l);
+        l[1].set_breaker_open(true);
+        let counts = testing::counts(4, (0..3_000).map(|_| b.pick(&testing::call(&meta), &c)));
+        assert_eq!(counts[1], 0, "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| n == 0 || (900..1_100).contains(&n)),
+            "{counts:?}"
+        );
     }
 }

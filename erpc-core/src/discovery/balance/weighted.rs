@@ -7,7 +7,9 @@ use super::{Balancer, Candidates, Endpoint, Pick};
 
 /// Smooth weighted round-robin (nginx's): over any window, each endpoint gets calls in
 /// proportion to its weight, spread evenly rather than in bursts. Weight 0 gets none unless
-/// every weight is 0 (then it is plain round-robin).
+/// every weight is 0 (then it is plain round-robin). Unusable endpoints (suspect, breaker
+/// open) sit the round out, as nginx skips down peers, so the others share their calls by
+/// weight.
 #[derive(Debug, Default)]
 pub struct Weighted {
     state: Mutex<Scores>,
@@ -47,19 +49,31 @@ impl Scores {
 impl Balancer for Weighted {
     fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
         let endpoints = candidates.endpoints();
-        let total: i64 = endpoints.iter().map(|e| e.weight as i64).sum();
+        // With none usable every one takes part (the pick path then reports why).
+        let any_usable = (0..endpoints.len()).any(|i| candidates.usable(i));
+        let takes_part = |i: usize| !any_usable || candidates.usable(i);
+        let total: i64 = endpoints
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| takes_part(*i))
+            .map(|(_, e)| e.weight as i64)
+            .sum();
         if total == 0 {
             return self.fallback.pick(call, candidates);
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.follow(endpoints);
-        let mut best = 0;
+        let mut best = None;
         for (i, e) in endpoints.iter().enumerate() {
+            if !takes_part(i) {
+                continue;
+            }
             state.scores[i] += e.weight as i64;
-            if state.scores[i] > state.scores[best] {
-                best = i;
+            if best.is_none_or(|b| state.scores[i] > state.scores[b]) {
+                best = Some(i);
             }
         }
+        let best = best.unwrap_or_default();
         state.scores[best] -= total;
         best
     }
@@ -94,5 +108,11 @@ mod tests {
             (0..10).all(|_| b.pick(&call, &zero) == 1),
             "weight 0 takes nothing"
         );
+        // The heaviest unusable: the others share by weight, 1:1.
+        let (e, l) = testing::candidates(&[5, 1, 1]);
+        let c = Candidates::new(&e, &l);
+        l[0].set_suspect(true);
+        let counts = testing::counts(3, (0..1_000).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![0, 500, 500]);
     }
 }

@@ -1,0 +1,552 @@
+//! A circuit breaker with gobreaker's semantics (sony/gobreaker, after Nygard's "Release
+//! It!"): **closed** — calls pass and their outcomes are counted; when the trip function
+//! says so it **opens** — calls fail at once with `unavailable` — until the open timeout
+//! passes; then it is **half-open** — up to `max_half_open` trial calls pass; as many
+//! successes in a row close it, one failure opens it again. In the closed state the counts
+//! are cleared every counting `interval` (0: never); every change of state clears them too.
+//!
+//! Two differences from gobreaker, both for a client that balances: a trial call the caller
+//! abandoned frees its place (gobreaker keeps counting it, and a half-open breaker whose
+//! trials were all cancelled stays stuck), and the change from open to half-open happens on
+//! a timer, not on the next call — an instance breaker keeps its instance out of the
+//! balancer's picks ([`Load::set_breaker_open`]) while open, so no call would come to make
+//! the change.
+//!
+//! The layers that use it are in `breaker_layer.rs`: one breaker per instance (attempt
+//! level) and one per method (call level).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::discovery::Load;
+use crate::discovery::load::is_instance_failure;
+use crate::observe::{BreakerChange, BreakerState, Observer};
+use crate::status::{Code, Status};
+
+/// What a breaker counted since its state last changed (or its counting interval began):
+/// what a trip function decides on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Calls let through (including those still running).
+    pub requests: u32,
+    /// Calls that succeeded.
+    pub total_successes: u32,
+    /// Calls that failed (by the settings' failure rule).
+    pub total_failures: u32,
+    /// Successes since the last failure.
+    pub consecutive_successes: u32,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+}
+
+/// When a closed breaker opens.
+#[derive(Clone)]
+pub enum Trip {
+    /// After this many failures in a row (at least 1). gobreaker's default (it trips after
+    /// more than 5; erpc's default is 5).
+    ConsecutiveFailures(u32),
+    /// When, with at least `min_calls` calls decided in the counting interval, the share
+    /// that failed is `rate` (0 to 1) or more.
+    ErrorRate {
+        /// The share of failures that trips it.
+        rate: f64,
+        /// Calls needed before the rate counts.
+        min_calls: u32,
+    },
+    /// Your rule, given the counts after each failure (gobreaker's `ReadyToTrip`).
+    Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
+}
+
+impl fmt::Debug for Trip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trip::ConsecutiveFailures(n) => write!(f, "ConsecutiveFailures({n})"),
+            Trip::ErrorRate { rate, min_calls } => {
+                write!(f, "ErrorRate {{ rate: {rate}, min_calls: {min_calls} }}")
+            }
+            Trip::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl Trip {
+    fn trips(&self, counts: &Counts) -> bool {
+        match self {
+            Trip::ConsecutiveFailures(n) => counts.consecutive_failures >= (*n).max(1),
+            Trip::ErrorRate { rate, min_calls } => {
+                let decided = counts.total_successes + counts.total_failures;
+                decided >= (*min_calls).max(1)
+                    && f64::from(counts.total_failures) >= rate * f64::from(decided)
+            }
+            Trip::Custom(f) => f(counts),
+        }
+    }
+}
+
+/// A breaker's settings. Defaults: trip after 5 failures in a row, 1 trial call when
+/// half-open, open for 5 s, counts cleared every 10 s while closed, and the statuses that
+/// count as failures those of an instance failing — `unavailable`, `deadline_exceeded`,
+/// `internal`, `unknown`, `data_loss` (an application's `not_found` or
+/// `invalid_argument` is a success to a breaker: the instance answered).
+#[derive(Clone)]
+pub struct BreakerSettings {
+    max_half_open: u32,
+    interval: Duration,
+    open_timeout: Duration,
+    trip: Trip,
+    failure: Arc<dyn Fn(Code) -> bool + Send + Sync>,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            max_half_open: 1,
+            interval: Duration::from_secs(10),
+            open_timeout: Duration::from_secs(5),
+            trip: Trip::ConsecutiveFailures(5),
+            failure: Arc::new(is_instance_failure),
+        }
+    }
+}
+
+impl fmt::Debug for BreakerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerSettings")
+            .field("max_half_open", &self.max_half_open)
+            .field("interval", &self.interval)
+            .field("open_timeout", &self.open_timeout)
+            .field("trip", &self.trip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BreakerSettings {
+    /// Trial calls let through while half-open, and successes in a row that close it (at
+    /// least 1; gobreaker's `MaxRequests`). Default 1.
+    pub fn max_half_open(mut self, calls: u32) -> Self {
+        self.max_half_open = calls.max(1);
+        self
+    }
+
+    /// How often the counts are cleared while closed (gobreaker's `Interval`); zero never
+    /// clears them. Default 10 s.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How long it stays open before letting trial calls through (gobreaker's `Timeout`).
+    /// Default 5 s.
+    pub fn open_timeout(mut self, timeout: Duration) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// When it opens. Default [`Trip::ConsecutiveFailures`]`(5)`.
+    pub fn trip(mut self, trip: Trip) -> Self {
+        self.trip = trip;
+        self
+    }
+
+    /// Which statuses count as failures (gobreaker's `IsSuccessful`, inverted); every
+    /// other outcome, `Ok` included, is a success. Default: an instance failing (see
+    /// [`BreakerSettings`]).
+    pub fn failures(mut self, failure: impl Fn(Code) -> bool + Send + Sync + 'static) -> Self {
+        self.failure = Arc::new(failure);
+        self
+    }
+
+    /// Whether a call that ended with `code` counts as a failure.
+    pub(crate) fn is_failure(&self, code: Code) -> bool {
+        (self.failure)(code)
+    }
+}
+
+/// One breaker: its state machine and whom it tells of changes.
+pub(crate) struct Breaker {
+    /// `instance <addr>` or `method <service>.<method>`: named in refusals and events.
+    name: String,
+    settings: Arc<BreakerSettings>,
+    machine: Mutex<Machine>,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+struct Machine {
+    state: BreakerState,
+    /// Changes with every change of state (and every cleared interval): an outcome of a
+    /// call let through under another generation is not counted.
+    generation: u64,
+    counts: Counts,
+    /// Closed: when the counts are next cleared; open: when it half-opens.
+    expiry: Option<Instant>,
+    /// The instance's load, told whether the instance can take calls (instance breakers).
+    load: Option<Arc<Load>>,
+}
+
+/// A change of state, told once the lock is released.
+type Change = (BreakerState, BreakerState);
+
+/// A call let through: report its outcome with [`Ticket::finish`]; dropped without, the
+/// call was abandoned and counts neither way.
+pub struct Ticket {
+    breaker: Arc<Breaker>,
+    generation: u64,
+    done: bool,
+}
+
+impl Breaker {
+    pub(crate) fn new(
+        name: String,
+        settings: Arc<BreakerSettings>,
+        observer: Option<Arc<dyn Observer>>,
+        load: Option<Arc<Load>>,
+    ) -> Arc<Breaker> {
+        let expiry = interval_end(&settings, Instant::now());
+        Arc::new(Breaker {
+            name,
+            settings,
+            machine: Mutex::new(Machine {
+                state: BreakerState::Closed,
+                generation: 0,
+                counts: Counts::default(),
+                expiry,
+                load,
+            }),
+            observer,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Machine> {
+        // Every update leaves the machine whole: a poisoned lock is still consistent.
+        self.machine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current state (after any expiry due now).
+    pub(crate) fn state(self: &Arc<Self>) -> BreakerState {
+        let (state, change) = {
+            let mut m = self.lock();
+            let change = self.expire(&mut m, Instant::now());
+            (m.state, change)
+        };
+        self.tell(change, None);
+        state
+    }
+
+    /// Follow the instance's load (it changes when the instance is re-registered).
+    pub(crate) fn follow_load(&self, load: Option<&Arc<Load>>) {
+        let mut m = self.lock();
+        let same = match (&m.load, load) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            m.load = load.cloned();
+            self.publish(&m);
+        }
+    }
+
+    /// Let a call through, or refuse it with `unavailable` naming this breaker.
+    pub(crate) fn admit(self: &Arc<Self>) -> Result<Ticket, Status> {
+        let now = Instant::now();
+        let (admitted, change) = {
+            let mut m = self.lock();
+            let change = self.expire(&mut m, now);
+            let admitted = match m.state {
+                BreakerState::Open => {
+                    let left = m.expiry.map(|e| e.saturating_duration_since(now));
+                    Err(Status::unavailable(format!(
+                        "circuit breaker open: {} fails fast for {:?} more",
+                        self.name,
+                        left.unwrap_or_default()
+                    )))
+                }
+                BreakerState::HalfOpen if m.counts.requests >= self.settings.max_half_open => {
+                    Err(Status::unavailable(format!(
+                        "circuit breaker half-open: {} has its {} trial call(s) in flight",
+                        self.name, self.settings.max_half_open
+                    )))
+                }
+                _ => {
+                    m.counts.requests += 1;
+                    self.publish(&m);
+                    Ok(Ticket {
+                        breaker: self.clone(),
+                        generation: m.generation,
+                        done: false,
+                    })
+                }
+            };
+            (admitted, change)
+        };
+        self.tell(change, None);
+        admitted
+    }
+
+    /// Count the outcome of a call let through under `generation`: `Some(true)` failed,
+    /// `Some(false)` succeeded, `None` abandoned.
+    fn record(self: &Arc<Self>, generation: u64, failed: Option<bool>) {
+        let now = Instant::now();
+        let (first, second) = {
+            let mut m = self.lock();
+            let first = self.expire(&mut m, now);
+            if m.generation != generation {
+                // Counted under a state since left: its outcome says nothing of this one.
+                drop(m);
+                self.tell(first, None);
+                return;
+            }
+            let c = &mut m.counts;
+            let second = match failed {
+                None => {
+                    c.requests = c.requests.saturating_sub(1);
+                    None
+                }
+                Some(false) => {
+                    c.total_successes += 1;
+                    c.consecutive_successes += 1;
+                    c.consecutive_failures = 0;
+                    let close = m.state == BreakerState::HalfOpen
+                        && m.counts.consecutive_successes >= self.settings.max_half_open;
+                    close.then(|| self.set(&mut m, BreakerState::Closed, now))
+                }
+                Some(true) => {
+                    c.total_failures += 1;
+                    c.consecutive_failures += 1;
+                    c.consecutive_successes = 0;
+                    let open = match m.state {
+                        BreakerState::Closed => self.settings.trip.trips(&m.counts),
+                        BreakerState::HalfOpen => true,
+                        BreakerState::Open => false,
+                    };
+                    open.then(|| self.set(&mut m, BreakerState::Open, now))
+                }
+            };
+            self.publish(&m);
+            (first, second)
+        };
+        self.tell(first, second);
+    }
+
+    /// Apply what time has done: a closed breaker's interval ended (counts cleared), an
+    /// open one's timeout passed (half-open).
+    fn expire(&self, m: &mut Machine, now: Instant) -> Option<Change> {
+        match (m.state, m.expiry) {
+            (BreakerState::Closed, Some(at)) if at <= now => {
+                m.generation += 1;
+                m.counts = Counts::default();
+                m.expiry = interval_end(&self.settings, now);
+                None
+            }
+            (BreakerState::Open, Some(at)) if at <= now => {
+                Some(self.set(m, BreakerState::HalfOpen, now))
+            }
+            _ => None,
+        }
+    }
+
+    fn set(&self, m: &mut Machine, to: BreakerState, now: Instant) -> Change {
+        let from = m.state;
+        m.state = to;
+        m.generation += 1;
+        m.counts = Counts::default();
+        m.expiry = match to {
+            BreakerState::Closed => interval_end(&self.settings, now),
+            BreakerState::Open => Some(now + self.settings.open_timeout),
+            BreakerState::HalfOpen => None,
+        };
+        self.publish(m);
+        (from, to)
+    }
+
+    /// Tell the instance's load whether it can take calls: not while open, nor while
+    /// half-open with every trial place taken — so the balancer sends calls elsewhere.
+    fn publish(&self, m: &Machine) {
+        if let Some(load) = &m.load {
+            let refusing = match m.state {
+                BreakerState::Closed => false,
+                BreakerState::Open => true,
+                BreakerState::HalfOpen => m.counts.requests >= self.settings.max_half_open,
+            };
+            if load.is_breaker_open() != refusing {
+                load.set_breaker_open(refusing);
+            }
+        }
+    }
+
+    /// Report changes (after the lock is released) and, on opening, start the timer that
+    /// half-opens it.
+    fn tell(self: &Arc<Self>, first: Option<Change>, second: Option<Change>) {
+        for (from, to) in [first, second].into_iter().flatten() {
+            tracing::debug!(breaker = %self.name, ?from, ?to, "circuit breaker changed state");
+            if let Some(observer) = &self.observer {
+                observer.breaker_changed(&BreakerChange {
+                    breaker: &self.name,
+                    from,
+                    to,
+                });
+            }
+            if to == BreakerState::Open {
+                self.half_open_later();
+            }
+        }
+    }
+
+    /// Half-open when the open timeout has passed, whether or not a call comes (none comes
+    /// to an instance the balancer skips). Holds the breaker weakly: a dropped client's
+    /// breakers are not kept alive by their timers.
+    fn half_open_later(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime (a breaker driven outside one): the next call half-opens it.
+            return;
+        };
+        let weak: Weak<Breaker> = Arc::downgrade(self);
+        let at = Instant::now() + self.settings.open_timeout;
+        runtime.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            if let Some(breaker) = weak.upgrade() {
+                breaker.state();
+            }
+        });
+    }
+}
+
+fn interval_end(settings: &BreakerSettings, now: Instant) -> Option<Instant> {
+    (!settings.interval.is_zero()).then(|| now + settings.interval)
+}
+
+impl Ticket {
+    /// Count the call's outcome.
+    pub(crate) fn finish<T>(mut self, outcome: &Result<T, Status>) {
+        self.done = true;
+        let failed = match outcome {
+            Ok(_) => false,
+            Err(status) => self.breaker.settings.is_failure(status.code()),
+        };
+        self.breaker.record(self.generation, Some(failed));
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            self.breaker.record(self.generation, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail() -> Result<(), Status> {
+        Err(Status::unavailable("down"))
+    }
+
+    fn breaker(settings: BreakerSettings, load: Option<Arc<Load>>) -> Arc<Breaker> {
+        Breaker::new("instance test".into(), Arc::new(settings), None, load)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closed_open_half_open_closed() {
+        let load = Arc::new(Load::default());
+        let b = breaker(BreakerSettings::default(), Some(load.clone()));
+        for _ in 0..4 {
+            b.admit().unwrap().finish(&fail());
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        // An application error is a success to a breaker: the count starts again.
+        b.admit()
+            .unwrap()
+            .finish(&Err::<(), _>(Status::not_found("no such key")));
+        for _ in 0..4 {
+            b.admit().unwrap().finish(&fail());
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(load.is_breaker_open());
+        let refused = b.admit().err().unwrap();
+        assert_eq!(refused.code(), Code::Unavailable);
+        assert!(
+            refused
+                .message()
+                .contains("circuit breaker open: instance test"),
+            "{refused}"
+        );
+        // The timer half-opens it without any call.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::task::yield_now().await;
+        assert!(!load.is_breaker_open(), "half-open takes a trial call");
+        let trial = b.admit().unwrap();
+        assert!(load.is_breaker_open(), "its one trial place is taken");
+        assert!(b.admit().is_err());
+        trial.finish(&Ok::<(), Status>(()));
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(!load.is_breaker_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_trial_reopens_and_an_abandoned_one_frees_its_place() {
+        let b = breaker(
+            BreakerSettings::default().trip(Trip::ConsecutiveFailures(1)),
+            None,
+        );
+        b.admit().unwrap().finish(&fail());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        drop(b.admit().unwrap());
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_error_rate_trips_over_a_minimum_of_calls_and_intervals_clear_it() {
+        let settings = BreakerSettings::default()
+            .trip(Trip::ErrorRate {
+                rate: 0.5,
+                min_calls: 10,
+            })
+            .interval(Duration::from_secs(1));
+        let b = breaker(settings, None);
+        // 4 of 8 failed: too few calls.
+        for i in 0..8 {
+            let t = b.admit().unwrap();
+            if i % 2 == 0 {
+                t.finish(&fail())
+            } else {
+                t.finish(&Ok::<(), Status>(()))
+            }
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        // The interval ends: counts start again, so 2 more calls do not reach 10.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        b.admit().unwrap().finish(&fail());
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(b.state(), BreakerState::Closed);
+        for _ in 0..8 {
+            b.admit().unwrap().finish(&fail());
+        }
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_custom_trip_and_failure_rule() {
+        let settings = BreakerSettings::default()
+            .failures(|code| code == Code::ResourceExhausted)
+            .trip(Trip::Custom(Arc::new(|c: &Counts| c.total_failures >= 2)));
+        let b = breaker(settings, None);
+        b.admit().unwrap().finish(&fail()); // unavailable: not a failure here
+        b.admit()
+            .unwrap()
+            .finish(&Err::<(), _>(Status::resource_exhausted("busy")));
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.admit()
+            .unwrap()
+            .finish(&Err::<(), _>(Status::resource_exhausted("busy")));
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+}

@@ -1,0 +1,306 @@
+//! Circuit breakers as client layers (the state machine is [`crate::client::breaker`]'s):
+//!
+//! - [`InstanceBreakers`], an attempt-level layer ([`crate::ClientBuilder::attempt_layer`]):
+//!   one breaker per instance, for every method. An open breaker marks the instance's load
+//!   ([`Load::set_breaker_open`](crate::discovery::Load::set_breaker_open)), so the
+//!   balancer's pick skips it; when every instance's breaker is open a call fails at once
+//!   with `unavailable` ("circuit breaker open: every instance of …").
+//! - [`MethodBreakers`], a call-level layer ([`crate::ClientBuilder::layer`]): one breaker
+//!   per method, over all instances, with settings per method
+//!   ([`PerMethod`](crate::per_method::PerMethod)); while open, calls of that method fail at
+//!   once with `unavailable` ("circuit breaker open: method S.m …") and nothing is sent.
+//!
+//! Kitex has the same two granularities (its instance and service breakers). A stream's
+//! opening passes an open breaker's refusal like a call, but its outcome is not counted:
+//! the `Ok` of an opening says nothing of the stream.
+//!
+//! ```
+//! # use erpc_core as erpc;
+//! use std::time::Duration;
+//! use erpc::client::{BreakerSettings, InstanceBreakers, Trip};
+//!
+//! let breakers = InstanceBreakers::new(
+//!     BreakerSettings::default()
+//!         .trip(Trip::ErrorRate { rate: 0.5, min_calls: 20 })
+//!         .open_timeout(Duration::from_secs(10)),
+//! );
+//! let builder = erpc::Client::builder().attempt_layer(breakers);
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+
+use erpc_transport::Address;
+use futures_util::future::BoxFuture;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::client::breaker::{Breaker, BreakerSettings, Ticket};
+use crate::client::{Attempt, ClientRequest, ClientResponse};
+use crate::observe::{BreakerState, Contained, Observer};
+use crate::per_method::PerMethod;
+use crate::status::Status;
+
+/// One circuit breaker per instance (see the module doc): give it to
+/// [`crate::ClientBuilder::attempt_layer`]. Cloning shares the breakers.
+#[derive(Clone)]
+pub struct InstanceBreakers {
+    shared: Arc<InstanceShared>,
+}
+
+struct InstanceShared {
+    settings: Arc<BreakerSettings>,
+    observer: Option<Arc<dyn Observer>>,
+    /// Kept for every instance called: a client calls tens of instances, and a breaker
+    /// forgotten while open would let its instance back in early.
+    breakers: Mutex<HashMap<Address, Arc<Breaker>>>,
+}
+
+impl InstanceBreakers {
+    /// A breaker with `settings` for each instance called.
+    pub fn new(settings: BreakerSettings) -> InstanceBreakers {
+        InstanceBreakers::build(settings, None)
+    }
+
+    /// Report every change of state to `observer` ([`Observer::breaker_changed`]; the
+    /// client's own observer does not see a layer's events).
+    pub fn observer(self, observer: impl Observer) -> InstanceBreakers {
+        let settings = BreakerSettings::clone(&self.shared.settings);
+        InstanceBreakers::build(settings, Some(Contained::wrap(observer)))
+    }
+
+    fn build(settings: BreakerSettings, observer: Option<Arc<dyn Observer>>) -> Self {
+        InstanceBreakers {
+            shared: Arc::new(InstanceShared {
+                settings: Arc::new(settings),
+                observer,
+                breakers: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The state of the breaker of the instance at `addr`, if it was called.
+    pub fn state(&self, addr: &Address) -> Option<BreakerState> {
+        let breaker = self.lock().get(addr).cloned();
+        breaker.map(|b| b.state())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Arc<Breaker>>> {
+        // Inserts are whole: a poisoned map is still consistent.
+        self.shared
+            .breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The breaker of the attempt's instance, made on its first call.
+    fn breaker(&self, attempt: &Attempt) -> Arc<Breaker> {
+        let mut breakers = self.lock();
+        if let Some(breaker) = breakers.get(attempt.addr()) {
+            breaker.follow_load(attempt.load());
+            return breaker.clone();
+        }
+        let breaker = Breaker::new(
+            format!("instance {}", attempt.addr()),
+            self.shared.settings.clone(),
+            self.shared.observer.clone(),
+            attempt.load().cloned(),
+        );
+        breakers.insert(attempt.addr().clone(), breaker.clone());
+        breaker
+    }
+}
+
+impl std::fmt::Debug for InstanceBreakers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceBreakers")
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One circuit breaker per method (see the module doc): give it to
+/// [`crate::ClientBuilder::layer`]. Cloning shares the breakers.
+#[derive(Clone)]
+pub struct MethodBreakers {
+    shared: Arc<MethodShared>,
+}
+
+struct MethodShared {
+    /// `None` for a method without a breaker.
+    settings: PerMethod<Option<Arc<BreakerSettings>>>,
+    observer: Option<Arc<dyn Observer>>,
+    /// By service, then method, so that a lookup borrows the call's names.
+    breakers: Mutex<HashMap<String, HashMap<String, Arc<Breaker>>>>,
+}
+
+impl MethodBreakers {
+    /// A breaker for each method whose setting is `Some`: `PerMethod::new(None)` with
+    /// `.method("S", "m", Some(settings))` guards one method, `PerMethod::new(Some(s))`
+    /// every method.
+    pub fn new(settings: PerMethod<Option<BreakerSettings>>) -> MethodBreakers {
+        MethodBreakers::build(settings.map(|s| s.map(Arc::new)), None)
+    }
+
+    /// Report every change of state to `observer` ([`Observer::breaker_changed`]).
+    pub fn observer(self, observer: impl Observer) -> MethodBreakers {
+        let settings = self.shared.settings.clone();
+        MethodBreakers::build(settings, Some(Contained::wrap(observer)))
+    }
+
+    fn build(
+        settings: PerMethod<Option<Arc<BreakerSettings>>>,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Self {
+        MethodBreakers {
+            shared: Arc::new(MethodShared {
+                settings,
+                observer,
+                breakers: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The state of `service.method`'s breaker, if it has one and was called.
+    pub fn state(&self, service: &str, method: &str) -> Option<BreakerState> {
+        let breaker = self
+            .lock()
+            .get(service)
+            .and_then(|m| m.get(method))
+            .cloned();
+        breaker.map(|b| b.state())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Arc<Breaker>>>> {
+        // Inserts are whole: a poisoned map is still consistent.
+        self.shared
+            .breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The method's breaker, made on its first call; `None` if it has no breaker.
+    fn breaker(&self, service: &str, method: &str) -> Option<Arc<Breaker>> {
+        let settings = self.shared.settings.get(service, method).as_ref()?;
+        let mut breakers = self.lock();
+        if let Some(breaker) = breakers.get(service).and_then(|m| m.get(method)) {
+            return Some(breaker.clone());
+        }
+        let breaker = Breaker::new(
+            format!("method {service}.{method}"),
+            settings.clone(),
+            self.shared.observer.clone(),
+            None,
+        );
+        breakers
+            .entry(service.to_owned())
+            .or_default()
+            .insert(method.to_owned(), breaker.clone());
+        Some(breaker)
+    }
+}
+
+impl std::fmt::Debug for MethodBreakers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MethodBreakers").finish_non_exhaustive()
+    }
+}
+
+/// A service behind breakers of kind `B` (the layer's shared state).
+#[derive(Clone)]
+pub struct Guarded<S, B> {
+    inner: S,
+    breakers: B,
+}
+
+impl<S> Layer<S> for InstanceBreakers {
+    type Service = Guarded<S, InstanceBreakers>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Guarded {
+            inner,
+            breakers: self.clone(),
+        }
+    }
+}
+
+impl<S> Layer<S> for MethodBreakers {
+    type Service = Guarded<S, MethodBreakers>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Guarded {
+            inner,
+            breakers: self.clone(),
+        }
+    }
+}
+
+/// Run `call` under `ticket` (if any): count its outcome, unless it is a stream's opening.
+async fn guarded<F>(ticket: Option<Ticket>, stream: bool, call: F) -> Result<ClientResponse, Status>
+where
+    F: std::future::Future<Output = Result<ClientResponse, Status>>,
+{
+    let result = call.await;
+    match ticket {
+        // Dropping it unfinished counts neither way.
+        Some(ticket) if !stream => ticket.finish(&result),
+        _ => {}
+    }
+    result
+}
+
+/// What a kind of breakers needs of a request: the breaker's admission (`None`: no breaker
+/// for it) and whether it opens a stream.
+pub trait Admits<Req>: Clone + Send + Sync + 'static {
+    /// Let `request` through under its breaker (`Ok(None)`: it has none), or refuse it.
+    fn admit(&self, request: &Req) -> Result<Option<Ticket>, Status>;
+    /// Whether `request` opens a stream (its outcome is not counted).
+    fn is_stream(request: &Req) -> bool;
+}
+
+impl Admits<Attempt> for InstanceBreakers {
+    fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
+        self.breaker(attempt).admit().map(Some)
+    }
+    fn is_stream(attempt: &Attempt) -> bool {
+        attempt.request.stream
+    }
+}
+
+impl Admits<ClientRequest> for MethodBreakers {
+    fn admit(&self, request: &ClientRequest) -> Result<Option<Ticket>, Status> {
+        match self.breaker(&request.service, &request.method) {
+            None => Ok(None),
+            Some(breaker) => breaker.admit().map(Some),
+        }
+    }
+    fn is_stream(request: &ClientRequest) -> bool {
+        request.stream
+    }
+}
+
+impl<S, Req, B> Service<Req> for Guarded<S, B>
+where
+    S: Service<Req, Response = ClientResponse, Error = Status> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Admits<Req>,
+{
+    type Response = ClientResponse;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let stream = B::is_stream(&request);
+        let ticket = match self.breakers.admit(&request) {
+            Ok(ticket) => ticket,
+            Err(refused) => return Box::pin(std::future::ready(Err(refused))),
+        };
+        // The clone that was made ready is the one that must be called (tower's rule).
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(guarded(ticket, stream, inner.call(request)))
+    }
+}

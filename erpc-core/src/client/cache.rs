@@ -1,0 +1,275 @@
+//! A response cache for idempotent reads: a call-level layer ([`crate::ClientBuilder::layer`])
+//! that answers a repeated call from memory (feature `cache`).
+//!
+//! **Only for methods whose answer depends on the request alone and may be a little stale**
+//! (reads: a price list, a user's profile). A cached method is not called again until its
+//! entry expires, so its side effects do not happen and a change on the server is not seen
+//! before the TTL. It is opt-in per method and off for every method unless set.
+//!
+//! - Key: service, method, the encoded request body and the values of the metadata keys
+//!   the method's settings name (say, a tenant or a language), each length-prefixed so
+//!   that no two different calls share a key. Two calls that encode the same request the
+//!   same way hit the same entry.
+//! - Store: [moka](https://docs.rs/moka)'s concurrent cache with LRU eviction, bounded by
+//!   total weight — the bytes of each entry's key, body and metadata — and a TTL per
+//!   method, counted from when the answer arrived.
+//! - Only successes are kept: an error (any status) is passed on and never cached, so the
+//!   next call tries again. Oneway calls and streams pass through.
+//! - Concurrent misses of one key make one call: the others wait for its answer (moka's
+//!   `or_try_insert_with`) and count as hits; if it fails, each waiter gets its error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use moka::Expiry;
+use moka::future::Cache;
+use moka::policy::EvictionPolicy;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::client::{ClientRequest, ClientResponse};
+use crate::per_method::PerMethod;
+use crate::status::Status;
+
+/// How one method's answers are cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    ttl: Duration,
+    metadata_keys: Vec<String>,
+}
+
+impl CacheSettings {
+    /// Keep each answer for `ttl` after it arrived.
+    pub fn ttl(ttl: Duration) -> CacheSettings {
+        CacheSettings {
+            ttl,
+            metadata_keys: Vec::new(),
+        }
+    }
+
+    /// Make these request metadata keys part of the cache key (their values, or their
+    /// absence): for answers that depend on a tenant, a language, a user. Default none.
+    pub fn metadata_keys<I, K>(mut self, keys: I) -> CacheSettings
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        self.metadata_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Hits and misses since the cache was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Calls answered from the cache (including those that waited for a concurrent miss).
+    pub hits: u64,
+    /// Calls of a cached method that went to the server.
+    pub misses: u64,
+    /// Entries held now (moka's estimate: expired entries may still count until its
+    /// housekeeping runs).
+    pub entries: u64,
+}
+
+/// A cached answer and how long it lives.
+#[derive(Clone)]
+struct Entry {
+    response: ClientResponse,
+    ttl: Duration,
+}
+
+/// Each entry lives its method's TTL from its insertion.
+struct PerEntryTtl;
+
+impl Expiry<Arc<[u8]>, Entry> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<[u8]>,
+        entry: &Entry,
+        _at: Instant,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// The response cache layer (see the module doc). Cloning shares the cache.
+///
+/// ```
+/// # use erpc_core as erpc;
+/// use std::time::Duration;
+/// use erpc::client::{CacheLayer, CacheSettings};
+/// use erpc::per_method::PerMethod;
+///
+/// // Cache `Catalog.Price` for 30 s per currency; nothing else. At most 64 MiB.
+/// let cache = CacheLayer::new(
+///     64 << 20,
+///     PerMethod::new(None).method(
+///         "Catalog",
+///         "Price",
+///         Some(CacheSettings::ttl(Duration::from_secs(30)).metadata_keys(["currency"])),
+///     ),
+/// );
+/// let builder = erpc::Client::builder().layer(cache.clone());
+/// ```
+#[derive(Clone)]
+pub struct CacheLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    methods: PerMethod<Option<CacheSettings>>,
+    store: Cache<Arc<[u8]>, Entry>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CacheLayer {
+    /// A cache of at most `max_bytes` (keys, bodies and metadata of the entries; the least
+    /// recently used go first), for the methods whose setting is `Some`.
+    pub fn new(max_bytes: u64, methods: PerMethod<Option<CacheSettings>>) -> CacheLayer {
+        let store = Cache::builder()
+            .max_capacity(max_bytes)
+            .eviction_policy(EvictionPolicy::lru())
+            .weigher(|key: &Arc<[u8]>, entry: &Entry| {
+                let metadata: usize = entry
+                    .response
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum();
+                let bytes = key.len() + entry.response.body.len() + metadata;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .expire_after(PerEntryTtl)
+            .build();
+        CacheLayer {
+            shared: Arc::new(Shared {
+                methods,
+                store,
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Hits, misses and entries so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.shared.hits.load(Ordering::Relaxed),
+            misses: self.shared.misses.load(Ordering::Relaxed),
+            entries: self.shared.store.entry_count(),
+        }
+    }
+
+    /// Drop every entry (say, after a write that makes them stale).
+    pub fn clear(&self) {
+        self.shared.store.invalidate_all();
+    }
+
+    /// Run the store's pending housekeeping now (evictions, expiries) so that
+    /// [`CacheLayer::stats`] counts exactly; moka otherwise does it in small steps as it is
+    /// used.
+    pub async fn sync(&self) {
+        self.shared.store.run_pending_tasks().await;
+    }
+}
+
+impl std::fmt::Debug for CacheLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheLayer")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The call's cache key: each part length-prefixed.
+fn key_of(request: &ClientRequest, settings: &CacheSettings) -> Arc<[u8]> {
+    let mut key =
+        Vec::with_capacity(request.service.len() + request.method.len() + request.body.len() + 32);
+    let part = |key: &mut Vec<u8>, bytes: &[u8]| {
+        key.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        key.extend_from_slice(bytes);
+    };
+    part(&mut key, request.service.as_bytes());
+    part(&mut key, request.method.as_bytes());
+    part(&mut key, &request.body);
+    for name in &settings.metadata_keys {
+        match request.metadata.get(name) {
+            // Absent and empty differ: a tag byte says which.
+            Some(value) => {
+                key.push(1);
+                part(&mut key, value);
+            }
+            None => key.push(0),
+        }
+    }
+    key.into()
+}
+
+/// A service whose cached methods answer from the cache.
+#[derive(Clone)]
+pub struct Cached<S> {
+    inner: S,
+    cache: CacheLayer,
+}
+
+impl<S> Layer<S> for CacheLayer {
+    type Service = Cached<S>;
+    fn layer(&self, inner: S) -> Cached<S> {
+        Cached {
+            inner,
+            cache: self.clone(),
+        }
+    }
+}
+
+impl<S> Service<ClientRequest> for Cached<S>
+where
+    S: Service<ClientRequest, Response = ClientResponse, Error = Status> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = ClientResponse;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: ClientRequest) -> Self::Future {
+        // The clone that was made ready is the one that must be called (tower's rule).
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let shared = self.cache.shared.clone();
+        let settings = shared.methods.get(&request.service, &request.method);
+        let Some(settings) = settings
+            .as_ref()
+            .filter(|_| !request.oneway && !request.stream)
+        else {
+            return Box::pin(inner.call(request));
+        };
+        let key = key_of(&request, settings);
+        let ttl = settings.ttl;
+        Box::pin(async move {
+            let counted = shared.clone();
+            let fetch = async move {
+                counted.misses.fetch_add(1, Ordering::Relaxed);
+                let response = inner.call(request).await?;
+                Ok::<_, Status>(Entry { response, ttl })
+            };
+            match shared.store.entry(key).or_try_insert_with(fetch).await {
+                Ok(entry) => {
+                    if !entry.is_fresh() {
+                        shared.hits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(entry.into_value().response)
+                }
+                // Not cached: each caller that waited for it gets the same status.
+                Err(status) => Err(Status::clone(&status)),
+            }
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! Location-aware balancing: prefer the instances nearest the client, spill over to farther
+//! ones when the nearest are unusable (suspect, breaker open) or overloaded — Envoy's
+//! zone-aware routing and locality-weighted failover, and gRPC xDS's locality priorities, in
+//! their simplest form.
+//!
+//! Nearness, best first: the same zone, the same region, anywhere. An instance's zone and
+//! region are its registered metadata `zone` and `region` (CENTER.md: `Instance.metadata`);
+//! when both the client and an instance have a position (`Instance.location`, latitude and
+//! longitude in degrees), instances of the same tier are further ordered by great-circle
+//! distance (haversine, on a sphere of radius 6,371 km), in whole kilometres. The instances
+//! of the nearest rank that can take calls share them in turn.
+//!
+//! Each instance's rank is computed once per candidate list ([`Candidates::generation`]),
+//! not per call.
+
+use super::list_cache::ListCache;
+use super::round_robin::RoundRobin;
+use super::{Balancer, Candidates, Pick};
+use crate::discovery::{Instance, Load};
+
+/// Where the client is. Every part is optional; with none set, every instance is equally
+/// near and the policy is round-robin over the healthy ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Locality {
+    /// The client's zone, compared with an instance's metadata `zone`.
+    pub zone: Option<String>,
+    /// The client's region, compared with an instance's metadata `region`.
+    pub region: Option<String>,
+    /// The client's latitude and longitude in degrees, compared with an instance's
+    /// `location`.
+    pub position: Option<(f64, f64)>,
+}
+
+/// The nearest healthy instances first (see the module doc).
+#[derive(Debug)]
+pub struct Nearest {
+    here: Locality,
+    max_in_flight: u32,
+    max_error_rate: f64,
+    ranks: ListCache<Vec<u64>>,
+    turns: RoundRobin,
+}
+
+/// Default overload bound: calls in flight from this client to one instance.
+const DEFAULT_MAX_IN_FLIGHT: u32 = 64;
+
+/// Default overload bound: the instance's recent error rate ([`Load::error_rate`]).
+const DEFAULT_MAX_ERROR_RATE: f64 = 0.5;
+
+/// Earth's mean radius, for distances.
+const EARTH_RADIUS_KM: f64 = 6_371.0;
+
+impl Nearest {
+    /// Prefer instances near `here`; an instance counts as overloaded at 64 calls in flight
+    /// from this client or a recent error rate above 0.5 (see [`Nearest::max_in_flight`],
+    /// [`Nearest::max_error_rate`]).
+    pub fn new(here: Locality) -> Nearest {
+        Nearest {
+            here,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_error_rate: DEFAULT_MAX_ERROR_RATE,
+            ranks: ListCache::default(),
+            turns: RoundRobin::default(),
+        }
+    }
+
+    /// Spill over from an instance with `calls` or more calls in flight (at least 1).
+    pub fn max_in_flight(mut self, calls: u32) -> Nearest {
+        self.max_in_flight = calls.max(1);
+        self
+    }
+
+    /// Spill over from an instance whose recent error rate is above `rate` (0 to 1).
+    pub fn max_error_rate(mut self, rate: f64) -> Nearest {
+        self.max_error_rate = rate;
+        self
+    }
+
+    /// An instance's rank: tier (0 same zone, 1 same region, 2 other) in the top bits,
+    /// kilometres below.
+    fn rank(&self, instance: &Instance) -> u64 {
+        let meta = |key: &str| instance.metadata.get(key).map(String::as_str);
+        let same = |mine: &Option<String>, key| mine.is_some() && mine.as_deref() == meta(key);
+        let tier = if same(&self.here.zone, "zone") {
+            0
+        } else if same(&self.here.region, "region") {
+            1
+        } else {
+            2
+        };
+        let km = match (self.here.position, instance.location) {
+            (Some(a), Some(b)) => haversine_km(a, b).min(f64::from(u32::MAX)) as u64,
+            _ => 0,
+        };
+        (tier << 32) | km
+    }
+
+    fn overloaded(&self, load: &Load) -> bool {
+        load.in_flight() >= self.max_in_flight || load.error_rate() > self.max_error_rate
+    }
+}
+
+/// Great-circle distance between two (latitude, longitude) points in degrees.
+fn haversine_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * a.sqrt().clamp(0.0, 1.0).asin()
+}
+
+impl Balancer for Nearest {
+    fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
+        let build = || {
+            candidates
+                .endpoints()
+                .iter()
+                .map(|e| self.rank(&e.instance))
+                .collect()
+        };
+        self.ranks
+            .with(candidates.generation(), build, |ranks: &Vec<u64>| {
+                let healthy =
+                    |i: usize| candidates.usable(i) && !self.overloaded(candidates.load(i));
+                // The nearest rank with a healthy instance; failing that, with a usable one
+                // (overloaded beats unusable); failing that, round-robin over all.
+                let nearest = |ok: &dyn Fn(usize) -> bool| {
+                    let best = (0..candidates.len())
+                        .filter(|&i| ok(i))
+                        .map(|i| ranks[i])
+                        .min()?;
+                    self.turns.among(candidates, |i| ranks[i] == best && ok(i))
+                };
+                nearest(&healthy)
+                    .or_else(|| nearest(&|i| candidates.usable(i)))
+                    .unwrap_or_else(|| self.turns.pick(call, candidates))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+    use crate::discovery::Endpoint;
+    use std::sync::Arc;
+
+    fn placed(e: &mut Endpoint, zone: &str, region: &str, location: Option<(f64, f64)>) {
+        let mut instance = (*e.instance).clone();
+        instance.metadata.insert("zone".into(), zone.into());
+        instance.metadata.insert("region".into(), region.into());
+        instance.location = location;
+        e.instance = Arc::new(instance);
+    }
+
+    #[test]
+    fn the_same_zone_first_then_the_region_then_the_rest() {
+        let (mut e, l) = testing::candidates(&[1; 5]);
+        placed(&mut e[0], "eu-1a", "eu-1", None);
+        placed(&mut e[1], "eu-1a", "eu-1", None);
+        placed(&mut e[2], "eu-1b", "eu-1", None);
+        placed(&mut e[3], "us-1a", "us-1", None);
+        placed(&mut e[4], "us-1b", "us-1", None);
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        let b = Nearest::new(Locality {
+            zone: Some("eu-1a".into()),
+            region: Some("eu-1".into()),
+            position: None,
+        })
+        .max_in_flight(2);
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![50, 50, 0, 0, 0], "the zone's two share");
+        // One of the zone overloaded, the other breaker-open: the region's one.
+        l[0].started();
+        l[0].started();
+        l[1].set_breaker_open(true);
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![0, 0, 100, 0, 0], "spilled over to the region");
+        // The region's one failing too: anywhere.
+        for _ in 0..40 {
+            l[2].started();
+            l[2].finished(None, true);
+        }
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(
+            counts,
+            vec![0, 0, 0, 50, 50],
+            "spilled over out of the region"
+        );
+        // Every healthy one gone: the overloaded nearest beats the unusable.
+        l[3].set_suspect(true);
+        l[4].set_suspect(true);
+        assert_eq!(b.pick(&call, &c), 0);
+    }
+
+    #[test]
+    fn positions_order_instances_by_distance() {
+        let paris = (48.85, 2.35);
+        let (mut e, l) = testing::candidates(&[1; 3]);
+        placed(&mut e[0], "", "", Some((40.71, -74.0))); // New York
+        placed(&mut e[1], "", "", Some((51.51, -0.13))); // London
+        placed(&mut e[2], "", "", Some((35.68, 139.69))); // Tokyo
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        let b = Nearest::new(Locality {
+            position: Some(paris),
+            ..Locality::default()
+        });
+        assert!((0..10).all(|_| b.pick(&call, &c) == 1));
+        l[1].set_suspect(true);
+        assert!(
+            (0..10).all(|_| b.pick(&call, &c) == 0),
+            "New York is nearer than Tokyo"
+        );
+        // Paris–London is about 344 km.
+        let km = haversine_km(paris, (51.51, -0.13));
+        assert!((330.0..360.0).contains(&km), "{km}");
+    }
+}
