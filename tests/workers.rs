@@ -31,8 +31,14 @@ async fn at_most_n_handlers_run_the_queue_waits_and_beyond_it_calls_are_refused(
         .collect();
     wait_for(&probe.started, 2, Duration::from_secs(5)).await;
     let waiting = tokio::spawn(client.sleep(10).into_future());
-    // Give it time to reach the server and queue (it must not start: no worker is free).
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // It reaches the server and waits (it must not start: no worker is free).
+    let workers = server.workers().expect("a worker limit").clone();
+    eventually(
+        || workers.waiting() == 1,
+        || format!("{} waiting", workers.waiting()),
+    )
+    .await;
+    assert_eq!(workers.running(), 2);
     assert_eq!(
         *probe.started.borrow(),
         2,

@@ -414,6 +414,7 @@ impl ServerBuilder {
             health,
             task_queues: self.task_queues,
             grace: shared.config.shutdown_grace,
+            workers: shared.workers.clone(),
         }
     }
 }
@@ -436,6 +437,7 @@ pub struct ServerHandle {
     /// Drained after the calls, on graceful shutdown.
     task_queues: Vec<TaskQueue>,
     grace: Duration,
+    workers: Option<Workers>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -463,6 +465,12 @@ impl ServerHandle {
     /// The server's health: read, watch or set each service's status.
     pub fn health(&self) -> Health {
         self.health.clone()
+    }
+
+    /// The handler worker limit, if [`ServerBuilder::workers`] set one: how many handlers
+    /// run and how many calls wait now.
+    pub fn workers(&self) -> Option<&Workers> {
+        self.workers.as_ref()
     }
 
     async fn register_all(
