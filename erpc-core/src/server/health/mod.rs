@@ -25,14 +25,16 @@ use tokio::sync::watch;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServingStatus {
-    /// Not known. erpc never answers it; a client may meet it from another implementation.
-    Unknown,
     /// Serving: calls may come.
     Serving,
     /// Not serving: balanced clients skip the instance.
     NotServing,
     /// The server has no service by that name.
     ServiceUnknown,
+    /// Not known. erpc never answers it; a client may meet it from another implementation,
+    /// and a status string this build does not know decodes to it.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ServingStatus {
