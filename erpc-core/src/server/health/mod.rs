@@ -175,7 +175,7 @@ impl Health {
                     (state.status(&service), state.shut_down)
                 };
                 if last != Some(now) {
-                    let rest = (!down).then(|| (health, service, changes, Some(now)));
+                    let rest = (!down).then_some((health, service, changes, Some(now)));
                     return Some((now, rest));
                 }
                 if down {
