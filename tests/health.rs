@@ -79,6 +79,14 @@ async fn check_answers_each_service_the_whole_server_and_unknown_names() {
     assert_eq!(check(&client, "Echo").await.unwrap(), Serving);
     assert_eq!(check(&client, "Feed").await.unwrap(), Serving);
     assert_eq!(check(&client, "Nope").await.unwrap(), ServiceUnknown);
+    // `watch` is a stream: called as unary it is refused, naming why.
+    let asked = HealthCheckRequest::default();
+    let wrong = client
+        .call::<_, HealthCheckResponse>("erpc.Health", "watch", asked)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::Unimplemented);
+    assert!(wrong.message().contains("streaming"), "{wrong}");
     server.health().set("Echo", NotServing);
     assert_eq!(check(&client, "Echo").await.unwrap(), NotServing);
     assert_eq!(check(&client, "Feed").await.unwrap(), Serving);

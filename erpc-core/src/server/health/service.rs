@@ -56,14 +56,8 @@ impl Service for HealthService {
                     async move { Ok(HealthCheckResponse { status }) }
                 }))
             }
-            WATCH => {
-                let status = crate::server::wrong_shape(SERVICE, WATCH, false);
-                Box::pin(async move { Err(status) })
-            }
-            other => {
-                let status = crate::server::unknown_method(SERVICE, other);
-                Box::pin(async move { Err(status) })
-            }
+            WATCH => failed(crate::server::wrong_shape(SERVICE, WATCH, true)),
+            other => failed(crate::server::unknown_method(SERVICE, other)),
         }
     }
 
@@ -87,14 +81,13 @@ impl Service for HealthService {
                     },
                 ))
             }
-            CHECK => {
-                let status = crate::server::wrong_shape(SERVICE, CHECK, true);
-                Box::pin(async move { Err(status) })
-            }
-            other => {
-                let status = crate::server::unknown_method(SERVICE, other);
-                Box::pin(async move { Err(status) })
-            }
+            CHECK => failed(crate::server::wrong_shape(SERVICE, CHECK, false)),
+            other => failed(crate::server::unknown_method(SERVICE, other)),
         }
     }
+}
+
+/// A call answered `status` at once.
+fn failed<T: Send + 'static>(status: Status) -> BoxFuture<'static, Result<T, Status>> {
+    Box::pin(std::future::ready(Err(status)))
 }
