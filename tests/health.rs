@@ -79,6 +79,7 @@ async fn check_answers_each_service_the_whole_server_and_unknown_names() {
     assert_eq!(check(&client, "Echo").await.unwrap(), Serving);
     assert_eq!(check(&client, "Feed").await.unwrap(), Serving);
     assert_eq!(check(&client, "Nope").await.unwrap(), ServiceUnknown);
+    assert_eq!(check(&client, "erpc.Health").await.unwrap(), Serving);
     // `watch` is a stream: called as unary it is refused, naming why.
     let asked = HealthCheckRequest::default();
     let wrong = client

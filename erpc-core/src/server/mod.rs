@@ -370,12 +370,13 @@ impl ServerBuilder {
         }
         let layers = self.layers;
         let health = self.health;
-        health.serve(self.services.keys().cloned());
         let mut services = self.services;
         if !self.no_health_service {
             let service = health::service::HealthService(health.clone());
             services.insert(health::service::SERVICE.to_owned(), Arc::new(service));
         }
+        // Every service served is known to health, `erpc.Health` included.
+        health.serve(services.keys().cloned());
         let services = services
             .into_iter()
             .map(|(name, service)| (name, Layered::wrap(service, &layers)))
@@ -568,10 +569,11 @@ impl ServerHandle {
     }
 
     /// Like [`ServerHandle::shutdown`], but gives up *waiting* after `limit`, deregistration
-    /// included (it gets at most half of it). `false` if calls were still running then. It
-    /// does not shorten the grace period: calls still running keep it (`shutdown_grace`,
-    /// default 10 s) in the background, then are answered `unavailable`; to stop sooner, set
-    /// a shorter `shutdown_grace`.
+    /// included (it gets at most half of it). `false` if calls, or jobs of its task queues,
+    /// were still running then. It does not shorten the grace period: calls still running
+    /// keep it (`shutdown_grace`, default 10 s) in the background, then are answered
+    /// `unavailable`; to stop sooner, set a shorter `shutdown_grace`. Task queues whose
+    /// drain it stops waiting for take no more jobs, and their jobs run on.
     pub async fn shutdown_timeout(self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         self.deregister_all((limit / 2).min(DEREGISTER_LIMIT)).await;
