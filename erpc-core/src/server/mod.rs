@@ -510,6 +510,7 @@ impl ServerHandle {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(slot.clone());
+            let slot = Arc::downgrade(&slot);
             let follow = health::registry::follow(slot, self.health.clone(), self.shutdown.clone());
             self.tracker.spawn(follow);
         }

@@ -2,7 +2,7 @@
 //! says so (or it is deregistered, by choice), so balanced clients stop calling this server
 //! for it; once `SERVING` again, it is marked serving (or registered) again.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -71,11 +71,22 @@ pub(crate) async fn close(slot: &Slot) -> Option<Box<dyn Registration>> {
 }
 
 /// Follow the health of `slot`'s service and tell the registry of every change, until
-/// `stop`. A registry that refuses is asked again every [`RETRY`].
-pub(crate) async fn follow(slot: Slot, health: Health, stop: CancellationToken) {
-    let (service, mode) = {
-        let registered = slot.lock().await;
-        (registered.instance.service.clone(), registered.mode)
+/// `stop` or until the slot is dropped. A registry that refuses is asked again every
+/// [`RETRY`]. Holds the slot weakly: a server handle dropped without a shutdown drops its
+/// registrations, which stop renewing (as a killed process's would), and this ends.
+pub(crate) async fn follow(
+    slot: Weak<tokio::sync::Mutex<Registered>>,
+    health: Health,
+    stop: CancellationToken,
+) {
+    let Some((service, mode)) = (match slot.upgrade() {
+        Some(slot) => {
+            let registered = slot.lock().await;
+            Some((registered.instance.service.clone(), registered.mode))
+        }
+        None => None,
+    }) else {
+        return;
     };
     if mode == HealthInRegistry::Off {
         return;
@@ -86,6 +97,9 @@ pub(crate) async fn follow(slot: Slot, health: Health, stop: CancellationToken) 
         let serving = health.status(&service) == ServingStatus::Serving;
         let mut retry = None;
         if serving != told {
+            let Some(slot) = slot.upgrade() else {
+                return;
+            };
             match apply(&slot, serving).await {
                 Ok(()) => told = serving,
                 Err(status) => {
