@@ -331,7 +331,8 @@ impl Balanced {
                 false => Ok(None),
             };
         };
-        if pools.loads[i].is_breaker_open() && !pinned {
+        let unusable = pools.loads[i].is_breaker_open() || !pools.current[i].instance.is_serving();
+        if unusable && !pinned {
             return Ok(None);
         }
         match ready_in(&pools.aligned[i]) {
