@@ -605,3 +605,123 @@ async fn a_follower_keeps_one_watch_past_the_default_deadlines() {
     );
     center.shutdown_timeout(Duration::from_secs(1)).await;
 }
+
+/// A provider of Whoami named `name` registered through `registry`, with a health check
+/// that fails while `down` is set (run every 50 ms), telling the registry as `mode` says.
+async fn checked_provider(
+    registry: &CenterRegistry,
+    name: &str,
+    down: &Arc<std::sync::atomic::AtomicBool>,
+    mode: erpc_core::server::HealthInRegistry,
+) -> ServerHandle {
+    let down = down.clone();
+    let check = erpc_core::server::HealthCheck::new("backend", move || {
+        let down = down.load(std::sync::atomic::Ordering::Relaxed);
+        async move {
+            if down {
+                Err("the backend is down".into())
+            } else {
+                Ok(())
+            }
+        }
+    })
+    .interval(Duration::from_millis(50));
+    erpc_core::Server::builder()
+        .add_service(support::WhoamiServer::new(support::Named(name.into())))
+        .health_check_with(check)
+        .health_in_registry(mode)
+        .register(
+            Arc::new(registry.clone()),
+            Instance {
+                id: name.into(),
+                ..Instance::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("provider serves")
+}
+
+/// Call until `want` holds of twenty calls in a row (the set of instances that answered
+/// them), and say how long that took; panic after 5 s.
+async fn answers_settle(
+    client: &support::WhoamiClient,
+    want: impl Fn(&std::collections::BTreeSet<String>) -> bool,
+) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let names = support::answering(client, 20).await;
+        if want(&names) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still answered by {names:?} after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A provider whose health check fails stops getting calls within a bound, whether its
+/// registration is marked NOT_SERVING or removed; once the check passes, calls come back.
+async fn failing_health_takes_a_provider_out_of_rotation(
+    mode: erpc_core::server::HealthInRegistry,
+) {
+    let center = center().await;
+    let registry = CenterRegistry::new([center.local_addr()])
+        .unwrap()
+        .ttl(Duration::from_secs(2));
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sick = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let a = checked_provider(&registry, "a", &healthy, mode).await;
+    let b = checked_provider(&registry, "b", &sick, mode).await;
+    let client = support::consumer(&registry).await;
+    answers_settle(&client, |names| names.len() == 2).await;
+
+    sick.store(true, std::sync::atomic::Ordering::Relaxed);
+    let out = answers_settle(&client, |names| !names.contains("b")).await;
+    // The check's interval (50 ms), the registry's update and the watch to the client; the
+    // bound leaves room for a loaded machine.
+    assert!(out < Duration::from_secs(2), "{mode:?}: out after {out:?}");
+    // And it stays out: the client does not drift back to it.
+    assert_eq!(
+        support::answering(&client, 50).await,
+        ["a".to_owned()].into()
+    );
+    let listed = support::subscribe(&registry).await.borrow().clone();
+    match mode {
+        erpc_core::server::HealthInRegistry::Mark => {
+            let b = listed.iter().find(|e| e.id == "b").expect("b stays listed");
+            assert_eq!(
+                b.instance.metadata.get(erpc_core::discovery::HEALTH_KEY),
+                Some(&"NOT_SERVING".to_owned())
+            );
+        }
+        _ => assert!(listed.iter().all(|e| e.id != "b"), "{listed:?}"),
+    }
+
+    sick.store(false, std::sync::atomic::Ordering::Relaxed);
+    let back = answers_settle(&client, |names| names.contains("b")).await;
+    assert!(
+        back < Duration::from_secs(2),
+        "{mode:?}: back after {back:?}"
+    );
+    println!("{mode:?}: out of rotation after {out:?}, back after {back:?}");
+    b.shutdown().await;
+    a.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_provider_failing_its_health_check_is_marked_and_skipped_then_comes_back() {
+    failing_health_takes_a_provider_out_of_rotation(erpc_core::server::HealthInRegistry::Mark)
+        .await;
+}
+
+#[tokio::test]
+async fn a_provider_failing_its_health_check_can_deregister_instead() {
+    failing_health_takes_a_provider_out_of_rotation(
+        erpc_core::server::HealthInRegistry::Deregister,
+    )
+    .await;
+}

@@ -10,8 +10,8 @@
 //! - [`CenterRegistry::follow_config`] follows config entries the same way.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -151,20 +151,27 @@ impl Register for CenterRegistry {
             .await?;
         let registry = self.clone();
         let held = Arc::new(AtomicU64::new(lease.id));
-        let renewer = tokio::spawn(renew(registry, instance, held.clone(), lease.ttl_ms));
+        let instance = Arc::new(Mutex::new(instance));
+        let renewer = tokio::spawn(renew(
+            registry,
+            instance.clone(),
+            held.clone(),
+            lease.ttl_ms,
+        ));
         Ok(Box::new(CenterRegistration {
             registry: self.clone(),
             lease: held,
+            instance,
             renewer,
         }))
     }
 }
 
 /// Keep a lease alive: renew every third of its TTL; register again (under a new lease,
-/// stored in `held`) if the center forgot it.
+/// stored in `held`) if the center forgot it, with the instance as last updated.
 async fn renew(
     registry: CenterRegistry,
-    instance: Instance,
+    instance: Arc<Mutex<Instance>>,
     held: Arc<AtomicU64>,
     mut ttl_ms: u64,
 ) {
@@ -177,6 +184,7 @@ async fn renew(
         match renewed {
             Ok(ttl) => ttl_ms = ttl,
             Err(e) if e.code() == Code::NotFound => {
+                let instance = lock(&instance).clone();
                 tracing::warn!(service = %instance.service, id = %instance.id, "lease lost; registering again");
                 let again = registry
                     .with_center(|c| {
@@ -201,7 +209,14 @@ struct CenterRegistration {
     registry: CenterRegistry,
     /// The lease the instance is registered under now.
     lease: Arc<AtomicU64>,
+    /// The instance as last registered: what the renewer registers again if the lease is
+    /// lost.
+    instance: Arc<Mutex<Instance>>,
     renewer: JoinHandle<()>,
+}
+
+fn lock(instance: &Mutex<Instance>) -> std::sync::MutexGuard<'_, Instance> {
+    instance.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[async_trait]
@@ -215,6 +230,34 @@ impl Registration for CenterRegistration {
             .with_center(|c| async move { c.release(lease).await })
             .await
             .map(|_| ())
+    }
+
+    /// Register the new details again (the center's `register` replaces an instance of the
+    /// same service and id under a new lease, ending the old one); the renewer takes the new
+    /// lease and, should it be lost, registers the new details.
+    async fn update(&self, instance: Instance) -> Result<(), Status> {
+        {
+            let current = lock(&self.instance);
+            if (&instance.service, &instance.id) != (&current.service, &current.id) {
+                return Err(Status::invalid_argument(format!(
+                    "an update must keep the instance's service and id ({:?}, {:?}), not change them to ({:?}, {:?})",
+                    current.service, current.id, instance.service, instance.id
+                )));
+            }
+        }
+        // Stored first: a renewer that finds its lease lost meanwhile registers these details,
+        // never the old ones over them.
+        *lock(&self.instance) = instance.clone();
+        let ttl_ms = self.registry.ttl.as_millis() as u64;
+        let lease = self
+            .registry
+            .with_center(|c| {
+                let instance = instance.clone();
+                async move { c.register(instance, ttl_ms).await }
+            })
+            .await?;
+        self.lease.store(lease.id, Ordering::Release);
+        Ok(())
     }
 }
 

@@ -256,8 +256,9 @@ impl Balanced {
         }
     }
 
-    /// Let the balancer pick; if that instance is backing off after a failed connection, or
-    /// its circuit breaker is open, take the next one that is not. Per call this costs one
+    /// Let the balancer pick; if that instance is backing off after a failed connection, its
+    /// circuit breaker is open, or its registration says it is not serving, take the next
+    /// one that is not. Per call this costs one
     /// read of the list and one lock; a pool's `Arc` is cloned only when a slot must be
     /// dialled.
     fn ready_next(&self, call: &Call<'_>) -> Result<Ready, Status> {
@@ -292,12 +293,20 @@ impl Balanced {
         let avoid = steer.avoid();
         let mut last_error = None;
         let mut open_breakers = 0;
+        let mut not_serving = 0;
         // A first pass without the instances to avoid; a second with them, when nothing
         // else could take the call (a retry to a tried instance beats no retry).
         let passes = if avoid.is_empty() { 1 } else { 2 };
         for pass in 0..passes {
             for k in 0..n {
                 let i = (first + k) % n;
+                // Its server's health says NOT_SERVING (a failing health check): its
+                // registration is marked, and it stays listed so its connections stay warm
+                // for its return.
+                if !pools.current[i].instance.is_serving() {
+                    not_serving += usize::from(pass == 0);
+                    continue;
+                }
                 if pools.loads[i].is_breaker_open() {
                     open_breakers += usize::from(pass == 0);
                     continue;
@@ -312,9 +321,21 @@ impl Balanced {
                 }
             }
         }
+        if not_serving == n {
+            return Err(Status::unavailable(format!(
+                "every instance of {:?} reports NOT_SERVING (its health)",
+                self.service
+            )));
+        }
         if open_breakers == n {
             return Err(Status::unavailable(format!(
                 "circuit breaker open: every instance of {:?} has its instance circuit breaker open (each half-opens after its open timeout)",
+                self.service
+            )));
+        }
+        if open_breakers + not_serving == n {
+            return Err(Status::unavailable(format!(
+                "every instance of {:?} reports NOT_SERVING or has its circuit breaker open",
                 self.service
             )));
         }
@@ -340,7 +361,8 @@ impl Balanced {
                 false => Ok(None),
             };
         };
-        if pools.loads[i].is_breaker_open() && !pinned {
+        let unusable = pools.loads[i].is_breaker_open() || !pools.current[i].instance.is_serving();
+        if unusable && !pinned {
             return Ok(None);
         }
         match ready_in(&pools.aligned[i]) {

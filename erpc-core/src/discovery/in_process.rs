@@ -91,6 +91,20 @@ impl Registration for InProcessRegistration {
         self.remove();
         Ok(())
     }
+
+    async fn update(&self, instance: Instance) -> Result<(), Status> {
+        if (instance.service.as_str(), instance.id.as_str()) != (&self.service, &self.id) {
+            return Err(Status::invalid_argument(format!(
+                "an update must keep the instance's service and id ({:?}, {:?}), not change them to ({:?}, {:?})",
+                self.service, self.id, instance.service, instance.id
+            )));
+        }
+        self.registry.update(&self.service, |list| {
+            list.retain(|i| i.id != instance.id);
+            list.push(instance);
+        });
+        Ok(())
+    }
 }
 
 impl Drop for InProcessRegistration {

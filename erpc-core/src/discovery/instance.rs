@@ -42,6 +42,15 @@ pub struct Instance {
     pub location: Option<(f64, f64)>,
 }
 
+/// The metadata key under which a server marks its registration with its health
+/// ([`crate::ServerBuilder::health_in_registry`]): `"NOT_SERVING"` while the service's
+/// health status is not `SERVING`, absent otherwise. Balanced clients skip an instance so
+/// marked ([`Instance::is_serving`]).
+pub const HEALTH_KEY: &str = "erpc.health";
+
+/// The value of [`HEALTH_KEY`] on a registration whose service is not serving.
+pub const NOT_SERVING: &str = "NOT_SERVING";
+
 /// The weight of an instance that names none.
 pub const DEFAULT_WEIGHT: u32 = 100;
 
@@ -74,6 +83,25 @@ impl Instance {
             addrs: vec![addr.into()],
             ..Instance::default()
         }
+    }
+
+    /// Whether calls may go to it: false only if its metadata says [`HEALTH_KEY`] =
+    /// [`NOT_SERVING`] (any other value, or none, is serving).
+    pub fn is_serving(&self) -> bool {
+        self.metadata
+            .get(HEALTH_KEY)
+            .is_none_or(|v| v != NOT_SERVING)
+    }
+
+    /// This instance marked serving or not (see [`HEALTH_KEY`]).
+    pub fn marked_serving(mut self, serving: bool) -> Instance {
+        if serving {
+            self.metadata.remove(HEALTH_KEY);
+        } else {
+            self.metadata
+                .insert(HEALTH_KEY.to_owned(), NOT_SERVING.to_owned());
+        }
+        self
     }
 
     /// The endpoint a client dials: the first address that parses, with the weight.

@@ -40,7 +40,7 @@ pub use balance::{
     NetworkQuality, P2c, Pick, Random, RoundRobin, Steer, Want, Weighted,
 };
 pub use in_process::InProcess;
-pub use instance::{DEFAULT_WEIGHT, Endpoint, Instance};
+pub use instance::{DEFAULT_WEIGHT, Endpoint, HEALTH_KEY, Instance, NOT_SERVING};
 pub use load::Load;
 pub use static_list::StaticList;
 pub use subset::Subset;
@@ -72,4 +72,17 @@ pub trait Register: Send + Sync + 'static {
 pub trait Registration: Send + Sync {
     /// Remove the instance now (a graceful shutdown), and stop renewing.
     async fn deregister(self: Box<Self>) -> Result<(), Status>;
+
+    /// Replace what is registered (metadata, weight, ...) of the same instance — the same
+    /// service and id — keeping it registered: how a server marks its health
+    /// ([`crate::discovery::HEALTH_KEY`]). Kept across renewals and re-registrations.
+    ///
+    /// The default answers `unimplemented`, and a server whose registry cannot update then
+    /// deregisters a service while it is not serving and registers it again once it is.
+    async fn update(&self, instance: Instance) -> Result<(), Status> {
+        let _ = instance;
+        Err(Status::unimplemented(
+            "this registry cannot update a registration in place",
+        ))
+    }
 }

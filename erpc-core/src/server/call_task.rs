@@ -235,6 +235,7 @@ mod tests {
                 observer: None,
                 config: Default::default(),
                 codecs: Default::default(),
+                workers: None,
             }),
             tx,
             in_flight,

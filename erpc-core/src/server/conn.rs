@@ -514,6 +514,20 @@ impl ServerEndpoint {
                 Err(status) => return self.refuse(&header, Refusal::Hook, status),
             }
         };
+        // The worker limit: a place to run or wait in, or a refusal before any task exists.
+        // Streams and the health service are not counted (see `Workers`).
+        let ticket = match &self.shared.workers {
+            Some(workers)
+                if !is_stream
+                    && service_name.as_str() != crate::server::health::service::SERVICE =>
+            {
+                match workers.admit() {
+                    Ok(ticket) => Some(ticket),
+                    Err(status) => return self.refuse(&header, Refusal::AtCapacity, status),
+                }
+            }
+            _ => None,
+        };
         let gate = admitted.take_gate();
         let stream = is_stream.then(|| {
             Arc::new(StreamState::new(Inbox::new(
@@ -623,7 +637,10 @@ impl ServerEndpoint {
                     observed,
                     gate,
                 };
-                spawn_holding(admitted, task.run())
+                match ticket {
+                    Some(ticket) => spawn_holding(admitted, ticket.run(task.run())),
+                    None => spawn_holding(admitted, task.run()),
+                }
             }
         };
         self.in_flight.attach(id, handle.abort_handle());

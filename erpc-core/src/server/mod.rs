@@ -6,6 +6,7 @@ pub mod admission;
 mod call_task;
 mod concurrency_limit;
 mod conn;
+pub mod health;
 mod in_flight;
 mod layer;
 mod method_concurrency;
@@ -18,7 +19,10 @@ mod peer_rate_limit;
 mod rate_limit;
 mod service;
 mod signal;
+mod slow_calls;
 mod stream_task;
+mod task_queue;
+mod workers;
 
 use std::collections::HashMap;
 use std::io;
@@ -34,6 +38,9 @@ use tokio_util::task::TaskTracker;
 pub use adaptive_limit::{AdaptiveLimit, AdaptiveSettings};
 pub use admission::{Admission, Admitted, CallHead, CallKind};
 pub use concurrency_limit::ConcurrencyLimit;
+pub use health::check::HealthCheck;
+pub use health::registry::HealthInRegistry;
+pub use health::{Health, ServingStatus};
 pub use layer::HandlerService;
 pub use method_concurrency::MethodConcurrencyLimit;
 pub use on_connect::Connecting;
@@ -46,9 +53,12 @@ pub use service::{
     server_streaming, unary, unknown_method, wrong_shape,
 };
 pub use signal::ShutdownSignals;
+pub use slow_calls::SlowCallLog;
+pub use task_queue::TaskQueue;
+pub use workers::Workers;
 
 use crate::config::ServerConfig;
-use crate::discovery::{Instance, Register, Registration};
+use crate::discovery::{Instance, Register};
 use crate::layer::{ErasableLayer, Stack};
 use crate::observe::{CloseReason, Observer, Side};
 use crate::server::layer::Layered;
@@ -67,6 +77,8 @@ pub(crate) struct Shared {
     pub observer: Option<Arc<dyn Observer>>,
     pub config: ServerConfig,
     pub codecs: Arc<Codecs>,
+    /// The handler worker limit, if one was set ([`ServerBuilder::workers`]).
+    pub workers: Option<Workers>,
 }
 
 /// Entry point: `Server::builder()`.
@@ -103,6 +115,13 @@ pub struct ServerBuilder {
     config: ServerConfig,
     codecs: Option<Codecs>,
     registry: Option<(Arc<dyn Register>, Instance)>,
+    /// Health: served as `erpc.Health` unless `serve_health` is false, fed by `checks`.
+    health: Health,
+    no_health_service: bool,
+    checks: Vec<HealthCheck>,
+    health_in_registry: HealthInRegistry,
+    workers: Option<Workers>,
+    task_queues: Vec<TaskQueue>,
 }
 
 impl ServerBuilder {
@@ -234,10 +253,76 @@ impl ServerBuilder {
         self
     }
 
+    /// Serve the built-in health service `erpc.Health` (check and watch each service's
+    /// status, as `grpc.health.v1`; PROTOCOL.md §15), or not. Default: served. Health is
+    /// kept either way (checks run, the registry hears of it, [`ServerHandle::health`]).
+    pub fn health(mut self, serve: bool) -> Self {
+        self.no_health_service = !serve;
+        self
+    }
+
+    /// The server's health, to hand to services before serving: they may set their own
+    /// status ([`Health::set`]). The same as [`ServerHandle::health`] once serving.
+    pub fn health_handle(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// Run `check` every 5 s ([`health::check::DEFAULT_INTERVAL`]) under a 2 s timeout
+    /// ([`health::check::DEFAULT_TIMEOUT`]), first as the server starts; while it fails
+    /// (an `Err`, a timeout or a panic), every service is `NOT_SERVING`. For another
+    /// interval, timeout or set of services, see [`ServerBuilder::health_check_with`].
+    pub fn health_check<F, Fut>(self, name: impl Into<String>, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), health::check::CheckError>> + Send + 'static,
+    {
+        self.health_check_with(HealthCheck::new(name, check))
+    }
+
+    /// Run `check` as it says (see [`HealthCheck`]). A check with the name of one added
+    /// before replaces it.
+    pub fn health_check_with(mut self, check: HealthCheck) -> Self {
+        self.checks.retain(|c| c.name() != check.name());
+        self.checks.push(check);
+        self
+    }
+
+    /// What the registry hears of each registered service's health. Default
+    /// [`HealthInRegistry::Mark`]: a service that is not `SERVING` stays registered,
+    /// marked so (metadata `erpc.health` = `NOT_SERVING`), and balanced clients skip it.
+    pub fn health_in_registry(mut self, mode: HealthInRegistry) -> Self {
+        self.health_in_registry = mode;
+        self
+    }
+
+    /// At most `workers` unary and oneway handlers running at once across the server; up
+    /// to `queue` more calls wait for a worker within their deadline, in arrival order;
+    /// more are refused `resource_exhausted` before anything is decoded or spawned. See
+    /// [`Workers`]. Default: no limit but `max_in_flight` per connection.
+    pub fn workers(mut self, workers: usize, queue: usize) -> Self {
+        self.workers = Some(Workers::new(workers, queue));
+        self
+    }
+
+    /// Drain `queue` on graceful shutdown, after the calls ended (they may still submit),
+    /// within the shutdown grace (`shutdown_grace`, default 10 s). See [`TaskQueue`].
+    pub fn task_queue(mut self, queue: &TaskQueue) -> Self {
+        self.task_queues.push(queue.clone());
+        self
+    }
+
+    /// Log calls slower than `threshold` at `warn` (see [`SlowCallLog`]; for a threshold
+    /// per method add `SlowCallLog::per_method` with [`ServerBuilder::middleware`]). A
+    /// layer: where it is added among the others decides what it measures.
+    pub fn slow_call_log(self, threshold: Duration) -> Self {
+        self.middleware(SlowCallLog::new(threshold))
+    }
+
     /// Register every service with `registry` once serving, keep the registrations alive,
     /// and deregister them first thing on shutdown. `template` gives what all the services'
     /// instances share (id, weight, version, group, tags, metadata); its addresses, if empty,
-    /// become the addresses actually bound, and its id, if empty, the first of them.
+    /// become the addresses actually bound, and its id, if empty, the first of them. Each
+    /// service's health is fed to its registration ([`ServerBuilder::health_in_registry`]).
     pub fn register(mut self, registry: Arc<dyn Register>, template: Instance) -> Self {
         self.registry = Some((registry, template));
         self
@@ -263,11 +348,10 @@ impl ServerBuilder {
         }
         let registry = self.registry.take();
         let names: Vec<String> = self.services.keys().cloned().collect();
+        let mode = self.health_in_registry;
         let handle = self.serve_listeners(listeners);
         if let Some((registry, template)) = registry
-            && let Err(status) = handle
-                .register_all(registry.as_ref(), template, names)
-                .await
+            && let Err(status) = handle.register_all(registry, template, names, mode).await
         {
             handle.shutdown().await;
             return Err(io::Error::other(format!("registering failed: {status}")));
@@ -297,8 +381,15 @@ impl ServerBuilder {
             tracing::error!("{why}; responses will not use it");
         }
         let layers = self.layers;
-        let services = self
-            .services
+        let health = self.health;
+        let mut services = self.services;
+        if !self.no_health_service {
+            let service = health::service::HealthService(health.clone());
+            services.insert(health::service::SERVICE.to_owned(), Arc::new(service));
+        }
+        // Every service served is known to health, `erpc.Health` included.
+        health.serve(services.keys().cloned());
+        let services = services
             .into_iter()
             .map(|(name, service)| (name, Layered::wrap(service, &layers)))
             .collect();
@@ -309,9 +400,13 @@ impl ServerBuilder {
             observer: self.observer,
             config: self.config,
             codecs: Arc::new(self.codecs.unwrap_or_default()),
+            workers: self.workers,
         });
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        for check in self.checks {
+            tracker.spawn(check.run(health.clone(), shutdown.clone()));
+        }
         let slots = Arc::new(Semaphore::new(shared.config.max_connections));
         let mut local_addrs = Vec::new();
         for acceptor in acceptors {
@@ -329,6 +424,10 @@ impl ServerBuilder {
             shutdown,
             tracker,
             registrations: Default::default(),
+            health,
+            task_queues: self.task_queues,
+            grace: shared.config.shutdown_grace,
+            workers: shared.workers.clone(),
         }
     }
 }
@@ -346,7 +445,12 @@ pub struct ServerHandle {
     local_addrs: Vec<Address>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    registrations: std::sync::Mutex<Vec<Box<dyn Registration>>>,
+    registrations: std::sync::Mutex<Vec<health::registry::Slot>>,
+    health: Health,
+    /// Drained after the calls, on graceful shutdown.
+    task_queues: Vec<TaskQueue>,
+    grace: Duration,
+    workers: Option<Workers>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -371,11 +475,23 @@ impl ServerHandle {
         &self.local_addrs[0]
     }
 
+    /// The server's health: read, watch or set each service's status.
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// The handler worker limit, if [`ServerBuilder::workers`] set one: how many handlers
+    /// run and how many calls wait now.
+    pub fn workers(&self) -> Option<&Workers> {
+        self.workers.as_ref()
+    }
+
     async fn register_all(
         &self,
-        registry: &dyn Register,
+        registry: Arc<dyn Register>,
         template: Instance,
         services: Vec<String>,
+        mode: HealthInRegistry,
     ) -> Result<(), Status> {
         let addrs: Vec<String> = if template.addrs.is_empty() {
             // A wildcard bind (0.0.0.0, [::]) says where to listen, not where to be reached:
@@ -401,11 +517,14 @@ impl ServerHandle {
                 addrs: addrs.clone(),
                 ..template.clone()
             };
-            let registration = registry.register(instance).await?;
+            let slot = health::registry::register(registry.clone(), instance, mode).await?;
             self.registrations
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(registration);
+                .push(slot.clone());
+            let slot = Arc::downgrade(&slot);
+            let follow = health::registry::follow(slot, self.health.clone(), self.shutdown.clone());
+            self.tracker.spawn(follow);
         }
         Ok(())
     }
@@ -414,12 +533,18 @@ impl ServerHandle {
     /// at once and for at most `limit`: an unreachable registry must not hold the shutdown
     /// up — the leases it could not remove expire by themselves.
     async fn deregister_all(&self, limit: Duration) {
-        let registrations =
+        let slots =
             std::mem::take(&mut *self.registrations.lock().unwrap_or_else(|p| p.into_inner()));
-        if registrations.is_empty() {
+        if slots.is_empty() {
             return;
         }
-        let all = futures_util::future::join_all(registrations.into_iter().map(|r| r.deregister()));
+        let all = futures_util::future::join_all(slots.iter().map(|slot| async move {
+            match health::registry::close(slot).await {
+                Some(registration) => registration.deregister().await,
+                // Deregistered already: its service is not serving.
+                None => Ok(()),
+            }
+        }));
         match tokio::time::timeout(limit, all).await {
             Ok(outcomes) => {
                 for status in outcomes.into_iter().filter_map(Result::err) {
@@ -434,29 +559,47 @@ impl ServerHandle {
     }
 
     /// Graceful shutdown: deregister from the registry (so clients stop picking this
-    /// server; at most [`DEREGISTER_LIMIT`]), stop accepting, send GOAWAY on every
-    /// connection, let running calls finish within the configured grace period, answer the
-    /// rest `unavailable`, then close.
+    /// server; at most [`DEREGISTER_LIMIT`]), set every health status `NOT_SERVING`, stop
+    /// accepting, send GOAWAY on every connection, let running calls finish within the
+    /// configured grace period, answer the rest `unavailable`, close; then drain the task
+    /// queues given to [`ServerBuilder::task_queue`] within the grace period again.
     pub async fn shutdown(self) {
         self.deregister_all(DEREGISTER_LIMIT).await;
+        self.health.shut_down();
         self.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;
+        self.drain_task_queues().await;
+    }
+
+    /// Drain every task queue at once, within the grace period; `true` if all finished.
+    async fn drain_task_queues(&self) -> bool {
+        let drains = self.task_queues.iter().map(|queue| queue.drain(self.grace));
+        futures_util::future::join_all(drains)
+            .await
+            .into_iter()
+            .all(|drained| drained)
     }
 
     /// Like [`ServerHandle::shutdown`], but gives up *waiting* after `limit`, deregistration
-    /// included (it gets at most half of it). `false` if calls were still running then. It
-    /// does not shorten the grace period: calls still running keep it (`shutdown_grace`,
-    /// default 10 s) in the background, then are answered `unavailable`; to stop sooner, set
-    /// a shorter `shutdown_grace`.
+    /// included (it gets at most half of it). `false` if calls, or jobs of its task queues,
+    /// were still running then. It does not shorten the grace period: calls still running
+    /// keep it (`shutdown_grace`, default 10 s) in the background, then are answered
+    /// `unavailable`; to stop sooner, set a shorter `shutdown_grace`. Task queues whose
+    /// drain it stops waiting for take no more jobs, and their jobs run on.
     pub async fn shutdown_timeout(self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         self.deregister_all((limit / 2).min(DEREGISTER_LIMIT)).await;
+        self.health.shut_down();
         self.shutdown.cancel();
         self.tracker.close();
-        tokio::time::timeout_at(deadline, self.tracker.wait())
+        let all = async {
+            self.tracker.wait().await;
+            self.drain_task_queues().await
+        };
+        tokio::time::timeout_at(deadline, all)
             .await
-            .is_ok()
+            .unwrap_or(false)
     }
 }
 

@@ -66,4 +66,17 @@ mod tests {
         l[1].started();
         assert_eq!(b.pick(&call, &c), 1);
     }
+
+    #[test]
+    fn an_instance_marked_not_serving_is_avoided_even_when_idle() {
+        let b = LeastOutstanding::default();
+        let (mut e, l) = testing::candidates(&[1, 1]);
+        let marked = (*e[0].instance).clone().marked_serving(false);
+        e[0].instance = std::sync::Arc::new(marked);
+        l[1].started();
+        let c = Candidates::new(&e, &l);
+        assert!(!c.usable(0) && c.usable(1));
+        let meta = Default::default();
+        assert_eq!(b.pick(&testing::call(&meta), &c), 1);
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! Instances that are suspect (a failed connection, or one that stopped answering) are
 //! skipped after the pick whatever the policy says — the client re-checks them in the
-//! background — and so are those whose circuit breaker is open; a policy may also avoid them
+//! background — and so are those whose circuit breaker is open or whose registration says
+//! they are not serving ([`crate::discovery::HEALTH_KEY`]); a policy may also avoid them
 //! itself ([`Candidates::usable`]).
 
 mod consistent_hash;
@@ -132,10 +133,11 @@ impl<'a> Candidates<'a> {
         &self.loads[i]
     }
 
-    /// Whether candidate `i` may take calls now: not suspect, breaker not open.
+    /// Whether candidate `i` may take calls now: not suspect, breaker not open, not marked
+    /// `NOT_SERVING` in its registration.
     pub fn usable(&self, i: usize) -> bool {
         let load = self.load(i);
-        !load.is_suspect() && !load.is_breaker_open()
+        !load.is_suspect() && !load.is_breaker_open() && self.endpoint(i).instance.is_serving()
     }
 
     /// The endpoints alone.

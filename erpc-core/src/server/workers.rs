@@ -1,0 +1,104 @@
+//! A server-wide handler worker limit: at most N handlers run at once; calls beyond that
+//! wait their turn (first come, first served) in a bounded queue, within their deadline,
+//! and calls beyond the queue are refused `resource_exhausted` before a task is spawned.
+//!
+//! Unlike [`super::ConcurrencyLimit`], which refuses at once, this lets a burst wait for a
+//! worker instead of failing, while the queue's bound keeps the wait (and the memory of the
+//! waiting calls) bounded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
+
+use crate::status::Status;
+
+/// The handler worker limit ([`crate::ServerBuilder::workers`]): `workers` unary and oneway
+/// handlers run at once across every connection; up to `queue` more calls wait for a worker
+/// (each within its deadline: one that passes is answered `deadline_exceeded` as usual);
+/// calls beyond both are refused `resource_exhausted` on arrival, before anything is decoded
+/// or spawned.
+///
+/// Streaming calls are not counted: they live as long as their client wants (watches,
+/// subscriptions) and would hold a worker each for that long; their own flow control and
+/// [`super::ConcurrencyLimit`] bound them. The built-in `erpc.Health` is not counted either,
+/// so a busy server still answers its health checks.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    workers: usize,
+    queue: usize,
+    /// One permit per worker; tokio's semaphore serves waiters in order.
+    running: Semaphore,
+    /// Calls admitted: running or waiting. At most `workers + queue`.
+    admitted: AtomicUsize,
+}
+
+impl Workers {
+    /// `workers` handlers at once (at least 1), `queue` more waiting (0: none wait).
+    pub fn new(workers: usize, queue: usize) -> Workers {
+        let workers = workers.max(1);
+        Workers {
+            inner: Arc::new(Inner {
+                workers,
+                queue,
+                running: Semaphore::new(workers),
+                admitted: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Handlers running now.
+    pub fn running(&self) -> usize {
+        self.inner.workers - self.inner.running.available_permits()
+    }
+
+    /// Calls waiting for a worker now.
+    pub fn waiting(&self) -> usize {
+        self.inner
+            .admitted
+            .load(Ordering::Acquire)
+            .saturating_sub(self.running())
+    }
+
+    /// Admit a call (it will run or wait), or refuse it: the queue is full.
+    pub(crate) fn admit(&self) -> Result<Ticket, Status> {
+        let inner = &self.inner;
+        let bound = inner.workers + inner.queue;
+        inner
+            .admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < bound).then_some(n + 1)
+            })
+            .map(|_| Ticket(inner.clone()))
+            .map_err(|_| {
+                Status::resource_exhausted(format!(
+                    "server: all {} workers busy and {} calls already waiting for one (ServerBuilder::workers)",
+                    inner.workers, inner.queue
+                ))
+            })
+    }
+}
+
+/// An admitted call's place: it runs once [`Ticket::run`] has a worker for it; dropped, it
+/// frees its place in the queue (and its worker).
+pub(crate) struct Ticket(Arc<Inner>);
+
+impl Ticket {
+    /// Wait for a worker, then run `task` on it.
+    pub(crate) async fn run<F: std::future::Future<Output = ()>>(self, task: F) {
+        // Never closed, so never an error; if it were, the call runs rather than hangs.
+        let _worker = self.0.running.acquire().await.ok();
+        task.await
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
