@@ -91,6 +91,8 @@ pub struct ServerBuilder {
     config: ServerConfig,
     codecs: Option<Codecs>,
     registry: Option<(Arc<dyn Register>, Instance)>,
+    /// Serve `erpc.Reflection` unless false was asked ([`ServerBuilder::reflection`]).
+    no_reflection: bool,
 }
 
 impl ServerBuilder {
@@ -98,6 +100,14 @@ impl ServerBuilder {
     pub fn add_service(mut self, service: impl Service) -> Self {
         self.services
             .insert(service.name().to_owned(), Arc::new(service));
+        self
+    }
+
+    /// Serve the built-in reflection service `erpc.Reflection` (every service's methods,
+    /// their call kinds, idempotency and types; PROTOCOL.md §16), or not. Default: served.
+    /// It goes through the server's layers and admission hooks like any service.
+    pub fn reflection(mut self, serve: bool) -> Self {
+        self.no_reflection = !serve;
         self
     }
 
@@ -285,11 +295,19 @@ impl ServerBuilder {
             tracing::error!("{why}; responses will not use it");
         }
         let layers = self.layers;
-        let services = self
-            .services
+        // Reflection describes the final set of services, itself included: its catalogue
+        // is filled once that set is known, below.
+        let catalogue = crate::reflection::service::Catalogue::default();
+        let mut services = self.services;
+        if !self.no_reflection {
+            let service = crate::reflection::service::ReflectionService(catalogue.clone());
+            services.insert(crate::reflection::SERVICE.to_owned(), Arc::new(service));
+        }
+        let services: HashMap<String, Arc<dyn Service>> = services
             .into_iter()
             .map(|(name, service)| (name, Layered::wrap(service, &layers)))
             .collect();
+        let _ = catalogue.set(crate::reflection::service::catalogue(services.values()));
         let shared = Arc::new(Shared {
             services,
             admission: self.admission,
