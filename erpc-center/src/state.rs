@@ -276,12 +276,14 @@ impl CenterState {
             .collect()
     }
 
-    /// The instances of `service` that pass `filter`, and the revision they are current at.
+    /// The instances of `service` (`""`: of every service) that pass `filter`, and the
+    /// revision they are current at.
     pub fn discover(&self, service: &str, filter: &Filter) -> (Vec<Instance>, u64) {
+        // "" is every service (as for watches): what `erpc list` shows.
         let instances = self
             .instances
             .range((service.to_owned(), String::new())..)
-            .take_while(|((s, _), _)| s == service)
+            .take_while(|((s, _), _)| service.is_empty() || s == service)
             .map(|(_, reg)| &reg.instance)
             .filter(|i| filter.matches(i))
             .cloned()
