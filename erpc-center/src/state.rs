@@ -403,6 +403,18 @@ mod tests {
     }
 
     #[test]
+    fn discovering_no_service_lists_every_service() {
+        let mut r = CenterState::default();
+        let now = Instant::now();
+        r.register(inst("b", "2"), TTL, now);
+        r.register(inst("a", "1"), TTL, now);
+        r.register(inst("b", "1"), TTL, now);
+        let all = r.discover("", &Filter::default()).0;
+        assert_eq!(all, vec![inst("a", "1"), inst("b", "1"), inst("b", "2")]);
+        assert_eq!(r.discover("b", &Filter::default()).0.len(), 2);
+    }
+
+    #[test]
     fn releasing_a_replaced_lease_leaves_the_new_registration() {
         let mut r = CenterState::default();
         let now = Instant::now();

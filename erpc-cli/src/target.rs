@@ -32,6 +32,10 @@ impl Target<'_> {
             .connect_timeout(Duration::from_secs(5));
         if self.is_address() {
             return builder.connect(self.target).await.map_err(|status| {
+                // The engine's dial errors name the address already; others are given it.
+                if status.message().contains(self.target) {
+                    return Failure::Call(status);
+                }
                 Failure::Call(erpc_core::Status::new(
                     status.code(),
                     format!("cannot reach {}: {}", self.target, status.message()),
