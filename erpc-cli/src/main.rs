@@ -51,6 +51,29 @@ struct TargetArgs {
     center: Option<String>,
 }
 
+/// A method to call, where, with what: shared by `call` and `bench`.
+#[derive(clap::Args)]
+struct Invocation {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// SERVICE.METHOD
+    method: String,
+    /// The request as JSON (stdin if absent or `-`); for client and bidirectional streams,
+    /// JSON lines.
+    request: Option<String>,
+    #[command(flatten)]
+    call: CallArgs,
+}
+
+impl Invocation {
+    /// The service, the method and the call options, or why they are bad input.
+    fn parts(&self) -> Result<(&str, &str, erpc_core::CallOptions), Failure> {
+        let (service, method) = call::split_method(&self.method)?;
+        let options = call::options(&self.call.headers, self.call.timeout)?;
+        Ok((service, method, options))
+    }
+}
+
 /// What every call carries.
 #[derive(clap::Args)]
 struct CallArgs {
@@ -102,13 +125,7 @@ enum Command {
     /// JSON lines both ways.
     Call {
         #[command(flatten)]
-        target: TargetArgs,
-        /// SERVICE.METHOD
-        method: String,
-        /// The request as JSON; for client and bidirectional streams, JSON lines.
-        request: Option<String>,
-        #[command(flatten)]
-        call: CallArgs,
+        invocation: Invocation,
         /// The method's kind, for servers without reflection: unary, oneway,
         /// server_stream, client_stream, bidi_stream.
         #[arg(long, value_parser = parse_kind)]
@@ -118,13 +135,7 @@ enum Command {
     /// status codes.
     Bench {
         #[command(flatten)]
-        target: TargetArgs,
-        /// SERVICE.METHOD
-        method: String,
-        /// The request as JSON (stdin if absent or `-`).
-        request: Option<String>,
-        #[command(flatten)]
-        call: CallArgs,
+        invocation: Invocation,
         /// Concurrent callers.
         #[arg(short = 'c', long, default_value_t = 50)]
         concurrency: usize,
@@ -206,34 +217,24 @@ async fn run(command: Command) -> Result<(), Failure> {
             let client = connect(&target, 1).await?;
             describe::run(&client, service.as_deref().unwrap_or(""), json).await
         }
-        Command::Call {
-            target,
-            method,
-            request,
-            call,
-            kind,
-        } => {
-            let (service, method) = call::split_method(&method)?;
-            let options = call::options(&call.headers, call.timeout)?;
-            let client = connect(&target, 1).await?;
+        Command::Call { invocation, kind } => {
+            let (service, method, options) = invocation.parts()?;
+            let client = connect(&invocation.target, 1).await?;
             let kind = call::kind(&client, service, method, kind).await?;
-            call::run(&client, service, method, kind, request.as_deref(), options).await
+            let request = invocation.request.as_deref();
+            call::run(&client, service, method, kind, request, options).await
         }
         Command::Bench {
-            target,
-            method,
-            request,
-            call,
+            invocation,
             concurrency,
             duration,
             total,
             connections,
             json,
         } => {
-            let (service, method) = call::split_method(&method)?;
-            let options = call::options(&call.headers, call.timeout)?;
-            let request = call::request(request.as_deref()).await?;
-            let client = connect(&target, connections.max(1)).await?;
+            let (service, method, options) = invocation.parts()?;
+            let request = call::request(invocation.request.as_deref()).await?;
+            let client = connect(&invocation.target, connections.max(1)).await?;
             let kind = call::kind(&client, service, method, None).await?;
             if kind != MethodKind::Unary {
                 return Err(Failure::usage(format!(
