@@ -445,7 +445,10 @@ async fn retries_never_extend_the_deadline() {
     println!(
         "100 calls with a {timeout:?} deadline, every attempt failing after 1-5 ms, backoff up to 500 ms: {attempts} attempts, worst overrun {overrun:?}"
     );
-    assert!(attempts > 200, "{attempts} attempts: the calls were retried");
+    assert!(
+        attempts > 200,
+        "{attempts} attempts: the calls were retried"
+    );
     // Each attempt carries what is left of the call's deadline; none starts after it.
     assert!(
         overrun < Duration::from_millis(75),
