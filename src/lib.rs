@@ -89,6 +89,10 @@ pub struct ReadmeDoctests;
 
 pub use erpc_core::*;
 pub use erpc_macros::service;
+/// The `schemars` crate reflection's JSON Schemas come from (feature `schema`): derive
+/// `erpc::schemars::JsonSchema` on argument and result types to have their schemas reported.
+#[cfg(feature = "schema")]
+pub use schemars;
 
 /// The codec crate: the [`codec::Codec`] trait for custom codecs, compression functions.
 pub use erpc_codec as codec;

@@ -61,7 +61,7 @@ pub trait Center {
     /// registration of the same (service, id), made under another lease by a restarted
     /// provider. Returns the revision (the current one if nothing was removed).
     async fn release(&self, lease: u64) -> Result<u64, Status>;
-    /// The instances of a service that pass the filter.
+    /// The instances of a service (`""`: of every service) that pass the filter.
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status>;
     /// Every instance change of `service` ("" for all) after `from_revision` of history
     /// `epoch` (a listing's; 0 for unchecked), then live changes as they happen.

@@ -276,12 +276,14 @@ impl CenterState {
             .collect()
     }
 
-    /// The instances of `service` that pass `filter`, and the revision they are current at.
+    /// The instances of `service` (`""`: of every service) that pass `filter`, and the
+    /// revision they are current at.
     pub fn discover(&self, service: &str, filter: &Filter) -> (Vec<Instance>, u64) {
+        // "" is every service (as for watches): what `erpc list` shows.
         let instances = self
             .instances
             .range((service.to_owned(), String::new())..)
-            .take_while(|((s, _), _)| s == service)
+            .take_while(|((s, _), _)| service.is_empty() || s == service)
             .map(|(_, reg)| &reg.instance)
             .filter(|i| filter.matches(i))
             .cloned()
@@ -398,6 +400,18 @@ mod tests {
         assert_eq!(revs, vec![3, 4]);
         assert!(r.since(4, 0).unwrap().is_empty());
         assert_eq!(r.discover("a", &Filter::default()).0, vec![inst("a", "2")]);
+    }
+
+    #[test]
+    fn discovering_no_service_lists_every_service() {
+        let mut r = CenterState::default();
+        let now = Instant::now();
+        r.register(inst("b", "2"), TTL, now);
+        r.register(inst("a", "1"), TTL, now);
+        r.register(inst("b", "1"), TTL, now);
+        let all = r.discover("", &Filter::default()).0;
+        assert_eq!(all, vec![inst("a", "1"), inst("b", "1"), inst("b", "2")]);
+        assert_eq!(r.discover("b", &Filter::default()).0.len(), 2);
     }
 
     #[test]

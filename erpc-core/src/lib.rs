@@ -79,6 +79,7 @@ pub mod per_method;
 pub mod protocol;
 #[cfg(feature = "rate-limit")]
 pub mod rate;
+pub mod reflection;
 mod retry_after;
 pub mod server;
 pub mod status;
@@ -113,6 +114,8 @@ pub use stream::{Event, ServerStream, Streaming};
 pub mod __private {
     // The dispatch helpers generated code calls; a hand-written `Service` reaches them as
     // `erpc::server::unary` and so on.
+    pub use crate::reflection::schema::{NoSchema, SchemaProbe, WithSchema};
+    pub use crate::reflection::{MethodDescriptor, MethodKind, ServiceDescriptor, TypeDescriptor};
     pub use crate::server::{
         bidi_streaming, client_streaming, oneway, server_streaming, unary, unknown_method,
         wrong_shape,

@@ -209,6 +209,7 @@ fn expand_server(service: &Service) -> TokenStream {
 pub(crate) fn service_identity(service: &Service) -> TokenStream {
     let name = &service.name;
     let method_names = service.method_names();
+    let descriptor = service_descriptor(service);
     quote! {
         fn name(&self) -> &str {
             #name
@@ -217,7 +218,89 @@ pub(crate) fn service_identity(service: &Service) -> TokenStream {
         fn methods(&self) -> &[&'static str] {
             &[#(#method_names),*]
         }
+
+        #descriptor
     }
+}
+
+/// `Service::descriptor`: a static description of the service for reflection (call kinds,
+/// idempotency, the types as written, and their JSON Schemas where the facade's `schema`
+/// feature is on and the types derive `schemars::JsonSchema`).
+fn service_descriptor(service: &Service) -> TokenStream {
+    let krate = &service.krate;
+    let name = &service.name;
+    let methods = service.methods.iter().map(|m| {
+        let method = m.ident.to_string();
+        let idempotent = m.idempotent;
+        let request = request_type(m);
+        let unit = quote!(());
+        let (kind, argument, result) = match &m.kind {
+            Kind::Unary { ok, .. } => (quote!(Unary), request, quote!(#ok)),
+            Kind::Oneway => (quote!(Oneway), request, unit),
+            Kind::Stream {
+                input,
+                output_item,
+                ok,
+                ..
+            } => match (input, output_item) {
+                (Some(input), Some(item)) => (quote!(BidiStream), quote!(#input), quote!(#item)),
+                (Some(input), None) => (quote!(ClientStream), quote!(#input), quote!(#ok)),
+                (None, Some(item)) => (quote!(ServerStream), request, quote!(#item)),
+                (None, None) => (quote!(Unary), request, quote!(#ok)),
+            },
+        };
+        let ty = |ty: &TokenStream| {
+            let written = type_name(ty);
+            quote! {
+                #krate::__private::TypeDescriptor {
+                    name: #written,
+                    schema: || {
+                        #[allow(unused_imports)]
+                        use #krate::__private::{NoSchema as _, WithSchema as _};
+                        (&&#krate::__private::SchemaProbe::<#ty>::NEW).schema()
+                    },
+                }
+            }
+        };
+        let (argument, result) = (ty(&argument), ty(&result));
+        quote! {
+            #krate::__private::MethodDescriptor {
+                name: #method,
+                kind: #krate::__private::MethodKind::#kind,
+                idempotent: #idempotent,
+                argument: #argument,
+                result: #result,
+            }
+        }
+    });
+    quote! {
+        fn descriptor(&self) -> ::core::option::Option<&'static #krate::__private::ServiceDescriptor> {
+            static DESCRIPTOR: #krate::__private::ServiceDescriptor = #krate::__private::ServiceDescriptor {
+                name: #name,
+                methods: &[#(#methods),*],
+            };
+            ::core::option::Option::Some(&DESCRIPTOR)
+        }
+    }
+}
+
+/// A type as written, without the spaces token printing puts around punctuation.
+fn type_name(ty: &TokenStream) -> String {
+    let mut out = ty.to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("( ", "("),
+        (" )", ")"),
+        ("& ", "&"),
+    ] {
+        out = out.replace(from, to);
+    }
+    out
 }
 
 fn expand_client(service: &Service) -> TokenStream {

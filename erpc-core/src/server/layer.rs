@@ -45,6 +45,10 @@ impl Service for Layered {
         self.inner.methods()
     }
 
+    fn descriptor(&self) -> Option<&'static crate::reflection::ServiceDescriptor> {
+        self.inner.descriptor()
+    }
+
     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>> {
         self.chain.oneshot(request)
     }

@@ -122,6 +122,8 @@ pub struct ServerBuilder {
     health_in_registry: HealthInRegistry,
     workers: Option<Workers>,
     task_queues: Vec<TaskQueue>,
+    /// Serve `erpc.Reflection` unless false was asked ([`ServerBuilder::reflection`]).
+    no_reflection: bool,
 }
 
 impl ServerBuilder {
@@ -129,6 +131,14 @@ impl ServerBuilder {
     pub fn add_service(mut self, service: impl Service) -> Self {
         self.services
             .insert(service.name().to_owned(), Arc::new(service));
+        self
+    }
+
+    /// Serve the built-in reflection service `erpc.Reflection` (every service's methods,
+    /// their call kinds, idempotency and types; PROTOCOL.md §16), or not. Default: served.
+    /// It goes through the server's layers and admission hooks like any service.
+    pub fn reflection(mut self, serve: bool) -> Self {
+        self.no_reflection = !serve;
         self
     }
 
@@ -382,17 +392,25 @@ impl ServerBuilder {
         }
         let layers = self.layers;
         let health = self.health;
+        // Reflection describes the final set of services, itself and `erpc.Health`
+        // included: its catalogue is filled once that set is known, below.
+        let catalogue = crate::reflection::service::Catalogue::default();
         let mut services = self.services;
         if !self.no_health_service {
             let service = health::service::HealthService(health.clone());
             services.insert(health::service::SERVICE.to_owned(), Arc::new(service));
         }
+        if !self.no_reflection {
+            let service = crate::reflection::service::ReflectionService(catalogue.clone());
+            services.insert(crate::reflection::SERVICE.to_owned(), Arc::new(service));
+        }
         // Every service served is known to health, `erpc.Health` included.
         health.serve(services.keys().cloned());
-        let services = services
+        let services: HashMap<String, Arc<dyn Service>> = services
             .into_iter()
             .map(|(name, service)| (name, Layered::wrap(service, &layers)))
             .collect();
+        let _ = catalogue.set(crate::reflection::service::catalogue(services.values()));
         let shared = Arc::new(Shared {
             services,
             admission: self.admission,

@@ -285,6 +285,12 @@ pub trait Service: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// The names of its methods, for listings and tools.
     fn methods(&self) -> &[&'static str];
+    /// What it says of itself for reflection (`erpc.Reflection`, PROTOCOL.md §16): each
+    /// method's call kind, idempotency and types. `#[erpc::service]` writes one; the default,
+    /// `None`, reports the method names alone.
+    fn descriptor(&self) -> Option<&'static crate::reflection::ServiceDescriptor> {
+        None
+    }
     /// Handle one call. An unknown method should answer [`Status::unimplemented`].
     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>>;
     /// Handle one streaming call: return the stream of responses (an `Err` ends the call at

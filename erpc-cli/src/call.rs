@@ -1,0 +1,229 @@
+//! `erpc call`: one call of any method by name, in JSON. The method's kind comes from the
+//! server's reflection; requests and responses are JSON (one document, or JSON lines for
+//! streams).
+
+use std::time::Duration;
+
+use erpc_core::reflection::MethodKind;
+use erpc_core::{CallOptions, Client, CodecId, Metadata};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+use crate::failure::{Failure, parse_json};
+use crate::reflect;
+
+/// `SERVICE.METHOD` split at its last dot (service names may hold dots: `erpc.Reflection`).
+pub fn split_method(full: &str) -> Result<(&str, &str), Failure> {
+    match full.rsplit_once('.') {
+        Some((service, method)) if !service.is_empty() && !method.is_empty() => {
+            Ok((service, method))
+        }
+        _ => Err(Failure::usage(format!(
+            "{full:?} is not SERVICE.METHOD (e.g. Greeter.hello)"
+        ))),
+    }
+}
+
+/// The options of every call: JSON, the `-H key:value` metadata, the timeout.
+pub fn options(headers: &[String], timeout: Option<Duration>) -> Result<CallOptions, Failure> {
+    let mut metadata = Metadata::new();
+    for header in headers {
+        let Some((key, value)) = header.split_once(':') else {
+            return Err(Failure::usage(format!("-H {header:?} is not key:value")));
+        };
+        if key.trim().is_empty() {
+            return Err(Failure::usage(format!("-H {header:?} has an empty key")));
+        }
+        metadata.insert(key.trim().to_owned(), value.trim_start().to_owned());
+    }
+    Ok(CallOptions {
+        timeout,
+        metadata,
+        codec: Some(CodecId::JSON),
+        ..CallOptions::default()
+    })
+}
+
+/// The method's kind: what reflection says, else `asked` (`--kind`), else unary.
+pub async fn kind(
+    client: &Client,
+    service: &str,
+    method: &str,
+    asked: Option<MethodKind>,
+) -> Result<MethodKind, Failure> {
+    if let Some(kind) = asked {
+        return Ok(kind);
+    }
+    let described = reflect::method(client, service, method).await?;
+    Ok(described.and_then(|m| m.kind).unwrap_or(MethodKind::Unary))
+}
+
+/// The one request: `arg`, or stdin when it is absent or `-`.
+pub async fn request(arg: Option<&str>) -> Result<Value, Failure> {
+    match arg {
+        Some(text) if text != "-" => parse_json(text, "the request"),
+        _ => {
+            let mut text = String::new();
+            tokio::io::stdin()
+                .read_to_string(&mut text)
+                .await
+                .map_err(|e| Failure::usage(format!("reading the request from stdin: {e}")))?;
+            parse_json(&text, "the request on stdin")
+        }
+    }
+}
+
+/// The requests of a client or bidirectional stream: JSON lines of `arg`, or of stdin when
+/// it is absent or `-` (read as they come, so a bidirectional call is interactive). Every
+/// line is parsed before it is sent; a bad one ends the command with exit code 2.
+async fn stream_requests(
+    arg: Option<&str>,
+) -> Result<tokio::sync::mpsc::Receiver<Result<Value, Failure>>, Failure> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    match arg {
+        Some(text) if text != "-" => {
+            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            tokio::spawn(send_lines(
+                futures_util::stream::iter(lines),
+                "request line",
+                tx,
+            ));
+        }
+        _ => {
+            let lines = tokio_stream_lines(tokio::io::BufReader::new(tokio::io::stdin()));
+            tokio::spawn(send_lines(lines, "stdin line", tx));
+        }
+    }
+    Ok(rx)
+}
+
+fn tokio_stream_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(
+    reader: R,
+) -> impl futures_util::Stream<Item = String> + Send + Unpin {
+    Box::pin(futures_util::stream::unfold(
+        reader.lines(),
+        |mut lines| async move {
+            match lines.next_line().await {
+                Ok(Some(line)) => Some((line, lines)),
+                _ => None,
+            }
+        },
+    ))
+}
+
+async fn send_lines(
+    mut lines: impl futures_util::Stream<Item = String> + Unpin,
+    what: &str,
+    tx: tokio::sync::mpsc::Sender<Result<Value, Failure>>,
+) {
+    let mut n = 0;
+    while let Some(line) = lines.next().await {
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = parse_json(&line, &format!("{what} {n}"));
+        let stop = parsed.is_err();
+        if tx.send(parsed).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Make the call and print what it answers: a unary response as pretty JSON, stream
+/// responses as JSON lines, nothing for oneway.
+pub async fn run(
+    client: &Client,
+    service: &str,
+    method: &str,
+    kind: MethodKind,
+    arg: Option<&str>,
+    options: CallOptions,
+) -> Result<(), Failure> {
+    let (service, method) = (service.to_owned(), method.to_owned());
+    match kind {
+        MethodKind::Unary => {
+            let request = request(arg).await?;
+            let answer: Value = client
+                .call(service, method, request)
+                .options(options)
+                .await?;
+            print_pretty(&answer);
+        }
+        MethodKind::Oneway => {
+            let request = request(arg).await?;
+            client
+                .oneway(service, method, request)
+                .options(options)
+                .await?;
+        }
+        MethodKind::ServerStream => {
+            let request = request(arg).await?;
+            let responses = client
+                .server_stream::<Value, Value>(service, method, request)
+                .options(options)
+                .await?;
+            print_lines(responses).await?;
+        }
+        MethodKind::ClientStream | MethodKind::BidiStream => {
+            let mut requests = stream_requests(arg).await?;
+            // A bad line stops the requests; it is reported once the call is over.
+            let (bad_tx, mut bad_rx) = tokio::sync::oneshot::channel::<Failure>();
+            let mut bad_tx = Some(bad_tx);
+            let values = futures_util::stream::poll_fn(move |cx| match requests.poll_recv(cx) {
+                std::task::Poll::Ready(Some(Ok(v))) => std::task::Poll::Ready(Some(v)),
+                std::task::Poll::Ready(Some(Err(failure))) => {
+                    if let Some(tx) = bad_tx.take() {
+                        let _ = tx.send(failure);
+                    }
+                    std::task::Poll::Ready(None)
+                }
+                std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            });
+            let outcome = if kind == MethodKind::ClientStream {
+                client
+                    .client_stream::<Value, Value>(service, method, values)
+                    .options(options)
+                    .await
+                    .map(|answer| print_pretty(&answer))
+                    .map_err(Failure::from)
+            } else {
+                match client
+                    .bidi_stream::<Value, Value>(service, method, values)
+                    .options(options)
+                    .await
+                {
+                    Ok(responses) => print_lines(responses).await,
+                    Err(status) => Err(status.into()),
+                }
+            };
+            if let Ok(bad) = bad_rx.try_recv() {
+                return Err(bad);
+            }
+            outcome?;
+        }
+    }
+    Ok(())
+}
+
+fn print_pretty(value: &Value) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(_) => println!("{value}"),
+    }
+}
+
+/// Each response on a line of its own, as it arrives; the stream's error, if it ends in one.
+async fn print_lines(mut responses: erpc_core::Streaming<Value>) -> Result<(), Failure> {
+    use std::io::Write;
+    while let Some(value) = responses.message().await? {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) ends the command quietly.
+        if writeln!(out, "{value}").and_then(|_| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}

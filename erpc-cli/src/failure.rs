@@ -1,0 +1,49 @@
+//! Why a command failed, and the exit code a script sees for it.
+
+use erpc_core::Status;
+
+/// A failed command: printed on stderr as one line a person can act on.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input: arguments, JSON, an unknown service or method. Exit code 2.
+    Usage(String),
+    /// The call (or the center, or the connection) failed with this status. Exit code 1;
+    /// stderr says `CODE: message` (`unavailable: connection refused by tcp://…`).
+    Call(Status),
+}
+
+impl Failure {
+    /// Exit code 2 with `message`.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure::Usage(message.into())
+    }
+
+    /// The process exit code: 1 for a failed call, 2 for bad input.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Call(_) => 1,
+            Failure::Usage(_) => 2,
+        }
+    }
+
+    /// The line printed on stderr.
+    pub fn line(&self) -> String {
+        match self {
+            Failure::Usage(message) => format!("erpc: {message}"),
+            Failure::Call(status) => format!("{}: {}", status.code(), status.message()),
+        }
+    }
+}
+
+impl From<Status> for Failure {
+    fn from(status: Status) -> Failure {
+        Failure::Call(status)
+    }
+}
+
+/// Parse `text` as JSON, saying where it is not: `what` names the input (`the request`,
+/// `stdin line 3`).
+pub fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, Failure> {
+    // serde_json's message ends with the position: "… at line 1 column 10".
+    serde_json::from_str(text).map_err(|e| Failure::usage(format!("{what} is not JSON: {e}")))
+}

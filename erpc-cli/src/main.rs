@@ -1,0 +1,270 @@
+//! `erpc`: the command line for any erpc service, without its code.
+//!
+//! ```text
+//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE]
+//! erpc watch    --center tcp://127.0.0.1:7070 [SERVICE]
+//! erpc describe tcp://127.0.0.1:7000 [SERVICE]
+//! erpc call     tcp://127.0.0.1:7000 Greeter.hello '"world"'
+//! erpc bench    tcp://127.0.0.1:7000 Greeter.hello '"world"' -c 64 -z 10s
+//! ```
+//!
+//! Calls are made in JSON (servers answer in the codec they were asked in); the method's
+//! call kind comes from the server's reflection (`erpc.Reflection`, PROTOCOL.md §16).
+//! Exit codes: 0 done; 1 the call, the connection or the center failed (stderr:
+//! `CODE: message`); 2 bad input (arguments, JSON, an unknown service or method).
+
+mod bench;
+mod call;
+mod describe;
+mod failure;
+mod reflect;
+mod registry;
+mod target;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use erpc_core::reflection::MethodKind;
+
+use failure::Failure;
+use target::Target;
+
+#[derive(Parser)]
+#[command(
+    name = "erpc",
+    version,
+    about = "Call, describe, list, watch and bench erpc services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a call goes.
+#[derive(clap::Args)]
+struct TargetArgs {
+    /// An address (tcp://HOST:PORT, unix:///PATH, …), or a service name with --center.
+    target: String,
+    /// The registry center to resolve a service name through.
+    #[arg(long, env = "ERPC_CENTER")]
+    center: Option<String>,
+}
+
+/// A method to call, where, with what: shared by `call` and `bench`.
+#[derive(clap::Args)]
+struct Invocation {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// SERVICE.METHOD
+    method: String,
+    /// The request as JSON (stdin if absent or `-`); for client and bidirectional streams,
+    /// JSON lines.
+    request: Option<String>,
+    #[command(flatten)]
+    call: CallArgs,
+}
+
+impl Invocation {
+    /// The service, the method and the call options, or why they are bad input.
+    fn parts(&self) -> Result<(&str, &str, erpc_core::CallOptions), Failure> {
+        let (service, method) = call::split_method(&self.method)?;
+        let options = call::options(&self.call.headers, self.call.timeout)?;
+        Ok((service, method, options))
+    }
+}
+
+/// What every call carries.
+#[derive(clap::Args)]
+struct CallArgs {
+    /// Metadata sent with the call, `key:value`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
+    headers: Vec<String>,
+    /// The call's timeout (`500ms`, `2s`, `1m`). Default: the client's (30 s; streams none).
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The services registered at a center and their instances (address, weight, version,
+    /// zone, metadata).
+    List {
+        /// Only this service.
+        service: Option<String>,
+        /// The registry center.
+        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
+        center: String,
+        /// One JSON object per instance.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Registry changes as they happen (until interrupted).
+    Watch {
+        /// Only this service.
+        service: Option<String>,
+        /// The registry center.
+        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
+        center: String,
+        /// One JSON event per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A server's services and methods (call kinds, idempotency, types, schemas), from its
+    /// reflection.
+    Describe {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Only this service.
+        service: Option<String>,
+        /// The reflection answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call a method with a JSON request (argument, or stdin if absent or `-`); streams are
+    /// JSON lines both ways.
+    Call {
+        #[command(flatten)]
+        invocation: Invocation,
+        /// The method's kind, for servers without reflection: unary, oneway,
+        /// server_stream, client_stream, bidi_stream.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<MethodKind>,
+    },
+    /// Load a unary method and report rate, latency percentiles, a latency histogram and
+    /// status codes.
+    Bench {
+        #[command(flatten)]
+        invocation: Invocation,
+        /// Concurrent callers.
+        #[arg(short = 'c', long, default_value_t = 50)]
+        concurrency: usize,
+        /// How long to run (`10s`, `500ms`, `1m`).
+        #[arg(short = 'z', long, value_parser = parse_duration, default_value = "10s")]
+        duration: Duration,
+        /// Stop after this many calls, if that comes first.
+        #[arg(short = 'n', long)]
+        total: Option<u64>,
+        /// Connections to the target.
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// The report as JSON on stdout (no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
+    // `erpc health TARGET [SERVICE]` comes with the built-in `erpc.Health` service (not in
+    // this build yet); the HTTP/JSON gateway and the dashboard are separate binaries.
+}
+
+/// `500ms`, `2s`, `1m`, `1h`, or bare seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s, 1m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+fn parse_kind(text: &str) -> Result<MethodKind, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        format!("{text:?}: one of unary, oneway, server_stream, client_stream, bidi_stream")
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{}", failure.line());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::List {
+            service,
+            center,
+            json,
+        } => registry::list(&center, service.as_deref().unwrap_or(""), json).await,
+        Command::Watch {
+            service,
+            center,
+            json,
+        } => registry::watch(&center, service.as_deref().unwrap_or(""), json).await,
+        Command::Describe {
+            target,
+            service,
+            json,
+        } => {
+            let client = connect(&target, 1).await?;
+            describe::run(&client, service.as_deref().unwrap_or(""), json).await
+        }
+        Command::Call { invocation, kind } => {
+            let (service, method, options) = invocation.parts()?;
+            let client = connect(&invocation.target, 1).await?;
+            let kind = call::kind(&client, service, method, kind).await?;
+            let request = invocation.request.as_deref();
+            call::run(&client, service, method, kind, request, options).await
+        }
+        Command::Bench {
+            invocation,
+            concurrency,
+            duration,
+            total,
+            connections,
+            json,
+        } => {
+            let (service, method, options) = invocation.parts()?;
+            let request = call::request(invocation.request.as_deref()).await?;
+            let client = connect(&invocation.target, connections.max(1)).await?;
+            let kind = call::kind(&client, service, method, None).await?;
+            if kind != MethodKind::Unary {
+                return Err(Failure::usage(format!(
+                    "{service}.{method} is {kind:?}; erpc bench loads unary methods"
+                )));
+            }
+            let load = bench::Load {
+                concurrency,
+                duration,
+                total,
+            };
+            let report = bench::run(&client, service, method, request, options, load, json).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                bench::print(&report);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn connect(args: &TargetArgs, connections: usize) -> Result<erpc_core::Client, Failure> {
+    Target {
+        target: &args.target,
+        center: args.center.as_deref(),
+    }
+    .connect(connections)
+    .await
+}

@@ -1,0 +1,55 @@
+//! Where calls go: an address (`tcp://127.0.0.1:7000`), or a service name resolved through a
+//! registry center (`--center`).
+
+use std::time::Duration;
+
+use erpc_center::CenterRegistry;
+use erpc_core::{Client, CodecId};
+
+use crate::failure::Failure;
+
+/// A target as given on the command line.
+pub struct Target<'a> {
+    /// An address (it has a scheme: `tcp://`, `unix://`, …) or a service name.
+    pub target: &'a str,
+    /// The center to resolve a service name through.
+    pub center: Option<&'a str>,
+}
+
+impl Target<'_> {
+    /// Whether the target is an address rather than a service name.
+    fn is_address(&self) -> bool {
+        self.target.contains("://")
+    }
+
+    /// A client of the target, speaking JSON (servers answer in kind). An address is dialled
+    /// now, so a refused connection is reported here, naming it; a service name must have
+    /// instances in the center.
+    pub async fn connect(&self, connections: usize) -> Result<Client, Failure> {
+        let builder = Client::builder()
+            .codec(CodecId::JSON)
+            .connections(connections)
+            .connect_timeout(Duration::from_secs(5));
+        if self.is_address() {
+            return builder.connect(self.target).await.map_err(|status| {
+                // The engine's dial errors name the address already; others are given it.
+                if status.message().contains(self.target) {
+                    return Failure::Call(status);
+                }
+                Failure::Call(erpc_core::Status::new(
+                    status.code(),
+                    format!("cannot reach {}: {}", self.target, status.message()),
+                ))
+            });
+        }
+        let Some(center) = self.center else {
+            return Err(Failure::usage(format!(
+                "{:?} is not an address (tcp://HOST:PORT, unix:///PATH, …); to call a service by name give --center ADDR",
+                self.target
+            )));
+        };
+        let registry = CenterRegistry::new([center])
+            .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
+        Ok(builder.discover(&registry, self.target).await?)
+    }
+}

@@ -1,0 +1,395 @@
+//! The `erpc` binary run as a process against a real server and a real center: its output,
+//! its errors and its exit codes (0 done, 1 the call failed, 2 bad input).
+
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use erpc::{Context, ServerStream, Status, Streaming};
+use erpc_center::store::memory::MemoryStore;
+use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    item: String,
+    qty: u32,
+}
+
+#[erpc::service]
+pub trait Shop {
+    #[idempotent]
+    async fn price(&self, order: Order) -> Result<u64, Status>;
+    /// Answers the `who` metadata entry.
+    async fn whoami(&self, cx: Context) -> Result<String, Status>;
+    async fn refuse(&self, why: String) -> Result<u64, Status>;
+    async fn count(&self, n: u64) -> Result<ServerStream<u64>, Status>;
+    async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
+}
+
+struct ShopImpl;
+
+impl Shop for ShopImpl {
+    async fn price(&self, order: Order) -> Result<u64, Status> {
+        Ok(u64::from(order.qty) * 3)
+    }
+    async fn whoami(&self, cx: Context) -> Result<String, Status> {
+        Ok(cx.metadata().get_str("who").unwrap_or("nobody").to_owned())
+    }
+    async fn refuse(&self, why: String) -> Result<u64, Status> {
+        Err(Status::failed_precondition(why))
+    }
+    async fn count(&self, n: u64) -> Result<ServerStream<u64>, Status> {
+        Ok(ServerStream::new(futures_util::stream::iter(
+            (0..n).map(Ok),
+        )))
+    }
+    async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status> {
+        let all: Vec<Result<u64, Status>> = numbers.collect().await;
+        all.into_iter().sum()
+    }
+}
+
+/// A center on TCP, in this process.
+async fn center() -> (erpc::ServerHandle, String) {
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let server = erpc::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("center serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+/// The shop on TCP, registered at `center` (if given) with weight 7, version 1.2, zone a.
+async fn shop(center: Option<&str>) -> (erpc::ServerHandle, String) {
+    let mut builder = erpc::Server::builder().add_service(ShopServer::new(ShopImpl));
+    if let Some(center) = center {
+        let registry = Arc::new(CenterRegistry::new([center]).expect("center address"));
+        let mut template = Instance::new("Shop", "", "");
+        template.addrs.clear();
+        template.weight = 7;
+        template.version = "1.2".into();
+        template.metadata.insert("zone".into(), "a".into());
+        builder = builder.register(registry, template);
+    }
+    let server = builder
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+/// The next line of a child's output, within 30 s.
+async fn next<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R>) -> String {
+    tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a line in time")
+        .expect("readable")
+        .expect("a line")
+}
+
+/// Run `erpc args…` with `stdin`, to completion.
+async fn erpc(args: &[&str], stdin: &str) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc starts");
+    let mut input = child.stdin.take().expect("piped");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("stdin written");
+    drop(input);
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("erpc finishes in time")
+        .expect("erpc ran")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited")
+}
+
+#[tokio::test]
+async fn call_answers_unary_stream_and_metadata_in_json() {
+    let (server, addr) = shop(None).await;
+    let out = erpc(
+        &["call", &addr, "Shop.price", r#"{"item":"tea","qty":4}"#],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).expect("JSON"),
+        json!(12)
+    );
+
+    // The request from stdin.
+    let out = erpc(&["call", &addr, "Shop.price"], r#"{"item":"tea","qty":1}"#).await;
+    assert_eq!(stdout(&out).trim(), "3", "{}", stderr(&out));
+
+    // -H sends metadata.
+    let out = erpc(
+        &["call", &addr, "Shop.whoami", "null", "-H", "who: ann"],
+        "",
+    )
+    .await;
+    assert_eq!(stdout(&out).trim(), "\"ann\"", "{}", stderr(&out));
+
+    // A server stream: one JSON line per message.
+    let out = erpc(&["call", &addr, "Shop.count", "3"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n1\n2\n");
+
+    // A client stream: JSON lines from stdin.
+    let out = erpc(&["call", &addr, "Shop.sum"], "1\n2\n\n39\n").await;
+    assert_eq!(stdout(&out).trim(), "42", "{}", stderr(&out));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn failures_exit_with_the_code_and_a_message_to_act_on() {
+    let (server, addr) = shop(None).await;
+    // The call failed: exit 1, the status on stderr.
+    let out = erpc(&["call", &addr, "Shop.refuse", r#""out of tea""#], "").await;
+    assert_eq!(code(&out), 1);
+    assert_eq!(stderr(&out).trim(), "failed_precondition: out of tea");
+    assert!(stdout(&out).is_empty());
+
+    // Bad JSON: exit 2, where.
+    let out = erpc(&["call", &addr, "Shop.price", r#"{"item": tea}"#], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("at line 1 column 11"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n").await;
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("stdin line 2"), "{}", stderr(&out));
+
+    // An unknown service: the ones there are; an unknown method: the service's methods.
+    let out = erpc(&["call", &addr, "Shp.price", "{}"], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("\"Shp\"") && stderr(&out).contains("Shop"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erpc(&["call", &addr, "Shop.prize", "{}"], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("price, whoami, refuse, count, sum"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Not SERVICE.METHOD, an unknown flag: usage, exit 2.
+    assert_eq!(code(&erpc(&["call", &addr, "price", "{}"], "").await), 2);
+    assert_eq!(
+        code(&erpc(&["call", &addr, "Shop.price", "--nope"], "").await),
+        2
+    );
+    server.shutdown().await;
+
+    // Nobody listening: exit 1, naming the address.
+    let out = erpc(&["call", &addr, "Shop.price", "{}"], "").await;
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("unavailable: "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(&addr), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn describe_shows_kinds_idempotency_and_types() {
+    let (server, addr) = shop(None).await;
+    let out = erpc(&["describe", &addr, "Shop"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("service Shop"), "{text}");
+    assert!(text.contains("price(Order) -> u64  [idempotent]"), "{text}");
+    assert!(text.contains("count(u64) -> stream u64"), "{text}");
+    assert!(text.contains("sum(stream u64) -> u64"), "{text}");
+    assert!(text.contains("whoami(()) -> String"), "{text}");
+
+    // Every service, as JSON: the reflection service is among them.
+    let out = erpc(&["describe", &addr, "--json"], "").await;
+    let all: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let names: Vec<&str> = all
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Shop", "erpc.Reflection"]);
+
+    let out = erpc(&["describe", &addr, "Nope"], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("Shop, erpc.Reflection"),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_and_call_by_name_through_the_center() {
+    let (center, center_addr) = center().await;
+    let (shop, shop_addr) = shop(Some(&center_addr)).await;
+    let out = erpc(&["list", "--center", &center_addr], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Shop (1 instance)"), "{text}");
+    assert!(text.contains(&shop_addr), "{text}");
+    assert!(text.contains("weight=7  version=1.2  zone=a"), "{text}");
+
+    let out = erpc(&["list", "--center", &center_addr, "Shop", "--json"], "").await;
+    let instance: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
+    assert_eq!(instance["weight"], 7);
+
+    // TARGET as a service name, resolved through the center.
+    let out = erpc(
+        &[
+            "call",
+            "--center",
+            &center_addr,
+            "Shop",
+            "Shop.price",
+            r#"{"item":"x","qty":2}"#,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    // A name without --center is bad input.
+    assert_eq!(
+        code(&erpc(&["call", "Shop", "Shop.price", "{}"], "").await),
+        2
+    );
+    shop.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn watch_prints_registrations_and_departures_as_they_happen() {
+    let (center, center_addr) = center().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+        .args(["watch", "--center", &center_addr, "Shop"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc watch starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    // The watch is open once it says so: nothing registered after can be missed.
+    let opened: String = next(&mut notes).await;
+    assert!(opened.starts_with("watching Shop at "), "{opened}");
+    let (shop, shop_addr) = shop(Some(&center_addr)).await;
+    let line: String = next(&mut lines).await;
+    assert!(line.starts_with("+ Shop  "), "{line}");
+    assert!(
+        line.contains(&shop_addr) && line.contains("zone=a"),
+        "{line}"
+    );
+    shop.shutdown().await;
+    let line: String = next(&mut lines).await;
+    assert!(line.starts_with("- Shop  "), "{line}");
+    assert!(line.contains("deregistered"), "{line}");
+    child.kill().await.expect("killed");
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn bench_reports_counts_that_add_up() {
+    let (server, addr) = shop(None).await;
+    let out = erpc(
+        &[
+            "bench",
+            &addr,
+            "Shop.price",
+            r#"{"item":"x","qty":1}"#,
+            "-c",
+            "4",
+            "-n",
+            "200",
+            "-z",
+            "60s",
+            "--json",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    assert_eq!(report["count"], 200);
+    assert_eq!(report["status"], json!({"ok": 200}));
+    let in_bars: u64 = report["histogram"]
+        .as_array()
+        .expect("bars")
+        .iter()
+        .map(|b| b["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(in_bars, 200);
+    assert!(report["rps"].as_f64().expect("rps") > 0.0);
+    let l = &report["latency_ms"];
+    assert!(
+        l["fastest"].as_f64() <= l["p50"].as_f64() && l["p50"].as_f64() <= l["slowest"].as_f64()
+    );
+
+    // Errors are counted by code; a short run by time; the text report names the parts.
+    let out = erpc(
+        &[
+            "bench",
+            &addr,
+            "Shop.refuse",
+            r#""no""#,
+            "-c",
+            "2",
+            "-z",
+            "300ms",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    for part in [
+        "Requests/sec:",
+        "Response time histogram:",
+        "Latency distribution:",
+        "[failed_precondition]",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    // Streams are not benched.
+    assert_eq!(
+        code(&erpc(&["bench", &addr, "Shop.count", "1", "-z", "1s"], "").await),
+        2
+    );
+    server.shutdown().await;
+}
