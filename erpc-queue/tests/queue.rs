@@ -184,19 +184,32 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
 /// then back while the request's retries last: the request is answered, not dead-lettered —
 /// every retry dials, instead of meeting the client's own wait to redial.
 async fn target_back_within_the_retry_budget_is_answered(backend: Backend) {
+    // Waits of 20–40 ms: 200 retries last at least 4 s, beyond the 2.5 s outage.
+    answered_after_an_outage(backend, Duration::from_millis(2_500), |target| {
+        target.max_retries = 200;
+        target.backoff_ms = 40;
+        target.backoff_max_ms = 40;
+    })
+    .await;
+}
+
+/// A call made while the target is down for `outage`, by a bridge whose target entry `set`
+/// shapes: answered once the target is back, and run once.
+async fn answered_after_an_outage(
+    backend: Backend,
+    outage: Duration,
+    set: impl FnOnce(&mut erpc_queue::TargetConfig),
+) {
     let server = backend.server().await;
     let queue = server.connect().await;
     let address = format!("tcp://127.0.0.1:{}", support::servers::free_port());
     let mut config = support::bridge_config(backend, &server.url, &address);
-    // Waits of 20–40 ms: 200 retries last at least 4 s, beyond the 2.5 s outage.
-    config.targets[0].max_retries = 200;
-    config.targets[0].backoff_ms = 40;
-    config.targets[0].backoff_max_ms = 40;
+    set(&mut config.targets[0]);
     let _bridge = support::bridge(queue.clone(), config).await;
     let client = support::client(queue.clone(), Duration::from_secs(60)).await;
     let work = WorkClient::new(client.client());
     let call = tokio::spawn(async move { work.double(21).await });
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(outage).await;
     let (_service, seen) = support::service_at(&address, Duration::ZERO).await;
     let answer = tokio::time::timeout(Duration::from_secs(30), call)
         .await
@@ -417,24 +430,10 @@ async fn a_transient_failure_is_not_remembered_under_its_key(backend: Backend) {
 /// A target down for a few seconds, with the target's default retries (3, 100 ms doubling):
 /// requests queued for it are answered once it is back, not dead-lettered after ~1 s.
 async fn a_target_down_for_seconds_is_answered_with_the_default_retries(backend: Backend) {
-    let server = backend.server().await;
-    let queue = server.connect().await;
-    let address = format!("tcp://127.0.0.1:{}", support::servers::free_port());
-    let mut config = support::bridge_config(backend, &server.url, &address);
-    let defaults: erpc_queue::TargetConfig = default_target(&config.targets[0].service, &address);
-    config.targets[0] = defaults;
-    let _bridge = support::bridge(queue.clone(), config).await;
-    let client = support::client(queue.clone(), Duration::from_secs(60)).await;
-    let work = WorkClient::new(client.client());
-    let call = tokio::spawn(async move { work.double(21).await });
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_service, seen) = support::service_at(&address, Duration::ZERO).await;
-    let answer = tokio::time::timeout(Duration::from_secs(30), call)
-        .await
-        .expect("answered in time")
-        .expect("the call ran");
-    assert_eq!(answer.expect("answered once the target is back"), 42);
-    assert_eq!(seen.runs_of(21), 1);
+    answered_after_an_outage(backend, Duration::from_secs(3), |target| {
+        *target = default_target(&target.service, target.address.as_deref().unwrap_or(""));
+    })
+    .await;
 }
 
 /// The target entry with every default (QUEUE.md §5) for `service` at `address`.
