@@ -367,21 +367,26 @@ async fn a_stale_answer_on_a_kept_reply_subject_never_answers_another_call(backe
             },
         )
     };
-    // The earlier process: gives up on its call, and dies.
-    let earlier = kept(Duration::from_millis(300)).await.expect("subscribes");
-    let gave_up = WorkClient::new(earlier.client())
-        .double(1)
-        .await
-        .expect_err("too slow for it");
-    assert_eq!(gave_up.code(), Code::DeadlineExceeded, "{gave_up}");
-    drop(earlier);
-    // The next process calls at once; the earlier call's answer (2) arrives while it waits.
+    // The new process's call waits (the service takes 1.5 s) when an answer to the earlier
+    // process's first call — correlation 1, its own key — arrives on the kept subject.
     let next = kept(Duration::from_secs(20)).await.expect("subscribes");
+    let call = tokio::spawn(async move { WorkClient::new(next.client()).double(2).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stale = erpc_core::ClientResponse {
+        body: Bytes::from(rmp_serde::to_vec(&2u64).expect("encodes")),
+        ..Default::default()
+    };
+    let stale = Envelope {
+        kind: Kind::Response,
+        key: Bytes::from_static(b"the earlier process's call"),
+        ..Envelope::request(1, erpc_queue::frames::response_frame(&Ok(stale)))
+    };
+    queue
+        .publish(&reply_to, stale.encode().expect("encodes"))
+        .await
+        .expect("published");
     assert_eq!(
-        WorkClient::new(next.client())
-            .double(2)
-            .await
-            .expect("answered"),
+        call.await.expect("the call ran").expect("answered"),
         4,
         "its own answer, not the earlier process's"
     );
