@@ -155,6 +155,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 max_retries: 3,
                 backoff_ms: 100,
                 backoff_max_ms: 2_000,
+                idempotent: false,
+                idempotent_methods: Vec::new(),
             }],
             ..BridgeConfig::default()
         },

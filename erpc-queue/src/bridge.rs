@@ -69,6 +69,63 @@ fn centers(_: &[String]) -> Result<Arc<dyn Discover>, ConfigError> {
 struct Outcome {
     answer: Bytes,
     dead: Option<String>,
+    /// The answer's error, if it is one.
+    error: Option<Status>,
+    /// What the request asked (`fingerprint`), to refuse a key reused for another call.
+    asked: u64,
+}
+
+impl Outcome {
+    /// The outcome answering `result`, dead-lettered with `dead` if set.
+    fn new(result: &Result<ClientResponse, Status>, dead: Option<String>) -> Outcome {
+        Outcome {
+            answer: response_frame(result),
+            dead,
+            error: result.as_ref().err().cloned(),
+            asked: 0,
+        }
+    }
+
+    /// Whether a repeat of the request would come to the same: a success, or an error
+    /// retrying cannot change. A transient failure, or one the bridge gave up on, is not
+    /// remembered under its key: a retry must reach the service once it has recovered.
+    fn is_final(&self) -> bool {
+        use erpc_core::Code;
+        self.dead.is_none()
+            && !self.error.as_ref().is_some_and(|e| {
+                matches!(
+                    e.code(),
+                    Code::Unavailable
+                        | Code::DeadlineExceeded
+                        | Code::ResourceExhausted
+                        | Code::Aborted
+                        | Code::Cancelled
+                )
+            })
+    }
+}
+
+/// A digest of what `request` asks — service, method and body — stored with its idempotency
+/// key: the same key asking something else is refused, not answered with the first call's
+/// answer. (The window is the process's own, so the hasher need not be stable across
+/// processes.)
+fn fingerprint(request: &ClientRequest) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request.service.hash(&mut hasher);
+    request.method.hash(&mut hasher);
+    request.body.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The idempotency key as the service reads it (metadata `erpc-idempotency-key`): the key
+/// itself when it is printable UTF-8 text, else its bytes in lowercase hex — text either way,
+/// so `get_str` reads it.
+fn key_text(key: &Bytes) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) if !text.chars().any(char::is_control) => text.to_owned(),
+        _ => key.iter().map(|b| format!("{b:02x}")).collect(),
+    }
 }
 
 /// What to publish for one delivery before acking it.
@@ -89,6 +146,18 @@ struct Inner {
     targets: Targets,
     hooks: Vec<Arc<dyn Hook>>,
     window: Window<Outcome>,
+    /// The calls being forwarded (`service.method`, by a number of their own), for what a
+    /// stopping bridge says it waits for.
+    forwarding: std::sync::Mutex<(u64, std::collections::HashMap<u64, String>)>,
+}
+
+/// A call's place among those being forwarded, given up when forwarding ends.
+struct Forwarding<'a>(&'a Inner, u64);
+
+impl Drop for Forwarding<'_> {
+    fn drop(&mut self) {
+        self.0.forwarding().1.remove(&self.1);
+    }
 }
 
 impl Bridge {
@@ -124,6 +193,7 @@ impl Bridge {
                 targets,
                 hooks: Vec::new(),
                 window,
+                forwarding: Default::default(),
             },
         })
     }
@@ -173,12 +243,43 @@ impl Bridge {
             });
         }
         let all = u32::from(config.concurrency);
-        let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all)).await;
+        let busy = usize::from(config.concurrency) - slots.available_permits();
+        if busy > 0 {
+            tracing::info!(
+                busy,
+                calls = ?inner.forwarding_now(),
+                "stopping: no new requests taken; waiting (at most 10 s) for the {busy} being forwarded"
+            );
+        }
+        if tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            let left = usize::from(config.concurrency) - slots.available_permits();
+            tracing::warn!(
+                left,
+                calls = ?inner.forwarding_now(),
+                "stopped with {left} requests still being forwarded: left unacknowledged, the queue redelivers them (NATS after ack_wait_ms, RabbitMQ when the connection closes)"
+            );
+        } else if busy > 0 {
+            tracing::info!("stopped: every request being forwarded was settled");
+        }
         Ok(())
     }
 }
 
 impl Inner {
+    fn forwarding(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<u64, String>)> {
+        self.forwarding.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The calls being forwarded now, `service.method` each.
+    fn forwarding_now(&self) -> Vec<String> {
+        self.forwarding().1.values().cloned().collect()
+    }
+
     /// Work one delivery out, publish what it came to, settle it.
     async fn handle(&self, delivery: Delivery) {
         let plan = {
@@ -236,7 +337,6 @@ impl Inner {
         let answer = match within_limit(&**queue, "its answer", answer.len()) {
             Ok(()) => answer,
             Err(status) => {
-                tracing::warn!(reason = %status.message(), "dead letter");
                 self.publish_dead(request, status.message()).await?;
                 answered_instead(&answer, &Err(status))
             }
@@ -251,7 +351,6 @@ impl Inner {
                     let reason = format!(
                         "its answer could not be published to {subject:?} ({tries} tries): {e}"
                     );
-                    tracing::warn!(%reason, "dead letter");
                     return self.publish_dead(request, &reason).await;
                 }
                 Err(e) => {
@@ -296,23 +395,42 @@ impl Inner {
         let outcome = match read_request(&envelope.frame, deadline) {
             Err(reason) => {
                 let reason = format!("undecodable request frame: {reason}");
-                Arc::new(Outcome {
-                    answer: response_frame(&Err(Status::invalid_argument(reason.clone()))),
-                    dead: Some(reason),
-                })
+                Arc::new(Outcome::new(
+                    &Err(Status::invalid_argument(reason.clone())),
+                    Some(reason),
+                ))
             }
             Ok(mut request) if envelope.key.is_empty() => {
                 Arc::new(self.forward(&mut request).await)
             }
             Ok(mut request) => {
-                request
-                    .metadata
-                    .set(IDEMPOTENCY_METADATA, envelope.key.clone());
+                let asked = fingerprint(&request);
+                let key = key_text(&envelope.key);
+                request.metadata.set(IDEMPOTENCY_METADATA, key.clone());
                 let (outcome, fresh) = self
                     .window
-                    .once(envelope.key.clone(), self.forward(&mut request))
+                    .once(
+                        envelope.key.clone(),
+                        async {
+                            Outcome {
+                                asked,
+                                ..self.forward(&mut request).await
+                            }
+                        },
+                        Outcome::is_final,
+                    )
                     .await;
                 if !fresh {
+                    if outcome.asked != asked {
+                        let refused = Status::failed_precondition(format!(
+                            "idempotency key {key:?} was used within the idempotency window for another call (another service, method or arguments); use a new key for a new call"
+                        ));
+                        tracing::info!(%key, "a reused idempotency key asking another call; refused");
+                        return Plan {
+                            reply: self.reply(&envelope, response_frame(&Err(refused))),
+                            dead: None,
+                        };
+                    }
                     tracing::debug!("answered a repeated idempotency key from the window");
                     return Plan {
                         reply: self.reply(&envelope, outcome.answer.clone()),
@@ -322,32 +440,43 @@ impl Inner {
                 outcome
             }
         };
+        // A fire-and-forget call answered with an error: nobody else would ever see it.
+        let dead = match (&outcome.dead, &outcome.error) {
+            (Some(reason), _) => Some(reason.clone()),
+            (None, Some(error)) if envelope.reply_to.is_empty() => Some(format!(
+                "a fire-and-forget call (no reply subject) was answered with an error: {}: {}",
+                error.code(),
+                error.message()
+            )),
+            _ => None,
+        };
         Plan {
             reply: self.reply(&envelope, outcome.answer.clone()),
-            dead: outcome
-                .dead
-                .as_ref()
-                .map(|reason| self.dead_letter(payload, Some(&envelope), reason)),
+            dead: dead.map(|reason| self.dead_letter(payload, Some(&envelope), &reason)),
         }
     }
 
     /// Hooks before, the target's attempts, hooks after.
     async fn forward(&self, request: &mut ClientRequest) -> Outcome {
+        let _forwarding = {
+            let mut forwarding = self.forwarding();
+            forwarding.0 += 1;
+            let id = forwarding.0;
+            forwarding
+                .1
+                .insert(id, format!("{}.{}", request.service, request.method));
+            Forwarding(self, id)
+        };
         for hook in &self.hooks {
             if let Err(status) = hook.before(request).await {
-                return Outcome {
-                    answer: response_frame(&Err(status)),
-                    dead: None,
-                };
+                return Outcome::new(&Err(status), None);
             }
         }
         let target = match self.targets.get(&request.service).await {
             Ok(target) => target,
             Err(status) => {
-                return Outcome {
-                    dead: Some(status.message().to_owned()),
-                    answer: response_frame(&Err(status)),
-                };
+                let reason = status.message().to_owned();
+                return Outcome::new(&Err(status), Some(reason));
             }
         };
         let (mut result, dead): (Result<ClientResponse, Status>, _) =
@@ -362,10 +491,7 @@ impl Inner {
         for hook in self.hooks.iter().rev() {
             hook.after(request, &mut result).await;
         }
-        Outcome {
-            answer: response_frame(&result),
-            dead,
-        }
+        Outcome::new(&result, dead)
     }
 
     /// The response envelope for `request`'s caller, if it wants one.
@@ -396,7 +522,7 @@ impl Inner {
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".into());
         let reason = format!("the bridge panicked forwarding it: {what}");
-        tracing::error!(%reason, "dead letter");
+        tracing::error!(%reason, "a panic while forwarding");
         let envelope = Envelope::decode(payload.clone()).ok();
         Plan {
             reply: envelope.as_ref().and_then(|e| {
@@ -407,7 +533,6 @@ impl Inner {
     }
 
     fn dead_only(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: String) -> Plan {
-        tracing::warn!(%reason, "dead letter");
         Plan {
             reply: None,
             dead: Some(self.dead_letter(payload, envelope, &reason)),
@@ -417,7 +542,6 @@ impl Inner {
     /// A dead letter for a message the bridge cannot forward, and an `invalid_argument`
     /// answer with the same reason if its envelope names a reply subject.
     fn refuse(&self, payload: &Bytes, envelope: &Envelope, reason: String) -> Plan {
-        tracing::warn!(%reason, "dead letter");
         let answer = response_frame(&Err(Status::invalid_argument(reason.clone())));
         Plan {
             reply: self.reply(envelope, answer),
@@ -430,7 +554,9 @@ impl Inner {
     /// under it, plus the reason): then the original's first bytes, and the reason says so.
     /// Refused by the queue, a dead letter would give its request back to come again
     /// without end.
+    /// Every dead letter is made here, and logged here (WARN), whatever its cause.
     fn dead_letter(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
+        tracing::warn!(%reason, "dead letter");
         let whole = encode_dead_letter(payload, envelope, reason);
         let Some(limit) = self.queue.max_payload() else {
             return whole;

@@ -2,7 +2,6 @@
 //! client's own reply subject, paired by correlation id, bounded by the call's deadline.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +27,15 @@ pub struct QueueClientOptions {
     pub reply_to: Option<String>,
     /// The deadline of calls made with [`QueueClient::call`]. Default 10 s.
     pub timeout: Duration,
+    /// The deadline of fire-and-forget calls made with [`QueueClient::send`]: how long the
+    /// bridge may keep trying to deliver one (a target down for hours, a scheduler's job
+    /// queued overnight). Default 24 h; `None`: no deadline (the envelope's `0`). Per call:
+    /// [`QueueClient::send_within`].
+    pub send_timeout: Option<Duration>,
 }
+
+/// The default of [`QueueClientOptions::send_timeout`].
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for QueueClientOptions {
     fn default() -> Self {
@@ -36,17 +43,25 @@ impl Default for QueueClientOptions {
             requests: "erpc.requests".into(),
             reply_to: None,
             timeout: Duration::from_secs(10),
+            send_timeout: Some(SEND_TIMEOUT),
         }
     }
 }
 
-type Waiters = Mutex<HashMap<u64, oneshot::Sender<Result<ClientResponse, Status>>>>;
+/// A call awaiting its answer: the key it was published with (an answer must carry it too)
+/// and where the answer goes.
+struct Waiter {
+    key: Bytes,
+    tx: oneshot::Sender<Result<ClientResponse, Status>>,
+}
+
+type Waiters = Mutex<HashMap<u64, Waiter>>;
 
 /// A client making erpc calls through a queue. Cheap to clone; the reply listener stops
 /// when the last clone is dropped.
 ///
 /// Typed generated clients use it unchanged through [`QueueClient::client`] (or
-/// `Client::builder().via_queue(&queue_client)`, see [`ViaQueueExt`](crate::ViaQueueExt)).
+/// `Client::builder().via_queue(&queue_client).build(addr)`, see [`ViaQueueExt`](crate::ViaQueueExt)).
 #[derive(Clone)]
 pub struct QueueClient {
     inner: Arc<Inner>,
@@ -57,8 +72,8 @@ struct Inner {
     requests: String,
     reply_to: String,
     timeout: Duration,
+    send_timeout: Option<Duration>,
     waiters: Arc<Waiters>,
-    next: AtomicU64,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -78,6 +93,9 @@ impl QueueClient {
         let reply_to = options
             .reply_to
             .unwrap_or_else(|| format!("erpc.replies.{:016x}", fastrand::u64(..)));
+        crate::names::check_subject("reply_to", &reply_to).map_err(Status::invalid_argument)?;
+        crate::names::check_subject("requests", &options.requests)
+            .map_err(Status::invalid_argument)?;
         let mut replies = queue
             .subscribe(Subscribe::new(reply_to.clone(), None))
             .await
@@ -109,8 +127,8 @@ impl QueueClient {
                 requests: options.requests,
                 reply_to,
                 timeout: options.timeout,
+                send_timeout: options.send_timeout,
                 waiters,
-                next: AtomicU64::new(1),
                 listener,
             }),
         })
@@ -146,8 +164,10 @@ impl QueueClient {
     }
 
     /// Publish a call to `service.method` that nobody awaits; `Ok` once the queue has
-    /// persisted it. The bridge still forwards it with retries (dead-lettering it if they
-    /// run out); its deadline is the client's timeout from now.
+    /// persisted it. The bridge still forwards it with retries until its deadline —
+    /// [`QueueClientOptions::send_timeout`] from now (24 h by default), not the calls'
+    /// timeout — and dead-letters it if they run out or the service answers it with an
+    /// error, since nobody else would see that.
     pub async fn send(
         &self,
         service: &str,
@@ -155,12 +175,31 @@ impl QueueClient {
         body: Bytes,
         metadata: Metadata,
     ) -> Result<(), Status> {
-        let request = ClientRequest {
+        self.send_within(service, method, body, metadata, self.inner.send_timeout)
+            .await
+    }
+
+    /// [`QueueClient::send`] with this call's own deadline: `within` from now, or none.
+    pub async fn send_within(
+        &self,
+        service: &str,
+        method: &str,
+        body: Bytes,
+        metadata: Metadata,
+        within: Option<Duration>,
+    ) -> Result<(), Status> {
+        // Publishing itself is bounded by the calls' timeout; the envelope's deadline is
+        // `within`.
+        let mut request = ClientRequest {
             metadata,
             deadline: Instant::now() + self.inner.timeout,
             ..ClientRequest::new(service.to_owned(), method.to_owned(), body)
         };
-        self.publish(&request, 0, "").await
+        let deadline_ms = within.map_or(0, |within| {
+            unix_ms_now().saturating_add(within.as_millis() as u64)
+        });
+        let key = take_key(&mut request);
+        self.publish(&request, 0, "", key, Some(deadline_ms)).await
     }
 
     /// Make `request` through the queue: its codec, metadata and deadline carry over. The
@@ -175,16 +214,35 @@ impl QueueClient {
                 "streaming calls do not go through a queue: call the service directly",
             ));
         }
+        let mut request = request;
+        let key = take_key(&mut request);
         if request.oneway {
-            self.publish(&request, 0, "").await?;
+            self.publish(&request, 0, "", key, None).await?;
             return Ok(ClientResponse::default());
         }
-        let correlation = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.waiters().insert(correlation, tx);
+        // A random id, not a count from 1: a reply subject named to be stable across restarts
+        // may still hold answers to an earlier process's calls, which a count would pair
+        // with this process's calls. The key, random too unless the caller chose it, must
+        // match as well (`deliver`).
+        let correlation = {
+            let mut waiters = self.waiters();
+            let mut correlation = fastrand::u64(1..);
+            while waiters.contains_key(&correlation) {
+                correlation = fastrand::u64(1..);
+            }
+            waiters.insert(
+                correlation,
+                Waiter {
+                    key: key.clone(),
+                    tx,
+                },
+            );
+            correlation
+        };
         // Removes the waiter however this call ends (answer, deadline, dropped future).
         let _waiting = Waiting(self, correlation);
-        self.publish(&request, correlation, &self.inner.reply_to)
+        self.publish(&request, correlation, &self.inner.reply_to, key, None)
             .await?;
         match tokio::time::timeout_at(request.deadline, rx).await {
             Ok(Ok(answer)) => answer,
@@ -196,20 +254,17 @@ impl QueueClient {
         }
     }
 
+    /// Publish `request` with `key`; its envelope's deadline is `deadline_ms` if given
+    /// (Unix ms, `0`: none), else the request's. Publishing is bounded by the request's
+    /// deadline.
     async fn publish(
         &self,
         request: &ClientRequest,
         correlation: u64,
         reply_to: &str,
+        key: Bytes,
+        deadline_ms: Option<u64>,
     ) -> Result<(), Status> {
-        let mut request = request.clone();
-        let key = match request.metadata.get(IDEMPOTENCY_METADATA).cloned() {
-            Some(key) => {
-                request.metadata.remove(IDEMPOTENCY_METADATA);
-                key
-            }
-            None => Bytes::copy_from_slice(&fastrand::u128(..).to_be_bytes()),
-        };
         // The bridge reads the frame within erpc's default limits (QUEUE.md §3); a larger
         // body would travel only to be refused (on RabbitMQ, whose own limit is far above).
         let max_body = erpc_core::protocol::Limits::default().max_body as usize;
@@ -226,10 +281,10 @@ impl QueueClient {
             ));
         }
         let envelope = Envelope {
-            deadline_ms: unix_ms_now() + left.as_millis() as u64,
+            deadline_ms: deadline_ms.unwrap_or_else(|| unix_ms_now() + left.as_millis() as u64),
             reply_to: reply_to.to_owned(),
             key,
-            ..Envelope::request(correlation, request_frame(&request)?)
+            ..Envelope::request(correlation, request_frame(request)?)
         };
         let bytes = envelope
             .encode()
@@ -246,11 +301,21 @@ impl QueueClient {
         .map_err(|e| Status::unavailable(format!("publishing the request: {e}")))
     }
 
-    fn waiters(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<ClientResponse, Status>>>>
-    {
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiter>> {
         self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The idempotency key of `request`: its metadata entry `erpc-idempotency-key` (moved out of
+/// the metadata: the envelope carries it), else 32 random hex digits — text, so that the
+/// service reads it with `get_str` like a key the caller chose.
+fn take_key(request: &mut ClientRequest) -> Bytes {
+    match request.metadata.get(IDEMPOTENCY_METADATA).cloned() {
+        Some(key) => {
+            request.metadata.remove(IDEMPOTENCY_METADATA);
+            key
+        }
+        None => Bytes::from(format!("{:032x}", fastrand::u128(..))),
     }
 }
 
@@ -276,17 +341,68 @@ fn deliver(waiters: &Waiters, payload: &Bytes) {
             return;
         }
     };
-    let waiter = waiters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&envelope.correlation);
+    let waiter = {
+        let mut waiters = waiters.lock().unwrap_or_else(|p| p.into_inner());
+        match waiters.get(&envelope.correlation) {
+            // Same id, another call (an earlier process's, on a reply subject kept across
+            // restarts): never its answer. The waiter stays for its own.
+            Some(waiter) if waiter.key != envelope.key => {
+                tracing::warn!(
+                    correlation = envelope.correlation,
+                    "an answer whose idempotency key is not the waiting call's (a stale answer for another call, from an earlier process?); dropped"
+                );
+                return;
+            }
+            Some(_) => waiters.remove(&envelope.correlation),
+            None => None,
+        }
+    };
     match waiter {
-        Some(tx) => {
-            let _ = tx.send(read_response(&envelope.frame));
+        Some(waiter) => {
+            let _ = waiter.tx.send(read_response(&envelope.frame));
         }
         None => tracing::debug!(
             correlation = envelope.correlation,
             "an answer nobody awaits (late or repeated); dropped"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer with the waiting call's id but another key (an earlier process's call on
+    /// the same reply subject) is dropped, and the call still gets its own.
+    #[test]
+    fn an_answer_for_another_call_with_the_same_id_is_never_delivered() {
+        let waiters: Waiters = Mutex::default();
+        let (tx, mut rx) = oneshot::channel();
+        let key = Bytes::from_static(b"mine");
+        waiters.lock().unwrap().insert(
+            7,
+            Waiter {
+                key: key.clone(),
+                tx,
+            },
+        );
+        let answer = |key: &'static [u8], n: u8| {
+            let response = ClientResponse {
+                body: Bytes::from(vec![n]),
+                ..ClientResponse::default()
+            };
+            Envelope {
+                kind: Kind::Response,
+                key: Bytes::from_static(key),
+                ..Envelope::request(7, crate::frames::response_frame(&Ok(response)))
+            }
+            .encode()
+            .unwrap()
+        };
+        deliver(&waiters, &answer(b"stale", 1));
+        assert!(rx.try_recv().is_err(), "the stale answer was not delivered");
+        assert!(waiters.lock().unwrap().contains_key(&7), "still waiting");
+        deliver(&waiters, &answer(b"mine", 2));
+        assert_eq!(&rx.try_recv().unwrap().unwrap().body[..], &[2]);
     }
 }

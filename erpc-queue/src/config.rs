@@ -12,7 +12,8 @@
 //!   - service: Greeter
 //!     address: tcp://127.0.0.1:7000
 //!     timeout_ms: 5000             # per attempt
-//!     max_retries: 3               # attempts after the first, on `unavailable` or a timeout
+//!     max_retries: 3               # attempts after a failure the service saw (QUEUE.md §4.4)
+//!     idempotent_methods: [get]    # may run again after a timed-out attempt
 //!     backoff_ms: 100              # first wait between attempts, doubling...
 //!     backoff_max_ms: 2000         # ...up to this
 //! ```
@@ -71,6 +72,15 @@ pub struct TargetConfig {
     /// The longest wait between attempts, in milliseconds. Default 2,000.
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// Every method of this service may run more than once: an attempt that timed out
+    /// (the service may have run it) is tried again. Default false: a timed-out attempt is
+    /// the answer (`deadline_exceeded`), as gRPC does for methods not marked idempotent.
+    #[serde(default)]
+    pub idempotent: bool,
+    /// The methods of this service (by name, `double`) that may run more than once, as
+    /// `idempotent` for these only. Default none.
+    #[serde(default)]
+    pub idempotent_methods: Vec<String>,
 }
 
 /// Everything the bridge reads.
@@ -140,6 +150,9 @@ impl Default for BridgeConfig {
     }
 }
 
+/// What starts an environment variable overriding a field (`ERPC_BRIDGE__QUEUE__URL`).
+pub const ENV_PREFIX: &str = "ERPC_BRIDGE__";
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -152,19 +165,50 @@ pub enum ConfigError {
 }
 
 impl BridgeConfig {
-    /// Read `path` (YAML), then let `ERPC_BRIDGE_*` environment variables override top-level
-    /// fields (`ERPC_BRIDGE_REQUESTS`, `ERPC_BRIDGE_QUEUE__URL`: `__` separates levels).
+    /// Read `path` (YAML), then let `ERPC_BRIDGE__*` environment variables override fields:
+    /// the prefix `ERPC_BRIDGE__`, then the field's path with `__` between levels
+    /// (`ERPC_BRIDGE__REQUESTS`, `ERPC_BRIDGE__QUEUE__URL`). The double underscore after
+    /// the prefix keeps the command line's own variables (`ERPC_BRIDGE_CONFIG`) out. An
+    /// entry of a list (`targets`) cannot be overridden this way: such a variable is
+    /// refused, naming it. Errors name the file and the field (`targets[0].timeout_ms`).
     pub fn load(path: &std::path::Path) -> Result<BridgeConfig, ConfigError> {
+        BridgeConfig::load_with_env(path, std::env::vars())
+    }
+
+    /// [`BridgeConfig::load`] with `vars` as the environment.
+    pub fn load_with_env(
+        path: &std::path::Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<BridgeConfig, ConfigError> {
+        let in_file = |e: config::ConfigError| {
+            ConfigError::Invalid(format!("{}: {}", path.display(), dotted(&e.to_string())))
+        };
+        let mut overrides = std::collections::HashMap::new();
+        for (name, value) in vars {
+            let Some(field) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if field.split("__").any(|part| part.parse::<usize>().is_ok()) {
+                return Err(ConfigError::Invalid(format!(
+                    "environment variable {name}: an entry of a list (such as targets) cannot be overridden by the environment; change it in {}",
+                    path.display()
+                )));
+            }
+            overrides.insert(format!("{ENV_PREFIX}{field}"), value);
+        }
         let loaded: BridgeConfig = config::Config::builder()
             .add_source(config::File::from(path).format(config::FileFormat::Yaml))
             .add_source(
                 config::Environment::with_prefix("ERPC_BRIDGE")
-                    .prefix_separator("_")
+                    .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(Some(overrides)),
             )
-            .build()?
-            .try_deserialize()?;
+            .build()
+            .map_err(in_file)?
+            .try_deserialize()
+            .map_err(in_file)?;
         loaded.check()?;
         Ok(loaded)
     }
@@ -181,6 +225,10 @@ impl BridgeConfig {
                 "concurrency must be at least 1".into(),
             ));
         }
+        crate::names::check_subject("requests", &self.requests).map_err(ConfigError::Invalid)?;
+        crate::names::check_subject("dead_letter", &self.dead_letter)
+            .map_err(ConfigError::Invalid)?;
+        crate::names::check_group(&self.group).map_err(ConfigError::Invalid)?;
         if self.dead_letter == self.requests {
             return Err(ConfigError::Invalid(format!(
                 "dead_letter and requests are both {:?}: dead letters would come back as requests without end",
@@ -223,6 +271,24 @@ impl BridgeConfig {
         }
         Ok(())
     }
+}
+
+/// `message` with each key path printed dotted: the `config` crate writes a field after a
+/// list index without its dot (`targets[0]timeout_ms`); this makes it `targets[0].timeout_ms`.
+fn dotted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 8);
+    let mut chars = message.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == ']'
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || *n == '_')
+        {
+            out.push('.');
+        }
+    }
+    out
 }
 
 fn default_backend() -> String {
@@ -270,10 +336,62 @@ mod tests {
     use super::*;
 
     fn load(yaml: &str) -> Result<BridgeConfig, ConfigError> {
+        load_env(yaml, &[])
+    }
+
+    fn load_env(yaml: &str, env: &[(&str, &str)]) -> Result<BridgeConfig, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bridge.yaml");
         std::fs::write(&path, yaml).unwrap();
-        BridgeConfig::load(&path)
+        BridgeConfig::load_with_env(
+            &path,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    const TARGET: &str = "targets:\n  - service: A\n    address: tcp://h:1\n";
+
+    /// The command line's own variables (`ERPC_BRIDGE_CONFIG`, `ERPC_BRIDGE_LOG`) are not
+    /// fields; `ERPC_BRIDGE__…` ones are.
+    #[test]
+    fn the_command_lines_variables_are_not_read_as_fields() {
+        let config = load_env(
+            TARGET,
+            &[
+                ("ERPC_BRIDGE_CONFIG", "/etc/erpc/bridge.yaml"),
+                ("ERPC_BRIDGE_LOG", "debug"),
+                ("ERPC_BRIDGE__QUEUE__URL", "nats://10.0.0.1:4222"),
+                ("ERPC_BRIDGE__CONCURRENCY", "8"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.queue.url.as_deref(), Some("nats://10.0.0.1:4222"));
+        assert_eq!(config.concurrency, 8);
+    }
+
+    #[test]
+    fn a_list_entry_by_environment_is_refused_naming_the_variable() {
+        let err = load_env(TARGET, &[("ERPC_BRIDGE__TARGETS__0__TIMEOUT_MS", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ERPC_BRIDGE__TARGETS__0__TIMEOUT_MS") && err.contains("list"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_field_dotted() {
+        let err = load("targets:\n  - service: A\n    address: tcp://h:1\n    timeout_ms: soon\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bridge.yaml"), "{err}");
+        assert!(err.contains("targets[0].timeout_ms"), "{err}");
+        let err = load("requets: typo\n").unwrap_err().to_string();
+        assert!(
+            err.contains("bridge.yaml") && err.contains("requets"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -306,6 +424,9 @@ mod tests {
                 "without end",
             ),
             ("ack_wait_ms: 0\n", "ack_wait_ms"),
+            ("group: bad group\n", "no spaces"),
+            ("requests: orders.new\n", "erpc."),
+            ("dead_letter: erpc.dead letters\n", "not a valid subject"),
             (
                 "targets:\n  - service: A\n    address: tcp://h:1\n    timeout_ms: 0\n",
                 "timeout_ms",

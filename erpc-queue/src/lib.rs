@@ -11,7 +11,7 @@
 //!   ack); [`NatsQueue`] (feature `nats`, default) and [`RabbitQueue`] (feature
 //!   `rabbitmq`). Another backend is one implementation of the trait.
 //! - [`QueueClient`]: `call`, `send` (fire and forget) and `invoke`; [`ViaQueueExt`] for
-//!   `Client::builder().via_queue(..)`.
+//!   `Client::builder().via_queue(..).build(addr)`.
 //! - [`Bridge`]: the forwarding loop, configured by [`BridgeConfig`] (YAML), with [`Hook`]s;
 //!   the `erpc-bridge` binary runs one.
 
@@ -21,6 +21,7 @@ pub mod config;
 pub mod envelope;
 pub mod frames;
 pub mod hooks;
+mod names;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod queue;

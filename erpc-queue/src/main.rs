@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// Forward requests from a durable queue to erpc services and publish their answers.
+///
+/// Fields of the configuration are overridden by `ERPC_BRIDGE__<FIELD>` environment
+/// variables (double underscore; `ERPC_BRIDGE__QUEUE__URL`), QUEUE.md §5.
 #[derive(Parser)]
 #[command(name = "erpc-bridge", version)]
 struct Args {

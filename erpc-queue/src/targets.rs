@@ -22,6 +22,22 @@ pub struct Target {
     max_retries: u32,
     backoff: Duration,
     backoff_max: Duration,
+    /// Every method may be run again after an attempt timed out.
+    idempotent: bool,
+    /// These methods may.
+    idempotent_methods: Vec<String>,
+}
+
+/// Whether `status` says the attempt never reached the service: the dial failed (`cannot
+/// connect to …`) or no instance was reachable. Such a request did nothing, so retrying it
+/// is always safe and does not use up `max_retries`.
+fn never_delivered(status: &Status) -> bool {
+    status.code() == Code::Unavailable && {
+        let message = status.message();
+        message.starts_with("cannot connect to")
+            || message.contains("unreachable")
+            || message.contains("no instance")
+    }
 }
 
 /// Why a forwarded request failed.
@@ -50,15 +66,26 @@ impl Target {
             max_retries: config.max_retries,
             backoff: Duration::from_millis(config.backoff_ms),
             backoff_max: Duration::from_millis(config.backoff_max_ms.max(config.backoff_ms)),
+            idempotent: config.idempotent,
+            idempotent_methods: config.idempotent_methods.clone(),
         }
     }
 
-    /// Send `request` (its `deadline` is the call's), attempting again on `unavailable` and
-    /// on an attempt's own timeout while attempts and time remain.
+    /// Whether `method` may run again after an attempt timed out (it may have run).
+    fn may_rerun(&self, method: &str) -> bool {
+        self.idempotent || self.idempotent_methods.iter().any(|m| m == method)
+    }
+
+    /// Send `request` (its `deadline` is the call's). An attempt that never reached the
+    /// service (the dial failed) is tried again with backoff until the call's deadline; one
+    /// that reached it and failed `unavailable` — or timed out, for a method marked
+    /// idempotent — is tried again at most `max_retries` times; any other outcome is the
+    /// answer (QUEUE.md §4.4).
     pub async fn forward(&self, request: &ClientRequest) -> Result<ClientResponse, Failed> {
         let call_deadline = request.deadline;
         let mut wait = self.backoff;
         let mut attempts = 0;
+        let mut delivered_failures = 0;
         loop {
             attempts += 1;
             let attempt_deadline = call_deadline.min(Instant::now() + self.timeout);
@@ -70,15 +97,21 @@ impl Target {
                 Ok(response) => return Ok(response),
                 Err(status) => status,
             };
-            // An attempt's own timeout is the target being slow: worth another try; the
-            // call's deadline passing is the end.
+            // An attempt's own timeout is the target being slow; but the service may have run
+            // it (and may still be running it), so it is tried again only for a method marked
+            // idempotent, as gRPC does. The call's deadline passing is the end.
             let retryable = status.code() == Code::Unavailable
-                || (status.code() == Code::DeadlineExceeded && attempt_deadline < call_deadline);
+                || (status.code() == Code::DeadlineExceeded
+                    && attempt_deadline < call_deadline
+                    && self.may_rerun(&request.method));
             if !retryable {
                 return Err(Failed::Answered(status));
             }
+            if !never_delivered(&status) {
+                delivered_failures += 1;
+            }
             let sleep = wait.mul_f64(0.5 + fastrand::f64() / 2.0);
-            if attempts > self.max_retries || Instant::now() + sleep >= call_deadline {
+            if delivered_failures > self.max_retries || Instant::now() + sleep >= call_deadline {
                 let last = Status::new(
                     status.code(),
                     format!("{} (target {})", status.message(), self.address),
@@ -196,6 +229,8 @@ mod tests {
             max_retries: 0,
             backoff_ms: 10,
             backoff_max_ms: 10,
+            idempotent: false,
+            idempotent_methods: Vec::new(),
         }
     }
 

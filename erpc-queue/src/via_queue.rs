@@ -49,10 +49,11 @@ impl Service<ClientRequest> for ViaQueue {
     }
 }
 
-/// `Client::builder().via_queue(&queue_client)`.
+/// `Client::builder().via_queue(&queue_client).build(addr)`.
 pub trait ViaQueueExt {
     /// Send every call of the client being built through `queue` (see [`ViaQueueLayer`]);
-    /// build it with any address, which is never dialled.
+    /// finish with `.build(addr)` — any address, which is never dialled — not `.connect`,
+    /// which would dial it.
     fn via_queue(self, queue: &QueueClient) -> ClientBuilder;
 }
 

@@ -32,15 +32,38 @@ impl<V: Send + Sync + 'static> Window<V> {
     }
 
     /// The outcome for `key`: remembered, or computed by `run` (once, however many ask at
-    /// the same time) and remembered. `true` with it when this call computed it.
-    pub async fn once(&self, key: Bytes, run: impl Future<Output = V>) -> (Arc<V>, bool) {
+    /// the same time) and remembered if `keep` says it is final — an outcome that is not
+    /// (a transient failure) is returned to this caller only, and the next request with the
+    /// key runs again. `true` with it when this call computed it.
+    pub async fn once(
+        &self,
+        key: Bytes,
+        run: impl Future<Output = V>,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> (Arc<V>, bool) {
+        let mut not_kept = None;
         let entry = self
             .cache
             .entry(key)
-            .or_insert_with(async { Arc::new(run.await) })
+            .or_optionally_insert_with(async {
+                let value = Arc::new(run.await);
+                if keep(&*value) {
+                    Some(value)
+                } else {
+                    not_kept = Some(value);
+                    None
+                }
+            })
             .await;
-        let fresh = entry.is_fresh();
-        (entry.into_value(), fresh)
+        match (entry, not_kept) {
+            (Some(entry), _) => {
+                let fresh = entry.is_fresh();
+                (entry.into_value(), fresh)
+            }
+            (None, Some(value)) => (value, true),
+            // moka returns no entry only when this call's `run` produced nothing to keep.
+            (None, None) => unreachable!("no entry and no value computed"),
+        }
     }
 }
 
@@ -59,8 +82,8 @@ mod tests {
         };
         let key = Bytes::from_static(b"k");
         let (a, b) = tokio::join!(
-            window.once(key.clone(), run()),
-            window.once(key.clone(), run())
+            window.once(key.clone(), run(), |_| true),
+            window.once(key.clone(), run(), |_| true)
         );
         assert_eq!(
             runs.load(Ordering::SeqCst),
@@ -69,13 +92,30 @@ mod tests {
         );
         assert_eq!(a.0, b.0);
         assert!(a.1 != b.1, "exactly one computed it");
-        assert!(!window.once(key.clone(), run()).await.1, "remembered");
-        window.once(Bytes::from_static(b"other"), run()).await;
+        assert!(
+            !window.once(key.clone(), run(), |_| true).await.1,
+            "remembered"
+        );
+        window
+            .once(Bytes::from_static(b"other"), run(), |_| true)
+            .await;
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(
-            window.once(key, run()).await.1,
+            window.once(key, run(), |_| true).await.1,
             "forgotten after the window"
         );
+    }
+
+    #[tokio::test]
+    async fn an_outcome_that_is_not_final_is_not_remembered() {
+        let window = Window::new(Duration::from_secs(60), 100);
+        let key = Bytes::from_static(b"k");
+        let (first, fresh) = window.once(key.clone(), async { 1 }, |_| false).await;
+        assert_eq!((*first, fresh), (1, true));
+        let (second, fresh) = window.once(key.clone(), async { 2 }, |_| true).await;
+        assert_eq!((*second, fresh), (2, true), "ran again");
+        let (third, fresh) = window.once(key, async { 3 }, |_| true).await;
+        assert_eq!((*third, fresh), (2, false), "the final one is remembered");
     }
 }

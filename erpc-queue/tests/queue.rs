@@ -35,6 +35,11 @@ on_both!(
     two_bridges_share_the_load,
     bridge_killed_mid_flight_every_request_answered_once,
     queue_server_restart_loses_no_accepted_request,
+    a_stale_answer_on_a_kept_reply_subject_never_answers_another_call,
+    a_transient_failure_is_not_remembered_under_its_key,
+    a_target_down_for_seconds_is_answered_with_the_default_retries,
+    fire_and_forget_outlives_the_call_timeout_and_its_errors_are_dead_lettered,
+    a_timed_out_attempt_runs_again_only_for_an_idempotent_method,
 );
 
 /// A generated client over the queue, unchanged: answers, application errors with their code,
@@ -66,6 +71,13 @@ async fn typed_round_trip(backend: Backend) {
         2,
         "the service sees each call's key"
     );
+    for key in seen.keys.lock().unwrap().iter() {
+        let text = std::str::from_utf8(key).expect("the key reaches the service as text");
+        assert!(
+            text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{text:?}"
+        );
+    }
 
     // Over what a queued frame may carry (a 4 MiB body; NATS's own limit is lower): refused
     // at once, not published to be refused by the bridge (`invalid_argument`, on RabbitMQ).
@@ -113,8 +125,8 @@ async fn deadline_on_the_queue_and_on_the_way_back(backend: Backend) {
     );
 }
 
-/// A target that is down: attempted 1 + max_retries times, then the request is dead-lettered
-/// with the last error, and the caller is answered with it.
+/// A target that is down: a request that never reached it is attempted until its deadline
+/// (not just 1 + max_retries times), then dead-lettered with the last error.
 async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
     let server = backend.server().await;
     let queue = server.connect().await;
@@ -127,17 +139,27 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
     config.targets[0].backoff_ms = 10;
     config.targets[0].backoff_max_ms = 20;
     let _bridge = support::bridge(queue.clone(), config).await;
-    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    let client = support::client(queue.clone(), Duration::from_secs(2)).await;
     let err = WorkClient::new(client.client())
         .double(4)
         .await
         .expect_err("the target is down");
-    assert_eq!(err.code(), Code::Unavailable, "{err}");
-    assert!(err.message().contains("gave up after 3 attempts"), "{err}");
-    let letter = support::next_dead_letter(&mut dead).await;
+    // The bridge gives up when its next wait would pass the deadline and answers why —
+    // which may reach the caller just after its own deadline.
     assert!(
-        letter.reason.contains("gave up after 3 attempts"),
-        "{}",
+        matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded),
+        "{err}"
+    );
+    let letter = support::next_dead_letter(&mut dead).await;
+    let attempts: u32 = letter
+        .reason
+        .strip_prefix("gave up after ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", letter.reason));
+    assert!(
+        attempts > 3,
+        "a request that never reached the target is tried until its deadline, not max_retries + 1 times: {}",
         letter.reason
     );
     assert!(
@@ -162,19 +184,32 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
 /// then back while the request's retries last: the request is answered, not dead-lettered —
 /// every retry dials, instead of meeting the client's own wait to redial.
 async fn target_back_within_the_retry_budget_is_answered(backend: Backend) {
+    // Waits of 20–40 ms: 200 retries last at least 4 s, beyond the 2.5 s outage.
+    answered_after_an_outage(backend, Duration::from_millis(2_500), |target| {
+        target.max_retries = 200;
+        target.backoff_ms = 40;
+        target.backoff_max_ms = 40;
+    })
+    .await;
+}
+
+/// A call made while the target is down for `outage`, by a bridge whose target entry `set`
+/// shapes: answered once the target is back, and run once.
+async fn answered_after_an_outage(
+    backend: Backend,
+    outage: Duration,
+    set: impl FnOnce(&mut erpc_queue::TargetConfig),
+) {
     let server = backend.server().await;
     let queue = server.connect().await;
     let address = format!("tcp://127.0.0.1:{}", support::servers::free_port());
     let mut config = support::bridge_config(backend, &server.url, &address);
-    // Waits of 20–40 ms: 200 retries last at least 4 s, beyond the 2.5 s outage.
-    config.targets[0].max_retries = 200;
-    config.targets[0].backoff_ms = 40;
-    config.targets[0].backoff_max_ms = 40;
+    set(&mut config.targets[0]);
     let _bridge = support::bridge(queue.clone(), config).await;
     let client = support::client(queue.clone(), Duration::from_secs(60)).await;
     let work = WorkClient::new(client.client());
     let call = tokio::spawn(async move { work.double(21).await });
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(outage).await;
     let (_service, seen) = support::service_at(&address, Duration::ZERO).await;
     let answer = tokio::time::timeout(Duration::from_secs(30), call)
         .await
@@ -301,6 +336,183 @@ async fn a_repeated_idempotency_key_runs_once(backend: Backend) {
     assert_eq!(seen.runs_of(7), 1, "one run for one key");
     assert_eq!(work.double(7).await.expect("another key"), 14);
     assert_eq!(seen.runs_of(7), 2);
+    // The same key asking another call: refused by name, not answered with 14.
+    let reused = work
+        .double(8)
+        .metadata(erpc_queue::IDEMPOTENCY_METADATA, "order-7")
+        .await
+        .expect_err("a key reused for other arguments");
+    assert_eq!(reused.code(), Code::FailedPrecondition, "{reused}");
+    assert!(reused.message().contains("order-7"), "{reused}");
+    assert_eq!(seen.runs_of(8), 0);
+}
+
+/// A client on a reply subject named to be stable across restarts: an answer to an earlier
+/// process's call, arriving while a new process's call waits there, is not that call's
+/// answer (correlation ids used to restart at 1 in each process).
+async fn a_stale_answer_on_a_kept_reply_subject_never_answers_another_call(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let (service, _seen) = support::service(Duration::from_millis(1_500)).await;
+    let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let reply_to = format!("erpc.replies.kept{:x}", unique());
+    let kept = |timeout| {
+        erpc_queue::QueueClient::connect(
+            queue.clone(),
+            erpc_queue::QueueClientOptions {
+                reply_to: Some(reply_to.clone()),
+                timeout,
+                ..Default::default()
+            },
+        )
+    };
+    // The new process's call waits (the service takes 1.5 s) when an answer to the earlier
+    // process's first call — correlation 1, its own key — arrives on the kept subject.
+    let next = kept(Duration::from_secs(20)).await.expect("subscribes");
+    let call = tokio::spawn(async move { WorkClient::new(next.client()).double(2).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stale = erpc_core::ClientResponse {
+        body: Bytes::from(rmp_serde::to_vec(&2u64).expect("encodes")),
+        ..Default::default()
+    };
+    let stale = Envelope {
+        kind: Kind::Response,
+        key: Bytes::from_static(b"the earlier process's call"),
+        ..Envelope::request(1, erpc_queue::frames::response_frame(&Ok(stale)))
+    };
+    queue
+        .publish(&reply_to, stale.encode().expect("encodes"))
+        .await
+        .expect("published");
+    assert_eq!(
+        call.await.expect("the call ran").expect("answered"),
+        4,
+        "its own answer, not the earlier process's"
+    );
+    // A reply subject the queue cannot use is refused at once, naming the rule.
+    let refused = erpc_queue::QueueClient::connect(
+        queue.clone(),
+        erpc_queue::QueueClientOptions {
+            reply_to: Some("erpc.replies.with space".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+    assert!(refused.message().contains("no spaces"), "{refused}");
+}
+
+/// A call that failed `unavailable` (its target down past its deadline) is not remembered
+/// under its key: the same key, once the target is back, reaches the service.
+async fn a_transient_failure_is_not_remembered_under_its_key(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let mut dead = support::dead_letters(&queue).await;
+    let address = format!("tcp://127.0.0.1:{}", support::servers::free_port());
+    let _bridge = support::bridge(
+        queue.clone(),
+        support::bridge_config(backend, &server.url, &address),
+    )
+    .await;
+    let client = support::client(queue.clone(), Duration::from_millis(1_500)).await;
+    let work = WorkClient::new(client.client());
+    let keyed = || {
+        work.double(5)
+            .metadata(erpc_queue::IDEMPOTENCY_METADATA, "retry-me")
+    };
+    keyed().await.expect_err("the target is down");
+    // The bridge is done with it once it dead-letters it.
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(letter.reason.contains("gave up"), "{}", letter.reason);
+    let (_service, seen) = support::service_at(&address, Duration::ZERO).await;
+    assert_eq!(keyed().await.expect("the retry reaches the service"), 10);
+    assert_eq!(seen.runs_of(5), 1);
+}
+
+/// A target down for a few seconds, with the target's default retries (3, 100 ms doubling):
+/// requests queued for it are answered once it is back, not dead-lettered after ~1 s.
+async fn a_target_down_for_seconds_is_answered_with_the_default_retries(backend: Backend) {
+    answered_after_an_outage(backend, Duration::from_secs(3), |target| {
+        *target = default_target(&target.service, target.address.as_deref().unwrap_or(""));
+    })
+    .await;
+}
+
+/// The target entry with every default (QUEUE.md §5) for `service` at `address`.
+fn default_target(service: &str, address: &str) -> erpc_queue::TargetConfig {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("bridge.yaml");
+    std::fs::write(
+        &path,
+        format!("targets:\n  - service: {service}\n    address: {address}\n"),
+    )
+    .expect("written");
+    let mut config = erpc_queue::BridgeConfig::load_with_env(&path, []).expect("loads");
+    config.targets.remove(0)
+}
+
+/// A fire-and-forget call waits in the queue longer than the calls' timeout and still runs;
+/// one the service answers with an error is dead-lettered with the status.
+async fn fire_and_forget_outlives_the_call_timeout_and_its_errors_are_dead_lettered(
+    backend: Backend,
+) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let client = support::client(queue.clone(), Duration::from_millis(300)).await;
+    let body = Bytes::from(rmp_serde::to_vec(&9u64).expect("encodes"));
+    client
+        .send("Work", "double", body, Metadata::new())
+        .await
+        .expect("persisted");
+    // No bridge for longer than the calls' 300 ms timeout.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    let _bridge = support::bridge(queue.clone(), config).await;
+    seen.wait_for(Duration::from_secs(20), |s| s.runs_of(9) == 1)
+        .await;
+    let why = Bytes::from(rmp_serde::to_vec("not today").expect("encodes"));
+    client
+        .send("Work", "refuse", why, Metadata::new())
+        .await
+        .expect("persisted");
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert!(
+        letter.reason.contains("failed_precondition") && letter.reason.contains("not today"),
+        "{}",
+        letter.reason
+    );
+}
+
+/// An attempt that times out may have run: it is not tried again unless the method is
+/// marked idempotent in the target's configuration.
+async fn a_timed_out_attempt_runs_again_only_for_an_idempotent_method(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::from_millis(1_500)).await;
+    let mut config =
+        support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    config.targets[0].timeout_ms = 500;
+    let _bridge = support::bridge(queue.clone(), config.clone()).await;
+    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    let work = WorkClient::new(client.client());
+    let err = work.double(1).await.expect_err("the attempt timed out");
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err}");
+    assert_eq!(*seen.started.lock().unwrap(), 1, "run once, not again");
+    drop(_bridge);
+
+    config.targets[0].idempotent_methods = vec!["double".into()];
+    let _bridge = support::bridge(queue.clone(), config).await;
+    work.double(2).await.expect_err("every attempt timed out");
+    assert_eq!(
+        *seen.started.lock().unwrap(),
+        1 + 3,
+        "an idempotent method: 1 + max_retries (2) more attempts"
+    );
 }
 
 /// Two bridges in one consumer group both forward: the service sees calls from two

@@ -165,6 +165,8 @@ pub fn bridge_config(backend: Backend, url: &str, address: &str) -> BridgeConfig
             max_retries: 2,
             backoff_ms: 50,
             backoff_max_ms: 200,
+            idempotent: false,
+            idempotent_methods: Vec::new(),
         }],
         ..BridgeConfig::default()
     }
