@@ -235,7 +235,7 @@ async fn describe_shows_kinds_idempotency_and_types() {
     assert!(text.contains("sum(stream u64) -> u64"), "{text}");
     assert!(text.contains("whoami(()) -> String"), "{text}");
 
-    // Every service, as JSON: the reflection service is among them.
+    // Every service, as JSON: the built-in health and reflection services are among them.
     let out = erpc(&["describe", &addr, "--json"], "").await;
     let all: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     let names: Vec<&str> = all
@@ -244,12 +244,12 @@ async fn describe_shows_kinds_idempotency_and_types() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(names, ["Shop", "erpc.Reflection"]);
+    assert_eq!(names, ["Shop", "erpc.Health", "erpc.Reflection"]);
 
     let out = erpc(&["describe", &addr, "Nope"], "").await;
     assert_eq!(code(&out), 2);
     assert!(
-        stderr(&out).contains("Shop, erpc.Reflection"),
+        stderr(&out).contains("Shop, erpc.Health, erpc.Reflection"),
         "{}",
         stderr(&out)
     );
