@@ -17,6 +17,7 @@ mod bench;
 mod call;
 mod describe;
 mod failure;
+mod health;
 mod reflect;
 mod registry;
 mod target;
@@ -152,8 +153,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    // `erpc health TARGET [SERVICE]` comes with the built-in `erpc.Health` service (not in
-    // this build yet); the HTTP/JSON gateway and the dashboard are separate binaries.
+    /// A server's health from its built-in `erpc.Health` service: prints SERVING and exits 0,
+    /// or exits 1 with NOT_SERVING or SERVICE_UNKNOWN (as grpc_health_probe).
+    Health {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Only this service (default: the whole server).
+        service: Option<String>,
+    },
+    // The HTTP/JSON gateway and the dashboard will be separate binaries.
 }
 
 /// `500ms`, `2s`, `1m`, `1h`, or bare seconds.
@@ -216,6 +224,10 @@ async fn run(command: Command) -> Result<(), Failure> {
         } => {
             let client = connect(&target, 1).await?;
             describe::run(&client, service.as_deref().unwrap_or(""), json).await
+        }
+        Command::Health { target, service } => {
+            let client = connect(&target, 1).await?;
+            health::run(&client, service.as_deref().unwrap_or("")).await
         }
         Command::Call { invocation, kind } => {
             let (service, method, options) = invocation.parts()?;

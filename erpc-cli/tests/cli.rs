@@ -393,3 +393,33 @@ async fn bench_reports_counts_that_add_up() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn health_prints_serving_or_fails_with_the_status() {
+    let (server, addr) = shop(None).await;
+    let out = erpc(&["health", &addr], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "server: SERVING");
+    let out = erpc(&["health", &addr, "Shop"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Shop: SERVING");
+
+    server
+        .health()
+        .set("Shop", erpc::server::health::ServingStatus::NotServing);
+    let out = erpc(&["health", &addr, "Shop"], "").await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("Shop: NOT_SERVING"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erpc(&["health", &addr, "Nope"], "").await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("Nope: SERVICE_UNKNOWN"),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}
