@@ -110,38 +110,34 @@ impl Inner {
         }
     }
 
-    fn handled(&self, m: &MethodMetrics, code: Code) -> Counter {
-        m.handled[code as usize % 17]
-            .get_or_init(|| {
-                self.handled
-                    .get_or_create(&CodeLabels {
-                        side: m.labels.side,
-                        service: m.labels.service.clone(),
-                        method: m.labels.method.clone(),
-                        code: code.as_str(),
-                    })
-                    .clone()
-            })
-            .clone()
+    fn handled<'m>(&self, m: &'m MethodMetrics, code: Code) -> &'m Counter {
+        m.handled[code as usize % 17].get_or_init(|| {
+            self.handled
+                .get_or_create(&CodeLabels {
+                    side: m.labels.side,
+                    service: m.labels.service.clone(),
+                    method: m.labels.method.clone(),
+                    code: code.as_str(),
+                })
+                .clone()
+        })
     }
 
-    fn messages(&self, m: &MethodMetrics, direction: Direction) -> Counter {
+    fn messages<'m>(&self, m: &'m MethodMetrics, direction: Direction) -> &'m Counter {
         let i = match direction {
             Direction::Sent => 0,
             Direction::Received => 1,
         };
-        m.messages[i]
-            .get_or_init(|| {
-                self.messages
-                    .get_or_create(&MessageLabels {
-                        side: m.labels.side,
-                        service: m.labels.service.clone(),
-                        method: m.labels.method.clone(),
-                        direction: labels::direction(direction),
-                    })
-                    .clone()
-            })
-            .clone()
+        m.messages[i].get_or_init(|| {
+            self.messages
+                .get_or_create(&MessageLabels {
+                    side: m.labels.side,
+                    service: m.labels.service.clone(),
+                    method: m.labels.method.clone(),
+                    direction: labels::direction(direction),
+                })
+                .clone()
+        })
     }
 }
 
