@@ -87,6 +87,34 @@ async fn a_call_waiting_for_a_worker_keeps_its_deadline() {
     server.shutdown().await;
 }
 
+/// A call waiting in a rate limit's line holds no worker: with one worker, a call to
+/// another method runs at once while a rate-limited call waits for its turn.
+#[tokio::test]
+async fn a_call_waiting_for_its_rate_takes_no_worker() {
+    use erpc::per_method::PerMethod;
+    use erpc::rate::Rate;
+    use erpc::server::RateLimit;
+    // `len`: one call, then one per 1.5 s, each waiting up to 3 s for its turn.
+    let rate = Rate::every(Duration::from_millis(1_500)).max_wait(Duration::from_secs(3));
+    let limit =
+        RateLimit::per_method(PerMethod::new(None).method("Echo", "len", Some(rate))).unwrap();
+    let (server, _probe, client) = serve_echo(|b| b.workers(1, 8).admission(limit)).await;
+    client.len("a".into()).await.unwrap();
+    let queued = tokio::spawn(client.len("ab".into()).into_future());
+    // The second `len` waits for the rate (1.5 s); meanwhile the only worker is free.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    client.sleep(1).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(700),
+        "a call waited {took:?} for the worker a rate-limited call held while in line"
+    );
+    assert!(!queued.is_finished(), "the rate-limited call did not wait");
+    assert_eq!(queued.await.unwrap().unwrap(), 2);
+    server.shutdown().await;
+}
+
 /// A service whose handler answers at once and leaves the work to a task queue.
 #[erpc::service]
 trait Orders {

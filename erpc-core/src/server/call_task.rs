@@ -20,6 +20,7 @@ use crate::server::admission::Gate;
 use crate::server::conn::answer_frame;
 use crate::server::in_flight::InFlight;
 use crate::server::observed::Observed;
+use crate::server::workers::Ticket;
 use crate::server::{Request, Response, Shared};
 use crate::status::{Code, Status};
 use crate::status_wire::{check_answer, status_frame};
@@ -43,6 +44,9 @@ pub(crate) struct CallTask {
     pub(crate) observed: Option<Box<Observed>>,
     /// What a header-level hook made the call wait for before it runs (a rate limit's line).
     pub(crate) gate: Option<Gate>,
+    /// The call's place under the server's worker limit, if it has one: it takes a worker
+    /// only after its gate opens, so calls waiting in a rate limit's line hold no worker.
+    pub(crate) ticket: Option<Ticket>,
 }
 
 impl CallTask {
@@ -62,6 +66,7 @@ impl CallTask {
             max_frame,
             observed,
             gate,
+            ticket,
         } = self;
         let deadline = context.deadline;
         async move {
@@ -71,18 +76,24 @@ impl CallTask {
                 if let Some(gate) = gate {
                     gate.await?;
                 }
-                let body = decompress(
-                    header.compression,
-                    body,
-                    shared.config.limits.max_decompressed,
-                    None,
-                )
-                .map_err(|e| side_status("server", e))?;
-                let mut context = context;
-                context.wire.body_len = body.len();
-                let request = Request::new(context, header.codec, shared.codecs.clone(), body);
-                // With layers, `service` is the service wrapped in them (`server::layer`).
-                service.call(request).await
+                let handle = async {
+                    let body = decompress(
+                        header.compression,
+                        body,
+                        shared.config.limits.max_decompressed,
+                        None,
+                    )
+                    .map_err(|e| side_status("server", e))?;
+                    let mut context = context;
+                    context.wire.body_len = body.len();
+                    let request = Request::new(context, header.codec, shared.codecs.clone(), body);
+                    // With layers, `service` is the service wrapped in them (`server::layer`).
+                    service.call(request).await
+                };
+                match ticket {
+                    Some(ticket) => ticket.run(handle).await,
+                    None => handle.await,
+                }
             };
             // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
             // task outright through its abort handle in `InFlight`, and answer for it.
@@ -247,6 +258,7 @@ mod tests {
             max_frame: None,
             observed: None,
             gate: None,
+            ticket: None,
         }
     }
 

@@ -636,11 +636,9 @@ impl ServerEndpoint {
                     max_frame: self.max_frame,
                     observed,
                     gate,
+                    ticket,
                 };
-                match ticket {
-                    Some(ticket) => spawn_holding(admitted, ticket.run(task.run())),
-                    None => spawn_holding(admitted, task.run()),
-                }
+                spawn_holding(admitted, task.run())
             }
         };
         self.in_flight.attach(id, handle.abort_handle());

@@ -90,7 +90,7 @@ pub(crate) struct Ticket(Arc<Inner>);
 
 impl Ticket {
     /// Wait for a worker, then run `task` on it.
-    pub(crate) async fn run<F: std::future::Future<Output = ()>>(self, task: F) {
+    pub(crate) async fn run<F: std::future::Future>(self, task: F) -> F::Output {
         // Never closed, so never an error; if it were, the call runs rather than hangs.
         let _worker = self.0.running.acquire().await.ok();
         task.await
