@@ -329,6 +329,40 @@ async fn a_provider_cut_off_from_the_center_leaves_and_comes_back_when_healed() 
     center.shutdown().await;
 }
 
+/// A namespace left by a killed run (its `Drop` never ran) is found by its dead PID and
+/// deleted by the next run; a running process's namespaces and others' are left alone.
+#[test]
+fn namespaces_of_killed_runs_are_swept() {
+    let me = std::process::id();
+    let listing =
+        format!("erpc-4294967295-9 (id: 3)\nerpc-{me}-1\nerpc-12345\nsomeone-else\nerpc-x-1\n");
+    assert_eq!(
+        support::netns::stale_names(&listing),
+        vec!["erpc-4294967295-9".to_string()]
+    );
+    if !support::netns::permitted() {
+        return;
+    }
+    let ip = support::netns::ip_program();
+    let dead = "erpc-4294967294-7";
+    let made = std::process::Command::new(ip)
+        .args(["netns", "add", dead])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    support::netns::sweep_stale();
+    let list = std::process::Command::new(ip)
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(!list.contains(dead), "{dead} was not swept: {list}");
+}
+
 /// The partition above, made of a real network: the provider is a process in a network
 /// namespace of its own, and its link is cut (packets dropped, no connection reset: its
 /// connections to the center hang rather than fail) and healed.

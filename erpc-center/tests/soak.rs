@@ -734,6 +734,11 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
     let mut faults = tokio::task::JoinSet::new();
     let ns_slot = world.slots.iter().position(|s| s.netns);
     let center_busy = Arc::new(AtomicBool::new(false));
+    // Every kind of fault happens in every run, whatever the seed: the first draws go through
+    // the kinds in a shuffled order (a kind whose target is busy is tried again next time),
+    // then the draws are free.
+    let mut owed: Vec<u32> = (0..5).filter(|&k| k != 2 || ns_slot.is_some()).collect();
+    rng.shuffle(&mut owed);
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(rng.u64(1_000..3_000))).await;
         let w = world.clone();
@@ -745,13 +750,21 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
                 .is_ok()
         };
         let free = |i: usize, w: &Arc<World>| w.slots[i].busy.store(false, Ordering::SeqCst);
-        match rng.u32(..6) {
+        let kind = owed.last().copied().unwrap_or_else(|| rng.u32(..6));
+        // A provider kill never takes the long-lived provider; an owed one picks another.
+        let i = if kind == 0 && w.slots[i].long_lived {
+            (i + 1) % w.slots.len()
+        } else {
+            i
+        };
+        let injected = match kind {
             0 if !w.slots[i].long_lived && claim(i) => {
                 let down = Duration::from_millis(rng.u64(300..3_000));
                 faults.spawn(async move {
                     kill_provider(w.clone(), i, down).await;
                     free(i, &w);
                 });
+                true
             }
             1 if Instant::now() < center_until
                 && center_busy
@@ -764,6 +777,7 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
                     kill_center(w, down).await;
                     busy.store(false, Ordering::SeqCst);
                 });
+                true
             }
             2 if ns_slot.is_some_and(claim) => {
                 let i = ns_slot.unwrap_or_default();
@@ -772,6 +786,7 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
                     cut_link(w.clone(), i, cut).await;
                     free(i, &w);
                 });
+                true
             }
             3 if claim(i) => {
                 // Short (kept registered) or past the TTL (evicted, then registered again).
@@ -784,17 +799,87 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
                     stop_provider(w.clone(), i, stopped).await;
                     free(i, &w);
                 });
+                true
             }
             4 => {
                 let reset = rng.bool();
                 faults.spawn(drop_connections(w, reset));
+                true
             }
-            _ => {}
+            _ => false,
+        };
+        if injected && owed.last() == Some(&kind) {
+            owed.pop();
         }
     }
     while let Some(done) = faults.join_next().await {
         done.expect("a fault task panicked");
     }
+}
+
+/// The fault kinds every run must have injected (a link is cut only with a namespace).
+fn missing_kinds(kinds: &BTreeMap<&str, u32>, with_netns: bool) -> Vec<&'static str> {
+    let has = |names: &[&str]| names.iter().any(|n| kinds.contains_key(n));
+    let mut missing = Vec::new();
+    for (label, names) in [
+        ("kill provider", &["kill provider"][..]),
+        ("kill center", &["kill center"][..]),
+        ("stop provider", &["short stop", "long stop"][..]),
+        (
+            "drop connections",
+            &["reset connections", "close connections"][..],
+        ),
+        ("cut link", &["cut link"][..]),
+    ] {
+        if (label != "cut link" || with_netns) && !has(names) {
+            missing.push(label);
+        }
+    }
+    missing
+}
+
+/// A whole number from the environment variable `name`, or `default` when it is unset; a
+/// value that is not one stops the test naming the variable.
+fn env_number(name: &str, default: u64) -> u64 {
+    let value = match std::env::var(name) {
+        Ok(text) => Some(text),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(e) => panic!("{name}: {e}"),
+    };
+    number_from(name, value.as_deref(), default).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn number_from(name: &str, value: Option<&str>, default: u64) -> Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|e| {
+            format!("{name}={text:?} is not a whole non-negative number ({e}); unset it for the default {default}")
+        }),
+    }
+}
+
+#[test]
+fn a_bad_soak_variable_is_named() {
+    assert_eq!(number_from("ERPC_SOAK_SECS", None, 120), Ok(120));
+    assert_eq!(number_from("ERPC_SOAK_SECS", Some(" 1800 "), 120), Ok(1800));
+    let bad = number_from("ERPC_SOAK_SECS", Some("30m"), 120).unwrap_err();
+    assert!(
+        bad.starts_with("ERPC_SOAK_SECS=\"30m\" is not a whole"),
+        "{bad}"
+    );
+    assert!(number_from("ERPC_SOAK_SEED", Some("-1"), 0).is_err());
+}
+
+#[test]
+fn every_fault_kind_is_required() {
+    let mut kinds = BTreeMap::new();
+    for k in ["kill provider", "long stop", "reset connections"] {
+        kinds.insert(k, 1);
+    }
+    assert_eq!(missing_kinds(&kinds, false), vec!["kill center"]);
+    assert_eq!(missing_kinds(&kinds, true), vec!["kill center", "cut link"]);
+    kinds.insert("kill center", 2);
+    assert!(missing_kinds(&kinds, false).is_empty());
 }
 
 /// Whether `t` falls in a lossy fault's window: from half a second before it began to
@@ -846,16 +931,16 @@ fn delivered(dir: &Path) -> (Vec<u64>, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_soak() {
-    let chaos = Duration::from_secs(
-        std::env::var("ERPC_SOAK_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(120),
+    let chaos = Duration::from_secs(env_number("ERPC_SOAK_SECS", 120));
+    assert!(
+        chaos >= Duration::from_secs(20),
+        "ERPC_SOAK_SECS={} is too short: every kind of fault must fit in the chaos (at least 20 s)",
+        chaos.as_secs()
     );
-    let seed = std::env::var("ERPC_SOAK_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
+    let seed = match std::env::var("ERPC_SOAK_SEED") {
+        Ok(_) => env_number("ERPC_SOAK_SEED", 0),
+        Err(_) => fastrand::u64(..),
+    };
     eprintln!(
         "soak: {} s of chaos, seed {seed} (replay: ERPC_SOAK_SEED={seed})",
         chaos.as_secs()
@@ -1077,6 +1162,10 @@ async fn chaos_soak() {
         "soak: faults {kinds:?}; quiet phase from {} s",
         secs(quiet_from)
     );
+    let missing = missing_kinds(&kinds, world.ns.is_some());
+    if !missing.is_empty() {
+        problems.push(format!("faults never injected: {missing:?}"));
+    }
     println!(
         "soak: {} s, seed {seed}, {calls}; {oneways}; discovery: {removals}, {watches}; {resources}",
         chaos.as_secs()

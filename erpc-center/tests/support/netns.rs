@@ -46,14 +46,24 @@ impl Netns {
     /// Create the namespace and its link; `tag` (0–249) keeps parallel tests' addresses and
     /// names apart.
     pub fn create(tag: u8) -> Netns {
-        let id = format!("{}{tag}", std::process::id() % 100_000);
-        let name = format!("erpc-{id}");
+        let pid = std::process::id();
+        // Interface names are bounded (15 bytes), so they take the PID's last digits; the
+        // namespace's name carries the whole PID so a later run can tell a dead run's
+        // leftovers (see `sweep_stale`).
+        let id = format!("{}{tag}", pid % 100_000);
+        let name = format!("erpc-{pid}-{tag}");
         let (host_if, ns_if) = (format!("eh{id}"), format!("en{id}"));
-        let subnet = format!("10.{}.{}", 200 + tag % 50, std::process::id() % 250);
+        let subnet = format!("10.{}.{}", 200 + tag % 50, pid % 250);
         let (host_ip, ns_ip) = (format!("{subnet}.1"), format!("{subnet}.2"));
-        // A namespace left by a killed earlier run with the same name goes first.
+        sweep_stale();
+        // A namespace of this name is this process's own leftover (a test that panicked
+        // before dropping it): it goes first.
         let _ = Command::new(ip_program())
             .args(["netns", "del", &name])
+            .output();
+        // So does a host-side interface of an earlier run that shared the PID's last digits.
+        let _ = Command::new(ip_program())
+            .args(["link", "del", &host_if])
             .output();
         ip(&["netns", "add", &name]);
         let ns = Netns {
@@ -101,6 +111,43 @@ impl Netns {
     /// Heal the link.
     pub fn heal(&self) {
         ip(&["link", "set", &self.host_if, "up"]);
+    }
+}
+
+/// The namespace names (`erpc-PID-TAG`) a test run left behind when it was killed before
+/// its `Drop` ran: those whose PID no longer runs.
+pub fn stale_names(listing: &str) -> Vec<String> {
+    listing
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| {
+            let mut parts = name.strip_prefix("erpc-").unwrap_or("").split('-');
+            match (
+                parts.next().map(str::parse::<u32>),
+                parts.next(),
+                parts.next(),
+            ) {
+                (Some(Ok(pid)), Some(_tag), None) => {
+                    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                }
+                _ => false,
+            }
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Delete the namespaces of killed runs (deleting a namespace deletes its veth pair too), so
+/// interrupted soaks do not pile up namespaces and links on the machine.
+pub fn sweep_stale() {
+    let Ok(out) = Command::new(ip_program()).args(["netns", "list"]).output() else {
+        return;
+    };
+    for name in stale_names(&String::from_utf8_lossy(&out.stdout)) {
+        eprintln!("netns: deleting {name}, left by a run that is gone");
+        let _ = Command::new(ip_program())
+            .args(["netns", "del", &name])
+            .output();
     }
 }
 
