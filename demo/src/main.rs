@@ -393,10 +393,65 @@ async fn discovery_tour() -> Result<(), Box<dyn std::error::Error>> {
             governed.hello("tour".into()).await?
         );
     }
-    drop((client, governed));
+
+    // A circuit breaker per instance: beta's opens after three failures in a row and takes it
+    // out of the picks; after the open timeout one trial call (half-open) finds it healthy
+    // again and closes it.
+    println!("  with a breaker per instance (open after 3 failures, half-open after 500 ms):");
+    let breakers = erpc::client::InstanceBreakers::new(
+        erpc::client::BreakerSettings::default()
+            .trip(erpc::client::Trip::ConsecutiveFailures(3))
+            .open_timeout(Duration::from_millis(500)),
+    )
+    .observer(PrintBreaker);
+    let failover = erpc::client::FailModes::new(erpc::client::FailMode::Failover { retries: 2 })
+        .idempotent(erpc::per_method::PerMethod::new(false).method("demo.Hello", "hello", true));
+    let guarded = hello::HelloClient::new(
+        erpc::Client::builder()
+            .layer(failover)
+            .attempt_layer(breakers)
+            .discover(&registry, "demo.Hello")
+            .await?,
+    );
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        answers.push(guarded.hello("tour".into()).await?);
+    }
+    println!("    8 calls while beta fails: {}", tally(&answers));
+    beta_down.store(false, Ordering::Relaxed);
+    println!("    beta recovers; 600 ms later:");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    answers.clear();
+    for _ in 0..6 {
+        answers.push(guarded.hello("tour".into()).await?);
+    }
+    println!("    6 calls: {}", tally(&answers));
+    drop((client, governed, guarded));
     for server in instances {
         server.shutdown().await;
     }
     center_server.shutdown_timeout(Duration::from_secs(2)).await;
     Ok(())
+}
+
+/// Prints each circuit breaker's change of state.
+struct PrintBreaker;
+
+impl erpc::observe::Observer for PrintBreaker {
+    fn breaker_changed(&self, change: &erpc::observe::BreakerChange<'_>) {
+        println!(
+            "    breaker of {}: {:?} -> {:?}",
+            change.breaker, change.from, change.to
+        );
+    }
+}
+
+/// "hello from gamma x5, hello from beta x3": how many answers each instance gave.
+fn tally(answers: &[String]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for answer in answers {
+        *counts.entry(answer.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(a, n)| format!("{a:?} x{n}")).collect();
+    parts.join(", ")
 }
