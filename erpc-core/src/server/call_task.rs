@@ -76,24 +76,23 @@ impl CallTask {
                 if let Some(gate) = gate {
                     gate.await?;
                 }
-                let handle = async {
-                    let body = decompress(
-                        header.compression,
-                        body,
-                        shared.config.limits.max_decompressed,
-                        None,
-                    )
-                    .map_err(|e| side_status("server", e))?;
-                    let mut context = context;
-                    context.wire.body_len = body.len();
-                    let request = Request::new(context, header.codec, shared.codecs.clone(), body);
-                    // With layers, `service` is the service wrapped in them (`server::layer`).
-                    service.call(request).await
+                // Only now a worker: a call waiting for its gate holds none.
+                let _worker = match &ticket {
+                    Some(ticket) => ticket.worker().await,
+                    None => None,
                 };
-                match ticket {
-                    Some(ticket) => ticket.run(handle).await,
-                    None => handle.await,
-                }
+                let body = decompress(
+                    header.compression,
+                    body,
+                    shared.config.limits.max_decompressed,
+                    None,
+                )
+                .map_err(|e| side_status("server", e))?;
+                let mut context = context;
+                context.wire.body_len = body.len();
+                let request = Request::new(context, header.codec, shared.codecs.clone(), body);
+                // With layers, `service` is the service wrapped in them (`server::layer`).
+                service.call(request).await
             };
             // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
             // task outright through its abort handle in `InFlight`, and answer for it.

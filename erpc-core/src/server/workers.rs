@@ -89,11 +89,11 @@ impl Workers {
 pub(crate) struct Ticket(Arc<Inner>);
 
 impl Ticket {
-    /// Wait for a worker, then run `task` on it.
-    pub(crate) async fn run<F: std::future::Future>(self, task: F) -> F::Output {
+    /// Wait for a worker; the call runs on it while the permit lives. A borrow rather than
+    /// a wrapping future, so the call's task future does not hold the handler's twice.
+    pub(crate) async fn worker(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         // Never closed, so never an error; if it were, the call runs rather than hangs.
-        let _worker = self.0.running.acquire().await.ok();
-        task.await
+        self.0.running.acquire().await.ok()
     }
 }
 
