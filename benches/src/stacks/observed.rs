@@ -2,9 +2,14 @@
 //! (`erpc-metrics`), or tracing with OpenTelemetry at a sampling ratio (`erpc-trace1`: 1%,
 //! `erpc-trace100`: every call). Spans are batched and handed to an exporter that discards
 //! them, so the figure is what a call pays (span creation, context propagation, the batch
-//! queue), not the network export, which runs on its own thread.
+//! queue), not the network export, which runs on its own thread. `erpc-governed` adds what a
+//! production client runs: P2C over two instances, a breaker per instance, failover.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use erpc::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
+use erpc::discovery::P2c;
 
 use erpc_telemetry::Metrics;
 use erpc_telemetry::trace::{ClientTracing, ServerTracing};
@@ -22,6 +27,10 @@ pub enum Observed {
     Metrics,
     /// A span per call on both sides, this share of traces sampled.
     Trace(f64),
+    /// What a governed production client runs: metrics on both sides, and a client that
+    /// balances two instances (the server on 127.0.0.1 and 127.0.0.2) with P2C, keeps a
+    /// circuit breaker per instance and fails over (`Failover { retries: 2 }`).
+    Governed,
 }
 
 impl Observed {
@@ -31,6 +40,7 @@ impl Observed {
             "erpc-metrics" => Some(Observed::Metrics),
             "erpc-trace1" => Some(Observed::Trace(0.01)),
             "erpc-trace100" => Some(Observed::Trace(1.0)),
+            "erpc-governed" => Some(Observed::Governed),
             _ => None,
         }
     }
@@ -64,8 +74,13 @@ fn install_tracing(ratio: f64) {
 /// Serve the echo service over TCP with `observed` on.
 pub async fn serve(addr: SocketAddr, observed: Observed) {
     let builder = erpc::Server::builder();
+    let mut listen = vec![format!("tcp://{addr}")];
     let builder = match observed {
         Observed::Metrics => builder.observer(Metrics::new().observer()),
+        Observed::Governed => {
+            listen.push(format!("tcp://{}", second_instance(addr)));
+            builder.observer(Metrics::new().observer())
+        }
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.layer(ServerTracing)
@@ -73,7 +88,7 @@ pub async fn serve(addr: SocketAddr, observed: Observed) {
     };
     let _server = builder
         .add_service(BenchServer::new(Echo))
-        .serve([format!("tcp://{addr}")])
+        .serve(listen.iter().map(String::as_str))
         .await
         .expect("bind");
     std::future::pending::<()>().await;
@@ -81,18 +96,43 @@ pub async fn serve(addr: SocketAddr, observed: Observed) {
 
 /// A client of `conns` connections with `observed` on.
 pub async fn connect(addr: SocketAddr, conns: usize, observed: Observed) -> ErpcCaller {
-    let builder = erpc::Client::builder();
+    let builder = erpc::Client::builder().connections(conns);
     let builder = match observed {
         Observed::Metrics => builder.observer(Metrics::new().observer()),
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.attempt_layer(ClientTracing)
         }
+        Observed::Governed => return connect_governed(addr, conns).await,
     };
     let client = builder
-        .connections(conns)
         .connect(format!("tcp://{addr}"))
         .await
         .expect("connect");
+    ErpcCaller(BenchClient::new(client))
+}
+
+/// The governed server's second listener: the same port on 127.0.0.2 (all of 127/8 is
+/// loopback on Linux), so the client balances two instances of one process.
+fn second_instance(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 2], addr.port()))
+}
+
+/// P2C over two instances with `conns` connections in all, a breaker per instance,
+/// failover and metrics.
+async fn connect_governed(addr: SocketAddr, conns: usize) -> ErpcCaller {
+    let instances = [
+        format!("tcp://{addr}"),
+        format!("tcp://{}", second_instance(addr)),
+    ];
+    let list = erpc::discovery::StaticList::addrs(instances).expect("addresses");
+    let client = erpc::Client::builder()
+        .observer(Metrics::new().observer())
+        .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+        .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
+        .connections((conns / 2).max(1))
+        .discover_with(&list, "Bench", Arc::new(P2c))
+        .await
+        .expect("discover");
     ErpcCaller(BenchClient::new(client))
 }

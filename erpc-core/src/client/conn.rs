@@ -411,6 +411,7 @@ impl ClientConn {
                 load.started();
                 (load.clone(), Instant::now())
             }),
+            report: None,
         };
         let out = OutFrame {
             frame,

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
 use crate::client::id_hash::BuildIdHasher;
+use crate::client::observed::Report;
 use crate::discovery::Load;
 use crate::discovery::load::is_instance_failure;
 use crate::engine::control;
@@ -66,6 +67,9 @@ pub(crate) struct PendingCall {
     pub(super) armed: bool,
     /// The instance's load and when the call started, when a balancer reads it.
     pub(super) load: Option<(Arc<Load>, Instant)>,
+    /// The call's report to the client's observer, if it has one (boxed: an unobserved
+    /// call carries a null pointer).
+    pub(crate) report: Option<Box<Report>>,
 }
 
 impl PendingCall {
@@ -80,6 +84,9 @@ impl PendingCall {
                     // Still armed: dropping the call takes it out of the pending table.
                     self.queued = None;
                     self.measure(Err(status.code()));
+                    if let Some(mut report) = self.report.take() {
+                        report.finish(status.code(), 0);
+                    }
                     return Poll::Ready(Err(status));
                 }
             }
@@ -91,6 +98,14 @@ impl PendingCall {
             Ok(frame) => Ok(Code::from_u8(frame.header.status)),
             Err(status) => Err(status.code()),
         });
+        if let Some(mut report) = self.report.take() {
+            match &result {
+                Ok(frame) => {
+                    report.finish(Code::from_u8(frame.header.status), frame.body.len() as u64)
+                }
+                Err(status) => report.finish(status.code(), 0),
+            }
+        }
         Poll::Ready(result)
     }
 

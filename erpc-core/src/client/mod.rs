@@ -59,12 +59,13 @@ pub use typed::TypedClient;
 use crate::body::{compress, decompress};
 use crate::client::layer::{Route, Transmit};
 use crate::client::middleware::ClientMiddleware;
+use crate::client::observed::Report;
 use crate::config::ClientConfig;
 use crate::layer::{ErasableLayer, Stack};
 use crate::metadata::Metadata;
 use crate::observe::Observer;
 use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use pool::Pool;
 use target::{Ready, Target};
 use watchers::Watchers;
@@ -373,11 +374,7 @@ impl ClientBuilder {
         Ok(self.with_target(target))
     }
 
-    fn with_target(mut self, target: Target) -> Client {
-        if let Some(observer) = self.observer.clone() {
-            // Innermost: it times the wire alone.
-            self.attempts.push(observed::ObserveLayer(observer));
-        }
+    fn with_target(self, target: Target) -> Client {
         let attempts = self.attempts.wrap(Transmit);
         Client {
             inner: Arc::new_cyclic(|inner| Inner {
@@ -603,6 +600,37 @@ impl Client {
         self,
         request: ClientRequest,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        if let Some(attempts) = &self.inner.attempts
+            && !request.stream
+        {
+            // The common attempt: a connection is ready, so the attempt-level layers run at
+            // once and their future is the only one boxed; `send`'s (which holds a dial's
+            // state, ~1 KiB moved per call) only when a connection must be dialled first.
+            return match self.inner.target.ready_next(&pick_of_request(&request)) {
+                Err(status) => Box::pin(std::future::ready(Err(status))),
+                Ok(Ready::Conn(conn)) => {
+                    request.steer.record(conn.peer(), false);
+                    attempts.oneshot(Attempt::new(request, conn, self.clone()))
+                }
+                Ok(Ready::Dial(pick)) => {
+                    let attempts = attempts.clone();
+                    Box::pin(async move {
+                        let conn = self
+                            .inner
+                            .target
+                            .dial(
+                                pick,
+                                &self.inner.config,
+                                request.deadline,
+                                &pick_of_request(&request),
+                            )
+                            .await?;
+                        request.steer.record(conn.peer(), false);
+                        attempts.oneshot(Attempt::new(request, conn, self)).await
+                    })
+                }
+            };
+        }
         if self.inner.attempts.is_some() || request.stream || request.oneway {
             return Box::pin(async move { self.send(request).await });
         }
@@ -658,13 +686,14 @@ impl Client {
         let deadline = request.deadline;
         let steer = request.steer.clone();
         let frame = self.frame(request)?;
+        let observer = self.inner.observer.as_ref();
         if frame.header.kind == Kind::ONEWAY {
-            Box::pin(conn.send_oneway(frame, deadline)).await?;
-            steer.record(conn.peer(), true);
-            return Ok(ClientResponse::default());
+            return send_oneway(&conn, frame, deadline, &steer, observer).await;
         }
         let accept = frame.head.accept_compression;
-        let response = started(&conn, frame, deadline, &steer)?.wait().await?;
+        let response = started(&conn, frame, deadline, &steer, observer)?
+            .wait()
+            .await?;
         self.unpack(response, &accept)
     }
 
@@ -682,9 +711,8 @@ impl Client {
                 .target
                 .get(&self.inner.config, deadline, &call)
                 .await?;
-            Box::pin(conn.send_oneway(frame, deadline)).await?;
-            steer.record(conn.peer(), true);
-            return Ok(ClientResponse::default());
+            let observer = self.inner.observer.as_ref();
+            return send_oneway(&conn, frame, deadline, &steer, observer).await;
         }
         match self.start(request)? {
             Started::Sent { pending, accept } => self.unpack(pending.wait().await?, &accept),
@@ -709,7 +737,7 @@ impl Client {
             .ready_next(&pick_of(&frame, hash_key, &steer))?
         {
             Ready::Conn(conn) => Ok(Started::Sent {
-                pending: started(&conn, frame, deadline, &steer)?,
+                pending: started(&conn, frame, deadline, &steer, self.inner.observer.as_ref())?,
                 accept,
             }),
             Ready::Dial(pick) => {
@@ -722,7 +750,10 @@ impl Client {
                         .target
                         .dial(pick, config, deadline, &call)
                         .await?;
-                    let response = started(&conn, frame, deadline, &steer)?.wait().await?;
+                    let observer = client.inner.observer.as_ref();
+                    let response = started(&conn, frame, deadline, &steer, observer)?
+                        .wait()
+                        .await?;
                     client.unpack(response, &accept)
                 })))
             }
@@ -857,10 +888,41 @@ fn started(
     frame: Frame,
     deadline: Instant,
     steer: &crate::discovery::Steer,
+    observer: Option<&Arc<dyn Observer>>,
 ) -> Result<PendingCall, Status> {
+    let report = observer.map(|observer| Report::start(observer, &frame));
     let pending = conn.start(frame, deadline);
     steer.record(conn.peer(), pending.is_ok());
-    pending
+    match pending {
+        Ok(mut pending) => {
+            pending.report = report;
+            Ok(pending)
+        }
+        Err(status) => {
+            if let Some(mut report) = report {
+                report.finish(status.code(), 0);
+            }
+            Err(status)
+        }
+    }
+}
+
+/// Send a oneway request, reporting it to `observer` (its end is when it is written).
+async fn send_oneway(
+    conn: &Arc<ClientConn>,
+    frame: Frame,
+    deadline: Instant,
+    steer: &crate::discovery::Steer,
+    observer: Option<&Arc<dyn Observer>>,
+) -> Result<ClientResponse, Status> {
+    let mut report = observer.map(|observer| Report::start(observer, &frame));
+    let sent = Box::pin(conn.send_oneway(frame, deadline)).await;
+    if let Some(report) = &mut report {
+        report.finish(sent.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);
+    }
+    sent?;
+    steer.record(conn.peer(), true);
+    Ok(ClientResponse::default())
 }
 
 /// The accept-compression list a call sends (PROTOCOL.md §6): what it asks for first (`none`
