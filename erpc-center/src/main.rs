@@ -74,6 +74,20 @@ struct Args {
     /// Require the token on reads too (discover, watch, config_get, config_watch).
     #[arg(long, env = "ERPC_CENTER_PROTECT_READS")]
     protect_reads: bool,
+    /// This center's data center: stamped as metadata `dc` on registrations that name none
+    /// (CENTER.md, "Federation").
+    #[arg(long, env = "ERPC_CENTER_DC")]
+    dc: Option<String>,
+    /// A peer data center's center to mirror, read-only (its own registrations, through its
+    /// watch): repeat the flag, or separate with commas in the variable, for several. Not
+    /// with the etcd store.
+    #[arg(long, env = "ERPC_CENTER_FOLLOW", value_delimiter = ',')]
+    follow: Vec<String>,
+    /// How long a peer's instances are kept, marked stale, once the peer is unreachable, in
+    /// milliseconds; then they are dropped until it answers again.
+    #[arg(long, env = "ERPC_CENTER_REMOTE_STALE_AFTER_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    remote_stale_after_ms: u64,
 }
 
 impl Args {
@@ -144,6 +158,15 @@ fn args() -> Result<Args, String> {
     }
     if defaulted("history") {
         args.history = file.history;
+    }
+    if defaulted("dc") && file.dc.is_some() {
+        args.dc = file.dc;
+    }
+    if defaulted("follow") {
+        args.follow = file.follow;
+    }
+    if defaulted("remote_stale_after_ms") {
+        args.remote_stale_after_ms = millis(file.remote_stale_after);
     }
     Ok(args)
 }
@@ -244,8 +267,15 @@ async fn main() -> std::process::ExitCode {
         max_ttl: Duration::from_millis(args.max_ttl_ms),
         sweep: Duration::from_millis(args.sweep_ms),
         history: usize::try_from(args.history).unwrap_or(usize::MAX),
+        dc: args.dc.clone(),
+        follow: args.follow.clone(),
+        remote_stale_after: Duration::from_millis(args.remote_stale_after_ms),
         ..CenterConfig::default()
     };
+    if args.dc.as_deref() == Some("") {
+        tracing::error!("--dc is empty: give the data center's name, or leave it out");
+        return std::process::ExitCode::FAILURE;
+    }
     let token = match args.token() {
         Ok(token) => token,
         Err(e) => {
