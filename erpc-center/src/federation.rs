@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::backend::local::{Local, Mirror};
 use crate::model::{Change, Filter, Instance, REMOTE_KEY, STALE_AGE_KEY, STALE_SINCE_KEY};
-use crate::registries::follow::{FIRST_BACKOFF, MAX_BACKOFF, jittered};
+use crate::registries::follow::{FIRST_BACKOFF, jittered};
 use crate::service::CenterClient;
 
 /// How long a peer's instances are kept, marked stale, after the peer became unreachable,
@@ -38,6 +38,11 @@ const HEALTHY_WATCH: Duration = Duration::from_secs(1);
 /// Heartbeats on the connection to a peer: a link that goes silent (packets dropped, no
 /// reset) is given up after 1 s × 3, and the peer counts as unreachable.
 const PEER_HEARTBEAT: (Duration, u32) = (Duration::from_secs(1), 3);
+
+/// The largest ceiling of the wait between attempts at an unreachable peer: a center
+/// follows a few peers, so trying each every second costs nothing, and a healed link is
+/// listed again within about a second.
+const PEER_MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How often an idle follower checks that its center still exists.
 const ALIVE_CHECK: Duration = Duration::from_secs(1);
@@ -58,7 +63,11 @@ pub(crate) fn follow_peers(
     let orphans: Vec<Mirror> = local
         .mirrored()
         .into_iter()
-        .filter(|i| i.metadata.get(REMOTE_KEY).is_none_or(|p| !peers.contains(p)))
+        .filter(|i| {
+            i.metadata
+                .get(REMOTE_KEY)
+                .is_none_or(|p| !peers.contains(p))
+        })
         .map(|i| removal(i, "its data center is no longer followed"))
         .collect();
     if !orphans.is_empty() {
@@ -144,10 +153,7 @@ enum Ended {
     /// The center this follower mirrors into is gone: stop.
     CenterGone,
     /// The watch failed or ended, with how long it was open and whether it delivered.
-    Failed {
-        error: Status,
-        healthy: bool,
-    },
+    Failed { error: Status, healthy: bool },
 }
 
 /// Mirrors one peer's own instances into the local center.
@@ -256,9 +262,8 @@ impl Follower {
     /// its mirrors of other centers skipped.
     fn mirror_of(&self, change: Change) -> Option<Mirror> {
         match change {
-            Change::Registered(instance) => {
-                (!instance.metadata.contains_key(REMOTE_KEY)).then(|| Mirror::Put(self.own(instance)))
-            }
+            Change::Registered(instance) => (!instance.metadata.contains_key(REMOTE_KEY))
+                .then(|| Mirror::Put(self.own(instance))),
             Change::Deregistered {
                 service,
                 id,
@@ -342,7 +347,11 @@ impl Follower {
             "{} unreachable for longer than {:?}",
             self.peer, self.stale_after
         );
-        let changes = self.held().into_iter().map(|i| removal(i, &reason)).collect();
+        let changes = self
+            .held()
+            .into_iter()
+            .map(|i| removal(i, &reason))
+            .collect();
         self.apply(changes).await
     }
 
@@ -356,7 +365,7 @@ impl Follower {
             wait = wait.min(due);
         }
         tokio::time::sleep(wait).await;
-        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        *backoff = (*backoff * 2).min(PEER_MAX_BACKOFF);
         self.local.strong_count() > 0
     }
 

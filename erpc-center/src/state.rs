@@ -607,8 +607,14 @@ mod tests {
         let (event, record) = r.mirror_put(remote.clone()).expect("mirrored");
         assert_eq!(event.change, Change::Registered(remote.clone()));
         assert!(matches!(record, Record::Put(ref reg) if reg.is_mirrored()));
-        assert!(r.mirror_put(remote.clone()).is_none(), "no change, no event");
-        assert!(r.expire(t0 + TTL * 10).len() == 1, "only the local one expires");
+        assert!(
+            r.mirror_put(remote.clone()).is_none(),
+            "no change, no event"
+        );
+        assert!(
+            r.expire(t0 + TTL * 10).len() == 1,
+            "only the local one expires"
+        );
         assert_eq!(r.renew(MIRRORED, t0), None);
         assert!(r.release(MIRRORED, "deregistered").is_none());
         let back = CenterState::restore(r.snapshot(), DEFAULT_HISTORY, t0);

@@ -67,7 +67,10 @@ impl CenterSettings {
             ("center.min_ttl", self.min_ttl.is_zero()),
             ("center.sweep", self.sweep.is_zero()),
             ("center.history", self.history == 0),
-            ("center.remote_stale_after", self.remote_stale_after.is_zero()),
+            (
+                "center.remote_stale_after",
+                self.remote_stale_after.is_zero(),
+            ),
         ] {
             if zero {
                 return Err((key.into(), "must be above zero".into()));
