@@ -520,3 +520,66 @@ async fn a_restarted_peer_is_resumed_by_revision_or_listed_again_when_refused() 
     println!("federation: a peer restarted with another history: listed again in {took:?}");
     drop(to_b);
 }
+
+/// The `erpc-center` binary: `--dc` and `--follow` by flag, and the same from the config
+/// file's `center:` section (`dc`, `follow`, `remote_stale_after`).
+#[tokio::test]
+async fn erpc_center_processes_follow_peers_given_by_flag_or_config_file() {
+    let a =
+        support::process::spawn_center("tcp://127.0.0.1:0", &["--store", "memory", "--dc", "a"])
+            .await;
+    let b = support::process::spawn_center(
+        "tcp://127.0.0.1:0",
+        &["--store", "memory", "--dc", "b", "--follow", &a.addr],
+    )
+    .await;
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("a temp file");
+    std::fs::write(
+        file.path(),
+        format!(
+            "center:\n  store: memory\n  dc: c\n  follow: [\"{}\"]\n  remote_stale_after: 2s\n",
+            a.addr
+        ),
+    )
+    .expect("written");
+    let config = file.path().to_string_lossy().into_owned();
+    let c = support::process::spawn_center("tcp://127.0.0.1:0", &["--config", &config]).await;
+    let client = |addr: &str| CenterClient::new(erpc_core::Client::new(addr).expect("an address"));
+    client(&a.addr)
+        .register(listed("a1"), 30_000)
+        .await
+        .expect("registers");
+    for follower in [&b.addr, &c.addr] {
+        let mut list = CenterRegistry::new([follower.as_str()])
+            .expect("an address")
+            .subscribe("Whoami")
+            .await
+            .expect("subscribes");
+        until(&mut list, "the follower lists a1", |l| {
+            l.iter().any(|e| {
+                e.id == "a1"
+                    && e.instance.metadata.get(DC_KEY).map(String::as_str) == Some("a")
+                    && e.instance.metadata.get(REMOTE_KEY) == Some(&a.addr)
+            })
+        })
+        .await;
+    }
+    // The follower's own registrations get its DC.
+    client(&c.addr)
+        .register(listed("c1"), 30_000)
+        .await
+        .expect("registers");
+    let listed_at_c = client(&c.addr)
+        .discover("Whoami".into(), Default::default())
+        .await
+        .expect("discover");
+    let c1 = listed_at_c.instances.iter().find(|i| i.id == "c1");
+    assert_eq!(
+        c1.and_then(|i| i.metadata.get(DC_KEY)).map(String::as_str),
+        Some("c"),
+        "{listed_at_c:?}"
+    );
+}
