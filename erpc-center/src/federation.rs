@@ -50,14 +50,19 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 /// Start one follower per peer at `peers` (erpc addresses), mirroring into `local`, and
 /// remove the mirrored instances of peers no longer followed (a restart with another
 /// `--follow` list). Followers stop once `local` is dropped. `invalid_argument` naming a peer
-/// address that does not parse.
+/// address that does not parse or is given twice.
 pub(crate) fn follow_peers(
     local: &Arc<Local>,
     peers: &[String],
     stale_after: Duration,
 ) -> Result<(), Status> {
     let mut clients = Vec::with_capacity(peers.len());
-    for peer in peers {
+    for (i, peer) in peers.iter().enumerate() {
+        if peers[..i].contains(peer) {
+            return Err(Status::invalid_argument(format!(
+                "--follow {peer:?} is given twice"
+            )));
+        }
         clients.push(peer_client(peer)?);
     }
     let orphans: Vec<Mirror> = local

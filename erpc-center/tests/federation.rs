@@ -160,6 +160,17 @@ fn stale(list: &Endpoints, id: &str) -> bool {
         .any(|e| e.id == id && e.instance.metadata.contains_key(STALE_SINCE_KEY))
 }
 
+/// How many of `calls` calls were answered by a provider of DC b (named `b…`); every call
+/// must succeed.
+async fn answered_in_b(client: &support::WhoamiClient, calls: usize) -> usize {
+    let mut in_b = 0;
+    for _ in 0..calls {
+        let name = client.name().await.expect("a call succeeds");
+        in_b += usize::from(name.starts_with('b'));
+    }
+    in_b
+}
+
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -302,11 +313,7 @@ async fn calls_stay_in_their_dc_move_to_the_other_when_its_providers_die_and_com
             .expect("discovers"),
     );
     let calls = 1_000;
-    let mut remote = 0;
-    for _ in 0..calls {
-        let name = client.name().await.expect("a call succeeds");
-        remote += usize::from(name.starts_with('b'));
-    }
+    let remote = answered_in_b(&client, calls).await;
     println!("federation: DC a's providers healthy: {remote} of {calls} calls went to DC b");
     assert_eq!(remote, 0, "calls stay in their DC");
 
@@ -327,11 +334,7 @@ async fn calls_stay_in_their_dc_move_to_the_other_when_its_providers_die_and_com
             "calls never moved"
         );
     };
-    let mut after = 0;
-    for _ in 0..200 {
-        let name = client.name().await.expect("DC b answers");
-        after += usize::from(name.starts_with('b'));
-    }
+    let after = answered_in_b(&client, 200).await;
     println!(
         "federation: DC a's providers SIGKILLed: calls moved to DC b {moved:?} after the kill ({failed} calls failed meanwhile); then {after} of 200 went to DC b"
     );
@@ -354,11 +357,7 @@ async fn calls_stay_in_their_dc_move_to_the_other_when_its_providers_die_and_com
         );
     };
     drop(list);
-    let mut remote = 0;
-    for _ in 0..200 {
-        let name = client.name().await.expect("a call succeeds");
-        remote += usize::from(name.starts_with('b'));
-    }
+    let remote = answered_in_b(&client, 200).await;
     println!(
         "federation: a provider back in DC a: calls returned {returned:?} after its registration; then {remote} of 200 went to DC b"
     );
@@ -580,4 +579,24 @@ async fn erpc_center_processes_follow_peers_given_by_flag_or_config_file() {
         Some("c"),
         "{listed_at_c:?}"
     );
+}
+
+/// A peer address that does not parse, or one given twice, is refused at start, named.
+#[tokio::test]
+async fn a_bad_or_repeated_peer_address_is_refused_naming_it() {
+    let open = |follow: Vec<&str>| {
+        CenterImpl::open(
+            Box::new(MemoryStore),
+            CenterConfig {
+                follow: follow.into_iter().map(String::from).collect(),
+                ..CenterConfig::default()
+            },
+        )
+    };
+    let bad = open(vec!["nowhere"]).expect_err("not an address");
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad}");
+    assert!(bad.message().contains("\"nowhere\""), "{bad}");
+    let twice = open(vec!["tcp://127.0.0.1:1", "tcp://127.0.0.1:1"]).expect_err("twice");
+    assert_eq!(twice.code(), Code::InvalidArgument, "{twice}");
+    assert!(twice.message().contains("given twice"), "{twice}");
 }
