@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::backend::local::{Local, Mirror};
 use crate::model::{Change, Filter, Instance, REMOTE_KEY, STALE_AGE_KEY, STALE_SINCE_KEY};
 use crate::registries::follow::{FIRST_BACKOFF, jittered};
-use crate::service::CenterClient;
+use crate::service::{CenterClient, CenterConfig};
 
 /// How long a peer's instances are kept, marked stale, after the peer became unreachable,
 /// unless `--remote-stale-after` says otherwise.
@@ -51,11 +51,8 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 /// remove the mirrored instances of peers no longer followed (a restart with another
 /// `--follow` list). Followers stop once `local` is dropped. `invalid_argument` naming a peer
 /// address that does not parse or is given twice.
-pub(crate) fn follow_peers(
-    local: &Arc<Local>,
-    peers: &[String],
-    stale_after: Duration,
-) -> Result<(), Status> {
+pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<(), Status> {
+    let (peers, stale_after) = (&config.follow, config.remote_stale_after);
     let mut clients = Vec::with_capacity(peers.len());
     for (i, peer) in peers.iter().enumerate() {
         if peers[..i].contains(peer) {
@@ -63,7 +60,7 @@ pub(crate) fn follow_peers(
                 "--follow {peer:?} is given twice"
             )));
         }
-        clients.push(peer_client(peer)?);
+        clients.push(peer_client(peer, config.follow_token.as_deref())?);
     }
     let orphans: Vec<Mirror> = local
         .mirrored()
@@ -97,9 +94,14 @@ pub(crate) fn follow_peers(
 
 /// A client of a peer: no deadline on watches, 3 s on unary calls, quick redials (a peer
 /// that comes back is listed again within a fraction of a second), heartbeats that notice a
-/// silent link within seconds.
-fn peer_client(peer: &str) -> Result<CenterClient, Status> {
-    let client = erpc_core::Client::builder()
+/// silent link within seconds; `token` sent on every call if given.
+fn peer_client(peer: &str, token: Option<&str>) -> Result<CenterClient, Status> {
+    let builder = match token {
+        Some(token) => erpc_core::Client::builder()
+            .middleware(erpc_core::auth::Credentials::bearer(token.to_owned())),
+        None => erpc_core::Client::builder(),
+    };
+    let client = builder
         .timeout(Duration::from_secs(3))
         .backoff(Duration::from_millis(50), Duration::from_millis(250))
         .heartbeat(PEER_HEARTBEAT.0, PEER_HEARTBEAT.1)

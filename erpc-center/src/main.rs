@@ -88,29 +88,63 @@ struct Args {
     #[arg(long, env = "ERPC_CENTER_REMOTE_STALE_AFTER_MS", default_value_t = 60_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     remote_stale_after_ms: u64,
+    /// The token to send to followed peers started with --protect-reads (metadata
+    /// `authorization: Bearer <TOKEN>` on their discover and watch). Prefer the variable or
+    /// --follow-token-file.
+    #[arg(
+        long,
+        env = "ERPC_CENTER_FOLLOW_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "follow_token_file"
+    )]
+    follow_token: Option<String>,
+    /// Read the followed peers' token from this file (its first line).
+    #[arg(long, env = "ERPC_CENTER_FOLLOW_TOKEN_FILE")]
+    follow_token_file: Option<PathBuf>,
 }
 
 impl Args {
     /// The token writes need, if one was given; an error for an unreadable or empty one.
     fn token(&self) -> Result<Option<String>, String> {
-        let token = match (&self.token, &self.token_file) {
-            (Some(token), _) => token.trim().to_owned(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| format!("--token-file {}: {e}", path.display()))?
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned(),
-            (None, None) => return Ok(None),
-        };
-        if token.is_empty() {
-            return Err(
-                "the center token is empty: give a non-empty --token or --token-file".into(),
-            );
-        }
-        Ok(Some(token))
+        read_token(&self.token, &self.token_file, "token")
     }
+
+    /// The token sent to followed peers, if one was given; an error for an unreadable or
+    /// empty one.
+    fn follow_token(&self) -> Result<Option<String>, String> {
+        read_token(&self.follow_token, &self.follow_token_file, "follow-token")
+    }
+}
+
+/// A token given as `--NAME` or in the file `--NAME-file` (its first line, surrounding
+/// whitespace ignored); an error naming the option for an unreadable file or an empty token.
+fn read_token(
+    given: &Option<String>,
+    file: &Option<PathBuf>,
+    name: &str,
+) -> Result<Option<String>, String> {
+    let token = match (given, file) {
+        (Some(token), _) => token.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("--{name}-file {}: {e}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    if token.is_empty() {
+        let what = if name == "token" {
+            "center token"
+        } else {
+            name
+        };
+        return Err(format!(
+            "the {what} is empty: give a non-empty --{name} or --{name}-file"
+        ));
+    }
+    Ok(Some(token))
 }
 
 /// The arguments, with those left at their defaults taken from `--config`'s file.
@@ -278,6 +312,16 @@ async fn main() -> std::process::ExitCode {
     }
     let token = match args.token() {
         Ok(token) => token,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = match args.follow_token() {
+        Ok(follow_token) => CenterConfig {
+            follow_token,
+            ..config
+        },
         Err(e) => {
             tracing::error!("{e}");
             return std::process::ExitCode::FAILURE;

@@ -115,8 +115,11 @@ pub struct CenterConfig {
     /// "Federation"). Default none. Needs a store of the center's own (not etcd).
     pub follow: Vec<String>,
     /// How long a peer's instances are kept, marked stale, after the peer became unreachable
-    /// (`--remote-stale-after`). Default 60 s.
+    /// (`--remote-stale-after-ms`). Default 60 s.
     pub remote_stale_after: Duration,
+    /// The token sent to followed peers (metadata `authorization: Bearer <token>` on their
+    /// discover and watch), for peers that protect reads (`--follow-token`). Default none.
+    pub follow_token: Option<String>,
 }
 
 impl Default for CenterConfig {
@@ -130,6 +133,7 @@ impl Default for CenterConfig {
             dc: None,
             follow: Vec::new(),
             remote_stale_after: crate::federation::DEFAULT_REMOTE_STALE_AFTER,
+            follow_token: None,
         }
     }
 }
@@ -158,7 +162,7 @@ impl CenterImpl {
     /// address that does not parse.
     pub fn open(store: Box<dyn Store>, config: CenterConfig) -> Result<CenterImpl, Status> {
         let local = Arc::new(Local::open(store, &config)?);
-        crate::federation::follow_peers(&local, &config.follow, config.remote_stale_after)?;
+        crate::federation::follow_peers(&local, &config)?;
         Ok(CenterImpl::with_backend(local, &config))
     }
 

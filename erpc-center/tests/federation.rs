@@ -600,3 +600,65 @@ async fn a_bad_or_repeated_peer_address_is_refused_naming_it() {
     assert_eq!(twice.code(), Code::InvalidArgument, "{twice}");
     assert!(twice.message().contains("given twice"), "{twice}");
 }
+
+/// A peer that protects reads (`--protect-reads`) is followed by a center given its token
+/// (`follow_token`), and not by one without it (refused, so its list stays empty).
+#[tokio::test]
+async fn a_peer_protecting_reads_is_followed_with_its_token() {
+    let token = "s3cret";
+    let b = erpc_core::Server::builder()
+        .admission(erpc_center::auth::require_token(token, true))
+        .add_service(CenterServer::new(
+            CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens"),
+        ))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let b_addr = b.local_addr().to_string();
+    let follower = |follow_token: Option<&str>| {
+        let config = CenterConfig {
+            follow: vec![b_addr.clone()],
+            follow_token: follow_token.map(String::from),
+            ..CenterConfig::default()
+        };
+        async move {
+            erpc_core::Server::builder()
+                .add_service(CenterServer::new(
+                    CenterImpl::open(Box::new(MemoryStore), config).expect("opens"),
+                ))
+                .serve(["tcp://127.0.0.1:0"])
+                .await
+                .expect("serves")
+        }
+    };
+    let without = follower(None).await;
+    let with = follower(Some(token)).await;
+    let writer = CenterClient::new(
+        erpc_core::Client::builder()
+            .middleware(erpc_core::auth::Credentials::bearer(token))
+            .build(b_addr.as_str())
+            .expect("an address"),
+    );
+    writer
+        .register(listed("b1"), 30_000)
+        .await
+        .expect("registers with the token");
+    let mut at_with = registry(&with)
+        .subscribe("Whoami")
+        .await
+        .expect("subscribes");
+    until(&mut at_with, "the follower with the token lists b1", |l| {
+        fresh(l, "b1")
+    })
+    .await;
+    // The other follower has had as long, and b's changes are ordered after its listing.
+    writer
+        .register(listed("b2"), 30_000)
+        .await
+        .expect("registers with the token");
+    until(&mut at_with, "the follower with the token lists b2", |l| {
+        fresh(l, "b2")
+    })
+    .await;
+    assert!(listing(&without).await.is_empty(), "read without the token");
+}
