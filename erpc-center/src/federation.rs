@@ -4,8 +4,10 @@
 //! with its home data center (metadata `dc`).
 //!
 //! Per peer, one follower: list every instance (`discover("")`), then watch every change
-//! from the listing's revision and epoch; after a broken watch resume from the last revision
-//! seen, and list again when the peer refuses the resume (`out_of_range`). Only the peer's
+//! from the listing's revision and epoch; after a broken watch that had delivered a change,
+//! resume from the last revision seen, and list again when the peer refuses the resume
+//! (`out_of_range`) or when nothing shows the peer answered the watch (a listing that fails
+//! marks the peer unreachable). Only the peer's
 //! own registrations are mirrored — instances carrying [`REMOTE_KEY`] are the peer's mirrors
 //! of a third center and are skipped — so no change travels in a loop, and nothing is ever
 //! written to a peer.
@@ -30,10 +32,6 @@ use crate::service::{CenterClient, CenterConfig};
 /// How long a peer's instances are kept, marked stale, after the peer became unreachable,
 /// unless `--remote-stale-after` says otherwise.
 pub const DEFAULT_REMOTE_STALE_AFTER: Duration = Duration::from_secs(60);
-
-/// A watch on a peer that broke after delivering a change, or after being open this long,
-/// is resumed at once; one that broke sooner means the peer is unreachable.
-const HEALTHY_WATCH: Duration = Duration::from_secs(1);
 
 /// Heartbeats on the connection to a peer: a link that goes silent (packets dropped, no
 /// reset) is given up after 1 s × 3, and the peer counts as unreachable.
@@ -159,8 +157,9 @@ struct Lost {
 enum Ended {
     /// The center this follower mirrors into is gone: stop.
     CenterGone,
-    /// The watch failed or ended, with how long it was open and whether it delivered.
-    Failed { error: Status, healthy: bool },
+    /// The watch failed or ended; whether it delivered a change first (the only proof that
+    /// the peer answered it: opening a stream carries no acknowledgement).
+    Failed { error: Status, delivered: bool },
 }
 
 /// Mirrors one peer's own instances into the local center.
@@ -210,16 +209,19 @@ impl Follower {
                 }
                 Ended::Failed {
                     error,
-                    healthy: true,
+                    delivered: true,
                 } => {
-                    // Resume from the last revision at once.
+                    // The peer was answering: resume from the last revision at once.
                     tracing::debug!(peer = %self.peer, error = %error, "peer watch broke; resuming");
                     backoff = FIRST_BACKOFF;
                 }
                 Ended::Failed { error, .. } => {
-                    if !self.unreachable(&mut lost, &error).await
-                        || !self.pause(&lost, &mut backoff).await
-                    {
+                    // Nothing shows the peer answered this watch (an idle watch, a resume that
+                    // failed, a link that went silent): list again, which tells — a listing
+                    // converges the mirror, a failure marks the peer unreachable.
+                    tracing::debug!(peer = %self.peer, error = %error, "peer watch failed; listing again");
+                    at = None;
+                    if !self.pause(&lost, &mut backoff).await {
                         return;
                     }
                 }
@@ -229,15 +231,11 @@ impl Follower {
 
     /// Follow the peer's watch from `from`, applying each change, until it ends.
     async fn watch(&self, from: &mut (u64, u64)) -> Ended {
-        let opened = Instant::now();
         let mut delivered = false;
-        let failed = |error: Status, delivered: bool| Ended::Failed {
-            error,
-            healthy: delivered || opened.elapsed() >= HEALTHY_WATCH,
-        };
+        let failed = |error: Status, delivered: bool| Ended::Failed { error, delivered };
         let mut stream = match self.client.watch(String::new(), from.0, from.1).await {
             Ok(stream) => stream,
-            Err(error) => return failed(error, false),
+            Err(error) => return failed(error, delivered),
         };
         let mut alive = tokio::time::interval(ALIVE_CHECK);
         loop {

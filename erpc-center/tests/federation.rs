@@ -662,3 +662,31 @@ async fn a_peer_protecting_reads_is_followed_with_its_token() {
     .await;
     assert!(listing(&without).await.is_empty(), "read without the token");
 }
+
+/// A link that goes silent (nothing passes, no reset) is found by the follower's heartbeats
+/// and the listing that follows: the peer's entries turn stale; once the link carries again,
+/// they are fresh.
+#[tokio::test]
+async fn a_silent_link_is_found_and_its_entries_marked_stale() {
+    let dcs = TwoDcs::new().await;
+    let _b1 = registry(&dcs.b)
+        .register(listed("b1"))
+        .await
+        .expect("registers");
+    let mut at_a = registry(&dcs.a)
+        .subscribe("Whoami")
+        .await
+        .expect("subscribes");
+    until(&mut at_a, "a lists b1", |l| fresh(l, "b1")).await;
+    dcs.to_b.stall(true);
+    let silent = Instant::now();
+    let stale_after = until(&mut at_a, "b1 marked stale at a", |l| stale(l, "b1")).await;
+    dcs.to_b.stall(false);
+    let fresh_after = until(&mut at_a, "b1 fresh again at a", |l| fresh(l, "b1")).await;
+    println!(
+        "federation: a silent link: remote entries marked stale {:?} after it went silent (heartbeats 1 s x 3, then a listing that times out at 3 s); fresh {fresh_after:?} after it carried again",
+        silent.elapsed() - fresh_after
+    );
+    // Heartbeats give the link up after 3-4 s, the listing after 3 s more.
+    assert!(stale_after < Duration::from_secs(10), "{stale_after:?}");
+}

@@ -20,6 +20,7 @@ pub struct Relay {
     accept: AbortHandle,
     target: Arc<Mutex<String>>,
     hold: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
 }
 
 impl Drop for Relay {
@@ -43,6 +44,8 @@ impl Relay {
         let to = target.clone();
         let hold = Arc::new(AtomicBool::new(false));
         let holding = hold.clone();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let stalling = stalled.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = format!("tcp://{}", listener.local_addr().unwrap());
         let cut = Arc::new(AtomicBool::new(false));
@@ -54,7 +57,7 @@ impl Relay {
                     // Cut: the connection goes nowhere.
                     continue;
                 }
-                let (to, holding) = (to.clone(), holding.clone());
+                let (to, holding, stalling) = (to.clone(), holding.clone(), stalling.clone());
                 let pipe = tokio::spawn(async move {
                     while holding.load(Ordering::SeqCst) {
                         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -71,8 +74,8 @@ impl Relay {
                     let (out_read, out_write) = outbound.split();
                     // Either direction ending ends the connection.
                     tokio::select! {
-                        _ = held(in_read, out_write, delay) => {}
-                        _ = held(out_read, in_write, delay) => {}
+                        _ = held(in_read, out_write, delay, &stalling) => {}
+                        _ = held(out_read, in_write, delay, &stalling) => {}
                     }
                 });
                 p.lock().unwrap().push(pipe.abort_handle());
@@ -86,6 +89,7 @@ impl Relay {
             accept,
             target,
             hold,
+            stalled,
         }
     }
 
@@ -94,6 +98,14 @@ impl Relay {
     /// restarted behind a client that is reconnecting.
     pub fn hold_new(&self, on: bool) {
         self.hold.store(on, Ordering::SeqCst);
+    }
+
+    /// A silent partition (packets dropped, no reset), for a delayed relay: while `on`,
+    /// relayed connections pass nothing on (what they read is held) and new ones are held
+    /// unconnected; off, everything held goes on.
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, Ordering::SeqCst);
+        self.hold_new(on);
     }
 
     /// Relay new connections to `target` (`tcp://host:port`) from now on.
@@ -115,8 +127,14 @@ impl Relay {
     }
 }
 
-/// Copy `from` to `to`, each chunk written `delay` after it was read.
-async fn held(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin, delay: Duration) {
+/// Copy `from` to `to`, each chunk written `delay` after it was read, and not while
+/// `stalled`.
+async fn held(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    delay: Duration,
+    stalled: &AtomicBool,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
     let read = async move {
         let mut buf = vec![0u8; 64 * 1024];
@@ -132,6 +150,9 @@ async fn held(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin,
     let write = async move {
         while let Some((due, chunk)) = rx.recv().await {
             tokio::time::sleep_until(due).await;
+            while stalled.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
