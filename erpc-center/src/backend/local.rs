@@ -179,31 +179,26 @@ pub enum Mirror {
 
 impl Local {
     /// Apply a follower's changes, each persisted and published like any change (one
-    /// revision each; those that change nothing make none).
+    /// revision each; those that change nothing make none). The lock is taken per change, so
+    /// local registrations are not held up behind a long listing's changes.
     pub async fn mirror(&self, changes: Vec<Mirror>) -> Result<(), Status> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut registry = inner.lock();
-            if inner.broken.load(Ordering::Acquire) {
-                return Err(store_failed(
-                    "an earlier change could not be stored; restart the center",
-                ));
-            }
             for change in changes {
-                let made = match change {
-                    Mirror::Put(instance) => registry.mirror_put(instance),
-                    Mirror::Remove {
-                        service,
-                        id,
-                        peer,
-                        reason,
-                    } => registry.mirror_remove(&service, &id, &reason, |i| {
-                        i.metadata.get(REMOTE_KEY) == Some(&peer)
-                    }),
-                };
-                if let Some((event, record)) = made {
-                    inner.commit(&registry, event, &record)?;
-                }
+                inner.apply(move |registry| {
+                    let made = match change {
+                        Mirror::Put(instance) => registry.mirror_put(instance),
+                        Mirror::Remove {
+                            service,
+                            id,
+                            peer,
+                            reason,
+                        } => registry.mirror_remove(&service, &id, &reason, |i| {
+                            i.metadata.get(REMOTE_KEY) == Some(&peer)
+                        }),
+                    };
+                    made.map(|(event, record)| ((), event, record))
+                })?;
             }
             Ok(())
         })
