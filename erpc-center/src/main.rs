@@ -106,22 +106,29 @@ struct Args {
 impl Args {
     /// The token writes need, if one was given; an error for an unreadable or empty one.
     fn token(&self) -> Result<Option<String>, String> {
-        read_token(&self.token, &self.token_file, "token")
+        read_token(&self.token, &self.token_file, "token", "center token")
     }
 
     /// The token sent to followed peers, if one was given; an error for an unreadable or
     /// empty one.
     fn follow_token(&self) -> Result<Option<String>, String> {
-        read_token(&self.follow_token, &self.follow_token_file, "follow-token")
+        read_token(
+            &self.follow_token,
+            &self.follow_token_file,
+            "follow-token",
+            "token for followed peers",
+        )
     }
 }
 
-/// A token given as `--NAME` or in the file `--NAME-file` (its first line, surrounding
-/// whitespace ignored); an error naming the option for an unreadable file or an empty token.
+/// A token (`what`, for messages) given as `--NAME` or in the file `--NAME-file` (its first
+/// line, surrounding whitespace ignored); an error naming the option for an unreadable file or
+/// an empty token.
 fn read_token(
     given: &Option<String>,
     file: &Option<PathBuf>,
     name: &str,
+    what: &str,
 ) -> Result<Option<String>, String> {
     let token = match (given, file) {
         (Some(token), _) => token.trim().to_owned(),
@@ -135,11 +142,6 @@ fn read_token(
         (None, None) => return Ok(None),
     };
     if token.is_empty() {
-        let what = if name == "token" {
-            "center token"
-        } else {
-            name
-        };
         return Err(format!(
             "the {what} is empty: give a non-empty --{name} or --{name}-file"
         ));

@@ -158,9 +158,10 @@ impl CenterImpl {
     /// A center keeping its state in this process, persisted to `store` and restored from
     /// it (every lease gets a full TTL of grace). Starts the lease sweeper on the current
     /// runtime, and a follower of each of `config.follow`'s peers (CENTER.md, "Federation";
-    /// they stop once every clone of the center is dropped). `invalid_argument` for a peer
-    /// address that does not parse.
+    /// they stop once every clone of the center is dropped). `invalid_argument` for an empty
+    /// `dc`, or a peer address that does not parse or is given twice.
     pub fn open(store: Box<dyn Store>, config: CenterConfig) -> Result<CenterImpl, Status> {
+        dc_named(&config)?;
         let local = Arc::new(Local::open(store, &config)?);
         crate::federation::follow_peers(&local, &config)?;
         Ok(CenterImpl::with_backend(local, &config))
@@ -175,6 +176,7 @@ impl CenterImpl {
         prefix: &str,
         config: CenterConfig,
     ) -> Result<CenterImpl, Status> {
+        dc_named(&config)?;
         if !config.follow.is_empty() {
             return Err(Status::invalid_argument(
                 "following peer centers needs a store of the center's own (redb or memory), not etcd",
@@ -190,9 +192,19 @@ impl CenterImpl {
             backend,
             min_ttl: config.min_ttl,
             max_ttl: config.max_ttl,
-            dc: config.dc.clone().filter(|dc| !dc.is_empty()),
+            dc: config.dc.clone(),
         }
     }
+}
+
+/// `invalid_argument` for a data center named `""` (none is `None`).
+fn dc_named(config: &CenterConfig) -> Result<(), Status> {
+    if config.dc.as_deref() == Some("") {
+        return Err(Status::invalid_argument(
+            "the center's data center (dc) is empty: name it, or give none",
+        ));
+    }
+    Ok(())
 }
 
 /// `invalid_argument` naming what a client could not use: a missing service or id, no

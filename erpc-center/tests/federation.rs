@@ -581,7 +581,8 @@ async fn erpc_center_processes_follow_peers_given_by_flag_or_config_file() {
     );
 }
 
-/// A peer address that does not parse, or one given twice, is refused at start, named.
+/// A peer address that does not parse, or one given twice, is refused at start, named; so
+/// is a data center named "".
 #[tokio::test]
 async fn a_bad_or_repeated_peer_address_is_refused_naming_it() {
     let open = |follow: Vec<&str>| {
@@ -599,6 +600,15 @@ async fn a_bad_or_repeated_peer_address_is_refused_naming_it() {
     let twice = open(vec!["tcp://127.0.0.1:1", "tcp://127.0.0.1:1"]).expect_err("twice");
     assert_eq!(twice.code(), Code::InvalidArgument, "{twice}");
     assert!(twice.message().contains("given twice"), "{twice}");
+    let unnamed = CenterImpl::open(
+        Box::new(MemoryStore),
+        CenterConfig {
+            dc: Some(String::new()),
+            ..CenterConfig::default()
+        },
+    )
+    .expect_err("an empty dc");
+    assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed}");
 }
 
 /// A peer that protects reads (`--protect-reads`) is followed by a center given its token
