@@ -48,6 +48,7 @@ fn policies() -> Vec<(&'static str, Arc<dyn Balancer>)> {
             Arc::new(Nearest::new(Locality {
                 zone: Some("z1".into()),
                 region: None,
+                dc: None,
                 position: Some((48.85, 2.35)),
             })),
         ),

@@ -35,6 +35,8 @@
 //! - [`store`]: where state survives restarts ([`store::redb`], [`store::memory`]).
 //! - [`backend`]: where a center's state lives: in this process over a store
 //!   ([`backend::local`]), or in etcd (`backend::etcd`, feature `etcd`) shared by many centers.
+//! - [`federation`]: centers of several data centers, each mirroring its peers' own
+//!   registrations read-only (`--dc`, `--follow`; CENTER.md, "Federation").
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
 //! - [`registries`]: the client side, in one place — [`CenterRegistry`] (erpc's `Register`
 //!   and `Discover` over centers), `etcd` (feature `etcd`: `EtcdRegistry`, straight on etcd),
@@ -45,6 +47,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod federation;
 pub mod model;
 pub mod registries;
 pub mod service;

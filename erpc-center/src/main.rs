@@ -74,29 +74,79 @@ struct Args {
     /// Require the token on reads too (discover, watch, config_get, config_watch).
     #[arg(long, env = "ERPC_CENTER_PROTECT_READS")]
     protect_reads: bool,
+    /// This center's data center: stamped as metadata `dc` on registrations that name none
+    /// (CENTER.md, "Federation").
+    #[arg(long, env = "ERPC_CENTER_DC")]
+    dc: Option<String>,
+    /// A peer data center's center to mirror, read-only (its own registrations, through its
+    /// watch): repeat the flag, or separate with commas in the variable, for several. Not
+    /// with the etcd store.
+    #[arg(long, env = "ERPC_CENTER_FOLLOW", value_delimiter = ',')]
+    follow: Vec<String>,
+    /// How long a peer's instances are kept, marked stale, once the peer is unreachable, in
+    /// milliseconds; then they are dropped until it answers again.
+    #[arg(long, env = "ERPC_CENTER_REMOTE_STALE_AFTER_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    remote_stale_after_ms: u64,
+    /// The token to send to followed peers started with --protect-reads (metadata
+    /// `authorization: Bearer <TOKEN>` on their discover and watch). Prefer the variable or
+    /// --follow-token-file.
+    #[arg(
+        long,
+        env = "ERPC_CENTER_FOLLOW_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "follow_token_file"
+    )]
+    follow_token: Option<String>,
+    /// Read the followed peers' token from this file (its first line).
+    #[arg(long, env = "ERPC_CENTER_FOLLOW_TOKEN_FILE")]
+    follow_token_file: Option<PathBuf>,
 }
 
 impl Args {
     /// The token writes need, if one was given; an error for an unreadable or empty one.
     fn token(&self) -> Result<Option<String>, String> {
-        let token = match (&self.token, &self.token_file) {
-            (Some(token), _) => token.trim().to_owned(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| format!("--token-file {}: {e}", path.display()))?
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned(),
-            (None, None) => return Ok(None),
-        };
-        if token.is_empty() {
-            return Err(
-                "the center token is empty: give a non-empty --token or --token-file".into(),
-            );
-        }
-        Ok(Some(token))
+        read_token(&self.token, &self.token_file, "token", "center token")
     }
+
+    /// The token sent to followed peers, if one was given; an error for an unreadable or
+    /// empty one.
+    fn follow_token(&self) -> Result<Option<String>, String> {
+        read_token(
+            &self.follow_token,
+            &self.follow_token_file,
+            "follow-token",
+            "token for followed peers",
+        )
+    }
+}
+
+/// A token (`what`, for messages) given as `--NAME` or in the file `--NAME-file` (its first
+/// line, surrounding whitespace ignored); an error naming the option for an unreadable file or
+/// an empty token.
+fn read_token(
+    given: &Option<String>,
+    file: &Option<PathBuf>,
+    name: &str,
+    what: &str,
+) -> Result<Option<String>, String> {
+    let token = match (given, file) {
+        (Some(token), _) => token.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("--{name}-file {}: {e}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    if token.is_empty() {
+        return Err(format!(
+            "the {what} is empty: give a non-empty --{name} or --{name}-file"
+        ));
+    }
+    Ok(Some(token))
 }
 
 /// The arguments, with those left at their defaults taken from `--config`'s file.
@@ -144,6 +194,15 @@ fn args() -> Result<Args, String> {
     }
     if defaulted("history") {
         args.history = file.history;
+    }
+    if defaulted("dc") && file.dc.is_some() {
+        args.dc = file.dc;
+    }
+    if defaulted("follow") {
+        args.follow = file.follow;
+    }
+    if defaulted("remote_stale_after_ms") {
+        args.remote_stale_after_ms = millis(file.remote_stale_after);
     }
     Ok(args)
 }
@@ -244,10 +303,27 @@ async fn main() -> std::process::ExitCode {
         max_ttl: Duration::from_millis(args.max_ttl_ms),
         sweep: Duration::from_millis(args.sweep_ms),
         history: usize::try_from(args.history).unwrap_or(usize::MAX),
+        dc: args.dc.clone(),
+        follow: args.follow.clone(),
+        remote_stale_after: Duration::from_millis(args.remote_stale_after_ms),
         ..CenterConfig::default()
     };
+    if args.dc.as_deref() == Some("") {
+        tracing::error!("--dc is empty: give the data center's name, or leave it out");
+        return std::process::ExitCode::FAILURE;
+    }
     let token = match args.token() {
         Ok(token) => token,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = match args.follow_token() {
+        Ok(follow_token) => CenterConfig {
+            follow_token,
+            ..config
+        },
         Err(e) => {
             tracing::error!("{e}");
             return std::process::ExitCode::FAILURE;

@@ -5,6 +5,21 @@ use serde::{Deserialize, Serialize};
 /// Instances are erpc's discovery type: what a server registers is what the center stores.
 pub use erpc_core::discovery::Instance;
 
+/// Metadata keys of federation (CENTER.md, "Federation"): the home data center a center with
+/// `--dc` stamps on local registrations that name none, and the Unix time in ms since which a
+/// mirrored entry is unconfirmed (its peer unreachable).
+pub use erpc_core::discovery::{DC_KEY, STALE_SINCE_KEY};
+
+/// Metadata key a center sets on every instance it mirrors from a peer data center's center:
+/// that peer's address as given to `--follow`. Followers skip instances carrying it (each
+/// center mirrors only its peers' own registrations, so nothing loops), and a registration
+/// carrying it is refused.
+pub const REMOTE_KEY: &str = "erpc.remote";
+
+/// Metadata key added to a stale mirrored instance in `discover` results only: its age, the
+/// milliseconds since [`STALE_SINCE_KEY`] (decimal).
+pub const STALE_AGE_KEY: &str = "erpc.stale_ms";
+
 /// Which instances a discovery wants. Every field may be left out on the wire; a missing,
 /// nil or `""` group or version matches every instance, and missing tags require none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

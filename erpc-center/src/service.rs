@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::local::Local;
 use crate::backend::{Backend, Scope};
-use crate::model::{Event, Filter, Instance};
+use crate::model::{DC_KEY, Event, Filter, Instance, REMOTE_KEY, STALE_SINCE_KEY};
 use crate::store::Store;
 
 /// A registration's lease, as the center granted it.
@@ -108,6 +108,18 @@ pub struct CenterConfig {
     pub history: usize,
     /// Changes buffered per watcher before it is told to resume. Default 4,096.
     pub watch_buffer: usize,
+    /// This center's data center (`--dc`), stamped as metadata `dc` on registrations that
+    /// name none. Default none: registrations are stored as sent.
+    pub dc: Option<String>,
+    /// Peer data centers' centers to mirror (`--follow`, erpc addresses; CENTER.md,
+    /// "Federation"). Default none. Needs a store of the center's own (not etcd).
+    pub follow: Vec<String>,
+    /// How long a peer's instances are kept, marked stale, after the peer became unreachable
+    /// (`--remote-stale-after-ms`). Default 60 s.
+    pub remote_stale_after: Duration,
+    /// The token sent to followed peers (metadata `authorization: Bearer <token>` on their
+    /// discover and watch), for peers that protect reads (`--follow-token`). Default none.
+    pub follow_token: Option<String>,
 }
 
 impl Default for CenterConfig {
@@ -118,6 +130,10 @@ impl Default for CenterConfig {
             sweep: Duration::from_millis(500),
             history: crate::state::DEFAULT_HISTORY,
             watch_buffer: 4096,
+            dc: None,
+            follow: Vec::new(),
+            remote_stale_after: crate::federation::DEFAULT_REMOTE_STALE_AFTER,
+            follow_token: None,
         }
     }
 }
@@ -129,6 +145,7 @@ pub struct CenterImpl {
     backend: Arc<dyn Backend>,
     min_ttl: Duration,
     max_ttl: Duration,
+    dc: Option<String>,
 }
 
 impl std::fmt::Debug for CenterImpl {
@@ -140,10 +157,14 @@ impl std::fmt::Debug for CenterImpl {
 impl CenterImpl {
     /// A center keeping its state in this process, persisted to `store` and restored from
     /// it (every lease gets a full TTL of grace). Starts the lease sweeper on the current
-    /// runtime.
+    /// runtime, and a follower of each of `config.follow`'s peers (CENTER.md, "Federation";
+    /// they stop once every clone of the center is dropped). `invalid_argument` for an empty
+    /// `dc`, or a peer address that does not parse or is given twice.
     pub fn open(store: Box<dyn Store>, config: CenterConfig) -> Result<CenterImpl, Status> {
-        let local = Local::open(store, &config)?;
-        Ok(CenterImpl::with_backend(Arc::new(local), &config))
+        dc_named(&config)?;
+        let local = Arc::new(Local::open(store, &config)?);
+        crate::federation::follow_peers(&local, &config)?;
+        Ok(CenterImpl::with_backend(local, &config))
     }
 
     /// A center keeping its state in etcd at `endpoints` (`http://host:2379`, several for a
@@ -155,6 +176,12 @@ impl CenterImpl {
         prefix: &str,
         config: CenterConfig,
     ) -> Result<CenterImpl, Status> {
+        dc_named(&config)?;
+        if !config.follow.is_empty() {
+            return Err(Status::invalid_argument(
+                "following peer centers needs a store of the center's own (redb or memory), not etcd",
+            ));
+        }
         let etcd = crate::backend::etcd::EtcdBackend::connect(endpoints, prefix, &config).await?;
         Ok(CenterImpl::with_backend(Arc::new(etcd), &config))
     }
@@ -165,8 +192,19 @@ impl CenterImpl {
             backend,
             min_ttl: config.min_ttl,
             max_ttl: config.max_ttl,
+            dc: config.dc.clone(),
         }
     }
+}
+
+/// `invalid_argument` for a data center named `""` (none is `None`).
+fn dc_named(config: &CenterConfig) -> Result<(), Status> {
+    if config.dc.as_deref() == Some("") {
+        return Err(Status::invalid_argument(
+            "the center's data center (dc) is empty: name it, or give none",
+        ));
+    }
+    Ok(())
 }
 
 /// `invalid_argument` naming what a client could not use: a missing service or id, no
@@ -194,6 +232,14 @@ fn check(instance: &Instance) -> Result<(), Status> {
             ));
         }
     }
+    for key in [REMOTE_KEY, STALE_SINCE_KEY] {
+        if instance.metadata.contains_key(key) {
+            return refuse(format!(
+                "instance {:?}: metadata {key:?} is set by centers on instances they mirror from other data centers, not by registrations",
+                instance.id
+            ));
+        }
+    }
     if let Some((lat, lon)) = instance.location {
         if !(-90.0..=90.0).contains(&lat) {
             return refuse(format!(
@@ -212,8 +258,14 @@ fn check(instance: &Instance) -> Result<(), Status> {
 }
 
 impl Center for CenterImpl {
-    async fn register(&self, instance: Instance, ttl_ms: u64) -> Result<Lease, Status> {
+    async fn register(&self, mut instance: Instance, ttl_ms: u64) -> Result<Lease, Status> {
         check(&instance)?;
+        if let Some(dc) = &self.dc {
+            instance
+                .metadata
+                .entry(DC_KEY.to_owned())
+                .or_insert_with(|| dc.clone());
+        }
         let ttl = Duration::from_millis(ttl_ms).clamp(self.min_ttl, self.max_ttl);
         let (service, id) = (instance.service.clone(), instance.id.clone());
         let lease = self.backend.register(instance, ttl).await?;
@@ -247,7 +299,9 @@ impl Center for CenterImpl {
     }
 
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status> {
-        self.backend.discover(&service, &filter).await
+        let mut listing = self.backend.discover(&service, &filter).await?;
+        crate::federation::add_stale_ages(&mut listing.instances);
+        Ok(listing)
     }
 
     async fn watch(

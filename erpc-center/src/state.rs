@@ -25,10 +25,22 @@ pub const DEFAULT_HISTORY: usize = 10_000;
 pub struct Registration {
     /// The instance.
     pub instance: Instance,
-    /// Its lease.
+    /// Its lease; [`MIRRORED`] for an instance mirrored from a peer data center's center,
+    /// which no lease keeps (its follower adds and removes it).
     pub lease: u64,
     /// The lease's time to live.
     pub ttl: Duration,
+}
+
+/// The lease of a mirrored registration: none. Lease ids handed out start above it.
+pub const MIRRORED: u64 = 0;
+
+impl Registration {
+    /// Whether this instance is mirrored from a peer (CENTER.md, "Federation") rather than
+    /// registered here.
+    pub fn is_mirrored(&self) -> bool {
+        self.lease == MIRRORED
+    }
 }
 
 #[derive(Debug)]
@@ -149,6 +161,10 @@ impl CenterState {
         r.last_lease = snapshot.last_lease;
         for reg in snapshot.registrations {
             let key = (reg.instance.service.clone(), reg.instance.id.clone());
+            if reg.is_mirrored() {
+                r.instances.insert(key, reg);
+                continue;
+            }
             r.leases.insert(
                 reg.lease,
                 Lease {
@@ -259,6 +275,59 @@ impl CenterState {
     pub fn release(&mut self, lease: u64, reason: &str) -> Option<(Event, Record)> {
         let (service, id) = self.leases.get(&lease)?.key.clone();
         self.deregister(&service, &id, reason)
+    }
+
+    /// Add or update `instance`, mirrored from a peer (no lease keeps it). `None` when
+    /// nothing changes: the same instance is already mirrored, or an instance of the same
+    /// (service, id) is registered here — a local registration wins over a mirrored one.
+    pub fn mirror_put(&mut self, instance: Instance) -> Option<(Event, Record)> {
+        let key = (instance.service.clone(), instance.id.clone());
+        if let Some(held) = self.instances.get(&key)
+            && (!held.is_mirrored() || held.instance == instance)
+        {
+            return None;
+        }
+        let registration = Registration {
+            instance: instance.clone(),
+            lease: MIRRORED,
+            ttl: Duration::ZERO,
+        };
+        self.instances.insert(key, registration.clone());
+        let event = self.record(Change::Registered(instance));
+        Some((event, Record::Put(registration)))
+    }
+
+    /// Remove the mirrored instance `(service, id)` if `owned` says it is the caller's
+    /// (mirrored from its peer); a local registration is never removed here.
+    pub fn mirror_remove(
+        &mut self,
+        service: &str,
+        id: &str,
+        reason: &str,
+        owned: impl Fn(&Instance) -> bool,
+    ) -> Option<(Event, Record)> {
+        let key = (service.to_owned(), id.to_owned());
+        let held = self.instances.get(&key)?;
+        if !held.is_mirrored() || !owned(&held.instance) {
+            return None;
+        }
+        self.deregister(service, id, reason)
+    }
+
+    /// Every mirrored instance, by service and id.
+    pub fn mirrored(&self) -> Vec<Instance> {
+        self.instances
+            .values()
+            .filter(|r| r.is_mirrored())
+            .map(|r| r.instance.clone())
+            .collect()
+    }
+
+    /// Whether `(service, id)` is a mirrored instance.
+    pub fn is_mirrored(&self, service: &str, id: &str) -> bool {
+        self.instances
+            .get(&(service.to_owned(), id.to_owned()))
+            .is_some_and(Registration::is_mirrored)
     }
 
     /// Remove every instance whose lease expired by `now`.
@@ -523,6 +592,38 @@ mod tests {
         assert_eq!(back.discover("a", &Filter::default()).0.len(), 1);
         let (lease, _, _) = back.register(inst("a", "2"), TTL, later);
         assert_eq!(lease, 2, "lease ids continue after a restore");
+    }
+
+    /// Mirrored instances have no lease (never expire, cannot be renewed or released),
+    /// survive a restore as mirrored, and never replace a local registration.
+    #[test]
+    fn mirrored_instances_live_beside_local_ones_without_leases() {
+        let mut r = CenterState::default();
+        let t0 = Instant::now();
+        let (local, _, _) = r.register(inst("a", "1"), TTL, t0);
+        assert!(r.mirror_put(inst("a", "1")).is_none(), "local wins");
+        let mut remote = inst("a", "2");
+        remote.metadata.insert("erpc.remote".into(), "peer".into());
+        let (event, record) = r.mirror_put(remote.clone()).expect("mirrored");
+        assert_eq!(event.change, Change::Registered(remote.clone()));
+        assert!(matches!(record, Record::Put(ref reg) if reg.is_mirrored()));
+        assert!(
+            r.mirror_put(remote.clone()).is_none(),
+            "no change, no event"
+        );
+        assert!(
+            r.expire(t0 + TTL * 10).len() == 1,
+            "only the local one expires"
+        );
+        assert_eq!(r.renew(MIRRORED, t0), None);
+        assert!(r.release(MIRRORED, "deregistered").is_none());
+        let back = CenterState::restore(r.snapshot(), DEFAULT_HISTORY, t0);
+        assert_eq!(back.mirrored(), vec![remote.clone()]);
+        assert!(back.is_mirrored("a", "2") && !back.is_mirrored("a", "1"));
+        assert!(r.mirror_remove("a", "2", "gone", |_| false).is_none());
+        assert!(r.mirror_remove("a", "2", "gone", |_| true).is_some());
+        assert!(r.mirrored().is_empty());
+        let _ = local;
     }
 
     #[test]

@@ -11,19 +11,19 @@ use erpc_center::store::Store;
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::store::redb::RedbStore;
 use erpc_center::{CenterClient, CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
-use erpc_core::{Middleware, Next, Request, Response, ServerHandle, Status};
+use erpc_core::ServerHandle;
 
 async fn center() -> ServerHandle {
     center_at("tcp://127.0.0.1:0").await
 }
 
 async fn center_at(listen: &str) -> ServerHandle {
-    center_on(Box::new(MemoryStore), listen, &Calls::default()).await
+    center_on(Box::new(MemoryStore), listen, &support::Calls::default()).await
 }
 
 /// A center on `store` serving on `listen`, counting its calls in `calls`. A graceful
 /// shutdown gives open watches 100 ms, so their followers notice it at once.
-async fn center_on(store: Box<dyn Store>, listen: &str, calls: &Calls) -> ServerHandle {
+async fn center_on(store: Box<dyn Store>, listen: &str, calls: &support::Calls) -> ServerHandle {
     let config = CenterConfig {
         min_ttl: Duration::from_millis(100),
         sweep: Duration::from_millis(50),
@@ -40,29 +40,6 @@ async fn center_on(store: Box<dyn Store>, listen: &str, calls: &Calls) -> Server
         .serve([listen])
         .await
         .unwrap()
-}
-
-/// The calls a center received, by method (streams counted when they open).
-#[derive(Clone, Default)]
-struct Calls(Arc<std::sync::Mutex<HashMap<String, usize>>>);
-
-impl Calls {
-    fn of(&self, method: &str) -> usize {
-        self.0.lock().unwrap().get(method).copied().unwrap_or(0)
-    }
-}
-
-#[async_trait::async_trait]
-impl Middleware for Calls {
-    async fn call(&self, request: Request, next: Next<'_>) -> Result<Response, Status> {
-        *self
-            .0
-            .lock()
-            .unwrap()
-            .entry(request.method().to_owned())
-            .or_default() += 1;
-        next.run(request).await
-    }
 }
 
 fn admin(addr: &str) -> CenterClient {
@@ -543,7 +520,7 @@ async fn a_consumer_resumes_without_listing_again_when_a_redb_center_restarts() 
     let first = center_on(
         Box::new(RedbStore::open(&path).unwrap()),
         "tcp://127.0.0.1:0",
-        &Calls::default(),
+        &support::Calls::default(),
     )
     .await;
     let addr = first.local_addr().to_string();
@@ -553,7 +530,7 @@ async fn a_consumer_resumes_without_listing_again_when_a_redb_center_restarts() 
     support::list_becomes(&mut list, &["old"]).await;
 
     first.shutdown_timeout(Duration::from_secs(1)).await;
-    let calls = Calls::default();
+    let calls = support::Calls::default();
     let _second = center_on(Box::new(RedbStore::open(&path).unwrap()), &addr, &calls).await;
     admin(&addr).register(listed("new"), 60_000).await.unwrap();
     support::list_becomes(&mut list, &["new", "old"]).await;
@@ -601,7 +578,7 @@ async fn followed_config_is_listed_again_when_a_memory_center_restarts() {
 /// watch opened with a deadline would end at it and be opened again.
 #[tokio::test]
 async fn a_follower_keeps_one_watch_past_the_default_deadlines() {
-    let calls = Calls::default();
+    let calls = support::Calls::default();
     let center = erpc_core::Server::builder()
         .config(erpc_core::ServerConfig {
             default_deadline: Duration::from_millis(300),

@@ -29,6 +29,15 @@ pub struct CenterSettings {
     pub history: u64,
     /// Serve Prometheus metrics at `http://ADDR/metrics`. Default off.
     pub metrics_listen: Option<String>,
+    /// This center's data center (`--dc`), stamped as metadata `dc` on registrations that
+    /// name none. Default none.
+    pub dc: Option<String>,
+    /// Peer data centers' centers to mirror read-only (`--follow`). Default none.
+    pub follow: Vec<String>,
+    /// How long a peer's instances are kept, marked stale, once it is unreachable. Default
+    /// `60s`.
+    #[serde(with = "humantime_serde")]
+    pub remote_stale_after: Duration,
 }
 
 impl Default for CenterSettings {
@@ -42,6 +51,9 @@ impl Default for CenterSettings {
             sweep: Duration::from_millis(500),
             history: 10_000,
             metrics_listen: None,
+            dc: None,
+            follow: Vec::new(),
+            remote_stale_after: Duration::from_secs(60),
         }
     }
 }
@@ -55,10 +67,20 @@ impl CenterSettings {
             ("center.min_ttl", self.min_ttl.is_zero()),
             ("center.sweep", self.sweep.is_zero()),
             ("center.history", self.history == 0),
+            (
+                "center.remote_stale_after",
+                self.remote_stale_after.is_zero(),
+            ),
         ] {
             if zero {
                 return Err((key.into(), "must be above zero".into()));
             }
+        }
+        if self.dc.as_deref() == Some("") {
+            return Err((
+                "center.dc".into(),
+                "is empty: name the data center, or leave it null".into(),
+            ));
         }
         if self.min_ttl > self.max_ttl {
             return Err((

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Backend, Scope};
-use crate::model::{Change, Event, Filter, Instance};
+use crate::model::{Change, Event, Filter, Instance, REMOTE_KEY};
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
 use crate::state::{CenterState, NotReplayable, Record};
 use crate::store::Store;
@@ -156,6 +156,62 @@ impl Local {
     }
 }
 
+/// One change a follower makes to the instances it mirrors from its peer
+/// ([`crate::federation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mirror {
+    /// Add or update this mirrored instance (a local registration of the same service and id
+    /// wins: nothing changes).
+    Put(Instance),
+    /// Remove the instance `(service, id)` if it is mirrored from `peer` (its metadata
+    /// `erpc.remote`).
+    Remove {
+        /// Its service.
+        service: String,
+        /// Its id.
+        id: String,
+        /// The peer it must be mirrored from.
+        peer: String,
+        /// Why, as watchers see it in the `Deregistered` change.
+        reason: String,
+    },
+}
+
+impl Local {
+    /// Apply a follower's changes, each persisted and published like any change (one
+    /// revision each; those that change nothing make none). The lock is taken per change, so
+    /// local registrations are not held up behind a long listing's changes.
+    pub async fn mirror(&self, changes: Vec<Mirror>) -> Result<(), Status> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            for change in changes {
+                inner.apply(move |registry| {
+                    let made = match change {
+                        Mirror::Put(instance) => registry.mirror_put(instance),
+                        Mirror::Remove {
+                            service,
+                            id,
+                            peer,
+                            reason,
+                        } => registry.mirror_remove(&service, &id, &reason, |i| {
+                            i.metadata.get(REMOTE_KEY) == Some(&peer)
+                        }),
+                    };
+                    made.map(|(event, record)| ((), event, record))
+                })?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Status::internal(format!("center task failed: {e}")))?
+    }
+
+    /// Every instance mirrored from a peer, by service and id.
+    pub fn mirrored(&self) -> Vec<Instance> {
+        self.inner.lock().mirrored()
+    }
+}
+
 /// Remove expired leases every sweep interval, for as long as the center exists.
 async fn sweep(inner: Weak<Inner>) {
     loop {
@@ -192,6 +248,11 @@ impl Backend for Local {
     }
 
     async fn deregister(&self, service: &str, id: &str) -> Result<(bool, u64), Status> {
+        if self.inner.lock().is_mirrored(service, id) {
+            return Err(Status::failed_precondition(format!(
+                "instance {id:?} of {service:?} is mirrored from another data center's center: deregister it there"
+            )));
+        }
         let (s, i) = (service.to_owned(), id.to_owned());
         self.remove(move |r| r.deregister(&s, &i, "deregistered"))
             .await

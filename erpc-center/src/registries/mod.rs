@@ -10,7 +10,7 @@
 mod center;
 #[cfg(feature = "etcd")]
 pub mod etcd;
-mod follow;
+pub(crate) mod follow;
 #[cfg(feature = "mdns")]
 pub mod mdns;
 mod watched;

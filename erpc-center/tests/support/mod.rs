@@ -21,6 +21,33 @@ pub trait Whoami {
 
 pub struct Named(pub String);
 
+/// The calls a center received, by method (streams counted when they open).
+#[derive(Clone, Default)]
+pub struct Calls(Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>);
+
+impl Calls {
+    pub fn of(&self, method: &str) -> usize {
+        self.0.lock().unwrap().get(method).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl erpc_core::Middleware for Calls {
+    async fn call(
+        &self,
+        request: erpc_core::Request,
+        next: erpc_core::Next<'_>,
+    ) -> Result<erpc_core::Response, Status> {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(request.method().to_owned())
+            .or_default() += 1;
+        next.run(request).await
+    }
+}
+
 impl Whoami for Named {
     async fn name(&self) -> Result<String, Status> {
         Ok(self.0.clone())

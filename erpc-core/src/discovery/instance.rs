@@ -51,6 +51,17 @@ pub const HEALTH_KEY: &str = "erpc.health";
 /// The value of [`HEALTH_KEY`] on a registration whose service is not serving.
 pub const NOT_SERVING: &str = "NOT_SERVING";
 
+/// The metadata key naming an instance's home data center, compared with the client's own
+/// by location-aware balancing ([`crate::discovery::Locality::dc`]). A center started with
+/// `--dc NAME` stamps it on the registrations that do not carry it (CENTER.md, "Federation").
+pub const DC_KEY: &str = "dc";
+
+/// The metadata key a center sets on an instance it mirrors from a peer data center's center
+/// while that peer is unreachable: the Unix time in milliseconds (decimal) since which the
+/// entry has not been confirmed (CENTER.md, "Federation"). Location-aware balancing ranks such
+/// an entry after the fresh ones of other data centers.
+pub const STALE_SINCE_KEY: &str = "erpc.stale_since";
+
 /// The weight of an instance that names none.
 pub const DEFAULT_WEIGHT: u32 = 100;
 

@@ -40,7 +40,9 @@ pub use balance::{
     NetworkQuality, P2c, Pick, Random, RoundRobin, Steer, Want, Weighted,
 };
 pub use in_process::InProcess;
-pub use instance::{DEFAULT_WEIGHT, Endpoint, HEALTH_KEY, Instance, NOT_SERVING};
+pub use instance::{
+    DC_KEY, DEFAULT_WEIGHT, Endpoint, HEALTH_KEY, Instance, NOT_SERVING, STALE_SINCE_KEY,
+};
 pub use load::Load;
 pub use static_list::StaticList;
 pub use subset::Subset;

@@ -3,9 +3,16 @@
 //! zone-aware routing and locality-weighted failover, and gRPC xDS's locality priorities, in
 //! their simplest form.
 //!
-//! Nearness, best first: the same zone, the same region, anywhere. An instance's zone and
-//! region are its registered metadata `zone` and `region` (CENTER.md: `Instance.metadata`);
-//! when both the client and an instance have a position (`Instance.location`, latitude and
+//! Nearness, best first: the client's own data center, then inside each data center the same
+//! zone, the same region, anywhere. An instance's data center, zone and region are its
+//! registered metadata `dc`, `zone` and `region` (CENTER.md: `Instance.metadata`; a federated
+//! center stamps `dc`, CENTER.md "Federation"). With the client's data center set, every
+//! instance of another data center (or of none named) ranks after every instance of its own,
+//! and among those an entry its center marks stale ([`STALE_SINCE_KEY`]: the center lost
+//! the peer it mirrors it from) after the fresh ones. So calls stay in the client's data
+//! center while an instance there can take them, spill over to other data centers when
+//! every local one is unusable, overloaded or gone, and come back as soon as one is healthy
+//! again (ranks are per pick, nothing is latched). When both the client and an instance have a position (`Instance.location`, latitude and
 //! longitude in degrees), instances of the same tier are further ordered by great-circle
 //! distance (haversine, on a sphere of radius 6,371 km), in whole kilometres. The instances
 //! of the nearest rank that can take calls share them in turn.
@@ -16,12 +23,15 @@
 use super::list_cache::ListCache;
 use super::round_robin::RoundRobin;
 use super::{Balancer, Candidates, Pick};
-use crate::discovery::{Instance, Load};
+use crate::discovery::{DC_KEY, Instance, Load, STALE_SINCE_KEY};
 
 /// Where the client is. Every part is optional; with none set, every instance is equally
 /// near and the policy is round-robin over the healthy ones.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Locality {
+    /// The client's data center, compared with an instance's metadata `dc`
+    /// ([`DC_KEY`]). `None`: data centers are not compared.
+    pub dc: Option<String>,
     /// The client's zone, compared with an instance's metadata `zone`.
     pub zone: Option<String>,
     /// The client's region, compared with an instance's metadata `region`.
@@ -76,18 +86,27 @@ impl Nearest {
         self
     }
 
-    /// An instance's rank: tier (0 same zone, 1 same region, 2 other) in the top bits,
-    /// kilometres below.
+    /// An instance's rank: tier in the top bits — the data center's (0 the client's own or
+    /// not compared, 1 another, 2 another whose entry is stale) times three plus the zone's
+    /// (0 same zone, 1 same region, 2 other) — kilometres below.
     fn rank(&self, instance: &Instance) -> u64 {
         let meta = |key: &str| instance.metadata.get(key).map(String::as_str);
         let same = |mine: &Option<String>, key| mine.is_some() && mine.as_deref() == meta(key);
-        let tier = if same(&self.here.zone, "zone") {
+        let dc_tier = if self.here.dc.is_none() || same(&self.here.dc, DC_KEY) {
+            0
+        } else if meta(STALE_SINCE_KEY).is_none() {
+            1
+        } else {
+            2
+        };
+        let zone_tier = if same(&self.here.zone, "zone") {
             0
         } else if same(&self.here.region, "region") {
             1
         } else {
             2
         };
+        let tier = dc_tier * 3 + zone_tier;
         let km = match (self.here.position, instance.location) {
             (Some(a), Some(b)) => haversine_km(a, b).min(f64::from(u32::MAX)) as u64,
             _ => 0,
@@ -167,7 +186,7 @@ mod tests {
         let b = Nearest::new(Locality {
             zone: Some("eu-1a".into()),
             region: Some("eu-1".into()),
-            position: None,
+            ..Locality::default()
         })
         .max_in_flight(2);
         let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
@@ -193,6 +212,61 @@ mod tests {
         l[3].set_suspect(true);
         l[4].set_suspect(true);
         assert_eq!(b.pick(&call, &c), 0);
+    }
+
+    fn in_dc(e: &mut Endpoint, dc: &str, zone: &str, stale: bool) {
+        let mut instance = (*e.instance).clone();
+        instance.metadata.insert(DC_KEY.into(), dc.into());
+        instance.metadata.insert("zone".into(), zone.into());
+        if stale {
+            instance
+                .metadata
+                .insert(STALE_SINCE_KEY.into(), "1700000000000".into());
+        }
+        e.instance = Arc::new(instance);
+    }
+
+    /// The data center outranks the zone: a local instance in another zone beats a remote
+    /// one in the client's zone name; remote ones take calls only when no local one can, a
+    /// stale remote entry only when no fresh one can; and calls come back when a local one
+    /// is usable again.
+    #[test]
+    fn the_own_data_center_first_then_fresh_remote_ones_then_stale_ones() {
+        let (mut e, l) = testing::candidates(&[1; 5]);
+        in_dc(&mut e[0], "a", "z1", false);
+        in_dc(&mut e[1], "a", "z2", false);
+        in_dc(&mut e[2], "b", "z1", false);
+        in_dc(&mut e[3], "b", "z1", false);
+        in_dc(&mut e[4], "c", "z1", true);
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        let b = Nearest::new(Locality {
+            dc: Some("a".into()),
+            zone: Some("z1".into()),
+            ..Locality::default()
+        });
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![100, 0, 0, 0, 0], "own dc and zone");
+        l[0].set_suspect(true);
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![0, 100, 0, 0, 0], "own dc, other zone");
+        l[1].set_suspect(true);
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![0, 0, 50, 50, 0], "spilled to dc b");
+        l[2].set_breaker_open(true);
+        l[3].set_suspect(true);
+        assert_eq!(b.pick(&call, &c), 4, "the stale entry is the last resort");
+        l[1].set_suspect(false);
+        let counts = testing::counts(5, (0..100).map(|_| b.pick(&call, &c)));
+        assert_eq!(counts, vec![0, 100, 0, 0, 0], "back home once healthy");
+        // Without a data center of its own, the client compares only zones.
+        let anywhere = Nearest::new(Locality {
+            zone: Some("z1".into()),
+            ..Locality::default()
+        });
+        l[1].set_suspect(true);
+        assert!((0..10).all(|_| anywhere.pick(&call, &c) == 4));
     }
 
     #[test]
