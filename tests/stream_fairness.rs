@@ -86,11 +86,12 @@ async fn a_bulk_stream_does_not_hold_up_small_calls_on_the_same_connection() {
     );
     // Ahead of a small call's response are at most one 64 KiB chunk in erpc's writer and
     // what the kernel's socket buffers hold (megabytes on loopback): 12–14 ms median on this
-    // 2-core machine in a debug build, 18 ms with a build running beside it. With the writer's
-    // scheduling broken on purpose (stream data unbudgeted and written first) it was 89–118
-    // ms: the bound sits between the two with room on both sides.
+    // 2-core machine in a debug build, 18 ms with a build running beside it, 31 ms with the
+    // whole suite running beside it. With the writer's scheduling broken on purpose (stream
+    // data unbudgeted and written first) it was 89–118 ms: the bound sits between the two
+    // with room on both sides.
     assert!(
-        pct(&busy, 50) < Duration::from_millis(30),
+        pct(&busy, 50) < Duration::from_millis(50),
         "p50 {:?}",
         pct(&busy, 50)
     );
