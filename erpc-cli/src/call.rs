@@ -1,6 +1,7 @@
 //! `erpc call`: one call of any method by name, in JSON. The method's kind comes from the
 //! server's reflection; requests and responses are JSON (one document, or JSON lines for
-//! streams).
+//! streams). With `--codec msgpack` the call travels in MessagePack: the request's
+//! `serde_json::Value` is encoded by that codec and the answer decoded into one.
 
 use std::time::Duration;
 
@@ -25,8 +26,27 @@ pub fn split_method(full: &str) -> Result<(&str, &str), Failure> {
     }
 }
 
-/// The options of every call: JSON, the `-H key:value` metadata, the timeout.
-pub fn options(headers: &[String], timeout: Option<Duration>) -> Result<CallOptions, Failure> {
+/// `--codec`: a codec a JSON value can travel in. Protobuf and raw carry only their own
+/// message types (prost messages, bytes), which a JSON request cannot be turned into without
+/// the message's definition: refused, saying so.
+pub fn parse_codec(name: &str) -> Result<CodecId, String> {
+    match name {
+        "json" => Ok(CodecId::JSON),
+        "msgpack" => Ok(CodecId::MSGPACK),
+        "protobuf" | "raw" => Err(format!(
+            "{name} carries only its own message types (prost messages, bytes), not a JSON value: use json or msgpack"
+        )),
+        other => Err(format!("unknown codec {other:?}: use json or msgpack")),
+    }
+}
+
+/// The options of every call: the codec (`--codec`, JSON by default), the `-H key:value`
+/// metadata, the timeout.
+pub fn options(
+    headers: &[String],
+    timeout: Option<Duration>,
+    codec: CodecId,
+) -> Result<CallOptions, Failure> {
     let mut metadata = Metadata::new();
     for header in headers {
         let Some((key, value)) = header.split_once(':') else {
@@ -40,7 +60,7 @@ pub fn options(headers: &[String], timeout: Option<Duration>) -> Result<CallOpti
     Ok(CallOptions {
         timeout,
         metadata,
-        codec: Some(CodecId::JSON),
+        codec: Some(codec),
         ..CallOptions::default()
     })
 }

@@ -8,7 +8,8 @@
 //! erpc bench    tcp://127.0.0.1:7000 Greeter.hello '"world"' -c 64 -z 10s
 //! ```
 //!
-//! Calls are made in JSON (servers answer in the codec they were asked in); the method's
+//! Calls are made in JSON, or in MessagePack with `--codec msgpack` (the JSON request is
+//! converted, and the answer back; servers answer in the codec they were asked in); the method's
 //! call kind comes from the server's reflection (`erpc.Reflection`, PROTOCOL.md §16).
 //! Exit codes: 0 done; 1 the call, the connection or the center failed (stderr:
 //! `CODE: message`); 2 bad input (arguments, JSON, an unknown service or method).
@@ -26,6 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use erpc_core::CodecId;
 use erpc_core::reflection::MethodKind;
 
 use failure::Failure;
@@ -70,7 +72,7 @@ impl Invocation {
     /// The service, the method and the call options, or why they are bad input.
     fn parts(&self) -> Result<(&str, &str, erpc_core::CallOptions), Failure> {
         let (service, method) = call::split_method(&self.method)?;
-        let options = call::options(&self.call.headers, self.call.timeout)?;
+        let options = call::options(&self.call.headers, self.call.timeout, self.call.codec)?;
         Ok((service, method, options))
     }
 }
@@ -84,6 +86,10 @@ struct CallArgs {
     /// The call's timeout (`500ms`, `2s`, `1m`). Default: the client's (30 s; streams none).
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// The codec the call is made in: `json` (default) or `msgpack`. The JSON request is
+    /// converted to it and the answer back to JSON; the server answers in the codec asked.
+    #[arg(long, value_parser = call::parse_codec, default_value = "json")]
+    codec: CodecId,
 }
 
 #[derive(Subcommand)]

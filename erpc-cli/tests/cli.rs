@@ -28,6 +28,14 @@ pub trait Shop {
     async fn refuse(&self, why: String) -> Result<u64, Status>;
     async fn count(&self, n: u64) -> Result<ServerStream<u64>, Status>;
     async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
+    /// The order back, with the name of the codec the request came in.
+    async fn echo(&self, cx: Context, order: Order) -> Result<Echoed, Status>;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Echoed {
+    codec: String,
+    order: Order,
 }
 
 struct ShopImpl;
@@ -50,6 +58,10 @@ impl Shop for ShopImpl {
     async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status> {
         let all: Vec<Result<u64, Status>> = numbers.collect().await;
         all.into_iter().sum()
+    }
+    async fn echo(&self, cx: Context, order: Order) -> Result<Echoed, Status> {
+        let codec = cx.wire().codec.name().to_owned();
+        Ok(Echoed { codec, order })
     }
 }
 
@@ -167,6 +179,57 @@ async fn call_answers_unary_stream_and_metadata_in_json() {
 }
 
 #[tokio::test]
+async fn codec_msgpack_converts_the_json_request_and_the_answer() {
+    let (server, addr) = shop(None).await;
+    let order = r#"{"item":"tea","qty":4}"#;
+    for (flag, seen) in [
+        (None, "json"),
+        (Some("json"), "json"),
+        (Some("msgpack"), "msgpack"),
+    ] {
+        let mut args = vec!["call", addr.as_str(), "Shop.echo", order];
+        if let Some(codec) = flag {
+            args.extend(["--codec", codec]);
+        }
+        let out = erpc(&args, "").await;
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(
+            serde_json::from_str::<Value>(&stdout(&out)).expect("JSON"),
+            json!({"codec": seen, "order": {"item": "tea", "qty": 4}}),
+            "--codec {flag:?}"
+        );
+    }
+    // Streams too: a server stream's messages come back from MessagePack as JSON lines.
+    let out = erpc(
+        &["call", &addr, "Shop.count", "2", "--codec", "msgpack"],
+        "",
+    )
+    .await;
+    assert_eq!(stdout(&out), "0\n1\n", "{}", stderr(&out));
+
+    // Codecs a JSON value cannot travel in, and unknown ones: bad input, saying why.
+    let out = erpc(
+        &["call", &addr, "Shop.echo", order, "--codec", "protobuf"],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("use json or msgpack"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erpc(&["call", &addr, "Shop.echo", order, "--codec", "yaml"], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unknown codec \"yaml\""),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn failures_exit_with_the_code_and_a_message_to_act_on() {
     let (server, addr) = shop(None).await;
     // The call failed: exit 1, the status on stderr.
@@ -198,7 +261,7 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
     let out = erpc(&["call", &addr, "Shop.prize", "{}"], "").await;
     assert_eq!(code(&out), 2);
     assert!(
-        stderr(&out).contains("price, whoami, refuse, count, sum"),
+        stderr(&out).contains("price, whoami, refuse, count, sum, echo"),
         "{}",
         stderr(&out)
     );
