@@ -20,6 +20,24 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// Prometheus' classic text format (for every other client).
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+impl Metrics {
+    /// A `/metrics` answer for a request whose `Accept` header values are `accept`: the
+    /// content type and the body — OpenMetrics ([`Metrics::encode`]) when a value names
+    /// `application/openmetrics-text`, as Prometheus' does, else the text format 0.0.4
+    /// ([`Metrics::encode_text`]). For serving the metrics from an HTTP server of your own
+    /// (the erpc gateway does) with the same negotiation as [`MetricsServer`].
+    pub fn render<'a>(&self, accept: impl IntoIterator<Item = &'a str>) -> (&'static str, String) {
+        let openmetrics = accept
+            .into_iter()
+            .any(|v| v.contains("application/openmetrics-text"));
+        if openmetrics {
+            (OPENMETRICS, self.encode())
+        } else {
+            (TEXT, self.encode_text())
+        }
+    }
+}
+
 /// A running `/metrics` listener; stops when dropped (or with [`MetricsServer::shutdown`]).
 #[derive(Debug)]
 pub struct MetricsServer {
@@ -49,16 +67,9 @@ impl MetricsServer {
             get(move |headers: HeaderMap| {
                 let metrics = metrics.clone();
                 async move {
-                    let openmetrics = headers
-                        .get_all(ACCEPT)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok())
-                        .any(|v| v.contains("application/openmetrics-text"));
-                    if openmetrics {
-                        ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode()).into_response()
-                    } else {
-                        ([(CONTENT_TYPE, TEXT)], metrics.encode_text()).into_response()
-                    }
+                    let accept = headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok());
+                    let (content_type, body) = metrics.render(accept);
+                    ([(CONTENT_TYPE, content_type)], body).into_response()
                 }
             }),
         );

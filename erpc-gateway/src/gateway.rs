@@ -1,0 +1,298 @@
+//! The gateway: its settings ([`GatewayBuilder`]), its routes ([`Gateway::router`]) and the
+//! handler that turns `POST /{service}/{method}` into an erpc call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use erpc_core::reflection::MethodKind;
+use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId};
+use serde_json::Value;
+use tower_http::cors::CorsLayer;
+
+use crate::catalog::Catalog;
+use crate::error::ApiError;
+use crate::headers;
+use crate::stream::{self, Format};
+use crate::upstream::{Clients, MakeClient, Upstream};
+
+/// The header whose value is a call's timeout by default: `x-erpc-timeout: 250ms`.
+pub const TIMEOUT_HEADER: &str = "x-erpc-timeout";
+
+/// A gateway's settings; [`GatewayBuilder::build`] makes the [`Gateway`].
+pub struct GatewayBuilder {
+    upstream: Upstream,
+    make: MakeClient,
+    allow_headers: Vec<HeaderName>,
+    timeout_header: HeaderName,
+    max_timeout: Duration,
+    max_body: usize,
+    describe_ttl: Duration,
+    cors: Option<CorsLayer>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<erpc_telemetry::Metrics>,
+}
+
+impl GatewayBuilder {
+    /// The clients' builder: add governance here (`FailModes`, `InstanceBreakers`, a
+    /// balancer's settings, timeouts) — called once per client the gateway opens (one per
+    /// service with a center, one with an address). Default `Client::builder()`. The gateway
+    /// sets the codec to JSON and, with the `metrics` feature, the observer to its metrics'.
+    pub fn client(mut self, make: impl Fn() -> ClientBuilder + Send + Sync + 'static) -> Self {
+        self.make = Arc::new(make);
+        self
+    }
+
+    /// Send this request header as call metadata (its lower-case name is the key; every
+    /// value is sent). No header is sent unless allowed. Repeatable.
+    pub fn allow_header(mut self, name: HeaderName) -> Self {
+        self.allow_headers.push(name);
+        self
+    }
+
+    /// The header a caller sets a call's timeout with (default [`TIMEOUT_HEADER`]); without
+    /// it a call has the client's default timeout (30 s; streams none).
+    pub fn timeout_header(mut self, name: HeaderName) -> Self {
+        self.timeout_header = name;
+        self
+    }
+
+    /// The longest timeout a caller may ask for (default 5 minutes); more is a 400.
+    pub fn max_timeout(mut self, max: Duration) -> Self {
+        self.max_timeout = max;
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default 1 MiB); a larger one is a 413.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long a service's reflection answer (its methods' call kinds) is reused before the
+    /// server is asked again (default 10 s).
+    pub fn describe_ttl(mut self, ttl: Duration) -> Self {
+        self.describe_ttl = ttl;
+        self
+    }
+
+    /// Answer CORS preflights and mark responses as `layer` says (tower-http's
+    /// [`CorsLayer`]). Default none: browsers may call from the gateway's own origin only.
+    pub fn cors(mut self, layer: CorsLayer) -> Self {
+        self.cors = Some(layer);
+        self
+    }
+
+    /// The metrics the gateway's calls are counted in and `/metrics` serves (default: its
+    /// own). Give yours to serve the application's metrics beside them.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: erpc_telemetry::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The gateway. Nothing is dialled until the first request.
+    ///
+    /// # Errors
+    /// The upstream's address does not parse.
+    pub fn build(self) -> Result<Gateway, AddressError> {
+        #[cfg(feature = "metrics")]
+        let metrics = self.metrics.unwrap_or_default();
+        #[cfg(feature = "metrics")]
+        let make: MakeClient = {
+            let (make, observer) = (self.make, metrics.observer());
+            Arc::new(move || make().observer(observer.clone()))
+        };
+        #[cfg(not(feature = "metrics"))]
+        let make = self.make;
+        let clients = Clients::new(&self.upstream, make)?;
+        Ok(Gateway {
+            shared: Arc::new(Shared {
+                clients,
+                catalog: Catalog::new(self.describe_ttl),
+                allow_headers: self.allow_headers,
+                timeout_header: self.timeout_header,
+                max_timeout: self.max_timeout,
+                #[cfg(feature = "metrics")]
+                metrics,
+            }),
+            max_body: self.max_body,
+            cors: self.cors,
+        })
+    }
+}
+
+/// An HTTP/JSON gateway to erpc services (see the crate doc). Serve its
+/// [`router`](Gateway::router) with axum, or [`Gateway::serve`] it.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    max_body: usize,
+    cors: Option<CorsLayer>,
+}
+
+struct Shared {
+    clients: Clients,
+    catalog: Catalog,
+    allow_headers: Vec<HeaderName>,
+    timeout_header: HeaderName,
+    max_timeout: Duration,
+    #[cfg(feature = "metrics")]
+    metrics: erpc_telemetry::Metrics,
+}
+
+impl Gateway {
+    /// A gateway to `upstream`, with the defaults in [`GatewayBuilder`]'s setters.
+    pub fn builder(upstream: Upstream) -> GatewayBuilder {
+        GatewayBuilder {
+            upstream,
+            make: Arc::new(Client::builder),
+            allow_headers: Vec::new(),
+            timeout_header: HeaderName::from_static(TIMEOUT_HEADER),
+            max_timeout: Duration::from_secs(300),
+            max_body: 1 << 20,
+            describe_ttl: Duration::from_secs(10),
+            cors: None,
+            #[cfg(feature = "metrics")]
+            metrics: None,
+        }
+    }
+
+    /// The routes: `POST /{service}/{method}`, `GET /healthz`, `GET /metrics` (feature
+    /// `metrics`); anything else is a 404 with a JSON error body.
+    pub fn router(&self) -> Router {
+        let mut router = Router::new()
+            .route("/{service}/{method}", post(call))
+            .layer(DefaultBodyLimit::max(self.max_body))
+            .route("/healthz", get(healthz));
+        #[cfg(feature = "metrics")]
+        {
+            router = router.route("/metrics", get(metrics));
+        }
+        router = router.fallback(not_found);
+        if let Some(cors) = &self.cors {
+            router = router.layer(cors.clone());
+        }
+        router.with_state(self.shared.clone())
+    }
+}
+
+/// `GET /healthz`: 200 `{"status":"SERVING"}` while the gateway runs (its own liveness; the
+/// services' health is theirs: `POST /erpc.Health/check`).
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "SERVING" }))
+}
+
+#[cfg(feature = "metrics")]
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let (content_type, body) = shared.metrics.render(accept);
+    ([(CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        Code::NotFound,
+        "no such route: call a method with POST /{service}/{method}; GET /healthz, GET /metrics",
+    )
+}
+
+/// `POST /{service}/{method}`: the body (JSON; empty is `null`) is the request; the answer
+/// is the response as JSON (unary), 202 with no body (oneway), or a stream (server stream).
+async fn call(
+    State(shared): State<Arc<Shared>>,
+    Path((service, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        let http = rejection.status();
+        let code = if http == StatusCode::PAYLOAD_TOO_LARGE {
+            Code::ResourceExhausted
+        } else {
+            Code::InvalidArgument
+        };
+        ApiError::new(
+            http,
+            code,
+            format!("the request body: {}", rejection.body_text()),
+        )
+    })?;
+    let request = parse(&body)?;
+    let options = CallOptions {
+        metadata: headers::metadata(&headers, &shared.allow_headers)?,
+        timeout: headers::timeout(&headers, &shared.timeout_header, shared.max_timeout)?,
+        codec: Some(CodecId::JSON),
+        ..CallOptions::default()
+    };
+    let client = shared.clients.client(&service).await?;
+    let found = shared.catalog.method(&client, &service, &method).await?;
+    let options = CallOptions {
+        idempotent: found.idempotent,
+        ..options
+    };
+    match found.kind {
+        MethodKind::Unary => {
+            let answer: Value = client
+                .call(service, method, request)
+                .options(options)
+                .await?;
+            Ok(json_response(StatusCode::OK, &answer))
+        }
+        MethodKind::Oneway => {
+            client
+                .oneway(service, method, request)
+                .options(options)
+                .await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        MethodKind::ServerStream => {
+            let responses = client
+                .server_stream::<Value, Value>(service, method, request)
+                .options(options)
+                .await?;
+            Ok(stream::respond(responses, Format::asked(&headers)).await)
+        }
+        MethodKind::ClientStream | MethodKind::BidiStream => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            Code::Unimplemented,
+            format!(
+                "{service}.{method} takes a stream of requests ({}); the gateway calls unary, oneway and server-stream methods",
+                if found.kind == MethodKind::ClientStream {
+                    "client stream"
+                } else {
+                    "bidirectional stream"
+                }
+            ),
+        )),
+    }
+}
+
+/// The request body as JSON (empty: `null`); not JSON is a 400 saying where.
+fn parse(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    // serde_json's message ends with the position: "… at line 1 column 10".
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not JSON: {e}")))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        value.to_string(),
+    )
+        .into_response()
+}

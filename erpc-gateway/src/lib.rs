@@ -1,0 +1,53 @@
+//! An HTTP/JSON API gateway for erpc services, as grpc-gateway is for gRPC: any method of any
+//! service is called by name with JSON, without its code (servers answer in the codec they
+//! were asked in; call kinds come from their reflection, PROTOCOL.md §16).
+//!
+//! - `POST /{service}/{method}` with a JSON body (empty: `null`) → an erpc call → the answer
+//!   as JSON (200), 202 for a oneway method, a server stream as NDJSON or server-sent events
+//!   (`stream` module docs). Client and bidirectional streams: 501.
+//! - Failures: the HTTP status of [`http_status`]'s table and the body
+//!   `{"code": "not_found", "message": "…"}`; `Retry-After` from the status' retry hint.
+//!   The gateway's own: a body that is not JSON is a 400 naming the position, an unknown
+//!   service or method a 404 naming the ones there are, a body over the limit a 413.
+//! - Allow-listed request headers become call metadata; the timeout header
+//!   ([`TIMEOUT_HEADER`], `x-erpc-timeout: 250ms`) sets the call's deadline.
+//! - Calls go to an [`Upstream`]: one address, or each service's instances through the
+//!   registry center, with the client governance the [`GatewayBuilder::client`] factory adds
+//!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`).
+//! - `GET /healthz`; `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
+//!   client-side call metrics); CORS with tower-http's `CorsLayer`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use erpc_core::client::{FailMode, FailModes};
+//! use erpc_core::per_method::PerMethod;
+//! use erpc_gateway::{Gateway, Upstream};
+//!
+//! let gateway = Gateway::builder(Upstream::Center("tcp://127.0.0.1:7070".into()))
+//!     .client(|| {
+//!         erpc_core::Client::builder()
+//!             .layer(FailModes::new(PerMethod::new(FailMode::Failover { retries: 2 })))
+//!     })
+//!     .allow_header(erpc_gateway::HeaderName::from_static("x-user"))
+//!     .build()?;
+//! let server = gateway.serve("127.0.0.1:8080").await?;
+//! // curl -d '{"item":"tea","qty":2}' http://127.0.0.1:8080/Shop/price
+//! # drop(server); Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod catalog;
+mod error;
+mod gateway;
+mod headers;
+mod serve;
+mod stream;
+mod upstream;
+
+pub use axum::http::HeaderName;
+pub use error::{ApiError, http_status};
+pub use gateway::{Gateway, GatewayBuilder, TIMEOUT_HEADER};
+pub use serve::GatewayServer;
+pub use tower_http::cors;
+pub use upstream::{MakeClient, Upstream};

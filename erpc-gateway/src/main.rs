@@ -1,0 +1,184 @@
+//! `erpc-gateway`: the HTTP/JSON gateway as a process.
+//!
+//! ```text
+//! erpc-gateway --target tcp://127.0.0.1:7000 --listen 127.0.0.1:8080
+//! erpc-gateway --center tcp://127.0.0.1:7070 -H x-user --cors-origin https://app.example
+//! ```
+//!
+//! Stops on Ctrl-C or SIGTERM, letting requests in flight finish. Exit code 2 for bad
+//! arguments, 1 if it cannot listen.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::http::HeaderName;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use clap::Parser;
+use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
+use erpc_core::per_method::PerMethod;
+use erpc_gateway::cors::{AllowOrigin, CorsLayer};
+use erpc_gateway::{Gateway, TIMEOUT_HEADER, Upstream};
+
+#[derive(Parser)]
+#[command(
+    name = "erpc-gateway",
+    version,
+    about = "An HTTP/JSON gateway to erpc services: POST /{service}/{method} with a JSON body"
+)]
+#[command(group(clap::ArgGroup::new("upstream").required(true).args(["target", "center"])))]
+struct Args {
+    /// Where the gateway listens (HTTP/1.1).
+    #[arg(long, env = "ERPC_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// One server for every service: tcp://HOST:PORT, unix:///PATH, …
+    #[arg(long)]
+    target: Option<String>,
+    /// A registry center: each service's instances are found through it.
+    #[arg(long, env = "ERPC_CENTER")]
+    center: Option<String>,
+    /// A request header sent as call metadata (none is, unless named); repeatable.
+    #[arg(short = 'H', long = "allow-header", value_name = "NAME", value_parser = header_name)]
+    allow_headers: Vec<HeaderName>,
+    /// The header a caller sets a call's timeout with (`250ms`, `2s`).
+    #[arg(long, default_value = TIMEOUT_HEADER, value_parser = header_name)]
+    timeout_header: HeaderName,
+    /// The longest timeout a caller may ask for.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    max_timeout: Duration,
+    /// The largest request body accepted, in bytes (larger: 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body: usize,
+    /// An origin browsers may call from (`https://app.example`, or `*` for any); repeatable.
+    /// Default none: no CORS headers.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Retries of a failed call on another instance (erpc's `failover` fail mode: only calls
+    /// never sent, or idempotent methods' calls the server did not do). 0: none.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// No circuit breaker per instance (default: one, opening after 5 failures in a row for
+    /// 5 s, so the balancer skips the instance).
+    #[arg(long)]
+    no_breakers: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let cors = match cors(&args) {
+        Ok(cors) => cors,
+        Err(message) => {
+            eprintln!("erpc-gateway: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let upstream = match (&args.target, &args.center) {
+        (Some(addr), _) => Upstream::Address(addr.clone()),
+        (None, Some(center)) => Upstream::Center(center.clone()),
+        // clap's group requires one.
+        (None, None) => return ExitCode::from(2),
+    };
+    let (retries, breakers) = (args.retries, !args.no_breakers);
+    let mut builder = Gateway::builder(upstream.clone())
+        .client(move || {
+            // Each client its own retry budget and breakers (FailModes' budget is per client).
+            let mut builder = erpc_core::Client::builder();
+            if retries > 0 {
+                let modes = PerMethod::new(FailMode::Failover { retries });
+                builder = builder.layer(FailModes::new(modes));
+            }
+            if breakers {
+                builder = builder.attempt_layer(InstanceBreakers::new(BreakerSettings::default()));
+            }
+            builder
+        })
+        .timeout_header(args.timeout_header.clone())
+        .max_timeout(args.max_timeout)
+        .max_body(args.max_body);
+    for name in &args.allow_headers {
+        builder = builder.allow_header(name.clone());
+    }
+    if let Some(cors) = cors {
+        builder = builder.cors(cors);
+    }
+    let gateway = match builder.build() {
+        Ok(gateway) => gateway,
+        Err(e) => {
+            eprintln!("erpc-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match gateway.serve(args.listen.as_str()).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("erpc-gateway: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let to = match &upstream {
+        Upstream::Address(addr) => addr.clone(),
+        Upstream::Center(center) => format!("the services registered at {center}"),
+    };
+    eprintln!(
+        "erpc-gateway on http://{}, calling {to}",
+        server.local_addr()
+    );
+    if let Err(e) = shutdown_signal().await {
+        eprintln!("erpc-gateway: waiting for a signal: {e}");
+    }
+    if let Err(e) = server.shutdown().await {
+        eprintln!("erpc-gateway: {e}");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The CORS layer `--cors-origin` asks for: POST from those origins, with the headers a
+/// call may carry; `Retry-After` readable by the page.
+fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
+    if args.cors_origins.is_empty() {
+        return Ok(None);
+    }
+    let origin = if args.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let mut origins = Vec::new();
+        for origin in &args.cors_origins {
+            origins.push(
+                origin
+                    .parse()
+                    .map_err(|_| format!("--cors-origin {origin:?} is not a header value"))?,
+            );
+        }
+        AllowOrigin::list(origins)
+    };
+    let mut headers = vec![CONTENT_TYPE, ACCEPT, args.timeout_header.clone()];
+    headers.extend(args.allow_headers.iter().cloned());
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([axum::http::Method::POST])
+            .allow_headers(headers)
+            .expose_headers([axum::http::header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
+fn header_name(name: &str) -> Result<HeaderName, String> {
+    // HeaderName lower-cases: `X-User` and `x-user` are the same header.
+    HeaderName::try_from(name).map_err(|_| format!("{name:?} is not a header name"))
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}

@@ -1,0 +1,110 @@
+//! A server stream over HTTP: newline-delimited JSON (default) or server-sent events (when
+//! the request's `Accept` names `text/event-stream`).
+//!
+//! The response's headers wait for the stream's first message, so a stream that fails before
+//! sending anything is answered with its mapped HTTP status and error body like a unary call.
+//! After that the status is 200 and a failure arrives in the body, last:
+//!
+//! - NDJSON (`application/x-ndjson`), grpc-gateway's shape: a line `{"result": MESSAGE}` per
+//!   message, then `{"error": {"code": CODE, "message": TEXT}}` if the stream failed.
+//! - SSE (`text/event-stream`): an event `data: MESSAGE` per message, then
+//!   `event: error` with `data: {"code": CODE, "message": TEXT}` if the stream failed.
+//!
+//! The body ends when the stream does; a caller who hangs up cancels the call.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, header::ACCEPT};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use erpc_core::Streaming;
+use futures_util::stream::{self, Stream, StreamExt};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// How the stream's messages are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Ndjson,
+    Sse,
+}
+
+impl Format {
+    /// SSE if an `Accept` value names `text/event-stream`, else NDJSON.
+    pub(crate) fn asked(headers: &HeaderMap) -> Format {
+        let sse = headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("text/event-stream"));
+        if sse { Format::Sse } else { Format::Ndjson }
+    }
+}
+
+/// One item of the body: a message, or the failure that ended the stream.
+enum Item {
+    Message(Value),
+    Failed(ApiError),
+}
+
+/// The response for `responses`: see the module doc.
+pub(crate) async fn respond(mut responses: Streaming<Value>, format: Format) -> Response {
+    let first = match responses.message().await {
+        Ok(Some(first)) => first,
+        // Ended before any message: an empty stream, answered as one.
+        Ok(None) => return body(stream::empty().boxed(), format),
+        Err(status) => return ApiError::from(status).into_response(),
+    };
+    let rest = stream::unfold(Some(responses), |state| async move {
+        let mut responses = state?;
+        match responses.message().await {
+            Ok(Some(message)) => Some((Item::Message(message), Some(responses))),
+            Ok(None) => None,
+            Err(status) => Some((Item::Failed(status.into()), None)),
+        }
+    });
+    body(
+        stream::iter([Item::Message(first)]).chain(rest).boxed(),
+        format,
+    )
+}
+
+fn body(items: stream::BoxStream<'static, Item>, format: Format) -> Response {
+    match format {
+        Format::Ndjson => {
+            let lines = items.map(|item| {
+                let line = match item {
+                    Item::Message(message) => json!({ "result": message }),
+                    Item::Failed(error) => json!({ "error": error.body() }),
+                };
+                Ok::<_, Infallible>(format!("{line}\n"))
+            });
+            (
+                [(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-ndjson"),
+                )],
+                Body::from_stream(lines),
+            )
+                .into_response()
+        }
+        Format::Sse => Sse::new(events(items)).into_response(),
+    }
+}
+
+fn events(
+    items: stream::BoxStream<'static, Item>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    items.map(|item| {
+        Ok(match item {
+            // serde_json writes no newline, so each message is one `data:` line.
+            Item::Message(message) => Event::default().data(message.to_string()),
+            Item::Failed(error) => Event::default()
+                .event("error")
+                .data(error.body().to_string()),
+        })
+    })
+}

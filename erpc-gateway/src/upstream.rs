@@ -1,0 +1,142 @@
+//! Where the gateway's calls go: one address serving every service, or each service's
+//! instances found through a registry center — a client per service, built by the user's
+//! [`ClientBuilder`] factory, so the client's governance (balancing, fail modes, breakers)
+//! is erpc-core's own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use erpc_center::{CenterClient, CenterRegistry, Filter};
+use erpc_core::{AddressError, Client, ClientBuilder, Code, CodecId};
+
+use crate::error::ApiError;
+
+/// Where calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// One server (or a load balancer in front of several) serving every service:
+    /// `tcp://HOST:PORT`, `unix:///PATH`, …
+    Address(String),
+    /// The registry center at this address (`tcp://HOST:PORT`): each service's registered
+    /// instances, followed as they come and go (erpc-center's `CenterRegistry`).
+    Center(String),
+}
+
+/// Makes the builder of each client the gateway opens (one per service with a center, one in
+/// all with an address): where its governance layers are added.
+pub type MakeClient = Arc<dyn Fn() -> ClientBuilder + Send + Sync>;
+
+/// The clients of an upstream.
+pub(crate) enum Clients {
+    One(Client),
+    Center(Box<Center>),
+}
+
+pub(crate) struct Center {
+    addr: String,
+    center: CenterClient,
+    registry: CenterRegistry,
+    make: MakeClient,
+    clients: Mutex<HashMap<String, Client>>,
+    /// Held while a service's client is made, so two first requests make one.
+    making: tokio::sync::Mutex<()>,
+}
+
+impl Clients {
+    /// The clients of `upstream`, made by `make` (the gateway sets each builder's codec to
+    /// JSON). Nothing is dialled yet.
+    ///
+    /// # Errors
+    /// The upstream's address does not parse.
+    pub(crate) fn new(upstream: &Upstream, make: MakeClient) -> Result<Clients, AddressError> {
+        match upstream {
+            Upstream::Address(addr) => Ok(Clients::One(
+                make().codec(CodecId::JSON).build(addr.as_str())?,
+            )),
+            Upstream::Center(addr) => {
+                let center = Client::builder()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .build(addr.as_str())?;
+                Ok(Clients::Center(Box::new(Center {
+                    addr: addr.clone(),
+                    center: CenterClient::new(center),
+                    registry: CenterRegistry::new([addr.as_str()])?,
+                    make,
+                    clients: Mutex::default(),
+                    making: tokio::sync::Mutex::new(()),
+                })))
+            }
+        }
+    }
+
+    /// The client to call `service` with. With a center, a service none of whose instances
+    /// is registered is a 404 naming the services that are; its client is made on its first
+    /// request and kept (it follows the service's instances from then on).
+    pub(crate) async fn client(&self, service: &str) -> Result<Client, ApiError> {
+        match self {
+            Clients::One(client) => Ok(client.clone()),
+            Clients::Center(center) => center.client(service).await,
+        }
+    }
+}
+
+impl Center {
+    fn known(&self, service: &str) -> Option<Client> {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.get(service).cloned()
+    }
+
+    async fn client(&self, service: &str) -> Result<Client, ApiError> {
+        if let Some(client) = self.known(service) {
+            return Ok(client);
+        }
+        let _making = self.making.lock().await;
+        if let Some(client) = self.known(service) {
+            return Ok(client);
+        }
+        let at = |status: erpc_core::Status| {
+            erpc_core::Status::new(
+                status.code(),
+                format!("the center at {}: {}", self.addr, status.message()),
+            )
+        };
+        // Only a registered service gets a client (and a watch on the center): a caller
+        // naming arbitrary services cannot grow the gateway's state.
+        let listing = self
+            .center
+            .discover(service.to_owned(), Filter::default())
+            .await
+            .map_err(at)?;
+        if listing.instances.is_empty() {
+            let all = self
+                .center
+                .discover(String::new(), Filter::default())
+                .await
+                .map_err(at)?;
+            let mut names: Vec<&str> = all.instances.iter().map(|i| i.service.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                Code::NotFound,
+                format!(
+                    "no service {service:?} is registered at the center {}; registered: {}",
+                    self.addr,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+        }
+        let client = (self.make)()
+            .codec(CodecId::JSON)
+            .discover(&self.registry, service)
+            .await?;
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.insert(service.to_owned(), client.clone());
+        Ok(client)
+    }
+}
