@@ -45,7 +45,7 @@ mod serve;
 mod stream;
 mod upstream;
 
-pub use axum::http::HeaderName;
+pub use axum::http::{self, HeaderName};
 pub use error::{ApiError, http_status};
 pub use gateway::{Gateway, GatewayBuilder, TIMEOUT_HEADER};
 pub use serve::GatewayServer;

@@ -1,0 +1,553 @@
+//! The gateway over real HTTP (ureq, a real client on a real socket) in front of real erpc
+//! servers (TCP), found at an address or through a real registry center.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use erpc::{Code, Context, ServerStream, Status, Streaming};
+use erpc_center::store::memory::MemoryStore;
+use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
+use erpc_core::discovery::Register;
+use erpc_gateway::cors::{AllowOrigin, CorsLayer};
+use erpc_gateway::{Gateway, GatewayServer, HeaderName, Upstream};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    item: String,
+    qty: u32,
+}
+
+#[erpc::service]
+pub trait Shop {
+    #[idempotent]
+    async fn price(&self, order: Order) -> Result<u64, Status>;
+    /// The metadata the call arrived with, as `[key, value]` pairs.
+    async fn seen(&self, cx: Context) -> Result<Vec<(String, String)>, Status>;
+    /// Fails with the code numbered `code`; `resource_exhausted` carries a 1.5 s retry hint.
+    async fn fail(&self, code: u8) -> Result<u64, Status>;
+    /// Sleeps `ms`, then answers the milliseconds its deadline had left when it started.
+    async fn slow(&self, cx: Context, ms: u64) -> Result<u64, Status>;
+    /// 0..n, then `data_loss` if `fail`.
+    async fn count(&self, n: u64, fail: bool) -> Result<ServerStream<u64>, Status>;
+    /// "first", then waits for the test's go, then "second".
+    async fn held(&self) -> Result<ServerStream<String>, Status>;
+    async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
+    #[oneway]
+    async fn note(&self, text: String);
+}
+
+#[derive(Clone, Default)]
+struct ShopImpl {
+    go: Arc<Notify>,
+    notes: Arc<Notify>,
+}
+
+impl Shop for ShopImpl {
+    async fn price(&self, order: Order) -> Result<u64, Status> {
+        Ok(u64::from(order.qty) * 3)
+    }
+    async fn seen(&self, cx: Context) -> Result<Vec<(String, String)>, Status> {
+        Ok(cx
+            .metadata()
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v).into_owned()))
+            .collect())
+    }
+    async fn fail(&self, code: u8) -> Result<u64, Status> {
+        let status = Status::new(Code::from_u8(code), format!("failed with {code}"));
+        if status.code() == Code::ResourceExhausted {
+            return Err(status.with_retry_after(Duration::from_millis(1500)));
+        }
+        Err(status)
+    }
+    async fn slow(&self, cx: Context, ms: u64) -> Result<u64, Status> {
+        let left = cx.remaining().as_millis() as u64;
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(left)
+    }
+    async fn count(&self, n: u64, fail: bool) -> Result<ServerStream<u64>, Status> {
+        let numbers = futures_util::stream::iter((0..n).map(Ok));
+        let end = fail.then(|| Err(Status::data_loss("the tape ran out")));
+        Ok(ServerStream::new(
+            numbers.chain(futures_util::stream::iter(end)),
+        ))
+    }
+    async fn held(&self) -> Result<ServerStream<String>, Status> {
+        let go = self.go.clone();
+        let second = async move {
+            go.notified().await;
+            Ok("second".to_owned())
+        };
+        Ok(ServerStream::new(
+            futures_util::stream::iter([Ok("first".to_owned())])
+                .chain(futures_util::stream::once(second)),
+        ))
+    }
+    async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status> {
+        let all: Vec<Result<u64, Status>> = numbers.collect().await;
+        all.into_iter().sum()
+    }
+    async fn note(&self, _text: String) {
+        self.notes.notify_one();
+    }
+}
+
+/// The shop on TCP, registered at `center` if given.
+async fn shop(shop: ShopImpl, center: Option<&str>) -> erpc::ServerHandle {
+    let mut builder = erpc::Server::builder().add_service(ShopServer::new(shop));
+    if let Some(center) = center {
+        let registry = Arc::new(CenterRegistry::new([center]).expect("center address"));
+        let mut template = Instance::new("Shop", "", "");
+        template.addrs.clear();
+        builder = builder.register(registry, template);
+    }
+    builder
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves")
+}
+
+/// A gateway to one shop at its address, allowing `x-user`, bodies up to 1 KiB, CORS for
+/// `https://app.example`.
+async fn gateway_to(addr: &str) -> GatewayServer {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(["https://app.example"
+            .parse()
+            .expect("origin")]))
+        .allow_methods([erpc_gateway::http::Method::POST])
+        .allow_headers([
+            HeaderName::from_static("content-type"),
+            HeaderName::from_static("x-user"),
+        ]);
+    Gateway::builder(Upstream::Address(addr.to_owned()))
+        .allow_header(HeaderName::from_static("x-user"))
+        .max_body(1024)
+        .cors(cors)
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens")
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
+    }
+}
+
+fn answer(response: ureq::Response) -> Answer {
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|name| {
+            let value = response.header(&name).unwrap_or("").to_owned();
+            (name, value)
+        })
+        .collect();
+    let body = response.into_string().expect("a body");
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `method url` with `headers` and `body`, over a real connection (ureq, on the blocking
+/// pool), within 60 s.
+async fn http(method: &str, url: String, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
+    let (method, body) = (method.to_owned(), body.map(str::to_owned));
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let request = tokio::task::spawn_blocking(move || {
+        let mut request = ureq::request(&method, &url).timeout(Duration::from_secs(60));
+        for (k, v) in &headers {
+            request = request.set(k, v);
+        }
+        let sent = match body {
+            Some(body) => request.send_string(&body),
+            None => request.call(),
+        };
+        match sent {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
+            Err(e) => panic!("{method} {url}: {e}"),
+        }
+    });
+    request.await.expect("the request ran")
+}
+
+async fn post(gateway: &GatewayServer, path: &str, body: &str) -> Answer {
+    let url = format!("http://{}{path}", gateway.local_addr());
+    http("POST", url, &[], Some(body)).await
+}
+
+#[tokio::test]
+async fn unary_calls_answer_json_and_errors_map_to_http_statuses() {
+    let server = shop(ShopImpl::default(), None).await;
+    let gateway = gateway_to(&server.local_addr().to_string()).await;
+
+    let ok = post(&gateway, "/Shop/price", r#"{"item":"tea","qty":4}"#).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.header("content-type"), Some("application/json"));
+    assert_eq!(ok.json(), json!(12));
+
+    // Every erpc code, answered as grpc-gateway answers it, with the code and message.
+    let table = [
+        (1, 499),
+        (2, 500),
+        (3, 400),
+        (4, 504),
+        (5, 404),
+        (6, 409),
+        (7, 403),
+        (8, 429),
+        (9, 400),
+        (10, 409),
+        (11, 400),
+        (12, 501),
+        (13, 500),
+        (14, 503),
+        (15, 500),
+        (16, 401),
+    ];
+    for (code, http_status) in table {
+        let failed = post(&gateway, "/Shop/fail", &code.to_string()).await;
+        assert_eq!(failed.status, http_status, "code {code}: {failed:?}");
+        let name = Code::from_u8(code).as_str();
+        assert_eq!(
+            failed.json(),
+            json!({"code": name, "message": format!("failed with {code}")})
+        );
+        // The retry hint (1.5 s) is Retry-After in whole seconds, rounded up.
+        let retry_after = (code == 8).then_some("2");
+        assert_eq!(failed.header("retry-after"), retry_after, "code {code}");
+    }
+
+    // A oneway call: 202, no body, and the server got it.
+    let notes = ShopImpl::default();
+    let (noted, other) = (notes.notes.clone(), shop(notes, None).await);
+    let to_other = gateway_to(&other.local_addr().to_string()).await;
+    let sent = post(&to_other, "/Shop/note", r#""hello""#).await;
+    assert_eq!((sent.status, sent.body.as_str()), (202, ""), "{sent:?}");
+    tokio::time::timeout(Duration::from_secs(30), noted.notified())
+        .await
+        .expect("the oneway call arrived");
+    server.shutdown().await;
+    other.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_with_what_is_wrong() {
+    let server = shop(ShopImpl::default(), None).await;
+    let gateway = gateway_to(&server.local_addr().to_string()).await;
+
+    let bad = post(&gateway, "/Shop/price", r#"{"item": tea}"#).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["code"], "invalid_argument");
+    let message = bad.json()["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    assert!(
+        message.contains("not JSON") && message.contains("line 1 column 11"),
+        "{message}"
+    );
+
+    // A JSON body the method cannot take: the server's invalid_argument, as a 400.
+    let wrong = post(&gateway, "/Shop/price", r#"{"item":"tea"}"#).await;
+    assert_eq!(wrong.status, 400, "{wrong:?}");
+
+    let unknown = post(&gateway, "/Shp/price", "{}").await;
+    assert_eq!(unknown.status, 404);
+    let message = unknown.json()["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    assert!(
+        message.contains("\"Shp\"") && message.contains("Shop"),
+        "{message}"
+    );
+
+    let unknown = post(&gateway, "/Shop/prize", "{}").await;
+    assert_eq!(unknown.status, 404);
+    let message = unknown.json()["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    assert!(
+        message.contains("price, seen, fail, slow, count, held, sum, note"),
+        "{message}"
+    );
+
+    // Over the 1 KiB limit: 413, before anything is called.
+    let big = format!("{{\"item\":\"{}\",\"qty\":1}}", "x".repeat(2048));
+    let refused = post(&gateway, "/Shop/price", &big).await;
+    assert_eq!(refused.status, 413, "{refused:?}");
+    assert_eq!(refused.json()["code"], "resource_exhausted");
+    // Just under it is called.
+    let fits = format!("{{\"item\":\"{}\",\"qty\":1}}", "x".repeat(900));
+    assert_eq!(post(&gateway, "/Shop/price", &fits).await.status, 200);
+
+    // A client stream cannot be called over HTTP: 501 saying so.
+    let stream = post(&gateway, "/Shop/sum", "1").await;
+    assert_eq!(stream.status, 501);
+    assert!(stream.body.contains("client stream"), "{stream:?}");
+
+    // Not a route; not POST.
+    let nowhere = post(&gateway, "/Shop/price/extra", "{}").await;
+    assert_eq!(nowhere.status, 404);
+    assert_eq!(nowhere.json()["code"], "not_found");
+    let url = format!("http://{}/Shop/price", gateway.local_addr());
+    assert_eq!(http("GET", url, &[], None).await.status, 405);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn allowed_headers_become_metadata_and_the_timeout_header_the_deadline() {
+    let server = shop(ShopImpl::default(), None).await;
+    let gateway = gateway_to(&server.local_addr().to_string()).await;
+    let url = |path: &str| format!("http://{}{path}", gateway.local_addr());
+
+    let headers = [
+        ("X-User", "ann"),
+        ("X-Secret", "hunter2"),
+        ("Cookie", "id=1"),
+    ];
+    let seen = http("POST", url("/Shop/seen"), &headers, Some("")).await;
+    assert_eq!(seen.status, 200, "{seen:?}");
+    let pairs = seen.json();
+    assert!(
+        pairs
+            .as_array()
+            .expect("pairs")
+            .contains(&json!(["x-user", "ann"])),
+        "{pairs}"
+    );
+    for unsent in ["x-secret", "cookie"] {
+        assert!(!seen.body.contains(unsent), "{unsent} was sent: {pairs}");
+    }
+
+    // The timeout header is the handler's deadline...
+    let headers = [("x-erpc-timeout", "3s")];
+    let left = http("POST", url("/Shop/slow"), &headers, Some("0")).await;
+    assert_eq!(left.status, 200, "{left:?}");
+    let left = left.json().as_u64().expect("milliseconds");
+    assert!(left <= 3000 && left > 0, "{left} ms left of 3 s");
+
+    // ...and a call past it is a 504, answered when the deadline passes, not when the
+    // handler would have finished.
+    let started = Instant::now();
+    let headers = [("x-erpc-timeout", "300ms")];
+    let late = http("POST", url("/Shop/slow"), &headers, Some("20000")).await;
+    assert_eq!(late.status, 504, "{late:?}");
+    assert_eq!(late.json()["code"], "deadline_exceeded");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A timeout that is not one.
+    let headers = [("x-erpc-timeout", "soon")];
+    let bad = http("POST", url("/Shop/slow"), &headers, Some("0")).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("x-erpc-timeout"), "{bad:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_streams_come_as_ndjson_or_server_sent_events() {
+    let shop_impl = ShopImpl::default();
+    let go = shop_impl.go.clone();
+    let server = shop(shop_impl, None).await;
+    let gateway = gateway_to(&server.local_addr().to_string()).await;
+    let url = |path: &str| format!("http://{}{path}", gateway.local_addr());
+
+    let lines = post(&gateway, "/Shop/count", "[3, false]").await;
+    assert_eq!(lines.status, 200);
+    assert_eq!(lines.header("content-type"), Some("application/x-ndjson"));
+    assert_eq!(
+        lines.body,
+        "{\"result\":0}\n{\"result\":1}\n{\"result\":2}\n"
+    );
+    // A failure after messages: the last line.
+    let failed = post(&gateway, "/Shop/count", "[1, true]").await;
+    assert_eq!(
+        failed.body,
+        "{\"result\":0}\n{\"error\":{\"code\":\"data_loss\",\"message\":\"the tape ran out\"}}\n"
+    );
+    // A failure before any message: its HTTP status, like a unary call.
+    let at_once = post(&gateway, "/Shop/count", "[0, true]").await;
+    assert_eq!(at_once.status, 500, "{at_once:?}");
+    assert_eq!(at_once.json()["code"], "data_loss");
+
+    let sse = [("accept", "text/event-stream")];
+    let events = http("POST", url("/Shop/count"), &sse, Some("[2, true]")).await;
+    assert_eq!(events.status, 200);
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        events.body,
+        "data: 0\n\ndata: 1\n\nevent: error\ndata: {\"code\":\"data_loss\",\"message\":\"the tape ran out\"}\n\n"
+    );
+
+    // Messages are sent as they come: the first arrives while the stream is still open.
+    let url = url("/Shop/held");
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let reading = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let response = ureq::post(&url)
+            .timeout(Duration::from_secs(60))
+            .send_string("")
+            .expect("200");
+        let mut lines = std::io::BufReader::new(response.into_reader()).lines();
+        let first = lines.next().expect("a line").expect("readable");
+        let _ = first_tx.send(first);
+        lines.map(|l| l.expect("readable")).collect::<Vec<String>>()
+    });
+    let first = tokio::time::timeout(Duration::from_secs(30), first_rx)
+        .await
+        .expect("the first message before the stream ends")
+        .expect("sent");
+    assert_eq!(first, r#"{"result":"first"}"#);
+    go.notify_one();
+    assert_eq!(reading.await.expect("read"), [r#"{"result":"second"}"#]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cors_preflights_health_and_metrics() {
+    let server = shop(ShopImpl::default(), None).await;
+    let gateway = gateway_to(&server.local_addr().to_string()).await;
+    let url = |path: &str| format!("http://{}{path}", gateway.local_addr());
+
+    let preflight = [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "content-type, x-user"),
+    ];
+    let allowed = http("OPTIONS", url("/Shop/price"), &preflight, None).await;
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(allowed.header("access-control-allow-methods"), Some("POST"));
+    let headers = allowed.header("access-control-allow-headers").unwrap_or("");
+    assert!(headers.contains("x-user"), "{allowed:?}");
+    // Another origin gets no permission.
+    let elsewhere = [
+        ("origin", "https://evil.example"),
+        preflight[1],
+        preflight[2],
+    ];
+    let denied = http("OPTIONS", url("/Shop/price"), &elsewhere, None).await;
+    assert_eq!(
+        denied.header("access-control-allow-origin"),
+        None,
+        "{denied:?}"
+    );
+    // The call itself carries the origin's permission.
+    let origin = [("origin", "https://app.example")];
+    let call = http(
+        "POST",
+        url("/Shop/price"),
+        &origin,
+        Some(r#"{"item":"a","qty":1}"#),
+    )
+    .await;
+    assert_eq!(
+        call.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+
+    let health = http("GET", url("/healthz"), &[], None).await;
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "SERVING"}))
+    );
+
+    let metrics = http("GET", url("/metrics"), &[], None).await;
+    assert_eq!(metrics.status, 200);
+    let line =
+        r#"erpc_calls_handled_total{side="client",service="Shop",method="price",code="ok"} 1"#;
+    assert!(metrics.body.contains(line), "{}", metrics.body);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn services_are_found_through_the_center_and_failed_instances_retried() {
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let center = erpc::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("center serves");
+    let center_addr = center.local_addr().to_string();
+    let server = shop(ShopImpl::default(), Some(&center_addr)).await;
+    // A second instance that is registered but refuses connections.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let dead_addr = format!("tcp://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("center address");
+    let _dead = registry
+        .register(Instance::new("Shop", "dead", dead_addr))
+        .await
+        .expect("registered");
+
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .client(|| {
+            use erpc_core::client::{FailMode, FailModes};
+            let modes = erpc_core::per_method::PerMethod::new(FailMode::Failover { retries: 2 });
+            erpc_core::Client::builder().layer(FailModes::new(modes))
+        })
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+
+    // Every call answered: one sent to the dead instance was never sent, and failed over.
+    for qty in 1..=8 {
+        let ok = post(
+            &gateway,
+            "/Shop/price",
+            &format!(r#"{{"item":"tea","qty":{qty}}}"#),
+        )
+        .await;
+        assert_eq!((ok.status, ok.json()), (200, json!(qty * 3)), "{ok:?}");
+    }
+    let unknown = post(&gateway, "/Nope/price", "{}").await;
+    assert_eq!(unknown.status, 404);
+    let message = unknown.json()["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    assert!(
+        message.contains("\"Nope\"") && message.contains("registered: Shop"),
+        "{message}"
+    );
+    server.shutdown().await;
+    center.shutdown().await;
+}
