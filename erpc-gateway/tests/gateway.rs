@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use erpc::{Code, Context, ServerStream, Status, Streaming};
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::{CenterConfig, CenterImpl, CenterRegistry, CenterServer, Instance};
-use erpc_core::discovery::Register;
+use erpc_core::discovery::Discover;
 use erpc_gateway::cors::{AllowOrigin, CorsLayer};
 use erpc_gateway::{Gateway, GatewayServer, HeaderName, Upstream};
 use futures_util::StreamExt;
@@ -44,10 +44,15 @@ pub trait Shop {
 struct ShopImpl {
     go: Arc<Notify>,
     notes: Arc<Notify>,
+    /// `price` answers `unavailable` (an instance that is going away).
+    draining: bool,
 }
 
 impl Shop for ShopImpl {
     async fn price(&self, order: Order) -> Result<u64, Status> {
+        if self.draining {
+            return Err(Status::unavailable("draining"));
+        }
         Ok(u64::from(order.qty) * 3)
     }
     async fn seen(&self, cx: Context) -> Result<Vec<(String, String)>, Status> {
@@ -506,15 +511,21 @@ async fn services_are_found_through_the_center_and_failed_instances_retried() {
         .expect("center serves");
     let center_addr = center.local_addr().to_string();
     let server = shop(ShopImpl::default(), Some(&center_addr)).await;
-    // A second instance that is registered but refuses connections.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let dead_addr = format!("tcp://{}", dead.local_addr().expect("addr"));
-    drop(dead);
+    // A second instance, whose calls fail with `unavailable`: `price` is idempotent (the
+    // gateway learns it from reflection and tells the client), so failover resends them.
+    let draining = ShopImpl {
+        draining: true,
+        ..ShopImpl::default()
+    };
+    let draining = shop(draining, Some(&center_addr)).await;
     let registry = CenterRegistry::new([center_addr.as_str()]).expect("center address");
-    let _dead = registry
-        .register(Instance::new("Shop", "dead", dead_addr))
-        .await
-        .expect("registered");
+    let mut endpoints = registry.subscribe("Shop").await.expect("subscribed");
+    while endpoints.borrow_and_update().len() < 2 {
+        tokio::time::timeout(Duration::from_secs(30), endpoints.changed())
+            .await
+            .expect("both instances registered in time")
+            .expect("the center is followed");
+    }
 
     let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
         .client(|| {
@@ -528,7 +539,7 @@ async fn services_are_found_through_the_center_and_failed_instances_retried() {
         .await
         .expect("gateway listens");
 
-    // Every call answered: one sent to the dead instance was never sent, and failed over.
+    // Every call answered: those the balancer sent to the draining instance failed over.
     for qty in 1..=8 {
         let ok = post(
             &gateway,
@@ -549,5 +560,6 @@ async fn services_are_found_through_the_center_and_failed_instances_retried() {
         "{message}"
     );
     server.shutdown().await;
+    draining.shutdown().await;
     center.shutdown().await;
 }
