@@ -563,3 +563,100 @@ async fn services_are_found_through_the_center_and_failed_instances_retried() {
     draining.shutdown().await;
     center.shutdown().await;
 }
+
+/// The `erpc-gateway` binary, started with `args`; the address it listens on, from its
+/// first stderr line (`erpc-gateway on http://ADDR, calling …`).
+async fn gateway_process(args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc-gateway starts");
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a line in time")
+        .expect("readable")
+        .expect("a line");
+    let addr = line
+        .strip_prefix("erpc-gateway on http://")
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+#[tokio::test]
+async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
+    let server = shop(ShopImpl::default(), None).await;
+    let target = server.local_addr().to_string();
+    let args = [
+        "--target",
+        &target,
+        "--listen",
+        "127.0.0.1:0",
+        "-H",
+        "X-User",
+        "--cors-origin",
+        "https://app.example",
+        "--max-body",
+        "64",
+    ];
+    let (mut child, addr) = gateway_process(&args).await;
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    let headers = [("x-user", "ann"), ("x-other", "no")];
+    let seen = http("POST", url("/Shop/seen"), &headers, None).await;
+    assert_eq!(seen.json(), json!([["x-user", "ann"]]), "{seen:?}");
+    let big = format!("\"{}\"", "x".repeat(100));
+    let refused = http("POST", url("/Shop/seen"), &[], Some(&big)).await;
+    assert_eq!(refused.status, 413);
+    let preflight = [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "x-user, x-erpc-timeout"),
+    ];
+    let allowed = http("OPTIONS", url("/Shop/seen"), &preflight, None).await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example"),
+        "{allowed:?}"
+    );
+
+    // SIGTERM: a graceful stop, exit 0.
+    let pid = child.id().expect("running").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops in time")
+        .expect("waited");
+    assert_eq!(status.code(), Some(0));
+
+    // Bad flags: exit 2, naming the problem.
+    for (args, says) in [
+        (vec!["--listen", "127.0.0.1:0"], "--target"),
+        (
+            vec!["--target", &target, "-H", "bad header"],
+            "not a header name",
+        ),
+        (vec!["--target", "nowhere:1"], "nowhere"),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+            .args(&args)
+            .output()
+            .await
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    server.shutdown().await;
+}
