@@ -120,10 +120,10 @@ impl GatewayBuilder {
                 allow_headers: self.allow_headers,
                 timeout_header: self.timeout_header,
                 max_timeout: self.max_timeout,
+                max_body: self.max_body,
                 #[cfg(feature = "metrics")]
                 metrics,
             }),
-            max_body: self.max_body,
             cors: self.cors,
         })
     }
@@ -133,7 +133,6 @@ impl GatewayBuilder {
 /// [`router`](Gateway::router) with axum, or [`Gateway::serve`] it.
 pub struct Gateway {
     shared: Arc<Shared>,
-    max_body: usize,
     cors: Option<CorsLayer>,
 }
 
@@ -143,6 +142,7 @@ struct Shared {
     allow_headers: Vec<HeaderName>,
     timeout_header: HeaderName,
     max_timeout: Duration,
+    max_body: usize,
     #[cfg(feature = "metrics")]
     metrics: erpc_telemetry::Metrics,
 }
@@ -169,7 +169,7 @@ impl Gateway {
     pub fn router(&self) -> Router {
         let mut router = Router::new()
             .route("/{service}/{method}", post(call))
-            .layer(DefaultBodyLimit::max(self.max_body))
+            .layer(DefaultBodyLimit::max(self.shared.max_body))
             .route("/healthz", get(healthz));
         #[cfg(feature = "metrics")]
         {
@@ -215,18 +215,20 @@ async fn call(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        let http = rejection.status();
-        let code = if http == StatusCode::PAYLOAD_TOO_LARGE {
-            Code::ResourceExhausted
-        } else {
-            Code::InvalidArgument
-        };
-        ApiError::new(
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            format!(
+                "the request body is over the gateway's limit of {} bytes",
+                shared.max_body
+            ),
+        ),
+        http => ApiError::new(
             http,
-            code,
+            Code::InvalidArgument,
             format!("the request body: {}", rejection.body_text()),
-        )
+        ),
     })?;
     let request = parse(&body)?;
     let options = CallOptions {

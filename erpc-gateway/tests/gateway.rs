@@ -310,7 +310,10 @@ async fn bad_input_is_answered_with_what_is_wrong() {
     let big = format!("{{\"item\":\"{}\",\"qty\":1}}", "x".repeat(2048));
     let refused = post(&gateway, "/Shop/price", &big).await;
     assert_eq!(refused.status, 413, "{refused:?}");
-    assert_eq!(refused.json()["code"], "resource_exhausted");
+    assert_eq!(
+        refused.json(),
+        json!({"code": "resource_exhausted", "message": "the request body is over the gateway's limit of 1024 bytes"})
+    );
     // Just under it is called.
     let fits = format!("{{\"item\":\"{}\",\"qty\":1}}", "x".repeat(900));
     assert_eq!(post(&gateway, "/Shop/price", &fits).await.status, 200);
