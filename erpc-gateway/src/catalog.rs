@@ -33,9 +33,12 @@ const UNDESCRIBED: Method = Method {
 /// it). At most [`Catalog::MAX`] entries: past it, the oldest half is forgotten.
 pub(crate) struct Catalog {
     ttl: Duration,
-    /// `None`: the server has no reflection (`unimplemented`).
-    entries: Mutex<HashMap<String, (Instant, Option<Arc<ServiceInfo>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
+
+/// When a service was described, and how: `None` if the server has no reflection
+/// (`unimplemented`).
+type Entry = (Instant, Option<Arc<ServiceInfo>>);
 
 impl Catalog {
     /// Entries kept at most: services are only entered once a server described them (or
