@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use erpc_core::reflection::{
     DESCRIBE, DescribeRequest, DescribeResponse, MethodKind, SERVICE, ServiceInfo,
 };
-use erpc_core::{Client, Code};
+use erpc_core::{CallOptions, Client, Code};
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -52,16 +52,18 @@ impl Catalog {
         }
     }
 
-    /// `service.method` as `client`'s server describes it. An unknown service or method is
-    /// a 404 naming the ones there are; a server without reflection has its methods called
-    /// as unary.
+    /// `service.method` as `client`'s server describes it, asked (when not known) with the
+    /// request's `options` — its metadata and timeout, so a server that authenticates every
+    /// call answers the reflection call too. An unknown service or method is a 404 naming
+    /// the ones there are; a server without reflection has its methods called as unary.
     pub(crate) async fn method(
         &self,
         client: &Client,
         service: &str,
         method: &str,
+        options: &CallOptions,
     ) -> Result<Method, ApiError> {
-        let Some(info) = self.service(client, service).await? else {
+        let Some(info) = self.service(client, service, options).await? else {
             return Ok(UNDESCRIBED);
         };
         let Some(found) = info.methods.iter().find(|m| m.name == method) else {
@@ -85,6 +87,7 @@ impl Catalog {
         &self,
         client: &Client,
         service: &str,
+        options: &CallOptions,
     ) -> Result<Option<Arc<ServiceInfo>>, ApiError> {
         if let Some(fresh) = self.fresh(service) {
             return Ok(fresh);
@@ -94,6 +97,7 @@ impl Catalog {
         };
         let described = match client
             .call::<_, DescribeResponse>(SERVICE, DESCRIBE, asked)
+            .options(options.clone())
             .await
         {
             // The reflection service's not_found names the services there are.

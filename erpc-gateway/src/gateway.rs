@@ -238,7 +238,10 @@ async fn call(
         ..CallOptions::default()
     };
     let client = shared.clients.client(&service).await?;
-    let found = shared.catalog.method(&client, &service, &method).await?;
+    let found = shared
+        .catalog
+        .method(&client, &service, &method, &options)
+        .await?;
     let options = CallOptions {
         idempotent: found.idempotent,
         ..options

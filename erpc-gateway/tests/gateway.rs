@@ -139,6 +139,23 @@ async fn gateway_to(addr: &str) -> GatewayServer {
         .expect("gateway listens")
 }
 
+/// Refuses every call — the built-in reflection service's too — without `x-user`.
+struct RequireUser;
+
+#[async_trait::async_trait]
+impl erpc::Middleware for RequireUser {
+    async fn call(
+        &self,
+        request: erpc::Request,
+        next: erpc::Next<'_>,
+    ) -> Result<erpc::Response, Status> {
+        match request.context().metadata().get_str("x-user") {
+            Some(_) => next.run(request).await,
+            None => Err(Status::unauthenticated("who are you?")),
+        }
+    }
+}
+
 /// An HTTP answer.
 #[derive(Debug)]
 struct Answer {
@@ -356,6 +373,23 @@ async fn allowed_headers_become_metadata_and_the_timeout_header_the_deadline() {
     for unsent in ["x-secret", "cookie"] {
         assert!(!seen.body.contains(unsent), "{unsent} was sent: {pairs}");
     }
+
+    // A server that authenticates every call: the allowed headers go with the reflection
+    // call the gateway makes first, too.
+    let guarded = erpc::Server::builder()
+        .middleware(RequireUser)
+        .add_service(ShopServer::new(ShopImpl::default()))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let to_guarded = gateway_to(&guarded.local_addr().to_string()).await;
+    let guarded_url = format!("http://{}/Shop/price", to_guarded.local_addr());
+    let order = r#"{"item":"tea","qty":1}"#;
+    let anonymous = http("POST", guarded_url.clone(), &[], Some(order)).await;
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    let ann = http("POST", guarded_url, &[("x-user", "ann")], Some(order)).await;
+    assert_eq!((ann.status, ann.json()), (200, json!(3)), "{ann:?}");
+    guarded.shutdown().await;
 
     // The timeout header is the handler's deadline...
     let headers = [("x-erpc-timeout", "3s")];
