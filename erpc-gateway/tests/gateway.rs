@@ -156,6 +156,18 @@ impl erpc::Middleware for RequireUser {
     }
 }
 
+/// A shop and a gateway to it ([`gateway_to`]).
+async fn shop_and_gateway(shop_impl: ShopImpl) -> (erpc::ServerHandle, GatewayServer) {
+    let server = shop(shop_impl, None).await;
+    let gateway = gateway_to(&server.local_addr().to_string()).await;
+    (server, gateway)
+}
+
+/// `path` at `gateway`.
+fn url_of(gateway: &GatewayServer, path: &str) -> String {
+    format!("http://{}{path}", gateway.local_addr())
+}
+
 /// An HTTP answer.
 #[derive(Debug)]
 struct Answer {
@@ -221,14 +233,12 @@ async fn http(method: &str, url: String, headers: &[(&str, &str)], body: Option<
 }
 
 async fn post(gateway: &GatewayServer, path: &str, body: &str) -> Answer {
-    let url = format!("http://{}{path}", gateway.local_addr());
-    http("POST", url, &[], Some(body)).await
+    http("POST", url_of(gateway, path), &[], Some(body)).await
 }
 
 #[tokio::test]
 async fn unary_calls_answer_json_and_errors_map_to_http_statuses() {
-    let server = shop(ShopImpl::default(), None).await;
-    let gateway = gateway_to(&server.local_addr().to_string()).await;
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
 
     let ok = post(&gateway, "/Shop/price", r#"{"item":"tea","qty":4}"#).await;
     assert_eq!(ok.status, 200, "{ok:?}");
@@ -282,8 +292,7 @@ async fn unary_calls_answer_json_and_errors_map_to_http_statuses() {
 
 #[tokio::test]
 async fn bad_input_is_answered_with_what_is_wrong() {
-    let server = shop(ShopImpl::default(), None).await;
-    let gateway = gateway_to(&server.local_addr().to_string()).await;
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
 
     let bad = post(&gateway, "/Shop/price", r#"{"item": tea}"#).await;
     assert_eq!(bad.status, 400);
@@ -344,16 +353,15 @@ async fn bad_input_is_answered_with_what_is_wrong() {
     let nowhere = post(&gateway, "/Shop/price/extra", "{}").await;
     assert_eq!(nowhere.status, 404);
     assert_eq!(nowhere.json()["code"], "not_found");
-    let url = format!("http://{}/Shop/price", gateway.local_addr());
-    assert_eq!(http("GET", url, &[], None).await.status, 405);
+    let get = http("GET", url_of(&gateway, "/Shop/price"), &[], None).await;
+    assert_eq!(get.status, 405);
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn allowed_headers_become_metadata_and_the_timeout_header_the_deadline() {
-    let server = shop(ShopImpl::default(), None).await;
-    let gateway = gateway_to(&server.local_addr().to_string()).await;
-    let url = |path: &str| format!("http://{}{path}", gateway.local_addr());
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
+    let url = |path: &str| url_of(&gateway, path);
 
     let headers = [
         ("X-User", "ann"),
@@ -383,7 +391,7 @@ async fn allowed_headers_become_metadata_and_the_timeout_header_the_deadline() {
         .await
         .expect("serves");
     let to_guarded = gateway_to(&guarded.local_addr().to_string()).await;
-    let guarded_url = format!("http://{}/Shop/price", to_guarded.local_addr());
+    let guarded_url = url_of(&to_guarded, "/Shop/price");
     let order = r#"{"item":"tea","qty":1}"#;
     let anonymous = http("POST", guarded_url.clone(), &[], Some(order)).await;
     assert_eq!(anonymous.status, 401, "{anonymous:?}");
@@ -423,9 +431,8 @@ async fn allowed_headers_become_metadata_and_the_timeout_header_the_deadline() {
 async fn server_streams_come_as_ndjson_or_server_sent_events() {
     let shop_impl = ShopImpl::default();
     let go = shop_impl.go.clone();
-    let server = shop(shop_impl, None).await;
-    let gateway = gateway_to(&server.local_addr().to_string()).await;
-    let url = |path: &str| format!("http://{}{path}", gateway.local_addr());
+    let (server, gateway) = shop_and_gateway(shop_impl).await;
+    let url = |path: &str| url_of(&gateway, path);
 
     let lines = post(&gateway, "/Shop/count", "[3, false]").await;
     assert_eq!(lines.status, 200);
@@ -480,9 +487,8 @@ async fn server_streams_come_as_ndjson_or_server_sent_events() {
 
 #[tokio::test]
 async fn cors_preflights_health_and_metrics() {
-    let server = shop(ShopImpl::default(), None).await;
-    let gateway = gateway_to(&server.local_addr().to_string()).await;
-    let url = |path: &str| format!("http://{}{path}", gateway.local_addr());
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
+    let url = |path: &str| url_of(&gateway, path);
 
     let preflight = [
         ("origin", "https://app.example"),
