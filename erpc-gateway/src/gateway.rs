@@ -12,6 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use erpc_core::discovery::{Balancer, RoundRobin};
 use erpc_core::reflection::MethodKind;
 use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId};
 use serde_json::Value;
@@ -21,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::error::ApiError;
 use crate::headers;
 use crate::stream::{self, Format};
-use crate::upstream::{Clients, MakeClient, Upstream};
+use crate::upstream::{Clients, MakeBalancer, MakeClient, Upstream};
 
 /// The header whose value is a call's timeout by default: `x-erpc-timeout: 250ms`.
 pub const TIMEOUT_HEADER: &str = "x-erpc-timeout";
@@ -30,6 +31,7 @@ pub const TIMEOUT_HEADER: &str = "x-erpc-timeout";
 pub struct GatewayBuilder {
     upstream: Upstream,
     make: MakeClient,
+    balancer: MakeBalancer,
     allow_headers: Vec<HeaderName>,
     timeout_header: HeaderName,
     max_timeout: Duration,
@@ -47,6 +49,17 @@ impl GatewayBuilder {
     /// sets the codec to JSON and, with the `metrics` feature, the observer to its metrics'.
     pub fn client(mut self, make: impl Fn() -> ClientBuilder + Send + Sync + 'static) -> Self {
         self.make = Arc::new(make);
+        self
+    }
+
+    /// The balancer of each service's client, with [`Upstream::Center`] (erpc-core's
+    /// `discovery::{RoundRobin, Random, Weighted, P2c, LeastOutstanding, …}` or yours);
+    /// called once per service. Default `RoundRobin`.
+    pub fn balancer(
+        mut self,
+        make: impl Fn() -> Arc<dyn Balancer> + Send + Sync + 'static,
+    ) -> Self {
+        self.balancer = Arc::new(make);
         self
     }
 
@@ -112,7 +125,7 @@ impl GatewayBuilder {
         };
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
-        let clients = Clients::new(&self.upstream, make)?;
+        let clients = Clients::new(&self.upstream, make, self.balancer)?;
         Ok(Gateway {
             shared: Arc::new(Shared {
                 clients,
@@ -153,6 +166,7 @@ impl Gateway {
         GatewayBuilder {
             upstream,
             make: Arc::new(Client::builder),
+            balancer: Arc::new(|| Arc::new(RoundRobin::default())),
             allow_headers: Vec::new(),
             timeout_header: HeaderName::from_static(TIMEOUT_HEADER),
             max_timeout: Duration::from_secs(300),

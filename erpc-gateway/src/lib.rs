@@ -50,4 +50,4 @@ pub use error::{ApiError, http_status};
 pub use gateway::{Gateway, GatewayBuilder, TIMEOUT_HEADER};
 pub use serve::GatewayServer;
 pub use tower_http::cors;
-pub use upstream::{MakeClient, Upstream};
+pub use upstream::{MakeBalancer, MakeClient, Upstream};

@@ -9,12 +9,14 @@
 //! arguments, 1 if it cannot listen.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use clap::Parser;
 use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
+use erpc_core::discovery::{Balancer, LeastOutstanding, P2c, Random, RoundRobin, Weighted};
 use erpc_core::per_method::PerMethod;
 use erpc_gateway::cors::{AllowOrigin, CorsLayer};
 use erpc_gateway::{Gateway, TIMEOUT_HEADER, Upstream};
@@ -56,10 +58,40 @@ struct Args {
     /// never sent, or idempotent methods' calls the server did not do). 0: none.
     #[arg(long, default_value_t = 2)]
     retries: u32,
+    /// How a service's calls are spread over its instances (with --center).
+    #[arg(long, value_enum, default_value_t = Balance::RoundRobin)]
+    balance: Balance,
     /// No circuit breaker per instance (default: one, opening after 5 failures in a row for
     /// 5 s, so the balancer skips the instance).
     #[arg(long)]
     no_breakers: bool,
+}
+
+/// erpc-core's balancers, by name.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Balance {
+    /// In turn.
+    RoundRobin,
+    /// At random.
+    Random,
+    /// In proportion to the instances' registered weights (smooth weighted round-robin).
+    Weighted,
+    /// The less loaded of two picked at random.
+    P2c,
+    /// The one with the fewest calls outstanding.
+    LeastOutstanding,
+}
+
+impl Balance {
+    fn make(self) -> Arc<dyn Balancer> {
+        match self {
+            Balance::RoundRobin => Arc::new(RoundRobin::default()),
+            Balance::Random => Arc::new(Random),
+            Balance::Weighted => Arc::new(Weighted::default()),
+            Balance::P2c => Arc::new(P2c),
+            Balance::LeastOutstanding => Arc::new(LeastOutstanding::default()),
+        }
+    }
 }
 
 #[tokio::main]
@@ -78,7 +110,7 @@ async fn main() -> ExitCode {
         // clap's group requires one.
         (None, None) => return ExitCode::from(2),
     };
-    let (retries, breakers) = (args.retries, !args.no_breakers);
+    let (retries, breakers, balance) = (args.retries, !args.no_breakers, args.balance);
     let mut builder = Gateway::builder(upstream.clone())
         .client(move || {
             // Each client its own retry budget and breakers (FailModes' budget is per client).
@@ -92,6 +124,7 @@ async fn main() -> ExitCode {
             }
             builder
         })
+        .balancer(move || balance.make())
         .timeout_header(args.timeout_header.clone())
         .max_timeout(args.max_timeout)
         .max_body(args.max_body);

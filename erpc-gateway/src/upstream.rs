@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use erpc_center::{CenterClient, CenterRegistry, Filter};
+use erpc_core::discovery::Balancer;
 use erpc_core::{AddressError, Client, ClientBuilder, Code, CodecId};
 
 use crate::error::ApiError;
@@ -27,6 +28,10 @@ pub enum Upstream {
 /// all with an address): where its governance layers are added.
 pub type MakeClient = Arc<dyn Fn() -> ClientBuilder + Send + Sync>;
 
+/// Makes the balancer of each service's client (with a center): balancers keep per-client
+/// state (a round-robin cursor, outstanding counts), so each client gets its own.
+pub type MakeBalancer = Arc<dyn Fn() -> Arc<dyn Balancer> + Send + Sync>;
+
 /// The clients of an upstream.
 pub(crate) enum Clients {
     One(Client),
@@ -38,6 +43,7 @@ pub(crate) struct Center {
     center: CenterClient,
     registry: CenterRegistry,
     make: MakeClient,
+    balancer: MakeBalancer,
     clients: Mutex<HashMap<String, Client>>,
     /// Held while a service's client is made, so two first requests make one.
     making: tokio::sync::Mutex<()>,
@@ -45,11 +51,16 @@ pub(crate) struct Center {
 
 impl Clients {
     /// The clients of `upstream`, made by `make` (the gateway sets each builder's codec to
-    /// JSON). Nothing is dialled yet.
+    /// JSON), spreading a service's calls over its instances with `balancer`'s. Nothing is
+    /// dialled yet.
     ///
     /// # Errors
     /// The upstream's address does not parse.
-    pub(crate) fn new(upstream: &Upstream, make: MakeClient) -> Result<Clients, AddressError> {
+    pub(crate) fn new(
+        upstream: &Upstream,
+        make: MakeClient,
+        balancer: MakeBalancer,
+    ) -> Result<Clients, AddressError> {
         match upstream {
             Upstream::Address(addr) => Ok(Clients::One(
                 make().codec(CodecId::JSON).build(addr.as_str())?,
@@ -63,6 +74,7 @@ impl Clients {
                     center: CenterClient::new(center),
                     registry: CenterRegistry::new([addr.as_str()])?,
                     make,
+                    balancer,
                     clients: Mutex::default(),
                     making: tokio::sync::Mutex::new(()),
                 })))
@@ -133,7 +145,7 @@ impl Center {
         }
         let client = (self.make)()
             .codec(CodecId::JSON)
-            .discover(&self.registry, service)
+            .discover_with(&self.registry, service, (self.balancer)())
             .await?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients.insert(service.to_owned(), client.clone());

@@ -101,13 +101,14 @@ impl Shop for ShopImpl {
     }
 }
 
-/// The shop on TCP, registered at `center` if given.
-async fn shop(shop: ShopImpl, center: Option<&str>) -> erpc::ServerHandle {
+/// The shop on TCP, registered at the center if given, with the weight given.
+async fn shop(shop: ShopImpl, center: Option<(&str, u32)>) -> erpc::ServerHandle {
     let mut builder = erpc::Server::builder().add_service(ShopServer::new(shop));
-    if let Some(center) = center {
+    if let Some((center, weight)) = center {
         let registry = Arc::new(CenterRegistry::new([center]).expect("center address"));
         let mut template = Instance::new("Shop", "", "");
         template.addrs.clear();
+        template.weight = weight;
         builder = builder.register(registry, template);
     }
     builder
@@ -545,7 +546,7 @@ async fn cors_preflights_health_and_metrics() {
 }
 
 #[tokio::test]
-async fn services_are_found_through_the_center_and_failed_instances_retried() {
+async fn services_are_found_through_the_center_balanced_and_retried() {
     let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
     let center = erpc::Server::builder()
         .add_service(CenterServer::new(center))
@@ -553,14 +554,13 @@ async fn services_are_found_through_the_center_and_failed_instances_retried() {
         .await
         .expect("center serves");
     let center_addr = center.local_addr().to_string();
-    let server = shop(ShopImpl::default(), Some(&center_addr)).await;
-    // A second instance, whose calls fail with `unavailable`: `price` is idempotent (the
-    // gateway learns it from reflection and tells the client), so failover resends them.
+    let server = shop(ShopImpl::default(), Some((&center_addr, 100))).await;
+    // A second instance, whose calls fail with `unavailable`, registered with weight 0.
     let draining = ShopImpl {
         draining: true,
         ..ShopImpl::default()
     };
-    let draining = shop(draining, Some(&center_addr)).await;
+    let draining = shop(draining, Some((&center_addr, 0))).await;
     let registry = CenterRegistry::new([center_addr.as_str()]).expect("center address");
     let mut endpoints = registry.subscribe("Shop").await.expect("subscribed");
     while endpoints.borrow_and_update().len() < 2 {
@@ -582,14 +582,28 @@ async fn services_are_found_through_the_center_and_failed_instances_retried() {
         .await
         .expect("gateway listens");
 
-    // Every call answered: those the balancer sent to the draining instance failed over.
+    // Round-robin sends every other call to the draining instance; `price` is idempotent
+    // (the gateway learns it from reflection and tells the client), so failover resends
+    // them: every call is answered.
+    let price = |gateway: &GatewayServer, qty: u32| {
+        let body = format!(r#"{{"item":"tea","qty":{qty}}}"#);
+        let url = url_of(gateway, "/Shop/price");
+        async move { http("POST", url, &[], Some(&body)).await }
+    };
     for qty in 1..=8 {
-        let ok = post(
-            &gateway,
-            "/Shop/price",
-            &format!(r#"{{"item":"tea","qty":{qty}}}"#),
-        )
-        .await;
+        let ok = price(&gateway, qty).await;
+        assert_eq!((ok.status, ok.json()), (200, json!(qty * 3)), "{ok:?}");
+    }
+    // A weighted balancer and no retries: the weight-0 instance gets no call.
+    let weighted = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .balancer(|| Arc::new(erpc_core::discovery::Weighted::default()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    for qty in 1..=8 {
+        let ok = price(&weighted, qty).await;
         assert_eq!((ok.status, ok.json()), (200, json!(qty * 3)), "{ok:?}");
     }
     let unknown = post(&gateway, "/Nope/price", "{}").await;
@@ -691,6 +705,10 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             "not a header name",
         ),
         (vec!["--target", "nowhere:1"], "nowhere"),
+        (
+            vec!["--center", &target, "--balance", "nope"],
+            "round-robin",
+        ),
     ] {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
             .args(&args)

@@ -67,7 +67,10 @@ impl MetricsServer {
             get(move |headers: HeaderMap| {
                 let metrics = metrics.clone();
                 async move {
-                    let accept = headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok());
+                    let accept = headers
+                        .get_all(ACCEPT)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok());
                     let (content_type, body) = metrics.render(accept);
                     ([(CONTENT_TYPE, content_type)], body).into_response()
                 }
