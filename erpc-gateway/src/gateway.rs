@@ -103,8 +103,9 @@ impl GatewayBuilder {
         self
     }
 
-    /// The metrics the gateway's calls are counted in and `/metrics` serves (default: its
-    /// own). Give yours to serve the application's metrics beside them.
+    /// The metrics the gateway's calls and requests are counted in and `/metrics` serves
+    /// (default: its own). Give yours to serve the application's metrics beside them — one
+    /// gateway per `Metrics`: each registers `erpc_gateway_requests_total` in it.
     #[cfg(feature = "metrics")]
     pub fn metrics(mut self, metrics: erpc_telemetry::Metrics) -> Self {
         self.metrics = Some(metrics);
@@ -126,6 +127,8 @@ impl GatewayBuilder {
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
         let clients = Clients::new(&self.upstream, make, self.balancer)?;
+        #[cfg(feature = "metrics")]
+        let http_metrics = crate::http_metrics::HttpMetrics::register(&metrics);
         Ok(Gateway {
             shared: Arc::new(Shared {
                 clients,
@@ -138,6 +141,8 @@ impl GatewayBuilder {
                 metrics,
             }),
             cors: self.cors,
+            #[cfg(feature = "metrics")]
+            http_metrics,
         })
     }
 }
@@ -147,6 +152,8 @@ impl GatewayBuilder {
 pub struct Gateway {
     shared: Arc<Shared>,
     cors: Option<CorsLayer>,
+    #[cfg(feature = "metrics")]
+    http_metrics: crate::http_metrics::HttpMetrics,
 }
 
 struct Shared {
@@ -193,7 +200,14 @@ impl Gateway {
         if let Some(cors) = &self.cors {
             router = router.layer(cors.clone());
         }
-        router.with_state(self.shared.clone())
+        let router = router.with_state(self.shared.clone());
+        // Outermost: every answer is counted, CORS preflights and refusals included.
+        #[cfg(feature = "metrics")]
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            self.http_metrics.clone(),
+            crate::http_metrics::count,
+        ));
+        router
     }
 }
 

@@ -15,7 +15,8 @@
 //!   registry center, with the client governance the [`GatewayBuilder::client`] factory adds
 //!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`).
 //! - `GET /healthz`; `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
-//!   client-side call metrics); CORS with tower-http's `CorsLayer`.
+//!   client-side call metrics, and `erpc_gateway_requests_total{status}`, every HTTP request
+//!   answered by its HTTP status); CORS with tower-http's `CorsLayer`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +42,8 @@ mod catalog;
 mod error;
 mod gateway;
 mod headers;
+#[cfg(feature = "metrics")]
+mod http_metrics;
 mod serve;
 mod stream;
 mod upstream;

@@ -542,6 +542,9 @@ async fn cors_preflights_health_and_metrics() {
     let line =
         r#"erpc_calls_handled_total{side="client",service="Shop",method="price",code="ok"} 1"#;
     assert!(metrics.body.contains(line), "{}", metrics.body);
+    // The gateway's own counter: the three preflights and calls (200) and /healthz above.
+    let line = r#"erpc_gateway_requests_total{status="200"} 4"#;
+    assert!(metrics.body.contains(line), "{}", metrics.body);
     server.shutdown().await;
 }
 
