@@ -5,8 +5,8 @@
 //! erpc-gateway --center tcp://127.0.0.1:7070 -H x-user --cors-origin https://app.example
 //! ```
 //!
-//! Stops on Ctrl-C or SIGTERM, letting requests in flight finish. Exit code 2 for bad
-//! arguments, 1 if it cannot listen.
+//! Stops on Ctrl-C or SIGTERM, letting requests in flight finish (for `--drain`, default
+//! 30 s). Exit code 2 for bad arguments, 1 if it cannot listen.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,6 +58,9 @@ struct Args {
     /// never sent, or idempotent methods' calls the server did not do). 0: none.
     #[arg(long, default_value_t = 2)]
     retries: u32,
+    /// On SIGTERM or Ctrl-C, how long requests in flight (streams too) may take to finish.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    drain: Duration,
     /// How a service's calls are spread over its instances (with --center).
     #[arg(long, value_enum, default_value_t = Balance::RoundRobin)]
     balance: Balance,
@@ -159,9 +162,17 @@ async fn main() -> ExitCode {
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
     }
-    if let Err(e) = server.shutdown().await {
-        eprintln!("erpc-gateway: {e}");
-        return ExitCode::from(1);
+    match tokio::time::timeout(args.drain, server.shutdown()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            eprintln!("erpc-gateway: {e}");
+            return ExitCode::from(1);
+        }
+        // Long streams would hold the stop forever: they are cut when the process ends.
+        Err(_) => eprintln!(
+            "erpc-gateway: requests still open after {}; stopping",
+            humantime::format_duration(args.drain)
+        ),
     }
     ExitCode::SUCCESS
 }

@@ -624,9 +624,12 @@ async fn services_are_found_through_the_center_balanced_and_retried() {
     center.shutdown().await;
 }
 
+/// The rest of a child's stderr, line by line.
+type StderrLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
 /// The `erpc-gateway` binary, started with `args`; the address it listens on, from its
-/// first stderr line (`erpc-gateway on http://ADDR, calling …`).
-async fn gateway_process(args: &[&str]) -> (tokio::process::Child, String) {
+/// first stderr line (`erpc-gateway on http://ADDR, calling …`), and the lines after it.
+async fn gateway_process(args: &[&str]) -> (tokio::process::Child, String, StderrLines) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
         .args(args)
@@ -646,7 +649,7 @@ async fn gateway_process(args: &[&str]) -> (tokio::process::Child, String) {
         .and_then(|rest| rest.split(',').next())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    (child, addr)
+    (child, addr, lines)
 }
 
 #[tokio::test]
@@ -664,8 +667,10 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         "https://app.example",
         "--max-body",
         "64",
+        "--drain",
+        "1s",
     ];
-    let (mut child, addr) = gateway_process(&args).await;
+    let (mut child, addr, mut stderr) = gateway_process(&args).await;
     let url = |path: &str| format!("http://{addr}{path}");
 
     let headers = [("x-user", "ann"), ("x-other", "no")];
@@ -686,7 +691,27 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         "{allowed:?}"
     );
 
-    // SIGTERM: a graceful stop, exit 0.
+    // SIGTERM while a stream is open (its second message never comes): the gateway waits
+    // --drain for it, then stops, exit 0.
+    let held = url("/Shop/held");
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let reading = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let response = ureq::post(&held)
+            .timeout(Duration::from_secs(60))
+            .send_string("")
+            .expect("200");
+        let mut lines = std::io::BufReader::new(response.into_reader()).lines();
+        let _ = first_tx.send(lines.next());
+        // Ends when the gateway cuts the stream: the chunked body ends early, an error (which
+        // a `Lines` iterator would repeat for ever).
+        lines.map_while(Result::ok).count()
+    });
+    let first = tokio::time::timeout(Duration::from_secs(30), first_rx)
+        .await
+        .expect("the first message")
+        .expect("sent");
+    assert!(matches!(first, Some(Ok(_))), "{first:?}");
     let pid = child.id().expect("running").to_string();
     let killed = tokio::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -699,6 +724,12 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         .expect("stops in time")
         .expect("waited");
     assert_eq!(status.code(), Some(0));
+    let said = stderr.next_line().await.expect("readable");
+    assert_eq!(
+        said.as_deref(),
+        Some("erpc-gateway: requests still open after 1s; stopping")
+    );
+    reading.await.expect("the stream's reader ended");
 
     // Bad flags: exit 2, naming the problem.
     for (args, says) in [
