@@ -2,7 +2,6 @@
 //! call's update cost a read lock and a few atomic additions (no label allocation after a
 //! method's first call).
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use erpc_core::PeerAddr;
@@ -13,6 +12,7 @@ use erpc_core::status::Code;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use rustc_hash::FxHashMap;
 
 use super::labels::{
     self, CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels, SideLabel,
@@ -45,7 +45,7 @@ pub(crate) struct MethodCache {
 
 #[derive(Default)]
 struct Sides {
-    services: HashMap<String, HashMap<String, Arc<MethodMetrics>>>,
+    services: FxHashMap<String, FxHashMap<String, Arc<MethodMetrics>>>,
     count: usize,
 }
 
