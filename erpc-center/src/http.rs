@@ -27,6 +27,7 @@ impl Listening {
 }
 
 /// What the dashboard shares with the center: its token rule and its metrics.
+#[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
 pub struct Options {
     /// The center's token and whether it protects reads.
     pub token: Option<(String, bool)>,

@@ -157,8 +157,12 @@ fn read_token(
 
 /// The arguments, with those left at their defaults taken from `--config`'s file.
 fn args() -> Result<Args, String> {
-    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    #[cfg(feature = "config")]
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
     let matches = Args::command().get_matches();
+    // Changed only by a config file.
+    #[cfg_attr(not(feature = "config"), allow(unused_mut))]
     let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
     let Some(path) = args.config.clone() else {
         return Ok(args);
@@ -169,13 +173,26 @@ fn args() -> Result<Args, String> {
         path.display()
     ));
     #[cfg(feature = "config")]
-    let file = erpc_config::load(&path).map_err(|e| e.to_string())?.center;
-    let defaulted = |id: &str| {
-        !matches!(
-            matches.value_source(id),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        )
-    };
+    {
+        let file = erpc_config::load(&path).map_err(|e| e.to_string())?.center;
+        let defaulted = |id: &str| {
+            !matches!(
+                matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        apply_file(&mut args, file, defaulted);
+        Ok(args)
+    }
+}
+
+/// The file's settings, for the options `defaulted` says were not given explicitly.
+#[cfg(feature = "config")]
+fn apply_file(
+    args: &mut Args,
+    file: erpc_config::CenterSettings,
+    defaulted: impl Fn(&str) -> bool,
+) {
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     if defaulted("listen") {
         args.listen = file.listen;
@@ -213,7 +230,6 @@ fn args() -> Result<Args, String> {
     if defaulted("remote_stale_after_ms") {
         args.remote_stale_after_ms = millis(file.remote_stale_after);
     }
-    Ok(args)
 }
 
 /// The center the arguments describe.

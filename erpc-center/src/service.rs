@@ -187,6 +187,7 @@ impl CenterImpl {
     }
 
     /// The backend the center hands its calls to (the dashboard reads through it).
+    #[cfg(feature = "dashboard")]
     pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }

@@ -7,13 +7,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use erpc_core::extensions::Extensions;
 use erpc_core::server::{Admission, CallHead, CallKind};
 use erpc_core::{Code, Metadata, PeerAddr};
 use tokio::time::Instant;
+
+use super::Failure;
 
 /// The center's service, whose read methods the endpoints stand for.
 const CENTER: &str = "erpc.Center";
@@ -42,7 +43,7 @@ impl Access {
         headers: &HeaderMap,
         peer: SocketAddr,
         method: &str,
-    ) -> Result<(), Response> {
+    ) -> Result<(), Failure> {
         let Some(rule) = &self.rule else {
             return Ok(());
         };
@@ -74,16 +75,7 @@ impl Access {
                 } else {
                     StatusCode::FORBIDDEN
                 };
-                let body = serde_json::json!({ "error": status.message() }).to_string();
-                Err((
-                    code,
-                    [
-                        (WWW_AUTHENTICATE, "Bearer"),
-                        (CONTENT_TYPE, "application/json"),
-                    ],
-                    body,
-                )
-                    .into_response())
+                Err(Failure::new(code, status.message()))
             }
         }
     }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::views::{self, InstanceView};
-use super::{Shared, center_failure, failure, query};
+use super::{Failure, Shared, query};
 use crate::backend::{Backend, Scope};
 use crate::model::{Change, Event};
 
@@ -91,11 +91,11 @@ pub(super) async fn instances(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if let Err(refused) = shared.access.check(&headers, peer, "watch") {
-        return refused;
+        return refused.into_response();
     }
     match query(raw.as_deref(), &["epoch"]) {
         Ok(q) => follow(shared, Feed::Instances, &headers, q.get("epoch")).await,
-        Err(bad) => bad,
+        Err(bad) => bad.into_response(),
     }
 }
 
@@ -108,23 +108,23 @@ pub(super) async fn config(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if let Err(refused) = shared.access.check(&headers, peer, "config_watch") {
-        return refused;
+        return refused.into_response();
     }
     match query(raw.as_deref(), &["prefix", "epoch"]) {
         Ok(mut q) => {
             let feed = Feed::Config(q.remove("prefix").unwrap_or_default());
             follow(shared, feed, &headers, q.get("epoch")).await
         }
-        Err(bad) => bad,
+        Err(bad) => bad.into_response(),
     }
 }
 
 /// A number from the request, or the answer naming what is wrong with it.
-fn number(what: &str, value: Option<&str>) -> Result<Option<u64>, Response> {
+fn number(what: &str, value: Option<&str>) -> Result<Option<u64>, Failure> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            failure(
+            Failure::new(
                 StatusCode::BAD_REQUEST,
                 format!("{what} {v:?} is not a revision number (a whole number)"),
             )
@@ -146,11 +146,11 @@ async fn follow(
         number("epoch", epoch.map(String::as_str)),
     ) {
         (Ok(resume), Ok(epoch)) => (resume, epoch.unwrap_or(0)),
-        (Err(bad), _) | (_, Err(bad)) => return bad,
+        (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
     };
     let (snapshot, watch, known) = match open(shared.backend.as_ref(), &feed, resume, epoch).await {
         Ok(opened) => opened,
-        Err(e) => return center_failure(&e),
+        Err(e) => return Failure::center(&e).into_response(),
     };
     let changes = stream::unfold(
         Following {

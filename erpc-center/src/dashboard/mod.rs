@@ -189,29 +189,56 @@ async fn page() -> Response {
 fn json(value: &impl serde::Serialize) -> Response {
     match serde_json::to_string(value) {
         Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")),
+        Err(e) => Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}"))
+            .into_response(),
     }
 }
 
-/// An error answer: the status, and `{"error": message}`.
-fn failure(status: StatusCode, message: String) -> Response {
-    let body = serde_json::json!({ "error": message }).to_string();
-    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+/// An error answer: an HTTP status and `{"error": message}`, with `WWW-Authenticate:
+/// Bearer` on a 401.
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    message: String,
 }
 
-/// A center error as an HTTP answer: 503 for `unavailable`, 500 for the rest.
-fn center_failure(status: &erpc_core::Status) -> Response {
-    let code = if status.code() == erpc_core::Code::Unavailable {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    failure(code, status.message().to_owned())
+impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// A center error: 503 for `unavailable`, 500 for the rest.
+    fn center(status: &erpc_core::Status) -> Failure {
+        let code = if status.code() == erpc_core::Code::Unavailable {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Failure::new(code, status.message())
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.message }).to_string();
+        let mut response =
+            (self.status, [(CONTENT_TYPE, "application/json")], body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
 }
 
 /// The query's parameters, each of them one of `allowed`; 400 naming any other (nothing
 /// asked for is silently ignored).
-fn query(raw: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, String>, Response> {
+fn query(raw: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, String>, Failure> {
     let mut params = HashMap::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         if !allowed.contains(&key.as_ref()) {
@@ -220,7 +247,7 @@ fn query(raw: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, String>,
             } else {
                 format!("expected {}", allowed.join(", "))
             };
-            return Err(failure(
+            return Err(Failure::new(
                 StatusCode::BAD_REQUEST,
                 format!("unknown query parameter {key:?}: {known}"),
             ));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{Shared, json};
@@ -40,7 +40,7 @@ pub(super) async fn rates(
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = shared.access.check(&headers, peer, "discover") {
-        return refused;
+        return refused.into_response();
     }
     match &shared.metrics {
         Some(text) => json(&serde_json::json!({
@@ -95,9 +95,12 @@ pub(super) fn calls(text: &str) -> Vec<MethodCalls> {
     by_method.into_values().collect()
 }
 
+/// A sample: its metric's name, its labels, its value.
+type Sample<'a> = (&'a str, Vec<(String, String)>, f64);
+
 /// One sample line `name{k="v",…} value [timestamp]`: its name, labels (unescaped) and
 /// value; `None` for comments, other shapes and values that are not numbers.
-fn sample(line: &str) -> Option<(&str, Vec<(String, String)>, f64)> {
+fn sample(line: &str) -> Option<Sample<'_>> {
     let (name, mut rest) = line.split_once('{')?;
     let mut labels = Vec::new();
     loop {

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use erpc_core::Status;
 use erpc_core::discovery::Instance;
 use serde::Serialize;
 
-use super::{Shared, center_failure, json, query};
+use super::{Failure, Shared, json, query};
 use crate::backend::Backend;
 use crate::model::Filter;
 
@@ -181,14 +181,14 @@ pub(super) async fn services(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if let Err(refused) = shared.access.check(&headers, peer, "discover") {
-        return refused;
+        return refused.into_response();
     }
     if let Err(bad) = query(raw.as_deref(), &[]) {
-        return bad;
+        return bad.into_response();
     }
     match snapshot(shared.backend.as_ref()).await {
         Ok(services) => json(&services),
-        Err(e) => center_failure(&e),
+        Err(e) => Failure::center(&e).into_response(),
     }
 }
 
@@ -200,14 +200,14 @@ pub(super) async fn config(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if let Err(refused) = shared.access.check(&headers, peer, "config_get") {
-        return refused;
+        return refused.into_response();
     }
     let prefix = match query(raw.as_deref(), &["prefix"]) {
         Ok(mut q) => q.remove("prefix").unwrap_or_default(),
-        Err(bad) => return bad,
+        Err(bad) => return bad.into_response(),
     };
     match config_snapshot(shared.backend.as_ref(), &prefix).await {
         Ok(view) => json(&view),
-        Err(e) => center_failure(&e),
+        Err(e) => Failure::center(&e).into_response(),
     }
 }
