@@ -134,10 +134,16 @@ impl Events {
         }
     }
 
-    /// The next event (keep-alive comments skipped); the read times out after 20 s.
+    /// The next event (keep-alive comments skipped), within 40 s: each read is bounded by
+    /// 20 s, and the keep-alives (every 15 s) bound the wait between deadline checks.
     fn next(&mut self) -> Sse {
         let (mut event, mut id, mut data) = (String::new(), String::new(), String::new());
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
         loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no event within 40 s (got event {event:?}, data {data:?})"
+            );
             let mut line = String::new();
             let read = self.reader.read_line(&mut line).expect("the stream reads");
             assert!(read > 0, "the stream ended");
@@ -354,6 +360,41 @@ async fn the_api_asks_for_the_token_exactly_where_the_center_does() {
             get(&base(&writes_only, "api/services"), Some("wrong")).0,
             401
         );
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_event_stream_does_not_hold_the_centers_shutdown() {
+    let mut center = Center::start(&["--store", "memory"]);
+    let url = format!("{}api/events", center.dashboard);
+    tokio::task::block_in_place(|| {
+        let mut events = Events::open(&url, None);
+        assert_eq!(events.next().event, "snapshot");
+        let term = Command::new("kill")
+            .args(["-TERM", &center.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(term.success());
+        // The center exits 0 (an open stream does not hold its shutdown; the stream's
+        // keep-alives would keep a read from ever timing out, so wait on the process).
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = center.child.try_wait().expect("waits") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the center did not exit within 20 s of SIGTERM: the open stream held it"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status:?}");
+        // And the stream was ended, not cut: the response finished.
+        let mut rest = String::new();
+        events
+            .reader
+            .read_to_string(&mut rest)
+            .expect("the stream ended cleanly");
     });
 }
 
