@@ -398,6 +398,29 @@ async fn an_open_event_stream_does_not_hold_the_centers_shutdown() {
     });
 }
 
+#[test]
+fn a_dashboard_address_that_cannot_be_bound_stops_the_center_with_its_name() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let port = taken.local_addr().expect("bound").port();
+    let out = Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .args([
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--store",
+            "memory",
+            "--http",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("--http 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
 /// chromium and chromedriver, or `None` to skip (only when `CI` is unset).
 fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
     let path = |var: &str, default: &str| {
