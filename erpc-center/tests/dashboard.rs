@@ -92,12 +92,14 @@ fn get(url: &str, token: Option<&str>) -> (u16, String) {
     }
 }
 
-fn instance(id: &str, port: u16, zone: &str) -> Instance {
+/// Register instance `id` of `greeter` at `port` in `zone` (region `eu-west`, version
+/// 1.4.2) for `ttl_ms`, through the center's API: its lease id.
+async fn register(client: &CenterClient, id: &str, port: u16, zone: &str, ttl_ms: u64) -> u64 {
     let mut i = Instance::new("greeter", id, format!("tcp://127.0.0.1:{port}"));
     i.version = "1.4.2".into();
     i.metadata.insert("zone".into(), zone.into());
     i.metadata.insert("region".into(), "eu-west".into());
-    i
+    client.register(i, ttl_ms).await.expect("registered").id
 }
 
 /// An SSE stream being read: one event at a time.
@@ -167,10 +169,7 @@ impl Events {
 async fn the_api_gives_snapshots_and_a_resumable_event_stream() {
     let center = Center::start(&["--store", "memory", "--metrics-listen", "127.0.0.1:0"]);
     let client = center.client();
-    let a = client
-        .register(instance("a", 9001, "eu-west-1a"), 30_000)
-        .await
-        .expect("registered");
+    let a = register(&client, "a", 9001, "eu-west-1a", 30_000).await;
     client
         .config_set("greeter/timeout".into(), "2s".into())
         .await
@@ -204,20 +203,14 @@ async fn the_api_gives_snapshots_and_a_resumable_event_stream() {
         (&json!("eu-west-1a"), &json!("eu-west"))
     );
     assert_eq!(a_view["serving"], true);
-    assert_eq!(a_view["lease"]["id"], a.id);
+    assert_eq!(a_view["lease"]["id"], a);
     assert_eq!(a_view["lease"]["ttl_ms"], 30_000);
     assert!(a_view["lease"]["expires_in_ms"].as_u64().expect("a number") <= 30_000);
 
     // Live: a registration, a re-registration (an update) and a removal, each with its
     // revision as the event id.
-    client
-        .register(instance("b", 9002, "eu-west-1b"), 30_000)
-        .await
-        .expect("registered");
-    client
-        .register(instance("b", 9003, "eu-west-1b"), 30_000)
-        .await
-        .expect("registered again");
+    register(&client, "b", 9002, "eu-west-1b", 30_000).await;
+    register(&client, "b", 9003, "eu-west-1b", 30_000).await;
     client
         .deregister("greeter".into(), "a".into())
         .await
@@ -634,10 +627,7 @@ async fn in_headless_chromium_the_page_shows_instances_and_drops_one_that_leaves
     let center = Center::start(&["--store", "memory", "--metrics-listen", "127.0.0.1:0"]);
     let client = center.client();
     for (id, port, zone) in [("a", 9001, "eu-west-1a"), ("b", 9002, "eu-west-1b")] {
-        client
-            .register(instance(id, port, zone), 60_000)
-            .await
-            .expect("registered");
+        register(&client, id, port, zone, 60_000).await;
     }
     client
         .config_set("greeter/timeout".into(), "2s".into())

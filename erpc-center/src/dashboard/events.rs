@@ -10,9 +10,8 @@
 
 use std::collections::HashSet;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +21,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::views::{self, InstanceView};
-use super::{Failure, Shared, query};
+use super::{ApiRequest, Failure, Shared};
 use crate::backend::{Backend, Scope};
 use crate::model::{Change, Event};
 
@@ -84,38 +83,22 @@ fn sse(name: &str, revision: u64, data: &impl Serialize) -> SseEvent {
 }
 
 /// `GET /api/events[?epoch=E]`: instance changes; read as the center's `watch` is.
-pub(super) async fn instances(
-    State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = shared.access.check(&headers, peer, "watch") {
-        return refused.into_response();
-    }
-    match query(raw.as_deref(), &["epoch"]) {
-        Ok(q) => follow(shared, Feed::Instances, &headers, q.get("epoch")).await,
-        Err(bad) => bad.into_response(),
+pub(super) async fn instances(State(shared): State<Shared>, request: ApiRequest) -> Response {
+    match request.admit(&shared, "watch", &["epoch"]) {
+        Ok(q) => follow(shared, Feed::Instances, &request.headers, q.get("epoch")).await,
+        Err(refused) => refused.into_response(),
     }
 }
 
 /// `GET /api/config/events[?prefix=P][&epoch=E]`: config changes; read as the center's
 /// `config_watch` is.
-pub(super) async fn config(
-    State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = shared.access.check(&headers, peer, "config_watch") {
-        return refused.into_response();
-    }
-    match query(raw.as_deref(), &["prefix", "epoch"]) {
+pub(super) async fn config(State(shared): State<Shared>, request: ApiRequest) -> Response {
+    match request.admit(&shared, "config_watch", &["prefix", "epoch"]) {
         Ok(mut q) => {
             let feed = Feed::Config(q.remove("prefix").unwrap_or_default());
-            follow(shared, feed, &headers, q.get("epoch")).await
+            follow(shared, feed, &request.headers, q.get("epoch")).await
         }
-        Err(bad) => bad.into_response(),
+        Err(refused) => refused.into_response(),
     }
 }
 

@@ -236,6 +236,47 @@ impl IntoResponse for Failure {
     }
 }
 
+/// What every `/api/` handler reads of its request: who asks, with which headers, and the
+/// query string.
+struct ApiRequest {
+    headers: axum::http::HeaderMap,
+    peer: SocketAddr,
+    query: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
+        Ok(ApiRequest {
+            headers: parts.headers.clone(),
+            peer,
+            query: parts.uri.query().map(str::to_owned),
+        })
+    }
+}
+
+impl ApiRequest {
+    /// Whether the caller may do what the center's `method` does ([`access`]), and then the
+    /// query's parameters, each one of `allowed`.
+    fn admit(
+        &self,
+        shared: &Shared,
+        method: &str,
+        allowed: &[&str],
+    ) -> Result<HashMap<String, String>, Failure> {
+        shared.access.check(&self.headers, self.peer, method)?;
+        query(self.query.as_deref(), allowed)
+    }
+}
+
 /// The query's parameters, each of them one of `allowed`; 400 naming any other (nothing
 /// asked for is silently ignored).
 fn query(raw: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, String>, Failure> {

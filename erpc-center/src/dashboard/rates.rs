@@ -5,15 +5,13 @@
 //! says so, with no numbers.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{Shared, json};
+use super::{ApiRequest, Shared, json};
 
 /// The center's metrics in Prometheus text form (erpc-telemetry's `Metrics::encode`, or
 /// `encode_text`: either format reads the same here).
@@ -34,12 +32,8 @@ pub(super) struct MethodCalls {
 
 /// `GET /api/rates`: `{"available": true, "calls": [MethodCalls…]}`, or `{"available":
 /// false, "reason": …}`; read as the center's `discover` is.
-pub(super) async fn rates(
-    State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refused) = shared.access.check(&headers, peer, "discover") {
+pub(super) async fn rates(State(shared): State<Shared>, request: ApiRequest) -> Response {
+    if let Err(refused) = request.admit(&shared, "discover", &[]) {
         return refused.into_response();
     }
     match &shared.metrics {

@@ -3,16 +3,14 @@
 //! the same snapshots.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use erpc_core::Status;
 use erpc_core::discovery::Instance;
 use serde::Serialize;
 
-use super::{Failure, Shared, json, query};
+use super::{ApiRequest, Failure, Shared, json};
 use crate::backend::Backend;
 use crate::model::Filter;
 
@@ -174,17 +172,9 @@ pub(super) async fn config_snapshot(
 }
 
 /// `GET /api/services`: [`Services`]; read as the center's `discover` is.
-pub(super) async fn services(
-    State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = shared.access.check(&headers, peer, "discover") {
+pub(super) async fn services(State(shared): State<Shared>, request: ApiRequest) -> Response {
+    if let Err(refused) = request.admit(&shared, "discover", &[]) {
         return refused.into_response();
-    }
-    if let Err(bad) = query(raw.as_deref(), &[]) {
-        return bad.into_response();
     }
     match snapshot(shared.backend.as_ref()).await {
         Ok(services) => json(&services),
@@ -193,18 +183,10 @@ pub(super) async fn services(
 }
 
 /// `GET /api/config[?prefix=P]`: [`ConfigView`]; read as the center's `config_get` is.
-pub(super) async fn config(
-    State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = shared.access.check(&headers, peer, "config_get") {
-        return refused.into_response();
-    }
-    let prefix = match query(raw.as_deref(), &["prefix"]) {
+pub(super) async fn config(State(shared): State<Shared>, request: ApiRequest) -> Response {
+    let prefix = match request.admit(&shared, "config_get", &["prefix"]) {
         Ok(mut q) => q.remove("prefix").unwrap_or_default(),
-        Err(bad) => return bad.into_response(),
+        Err(refused) => return refused.into_response(),
     };
     match config_snapshot(shared.backend.as_ref(), &prefix).await {
         Ok(view) => json(&view),
