@@ -203,6 +203,10 @@ async fn the_api_gives_snapshots_and_a_resumable_event_stream() {
         (&json!("eu-west-1a"), &json!("eu-west"))
     );
     assert_eq!(a_view["serving"], true);
+    // A local registration: no data center named, not mirrored, not stale.
+    for field in ["dc", "remote", "stale_since_ms"] {
+        assert_eq!(a_view[field], Value::Null, "{field}: {a_view}");
+    }
     assert_eq!(a_view["lease"]["id"], a);
     assert_eq!(a_view["lease"]["ttl_ms"], 30_000);
     assert!(a_view["lease"]["expires_in_ms"].as_u64().expect("a number") <= 30_000);

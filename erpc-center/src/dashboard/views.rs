@@ -53,6 +53,14 @@ pub(super) struct InstanceView {
     zone: Option<String>,
     /// Metadata `region`, if registered.
     region: Option<String>,
+    /// Its home data center (metadata `dc`), if known (CENTER.md, "Federation").
+    dc: Option<String>,
+    /// The peer center it is mirrored from (metadata `erpc.remote`); `None` for a local
+    /// registration.
+    remote: Option<String>,
+    /// A mirrored instance whose peer is unreachable: unconfirmed since this Unix time in
+    /// ms (metadata `erpc.stale_since`).
+    stale_since_ms: Option<u64>,
     /// `false` when marked `erpc.health: NOT_SERVING` (balanced clients skip it).
     serving: bool,
     /// Its lease, when known.
@@ -82,6 +90,9 @@ impl InstanceView {
         InstanceView {
             zone: meta("zone"),
             region: meta("region"),
+            dc: meta(crate::model::DC_KEY),
+            remote: meta(crate::model::REMOTE_KEY),
+            stale_since_ms: meta(crate::model::STALE_SINCE_KEY).and_then(|v| v.parse().ok()),
             serving: instance.is_serving(),
             lease: lease.map(|(id, ttl, left)| LeaseView {
                 id,
