@@ -75,7 +75,8 @@ impl Feed {
 /// One event: `event: NAME`, `id: REVISION`, `data: JSON`.
 fn sse(name: &str, revision: u64, data: &impl Serialize) -> SseEvent {
     // serde_json writes no raw newline, so the data is one `data:` line.
-    let data = serde_json::to_string(data).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let data = serde_json::to_string(data)
+        .unwrap_or_else(|e| json!({ "error": format!("encoding: {e}") }).to_string());
     SseEvent::default()
         .event(name)
         .id(revision.to_string())

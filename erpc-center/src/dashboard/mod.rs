@@ -1,14 +1,14 @@
 //! The center's web dashboard (`erpc-center --http ADDR`, feature `dashboard`): one HTML page
 //! and the JSON and server-sent-event API it reads, served by axum over HTTP/1.1.
 //!
-//! - `GET /`: the page ([`page.html`](page.html), embedded; its script builds the DOM with
+//! - `GET /`: the page (`page.html`, embedded; its script builds the DOM with
 //!   `textContent` only, so registered metadata cannot inject markup).
-//! - `GET /api/services`, `GET /api/config`: snapshots ([`views`]).
+//! - `GET /api/services`, `GET /api/config`: snapshots (`views.rs`).
 //! - `GET /api/events`, `GET /api/config/events`: the center's watches as server-sent events,
-//!   resumable by `Last-Event-ID` ([`events`]).
-//! - `GET /api/rates`: the center's own call counters, when it has metrics ([`rates`]).
+//!   resumable by `Last-Event-ID` (`events.rs`).
+//! - `GET /api/rates`: the center's own call counters, when it has metrics (`rates.rs`).
 //!
-//! Every `/api/` path asks for what the center's erpc API asks for ([`access`]): a token
+//! Every `/api/` path asks for what the center's erpc API asks for (`access.rs`): a token
 //! only when the center protects its reads. Shapes in full: CENTER.md, "Dashboard".
 
 mod access;
