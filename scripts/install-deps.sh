@@ -4,6 +4,7 @@
 #   python3            the spec-only Python client (tests/python) and clients/python (in a venv)
 #   nodejs, npm        clients/js and its tests (the machine's Node 20 when it has one)
 #   chromium, chromium-driver  headless Chromium and its WebDriver, for clients/js's browser test
+#                              and erpc-center's dashboard test (erpc-center/tests/dashboard.rs)
 #   protobuf-compiler  protoc, for etcd-client's generated code (erpc-center's etcd registry)
 #   etcd-server        a real etcd the etcd tests start on free loopback ports
 #   zookeeperd         a real ZooKeeper (and Java) the ZooKeeper tests start the same way

@@ -38,6 +38,8 @@
 //! - [`federation`]: centers of several data centers, each mirroring its peers' own
 //!   registrations read-only (`--dc`, `--follow`; CENTER.md, "Federation").
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
+//! - `dashboard` (feature `dashboard`): the web page and its JSON/SSE API
+//!   (`erpc-center --http`).
 //! - [`registries`]: the client side, in one place — [`CenterRegistry`] (erpc's `Register`
 //!   and `Discover` over centers), `etcd` (feature `etcd`: `EtcdRegistry`, straight on etcd),
 //!   `zookeeper` (feature `zookeeper`: `ZooKeeperRegistry`, ephemeral nodes) and `mdns`
@@ -47,6 +49,8 @@
 
 pub mod auth;
 pub mod backend;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 pub mod federation;
 pub mod model;
 pub mod registries;

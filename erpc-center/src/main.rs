@@ -28,6 +28,12 @@ struct Args {
     /// `127.0.0.1:9464`; port 0 for a free one). Off when not given.
     #[arg(long, env = "ERPC_CENTER_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// Serve the web dashboard at http://ADDR/ (e.g. `127.0.0.1:8080`; port 0 for a free
+    /// one): services, instances and their changes live, config, and the center's call
+    /// rates with --metrics-listen; its JSON/SSE API is in CENTER.md, "Dashboard". It asks
+    /// for the token wherever the center does (--protect-reads). Off when not given.
+    #[arg(long, env = "ERPC_CENTER_HTTP")]
+    http: Option<String>,
     /// Where state lives: `redb` (a file in --data-dir, durable), `memory` (lost on exit), or
     /// `etcd://host:2379[,host:2379…][/prefix]` (shared by every center on that etcd; needs
     /// the `etcd` feature).
@@ -151,8 +157,12 @@ fn read_token(
 
 /// The arguments, with those left at their defaults taken from `--config`'s file.
 fn args() -> Result<Args, String> {
-    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    #[cfg(feature = "config")]
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
     let matches = Args::command().get_matches();
+    // Changed only by a config file.
+    #[cfg_attr(not(feature = "config"), allow(unused_mut))]
     let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
     let Some(path) = args.config.clone() else {
         return Ok(args);
@@ -163,19 +173,35 @@ fn args() -> Result<Args, String> {
         path.display()
     ));
     #[cfg(feature = "config")]
-    let file = erpc_config::load(&path).map_err(|e| e.to_string())?.center;
-    let defaulted = |id: &str| {
-        !matches!(
-            matches.value_source(id),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        )
-    };
+    {
+        let file = erpc_config::load(&path).map_err(|e| e.to_string())?.center;
+        let defaulted = |id: &str| {
+            !matches!(
+                matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        apply_file(&mut args, file, defaulted);
+        Ok(args)
+    }
+}
+
+/// The file's settings, for the options `defaulted` says were not given explicitly.
+#[cfg(feature = "config")]
+fn apply_file(
+    args: &mut Args,
+    file: erpc_config::CenterSettings,
+    defaulted: impl Fn(&str) -> bool,
+) {
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     if defaulted("listen") {
         args.listen = file.listen;
     }
     if defaulted("metrics_listen") && file.metrics_listen.is_some() {
         args.metrics_listen = file.metrics_listen;
+    }
+    if defaulted("http") && file.http.is_some() {
+        args.http = file.http;
     }
     if defaulted("store") {
         args.store = file.store;
@@ -204,7 +230,6 @@ fn args() -> Result<Args, String> {
     if defaulted("remote_stale_after_ms") {
         args.remote_stale_after_ms = millis(file.remote_stale_after);
     }
-    Ok(args)
 }
 
 /// The center the arguments describe.
@@ -256,6 +281,7 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
     }
 }
 
+mod http;
 mod metrics;
 
 /// A line on stdout for a launcher. A launcher that stopped reading (it read the first line
@@ -347,7 +373,8 @@ async fn main() -> std::process::ExitCode {
             shutdown_grace: Duration::from_secs(2),
             ..erpc_core::ServerConfig::default()
         })
-        .add_service(CenterServer::new(center));
+        .add_service(CenterServer::new(center.clone()));
+    let dashboard_token = token.clone().map(|token| (token, args.protect_reads));
     if let Some(token) = token {
         tracing::info!(
             protect_reads = args.protect_reads,
@@ -357,6 +384,17 @@ async fn main() -> std::process::ExitCode {
     }
     let metrics = match metrics::listen(args.metrics_listen.as_deref(), &mut builder).await {
         Ok(metrics) => metrics,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let dashboard = http::Options {
+        token: dashboard_token,
+        metrics: metrics.as_ref().and_then(|m| m.text()),
+    };
+    let dashboard = match http::listen(args.http.as_deref(), &center, dashboard).await {
+        Ok(dashboard) => dashboard,
         Err(e) => {
             tracing::error!("{e}");
             return std::process::ExitCode::FAILURE;
@@ -376,8 +414,14 @@ async fn main() -> std::process::ExitCode {
     if let Some(url) = metrics.as_ref().and_then(|m| m.url()) {
         announce(&format!("erpc-center metrics on {url}"));
     }
+    if let Some(dashboard) = &dashboard {
+        announce(&format!("erpc-center dashboard on {}", dashboard.url()));
+    }
     let signal = stop.recv().await;
     tracing::info!("{signal}: shutting down");
+    if let Some(dashboard) = dashboard {
+        dashboard.shutdown().await;
+    }
     server.shutdown().await;
     tracing::info!("stopped");
     std::process::ExitCode::SUCCESS

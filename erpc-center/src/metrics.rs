@@ -7,6 +7,8 @@
 pub struct Listening {
     #[cfg(feature = "metrics")]
     server: erpc_telemetry::MetricsServer,
+    #[cfg(feature = "metrics")]
+    metrics: erpc_telemetry::Metrics,
 }
 
 impl Listening {
@@ -14,6 +16,18 @@ impl Listening {
     pub fn url(&self) -> Option<String> {
         #[cfg(feature = "metrics")]
         return Some(format!("http://{}/metrics", self.server.local_addr()));
+        #[cfg(not(feature = "metrics"))]
+        None
+    }
+
+    /// The metrics as Prometheus text, for the dashboard's call rates.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub fn text(&self) -> Option<std::sync::Arc<dyn Fn() -> String + Send + Sync>> {
+        #[cfg(feature = "metrics")]
+        {
+            let metrics = self.metrics.clone();
+            Some(std::sync::Arc::new(move || metrics.encode()))
+        }
         #[cfg(not(feature = "metrics"))]
         None
     }
@@ -28,10 +42,10 @@ pub async fn listen(
     let Some(addr) = addr else { return Ok(None) };
     let metrics = erpc_telemetry::Metrics::new();
     *builder = std::mem::take(builder).observer(metrics.observer());
-    let server = erpc_telemetry::MetricsServer::bind(metrics, addr)
+    let server = erpc_telemetry::MetricsServer::bind(metrics.clone(), addr)
         .await
         .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
-    Ok(Some(Listening { server }))
+    Ok(Some(Listening { server, metrics }))
 }
 
 /// Built without the `metrics` feature: asking for metrics is an error that says so.

@@ -186,6 +186,12 @@ impl CenterImpl {
         Ok(CenterImpl::with_backend(Arc::new(etcd), &config))
     }
 
+    /// The backend the center hands its calls to (the dashboard reads through it).
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
     /// A center over any backend; `config`'s TTL bounds apply to registrations.
     pub fn with_backend(backend: Arc<dyn Backend>, config: &CenterConfig) -> CenterImpl {
         CenterImpl {

@@ -360,6 +360,29 @@ impl CenterState {
         (instances, self.revision)
     }
 
+    /// The registrations of `service` (`""`: of every service), by service and id, each
+    /// with how long its lease has left at `now` (zero once expired and not yet swept), and
+    /// the revision they are current at: what a dashboard shows besides the instances.
+    pub fn registrations(
+        &self,
+        service: &str,
+        now: Instant,
+    ) -> (Vec<(Registration, Duration)>, u64) {
+        let registrations = self
+            .instances
+            .range((service.to_owned(), String::new())..)
+            .take_while(|((s, _), _)| service.is_empty() || s == service)
+            .map(|(_, reg)| {
+                let left = self
+                    .leases
+                    .get(&reg.lease)
+                    .map_or(Duration::ZERO, |l| l.expires.saturating_duration_since(now));
+                (reg.clone(), left)
+            })
+            .collect();
+        (registrations, self.revision)
+    }
+
     /// Set config `key`.
     pub fn config_set(&mut self, key: String, value: String) -> (Event, Record) {
         self.config.insert(key.clone(), value.clone());
@@ -481,6 +504,25 @@ mod tests {
         let all = r.discover("", &Filter::default()).0;
         assert_eq!(all, vec![inst("a", "1"), inst("b", "1"), inst("b", "2")]);
         assert_eq!(r.discover("b", &Filter::default()).0.len(), 2);
+    }
+
+    #[test]
+    fn registrations_carry_their_lease_and_the_time_it_has_left() {
+        let mut r = CenterState::default();
+        let now = Instant::now();
+        let (lease, _, _) = r.register(inst("a", "1"), TTL, now);
+        r.register(inst("b", "1"), TTL, now);
+        let (regs, revision) = r.registrations("a", now + Duration::from_secs(4));
+        assert_eq!(revision, 2);
+        assert_eq!(regs.len(), 1);
+        assert_eq!((regs[0].0.lease, regs[0].0.ttl), (lease, TTL));
+        assert_eq!(regs[0].1, Duration::from_secs(6));
+        let (all, _) = r.registrations("", now + Duration::from_secs(11));
+        assert_eq!(all.len(), 2);
+        assert!(
+            all.iter().all(|(_, left)| left.is_zero()),
+            "expired, not yet swept"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn config(yaml: &str) -> tempfile::NamedTempFile {
 async fn options_come_from_the_file_and_flags_win() {
     let data = tempfile::tempdir().expect("tmp");
     let file = config(&format!(
-        "center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  data_dir: {}\n  metrics_listen: 127.0.0.1:0\n  min_ttl: 2s\n",
+        "center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  data_dir: {}\n  metrics_listen: 127.0.0.1:0\n  http: 127.0.0.1:0\n  min_ttl: 2s\n",
         data.path().display()
     ));
     // `--history` on the command line wins over the file's (default) history.
@@ -33,7 +33,7 @@ async fn options_come_from_the_file_and_flags_win() {
         .expect("starts");
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
     let mut got = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await
             .expect("in time")
@@ -47,6 +47,11 @@ async fn options_come_from_the_file_and_flags_win() {
     );
     assert!(
         got[1].starts_with("erpc-center metrics on http://127.0.0.1:"),
+        "{got:?}"
+    );
+    // The file's dashboard address was used.
+    assert!(
+        got[2].starts_with("erpc-center dashboard on http://127.0.0.1:"),
         "{got:?}"
     );
     // The file's data_dir was used.

@@ -38,6 +38,8 @@ pub struct CenterSettings {
     /// `60s`.
     #[serde(with = "humantime_serde")]
     pub remote_stale_after: Duration,
+    /// Serve the web dashboard at `http://ADDR/` (CENTER.md, "Dashboard"). Default off.
+    pub http: Option<String>,
 }
 
 impl Default for CenterSettings {
@@ -54,6 +56,7 @@ impl Default for CenterSettings {
             dc: None,
             follow: Vec::new(),
             remote_stale_after: Duration::from_secs(60),
+            http: None,
         }
     }
 }

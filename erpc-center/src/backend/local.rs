@@ -11,7 +11,7 @@ use erpc_core::{ServerStream, Status};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::{Backend, Scope};
+use super::{Backend, Registrations, Scope};
 use crate::model::{Change, Event, Filter, Instance, REMOTE_KEY};
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
 use crate::state::{CenterState, NotReplayable, Record};
@@ -353,5 +353,15 @@ impl Backend for Local {
             revision,
             epoch: registry.epoch(),
         })
+    }
+
+    async fn registrations(&self, service: &str) -> Result<Option<Registrations>, Status> {
+        let registry = self.inner.lock();
+        let (registrations, revision) = registry.registrations(service, Instant::now());
+        Ok(Some(Registrations {
+            registrations,
+            revision,
+            epoch: registry.epoch(),
+        }))
     }
 }

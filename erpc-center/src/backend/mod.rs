@@ -19,6 +19,7 @@ use erpc_core::{ServerStream, Status};
 
 use crate::model::{Change, Event, Filter, Instance};
 use crate::service::{ConfigListing, Lease, Listing};
+use crate::state::Registration;
 
 /// Which changes a watch follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,4 +73,23 @@ pub trait Backend: Send + Sync + 'static {
     async fn config_delete(&self, key: &str) -> Result<u64, Status>;
     /// Config entries under `prefix`.
     async fn config_get(&self, prefix: &str) -> Result<ConfigListing, Status>;
+    /// The registrations of `service` (`""`: every service) with their leases and the time
+    /// each has left, and the revision and epoch they are current at — `None` from a
+    /// backend that does not keep leases of its own (etcd's are etcd's). What the dashboard
+    /// shows; by default `None`.
+    async fn registrations(&self, service: &str) -> Result<Option<Registrations>, Status> {
+        let _ = service;
+        Ok(None)
+    }
+}
+
+/// Registrations with their leases ([`Backend::registrations`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registrations {
+    /// Each registration and how long its lease has left (zero: expired, not yet removed).
+    pub registrations: Vec<(Registration, Duration)>,
+    /// The revision they are current at.
+    pub revision: u64,
+    /// Which history `revision` belongs to.
+    pub epoch: u64,
 }
