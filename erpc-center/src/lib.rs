@@ -47,6 +47,8 @@
 
 pub mod auth;
 pub mod backend;
+#[cfg(feature = "config")]
+pub mod config_client;
 pub mod federation;
 pub mod model;
 pub mod registries;

@@ -28,11 +28,20 @@
 
 #![warn(missing_docs)]
 
+mod auth;
+mod balancer;
+mod breaker;
 mod center;
 mod client;
+mod client_governance;
 mod common;
+mod discovery;
 mod error;
+mod fail_mode;
+mod per_method;
+mod rate;
 mod server;
+mod server_governance;
 mod telemetry;
 mod tls;
 
@@ -41,11 +50,23 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use auth::{
+    AclSettings, AuthSettings, BearerSettings, EffectName, JwtAlg, JwtKeySettings, JwtSettings,
+    RuleSettings,
+};
+pub use balancer::{BalancerSettings, NearestSettings};
+pub use breaker::{BreakerSpec, BreakersSettings, TripSettings};
 pub use center::CenterSettings;
-pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings};
+pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
+pub use client_governance::ClientGovernance;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
+pub use discovery::DiscoverySettings;
 pub use error::ConfigError;
-pub use server::{ServerSettings, ServerTlsSettings};
+pub use fail_mode::{DelaySettings, FailModeSettings, RetryBackoffSettings, RetryBudgetSettings};
+pub use per_method::PerMethodSettings;
+pub use rate::RateSettings;
+pub use server::{AdaptiveLimitSettings, ServerSettings, ServerTlsSettings, WorkersSettings};
+pub use server_governance::ServerGovernance;
 pub use telemetry::{
     LogFilesSettings, LogFormatName, LoggingSettings, MetricsSettings, RotationName,
     TelemetrySettings, TracingSettings,
