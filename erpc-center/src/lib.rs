@@ -50,6 +50,8 @@ pub mod backend;
 #[cfg(feature = "config")]
 pub mod config_client;
 pub mod federation;
+#[cfg(feature = "config")]
+pub mod live_config;
 pub mod model;
 pub mod registries;
 pub mod service;

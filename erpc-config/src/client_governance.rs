@@ -14,7 +14,7 @@ use crate::error::ConfigError;
 
 /// The layers a client's settings configure, built: clones share their state, so keep one
 /// to read a breaker's state or to change a rate while the client runs
-/// ([`ClientRateLimit::set_rates`](erpc_core::client::ClientRateLimit)). `None`: not set.
+/// ([`ClientRateLimit::set_rates`](erpc_core::client::ClientRateLimit::set_rates)). `None`: not set.
 #[derive(Clone, Default)]
 pub struct ClientGovernance {
     /// `max_in_flight` (outermost: one slot per call, across its retries).

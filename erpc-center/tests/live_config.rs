@@ -1,0 +1,188 @@
+//! Live config from a real center: a rate limit changed in the center is enforced by the
+//! running server and client without a restart; a bad value is refused, logged, and the
+//! rate in force stays.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use erpc_center::live_config::{self, LiveTargets};
+use erpc_center::store::memory::MemoryStore;
+use erpc_center::{CenterClient, CenterConfig, CenterImpl, CenterRegistry, CenterServer};
+use erpc_core::{Code, ServerHandle, Status};
+use support::{Named, WhoamiClient, WhoamiServer};
+
+async fn center() -> ServerHandle {
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).unwrap();
+    erpc_core::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap()
+}
+
+/// Log lines written while the test runs.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The first refusal of a few quick calls, polling until `until` says it is the one
+/// expected (the change reached the layer) or 10 s pass.
+async fn refusal_when(client: &WhoamiClient, until: impl Fn(&Status) -> bool) -> Status {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        for _ in 0..4 {
+            if let Err(refused) = client.name().await {
+                if until(&refused) {
+                    return refused;
+                }
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the live change never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_log(logs: &Logs, needle: &str) {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !logs.text().contains(needle) {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "no log line with {needle:?}; logs:\n{}",
+            logs.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    );
+    let center = center().await;
+    let center_addr = center.local_addr().to_string();
+    let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
+
+    // A server and a client from a file, both with generous limits.
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "server:\n  rate_limit: {default: {rate: 10000}}\nclient:\n  rate_limit: {default: {rate: 10000}}\n",
+    )
+    .unwrap();
+    let settings = erpc_config::load_with_env(file.path(), Vec::new()).unwrap();
+    let server_gov = settings.server.governance().unwrap();
+    let server = server_gov
+        .apply(settings.server.plain_builder().unwrap())
+        .add_service(WhoamiServer::new(Named("a".into())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let client_gov = settings.client.governance().unwrap();
+    let client = WhoamiClient::new(
+        client_gov
+            .apply(settings.client.plain_builder().unwrap())
+            .connect(server.local_addr().to_string())
+            .await
+            .unwrap(),
+    );
+    for _ in 0..20 {
+        client.name().await.expect("far below the rate");
+    }
+
+    let registry = CenterRegistry::new([center_addr.as_str()]).unwrap();
+    let targets = LiveTargets {
+        client: Some(client_gov),
+        server: Some(server_gov),
+    };
+    let follow = live_config::follow(&registry, "Whoami", targets)
+        .await
+        .unwrap();
+    let key = |name: &str| format!("{}{name}", live_config::prefix("Whoami"));
+
+    // The server's rate drops to 1/s (burst 2): it refuses within a few calls.
+    admin
+        .config_set(
+            key("server.rate_limit"),
+            "{default: {rate: 1, burst: 2}}".into(),
+        )
+        .await
+        .unwrap();
+    let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("1 calls/s (burst 2)"),
+        "{refused:?}"
+    );
+    wait_for_log(&logs, "live config applied to the server's rate limits").await;
+
+    // A bad value: refused, logged with its key and what was expected; 1/s stays.
+    admin
+        .config_set(key("server.rate_limit"), "{default: {rate: 0}}".into())
+        .await
+        .unwrap();
+    wait_for_log(&logs, "live config refused").await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("live config refused"))
+        .unwrap();
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("server.rate_limit.default.rate"), "{line}");
+    assert!(line.contains("at least 1"), "{line}");
+    let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
+    assert!(
+        refused.message().contains("1 calls/s (burst 2)"),
+        "the old rate stays: {refused:?}"
+    );
+
+    // The server's limit lifted, the client's own drops to 1/s: its refusals are its own.
+    admin
+        .config_set(key("server.rate_limit"), "{default: null}".into())
+        .await
+        .unwrap();
+    admin
+        .config_set(
+            key("client.rate_limit"),
+            "{methods: {Whoami: {rate: 1, burst: 1}}}".into(),
+        )
+        .await
+        .unwrap();
+    let refused = refusal_when(&client, |s| s.message().contains("client: rate limit")).await;
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("1 calls/s (burst 1)"),
+        "{refused:?}"
+    );
+
+    follow.abort();
+    server.shutdown().await;
+    center.shutdown().await;
+}
