@@ -350,3 +350,51 @@ impl JwtSettings {
         Ok(jwt)
     }
 }
+
+/// `client.credentials: {token_file: PATH}` — a bearer token sent on every call, read from a
+/// file (its whole text, trimmed): read when the client is built (a missing or empty file
+/// is an error then), and again after a call is refused `unauthenticated`, so a rotated
+/// token is picked up without a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsSettings {
+    /// The token file.
+    pub token_file: PathBuf,
+}
+
+impl CredentialsSettings {
+    /// Whether the token file holds a token now.
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] naming `key` and the file when it cannot be read or is empty.
+    pub fn check_file(&self, key: &str) -> Result<(), ConfigError> {
+        read_token(&self.token_file)
+            .map(drop)
+            .map_err(|reason| file_error(&self.token_file, None, key, reason))
+    }
+
+    /// The `Credentials` middleware these settings describe: the file is read for the first
+    /// call and after each `unauthenticated` answer; while it cannot be read, calls fail
+    /// `unauthenticated` naming it.
+    pub fn credentials(&self) -> erpc_core::auth::Credentials {
+        let path = self.token_file.clone();
+        erpc_core::auth::Credentials::new(move || {
+            // A small local file, read once per refresh (not per call).
+            let token = read_token(&path)
+                .map(|t| erpc_core::auth::Token::new(t, None))
+                .map_err(erpc_core::Status::unauthenticated);
+            std::future::ready(token)
+        })
+    }
+}
+
+/// A token file's token, or why there is none.
+fn read_token(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot be read: {e}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(format!("{}: holds no token", path.display()));
+    }
+    Ok(token.to_owned())
+}

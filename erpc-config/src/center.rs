@@ -38,6 +38,12 @@ pub struct CenterSettings {
     /// `60s`.
     #[serde(with = "humantime_serde")]
     pub remote_stale_after: Duration,
+    /// Require `authorization: Bearer <token>` on registrations, lease calls and config
+    /// writes, the token read from this file (its first line). Default none: open.
+    pub token_file: Option<PathBuf>,
+    /// Require the token on reads too (discover, watch, config_get, config_watch); needs
+    /// `token_file`. Default false.
+    pub protect_reads: bool,
 }
 
 impl Default for CenterSettings {
@@ -54,6 +60,8 @@ impl Default for CenterSettings {
             dc: None,
             follow: Vec::new(),
             remote_stale_after: Duration::from_secs(60),
+            token_file: None,
+            protect_reads: false,
         }
     }
 }
@@ -80,6 +88,10 @@ impl CenterSettings {
             return Err((
                 "center.dc".into(),
                 "is empty: name the data center, or leave it null".into(),
+        if self.protect_reads && self.token_file.is_none() {
+            return Err((
+                "center.protect_reads".into(),
+                "needs token_file: the token reads would require".into(),
             ));
         }
         if self.min_ttl > self.max_ttl {

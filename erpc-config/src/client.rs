@@ -6,6 +6,7 @@ use std::time::Duration;
 use erpc_core::{ClientBuilder, ClientConfig};
 use serde::Deserialize;
 
+use crate::auth::CredentialsSettings;
 use crate::balancer::BalancerSettings;
 use crate::breaker::BreakersSettings;
 use crate::common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings, check_window};
@@ -76,6 +77,8 @@ pub struct ClientSettings {
     pub rate_limit: PerMethodSettings<Option<RateSettings>>,
     /// A cap on this client's calls in flight. Default none.
     pub max_in_flight: Option<InFlightSettings>,
+    /// A bearer token sent on every call, from a file. Default none.
+    pub credentials: Option<CredentialsSettings>,
 }
 
 /// `client.max_in_flight:` — at most `limit` calls in flight; over it a call waits up to
@@ -155,6 +158,7 @@ impl Default for ClientSettings {
             breaker: BreakersSettings::default(),
             rate_limit: PerMethodSettings::default(),
             max_in_flight: None,
+            credentials: None,
         }
     }
 }

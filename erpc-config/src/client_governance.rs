@@ -9,6 +9,7 @@ use erpc_core::client::{ClientConcurrencyLimit, FailModes, InstanceBreakers, Met
 use erpc_core::discovery::{Discover, StaticList};
 use erpc_core::{Client, ClientBuilder, Status};
 
+use crate::auth::CredentialsSettings;
 use crate::client::ClientSettings;
 use crate::error::ConfigError;
 
@@ -28,6 +29,9 @@ pub struct ClientGovernance {
     pub rate_limit: Option<erpc_core::client::ClientRateLimit>,
     /// `breaker.instance` (an attempt layer: one breaker per instance).
     pub instance_breakers: Option<InstanceBreakers>,
+    /// `credentials`: each [`ClientGovernance::apply`] adds its own `Credentials` (its own
+    /// token held) reading this file.
+    credentials: Option<CredentialsSettings>,
 }
 
 impl std::fmt::Debug for ClientGovernance {
@@ -39,6 +43,9 @@ impl std::fmt::Debug for ClientGovernance {
 impl ClientGovernance {
     /// `builder` with these layers, in the order above (the first outermost).
     pub fn apply(&self, mut builder: ClientBuilder) -> ClientBuilder {
+        if let Some(credentials) = &self.credentials {
+            builder = builder.middleware(credentials.credentials());
+        }
         if let Some(cap) = &self.max_in_flight {
             builder = builder.layer(cap.clone());
         }
@@ -152,6 +159,13 @@ impl ClientSettings {
                 .instance
                 .as_ref()
                 .map(|spec| InstanceBreakers::new(spec.settings())),
+            credentials: match &self.credentials {
+                Some(c) => {
+                    c.check_file(&format!("{at}.credentials.token_file"))?;
+                    Some(c.clone())
+                }
+                None => None,
+            },
         })
     }
 

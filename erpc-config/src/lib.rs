@@ -60,8 +60,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use auth::{
-    AclSettings, AuthSettings, BearerSettings, EffectName, JwtAlg, JwtKeySettings, JwtSettings,
-    RuleSettings,
+    AclSettings, AuthSettings, BearerSettings, CredentialsSettings, EffectName, JwtAlg,
+    JwtKeySettings, JwtSettings, RuleSettings,
 };
 pub use balancer::{BalancerSettings, NearestSettings};
 pub use breaker::{BreakerSpec, BreakersSettings, TripSettings};

@@ -306,7 +306,7 @@ async fn a_breaker_from_the_file_opens_after_n_failures() {
 }
 
 #[tokio::test]
-async fn auth_from_the_file_requires_a_listed_token_and_applies_the_acl() {
+async fn auth_from_the_file_requires_a_listed_token_sent_from_a_token_file_and_applies_the_acl() {
     let tokens = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(
         tokens.path(),
@@ -322,12 +322,23 @@ async fn auth_from_the_file_requires_a_listed_token_and_applies_the_acl() {
     let anonymous = EchoClient::new(erpc_core::Client::connect(addr.as_str()).await.expect("c"));
     let refused = anonymous.say("x".into()).await.expect_err("no token");
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    // Each client's token from its own file, as `client.credentials` says.
+    let token_files = std::cell::RefCell::new(Vec::new());
     let as_of = |token: &str| {
-        erpc_core::Client::builder()
-            .middleware(erpc_core::auth::Credentials::bearer(token))
-            .build(addr.as_str())
-            .map(EchoClient::new)
-            .expect("client")
+        let file = tempfile::NamedTempFile::new().expect("tmp");
+        std::fs::write(file.path(), format!("{token}\n")).expect("written");
+        let s = loaded(&format!(
+            "client:\n  target: \"{addr}\"\n  credentials: {{token_file: \"{}\"}}\n",
+            file.path().display()
+        ));
+        token_files.borrow_mut().push(file);
+        EchoClient::new(
+            s.client
+                .builder()
+                .expect("builder")
+                .build(addr.as_str())
+                .expect("client"),
+        )
     };
     let web = as_of("web-token-0123456789abcdef0123456");
     assert_eq!(web.say("hi".into()).await.expect("web may say"), "hi");
@@ -358,5 +369,18 @@ fn a_bad_tokens_file_is_named_with_its_line() {
     assert!(
         text.contains(&format!("{}:2", tokens.path().display())),
         "names the file and line: {text}"
+    );
+}
+
+#[test]
+fn an_empty_map_turns_a_setting_on_with_its_defaults() {
+    let s = loaded("server:\n  adaptive_limit: {}\nclient:\n  breaker:\n    instance: {}\n");
+    assert_eq!(
+        s.server.adaptive_limit,
+        Some(erpc_config::AdaptiveLimitSettings::default())
+    );
+    assert_eq!(
+        s.client.breaker.instance,
+        Some(erpc_config::BreakerSpec::default())
     );
 }
