@@ -14,6 +14,35 @@ fn config(yaml: &str) -> tempfile::NamedTempFile {
     file
 }
 
+/// `erpc-center --config FILE ARGS…` running (killed when dropped), and its first `lines`
+/// lines of output.
+async fn started(
+    file: &tempfile::NamedTempFile,
+    args: &[&str],
+    lines: usize,
+) -> (tokio::process::Child, Vec<String>) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .arg("--config")
+        .arg(file.path())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starts");
+    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut got = Vec::new();
+    for _ in 0..lines {
+        let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+            .await
+            .expect("in time")
+            .expect("readable")
+            .expect("a line");
+        got.push(line);
+    }
+    (child, got)
+}
+
 #[tokio::test]
 async fn options_come_from_the_file_and_flags_win() {
     let data = tempfile::tempdir().expect("tmp");
@@ -22,25 +51,7 @@ async fn options_come_from_the_file_and_flags_win() {
         data.path().display()
     ));
     // `--history` on the command line wins over the file's (default) history.
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
-        .arg("--config")
-        .arg(file.path())
-        .args(["--history", "5"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut got = Vec::new();
-    for _ in 0..2 {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("in time")
-            .expect("readable")
-            .expect("a line");
-        got.push(line);
-    }
+    let (_child, got) = started(&file, &["--history", "5"], 2).await;
     assert!(
         got[0].starts_with("erpc-center listening on tcp://127.0.0.1:"),
         "{got:?}"
@@ -92,21 +103,8 @@ async fn the_file_s_token_file_protects_writes() {
         "center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  store: memory\n  token_file: \"{}\"\n",
         token.path().display()
     ));
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
-        .arg("--config")
-        .arg(file.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("in time")
-        .expect("readable")
-        .expect("a line");
-    let addr = line
+    let (_child, got) = started(&file, &[], 1).await;
+    let addr = got[0]
         .trim_start_matches("erpc-center listening on ")
         .to_owned();
     let anonymous =

@@ -186,3 +186,102 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     server.shutdown().await;
     center.shutdown().await;
 }
+
+#[erpc_macros::service(crate = "erpc_core")]
+trait Flaky {
+    async fn fail(&self) -> Result<(), Status>;
+}
+
+struct Failing(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Flaky for Failing {
+    async fn fail(&self) -> Result<(), Status> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(Status::internal("always"))
+    }
+}
+
+#[tokio::test]
+async fn breaker_settings_change_live_keeping_the_program_running() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = erpc_core::Server::builder()
+        .add_service(FlakyServer::new(Failing(reached.clone())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    // A method breaker that would take 100 failures in a row to open.
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "client:\n  target: \"{}\"\n  breaker:\n    method: {{methods: {{Flaky: {{trip: {{consecutive: 100}}, failures: [internal]}}}}}}\n",
+            server.local_addr()
+        ),
+    )
+    .unwrap();
+    let settings = erpc_config::load_with_env(file.path(), Vec::new()).unwrap();
+    let governance = settings.client.governance().unwrap();
+    let client = FlakyClient::new(
+        governance
+            .apply(settings.client.plain_builder().unwrap())
+            .connect(server.local_addr().to_string())
+            .await
+            .unwrap(),
+    );
+    for _ in 0..3 {
+        assert_eq!(client.fail().await.unwrap_err().code(), Code::Internal);
+    }
+    // Any followed map will do (the center's is tested above): a watch channel here.
+    let prefix = live_config::prefix("Flaky");
+    let (config, followed) =
+        tokio::sync::watch::channel(Arc::new(std::collections::BTreeMap::<String, String>::new()));
+    let targets = LiveTargets {
+        client: Some(governance),
+        server: None,
+    };
+    let follow = live_config::follow_map(followed, prefix.clone(), targets);
+    let set = |entries: &[(&str, &str)]| {
+        let map = entries
+            .iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
+            .collect();
+        config.send(Arc::new(map)).unwrap();
+    };
+    // The server side is not followed, and the instance breaker was never built: both are
+    // refused with a warning, not ignored.
+    set(&[
+        ("server.rate_limit", "{default: {rate: 5}}"),
+        ("client.breaker.instance", "{trip: {consecutive: 1}}"),
+    ]);
+    wait_for_log(&logs, "no server rate limit to change").await;
+    wait_for_log(&logs, "no instance breaker to change").await;
+    // Two failures in a row now open it; the breaker's state (3 failures) is kept.
+    set(&[(
+        "client.breaker.method",
+        "{methods: {Flaky: {trip: {consecutive: 2}, open_timeout: 1m, failures: [internal]}}}",
+    )]);
+    wait_for_log(&logs, "live config applied to the method breakers").await;
+    let before = reached.load(std::sync::atomic::Ordering::SeqCst);
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(client.fail().await.unwrap_err());
+    }
+    assert_eq!(outcomes[0].code(), Code::Internal, "{outcomes:?}");
+    let open = &outcomes[2];
+    assert_eq!(open.code(), Code::Unavailable, "{outcomes:?}");
+    assert!(open.message().contains("circuit breaker open"), "{open:?}");
+    assert!(
+        reached.load(std::sync::atomic::Ordering::SeqCst) - before < 3,
+        "an open breaker sends nothing"
+    );
+    follow.abort();
+    server.shutdown().await;
+}
