@@ -10,12 +10,12 @@
 //! | `erpc/config/<service>/server.rate_limit` | as `client.rate_limit` | `RateLimit::set_rates` |
 //! | `erpc/config/<service>/client.breaker.instance` | `{trip: {consecutive: 3}, open_timeout: 10s}` | `InstanceBreakers::set_settings` |
 //! | `erpc/config/<service>/client.breaker.method` | `{methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` | `MethodBreakers::set_settings` |
+//! | `erpc/config/<service>/server.weight` | `40` | the weight the server registers with (`ServerHandle::weights`) |
 //! | `erpc/config/<service>/log_filter` | `info,erpc_core=debug` | erpc-telemetry's `LogGuard::follow_filter` (not this module) |
 //!
 //! A setting changes only a layer the program built: the file (or code) must configure a
 //! rate limit or breaker for it to be changed live — a generous default is enough. A key
-//! deleted from the center leaves the setting in force as it is. Instance weights change
-//! live through the registry itself (a re-registration), not here.
+//! deleted from the center leaves the setting in force as it is.
 //!
 //! ```no_run
 //! # async fn run(registry: erpc_center::CenterRegistry) -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +53,8 @@ pub struct LiveTargets {
     pub client: Option<ClientGovernance>,
     /// The server's hooks.
     pub server: Option<ServerGovernance>,
+    /// The server's registrations (`ServerHandle::weights`), for `server.weight`.
+    pub weights: Option<erpc_core::server::Weights>,
 }
 
 /// Follow `service`'s live settings in the centers of `registry` (see the module docs)
@@ -90,7 +92,7 @@ pub fn follow_map(
                     continue;
                 }
                 seen.insert(full.clone(), value.clone());
-                match apply(&targets, name, value, full) {
+                match apply(&targets, name, value, full).await {
                     Ok(what) => {
                         tracing::info!(key = %full, value = %value, "live config applied to {what}")
                     }
@@ -111,7 +113,7 @@ pub fn follow_map(
 
 /// Parse `value` as the setting `name` and hand it to its layer: what was changed, or why
 /// not.
-fn apply(
+async fn apply(
     targets: &LiveTargets,
     name: &str,
     value: &str,
@@ -152,6 +154,14 @@ fn apply(
                 .ok_or_else(|| missing("method breaker"))?;
             layer.set_settings(settings);
             Ok("the method breakers")
+        }
+        LiveValue::Weight(weight) => {
+            let weights = targets
+                .weights
+                .as_ref()
+                .ok_or_else(|| missing("server registration"))?;
+            weights.set(weight).await.map_err(|s| s.to_string())?;
+            Ok("the server's registered weight")
         }
     }
 }

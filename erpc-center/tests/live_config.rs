@@ -121,6 +121,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     let targets = LiveTargets {
         client: Some(client_gov),
         server: Some(server_gov),
+        weights: None,
     };
     let follow = live_config::follow(&registry, "Whoami", targets)
         .await
@@ -246,6 +247,7 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
     let targets = LiveTargets {
         client: Some(governance),
         server: None,
+        weights: None,
     };
     let follow = live_config::follow_map(followed, prefix.clone(), targets);
     let set = |entries: &[(&str, &str)]| {
@@ -284,4 +286,49 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
     );
     follow.abort();
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_s_registered_weight_changes_live() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let center = center().await;
+    let center_addr = center.local_addr().to_string();
+    let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
+    let registry = CenterRegistry::new([center_addr.as_str()]).unwrap();
+    let server = support::provider(Arc::new(registry.clone()), "a").await;
+    let mut list = support::subscribe(&registry).await;
+    let weight_is =
+        |w: u32| move |l: &erpc_core::discovery::Endpoints| l.len() == 1 && l[0].weight == w;
+    tokio::time::timeout(Duration::from_secs(10), list.wait_for(weight_is(100)))
+        .await
+        .expect("registered with the default weight")
+        .unwrap();
+    let targets = LiveTargets {
+        weights: Some(server.weights()),
+        ..LiveTargets::default()
+    };
+    let follow = live_config::follow(&registry, "Whoami", targets)
+        .await
+        .unwrap();
+    let key = format!("{}server.weight", live_config::prefix("Whoami"));
+    admin.config_set(key.clone(), "7".into()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), list.wait_for(weight_is(7)))
+        .await
+        .expect("clients see the new weight")
+        .unwrap();
+    // A weight that is not one is refused; 7 stays.
+    admin.config_set(key, "heavy".into()).await.unwrap();
+    wait_for_log(&logs, "live config refused").await;
+    assert!(logs.text().contains("whole number"), "{}", logs.text());
+    assert_eq!(list.borrow()[0].weight, 7);
+    follow.abort();
+    server.shutdown().await;
+    center.shutdown().await;
 }

@@ -9,6 +9,7 @@
 //! | `server.rate_limit` | as `client.rate_limit` |
 //! | `client.breaker.instance` | `{trip: {consecutive: 5}, open_timeout: 5s, ...}` |
 //! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` |
+//! | `server.weight` | a whole number, 0 to 4294967295: the weight the server registers with |
 
 use std::path::PathBuf;
 
@@ -18,11 +19,12 @@ use erpc_core::per_method::PerMethod;
 use crate::error::ConfigError;
 
 /// The keys a live configuration may set (see the module docs).
-pub const LIVE_KEYS: [&str; 4] = [
+pub const LIVE_KEYS: [&str; 5] = [
     "client.rate_limit",
     "server.rate_limit",
     "client.breaker.instance",
     "client.breaker.method",
+    "server.weight",
 ];
 
 /// A live setting's new value, parsed and checked, ready for the layer's `set_*` method.
@@ -38,6 +40,8 @@ pub enum LiveValue {
     InstanceBreaker(BreakerSettings),
     /// For `MethodBreakers::set_settings`.
     MethodBreakers(PerMethod<Option<BreakerSettings>>),
+    /// For `Weights::set` (`ServerHandle::weights`).
+    Weight(u32),
 }
 
 /// Parse `value` (YAML or JSON) as the setting `key` (one of [`LIVE_KEYS`]); `origin` names
@@ -61,6 +65,19 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
             "not a live setting; expected one of {}",
             LIVE_KEYS.join(" ")
         )));
+    }
+    if key == "server.weight" {
+        // Not a file's key (a server's registration is made in code): a bare number.
+        return value
+            .trim()
+            .parse::<u32>()
+            .map(LiveValue::Weight)
+            .map_err(|e| {
+                unknown(format!(
+                    "expected a whole number of 0 to 4294967295, found {:?}: {e}",
+                    value.trim()
+                ))
+            });
     }
     // The value nested under its key's path, as in a file, so that it is read and checked
     // by the same code and its errors name the same keys.
@@ -159,6 +176,12 @@ mod tests {
             text.starts_with("erpc/config/Kv/client.breaker.instance:2:"),
             "{text}"
         );
+        assert!(matches!(
+            parse_live("server.weight", " 40\n", "k"),
+            Ok(LiveValue::Weight(40))
+        ));
+        let e = parse_live("server.weight", "-1", "k").expect_err("negative");
+        assert!(e.to_string().contains("whole number"), "{e}");
         let e = parse_live("client.timeout", "1s", "k").expect_err("not live");
         assert!(e.to_string().contains("client.rate_limit"), "{e}");
     }
