@@ -16,6 +16,10 @@ pub struct DiscoverySettings {
     /// Registry centers' addresses (`tcp://center:7070`), tried in turn.
     #[serde(default)]
     pub centers: Vec<String>,
+    /// The centers' token (for centers that protect reads), read from this file's first
+    /// line. Default none.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
     /// Only instances of this group. Default: any.
     #[serde(default)]
     pub group: Option<String>,
@@ -38,6 +42,9 @@ impl DiscoverySettings {
                 "expected exactly one of instances (a fixed list) or centers (registry centers)"
                     .into(),
             ));
+        }
+        if self.token_file.is_some() && self.centers.is_empty() {
+            return Err((format!("{at}.token_file"), "goes with centers".into()));
         }
         for (key, list) in [("instances", &self.instances), ("centers", &self.centers)] {
             for addr in list {

@@ -178,7 +178,7 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
 
 /// The names each enum of the settings is written as, for the `config` crate's "enum X does
 /// not have variant constructor y", which does not list them.
-const VARIANTS: [(&str, &str); 4] = [
+const VARIANTS: [(&str, &str); 5] = [
     (
         "BalancerSettings",
         "round_robin weighted random least_outstanding p2c consistent_hash network_quality nearest",
@@ -186,6 +186,7 @@ const VARIANTS: [(&str, &str); 4] = [
     ("FailModeSettings", "failfast failover failtry failbackup"),
     ("JwtAlg", "hs256 rs256 es256"),
     ("EffectName", "allow deny"),
+    ("HealthModeName", "mark deregister off"),
 ];
 
 /// `message` saying what was expected when it is an unknown enum name.

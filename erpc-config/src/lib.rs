@@ -49,6 +49,7 @@ mod fail_mode;
 mod live;
 mod per_method;
 mod rate;
+mod registration;
 mod server;
 mod server_governance;
 mod telemetry;
@@ -75,6 +76,7 @@ pub use fail_mode::{DelaySettings, FailModeSettings, RetryBackoffSettings, Retry
 pub use live::{LIVE_KEYS, LiveValue, parse_live};
 pub use per_method::PerMethodSettings;
 pub use rate::RateSettings;
+pub use registration::{HealthModeName, RegistrationSettings};
 pub use server::{AdaptiveLimitSettings, ServerSettings, ServerTlsSettings, WorkersSettings};
 pub use server_governance::ServerGovernance;
 pub use telemetry::{

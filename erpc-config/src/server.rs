@@ -11,6 +11,7 @@ use crate::common::{CompressionName, HeartbeatSettings, LimitsSettings, check_wi
 use crate::error::ConfigError;
 use crate::per_method::PerMethodSettings;
 use crate::rate::RateSettings;
+use crate::registration::RegistrationSettings;
 
 /// A server's settings: every field of `erpc_core::ServerConfig`, the addresses to serve on
 /// and TLS files. Every field has the default `ServerConfig` has; durations are written as
@@ -80,6 +81,9 @@ pub struct ServerSettings {
     pub adaptive_limit: Option<AdaptiveLimitSettings>,
     /// Authentication and ACL.
     pub auth: AuthSettings,
+    /// Register every service with registry centers (erpc-center's
+    /// `config_client::register`). Default none.
+    pub registration: Option<RegistrationSettings>,
 }
 
 /// `server.workers:`.
@@ -169,6 +173,7 @@ impl Default for ServerSettings {
             method_concurrency: PerMethodSettings::default(),
             adaptive_limit: None,
             auth: AuthSettings::default(),
+            registration: None,
         }
     }
 }

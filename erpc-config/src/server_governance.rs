@@ -92,6 +92,9 @@ impl ServerGovernance {
             if let Some(threshold) = settings.slow_call_log {
                 builder = builder.slow_call_log(threshold);
             }
+            if let Some(registration) = &settings.registration {
+                builder = builder.health_in_registry(registration.health_mode());
+            }
         }
         builder
     }
@@ -161,6 +164,9 @@ impl ServerSettings {
                     "window, window_calls and probe_every must be above zero".into(),
                 ));
             }
+        }
+        if let Some(registration) = &self.registration {
+            registration.check("server.registration")?;
         }
         self.auth.check("server.auth")
     }

@@ -196,6 +196,18 @@ fn bad_governance_values_are_named_with_their_line() {
     );
     assert_eq!(key, "server.auth.acl.rules.default", "{message}");
     assert!(message.contains("CIDR"), "{message}");
+    let (key, line, message) = error_of(
+        "server:\n  registration:\n    centers: []\n    weight: 5\n",
+        no_env(),
+    );
+    assert_eq!(key, "server.registration.centers", "{message}");
+    assert_eq!(line, Some(3), "{message}");
+    let (key, _, message) = error_of(
+        "server:\n  registration: {centers: [\"tcp://c:1\"], health: sometimes}\n",
+        no_env(),
+    );
+    assert_eq!(key, "server.registration.health", "{message}");
+    assert!(message.contains("deregister"), "lists the modes: {message}");
 }
 
 #[tokio::test]
