@@ -43,6 +43,26 @@ impl Write for Logs {
     }
 }
 
+/// This thread's log lines (INFO and up) captured until the guard is dropped.
+fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    );
+    (logs, guard)
+}
+
+/// Set `erpc/config/Whoami/<name>` to `value` in the center.
+async fn set(admin: &CenterClient, name: &str, value: &str) {
+    let key = format!("{}{name}", live_config::prefix("Whoami"));
+    admin.config_set(key, value.into()).await.unwrap();
+}
+
 /// The first refusal of a few quick calls, polling until `until` says it is the one
 /// expected (the change reached the layer) or 10 s pass.
 async fn refusal_when(client: &WhoamiClient, until: impl Fn(&Status) -> bool) -> Status {
@@ -77,15 +97,7 @@ async fn wait_for_log(logs: &Logs, needle: &str) {
 
 #[tokio::test]
 async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let _log = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish(),
-    );
+    let (logs, _log) = capture_logs();
     let center = center().await;
     let center_addr = center.local_addr().to_string();
     let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
@@ -126,16 +138,13 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     let follow = live_config::follow(&registry, "Whoami", targets)
         .await
         .unwrap();
-    let key = |name: &str| format!("{}{name}", live_config::prefix("Whoami"));
-
     // The server's rate drops to 1/s (burst 2): it refuses within a few calls.
-    admin
-        .config_set(
-            key("server.rate_limit"),
-            "{default: {rate: 1, burst: 2}}".into(),
-        )
-        .await
-        .unwrap();
+    set(
+        &admin,
+        "server.rate_limit",
+        "{default: {rate: 1, burst: 2}}",
+    )
+    .await;
     let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(
@@ -145,10 +154,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     wait_for_log(&logs, "live config applied to the server's rate limits").await;
 
     // A bad value: refused, logged with its key and what was expected; 1/s stays.
-    admin
-        .config_set(key("server.rate_limit"), "{default: {rate: 0}}".into())
-        .await
-        .unwrap();
+    set(&admin, "server.rate_limit", "{default: {rate: 0}}").await;
     wait_for_log(&logs, "live config refused").await;
     let text = logs.text();
     let line = text
@@ -165,17 +171,13 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     );
 
     // The server's limit lifted, the client's own drops to 1/s: its refusals are its own.
-    admin
-        .config_set(key("server.rate_limit"), "{default: null}".into())
-        .await
-        .unwrap();
-    admin
-        .config_set(
-            key("client.rate_limit"),
-            "{methods: {Whoami: {rate: 1, burst: 1}}}".into(),
-        )
-        .await
-        .unwrap();
+    set(&admin, "server.rate_limit", "{default: null}").await;
+    set(
+        &admin,
+        "client.rate_limit",
+        "{methods: {Whoami: {rate: 1, burst: 1}}}",
+    )
+    .await;
     let refused = refusal_when(&client, |s| s.message().contains("client: rate limit")).await;
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(
@@ -204,14 +206,7 @@ impl Flaky for Failing {
 
 #[tokio::test]
 async fn breaker_settings_change_live_keeping_the_program_running() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let _log = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let (logs, _log) = capture_logs();
     let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let server = erpc_core::Server::builder()
         .add_service(FlakyServer::new(Failing(reached.clone())))
@@ -290,14 +285,7 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
 
 #[tokio::test]
 async fn a_server_s_registered_weight_changes_live() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let _log = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let (logs, _log) = capture_logs();
     let center = center().await;
     let center_addr = center.local_addr().to_string();
     let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
@@ -317,14 +305,13 @@ async fn a_server_s_registered_weight_changes_live() {
     let follow = live_config::follow(&registry, "Whoami", targets)
         .await
         .unwrap();
-    let key = format!("{}server.weight", live_config::prefix("Whoami"));
-    admin.config_set(key.clone(), "7".into()).await.unwrap();
+    set(&admin, "server.weight", "7").await;
     tokio::time::timeout(Duration::from_secs(10), list.wait_for(weight_is(7)))
         .await
         .expect("clients see the new weight")
         .unwrap();
     // A weight that is not one is refused; 7 stays.
-    admin.config_set(key, "heavy".into()).await.unwrap();
+    set(&admin, "server.weight", "heavy").await;
     wait_for_log(&logs, "live config refused").await;
     assert!(logs.text().contains("whole number"), "{}", logs.text());
     assert_eq!(list.borrow()[0].weight, 7);
