@@ -46,6 +46,10 @@ pub enum BalancerSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NearestSettings {
+    /// The client's data center (an instance's metadata `dc`, stamped by a federated
+    /// center): instances of other data centers are used only when none of its own can take
+    /// calls. Default none.
+    pub dc: Option<String>,
     /// The client's zone (an instance's metadata `zone`). Default none.
     pub zone: Option<String>,
     /// The client's region (metadata `region`). Default none.
@@ -64,6 +68,7 @@ pub struct NearestSettings {
 impl Default for NearestSettings {
     fn default() -> Self {
         NearestSettings {
+            dc: None,
             zone: None,
             region: None,
             latitude: None,
@@ -142,6 +147,7 @@ impl BalancerSettings {
             }
             BalancerSettings::Nearest(n) => Arc::new(
                 Nearest::new(Locality {
+                    dc: n.dc.clone(),
                     zone: n.zone.clone(),
                     region: n.region.clone(),
                     position: n.latitude.zip(n.longitude),

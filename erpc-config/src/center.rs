@@ -88,6 +88,8 @@ impl CenterSettings {
             return Err((
                 "center.dc".into(),
                 "is empty: name the data center, or leave it null".into(),
+            ));
+        }
         if self.protect_reads && self.token_file.is_none() {
             return Err((
                 "center.protect_reads".into(),
