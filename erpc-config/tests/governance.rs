@@ -62,7 +62,7 @@ fn every_governance_key_is_read() {
     let s = loaded(
         r#"
 client:
-  balancer: {nearest: {zone: eu-1a, region: eu, max_in_flight: 8}}
+  balancer: {nearest: {dc: dc1, zone: eu-1a, region: eu, max_in_flight: 8}}
   fail_mode:
     default: {failover: {retries: 2}}
     methods:
@@ -89,7 +89,7 @@ server:
     );
     let c = &s.client;
     assert!(
-        matches!(&c.balancer, BalancerSettings::Nearest(n) if n.zone.as_deref() == Some("eu-1a") && n.max_in_flight == 8)
+        matches!(&c.balancer, BalancerSettings::Nearest(n) if n.dc.as_deref() == Some("dc1") && n.zone.as_deref() == Some("eu-1a") && n.max_in_flight == 8)
     );
     assert_eq!(
         c.fail_mode.default,
