@@ -51,7 +51,11 @@ pub mod auth;
 pub mod backend;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
+#[cfg(feature = "config")]
+pub mod config_client;
 pub mod federation;
+#[cfg(feature = "config")]
+pub mod live_config;
 pub mod model;
 pub mod registries;
 pub mod service;

@@ -230,6 +230,13 @@ fn apply_file(
     if defaulted("remote_stale_after_ms") {
         args.remote_stale_after_ms = millis(file.remote_stale_after);
     }
+    // A token given as a flag or variable (either kind) wins over the file's token file.
+    if defaulted("token") && defaulted("token_file") && file.token_file.is_some() {
+        args.token_file = file.token_file;
+    }
+    if defaulted("protect_reads") && file.protect_reads {
+        args.protect_reads = true;
+    }
 }
 
 /// The center the arguments describe.

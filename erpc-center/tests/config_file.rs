@@ -14,6 +14,35 @@ fn config(yaml: &str) -> tempfile::NamedTempFile {
     file
 }
 
+/// `erpc-center --config FILE ARGS…` running (killed when dropped), and its first `lines`
+/// lines of output.
+async fn started(
+    file: &tempfile::NamedTempFile,
+    args: &[&str],
+    lines: usize,
+) -> (tokio::process::Child, Vec<String>) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .arg("--config")
+        .arg(file.path())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starts");
+    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut got = Vec::new();
+    for _ in 0..lines {
+        let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+            .await
+            .expect("in time")
+            .expect("readable")
+            .expect("a line");
+        got.push(line);
+    }
+    (child, got)
+}
+
 #[tokio::test]
 async fn options_come_from_the_file_and_flags_win() {
     let data = tempfile::tempdir().expect("tmp");
@@ -22,25 +51,7 @@ async fn options_come_from_the_file_and_flags_win() {
         data.path().display()
     ));
     // `--history` on the command line wins over the file's (default) history.
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
-        .arg("--config")
-        .arg(file.path())
-        .args(["--history", "5"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut got = Vec::new();
-    for _ in 0..3 {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("in time")
-            .expect("readable")
-            .expect("a line");
-        got.push(line);
-    }
+    let (_child, got) = started(&file, &["--history", "5"], 3).await;
     assert!(
         got[0].starts_with("erpc-center listening on tcp://127.0.0.1:"),
         "{got:?}"
@@ -87,4 +98,41 @@ async fn a_mistake_in_the_file_stops_the_center_naming_the_file_and_line() {
         stderr.contains(&format!("{}:3", file.path().display())) && stderr.contains("histroy"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_file_s_token_file_protects_writes() {
+    let token = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(token.path(), "center-token-0123456789abcdef0123\n").expect("written");
+    let file = config(&format!(
+        "center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  store: memory\n  token_file: \"{}\"\n",
+        token.path().display()
+    ));
+    let (_child, got) = started(&file, &[], 1).await;
+    let addr = got[0]
+        .trim_start_matches("erpc-center listening on ")
+        .to_owned();
+    let anonymous =
+        erpc_center::CenterClient::new(erpc_core::Client::new(addr.as_str()).expect("address"));
+    let refused = anonymous
+        .config_set("k".into(), "v".into())
+        .await
+        .expect_err("no token");
+    assert_eq!(
+        refused.code(),
+        erpc_core::Code::Unauthenticated,
+        "{refused:?}"
+    );
+    let with_token = erpc_center::CenterClient::new(
+        erpc_core::Client::builder()
+            .middleware(erpc_core::auth::Credentials::bearer(
+                "center-token-0123456789abcdef0123",
+            ))
+            .build(addr.as_str())
+            .expect("address"),
+    );
+    with_token
+        .config_set("k".into(), "v".into())
+        .await
+        .expect("the token from the file is accepted");
 }

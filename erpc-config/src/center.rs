@@ -40,6 +40,12 @@ pub struct CenterSettings {
     pub remote_stale_after: Duration,
     /// Serve the web dashboard at `http://ADDR/` (CENTER.md, "Dashboard"). Default off.
     pub http: Option<String>,
+    /// Require `authorization: Bearer <token>` on registrations, lease calls and config
+    /// writes, the token read from this file (its first line). Default none: open.
+    pub token_file: Option<PathBuf>,
+    /// Require the token on reads too (discover, watch, config_get, config_watch); needs
+    /// `token_file`. Default false.
+    pub protect_reads: bool,
 }
 
 impl Default for CenterSettings {
@@ -57,6 +63,8 @@ impl Default for CenterSettings {
             follow: Vec::new(),
             remote_stale_after: Duration::from_secs(60),
             http: None,
+            token_file: None,
+            protect_reads: false,
         }
     }
 }
@@ -83,6 +91,12 @@ impl CenterSettings {
             return Err((
                 "center.dc".into(),
                 "is empty: name the data center, or leave it null".into(),
+            ));
+        }
+        if self.protect_reads && self.token_file.is_none() {
+            return Err((
+                "center.protect_reads".into(),
+                "needs token_file: the token reads would require".into(),
             ));
         }
         if self.min_ttl > self.max_ttl {

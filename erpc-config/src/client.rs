@@ -6,8 +6,15 @@ use std::time::Duration;
 use erpc_core::{ClientBuilder, ClientConfig};
 use serde::Deserialize;
 
+use crate::auth::CredentialsSettings;
+use crate::balancer::BalancerSettings;
+use crate::breaker::BreakersSettings;
 use crate::common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings, check_window};
+use crate::discovery::DiscoverySettings;
 use crate::error::ConfigError;
+use crate::fail_mode::{FailModeSettings, RetryBackoffSettings, RetryBudgetSettings};
+use crate::per_method::PerMethodSettings;
+use crate::rate::RateSettings;
 
 /// A client's settings: every field of `erpc_core::ClientConfig` and the address it calls.
 /// Every field has the default `ClientConfig` has; durations as `"10s"`, `"250ms"`.
@@ -51,6 +58,39 @@ pub struct ClientSettings {
     pub limits: LimitsSettings,
     /// The CA to trust for tls://, wss://, quic://, and an identity for mutual TLS.
     pub tls: Option<ClientTlsSettings>,
+    /// A service and where its instances are listed, instead of `target`. Default none.
+    pub discovery: Option<DiscoverySettings>,
+    /// How a discovering client picks an instance per call. Default `round_robin`.
+    pub balancer: BalancerSettings,
+    /// What a failed call does, per method. Default `failfast` (no retry).
+    pub fail_mode: PerMethodSettings<FailModeSettings>,
+    /// Which methods may be resent after being sent (untyped calls; typed calls of an
+    /// `#[idempotent]` method say so themselves). Default none.
+    pub idempotent: PerMethodSettings<bool>,
+    /// Retries and hedges allowed: a share of calls plus a floor per second.
+    pub retry_budget: RetryBudgetSettings,
+    /// The wait before a retry. Default `10ms` growing to `1s`, full jitter.
+    pub retry_backoff: RetryBackoffSettings,
+    /// Circuit breakers per instance and per method. Default none.
+    pub breaker: BreakersSettings,
+    /// Rate limits on this client's calls, per method (`null`: none). Default none.
+    pub rate_limit: PerMethodSettings<Option<RateSettings>>,
+    /// A cap on this client's calls in flight. Default none.
+    pub max_in_flight: Option<InFlightSettings>,
+    /// A bearer token sent on every call, from a file. Default none.
+    pub credentials: Option<CredentialsSettings>,
+}
+
+/// `client.max_in_flight:` — at most `limit` calls in flight; over it a call waits up to
+/// `max_wait` for a slot, else fails `resource_exhausted` unsent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InFlightSettings {
+    /// Calls in flight at most (at least 1).
+    pub limit: usize,
+    /// How long a call over the cap waits for a slot. Default `0s`: fails at once.
+    #[serde(default, with = "humantime_serde")]
+    pub max_wait: Option<Duration>,
 }
 
 /// `client.backoff:`.
@@ -109,6 +149,16 @@ impl Default for ClientSettings {
             heartbeat: HeartbeatSettings::default(),
             limits: LimitsSettings::default(),
             tls: None,
+            discovery: None,
+            balancer: BalancerSettings::default(),
+            fail_mode: PerMethodSettings::default(),
+            idempotent: PerMethodSettings::default(),
+            retry_budget: RetryBudgetSettings::default(),
+            retry_backoff: RetryBackoffSettings::default(),
+            breaker: BreakersSettings::default(),
+            rate_limit: PerMethodSettings::default(),
+            max_in_flight: None,
+            credentials: None,
         }
     }
 }
@@ -152,7 +202,8 @@ impl ClientSettings {
         }
         check_window(self.stream_window, &format!("{at}.stream_window"))?;
         self.heartbeat.check(&format!("{at}.heartbeat"))?;
-        self.limits.check(&format!("{at}.limits"))
+        self.limits.check(&format!("{at}.limits"))?;
+        self.check_governance(at)
     }
 
     /// The `ClientConfig` these settings describe (TLS files read).
@@ -188,7 +239,19 @@ impl ClientSettings {
     ///
     /// # Errors
     /// As [`ClientSettings::client_config`].
+    /// The layers it configures (rate limits, breakers, fail modes, the in-flight cap) are
+    /// added; to keep handles on them (to read a breaker's state, or change a rate live),
+    /// build them with [`ClientSettings::governance`] and use
+    /// [`ClientSettings::plain_builder`].
     pub fn builder(&self) -> Result<ClientBuilder, ConfigError> {
+        Ok(self.governance()?.apply(self.plain_builder()?))
+    }
+
+    /// A client builder with these settings' `ClientConfig` only: no layers.
+    ///
+    /// # Errors
+    /// As [`ClientSettings::client_config`].
+    pub fn plain_builder(&self) -> Result<ClientBuilder, ConfigError> {
         Ok(erpc_core::Client::builder().config(self.client_config()?))
     }
 }

@@ -29,6 +29,18 @@ pub enum ConfigError {
     },
 }
 
+impl From<(String, String)> for ConfigError {
+    /// A (dotted key, reason) found after loading: no file or line.
+    fn from((key, reason): (String, String)) -> Self {
+        ConfigError::Key {
+            file: None,
+            line: None,
+            key,
+            reason,
+        }
+    }
+}
+
 /// The 1-based line of `key` (dotted) in block-style YAML `text`: each part is looked for
 /// below its parent, indented deeper. `None` if a part is not found (a flow-style mapping,
 /// or a key that came from the environment).
@@ -37,7 +49,7 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
     let mut from = 0;
     let mut parent_indent: Option<usize> = None;
     let mut found = None;
-    for part in key.split('.') {
+    for part in key_parts(key) {
         // A list index (`targets.0`) names no line of its own.
         if part.parse::<usize>().is_ok() {
             continue;
@@ -56,20 +68,50 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
                 }
             }
             let trimmed = trimmed.trim_start_matches("- ");
-            if trimmed
-                .strip_prefix(part)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-            {
+            // A key with dots (`"Bank.transfer"`) is written quoted or not.
+            let names_it = [part.to_owned(), format!("\"{part}\""), format!("'{part}'")]
+                .iter()
+                .any(|p| {
+                    trimmed
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.trim_start().starts_with(':'))
+                });
+            if names_it {
                 hit = Some((i, indent));
                 break;
             }
         }
-        let (i, indent) = hit?;
+        let Some((i, indent)) = hit else {
+            // A flow-style mapping (`trip: {error_rate: 1.5}`): the key is on its parent's
+            // line.
+            let parent: &str = lines.get(found? - 1).copied()?;
+            return parent.contains(&format!("{part}:")).then_some(found?);
+        };
         found = Some(i + 1);
         from = i + 1;
         parent_indent = Some(indent);
     }
     found
+}
+
+/// The parts of a dotted key; a part in double quotes (`methods."Bank.transfer"`) keeps its
+/// dots.
+fn key_parts(key: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = key;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            parts.push(&quoted[..end]);
+            rest = quoted.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            parts.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    parts
 }
 
 /// A `config` crate error as a [`ConfigError`], located in `file` (whose text is `text`).
@@ -112,6 +154,7 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             located(key, reason, origin, file)
         }
         E::Message(message) => {
+            let message = with_variants(message);
             // serde's own messages: "unknown field `x`, expected one of ..." name the field
             // but not its parent; the `At` wrapper above adds the path when it knows it.
             let key = message
@@ -130,6 +173,33 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             key: String::new(),
             reason: other.to_string(),
         },
+    }
+}
+
+/// The names each enum of the settings is written as, for the `config` crate's "enum X does
+/// not have variant constructor y", which does not list them.
+const VARIANTS: [(&str, &str); 5] = [
+    (
+        "BalancerSettings",
+        "round_robin weighted random least_outstanding p2c consistent_hash network_quality nearest",
+    ),
+    ("FailModeSettings", "failfast failover failtry failbackup"),
+    ("JwtAlg", "hs256 rs256 es256"),
+    ("EffectName", "allow deny"),
+    ("HealthModeName", "mark deregister off"),
+];
+
+/// `message` saying what was expected when it is an unknown enum name.
+fn with_variants(message: String) -> String {
+    let Some((name, found)) = message
+        .strip_prefix("enum ")
+        .and_then(|rest| rest.split_once(" does not have variant constructor "))
+    else {
+        return message;
+    };
+    match VARIANTS.iter().find(|(enum_name, _)| *enum_name == name) {
+        Some((_, names)) => format!("expected one of {names}, found {found:?}"),
+        None => message,
     }
 }
 
@@ -166,5 +236,14 @@ mod tests {
         assert_eq!(line_of(text, "server.listen"), Some(3));
         assert_eq!(line_of(text, "server.missing"), None);
         assert_eq!(line_of(text, "client.listen"), None);
+        let text = "client:\n  breaker:\n    trip: {error_rate: 1.5}\n";
+        assert_eq!(line_of(text, "client.breaker.trip.error_rate"), Some(3));
+        assert_eq!(line_of(text, "client.breaker.trip.consecutive"), None);
+        let text =
+            "client:\n  rate_limit:\n    methods:\n      \"Bank.transfer\":\n        rate: 0\n";
+        assert_eq!(
+            line_of(text, "client.rate_limit.methods.\"Bank.transfer\".rate"),
+            Some(5)
+        );
     }
 }

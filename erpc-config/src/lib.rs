@@ -25,14 +25,33 @@
 //! timeout, a backoff above its ceiling, a window under the protocol's) stops the load with
 //! [`ConfigError`] naming the key, the file and its line, and what was expected — never a
 //! silent default. `config/erpc.example.yaml` lists every key with its default.
+//!
+//! **Governance:** the client's discovery, balancer, fail modes, retry budget, breakers, rate
+//! limits and in-flight cap, and the server's rate limits, concurrency caps, adaptive limit,
+//! auth, health, workers and slow-call log are keys too; `builder()` applies them,
+//! `governance()` returns them built (to keep handles), `ClientSettings::connect` builds a
+//! client from the file alone. Per-method values share one shape, [`PerMethodSettings`].
+//! **Live:** [`parse_live`] reads a new value of a live setting (a rate limit, a breaker) as a
+//! file's, for `erpc_center::live_config` to apply.
 
 #![warn(missing_docs)]
 
+mod auth;
+mod balancer;
+mod breaker;
 mod center;
 mod client;
+mod client_governance;
 mod common;
+mod discovery;
 mod error;
+mod fail_mode;
+mod live;
+mod per_method;
+mod rate;
+mod registration;
 mod server;
+mod server_governance;
 mod telemetry;
 mod tls;
 
@@ -41,11 +60,25 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use auth::{
+    AclSettings, AuthSettings, BearerSettings, CredentialsSettings, EffectName, JwtAlg,
+    JwtKeySettings, JwtSettings, RuleSettings,
+};
+pub use balancer::{BalancerSettings, NearestSettings};
+pub use breaker::{BreakerSpec, BreakersSettings, TripSettings};
 pub use center::CenterSettings;
-pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings};
+pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
+pub use client_governance::ClientGovernance;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
+pub use discovery::DiscoverySettings;
 pub use error::ConfigError;
-pub use server::{ServerSettings, ServerTlsSettings};
+pub use fail_mode::{DelaySettings, FailModeSettings, RetryBackoffSettings, RetryBudgetSettings};
+pub use live::{LIVE_KEYS, LiveValue, parse_live};
+pub use per_method::PerMethodSettings;
+pub use rate::RateSettings;
+pub use registration::{HealthModeName, RegistrationSettings};
+pub use server::{AdaptiveLimitSettings, ServerSettings, ServerTlsSettings, WorkersSettings};
+pub use server_governance::ServerGovernance;
 pub use telemetry::{
     LogFilesSettings, LogFormatName, LoggingSettings, MetricsSettings, RotationName,
     TelemetrySettings, TracingSettings,
@@ -106,15 +139,28 @@ pub fn load_with_env(
                 .is_some_and(|rest| SECTIONS.iter().any(|s| rest.starts_with(s)))
         })
         .collect();
-    let settings: Settings = config::Config::builder()
-        .add_source(config::File::from_str(&text, config::FileFormat::Yaml))
-        .add_source(
+    parse(&text, path, Some(env))
+}
+
+/// `text` (YAML) read as settings from `path` (named in errors), with `env` over it, and
+/// checked.
+pub(crate) fn parse(
+    text: &str,
+    path: &Path,
+    env: Option<HashMap<String, String>>,
+) -> Result<Settings, ConfigError> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Yaml));
+    if let Some(env) = env {
+        builder = builder.add_source(
             config::Environment::with_prefix("ERPC")
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
                 .source(Some(env)),
-        )
+        );
+    }
+    let settings: Settings = builder
         .build()
         .and_then(config::Config::try_deserialize)
         .map_err(|e| match e {
@@ -123,11 +169,11 @@ pub fn load_with_env(
                 file: path.to_owned(),
                 reason: cause.to_string(),
             },
-            other => error::from_config(other, Some((path, &text))),
+            other => error::from_config(other, Some((path, text))),
         })?;
     settings.check().map_err(|(key, reason)| ConfigError::Key {
         file: Some(path.to_owned()),
-        line: error::line_of(&text, &key),
+        line: error::line_of(text, &key),
         key,
         reason,
     })?;

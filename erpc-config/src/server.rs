@@ -6,8 +6,12 @@ use std::time::Duration;
 use erpc_core::{ServerBuilder, ServerConfig};
 use serde::Deserialize;
 
+use crate::auth::AuthSettings;
 use crate::common::{CompressionName, HeartbeatSettings, LimitsSettings, check_window};
 use crate::error::ConfigError;
+use crate::per_method::PerMethodSettings;
+use crate::rate::RateSettings;
+use crate::registration::RegistrationSettings;
 
 /// A server's settings: every field of `erpc_core::ServerConfig`, the addresses to serve on
 /// and TLS files. Every field has the default `ServerConfig` has; durations are written as
@@ -56,6 +60,75 @@ pub struct ServerSettings {
     /// The certificate for tls://, wss:// and quic:// addresses, and the CA that client
     /// certificates must chain to for mutual TLS. Default none.
     pub tls: Option<ServerTlsSettings>,
+    /// Serve the built-in health service `erpc.Health`. Default true.
+    pub health: bool,
+    /// A pool of handler workers: at most `workers` unary/oneway handlers at once, `queue`
+    /// more waiting. Default none.
+    pub workers: Option<WorkersSettings>,
+    /// Log calls slower than this at `warn`. Default none.
+    #[serde(with = "humantime_serde")]
+    pub slow_call_log: Option<Duration>,
+    /// Rate limits per method (`null`: none), refused `resource_exhausted` before decoding.
+    /// Default none.
+    pub rate_limit: PerMethodSettings<Option<RateSettings>>,
+    /// A rate limit per peer IP address (peers never wait: no `max_wait`). Default none.
+    pub peer_rate_limit: Option<RateSettings>,
+    /// Calls running at once across the server. Default none.
+    pub concurrency_limit: Option<usize>,
+    /// Calls running at once per method (`null`: none): bulkheads. Default none.
+    pub method_concurrency: PerMethodSettings<Option<usize>>,
+    /// A concurrency limit learnt from latency (Vegas). Default none.
+    pub adaptive_limit: Option<AdaptiveLimitSettings>,
+    /// Authentication and ACL.
+    pub auth: AuthSettings,
+    /// Register every service with registry centers (erpc-center's
+    /// `config_client::register`). Default none.
+    pub registration: Option<RegistrationSettings>,
+}
+
+/// `server.workers:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersSettings {
+    /// Handlers running at once (at least 1).
+    pub workers: usize,
+    /// Calls waiting for a worker, within their deadline. Default 0.
+    #[serde(default)]
+    pub queue: usize,
+}
+
+/// `server.adaptive_limit:` — `erpc_core::server::AdaptiveSettings`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdaptiveLimitSettings {
+    /// The limit before the first measure. Default 20.
+    pub initial_limit: usize,
+    /// The least limit (and a probe's). Default 2.
+    pub min_limit: usize,
+    /// The greatest limit. Default 1000.
+    pub max_limit: usize,
+    /// A window ends after at least this long ... Default `100ms`.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// ... and this many calls. Default 10.
+    pub window_calls: u64,
+    /// How often the no-load latency is measured again. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub probe_every: Duration,
+}
+
+impl Default for AdaptiveLimitSettings {
+    fn default() -> Self {
+        let d = erpc_core::server::AdaptiveSettings::default();
+        AdaptiveLimitSettings {
+            initial_limit: d.initial_limit,
+            min_limit: d.min_limit,
+            max_limit: d.max_limit,
+            window: d.window,
+            window_calls: d.window_calls,
+            probe_every: d.probe_every,
+        }
+    }
 }
 
 /// `server.tls:` — PEM files.
@@ -91,6 +164,16 @@ impl Default for ServerSettings {
             heartbeat: HeartbeatSettings::default(),
             limits: LimitsSettings::default(),
             tls: None,
+            health: true,
+            workers: None,
+            slow_call_log: None,
+            rate_limit: PerMethodSettings::default(),
+            peer_rate_limit: None,
+            concurrency_limit: None,
+            method_concurrency: PerMethodSettings::default(),
+            adaptive_limit: None,
+            auth: AuthSettings::default(),
+            registration: None,
         }
     }
 }
@@ -133,7 +216,8 @@ impl ServerSettings {
         }
         check_window(self.stream_window, "server.stream_window")?;
         self.heartbeat.check("server.heartbeat")?;
-        self.limits.check("server.limits")
+        self.limits.check("server.limits")?;
+        self.check_governance()
     }
 
     /// The `ServerConfig` these settings describe (TLS files read).
@@ -170,7 +254,20 @@ impl ServerSettings {
     ///
     /// # Errors
     /// As [`ServerSettings::server_config`].
+    ///
+    /// Its admission hooks (auth, ACL, rate limits, concurrency caps, the adaptive limit),
+    /// workers, slow-call log and health setting are applied; to keep handles on the hooks
+    /// (to change a rate live), build them with [`ServerSettings::governance`] and use
+    /// [`ServerSettings::plain_builder`].
     pub fn builder(&self) -> Result<ServerBuilder, ConfigError> {
+        Ok(self.governance()?.apply(self.plain_builder()?))
+    }
+
+    /// A server builder with these settings' `ServerConfig` only: no hooks.
+    ///
+    /// # Errors
+    /// As [`ServerSettings::server_config`].
+    pub fn plain_builder(&self) -> Result<ServerBuilder, ConfigError> {
         Ok(erpc_core::Server::builder().config(self.server_config()?))
     }
 }

@@ -4,49 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use erpc_config::{ConfigError, Settings, load_with_env};
+use erpc_config::{Settings, load_with_env};
+
+mod support;
+use support::{error_of, no_env, written};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/erpc.example.yaml")
-}
-
-fn no_env() -> Vec<(String, String)> {
-    Vec::new()
-}
-
-fn written(yaml: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tmp");
-    std::fs::write(file.path(), yaml).expect("written");
-    file
-}
-
-/// The error loading `yaml` gives, as (key, line, message).
-fn error_of(yaml: &str, env: Vec<(String, String)>) -> (String, Option<usize>, String) {
-    let file = written(yaml);
-    match load_with_env(file.path(), env) {
-        Ok(s) => panic!("accepted: {s:?}"),
-        Err(e @ ConfigError::Key { .. }) => {
-            let message = e.to_string();
-            let ConfigError::Key {
-                key, line, file: f, ..
-            } = e
-            else {
-                unreachable!()
-            };
-            if line.is_some() {
-                assert_eq!(f.as_deref(), Some(file.path()), "{message}");
-                assert!(
-                    message.contains(&file.path().display().to_string()),
-                    "{message}"
-                );
-            }
-            (key, line, message)
-        }
-        Err(e) => panic!("not a key error: {e}"),
-    }
 }
 
 #[test]

@@ -173,6 +173,43 @@ pub(crate) fn buckets(
     }
 }
 
+/// The buckets of a rate-limit layer or hook, per method, replaced whole when its rates
+/// change ([`Buckets::set`]): calls already waiting finish in their old bucket's line, new
+/// calls take turns in the new buckets, which start full.
+pub(crate) struct Buckets {
+    side: &'static str,
+    current: std::sync::RwLock<Arc<PerMethod<Option<Arc<Bucket>>>>>,
+}
+
+impl Buckets {
+    /// Buckets for `rates`, named for `side` ("client" or "server"); the first invalid
+    /// rate's error.
+    pub(crate) fn new(
+        rates: PerMethod<Option<Rate>>,
+        side: &'static str,
+    ) -> Result<Buckets, Status> {
+        Ok(Buckets {
+            side,
+            current: std::sync::RwLock::new(Arc::new(buckets(rates, side)?)),
+        })
+    }
+
+    /// The bucket of a call of `service.method`, if it has a limit.
+    pub(crate) fn get(&self, service: &str, method: &str) -> Option<Arc<Bucket>> {
+        // Replaced whole: a poisoned lock still holds whole buckets.
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.get(service, method).clone()
+    }
+
+    /// Use `rates` from now on. Errors: `invalid_argument` naming the first invalid rate;
+    /// the rates in force stay.
+    pub(crate) fn set(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
+        let new = Arc::new(buckets(rates, self.side)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = new;
+        Ok(())
+    }
+}
+
 /// One bucket and its line of waiting calls.
 pub(crate) struct Bucket {
     limiter: DefaultDirectRateLimiter,

@@ -16,7 +16,7 @@
 //! level) and one per method (call level).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -169,7 +169,8 @@ impl BreakerSettings {
 pub(crate) struct Breaker {
     /// `instance <addr>` or `method <service>.<method>`: named in refusals and events.
     name: String,
-    settings: Arc<BreakerSettings>,
+    /// Replaced whole when the layer's settings change ([`Breaker::set_settings`]).
+    settings: RwLock<Arc<BreakerSettings>>,
     machine: Mutex<Machine>,
     observer: Option<Arc<dyn Observer>>,
 }
@@ -207,7 +208,7 @@ impl Breaker {
         let expiry = interval_end(&settings, Instant::now());
         Arc::new(Breaker {
             name,
-            settings,
+            settings: RwLock::new(settings),
             machine: Mutex::new(Machine {
                 state: BreakerState::Closed,
                 generation: 0,
@@ -217,6 +218,22 @@ impl Breaker {
             }),
             observer,
         })
+    }
+
+    /// The settings in force.
+    fn settings(&self) -> Arc<BreakerSettings> {
+        // Replaced whole: a poisoned lock still holds whole settings.
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Use `settings` from now on, keeping the state and counts: an open breaker stays open
+    /// (its open timeout already running), a closed one is judged by the new trip rule from
+    /// its next outcome.
+    pub(crate) fn set_settings(&self, settings: Arc<BreakerSettings>) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Machine> {
@@ -264,10 +281,11 @@ impl Breaker {
                         left.unwrap_or_default()
                     )))
                 }
-                BreakerState::HalfOpen if m.counts.requests >= self.settings.max_half_open => {
+                BreakerState::HalfOpen if m.counts.requests >= self.settings().max_half_open => {
                     Err(Status::unavailable(format!(
                         "circuit breaker half-open: {} has its {} trial call(s) in flight",
-                        self.name, self.settings.max_half_open
+                        self.name,
+                        self.settings().max_half_open
                     )))
                 }
                 _ => {
@@ -310,7 +328,7 @@ impl Breaker {
                     c.consecutive_successes += 1;
                     c.consecutive_failures = 0;
                     let close = m.state == BreakerState::HalfOpen
-                        && m.counts.consecutive_successes >= self.settings.max_half_open;
+                        && m.counts.consecutive_successes >= self.settings().max_half_open;
                     close.then(|| self.set(&mut m, BreakerState::Closed, now))
                 }
                 Some(true) => {
@@ -318,7 +336,7 @@ impl Breaker {
                     c.consecutive_failures += 1;
                     c.consecutive_successes = 0;
                     let open = match m.state {
-                        BreakerState::Closed => self.settings.trip.trips(&m.counts),
+                        BreakerState::Closed => self.settings().trip.trips(&m.counts),
                         BreakerState::HalfOpen => true,
                         BreakerState::Open => false,
                     };
@@ -338,7 +356,7 @@ impl Breaker {
             (BreakerState::Closed, Some(at)) if at <= now => {
                 m.generation += 1;
                 m.counts = Counts::default();
-                m.expiry = interval_end(&self.settings, now);
+                m.expiry = interval_end(&self.settings(), now);
                 None
             }
             (BreakerState::Open, Some(at)) if at <= now => {
@@ -354,8 +372,8 @@ impl Breaker {
         m.generation += 1;
         m.counts = Counts::default();
         m.expiry = match to {
-            BreakerState::Closed => interval_end(&self.settings, now),
-            BreakerState::Open => Some(now + self.settings.open_timeout),
+            BreakerState::Closed => interval_end(&self.settings(), now),
+            BreakerState::Open => Some(now + self.settings().open_timeout),
             BreakerState::HalfOpen => None,
         };
         self.publish(m);
@@ -369,7 +387,7 @@ impl Breaker {
             let refusing = match m.state {
                 BreakerState::Closed => false,
                 BreakerState::Open => true,
-                BreakerState::HalfOpen => m.counts.requests >= self.settings.max_half_open,
+                BreakerState::HalfOpen => m.counts.requests >= self.settings().max_half_open,
             };
             if load.is_breaker_open() != refusing {
                 load.set_breaker_open(refusing);
@@ -404,7 +422,7 @@ impl Breaker {
             return;
         };
         let weak: Weak<Breaker> = Arc::downgrade(self);
-        let at = Instant::now() + self.settings.open_timeout;
+        let at = Instant::now() + self.settings().open_timeout;
         runtime.spawn(async move {
             tokio::time::sleep_until(at).await;
             if let Some(breaker) = weak.upgrade() {
@@ -424,7 +442,7 @@ impl Ticket {
         self.done = true;
         let failed = match outcome {
             Ok(_) => false,
-            Err(status) => self.breaker.settings.is_failure(status.code()),
+            Err(status) => self.breaker.settings().is_failure(status.code()),
         };
         self.breaker.record(self.generation, Some(failed));
     }

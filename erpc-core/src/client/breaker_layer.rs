@@ -28,7 +28,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
 use erpc_transport::Address;
@@ -50,7 +50,8 @@ pub struct InstanceBreakers {
 }
 
 struct InstanceShared {
-    settings: Arc<BreakerSettings>,
+    /// Replaced whole by [`InstanceBreakers::set_settings`].
+    settings: RwLock<Arc<BreakerSettings>>,
     observer: Option<Arc<dyn Observer>>,
     /// Kept for every instance called: a client calls tens of instances, and a breaker
     /// forgotten while open would let its instance back in early.
@@ -66,18 +67,42 @@ impl InstanceBreakers {
     /// Report every change of state to `observer` ([`Observer::breaker_changed`]; the
     /// client's own observer does not see a layer's events).
     pub fn observer(self, observer: impl Observer) -> InstanceBreakers {
-        let settings = BreakerSettings::clone(&self.shared.settings);
+        let settings = BreakerSettings::clone(&self.settings());
         InstanceBreakers::build(settings, Some(Contained::wrap(observer)))
     }
 
     fn build(settings: BreakerSettings, observer: Option<Arc<dyn Observer>>) -> Self {
         InstanceBreakers {
             shared: Arc::new(InstanceShared {
-                settings: Arc::new(settings),
+                settings: RwLock::new(Arc::new(settings)),
                 observer,
                 breakers: Mutex::default(),
             }),
         }
+    }
+
+    /// Use `settings` from now on, for the breakers of instances already called (keeping
+    /// their state: an open one stays open) and those called later — how a live
+    /// configuration changes them without a restart.
+    pub fn set_settings(&self, settings: BreakerSettings) {
+        let settings = Arc::new(settings);
+        *self
+            .shared
+            .settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings.clone();
+        for breaker in self.lock().values() {
+            breaker.set_settings(settings.clone());
+        }
+    }
+
+    fn settings(&self) -> Arc<BreakerSettings> {
+        // Replaced whole: a poisoned lock still holds whole settings.
+        self.shared
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The state of the breaker of the instance at `addr`, if it was called.
@@ -103,7 +128,7 @@ impl InstanceBreakers {
         }
         let breaker = Breaker::new(
             format!("instance {}", attempt.addr()),
-            self.shared.settings.clone(),
+            self.settings(),
             self.shared.observer.clone(),
             attempt.load().cloned(),
         );
@@ -115,7 +140,7 @@ impl InstanceBreakers {
 impl std::fmt::Debug for InstanceBreakers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InstanceBreakers")
-            .field("settings", &self.shared.settings)
+            .field("settings", &self.settings())
             .finish_non_exhaustive()
     }
 }
@@ -128,8 +153,9 @@ pub struct MethodBreakers {
 }
 
 struct MethodShared {
-    /// `None` for a method without a breaker.
-    settings: PerMethod<Option<Arc<BreakerSettings>>>,
+    /// `None` for a method without a breaker; replaced whole by
+    /// [`MethodBreakers::set_settings`].
+    settings: RwLock<Arc<PerMethod<Option<Arc<BreakerSettings>>>>>,
     observer: Option<Arc<dyn Observer>>,
     /// By service, then method, so that a lookup borrows the call's names.
     breakers: Mutex<HashMap<String, HashMap<String, Arc<Breaker>>>>,
@@ -145,7 +171,7 @@ impl MethodBreakers {
 
     /// Report every change of state to `observer` ([`Observer::breaker_changed`]).
     pub fn observer(self, observer: impl Observer) -> MethodBreakers {
-        let settings = self.shared.settings.clone();
+        let settings = PerMethod::clone(&self.settings());
         MethodBreakers::build(settings, Some(Contained::wrap(observer)))
     }
 
@@ -155,11 +181,42 @@ impl MethodBreakers {
     ) -> Self {
         MethodBreakers {
             shared: Arc::new(MethodShared {
-                settings,
+                settings: RwLock::new(Arc::new(settings)),
                 observer,
                 breakers: Mutex::default(),
             }),
         }
+    }
+
+    /// Use `settings` from now on: a method's breaker that exists keeps its state (an open
+    /// one stays open) under its new settings; one whose method has no breaker any more is
+    /// dropped (its calls pass from now on). How a live configuration changes them.
+    pub fn set_settings(&self, settings: PerMethod<Option<BreakerSettings>>) {
+        let settings = Arc::new(settings.map(|s| s.map(Arc::new)));
+        *self
+            .shared
+            .settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings.clone();
+        let mut breakers = self.lock();
+        for (service, methods) in breakers.iter_mut() {
+            methods.retain(|method, breaker| match settings.get(service, method) {
+                Some(new) => {
+                    breaker.set_settings(new.clone());
+                    true
+                }
+                None => false,
+            });
+        }
+    }
+
+    fn settings(&self) -> Arc<PerMethod<Option<Arc<BreakerSettings>>>> {
+        // Replaced whole: a poisoned lock still holds whole settings.
+        self.shared
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The state of `service.method`'s breaker, if it has one and was called.
@@ -182,7 +239,8 @@ impl MethodBreakers {
 
     /// The method's breaker, made on its first call; `None` if it has no breaker.
     fn breaker(&self, service: &str, method: &str) -> Option<Arc<Breaker>> {
-        let settings = self.shared.settings.get(service, method).as_ref()?;
+        let all = self.settings();
+        let settings = all.get(service, method).as_ref()?;
         let mut breakers = self.lock();
         if let Some(breaker) = breakers.get(service).and_then(|m| m.get(method)) {
             return Some(breaker.clone());
@@ -302,5 +360,52 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(guarded(ticket, stream, inner.call(request)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::breaker::Trip;
+
+    fn fail() -> Result<(), Status> {
+        Err(Status::unavailable("down"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_method_settings_apply_to_breakers_already_made_and_drop_unguarded_ones() {
+        let five = BreakerSettings::default().trip(Trip::ConsecutiveFailures(5));
+        let breakers = MethodBreakers::new(PerMethod::new(Some(five)));
+        let kv_get = breakers.breaker("Kv", "get").expect("guarded");
+        kv_get.admit().expect("closed").finish(&fail());
+        assert_eq!(breakers.state("Kv", "get"), Some(BreakerState::Closed));
+        // Live: one failure trips `Kv.get` now; `Kv.put` has no breaker any more.
+        let one = BreakerSettings::default().trip(Trip::ConsecutiveFailures(1));
+        breakers.set_settings(PerMethod::new(None).method("Kv", "get", Some(one)));
+        breakers
+            .breaker("Kv", "get")
+            .expect("still guarded")
+            .admit()
+            .expect("closed")
+            .finish(&fail());
+        assert_eq!(breakers.state("Kv", "get"), Some(BreakerState::Open));
+        assert!(breakers.breaker("Kv", "put").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_instance_settings_apply_to_breakers_already_made() {
+        let breakers = InstanceBreakers::new(BreakerSettings::default());
+        let addr: Address = "mem://breaker-live".parse().expect("addr");
+        let made = Breaker::new("instance test".into(), breakers.settings(), None, None);
+        breakers.lock().insert(addr.clone(), made.clone());
+        made.admit().expect("closed").finish(&fail());
+        assert_eq!(breakers.state(&addr), Some(BreakerState::Closed));
+        breakers.set_settings(BreakerSettings::default().trip(Trip::ConsecutiveFailures(2)));
+        made.admit().expect("closed").finish(&fail());
+        assert_eq!(
+            breakers.state(&addr),
+            Some(BreakerState::Open),
+            "the second failure in a row trips it under the new rule"
+        );
     }
 }

@@ -12,7 +12,7 @@ use tower_layer::Layer;
 use crate::client::{CallService, ClientRequest, ClientResponse};
 use crate::layer::{Around, AroundLayer, BoxedService, ErasableLayer};
 use crate::per_method::PerMethod;
-use crate::rate::{Bucket, Rate};
+use crate::rate::{Buckets, Rate};
 use crate::status::Status;
 
 /// Calls of a client held to a [`Rate`]: one bucket for the whole client
@@ -37,7 +37,7 @@ use crate::status::Status;
 /// ```
 #[derive(Clone)]
 pub struct ClientRateLimit {
-    buckets: Arc<PerMethod<Option<Arc<Bucket>>>>,
+    buckets: Arc<Buckets>,
 }
 
 impl std::fmt::Debug for ClientRateLimit {
@@ -59,19 +59,29 @@ impl ClientRateLimit {
     /// the first invalid rate.
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<ClientRateLimit, Status> {
         Ok(ClientRateLimit {
-            buckets: Arc::new(crate::rate::buckets(rates, "client")?),
+            buckets: Arc::new(Buckets::new(rates, "client")?),
         })
+    }
+
+    /// Use `rates` from now on (as [`ClientRateLimit::per_method`] takes them), for every
+    /// client built with this layer — how a live configuration changes them without a
+    /// restart. New buckets start full; calls already waiting for a turn finish in the old
+    /// ones. Errors: `invalid_argument` naming the first invalid rate; the rates in force
+    /// stay.
+    pub fn set_rates(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
+        self.buckets.set(rates)
     }
 }
 
-impl Around<ClientRequest, ClientResponse> for PerMethod<Option<Arc<Bucket>>> {
+impl Around<ClientRequest, ClientResponse> for Buckets {
     fn around(
         self: Arc<Self>,
         request: ClientRequest,
         rest: CallService,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         Box::pin(async move {
-            if let Some(bucket) = self.get(&request.service, &request.method) {
+            let bucket = self.get(&request.service, &request.method);
+            if let Some(bucket) = bucket {
                 bucket.acquire(request.deadline).await?;
             }
             rest.oneshot(request).await

@@ -22,6 +22,7 @@ mod signal;
 mod slow_calls;
 mod stream_task;
 mod task_queue;
+mod weights;
 mod workers;
 
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ pub use service::{
 pub use signal::ShutdownSignals;
 pub use slow_calls::SlowCallLog;
 pub use task_queue::TaskQueue;
+pub use weights::Weights;
 pub use workers::Workers;
 
 use crate::config::ServerConfig;
@@ -463,7 +465,8 @@ pub struct ServerHandle {
     local_addrs: Vec<Address>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    registrations: std::sync::Mutex<Vec<health::registry::Slot>>,
+    /// Shared with [`Weights`] handles.
+    registrations: Arc<std::sync::Mutex<Vec<health::registry::Slot>>>,
     health: Health,
     /// Drained after the calls, on graceful shutdown.
     task_queues: Vec<TaskQueue>,
@@ -496,6 +499,14 @@ impl ServerHandle {
     /// The server's health: read, watch or set each service's status.
     pub fn health(&self) -> Health {
         self.health.clone()
+    }
+
+    /// The weight its registrations carry, to change while it runs ([`Weights::set`]).
+    pub fn weights(&self) -> Weights {
+        Weights {
+            slots: self.registrations.clone(),
+            health: self.health.clone(),
+        }
     }
 
     /// The handler worker limit, if [`ServerBuilder::workers`] set one: how many handlers

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::admission::{Admission, Admitted, CallHead};
 use crate::per_method::PerMethod;
-use crate::rate::{Bucket, Rate, Turn};
+use crate::rate::{Buckets, Rate, Turn};
 use crate::status::Status;
 
 /// Calls admitted at a [`Rate`]: one bucket for the whole server ([`RateLimit::global`]), or
@@ -30,7 +30,7 @@ use crate::status::Status;
 /// ```
 #[derive(Clone)]
 pub struct RateLimit {
-    buckets: Arc<PerMethod<Option<Arc<Bucket>>>>,
+    buckets: Arc<Buckets>,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -52,8 +52,16 @@ impl RateLimit {
     /// the first invalid rate.
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<RateLimit, Status> {
         Ok(RateLimit {
-            buckets: Arc::new(crate::rate::buckets(rates, "server")?),
+            buckets: Arc::new(Buckets::new(rates, "server")?),
         })
+    }
+
+    /// Use `rates` from now on (as [`RateLimit::per_method`] takes them) — how a live
+    /// configuration changes them without a restart. New buckets start full; calls already
+    /// waiting for a turn finish in the old ones. Errors: `invalid_argument` naming the
+    /// first invalid rate; the rates in force stay.
+    pub fn set_rates(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
+        self.buckets.set(rates)
     }
 }
 

@@ -63,6 +63,13 @@ pub(crate) async fn register(
     })))
 }
 
+impl Registered {
+    /// The service registered.
+    pub(crate) fn service(&self) -> &str {
+        &self.instance.service
+    }
+}
+
 /// Take the registration out for good (a shutdown): nothing registers it again after this.
 pub(crate) async fn close(slot: &Slot) -> Option<Box<dyn Registration>> {
     let mut registered = slot.lock().await;
@@ -149,4 +156,23 @@ async fn apply(slot: &Slot, serving: bool) -> Result<(), Status> {
         registration.deregister().await?;
     }
     Ok(())
+}
+
+/// Register `slot`'s instance with `weight` from now on, keeping its health mark (`serving`
+/// says which): the registration is updated in place; a service deregistered while not
+/// serving is registered with the new weight when it serves again.
+pub(crate) async fn set_weight(slot: &Slot, weight: u32, serving: bool) -> Result<(), Status> {
+    let mut registered = slot.lock().await;
+    if registered.closed {
+        return Ok(());
+    }
+    registered.instance.weight = weight;
+    let current = match registered.mode {
+        HealthInRegistry::Mark => registered.instance.clone().marked_serving(serving),
+        _ => registered.instance.clone(),
+    };
+    match &registered.registration {
+        Some(registration) => registration.update(current).await,
+        None => Ok(()),
+    }
 }

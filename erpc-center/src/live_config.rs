@@ -1,0 +1,167 @@
+//! Settings changed without a restart from the center's live config: rate limits and
+//! circuit breakers a program built from erpc-config settings follow the center's config
+//! entries under `erpc/config/<service>/`, each value checked as a file's would be. A bad
+//! value is refused — logged at WARN with the key, the value and what was expected — and the
+//! setting in force stays. Feature `config`.
+//!
+//! | key | value (YAML or JSON: the shape of the same key in a file) | changes |
+//! |---|---|---|
+//! | `erpc/config/<service>/client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 10}}}` | `ClientRateLimit::set_rates` |
+//! | `erpc/config/<service>/server.rate_limit` | as `client.rate_limit` | `RateLimit::set_rates` |
+//! | `erpc/config/<service>/client.breaker.instance` | `{trip: {consecutive: 3}, open_timeout: 10s}` | `InstanceBreakers::set_settings` |
+//! | `erpc/config/<service>/client.breaker.method` | `{methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` | `MethodBreakers::set_settings` |
+//! | `erpc/config/<service>/server.weight` | `40` | the weight the server registers with (`ServerHandle::weights`) |
+//! | `erpc/config/<service>/log_filter` | `info,erpc_core=debug` | erpc-telemetry's `LogGuard::follow_filter` (not this module) |
+//!
+//! A setting changes only a layer the program built: the file (or code) must configure a
+//! rate limit or breaker for it to be changed live — a generous default is enough. A key
+//! deleted from the center leaves the setting in force as it is.
+//!
+//! ```no_run
+//! # async fn run(registry: erpc_center::CenterRegistry) -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = erpc_config::load("config/erpc.yaml")?;
+//! let server = settings.server.governance()?;
+//! let builder = server.apply(settings.server.plain_builder()?);
+//! let targets = erpc_center::live_config::LiveTargets { server: Some(server), ..Default::default() };
+//! let _follow = erpc_center::live_config::follow(&registry, "Bank", targets).await?;
+//! # drop(builder); Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use erpc_config::{ClientGovernance, LiveValue, ServerGovernance};
+use erpc_core::Status;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::CenterRegistry;
+
+/// The key erpc-telemetry's `LogGuard::follow_filter` should follow, under the prefix.
+pub const LOG_FILTER: &str = "log_filter";
+
+/// Where a service's live settings are: `erpc/config/<service>/`.
+pub fn prefix(service: &str) -> String {
+    format!("erpc/config/{service}/")
+}
+
+/// The layers a live configuration may change (clones of those the program applied: they
+/// share their state). `None`: that side is not followed.
+#[derive(Clone, Default)]
+pub struct LiveTargets {
+    /// The client's layers.
+    pub client: Option<ClientGovernance>,
+    /// The server's hooks.
+    pub server: Option<ServerGovernance>,
+    /// The server's registrations (`ServerHandle::weights`), for `server.weight`.
+    pub weights: Option<erpc_core::server::Weights>,
+}
+
+/// Follow `service`'s live settings in the centers of `registry` (see the module docs)
+/// until the returned task is aborted.
+///
+/// # Errors
+/// The registry's, if no center answers the first listing.
+pub async fn follow(
+    registry: &CenterRegistry,
+    service: &str,
+    targets: LiveTargets,
+) -> Result<JoinHandle<()>, Status> {
+    let prefix = prefix(service);
+    let config = registry.follow_config(&prefix).await?;
+    Ok(follow_map(config, prefix, targets))
+}
+
+/// [`follow`] over any followed key-value map: entries under `prefix` are live settings.
+/// Runs until the map's sender is dropped; needs a Tokio runtime.
+pub fn follow_map(
+    mut config: watch::Receiver<Arc<BTreeMap<String, String>>>,
+    prefix: String,
+    targets: LiveTargets,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        // The value last acted on per key (applied or refused): each is logged once.
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            let entries = config.borrow_and_update().clone();
+            for (full, value) in entries.iter() {
+                let Some(name) = full.strip_prefix(&prefix) else {
+                    continue;
+                };
+                if name == LOG_FILTER || seen.get(full) == Some(value) {
+                    continue;
+                }
+                seen.insert(full.clone(), value.clone());
+                match apply(&targets, name, value, full).await {
+                    Ok(what) => {
+                        tracing::info!(key = %full, value = %value, "live config applied to {what}")
+                    }
+                    Err(reason) => tracing::warn!(
+                        key = %full,
+                        value = %value,
+                        "live config refused, the setting in force stays: {reason}"
+                    ),
+                }
+            }
+            seen.retain(|k, _| entries.contains_key(k));
+            if config.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Parse `value` as the setting `name` and hand it to its layer: what was changed, or why
+/// not.
+async fn apply(
+    targets: &LiveTargets,
+    name: &str,
+    value: &str,
+    full: &str,
+) -> Result<&'static str, String> {
+    let parsed = erpc_config::parse_live(name, value, full).map_err(|e| e.to_string())?;
+    let client = targets.client.as_ref();
+    let missing = |what: &str| {
+        format!("this program has no {what} to change (set one in its settings first)")
+    };
+    match parsed {
+        LiveValue::ClientRateLimit(rates) => {
+            let layer = client
+                .and_then(|c| c.rate_limit.as_ref())
+                .ok_or_else(|| missing("client rate limit"))?;
+            layer.set_rates(rates).map_err(|s| s.message().to_owned())?;
+            Ok("the client's rate limits")
+        }
+        LiveValue::ServerRateLimit(rates) => {
+            let hook = targets
+                .server
+                .as_ref()
+                .and_then(|s| s.rate_limit.as_ref())
+                .ok_or_else(|| missing("server rate limit"))?;
+            hook.set_rates(rates).map_err(|s| s.message().to_owned())?;
+            Ok("the server's rate limits")
+        }
+        LiveValue::InstanceBreaker(settings) => {
+            let layer = client
+                .and_then(|c| c.instance_breakers.as_ref())
+                .ok_or_else(|| missing("instance breaker"))?;
+            layer.set_settings(settings);
+            Ok("the instance breakers")
+        }
+        LiveValue::MethodBreakers(settings) => {
+            let layer = client
+                .and_then(|c| c.method_breakers.as_ref())
+                .ok_or_else(|| missing("method breaker"))?;
+            layer.set_settings(settings);
+            Ok("the method breakers")
+        }
+        LiveValue::Weight(weight) => {
+            let weights = targets
+                .weights
+                .as_ref()
+                .ok_or_else(|| missing("server registration"))?;
+            weights.set(weight).await.map_err(|s| s.to_string())?;
+            Ok("the server's registered weight")
+        }
+    }
+}

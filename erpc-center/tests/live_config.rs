@@ -1,0 +1,321 @@
+//! Live config from a real center: a rate limit changed in the center is enforced by the
+//! running server and client without a restart; a bad value is refused, logged, and the
+//! rate in force stays.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use erpc_center::live_config::{self, LiveTargets};
+use erpc_center::store::memory::MemoryStore;
+use erpc_center::{CenterClient, CenterConfig, CenterImpl, CenterRegistry, CenterServer};
+use erpc_core::{Code, ServerHandle, Status};
+use support::{Named, WhoamiClient, WhoamiServer};
+
+async fn center() -> ServerHandle {
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).unwrap();
+    erpc_core::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap()
+}
+
+/// Log lines written while the test runs.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// This thread's log lines (INFO and up) captured until the guard is dropped.
+fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    );
+    (logs, guard)
+}
+
+/// Set `erpc/config/Whoami/<name>` to `value` in the center.
+async fn set(admin: &CenterClient, name: &str, value: &str) {
+    let key = format!("{}{name}", live_config::prefix("Whoami"));
+    admin.config_set(key, value.into()).await.unwrap();
+}
+
+/// The first refusal of a few quick calls, polling until `until` says it is the one
+/// expected (the change reached the layer) or 10 s pass.
+async fn refusal_when(client: &WhoamiClient, until: impl Fn(&Status) -> bool) -> Status {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        for _ in 0..4 {
+            if let Err(refused) = client.name().await {
+                if until(&refused) {
+                    return refused;
+                }
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the live change never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_log(logs: &Logs, needle: &str) {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !logs.text().contains(needle) {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "no log line with {needle:?}; logs:\n{}",
+            logs.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
+    let (logs, _log) = capture_logs();
+    let center = center().await;
+    let center_addr = center.local_addr().to_string();
+    let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
+
+    // A server and a client from a file, both with generous limits.
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "server:\n  rate_limit: {default: {rate: 10000}}\nclient:\n  rate_limit: {default: {rate: 10000}}\n",
+    )
+    .unwrap();
+    let settings = erpc_config::load_with_env(file.path(), Vec::new()).unwrap();
+    let server_gov = settings.server.governance().unwrap();
+    let server = server_gov
+        .apply(settings.server.plain_builder().unwrap())
+        .add_service(WhoamiServer::new(Named("a".into())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let client_gov = settings.client.governance().unwrap();
+    let client = WhoamiClient::new(
+        client_gov
+            .apply(settings.client.plain_builder().unwrap())
+            .connect(server.local_addr().to_string())
+            .await
+            .unwrap(),
+    );
+    for _ in 0..20 {
+        client.name().await.expect("far below the rate");
+    }
+
+    let registry = CenterRegistry::new([center_addr.as_str()]).unwrap();
+    let targets = LiveTargets {
+        client: Some(client_gov),
+        server: Some(server_gov),
+        weights: None,
+    };
+    let follow = live_config::follow(&registry, "Whoami", targets)
+        .await
+        .unwrap();
+    // The server's rate drops to 1/s (burst 2): it refuses within a few calls.
+    set(
+        &admin,
+        "server.rate_limit",
+        "{default: {rate: 1, burst: 2}}",
+    )
+    .await;
+    let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("1 calls/s (burst 2)"),
+        "{refused:?}"
+    );
+    wait_for_log(&logs, "live config applied to the server's rate limits").await;
+
+    // A bad value: refused, logged with its key and what was expected; 1/s stays.
+    set(&admin, "server.rate_limit", "{default: {rate: 0}}").await;
+    wait_for_log(&logs, "live config refused").await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("live config refused"))
+        .unwrap();
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("server.rate_limit.default.rate"), "{line}");
+    assert!(line.contains("at least 1"), "{line}");
+    let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
+    assert!(
+        refused.message().contains("1 calls/s (burst 2)"),
+        "the old rate stays: {refused:?}"
+    );
+
+    // The server's limit lifted, the client's own drops to 1/s: its refusals are its own.
+    set(&admin, "server.rate_limit", "{default: null}").await;
+    set(
+        &admin,
+        "client.rate_limit",
+        "{methods: {Whoami: {rate: 1, burst: 1}}}",
+    )
+    .await;
+    let refused = refusal_when(&client, |s| s.message().contains("client: rate limit")).await;
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("1 calls/s (burst 1)"),
+        "{refused:?}"
+    );
+
+    follow.abort();
+    server.shutdown().await;
+    center.shutdown().await;
+}
+
+#[erpc_macros::service(crate = "erpc_core")]
+trait Flaky {
+    async fn fail(&self) -> Result<(), Status>;
+}
+
+struct Failing(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Flaky for Failing {
+    async fn fail(&self) -> Result<(), Status> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(Status::internal("always"))
+    }
+}
+
+#[tokio::test]
+async fn breaker_settings_change_live_keeping_the_program_running() {
+    let (logs, _log) = capture_logs();
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = erpc_core::Server::builder()
+        .add_service(FlakyServer::new(Failing(reached.clone())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    // A method breaker that would take 100 failures in a row to open.
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "client:\n  target: \"{}\"\n  breaker:\n    method: {{methods: {{Flaky: {{trip: {{consecutive: 100}}, failures: [internal]}}}}}}\n",
+            server.local_addr()
+        ),
+    )
+    .unwrap();
+    let settings = erpc_config::load_with_env(file.path(), Vec::new()).unwrap();
+    let governance = settings.client.governance().unwrap();
+    let client = FlakyClient::new(
+        governance
+            .apply(settings.client.plain_builder().unwrap())
+            .connect(server.local_addr().to_string())
+            .await
+            .unwrap(),
+    );
+    for _ in 0..3 {
+        assert_eq!(client.fail().await.unwrap_err().code(), Code::Internal);
+    }
+    // Any followed map will do (the center's is tested above): a watch channel here.
+    let prefix = live_config::prefix("Flaky");
+    let (config, followed) =
+        tokio::sync::watch::channel(Arc::new(std::collections::BTreeMap::<String, String>::new()));
+    let targets = LiveTargets {
+        client: Some(governance),
+        server: None,
+        weights: None,
+    };
+    let follow = live_config::follow_map(followed, prefix.clone(), targets);
+    let set = |entries: &[(&str, &str)]| {
+        let map = entries
+            .iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
+            .collect();
+        config.send(Arc::new(map)).unwrap();
+    };
+    // The server side is not followed, and the instance breaker was never built: both are
+    // refused with a warning, not ignored.
+    set(&[
+        ("server.rate_limit", "{default: {rate: 5}}"),
+        ("client.breaker.instance", "{trip: {consecutive: 1}}"),
+    ]);
+    wait_for_log(&logs, "no server rate limit to change").await;
+    wait_for_log(&logs, "no instance breaker to change").await;
+    // Two failures in a row now open it; the breaker's state (3 failures) is kept.
+    set(&[(
+        "client.breaker.method",
+        "{methods: {Flaky: {trip: {consecutive: 2}, open_timeout: 1m, failures: [internal]}}}",
+    )]);
+    wait_for_log(&logs, "live config applied to the method breakers").await;
+    let before = reached.load(std::sync::atomic::Ordering::SeqCst);
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(client.fail().await.unwrap_err());
+    }
+    assert_eq!(outcomes[0].code(), Code::Internal, "{outcomes:?}");
+    let open = &outcomes[2];
+    assert_eq!(open.code(), Code::Unavailable, "{outcomes:?}");
+    assert!(open.message().contains("circuit breaker open"), "{open:?}");
+    assert!(
+        reached.load(std::sync::atomic::Ordering::SeqCst) - before < 3,
+        "an open breaker sends nothing"
+    );
+    follow.abort();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_s_registered_weight_changes_live() {
+    let (logs, _log) = capture_logs();
+    let center = center().await;
+    let center_addr = center.local_addr().to_string();
+    let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
+    let registry = CenterRegistry::new([center_addr.as_str()]).unwrap();
+    let server = support::provider(Arc::new(registry.clone()), "a").await;
+    let mut list = support::subscribe(&registry).await;
+    let weight_is =
+        |w: u32| move |l: &erpc_core::discovery::Endpoints| l.len() == 1 && l[0].weight == w;
+    tokio::time::timeout(Duration::from_secs(10), list.wait_for(weight_is(100)))
+        .await
+        .expect("registered with the default weight")
+        .unwrap();
+    let targets = LiveTargets {
+        weights: Some(server.weights()),
+        ..LiveTargets::default()
+    };
+    let follow = live_config::follow(&registry, "Whoami", targets)
+        .await
+        .unwrap();
+    set(&admin, "server.weight", "7").await;
+    tokio::time::timeout(Duration::from_secs(10), list.wait_for(weight_is(7)))
+        .await
+        .expect("clients see the new weight")
+        .unwrap();
+    // A weight that is not one is refused; 7 stays.
+    set(&admin, "server.weight", "heavy").await;
+    wait_for_log(&logs, "live config refused").await;
+    assert!(logs.text().contains("whole number"), "{}", logs.text());
+    assert_eq!(list.borrow()[0].weight, 7);
+    follow.abort();
+    server.shutdown().await;
+    center.shutdown().await;
+}

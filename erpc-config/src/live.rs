@@ -1,0 +1,188 @@
+//! Settings that change while a program runs — from the registry center's live config
+//! (`erpc_center::live_config` follows it) or anywhere else: a key naming the setting and
+//! its value in YAML (or JSON, which is YAML), parsed and checked exactly as in a file, so a
+//! bad value is refused with the same words and the setting in force stays.
+//!
+//! | key | value (the shape of the same key in a file) |
+//! |---|---|
+//! | `client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 10, max_wait: 20ms}}}` |
+//! | `server.rate_limit` | as `client.rate_limit` |
+//! | `client.breaker.instance` | `{trip: {consecutive: 5}, open_timeout: 5s, ...}` |
+//! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` |
+//! | `server.weight` | a whole number, 0 to 4294967295: the weight the server registers with |
+
+use std::path::PathBuf;
+
+use erpc_core::client::BreakerSettings;
+use erpc_core::per_method::PerMethod;
+
+use crate::error::ConfigError;
+
+/// The keys a live configuration may set (see the module docs).
+pub const LIVE_KEYS: [&str; 5] = [
+    "client.rate_limit",
+    "server.rate_limit",
+    "client.breaker.instance",
+    "client.breaker.method",
+    "server.weight",
+];
+
+/// A live setting's new value, parsed and checked, ready for the layer's `set_*` method.
+#[derive(Debug)]
+pub enum LiveValue {
+    /// For `ClientRateLimit::set_rates`.
+    #[cfg(feature = "rate-limit")]
+    ClientRateLimit(PerMethod<Option<erpc_core::rate::Rate>>),
+    /// For `RateLimit::set_rates`.
+    #[cfg(feature = "rate-limit")]
+    ServerRateLimit(PerMethod<Option<erpc_core::rate::Rate>>),
+    /// For `InstanceBreakers::set_settings`.
+    InstanceBreaker(BreakerSettings),
+    /// For `MethodBreakers::set_settings`.
+    MethodBreakers(PerMethod<Option<BreakerSettings>>),
+    /// For `Weights::set` (`ServerHandle::weights`).
+    Weight(u32),
+}
+
+/// Parse `value` (YAML or JSON) as the setting `key` (one of [`LIVE_KEYS`]); `origin` names
+/// where it came from in errors (the center's key).
+///
+/// # Errors
+/// [`ConfigError::Key`] naming `key` (or the key inside the value that is wrong), its line in
+/// the value, and what was expected — as a file's error: an unknown key, a bad value, a
+/// value that cannot work; or a `key` that is not a live setting (or needs a feature this
+/// build lacks).
+pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, ConfigError> {
+    let at = PathBuf::from(origin);
+    let unknown = |reason: String| ConfigError::Key {
+        file: Some(at.clone()),
+        line: None,
+        key: key.to_owned(),
+        reason,
+    };
+    if !LIVE_KEYS.contains(&key) {
+        return Err(unknown(format!(
+            "not a live setting; expected one of {}",
+            LIVE_KEYS.join(" ")
+        )));
+    }
+    if key == "server.weight" {
+        // Not a file's key (a server's registration is made in code): a bare number.
+        return value
+            .trim()
+            .parse::<u32>()
+            .map(LiveValue::Weight)
+            .map_err(|e| {
+                unknown(format!(
+                    "expected a whole number of 0 to 4294967295, found {:?}: {e}",
+                    value.trim()
+                ))
+            });
+    }
+    // The value nested under its key's path, as in a file, so that it is read and checked
+    // by the same code and its errors name the same keys.
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut text = String::new();
+    for (depth, part) in parts.iter().enumerate() {
+        text.push_str(&"  ".repeat(depth));
+        text.push_str(part);
+        text.push_str(":\n");
+    }
+    let indent = "  ".repeat(parts.len());
+    for line in value.lines() {
+        text.push_str(&indent);
+        text.push_str(line);
+        text.push('\n');
+    }
+    let settings = crate::parse(&text, &at, None).map_err(|e| match e {
+        // Lines of the value, not of the nesting.
+        ConfigError::Key {
+            file,
+            line,
+            key,
+            reason,
+        } => ConfigError::Key {
+            file,
+            line: line
+                .and_then(|l| l.checked_sub(parts.len()))
+                .filter(|l| *l > 0),
+            key,
+            reason,
+        },
+        other => other,
+    })?;
+    let (client, server) = (&settings.client, &settings.server);
+    match key {
+        #[cfg(feature = "rate-limit")]
+        "client.rate_limit" => Ok(LiveValue::ClientRateLimit(
+            client
+                .rate_limit
+                .to_per_method(key, |r, _| Ok::<_, ConfigError>(r.map(|r| r.rate())))?,
+        )),
+        #[cfg(feature = "rate-limit")]
+        "server.rate_limit" => Ok(LiveValue::ServerRateLimit(
+            server
+                .rate_limit
+                .to_per_method(key, |r, _| Ok::<_, ConfigError>(r.map(|r| r.rate())))?,
+        )),
+        "client.breaker.instance" => match &client.breaker.instance {
+            Some(spec) => Ok(LiveValue::InstanceBreaker(spec.settings())),
+            None => Err(unknown(
+                "null: an instance breaker cannot be removed live; give its settings".into(),
+            )),
+        },
+        "client.breaker.method" => Ok(LiveValue::MethodBreakers(
+            client.breaker.method.to_per_method(key, |s, _| {
+                Ok::<_, ConfigError>(s.as_ref().map(|s| s.settings()))
+            })?,
+        )),
+        _ => {
+            let _ = server;
+            Err(unknown(
+                "this build of erpc-config has no rate limits: enable its feature `rate-limit`"
+                    .into(),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LiveValue, parse_live};
+    use crate::ConfigError;
+
+    #[test]
+    fn a_live_value_is_read_and_checked_as_in_a_file() {
+        let v = parse_live(
+            "client.breaker.method",
+            "{methods: {\"Kv.put\": {trip: {consecutive: 2}}}}",
+            "erpc/config/Kv/client.breaker.method",
+        )
+        .expect("parses");
+        assert!(matches!(v, LiveValue::MethodBreakers(_)));
+        let e = parse_live(
+            "client.breaker.instance",
+            "trip:\n  error_rate: 2\n",
+            "erpc/config/Kv/client.breaker.instance",
+        )
+        .expect_err("error rate over 1");
+        let text = e.to_string();
+        let ConfigError::Key { key, line, .. } = e else {
+            panic!("{text}")
+        };
+        assert_eq!(key, "client.breaker.instance.trip.error_rate", "{text}");
+        assert_eq!(line, Some(2), "the value's own line: {text}");
+        assert!(
+            text.starts_with("erpc/config/Kv/client.breaker.instance:2:"),
+            "{text}"
+        );
+        assert!(matches!(
+            parse_live("server.weight", " 40\n", "k"),
+            Ok(LiveValue::Weight(40))
+        ));
+        let e = parse_live("server.weight", "-1", "k").expect_err("negative");
+        assert!(e.to_string().contains("whole number"), "{e}");
+        let e = parse_live("client.timeout", "1s", "k").expect_err("not live");
+        assert!(e.to_string().contains("client.rate_limit"), "{e}");
+    }
+}

@@ -1,0 +1,160 @@
+//! The one shape of every per-method setting in a file: a value for every call and a
+//! `methods:` map overriding it for a service or one method, read into
+//! `erpc_core::per_method::PerMethod`.
+//!
+//! ```yaml
+//! rate_limit:
+//!   default: {rate: 1000}            # every call
+//!   methods:
+//!     Bank: {rate: 200}              # every method of service Bank without its own
+//!     "Bank.transfer": {rate: 10}    # one method
+//!     "pkg.Greeter.*": {rate: 50}    # a service whose name has dots: `.*` names all of it
+//! ```
+
+use std::collections::BTreeMap;
+
+use erpc_core::per_method::PerMethod;
+use serde::Deserialize;
+
+/// A value per method: `default` for every call, `methods` keyed by `"Service"`,
+/// `"Service.method"` or `"pkg.Service.*"` (the most specific wins).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "T: Deserialize<'de> + Default")
+)]
+pub struct PerMethodSettings<T> {
+    /// The value of every call no key of `methods` covers. Default: `T`'s default.
+    #[serde(default)]
+    pub default: T,
+    /// Overrides by `"Service"`, `"Service.method"` or `"pkg.Service.*"`. Default none.
+    #[serde(default)]
+    pub methods: BTreeMap<String, T>,
+}
+
+impl<T: Default> Default for PerMethodSettings<T> {
+    fn default() -> Self {
+        PerMethodSettings {
+            default: T::default(),
+            methods: BTreeMap::new(),
+        }
+    }
+}
+
+/// What a key of `methods:` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MethodKey<'a> {
+    /// Every method of a service.
+    Service(&'a str),
+    /// One method.
+    Method(&'a str, &'a str),
+}
+
+/// What a `methods:` key must look like, for errors.
+const KEY_SHAPE: &str =
+    "expected \"Service\", \"Service.method\" or \"pkg.Service.*\" (names without spaces)";
+
+/// Parse a `methods:` key: `Service` (no dot), `Service.method` (the method after the last
+/// dot), `pkg.Service.*` (a whole service whose name has dots).
+pub(crate) fn parse_key(key: &str) -> Result<MethodKey<'_>, String> {
+    let bad = || format!("{key:?}: {KEY_SHAPE}");
+    let valid = |name: &str| {
+        !name.is_empty()
+            && !name.contains('*')
+            && !name.chars().any(char::is_whitespace)
+            && !name.starts_with('.')
+            && !name.ends_with('.')
+            && !name.contains("..")
+    };
+    if let Some(service) = key.strip_suffix(".*") {
+        return if valid(service) {
+            Ok(MethodKey::Service(service))
+        } else {
+            Err(bad())
+        };
+    }
+    match key.rsplit_once('.') {
+        None if valid(key) => Ok(MethodKey::Service(key)),
+        Some((service, method)) if valid(service) && valid(method) => {
+            Ok(MethodKey::Method(service, method))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The dotted path of a `methods:` entry, quoted (its key may hold dots): what errors name.
+pub(crate) fn entry_key(at: &str, key: &str) -> String {
+    format!("{at}.methods.\"{key}\"")
+}
+
+impl<T> PerMethodSettings<T> {
+    /// Check every value with `check(value, key of the value)` and every key's syntax.
+    pub(crate) fn check(
+        &self,
+        at: &str,
+        mut check: impl FnMut(&T, &str) -> Result<(), (String, String)>,
+    ) -> Result<(), (String, String)> {
+        check(&self.default, &format!("{at}.default"))?;
+        for (key, value) in &self.methods {
+            let entry = entry_key(at, key);
+            parse_key(key).map_err(|reason| (entry.clone(), reason))?;
+            check(value, &entry)?;
+        }
+        Ok(())
+    }
+
+    /// The `PerMethod` these settings describe, each value mapped by `f(value, its key)`.
+    /// Errors: a key's syntax, or `f`'s, as (dotted key, reason).
+    pub(crate) fn to_per_method<U, E>(
+        &self,
+        at: &str,
+        mut f: impl FnMut(&T, &str) -> Result<U, E>,
+    ) -> Result<PerMethod<U>, E>
+    where
+        E: From<(String, String)>,
+    {
+        let mut out = PerMethod::new(f(&self.default, &format!("{at}.default"))?);
+        for (key, value) in &self.methods {
+            let entry = entry_key(at, key);
+            let parsed = parse_key(key).map_err(|reason| E::from((entry.clone(), reason)))?;
+            let value = f(value, &entry)?;
+            out = match parsed {
+                MethodKey::Service(service) => out.service(service, value),
+                MethodKey::Method(service, method) => out.method(service, method, value),
+            };
+        }
+        Ok(out)
+    }
+
+    /// Whether any value (the default or an override) satisfies `f`.
+    pub(crate) fn any(&self, mut f: impl FnMut(&T) -> bool) -> bool {
+        f(&self.default) || self.methods.values().any(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MethodKey, parse_key};
+
+    #[test]
+    fn keys_name_a_service_or_a_method() {
+        assert_eq!(parse_key("Bank"), Ok(MethodKey::Service("Bank")));
+        assert_eq!(
+            parse_key("Bank.transfer"),
+            Ok(MethodKey::Method("Bank", "transfer"))
+        );
+        assert_eq!(
+            parse_key("pkg.Greeter.say"),
+            Ok(MethodKey::Method("pkg.Greeter", "say"))
+        );
+        assert_eq!(
+            parse_key("pkg.Greeter.*"),
+            Ok(MethodKey::Service("pkg.Greeter"))
+        );
+        for bad in [
+            "", ".", "Bank.", ".x", "a..b", "Bank.*.x", "*", "Ba nk", "Bank.tr*",
+        ] {
+            assert!(parse_key(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
