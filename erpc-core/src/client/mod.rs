@@ -212,6 +212,7 @@ pub struct ClientBuilder {
     attempts: Stack<Attempt, ClientResponse>,
     observer: Option<Arc<dyn Observer>>,
     subset: crate::discovery::Subset,
+    routes: Option<crate::discovery::route_follow::RouteSource>,
 }
 
 impl ClientBuilder {
@@ -343,6 +344,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Follow routing rules: before balancing, each call's subset of the instances is chosen
+    /// by the rules of the entry `erpc/routes/<service>` in `entries` (a registry's followed
+    /// config entries, e.g. `CenterRegistry::follow_config("erpc/routes/")`), matched on the
+    /// call's method and metadata and on the caller's place `here` (its `dc` and `zone`), with
+    /// weighted splits drawn at random ([`crate::discovery::RouteTable`]; CENTER.md "Routing
+    /// rules"). Changes apply to the next call; an entry the client cannot parse is logged
+    /// and the previous rules kept; no entry: every instance. A call whose route names only
+    /// subsets with no instance now fails `unavailable`, naming the rule. Narrows the
+    /// [`ClientBuilder::subset`]; only a client of a discovered service consults it.
+    /// Broadcasts and a retry to the same instance are not routed.
+    pub fn routes(
+        mut self,
+        entries: crate::discovery::ConfigEntries,
+        here: crate::discovery::Locality,
+    ) -> Self {
+        self.routes = Some(crate::discovery::route_follow::RouteSource { entries, here });
+        self
+    }
+
     /// Report engine events to `observer`: this client's connections opened and closed
     /// with the reason, and its calls' attempts started and finished (status, duration,
     /// request body bytes before compression, response body bytes on the wire; a retried
@@ -407,7 +427,7 @@ impl ClientBuilder {
 
     /// Like [`ClientBuilder::discover`], with your balancer.
     pub async fn discover_with(
-        self,
+        mut self,
         discover: &dyn crate::discovery::Discover,
         service: &str,
         balancer: Arc<dyn crate::discovery::Balancer>,
@@ -415,6 +435,10 @@ impl ClientBuilder {
         let endpoints = discover.subscribe(service).await?;
         let connections = self.config.connections;
         let (observer, subset) = (self.observer.clone(), self.subset.clone());
+        let routing = self
+            .routes
+            .take()
+            .map(|source| crate::discovery::route_follow::Routing::new(service, source));
         let target = Target::many(
             service.to_owned(),
             endpoints,
@@ -423,6 +447,7 @@ impl ClientBuilder {
             observer,
             subset,
             self.config.clone(),
+            routing,
         );
         Ok(self.with_target(target))
     }

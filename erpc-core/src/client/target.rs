@@ -13,6 +13,7 @@ use crate::client::conn::ClientConn;
 use crate::client::pool::Pool;
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
+use crate::discovery::route_follow::Routing;
 use crate::discovery::{
     Balancer, Candidates, Endpoint, Endpoints, Load, Pick as Call, Subset, Want,
 };
@@ -67,6 +68,9 @@ struct Pools {
     loads: Vec<Arc<Load>>,
     /// Changes with `current`, so that balancers can cache what they derive from it.
     generation: u64,
+    /// The routing rules followed, if the client was given some
+    /// ([`crate::ClientBuilder::routes`]): they narrow `current` per call.
+    routing: Option<Routing>,
 }
 
 impl Pools {
@@ -130,12 +134,16 @@ impl Target {
         observer: Option<Arc<dyn Observer>>,
         subset: Subset,
         config: ClientConfig,
+        routing: Option<Routing>,
     ) -> Target {
         Target::Many(Box::new(Balanced {
             service,
             endpoints,
             balancer,
-            pools: Mutex::default(),
+            pools: Mutex::new(Pools {
+                routing,
+                ..Pools::default()
+            }),
             connections,
             observer,
             subset,
@@ -286,10 +294,28 @@ impl Balanced {
                 return Ok(ready);
             }
         }
-        let first = self.balancer.pick(
-            call,
-            &Candidates::with_generation(&pools.current, &pools.loads, pools.generation),
-        ) % n;
+        let pools = &mut *pools;
+        // The routing rules' subset for this call, if any: the balancer picks among its
+        // members (positions in `current`), and so does the fallback below.
+        let view = match pools.routing.as_mut() {
+            Some(routing) => match routing.plan(&pools.current, &pools.loads, pools.generation) {
+                Some(plan) => plan.choose(call)?,
+                None => None,
+            },
+            None => None,
+        };
+        let (candidates, members) = match view {
+            Some(view) => (
+                Candidates::with_generation(&view.endpoints, &view.loads, view.generation),
+                Some(view.members.as_slice()),
+            ),
+            None => (
+                Candidates::with_generation(&pools.current, &pools.loads, pools.generation),
+                None,
+            ),
+        };
+        let n = candidates.len();
+        let first = self.balancer.pick(call, &candidates) % n;
         let avoid = steer.avoid();
         let mut last_error = None;
         let mut open_breakers = 0;
@@ -300,6 +326,7 @@ impl Balanced {
         for pass in 0..passes {
             for k in 0..n {
                 let i = (first + k) % n;
+                let i = members.map_or(i, |m| m[i]);
                 // Its server's health says NOT_SERVING (a failing health check): its
                 // registration is marked, and it stays listed so its connections stay warm
                 // for its return.

@@ -15,7 +15,9 @@
 //! over the network.
 //!
 //! A client may use only a [`Subset`] of a service's instances (by group, version, tags:
-//! `ClientBuilder::subset`).
+//! `ClientBuilder::subset`), and follow routing rules that pick a subset per call by method,
+//! metadata and the caller's data center, with weighted splits ([`RouteTable`]:
+//! `ClientBuilder::routes`).
 //!
 //! A discovered list is the last one the registry gave: when the registry becomes unreachable
 //! the client keeps calling the instances it knew.
@@ -27,6 +29,9 @@ pub mod balance;
 mod in_process;
 mod instance;
 pub(crate) mod load;
+mod route;
+pub(crate) mod route_follow;
+mod route_plan;
 mod static_list;
 mod subset;
 
@@ -44,6 +49,10 @@ pub use instance::{
     DC_KEY, DEFAULT_WEIGHT, Endpoint, HEALTH_KEY, Instance, NOT_SERVING, STALE_SINCE_KEY,
 };
 pub use load::Load;
+pub use route::{
+    ROUTES_PREFIX, RouteError, RouteMatch, RouteRule, RouteTable, WeightedSubset, routes_key,
+};
+pub use route_follow::ConfigEntries;
 pub use static_list::StaticList;
 pub use subset::Subset;
 

@@ -12,13 +12,20 @@ use super::Instance;
 /// use erpc::discovery::Subset;
 /// let canary = Subset::default().group("canary").version("2.1").tag("eu");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// In routing rules ([`super::RouteTable`]) it is a JSON object of these three fields, each
+/// optional (`{"group": "canary", "version": "2.1", "tags": ["eu"]}`); others are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Subset {
     /// The group instances must have registered (`Instance::group`); `None`: any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// The version instances must run (`Instance::version`); `None`: any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Tags instances must all carry (`Instance::tags`); empty: none required.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
 }
 
