@@ -37,6 +37,8 @@
 //!   ([`backend::local`]), or in etcd (`backend::etcd`, feature `etcd`) shared by many centers.
 //! - [`federation`]: centers of several data centers, each mirroring its peers' own
 //!   registrations read-only (`--dc`, `--follow`; CENTER.md, "Federation").
+//! - `routes`: the checks of routing rules (`erpc/routes/<service>` config entries) when
+//!   they are written (CENTER.md, "Routing rules").
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
 //! - `dashboard` (feature `dashboard`): the web page and its JSON/SSE API
 //!   (`erpc-center --http`).
@@ -58,6 +60,7 @@ pub mod federation;
 pub mod live_config;
 pub mod model;
 pub mod registries;
+mod routes;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -328,6 +328,7 @@ impl Center for CenterImpl {
         if key.is_empty() {
             return Err(Status::invalid_argument("a config key may not be empty"));
         }
+        crate::routes::check(&*self.backend, &key, &value).await?;
         self.backend.config_set(key, value).await
     }
 
