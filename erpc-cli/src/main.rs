@@ -6,6 +6,8 @@
 //! erpc describe tcp://127.0.0.1:7000 [SERVICE]
 //! erpc call     tcp://127.0.0.1:7000 Greeter.hello '"world"'
 //! erpc bench    tcp://127.0.0.1:7000 Greeter.hello '"world"' -c 64 -z 10s
+//! erpc routes   show --center tcp://127.0.0.1:7070 Greeter
+//! erpc routes   set  --center tcp://127.0.0.1:7070 Greeter rules.json
 //! ```
 //!
 //! Calls are made in JSON, or in MessagePack with `--codec msgpack` (the JSON request is
@@ -21,6 +23,7 @@ mod failure;
 mod health;
 mod reflect;
 mod registry;
+mod routes;
 mod target;
 
 use std::process::ExitCode;
@@ -37,7 +40,7 @@ use target::Target;
 #[command(
     name = "erpc",
     version,
-    about = "Call, describe, list, watch and bench erpc services"
+    about = "Call, describe, list, watch and bench erpc services, and set their routing rules"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -167,7 +170,42 @@ enum Command {
         /// Only this service (default: the whole server).
         service: Option<String>,
     },
+    /// A service's routing rules at a center (CENTER.md, "Routing rules"): show, set or
+    /// delete the entry `erpc/routes/SERVICE`.
+    Routes {
+        #[command(subcommand)]
+        action: RoutesAction,
+    },
     // The HTTP/JSON gateway and the dashboard will be separate binaries.
+}
+
+#[derive(Subcommand)]
+enum RoutesAction {
+    /// The rules as JSON, or a line saying there are none.
+    Show {
+        service: String,
+        /// The registry center.
+        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
+        center: String,
+    },
+    /// Replace the rules with a JSON table (argument, or stdin if absent or `-`). Checked
+    /// here (exit 2) and by the center against the registered instances (exit 1).
+    Set {
+        service: String,
+        /// The table, e.g. '{"default":[{"subset":{"version":"1"},"weight":95},
+        /// {"subset":{"version":"2"},"weight":5}]}'.
+        rules: Option<String>,
+        /// The registry center.
+        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
+        center: String,
+    },
+    /// Remove the rules: calls go to every instance again.
+    Delete {
+        service: String,
+        /// The registry center.
+        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
+        center: String,
+    },
 }
 
 /// `500ms`, `2s`, `1m`, `1h`, or bare seconds.
@@ -231,6 +269,15 @@ async fn run(command: Command) -> Result<(), Failure> {
             let client = connect(&target, 1).await?;
             describe::run(&client, service.as_deref().unwrap_or(""), json).await
         }
+        Command::Routes { action } => match action {
+            RoutesAction::Show { service, center } => routes::show(&center, &service).await,
+            RoutesAction::Set {
+                service,
+                rules,
+                center,
+            } => routes::set(&center, &service, rules.as_deref()).await,
+            RoutesAction::Delete { service, center } => routes::delete(&center, &service).await,
+        },
         Command::Health { target, service } => {
             let client = connect(&target, 1).await?;
             health::run(&client, service.as_deref().unwrap_or("")).await

@@ -17,7 +17,7 @@ pub fn center(addr: &str) -> Result<CenterClient, Failure> {
 }
 
 /// Name the center in a failure: "the center at ADDR: …".
-fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
+pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
     move |status| {
         Failure::Call(erpc_core::Status::new(
             status.code(),

@@ -486,3 +486,71 @@ async fn health_prints_serving_or_fails_with_the_status() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn routes_are_shown_set_checked_and_deleted() {
+    let (center, center_addr) = center().await;
+    let (shop, _) = shop(Some(&center_addr)).await;
+    let routes = |args: &[&str]| {
+        let mut all = vec!["routes"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--center", &center_addr]);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = async |args: Vec<String>, stdin: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        erpc(&args, stdin).await
+    };
+    let out = run(routes(&["show", "Shop"]), "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no routing rules for \"Shop\""),
+        "{}",
+        stdout(&out)
+    );
+
+    // Set from stdin; shown back as JSON.
+    let table = r#"{"rules":[{"match":{"metadata":{"x-user-tier":"beta"}},"route":[{"subset":{"version":"1.2"}}]}]}"#;
+    let out = run(routes(&["set", "Shop"]), table).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 rule, no default"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(routes(&["show", "Shop"]), "").await;
+    let shown: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(shown["rules"][0]["route"][0]["subset"]["version"], "1.2");
+
+    // Bad input is refused here (2); a subset with no instance by the center (1).
+    let out = run(routes(&["set", "Shop", r#"{"rules":[{"rout":[]}]}"#]), "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown field `rout`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        routes(&["set", "Shop", r#"{"default":[{"subset":{"version":"9"}}]}"#]),
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("invalid_argument: the center at")
+            && stderr(&out).contains("no instance of \"Shop\" registered now"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(routes(&["delete", "Shop"]), "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(routes(&["show", "Shop"]), "").await;
+    assert!(
+        stdout(&out).contains("no routing rules"),
+        "{}",
+        stdout(&out)
+    );
+    shop.shutdown().await;
+    center.shutdown().await;
+}

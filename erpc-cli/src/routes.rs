@@ -1,0 +1,70 @@
+//! `erpc routes show|set|delete SERVICE`: a service's routing rules, the center's config
+//! entry `erpc/routes/SERVICE` (CENTER.md, "Routing rules").
+
+use erpc_core::discovery::{RouteTable, routes_key};
+use tokio::io::AsyncReadExt;
+
+use crate::failure::Failure;
+use crate::registry::{at, center};
+
+/// `erpc routes show`: the rules as pretty JSON, or a line saying there are none.
+pub async fn show(addr: &str, service: &str) -> Result<(), Failure> {
+    let key = routes_key(service);
+    let listing = center(addr)?
+        .config_get(key.clone())
+        .await
+        .map_err(at(addr))?;
+    // A prefix listing: `erpc/routes/a` also lists `erpc/routes/ab`.
+    let Some((_, text)) = listing.entries.iter().find(|(k, _)| *k == key) else {
+        println!("no routing rules for {service:?} at {addr}: calls go to every instance");
+        return Ok(());
+    };
+    let pretty = serde_json::from_str::<serde_json::Value>(text)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| text.clone());
+    println!("{pretty}");
+    Ok(())
+}
+
+/// `erpc routes set`: check the table here (exit 2 naming the problem), then store it at
+/// the center, which checks its subsets against the registrations (exit 1 if it refuses).
+pub async fn set(addr: &str, service: &str, rules: Option<&str>) -> Result<(), Failure> {
+    let text = match rules {
+        Some(text) if text != "-" => text.to_owned(),
+        _ => {
+            let mut text = String::new();
+            tokio::io::stdin()
+                .read_to_string(&mut text)
+                .await
+                .map_err(|e| Failure::usage(format!("reading the rules from stdin: {e}")))?;
+            text
+        }
+    };
+    let table = RouteTable::parse(&text)
+        .map_err(|e| Failure::usage(format!("the routing rules of {service:?}: {e}")))?;
+    let revision = center(addr)?
+        .config_set(routes_key(service), table.to_json())
+        .await
+        .map_err(at(addr))?;
+    println!(
+        "routing rules of {service:?} set at revision {revision}: {} rule{}{}",
+        table.rules.len(),
+        if table.rules.len() == 1 { "" } else { "s" },
+        if table.default.is_empty() {
+            ", no default (unmatched calls go to every instance)"
+        } else {
+            " and a default route"
+        }
+    );
+    Ok(())
+}
+
+/// `erpc routes delete`: remove the rules (calls go to every instance again).
+pub async fn delete(addr: &str, service: &str) -> Result<(), Failure> {
+    let revision = center(addr)?
+        .config_delete(routes_key(service))
+        .await
+        .map_err(at(addr))?;
+    println!("routing rules of {service:?} deleted at revision {revision}");
+    Ok(())
+}
