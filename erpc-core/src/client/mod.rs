@@ -447,8 +447,8 @@ impl ClientBuilder {
             observer,
             subset,
             self.config.clone(),
-            routing,
-        );
+        )
+        .routed(routing);
         Ok(self.with_target(target))
     }
 

@@ -134,22 +134,26 @@ impl Target {
         observer: Option<Arc<dyn Observer>>,
         subset: Subset,
         config: ClientConfig,
-        routing: Option<Routing>,
     ) -> Target {
         Target::Many(Box::new(Balanced {
             service,
             endpoints,
             balancer,
-            pools: Mutex::new(Pools {
-                routing,
-                ..Pools::default()
-            }),
+            pools: Mutex::default(),
             connections,
             observer,
             subset,
             recheck_cursor: AtomicUsize::new(0),
             config,
         }))
+    }
+
+    /// Narrow each call's instances by `routing`'s rules (a discovered service only).
+    pub fn routed(self, routing: Option<Routing>) -> Target {
+        if let Target::Many(b) = &self {
+            b.lock().routing = routing;
+        }
+        self
     }
 
     /// The single address, if this is one.

@@ -1,0 +1,120 @@
+//! Routing rules cost no allocation per call (CENTER.md, "Routing rules": planned once per
+//! table and instance list): calls through a client following a table whose matching rule
+//! comes last and splits by weight allocate as many times as calls of a client without rules.
+//! Allocations are counted by a global allocator, so this test has a binary of its own.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use erpc::discovery::{InProcess, Instance, Locality, routes_key};
+use erpc::{ServerHandle, Status};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[erpc::service]
+trait Whoami {
+    async fn name(&self) -> Result<String, Status>;
+}
+
+struct Named(String);
+
+impl Whoami for Named {
+    async fn name(&self) -> Result<String, Status> {
+        Ok(self.0.clone())
+    }
+}
+
+async fn instance(registry: &InProcess, name: &str, version: &str) -> ServerHandle {
+    erpc::Server::builder()
+        .add_service(WhoamiServer::new(Named(name.into())))
+        .register(
+            Arc::new(registry.clone()),
+            Instance {
+                id: name.into(),
+                version: version.into(),
+                ..Instance::default()
+            },
+        )
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves")
+}
+
+/// Allocations per call over `calls` calls carrying `x-user-tier: gold`, after a warm-up.
+async fn allocations_per_call(client: &WhoamiClient, calls: u64) -> f64 {
+    let call = async || {
+        client
+            .name()
+            .metadata("x-user-tier", "gold")
+            .await
+            .expect("a call succeeds")
+    };
+    for _ in 0..2_000 {
+        call().await;
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..calls {
+        call().await;
+    }
+    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / calls as f64
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn routing_a_call_allocates_nothing() {
+    let registry = InProcess::default();
+    let mut servers = Vec::new();
+    for (name, version) in [("v1-a", "1"), ("v1-b", "1"), ("v2-a", "2")] {
+        servers.push(instance(&registry, name, version).await);
+    }
+    // Two rules that do not match (another method; another tier), then a 90/10 split.
+    let table = r#"{"rules":[
+        {"match":{"method":"other"},"route":[{"subset":{"version":"2"}}]},
+        {"match":{"metadata":{"x-user-tier":"beta"}},"route":[{"subset":{"version":"2"}}]},
+        {"match":{"metadata":{"x-user-tier":"gold"}},
+         "route":[{"subset":{"version":"1"},"weight":90},{"subset":{"version":"2"},"weight":10}]}]}"#;
+    let entries = BTreeMap::from([(routes_key("Whoami"), table.to_owned())]);
+    let (_rules, entries) = tokio::sync::watch::channel(Arc::new(entries));
+    let routed = WhoamiClient::new(
+        erpc::Client::builder()
+            .routes(entries, Locality::default())
+            .discover(&registry, "Whoami")
+            .await
+            .expect("discovers"),
+    );
+    let plain = WhoamiClient::new(
+        erpc::Client::builder()
+            .discover(&registry, "Whoami")
+            .await
+            .expect("discovers"),
+    );
+    let calls = 5_000;
+    let with_rules = allocations_per_call(&routed, calls).await;
+    let without = allocations_per_call(&plain, calls).await;
+    println!("allocations per call: {with_rules:.3} with routing rules, {without:.3} without");
+    // One allocation per call would show as a difference of 1.
+    assert!(
+        (with_rules - without).abs() < 0.2,
+        "routing allocates per call: {with_rules:.3} vs {without:.3}"
+    );
+    for server in servers {
+        server.shutdown().await;
+    }
+}
