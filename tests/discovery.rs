@@ -1,26 +1,15 @@
 //! Discovery in clients and servers: servers register on start and deregister on shutdown;
 //! clients follow a service's instances, balance across them, and skip unreachable ones.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use erpc::discovery::{Discover, InProcess, Instance, StaticList, Weighted};
 use erpc::{ServerHandle, Status};
-
-#[erpc::service]
-trait Whoami {
-    /// The name of the instance that answered.
-    async fn name(&self) -> Result<String, Status>;
-}
-
-struct Named(String);
-
-impl Whoami for Named {
-    async fn name(&self) -> Result<String, Status> {
-        Ok(self.0.clone())
-    }
-}
+use support::{Named, WhoamiClient, WhoamiServer};
 
 async fn instance(registry: &InProcess, name: &str, weight: u32) -> ServerHandle {
     erpc::Server::builder()

@@ -3,13 +3,16 @@
 //! comes last and splits by weight allocate as many times as calls of a client without rules.
 //! Allocations are counted by a global allocator, so this test has a binary of its own.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use erpc::ServerHandle;
 use erpc::discovery::{InProcess, Instance, Locality, routes_key};
-use erpc::{ServerHandle, Status};
+use support::{Named, WhoamiClient, WhoamiServer};
 
 struct Counting;
 
@@ -28,19 +31,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-#[erpc::service]
-trait Whoami {
-    async fn name(&self) -> Result<String, Status>;
-}
-
-struct Named(String);
-
-impl Whoami for Named {
-    async fn name(&self) -> Result<String, Status> {
-        Ok(self.0.clone())
-    }
-}
 
 async fn instance(registry: &InProcess, name: &str, version: &str) -> ServerHandle {
     erpc::Server::builder()

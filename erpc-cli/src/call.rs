@@ -81,15 +81,22 @@ pub async fn kind(
 
 /// The one request: `arg`, or stdin when it is absent or `-`.
 pub async fn request(arg: Option<&str>) -> Result<Value, Failure> {
+    let (text, what) = arg_or_stdin(arg, "the request").await?;
+    parse_json(&text, &what)
+}
+
+/// `arg`, or all of stdin when it is absent or `-`, and what to call it in messages: `what`,
+/// or `what` "on stdin".
+pub async fn arg_or_stdin(arg: Option<&str>, what: &str) -> Result<(String, String), Failure> {
     match arg {
-        Some(text) if text != "-" => parse_json(text, "the request"),
+        Some(text) if text != "-" => Ok((text.to_owned(), what.to_owned())),
         _ => {
             let mut text = String::new();
             tokio::io::stdin()
                 .read_to_string(&mut text)
                 .await
-                .map_err(|e| Failure::usage(format!("reading the request from stdin: {e}")))?;
-            parse_json(&text, "the request on stdin")
+                .map_err(|e| Failure::usage(format!("reading {what} from stdin: {e}")))?;
+            Ok((text, format!("{what} on stdin")))
         }
     }
 }

@@ -2,8 +2,8 @@
 //! entry `erpc/routes/SERVICE` (CENTER.md, "Routing rules").
 
 use erpc_core::discovery::{RouteTable, routes_key};
-use tokio::io::AsyncReadExt;
 
+use crate::call::arg_or_stdin;
 use crate::failure::Failure;
 use crate::registry::{at, center};
 
@@ -29,19 +29,8 @@ pub async fn show(addr: &str, service: &str) -> Result<(), Failure> {
 /// `erpc routes set`: check the table here (exit 2 naming the problem), then store it at
 /// the center, which checks its subsets against the registrations (exit 1 if it refuses).
 pub async fn set(addr: &str, service: &str, rules: Option<&str>) -> Result<(), Failure> {
-    let text = match rules {
-        Some(text) if text != "-" => text.to_owned(),
-        _ => {
-            let mut text = String::new();
-            tokio::io::stdin()
-                .read_to_string(&mut text)
-                .await
-                .map_err(|e| Failure::usage(format!("reading the rules from stdin: {e}")))?;
-            text
-        }
-    };
-    let table = RouteTable::parse(&text)
-        .map_err(|e| Failure::usage(format!("the routing rules of {service:?}: {e}")))?;
+    let (text, what) = arg_or_stdin(rules, &format!("the routing rules of {service:?}")).await?;
+    let table = RouteTable::parse(&text).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
     let revision = center(addr)?
         .config_set(routes_key(service), table.to_json())
         .await

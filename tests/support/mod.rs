@@ -43,6 +43,21 @@ pub struct Point {
 }
 
 #[erpc::service]
+pub trait Whoami {
+    /// The name of the instance that answered.
+    async fn name(&self) -> Result<String, Status>;
+}
+
+/// A Whoami instance answering its name.
+pub struct Named(pub String);
+
+impl Whoami for Named {
+    async fn name(&self) -> Result<String, Status> {
+        Ok(self.0.clone())
+    }
+}
+
+#[erpc::service]
 pub trait Echo {
     /// Returns the message.
     async fn echo(&self, msg: Msg) -> Result<Msg, Status>;
