@@ -51,10 +51,10 @@
 
 pub mod auth;
 pub mod backend;
-#[cfg(feature = "dashboard")]
-pub mod dashboard;
 #[cfg(feature = "config")]
 pub mod config_client;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 pub mod federation;
 #[cfg(feature = "config")]
 pub mod live_config;
