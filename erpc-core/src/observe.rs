@@ -28,7 +28,7 @@
 
 use std::time::Duration;
 
-use erpc_transport::PeerAddr;
+use erpc_transport::{Address, PeerAddr};
 
 use crate::status::Code;
 
@@ -171,6 +171,27 @@ impl Observer for Contained {
     fn breaker_changed(&self, change: &BreakerChange<'_>) {
         self.deliver("breaker_changed", |o| o.breaker_changed(change));
     }
+    fn call_refused(&self, side: Side, call: &CallEvent<'_>, by: RefusedBy) {
+        self.deliver("call_refused", |o| o.call_refused(side, call, by));
+    }
+    fn rate_limit_waited(&self, side: Side, call: &CallEvent<'_>, waited: Duration) {
+        self.deliver("rate_limit_waited", |o| {
+            o.rate_limit_waited(side, call, waited)
+        });
+    }
+    fn hedge_settled(&self, call: &CallEvent<'_>, outcome: HedgeOutcome) {
+        self.deliver("hedge_settled", |o| o.hedge_settled(call, outcome));
+    }
+    fn instance_connection_opened(&self, instance: &Address) {
+        self.deliver("instance_connection_opened", |o| {
+            o.instance_connection_opened(instance)
+        });
+    }
+    fn instance_connection_closed(&self, instance: &Address) {
+        self.deliver("instance_connection_closed", |o| {
+            o.instance_connection_closed(instance)
+        });
+    }
 }
 
 /// A fail mode's decision to send another attempt of a call (client side), or to not send
@@ -282,6 +303,63 @@ pub trait Observer: Send + Sync + 'static {
     fn retry(&self, _call: &CallEvent<'_>, _retry: &Retry) {}
     /// A client's circuit breaker changed state (`erpc_core::client::breaker`).
     fn breaker_changed(&self, _change: &BreakerChange<'_>) {}
+    /// A call was refused by a limit or a check before it ran (server: a header-level hook,
+    /// the worker limit or the connection's running-call cap — the refused frame is also
+    /// reported to [`Observer::frame_refused`]; client: a rate limit, reported by the
+    /// layer to the observer given to it). Once per refused call.
+    fn call_refused(&self, _side: Side, _call: &CallEvent<'_>, _by: RefusedBy) {}
+    /// A call waited `waited` for its turn under a rate limit and then went on (client:
+    /// `ClientRateLimit`, reported by the layer to the observer given to it). A wait that
+    /// ran out is a [`Observer::call_refused`] instead.
+    fn rate_limit_waited(&self, _side: Side, _call: &CallEvent<'_>, _waited: Duration) {}
+    /// A hedged call (`failbackup`, after its hedge was sent) settled: which copy's answer
+    /// it took. Reported by the fail-mode layer to the observer given to it, once per hedge
+    /// sent (unless the call is dropped first).
+    fn hedge_settled(&self, _call: &CallEvent<'_>, _outcome: HedgeOutcome) {}
+    /// A client connected to one of its instances (`instance`: the address dialled, as
+    /// discovery or the caller gave it); with [`Observer::instance_connection_closed`], the
+    /// size of each instance's pool. Also reported as [`Observer::connection_opened`].
+    fn instance_connection_opened(&self, _instance: &Address) {}
+    /// A client's connection to `instance` ended (after
+    /// [`Observer::instance_connection_opened`] for it).
+    fn instance_connection_closed(&self, _instance: &Address) {}
+}
+
+/// Who refused a call ([`Observer::call_refused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusedBy {
+    /// A rate limit: the server's `RateLimit`, or the client's `ClientRateLimit`.
+    RateLimit,
+    /// The server's per-peer rate limit (`PeerRateLimit`).
+    PeerRateLimit,
+    /// The server-wide cap on running calls (`ConcurrencyLimit`).
+    Concurrency,
+    /// A method's cap on running calls (`MethodConcurrencyLimit`).
+    MethodConcurrency,
+    /// Adaptive load shedding (`AdaptiveLimit`).
+    Shedding,
+    /// Authentication (`auth::Authenticate`: no or bad credentials).
+    Auth,
+    /// An access-control list (`auth::Acl`: authenticated but not allowed).
+    Acl,
+    /// The server's worker limit (its workers busy and its task queue full).
+    Workers,
+    /// The connection's running-call cap (`max_in_flight`).
+    InFlight,
+    /// Any other header-level hook (the application's own `Admission`).
+    Hook,
+}
+
+/// Which copy of a hedged call answered ([`Observer::hedge_settled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HedgeOutcome {
+    /// The first attempt's answer was taken (the hedge was cancelled or failed).
+    Original,
+    /// The hedge's answer was taken (the first attempt was cancelled or failed).
+    Hedge,
+    /// Both failed: the call ends with the last failure.
+    BothFailed,
 }
 
 /// A circuit breaker's state (gobreaker's three).
@@ -301,8 +379,24 @@ pub struct BreakerChange<'a> {
     /// Which breaker: `instance <address>` (one per instance) or `method <service>.<method>`
     /// (one per method).
     pub breaker: &'a str,
+    /// The same, in parts.
+    pub scope: BreakerScope<'a>,
     /// The state it left.
     pub from: BreakerState,
     /// The state it entered.
     pub to: BreakerState,
+}
+
+/// What a circuit breaker guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerScope<'a> {
+    /// One instance (`InstanceBreakers`): its address.
+    Instance(&'a str),
+    /// One method over every instance (`MethodBreakers`).
+    Method {
+        /// The service name.
+        service: &'a str,
+        /// The method name.
+        method: &'a str,
+    },
 }

@@ -276,15 +276,6 @@ impl Bucket {
         })
     }
 
-    /// Through now, or after waiting in line up to the maximum wait; else the refusal.
-    pub(crate) async fn acquire(self: &Arc<Self>, deadline: Instant) -> Result<(), Status> {
-        match self.turn(deadline) {
-            Turn::Now => Ok(()),
-            Turn::Wait(place) => place.wait().await,
-            Turn::Refused(status) => Err(status),
-        }
-    }
-
     fn refusal(&self, wait: Duration, ahead: usize) -> Status {
         let over = wait.saturating_sub(self.rate.max_wait);
         Status::resource_exhausted(format!(

@@ -167,6 +167,10 @@ impl Acl {
 }
 
 impl Admission for Acl {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::Acl
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         let rules = self.rules.get(call.service, call.method);
         match rules.iter().find(|rule| rule.applies(call)) {

@@ -66,6 +66,10 @@ impl<A: Authenticator> Authenticate<A> {
 }
 
 impl<A: Authenticator> Admission for Authenticate<A> {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::Auth
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         match bearer_token(call.metadata)? {
             Some(token) => {

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::discovery::Load;
 use crate::discovery::load::is_instance_failure;
-use crate::observe::{BreakerChange, BreakerState, Observer};
+use crate::observe::{BreakerChange, BreakerScope, BreakerState, Observer};
 use crate::status::{Code, Status};
 
 /// What a breaker counted since its state last changed (or its counting interval began):
@@ -169,6 +169,8 @@ impl BreakerSettings {
 pub(crate) struct Breaker {
     /// `instance <addr>` or `method <service>.<method>`: named in refusals and events.
     name: String,
+    /// What it guards, for events.
+    scope: Scope,
     /// Replaced whole when the layer's settings change ([`Breaker::set_settings`]).
     settings: RwLock<Arc<BreakerSettings>>,
     machine: Mutex<Machine>,
@@ -187,6 +189,30 @@ struct Machine {
     load: Option<Arc<Load>>,
 }
 
+/// What a breaker guards (owned [`BreakerScope`]).
+pub(crate) enum Scope {
+    /// An instance's address.
+    Instance(String),
+    /// A service and method.
+    Method(String, String),
+}
+
+impl Scope {
+    fn borrowed(&self) -> BreakerScope<'_> {
+        match self {
+            Scope::Instance(addr) => BreakerScope::Instance(addr),
+            Scope::Method(service, method) => BreakerScope::Method { service, method },
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Scope::Instance(addr) => format!("instance {addr}"),
+            Scope::Method(service, method) => format!("method {service}.{method}"),
+        }
+    }
+}
+
 /// A change of state, told once the lock is released.
 type Change = (BreakerState, BreakerState);
 
@@ -200,14 +226,15 @@ pub struct Ticket {
 
 impl Breaker {
     pub(crate) fn new(
-        name: String,
+        scope: Scope,
         settings: Arc<BreakerSettings>,
         observer: Option<Arc<dyn Observer>>,
         load: Option<Arc<Load>>,
     ) -> Arc<Breaker> {
         let expiry = interval_end(&settings, Instant::now());
         Arc::new(Breaker {
-            name,
+            name: scope.name(),
+            scope,
             settings: RwLock::new(settings),
             machine: Mutex::new(Machine {
                 state: BreakerState::Closed,
@@ -403,6 +430,7 @@ impl Breaker {
             if let Some(observer) = &self.observer {
                 observer.breaker_changed(&BreakerChange {
                     breaker: &self.name,
+                    scope: self.scope.borrowed(),
                     from,
                     to,
                 });
@@ -465,7 +493,12 @@ mod tests {
     }
 
     fn breaker(settings: BreakerSettings, load: Option<Arc<Load>>) -> Arc<Breaker> {
-        Breaker::new("instance test".into(), Arc::new(settings), None, load)
+        Breaker::new(
+            Scope::Instance("test".into()),
+            Arc::new(settings),
+            None,
+            load,
+        )
     }
 
     #[tokio::test(start_paused = true)]

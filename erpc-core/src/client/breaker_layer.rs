@@ -36,7 +36,7 @@ use futures_util::future::BoxFuture;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::client::breaker::{Breaker, BreakerSettings, Ticket};
+use crate::client::breaker::{Breaker, BreakerSettings, Scope, Ticket};
 use crate::client::{Attempt, ClientRequest, ClientResponse};
 use crate::observe::{BreakerState, Contained, Observer};
 use crate::per_method::PerMethod;
@@ -127,7 +127,7 @@ impl InstanceBreakers {
             return breaker.clone();
         }
         let breaker = Breaker::new(
-            format!("instance {}", attempt.addr()),
+            Scope::Instance(attempt.addr().to_string()),
             self.settings(),
             self.shared.observer.clone(),
             attempt.load().cloned(),
@@ -246,7 +246,7 @@ impl MethodBreakers {
             return Some(breaker.clone());
         }
         let breaker = Breaker::new(
-            format!("method {service}.{method}"),
+            Scope::Method(service.to_owned(), method.to_owned()),
             settings.clone(),
             self.shared.observer.clone(),
             None,

@@ -160,6 +160,7 @@ impl ClientConn {
         let link_peer = stream.peer.clone();
         if let Some(observer) = &observer {
             observer.connection_opened(Side::Client, &link_peer);
+            observer.instance_connection_opened(addr);
         }
         let (read, write) = tokio::io::split(stream.io);
         let (tx, data_tx, queues) = channels(config.write_queue);
@@ -229,6 +230,7 @@ impl ClientConn {
             if let Some(observer) = &observer {
                 let draining = reader_shared.draining.load(Ordering::Acquire);
                 observer.connection_closed(Side::Client, &link_peer, &closed.reason(draining));
+                observer.instance_connection_closed(&peer);
             }
             if matches!(closed, Closed::HeartbeatTimeout) {
                 reader_shared.unhealthy.store(true, Ordering::Release);

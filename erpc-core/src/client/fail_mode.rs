@@ -58,7 +58,7 @@ use crate::client::retry_budget::RetryBudget;
 use crate::client::{ClientRequest, ClientResponse};
 use crate::discovery::{Steer, Want};
 use crate::layer::{Layer, Service};
-use crate::observe::{CallEvent, Observer, Retry, RetryKind};
+use crate::observe::{CallEvent, HedgeOutcome, Observer, Retry, RetryKind};
 use crate::per_method::PerMethod;
 use crate::status::{Code, Status};
 
@@ -329,6 +329,18 @@ impl Call {
             observer.retry(&call, &retry);
         }
         granted
+    }
+
+    /// Report which copy of a hedged call answered.
+    pub(crate) fn hedge_settled(&self, request: &ClientRequest, outcome: HedgeOutcome) {
+        if let Some(observer) = &self.settings.observer {
+            let call = CallEvent {
+                service: &request.service,
+                method: &request.method,
+                stream: false,
+            };
+            observer.hedge_settled(&call, outcome);
+        }
     }
 
     /// The wait before retry number `retry` (1 for the first) after `status`: full jitter,

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::client::fail_mode::{Call, HedgeDelay, Outcome, retry_allowed};
 use crate::client::{ClientRequest, ClientResponse};
 use crate::discovery::{Steer, Want};
-use crate::observe::RetryKind;
+use crate::observe::{HedgeOutcome, RetryKind};
 use crate::status::Status;
 
 /// Answers remembered per method for its p95.
@@ -150,17 +150,28 @@ pub(crate) async fn run(
     // Away from where the first went (if it got that far: it may still be dialling).
     let tried = first_steer.landed().into_iter().map(|l| l.addr).collect();
     let second = Box::pin(timed(&call, &request, Steer::new(Want::Other, tried)));
-    match select(first, second).await {
-        Either::Left(((outcome, took), other)) | Either::Right(((outcome, took), other)) => {
-            match outcome.result {
-                // A retryable failure of one copy: the other may still succeed.
-                Err(status) if retry_allowed(&status, true, true) => {
-                    let (outcome, took) = other.await;
-                    finish(&call, &request, outcome.result, took)
-                }
-                // Dropping `other` on return cancels the losing attempt on its server.
-                result => finish(&call, &request, result, took),
-            }
+    let (done, other, (first_copy, other_copy)) = match select(first, second).await {
+        Either::Left((done, other)) => (done, other, (HedgeOutcome::Original, HedgeOutcome::Hedge)),
+        Either::Right((done, other)) => {
+            (done, other, (HedgeOutcome::Hedge, HedgeOutcome::Original))
+        }
+    };
+    let (outcome, took) = done;
+    match outcome.result {
+        // A retryable failure of one copy: the other may still succeed.
+        Err(status) if retry_allowed(&status, true, true) => {
+            let (outcome, took) = other.await;
+            let taken = match outcome.result {
+                Ok(_) => other_copy,
+                Err(_) => HedgeOutcome::BothFailed,
+            };
+            call.hedge_settled(&request, taken);
+            finish(&call, &request, outcome.result, took)
+        }
+        // Dropping `other` on return cancels the losing attempt on its server.
+        result => {
+            call.hedge_settled(&request, first_copy);
+            finish(&call, &request, result, took)
         }
     }
 }

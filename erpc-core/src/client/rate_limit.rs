@@ -7,12 +7,14 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use tokio::time::Instant;
 use tower_layer::Layer;
 
 use crate::client::{CallService, ClientRequest, ClientResponse};
 use crate::layer::{Around, AroundLayer, BoxedService, ErasableLayer};
+use crate::observe::{CallEvent, Contained, Observer, RefusedBy, Side};
 use crate::per_method::PerMethod;
-use crate::rate::{Buckets, Rate};
+use crate::rate::{Buckets, Rate, Turn};
 use crate::status::Status;
 
 /// Calls of a client held to a [`Rate`]: one bucket for the whole client
@@ -37,7 +39,13 @@ use crate::status::Status;
 /// ```
 #[derive(Clone)]
 pub struct ClientRateLimit {
+    limits: Arc<Limits>,
+}
+
+/// The buckets, and whom refusals and waits are told.
+struct Limits {
     buckets: Arc<Buckets>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for ClientRateLimit {
@@ -59,7 +67,10 @@ impl ClientRateLimit {
     /// the first invalid rate.
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<ClientRateLimit, Status> {
         Ok(ClientRateLimit {
-            buckets: Arc::new(Buckets::new(rates, "client")?),
+            limits: Arc::new(Limits {
+                buckets: Arc::new(Buckets::new(rates, "client")?),
+                observer: None,
+            }),
         })
     }
 
@@ -69,20 +80,67 @@ impl ClientRateLimit {
     /// ones. Errors: `invalid_argument` naming the first invalid rate; the rates in force
     /// stay.
     pub fn set_rates(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
-        self.buckets.set(rates)
+        self.limits.buckets.set(rates)
+    }
+
+    /// Report each refusal ([`Observer::call_refused`], [`RefusedBy::RateLimit`]) and each
+    /// call that waited for its turn ([`Observer::rate_limit_waited`]) to `observer`, on the
+    /// client side (the client's own observer does not see a layer's events). The buckets
+    /// (and [`ClientRateLimit::set_rates`]) are shared with `self`; clients built with
+    /// `self` keep reporting nowhere.
+    pub fn observer(self, observer: impl Observer) -> ClientRateLimit {
+        ClientRateLimit {
+            limits: Arc::new(Limits {
+                buckets: self.limits.buckets.clone(),
+                observer: Some(Contained::wrap(observer)),
+            }),
+        }
     }
 }
 
-impl Around<ClientRequest, ClientResponse> for Buckets {
+impl Limits {
+    /// Tell the observer, if any, about `request` with `tell`.
+    fn tell(&self, request: &ClientRequest, tell: impl FnOnce(&dyn Observer, &CallEvent<'_>)) {
+        if let Some(observer) = &self.observer {
+            let call = CallEvent {
+                service: &request.service,
+                method: &request.method,
+                stream: request.stream,
+            };
+            tell(observer.as_ref(), &call);
+        }
+    }
+}
+
+impl Around<ClientRequest, ClientResponse> for Limits {
     fn around(
         self: Arc<Self>,
         request: ClientRequest,
         rest: CallService,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         Box::pin(async move {
-            let bucket = self.get(&request.service, &request.method);
+            let bucket = self.buckets.get(&request.service, &request.method);
             if let Some(bucket) = bucket {
-                bucket.acquire(request.deadline).await?;
+                let waited = match bucket.turn(request.deadline) {
+                    Turn::Now => Ok(None),
+                    Turn::Wait(place) => {
+                        let started = Instant::now();
+                        place.wait().await.map(|()| Some(started.elapsed()))
+                    }
+                    Turn::Refused(status) => Err(status),
+                };
+                match waited {
+                    Ok(None) => {}
+                    Ok(Some(waited)) => self.tell(&request, |o, call| {
+                        o.rate_limit_waited(Side::Client, call, waited)
+                    }),
+                    Err(refused) => {
+                        self.tell(&request, |o, call| {
+                            o.call_refused(Side::Client, call, RefusedBy::RateLimit)
+                        });
+                        return Err(refused);
+                    }
+                }
             }
             rest.oneshot(request).await
         })
@@ -91,6 +149,6 @@ impl Around<ClientRequest, ClientResponse> for Buckets {
 
 impl ErasableLayer<ClientRequest, ClientResponse> for ClientRateLimit {
     fn erase(&self, inner: CallService) -> CallService {
-        BoxedService::new(AroundLayer(self.buckets.clone()).layer(inner))
+        BoxedService::new(AroundLayer(self.limits.clone()).layer(inner))
     }
 }

@@ -228,6 +228,10 @@ impl State {
 }
 
 impl Admission for AdaptiveLimit {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::Shedding
+    }
+
     fn admit(&self, _call: &CallHead<'_>) -> Result<Admitted, Status> {
         let state = &self.state;
         let limit = state.limit.load(Ordering::Relaxed);

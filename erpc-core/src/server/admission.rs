@@ -47,6 +47,7 @@ use crate::auth::{PeerIdentity, Principal};
 use crate::context::Wire;
 use crate::extensions::Extensions;
 use crate::metadata::Metadata;
+use crate::observe::RefusedBy;
 use crate::status::Status;
 
 /// What a header-level hook sees of a call: everything but its body.
@@ -198,14 +199,24 @@ impl Admitted {
 pub trait Admission: Send + Sync + 'static {
     /// Admit `call` (maybe holding a guard for its life), or refuse it with a status.
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status>;
+
+    /// What this hook's refusals are counted as ([`Observer::call_refused`]'s reason, the
+    /// `reason` label of `erpc_refused_calls_total`). Default: [`RefusedBy::Hook`]; erpc's
+    /// own hooks name themselves.
+    ///
+    /// [`Observer::call_refused`]: crate::observe::Observer::call_refused
+    fn refused_by(&self) -> RefusedBy {
+        RefusedBy::Hook
+    }
 }
 
-/// Run every hook in order; the first refusal wins, and the guards already taken are
-/// dropped with it.
+/// Run every hook in order; the first refusal wins (with the hook's [`Admission::refused_by`],
+/// or [`RefusedBy::Hook`] for a hook that panicked), and the guards already taken are dropped
+/// with it.
 pub(crate) fn admit_all(
     hooks: &[std::sync::Arc<dyn Admission>],
     call: &CallHead<'_>,
-) -> Result<Admitted, Status> {
+) -> Result<Admitted, (Status, RefusedBy)> {
     let mut admitted = Admitted::now();
     for hook in hooks {
         // Each hook sees what the hooks before it handed over (the principal, for an ACL).
@@ -214,7 +225,11 @@ pub(crate) fn admit_all(
             ..*call
         };
         // A panicking hook refuses its call, not every call on the connection's read loop.
-        let next = contained("a header-level hook (Admission)", || hook.admit(&call))??;
+        let next = match contained("a header-level hook (Admission)", || hook.admit(&call)) {
+            Ok(Ok(next)) => next,
+            Ok(Err(status)) => return Err((status, hook.refused_by())),
+            Err(panicked) => return Err((panicked, RefusedBy::Hook)),
+        };
         admitted = admitted.and(next);
     }
     Ok(admitted)

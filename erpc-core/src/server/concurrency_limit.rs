@@ -49,6 +49,10 @@ impl Drop for Permit {
 }
 
 impl Admission for ConcurrencyLimit {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::Concurrency
+    }
+
     fn admit(&self, _call: &CallHead<'_>) -> Result<Admitted, Status> {
         let state = &self.state;
         let taken = state

@@ -22,7 +22,7 @@ use crate::engine::task_guard::spawn_connection_task;
 use crate::engine::writer::{CLOSE_FLUSH, write_loop};
 use crate::engine::{OutFrame, channels, control, queue, queue_or_spawn, streaming_unsupported};
 use crate::extensions::Extensions;
-use crate::observe::{Refusal, Side, WriterWatch};
+use crate::observe::{CallEvent, Refusal, RefusedBy, Side, WriterWatch};
 use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
 use crate::server::Shared;
 use crate::server::admission::{Admitted, CallHead, CallKind, admit_all};
@@ -413,6 +413,26 @@ impl ServerEndpoint {
         self.reject(header, refusal, status, Verdict::Useful)
     }
 
+    /// Refuse a call of a known service that a limit or check turned away: reported as a
+    /// refused call (with its names and `by`) as well as a refused frame.
+    fn refuse_call(
+        &self,
+        header: &Header,
+        (service, method): (&str, &str),
+        (refusal, by): (Refusal, RefusedBy),
+        status: Status,
+    ) -> Verdict {
+        if let Some(observer) = &self.shared.observer {
+            let call = CallEvent {
+                service,
+                method,
+                stream: header.kind == Kind::STREAM_OPEN,
+            };
+            observer.call_refused(Side::Server, &call, by);
+        }
+        self.refuse(header, refusal, status)
+    }
+
     /// Start a call, or refuse it.
     fn on_call(&mut self, frame: Frame) -> Verdict {
         let header = frame.header;
@@ -511,7 +531,10 @@ impl ServerEndpoint {
             };
             match admit_all(&self.shared.admission, &head) {
                 Ok(admitted) => admitted,
-                Err(status) => return self.refuse(&header, Refusal::Hook, status),
+                Err((status, by)) => {
+                    let names = (service_name.as_str(), method.as_str());
+                    return self.refuse_call(&header, names, (Refusal::Hook, by), status);
+                }
             }
         };
         // The worker limit: a place to run or wait in, or a refusal before any task exists.
@@ -523,7 +546,11 @@ impl ServerEndpoint {
             {
                 match workers.admit() {
                     Ok(ticket) => Some(ticket),
-                    Err(status) => return self.refuse(&header, Refusal::AtCapacity, status),
+                    Err(status) => {
+                        let names = (service_name.as_str(), method.as_str());
+                        let why = (Refusal::AtCapacity, RefusedBy::Workers);
+                        return self.refuse_call(&header, names, why, status);
+                    }
                 }
             }
             _ => None,
@@ -546,9 +573,10 @@ impl ServerEndpoint {
         ) {
             Ok(()) => {}
             Err(Refused::Full) => {
-                return self.refuse(
+                return self.refuse_call(
                     &header,
-                    Refusal::AtCapacity,
+                    (service_name.as_str(), method.as_str()),
+                    (Refusal::AtCapacity, RefusedBy::InFlight),
                     Status::resource_exhausted(format!(
                         "{} calls already running on this connection",
                         config.max_in_flight

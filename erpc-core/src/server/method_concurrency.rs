@@ -44,6 +44,10 @@ impl MethodConcurrencyLimit {
 }
 
 impl Admission for MethodConcurrencyLimit {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::MethodConcurrency
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         match self.caps.get(call.service, call.method) {
             None => Ok(Admitted::now()),

@@ -113,6 +113,10 @@ fn key_of(peer: &PeerAddr) -> Result<IpAddr, &PeerAddr> {
 }
 
 impl Admission for PeerRateLimit {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::PeerRateLimit
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         let state = &self.state;
         if state.calls.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {

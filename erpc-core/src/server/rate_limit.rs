@@ -66,6 +66,10 @@ impl RateLimit {
 }
 
 impl Admission for RateLimit {
+    fn refused_by(&self) -> crate::observe::RefusedBy {
+        crate::observe::RefusedBy::RateLimit
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         let Some(bucket) = self.buckets.get(call.service, call.method) else {
             return Ok(Admitted::now());
