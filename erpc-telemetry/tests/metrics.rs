@@ -2,35 +2,70 @@
 //! `promtool check metrics`, and scraped by a real Prometheus that the test starts.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use erpc_core::{Client, ServerHandle, Status};
+use erpc_core::client::{
+    BreakerSettings, ClientRateLimit, FailMode, FailModes, HedgeDelay, InstanceBreakers, Trip,
+};
+use erpc_core::observe::{
+    BreakerChange, BreakerScope, BreakerState, CallEvent, HedgeOutcome, Observer, Retry, RetryKind,
+    Side,
+};
+use erpc_core::per_method::PerMethod;
+use erpc_core::rate::Rate;
+use erpc_core::server::RateLimit;
+use erpc_core::{Client, Code, ServerHandle, Status};
 use erpc_telemetry::{Metrics, MetricsServer};
 
 #[erpc_macros::service(crate = "erpc_core")]
 trait Echo {
     async fn say(&self, text: String) -> Result<String, Status>;
+    /// Always `unavailable`.
+    async fn fail(&self) -> Result<(), Status>;
 }
 
-struct Echoer;
+#[derive(Default)]
+struct Echoer {
+    /// Calls of "slow once" so far: the first is slow (a hedge overtakes it).
+    slow_once: AtomicU32,
+}
 
 impl Echo for Echoer {
     async fn say(&self, text: String) -> Result<String, Status> {
-        if text == "missing" {
-            return Err(Status::not_found("no such thing"));
+        match text.as_str() {
+            "missing" => Err(Status::not_found("no such thing")),
+            "down" => Err(Status::unavailable("injected: the backend is down")),
+            "slow once" if self.slow_once.fetch_add(1, Ordering::Relaxed) == 0 => {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                Ok(text)
+            }
+            _ => Ok(text),
         }
-        Ok(text)
+    }
+
+    async fn fail(&self) -> Result<(), Status> {
+        Err(Status::unavailable("injected: the backend is down"))
     }
 }
 
 async fn served(metrics: &Metrics) -> (ServerHandle, EchoClient) {
-    let server = erpc_core::Server::builder()
+    served_with(metrics, erpc_core::Server::builder(), Client::builder()).await
+}
+
+/// A server and a client built from these builders, both observed by `metrics`.
+async fn served_with(
+    metrics: &Metrics,
+    server: erpc_core::ServerBuilder,
+    client: erpc_core::ClientBuilder,
+) -> (ServerHandle, EchoClient) {
+    let server = server
         .observer(metrics.observer())
-        .add_service(EchoServer::new(Echoer))
+        .add_service(EchoServer::new(Echoer::default()))
         .serve(["tcp://127.0.0.1:0"])
         .await
         .expect("the server serves");
-    let client = Client::builder()
+    let client = client
         .observer(metrics.observer())
         .connect(server.local_addr().to_string())
         .await
@@ -152,6 +187,268 @@ async fn arbitrary_method_names_do_not_grow_the_metrics_without_end() {
     server.shutdown().await;
 }
 
+/// Builders for a server that lets one call of `Echo.say` through every ten minutes, and
+/// a client whose instance breaker trips at the first failure, both observed by `metrics`.
+fn governed(metrics: &Metrics) -> (erpc_core::ServerBuilder, erpc_core::ClientBuilder) {
+    let rare = Rate::every(Duration::from_secs(600)).burst(1);
+    let limit = RateLimit::per_method(PerMethod::new(None).method("Echo", "say", Some(rare)))
+        .expect("a valid rate");
+    let breakers = InstanceBreakers::new(
+        BreakerSettings::default()
+            .trip(Trip::ConsecutiveFailures(1))
+            .open_timeout(Duration::from_secs(600)),
+    )
+    .observer(metrics.observer());
+    (
+        erpc_core::Server::builder().admission(limit),
+        Client::builder().attempt_layer(breakers),
+    )
+}
+
+/// Three calls in a row under [`governed`]'s rate limit (one through, two refused), then a
+/// failure that trips the breaker.
+async fn exercise_governance(echo: &EchoClient) {
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(echo.say("hi".to_owned()).await.map_err(|e| e.code()).err());
+    }
+    assert_eq!(
+        codes,
+        [
+            None,
+            Some(Code::ResourceExhausted),
+            Some(Code::ResourceExhausted)
+        ],
+        "one call gets through"
+    );
+    let err = echo.fail().await.expect_err("down");
+    assert_eq!(err.code(), Code::Unavailable);
+    let err = echo
+        .say("hi".to_owned())
+        .await
+        .expect_err("the breaker is open");
+    assert!(err.message().contains("circuit breaker"), "{err}");
+}
+
+#[tokio::test]
+async fn rate_limit_refusals_and_a_tripped_breaker_are_series() {
+    let metrics = Metrics::new();
+    let (server, client) = governed(&metrics);
+    let (server, echo) = served_with(&metrics, server, client).await;
+    exercise_governance(&echo).await;
+    let text = metrics.encode();
+    let call = "service=\"Echo\",method=\"say\"";
+    assert_eq!(
+        value(
+            &text,
+            &format!("erpc_refused_calls_total{{side=\"server\",{call},reason=\"rate_limit\"}}")
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    let instance = server.local_addr().to_string();
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "erpc_breaker_state{{scope=\"instance\",instance=\"{instance}\",service=\"\",method=\"\"}}"
+            )
+        ),
+        Some(2.0),
+        "open is 2\n{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "erpc_breaker_transitions_total{scope=\"instance\",from=\"closed\",to=\"open\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "erpc_breakers_open{scope=\"instance\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_are_counted_by_kind_and_the_failure_before_them() {
+    let metrics = Metrics::new();
+    let modes = FailModes::new(FailMode::Failtry { retries: 2 })
+        .idempotent(PerMethod::new(true))
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .observer(metrics.observer());
+    let client = Client::builder().layer(modes);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    let err = echo.say("down".to_owned()).await.expect_err("down");
+    assert_eq!(err.code(), Code::Unavailable);
+    let text = metrics.encode();
+    assert_eq!(
+        value(
+            &text,
+            "erpc_retries_total{service=\"Echo\",method=\"say\",kind=\"failtry\",reason=\"unavailable\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_hedge_that_overtakes_the_first_attempt_is_counted_as_won() {
+    let metrics = Metrics::new();
+    let modes = FailModes::new(FailMode::Failbackup {
+        delay: HedgeDelay::Fixed(Duration::from_millis(100)),
+    })
+    .idempotent(PerMethod::new(true))
+    .observer(metrics.observer());
+    let client = Client::builder().layer(modes);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    let answer = echo
+        .say("slow once".to_owned())
+        .await
+        .expect("the hedge answers");
+    assert_eq!(answer, "slow once");
+    let text = metrics.encode();
+    let call = "service=\"Echo\",method=\"say\"";
+    assert_eq!(
+        value(
+            &text,
+            &format!("erpc_retries_total{{{call},kind=\"hedge\",reason=\"no_answer\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("erpc_hedges_total{{{call},outcome=\"hedge\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_rate_limit_refusals_and_waits_are_counted() {
+    let metrics = Metrics::new();
+    // A second call within 50 ms waits; a third while one waits is refused (max 1 waiting).
+    let rate = Rate::per_second(20)
+        .burst(1)
+        .max_wait(Duration::from_secs(10))
+        .max_waiting(1);
+    let limit = ClientRateLimit::new(rate)
+        .expect("a valid rate")
+        .observer(metrics.observer());
+    let client = Client::builder().layer(limit);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    let (a, b, c) = tokio::join!(
+        echo.say("hi".to_owned()),
+        echo.say("hi".to_owned()),
+        echo.say("hi".to_owned())
+    );
+    let refused = [a, b, c]
+        .into_iter()
+        .filter(|r| {
+            r.as_ref()
+                .is_err_and(|e| e.code() == Code::ResourceExhausted)
+        })
+        .count();
+    assert_eq!(refused, 1, "one through, one waits, one refused");
+    let text = metrics.encode();
+    let call = "side=\"client\",service=\"Echo\",method=\"say\"";
+    assert_eq!(
+        value(
+            &text,
+            &format!("erpc_refused_calls_total{{{call},reason=\"rate_limit\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, &format!("erpc_rate_limit_waits_total{{{call}}}")),
+        Some(1.0),
+        "{text}"
+    );
+    let waited = value(
+        &text,
+        &format!("erpc_rate_limit_wait_seconds_total{{{call}}}"),
+    );
+    assert!(waited.is_some_and(|s| s > 0.0), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_clients_connections_are_counted_per_instance_until_they_close() {
+    let metrics = Metrics::new();
+    let client = Client::builder().connections(2);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    for _ in 0..4 {
+        echo.say("hi".to_owned()).await.expect("an answer");
+    }
+    let series = format!(
+        "erpc_client_connections{{instance=\"{}\"}}",
+        server.local_addr()
+    );
+    assert_eq!(
+        value(&metrics.encode(), &series),
+        Some(2.0),
+        "both slots dialled"
+    );
+    server.shutdown().await;
+    let started = Instant::now();
+    while value(&metrics.encode(), &series) != Some(0.0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the client saw its connections close\n{}",
+            metrics.encode()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn instances_are_bounded_like_methods() {
+    let metrics = Metrics::new();
+    let observer = metrics.observer();
+    let n = Metrics::MAX_INSTANCES + 10;
+    for i in 0..n {
+        let port = 10_000 + i;
+        let addr: erpc_core::Address = format!("tcp://127.0.0.1:{port}")
+            .parse()
+            .expect("an address");
+        observer.instance_connection_opened(&addr);
+        let instance = addr.to_string();
+        observer.breaker_changed(&BreakerChange {
+            breaker: &format!("instance {instance}"),
+            scope: BreakerScope::Instance(&instance),
+            from: BreakerState::Closed,
+            to: BreakerState::Open,
+        });
+    }
+    let text = metrics.encode();
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(
+        count("erpc_client_connections{"),
+        Metrics::MAX_INSTANCES + 1,
+        "the cap and _other"
+    );
+    assert_eq!(
+        value(&text, "erpc_client_connections{instance=\"_other\"}"),
+        Some(10.0)
+    );
+    // A gauge of many breakers' states would mean nothing: past the cap they have no state
+    // series, and are still counted open.
+    assert_eq!(count("erpc_breaker_state{"), Metrics::MAX_INSTANCES);
+    assert_eq!(
+        value(&text, "erpc_breakers_open{scope=\"instance\"}"),
+        Some(n as f64)
+    );
+}
+
 /// GET a URL's body as text.
 fn get(url: &str) -> Result<String, String> {
     ureq::get(url)
@@ -168,6 +465,12 @@ async fn the_exported_text_passes_promtool() {
     let (server, echo) = served(&metrics).await;
     echo.say("hi".to_owned()).await.expect("an answer");
     let _ = echo.say("missing".to_owned()).await;
+    // Every governance family, with a series or more each.
+    let (governed_server, governed_client) = governed(&metrics);
+    let (governed_server, governed_echo) =
+        served_with(&metrics, governed_server, governed_client).await;
+    exercise_governance(&governed_echo).await;
+    every_other_governance_event(&metrics.observer());
     let exporter = MetricsServer::bind(metrics.clone(), "127.0.0.1:0")
         .await
         .expect("binds");
@@ -177,6 +480,20 @@ async fn the_exported_text_passes_promtool() {
         .expect("joins")
         .expect("/metrics answers");
     assert!(text.contains("erpc_calls_handled_total"), "{text}");
+    for family in [
+        "erpc_refused_calls_total",
+        "erpc_retries_total",
+        "erpc_retries_refused_total",
+        "erpc_hedges_total",
+        "erpc_rate_limit_waits_total",
+        "erpc_rate_limit_wait_seconds_total",
+        "erpc_breaker_state",
+        "erpc_breaker_transitions_total",
+        "erpc_breakers_open",
+        "erpc_client_connections",
+    ] {
+        assert!(text.contains(&format!("\n{family}{{")), "{family}\n{text}");
+    }
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -198,6 +515,38 @@ async fn the_exported_text_passes_promtool() {
     );
     exporter.shutdown().await;
     server.shutdown().await;
+    governed_server.shutdown().await;
+}
+
+/// The governance events [`exercise_governance`] does not cause, told to `observer`
+/// directly: a retry and one its budget refused, a settled hedge, a rate-limit wait and a
+/// method breaker's change.
+fn every_other_governance_event(observer: &impl Observer) {
+    let call = CallEvent {
+        service: "Echo",
+        method: "say",
+        stream: false,
+    };
+    for granted in [true, false] {
+        let retry = Retry {
+            kind: RetryKind::Failover,
+            attempt: 2,
+            after: Some(Code::Unavailable),
+            granted,
+        };
+        observer.retry(&call, &retry);
+    }
+    observer.hedge_settled(&call, HedgeOutcome::Original);
+    observer.rate_limit_waited(Side::Client, &call, Duration::from_millis(5));
+    observer.breaker_changed(&BreakerChange {
+        breaker: "method Echo.say",
+        scope: BreakerScope::Method {
+            service: "Echo",
+            method: "say",
+        },
+        from: BreakerState::Closed,
+        to: BreakerState::Open,
+    });
 }
 
 /// A Prometheus server scraping one target every second, on a free port with its data in a
@@ -282,34 +631,99 @@ async fn a_real_prometheus_scrapes_the_series() {
     let target = exporter.local_addr().to_string();
     let found = tokio::task::spawn_blocking(move || {
         let prom = prometheus(&target);
-        let query = format!(
-            "{}/api/v1/query?query=erpc_calls_handled_total%7Bside%3D%22server%22%2Cservice%3D%22Echo%22%7D",
-            prom.url
-        );
-        let started = Instant::now();
-        let mut last = String::new();
-        while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(body) = get(&query) {
-                if body.contains("\"code\":\"ok\"") && body.contains("\"code\":\"not_found\"") {
-                    return Ok(body);
-                }
-                last = body;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        Err(last)
+        query_until(
+            &prom,
+            "erpc_calls_handled_total{side=\"server\",service=\"Echo\"}",
+            |body| body.contains("\"code\":\"ok\"") && body.contains("\"code\":\"not_found\""),
+        )
     })
     .await
     .expect("joins");
     let body = found.unwrap_or_else(|last| panic!("Prometheus never had the series: {last}"));
-    // Each series' value is the last element of its ["<time>", "<value>"] pair.
-    let ok = body
-        .split("\"code\":\"ok\"")
+    assert_eq!(
+        value_after(&body, "\"code\":\"ok\"").as_deref(),
+        Some("3"),
+        "{body}"
+    );
+    exporter.shutdown().await;
+    server.shutdown().await;
+}
+
+/// Query `prom` (PromQL `query`) every half second until `done` accepts the answer's body
+/// (within a minute); else the last body.
+fn query_until(
+    prom: &Prometheus,
+    query: &str,
+    done: impl Fn(&str) -> bool,
+) -> Result<String, String> {
+    let mut encoded = String::new();
+    for c in query.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '.' | '-' => encoded.push(c),
+            other => encoded.push_str(&format!("%{:02X}", other as u32)),
+        }
+    }
+    let url = format!("{}/api/v1/query?query={encoded}", prom.url);
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(body) = get(&url) {
+            if done(&body) {
+                return Ok(body);
+            }
+            last = body;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Err(last)
+}
+
+/// The value of the first series in a query's answer after `marker` (each series' value is
+/// the last element of its `["<time>", "<value>"]` pair).
+fn value_after(body: &str, marker: &str) -> Option<String> {
+    body.split(marker)
         .nth(1)
         .and_then(|rest| rest.split("\"value\":[").nth(1))
         .and_then(|v| v.split('"').nth(1))
-        .map(str::to_owned);
-    assert_eq!(ok.as_deref(), Some("3"), "{body}");
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_refusals_and_breaker_states() {
+    let metrics = Metrics::new();
+    let (server, client) = governed(&metrics);
+    let (server, echo) = served_with(&metrics, server, client).await;
+    exercise_governance(&echo).await;
+    let exporter = MetricsServer::bind(metrics.clone(), "127.0.0.1:0")
+        .await
+        .expect("binds");
+    let target = exporter.local_addr().to_string();
+    let found = tokio::task::spawn_blocking(move || {
+        let prom = prometheus(&target);
+        let refused = query_until(
+            &prom,
+            "erpc_refused_calls_total{side=\"server\",reason=\"rate_limit\"}",
+            |body| body.contains("\"method\":\"say\""),
+        )?;
+        let breaker = query_until(&prom, "erpc_breaker_state{scope=\"instance\"}", |body| {
+            body.contains("\"instance\":")
+        })?;
+        Ok::<_, String>((refused, breaker))
+    })
+    .await
+    .expect("joins");
+    let (refused, breaker) =
+        found.unwrap_or_else(|last| panic!("Prometheus never had the series: {last}"));
+    assert_eq!(
+        value_after(&refused, "\"method\":\"say\"").as_deref(),
+        Some("2"),
+        "{refused}"
+    );
+    assert_eq!(
+        value_after(&breaker, "\"instance\":").as_deref(),
+        Some("2"),
+        "open\n{breaker}"
+    );
     exporter.shutdown().await;
     server.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics: the families ([`Metrics`]), the observer that feeds them
 //! (`observer.rs`), and the `/metrics` listener (`http.rs`).
 
+mod governance;
 mod http;
 mod labels;
 mod observer;
@@ -73,6 +74,7 @@ pub(crate) struct Inner {
     closed: Family<ReasonLabels, Counter>,
     open: Family<ConnLabels, Gauge>,
     refused: Family<ReasonLabels, Counter>,
+    governance: governance::Governance,
     methods: MethodCache,
 }
 
@@ -80,6 +82,11 @@ impl Metrics {
     /// The most distinct service/method pairs kept per side before the rest are counted
     /// together as `_other`.
     pub const MAX_METHODS: usize = 4096;
+
+    /// The most distinct instances kept before the rest are counted together as `_other`
+    /// (`erpc_client_connections`), or go without a state series of their own
+    /// (`erpc_breaker_state` of instance breakers; `erpc_breakers_open` still counts them).
+    pub const MAX_INSTANCES: usize = 1024;
 
     /// Empty metrics in a registry of their own.
     pub fn new() -> Metrics {
@@ -96,6 +103,7 @@ impl Metrics {
             closed: Family::default(),
             open: Family::default(),
             refused: Family::default(),
+            governance: governance::Governance::default(),
             methods: MethodCache::default(),
             registry: Mutex::new(Registry::default()),
         };
@@ -158,6 +166,7 @@ impl Metrics {
             "Frames refused before anything ran for them, by reason",
             inner.refused.clone(),
         );
+        inner.governance.register(r);
         *inner
             .registry
             .lock()

@@ -3,28 +3,31 @@
 //! method's first call).
 
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
-use erpc_core::PeerAddr;
 use erpc_core::observe::{
-    CallEvent, CloseReason, Direction, Finished, Observer, Refusal, Side, WriteBatch,
+    BreakerChange, CallEvent, CloseReason, Direction, Finished, HedgeOutcome, Observer, Refusal,
+    RefusedBy, Retry, Side, WriteBatch,
 };
 use erpc_core::status::Code;
+use erpc_core::{Address, PeerAddr};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use rustc_hash::FxHashMap;
 
+use super::governance::MethodGovernance;
 use super::labels::{
     self, CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels, SideLabel,
 };
 use super::{Inner, Metrics};
 
 /// The name both labels take once a side has [`Metrics::MAX_METHODS`] pairs.
-const OTHER: &str = "_other";
+pub(crate) const OTHER: &str = "_other";
 
 /// The metric handles of one side's method, made on its first event.
 pub(crate) struct MethodMetrics {
-    labels: CallLabels,
+    pub(crate) labels: CallLabels,
     started: Counter,
     duration: Histogram,
     in_flight: Gauge,
@@ -35,6 +38,8 @@ pub(crate) struct MethodMetrics {
     handled: [OnceLock<Counter>; 17],
     /// Sent, received.
     messages: [OnceLock<Counter>; 2],
+    /// Refusals, retries, hedges and waits: made on the method's first such event.
+    pub(crate) governance: OnceLock<Box<MethodGovernance>>,
 }
 
 /// Per side, service, then method, so a lookup borrows the event's names as they are.
@@ -106,6 +111,7 @@ impl Inner {
             sent_bytes: self.sent_bytes.get_or_create(&labels).clone(),
             handled: Default::default(),
             messages: Default::default(),
+            governance: OnceLock::new(),
             labels,
         }
     }
@@ -197,4 +203,36 @@ impl Observer for MetricsObserver {
     }
 
     fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
+
+    fn call_refused(&self, side: Side, call: &CallEvent<'_>, by: RefusedBy) {
+        let m = self.inner.method(side, call);
+        self.inner.governance.refused(&m, by);
+    }
+
+    fn rate_limit_waited(&self, side: Side, call: &CallEvent<'_>, waited: Duration) {
+        let m = self.inner.method(side, call);
+        self.inner.governance.waited(&m, waited);
+    }
+
+    fn retry(&self, call: &CallEvent<'_>, retry: &Retry) {
+        let m = self.inner.method(Side::Client, call);
+        self.inner.governance.retry(&m, retry);
+    }
+
+    fn hedge_settled(&self, call: &CallEvent<'_>, outcome: HedgeOutcome) {
+        let m = self.inner.method(Side::Client, call);
+        self.inner.governance.hedge(&m, outcome);
+    }
+
+    fn breaker_changed(&self, change: &BreakerChange<'_>) {
+        self.inner.governance.breaker(change);
+    }
+
+    fn instance_connection_opened(&self, instance: &Address) {
+        self.inner.governance.instance_connection(instance, 1);
+    }
+
+    fn instance_connection_closed(&self, instance: &Address) {
+        self.inner.governance.instance_connection(instance, -1);
+    }
 }
