@@ -42,6 +42,7 @@
 //! - [`service`]: the erpc service ([`Center`], [`CenterImpl`]).
 //! - `dashboard` (feature `dashboard`): the web page and its JSON/SSE API
 //!   (`erpc-center --http`).
+//! - [`stats`]: what a center holds now ([`CenterImpl::stats`]), for its metrics.
 //! - [`registries`]: the client side, in one place — [`CenterRegistry`] (erpc's `Register`
 //!   and `Discover` over centers), `etcd` (feature `etcd`: `EtcdRegistry`, straight on etcd),
 //!   `zookeeper` (feature `zookeeper`: `ZooKeeperRegistry`, ephemeral nodes) and `mdns`
@@ -63,6 +64,7 @@ pub mod registries;
 mod routes;
 pub mod service;
 pub mod state;
+pub mod stats;
 pub mod store;
 
 pub use model::{Change, Event, Filter, Instance};

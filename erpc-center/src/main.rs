@@ -389,7 +389,8 @@ async fn main() -> std::process::ExitCode {
         );
         builder = builder.admission(erpc_center::auth::require_token(token, args.protect_reads));
     }
-    let metrics = match metrics::listen(args.metrics_listen.as_deref(), &mut builder).await {
+    let metrics = match metrics::listen(args.metrics_listen.as_deref(), &mut builder, &center).await
+    {
         Ok(metrics) => metrics,
         Err(e) => {
             tracing::error!("{e}");

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::local::Local;
 use crate::backend::{Backend, Scope};
 use crate::model::{DC_KEY, Event, Filter, Instance, REMOTE_KEY, STALE_SINCE_KEY};
+use crate::stats::{CenterStats, Watches, Watching};
 use crate::store::Store;
 
 /// A registration's lease, as the center granted it.
@@ -146,6 +147,7 @@ pub struct CenterImpl {
     min_ttl: Duration,
     max_ttl: Duration,
     dc: Option<String>,
+    watches: Arc<Watches>,
 }
 
 impl std::fmt::Debug for CenterImpl {
@@ -199,6 +201,19 @@ impl CenterImpl {
             min_ttl: config.min_ttl,
             max_ttl: config.max_ttl,
             dc: config.dc.clone(),
+            watches: Arc::default(),
+        }
+    }
+
+    /// What the center holds now: registrations, leases and configuration keys (from its
+    /// backend, if it keeps them), and its open watches. Cheap: read at every scrape of
+    /// `/metrics`.
+    pub fn stats(&self) -> CenterStats {
+        let (watches, config_watches) = self.watches.now();
+        CenterStats {
+            registry: self.backend.stats(),
+            watches,
+            config_watches,
         }
     }
 }
@@ -321,7 +336,7 @@ impl Center for CenterImpl {
             .backend
             .watch(Scope::Service(service), from_revision, epoch)
             .await?;
-        Ok(until_shutdown(events, &cx))
+        Ok(until_shutdown(events, &cx, self.watches.open(false)))
     }
 
     async fn config_set(&self, key: String, value: String) -> Result<u64, Status> {
@@ -351,15 +366,25 @@ impl Center for CenterImpl {
             .backend
             .watch(Scope::Config(prefix), from_revision, epoch)
             .await?;
-        Ok(until_shutdown(events, &cx))
+        Ok(until_shutdown(events, &cx, self.watches.open(true)))
     }
 }
 
 /// A watch ends when the center begins a graceful shutdown: it would never end by itself and
 /// would hold the shutdown for its whole grace period; the client resumes from its revision.
-fn until_shutdown(events: ServerStream<Event>, cx: &Context) -> ServerStream<Event> {
+/// `watching` counts it open for as long as the stream lives (held by the stop future, which
+/// the stream drops with itself).
+fn until_shutdown(
+    events: ServerStream<Event>,
+    cx: &Context,
+    watching: Watching,
+) -> ServerStream<Event> {
+    let shutting_down = cx.shutting_down();
     events.until(
-        cx.shutting_down(),
+        async move {
+            let _watching = watching;
+            shutting_down.await
+        },
         Status::unavailable(
             "the center is shutting down; resume the watch from the last revision seen",
         ),

@@ -129,6 +129,8 @@ pub struct CenterState {
     config: BTreeMap<String, String>,
     history: VecDeque<Event>,
     history_limit: usize,
+    /// Leases expired by [`CenterState::expire`] since this state was made.
+    expired: u64,
 }
 
 impl Default for CenterState {
@@ -149,6 +151,7 @@ impl CenterState {
             config: BTreeMap::new(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
+            expired: 0,
         }
     }
 
@@ -339,10 +342,27 @@ impl CenterState {
             .map(|l| l.key.clone())
             .collect();
         expired.sort();
-        expired
+        let gone: Vec<_> = expired
             .into_iter()
             .filter_map(|(s, i)| self.deregister(&s, &i, "lease expired"))
-            .collect()
+            .collect();
+        self.expired += gone.len() as u64;
+        gone
+    }
+
+    /// The registry's figures now: instances per service, leases alive, leases expired so
+    /// far, configuration keys.
+    pub fn stats(&self) -> crate::stats::RegistryStats {
+        let mut instances = std::collections::BTreeMap::new();
+        for (service, _) in self.instances.keys() {
+            *instances.entry(service.clone()).or_insert(0) += 1;
+        }
+        crate::stats::RegistryStats {
+            instances,
+            leases: self.leases.len(),
+            expired: self.expired,
+            config_keys: self.config.len(),
+        }
     }
 
     /// The instances of `service` (`""`: of every service) that pass `filter`, and the

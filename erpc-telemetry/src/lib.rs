@@ -41,6 +41,12 @@ mod metrics;
 #[cfg(feature = "metrics")]
 pub use metrics::{Metrics, MetricsServer};
 
+/// The Prometheus client erpc's metrics are kept in ([`Metrics::with_registry`] hands out its
+/// `Registry`): the same version, for registering the application's own metrics and
+/// collectors next to erpc's.
+#[cfg(feature = "metrics")]
+pub use prometheus_client;
+
 #[cfg(feature = "otel")]
 pub mod trace;
 

@@ -231,6 +231,10 @@ async fn sweep(inner: Weak<Inner>) {
 
 #[async_trait]
 impl Backend for Local {
+    fn stats(&self) -> Option<crate::stats::RegistryStats> {
+        Some(self.inner.lock().stats())
+    }
+
     async fn register(&self, instance: Instance, ttl: Duration) -> Result<Lease, Status> {
         let done = self
             .mutate(move |r| Some(r.register(instance, ttl, Instant::now())))

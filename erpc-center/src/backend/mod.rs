@@ -73,6 +73,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn config_delete(&self, key: &str) -> Result<u64, Status>;
     /// Config entries under `prefix`.
     async fn config_get(&self, prefix: &str) -> Result<ConfigListing, Status>;
+    /// The registry's figures now, for metrics; `None` (the default) if this backend does
+    /// not keep them (they are read at every scrape: keep it cheap, never block long).
+    fn stats(&self) -> Option<crate::stats::RegistryStats> {
+        None
+    }
+
     /// The registrations of `service` (`""`: every service) with their leases and the time
     /// each has left, and the revision and epoch they are current at — `None` from a
     /// backend that does not keep leases of its own (etcd's are etcd's). What the dashboard
