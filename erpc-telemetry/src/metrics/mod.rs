@@ -51,11 +51,28 @@ fn latency_histogram() -> Histogram {
 /// | `erpc_connections_closed_total` | counter | side, reason | connections ended, by reason (`peer_closed`, `local`, `goaway`, `heartbeat`, `first_frame_timeout`, `protocol`, `abuse`, `limit`, `denied`, `peer_error`, `io`) |
 /// | `erpc_connections_open` | gauge | side | open now |
 /// | `erpc_frames_refused_total` | counter | side, reason | frames refused before anything ran (`too_large`, `malformed`, `unknown`, `at_capacity`, `hook`, `draining`, `expired`) |
+/// | `erpc_refused_calls_total` | counter | side, service, method, reason | calls refused by a limit or check (`rate_limit`, `peer_rate_limit`, `concurrency`, `method_concurrency`, `shedding`, `auth`, `acl`, `workers`, `in_flight`, `hook`; `other` for a kind newer than this crate) |
+/// | `erpc_rate_limit_waits_total` | counter | side, service, method | calls that waited their turn under a rate limit, then went on |
+/// | `erpc_rate_limit_wait_seconds_total` | counter | side, service, method | the seconds they waited |
+/// | `erpc_retries_total` | counter | service, method, kind (`failover`, `failtry`, `hedge`), reason (previous attempt's code, or `no_answer`) | further attempts sent by a fail mode (client) |
+/// | `erpc_retries_refused_total` | counter | service, method, kind | further attempts the retry budget refused |
+/// | `erpc_hedges_total` | counter | service, method, outcome (`original`, `hedge`, `both_failed`) | hedged calls settled, by whose answer was taken |
+/// | `erpc_breaker_state` | gauge | scope (`instance`, `method`), instance, service, method | a breaker's state since its first change: 0 closed, 1 half-open, 2 open (the labels a scope does not use are empty) |
+/// | `erpc_breaker_transitions_total` | counter | scope, from, to (`closed`, `half_open`, `open`) | breakers' changes of state |
+/// | `erpc_breakers_open` | gauge | scope | breakers open now |
+/// | `erpc_client_connections` | gauge | instance | a client's connections open now to each instance |
+///
+/// Refusals come from the server's engine and hooks; retries, hedges, breakers and client
+/// rate limits from the client's layers, given this observer with their own `observer`
+/// method (`FailModes`, `InstanceBreakers`, `MethodBreakers`, `ClientRateLimit`); connections
+/// per instance from the client's observer.
 ///
 /// Label cardinality is bounded: past [`Metrics::MAX_METHODS`] distinct service/method pairs
 /// per side, further ones are counted under `service="_other", method="_other"`, so a peer
 /// calling arbitrary method names (a server answers those `unimplemented`, as calls) cannot
-/// grow the registry without end.
+/// grow the registry without end. Instances likewise: past [`Metrics::MAX_INSTANCES`],
+/// `instance="_other"` (breakers past it have no state series; `erpc_breakers_open` counts
+/// them).
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
