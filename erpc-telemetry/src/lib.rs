@@ -47,6 +47,11 @@ pub use metrics::{Metrics, MetricsServer};
 #[cfg(feature = "metrics")]
 pub use prometheus_client;
 
+#[cfg(any(feature = "otel", feature = "logs"))]
+mod wrapped;
+#[cfg(any(feature = "otel", feature = "logs"))]
+pub use wrapped::Wrapped;
+
 #[cfg(feature = "otel")]
 pub mod trace;
 

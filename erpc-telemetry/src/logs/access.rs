@@ -1,13 +1,14 @@
 //! The access log: one line per call, as web servers keep one per request.
 
-use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use erpc_core::Status;
-use erpc_core::layer::{Layer, Service};
+use erpc_core::layer::Service;
 use erpc_core::server::{Request, Response};
 use erpc_core::status::Code;
 use futures_util::future::BoxFuture;
+
+use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 
 /// A server layer (`ServerBuilder::layer(AccessLog)`) that logs one `tracing` event per call
 /// as it ends, at INFO on target `erpc::access`, with `service`, `method`, `peer`, `code`
@@ -17,37 +18,20 @@ use futures_util::future::BoxFuture;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccessLog;
 
-impl<S> Layer<S> for AccessLog {
-    type Service = AccessLogService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AccessLogService { inner }
-    }
-}
+wrapping_layer!(AccessLog);
 
 /// [`AccessLog`]'s service.
-#[derive(Debug, Clone)]
-pub struct AccessLogService<S> {
-    inner: S,
-}
+pub type AccessLogService<S> = Wrapped<AccessLog, S>;
 
-impl<S> Service<Request> for AccessLogService<S>
+impl<S> AroundCall<Request, S> for AccessLog
 where
     S: Service<Request, Response = Response, Error = Status>,
     S::Future: Send + 'static,
 {
-    type Response = Response;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Response, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         // Filtered out (`erpc::access=off`): no names copied, no clock read.
         if !tracing::enabled!(target: "erpc::access", tracing::Level::INFO) {
-            return Box::pin(self.inner.call(request));
+            return Box::pin(inner.call(request));
         }
         let started = Instant::now();
         let cx = request.context();
@@ -55,7 +39,7 @@ where
         let method = cx.method().to_owned();
         let peer = cx.peer().map(|p| p.to_string()).unwrap_or_default();
         let request_bytes = request.body().len();
-        let call = self.inner.call(request);
+        let call = inner.call(request);
         Box::pin(async move {
             let result = call.await;
             let (code, response_bytes) = match &result {

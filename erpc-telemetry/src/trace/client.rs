@@ -1,11 +1,11 @@
 //! The client span: one per attempt, its context sent as `traceparent`.
 
-use std::task::{Context as TaskContext, Poll};
-
 use erpc_core::client::Attempt;
-use erpc_core::layer::{Layer, Service};
+use erpc_core::layer::Service;
 use erpc_core::{ClientResponse, Status};
 use futures_util::future::BoxFuture;
+
+use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -26,34 +26,21 @@ use super::propagation::inject;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClientTracing;
 
-impl<S> Layer<S> for ClientTracing {
-    type Service = ClientTracingService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ClientTracingService { inner }
-    }
-}
+wrapping_layer!(ClientTracing);
 
 /// [`ClientTracing`]'s service.
-#[derive(Debug, Clone)]
-pub struct ClientTracingService<S> {
-    inner: S,
-}
+pub type ClientTracingService<S> = Wrapped<ClientTracing, S>;
 
-impl<S> Service<Attempt> for ClientTracingService<S>
+impl<S> AroundCall<Attempt, S> for ClientTracing
 where
     S: Service<Attempt, Response = ClientResponse, Error = Status>,
     S::Future: Send + 'static,
 {
-    type Response = ClientResponse;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<ClientResponse, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut attempt: Attempt) -> Self::Future {
+    fn call(
+        self,
+        inner: &mut S,
+        mut attempt: Attempt,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         let addr = attempt.addr();
         let hostport = addr.hostport().unwrap_or_default();
         let (host, port) = match hostport.rsplit_once(':') {
@@ -72,7 +59,7 @@ where
             network.transport = attributes::transport_of_address(addr),
         );
         inject(&span.context(), &mut attempt.request.metadata);
-        let call = span.in_scope(|| self.inner.call(attempt));
+        let call = span.in_scope(|| inner.call(attempt));
         let finished = span.clone();
         Box::pin(
             async move {

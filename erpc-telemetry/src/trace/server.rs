@@ -1,11 +1,11 @@
 //! The server span: one per call, around the handler.
 
-use std::task::{Context as TaskContext, Poll};
-
 use erpc_core::Status;
-use erpc_core::layer::{Layer, Service};
+use erpc_core::layer::Service;
 use erpc_core::server::{Request, Response};
 use futures_util::future::BoxFuture;
+
+use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -29,34 +29,17 @@ use super::propagation::extract;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerTracing;
 
-impl<S> Layer<S> for ServerTracing {
-    type Service = ServerTracingService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ServerTracingService { inner }
-    }
-}
+wrapping_layer!(ServerTracing);
 
 /// [`ServerTracing`]'s service.
-#[derive(Debug, Clone)]
-pub struct ServerTracingService<S> {
-    inner: S,
-}
+pub type ServerTracingService<S> = Wrapped<ServerTracing, S>;
 
-impl<S> Service<Request> for ServerTracingService<S>
+impl<S> AroundCall<Request, S> for ServerTracing
 where
     S: Service<Request, Response = Response, Error = Status>,
     S::Future: Send + 'static,
 {
-    type Response = Response;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Response, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         let cx = request.context();
         let (transport, peer) = attributes::peer(cx.peer());
         let span = tracing::info_span!(
@@ -74,7 +57,7 @@ where
             // Fails only if the span has already started (it has not).
             let _ = span.set_parent(parent);
         }
-        let call = span.in_scope(|| self.inner.call(request));
+        let call = span.in_scope(|| inner.call(request));
         let finished = span.clone();
         Box::pin(
             async move {
