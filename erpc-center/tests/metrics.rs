@@ -103,21 +103,15 @@ async fn registrations_and_open_watches_are_series_on_metrics() {
         ) == Some(1.0)
     })
     .await;
-    assert_eq!(
-        value(
-            &text,
-            &format!("erpc_calls_handled_total{{{call},method=\"register\",code=\"ok\"}}")
-        ),
-        Some(2.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_calls_handled_total{{{call},method=\"register\",code=\"ok\"}}"),
+        2.0,
     );
-    assert_eq!(
-        value(
-            &text,
-            &format!("erpc_calls_in_flight{{{call},method=\"watch\"}}")
-        ),
-        Some(1.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_calls_in_flight{{{call},method=\"watch\"}}"),
+        1.0,
     );
 }
 
@@ -177,28 +171,16 @@ async fn what_the_center_holds_is_on_metrics_and_passes_promtool() {
             && value(text, "erpc_center_watches{kind=\"instances\"}") == Some(1.0)
     })
     .await;
-    assert_eq!(
-        value(&text, "erpc_center_instances{service=\"greeter\"}"),
-        Some(3.0),
-        "{text}"
-    );
+    assert_value(&text, "erpc_center_instances{service=\"greeter\"}", 3.0);
     assert_eq!(
         value(&text, "erpc_center_instances{service=\"brief\"}"),
         None,
         "expired\n{text}"
     );
-    assert_eq!(value(&text, "erpc_center_leases"), Some(3.0), "{text}");
-    assert_eq!(
-        value(&text, "erpc_center_leases_expired_total"),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(value(&text, "erpc_center_config_keys"), Some(1.0), "{text}");
-    assert_eq!(
-        value(&text, "erpc_center_watches{kind=\"instances\"}"),
-        Some(1.0),
-        "{text}"
-    );
+    assert_value(&text, "erpc_center_leases", 3.0);
+    assert_value(&text, "erpc_center_leases_expired_total", 1.0);
+    assert_value(&text, "erpc_center_config_keys", 1.0);
+    assert_value(&text, "erpc_center_watches{kind=\"instances\"}", 1.0);
     promtool_accepts(&text);
 
     // A watch that ends is no longer counted.
@@ -207,11 +189,13 @@ async fn what_the_center_holds_is_on_metrics_and_passes_promtool() {
         value(text, "erpc_center_watches{kind=\"instances\"}") == Some(0.0)
     })
     .await;
-    assert_eq!(
-        value(&text, "erpc_center_watches{kind=\"instances\"}"),
-        Some(0.0),
-        "{text}"
-    );
+    assert_value(&text, "erpc_center_watches{kind=\"instances\"}", 0.0);
+}
+
+/// Assert that `series` has the value `want` in `text` (shown whole if not).
+#[track_caller]
+fn assert_value(text: &str, series: &str, want: f64) {
+    assert_eq!(value(text, series), Some(want), "{series}\n{text}");
 }
 
 /// `promtool check metrics` passes `text` (Prometheus' own linter).

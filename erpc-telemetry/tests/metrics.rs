@@ -238,13 +238,10 @@ async fn rate_limit_refusals_and_a_tripped_breaker_are_series() {
     exercise_governance(&echo).await;
     let text = metrics.encode();
     let call = "service=\"Echo\",method=\"say\"";
-    assert_eq!(
-        value(
-            &text,
-            &format!("erpc_refused_calls_total{{side=\"server\",{call},reason=\"rate_limit\"}}")
-        ),
-        Some(2.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_refused_calls_total{{side=\"server\",{call},reason=\"rate_limit\"}}"),
+        2.0,
     );
     let instance = server.local_addr().to_string();
     assert_eq!(
@@ -257,19 +254,12 @@ async fn rate_limit_refusals_and_a_tripped_breaker_are_series() {
         Some(2.0),
         "open is 2\n{text}"
     );
-    assert_eq!(
-        value(
-            &text,
-            "erpc_breaker_transitions_total{scope=\"instance\",from=\"closed\",to=\"open\"}"
-        ),
-        Some(1.0),
-        "{text}"
+    assert_value(
+        &text,
+        "erpc_breaker_transitions_total{scope=\"instance\",from=\"closed\",to=\"open\"}",
+        1.0,
     );
-    assert_eq!(
-        value(&text, "erpc_breakers_open{scope=\"instance\"}"),
-        Some(1.0),
-        "{text}"
-    );
+    assert_value(&text, "erpc_breakers_open{scope=\"instance\"}", 1.0);
     server.shutdown().await;
 }
 
@@ -285,13 +275,10 @@ async fn retries_are_counted_by_kind_and_the_failure_before_them() {
     let err = echo.say("down".to_owned()).await.expect_err("down");
     assert_eq!(err.code(), Code::Unavailable);
     let text = metrics.encode();
-    assert_eq!(
-        value(
-            &text,
-            "erpc_retries_total{service=\"Echo\",method=\"say\",kind=\"failtry\",reason=\"unavailable\"}"
-        ),
-        Some(2.0),
-        "{text}"
+    assert_value(
+        &text,
+        "erpc_retries_total{service=\"Echo\",method=\"say\",kind=\"failtry\",reason=\"unavailable\"}",
+        2.0,
     );
     server.shutdown().await;
 }
@@ -313,21 +300,15 @@ async fn a_hedge_that_overtakes_the_first_attempt_is_counted_as_won() {
     assert_eq!(answer, "slow once");
     let text = metrics.encode();
     let call = "service=\"Echo\",method=\"say\"";
-    assert_eq!(
-        value(
-            &text,
-            &format!("erpc_retries_total{{{call},kind=\"hedge\",reason=\"no_answer\"}}")
-        ),
-        Some(1.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_retries_total{{{call},kind=\"hedge\",reason=\"no_answer\"}}"),
+        1.0,
     );
-    assert_eq!(
-        value(
-            &text,
-            &format!("erpc_hedges_total{{{call},outcome=\"hedge\"}}")
-        ),
-        Some(1.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_hedges_total{{{call},outcome=\"hedge\"}}"),
+        1.0,
     );
     server.shutdown().await;
 }
@@ -360,18 +341,15 @@ async fn client_rate_limit_refusals_and_waits_are_counted() {
     assert_eq!(refused, 1, "one through, one waits, one refused");
     let text = metrics.encode();
     let call = "side=\"client\",service=\"Echo\",method=\"say\"";
-    assert_eq!(
-        value(
-            &text,
-            &format!("erpc_refused_calls_total{{{call},reason=\"rate_limit\"}}")
-        ),
-        Some(1.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_refused_calls_total{{{call},reason=\"rate_limit\"}}"),
+        1.0,
     );
-    assert_eq!(
-        value(&text, &format!("erpc_rate_limit_waits_total{{{call}}}")),
-        Some(1.0),
-        "{text}"
+    assert_value(
+        &text,
+        &format!("erpc_rate_limit_waits_total{{{call}}}"),
+        1.0,
     );
     let waited = value(
         &text,
@@ -447,6 +425,12 @@ fn instances_are_bounded_like_methods() {
         value(&text, "erpc_breakers_open{scope=\"instance\"}"),
         Some(n as f64)
     );
+}
+
+/// Assert that `series` has the value `want` in `text` (shown whole if not).
+#[track_caller]
+fn assert_value(text: &str, series: &str, want: f64) {
+    assert_eq!(value(text, series), Some(want), "{series}\n{text}");
 }
 
 /// GET a URL's body as text.
@@ -625,28 +609,50 @@ async fn a_real_prometheus_scrapes_the_series() {
         echo.say("hi".to_owned()).await.expect("an answer");
     }
     let _ = echo.say("missing".to_owned()).await;
+    let handled = scraped_by_prometheus(
+        &metrics,
+        &[
+            (
+                "erpc_calls_handled_total{side=\"server\",service=\"Echo\",code=\"ok\"}",
+                "\"code\":\"ok\"",
+            ),
+            (
+                "erpc_calls_handled_total{side=\"server\",service=\"Echo\",code=\"not_found\"}",
+                "\"code\":\"not_found\"",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(handled, ["3", "1"], "ok, not_found");
+    server.shutdown().await;
+}
+
+/// Serve `metrics` on /metrics, have a real Prometheus scrape it, and for each (PromQL query,
+/// marker) the value of the first series after the marker in the query's answer, once an
+/// answer has the marker.
+async fn scraped_by_prometheus(metrics: &Metrics, queries: &[(&str, &str)]) -> Vec<String> {
     let exporter = MetricsServer::bind(metrics.clone(), "127.0.0.1:0")
         .await
         .expect("binds");
     let target = exporter.local_addr().to_string();
+    let queries: Vec<(String, String)> = queries
+        .iter()
+        .map(|(q, m)| ((*q).to_owned(), (*m).to_owned()))
+        .collect();
     let found = tokio::task::spawn_blocking(move || {
         let prom = prometheus(&target);
-        query_until(
-            &prom,
-            "erpc_calls_handled_total{side=\"server\",service=\"Echo\"}",
-            |body| body.contains("\"code\":\"ok\"") && body.contains("\"code\":\"not_found\""),
-        )
+        queries
+            .iter()
+            .map(|(query, marker)| {
+                let body = query_until(&prom, query, |body| body.contains(marker.as_str()))?;
+                value_after(&body, marker).ok_or(body)
+            })
+            .collect::<Result<Vec<String>, String>>()
     })
     .await
     .expect("joins");
-    let body = found.unwrap_or_else(|last| panic!("Prometheus never had the series: {last}"));
-    assert_eq!(
-        value_after(&body, "\"code\":\"ok\"").as_deref(),
-        Some("3"),
-        "{body}"
-    );
     exporter.shutdown().await;
-    server.shutdown().await;
+    found.unwrap_or_else(|last| panic!("Prometheus never had the series: {last}"))
 }
 
 /// Query `prom` (PromQL `query`) every half second until `done` accepts the answer's body
@@ -694,36 +700,17 @@ async fn a_real_prometheus_scrapes_refusals_and_breaker_states() {
     let (server, client) = governed(&metrics);
     let (server, echo) = served_with(&metrics, server, client).await;
     exercise_governance(&echo).await;
-    let exporter = MetricsServer::bind(metrics.clone(), "127.0.0.1:0")
-        .await
-        .expect("binds");
-    let target = exporter.local_addr().to_string();
-    let found = tokio::task::spawn_blocking(move || {
-        let prom = prometheus(&target);
-        let refused = query_until(
-            &prom,
-            "erpc_refused_calls_total{side=\"server\",reason=\"rate_limit\"}",
-            |body| body.contains("\"method\":\"say\""),
-        )?;
-        let breaker = query_until(&prom, "erpc_breaker_state{scope=\"instance\"}", |body| {
-            body.contains("\"instance\":")
-        })?;
-        Ok::<_, String>((refused, breaker))
-    })
-    .await
-    .expect("joins");
-    let (refused, breaker) =
-        found.unwrap_or_else(|last| panic!("Prometheus never had the series: {last}"));
-    assert_eq!(
-        value_after(&refused, "\"method\":\"say\"").as_deref(),
-        Some("2"),
-        "{refused}"
-    );
-    assert_eq!(
-        value_after(&breaker, "\"instance\":").as_deref(),
-        Some("2"),
-        "open\n{breaker}"
-    );
-    exporter.shutdown().await;
+    let values = scraped_by_prometheus(
+        &metrics,
+        &[
+            (
+                "erpc_refused_calls_total{side=\"server\",reason=\"rate_limit\"}",
+                "\"method\":\"say\"",
+            ),
+            ("erpc_breaker_state{scope=\"instance\"}", "\"instance\":"),
+        ],
+    )
+    .await;
+    assert_eq!(values, ["2", "2"], "two refused; the breaker open");
     server.shutdown().await;
 }
