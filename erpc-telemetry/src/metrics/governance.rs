@@ -117,7 +117,7 @@ impl Governance {
         );
     }
 
-    fn of<'m>(m: &'m MethodMetrics) -> &'m MethodGovernance {
+    fn of(m: &MethodMetrics) -> &MethodGovernance {
         m.governance.get_or_init(Box::default)
     }
 
