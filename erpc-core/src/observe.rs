@@ -305,12 +305,14 @@ pub trait Observer: Send + Sync + 'static {
     fn breaker_changed(&self, _change: &BreakerChange<'_>) {}
     /// A call was refused by a limit or a check before it ran (server: a header-level hook,
     /// the worker limit or the connection's running-call cap — the refused frame is also
-    /// reported to [`Observer::frame_refused`]; client: a rate limit, reported by the
-    /// layer to the observer given to it). Once per refused call.
+    /// reported to [`Observer::frame_refused`] — or a hook's wait that ran out, after the
+    /// call was reported started; client: a rate limit, reported by the layer to the
+    /// observer given to it). Once per refused call.
     fn call_refused(&self, _side: Side, _call: &CallEvent<'_>, _by: RefusedBy) {}
-    /// A call waited `waited` for its turn under a rate limit and then went on (client:
-    /// `ClientRateLimit`, reported by the layer to the observer given to it). A wait that
-    /// ran out is a [`Observer::call_refused`] instead.
+    /// A call waited `waited` for its turn under a rate limit and then went on (server: a
+    /// header-level hook's wait, `Admitted::after` — a `RateLimit` with a maximum wait;
+    /// client: `ClientRateLimit`, reported by the layer to the observer given to it). A wait
+    /// that ran out is a [`Observer::call_refused`] instead.
     fn rate_limit_waited(&self, _side: Side, _call: &CallEvent<'_>, _waited: Duration) {}
     /// A hedged call (`failbackup`, after its hedge was sent) settled: which copy's answer
     /// it took. Reported by the fail-mode layer to the observer given to it, once per hedge

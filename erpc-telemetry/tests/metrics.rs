@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use erpc_core::client::{
     BreakerSettings, ClientRateLimit, FailMode, FailModes, HedgeDelay, InstanceBreakers, Trip,
 };
+use erpc_core::observe::RefusedBy;
 use erpc_core::observe::{
     BreakerChange, BreakerScope, BreakerState, CallEvent, HedgeOutcome, Observer, Retry, RetryKind,
     Side,
 };
 use erpc_core::per_method::PerMethod;
 use erpc_core::rate::Rate;
-use erpc_core::server::RateLimit;
+use erpc_core::server::{Admission, Admitted, CallHead, RateLimit};
 use erpc_core::{Client, Code, ServerHandle, Status};
 use erpc_telemetry::{Metrics, MetricsServer};
 
@@ -356,6 +357,52 @@ async fn client_rate_limit_refusals_and_waits_are_counted() {
         &format!("erpc_rate_limit_wait_seconds_total{{{call}}}"),
     );
     assert!(waited.is_some_and(|s| s > 0.0), "{text}");
+    server.shutdown().await;
+}
+
+/// Makes every call of `Echo.fail` wait for a gate that refuses it; counts as shedding.
+struct SheddingGate;
+
+impl Admission for SheddingGate {
+    fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
+        if call.method != "fail" {
+            return Ok(Admitted::now());
+        }
+        Ok(Admitted::now().after(async { Err(Status::resource_exhausted("shed while waiting")) }))
+    }
+
+    fn refused_by(&self) -> RefusedBy {
+        RefusedBy::Shedding
+    }
+}
+
+#[tokio::test]
+async fn server_waits_and_refusals_after_a_wait_are_counted() {
+    let metrics = Metrics::new();
+    // A second call at once waits about 50 ms for its turn.
+    let rate = Rate::per_second(20)
+        .burst(1)
+        .max_wait(Duration::from_secs(10));
+    let limit = RateLimit::per_method(PerMethod::new(None).method("Echo", "say", Some(rate)))
+        .expect("a valid rate");
+    let server = erpc_core::Server::builder()
+        .admission(limit)
+        .admission(SheddingGate);
+    let (server, echo) = served_with(&metrics, server, Client::builder()).await;
+    let (a, b) = tokio::join!(echo.say("hi".to_owned()), echo.say("hi".to_owned()));
+    a.expect("through at once");
+    b.expect("through after its wait");
+    let err = echo.fail().await.expect_err("shed");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    let text = metrics.encode();
+    let say = "side=\"server\",service=\"Echo\",method=\"say\"";
+    assert_value(&text, &format!("erpc_rate_limit_waits_total{{{say}}}"), 1.0);
+    let fail = "side=\"server\",service=\"Echo\",method=\"fail\"";
+    assert_value(
+        &text,
+        &format!("erpc_refused_calls_total{{{fail},reason=\"shedding\"}}"),
+        1.0,
+    );
     server.shutdown().await;
 }
 

@@ -47,7 +47,7 @@ use crate::auth::{PeerIdentity, Principal};
 use crate::context::Wire;
 use crate::extensions::Extensions;
 use crate::metadata::Metadata;
-use crate::observe::RefusedBy;
+use crate::observe::{CallEvent, Observer, RefusedBy, Side};
 use crate::status::Status;
 
 /// What a header-level hook sees of a call: everything but its body.
@@ -104,8 +104,9 @@ pub struct Admitted {
     extensions: Extensions,
 }
 
-/// What a call waits for in its task before its body is decoded: `Err` refuses it.
-pub(crate) type Gate = BoxFuture<'static, Result<(), Status>>;
+/// What a call waits for in its task before its body is decoded: `Err` refuses it, with the
+/// status and what it counts as.
+pub(crate) type Gate = BoxFuture<'static, Result<(), (Status, RefusedBy)>>;
 
 impl std::fmt::Debug for Admitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,10 +138,16 @@ impl Admitted {
     /// answers the call with that status instead. The gate should hold whatever it counts
     /// (a place in a line) so that a call dropped while waiting gives it back.
     pub fn after(
-        mut self,
+        self,
         gate: impl std::future::Future<Output = Result<(), Status>> + Send + 'static,
     ) -> Admitted {
-        let gate = Box::pin(gate);
+        self.then(Box::pin(async move {
+            gate.await.map_err(|status| (status, RefusedBy::Hook))
+        }))
+    }
+
+    /// Wait for `gate` after any gate already set.
+    fn then(mut self, gate: Gate) -> Admitted {
         self.gate = Some(match self.gate.take() {
             None => gate,
             Some(first) => Box::pin(async move {
@@ -189,10 +196,40 @@ impl Admitted {
             extensions,
         };
         match other.gate {
-            Some(gate) => admitted.after(gate),
+            Some(gate) => admitted.then(gate),
             None => admitted,
         }
     }
+
+    /// Its gate's refusal counted as `by` (the hook that set the gate).
+    fn refused_by(mut self, by: RefusedBy) -> Admitted {
+        if by != RefusedBy::Hook {
+            if let Some(gate) = self.gate.take() {
+                self.gate = Some(Box::pin(async move {
+                    gate.await.map_err(|(status, _)| (status, by))
+                }));
+            }
+        }
+        self
+    }
+}
+
+/// Wait for a call's `gate` before it runs, telling `observer` (if any) how long the call
+/// waited or that the gate refused it (and why).
+pub(crate) async fn pass(
+    gate: Gate,
+    observer: Option<&std::sync::Arc<dyn Observer>>,
+    call: &CallEvent<'_>,
+) -> Result<(), Status> {
+    let started = Instant::now();
+    let passed = gate.await;
+    if let Some(observer) = observer {
+        match &passed {
+            Ok(()) => observer.rate_limit_waited(Side::Server, call, started.elapsed()),
+            Err((_, by)) => observer.call_refused(Side::Server, call, *by),
+        }
+    }
+    passed.map_err(|(status, _)| status)
 }
 
 /// A header-level hook. See the module docs.
@@ -226,7 +263,7 @@ pub(crate) fn admit_all(
         };
         // A panicking hook refuses its call, not every call on the connection's read loop.
         let next = match contained("a header-level hook (Admission)", || hook.admit(&call)) {
-            Ok(Ok(next)) => next,
+            Ok(Ok(next)) => next.refused_by(hook.refused_by()),
             Ok(Err(status)) => return Err((status, hook.refused_by())),
             Err(panicked) => return Err((panicked, RefusedBy::Hook)),
         };

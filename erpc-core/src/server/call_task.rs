@@ -15,8 +15,9 @@ use crate::context::Context;
 use crate::deadline;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::engine::{OutFrame, queue};
+use crate::observe::CallEvent;
 use crate::protocol::{Frame, Header, Kind};
-use crate::server::admission::Gate;
+use crate::server::admission::{self, Gate};
 use crate::server::conn::answer_frame;
 use crate::server::in_flight::InFlight;
 use crate::server::observed::Observed;
@@ -74,7 +75,12 @@ impl CallTask {
             let abandoned = on_abandon(&in_flight, &tx, header.kind, id);
             let work = async {
                 if let Some(gate) = gate {
-                    gate.await?;
+                    let call = CallEvent {
+                        service: &context.service,
+                        method: &context.method,
+                        stream: false,
+                    };
+                    admission::pass(gate, shared.observer.as_ref(), &call).await?;
                 }
                 // Only now a worker: a call waiting for its gate holds none.
                 let _worker = match &ticket {

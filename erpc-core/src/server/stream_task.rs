@@ -13,8 +13,9 @@ use futures_util::{FutureExt, StreamExt};
 use crate::context::Context;
 use crate::deadline;
 use crate::engine::stream::Outbound;
+use crate::observe::CallEvent;
 use crate::protocol::Header;
-use crate::server::admission::Gate;
+use crate::server::admission::{self, Gate};
 use crate::server::call_task::{on_abandon, panicked};
 use crate::server::in_flight::InFlight;
 use crate::server::{Shared, StreamRequest};
@@ -54,7 +55,12 @@ impl StreamTask {
         let abandoned = on_abandon(&in_flight, &data, header.kind, id);
         let work = async {
             if let Some(gate) = gate {
-                gate.await?;
+                let call = CallEvent {
+                    service: &context.service,
+                    method: &context.method,
+                    stream: true,
+                };
+                admission::pass(gate, shared.observer.as_ref(), &call).await?;
             }
             let detach = state.clone();
             let call = (context.service.clone(), context.method.clone());
