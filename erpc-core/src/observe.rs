@@ -306,8 +306,8 @@ pub trait Observer: Send + Sync + 'static {
     /// A call was refused by a limit or a check before it ran (server: a header-level hook,
     /// the worker limit or the connection's running-call cap — the refused frame is also
     /// reported to [`Observer::frame_refused`] — or a hook's wait that ran out, after the
-    /// call was reported started; client: a rate limit, reported by the layer to the
-    /// observer given to it). Once per refused call.
+    /// call was reported started; client: a rate limit or concurrency cap, reported by the
+    /// layer to the observer given to it). Once per refused call.
     fn call_refused(&self, _side: Side, _call: &CallEvent<'_>, _by: RefusedBy) {}
     /// A call waited `waited` for its turn under a rate limit and then went on (server: a
     /// header-level hook's wait, `Admitted::after` — a `RateLimit` with a maximum wait;
@@ -335,7 +335,8 @@ pub enum RefusedBy {
     RateLimit,
     /// The server's per-peer rate limit (`PeerRateLimit`).
     PeerRateLimit,
-    /// The server-wide cap on running calls (`ConcurrencyLimit`).
+    /// A cap on calls at once: the server's `ConcurrencyLimit` (running calls), or the
+    /// client's `ClientConcurrencyLimit` (calls in flight).
     Concurrency,
     /// A method's cap on running calls (`MethodConcurrencyLimit`).
     MethodConcurrency,

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use erpc_core::client::{
-    BreakerSettings, ClientRateLimit, FailMode, FailModes, HedgeDelay, InstanceBreakers, Trip,
+    BreakerSettings, ClientConcurrencyLimit, ClientRateLimit, FailMode, FailModes, HedgeDelay,
+    InstanceBreakers, Trip,
 };
 use erpc_core::observe::RefusedBy;
 use erpc_core::observe::{
@@ -357,6 +358,23 @@ async fn client_rate_limit_refusals_and_waits_are_counted() {
         &format!("erpc_rate_limit_wait_seconds_total{{{call}}}"),
     );
     assert!(waited.is_some_and(|s| s > 0.0), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_concurrency_cap_refusal_is_counted() {
+    let metrics = Metrics::new();
+    // A cap of 0 refuses every call.
+    let cap = ClientConcurrencyLimit::new(0).observer(metrics.observer());
+    let client = Client::builder().layer(cap);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    let err = echo.say("hi".to_owned()).await.expect_err("over the cap");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert_value(
+        &metrics.encode(),
+        "erpc_refused_calls_total{side=\"client\",service=\"Echo\",method=\"say\",reason=\"concurrency\"}",
+        1.0,
+    );
     server.shutdown().await;
 }
 

@@ -9,8 +9,10 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tower_layer::Layer;
 
+use crate::client::observed::tell;
 use crate::client::{CallService, ClientRequest, ClientResponse};
 use crate::layer::{Around, AroundLayer, BoxedService, ErasableLayer};
+use crate::observe::{Contained, Observer, RefusedBy, Side};
 use crate::status::Status;
 
 /// At most `limit` calls of the client in flight at once, added with
@@ -32,11 +34,21 @@ pub struct ClientConcurrencyLimit {
     state: Arc<Cap>,
 }
 
-#[derive(Debug)]
 struct Cap {
     slots: Arc<Semaphore>,
     limit: usize,
     max_wait: Duration,
+    /// Told of each refusal.
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for Cap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cap")
+            .field("limit", &self.limit)
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConcurrencyLimit {
@@ -48,6 +60,7 @@ impl ClientConcurrencyLimit {
                 slots: Arc::new(Semaphore::new(limit)),
                 limit,
                 max_wait: Duration::ZERO,
+                observer: None,
             }),
         }
     }
@@ -59,6 +72,21 @@ impl ClientConcurrencyLimit {
                 slots: self.state.slots.clone(),
                 limit: self.state.limit,
                 max_wait: wait,
+                observer: self.state.observer.clone(),
+            }),
+        }
+    }
+
+    /// Report each refusal to `observer` ([`Observer::call_refused`],
+    /// [`RefusedBy::Concurrency`], client side; the client's own observer does not see a
+    /// layer's events). The cap's slots are shared with `self`.
+    pub fn observer(self, observer: impl Observer) -> ClientConcurrencyLimit {
+        ClientConcurrencyLimit {
+            state: Arc::new(Cap {
+                slots: self.state.slots.clone(),
+                limit: self.state.limit,
+                max_wait: self.state.max_wait,
+                observer: Some(Contained::wrap(observer)),
             }),
         }
     }
@@ -86,6 +114,9 @@ impl Around<ClientRequest, ClientResponse> for Cap {
                     .and_then(Result::ok),
             };
             let Some(_slot) = slot else {
+                tell(self.observer.as_ref(), &request, |o, call| {
+                    o.call_refused(Side::Client, call, RefusedBy::Concurrency)
+                });
                 return Err(Status::resource_exhausted(format!(
                     "client: {} calls already in flight (ClientConcurrencyLimit, max wait {} ms)",
                     self.limit,

@@ -54,11 +54,12 @@ use tokio::time::Instant;
 
 use crate::client::hedge::{self, Latencies};
 use crate::client::layer::CallService;
+use crate::client::observed::tell;
 use crate::client::retry_budget::RetryBudget;
 use crate::client::{ClientRequest, ClientResponse};
 use crate::discovery::{Steer, Want};
 use crate::layer::{Layer, Service};
-use crate::observe::{CallEvent, HedgeOutcome, Observer, Retry, RetryKind};
+use crate::observe::{HedgeOutcome, Observer, Retry, RetryKind};
 use crate::per_method::PerMethod;
 use crate::status::{Code, Status};
 
@@ -314,33 +315,23 @@ impl Call {
         after: Option<Code>,
     ) -> bool {
         let granted = self.settings.budget.withdraw();
-        if let Some(observer) = &self.settings.observer {
-            let call = CallEvent {
-                service: &request.service,
-                method: &request.method,
-                stream: false,
-            };
-            let retry = Retry {
-                kind,
-                attempt,
-                after,
-                granted,
-            };
-            observer.retry(&call, &retry);
-        }
+        let retry = Retry {
+            kind,
+            attempt,
+            after,
+            granted,
+        };
+        tell(self.settings.observer.as_ref(), request, |o, call| {
+            o.retry(call, &retry)
+        });
         granted
     }
 
     /// Report which copy of a hedged call answered.
     pub(crate) fn hedge_settled(&self, request: &ClientRequest, outcome: HedgeOutcome) {
-        if let Some(observer) = &self.settings.observer {
-            let call = CallEvent {
-                service: &request.service,
-                method: &request.method,
-                stream: false,
-            };
-            observer.hedge_settled(&call, outcome);
-        }
+        tell(self.settings.observer.as_ref(), request, |o, call| {
+            o.hedge_settled(call, outcome)
+        });
     }
 
     /// The wait before retry number `retry` (1 for the first) after `status`: full jitter,

@@ -8,9 +8,32 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use crate::client::ClientRequest;
 use crate::observe::{CallEvent, Finished, Observer, Side};
 use crate::protocol::Frame;
 use crate::status::Code;
+
+impl ClientRequest {
+    /// The call as events name it.
+    pub(crate) fn event(&self) -> CallEvent<'_> {
+        CallEvent {
+            service: &self.service,
+            method: &self.method,
+            stream: self.stream,
+        }
+    }
+}
+
+/// Tell `observer`, if there is one, of `request` with `tell` (a client layer's event).
+pub(crate) fn tell(
+    observer: Option<&Arc<dyn Observer>>,
+    request: &ClientRequest,
+    tell: impl FnOnce(&dyn Observer, &CallEvent<'_>),
+) {
+    if let Some(observer) = observer {
+        tell(observer.as_ref(), &request.event());
+    }
+}
 
 /// One attempt being reported; reports `cancelled` if dropped unfinished.
 pub(crate) struct Report {

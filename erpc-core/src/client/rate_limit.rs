@@ -10,9 +10,10 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 use tower_layer::Layer;
 
+use crate::client::observed::tell;
 use crate::client::{CallService, ClientRequest, ClientResponse};
 use crate::layer::{Around, AroundLayer, BoxedService, ErasableLayer};
-use crate::observe::{CallEvent, Contained, Observer, RefusedBy, Side};
+use crate::observe::{Contained, Observer, RefusedBy, Side};
 use crate::per_method::PerMethod;
 use crate::rate::{Buckets, Rate, Turn};
 use crate::status::Status;
@@ -98,20 +99,6 @@ impl ClientRateLimit {
     }
 }
 
-impl Limits {
-    /// Tell the observer, if any, about `request` with `tell`.
-    fn tell(&self, request: &ClientRequest, tell: impl FnOnce(&dyn Observer, &CallEvent<'_>)) {
-        if let Some(observer) = &self.observer {
-            let call = CallEvent {
-                service: &request.service,
-                method: &request.method,
-                stream: request.stream,
-            };
-            tell(observer.as_ref(), &call);
-        }
-    }
-}
-
 impl Around<ClientRequest, ClientResponse> for Limits {
     fn around(
         self: Arc<Self>,
@@ -131,11 +118,11 @@ impl Around<ClientRequest, ClientResponse> for Limits {
                 };
                 match waited {
                     Ok(None) => {}
-                    Ok(Some(waited)) => self.tell(&request, |o, call| {
+                    Ok(Some(waited)) => tell(self.observer.as_ref(), &request, |o, call| {
                         o.rate_limit_waited(Side::Client, call, waited)
                     }),
                     Err(refused) => {
-                        self.tell(&request, |o, call| {
+                        tell(self.observer.as_ref(), &request, |o, call| {
                             o.call_refused(Side::Client, call, RefusedBy::RateLimit)
                         });
                         return Err(refused);
