@@ -1,7 +1,8 @@
 //! Observability for erpc servers and clients.
 //!
 //! **Metrics** (feature `metrics`, on by default): [`Metrics`] keeps Prometheus metrics of
-//! every call, stream message, connection and refused frame it observes — register its
+//! every call, stream message, connection and refused frame it observes, and of governance
+//! (refused calls, retries, hedges, circuit breakers, connections per instance) — register its
 //! [`Metrics::observer`] on servers and clients — and [`MetricsServer`] serves them at
 //! `/metrics` in the OpenMetrics text format for Prometheus to scrape.
 //!

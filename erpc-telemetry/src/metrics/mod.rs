@@ -64,7 +64,8 @@ fn latency_histogram() -> Histogram {
 ///
 /// Refusals come from the server's engine and hooks; retries, hedges, breakers and client
 /// rate limits from the client's layers, given this observer with their own `observer`
-/// method (`FailModes`, `InstanceBreakers`, `MethodBreakers`, `ClientRateLimit`); connections
+/// method (`FailModes`, `InstanceBreakers`, `MethodBreakers`, `ClientRateLimit`,
+/// `ClientConcurrencyLimit`); connections
 /// per instance from the client's observer.
 ///
 /// Label cardinality is bounded: past [`Metrics::MAX_METHODS`] distinct service/method pairs
