@@ -396,7 +396,12 @@ mod tests {
     async fn new_instance_settings_apply_to_breakers_already_made() {
         let breakers = InstanceBreakers::new(BreakerSettings::default());
         let addr: Address = "mem://breaker-live".parse().expect("addr");
-        let made = Breaker::new("instance test".into(), breakers.settings(), None, None);
+        let made = Breaker::new(
+            Scope::Instance("test".into()),
+            breakers.settings(),
+            None,
+            None,
+        );
         breakers.lock().insert(addr.clone(), made.clone());
         made.admit().expect("closed").finish(&fail());
         assert_eq!(breakers.state(&addr), Some(BreakerState::Closed));
