@@ -36,6 +36,33 @@ async fn a_bulk_stream_does_not_hold_up_small_calls_on_the_same_connection() {
         idle.push(start.elapsed());
     }
 
+    // Other processes (a loaded CI machine) can stall either side for tens of milliseconds,
+    // which no scheduling inside erpc helps; broken scheduling is slow in every round. So the
+    // test takes the best of up to three rounds.
+    let mut best = Duration::MAX;
+    for round in 0..3 {
+        let busy = small_calls_beside_a_stream(&client, &idle).await;
+        best = best.min(busy);
+        if best < Duration::from_millis(50) {
+            break;
+        }
+        println!("round {round}: p50 {busy:?} (loaded machine?); again");
+    }
+    // Ahead of a small call's response are at most one 64 KiB chunk in erpc's writer and
+    // what the kernel's socket buffers hold (megabytes on loopback): 12–14 ms median on this
+    // 2-core machine in a debug build, 18 ms with a build running beside it, 31 ms with the
+    // whole suite running beside it. With the writer's scheduling broken on purpose (stream
+    // data unbudgeted and written first) it was 89–118 ms: the bound sits between the two
+    // with room on both sides.
+    assert!(
+        best < Duration::from_millis(50),
+        "p50 {best:?} in each of three rounds"
+    );
+    server.shutdown().await;
+}
+
+/// Small calls for as long as a 300 MiB stream flows on the same connection; their p50.
+async fn small_calls_beside_a_stream(client: &FeedClient, idle: &[Duration]) -> Duration {
     // 300 MiB in 1 MiB messages, read as fast as possible, on the same connection.
     let mut blobs = client
         .blob(300, 1 << 20)
@@ -66,6 +93,7 @@ async fn a_bulk_stream_does_not_hold_up_small_calls_on_the_same_connection() {
     }
     let streamed = reader.await.unwrap();
     assert_eq!(streamed, 300 << 20);
+    let mut idle = idle.to_vec();
     idle.sort();
     busy.sort();
     let pct = |v: &[Duration], p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
@@ -84,16 +112,5 @@ async fn a_bulk_stream_does_not_hold_up_small_calls_on_the_same_connection() {
         "only {} calls overlapped the stream",
         busy.len()
     );
-    // Ahead of a small call's response are at most one 64 KiB chunk in erpc's writer and
-    // what the kernel's socket buffers hold (megabytes on loopback): 12–14 ms median on this
-    // 2-core machine in a debug build, 18 ms with a build running beside it, 31 ms with the
-    // whole suite running beside it. With the writer's scheduling broken on purpose (stream
-    // data unbudgeted and written first) it was 89–118 ms: the bound sits between the two
-    // with room on both sides.
-    assert!(
-        pct(&busy, 50) < Duration::from_millis(50),
-        "p50 {:?}",
-        pct(&busy, 50)
-    );
-    server.shutdown().await;
+    pct(&busy, 50)
 }
