@@ -22,6 +22,8 @@ pub trait Store {
     async fn broken(&self, key: String) -> Result<String, Status>;
     /// Not cached.
     async fn put(&self, key: String) -> Result<String, Status>;
+    /// Like `get`, but answers after `ms` milliseconds.
+    async fn slow(&self, key: String, ms: u64) -> Result<String, Status>;
 }
 
 #[derive(Clone, Default)]
@@ -45,6 +47,10 @@ impl Store for Backend {
         let n = self.served.fetch_add(1, Ordering::Relaxed);
         Ok(format!("{key}#{n}"))
     }
+    async fn slow(&self, key: String, ms: u64) -> Result<String, Status> {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        self.put(key).await
+    }
 }
 
 async fn cached(
@@ -62,6 +68,7 @@ async fn cached(
         max_bytes,
         PerMethod::new(None)
             .method("Store", "get", Some(settings.clone()))
+            .method("Store", "slow", Some(settings.clone()))
             .method("Store", "broken", Some(settings)),
     );
     let client = StoreClient::new(
@@ -165,5 +172,57 @@ async fn errors_are_never_cached() {
     assert_eq!(backend.served.load(Ordering::Relaxed), 3);
     cache.sync().await;
     assert_eq!(cache.stats(), stats(0, 3, 0));
+    server.shutdown().await;
+}
+
+/// Waits until the server has started `n` calls in all.
+async fn served(backend: &Backend, n: u64) {
+    while backend.served.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_waiter_for_the_same_call_keeps_its_own_deadline() {
+    let (server, client, _cache, backend) = cached(1 << 20, Duration::from_secs(60)).await;
+    // The leader takes 1.5 s with time to spare; a waiter with 50 ms must not wait for it.
+    let leader = tokio::spawn({
+        let client = client.clone();
+        async move { client.slow("k".into(), 1_500).timeout(Duration::from_secs(30)).await }
+    });
+    // `slow` counts its call after the sleep: wait until the leader is in the store's line.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let e = client
+        .slow("k".into(), 1_500)
+        .timeout(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(e.code(), erpc::Code::DeadlineExceeded, "{e}");
+    assert!(waited < Duration::from_millis(1_000), "waited {waited:?}");
+    assert!(leader.await.unwrap().is_ok());
+    assert_eq!(backend.served.load(Ordering::Relaxed), 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_leaders_own_deadline_is_not_handed_to_waiters_with_time_left() {
+    let (server, client, _cache, backend) = cached(1 << 20, Duration::from_secs(60)).await;
+    // The leader gives up after 200 ms; the waiter has 30 s and must get the answer by
+    // calling itself, not the leader's deadline_exceeded.
+    let leader = tokio::spawn({
+        let client = client.clone();
+        async move { client.slow("k".into(), 600).timeout(Duration::from_millis(200)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answer = client
+        .slow("k".into(), 600)
+        .timeout(Duration::from_secs(30))
+        .await;
+    let e = leader.await.unwrap().unwrap_err();
+    assert_eq!(e.code(), erpc::Code::DeadlineExceeded, "{e}");
+    assert!(answer.is_ok(), "{answer:?}");
+    served(&backend, 1).await;
     server.shutdown().await;
 }

@@ -16,10 +16,14 @@
 //! - Only successes are kept: an error (any status) is passed on and never cached, so the
 //!   next call tries again. Oneway calls and streams pass through.
 //! - Concurrent misses of one key make one call: the others wait for its answer (moka's
-//!   `or_try_insert_with`) and count as hits; if it fails, each waiter gets its error.
+//!   `or_try_insert_with`) and count as hits; if it fails, each waiter gets its error —
+//!   except a failure of the leading call's own deadline or cancellation
+//!   (`deadline_exceeded`, `cancelled`), which says nothing about the answer: the waiters
+//!   then call again (one of them leads). Every caller, leading or waiting, waits within
+//!   its own deadline and gets `deadline_exceeded` at it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -32,7 +36,7 @@ use tower_service::Service;
 
 use crate::client::{ClientRequest, ClientResponse};
 use crate::per_method::PerMethod;
-use crate::status::Status;
+use crate::status::{Code, Status};
 
 /// How one method's answers are cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,22 +258,81 @@ where
         let key = key_of(&request, settings);
         let ttl = settings.ttl;
         Box::pin(async move {
-            let counted = shared.clone();
-            let fetch = async move {
-                counted.misses.fetch_add(1, Ordering::Relaxed);
-                let response = inner.call(request).await?;
-                Ok::<_, Status>(Entry { response, ttl })
-            };
-            match shared.store.entry(key).or_try_insert_with(fetch).await {
-                Ok(entry) => {
-                    if !entry.is_fresh() {
-                        shared.hits.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(entry.into_value().response)
-                }
-                // Not cached: each caller that waited for it gets the same status.
-                Err(status) => Err(Status::clone(&status)),
+            let deadline = request.deadline;
+            // Each caller waits within its own deadline, whether it leads or waits.
+            match tokio::time::timeout_at(deadline, shared.lookup(key, inner, request, ttl)).await
+            {
+                Ok(answer) => answer,
+                Err(_) => Err(Status::deadline_exceeded(
+                    "the call's deadline passed while it waited for the same call (response cache)",
+                )),
             }
         })
+    }
+}
+
+/// Why a call that led a merged miss failed: its own deadline or cancellation (which says
+/// nothing about the answer, so waiters with time left call again), or anything else
+/// (shared with every waiter).
+#[derive(Debug)]
+struct Failure {
+    status: Status,
+    own_limit: bool,
+}
+
+impl Shared {
+    /// The answer for `key`: from the store, by waiting for a concurrent miss of the same
+    /// key, or by calling. A failure of another caller's own deadline or cancellation is not
+    /// taken: this caller then tries again (one of the remaining callers leads).
+    async fn lookup<S>(
+        self: Arc<Self>,
+        key: Arc<[u8]>,
+        mut inner: S,
+        request: ClientRequest,
+        ttl: Duration,
+    ) -> Result<ClientResponse, Status>
+    where
+        S: Service<ClientRequest, Response = ClientResponse, Error = Status> + Clone + Send,
+        S::Future: Send,
+    {
+        // The first attempt uses the clone made ready by `poll_ready`; a retry readies a new one.
+        let mut ready = true;
+        loop {
+            if !ready {
+                std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+            }
+            ready = false;
+            let mut service = inner.clone();
+            std::mem::swap(&mut service, &mut inner);
+            let led = Arc::new(AtomicBool::new(false));
+            let (counted, leading, request) = (self.clone(), led.clone(), request.clone());
+            let fetch = async move {
+                leading.store(true, Ordering::Relaxed);
+                counted.misses.fetch_add(1, Ordering::Relaxed);
+                match service.call(request).await {
+                    Ok(response) => Ok(Entry { response, ttl }),
+                    Err(status) => Err(Failure {
+                        own_limit: matches!(
+                            status.code(),
+                            Code::DeadlineExceeded | Code::Cancelled
+                        ),
+                        status,
+                    }),
+                }
+            };
+            match self.store.entry(key.clone()).or_try_insert_with(fetch).await {
+                Ok(entry) => {
+                    if !entry.is_fresh() {
+                        self.hits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(entry.into_value().response);
+                }
+                // Another caller's deadline or cancellation: this caller still has time
+                // (the timeout around `lookup` says so), so it calls again.
+                Err(failure) if failure.own_limit && !led.load(Ordering::Relaxed) => continue,
+                // Not cached: each caller that waited for it gets the same status.
+                Err(failure) => return Err(failure.status.clone()),
+            }
+        }
     }
 }
