@@ -14,7 +14,7 @@ use support::*;
 
 #[tokio::test]
 async fn over_a_concurrency_limit_calls_are_refused_before_any_decode_or_task() {
-    let limit = ConcurrencyLimit::new(2);
+    let limit = ConcurrencyLimit::new(2).unwrap();
     let echo = EchoImpl::default();
     let probe = echo.probe.clone();
     let server = erpc::Server::builder()
@@ -98,7 +98,7 @@ async fn a_hook_refuses_with_its_own_status_and_hooks_run_in_order() {
     let probe = echo.probe.clone();
     let server = erpc::Server::builder()
         .admission(Shared(key.clone()))
-        .admission(ConcurrencyLimit::new(100))
+        .admission(ConcurrencyLimit::new(100).unwrap())
         .add_service(EchoServer::new(echo))
         .serve([mem_addr()])
         .await

@@ -18,11 +18,12 @@ use tokio::sync::Semaphore;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_method_cannot_starve_the_others() {
     // 4 running calls in all, of which `sleep` may hold 2.
-    let caps = MethodConcurrencyLimit::new(PerMethod::new(None).method("Echo", "sleep", Some(2)));
+    let caps =
+        MethodConcurrencyLimit::new(PerMethod::new(None).method("Echo", "sleep", Some(2))).unwrap();
     let echo = EchoImpl::default();
     let probe = echo.probe.clone();
     let server = erpc::Server::builder()
-        .admission(ConcurrencyLimit::new(4))
+        .admission(ConcurrencyLimit::new(4).unwrap())
         .admission(caps.clone())
         .add_service(EchoServer::new(echo))
         .serve([mem_addr()])

@@ -24,7 +24,7 @@ async fn serve_echo(
 
 #[tokio::test]
 async fn at_most_n_handlers_run_the_queue_waits_and_beyond_it_calls_are_refused() {
-    let (server, probe, client) = serve_echo(|b| b.workers(2, 1)).await;
+    let (server, probe, client) = serve_echo(|b| b.workers(2, 1).unwrap()).await;
     // Two calls take both workers; a third waits for one.
     let running: Vec<_> = (0..2)
         .map(|_| tokio::spawn(client.sleep(400).into_future()))
@@ -67,7 +67,7 @@ async fn at_most_n_handlers_run_the_queue_waits_and_beyond_it_calls_are_refused(
 
 #[tokio::test]
 async fn a_call_waiting_for_a_worker_keeps_its_deadline() {
-    let (server, probe, client) = serve_echo(|b| b.workers(1, 8)).await;
+    let (server, probe, client) = serve_echo(|b| b.workers(1, 8).unwrap()).await;
     let busy = tokio::spawn(client.sleep(1_000).into_future());
     wait_for(&probe.started, 1, Duration::from_secs(5)).await;
     let started = std::time::Instant::now();
@@ -98,7 +98,7 @@ async fn a_call_waiting_for_its_rate_takes_no_worker() {
     let rate = Rate::every(Duration::from_millis(1_500)).max_wait(Duration::from_secs(3));
     let limit =
         RateLimit::per_method(PerMethod::new(None).method("Echo", "len", Some(rate))).unwrap();
-    let (server, _probe, client) = serve_echo(|b| b.workers(1, 8).admission(limit)).await;
+    let (server, _probe, client) = serve_echo(|b| b.workers(1, 8).unwrap().admission(limit)).await;
     client.len("a".into()).await.unwrap();
     let queued = tokio::spawn(client.len("ab".into()).into_future());
     // The second `len` waits for the rate (1.5 s); meanwhile the only worker is free.

@@ -141,9 +141,19 @@ impl ClientSettings {
             None
         };
         Ok(ClientGovernance {
-            max_in_flight: self.max_in_flight.map(|m| {
-                ClientConcurrencyLimit::new(m.limit).max_wait(m.max_wait.unwrap_or(Duration::ZERO))
-            }),
+            max_in_flight: self
+                .max_in_flight
+                .map(|m| {
+                    ClientConcurrencyLimit::new(m.limit)
+                        .map(|cap| cap.max_wait(m.max_wait.unwrap_or(Duration::ZERO)))
+                })
+                .transpose()
+                .map_err(|s| ConfigError::Key {
+                    file: None,
+                    line: None,
+                    key: "client.max_in_flight.limit".into(),
+                    reason: s.message().to_owned(),
+                })?,
             method_breakers,
             fail_modes: crate::fail_mode::layer(
                 &self.fail_mode,

@@ -190,6 +190,10 @@ impl ServerSettings {
             }
         }
         for (key, zero) in [
+            (
+                "server.workers.workers",
+                self.workers.is_some_and(|w| w.workers == 0),
+            ),
             ("server.max_in_flight", self.max_in_flight == 0),
             ("server.max_connections", self.max_connections == 0),
             ("server.write_queue", self.write_queue == 0),

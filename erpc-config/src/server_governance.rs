@@ -10,7 +10,7 @@ use erpc_core::Status;
 use erpc_core::auth::Acl;
 use erpc_core::server::{
     AdaptiveLimit, AdaptiveSettings, Admission, Admitted, CallHead, ConcurrencyLimit,
-    MethodConcurrencyLimit,
+    MethodConcurrencyLimit, Workers,
 };
 
 use crate::error::ConfigError;
@@ -37,7 +37,9 @@ pub struct ServerGovernance {
     /// `adaptive_limit` (last: a call's latency counts from its admission, after any wait
     /// for a rate limit's turn).
     pub adaptive_limit: Option<AdaptiveLimit>,
-    /// `workers`, `slow_call_log` and `health`, applied with the hooks.
+    /// `workers`, made from the settings (checked there).
+    workers: Option<Workers>,
+    /// `slow_call_log` and `health`, applied with the hooks.
     settings: Option<ServerSettings>,
 }
 
@@ -86,8 +88,8 @@ impl ServerGovernance {
         }
         if let Some(settings) = &self.settings {
             builder = builder.health(settings.health);
-            if let Some(w) = settings.workers {
-                builder = builder.workers(w.workers, w.queue);
+            if let Some(workers) = &self.workers {
+                builder = builder.worker_pool(workers.clone());
             }
             if let Some(threshold) = settings.slow_call_log {
                 builder = builder.slow_call_log(threshold);
@@ -201,14 +203,35 @@ impl ServerSettings {
             };
             (peer, per_method)
         };
+        let refused = |key: &str, status: Status| ConfigError::Key {
+            file: None,
+            line: None,
+            key: key.to_owned(),
+            reason: status.message().to_owned(),
+        };
         let method_concurrency = if self.method_concurrency.any(Option::is_some) {
-            Some(MethodConcurrencyLimit::new(
-                self.method_concurrency
-                    .to_per_method("server.method_concurrency", |c, _| Ok::<_, ConfigError>(*c))?,
-            ))
+            Some(
+                MethodConcurrencyLimit::new(
+                    self.method_concurrency
+                        .to_per_method("server.method_concurrency", |c, _| {
+                            Ok::<_, ConfigError>(*c)
+                        })?,
+                )
+                .map_err(|s| refused("server.method_concurrency", s))?,
+            )
         } else {
             None
         };
+        let concurrency_limit = self
+            .concurrency_limit
+            .map(ConcurrencyLimit::new)
+            .transpose()
+            .map_err(|s| refused("server.concurrency_limit", s))?;
+        let workers = self
+            .workers
+            .map(|w| Workers::new(w.workers, w.queue))
+            .transpose()
+            .map_err(|s| refused("server.workers.workers", s))?;
         Ok(ServerGovernance {
             authenticate: self.auth.authenticate()?.map(Arc::from),
             acl: self.auth.acl()?,
@@ -217,7 +240,7 @@ impl ServerSettings {
             #[cfg(feature = "rate-limit")]
             rate_limit,
             method_concurrency,
-            concurrency_limit: self.concurrency_limit.map(ConcurrencyLimit::new),
+            concurrency_limit,
             adaptive_limit: self.adaptive_limit.map(|a| {
                 AdaptiveLimit::new(AdaptiveSettings {
                     initial_limit: a.initial_limit,
@@ -228,6 +251,7 @@ impl ServerSettings {
                     probe_every: a.probe_every,
                 })
             }),
+            workers,
             settings: Some(self.clone()),
         })
     }

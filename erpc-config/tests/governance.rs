@@ -208,6 +208,9 @@ fn bad_governance_values_are_named_with_their_line() {
     );
     assert_eq!(key, "server.registration.health", "{message}");
     assert!(message.contains("deregister"), "lists the modes: {message}");
+    // 0 workers would run no call: refused, not silently raised to 1.
+    let (key, _, message) = error_of("server:\n  workers: {workers: 0, queue: 4}\n", no_env());
+    assert_eq!(key, "server.workers.workers", "{message}");
 }
 
 #[tokio::test]

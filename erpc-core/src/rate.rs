@@ -10,7 +10,10 @@
 //! (`NotUntil::wait_time_from`); if that is within its maximum wait — counting the calls
 //! already waiting ahead of it, one period each, since they are served first come first
 //! served — it waits in line, otherwise it is refused at once with `resource_exhausted` and
-//! a [retry-after hint](crate::Status::retry_after) of that wait. The line is bounded: by
+//! a [retry-after hint](crate::Status::retry_after) of that wait; the refusal names the limit
+//! it is beyond (the maximum wait, the call's deadline if sooner, or a full line). The
+//! decision is made once, when the call joins the line: an admitted call waits for its turn
+//! and is never refused after waiting (timers may make the turn a few ms late). The line is bounded: by
 //! the maximum wait (a call that would wait longer is refused) and by
 //! [`Rate::max_waiting`].
 //!
@@ -42,10 +45,20 @@ use crate::status::Status;
 /// burst is refused there with `invalid_argument`, naming the setting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
+    /// What the caller asked for, for messages (the period is derived from it).
+    given: Given,
     period: Duration,
     burst: u32,
     max_wait: Duration,
     max_waiting: Option<usize>,
+}
+
+/// The constructor a [`Rate`] was made with and its argument, so that a refusal names
+/// what was given rather than a derived period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Given {
+    PerSecond(u32),
+    Every(Duration),
 }
 
 impl Rate {
@@ -53,6 +66,7 @@ impl Rate {
     /// once after a quiet second), no waiting: over the rate a call is refused at once.
     pub fn per_second(calls: u32) -> Rate {
         Rate {
+            given: Given::PerSecond(calls),
             period: Duration::from_secs(1)
                 .checked_div(calls)
                 .unwrap_or(Duration::ZERO),
@@ -66,6 +80,7 @@ impl Rate {
     /// waiting.
     pub fn every(period: Duration) -> Rate {
         Rate {
+            given: Given::Every(period),
             period,
             burst: 1,
             max_wait: Duration::ZERO,
@@ -118,9 +133,17 @@ impl Rate {
     /// governor's quota for these settings, or what is wrong with them.
     pub(crate) fn quota(&self, what: &str) -> Result<Quota, Status> {
         let quota = Quota::with_period(self.period).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "{what}: a rate of 0 calls (a zero period) admits none; use ≥ 1 call/s or a non-zero period"
-            ))
+            Status::invalid_argument(match self.given {
+                Given::PerSecond(0) => format!(
+                    "{what}: Rate::per_second(0), a rate of 0 calls/s, admits none; use ≥ 1 call/s"
+                ),
+                Given::PerSecond(calls) => format!(
+                    "{what}: Rate::per_second({calls}) is too high to keep: its period would be under 1 ns, the finest the limiter counts; the most is 1000000000 calls/s"
+                ),
+                Given::Every(_) => format!(
+                    "{what}: Rate::every(0), a zero period between calls, is no limit at all; use a non-zero period"
+                ),
+            })
         })?;
         if self.max_waiting == Some(0) && !self.max_wait.is_zero() {
             return Err(Status::invalid_argument(format!(
@@ -144,6 +167,13 @@ impl Rate {
 
     /// "100 calls/s" / "1 call per 2s", for messages.
     pub(crate) fn describe(&self) -> String {
+        match self.given {
+            Given::PerSecond(calls) => return format!("{calls} calls/s (burst {})", self.burst),
+            Given::Every(period) if period.is_zero() => {
+                return format!("1 call per 0 s (burst {})", self.burst);
+            }
+            Given::Every(_) => {}
+        }
         let per_second = 1e9 / self.period.as_nanos().max(1) as f64;
         if per_second >= 1.0 {
             format!("{per_second:.0} calls/s (burst {})", self.burst)
@@ -264,62 +294,96 @@ impl Bucket {
         };
         let ahead_u32 = u32::try_from(ahead).unwrap_or(u32::MAX);
         let wait = first.saturating_add(self.rate.period.saturating_mul(ahead_u32));
-        let now = Instant::now();
-        let give_up = (now + self.rate.max_wait).min(deadline);
-        if now + wait > give_up || ahead >= self.max_waiting {
-            return Turn::Refused(self.refusal(wait, ahead));
+        // The binding limit is the earlier of the maximum wait and the call's deadline; a
+        // turn within both may still find the line full (`max_waiting`).
+        let left = deadline.saturating_duration_since(Instant::now());
+        let beyond = if left < self.rate.max_wait {
+            Beyond::Deadline(left)
+        } else {
+            Beyond::MaxWait
+        };
+        if wait > left.min(self.rate.max_wait) {
+            return Turn::Refused(self.refusal(wait, ahead, beyond));
         }
+        if ahead >= self.max_waiting {
+            return Turn::Refused(self.refusal(wait, ahead, Beyond::Line));
+        }
+        // Admitted: decided now, once. The call waits for its turn and is not refused later
+        // (timers may make the turn come a few ms after the estimate).
         self.waiting.fetch_add(1, Ordering::AcqRel);
         Turn::Wait(Place {
             bucket: self.clone(),
-            give_up,
+            deadline,
         })
     }
 
-    fn refusal(&self, wait: Duration, ahead: usize) -> Status {
+    /// The refusal of a call whose turn is `wait` away with `ahead` calls in line, naming
+    /// the limit that binds.
+    fn refusal(&self, wait: Duration, ahead: usize, beyond: Beyond) -> Status {
         let over = wait.saturating_sub(self.rate.max_wait);
+        let limit = match beyond {
+            Beyond::MaxWait => format!(
+                "beyond the maximum wait of {} ms",
+                self.rate.max_wait.as_millis()
+            ),
+            Beyond::Deadline(left) => format!(
+                "beyond the call's deadline, {} ms away (sooner than the maximum wait of {} ms)",
+                left.as_millis(),
+                self.rate.max_wait.as_millis()
+            ),
+            Beyond::Line => format!("and the line is full (at most {})", self.max_waiting),
+        };
         Status::resource_exhausted(format!(
-            "{}: over the rate; the next turn is {} ms away ({ahead} calls waiting), beyond the maximum wait of {} ms",
+            "{}: over the rate; the next turn is {} ms away ({ahead} calls waiting), {limit}",
             self.name,
             wait.as_millis(),
-            self.rate.max_wait.as_millis()
         ))
         .with_retry_after(over.max(self.rate.period))
     }
 }
 
-/// A call's place in a bucket's line: counted until it goes through or gives up (or is
-/// dropped — cancelled, expired).
+/// Which limit a refused call's turn is beyond.
+#[derive(Debug, Clone, Copy)]
+enum Beyond {
+    /// The rate's maximum wait.
+    MaxWait,
+    /// The call's deadline (this much time left), sooner than the maximum wait.
+    Deadline(Duration),
+    /// The bound on calls waiting at once.
+    Line,
+}
+
+/// A call's place in a bucket's line: counted until it goes through (or is dropped —
+/// cancelled, expired). Admission was decided when it joined ([`Bucket::turn`]).
 pub(crate) struct Place {
     bucket: Arc<Bucket>,
-    give_up: Instant,
+    deadline: Instant,
 }
 
 impl Place {
-    /// Wait for the call's turn: `Ok` when a cell is its, the refusal when its maximum wait
-    /// (or deadline) passes first.
+    /// Wait for the call's turn: `Ok` when a cell is its. Never a rate refusal: the call was
+    /// admitted when it joined, its turn within its maximum wait and deadline. Only if timers
+    /// run so late that the call's deadline passes first is it `deadline_exceeded`.
     pub(crate) async fn wait(self) -> Result<(), Status> {
         let bucket = &self.bucket;
-        let Ok(_head) = tokio::time::timeout_at(self.give_up, bucket.line.lock()).await else {
-            return Err(bucket.refusal(bucket.rate.max_wait, bucket.waiting_now()));
-        };
-        loop {
-            let wait = match bucket.limiter.check() {
-                Ok(()) => return Ok(()),
-                Err(not_until) => not_until.wait_time_from(bucket.limiter.clock().now()),
-            };
-            let at = Instant::now() + wait;
-            if at > self.give_up {
-                return Err(bucket.refusal(wait, bucket.waiting_now()));
+        let turn = async {
+            let _head = bucket.line.lock().await;
+            loop {
+                let wait = match bucket.limiter.check() {
+                    Ok(()) => return,
+                    Err(not_until) => not_until.wait_time_from(bucket.limiter.clock().now()),
+                };
+                tokio::time::sleep(wait).await;
             }
-            tokio::time::sleep_until(at).await;
-        }
-    }
-}
-
-impl Bucket {
-    fn waiting_now(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed).saturating_sub(1)
+        };
+        tokio::time::timeout_at(self.deadline, turn)
+            .await
+            .map_err(|_| {
+                Status::deadline_exceeded(format!(
+                    "{}: the call's deadline passed while it waited for its turn",
+                    bucket.name
+                ))
+            })
     }
 }
 

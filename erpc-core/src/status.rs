@@ -173,6 +173,13 @@ impl Status {
     }
 }
 
+/// The refusal of a concurrency cap of 0 given as `what` (it would refuse every call).
+pub(crate) fn zero_cap(what: &str) -> Status {
+    Status::invalid_argument(format!(
+        "{what}: a cap of 0 calls at once refuses every call; use ≥ 1 (or no cap)"
+    ))
+}
+
 impl fmt::Debug for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Status");

@@ -13,7 +13,7 @@ use crate::client::observed::tell;
 use crate::client::{CallService, ClientRequest, ClientResponse};
 use crate::layer::{Around, AroundLayer, BoxedService, ErasableLayer};
 use crate::observe::{Contained, Observer, RefusedBy, Side};
-use crate::status::Status;
+use crate::status::{Status, zero_cap};
 
 /// At most `limit` calls of the client in flight at once, added with
 /// [`ClientBuilder::layer`](crate::ClientBuilder::layer). A unary or oneway call holds its
@@ -25,9 +25,10 @@ use crate::status::Status;
 /// use erpc::client::ClientConcurrencyLimit;
 ///
 /// // 64 calls in flight at most; a 65th waits up to 10 ms for one to finish.
-/// let cap = ClientConcurrencyLimit::new(64).max_wait(Duration::from_millis(10));
+/// let cap = ClientConcurrencyLimit::new(64)?.max_wait(Duration::from_millis(10));
 /// let client = erpc::Client::builder().layer(cap).build("mem://cap-docs").unwrap();
 /// # let _ = client;
+/// # Ok::<(), erpc::Status>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientConcurrencyLimit {
@@ -52,17 +53,21 @@ impl std::fmt::Debug for Cap {
 }
 
 impl ClientConcurrencyLimit {
-    /// A cap of `limit` calls in flight (0 refuses every call); over it a call fails at once.
-    pub fn new(limit: usize) -> ClientConcurrencyLimit {
+    /// A cap of `limit` calls in flight; over it a call fails at once. Errors:
+    /// `invalid_argument` for a cap of 0, which would refuse every call.
+    pub fn new(limit: usize) -> Result<ClientConcurrencyLimit, Status> {
+        if limit == 0 {
+            return Err(zero_cap("ClientConcurrencyLimit::new(0)"));
+        }
         let limit = limit.min(Semaphore::MAX_PERMITS);
-        ClientConcurrencyLimit {
+        Ok(ClientConcurrencyLimit {
             state: Arc::new(Cap {
                 slots: Arc::new(Semaphore::new(limit)),
                 limit,
                 max_wait: Duration::ZERO,
                 observer: None,
             }),
-        }
+        })
     }
 
     /// Over the cap, wait up to `wait` (within the call's deadline) for a slot. Default 0.
@@ -121,7 +126,8 @@ impl Around<ClientRequest, ClientResponse> for Cap {
                     "client: {} calls already in flight (ClientConcurrencyLimit, max wait {} ms)",
                     self.limit,
                     self.max_wait.as_millis()
-                )));
+                ))
+                .from_client_limit());
             };
             rest.oneshot(request).await
         })

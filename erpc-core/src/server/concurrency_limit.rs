@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::admission::{Admission, Admitted, CallHead};
-use crate::status::Status;
+use crate::status::{Status, zero_cap};
 
 /// At most `limit` calls (unary, oneway and streams alike) running at once across every
 /// connection of the server. Cheap: one atomic increment per admitted call, one decrement as
@@ -23,14 +23,18 @@ struct State {
 }
 
 impl ConcurrencyLimit {
-    /// A cap of `limit` running calls.
-    pub fn new(limit: usize) -> ConcurrencyLimit {
-        ConcurrencyLimit {
+    /// A cap of `limit` running calls. Errors: `invalid_argument` for a cap of 0, which
+    /// would refuse every call.
+    pub fn new(limit: usize) -> Result<ConcurrencyLimit, Status> {
+        if limit == 0 {
+            return Err(zero_cap("ConcurrencyLimit::new(0)"));
+        }
+        Ok(ConcurrencyLimit {
             state: Arc::new(State {
                 limit,
                 running: AtomicUsize::new(0),
             }),
-        }
+        })
     }
 
     /// Calls running now under this cap.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::admission::{Admission, Admitted, CallHead};
 use super::concurrency_limit::ConcurrencyLimit;
 use crate::per_method::PerMethod;
-use crate::status::Status;
+use crate::status::{Status, zero_cap};
 
 /// A cap on running calls per method: a method's own cap is its own bulkhead; a service's
 /// cap is one bulkhead shared by that service's methods without their own; the default
@@ -20,9 +20,10 @@ use crate::status::Status;
 /// use erpc::server::MethodConcurrencyLimit;
 ///
 /// // `Reports.Build` is slow: at most 8 at once, so it never holds the slots others need.
-/// let caps = MethodConcurrencyLimit::new(PerMethod::new(None).method("Reports", "Build", Some(8)));
+/// let caps = MethodConcurrencyLimit::new(PerMethod::new(None).method("Reports", "Build", Some(8)))?;
 /// let server = erpc::Server::builder().admission(caps);
 /// # let _ = server;
+/// # Ok::<(), erpc::Status>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct MethodConcurrencyLimit {
@@ -30,11 +31,16 @@ pub struct MethodConcurrencyLimit {
 }
 
 impl MethodConcurrencyLimit {
-    /// Caps per method, as `caps` says (a cap of 0 refuses every call it covers).
-    pub fn new(caps: PerMethod<Option<usize>>) -> MethodConcurrencyLimit {
-        MethodConcurrencyLimit {
-            caps: Arc::new(caps.map(|cap| cap.map(ConcurrencyLimit::new))),
+    /// Caps per method, as `caps` says. Errors: `invalid_argument` for a cap of 0 (it
+    /// would refuse every call it covers).
+    pub fn new(caps: PerMethod<Option<usize>>) -> Result<MethodConcurrencyLimit, Status> {
+        if caps.values().any(|cap| *cap == Some(0)) {
+            return Err(zero_cap("MethodConcurrencyLimit::new with a cap of 0"));
         }
+        let caps = caps.map(|cap| cap.and_then(|cap| ConcurrencyLimit::new(cap).ok()));
+        Ok(MethodConcurrencyLimit {
+            caps: Arc::new(caps),
+        })
     }
 
     /// Calls running now under the cap that covers `service.method` (`None`: no cap).

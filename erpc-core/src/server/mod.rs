@@ -310,9 +310,15 @@ impl ServerBuilder {
     /// At most `workers` unary and oneway handlers running at once across the server; up
     /// to `queue` more calls wait for a worker within their deadline, in arrival order;
     /// more are refused `resource_exhausted` before anything is decoded or spawned. See
-    /// [`Workers`]. Default: no limit but `max_in_flight` per connection.
-    pub fn workers(mut self, workers: usize, queue: usize) -> Self {
-        self.workers = Some(Workers::new(workers, queue));
+    /// [`Workers`]. Default: no limit but `max_in_flight` per connection. Errors:
+    /// `invalid_argument` for 0 workers (no call would ever run).
+    pub fn workers(self, workers: usize, queue: usize) -> Result<Self, Status> {
+        Ok(self.worker_pool(Workers::new(workers, queue)?))
+    }
+
+    /// As [`ServerBuilder::workers`], with a pool already made (a clone shares it).
+    pub fn worker_pool(mut self, workers: Workers) -> Self {
+        self.workers = Some(workers);
         self
     }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
-use crate::status::Status;
+use crate::status::{Status, zero_cap};
 
 /// The handler worker limit ([`crate::ServerBuilder::workers`]): `workers` unary and oneway
 /// handlers run at once across every connection; up to `queue` more calls wait for a worker
@@ -39,17 +39,20 @@ struct Inner {
 }
 
 impl Workers {
-    /// `workers` handlers at once (at least 1), `queue` more waiting (0: none wait).
-    pub fn new(workers: usize, queue: usize) -> Workers {
-        let workers = workers.max(1);
-        Workers {
+    /// `workers` handlers at once, `queue` more waiting (0: none wait). Errors:
+    /// `invalid_argument` for 0 workers, which would run no call.
+    pub fn new(workers: usize, queue: usize) -> Result<Workers, Status> {
+        if workers == 0 {
+            return Err(zero_cap("workers(0, _): 0 workers"));
+        }
+        Ok(Workers {
             inner: Arc::new(Inner {
                 workers,
                 queue,
                 running: Semaphore::new(workers),
                 admitted: AtomicUsize::new(0),
             }),
-        }
+        })
     }
 
     /// Handlers running now.
