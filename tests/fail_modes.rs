@@ -569,3 +569,92 @@ async fn fork_cancels_the_slower_copies_on_their_servers() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn broadcast_fails_as_soon_as_one_instance_fails_and_forks_failure_names_every_instance() {
+    // "stuck" answers `slow` after 30 s; "broken" fails it at once.
+    let all = [
+        backend("stuck", Duration::from_secs(30)).await,
+        backend("broken", Duration::ZERO).await,
+    ];
+    all[1].faults.set_all(down());
+    let client = client_of(&all, erpc::Client::builder()).await;
+    let raw = client.client();
+    let started = std::time::Instant::now();
+    let status = raw
+        .broadcast::<(), String>(
+            "Kv",
+            "slow",
+            &(),
+            CallOptions::new().timeout(Duration::from_secs(20)),
+        )
+        .await
+        .expect_err("broken fails");
+    assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited {:?} for the stuck instance",
+        started.elapsed()
+    );
+    assert!(
+        status
+            .message()
+            .contains(&all[1].server.local_addr().to_string()),
+        "{status}"
+    );
+    // The stuck copy was cancelled on its server.
+    eventually(
+        || all[0].cancelled() == 1,
+        || format!("cancelled: {}", all[0].cancelled()),
+    )
+    .await;
+    // Fork with both down: the error names both instances and what each said.
+    all[0].faults.set_all(down());
+    let status = raw
+        .fork::<(), String>("Kv", "slow", &(), CallOptions::new())
+        .await
+        .expect_err("both down");
+    assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+    for b in &all {
+        assert!(
+            status
+                .message()
+                .contains(&b.server.local_addr().to_string()),
+            "names {}: {status}",
+            b.name
+        );
+    }
+    assert!(status.message().contains("injected: down"), "{status}");
+}
+
+#[tokio::test]
+async fn a_refusal_by_the_clients_own_rate_limit_is_not_retried_whatever_the_layer_order() {
+    use erpc::client::ClientRateLimit;
+    use erpc::rate::Rate;
+    let all = backends(&["a", "b"]).await;
+    // FailModes added first (outermost) sees the rate limit's refusal, which carries a
+    // retry hint of ~500 ms and was never sent: it must be passed on, not retried.
+    let limit = ClientRateLimit::new(Rate::every(Duration::from_millis(500))).expect("rate");
+    let client = client_of(
+        &all,
+        erpc::Client::builder()
+            .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+            .layer(limit),
+    )
+    .await;
+    client
+        .get("k".into())
+        .await
+        .expect("the first call has its turn");
+    let started = Instant::now();
+    let refused = client.get("k".into()).await.expect_err("over the rate");
+    let took = started.elapsed();
+    assert_eq!(refused.code(), erpc::Code::ResourceExhausted, "{refused}");
+    assert!(refused.is_client_limit(), "{refused:?}");
+    assert!(refused.retry_after().is_some(), "still hints: {refused:?}");
+    assert!(
+        took < Duration::from_millis(300),
+        "retried: refused after {took:?}"
+    );
+    assert_eq!(all[0].attempts() + all[1].attempts(), 1);
+}

@@ -13,12 +13,36 @@ use crate::status::Status;
 /// The key of the hint in the details: `retry-after-ms=N`, `N` whole milliseconds in decimal.
 pub const RETRY_AFTER_KEY: &str = "retry-after-ms";
 
+/// The pair marking a refusal by the calling client's own limit (`client-limit=1`, beside a
+/// retry hint): another instance would not help, so a fail mode does not retry it.
+const CLIENT_LIMIT_PAIR: &str = "client-limit=1";
+
 impl Status {
     /// These details replaced by a retry-after hint of `wait`, rounded up to whole
     /// milliseconds (at least 1: "now" is not a hint). Details set before are replaced.
     pub fn with_retry_after(self, wait: Duration) -> Status {
         let ms = wait.as_nanos().div_ceil(1_000_000).max(1);
         self.with_details(format!("{RETRY_AFTER_KEY}={ms}"))
+    }
+
+    /// This refusal marked as the calling client's own limit's (its rate limit, its cap on
+    /// calls in flight): `client-limit=1` added to the details, beside any retry hint. A
+    /// fail mode passes such a refusal on instead of retrying it on another instance.
+    pub fn from_client_limit(self) -> Status {
+        let details = match std::str::from_utf8(self.details()) {
+            Ok("") => CLIENT_LIMIT_PAIR.to_owned(),
+            Ok(text) => format!("{text};{CLIENT_LIMIT_PAIR}"),
+            // Binary details of a handler: the mark alone (a client limit sets none).
+            Err(_) => CLIENT_LIMIT_PAIR.to_owned(),
+        };
+        self.with_details(details)
+    }
+
+    /// Whether this is a refusal by the calling client's own limit
+    /// ([`Status::from_client_limit`]).
+    pub fn is_client_limit(&self) -> bool {
+        std::str::from_utf8(self.details())
+            .is_ok_and(|text| text.split(';').any(|pair| pair.trim() == CLIENT_LIMIT_PAIR))
     }
 
     /// The retry-after hint in the details, if they carry one: `None` for details without
@@ -62,5 +86,18 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn a_client_limit_mark_keeps_the_hint_and_is_read_back() {
+        let marked = Status::resource_exhausted("over")
+            .with_retry_after(Duration::from_millis(30))
+            .from_client_limit();
+        assert!(marked.is_client_limit());
+        assert_eq!(marked.retry_after(), Some(Duration::from_millis(30)));
+        assert!(!Status::resource_exhausted("over").is_client_limit());
+        assert!(!crate::client::fail_mode::retry_allowed(
+            &marked, false, true
+        ));
     }
 }

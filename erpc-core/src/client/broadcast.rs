@@ -3,11 +3,13 @@
 //! through the client's call-level layers (which do not retry a pinned copy elsewhere).
 //!
 //! - [`Client::broadcast`]: every instance must answer; all answers, in the discovered
-//!   order, or the first failure in that order (its message naming the instance). It waits
-//!   for every copy, so each instance's outcome is known when it returns (a cache flush, a
-//!   configuration reload).
+//!   order, or the first failure to arrive (its message naming the instance), returned as
+//!   soon as it arrives — as rpcx's `Broadcast` does: the broadcast cannot succeed any more,
+//!   and the copies still running are cancelled (their futures dropped: CANCEL frames), so
+//!   those instances may or may not have done the work.
 //! - [`Client::fork`]: the first success wins and the other copies are cancelled (their
-//!   futures dropped: CANCEL frames); if every copy fails, the last failure.
+//!   futures dropped: CANCEL frames); if every copy fails, a status with the last failure's
+//!   code whose message names every instance and its error, in the discovered order.
 //!
 //! The instances are the discovered ones in the client's subset, whatever their breaker or
 //! health (a broadcast is meant for all of them: a broken one is a failure to see); a client
@@ -15,7 +17,9 @@
 
 use erpc_codec::Message;
 use erpc_transport::Address;
-use futures_util::future::{BoxFuture, join_all, select_ok};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 
 use crate::client::call::{decode, prepare};
 use crate::client::{CallOptions, Client, ClientRequest, ClientResponse};
@@ -25,28 +29,52 @@ use crate::status::Status;
 
 impl Client {
     /// Send `request` to every instance; every answer in the discovered order, or the first
-    /// failure in that order, its message prefixed with the instance's address.
-    /// `unavailable` when no instance is known.
+    /// failure to arrive, at once (the other copies cancelled), its message prefixed with the
+    /// instance's address. `unavailable` when no instance is known.
     pub async fn broadcast_invoke(
         &self,
         request: ClientRequest,
     ) -> Result<Vec<ClientResponse>, Status> {
         let (addrs, copies) = self.copies(request)?;
-        let results = join_all(copies).await;
-        addrs
-            .iter()
-            .zip(results)
-            .map(|(addr, result)| result.map_err(|status| naming(addr, status)))
-            .collect()
+        let mut answers: Vec<Option<ClientResponse>> = addrs.iter().map(|_| None).collect();
+        let mut running = numbered(copies);
+        while let Some((i, result)) = running.next().await {
+            match result {
+                Ok(response) => answers[i] = Some(response),
+                // Dropping `running` cancels the copies still out.
+                Err(status) => return Err(naming(&addrs[i], status)),
+            }
+        }
+        Ok(answers.into_iter().flatten().collect())
     }
 
     /// Send `request` to every instance; the first success, the other copies cancelled. If
-    /// every copy fails, the last failure. `unavailable` when no instance is known.
+    /// every copy fails, the last failure's code with a message naming every instance and
+    /// its error in the discovered order ("every instance failed: a: …; b: …").
+    /// `unavailable` when no instance is known.
     pub async fn fork_invoke(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        let (_, copies) = self.copies(request)?;
-        select_ok(copies)
-            .await
-            .map(|(response, _cancelled)| response)
+        let (addrs, copies) = self.copies(request)?;
+        let mut failures: Vec<Option<Status>> = addrs.iter().map(|_| None).collect();
+        let mut last = None;
+        let mut running = numbered(copies);
+        while let Some((i, result)) = running.next().await {
+            match result {
+                Ok(response) => return Ok(response),
+                Err(status) => {
+                    last = Some(status.code());
+                    failures[i] = Some(status);
+                }
+            }
+        }
+        let each: Vec<String> = addrs
+            .iter()
+            .zip(&failures)
+            .filter_map(|(addr, status)| status.as_ref().map(|s| format!("{addr}: {s}")))
+            .collect();
+        Err(Status::new(
+            last.unwrap_or(crate::status::Code::Unavailable),
+            format!("every instance failed: {}", each.join("; ")),
+        ))
     }
 
     /// A typed [`Client::broadcast_invoke`]: `request` to `service.method` on every
@@ -127,6 +155,17 @@ impl Client {
             .collect();
         Ok((addrs, copies))
     }
+}
+
+/// The copies, each answer numbered with its copy's place in the list, as they arrive.
+fn numbered(
+    copies: Vec<BoxFuture<'static, Result<ClientResponse, Status>>>,
+) -> FuturesUnordered<impl std::future::Future<Output = (usize, Result<ClientResponse, Status>)>> {
+    copies
+        .into_iter()
+        .enumerate()
+        .map(|(i, copy)| async move { (i, copy.await) })
+        .collect()
 }
 
 /// `status` with its message prefixed by the instance it came from.

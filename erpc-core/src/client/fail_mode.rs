@@ -29,6 +29,9 @@
 //!   untyped calls) **and** its status says the server did not do it or may be asked again:
 //!   `unavailable`, or `resource_exhausted` carrying a retry hint
 //!   ([`Status::retry_after`]). A call that timed out is not retried: its deadline is gone.
+//! - a refusal by the client's own rate limit or cap on calls in flight
+//!   ([`Status::is_client_limit`]) is passed on, never retried, whatever the layer order:
+//!   another instance would not lift a limit of this client's.
 //!
 //! **Deadlines are never extended.** Every attempt carries the call's own absolute deadline,
 //! so it gets what is left of it; no attempt (and no backoff wait) starts unless it can begin
@@ -353,11 +356,12 @@ impl Call {
 /// Whether a failed attempt may be sent again (the module docs say why): a request never
 /// sent always may, if its status is one to retry; a sent one only if its method is
 /// idempotent. Statuses to retry: `unavailable`, and `resource_exhausted` carrying a retry
-/// hint.
+/// hint — but not a refusal by this client's own limit ([`Status::is_client_limit`]: its
+/// rate limit or cap on calls in flight), which another instance would not lift.
 pub fn retry_allowed(status: &Status, sent: bool, idempotent: bool) -> bool {
     let retryable = match status.code() {
         Code::Unavailable => true,
-        Code::ResourceExhausted => status.retry_after().is_some(),
+        Code::ResourceExhausted => status.retry_after().is_some() && !status.is_client_limit(),
         _ => false,
     };
     retryable && (!sent || idempotent)

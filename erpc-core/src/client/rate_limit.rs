@@ -125,7 +125,8 @@ impl Around<ClientRequest, ClientResponse> for Limits {
                         tell(self.observer.as_ref(), &request, |o, call| {
                             o.call_refused(Side::Client, call, RefusedBy::RateLimit)
                         });
-                        return Err(refused);
+                        // Marked: another instance would not help this client's own limit.
+                        return Err(refused.from_client_limit());
                     }
                 }
             }
