@@ -222,7 +222,7 @@ async fn jwts_are_checked_for_signature_expiry_nbf_audience_and_issuer_and_keys_
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let es = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
     let keys = JwtKeys::new();
-    keys.insert("h1", JwtKey::hs256(&secret));
+    keys.insert("h1", JwtKey::hs256(&secret).unwrap());
     keys.insert(
         "e1",
         JwtKey::es256_pem(pair.public_key_pem().as_bytes()).unwrap(),
@@ -277,7 +277,7 @@ async fn jwts_are_checked_for_signature_expiry_nbf_audience_and_issuer_and_keys_
         client.whoami().bearer_token(&h2_token).await,
         "JWT key id \"h2\" is not known",
     );
-    keys.insert("h2", JwtKey::hs256(&next_secret));
+    keys.insert("h2", JwtKey::hs256(&next_secret).unwrap());
     assert_eq!(
         client
             .whoami()
@@ -559,7 +559,7 @@ async fn reliability_23_refusals_come_before_the_body_is_decompressed_or_decoded
     let stranger_ca = Ca::new("stranger CA");
     let secret = b"reliability 23: the HS256 secret of the test server".to_vec();
     let keys = JwtKeys::new();
-    keys.insert_default(JwtKey::hs256(&secret));
+    keys.insert_default(JwtKey::hs256(&secret).unwrap());
     let signer = EncodingKey::from_secret(&secret);
     let token = |sub: &str, roles: &[&str], exp_in: i64| {
         let claims = serde_json::json!({ "sub": sub, "roles": roles, "exp": at(exp_in) });

@@ -325,7 +325,7 @@ impl JwtSettings {
             let bytes =
                 std::fs::read(&spec.file).map_err(|e| key_err(format!("cannot be read: {e}")))?;
             let key = match spec.alg {
-                JwtAlg::Hs256 => JwtKey::hs256(&bytes),
+                JwtAlg::Hs256 => JwtKey::hs256(&bytes).map_err(|e| key_err(e.to_string()))?,
                 JwtAlg::Rs256 => JwtKey::rs256_pem(&bytes).map_err(|e| key_err(e.to_string()))?,
                 JwtAlg::Es256 => JwtKey::es256_pem(&bytes).map_err(|e| key_err(e.to_string()))?,
             };

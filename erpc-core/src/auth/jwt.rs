@@ -36,13 +36,26 @@ pub struct JwtKeyError {
     reason: String,
 }
 
+/// The shortest HS256 secret accepted, in bytes: SHA-256's output size (RFC 7518 §3.2).
+const HS256_MIN_SECRET: usize = 32;
+
 impl JwtKey {
-    /// An HMAC-SHA256 shared secret (HS256). Use at least 32 random bytes.
-    pub fn hs256(secret: &[u8]) -> JwtKey {
-        JwtKey {
+    /// An HMAC-SHA256 shared secret (HS256) of at least 32 bytes (RFC 7518 §3.2: a key of
+    /// the hash's size or larger; make them random). Errors: a shorter secret.
+    pub fn hs256(secret: &[u8]) -> Result<JwtKey, JwtKeyError> {
+        if secret.len() < HS256_MIN_SECRET {
+            return Err(JwtKeyError {
+                algorithm: "HS256",
+                reason: format!(
+                    "a secret of {} bytes is too short: HS256 needs at least {HS256_MIN_SECRET} (RFC 7518 §3.2)",
+                    secret.len()
+                ),
+            });
+        }
+        Ok(JwtKey {
             key: DecodingKey::from_secret(secret),
             algorithm: Algorithm::HS256,
-        }
+        })
     }
 
     /// An RSA public key in PEM (PKCS#1 `RSA PUBLIC KEY` or SPKI `PUBLIC KEY`), for RS256.
@@ -256,4 +269,20 @@ fn refusal(e: jsonwebtoken::errors::Error) -> Status {
         _ => format!("malformed JWT: {e}"),
     };
     Status::unauthenticated(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hs256_secret_under_32_bytes_is_refused() {
+        let short = JwtKey::hs256(b"too short a secret").unwrap_err();
+        assert!(
+            short.to_string().contains("18 bytes is too short"),
+            "{short}"
+        );
+        assert!(short.to_string().contains("at least 32"), "{short}");
+        assert!(JwtKey::hs256(&[7; 32]).is_ok());
+    }
 }

@@ -301,12 +301,16 @@ impl Breaker {
             let change = self.expire(&mut m, now);
             let admitted = match m.state {
                 BreakerState::Open => {
-                    let left = m.expiry.map(|e| e.saturating_duration_since(now));
+                    let left = m
+                        .expiry
+                        .map(|e| e.saturating_duration_since(now))
+                        .unwrap_or_default();
+                    // The hint is the time it stays open: a retry before then fails fast too.
                     Err(Status::unavailable(format!(
-                        "circuit breaker open: {} fails fast for {:?} more",
+                        "circuit breaker open: {} fails fast for {left:?} more",
                         self.name,
-                        left.unwrap_or_default()
-                    )))
+                    ))
+                    .with_retry_after(left))
                 }
                 BreakerState::HalfOpen if m.counts.requests >= self.settings().max_half_open => {
                     Err(Status::unavailable(format!(
@@ -522,6 +526,12 @@ mod tests {
         assert!(load.is_breaker_open());
         let refused = b.admit().err().unwrap();
         assert_eq!(refused.code(), Code::Unavailable);
+        // It says how long it stays open (5 s, less the instant since it opened).
+        let hint = refused.retry_after().expect("a retry-after hint");
+        assert!(
+            hint > Duration::from_millis(4_000) && hint <= Duration::from_secs(5),
+            "{hint:?}"
+        );
         assert!(
             refused
                 .message()

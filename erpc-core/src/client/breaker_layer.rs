@@ -317,7 +317,12 @@ pub trait Admits<Req>: Clone + Send + Sync + 'static {
 
 impl Admits<Attempt> for InstanceBreakers {
     fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
-        self.breaker(attempt).admit().map(Some)
+        // Without the open time as a retry hint: it concerns this instance alone, and a fail
+        // mode waits a hint before any retry — failing over to another instance must not.
+        self.breaker(attempt)
+            .admit()
+            .map(Some)
+            .map_err(|refused| Status::new(refused.code(), refused.message()))
     }
     fn is_stream(attempt: &Attempt) -> bool {
         attempt.request.stream
