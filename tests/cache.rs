@@ -188,7 +188,12 @@ async fn a_waiter_for_the_same_call_keeps_its_own_deadline() {
     // The leader takes 1.5 s with time to spare; a waiter with 50 ms must not wait for it.
     let leader = tokio::spawn({
         let client = client.clone();
-        async move { client.slow("k".into(), 1_500).timeout(Duration::from_secs(30)).await }
+        async move {
+            client
+                .slow("k".into(), 1_500)
+                .timeout(Duration::from_secs(30))
+                .await
+        }
     });
     // `slow` counts its call after the sleep: wait until the leader is in the store's line.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -213,7 +218,12 @@ async fn a_leaders_own_deadline_is_not_handed_to_waiters_with_time_left() {
     // calling itself, not the leader's deadline_exceeded.
     let leader = tokio::spawn({
         let client = client.clone();
-        async move { client.slow("k".into(), 600).timeout(Duration::from_millis(200)).await }
+        async move {
+            client
+                .slow("k".into(), 600)
+                .timeout(Duration::from_millis(200))
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let answer = client

@@ -260,8 +260,7 @@ where
         Box::pin(async move {
             let deadline = request.deadline;
             // Each caller waits within its own deadline, whether it leads or waits.
-            match tokio::time::timeout_at(deadline, shared.lookup(key, inner, request, ttl)).await
-            {
+            match tokio::time::timeout_at(deadline, shared.lookup(key, inner, request, ttl)).await {
                 Ok(answer) => answer,
                 Err(_) => Err(Status::deadline_exceeded(
                     "the call's deadline passed while it waited for the same call (response cache)",
@@ -320,7 +319,12 @@ impl Shared {
                     }),
                 }
             };
-            match self.store.entry(key.clone()).or_try_insert_with(fetch).await {
+            match self
+                .store
+                .entry(key.clone())
+                .or_try_insert_with(fetch)
+                .await
+            {
                 Ok(entry) => {
                     if !entry.is_fresh() {
                         self.hits.fetch_add(1, Ordering::Relaxed);
