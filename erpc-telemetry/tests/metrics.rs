@@ -364,11 +364,21 @@ async fn client_rate_limit_refusals_and_waits_are_counted() {
 #[tokio::test]
 async fn a_client_concurrency_cap_refusal_is_counted() {
     let metrics = Metrics::new();
-    // A cap of 0 refuses every call.
-    let cap = ClientConcurrencyLimit::new(0).observer(metrics.observer());
-    let client = Client::builder().layer(cap);
+    // A cap of 1, held by a call the server answers after 20 s (a cap of 0 is an error).
+    let cap = ClientConcurrencyLimit::new(1)
+        .expect("a cap of 1")
+        .observer(metrics.observer());
+    let client = Client::builder().layer(cap.clone());
     let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    let holder = tokio::spawn({
+        let echo = echo.clone();
+        async move { echo.say("slow once".to_owned()).await }
+    });
+    while cap.in_flight() == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let err = echo.say("hi".to_owned()).await.expect_err("over the cap");
+    holder.abort();
     assert_eq!(err.code(), Code::ResourceExhausted);
     assert_value(
         &metrics.encode(),
