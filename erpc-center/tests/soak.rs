@@ -779,7 +779,10 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
     // busy, or the center's window over) gives way to the next owed one, so none blocks the
     // others. Once none is owed, the draws are free.
     let mut owed = owed_kinds(rng, ns_slot.is_some());
-    while Instant::now() < until {
+    // On a loaded machine the owed kinds may not all fit in the chaos: the draws go on past
+    // `until` (for at most another [`MIN_CHAOS`]) while one that can still run is owed.
+    let owing = |owed: &[usize]| owed.iter().any(|&k| k != KILL_CENTER);
+    while Instant::now() < until || (owing(&owed) && Instant::now() < until + MIN_CHAOS) {
         tokio::time::sleep(Duration::from_millis(rng.u64(1_000..3_000))).await;
         let candidates: Vec<usize> = if owed.is_empty() {
             // One draw in eight injects nothing: a pause.
@@ -1309,6 +1312,19 @@ async fn chaos_soak() {
         "soak: faults {kinds:?}; quiet phase from {} s",
         secs(quiet_from)
     );
+    let timeline: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}–{} s",
+                f.kind,
+                f.target,
+                secs(f.start),
+                secs(f.end)
+            )
+        })
+        .collect();
+    eprintln!("soak: fault timeline {timeline:?}");
     let missing = missing_kinds(&kinds, world.ns.is_some());
     if !missing.is_empty() {
         problems.push(format!("faults never injected: {missing:?}"));
