@@ -12,22 +12,48 @@
 # fuzz/corpus/TARGET (not committed), so later runs start from it. A crashing input is
 # written to fuzz/artifacts/TARGET/ and makes the script exit non-zero; turn it into a
 # regression test in the crate it points at (RELIABILITY.md row 4).
+#
+# The first run builds every target (about 24 minutes on a 2-core machine; later runs reuse
+# fuzz/target). An unknown TARGET is refused (exit 2, naming the known ones) before anything
+# is built. The build resolves with fuzz/Cargo.lock as committed (checked with `cargo
+# metadata --locked`, as `cargo fuzz build` passes no --locked on): when a dependency of the
+# main workspace changes, refresh it with
+#   cp Cargo.lock fuzz/Cargo.lock && cargo metadata --format-version 1 --manifest-path fuzz/Cargo.toml > /dev/null
+# (it keeps the main workspace's versions) and commit it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-60}"
-shift || true
-if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
-    echo "scripts/fuzz.sh: SECONDS must be a whole number of seconds above 0, not '$seconds'" >&2
+usage() {
     echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2
     exit 2
+}
+if [ $# -eq 0 ]; then
+    seconds=60
+else
+    seconds="$1"
+    shift
+fi
+if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+    echo "scripts/fuzz.sh: SECONDS must be a whole number of seconds above 0, not '$seconds'" >&2
+    usage
 fi
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version > /dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
+mapfile -t known < <(cargo fuzz list)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    mapfile -t targets < <(cargo fuzz list)
+    targets=("${known[@]}")
+fi
+for t in "${targets[@]}"; do
+    if ! printf '%s\n' "${known[@]}" | grep -qxF -- "$t"; then
+        echo "scripts/fuzz.sh: no fuzz target '$t'; the targets are: ${known[*]}" >&2
+        usage
+    fi
+done
+if ! cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml > /dev/null; then
+    echo "scripts/fuzz.sh: fuzz/Cargo.lock is out of date; refresh it as this script's header says" >&2
+    exit 2
 fi
 cargo fuzz build -s none -a >&2
 failed=0

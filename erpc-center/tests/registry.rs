@@ -317,20 +317,67 @@ fn namespaces_of_killed_runs_are_swept() {
         support::netns::stale_names(&listing),
         vec!["erpc-4294967295-9".to_string()]
     );
+    // The host side of its veth pair (`eh` + the PID's last five digits + the tag).
+    assert_eq!(
+        support::netns::stale_host_link("erpc-4294967295-9").as_deref(),
+        Some("eh672959")
+    );
+    assert_eq!(support::netns::stale_host_link("someone-else"), None);
+    assert_eq!(support::netns::pids_in("12\n 34\n\nx\n"), vec![12, 34]);
     if !support::netns::permitted() {
         return;
     }
+    // A killed run's namespace with its link and a process still inside (a provider it
+    // left): the process keeps the namespace, and so the link, alive past `netns del`.
     let ip = support::netns::ip_program();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(ip).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     let dead = "erpc-4294967294-7";
-    let made = std::process::Command::new(ip)
-        .args(["netns", "add", dead])
-        .output()
+    let host_if = support::netns::stale_host_link(dead).unwrap();
+    let _ = std::process::Command::new(ip)
+        .args(["link", "del", &host_if])
+        .output();
+    run(&["netns", "add", dead]);
+    run(&[
+        "link",
+        "add",
+        &host_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "en672947x",
+    ]);
+    run(&["link", "set", "en672947x", "netns", dead]);
+    let mut inside = std::process::Command::new(ip)
+        .args(["netns", "exec", dead, "sleep", "60"])
+        // Not holding the test's output open if the sweep fails to kill it.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let listed = std::time::Instant::now();
+    while support::netns::pids_in(&String::from_utf8_lossy(
+        &std::process::Command::new(ip)
+            .args(["netns", "pids", dead])
+            .output()
+            .unwrap()
+            .stdout,
+    ))
+    .is_empty()
+    {
+        assert!(
+            listed.elapsed() < Duration::from_secs(10),
+            "sleep never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     support::netns::sweep_stale();
     let list = std::process::Command::new(ip)
         .args(["netns", "list"])
@@ -338,6 +385,27 @@ fn namespaces_of_killed_runs_are_swept() {
         .unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(!list.contains(dead), "{dead} was not swept: {list}");
+    let killed = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = inside.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "the process inside {dead} was not killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!exit.success(), "{exit:?}");
+    let link = std::process::Command::new(ip)
+        .args(["link", "show", &host_if])
+        .output()
+        .unwrap();
+    assert!(
+        !link.status.success(),
+        "{host_if} was not deleted: {}",
+        String::from_utf8_lossy(&link.stdout)
+    );
 }
 
 /// The partition above, made of a real network: the provider is a process in a network

@@ -24,8 +24,15 @@
 //! - resources: the center's, a provider's (never killed) and this process's descriptors,
 //!   threads (tasks here) and RSS back near their baselines.
 //!
-//! `ERPC_SOAK_SECS` sets the duration of the chaos (default 120 s, CI's budget);
-//! `ERPC_SOAK_SEED` replays a run's fault schedule (the seed is printed first).
+//! `ERPC_SOAK_SECS` sets the duration of the chaos (default 120 s, CI's budget; at least
+//! 30 s, [`MIN_CHAOS`], so that each of the seven fault kinds fits: kill provider, kill
+//! center, cut link (only as root, with the namespace), short stop, long stop, reset
+//! connections, close connections); `ERPC_SOAK_SEED` replays a run's fault schedule (the
+//! seed is printed first; unset, it is random).
+//!
+//! A soak killed midway (SIGKILL, so no `Drop` runs) leaves nothing running: its children
+//! get SIGKILL when it dies (`PR_SET_PDEATHSIG`), and the next run deletes what it left on
+//! disk (its temp dir, `erpc-soak-PID-*`) and in the network (its namespace and link).
 
 mod support;
 
@@ -45,6 +52,13 @@ use support::process::{CenterProcess, spawn_center, spawn_test_process};
 use tokio::process::Child;
 use tokio::time::Instant;
 use tower::ServiceExt;
+
+/// The shortest chaos `ERPC_SOAK_SECS` may ask for: seven owed faults, 1–3 s apart, some
+/// retried while their target is busy, and the center's kill within the first 60%.
+const MIN_CHAOS: Duration = Duration::from_secs(30);
+/// What an unset `ERPC_SOAK_SECS` / `ERPC_SOAK_SEED` gives, for their errors.
+const SECS_UNSET: &str = "for the default 120 s";
+const SEED_UNSET: &str = "for a random seed";
 
 /// Providers' leases.
 const TTL: Duration = Duration::from_secs(2);
@@ -728,88 +742,68 @@ fn secs(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64())
 }
 
+/// The fault kinds, by the number the scheduler draws; each is owed once per run (a link is
+/// cut only with a namespace), so [`missing_kinds`] requires all of them.
+const KINDS: [&str; 7] = [
+    "kill provider",
+    "kill center",
+    "cut link",
+    "short stop",
+    "long stop",
+    "reset connections",
+    "close connections",
+];
+const KILL_CENTER: usize = 1;
+const CUT_LINK: usize = 2;
+
+/// The owed kinds in the order they are to be drawn, the next last (it is popped): a
+/// shuffle, but the center's kill first, since it is only allowed early in the run.
+fn owed_kinds(rng: &mut fastrand::Rng, with_netns: bool) -> Vec<usize> {
+    let mut owed: Vec<usize> = (0..KINDS.len())
+        .filter(|&k| k != KILL_CENTER && (k != CUT_LINK || with_netns))
+        .collect();
+    rng.shuffle(&mut owed);
+    owed.push(KILL_CENTER);
+    owed
+}
+
 /// The scheduler: a fault every 1–3 s, chosen at random among those whose target is free,
-/// until `until`; then wait until every fault has healed.
+/// until `until` (the center is killed only before `center_until`); then wait until every
+/// fault has healed.
 async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, center_until: Instant) {
     let mut faults = tokio::task::JoinSet::new();
     let ns_slot = world.slots.iter().position(|s| s.netns);
     let center_busy = Arc::new(AtomicBool::new(false));
     // Every kind of fault happens in every run, whatever the seed: the first draws go through
-    // the kinds in a shuffled order (a kind whose target is busy is tried again next time),
-    // then the draws are free.
-    let mut owed: Vec<u32> = (0..5).filter(|&k| k != 2 || ns_slot.is_some()).collect();
-    rng.shuffle(&mut owed);
-    while Instant::now() < until {
+    // the owed kinds (see `owed_kinds`); an owed kind that cannot be injected now (its target
+    // busy, or the center's window over) gives way to the next owed one, so none blocks the
+    // others. Once none is owed, the draws are free.
+    let mut owed = owed_kinds(rng, ns_slot.is_some());
+    // On a loaded machine the owed kinds may not all fit in the chaos: the draws go on past
+    // `until` (for at most another [`MIN_CHAOS`]) while one that can still run is owed.
+    let owing = |owed: &[usize]| owed.iter().any(|&k| k != KILL_CENTER);
+    while Instant::now() < until || (owing(&owed) && Instant::now() < until + MIN_CHAOS) {
         tokio::time::sleep(Duration::from_millis(rng.u64(1_000..3_000))).await;
-        let w = world.clone();
-        let i = rng.usize(..w.slots.len());
-        let claim = |i: usize| {
-            w.slots[i]
-                .busy
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        };
-        let free = |i: usize, w: &Arc<World>| w.slots[i].busy.store(false, Ordering::SeqCst);
-        let kind = owed.last().copied().unwrap_or_else(|| rng.u32(..6));
-        // A provider kill never takes the long-lived provider; an owed one picks another.
-        let i = if kind == 0 && w.slots[i].long_lived {
-            (i + 1) % w.slots.len()
+        let candidates: Vec<usize> = if owed.is_empty() {
+            // One draw in eight injects nothing: a pause.
+            vec![rng.usize(..KINDS.len() + 1)]
         } else {
-            i
+            owed.iter().rev().copied().collect()
         };
-        let injected = match kind {
-            0 if !w.slots[i].long_lived && claim(i) => {
-                let down = Duration::from_millis(rng.u64(300..3_000));
-                faults.spawn(async move {
-                    kill_provider(w.clone(), i, down).await;
-                    free(i, &w);
-                });
-                true
+        for kind in candidates {
+            let injected = inject_one(
+                &world,
+                rng,
+                &mut faults,
+                kind,
+                ns_slot,
+                &center_busy,
+                Instant::now() < center_until,
+            );
+            if injected {
+                owed.retain(|&k| k != kind);
+                break;
             }
-            1 if Instant::now() < center_until
-                && center_busy
-                    .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok() =>
-            {
-                let down = Duration::from_millis(rng.u64(300..3_000));
-                let busy = center_busy.clone();
-                faults.spawn(async move {
-                    kill_center(w, down).await;
-                    busy.store(false, Ordering::SeqCst);
-                });
-                true
-            }
-            2 if ns_slot.is_some_and(claim) => {
-                let i = ns_slot.unwrap_or_default();
-                let cut = Duration::from_millis(rng.u64(1_000..5_000));
-                faults.spawn(async move {
-                    cut_link(w.clone(), i, cut).await;
-                    free(i, &w);
-                });
-                true
-            }
-            3 if claim(i) => {
-                // Short (kept registered) or past the TTL (evicted, then registered again).
-                let stopped = if rng.bool() {
-                    Duration::from_millis(rng.u64(100..500))
-                } else {
-                    Duration::from_millis(rng.u64(2_500..4_000))
-                };
-                faults.spawn(async move {
-                    stop_provider(w.clone(), i, stopped).await;
-                    free(i, &w);
-                });
-                true
-            }
-            4 => {
-                let reset = rng.bool();
-                faults.spawn(drop_connections(w, reset));
-                true
-            }
-            _ => false,
-        };
-        if injected && owed.last() == Some(&kind) {
-            owed.pop();
         }
     }
     while let Some(done) = faults.join_next().await {
@@ -817,57 +811,134 @@ async fn inject(world: Arc<World>, rng: &mut fastrand::Rng, until: Instant, cent
     }
 }
 
-/// The fault kinds every run must have injected (a link is cut only with a namespace).
-fn missing_kinds(kinds: &BTreeMap<&str, u32>, with_netns: bool) -> Vec<&'static str> {
-    let has = |names: &[&str]| names.iter().any(|n| kinds.contains_key(n));
-    let mut missing = Vec::new();
-    for (label, names) in [
-        ("kill provider", &["kill provider"][..]),
-        ("kill center", &["kill center"][..]),
-        ("stop provider", &["short stop", "long stop"][..]),
-        (
-            "drop connections",
-            &["reset connections", "close connections"][..],
-        ),
-        ("cut link", &["cut link"][..]),
-    ] {
-        if (label != "cut link" || with_netns) && !has(names) {
-            missing.push(label);
+/// Start a fault of `kind` (an index into [`KINDS`]) if its target is free; whether it did.
+fn inject_one(
+    world: &Arc<World>,
+    rng: &mut fastrand::Rng,
+    faults: &mut tokio::task::JoinSet<()>,
+    kind: usize,
+    ns_slot: Option<usize>,
+    center_busy: &Arc<AtomicBool>,
+    center_allowed: bool,
+) -> bool {
+    let w = world.clone();
+    let i = rng.usize(..w.slots.len());
+    let claim = |i: usize| {
+        w.slots[i]
+            .busy
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    };
+    let free = |i: usize, w: &Arc<World>| w.slots[i].busy.store(false, Ordering::SeqCst);
+    // A provider kill never takes the long-lived provider: it picks another.
+    let i = if kind == 0 && w.slots[i].long_lived {
+        (i + 1) % w.slots.len()
+    } else {
+        i
+    };
+    match kind {
+        0 if !w.slots[i].long_lived && claim(i) => {
+            let down = Duration::from_millis(rng.u64(300..3_000));
+            faults.spawn(async move {
+                kill_provider(w.clone(), i, down).await;
+                free(i, &w);
+            });
+            true
         }
+        KILL_CENTER
+            if center_allowed
+                && center_busy
+                    .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok() =>
+        {
+            let down = Duration::from_millis(rng.u64(300..3_000));
+            let busy = center_busy.clone();
+            faults.spawn(async move {
+                kill_center(w, down).await;
+                busy.store(false, Ordering::SeqCst);
+            });
+            true
+        }
+        CUT_LINK if ns_slot.is_some_and(claim) => {
+            let i = ns_slot.unwrap_or_default();
+            let cut = Duration::from_millis(rng.u64(1_000..5_000));
+            faults.spawn(async move {
+                cut_link(w.clone(), i, cut).await;
+                free(i, &w);
+            });
+            true
+        }
+        // Short (kept registered) or past the TTL (evicted, then registered again).
+        3 | 4 if claim(i) => {
+            let stopped = if kind == 3 {
+                Duration::from_millis(rng.u64(100..500))
+            } else {
+                Duration::from_millis(rng.u64(2_500..4_000))
+            };
+            faults.spawn(async move {
+                stop_provider(w.clone(), i, stopped).await;
+                free(i, &w);
+            });
+            true
+        }
+        5 | 6 => {
+            faults.spawn(drop_connections(w, kind == 5));
+            true
+        }
+        _ => false,
     }
-    missing
 }
 
-/// A whole number from the environment variable `name`, or `default` when it is unset; a
-/// value that is not one stops the test naming the variable.
-fn env_number(name: &str, default: u64) -> u64 {
+/// The fault kinds every run must have injected: all of [`KINDS`] (a link is cut only with
+/// a namespace).
+fn missing_kinds(kinds: &BTreeMap<&str, u32>, with_netns: bool) -> Vec<&'static str> {
+    KINDS
+        .iter()
+        .copied()
+        .filter(|k| (*k != KINDS[CUT_LINK] || with_netns) && !kinds.contains_key(k))
+        .collect()
+}
+
+/// A whole number from the environment variable `name`, or `None` when it is unset; a value
+/// that is not one stops the test naming the variable and what unsetting it gives
+/// (`when_unset`, e.g. "for the default 120 s").
+fn env_number(name: &str, when_unset: &str) -> Option<u64> {
     let value = match std::env::var(name) {
         Ok(text) => Some(text),
         Err(std::env::VarError::NotPresent) => None,
         Err(e) => panic!("{name}: {e}"),
     };
-    number_from(name, value.as_deref(), default).unwrap_or_else(|e| panic!("{e}"))
+    number_from(name, value.as_deref(), when_unset).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn number_from(name: &str, value: Option<&str>, default: u64) -> Result<u64, String> {
-    match value {
-        None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|e| {
-            format!("{name}={text:?} is not a whole non-negative number ({e}); unset it for the default {default}")
-        }),
-    }
+fn number_from(name: &str, value: Option<&str>, when_unset: &str) -> Result<Option<u64>, String> {
+    value
+        .map(|text| {
+            text.trim().parse().map_err(|e| {
+                format!("{name}={text:?} is not a whole non-negative number ({e}); unset it {when_unset}")
+            })
+        })
+        .transpose()
 }
 
 #[test]
 fn a_bad_soak_variable_is_named() {
-    assert_eq!(number_from("ERPC_SOAK_SECS", None, 120), Ok(120));
-    assert_eq!(number_from("ERPC_SOAK_SECS", Some(" 1800 "), 120), Ok(1800));
-    let bad = number_from("ERPC_SOAK_SECS", Some("30m"), 120).unwrap_err();
+    let secs = |v| number_from("ERPC_SOAK_SECS", v, SECS_UNSET);
+    assert_eq!(secs(None), Ok(None));
+    assert_eq!(secs(Some(" 1800 ")), Ok(Some(1800)));
+    let bad = secs(Some("30m")).unwrap_err();
     assert!(
         bad.starts_with("ERPC_SOAK_SECS=\"30m\" is not a whole"),
         "{bad}"
     );
-    assert!(number_from("ERPC_SOAK_SEED", Some("-1"), 0).is_err());
+    assert!(bad.ends_with("unset it for the default 120 s"), "{bad}");
+    // Unset, the seed is random, not 0: the error must not promise a default.
+    let bad = number_from("ERPC_SOAK_SEED", Some("-3"), SEED_UNSET).unwrap_err();
+    assert!(
+        bad.starts_with("ERPC_SOAK_SEED=\"-3\" is not a whole"),
+        "{bad}"
+    );
+    assert!(bad.ends_with("unset it for a random seed"), "{bad}");
 }
 
 #[test]
@@ -876,10 +947,87 @@ fn every_fault_kind_is_required() {
     for k in ["kill provider", "long stop", "reset connections"] {
         kinds.insert(k, 1);
     }
-    assert_eq!(missing_kinds(&kinds, false), vec!["kill center"]);
-    assert_eq!(missing_kinds(&kinds, true), vec!["kill center", "cut link"]);
+    let without_link = vec!["kill center", "short stop", "close connections"];
+    assert_eq!(missing_kinds(&kinds, false), without_link);
+    assert_eq!(
+        missing_kinds(&kinds, true),
+        vec!["kill center", "cut link", "short stop", "close connections"]
+    );
+    // One of a pair does not stand for the other.
     kinds.insert("kill center", 2);
+    kinds.insert("short stop", 1);
+    assert_eq!(missing_kinds(&kinds, false), vec!["close connections"]);
+    kinds.insert("close connections", 1);
     assert!(missing_kinds(&kinds, false).is_empty());
+    assert_eq!(missing_kinds(&kinds, true), vec!["cut link"]);
+}
+
+#[test]
+fn owed_kinds_draw_the_center_kill_first() {
+    for seed in [0, 1, 2175216119781798972] {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        for with_netns in [false, true] {
+            let owed = owed_kinds(&mut rng, with_netns);
+            assert_eq!(owed.last(), Some(&KILL_CENTER), "seed {seed}: {owed:?}");
+            let mut sorted = owed.clone();
+            sorted.sort();
+            let all: Vec<usize> = (0..KINDS.len())
+                .filter(|&k| k != CUT_LINK || with_netns)
+                .collect();
+            assert_eq!(sorted, all, "seed {seed}");
+        }
+    }
+}
+
+/// How a soak's temp dir is named: this, its PID, a dash, random letters.
+const DIR_PREFIX: &str = "erpc-soak-";
+
+/// The soak temp dirs in `root` whose run is gone (no process of their PID): a soak killed
+/// before its `TempDir` dropped leaves its dir (center store, oneway files) behind.
+fn dead_runs_dirs(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(DIR_PREFIX))
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok());
+            pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Delete the soak temp dirs in `root` of runs that are gone.
+fn sweep_dead_runs_dirs(root: &Path) {
+    for dir in dead_runs_dirs(root) {
+        eprintln!(
+            "soak: deleting {}, left by a run that is gone",
+            dir.display()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn dirs_of_killed_soaks_are_swept() {
+    let root = tempfile::tempdir().unwrap();
+    let me = std::process::id();
+    let dead = root.path().join(format!("{DIR_PREFIX}4294967295-abc"));
+    let mine = root.path().join(format!("{DIR_PREFIX}{me}-xyz"));
+    let other = root.path().join("erpc-soak-notapid-1");
+    for d in [&dead, &mine, &other] {
+        std::fs::create_dir_all(d.join("center")).unwrap();
+    }
+    assert_eq!(dead_runs_dirs(root.path()), vec![dead.clone()]);
+    sweep_dead_runs_dirs(root.path());
+    assert!(!dead.exists());
+    assert!(mine.exists() && other.exists());
 }
 
 /// Whether `t` falls in a lossy fault's window: from half a second before it began to
@@ -931,23 +1079,25 @@ fn delivered(dir: &Path) -> (Vec<u64>, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_soak() {
-    let chaos = Duration::from_secs(env_number("ERPC_SOAK_SECS", 120));
+    let chaos = Duration::from_secs(env_number("ERPC_SOAK_SECS", SECS_UNSET).unwrap_or(120));
     assert!(
-        chaos >= Duration::from_secs(20),
-        "ERPC_SOAK_SECS={} is too short: every kind of fault must fit in the chaos (at least 20 s)",
-        chaos.as_secs()
+        chaos >= MIN_CHAOS,
+        "ERPC_SOAK_SECS={} is too short: every kind of fault must fit in the chaos (at least {} s)",
+        chaos.as_secs(),
+        MIN_CHAOS.as_secs()
     );
-    let seed = match std::env::var("ERPC_SOAK_SEED") {
-        Ok(_) => env_number("ERPC_SOAK_SEED", 0),
-        Err(_) => fastrand::u64(..),
-    };
+    let seed = env_number("ERPC_SOAK_SEED", SEED_UNSET).unwrap_or_else(|| fastrand::u64(..));
     eprintln!(
         "soak: {} s of chaos, seed {seed} (replay: ERPC_SOAK_SEED={seed})",
         chaos.as_secs()
     );
     let mut rng = fastrand::Rng::with_seed(seed);
 
-    let dir = tempfile::tempdir().unwrap();
+    sweep_dead_runs_dirs(&std::env::temp_dir());
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+        .tempdir()
+        .unwrap();
     let oneways = dir.path().join("oneways");
     std::fs::create_dir(&oneways).unwrap();
     let data = dir.path().join("center");
@@ -1162,6 +1312,19 @@ async fn chaos_soak() {
         "soak: faults {kinds:?}; quiet phase from {} s",
         secs(quiet_from)
     );
+    let timeline: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}–{} s",
+                f.kind,
+                f.target,
+                secs(f.start),
+                secs(f.end)
+            )
+        })
+        .collect();
+    eprintln!("soak: fault timeline {timeline:?}");
     let missing = missing_kinds(&kinds, world.ns.is_some());
     if !missing.is_empty() {
         problems.push(format!("faults never injected: {missing:?}"));

@@ -50,9 +50,8 @@ impl Netns {
         // Interface names are bounded (15 bytes), so they take the PID's last digits; the
         // namespace's name carries the whole PID so a later run can tell a dead run's
         // leftovers (see `sweep_stale`).
-        let id = format!("{}{tag}", pid % 100_000);
         let name = format!("erpc-{pid}-{tag}");
-        let (host_if, ns_if) = (format!("eh{id}"), format!("en{id}"));
+        let (host_if, ns_if) = link_names(pid, &tag.to_string());
         let subnet = format!("10.{}.{}", 200 + tag % 50, pid % 250);
         let (host_ip, ns_ip) = (format!("{subnet}.1"), format!("{subnet}.2"));
         sweep_stale();
@@ -114,6 +113,22 @@ impl Netns {
     }
 }
 
+/// The veth pair's interface names (host side, namespace side) of run `pid`'s namespace
+/// `tag`. Interface names are bounded (15 bytes), so they take the PID's last digits.
+fn link_names(pid: u32, tag: &str) -> (String, String) {
+    let id = format!("{}{tag}", pid % 100_000);
+    (format!("eh{id}"), format!("en{id}"))
+}
+
+/// The PID and tag of a namespace named `erpc-PID-TAG`.
+fn run_of(name: &str) -> Option<(u32, &str)> {
+    let mut parts = name.strip_prefix("erpc-")?.split('-');
+    match (parts.next()?.parse().ok()?, parts.next()?, parts.next()) {
+        (pid, tag, None) => Some((pid, tag)),
+        _ => None,
+    }
+}
+
 /// The namespace names (`erpc-PID-TAG`) a test run left behind when it was killed before
 /// its `Drop` ran: those whose PID no longer runs.
 pub fn stale_names(listing: &str) -> Vec<String> {
@@ -121,33 +136,48 @@ pub fn stale_names(listing: &str) -> Vec<String> {
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| {
-            let mut parts = name.strip_prefix("erpc-").unwrap_or("").split('-');
-            match (
-                parts.next().map(str::parse::<u32>),
-                parts.next(),
-                parts.next(),
-            ) {
-                (Some(Ok(pid)), Some(_tag), None) => {
-                    !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                }
-                _ => false,
-            }
+            run_of(name)
+                .is_some_and(|(pid, _)| !std::path::Path::new(&format!("/proc/{pid}")).exists())
         })
         .map(str::to_owned)
         .collect()
 }
 
-/// Delete the namespaces of killed runs (deleting a namespace deletes its veth pair too), so
-/// interrupted soaks do not pile up namespaces and links on the machine.
+/// The host-side interface of a stale namespace `name` (`erpc-PID-TAG`), which outlives
+/// the namespace's deletion while a process still runs inside it.
+pub fn stale_host_link(name: &str) -> Option<String> {
+    run_of(name).map(|(pid, tag)| link_names(pid, tag).0)
+}
+
+/// The PIDs that `ip netns pids NAME` printed, one a line.
+pub fn pids_in(listing: &str) -> Vec<u32> {
+    listing
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+/// Clear up after killed runs: SIGKILL the processes still inside each stale namespace (a
+/// leftover provider keeps the namespace, and with it the veth pair, alive after `netns
+/// del`), delete the namespace, then the host side of its link if it remains; so that
+/// interrupted soaks do not pile up processes, namespaces and links on the machine.
 pub fn sweep_stale() {
-    let Ok(out) = Command::new(ip_program()).args(["netns", "list"]).output() else {
+    let ip = ip_program();
+    let Ok(out) = Command::new(ip).args(["netns", "list"]).output() else {
         return;
     };
     for name in stale_names(&String::from_utf8_lossy(&out.stdout)) {
         eprintln!("netns: deleting {name}, left by a run that is gone");
-        let _ = Command::new(ip_program())
-            .args(["netns", "del", &name])
-            .output();
+        if let Ok(pids) = Command::new(ip).args(["netns", "pids", &name]).output() {
+            for pid in pids_in(&String::from_utf8_lossy(&pids.stdout)) {
+                // SAFETY: kill(2) with a PID the kernel just listed in the namespace.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+        let _ = Command::new(ip).args(["netns", "del", &name]).output();
+        if let Some(link) = stale_host_link(&name) {
+            let _ = Command::new(ip).args(["link", "del", &link]).output();
+        }
     }
 }
 

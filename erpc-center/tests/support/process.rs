@@ -7,7 +7,30 @@ pub mod child;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// A running `erpc-center`; killed (SIGKILL) when dropped.
+/// Make `command`'s process get SIGKILL when this test process dies, however it dies (a
+/// SIGKILLed test runs no `Drop`, so `kill_on_drop` alone would leave it running). The
+/// signal follows the death of the thread that spawned it: tokio's runtime threads, which
+/// live as long as the test. It survives exec, so `ip netns exec` passes it on to the
+/// program it runs in the namespace.
+pub fn dies_with_test(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl(2)
+    // and getppid(2), both async-signal-safe; it allocates nothing on success.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The test died between fork and prctl: the signal will never come.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A running `erpc-center`; killed (SIGKILL) when dropped or when the test process dies.
 pub struct CenterProcess {
     /// The process.
     pub child: tokio::process::Child,
@@ -17,14 +40,16 @@ pub struct CenterProcess {
 
 /// Start `erpc-center --listen listen` with `args` and wait for its "listening on" line.
 pub async fn spawn_center(listen: &str, args: &[&str]) -> CenterProcess {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
-        .args(["--listen", listen])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the erpc-center binary starts");
+    let mut child = dies_with_test(&mut tokio::process::Command::new(env!(
+        "CARGO_BIN_EXE_erpc-center"
+    )))
+    .args(["--listen", listen])
+    .args(args)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("the erpc-center binary starts");
     let addr = listening_addr(&mut child).await;
     CenterProcess { child, addr }
 }
@@ -100,7 +125,7 @@ pub async fn spawn_provider_in(
 /// `netns` if one is given) with the environment `envs`; wait (at most 20 s) for its line
 /// starting with `ready`, and return the process and the rest of that line. Its later output
 /// is read and discarded, so that it never blocks on a full pipe. Killed (SIGKILL) when
-/// dropped.
+/// dropped or when the test process dies.
 pub async fn spawn_test_process(
     netns: Option<&str>,
     test: &str,
@@ -116,7 +141,7 @@ pub async fn spawn_test_process(
         }
         None => tokio::process::Command::new(exe),
     };
-    let mut child = command
+    let mut child = dies_with_test(&mut command)
         .args([test, "--exact", "--ignored", "--nocapture"])
         .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
