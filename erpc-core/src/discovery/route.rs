@@ -117,6 +117,11 @@ impl RouteTable {
     /// rule with an empty `route`, a route whose weights add up to 0 or past 2^32 − 1, an
     /// empty method or metadata key.
     pub fn parse(text: &str) -> Result<RouteTable, RouteError> {
+        // serde also reads a struct from a JSON array of its fields in order (`[]` would be
+        // an empty table): every place that holds an object must hold one.
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            objects_where_documented(&value)?;
+        }
         let table: RouteTable = serde_json::from_str(text)
             .map_err(|e| RouteError(format!("not a routing table: {e}")))?;
         table.check()?;
@@ -195,9 +200,90 @@ fn check_weights(at: &str, route: &[WeightedSubset]) -> Result<(), RouteError> {
     Ok(())
 }
 
+/// Refuse an array where the table's shape has an object: the table itself, each rule, its
+/// `match`, each route entry and its `subset`.
+fn objects_where_documented(table: &serde_json::Value) -> Result<(), RouteError> {
+    use serde_json::Value;
+    let object = |value: &Value, what: &str| match value {
+        Value::Object(_) => Ok(()),
+        other => Err(RouteError(format!(
+            "not a routing table: {what} must be a JSON object, not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                Value::Null => "null",
+                Value::Object(_) => "an object",
+            }
+        ))),
+    };
+    object(table, "the table")?;
+    let entries = |route: Option<&Value>, at: &str| -> Result<(), RouteError> {
+        for (j, entry) in route
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let here = format!("{at}, route entry {}", j + 1);
+            object(entry, &here)?;
+            if let Some(subset) = entry.get("subset") {
+                object(subset, &format!("{here}, \"subset\""))?;
+            }
+        }
+        Ok(())
+    };
+    for (i, rule) in table
+        .get("rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("rule {}", i + 1);
+        object(rule, &at)?;
+        if let Some(when) = rule.get("match") {
+            object(when, &format!("{at}, \"match\""))?;
+        }
+        entries(rule.get("route"), &at)?;
+    }
+    entries(table.get("default"), "\"default\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_are_not_tables_rules_or_entries() {
+        let refused = |text: &str, says: &str| {
+            let e = RouteTable::parse(text).expect_err(text);
+            assert!(e.0.contains(says), "{text}: {e}");
+        };
+        refused("[]", "the table must be a JSON object, not an array");
+        refused(
+            r#"[[{"route":[{"subset":{"version":"2.0"}}]}],[]]"#,
+            "the table must be a JSON object",
+        );
+        refused(
+            r#"{"rules":[[[{"subset":{}}]]]}"#,
+            "rule 1 must be a JSON object",
+        );
+        refused(
+            r#"{"rules":[{"match":[],"route":[{}]}]}"#,
+            "rule 1, \"match\" must be a JSON object",
+        );
+        refused(
+            r#"{"default":[[{"version":"1"}, 1]]}"#,
+            "\"default\", route entry 1 must be a JSON object",
+        );
+        refused(
+            r#"{"default":[{"subset":["g"]}]}"#,
+            "\"subset\" must be a JSON object",
+        );
+        refused("3", "not a number");
+    }
 
     #[test]
     fn the_documented_example_parses_with_its_defaults() {
