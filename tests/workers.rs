@@ -101,8 +101,20 @@ async fn a_call_waiting_for_its_rate_takes_no_worker() {
     let (server, _probe, client) = serve_echo(|b| b.workers(1, 8).unwrap().admission(limit)).await;
     client.len("a".into()).await.unwrap();
     let queued = tokio::spawn(client.len("ab".into()).into_future());
-    // The second `len` waits for the rate (1.5 s); meanwhile the only worker is free.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The second `len` reaches the server and waits in the rate's line (1.5 s) holding its
+    // place in the workers' queue but no worker.
+    let workers = server.workers().expect("a worker limit").clone();
+    eventually(
+        || workers.waiting() == 1 && workers.running() == 0,
+        || {
+            format!(
+                "{} waiting, {} running",
+                workers.waiting(),
+                workers.running()
+            )
+        },
+    )
+    .await;
     let started = std::time::Instant::now();
     client.sleep(1).await.unwrap();
     let took = started.elapsed();
