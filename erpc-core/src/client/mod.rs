@@ -637,8 +637,23 @@ impl Client {
                     request.steer.record(conn.peer(), false);
                     attempts.oneshot(Attempt::new(request, conn, self.clone()))
                 }
-                // Rare (a connection must be dialled first): `send` picks again and dials.
-                Ok(Ready::Dial(_)) => Box::pin(async move { self.send(request).await }),
+                Ok(Ready::Dial(pick)) => {
+                    let attempts = attempts.clone();
+                    Box::pin(async move {
+                        let conn = self
+                            .inner
+                            .target
+                            .dial(
+                                pick,
+                                &self.inner.config,
+                                request.deadline,
+                                &pick_of_request(&request),
+                            )
+                            .await?;
+                        request.steer.record(conn.peer(), false);
+                        attempts.oneshot(Attempt::new(request, conn, self)).await
+                    })
+                }
             };
         }
         if self.inner.attempts.is_some() || request.stream || request.oneway {
