@@ -16,7 +16,7 @@ pub use crate::engine::stream::{FRAME_COST, MAX_CHUNK};
 /// this never fills between two drains.
 const GRANT_QUEUE: usize = 1024;
 
-/// A stream's receiving side ([`Inbox`]) and the STREAM_WINDOW grants it sends.
+/// A stream's receiving side (the engine's `Inbox`) and the STREAM_WINDOW grants it sends.
 pub struct StreamInbox {
     inbox: Inbox,
     grants: mpsc::Receiver<OutFrame>,
@@ -134,7 +134,7 @@ pub fn cost(len: usize) -> u32 {
     crate::engine::stream::cost(len)
 }
 
-/// A stream's sending side ([`Credit`]).
+/// A stream's sending side (the engine's `Credit`).
 pub struct SendCredit(Credit);
 
 impl SendCredit {

@@ -10,7 +10,7 @@
 //!
 //! Refusals that must cost no task and no decode are not layers but header-level hooks
 //! ([`crate::server::Admission`]), and events without a call around them (connections,
-//! refused frames) go to an [`crate::Observer`].
+//! refused frames) go to an [`Observer`](crate::observe::Observer).
 //!
 //! A streaming call passes through the layers once, at its opening, with an empty body
 //! ([`ClientRequest::stream`], [`Request::is_stream`]); what a layer changes (metadata,

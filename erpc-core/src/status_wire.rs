@@ -23,7 +23,7 @@ pub(crate) fn answer_budget() -> (usize, usize) {
     (limits.max_head as usize, limits.max_metadata_entries)
 }
 
-/// A RESPONSE frame carrying a failure, within the [answer budget](answer_budget).
+/// A RESPONSE frame carrying a failure, within the answer budget (`answer_budget`).
 pub fn status_frame(id: u64, status: &Status) -> Frame {
     let mut frame = Frame::new(Kind::RESPONSE, id);
     frame.header.status = status.code() as u8;
@@ -45,8 +45,8 @@ pub fn status_frame(id: u64, status: &Status) -> Frame {
     frame
 }
 
-/// Check a successful answer's header block (its metadata) against the [answer
-/// budget](answer_budget); the failure to send instead when it is over.
+/// Check a successful answer's header block (its metadata) against the answer
+/// budget (`answer_budget`); the failure to send instead when it is over.
 pub fn check_answer(frame: &Frame) -> Result<(), Status> {
     let (max_head, max_entries) = answer_budget();
     let (len, entries) = (frame.head.encoded_len(), frame.head.metadata.len());

@@ -1,7 +1,7 @@
 //! Asynchronous erpc calls over a durable message queue (QUEUE.md).
 //!
 //! A caller that cannot reach a service directly, or must not block on it, publishes the
-//! call — the erpc frame itself, in a small [envelope](envelope) — on a queue; a
+//! call — the erpc frame itself, in a small [envelope] — on a queue; a
 //! [`Bridge`] consumes it, forwards it to the service with timeouts and retries, and
 //! publishes the answer on the caller's reply subject. The service's code does not change,
 //! and neither does the caller's: a generated client over [`QueueClient::client`] calls

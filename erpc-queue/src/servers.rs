@@ -69,7 +69,7 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// The backend's name in a [`QueueConfig`](crate::QueueConfig): `nats` or `rabbitmq`.
+    /// The backend's name in a [`QueueConfig`]: `nats` or `rabbitmq`.
     pub fn backend(&self) -> &'static str {
         match self.kind {
             Kind::Nats => "nats",

@@ -93,7 +93,7 @@ type Accepted = io::Result<(KcpStream, SocketAddr)>;
 /// socket, and dropping it closes every session it accepted. So it lives in a keeper task
 /// that outlives this handle. Dropping a `KcpListener` stops accepting (a session that
 /// arrives afterwards is closed at once), while the streams already accepted go on
-/// receiving until the last of them is dropped, plus [`LINGER`]; then the socket is
+/// receiving until the last of them is dropped, plus `LINGER` (500 ms); then the socket is
 /// released. A server that stops listening therefore drains its KCP connections like its
 /// TCP ones (issue 11).
 pub struct KcpListener {

@@ -8,7 +8,7 @@
 //! - [`descriptor`]: what a service says of itself ([`ServiceDescriptor`], static, written
 //!   by `#[erpc::service]`).
 //! - [`wire`]: the messages of `erpc.Reflection`.
-//! - [`service`]: the service itself, over a server's services.
+//! - `service`: the service itself, over a server's services.
 //! - [`schema`]: JSON Schemas of argument and result types (feature `schema`).
 
 pub mod descriptor;

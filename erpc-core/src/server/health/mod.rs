@@ -2,7 +2,7 @@
 //! checked and watched over the built-in `erpc.Health` service ([`service`]), set by user
 //! code through a [`Health`] handle and by custom checks run on an interval ([`check`]), and
 //! fed to the registry so balanced clients skip an instance that is not serving
-//! ([`registry`]).
+//! (`registry`).
 //!
 //! A service's status is `SERVING` unless user code set it `NOT_SERVING` or a failing check
 //! that covers it says so. The overall status (the empty name `""`) is `SERVING` only while
