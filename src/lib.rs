@@ -74,7 +74,7 @@
 //! On by default: `tcp`, `unix`, `mem` (transports); `msgpack`, `json`, `protobuf` (codecs);
 //! `gzip`, `zlib`, `zstd` (compression). Off by default: `tls`, `ws`, `wss`, `quic`, `udp`,
 //! `kcp` (transports), or `all-transports` for every one; `testing`, the testing kit
-//! ([`testing`]: a served service and its client in one line, mocks, fault injection);
+//! (module `testing`: a served service and its client in one line, mocks, fault injection);
 //! `cache`, the client response cache (`client::CacheLayer`, on moka).
 #![warn(missing_docs)]
 

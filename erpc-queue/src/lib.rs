@@ -8,7 +8,7 @@
 //! through the queue.
 //!
 //! - [`Queue`]: what a backend provides (durable publish, durable shared subscribe, explicit
-//!   ack); [`NatsQueue`] (feature `nats`, default) and [`RabbitQueue`] (feature
+//!   ack); [`NatsQueue`] (feature `nats`, default) and `RabbitQueue` (feature
 //!   `rabbitmq`). Another backend is one implementation of the trait.
 //! - [`QueueClient`]: `call`, `send` (fire and forget) and `invoke`; [`ViaQueueExt`] for
 //!   `Client::builder().via_queue(..).build(addr)`.
