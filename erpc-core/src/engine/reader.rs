@@ -165,8 +165,13 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     // connection from the start cost half a megabyte per connection pair (BENCHMARKS.md).
     const MIN_CHUNK: usize = 8 * 1024;
     const MAX_CHUNK: usize = 64 * 1024;
+    // What an idle connection waits with: enough for a PING or a small call, so ten thousand
+    // idle connections do not each hold MIN_CHUNK. A burst after idling costs one more read.
+    const IDLE_CHUNK: usize = 512;
     let mut chunk = MIN_CHUNK;
     let mut buf = BytesMut::new();
+    // Set when the buffer was given back at a tick, cleared by the next read.
+    let mut idle = false;
     let mut decoder = FrameDecoder::new(config.limits);
     let mut heartbeat = Heartbeat::new(config.heartbeat.misses);
     let interval = config.heartbeat.interval;
@@ -184,7 +189,9 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     let died = dead.fired(Role::Reader);
     tokio::pin!(stopped, died);
     loop {
-        if buf.capacity() - buf.len() < chunk / 8 {
+        if idle && buf.capacity() == 0 {
+            buf.reserve(IDLE_CHUNK);
+        } else if buf.capacity() - buf.len() < chunk / 8 {
             buf.reserve(decoder.wanted(&buf).clamp(chunk, 4 * MAX_CHUNK));
         }
         let spare = buf.capacity() - buf.len();
@@ -201,6 +208,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
             read = io.read_buf(&mut buf) => match read {
                 Ok(0) => return Closed::Eof,
                 Ok(n) => {
+                    idle = false;
                     heartbeat.heard();
                     chunk = if n >= spare { (chunk * 2).min(MAX_CHUNK) } else { chunk };
                 }
@@ -212,6 +220,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                     // Nothing half-read: an idle connection keeps no read buffer.
                     buf = BytesMut::new();
                     chunk = MIN_CHUNK;
+                    idle = true;
                 }
                 match heartbeat.tick() {
                     Beat::Alive => {}
