@@ -700,3 +700,72 @@ async fn a_silent_link_is_found_and_its_entries_marked_stale() {
     // Heartbeats give the link up after 3-4 s, the listing after 3 s more.
     assert!(stale_after < Duration::from_secs(10), "{stale_after:?}");
 }
+
+/// The same id registered in two data centers: while a's own registration shadows b's
+/// mirrored one, a lists its own; once it leaves, b's (alive all along) is listed again at
+/// once — not at the next re-listing of b (which an idle link never makes).
+#[tokio::test]
+async fn a_peer_instance_shadowed_by_a_local_one_of_the_same_id_returns_when_that_leaves() {
+    let b = center("b", Vec::new()).await;
+    let a = center("a", vec![b.local_addr().to_string()]).await;
+    let dc_of = |l: &Endpoints, id: &str| {
+        l.iter()
+            .find(|e| e.id == id)
+            .and_then(|e| e.instance.metadata.get(DC_KEY).cloned())
+    };
+    let mut at_a = registry(&a).subscribe("Whoami").await.expect("subscribes");
+    // b's first, shadowed by a's; then a's first, b's arriving while it is there.
+    for (round, b_first) in [(0, true), (1, false)] {
+        let id = format!("x{round}");
+        let register = async |center: &ServerHandle| {
+            admin(center)
+                .register(listed(&id), 30_000)
+                .await
+                .expect("registers")
+        };
+        if b_first {
+            register(&b).await;
+            until(&mut at_a, "a lists b's copy", |l| {
+                dc_of(l, &id).as_deref() == Some("b")
+            })
+            .await;
+            register(&a).await;
+        } else {
+            register(&a).await;
+            register(&b).await;
+            // b's copy reached a (hidden behind a's) once a later registration at b did:
+            // the peer's watch delivers in order.
+            let marker = format!("{id}-after");
+            admin(&b)
+                .register(listed(&marker), 30_000)
+                .await
+                .expect("registers");
+            until(&mut at_a, "a lists b's later registration", |l| {
+                has(l, &marker)
+            })
+            .await;
+        }
+        until(&mut at_a, "a lists its own copy", |l| {
+            dc_of(l, &id).as_deref() == Some("a")
+        })
+        .await;
+        admin(&a)
+            .deregister("Whoami".into(), id.clone())
+            .await
+            .expect("deregisters");
+        let back = until(&mut at_a, "b's copy listed at a again", |l| {
+            dc_of(l, &id).as_deref() == Some("b")
+        })
+        .await;
+        println!(
+            "federation: a shadowed peer instance listed again {back:?} after the local one left"
+        );
+        assert!(back < Duration::from_secs(2), "{back:?}");
+        // And it is b's to remove.
+        admin(&b)
+            .deregister("Whoami".into(), id.clone())
+            .await
+            .expect("deregisters");
+        until(&mut at_a, "b's copy gone from a", |l| !has(l, &id)).await;
+    }
+}
