@@ -82,6 +82,7 @@ pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<
         let follower = Follower {
             peer: peer.clone(),
             client,
+            token_given: config.follow_token.is_some(),
             local: Arc::downgrade(local),
             stale_after,
         };
@@ -151,6 +152,47 @@ struct Lost {
     since: Instant,
     /// Its instances were dropped (the bound passed).
     dropped: bool,
+    /// Why, as last logged: logged again when it changes.
+    cause: Cause,
+}
+
+/// Why listing a peer failed, in words that say what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// `unauthenticated`/`permission_denied` though `--follow-token` was given.
+    TokenRefused,
+    /// `unauthenticated`/`permission_denied` with no `--follow-token`.
+    TokenMissing,
+    /// `unimplemented`: the address serves no `erpc.Center`.
+    NotACenter,
+    /// Anything else: the peer did not answer (or failed).
+    NoAnswer,
+}
+
+impl Cause {
+    fn of(error: &Status, token_given: bool) -> Cause {
+        match error.code() {
+            Code::Unauthenticated | Code::PermissionDenied if token_given => Cause::TokenRefused,
+            Code::Unauthenticated | Code::PermissionDenied => Cause::TokenMissing,
+            Code::Unimplemented => Cause::NotACenter,
+            _ => Cause::NoAnswer,
+        }
+    }
+
+    fn says(self) -> &'static str {
+        match self {
+            Cause::TokenRefused => {
+                "the peer refused this center's --follow-token: check it against the peer's --token"
+            }
+            Cause::TokenMissing => {
+                "the peer protects reads (--protect-reads): give its token with --follow-token"
+            }
+            Cause::NotACenter => {
+                "the address is not an erpc-center (it serves no erpc.Center): check --follow"
+            }
+            Cause::NoAnswer => "peer unreachable",
+        }
+    }
 }
 
 /// Why a watch on the peer ended.
@@ -166,6 +208,8 @@ enum Ended {
 struct Follower {
     peer: String,
     client: CenterClient,
+    /// Whether `--follow-token` was given (what an `unauthenticated` refusal means).
+    token_given: bool,
     local: Weak<Local>,
     stale_after: Duration,
 }
@@ -175,6 +219,9 @@ impl Follower {
         // Where the mirror is in the peer's history: (revision, epoch); `None`: list first.
         let mut at: Option<(u64, u64)> = None;
         let mut lost: Option<Lost> = None;
+        // Whether the peer was ever listed: a follower that never reached it has nothing to
+        // mark stale.
+        let mut listed = false;
         let mut backoff = FIRST_BACKOFF;
         loop {
             if at.is_none() || lost.is_some() {
@@ -187,9 +234,10 @@ impl Follower {
                             tracing::info!(peer = %self.peer, unreachable_for = ?lost.since.elapsed(), "peer reachable again; its instances listed again");
                         }
                         at = Some((listing.revision, listing.epoch));
+                        listed = true;
                     }
                     Err(error) => {
-                        if !self.unreachable(&mut lost, &error).await
+                        if !self.unreachable(&mut lost, &error, listed).await
                             || !self.pause(&lost, &mut backoff).await
                         {
                             return;
@@ -323,14 +371,32 @@ impl Follower {
         self.apply(changes).await
     }
 
+    /// Log why the peer is not followed now: `listed` says whether it ever was (whether
+    /// there are instances to mark stale).
+    fn log_cause(&self, cause: Cause, error: &Status, listed: bool) {
+        let (peer, keep_for, says) = (&self.peer, self.stale_after, cause.says());
+        match (listed, cause) {
+            (true, _) => {
+                tracing::warn!(%peer, %error, ?keep_for, "{says}; its instances are kept, marked stale")
+            }
+            (false, Cause::NoAnswer) => {
+                tracing::warn!(%peer, %error, "the peer has never answered (nothing listed from it yet); trying again every second")
+            }
+            (false, _) => tracing::warn!(%peer, %error, "{says}; nothing listed from it yet"),
+        }
+    }
+
     /// The peer did not answer: on the first failure mark its instances stale; once it has
-    /// been unreachable for the bound, drop them. `false` if the center is gone.
-    async fn unreachable(&self, lost: &mut Option<Lost>, error: &Status) -> bool {
+    /// been unreachable for the bound, drop them. Each cause is logged when it starts
+    /// (`listed`: whether the peer was ever listed). `false` if the center is gone.
+    async fn unreachable(&self, lost: &mut Option<Lost>, error: &Status, listed: bool) -> bool {
+        let cause = Cause::of(error, self.token_given);
         let Some(state) = lost else {
-            tracing::warn!(peer = %self.peer, error = %error, keep_for = ?self.stale_after, "peer unreachable; its instances are kept, marked stale");
+            self.log_cause(cause, error, listed);
             *lost = Some(Lost {
                 since: Instant::now(),
                 dropped: false,
+                cause,
             });
             let since = unix_ms().to_string();
             let changes = self
@@ -343,6 +409,10 @@ impl Follower {
                 .collect();
             return self.apply(changes).await;
         };
+        if state.cause != cause {
+            state.cause = cause;
+            self.log_cause(cause, error, listed && !state.dropped);
+        }
         if state.dropped || state.since.elapsed() < self.stale_after {
             return true;
         }

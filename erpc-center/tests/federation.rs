@@ -769,3 +769,70 @@ async fn a_peer_instance_shadowed_by_a_local_one_of_the_same_id_returns_when_tha
         until(&mut at_a, "b's copy gone from a", |l| !has(l, &id)).await;
     }
 }
+
+/// Each way a follow fails is logged for what it is: a peer refusing the (missing) token
+/// names `--follow-token`, an address serving something other than a center says so, and a
+/// peer never reached says it was never listed — none of them claims instances "marked
+/// stale".
+#[tokio::test]
+async fn each_kind_of_follow_failure_is_logged_for_what_it_is() {
+    let protected = support::process::spawn_center(
+        "tcp://127.0.0.1:0",
+        &["--store", "memory", "--token", "s3cret", "--protect-reads"],
+    )
+    .await;
+    let not_a_center = erpc_core::Server::builder()
+        .add_service(support::WhoamiServer::new(support::Named("w".into())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let not_a_center = not_a_center.local_addr().to_string();
+    let nobody = {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("binds")
+            .local_addr()
+            .expect("an address")
+            .port();
+        format!("tcp://127.0.0.1:{port}")
+    };
+    let (_follower, mut log) = support::process::spawn_center_logged(
+        "tcp://127.0.0.1:0",
+        &[
+            "--store",
+            "memory",
+            "--follow",
+            &protected.addr,
+            "--follow",
+            &not_a_center,
+            "--follow",
+            &nobody,
+        ],
+    )
+    .await;
+    // The three followers start at once: their lines come in any order.
+    let mut expected = vec![
+        (protected.addr.clone(), "--follow-token"),
+        (not_a_center, "not an erpc-center"),
+        (nobody, "never answered"),
+    ];
+    let names = |line: &str, peer: &str| {
+        let field = format!("peer={peer}");
+        line.split_whitespace().any(|w| w == field)
+    };
+    let mut lines = Vec::new();
+    while !expected.is_empty() {
+        let line = support::process::log_line(&mut log, "a warning on each peer", |l| {
+            l.contains("WARN") && expected.iter().any(|(peer, _)| names(l, peer))
+        })
+        .await;
+        let at = expected
+            .iter()
+            .position(|(peer, _)| names(&line, peer))
+            .expect("a peer named");
+        let (peer, says) = expected.remove(at);
+        assert!(line.contains(says), "{peer}: {line}");
+        assert!(!line.contains("marked stale"), "{peer}: {line}");
+        lines.push(line);
+    }
+    println!("federation: follow failures logged:\n{}", lines.join("\n"));
+}
