@@ -17,7 +17,7 @@
 //! the peer has been unreachable for `remote_stale_after`, and when the peer answers again
 //! it lists again and converges. A peer's failure never touches local registrations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,48 +47,100 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 
 /// Start one follower per peer at `peers` (erpc addresses), mirroring into `local`, and
 /// remove the mirrored instances of peers no longer followed (a restart with another
-/// `--follow` list). Followers stop once `local` is dropped. `invalid_argument` naming a peer
-/// address that does not parse or is given twice.
+/// `--follow` list). A peer given under two spellings (`127.0.0.1:7070`, `localhost:7070`:
+/// addresses that resolve to a common one) is followed once, under the first, with a
+/// warning naming both. Followers stop once `local` is dropped. `invalid_argument` naming a
+/// peer address that does not parse or is given twice.
 pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<(), Status> {
-    let (peers, stale_after) = (&config.follow, config.remote_stale_after);
-    let mut clients = Vec::with_capacity(peers.len());
+    let peers = &config.follow;
+    let mut followers = Vec::with_capacity(peers.len());
     for (i, peer) in peers.iter().enumerate() {
         if peers[..i].contains(peer) {
             return Err(Status::invalid_argument(format!(
                 "--follow {peer:?} is given twice"
             )));
         }
-        clients.push(peer_client(peer, config.follow_token.as_deref())?);
-    }
-    let orphans: Vec<Mirror> = local
-        .mirrored()
-        .into_iter()
-        .filter(|i| {
-            i.metadata
-                .get(REMOTE_KEY)
-                .is_none_or(|p| !peers.contains(p))
-        })
-        .map(|i| removal(i, "its data center is no longer followed"))
-        .collect();
-    if !orphans.is_empty() {
-        let local = local.clone();
-        tokio::spawn(async move {
-            if let Err(e) = local.mirror(orphans).await {
-                tracing::warn!(error = %e, "could not remove instances of peers no longer followed");
-            }
-        });
-    }
-    for (peer, client) in peers.iter().zip(clients) {
-        let follower = Follower {
+        followers.push(Follower {
             peer: peer.clone(),
-            client,
+            client: peer_client(peer, config.follow_token.as_deref())?,
             token_given: config.follow_token.is_some(),
             local: Arc::downgrade(local),
-            stale_after,
-        };
-        tokio::spawn(follower.run());
+            stale_after: config.remote_stale_after,
+        });
     }
+    let local = Arc::downgrade(local);
+    // Resolving names waits on DNS: done here, not in the center's start.
+    tokio::spawn(async move {
+        let followers = once_each(followers).await;
+        let Some(local) = local.upgrade() else {
+            return;
+        };
+        let followed: Vec<&str> = followers.iter().map(|f| f.peer.as_str()).collect();
+        let orphans: Vec<Mirror> = local
+            .mirrored()
+            .into_iter()
+            .filter(|i| {
+                i.metadata
+                    .get(REMOTE_KEY)
+                    .is_none_or(|p| !followed.contains(&p.as_str()))
+            })
+            .map(|i| removal(i, "its data center is no longer followed"))
+            .collect();
+        if !orphans.is_empty()
+            && let Err(e) = local.mirror(orphans).await
+        {
+            tracing::warn!(error = %e, "could not remove instances of peers no longer followed");
+        }
+        drop(local);
+        for follower in followers {
+            tokio::spawn(follower.run());
+        }
+    });
     Ok(())
+}
+
+/// How long resolving a peer's name may take; past it the peer is known by its spelling.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `followers` without those whose peer is one listed before under another spelling (an
+/// address in common once resolved), each dropped with a warning naming both spellings.
+async fn once_each(followers: Vec<Follower>) -> Vec<Follower> {
+    let mut kept: Vec<(Follower, BTreeSet<String>)> = Vec::with_capacity(followers.len());
+    for follower in followers {
+        let found = resolved(&follower.peer).await;
+        if let Some((first, _)) = kept.iter().find(|(_, at)| !at.is_disjoint(&found)) {
+            tracing::warn!(
+                followed = %first.peer,
+                dropped = %follower.peer,
+                "--follow names the same peer under two spellings; following it once, as the first"
+            );
+            continue;
+        }
+        kept.push((follower, found));
+    }
+    kept.into_iter().map(|(follower, _)| follower).collect()
+}
+
+/// The addresses `peer` stands for: its host resolved (each address with the resolved
+/// `ip:port`), or `peer` itself for an address with no host or a name that does not
+/// resolve now.
+async fn resolved(peer: &str) -> BTreeSet<String> {
+    let itself = BTreeSet::from([peer.to_owned()]);
+    let Ok(addr) = peer.parse::<erpc_core::Address>() else {
+        return itself;
+    };
+    let Some(hostport) = addr.hostport() else {
+        return itself;
+    };
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(hostport)).await {
+        Ok(Ok(found)) => {
+            let found: BTreeSet<String> = found
+                .map(|at| addr.with_hostport(at.to_string()).to_string())
+                .collect();
+            if found.is_empty() { itself } else { found }
+        }
+        _ => itself,
+    }
 }
 
 /// A client of a peer: no deadline on watches, 3 s on unary calls, quick redials (a peer

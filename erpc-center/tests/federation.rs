@@ -836,3 +836,40 @@ async fn each_kind_of_follow_failure_is_logged_for_what_it_is() {
     }
     println!("federation: follow failures logged:\n{}", lines.join("\n"));
 }
+
+/// One peer under two spellings (`127.0.0.1:P`, `localhost:P`) is followed once: the
+/// second spelling is dropped with a warning naming both, and the peer's instances are
+/// mirrored under the first.
+#[tokio::test]
+async fn one_peer_under_two_spellings_is_followed_once() {
+    let b = support::process::spawn_center("tcp://127.0.0.1:0", &["--store", "memory"]).await;
+    let port = b.addr.rsplit(':').next().expect("a port");
+    let by_name = format!("tcp://localhost:{port}");
+    let (a, mut log) = support::process::spawn_center_logged(
+        "tcp://127.0.0.1:0",
+        &[
+            "--store", "memory", "--follow", &b.addr, "--follow", &by_name,
+        ],
+    )
+    .await;
+    let line = support::process::log_line(&mut log, "a warning naming both spellings", |l| {
+        l.contains("WARN") && l.contains(&b.addr) && l.contains(&by_name)
+    })
+    .await;
+    assert!(line.contains("same peer"), "{line}");
+    let client = |addr: &str| CenterClient::new(erpc_core::Client::new(addr).expect("an address"));
+    client(&b.addr)
+        .register(listed("b1"), 30_000)
+        .await
+        .expect("registers");
+    let mut at_a = CenterRegistry::new([a.addr.as_str()])
+        .expect("an address")
+        .subscribe("Whoami")
+        .await
+        .expect("subscribes");
+    until(&mut at_a, "a lists b1 under the first spelling", |l| {
+        l.iter()
+            .any(|e| e.id == "b1" && e.instance.metadata.get(REMOTE_KEY) == Some(&b.addr))
+    })
+    .await;
+}
