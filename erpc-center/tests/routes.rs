@@ -147,6 +147,27 @@ async fn the_center_refuses_rules_it_could_not_apply_naming_the_problem() {
     s.center.shutdown().await;
 }
 
+/// A route to every instance of a service with none registered is refused in a plain
+/// sentence (it said "names the subset every instance, and …").
+#[tokio::test]
+async fn a_route_to_every_instance_of_a_service_with_none_is_refused_in_plain_words() {
+    let s = setup(&[("v1-a", "1")]).await;
+    let e = s
+        .admin
+        .config_set(
+            routes_key("Nobody"),
+            r#"{"default":[{"subset":{}}]}"#.into(),
+        )
+        .await
+        .expect_err("no instance of Nobody");
+    assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    assert_eq!(
+        e.message(),
+        "erpc/routes/Nobody: \"default\", entry 1 routes to every instance of \"Nobody\", and none is registered now"
+    );
+    s.center.shutdown().await;
+}
+
 /// How many of `calls` calls (with `tier` as `x-user-tier` if given) version-2 instances
 /// answered.
 async fn to_v2(client: &WhoamiClient, calls: usize, tier: Option<&str>) -> usize {
