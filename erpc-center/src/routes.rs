@@ -20,12 +20,8 @@ pub(crate) async fn check(backend: &dyn Backend, key: &str, value: &str) -> Resu
     let Some(service) = key.strip_prefix(ROUTES_PREFIX) else {
         return Ok(());
     };
+    // The service name was checked with every config key (`service_name::of_config_key`).
     let refuse = |why: String| Err(Status::invalid_argument(format!("{key}: {why}")));
-    if service.is_empty() {
-        return refuse(format!(
-            "names no service (routing rules are kept as {ROUTES_PREFIX}<service>)"
-        ));
-    }
     let table = match RouteTable::parse(value) {
         Ok(table) => table,
         Err(e) => return refuse(e.to_string()),
