@@ -15,13 +15,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use erpc_config::{ClientSettings, ServerSettings};
+use erpc_core::discovery::routes_key;
 use erpc_core::{Client, ClientBuilder, ServerBuilder, Status};
 
 use crate::CenterRegistry;
 
 /// A client of `settings`: of `discovery.service` through the centers at
-/// `discovery.centers`, else as `ClientSettings::connect` (a fixed list or `target`); with
-/// the balancer and every layer the settings configure.
+/// `discovery.centers`, following the service's routing rules there (`erpc/routes/<service>`,
+/// as `ClientBuilder::routes`) unless `routes: false`; else as `ClientSettings::connect` (a
+/// fixed list or `target`); with the balancer and every layer the settings configure.
 ///
 /// # Errors
 /// `invalid_argument` naming the key of a bad value; the registry's or the connection's
@@ -45,6 +47,12 @@ pub async fn connect_builder(
     match &settings.discovery {
         Some(d) if !d.centers.is_empty() => {
             let registry = registry("client.discovery", &d.centers, d.token_file.as_deref())?;
+            let builder = if settings.routes {
+                let rules = registry.follow_config(&routes_key(&d.service)).await?;
+                builder.routes(rules, settings.balancer.locality())
+            } else {
+                builder
+            };
             settings.discover_builder(builder, &registry).await
         }
         _ => settings.connect_builder(builder).await,

@@ -17,7 +17,7 @@
 //! the peer has been unreachable for `remote_stale_after`, and when the peer answers again
 //! it lists again and converges. A peer's failure never touches local registrations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,47 +47,100 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 
 /// Start one follower per peer at `peers` (erpc addresses), mirroring into `local`, and
 /// remove the mirrored instances of peers no longer followed (a restart with another
-/// `--follow` list). Followers stop once `local` is dropped. `invalid_argument` naming a peer
-/// address that does not parse or is given twice.
+/// `--follow` list). A peer given under two spellings (`127.0.0.1:7070`, `localhost:7070`:
+/// addresses that resolve to a common one) is followed once, under the first, with a
+/// warning naming both. Followers stop once `local` is dropped. `invalid_argument` naming a
+/// peer address that does not parse or is given twice.
 pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<(), Status> {
-    let (peers, stale_after) = (&config.follow, config.remote_stale_after);
-    let mut clients = Vec::with_capacity(peers.len());
+    let peers = &config.follow;
+    let mut followers = Vec::with_capacity(peers.len());
     for (i, peer) in peers.iter().enumerate() {
         if peers[..i].contains(peer) {
             return Err(Status::invalid_argument(format!(
                 "--follow {peer:?} is given twice"
             )));
         }
-        clients.push(peer_client(peer, config.follow_token.as_deref())?);
-    }
-    let orphans: Vec<Mirror> = local
-        .mirrored()
-        .into_iter()
-        .filter(|i| {
-            i.metadata
-                .get(REMOTE_KEY)
-                .is_none_or(|p| !peers.contains(p))
-        })
-        .map(|i| removal(i, "its data center is no longer followed"))
-        .collect();
-    if !orphans.is_empty() {
-        let local = local.clone();
-        tokio::spawn(async move {
-            if let Err(e) = local.mirror(orphans).await {
-                tracing::warn!(error = %e, "could not remove instances of peers no longer followed");
-            }
+        followers.push(Follower {
+            peer: peer.clone(),
+            client: peer_client(peer, config.follow_token.as_deref())?,
+            token_given: config.follow_token.is_some(),
+            local: Arc::downgrade(local),
+            stale_after: config.remote_stale_after,
         });
     }
-    for (peer, client) in peers.iter().zip(clients) {
-        let follower = Follower {
-            peer: peer.clone(),
-            client,
-            local: Arc::downgrade(local),
-            stale_after,
+    let local = Arc::downgrade(local);
+    // Resolving names waits on DNS: done here, not in the center's start.
+    tokio::spawn(async move {
+        let followers = once_each(followers).await;
+        let Some(local) = local.upgrade() else {
+            return;
         };
-        tokio::spawn(follower.run());
-    }
+        let followed: Vec<&str> = followers.iter().map(|f| f.peer.as_str()).collect();
+        let orphans: Vec<Mirror> = local
+            .mirrored()
+            .into_iter()
+            .filter(|i| {
+                i.metadata
+                    .get(REMOTE_KEY)
+                    .is_none_or(|p| !followed.contains(&p.as_str()))
+            })
+            .map(|i| removal(i, "its data center is no longer followed"))
+            .collect();
+        if !orphans.is_empty()
+            && let Err(e) = local.mirror(orphans).await
+        {
+            tracing::warn!(error = %e, "could not remove instances of peers no longer followed");
+        }
+        drop(local);
+        for follower in followers {
+            tokio::spawn(follower.run());
+        }
+    });
     Ok(())
+}
+
+/// How long resolving a peer's name may take; past it the peer is known by its spelling.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `followers` without those whose peer is one listed before under another spelling (an
+/// address in common once resolved), each dropped with a warning naming both spellings.
+async fn once_each(followers: Vec<Follower>) -> Vec<Follower> {
+    let mut kept: Vec<(Follower, BTreeSet<String>)> = Vec::with_capacity(followers.len());
+    for follower in followers {
+        let found = resolved(&follower.peer).await;
+        if let Some((first, _)) = kept.iter().find(|(_, at)| !at.is_disjoint(&found)) {
+            tracing::warn!(
+                followed = %first.peer,
+                dropped = %follower.peer,
+                "--follow names the same peer under two spellings; following it once, as the first"
+            );
+            continue;
+        }
+        kept.push((follower, found));
+    }
+    kept.into_iter().map(|(follower, _)| follower).collect()
+}
+
+/// The addresses `peer` stands for: its host resolved (each address with the resolved
+/// `ip:port`), or `peer` itself for an address with no host or a name that does not
+/// resolve now.
+async fn resolved(peer: &str) -> BTreeSet<String> {
+    let itself = BTreeSet::from([peer.to_owned()]);
+    let Ok(addr) = peer.parse::<erpc_core::Address>() else {
+        return itself;
+    };
+    let Some(hostport) = addr.hostport() else {
+        return itself;
+    };
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(hostport)).await {
+        Ok(Ok(found)) => {
+            let found: BTreeSet<String> = found
+                .map(|at| addr.with_hostport(at.to_string()).to_string())
+                .collect();
+            if found.is_empty() { itself } else { found }
+        }
+        _ => itself,
+    }
 }
 
 /// A client of a peer: no deadline on watches, 3 s on unary calls, quick redials (a peer
@@ -151,6 +204,47 @@ struct Lost {
     since: Instant,
     /// Its instances were dropped (the bound passed).
     dropped: bool,
+    /// Why, as last logged: logged again when it changes.
+    cause: Cause,
+}
+
+/// Why listing a peer failed, in words that say what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// `unauthenticated`/`permission_denied` though `--follow-token` was given.
+    TokenRefused,
+    /// `unauthenticated`/`permission_denied` with no `--follow-token`.
+    TokenMissing,
+    /// `unimplemented`: the address serves no `erpc.Center`.
+    NotACenter,
+    /// Anything else: the peer did not answer (or failed).
+    NoAnswer,
+}
+
+impl Cause {
+    fn of(error: &Status, token_given: bool) -> Cause {
+        match error.code() {
+            Code::Unauthenticated | Code::PermissionDenied if token_given => Cause::TokenRefused,
+            Code::Unauthenticated | Code::PermissionDenied => Cause::TokenMissing,
+            Code::Unimplemented => Cause::NotACenter,
+            _ => Cause::NoAnswer,
+        }
+    }
+
+    fn says(self) -> &'static str {
+        match self {
+            Cause::TokenRefused => {
+                "the peer refused this center's --follow-token: check it against the peer's --token"
+            }
+            Cause::TokenMissing => {
+                "the peer protects reads (--protect-reads): give its token with --follow-token"
+            }
+            Cause::NotACenter => {
+                "the address is not an erpc-center (it serves no erpc.Center): check --follow"
+            }
+            Cause::NoAnswer => "peer unreachable",
+        }
+    }
 }
 
 /// Why a watch on the peer ended.
@@ -166,6 +260,8 @@ enum Ended {
 struct Follower {
     peer: String,
     client: CenterClient,
+    /// Whether `--follow-token` was given (what an `unauthenticated` refusal means).
+    token_given: bool,
     local: Weak<Local>,
     stale_after: Duration,
 }
@@ -175,6 +271,9 @@ impl Follower {
         // Where the mirror is in the peer's history: (revision, epoch); `None`: list first.
         let mut at: Option<(u64, u64)> = None;
         let mut lost: Option<Lost> = None;
+        // Whether the peer was ever listed: a follower that never reached it has nothing to
+        // mark stale.
+        let mut listed = false;
         let mut backoff = FIRST_BACKOFF;
         loop {
             if at.is_none() || lost.is_some() {
@@ -187,9 +286,10 @@ impl Follower {
                             tracing::info!(peer = %self.peer, unreachable_for = ?lost.since.elapsed(), "peer reachable again; its instances listed again");
                         }
                         at = Some((listing.revision, listing.epoch));
+                        listed = true;
                     }
                     Err(error) => {
-                        if !self.unreachable(&mut lost, &error).await
+                        if !self.unreachable(&mut lost, &error, listed).await
                             || !self.pause(&lost, &mut backoff).await
                         {
                             return;
@@ -323,14 +423,32 @@ impl Follower {
         self.apply(changes).await
     }
 
+    /// Log why the peer is not followed now: `listed` says whether it ever was (whether
+    /// there are instances to mark stale).
+    fn log_cause(&self, cause: Cause, error: &Status, listed: bool) {
+        let (peer, keep_for, says) = (&self.peer, self.stale_after, cause.says());
+        match (listed, cause) {
+            (true, _) => {
+                tracing::warn!(%peer, %error, ?keep_for, "{says}; its instances are kept, marked stale")
+            }
+            (false, Cause::NoAnswer) => {
+                tracing::warn!(%peer, %error, "the peer has never answered (nothing listed from it yet); trying again every second")
+            }
+            (false, _) => tracing::warn!(%peer, %error, "{says}; nothing listed from it yet"),
+        }
+    }
+
     /// The peer did not answer: on the first failure mark its instances stale; once it has
-    /// been unreachable for the bound, drop them. `false` if the center is gone.
-    async fn unreachable(&self, lost: &mut Option<Lost>, error: &Status) -> bool {
+    /// been unreachable for the bound, drop them. Each cause is logged when it starts
+    /// (`listed`: whether the peer was ever listed). `false` if the center is gone.
+    async fn unreachable(&self, lost: &mut Option<Lost>, error: &Status, listed: bool) -> bool {
+        let cause = Cause::of(error, self.token_given);
         let Some(state) = lost else {
-            tracing::warn!(peer = %self.peer, error = %error, keep_for = ?self.stale_after, "peer unreachable; its instances are kept, marked stale");
+            self.log_cause(cause, error, listed);
             *lost = Some(Lost {
                 since: Instant::now(),
                 dropped: false,
+                cause,
             });
             let since = unix_ms().to_string();
             let changes = self
@@ -343,6 +461,10 @@ impl Follower {
                 .collect();
             return self.apply(changes).await;
         };
+        if state.cause != cause {
+            state.cause = cause;
+            self.log_cause(cause, error, listed && !state.dropped);
+        }
         if state.dropped || state.since.elapsed() < self.stale_after {
             return true;
         }

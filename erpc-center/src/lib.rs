@@ -63,6 +63,7 @@ pub mod model;
 pub mod registries;
 mod routes;
 pub mod service;
+pub mod service_name;
 pub mod state;
 pub mod stats;
 pub mod store;

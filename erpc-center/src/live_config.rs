@@ -42,7 +42,7 @@ pub const LOG_FILTER: &str = "log_filter";
 
 /// Where a service's live settings are: `erpc/config/<service>/`.
 pub fn prefix(service: &str) -> String {
-    format!("erpc/config/{service}/")
+    format!("{}{service}/", crate::service_name::LIVE_CONFIG_PREFIX)
 }
 
 /// The layers a live configuration may change (clones of those the program applied: they

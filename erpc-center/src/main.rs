@@ -85,8 +85,9 @@ struct Args {
     #[arg(long, env = "ERPC_CENTER_DC")]
     dc: Option<String>,
     /// A peer data center's center to mirror, read-only (its own registrations, through its
-    /// watch): repeat the flag, or separate with commas in the variable, for several. Not
-    /// with the etcd store.
+    /// watch): repeat the flag, or separate with commas in the variable, for several (a
+    /// second spelling of one peer is followed once, with a warning). Not with the etcd
+    /// store.
     #[arg(long, env = "ERPC_CENTER_FOLLOW", value_delimiter = ',')]
     follow: Vec<String>,
     /// How long a peer's instances are kept, marked stale, once the peer is unreachable, in

@@ -9,7 +9,7 @@
 //! instances, and fail a call whose route has none left, naming the rule.
 
 use erpc_core::Status;
-use erpc_core::discovery::{ROUTES_PREFIX, RouteTable};
+use erpc_core::discovery::{ROUTES_PREFIX, RouteTable, Subset};
 
 use crate::backend::Backend;
 use crate::model::Filter;
@@ -20,12 +20,8 @@ pub(crate) async fn check(backend: &dyn Backend, key: &str, value: &str) -> Resu
     let Some(service) = key.strip_prefix(ROUTES_PREFIX) else {
         return Ok(());
     };
+    // The service name was checked with every config key (`service_name::of_config_key`).
     let refuse = |why: String| Err(Status::invalid_argument(format!("{key}: {why}")));
-    if service.is_empty() {
-        return refuse(format!(
-            "names no service (routing rules are kept as {ROUTES_PREFIX}<service>)"
-        ));
-    }
     let table = match RouteTable::parse(value) {
         Ok(table) => table,
         Err(e) => return refuse(e.to_string()),
@@ -35,11 +31,18 @@ pub(crate) async fn check(backend: &dyn Backend, key: &str, value: &str) -> Resu
         .await?
         .instances;
     for (at, subset) in table.subsets() {
-        if !instances.iter().any(|i| subset.matches(i)) {
-            return refuse(format!(
-                "{at} names the subset {subset}, and no instance of {service:?} registered now is in it"
-            ));
+        if instances.iter().any(|i| subset.matches(i)) {
+            continue;
         }
+        // A subset that names nothing is every instance: "the subset every instance" is not
+        // a sentence.
+        return refuse(if *subset == Subset::default() {
+            format!("{at} routes to every instance of {service:?}, and none is registered now")
+        } else {
+            format!(
+                "{at} names the subset {subset}, and no instance of {service:?} registered now is in it"
+            )
+        });
     }
     Ok(())
 }

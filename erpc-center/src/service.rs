@@ -236,6 +236,7 @@ fn check(instance: &Instance) -> Result<(), Status> {
     if instance.service.is_empty() {
         return refuse("an instance needs a service name".into());
     }
+    crate::service_name::check(&instance.service)?;
     if instance.id.is_empty() {
         return refuse(format!("instance of {:?} needs an id", instance.service));
     }
@@ -343,6 +344,7 @@ impl Center for CenterImpl {
         if key.is_empty() {
             return Err(Status::invalid_argument("a config key may not be empty"));
         }
+        crate::service_name::of_config_key(&key)?;
         crate::routes::check(&*self.backend, &key, &value).await?;
         self.backend.config_set(key, value).await
     }

@@ -15,7 +15,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::model::{Change, Event, Filter, Instance};
+use crate::model::{Change, Event, Filter, Instance, REMOTE_KEY};
+
+/// The peer a mirrored instance comes from (its metadata `erpc.remote`; `""` if unmarked).
+fn peer_of(instance: &Instance) -> &str {
+    instance.metadata.get(REMOTE_KEY).map_or("", String::as_str)
+}
 
 /// Changes kept for replay by default.
 pub const DEFAULT_HISTORY: usize = 10_000;
@@ -131,6 +136,11 @@ pub struct CenterState {
     history_limit: usize,
     /// Leases expired by [`CenterState::expire`] since this state was made.
     expired: u64,
+    /// Mirrored copies hidden behind the instance listed under the same (service, id) — a
+    /// local registration, or another peer's copy — by (service, id), then by peer. Kept so
+    /// that when the listed one leaves, the next is listed at once. In memory only: a
+    /// restarted center's followers list their peers again.
+    hidden: BTreeMap<(String, String), BTreeMap<String, Instance>>,
 }
 
 impl Default for CenterState {
@@ -152,6 +162,7 @@ impl CenterState {
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             expired: 0,
+            hidden: BTreeMap::new(),
         }
     }
 
@@ -225,7 +236,13 @@ impl CenterState {
     ) -> (u64, Event, Record) {
         let key = (instance.service.clone(), instance.id.clone());
         if let Some(old) = self.instances.get(&key) {
-            self.leases.remove(&old.lease);
+            if old.is_mirrored() {
+                // A local registration wins; the peer's copy waits behind it.
+                let copy = old.instance.clone();
+                self.hide(copy);
+            } else {
+                self.leases.remove(&old.lease);
+            }
         }
         self.last_lease += 1;
         let lease = self.last_lease;
@@ -260,11 +277,16 @@ impl CenterState {
         Some(l.ttl)
     }
 
-    /// Remove instance `(service, id)`, if registered.
+    /// Remove instance `(service, id)`, if registered. A mirrored copy hidden behind it
+    /// (same service and id, from a peer) is listed in its place: the change is then that
+    /// copy's `Registered`.
     pub fn deregister(&mut self, service: &str, id: &str, reason: &str) -> Option<(Event, Record)> {
         let key = (service.to_owned(), id.to_owned());
         let reg = self.instances.remove(&key)?;
         self.leases.remove(&reg.lease);
+        if let Some(next) = self.unhide(&key) {
+            return Some(self.list_mirrored(next));
+        }
         let event = self.record(Change::Deregistered {
             service: key.0.clone(),
             id: key.1.clone(),
@@ -280,16 +302,83 @@ impl CenterState {
         self.deregister(&service, &id, reason)
     }
 
-    /// Add or update `instance`, mirrored from a peer (no lease keeps it). `None` when
-    /// nothing changes: the same instance is already mirrored, or an instance of the same
-    /// (service, id) is registered here — a local registration wins over a mirrored one.
+    /// Add or update `instance`, mirrored from a peer (its metadata `erpc.remote`; no lease
+    /// keeps it). Listed unless another instance of the same (service, id) is — a local
+    /// registration, or another peer's copy: then it is kept hidden behind that one, listed
+    /// when that one leaves. `None` when the listing does not change.
     pub fn mirror_put(&mut self, instance: Instance) -> Option<(Event, Record)> {
         let key = (instance.service.clone(), instance.id.clone());
-        if let Some(held) = self.instances.get(&key)
-            && (!held.is_mirrored() || held.instance == instance)
+        if let Some(held) = self.instances.get(&key) {
+            if held.instance == instance {
+                return None;
+            }
+            if !held.is_mirrored() || peer_of(&held.instance) != peer_of(&instance) {
+                self.hide(instance);
+                return None;
+            }
+        }
+        Some(self.list_mirrored(instance))
+    }
+
+    /// Remove `(service, id)` as mirrored from `peer`, listed or hidden; a local
+    /// registration or another peer's copy is never removed here. `None` when the listing
+    /// does not change.
+    pub fn mirror_remove(
+        &mut self,
+        service: &str,
+        id: &str,
+        peer: &str,
+        reason: &str,
+    ) -> Option<(Event, Record)> {
+        let key = (service.to_owned(), id.to_owned());
+        if let Some(copies) = self.hidden.get_mut(&key)
+            && copies.remove(peer).is_some()
         {
+            if copies.is_empty() {
+                self.hidden.remove(&key);
+            }
             return None;
         }
+        let held = self.instances.get(&key)?;
+        if !held.is_mirrored() || peer_of(&held.instance) != peer {
+            return None;
+        }
+        self.deregister(service, id, reason)
+    }
+
+    /// Every mirrored instance, listed or hidden, by service and id.
+    pub fn mirrored(&self) -> Vec<Instance> {
+        let listed = self
+            .instances
+            .values()
+            .filter(|r| r.is_mirrored())
+            .map(|r| &r.instance);
+        listed
+            .chain(self.hidden.values().flat_map(BTreeMap::values))
+            .cloned()
+            .collect()
+    }
+
+    /// Keep `copy` (mirrored) hidden behind the instance listed under its (service, id).
+    fn hide(&mut self, copy: Instance) {
+        let key = (copy.service.clone(), copy.id.clone());
+        let peer = peer_of(&copy).to_owned();
+        self.hidden.entry(key).or_default().insert(peer, copy);
+    }
+
+    /// Take the first mirrored copy hidden under `key`, if any.
+    fn unhide(&mut self, key: &(String, String)) -> Option<Instance> {
+        let copies = self.hidden.get_mut(key)?;
+        let next = copies.pop_first().map(|(_, copy)| copy);
+        if copies.is_empty() {
+            self.hidden.remove(key);
+        }
+        next
+    }
+
+    /// List `instance` as mirrored under its (service, id), replacing what is listed there.
+    fn list_mirrored(&mut self, instance: Instance) -> (Event, Record) {
+        let key = (instance.service.clone(), instance.id.clone());
         let registration = Registration {
             instance: instance.clone(),
             lease: MIRRORED,
@@ -297,33 +386,7 @@ impl CenterState {
         };
         self.instances.insert(key, registration.clone());
         let event = self.record(Change::Registered(instance));
-        Some((event, Record::Put(registration)))
-    }
-
-    /// Remove the mirrored instance `(service, id)` if `owned` says it is the caller's
-    /// (mirrored from its peer); a local registration is never removed here.
-    pub fn mirror_remove(
-        &mut self,
-        service: &str,
-        id: &str,
-        reason: &str,
-        owned: impl Fn(&Instance) -> bool,
-    ) -> Option<(Event, Record)> {
-        let key = (service.to_owned(), id.to_owned());
-        let held = self.instances.get(&key)?;
-        if !held.is_mirrored() || !owned(&held.instance) {
-            return None;
-        }
-        self.deregister(service, id, reason)
-    }
-
-    /// Every mirrored instance, by service and id.
-    pub fn mirrored(&self) -> Vec<Instance> {
-        self.instances
-            .values()
-            .filter(|r| r.is_mirrored())
-            .map(|r| r.instance.clone())
-            .collect()
+        (event, Record::Put(registration))
     }
 
     /// Whether `(service, id)` is a mirrored instance.
@@ -682,10 +745,45 @@ mod tests {
         let back = CenterState::restore(r.snapshot(), DEFAULT_HISTORY, t0);
         assert_eq!(back.mirrored(), vec![remote.clone()]);
         assert!(back.is_mirrored("a", "2") && !back.is_mirrored("a", "1"));
-        assert!(r.mirror_remove("a", "2", "gone", |_| false).is_none());
-        assert!(r.mirror_remove("a", "2", "gone", |_| true).is_some());
+        assert!(r.mirror_remove("a", "2", "another", "gone").is_none());
+        assert!(r.mirror_remove("a", "2", "peer", "gone").is_some());
         assert!(r.mirrored().is_empty());
         let _ = local;
+    }
+
+    /// Copies of one (service, id) from a local registration and two peers: one is listed
+    /// (local first, else the copy listed first), the others wait hidden and are listed,
+    /// one change each, as soon as the listed one leaves.
+    #[test]
+    fn a_hidden_mirrored_copy_is_listed_once_the_one_before_it_leaves() {
+        let mut r = CenterState::default();
+        let now = Instant::now();
+        let from = |peer: &str| {
+            let mut copy = inst("a", "1");
+            copy.metadata.insert(REMOTE_KEY.into(), peer.into());
+            copy
+        };
+        let listed = |r: &CenterState| r.discover("a", &Filter::default()).0;
+        r.mirror_put(from("p")).expect("listed");
+        r.register(inst("a", "1"), TTL, now);
+        assert!(
+            r.mirror_put(from("q")).is_none(),
+            "hidden behind the local one"
+        );
+        assert_eq!(listed(&r), vec![inst("a", "1")]);
+        assert_eq!(r.mirrored().len(), 2, "both copies kept");
+        let (event, _) = r.deregister("a", "1", "deregistered").expect("a change");
+        assert_eq!(event.change, Change::Registered(from("p")));
+        assert!(
+            r.mirror_remove("a", "1", "q", "gone").is_none(),
+            "hidden: no change"
+        );
+        r.mirror_put(from("q"));
+        let (event, _) = r.mirror_remove("a", "1", "p", "gone").expect("a change");
+        assert_eq!(event.change, Change::Registered(from("q")));
+        let (event, _) = r.mirror_remove("a", "1", "q", "gone").expect("a change");
+        assert!(matches!(event.change, Change::Deregistered { .. }));
+        assert!(listed(&r).is_empty() && r.mirrored().is_empty());
     }
 
     #[test]

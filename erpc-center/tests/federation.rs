@@ -700,3 +700,176 @@ async fn a_silent_link_is_found_and_its_entries_marked_stale() {
     // Heartbeats give the link up after 3-4 s, the listing after 3 s more.
     assert!(stale_after < Duration::from_secs(10), "{stale_after:?}");
 }
+
+/// The same id registered in two data centers: while a's own registration shadows b's
+/// mirrored one, a lists its own; once it leaves, b's (alive all along) is listed again at
+/// once — not at the next re-listing of b (which an idle link never makes).
+#[tokio::test]
+async fn a_peer_instance_shadowed_by_a_local_one_of_the_same_id_returns_when_that_leaves() {
+    let b = center("b", Vec::new()).await;
+    let a = center("a", vec![b.local_addr().to_string()]).await;
+    let dc_of = |l: &Endpoints, id: &str| {
+        l.iter()
+            .find(|e| e.id == id)
+            .and_then(|e| e.instance.metadata.get(DC_KEY).cloned())
+    };
+    let mut at_a = registry(&a).subscribe("Whoami").await.expect("subscribes");
+    // b's first, shadowed by a's; then a's first, b's arriving while it is there.
+    for (round, b_first) in [(0, true), (1, false)] {
+        let id = format!("x{round}");
+        let register = async |center: &ServerHandle| {
+            admin(center)
+                .register(listed(&id), 30_000)
+                .await
+                .expect("registers")
+        };
+        if b_first {
+            register(&b).await;
+            until(&mut at_a, "a lists b's copy", |l| {
+                dc_of(l, &id).as_deref() == Some("b")
+            })
+            .await;
+            register(&a).await;
+        } else {
+            register(&a).await;
+            register(&b).await;
+            // b's copy reached a (hidden behind a's) once a later registration at b did:
+            // the peer's watch delivers in order.
+            let marker = format!("{id}-after");
+            admin(&b)
+                .register(listed(&marker), 30_000)
+                .await
+                .expect("registers");
+            until(&mut at_a, "a lists b's later registration", |l| {
+                has(l, &marker)
+            })
+            .await;
+        }
+        until(&mut at_a, "a lists its own copy", |l| {
+            dc_of(l, &id).as_deref() == Some("a")
+        })
+        .await;
+        admin(&a)
+            .deregister("Whoami".into(), id.clone())
+            .await
+            .expect("deregisters");
+        let back = until(&mut at_a, "b's copy listed at a again", |l| {
+            dc_of(l, &id).as_deref() == Some("b")
+        })
+        .await;
+        println!(
+            "federation: a shadowed peer instance listed again {back:?} after the local one left"
+        );
+        assert!(back < Duration::from_secs(2), "{back:?}");
+        // And it is b's to remove.
+        admin(&b)
+            .deregister("Whoami".into(), id.clone())
+            .await
+            .expect("deregisters");
+        until(&mut at_a, "b's copy gone from a", |l| !has(l, &id)).await;
+    }
+}
+
+/// Each way a follow fails is logged for what it is: a peer refusing the (missing) token
+/// names `--follow-token`, an address serving something other than a center says so, and a
+/// peer never reached says it was never listed — none of them claims instances "marked
+/// stale".
+#[tokio::test]
+async fn each_kind_of_follow_failure_is_logged_for_what_it_is() {
+    let protected = support::process::spawn_center(
+        "tcp://127.0.0.1:0",
+        &["--store", "memory", "--token", "s3cret", "--protect-reads"],
+    )
+    .await;
+    let not_a_center = erpc_core::Server::builder()
+        .add_service(support::WhoamiServer::new(support::Named("w".into())))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let not_a_center = not_a_center.local_addr().to_string();
+    let nobody = {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("binds")
+            .local_addr()
+            .expect("an address")
+            .port();
+        format!("tcp://127.0.0.1:{port}")
+    };
+    let (_follower, mut log) = support::process::spawn_center_logged(
+        "tcp://127.0.0.1:0",
+        &[
+            "--store",
+            "memory",
+            "--follow",
+            &protected.addr,
+            "--follow",
+            &not_a_center,
+            "--follow",
+            &nobody,
+        ],
+    )
+    .await;
+    // The three followers start at once: their lines come in any order.
+    let mut expected = vec![
+        (protected.addr.clone(), "--follow-token"),
+        (not_a_center, "not an erpc-center"),
+        (nobody, "never answered"),
+    ];
+    let names = |line: &str, peer: &str| {
+        let field = format!("peer={peer}");
+        line.split_whitespace().any(|w| w == field)
+    };
+    let mut lines = Vec::new();
+    while !expected.is_empty() {
+        let line = support::process::log_line(&mut log, "a warning on each peer", |l| {
+            l.contains("WARN") && expected.iter().any(|(peer, _)| names(l, peer))
+        })
+        .await;
+        let at = expected
+            .iter()
+            .position(|(peer, _)| names(&line, peer))
+            .expect("a peer named");
+        let (peer, says) = expected.remove(at);
+        assert!(line.contains(says), "{peer}: {line}");
+        assert!(!line.contains("marked stale"), "{peer}: {line}");
+        lines.push(line);
+    }
+    println!("federation: follow failures logged:\n{}", lines.join("\n"));
+}
+
+/// One peer under two spellings (`127.0.0.1:P`, `localhost:P`) is followed once: the
+/// second spelling is dropped with a warning naming both, and the peer's instances are
+/// mirrored under the first.
+#[tokio::test]
+async fn one_peer_under_two_spellings_is_followed_once() {
+    let b = support::process::spawn_center("tcp://127.0.0.1:0", &["--store", "memory"]).await;
+    let port = b.addr.rsplit(':').next().expect("a port");
+    let by_name = format!("tcp://localhost:{port}");
+    let (a, mut log) = support::process::spawn_center_logged(
+        "tcp://127.0.0.1:0",
+        &[
+            "--store", "memory", "--follow", &b.addr, "--follow", &by_name,
+        ],
+    )
+    .await;
+    let line = support::process::log_line(&mut log, "a warning naming both spellings", |l| {
+        l.contains("WARN") && l.contains(&b.addr) && l.contains(&by_name)
+    })
+    .await;
+    assert!(line.contains("same peer"), "{line}");
+    let client = |addr: &str| CenterClient::new(erpc_core::Client::new(addr).expect("an address"));
+    client(&b.addr)
+        .register(listed("b1"), 30_000)
+        .await
+        .expect("registers");
+    let mut at_a = CenterRegistry::new([a.addr.as_str()])
+        .expect("an address")
+        .subscribe("Whoami")
+        .await
+        .expect("subscribes");
+    until(&mut at_a, "a lists b1 under the first spelling", |l| {
+        l.iter()
+            .any(|e| e.id == "b1" && e.instance.metadata.get(REMOTE_KEY) == Some(&b.addr))
+    })
+    .await;
+}

@@ -147,6 +147,86 @@ async fn the_center_refuses_rules_it_could_not_apply_naming_the_problem() {
     s.center.shutdown().await;
 }
 
+/// A route to every instance of a service with none registered is refused in a plain
+/// sentence (it said "names the subset every instance, and …").
+#[tokio::test]
+async fn a_route_to_every_instance_of_a_service_with_none_is_refused_in_plain_words() {
+    let s = setup(&[("v1-a", "1")]).await;
+    let e = s
+        .admin
+        .config_set(
+            routes_key("Nobody"),
+            r#"{"default":[{"subset":{}}]}"#.into(),
+        )
+        .await
+        .expect_err("no instance of Nobody");
+    assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    assert_eq!(
+        e.message(),
+        "erpc/routes/Nobody: \"default\", entry 1 routes to every instance of \"Nobody\", and none is registered now"
+    );
+    s.center.shutdown().await;
+}
+
+/// Service names are one path segment wherever the center takes one: a routes key, a live
+/// config key (`erpc/config/<service>/…`) and a registration refuse `/`, `..`, an empty name
+/// and control characters, naming the service and the reason; nothing is stored.
+#[tokio::test]
+async fn service_names_that_are_not_one_plain_segment_are_refused_everywhere() {
+    let s = setup(&[("v1-a", "1")]).await;
+    let bad = [
+        ("Whoami/../x", "'/'"),
+        ("Whoami/", "'/'"),
+        ("a//b", "'/'"),
+        ("..", "\"..\""),
+        ("Who..ami", "\"..\""),
+        ("Who\u{7}ami", "control character"),
+        ("Who\nami", "control character"),
+    ];
+    for (service, why) in bad {
+        for key in [
+            routes_key(service),
+            format!("erpc/config/{service}/client.rate_limit"),
+        ] {
+            let e = s
+                .admin
+                .config_set(key.clone(), "{}".into())
+                .await
+                .expect_err(&key);
+            assert_eq!(e.code(), Code::InvalidArgument, "{key:?}: {e}");
+            assert!(
+                e.message().contains(&format!("service name {service:?}"))
+                    && e.message().contains(why),
+                "{key:?}: {e}"
+            );
+        }
+        let e = s
+            .admin
+            .register(Instance::new(service, "x", "tcp://127.0.0.1:1"), 30_000)
+            .await
+            .expect_err(service);
+        assert_eq!(e.code(), Code::InvalidArgument, "{service:?}: {e}");
+        assert!(
+            e.message().contains(&format!("service name {service:?}")) && e.message().contains(why),
+            "{service:?}: {e}"
+        );
+    }
+    let e = s
+        .admin
+        .config_set("erpc/config//x".into(), "1".into())
+        .await
+        .expect_err("an empty service");
+    assert!(e.message().contains("empty"), "{e}");
+    let stored = s.admin.config_get("erpc/".into()).await.expect("lists");
+    assert!(stored.entries.is_empty(), "{:?}", stored.entries);
+    // Dotted names are names: `pkg.Greeter`.
+    s.admin
+        .config_set("erpc/config/pkg.Whoami/server.weight".into(), "3".into())
+        .await
+        .expect("a dotted service name is fine");
+    s.center.shutdown().await;
+}
+
 /// How many of `calls` calls (with `tier` as `x-user-tier` if given) version-2 instances
 /// answered.
 async fn to_v2(client: &WhoamiClient, calls: usize, tier: Option<&str>) -> usize {

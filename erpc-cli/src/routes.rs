@@ -1,27 +1,36 @@
 //! `erpc routes show|set|delete SERVICE`: a service's routing rules, the center's config
 //! entry `erpc/routes/SERVICE` (CENTER.md, "Routing rules").
 
+use erpc_core::Status;
 use erpc_core::discovery::{RouteTable, routes_key};
 
 use crate::call::arg_or_stdin;
 use crate::failure::Failure;
 use crate::registry::{at, center};
 
-/// `erpc routes show`: the rules as pretty JSON, or a line saying there are none.
-pub async fn show(addr: &str, service: &str) -> Result<(), Failure> {
+/// The rules of `service` stored at the center at `addr` (JSON), if any.
+async fn stored(addr: &str, service: &str) -> Result<Option<String>, Failure> {
     let key = routes_key(service);
     let listing = center(addr)?
         .config_get(key.clone())
         .await
         .map_err(at(addr))?;
     // A prefix listing: `erpc/routes/a` also lists `erpc/routes/ab`.
-    let Some((_, text)) = listing.entries.iter().find(|(k, _)| *k == key) else {
+    Ok(listing
+        .entries
+        .into_iter()
+        .find_map(|(k, text)| (k == key).then_some(text)))
+}
+
+/// `erpc routes show`: the rules as pretty JSON, or a line saying there are none.
+pub async fn show(addr: &str, service: &str) -> Result<(), Failure> {
+    let Some(text) = stored(addr, service).await? else {
         println!("no routing rules for {service:?} at {addr}: calls go to every instance");
         return Ok(());
     };
-    let pretty = serde_json::from_str::<serde_json::Value>(text)
+    let pretty = serde_json::from_str::<serde_json::Value>(&text)
         .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|_| text.clone());
+        .unwrap_or(text);
     println!("{pretty}");
     Ok(())
 }
@@ -48,8 +57,15 @@ pub async fn set(addr: &str, service: &str, rules: Option<&str>) -> Result<(), F
     Ok(())
 }
 
-/// `erpc routes delete`: remove the rules (calls go to every instance again).
+/// `erpc routes delete`: remove the rules (calls go to every instance again). Rules that
+/// are not there fail `not_found` (exit 1), as a gRPC or kubectl delete of a missing object
+/// does: a typo in the service name is not reported as done.
 pub async fn delete(addr: &str, service: &str) -> Result<(), Failure> {
+    if stored(addr, service).await?.is_none() {
+        return Err(Failure::Call(Status::not_found(format!(
+            "no routing rules for {service:?} at {addr}: nothing deleted"
+        ))));
+    }
     let revision = center(addr)?
         .config_delete(routes_key(service))
         .await

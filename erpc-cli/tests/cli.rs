@@ -551,6 +551,16 @@ async fn routes_are_shown_set_checked_and_deleted() {
         "{}",
         stdout(&out)
     );
+    // Deleting rules that are not there says so and fails (as kubectl's NotFound).
+    let out = run(routes(&["delete", "Shop"]), "").await;
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stderr(&out).starts_with("not_found: ")
+            && stderr(&out).contains("no routing rules for \"Shop\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("deleted"), "{}", stdout(&out));
     shop.shutdown().await;
     center.shutdown().await;
 }

@@ -146,15 +146,25 @@ impl BalancerSettings {
                 Arc::new(NetworkQuality::with_tolerance(*tolerance))
             }
             BalancerSettings::Nearest(n) => Arc::new(
-                Nearest::new(Locality {
-                    dc: n.dc.clone(),
-                    zone: n.zone.clone(),
-                    region: n.region.clone(),
-                    position: n.latitude.zip(n.longitude),
-                })
-                .max_in_flight(n.max_in_flight)
-                .max_error_rate(n.max_error_rate),
+                Nearest::new(self.locality())
+                    .max_in_flight(n.max_in_flight)
+                    .max_error_rate(n.max_error_rate),
             ),
+        }
+    }
+
+    /// Where the client is, as the `nearest` balancer's settings say (its `dc`, `zone`,
+    /// `region`, position); nowhere in particular for any other balancer. Routing rules
+    /// match their `dc` and `zone` against it.
+    pub fn locality(&self) -> Locality {
+        match self {
+            BalancerSettings::Nearest(n) => Locality {
+                dc: n.dc.clone(),
+                zone: n.zone.clone(),
+                region: n.region.clone(),
+                position: n.latitude.zip(n.longitude),
+            },
+            _ => Locality::default(),
         }
     }
 }

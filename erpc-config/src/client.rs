@@ -62,6 +62,11 @@ pub struct ClientSettings {
     pub discovery: Option<DiscoverySettings>,
     /// How a discovering client picks an instance per call. Default `round_robin`.
     pub balancer: BalancerSettings,
+    /// With `discovery.centers`: follow the service's routing rules, the centers' config
+    /// entry `erpc/routes/<service>` (CENTER.md "Routing rules"; `ClientBuilder::routes`),
+    /// the caller's place being the `nearest` balancer's `dc` and `zone` if set. `false`:
+    /// calls go to any instance of the discovery subset, whatever the rules. Default `true`.
+    pub routes: bool,
     /// What a failed call does, per method. Default `failfast` (no retry).
     pub fail_mode: PerMethodSettings<FailModeSettings>,
     /// Which methods may be resent after being sent (untyped calls; typed calls of an
@@ -151,6 +156,7 @@ impl Default for ClientSettings {
             tls: None,
             discovery: None,
             balancer: BalancerSettings::default(),
+            routes: true,
             fail_mode: PerMethodSettings::default(),
             idempotent: PerMethodSettings::default(),
             retry_budget: RetryBudgetSettings::default(),

@@ -262,13 +262,13 @@ pub(crate) fn lease_not_found(e: &etcd_client::Error) -> bool {
     }
 }
 
+/// Service names are path segments of etcd keys: one plain segment (`service_name`).
 fn check_service(service: &str) -> Result<(), Status> {
-    if service.contains('/') {
-        return Err(Status::invalid_argument(format!(
-            "service name {service:?} contains '/', which etcd keys use as the separator"
-        )));
+    // "" is every service (discover, watch); a registration's was refused before.
+    if service.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    crate::service_name::check(service)
 }
 
 #[async_trait]

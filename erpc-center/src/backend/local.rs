@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Backend, Registrations, Scope};
-use crate::model::{Change, Event, Filter, Instance, REMOTE_KEY};
+use crate::model::{Change, Event, Filter, Instance};
 use crate::service::{CenterConfig, ConfigListing, Lease, Listing};
 use crate::state::{CenterState, NotReplayable, Record};
 use crate::store::Store;
@@ -160,11 +160,12 @@ impl Local {
 /// ([`crate::federation`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mirror {
-    /// Add or update this mirrored instance (a local registration of the same service and id
-    /// wins: nothing changes).
+    /// Add or update this mirrored instance (a local registration of the same service and id,
+    /// or another peer's copy, stays listed: this one is kept hidden behind it until it
+    /// leaves).
     Put(Instance),
     /// Remove the instance `(service, id)` if it is mirrored from `peer` (its metadata
-    /// `erpc.remote`).
+    /// `erpc.remote`); a copy hidden behind it is listed in its place.
     Remove {
         /// Its service.
         service: String,
@@ -193,9 +194,7 @@ impl Local {
                             id,
                             peer,
                             reason,
-                        } => registry.mirror_remove(&service, &id, &reason, |i| {
-                            i.metadata.get(REMOTE_KEY) == Some(&peer)
-                        }),
+                        } => registry.mirror_remove(&service, &id, &peer, &reason),
                     };
                     made.map(|(event, record)| ((), event, record))
                 })?;
@@ -206,7 +205,8 @@ impl Local {
         .map_err(|e| Status::internal(format!("center task failed: {e}")))?
     }
 
-    /// Every instance mirrored from a peer, by service and id.
+    /// Every instance mirrored from a peer, listed or hidden behind another of the same
+    /// service and id.
     pub fn mirrored(&self) -> Vec<Instance> {
         self.inner.lock().mirrored()
     }

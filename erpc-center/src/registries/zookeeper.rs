@@ -139,12 +139,12 @@ impl ZooKeeperRegistry {
 }
 
 fn check_names(instance: &Instance) -> Result<(), Status> {
-    for name in [&instance.service, &instance.id] {
-        if name.is_empty() || name.contains('/') {
-            return Err(Status::invalid_argument(format!(
-                "{name:?} cannot be a ZooKeeper node name (empty, or contains '/')"
-            )));
-        }
+    crate::service_name::check(&instance.service)?;
+    let id = &instance.id;
+    if id.is_empty() || id.contains('/') {
+        return Err(Status::invalid_argument(format!(
+            "{id:?} cannot be a ZooKeeper node name (empty, or contains '/')"
+        )));
     }
     Ok(())
 }

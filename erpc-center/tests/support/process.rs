@@ -40,18 +40,77 @@ pub struct CenterProcess {
 
 /// Start `erpc-center --listen listen` with `args` and wait for its "listening on" line.
 pub async fn spawn_center(listen: &str, args: &[&str]) -> CenterProcess {
+    start_center(listen, args, std::process::Stdio::null()).await
+}
+
+/// [`spawn_center`], its log (stderr) kept: lines are read from the returned reader.
+pub async fn spawn_center_logged(
+    listen: &str,
+    args: &[&str],
+) -> (
+    CenterProcess,
+    tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+) {
+    let mut center = start_center(listen, args, std::process::Stdio::piped()).await;
+    let stderr = center.child.stderr.take().expect("piped stderr");
+    (center, BufReader::new(stderr).lines())
+}
+
+async fn start_center(listen: &str, args: &[&str], stderr: std::process::Stdio) -> CenterProcess {
     let mut child = dies_with_test(&mut tokio::process::Command::new(env!(
         "CARGO_BIN_EXE_erpc-center"
     )))
     .args(["--listen", listen])
     .args(args)
     .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::null())
+    .stderr(stderr)
     .kill_on_drop(true)
     .spawn()
     .expect("the erpc-center binary starts");
     let addr = listening_addr(&mut child).await;
     CenterProcess { child, addr }
+}
+
+/// Read `log` until a line satisfies `ok` (at most 20 s); that line. Panics naming `what`
+/// with the lines read.
+pub async fn log_line(
+    log: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    what: &str,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let mut read = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = log.next_line().await {
+            let line = without_colours(&line);
+            if ok(&line) {
+                return Some(line);
+            }
+            read.push(line);
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(line)) => line,
+        _ => panic!(
+            "{what}: no such line in the log; read:\n{}",
+            read.join("\n")
+        ),
+    }
+}
+
+/// `line` without its ANSI colour sequences (`ESC [ … m`).
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| *c == 'm');
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
 }
 
 /// Wait for a started `erpc-center`'s first "listening on" line (its stdout piped); the

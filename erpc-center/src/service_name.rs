@@ -1,0 +1,73 @@
+//! What a service name may be, wherever the center takes one: a registration's service, the
+//! `<service>` of a routing-rules key (`erpc/routes/<service>`) and of a live-config key
+//! (`erpc/config/<service>/<setting>`). Those keys and etcd's keys put the name in a path,
+//! so it must be one plain segment: not empty, no `/` (hence no empty
+//! segment), no `..`, no control character. Dots are fine (`pkg.Greeter`).
+
+use erpc_core::Status;
+
+/// `Ok` if `name` can name a service; else why not (`invalid_argument`, naming it).
+pub fn check(name: &str) -> Result<(), Status> {
+    let why = if name.is_empty() {
+        "is empty: it names no service"
+    } else if name.contains('/') {
+        "contains '/': a service name is one path segment"
+    } else if name.contains("..") {
+        "contains \"..\": a service name may not climb a path"
+    } else if name.chars().any(char::is_control) {
+        "contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Status::invalid_argument(format!(
+        "service name {name:?} {why}"
+    )))
+}
+
+/// The service a config key names, checked: `<service>` of `erpc/routes/<service>` or of
+/// `erpc/config/<service>/<setting>`; `Ok(None)` for every other key (free-form).
+/// `invalid_argument` starting with the key, then [`check`]'s reason.
+pub fn of_config_key(key: &str) -> Result<Option<&str>, Status> {
+    let service = if let Some(rest) = key.strip_prefix(erpc_core::discovery::ROUTES_PREFIX) {
+        rest
+    } else if let Some(rest) = key.strip_prefix(LIVE_CONFIG_PREFIX) {
+        // The setting is the last segment (settings have no '/'): the rest is the service.
+        rest.rsplit_once('/').map_or(rest, |(service, _)| service)
+    } else {
+        return Ok(None);
+    };
+    check(service).map_err(|e| Status::invalid_argument(format!("{key}: {}", e.message())))?;
+    Ok(Some(service))
+}
+
+/// Where services' live settings are kept: `erpc/config/<service>/<setting>`.
+pub const LIVE_CONFIG_PREFIX: &str = "erpc/config/";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_dotted_names_pass_and_path_tricks_do_not() {
+        for good in ["Greeter", "pkg.Greeter", "a-b_c", "Grüße"] {
+            assert!(check(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a/b", "/", "a//b", "..", "a..b", "a\u{0}b", "a\tb"] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(of_config_key("app/x").ok(), Some(None));
+        assert_eq!(
+            of_config_key("erpc/config/Kv/log_filter").ok(),
+            Some(Some("Kv"))
+        );
+        assert_eq!(of_config_key("erpc/routes/Kv").ok(), Some(Some("Kv")));
+        let e = of_config_key("erpc/routes/Kv/../x").expect_err("a path");
+        assert!(
+            e.message()
+                .starts_with("erpc/routes/Kv/../x: service name \"Kv/../x\""),
+            "{e}"
+        );
+        let e = of_config_key("erpc/config/Kv/../x/log_filter").expect_err("a path");
+        assert!(e.message().contains("service name \"Kv/../x\""), "{e}");
+    }
+}
