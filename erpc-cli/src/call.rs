@@ -40,13 +40,9 @@ pub fn parse_codec(name: &str) -> Result<CodecId, String> {
     }
 }
 
-/// The options of every call: the codec (`--codec`, JSON by default), the `-H key:value`
-/// metadata, the timeout.
-pub fn options(
-    headers: &[String],
-    timeout: Option<Duration>,
-    codec: CodecId,
-) -> Result<CallOptions, Failure> {
+/// The `-H key:value` headers as metadata (the value without the spaces after the colon), or
+/// which header is bad input.
+pub fn metadata(headers: &[String]) -> Result<Metadata, Failure> {
     let mut metadata = Metadata::new();
     for header in headers {
         let Some((key, value)) = header.split_once(':') else {
@@ -57,25 +53,33 @@ pub fn options(
         }
         metadata.insert(key.trim().to_owned(), value.trim_start().to_owned());
     }
-    Ok(CallOptions {
+    Ok(metadata)
+}
+
+/// The options of every call: the codec (`--codec`, JSON by default), the `-H` metadata, the
+/// timeout.
+pub fn options(metadata: Metadata, timeout: Option<Duration>, codec: CodecId) -> CallOptions {
+    CallOptions {
         timeout,
         metadata,
         codec: Some(codec),
         ..CallOptions::default()
-    })
+    }
 }
 
-/// The method's kind: what reflection says, else `asked` (`--kind`), else unary.
+/// The method's kind: what reflection says (asked with the call's `metadata`, which may hold
+/// the credentials the server wants on every call), else `asked` (`--kind`), else unary.
 pub async fn kind(
     client: &Client,
     service: &str,
     method: &str,
+    metadata: &Metadata,
     asked: Option<MethodKind>,
 ) -> Result<MethodKind, Failure> {
     if let Some(kind) = asked {
         return Ok(kind);
     }
-    let described = reflect::method(client, service, method).await?;
+    let described = reflect::method(client, service, method, metadata).await?;
     Ok(described.and_then(|m| m.kind).unwrap_or(MethodKind::Unary))
 }
 

@@ -1,15 +1,20 @@
 //! `erpc describe`: a server's services and methods, from its reflection.
 
-use erpc_core::Client;
 use erpc_core::reflection::{MethodKind, ServiceInfo};
+use erpc_core::{Client, Metadata};
 
 use crate::failure::Failure;
 use crate::reflect;
 
-/// Print `service` (`""`: every service) as the server describes it; the raw
+/// Print `service` (`""`: every service) as the server describes it (asked with `metadata`); the raw
 /// `DescribeResponse.services` as JSON with `json`.
-pub async fn run(client: &Client, service: &str, json: bool) -> Result<(), Failure> {
-    let services = reflect::describe(client, service).await?;
+pub async fn run(
+    client: &Client,
+    service: &str,
+    metadata: &Metadata,
+    json: bool,
+) -> Result<(), Failure> {
+    let services = reflect::describe(client, service, metadata).await?;
     if json {
         println!(
             "{}",

@@ -55,6 +55,17 @@ struct TargetArgs {
     /// The registry center to resolve a service name through.
     #[arg(long, env = "ERPC_CENTER")]
     center: Option<String>,
+    /// Metadata sent with every call to the target (reflection and health included, so a
+    /// server that authenticates every call can be reached), `key:value`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
+    headers: Vec<String>,
+}
+
+impl TargetArgs {
+    /// The `-H` metadata, or why a header is bad input.
+    fn metadata(&self) -> Result<erpc_core::Metadata, Failure> {
+        call::metadata(&self.headers)
+    }
 }
 
 /// A method to call, where, with what: shared by `call` and `bench`.
@@ -75,7 +86,8 @@ impl Invocation {
     /// The service, the method and the call options, or why they are bad input.
     fn parts(&self) -> Result<(&str, &str, erpc_core::CallOptions), Failure> {
         let (service, method) = call::split_method(&self.method)?;
-        let options = call::options(&self.call.headers, self.call.timeout, self.call.codec)?;
+        let metadata = self.target.metadata()?;
+        let options = call::options(metadata, self.call.timeout, self.call.codec);
         Ok((service, method, options))
     }
 }
@@ -83,9 +95,6 @@ impl Invocation {
 /// What every call carries.
 #[derive(clap::Args)]
 struct CallArgs {
-    /// Metadata sent with the call, `key:value`; repeatable.
-    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
-    headers: Vec<String>,
     /// The call's timeout (`500ms`, `2s`, `1m`). Default: the client's (30 s; streams none).
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
@@ -266,8 +275,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             service,
             json,
         } => {
+            let metadata = target.metadata()?;
             let client = connect(&target, 1).await?;
-            describe::run(&client, service.as_deref().unwrap_or(""), json).await
+            describe::run(&client, service.as_deref().unwrap_or(""), &metadata, json).await
         }
         Command::Routes { action } => match action {
             RoutesAction::Show { service, center } => routes::show(&center, &service).await,
@@ -279,13 +289,14 @@ async fn run(command: Command) -> Result<(), Failure> {
             RoutesAction::Delete { service, center } => routes::delete(&center, &service).await,
         },
         Command::Health { target, service } => {
+            let metadata = target.metadata()?;
             let client = connect(&target, 1).await?;
-            health::run(&client, service.as_deref().unwrap_or("")).await
+            health::run(&client, service.as_deref().unwrap_or(""), metadata).await
         }
         Command::Call { invocation, kind } => {
             let (service, method, options) = invocation.parts()?;
             let client = connect(&invocation.target, 1).await?;
-            let kind = call::kind(&client, service, method, kind).await?;
+            let kind = call::kind(&client, service, method, &options.metadata, kind).await?;
             let request = invocation.request.as_deref();
             call::run(&client, service, method, kind, request, options).await
         }
@@ -300,7 +311,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (service, method, options) = invocation.parts()?;
             let request = call::request(invocation.request.as_deref()).await?;
             let client = connect(&invocation.target, connections.max(1)).await?;
-            let kind = call::kind(&client, service, method, None).await?;
+            let kind = call::kind(&client, service, method, &options.metadata, None).await?;
             if kind != MethodKind::Unary {
                 return Err(Failure::usage(format!(
                     "{service}.{method} is {kind:?}; erpc bench loads unary methods"

@@ -554,3 +554,60 @@ async fn routes_are_shown_set_checked_and_deleted() {
     shop.shutdown().await;
     center.shutdown().await;
 }
+
+/// The shop on TCP, answering only calls with metadata `authorization: Bearer s3cret`
+/// (reflection's and health's included).
+async fn guarded_shop() -> (erpc::ServerHandle, String) {
+    use erpc::auth::{Authenticate, BearerTokens, Principal};
+    let tokens = BearerTokens::new().token("s3cret", Principal::new("ann"));
+    let server = erpc::Server::builder()
+        .add_service(ShopServer::new(ShopImpl))
+        .admission(Authenticate::new(tokens))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("guarded shop serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+#[tokio::test]
+async fn headers_reach_a_server_that_authenticates_every_call() {
+    let (server, addr) = guarded_shop().await;
+    let auth = "authorization: Bearer s3cret";
+    // The method's kind is looked up by reflection: with the headers, as the call itself.
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            r#"{"item":"x","qty":2}"#,
+            "-H",
+            auth,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    let out = erpc(&["call", &addr, "Shop.count", "2", "-H", auth], "").await;
+    assert_eq!(stdout(&out), "0\n1\n", "{}", stderr(&out));
+    let out = erpc(&["describe", &addr, "Shop", "-H", auth], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("service Shop"), "{}", stdout(&out));
+    let out = erpc(&["health", &addr, "-H", auth], "").await;
+    assert_eq!(stdout(&out).trim(), "server: SERVING", "{}", stderr(&out));
+
+    // Without them: refused, saying what the server wants.
+    let out = erpc(
+        &["call", &addr, "Shop.price", r#"{"item":"x","qty":2}"#],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).starts_with("unauthenticated: "),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}
