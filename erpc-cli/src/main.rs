@@ -18,6 +18,7 @@
 
 mod bench;
 mod call;
+mod center;
 mod describe;
 mod failure;
 mod health;
@@ -25,6 +26,7 @@ mod reflect;
 mod registry;
 mod routes;
 mod target;
+mod token;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,8 +35,10 @@ use clap::{Parser, Subcommand};
 use erpc_core::CodecId;
 use erpc_core::reflection::MethodKind;
 
+use center::CenterArgs;
 use failure::Failure;
 use target::Target;
+use token::TokenArgs;
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +59,9 @@ struct TargetArgs {
     /// The registry center to resolve a service name through.
     #[arg(long, env = "ERPC_CENTER")]
     center: Option<String>,
+    /// The center's token, for resolving a name through a protected center.
+    #[command(flatten)]
+    token: TokenArgs,
     /// Metadata sent with every call to the target (reflection and health included, so a
     /// server that authenticates every call can be reached), `key:value`; repeatable.
     #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
@@ -111,9 +118,8 @@ enum Command {
     List {
         /// Only this service.
         service: Option<String>,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
         /// One JSON object per instance.
         #[arg(long)]
         json: bool,
@@ -122,9 +128,8 @@ enum Command {
     Watch {
         /// Only this service.
         service: Option<String>,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
         /// One JSON event per line.
         #[arg(long)]
         json: bool,
@@ -193,9 +198,8 @@ enum RoutesAction {
     /// The rules as JSON, or a line saying there are none.
     Show {
         service: String,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
     },
     /// Replace the rules with a JSON table (argument, or stdin if absent or `-`). Checked
     /// here (exit 2) and by the center against the registered instances (exit 1).
@@ -204,16 +208,14 @@ enum RoutesAction {
         /// The table, e.g. '{"default":[{"subset":{"version":"1"},"weight":95},
         /// {"subset":{"version":"2"},"weight":5}]}'.
         rules: Option<String>,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
     },
     /// Remove the rules: calls go to every instance again.
     Delete {
         service: String,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
     },
 }
 
@@ -340,6 +342,7 @@ async fn connect(args: &TargetArgs, connections: usize) -> Result<erpc_core::Cli
     Target {
         target: &args.target,
         center: args.center.as_deref(),
+        token: args.token.read()?,
     }
     .connect(connections)
     .await

@@ -4,16 +4,18 @@
 use erpc_core::discovery::{RouteTable, routes_key};
 
 use crate::call::arg_or_stdin;
+use crate::center::CenterArgs;
 use crate::failure::Failure;
-use crate::registry::{at, center};
 
 /// `erpc routes show`: the rules as pretty JSON, or a line saying there are none.
-pub async fn show(addr: &str, service: &str) -> Result<(), Failure> {
+pub async fn show(center: &CenterArgs, service: &str) -> Result<(), Failure> {
+    let addr = &center.center;
     let key = routes_key(service);
-    let listing = center(addr)?
+    let listing = center
+        .client()?
         .config_get(key.clone())
         .await
-        .map_err(at(addr))?;
+        .map_err(center.at())?;
     // A prefix listing: `erpc/routes/a` also lists `erpc/routes/ab`.
     let Some((_, text)) = listing.entries.iter().find(|(k, _)| *k == key) else {
         println!("no routing rules for {service:?} at {addr}: calls go to every instance");
@@ -28,13 +30,14 @@ pub async fn show(addr: &str, service: &str) -> Result<(), Failure> {
 
 /// `erpc routes set`: check the table here (exit 2 naming the problem), then store it at
 /// the center, which checks its subsets against the registrations (exit 1 if it refuses).
-pub async fn set(addr: &str, service: &str, rules: Option<&str>) -> Result<(), Failure> {
+pub async fn set(center: &CenterArgs, service: &str, rules: Option<&str>) -> Result<(), Failure> {
     let (text, what) = arg_or_stdin(rules, &format!("the routing rules of {service:?}")).await?;
     let table = RouteTable::parse(&text).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
-    let revision = center(addr)?
+    let revision = center
+        .client()?
         .config_set(routes_key(service), table.to_json())
         .await
-        .map_err(at(addr))?;
+        .map_err(center.at())?;
     println!(
         "routing rules of {service:?} set at revision {revision}: {} rule{}{}",
         table.rules.len(),
@@ -49,11 +52,12 @@ pub async fn set(addr: &str, service: &str, rules: Option<&str>) -> Result<(), F
 }
 
 /// `erpc routes delete`: remove the rules (calls go to every instance again).
-pub async fn delete(addr: &str, service: &str) -> Result<(), Failure> {
-    let revision = center(addr)?
+pub async fn delete(center: &CenterArgs, service: &str) -> Result<(), Failure> {
+    let revision = center
+        .client()?
         .config_delete(routes_key(service))
         .await
-        .map_err(at(addr))?;
+        .map_err(center.at())?;
     println!("routing rules of {service:?} deleted at revision {revision}");
     Ok(())
 }

@@ -14,6 +14,8 @@ pub struct Target<'a> {
     pub target: &'a str,
     /// The center to resolve a service name through.
     pub center: Option<&'a str>,
+    /// The center's token (`--token`), sent on the discovery calls.
+    pub token: Option<String>,
 }
 
 impl Target<'_> {
@@ -48,8 +50,11 @@ impl Target<'_> {
                 self.target
             )));
         };
-        let registry = CenterRegistry::new([center])
-            .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
+        let registry = match &self.token {
+            Some(token) => CenterRegistry::with_token([center], token.clone()),
+            None => CenterRegistry::new([center]),
+        }
+        .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
         Ok(builder.discover(&registry, self.target).await?)
     }
 }

@@ -67,9 +67,18 @@ impl Shop for ShopImpl {
 
 /// A center on TCP, in this process.
 async fn center() -> (erpc::ServerHandle, String) {
+    center_with(None).await
+}
+
+/// A center on TCP, in this process; with `token`, it wants it on every call, reads too
+/// (`erpc-center --token T --protect-reads`).
+async fn center_with(token: Option<&str>) -> (erpc::ServerHandle, String) {
     let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
-    let server = erpc::Server::builder()
-        .add_service(CenterServer::new(center))
+    let mut builder = erpc::Server::builder().add_service(CenterServer::new(center));
+    if let Some(token) = token {
+        builder = builder.admission(erpc_center::auth::require_token(token, true));
+    }
+    let server = builder
         .serve(["tcp://127.0.0.1:0"])
         .await
         .expect("center serves");
@@ -79,9 +88,18 @@ async fn center() -> (erpc::ServerHandle, String) {
 
 /// The shop on TCP, registered at `center` (if given) with weight 7, version 1.2, zone a.
 async fn shop(center: Option<&str>) -> (erpc::ServerHandle, String) {
+    shop_with(center, None).await
+}
+
+/// [`shop`], registering with the center's `token` if given.
+async fn shop_with(center: Option<&str>, token: Option<&str>) -> (erpc::ServerHandle, String) {
     let mut builder = erpc::Server::builder().add_service(ShopServer::new(ShopImpl));
     if let Some(center) = center {
-        let registry = Arc::new(CenterRegistry::new([center]).expect("center address"));
+        let registry = match token {
+            Some(token) => CenterRegistry::with_token([center], token),
+            None => CenterRegistry::new([center]),
+        };
+        let registry = Arc::new(registry.expect("center address"));
         let mut template = Instance::new("Shop", "", "");
         template.addrs.clear();
         template.weight = 7;
@@ -108,9 +126,15 @@ async fn next<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R
 
 /// Run `erpc args…` with `stdin`, to completion.
 async fn erpc(args: &[&str], stdin: &str) -> Output {
+    erpc_env(args, stdin, &[]).await
+}
+
+/// [`erpc`] with the variables `env` set.
+async fn erpc_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -610,4 +634,107 @@ async fn headers_reach_a_server_that_authenticates_every_call() {
         stderr(&out)
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_protected_center_is_reached_with_its_token() {
+    let (center, center_addr) = center_with(Some("t0k")).await;
+    let (shop, shop_addr) = shop_with(Some(&center_addr), Some("t0k")).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, "t0k\n").expect("token file written");
+    let file = file.to_str().expect("UTF-8 path");
+
+    // Without the token: refused, naming the center.
+    let out = erpc(&["list", "--center", &center_addr], "").await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).starts_with("unauthenticated: the center at"),
+        "{}",
+        stderr(&out)
+    );
+    // The flag, the file, the variable.
+    for (args, env) in [
+        (vec!["--token", "t0k"], vec![]),
+        (vec!["--token-file", file], vec![]),
+        (vec![], vec![("ERPC_TOKEN", "t0k")]),
+        (vec![], vec![("ERPC_TOKEN_FILE", file)]),
+    ] {
+        let mut all = vec!["list", "--center", &center_addr];
+        all.extend(args.iter().copied());
+        let out = erpc_env(&all, "", &env).await;
+        assert_eq!(code(&out), 0, "{args:?} {env:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains(&shop_addr), "{}", stdout(&out));
+    }
+    // A wrong or empty token.
+    let out = erpc(&["list", "--center", &center_addr, "--token", "nope"], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = erpc(&["list", "--center", &center_addr, "--token", " "], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+
+    // Calling by name through it, and its routing rules.
+    let t = ["--token", "t0k"];
+    let mut args = vec!["call", "--center", &center_addr, "Shop", "Shop.price", "2"];
+    args.extend(t);
+    args[5] = r#"{"item":"x","qty":2}"#;
+    let out = erpc(&args, "").await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    let mut args = vec![
+        "routes",
+        "set",
+        "Shop",
+        r#"{"default":[{"subset":{"version":"1.2"}}]}"#,
+    ];
+    args.extend(["--center", &center_addr]);
+    args.extend(t);
+    let out = erpc(&args, "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = erpc(
+        &[
+            "routes",
+            "show",
+            "Shop",
+            "--center",
+            &center_addr,
+            "--token",
+            "t0k",
+        ],
+        "",
+    )
+    .await;
+    assert!(stdout(&out).contains("1.2"), "{}", stderr(&out));
+    let out = erpc(
+        &[
+            "routes",
+            "delete",
+            "Shop",
+            "--center",
+            &center_addr,
+            "--token",
+            "t0k",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // The watch.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+        .args(["watch", "--center", &center_addr, "Shop"])
+        .env("ERPC_TOKEN", "t0k")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc watch starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let opened: String = next(&mut notes).await;
+    assert!(opened.starts_with("watching Shop at "), "{opened}");
+    shop.shutdown().await;
+    let line: String = next(&mut lines).await;
+    assert!(line.starts_with("- Shop  "), "{line}");
+    child.kill().await.expect("killed");
+    center.shutdown().await;
 }
