@@ -1,6 +1,8 @@
 //! The registry center a command talks to (`--center ADDR`), with its token.
 
-use erpc_center::CenterClient;
+use std::collections::BTreeSet;
+
+use erpc_center::{CenterClient, Filter};
 use erpc_core::Client;
 
 use crate::failure::Failure;
@@ -19,27 +21,64 @@ pub struct CenterArgs {
 impl CenterArgs {
     /// A client of the center, sending the token (if given) on every call.
     pub fn client(&self) -> Result<CenterClient, Failure> {
-        let addr = &self.center;
-        let builder = match self.token.read()? {
-            Some(token) => {
-                Client::builder().middleware(erpc_core::auth::Credentials::bearer(token))
-            }
-            None => Client::builder(),
-        };
-        builder
-            .timeout(std::time::Duration::from_secs(5))
-            .build(addr.as_str())
-            .map(CenterClient::new)
-            .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
+        client(&self.center, self.token.read()?)
     }
 
     /// Name the center in a failure: "the center at ADDR: …".
     pub fn at(&self) -> impl Fn(erpc_core::Status) -> Failure + '_ {
-        move |status| {
-            Failure::Call(erpc_core::Status::new(
-                status.code(),
-                format!("the center at {}: {}", self.center, status.message()),
-            ))
-        }
+        at(&self.center)
     }
+}
+
+/// A client of the center at `addr`, sending `token` (if any) on every call.
+pub fn client(addr: &str, token: Option<String>) -> Result<CenterClient, Failure> {
+    let builder = match token {
+        Some(token) => Client::builder().middleware(erpc_core::auth::Credentials::bearer(token)),
+        None => Client::builder(),
+    };
+    builder
+        .timeout(std::time::Duration::from_secs(5))
+        .build(addr)
+        .map(CenterClient::new)
+        .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
+}
+
+/// Name the center at `addr` in a failure: "the center at ADDR: …".
+pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
+    move |status| {
+        Failure::Call(erpc_core::Status::new(
+            status.code(),
+            format!("the center at {addr}: {}", status.message()),
+        ))
+    }
+}
+
+/// Fail as bad input (exit 2, as an unknown service at an address does) unless `service`
+/// has an instance registered at the center, listing the services that have.
+pub async fn require_registered(
+    center: &CenterClient,
+    addr: &str,
+    service: &str,
+) -> Result<(), Failure> {
+    let found = center
+        .discover(service.to_owned(), Filter::default())
+        .await
+        .map_err(at(addr))?;
+    if !found.instances.is_empty() {
+        return Ok(());
+    }
+    let all = center
+        .discover(String::new(), Filter::default())
+        .await
+        .map_err(at(addr))?;
+    let names: BTreeSet<&str> = all.instances.iter().map(|i| i.service.as_str()).collect();
+    let there = if names.is_empty() {
+        "nothing is registered there".to_owned()
+    } else {
+        let names: Vec<&str> = names.into_iter().collect();
+        format!("registered there: {}", names.join(", "))
+    };
+    Err(Failure::usage(format!(
+        "no instance of service {service:?} registered at {addr}; {there}"
+    )))
 }

@@ -26,7 +26,7 @@ impl Target<'_> {
 
     /// A client of the target, speaking JSON (servers answer in kind). An address is dialled
     /// now, so a refused connection is reported here, naming it; a service name must have
-    /// instances in the center.
+    /// instances in the center (bad input otherwise, listing the services it has).
     pub async fn connect(&self, connections: usize) -> Result<Client, Failure> {
         let builder = Client::builder()
             .codec(CodecId::JSON)
@@ -50,6 +50,12 @@ impl Target<'_> {
                 self.target
             )));
         };
+        crate::center::require_registered(
+            &crate::center::client(center, self.token.clone())?,
+            center,
+            self.target,
+        )
+        .await?;
         let registry = match &self.token {
             Some(token) => CenterRegistry::with_token([center], token.clone()),
             None => CenterRegistry::new([center]),

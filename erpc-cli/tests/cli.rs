@@ -372,6 +372,18 @@ async fn list_and_call_by_name_through_the_center() {
     )
     .await;
     assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    // A name the center does not know is bad input too, listing the ones it does.
+    let out = erpc(
+        &["call", "--center", &center_addr, "Nope", "Nope.m", "{}"],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"Nope\"") && stderr(&out).contains("registered there: Shop"),
+        "{}",
+        stderr(&out)
+    );
     // A name without --center is bad input.
     assert_eq!(
         code(&erpc(&["call", "Shop", "Shop.price", "{}"], "").await),
