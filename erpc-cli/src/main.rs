@@ -14,7 +14,8 @@
 //! converted, and the answer back; servers answer in the codec they were asked in); the method's
 //! call kind comes from the server's reflection (`erpc.Reflection`, PROTOCOL.md §16).
 //! Exit codes: 0 done; 1 the call, the connection or the center failed (stderr:
-//! `CODE: message`); 2 bad input (arguments, JSON, an unknown service or method).
+//! `CODE: message`); 2 bad input (arguments, JSON, an unknown service or method). `erpc
+//! health` uses grpc_health_probe's instead (`health::exit`).
 
 mod bench;
 mod call;
@@ -176,8 +177,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A server's health from its built-in `erpc.Health` service: prints SERVING and exits 0,
-    /// or exits 1 with NOT_SERVING or SERVICE_UNKNOWN (as grpc_health_probe).
+    /// A server's health from its built-in `erpc.Health` service, with grpc_health_probe's
+    /// exit codes: prints `NAME: STATUS`; exits 0 SERVING, 1 bad arguments, 2 connection
+    /// failed, 3 the check call failed, 4 not SERVING (NOT_SERVING, SERVICE_UNKNOWN).
     Health {
         #[command(flatten)]
         target: TargetArgs,
@@ -250,14 +252,37 @@ fn parse_kind(text: &str) -> Result<MethodKind, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return bad_arguments(&error),
+    };
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{}", failure.line());
+            let line = failure.line();
+            if !line.is_empty() {
+                eprintln!("{line}");
+            }
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Print clap's message (help and version on stdout, errors on stderr) and exit: 0 for help
+/// and version, else 2 — or 1 for `erpc health`, whose exit codes are grpc_health_probe's.
+fn bad_arguments(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    let health = std::env::args()
+        .nth(1)
+        .is_some_and(|command| command == "health");
+    ExitCode::from(if health {
+        health::exit::BAD_ARGUMENTS
+    } else {
+        2
+    })
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
@@ -291,8 +316,11 @@ async fn run(command: Command) -> Result<(), Failure> {
             RoutesAction::Delete { service, center } => routes::delete(&center, &service).await,
         },
         Command::Health { target, service } => {
-            let metadata = target.metadata()?;
-            let client = connect(&target, 1).await?;
+            let setup = async {
+                let metadata = target.metadata()?;
+                Ok::<_, Failure>((connect(&target, 1).await?, metadata))
+            };
+            let (client, metadata) = setup.await.map_err(health::setup_failure)?;
             health::run(&client, service.as_deref().unwrap_or(""), metadata).await
         }
         Command::Call { invocation, kind } => {

@@ -494,7 +494,7 @@ async fn bench_reports_counts_that_add_up() {
 }
 
 #[tokio::test]
-async fn health_prints_serving_or_fails_with_the_status() {
+async fn health_prints_the_status_with_grpc_health_probe_exit_codes() {
     let (server, addr) = shop(None).await;
     let out = erpc(&["health", &addr], "").await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -503,24 +503,36 @@ async fn health_prints_serving_or_fails_with_the_status() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "Shop: SERVING");
 
+    // grpc_health_probe's exit codes: 4 answered and not SERVING, the status on stdout.
     server
         .health()
         .set("Shop", erpc::server::health::ServingStatus::NotServing);
     let out = erpc(&["health", &addr, "Shop"], "").await;
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("Shop: NOT_SERVING"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Shop: NOT_SERVING");
     let out = erpc(&["health", &addr, "Nope"], "").await;
-    assert_eq!(code(&out), 1);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Nope: SERVICE_UNKNOWN");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // 1 bad arguments.
+    assert_eq!(code(&erpc(&["health", &addr, "--nope"], "").await), 1);
+    assert_eq!(code(&erpc(&["health", "Shop"], "").await), 1);
+    server.shutdown().await;
+    // 2 nobody listening, naming the address.
+    let out = erpc(&["health", &addr], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&addr), "{}", stderr(&out));
+
+    // 3 the check call failed: refused without the credentials the server wants.
+    let (guarded, addr) = guarded_shop().await;
+    let out = erpc(&["health", &addr], "").await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("Nope: SERVICE_UNKNOWN"),
+        stderr(&out).starts_with("unauthenticated: "),
         "{}",
         stderr(&out)
     );
-    server.shutdown().await;
+    guarded.shutdown().await;
 }
 
 #[tokio::test]
