@@ -270,9 +270,20 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
         "{}",
         stderr(&out)
     );
-    let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n").await;
+    // A bad line in a client stream cancels the call: no answer to the lines before it.
+    let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n3\n").await;
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("stdin line 2"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = erpc(&["call", &addr, "Shop.sum", "1\n2\nx"], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("request line 3"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the call was cancelled"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 
     // An unknown service: the ones there are; an unknown method: the service's methods.
     let out = erpc(&["call", &addr, "Shp.price", "{}"], "").await;
