@@ -31,6 +31,38 @@ pub async fn run(
     Ok(())
 }
 
+/// `erpc list ADDR [SERVICE]`: the server's service names, one a line, or `service`'s
+/// methods as `SERVICE.METHOD` (as `grpcurl ADDR list [SERVICE]` prints them); the same
+/// names as a JSON array with `json`.
+pub async fn list(
+    client: &Client,
+    service: &str,
+    metadata: &Metadata,
+    json: bool,
+) -> Result<(), Failure> {
+    let services = reflect::describe(client, service, metadata).await?;
+    let names: Vec<String> = if service.is_empty() {
+        services.into_iter().map(|s| s.name).collect()
+    } else {
+        services
+            .iter()
+            .flat_map(|s| {
+                s.methods
+                    .iter()
+                    .map(move |m| format!("{}.{}", s.name, m.name))
+            })
+            .collect()
+    };
+    if json {
+        println!("{}", serde_json::to_string(&names).unwrap_or_default());
+    } else {
+        for name in names {
+            println!("{name}");
+        }
+    }
+    Ok(())
+}
+
 fn print_service(s: &ServiceInfo) {
     println!("service {}", s.name);
     if !s.described {

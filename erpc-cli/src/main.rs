@@ -63,6 +63,13 @@ struct TargetArgs {
     /// The center's token, for resolving a name through a protected center.
     #[command(flatten)]
     token: TokenArgs,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// What every call to a server carries, whatever the command.
+#[derive(clap::Args, Clone)]
+struct ServerArgs {
     /// Metadata sent with every call to the target (reflection and health included, so a
     /// server that authenticates every call can be reached), `key:value`; repeatable.
     #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
@@ -72,7 +79,7 @@ struct TargetArgs {
 impl TargetArgs {
     /// The `-H` metadata, or why a header is bad input.
     fn metadata(&self) -> Result<erpc_core::Metadata, Failure> {
-        call::metadata(&self.headers)
+        call::metadata(&self.server.headers)
     }
 }
 
@@ -116,12 +123,19 @@ struct CallArgs {
 enum Command {
     /// The services registered at a center and their instances (address, weight, version,
     /// zone, metadata).
+    ///
+    /// `erpc list ADDR [SERVICE]` (an address, with a scheme) lists that server's services
+    /// instead, or SERVICE's methods, from its reflection (as `grpcurl ADDR list`).
     List {
-        /// Only this service.
+        /// Only this service; or an address (tcp://HOST:PORT, …) to list its services.
         service: Option<String>,
+        /// After an address: the service whose methods to list.
+        methods_of: Option<String>,
         #[command(flatten)]
         center: CenterArgs,
-        /// One JSON object per instance.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// One JSON object per instance; after an address, the names as a JSON array.
         #[arg(long)]
         json: bool,
     },
@@ -289,9 +303,33 @@ async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::List {
             service,
+            methods_of,
             center,
+            server,
             json,
-        } => registry::list(&center, service.as_deref().unwrap_or(""), json).await,
+        } => match service {
+            // An address, as grpcurl users write it: that server's services, by reflection.
+            Some(addr) if Target::is_address(&addr) => {
+                let target = TargetArgs {
+                    target: addr,
+                    center: None,
+                    token: TokenArgs::default(),
+                    server,
+                };
+                let metadata = target.metadata()?;
+                let client = connect(&target, 1).await?;
+                let of = methods_of.as_deref().unwrap_or("");
+                describe::list(&client, of, &metadata, json).await
+            }
+            service => {
+                if let Some(extra) = methods_of {
+                    return Err(Failure::usage(format!(
+                        "unexpected {extra:?}: `erpc list [SERVICE] --center ADDR` lists a center's instances, `erpc list ADDR [SERVICE]` a server's services or methods"
+                    )));
+                }
+                registry::list(&center, service.as_deref().unwrap_or(""), json).await
+            }
+        },
         Command::Watch {
             service,
             center,

@@ -19,9 +19,10 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
-    /// Whether the target is an address rather than a service name.
-    fn is_address(&self) -> bool {
-        self.target.contains("://")
+    /// Whether `target` is an address (it has a scheme: `tcp://…`) rather than a service
+    /// name.
+    pub fn is_address(target: &str) -> bool {
+        target.contains("://")
     }
 
     /// A client of the target, speaking JSON (servers answer in kind). An address is dialled
@@ -32,7 +33,7 @@ impl Target<'_> {
             .codec(CodecId::JSON)
             .connections(connections)
             .connect_timeout(Duration::from_secs(5));
-        if self.is_address() {
+        if Target::is_address(self.target) {
             return builder.connect(self.target).await.map_err(|status| {
                 // The engine's dial errors name the address already; others are given it.
                 if status.message().contains(self.target) {

@@ -344,6 +344,23 @@ async fn describe_shows_kinds_idempotency_and_types() {
         .collect();
     assert_eq!(names, ["Shop", "erpc.Health", "erpc.Reflection"]);
 
+    // `erpc list ADDR [SERVICE]`, as grpcurl: the services, a service's methods.
+    let out = erpc(&["list", &addr], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Shop\nerpc.Health\nerpc.Reflection\n");
+    let out = erpc(&["list", &addr, "Shop"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("Shop.price\nShop.whoami\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = erpc(&["list", &addr, "--json"], "").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).expect("JSON"),
+        json!(["Shop", "erpc.Health", "erpc.Reflection"])
+    );
+
     let out = erpc(&["describe", &addr, "Nope"], "").await;
     assert_eq!(code(&out), 2);
     assert!(
