@@ -21,6 +21,7 @@ mod bench;
 mod call;
 mod center;
 mod describe;
+mod events;
 mod failure;
 mod health;
 mod reflect;
@@ -145,7 +146,8 @@ enum Command {
         service: Option<String>,
         #[command(flatten)]
         center: CenterArgs,
-        /// One JSON event per line.
+        /// One JSON event per line: {"event":"register"|"update"|"deregister", "revision",
+        /// "service", "id", and "instance" or "reason"} (README, "Tooling").
         #[arg(long)]
         json: bool,
     },

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use erpc_center::{Change, Filter, Instance};
 
 use crate::center::CenterArgs;
+use crate::events::Known;
 use crate::failure::Failure;
 
 /// `erpc list`: every instance of `service` (`""`: of every service), grouped by service; one
@@ -80,7 +81,7 @@ fn describe_instance(i: &Instance) -> String {
 
 /// `erpc watch`: the changes to `service` (`""`: every service) from now on, one line each
 /// as they happen (`+ service instance…` registered, `- service id (reason)` left), or one
-/// JSON event per line with `json`. Runs until the center ends the watch or the user stops
+/// JSON event per line with `json` (shapes in `events`). Runs until the center ends the watch or the user stops
 /// it.
 pub async fn watch(center: &CenterArgs, service: &str, json: bool) -> Result<(), Failure> {
     let addr = &center.center;
@@ -101,10 +102,11 @@ pub async fn watch(center: &CenterArgs, service: &str, json: bool) -> Result<(),
         service
     };
     eprintln!("watching {what} at {addr} from revision {}", now.revision);
+    let mut known = Known::new(&now.instances);
     use std::io::Write;
     while let Some(event) = events.message().await.map_err(center.at())? {
         let line = if json {
-            serde_json::to_string(&event).unwrap_or_default()
+            known.json(&event).to_string()
         } else {
             match &event.change {
                 Change::Registered(i) => format!("+ {}  {}", i.service, describe_instance(i)),

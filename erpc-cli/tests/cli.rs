@@ -452,6 +452,43 @@ async fn watch_prints_registrations_and_departures_as_they_happen() {
 }
 
 #[tokio::test]
+async fn watch_json_prints_register_and_deregister_events() {
+    let (center, center_addr) = center().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+        .args(["watch", "--center", &center_addr, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc watch starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let opened: String = next(&mut notes).await;
+    assert!(opened.starts_with("watching every service at "), "{opened}");
+    let (shop, shop_addr) = shop(Some(&center_addr)).await;
+    let line: String = next(&mut lines).await;
+    let event: Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(event["event"], "register", "{line}");
+    assert_eq!(event["service"], "Shop", "{line}");
+    let id = event["id"].as_str().expect("id").to_owned();
+    assert!(event["revision"].as_u64().is_some(), "{line}");
+    assert_eq!(event["instance"]["addrs"], json!([shop_addr]), "{line}");
+    assert_eq!(event["instance"]["weight"], 7, "{line}");
+    assert_eq!(event["instance"]["metadata"]["zone"], "a", "{line}");
+    shop.shutdown().await;
+    let line: String = next(&mut lines).await;
+    let event: Value = serde_json::from_str(&line).expect("a JSON line");
+    let revision = event["revision"].clone();
+    assert_eq!(
+        event,
+        json!({"event": "deregister", "revision": revision, "service": "Shop", "id": id,
+               "reason": "deregistered"}),
+    );
+    child.kill().await.expect("killed");
+    center.shutdown().await;
+}
+
+#[tokio::test]
 async fn bench_reports_counts_that_add_up() {
     let (server, addr) = shop(None).await;
     let out = erpc(
