@@ -384,7 +384,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let kind = call::kind(&client, service, method, &options.metadata, None).await?;
             if kind != MethodKind::Unary {
                 return Err(Failure::usage(format!(
-                    "{service}.{method} is {kind:?}; erpc bench loads unary methods"
+                    "{service}.{method} is {kind}; erpc bench loads unary methods"
                 )));
             }
             let load = bench::Load {

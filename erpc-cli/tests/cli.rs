@@ -301,6 +301,14 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
         stderr(&out)
     );
 
+    // A call of the wrong kind: the server's refusal names the method as it is written.
+    let out = erpc(&["call", &addr, "Shop.count", "3", "--kind", "unary"], "").await;
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stderr(&out).trim(),
+        "unimplemented: Shop.count is a streaming method; open it as a stream"
+    );
+
     // Not SERVICE.METHOD, an unknown flag: usage, exit 2.
     assert_eq!(code(&erpc(&["call", &addr, "price", "{}"], "").await), 2);
     assert_eq!(
@@ -550,10 +558,12 @@ async fn bench_reports_counts_that_add_up() {
     ] {
         assert!(text.contains(part), "{part} in {text}");
     }
-    // Streams are not benched.
+    // Streams are not benched, in words a person reads (not `ServerStream`).
+    let out = erpc(&["bench", &addr, "Shop.count", "1", "-z", "1s"], "").await;
+    assert_eq!(code(&out), 2);
     assert_eq!(
-        code(&erpc(&["bench", &addr, "Shop.count", "1", "-z", "1s"], "").await),
-        2
+        stderr(&out).trim(),
+        "erpc: Shop.count is server-streaming; erpc bench loads unary methods"
     );
     server.shutdown().await;
 }
