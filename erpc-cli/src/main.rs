@@ -173,7 +173,7 @@ enum Command {
         kind: Option<MethodKind>,
     },
     /// Load a unary method and report rate, latency percentiles, a latency histogram and
-    /// status codes.
+    /// status codes. Exits 1 (after the report) if no call succeeded.
     Bench {
         #[command(flatten)]
         invocation: Invocation,
@@ -401,7 +401,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             } else {
                 bench::print(&report);
             }
-            Ok(())
+            report.verdict()
         }
     }
 }

@@ -548,7 +548,14 @@ async fn bench_reports_counts_that_add_up() {
         "",
     )
     .await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // No call succeeded: the report, then exit 1 with a line saying so (ghz exits 0).
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("erpc: bench: no call succeeded (of ")
+            && stderr(&out).contains("failed_precondition)"),
+        "{}",
+        stderr(&out)
+    );
     let text = stdout(&out);
     for part in [
         "Requests/sec:",
