@@ -2,10 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use erpc_center::{CenterClient, Filter};
+use erpc_center::{CenterClient, Filter, Instance};
 use erpc_core::Client;
 
 use crate::failure::Failure;
+use crate::tls::TlsArgs;
 use crate::token::TokenArgs;
 
 /// `--center ADDR` and the token it may want, for the commands that only talk to a center.
@@ -16,12 +17,15 @@ pub struct CenterArgs {
     pub center: String,
     #[command(flatten)]
     pub token: TokenArgs,
+    /// TLS to the center (or, for `erpc list ADDR`, to that server).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl CenterArgs {
     /// A client of the center, sending the token (if given) on every call.
     pub fn client(&self) -> Result<CenterClient, Failure> {
-        client(&self.center, self.token.read()?)
+        client(&self.center, self.token.read()?, self.tls.options()?)
     }
 
     /// Name the center in a failure: "the center at ADDR: …".
@@ -30,14 +34,21 @@ impl CenterArgs {
     }
 }
 
-/// A client of the center at `addr`, sending `token` (if any) on every call.
-pub fn client(addr: &str, token: Option<String>) -> Result<CenterClient, Failure> {
+/// A client of the center at `addr`, sending `token` (if any) on every call, over
+/// `transport`.
+pub fn client(
+    addr: &str,
+    token: Option<String>,
+    transport: erpc_transport::Options,
+) -> Result<CenterClient, Failure> {
+    crate::tls::require_settings(addr, &transport)?;
     let builder = match token {
         Some(token) => Client::builder().middleware(erpc_core::auth::Credentials::bearer(token)),
         None => Client::builder(),
     };
     builder
         .timeout(std::time::Duration::from_secs(5))
+        .transport(transport)
         .build(addr)
         .map(CenterClient::new)
         .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
@@ -53,19 +64,19 @@ pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
     }
 }
 
-/// Fail as bad input (exit 2, as an unknown service at an address does) unless `service`
-/// has an instance registered at the center, listing the services that have.
+/// `service`'s instances registered at the center; bad input (exit 2, as an unknown service
+/// at an address is) if it has none, listing the services that have.
 pub async fn require_registered(
     center: &CenterClient,
     addr: &str,
     service: &str,
-) -> Result<(), Failure> {
+) -> Result<Vec<Instance>, Failure> {
     let found = center
         .discover(service.to_owned(), Filter::default())
         .await
         .map_err(at(addr))?;
     if !found.instances.is_empty() {
-        return Ok(());
+        return Ok(found.instances);
     }
     let all = center
         .discover(String::new(), Filter::default())

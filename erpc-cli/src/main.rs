@@ -28,6 +28,7 @@ mod reflect;
 mod registry;
 mod routes;
 mod target;
+mod tls;
 mod token;
 
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ use erpc_core::reflection::MethodKind;
 use center::CenterArgs;
 use failure::Failure;
 use target::Target;
+use tls::TlsArgs;
 use token::TokenArgs;
 
 #[derive(Parser)]
@@ -66,6 +68,8 @@ struct TargetArgs {
     token: TokenArgs,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// What every call to a server carries, whatever the command.
@@ -317,6 +321,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     center: None,
                     token: TokenArgs::default(),
                     server,
+                    tls: center.tls,
                 };
                 let metadata = target.metadata()?;
                 let client = connect(&target, 1).await?;
@@ -411,6 +416,7 @@ async fn connect(args: &TargetArgs, connections: usize) -> Result<erpc_core::Cli
         target: &args.target,
         center: args.center.as_deref(),
         token: args.token.read()?,
+        transport: args.tls.options()?,
     }
     .connect(connections)
     .await

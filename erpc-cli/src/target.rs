@@ -16,6 +16,8 @@ pub struct Target<'a> {
     pub center: Option<&'a str>,
     /// The center's token (`--token`), sent on the discovery calls.
     pub token: Option<String>,
+    /// Transport settings of the connections to the target (TLS: `--cacert`, …).
+    pub transport: erpc_transport::Options,
 }
 
 impl Target<'_> {
@@ -32,8 +34,10 @@ impl Target<'_> {
         let builder = Client::builder()
             .codec(CodecId::JSON)
             .connections(connections)
-            .connect_timeout(Duration::from_secs(5));
+            .connect_timeout(Duration::from_secs(5))
+            .transport(self.transport.clone());
         if Target::is_address(self.target) {
+            crate::tls::require_settings(self.target, &self.transport)?;
             return builder.connect(self.target).await.map_err(|status| {
                 // The engine's dial errors name the address already; others are given it.
                 if status.message().contains(self.target) {
@@ -51,12 +55,26 @@ impl Target<'_> {
                 self.target
             )));
         };
-        crate::center::require_registered(
-            &crate::center::client(center, self.token.clone())?,
+        if crate::tls::is_tls(center) {
+            // CenterRegistry dials its centers with default transport settings.
+            return Err(Failure::usage(format!(
+                "--center {center}: resolving a name through a center over TLS is not supported yet; call an instance's address (`erpc list --center {center} --cacert PEM` shows them)"
+            )));
+        }
+        let instances = crate::center::require_registered(
+            &crate::center::client(center, self.token.clone(), Default::default())?,
             center,
             self.target,
         )
         .await?;
+        // Instances reached only over TLS need its flags as an address would.
+        if let Some(addr) = instances
+            .iter()
+            .filter_map(|i| i.addrs.first())
+            .find(|a| crate::tls::require_settings(a, &self.transport).is_err())
+        {
+            crate::tls::require_settings(addr, &self.transport)?;
+        }
         let registry = match &self.token {
             Some(token) => CenterRegistry::with_token([center], token.clone()),
             None => CenterRegistry::new([center]),

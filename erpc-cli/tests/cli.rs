@@ -844,3 +844,161 @@ async fn a_protected_center_is_reached_with_its_token() {
     child.kill().await.expect("killed");
     center.shutdown().await;
 }
+
+/// A certificate authority made here (rcgen): its PEM, and leaf certificates it signs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Ca { cert, key }
+    }
+
+    /// A certificate for `names` and its key, as PEM.
+    fn issue(&self, names: &[&str]) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).expect("leaf params");
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("leaf certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// The shop on `tls://127.0.0.1`, its certificate from `ca`; with `clients`, it wants a
+/// client certificate from that CA (mutual TLS).
+async fn tls_shop(ca: &Ca, clients: Option<&Ca>) -> (erpc::ServerHandle, String) {
+    use erpc::transport::ServerTls;
+    let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]);
+    let tls = match clients {
+        Some(clients) => ServerTls::mutual(
+            cert.as_bytes(),
+            key.as_bytes(),
+            clients.cert.pem().as_bytes(),
+        ),
+        None => ServerTls::from_pem(cert.as_bytes(), key.as_bytes()),
+    }
+    .expect("server TLS");
+    let server = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: erpc::transport::Options::default().server_tls(tls),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(ShopServer::new(ShopImpl))
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS shop serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+#[tokio::test]
+async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() {
+    let ca = Ca::new("shop CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).expect("PEM written");
+        path.to_str().expect("UTF-8 path").to_owned()
+    };
+    let ca_pem = write("ca.pem", &ca.cert.pem());
+    let stranger = Ca::new("someone else");
+    let stranger_pem = write("stranger.pem", &stranger.cert.pem());
+    let (server, addr) = tls_shop(&ca, None).await;
+    assert!(addr.starts_with("tls://"), "{addr}");
+    let order = r#"{"item":"x","qty":2}"#;
+
+    let out = erpc(
+        &["call", &addr, "Shop.price", order, "--cacert", &ca_pem],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    for args in [
+        vec!["health", &addr, "--cacert", &ca_pem],
+        vec!["list", &addr, "--cacert", &ca_pem],
+        vec!["describe", &addr, "Shop", "--cacert", &ca_pem],
+    ] {
+        let out = erpc(&args, "").await;
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+    }
+    // No CA: say which flag to give.
+    let out = erpc(&["call", &addr, "Shop.price", order], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--cacert"), "{}", stderr(&out));
+    // Another CA: refused, saying why.
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            order,
+            "--cacert",
+            &stranger_pem,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not signed by a CA this side trusts"),
+        "{}",
+        stderr(&out)
+    );
+    // --insecure: any certificate, and a warning that says so.
+    let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    assert!(stderr(&out).contains("NOT checked"), "{}", stderr(&out));
+    server.shutdown().await;
+
+    // Mutual TLS: the server wants a certificate from the clients' CA.
+    let clients = Ca::new("clients CA");
+    let (cert, key) = clients.issue(&["ann"]);
+    let (cert, key) = (write("ann.pem", &cert), write("ann.key", &key));
+    let (server, addr) = tls_shop(&ca, Some(&clients)).await;
+    let mutual = ["--cacert", &ca_pem, "--cert", &cert, "--key", &key];
+    let mut args = vec!["call", &addr, "Shop.price", order];
+    args.extend(mutual);
+    let out = erpc(&args, "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    let mut args = vec!["call", &addr, "Shop.price", order, "--insecure"];
+    args.extend(&mutual[2..]);
+    let out = erpc(&args, "").await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    // Without one: refused.
+    let out = erpc(
+        &["call", &addr, "Shop.price", order, "--cacert", &ca_pem],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    // --cert without --key is bad input.
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            order,
+            "--cacert",
+            &ca_pem,
+            "--cert",
+            &cert,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    server.shutdown().await;
+}
