@@ -153,6 +153,36 @@ async fn erpc_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         .expect("erpc ran")
 }
 
+/// `erpc watch args…` (with the variables `env`) running, once it says on stderr that the
+/// watch is open (`watching WHAT at …`): nothing that happens after can be missed. Its
+/// stdout lines, and the child (killed when dropped).
+async fn watching(
+    args: &[&str],
+    env: &[(&str, &str)],
+    what: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+        .arg("watch")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc watch starts");
+    let lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let opened: String = next(&mut notes).await;
+    assert!(
+        opened.starts_with(&format!("watching {what} at ")),
+        "{opened}"
+    );
+    (child, lines)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -432,18 +462,7 @@ async fn list_and_call_by_name_through_the_center() {
 #[tokio::test]
 async fn watch_prints_registrations_and_departures_as_they_happen() {
     let (center, center_addr) = center().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
-        .args(["watch", "--center", &center_addr, "Shop"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("erpc watch starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
-    // The watch is open once it says so: nothing registered after can be missed.
-    let opened: String = next(&mut notes).await;
-    assert!(opened.starts_with("watching Shop at "), "{opened}");
+    let (mut child, mut lines) = watching(&["--center", &center_addr, "Shop"], &[], "Shop").await;
     let (shop, shop_addr) = shop(Some(&center_addr)).await;
     let line: String = next(&mut lines).await;
     assert!(line.starts_with("+ Shop  "), "{line}");
@@ -462,17 +481,8 @@ async fn watch_prints_registrations_and_departures_as_they_happen() {
 #[tokio::test]
 async fn watch_json_prints_register_and_deregister_events() {
     let (center, center_addr) = center().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
-        .args(["watch", "--center", &center_addr, "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("erpc watch starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
-    let opened: String = next(&mut notes).await;
-    assert!(opened.starts_with("watching every service at "), "{opened}");
+    let args = ["--center", &center_addr, "--json"];
+    let (mut child, mut lines) = watching(&args, &[], "every service").await;
     let (shop, shop_addr) = shop(Some(&center_addr)).await;
     let line: String = next(&mut lines).await;
     let event: Value = serde_json::from_str(&line).expect("a JSON line");
@@ -826,18 +836,8 @@ async fn a_protected_center_is_reached_with_its_token() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
     // The watch.
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
-        .args(["watch", "--center", &center_addr, "Shop"])
-        .env("ERPC_TOKEN", "t0k")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("erpc watch starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
-    let opened: String = next(&mut notes).await;
-    assert!(opened.starts_with("watching Shop at "), "{opened}");
+    let args = ["--center", &center_addr, "Shop"];
+    let (mut child, mut lines) = watching(&args, &[("ERPC_TOKEN", "t0k")], "Shop").await;
     shop.shutdown().await;
     let line: String = next(&mut lines).await;
     assert!(line.starts_with("- Shop  "), "{line}");
