@@ -1,10 +1,12 @@
 //! `erpc`: the command line for any erpc service, without its code.
 //!
 //! ```text
-//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE]
+//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE] [--token T]
+//! erpc list     tcp://127.0.0.1:7000 [SERVICE]           (as grpcurl ADDR list)
 //! erpc watch    --center tcp://127.0.0.1:7070 [SERVICE]
 //! erpc describe tcp://127.0.0.1:7000 [SERVICE]
 //! erpc call     tcp://127.0.0.1:7000 Greeter.hello '"world"'
+//! erpc call     tls://host:7443 Greeter.hello '"world"' --cacert ca.pem -H 'authorization: Bearer …'
 //! erpc bench    tcp://127.0.0.1:7000 Greeter.hello '"world"' -c 64 -z 10s
 //! erpc routes   show --center tcp://127.0.0.1:7070 Greeter
 //! erpc routes   set  --center tcp://127.0.0.1:7070 Greeter rules.json
@@ -329,6 +331,11 @@ async fn run(command: Command) -> Result<(), Failure> {
                 describe::list(&client, of, &metadata, json).await
             }
             service => {
+                if !server.headers.is_empty() {
+                    return Err(Failure::usage(
+                        "-H goes to a server (`erpc list ADDR -H …`); a center takes --token",
+                    ));
+                }
                 if let Some(extra) = methods_of {
                     return Err(Failure::usage(format!(
                         "unexpected {extra:?}: `erpc list [SERVICE] --center ADDR` lists a center's instances, `erpc list ADDR [SERVICE]` a server's services or methods"

@@ -420,6 +420,11 @@ async fn list_and_call_by_name_through_the_center() {
     assert!(text.contains(&shop_addr), "{text}");
     assert!(text.contains("weight=7  version=1.2  zone=a"), "{text}");
 
+    // -H is for servers: given to a center's listing, it is refused, not dropped.
+    let out = erpc(&["list", "--center", &center_addr, "-H", "a:b"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+
     let out = erpc(&["list", "--center", &center_addr, "Shop", "--json"], "").await;
     let instance: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
     assert_eq!(instance["weight"], 7);
