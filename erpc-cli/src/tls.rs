@@ -19,7 +19,7 @@ use crate::failure::Failure;
 #[derive(clap::Args, Clone, Default)]
 pub struct TlsArgs {
     /// Trust the CA certificates (or self-signed server certificates) in this PEM file.
-    #[arg(long, value_name = "PEM", env = "ERPC_CACERT")]
+    #[arg(long, value_name = "PEM")]
     cacert: Option<PathBuf>,
     /// INSECURE: accept any server certificate, checking neither who signed it nor its name
     /// (the connection is encrypted, but to whoever answers). For trying things out only.
