@@ -35,3 +35,32 @@ pub fn require_token(token: impl Into<String>, protect_reads: bool) -> Authentic
         });
     Authenticate::new(tokens).required(required)
 }
+
+/// A token (`what`, for messages) given as `--NAME` or in the file `--NAME-file` (its first
+/// line, surrounding whitespace ignored); an error naming the option for an unreadable file or
+/// an empty token. Shared by the center's own options (`--token`, `--follow-token`) and the
+/// `erpc` command line's (`--token`), so a token file means the same to both.
+pub fn read_token(
+    given: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    name: &str,
+    what: &str,
+) -> Result<Option<String>, String> {
+    let token = match (given, file) {
+        (Some(token), _) => token.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("--{name}-file {}: {e}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    if token.is_empty() {
+        return Err(format!(
+            "the {what} is empty: give a non-empty --{name} or --{name}-file"
+        ));
+    }
+    Ok(Some(token))
+}

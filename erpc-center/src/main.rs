@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use erpc_center::auth::read_token;
 use erpc_center::store::Store;
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::store::redb::{self, RedbStore};
@@ -126,34 +127,6 @@ impl Args {
             "token for followed peers",
         )
     }
-}
-
-/// A token (`what`, for messages) given as `--NAME` or in the file `--NAME-file` (its first
-/// line, surrounding whitespace ignored); an error naming the option for an unreadable file or
-/// an empty token.
-fn read_token(
-    given: &Option<String>,
-    file: &Option<PathBuf>,
-    name: &str,
-    what: &str,
-) -> Result<Option<String>, String> {
-    let token = match (given, file) {
-        (Some(token), _) => token.trim().to_owned(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| format!("--{name}-file {}: {e}", path.display()))?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned(),
-        (None, None) => return Ok(None),
-    };
-    if token.is_empty() {
-        return Err(format!(
-            "the {what} is empty: give a non-empty --{name} or --{name}-file"
-        ));
-    }
-    Ok(Some(token))
 }
 
 /// The arguments, with those left at their defaults taken from `--config`'s file.

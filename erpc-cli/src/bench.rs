@@ -43,6 +43,32 @@ pub struct Report {
     pub status: BTreeMap<String, u64>,
 }
 
+impl Report {
+    /// Success if at least one call succeeded; else exit 1 with a line saying so (unlike
+    /// ghz, which exits 0: a run where every call failed measured the failure, not the
+    /// method, and a script or CI job should not take it for a benchmark).
+    pub fn verdict(&self) -> Result<(), Failure> {
+        if self.status.get("ok").copied().unwrap_or(0) > 0 {
+            return Ok(());
+        }
+        let codes: Vec<String> = self
+            .status
+            .iter()
+            .map(|(code, n)| format!("{n} {code}"))
+            .collect();
+        let line = if self.count == 0 {
+            "erpc: bench: no call finished".to_owned()
+        } else {
+            format!(
+                "erpc: bench: no call succeeded (of {}: {})",
+                self.count,
+                codes.join(", ")
+            )
+        };
+        Err(Failure::Exit(1, line))
+    }
+}
+
 /// One bar of the latency histogram.
 #[derive(Debug, Serialize)]
 pub struct Bucket {

@@ -3,6 +3,7 @@
 //! streams). With `--codec msgpack` the call travels in MessagePack: the request's
 //! `serde_json::Value` is encoded by that codec and the answer decoded into one.
 
+use std::task::Poll;
 use std::time::Duration;
 
 use erpc_core::reflection::MethodKind;
@@ -40,13 +41,9 @@ pub fn parse_codec(name: &str) -> Result<CodecId, String> {
     }
 }
 
-/// The options of every call: the codec (`--codec`, JSON by default), the `-H key:value`
-/// metadata, the timeout.
-pub fn options(
-    headers: &[String],
-    timeout: Option<Duration>,
-    codec: CodecId,
-) -> Result<CallOptions, Failure> {
+/// The `-H key:value` headers as metadata (the value without the spaces after the colon), or
+/// which header is bad input.
+pub fn metadata(headers: &[String]) -> Result<Metadata, Failure> {
     let mut metadata = Metadata::new();
     for header in headers {
         let Some((key, value)) = header.split_once(':') else {
@@ -57,25 +54,33 @@ pub fn options(
         }
         metadata.insert(key.trim().to_owned(), value.trim_start().to_owned());
     }
-    Ok(CallOptions {
+    Ok(metadata)
+}
+
+/// The options of every call: the codec (`--codec`, JSON by default), the `-H` metadata, the
+/// timeout.
+pub fn options(metadata: Metadata, timeout: Option<Duration>, codec: CodecId) -> CallOptions {
+    CallOptions {
         timeout,
         metadata,
         codec: Some(codec),
         ..CallOptions::default()
-    })
+    }
 }
 
-/// The method's kind: what reflection says, else `asked` (`--kind`), else unary.
+/// The method's kind: what reflection says (asked with the call's `metadata`, which may hold
+/// the credentials the server wants on every call), else `asked` (`--kind`), else unary.
 pub async fn kind(
     client: &Client,
     service: &str,
     method: &str,
+    metadata: &Metadata,
     asked: Option<MethodKind>,
 ) -> Result<MethodKind, Failure> {
     if let Some(kind) = asked {
         return Ok(kind);
     }
-    let described = reflect::method(client, service, method).await?;
+    let described = reflect::method(client, service, method, metadata).await?;
     Ok(described.and_then(|m| m.kind).unwrap_or(MethodKind::Unary))
 }
 
@@ -103,7 +108,8 @@ pub async fn arg_or_stdin(arg: Option<&str>, what: &str) -> Result<(String, Stri
 
 /// The requests of a client or bidirectional stream: JSON lines of `arg`, or of stdin when
 /// it is absent or `-` (read as they come, so a bidirectional call is interactive). Every
-/// line is parsed before it is sent; a bad one ends the command with exit code 2.
+/// line is parsed before it is sent; a bad one cancels the call and ends the command with
+/// exit code 2, naming the line.
 async fn stream_requests(
     arg: Option<&str>,
 ) -> Result<tokio::sync::mpsc::Receiver<Result<Value, Failure>>, Failure> {
@@ -195,44 +201,58 @@ pub async fn run(
         }
         MethodKind::ClientStream | MethodKind::BidiStream => {
             let mut requests = stream_requests(arg).await?;
-            // A bad line stops the requests; it is reported once the call is over.
+            // A bad line cancels the call: the stream of requests then never ends (ending it
+            // would half-close, and the server would answer the lines before as if they
+            // were all), and the bad line is reported instead of any answer.
             let (bad_tx, mut bad_rx) = tokio::sync::oneshot::channel::<Failure>();
             let mut bad_tx = Some(bad_tx);
-            let values = futures_util::stream::poll_fn(move |cx| match requests.poll_recv(cx) {
-                std::task::Poll::Ready(Some(Ok(v))) => std::task::Poll::Ready(Some(v)),
-                std::task::Poll::Ready(Some(Err(failure))) => {
-                    if let Some(tx) = bad_tx.take() {
+            let values = futures_util::stream::poll_fn(move |cx| {
+                let Some(tx) = bad_tx.take() else {
+                    return Poll::Pending;
+                };
+                match requests.poll_recv(cx) {
+                    Poll::Ready(Some(Err(failure))) => {
                         let _ = tx.send(failure);
+                        Poll::Pending
                     }
-                    std::task::Poll::Ready(None)
+                    other => {
+                        bad_tx = Some(tx);
+                        other.map(|line| line.and_then(Result::ok))
+                    }
                 }
-                std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
-                std::task::Poll::Pending => std::task::Poll::Pending,
             });
-            let outcome = if kind == MethodKind::ClientStream {
-                client
-                    .client_stream::<Value, Value>(service, method, values)
-                    .options(options)
-                    .await
-                    .map(|answer| print_pretty(&answer))
-                    .map_err(Failure::from)
-            } else {
-                match client
-                    .bidi_stream::<Value, Value>(service, method, values)
-                    .options(options)
-                    .await
-                {
-                    Ok(responses) => print_lines(responses).await,
-                    Err(status) => Err(status.into()),
+            let call = async {
+                if kind == MethodKind::ClientStream {
+                    let answer = client
+                        .client_stream::<Value, Value>(service, method, values)
+                        .options(options)
+                        .await?;
+                    print_pretty(&answer);
+                    Ok(())
+                } else {
+                    let responses = client
+                        .bidi_stream::<Value, Value>(service, method, values)
+                        .options(options)
+                        .await?;
+                    print_lines(responses).await
                 }
             };
-            if let Ok(bad) = bad_rx.try_recv() {
-                return Err(bad);
+            tokio::select! {
+                // Dropping the call cancels it (the server sees a cancel, not an end).
+                Ok(bad) = &mut bad_rx => return Err(cancelled(bad)),
+                outcome = call => outcome?,
             }
-            outcome?;
         }
     }
     Ok(())
+}
+
+/// A bad request line's failure, saying that the call was cancelled because of it.
+fn cancelled(bad: Failure) -> Failure {
+    match bad {
+        Failure::Usage(message) => Failure::Usage(format!("{message} (the call was cancelled)")),
+        other => other,
+    }
 }
 
 fn print_pretty(value: &Value) {

@@ -1,15 +1,20 @@
 //! `erpc describe`: a server's services and methods, from its reflection.
 
-use erpc_core::Client;
 use erpc_core::reflection::{MethodKind, ServiceInfo};
+use erpc_core::{Client, Metadata};
 
 use crate::failure::Failure;
 use crate::reflect;
 
-/// Print `service` (`""`: every service) as the server describes it; the raw
+/// Print `service` (`""`: every service) as the server describes it (asked with `metadata`); the raw
 /// `DescribeResponse.services` as JSON with `json`.
-pub async fn run(client: &Client, service: &str, json: bool) -> Result<(), Failure> {
-    let services = reflect::describe(client, service).await?;
+pub async fn run(
+    client: &Client,
+    service: &str,
+    metadata: &Metadata,
+    json: bool,
+) -> Result<(), Failure> {
+    let services = reflect::describe(client, service, metadata).await?;
     if json {
         println!(
             "{}",
@@ -22,6 +27,38 @@ pub async fn run(client: &Client, service: &str, json: bool) -> Result<(), Failu
             println!();
         }
         print_service(s);
+    }
+    Ok(())
+}
+
+/// `erpc list ADDR [SERVICE]`: the server's service names, one a line, or `service`'s
+/// methods as `SERVICE.METHOD` (as `grpcurl ADDR list [SERVICE]` prints them); the same
+/// names as a JSON array with `json`.
+pub async fn list(
+    client: &Client,
+    service: &str,
+    metadata: &Metadata,
+    json: bool,
+) -> Result<(), Failure> {
+    let services = reflect::describe(client, service, metadata).await?;
+    let names: Vec<String> = if service.is_empty() {
+        services.into_iter().map(|s| s.name).collect()
+    } else {
+        services
+            .iter()
+            .flat_map(|s| {
+                s.methods
+                    .iter()
+                    .map(move |m| format!("{}.{}", s.name, m.name))
+            })
+            .collect()
+    };
+    if json {
+        println!("{}", serde_json::to_string(&names).unwrap_or_default());
+    } else {
+        for name in names {
+            println!("{name}");
+        }
     }
     Ok(())
 }

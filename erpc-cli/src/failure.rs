@@ -10,6 +10,9 @@ pub enum Failure {
     /// The call (or the center, or the connection) failed with this status. Exit code 1;
     /// stderr says `CODE: message` (`unavailable: connection refused by tcp://…`).
     Call(Status),
+    /// A command with exit codes of its own (`erpc health`, as `grpc_health_probe`):
+    /// this code, and this line on stderr (none if empty).
+    Exit(u8, String),
 }
 
 impl Failure {
@@ -18,20 +21,28 @@ impl Failure {
         Failure::Usage(message.into())
     }
 
-    /// The process exit code: 1 for a failed call, 2 for bad input.
+    /// The process exit code: 1 for a failed call, 2 for bad input, or the command's own.
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Call(_) => 1,
             Failure::Usage(_) => 2,
+            Failure::Exit(code, _) => *code,
         }
     }
 
-    /// The line printed on stderr.
+    /// The line printed on stderr (empty: none).
     pub fn line(&self) -> String {
         match self {
             Failure::Usage(message) => format!("erpc: {message}"),
             Failure::Call(status) => format!("{}: {}", status.code(), status.message()),
+            Failure::Exit(_, line) => line.clone(),
         }
+    }
+
+    /// The same failure, exiting with `code` (its line unchanged).
+    pub fn with_code(self, code: u8) -> Failure {
+        let line = self.line();
+        Failure::Exit(code, line)
     }
 }
 

@@ -1,18 +1,46 @@
 //! `erpc health TARGET [SERVICE]`: the built-in `erpc.Health` service's `check` (PROTOCOL.md
 //! §15), as `grpc_health_probe` asks gRPC's.
 
-use erpc_core::{Client, CodecId, Status};
+use erpc_core::{CallOptions, Client, CodecId, Metadata};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
 
-/// Print the status of `service` (`""`: the whole server) and succeed only if it is
-/// SERVING; NOT_SERVING and SERVICE_UNKNOWN fail (exit 1) with the status as the message.
-pub async fn run(client: &Client, service: &str) -> Result<(), Failure> {
+/// `grpc_health_probe`'s exit codes, which `erpc health` uses (not the other commands' 1 and
+/// 2), so a probe written for one works with the other.
+pub mod exit {
+    /// Invalid arguments (a bad flag, a name without --center, a bad `-H`).
+    pub const BAD_ARGUMENTS: u8 = 1;
+    /// The target could not be connected to (or its center reached).
+    pub const CONNECTION_FAILED: u8 = 2;
+    /// The check call failed (a status instead of an answer: refused, timed out, …).
+    pub const RPC_FAILED: u8 = 3;
+    /// The check answered, and not SERVING (NOT_SERVING, SERVICE_UNKNOWN, …).
+    pub const UNHEALTHY: u8 = 4;
+}
+
+/// A failure before the check: bad input exits [`exit::BAD_ARGUMENTS`], anything else (the
+/// dial, the center) [`exit::CONNECTION_FAILED`].
+pub fn setup_failure(failure: Failure) -> Failure {
+    match failure {
+        Failure::Usage(_) => failure.with_code(exit::BAD_ARGUMENTS),
+        other => other.with_code(exit::CONNECTION_FAILED),
+    }
+}
+
+/// Print the status of `service` (`""`: the whole server) on stdout — `Shop: SERVING`,
+/// `Nope: SERVICE_UNKNOWN` — and succeed only if it is SERVING ([`exit::UNHEALTHY`]
+/// otherwise); a failed call exits [`exit::RPC_FAILED`] with its status on stderr.
+pub async fn run(client: &Client, service: &str, metadata: Metadata) -> Result<(), Failure> {
     let answer: Value = client
         .call("erpc.Health", "check", json!({ "service": service }))
-        .codec(CodecId::JSON)
-        .await?;
+        .options(CallOptions {
+            metadata,
+            codec: Some(CodecId::JSON),
+            ..CallOptions::default()
+        })
+        .await
+        .map_err(|status| Failure::Call(status).with_code(exit::RPC_FAILED))?;
     let status = answer
         .get("status")
         .and_then(Value::as_str)
@@ -23,11 +51,9 @@ pub async fn run(client: &Client, service: &str) -> Result<(), Failure> {
     } else {
         service
     };
+    println!("{name}: {status}");
     if status == "SERVING" {
-        println!("{name}: SERVING");
         return Ok(());
     }
-    Err(Failure::Call(Status::unavailable(format!(
-        "{name}: {status}"
-    ))))
+    Err(Failure::Exit(exit::UNHEALTHY, String::new()))
 }

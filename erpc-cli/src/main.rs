@@ -1,10 +1,12 @@
 //! `erpc`: the command line for any erpc service, without its code.
 //!
 //! ```text
-//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE]
+//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE] [--token T]
+//! erpc list     tcp://127.0.0.1:7000 [SERVICE]           (as grpcurl ADDR list)
 //! erpc watch    --center tcp://127.0.0.1:7070 [SERVICE]
 //! erpc describe tcp://127.0.0.1:7000 [SERVICE]
 //! erpc call     tcp://127.0.0.1:7000 Greeter.hello '"world"'
+//! erpc call     tls://host:7443 Greeter.hello '"world"' --cacert ca.pem -H 'authorization: Bearer …'
 //! erpc bench    tcp://127.0.0.1:7000 Greeter.hello '"world"' -c 64 -z 10s
 //! erpc routes   show --center tcp://127.0.0.1:7070 Greeter
 //! erpc routes   set  --center tcp://127.0.0.1:7070 Greeter rules.json
@@ -14,17 +16,22 @@
 //! converted, and the answer back; servers answer in the codec they were asked in); the method's
 //! call kind comes from the server's reflection (`erpc.Reflection`, PROTOCOL.md §16).
 //! Exit codes: 0 done; 1 the call, the connection or the center failed (stderr:
-//! `CODE: message`); 2 bad input (arguments, JSON, an unknown service or method).
+//! `CODE: message`); 2 bad input (arguments, JSON, an unknown service or method). `erpc
+//! health` uses grpc_health_probe's instead (`health::exit`).
 
 mod bench;
 mod call;
+mod center;
 mod describe;
+mod events;
 mod failure;
 mod health;
 mod reflect;
 mod registry;
 mod routes;
 mod target;
+mod tls;
+mod token;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,8 +40,11 @@ use clap::{Parser, Subcommand};
 use erpc_core::CodecId;
 use erpc_core::reflection::MethodKind;
 
+use center::CenterArgs;
 use failure::Failure;
 use target::Target;
+use tls::TlsArgs;
+use token::TokenArgs;
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +65,29 @@ struct TargetArgs {
     /// The registry center to resolve a service name through.
     #[arg(long, env = "ERPC_CENTER")]
     center: Option<String>,
+    /// The center's token, for resolving a name through a protected center.
+    #[command(flatten)]
+    token: TokenArgs,
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// What every call to a server carries, whatever the command.
+#[derive(clap::Args, Clone)]
+struct ServerArgs {
+    /// Metadata sent with every call to the target (reflection and health included, so a
+    /// server that authenticates every call can be reached), `key:value`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
+    headers: Vec<String>,
+}
+
+impl TargetArgs {
+    /// The `-H` metadata, or why a header is bad input.
+    fn metadata(&self) -> Result<erpc_core::Metadata, Failure> {
+        call::metadata(&self.server.headers)
+    }
 }
 
 /// A method to call, where, with what: shared by `call` and `bench`.
@@ -75,7 +108,8 @@ impl Invocation {
     /// The service, the method and the call options, or why they are bad input.
     fn parts(&self) -> Result<(&str, &str, erpc_core::CallOptions), Failure> {
         let (service, method) = call::split_method(&self.method)?;
-        let options = call::options(&self.call.headers, self.call.timeout, self.call.codec)?;
+        let metadata = self.target.metadata()?;
+        let options = call::options(metadata, self.call.timeout, self.call.codec);
         Ok((service, method, options))
     }
 }
@@ -83,9 +117,6 @@ impl Invocation {
 /// What every call carries.
 #[derive(clap::Args)]
 struct CallArgs {
-    /// Metadata sent with the call, `key:value`; repeatable.
-    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
-    headers: Vec<String>,
     /// The call's timeout (`500ms`, `2s`, `1m`). Default: the client's (30 s; streams none).
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
@@ -99,13 +130,19 @@ struct CallArgs {
 enum Command {
     /// The services registered at a center and their instances (address, weight, version,
     /// zone, metadata).
+    ///
+    /// `erpc list ADDR [SERVICE]` (an address, with a scheme) lists that server's services
+    /// instead, or SERVICE's methods, from its reflection (as `grpcurl ADDR list`).
     List {
-        /// Only this service.
+        /// Only this service; or an address (tcp://HOST:PORT, …) to list its services.
         service: Option<String>,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
-        /// One JSON object per instance.
+        /// After an address: the service whose methods to list.
+        methods_of: Option<String>,
+        #[command(flatten)]
+        center: CenterArgs,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// One JSON object per instance; after an address, the names as a JSON array.
         #[arg(long)]
         json: bool,
     },
@@ -113,10 +150,10 @@ enum Command {
     Watch {
         /// Only this service.
         service: Option<String>,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
-        /// One JSON event per line.
+        #[command(flatten)]
+        center: CenterArgs,
+        /// One JSON event per line: {"event":"register"|"update"|"deregister", "revision",
+        /// "service", "id", and "instance" or "reason"} (README, "Tooling").
         #[arg(long)]
         json: bool,
     },
@@ -142,7 +179,7 @@ enum Command {
         kind: Option<MethodKind>,
     },
     /// Load a unary method and report rate, latency percentiles, a latency histogram and
-    /// status codes.
+    /// status codes. Exits 1 (after the report) if no call succeeded.
     Bench {
         #[command(flatten)]
         invocation: Invocation,
@@ -162,8 +199,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A server's health from its built-in `erpc.Health` service: prints SERVING and exits 0,
-    /// or exits 1 with NOT_SERVING or SERVICE_UNKNOWN (as grpc_health_probe).
+    /// A server's health from its built-in `erpc.Health` service, with grpc_health_probe's
+    /// exit codes: prints `NAME: STATUS`; exits 0 SERVING, 1 bad arguments, 2 connection
+    /// failed, 3 the check call failed, 4 not SERVING (NOT_SERVING, SERVICE_UNKNOWN).
     Health {
         #[command(flatten)]
         target: TargetArgs,
@@ -184,9 +222,8 @@ enum RoutesAction {
     /// The rules as JSON, or a line saying there are none.
     Show {
         service: String,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
     },
     /// Replace the rules with a JSON table (argument, or stdin if absent or `-`). Checked
     /// here (exit 2) and by the center against the registered instances (exit 1).
@@ -195,16 +232,14 @@ enum RoutesAction {
         /// The table, e.g. '{"default":[{"subset":{"version":"1"},"weight":95},
         /// {"subset":{"version":"2"},"weight":5}]}'.
         rules: Option<String>,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
     },
     /// Remove the rules: calls go to every instance again.
     Delete {
         service: String,
-        /// The registry center.
-        #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
-        center: String,
+        #[command(flatten)]
+        center: CenterArgs,
     },
 }
 
@@ -239,23 +274,76 @@ fn parse_kind(text: &str) -> Result<MethodKind, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return bad_arguments(&error),
+    };
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{}", failure.line());
+            let line = failure.line();
+            if !line.is_empty() {
+                eprintln!("{line}");
+            }
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Print clap's message (help and version on stdout, errors on stderr) and exit: 0 for help
+/// and version, else 2 — or 1 for `erpc health`, whose exit codes are grpc_health_probe's.
+fn bad_arguments(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    let health = std::env::args()
+        .nth(1)
+        .is_some_and(|command| command == "health");
+    ExitCode::from(if health {
+        health::exit::BAD_ARGUMENTS
+    } else {
+        2
+    })
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::List {
             service,
+            methods_of,
             center,
+            server,
             json,
-        } => registry::list(&center, service.as_deref().unwrap_or(""), json).await,
+        } => match service {
+            // An address, as grpcurl users write it: that server's services, by reflection.
+            Some(addr) if Target::is_address(&addr) => {
+                let target = TargetArgs {
+                    target: addr,
+                    center: None,
+                    token: TokenArgs::default(),
+                    server,
+                    tls: center.tls,
+                };
+                let metadata = target.metadata()?;
+                let client = connect(&target, 1).await?;
+                let of = methods_of.as_deref().unwrap_or("");
+                describe::list(&client, of, &metadata, json).await
+            }
+            service => {
+                if !server.headers.is_empty() {
+                    return Err(Failure::usage(
+                        "-H goes to a server (`erpc list ADDR -H …`); a center takes --token",
+                    ));
+                }
+                if let Some(extra) = methods_of {
+                    return Err(Failure::usage(format!(
+                        "unexpected {extra:?}: `erpc list [SERVICE] --center ADDR` lists a center's instances, `erpc list ADDR [SERVICE]` a server's services or methods"
+                    )));
+                }
+                registry::list(&center, service.as_deref().unwrap_or(""), json).await
+            }
+        },
         Command::Watch {
             service,
             center,
@@ -266,8 +354,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             service,
             json,
         } => {
+            let metadata = target.metadata()?;
             let client = connect(&target, 1).await?;
-            describe::run(&client, service.as_deref().unwrap_or(""), json).await
+            describe::run(&client, service.as_deref().unwrap_or(""), &metadata, json).await
         }
         Command::Routes { action } => match action {
             RoutesAction::Show { service, center } => routes::show(&center, &service).await,
@@ -279,13 +368,17 @@ async fn run(command: Command) -> Result<(), Failure> {
             RoutesAction::Delete { service, center } => routes::delete(&center, &service).await,
         },
         Command::Health { target, service } => {
-            let client = connect(&target, 1).await?;
-            health::run(&client, service.as_deref().unwrap_or("")).await
+            let setup = async {
+                let metadata = target.metadata()?;
+                Ok::<_, Failure>((connect(&target, 1).await?, metadata))
+            };
+            let (client, metadata) = setup.await.map_err(health::setup_failure)?;
+            health::run(&client, service.as_deref().unwrap_or(""), metadata).await
         }
         Command::Call { invocation, kind } => {
             let (service, method, options) = invocation.parts()?;
             let client = connect(&invocation.target, 1).await?;
-            let kind = call::kind(&client, service, method, kind).await?;
+            let kind = call::kind(&client, service, method, &options.metadata, kind).await?;
             let request = invocation.request.as_deref();
             call::run(&client, service, method, kind, request, options).await
         }
@@ -300,10 +393,10 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (service, method, options) = invocation.parts()?;
             let request = call::request(invocation.request.as_deref()).await?;
             let client = connect(&invocation.target, connections.max(1)).await?;
-            let kind = call::kind(&client, service, method, None).await?;
+            let kind = call::kind(&client, service, method, &options.metadata, None).await?;
             if kind != MethodKind::Unary {
                 return Err(Failure::usage(format!(
-                    "{service}.{method} is {kind:?}; erpc bench loads unary methods"
+                    "{service}.{method} is {kind}; erpc bench loads unary methods"
                 )));
             }
             let load = bench::Load {
@@ -320,7 +413,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             } else {
                 bench::print(&report);
             }
-            Ok(())
+            report.verdict()
         }
     }
 }
@@ -329,6 +422,8 @@ async fn connect(args: &TargetArgs, connections: usize) -> Result<erpc_core::Cli
     Target {
         target: &args.target,
         center: args.center.as_deref(),
+        token: args.token.read()?,
+        transport: args.tls.options()?,
     }
     .connect(connections)
     .await

@@ -3,18 +3,27 @@
 use erpc_core::reflection::{
     DESCRIBE, DescribeRequest, DescribeResponse, MethodInfo, SERVICE, ServiceInfo,
 };
-use erpc_core::{Client, Code};
+use erpc_core::{CallOptions, Client, Code, Metadata};
 
 use crate::failure::Failure;
 
-/// `service` described (`""`: every service). An unknown service is bad input: the error
-/// lists the services there are.
-pub async fn describe(client: &Client, service: &str) -> Result<Vec<ServiceInfo>, Failure> {
+/// `service` described (`""`: every service), asked with `metadata` (the user's `-H`
+/// headers: a server may want credentials on every call, reflection's too). An unknown
+/// service is bad input: the error lists the services there are.
+pub async fn describe(
+    client: &Client,
+    service: &str,
+    metadata: &Metadata,
+) -> Result<Vec<ServiceInfo>, Failure> {
     let asked = DescribeRequest {
         service: service.to_owned(),
     };
     match client
         .call::<_, DescribeResponse>(SERVICE, DESCRIBE, asked)
+        .options(CallOptions {
+            metadata: metadata.clone(),
+            ..CallOptions::default()
+        })
         .await
     {
         Ok(answer) => Ok(answer.services),
@@ -35,8 +44,9 @@ pub async fn method(
     client: &Client,
     service: &str,
     method: &str,
+    metadata: &Metadata,
 ) -> Result<Option<MethodInfo>, Failure> {
-    let services = match describe(client, service).await {
+    let services = match describe(client, service, metadata).await {
         Ok(services) => services,
         Err(Failure::Call(status)) if status.code() == Code::Unimplemented => return Ok(None),
         Err(other) => return Err(other),

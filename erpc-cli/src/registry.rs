@@ -2,37 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use erpc_center::{CenterClient, Change, Filter, Instance};
-use erpc_core::Client;
+use erpc_center::{Change, Filter, Instance};
 
+use crate::center::CenterArgs;
+use crate::events::Known;
 use crate::failure::Failure;
-
-/// A client of the center at `addr`.
-pub fn center(addr: &str) -> Result<CenterClient, Failure> {
-    Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build(addr)
-        .map(CenterClient::new)
-        .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
-}
-
-/// Name the center in a failure: "the center at ADDR: …".
-pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
-    move |status| {
-        Failure::Call(erpc_core::Status::new(
-            status.code(),
-            format!("the center at {addr}: {}", status.message()),
-        ))
-    }
-}
 
 /// `erpc list`: every instance of `service` (`""`: of every service), grouped by service; one
 /// JSON object per instance with `json`.
-pub async fn list(addr: &str, service: &str, json: bool) -> Result<(), Failure> {
-    let listing = center(addr)?
+pub async fn list(center: &CenterArgs, service: &str, json: bool) -> Result<(), Failure> {
+    let addr = &center.center;
+    let listing = center
+        .client()?
         .discover(service.to_owned(), Filter::default())
         .await
-        .map_err(at(addr))?;
+        .map_err(center.at())?;
     if json {
         for instance in &listing.instances {
             println!("{}", serde_json::to_string(instance).unwrap_or_default());
@@ -97,18 +81,19 @@ fn describe_instance(i: &Instance) -> String {
 
 /// `erpc watch`: the changes to `service` (`""`: every service) from now on, one line each
 /// as they happen (`+ service instance…` registered, `- service id (reason)` left), or one
-/// JSON event per line with `json`. Runs until the center ends the watch or the user stops
+/// JSON event per line with `json` (shapes in `events`). Runs until the center ends the watch or the user stops
 /// it.
-pub async fn watch(addr: &str, service: &str, json: bool) -> Result<(), Failure> {
-    let client = center(addr)?;
+pub async fn watch(center: &CenterArgs, service: &str, json: bool) -> Result<(), Failure> {
+    let addr = &center.center;
+    let client = center.client()?;
     let now = client
         .discover(service.to_owned(), Filter::default())
         .await
-        .map_err(at(addr))?;
+        .map_err(center.at())?;
     let mut events = client
         .watch(service.to_owned(), now.revision, now.epoch)
         .await
-        .map_err(at(addr))?;
+        .map_err(center.at())?;
     // On stderr, so stdout stays one change per line: scripts (and tests) wait for it to
     // know that no later change can be missed.
     let what = if service.is_empty() {
@@ -117,10 +102,11 @@ pub async fn watch(addr: &str, service: &str, json: bool) -> Result<(), Failure>
         service
     };
     eprintln!("watching {what} at {addr} from revision {}", now.revision);
+    let mut known = Known::new(&now.instances);
     use std::io::Write;
-    while let Some(event) = events.message().await.map_err(at(addr))? {
+    while let Some(event) = events.message().await.map_err(center.at())? {
         let line = if json {
-            serde_json::to_string(&event).unwrap_or_default()
+            known.json(&event).to_string()
         } else {
             match &event.change {
                 Change::Registered(i) => format!("+ {}  {}", i.service, describe_instance(i)),

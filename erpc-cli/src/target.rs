@@ -14,23 +14,30 @@ pub struct Target<'a> {
     pub target: &'a str,
     /// The center to resolve a service name through.
     pub center: Option<&'a str>,
+    /// The center's token (`--token`), sent on the discovery calls.
+    pub token: Option<String>,
+    /// Transport settings of the connections to the target (TLS: `--cacert`, …).
+    pub transport: erpc_transport::Options,
 }
 
 impl Target<'_> {
-    /// Whether the target is an address rather than a service name.
-    fn is_address(&self) -> bool {
-        self.target.contains("://")
+    /// Whether `target` is an address (it has a scheme: `tcp://…`) rather than a service
+    /// name.
+    pub fn is_address(target: &str) -> bool {
+        target.contains("://")
     }
 
     /// A client of the target, speaking JSON (servers answer in kind). An address is dialled
     /// now, so a refused connection is reported here, naming it; a service name must have
-    /// instances in the center.
+    /// instances in the center (bad input otherwise, listing the services it has).
     pub async fn connect(&self, connections: usize) -> Result<Client, Failure> {
         let builder = Client::builder()
             .codec(CodecId::JSON)
             .connections(connections)
-            .connect_timeout(Duration::from_secs(5));
-        if self.is_address() {
+            .connect_timeout(Duration::from_secs(5))
+            .transport(self.transport.clone());
+        if Target::is_address(self.target) {
+            crate::tls::require_settings(self.target, &self.transport)?;
             return builder.connect(self.target).await.map_err(|status| {
                 // The engine's dial errors name the address already; others are given it.
                 if status.message().contains(self.target) {
@@ -48,8 +55,31 @@ impl Target<'_> {
                 self.target
             )));
         };
-        let registry = CenterRegistry::new([center])
-            .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
+        if crate::tls::is_tls(center) {
+            // CenterRegistry dials its centers with default transport settings.
+            return Err(Failure::usage(format!(
+                "--center {center}: resolving a name through a center over TLS is not supported yet; call an instance's address (`erpc list --center {center} --cacert PEM` shows them)"
+            )));
+        }
+        let instances = crate::center::require_registered(
+            &crate::center::client(center, self.token.clone(), Default::default())?,
+            center,
+            self.target,
+        )
+        .await?;
+        // Instances reached only over TLS need its flags as an address would.
+        if let Some(addr) = instances
+            .iter()
+            .filter_map(|i| i.addrs.first())
+            .find(|a| crate::tls::require_settings(a, &self.transport).is_err())
+        {
+            crate::tls::require_settings(addr, &self.transport)?;
+        }
+        let registry = match &self.token {
+            Some(token) => CenterRegistry::with_token([center], token.clone()),
+            None => CenterRegistry::new([center]),
+        }
+        .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
         Ok(builder.discover(&registry, self.target).await?)
     }
 }

@@ -67,9 +67,18 @@ impl Shop for ShopImpl {
 
 /// A center on TCP, in this process.
 async fn center() -> (erpc::ServerHandle, String) {
+    center_with(None).await
+}
+
+/// A center on TCP, in this process; with `token`, it wants it on every call, reads too
+/// (`erpc-center --token T --protect-reads`).
+async fn center_with(token: Option<&str>) -> (erpc::ServerHandle, String) {
     let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
-    let server = erpc::Server::builder()
-        .add_service(CenterServer::new(center))
+    let mut builder = erpc::Server::builder().add_service(CenterServer::new(center));
+    if let Some(token) = token {
+        builder = builder.admission(erpc_center::auth::require_token(token, true));
+    }
+    let server = builder
         .serve(["tcp://127.0.0.1:0"])
         .await
         .expect("center serves");
@@ -79,9 +88,18 @@ async fn center() -> (erpc::ServerHandle, String) {
 
 /// The shop on TCP, registered at `center` (if given) with weight 7, version 1.2, zone a.
 async fn shop(center: Option<&str>) -> (erpc::ServerHandle, String) {
+    shop_with(center, None).await
+}
+
+/// [`shop`], registering with the center's `token` if given.
+async fn shop_with(center: Option<&str>, token: Option<&str>) -> (erpc::ServerHandle, String) {
     let mut builder = erpc::Server::builder().add_service(ShopServer::new(ShopImpl));
     if let Some(center) = center {
-        let registry = Arc::new(CenterRegistry::new([center]).expect("center address"));
+        let registry = match token {
+            Some(token) => CenterRegistry::with_token([center], token),
+            None => CenterRegistry::new([center]),
+        };
+        let registry = Arc::new(registry.expect("center address"));
         let mut template = Instance::new("Shop", "", "");
         template.addrs.clear();
         template.weight = 7;
@@ -108,9 +126,15 @@ async fn next<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R
 
 /// Run `erpc args…` with `stdin`, to completion.
 async fn erpc(args: &[&str], stdin: &str) -> Output {
+    erpc_env(args, stdin, &[]).await
+}
+
+/// [`erpc`] with the variables `env` set.
+async fn erpc_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -127,6 +151,36 @@ async fn erpc(args: &[&str], stdin: &str) -> Output {
         .await
         .expect("erpc finishes in time")
         .expect("erpc ran")
+}
+
+/// `erpc watch args…` (with the variables `env`) running, once it says on stderr that the
+/// watch is open (`watching WHAT at …`): nothing that happens after can be missed. Its
+/// stdout lines, and the child (killed when dropped).
+async fn watching(
+    args: &[&str],
+    env: &[(&str, &str)],
+    what: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+        .arg("watch")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("erpc watch starts");
+    let lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let opened: String = next(&mut notes).await;
+    assert!(
+        opened.starts_with(&format!("watching {what} at ")),
+        "{opened}"
+    );
+    (child, lines)
 }
 
 fn stdout(o: &Output) -> String {
@@ -246,9 +300,20 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
         "{}",
         stderr(&out)
     );
-    let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n").await;
+    // A bad line in a client stream cancels the call: no answer to the lines before it.
+    let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n3\n").await;
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("stdin line 2"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = erpc(&["call", &addr, "Shop.sum", "1\n2\nx"], "").await;
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("request line 3"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the call was cancelled"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 
     // An unknown service: the ones there are; an unknown method: the service's methods.
     let out = erpc(&["call", &addr, "Shp.price", "{}"], "").await;
@@ -264,6 +329,14 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
         stderr(&out).contains("price, whoami, refuse, count, sum, echo"),
         "{}",
         stderr(&out)
+    );
+
+    // A call of the wrong kind: the server's refusal names the method as it is written.
+    let out = erpc(&["call", &addr, "Shop.count", "3", "--kind", "unary"], "").await;
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stderr(&out).trim(),
+        "unimplemented: Shop.count is a streaming method; open it as a stream"
     );
 
     // Not SERVICE.METHOD, an unknown flag: usage, exit 2.
@@ -309,6 +382,23 @@ async fn describe_shows_kinds_idempotency_and_types() {
         .collect();
     assert_eq!(names, ["Shop", "erpc.Health", "erpc.Reflection"]);
 
+    // `erpc list ADDR [SERVICE]`, as grpcurl: the services, a service's methods.
+    let out = erpc(&["list", &addr], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Shop\nerpc.Health\nerpc.Reflection\n");
+    let out = erpc(&["list", &addr, "Shop"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("Shop.price\nShop.whoami\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = erpc(&["list", &addr, "--json"], "").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).expect("JSON"),
+        json!(["Shop", "erpc.Health", "erpc.Reflection"])
+    );
+
     let out = erpc(&["describe", &addr, "Nope"], "").await;
     assert_eq!(code(&out), 2);
     assert!(
@@ -330,6 +420,11 @@ async fn list_and_call_by_name_through_the_center() {
     assert!(text.contains(&shop_addr), "{text}");
     assert!(text.contains("weight=7  version=1.2  zone=a"), "{text}");
 
+    // -H is for servers: given to a center's listing, it is refused, not dropped.
+    let out = erpc(&["list", "--center", &center_addr, "-H", "a:b"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+
     let out = erpc(&["list", "--center", &center_addr, "Shop", "--json"], "").await;
     let instance: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
     assert_eq!(instance["weight"], 7);
@@ -348,6 +443,18 @@ async fn list_and_call_by_name_through_the_center() {
     )
     .await;
     assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    // A name the center does not know is bad input too, listing the ones it does.
+    let out = erpc(
+        &["call", "--center", &center_addr, "Nope", "Nope.m", "{}"],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"Nope\"") && stderr(&out).contains("registered there: Shop"),
+        "{}",
+        stderr(&out)
+    );
     // A name without --center is bad input.
     assert_eq!(
         code(&erpc(&["call", "Shop", "Shop.price", "{}"], "").await),
@@ -360,18 +467,7 @@ async fn list_and_call_by_name_through_the_center() {
 #[tokio::test]
 async fn watch_prints_registrations_and_departures_as_they_happen() {
     let (center, center_addr) = center().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
-        .args(["watch", "--center", &center_addr, "Shop"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("erpc watch starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut notes = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
-    // The watch is open once it says so: nothing registered after can be missed.
-    let opened: String = next(&mut notes).await;
-    assert!(opened.starts_with("watching Shop at "), "{opened}");
+    let (mut child, mut lines) = watching(&["--center", &center_addr, "Shop"], &[], "Shop").await;
     let (shop, shop_addr) = shop(Some(&center_addr)).await;
     let line: String = next(&mut lines).await;
     assert!(line.starts_with("+ Shop  "), "{line}");
@@ -383,6 +479,34 @@ async fn watch_prints_registrations_and_departures_as_they_happen() {
     let line: String = next(&mut lines).await;
     assert!(line.starts_with("- Shop  "), "{line}");
     assert!(line.contains("deregistered"), "{line}");
+    child.kill().await.expect("killed");
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn watch_json_prints_register_and_deregister_events() {
+    let (center, center_addr) = center().await;
+    let args = ["--center", &center_addr, "--json"];
+    let (mut child, mut lines) = watching(&args, &[], "every service").await;
+    let (shop, shop_addr) = shop(Some(&center_addr)).await;
+    let line: String = next(&mut lines).await;
+    let event: Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(event["event"], "register", "{line}");
+    assert_eq!(event["service"], "Shop", "{line}");
+    let id = event["id"].as_str().expect("id").to_owned();
+    assert!(event["revision"].as_u64().is_some(), "{line}");
+    assert_eq!(event["instance"]["addrs"], json!([shop_addr]), "{line}");
+    assert_eq!(event["instance"]["weight"], 7, "{line}");
+    assert_eq!(event["instance"]["metadata"]["zone"], "a", "{line}");
+    shop.shutdown().await;
+    let line: String = next(&mut lines).await;
+    let event: Value = serde_json::from_str(&line).expect("a JSON line");
+    let revision = event["revision"].clone();
+    assert_eq!(
+        event,
+        json!({"event": "deregister", "revision": revision, "service": "Shop", "id": id,
+               "reason": "deregistered"}),
+    );
     child.kill().await.expect("killed");
     center.shutdown().await;
 }
@@ -439,7 +563,14 @@ async fn bench_reports_counts_that_add_up() {
         "",
     )
     .await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // No call succeeded: the report, then exit 1 with a line saying so (ghz exits 0).
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("erpc: bench: no call succeeded (of ")
+            && stderr(&out).contains("failed_precondition)"),
+        "{}",
+        stderr(&out)
+    );
     let text = stdout(&out);
     for part in [
         "Requests/sec:",
@@ -449,16 +580,18 @@ async fn bench_reports_counts_that_add_up() {
     ] {
         assert!(text.contains(part), "{part} in {text}");
     }
-    // Streams are not benched.
+    // Streams are not benched, in words a person reads (not `ServerStream`).
+    let out = erpc(&["bench", &addr, "Shop.count", "1", "-z", "1s"], "").await;
+    assert_eq!(code(&out), 2);
     assert_eq!(
-        code(&erpc(&["bench", &addr, "Shop.count", "1", "-z", "1s"], "").await),
-        2
+        stderr(&out).trim(),
+        "erpc: Shop.count is server-streaming; erpc bench loads unary methods"
     );
     server.shutdown().await;
 }
 
 #[tokio::test]
-async fn health_prints_serving_or_fails_with_the_status() {
+async fn health_prints_the_status_with_grpc_health_probe_exit_codes() {
     let (server, addr) = shop(None).await;
     let out = erpc(&["health", &addr], "").await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -467,24 +600,36 @@ async fn health_prints_serving_or_fails_with_the_status() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "Shop: SERVING");
 
+    // grpc_health_probe's exit codes: 4 answered and not SERVING, the status on stdout.
     server
         .health()
         .set("Shop", erpc::server::health::ServingStatus::NotServing);
     let out = erpc(&["health", &addr, "Shop"], "").await;
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("Shop: NOT_SERVING"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Shop: NOT_SERVING");
     let out = erpc(&["health", &addr, "Nope"], "").await;
-    assert_eq!(code(&out), 1);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Nope: SERVICE_UNKNOWN");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // 1 bad arguments.
+    assert_eq!(code(&erpc(&["health", &addr, "--nope"], "").await), 1);
+    assert_eq!(code(&erpc(&["health", "Shop"], "").await), 1);
+    server.shutdown().await;
+    // 2 nobody listening, naming the address.
+    let out = erpc(&["health", &addr], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&addr), "{}", stderr(&out));
+
+    // 3 the check call failed: refused without the credentials the server wants.
+    let (guarded, addr) = guarded_shop().await;
+    let out = erpc(&["health", &addr], "").await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("Nope: SERVICE_UNKNOWN"),
+        stderr(&out).starts_with("unauthenticated: "),
         "{}",
         stderr(&out)
     );
-    server.shutdown().await;
+    guarded.shutdown().await;
 }
 
 #[tokio::test]
@@ -563,4 +708,312 @@ async fn routes_are_shown_set_checked_and_deleted() {
     assert!(!stdout(&out).contains("deleted"), "{}", stdout(&out));
     shop.shutdown().await;
     center.shutdown().await;
+}
+
+/// The shop on TCP, answering only calls with metadata `authorization: Bearer s3cret`
+/// (reflection's and health's included).
+async fn guarded_shop() -> (erpc::ServerHandle, String) {
+    use erpc::auth::{Authenticate, BearerTokens, Principal};
+    let tokens = BearerTokens::new().token("s3cret", Principal::new("ann"));
+    let server = erpc::Server::builder()
+        .add_service(ShopServer::new(ShopImpl))
+        .admission(Authenticate::new(tokens))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("guarded shop serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+#[tokio::test]
+async fn headers_reach_a_server_that_authenticates_every_call() {
+    let (server, addr) = guarded_shop().await;
+    let auth = "authorization: Bearer s3cret";
+    // The method's kind is looked up by reflection: with the headers, as the call itself.
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            r#"{"item":"x","qty":2}"#,
+            "-H",
+            auth,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    let out = erpc(&["call", &addr, "Shop.count", "2", "-H", auth], "").await;
+    assert_eq!(stdout(&out), "0\n1\n", "{}", stderr(&out));
+    let out = erpc(&["describe", &addr, "Shop", "-H", auth], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("service Shop"), "{}", stdout(&out));
+    let out = erpc(&["health", &addr, "-H", auth], "").await;
+    assert_eq!(stdout(&out).trim(), "server: SERVING", "{}", stderr(&out));
+
+    // Without them: refused, saying what the server wants.
+    let out = erpc(
+        &["call", &addr, "Shop.price", r#"{"item":"x","qty":2}"#],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).starts_with("unauthenticated: "),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_protected_center_is_reached_with_its_token() {
+    let (center, center_addr) = center_with(Some("t0k")).await;
+    let (shop, shop_addr) = shop_with(Some(&center_addr), Some("t0k")).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, "t0k\n").expect("token file written");
+    let file = file.to_str().expect("UTF-8 path");
+
+    // Without the token: refused, naming the center.
+    let out = erpc(&["list", "--center", &center_addr], "").await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).starts_with("unauthenticated: the center at"),
+        "{}",
+        stderr(&out)
+    );
+    // The flag, the file, the variable.
+    for (args, env) in [
+        (vec!["--token", "t0k"], vec![]),
+        (vec!["--token-file", file], vec![]),
+        (vec![], vec![("ERPC_TOKEN", "t0k")]),
+        (vec![], vec![("ERPC_TOKEN_FILE", file)]),
+    ] {
+        let mut all = vec!["list", "--center", &center_addr];
+        all.extend(args.iter().copied());
+        let out = erpc_env(&all, "", &env).await;
+        assert_eq!(code(&out), 0, "{args:?} {env:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains(&shop_addr), "{}", stdout(&out));
+    }
+    // A wrong or empty token.
+    let out = erpc(&["list", "--center", &center_addr, "--token", "nope"], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = erpc(&["list", "--center", &center_addr, "--token", " "], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+
+    // Calling by name through it, and its routing rules.
+    let t = ["--token", "t0k"];
+    let mut args = vec!["call", "--center", &center_addr, "Shop", "Shop.price", "2"];
+    args.extend(t);
+    args[5] = r#"{"item":"x","qty":2}"#;
+    let out = erpc(&args, "").await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    let mut args = vec![
+        "routes",
+        "set",
+        "Shop",
+        r#"{"default":[{"subset":{"version":"1.2"}}]}"#,
+    ];
+    args.extend(["--center", &center_addr]);
+    args.extend(t);
+    let out = erpc(&args, "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = erpc(
+        &[
+            "routes",
+            "show",
+            "Shop",
+            "--center",
+            &center_addr,
+            "--token",
+            "t0k",
+        ],
+        "",
+    )
+    .await;
+    assert!(stdout(&out).contains("1.2"), "{}", stderr(&out));
+    let out = erpc(
+        &[
+            "routes",
+            "delete",
+            "Shop",
+            "--center",
+            &center_addr,
+            "--token",
+            "t0k",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // The watch.
+    let args = ["--center", &center_addr, "Shop"];
+    let (mut child, mut lines) = watching(&args, &[("ERPC_TOKEN", "t0k")], "Shop").await;
+    shop.shutdown().await;
+    let line: String = next(&mut lines).await;
+    assert!(line.starts_with("- Shop  "), "{line}");
+    child.kill().await.expect("killed");
+    center.shutdown().await;
+}
+
+/// A certificate authority made here (rcgen): its PEM, and leaf certificates it signs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Ca { cert, key }
+    }
+
+    /// A certificate for `names` and its key, as PEM.
+    fn issue(&self, names: &[&str]) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).expect("leaf params");
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("leaf certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// The shop on `tls://127.0.0.1`, its certificate from `ca`; with `clients`, it wants a
+/// client certificate from that CA (mutual TLS).
+async fn tls_shop(ca: &Ca, clients: Option<&Ca>) -> (erpc::ServerHandle, String) {
+    use erpc::transport::ServerTls;
+    let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]);
+    let tls = match clients {
+        Some(clients) => ServerTls::mutual(
+            cert.as_bytes(),
+            key.as_bytes(),
+            clients.cert.pem().as_bytes(),
+        ),
+        None => ServerTls::from_pem(cert.as_bytes(), key.as_bytes()),
+    }
+    .expect("server TLS");
+    let server = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: erpc::transport::Options::default().server_tls(tls),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(ShopServer::new(ShopImpl))
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS shop serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+#[tokio::test]
+async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() {
+    let ca = Ca::new("shop CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).expect("PEM written");
+        path.to_str().expect("UTF-8 path").to_owned()
+    };
+    let ca_pem = write("ca.pem", &ca.cert.pem());
+    let stranger = Ca::new("someone else");
+    let stranger_pem = write("stranger.pem", &stranger.cert.pem());
+    let (server, addr) = tls_shop(&ca, None).await;
+    assert!(addr.starts_with("tls://"), "{addr}");
+    let order = r#"{"item":"x","qty":2}"#;
+
+    let out = erpc(
+        &["call", &addr, "Shop.price", order, "--cacert", &ca_pem],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    for args in [
+        vec!["health", &addr, "--cacert", &ca_pem],
+        vec!["list", &addr, "--cacert", &ca_pem],
+        vec!["describe", &addr, "Shop", "--cacert", &ca_pem],
+    ] {
+        let out = erpc(&args, "").await;
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+    }
+    // No CA: say which flag to give.
+    let out = erpc(&["call", &addr, "Shop.price", order], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--cacert"), "{}", stderr(&out));
+    // Another CA: refused, saying why.
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            order,
+            "--cacert",
+            &stranger_pem,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not signed by a CA this side trusts"),
+        "{}",
+        stderr(&out)
+    );
+    // --insecure: any certificate, and a warning that says so.
+    let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    assert!(stderr(&out).contains("NOT checked"), "{}", stderr(&out));
+    server.shutdown().await;
+
+    // Mutual TLS: the server wants a certificate from the clients' CA.
+    let clients = Ca::new("clients CA");
+    let (cert, key) = clients.issue(&["ann"]);
+    let (cert, key) = (write("ann.pem", &cert), write("ann.key", &key));
+    let (server, addr) = tls_shop(&ca, Some(&clients)).await;
+    let mutual = ["--cacert", &ca_pem, "--cert", &cert, "--key", &key];
+    let mut args = vec!["call", &addr, "Shop.price", order];
+    args.extend(mutual);
+    let out = erpc(&args, "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "6");
+    let mut args = vec!["call", &addr, "Shop.price", order, "--insecure"];
+    args.extend(&mutual[2..]);
+    let out = erpc(&args, "").await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    // Without one: refused.
+    let out = erpc(
+        &["call", &addr, "Shop.price", order, "--cacert", &ca_pem],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    // --cert without --key is bad input.
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            order,
+            "--cacert",
+            &ca_pem,
+            "--cert",
+            &cert,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    server.shutdown().await;
 }

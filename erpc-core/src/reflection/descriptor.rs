@@ -56,6 +56,20 @@ pub enum MethodKind {
     BidiStream,
 }
 
+/// The word a person reads in messages: `unary`, `oneway`, `client-streaming`,
+/// `server-streaming`, `bidi-streaming` (the wire names are the serde ones above).
+impl std::fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MethodKind::Unary => "unary",
+            MethodKind::Oneway => "oneway",
+            MethodKind::ClientStream => "client-streaming",
+            MethodKind::ServerStream => "server-streaming",
+            MethodKind::BidiStream => "bidi-streaming",
+        })
+    }
+}
+
 impl MethodKind {
     /// Whether it is called as a stream (opened, not called with one request).
     pub fn is_stream(self) -> bool {

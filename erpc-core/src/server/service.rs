@@ -401,7 +401,7 @@ pub fn wrong_shape(service: &str, method: &str, streaming: bool) -> Status {
     } else {
         ("a unary method", "call it with a request")
     };
-    Status::unimplemented(format!("{service:?}.{method:?} is {is}; {use_}"))
+    Status::unimplemented(format!("{service}.{method} is {is}; {use_}"))
 }
 
 /// The answer for a method name the service does not have.

@@ -1,0 +1,95 @@
+//! The registry center a command talks to (`--center ADDR`), with its token.
+
+use std::collections::BTreeSet;
+
+use erpc_center::{CenterClient, Filter, Instance};
+use erpc_core::Client;
+
+use crate::failure::Failure;
+use crate::tls::TlsArgs;
+use crate::token::TokenArgs;
+
+/// `--center ADDR` and the token it may want, for the commands that only talk to a center.
+#[derive(clap::Args)]
+pub struct CenterArgs {
+    /// The registry center.
+    #[arg(long, env = "ERPC_CENTER", default_value = "tcp://127.0.0.1:7070")]
+    pub center: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    /// TLS to the center (or, for `erpc list ADDR`, to that server).
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+impl CenterArgs {
+    /// A client of the center, sending the token (if given) on every call.
+    pub fn client(&self) -> Result<CenterClient, Failure> {
+        client(&self.center, self.token.read()?, self.tls.options()?)
+    }
+
+    /// Name the center in a failure: "the center at ADDR: …".
+    pub fn at(&self) -> impl Fn(erpc_core::Status) -> Failure + '_ {
+        at(&self.center)
+    }
+}
+
+/// A client of the center at `addr`, sending `token` (if any) on every call, over
+/// `transport`.
+pub fn client(
+    addr: &str,
+    token: Option<String>,
+    transport: erpc_transport::Options,
+) -> Result<CenterClient, Failure> {
+    crate::tls::require_settings(addr, &transport)?;
+    let builder = match token {
+        Some(token) => Client::builder().middleware(erpc_core::auth::Credentials::bearer(token)),
+        None => Client::builder(),
+    };
+    builder
+        .timeout(std::time::Duration::from_secs(5))
+        .transport(transport)
+        .build(addr)
+        .map(CenterClient::new)
+        .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
+}
+
+/// Name the center at `addr` in a failure: "the center at ADDR: …".
+pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
+    move |status| {
+        Failure::Call(erpc_core::Status::new(
+            status.code(),
+            format!("the center at {addr}: {}", status.message()),
+        ))
+    }
+}
+
+/// `service`'s instances registered at the center; bad input (exit 2, as an unknown service
+/// at an address is) if it has none, listing the services that have.
+pub async fn require_registered(
+    center: &CenterClient,
+    addr: &str,
+    service: &str,
+) -> Result<Vec<Instance>, Failure> {
+    let found = center
+        .discover(service.to_owned(), Filter::default())
+        .await
+        .map_err(at(addr))?;
+    if !found.instances.is_empty() {
+        return Ok(found.instances);
+    }
+    let all = center
+        .discover(String::new(), Filter::default())
+        .await
+        .map_err(at(addr))?;
+    let names: BTreeSet<&str> = all.instances.iter().map(|i| i.service.as_str()).collect();
+    let there = if names.is_empty() {
+        "nothing is registered there".to_owned()
+    } else {
+        let names: Vec<&str> = names.into_iter().collect();
+        format!("registered there: {}", names.join(", "))
+    };
+    Err(Failure::usage(format!(
+        "no instance of service {service:?} registered at {addr}; {there}"
+    )))
+}
