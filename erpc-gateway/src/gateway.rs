@@ -12,7 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use erpc_core::discovery::{Balancer, RoundRobin};
+use erpc_core::discovery::{Balancer, Locality, RoundRobin};
 use erpc_core::reflection::MethodKind;
 use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId};
 use serde_json::Value;
@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::error::ApiError;
 use crate::headers;
 use crate::stream::{self, Format};
-use crate::upstream::{Clients, MakeBalancer, MakeClient, Upstream};
+use crate::upstream::{CenterOptions, Clients, MakeBalancer, MakeClient, Upstream};
 
 /// The header whose value is a call's timeout by default: `x-erpc-timeout: 250ms`.
 pub const TIMEOUT_HEADER: &str = "x-erpc-timeout";
@@ -38,6 +38,7 @@ pub struct GatewayBuilder {
     max_body: usize,
     describe_ttl: Duration,
     cors: Option<CorsLayer>,
+    center: CenterOptions,
     #[cfg(feature = "metrics")]
     metrics: Option<erpc_telemetry::Metrics>,
 }
@@ -103,6 +104,24 @@ impl GatewayBuilder {
         self
     }
 
+    /// The token sent to the center ([`Upstream::Center`]) on every call the gateway makes
+    /// to it — its discovery, its watches, its routing rules' config watch — as metadata
+    /// `authorization: Bearer <token>`, for a center started with `--token` and
+    /// `--protect-reads` (CENTER.md, "Access"). Default none. Not sent to the services.
+    pub fn center_token(mut self, token: impl Into<String>) -> Self {
+        self.center.token = Some(token.into());
+        self
+    }
+
+    /// Where the gateway runs (its data center and zone; [`Locality`]), matched by the
+    /// `dc` and `zone` of the routing rules (`erpc/routes/<service>`, CENTER.md "Routing
+    /// rules") its clients follow with [`Upstream::Center`]. Default: nowhere in particular
+    /// (rules matching on `dc` or `zone` do not match the gateway's calls).
+    pub fn locality(mut self, here: Locality) -> Self {
+        self.center.here = here;
+        self
+    }
+
     /// The metrics the gateway's calls and requests are counted in and `/metrics` serves
     /// (default: its own). Give yours to serve the application's metrics beside them — one
     /// gateway per `Metrics`: each registers `erpc_gateway_requests_total` in it.
@@ -126,7 +145,7 @@ impl GatewayBuilder {
         };
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
-        let clients = Clients::new(&self.upstream, make, self.balancer)?;
+        let clients = Clients::new(&self.upstream, make, self.balancer, self.center)?;
         #[cfg(feature = "metrics")]
         let http_metrics = crate::http_metrics::HttpMetrics::register(&metrics);
         Ok(Gateway {
@@ -180,6 +199,7 @@ impl Gateway {
             max_body: 1 << 20,
             describe_ttl: Duration::from_secs(10),
             cors: None,
+            center: CenterOptions::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
         }

@@ -13,8 +13,11 @@
 //!   ([`TIMEOUT_HEADER`], `x-erpc-timeout: 250ms`) sets the call's deadline.
 //! - Calls go to an [`Upstream`]: one address, or each service's instances through the
 //!   registry center, with the client governance the [`GatewayBuilder::client`] factory adds
-//!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`).
-//! - `GET /healthz`; `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
+//!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`) and, with a center, each
+//!   service's routing rules (`erpc/routes/<service>`; [`GatewayBuilder::locality`]) and
+//!   the center's token ([`GatewayBuilder::center_token`]).
+//! - `GET /healthz` (liveness: the process answers); `GET /readyz[?service=NAME]`
+//!   (readiness: 503 while draining, or while no instance is there to call); `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
 //!   client-side call metrics, and `erpc_gateway_requests_total{status}`, every HTTP request
 //!   answered by its HTTP status); CORS with tower-http's `CorsLayer`.
 //!

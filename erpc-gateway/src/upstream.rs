@@ -1,15 +1,17 @@
 //! Where the gateway's calls go: one address serving every service, or each service's
 //! instances found through a registry center — a client per service, built by the user's
 //! [`ClientBuilder`] factory, so the client's governance (balancing, fail modes, breakers)
-//! is erpc-core's own.
+//! is erpc-core's own. With a center, each service's client follows its routing rules
+//! (`erpc/routes/<service>`, CENTER.md "Routing rules") too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use erpc_center::{CenterClient, CenterRegistry, Filter};
-use erpc_core::discovery::Balancer;
-use erpc_core::{AddressError, Client, ClientBuilder, Code, CodecId};
+use erpc_core::discovery::{Balancer, ConfigEntries, Locality, ROUTES_PREFIX};
+use erpc_core::{AddressError, Client, ClientBuilder, Code, CodecId, Status};
 
 use crate::error::ApiError;
 
@@ -32,6 +34,14 @@ pub type MakeClient = Arc<dyn Fn() -> ClientBuilder + Send + Sync>;
 /// state (a round-robin cursor, outstanding counts), so each client gets its own.
 pub type MakeBalancer = Arc<dyn Fn() -> Arc<dyn Balancer> + Send + Sync>;
 
+/// How the gateway talks to a center ([`Upstream::Center`]): the token it sends, and where
+/// it is for the routing rules' `dc` and `zone`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CenterOptions {
+    pub token: Option<String>,
+    pub here: Locality,
+}
+
 /// The clients of an upstream.
 pub(crate) enum Clients {
     One(Client),
@@ -44,6 +54,9 @@ pub(crate) struct Center {
     registry: CenterRegistry,
     make: MakeClient,
     balancer: MakeBalancer,
+    here: Locality,
+    /// The routing rules (`erpc/routes/…`), followed from the first client made on.
+    routes: tokio::sync::OnceCell<ConfigEntries>,
     clients: Mutex<HashMap<String, Client>>,
     /// Held while a service's client is made, so two first requests make one.
     making: tokio::sync::Mutex<()>,
@@ -60,21 +73,32 @@ impl Clients {
         upstream: &Upstream,
         make: MakeClient,
         balancer: MakeBalancer,
+        options: CenterOptions,
     ) -> Result<Clients, AddressError> {
         match upstream {
             Upstream::Address(addr) => Ok(Clients::One(
                 make().codec(CodecId::JSON).build(addr.as_str())?,
             )),
             Upstream::Center(addr) => {
-                let center = Client::builder()
-                    .timeout(std::time::Duration::from_secs(5))
+                let (center, registry) = match &options.token {
+                    Some(token) => (
+                        Client::builder()
+                            .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
+                        CenterRegistry::with_token([addr.as_str()], token.clone())?,
+                    ),
+                    None => (Client::builder(), CenterRegistry::new([addr.as_str()])?),
+                };
+                let center = center
+                    .timeout(Duration::from_secs(5))
                     .build(addr.as_str())?;
                 Ok(Clients::Center(Box::new(Center {
                     addr: addr.clone(),
                     center: CenterClient::new(center),
-                    registry: CenterRegistry::new([addr.as_str()])?,
+                    registry,
                     make,
                     balancer,
+                    here: options.here,
+                    routes: tokio::sync::OnceCell::new(),
                     clients: Mutex::default(),
                     making: tokio::sync::Mutex::new(()),
                 })))
@@ -94,6 +118,14 @@ impl Clients {
 }
 
 impl Center {
+    /// `status` from the center, saying so.
+    fn at(&self, status: Status) -> Status {
+        Status::new(
+            status.code(),
+            format!("the center at {}: {}", self.addr, status.message()),
+        )
+    }
+
     fn known(&self, service: &str) -> Option<Client> {
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients.get(service).cloned()
@@ -107,12 +139,7 @@ impl Center {
         if let Some(client) = self.known(service) {
             return Ok(client);
         }
-        let at = |status: erpc_core::Status| {
-            erpc_core::Status::new(
-                status.code(),
-                format!("the center at {}: {}", self.addr, status.message()),
-            )
-        };
+        let at = |status| self.at(status);
         // Only a registered service gets a client (and a watch on the center): a caller
         // naming arbitrary services cannot grow the gateway's state.
         let listing = self
@@ -143,8 +170,14 @@ impl Center {
                 ),
             ));
         }
+        let routes = self
+            .routes
+            .get_or_try_init(|| self.registry.follow_config(ROUTES_PREFIX))
+            .await
+            .map_err(at)?;
         let client = (self.make)()
             .codec(CodecId::JSON)
+            .routes(routes.clone(), self.here.clone())
             .discover_with(&self.registry, service, (self.balancer)())
             .await?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());

@@ -743,6 +743,20 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             vec!["--center", &target, "--balance", "nope"],
             "round-robin",
         ),
+        (
+            vec!["--center", &target, "--center-token", " "],
+            "the center's token is empty",
+        ),
+        (vec!["--target", &target, "--center-token", "t"], "--center"),
+        (
+            vec![
+                "--center",
+                &target,
+                "--center-token-file",
+                "/nonexistent/token",
+            ],
+            "--center-token-file /nonexistent/token",
+        ),
     ] {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
             .args(&args)
@@ -754,4 +768,176 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
     server.shutdown().await;
+}
+
+/// Asserts `answer` is a failure with `status` and the JSON body `{code, message}`.
+fn assert_json_failure(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json"),
+        "{answer:?}"
+    );
+    let body = answer.json();
+    assert_eq!(body["code"], code, "{answer:?}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer:?}"
+    );
+}
+
+/// A center in this process, its address; with `token`, it requires it on reads too.
+async fn center(token: Option<&str>) -> (erpc::ServerHandle, String) {
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let mut builder = erpc::Server::builder();
+    if let Some(token) = token {
+        builder = builder.admission(erpc_center::auth::require_token(token, true));
+    }
+    let center = builder
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("center serves");
+    let addr = center.local_addr().to_string();
+    (center, addr)
+}
+
+/// A shop registered at `registry` as `template` says.
+async fn registered_shop(
+    shop_impl: ShopImpl,
+    registry: &CenterRegistry,
+    template: Instance,
+) -> erpc::ServerHandle {
+    let mut template = template;
+    template.addrs.clear();
+    erpc::Server::builder()
+        .add_service(ShopServer::new(shop_impl))
+        .register(Arc::new(registry.clone()), template)
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves")
+}
+
+/// Waits until `registry` lists `n` instances of Shop.
+async fn shops_listed(registry: &CenterRegistry, n: usize) {
+    let mut endpoints = registry.subscribe("Shop").await.expect("subscribed");
+    while endpoints.borrow_and_update().len() < n {
+        tokio::time::timeout(Duration::from_secs(30), endpoints.changed())
+            .await
+            .expect("registered in time")
+            .expect("the center is followed");
+    }
+}
+
+#[tokio::test]
+async fn a_protected_center_is_asked_with_the_token() {
+    let (center, center_addr) = center(Some("s3cret")).await;
+    let registry =
+        CenterRegistry::with_token([center_addr.as_str()], "s3cret").expect("center address");
+    let shop_server = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "", ""),
+    )
+    .await;
+    shops_listed(&registry, 1).await;
+    let order = r#"{"item":"tea","qty":2}"#;
+
+    // Without the token, the center refuses the gateway's discovery: 401, naming the center.
+    let anonymous = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let refused = post(&anonymous, "/Shop/price", order).await;
+    assert_json_failure(&refused, 401, "unauthenticated");
+    assert!(refused.body.contains(&center_addr), "{refused:?}");
+
+    let with_token = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .center_token("s3cret")
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let ok = post(&with_token, "/Shop/price", order).await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+
+    // The binary, with the token in a file (its first line).
+    let dir = std::env::temp_dir().join(format!("erpc-gateway-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let file = dir.join("token");
+    std::fs::write(&file, "s3cret\nignored\n").expect("written");
+    let file = file.to_string_lossy().into_owned();
+    let args = [
+        "--center",
+        &center_addr,
+        "--center-token-file",
+        &file,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (_child, addr, _stderr) = gateway_process(&args).await;
+    let ok = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    shop_server.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn routing_rules_at_the_center_are_followed() {
+    let (center, center_addr) = center(None).await;
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("center address");
+    let mut v1 = Instance::new("Shop", "v1", "");
+    v1.version = "1".into();
+    let mut v2 = Instance::new("Shop", "v2", "");
+    v2.version = "2".into();
+    let one = registered_shop(ShopImpl::default(), &registry, v1).await;
+    // Version 2's `price` answers `unavailable`: which version answered shows in the status.
+    let draining = ShopImpl {
+        draining: true,
+        ..ShopImpl::default()
+    };
+    let two = registered_shop(draining, &registry, v2).await;
+    shops_listed(&registry, 2).await;
+    // Beta users go to version 2; everyone else to version 1.
+    let admin = erpc_center::CenterClient::new(
+        erpc_core::Client::new(center_addr.as_str()).expect("address"),
+    );
+    let rules = r#"{"rules":[{"match":{"metadata":{"x-user":"beta"}},"route":[{"subset":{"version":"2"}}]}],"default":[{"subset":{"version":"1"}}]}"#;
+    admin
+        .config_set(erpc_core::discovery::routes_key("Shop"), rules.to_owned())
+        .await
+        .expect("the rules are stored");
+
+    // No retries: a call sent to version 2 would fail.
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .allow_header(HeaderName::from_static("x-user"))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let url = url_of(&gateway, "/Shop/price");
+    let order = r#"{"item":"tea","qty":1}"#;
+    for _ in 0..8 {
+        let ok = http("POST", url.clone(), &[("x-user", "ann")], Some(order)).await;
+        assert_eq!((ok.status, ok.json()), (200, json!(3)), "{ok:?}");
+    }
+    for _ in 0..4 {
+        let beta = http("POST", url.clone(), &[("x-user", "beta")], Some(order)).await;
+        assert_json_failure(&beta, 503, "unavailable");
+        assert!(beta.body.contains("draining"), "{beta:?}");
+    }
+    one.shutdown().await;
+    two.shutdown().await;
+    center.shutdown().await;
 }
