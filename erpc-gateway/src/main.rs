@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Stops on Ctrl-C or SIGTERM, letting requests in flight finish (for `--drain`, default
-//! 30 s). Exit code 2 for bad arguments, 1 if it cannot listen.
+//! 30 s; then streams still open end with their final error). Exit code 2 for bad
+//! arguments, 1 if it cannot listen.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ use erpc_core::discovery::{
 };
 use erpc_core::per_method::PerMethod;
 use erpc_gateway::cors::{AllowOrigin, CorsLayer};
-use erpc_gateway::{Gateway, TIMEOUT_HEADER, Upstream};
+use erpc_gateway::{Drained, Gateway, TIMEOUT_HEADER, Upstream};
 
 #[derive(Parser)]
 #[command(
@@ -201,17 +202,17 @@ async fn main() -> ExitCode {
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
     }
-    match tokio::time::timeout(args.drain, server.shutdown()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            eprintln!("erpc-gateway: {e}");
-            return ExitCode::from(1);
-        }
-        // Long streams would hold the stop forever: they are cut when the process ends.
-        Err(_) => eprintln!(
+    match server.drain(args.drain).await {
+        Ok(Drained::Finished) => {}
+        // Long streams would hold the stop forever: they end with their final error.
+        Ok(Drained::Cut) => eprintln!(
             "erpc-gateway: requests still open after {}; stopping",
             humantime::format_duration(args.drain)
         ),
+        Err(e) => {
+            eprintln!("erpc-gateway: {e}");
+            return ExitCode::from(1);
+        }
     }
     ExitCode::SUCCESS
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use erpc_center::{CenterClient, CenterRegistry, Filter};
 use erpc_core::discovery::{Balancer, ConfigEntries, Locality, ROUTES_PREFIX};
-use erpc_core::{AddressError, Client, ClientBuilder, Code, CodecId, Status};
+use erpc_core::server::ServingStatus;
+use erpc_core::server::health::service::{CHECK, HealthCheckRequest, HealthCheckResponse, SERVICE};
+use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId, Status};
 
 use crate::error::ApiError;
 
@@ -41,6 +43,9 @@ pub(crate) struct CenterOptions {
     pub token: Option<String>,
     pub here: Locality,
 }
+
+/// How long a readiness probe waits for the center or the server.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The clients of an upstream.
 pub(crate) enum Clients {
@@ -113,6 +118,64 @@ impl Clients {
         match self {
             Clients::One(client) => Ok(client.clone()),
             Clients::Center(center) => center.client(service).await,
+        }
+    }
+
+    /// Whether calls have somewhere to go (`/readyz`): the instances there are — with a
+    /// center, those registered (of `service`, or of every service), at least one; with an
+    /// address, 1 if its server's health check (for `service`, or overall) says SERVING.
+    /// Else a 503 saying why.
+    pub(crate) async fn ready(&self, service: Option<&str>) -> Result<usize, ApiError> {
+        let unready =
+            |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable, why);
+        match self {
+            Clients::One(client) => {
+                let asked = HealthCheckRequest {
+                    service: service.unwrap_or("").to_owned(),
+                };
+                let options = CallOptions {
+                    timeout: Some(READY_TIMEOUT),
+                    ..CallOptions::default()
+                };
+                let answer = client
+                    .call::<_, HealthCheckResponse>(SERVICE, CHECK, asked)
+                    .options(options)
+                    .await
+                    .map_err(|status| unready(format!("the server: {}", status.message())))?;
+                match answer.status {
+                    ServingStatus::Serving => Ok(1),
+                    other => Err(unready(format!(
+                        "the server's health{} is {}",
+                        service.map(|s| format!(" for {s:?}")).unwrap_or_default(),
+                        other.as_str()
+                    ))),
+                }
+            }
+            Clients::Center(center) => {
+                let listing = tokio::time::timeout(
+                    READY_TIMEOUT,
+                    center
+                        .center
+                        .discover(service.unwrap_or("").to_owned(), Filter::default()),
+                )
+                .await
+                .map_err(|_| {
+                    unready(format!(
+                        "the center at {} did not answer within {}",
+                        center.addr,
+                        humantime::format_duration(READY_TIMEOUT)
+                    ))
+                })?
+                .map_err(|status| unready(center.at(status).message().to_owned()))?;
+                match listing.instances.len() {
+                    0 => Err(unready(format!(
+                        "no instance{} is registered at the center {}",
+                        service.map(|s| format!(" of {s:?}")).unwrap_or_default(),
+                        center.addr
+                    ))),
+                    n => Ok(n),
+                }
+            }
         }
     }
 }
