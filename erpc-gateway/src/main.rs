@@ -217,9 +217,10 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The center's token from --center-token or --center-token-file (its first line, trimmed);
-/// an error naming the option for an unreadable file or an empty token. (erpc-center's own
-/// flags read theirs the same way.)
+/// The center's token from --center-token or --center-token-file (its first line, trimmed;
+/// erpc-center's `read_token`, so a token file means the same to the center, the `erpc`
+/// command line and the gateway); an error naming the option for an unreadable file or an
+/// empty token, or for a center-only option given without --center.
 fn center_token(args: &Args) -> Result<Option<String>, String> {
     // Options of the center only: with --target they would be silently unused.
     if args.center.is_none() {
@@ -235,24 +236,12 @@ fn center_token(args: &Args) -> Result<Option<String>, String> {
             ));
         }
     }
-    let token = match (&args.center_token, &args.center_token_file) {
-        (Some(token), _) => token.trim().to_owned(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| format!("--center-token-file {}: {e}", path.display()))?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned(),
-        (None, None) => return Ok(None),
-    };
-    if token.is_empty() {
-        return Err(
-            "the center's token is empty: give a non-empty --center-token or --center-token-file"
-                .to_owned(),
-        );
-    }
-    Ok(Some(token))
+    erpc_center::auth::read_token(
+        &args.center_token,
+        &args.center_token_file,
+        "center-token",
+        "center's token",
+    )
 }
 
 /// The CORS layer `--cors-origin` asks for: POST from those origins, with the headers a
