@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use erpc_core::discovery::{Balancer, RoundRobin};
+use erpc_core::discovery::{Balancer, Locality, RoundRobin};
 use erpc_core::reflection::MethodKind;
 use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId};
 use serde_json::Value;
@@ -21,8 +21,9 @@ use tower_http::cors::CorsLayer;
 use crate::catalog::Catalog;
 use crate::error::ApiError;
 use crate::headers;
+use crate::lifecycle::{Lifecycle, Phase};
 use crate::stream::{self, Format};
-use crate::upstream::{Clients, MakeBalancer, MakeClient, Upstream};
+use crate::upstream::{CenterOptions, Clients, MakeBalancer, MakeClient, Upstream};
 
 /// The header whose value is a call's timeout by default: `x-erpc-timeout: 250ms`.
 pub const TIMEOUT_HEADER: &str = "x-erpc-timeout";
@@ -38,6 +39,7 @@ pub struct GatewayBuilder {
     max_body: usize,
     describe_ttl: Duration,
     cors: Option<CorsLayer>,
+    center: CenterOptions,
     #[cfg(feature = "metrics")]
     metrics: Option<erpc_telemetry::Metrics>,
 }
@@ -103,6 +105,24 @@ impl GatewayBuilder {
         self
     }
 
+    /// The token sent to the center ([`Upstream::Center`]) on every call the gateway makes
+    /// to it — its discovery, its watches, its routing rules' config watch — as metadata
+    /// `authorization: Bearer <token>`, for a center started with `--token` and
+    /// `--protect-reads` (CENTER.md, "Access"). Default none. Not sent to the services.
+    pub fn center_token(mut self, token: impl Into<String>) -> Self {
+        self.center.token = Some(token.into());
+        self
+    }
+
+    /// Where the gateway runs (its data center and zone; [`Locality`]), matched by the
+    /// `dc` and `zone` of the routing rules (`erpc/routes/<service>`, CENTER.md "Routing
+    /// rules") its clients follow with [`Upstream::Center`]. Default: nowhere in particular
+    /// (rules matching on `dc` or `zone` do not match the gateway's calls).
+    pub fn locality(mut self, here: Locality) -> Self {
+        self.center.here = here;
+        self
+    }
+
     /// The metrics the gateway's calls and requests are counted in and `/metrics` serves
     /// (default: its own). Give yours to serve the application's metrics beside them — one
     /// gateway per `Metrics`: each registers `erpc_gateway_requests_total` in it.
@@ -126,7 +146,7 @@ impl GatewayBuilder {
         };
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
-        let clients = Clients::new(&self.upstream, make, self.balancer)?;
+        let clients = Clients::new(&self.upstream, make, self.balancer, self.center)?;
         #[cfg(feature = "metrics")]
         let http_metrics = crate::http_metrics::HttpMetrics::register(&metrics);
         Ok(Gateway {
@@ -137,6 +157,7 @@ impl GatewayBuilder {
                 timeout_header: self.timeout_header,
                 max_timeout: self.max_timeout,
                 max_body: self.max_body,
+                lifecycle: Lifecycle::new(),
                 #[cfg(feature = "metrics")]
                 metrics,
             }),
@@ -150,19 +171,20 @@ impl GatewayBuilder {
 /// An HTTP/JSON gateway to erpc services (see the crate doc). Serve its
 /// [`router`](Gateway::router) with axum, or [`Gateway::serve`] it.
 pub struct Gateway {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     cors: Option<CorsLayer>,
     #[cfg(feature = "metrics")]
     http_metrics: crate::http_metrics::HttpMetrics,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     clients: Clients,
     catalog: Catalog,
     allow_headers: Vec<HeaderName>,
     timeout_header: HeaderName,
     max_timeout: Duration,
     max_body: usize,
+    pub(crate) lifecycle: Lifecycle,
     #[cfg(feature = "metrics")]
     metrics: erpc_telemetry::Metrics,
 }
@@ -180,23 +202,29 @@ impl Gateway {
             max_body: 1 << 20,
             describe_ttl: Duration::from_secs(10),
             cors: None,
+            center: CenterOptions::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
         }
     }
 
-    /// The routes: `POST /{service}/{method}`, `GET /healthz`, `GET /metrics` (feature
-    /// `metrics`); anything else is a 404 with a JSON error body.
+    /// The routes: `POST /{service}/{method}`, `GET /healthz`, `GET /readyz`, `GET
+    /// /metrics` (feature `metrics`); any other path is a 404, another method on a route a
+    /// 405 (with `Allow`), both with the JSON error body every failure has.
     pub fn router(&self) -> Router {
         let mut router = Router::new()
             .route("/{service}/{method}", post(call))
             .layer(DefaultBodyLimit::max(self.shared.max_body))
-            .route("/healthz", get(healthz));
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz));
         #[cfg(feature = "metrics")]
         {
             router = router.route("/metrics", get(metrics));
         }
-        router = router.fallback(not_found);
+        // After the routes: axum gives the handler to the routes there are.
+        router = router
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(not_found);
         if let Some(cors) = &self.cors {
             router = router.layer(cors.clone());
         }
@@ -217,6 +245,50 @@ async fn healthz() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "SERVING" }))
 }
 
+/// `/readyz`'s query: nothing, or `service=NAME` (taken as written: service names need no
+/// escaping). Anything else is a 400 naming it.
+fn ready_query(query: Option<&str>) -> Result<Option<&str>, ApiError> {
+    let mut service = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("service", name)) if !name.is_empty() && service.is_none() => {
+                service = Some(name);
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "/readyz takes no query or one service=NAME, not {pair:?}"
+                )));
+            }
+        }
+    }
+    Ok(service)
+}
+
+/// `GET /readyz[?service=NAME]`: whether the gateway should be sent requests (readiness, as
+/// against `/healthz`'s liveness). 200 `{"status":"SERVING", "instances": N}` when it is
+/// not stopping and has somewhere to send calls: with a center, N ≥ 1 instances registered
+/// (of `service` if given); with an address, its server answers its health check SERVING
+/// (for `service` if given; N is 1). Else 503 `{"code":"unavailable","message":…}` saying
+/// why: draining, no instance, the center or server unreachable.
+async fn readyz(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let service = ready_query(uri.query())?;
+    if shared.lifecycle.phase() != Phase::Serving {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable,
+            "the gateway is shutting down (draining its requests)",
+        ));
+    }
+    let instances = shared.clients.ready(service).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "SERVING", "instances": instances }),
+    ))
+}
+
 #[cfg(feature = "metrics")]
 async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let accept = headers
@@ -227,11 +299,25 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
     ([(CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn not_found() -> ApiError {
+/// What the gateway answers, for messages.
+const ROUTES: &str =
+    "call a method with POST /{service}/{method}; GET /healthz, GET /readyz, GET /metrics";
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         Code::NotFound,
-        "no such route: call a method with POST /{service}/{method}; GET /healthz, GET /metrics",
+        format!("no route {}: {ROUTES}", uri.path()),
+    )
+}
+
+/// A route asked with another method (axum adds `Allow`): `unimplemented`, as erpc names
+/// an operation not offered.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Code::Unimplemented,
+        format!("{} does not answer {method}: {ROUTES}", uri.path()),
     )
 }
 
@@ -239,10 +325,27 @@ async fn not_found() -> ApiError {
 /// is the response as JSON (unary), 202 with no body (oneway), or a stream (server stream).
 async fn call(
     State(shared): State<Arc<Shared>>,
-    Path((service, method)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // A request still open when the gateway is cut is answered 503 then.
+    let cut = shared.lifecycle.cut();
+    tokio::select! {
+        answer = answer(&shared, path, headers, body) => answer,
+        () = cut => Err(Lifecycle::cut_error()),
+    }
+}
+
+async fn answer(
+    shared: &Arc<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    // A path that does not decode (`%FF`): axum's rejection, as a JSON 400.
+    let Path((service, method)) =
+        path.map_err(|e| ApiError::bad_request(format!("the path: {}", e.body_text())))?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -294,7 +397,8 @@ async fn call(
                 .server_stream::<Value, Value>(service, method, request)
                 .options(options)
                 .await?;
-            Ok(stream::respond(responses, Format::asked(&headers)).await)
+            let cut = shared.lifecycle.cut();
+            Ok(stream::respond(responses, Format::asked(&headers), cut))
         }
         MethodKind::ClientStream | MethodKind::BidiStream => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,

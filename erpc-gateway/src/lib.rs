@@ -6,15 +6,21 @@
 //!   as JSON (200), 202 for a oneway method, a server stream as NDJSON or server-sent events
 //!   (`stream` module docs). Client and bidirectional streams: 501.
 //! - Failures: the HTTP status of [`http_status`]'s table and the body
-//!   `{"code": "not_found", "message": "…"}`; `Retry-After` from the status' retry hint.
-//!   The gateway's own: a body that is not JSON is a 400 naming the position, an unknown
-//!   service or method a 404 naming the ones there are, a body over the limit a 413.
+//!   `{"code": "not_found", "message": "…"}` — every failure, the gateway's own included:
+//!   a body that is not JSON is a 400 naming the position, an unknown service or method a
+//!   404 naming the ones there are, an unknown path a 404, another HTTP method a 405, a
+//!   body over the limit a 413. `Retry-After` (whole seconds, rounded up) whenever the
+//!   status carries a retry hint (rate limits, open breakers, shedding, an instance
+//!   backing off).
 //! - Allow-listed request headers become call metadata; the timeout header
 //!   ([`TIMEOUT_HEADER`], `x-erpc-timeout: 250ms`) sets the call's deadline.
 //! - Calls go to an [`Upstream`]: one address, or each service's instances through the
 //!   registry center, with the client governance the [`GatewayBuilder::client`] factory adds
-//!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`).
-//! - `GET /healthz`; `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
+//!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`) and, with a center, each
+//!   service's routing rules (`erpc/routes/<service>`; [`GatewayBuilder::locality`]) and
+//!   the center's token ([`GatewayBuilder::center_token`]).
+//! - `GET /healthz` (liveness: the process answers); `GET /readyz[?service=NAME]`
+//!   (readiness: 503 while draining, or while no instance is there to call); `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
 //!   client-side call metrics, and `erpc_gateway_requests_total{status}`, every HTTP request
 //!   answered by its HTTP status); CORS with tower-http's `CorsLayer`.
 //!
@@ -44,6 +50,7 @@ mod gateway;
 mod headers;
 #[cfg(feature = "metrics")]
 mod http_metrics;
+mod lifecycle;
 mod serve;
 mod stream;
 mod upstream;
@@ -51,6 +58,6 @@ mod upstream;
 pub use axum::http::{self, HeaderName};
 pub use error::{ApiError, http_status};
 pub use gateway::{Gateway, GatewayBuilder, TIMEOUT_HEADER};
-pub use serve::GatewayServer;
+pub use serve::{Drained, GatewayServer};
 pub use tower_http::cors;
 pub use upstream::{MakeBalancer, MakeClient, Upstream};

@@ -3,11 +3,14 @@
 //! ```text
 //! erpc-gateway --target tcp://127.0.0.1:7000 --listen 127.0.0.1:8080
 //! erpc-gateway --center tcp://127.0.0.1:7070 -H x-user --cors-origin https://app.example
+//! erpc-gateway --center tcp://10.0.0.5:7070 --center-token-file /run/secrets/center --dc eu
 //! ```
 //!
 //! Stops on Ctrl-C or SIGTERM, letting requests in flight finish (for `--drain`, default
-//! 30 s). Exit code 2 for bad arguments, 1 if it cannot listen.
+//! 30 s; then streams still open end with their final error). Exit code 2 for bad
+//! arguments, 1 if it cannot listen.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +19,12 @@ use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use clap::Parser;
 use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
-use erpc_core::discovery::{Balancer, LeastOutstanding, P2c, Random, RoundRobin, Weighted};
+use erpc_core::discovery::{
+    Balancer, LeastOutstanding, Locality, P2c, Random, RoundRobin, Weighted,
+};
 use erpc_core::per_method::PerMethod;
 use erpc_gateway::cors::{AllowOrigin, CorsLayer};
-use erpc_gateway::{Gateway, TIMEOUT_HEADER, Upstream};
+use erpc_gateway::{Drained, Gateway, TIMEOUT_HEADER, Upstream};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +43,26 @@ struct Args {
     /// A registry center: each service's instances are found through it.
     #[arg(long, env = "ERPC_CENTER")]
     center: Option<String>,
+    /// The token to send the center (metadata `authorization: Bearer <TOKEN>`), for a center
+    /// started with --token --protect-reads. Prefer the variable or --center-token-file: a
+    /// flag shows in the process list.
+    #[arg(
+        long,
+        env = "ERPC_CENTER_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "center_token_file"
+    )]
+    center_token: Option<String>,
+    /// Read the center's token from this file (its first line, surrounding whitespace
+    /// ignored).
+    #[arg(long, env = "ERPC_CENTER_TOKEN_FILE")]
+    center_token_file: Option<PathBuf>,
+    /// The gateway's data center, for routing rules matching on `dc` (with --center).
+    #[arg(long, env = "ERPC_GATEWAY_DC")]
+    dc: Option<String>,
+    /// The gateway's zone, for routing rules matching on `zone` (with --center).
+    #[arg(long, env = "ERPC_GATEWAY_ZONE")]
+    zone: Option<String>,
     /// A request header sent as call metadata (none is, unless named); repeatable.
     #[arg(short = 'H', long = "allow-header", value_name = "NAME", value_parser = header_name)]
     allow_headers: Vec<HeaderName>,
@@ -107,6 +132,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let center_token = match center_token(&args) {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("erpc-gateway: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let upstream = match (&args.target, &args.center) {
         (Some(addr), _) => Upstream::Address(addr.clone()),
         (None, Some(center)) => Upstream::Center(center.clone()),
@@ -130,7 +162,15 @@ async fn main() -> ExitCode {
         .balancer(move || balance.make())
         .timeout_header(args.timeout_header.clone())
         .max_timeout(args.max_timeout)
-        .max_body(args.max_body);
+        .max_body(args.max_body)
+        .locality(Locality {
+            dc: args.dc.clone(),
+            zone: args.zone.clone(),
+            ..Locality::default()
+        });
+    if let Some(token) = center_token {
+        builder = builder.center_token(token);
+    }
     for name in &args.allow_headers {
         builder = builder.allow_header(name.clone());
     }
@@ -162,19 +202,46 @@ async fn main() -> ExitCode {
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
     }
-    match tokio::time::timeout(args.drain, server.shutdown()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            eprintln!("erpc-gateway: {e}");
-            return ExitCode::from(1);
-        }
-        // Long streams would hold the stop forever: they are cut when the process ends.
-        Err(_) => eprintln!(
+    match server.drain(args.drain).await {
+        Ok(Drained::Finished) => {}
+        // Long streams would hold the stop forever: they end with their final error.
+        Ok(Drained::Cut) => eprintln!(
             "erpc-gateway: requests still open after {}; stopping",
             humantime::format_duration(args.drain)
         ),
+        Err(e) => {
+            eprintln!("erpc-gateway: {e}");
+            return ExitCode::from(1);
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// The center's token from --center-token or --center-token-file (its first line, trimmed;
+/// erpc-center's `read_token`, so a token file means the same to the center, the `erpc`
+/// command line and the gateway); an error naming the option for an unreadable file or an
+/// empty token, or for a center-only option given without --center.
+fn center_token(args: &Args) -> Result<Option<String>, String> {
+    // Options of the center only: with --target they would be silently unused.
+    if args.center.is_none() {
+        let given = [
+            ("--center-token", args.center_token.is_some()),
+            ("--center-token-file", args.center_token_file.is_some()),
+            ("--dc", args.dc.is_some()),
+            ("--zone", args.zone.is_some()),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(format!(
+                "{name} is an option of --center, and there is none"
+            ));
+        }
+    }
+    erpc_center::auth::read_token(
+        &args.center_token,
+        &args.center_token_file,
+        "center-token",
+        "center's token",
+    )
 }
 
 /// The CORS layer `--cors-origin` asks for: POST from those origins, with the headers a

@@ -1,16 +1,21 @@
 //! A server stream over HTTP: newline-delimited JSON (default) or server-sent events (when
 //! the request's `Accept` names `text/event-stream`).
 //!
-//! The response's headers wait for the stream's first message, so a stream that fails before
-//! sending anything is answered with its mapped HTTP status and error body like a unary call.
-//! After that the status is 200 and a failure arrives in the body, last:
+//! The response's status (200) and headers go out at once, before the stream's first
+//! message, so a client sees the stream open even when its first message is a long way off.
+//! Every failure after that arrives in the body, last — one that comes before any message
+//! too (the HTTP status is already sent):
 //!
 //! - NDJSON (`application/x-ndjson`), grpc-gateway's shape: a line `{"result": MESSAGE}` per
 //!   message, then `{"error": {"code": CODE, "message": TEXT}}` if the stream failed.
 //! - SSE (`text/event-stream`): an event `data: MESSAGE` per message, then
 //!   `event: error` with `data: {"code": CODE, "message": TEXT}` if the stream failed.
 //!
-//! The body ends when the stream does; a caller who hangs up cancels the call.
+//! A stream fails when its server fails it, when the connection to its server is lost
+//! (`unavailable`), and when the gateway stops and its drain time is over (`unavailable`,
+//! "the gateway is shutting down…"). A body without its error line and without its end was
+//! cut by the network. The body ends when the stream does; a caller who hangs up cancels
+//! the call.
 
 use std::convert::Infallible;
 
@@ -24,6 +29,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::lifecycle::Lifecycle;
 
 /// How the stream's messages are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,26 +56,27 @@ enum Item {
     Failed(ApiError),
 }
 
-/// The response for `responses`: see the module doc.
-pub(crate) async fn respond(mut responses: Streaming<Value>, format: Format) -> Response {
-    let first = match responses.message().await {
-        Ok(Some(first)) => first,
-        // Ended before any message: an empty stream, answered as one.
-        Ok(None) => return body(stream::empty().boxed(), format),
-        Err(status) => return ApiError::from(status).into_response(),
-    };
-    let rest = stream::unfold(Some(responses), |state| async move {
-        let mut responses = state?;
-        match responses.message().await {
-            Ok(Some(message)) => Some((Item::Message(message), Some(responses))),
-            Ok(None) => None,
-            Err(status) => Some((Item::Failed(status.into()), None)),
+/// The response for `responses`, sent at once (see the module doc); the stream fails at
+/// `cut` if it is still open then.
+pub(crate) fn respond(
+    responses: Streaming<Value>,
+    format: Format,
+    cut: impl Future<Output = ()> + Send + 'static,
+) -> Response {
+    let state = Some((responses, Box::pin(cut)));
+    let items = stream::unfold(state, |state| async move {
+        let (mut responses, mut cut) = state?;
+        tokio::select! {
+            next = responses.message() => match next {
+                Ok(Some(message)) => Some((Item::Message(message), Some((responses, cut)))),
+                Ok(None) => None,
+                Err(status) => Some((Item::Failed(status.into()), None)),
+            },
+            // Dropping `responses` cancels the call at its server.
+            () = &mut cut => Some((Item::Failed(Lifecycle::cut_error()), None)),
         }
     });
-    body(
-        stream::iter([Item::Message(first)]).chain(rest).boxed(),
-        format,
-    )
+    body(items.boxed(), format)
 }
 
 fn body(items: stream::BoxStream<'static, Item>, format: Format) -> Response {

@@ -1,15 +1,19 @@
 //! Where the gateway's calls go: one address serving every service, or each service's
 //! instances found through a registry center — a client per service, built by the user's
 //! [`ClientBuilder`] factory, so the client's governance (balancing, fail modes, breakers)
-//! is erpc-core's own.
+//! is erpc-core's own. With a center, each service's client follows its routing rules
+//! (`erpc/routes/<service>`, CENTER.md "Routing rules") too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use erpc_center::{CenterClient, CenterRegistry, Filter};
-use erpc_core::discovery::Balancer;
-use erpc_core::{AddressError, Client, ClientBuilder, Code, CodecId};
+use erpc_core::discovery::{Balancer, ConfigEntries, Locality, ROUTES_PREFIX};
+use erpc_core::server::ServingStatus;
+use erpc_core::server::health::service::{CHECK, HealthCheckRequest, HealthCheckResponse, SERVICE};
+use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId, Status};
 
 use crate::error::ApiError;
 
@@ -32,6 +36,17 @@ pub type MakeClient = Arc<dyn Fn() -> ClientBuilder + Send + Sync>;
 /// state (a round-robin cursor, outstanding counts), so each client gets its own.
 pub type MakeBalancer = Arc<dyn Fn() -> Arc<dyn Balancer> + Send + Sync>;
 
+/// How the gateway talks to a center ([`Upstream::Center`]): the token it sends, and where
+/// it is for the routing rules' `dc` and `zone`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CenterOptions {
+    pub token: Option<String>,
+    pub here: Locality,
+}
+
+/// How long a readiness probe waits for the center or the server.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The clients of an upstream.
 pub(crate) enum Clients {
     One(Client),
@@ -44,6 +59,9 @@ pub(crate) struct Center {
     registry: CenterRegistry,
     make: MakeClient,
     balancer: MakeBalancer,
+    here: Locality,
+    /// The routing rules (`erpc/routes/…`), followed from the first client made on.
+    routes: tokio::sync::OnceCell<ConfigEntries>,
     clients: Mutex<HashMap<String, Client>>,
     /// Held while a service's client is made, so two first requests make one.
     making: tokio::sync::Mutex<()>,
@@ -60,21 +78,32 @@ impl Clients {
         upstream: &Upstream,
         make: MakeClient,
         balancer: MakeBalancer,
+        options: CenterOptions,
     ) -> Result<Clients, AddressError> {
         match upstream {
             Upstream::Address(addr) => Ok(Clients::One(
                 make().codec(CodecId::JSON).build(addr.as_str())?,
             )),
             Upstream::Center(addr) => {
-                let center = Client::builder()
-                    .timeout(std::time::Duration::from_secs(5))
+                let (center, registry) = match &options.token {
+                    Some(token) => (
+                        Client::builder()
+                            .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
+                        CenterRegistry::with_token([addr.as_str()], token.clone())?,
+                    ),
+                    None => (Client::builder(), CenterRegistry::new([addr.as_str()])?),
+                };
+                let center = center
+                    .timeout(Duration::from_secs(5))
                     .build(addr.as_str())?;
                 Ok(Clients::Center(Box::new(Center {
                     addr: addr.clone(),
                     center: CenterClient::new(center),
-                    registry: CenterRegistry::new([addr.as_str()])?,
+                    registry,
                     make,
                     balancer,
+                    here: options.here,
+                    routes: tokio::sync::OnceCell::new(),
                     clients: Mutex::default(),
                     making: tokio::sync::Mutex::new(()),
                 })))
@@ -91,9 +120,75 @@ impl Clients {
             Clients::Center(center) => center.client(service).await,
         }
     }
+
+    /// Whether calls have somewhere to go (`/readyz`): the instances there are — with a
+    /// center, those registered (of `service`, or of every service), at least one; with an
+    /// address, 1 if its server's health check (for `service`, or overall) says SERVING.
+    /// Else a 503 saying why.
+    pub(crate) async fn ready(&self, service: Option<&str>) -> Result<usize, ApiError> {
+        let unready =
+            |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable, why);
+        match self {
+            Clients::One(client) => {
+                let asked = HealthCheckRequest {
+                    service: service.unwrap_or("").to_owned(),
+                };
+                let options = CallOptions {
+                    timeout: Some(READY_TIMEOUT),
+                    ..CallOptions::default()
+                };
+                let answer = client
+                    .call::<_, HealthCheckResponse>(SERVICE, CHECK, asked)
+                    .options(options)
+                    .await
+                    .map_err(|status| unready(format!("the server: {}", status.message())))?;
+                match answer.status {
+                    ServingStatus::Serving => Ok(1),
+                    other => Err(unready(format!(
+                        "the server's health{} is {}",
+                        service.map(|s| format!(" for {s:?}")).unwrap_or_default(),
+                        other.as_str()
+                    ))),
+                }
+            }
+            Clients::Center(center) => {
+                let listing = tokio::time::timeout(
+                    READY_TIMEOUT,
+                    center
+                        .center
+                        .discover(service.unwrap_or("").to_owned(), Filter::default()),
+                )
+                .await
+                .map_err(|_| {
+                    unready(format!(
+                        "the center at {} did not answer within {}",
+                        center.addr,
+                        humantime::format_duration(READY_TIMEOUT)
+                    ))
+                })?
+                .map_err(|status| unready(center.at(status).message().to_owned()))?;
+                match listing.instances.len() {
+                    0 => Err(unready(format!(
+                        "no instance{} is registered at the center {}",
+                        service.map(|s| format!(" of {s:?}")).unwrap_or_default(),
+                        center.addr
+                    ))),
+                    n => Ok(n),
+                }
+            }
+        }
+    }
 }
 
 impl Center {
+    /// `status` from the center, saying so.
+    fn at(&self, status: Status) -> Status {
+        Status::new(
+            status.code(),
+            format!("the center at {}: {}", self.addr, status.message()),
+        )
+    }
+
     fn known(&self, service: &str) -> Option<Client> {
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients.get(service).cloned()
@@ -107,12 +202,7 @@ impl Center {
         if let Some(client) = self.known(service) {
             return Ok(client);
         }
-        let at = |status: erpc_core::Status| {
-            erpc_core::Status::new(
-                status.code(),
-                format!("the center at {}: {}", self.addr, status.message()),
-            )
-        };
+        let at = |status| self.at(status);
         // Only a registered service gets a client (and a watch on the center): a caller
         // naming arbitrary services cannot grow the gateway's state.
         let listing = self
@@ -143,8 +233,14 @@ impl Center {
                 ),
             ));
         }
+        let routes = self
+            .routes
+            .get_or_try_init(|| self.registry.follow_config(ROUTES_PREFIX))
+            .await
+            .map_err(at)?;
         let client = (self.make)()
             .codec(CodecId::JSON)
+            .routes(routes.clone(), self.here.clone())
             .discover_with(&self.registry, service, (self.balancer)())
             .await?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());

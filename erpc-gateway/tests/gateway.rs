@@ -35,6 +35,8 @@ pub trait Shop {
     async fn count(&self, n: u64, fail: bool) -> Result<ServerStream<u64>, Status>;
     /// "first", then waits for the test's go, then "second".
     async fn held(&self) -> Result<ServerStream<String>, Status>;
+    /// Nothing until the test's go, then "late".
+    async fn quiet(&self) -> Result<ServerStream<String>, Status>;
     async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status>;
     #[oneway]
     async fn note(&self, text: String);
@@ -91,6 +93,14 @@ impl Shop for ShopImpl {
             futures_util::stream::iter([Ok("first".to_owned())])
                 .chain(futures_util::stream::once(second)),
         ))
+    }
+    async fn quiet(&self) -> Result<ServerStream<String>, Status> {
+        let go = self.go.clone();
+        let late = async move {
+            go.notified().await;
+            Ok("late".to_owned())
+        };
+        Ok(ServerStream::new(futures_util::stream::once(late)))
     }
     async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, Status> {
         let all: Vec<Result<u64, Status>> = numbers.collect().await;
@@ -329,7 +339,7 @@ async fn bad_input_is_answered_with_what_is_wrong() {
         .expect("a message")
         .to_owned();
     assert!(
-        message.contains("price, seen, fail, slow, count, held, sum, note"),
+        message.contains("price, seen, fail, slow, count, held, quiet, sum, note"),
         "{message}"
     );
 
@@ -448,10 +458,14 @@ async fn server_streams_come_as_ndjson_or_server_sent_events() {
         failed.body,
         "{\"result\":0}\n{\"error\":{\"code\":\"data_loss\",\"message\":\"the tape ran out\"}}\n"
     );
-    // A failure before any message: its HTTP status, like a unary call.
+    // A failure before any message: the headers (200) went out when the stream opened, so
+    // it is the only line.
     let at_once = post(&gateway, "/Shop/count", "[0, true]").await;
-    assert_eq!(at_once.status, 500, "{at_once:?}");
-    assert_eq!(at_once.json()["code"], "data_loss");
+    assert_eq!(at_once.status, 200, "{at_once:?}");
+    assert_eq!(
+        at_once.body,
+        "{\"error\":{\"code\":\"data_loss\",\"message\":\"the tape ran out\"}}\n"
+    );
 
     let sse = [("accept", "text/event-stream")];
     let events = http("POST", url("/Shop/count"), &sse, Some("[2, true]")).await;
@@ -703,9 +717,9 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             .expect("200");
         let mut lines = std::io::BufReader::new(response.into_reader()).lines();
         let _ = first_tx.send(lines.next());
-        // Ends when the gateway cuts the stream: the chunked body ends early, an error (which
-        // a `Lines` iterator would repeat for ever).
-        lines.map_while(Result::ok).count()
+        // Ends when the gateway cuts the stream (stopping on an error, which a `Lines`
+        // iterator would repeat for ever).
+        lines.map_while(Result::ok).collect::<Vec<String>>()
     });
     let first = tokio::time::timeout(Duration::from_secs(30), first_rx)
         .await
@@ -729,7 +743,16 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         said.as_deref(),
         Some("erpc-gateway: requests still open after 1s; stopping")
     );
-    reading.await.expect("the stream's reader ended");
+    // The cut stream's last line says why it ended.
+    let rest = reading.await.expect("the stream's reader ended");
+    let last: Value = serde_json::from_str(rest.last().expect("a final line")).expect("JSON");
+    assert_eq!(last["error"]["code"], "unavailable", "{rest:?}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("shutting down")),
+        "{rest:?}"
+    );
 
     // Bad flags: exit 2, naming the problem.
     for (args, says) in [
@@ -743,6 +766,20 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             vec!["--center", &target, "--balance", "nope"],
             "round-robin",
         ),
+        (
+            vec!["--center", &target, "--center-token", " "],
+            "the center's token is empty",
+        ),
+        (vec!["--target", &target, "--center-token", "t"], "--center"),
+        (
+            vec![
+                "--center",
+                &target,
+                "--center-token-file",
+                "/nonexistent/token",
+            ],
+            "--center-token-file /nonexistent/token",
+        ),
     ] {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
             .args(&args)
@@ -754,4 +791,511 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
     server.shutdown().await;
+}
+
+/// Asserts `answer` is a failure with `status` and the JSON body `{code, message}`.
+fn assert_json_failure(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json"),
+        "{answer:?}"
+    );
+    let body = answer.json();
+    assert_eq!(body["code"], code, "{answer:?}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_failure_of_the_gateway_has_a_json_body() {
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
+    let url = |path: &str| url_of(&gateway, path);
+
+    // Unknown paths, at any depth but a method's.
+    for path in ["/", "/nope", "/Shop/price/extra", "/a/b/c/d"] {
+        let nowhere = http("GET", url(path), &[], None).await;
+        assert_json_failure(&nowhere, 404, "not_found");
+        assert!(nowhere.body.contains(path), "{nowhere:?}");
+        let nowhere = http("POST", url(path), &[], Some("{}")).await;
+        assert_json_failure(&nowhere, 404, "not_found");
+    }
+    // A method's path: an unknown service (POST), a route asked with another method (GET).
+    let nowhere = post(&gateway, "/api/nope", "{}").await;
+    assert_json_failure(&nowhere, 404, "not_found");
+    let message = nowhere.json()["message"].as_str().map(str::to_owned);
+    assert!(
+        message.is_some_and(|m| m.contains("\"api\"")),
+        "{nowhere:?}"
+    );
+    // A route asked with another method: 405, saying which method a route takes.
+    for (method, path, allow) in [
+        ("GET", "/api/nope", "POST"),
+        ("GET", "/Shop/price", "POST"),
+        ("PUT", "/Shop/price", "POST"),
+        ("DELETE", "/Shop/price", "POST"),
+        ("POST", "/healthz", "GET,HEAD"),
+        ("POST", "/readyz", "GET,HEAD"),
+        ("PUT", "/metrics", "GET,HEAD"),
+    ] {
+        let body = (method != "GET").then_some("{}");
+        let wrong = http(method, url(path), &[], body).await;
+        assert_json_failure(&wrong, 405, "unimplemented");
+        assert!(wrong.body.contains(method), "{wrong:?}");
+        assert_eq!(wrong.header("allow"), Some(allow), "{method} {path}");
+    }
+    // A path that does not decode.
+    let undecodable = post(&gateway, "/Shop/%FF", "{}").await;
+    assert_json_failure(&undecodable, 400, "invalid_argument");
+    // Not JSON; over the limit; unknown service and method; a stream of requests.
+    assert_json_failure(
+        &post(&gateway, "/Shop/price", "{").await,
+        400,
+        "invalid_argument",
+    );
+    let big = format!("\"{}\"", "x".repeat(2048));
+    assert_json_failure(
+        &post(&gateway, "/Shop/price", &big).await,
+        413,
+        "resource_exhausted",
+    );
+    assert_json_failure(&post(&gateway, "/Nope/price", "{}").await, 404, "not_found");
+    assert_json_failure(&post(&gateway, "/Shop/nope", "{}").await, 404, "not_found");
+    assert_json_failure(
+        &post(&gateway, "/Shop/sum", "1").await,
+        501,
+        "unimplemented",
+    );
+    // A timeout, a bad timeout header, a disallowed query on /readyz.
+    let late = http(
+        "POST",
+        url("/Shop/slow"),
+        &[("x-erpc-timeout", "200ms")],
+        Some("20000"),
+    )
+    .await;
+    assert_json_failure(&late, 504, "deadline_exceeded");
+    let bad = http(
+        "POST",
+        url("/Shop/slow"),
+        &[("x-erpc-timeout", "soon")],
+        Some("0"),
+    )
+    .await;
+    assert_json_failure(&bad, 400, "invalid_argument");
+    let bad = http("GET", url("/readyz?verbose=1"), &[], None).await;
+    assert_json_failure(&bad, 400, "invalid_argument");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_instance_backing_off_is_a_503_with_retry_after_and_a_readable_wait() {
+    // A port nothing listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let dead = format!("tcp://{}", free.local_addr().expect("an address"));
+    drop(free);
+    // A redial wait of 2 to 6 s: long enough that the next request meets it.
+    let gateway = Gateway::builder(Upstream::Address(dead.clone()))
+        .client(|| {
+            erpc_core::Client::builder().backoff(Duration::from_secs(2), Duration::from_secs(6))
+        })
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    // The first call dials and fails; one after it meets the wait (a loaded machine may
+    // take long enough between two requests that a wait passes: ask a few times).
+    let mut waited = None;
+    for _ in 0..10 {
+        let refused = post(&gateway, "/Shop/price", r#"{"item":"tea","qty":1}"#).await;
+        assert_json_failure(&refused, 503, "unavailable");
+        if refused.body.contains("retrying in") {
+            waited = Some(refused);
+            break;
+        }
+    }
+    let waited = waited.expect("a call met the redial wait");
+    let message = waited.json()["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    // "… is unreachable; retrying in 2.4 s" (or "…in 950 ms"), not "2.400123456s".
+    let wait = message
+        .split("retrying in ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{message}"));
+    let (number, unit) = wait.split_once(' ').unwrap_or_else(|| panic!("{message}"));
+    match unit {
+        "ms" => assert!(number.parse::<u64>().is_ok(), "{message}"),
+        "s" => {
+            let tenths = number.split_once('.').map_or("0", |(_, t)| t);
+            assert!(
+                number.parse::<f64>().is_ok() && tenths.len() == 1,
+                "{message}"
+            );
+        }
+        _ => panic!("{message}"),
+    }
+    let retry_after: u64 = waited
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After: {waited:?}"))
+        .parse()
+        .expect("whole seconds");
+    assert!((1..=6).contains(&retry_after), "{waited:?}");
+}
+
+/// Opens `path` on `gateway` with `headers` and an empty body; the response as soon as its
+/// headers are in (within 30 s): status, content type, and a reader of the body.
+async fn open_stream(
+    gateway: &GatewayServer,
+    path: &str,
+    headers: &[(&'static str, &'static str)],
+) -> (u16, String, Box<dyn std::io::Read + Send + Sync>) {
+    let (url, headers) = (url_of(gateway, path), headers.to_vec());
+    let opening = tokio::task::spawn_blocking(move || {
+        let mut request = ureq::post(&url).timeout(Duration::from_secs(60));
+        for (k, v) in headers {
+            request = request.set(k, v);
+        }
+        let response = request.send_string("").expect("opens");
+        let content_type = response.header("content-type").unwrap_or("").to_owned();
+        (response.status(), content_type, response.into_reader())
+    });
+    tokio::time::timeout(Duration::from_secs(30), opening)
+        .await
+        .expect("the headers came before the stream's first message")
+        .expect("ran")
+}
+
+/// The rest of `body`, read on the blocking pool.
+async fn read_rest(mut body: Box<dyn std::io::Read + Send + Sync>) -> String {
+    tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        // A body cut short is an error after what was read: keep what was.
+        let _ = body.read_to_string(&mut rest);
+        rest
+    })
+    .await
+    .expect("read")
+}
+
+#[tokio::test]
+async fn a_quiet_stream_sends_its_headers_at_once() {
+    let shop_impl = ShopImpl::default();
+    let go = shop_impl.go.clone();
+    let (server, gateway) = shop_and_gateway(shop_impl).await;
+
+    // The first message waits for the test: the client has the headers before it.
+    let (status, content_type, body) = open_stream(&gateway, "/Shop/quiet", &[]).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/x-ndjson")
+    );
+    go.notify_one();
+    assert_eq!(read_rest(body).await, "{\"result\":\"late\"}\n");
+
+    let sse = [("accept", "text/event-stream")];
+    let (status, content_type, body) = open_stream(&gateway, "/Shop/quiet", &sse).await;
+    assert_eq!((status, content_type.as_str()), (200, "text/event-stream"));
+    go.notify_one();
+    assert_eq!(read_rest(body).await, "data: \"late\"\n\n");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn streams_cut_by_a_drain_or_a_lost_server_end_with_an_error() {
+    // The gateway's drain: a stream still open at its end gets a final error.
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
+    let (_, _, ndjson) = open_stream(&gateway, "/Shop/held", &[]).await;
+    let sse = [("accept", "text/event-stream")];
+    let (_, _, events) = open_stream(&gateway, "/Shop/held", &sse).await;
+    let drained = gateway
+        .drain(Duration::from_millis(300))
+        .await
+        .expect("drained");
+    assert_eq!(drained, erpc_gateway::Drained::Cut);
+    let lines = read_rest(ndjson).await;
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], r#"{"result":"first"}"#);
+    let last: Value = serde_json::from_str(lines[1]).expect("JSON");
+    assert_eq!(last["error"]["code"], "unavailable", "{lines:?}");
+    let events = read_rest(events).await;
+    assert!(
+        events.starts_with("data: \"first\"\n\nevent: error\ndata: {\"code\":\"unavailable\""),
+        "{events:?}"
+    );
+    assert!(events.ends_with("\n\n"), "{events:?}");
+    server.shutdown().await;
+
+    // The server going away (its own shutdown, its grace short): the stream's final error.
+    let shop_impl = ShopImpl::default();
+    let leaving = erpc::Server::builder()
+        .shutdown_grace(Duration::from_millis(200))
+        .add_service(ShopServer::new(shop_impl))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let gateway = gateway_to(&leaving.local_addr().to_string()).await;
+    let (_, _, ndjson) = open_stream(&gateway, "/Shop/held", &[]).await;
+    leaving.shutdown().await;
+    let lines = read_rest(ndjson).await;
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines.first(), Some(&r#"{"result":"first"}"#), "{lines:?}");
+    let last: Value = serde_json::from_str(lines.last().expect("a line")).expect("JSON");
+    assert!(last["error"]["code"].is_string(), "{lines:?}");
+}
+
+/// A center in this process, its address; with `token`, it requires it on reads too.
+async fn center(token: Option<&str>) -> (erpc::ServerHandle, String) {
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let mut builder = erpc::Server::builder();
+    if let Some(token) = token {
+        builder = builder.admission(erpc_center::auth::require_token(token, true));
+    }
+    let center = builder
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("center serves");
+    let addr = center.local_addr().to_string();
+    (center, addr)
+}
+
+/// A shop registered at `registry` as `template` says.
+async fn registered_shop(
+    shop_impl: ShopImpl,
+    registry: &CenterRegistry,
+    template: Instance,
+) -> erpc::ServerHandle {
+    let mut template = template;
+    template.addrs.clear();
+    erpc::Server::builder()
+        .add_service(ShopServer::new(shop_impl))
+        .register(Arc::new(registry.clone()), template)
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves")
+}
+
+/// Waits until `registry` lists `n` instances of Shop.
+async fn shops_listed(registry: &CenterRegistry, n: usize) {
+    let mut endpoints = registry.subscribe("Shop").await.expect("subscribed");
+    while endpoints.borrow_and_update().len() < n {
+        tokio::time::timeout(Duration::from_secs(30), endpoints.changed())
+            .await
+            .expect("registered in time")
+            .expect("the center is followed");
+    }
+}
+
+#[tokio::test]
+async fn readiness_is_503_while_draining_or_with_nothing_to_call() {
+    // An address: ready while its server answers its health check.
+    let (server, gateway) = shop_and_gateway(ShopImpl::default()).await;
+    let ready = http("GET", url_of(&gateway, "/readyz"), &[], None).await;
+    assert_eq!(
+        (ready.status, ready.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{ready:?}"
+    );
+    let ready = http("GET", url_of(&gateway, "/readyz?service=Shop"), &[], None).await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+    let unknown = http("GET", url_of(&gateway, "/readyz?service=Nope"), &[], None).await;
+    assert_json_failure(&unknown, 503, "unavailable");
+    assert!(unknown.body.contains("SERVICE_UNKNOWN"), "{unknown:?}");
+
+    // Draining: the router served beside the gateway's own listener shares its state.
+    let beside = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let beside_addr = beside.local_addr().expect("an address");
+    let shop_impl = ShopImpl::default();
+    let go = shop_impl.go.clone();
+    let held_server = shop(shop_impl, None).await;
+    let built = Gateway::builder(Upstream::Address(held_server.local_addr().to_string()))
+        .build()
+        .expect("gateway");
+    let router = built.router();
+    tokio::spawn(async move { axum::serve(beside, router).await });
+    let draining = built.serve("127.0.0.1:0").await.expect("listens");
+    let (_, _, held) = open_stream(&draining, "/Shop/held", &[]).await;
+    let readyz = format!("http://{beside_addr}/readyz");
+    assert_eq!(http("GET", readyz.clone(), &[], None).await.status, 200);
+    let stopping = tokio::spawn(draining.drain(Duration::from_secs(60)));
+    let mut answer = http("GET", readyz.clone(), &[], None).await;
+    for _ in 0..100 {
+        if answer.status != 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = http("GET", readyz.clone(), &[], None).await;
+    }
+    assert_json_failure(&answer, 503, "unavailable");
+    assert!(answer.body.contains("shutting down"), "{answer:?}");
+    // Liveness stays.
+    let live = http("GET", format!("http://{beside_addr}/healthz"), &[], None).await;
+    assert_eq!(live.status, 200);
+    go.notify_one();
+    let _ = read_rest(held).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(30), stopping)
+        .await
+        .expect("the drain ends when the stream does")
+        .expect("ran")
+        .expect("no error");
+    assert_eq!(stopped, erpc_gateway::Drained::Finished);
+    held_server.shutdown().await;
+
+    // A center: ready while at least one instance is registered.
+    let (center, center_addr) = center(None).await;
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let empty = http("GET", url_of(&gateway, "/readyz"), &[], None).await;
+    assert_json_failure(&empty, 503, "unavailable");
+    assert!(empty.body.contains("no instance"), "{empty:?}");
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("address");
+    let one = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "", ""),
+    )
+    .await;
+    shops_listed(&registry, 1).await;
+    let ready = http("GET", url_of(&gateway, "/readyz?service=Shop"), &[], None).await;
+    assert_eq!(
+        (ready.status, ready.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{ready:?}"
+    );
+    let other = http("GET", url_of(&gateway, "/readyz?service=Nope"), &[], None).await;
+    assert_json_failure(&other, 503, "unavailable");
+    one.shutdown().await;
+    center.shutdown().await;
+    // The center gone: not ready, saying so.
+    let gone = http("GET", url_of(&gateway, "/readyz"), &[], None).await;
+    assert_json_failure(&gone, 503, "unavailable");
+    assert!(gone.body.contains(&center_addr), "{gone:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_protected_center_is_asked_with_the_token() {
+    let (center, center_addr) = center(Some("s3cret")).await;
+    let registry =
+        CenterRegistry::with_token([center_addr.as_str()], "s3cret").expect("center address");
+    let shop_server = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "", ""),
+    )
+    .await;
+    shops_listed(&registry, 1).await;
+    let order = r#"{"item":"tea","qty":2}"#;
+
+    // Without the token, the center refuses the gateway's discovery: 401, naming the center.
+    let anonymous = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let refused = post(&anonymous, "/Shop/price", order).await;
+    assert_json_failure(&refused, 401, "unauthenticated");
+    assert!(refused.body.contains(&center_addr), "{refused:?}");
+
+    let with_token = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .center_token("s3cret")
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let ok = post(&with_token, "/Shop/price", order).await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    let ready = http("GET", url_of(&with_token, "/readyz"), &[], None).await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+
+    // The binary, with the token in a file (its first line).
+    let dir = std::env::temp_dir().join(format!("erpc-gateway-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let file = dir.join("token");
+    std::fs::write(&file, "s3cret\nignored\n").expect("written");
+    let file = file.to_string_lossy().into_owned();
+    let args = [
+        "--center",
+        &center_addr,
+        "--center-token-file",
+        &file,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (_child, addr, _stderr) = gateway_process(&args).await;
+    let ok = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    shop_server.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn routing_rules_at_the_center_are_followed() {
+    let (center, center_addr) = center(None).await;
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("center address");
+    let mut v1 = Instance::new("Shop", "v1", "");
+    v1.version = "1".into();
+    let mut v2 = Instance::new("Shop", "v2", "");
+    v2.version = "2".into();
+    let one = registered_shop(ShopImpl::default(), &registry, v1).await;
+    // Version 2's `price` answers `unavailable`: which version answered shows in the status.
+    let draining = ShopImpl {
+        draining: true,
+        ..ShopImpl::default()
+    };
+    let two = registered_shop(draining, &registry, v2).await;
+    shops_listed(&registry, 2).await;
+    // Beta users go to version 2; everyone else to version 1.
+    let admin = erpc_center::CenterClient::new(
+        erpc_core::Client::new(center_addr.as_str()).expect("address"),
+    );
+    let rules = r#"{"rules":[{"match":{"metadata":{"x-user":"beta"}},"route":[{"subset":{"version":"2"}}]}],"default":[{"subset":{"version":"1"}}]}"#;
+    admin
+        .config_set(erpc_core::discovery::routes_key("Shop"), rules.to_owned())
+        .await
+        .expect("the rules are stored");
+
+    // No retries: a call sent to version 2 would fail.
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .allow_header(HeaderName::from_static("x-user"))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let url = url_of(&gateway, "/Shop/price");
+    let order = r#"{"item":"tea","qty":1}"#;
+    for _ in 0..8 {
+        let ok = http("POST", url.clone(), &[("x-user", "ann")], Some(order)).await;
+        assert_eq!((ok.status, ok.json()), (200, json!(3)), "{ok:?}");
+    }
+    for _ in 0..4 {
+        let beta = http("POST", url.clone(), &[("x-user", "beta")], Some(order)).await;
+        assert_json_failure(&beta, 503, "unavailable");
+        assert!(beta.body.contains("draining"), "{beta:?}");
+    }
+    one.shutdown().await;
+    two.shutdown().await;
+    center.shutdown().await;
 }

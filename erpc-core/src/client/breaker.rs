@@ -307,8 +307,9 @@ impl Breaker {
                         .unwrap_or_default();
                     // The hint is the time it stays open: a retry before then fails fast too.
                     Err(Status::unavailable(format!(
-                        "circuit breaker open: {} fails fast for {left:?} more",
+                        "circuit breaker open: {} fails fast for {} more",
                         self.name,
+                        crate::retry_after::wait_text(left),
                     ))
                     .with_retry_after(left))
                 }
@@ -538,6 +539,8 @@ mod tests {
                 .contains("circuit breaker open: instance test"),
             "{refused}"
         );
+        // The wait in the message is a person's ("4.9 s"), not Duration's Debug.
+        assert!(refused.message().ends_with(" s more"), "{refused}");
         // The timer half-opens it without any call.
         tokio::time::sleep(Duration::from_secs(5)).await;
         tokio::task::yield_now().await;

@@ -223,11 +223,16 @@ impl Pool {
         match &*state {
             State::Up(conn) if conn.is_usable() => Ok(Some(conn.clone())),
             State::Down { retry_at, .. } if Instant::now() < *retry_at => {
+                let left = retry_at.saturating_duration_since(Instant::now());
+                // The hint is the redial time: a retry before it fails fast the same way (a
+                // gateway's `Retry-After`; a fail mode waits for it only when every instance
+                // is down, as this error reaches it only then).
                 Err(Status::unavailable(format!(
-                    "{} is unreachable; retrying in {:?}",
+                    "{} is unreachable; retrying in {}",
                     self.addr,
-                    retry_at.saturating_duration_since(Instant::now())
-                )))
+                    crate::retry_after::wait_text(left)
+                ))
+                .with_retry_after(left))
             }
             _ => Ok(None),
         }
@@ -260,6 +265,33 @@ fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, State> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A call meeting an instance that is backing off is told when it is redialled: as a
+    /// retry hint (an HTTP gateway's `Retry-After`), and in the message in whole
+    /// milliseconds, not as `Duration`'s Debug ("235.761349ms").
+    #[tokio::test]
+    async fn a_backing_off_instance_says_when_it_is_redialled() {
+        let config = ClientConfig::default();
+        let addr: Address = "mem://nobody-listens-for-hints".parse().expect("address");
+        let pool = Pool::new(addr, 1, Watchers::default());
+        let far = Instant::now() + Duration::from_secs(5);
+        assert!(pool.dial(0, &config, far).await.is_err(), "nothing listens");
+        let Err(refused) = pool.ready(&pool.slots[0]) else {
+            panic!("a backing-off slot is not ready");
+        };
+        assert_eq!(refused.code(), crate::Code::Unavailable);
+        let hint = refused.retry_after().expect("a retry hint");
+        assert!(hint <= config.backoff_initial * 3, "{hint:?}");
+        let message = refused.message();
+        let wait = message
+            .split("retrying in ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{message}"));
+        let ms = wait
+            .strip_suffix(" ms")
+            .unwrap_or_else(|| panic!("{message}"));
+        assert!(ms.parse::<u64>().is_ok(), "{message}");
+    }
 
     /// Clients that fail to dial at the same instant must not all retry at the same
     /// instant: their retry times spread over the backoff window.
