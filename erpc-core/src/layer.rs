@@ -188,15 +188,52 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     Req: Send + 'static,
+    Resp: 'static,
 {
     fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>> {
         let mut service = self.clone();
-        Box::pin(async move {
-            std::future::poll_fn(|cx| service.poll_ready(cx))
-                .await
-                .map_err(status_of)?;
-            service.call(request).await.map_err(status_of)
-        })
+        // Most services are ready at once (erpc's own always are): then the call is made now,
+        // and a future that already is a boxed one of this type (what erpc's own layers
+        // return) is handed on as it is instead of being boxed again — one allocation per
+        // layer per call instead of two. A service not ready yet is asked again, with the
+        // caller's waker, when the future is first polled.
+        let mut noop = std::task::Context::from_waker(std::task::Waker::noop());
+        match service.poll_ready(&mut noop) {
+            std::task::Poll::Ready(Ok(())) => {
+                match same_type::<S::Future, BoxFuture<'static, Result<Resp, Status>>>(
+                    service.call(request),
+                ) {
+                    Ok(boxed) => boxed,
+                    Err(future) => Box::pin(async move { future.await.map_err(status_of) }),
+                }
+            }
+            std::task::Poll::Ready(Err(error)) => {
+                let status = status_of(error);
+                Box::pin(async move { Err(status) })
+            }
+            std::task::Poll::Pending => Box::pin(async move {
+                std::future::poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .map_err(status_of)?;
+                service.call(request).await.map_err(status_of)
+            }),
+        }
+    }
+}
+
+/// `value` as a `U` if `T` is `U` (the same type), else back as it was: a move, no
+/// allocation.
+fn same_type<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<U>>() {
+        if let Some(value) = same.take() {
+            return Ok(value);
+        }
+    }
+    match slot {
+        Some(value) => Err(value),
+        // Only taken above, where it returned.
+        None => unreachable!("the value was taken only when its type matched"),
     }
 }
 
