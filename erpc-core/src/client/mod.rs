@@ -634,7 +634,7 @@ impl Client {
             return match self.inner.target.ready_next(&pick_of_request(&request)) {
                 Err(status) => Box::pin(std::future::ready(Err(status))),
                 Ok(Ready::Conn(conn)) => {
-                    request.steer.record(conn.peer(), false);
+                    request.steer.record(&conn, false);
                     attempts.oneshot(Attempt::new(request, conn, self.clone()))
                 }
                 Ok(Ready::Dial(pick)) => {
@@ -650,7 +650,7 @@ impl Client {
                                 &pick_of_request(&request),
                             )
                             .await?;
-                        request.steer.record(conn.peer(), false);
+                        request.steer.record(&conn, false);
                         attempts.oneshot(Attempt::new(request, conn, self)).await
                     })
                 }
@@ -684,7 +684,7 @@ impl Client {
                 .target
                 .get(&self.inner.config, request.deadline, &call)
                 .await?;
-            request.steer.record(conn.peer(), false);
+            request.steer.record(&conn, false);
             let attempt = Attempt::new(request, conn, self.clone());
             return attempts.oneshot(attempt).await;
         }
@@ -917,7 +917,7 @@ fn started(
 ) -> Result<PendingCall, Status> {
     let report = observer.map(|observer| Report::start(observer, &frame));
     let pending = conn.start(frame, deadline);
-    steer.record(conn.peer(), pending.is_ok());
+    steer.record(conn, pending.is_ok());
     match pending {
         Ok(mut pending) => {
             pending.report = report;
@@ -946,7 +946,7 @@ async fn send_oneway(
         report.finish(sent.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);
     }
     sent?;
-    steer.record(conn.peer(), true);
+    steer.record(conn, true);
     Ok(ClientResponse::default())
 }
 
