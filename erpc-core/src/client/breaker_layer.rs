@@ -28,6 +28,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
@@ -50,6 +51,8 @@ pub struct InstanceBreakers {
 }
 
 struct InstanceShared {
+    /// Names this layer's breakers on the instances' loads (`Load::attached`).
+    id: u64,
     /// Replaced whole by [`InstanceBreakers::set_settings`].
     settings: RwLock<Arc<BreakerSettings>>,
     observer: Option<Arc<dyn Observer>>,
@@ -57,6 +60,9 @@ struct InstanceShared {
     /// forgotten while open would let its instance back in early.
     breakers: Mutex<HashMap<Address, Arc<Breaker>>>,
 }
+
+/// The next [`InstanceShared::id`]: process-wide, so two layers never share one.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl InstanceBreakers {
     /// A breaker with `settings` for each instance called.
@@ -74,6 +80,7 @@ impl InstanceBreakers {
     fn build(settings: BreakerSettings, observer: Option<Arc<dyn Observer>>) -> Self {
         InstanceBreakers {
             shared: Arc::new(InstanceShared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 settings: RwLock::new(Arc::new(settings)),
                 observer,
                 breakers: Mutex::default(),
@@ -120,19 +127,38 @@ impl InstanceBreakers {
     }
 
     /// The breaker of the attempt's instance, made on its first call.
+    ///
+    /// The map by address is where breakers are kept (a re-registered instance gets a new
+    /// load but keeps its breaker); each instance's load also holds its breaker, so the
+    /// common attempt finds it there without the map's lock and hash.
     fn breaker(&self, attempt: &Attempt) -> Arc<Breaker> {
-        let mut breakers = self.lock();
-        if let Some(breaker) = breakers.get(attempt.addr()) {
-            breaker.follow_load(attempt.load());
-            return breaker.clone();
+        let load = attempt.load();
+        if let Some(breaker) = load.and_then(|l| l.attached::<Breaker>(self.shared.id)) {
+            breaker.follow_load(load);
+            return breaker;
         }
-        let breaker = Breaker::new(
-            Scope::Instance(attempt.addr().to_string()),
-            self.settings(),
-            self.shared.observer.clone(),
-            attempt.load().cloned(),
-        );
-        breakers.insert(attempt.addr().clone(), breaker.clone());
+        let breaker = {
+            let mut breakers = self.lock();
+            match breakers.get(attempt.addr()) {
+                Some(breaker) => {
+                    breaker.follow_load(load);
+                    breaker.clone()
+                }
+                None => {
+                    let breaker = Breaker::new(
+                        Scope::Instance(attempt.addr().to_string()),
+                        self.settings(),
+                        self.shared.observer.clone(),
+                        load.cloned(),
+                    );
+                    breakers.insert(attempt.addr().clone(), breaker.clone());
+                    breaker
+                }
+            }
+        };
+        if let Some(load) = load {
+            load.attach(self.shared.id, breaker.clone());
+        }
         breaker
     }
 }
