@@ -697,29 +697,40 @@ impl Client {
         self.send_picked(request).await
     }
 
-    /// The wire for an attempt on the connection already picked.
-    pub(crate) async fn transmit(
-        &self,
+    /// The wire for an attempt on the connection already picked, as a boxed future that
+    /// stays small for a unary call: it is framed and queued now and only the wait for its
+    /// answer is boxed, as [`Client::send_boxed`] does without attempt-level layers (an
+    /// `async fn` over every case would box a future holding the request and the frame).
+    pub(crate) fn transmit(
+        self,
         request: ClientRequest,
         conn: Arc<ClientConn>,
-    ) -> Result<ClientResponse, Status> {
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         if request.stream {
             let opening = request.opening.clone();
             opening.put(request, Some(conn));
-            return Ok(ClientResponse::default());
+            return Box::pin(std::future::ready(Ok(ClientResponse::default())));
         }
         let deadline = request.deadline;
         let steer = request.steer.clone();
-        let frame = self.frame(request)?;
-        let observer = self.inner.observer.as_ref();
+        let frame = match self.frame(request) {
+            Ok(frame) => frame,
+            Err(status) => return Box::pin(std::future::ready(Err(status))),
+        };
         if frame.header.kind == Kind::ONEWAY {
-            return send_oneway(&conn, frame, deadline, &steer, observer).await;
+            return Box::pin(async move {
+                let observer = self.inner.observer.as_ref();
+                send_oneway(&conn, frame, deadline, &steer, observer).await
+            });
         }
         let accept = frame.head.accept_compression;
-        let response = started(&conn, frame, deadline, &steer, observer)?
-            .wait()
-            .await?;
-        self.unpack(response, &accept)
+        match started(&conn, frame, deadline, &steer, self.inner.observer.as_ref()) {
+            Err(status) => Box::pin(std::future::ready(Err(status))),
+            Ok(pending) => Box::pin(async move {
+                let response = pending.wait().await?;
+                self.unpack(response, &accept)
+            }),
+        }
     }
 
     /// The last step of a call without attempt-level layers: frame it, pick, send it, await
