@@ -424,6 +424,72 @@ mod tests {
         }
     }
 
+    /// Answers with a boxed future, as erpc's own layers do, and keeps its address.
+    #[derive(Clone, Default)]
+    struct Boxing(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Service<String> for Boxing {
+        always_ready_boxed!(String);
+        fn call(&mut self, request: String) -> Self::Future {
+            let future: Self::Future = Box::pin(async move { Ok(request) });
+            let address = &*future as *const _ as *const () as usize;
+            self.0.store(address, std::sync::atomic::Ordering::Relaxed);
+            future
+        }
+    }
+
+    #[tokio::test]
+    async fn a_boxed_future_is_handed_on_not_boxed_again() {
+        let boxing = Boxing::default();
+        let service = BoxedService::new(boxing.clone());
+        let future = service.oneshot("a".into());
+        let handed = &*future as *const _ as *const () as usize;
+        assert_eq!(
+            handed,
+            boxing.0.load(std::sync::atomic::Ordering::Relaxed),
+            "the layer's own box, not a second one around it"
+        );
+        assert_eq!(future.await.ok(), Some("a".into()));
+    }
+
+    /// Not ready on its first poll (it wakes its task at once); counts its calls.
+    #[derive(Clone, Default)]
+    struct Late(
+        Arc<std::sync::atomic::AtomicUsize>,
+        Arc<std::sync::atomic::AtomicUsize>,
+    );
+
+    impl Service<String> for Late {
+        type Response = String;
+        type Error = Status;
+        type Future = std::future::Ready<Result<String, Status>>;
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, request: String) -> Self::Future {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::future::ready(Ok(request))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_not_ready_at_once_is_called_once_it_is() {
+        let late = Late::default();
+        let service = BoxedService::new(late.clone());
+        let future = service.oneshot("b".into());
+        assert_eq!(
+            late.1.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "not called yet"
+        );
+        assert_eq!(future.await.ok(), Some("b".into()));
+        assert_eq!(late.1.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
     #[tokio::test]
     async fn the_first_layer_added_runs_outermost() {
         let mut stack = Stack::<String, String>::default();
