@@ -118,7 +118,9 @@ use crate::status::Status;
 /// (an `Arc`), always ready. What every erpc layer wraps and is erased into.
 ///
 /// Calling it clones the wrapped service, waits for its `poll_ready` and calls it (tower's
-/// `oneshot`), in one boxed future. The wrapped service may fail with any error that
+/// `oneshot`), in one boxed future: a service ready at once is called at once, and its
+/// future, if it already is a `BoxFuture` of this type (erpc's own layers'), is handed on
+/// without a second box. The wrapped service may fail with any error that
 /// converts into a `BoxError` — tower's own layers fail with one — which becomes a status
 /// by [`status_of`].
 pub struct BoxedService<Req, Resp> {
