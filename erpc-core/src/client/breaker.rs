@@ -441,6 +441,10 @@ impl Breaker {
     /// Report changes (after the lock is released) and, on opening, start the timer that
     /// half-opens it.
     fn tell(self: &Arc<Self>, first: Option<Change>, second: Option<Change>) {
+        if first.is_none() && second.is_none() {
+            // Every call that changes nothing (nearly all of them) passes here twice.
+            return;
+        }
         for (from, to) in [first, second].into_iter().flatten() {
             tracing::debug!(breaker = %self.name, ?from, ?to, "circuit breaker changed state");
             if let Some(observer) = &self.observer {
