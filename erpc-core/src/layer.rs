@@ -118,7 +118,9 @@ use crate::status::Status;
 /// (an `Arc`), always ready. What every erpc layer wraps and is erased into.
 ///
 /// Calling it clones the wrapped service, waits for its `poll_ready` and calls it (tower's
-/// `oneshot`), in one boxed future. The wrapped service may fail with any error that
+/// `oneshot`), in one boxed future: a service ready at once is called at once, and its
+/// future, if it already is a `BoxFuture` of this type (erpc's own layers'), is handed on
+/// without a second box. The wrapped service may fail with any error that
 /// converts into a `BoxError` — tower's own layers fail with one — which becomes a status
 /// by [`status_of`].
 pub struct BoxedService<Req, Resp> {
@@ -188,15 +190,52 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     Req: Send + 'static,
+    Resp: 'static,
 {
     fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>> {
         let mut service = self.clone();
-        Box::pin(async move {
-            std::future::poll_fn(|cx| service.poll_ready(cx))
-                .await
-                .map_err(status_of)?;
-            service.call(request).await.map_err(status_of)
-        })
+        // Most services are ready at once (erpc's own always are): then the call is made now,
+        // and a future that already is a boxed one of this type (what erpc's own layers
+        // return) is handed on as it is instead of being boxed again — one allocation per
+        // layer per call instead of two. A service not ready yet is asked again, with the
+        // caller's waker, when the future is first polled.
+        let mut noop = std::task::Context::from_waker(std::task::Waker::noop());
+        match service.poll_ready(&mut noop) {
+            std::task::Poll::Ready(Ok(())) => {
+                match same_type::<S::Future, BoxFuture<'static, Result<Resp, Status>>>(
+                    service.call(request),
+                ) {
+                    Ok(boxed) => boxed,
+                    Err(future) => Box::pin(async move { future.await.map_err(status_of) }),
+                }
+            }
+            std::task::Poll::Ready(Err(error)) => {
+                let status = status_of(error);
+                Box::pin(async move { Err(status) })
+            }
+            std::task::Poll::Pending => Box::pin(async move {
+                std::future::poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .map_err(status_of)?;
+                service.call(request).await.map_err(status_of)
+            }),
+        }
+    }
+}
+
+/// `value` as a `U` if `T` is `U` (the same type), else back as it was: a move, no
+/// allocation.
+fn same_type<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<U>>() {
+        if let Some(value) = same.take() {
+            return Ok(value);
+        }
+    }
+    match slot {
+        Some(value) => Err(value),
+        // Only taken above, where it returned.
+        None => unreachable!("the value was taken only when its type matched"),
     }
 }
 
@@ -385,6 +424,72 @@ mod tests {
         fn call(&mut self, request: String) -> Self::Future {
             std::future::ready(Ok(request))
         }
+    }
+
+    /// Answers with a boxed future, as erpc's own layers do, and keeps its address.
+    #[derive(Clone, Default)]
+    struct Boxing(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Service<String> for Boxing {
+        always_ready_boxed!(String);
+        fn call(&mut self, request: String) -> Self::Future {
+            let future: Self::Future = Box::pin(async move { Ok(request) });
+            let address = &*future as *const _ as *const () as usize;
+            self.0.store(address, std::sync::atomic::Ordering::Relaxed);
+            future
+        }
+    }
+
+    #[tokio::test]
+    async fn a_boxed_future_is_handed_on_not_boxed_again() {
+        let boxing = Boxing::default();
+        let service = BoxedService::new(boxing.clone());
+        let future = service.oneshot("a".into());
+        let handed = &*future as *const _ as *const () as usize;
+        assert_eq!(
+            handed,
+            boxing.0.load(std::sync::atomic::Ordering::Relaxed),
+            "the layer's own box, not a second one around it"
+        );
+        assert_eq!(future.await.ok(), Some("a".into()));
+    }
+
+    /// Not ready on its first poll (it wakes its task at once); counts its calls.
+    #[derive(Clone, Default)]
+    struct Late(
+        Arc<std::sync::atomic::AtomicUsize>,
+        Arc<std::sync::atomic::AtomicUsize>,
+    );
+
+    impl Service<String> for Late {
+        type Response = String;
+        type Error = Status;
+        type Future = std::future::Ready<Result<String, Status>>;
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, request: String) -> Self::Future {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::future::ready(Ok(request))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_not_ready_at_once_is_called_once_it_is() {
+        let late = Late::default();
+        let service = BoxedService::new(late.clone());
+        let future = service.oneshot("b".into());
+        assert_eq!(
+            late.1.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "not called yet"
+        );
+        assert_eq!(future.await.ok(), Some("b".into()));
+        assert_eq!(late.1.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

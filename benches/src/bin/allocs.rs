@@ -4,11 +4,17 @@
 //!
 //! Runs the benchmark echo over the in-memory transport on one thread, so every allocation in
 //! the window belongs to the calls being measured. `LAYERS=apart` adds three no-op layers on
-//! each side with three `layer` calls, `LAYERS=stacked` the same three with one.
+//! each side with three `layer` calls, `LAYERS=stacked` the same three with one;
+//! `LAYERS=governed` gives the client what the `erpc-governed` stack's does, without its
+//! metrics: P2C over two instances (the server listens on two addresses), a breaker per
+//! instance and `Failover { retries: 2 }`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::Arc;
+
+use erpc::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc_benches::message::Msg;
 use erpc_benches::stacks::erpc_stack::{BenchClient, BenchServer, Layers};
 
@@ -53,6 +59,8 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let addr = "mem://allocs";
+        let second = "mem://allocs-2";
+        let governed = std::env::var("LAYERS").as_deref() == Ok("governed");
         let layers = match std::env::var("LAYERS").as_deref() {
             Ok("apart") => Layers::ThreeApart,
             Ok("stacked") => Layers::ThreeStacked,
@@ -61,14 +69,24 @@ fn main() {
         let server = layers
             .apply(erpc::Server::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
             .add_service(BenchServer::new(erpc_benches::stacks::erpc_stack::Echo))
-            .serve([addr])
+            .serve([addr, second])
             .await
             .expect("serve");
-        let client = layers
-            .apply(erpc::Client::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
-            .connect(addr)
-            .await
-            .expect("connect");
+        let client = if governed {
+            let list = erpc::discovery::StaticList::addrs([addr, second]).expect("addresses");
+            erpc::Client::builder()
+                .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+                .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
+                .discover_with(&list, "Bench", Arc::new(erpc::discovery::P2c))
+                .await
+                .expect("discover")
+        } else {
+            layers
+                .apply(erpc::Client::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
+                .connect(addr)
+                .await
+                .expect("connect")
+        };
         let client = BenchClient::new(client);
         let payloads = if payloads.is_empty() {
             vec![16, 512, 65536]

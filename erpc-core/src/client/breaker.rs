@@ -16,6 +16,7 @@
 //! level) and one per method (call level).
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -175,6 +176,9 @@ pub(crate) struct Breaker {
     settings: RwLock<Arc<BreakerSettings>>,
     machine: Mutex<Machine>,
     observer: Option<Arc<dyn Observer>>,
+    /// The address of the load in `Machine::load` (0: none), so that following the same
+    /// load again — every attempt does — is one atomic read, not the lock.
+    followed: AtomicUsize,
 }
 
 struct Machine {
@@ -232,7 +236,9 @@ impl Breaker {
         load: Option<Arc<Load>>,
     ) -> Arc<Breaker> {
         let expiry = interval_end(&settings, Instant::now());
+        let followed = AtomicUsize::new(load_address(load.as_ref()));
         Arc::new(Breaker {
+            followed,
             name: scope.name(),
             scope,
             settings: RwLock::new(settings),
@@ -281,6 +287,11 @@ impl Breaker {
 
     /// Follow the instance's load (it changes when the instance is re-registered).
     pub(crate) fn follow_load(&self, load: Option<&Arc<Load>>) {
+        // The followed load is set only under the lock, below; a stale read here just takes
+        // the lock.
+        if self.followed.load(Ordering::Acquire) == load_address(load) {
+            return;
+        }
         let mut m = self.lock();
         let same = match (&m.load, load) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -289,6 +300,7 @@ impl Breaker {
         };
         if !same {
             m.load = load.cloned();
+            self.followed.store(load_address(load), Ordering::Release);
             self.publish(&m);
         }
     }
@@ -430,6 +442,10 @@ impl Breaker {
     /// Report changes (after the lock is released) and, on opening, start the timer that
     /// half-opens it.
     fn tell(self: &Arc<Self>, first: Option<Change>, second: Option<Change>) {
+        if first.is_none() && second.is_none() {
+            // Every call that changes nothing (nearly all of them) passes here twice.
+            return;
+        }
         for (from, to) in [first, second].into_iter().flatten() {
             tracing::debug!(breaker = %self.name, ?from, ?to, "circuit breaker changed state");
             if let Some(observer) = &self.observer {
@@ -463,6 +479,11 @@ impl Breaker {
             }
         });
     }
+}
+
+/// A load's identity (its address; 0 for none), for [`Breaker::follow_load`]'s quick check.
+fn load_address(load: Option<&Arc<Load>>) -> usize {
+    load.map_or(0, |load| Arc::as_ptr(load) as usize)
 }
 
 fn interval_end(settings: &BreakerSettings, now: Instant) -> Option<Instant> {

@@ -28,6 +28,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
@@ -38,6 +39,7 @@ use tower_service::Service;
 
 use crate::client::breaker::{Breaker, BreakerSettings, Scope, Ticket};
 use crate::client::{Attempt, ClientRequest, ClientResponse};
+use crate::discovery::Load;
 use crate::observe::{BreakerState, Contained, Observer};
 use crate::per_method::PerMethod;
 use crate::status::Status;
@@ -50,6 +52,8 @@ pub struct InstanceBreakers {
 }
 
 struct InstanceShared {
+    /// Names this layer's breakers on the instances' loads (`Load::attached`).
+    id: u64,
     /// Replaced whole by [`InstanceBreakers::set_settings`].
     settings: RwLock<Arc<BreakerSettings>>,
     observer: Option<Arc<dyn Observer>>,
@@ -57,6 +61,9 @@ struct InstanceShared {
     /// forgotten while open would let its instance back in early.
     breakers: Mutex<HashMap<Address, Arc<Breaker>>>,
 }
+
+/// The next [`InstanceShared::id`]: process-wide, so two layers never share one.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl InstanceBreakers {
     /// A breaker with `settings` for each instance called.
@@ -74,6 +81,7 @@ impl InstanceBreakers {
     fn build(settings: BreakerSettings, observer: Option<Arc<dyn Observer>>) -> Self {
         InstanceBreakers {
             shared: Arc::new(InstanceShared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 settings: RwLock::new(Arc::new(settings)),
                 observer,
                 breakers: Mutex::default(),
@@ -119,20 +127,38 @@ impl InstanceBreakers {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The breaker of the attempt's instance, made on its first call.
-    fn breaker(&self, attempt: &Attempt) -> Arc<Breaker> {
-        let mut breakers = self.lock();
-        if let Some(breaker) = breakers.get(attempt.addr()) {
-            breaker.follow_load(attempt.load());
-            return breaker.clone();
+    /// The breaker of the instance at `addr` (whose load is `load`), made on its first call.
+    ///
+    /// The map by address is where breakers are kept (a re-registered instance gets a new
+    /// load but keeps its breaker); each instance's load also holds its breaker, so the
+    /// common attempt finds it there without the map's lock and hash.
+    fn breaker_of(&self, addr: &Address, load: Option<&Arc<Load>>) -> Arc<Breaker> {
+        if let Some(breaker) = load.and_then(|l| l.attached::<Breaker>(self.shared.id)) {
+            breaker.follow_load(load);
+            return breaker;
         }
-        let breaker = Breaker::new(
-            Scope::Instance(attempt.addr().to_string()),
-            self.settings(),
-            self.shared.observer.clone(),
-            attempt.load().cloned(),
-        );
-        breakers.insert(attempt.addr().clone(), breaker.clone());
+        let breaker = {
+            let mut breakers = self.lock();
+            match breakers.get(addr) {
+                Some(breaker) => {
+                    breaker.follow_load(load);
+                    breaker.clone()
+                }
+                None => {
+                    let breaker = Breaker::new(
+                        Scope::Instance(addr.to_string()),
+                        self.settings(),
+                        self.shared.observer.clone(),
+                        load.cloned(),
+                    );
+                    breakers.insert(addr.clone(), breaker.clone());
+                    breaker
+                }
+            }
+        };
+        if let Some(load) = load {
+            load.attach(self.shared.id, breaker.clone());
+        }
         breaker
     }
 }
@@ -319,7 +345,7 @@ impl Admits<Attempt> for InstanceBreakers {
     fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
         // Without the open time as a retry hint: it concerns this instance alone, and a fail
         // mode waits a hint before any retry — failing over to another instance must not.
-        self.breaker(attempt)
+        self.breaker_of(attempt.addr(), attempt.load())
             .admit()
             .map(Some)
             .map_err(|refused| Status::new(refused.code(), refused.message()))
@@ -395,6 +421,40 @@ mod tests {
             .finish(&fail());
         assert_eq!(breakers.state("Kv", "get"), Some(BreakerState::Open));
         assert!(breakers.breaker("Kv", "put").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_keeps_its_breaker_through_its_load_and_a_new_load() {
+        let one = BreakerSettings::default().trip(Trip::ConsecutiveFailures(1));
+        let breakers = InstanceBreakers::new(one.clone());
+        let other_layer = InstanceBreakers::new(one);
+        let addr: Address = "mem://breaker-load".parse().expect("addr");
+        let load = Arc::new(Load::default());
+        let first = breakers.breaker_of(&addr, Some(&load));
+        assert!(
+            Arc::ptr_eq(&first, &breakers.breaker_of(&addr, Some(&load))),
+            "found again on the load"
+        );
+        // Another layer on the same instance keeps a breaker of its own.
+        let theirs = other_layer.breaker_of(&addr, Some(&load));
+        assert!(!Arc::ptr_eq(&first, &theirs));
+        assert!(Arc::ptr_eq(
+            &theirs,
+            &other_layer.breaker_of(&addr, Some(&load))
+        ));
+        first.admit().expect("closed").finish(&fail());
+        assert_eq!(breakers.state(&addr), Some(BreakerState::Open));
+        assert_eq!(other_layer.state(&addr), Some(BreakerState::Closed));
+        assert!(load.is_breaker_open());
+        // Re-registered: a new load, the same (open) breaker, which now marks the new load.
+        let renewed = Arc::new(Load::default());
+        let again = breakers.breaker_of(&addr, Some(&renewed));
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "an open breaker is not forgotten"
+        );
+        assert!(renewed.is_breaker_open(), "the new load is marked open");
+        assert!(again.admit().is_err());
     }
 
     #[tokio::test(start_paused = true)]

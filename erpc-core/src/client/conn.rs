@@ -617,6 +617,14 @@ async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
     .await;
 }
 
+/// A fail mode's steer records the connection an attempt went out on, and names its
+/// instance from it only when asked.
+impl crate::discovery::balance::Peer for ClientConn {
+    fn peer(&self) -> &Address {
+        &self.peer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

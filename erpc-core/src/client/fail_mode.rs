@@ -242,6 +242,7 @@ pub(crate) struct Call {
 /// An attempt's outcome and where it went.
 pub(crate) struct Outcome {
     pub result: Result<ClientResponse, Status>,
+    /// Where it went, if it failed.
     pub landed: Option<crate::discovery::Landed>,
 }
 
@@ -252,10 +253,14 @@ impl Call {
         let mut request = request.clone();
         request.steer = steer.clone();
         let result = self.inner.oneshot(request).await;
-        Outcome {
-            result,
-            landed: steer.landed(),
-        }
+        // Where it went matters only to a retry: a success is not asked (naming the
+        // instance copies its address).
+        let landed = if result.is_err() {
+            steer.landed()
+        } else {
+            None
+        };
+        Outcome { result, landed }
     }
 
     /// `failover` (`same` false) or `failtry` (`same` true) with up to `retries` retries.

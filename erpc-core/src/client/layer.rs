@@ -103,7 +103,7 @@ impl Erased<Attempt, ClientResponse> for Transmit {
             conn,
             client,
         } = attempt;
-        Box::pin(async move { client.transmit(request, conn).await })
+        client.transmit(request, conn)
     }
 }
 

@@ -634,7 +634,7 @@ impl Client {
             return match self.inner.target.ready_next(&pick_of_request(&request)) {
                 Err(status) => Box::pin(std::future::ready(Err(status))),
                 Ok(Ready::Conn(conn)) => {
-                    request.steer.record(conn.peer(), false);
+                    request.steer.record(&conn, false);
                     attempts.oneshot(Attempt::new(request, conn, self.clone()))
                 }
                 Ok(Ready::Dial(pick)) => {
@@ -650,7 +650,7 @@ impl Client {
                                 &pick_of_request(&request),
                             )
                             .await?;
-                        request.steer.record(conn.peer(), false);
+                        request.steer.record(&conn, false);
                         attempts.oneshot(Attempt::new(request, conn, self)).await
                     })
                 }
@@ -684,7 +684,7 @@ impl Client {
                 .target
                 .get(&self.inner.config, request.deadline, &call)
                 .await?;
-            request.steer.record(conn.peer(), false);
+            request.steer.record(&conn, false);
             let attempt = Attempt::new(request, conn, self.clone());
             return attempts.oneshot(attempt).await;
         }
@@ -697,29 +697,40 @@ impl Client {
         self.send_picked(request).await
     }
 
-    /// The wire for an attempt on the connection already picked.
-    pub(crate) async fn transmit(
-        &self,
+    /// The wire for an attempt on the connection already picked, as a boxed future that
+    /// stays small for a unary call: it is framed and queued now and only the wait for its
+    /// answer is boxed, as [`Client::send_boxed`] does without attempt-level layers (an
+    /// `async fn` over every case would box a future holding the request and the frame).
+    pub(crate) fn transmit(
+        self,
         request: ClientRequest,
         conn: Arc<ClientConn>,
-    ) -> Result<ClientResponse, Status> {
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         if request.stream {
             let opening = request.opening.clone();
             opening.put(request, Some(conn));
-            return Ok(ClientResponse::default());
+            return Box::pin(std::future::ready(Ok(ClientResponse::default())));
         }
         let deadline = request.deadline;
         let steer = request.steer.clone();
-        let frame = self.frame(request)?;
-        let observer = self.inner.observer.as_ref();
+        let frame = match self.frame(request) {
+            Ok(frame) => frame,
+            Err(status) => return Box::pin(std::future::ready(Err(status))),
+        };
         if frame.header.kind == Kind::ONEWAY {
-            return send_oneway(&conn, frame, deadline, &steer, observer).await;
+            return Box::pin(async move {
+                let observer = self.inner.observer.as_ref();
+                send_oneway(&conn, frame, deadline, &steer, observer).await
+            });
         }
         let accept = frame.head.accept_compression;
-        let response = started(&conn, frame, deadline, &steer, observer)?
-            .wait()
-            .await?;
-        self.unpack(response, &accept)
+        match started(&conn, frame, deadline, &steer, self.inner.observer.as_ref()) {
+            Err(status) => Box::pin(std::future::ready(Err(status))),
+            Ok(pending) => Box::pin(async move {
+                let response = pending.wait().await?;
+                self.unpack(response, &accept)
+            }),
+        }
     }
 
     /// The last step of a call without attempt-level layers: frame it, pick, send it, await
@@ -917,7 +928,7 @@ fn started(
 ) -> Result<PendingCall, Status> {
     let report = observer.map(|observer| Report::start(observer, &frame));
     let pending = conn.start(frame, deadline);
-    steer.record(conn.peer(), pending.is_ok());
+    steer.record(conn, pending.is_ok());
     match pending {
         Ok(mut pending) => {
             pending.report = report;
@@ -946,7 +957,7 @@ async fn send_oneway(
         report.finish(sent.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);
     }
     sent?;
-    steer.record(conn.peer(), true);
+    steer.record(conn, true);
     Ok(ClientResponse::default())
 }
 

@@ -13,7 +13,9 @@
 //! TCP's smoothed RTT (RFC 6298 §2). Updates race benignly: concurrent completions may lose
 //! one another's sample, never corrupt the estimate.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,6 +46,23 @@ pub struct Load {
     breaker_open: AtomicBool,
     /// Smoothed PING round trip in nanoseconds (f64 bits); 0 before the first.
     rtt: AtomicU64,
+    /// State a client layer keeps for this instance (an instance breaker), so that finding
+    /// it per attempt is a pointer read here rather than a lookup in the layer's map.
+    attached: Attached,
+}
+
+/// The first client layer's state for an instance: `(the layer's id, its state)`. One slot:
+/// a client has one breaker layer; a second one finds its state in its own map.
+#[derive(Default)]
+struct Attached(OnceLock<(u64, Arc<dyn Any + Send + Sync>)>);
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.get() {
+            Some((owner, _)) => write!(f, "Attached({owner})"),
+            None => f.write_str("Attached(none)"),
+        }
+    }
 }
 
 impl Default for Load {
@@ -57,6 +76,7 @@ impl Default for Load {
             suspect: AtomicBool::new(false),
             breaker_open: AtomicBool::new(false),
             rtt: AtomicU64::new(0f64.to_bits()),
+            attached: Attached::default(),
         }
     }
 }
@@ -120,6 +140,20 @@ impl Load {
             old + RTT_WEIGHT * (sample - old)
         };
         self.rtt.store(new.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The state the layer `owner` attached to this instance, if it is of type `T`.
+    pub(crate) fn attached<T: Any + Send + Sync>(&self, owner: u64) -> Option<Arc<T>> {
+        match self.attached.0.get() {
+            Some((id, state)) if *id == owner => state.clone().downcast().ok(),
+            _ => None,
+        }
+    }
+
+    /// Attach the layer `owner`'s `state` to this instance, unless a layer already did
+    /// (the first keeps the slot).
+    pub(crate) fn attach<T: Any + Send + Sync>(&self, owner: u64, state: Arc<T>) {
+        let _ = self.attached.0.set((owner, state));
     }
 
     pub(crate) fn set_suspect(&self, suspect: bool) {

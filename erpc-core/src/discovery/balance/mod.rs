@@ -26,6 +26,7 @@ pub use network_quality::NetworkQuality;
 pub use p2c::P2c;
 pub use random::Random;
 pub use round_robin::RoundRobin;
+pub(crate) use steer::Peer;
 pub use steer::{Landed, NO_STEER, Steer, Want};
 pub use weighted::Weighted;
 

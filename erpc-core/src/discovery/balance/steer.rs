@@ -25,9 +25,23 @@ struct Inner {
     want: Want,
     /// Instances earlier attempts of the call went to, oldest first.
     tried: Vec<Address>,
-    /// Where this attempt went: the instance picked, and whether the request was queued on
-    /// a connection to it (sent) or failed before that.
-    landed: Mutex<Option<Landed>>,
+    /// Where this attempt went: the connection to the instance picked (which names it), and
+    /// whether the request was queued on it (sent) or failed before that. The connection,
+    /// not its address: recording is then a reference count, and the address is copied
+    /// only when a fail mode asks (after a failure).
+    landed: Mutex<Option<(Arc<dyn Peer>, bool)>>,
+}
+
+/// What an attempt landed on: something that names its instance (the client's connection).
+pub(crate) trait Peer: Send + Sync {
+    /// The instance's address.
+    fn peer(&self) -> &Address;
+}
+
+impl Peer for Address {
+    fn peer(&self) -> &Address {
+        self
+    }
 }
 
 /// Where an attempt went.
@@ -104,20 +118,19 @@ impl Steer {
     /// Where the attempt went, once the client picked an instance for it.
     pub fn landed(&self) -> Option<Landed> {
         let inner = self.0.as_ref()?;
-        inner
-            .landed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let landed = inner.landed.lock().unwrap_or_else(|p| p.into_inner());
+        landed.as_ref().map(|(peer, sent)| Landed {
+            addr: peer.peer().clone(),
+            sent: *sent,
+        })
     }
 
-    /// Record that the attempt was given to `addr`, sent or not yet. Free when unset.
-    pub(crate) fn record(&self, addr: &Address, sent: bool) {
+    /// Record that the attempt was given to `peer`'s instance, sent or not yet. Free when
+    /// unset.
+    pub(crate) fn record<P: Peer + 'static>(&self, peer: &Arc<P>, sent: bool) {
         if let Some(inner) = &self.0 {
-            *inner.landed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Landed {
-                addr: addr.clone(),
-                sent,
-            });
+            let peer: Arc<dyn Peer> = peer.clone();
+            *inner.landed.lock().unwrap_or_else(|p| p.into_inner()) = Some((peer, sent));
         }
     }
 }
@@ -144,7 +157,7 @@ mod tests {
         let a: Address = "tcp://127.0.0.1:1".parse().expect("address");
         let b: Address = "tcp://127.0.0.1:2".parse().expect("address");
         assert!(NO_STEER.avoid().is_empty() && NO_STEER.prefer().is_none());
-        NO_STEER.record(&a, true);
+        NO_STEER.record(&Arc::new(a.clone()), true);
         assert_eq!(NO_STEER.landed(), None, "an unset steer records nothing");
         let other = Steer::new(Want::Other, vec![a.clone(), b.clone()]);
         assert_eq!(other.avoid(), &[a.clone(), b.clone()]);
@@ -152,7 +165,7 @@ mod tests {
         let same = Steer::new(Want::Same, vec![a.clone(), b.clone()]);
         assert_eq!(same.prefer(), Some(&b));
         assert!(same.avoid().is_empty());
-        same.record(&b, false);
+        same.record(&Arc::new(b.clone()), false);
         assert_eq!(
             same.landed(),
             Some(Landed {
