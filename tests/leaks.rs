@@ -3,35 +3,14 @@
 //! spawned, opened or allocated is left behind. The heap is measured by a counting allocator,
 //! so this test has a binary of its own.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use erpc::ServerConfig;
 use support::*;
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// A server, `calls` calls on one client (a third answered, a third expiring on both sides, a
 /// third cancelled by dropping), a oneway, a graceful shutdown and the client closed.
@@ -101,20 +80,19 @@ async fn tasks_return_to_baseline() {
     // and I/O driver slabs, tracing's callsite registry), so the heap is compared afterwards.
     busy_workload(30).await;
     tasks_back_to(baseline).await;
-    let heap_before = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(heap_before, Ordering::Relaxed);
+    let heap_before = heap::reset_peak();
     let rss_before = status_kib("VmRSS");
 
     busy_workload(CALLS).await;
     tasks_back_to(baseline).await;
     assert_eq!(open_fds(), fds_before, "file descriptors leaked");
-    let heap_after = CURRENT.load(Ordering::Relaxed);
+    let heap_after = heap::live();
     let grown = heap_after as i64 - heap_before as i64;
     println!(
         "{CALLS} calls (a third answered, expired, cancelled) and a shutdown: tasks and fds back \
          to baseline; heap {heap_before} B before, {heap_after} B after ({grown:+} B), peak \
          +{:.2} MiB during; RSS {rss_before} KiB before, {} KiB after, peak (VmHWM) {} KiB",
-        (PEAK.load(Ordering::Relaxed) - heap_before) as f64 / (1 << 20) as f64,
+        (heap::peak() - heap_before) as f64 / (1 << 20) as f64,
         status_kib("VmRSS"),
         status_kib("VmHWM"),
     );

@@ -4,10 +4,10 @@
 //! none is kept waiting for the rest. The heap is
 //! measured by a counting allocator, so this test has a binary of its own.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -15,27 +15,6 @@ use erpc::protocol::Kind;
 use erpc::{Code, CodecId, ServerConfig};
 use support::udp::*;
 use support::*;
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// Frames sent in fragments, and the bytes of each (a JSON string body).
 const FRAMES: u64 = 100;
@@ -71,8 +50,7 @@ async fn gapped_and_reordered_fragments_are_refused_and_hold_no_memory() {
         .await
         .expect("an ERROR for the warm-up fragment");
 
-    let baseline = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = heap::reset_peak();
     let (mut sent, mut refused, mut bytes) = (0u64, 0u64, 0usize);
     for id in 10..10 + FRAMES {
         let mut wire = BytesMut::new();
@@ -102,8 +80,8 @@ async fn gapped_and_reordered_fragments_are_refused_and_hold_no_memory() {
         refused += 1;
     }
     assert!(refused >= 1, "no fragment was refused");
-    let held = CURRENT.load(Ordering::Relaxed).saturating_sub(baseline);
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let held = heap::live().saturating_sub(baseline);
+    let peak = heap::peak() - baseline;
     println!(
         "{FRAMES} frames of {FRAME_BODY} B in {FRAGMENT} B fragments, last first, one missing \
          each: {sent} fragments ({:.1} MiB) sent, {refused} ERRORs back, 0 answered as calls; \
