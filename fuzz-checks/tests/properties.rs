@@ -19,8 +19,11 @@ use proptest::sample::{Index, select};
 /// ten targets take a few seconds in a debug build.
 const CASES: u32 = 300;
 
+/// A fuzz target's invariant on the fuzzer's bytes.
+type Check = fn(&[u8]);
+
 /// Every target, its seed directory and the function its fuzz target calls.
-const TARGETS: [(&str, fn(&[u8])); 10] = [
+const TARGETS: [(&str, Check); 10] = [
     ("frame_decoder", frame_decoder::check),
     ("head_block", head_block::check),
     ("codec_msgpack", codec::msgpack),
@@ -107,7 +110,7 @@ fn config() -> ProptestConfig {
     }
 }
 
-fn check_target(target: &str) -> fn(&[u8]) {
+fn check_target(target: &str) -> Check {
     TARGETS
         .iter()
         .find(|(name, _)| *name == target)
