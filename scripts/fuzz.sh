@@ -11,7 +11,9 @@
 # Seeds come from fuzz/seeds/TARGET (committed, small); what the fuzzer finds goes to
 # fuzz/corpus/TARGET (not committed), so later runs start from it. A crashing input is
 # written to fuzz/artifacts/TARGET/ and makes the script exit non-zero; turn it into a
-# regression test in the crate it points at (RELIABILITY.md row 4).
+# regression test in the crate it points at (RELIABILITY.md row 4), and copy it into
+# fuzz/seeds/TARGET/: `cargo test -p erpc-fuzz-checks` (so CI) runs every seed through the
+# same invariant the target checks (in fuzz-checks/src/).
 #
 # The first run builds every target (about 24 minutes on a 2-core machine; later runs reuse
 # fuzz/target). An unknown TARGET is refused (exit 2, naming the known ones) before anything

@@ -101,15 +101,27 @@ async fn deadline_expiry_and_cancellation_abort_the_handler() {
             .unwrap_err();
         assert_eq!(err.code(), Code::DeadlineExceeded, "{transport}: {err}");
         assert!(started.elapsed() < Duration::from_secs(2), "{transport}");
+        let expired = Instant::now();
         wait_for(&server.probe.aborted, 1, Duration::from_secs(5)).await;
+        // RELIABILITY.md row 14: from the caller's `deadline_exceeded` to the handler dropped.
+        let expiry_to_abort = expired.elapsed();
 
         let call = tokio::spawn({
             let client = client.clone();
             async move { client.sleep(10_000).await }
         });
         wait_for(&server.probe.started, 2, Duration::from_secs(5)).await;
+        let dropped = Instant::now();
         call.abort();
         wait_for(&server.probe.aborted, 2, Duration::from_secs(5)).await;
+        // Row 15: from the call future dropped (CANCEL sent) to the handler dropped.
+        let drop_to_abort = dropped.elapsed();
+        println!(
+            "{transport}: handler aborted {:.1} ms after the caller's deadline_exceeded, {:.1} ms \
+             after the call future was dropped",
+            expiry_to_abort.as_secs_f64() * 1e3,
+            drop_to_abort.as_secs_f64() * 1e3
+        );
         // The connection still serves.
         assert_eq!(client.len("ok".into()).await.unwrap(), 2, "{transport}");
         server.handle.shutdown().await;

@@ -122,24 +122,54 @@ async fn a_malformed_header_block_fails_only_its_call() {
     assert_eq!((reply.header.request_id, reply.header.status), (2, 0));
 }
 
+/// RELIABILITY.md row 8: duplicates of a running call's id (PROTOCOL.md §3) start nothing and
+/// get no answer; the original gets its own. Fewer than the junk limit (§8), so the connection
+/// stays open and serves the next id.
 #[tokio::test]
 async fn a_duplicate_request_id_leaves_the_original_call_alone() {
+    const DUPLICATES: u64 = 100;
     let server = start("tcp", ServerConfig::default()).await;
     let mut peer = RawPeer::connect(&server.addr).await;
-    // msgpack 200 (0xcc 0xc8): sleep 200 ms.
-    let original = request(7, "sleep", CodecId::MSGPACK, &[0xcc, 0xc8]);
+    // msgpack 500 (0xcd 0x01 0xf4): sleep 500 ms, long enough for every duplicate to land
+    // while it runs.
+    let original = request(7, "sleep", CodecId::MSGPACK, &[0xcd, 0x01, 0xf4]);
+    let sent = std::time::Instant::now();
     peer.send(&original).await;
     wait_for(&server.probe.started, 1, std::time::Duration::from_secs(2)).await;
-    peer.send(&request(7, "len", CodecId::JSON, b"\"dup\""))
-        .await;
+    // Duplicates that would run a handler (a `sleep` of 1 ms) and one of another method and
+    // codec, written at once.
+    let mut dups = bytes::BytesMut::new();
+    for _ in 0..DUPLICATES - 1 {
+        request(7, "sleep", CodecId::MSGPACK, &[0x01])
+            .encode(&mut dups)
+            .unwrap();
+    }
+    request(7, "len", CodecId::JSON, b"\"dup\"")
+        .encode(&mut dups)
+        .unwrap();
+    peer.send_bytes(&dups).await;
     let reply = peer.recv_reply().await.unwrap();
+    let took = sent.elapsed();
     assert_eq!(reply.header.request_id, 7);
     assert_eq!(reply.header.status, 0);
     assert_eq!(
         &reply.body[..],
-        &[0xcc, 0xc8],
+        &[0xcd, 0x01, 0xf4],
         "the original sleep's answer"
     );
+    // The next frame on the connection answers the next call: no duplicate was answered.
+    peer.send(&request(8, "len", CodecId::JSON, b"\"next\""))
+        .await;
+    let next = peer.recv_reply().await.unwrap();
+    assert_eq!((next.header.request_id, next.header.status), (8, 0));
+    let started = *server.probe.started.borrow();
+    println!(
+        "{DUPLICATES} duplicates of a running call's id: {} handlers started for them, 0 \
+         answered; the original answered with its own result after {} ms (it sleeps 500)",
+        started - 1,
+        took.as_millis()
+    );
+    assert_eq!(started, 1, "a duplicate started a handler");
 }
 
 #[tokio::test]

@@ -2,34 +2,12 @@
 //! buffers at the window, however long the stream. The heap is measured by a counting
 //! allocator, so this test has a binary of its own.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use erpc::ServerConfig;
 use support::feed::{FeedClient, start_feed};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_items_stream_through_bounded_memory() {
@@ -40,8 +18,7 @@ async fn a_million_items_stream_through_bounded_memory() {
     while warm.message().await.unwrap().is_some() {}
     drop(warm);
 
-    let baseline = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = heap::reset_peak();
     let mut numbers = client.count(1_000_000).await.unwrap();
     let mut expected = 0u64;
     while let Some(n) = numbers.message().await.unwrap() {
@@ -53,7 +30,7 @@ async fn a_million_items_stream_through_bounded_memory() {
         }
     }
     assert_eq!(expected, 1_000_000);
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak = heap::peak() - baseline;
     println!(
         "1,000,000 items: peak heap growth {:.2} MiB over the warmed-up baseline",
         peak as f64 / (1 << 20) as f64

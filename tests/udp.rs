@@ -8,73 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use erpc::protocol::{Decoded, Frame, FrameDecoder, Kind};
+use erpc::protocol::{Frame, Kind};
 use erpc::{Code, CodecId, ServerConfig};
 use support::feed::FeedClient;
+use support::udp::*;
 use support::*;
 use tokio::net::UdpSocket;
-
-const HELLO: u8 = 0x01;
-const COOKIE: u8 = 0x02;
-const CLIENT_FRAME: u8 = 0x03;
-const SERVER_FRAME: u8 = 0x04;
-
-fn hostport(addr: &str) -> SocketAddr {
-    addr.strip_prefix("udp://").unwrap().parse().unwrap()
-}
-
-async fn raw_socket(server: &str) -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    s.connect(hostport(server)).await.unwrap();
-    s
-}
-
-/// The next datagram, or None within `wait`.
-async fn recv(s: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; 70_000];
-    let n = tokio::time::timeout(wait, s.recv(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    buf.truncate(n);
-    Some(buf)
-}
-
-/// HELLO, then the cookie.
-async fn cookie(s: &UdpSocket) -> [u8; 16] {
-    let mut hello = [0u8; 16];
-    hello[0] = HELLO;
-    s.send(&hello).await.unwrap();
-    let reply = recv(s, Duration::from_secs(2)).await.expect("a cookie");
-    assert_eq!((reply.len(), reply[0]), (17, COOKIE));
-    reply[1..].try_into().unwrap()
-}
-
-fn datagram(cookie: &[u8; 16], frame: &Frame) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    out.extend_from_slice(&[CLIENT_FRAME]);
-    out.extend_from_slice(cookie);
-    frame.encode(&mut out).unwrap();
-    out.to_vec()
-}
-
-/// The frame a server datagram carries (skipping PINGs).
-async fn reply_frame(s: &UdpSocket) -> Option<Frame> {
-    loop {
-        let d = recv(s, Duration::from_secs(3)).await?;
-        assert_eq!(d[0], SERVER_FRAME);
-        let mut buf = BytesMut::from(&d[1..]);
-        match FrameDecoder::new(Default::default())
-            .decode(&mut buf)
-            .unwrap()
-        {
-            Some(Decoded::Frame(f)) if f.header.kind == Kind::PING => continue,
-            Some(Decoded::Frame(f)) => return Some(f),
-            other => panic!("not a frame: {other:?}"),
-        }
-    }
-}
 
 #[tokio::test]
 async fn an_unvalidated_address_gets_at_most_three_times_what_it_sent() {

@@ -1003,15 +1003,15 @@ fn dead_runs_dirs(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Delete the soak temp dirs in `root` of runs that are gone.
-fn sweep_dead_runs_dirs(root: &Path) {
-    for dir in dead_runs_dirs(root) {
-        eprintln!(
-            "soak: deleting {}, left by a run that is gone",
-            dir.display()
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+/// Delete the soak temp dirs in `root` of runs that are gone; returns those it deleted. The
+/// caller says so: the soak does, its test of this does not (its printing a made-up dead
+/// run's dir read, in the soak's output, as if a real one had been found).
+fn sweep_dead_runs_dirs(root: &Path) -> Vec<PathBuf> {
+    let dead = dead_runs_dirs(root);
+    for dir in &dead {
+        let _ = std::fs::remove_dir_all(dir);
     }
+    dead
 }
 
 #[test]
@@ -1025,7 +1025,7 @@ fn dirs_of_killed_soaks_are_swept() {
         std::fs::create_dir_all(d.join("center")).unwrap();
     }
     assert_eq!(dead_runs_dirs(root.path()), vec![dead.clone()]);
-    sweep_dead_runs_dirs(root.path());
+    assert_eq!(sweep_dead_runs_dirs(root.path()), vec![dead.clone()]);
     assert!(!dead.exists());
     assert!(mine.exists() && other.exists());
 }
@@ -1093,7 +1093,12 @@ async fn chaos_soak() {
     );
     let mut rng = fastrand::Rng::with_seed(seed);
 
-    sweep_dead_runs_dirs(&std::env::temp_dir());
+    for dir in sweep_dead_runs_dirs(&std::env::temp_dir()) {
+        eprintln!(
+            "soak: deleted {}, left by a run that is gone",
+            dir.display()
+        );
+    }
     let dir = tempfile::Builder::new()
         .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
         .tempdir()

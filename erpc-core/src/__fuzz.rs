@@ -1,4 +1,4 @@
-//! Engine internals the fuzz targets in `fuzz/` drive (cargo feature `fuzzing`). Not part of
+//! Engine internals the fuzz targets in `fuzz/` (through `fuzz-checks/`) drive. Not part of
 //! the API: thin wrappers, so the stream flow-control types stay crate-private and the
 //! targets see plain values instead of the writer's queue.
 

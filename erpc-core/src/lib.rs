@@ -49,8 +49,8 @@
 //! - [`config`]: [`ClientConfig`], [`ServerConfig`] and their defaults.
 #![warn(missing_docs)]
 
-/// Internals for the fuzz targets in `fuzz/` (feature `fuzzing`); not part of the API.
-#[cfg(feature = "fuzzing")]
+/// Internals for the fuzz targets in `fuzz/` and their property tests in `fuzz-checks/`; not
+/// part of the API. Always compiled (it is small), so no feature splits the workspace's builds.
 #[doc(hidden)]
 pub mod __fuzz;
 pub mod ambient;

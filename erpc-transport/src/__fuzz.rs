@@ -1,4 +1,4 @@
-//! UDP internals the fuzz targets in `fuzz/` drive (cargo feature `fuzzing`). Not part of the
+//! UDP internals the fuzz targets in `fuzz/` (through `fuzz-checks/`) drive. Not part of the
 //! API: wrappers over the datagram readers and the duplicate window, which stay
 //! crate-private.
 

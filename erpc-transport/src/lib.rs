@@ -55,8 +55,9 @@
 //! - one module per transport.
 #![warn(missing_docs)]
 
-/// UDP internals for the fuzz targets in `fuzz/` (feature `fuzzing`); not part of the API.
-#[cfg(feature = "fuzzing")]
+/// UDP internals for the fuzz targets in `fuzz/` and their property tests in `fuzz-checks/`;
+/// not part of the API.
+#[cfg(feature = "udp")]
 #[doc(hidden)]
 pub mod __fuzz;
 pub mod address;

@@ -1,8 +1,7 @@
-//! JSON bodies decoded into the center's request and answer types: see
-//! `erpc_fuzz::check_codec`.
+//! JSON bodies decoded into the center's request and answer types: the invariants are in `fuzz-
+//! checks/src/codec.rs`, whose property tests run them in the normal test suite too.
 #![no_main]
 
-use erpc_codec::builtin::{Json, MsgPack};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|body: &[u8]| erpc_fuzz::check_codec(&Json, &MsgPack, body));
+fuzz_target!(|data: &[u8]| erpc_fuzz_checks::codec::json(data));

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 pub mod ca;
 pub mod feed;
+pub mod udp;
 
 /// The benchmark-shaped message.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

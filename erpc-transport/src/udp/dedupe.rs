@@ -69,7 +69,6 @@ impl Dedupe {
 
     /// Bytes of responses cached, call ids remembered, and ids queued for the cache's
     /// eviction: what the window's bounds cap.
-    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn sizes(&self) -> (usize, usize, usize) {
         (self.cache_bytes, self.order.len(), self.cache_order.len())
     }
