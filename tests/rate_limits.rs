@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,14 @@ struct ArcHook(Arc<dyn Admission>);
 impl Admission for ArcHook {
     fn admit(&self, call: &CallHead<'_>) -> Result<erpc::server::Admitted, Status> {
         self.0.admit(call)
+    }
+
+    fn refused_by(&self) -> erpc::observe::RefusedBy {
+        self.0.refused_by()
+    }
+
+    fn counts_running(&self) -> bool {
+        self.0.counts_running()
     }
 }
 
@@ -679,4 +688,105 @@ fn a_concurrency_cap_of_zero_is_refused_where_it_is_given() {
     };
     assert!(workers.message().contains("0 workers"), "{workers}");
     assert!(erpc::Server::builder().workers(1, 0).is_ok());
+}
+
+/// A call waiting for its rate-limit turn is not running: it holds no slot of any cap — the
+/// workers' queue, `ConcurrencyLimit`, `MethodConcurrencyLimit`, `AdaptiveLimit`, the
+/// connection's running-call cap — whichever order the hooks were added in, so another call
+/// runs meanwhile under caps of one; once its wait is over it takes them (and is refused,
+/// truly counted, when they are full).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_its_rate_holds_no_slot_of_any_cap_in_either_order() {
+    use erpc::server::{AdaptiveLimit, AdaptiveSettings, ConcurrencyLimit, MethodConcurrencyLimit};
+    for caps_first in [false, true] {
+        // `len`: one call, then one a second, each waiting up to 2 s for its turn.
+        let rate = Rate::every(Duration::from_secs(1)).max_wait(Duration::from_secs(2));
+        let line =
+            RateLimit::per_method(PerMethod::new(None).method("Echo", "len", Some(rate))).unwrap();
+        let concurrency = ConcurrencyLimit::new(1).unwrap();
+        let bulkhead = MethodConcurrencyLimit::new(PerMethod::new(Some(1))).unwrap();
+        let one = AdaptiveSettings {
+            initial_limit: 1,
+            min_limit: 1,
+            max_limit: 1,
+            ..Default::default()
+        };
+        let adaptive = AdaptiveLimit::new(one);
+        let mut builder = erpc::Server::builder()
+            .add_service(EchoServer::new(EchoImpl::default()))
+            .workers(1, 0)
+            .unwrap()
+            .max_in_flight(1);
+        if !caps_first {
+            builder = builder.admission(line.clone());
+        }
+        builder = builder
+            .admission(concurrency.clone())
+            .admission(bulkhead.clone())
+            .admission(adaptive.clone());
+        if caps_first {
+            builder = builder.admission(line.clone());
+        }
+        let server = builder.serve([mem_addr()]).await.unwrap();
+        let workers = server.workers().expect("a worker limit").clone();
+        let client = client(&server.local_addr().to_string());
+        let order = if caps_first {
+            "caps first"
+        } else {
+            "rate first"
+        };
+
+        client.len("a".into()).await.unwrap();
+        let queued = tokio::spawn(client.len("ab".into()).into_future());
+        eventually(
+            || line.waiting() == 1,
+            || format!("{order}: {} calls in the rate's line", line.waiting()),
+        )
+        .await;
+        let held = [
+            ("ConcurrencyLimit", concurrency.running()),
+            (
+                "MethodConcurrencyLimit",
+                bulkhead.running("Echo", "len").unwrap_or(9),
+            ),
+            ("AdaptiveLimit", adaptive.running()),
+            ("workers running", workers.running()),
+            ("workers' queue", workers.waiting()),
+        ];
+        assert!(
+            held.iter().all(|(_, n)| *n == 0),
+            "{order}: slots held while the call waits for its rate: {held:?}"
+        );
+        // Every cap is one, and the waiting call holds none: another call runs at once.
+        let started = Instant::now();
+        let other = client.sleep(1).await;
+        assert!(other.is_ok(), "{order}: {other:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(700),
+            "{order}: a call waited {:?} behind the one waiting for its rate",
+            started.elapsed()
+        );
+        // Once its wait is over the call takes the caps: full now, it is refused, and the
+        // refusal's count is of calls running.
+        let busy = tokio::spawn(client.sleep(5_000).into_future());
+        eventually(
+            || concurrency.running() == 1,
+            || format!("{order}: {} running", concurrency.running()),
+        )
+        .await;
+        assert!(
+            line.waiting() == 1,
+            "{order}: the rate-limited call's turn came too early"
+        );
+        let status = queued.await.unwrap().unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted, "{order}: {status}");
+        assert!(
+            status
+                .message()
+                .contains("server: 1 call already running (ConcurrencyLimit)"),
+            "{order}: {status}"
+        );
+        busy.abort();
+        server.shutdown().await;
+    }
 }

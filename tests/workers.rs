@@ -98,23 +98,23 @@ async fn a_call_waiting_for_its_rate_takes_no_worker() {
     let rate = Rate::every(Duration::from_millis(1_500)).max_wait(Duration::from_secs(3));
     let limit =
         RateLimit::per_method(PerMethod::new(None).method("Echo", "len", Some(rate))).unwrap();
+    let line = limit.clone();
     let (server, _probe, client) = serve_echo(|b| b.workers(1, 8).unwrap().admission(limit)).await;
     client.len("a".into()).await.unwrap();
     let queued = tokio::spawn(client.len("ab".into()).into_future());
-    // The second `len` reaches the server and waits in the rate's line (1.5 s) holding its
-    // place in the workers' queue but no worker.
+    // The second `len` reaches the server and waits in the rate's line (1.5 s) holding
+    // neither a worker nor a place in the workers' queue.
     let workers = server.workers().expect("a worker limit").clone();
     eventually(
-        || workers.waiting() == 1 && workers.running() == 0,
-        || {
-            format!(
-                "{} waiting, {} running",
-                workers.waiting(),
-                workers.running()
-            )
-        },
+        || line.waiting() == 1,
+        || format!("{} calls in the rate's line", line.waiting()),
     )
     .await;
+    assert_eq!(
+        (workers.running(), workers.waiting()),
+        (0, 0),
+        "(running, waiting for a worker) while the call waits for its rate"
+    );
     let started = std::time::Instant::now();
     client.sleep(1).await.unwrap();
     let took = started.elapsed();

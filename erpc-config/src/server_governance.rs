@@ -34,8 +34,10 @@ pub struct ServerGovernance {
     pub method_concurrency: Option<MethodConcurrencyLimit>,
     /// `concurrency_limit`.
     pub concurrency_limit: Option<ConcurrencyLimit>,
-    /// `adaptive_limit` (last: a call's latency counts from its admission, after any wait
-    /// for a rate limit's turn).
+    /// `adaptive_limit`. Like the two caps above it counts running calls: whatever the
+    /// order, it is asked after the other hooks and, for a call that waits for a rate
+    /// limit's turn, only once that wait is over — so neither its slot nor a call's
+    /// latency includes the wait.
     pub adaptive_limit: Option<AdaptiveLimit>,
     /// `workers`, made from the settings (checked there).
     workers: Option<Workers>,
@@ -56,11 +58,21 @@ impl Admission for Shared {
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         self.0.admit(call)
     }
+
+    fn refused_by(&self) -> erpc_core::observe::RefusedBy {
+        self.0.refused_by()
+    }
+
+    fn counts_running(&self) -> bool {
+        self.0.counts_running()
+    }
 }
 
 impl ServerGovernance {
-    /// `builder` with these hooks, in the order above, and the workers, slow-call log and
-    /// health settings.
+    /// `builder` with these hooks, in the order above (the caps on running calls —
+    /// `method_concurrency`, `concurrency_limit`, `adaptive_limit` — are asked after the
+    /// others, and after any wait for a rate limit's turn: `Admission::counts_running`),
+    /// and the workers, slow-call log and health settings.
     pub fn apply(&self, mut builder: ServerBuilder) -> ServerBuilder {
         if let Some(hook) = &self.authenticate {
             builder = builder.admission(Shared(hook.clone()));

@@ -71,6 +71,7 @@ pub mod deadline;
 pub mod discovery;
 mod engine;
 pub mod extensions;
+pub mod human;
 pub mod metadata;
 pub mod middleware;
 pub mod mock;

@@ -231,6 +231,14 @@ impl Buckets {
         current.get(service, method).clone()
     }
 
+    /// Calls waiting for their turn now in the buckets in force (not those still in the
+    /// lines of buckets replaced by [`Buckets::set`]).
+    pub(crate) fn waiting(&self) -> usize {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        let buckets = current.values().flatten();
+        buckets.map(|b| b.waiting.load(Ordering::Acquire)).sum()
+    }
+
     /// Use `rates` from now on. Errors: `invalid_argument` naming the first invalid rate;
     /// the rates in force stay.
     pub(crate) fn set(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {

@@ -65,7 +65,9 @@ impl Default for AdaptiveSettings {
 /// Calls beyond a concurrency limit learnt from latency (see the module docs) are refused
 /// `resource_exhausted`, with a retry-after hint of the current mean latency, before
 /// anything is decoded or spawned. A call's latency is from its admission to its end
-/// (answered, cancelled or expired), so add this hook after any rate limit that queues.
+/// (answered, cancelled or expired); a call that waits for a rate limit's turn is admitted
+/// here only once that wait is over, whatever order the hooks were added in
+/// ([`Admission::counts_running`]), so neither its slot nor its latency includes the wait.
 ///
 /// ```
 /// # use erpc_core as erpc;
@@ -230,6 +232,11 @@ impl State {
 impl Admission for AdaptiveLimit {
     fn refused_by(&self) -> crate::observe::RefusedBy {
         crate::observe::RefusedBy::Shedding
+    }
+
+    /// A cap on running calls: a call waiting for a rate limit's turn takes no slot.
+    fn counts_running(&self) -> bool {
+        true
     }
 
     fn admit(&self, _call: &CallHead<'_>) -> Result<Admitted, Status> {

@@ -3,7 +3,9 @@
 //! (auth, ACL, rate limit, concurrency limit, load shedding) costs no decode and no task.
 //!
 //! Hooks run on the connection's read loop, in the order added, after the server has found
-//! the service and checked codec and deadline, and before the connection's running-call cap.
+//! the service and checked codec and deadline, and before the connection's running-call cap
+//! — except the hooks that cap calls *running* ([`Admission::counts_running`]: concurrency
+//! caps, bulkheads, the adaptive limit), which run after all the others.
 //! They must be quick and must not block: no I/O, no await. A hook that admits may hand back
 //! a guard ([`Admitted::holding`]) that lives as long as the call — a concurrency permit, a
 //! bulkhead slot — dropped when the call ends however it ends (answered, cancelled, expired,
@@ -17,6 +19,10 @@
 //! maximum wait) admits it [`after`](Admitted::after) a future: the call's task waits for
 //! it before the body is decoded, within the call's deadline, and a failure then answers
 //! the call with that status. Such a wait costs a task, so a hook bounds how many wait.
+//! A waiting call is not running: it holds no slot of any cap. The hooks that count running
+//! calls, the server's worker limit and the connection's running-call cap are taken only
+//! once the wait has ended (whatever order the hooks were added in), and refuse the call
+//! then, in its task, if they are full.
 //!
 //! ```
 //! # use erpc_core as erpc;
@@ -44,7 +50,7 @@ use erpc_transport::PeerAddr;
 use tokio::time::Instant;
 
 use crate::auth::{PeerIdentity, Principal};
-use crate::context::Wire;
+use crate::context::{Context, Wire};
 use crate::extensions::Extensions;
 use crate::metadata::Metadata;
 use crate::observe::{CallEvent, Observer, RefusedBy, Side};
@@ -76,7 +82,24 @@ pub struct CallHead<'a> {
     pub extensions: &'a Extensions,
 }
 
-impl CallHead<'_> {
+impl<'a> CallHead<'a> {
+    /// What the hooks see of a call whose task has started, from its context; `None` for a
+    /// context without its connection (never a server call's).
+    pub(crate) fn of_context(context: &'a Context, kind: CallKind) -> Option<CallHead<'a>> {
+        let conn = context.conn.as_deref()?;
+        Some(CallHead {
+            service: &context.service,
+            method: &context.method,
+            metadata: &context.metadata,
+            peer: &conn.peer,
+            kind,
+            deadline: context.deadline,
+            wire: context.wire,
+            peer_identity: conn.identity.as_deref(),
+            extensions: &context.extensions,
+        })
+    }
+
     /// Who the call was authenticated as by an earlier hook
     /// ([`Authenticate`](crate::auth::Authenticate)), if any.
     pub fn principal(&self) -> Option<&Principal> {
@@ -232,6 +255,39 @@ pub(crate) async fn pass(
     passed.map_err(|(status, _)| status)
 }
 
+/// Wait for a call's `gate`, then take the slots of the hooks that count running calls
+/// (skipped at its arrival, [`admit_all`]): what they hand back is the call's to hold while
+/// it runs. Refusals are told to `observer` (if any), with what they count as.
+pub(crate) async fn wait_then_admit(
+    gate: Gate,
+    hooks: &[std::sync::Arc<dyn Admission>],
+    observer: Option<&std::sync::Arc<dyn Observer>>,
+    call: &CallEvent<'_>,
+    head: CallHead<'_>,
+) -> Result<Admitted, Status> {
+    pass(gate, observer, call).await?;
+    let mut admitted =
+        admit_caps(hooks, &head).map_err(|(status, by)| refused(observer, call, by, status))?;
+    // A cap that makes its call wait too (an application's own): that wait, and then it runs.
+    if let Some(gate) = admitted.take_gate() {
+        pass(gate, observer, call).await?;
+    }
+    Ok(admitted)
+}
+
+/// `status`, a refusal counted as `by`, told to `observer` (if any).
+pub(crate) fn refused(
+    observer: Option<&std::sync::Arc<dyn Observer>>,
+    call: &CallEvent<'_>,
+    by: RefusedBy,
+    status: Status,
+) -> Status {
+    if let Some(observer) = observer {
+        observer.call_refused(Side::Server, call, by);
+    }
+    status
+}
+
 /// A header-level hook. See the module docs.
 pub trait Admission: Send + Sync + 'static {
     /// Admit `call` (maybe holding a guard for its life), or refuse it with a status.
@@ -245,17 +301,61 @@ pub trait Admission: Send + Sync + 'static {
     fn refused_by(&self) -> RefusedBy {
         RefusedBy::Hook
     }
+
+    /// Whether this hook caps calls *running* — a concurrency cap, a bulkhead, an adaptive
+    /// limit: its guard is a slot that a call holds while it runs. Such hooks are asked after
+    /// every other hook and, for a call that must first wait for its turn
+    /// ([`Admitted::after`]: a rate limit's line), only once that wait has ended — whatever
+    /// order the hooks were added in — so a waiting call holds none of their slots and their
+    /// counts are of running calls only. Default: `false` (asked in the order added); erpc's
+    /// `ConcurrencyLimit`, `MethodConcurrencyLimit` and `AdaptiveLimit` say `true`.
+    fn counts_running(&self) -> bool {
+        false
+    }
 }
 
-/// Run every hook in order; the first refusal wins (with the hook's [`Admission::refused_by`],
-/// or [`RefusedBy::Hook`] for a hook that panicked), and the guards already taken are dropped
-/// with it.
+impl CallKind {
+    /// The kind of call a frame of `kind` opens.
+    pub(crate) fn of(kind: crate::protocol::Kind) -> CallKind {
+        match kind {
+            crate::protocol::Kind::ONEWAY => CallKind::Oneway,
+            crate::protocol::Kind::STREAM_OPEN => CallKind::Stream,
+            _ => CallKind::Unary,
+        }
+    }
+}
+
+/// Run every hook in order — the hooks that count running calls last, and only if no hook
+/// made the call wait (then [`admit_caps`] runs them once the wait is over); the first
+/// refusal wins (with the hook's [`Admission::refused_by`], or [`RefusedBy::Hook`] for a hook
+/// that panicked), and the guards already taken are dropped with it.
 pub(crate) fn admit_all(
     hooks: &[std::sync::Arc<dyn Admission>],
     call: &CallHead<'_>,
 ) -> Result<Admitted, (Status, RefusedBy)> {
-    let mut admitted = Admitted::now();
-    for hook in hooks {
+    let admitted = admit_stage(hooks, call, false, Admitted::now())?;
+    if admitted.gate.is_some() {
+        return Ok(admitted);
+    }
+    admit_stage(hooks, call, true, admitted)
+}
+
+/// The hooks that count running calls, for a call whose wait ([`admit_all`]) has ended.
+pub(crate) fn admit_caps(
+    hooks: &[std::sync::Arc<dyn Admission>],
+    call: &CallHead<'_>,
+) -> Result<Admitted, (Status, RefusedBy)> {
+    admit_stage(hooks, call, true, Admitted::now())
+}
+
+/// The hooks whose [`Admission::counts_running`] is `caps`, in order, after `admitted`.
+fn admit_stage(
+    hooks: &[std::sync::Arc<dyn Admission>],
+    call: &CallHead<'_>,
+    caps: bool,
+    mut admitted: Admitted,
+) -> Result<Admitted, (Status, RefusedBy)> {
+    for hook in hooks.iter().filter(|hook| hook.counts_running() == caps) {
         // Each hook sees what the hooks before it handed over (the principal, for an ACL).
         let call = CallHead {
             extensions: &admitted.extensions,

@@ -15,13 +15,13 @@ use crate::context::Context;
 use crate::deadline;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::engine::{OutFrame, queue};
-use crate::observe::CallEvent;
+use crate::observe::{CallEvent, RefusedBy};
 use crate::protocol::{Frame, Header, Kind};
-use crate::server::admission::{self, Gate};
+use crate::server::admission::{self, Admitted, CallHead, CallKind, Gate};
 use crate::server::conn::answer_frame;
-use crate::server::in_flight::InFlight;
+use crate::server::in_flight::{self, InFlight};
 use crate::server::observed::Observed;
-use crate::server::workers::Ticket;
+use crate::server::workers::Seat;
 use crate::server::{Request, Response, Shared};
 use crate::status::{Code, Status};
 use crate::status_wire::{check_answer, status_frame};
@@ -45,9 +45,10 @@ pub(crate) struct CallTask {
     pub(crate) observed: Option<Box<Observed>>,
     /// What a header-level hook made the call wait for before it runs (a rate limit's line).
     pub(crate) gate: Option<Gate>,
-    /// The call's place under the server's worker limit, if it has one: it takes a worker
-    /// only after its gate opens, so calls waiting in a rate limit's line hold no worker.
-    pub(crate) ticket: Option<Ticket>,
+    /// The call's place under the server's worker limit, if it has one: a call with a gate
+    /// joins the workers' queue, and takes a worker, only after its gate opens, so calls
+    /// waiting in a rate limit's line hold neither.
+    pub(crate) seat: Option<Seat>,
 }
 
 impl CallTask {
@@ -67,22 +68,38 @@ impl CallTask {
             max_frame,
             observed,
             gate,
-            ticket,
+            seat,
         } = self;
         let deadline = context.deadline;
         async move {
             let id = header.request_id;
             let abandoned = on_abandon(&in_flight, &tx, header.kind, id);
             let work = async {
+                let mut context = context;
+                // What the caps taken after the wait hand back: held while the call runs.
+                let mut _held = None;
                 if let Some(gate) = gate {
-                    let call = CallEvent {
-                        service: &context.service,
-                        method: &context.method,
-                        stream: false,
-                    };
-                    admission::pass(gate, shared.observer.as_ref(), &call).await?;
+                    // Boxed: the rare wait must not grow every call's task future.
+                    let waited =
+                        Box::pin(wait_its_turn(gate, &shared, &in_flight, &context, &header));
+                    let mut held = Box::new(waited.await?);
+                    context.extensions.extend(held.take_extensions());
+                    _held = Some(held);
                 }
-                // Only now a worker: a call waiting for its gate holds none.
+                // Only now a place under the worker limit, and a worker: a call waiting for
+                // its gate holds neither.
+                let ticket = match seat {
+                    Some(seat) => Some(seat.ticket().map_err(|status| {
+                        let call = CallEvent {
+                            service: &context.service,
+                            method: &context.method,
+                            stream: false,
+                        };
+                        let observer = shared.observer.as_ref();
+                        admission::refused(observer, &call, RefusedBy::Workers, status)
+                    })?),
+                    None => None,
+                };
                 let _worker = match &ticket {
                     Some(ticket) => ticket.worker().await,
                     None => None,
@@ -94,7 +111,6 @@ impl CallTask {
                     None,
                 )
                 .map_err(|e| side_status("server", e))?;
-                let mut context = context;
                 context.wire.body_len = body.len();
                 let request = Request::new(context, header.codec, shared.codecs.clone(), body);
                 // With layers, `service` is the service wrapped in them (`server::layer`).
@@ -150,6 +166,40 @@ impl CallTask {
             }
         }
     }
+}
+
+/// A call that had to wait for its turn (`gate`: a rate limit's line): the wait, then what
+/// it skipped on arrival so as to hold nothing while waiting — the hooks that count running
+/// calls and the connection's running-call cap. What the hooks hand back is the call's to
+/// hold while it runs. Refusals are told to the observer.
+pub(crate) async fn wait_its_turn(
+    gate: Gate,
+    shared: &Shared,
+    in_flight: &InFlight,
+    context: &Context,
+    header: &Header,
+) -> Result<Admitted, Status> {
+    let kind = CallKind::of(header.kind);
+    let call = CallEvent {
+        service: &context.service,
+        method: &context.method,
+        stream: kind == CallKind::Stream,
+    };
+    let observer = shared.observer.as_ref();
+    let head = CallHead::of_context(context, kind)
+        .ok_or_else(|| Status::internal("server: a call without its connection"))?;
+    let held = admission::wait_then_admit(gate, &shared.admission, observer, &call, head).await?;
+    let cap = shared.config.max_in_flight;
+    if in_flight.start(header.request_id, cap).is_err() {
+        let status = in_flight::full(cap);
+        return Err(admission::refused(
+            observer,
+            &call,
+            RefusedBy::InFlight,
+            status,
+        ));
+    }
+    Ok(held)
 }
 
 /// A guard for a call's task: if the task ends without finishing the call (dropped early, see
@@ -263,7 +313,7 @@ mod tests {
             max_frame: None,
             observed: None,
             gate: None,
-            ticket: None,
+            seat: None,
         }
     }
 
@@ -284,7 +334,7 @@ mod tests {
         let now = tokio::time::Instant::now();
         let deadline = now + Duration::from_secs(60);
         in_flight
-            .reserve(1, Kind::REQUEST, now, deadline, 1, None)
+            .reserve(1, Kind::REQUEST, now, deadline, 1, None, false)
             .unwrap();
         let task = hanging_call(tx, in_flight.clone());
         let handle = tokio::spawn(task.run());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::admission::{Admission, Admitted, CallHead};
+use crate::human::count;
 use crate::status::{Status, zero_cap};
 
 /// At most `limit` calls (unary, oneway and streams alike) running at once across every
@@ -57,6 +58,11 @@ impl Admission for ConcurrencyLimit {
         crate::observe::RefusedBy::Concurrency
     }
 
+    /// A cap on running calls: a call waiting for a rate limit's turn takes no slot.
+    fn counts_running(&self) -> bool {
+        true
+    }
+
     fn admit(&self, _call: &CallHead<'_>) -> Result<Admitted, Status> {
         let state = &self.state;
         let taken = state
@@ -67,8 +73,8 @@ impl Admission for ConcurrencyLimit {
         match taken {
             Ok(_) => Ok(Admitted::holding(Permit(state.clone()))),
             Err(_) => Err(Status::resource_exhausted(format!(
-                "server: {} calls already running (ConcurrencyLimit)",
-                state.limit
+                "server: {} already running (ConcurrencyLimit)",
+                count(state.limit, "call")
             ))),
         }
     }

@@ -27,9 +27,10 @@ use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
 use crate::server::Shared;
 use crate::server::admission::{Admitted, CallHead, CallKind, admit_all};
 use crate::server::call_task::CallTask;
-use crate::server::in_flight::{Cancelled, InFlight, Refused};
+use crate::server::in_flight::{self, Cancelled, InFlight, Refused};
 use crate::server::observed::Observed;
 use crate::server::stream_task::StreamTask;
+use crate::server::workers::Seat;
 use crate::status::{Code, Status};
 use crate::status_wire::{status_frame, truncate};
 
@@ -514,11 +515,7 @@ impl ServerEndpoint {
                 method,
                 metadata: &frame.head.metadata,
                 peer: &self.conn.peer,
-                kind: match header.kind {
-                    Kind::ONEWAY => CallKind::Oneway,
-                    Kind::STREAM_OPEN => CallKind::Stream,
-                    _ => CallKind::Unary,
-                },
+                kind: CallKind::of(header.kind),
                 deadline,
                 wire: crate::context::Wire {
                     codec: header.codec,
@@ -537,25 +534,31 @@ impl ServerEndpoint {
                 }
             }
         };
+        // A call that waits for its turn (a rate limit's line) is not running yet: it takes
+        // its place under the worker limit and the running-call cap once the wait is over.
+        let gate = admitted.take_gate();
         // The worker limit: a place to run or wait in, or a refusal before any task exists.
         // Streams and the health service are not counted (see `Workers`).
-        let ticket = match &self.shared.workers {
+        let seat = match &self.shared.workers {
             Some(workers)
                 if !is_stream
                     && service_name.as_str() != crate::server::health::service::SERVICE =>
             {
-                match workers.admit() {
-                    Ok(ticket) => Some(ticket),
-                    Err(status) => {
-                        let names = (service_name.as_str(), method.as_str());
-                        let why = (Refusal::AtCapacity, RefusedBy::Workers);
-                        return self.refuse_call(&header, names, why, status);
+                if gate.is_some() {
+                    Some(Seat::After(workers.clone()))
+                } else {
+                    match workers.admit() {
+                        Ok(ticket) => Some(Seat::Taken(ticket)),
+                        Err(status) => {
+                            let names = (service_name.as_str(), method.as_str());
+                            let why = (Refusal::AtCapacity, RefusedBy::Workers);
+                            return self.refuse_call(&header, names, why, status);
+                        }
                     }
                 }
             }
             _ => None,
         };
-        let gate = admitted.take_gate();
         let stream = is_stream.then(|| {
             Arc::new(StreamState::new(Inbox::new(
                 id,
@@ -570,6 +573,7 @@ impl ServerEndpoint {
             deadline,
             config.max_in_flight,
             stream.clone(),
+            gate.is_some(),
         ) {
             Ok(()) => {}
             Err(Refused::Full) => {
@@ -577,10 +581,7 @@ impl ServerEndpoint {
                     &header,
                     (service_name.as_str(), method.as_str()),
                     (Refusal::AtCapacity, RefusedBy::InFlight),
-                    Status::resource_exhausted(format!(
-                        "{} calls already running on this connection",
-                        config.max_in_flight
-                    )),
+                    in_flight::full(config.max_in_flight),
                 );
             }
             Err(Refused::Duplicate) => {
@@ -664,7 +665,7 @@ impl ServerEndpoint {
                     max_frame: self.max_frame,
                     observed,
                     gate,
-                    ticket,
+                    seat,
                 };
                 spawn_holding(admitted, task.run())
             }

@@ -17,6 +17,14 @@ use crate::engine::deadlines::Deadlines;
 use crate::engine::stream::StreamState;
 use crate::protocol::Kind;
 
+/// The refusal of a call beyond the connection's running-call cap of `cap`.
+pub(crate) fn full(cap: usize) -> crate::Status {
+    crate::Status::resource_exhausted(format!(
+        "server: {} already running on this connection (max_in_flight)",
+        crate::human::count(cap, "call")
+    ))
+}
+
 /// Why a call could not be registered.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -41,6 +49,8 @@ struct Slot {
     deadline: Instant,
     /// A streaming call's flow-control state, for the reader to route stream frames to.
     stream: Option<Arc<StreamState>>,
+    /// Waiting for a rate limit's turn: not running, so not counted against the cap.
+    waiting: bool,
 }
 
 /// A call cancelled within this time of arriving may be a rapid reset (see [`InFlight::abort`]).
@@ -50,6 +60,24 @@ const RAPID_CANCEL: std::time::Duration = std::time::Duration::from_secs(1);
 struct Calls {
     by_id: HashMap<u64, Slot>,
     deadlines: Deadlines,
+    /// Calls in `by_id` that are `waiting`.
+    waiting: usize,
+}
+
+impl Calls {
+    /// Calls running (or about to): all but the waiting ones.
+    fn running(&self) -> usize {
+        self.by_id.len() - self.waiting
+    }
+
+    /// Take call `id` out, keeping the count of waiting calls.
+    fn remove(&mut self, id: u64) -> Option<Slot> {
+        let slot = self.by_id.remove(&id)?;
+        if slot.waiting {
+            self.waiting -= 1;
+        }
+        Some(slot)
+    }
 }
 
 /// What a CANCEL did to a call.
@@ -88,6 +116,9 @@ impl InFlight {
     }
 
     /// Reserve a slot for a call about to start, arrived at `arrived` and due at `deadline`.
+    /// A `waiting` call (for a rate limit's turn) is not counted against `cap` until
+    /// [`InFlight::start`].
+    #[allow(clippy::too_many_arguments)]
     pub fn reserve(
         &self,
         id: u64,
@@ -96,18 +127,20 @@ impl InFlight {
         deadline: Instant,
         cap: usize,
         stream: Option<Arc<StreamState>>,
+        waiting: bool,
     ) -> Result<(), Refused> {
         let earliest = {
             let mut calls = self.lock();
+            if calls.by_id.contains_key(&id) {
+                return Err(Refused::Duplicate);
+            }
+            if !waiting && calls.running() >= cap {
+                return Err(Refused::Full);
+            }
+            calls.waiting += usize::from(waiting);
             let Calls {
                 by_id, deadlines, ..
             } = &mut *calls;
-            if by_id.contains_key(&id) {
-                return Err(Refused::Duplicate);
-            }
-            if by_id.len() >= cap {
-                return Err(Refused::Full);
-            }
             by_id.insert(
                 id,
                 Slot {
@@ -116,6 +149,7 @@ impl InFlight {
                     arrived,
                     deadline,
                     stream,
+                    waiting,
                 },
             );
             let earliest = deadlines.push(deadline, id);
@@ -128,12 +162,31 @@ impl InFlight {
         Ok(())
     }
 
+    /// A waiting call's wait is over: it runs now, if fewer than `cap` calls run. A call
+    /// already taken out (cancelled, expired) is left to its abort.
+    pub fn start(&self, id: u64, cap: usize) -> Result<(), Refused> {
+        let mut calls = self.lock();
+        let running = calls.running();
+        let Some(slot) = calls.by_id.get_mut(&id) else {
+            return Ok(());
+        };
+        if !slot.waiting {
+            return Ok(());
+        }
+        if running >= cap {
+            return Err(Refused::Full);
+        }
+        slot.waiting = false;
+        calls.waiting -= 1;
+        Ok(())
+    }
+
     /// Take out (and abort) every call due at `now`; return them and the next deadline.
     pub fn expire(&self, now: Instant, expired: &mut Vec<Expired>) -> Option<Instant> {
         let mut calls = self.lock();
         while let Some((id, at)) = calls.deadlines.pop_due(now) {
             if calls.by_id.get(&id).is_some_and(|slot| slot.deadline == at) {
-                if let Some(slot) = calls.by_id.remove(&id) {
+                if let Some(slot) = calls.remove(id) {
                     if let State::Running(handle) = slot.state {
                         handle.abort();
                     }
@@ -167,7 +220,7 @@ impl InFlight {
     /// expired, shut down), in which case it must not answer.
     pub fn finish(&self, id: u64) -> bool {
         let mut calls = self.lock();
-        let owned = calls.by_id.remove(&id).is_some();
+        let owned = calls.remove(id).is_some();
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -192,7 +245,7 @@ impl InFlight {
     /// many calls within a second, which completed calls pay back.
     pub fn abort(&self, id: u64) -> Cancelled {
         let mut calls = self.lock();
-        let removed = calls.by_id.remove(&id);
+        let removed = calls.remove(id);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -227,7 +280,11 @@ impl InFlight {
 
     /// Abort every call, returning the ids and kinds of those aborted.
     pub fn abort_all(&self) -> Vec<(u64, Kind)> {
-        let drained: Vec<_> = self.lock().by_id.drain().collect();
+        let drained: Vec<_> = {
+            let mut calls = self.lock();
+            calls.waiting = 0;
+            calls.by_id.drain().collect()
+        };
         self.emptied.notify_waiters();
         drained
             .into_iter()
@@ -252,7 +309,7 @@ impl InFlight {
             if let Some(Slot {
                 state: State::Running(handle),
                 ..
-            }) = calls.by_id.remove(&id)
+            }) = calls.remove(id)
             {
                 handle.abort();
             }

@@ -54,6 +54,11 @@ impl Admission for MethodConcurrencyLimit {
         crate::observe::RefusedBy::MethodConcurrency
     }
 
+    /// A cap on running calls: a call waiting for a rate limit's turn takes no slot.
+    fn counts_running(&self) -> bool {
+        true
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         match self.caps.get(call.service, call.method) {
             None => Ok(Admitted::now()),

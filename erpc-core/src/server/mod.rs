@@ -146,7 +146,8 @@ impl ServerBuilder {
 
     /// Add a header-level hook: it admits or refuses each call from its header block alone,
     /// before the body is decoded and before a task exists (see [`admission`]). Hooks run in
-    /// the order added; the first refusal answers the call.
+    /// the order added — the caps on running calls ([`Admission::counts_running`]) after the
+    /// others, and after any wait for a rate limit's turn; the first refusal answers the call.
     pub fn admission(mut self, hook: impl Admission) -> Self {
         self.admission.push(Arc::new(hook));
         self
@@ -198,7 +199,8 @@ impl ServerBuilder {
     shared_setters!();
 
     /// Handlers running at once on one connection; more are refused `resource_exhausted`.
-    /// Default 1,024.
+    /// A call waiting for a rate limit's turn is not counted until its wait is over (the
+    /// rate limit's line bounds those). Default 1,024.
     pub fn max_in_flight(mut self, calls: usize) -> Self {
         self.config.max_in_flight = calls;
         self

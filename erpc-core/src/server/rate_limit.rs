@@ -56,6 +56,12 @@ impl RateLimit {
         })
     }
 
+    /// Calls waiting for their turn now (admitted to a line, not yet through). They hold no
+    /// slot of any cap meanwhile (see [`Admission::counts_running`]).
+    pub fn waiting(&self) -> usize {
+        self.buckets.waiting()
+    }
+
     /// Use `rates` from now on (as [`RateLimit::per_method`] takes them) — how a live
     /// configuration changes them without a restart. New buckets start full; calls already
     /// waiting for a turn finish in the old ones. Errors: `invalid_argument` naming the

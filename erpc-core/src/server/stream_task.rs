@@ -13,10 +13,9 @@ use futures_util::{FutureExt, StreamExt};
 use crate::context::Context;
 use crate::deadline;
 use crate::engine::stream::Outbound;
-use crate::observe::CallEvent;
 use crate::protocol::Header;
-use crate::server::admission::{self, Gate};
-use crate::server::call_task::{on_abandon, panicked};
+use crate::server::admission::Gate;
+use crate::server::call_task::{on_abandon, panicked, wait_its_turn};
 use crate::server::in_flight::InFlight;
 use crate::server::{Shared, StreamRequest};
 use crate::status::Status;
@@ -54,13 +53,13 @@ impl StreamTask {
         let data = outbound.data.clone();
         let abandoned = on_abandon(&in_flight, &data, header.kind, id);
         let work = async {
+            let mut context = context;
+            // What the caps taken after the wait hand back: held while the stream runs.
+            let mut _held = None;
             if let Some(gate) = gate {
-                let call = CallEvent {
-                    service: &context.service,
-                    method: &context.method,
-                    stream: true,
-                };
-                admission::pass(gate, shared.observer.as_ref(), &call).await?;
+                let mut held = wait_its_turn(gate, &shared, &in_flight, &context, &header).await?;
+                context.extensions.extend(held.take_extensions());
+                _held = Some(held);
             }
             let detach = state.clone();
             let call = (context.service.clone(), context.method.clone());

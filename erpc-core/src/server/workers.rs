@@ -11,13 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
+use crate::human::count;
 use crate::status::{Status, zero_cap};
 
 /// The handler worker limit ([`crate::ServerBuilder::workers`]): `workers` unary and oneway
 /// handlers run at once across every connection; up to `queue` more calls wait for a worker
 /// (each within its deadline: one that passes is answered `deadline_exceeded` as usual);
 /// calls beyond both are refused `resource_exhausted` on arrival, before anything is decoded
-/// or spawned.
+/// or spawned. A call that first waits for a rate limit's turn ([`super::RateLimit`] with a
+/// maximum wait) holds neither a worker nor a place in the queue while it waits: it joins
+/// (or is refused) once that wait is over.
 ///
 /// Streaming calls are not counted: they live as long as their client wants (watches,
 /// subscriptions) and would hold a worker each for that long; their own flow control and
@@ -80,10 +83,30 @@ impl Workers {
             .map(|_| Ticket(inner.clone()))
             .map_err(|_| {
                 Status::resource_exhausted(format!(
-                    "server: all {} workers busy and {} calls already waiting for one (ServerBuilder::workers)",
-                    inner.workers, inner.queue
+                    "server: every worker busy ({}) and {} already waiting for one (ServerBuilder::workers)",
+                    count(inner.workers, "worker"),
+                    count(inner.queue, "call")
                 ))
             })
+    }
+}
+
+/// Where a call stands with the worker limit as its task starts.
+pub(crate) enum Seat {
+    /// Admitted on arrival: a place to run or wait in.
+    Taken(Ticket),
+    /// To be admitted once its wait for a rate limit's turn is over: a call in that line
+    /// holds no place in the workers' queue.
+    After(Workers),
+}
+
+impl Seat {
+    /// The call's ticket: the one taken on arrival, or one taken now.
+    pub(crate) fn ticket(self) -> Result<Ticket, Status> {
+        match self {
+            Seat::Taken(ticket) => Ok(ticket),
+            Seat::After(workers) => workers.admit(),
+        }
     }
 }
 
