@@ -651,3 +651,52 @@ async fn reliability_23_refusals_come_before_the_body_is_decompressed_or_decoded
         server.shutdown().await;
     }
 }
+
+/// A per-method setting naming nothing the server serves is refused when it starts, naming
+/// what is served — not silently never applied. `"erpc.Health"` meant as the health service
+/// (a key with a dot is `service.method`: service `erpc`, method `Health`) is told to write
+/// `"erpc.Health.*"`; a misspelt method lists the service's methods.
+#[tokio::test]
+async fn a_per_method_name_that_matches_nothing_is_refused_when_the_server_starts() {
+    async fn start(hook: impl erpc::server::Admission) -> Result<erpc::ServerHandle, String> {
+        let builder = erpc::Server::builder()
+            .add_service(EchoServer::new(EchoImpl::default()))
+            .admission(hook);
+        builder.serve(["tcp://127.0.0.1:0"]).await.map_err(|e| {
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+            e.to_string()
+        })
+    }
+    let dotted = PerMethod::new(true).method("erpc", "Health", false);
+    let why = start(Authenticate::new(bearer_tokens()).required(dotted))
+        .await
+        .unwrap_err();
+    assert!(
+        why.contains("Authenticate::required: \"erpc.Health\"")
+            && why.contains("write \"erpc.Health.*\""),
+        "{why}"
+    );
+    let misspelt = PerMethod::new(vec![]).method("Echo", "lenn", vec![Rule::allow("all")]);
+    let why = start(Acl::default_allow(misspelt)).await.unwrap_err();
+    assert!(
+        why.contains(
+            "Acl: \"Echo.lenn\" names method \"lenn\", which service \"Echo\" does not have"
+        ) && why.contains("\"len\""),
+        "{why}"
+    );
+    let caps = PerMethod::new(None).service("Ecko", Some(4));
+    let hook = erpc::server::MethodConcurrencyLimit::new(caps).unwrap();
+    let why = start(hook).await.unwrap_err();
+    assert!(
+        why.contains("names service \"Ecko\", which this server does not serve (it serves \"Echo\", \"erpc.Health\", \"erpc.Reflection\")"),
+        "{why}"
+    );
+    // What is served passes: the health service by its name, a method of Echo.
+    let served = PerMethod::new(true)
+        .service("erpc.Health", false)
+        .method("Echo", "len", false);
+    let server = start(Authenticate::new(bearer_tokens()).required(served))
+        .await
+        .unwrap();
+    server.shutdown().await;
+}

@@ -10,6 +10,13 @@
 //!     "Bank.transfer": {rate: 10}    # one method
 //!     "pkg.Greeter.*": {rate: 50}    # a service whose name has dots: `.*` names all of it
 //! ```
+//!
+//! One rule: a key with a dot is `service.method`, the service being everything before the
+//! last dot; a key ending in `.*` is the whole service before it. So `"erpc.Health"` is
+//! method `Health` of a service `erpc` and `"erpc.Health.*"` the health service. A server
+//! refuses to start when a key of its settings names a service it does not serve or a method
+//! its service lacks (`ServerBuilder::serve`, listing what it serves), so such a key never
+//! silently matches nothing.
 
 use std::collections::BTreeMap;
 

@@ -77,6 +77,26 @@ impl<T> PerMethod<T> {
             .chain(self.methods.values().flat_map(|m| m.values()))
     }
 
+    /// The services and methods given their own value ([`PerMethod::service`],
+    /// [`PerMethod::method`]), as [`Named`]s attributed to `setting` (`"RateLimit"`): what a
+    /// server checks against the services it serves, so a name that matches nothing is an
+    /// error rather than a setting silently never applied.
+    pub fn named(&self, setting: &'static str) -> Vec<Named> {
+        let services = self.services.keys().map(|service| Named {
+            setting,
+            service: service.clone(),
+            method: None,
+        });
+        let methods = self.methods.iter().flat_map(|(service, methods)| {
+            methods.keys().map(move |method| Named {
+                setting,
+                service: service.clone(),
+                method: Some(method.clone()),
+            })
+        });
+        services.chain(methods).collect()
+    }
+
     /// The same overrides with each value mapped by `f`.
     pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerMethod<U> {
         PerMethod {
@@ -87,6 +107,29 @@ impl<T> PerMethod<T> {
                 .into_iter()
                 .map(|(s, m)| (s, m.into_iter().map(|(k, v)| (k, f(v))).collect()))
                 .collect(),
+        }
+    }
+}
+
+/// A service, or one method of it, that a per-method setting names ([`PerMethod::named`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    /// The setting that names it, for errors: `"RateLimit"`, `"Acl"`, ...
+    pub setting: &'static str,
+    /// The service's full name (`pkg.Greeter`).
+    pub service: String,
+    /// The method, or `None` for every method of the service.
+    pub method: Option<String>,
+}
+
+impl std::fmt::Display for Named {
+    /// As written in a configuration's `methods:` key: `"Bank"`, `"Bank.transfer"`, and
+    /// `"pkg.Greeter.*"` for a whole service whose name has dots.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.method, self.service.contains('.')) {
+            (Some(method), _) => write!(f, "\"{}.{method}\"", self.service),
+            (None, true) => write!(f, "\"{}.*\"", self.service),
+            (None, false) => write!(f, "\"{}\"", self.service),
         }
     }
 }

@@ -231,6 +231,12 @@ impl Buckets {
         current.get(service, method).clone()
     }
 
+    /// The services and methods the rates in force name, for `setting`.
+    pub(crate) fn named(&self, setting: &'static str) -> Vec<crate::per_method::Named> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.named(setting)
+    }
+
     /// Calls waiting for their turn now in the buckets in force (not those still in the
     /// lines of buckets replaced by [`Buckets::set`]).
     pub(crate) fn waiting(&self) -> usize {

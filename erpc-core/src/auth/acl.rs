@@ -171,6 +171,10 @@ impl Admission for Acl {
         crate::observe::RefusedBy::Acl
     }
 
+    fn names(&self) -> Vec<crate::per_method::Named> {
+        self.rules.named("Acl")
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         let rules = self.rules.get(call.service, call.method);
         match rules.iter().find(|rule| rule.applies(call)) {

@@ -70,6 +70,10 @@ impl<A: Authenticator> Admission for Authenticate<A> {
         crate::observe::RefusedBy::Auth
     }
 
+    fn names(&self) -> Vec<crate::per_method::Named> {
+        self.required.named("Authenticate::required")
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         match bearer_token(call.metadata)? {
             Some(token) => {

@@ -312,6 +312,15 @@ pub trait Admission: Send + Sync + 'static {
     fn counts_running(&self) -> bool {
         false
     }
+
+    /// The services and methods this hook's per-method settings name
+    /// ([`PerMethod::named`](crate::per_method::PerMethod::named)). `ServerBuilder::serve`
+    /// refuses a server whose hooks name a service it does not serve, or a method its
+    /// service does not have — a setting that would silently apply to nothing (`"erpc.Health"`
+    /// read as service `erpc`, method `Health`). Default: none.
+    fn names(&self) -> Vec<crate::per_method::Named> {
+        Vec::new()
+    }
 }
 
 impl CallKind {

@@ -59,6 +59,10 @@ impl Admission for MethodConcurrencyLimit {
         true
     }
 
+    fn names(&self) -> Vec<crate::per_method::Named> {
+        self.caps.named("MethodConcurrencyLimit")
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         match self.caps.get(call.service, call.method) {
             None => Ok(Admitted::now()),

@@ -17,6 +17,7 @@ pub mod on_connect;
 mod peer_rate_limit;
 #[cfg(feature = "rate-limit")]
 mod rate_limit;
+mod served_names;
 mod service;
 mod signal;
 mod slow_calls;
@@ -349,14 +350,19 @@ impl ServerBuilder {
     }
 
     /// Bind every address and start serving on all of them (and register, if a registry was
-    /// given). Fails with `InvalidInput` for an address that does not parse or a
-    /// [`ServerConfig::response_compression`] this build does not support.
+    /// given). Fails with `InvalidInput` for an address that does not parse, a
+    /// [`ServerConfig::response_compression`] this build does not support, or an admission
+    /// hook's per-method setting naming a service this server does not serve or a method its
+    /// service does not have ([`Admission::names`]; the message lists what is served).
     pub async fn serve<I, A>(mut self, addrs: I) -> io::Result<ServerHandle>
     where
         I: IntoIterator<Item = A>,
         A: IntoAddress,
     {
         if let Some(why) = unsupported_response_compression(&self.config) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
+        if let Err(why) = self.check_named() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
         }
         let mut listeners = Vec::new();
@@ -381,7 +387,8 @@ impl ServerBuilder {
 
     /// Start serving on listeners bound elsewhere. A
     /// [`ServerConfig::response_compression`] this build does not support is logged as an
-    /// error and never used. A registry given with [`ServerBuilder::register`] is not used
+    /// error and never used, as is a per-method setting naming nothing served (which
+    /// [`ServerBuilder::serve`] refuses). A registry given with [`ServerBuilder::register`] is not used
     /// (registering needs an await: use [`ServerBuilder::serve`]).
     pub fn serve_listeners(self, listeners: Vec<Listener>) -> ServerHandle {
         self.serve_with(listeners)
@@ -399,6 +406,10 @@ impl ServerBuilder {
     {
         if let Some(why) = unsupported_response_compression(&self.config) {
             tracing::error!("{why}; responses will not use it");
+        }
+        // `serve` refuses these; here (no error to return) they are logged.
+        if let Err(why) = self.check_named() {
+            tracing::error!("{why}");
         }
         let layers = self.layers;
         let health = self.health;

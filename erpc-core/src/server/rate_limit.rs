@@ -76,6 +76,10 @@ impl Admission for RateLimit {
         crate::observe::RefusedBy::RateLimit
     }
 
+    fn names(&self) -> Vec<crate::per_method::Named> {
+        self.buckets.named("RateLimit")
+    }
+
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         let Some(bucket) = self.buckets.get(call.service, call.method) else {
             return Ok(Admitted::now());
