@@ -9,6 +9,7 @@ use erpc_core::auth::{Acl, Authenticate, BearerTokens, IpNet, Principal, Rule};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
+use crate::error::entry_at;
 use crate::per_method::PerMethodSettings;
 
 /// Authentication and authorization. Default: none (every call admitted).
@@ -163,18 +164,23 @@ impl AuthSettings {
             .check(&format!("{at}.required"), |_, _| Ok(()))?;
         if let Some(acl) = &self.acl {
             acl.rules.check(&format!("{at}.acl.rules"), |rules, key| {
-                for rule in rules {
-                    if let Some(peer) = &rule.peer {
-                        peer.parse::<IpNet>().map_err(|e| {
-                            (
-                                key.to_owned(),
-                                format!("rule {:?}: peer {peer:?}: {e}; expected a CIDR network such as 10.0.0.0/8", rule.name),
-                            )
-                        })?;
-                    }
+                for (i, rule) in rules.iter().enumerate() {
+                    rule.network(&entry_at(key, i))?;
                 }
                 Ok(())
             })?;
+        }
+        Ok(())
+    }
+
+    /// The tokens or JWT keys files can be read and hold what they should.
+    pub(crate) fn check_files(&self) -> Result<(), ConfigError> {
+        if let Some(bearer) = &self.bearer {
+            tokens_file(&bearer.file)?;
+        }
+        #[cfg(feature = "jwt")]
+        if let Some(jwt) = &self.jwt {
+            jwt.jwt()?;
         }
         Ok(())
     }
@@ -213,9 +219,8 @@ impl AuthSettings {
         let rules = acl
             .rules
             .to_per_method("server.auth.acl.rules", |rules, key| {
-                rules
-                    .iter()
-                    .map(|r| r.rule(key))
+                (rules.iter().enumerate())
+                    .map(|(i, r)| r.rule(&entry_at(key, i)))
                     .collect::<Result<Vec<_>, _>>()
             })?;
         Ok(Some(match acl.default {
@@ -226,6 +231,23 @@ impl AuthSettings {
 }
 
 impl RuleSettings {
+    /// The rule's `peer` network, if it has one; `at` is the rule's own key.
+    fn network(&self, at: &str) -> Result<Option<IpNet>, (String, String)> {
+        let Some(peer) = &self.peer else {
+            return Ok(None);
+        };
+        peer.parse::<IpNet>().map(Some).map_err(|e| {
+            (
+                format!("{at}.peer"),
+                format!(
+                    "rule {:?}: {peer:?}: {e}; expected a CIDR network such as 10.0.0.0/8",
+                    self.name
+                ),
+            )
+        })
+    }
+
+    /// The rule; `key` is its own key (`…rules.default[0]`).
     fn rule(&self, key: &str) -> Result<Rule, ConfigError> {
         let mut rule = match self.effect {
             EffectName::Allow => Rule::allow(self.name.clone()),
@@ -243,13 +265,7 @@ impl RuleSettings {
         if let Some(name) = &self.cert_name {
             rule = rule.cert_name(name.clone());
         }
-        if let Some(peer) = &self.peer {
-            let net = peer.parse::<IpNet>().map_err(|e| ConfigError::Key {
-                file: None,
-                line: None,
-                key: key.to_owned(),
-                reason: format!("rule {:?}: peer {peer:?}: {e}", self.name),
-            })?;
+        if let Some(net) = self.network(key)? {
             rule = rule.peer(net);
         }
         Ok(rule)
@@ -261,6 +277,7 @@ fn file_error(file: &Path, line: Option<usize>, key: &str, reason: String) -> Co
     ConfigError::Key {
         file: Some(file.to_owned()),
         line,
+        env: None,
         key: key.to_owned(),
         reason,
     }
@@ -269,8 +286,12 @@ fn file_error(file: &Path, line: Option<usize>, key: &str, reason: String) -> Co
 /// The tokens of a tokens file (see [`BearerSettings`]).
 fn tokens_file(path: &Path) -> Result<BearerTokens, ConfigError> {
     let key = "server.auth.bearer.file";
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| file_error(path, None, key, format!("cannot be read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::from((
+            key.to_owned(),
+            format!("{}: cannot be read: {e}", path.display()),
+        ))
+    })?;
     let mut tokens = BearerTokens::new();
     let mut count = 0;
     for (i, line) in text.lines().enumerate() {
@@ -304,7 +325,8 @@ fn tokens_file(path: &Path) -> Result<BearerTokens, ConfigError> {
         count += 1;
     }
     if count == 0 {
-        return Err(file_error(path, None, key, "holds no token".into()));
+        let reason = format!("{}: holds no token", path.display());
+        return Err(ConfigError::from((key.to_owned(), reason)));
     }
     Ok(tokens)
 }
@@ -314,14 +336,19 @@ impl JwtSettings {
     /// The `Jwt` authenticator these settings describe (key files read now).
     ///
     /// # Errors
-    /// [`ConfigError::Key`] naming `server.auth.jwt.keys` for a key file that cannot be read
-    /// or parsed.
+    /// [`ConfigError::Key`] naming `server.auth.jwt.keys[INDEX].file`, the key's kid and its
+    /// file, for a key file that cannot be read or parsed (checked when the settings are
+    /// loaded too, where the error has the key's line).
     pub fn jwt(&self) -> Result<erpc_core::auth::Jwt, ConfigError> {
         use erpc_core::auth::{Jwt, JwtKey, JwtKeys};
         let keys = JwtKeys::new();
-        for spec in &self.keys {
-            let key_err =
-                |reason: String| file_error(&spec.file, None, "server.auth.jwt.keys", reason);
+        for (i, spec) in self.keys.iter().enumerate() {
+            let kid = spec.kid.as_deref().unwrap_or("(default)");
+            let at = format!("{}.file", entry_at("server.auth.jwt.keys", i));
+            let file = spec.file.display();
+            let key_err = |reason: String| {
+                ConfigError::from((at.clone(), format!("key {kid:?}: {file}: {reason}")))
+            };
             let bytes =
                 std::fs::read(&spec.file).map_err(|e| key_err(format!("cannot be read: {e}")))?;
             let key = match spec.alg {
@@ -352,8 +379,8 @@ impl JwtSettings {
 }
 
 /// `client.credentials: {token_file: PATH}` — a bearer token sent on every call, read from a
-/// file (its whole text, trimmed): read when the client is built (a missing or empty file
-/// is an error then), and again after a call is refused `unauthenticated`, so a rotated
+/// file (its whole text, trimmed): read when the settings are loaded and when the client is
+/// built (a missing or empty file is an error then, naming the key's line), and again after a call is refused `unauthenticated`, so a rotated
 /// token is picked up without a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -370,7 +397,7 @@ impl CredentialsSettings {
     pub fn check_file(&self, key: &str) -> Result<(), ConfigError> {
         read_token(&self.token_file)
             .map(drop)
-            .map_err(|reason| file_error(&self.token_file, None, key, reason))
+            .map_err(|reason| ConfigError::from((key.to_owned(), reason)))
     }
 
     /// The `Credentials` middleware these settings describe: the file is read for the first

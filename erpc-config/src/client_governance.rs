@@ -151,6 +151,7 @@ impl ClientSettings {
                 .map_err(|s| ConfigError::Key {
                     file: None,
                     line: None,
+                    env: None,
                     key: "client.max_in_flight.limit".into(),
                     reason: s.message().to_owned(),
                 })?,

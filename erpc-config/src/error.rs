@@ -14,19 +14,73 @@ pub enum ConfigError {
         /// What went wrong (the parser's words, with its line and column).
         reason: String,
     },
-    /// A key is unknown or its value is wrong.
-    #[error("{}{}: {key}: {reason}", .file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "environment".into()), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    /// A key is unknown or its value is wrong: `FILE:LINE: KEY: REASON`, or
+    /// `environment: ERPC_VAR: KEY: REASON` for a value from the environment, or
+    /// `KEY: REASON` when neither is known (settings made in code).
+    #[error("{}{key}: {reason}", where_from(.file.as_deref(), *.line, .env.as_deref()))]
     Key {
-        /// The file the value came from; `None` when it came from the environment (or the
-        /// defaults).
+        /// The file the value came from (or, for an error in a file the settings name — a
+        /// tokens file's bad line — that file); `None` when it came from the environment or
+        /// is not known.
         file: Option<PathBuf>,
         /// Its line in the file (1-based), when it could be found.
         line: Option<usize>,
+        /// The environment variable the value came from (`ERPC_SERVER__MAX_IN_FLIGHT`), if it
+        /// came from the environment.
+        env: Option<String>,
         /// The key, dotted from the top (`server.heartbeat.interval`).
         key: String,
         /// What is wrong and what was expected.
         reason: String,
     },
+}
+
+/// Where an error's value came from, as its message begins.
+fn where_from(file: Option<&Path>, line: Option<usize>, env: Option<&str>) -> String {
+    match (file, line, env) {
+        (_, _, Some(var)) => format!("environment: {var}: "),
+        (Some(file), Some(line), None) => format!("{}:{line}: ", file.display()),
+        (Some(file), None, None) => format!("{}: ", file.display()),
+        (None, _, None) => String::new(),
+    }
+}
+
+/// The one way error keys are written: `parent.name`, a name with dots quoted
+/// (`methods."Bank.transfer"`), a list entry `parent[0]`.
+pub(crate) fn key_at(parent: &str, name: &str) -> String {
+    if name.contains('.') {
+        format!("{parent}.\"{name}\"")
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// A list entry's key: `parent[index]`.
+pub(crate) fn entry_at(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
+}
+
+/// The environment variable that sets dotted `key` (`server.max_in_flight` →
+/// `ERPC_SERVER__MAX_IN_FLIGHT`; a list entry is set by its list's variable).
+pub(crate) fn env_var(key: &str) -> String {
+    let parts: Vec<String> = key_parts(key)
+        .into_iter()
+        .filter(|p| !p.starts_with('['))
+        .map(str::to_uppercase)
+        .collect();
+    format!("ERPC_{}", parts.join("__"))
+}
+
+/// The variable of `env` that set `key` (or a map or list above it), if one did.
+pub(crate) fn env_source<'a>(
+    env: Option<&'a std::collections::HashMap<String, String>>,
+    key: &str,
+) -> Option<&'a str> {
+    let var = env_var(key);
+    env?.keys()
+        .filter(|v| var == **v || var.starts_with(&format!("{v}__")))
+        .map(String::as_str)
+        .next()
 }
 
 impl From<(String, String)> for ConfigError {
@@ -35,6 +89,7 @@ impl From<(String, String)> for ConfigError {
         ConfigError::Key {
             file: None,
             line: None,
+            env: None,
             key,
             reason,
         }
@@ -49,9 +104,25 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
     let mut from = 0;
     let mut parent_indent: Option<usize> = None;
     let mut found = None;
+    // Inside a list entry: the indent of its `- `; the next `- ` there ends it.
+    let mut item: Option<usize> = None;
     for part in key_parts(key) {
         // A list index (`targets.0`) names no line of its own.
         if part.parse::<usize>().is_ok() {
+            continue;
+        }
+        if let Some(index) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            let index: usize = index.parse().ok()?;
+            let Some((i, indent)) = nth_item(&lines, from, parent_indent, index) else {
+                // A flow-style list (`default: [{name: x}]`): the entry is on the list's line.
+                let list: &str = lines.get(found? - 1).copied()?;
+                return list.contains('[').then_some(found?);
+            };
+            found = Some(i + 1);
+            // The entry's first key is on its `- ` line.
+            from = i;
+            parent_indent = Some(indent);
+            item = Some(indent);
             continue;
         }
         let mut hit = None;
@@ -66,6 +137,10 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
                 if indent <= parent && !trimmed.starts_with("- ") {
                     break;
                 }
+            }
+            // Reached the next entry of the list the key is in.
+            if item == Some(indent) && trimmed.starts_with("- ") && Some(i + 1) != found {
+                break;
             }
             let trimmed = trimmed.trim_start_matches("- ");
             // A key with dots (`"Bank.transfer"`) is written quoted or not.
@@ -90,12 +165,41 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
         found = Some(i + 1);
         from = i + 1;
         parent_indent = Some(indent);
+        item = None;
     }
     found
 }
 
+/// The line (0-based) and indent of the `index`th `- ` entry from line `from` on, deeper
+/// than `parent`.
+fn nth_item(
+    lines: &[&str],
+    from: usize,
+    parent: Option<usize>,
+    index: usize,
+) -> Option<(usize, usize)> {
+    let mut seen = 0;
+    for (i, line) in lines.iter().enumerate().skip(from) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if parent.is_some_and(|p| indent <= p) && !trimmed.starts_with("- ") {
+            return None;
+        }
+        if trimmed.starts_with("- ") {
+            if seen == index {
+                return Some((i, indent));
+            }
+            seen += 1;
+        }
+    }
+    None
+}
+
 /// The parts of a dotted key; a part in double quotes (`methods."Bank.transfer"`) keeps its
-/// dots.
+/// dots; a list index (`keys[0]`) is a part of its own, `[0]`.
 fn key_parts(key: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut rest = key;
@@ -104,14 +208,65 @@ fn key_parts(key: &str) -> Vec<&str> {
             let end = quoted.find('"').unwrap_or(quoted.len());
             parts.push(&quoted[..end]);
             rest = quoted.get(end + 1..).unwrap_or("");
+        } else if rest.starts_with('[') {
+            let end = rest.find(']').map_or(rest.len(), |e| e + 1);
+            parts.push(&rest[..end]);
+            rest = &rest[end..];
         } else {
-            let end = rest.find('.').unwrap_or(rest.len());
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
             parts.push(&rest[..end]);
             rest = &rest[end..];
         }
         rest = rest.strip_prefix('.').unwrap_or(rest);
     }
     parts
+}
+
+/// A key as the `config` crate writes it (`methods.Bank.transfer.rate`, `keys[0]alg`) in
+/// the one form ([`key_at`]): a list entry's field after a dot, and a name with dots that
+/// `text` has as one key quoted (`methods."Bank.transfer".rate`).
+pub(crate) fn normalized(key: &str, text: Option<&str>) -> String {
+    // `keys[0]alg` → `keys[0].alg`.
+    let mut dotted = String::with_capacity(key.len() + 4);
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        dotted.push(c);
+        if c == ']' && chars.peek().is_some_and(|n| *n != '.' && *n != '[') {
+            dotted.push('.');
+        }
+    }
+    let Some(text) = text else {
+        return dotted;
+    };
+    if dotted.contains('"') {
+        return dotted;
+    }
+    // Rebuild it part by part; where several dotted parts together are one key of the file
+    // below the parts before them, they are that key, quoted.
+    let parts = key_parts(&dotted);
+    let mut out = String::new();
+    let mut i = 0;
+    while i < parts.len() {
+        let join = |n: usize| parts[i..i + n].join(".");
+        let parent = out.clone();
+        let at = |name: &str| {
+            if parent.is_empty() {
+                name.to_owned()
+            } else if name.starts_with('[') {
+                format!("{parent}{name}")
+            } else {
+                key_at(&parent, name)
+            }
+        };
+        let longest = (2..=parts.len() - i).rev().find(|n| {
+            !parts[i..i + n].iter().any(|p| p.starts_with('['))
+                && line_of(text, &at(&join(*n))).is_some()
+        });
+        let n = longest.unwrap_or(1);
+        out = at(&join(n));
+        i += n;
+    }
+    out
 }
 
 /// A `config` crate error as a [`ConfigError`], located in `file` (whose text is `text`).
@@ -170,6 +325,7 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
         other => ConfigError::Key {
             file: file.map(|(p, _)| p.to_owned()),
             line: None,
+            env: None,
             key: String::new(),
             reason: other.to_string(),
         },
@@ -212,6 +368,7 @@ fn located(
     // A value from the environment has an origin of "the environment"; from the file, the
     // file's path (or none, for a key with no value at all, such as an unknown one).
     let from_env = origin.as_deref().is_some_and(|o| o.contains("environment"));
+    let key = normalized(&key, file.filter(|_| !from_env).map(|(_, text)| text));
     let (file, line) = match file {
         Some((path, text)) if !from_env => (Some(path.to_owned()), line_of(text, &key)),
         _ => (None, None),
@@ -219,8 +376,35 @@ fn located(
     ConfigError::Key {
         file,
         line,
+        env: from_env.then(|| env_var(&key)),
         key,
         reason,
+    }
+}
+
+/// A (dotted key, reason) found once the settings are read, located: in the environment
+/// variable of `env` that set it, else at its line in `path` (whose text is `text`).
+pub(crate) fn located_in(
+    (key, reason): (String, String),
+    path: &Path,
+    text: &str,
+    env: Option<&std::collections::HashMap<String, String>>,
+) -> ConfigError {
+    match env_source(env, &key) {
+        Some(var) => ConfigError::Key {
+            file: None,
+            line: None,
+            env: Some(var.to_owned()),
+            key,
+            reason,
+        },
+        None => ConfigError::Key {
+            file: Some(path.to_owned()),
+            line: line_of(text, &key),
+            env: None,
+            key,
+            reason,
+        },
     }
 }
 

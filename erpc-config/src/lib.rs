@@ -151,7 +151,7 @@ pub(crate) fn parse(
 ) -> Result<Settings, ConfigError> {
     let mut builder = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Yaml));
-    if let Some(env) = env {
+    if let Some(env) = env.clone() {
         builder = builder.add_source(
             config::Environment::with_prefix("ERPC")
                 .prefix_separator("_")
@@ -171,11 +171,19 @@ pub(crate) fn parse(
             },
             other => error::from_config(other, Some((path, text))),
         })?;
-    settings.check().map_err(|(key, reason)| ConfigError::Key {
-        file: Some(path.to_owned()),
-        line: error::line_of(text, &key),
-        key,
-        reason,
+    let locate = |found| error::located_in(found, path, text, env.as_ref());
+    settings.check().map_err(locate)?;
+    // The files the settings name (tokens, keys), read now so that an error names the
+    // key's line; they are read again when the server or client is built.
+    settings.check_files().map_err(|e| match e {
+        ConfigError::Key {
+            file: None,
+            env: None,
+            key,
+            reason,
+            ..
+        } => locate((key, reason)),
+        other => other,
     })?;
     Ok(settings)
 }
@@ -189,5 +197,22 @@ impl Settings {
         }
         self.center.check()?;
         self.telemetry.check()
+    }
+
+    /// The files the settings name can be read and hold what they should: the server's
+    /// tokens or JWT keys, the clients' token files.
+    fn check_files(&self) -> Result<(), ConfigError> {
+        self.server.auth.check_files()?;
+        let clients = std::iter::once(("client".to_owned(), &self.client)).chain(
+            self.clients
+                .iter()
+                .map(|(n, c)| (format!("clients.{n}"), c)),
+        );
+        for (at, client) in clients {
+            if let Some(credentials) = &client.credentials {
+                credentials.check_file(&format!("{at}.credentials.token_file"))?;
+            }
+        }
+        Ok(())
     }
 }

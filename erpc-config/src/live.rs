@@ -57,6 +57,7 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
     let unknown = |reason: String| ConfigError::Key {
         file: Some(at.clone()),
         line: None,
+        env: None,
         key: key.to_owned(),
         reason,
     };
@@ -99,6 +100,7 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
         ConfigError::Key {
             file,
             line,
+            env,
             key,
             reason,
         } => ConfigError::Key {
@@ -106,6 +108,7 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
             line: line
                 .and_then(|l| l.checked_sub(parts.len()))
                 .filter(|l| *l > 0),
+            env,
             key,
             reason,
         },

@@ -89,9 +89,9 @@ pub(crate) fn parse_key(key: &str) -> Result<MethodKey<'_>, String> {
     }
 }
 
-/// The dotted path of a `methods:` entry, quoted (its key may hold dots): what errors name.
+/// The dotted path of a `methods:` entry (quoted when the key holds dots): what errors name.
 pub(crate) fn entry_key(at: &str, key: &str) -> String {
-    format!("{at}.methods.\"{key}\"")
+    crate::error::key_at(&format!("{at}.methods"), key)
 }
 
 impl<T> PerMethodSettings<T> {

@@ -91,6 +91,7 @@ pub(crate) fn refused(key: String, status: &erpc_core::Status) -> crate::ConfigE
     crate::ConfigError::Key {
         file: None,
         line: None,
+        env: None,
         key,
         reason: status.message().to_owned(),
     }

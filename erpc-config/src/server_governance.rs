@@ -218,6 +218,7 @@ impl ServerSettings {
         let refused = |key: &str, status: Status| ConfigError::Key {
             file: None,
             line: None,
+            env: None,
             key: key.to_owned(),
             reason: status.message().to_owned(),
         };

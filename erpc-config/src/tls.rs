@@ -14,6 +14,7 @@ fn tls_error(key: &str, reason: String) -> ConfigError {
     ConfigError::Key {
         file: None,
         line: None,
+        env: None,
         key: key.to_owned(),
         reason,
     }

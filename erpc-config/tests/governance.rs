@@ -190,11 +190,12 @@ fn bad_governance_values_are_named_with_their_line() {
     );
     assert!(key.starts_with("client.fail_mode"), "{key}: {message}");
     assert!(message.contains("p95"), "{message}");
-    let (key, _, message) = error_of(
+    let (key, line, message) = error_of(
         "server:\n  auth:\n    acl:\n      default: deny\n      rules:\n        default: [{name: office, effect: allow, peer: 10.0.0.300/8}]\n",
         no_env(),
     );
-    assert_eq!(key, "server.auth.acl.rules.default", "{message}");
+    assert_eq!(key, "server.auth.acl.rules.default[0].peer", "{message}");
+    assert_eq!(line, Some(6), "a flow-style list: its line: {message}");
     assert!(message.contains("CIDR"), "{message}");
     let (key, line, message) = error_of(
         "server:\n  registration:\n    centers: []\n    weight: 5\n",
@@ -375,11 +376,12 @@ async fn auth_from_the_file_requires_a_listed_token_sent_from_a_token_file_and_a
 fn a_bad_tokens_file_is_named_with_its_line() {
     let tokens = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(tokens.path(), "# ok\nlonely-token\n").expect("written");
-    let s = loaded(&format!(
+    // Read when the settings are loaded (and again when the server is built).
+    let file = written(&format!(
         "server:\n  auth:\n    bearer: {{file: \"{}\"}}\n",
         tokens.path().display()
     ));
-    let e = s.server.builder().map(|_| ()).expect_err("bad line");
+    let e = load_with_env(file.path(), no_env()).expect_err("bad line");
     let text = e.to_string();
     assert!(
         text.contains(&format!("{}:2", tokens.path().display())),
@@ -397,5 +399,106 @@ fn an_empty_map_turns_a_setting_on_with_its_defaults() {
     assert_eq!(
         s.client.breaker.instance,
         Some(erpc_config::BreakerSpec::default())
+    );
+}
+
+/// Errors say where, one way: a quoted dotted method key keeps its quotes and its line for a
+/// type error; a list entry's field has its index, a dot and its line; a bad ACL network names
+/// the `peer:` line; a value from the environment names its variable, not the file; a file
+/// the settings name that cannot be read, or holds a bad key, is named at its key's line in
+/// the YAML (a JWT key by its index and kid).
+#[test]
+fn errors_name_the_key_its_line_and_where_the_value_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "0123456789abcdef").unwrap();
+    let nope = dir.path().join("nope");
+    let cases = [
+        (
+            "server:\n  rate_limit:\n    methods:\n      \"Bank.transfer\":\n        rate: 10\n        max_wait: soon\n".to_owned(),
+            "server.rate_limit.methods.\"Bank.transfer\".max_wait",
+            6,
+            "soon",
+        ),
+        (
+            "client:\n  idempotent:\n    methods:\n      \"Kv.get\": yes please\n".to_owned(),
+            "client.idempotent.methods.\"Kv.get\"",
+            4,
+            "yes please",
+        ),
+        (
+            format!("server:\n  auth:\n    jwt:\n      keys:\n        - alg: hs512\n          file: {}\n          kid: k1\n", short.display()),
+            "server.auth.jwt.keys[0].alg",
+            5,
+            "hs256",
+        ),
+        (
+            "server:\n  auth:\n    acl:\n      default: deny\n      rules:\n        default:\n          - name: x\n            effect: permit\n".to_owned(),
+            "server.auth.acl.rules.default[0].effect",
+            8,
+            "allow deny",
+        ),
+        (
+            "server:\n  auth:\n    acl:\n      default: deny\n      rules:\n        default:\n          - name: x\n            effect: allow\n          - name: y\n            effect: allow\n            peer: 10.0.0.0/33\n".to_owned(),
+            "server.auth.acl.rules.default[1].peer",
+            11,
+            "10.0.0.0/33",
+        ),
+        (
+            format!("server:\n  auth:\n    bearer:\n      file: {}\n", nope.display()),
+            "server.auth.bearer.file",
+            4,
+            "cannot be read",
+        ),
+        (
+            format!("server:\n  auth:\n    jwt:\n      keys:\n        - alg: hs256\n          kid: k0\n          file: {short}\n        - alg: hs256\n          file: {short}\n          kid: k1\n", short = nope.display()),
+            "server.auth.jwt.keys[0].file",
+            7,
+            "key \"k0\"",
+        ),
+        (
+            format!("client:\n  credentials:\n    token_file: {}\n", nope.display()),
+            "client.credentials.token_file",
+            3,
+            "cannot be read",
+        ),
+    ];
+    for (yaml, want_key, want_line, says) in cases {
+        let (key, line, message) = error_of(&yaml, no_env());
+        assert_eq!(key, want_key, "{message}");
+        assert_eq!(line, Some(want_line), "{message}");
+        assert!(message.contains(says), "{message}");
+    }
+    // The second key of two, short: named by its index and kid.
+    let yaml = format!(
+        "server:\n  auth:\n    jwt:\n      keys:\n        - {{alg: hs256, kid: k0, file: {long}}}\n        - alg: hs256\n          kid: k1\n          file: {short}\n",
+        long = dir.path().join("long.key").display(),
+        short = short.display()
+    );
+    std::fs::write(
+        dir.path().join("long.key"),
+        "0123456789abcdef0123456789abcdef",
+    )
+    .unwrap();
+    let (key, line, message) = error_of(&yaml, no_env());
+    assert_eq!(key, "server.auth.jwt.keys[1].file", "{message}");
+    assert_eq!(line, Some(8), "{message}");
+    assert!(
+        message.contains("key \"k1\"") && message.contains("too short"),
+        "{message}"
+    );
+
+    // A value from the environment: its variable, not the file's line.
+    let env = vec![("ERPC_SERVER__CONCURRENCY_LIMIT".to_owned(), "0".to_owned())];
+    let (key, line, message) = error_of("server:\n  concurrency_limit: 5\n", env);
+    assert_eq!(
+        (key.as_str(), line),
+        ("server.concurrency_limit", None),
+        "{message}"
+    );
+    assert!(
+        message
+            .starts_with("environment: ERPC_SERVER__CONCURRENCY_LIMIT: server.concurrency_limit: "),
+        "{message}"
     );
 }
