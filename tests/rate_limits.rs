@@ -428,7 +428,13 @@ fn tcp_peer(n: u32) -> PeerAddr {
 async fn each_peer_has_its_own_bucket_and_the_table_stays_bounded() {
     let limit = PeerRateLimit::new(Rate::per_second(10).burst(5))
         .unwrap()
-        .max_peers(1_000);
+        .max_peers(1_000)
+        .unwrap();
+    // A table of no peer would hold no bucket: refused, not taken as 1.
+    let none = PeerRateLimit::new(Rate::per_second(10))
+        .unwrap()
+        .max_peers(0);
+    assert_eq!(none.unwrap_err().code(), Code::InvalidArgument);
     let metadata = Metadata::new();
     let (a, b) = (tcp_peer(1), tcp_peer(2));
     for _ in 0..5 {

@@ -145,7 +145,7 @@ async fn expectations_met_pass() {
 }
 
 #[tokio::test]
-#[should_panic(expected = "mock Greeter.hello: expected 2 call(s), got 1")]
+#[should_panic(expected = "mock Greeter.hello: expected 2 calls, got 1")]
 async fn a_count_expectation_missed_fails_naming_service_method_expected_and_actual() {
     let mock = mock().expect_hello(2);
     let (client, _server) = testing::pair::<GreeterClient>(mock.clone()).await;

@@ -92,7 +92,8 @@ pub struct ServerSettings {
 pub struct WorkersSettings {
     /// Handlers running at once (at least 1).
     pub workers: usize,
-    /// Calls waiting for a worker, within their deadline. Default 0.
+    /// Calls waiting for a worker, within their deadline. Default 0: none wait — a call
+    /// that finds every worker busy is refused `resource_exhausted` at once.
     #[serde(default)]
     pub queue: usize,
 }

@@ -1,4 +1,4 @@
-//! Numbers as people read them in messages: durations (`2.0 s`, `235 ms`) and counts with
+//! Numbers as people read them in messages: durations (`236 ms`, `1.5 s`) and counts with
 //! their noun (`1 call`, `3 calls`). Every user-facing message of erpc (errors, refusals,
 //! logs) says durations and counts through these, never with `{:?}` (`1.999914621s`) or a
 //! fixed plural (`1 calls`). Public so the crates built on erpc-core (gateway, center, CLI)
@@ -7,19 +7,18 @@
 use std::fmt;
 use std::time::Duration;
 
-/// A duration for a message: whole milliseconds below ten seconds, with a thousands
-/// separator past 999 (`0 ms`, `235 ms`, `1,999 ms`), seconds with one decimal from ten
-/// seconds on (`12.5 s`), whole minutes and seconds from ten minutes on (`12 min 5 s`).
-/// Sub-millisecond durations read `0.4 ms` (one decimal), so a short wait is not `0 ms`.
+/// A duration for a message, as a person reads it: whole milliseconds below a second
+/// (`236 ms`), tenths of a second from there (`1.5 s`, `5 s`, `61 s`) — rounded up, so a
+/// wait is never understated and never `0 ms` (at least `1 ms`). Not `Duration`'s `Debug`
+/// (`235.761349ms`), which says more than anyone can use.
 ///
 /// ```
 /// use std::time::Duration;
 /// use erpc_core::human::duration;
 ///
-/// assert_eq!(duration(Duration::from_micros(1_999_914)).to_string(), "1,999 ms");
-/// assert_eq!(duration(Duration::from_millis(235)).to_string(), "235 ms");
-/// assert_eq!(duration(Duration::from_millis(12_460)).to_string(), "12.5 s");
-/// assert_eq!(duration(Duration::from_secs(725)).to_string(), "12 min 5 s");
+/// assert_eq!(duration(Duration::from_nanos(235_761_349)).to_string(), "236 ms");
+/// assert_eq!(duration(Duration::from_micros(1_999_914)).to_string(), "2 s");
+/// assert_eq!(duration(Duration::from_millis(1_500)).to_string(), "1.5 s");
 /// ```
 pub fn duration(d: Duration) -> impl fmt::Display {
     Human(d)
@@ -29,26 +28,15 @@ struct Human(Duration);
 
 impl fmt::Display for Human {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        if d.is_zero() {
-            return write!(f, "0 ms");
+        let ms = self.0.as_nanos().div_ceil(1_000_000).max(1);
+        if ms < 1000 {
+            return write!(f, "{ms} ms");
         }
-        if d < Duration::from_millis(1) {
-            let tenths = (d.as_micros() as f64 / 100.0).round() / 10.0;
-            return write!(f, "{tenths:.1} ms");
+        let tenths = ms.div_ceil(100);
+        match tenths % 10 {
+            0 => write!(f, "{} s", tenths / 10),
+            rest => write!(f, "{}.{rest} s", tenths / 10),
         }
-        if d < Duration::from_secs(10) {
-            let ms = d.as_millis();
-            return match ms {
-                0..=999 => write!(f, "{ms} ms"),
-                _ => write!(f, "{},{:03} ms", ms / 1000, ms % 1000),
-            };
-        }
-        if d < Duration::from_secs(600) {
-            return write!(f, "{:.1} s", d.as_secs_f64());
-        }
-        let secs = d.as_secs();
-        write!(f, "{} min {} s", secs / 60, secs % 60)
     }
 }
 
@@ -71,21 +59,17 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn durations_read_as_people_write_them() {
-        let cases = [
-            (Duration::ZERO, "0 ms"),
-            (Duration::from_micros(420), "0.4 ms"),
-            (Duration::from_micros(235_761), "235 ms"),
-            (Duration::from_millis(1_000), "1,000 ms"),
-            (Duration::from_micros(1_999_914), "1,999 ms"),
-            (Duration::from_millis(9_999), "9,999 ms"),
-            (Duration::from_secs(10), "10.0 s"),
-            (Duration::from_secs(599), "599.0 s"),
-            (Duration::from_secs(3_600), "60 min 0 s"),
-        ];
-        for (d, want) in cases {
-            assert_eq!(duration(d).to_string(), want, "{d:?}");
-        }
+    fn waits_read_as_milliseconds_or_tenths_of_seconds() {
+        let text = |nanos: u64| duration(Duration::from_nanos(nanos)).to_string();
+        assert_eq!(text(235_761_349), "236 ms");
+        assert_eq!(text(0), "1 ms");
+        assert_eq!(text(1), "1 ms");
+        assert_eq!(text(999_000_000), "999 ms");
+        assert_eq!(text(999_000_001), "1 s");
+        assert_eq!(text(1_500_000_000), "1.5 s");
+        assert_eq!(text(1_500_000_001), "1.6 s");
+        assert_eq!(text(5_000_000_000), "5 s");
+        assert_eq!(text(61_000_000_000), "61 s");
     }
 
     #[test]

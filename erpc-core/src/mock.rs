@@ -180,8 +180,9 @@ impl Recorder {
             let actual = state.calls.iter().filter(|c| &c.method == method).count();
             if actual != expected {
                 failures.push(format!(
-                    "mock {}.{method}: expected {expected} call(s), got {actual}",
-                    state.service
+                    "mock {}.{method}: expected {}, got {actual}",
+                    state.service,
+                    crate::human::count(expected, "call")
                 ));
             }
         }

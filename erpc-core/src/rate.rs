@@ -10,7 +10,9 @@
 //! (`NotUntil::wait_time_from`); if that is within its maximum wait — counting the calls
 //! already waiting ahead of it, one period each, since they are served first come first
 //! served — it waits in line, otherwise it is refused at once with `resource_exhausted` and
-//! a [retry-after hint](crate::Status::retry_after) of that wait; the refusal names the limit
+//! a [retry-after hint](crate::Status::retry_after) of how much longer than the maximum
+//! wait its turn is (at least one period: by then a new call's turn is within the maximum
+//! wait again), while the message says the whole wait; the refusal names the limit
 //! it is beyond (the maximum wait, the call's deadline if sooner, or a full line). The
 //! decision is made once, when the call joins the line: an admitted call waits for its turn
 //! and is never refused after waiting (timers may make the turn a few ms late). The line is bounded: by
@@ -147,8 +149,8 @@ impl Rate {
         })?;
         if self.max_waiting == Some(0) && !self.max_wait.is_zero() {
             return Err(Status::invalid_argument(format!(
-                "{what}: max_waiting 0 with a max_wait of {:?}: nobody could wait; set max_wait to zero instead",
-                self.max_wait
+                "{what}: max_waiting 0 with a max_wait of {}: nobody could wait; set max_wait to zero instead",
+                crate::human::duration(self.max_wait)
             )));
         }
         let burst = NonZeroU32::new(self.burst).ok_or_else(|| {
@@ -178,7 +180,11 @@ impl Rate {
         if per_second >= 1.0 {
             format!("{per_second:.0} calls/s (burst {})", self.burst)
         } else {
-            format!("1 call per {:?} (burst {})", self.period, self.burst)
+            format!(
+                "1 call per {} (burst {})",
+                crate::human::duration(self.period),
+                self.burst
+            )
         }
     }
 }
@@ -348,9 +354,10 @@ impl Bucket {
             Beyond::Line => format!("and the line is full (at most {})", self.max_waiting),
         };
         Status::resource_exhausted(format!(
-            "{}: over the rate; the next turn is {} ms away ({ahead} calls waiting), {limit}",
+            "{}: over the rate; the next turn is {} ms away ({} waiting), {limit}",
             self.name,
             wait.as_millis(),
+            crate::human::count(ahead, "call"),
         ))
         .with_retry_after(over.max(self.rate.period))
     }

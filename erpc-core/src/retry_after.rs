@@ -1,8 +1,9 @@
 //! The retry-after hint: how long a refused caller should wait before trying again, carried
 //! in a status's details as ASCII text `retry-after-ms=N` (PROTOCOL.md §7, "Retry-after").
 //!
-//! erpc's own refusals under load — rate limits, concurrency caps, adaptive shedding — are
-//! `resource_exhausted` with this hint; a client's retry policy reads it with
+//! erpc's own refusals under load — rate limits and adaptive shedding — are
+//! `resource_exhausted` with this hint (a fixed concurrency cap's refusal carries none: when
+//! a slot frees is not known); a client's retry policy reads it with
 //! [`Status::retry_after`] and waits at least that long (or does not retry when the caller's
 //! deadline is nearer).
 
@@ -16,21 +17,6 @@ pub const RETRY_AFTER_KEY: &str = "retry-after-ms";
 /// The pair marking a refusal by the calling client's own limit (`client-limit=1`, beside a
 /// retry hint): another instance would not help, so a fail mode does not retry it.
 const CLIENT_LIMIT_PAIR: &str = "client-limit=1";
-
-/// A wait as a person reads it in a status message: whole milliseconds rounded up below a
-/// second (`236 ms`, at least `1 ms`), tenths of a second rounded up from there (`1.5 s`,
-/// `5 s`). Not `Duration`'s `Debug` (`235.761349ms`), which says more than anyone can use.
-pub(crate) fn wait_text(wait: Duration) -> String {
-    let ms = wait.as_nanos().div_ceil(1_000_000).max(1);
-    if ms < 1000 {
-        return format!("{ms} ms");
-    }
-    let tenths = ms.div_ceil(100);
-    match tenths % 10 {
-        0 => format!("{} s", tenths / 10),
-        rest => format!("{}.{rest} s", tenths / 10),
-    }
-}
 
 impl Status {
     /// These details replaced by a retry-after hint of `wait`, rounded up to whole
@@ -101,21 +87,6 @@ mod tests {
                 None
             );
         }
-    }
-
-    #[test]
-    fn waits_read_as_milliseconds_or_tenths_of_seconds() {
-        use super::wait_text;
-        let text = |nanos: u64| wait_text(Duration::from_nanos(nanos));
-        assert_eq!(text(235_761_349), "236 ms");
-        assert_eq!(text(0), "1 ms");
-        assert_eq!(text(1), "1 ms");
-        assert_eq!(text(999_000_000), "999 ms");
-        assert_eq!(text(999_000_001), "1 s");
-        assert_eq!(text(1_500_000_000), "1.5 s");
-        assert_eq!(text(1_500_000_001), "1.6 s");
-        assert_eq!(text(5_000_000_000), "5 s");
-        assert_eq!(text(61_000_000_000), "61 s");
     }
 
     #[test]

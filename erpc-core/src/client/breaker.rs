@@ -321,15 +321,15 @@ impl Breaker {
                     Err(Status::unavailable(format!(
                         "circuit breaker open: {} fails fast for {} more",
                         self.name,
-                        crate::retry_after::wait_text(left),
+                        crate::human::duration(left),
                     ))
                     .with_retry_after(left))
                 }
                 BreakerState::HalfOpen if m.counts.requests >= self.settings().max_half_open => {
                     Err(Status::unavailable(format!(
-                        "circuit breaker half-open: {} has its {} trial call(s) in flight",
+                        "circuit breaker half-open: {} has its {} in flight",
                         self.name,
-                        self.settings().max_half_open
+                        crate::human::count(self.settings().max_half_open, "trial call")
                     )))
                 }
                 _ => {

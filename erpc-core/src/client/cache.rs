@@ -263,7 +263,7 @@ where
             match tokio::time::timeout_at(deadline, shared.lookup(key, inner, request, ttl)).await {
                 Ok(answer) => answer,
                 Err(_) => Err(Status::deadline_exceeded(
-                    "the call's deadline passed while it waited for the same call (response cache)",
+                    "the call's deadline passed before its answer came (response cache: the call, or the same call it waited for, was still running)",
                 )),
             }
         })

@@ -123,9 +123,9 @@ impl Around<ClientRequest, ClientResponse> for Cap {
                     o.call_refused(Side::Client, call, RefusedBy::Concurrency)
                 });
                 return Err(Status::resource_exhausted(format!(
-                    "client: {} calls already in flight (ClientConcurrencyLimit, max wait {} ms)",
-                    self.limit,
-                    self.max_wait.as_millis()
+                    "client: {} already in flight (ClientConcurrencyLimit, max wait {})",
+                    crate::human::count(self.limit, "call"),
+                    crate::human::duration(self.max_wait)
                 ))
                 .from_client_limit());
             };

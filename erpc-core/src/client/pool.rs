@@ -230,7 +230,7 @@ impl Pool {
                 Err(Status::unavailable(format!(
                     "{} is unreachable; retrying in {}",
                     self.addr,
-                    crate::retry_after::wait_text(left)
+                    crate::human::duration(left)
                 ))
                 .with_retry_after(left))
             }

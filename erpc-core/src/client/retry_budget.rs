@@ -48,7 +48,8 @@ impl Default for RetryBudget {
 
 impl RetryBudget {
     /// Retries (and hedges) up to `ratio` of the calls (0.1 = 10%; clamped to 0..=1000) plus
-    /// `min_per_sec` per second. It starts full: ten seconds of floor.
+    /// `min_per_sec` per second. It starts full, at its cap: ten seconds of floor, and at
+    /// least 10 tokens (so `new(0.1, 0)` starts with 10).
     pub fn new(ratio: f64, min_per_sec: u32) -> RetryBudget {
         let per_call = (ratio.clamp(0.0, 1000.0) * MILLI as f64).round() as i64;
         let floor_per_sec = i64::from(min_per_sec) * MILLI;

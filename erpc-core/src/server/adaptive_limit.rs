@@ -255,7 +255,8 @@ impl Admission for AdaptiveLimit {
             Err(_) => {
                 let rtt = Duration::from_micros(state.rtt_micros.load(Ordering::Relaxed));
                 Err(Status::resource_exhausted(format!(
-                    "server: at its adaptive concurrency limit of {limit} calls (AdaptiveLimit)"
+                    "server: at its adaptive concurrency limit of {} (AdaptiveLimit)",
+                    crate::human::count(limit, "call")
                 ))
                 .with_retry_after(rtt))
             }

@@ -722,8 +722,8 @@ async fn accept_loop(
             }
             Err(_) => {
                 let why = format!(
-                    "server is at its limit of {} connections (max_connections)",
-                    shared.config.max_connections
+                    "server is at its limit of {} (max_connections)",
+                    crate::human::count(shared.config.max_connections, "connection")
                 );
                 if let Some(observer) = &shared.observer {
                     let reason = CloseReason::Limit(why.clone());

@@ -77,19 +77,25 @@ impl PeerRateLimit {
         })
     }
 
-    /// At most `peers` buckets (≥ 1). Call before sharing the hook.
-    pub fn max_peers(self, peers: u64) -> PeerRateLimit {
+    /// At most `peers` buckets. Call before sharing the hook. Errors: `invalid_argument` for
+    /// 0 (no peer could have a bucket).
+    pub fn max_peers(self, peers: u64) -> Result<PeerRateLimit, Status> {
+        if peers == 0 {
+            return Err(Status::invalid_argument(
+                "PeerRateLimit::max_peers(0): a table of 0 peers holds no bucket; use ≥ 1",
+            ));
+        }
         let state = &self.state;
-        PeerRateLimit {
+        Ok(PeerRateLimit {
             state: Arc::new(State {
                 limiter: RateLimiter::keyed(state.quota),
                 hasher: state.hasher.clone(),
-                max_peers: peers.max(1),
+                max_peers: peers,
                 calls: AtomicU64::new(0),
                 rate: state.rate,
                 quota: state.quota,
             }),
-        }
+        })
     }
 
     /// Buckets kept now (peers seen recently, up to the bound).

@@ -96,8 +96,9 @@ impl TaskQueue {
         // bound the waiting jobs to `capacity`.
         let place = inner.places.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
-                "the task queue is full: {} jobs waiting for {} workers",
-                inner.capacity, inner.workers
+                "the task queue is full: {} waiting for {}",
+                crate::human::count(inner.capacity, "job"),
+                crate::human::count(inner.workers, "worker")
             ))
         })?;
         let running = inner.running.clone();

@@ -118,8 +118,8 @@ impl HealthCheck {
             Ok(Ok(Err(e))) => Err(e.to_string()),
             Ok(Err(panic)) => Err(format!("panicked: {}", panic_text(panic.as_ref()))),
             Err(_) => Err(format!(
-                "did not finish within its timeout of {:?}",
-                self.timeout
+                "did not finish within its timeout of {}",
+                crate::human::duration(self.timeout)
             )),
         }
     }
