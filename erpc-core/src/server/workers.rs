@@ -18,7 +18,7 @@ use crate::status::{Status, zero_cap};
 /// handlers run at once across every connection; up to `queue` more calls wait for a worker
 /// (each within its deadline: one that passes is answered `deadline_exceeded` as usual);
 /// calls beyond both are refused `resource_exhausted` on arrival, before anything is decoded
-/// or spawned. A call that first waits for a rate limit's turn ([`super::RateLimit`] with a
+/// or spawned. A call that first waits for a rate limit's turn (`RateLimit` with a
 /// maximum wait) holds neither a worker nor a place in the queue while it waits: it joins
 /// (or is refused) once that wait is over.
 ///
