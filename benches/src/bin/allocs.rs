@@ -83,7 +83,8 @@ fn main() {
             Ok("stacked") => Layers::ThreeStacked,
             _ => Layers::None,
         };
-        let observed = std::env::var("OBSERVED").ok().map(|name| {
+        let observed = std::env::var("OBSERVED").ok().filter(|name| !name.is_empty());
+        let observed = observed.map(|name| {
             match Observed::named(&name) {
                 Some(Observed::Governed) | None => {
                     panic!("OBSERVED={name}: not erpc-metrics or erpc-trace0/1/100")
