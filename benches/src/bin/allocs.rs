@@ -8,6 +8,22 @@
 //! `LAYERS=governed` gives the client what the `erpc-governed` stack's does, without its
 //! metrics: P2C over two instances (the server listens on two addresses), a breaker per
 //! instance and `Failover { retries: 2 }`.
+//! `OBSERVED=erpc-metrics` (or `erpc-trace1`, `erpc-trace100`, `erpc-trace0`) turns on what
+//! the e2e stack of that name turns on, on both sides (`LAYERS=governed
+//! OBSERVED=erpc-metrics` is the whole `erpc-governed` client). `CALLS` (default 10,000) calls are
+//! measured per payload, after `CALLS / 10` warm-up calls.
+//!
+//! Instructions per call, deterministic (unlike wall-clock figures on a shared machine): run
+//! under callgrind at two call counts and divide the difference, which cancels start-up:
+//!
+//! ```text
+//! cargo build --release -p erpc-benches --bin allocs
+//! for n in 2000 12000; do CALLS=$n OBSERVED=erpc-metrics valgrind --tool=callgrind \
+//!   --callgrind-out-file=/dev/null target/release/allocs 512 2>&1 | grep Collected; done
+//! # (Ir at 12000 - Ir at 2000) / 11000 = instructions per call, client + server
+//! ```
+//!
+//! (`benches/callgrind.sh` does exactly this for plain erpc and each `OBSERVED` stack.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +33,7 @@ use std::sync::Arc;
 use erpc::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc_benches::message::Msg;
 use erpc_benches::stacks::erpc_stack::{BenchClient, BenchServer, Layers};
+use erpc_benches::stacks::observed::{self, Observed};
 
 struct Counting;
 
@@ -66,15 +83,38 @@ fn main() {
             Ok("stacked") => Layers::ThreeStacked,
             _ => Layers::None,
         };
+        let observed = std::env::var("OBSERVED").ok().filter(|name| !name.is_empty());
+        let observed = observed.map(|name| {
+            match Observed::named(&name) {
+                Some(Observed::Governed) | None => {
+                    panic!("OBSERVED={name}: not erpc-metrics or erpc-trace0/1/100")
+                }
+                Some(o) => o,
+            }
+        });
+        let server = erpc::Server::builder();
+        let server = match observed {
+            Some(o) => observed::observe_server(server, o),
+            None => server,
+        };
+        let client = erpc::Client::builder();
+        let client = match observed {
+            Some(o) => observed::observe_client(client, o),
+            None => client,
+        };
+        let calls: u64 = std::env::var("CALLS")
+            .ok()
+            .map(|n| n.parse().expect("CALLS: a number of calls"))
+            .unwrap_or(10_000);
         let server = layers
-            .apply(erpc::Server::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
+            .apply(server, |b, l| b.layer(l), |b, l| b.layer(l))
             .add_service(BenchServer::new(erpc_benches::stacks::erpc_stack::Echo))
             .serve([addr, second])
             .await
             .expect("serve");
         let client = if governed {
             let list = erpc::discovery::StaticList::addrs([addr, second]).expect("addresses");
-            erpc::Client::builder()
+            client
                 .layer(FailModes::new(FailMode::Failover { retries: 2 }))
                 .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
                 .discover_with(&list, "Bench", Arc::new(erpc::discovery::P2c))
@@ -82,7 +122,7 @@ fn main() {
                 .expect("discover")
         } else {
             layers
-                .apply(erpc::Client::builder(), |b, l| b.layer(l), |b, l| b.layer(l))
+                .apply(client, |b, l| b.layer(l), |b, l| b.layer(l))
                 .connect(addr)
                 .await
                 .expect("connect")
@@ -95,10 +135,9 @@ fn main() {
         };
         for payload in payloads {
             let msg = Msg::new(1, payload);
-            for _ in 0..1_000 {
+            for _ in 0..calls / 10 {
                 client.echo(msg.clone()).await.expect("warm-up call");
             }
-            let calls = 10_000u64;
             let (a0, b0) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
             for _ in 0..calls {
                 client.echo(msg.clone()).await.expect("call");

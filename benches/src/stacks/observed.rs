@@ -1,8 +1,9 @@
 //! erpc with erpc-telemetry turned on: the `erpc` stack plus Prometheus metrics on both sides
 //! (`erpc-metrics`), or tracing with OpenTelemetry at a sampling ratio (`erpc-trace1`: 1%,
 //! `erpc-trace100`: every call). Spans are batched and handed to an exporter that discards
-//! them, so the figure is what a call pays (span creation, context propagation, the batch
-//! queue), not the network export, which runs on its own thread. `erpc-governed` adds what a
+//! them, so the figure is what a call pays (the head-sampling decision, span creation for
+//! sampled calls, context propagation, the batch queue), not the network export, which runs
+//! on its own thread. `erpc-governed` adds what a
 //! production client runs: P2C over two instances, a breaker per instance, failover.
 
 use std::net::SocketAddr;
@@ -12,10 +13,11 @@ use erpc::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc::discovery::P2c;
 
 use erpc_telemetry::Metrics;
+use erpc_telemetry::trace::otlp;
 use erpc_telemetry::trace::{ClientTracing, ServerTracing};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::erpc_stack::{BenchClient, BenchServer, Echo, ErpcCaller};
@@ -38,6 +40,7 @@ impl Observed {
     pub fn named(name: &str) -> Option<Observed> {
         match name {
             "erpc-metrics" => Some(Observed::Metrics),
+            "erpc-trace0" => Some(Observed::Trace(0.0)),
             "erpc-trace1" => Some(Observed::Trace(0.01)),
             "erpc-trace100" => Some(Observed::Trace(1.0)),
             "erpc-governed" => Some(Observed::Governed),
@@ -56,37 +59,55 @@ impl SpanExporter for Discard {
     }
 }
 
-/// Install the process's tracing (once per process: a server or a client).
+/// Install the process's tracing (once per process, however many servers and clients ask):
+/// head sampling at `ratio` as `erpc_telemetry::trace::otlp::provider` sets it up, spans
+/// batched to an exporter that discards them.
 fn install_tracing(ratio: f64) {
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(Discard)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            ratio,
-        ))))
-        .build();
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .expect("one subscriber per process");
-    // Kept for the process's life.
-    std::mem::forget(provider);
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let provider = otlp::with_head_sampling(SdkTracerProvider::builder(), ratio)
+            .expect("a ratio in 0..=1")
+            .with_batch_exporter(Discard)
+            .build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .expect("one subscriber per process");
+        // Kept for the process's life.
+        std::mem::forget(provider);
+    });
 }
 
-/// Serve the echo service over TCP with `observed` on.
-pub async fn serve(addr: SocketAddr, observed: Observed) {
-    let builder = erpc::Server::builder();
-    let mut listen = vec![format!("tcp://{addr}")];
-    let builder = match observed {
-        Observed::Metrics => builder.observer(Metrics::new().observer()),
-        Observed::Governed => {
-            listen.push(format!("tcp://{}", second_instance(addr)));
-            builder.observer(Metrics::new().observer())
-        }
+/// `builder` with `observed` on: metrics (a `Metrics` of its own) or a tracing layer.
+/// `Governed` adds metrics here; its second listener and balancing are `serve`'s and
+/// `connect`'s.
+pub fn observe_server(builder: erpc::ServerBuilder, observed: Observed) -> erpc::ServerBuilder {
+    match observed {
+        Observed::Metrics | Observed::Governed => builder.observer(Metrics::new().observer()),
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.layer(ServerTracing)
         }
-    };
-    let _server = builder
+    }
+}
+
+/// `builder` with `observed` on, as [`observe_server`].
+pub fn observe_client(builder: erpc::ClientBuilder, observed: Observed) -> erpc::ClientBuilder {
+    match observed {
+        Observed::Metrics | Observed::Governed => builder.observer(Metrics::new().observer()),
+        Observed::Trace(ratio) => {
+            install_tracing(ratio);
+            builder.attempt_layer(ClientTracing)
+        }
+    }
+}
+
+/// Serve the echo service over TCP with `observed` on.
+pub async fn serve(addr: SocketAddr, observed: Observed) {
+    let mut listen = vec![format!("tcp://{addr}")];
+    if let Observed::Governed = observed {
+        listen.push(format!("tcp://{}", second_instance(addr)));
+    }
+    let _server = observe_server(erpc::Server::builder(), observed)
         .add_service(BenchServer::new(Echo))
         .serve(listen.iter().map(String::as_str))
         .await
@@ -96,16 +117,10 @@ pub async fn serve(addr: SocketAddr, observed: Observed) {
 
 /// A client of `conns` connections with `observed` on.
 pub async fn connect(addr: SocketAddr, conns: usize, observed: Observed) -> ErpcCaller {
-    let builder = erpc::Client::builder().connections(conns);
-    let builder = match observed {
-        Observed::Metrics => builder.observer(Metrics::new().observer()),
-        Observed::Trace(ratio) => {
-            install_tracing(ratio);
-            builder.attempt_layer(ClientTracing)
-        }
-        Observed::Governed => return connect_governed(addr, conns).await,
-    };
-    let client = builder
+    if let Observed::Governed = observed {
+        return connect_governed(addr, conns).await;
+    }
+    let client = observe_client(erpc::Client::builder().connections(conns), observed)
         .connect(format!("tcp://{addr}"))
         .await
         .expect("connect");

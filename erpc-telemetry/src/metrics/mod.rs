@@ -5,10 +5,12 @@ mod governance;
 mod http;
 mod labels;
 mod observer;
+mod recent;
 mod text_format;
 
 pub use http::MetricsServer;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
@@ -80,6 +82,8 @@ pub struct Metrics {
 }
 
 pub(crate) struct Inner {
+    /// Tells this `Metrics` apart in the threads' `recent` caches (unique in the process).
+    id: u64,
     registry: Mutex<Registry>,
     started: Family<CallLabels, Counter>,
     handled: Family<CodeLabels, Counter>,
@@ -109,7 +113,9 @@ impl Metrics {
     /// Empty metrics in a registry of their own.
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("erpc");
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let inner = Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             started: Family::default(),
             handled: Family::default(),
             duration: Family::new_with_constructor(latency_histogram),

@@ -1,6 +1,8 @@
-//! The observer that turns engine events into metric updates, and the cache that makes a
-//! call's update cost a read lock and a few atomic additions (no label allocation after a
-//! method's first call).
+//! The observer that turns engine events into metric updates, and the shared cache of each
+//! method's metric handles (made on its first call; no label allocation after it). An event
+//! finds its handles in the reporting thread's `recent` entries first, so a call's update
+//! usually costs a name comparison and a few atomic additions; the shared cache (a read lock
+//! and two lookups) is for a thread's first events of a method.
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -20,7 +22,7 @@ use super::governance::MethodGovernance;
 use super::labels::{
     self, CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels, SideLabel,
 };
-use super::{Inner, Metrics};
+use super::{Inner, Metrics, recent};
 
 /// The name both labels take once a side has [`Metrics::MAX_METHODS`] pairs.
 pub(crate) const OTHER: &str = "_other";
@@ -62,6 +64,17 @@ fn side_index(side: Side) -> usize {
 }
 
 impl Inner {
+    /// Run `f` on the metric handles of `call` on `side`.
+    fn with_method<R>(
+        &self,
+        side: Side,
+        call: &CallEvent<'_>,
+        f: impl FnOnce(&MethodMetrics) -> R,
+    ) -> R {
+        recent::with(self.id, side, call, || self.method(side, call), f)
+    }
+
+    /// The shared cache's handles of `call` on `side`, made on the method's first event.
     fn method(&self, side: Side, call: &CallEvent<'_>) -> Arc<MethodMetrics> {
         let slot = &self.methods.sides[side_index(side)];
         {
@@ -183,45 +196,48 @@ impl Observer for MetricsObserver {
     }
 
     fn call_started(&self, side: Side, call: &CallEvent<'_>) {
-        let m = self.inner.method(side, call);
-        m.started.inc();
-        m.in_flight.inc();
+        self.inner.with_method(side, call, |m| {
+            m.started.inc();
+            m.in_flight.inc();
+        });
     }
 
     fn call_finished(&self, side: Side, call: &CallEvent<'_>, finished: &Finished) {
-        let m = self.inner.method(side, call);
-        m.in_flight.dec();
-        self.inner.handled(&m, finished.code).inc();
-        m.duration.observe(finished.took.as_secs_f64());
-        m.received_bytes.inc_by(finished.bytes_in);
-        m.sent_bytes.inc_by(finished.bytes_out);
+        let inner = &self.inner;
+        inner.with_method(side, call, |m| {
+            m.in_flight.dec();
+            inner.handled(m, finished.code).inc();
+            m.duration.observe(finished.took.as_secs_f64());
+            m.received_bytes.inc_by(finished.bytes_in);
+            m.sent_bytes.inc_by(finished.bytes_out);
+        });
     }
 
     fn stream_message(&self, side: Side, call: &CallEvent<'_>, direction: Direction, _: usize) {
-        let m = self.inner.method(side, call);
-        self.inner.messages(&m, direction).inc();
+        let inner = &self.inner;
+        inner.with_method(side, call, |m| inner.messages(m, direction).inc());
     }
 
     fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
 
     fn call_refused(&self, side: Side, call: &CallEvent<'_>, by: RefusedBy) {
-        let m = self.inner.method(side, call);
-        self.inner.governance.refused(&m, by);
+        let inner = &self.inner;
+        inner.with_method(side, call, |m| inner.governance.refused(m, by));
     }
 
     fn rate_limit_waited(&self, side: Side, call: &CallEvent<'_>, waited: Duration) {
-        let m = self.inner.method(side, call);
-        self.inner.governance.waited(&m, waited);
+        let inner = &self.inner;
+        inner.with_method(side, call, |m| inner.governance.waited(m, waited));
     }
 
     fn retry(&self, call: &CallEvent<'_>, retry: &Retry) {
-        let m = self.inner.method(Side::Client, call);
-        self.inner.governance.retry(&m, retry);
+        let inner = &self.inner;
+        inner.with_method(Side::Client, call, |m| inner.governance.retry(m, retry));
     }
 
     fn hedge_settled(&self, call: &CallEvent<'_>, outcome: HedgeOutcome) {
-        let m = self.inner.method(Side::Client, call);
-        self.inner.governance.hedge(&m, outcome);
+        let inner = &self.inner;
+        inner.with_method(Side::Client, call, |m| inner.governance.hedge(m, outcome));
     }
 
     fn breaker_changed(&self, change: &BreakerChange<'_>) {

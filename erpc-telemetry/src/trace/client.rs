@@ -9,8 +9,14 @@ use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use erpc_core::protocol::ByteStr;
+use opentelemetry::baggage::BaggageExt as _;
+use opentelemetry::trace::{TraceContextExt as _, TraceState};
+
 use super::attributes;
-use super::propagation::inject;
+use super::head::{self, Head};
+use super::propagation::{TRACESTATE, inject};
+use super::traceparent::{TRACEPARENT, Traceparent};
 
 /// A client attempt layer (`ClientBuilder::attempt_layer(ClientTracing)`) that wraps each
 /// attempt of a call in a `tracing` span of OpenTelemetry kind CLIENT under the current span,
@@ -19,6 +25,11 @@ use super::propagation::inject;
 /// `rpc.erpc.status_code`; any status but `ok` sets the span's status to ERROR. The span's
 /// context goes out in the call's metadata as W3C `traceparent` and `tracestate` (and the
 /// current `baggage`), replacing any the caller set.
+///
+/// Head-sampled (the `head` module): an attempt under an unsampled span or context, or a
+/// new trace the ratio leaves out, gets no span — only its `traceparent` goes out (the
+/// parent's trace and span ids, sampled flag clear; a new trace's fresh ids), so the servers
+/// it reaches do not trace it either.
 ///
 /// Per attempt, not per call, because that is when the instance is known: a retried call
 /// has one span per attempt, each with the instance it went to (as gRPC's OpenTelemetry
@@ -41,24 +52,36 @@ where
         inner: &mut S,
         mut attempt: Attempt,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
-        let addr = attempt.addr();
-        let hostport = addr.hostport().unwrap_or_default();
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse::<i64>().ok()),
-            None => (hostport, None),
+        let span = match head::decide(None) {
+            Head::Skip(parent) => {
+                let metadata = &mut attempt.request.metadata;
+                let plain = parent.trace_state() == &TraceState::default()
+                    && metadata.get(TRACESTATE).is_none()
+                    && opentelemetry::Context::map_current(|cx| cx.baggage().is_empty());
+                if plain {
+                    // The common case, written without building a context: one allocation.
+                    metadata.set(
+                        ByteStr::from_static(TRACEPARENT),
+                        Traceparent::of(&parent).header(),
+                    );
+                } else {
+                    let cx = opentelemetry::Context::current().with_remote_span_context(parent);
+                    inject(&cx, metadata);
+                }
+                return Box::pin(inner.call(attempt));
+            }
+            Head::Trace => {
+                let span = client_span(&attempt);
+                inject(&span.context(), &mut attempt.request.metadata);
+                span
+            }
+            Head::TraceRoot(trace_id) => {
+                let span = client_span(&attempt);
+                let cx = head::with_trace_id(trace_id, || span.context());
+                inject(&cx, &mut attempt.request.metadata);
+                span
+            }
         };
-        let span = tracing::info_span!(
-            "erpc.client",
-            otel.name = %format_args!("{}/{}", attempt.request.service, attempt.request.method),
-            otel.kind = "client",
-            rpc.system = "erpc",
-            rpc.service = %attempt.request.service,
-            rpc.method = %attempt.request.method,
-            server.address = %host.trim_start_matches('[').trim_end_matches(']'),
-            server.port = port,
-            network.transport = attributes::transport_of_address(addr),
-        );
-        inject(&span.context(), &mut attempt.request.metadata);
         let call = span.in_scope(|| inner.call(attempt));
         let finished = span.clone();
         Box::pin(
@@ -70,4 +93,25 @@ where
             .instrument(span),
         )
     }
+}
+
+/// The client span of a traced attempt.
+fn client_span(attempt: &Attempt) -> tracing::Span {
+    let addr = attempt.addr();
+    let hostport = addr.hostport().unwrap_or_default();
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<i64>().ok()),
+        None => (hostport, None),
+    };
+    tracing::info_span!(
+        "erpc.client",
+        otel.name = %format_args!("{}/{}", attempt.request.service, attempt.request.method),
+        otel.kind = "client",
+        rpc.system = "erpc",
+        rpc.service = %attempt.request.service,
+        rpc.method = %attempt.request.method,
+        server.address = %host.trim_start_matches('[').trim_end_matches(']'),
+        server.port = port,
+        network.transport = attributes::transport_of_address(addr),
+    )
 }

@@ -11,13 +11,18 @@
 //! - [`ClientTracing`] (`ClientBuilder::attempt_layer`): a client span per attempt (kind
 //!   CLIENT) under the current span, whose context goes out as `traceparent`/`tracestate`
 //!   (and `baggage`) metadata.
+//! - Both decide whether a call is traced before they build anything (head sampling,
+//!   parent-based, with the ratio [`otlp::with_head_sampling`] sets): an unsampled call costs
+//!   a `traceparent` read and write, not a span.
 //! - [`otlp`]: the exporter (OTLP over gRPC), sampling, and the `tracing` layer to install.
 
 mod attributes;
 mod client;
+mod head;
 pub mod otlp;
 mod propagation;
 mod server;
+mod traceparent;
 
 pub use client::{ClientTracing, ClientTracingService};
 pub use propagation::{MetadataExtractor, MetadataInjector, extract, inject};

@@ -22,7 +22,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, TracerProviderBuilder,
 };
 
 /// Where and how spans are exported.
@@ -34,7 +34,9 @@ pub struct OtlpConfig {
     /// `service.name` of the exported resource: default `erpc`.
     pub service_name: String,
     /// The share of new traces sampled, 0.0 to 1.0 (default 1.0). Parent-based: a call whose
-    /// caller sampled (or dropped) its trace follows the caller's choice.
+    /// caller sampled (or dropped) its trace follows the caller's choice. Decided by erpc's
+    /// layers before a span is built ([`with_head_sampling`]), so unsampled calls cost next
+    /// to nothing.
     pub sample_ratio: f64,
     /// The longest an export may take before it is abandoned: default 10 s.
     pub timeout: Duration,
@@ -81,12 +83,7 @@ pub enum TraceSetupError {
 /// endpoint that is not `http://` or `https://`; [`TraceSetupError::Exporter`] if the
 /// exporter cannot be built.
 pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupError> {
-    if !(0.0..=1.0).contains(&config.sample_ratio) {
-        return Err(TraceSetupError::Config(format!(
-            "sample_ratio must be between 0 and 1, got {}",
-            config.sample_ratio
-        )));
-    }
+    check_ratio(config.sample_ratio)?;
     if config.max_queue_size == 0 || config.export_interval.is_zero() {
         return Err(TraceSetupError::Config(
             "max_queue_size and export_interval must be above zero".to_owned(),
@@ -112,17 +109,55 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
                 .build(),
         )
         .build();
-    Ok(SdkTracerProvider::builder()
-        .with_span_processor(batch)
+    Ok(
+        with_head_sampling(SdkTracerProvider::builder(), config.sample_ratio)?
+            .with_span_processor(batch)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name(config.service_name.clone())
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn check_ratio(ratio: f64) -> Result<(), TraceSetupError> {
+    if (0.0..=1.0).contains(&ratio) {
+        Ok(())
+    } else {
+        Err(TraceSetupError::Config(format!(
+            "sample_ratio must be between 0 and 1, got {ratio}"
+        )))
+    }
+}
+
+/// Head sampling at `sample_ratio` (0.0–1.0) for a tracer provider you build yourself
+/// (with your own exporter or processors): sets `builder`'s sampler to
+/// `ParentBased(TraceIdRatioBased(sample_ratio))` and its id generator to one that gives a
+/// root span erpc's layers started the trace id they sampled it on, and makes
+/// `sample_ratio` the share of new traces [`ServerTracing`](super::ServerTracing) and
+/// [`ClientTracing`](super::ClientTracing) trace — process-wide, the last call wins.
+///
+/// The layers decide before they build a span, as that sampler would: a call under a
+/// sampled parent is traced; under an unsampled one it is not, and its `traceparent` goes on
+/// with the same trace id and the sampled flag clear; a root is traced if its new trace
+/// id's low 63 bits fall under `sample_ratio × 2^63` (OpenTelemetry's `TraceIdRatioBased`).
+/// Without this call the layers still skip calls under an unsampled parent, and hand every
+/// root to the span machinery for the provider's own sampler to decide.
+///
+/// # Errors
+/// [`TraceSetupError::Config`] for a ratio outside 0–1 (nothing is changed).
+pub fn with_head_sampling(
+    builder: TracerProviderBuilder,
+    sample_ratio: f64,
+) -> Result<TracerProviderBuilder, TraceSetupError> {
+    check_ratio(sample_ratio)?;
+    super::head::set_ratio(sample_ratio);
+    Ok(builder
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            config.sample_ratio,
+            sample_ratio,
         ))))
-        .with_resource(
-            Resource::builder()
-                .with_service_name(config.service_name.clone())
-                .build(),
-        )
-        .build())
+        .with_id_generator(super::head::HeadIds))
 }
 
 /// The `tracing` layer that turns spans into OpenTelemetry spans of `provider`: add it to

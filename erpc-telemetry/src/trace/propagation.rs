@@ -31,6 +31,11 @@ impl Extractor for MetadataExtractor<'_> {
     }
 }
 
+/// The W3C `tracestate` metadata key.
+pub(crate) const TRACESTATE: &str = "tracestate";
+/// The W3C `baggage` metadata key.
+pub(crate) const BAGGAGE: &str = "baggage";
+
 fn propagator() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),

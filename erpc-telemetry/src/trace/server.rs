@@ -9,8 +9,13 @@ use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::TraceContextExt as _;
+
 use super::attributes;
-use super::propagation::extract;
+use super::head::{self, Head};
+use super::propagation::{BAGGAGE, TRACESTATE, extract};
+use super::traceparent::TRACEPARENT;
 
 /// A server layer (`ServerBuilder::layer(ServerTracing)`) that runs each call inside a
 /// `tracing` span of OpenTelemetry kind SERVER, named `service/method`, with `rpc.system =
@@ -24,8 +29,12 @@ use super::propagation::extract;
 /// its own erpc calls (through a client with [`super::ClientTracing`]) are its children. A
 /// streaming call's span covers its opening only.
 ///
-/// Cost: a span per call (`tracing` disabled: next to nothing; enabled and sampled: the
-/// OpenTelemetry span and its export — BENCHMARKS.md has the figure).
+/// Head-sampled (the `head` module): a call whose caller did not sample its trace, or a new
+/// trace the ratio leaves out, gets no span at all — the handler runs in the caller's
+/// context, so its own calls send the same trace id on with the sampled flag clear.
+///
+/// Cost: an unsampled call, a `traceparent` parse and one small allocation (its context); a
+/// sampled one, the OpenTelemetry span and its export — BENCHMARKS.md has the figures.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerTracing;
 
@@ -41,22 +50,36 @@ where
 {
     fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         let cx = request.context();
-        let (transport, peer) = attributes::peer(cx.peer());
-        let span = tracing::info_span!(
-            "erpc.server",
-            otel.name = %format_args!("{}/{}", cx.service(), cx.method()),
-            otel.kind = "server",
-            rpc.system = "erpc",
-            rpc.service = %cx.service(),
-            rpc.method = %cx.method(),
-            network.transport = transport,
-            network.peer.address = %peer,
-        );
-        let parent = extract(cx.metadata());
-        if opentelemetry::trace::TraceContextExt::has_active_span(&parent) {
-            // Fails only if the span has already started (it has not).
-            let _ = span.set_parent(parent);
-        }
+        let metadata = cx.metadata();
+        let span = match head::decide(metadata.get_str(TRACEPARENT)) {
+            Head::Skip(parent) => {
+                // No span. The handler runs in the call's context instead, so its own calls
+                // send the trace on unsampled and its own spans are dropped with it.
+                let otel = if parent.is_remote()
+                    && (metadata.get(TRACESTATE).is_some() || metadata.get(BAGGAGE).is_some())
+                {
+                    extract(metadata)
+                } else {
+                    opentelemetry::Context::current().with_remote_span_context(parent)
+                };
+                return Box::pin(inner.call(request).with_context(otel));
+            }
+            Head::Trace => {
+                let span = server_span(cx);
+                let parent = extract(metadata);
+                if opentelemetry::trace::TraceContextExt::has_active_span(&parent) {
+                    // Fails only if the span has already started (it has not).
+                    let _ = span.set_parent(parent);
+                }
+                span
+            }
+            Head::TraceRoot(trace_id) => {
+                let span = server_span(cx);
+                // Started now, so it gets the trace id the decision was made on.
+                head::with_trace_id(trace_id, || span.context());
+                span
+            }
+        };
         let call = span.in_scope(|| inner.call(request));
         let finished = span.clone();
         Box::pin(
@@ -68,4 +91,19 @@ where
             .instrument(span),
         )
     }
+}
+
+/// The server span of a traced call.
+fn server_span(cx: &erpc_core::Context) -> tracing::Span {
+    let (transport, peer) = attributes::peer(cx.peer());
+    tracing::info_span!(
+        "erpc.server",
+        otel.name = %format_args!("{}/{}", cx.service(), cx.method()),
+        otel.kind = "server",
+        rpc.system = "erpc",
+        rpc.service = %cx.service(),
+        rpc.method = %cx.method(),
+        network.transport = transport,
+        network.peer.address = %peer,
+    )
 }

@@ -1,0 +1,170 @@
+//! The W3C `traceparent` value (Trace Context level 1), read and written without allocating:
+//! the head-sampling decision needs the caller's trace id and sampled flag before anything
+//! is built, and an unsampled call forwards them at the cost of one small buffer.
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId};
+
+/// The metadata key.
+pub(crate) const TRACEPARENT: &str = "traceparent";
+
+/// `version-traceid-spanid-flags`: 2 + 1 + 32 + 1 + 16 + 1 + 2 characters.
+const LEN: usize = 55;
+
+/// What a `traceparent` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Traceparent {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) sampled: bool,
+}
+
+impl Traceparent {
+    /// Parse `value` as the W3C spec says a receiver must: lowercase hex only; version `ff`
+    /// invalid; version `00` exactly 55 characters; a later version at least 55, and what
+    /// follows them starts with `-`; all-zero trace or span ids invalid. Flags other than
+    /// sampled are ignored. `None` for anything else (the call then has no parent).
+    pub(crate) fn parse(value: &str) -> Option<Traceparent> {
+        let value = value.trim().as_bytes();
+        if value.len() < LEN || value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
+            return None;
+        }
+        let version = hex(&value[0..2])?;
+        match version {
+            0xff => return None,
+            0 if value.len() != LEN => return None,
+            _ if value.len() > LEN && value[LEN] != b'-' => return None,
+            _ => {}
+        }
+        let trace_id = hex(&value[3..35])?;
+        let span_id = hex(&value[36..52])?;
+        let flags = hex(&value[53..55])?;
+        if trace_id == 0 || span_id == 0 {
+            return None;
+        }
+        Some(Traceparent {
+            trace_id: TraceId::from(trace_id),
+            span_id: SpanId::from(span_id as u64),
+            sampled: flags & 1 == 1,
+        })
+    }
+
+    /// The parent a span context makes (its sampled flag as it is).
+    pub(crate) fn of(cx: &SpanContext) -> Traceparent {
+        Traceparent {
+            trace_id: cx.trace_id(),
+            span_id: cx.span_id(),
+            sampled: cx.is_sampled(),
+        }
+    }
+
+    /// As a span context (`remote`: it came from another process).
+    pub(crate) fn span_context(self, remote: bool) -> SpanContext {
+        let flags = if self.sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        SpanContext::new(
+            self.trace_id,
+            self.span_id,
+            flags,
+            remote,
+            Default::default(),
+        )
+    }
+
+    /// The header value, version `00` (one allocation: the 55-byte value).
+    pub(crate) fn header(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(LEN);
+        out.extend_from_slice(b"00-");
+        put_hex(&mut out, u128::from_be_bytes(self.trace_id.to_bytes()), 32);
+        out.push(b'-');
+        put_hex(
+            &mut out,
+            u128::from(u64::from_be_bytes(self.span_id.to_bytes())),
+            16,
+        );
+        out.extend_from_slice(if self.sampled { b"-01" } else { b"-00" });
+        out
+    }
+}
+
+/// `n`'s lowest `digits` hex digits, lowercase, most significant first.
+fn put_hex(out: &mut Vec<u8>, n: u128, digits: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(DIGITS[((n >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// Lowercase hex digits as a number (at most 32 of them).
+fn hex(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0u128, |n, &d| {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u128::from(v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn the_w3c_example_round_trips() {
+        let tp = Traceparent::parse(EXAMPLE).expect("valid");
+        assert_eq!(
+            tp.trace_id,
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex")
+        );
+        assert_eq!(
+            tp.span_id,
+            SpanId::from_hex("00f067aa0ba902b7").expect("hex")
+        );
+        assert!(tp.sampled);
+        assert_eq!(tp.header(), EXAMPLE.as_bytes());
+        let unsampled = Traceparent::parse(&EXAMPLE.replace("-01", "-00")).expect("valid");
+        assert!(!unsampled.sampled);
+        assert_eq!(unsampled.header(), EXAMPLE.replace("-01", "-00").as_bytes());
+    }
+
+    #[test]
+    fn only_the_sampled_flag_counts_and_later_versions_may_grow() {
+        assert!(
+            Traceparent::parse(&EXAMPLE.replace("-01", "-03"))
+                .expect("valid")
+                .sampled
+        );
+        assert!(
+            !Traceparent::parse(&EXAMPLE.replace("-01", "-02"))
+                .expect("valid")
+                .sampled
+        );
+        let v1 = format!("01{}-what-comes-next", &EXAMPLE[2..]);
+        assert!(Traceparent::parse(&v1).is_some());
+    }
+
+    #[test]
+    fn malformed_values_are_no_parent() {
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            "00-1-2-01",
+        ] {
+            assert_eq!(Traceparent::parse(bad), None, "{bad:?}");
+        }
+    }
+}
