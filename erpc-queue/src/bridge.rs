@@ -149,6 +149,22 @@ struct Inner {
     /// The calls being forwarded (`service.method`, by a number of their own), for what a
     /// stopping bridge says it waits for.
     forwarding: std::sync::Mutex<(u64, std::collections::HashMap<u64, String>)>,
+    /// The messages (by [`Delivery::id`]) this bridge holds, from delivery to settlement.
+    held: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+}
+
+/// A message's place among those held, given up once it is settled.
+struct Held(
+    Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    Option<u64>,
+);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(id) = self.1 {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        }
+    }
 }
 
 /// A call's place among those being forwarded, given up when forwarding ends.
@@ -194,6 +210,7 @@ impl Bridge {
                 hooks: Vec::new(),
                 window,
                 forwarding: Default::default(),
+                held: Default::default(),
             },
         })
     }
@@ -231,14 +248,30 @@ impl Bridge {
                 () = &mut shutdown => break,
             };
             let Ok(permit) = permit else { break };
+            // Fetch no more than the free slots (this one included): a fetched request that
+            // waits for a slot has its ack_wait running, and would be redelivered to another
+            // bridge — and run twice — while this one still holds it.
+            let room = slots.available_permits() + 1;
             let delivery = tokio::select! {
-                delivery = subscription.next() => delivery,
+                delivery = subscription.next_within(room) => delivery,
                 () = &mut shutdown => break,
             };
             let Some(delivery) = delivery else { break };
+            let Some(held) = inner.hold(&delivery) else {
+                // A redelivery of a request this bridge is still working on (its progress
+                // signal came late): the copy is dropped, the running one keeps the message
+                // alive and settles it.
+                tracing::debug!(id = ?delivery.id, "a redelivery of a request being forwarded here; not run again");
+                tokio::spawn(async move {
+                    let _ = delivery.progress().await;
+                    drop(permit);
+                });
+                continue;
+            };
             let inner = inner.clone();
             tokio::spawn(async move {
                 inner.handle(delivery).await;
+                drop(held);
                 drop(permit);
             });
         }
@@ -273,6 +306,18 @@ impl Inner {
         &self,
     ) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<u64, String>)> {
         self.forwarding.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hold `delivery` until the returned guard drops; `None` if this bridge holds the same
+    /// message already (a redelivery of it).
+    fn hold(&self, delivery: &Delivery) -> Option<Held> {
+        if let Some(id) = delivery.id {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if !held.insert(id) {
+                return None;
+            }
+        }
+        Some(Held(self.held.clone(), delivery.id))
     }
 
     /// The calls being forwarded now, `service.method` each.

@@ -223,75 +223,81 @@ impl Queue for NatsQueue {
                 .await
                 .map_err(|e| failed(&e))?;
         }
-        let batch = usize::from(subscription.prefetch.max(1));
-        let messages = pull_stream(&consumer, batch)
-            .await
-            .map_err(|e| error(format!("consumer {name}: {e}")))?;
         Ok(Box::new(NatsSubscription {
             consumer,
-            batch,
-            messages: Some(messages),
+            most: usize::from(subscription.prefetch.max(1)),
+            messages: None,
         }))
     }
 }
 
-/// The consumer's messages, pulled `batch` at a time: a message pulled but not yet handed
-/// out waits in this process with its `ack_wait` running, so no more are pulled than the
-/// subscriber takes at once.
-async fn pull_stream(
-    consumer: &jetstream::consumer::Consumer<pull::Config>,
-    batch: usize,
-) -> Result<pull::Stream, jetstream::consumer::StreamError> {
-    consumer
-        .stream()
-        .max_messages_per_batch(batch)
-        .messages()
-        .await
-}
+/// How long one pull waits at the server for messages before it is made again.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
-/// A pull consumer's message stream, reopened when it breaks (a server restart).
+/// A pull consumer read one pull at a time, each for no more messages than the subscriber
+/// has room for (`next_within`): a message pulled but not started would wait here with its
+/// `ack_wait` running, be redelivered to another subscriber of the group, and run twice. A
+/// pull ends when it has its messages or after [`PULL_EXPIRES`]; a broken one (a server
+/// restart) is made again.
 struct NatsSubscription {
     consumer: jetstream::consumer::Consumer<pull::Config>,
-    batch: usize,
-    messages: Option<pull::Stream>,
+    /// The most messages one pull asks for (`Subscribe::prefetch`).
+    most: usize,
+    messages: Option<pull::Batch>,
 }
 
 #[async_trait]
 impl Subscription for NatsSubscription {
     async fn next(&mut self) -> Option<Delivery> {
+        self.next_within(self.most).await
+    }
+
+    async fn next_within(&mut self, room: usize) -> Option<Delivery> {
         let mut failures = 0u32;
         loop {
             let messages = match &mut self.messages {
                 Some(messages) => messages,
-                None => match pull_stream(&self.consumer, self.batch).await {
-                    Ok(messages) => self.messages.insert(messages),
-                    Err(e) => {
-                        failures += 1;
-                        tracing::warn!(error = %e, "nats: reopening a consumer's messages");
-                        tokio::time::sleep(backoff(failures)).await;
-                        continue;
+                None => {
+                    let pull = self
+                        .consumer
+                        .batch()
+                        .max_messages(room.clamp(1, self.most))
+                        .expires(PULL_EXPIRES)
+                        .messages()
+                        .await;
+                    match pull {
+                        Ok(messages) => self.messages.insert(messages),
+                        Err(e) => {
+                            failures += 1;
+                            tracing::warn!(error = %e, "nats: pulling a consumer's messages");
+                            tokio::time::sleep(backoff(failures)).await;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             match messages.next().await {
                 Some(Ok(message)) => {
-                    let delivered = message.info().map_or(1, |i| i.delivered.max(1) as u64);
+                    let info = message.info().ok();
+                    let delivered = info.as_ref().map_or(1, |i| i.delivered.max(1) as u64);
+                    let sequence = info.as_ref().map(|i| i.stream_sequence);
                     let payload = message.payload.clone();
-                    return Some(Delivery::new(
-                        payload,
-                        delivered,
-                        Box::new(NatsSettle(message)),
-                    ));
+                    let delivery = Delivery::new(payload, delivered, Box::new(NatsSettle(message)));
+                    return Some(match sequence {
+                        Some(sequence) => delivery.with_id(sequence),
+                        None => delivery,
+                    });
                 }
                 Some(Err(e)) => {
-                    // Missed heartbeats and failed pulls (the server restarting) end nothing:
-                    // pull again on a fresh stream.
+                    // Failed pulls (the server restarting) end nothing: pull again.
                     failures += 1;
-                    tracing::warn!(error = %e, "nats: consumer stream interrupted");
+                    tracing::warn!(error = %e, "nats: consumer pull interrupted");
                     self.messages = None;
                     tokio::time::sleep(backoff(failures)).await;
                 }
                 None => {
+                    // The pull has its messages or expired: the next one asks for the room
+                    // there is then.
                     self.messages = None;
                 }
             }

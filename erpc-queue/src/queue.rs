@@ -103,6 +103,17 @@ pub trait Subscription: Send {
     /// The next delivery; `None` when the subscription has ended for good (the queue client
     /// closed). Transient failures are retried inside the backend, not surfaced here.
     async fn next(&mut self) -> Option<Delivery>;
+
+    /// [`Subscription::next`], fetching at most `room` messages ahead (`room` ≥ 1: the
+    /// subscriber's free slots, this delivery's included). A backend whose fetched messages
+    /// wait with their acknowledgement timeout running (NATS) must not hold more than the
+    /// subscriber can start at once: a message held past `ack_wait` is redelivered to another
+    /// subscriber while this one still holds it, and then runs twice. Default: `next`
+    /// (RabbitMQ redelivers nothing to a live channel; its prefetch bounds what it holds).
+    async fn next_within(&mut self, room: usize) -> Option<Delivery> {
+        let _ = room;
+        self.next().await
+    }
 }
 
 /// How a backend settles one delivery.
@@ -129,6 +140,10 @@ pub struct Delivery {
     /// How many times the server has delivered this message, this time included (1 the first
     /// time); RabbitMQ only says 1 or "redelivered", reported as 2.
     pub delivered: u64,
+    /// The message's identity, the same at every redelivery (NATS: its stream sequence),
+    /// where the backend has one: a subscriber recognises a redelivery of a message it still
+    /// holds. `None` (RabbitMQ, which redelivers nothing to a live channel).
+    pub id: Option<u64>,
     settle: Box<dyn Settle>,
 }
 
@@ -139,7 +154,16 @@ impl Delivery {
         Delivery {
             payload,
             delivered,
+            id: None,
             settle,
+        }
+    }
+
+    /// This delivery with the message's identity `id` (see [`Delivery::id`]).
+    pub fn with_id(self, id: u64) -> Delivery {
+        Delivery {
+            id: Some(id),
+            ..self
         }
     }
 
@@ -164,6 +188,7 @@ impl std::fmt::Debug for Delivery {
         f.debug_struct("Delivery")
             .field("len", &self.payload.len())
             .field("delivered", &self.delivered)
+            .field("id", &self.id)
             .finish()
     }
 }

@@ -953,3 +953,59 @@ async fn nats_a_stream_that_keeps_acknowledged_requests_is_refused() {
     assert!(message.contains("stream ERPC"), "{message}");
     assert!(message.contains("Limits"), "{message}");
 }
+
+/// A bridge whose slots are all busy fetches nothing more (fu16 #1): a request it fetched
+/// but could not start had its `ack_wait` running, came back to an idle bridge of the group,
+/// which ran it — and the first ran its own copy once a slot freed: twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_a_busy_bridge_holds_no_request_it_has_not_started() {
+    let server = Backend::Nats.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::from_millis(3_000)).await;
+    // ack_wait 1 s; two slots.
+    let config = erpc_queue::BridgeConfig {
+        concurrency: 2,
+        ..support::bridge_config(
+            Backend::Nats,
+            &server.url,
+            &service.local_addr().to_string(),
+        )
+    };
+    let _busy = support::bridge(server.connect().await, config.clone()).await;
+    let request = |n: u64| {
+        let body = Bytes::from(rmp_serde::to_vec(&n).expect("encodes"));
+        let request = erpc_core::ClientRequest::new("Work", "double", body);
+        let frame = erpc_queue::frames::request_frame(&request).expect("a frame");
+        // No reply subject, no key: nothing but the bridges can keep it to one run.
+        Envelope::request(n, frame).encode().expect("encodes")
+    };
+    for n in [1, 2] {
+        queue
+            .publish("erpc.requests", request(n))
+            .await
+            .expect("published");
+    }
+    seen.wait_for(Duration::from_secs(20), |s| *s.started.lock().unwrap() == 2)
+        .await;
+    // These wait behind the busy slots for 3 s, three times the ack_wait.
+    for n in [3, 4] {
+        queue
+            .publish("erpc.requests", request(n))
+            .await
+            .expect("published");
+    }
+    // Time for the busy bridge to have fetched them, had it fetched ahead.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _idle = support::bridge(server.connect().await, config).await;
+    seen.wait_for(Duration::from_secs(30), |s| {
+        s.runs_of(1) == 1 && s.runs_of(2) == 1 && s.runs_of(3) >= 1 && s.runs_of(4) >= 1
+    })
+    .await;
+    // A copy held by the busy bridge would have started when its slots freed.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        *seen.started.lock().unwrap(),
+        4,
+        "each request started once"
+    );
+}
