@@ -35,6 +35,12 @@ use crate::queue::{
 
 const BACKEND: &str = "rabbitmq";
 
+/// How long one publish (its queue declared, the message sent, the broker's confirm) may
+/// take. A broker that crashed mid-publish can leave the confirm (or a declare) never
+/// completing; without a bound the publish held the connection's lock for good and every
+/// later publish — every answer of a bridge — waited behind it.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn error(e: impl std::fmt::Display) -> QueueError {
     QueueError::new(BACKEND, e)
 }
@@ -112,7 +118,32 @@ impl Link {
         }
         let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
         if !connected.declared.contains(queue) {
-            declare(&connected.publisher, queue).await?;
+            // A queue that exists (a client's reply queue, declared by its reader with its
+            // own arguments) is published to as it is: redeclaring it with others would be
+            // refused and close the channel. Checked on a channel of its own, since a
+            // passive declare of a missing queue closes the channel it is made on.
+            let probe = connected
+                .connection
+                .create_channel()
+                .await
+                .map_err(|e| error(format!("opening a channel: {e}")))?;
+            let exists = probe
+                .queue_declare(
+                    queue,
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .is_ok();
+            if probe.status().connected() {
+                let _ = probe.close(200, "declared").await;
+            }
+            if !exists {
+                declare(&connected.publisher, queue, true).await?;
+            }
             connected.declared.insert(queue.to_owned());
         }
         Ok(connected.publisher.clone())
@@ -135,7 +166,28 @@ impl Link {
             .map_err(|e| error(format!("opening a channel: {e}")))
     }
 
+    /// [`Link::publish_confirmed`] within [`PUBLISH_TIMEOUT`]; past it the connection is
+    /// taken for broken and dropped, so the next publish (or consumer) dials a fresh one.
     async fn publish_once(&self, subject: &str, payload: &[u8]) -> Result<(), QueueError> {
+        match tokio::time::timeout(PUBLISH_TIMEOUT, self.publish_confirmed(subject, payload)).await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                if let Some(stale) = self.state.lock().await.take() {
+                    // Closing may hang like the publish did: in the background, bounded.
+                    tokio::spawn(async move {
+                        let closing = stale.connection.close(320, "publish timed out");
+                        let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
+                    });
+                }
+                Err(error(format!(
+                    "publishing on {subject}: not confirmed within {PUBLISH_TIMEOUT:?}; reconnecting"
+                )))
+            }
+        }
+    }
+
+    async fn publish_confirmed(&self, subject: &str, payload: &[u8]) -> Result<(), QueueError> {
         let channel = self.publisher(subject).await?;
         let confirm = channel
             .basic_publish(
@@ -165,14 +217,34 @@ impl Link {
     }
 }
 
-/// Declare `queue` durable and quorum (replicated, on disk); the same arguments everywhere,
-/// since RabbitMQ refuses a redeclaration with others.
-async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
+/// How long a private queue (a client's replies) outlives its last reader: an hour, as on
+/// NATS.
+const PRIVATE_EXPIRES_MS: i64 = 3_600_000;
+
+/// Declare `queue` durable: shared (`shared`: a group's queue, or one a publisher creates)
+/// as a quorum queue (replicated, on disk); private (a client's replies) as a classic
+/// durable queue that the broker deletes an hour after its last reader left (`x-expires`),
+/// so a client gone for good leaves nothing behind — and which, unlike a quorum queue,
+/// recovers after a single node is killed (a quorum queue can stay without a leader, every
+/// publish to it unconfirmed: rabbitmq-server issue 10070). The same arguments for the same
+/// queue everywhere, since RabbitMQ refuses a redeclaration with others.
+async fn declare(channel: &Channel, queue: &str, shared: bool) -> Result<(), QueueError> {
     let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
+    if shared {
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+    } else {
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("classic".into()),
+        );
+        arguments.insert(
+            "x-expires".into(),
+            AMQPValue::LongLongInt(PRIVATE_EXPIRES_MS),
+        );
+    }
     channel
         .queue_declare(
             queue,
@@ -219,7 +291,12 @@ impl Queue for RabbitQueue {
 
 async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consumer, QueueError> {
     let channel = link.consumer_channel().await?;
-    declare(&channel, &subscription.subject).await?;
+    declare(
+        &channel,
+        &subscription.subject,
+        subscription.group.is_some(),
+    )
+    .await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await

@@ -1009,3 +1009,93 @@ async fn nats_a_busy_bridge_holds_no_request_it_has_not_started() {
         "each request started once"
     );
 }
+
+/// RabbitMQ SIGKILLed and restarted while the service runs calls (fu16 #3): the bridge used
+/// to stay stuck on a publish that never completed, answering nothing ever again. Every call
+/// in flight is answered or fails with an error naming its cause, and a later call is
+/// answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "RabbitMQ 3.10 (Debian) leaves a single node's quorum queue that held messages (erpc.requests) without a leader after a SIGKILL (rabbitmq-server issue 10070): nothing can be published to it until an operator triggers an election"]
+async fn rabbitmq_a_broker_crash_mid_flight_leaves_the_bridge_working() {
+    const CALLS: u64 = 4;
+    let mut server = Backend::RabbitMq.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::from_millis(2_000)).await;
+    let config = support::bridge_config(
+        Backend::RabbitMq,
+        &server.url,
+        &service.local_addr().to_string(),
+    );
+    let _bridge = support::bridge(server.connect().await, config).await;
+    let client = support::client(queue.clone(), Duration::from_secs(90)).await;
+    let work = WorkClient::new(client.client());
+    let calls = {
+        let work = work.clone();
+        tokio::spawn(async move {
+            let calls = (0..CALLS).map(|n| {
+                let work = work.clone();
+                async move { work.double(n).await }
+            });
+            futures_util::future::join_all(calls).await
+        })
+    };
+    seen.wait_for(Duration::from_secs(30), |s| {
+        *s.started.lock().unwrap() == CALLS as u32
+    })
+    .await;
+    server.crash_and_restart().await;
+    let answers = tokio::time::timeout(Duration::from_secs(100), calls)
+        .await
+        .expect("every call in flight ended before its deadline")
+        .expect("the calls ran");
+    for (n, answer) in answers.into_iter().enumerate() {
+        match answer {
+            Ok(doubled) => assert_eq!(doubled, n as u64 * 2),
+            Err(e) => assert_ne!(e.code(), Code::DeadlineExceeded, "call {n}: {e}"),
+        }
+    }
+    let later = tokio::time::timeout(Duration::from_secs(100), work.double(100))
+        .await
+        .expect("a later call ends");
+    assert_eq!(later.expect("answered after the crash"), 200);
+}
+
+/// A RabbitMQ client's own reply queue expires an hour after its last reader (fu16 #6): it
+/// was a durable quorum queue left behind for good by every client that ever ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_a_reply_queue_expires_after_its_client() {
+    let server = Backend::RabbitMq.server().await;
+    let queue = server.connect().await;
+    let client = support::client(queue.clone(), Duration::from_secs(20)).await;
+    let port = server
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .expect("a port");
+    let listed = std::process::Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
+        .args([
+            "-n",
+            &format!("erpc-test-{port}@localhost"),
+            "list_queues",
+            "-q",
+            "name",
+            "arguments",
+        ])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(client.reply_to()))
+        .unwrap_or_else(|| panic!("the reply queue is listed: {listed}"));
+    assert!(
+        line.contains("x-expires") && line.contains("3600000"),
+        "{line}"
+    );
+    assert!(!line.contains("quorum"), "{line}");
+}
