@@ -73,6 +73,9 @@ struct Outcome {
     error: Option<Status>,
     /// What the request asked (`fingerprint`), to refuse a key reused for another call.
     asked: u64,
+    /// Not worked out: its target is unreachable and the slots for waiting on one are
+    /// taken; the request goes back to the queue for this long.
+    give_back: Option<Duration>,
 }
 
 impl Outcome {
@@ -83,6 +86,7 @@ impl Outcome {
             dead,
             error: result.as_ref().err().cloned(),
             asked: 0,
+            give_back: None,
         }
     }
 
@@ -92,6 +96,7 @@ impl Outcome {
     fn is_final(&self) -> bool {
         use erpc_core::Code;
         self.dead.is_none()
+            && self.give_back.is_none()
             && !self.error.as_ref().is_some_and(|e| {
                 matches!(
                     e.code(),
@@ -133,6 +138,8 @@ fn key_text(key: &Bytes) -> String {
 struct Plan {
     reply: Option<(String, Bytes)>,
     dead: Option<Bytes>,
+    /// Nothing to publish: the request goes back to the queue for this long.
+    give_back: Option<Duration>,
 }
 
 /// The bridge: a queue, a target table, hooks and an idempotency window.
@@ -146,6 +153,8 @@ struct Inner {
     targets: Targets,
     hooks: Vec<Arc<dyn Hook>>,
     window: Window<Outcome>,
+    /// The slots requests waiting on unreachable targets may hold.
+    waiting: crate::targets::Waiting,
     /// The calls being forwarded (`service.method`, by a number of their own), for what a
     /// stopping bridge says it waits for.
     forwarding: std::sync::Mutex<(u64, std::collections::HashMap<u64, String>)>,
@@ -202,12 +211,14 @@ impl Bridge {
             Duration::from_millis(config.idempotency_window_ms),
             config.idempotency_capacity,
         );
+        let waiting = crate::targets::Waiting::new(usize::from(config.concurrency) / 2);
         Ok(Bridge {
             inner: Inner {
                 queue,
                 config,
                 targets,
                 hooks: Vec::new(),
+                waiting,
                 window,
                 forwarding: Default::default(),
                 held: Default::default(),
@@ -347,6 +358,12 @@ impl Inner {
                 }
             }
         };
+        if let Some(after) = plan.give_back {
+            if let Err(e) = delivery.nack(after).await {
+                tracing::warn!(error = %e, "nack failed: the request comes back after ack_wait");
+            }
+            return;
+        }
         match self.publish(plan, &delivery.payload).await {
             Ok(()) => {
                 if let Err(e) = delivery.ack().await {
@@ -466,6 +483,12 @@ impl Inner {
                     )
                     .await;
                 if !fresh {
+                    if let Some(after) = outcome.give_back {
+                        return Plan {
+                            give_back: Some(after),
+                            ..Plan::default()
+                        };
+                    }
                     if outcome.asked != asked {
                         let refused = Status::failed_precondition(format!(
                             "idempotency key {key:?} was used within the idempotency window for another call (another service, method or arguments); use a new key for a new call"
@@ -474,17 +497,25 @@ impl Inner {
                         return Plan {
                             reply: self.reply(&envelope, response_frame(&Err(refused))),
                             dead: None,
+                            give_back: None,
                         };
                     }
                     tracing::debug!("answered a repeated idempotency key from the window");
                     return Plan {
                         reply: self.reply(&envelope, outcome.answer.clone()),
                         dead: None,
+                        give_back: None,
                     };
                 }
                 outcome
             }
         };
+        if let Some(after) = outcome.give_back {
+            return Plan {
+                give_back: Some(after),
+                ..Plan::default()
+            };
+        }
         // A fire-and-forget call answered with an error: nobody else would ever see it.
         let dead = match (&outcome.dead, &outcome.error) {
             (Some(reason), _) => Some(reason.clone()),
@@ -498,6 +529,7 @@ impl Inner {
         Plan {
             reply: self.reply(&envelope, outcome.answer.clone()),
             dead: dead.map(|reason| self.dead_letter(payload, Some(&envelope), &reason)),
+            give_back: None,
         }
     }
 
@@ -524,15 +556,24 @@ impl Inner {
                 return Outcome::new(&Err(status), Some(reason));
             }
         };
-        let (mut result, dead): (Result<ClientResponse, Status>, _) =
-            match target.forward(request).await {
-                Ok(response) => (Ok(response), None),
-                Err(Failed::Answered(status)) => (Err(status), None),
-                Err(Failed::GaveUp { last, attempts }) => {
-                    let reason = format!("gave up after {attempts} attempts: {last}");
-                    (Err(Status::new(last.code(), reason.clone())), Some(reason))
-                }
-            };
+        let (mut result, dead): (Result<ClientResponse, Status>, _) = match target
+            .forward(request, &self.waiting)
+            .await
+        {
+            Ok(response) => (Ok(response), None),
+            Err(Failed::GiveBack { last, after }) => {
+                tracing::debug!(error = %last, ?after, "target unreachable and the waiting slots taken: given back");
+                return Outcome {
+                    give_back: Some(after),
+                    ..Outcome::new(&Err(last), None)
+                };
+            }
+            Err(Failed::Answered(status)) => (Err(status), None),
+            Err(Failed::GaveUp { last, attempts }) => {
+                let reason = format!("gave up after {attempts} attempts: {last}");
+                (Err(Status::new(last.code(), reason.clone())), Some(reason))
+            }
+        };
         for hook in self.hooks.iter().rev() {
             hook.after(request, &mut result).await;
         }
@@ -574,6 +615,7 @@ impl Inner {
                 self.reply(e, response_frame(&Err(Status::internal(reason.clone()))))
             }),
             dead: Some(self.dead_letter(payload, envelope.as_ref(), &reason)),
+            give_back: None,
         }
     }
 
@@ -581,6 +623,7 @@ impl Inner {
         Plan {
             reply: None,
             dead: Some(self.dead_letter(payload, envelope, &reason)),
+            give_back: None,
         }
     }
 
@@ -591,6 +634,7 @@ impl Inner {
         Plan {
             reply: self.reply(envelope, answer),
             dead: Some(self.dead_letter(payload, Some(envelope), &reason)),
+            give_back: None,
         }
     }
 

@@ -372,7 +372,18 @@ impl Settle for RabbitSettle {
             .map_err(|e| error(format!("ack: {e}")))
     }
 
-    async fn nack(self: Box<Self>, _delay: Duration) -> Result<(), QueueError> {
+    /// RabbitMQ requeues at once: a delay is kept here, the delivery held (the broker
+    /// redelivers nothing a live channel holds) and requeued when it is over.
+    async fn nack(self: Box<Self>, delay: Duration) -> Result<(), QueueError> {
+        if !delay.is_zero() {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Err(e) = self.nack(Duration::ZERO).await {
+                    tracing::warn!(error = %e, "rabbitmq: a delayed requeue failed; the request comes back when the channel closes");
+                }
+            });
+            return Ok(());
+        }
         self.0
             .nack(BasicNackOptions {
                 requeue: true,

@@ -40,6 +40,7 @@ on_both!(
     a_target_down_for_seconds_is_answered_with_the_default_retries,
     fire_and_forget_outlives_the_call_timeout_and_its_errors_are_dead_lettered,
     a_timed_out_attempt_runs_again_only_for_an_idempotent_method,
+    fire_and_forget_calls_to_a_target_down_do_not_starve_other_services,
 );
 
 /// A generated client over the queue, unchanged: answers, application errors with their code,
@@ -1098,4 +1099,39 @@ async fn rabbitmq_a_reply_queue_expires_after_its_client() {
         "{line}"
     );
     assert!(!line.contains("quorum"), "{line}");
+}
+
+/// Fire-and-forget calls to a target that is down retry it until their deadline (24 h):
+/// they used to hold every slot of the bridge that long, and a call to a healthy service
+/// waited behind them until its own deadline (fu16 #2). Now at most half the slots wait on
+/// unreachable targets; the others are given back to the queue, delayed.
+async fn fire_and_forget_calls_to_a_target_down_do_not_starve_other_services(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let mut config = erpc_queue::BridgeConfig {
+        concurrency: 2,
+        ..support::bridge_config(backend, &server.url, &service.local_addr().to_string())
+    };
+    let down = format!("tcp://127.0.0.1:{}", support::servers::free_port());
+    config.targets.push(erpc_queue::TargetConfig {
+        service: "Down".into(),
+        address: Some(down),
+        ..config.targets[0].clone()
+    });
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let client = support::client(queue.clone(), Duration::from_secs(15)).await;
+    for n in 0..3u64 {
+        let body = Bytes::from(rmp_serde::to_vec(&n).expect("encodes"));
+        client
+            .send("Down", "double", body, Metadata::new())
+            .await
+            .expect("persisted");
+    }
+    let work = WorkClient::new(client.client());
+    assert_eq!(
+        work.double(8).await.expect("answered while Down is down"),
+        16
+    );
+    assert_eq!(seen.runs_of(8), 1);
 }
