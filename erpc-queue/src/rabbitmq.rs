@@ -39,7 +39,7 @@ const BACKEND: &str = "rabbitmq";
 /// take. A broker that crashed mid-publish can leave the confirm (or a declare) never
 /// completing; without a bound the publish held the connection's lock for good and every
 /// later publish — every answer of a bridge — waited behind it.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn error(e: impl std::fmt::Display) -> QueueError {
     QueueError::new(BACKEND, e)
