@@ -250,6 +250,12 @@ impl Bridge {
                 ..Subscribe::new(config.requests.clone(), Some(&config.group))
             })
             .await?;
+        // Progress signals follow the group's ack_wait as the server has it (another bridge
+        // may have made the group with another one), not this bridge's configuration.
+        let ack_wait = subscription
+            .ack_wait()
+            .unwrap_or(Duration::from_millis(config.ack_wait_ms));
+        let every = (ack_wait / 2).max(Duration::from_millis(100));
         ready();
         let slots = Arc::new(Semaphore::new(usize::from(config.concurrency)));
         let mut shutdown = std::pin::pin!(shutdown);
@@ -281,7 +287,7 @@ impl Bridge {
             };
             let inner = inner.clone();
             tokio::spawn(async move {
-                inner.handle(delivery).await;
+                inner.handle(delivery, every).await;
                 drop(held);
                 drop(permit);
             });
@@ -337,11 +343,10 @@ impl Inner {
     }
 
     /// Work one delivery out, publish what it came to, settle it.
-    async fn handle(&self, delivery: Delivery) {
+    /// While forwarding, a progress signal every `every` keeps the queue from redelivering
+    /// it elsewhere.
+    async fn handle(&self, delivery: Delivery, every: Duration) {
         let plan = {
-            // While forwarding, keep the queue from redelivering it elsewhere.
-            let every =
-                Duration::from_millis(self.config.ack_wait_ms / 2).max(Duration::from_millis(100));
             // A panic (a hook's, say) would otherwise leave the request unacked, to come back
             // and panic again forever.
             let work = AssertUnwindSafe(self.plan(&delivery.payload)).catch_unwind();

@@ -193,7 +193,7 @@ impl Queue for NatsQueue {
         let failed = |e: &dyn std::fmt::Display| {
             error(format!("consumer {name} on {}: {e}", subscription.subject))
         };
-        let mut consumer = stream
+        let consumer = stream
             .get_or_create_consumer(&name, config.clone())
             .await
             .map_err(|e| failed(&e))?;
@@ -215,16 +215,26 @@ impl Queue for NatsQueue {
             )));
         }
         if existing.ack_wait != subscription.ack_wait {
-            // Updated, unlike the filter: the bridge's progress signals are timed from its own
-            // `ack_wait`, so a consumer keeping a shorter one would redeliver requests still
-            // being forwarded. JetStream allows changing it in place.
-            consumer = stream
-                .create_consumer(config)
-                .await
-                .map_err(|e| failed(&e))?;
+            // The existing consumer's wins: it is the group's, and changing it in place would
+            // change it under the running bridges too — one with a longer ack_wait than the
+            // new value times its progress signals from it, and its running requests would
+            // be redelivered to another bridge and run twice. Every subscriber times its
+            // progress from the value read back here.
+            tracing::warn!(
+                group = %name,
+                consumer_ack_wait_ms = existing.ack_wait.as_millis() as u64,
+                configured_ack_wait_ms = subscription.ack_wait.as_millis() as u64,
+                "nats: consumer group {name:?} exists with ack_wait {} ms, not the {} ms configured: the group's {} ms is kept (change it with `nats consumer edit {} {name}` or delete the consumer once no subscriber uses it)",
+                existing.ack_wait.as_millis(),
+                subscription.ack_wait.as_millis(),
+                existing.ack_wait.as_millis(),
+                self.stream,
+            );
         }
+        let ack_wait = existing.ack_wait;
         Ok(Box::new(NatsSubscription {
             consumer,
+            ack_wait,
             most: usize::from(subscription.prefetch.max(1)),
             messages: None,
         }))
@@ -241,6 +251,8 @@ const PULL_EXPIRES: Duration = Duration::from_secs(5);
 /// restart) is made again.
 struct NatsSubscription {
     consumer: jetstream::consumer::Consumer<pull::Config>,
+    /// The consumer's `ack_wait`, as the server has it.
+    ack_wait: Duration,
     /// The most messages one pull asks for (`Subscribe::prefetch`).
     most: usize,
     messages: Option<pull::Batch>,
@@ -250,6 +262,10 @@ struct NatsSubscription {
 impl Subscription for NatsSubscription {
     async fn next(&mut self) -> Option<Delivery> {
         self.next_within(self.most).await
+    }
+
+    fn ack_wait(&self) -> Option<Duration> {
+        Some(self.ack_wait)
     }
 
     async fn next_within(&mut self, room: usize) -> Option<Delivery> {

@@ -49,8 +49,10 @@ pub struct Subscribe {
     /// bridges); `None`: a private subscription for this subscriber alone (a client's
     /// replies), which still survives a restart of the queue server.
     pub group: Option<String>,
-    /// A delivery not acked within this time is redelivered (NATS `ack_wait`; RabbitMQ
-    /// redelivers when the subscriber's connection closes, whatever this says). Default 30 s.
+    /// A delivery not acked within this time is redelivered (NATS `ack_wait`, when this
+    /// subscription creates the group's consumer: an existing one keeps its own, see
+    /// [`Subscription::ack_wait`]; RabbitMQ redelivers when the subscriber's connection
+    /// closes, whatever this says). Default 30 s.
     pub ack_wait: Duration,
     /// At most this many deliveries fetched ahead by this subscriber (NATS pull batch size,
     /// RabbitMQ prefetch per channel): the subscriber should take about as many at once.
@@ -113,6 +115,13 @@ pub trait Subscription: Send {
     async fn next_within(&mut self, room: usize) -> Option<Delivery> {
         let _ = room;
         self.next().await
+    }
+
+    /// The acknowledgement timeout in effect, as the server says (NATS: the consumer's
+    /// `ack_wait`, which may be another subscriber's, not [`Subscribe::ack_wait`]): progress
+    /// signals must come within it. `None`: the backend has none (RabbitMQ).
+    fn ack_wait(&self) -> Option<Duration> {
+        None
     }
 }
 

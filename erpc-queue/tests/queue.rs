@@ -817,19 +817,51 @@ async fn nats_a_group_consuming_another_subject_is_refused_by_name() {
     }
 }
 
-/// A consumer group made with one `ack_wait` takes another one given later (a bridge's
-/// configuration changed): a delivery left unacked comes back after the new one, not the
-/// old 30 s.
-#[tokio::test]
-async fn nats_a_changed_ack_wait_applies_to_the_existing_group() {
+/// Bridges of one group configured with different `ack_wait` (fu16 #4): one starting with
+/// a shorter one used to change the group's consumer under a running bridge, whose progress
+/// signals (timed from its own, longer, value) then came too late: its running request was
+/// redelivered to the other and ran twice. The existing consumer's value is kept (with a
+/// WARN naming both), and every bridge times its progress from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_bridges_with_different_ack_waits_run_a_request_once() {
     let server = Backend::Nats.server().await;
     let queue = server.connect().await;
-    let first = queue
-        .subscribe(Subscribe::new("erpc.contract", Some("g")))
+    let (service, seen) = support::service(Duration::from_millis(4_000)).await;
+    let config = erpc_queue::BridgeConfig {
+        concurrency: 1,
+        ack_wait_ms: 10_000,
+        ..support::bridge_config(
+            Backend::Nats,
+            &server.url,
+            &service.local_addr().to_string(),
+        )
+    };
+    let _long = support::bridge(server.connect().await, config.clone()).await;
+    let body = Bytes::from(rmp_serde::to_vec(&1u64).expect("encodes"));
+    let request = erpc_core::ClientRequest::new("Work", "double", body);
+    let frame = erpc_queue::frames::request_frame(&request).expect("a frame");
+    // No key: nothing but the bridges can keep it to one run.
+    queue
+        .publish(
+            "erpc.requests",
+            Envelope::request(1, frame).encode().expect("encodes"),
+        )
         .await
-        .expect("made with the default 30 s");
-    drop(first);
-    an_unacked_delivery_comes_back(&queue).await;
+        .expect("published");
+    seen.wait_for(Duration::from_secs(20), |s| *s.started.lock().unwrap() == 1)
+        .await;
+    let _short = support::bridge(
+        server.connect().await,
+        erpc_queue::BridgeConfig {
+            ack_wait_ms: 1_000,
+            ..config
+        },
+    )
+    .await;
+    seen.wait_for(Duration::from_secs(30), |s| s.runs_of(1) >= 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(*seen.started.lock().unwrap(), 1, "run once");
 }
 
 /// Messages over the NATS server's max_payload (1 MiB): a request fails at once with
