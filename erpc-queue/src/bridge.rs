@@ -42,6 +42,10 @@ pub const IDEMPOTENCY_METADATA: &str = "erpc-idempotency-key";
 /// A call without a deadline still ends: its attempts are bounded by this.
 const NO_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
+/// How long a request for a service this bridge has no target for stays away before it
+/// comes back (to this bridge or another of its group).
+const NO_TARGET_DELAY: Duration = Duration::from_secs(2);
+
 /// How long a request whose answer could not be published waits before it comes back.
 const REPUBLISH_DELAY: Duration = Duration::from_secs(1);
 
@@ -556,6 +560,18 @@ impl Inner {
         }
         let target = match self.targets.get(&request.service).await {
             Ok(target) => target,
+            // Another bridge of the group may have a target for it: given back for one of
+            // them, while its deadline allows another delivery (then `unimplemented`).
+            Err(status)
+                if status.code() == erpc_core::Code::Unimplemented
+                    && Instant::now() + NO_TARGET_DELAY < request.deadline =>
+            {
+                tracing::debug!(service = %request.service, "no target here: given back for another bridge");
+                return Outcome {
+                    give_back: Some(NO_TARGET_DELAY),
+                    ..Outcome::new(&Err(status), None)
+                };
+            }
             Err(status) => {
                 let reason = status.message().to_owned();
                 return Outcome::new(&Err(status), Some(reason));

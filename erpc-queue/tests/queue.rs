@@ -1167,3 +1167,33 @@ async fn fire_and_forget_calls_to_a_target_down_do_not_starve_other_services(bac
     );
     assert_eq!(seen.runs_of(8), 1);
 }
+
+/// A bridge without a target for a service gives its requests back for another bridge of the
+/// group (fu16 #5): it used to answer `unimplemented` for good, so the README's example
+/// failed while an erpc-bridge with another table consumed the same subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_a_bridge_without_the_target_leaves_the_request_to_one_with_it() {
+    let server = Backend::Nats.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let with = support::bridge_config(
+        Backend::Nats,
+        &server.url,
+        &service.local_addr().to_string(),
+    );
+    let mut without = with.clone();
+    without.targets[0].service = "Other".into();
+    let _without = support::bridge(server.connect().await, without).await;
+    let client = support::client(queue.clone(), Duration::from_secs(30)).await;
+    let work = WorkClient::new(client.client());
+    let call = tokio::spawn(async move { work.double(5).await });
+    // The only bridge has no target for Work: the request must wait for one that has.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _with = support::bridge(server.connect().await, with).await;
+    let answer = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("answered in time")
+        .expect("the call ran");
+    assert_eq!(answer.expect("answered by the bridge with the target"), 10);
+    assert_eq!(seen.runs_of(5), 1);
+}
