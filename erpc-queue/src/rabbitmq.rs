@@ -118,32 +118,7 @@ impl Link {
         }
         let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
         if !connected.declared.contains(queue) {
-            // A queue that exists (a client's reply queue, declared by its reader with its
-            // own arguments) is published to as it is: redeclaring it with others would be
-            // refused and close the channel. Checked on a channel of its own, since a
-            // passive declare of a missing queue closes the channel it is made on.
-            let probe = connected
-                .connection
-                .create_channel()
-                .await
-                .map_err(|e| error(format!("opening a channel: {e}")))?;
-            let exists = probe
-                .queue_declare(
-                    queue,
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await
-                .is_ok();
-            if probe.status().connected() {
-                let _ = probe.close(200, "declared").await;
-            }
-            if !exists {
-                declare(&connected.publisher, queue, true).await?;
-            }
+            declare(&connected.publisher, queue).await?;
             connected.declared.insert(queue.to_owned());
         }
         Ok(connected.publisher.clone())
@@ -221,16 +196,20 @@ impl Link {
 /// NATS.
 const PRIVATE_EXPIRES_MS: i64 = 3_600_000;
 
-/// Declare `queue` durable: shared (`shared`: a group's queue, or one a publisher creates)
-/// as a quorum queue (replicated, on disk); private (a client's replies) as a classic
-/// durable queue that the broker deletes an hour after its last reader left (`x-expires`),
-/// so a client gone for good leaves nothing behind — and which, unlike a quorum queue,
-/// recovers after a single node is killed (a quorum queue can stay without a leader, every
-/// publish to it unconfirmed: rabbitmq-server issue 10070). The same arguments for the same
-/// queue everywhere, since RabbitMQ refuses a redeclaration with others.
-async fn declare(channel: &Channel, queue: &str, shared: bool) -> Result<(), QueueError> {
+/// The prefix of reply queues: classic and expiring (see [`declare`]).
+const REPLIES: &str = "erpc.replies.";
+
+/// Declare `queue` durable. A reply queue (named `erpc.replies.…`, a `QueueClient`'s
+/// default) is a classic durable queue that the broker deletes an hour after its last reader
+/// left (`x-expires`), so a client gone for good leaves nothing behind — and which, unlike a
+/// quorum queue, recovers after a single node is killed (a quorum queue can stay without a
+/// leader, every publish to it unconfirmed: rabbitmq-server issue 10070). Every other queue
+/// is a quorum queue (replicated, on disk). Decided by the name alone, so that every
+/// declaration of a queue, by its reader or a publisher, has the same arguments: RabbitMQ
+/// refuses a redeclaration with others (and closes the channel).
+async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
     let mut arguments = FieldTable::default();
-    if shared {
+    if !queue.starts_with(REPLIES) {
         arguments.insert(
             "x-queue-type".into(),
             AMQPValue::LongString("quorum".into()),
@@ -291,12 +270,7 @@ impl Queue for RabbitQueue {
 
 async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consumer, QueueError> {
     let channel = link.consumer_channel().await?;
-    declare(
-        &channel,
-        &subscription.subject,
-        subscription.group.is_some(),
-    )
-    .await?;
+    declare(&channel, &subscription.subject).await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await
