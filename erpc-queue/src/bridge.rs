@@ -42,6 +42,10 @@ pub const IDEMPOTENCY_METADATA: &str = "erpc-idempotency-key";
 /// A call without a deadline still ends: its attempts are bounded by this.
 const NO_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
+/// How long a request for a service this bridge has no target for stays away before it
+/// comes back (to this bridge or another of its group).
+const NO_TARGET_DELAY: Duration = Duration::from_secs(2);
+
 /// How long a request whose answer could not be published waits before it comes back.
 const REPUBLISH_DELAY: Duration = Duration::from_secs(1);
 
@@ -73,6 +77,9 @@ struct Outcome {
     error: Option<Status>,
     /// What the request asked (`fingerprint`), to refuse a key reused for another call.
     asked: u64,
+    /// Not worked out: its target is unreachable and the slots for waiting on one are
+    /// taken; the request goes back to the queue for this long.
+    give_back: Option<Duration>,
 }
 
 impl Outcome {
@@ -83,6 +90,7 @@ impl Outcome {
             dead,
             error: result.as_ref().err().cloned(),
             asked: 0,
+            give_back: None,
         }
     }
 
@@ -92,6 +100,7 @@ impl Outcome {
     fn is_final(&self) -> bool {
         use erpc_core::Code;
         self.dead.is_none()
+            && self.give_back.is_none()
             && !self.error.as_ref().is_some_and(|e| {
                 matches!(
                     e.code(),
@@ -133,6 +142,8 @@ fn key_text(key: &Bytes) -> String {
 struct Plan {
     reply: Option<(String, Bytes)>,
     dead: Option<Bytes>,
+    /// Nothing to publish: the request goes back to the queue for this long.
+    give_back: Option<Duration>,
 }
 
 /// The bridge: a queue, a target table, hooks and an idempotency window.
@@ -146,9 +157,27 @@ struct Inner {
     targets: Targets,
     hooks: Vec<Arc<dyn Hook>>,
     window: Window<Outcome>,
+    /// The slots requests waiting on unreachable targets may hold.
+    waiting: crate::targets::Waiting,
     /// The calls being forwarded (`service.method`, by a number of their own), for what a
     /// stopping bridge says it waits for.
     forwarding: std::sync::Mutex<(u64, std::collections::HashMap<u64, String>)>,
+    /// The messages (by [`Delivery::id`]) this bridge holds, from delivery to settlement.
+    held: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+}
+
+/// A message's place among those held, given up once it is settled.
+struct Held(
+    Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    Option<u64>,
+);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(id) = self.1 {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        }
+    }
 }
 
 /// A call's place among those being forwarded, given up when forwarding ends.
@@ -186,14 +215,17 @@ impl Bridge {
             Duration::from_millis(config.idempotency_window_ms),
             config.idempotency_capacity,
         );
+        let waiting = crate::targets::Waiting::new(usize::from(config.concurrency) / 2);
         Ok(Bridge {
             inner: Inner {
                 queue,
                 config,
                 targets,
                 hooks: Vec::new(),
+                waiting,
                 window,
                 forwarding: Default::default(),
+                held: Default::default(),
             },
         })
     }
@@ -222,6 +254,12 @@ impl Bridge {
                 ..Subscribe::new(config.requests.clone(), Some(&config.group))
             })
             .await?;
+        // Progress signals follow the group's ack_wait as the server has it (another bridge
+        // may have made the group with another one), not this bridge's configuration.
+        let ack_wait = subscription
+            .ack_wait()
+            .unwrap_or(Duration::from_millis(config.ack_wait_ms));
+        let every = (ack_wait / 2).max(Duration::from_millis(100));
         ready();
         let slots = Arc::new(Semaphore::new(usize::from(config.concurrency)));
         let mut shutdown = std::pin::pin!(shutdown);
@@ -231,14 +269,30 @@ impl Bridge {
                 () = &mut shutdown => break,
             };
             let Ok(permit) = permit else { break };
+            // Fetch no more than the free slots (this one included): a fetched request that
+            // waits for a slot has its ack_wait running, and would be redelivered to another
+            // bridge — and run twice — while this one still holds it.
+            let room = slots.available_permits() + 1;
             let delivery = tokio::select! {
-                delivery = subscription.next() => delivery,
+                delivery = subscription.next_within(room) => delivery,
                 () = &mut shutdown => break,
             };
             let Some(delivery) = delivery else { break };
+            let Some(held) = inner.hold(&delivery) else {
+                // A redelivery of a request this bridge is still working on (its progress
+                // signal came late): the copy is dropped, the running one keeps the message
+                // alive and settles it.
+                tracing::debug!(id = ?delivery.id, "a redelivery of a request being forwarded here; not run again");
+                tokio::spawn(async move {
+                    let _ = delivery.progress().await;
+                    drop(permit);
+                });
+                continue;
+            };
             let inner = inner.clone();
             tokio::spawn(async move {
-                inner.handle(delivery).await;
+                inner.handle(delivery, every).await;
+                drop(held);
                 drop(permit);
             });
         }
@@ -275,17 +329,28 @@ impl Inner {
         self.forwarding.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Hold `delivery` until the returned guard drops; `None` if this bridge holds the same
+    /// message already (a redelivery of it).
+    fn hold(&self, delivery: &Delivery) -> Option<Held> {
+        if let Some(id) = delivery.id {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if !held.insert(id) {
+                return None;
+            }
+        }
+        Some(Held(self.held.clone(), delivery.id))
+    }
+
     /// The calls being forwarded now, `service.method` each.
     fn forwarding_now(&self) -> Vec<String> {
         self.forwarding().1.values().cloned().collect()
     }
 
     /// Work one delivery out, publish what it came to, settle it.
-    async fn handle(&self, delivery: Delivery) {
+    /// While forwarding, a progress signal every `every` keeps the queue from redelivering
+    /// it elsewhere.
+    async fn handle(&self, delivery: Delivery, every: Duration) {
         let plan = {
-            // While forwarding, keep the queue from redelivering it elsewhere.
-            let every =
-                Duration::from_millis(self.config.ack_wait_ms / 2).max(Duration::from_millis(100));
             // A panic (a hook's, say) would otherwise leave the request unacked, to come back
             // and panic again forever.
             let work = AssertUnwindSafe(self.plan(&delivery.payload)).catch_unwind();
@@ -302,6 +367,12 @@ impl Inner {
                 }
             }
         };
+        if let Some(after) = plan.give_back {
+            if let Err(e) = delivery.nack(after).await {
+                tracing::warn!(error = %e, "nack failed: the request comes back after ack_wait");
+            }
+            return;
+        }
         match self.publish(plan, &delivery.payload).await {
             Ok(()) => {
                 if let Err(e) = delivery.ack().await {
@@ -421,6 +492,12 @@ impl Inner {
                     )
                     .await;
                 if !fresh {
+                    if let Some(after) = outcome.give_back {
+                        return Plan {
+                            give_back: Some(after),
+                            ..Plan::default()
+                        };
+                    }
                     if outcome.asked != asked {
                         let refused = Status::failed_precondition(format!(
                             "idempotency key {key:?} was used within the idempotency window for another call (another service, method or arguments); use a new key for a new call"
@@ -429,17 +506,25 @@ impl Inner {
                         return Plan {
                             reply: self.reply(&envelope, response_frame(&Err(refused))),
                             dead: None,
+                            give_back: None,
                         };
                     }
                     tracing::debug!("answered a repeated idempotency key from the window");
                     return Plan {
                         reply: self.reply(&envelope, outcome.answer.clone()),
                         dead: None,
+                        give_back: None,
                     };
                 }
                 outcome
             }
         };
+        if let Some(after) = outcome.give_back {
+            return Plan {
+                give_back: Some(after),
+                ..Plan::default()
+            };
+        }
         // A fire-and-forget call answered with an error: nobody else would ever see it.
         let dead = match (&outcome.dead, &outcome.error) {
             (Some(reason), _) => Some(reason.clone()),
@@ -453,6 +538,7 @@ impl Inner {
         Plan {
             reply: self.reply(&envelope, outcome.answer.clone()),
             dead: dead.map(|reason| self.dead_letter(payload, Some(&envelope), &reason)),
+            give_back: None,
         }
     }
 
@@ -474,20 +560,41 @@ impl Inner {
         }
         let target = match self.targets.get(&request.service).await {
             Ok(target) => target,
+            // Another bridge of the group may have a target for it: given back for one of
+            // them, while its deadline allows another delivery (then `unimplemented`).
+            Err(status)
+                if status.code() == erpc_core::Code::Unimplemented
+                    && Instant::now() + NO_TARGET_DELAY < request.deadline =>
+            {
+                tracing::debug!(service = %request.service, "no target here: given back for another bridge");
+                return Outcome {
+                    give_back: Some(NO_TARGET_DELAY),
+                    ..Outcome::new(&Err(status), None)
+                };
+            }
             Err(status) => {
                 let reason = status.message().to_owned();
                 return Outcome::new(&Err(status), Some(reason));
             }
         };
-        let (mut result, dead): (Result<ClientResponse, Status>, _) =
-            match target.forward(request).await {
-                Ok(response) => (Ok(response), None),
-                Err(Failed::Answered(status)) => (Err(status), None),
-                Err(Failed::GaveUp { last, attempts }) => {
-                    let reason = format!("gave up after {attempts} attempts: {last}");
-                    (Err(Status::new(last.code(), reason.clone())), Some(reason))
-                }
-            };
+        let (mut result, dead): (Result<ClientResponse, Status>, _) = match target
+            .forward(request, &self.waiting)
+            .await
+        {
+            Ok(response) => (Ok(response), None),
+            Err(Failed::GiveBack { last, after }) => {
+                tracing::debug!(error = %last, ?after, "target unreachable and the waiting slots taken: given back");
+                return Outcome {
+                    give_back: Some(after),
+                    ..Outcome::new(&Err(last), None)
+                };
+            }
+            Err(Failed::Answered(status)) => (Err(status), None),
+            Err(Failed::GaveUp { last, attempts }) => {
+                let reason = format!("gave up after {attempts} attempts: {last}");
+                (Err(Status::new(last.code(), reason.clone())), Some(reason))
+            }
+        };
         for hook in self.hooks.iter().rev() {
             hook.after(request, &mut result).await;
         }
@@ -529,6 +636,7 @@ impl Inner {
                 self.reply(e, response_frame(&Err(Status::internal(reason.clone()))))
             }),
             dead: Some(self.dead_letter(payload, envelope.as_ref(), &reason)),
+            give_back: None,
         }
     }
 
@@ -536,6 +644,7 @@ impl Inner {
         Plan {
             reply: None,
             dead: Some(self.dead_letter(payload, envelope, &reason)),
+            give_back: None,
         }
     }
 
@@ -546,6 +655,7 @@ impl Inner {
         Plan {
             reply: self.reply(envelope, answer),
             dead: Some(self.dead_letter(payload, Some(envelope), &reason)),
+            give_back: None,
         }
     }
 

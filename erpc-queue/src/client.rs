@@ -22,8 +22,9 @@ pub struct QueueClientOptions {
     pub requests: String,
     /// This client's reply subject; it must be its own (answers to it are this client's).
     /// Default `erpc.replies.` and 16 random hex digits. Name it yourself (stable across
-    /// restarts) to receive answers published while the client was down — and, on RabbitMQ,
-    /// so that each run does not leave a queue behind.
+    /// restarts) to receive answers published while the client was down. Either way its
+    /// queue is removed an hour after the client stopped reading it (NATS: an inactive
+    /// consumer; RabbitMQ: a classic queue with `x-expires`).
     pub reply_to: Option<String>,
     /// The deadline of calls made with [`QueueClient::call`]. Default 10 s.
     pub timeout: Duration,

@@ -100,9 +100,10 @@ pub struct BridgeConfig {
     /// Where requests the bridge gives up on go, with the reason. Default `erpc.dead`.
     #[serde(default = "default_dead_letter")]
     pub dead_letter: String,
-    /// A request not acked within this many milliseconds (the bridge died) is redelivered;
-    /// while a request is being forwarded the bridge tells the queue it is still at work
-    /// every half of it. Default 30,000.
+    /// NATS: a request not acked within this many milliseconds (the bridge died) is
+    /// redelivered. Used when the bridge creates the group's consumer; an existing consumer
+    /// keeps its own value (a WARN names both), and the bridge signals progress every half of
+    /// the consumer's value as the server has it. Default 30,000.
     #[serde(default = "default_ack_wait_ms")]
     pub ack_wait_ms: u64,
     /// Requests forwarded at once, and fetched ahead at once (NATS pull batch, RabbitMQ

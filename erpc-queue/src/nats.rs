@@ -193,7 +193,7 @@ impl Queue for NatsQueue {
         let failed = |e: &dyn std::fmt::Display| {
             error(format!("consumer {name} on {}: {e}", subscription.subject))
         };
-        let mut consumer = stream
+        let consumer = stream
             .get_or_create_consumer(&name, config.clone())
             .await
             .map_err(|e| failed(&e))?;
@@ -215,83 +215,105 @@ impl Queue for NatsQueue {
             )));
         }
         if existing.ack_wait != subscription.ack_wait {
-            // Updated, unlike the filter: the bridge's progress signals are timed from its own
-            // `ack_wait`, so a consumer keeping a shorter one would redeliver requests still
-            // being forwarded. JetStream allows changing it in place.
-            consumer = stream
-                .create_consumer(config)
-                .await
-                .map_err(|e| failed(&e))?;
+            // The existing consumer's wins: it is the group's, and changing it in place would
+            // change it under the running bridges too — one with a longer ack_wait than the
+            // new value times its progress signals from it, and its running requests would
+            // be redelivered to another bridge and run twice. Every subscriber times its
+            // progress from the value read back here.
+            tracing::warn!(
+                group = %name,
+                consumer_ack_wait_ms = existing.ack_wait.as_millis() as u64,
+                configured_ack_wait_ms = subscription.ack_wait.as_millis() as u64,
+                "nats: consumer group {name:?} exists with ack_wait {} ms, not the {} ms configured: the group's {} ms is kept (change it with `nats consumer edit {} {name}` or delete the consumer once no subscriber uses it)",
+                existing.ack_wait.as_millis(),
+                subscription.ack_wait.as_millis(),
+                existing.ack_wait.as_millis(),
+                self.stream,
+            );
         }
-        let batch = usize::from(subscription.prefetch.max(1));
-        let messages = pull_stream(&consumer, batch)
-            .await
-            .map_err(|e| error(format!("consumer {name}: {e}")))?;
+        let ack_wait = existing.ack_wait;
         Ok(Box::new(NatsSubscription {
             consumer,
-            batch,
-            messages: Some(messages),
+            ack_wait,
+            most: usize::from(subscription.prefetch.max(1)),
+            messages: None,
         }))
     }
 }
 
-/// The consumer's messages, pulled `batch` at a time: a message pulled but not yet handed
-/// out waits in this process with its `ack_wait` running, so no more are pulled than the
-/// subscriber takes at once.
-async fn pull_stream(
-    consumer: &jetstream::consumer::Consumer<pull::Config>,
-    batch: usize,
-) -> Result<pull::Stream, jetstream::consumer::StreamError> {
-    consumer
-        .stream()
-        .max_messages_per_batch(batch)
-        .messages()
-        .await
-}
+/// How long one pull waits at the server for messages before it is made again.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
-/// A pull consumer's message stream, reopened when it breaks (a server restart).
+/// A pull consumer read one pull at a time, each for no more messages than the subscriber
+/// has room for (`next_within`): a message pulled but not started would wait here with its
+/// `ack_wait` running, be redelivered to another subscriber of the group, and run twice. A
+/// pull ends when it has its messages or after [`PULL_EXPIRES`]; a broken one (a server
+/// restart) is made again.
 struct NatsSubscription {
     consumer: jetstream::consumer::Consumer<pull::Config>,
-    batch: usize,
-    messages: Option<pull::Stream>,
+    /// The consumer's `ack_wait`, as the server has it.
+    ack_wait: Duration,
+    /// The most messages one pull asks for (`Subscribe::prefetch`).
+    most: usize,
+    messages: Option<pull::Batch>,
 }
 
 #[async_trait]
 impl Subscription for NatsSubscription {
     async fn next(&mut self) -> Option<Delivery> {
+        self.next_within(self.most).await
+    }
+
+    fn ack_wait(&self) -> Option<Duration> {
+        Some(self.ack_wait)
+    }
+
+    async fn next_within(&mut self, room: usize) -> Option<Delivery> {
         let mut failures = 0u32;
         loop {
             let messages = match &mut self.messages {
                 Some(messages) => messages,
-                None => match pull_stream(&self.consumer, self.batch).await {
-                    Ok(messages) => self.messages.insert(messages),
-                    Err(e) => {
-                        failures += 1;
-                        tracing::warn!(error = %e, "nats: reopening a consumer's messages");
-                        tokio::time::sleep(backoff(failures)).await;
-                        continue;
+                None => {
+                    let pull = self
+                        .consumer
+                        .batch()
+                        .max_messages(room.clamp(1, self.most))
+                        .expires(PULL_EXPIRES)
+                        .messages()
+                        .await;
+                    match pull {
+                        Ok(messages) => self.messages.insert(messages),
+                        Err(e) => {
+                            failures += 1;
+                            tracing::warn!(error = %e, "nats: pulling a consumer's messages");
+                            tokio::time::sleep(backoff(failures)).await;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             match messages.next().await {
                 Some(Ok(message)) => {
-                    let delivered = message.info().map_or(1, |i| i.delivered.max(1) as u64);
+                    let info = message.info().ok();
+                    let delivered = info.as_ref().map_or(1, |i| i.delivered.max(1) as u64);
+                    let sequence = info.as_ref().map(|i| i.stream_sequence);
                     let payload = message.payload.clone();
-                    return Some(Delivery::new(
-                        payload,
-                        delivered,
-                        Box::new(NatsSettle(message)),
-                    ));
+                    let delivery = Delivery::new(payload, delivered, Box::new(NatsSettle(message)));
+                    return Some(match sequence {
+                        Some(sequence) => delivery.with_id(sequence),
+                        None => delivery,
+                    });
                 }
                 Some(Err(e)) => {
-                    // Missed heartbeats and failed pulls (the server restarting) end nothing:
-                    // pull again on a fresh stream.
+                    // Failed pulls (the server restarting) end nothing: pull again.
                     failures += 1;
-                    tracing::warn!(error = %e, "nats: consumer stream interrupted");
+                    tracing::warn!(error = %e, "nats: consumer pull interrupted");
                     self.messages = None;
                     tokio::time::sleep(backoff(failures)).await;
                 }
                 None => {
+                    // The pull has its messages or expired: the next one asks for the room
+                    // there is then.
                     self.messages = None;
                 }
             }

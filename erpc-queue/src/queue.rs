@@ -49,8 +49,10 @@ pub struct Subscribe {
     /// bridges); `None`: a private subscription for this subscriber alone (a client's
     /// replies), which still survives a restart of the queue server.
     pub group: Option<String>,
-    /// A delivery not acked within this time is redelivered (NATS `ack_wait`; RabbitMQ
-    /// redelivers when the subscriber's connection closes, whatever this says). Default 30 s.
+    /// A delivery not acked within this time is redelivered (NATS `ack_wait`, when this
+    /// subscription creates the group's consumer: an existing one keeps its own, see
+    /// [`Subscription::ack_wait`]; RabbitMQ redelivers when the subscriber's connection
+    /// closes, whatever this says). Default 30 s.
     pub ack_wait: Duration,
     /// At most this many deliveries fetched ahead by this subscriber (NATS pull batch size,
     /// RabbitMQ prefetch per channel): the subscriber should take about as many at once.
@@ -103,6 +105,24 @@ pub trait Subscription: Send {
     /// The next delivery; `None` when the subscription has ended for good (the queue client
     /// closed). Transient failures are retried inside the backend, not surfaced here.
     async fn next(&mut self) -> Option<Delivery>;
+
+    /// [`Subscription::next`], fetching at most `room` messages ahead (`room` ≥ 1: the
+    /// subscriber's free slots, this delivery's included). A backend whose fetched messages
+    /// wait with their acknowledgement timeout running (NATS) must not hold more than the
+    /// subscriber can start at once: a message held past `ack_wait` is redelivered to another
+    /// subscriber while this one still holds it, and then runs twice. Default: `next`
+    /// (RabbitMQ redelivers nothing to a live channel; its prefetch bounds what it holds).
+    async fn next_within(&mut self, room: usize) -> Option<Delivery> {
+        let _ = room;
+        self.next().await
+    }
+
+    /// The acknowledgement timeout in effect, as the server says (NATS: the consumer's
+    /// `ack_wait`, which may be another subscriber's, not [`Subscribe::ack_wait`]): progress
+    /// signals must come within it. `None`: the backend has none (RabbitMQ).
+    fn ack_wait(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// How a backend settles one delivery.
@@ -129,6 +149,10 @@ pub struct Delivery {
     /// How many times the server has delivered this message, this time included (1 the first
     /// time); RabbitMQ only says 1 or "redelivered", reported as 2.
     pub delivered: u64,
+    /// The message's identity, the same at every redelivery (NATS: its stream sequence),
+    /// where the backend has one: a subscriber recognises a redelivery of a message it still
+    /// holds. `None` (RabbitMQ, which redelivers nothing to a live channel).
+    pub id: Option<u64>,
     settle: Box<dyn Settle>,
 }
 
@@ -139,7 +163,16 @@ impl Delivery {
         Delivery {
             payload,
             delivered,
+            id: None,
             settle,
+        }
+    }
+
+    /// This delivery with the message's identity `id` (see [`Delivery::id`]).
+    pub fn with_id(self, id: u64) -> Delivery {
+        Delivery {
+            id: Some(id),
+            ..self
         }
     }
 
@@ -164,6 +197,7 @@ impl std::fmt::Debug for Delivery {
         f.debug_struct("Delivery")
             .field("len", &self.payload.len())
             .field("delivered", &self.delivered)
+            .field("id", &self.id)
             .finish()
     }
 }

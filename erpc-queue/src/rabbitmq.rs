@@ -35,6 +35,12 @@ use crate::queue::{
 
 const BACKEND: &str = "rabbitmq";
 
+/// How long one publish (its queue declared, the message sent, the broker's confirm) may
+/// take. A broker that crashed mid-publish can leave the confirm (or a declare) never
+/// completing; without a bound the publish held the connection's lock for good and every
+/// later publish — every answer of a bridge — waited behind it.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn error(e: impl std::fmt::Display) -> QueueError {
     QueueError::new(BACKEND, e)
 }
@@ -135,7 +141,28 @@ impl Link {
             .map_err(|e| error(format!("opening a channel: {e}")))
     }
 
+    /// [`Link::publish_confirmed`] within [`PUBLISH_TIMEOUT`]; past it the connection is
+    /// taken for broken and dropped, so the next publish (or consumer) dials a fresh one.
     async fn publish_once(&self, subject: &str, payload: &[u8]) -> Result<(), QueueError> {
+        match tokio::time::timeout(PUBLISH_TIMEOUT, self.publish_confirmed(subject, payload)).await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                if let Some(stale) = self.state.lock().await.take() {
+                    // Closing may hang like the publish did: in the background, bounded.
+                    tokio::spawn(async move {
+                        let closing = stale.connection.close(320, "publish timed out");
+                        let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
+                    });
+                }
+                Err(error(format!(
+                    "publishing on {subject}: not confirmed within {PUBLISH_TIMEOUT:?}; reconnecting"
+                )))
+            }
+        }
+    }
+
+    async fn publish_confirmed(&self, subject: &str, payload: &[u8]) -> Result<(), QueueError> {
         let channel = self.publisher(subject).await?;
         let confirm = channel
             .basic_publish(
@@ -165,14 +192,38 @@ impl Link {
     }
 }
 
-/// Declare `queue` durable and quorum (replicated, on disk); the same arguments everywhere,
-/// since RabbitMQ refuses a redeclaration with others.
+/// How long a private queue (a client's replies) outlives its last reader: an hour, as on
+/// NATS.
+const PRIVATE_EXPIRES_MS: i64 = 3_600_000;
+
+/// The prefix of reply queues: classic and expiring (see [`declare`]).
+const REPLIES: &str = "erpc.replies.";
+
+/// Declare `queue` durable. A reply queue (named `erpc.replies.…`, a `QueueClient`'s
+/// default) is a classic durable queue that the broker deletes an hour after its last reader
+/// left (`x-expires`), so a client gone for good leaves nothing behind — and which, unlike a
+/// quorum queue, recovers after a single node is killed (a quorum queue can stay without a
+/// leader, every publish to it unconfirmed: rabbitmq-server issue 10070). Every other queue
+/// is a quorum queue (replicated, on disk). Decided by the name alone, so that every
+/// declaration of a queue, by its reader or a publisher, has the same arguments: RabbitMQ
+/// refuses a redeclaration with others (and closes the channel).
 async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
     let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
+    if !queue.starts_with(REPLIES) {
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+    } else {
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("classic".into()),
+        );
+        arguments.insert(
+            "x-expires".into(),
+            AMQPValue::LongLongInt(PRIVATE_EXPIRES_MS),
+        );
+    }
     channel
         .queue_declare(
             queue,
@@ -295,7 +346,18 @@ impl Settle for RabbitSettle {
             .map_err(|e| error(format!("ack: {e}")))
     }
 
-    async fn nack(self: Box<Self>, _delay: Duration) -> Result<(), QueueError> {
+    /// RabbitMQ requeues at once: a delay is kept here, the delivery held (the broker
+    /// redelivers nothing a live channel holds) and requeued when it is over.
+    async fn nack(self: Box<Self>, delay: Duration) -> Result<(), QueueError> {
+        if !delay.is_zero() {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Err(e) = self.nack(Duration::ZERO).await {
+                    tracing::warn!(error = %e, "rabbitmq: a delayed requeue failed; the request comes back when the channel closes");
+                }
+            });
+            return Ok(());
+        }
         self.0
             .nack(BasicNackOptions {
                 requeue: true,

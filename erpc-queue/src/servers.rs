@@ -126,6 +126,14 @@ impl Server {
         self.child = spawn(self.kind, self.port, self.dir.path());
         wait_until_listening(self.port, self.kind).await;
     }
+
+    /// SIGKILL the server (whatever its kind: a crash, no orderly shutdown) and start it
+    /// again on the same port with the same data directory.
+    pub async fn crash_and_restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.kind, self.port, self.dir.path());
+        wait_until_listening(self.port, self.kind).await;
+    }
 }
 
 /// A NATS server with JetStream on a free port, storing in a temporary directory.

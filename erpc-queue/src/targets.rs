@@ -53,6 +53,56 @@ pub enum Failed {
         /// Attempts made (the first included).
         attempts: u32,
     },
+    /// The target is unreachable and the bridge's slots for waiting on unreachable targets
+    /// are all taken ([`Waiting`]): give the request back to come again after `after`,
+    /// instead of holding a slot other services need.
+    GiveBack {
+        /// The attempt's status (`cannot connect to …`).
+        last: Status,
+        /// How long the queue should keep it before delivering it again (`backoff_max_ms`).
+        after: Duration,
+    },
+}
+
+/// How many of a bridge's slots may be held by requests retrying unreachable targets: at
+/// most half (at least one). A request whose target is down retries it until its deadline —
+/// a fire-and-forget for up to 24 h — and enough of them used to hold every slot, starving
+/// every other service; past this bound one is given back to the queue instead, delayed.
+#[derive(Debug)]
+pub struct Waiting {
+    held: std::sync::atomic::AtomicUsize,
+    most: usize,
+}
+
+impl Waiting {
+    /// Room for `most` (at least 1) requests waiting on unreachable targets at once.
+    pub fn new(most: usize) -> Waiting {
+        Waiting {
+            held: Default::default(),
+            most: most.max(1),
+        }
+    }
+
+    /// A place among the waiting, if there is one; given up when dropped.
+    fn take(&self) -> Option<WaitingPlace<'_>> {
+        use std::sync::atomic::Ordering;
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < self.most).then_some(held + 1)
+            })
+            .ok()
+            .map(|_| WaitingPlace(self))
+    }
+}
+
+struct WaitingPlace<'a>(&'a Waiting);
+
+impl Drop for WaitingPlace<'_> {
+    fn drop(&mut self) {
+        self.0
+            .held
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Target {
@@ -81,8 +131,16 @@ impl Target {
     /// that reached it and failed `unavailable` — or timed out, for a method marked
     /// idempotent — is tried again at most `max_retries` times; any other outcome is the
     /// answer (QUEUE.md §4.4).
-    pub async fn forward(&self, request: &ClientRequest) -> Result<ClientResponse, Failed> {
+    ///
+    /// Waiting on an unreachable target takes a place in `waiting`; with none free the
+    /// request is given back ([`Failed::GiveBack`]) instead.
+    pub async fn forward(
+        &self,
+        request: &ClientRequest,
+        waiting: &Waiting,
+    ) -> Result<ClientResponse, Failed> {
         let call_deadline = request.deadline;
+        let mut place = None;
         let mut wait = self.backoff;
         let mut attempts = 0;
         let mut delivered_failures = 0;
@@ -109,6 +167,17 @@ impl Target {
             }
             if !never_delivered(&status) {
                 delivered_failures += 1;
+            } else if place.is_none() {
+                place = waiting.take();
+                if place.is_none() && Instant::now() + self.backoff_max < call_deadline {
+                    return Err(Failed::GiveBack {
+                        last: Status::new(
+                            status.code(),
+                            format!("{} (target {})", status.message(), self.address),
+                        ),
+                        after: self.backoff_max,
+                    });
+                }
             }
             let sleep = wait.mul_f64(0.5 + fastrand::f64() / 2.0);
             if delivered_failures > self.max_retries || Instant::now() + sleep >= call_deadline {
