@@ -66,25 +66,12 @@ fn main() {
         return split::measure(cli.connections);
     }
     let connections = cli.connections;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let server = erpc::Server::builder()
-            .add_service(BenchServer::new(Echo))
-            .serve(["tcp://127.0.0.1:0"])
-            .await
-            .expect("serve");
-        let addr = server.local_addr().clone();
+    runtime().block_on(async {
+        let server = serve_echo(erpc::Server::builder()).await;
+        let addr = server.local_addr().to_string();
         let msg = Msg::new(1, 512);
         let before = LIVE.load(Ordering::Relaxed);
-        let mut clients = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            let client = BenchClient::new(erpc::Client::connect(&addr).await.expect("connect"));
-            client.echo(msg.clone()).await.expect("call");
-            clients.push(client);
-        }
+        let clients = open_idle(&addr, connections, &msg).await;
         // Let the server finish its side of the last calls.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let after = LIVE.load(Ordering::Relaxed);
@@ -99,6 +86,34 @@ fn main() {
     });
 }
 
+/// The one-threaded runtime both sides run on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The echo service served on a free TCP port by `builder`.
+async fn serve_echo(builder: erpc::ServerBuilder) -> erpc::ServerHandle {
+    builder
+        .add_service(BenchServer::new(Echo))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serve")
+}
+
+/// `connections` clients of one connection each to `addr`, each having made one call.
+async fn open_idle(addr: &str, connections: usize, msg: &Msg) -> Vec<BenchClient> {
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let client = BenchClient::new(erpc::Client::connect(addr).await.expect("connect"));
+        client.echo(msg.clone()).await.expect("call");
+        clients.push(client);
+    }
+    clients
+}
+
 /// The two-process measurement: the server's own memory, as an operator sees it.
 mod split {
     use std::io::{BufRead, BufReader, Write};
@@ -107,9 +122,8 @@ mod split {
     use std::time::Duration;
 
     use erpc_benches::message::Msg;
-    use erpc_benches::stacks::erpc_stack::{BenchClient, BenchServer, Echo};
 
-    use super::LIVE;
+    use super::{LIVE, open_idle, runtime, serve_echo};
 
     /// The heartbeat of the measured server: short, so the release of idle read buffers at a
     /// tick shows within the run (default is 15 s).
@@ -147,17 +161,8 @@ mod split {
     /// `<live heap bytes> <rss KiB>`.
     pub fn serve() {
         raise_fd_limit();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let server = erpc::Server::builder()
-                .heartbeat(HEARTBEAT, 3)
-                .add_service(BenchServer::new(Echo))
-                .serve(["tcp://127.0.0.1:0"])
-                .await
-                .expect("serve");
+        runtime().block_on(async {
+            let server = serve_echo(erpc::Server::builder().heartbeat(HEARTBEAT, 3)).await;
             println!("{}", server.local_addr());
             let mut lines =
                 tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
@@ -190,19 +195,10 @@ mod split {
                 parts.next().expect("rss") * 1024.0,
             )
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
+        runtime().block_on(async {
             let (heap0, rss0) = sample();
             let msg = Msg::new(1, 512);
-            let mut clients = Vec::with_capacity(connections);
-            for _ in 0..connections {
-                let client = BenchClient::new(erpc::Client::connect(&addr).await.expect("connect"));
-                client.echo(msg.clone()).await.expect("call");
-                clients.push(client);
-            }
+            let clients = open_idle(&addr, connections, &msg).await;
             let report = |when: &str, (heap, rss): (f64, f64)| {
                 println!(
                     "{connections} idle connections, server {when}: {:.1} KiB heap and {:.1} KiB \
