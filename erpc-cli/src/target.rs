@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use erpc_center::CenterRegistry;
+use erpc_core::discovery::{Locality, routes_key};
 use erpc_core::{Client, CodecId};
 
 use crate::failure::Failure;
@@ -80,6 +81,16 @@ impl Target<'_> {
             None => CenterRegistry::new([center]),
         }
         .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
-        Ok(builder.discover(&registry, self.target).await?)
+        // The service's routing rules at the center (CENTER.md "Routing rules"), followed
+        // live and applied before balancing, as the gateway and config-built clients do; the
+        // calls' `-H` metadata is what header-matching rules see.
+        let rules = registry
+            .follow_config(&routes_key(self.target))
+            .await
+            .map_err(crate::center::at(center))?;
+        Ok(builder
+            .routes(rules, Locality::default())
+            .discover(&registry, self.target)
+            .await?)
     }
 }

@@ -93,7 +93,24 @@ async fn shop(center: Option<&str>) -> (erpc::ServerHandle, String) {
 
 /// [`shop`], registering with the center's `token` if given.
 async fn shop_with(center: Option<&str>, token: Option<&str>) -> (erpc::ServerHandle, String) {
+    serve_shop(center, token, "1.2", false).await
+}
+
+/// The shop on TCP, registered at `center` (if given, with its `token`) with weight 7,
+/// `version`, zone a; `guarded`: answering only calls with metadata `authorization: Bearer
+/// s3cret` (reflection's and health's included).
+async fn serve_shop(
+    center: Option<&str>,
+    token: Option<&str>,
+    version: &str,
+    guarded: bool,
+) -> (erpc::ServerHandle, String) {
     let mut builder = erpc::Server::builder().add_service(ShopServer::new(ShopImpl));
+    if guarded {
+        use erpc::auth::{Authenticate, BearerTokens, Principal};
+        let tokens = BearerTokens::new().token("s3cret", Principal::new("ann"));
+        builder = builder.admission(Authenticate::new(tokens));
+    }
     if let Some(center) = center {
         let registry = match token {
             Some(token) => CenterRegistry::with_token([center], token),
@@ -103,7 +120,7 @@ async fn shop_with(center: Option<&str>, token: Option<&str>) -> (erpc::ServerHa
         let mut template = Instance::new("Shop", "", "");
         template.addrs.clear();
         template.weight = 7;
-        template.version = "1.2".into();
+        template.version = version.into();
         template.metadata.insert("zone".into(), "a".into());
         builder = builder.register(registry, template);
     }
@@ -713,16 +730,7 @@ async fn routes_are_shown_set_checked_and_deleted() {
 /// The shop on TCP, answering only calls with metadata `authorization: Bearer s3cret`
 /// (reflection's and health's included).
 async fn guarded_shop() -> (erpc::ServerHandle, String) {
-    use erpc::auth::{Authenticate, BearerTokens, Principal};
-    let tokens = BearerTokens::new().token("s3cret", Principal::new("ann"));
-    let server = erpc::Server::builder()
-        .add_service(ShopServer::new(ShopImpl))
-        .admission(Authenticate::new(tokens))
-        .serve(["tcp://127.0.0.1:0"])
-        .await
-        .expect("guarded shop serves");
-    let addr = server.local_addr().to_string();
-    (server, addr)
+    serve_shop(None, None, "", true).await
 }
 
 #[tokio::test]
@@ -903,6 +911,11 @@ async fn tls_shop(ca: &Ca, clients: Option<&Ca>) -> (erpc::ServerHandle, String)
         None => ServerTls::from_pem(cert.as_bytes(), key.as_bytes()),
     }
     .expect("server TLS");
+    serve_tls_shop(tls).await
+}
+
+/// The shop on `tls://127.0.0.1` with `tls`.
+async fn serve_tls_shop(tls: erpc::transport::ServerTls) -> (erpc::ServerHandle, String) {
     let server = erpc::Server::builder()
         .config(erpc::ServerConfig {
             transport: erpc::transport::Options::default().server_tls(tls),
@@ -1016,4 +1029,184 @@ async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() 
     .await;
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     server.shutdown().await;
+}
+
+/// Calls by name through the center obey the service's routing rules (CENTER.md "Routing
+/// rules"), matched on the `-H` headers: two instances, version 1.2 answering anyone and
+/// version 2 refusing calls without a token, so which one a call reached shows.
+#[tokio::test]
+async fn calls_through_the_center_follow_its_routing_rules() {
+    let (center, c) = center().await;
+    let (open, _) = serve_shop(Some(&c), None, "1.2", false).await;
+    let (guarded, _) = serve_shop(Some(&c), None, "2", true).await;
+    let table = r#"{"rules":[{"match":{"metadata":{"x-tier":"beta"}},"route":[{"subset":{"version":"2"}}]}],"default":[{"subset":{"version":"1.2"}}]}"#;
+    let out = erpc(&["routes", "set", "Shop", table, "--center", &c], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let order = r#"{"item":"x","qty":2}"#;
+
+    // The default route: every call to the open instance, none refused by the guarded one.
+    let bench = [
+        "bench",
+        "--center",
+        &c,
+        "Shop",
+        "Shop.price",
+        order,
+        "-c",
+        "2",
+        "-n",
+        "20",
+        "-z",
+        "60s",
+        "--json",
+    ];
+    let out = erpc(&bench, "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    assert_eq!(report["status"], json!({"ok": 20}), "{}", stdout(&out));
+    for _ in 0..3 {
+        let out = erpc(&["call", "--center", &c, "Shop", "Shop.price", order], "").await;
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), "6");
+    }
+
+    // The header rule: to the guarded instance only, which wants its token.
+    let beta = [
+        "call",
+        "--center",
+        &c,
+        "Shop",
+        "Shop.price",
+        order,
+        "-H",
+        "x-tier:beta",
+    ];
+    let out = erpc(&beta, "").await;
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stderr(&out).starts_with("unauthenticated: "),
+        "{}",
+        stderr(&out)
+    );
+    let mut authed = beta.to_vec();
+    authed.extend(["-H", "authorization: Bearer s3cret"]);
+    let out = erpc(&authed, "").await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    open.shutdown().await;
+    guarded.shutdown().await;
+    center.shutdown().await;
+}
+
+/// `erpc health --center ADDR Shop` checks the service it names, not the whole server.
+#[tokio::test]
+async fn health_by_name_checks_that_service() {
+    let (center, c) = center().await;
+    let (shop, _) = shop(Some(&c)).await;
+    let out = erpc(&["health", "--center", &c, "Shop"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Shop: SERVING");
+    shop.shutdown().await;
+    center.shutdown().await;
+}
+
+/// Failures name the CLI's flags, not the Rust API beneath: a name mismatch `--server-name`,
+/// a missing client certificate `--cert/--key`, an unknown scheme the schemes `erpc` speaks
+/// (exit 2); `--insecure` warns only where there is TLS to be insecure about.
+#[tokio::test]
+async fn failures_name_flags_not_rust_apis() {
+    let ca = Ca::new("shop CA");
+    let clients = Ca::new("clients CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.cert.pem()).expect("PEM written");
+    let ca_pem = ca_pem.to_str().expect("UTF-8 path");
+    let order = r#"{"item":"x","qty":2}"#;
+    let (server, addr) = tls_shop(&ca, Some(&clients)).await;
+    let out = erpc(
+        &["call", &addr, "Shop.price", order, "--cacert", ca_pem],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--cert PEM --key PEM"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            order,
+            "--cacert",
+            ca_pem,
+            "--server-name",
+            "elsewhere",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--server-name") && !stderr(&out).contains("ClientTls"),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+
+    let out = erpc(&["call", "foo://x", "Shop.price", order], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tcp://") && !stderr(&out).contains("ClientBuilder"),
+        "{}",
+        stderr(&out)
+    );
+
+    let (plain, addr) = shop(None).await;
+    let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;
+    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    assert!(!stderr(&out).contains("NOT checked"), "{}", stderr(&out));
+    plain.shutdown().await;
+}
+
+/// `--cacert` takes a self-signed server certificate only if it is an end-entity one
+/// (README): a CA:TRUE one, as `openssl req -x509` makes by default, fails saying how to
+/// make the right one; a CA:FALSE one is trusted.
+#[tokio::test]
+async fn cacert_takes_a_self_signed_end_entity_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let order = r#"{"item":"x","qty":2}"#;
+    for is_ca in [
+        IsCa::Ca(BasicConstraints::Unconstrained),
+        IsCa::ExplicitNoCa,
+    ] {
+        let end_entity = matches!(is_ca, IsCa::ExplicitNoCa);
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+        params.is_ca = is_ca;
+        let key = KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("self-signed");
+        let pem = dir.path().join(format!("self-{end_entity}.pem"));
+        std::fs::write(&pem, cert.pem()).expect("PEM written");
+        let tls = erpc::transport::ServerTls::from_pem(
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+        )
+        .expect("server TLS");
+        let (server, addr) = serve_tls_shop(tls).await;
+        let pem = pem.to_str().expect("UTF-8 path");
+        let out = erpc(&["call", &addr, "Shop.price", order, "--cacert", pem], "").await;
+        if end_entity {
+            assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+        } else {
+            assert_eq!(code(&out), 1, "{}", stderr(&out));
+            assert!(
+                stderr(&out).contains("basicConstraints=critical,CA:FALSE"),
+                "{}",
+                stderr(&out)
+            );
+        }
+        server.shutdown().await;
+    }
 }
