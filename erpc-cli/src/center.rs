@@ -25,7 +25,11 @@ pub struct CenterArgs {
 impl CenterArgs {
     /// A client of the center, sending the token (if given) on every call.
     pub fn client(&self) -> Result<CenterClient, Failure> {
-        client(&self.center, self.token.read()?, self.tls.options()?)
+        client(
+            &self.center,
+            self.token.read()?,
+            self.tls.options(&self.center)?,
+        )
     }
 
     /// Name the center in a failure: "the center at ADDR: …".

@@ -26,6 +26,7 @@ mod describe;
 mod events;
 mod failure;
 mod health;
+mod hints;
 mod reflect;
 mod registry;
 mod routes;
@@ -205,7 +206,8 @@ enum Command {
     Health {
         #[command(flatten)]
         target: TargetArgs,
-        /// Only this service (default: the whole server).
+        /// Only this service (default: the service TARGET names, or the whole server at an
+        /// address).
         service: Option<String>,
     },
     /// A service's routing rules at a center (CENTER.md, "Routing rules"): show, set or
@@ -281,6 +283,7 @@ async fn main() -> ExitCode {
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
+            let failure = hints::for_cli(failure);
             let line = failure.line();
             if !line.is_empty() {
                 eprintln!("{line}");
@@ -373,7 +376,14 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Ok::<_, Failure>((connect(&target, 1).await?, metadata))
             };
             let (client, metadata) = setup.await.map_err(health::setup_failure)?;
-            health::run(&client, service.as_deref().unwrap_or(""), metadata).await
+            // A service called by name is the one checked (README: `erpc health --center
+            // ADDR Shop` prints `Shop: SERVING`); an address alone checks the whole server.
+            let service = match service.as_deref() {
+                Some(service) => service,
+                None if !Target::is_address(&target.target) => &target.target,
+                None => "",
+            };
+            health::run(&client, service, metadata).await
         }
         Command::Call { invocation, kind } => {
             let (service, method, options) = invocation.parts()?;
@@ -423,7 +433,7 @@ async fn connect(args: &TargetArgs, connections: usize) -> Result<erpc_core::Cli
         target: &args.target,
         center: args.center.as_deref(),
         token: args.token.read()?,
-        transport: args.tls.options()?,
+        transport: args.tls.options(&args.target)?,
     }
     .connect(connections)
     .await

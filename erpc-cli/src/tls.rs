@@ -39,16 +39,19 @@ pub struct TlsArgs {
 
 impl TlsArgs {
     /// The transport options these flags ask for (the defaults without any), or which file
-    /// is bad input.
-    pub fn options(&self) -> Result<Options, Failure> {
+    /// is bad input. `target` (an address or a service name) is where they are for: the
+    /// --insecure warning is printed unless it is an address without TLS.
+    pub fn options(&self, target: &str) -> Result<Options, Failure> {
         let identity = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => Some((read(cert, "--cert")?, read(key, "--key")?)),
             _ => None,
         };
         let tls = if self.insecure {
-            eprintln!(
-                "erpc: --insecure: the server's certificate is NOT checked; anyone on the path can pose as it"
-            );
+            if is_tls(target) || !crate::target::Target::is_address(target) {
+                eprintln!(
+                    "erpc: --insecure: the server's certificate is NOT checked; anyone on the path can pose as it"
+                );
+            }
             Some(insecure(identity.as_ref())?)
         } else if let Some(ca) = &self.cacert {
             let tls = ClientTls::trust_pem(&read(ca, "--cacert")?).map_err(bad("--cacert", ca))?;
