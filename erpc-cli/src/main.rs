@@ -375,7 +375,10 @@ async fn run(command: Command) -> Result<(), Failure> {
                 let metadata = target.metadata()?;
                 Ok::<_, Failure>((connect(&target, 1).await?, metadata))
             };
-            let (client, metadata) = setup.await.map_err(health::setup_failure)?;
+            // Translated first, so an unknown scheme is bad arguments (1), not a failed connection.
+            let (client, metadata) = setup
+                .await
+                .map_err(|f| health::setup_failure(hints::for_cli(f)))?;
             // A service called by name is the one checked (README: `erpc health --center
             // ADDR Shop` prints `Shop: SERVING`); an address alone checks the whole server.
             let service = match service.as_deref() {

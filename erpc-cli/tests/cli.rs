@@ -1163,6 +1163,10 @@ async fn failures_name_flags_not_rust_apis() {
         stderr(&out)
     );
 
+    let out = erpc(&["health", "foo://x"], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("tcp://"), "{}", stderr(&out));
+
     let (plain, addr) = shop(None).await;
     let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;
     assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
