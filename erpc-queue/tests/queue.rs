@@ -503,6 +503,12 @@ async fn a_timed_out_attempt_runs_again_only_for_an_idempotent_method(backend: B
     let work = WorkClient::new(client.client());
     let err = work.double(1).await.expect_err("the attempt timed out");
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err}");
+    assert!(
+        err.message().contains(
+            "the attempt hit the target's timeout_ms (500 ms) before the call's deadline"
+        ),
+        "the error names the target's timeout, not the call's deadline: {err}"
+    );
     assert_eq!(*seen.started.lock().unwrap(), 1, "run once, not again");
     // The bridge acks right after publishing the answer; stopped before that (the answer
     // now comes quicker from a classic reply queue), the request comes back to the next
