@@ -62,7 +62,12 @@ pub struct TargetConfig {
     /// Default 10,000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Attempts after the first when one fails `unavailable` or times out. Default 3.
+    /// Attempts after the first that reached the service and failed: `unavailable`, or a
+    /// timeout (`timeout_ms`) only for a method marked idempotent (`idempotent`,
+    /// `idempotent_methods`) — a timed-out attempt of any other method may have run and is
+    /// the answer. An attempt that never reached the service (the dial failed) does not
+    /// count: it is tried again, with backoff, until the call's deadline (QUEUE.md §4.4).
+    /// Default 3.
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
     /// The first wait between attempts, in milliseconds; it doubles (with jitter: each wait
