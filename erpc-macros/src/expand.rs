@@ -149,23 +149,23 @@ fn expand_server(service: &Service) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]
-        #vis struct #server<T> {
-            inner: T,
+        #vis struct #server<__ErpcImpl> {
+            inner: __ErpcImpl,
         }
 
-        impl<T: #trait_ident> #server<T> {
+        impl<__ErpcImpl: #trait_ident> #server<__ErpcImpl> {
             /// Wrap an implementation of the service trait.
-            pub fn new(inner: T) -> Self {
+            pub fn new(inner: __ErpcImpl) -> Self {
                 Self { inner }
             }
 
             /// The wrapped implementation.
-            pub fn inner(&self) -> &T {
+            pub fn inner(&self) -> &__ErpcImpl {
                 &self.inner
             }
         }
 
-        impl<T: #trait_ident> #krate::Service for #server<T> {
+        impl<__ErpcImpl: #trait_ident> #krate::Service for #server<__ErpcImpl> {
             #identity
 
             fn call(
@@ -387,9 +387,9 @@ fn expand_client(service: &Service) -> TokenStream {
             }
 
             /// Connect to `addr` with default settings.
-            pub async fn connect<A>(addr: A) -> ::core::result::Result<Self, #krate::Status>
+            pub async fn connect<__ErpcAddr>(addr: __ErpcAddr) -> ::core::result::Result<Self, #krate::Status>
             where
-                A: #krate::IntoAddress,
+                __ErpcAddr: #krate::IntoAddress,
             {
                 #krate::Client::connect(addr).await.map(Self::new)
             }

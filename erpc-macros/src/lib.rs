@@ -17,7 +17,7 @@
 //! generates
 //! - the trait, with each `async fn` turned into `fn ... -> impl Future<Output = _> + Send`
 //!   so handlers can run on any runtime thread (implement it with plain `async fn`);
-//! - `GreeterServer<T: Greeter>`, an `erpc::Service` to add to a server;
+//! - `GreeterServer<__ErpcImpl: Greeter>`, an `erpc::Service` to add to a server;
 //! - `GreeterClient`, with one method per trait method returning an awaitable `erpc::Call`
 //!   (or `erpc::Oneway`) that takes per-call options;
 //! - `MockGreeter`, a service from one closure per method that records every call (tests).
@@ -36,7 +36,7 @@ use proc_macro::TokenStream;
 
 /// Generate a server dispatch and a typed client for a trait.
 ///
-/// For `trait Greeter`, it generates `GreeterServer<T: Greeter>` (an `erpc::Service`: pass it
+/// For `trait Greeter`, it generates `GreeterServer<__ErpcImpl: Greeter>` (an `erpc::Service`: pass it
 /// to `Server::builder().add_service`) and `GreeterClient` (one method per trait method,
 /// returning an awaitable call that takes per-call options: `.timeout(d)`, `.metadata(k, v)`,
 /// `.codec(id)`, ...; `GreeterClient::connect(addr)` or `GreeterClient::new(client)`), and

@@ -149,9 +149,9 @@ fn builder(m: &Method) -> TokenStream {
     };
     quote! {
         #[doc = #set_doc]
-        pub fn #method<F>(self, handler: F) -> Self
+        pub fn #method<__ErpcHandler>(self, handler: __ErpcHandler) -> Self
         where
-            F: #bound + ::core::marker::Send + ::core::marker::Sync + 'static,
+            __ErpcHandler: #bound + ::core::marker::Send + ::core::marker::Sync + 'static,
         {
             *self.#slot.write().unwrap_or_else(|p| p.into_inner()) =
                 ::core::option::Option::Some(::std::sync::Arc::new(handler));

@@ -31,7 +31,10 @@ pub struct QueueClientOptions {
     /// The deadline of fire-and-forget calls made with [`QueueClient::send`]: how long the
     /// bridge may keep trying to deliver one (a target down for hours, a scheduler's job
     /// queued overnight). Default 24 h; `None`: no deadline (the envelope's `0`). Per call:
-    /// [`QueueClient::send_within`].
+    /// [`QueueClient::send_within`]. A queue that drops unconsumed messages bounds it: on
+    /// NATS a deadline past the stream's `max_age` (24 h by default) — or none — is refused
+    /// `invalid_argument`, naming it, since the message would be removed unannounced;
+    /// RabbitMQ keeps a message until it is consumed, so any deadline (or none) holds.
     pub send_timeout: Option<Duration>,
 }
 
@@ -181,6 +184,8 @@ impl QueueClient {
     }
 
     /// [`QueueClient::send`] with this call's own deadline: `within` from now, or none.
+    /// On NATS, a `within` past the stream's `max_age` (24 h by default), or none, is refused
+    /// `invalid_argument` ([`QueueClientOptions::send_timeout`]).
     pub async fn send_within(
         &self,
         service: &str,
@@ -208,7 +213,8 @@ impl QueueClient {
     /// into the envelope), else a fresh random key. A oneway returns once persisted; a call
     /// whose answer has not come by its deadline fails `deadline_exceeded`, and an answer
     /// arriving later is dropped. Streaming calls do not go through a queue
-    /// (`unimplemented`).
+    /// (`unimplemented`). On NATS a deadline past the stream's `max_age` is refused
+    /// `invalid_argument` (see [`QueueClientOptions::send_timeout`]).
     pub async fn invoke(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
         if request.stream {
             return Err(Status::unimplemented(
@@ -281,8 +287,26 @@ impl QueueClient {
                 "the deadline passed before publishing",
             ));
         }
+        let deadline_ms = deadline_ms.unwrap_or_else(|| unix_ms_now() + left.as_millis() as u64);
+        // NATS drops a message older than its stream's max_age unannounced: a deadline past
+        // it (or none) would be a promise the queue does not keep.
+        if let Some(retention) = self.inner.queue.retention() {
+            let kept_until = unix_ms_now().saturating_add(retention.as_millis() as u64);
+            if deadline_ms == 0 || deadline_ms > kept_until {
+                return Err(Status::invalid_argument(format!(
+                    "a deadline {} is longer than the queue keeps an unconsumed message ({} s, the {} stream's max_age): it would be removed without a dead letter; use a deadline within it",
+                    if deadline_ms == 0 {
+                        "of none".to_owned()
+                    } else {
+                        format!("{} s away", (deadline_ms - unix_ms_now()) / 1000)
+                    },
+                    retention.as_secs(),
+                    self.inner.queue.backend(),
+                )));
+            }
+        }
         let envelope = Envelope {
-            deadline_ms: deadline_ms.unwrap_or_else(|| unix_ms_now() + left.as_millis() as u64),
+            deadline_ms,
             reply_to: reply_to.to_owned(),
             key,
             ..Envelope::request(correlation, request_frame(request)?)

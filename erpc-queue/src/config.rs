@@ -62,7 +62,12 @@ pub struct TargetConfig {
     /// Default 10,000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Attempts after the first when one fails `unavailable` or times out. Default 3.
+    /// Attempts after the first that reached the service and failed: `unavailable`, or a
+    /// timeout (`timeout_ms`) only for a method marked idempotent (`idempotent`,
+    /// `idempotent_methods`) — a timed-out attempt of any other method may have run and is
+    /// the answer. An attempt that never reached the service (the dial failed) does not
+    /// count: it is tried again, with backoff, until the call's deadline (QUEUE.md §4.4).
+    /// Default 3.
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
     /// The first wait between attempts, in milliseconds; it doubles (with jitter: each wait
@@ -171,7 +176,9 @@ impl BridgeConfig {
     /// (`ERPC_BRIDGE__REQUESTS`, `ERPC_BRIDGE__QUEUE__URL`). The double underscore after
     /// the prefix keeps the command line's own variables (`ERPC_BRIDGE_CONFIG`) out. An
     /// entry of a list (`targets`) cannot be overridden this way: such a variable is
-    /// refused, naming it. Errors name the file and the field (`targets[0].timeout_ms`).
+    /// refused, naming it. Errors name the file and the field (`targets[0].timeout_ms`), or for
+    /// a bad variable (an unknown field from a misspelt name, a value of the wrong shape)
+    /// the variable: `environment: ERPC_BRIDGE__CONCURENCY: unknown field ...`.
     pub fn load(path: &std::path::Path) -> Result<BridgeConfig, ConfigError> {
         BridgeConfig::load_with_env(path, std::env::vars())
     }
@@ -197,19 +204,46 @@ impl BridgeConfig {
             }
             overrides.insert(format!("{ENV_PREFIX}{field}"), value);
         }
-        let loaded: BridgeConfig = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Yaml))
-            .add_source(
-                config::Environment::with_prefix("ERPC_BRIDGE")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(overrides)),
-            )
-            .build()
-            .map_err(in_file)?
-            .try_deserialize()
-            .map_err(in_file)?;
+        let build = |overrides: std::collections::HashMap<String, String>| {
+            config::Config::builder()
+                .add_source(config::File::from(path).format(config::FileFormat::Yaml))
+                .add_source(
+                    config::Environment::with_prefix("ERPC_BRIDGE")
+                        .prefix_separator("__")
+                        .separator("__")
+                        .try_parsing(true)
+                        .source(Some(overrides)),
+                )
+                .build()?
+                .try_deserialize::<BridgeConfig>()
+        };
+        let loaded = match build(overrides.clone()) {
+            Ok(loaded) => loaded,
+            // Blame the file only if it fails alone; otherwise the variable that breaks it
+            // (an unknown field from a typo in a name, a value of the wrong shape).
+            Err(e) if overrides.is_empty() => return Err(in_file(e)),
+            Err(e) => {
+                build(Default::default()).map_err(in_file)?;
+                let mut names: Vec<&String> = overrides.keys().collect();
+                names.sort();
+                let culprit = names.iter().find_map(|name| {
+                    let one = [((*name).clone(), overrides[*name].clone())];
+                    build(one.into_iter().collect()).err().map(|e| (*name, e))
+                });
+                return Err(ConfigError::Invalid(match culprit {
+                    Some((name, e)) => format!("environment: {name}: {}", dotted(&e.to_string())),
+                    None => format!(
+                        "environment: {}: {}",
+                        names
+                            .iter()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        dotted(&e.to_string())
+                    ),
+                }));
+            }
+        };
         loaded.check()?;
         Ok(loaded)
     }
@@ -368,6 +402,23 @@ mod tests {
         .unwrap();
         assert_eq!(config.queue.url.as_deref(), Some("nats://10.0.0.1:4222"));
         assert_eq!(config.concurrency, 8);
+    }
+
+    #[test]
+    fn a_bad_environment_variable_is_named_not_the_file() {
+        for (var, value) in [
+            ("ERPC_BRIDGE__CONCURENCY", "3"),
+            ("ERPC_BRIDGE__CONCURRENCY", "many"),
+        ] {
+            let err = load_env(
+                TARGET,
+                &[("ERPC_BRIDGE__QUEUE__URL", "nats://h:1"), (var, value)],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(&format!("environment: {var}: ")), "{err}");
+            assert!(!err.contains("bridge.yaml"), "{err}");
+        }
     }
 
     #[test]

@@ -40,7 +40,10 @@ pub struct NatsOptions {
     /// The subjects the stream holds: every subject erpc publishes on must match one. Default
     /// `["erpc.>"]`.
     pub subjects: Vec<String>,
-    /// How long an unconsumed message is kept. Default 24 h.
+    /// How long an unconsumed message is kept (the stream's `max_age`; 0: until consumed). A
+    /// deadline past it is refused by [`QueueClient`](crate::QueueClient): the message would
+    /// be removed first, without a dead letter. Used only when the stream is created: an
+    /// existing stream keeps its own. Default 24 h.
     pub max_age: Duration,
 }
 
@@ -61,6 +64,8 @@ pub struct NatsQueue {
     client: async_nats::Client,
     context: jetstream::Context,
     stream: String,
+    /// The stream's `max_age` as the server has it; `None` when 0 (kept until consumed).
+    retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for NatsQueue {
@@ -109,10 +114,13 @@ impl NatsQueue {
                 options.stream
             )));
         }
+        // An existing stream's own max_age, not ours, is what removes messages (0: never).
+        let max_age = stream.cached_info().config.max_age;
         Ok(NatsQueue {
             client,
             context,
             stream: options.stream,
+            retention: (!max_age.is_zero()).then_some(max_age),
         })
     }
 }
@@ -164,6 +172,10 @@ impl Queue for NatsQueue {
 
     fn max_payload(&self) -> Option<usize> {
         Some(self.client.server_info().max_payload)
+    }
+
+    fn retention(&self) -> Option<Duration> {
+        self.retention
     }
 
     async fn subscribe(

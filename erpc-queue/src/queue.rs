@@ -94,6 +94,14 @@ pub trait Queue: Send + Sync + 'static {
         None
     }
 
+    /// How long the server keeps a message nobody consumed, when it drops it then: NATS
+    /// removes a message older than the stream's `max_age` (24 h by default) without a dead
+    /// letter, so [`QueueClient`](crate::QueueClient) refuses a deadline past it. `None`:
+    /// kept until consumed (RabbitMQ; a NATS stream with `max_age` 0; default `None`).
+    fn retention(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Start consuming as `subscription` says.
     async fn subscribe(&self, subscription: Subscribe)
     -> Result<Box<dyn Subscription>, QueueError>;

@@ -153,6 +153,18 @@ impl Target {
             };
             let status = match self.client.invoke(attempt).await {
                 Ok(response) => return Ok(response),
+                // The attempt's own timeout, not the call's deadline, cut it short: say so,
+                // or the caller reads "the deadline" as its own.
+                Err(status)
+                    if status.code() == Code::DeadlineExceeded
+                        && attempt_deadline < call_deadline =>
+                {
+                    Status::deadline_exceeded(format!(
+                        "the attempt hit the target's timeout_ms ({} ms) before the call's deadline: {}",
+                        self.timeout.as_millis(),
+                        status.message()
+                    ))
+                }
                 Err(status) => status,
             };
             // An attempt's own timeout is the target being slow; but the service may have run

@@ -41,6 +41,7 @@ on_both!(
     fire_and_forget_outlives_the_call_timeout_and_its_errors_are_dead_lettered,
     a_timed_out_attempt_runs_again_only_for_an_idempotent_method,
     fire_and_forget_calls_to_a_target_down_do_not_starve_other_services,
+    a_deadline_past_what_the_queue_keeps_is_refused,
 );
 
 /// A generated client over the queue, unchanged: answers, application errors with their code,
@@ -503,6 +504,12 @@ async fn a_timed_out_attempt_runs_again_only_for_an_idempotent_method(backend: B
     let work = WorkClient::new(client.client());
     let err = work.double(1).await.expect_err("the attempt timed out");
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err}");
+    assert!(
+        err.message().contains(
+            "the attempt hit the target's timeout_ms (500 ms) before the call's deadline"
+        ),
+        "the error names the target's timeout, not the call's deadline: {err}"
+    );
     assert_eq!(*seen.started.lock().unwrap(), 1, "run once, not again");
     // The bridge acks right after publishing the answer; stopped before that (the answer
     // now comes quicker from a classic reply queue), the request comes back to the next
@@ -1201,4 +1208,37 @@ async fn nats_a_bridge_without_the_target_leaves_the_request_to_one_with_it() {
         .expect("the call ran");
     assert_eq!(answer.expect("answered by the bridge with the target"), 10);
     assert_eq!(seen.runs_of(5), 1);
+}
+
+/// NATS removes a message older than the stream's max_age (24 h) without a dead letter: a
+/// deadline past it, or none, would be a promise the queue does not keep, so it is refused
+/// naming the retention (fu16 #7). RabbitMQ keeps a message until it is consumed.
+async fn a_deadline_past_what_the_queue_keeps_is_refused(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let client = support::client(queue, Duration::from_secs(20)).await;
+    let body = || Bytes::from(rmp_serde::to_vec(&1u64).expect("encodes"));
+    for within in [Some(Duration::from_secs(48 * 3600)), None] {
+        let sent = client
+            .send_within("Work", "double", body(), Metadata::new(), within)
+            .await;
+        match backend {
+            Backend::Nats => {
+                let err = sent.expect_err("past the stream's max_age");
+                assert_eq!(err.code(), Code::InvalidArgument, "{within:?}: {err}");
+                assert!(
+                    err.message().contains("86400 s") && err.message().contains("max_age"),
+                    "{within:?}: names the retention: {err}"
+                );
+            }
+            Backend::RabbitMq => {
+                sent.unwrap_or_else(|e| panic!("{within:?}: kept until consumed: {e}"))
+            }
+        }
+    }
+    // The default (24 h) is within it on both.
+    client
+        .send("Work", "double", body(), Metadata::new())
+        .await
+        .expect("the default deadline is accepted");
 }
