@@ -49,8 +49,10 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 /// remove the mirrored instances of peers no longer followed (a restart with another
 /// `--follow` list). A peer given under two spellings (`127.0.0.1:7070`, `localhost:7070`:
 /// addresses that resolve to a common one) is followed once, under the first, with a
-/// warning naming both. Followers stop once `local` is dropped. `invalid_argument` naming a
-/// peer address that does not parse or is given twice.
+/// warning naming both; a peer that is this center itself (resolves to one of its
+/// `config.listen` addresses, or to a local address on the port of a wildcard listen such as
+/// `0.0.0.0:7070`) is not followed, with a warning. Followers stop once `local` is dropped.
+/// `invalid_argument` naming a peer address that does not parse or is given twice.
 pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<(), Status> {
     let peers = &config.follow;
     let mut followers = Vec::with_capacity(peers.len());
@@ -69,9 +71,10 @@ pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<
         });
     }
     let local = Arc::downgrade(local);
+    let listen = config.listen.clone();
     // Resolving names waits on DNS: done here, not in the center's start.
     tokio::spawn(async move {
-        let followers = once_each(followers).await;
+        let followers = once_each(followers, &listen).await;
         let Some(local) = local.upgrade() else {
             return;
         };
@@ -103,11 +106,28 @@ pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `followers` without those whose peer is one listed before under another spelling (an
-/// address in common once resolved), each dropped with a warning naming both spellings.
-async fn once_each(followers: Vec<Follower>) -> Vec<Follower> {
+/// address in common once resolved), each dropped with a warning naming both spellings,
+/// and without those whose peer is this center itself (listening on `listen`): following
+/// itself, a center would mirror its own registrations and keep them after they leave.
+async fn once_each(followers: Vec<Follower>, listen: &[String]) -> Vec<Follower> {
+    let mut own = BTreeSet::new();
+    for addr in listen {
+        let found = resolved(addr).await;
+        own.extend(found.iter().filter_map(|a| wildcard(a, false)));
+        own.extend(found);
+    }
     let mut kept: Vec<(Follower, BTreeSet<String>)> = Vec::with_capacity(followers.len());
     for follower in followers {
         let found = resolved(&follower.peer).await;
+        let forms: BTreeSet<String> = found.iter().filter_map(|a| wildcard(a, true)).collect();
+        if !own.is_disjoint(&found) || !own.is_disjoint(&forms) {
+            tracing::warn!(
+                peer = %follower.peer,
+                listen = ?listen,
+                "--follow names this center itself; not followed"
+            );
+            continue;
+        }
         if let Some((first, _)) = kept.iter().find(|(_, at)| !at.is_disjoint(&found)) {
             tracing::warn!(
                 followed = %first.peer,
@@ -141,6 +161,21 @@ async fn resolved(peer: &str) -> BTreeSet<String> {
         }
         _ => itself,
     }
+}
+
+/// The form `addr` (resolved, `scheme://ip:port`) matches a wildcard listen by: the
+/// address with the host `*`. A listen address (`peer: false`) has that form only if its IP
+/// is unspecified (`0.0.0.0`, `[::]`), a peer's (`peer: true`) only if its IP is one of this
+/// machine's (a socket can be bound to it). `None` otherwise.
+fn wildcard(addr: &str, peer: bool) -> Option<String> {
+    let parsed = addr.parse::<erpc_core::Address>().ok()?;
+    let at: std::net::SocketAddr = parsed.hostport()?.parse().ok()?;
+    let matches = if peer {
+        at.ip().is_loopback() || std::net::UdpSocket::bind((at.ip(), 0)).is_ok()
+    } else {
+        at.ip().is_unspecified()
+    };
+    matches.then(|| parsed.with_hostport(format!("*:{}", at.port())).to_string())
 }
 
 /// A client of a peer: no deadline on watches, 3 s on unary calls, quick redials (a peer
@@ -367,8 +402,18 @@ impl Follower {
     /// its mirrors of other centers skipped.
     fn mirror_of(&self, change: Change) -> Option<Mirror> {
         match change {
-            Change::Registered(instance) => (!instance.metadata.contains_key(REMOTE_KEY))
-                .then(|| Mirror::Put(self.own(instance))),
+            // The peer now lists its mirror of another center's copy: its own copy is gone
+            // (hidden behind a local one there, or deregistered with that mirror listed in
+            // its place, which sends no `Deregistered`), so the copy held here ends too.
+            Change::Registered(instance) if instance.metadata.contains_key(REMOTE_KEY) => {
+                Some(Mirror::Remove {
+                    reason: format!("{} lists another center's copy in its place", self.peer),
+                    service: instance.service,
+                    id: instance.id,
+                    peer: self.peer.clone(),
+                })
+            }
+            Change::Registered(instance) => Some(Mirror::Put(self.own(instance))),
             Change::Deregistered {
                 service,
                 id,

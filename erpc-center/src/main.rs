@@ -312,6 +312,7 @@ async fn main() -> std::process::ExitCode {
         history: usize::try_from(args.history).unwrap_or(usize::MAX),
         dc: args.dc.clone(),
         follow: args.follow.clone(),
+        listen: args.listen.clone(),
         remote_stale_after: Duration::from_millis(args.remote_stale_after_ms),
         ..CenterConfig::default()
     };

@@ -121,6 +121,10 @@ pub struct CenterConfig {
     /// The token sent to followed peers (metadata `authorization: Bearer <token>` on their
     /// discover and watch), for peers that protect reads (`--follow-token`). Default none.
     pub follow_token: Option<String>,
+    /// This center's own addresses (`--listen`): a `--follow` peer that resolves to one of
+    /// them (or to a local address on the port of a wildcard one, `0.0.0.0:PORT`) is this
+    /// center itself, and is not followed. Default none.
+    pub listen: Vec<String>,
 }
 
 impl Default for CenterConfig {
@@ -135,6 +139,7 @@ impl Default for CenterConfig {
             follow: Vec::new(),
             remote_stale_after: crate::federation::DEFAULT_REMOTE_STALE_AFTER,
             follow_token: None,
+            listen: Vec::new(),
         }
     }
 }

@@ -873,3 +873,120 @@ async fn one_peer_under_two_spellings_is_followed_once() {
     })
     .await;
 }
+
+/// A center whose `--follow` list names itself (one shared list for every center) does not
+/// follow itself: it warns, and an instance that leaves is gone — not kept as a mirror of
+/// itself that it then refuses to deregister. Both an exact listen address and a wildcard
+/// listen (`0.0.0.0:P`, followed as `localhost:P`).
+#[tokio::test]
+async fn a_center_following_its_own_address_does_not_follow_itself() {
+    for wildcard in [false, true] {
+        let port = support::etcd::free_port();
+        let (listen, follow) = if wildcard {
+            (
+                format!("tcp://0.0.0.0:{port}"),
+                format!("tcp://localhost:{port}"),
+            )
+        } else {
+            let own = format!("tcp://127.0.0.1:{port}");
+            (own.clone(), own)
+        };
+        let (_center, mut log) = support::process::spawn_center_logged(
+            &listen,
+            &["--store", "memory", "--follow", &follow],
+        )
+        .await;
+        let line = support::process::log_line(&mut log, "a warning that it is itself", |l| {
+            l.contains("WARN") && l.contains("this center itself")
+        })
+        .await;
+        assert!(line.contains(&follow), "{line}");
+        let center = CenterClient::new(
+            erpc_core::Client::new(format!("tcp://127.0.0.1:{port}").as_str()).expect("an address"),
+        );
+        center
+            .register(listed("x"), 30_000)
+            .await
+            .expect("registers");
+        center
+            .deregister("Whoami".into(), "x".into())
+            .await
+            .expect("deregisters its own instance");
+        let left = center
+            .discover("Whoami".into(), Default::default())
+            .await
+            .expect("discover");
+        assert!(left.instances.is_empty(), "{follow}: {left:?}");
+    }
+}
+
+/// a and b follow each other, `dup` registered at both. b's own dup leaves (b then lists a's
+/// mirror of dup in its place and sends no `Deregistered`): a drops b's copy it held hidden,
+/// so when a's own dup leaves, a lists no dup — not b's copy, gone long ago.
+#[tokio::test]
+async fn a_peer_copy_replaced_by_its_mirror_of_ours_does_not_come_back() {
+    let (pa, pb) = (support::etcd::free_port(), support::etcd::free_port());
+    let (addr_a, addr_b) = (
+        format!("tcp://127.0.0.1:{pa}"),
+        format!("tcp://127.0.0.1:{pb}"),
+    );
+    let spawn = |listen: String, dc: &'static str, peer: String| async move {
+        support::process::spawn_center(
+            &listen,
+            &["--store", "memory", "--dc", dc, "--follow", &peer],
+        )
+        .await
+    };
+    let _a = spawn(addr_a.clone(), "a", addr_b.clone()).await;
+    let _b = spawn(addr_b.clone(), "b", addr_a.clone()).await;
+    let client = |addr: &str| CenterClient::new(erpc_core::Client::new(addr).expect("an address"));
+    let (a, b) = (client(&addr_a), client(&addr_b));
+    let subscribe = async |addr: &str| {
+        CenterRegistry::new([addr])
+            .expect("an address")
+            .subscribe("Whoami")
+            .await
+            .expect("subscribes")
+    };
+    let (mut at_a, mut at_b) = (subscribe(&addr_a).await, subscribe(&addr_b).await);
+    let dc_of = |l: &Endpoints, id: &str| {
+        l.iter()
+            .find(|e| e.id == id)
+            .and_then(|e| e.instance.metadata.get(DC_KEY).cloned())
+    };
+    a.register(listed("dup"), 30_000).await.expect("registers");
+    b.register(listed("dup"), 30_000).await.expect("registers");
+    // Each center's dup reached the other (hidden there) once a later registration did.
+    a.register(listed("a-mark"), 30_000)
+        .await
+        .expect("registers");
+    b.register(listed("b-mark"), 30_000)
+        .await
+        .expect("registers");
+    until(&mut at_a, "a lists b-mark", |l| has(l, "b-mark")).await;
+    until(&mut at_b, "b lists a-mark", |l| has(l, "a-mark")).await;
+    b.deregister("Whoami".into(), "dup".into())
+        .await
+        .expect("deregisters");
+    until(&mut at_b, "b lists a's mirror of dup", |l| {
+        dc_of(l, "dup").as_deref() == Some("a")
+    })
+    .await;
+    // a has seen b list that mirror once it sees a later registration at b.
+    b.register(listed("b-mark2"), 30_000)
+        .await
+        .expect("registers");
+    until(&mut at_a, "a lists b-mark2", |l| has(l, "b-mark2")).await;
+    a.deregister("Whoami".into(), "dup".into())
+        .await
+        .expect("deregisters");
+    let left = a
+        .discover("Whoami".into(), Default::default())
+        .await
+        .expect("discover");
+    assert!(
+        !left.instances.iter().any(|i| i.id == "dup"),
+        "b's stale copy came back at a: {left:?}"
+    );
+    until(&mut at_b, "dup gone from b", |l| !has(l, "dup")).await;
+}
