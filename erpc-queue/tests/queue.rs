@@ -499,7 +499,7 @@ async fn a_timed_out_attempt_runs_again_only_for_an_idempotent_method(backend: B
     let mut config =
         support::bridge_config(backend, &server.url, &service.local_addr().to_string());
     config.targets[0].timeout_ms = 500;
-    let _bridge = support::bridge(queue.clone(), config.clone()).await;
+    let bridge = support::bridge(queue.clone(), config.clone()).await;
     let client = support::client(queue.clone(), Duration::from_secs(20)).await;
     let work = WorkClient::new(client.client());
     let err = work.double(1).await.expect_err("the attempt timed out");
@@ -511,12 +511,10 @@ async fn a_timed_out_attempt_runs_again_only_for_an_idempotent_method(backend: B
         "the error names the target's timeout, not the call's deadline: {err}"
     );
     assert_eq!(*seen.started.lock().unwrap(), 1, "run once, not again");
-    // The bridge acks right after publishing the answer; stopped before that (the answer
-    // now comes quicker from a classic reply queue), the request comes back to the next
-    // bridge — idempotent there — and runs again. The ack has no signal a test can wait on:
-    // a second is ample for it.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    drop(_bridge);
+    // The bridge acks right after publishing the answer; aborted before that, the request
+    // would come back to the next bridge — idempotent there — and run again. A graceful stop
+    // returns once every request it forwards is settled.
+    bridge.stop().await;
 
     config.targets[0].idempotent_methods = vec!["double".into()];
     let _bridge = support::bridge(queue.clone(), config).await;

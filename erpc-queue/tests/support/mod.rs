@@ -172,12 +172,30 @@ pub fn bridge_config(backend: Backend, url: &str, address: &str) -> BridgeConfig
     }
 }
 
-/// A bridge running in this process until the handle is dropped.
-pub struct RunningBridge(tokio::task::JoinHandle<()>);
+/// A bridge running in this process until the handle is dropped (aborted: what it holds
+/// unacknowledged comes back) or stopped ([`RunningBridge::stop`]).
+pub struct RunningBridge {
+    task: tokio::task::JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl RunningBridge {
+    /// Stop it as a SIGTERM does and return once it has: no new requests, and every request
+    /// being forwarded answered and acknowledged (or given back) first.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), &mut self.task)
+            .await
+            .expect("the bridge stops in time")
+            .expect("the bridge task ends without panicking");
+    }
+}
 
 impl Drop for RunningBridge {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
@@ -189,13 +207,16 @@ pub async fn bridge(queue: Arc<dyn Queue>, config: BridgeConfig) -> RunningBridg
 /// Run `bridge` in this process; returns once it is consuming.
 pub async fn run_bridge(bridge: Bridge) -> RunningBridge {
     let (ready, consuming) = tokio::sync::oneshot::channel();
+    let (shutdown, stopping) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         bridge
             .run(
                 move || {
                     let _ = ready.send(());
                 },
-                std::future::pending(),
+                async move {
+                    let _ = stopping.await;
+                },
             )
             .await
             .expect("the bridge runs");
@@ -204,7 +225,10 @@ pub async fn run_bridge(bridge: Bridge) -> RunningBridge {
         .await
         .expect("the bridge subscribes in time")
         .expect("the bridge subscribes");
-    RunningBridge(task)
+    RunningBridge {
+        task,
+        shutdown: Some(shutdown),
+    }
 }
 
 /// Start the `erpc-bridge` binary with `config` (written to `dir`); returns once it says it
