@@ -1,10 +1,11 @@
 //! One side of one end-to-end benchmark case, on a single-threaded runtime (the driver,
-//! `benches/e2e.sh`, pins each side to its own core).
+//! `benches/e2e.sh`, pins each side to its own core), or with `--threads N` on a
+//! multi-threaded runtime of N workers (the multi-core figure, `benches/multicore.sh`).
 //!
 //! ```text
-//! e2e server STACK ADDR
-//! e2e client STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD
-//! e2e both   STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD
+//! e2e [--threads N] server STACK ADDR
+//! e2e [--threads N] client STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD
+//! e2e [--threads N] both   STACK ADDR CONNS INFLIGHT WARMUP_S MEASURE_S PAYLOAD
 //! ```
 //! STACK is raw, erpc, tarpc or tonic, or erpc:TRANSPORT for erpc over another transport
 //! (tcp, unix, mem, tls, ws, wss, quic, udp, kcp). `both` runs the server on a thread of its
@@ -27,6 +28,10 @@ use erpc_benches::stacks::{erpc_stack, raw, tarpc_stack, tonic_stack};
 #[derive(Debug, Parser)]
 #[command(name = "e2e")]
 struct Cli {
+    /// Worker threads of this side's runtime: 1 (the default) is tokio's current-thread
+    /// runtime, N > 1 its multi-threaded runtime with N workers.
+    #[arg(long, default_value_t = 1, global = true)]
+    threads: usize,
     #[command(subcommand)]
     role: Role,
 }
@@ -58,11 +63,19 @@ struct Load {
     payload: usize,
 }
 
+/// The number of worker threads every runtime of this process gets (`--threads`).
+static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+    let mut builder = match THREADS.get().copied().unwrap_or(1) {
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    builder.enable_all().build().expect("runtime")
 }
 
 async fn serve(stack: String, addr: SocketAddr) {
@@ -89,7 +102,9 @@ fn unknown(stack: &str) -> ! {
 }
 
 fn main() {
-    match Cli::parse().role {
+    let cli = Cli::parse();
+    let _ = THREADS.set(cli.threads);
+    match cli.role {
         Role::Server { stack, addr } => runtime().block_on(async move {
             let mut stop = erpc::ShutdownSignals::listen().expect("signal handlers");
             tokio::select! {
