@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::server::ServerTlsSettings;
+
 /// The center's settings: the same as its command-line options (CENTER.md), which override
 /// them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -46,6 +48,11 @@ pub struct CenterSettings {
     /// Require the token on reads too (discover, watch, config_get, config_watch); needs
     /// `token_file`. Default false.
     pub protect_reads: bool,
+    /// The certificate (and optional client CA, for mutual TLS) of the `tls://` and
+    /// `quic://` addresses in `listen` (`--cert`, `--key`, `--client-ca`): PEM files, read
+    /// and checked when the file is loaded. Default none; a TLS address without it is refused
+    /// at start.
+    pub tls: Option<ServerTlsSettings>,
 }
 
 impl Default for CenterSettings {
@@ -65,6 +72,7 @@ impl Default for CenterSettings {
             http: None,
             token_file: None,
             protect_reads: false,
+            tls: None,
         }
     }
 }

@@ -20,19 +20,23 @@ fn tls_error(key: &str, reason: String) -> ConfigError {
     }
 }
 
-/// The server's certificate, key and optional client CA.
+/// The server's certificate, key and optional client CA, from the settings at `at`
+/// (`server.tls`, `center.tls`: errors name its keys).
 pub(crate) fn server(
     settings: &ServerTlsSettings,
+    at: &str,
 ) -> Result<erpc_transport::tls::ServerTls, ConfigError> {
-    let cert = read(&settings.cert, "server.tls.cert")?;
-    let key = read(&settings.key, "server.tls.key")?;
+    let cert = read(&settings.cert, &format!("{at}.cert"))?;
+    let key = read(&settings.key, &format!("{at}.key"))?;
     let tls = match &settings.client_ca {
-        Some(ca) => {
-            erpc_transport::tls::ServerTls::mutual(&cert, &key, &read(ca, "server.tls.client_ca")?)
-        }
+        Some(ca) => erpc_transport::tls::ServerTls::mutual(
+            &cert,
+            &key,
+            &read(ca, &format!("{at}.client_ca"))?,
+        ),
         None => erpc_transport::tls::ServerTls::from_pem(&cert, &key),
     };
-    tls.map_err(|e| tls_error("server.tls", e.to_string()))
+    tls.map_err(|e| tls_error(at, e.to_string()))
 }
 
 /// The client's trusted CA, optional identity and server name.
