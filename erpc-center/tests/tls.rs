@@ -332,3 +332,53 @@ async fn the_certificate_can_come_from_the_config_file_and_a_bad_one_is_named_wi
         "names the file, line and key: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_and_a_client_from_settings_reach_a_tls_center_with_their_tls_keys() {
+    use erpc_center::config_client;
+    let pki = Pki::new("center CA");
+    for listen in ["tls://127.0.0.1:0", "quic://127.0.0.1:0"] {
+        let center = center(listen, &pki.flags()).await;
+        let at = &center.addr;
+        let ca = pki.path("ca.pem").display().to_string();
+        let file = config(
+            pki.dir.path(),
+            &format!(
+                "server:\n  listen: [\"tcp://127.0.0.1:0\"]\n  registration:\n    centers: [\"{at}\"]\n    tls:\n      ca: {ca}\nclient:\n  discovery:\n    service: Whoami\n    centers: [\"{at}\"]\n    tls: {{ca: {ca}}}\n"
+            ),
+        );
+        let settings = erpc_config::load_with_env(&file, Vec::new()).expect("loads");
+        let server = config_client::register(
+            &settings.server,
+            settings.server.builder().expect("builder"),
+        )
+        .expect("a registry")
+        .add_service(support::WhoamiServer::new(support::Named(
+            "from-file".into(),
+        )))
+        .serve(settings.server.listen.iter().map(String::as_str))
+        .await
+        .expect("serves");
+        let client = support::WhoamiClient::new(
+            config_client::connect(&settings.client)
+                .await
+                .expect("discovers"),
+        );
+        assert_eq!(
+            client.name().await.expect("answers"),
+            "from-file",
+            "{listen}"
+        );
+        server.shutdown().await;
+    }
+    // `tls` under discovery goes with centers, and its files are read at load.
+    let bad = config(
+        pki.dir.path(),
+        "client:\n  discovery:\n    service: Whoami\n    centers: [\"tls://127.0.0.1:9\"]\n    tls:\n      ca: /nonexistent/ca.pem\n",
+    );
+    let e = erpc_config::load_with_env(&bad, Vec::new()).expect_err("no such CA file");
+    assert!(
+        e.to_string().contains(":6: client.discovery.tls.ca"),
+        "names the line and key: {e}"
+    );
+}

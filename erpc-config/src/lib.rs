@@ -201,11 +201,20 @@ impl Settings {
 
     /// The files the settings name can be read and hold what they should: the server's
     /// tokens or JWT keys, the clients' token files, the PEM files of `server.tls`,
-    /// `client.tls` (and each `clients.NAME.tls`) and `center.tls`.
+    /// `client.tls` (and each `clients.NAME.tls`), `center.tls`, and the TLS to the centers
+    /// (`client.discovery.tls`, `server.registration.tls`).
     fn check_files(&self) -> Result<(), ConfigError> {
         self.server.auth.check_files()?;
         if let Some(tls) = &self.server.tls {
             crate::tls::server(tls, "server.tls")?;
+        }
+        if let Some(tls) = self
+            .server
+            .registration
+            .as_ref()
+            .and_then(|r| r.tls.as_ref())
+        {
+            crate::tls::client(tls, "server.registration.tls")?;
         }
         if let Some(tls) = &self.center.tls {
             crate::tls::server(tls, "center.tls")?;
@@ -221,6 +230,9 @@ impl Settings {
             }
             if let Some(tls) = &client.tls {
                 crate::tls::client(tls, &format!("{at}.tls"))?;
+            }
+            if let Some(tls) = client.discovery.as_ref().and_then(|d| d.tls.as_ref()) {
+                crate::tls::client(tls, &format!("{at}.discovery.tls"))?;
             }
         }
         Ok(())
