@@ -116,6 +116,10 @@ struct Args {
     /// The private key (PEM) of --cert.
     #[arg(long, env = "ERPC_CENTER_KEY", value_name = "PEM")]
     key: Option<PathBuf>,
+    /// The CA (PEM) that tls:// and quic:// --follow peers' certificates must chain to
+    /// (or a peer's self-signed end-entity certificate). Needed by such a peer.
+    #[arg(long, env = "ERPC_CENTER_FOLLOW_CA", value_name = "PEM")]
+    follow_ca: Option<PathBuf>,
     /// Mutual TLS: clients of the tls:// and quic:// addresses must present a certificate
     /// that chains to a CA in this PEM file. Needs --cert and --key.
     #[arg(long, env = "ERPC_CENTER_CLIENT_CA", value_name = "PEM")]
@@ -211,6 +215,9 @@ fn apply_file(
     }
     if defaulted("follow") {
         args.follow = file.follow;
+    }
+    if defaulted("follow_ca") && file.follow_ca.is_some() {
+        args.follow_ca = file.follow_ca;
     }
     if defaulted("remote_stale_after_ms") {
         args.remote_stale_after_ms = millis(file.remote_stale_after);
@@ -372,6 +379,16 @@ async fn main() -> std::process::ExitCode {
     };
     let transport = match tls::options(&args.listen, &transport) {
         Ok(transport) => transport,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = match tls::follow_options(&args.follow, args.follow_ca.as_deref()) {
+        Ok(follow_transport) => CenterConfig {
+            follow_transport,
+            ..config
+        },
         Err(e) => {
             tracing::error!("{e}");
             return std::process::ExitCode::FAILURE;

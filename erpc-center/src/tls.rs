@@ -1,7 +1,7 @@
 //! `--cert`, `--key`, `--client-ca`: the certificate the center's `tls://` and `quic://`
-//! addresses present, read into the transport's own TLS settings (`erpc_transport::tls`).
-//! A TLS address without a certificate, and a certificate no address uses, stop the center
-//! at start, naming the flags.
+//! addresses present; `--follow-ca`: the CA its TLS peers are checked against. Both read into
+//! the transport's own TLS settings (`erpc_transport::tls`). A TLS address (or peer) without
+//! them, and a certificate (or CA) nothing uses, stop the center at start, naming the flags.
 
 use std::path::Path;
 
@@ -65,6 +65,49 @@ pub fn options(listen: &[String], files: &Files<'_>) -> Result<erpc_transport::O
         ));
     }
     listener_options(cert, key, files.client_ca)
+}
+
+/// The transport options of the connections to `follow`'s peers: the CA of `follow_ca` when
+/// a peer is a TLS address.
+///
+/// # Errors
+/// A message naming the flags: a TLS peer without `--follow-ca`, a `--follow-ca` no peer
+/// uses, or a file that cannot be read or holds no certificate.
+pub fn follow_options(
+    follow: &[String],
+    follow_ca: Option<&Path>,
+) -> Result<erpc_transport::Options, String> {
+    match (follow.iter().find(|a| is_tls(a)), follow_ca) {
+        (None, None) => Ok(erpc_transport::Options::default()),
+        (Some(peer), None) => Err(format!(
+            "--follow {peer}: a TLS peer is checked against a CA: give --follow-ca PEM \
+             (or `follow_ca` in the --config file's `center:` section)"
+        )),
+        (None, Some(ca)) => Err(format!(
+            "--follow-ca {}: no --follow peer is a TLS address (tls://, quic://), so nothing \
+             would use it: leave it out",
+            ca.display()
+        )),
+        (Some(_), Some(ca)) => peer_options(ca),
+    }
+}
+
+/// The transport's client TLS (`ClientTls`) trusting the CA in `ca`.
+#[cfg(feature = "tls")]
+fn peer_options(ca: &Path) -> Result<erpc_transport::Options, String> {
+    let named = |e: &dyn std::fmt::Display| format!("--follow-ca {}: {e}", ca.display());
+    let pem = std::fs::read(ca).map_err(|e| named(&e))?;
+    let tls = erpc_transport::tls::ClientTls::trust_pem(&pem).map_err(|e| named(&e))?;
+    Ok(erpc_transport::Options::default().client_tls(tls))
+}
+
+/// Built without the `tls` feature: a CA is an error that says so.
+#[cfg(not(feature = "tls"))]
+fn peer_options(ca: &Path) -> Result<erpc_transport::Options, String> {
+    Err(format!(
+        "--follow-ca {}: this erpc-center was built without the tls feature",
+        ca.display()
+    ))
 }
 
 /// The transport's server TLS (`ServerTls`) from the PEM files.

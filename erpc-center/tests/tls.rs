@@ -286,6 +286,26 @@ async fn a_tls_address_without_a_certificate_and_a_certificate_without_one_stop_
             ],
             vec![&junk, "certificate"],
         ),
+        (
+            vec![
+                "--listen",
+                "tcp://127.0.0.1:0",
+                "--follow",
+                "quic://127.0.0.1:9",
+            ],
+            vec!["--follow quic://127.0.0.1:9", "--follow-ca"],
+        ),
+        (
+            vec![
+                "--listen",
+                "tcp://127.0.0.1:0",
+                "--follow",
+                "tcp://127.0.0.1:9",
+                "--follow-ca",
+                &cert,
+            ],
+            vec!["--follow-ca", "no --follow peer is a TLS address"],
+        ),
     ] {
         let (code, stderr) = run(&args).await;
         assert_eq!(code, Some(1), "{args:?}: {stderr}");
@@ -381,4 +401,42 @@ async fn a_server_and_a_client_from_settings_reach_a_tls_center_with_their_tls_k
         e.to_string().contains(":6: client.discovery.tls.ca"),
         "names the line and key: {e}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_center_follows_a_tls_or_quic_peer_given_its_ca() {
+    let pki = Pki::new("federation CA");
+    let ca = pki.path("ca.pem").display().to_string();
+    for listen in ["tls://127.0.0.1:0", "quic://127.0.0.1:0"] {
+        let mut flags = pki.flags();
+        flags.extend(["--dc".into(), "a".into()]);
+        let a = center(listen, &flags).await;
+        let b = center(
+            "tcp://127.0.0.1:0",
+            &[
+                "--dc".into(),
+                "b".into(),
+                "--follow".into(),
+                a.addr.clone(),
+                "--follow-ca".into(),
+                ca.clone(),
+            ],
+        )
+        .await;
+        let provider = support::provider(Arc::new(registry(&a.addr, pki.trust())), "in-a").await;
+        // Mirrored into b over the TLS peer link: b's own (plain) listing has it, from dc a.
+        let in_b = CenterRegistry::new([b.addr.as_str()]).expect("address");
+        support::list_reaches(&in_b, 1, Duration::from_secs(20)).await;
+        let listing = CenterClient::new(erpc_core::Client::new(b.addr.as_str()).expect("address"))
+            .discover("Whoami".into(), Filter::default())
+            .await
+            .expect("lists");
+        assert_eq!(
+            listing.instances[0].metadata.get("dc").map(String::as_str),
+            Some("a"),
+            "{listen}"
+        );
+        provider.shutdown().await;
+        support::list_reaches(&in_b, 0, Duration::from_secs(20)).await;
+    }
 }

@@ -36,6 +36,9 @@ pub struct CenterSettings {
     pub dc: Option<String>,
     /// Peer data centers' centers to mirror read-only (`--follow`). Default none.
     pub follow: Vec<String>,
+    /// The CA (PEM) that `tls://` and `quic://` peers in `follow` are checked against
+    /// (`--follow-ca`); read when the file is loaded. Default none.
+    pub follow_ca: Option<PathBuf>,
     /// How long a peer's instances are kept, marked stale, once it is unreachable. Default
     /// `60s`.
     #[serde(with = "humantime_serde")]
@@ -68,6 +71,7 @@ impl Default for CenterSettings {
             metrics_listen: None,
             dc: None,
             follow: Vec::new(),
+            follow_ca: None,
             remote_stale_after: Duration::from_secs(60),
             http: None,
             token_file: None,

@@ -201,7 +201,8 @@ impl Settings {
 
     /// The files the settings name can be read and hold what they should: the server's
     /// tokens or JWT keys, the clients' token files, the PEM files of `server.tls`,
-    /// `client.tls` (and each `clients.NAME.tls`), `center.tls`, and the TLS to the centers
+    /// `client.tls` (and each `clients.NAME.tls`), `center.tls`, `center.follow_ca`, and the
+    /// TLS to the centers
     /// (`client.discovery.tls`, `server.registration.tls`).
     fn check_files(&self) -> Result<(), ConfigError> {
         self.server.auth.check_files()?;
@@ -218,6 +219,9 @@ impl Settings {
         }
         if let Some(tls) = &self.center.tls {
             crate::tls::server(tls, "center.tls")?;
+        }
+        if let Some(ca) = &self.center.follow_ca {
+            crate::tls::trust(ca, "center.follow_ca")?;
         }
         let clients = std::iter::once(("client".to_owned(), &self.client)).chain(
             self.clients

@@ -44,9 +44,7 @@ pub(crate) fn client(
     settings: &ClientTlsSettings,
     at: &str,
 ) -> Result<erpc_transport::tls::ClientTls, ConfigError> {
-    let ca = read(&settings.ca, &format!("{at}.ca"))?;
-    let mut tls = erpc_transport::tls::ClientTls::trust_pem(&ca)
-        .map_err(|e| tls_error(&format!("{at}.ca"), e.to_string()))?;
+    let mut tls = trust(&settings.ca, &format!("{at}.ca"))?;
     if let (Some(cert), Some(key)) = (&settings.cert, &settings.key) {
         let cert = read(cert, &format!("{at}.cert"))?;
         let key = read(key, &format!("{at}.key"))?;
@@ -58,4 +56,10 @@ pub(crate) fn client(
         tls = tls.server_name(name.clone());
     }
     Ok(tls)
+}
+
+/// A client trusting the CA certificates in the PEM file at `path`, named `key` in errors.
+pub(crate) fn trust(path: &Path, key: &str) -> Result<erpc_transport::tls::ClientTls, ConfigError> {
+    erpc_transport::tls::ClientTls::trust_pem(&read(path, key)?)
+        .map_err(|e| tls_error(key, e.to_string()))
 }
