@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use erpc_config::{ClientSettings, ServerSettings};
+use erpc_config::{ClientSettings, ClientTlsSettings, ServerSettings};
 use erpc_core::discovery::routes_key;
 use erpc_core::{Client, ClientBuilder, ServerBuilder, Status};
 
@@ -46,7 +46,12 @@ pub async fn connect_builder(
 ) -> Result<Client, Status> {
     match &settings.discovery {
         Some(d) if !d.centers.is_empty() => {
-            let registry = registry("client.discovery", &d.centers, d.token_file.as_deref())?;
+            let registry = registry(
+                "client.discovery",
+                &d.centers,
+                d.token_file.as_deref(),
+                d.tls.as_ref(),
+            )?;
             let builder = if settings.routes {
                 let rules = registry.follow_config(&routes_key(&d.service)).await?;
                 builder.routes(rules, settings.balancer.locality())
@@ -72,40 +77,48 @@ pub fn register(
     let Some(registration) = &settings.registration else {
         return Ok(builder);
     };
-    let mut registry = registry(
+    let registry = registry(
         "server.registration",
         &registration.centers,
         registration.token_file.as_deref(),
+        registration.tls.as_ref(),
     )?;
-    if let Some(ttl) = registration.ttl {
-        registry = registry.ttl(ttl);
-    }
+    let registry = match registration.ttl {
+        Some(ttl) => registry.ttl(ttl),
+        None => registry,
+    };
     Ok(builder.register(Arc::new(registry), registration.template()))
 }
 
-/// A registry over `centers`, with the token of `token_file` (its first line) if given;
-/// errors name `at`.
+/// A registry over `centers`, with the token of `token_file` (its first line) and the
+/// TLS of `tls` if given; errors name `at`.
 fn registry(
     at: &str,
     centers: &[String],
     token_file: Option<&Path>,
+    tls: Option<&ClientTlsSettings>,
 ) -> Result<CenterRegistry, Status> {
-    let addrs = centers.iter().map(String::as_str);
-    let made = match token_file {
-        None => CenterRegistry::new(addrs),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Status::invalid_argument(format!("{at}.token_file: {}: {e}", path.display()))
-            })?;
-            let token = text.lines().next().unwrap_or("").trim();
-            if token.is_empty() {
-                return Err(Status::invalid_argument(format!(
-                    "{at}.token_file: {}: holds no token",
-                    path.display()
-                )));
-            }
-            CenterRegistry::with_token(addrs, token)
+    let mut builder = CenterRegistry::builder();
+    if let Some(path) = token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Status::invalid_argument(format!("{at}.token_file: {}: {e}", path.display()))
+        })?;
+        let token = text.lines().next().unwrap_or("").trim();
+        if token.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "{at}.token_file: {}: holds no token",
+                path.display()
+            )));
         }
-    };
-    made.map_err(|e| Status::invalid_argument(format!("{at}.centers: {e}")))
+        builder = builder.token(token);
+    }
+    if let Some(tls) = tls {
+        let tls = tls
+            .client_tls(&format!("{at}.tls"))
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        builder = builder.transport(erpc_transport::Options::default().client_tls(tls));
+    }
+    builder
+        .build(centers.iter().map(String::as_str))
+        .map_err(|e| Status::invalid_argument(format!("{at}.centers: {e}")))
 }

@@ -64,7 +64,11 @@ pub(crate) fn follow_peers(local: &Arc<Local>, config: &CenterConfig) -> Result<
         }
         followers.push(Follower {
             peer: peer.clone(),
-            client: peer_client(peer, config.follow_token.as_deref())?,
+            client: peer_client(
+                peer,
+                config.follow_token.as_deref(),
+                &config.follow_transport,
+            )?,
             token_given: config.follow_token.is_some(),
             local: Arc::downgrade(local),
             stale_after: config.remote_stale_after,
@@ -180,8 +184,13 @@ fn wildcard(addr: &str, peer: bool) -> Option<String> {
 
 /// A client of a peer: no deadline on watches, 3 s on unary calls, quick redials (a peer
 /// that comes back is listed again within a fraction of a second), heartbeats that notice a
-/// silent link within seconds; `token` sent on every call if given.
-fn peer_client(peer: &str, token: Option<&str>) -> Result<CenterClient, Status> {
+/// silent link within seconds; `token` sent on every call if given; over `transport` (the
+/// CA of TLS peers).
+fn peer_client(
+    peer: &str,
+    token: Option<&str>,
+    transport: &erpc_transport::Options,
+) -> Result<CenterClient, Status> {
     let builder = match token {
         Some(token) => erpc_core::Client::builder()
             .middleware(erpc_core::auth::Credentials::bearer(token.to_owned())),
@@ -191,6 +200,7 @@ fn peer_client(peer: &str, token: Option<&str>) -> Result<CenterClient, Status> 
         .timeout(Duration::from_secs(3))
         .backoff(Duration::from_millis(50), Duration::from_millis(250))
         .heartbeat(PEER_HEARTBEAT.0, PEER_HEARTBEAT.1)
+        .transport(transport.clone())
         .build(peer)
         .map_err(|e| Status::invalid_argument(format!("--follow {peer:?}: {e}")))?;
     Ok(CenterClient::new(client))

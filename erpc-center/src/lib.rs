@@ -69,13 +69,13 @@ pub mod stats;
 pub mod store;
 
 pub use model::{Change, Event, Filter, Instance};
-pub use registries::CenterRegistry;
 #[cfg(feature = "etcd")]
 pub use registries::etcd;
 #[cfg(feature = "mdns")]
 pub use registries::mdns;
 #[cfg(feature = "zookeeper")]
 pub use registries::zookeeper;
+pub use registries::{CenterRegistry, CenterRegistryBuilder};
 pub use service::{
     Center, CenterClient, CenterConfig, CenterImpl, CenterServer, ConfigListing, Lease, Listing,
 };

@@ -16,8 +16,8 @@ use erpc_center::{CenterConfig, CenterImpl, CenterServer};
 #[derive(Debug, Parser)]
 #[command(name = "erpc-center", version)]
 struct Args {
-    /// Address to serve on: tcp://, unix://, quic://… (repeat the flag, or separate with
-    /// commas in the variable, for several).
+    /// Address to serve on: tcp://, unix://, tls://, quic:// (the last two with --cert and
+    /// --key); repeat the flag, or separate with commas in the variable, for several.
     #[arg(
         long,
         env = "ERPC_CENTER_LISTEN",
@@ -109,6 +109,21 @@ struct Args {
     /// Read the followed peers' token from this file (its first line).
     #[arg(long, env = "ERPC_CENTER_FOLLOW_TOKEN_FILE")]
     follow_token_file: Option<PathBuf>,
+    /// The certificate chain (PEM, leaf first) the center's tls:// and quic:// addresses
+    /// present; with --key. Needed when --listen has such an address.
+    #[arg(long, env = "ERPC_CENTER_CERT", value_name = "PEM")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, env = "ERPC_CENTER_KEY", value_name = "PEM")]
+    key: Option<PathBuf>,
+    /// The CA (PEM) that tls:// and quic:// --follow peers' certificates must chain to
+    /// (or a peer's self-signed end-entity certificate). Needed by such a peer.
+    #[arg(long, env = "ERPC_CENTER_FOLLOW_CA", value_name = "PEM")]
+    follow_ca: Option<PathBuf>,
+    /// Mutual TLS: clients of the tls:// and quic:// addresses must present a certificate
+    /// that chains to a CA in this PEM file. Needs --cert and --key.
+    #[arg(long, env = "ERPC_CENTER_CLIENT_CA", value_name = "PEM")]
+    client_ca: Option<PathBuf>,
 }
 
 impl Args {
@@ -201,6 +216,9 @@ fn apply_file(
     if defaulted("follow") {
         args.follow = file.follow;
     }
+    if defaulted("follow_ca") && file.follow_ca.is_some() {
+        args.follow_ca = file.follow_ca;
+    }
     if defaulted("remote_stale_after_ms") {
         args.remote_stale_after_ms = millis(file.remote_stale_after);
     }
@@ -210,6 +228,18 @@ fn apply_file(
     }
     if defaulted("protect_reads") && file.protect_reads {
         args.protect_reads = true;
+    }
+    // Each of --cert, --key and --client-ca wins over its own key of `center.tls`.
+    if let Some(tls) = file.tls {
+        if defaulted("cert") {
+            args.cert = Some(tls.cert);
+        }
+        if defaulted("key") {
+            args.key = Some(tls.key);
+        }
+        if defaulted("client_ca") && tls.client_ca.is_some() {
+            args.client_ca = tls.client_ca;
+        }
     }
 }
 
@@ -264,6 +294,7 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
 
 mod http;
 mod metrics;
+mod tls;
 
 /// A line on stdout for a launcher. A launcher that stopped reading (it read the first line
 /// and closed the pipe) must not stop the center, as `println!` would by panicking.
@@ -341,6 +372,28 @@ async fn main() -> std::process::ExitCode {
         tracing::error!("--protect-reads needs a token: give --token or --token-file");
         return std::process::ExitCode::FAILURE;
     }
+    let transport = tls::Files {
+        cert: args.cert.as_deref(),
+        key: args.key.as_deref(),
+        client_ca: args.client_ca.as_deref(),
+    };
+    let transport = match tls::options(&args.listen, &transport) {
+        Ok(transport) => transport,
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = match tls::follow_options(&args.follow, args.follow_ca.as_deref()) {
+        Ok(follow_transport) => CenterConfig {
+            follow_transport,
+            ..config
+        },
+        Err(e) => {
+            tracing::error!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let center = match open_center(&args, config).await {
         Ok(center) => center,
         Err(e) => {
@@ -353,6 +406,8 @@ async fn main() -> std::process::ExitCode {
         // their clients resume from their last revision on another center.
         .config(erpc_core::ServerConfig {
             shutdown_grace: Duration::from_secs(2),
+            // The certificate of tls:// and quic:// addresses (--cert, --key, --client-ca).
+            transport,
             ..erpc_core::ServerConfig::default()
         })
         .add_service(CenterServer::new(center.clone()));

@@ -121,6 +121,11 @@ pub struct CenterConfig {
     /// The token sent to followed peers (metadata `authorization: Bearer <token>` on their
     /// discover and watch), for peers that protect reads (`--follow-token`). Default none.
     pub follow_token: Option<String>,
+    /// The transport settings of the connections to followed peers: for `tls://` and
+    /// `quic://` peers, `client_tls` with the CA their certificates chain to
+    /// (`--follow-ca`). Default `Options::default()`: no TLS settings, so a TLS peer is
+    /// never reached (its follower logs why and keeps trying).
+    pub follow_transport: erpc_transport::Options,
     /// This center's own addresses (`--listen`): a `--follow` peer that resolves to one of
     /// them (or to a local address on the port of a wildcard one, `0.0.0.0:PORT`) is this
     /// center itself, and is not followed. Default none.
@@ -139,6 +144,7 @@ impl Default for CenterConfig {
             follow: Vec::new(),
             remote_stale_after: crate::federation::DEFAULT_REMOTE_STALE_AFTER,
             follow_token: None,
+            follow_transport: erpc_transport::Options::default(),
             listen: Vec::new(),
         }
     }

@@ -21,6 +21,8 @@ struct Center {
     child: Child,
     addr: String,
     dashboard: String,
+    /// The /metrics URL, with `--metrics-listen`.
+    metrics: Option<String>,
     _data: tempfile::TempDir,
 }
 
@@ -54,13 +56,16 @@ impl Center {
                 }
             }
         });
-        let (mut addr, mut dashboard) = (None, None);
+        let (mut addr, mut dashboard, mut metrics) = (None, None, None);
         while dashboard.is_none() {
             let line = announced
                 .recv_timeout(Duration::from_secs(20))
                 .expect("erpc-center announces its addresses within 20 s");
             if let Some(a) = line.strip_prefix("erpc-center listening on ") {
                 addr = Some(a.to_owned());
+            }
+            if let Some(url) = line.strip_prefix("erpc-center metrics on ") {
+                metrics = Some(url.to_owned());
             }
             if let Some(url) = line.strip_prefix("erpc-center dashboard on ") {
                 dashboard = Some(url.to_owned());
@@ -70,6 +75,7 @@ impl Center {
             child,
             addr: addr.expect("a listening line before the dashboard's"),
             dashboard: dashboard.expect("announced"),
+            metrics,
             _data: data,
         }
     }
@@ -90,6 +96,27 @@ fn get(url: &str, token: Option<&str>) -> (u16, String) {
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().expect("a body")),
         Err(e) => panic!("GET {url}: {e}"),
     }
+}
+
+/// A `method` request of `url` (a real HTTP client): its status, `Allow` header,
+/// `Content-Type` and body.
+fn answer(method: &str, url: &str) -> (u16, Option<String>, String, String) {
+    let response = match ureq::request(method, url)
+        .timeout(Duration::from_secs(10))
+        .call()
+    {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let allow = response.header("allow").map(str::to_owned);
+    let content_type = response.header("content-type").unwrap_or("").to_owned();
+    let status = response.status();
+    (
+        status,
+        allow,
+        content_type,
+        response.into_string().expect("a body"),
+    )
 }
 
 /// Register instance `id` of `greeter` at `port` in `zone` (region `eu-west`, version
@@ -292,6 +319,51 @@ async fn the_api_gives_snapshots_and_a_resumable_event_stream() {
             .call();
         assert!(matches!(bad, Err(ureq::Error::Status(400, _))), "{bad:?}");
     });
+}
+
+#[test]
+fn unknown_paths_and_methods_are_refused_naming_them_and_what_there_is() {
+    let center = Center::start(&["--metrics-listen", "127.0.0.1:0"]);
+    let base = center.dashboard.trim_end_matches('/');
+    // The dashboard: JSON, as its other refusals.
+    let (status, _, content_type, body) = answer("GET", &format!("{base}/foo"));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(content_type, "application/json");
+    let error: Value = serde_json::from_str(&body).expect("JSON");
+    let error = error["error"].as_str().expect("an error");
+    assert!(error.contains("no page /foo"), "{error}");
+    assert!(
+        error.contains("GET /") && error.contains("/api/services"),
+        "{error}"
+    );
+    assert!(error.contains("/metrics"), "{error}");
+    let (status, _, _, body) = answer("GET", &format!("{base}/api/nothing"));
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no page /api/nothing"), "{body}");
+    let (status, allow, _, body) = answer("POST", &format!("{base}/api/services"));
+    assert_eq!(status, 405, "{body}");
+    assert!(
+        allow.as_deref().is_some_and(|a| a.contains("GET")),
+        "{allow:?}"
+    );
+    assert!(
+        body.contains("/api/services answers GET, not POST"),
+        "{body}"
+    );
+    // The metrics listener: plain text, as /metrics.
+    let metrics = center.metrics.as_deref().expect("a metrics line");
+    let root = metrics.trim_end_matches("/metrics");
+    let (status, _, content_type, body) = answer("GET", &format!("{root}/foo"));
+    assert_eq!(status, 404, "{body}");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_eq!(body, "no page /foo: the metrics are at GET /metrics\n");
+    let (status, allow, _, body) = answer("DELETE", metrics);
+    assert_eq!(status, 405, "{body}");
+    assert!(
+        allow.as_deref().is_some_and(|a| a.contains("GET")),
+        "{allow:?}"
+    );
+    assert_eq!(body, "/metrics answers GET, not DELETE\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]

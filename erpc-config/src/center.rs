@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::server::ServerTlsSettings;
+
 /// The center's settings: the same as its command-line options (CENTER.md), which override
 /// them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -34,6 +36,9 @@ pub struct CenterSettings {
     pub dc: Option<String>,
     /// Peer data centers' centers to mirror read-only (`--follow`). Default none.
     pub follow: Vec<String>,
+    /// The CA (PEM) that `tls://` and `quic://` peers in `follow` are checked against
+    /// (`--follow-ca`); read when the file is loaded. Default none.
+    pub follow_ca: Option<PathBuf>,
     /// How long a peer's instances are kept, marked stale, once it is unreachable. Default
     /// `60s`.
     #[serde(with = "humantime_serde")]
@@ -46,6 +51,11 @@ pub struct CenterSettings {
     /// Require the token on reads too (discover, watch, config_get, config_watch); needs
     /// `token_file`. Default false.
     pub protect_reads: bool,
+    /// The certificate (and optional client CA, for mutual TLS) of the `tls://` and
+    /// `quic://` addresses in `listen` (`--cert`, `--key`, `--client-ca`): PEM files, read
+    /// and checked when the file is loaded. Default none; a TLS address without it is refused
+    /// at start.
+    pub tls: Option<ServerTlsSettings>,
 }
 
 impl Default for CenterSettings {
@@ -61,10 +71,12 @@ impl Default for CenterSettings {
             metrics_listen: None,
             dc: None,
             follow: Vec::new(),
+            follow_ca: None,
             remote_stale_after: Duration::from_secs(60),
             http: None,
             token_file: None,
             protect_reads: false,
+            tls: None,
         }
     }
 }

@@ -134,6 +134,28 @@ pub struct ClientTlsSettings {
     pub server_name: Option<String>,
 }
 
+impl ClientTlsSettings {
+    /// `cert` and `key` go together; `at` is where these settings are (`client.tls`).
+    pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
+        if self.cert.is_some() != self.key.is_some() {
+            return Err((
+                at.to_owned(),
+                "cert and key go together: give both or neither".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The transport's client TLS these files describe (read now); errors name the keys
+    /// under `at` (`client.discovery.tls.ca`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] for a file that cannot be read or holds no usable PEM.
+    pub fn client_tls(&self, at: &str) -> Result<erpc_transport::tls::ClientTls, ConfigError> {
+        crate::tls::client(self, at)
+    }
+}
+
 impl Default for ClientSettings {
     fn default() -> Self {
         let d = ClientConfig::default();
@@ -199,12 +221,7 @@ impl ClientSettings {
             ));
         }
         if let Some(tls) = &self.tls {
-            if tls.cert.is_some() != tls.key.is_some() {
-                return Err((
-                    format!("{at}.tls"),
-                    "cert and key go together: give both or neither".into(),
-                ));
-            }
+            tls.check(&format!("{at}.tls"))?;
         }
         check_window(self.stream_window, &format!("{at}.stream_window"))?;
         self.heartbeat.check(&format!("{at}.heartbeat"))?;

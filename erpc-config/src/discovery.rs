@@ -20,6 +20,11 @@ pub struct DiscoverySettings {
     /// line. Default none.
     #[serde(default)]
     pub token_file: Option<std::path::PathBuf>,
+    /// How to reach `tls://` and `quic://` centers: the CA their certificates chain to, and
+    /// a certificate for centers started with `--client-ca` (the same shape as
+    /// `client.tls`, which is for the service's instances, not the centers). Default none.
+    #[serde(default)]
+    pub tls: Option<crate::ClientTlsSettings>,
     /// Only instances of this group. Default: any.
     #[serde(default)]
     pub group: Option<String>,
@@ -45,6 +50,15 @@ impl DiscoverySettings {
         }
         if self.token_file.is_some() && self.centers.is_empty() {
             return Err((format!("{at}.token_file"), "goes with centers".into()));
+        }
+        if self.tls.is_some() && self.centers.is_empty() {
+            return Err((
+                format!("{at}.tls"),
+                "goes with centers (the instances' TLS is the client's own `tls`)".into(),
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            tls.check(&format!("{at}.tls"))?;
         }
         for (key, list) in [("instances", &self.instances), ("centers", &self.centers)] {
             for addr in list {

@@ -200,9 +200,29 @@ impl Settings {
     }
 
     /// The files the settings name can be read and hold what they should: the server's
-    /// tokens or JWT keys, the clients' token files.
+    /// tokens or JWT keys, the clients' token files, the PEM files of `server.tls`,
+    /// `client.tls` (and each `clients.NAME.tls`), `center.tls`, `center.follow_ca`, and the
+    /// TLS to the centers
+    /// (`client.discovery.tls`, `server.registration.tls`).
     fn check_files(&self) -> Result<(), ConfigError> {
         self.server.auth.check_files()?;
+        if let Some(tls) = &self.server.tls {
+            crate::tls::server(tls, "server.tls")?;
+        }
+        if let Some(tls) = self
+            .server
+            .registration
+            .as_ref()
+            .and_then(|r| r.tls.as_ref())
+        {
+            crate::tls::client(tls, "server.registration.tls")?;
+        }
+        if let Some(tls) = &self.center.tls {
+            crate::tls::server(tls, "center.tls")?;
+        }
+        if let Some(ca) = &self.center.follow_ca {
+            crate::tls::trust(ca, "center.follow_ca")?;
+        }
         let clients = std::iter::once(("client".to_owned(), &self.client)).chain(
             self.clients
                 .iter()
@@ -211,6 +231,12 @@ impl Settings {
         for (at, client) in clients {
             if let Some(credentials) = &client.credentials {
                 credentials.check_file(&format!("{at}.credentials.token_file"))?;
+            }
+            if let Some(tls) = &client.tls {
+                crate::tls::client(tls, &format!("{at}.tls"))?;
+            }
+            if let Some(tls) = client.discovery.as_ref().and_then(|d| d.tls.as_ref()) {
+                crate::tls::client(tls, &format!("{at}.discovery.tls"))?;
             }
         }
         Ok(())

@@ -20,6 +20,11 @@ pub struct RegistrationSettings {
     /// line. Default none.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// How to reach `tls://` and `quic://` centers: the CA their certificates chain to, and
+    /// a certificate for centers started with `--client-ca` (the shape of `client.tls`).
+    /// Default none.
+    #[serde(default)]
+    pub tls: Option<crate::ClientTlsSettings>,
     /// The lease asked for; renewed every third of it. Default `10s`.
     #[serde(default, with = "humantime_serde")]
     pub ttl: Option<Duration>,
@@ -82,6 +87,9 @@ impl RegistrationSettings {
         }
         if self.ttl.is_some_and(|t| t.is_zero()) {
             return Err((format!("{at}.ttl"), "must be above zero".into()));
+        }
+        if let Some(tls) = &self.tls {
+            tls.check(&format!("{at}.tls"))?;
         }
         Ok(())
     }

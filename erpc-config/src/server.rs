@@ -250,7 +250,7 @@ impl ServerSettings {
             ..ServerConfig::default()
         };
         if let Some(tls) = &self.tls {
-            config.transport.server_tls = Some(crate::tls::server(tls)?);
+            config.transport.server_tls = Some(crate::tls::server(tls, "server.tls")?);
         }
         Ok(config)
     }

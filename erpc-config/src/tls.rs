@@ -20,19 +20,23 @@ fn tls_error(key: &str, reason: String) -> ConfigError {
     }
 }
 
-/// The server's certificate, key and optional client CA.
+/// The server's certificate, key and optional client CA, from the settings at `at`
+/// (`server.tls`, `center.tls`: errors name its keys).
 pub(crate) fn server(
     settings: &ServerTlsSettings,
+    at: &str,
 ) -> Result<erpc_transport::tls::ServerTls, ConfigError> {
-    let cert = read(&settings.cert, "server.tls.cert")?;
-    let key = read(&settings.key, "server.tls.key")?;
+    let cert = read(&settings.cert, &format!("{at}.cert"))?;
+    let key = read(&settings.key, &format!("{at}.key"))?;
     let tls = match &settings.client_ca {
-        Some(ca) => {
-            erpc_transport::tls::ServerTls::mutual(&cert, &key, &read(ca, "server.tls.client_ca")?)
-        }
+        Some(ca) => erpc_transport::tls::ServerTls::mutual(
+            &cert,
+            &key,
+            &read(ca, &format!("{at}.client_ca"))?,
+        ),
         None => erpc_transport::tls::ServerTls::from_pem(&cert, &key),
     };
-    tls.map_err(|e| tls_error("server.tls", e.to_string()))
+    tls.map_err(|e| tls_error(at, e.to_string()))
 }
 
 /// The client's trusted CA, optional identity and server name.
@@ -40,9 +44,7 @@ pub(crate) fn client(
     settings: &ClientTlsSettings,
     at: &str,
 ) -> Result<erpc_transport::tls::ClientTls, ConfigError> {
-    let ca = read(&settings.ca, &format!("{at}.ca"))?;
-    let mut tls = erpc_transport::tls::ClientTls::trust_pem(&ca)
-        .map_err(|e| tls_error(&format!("{at}.ca"), e.to_string()))?;
+    let mut tls = trust(&settings.ca, &format!("{at}.ca"))?;
     if let (Some(cert), Some(key)) = (&settings.cert, &settings.key) {
         let cert = read(cert, &format!("{at}.cert"))?;
         let key = read(key, &format!("{at}.key"))?;
@@ -54,4 +56,10 @@ pub(crate) fn client(
         tls = tls.server_name(name.clone());
     }
     Ok(tls)
+}
+
+/// A client trusting the CA certificates in the PEM file at `path`, named `key` in errors.
+pub(crate) fn trust(path: &Path, key: &str) -> Result<erpc_transport::tls::ClientTls, ConfigError> {
+    erpc_transport::tls::ClientTls::trust_pem(&read(path, key)?)
+        .map_err(|e| tls_error(key, e.to_string()))
 }

@@ -85,6 +85,48 @@ fn a_value_that_cannot_work_is_named_with_its_line() {
 }
 
 #[test]
+fn a_tls_file_that_cannot_be_read_is_named_with_its_key_and_line() {
+    // Read when the file is loaded, not first when a listener binds: the center's and the
+    // server's and the client's alike.
+    for (text, key, line) in [
+        (
+            "center:\n  store: memory\n  tls:\n    cert: /nonexistent/c.pem\n    key: /nonexistent/k.pem\n",
+            "center.tls.cert",
+            4,
+        ),
+        (
+            "server:\n  tls:\n    key: /nonexistent/k.pem\n    cert: /nonexistent/c.pem\n",
+            "server.tls.cert",
+            4,
+        ),
+        (
+            "client:\n  tls:\n    ca: /nonexistent/ca.pem\n",
+            "client.tls.ca",
+            3,
+        ),
+    ] {
+        let (got, at, message) = error_of(text, no_env());
+        assert_eq!(got, key, "{message}");
+        assert_eq!(at, Some(line), "{message}");
+        assert!(
+            message.contains("/nonexistent/"),
+            "names the file: {message}"
+        );
+    }
+    // A file that is there but holds no certificate: named too.
+    let junk = written("not a certificate\n");
+    let (got, _, message) = error_of(
+        &format!(
+            "center:\n  tls:\n    cert: {0}\n    key: {0}\n",
+            junk.path().display()
+        ),
+        no_env(),
+    );
+    assert_eq!(got, "center.tls", "{message}");
+    assert!(message.contains("certificate"), "{message}");
+}
+
+#[test]
 fn a_bad_value_from_the_environment_names_the_variable_s_key() {
     let (key, line, message) = error_of(
         "server: {}\n",

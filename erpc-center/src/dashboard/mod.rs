@@ -132,6 +132,9 @@ impl Dashboard {
             .route("/api/events", get(events::instances))
             .route("/api/config/events", get(events::config))
             .route("/api/rates", get(rates::rates))
+            // After the routes: axum gives these to the paths there are (adding `Allow`).
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(not_found)
             .with_state(shared);
         let mut stopped = stopping;
         let task = tokio::spawn(async move {
@@ -183,6 +186,28 @@ async fn page() -> Response {
         PAGE,
     )
         .into_response()
+}
+
+/// What the dashboard answers, for the messages of requests it does not.
+const PATHS: &str = "the dashboard is at GET /, its API at GET /api/services, /api/config, \
+     /api/events, /api/config/events and /api/rates; the center's metrics, when it has \
+     them, are at /metrics on its --metrics-listen address";
+
+/// A path the dashboard does not serve: 404 naming it and what there is.
+async fn not_found(uri: axum::http::Uri) -> Failure {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        format!("no page {}: {PATHS}", uri.path()),
+    )
+}
+
+/// A path asked with a method other than GET: 405 (axum adds `Allow: GET,HEAD`), naming
+/// both.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Failure {
+    Failure::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} answers GET, not {method}: {PATHS}", uri.path()),
+    )
 }
 
 /// A JSON answer (serde_json, without axum's `json` feature and its extra crates).

@@ -49,6 +49,76 @@ impl std::fmt::Debug for CenterRegistry {
 const CENTER_BACKOFF: (Duration, Duration) =
     (Duration::from_millis(50), Duration::from_millis(250));
 
+/// How a [`CenterRegistry`] reaches its centers ([`CenterRegistry::builder`]).
+#[derive(Debug, Clone)]
+pub struct CenterRegistryBuilder {
+    token: Option<String>,
+    transport: erpc_transport::Options,
+    ttl: Duration,
+}
+
+impl CenterRegistryBuilder {
+    /// Send `token` on every call (metadata `authorization: Bearer <token>`), for centers
+    /// started with `--token` (CENTER.md, "Access"). Default none.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The transport settings of the connections to the centers: for `tls://` and `quic://`
+    /// centers, `client_tls` — the CA (or self-signed certificate) they are checked against,
+    /// and this client's certificate for a center started with `--client-ca`. Default
+    /// `Options::default()`: no TLS settings, so a `tls://` or `quic://` center fails every
+    /// call `unavailable` saying that TLS settings are needed.
+    pub fn transport(mut self, options: erpc_transport::Options) -> Self {
+        self.transport = options;
+        self
+    }
+
+    /// Ask for leases of `ttl` (the center clamps it to its bounds). Default
+    /// [`DEFAULT_TTL`], 10 s.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The registry over the centers at `addrs` (one or several, tried in turn).
+    ///
+    /// # Errors
+    /// An address that does not parse.
+    pub fn build<I, A>(self, addrs: I) -> Result<CenterRegistry, erpc_core::AddressError>
+    where
+        I: IntoIterator<Item = A>,
+        A: erpc_core::IntoAddress,
+    {
+        let centers = addrs
+            .into_iter()
+            .map(|a| {
+                let builder = match &self.token {
+                    Some(token) => erpc_core::Client::builder()
+                        .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
+                    None => erpc_core::Client::builder(),
+                };
+                builder
+                    .timeout(Duration::from_secs(3))
+                    // Leases expire: a center that comes back must be redialled well within
+                    // a lease (the shortest is 1 s), not after a backoff that grew through
+                    // the outage (up to 5 s by default). A registry talks to a few centers,
+                    // so redialling one at 4 Hz while it is down costs nothing.
+                    .backoff(CENTER_BACKOFF.0, CENTER_BACKOFF.1)
+                    .transport(self.transport.clone())
+                    .build(a)
+                    .map(CenterClient::new)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CenterRegistry {
+            centers: centers.into(),
+            current: Arc::default(),
+            ttl: self.ttl,
+        })
+    }
+}
+
 impl CenterRegistry {
     /// A registry over the centers at `addrs` (one or several, tried in turn).
     pub fn new<I, A>(addrs: I) -> Result<CenterRegistry, erpc_core::AddressError>
@@ -56,7 +126,7 @@ impl CenterRegistry {
         I: IntoIterator<Item = A>,
         A: erpc_core::IntoAddress,
     {
-        CenterRegistry::connect(addrs, None)
+        CenterRegistry::builder().build(addrs)
     }
 
     /// A registry over the centers at `addrs` that sends `token` on every call (metadata
@@ -70,41 +140,26 @@ impl CenterRegistry {
         I: IntoIterator<Item = A>,
         A: erpc_core::IntoAddress,
     {
-        CenterRegistry::connect(addrs, Some(token.into()))
+        CenterRegistry::builder().token(token).build(addrs)
     }
 
-    fn connect<I, A>(
-        addrs: I,
-        token: Option<String>,
-    ) -> Result<CenterRegistry, erpc_core::AddressError>
-    where
-        I: IntoIterator<Item = A>,
-        A: erpc_core::IntoAddress,
-    {
-        let centers = addrs
-            .into_iter()
-            .map(|a| {
-                let builder = match &token {
-                    Some(token) => erpc_core::Client::builder()
-                        .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
-                    None => erpc_core::Client::builder(),
-                };
-                builder
-                    .timeout(Duration::from_secs(3))
-                    // Leases expire: a center that comes back must be redialled well within
-                    // a lease (the shortest is 1 s), not after a backoff that grew through
-                    // the outage (up to 5 s by default). A registry talks to a few centers,
-                    // so redialling one at 4 Hz while it is down costs nothing.
-                    .backoff(CENTER_BACKOFF.0, CENTER_BACKOFF.1)
-                    .build(a)
-                    .map(CenterClient::new)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(CenterRegistry {
-            centers: centers.into(),
-            current: Arc::default(),
+    /// A registry with more than addresses: a token, the transport settings (the CA that
+    /// `tls://` and `quic://` centers are checked against), the lease TTL.
+    ///
+    /// ```no_run
+    /// # fn run(ca_pem: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    /// use erpc_transport::{ClientTls, Options};
+    /// let registry = erpc_center::CenterRegistry::builder()
+    ///     .transport(Options::default().client_tls(ClientTls::trust_pem(ca_pem)?))
+    ///     .build(["tls://center.example:7070", "quic://center.example:7070"])?;
+    /// # drop(registry); Ok(()) }
+    /// ```
+    pub fn builder() -> CenterRegistryBuilder {
+        CenterRegistryBuilder {
+            token: None,
+            transport: erpc_transport::Options::default(),
             ttl: DEFAULT_TTL,
-        })
+        }
     }
 
     /// Ask for leases of `ttl` (the center clamps it to its bounds).

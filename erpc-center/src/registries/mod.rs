@@ -17,4 +17,4 @@ mod watched;
 #[cfg(feature = "zookeeper")]
 pub mod zookeeper;
 
-pub use center::CenterRegistry;
+pub use center::{CenterRegistry, CenterRegistryBuilder};

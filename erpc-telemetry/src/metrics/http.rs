@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::http::HeaderMap;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -38,6 +38,27 @@ impl Metrics {
     }
 }
 
+/// A path other than `/metrics`: 404 naming it and where the metrics are.
+async fn not_found(uri: Uri) -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(CONTENT_TYPE, PLAIN)],
+        format!("no page {}: the metrics are at GET /metrics\n", uri.path()),
+    )
+}
+
+/// `/metrics` asked with a method other than GET: 405 (axum adds `Allow: GET,HEAD`).
+async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(CONTENT_TYPE, PLAIN)],
+        format!("{} answers GET, not {method}\n", uri.path()),
+    )
+}
+
+/// The media type of the refusals' bodies.
+const PLAIN: &str = "text/plain; charset=utf-8";
+
 /// A running `/metrics` listener; stops when dropped (or with [`MetricsServer::shutdown`]).
 #[derive(Debug)]
 pub struct MetricsServer {
@@ -48,7 +69,9 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     /// Listen on `addr` (e.g. `"0.0.0.0:9464"`; port 0 for any free one) and serve
-    /// `GET /metrics`; any other path is 404. Must be called inside a Tokio runtime.
+    /// `GET /metrics`; any other path is 404 and another method 405 (with `Allow`), each
+    /// with a plain-text body naming the path and where the metrics are. Must be called
+    /// inside a Tokio runtime.
     ///
     /// # Errors
     /// The bind's error (address in use, permission denied).
@@ -62,20 +85,24 @@ impl MetricsServer {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let app = Router::new().route(
-            "/metrics",
-            get(move |headers: HeaderMap| {
-                let metrics = metrics.clone();
-                async move {
-                    let accept = headers
-                        .get_all(ACCEPT)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok());
-                    let (content_type, body) = metrics.render(accept);
-                    ([(CONTENT_TYPE, content_type)], body).into_response()
-                }
-            }),
-        );
+        let app = Router::new()
+            .route(
+                "/metrics",
+                get(move |headers: HeaderMap| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let accept = headers
+                            .get_all(ACCEPT)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok());
+                        let (content_type, body) = metrics.render(accept);
+                        ([(CONTENT_TYPE, content_type)], body).into_response()
+                    }
+                }),
+            )
+            // After the route: axum gives these to the paths there are (adding `Allow`).
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(not_found);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
