@@ -771,6 +771,91 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
     }
 
+    /// A trip rule that remembers the counts it was shown.
+    fn watching(seen: &Arc<Mutex<Vec<Counts>>>) -> Trip {
+        let seen = seen.clone();
+        Trip::Custom(Arc::new(move |c: &Counts| {
+            seen.lock().unwrap().push(*c);
+            false
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn successes_counted_without_the_lock_reach_the_trip_rule_in_order() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let b = breaker(BreakerSettings::default().trip(watching(&seen)), None);
+        let running = b.admit().unwrap();
+        for _ in 0..3 {
+            b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        }
+        // An application error is a success to the breaker, counted the same way.
+        b.admit()
+            .unwrap()
+            .finish(&Err::<(), _>(Status::not_found("no such key")));
+        b.admit().unwrap().finish(&fail());
+        b.admit().unwrap().finish(&fail());
+        b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        b.admit().unwrap().finish(&fail());
+        drop(running);
+        let seen = seen.lock().unwrap().clone();
+        let counts = |requests, s, f, cs, cf| Counts {
+            requests,
+            total_successes: s,
+            total_failures: f,
+            consecutive_successes: cs,
+            consecutive_failures: cf,
+        };
+        assert_eq!(
+            seen,
+            [
+                counts(6, 4, 1, 0, 1),
+                counts(7, 4, 2, 0, 2),
+                counts(9, 5, 3, 0, 1),
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outcome_from_an_earlier_state_is_not_counted_in_a_later_one() {
+        // A success of a call let through while closed does not close the half-open
+        // breaker it ends in (its one trial place is the only way to close it).
+        let b = breaker(
+            BreakerSettings::default().trip(Trip::ConsecutiveFailures(1)),
+            None,
+        );
+        let early = b.admit().unwrap();
+        b.admit().unwrap().finish(&fail());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        early.finish(&Ok::<(), Status>(()));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        // Across a cleared counting interval too: the rule sees only the new interval's.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let b = breaker(
+            BreakerSettings::default()
+                .trip(watching(&seen))
+                .interval(Duration::from_secs(1)),
+            None,
+        );
+        let early = b.admit().unwrap();
+        b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        b.admit().unwrap().finish(&fail());
+        early.finish(&Ok::<(), Status>(()));
+        b.admit().unwrap().finish(&fail());
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!((seen[0].requests, seen[0].total_successes), (1, 0));
+        assert_eq!(
+            (
+                seen[1].requests,
+                seen[1].total_successes,
+                seen[1].total_failures
+            ),
+            (2, 0, 2)
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_custom_trip_and_failure_rule() {
         let settings = BreakerSettings::default()
