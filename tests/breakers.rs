@@ -195,6 +195,38 @@ async fn reliability_17_a_failing_instance_is_cut_off_then_readmitted_when_it_re
 }
 
 #[tokio::test]
+async fn an_instance_breaker_counts_what_the_layer_below_it_returns_not_the_wire() {
+    // A layer between the breaker and the wire turns the backend's `unavailable` into
+    // `not_found` (a success to a breaker): the breaker counts that and never opens. (Right
+    // above the wire, the breaker leaves its count to the wire; with a layer between, it
+    // must not.)
+    let fleet = fleet(&["a"]).await;
+    fleet.faults[0].set_all(failing());
+    let breakers =
+        InstanceBreakers::new(BreakerSettings::default().trip(Trip::ConsecutiveFailures(2)));
+    fn hide(status: Status) -> Status {
+        Status::not_found(status.message())
+    }
+    let client = PairClient::new(
+        erpc::Client::builder()
+            .attempt_layer(breakers.clone())
+            .attempt_layer(tower::util::MapErrLayer::new(hide as fn(Status) -> Status))
+            .discover_with(&fleet.list, "Pair", Arc::new(RoundRobin::default()))
+            .await
+            .unwrap(),
+    );
+    for _ in 0..5 {
+        let e = client.read().await.unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{e}");
+    }
+    let addr: erpc::Address = fleet.servers[0].local_addr().to_string().parse().unwrap();
+    assert_eq!(breakers.state(&addr), Some(BreakerState::Closed));
+    for server in fleet.servers {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn every_instance_open_fails_a_call_at_once_naming_the_breaker() {
     let fleet = fleet(&["a", "b"]).await;
     for f in &fleet.faults {

@@ -165,6 +165,12 @@ impl<Req: Send + 'static, Resp: 'static> BoxedService<Req, Resp> {
     pub fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>> {
         self.inner.oneshot(request)
     }
+
+    /// Whether this is the bottom of the client's attempt stack itself (the wire), with no
+    /// layer in between: a breaker right above it leaves its ticket to it.
+    pub(crate) fn is_attempt_wire(&self) -> bool {
+        self.inner.is_attempt_wire()
+    }
 }
 
 impl<Req, Resp> Service<Req> for BoxedService<Req, Resp> {
@@ -182,6 +188,12 @@ impl<Req, Resp> Service<Req> for BoxedService<Req, Resp> {
 pub(crate) trait Erased<Req, Resp>: Send + Sync {
     /// Run one request.
     fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>>;
+
+    /// Whether this is the client's wire under the attempt-level layers, which counts an
+    /// attempt's outcome for the breaker ticket it carries (`client::layer::Transmit`).
+    fn is_attempt_wire(&self) -> bool {
+        false
+    }
 }
 
 impl<S, Req, Resp> Erased<Req, Resp> for S
@@ -225,7 +237,7 @@ where
 
 /// `value` as a `U` if `T` is `U` (the same type), else back as it was: a move, no
 /// allocation.
-fn same_type<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+pub(crate) fn same_type<T: 'static, U: 'static>(value: T) -> Result<U, T> {
     let mut slot = Some(value);
     if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<U>>() {
         if let Some(value) = same.take() {

@@ -57,6 +57,10 @@ impl<T> PerMethod<T> {
 
     /// The value for a call of `service.method`.
     pub fn get(&self, service: &str, method: &str) -> &T {
+        if self.methods.is_empty() && self.services.is_empty() {
+            // One value for every call (the common setting): no name is hashed.
+            return &self.default;
+        }
         self.methods
             .get(service)
             .and_then(|methods| methods.get(method))

@@ -14,9 +14,23 @@
 //!
 //! The layers that use it are in `breaker_layer.rs`: one breaker per instance (attempt
 //! level) and one per method (call level).
+//!
+//! **The closed state takes no lock.** A call let through a closed breaker and its success —
+//! nearly every call — are two atomic increments and one clock read: the state and its
+//! generation are mirrored in an atomic word, and admissions and successes are counted in
+//! two atomic words tagged with the generation they count for, which the locked state
+//! machine folds into its counts whenever it looks at them (on a failure, an abandoned
+//! call, any change of state, a half-open breaker's every call). A count tagged with an
+//! older generation is not added (the call it stands for began under a state since left,
+//! as the locked path decides too). A success needs no clock read: one that ends after the
+//! counting interval did is added to the counts that interval's end clears before anything
+//! reads them (every locked look applies the time first). The counts a trip function sees
+//! are those of some order of the calls that ended, as under gobreaker's lock: only
+//! successes are counted apart, and a success changes no count a failure does not reset
+//! in one step (the fold adds them before the failure is counted).
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -179,6 +193,71 @@ pub(crate) struct Breaker {
     /// The address of the load in `Machine::load` (0: none), so that following the same
     /// load again — every attempt does — is one atomic read, not the lock.
     followed: AtomicUsize,
+    /// The machine's state and generation as one word (`generation << 2 | state`), written
+    /// under its lock, read without it.
+    gate: AtomicU64,
+    /// While closed with a counting interval: when it ends, in nanoseconds since `epoch`
+    /// (`u64::MAX`: never). Written under the lock.
+    closed_until: AtomicU64,
+    /// What `closed_until` counts from.
+    epoch: Instant,
+    /// Calls let through a closed breaker and not yet folded into the machine's counts:
+    /// [`Tally`] of the generation's low 32 bits and the count.
+    admitted: AtomicU64,
+    /// Successes in a closed breaker not yet folded into the machine's counts ([`Tally`]).
+    succeeded: AtomicU64,
+}
+
+/// `Breaker::gate`'s state bits.
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const HALF_OPEN: u64 = 2;
+
+fn state_bits(state: BreakerState) -> u64 {
+    match state {
+        BreakerState::Closed => CLOSED,
+        BreakerState::Open => OPEN,
+        BreakerState::HalfOpen => HALF_OPEN,
+    }
+}
+
+/// A count tagged with the generation it counts for: `tag << 32 | count`, in one atomic
+/// word, so that an increment for a generation since left is refused (not added to the next
+/// one's counts) without a lock.
+struct Tally;
+
+impl Tally {
+    /// The tag of `generation` (its low 32 bits: a call would have to outlive 2³² changes
+    /// of state for its count to be taken for a later generation's).
+    fn tag(generation: u64) -> u64 {
+        generation & u64::from(u32::MAX)
+    }
+
+    /// An empty tally for `generation`.
+    fn empty(generation: u64) -> u64 {
+        Tally::tag(generation) << 32
+    }
+
+    /// Add one to `word` if it counts for `generation` and is not full; `false` otherwise
+    /// (the caller takes the lock).
+    fn bump(word: &AtomicU64, generation: u64) -> bool {
+        let tag = Tally::tag(generation);
+        word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+            (w >> 32 == tag && w as u32 != u32::MAX).then_some(w + 1)
+        })
+        .is_ok()
+    }
+
+    /// Take `word`'s count for `generation` (zero if it counts for another), leaving it
+    /// empty for `generation`.
+    fn take(word: &AtomicU64, generation: u64) -> u32 {
+        let w = word.swap(Tally::empty(generation), Ordering::Relaxed);
+        if w >> 32 == Tally::tag(generation) {
+            w as u32
+        } else {
+            0
+        }
+    }
 }
 
 struct Machine {
@@ -235,10 +314,16 @@ impl Breaker {
         observer: Option<Arc<dyn Observer>>,
         load: Option<Arc<Load>>,
     ) -> Arc<Breaker> {
-        let expiry = interval_end(&settings, Instant::now());
+        let now = Instant::now();
+        let expiry = interval_end(&settings, now);
         let followed = AtomicUsize::new(load_address(load.as_ref()));
         Arc::new(Breaker {
             followed,
+            gate: AtomicU64::new(CLOSED),
+            closed_until: AtomicU64::new(nanos_since(now, expiry)),
+            epoch: now,
+            admitted: AtomicU64::new(Tally::empty(0)),
+            succeeded: AtomicU64::new(Tally::empty(0)),
             name: scope.name(),
             scope,
             settings: RwLock::new(settings),
@@ -269,9 +354,38 @@ impl Breaker {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
     }
 
+    /// The machine, with the counts kept apart (admissions and successes of a closed
+    /// breaker) folded in.
     fn lock(&self) -> std::sync::MutexGuard<'_, Machine> {
         // Every update leaves the machine whole: a poisoned lock is still consistent.
-        self.machine.lock().unwrap_or_else(|p| p.into_inner())
+        let mut m = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        let admitted = Tally::take(&self.admitted, m.generation);
+        let succeeded = Tally::take(&self.succeeded, m.generation);
+        let c = &mut m.counts;
+        c.requests = c.requests.saturating_add(admitted);
+        if succeeded > 0 {
+            c.total_successes = c.total_successes.saturating_add(succeeded);
+            c.consecutive_successes = c.consecutive_successes.saturating_add(succeeded);
+            c.consecutive_failures = 0;
+        }
+        m
+    }
+
+    /// Mirror a new generation (after a change of state or a cleared interval) in the
+    /// words read without the lock: counts apart start empty for it, the interval's end is
+    /// published, and the gate opens to it last.
+    fn mirror(&self, m: &Machine) {
+        self.admitted
+            .store(Tally::empty(m.generation), Ordering::Relaxed);
+        self.succeeded
+            .store(Tally::empty(m.generation), Ordering::Relaxed);
+        let until = match m.state {
+            BreakerState::Closed => nanos_since(self.epoch, m.expiry),
+            _ => 0,
+        };
+        self.closed_until.store(until, Ordering::Relaxed);
+        self.gate
+            .store(m.generation << 2 | state_bits(m.state), Ordering::Release);
     }
 
     /// The current state (after any expiry due now).
@@ -306,8 +420,31 @@ impl Breaker {
     }
 
     /// Let a call through, or refuse it with `unavailable` naming this breaker.
+    #[cfg(test)]
     pub(crate) fn admit(self: &Arc<Self>) -> Result<Ticket, Status> {
+        self.clone().enter()
+    }
+
+    /// Let a call through, or refuse it with `unavailable` naming this breaker; the ticket
+    /// holds this `Arc`.
+    pub(crate) fn enter(self: Arc<Self>) -> Result<Ticket, Status> {
         let now = Instant::now();
+        // Closed, within its counting interval: count the call without the lock.
+        let gate = self.gate.load(Ordering::Acquire);
+        if gate & 3 == CLOSED
+            && nanos_since(self.epoch, Some(now)) < self.closed_until.load(Ordering::Relaxed)
+            && Tally::bump(&self.admitted, gate >> 2)
+        {
+            return Ok(Ticket {
+                breaker: self,
+                generation: gate >> 2,
+                done: false,
+            });
+        }
+        self.admit_locked(now)
+    }
+
+    fn admit_locked(self: Arc<Self>, now: Instant) -> Result<Ticket, Status> {
         let (admitted, change) = {
             let mut m = self.lock();
             let change = self.expire(&mut m, now);
@@ -351,6 +488,13 @@ impl Breaker {
     /// Count the outcome of a call let through under `generation`: `Some(true)` failed,
     /// `Some(false)` succeeded, `None` abandoned.
     fn record(self: &Arc<Self>, generation: u64, failed: Option<bool>) {
+        // A success while still closed under the same generation: counted apart, no lock.
+        if failed == Some(false)
+            && self.gate.load(Ordering::Acquire) == generation << 2 | CLOSED
+            && Tally::bump(&self.succeeded, generation)
+        {
+            return;
+        }
         let now = Instant::now();
         let (first, second) = {
             let mut m = self.lock();
@@ -401,6 +545,7 @@ impl Breaker {
                 m.generation += 1;
                 m.counts = Counts::default();
                 m.expiry = interval_end(&self.settings(), now);
+                self.mirror(m);
                 None
             }
             (BreakerState::Open, Some(at)) if at <= now => {
@@ -420,6 +565,7 @@ impl Breaker {
             BreakerState::Open => Some(now + self.settings().open_timeout),
             BreakerState::HalfOpen => None,
         };
+        self.mirror(m);
         self.publish(m);
         (from, to)
     }
@@ -484,6 +630,13 @@ impl Breaker {
 /// A load's identity (its address; 0 for none), for [`Breaker::follow_load`]'s quick check.
 fn load_address(load: Option<&Arc<Load>>) -> usize {
     load.map_or(0, |load| Arc::as_ptr(load) as usize)
+}
+
+/// `at` in nanoseconds since `epoch` (`u64::MAX` for `None`: never).
+fn nanos_since(epoch: Instant, at: Option<Instant>) -> u64 {
+    at.map_or(u64::MAX, |at| {
+        u64::try_from(at.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
+    })
 }
 
 fn interval_end(settings: &BreakerSettings, now: Instant) -> Option<Instant> {
@@ -616,6 +769,91 @@ mod tests {
             b.admit().unwrap().finish(&fail());
         }
         assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    /// A trip rule that remembers the counts it was shown.
+    fn watching(seen: &Arc<Mutex<Vec<Counts>>>) -> Trip {
+        let seen = seen.clone();
+        Trip::Custom(Arc::new(move |c: &Counts| {
+            seen.lock().unwrap().push(*c);
+            false
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn successes_counted_without_the_lock_reach_the_trip_rule_in_order() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let b = breaker(BreakerSettings::default().trip(watching(&seen)), None);
+        let running = b.admit().unwrap();
+        for _ in 0..3 {
+            b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        }
+        // An application error is a success to the breaker, counted the same way.
+        b.admit()
+            .unwrap()
+            .finish(&Err::<(), _>(Status::not_found("no such key")));
+        b.admit().unwrap().finish(&fail());
+        b.admit().unwrap().finish(&fail());
+        b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        b.admit().unwrap().finish(&fail());
+        drop(running);
+        let seen = seen.lock().unwrap().clone();
+        let counts = |requests, s, f, cs, cf| Counts {
+            requests,
+            total_successes: s,
+            total_failures: f,
+            consecutive_successes: cs,
+            consecutive_failures: cf,
+        };
+        assert_eq!(
+            seen,
+            [
+                counts(6, 4, 1, 0, 1),
+                counts(7, 4, 2, 0, 2),
+                counts(9, 5, 3, 0, 1),
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outcome_from_an_earlier_state_is_not_counted_in_a_later_one() {
+        // A success of a call let through while closed does not close the half-open
+        // breaker it ends in (its one trial place is the only way to close it).
+        let b = breaker(
+            BreakerSettings::default().trip(Trip::ConsecutiveFailures(1)),
+            None,
+        );
+        let early = b.admit().unwrap();
+        b.admit().unwrap().finish(&fail());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        early.finish(&Ok::<(), Status>(()));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        // Across a cleared counting interval too: the rule sees only the new interval's.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let b = breaker(
+            BreakerSettings::default()
+                .trip(watching(&seen))
+                .interval(Duration::from_secs(1)),
+            None,
+        );
+        let early = b.admit().unwrap();
+        b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        b.admit().unwrap().finish(&fail());
+        early.finish(&Ok::<(), Status>(()));
+        b.admit().unwrap().finish(&fail());
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!((seen[0].requests, seen[0].total_successes), (1, 0));
+        assert_eq!(
+            (
+                seen[1].requests,
+                seen[1].total_successes,
+                seen[1].total_failures
+            ),
+            (2, 0, 2)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -38,7 +38,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::client::breaker::{Breaker, BreakerSettings, Scope, Ticket};
-use crate::client::{Attempt, ClientRequest, ClientResponse};
+use crate::client::{Attempt, AttemptService, ClientRequest, ClientResponse};
 use crate::discovery::Load;
 use crate::observe::{BreakerState, Contained, Observer};
 use crate::per_method::PerMethod;
@@ -339,6 +339,12 @@ pub trait Admits<Req>: Clone + Send + Sync + 'static {
     fn admit(&self, request: &Req) -> Result<Option<Ticket>, Status>;
     /// Whether `request` opens a stream (its outcome is not counted).
     fn is_stream(request: &Req) -> bool;
+    /// Leave `ticket` with `request` for the wire right below (`inner`) to count its
+    /// outcome, if `inner` is that wire; else give it back. Default: give it back.
+    fn leave<S: 'static>(request: &mut Req, ticket: Ticket, inner: &S) -> Option<Ticket> {
+        let _ = (request, inner);
+        Some(ticket)
+    }
 }
 
 impl Admits<Attempt> for InstanceBreakers {
@@ -346,12 +352,24 @@ impl Admits<Attempt> for InstanceBreakers {
         // Without the open time as a retry hint: it concerns this instance alone, and a fail
         // mode waits a hint before any retry — failing over to another instance must not.
         self.breaker_of(attempt.addr(), attempt.load())
-            .admit()
+            .enter()
             .map(Some)
             .map_err(|refused| Status::new(refused.code(), refused.message()))
     }
     fn is_stream(attempt: &Attempt) -> bool {
         attempt.request.stream
+    }
+    fn leave<S: 'static>(attempt: &mut Attempt, ticket: Ticket, inner: &S) -> Option<Ticket> {
+        // Right above the wire (the common stack): the wire counts the outcome, so the
+        // attempt costs one boxed future, not a second one here around the wire's.
+        let wire = (inner as &dyn std::any::Any)
+            .downcast_ref::<AttemptService>()
+            .is_some_and(AttemptService::is_attempt_wire);
+        if wire && attempt.ticket.is_none() {
+            attempt.ticket = Some(ticket);
+            return None;
+        }
+        Some(ticket)
     }
 }
 
@@ -359,7 +377,7 @@ impl Admits<ClientRequest> for MethodBreakers {
     fn admit(&self, request: &ClientRequest) -> Result<Option<Ticket>, Status> {
         match self.breaker(&request.service, &request.method) {
             None => Ok(None),
-            Some(breaker) => breaker.admit().map(Some),
+            Some(breaker) => breaker.enter().map(Some),
         }
     }
     fn is_stream(request: &ClientRequest) -> bool {
@@ -381,16 +399,25 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Req) -> Self::Future {
+    fn call(&mut self, mut request: Req) -> Self::Future {
         let stream = B::is_stream(&request);
-        let ticket = match self.breakers.admit(&request) {
+        let mut ticket = match self.breakers.admit(&request) {
             Ok(ticket) => ticket,
             Err(refused) => return Box::pin(std::future::ready(Err(refused))),
         };
-        // The clone that was made ready is the one that must be called (tower's rule).
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        Box::pin(guarded(ticket, stream, inner.call(request)))
+        if !stream {
+            ticket = ticket.and_then(|t| B::leave(&mut request, t, &self.inner));
+        }
+        // Called now, on the service `poll_ready` readied (tower's rule), so no clone of it
+        // needs to go into the future.
+        let call = self.inner.call(request);
+        if ticket.is_none() {
+            // No breaker for it, or its ticket left to the wire: nothing to do after, so the
+            // inner future is handed on (boxed only if it is not boxed already).
+            return crate::layer::same_type::<S::Future, Self::Future>(call)
+                .unwrap_or_else(|future| Box::pin(future));
+        }
+        Box::pin(guarded(ticket, stream, call))
     }
 }
 

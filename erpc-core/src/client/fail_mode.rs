@@ -49,10 +49,14 @@
 //! plus 10 per second); when it is spent, a failure is returned as it is. One `FailModes`
 //! per client: its budget is that client's.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use erpc_transport::Address;
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::client::hedge::{self, Latencies};
@@ -189,8 +193,10 @@ impl Layer<CallService> for FailModes {
 
     fn layer(&self, inner: CallService) -> FailModeService {
         FailModeService {
-            settings: Arc::new(self.settings.clone()),
-            inner,
+            shared: Arc::new(Shared {
+                settings: self.settings.clone(),
+                inner,
+            }),
         }
     }
 }
@@ -198,7 +204,14 @@ impl Layer<CallService> for FailModes {
 /// [`FailModes`] over the rest of the call-level stack.
 #[derive(Clone)]
 pub struct FailModeService {
-    settings: Arc<Settings>,
+    /// One `Arc` for both, so that the clone per call (the erasure's, then the call's) is
+    /// one reference count, not two.
+    shared: Arc<Shared>,
+}
+
+/// A [`FailModeService`]'s settings and the stack below it.
+pub(crate) struct Shared {
+    settings: Settings,
     inner: CallService,
 }
 
@@ -206,7 +219,8 @@ impl Service<ClientRequest> for FailModeService {
     always_ready_boxed!(ClientResponse);
 
     fn call(&mut self, request: ClientRequest) -> Self::Future {
-        let settings = &self.settings;
+        let settings = &self.shared.settings;
+        let inner = &self.shared.inner;
         let passes =
             request.stream || request.oneway || matches!(request.steer.want(), Want::Only(_));
         if !passes {
@@ -214,28 +228,58 @@ impl Service<ClientRequest> for FailModeService {
         }
         let mode = *settings.modes.get(&request.service, &request.method);
         if passes || mode == FailMode::Failfast {
-            return self.inner.oneshot(request);
+            return inner.oneshot(request);
         }
         let idempotent =
             request.idempotent || *settings.idempotent.get(&request.service, &request.method);
         let call = Call {
-            settings: self.settings.clone(),
-            inner: self.inner.clone(),
+            shared: self.shared.clone(),
             idempotent,
         };
         match mode {
             FailMode::Failbackup { delay } => Box::pin(hedge::run(call, request, delay)),
-            FailMode::Failover { retries } => Box::pin(call.retry(request, retries, false)),
-            FailMode::Failtry { retries } => Box::pin(call.retry(request, retries, true)),
-            FailMode::Failfast => self.inner.oneshot(request),
+            FailMode::Failover { retries } => call.first(request, retries, false),
+            FailMode::Failtry { retries } => call.first(request, retries, true),
+            FailMode::Failfast => inner.oneshot(request),
+        }
+    }
+}
+
+/// A call under `failover` or `failtry`: its first attempt, sent when the call is made, and
+/// what a retry needs, used only if that attempt fails. The common call — its first attempt
+/// succeeds — is this one small future (the request kept for a retry, the attempt's boxed
+/// future, its steer), and the retry loop's larger future is made only after a failure.
+struct FirstAttempt {
+    /// The first attempt's future; after it failed (and may be retried), the retry loop's.
+    attempt: BoxFuture<'static, Result<ClientResponse, Status>>,
+    /// Where the first attempt went.
+    steer: Steer,
+    /// The call, its request and `(retries, same)`: taken when the first attempt fails.
+    retry: Option<(Call, ClientRequest, u32, bool)>,
+}
+
+impl Future for FirstAttempt {
+    type Output = Result<ClientResponse, Status>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            let result = std::task::ready!(this.attempt.as_mut().poll(cx));
+            match (result, this.retry.take()) {
+                (Err(status), Some((call, request, retries, same))) => {
+                    let landed = this.steer.landed();
+                    this.attempt = Box::pin(call.retry(request, retries, same, status, landed));
+                }
+                // A success, or the retry loop's end.
+                (result, _) => return Poll::Ready(result),
+            }
         }
     }
 }
 
 /// One call under a fail mode: what its attempts share.
 pub(crate) struct Call {
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) inner: CallService,
+    shared: Arc<Shared>,
     pub(crate) idempotent: bool,
 }
 
@@ -247,12 +291,47 @@ pub(crate) struct Outcome {
 }
 
 impl Call {
+    /// The layer's settings.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    /// Send a copy of `request` steered by `steer` (a fresh one per attempt: it records
+    /// where the attempt went).
+    fn send(
+        &self,
+        request: &ClientRequest,
+        steer: Steer,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        let mut request = request.clone();
+        request.steer = steer;
+        self.shared.inner.oneshot(request)
+    }
+
+    /// `failover` (`same` false) or `failtry` (`same` true) with up to `retries` retries:
+    /// the first attempt goes out now; [`Call::retry`] takes over if it fails.
+    fn first(
+        self,
+        request: ClientRequest,
+        retries: u32,
+        same: bool,
+    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        if retries == 0 {
+            // Nothing to retry: the call passes as under `failfast`.
+            return self.shared.inner.oneshot(request);
+        }
+        let steer = Steer::new(Want::Any, Vec::new());
+        Box::pin(FirstAttempt {
+            attempt: self.send(&request, steer.clone()),
+            steer,
+            retry: Some((self, request, retries, same)),
+        })
+    }
+
     /// Send one attempt of `request` steered by `steer` (a fresh one per attempt: it
     /// records where the attempt went).
     pub(crate) async fn attempt(&self, request: &ClientRequest, steer: Steer) -> Outcome {
-        let mut request = request.clone();
-        request.steer = steer.clone();
-        let result = self.inner.oneshot(request).await;
+        let result = self.send(request, steer.clone()).await;
         // Where it went matters only to a retry: a success is not asked (naming the
         // instance copies its address).
         let landed = if result.is_err() {
@@ -263,25 +342,22 @@ impl Call {
         Outcome { result, landed }
     }
 
-    /// `failover` (`same` false) or `failtry` (`same` true) with up to `retries` retries.
+    /// The rest of a `failover` (`same` false) or `failtry` (`same` true) call with up to
+    /// `retries` retries, after its first attempt failed with `status` having gone to
+    /// `landed`.
     async fn retry(
         self,
         request: ClientRequest,
         retries: u32,
         same: bool,
+        mut status: Status,
+        mut landed: Option<crate::discovery::Landed>,
     ) -> Result<ClientResponse, Status> {
         let mut tried: Vec<Address> = Vec::new();
-        let mut want = Want::Any;
         let mut retry = 0;
         loop {
-            let steer = Steer::new(want, tried.clone());
-            let outcome = self.attempt(&request, steer).await;
-            let status = match outcome.result {
-                Ok(response) => return Ok(response),
-                Err(status) => status,
-            };
-            let sent = outcome.landed.as_ref().is_some_and(|l| l.sent);
-            if let Some(landed) = outcome.landed {
+            let sent = landed.as_ref().is_some_and(|l| l.sent);
+            if let Some(landed) = landed {
                 tried.push(landed.addr);
             }
             if retry >= retries || !retry_allowed(&status, sent, self.idempotent) {
@@ -302,14 +378,20 @@ impl Call {
                 return Err(status);
             }
             tokio::time::sleep(wait).await;
-            want = next;
+            let outcome = self
+                .attempt(&request, Steer::new(next, tried.clone()))
+                .await;
+            (status, landed) = match outcome.result {
+                Ok(response) => return Ok(response),
+                Err(status) => (status, outcome.landed),
+            };
         }
     }
 
     /// Record that a call of `request`'s method was answered after `took` (for the p95 a
     /// hedge may wait).
     pub(crate) fn answered(&self, request: &ClientRequest, took: Duration) {
-        let latencies = &self.settings.latencies;
+        let latencies = &self.settings().latencies;
         latencies.record(&request.service, &request.method, took);
     }
 
@@ -322,14 +404,14 @@ impl Call {
         attempt: u32,
         after: Option<Code>,
     ) -> bool {
-        let granted = self.settings.budget.withdraw();
+        let granted = self.settings().budget.withdraw();
         let retry = Retry {
             kind,
             attempt,
             after,
             granted,
         };
-        tell(self.settings.observer.as_ref(), request, |o, call| {
+        tell(self.settings().observer.as_ref(), request, |o, call| {
             o.retry(call, &retry)
         });
         granted
@@ -337,7 +419,7 @@ impl Call {
 
     /// Report which copy of a hedged call answered.
     pub(crate) fn hedge_settled(&self, request: &ClientRequest, outcome: HedgeOutcome) {
-        tell(self.settings.observer.as_ref(), request, |o, call| {
+        tell(self.settings().observer.as_ref(), request, |o, call| {
             o.hedge_settled(call, outcome)
         });
     }
@@ -345,7 +427,7 @@ impl Call {
     /// The wait before retry number `retry` (1 for the first) after `status`: full jitter,
     /// or the server's retry hint if longer.
     fn backoff(&self, retry: u32, status: &Status) -> Duration {
-        let settings = &self.settings;
+        let settings = self.settings();
         let ceiling = settings
             .backoff_base
             .saturating_mul(
@@ -408,12 +490,12 @@ mod tests {
     #[test]
     fn backoff_is_full_jitter_below_a_doubling_ceiling() {
         let call = Call {
-            settings: Arc::new(
-                FailModes::new(FailMode::Failover { retries: 9 })
+            shared: Arc::new(Shared {
+                settings: FailModes::new(FailMode::Failover { retries: 9 })
                     .backoff(Duration::from_millis(10), Duration::from_millis(100))
                     .settings,
-            ),
-            inner: crate::layer::BoxedService::from_erased(Never),
+                inner: crate::layer::BoxedService::from_erased(Never),
+            }),
             idempotent: true,
         };
         let plain = Status::unavailable("x");

@@ -97,7 +97,7 @@ fn delay_of(call: &Call, request: &ClientRequest, delay: HedgeDelay) -> Duration
     match delay {
         HedgeDelay::Fixed(d) => d,
         HedgeDelay::P95 { until_known } => call
-            .settings
+            .settings()
             .latencies
             .p95(&request.service, &request.method)
             .unwrap_or(until_known),

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use erpc_transport::Address;
 use futures_util::future::BoxFuture;
 
+use crate::client::breaker::Ticket;
 use crate::client::conn::ClientConn;
 use crate::client::{Client, ClientRequest, ClientResponse, Inner};
 use crate::discovery::Load;
@@ -32,6 +33,10 @@ pub struct Attempt {
     pub request: ClientRequest,
     conn: Arc<ClientConn>,
     client: Client,
+    /// A breaker's ticket left to the wire by a breaker layer right above it, so that the
+    /// attempt's outcome is counted without a future of the breaker's own around the
+    /// wire's (one boxed future per attempt instead of two).
+    pub(crate) ticket: Option<Ticket>,
 }
 
 impl Attempt {
@@ -70,6 +75,7 @@ impl Attempt {
             request,
             conn,
             client,
+            ticket: None,
         }
     }
 }
@@ -102,8 +108,13 @@ impl Erased<Attempt, ClientResponse> for Transmit {
             request,
             conn,
             client,
+            ticket,
         } = attempt;
-        client.transmit(request, conn)
+        client.transmit(request, conn, ticket)
+    }
+
+    fn is_attempt_wire(&self) -> bool {
+        true
     }
 }
 

@@ -42,6 +42,7 @@ use erpc_transport::{Address, AddressError, IntoAddress};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
+use breaker::Ticket;
 pub use call::{Call, CallFuture, CallOptions, Oneway};
 pub use concurrency_limit::ClientConcurrencyLimit;
 use conn::ClientConn;
@@ -701,10 +702,14 @@ impl Client {
     /// stays small for a unary call: it is framed and queued now and only the wait for its
     /// answer is boxed, as [`Client::send_boxed`] does without attempt-level layers (an
     /// `async fn` over every case would box a future holding the request and the frame).
+    ///
+    /// `ticket` is a breaker's, left to the wire by a breaker layer right above it: the
+    /// attempt's outcome is counted on it here (dropped unfinished if the attempt is).
     pub(crate) fn transmit(
         self,
         request: ClientRequest,
         conn: Arc<ClientConn>,
+        ticket: Option<Ticket>,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         if request.stream {
             let opening = request.opening.clone();
@@ -715,20 +720,24 @@ impl Client {
         let steer = request.steer.clone();
         let frame = match self.frame(request) {
             Ok(frame) => frame,
-            Err(status) => return Box::pin(std::future::ready(Err(status))),
+            Err(status) => return Box::pin(std::future::ready(settle(ticket, Err(status)))),
         };
         if frame.header.kind == Kind::ONEWAY {
             return Box::pin(async move {
                 let observer = self.inner.observer.as_ref();
-                send_oneway(&conn, frame, deadline, &steer, observer).await
+                let sent = send_oneway(&conn, frame, deadline, &steer, observer).await;
+                settle(ticket, sent)
             });
         }
         let accept = frame.head.accept_compression;
         match started(&conn, frame, deadline, &steer, self.inner.observer.as_ref()) {
-            Err(status) => Box::pin(std::future::ready(Err(status))),
+            Err(status) => Box::pin(std::future::ready(settle(ticket, Err(status)))),
             Ok(pending) => Box::pin(async move {
-                let response = pending.wait().await?;
-                self.unpack(response, &accept)
+                let answered = match pending.wait().await {
+                    Ok(response) => self.unpack(response, &accept),
+                    Err(status) => Err(status),
+                };
+                settle(ticket, answered)
             }),
         }
     }
@@ -889,6 +898,17 @@ impl Client {
     pub(crate) fn is_direct(&self) -> bool {
         self.inner.calls.is_none() && self.inner.attempts.is_none()
     }
+}
+
+/// `result`, counted on `ticket` (a breaker's) if there is one.
+fn settle(
+    ticket: Option<Ticket>,
+    result: Result<ClientResponse, Status>,
+) -> Result<ClientResponse, Status> {
+    if let Some(ticket) = ticket {
+        ticket.finish(&result);
+    }
+    result
 }
 
 /// What the balancer sees of a call not framed yet.

@@ -129,8 +129,15 @@ impl Steer {
     /// unset.
     pub(crate) fn record<P: Peer + 'static>(&self, peer: &Arc<P>, sent: bool) {
         if let Some(inner) = &self.0 {
-            let peer: Arc<dyn Peer> = peer.clone();
-            *inner.landed.lock().unwrap_or_else(|p| p.into_inner()) = Some((peer, sent));
+            let mut landed = inner.landed.lock().unwrap_or_else(|p| p.into_inner());
+            match landed.as_mut() {
+                // Recorded on this connection already (picked, now queued): only `sent`
+                // changes, no reference count.
+                Some((was, was_sent)) if std::ptr::addr_eq(Arc::as_ptr(was), Arc::as_ptr(peer)) => {
+                    *was_sent = sent;
+                }
+                _ => *landed = Some((peer.clone(), sent)),
+            }
         }
     }
 }
