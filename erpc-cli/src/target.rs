@@ -15,7 +15,7 @@ pub struct Target<'a> {
     pub target: &'a str,
     /// The center to resolve a service name through.
     pub center: Option<&'a str>,
-    /// The center's token (`--token`), sent on the discovery calls.
+    /// The center's token (`--center-token`), sent on the discovery calls.
     pub token: Option<String>,
     /// Transport settings of the connections to the target (TLS: `--cacert`, …).
     pub transport: erpc_transport::Options,

@@ -57,7 +57,7 @@ mod upstream;
 
 pub use axum::http::{self, HeaderName};
 pub use error::{ApiError, http_status};
-pub use gateway::{Gateway, GatewayBuilder, TIMEOUT_HEADER};
+pub use gateway::{Explain, Gateway, GatewayBuilder, TIMEOUT_HEADER};
 pub use serve::{Drained, GatewayServer};
 pub use tower_http::cors;
-pub use upstream::{MakeBalancer, MakeClient, Upstream};
+pub use upstream::{CENTER_TOKEN_HINT, MakeBalancer, MakeClient, TLS_HINT, Upstream};
