@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use erpc_center::token_flags::CenterTokenFlags;
 use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc_core::discovery::{
@@ -120,7 +121,8 @@ impl Balance {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let cors = match cors(&args) {
         Ok(cors) => cors,
         Err(message) => {
@@ -128,7 +130,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let center_token = match center_token(&args) {
+    let center_token = match center_token(&args, &matches) {
         Ok(token) => token,
         Err(message) => {
             eprintln!("erpc-gateway: {message}");
@@ -232,16 +234,15 @@ async fn main() -> ExitCode {
 /// The center's token from --center-token or --center-token-file (erpc-center's
 /// `CenterTokenFlags`, as the `erpc` command line reads it: the same flags and variables); an
 /// error naming the option for an unreadable file or an empty token, or for a center-only
-/// option given without --center.
-fn center_token(args: &Args) -> Result<Option<String>, String> {
+/// option given on the command line without --center (a variable is not: the token
+/// variables are shared with `erpc`, and may be set for it).
+fn center_token(args: &Args, matches: &clap::ArgMatches) -> Result<Option<String>, String> {
     // Options of the center only: with --target they would be silently unused.
     if args.center.is_none() {
+        let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         let given = [
-            ("--center-token", args.center_token.center_token.is_some()),
-            (
-                "--center-token-file",
-                args.center_token.center_token_file.is_some(),
-            ),
+            ("--center-token", typed("center_token")),
+            ("--center-token-file", typed("center_token_file")),
             ("--dc", args.dc.is_some()),
             ("--zone", args.zone.is_some()),
         ];

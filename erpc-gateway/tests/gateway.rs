@@ -1364,6 +1364,20 @@ async fn a_protected_center_is_asked_with_the_token() {
         .await;
         assert_eq!((ok.status, ok.json()), (200, json!(6)), "{env:?}: {ok:?}");
     }
+    // The variable, set for `erpc` in the same shell, does not stop a gateway with --target
+    // (the flag typed with --target does: it would be unused).
+    let target = shop_server.local_addr().to_string();
+    let args = ["--target", &target, "--listen", "127.0.0.1:0"];
+    let (_child, addr, _stderr) =
+        gateway_process_env(&args, &[("ERPC_CENTER_TOKEN", "s3cret")]).await;
+    let ok = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
     let _ = std::fs::remove_dir_all(&dir);
     shop_server.shutdown().await;
     center.shutdown().await;
