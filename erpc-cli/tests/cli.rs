@@ -1297,3 +1297,77 @@ async fn cacert_takes_a_self_signed_end_entity_certificate() {
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_center_on_tls_is_reached_with_the_same_flags() {
+    use erpc::transport::{ClientTls, Options, ServerTls};
+    let ca = Ca::new("center CA");
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
+    let tls = ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).expect("server TLS");
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let center = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: Options::default().server_tls(tls),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(CenterServer::new(center))
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS center serves");
+    let center_addr = center.local_addr().to_string();
+    let trust = ClientTls::trust_pem(ca.cert.pem().as_bytes()).expect("CA");
+    let registry = CenterRegistry::builder()
+        .transport(Options::default().client_tls(trust))
+        .build([center_addr.as_str()])
+        .expect("registry");
+    let mut template = Instance::new("Shop", "", "");
+    template.addrs.clear();
+    let shop = erpc::Server::builder()
+        .add_service(ShopServer::new(ShopImpl))
+        .register(Arc::new(registry), template)
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.pem()).expect("written");
+    let ca_file = ca_file.to_str().expect("UTF-8 path");
+    let order = r#"{"item":"x","qty":2}"#;
+    let call = [
+        "call",
+        "--center",
+        &center_addr,
+        "Shop",
+        "Shop.price",
+        order,
+    ];
+
+    // Without a CA: bad input naming the flags, before anything is dialled.
+    let out = erpc(&call, "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give --cacert PEM"),
+        "{}",
+        stderr(&out)
+    );
+    // With it: resolved through the center, called (the registration may still be on its
+    // way: asked again until it is there).
+    let mut args = call.to_vec();
+    args.extend(["--cacert", ca_file]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = erpc(&args, "").await;
+        if code(&out) == 0 {
+            assert_eq!(stdout(&out).trim(), "6");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline && stderr(&out).contains("no instance"),
+            "{}",
+            stderr(&out)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shop.shutdown().await;
+    center.shutdown().await;
+}

@@ -166,7 +166,7 @@ async fn main() -> ExitCode {
         })
         .balancer(move || balance.make())
         .explain(in_flag_words)
-        .transport(transport)
+        .transport(transport.clone())
         .timeout_header(args.timeout_header.clone())
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
@@ -211,7 +211,11 @@ async fn main() -> ExitCode {
         eprintln!("erpc-gateway: {}", tls_flags::INSECURE_WARNING);
     }
     if let Upstream::Center(center) = &upstream {
-        tokio::spawn(say_if_the_center_refuses(center.clone(), center_token));
+        tokio::spawn(say_if_the_center_refuses(
+            center.clone(),
+            center_token,
+            transport,
+        ));
     }
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
@@ -256,18 +260,15 @@ fn center_token(args: &Args, matches: &clap::ArgMatches) -> Result<Option<String
     args.center_token.read()
 }
 
-/// The transport options of the connections to the services (TLS: `--cacert`, …); an error
-/// saying what to give for a `--target` that is a TLS address with no CA given, or for a
-/// center over TLS (the registry dials its centers without TLS settings).
+/// The transport options of the connections to the services and the center (TLS:
+/// `--cacert`, …); an error saying what to give for a `--target` or `--center` that is a TLS
+/// address with no CA given.
 fn transport(args: &Args) -> Result<erpc_transport::Options, String> {
     let transport = args.tls.options()?;
-    if let Some(center) = args.center.as_deref().filter(|c| tls_flags::is_tls(c)) {
-        return Err(format!(
-            "--center {center}: a center over TLS is not supported yet; give its plain address"
-        ));
-    }
-    if let Some(target) = &args.target {
-        tls_flags::require(target, &transport).map_err(|why| format!("--target {why}"))?;
+    for (flag, addr) in [("--target", &args.target), ("--center", &args.center)] {
+        if let Some(addr) = addr {
+            tls_flags::require(addr, &transport).map_err(|why| format!("{flag} {why}"))?;
+        }
     }
     Ok(transport)
 }
@@ -289,8 +290,12 @@ const CENTER_TOKEN_FLAGS: &str = "give --center-token TOKEN or --center-token-fi
 /// Once at start-up, ask the center (as discovery will) whether it takes the gateway's
 /// token, or wants one it was not given: if not, say so on stderr — every call will be answered 503 until the
 /// gateway is restarted with the token. Silent if the center cannot be reached (yet).
-async fn say_if_the_center_refuses(center: String, token: Option<String>) {
-    let mut builder = erpc_core::Client::builder();
+async fn say_if_the_center_refuses(
+    center: String,
+    token: Option<String>,
+    transport: erpc_transport::Options,
+) {
+    let mut builder = erpc_core::Client::builder().transport(transport);
     if let Some(token) = &token {
         builder = builder.middleware(erpc_core::auth::Credentials::bearer(token.clone()));
     }

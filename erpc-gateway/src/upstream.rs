@@ -42,8 +42,9 @@ pub type MakeBalancer = Arc<dyn Fn() -> Arc<dyn Balancer> + Send + Sync>;
 pub(crate) struct CenterOptions {
     pub token: Option<String>,
     pub here: Locality,
-    /// Whether the services' clients have TLS settings (`GatewayBuilder::transport`).
-    pub tls: bool,
+    /// The transport settings of the center's and the services' connections
+    /// (`GatewayBuilder::transport`).
+    pub transport: erpc_transport::Options,
 }
 
 /// What a message of the gateway says where a service is reached only over TLS and the
@@ -96,20 +97,25 @@ impl Clients {
                 make().codec(CodecId::JSON).build(addr.as_str())?,
             )),
             Upstream::Center(addr) => {
+                // The center is reached with the services' transport settings: one
+                // `--cacert` for a center and services on TLS (CENTER.md, "TLS and QUIC").
+                let registry = CenterRegistry::builder().transport(options.transport.clone());
                 let (center, registry) = match &options.token {
                     Some(token) => (
                         Client::builder()
                             .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
-                        CenterRegistry::with_token([addr.as_str()], token.clone())?,
+                        registry.token(token.clone()),
                     ),
-                    None => (Client::builder(), CenterRegistry::new([addr.as_str()])?),
+                    None => (Client::builder(), registry),
                 };
+                let registry = registry.build([addr.as_str()])?;
                 let center = center
                     .timeout(Duration::from_secs(5))
+                    .transport(options.transport.clone())
                     .build(addr.as_str())?;
                 Ok(Clients::Center(Box::new(Center {
                     addr: addr.clone(),
-                    tls: options.tls,
+                    tls: options.transport.client_tls.is_some(),
                     has_token: options.token.is_some(),
                     center: CenterClient::new(center),
                     registry,

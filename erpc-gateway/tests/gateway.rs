@@ -1590,3 +1590,75 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
     server.shutdown().await;
     center.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_center_on_tls_is_reached_with_the_same_flags() {
+    use erpc::transport::{ClientTls, Options};
+    let ca = Ca::new("center CA");
+    let dir = std::env::temp_dir().join(format!("erpc-gateway-tls-center-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.pem()).expect("written");
+    let ca_file = ca_file.to_string_lossy().into_owned();
+    let center_impl =
+        CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let center = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: Options::default().server_tls(ca.server_tls()),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(CenterServer::new(center_impl))
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS center serves");
+    let center_addr = center.local_addr().to_string();
+    let trust = ClientTls::trust_pem(ca.cert.pem().as_bytes()).expect("CA");
+    let registry = CenterRegistry::builder()
+        .transport(Options::default().client_tls(trust))
+        .build([center_addr.as_str()])
+        .expect("registry");
+    let shop = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "", ""),
+    )
+    .await;
+    shops_listed(&registry, 1).await;
+
+    // Without a CA the gateway does not start, saying what to pass.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+        .args(["--center", &center_addr, "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .expect("runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!(
+            "--center {center_addr} is a TLS address: give --cacert PEM"
+        )),
+        "{said}"
+    );
+    // With it, the center is followed and the shop called.
+    let args = [
+        "--center",
+        &center_addr,
+        "--listen",
+        "127.0.0.1:0",
+        "--cacert",
+        &ca_file,
+    ];
+    let (_child, addr, _stderr) = gateway_process(&args).await;
+    let order = r#"{"item":"tea","qty":2}"#;
+    let ok = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    shop.shutdown().await;
+    center.shutdown().await;
+}
