@@ -803,16 +803,35 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             "--center-token-file /nonexistent/token",
         ),
     ] {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
-            .args(&args)
-            .output()
-            .await
-            .expect("runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = refused_at_start(&args).await;
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
     server.shutdown().await;
+}
+
+/// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments), and returns its stderr.
+async fn refused_at_start(args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+        .args(args)
+        .output()
+        .await
+        .expect("runs");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+    said
+}
+
+/// Asserts the gateway at `addr` (HOST:PORT) prices an order of 2 teas: 200, `6`.
+async fn assert_priced(addr: &str) {
+    let order = r#"{"item":"tea","qty":2}"#;
+    let ok = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{addr}: {ok:?}");
 }
 
 /// Asserts `answer` is a failure with `status` and the JSON body `{code, message}`.
@@ -1339,14 +1358,7 @@ async fn a_protected_center_is_asked_with_the_token() {
         "127.0.0.1:0",
     ];
     let (_child, addr, _stderr) = gateway_process(&args).await;
-    let ok = http(
-        "POST",
-        format!("http://{addr}/Shop/price"),
-        &[],
-        Some(order),
-    )
-    .await;
-    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    assert_priced(&addr).await;
     // The variables `erpc` reads too: ERPC_CENTER_TOKEN(_FILE), and its first ERPC_TOKEN.
     for env in [
         ("ERPC_CENTER_TOKEN", "s3cret"),
@@ -1355,14 +1367,7 @@ async fn a_protected_center_is_asked_with_the_token() {
     ] {
         let args = ["--center", &center_addr, "--listen", "127.0.0.1:0"];
         let (_child, addr, _stderr) = gateway_process_env(&args, &[env]).await;
-        let ok = http(
-            "POST",
-            format!("http://{addr}/Shop/price"),
-            &[],
-            Some(order),
-        )
-        .await;
-        assert_eq!((ok.status, ok.json()), (200, json!(6)), "{env:?}: {ok:?}");
+        assert_priced(&addr).await;
     }
     // The variable, set for `erpc` in the same shell, does not stop a gateway with --target
     // (the flag typed with --target does: it would be unused).
@@ -1370,14 +1375,7 @@ async fn a_protected_center_is_asked_with_the_token() {
     let args = ["--target", &target, "--listen", "127.0.0.1:0"];
     let (_child, addr, _stderr) =
         gateway_process_env(&args, &[("ERPC_CENTER_TOKEN", "s3cret")]).await;
-    let ok = http(
-        "POST",
-        format!("http://{addr}/Shop/price"),
-        &[],
-        Some(order),
-    )
-    .await;
-    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    assert_priced(&addr).await;
     let _ = std::fs::remove_dir_all(&dir);
     shop_server.shutdown().await;
     center.shutdown().await;
@@ -1498,13 +1496,7 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
     let server = tls_shop(&ca, None).await;
     let target = server.local_addr().to_string();
     assert!(target.starts_with("tls://"), "{target}");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
-        .args(["--target", &target, "--listen", "127.0.0.1:0"])
-        .output()
-        .await
-        .expect("runs");
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{said}");
+    let said = refused_at_start(&["--target", &target, "--listen", "127.0.0.1:0"]).await;
     assert!(
         said.contains(&format!(
             "--target {target} is a TLS address: give --cacert PEM"
@@ -1516,14 +1508,7 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
         let mut args = vec!["--target", &target, "--listen", "127.0.0.1:0"];
         args.extend(flags.iter().copied());
         let (_child, addr, mut stderr) = gateway_process(&args).await;
-        let ok = http(
-            "POST",
-            format!("http://{addr}/Shop/price"),
-            &[],
-            Some(order),
-        )
-        .await;
-        assert_eq!((ok.status, ok.json()), (200, json!(6)), "{flags:?}: {ok:?}");
+        assert_priced(&addr).await;
         if flags == ["--insecure"] {
             let warned = stderr.next_line().await.expect("readable");
             assert!(
@@ -1533,13 +1518,7 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
         }
     }
     // A file that is not there: exit 2, naming the flag.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
-        .args(["--target", &target, "--cacert", "/nonexistent/ca.pem"])
-        .output()
-        .await
-        .expect("runs");
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{said}");
+    let said = refused_at_start(&["--target", &target, "--cacert", "/nonexistent/ca.pem"]).await;
     assert!(said.contains("--cacert /nonexistent/ca.pem"), "{said}");
     server.shutdown().await;
 
@@ -1578,14 +1557,7 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
         &ca_file,
     ];
     let (_child, addr, _stderr) = gateway_process(&args).await;
-    let ok = http(
-        "POST",
-        format!("http://{addr}/Shop/price"),
-        &[],
-        Some(order),
-    )
-    .await;
-    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    assert_priced(&addr).await;
     let _ = std::fs::remove_dir_all(&dir);
     server.shutdown().await;
     center.shutdown().await;
@@ -1626,13 +1598,7 @@ async fn a_center_on_tls_is_reached_with_the_same_flags() {
     shops_listed(&registry, 1).await;
 
     // Without a CA the gateway does not start, saying what to pass.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
-        .args(["--center", &center_addr, "--listen", "127.0.0.1:0"])
-        .output()
-        .await
-        .expect("runs");
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{said}");
+    let said = refused_at_start(&["--center", &center_addr, "--listen", "127.0.0.1:0"]).await;
     assert!(
         said.contains(&format!(
             "--center {center_addr} is a TLS address: give --cacert PEM"
@@ -1649,15 +1615,7 @@ async fn a_center_on_tls_is_reached_with_the_same_flags() {
         &ca_file,
     ];
     let (_child, addr, _stderr) = gateway_process(&args).await;
-    let order = r#"{"item":"tea","qty":2}"#;
-    let ok = http(
-        "POST",
-        format!("http://{addr}/Shop/price"),
-        &[],
-        Some(order),
-    )
-    .await;
-    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    assert_priced(&addr).await;
     let _ = std::fs::remove_dir_all(&dir);
     shop.shutdown().await;
     center.shutdown().await;
