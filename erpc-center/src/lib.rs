@@ -43,6 +43,8 @@
 //! - `dashboard` (feature `dashboard`): the web page and its JSON/SSE API
 //!   (`erpc-center --http`).
 //! - [`stats`]: what a center holds now ([`CenterImpl::stats`]), for its metrics.
+//! - [`token_flags`]: the command-line flags a client of a protected center takes for its
+//!   token (`--center-token`, `ERPC_CENTER_TOKEN`), shared by `erpc` and `erpc-gateway`.
 //! - [`registries`]: the client side, in one place — [`CenterRegistry`] (erpc's `Register`
 //!   and `Discover` over centers), `etcd` (feature `etcd`: `EtcdRegistry`, straight on etcd),
 //!   `zookeeper` (feature `zookeeper`: `ZooKeeperRegistry`, ephemeral nodes) and `mdns`
@@ -67,6 +69,7 @@ pub mod service_name;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod token_flags;
 
 pub use model::{Change, Event, Filter, Instance};
 #[cfg(feature = "etcd")]

@@ -42,17 +42,19 @@ pub fn parse_codec(name: &str) -> Result<CodecId, String> {
 }
 
 /// The `-H key:value` headers as metadata (the value without the spaces after the colon), or
-/// which header is bad input.
+/// which header is bad input: not `key:value`, or a key outside the metadata key rule
+/// (`erpc_core::metadata::check_key`: `Authorization` would travel, and never match the
+/// `authorization` a server reads).
 pub fn metadata(headers: &[String]) -> Result<Metadata, Failure> {
     let mut metadata = Metadata::new();
     for header in headers {
         let Some((key, value)) = header.split_once(':') else {
             return Err(Failure::usage(format!("-H {header:?} is not key:value")));
         };
-        if key.trim().is_empty() {
-            return Err(Failure::usage(format!("-H {header:?} has an empty key")));
-        }
-        metadata.insert(key.trim().to_owned(), value.trim_start().to_owned());
+        let key = key.trim();
+        erpc_core::metadata::check_key(key)
+            .map_err(|why| Failure::usage(format!("-H {header:?}: {why}")))?;
+        metadata.insert(key.to_owned(), value.trim_start().to_owned());
     }
     Ok(metadata)
 }

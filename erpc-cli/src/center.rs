@@ -27,8 +27,8 @@ impl CenterArgs {
     pub fn client(&self) -> Result<CenterClient, Failure> {
         client(
             &self.center,
-            self.token.read()?,
-            self.tls.options(&self.center)?,
+            crate::token::read(&self.token)?,
+            crate::tls::options(&self.tls, &self.center)?,
         )
     }
 

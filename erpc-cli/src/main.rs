@@ -1,7 +1,7 @@
 //! `erpc`: the command line for any erpc service, without its code.
 //!
 //! ```text
-//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE] [--token T]
+//! erpc list     --center tcp://127.0.0.1:7070 [SERVICE] [--center-token T]
 //! erpc list     tcp://127.0.0.1:7000 [SERVICE]           (as grpcurl ADDR list)
 //! erpc watch    --center tcp://127.0.0.1:7070 [SERVICE]
 //! erpc describe tcp://127.0.0.1:7000 [SERVICE]
@@ -336,7 +336,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             service => {
                 if !server.headers.is_empty() {
                     return Err(Failure::usage(
-                        "-H goes to a server (`erpc list ADDR -H …`); a center takes --token",
+                        "-H goes to a server (`erpc list ADDR -H …`); a center takes --center-token",
                     ));
                 }
                 if let Some(extra) = methods_of {
@@ -435,8 +435,8 @@ async fn connect(args: &TargetArgs, connections: usize) -> Result<erpc_core::Cli
     Target {
         target: &args.target,
         center: args.center.as_deref(),
-        token: args.token.read()?,
-        transport: args.tls.options(&args.target)?,
+        token: token::read(&args.token)?,
+        transport: tls::options(&args.tls, &args.target)?,
     }
     .connect(connections)
     .await

@@ -15,7 +15,7 @@ pub struct Target<'a> {
     pub target: &'a str,
     /// The center to resolve a service name through.
     pub center: Option<&'a str>,
-    /// The center's token (`--token`), sent on the discovery calls.
+    /// The center's token (`--center-token`), sent on the discovery calls.
     pub token: Option<String>,
     /// Transport settings of the connections to the target (TLS: `--cacert`, …).
     pub transport: erpc_transport::Options,
@@ -56,14 +56,10 @@ impl Target<'_> {
                 self.target
             )));
         };
-        if crate::tls::is_tls(center) {
-            // CenterRegistry dials its centers with default transport settings.
-            return Err(Failure::usage(format!(
-                "--center {center}: resolving a name through a center over TLS is not supported yet; call an instance's address (`erpc list --center {center} --cacert PEM` shows them)"
-            )));
-        }
+        // The center is reached with the target's TLS flags (one --cacert for a center and
+        // services on TLS; CENTER.md, "TLS and QUIC").
         let instances = crate::center::require_registered(
-            &crate::center::client(center, self.token.clone(), Default::default())?,
+            &crate::center::client(center, self.token.clone(), self.transport.clone())?,
             center,
             self.target,
         )
@@ -76,10 +72,12 @@ impl Target<'_> {
         {
             crate::tls::require_settings(addr, &self.transport)?;
         }
+        let registry = CenterRegistry::builder().transport(self.transport.clone());
         let registry = match &self.token {
-            Some(token) => CenterRegistry::with_token([center], token.clone()),
-            None => CenterRegistry::new([center]),
+            Some(token) => registry.token(token.clone()),
+            None => registry,
         }
+        .build([center])
         .map_err(|e| Failure::usage(format!("--center {center}: {e}")))?;
         // The service's routing rules at the center (CENTER.md "Routing rules"), followed
         // live and applied before balancing, as the gateway and config-built clients do; the

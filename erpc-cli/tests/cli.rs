@@ -377,6 +377,79 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
 }
 
 #[tokio::test]
+async fn messages_name_the_schema_not_rust_types() {
+    let (server, addr) = shop(None).await;
+    // A request of another shape: the server's refusal names the method, the direction and
+    // the codec as `--codec` names it — not the Rust type (`cli::Order`) nor `json(2)`.
+    let out = erpc(&["call", &addr, "Shop.price", r#"{"item":"tea"}"#], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.starts_with(
+            "invalid_argument: server could not decode the request of Shop.price in json: missing field `qty`"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("::") && !said.contains("json(2)"), "{said}");
+    // The same in MessagePack.
+    let args = [
+        "call",
+        &addr,
+        "Shop.price",
+        r#"{"item":"tea"}"#,
+        "--codec",
+        "msgpack",
+    ];
+    let said = stderr(&erpc(&args, "").await);
+    assert!(said.contains("Shop.price in msgpack: "), "{said}");
+    assert!(!said.contains("::"), "{said}");
+
+    // The reflection service describes its own types as PROTOCOL.md §16 names them.
+    let out = erpc(&["describe", &addr, "erpc.Reflection"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("-> ListResponse"), "{text}");
+    assert!(
+        text.contains("describe(DescribeRequest) -> DescribeResponse"),
+        "{text}"
+    );
+    assert!(!text.contains("::"), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn metadata_keys_outside_the_rule_are_refused_naming_key_and_rule() {
+    let (server, addr) = shop(None).await;
+    let order = r#"{"item":"tea","qty":1}"#;
+    // `Authorization` would travel, and never be the `authorization` a server reads.
+    for (header, key) in [
+        ("Bad Key:x", "\"Bad Key\""),
+        ("Authorization: Bearer t", "\"Authorization\""),
+        (":x", "\"\""),
+    ] {
+        let out = erpc(&["call", &addr, "Shop.price", order, "-H", header], "").await;
+        assert_eq!(code(&out), 2, "{header}: {}", stderr(&out));
+        let said = stderr(&out);
+        assert!(said.contains(key), "{header}: {said}");
+        assert!(
+            said.contains("metadata keys are 1–255 characters of lowercase a-z, 0-9"),
+            "{header}: {said}"
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+    // `erpc list ADDR -H` and `erpc describe -H` take the same rule.
+    let out = erpc(&["describe", &addr, "-H", "X-User:ann"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = erpc(
+        &["call", &addr, "Shop.whoami", "null", "-H", "who: ann"],
+        "",
+    )
+    .await;
+    assert_eq!(stdout(&out).trim(), "\"ann\"", "{}", stderr(&out));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn describe_shows_kinds_idempotency_and_types() {
     let (server, addr) = shop(None).await;
     let out = erpc(&["describe", &addr, "Shop"], "").await;
@@ -440,7 +513,7 @@ async fn list_and_call_by_name_through_the_center() {
     // -H is for servers: given to a center's listing, it is refused, not dropped.
     let out = erpc(&["list", "--center", &center_addr, "-H", "a:b"], "").await;
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--center-token"), "{}", stderr(&out));
 
     let out = erpc(&["list", "--center", &center_addr, "Shop", "--json"], "").await;
     let instance: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
@@ -794,10 +867,20 @@ async fn a_protected_center_is_reached_with_its_token() {
     );
     // The flag, the file, the variable.
     for (args, env) in [
+        (vec!["--center-token", "t0k"], vec![]),
+        (vec!["--center-token-file", file], vec![]),
+        (vec![], vec![("ERPC_CENTER_TOKEN", "t0k")]),
+        (vec![], vec![("ERPC_CENTER_TOKEN_FILE", file)]),
+        // The first names, kept: the flags and the variables.
         (vec!["--token", "t0k"], vec![]),
         (vec!["--token-file", file], vec![]),
         (vec![], vec![("ERPC_TOKEN", "t0k")]),
         (vec![], vec![("ERPC_TOKEN_FILE", file)]),
+        // The new variable wins over the old one.
+        (
+            vec![],
+            vec![("ERPC_CENTER_TOKEN", "t0k"), ("ERPC_TOKEN", "old")],
+        ),
     ] {
         let mut all = vec!["list", "--center", &center_addr];
         all.extend(args.iter().copied());
@@ -810,7 +893,7 @@ async fn a_protected_center_is_reached_with_its_token() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let out = erpc(&["list", "--center", &center_addr, "--token", " "], "").await;
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--center-token"), "{}", stderr(&out));
 
     // Calling by name through it, and its routing rules.
     let t = ["--token", "t0k"];
@@ -1213,4 +1296,78 @@ async fn cacert_takes_a_self_signed_end_entity_certificate() {
         }
         server.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_center_on_tls_is_reached_with_the_same_flags() {
+    use erpc::transport::{ClientTls, Options, ServerTls};
+    let ca = Ca::new("center CA");
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
+    let tls = ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).expect("server TLS");
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let center = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: Options::default().server_tls(tls),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(CenterServer::new(center))
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS center serves");
+    let center_addr = center.local_addr().to_string();
+    let trust = ClientTls::trust_pem(ca.cert.pem().as_bytes()).expect("CA");
+    let registry = CenterRegistry::builder()
+        .transport(Options::default().client_tls(trust))
+        .build([center_addr.as_str()])
+        .expect("registry");
+    let mut template = Instance::new("Shop", "", "");
+    template.addrs.clear();
+    let shop = erpc::Server::builder()
+        .add_service(ShopServer::new(ShopImpl))
+        .register(Arc::new(registry), template)
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.pem()).expect("written");
+    let ca_file = ca_file.to_str().expect("UTF-8 path");
+    let order = r#"{"item":"x","qty":2}"#;
+    let call = [
+        "call",
+        "--center",
+        &center_addr,
+        "Shop",
+        "Shop.price",
+        order,
+    ];
+
+    // Without a CA: bad input naming the flags, before anything is dialled.
+    let out = erpc(&call, "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give --cacert PEM"),
+        "{}",
+        stderr(&out)
+    );
+    // With it: resolved through the center, called (the registration may still be on its
+    // way: asked again until it is there).
+    let mut args = call.to_vec();
+    args.extend(["--cacert", ca_file]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = erpc(&args, "").await;
+        if code(&out) == 0 {
+            assert_eq!(stdout(&out).trim(), "6");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline && stderr(&out).contains("no instance"),
+            "{}",
+            stderr(&out)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shop.shutdown().await;
+    center.shutdown().await;
 }

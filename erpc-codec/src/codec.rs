@@ -26,7 +26,9 @@ impl CodecId {
     pub const FIRST_CUSTOM: u8 = 128;
 
     /// The name of a built-in id (`"raw"`, `"msgpack"`, `"json"`, `"protobuf"`), `"custom"`
-    /// for any other; `Display` adds the number: `msgpack(1)`, `custom(201)`.
+    /// for any other. `Display` is the name people read in messages — a built-in id's name
+    /// alone (`json`), a custom id with its number (`custom(201)`); `Debug` always adds the
+    /// number (`json(2)`).
     pub fn name(self) -> &'static str {
         match self {
             CodecId::RAW => "raw",
@@ -52,7 +54,12 @@ impl fmt::Debug for CodecId {
 
 impl fmt::Display for CodecId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        // Messages reach users of tools (the `erpc` command line, the gateway), who know a
+        // codec by the name they give `--codec`, not by its wire number.
+        match self.name() {
+            "custom" => fmt::Debug::fmt(self, f),
+            name => f.write_str(name),
+        }
     }
 }
 
@@ -187,6 +194,7 @@ mod name_tests {
         assert_eq!(CodecId::JSON.name(), "json");
         assert_eq!(CodecId(201).name(), "custom");
         assert_eq!(CodecId(201).to_string(), "custom(201)");
-        assert_eq!(CodecId::MSGPACK.to_string(), "msgpack(1)");
+        assert_eq!(CodecId::MSGPACK.to_string(), "msgpack");
+        assert_eq!(format!("{:?}", CodecId::MSGPACK), "msgpack(1)");
     }
 }

@@ -10,12 +10,14 @@ pub enum CodecError {
     #[error("unknown codec id {0}")]
     UnknownCodec(u8),
     /// The codec exists, but this type cannot travel in it (a serde type in the protobuf
-    /// codec, say).
-    #[error("type {type_name} cannot be carried by codec {codec}: {hint}")]
+    /// codec, say). The message names the codec and the hint, not the Rust type: it reaches
+    /// callers who know the method by its schema (a tool, another language); the type stays
+    /// in the field (and `Debug`) for the program's author.
+    #[error("this message cannot be carried in codec {codec}: {hint}")]
     Unsupported {
         /// The codec that was asked for.
         codec: CodecId,
-        /// The Rust type that was asked for.
+        /// The Rust type that was asked for (not in the message).
         type_name: &'static str,
         /// What to do instead.
         hint: &'static str,

@@ -138,7 +138,12 @@ fn bound_to<T>(codec: &dyn Codec, native: CodecId) -> Result<(), CodecError> {
         Err(CodecError::Unsupported {
             codec: codec.id(),
             type_name: type_name::<T>(),
-            hint: "this type travels only in its own codec",
+            // Said by the codec it travels in: the caller (perhaps a tool asking in JSON) can
+            // ask again in that one.
+            hint: match native {
+                CodecId::RAW => "it travels only in codec raw",
+                _ => "it travels only in codec protobuf",
+            },
         })
     }
 }

@@ -1,8 +1,13 @@
 //! Encode and decode failures that say who failed, on what and why: the side (client or
 //! server), the direction (request or response, or a stream message of either), the call
-//! (`service.method`), the Rust type expected and the codec. A bare "decode failed: wrong
-//! msgpack marker" read as if the server had refused the arguments when it was the client
-//! that could not read the response.
+//! (`service.method`) and the codec by name (`json`). A bare "decode failed: wrong msgpack
+//! marker" read as if the server had refused the arguments when it was the client that could
+//! not read the response.
+//!
+//! Never the Rust type (`shop::Order`): these messages reach people who know the method by
+//! its schema — a server's travel over the wire to any caller (the `erpc` command line, the
+//! gateway, another language), and a client's are printed by the same tools. The codec's
+//! own words already say what was expected (`missing field \`qty\``, `expected u64`).
 //!
 //! Codes: a server that cannot decode a request answers `invalid_argument` (the caller sent
 //! something else); a client that cannot decode a response fails `internal` (the two sides
@@ -40,11 +45,10 @@ impl Site {
     }
 }
 
-/// The status for a failure to decode a `T` (named `type_name`) at `site`.
+/// The status for a failure to decode a message at `site`.
 pub(crate) fn decode_failed(
     site: Site,
     call: (&str, &str),
-    type_name: &str,
     codec: CodecId,
     error: CodecError,
 ) -> Status {
@@ -53,7 +57,7 @@ pub(crate) fn decode_failed(
     match error {
         CodecError::Decode(why) => {
             let text = format!(
-                "{side} could not decode the {direction} of {service}.{method} as {type_name} ({codec}): {why}"
+                "{side} could not decode the {direction} of {service}.{method} in {codec}: {why}"
             );
             match site {
                 Site::ClientResponse | Site::ClientRequest => Status::internal(format!(
@@ -95,22 +99,23 @@ mod tests {
     use crate::status::Code;
 
     #[test]
-    fn messages_name_the_side_direction_call_and_type() {
+    fn messages_name_the_side_direction_call_and_codec_not_a_rust_type() {
         let e = decode_failed(
             Site::ClientResponse,
             ("Greeter", "hello"),
-            "alloc::string::String",
             CodecId::MSGPACK,
             CodecError::Decode("wrong msgpack marker FixMap(3)".into()),
         );
         assert_eq!(e.code(), Code::Internal);
-        assert!(e.message().starts_with(
-            "client could not decode the response of Greeter.hello as alloc::string::String"
-        ));
+        assert!(
+            e.message().starts_with(
+                "client could not decode the response of Greeter.hello in msgpack: wrong msgpack marker"
+            ),
+            "{e}"
+        );
         let e = decode_failed(
             Site::ServerRequest,
             ("Greeter", "add"),
-            "(i64, i64)",
             CodecId::JSON,
             CodecError::Decode("invalid type".into()),
         );

@@ -53,6 +53,47 @@ pub fn count_as<N: fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &
     format!("{n} {noun}")
 }
 
+/// A size people type, in bytes: a number of bytes (`1048576`), or a whole number with a
+/// binary unit as erpc's docs write sizes — `B`, `KiB`, `MiB`, `GiB` (`64KiB`, `1 MiB`). The
+/// parsing counterpart of how sizes are said, for options such as the gateway's
+/// `--max-body`.
+///
+/// ```
+/// use erpc_core::human::parse_size;
+///
+/// assert_eq!(parse_size("1048576"), Ok(1 << 20));
+/// assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+/// assert_eq!(parse_size("64 KiB"), Ok(64 << 10));
+/// assert!(parse_size("1x").unwrap_err().contains("e.g. 1048576 or 1MiB"));
+/// ```
+///
+/// # Errors
+/// Not such a size, or more than `u64` holds: a message naming the text and what is
+/// expected.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let expected = || {
+        format!(
+            "{text:?} is not a size: give a size in bytes, e.g. 1048576 or 1MiB (units B, KiB, MiB, GiB)"
+        )
+    };
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let shift = match unit.trim_start() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => return Err(expected()),
+    };
+    let number: u64 = number.parse().map_err(|_| expected())?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is more bytes than this machine can count"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{count, duration};

@@ -93,3 +93,50 @@ impl<K: Into<ByteStr>, V: Into<Bytes>> FromIterator<(K, V)> for Metadata {
         }
     }
 }
+
+/// The metadata key rule (PROTOCOL.md §2.2) in words, for messages.
+pub const KEY_RULE: &str =
+    "metadata keys are 1–255 characters of lowercase a-z, 0-9, '-', '_' and '.' (PROTOCOL.md §2.2)";
+
+/// Whether `key` is a metadata key a caller should send: 1–255 bytes (the wire's bound) of
+/// lowercase ASCII letters, digits, `-`, `_` and `.` (the form every erpc layer reads keys
+/// in — `authorization`, `traceparent` — and the one HTTP/2 and gRPC allow). A key outside
+/// it would travel, but silently never match what a server looks up (`Authorization` is
+/// not `authorization`). Tools check what people type with it (`erpc call -H`, the
+/// gateway's header allow-list).
+///
+/// # Errors
+/// The key and the rule ([`KEY_RULE`]), for a message.
+pub fn check_key(key: &str) -> Result<(), String> {
+    let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(b);
+    if (1..=255).contains(&key.len()) && key.bytes().all(|b| allowed(&b)) {
+        return Ok(());
+    }
+    Err(format!("{key:?} is not a valid metadata key: {KEY_RULE}"))
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::check_key;
+
+    #[test]
+    fn keys_are_lowercase_ascii_of_bounded_length() {
+        for good in ["authorization", "x-user", "a.b_c-1", &"k".repeat(255)] {
+            assert_eq!(check_key(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "Bad Key",
+            "Authorization",
+            "x user",
+            "ключ",
+            &"k".repeat(256),
+        ] {
+            let why = check_key(bad).expect_err(bad);
+            assert!(
+                why.contains("lowercase a-z") && why.contains("1–255"),
+                "{why}"
+            );
+        }
+    }
+}

@@ -40,9 +40,14 @@ pub struct GatewayBuilder {
     describe_ttl: Duration,
     cors: Option<CorsLayer>,
     center: CenterOptions,
+    explain: Explain,
+    transport: erpc_transport::Options,
     #[cfg(feature = "metrics")]
     metrics: Option<erpc_telemetry::Metrics>,
 }
+
+/// Rewrites the message of a failure before it is answered ([`GatewayBuilder::explain`]).
+pub type Explain = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
 impl GatewayBuilder {
     /// The clients' builder: add governance here (`FailModes`, `InstanceBreakers`, a
@@ -114,6 +119,27 @@ impl GatewayBuilder {
         self
     }
 
+    /// The transport settings of every connection to the services and to the center — TLS
+    /// ([`ClientTls`](erpc_transport::ClientTls)) for `tls://`, `wss://` and `quic://`
+    /// addresses. Set here rather than in [`client`](GatewayBuilder::client)'s builders:
+    /// the gateway checks them against the instances it finds (a service reached only over
+    /// TLS, without TLS settings, is a 503 saying so). Default: none (no TLS).
+    pub fn transport(mut self, options: erpc_transport::Options) -> Self {
+        self.center.transport = options.clone();
+        self.transport = options;
+        self
+    }
+
+    /// Rewrite the message of every failure before it is answered (`{"code", "message"}`;
+    /// the code and HTTP status are kept). Default: as is. For a binary whose users know its
+    /// flags, not the Rust API the engine's messages name: `erpc-gateway` turns
+    /// `ClientTls::trust_pem` into `--cacert`, [`CENTER_TOKEN_HINT`](crate::CENTER_TOKEN_HINT)
+    /// into `--center-token`.
+    pub fn explain(mut self, explain: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        self.explain = Arc::new(explain);
+        self
+    }
+
     /// Where the gateway runs (its data center and zone; [`Locality`]), matched by the
     /// `dc` and `zone` of the routing rules (`erpc/routes/<service>`, CENTER.md "Routing
     /// rules") its clients follow with [`Upstream::Center`]. Default: nowhere in particular
@@ -146,6 +172,10 @@ impl GatewayBuilder {
         };
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
+        let make: MakeClient = {
+            let transport = self.transport;
+            Arc::new(move || make().transport(transport.clone()))
+        };
         let clients = Clients::new(&self.upstream, make, self.balancer, self.center)?;
         #[cfg(feature = "metrics")]
         let http_metrics = crate::http_metrics::HttpMetrics::register(&metrics);
@@ -157,6 +187,7 @@ impl GatewayBuilder {
                 timeout_header: self.timeout_header,
                 max_timeout: self.max_timeout,
                 max_body: self.max_body,
+                explain: self.explain,
                 lifecycle: Lifecycle::new(),
                 #[cfg(feature = "metrics")]
                 metrics,
@@ -184,6 +215,7 @@ pub(crate) struct Shared {
     timeout_header: HeaderName,
     max_timeout: Duration,
     max_body: usize,
+    explain: Explain,
     pub(crate) lifecycle: Lifecycle,
     #[cfg(feature = "metrics")]
     metrics: erpc_telemetry::Metrics,
@@ -203,6 +235,8 @@ impl Gateway {
             describe_ttl: Duration::from_secs(10),
             cors: None,
             center: CenterOptions::default(),
+            explain: Arc::new(str::to_owned),
+            transport: erpc_transport::Options::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
         }
@@ -282,7 +316,11 @@ async fn readyz(
             "the gateway is shutting down (draining its requests)",
         ));
     }
-    let instances = shared.clients.ready(service).await?;
+    let instances = shared
+        .clients
+        .ready(service)
+        .await
+        .map_err(|e| shared.explained(e))?;
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "status": "SERVING", "instances": instances }),
@@ -325,6 +363,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 /// is the response as JSON (unary), 202 with no body (oneway), or a stream (server stream).
 async fn call(
     State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -332,18 +371,32 @@ async fn call(
     // A request still open when the gateway is cut is answered 503 then.
     let cut = shared.lifecycle.cut();
     tokio::select! {
-        answer = answer(&shared, path, headers, body) => answer,
+        answer = answer(&shared, uri.path(), path, headers, body) => {
+            answer.map_err(|e| shared.explained(e))
+        }
         () = cut => Err(Lifecycle::cut_error()),
+    }
+}
+
+impl Shared {
+    /// `error` with its message as [`GatewayBuilder::explain`] words it.
+    fn explained(&self, mut error: ApiError) -> ApiError {
+        error.message = (self.explain)(&error.message);
+        error
     }
 }
 
 async fn answer(
     shared: &Arc<Shared>,
+    raw_path: &str,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // A path that does not decode (`%FF`): axum's rejection, as a JSON 400.
+    // axum decodes a malformed escape (`%ZZ`) as the text itself, which would then be
+    // looked up as a service name (a 404): refused here as what it is.
+    check_escapes(raw_path)?;
+    // A path that does not decode to UTF-8 (`%FF`): axum's rejection, as a JSON 400.
     let Path((service, method)) =
         path.map_err(|e| ApiError::bad_request(format!("the path: {}", e.body_text())))?;
     let body = body.map_err(|rejection| match rejection.status() {
@@ -413,6 +466,25 @@ async fn answer(
             ),
         )),
     }
+}
+
+/// Every `%` of `path` (as received, still encoded) begins an escape of two hex digits;
+/// else a 400 naming the path segment and the bad escape.
+fn check_escapes(path: &str) -> Result<(), ApiError> {
+    for segment in path.split('/') {
+        let bytes = segment.as_bytes();
+        for (at, _) in segment.match_indices('%') {
+            let escape = bytes.get(at + 1..at + 3);
+            if !escape.is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
+                let end = (at + 3).min(segment.len());
+                let bad = segment.get(at..end).unwrap_or(&segment[at..]);
+                return Err(ApiError::bad_request(format!(
+                    "the path segment {segment:?} has a malformed percent-encoding {bad:?}: a % must be followed by two hex digits (write a literal % as %25)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The request body as JSON (empty: `null`); not JSON is a 400 saying where.

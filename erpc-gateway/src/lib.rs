@@ -7,9 +7,12 @@
 //!   (`stream` module docs). Client and bidirectional streams: 501.
 //! - Failures: the HTTP status of [`http_status`]'s table and the body
 //!   `{"code": "not_found", "message": "…"}` — every failure, the gateway's own included:
-//!   a body that is not JSON is a 400 naming the position, an unknown service or method a
-//!   404 naming the ones there are, an unknown path a 404, another HTTP method a 405, a
-//!   body over the limit a 413. `Retry-After` (whole seconds, rounded up) whenever the
+//!   a body that is not JSON is a 400 naming the position, a path with a malformed
+//!   percent-escape (`/%ZZ/price`) a 400 naming it, an unknown service or method a 404
+//!   naming the ones there are, an unknown path a 404, another HTTP method a 405, a body
+//!   over the limit a 413; a center refusing the gateway (no token, a wrong one) a 503 naming
+//!   [`CENTER_TOKEN_HINT`], a service reached only over TLS without TLS settings a 503
+//!   naming [`TLS_HINT`] ([`GatewayBuilder::explain`] rewords these for a binary's flags). `Retry-After` (whole seconds, rounded up) whenever the
 //!   status carries a retry hint (rate limits, open breakers, shedding, an instance
 //!   backing off).
 //! - Allow-listed request headers become call metadata; the timeout header
@@ -18,7 +21,8 @@
 //!   registry center, with the client governance the [`GatewayBuilder::client`] factory adds
 //!   (erpc-core's balancing, `FailModes`, `InstanceBreakers`) and, with a center, each
 //!   service's routing rules (`erpc/routes/<service>`; [`GatewayBuilder::locality`]) and
-//!   the center's token ([`GatewayBuilder::center_token`]).
+//!   the center's token ([`GatewayBuilder::center_token`]); TLS to the services with
+//!   [`GatewayBuilder::transport`].
 //! - `GET /healthz` (liveness: the process answers); `GET /readyz[?service=NAME]`
 //!   (readiness: 503 while draining, or while no instance is there to call); `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
 //!   client-side call metrics, and `erpc_gateway_requests_total{status}`, every HTTP request
@@ -57,7 +61,7 @@ mod upstream;
 
 pub use axum::http::{self, HeaderName};
 pub use error::{ApiError, http_status};
-pub use gateway::{Gateway, GatewayBuilder, TIMEOUT_HEADER};
+pub use gateway::{Explain, Gateway, GatewayBuilder, TIMEOUT_HEADER};
 pub use serve::{Drained, GatewayServer};
 pub use tower_http::cors;
-pub use upstream::{MakeBalancer, MakeClient, Upstream};
+pub use upstream::{CENTER_TOKEN_HINT, MakeBalancer, MakeClient, TLS_HINT, Upstream};

@@ -4,27 +4,30 @@
 //! erpc-gateway --target tcp://127.0.0.1:7000 --listen 127.0.0.1:8080
 //! erpc-gateway --center tcp://127.0.0.1:7070 -H x-user --cors-origin https://app.example
 //! erpc-gateway --center tcp://10.0.0.5:7070 --center-token-file /run/secrets/center --dc eu
+//! erpc-gateway --target tls://shop.internal:7443 --cacert ca.pem --max-body 4MiB
 //! ```
 //!
 //! Stops on Ctrl-C or SIGTERM, letting requests in flight finish (for `--drain`, default
 //! 30 s; then streams still open end with their final error). Exit code 2 for bad
 //! arguments, 1 if it cannot listen.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use erpc_center::token_flags::CenterTokenFlags;
 use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc_core::discovery::{
     Balancer, LeastOutstanding, Locality, P2c, Random, RoundRobin, Weighted,
 };
 use erpc_core::per_method::PerMethod;
 use erpc_gateway::cors::{AllowOrigin, CorsLayer};
-use erpc_gateway::{Drained, Gateway, TIMEOUT_HEADER, Upstream};
+use erpc_gateway::{CENTER_TOKEN_HINT, Drained, Gateway, TIMEOUT_HEADER, TLS_HINT, Upstream};
+use erpc_transport::tls_flags::{self, TlsFlags};
 
 #[derive(Parser)]
 #[command(
@@ -43,28 +46,21 @@ struct Args {
     /// A registry center: each service's instances are found through it.
     #[arg(long, env = "ERPC_CENTER")]
     center: Option<String>,
-    /// The token to send the center (metadata `authorization: Bearer <TOKEN>`), for a center
-    /// started with --token --protect-reads. Prefer the variable or --center-token-file: a
-    /// flag shows in the process list.
-    #[arg(
-        long,
-        env = "ERPC_CENTER_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "center_token_file"
-    )]
-    center_token: Option<String>,
-    /// Read the center's token from this file (its first line, surrounding whitespace
-    /// ignored).
-    #[arg(long, env = "ERPC_CENTER_TOKEN_FILE")]
-    center_token_file: Option<PathBuf>,
+    /// The center's token (for a center started with --token --protect-reads).
+    #[command(flatten)]
+    center_token: CenterTokenFlags,
+    /// TLS to the services (`tls://`, `wss://`, `quic://` addresses).
+    #[command(flatten)]
+    tls: TlsFlags,
     /// The gateway's data center, for routing rules matching on `dc` (with --center).
     #[arg(long, env = "ERPC_GATEWAY_DC")]
     dc: Option<String>,
     /// The gateway's zone, for routing rules matching on `zone` (with --center).
     #[arg(long, env = "ERPC_GATEWAY_ZONE")]
     zone: Option<String>,
-    /// A request header sent as call metadata (none is, unless named); repeatable.
-    #[arg(short = 'H', long = "allow-header", value_name = "NAME", value_parser = header_name)]
+    /// A request header sent as call metadata (none is, unless named); repeatable. Its
+    /// lower-case name is the metadata key, so it must be one (a-z, 0-9, '-', '_', '.').
+    #[arg(short = 'H', long = "allow-header", value_name = "NAME", value_parser = metadata_header)]
     allow_headers: Vec<HeaderName>,
     /// The header a caller sets a call's timeout with (`250ms`, `2s`).
     #[arg(long, default_value = TIMEOUT_HEADER, value_parser = header_name)]
@@ -72,8 +68,9 @@ struct Args {
     /// The longest timeout a caller may ask for.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
     max_timeout: Duration,
-    /// The largest request body accepted, in bytes (larger: 413).
-    #[arg(long, default_value_t = 1 << 20)]
+    /// The largest request body accepted (larger: 413): bytes, or with a unit — 1048576,
+    /// 64KiB, 1MiB (B, KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", value_parser = size, default_value = "1MiB")]
     max_body: usize,
     /// An origin browsers may call from (`https://app.example`, or `*` for any); repeatable.
     /// Default none: no CORS headers.
@@ -124,7 +121,8 @@ impl Balance {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let cors = match cors(&args) {
         Ok(cors) => cors,
         Err(message) => {
@@ -132,8 +130,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let center_token = match center_token(&args) {
+    let center_token = match center_token(&args, &matches) {
         Ok(token) => token,
+        Err(message) => {
+            eprintln!("erpc-gateway: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let transport = match transport(&args) {
+        Ok(transport) => transport,
         Err(message) => {
             eprintln!("erpc-gateway: {message}");
             return ExitCode::from(2);
@@ -160,6 +165,8 @@ async fn main() -> ExitCode {
             builder
         })
         .balancer(move || balance.make())
+        .explain(in_flag_words)
+        .transport(transport.clone())
         .timeout_header(args.timeout_header.clone())
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
@@ -168,7 +175,7 @@ async fn main() -> ExitCode {
             zone: args.zone.clone(),
             ..Locality::default()
         });
-    if let Some(token) = center_token {
+    if let Some(token) = center_token.clone() {
         builder = builder.center_token(token);
     }
     for name in &args.allow_headers {
@@ -199,6 +206,17 @@ async fn main() -> ExitCode {
         "erpc-gateway on http://{}, calling {to}",
         server.local_addr()
     );
+    // After the line above: scripts read the address from the first line.
+    if args.tls.insecure {
+        eprintln!("erpc-gateway: {}", tls_flags::INSECURE_WARNING);
+    }
+    if let Upstream::Center(center) = &upstream {
+        tokio::spawn(say_if_the_center_refuses(
+            center.clone(),
+            center_token,
+            transport,
+        ));
+    }
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
     }
@@ -217,16 +235,18 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The center's token from --center-token or --center-token-file (its first line, trimmed;
-/// erpc-center's `read_token`, so a token file means the same to the center, the `erpc`
-/// command line and the gateway); an error naming the option for an unreadable file or an
-/// empty token, or for a center-only option given without --center.
-fn center_token(args: &Args) -> Result<Option<String>, String> {
+/// The center's token from --center-token or --center-token-file (erpc-center's
+/// `CenterTokenFlags`, as the `erpc` command line reads it: the same flags and variables); an
+/// error naming the option for an unreadable file or an empty token, or for a center-only
+/// option given on the command line without --center (a variable is not: the token
+/// variables are shared with `erpc`, and may be set for it).
+fn center_token(args: &Args, matches: &clap::ArgMatches) -> Result<Option<String>, String> {
     // Options of the center only: with --target they would be silently unused.
     if args.center.is_none() {
+        let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         let given = [
-            ("--center-token", args.center_token.is_some()),
-            ("--center-token-file", args.center_token_file.is_some()),
+            ("--center-token", typed("center_token")),
+            ("--center-token-file", typed("center_token_file")),
             ("--dc", args.dc.is_some()),
             ("--zone", args.zone.is_some()),
         ];
@@ -235,13 +255,74 @@ fn center_token(args: &Args) -> Result<Option<String>, String> {
                 "{name} is an option of --center, and there is none"
             ));
         }
+        return Ok(None);
     }
-    erpc_center::auth::read_token(
-        &args.center_token,
-        &args.center_token_file,
-        "center-token",
-        "center's token",
-    )
+    args.center_token.read()
+}
+
+/// The transport options of the connections to the services and the center (TLS:
+/// `--cacert`, …); an error saying what to give for a `--target` or `--center` that is a TLS
+/// address with no CA given.
+fn transport(args: &Args) -> Result<erpc_transport::Options, String> {
+    let transport = args.tls.options()?;
+    for (flag, addr) in [("--target", &args.target), ("--center", &args.center)] {
+        if let Some(addr) = addr {
+            tls_flags::require(addr, &transport).map_err(|why| format!("{flag} {why}"))?;
+        }
+    }
+    Ok(transport)
+}
+
+/// A failure's message in the binary's words: the Rust APIs the engine and the gateway
+/// library name become this binary's flags.
+fn in_flag_words(message: &str) -> String {
+    tls_flags::in_flag_words(message)
+        .replace(CENTER_TOKEN_HINT, CENTER_TOKEN_FLAGS)
+        .replace(TLS_HINT, TLS_FLAGS)
+}
+
+/// How this binary is given TLS settings.
+const TLS_FLAGS: &str = "give --cacert PEM (the CA that signed their certificates), or --insecure to accept any certificate";
+
+/// How this binary is given the center's token.
+const CENTER_TOKEN_FLAGS: &str = "give --center-token TOKEN or --center-token-file PATH, or set ERPC_CENTER_TOKEN or ERPC_CENTER_TOKEN_FILE";
+
+/// Once at start-up, ask the center (as discovery will) whether it takes the gateway's
+/// token, or wants one it was not given: if not, say so on stderr — every call will be answered 503 until the
+/// gateway is restarted with the token. Silent if the center cannot be reached (yet).
+async fn say_if_the_center_refuses(
+    center: String,
+    token: Option<String>,
+    transport: erpc_transport::Options,
+) {
+    let mut builder = erpc_core::Client::builder().transport(transport);
+    if let Some(token) = &token {
+        builder = builder.middleware(erpc_core::auth::Credentials::bearer(token.clone()));
+    }
+    let Ok(client) = builder
+        .timeout(Duration::from_secs(5))
+        .build(center.as_str())
+    else {
+        return;
+    };
+    let asked = erpc_center::CenterClient::new(client)
+        .discover(String::new(), erpc_center::Filter::default())
+        .await;
+    let Some(status) = asked
+        .err()
+        .filter(|s| s.code() == erpc_core::Code::Unauthenticated)
+    else {
+        return;
+    };
+    let what = if token.is_some() {
+        "refused the gateway's token"
+    } else {
+        "wants a token"
+    };
+    eprintln!(
+        "erpc-gateway: the center at {center} {what} ({}): {CENTER_TOKEN_FLAGS}; until then every call is answered 503",
+        status.message()
+    );
 }
 
 /// The CORS layer `--cors-origin` asks for: POST from those origins, with the headers a
@@ -278,6 +359,20 @@ fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
 fn header_name(name: &str) -> Result<HeaderName, String> {
     // HeaderName lower-cases: `X-User` and `x-user` are the same header.
     HeaderName::try_from(name).map_err(|_| format!("{name:?} is not a header name"))
+}
+
+/// A header whose lower-case name is a valid metadata key (it becomes one).
+fn metadata_header(name: &str) -> Result<HeaderName, String> {
+    let header = header_name(name)?;
+    erpc_core::metadata::check_key(header.as_str())
+        .map_err(|why| format!("{name:?} cannot be sent as call metadata: {why}"))?;
+    Ok(header)
+}
+
+/// `--max-body`: erpc-core's sizes (`1048576`, `1MiB`).
+fn size(text: &str) -> Result<usize, String> {
+    let bytes = erpc_core::human::parse_size(text)?;
+    usize::try_from(bytes).map_err(|_| format!("{text:?} is more bytes than this machine can hold"))
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

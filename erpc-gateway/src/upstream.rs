@@ -42,7 +42,15 @@ pub type MakeBalancer = Arc<dyn Fn() -> Arc<dyn Balancer> + Send + Sync>;
 pub(crate) struct CenterOptions {
     pub token: Option<String>,
     pub here: Locality,
+    /// The transport settings of the center's and the services' connections
+    /// (`GatewayBuilder::transport`).
+    pub transport: erpc_transport::Options,
 }
+
+/// What a message of the gateway says where a service is reached only over TLS and the
+/// gateway has no TLS settings: the setter to call (the `erpc-gateway` binary rewrites it
+/// into its flags).
+pub const TLS_HINT: &str = "GatewayBuilder::transport with ClientTls";
 
 /// How long a readiness probe waits for the center or the server.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,6 +63,10 @@ pub(crate) enum Clients {
 
 pub(crate) struct Center {
     addr: String,
+    /// Whether the services' clients can dial TLS addresses.
+    tls: bool,
+    /// Whether the gateway sends the center a token (for messages when it is refused).
+    has_token: bool,
     center: CenterClient,
     registry: CenterRegistry,
     make: MakeClient,
@@ -85,19 +97,26 @@ impl Clients {
                 make().codec(CodecId::JSON).build(addr.as_str())?,
             )),
             Upstream::Center(addr) => {
+                // The center is reached with the services' transport settings: one
+                // `--cacert` for a center and services on TLS (CENTER.md, "TLS and QUIC").
+                let registry = CenterRegistry::builder().transport(options.transport.clone());
                 let (center, registry) = match &options.token {
                     Some(token) => (
                         Client::builder()
                             .middleware(erpc_core::auth::Credentials::bearer(token.clone())),
-                        CenterRegistry::with_token([addr.as_str()], token.clone())?,
+                        registry.token(token.clone()),
                     ),
-                    None => (Client::builder(), CenterRegistry::new([addr.as_str()])?),
+                    None => (Client::builder(), registry),
                 };
+                let registry = registry.build([addr.as_str()])?;
                 let center = center
                     .timeout(Duration::from_secs(5))
+                    .transport(options.transport.clone())
                     .build(addr.as_str())?;
                 Ok(Clients::Center(Box::new(Center {
                     addr: addr.clone(),
+                    tls: options.transport.client_tls.is_some(),
+                    has_token: options.token.is_some(),
                     center: CenterClient::new(center),
                     registry,
                     make,
@@ -180,9 +199,32 @@ impl Clients {
     }
 }
 
+/// What a message of the gateway says where the center refused it for want of a token: the
+/// setter to call (the `erpc-gateway` binary rewrites it into its flags).
+pub const CENTER_TOKEN_HINT: &str = "GatewayBuilder::center_token";
+
 impl Center {
-    /// `status` from the center, saying so.
+    /// `status` from the center, saying so. A refusal of the gateway itself (no token, or
+    /// a wrong one) is `unavailable` (503), not the center's `unauthenticated` (401): the
+    /// HTTP caller did nothing wrong and no credential of theirs would help — the gateway
+    /// is not set up for this center, and the message says what to set.
     fn at(&self, status: Status) -> Status {
+        if matches!(
+            status.code(),
+            Code::Unauthenticated | Code::PermissionDenied
+        ) {
+            let why = if self.has_token {
+                "the center refused the gateway's token: set the center's token"
+            } else {
+                "the center wants a token and the gateway has none: set it"
+            };
+            return Status::unavailable(format!(
+                "the center at {} refused the gateway ({}: {}); {why} ({CENTER_TOKEN_HINT})",
+                self.addr,
+                status.code(),
+                status.message()
+            ));
+        }
         Status::new(
             status.code(),
             format!("the center at {}: {}", self.addr, status.message()),
@@ -233,6 +275,26 @@ impl Center {
                 ),
             ));
         }
+        // Every instance on TLS and no TLS settings: no call could be made; say what to set
+        // (each dial would fail, and the balancer would then report only its backoff).
+        let tls_only = listing
+            .instances
+            .iter()
+            .all(|i| i.addrs.iter().all(|a| erpc_transport::tls_flags::is_tls(a)));
+        if !self.tls && tls_only {
+            let addr = listing.instances[0]
+                .addrs
+                .first()
+                .cloned()
+                .unwrap_or_default();
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Code::Unavailable,
+                format!(
+                    "the instances of {service:?} are reached over TLS ({addr}, …) and the gateway has no TLS settings ({TLS_HINT})"
+                ),
+            ));
+        }
         let routes = self
             .routes
             .get_or_try_init(|| self.registry.follow_config(ROUTES_PREFIX))
@@ -242,7 +304,8 @@ impl Center {
             .codec(CodecId::JSON)
             .routes(routes.clone(), self.here.clone())
             .discover_with(&self.registry, service, (self.balancer)())
-            .await?;
+            .await
+            .map_err(at)?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients.insert(service.to_owned(), client.clone());
         Ok(client)

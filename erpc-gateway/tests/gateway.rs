@@ -644,9 +644,18 @@ type StderrLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildSt
 /// The `erpc-gateway` binary, started with `args`; the address it listens on, from its
 /// first stderr line (`erpc-gateway on http://ADDR, calling …`), and the lines after it.
 async fn gateway_process(args: &[&str]) -> (tokio::process::Child, String, StderrLines) {
+    gateway_process_env(args, &[]).await
+}
+
+/// [`gateway_process`] with the variables `env` set.
+async fn gateway_process_env(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, StderrLines) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
         .args(args)
+        .envs(env.iter().copied())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -680,7 +689,7 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         "--cors-origin",
         "https://app.example",
         "--max-body",
-        "64",
+        "64B",
         "--drain",
         "1s",
     ];
@@ -772,6 +781,19 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         ),
         (vec!["--target", &target, "--center-token", "t"], "--center"),
         (
+            vec!["--target", &target, "--max-body", "1x"],
+            "a size in bytes, e.g. 1048576 or 1MiB",
+        ),
+        // A header whose name cannot be a metadata key.
+        (
+            vec!["--target", &target, "-H", "x!user"],
+            "metadata keys are 1–255 characters of lowercase a-z",
+        ),
+        (
+            vec!["--target", "tls://127.0.0.1:1"],
+            "give --cacert PEM (the CA that signed its certificate), or --insecure",
+        ),
+        (
             vec![
                 "--center",
                 &target,
@@ -781,16 +803,35 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             "--center-token-file /nonexistent/token",
         ),
     ] {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
-            .args(&args)
-            .output()
-            .await
-            .expect("runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = refused_at_start(&args).await;
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
     server.shutdown().await;
+}
+
+/// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments), and returns its stderr.
+async fn refused_at_start(args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+        .args(args)
+        .output()
+        .await
+        .expect("runs");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+    said
+}
+
+/// Asserts the gateway at `addr` (HOST:PORT) prices an order of 2 teas: 200, `6`.
+async fn assert_priced(addr: &str) {
+    let order = r#"{"item":"tea","qty":2}"#;
+    let ok = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{addr}: {ok:?}");
 }
 
 /// Asserts `answer` is a failure with `status` and the JSON body `{code, message}`.
@@ -849,6 +890,31 @@ async fn every_failure_of_the_gateway_has_a_json_body() {
     // A path that does not decode.
     let undecodable = post(&gateway, "/Shop/%FF", "{}").await;
     assert_json_failure(&undecodable, 400, "invalid_argument");
+    // A malformed percent-encoding is bad input, named — not a service called "%ZZ" (404).
+    for (path, bad) in [
+        ("/%ZZ/price", "%ZZ"),
+        ("/Shop/pri%2", "%2"),
+        ("/Sh%/price", "%"),
+    ] {
+        let malformed = post(&gateway, path, "{}").await;
+        assert_json_failure(&malformed, 400, "invalid_argument");
+        let message = malformed.json()["message"].as_str().map(str::to_owned);
+        assert!(
+            message
+                .is_some_and(|m| m.contains(&format!("{bad:?}")) && m.contains("two hex digits")),
+            "{path}: {malformed:?}"
+        );
+    }
+    // A request of another shape: the method, direction and codec by name, no Rust type.
+    let shapeless = post(&gateway, "/Shop/price", r#"{"item":"tea"}"#).await;
+    assert_json_failure(&shapeless, 400, "invalid_argument");
+    let message = shapeless.json()["message"].as_str().map(str::to_owned);
+    assert!(
+        message.as_deref().is_some_and(|m| m.contains(
+            "server could not decode the request of Shop.price in json: missing field `qty`"
+        ) && !m.contains("::")),
+        "{shapeless:?}"
+    );
     // Not JSON; over the limit; unknown service and method; a stream of requests.
     assert_json_failure(
         &post(&gateway, "/Shop/price", "{").await,
@@ -1199,7 +1265,9 @@ async fn a_protected_center_is_asked_with_the_token() {
     shops_listed(&registry, 1).await;
     let order = r#"{"item":"tea","qty":2}"#;
 
-    // Without the token, the center refuses the gateway's discovery: 401, naming the center.
+    // Without the token, the center refuses the gateway's discovery: the gateway is not set
+    // up, which no credential of the caller's would fix — 503 (not the center's 401),
+    // naming the center and what to set.
     let anonymous = Gateway::builder(Upstream::Center(center_addr.clone()))
         .build()
         .expect("gateway")
@@ -1207,8 +1275,61 @@ async fn a_protected_center_is_asked_with_the_token() {
         .await
         .expect("gateway listens");
     let refused = post(&anonymous, "/Shop/price", order).await;
-    assert_json_failure(&refused, 401, "unauthenticated");
+    assert_json_failure(&refused, 503, "unavailable");
     assert!(refused.body.contains(&center_addr), "{refused:?}");
+    assert!(
+        refused
+            .body
+            .contains("the center wants a token and the gateway has none")
+            && refused.body.contains(erpc_gateway::CENTER_TOKEN_HINT),
+        "{refused:?}"
+    );
+    let ready = http("GET", url_of(&anonymous, "/readyz"), &[], None).await;
+    assert_json_failure(&ready, 503, "unavailable");
+    assert!(ready.body.contains("wants a token"), "{ready:?}");
+    // A wrong token: the same, saying so.
+    let wrong = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .center_token("nope")
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let refused = post(&wrong, "/Shop/price", order).await;
+    assert_json_failure(&refused, 503, "unavailable");
+    assert!(
+        refused.body.contains("refused the gateway's token"),
+        "{refused:?}"
+    );
+
+    // The binary without a token: says so once at start, naming its flag and variable, and
+    // answers 503 with the same words.
+    let args = ["--center", &center_addr, "--listen", "127.0.0.1:0"];
+    let (_child, addr, mut stderr) = gateway_process(&args).await;
+    let said = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
+        .await
+        .expect("a line in time")
+        .expect("readable")
+        .expect("a line");
+    assert!(
+        said.starts_with(&format!(
+            "erpc-gateway: the center at {center_addr} wants a token"
+        )) && said.contains("--center-token")
+            && said.contains("ERPC_CENTER_TOKEN"),
+        "{said}"
+    );
+    let refused = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_json_failure(&refused, 503, "unavailable");
+    assert!(
+        refused.body.contains("--center-token") && !refused.body.contains("GatewayBuilder"),
+        "{refused:?}"
+    );
 
     let with_token = Gateway::builder(Upstream::Center(center_addr.clone()))
         .center_token("s3cret")
@@ -1237,14 +1358,24 @@ async fn a_protected_center_is_asked_with_the_token() {
         "127.0.0.1:0",
     ];
     let (_child, addr, _stderr) = gateway_process(&args).await;
-    let ok = http(
-        "POST",
-        format!("http://{addr}/Shop/price"),
-        &[],
-        Some(order),
-    )
-    .await;
-    assert_eq!((ok.status, ok.json()), (200, json!(6)), "{ok:?}");
+    assert_priced(&addr).await;
+    // The variables `erpc` reads too: ERPC_CENTER_TOKEN(_FILE), and its first ERPC_TOKEN.
+    for env in [
+        ("ERPC_CENTER_TOKEN", "s3cret"),
+        ("ERPC_CENTER_TOKEN_FILE", file.as_str()),
+        ("ERPC_TOKEN", "s3cret"),
+    ] {
+        let args = ["--center", &center_addr, "--listen", "127.0.0.1:0"];
+        let (_child, addr, _stderr) = gateway_process_env(&args, &[env]).await;
+        assert_priced(&addr).await;
+    }
+    // The variable, set for `erpc` in the same shell, does not stop a gateway with --target
+    // (the flag typed with --target does: it would be unused).
+    let target = shop_server.local_addr().to_string();
+    let args = ["--target", &target, "--listen", "127.0.0.1:0"];
+    let (_child, addr, _stderr) =
+        gateway_process_env(&args, &[("ERPC_CENTER_TOKEN", "s3cret")]).await;
+    assert_priced(&addr).await;
     let _ = std::fs::remove_dir_all(&dir);
     shop_server.shutdown().await;
     center.shutdown().await;
@@ -1297,5 +1428,195 @@ async fn routing_rules_at_the_center_are_followed() {
     }
     one.shutdown().await;
     two.shutdown().await;
+    center.shutdown().await;
+}
+
+/// A certificate authority made here (rcgen), as erpc-cli's TLS tests make theirs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Ca { cert, key }
+    }
+
+    /// The shop's TLS settings: a certificate for 127.0.0.1 signed by this CA.
+    fn server_tls(&self) -> erpc::transport::ServerTls {
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let params = rcgen::CertificateParams::new(names).expect("leaf params");
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("leaf certificate");
+        erpc::transport::ServerTls::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+            .expect("server TLS")
+    }
+}
+
+/// The shop on `tls://127.0.0.1` with a certificate of `ca`, registered at `center` if
+/// given.
+async fn tls_shop(ca: &Ca, center: Option<&str>) -> erpc::ServerHandle {
+    let mut builder = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: erpc::transport::Options::default().server_tls(ca.server_tls()),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(ShopServer::new(ShopImpl::default()));
+    if let Some(center) = center {
+        let registry = Arc::new(CenterRegistry::new([center]).expect("center address"));
+        let mut template = Instance::new("Shop", "", "");
+        template.addrs.clear();
+        builder = builder.register(registry, template);
+    }
+    builder
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS shop serves")
+}
+
+#[tokio::test]
+async fn tls_services_are_called_with_the_cli_tls_flags() {
+    let ca = Ca::new("shop CA");
+    let dir = std::env::temp_dir().join(format!("erpc-gateway-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.pem()).expect("written");
+    let ca_file = ca_file.to_string_lossy().into_owned();
+    let order = r#"{"item":"tea","qty":2}"#;
+
+    // One TLS server: without a CA the gateway does not start, saying what to pass.
+    let server = tls_shop(&ca, None).await;
+    let target = server.local_addr().to_string();
+    assert!(target.starts_with("tls://"), "{target}");
+    let said = refused_at_start(&["--target", &target, "--listen", "127.0.0.1:0"]).await;
+    assert!(
+        said.contains(&format!(
+            "--target {target} is a TLS address: give --cacert PEM"
+        )) && said.contains("--insecure"),
+        "{said}"
+    );
+    // With --cacert, calls go through; with --insecure too, after a warning.
+    for flags in [vec!["--cacert", ca_file.as_str()], vec!["--insecure"]] {
+        let mut args = vec!["--target", &target, "--listen", "127.0.0.1:0"];
+        args.extend(flags.iter().copied());
+        let (_child, addr, mut stderr) = gateway_process(&args).await;
+        assert_priced(&addr).await;
+        if flags == ["--insecure"] {
+            let warned = stderr.next_line().await.expect("readable");
+            assert!(
+                warned.is_some_and(|w| w.contains("certificate is NOT checked")),
+                "{flags:?}"
+            );
+        }
+    }
+    // A file that is not there: exit 2, naming the flag.
+    let said = refused_at_start(&["--target", &target, "--cacert", "/nonexistent/ca.pem"]).await;
+    assert!(said.contains("--cacert /nonexistent/ca.pem"), "{said}");
+    server.shutdown().await;
+
+    // Instances found through a center, on TLS: without a CA each call is refused naming
+    // the flag to give (not the Rust API the transport names); with it, answered.
+    let (center, center_addr) = center(None).await;
+    let server = tls_shop(&ca, Some(&center_addr)).await;
+    shops_listed(
+        &CenterRegistry::new([center_addr.as_str()]).expect("center"),
+        1,
+    )
+    .await;
+    let args = ["--center", &center_addr, "--listen", "127.0.0.1:0"];
+    let (_child, addr, _stderr) = gateway_process(&args).await;
+    let refused = http(
+        "POST",
+        format!("http://{addr}/Shop/price"),
+        &[],
+        Some(order),
+    )
+    .await;
+    assert_json_failure(&refused, 503, "unavailable");
+    assert!(
+        refused.body.contains("are reached over TLS")
+            && refused.body.contains("--cacert PEM")
+            && !refused.body.contains("ClientTls")
+            && !refused.body.contains("GatewayBuilder"),
+        "{refused:?}"
+    );
+    let args = [
+        "--center",
+        &center_addr,
+        "--listen",
+        "127.0.0.1:0",
+        "--cacert",
+        &ca_file,
+    ];
+    let (_child, addr, _stderr) = gateway_process(&args).await;
+    assert_priced(&addr).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    server.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_center_on_tls_is_reached_with_the_same_flags() {
+    use erpc::transport::{ClientTls, Options};
+    let ca = Ca::new("center CA");
+    let dir = std::env::temp_dir().join(format!("erpc-gateway-tls-center-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.pem()).expect("written");
+    let ca_file = ca_file.to_string_lossy().into_owned();
+    let center_impl =
+        CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let center = erpc::Server::builder()
+        .config(erpc::ServerConfig {
+            transport: Options::default().server_tls(ca.server_tls()),
+            ..erpc::ServerConfig::default()
+        })
+        .add_service(CenterServer::new(center_impl))
+        .serve(["tls://127.0.0.1:0"])
+        .await
+        .expect("TLS center serves");
+    let center_addr = center.local_addr().to_string();
+    let trust = ClientTls::trust_pem(ca.cert.pem().as_bytes()).expect("CA");
+    let registry = CenterRegistry::builder()
+        .transport(Options::default().client_tls(trust))
+        .build([center_addr.as_str()])
+        .expect("registry");
+    let shop = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "", ""),
+    )
+    .await;
+    shops_listed(&registry, 1).await;
+
+    // Without a CA the gateway does not start, saying what to pass.
+    let said = refused_at_start(&["--center", &center_addr, "--listen", "127.0.0.1:0"]).await;
+    assert!(
+        said.contains(&format!(
+            "--center {center_addr} is a TLS address: give --cacert PEM"
+        )),
+        "{said}"
+    );
+    // With it, the center is followed and the shop called.
+    let args = [
+        "--center",
+        &center_addr,
+        "--listen",
+        "127.0.0.1:0",
+        "--cacert",
+        &ca_file,
+    ];
+    let (_child, addr, _stderr) = gateway_process(&args).await;
+    assert_priced(&addr).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    shop.shutdown().await;
     center.shutdown().await;
 }

@@ -77,6 +77,8 @@ mod quic;
 pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "flags")]
+pub mod tls_flags;
 #[cfg(feature = "udp")]
 pub mod udp;
 #[cfg(all(unix, feature = "unix"))]

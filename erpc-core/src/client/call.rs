@@ -338,15 +338,8 @@ pub(crate) fn decode<Resp: Message>(
             call.0, call.1, response.codec
         ))
     })?;
-    Resp::decode(codec, response.body).map_err(|e| {
-        decode_failed(
-            Site::ClientResponse,
-            (&call.0, &call.1),
-            std::any::type_name::<Resp>(),
-            response.codec,
-            e,
-        )
-    })
+    Resp::decode(codec, response.body)
+        .map_err(|e| decode_failed(Site::ClientResponse, (&call.0, &call.1), response.codec, e))
 }
 
 /// A oneway call: sent, never answered. Awaiting it waits until the request is queued on

@@ -90,6 +90,8 @@ struct Empty {}
 
 use super::descriptor::{MethodDescriptor, MethodKind, ServiceDescriptor, TypeDescriptor};
 
+/// Type names as PROTOCOL.md §16 names the shapes (as a service trait's are written, not
+/// Rust paths: tools print them to people who know the wire).
 static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     name: SERVICE,
     methods: &[
@@ -102,7 +104,7 @@ static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
                 schema: no_schema,
             },
             result: TypeDescriptor {
-                name: "erpc::reflection::ListResponse",
+                name: "ListResponse",
                 schema: no_schema,
             },
         },
@@ -111,11 +113,11 @@ static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
             kind: MethodKind::Unary,
             idempotent: true,
             argument: TypeDescriptor {
-                name: "erpc::reflection::DescribeRequest",
+                name: "DescribeRequest",
                 schema: no_schema,
             },
             result: TypeDescriptor {
-                name: "erpc::reflection::DescribeResponse",
+                name: "DescribeResponse",
                 schema: no_schema,
             },
         },

@@ -98,7 +98,6 @@ impl Request {
             decode_failed(
                 Site::ServerRequest,
                 (self.context.service(), self.context.method()),
-                std::any::type_name::<T>(),
                 self.codec,
                 e,
             )
@@ -173,25 +172,28 @@ fn encode_response<T: Message>(
     };
     let capacity = guess.clamp(crate::body::ENCODE_CAPACITY, 64 << 20);
     let mut body = BytesMut::with_capacity(capacity);
-    let failed = |e| {
-        let status = Status::from(e);
-        Status::new(
-            status.code(),
-            format!(
-                "server could not encode the response as {}: {}",
-                std::any::type_name::<T>(),
-                status.message()
-            ),
-        )
+    // Named by codec, not Rust type: the message goes to the caller (codec_failure's docs).
+    let failed = |codec: CodecId| {
+        move |e| {
+            let status = Status::from(e);
+            Status::new(
+                status.code(),
+                format!(
+                    "server could not encode the response in {codec}: {}",
+                    status.message()
+                ),
+            )
+        }
     };
     let id = match encode_in(codecs, first, value, &mut body) {
         Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
             body.clear();
-            encode_in(codecs, CodecId::MSGPACK, value, &mut body).map_err(failed)?;
+            encode_in(codecs, CodecId::MSGPACK, value, &mut body)
+                .map_err(failed(CodecId::MSGPACK))?;
             CodecId::MSGPACK
         }
         other => {
-            other.map_err(failed)?;
+            other.map_err(failed(first))?;
             first
         }
     };

@@ -216,15 +216,8 @@ impl Incoming {
                 self.call.0, self.call.1
             ))
         })?;
-        T::decode(known, body).map_err(|e| {
-            decode_failed(
-                self.site,
-                (&self.call.0, &self.call.1),
-                std::any::type_name::<T>(),
-                codec,
-                e,
-            )
-        })
+        T::decode(known, body)
+            .map_err(|e| decode_failed(self.site, (&self.call.0, &self.call.1), codec, e))
     }
 }
 
