@@ -5,8 +5,7 @@ use erpc_core::layer::Service;
 use erpc_core::server::{Request, Response};
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
-use tracing::Instrument;
+use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use opentelemetry::context::FutureExt as _;
@@ -14,7 +13,8 @@ use opentelemetry::trace::TraceContextExt as _;
 
 use super::attributes;
 use super::head::{self, Head};
-use super::propagation::{BAGGAGE, TRACESTATE, extract};
+use super::propagation::remote;
+use super::traced::Traced;
 use super::traceparent::TRACEPARENT;
 
 /// A server layer (`ServerBuilder::layer(ServerTracing)`) that runs each call inside a
@@ -51,28 +51,24 @@ where
     fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         let cx = request.context();
         let metadata = cx.metadata();
-        let span = match head::decide(metadata.get_str(TRACEPARENT)) {
+        let span = match head::decide(metadata.get(TRACEPARENT).map(|v| &v[..])) {
             Head::Skip(parent) => {
                 // No span. The handler runs in the call's context instead, so its own calls
                 // send the trace on unsampled and its own spans are dropped with it.
-                let otel = if parent.is_remote()
-                    && (metadata.get(TRACESTATE).is_some() || metadata.get(BAGGAGE).is_some())
-                {
-                    extract(metadata)
+                let otel = if parent.is_remote() {
+                    remote(metadata, parent)
                 } else {
                     opentelemetry::Context::current().with_remote_span_context(parent)
                 };
                 return Box::pin(inner.call(request).with_context(otel));
             }
-            Head::Trace => {
+            Head::TraceRemote(parent) => {
                 let span = server_span(cx);
-                let parent = extract(metadata);
-                if opentelemetry::trace::TraceContextExt::has_active_span(&parent) {
-                    // Fails only if the span has already started (it has not).
-                    let _ = span.set_parent(parent);
-                }
+                // Fails only if the span has already started (it has not).
+                let _ = span.set_parent(remote(metadata, parent.span_context(true)));
                 span
             }
+            Head::Trace => server_span(cx),
             Head::TraceRoot(trace_id) => {
                 let span = server_span(cx);
                 // Started now, so it gets the trace id the decision was made on.
@@ -80,16 +76,8 @@ where
                 span
             }
         };
-        let call = span.in_scope(|| inner.call(request));
-        let finished = span.clone();
-        Box::pin(
-            async move {
-                let result = call.await;
-                attributes::finish(&finished, result.as_ref().map(|_| ()), true);
-                result
-            }
-            .instrument(span),
-        )
+        let call = pass(span.in_scope(|| inner.call(request)));
+        Box::pin(Traced::new(span, call, true))
     }
 }
 

@@ -22,9 +22,10 @@ impl Traceparent {
     /// Parse `value` as the W3C spec says a receiver must: lowercase hex only; version `ff`
     /// invalid; version `00` exactly 55 characters; a later version at least 55, and what
     /// follows them starts with `-`; all-zero trace or span ids invalid. Flags other than
-    /// sampled are ignored. `None` for anything else (the call then has no parent).
-    pub(crate) fn parse(value: &str) -> Option<Traceparent> {
-        let value = value.trim().as_bytes();
+    /// sampled are ignored. `None` for anything else (the call then has no parent). Bytes, not
+    /// a `str`: the hex check is the only validation the value needs.
+    pub(crate) fn parse(value: &[u8]) -> Option<Traceparent> {
+        let value = value.trim_ascii();
         if value.len() < LEN || value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
             return None;
         }
@@ -35,7 +36,7 @@ impl Traceparent {
             _ if value.len() > LEN && value[LEN] != b'-' => return None,
             _ => {}
         }
-        let trace_id = hex(&value[3..35])?;
+        let trace_id = u128::from(hex(&value[3..19])?) << 64 | u128::from(hex(&value[19..35])?);
         let span_id = hex(&value[36..52])?;
         let flags = hex(&value[53..55])?;
         if trace_id == 0 || span_id == 0 {
@@ -43,7 +44,7 @@ impl Traceparent {
         }
         Some(Traceparent {
             trace_id: TraceId::from(trace_id),
-            span_id: SpanId::from(span_id as u64),
+            span_id: SpanId::from(span_id),
             sampled: flags & 1 == 1,
         })
     }
@@ -73,39 +74,44 @@ impl Traceparent {
         )
     }
 
-    /// The header value, version `00` (one allocation: the 55-byte value).
+    /// The header value, version `00`: written on the stack, then copied into the one
+    /// allocation it costs (a `Vec` of exactly 55 bytes, which becomes a `Bytes` in metadata
+    /// without another).
     pub(crate) fn header(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(LEN);
-        out.extend_from_slice(b"00-");
-        put_hex(&mut out, u128::from_be_bytes(self.trace_id.to_bytes()), 32);
-        out.push(b'-');
+        let mut out = [0u8; LEN];
+        out[..3].copy_from_slice(b"00-");
         put_hex(
-            &mut out,
-            u128::from(u64::from_be_bytes(self.span_id.to_bytes())),
-            16,
+            &mut out[3..35],
+            u128::from_be_bytes(self.trace_id.to_bytes()),
         );
-        out.extend_from_slice(if self.sampled { b"-01" } else { b"-00" });
-        out
+        out[35] = b'-';
+        put_hex(
+            &mut out[36..52],
+            u128::from(u64::from_be_bytes(self.span_id.to_bytes())),
+        );
+        out[52..].copy_from_slice(if self.sampled { b"-01" } else { b"-00" });
+        out.to_vec()
     }
 }
 
-/// `n`'s lowest `digits` hex digits, lowercase, most significant first.
-fn put_hex(out: &mut Vec<u8>, n: u128, digits: usize) {
+/// `n`'s lowest `out.len()` hex digits into `out`, lowercase, most significant first.
+fn put_hex(out: &mut [u8], mut n: u128) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits).rev() {
-        out.push(DIGITS[((n >> (4 * i)) & 0xf) as usize]);
+    for d in out.iter_mut().rev() {
+        *d = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
     }
 }
 
-/// Lowercase hex digits as a number (at most 32 of them).
-fn hex(digits: &[u8]) -> Option<u128> {
-    digits.iter().try_fold(0u128, |n, &d| {
+/// Lowercase hex digits as a number (at most 16 of them).
+fn hex(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
         let v = match d {
             b'0'..=b'9' => d - b'0',
             b'a'..=b'f' => d - b'a' + 10,
             _ => return None,
         };
-        Some(n << 4 | u128::from(v))
+        Some(n << 4 | u64::from(v))
     })
 }
 
@@ -117,7 +123,7 @@ mod tests {
 
     #[test]
     fn the_w3c_example_round_trips() {
-        let tp = Traceparent::parse(EXAMPLE).expect("valid");
+        let tp = Traceparent::parse(EXAMPLE.as_bytes()).expect("valid");
         assert_eq!(
             tp.trace_id,
             TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex")
@@ -128,7 +134,8 @@ mod tests {
         );
         assert!(tp.sampled);
         assert_eq!(tp.header(), EXAMPLE.as_bytes());
-        let unsampled = Traceparent::parse(&EXAMPLE.replace("-01", "-00")).expect("valid");
+        let unsampled =
+            Traceparent::parse(EXAMPLE.replace("-01", "-00").as_bytes()).expect("valid");
         assert!(!unsampled.sampled);
         assert_eq!(unsampled.header(), EXAMPLE.replace("-01", "-00").as_bytes());
     }
@@ -136,17 +143,17 @@ mod tests {
     #[test]
     fn only_the_sampled_flag_counts_and_later_versions_may_grow() {
         assert!(
-            Traceparent::parse(&EXAMPLE.replace("-01", "-03"))
+            Traceparent::parse(EXAMPLE.replace("-01", "-03").as_bytes())
                 .expect("valid")
                 .sampled
         );
         assert!(
-            !Traceparent::parse(&EXAMPLE.replace("-01", "-02"))
+            !Traceparent::parse(EXAMPLE.replace("-01", "-02").as_bytes())
                 .expect("valid")
                 .sampled
         );
         let v1 = format!("01{}-what-comes-next", &EXAMPLE[2..]);
-        assert!(Traceparent::parse(&v1).is_some());
+        assert!(Traceparent::parse(v1.as_bytes()).is_some());
     }
 
     #[test]
@@ -164,7 +171,7 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
             "00-1-2-01",
         ] {
-            assert_eq!(Traceparent::parse(bad), None, "{bad:?}");
+            assert_eq!(Traceparent::parse(bad.as_bytes()), None, "{bad:?}");
         }
     }
 }
