@@ -88,14 +88,17 @@ fn client_span(attempt: &Attempt) -> tracing::Span {
         Some((host, port)) => (host, port.parse::<i64>().ok()),
         None => (hostport, None),
     };
+    // Every value a `&str`, not `%`-formatted: a `Display` field reaches the OpenTelemetry
+    // attribute through `record_debug` and the formatter, a `&str` is copied as it is.
+    let name = format!("{}/{}", attempt.request.service, attempt.request.method);
     tracing::info_span!(
         "erpc.client",
-        otel.name = %format_args!("{}/{}", attempt.request.service, attempt.request.method),
+        otel.name = name.as_str(),
         otel.kind = "client",
         rpc.system = "erpc",
-        rpc.service = %attempt.request.service,
-        rpc.method = %attempt.request.method,
-        server.address = %host.trim_start_matches('[').trim_end_matches(']'),
+        rpc.service = attempt.request.service.as_str(),
+        rpc.method = attempt.request.method.as_str(),
+        server.address = host.trim_start_matches('[').trim_end_matches(']'),
         server.port = port,
         network.transport = attributes::transport_of_address(addr),
     )

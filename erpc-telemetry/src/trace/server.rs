@@ -84,14 +84,16 @@ where
 /// The server span of a traced call.
 fn server_span(cx: &erpc_core::Context) -> tracing::Span {
     let (transport, peer) = attributes::peer(cx.peer());
+    // `&str` values, not `%`-formatted ones (see `client_span`).
+    let name = format!("{}/{}", cx.service(), cx.method());
     tracing::info_span!(
         "erpc.server",
-        otel.name = %format_args!("{}/{}", cx.service(), cx.method()),
+        otel.name = name.as_str(),
         otel.kind = "server",
         rpc.system = "erpc",
-        rpc.service = %cx.service(),
-        rpc.method = %cx.method(),
+        rpc.service = cx.service(),
+        rpc.method = cx.method(),
         network.transport = transport,
-        network.peer.address = %peer,
+        network.peer.address = peer.as_str(),
     )
 }
