@@ -80,39 +80,53 @@ impl Traceparent {
     pub(crate) fn header(self) -> Vec<u8> {
         let mut out = [0u8; LEN];
         out[..3].copy_from_slice(b"00-");
-        put_hex(
-            &mut out[3..35],
-            u128::from_be_bytes(self.trace_id.to_bytes()),
-        );
+        let trace_id = self.trace_id.to_bytes();
+        put_hex(&mut out[3..35], &trace_id);
         out[35] = b'-';
-        put_hex(
-            &mut out[36..52],
-            u128::from(u64::from_be_bytes(self.span_id.to_bytes())),
-        );
+        put_hex(&mut out[36..52], &self.span_id.to_bytes());
         out[52..].copy_from_slice(if self.sampled { b"-01" } else { b"-00" });
         out.to_vec()
     }
 }
 
-/// `n`'s lowest `out.len()` hex digits into `out`, lowercase, most significant first.
-fn put_hex(out: &mut [u8], mut n: u128) {
+/// `bytes` as lowercase hex into `out` (twice as long), most significant first.
+fn put_hex(out: &mut [u8], bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for d in out.iter_mut().rev() {
-        *d = DIGITS[(n & 0xf) as usize];
-        n >>= 4;
+    for (pair, &byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
 }
 
-/// Lowercase hex digits as a number (at most 16 of them).
+/// Each byte's value as a lowercase hex digit, `INVALID` for any other byte.
+const NIBBLES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut d = 0;
+    while d < 10 {
+        table[b'0' as usize + d] = d as u8;
+        d += 1;
+    }
+    let mut d = 0;
+    while d < 6 {
+        table[b'a' as usize + d] = 10 + d as u8;
+        d += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xff;
+
+/// Lowercase hex digits as a number (at most 16 of them): one table lookup a digit, one
+/// check for them all.
 fn hex(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |n, &d| {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            _ => return None,
-        };
-        Some(n << 4 | u64::from(v))
-    })
+    let mut n = 0u64;
+    let mut bad = 0u8;
+    for &d in digits {
+        let v = NIBBLES[usize::from(d)];
+        bad |= v;
+        n = n << 4 | u64::from(v & 0xf);
+    }
+    // Only INVALID has the high bit set.
+    (bad & 0x80 == 0).then_some(n)
 }
 
 #[cfg(test)]
