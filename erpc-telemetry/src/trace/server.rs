@@ -33,8 +33,9 @@ use super::traceparent::TRACEPARENT;
 /// trace the ratio leaves out, gets no span at all — the handler runs in the caller's
 /// context, so its own calls send the same trace id on with the sampled flag clear.
 ///
-/// Cost: an unsampled call, a `traceparent` parse and one small allocation (its context); a
-/// sampled one, the OpenTelemetry span and its export — BENCHMARKS.md has the figures.
+/// Cost: an unsampled call, a `traceparent` parse and two small allocations (its context and
+/// the future that runs the handler in it); a sampled one, the OpenTelemetry span and its
+/// export — BENCHMARKS.md has the figures.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerTracing;
 
