@@ -97,7 +97,10 @@ mod tests {
         let boxed: BoxFuture<'static, u8> = Box::pin(async { 7 });
         let address = &*boxed as *const _ as *const u8;
         let passed = pass(boxed);
-        assert_eq!(&*passed as *const _ as *const u8, address, "not boxed again");
+        assert_eq!(
+            &*passed as *const _ as *const u8, address,
+            "not boxed again"
+        );
         let other = pass(std::future::ready(8u8));
         assert_eq!(futures_util::FutureExt::now_or_never(other), Some(8));
     }

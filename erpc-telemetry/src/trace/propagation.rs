@@ -138,7 +138,10 @@ mod tests {
             TraceState::default(),
         );
         let mut md = Metadata::new();
-        inject(&Context::new().with_remote_span_context(plain.clone()), &mut md);
+        inject(
+            &Context::new().with_remote_span_context(plain.clone()),
+            &mut md,
+        );
         let keys: Vec<&str> = md.iter().map(|(key, _)| key).collect();
         assert_eq!(keys, ["traceparent"]);
         let state = TraceState::from_key_value([("vendor", "x")]).expect("valid");
@@ -149,10 +152,16 @@ mod tests {
             false,
             state,
         );
-        inject(&Context::new().with_remote_span_context(with_state), &mut md);
+        inject(
+            &Context::new().with_remote_span_context(with_state),
+            &mut md,
+        );
         assert_eq!(md.get_str("tracestate"), Some("vendor=x"));
         let back = extract(&md);
-        assert_eq!(back.span().span_context().trace_state().get("vendor"), Some("x"));
+        assert_eq!(
+            back.span().span_context().trace_state().get("vendor"),
+            Some("x")
+        );
     }
 
     #[test]
