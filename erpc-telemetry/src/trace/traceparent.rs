@@ -36,8 +36,8 @@ impl Traceparent {
             _ if value.len() > LEN && value[LEN] != b'-' => return None,
             _ => {}
         }
-        let trace_id = u128::from(hex(&value[3..19])?) << 64 | u128::from(hex(&value[19..35])?);
-        let span_id = hex(&value[36..52])?;
+        let trace_id = u128::from(hex16(&value[3..19])?) << 64 | u128::from(hex16(&value[19..35])?);
+        let span_id = hex16(&value[36..52])?;
         let flags = hex(&value[53..55])?;
         if trace_id == 0 || span_id == 0 {
             return None;
@@ -80,22 +80,59 @@ impl Traceparent {
     pub(crate) fn header(self) -> Vec<u8> {
         let mut out = [0u8; LEN];
         out[..3].copy_from_slice(b"00-");
-        let trace_id = self.trace_id.to_bytes();
-        put_hex(&mut out[3..35], &trace_id);
+        let trace_id = u128::from_be_bytes(self.trace_id.to_bytes());
+        out[3..19].copy_from_slice(&to_hex16((trace_id >> 64) as u64));
+        out[19..35].copy_from_slice(&to_hex16(trace_id as u64));
         out[35] = b'-';
-        put_hex(&mut out[36..52], &self.span_id.to_bytes());
+        out[36..52].copy_from_slice(&to_hex16(u64::from_be_bytes(self.span_id.to_bytes())));
         out[52..].copy_from_slice(if self.sampled { b"-01" } else { b"-00" });
         out.to_vec()
     }
 }
 
-/// `bytes` as lowercase hex into `out` (twice as long), most significant first.
-fn put_hex(out: &mut [u8], bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, &byte) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0xf)];
+/// A byte repeated in every byte of a `u128`.
+const fn each(byte: u8) -> u128 {
+    u128::from_ne_bytes([byte; 16])
+}
+
+/// `n` as 16 lowercase hex digits, most significant first: every nibble spread into a byte of
+/// its own, then turned into its digit — all 16 at once, in a few register operations.
+fn to_hex16(n: u64) -> [u8; 16] {
+    let x = u128::from(n);
+    let x = (x & 0xffff_ffff_0000_0000) << 32 | (x & 0xffff_ffff);
+    let x = (x & 0x0000_0000_ffff_0000_0000_0000_ffff_0000) << 16
+        | (x & 0x0000_0000_0000_ffff_0000_0000_0000_ffff);
+    let x = (x & 0x0000_ff00_0000_ff00_0000_ff00_0000_ff00) << 8
+        | (x & 0x0000_00ff_0000_00ff_0000_00ff_0000_00ff);
+    let nibbles = (x & each(0xf0)) << 4 | (x & each(0x0f));
+    // A nibble of 10 or more has bit 4 set once 6 is added: those become `a`–`f`.
+    let letters = ((nibbles + each(6)) >> 4) & each(1);
+    (nibbles + each(b'0') + letters * u128::from(b'a' - b'0' - 10)).to_be_bytes()
+}
+
+/// 16 lowercase hex digits as a number, all at once: each byte checked to be `0`–`9` or
+/// `a`–`f` by comparisons done in its high bit, then the nibbles packed back together.
+/// `None` if `digits` is not 16 such bytes.
+fn hex16(digits: &[u8]) -> Option<u64> {
+    let v = u128::from_be_bytes(digits.try_into().ok()?);
+    let high = each(0x80);
+    if v & high != 0 {
+        return None;
     }
+    // Every byte is below 0x80 now, so adding up to 0x7f carries into no other byte; a byte's
+    // high bit then says whether it was at least `0x80 - added`.
+    let at_least = |byte: u8| (v + each(0x80 - byte)) & high;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if (digit | letter) != high {
+        return None;
+    }
+    // `0`–`9` end in their value; `a`–`f` in 1–6, nine short of theirs.
+    let x = (v & each(0x0f)) + (letter >> 7) * 9;
+    let x = (x | x >> 4) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    let x = (x | x >> 8) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    let x = (x | x >> 16) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    Some(((x | x >> 32) & 0xffff_ffff_ffff_ffff) as u64)
 }
 
 /// Each byte's value as a lowercase hex digit, `INVALID` for any other byte.
@@ -168,6 +205,34 @@ mod tests {
         );
         let v1 = format!("01{}-what-comes-next", &EXAMPLE[2..]);
         assert!(Traceparent::parse(v1.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn sixteen_digits_at_once_agree_with_one_at_a_time() {
+        for _ in 0..10_000 {
+            let n = fastrand::u64(..) >> fastrand::u32(0..64);
+            let text = format!("{n:016x}");
+            assert_eq!(to_hex16(n), text.as_bytes(), "{n}");
+            assert_eq!(hex16(text.as_bytes()), Some(n), "{text}");
+            assert_eq!(hex(text.as_bytes()), Some(n), "{text}");
+            // Any one byte changed to a non-digit is refused.
+            let mut bad = text.into_bytes();
+            let at = fastrand::usize(..16);
+            bad[at] = loop {
+                let b = fastrand::u8(..);
+                if !b.is_ascii_digit() && !(b'a'..=b'f').contains(&b) {
+                    break b;
+                }
+            };
+            assert_eq!(hex16(&bad), None, "{bad:?}");
+        }
+        for edge in [0, 9, 10, 15, u64::MAX, 0x0123_4567_89ab_cdef] {
+            assert_eq!(to_hex16(edge), format!("{edge:016x}").as_bytes());
+        }
+        for b in 0..=255u8 {
+            let ok = b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+            assert_eq!(hex16(&[b; 16]).is_some(), ok, "{b}");
+        }
     }
 
     #[test]
