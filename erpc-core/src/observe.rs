@@ -115,18 +115,18 @@ pub struct Finished {
 
 /// The engine's handle on a user's observer: every event delivered with a panic caught and
 /// logged, so a bug in an observer costs its events, never a call's answer or a connection
-/// (an observer runs inline on the engine's tasks).
-pub(crate) struct Contained(pub(crate) std::sync::Arc<dyn Observer>);
+/// (an observer runs inline on the engine's tasks). Generic over the observer, not a second
+/// `dyn` handle on it, so an event is one dynamic call, not two.
+pub(crate) struct Contained<O>(O);
 
-impl Contained {
+impl<O: Observer> Contained<O> {
     /// `observer`, contained.
-    pub(crate) fn wrap(observer: impl Observer) -> std::sync::Arc<dyn Observer> {
-        std::sync::Arc::new(Contained(std::sync::Arc::new(observer)))
+    pub(crate) fn wrap(observer: O) -> std::sync::Arc<dyn Observer> {
+        std::sync::Arc::new(Contained(observer))
     }
 
-    fn deliver(&self, event: &'static str, deliver: impl FnOnce(&dyn Observer)) {
-        let _ =
-            crate::engine::task_guard::contained(ObserverEvent(event), || deliver(self.0.as_ref()));
+    fn deliver(&self, event: &'static str, deliver: impl FnOnce(&O)) {
+        let _ = crate::engine::task_guard::contained(ObserverEvent(event), || deliver(&self.0));
     }
 }
 
@@ -139,7 +139,7 @@ impl std::fmt::Display for ObserverEvent {
     }
 }
 
-impl Observer for Contained {
+impl<O: Observer> Observer for Contained<O> {
     fn connection_opened(&self, side: Side, peer: &PeerAddr) {
         self.deliver("connection_opened", |o| o.connection_opened(side, peer));
     }

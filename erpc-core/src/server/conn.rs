@@ -599,7 +599,7 @@ impl ServerEndpoint {
                 observer,
                 names,
                 is_stream,
-                deadline,
+                (now, deadline),
                 &self.shutdown,
                 frame.body.len() as u64,
             )

@@ -27,12 +27,13 @@ pub(crate) struct Observed {
 }
 
 impl Observed {
-    /// Report the call's start and watch it.
+    /// Report the call's start and watch it. `started`: when its request was read (the clock
+    /// reading the connection took for the deadline, not a second one).
     pub fn start(
         observer: &Arc<dyn Observer>,
         (service, method): (&ByteStr, &ByteStr),
         stream: bool,
-        deadline: Instant,
+        (started, deadline): (Instant, Instant),
         shutdown: &CancellationToken,
         bytes_in: u64,
     ) -> Box<Observed> {
@@ -41,7 +42,7 @@ impl Observed {
             service: service.clone(),
             method: method.clone(),
             stream,
-            started: Instant::now(),
+            started,
             deadline,
             shutdown: shutdown.clone(),
             bytes_in,

@@ -8,7 +8,7 @@ use erpc_core::server::{Request, Response};
 use erpc_core::status::Code;
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
+use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
 
 /// A server layer (`ServerBuilder::layer(AccessLog)`) that logs one `tracing` event per call
 /// as it ends, at INFO on target `erpc::access`, with `service`, `method`, `peer`, `code`
@@ -31,7 +31,7 @@ where
     fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         // Filtered out (`erpc::access=off`): no names copied, no clock read.
         if !tracing::enabled!(target: "erpc::access", tracing::Level::INFO) {
-            return Box::pin(inner.call(request));
+            return pass(inner.call(request));
         }
         let started = Instant::now();
         let cx = request.context();

@@ -2,6 +2,7 @@
 //! (`observer.rs`), and the `/metrics` listener (`http.rs`).
 
 mod governance;
+mod histogram;
 mod http;
 mod labels;
 mod observer;
@@ -16,22 +17,11 @@ use std::sync::{Arc, Mutex};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use histogram::LatencyHistogram;
 use labels::{CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels};
 use observer::MethodCache;
-
-/// Latency buckets in seconds: 100 µs to 10 s, about three per decade (the range an RPC's
-/// latency spans, from a loopback call to a deadline).
-const LATENCY_BUCKETS: [f64; 16] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
-}
 
 /// Prometheus metrics of the calls, streams and connections it observes. Cheap to clone (one
 /// shared registry); one `Metrics` may observe any number of servers and clients, which the
@@ -87,7 +77,7 @@ pub(crate) struct Inner {
     registry: Mutex<Registry>,
     started: Family<CallLabels, Counter>,
     handled: Family<CodeLabels, Counter>,
-    duration: Family<CallLabels, Histogram, fn() -> Histogram>,
+    duration: Family<CallLabels, LatencyHistogram, fn() -> LatencyHistogram>,
     in_flight: Family<CallLabels, Gauge>,
     received_bytes: Family<CallLabels, Counter>,
     sent_bytes: Family<CallLabels, Counter>,
@@ -118,7 +108,7 @@ impl Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             started: Family::default(),
             handled: Family::default(),
-            duration: Family::new_with_constructor(latency_histogram),
+            duration: Family::new_with_constructor(LatencyHistogram::default),
             in_flight: Family::default(),
             received_bytes: Family::default(),
             sent_bytes: Family::default(),

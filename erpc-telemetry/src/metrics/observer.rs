@@ -15,10 +15,10 @@ use erpc_core::status::Code;
 use erpc_core::{Address, PeerAddr};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use rustc_hash::FxHashMap;
 
 use super::governance::MethodGovernance;
+use super::histogram::LatencyHistogram;
 use super::labels::{
     self, CallLabels, CodeLabels, ConnLabels, MessageLabels, ReasonLabels, SideLabel,
 };
@@ -31,7 +31,7 @@ pub(crate) const OTHER: &str = "_other";
 pub(crate) struct MethodMetrics {
     pub(crate) labels: CallLabels,
     started: Counter,
-    duration: Histogram,
+    duration: LatencyHistogram,
     in_flight: Gauge,
     received_bytes: Counter,
     sent_bytes: Counter,
@@ -207,7 +207,7 @@ impl Observer for MetricsObserver {
         inner.with_method(side, call, |m| {
             m.in_flight.dec();
             inner.handled(m, finished.code).inc();
-            m.duration.observe(finished.took.as_secs_f64());
+            m.duration.observe(finished.took);
             m.received_bytes.inc_by(finished.bytes_in);
             m.sent_bytes.inc_by(finished.bytes_out);
         });

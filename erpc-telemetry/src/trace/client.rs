@@ -5,18 +5,16 @@ use erpc_core::layer::Service;
 use erpc_core::{ClientResponse, Status};
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
-use tracing::Instrument;
+use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use erpc_core::protocol::ByteStr;
-use opentelemetry::baggage::BaggageExt as _;
-use opentelemetry::trace::{TraceContextExt as _, TraceState};
+use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt as _;
 
 use super::attributes;
 use super::head::{self, Head};
-use super::propagation::{TRACESTATE, inject};
-use super::traceparent::{TRACEPARENT, Traceparent};
+use super::propagation::{inject, inject_traceparent};
+use super::traced::Traced;
 
 /// A client attempt layer (`ClientBuilder::attempt_layer(ClientTracing)`) that wraps each
 /// attempt of a call in a `tracing` span of OpenTelemetry kind CLIENT under the current span,
@@ -54,23 +52,18 @@ where
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         let span = match head::decide(None) {
             Head::Skip(parent) => {
+                // No span: only the context goes on, sampled flag clear — as a bare
+                // `traceparent` in the common case, without building a context.
                 let metadata = &mut attempt.request.metadata;
-                let plain = parent.trace_state() == &TraceState::default()
-                    && metadata.get(TRACESTATE).is_none()
-                    && opentelemetry::Context::map_current(|cx| cx.baggage().is_empty());
-                if plain {
-                    // The common case, written without building a context: one allocation.
-                    metadata.set(
-                        ByteStr::from_static(TRACEPARENT),
-                        Traceparent::of(&parent).header(),
+                if !Context::map_current(|cx| inject_traceparent(&parent, cx, metadata)) {
+                    inject(
+                        &Context::current().with_remote_span_context(parent),
+                        metadata,
                     );
-                } else {
-                    let cx = opentelemetry::Context::current().with_remote_span_context(parent);
-                    inject(&cx, metadata);
                 }
-                return Box::pin(inner.call(attempt));
+                return pass(inner.call(attempt));
             }
-            Head::Trace => {
+            Head::Trace | Head::TraceRemote(_) => {
                 let span = client_span(&attempt);
                 inject(&span.context(), &mut attempt.request.metadata);
                 span
@@ -82,16 +75,8 @@ where
                 span
             }
         };
-        let call = span.in_scope(|| inner.call(attempt));
-        let finished = span.clone();
-        Box::pin(
-            async move {
-                let result = call.await;
-                attributes::finish(&finished, result.as_ref().map(|_| ()), false);
-                result
-            }
-            .instrument(span),
-        )
+        let call = pass(span.in_scope(|| inner.call(attempt)));
+        Box::pin(Traced::new(span, call, false))
     }
 }
 
@@ -103,14 +88,17 @@ fn client_span(attempt: &Attempt) -> tracing::Span {
         Some((host, port)) => (host, port.parse::<i64>().ok()),
         None => (hostport, None),
     };
+    // Every value a `&str`, not `%`-formatted: a `Display` field reaches the OpenTelemetry
+    // attribute through `record_debug` and the formatter, a `&str` is copied as it is.
+    let name = format!("{}/{}", attempt.request.service, attempt.request.method);
     tracing::info_span!(
         "erpc.client",
-        otel.name = %format_args!("{}/{}", attempt.request.service, attempt.request.method),
+        otel.name = name.as_str(),
         otel.kind = "client",
         rpc.system = "erpc",
-        rpc.service = %attempt.request.service,
-        rpc.method = %attempt.request.method,
-        server.address = %host.trim_start_matches('[').trim_end_matches(']'),
+        rpc.service = attempt.request.service.as_str(),
+        rpc.method = attempt.request.method.as_str(),
+        server.address = host.trim_start_matches('[').trim_end_matches(']'),
         server.port = port,
         network.transport = attributes::transport_of_address(addr),
     )

@@ -58,8 +58,10 @@ fn root_sampled(trace_id: TraceId, bound: u64) -> bool {
 /// What a layer does with a call.
 #[derive(Debug)]
 pub(crate) enum Head {
-    /// Build the span, under the parent the layer finds as it always did.
+    /// Build the span under the current span or context.
     Trace,
+    /// Build the span under this sampled parent from the caller's `traceparent`.
+    TraceRemote(Traceparent),
     /// Build the span as the root of a new trace with this id ([`with_trace_id`]).
     TraceRoot(TraceId),
     /// Build nothing; this context (sampled flag clear) is the call's, for propagation.
@@ -78,18 +80,19 @@ impl Head {
 
 /// The decision for a call whose parent is the caller's `traceparent` (`remote`: a server
 /// reading its request), or else the current span or context.
-pub(crate) fn decide(remote: Option<&str>) -> Head {
+pub(crate) fn decide(remote: Option<&[u8]>) -> Head {
     if let Some(parent) = remote.and_then(Traceparent::parse) {
         return if parent.sampled {
-            Head::Trace
+            Head::TraceRemote(parent)
         } else {
             Head::Skip(parent.span_context(true))
         };
     }
-    let current = tracing::Span::current();
-    if !current.is_none() {
+    // Asked without taking a handle on the span first (`Span::current` clones it: a
+    // reference count in the subscriber's registry): most calls are made outside any span.
+    if tracing::dispatcher::get_default(|d| d.current_span().is_known()) {
         // A span `tracing-opentelemetry` does not know reads as an empty context.
-        let cx = current.context();
+        let cx = tracing::Span::current().context();
         let span = cx.span();
         if span.span_context().is_valid() {
             return Head::follow(span.span_context());
@@ -193,13 +196,16 @@ mod tests {
     #[test]
     fn a_remote_parent_decides() {
         let sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert!(matches!(decide(Some(sampled)), Head::Trace));
+        assert!(matches!(
+            decide(Some(sampled.as_bytes())),
+            Head::TraceRemote(_)
+        ));
         let unsampled = sampled.replace("-01", "-00");
-        match decide(Some(&unsampled)) {
+        match decide(Some(unsampled.as_bytes())) {
             Head::Skip(cx) => {
                 assert_eq!(
                     Traceparent::of(&cx),
-                    Traceparent::parse(&unsampled).expect("ok")
+                    Traceparent::parse(unsampled.as_bytes()).expect("ok")
                 );
                 assert!(cx.is_remote());
             }

@@ -22,6 +22,7 @@ mod head;
 pub mod otlp;
 mod propagation;
 mod server;
+mod traced;
 mod traceparent;
 
 pub use client::{ClientTracing, ClientTracingService};

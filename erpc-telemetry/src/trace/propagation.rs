@@ -2,12 +2,19 @@
 //! call metadata, so a trace continues across services in any language whose OpenTelemetry
 //! SDK speaks W3C (all of them do by default).
 
+use std::sync::LazyLock;
+
 use erpc_core::Metadata;
+use erpc_core::protocol::ByteStr;
 use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
 };
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceState};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+use super::traceparent::{TRACEPARENT, Traceparent};
 
 /// Writes propagation fields into call metadata (replacing any there).
 pub struct MetadataInjector<'a>(pub &'a mut Metadata);
@@ -36,23 +43,60 @@ pub(crate) const TRACESTATE: &str = "tracestate";
 /// The W3C `baggage` metadata key.
 pub(crate) const BAGGAGE: &str = "baggage";
 
-fn propagator() -> TextMapCompositePropagator {
+/// W3C trace context and baggage, made once: a composite propagator is three allocations.
+static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
     TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ])
-}
+});
 
 /// Put `cx`'s span context and baggage into `metadata` as W3C `traceparent`, `tracestate` and
 /// `baggage`.
 pub fn inject(cx: &Context, metadata: &mut Metadata) {
-    propagator().inject_context(cx, &mut MetadataInjector(metadata));
+    if !inject_traceparent(cx.span().span_context(), cx, metadata) {
+        PROPAGATOR.inject_context(cx, &mut MetadataInjector(metadata));
+    }
+}
+
+/// The common case of [`inject`], without the propagators' strings: when `span` has no trace
+/// state, `baggage` (the context whose baggage goes out) has none and `metadata` has no
+/// `tracestate` to replace, all there is to write is `traceparent` — one allocation, its
+/// value. (The propagator would also write an empty `tracestate`, which W3C reads as none.)
+/// `false`, having written nothing, otherwise.
+pub(crate) fn inject_traceparent(
+    span: &SpanContext,
+    baggage: &Context,
+    metadata: &mut Metadata,
+) -> bool {
+    let plain = span.is_valid()
+        && span.trace_state() == &TraceState::default()
+        && metadata.get(TRACESTATE).is_none()
+        && baggage.baggage().is_empty();
+    if plain {
+        metadata.set(
+            ByteStr::from_static(TRACEPARENT),
+            Traceparent::of(span).header(),
+        );
+    }
+    plain
 }
 
 /// The remote context `metadata` carries (an empty context when it carries none or a
 /// malformed `traceparent`: the call then starts a trace of its own).
 pub fn extract(metadata: &Metadata) -> Context {
-    propagator().extract(&MetadataExtractor(metadata))
+    PROPAGATOR.extract(&MetadataExtractor(metadata))
+}
+
+/// The context of a call whose `traceparent` read as `parent` (remote): the current context
+/// with `parent` as its span — built directly unless `metadata` also carries `tracestate` or
+/// `baggage`, which only the propagators read.
+pub(crate) fn remote(metadata: &Metadata, parent: SpanContext) -> Context {
+    if metadata.get(TRACESTATE).is_some() || metadata.get(BAGGAGE).is_some() {
+        extract(metadata)
+    } else {
+        Context::current().with_remote_span_context(parent)
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +126,42 @@ mod tests {
         assert_eq!(back.span().span_context().trace_id(), sc.trace_id());
         assert_eq!(back.span().span_context().span_id(), sc.span_id());
         assert!(back.span().span_context().is_remote());
+    }
+
+    #[test]
+    fn a_plain_context_goes_out_as_traceparent_alone_and_trace_state_through_the_propagator() {
+        let plain = SpanContext::new(
+            TraceId::from(1),
+            SpanId::from(2),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        let mut md = Metadata::new();
+        inject(
+            &Context::new().with_remote_span_context(plain.clone()),
+            &mut md,
+        );
+        let keys: Vec<&str> = md.iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["traceparent"]);
+        let state = TraceState::from_key_value([("vendor", "x")]).expect("valid");
+        let with_state = SpanContext::new(
+            plain.trace_id(),
+            plain.span_id(),
+            TraceFlags::SAMPLED,
+            false,
+            state,
+        );
+        inject(
+            &Context::new().with_remote_span_context(with_state),
+            &mut md,
+        );
+        assert_eq!(md.get_str("tracestate"), Some("vendor=x"));
+        let back = extract(&md);
+        assert_eq!(
+            back.span().span_context().trace_state().get("vendor"),
+            Some("x")
+        );
     }
 
     #[test]

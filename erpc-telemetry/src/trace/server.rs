@@ -5,8 +5,7 @@ use erpc_core::layer::Service;
 use erpc_core::server::{Request, Response};
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
-use tracing::Instrument;
+use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use opentelemetry::context::FutureExt as _;
@@ -14,7 +13,8 @@ use opentelemetry::trace::TraceContextExt as _;
 
 use super::attributes;
 use super::head::{self, Head};
-use super::propagation::{BAGGAGE, TRACESTATE, extract};
+use super::propagation::remote;
+use super::traced::Traced;
 use super::traceparent::TRACEPARENT;
 
 /// A server layer (`ServerBuilder::layer(ServerTracing)`) that runs each call inside a
@@ -33,8 +33,9 @@ use super::traceparent::TRACEPARENT;
 /// trace the ratio leaves out, gets no span at all — the handler runs in the caller's
 /// context, so its own calls send the same trace id on with the sampled flag clear.
 ///
-/// Cost: an unsampled call, a `traceparent` parse and one small allocation (its context); a
-/// sampled one, the OpenTelemetry span and its export — BENCHMARKS.md has the figures.
+/// Cost: an unsampled call, a `traceparent` parse and two small allocations (its context and
+/// the future that runs the handler in it); a sampled one, the OpenTelemetry span and its
+/// export — BENCHMARKS.md has the figures.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerTracing;
 
@@ -51,28 +52,24 @@ where
     fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
         let cx = request.context();
         let metadata = cx.metadata();
-        let span = match head::decide(metadata.get_str(TRACEPARENT)) {
+        let span = match head::decide(metadata.get(TRACEPARENT).map(|v| &v[..])) {
             Head::Skip(parent) => {
                 // No span. The handler runs in the call's context instead, so its own calls
                 // send the trace on unsampled and its own spans are dropped with it.
-                let otel = if parent.is_remote()
-                    && (metadata.get(TRACESTATE).is_some() || metadata.get(BAGGAGE).is_some())
-                {
-                    extract(metadata)
+                let otel = if parent.is_remote() {
+                    remote(metadata, parent)
                 } else {
                     opentelemetry::Context::current().with_remote_span_context(parent)
                 };
                 return Box::pin(inner.call(request).with_context(otel));
             }
-            Head::Trace => {
+            Head::TraceRemote(parent) => {
                 let span = server_span(cx);
-                let parent = extract(metadata);
-                if opentelemetry::trace::TraceContextExt::has_active_span(&parent) {
-                    // Fails only if the span has already started (it has not).
-                    let _ = span.set_parent(parent);
-                }
+                // Fails only if the span has already started (it has not).
+                let _ = span.set_parent(remote(metadata, parent.span_context(true)));
                 span
             }
+            Head::Trace => server_span(cx),
             Head::TraceRoot(trace_id) => {
                 let span = server_span(cx);
                 // Started now, so it gets the trace id the decision was made on.
@@ -80,30 +77,24 @@ where
                 span
             }
         };
-        let call = span.in_scope(|| inner.call(request));
-        let finished = span.clone();
-        Box::pin(
-            async move {
-                let result = call.await;
-                attributes::finish(&finished, result.as_ref().map(|_| ()), true);
-                result
-            }
-            .instrument(span),
-        )
+        let call = pass(span.in_scope(|| inner.call(request)));
+        Box::pin(Traced::new(span, call, true))
     }
 }
 
 /// The server span of a traced call.
 fn server_span(cx: &erpc_core::Context) -> tracing::Span {
     let (transport, peer) = attributes::peer(cx.peer());
+    // `&str` values, not `%`-formatted ones (see `client_span`).
+    let name = format!("{}/{}", cx.service(), cx.method());
     tracing::info_span!(
         "erpc.server",
-        otel.name = %format_args!("{}/{}", cx.service(), cx.method()),
+        otel.name = name.as_str(),
         otel.kind = "server",
         rpc.system = "erpc",
-        rpc.service = %cx.service(),
-        rpc.method = %cx.method(),
+        rpc.service = cx.service(),
+        rpc.method = cx.method(),
         network.transport = transport,
-        network.peer.address = %peer,
+        network.peer.address = peer.as_str(),
     )
 }
