@@ -190,7 +190,12 @@ async fn access_off_keeps_the_handlers_own_lines() {
         let lines = calls_logged_with(
             LogConfig {
                 format: LogFormat::Json,
-                filter: if live { "warn" } else { "info,erpc::access=off" }.into(),
+                filter: if live {
+                    "warn"
+                } else {
+                    "info,erpc::access=off"
+                }
+                .into(),
                 output: LogOutput::Files {
                     directory: dir.path().to_owned(),
                     prefix: "svc".into(),

@@ -4,8 +4,9 @@
 //! ([`Rate::max_wait`]) waits in its task, in a bounded first-come-first-served line, before
 //! its body is decoded. Feature `rate-limit`; per peer: [`crate::server::PeerRateLimit`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use super::ServedMethods;
 use super::admission::{Admission, Admitted, CallHead};
 use crate::per_method::PerMethod;
 use crate::rate::{Buckets, Rate, Turn};
@@ -31,6 +32,9 @@ use crate::status::Status;
 #[derive(Clone)]
 pub struct RateLimit {
     buckets: Arc<Buckets>,
+    /// What the servers this hook is on serve ([`Admission::serving`]), for
+    /// [`RateLimit::set_rates`] to check names against; `None` before any server started.
+    served: Arc<Mutex<Option<ServedMethods>>>,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -53,6 +57,7 @@ impl RateLimit {
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<RateLimit, Status> {
         Ok(RateLimit {
             buckets: Arc::new(Buckets::new(rates, "server")?),
+            served: Arc::default(),
         })
     }
 
@@ -65,8 +70,20 @@ impl RateLimit {
     /// Use `rates` from now on (as [`RateLimit::per_method`] takes them) — how a live
     /// configuration changes them without a restart. New buckets start full; calls already
     /// waiting for a turn finish in the old ones. Errors: `invalid_argument` naming the
-    /// first invalid rate; the rates in force stay.
+    /// first invalid rate, or — once the server has started — a service or method it does
+    /// not serve (as `ServerBuilder::serve` refuses at start: a misspelt method would
+    /// otherwise get no limit at all); the rates in force stay.
     pub fn set_rates(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
+        let served = self
+            .served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(served) = served {
+            served
+                .check(&rates.named("RateLimit"))
+                .map_err(Status::invalid_argument)?;
+        }
         self.buckets.set(rates)
     }
 }
@@ -78,6 +95,13 @@ impl Admission for RateLimit {
 
     fn names(&self) -> Vec<crate::per_method::Named> {
         self.buckets.named("RateLimit")
+    }
+
+    fn serving(&self, served: &ServedMethods) {
+        let mut known = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get_or_insert_with(ServedMethods::default)
+            .merge(served);
     }
 
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {

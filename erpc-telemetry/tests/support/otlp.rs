@@ -46,4 +46,3 @@ pub async fn receiver() -> (String, mpsc::UnboundedReceiver<Span>) {
     );
     (format!("http://{addr}"), rx)
 }
-
