@@ -789,3 +789,18 @@ async fn a_real_prometheus_scrapes_refusals_and_breaker_states() {
     assert_eq!(values, ["2", "2"], "two refused; the breaker open");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_listener_that_cannot_bind_names_its_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = taken.local_addr().expect("bound").to_string();
+    let e = MetricsServer::bind(Metrics::new(), addr.as_str())
+        .await
+        .expect_err("the port is taken");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    assert!(e.to_string().contains(&addr), "{e}");
+    let e = MetricsServer::bind(Metrics::new(), "not an addr")
+        .await
+        .expect_err("not an address");
+    assert!(e.to_string().contains("not an addr"), "{e}");
+}
