@@ -293,3 +293,57 @@ async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
         "the refusal is logged with the value: {text}"
     );
 }
+
+/// The first start with a new log directory (and a bad one) writes nothing to stderr but
+/// the error itself, and human lines to a redirected stderr carry no colour codes: run in a
+/// child process whose stderr is read.
+#[test]
+fn a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only() {
+    const CHILD: &str = "ERPC_LOGS_TEST_DIRECTORY";
+    if let Ok(directory) = std::env::var(CHILD) {
+        let config = |directory: std::path::PathBuf| LogConfig {
+            format: LogFormat::Json,
+            filter: "info".into(),
+            output: LogOutput::Files {
+                directory,
+                prefix: "svc".into(),
+                rotation: Rotation::Daily,
+                max_files: 2,
+            },
+        };
+        let directory = std::path::PathBuf::from(directory);
+        let made = logs::layer::<tracing_subscriber::Registry>(&config(directory.join("new")));
+        assert!(made.is_ok(), "a new directory is created");
+        // A file where the directory should be: one error, returned, not printed.
+        std::fs::write(directory.join("file"), "x").expect("written");
+        let bad = logs::layer::<tracing_subscriber::Registry>(&config(directory.join("file")));
+        let Err(e) = bad else {
+            panic!("a file is no directory")
+        };
+        println!("ERROR: {e}");
+        // Human lines to a redirected stderr: no colour codes.
+        let (layer, guard) = logs::layer(&LogConfig::default()).expect("stderr");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("plain line");
+        });
+        drop(guard);
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(std::env::current_exe().expect("this test"))
+        .args(["--exact", "a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only", "--nocapture"])
+        .env(CHILD, dir.path())
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(dir.path().join("new").is_dir());
+    assert!(!stderr.contains("Error reading"), "stray stderr: {stderr}");
+    assert!(stderr.contains("plain line"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "colour codes in a redirected stderr: {stderr:?}");
+    let error = stdout.lines().find(|l| l.starts_with("ERROR: ")).expect("the error");
+    assert!(error.contains("file") && error.contains("directory"), "{error}");
+}
