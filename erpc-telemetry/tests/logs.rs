@@ -331,7 +331,11 @@ fn a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only() {
     }
     let dir = tempfile::tempdir().expect("tmp");
     let out = std::process::Command::new(std::env::current_exe().expect("this test"))
-        .args(["--exact", "a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only", "--nocapture"])
+        .args([
+            "--exact",
+            "a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only",
+            "--nocapture",
+        ])
         .env(CHILD, dir.path())
         .output()
         .expect("runs");
@@ -343,7 +347,16 @@ fn a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only() {
     assert!(dir.path().join("new").is_dir());
     assert!(!stderr.contains("Error reading"), "stray stderr: {stderr}");
     assert!(stderr.contains("plain line"), "{stderr}");
-    assert!(!stderr.contains('\x1b'), "colour codes in a redirected stderr: {stderr:?}");
-    let error = stdout.lines().find(|l| l.starts_with("ERROR: ")).expect("the error");
-    assert!(error.contains("file") && error.contains("directory"), "{error}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes in a redirected stderr: {stderr:?}"
+    );
+    let error = stdout
+        .lines()
+        .find(|l| l.starts_with("ERROR: "))
+        .expect("the error");
+    assert!(
+        error.contains("file") && error.contains("directory"),
+        "{error}"
+    );
 }

@@ -70,10 +70,11 @@ fn latency_histogram() -> Histogram {
 /// `ClientConcurrencyLimit`); connections
 /// per instance from the client's observer.
 ///
-/// Label cardinality is bounded: past [`Metrics::MAX_METHODS`] distinct service/method pairs
-/// per side, further ones are counted under `service="_other", method="_other"`, so a peer
-/// calling arbitrary method names (a server answers those `unimplemented`, as calls) cannot
-/// grow the registry without end. Instances likewise: past [`Metrics::MAX_INSTANCES`],
+/// Label cardinality is bounded: a server counts a call of a method its service does not
+/// have (answered `unimplemented`, as a call) under `method="_unknown"`
+/// (`erpc_core::observe::UNKNOWN_METHOD`), so a peer calling made-up names adds one series
+/// set; past [`Metrics::MAX_METHODS`] distinct service/method pairs per side, further ones
+/// are counted under `service="_other", method="_other"`. Instances likewise: past [`Metrics::MAX_INSTANCES`],
 /// `instance="_other"` (breakers past it have no state series; `erpc_breakers_open` counts
 /// them).
 #[derive(Clone)]
