@@ -35,6 +35,8 @@ pub struct RateLimit {
     /// What the servers this hook is on serve ([`Admission::serving`]), for
     /// [`RateLimit::set_rates`] to check names against; `None` before any server started.
     served: Arc<Mutex<Option<ServedMethods>>>,
+    /// What errors about its names call it ([`RateLimit::setting_name`]).
+    setting: &'static str,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -58,7 +60,17 @@ impl RateLimit {
         Ok(RateLimit {
             buckets: Arc::new(Buckets::new(rates, "server")?),
             served: Arc::default(),
+            setting: "RateLimit",
         })
+    }
+
+    /// Call it `name` in errors about the services and methods it names (default
+    /// `"RateLimit"`): erpc-config gives the key it came from, `server.rate_limit.methods`,
+    /// so a misspelt method at start-up reads `server.rate_limit.methods: "Stock.reserv"
+    /// names method "reserv", which service "Stock" does not have (it has "reserve")`.
+    pub fn setting_name(mut self, name: &'static str) -> RateLimit {
+        self.setting = name;
+        self
     }
 
     /// Calls waiting for their turn now (admitted to a line, not yet through). They hold no
@@ -81,7 +93,7 @@ impl RateLimit {
             .clone();
         if let Some(served) = served {
             served
-                .check(&rates.named("RateLimit"))
+                .check(&rates.named(self.setting))
                 .map_err(Status::invalid_argument)?;
         }
         self.buckets.set(rates)
@@ -94,7 +106,7 @@ impl Admission for RateLimit {
     }
 
     fn names(&self) -> Vec<crate::per_method::Named> {
-        self.buckets.named("RateLimit")
+        self.buckets.named(self.setting)
     }
 
     fn serving(&self, served: &ServedMethods) {

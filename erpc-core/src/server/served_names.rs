@@ -59,7 +59,7 @@ impl ServerBuilder {
     ///
     /// [`Admission::names`]: super::Admission::names
     /// [`Admission::serving`]: super::Admission::serving
-    pub(super) fn check_named(&self) -> Result<(), String> {
+    pub(super) fn check_named(&self) -> Result<(), Unserved> {
         let served = ServedMethods {
             services: self.served(),
         };
@@ -67,7 +67,7 @@ impl ServerBuilder {
             hook.serving(&served);
         }
         let named: Vec<Named> = self.admission.iter().flat_map(|h| h.names()).collect();
-        served.check(&named)
+        served.check(&named).map_err(Unserved)
     }
 
     /// The services this server will serve, the built-in ones included, with their methods.
@@ -89,6 +89,25 @@ impl ServerBuilder {
         served
     }
 }
+
+/// Why a server was not started: per-method settings naming what it does not serve, one
+/// per line. Shown as its message both ways (`{}` and `{:?}`), so `main` returning it in an
+/// `io::Error` prints the sentence, not an escaped string.
+pub(super) struct Unserved(String);
+
+impl std::fmt::Display for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unserved {}
 
 /// What is wrong with `named` on a server serving `served`, if anything.
 fn unserved(named: &Named, served: &BTreeMap<String, Vec<&'static str>>) -> Option<String> {
