@@ -13,7 +13,10 @@ use crate::rate::{Buckets, Rate, Turn};
 use crate::status::Status;
 
 /// Calls admitted at a [`Rate`]: one bucket for the whole server ([`RateLimit::global`]), or
-/// per method ([`RateLimit::per_method`]). Add both hooks for both limits.
+/// per method ([`RateLimit::per_method`]). Add both hooks for both limits. The built-in
+/// services `erpc.Health` and `erpc.Reflection` are outside the default rate (a load
+/// balancer's health checks or `erpc call`'s describe never use up the application's calls):
+/// they are limited only by a rate given to them by name (`"erpc.Health.*"`).
 ///
 /// ```
 /// # use erpc_core as erpc;
@@ -117,7 +120,16 @@ impl Admission for RateLimit {
     }
 
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
-        let Some(bucket) = self.buckets.get(call.service, call.method) else {
+        // The built-in services (health checks from load balancers, a tool's reflection) are
+        // outside the default rate: limited only by a rate given to them by name.
+        let built_in = call.service == super::health::service::SERVICE
+            || call.service == crate::reflection::SERVICE;
+        let bucket = if built_in {
+            self.buckets.get_own(call.service, call.method)
+        } else {
+            self.buckets.get(call.service, call.method)
+        };
+        let Some(bucket) = bucket else {
             return Ok(Admitted::now());
         };
         match bucket.turn(call.deadline) {
