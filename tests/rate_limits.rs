@@ -806,7 +806,7 @@ async fn health_and_reflection_are_outside_the_default_rate() {
         service: String::new(),
     };
     let one = Rate::per_second(1).burst(1);
-    let limit = RateLimit::global(one.clone()).unwrap();
+    let limit = RateLimit::global(one).unwrap();
     let (server, _) = serve_with(vec![Arc::new(limit)]).await;
     let client = erpc::Client::new(server.local_addr().clone()).unwrap();
     for _ in 0..5 {
