@@ -83,6 +83,17 @@ pub(crate) fn env_source<'a>(
         .next()
 }
 
+/// An error in the value of environment variable `var`, which set `key`.
+pub(crate) fn in_variable(var: &str, key: String, reason: String) -> ConfigError {
+    ConfigError::Key {
+        file: None,
+        line: None,
+        env: Some(var.to_owned()),
+        key,
+        reason,
+    }
+}
+
 /// `error` blamed on the variable of `env` that set its key, if one did (the environment
 /// wins over the file, so the value in error is the variable's). A variable given where a
 /// list of mappings is expected gets the way lists are set.
@@ -108,13 +119,7 @@ pub(crate) fn blamed_on_env(
                 } else {
                     reason
                 };
-                ConfigError::Key {
-                    file: None,
-                    line: None,
-                    env: Some(var.to_owned()),
-                    key,
-                    reason,
-                }
+                in_variable(var, key, reason)
             }
             None => ConfigError::Key {
                 file,
@@ -446,13 +451,7 @@ pub(crate) fn located_in(
     env: Option<&std::collections::HashMap<String, String>>,
 ) -> ConfigError {
     match env_source(env, &key) {
-        Some(var) => ConfigError::Key {
-            file: None,
-            line: None,
-            env: Some(var.to_owned()),
-            key,
-            reason,
-        },
+        Some(var) => in_variable(var, key, reason),
         None => ConfigError::Key {
             file: Some(path.to_owned()),
             line: line_of(text, &key),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::error::{ConfigError, entry_at, key_at, line_of};
+use crate::error::{ConfigError, entry_at, in_variable, key_at, line_of};
 
 /// The largest whole number a file or variable can give (i64's): beyond, it would be cut.
 const MAX_WHOLE: i64 = i64::MAX;
@@ -48,13 +48,7 @@ pub(crate) fn check(
                 .map(str::to_lowercase)
                 .collect::<Vec<_>>()
                 .join(".");
-            return Err(ConfigError::Key {
-                file: None,
-                line: None,
-                env: Some(var.clone()),
-                key,
-                reason: reason(value.trim()),
-            });
+            return Err(in_variable(var, key, reason(value.trim())));
         }
     }
     Ok(())
