@@ -796,3 +796,53 @@ async fn a_call_waiting_for_its_rate_holds_no_slot_of_any_cap_in_either_order() 
         server.shutdown().await;
     }
 }
+
+/// The built-in services are outside the default rate (a load balancer's health checks,
+/// `erpc call`'s describe), and limited by a rate given to them by name.
+#[tokio::test]
+async fn health_and_reflection_are_outside_the_default_rate() {
+    use erpc::server::health::service::{HealthCheckRequest, HealthCheckResponse};
+    let ask = || HealthCheckRequest {
+        service: String::new(),
+    };
+    let one = Rate::per_second(1).burst(1);
+    let limit = RateLimit::global(one).unwrap();
+    let (server, _) = serve_with(vec![Arc::new(limit)]).await;
+    let client = erpc::Client::new(server.local_addr().clone()).unwrap();
+    for _ in 0..5 {
+        let _: HealthCheckResponse = client
+            .call("erpc.Health", "check", ask())
+            .await
+            .expect("health checks are not limited by the default rate");
+        let _: erpc::reflection::ListResponse = client
+            .call(
+                erpc::reflection::SERVICE,
+                erpc::reflection::LIST,
+                serde_json::json!({}),
+            )
+            .codec(erpc::CodecId::JSON)
+            .await
+            .expect("reflection is not limited by the default rate");
+    }
+    let echo = EchoClient::new(client);
+    echo.echo(Msg::new(1, 1)).await.expect("the burst");
+    let refused = echo.echo(Msg::new(2, 1)).await.expect_err("over the rate");
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    server.shutdown().await;
+
+    // Named: limited.
+    let limit =
+        RateLimit::per_method(PerMethod::new(None).service("erpc.Health", Some(one))).unwrap();
+    let (server, _) = serve_with(vec![Arc::new(limit)]).await;
+    let client = erpc::Client::new(server.local_addr().clone()).unwrap();
+    let _: HealthCheckResponse = client
+        .call("erpc.Health", "check", ask())
+        .await
+        .expect("the burst");
+    let refused = client
+        .call::<_, HealthCheckResponse>("erpc.Health", "check", ask())
+        .await
+        .expect_err("over its own rate");
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    server.shutdown().await;
+}

@@ -259,7 +259,7 @@ async fn calls_over_the_threshold_are_logged_with_service_method_peer_and_durati
         "peer=tcp://127.0.0.1:",
         "took_ms=2",
         "threshold_ms=100",
-        "code=Ok",
+        "code=\"ok\"",
     ] {
         assert!(line.contains(field), "{field:?} missing from {line}");
     }

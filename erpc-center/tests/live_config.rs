@@ -170,6 +170,36 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
         "the old rate stays: {refused:?}"
     );
 
+    // A misspelt method (and a service not served): refused as at start, naming the key and
+    // what is served, and 1/s stays — not a limit silently set on nothing.
+    for (value, named, served) in [
+        (
+            "{methods: {\"Whoami.nme\": {rate: 1000}}}",
+            "\"Whoami.nme\"",
+            "(it has \"name\")",
+        ),
+        (
+            "{methods: {\"Nope.x\": {rate: 1000}}}",
+            "\"Nope.x\"",
+            "it serves",
+        ),
+    ] {
+        set(&admin, "server.rate_limit", value).await;
+        wait_for_log(&logs, named).await;
+        let text = logs.text();
+        let line = text.lines().find(|l| l.contains(named)).unwrap();
+        assert!(
+            line.contains("WARN") && line.contains("live config refused"),
+            "{line}"
+        );
+        assert!(line.contains(served), "{line}");
+    }
+    let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
+    assert!(
+        refused.message().contains("1 calls/s (burst 2)"),
+        "the old rate stays: {refused:?}"
+    );
+
     // The server's limit lifted, the client's own drops to 1/s: its refusals are its own.
     set(&admin, "server.rate_limit", "{default: null}").await;
     set(

@@ -83,6 +83,56 @@ pub(crate) fn env_source<'a>(
         .next()
 }
 
+/// An error in the value of environment variable `var`, which set `key`.
+pub(crate) fn in_variable(var: &str, key: String, reason: String) -> ConfigError {
+    ConfigError::Key {
+        file: None,
+        line: None,
+        env: Some(var.to_owned()),
+        key,
+        reason,
+    }
+}
+
+/// `error` blamed on the variable of `env` that set its key, if one did (the environment
+/// wins over the file, so the value in error is the variable's). A variable given where a
+/// list of mappings is expected gets the way lists are set.
+pub(crate) fn blamed_on_env(
+    error: ConfigError,
+    env: Option<&std::collections::HashMap<String, String>>,
+) -> ConfigError {
+    match error {
+        ConfigError::Key {
+            env: None,
+            key,
+            reason,
+            file,
+            line,
+        } => match env_source(env, &key) {
+            Some(var) => {
+                let reason = if reason.contains("expected a sequence") {
+                    format!(
+                        "{reason}; a list of plain values is one variable with its entries \
+                         separated by commas (ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,tcp://[::]:7001), \
+                         a list of mappings can only be set in the file"
+                    )
+                } else {
+                    reason
+                };
+                in_variable(var, key, reason)
+            }
+            None => ConfigError::Key {
+                file,
+                line,
+                env: None,
+                key,
+                reason,
+            },
+        },
+        other => other,
+    }
+}
+
 impl From<(String, String)> for ConfigError {
     /// A (dotted key, reason) found after loading: no file or line.
     fn from((key, reason): (String, String)) -> Self {
@@ -158,9 +208,19 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
         }
         let Some((i, indent)) = hit else {
             // A flow-style mapping (`trip: {error_rate: 1.5}`): the key is on its parent's
-            // line.
-            let parent: &str = lines.get(found? - 1).copied()?;
-            return parent.contains(&format!("{part}:")).then_some(found?);
+            // line, or on a line of the parent's block (`rate_limit:` then `{default: …}`
+            // below it, as a live value is nested).
+            let parent_line = found? - 1;
+            let named = format!("{part}:");
+            return (lines.iter().enumerate().skip(parent_line))
+                .take_while(|(i, line)| {
+                    let trimmed = line.trim_start();
+                    *i == parent_line
+                        || trimmed.is_empty()
+                        || parent_indent.is_none_or(|p| line.len() - trimmed.len() > p)
+                })
+                .find(|(_, line)| line.contains(&named))
+                .map(|(i, _)| i + 1);
         };
         found = Some(i + 1);
         from = i + 1;
@@ -391,13 +451,7 @@ pub(crate) fn located_in(
     env: Option<&std::collections::HashMap<String, String>>,
 ) -> ConfigError {
     match env_source(env, &key) {
-        Some(var) => ConfigError::Key {
-            file: None,
-            line: None,
-            env: Some(var.to_owned()),
-            key,
-            reason,
-        },
+        Some(var) => in_variable(var, key, reason),
         None => ConfigError::Key {
             file: Some(path.to_owned()),
             line: line_of(text, &key),

@@ -18,7 +18,9 @@
 //! file, then environment variables named `ERPC_` + the key's path in capitals with `__`
 //! between levels — `ERPC_SERVER__MAX_IN_FLIGHT=2048`, `ERPC_SERVER__HEARTBEAT__INTERVAL=5s`,
 //! `ERPC_CLIENT__TARGET=tcp://10.0.0.7:7001` — then whatever the code changes in the loaded
-//! structs. Only variables with a `__` after a known section (`SERVER`, `CLIENT`, `CLIENTS`,
+//! structs. A list of plain values is one variable, its entries separated by commas
+//! (`ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,quic://0.0.0.0:7002`); a list of mappings (JWT
+//! keys) is set in the file only. An error in a variable's value names the variable. Only variables with a `__` after a known section (`SERVER`, `CLIENT`, `CLIENTS`,
 //! `CENTER`, `TELEMETRY`) are read, so other `ERPC_*` variables are left alone.
 //!
 //! **Errors:** an unknown key, a value of the wrong type, or a value that cannot work (a zero
@@ -54,6 +56,7 @@ mod server;
 mod server_governance;
 mod telemetry;
 mod tls;
+mod whole_numbers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -149,16 +152,24 @@ pub(crate) fn parse(
     path: &Path,
     env: Option<HashMap<String, String>>,
 ) -> Result<Settings, ConfigError> {
+    whole_numbers::check(text, path, env.as_ref())?;
     let mut builder = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Yaml));
     if let Some(env) = env.clone() {
-        builder = builder.add_source(
-            config::Environment::with_prefix("ERPC")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        );
+        let mut source = config::Environment::with_prefix("ERPC")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true);
+        // Only the variables of list keys are split at commas (a filter's commas stay); with
+        // no list key named, the `config` crate would split every value.
+        let lists: Vec<String> = env.keys().filter_map(|var| list_key(var)).collect();
+        if !lists.is_empty() {
+            source = source.list_separator(",");
+            for key in &lists {
+                source = source.with_list_parse_key(key);
+            }
+        }
+        builder = builder.add_source(source.source(Some(env)));
     }
     let settings: Settings = builder
         .build()
@@ -169,7 +180,11 @@ pub(crate) fn parse(
                 file: path.to_owned(),
                 reason: cause.to_string(),
             },
-            other => error::from_config(other, Some((path, text))),
+            // A value the environment set is the variable's fault, not the file's (an
+            // unknown key or a bad value in `ERPC_…` has no line in the file).
+            other => {
+                error::blamed_on_env(error::from_config(other, Some((path, text))), env.as_ref())
+            }
         })?;
     let locate = |found| error::located_in(found, path, text, env.as_ref());
     settings.check().map_err(locate)?;
@@ -186,6 +201,28 @@ pub(crate) fn parse(
         other => other,
     })?;
     Ok(settings)
+}
+
+/// The names of the list keys (`server.listen`, `clients.X.discovery.instances`, ...): a
+/// variable setting one gives the entries separated by commas.
+const LIST_NAMES: [&str; 9] = [
+    "listen",
+    "follow",
+    "instances",
+    "centers",
+    "tags",
+    "addrs",
+    "issuers",
+    "audiences",
+    "failures",
+];
+
+/// The `config` crate's key (lower case, dotted) of `var` if it sets a list: its last part a
+/// list's name, outside `telemetry:` (whose `metrics.listen` is one address).
+fn list_key(var: &str) -> Option<String> {
+    let key = var.strip_prefix("ERPC_")?.to_lowercase().replace("__", ".");
+    let last = key.rsplit('.').next()?;
+    (LIST_NAMES.contains(&last) && !key.starts_with("telemetry.")).then_some(key)
 }
 
 impl Settings {

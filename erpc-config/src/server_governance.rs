@@ -208,7 +208,8 @@ impl ServerSettings {
                 })?;
                 Some(
                     erpc_core::server::RateLimit::per_method(rates)
-                        .map_err(|s| invalid("server.rate_limit".into(), &s))?,
+                        .map_err(|s| invalid("server.rate_limit".into(), &s))?
+                        .setting_name("server.rate_limit.methods"),
                 )
             } else {
                 None

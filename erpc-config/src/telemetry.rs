@@ -22,7 +22,8 @@ pub struct TelemetrySettings {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
-    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `0.0.0.0:9464`). Default off.
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (`HOST:PORT`, e.g. `0.0.0.0:9464`;
+    /// checked at load). Default off.
     pub listen: Option<String>,
 }
 
@@ -54,7 +55,7 @@ impl Default for TracingSettings {
 pub struct LoggingSettings {
     /// `human` (default) or `json`.
     pub format: LogFormatName,
-    /// `EnvFilter` directives. Default `info`.
+    /// `EnvFilter` directives (checked at load). Default `info`.
     pub filter: String,
     /// Write to files instead of stderr.
     pub files: Option<LogFilesSettings>,
@@ -140,6 +141,23 @@ impl TelemetrySettings {
                 format!("must be between 0 and 1, got {ratio}"),
             ));
         }
+        if let Some(listen) = &self.metrics.listen {
+            check_host_port(listen).map_err(|reason| {
+                (
+                    "telemetry.metrics.listen".to_owned(),
+                    format!("{listen:?} {reason}"),
+                )
+            })?;
+        }
+        let filter = &self.logging.filter;
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(filter) {
+            return Err((
+                "telemetry.logging.filter".into(),
+                format!(
+                    "{filter:?} is not a log filter (EnvFilter directives, e.g. \"info,erpc_core=debug\"): {e}"
+                ),
+            ));
+        }
         if let Some(endpoint) = &self.tracing.endpoint {
             if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
                 return Err((
@@ -150,4 +168,20 @@ impl TelemetrySettings {
         }
         Ok(())
     }
+}
+
+/// `HOST:PORT` (`0.0.0.0:9464`, `[::1]:9464`, `localhost:9464`), or why not.
+fn check_host_port(listen: &str) -> Result<(), String> {
+    if listen.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let Some((host, port)) = listen.rsplit_once(':') else {
+        return Err("is not HOST:PORT (e.g. 0.0.0.0:9464)".to_owned());
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) || host.contains(':') {
+        return Err("is not HOST:PORT (e.g. 0.0.0.0:9464, [::]:9464)".to_owned());
+    }
+    port.parse::<u16>()
+        .map(|_| ())
+        .map_err(|_| format!("has port {port:?}, expected 0 to 65535"))
 }

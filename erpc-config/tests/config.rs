@@ -189,3 +189,145 @@ async fn a_server_and_a_client_built_from_settings_talk() {
     assert_eq!(echo.say("hi".into()).await.expect("answer"), "hi");
     server.shutdown().await;
 }
+
+#[test]
+fn a_mistake_in_a_variable_names_the_variable_not_the_file() {
+    for (var, value, key, says) in [
+        (
+            "ERPC_SERVER__MAX_IN_FLIGHTT",
+            "3",
+            "server.max_in_flightt",
+            "unknown field",
+        ),
+        (
+            "ERPC_CLIENT__TIMEOUT",
+            "2parsecs",
+            "client.timeout",
+            "2parsecs",
+        ),
+        (
+            "ERPC_SERVER__AUTH__JWT__KEYS",
+            "k1",
+            "server.auth.jwt.keys",
+            "only be set in the file",
+        ),
+    ] {
+        let file = written("server:\n  max_in_flight: 10\nclient:\n  timeout: 1s\n");
+        let e = load_with_env(file.path(), vec![(var.to_owned(), value.to_owned())])
+            .expect_err("refused");
+        let message = e.to_string();
+        assert!(
+            message.starts_with(&format!("environment: {var}: {key}")),
+            "{message}"
+        );
+        assert!(message.contains(says), "{message}");
+        let path = file.path().display().to_string();
+        assert!(!message.contains(&path), "not the file's fault: {message}");
+    }
+}
+
+#[test]
+fn a_list_is_set_from_one_variable_with_commas() {
+    let file = written("server:\n  listen: [\"tcp://127.0.0.1:1\"]\n");
+    let env = vec![
+        (
+            "ERPC_SERVER__LISTEN".to_owned(),
+            "tcp://0.0.0.0:7001,quic://0.0.0.0:7002".to_owned(),
+        ),
+        // Not a list: its commas stay.
+        (
+            "ERPC_TELEMETRY__LOGGING__FILTER".to_owned(),
+            "info,erpc::access=off".to_owned(),
+        ),
+    ];
+    let s = load_with_env(file.path(), env).expect("loads");
+    assert_eq!(
+        s.server.listen,
+        ["tcp://0.0.0.0:7001", "quic://0.0.0.0:7002"]
+    );
+    assert_eq!(s.telemetry.logging.filter, "info,erpc::access=off");
+}
+
+#[test]
+fn a_whole_number_out_of_range_is_refused_with_the_value_given() {
+    let (key, line, message) = error_of(
+        "server:\n  listen: []\n  max_in_flight: 99999999999999999999999\n",
+        no_env(),
+    );
+    assert_eq!(key, "server.max_in_flight", "{message}");
+    assert_eq!(line, Some(3), "{message}");
+    assert!(
+        message.contains("99999999999999999999999") && message.contains("9223372036854775807"),
+        "the value given and the range: {message}"
+    );
+    let (key, line, message) = error_of(
+        "server: {}\n",
+        vec![(
+            "ERPC_SERVER__MAX_IN_FLIGHT".to_owned(),
+            "18446744073709551616".to_owned(),
+        )],
+    );
+    assert_eq!(
+        (key.as_str(), line),
+        ("server.max_in_flight", None),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("environment: ERPC_SERVER__MAX_IN_FLIGHT:")
+            && message.contains("18446744073709551616"),
+        "{message}"
+    );
+    // Live: the value as given, at its line.
+    let e = erpc_config::parse_live(
+        "server.rate_limit",
+        "{default: {rate: 99999999999999999999}}",
+        "erpc/config/Bank/server.rate_limit",
+    )
+    .expect_err("too big");
+    let message = e.to_string();
+    assert!(
+        message.contains("99999999999999999999 is out of range"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_live_value_s_error_has_its_line_as_the_docs_show() {
+    let e = erpc_config::parse_live(
+        "server.rate_limit",
+        "{default: {rate: 0}}",
+        "erpc/config/Bank/server.rate_limit",
+    )
+    .expect_err("rate 0");
+    let message = e.to_string();
+    assert!(
+        message.starts_with(
+            "erpc/config/Bank/server.rate_limit:1: server.rate_limit.default.rate: must be at least 1"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn telemetry_mistakes_are_named_at_load() {
+    let (key, line, message) = error_of(
+        "telemetry:\n  logging:\n    filter: \"info,[[[\"\n",
+        no_env(),
+    );
+    assert_eq!(key, "telemetry.logging.filter", "{message}");
+    assert_eq!(line, Some(3), "{message}");
+    assert!(message.contains("info,[[["), "{message}");
+    for bad in ["not an addr", "127.0.0.1", "127.0.0.1:99999", ":9464"] {
+        let (key, line, message) = error_of(
+            &format!("telemetry:\n  metrics:\n    listen: \"{bad}\"\n"),
+            no_env(),
+        );
+        assert_eq!(key, "telemetry.metrics.listen", "{message}");
+        assert_eq!(line, Some(3), "{message}");
+        assert!(message.contains(bad), "{message}");
+    }
+    for good in ["0.0.0.0:9464", "[::]:9464", "localhost:9464"] {
+        let file = written(&format!("telemetry:\n  metrics:\n    listen: \"{good}\"\n"));
+        load_with_env(file.path(), no_env()).expect(good);
+    }
+}

@@ -277,6 +277,29 @@ async fn a_server_rate_limit_from_the_file_refuses_over_the_rate() {
 }
 
 #[tokio::test]
+async fn a_server_rate_limit_naming_a_missing_method_names_the_key_readably() {
+    let s = loaded("server:\n  rate_limit:\n    methods:\n      \"Echo.sayy\": {rate: 1}\n");
+    let e = s
+        .server
+        .builder()
+        .expect("server builder")
+        .add_service(EchoServer::new(Echoer::default()))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect_err("Echo has no sayy");
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("server.rate_limit.methods: \"Echo.sayy\" names method \"sayy\""),
+        "{shown}"
+    );
+    assert!(shown.contains("(it has \"say\", \"fail\")"), "{shown}");
+    // As `main` returning it prints it: the sentence, not an escaped string.
+    let debug = format!("{e:?}");
+    assert!(!debug.contains("\\\""), "{debug}");
+}
+
+#[tokio::test]
 async fn a_client_rate_limit_from_the_file_refuses_unsent() {
     let echo = Echoer::default();
     let server = serve(&Settings::default(), echo.clone()).await;

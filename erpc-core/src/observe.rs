@@ -89,12 +89,17 @@ pub enum Refusal {
     Expired,
 }
 
+/// The method name a server's events give a call of a method its service does not have
+/// (answered `unimplemented`): made-up names would each be a metric series of their own.
+pub const UNKNOWN_METHOD: &str = "_unknown";
+
 /// A call as events name it.
 #[derive(Debug, Clone, Copy)]
 pub struct CallEvent<'a> {
     /// The service name.
     pub service: &'a str,
-    /// The method name.
+    /// The method name; on the server, [`UNKNOWN_METHOD`] for a method the service does not
+    /// list (`Service::methods`; a service listing none is taken at its word for any name).
     pub method: &'a str,
     /// Whether it is a stream (else unary or oneway).
     pub stream: bool,

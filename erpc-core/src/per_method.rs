@@ -68,6 +68,15 @@ impl<T> PerMethod<T> {
             .unwrap_or(&self.default)
     }
 
+    /// The value `service.method` was given itself (its method's, else its service's), or
+    /// `None` where [`PerMethod::get`] would fall back to the default.
+    pub fn get_own(&self, service: &str, method: &str) -> Option<&T> {
+        self.methods
+            .get(service)
+            .and_then(|methods| methods.get(method))
+            .or_else(|| self.services.get(service))
+    }
+
     /// The default value.
     pub fn default_value(&self) -> &T {
         &self.default

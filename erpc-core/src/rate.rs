@@ -237,6 +237,13 @@ impl Buckets {
         current.get(service, method).clone()
     }
 
+    /// The bucket `service.method` was given itself (its method's or service's), not the
+    /// default's: `None` if it has none, or falls to the default.
+    pub(crate) fn get_own(&self, service: &str, method: &str) -> Option<Arc<Bucket>> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.get_own(service, method).cloned().flatten()
+    }
+
     /// The services and methods the rates in force name, for `setting`.
     pub(crate) fn named(&self, setting: &'static str) -> Vec<crate::per_method::Named> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());

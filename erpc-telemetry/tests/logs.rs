@@ -5,6 +5,8 @@ use std::path::Path;
 
 use erpc_core::{Client, ServerHandle, Status};
 use erpc_telemetry::logs::{self, AccessLog, LogConfig, LogFormat, LogOutput, Rotation};
+use erpc_telemetry::trace::ServerTracing;
+use erpc_telemetry::trace::otlp;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[erpc_macros::service(crate = "erpc_core")]
@@ -16,6 +18,8 @@ struct Echoer;
 
 impl Echo for Echoer {
     async fn say(&self, text: String) -> Result<String, Status> {
+        // The handler's own line, inside the call (and inside its span when traced).
+        tracing::info!(text = %text, "handler ran");
         if text == "missing" {
             return Err(Status::not_found("no such thing"));
         }
@@ -23,13 +27,17 @@ impl Echo for Echoer {
     }
 }
 
-async fn served() -> (ServerHandle, EchoClient) {
-    let server = erpc_core::Server::builder()
-        .layer(AccessLog)
-        .add_service(EchoServer::new(Echoer))
-        .serve(["tcp://127.0.0.1:0"])
-        .await
-        .expect("serves");
+async fn served(traced: bool) -> (ServerHandle, EchoClient) {
+    let builder = erpc_core::Server::builder().layer(AccessLog);
+    let echo = EchoServer::new(Echoer);
+    let listen = ["tcp://127.0.0.1:0"];
+    let server = if traced {
+        let builder = builder.layer(ServerTracing).add_service(echo);
+        builder.serve(listen).await
+    } else {
+        builder.add_service(echo).serve(listen).await
+    }
+    .expect("serves");
     let client = Client::connect(server.local_addr().to_string())
         .await
         .expect("connects");
@@ -48,16 +56,37 @@ fn files(dir: &Path) -> Vec<String> {
 /// Run two calls (one ok, one not_found) with logging as `config` says; the JSON lines of
 /// the file it wrote.
 async fn calls_logged(config: LogConfig) -> Vec<serde_json::Value> {
+    calls_logged_with(config, Setup::default()).await
+}
+
+/// How [`calls_logged_with`] sets up besides the log layer.
+#[derive(Default)]
+struct Setup {
+    /// OpenTelemetry tracing next to the logs (an in-memory exporter) and ServerTracing.
+    traced: bool,
+    /// A filter set through the guard (as a live change does) before the calls.
+    live_filter: Option<&'static str>,
+}
+
+async fn calls_logged_with(config: LogConfig, setup: Setup) -> Vec<serde_json::Value> {
     let LogOutput::Files { directory, .. } = &config.output else {
         panic!("files expected")
     };
     let directory = directory.clone();
     let (layer, guard) = logs::layer(&config).expect("valid settings");
-    let subscriber = tracing_subscriber::registry().with(layer);
+    if let Some(filter) = setup.live_filter {
+        guard.set_filter(filter).expect("a valid filter");
+    }
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(layer)
+        .with(setup.traced.then(|| otlp::layer(&provider)));
     {
         // This test's runtime is single-threaded: every task logs on this thread.
         let _default = tracing::subscriber::set_default(subscriber);
-        let (server, echo) = served().await;
+        let (server, echo) = served(setup.traced).await;
         echo.say("hi".into()).await.expect("ok");
         echo.say("missing".into()).await.expect_err("not found");
         server.shutdown().await;
@@ -141,6 +170,54 @@ async fn a_filter_turns_the_access_log_off() {
     assert_eq!(files(dir.path()), ["svc.log"]);
 }
 
+/// `erpc::access=off` switches the access log off and nothing else: the handler's own INFO
+/// line stays, with OpenTelemetry tracing next to the logs too, and after a live change.
+#[tokio::test]
+async fn access_off_keeps_the_handlers_own_lines() {
+    for setup in [
+        Setup::default(),
+        Setup {
+            traced: true,
+            live_filter: None,
+        },
+        Setup {
+            traced: true,
+            live_filter: Some("info,erpc::access=off"),
+        },
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (traced, live) = (setup.traced, setup.live_filter.is_some());
+        let lines = calls_logged_with(
+            LogConfig {
+                format: LogFormat::Json,
+                filter: if live {
+                    "warn"
+                } else {
+                    "info,erpc::access=off"
+                }
+                .into(),
+                output: LogOutput::Files {
+                    directory: dir.path().to_owned(),
+                    prefix: "svc".into(),
+                    rotation: Rotation::Never,
+                    max_files: 0,
+                },
+            },
+            setup,
+        )
+        .await;
+        let handler = lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "handler ran")
+            .count();
+        assert_eq!(handler, 2, "traced {traced}, live {live}: {lines:?}");
+        assert!(
+            lines.iter().all(|l| l["target"] != "erpc::access"),
+            "{lines:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_settings_are_errors_that_name_them() {
     let bad = |config: LogConfig| match logs::layer::<tracing_subscriber::Registry>(&config) {
@@ -214,5 +291,72 @@ async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
     assert!(
         text.contains("log filter refused") && text.contains("erpc_core=loud"),
         "the refusal is logged with the value: {text}"
+    );
+}
+
+/// The first start with a new log directory (and a bad one) writes nothing to stderr but
+/// the error itself, and human lines to a redirected stderr carry no colour codes: run in a
+/// child process whose stderr is read.
+#[test]
+fn a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only() {
+    const CHILD: &str = "ERPC_LOGS_TEST_DIRECTORY";
+    if let Ok(directory) = std::env::var(CHILD) {
+        let config = |directory: std::path::PathBuf| LogConfig {
+            format: LogFormat::Json,
+            filter: "info".into(),
+            output: LogOutput::Files {
+                directory,
+                prefix: "svc".into(),
+                rotation: Rotation::Daily,
+                max_files: 2,
+            },
+        };
+        let directory = std::path::PathBuf::from(directory);
+        let made = logs::layer::<tracing_subscriber::Registry>(&config(directory.join("new")));
+        assert!(made.is_ok(), "a new directory is created");
+        // A file where the directory should be: one error, returned, not printed.
+        std::fs::write(directory.join("file"), "x").expect("written");
+        let bad = logs::layer::<tracing_subscriber::Registry>(&config(directory.join("file")));
+        let Err(e) = bad else {
+            panic!("a file is no directory")
+        };
+        println!("ERROR: {e}");
+        // Human lines to a redirected stderr: no colour codes.
+        let (layer, guard) = logs::layer(&LogConfig::default()).expect("stderr");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("plain line");
+        });
+        drop(guard);
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(std::env::current_exe().expect("this test"))
+        .args([
+            "--exact",
+            "a_new_log_directory_and_a_redirected_stderr_get_plain_lines_only",
+            "--nocapture",
+        ])
+        .env(CHILD, dir.path())
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(dir.path().join("new").is_dir());
+    assert!(!stderr.contains("Error reading"), "stray stderr: {stderr}");
+    assert!(stderr.contains("plain line"), "{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes in a redirected stderr: {stderr:?}"
+    );
+    let error = stdout
+        .lines()
+        .find(|l| l.starts_with("ERROR: "))
+        .expect("the error");
+    assert!(
+        error.contains("file") && error.contains("directory"),
+        "{error}"
     );
 }

@@ -163,29 +163,42 @@ async fn arbitrary_method_names_do_not_grow_the_metrics_without_end() {
         assert_eq!(err.code(), erpc_core::Code::Unimplemented);
     }
     let text = metrics.encode();
-    // A server answers an unknown method of a known service as a call (`unimplemented`):
-    // both sides keep MAX_METHODS pairs and count the rest together.
-    for side in ["server", "client"] {
-        let series = text
-            .lines()
+    // A server answers an unknown method of a known service as a call (`unimplemented`),
+    // counted under method `_unknown`: one series set, however many names are made up. The
+    // client's names are its own calls: it keeps MAX_METHODS pairs and counts the rest
+    // together.
+    let started = |side: &str| {
+        text.lines()
             .filter(|l| l.starts_with(&format!("erpc_calls_started_total{{side=\"{side}\"")))
-            .count();
-        assert_eq!(
-            series,
-            Metrics::MAX_METHODS + 1,
-            "{side}: the cap and _other"
-        );
-        assert_eq!(
-            value(
-                &text,
-                &format!(
-                    "erpc_calls_started_total{{side=\"{side}\",service=\"_other\",method=\"_other\"}}"
-                )
-            ),
-            Some(10.0),
-            "{side}"
-        );
-    }
+            .count()
+    };
+    assert_eq!(started("server"), 1, "one _unknown series:\n{text}");
+    assert_eq!(
+        value(
+            &text,
+            "erpc_calls_started_total{side=\"server\",service=\"Echo\",method=\"_unknown\"}"
+        ),
+        Some(n as f64)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "erpc_calls_handled_total{side=\"server\",service=\"Echo\",method=\"_unknown\",code=\"unimplemented\"}"
+        ),
+        Some(n as f64)
+    );
+    assert_eq!(
+        started("client"),
+        Metrics::MAX_METHODS + 1,
+        "the cap and _other"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "erpc_calls_started_total{side=\"client\",service=\"_other\",method=\"_other\"}"
+        ),
+        Some(10.0)
+    );
     server.shutdown().await;
 }
 
@@ -788,4 +801,19 @@ async fn a_real_prometheus_scrapes_refusals_and_breaker_states() {
     .await;
     assert_eq!(values, ["2", "2"], "two refused; the breaker open");
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_listener_that_cannot_bind_names_its_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = taken.local_addr().expect("bound").to_string();
+    let e = MetricsServer::bind(Metrics::new(), addr.as_str())
+        .await
+        .expect_err("the port is taken");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    assert!(e.to_string().contains(&addr), "{e}");
+    let e = MetricsServer::bind(Metrics::new(), "not an addr")
+        .await
+        .expect_err("not an address");
+    assert!(e.to_string().contains("not an addr"), "{e}");
 }

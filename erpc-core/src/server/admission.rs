@@ -321,6 +321,14 @@ pub trait Admission: Send + Sync + 'static {
     fn names(&self) -> Vec<crate::per_method::Named> {
         Vec::new()
     }
+
+    /// What the server serves, told once it starts (`ServerBuilder::serve`): a hook whose
+    /// per-method settings can change later checks new names against it, as the server
+    /// checked [`Admission::names`] at start (`RateLimit::set_rates` does). A hook on two
+    /// servers is told twice. Default: ignored.
+    fn serving(&self, served: &super::ServedMethods) {
+        let _ = served;
+    }
 }
 
 impl CallKind {

@@ -50,6 +50,7 @@ pub use on_connect::Connecting;
 pub use peer_rate_limit::{DEFAULT_MAX_PEERS, PeerRateLimit};
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::RateLimit;
+pub use served_names::ServedMethods;
 pub use service::{
     Request, Responder, Response, Service, StreamRequest, bidi_streaming, client_streaming, oneway,
     server_streaming, unary, unknown_method, wrong_shape,

@@ -95,3 +95,21 @@ impl Drop for Observed {
         }
     }
 }
+
+/// [`crate::observe::UNKNOWN_METHOD`] as a call's name.
+static UNKNOWN: ByteStr = ByteStr::from_static(crate::observe::UNKNOWN_METHOD);
+
+/// The method name `service`'s call of `method` is reported under: its own, or
+/// [`crate::observe::UNKNOWN_METHOD`] if the service lists its methods and this is none of
+/// them (a client's made-up names must not each make metric series).
+pub(crate) fn reported_method<'a>(
+    service: &dyn crate::server::Service,
+    method: &'a ByteStr,
+) -> &'a ByteStr {
+    let methods = service.methods();
+    if methods.is_empty() || methods.contains(&method.as_str()) {
+        method
+    } else {
+        &UNKNOWN
+    }
+}

@@ -4,15 +4,19 @@
 //! ([`Rate::max_wait`]) waits in its task, in a bounded first-come-first-served line, before
 //! its body is decoded. Feature `rate-limit`; per peer: [`crate::server::PeerRateLimit`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use super::ServedMethods;
 use super::admission::{Admission, Admitted, CallHead};
 use crate::per_method::PerMethod;
 use crate::rate::{Buckets, Rate, Turn};
 use crate::status::Status;
 
 /// Calls admitted at a [`Rate`]: one bucket for the whole server ([`RateLimit::global`]), or
-/// per method ([`RateLimit::per_method`]). Add both hooks for both limits.
+/// per method ([`RateLimit::per_method`]). Add both hooks for both limits. The built-in
+/// services `erpc.Health` and `erpc.Reflection` are outside the default rate (a load
+/// balancer's health checks or `erpc call`'s describe never use up the application's calls):
+/// they are limited only by a rate given to them by name (`"erpc.Health.*"`).
 ///
 /// ```
 /// # use erpc_core as erpc;
@@ -31,6 +35,11 @@ use crate::status::Status;
 #[derive(Clone)]
 pub struct RateLimit {
     buckets: Arc<Buckets>,
+    /// What the servers this hook is on serve ([`Admission::serving`]), for
+    /// [`RateLimit::set_rates`] to check names against; `None` before any server started.
+    served: Arc<Mutex<Option<ServedMethods>>>,
+    /// What errors about its names call it ([`RateLimit::setting_name`]).
+    setting: &'static str,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -53,7 +62,18 @@ impl RateLimit {
     pub fn per_method(rates: PerMethod<Option<Rate>>) -> Result<RateLimit, Status> {
         Ok(RateLimit {
             buckets: Arc::new(Buckets::new(rates, "server")?),
+            served: Arc::default(),
+            setting: "RateLimit",
         })
+    }
+
+    /// Call it `name` in errors about the services and methods it names (default
+    /// `"RateLimit"`): erpc-config gives the key it came from, `server.rate_limit.methods`,
+    /// so a misspelt method at start-up reads `server.rate_limit.methods: "Stock.reserv"
+    /// names method "reserv", which service "Stock" does not have (it has "reserve")`.
+    pub fn setting_name(mut self, name: &'static str) -> RateLimit {
+        self.setting = name;
+        self
     }
 
     /// Calls waiting for their turn now (admitted to a line, not yet through). They hold no
@@ -65,8 +85,20 @@ impl RateLimit {
     /// Use `rates` from now on (as [`RateLimit::per_method`] takes them) — how a live
     /// configuration changes them without a restart. New buckets start full; calls already
     /// waiting for a turn finish in the old ones. Errors: `invalid_argument` naming the
-    /// first invalid rate; the rates in force stay.
+    /// first invalid rate, or — once the server has started — a service or method it does
+    /// not serve (as `ServerBuilder::serve` refuses at start: a misspelt method would
+    /// otherwise get no limit at all); the rates in force stay.
     pub fn set_rates(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
+        let served = self
+            .served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(served) = served {
+            served
+                .check(&rates.named(self.setting))
+                .map_err(Status::invalid_argument)?;
+        }
         self.buckets.set(rates)
     }
 }
@@ -77,11 +109,27 @@ impl Admission for RateLimit {
     }
 
     fn names(&self) -> Vec<crate::per_method::Named> {
-        self.buckets.named("RateLimit")
+        self.buckets.named(self.setting)
+    }
+
+    fn serving(&self, served: &ServedMethods) {
+        let mut known = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get_or_insert_with(ServedMethods::default)
+            .merge(served);
     }
 
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
-        let Some(bucket) = self.buckets.get(call.service, call.method) else {
+        // The built-in services (health checks from load balancers, a tool's reflection) are
+        // outside the default rate: limited only by a rate given to them by name.
+        let built_in = call.service == super::health::service::SERVICE
+            || call.service == crate::reflection::SERVICE;
+        let bucket = if built_in {
+            self.buckets.get_own(call.service, call.method)
+        } else {
+            self.buckets.get(call.service, call.method)
+        };
+        let Some(bucket) = bucket else {
             return Ok(Admitted::now());
         };
         match bucket.turn(call.deadline) {

@@ -9,23 +9,65 @@ use std::collections::BTreeMap;
 use super::ServerBuilder;
 use crate::per_method::Named;
 
-impl ServerBuilder {
-    /// Every name the admission hooks' per-method settings give ([`Admission::names`])
-    /// served by this server, or what is wrong with those that are not, one per line.
+/// What a server serves — each service's name and methods, the built-in `erpc.Health` and
+/// `erpc.Reflection` included — as the server found it when it started. Handed to each
+/// admission hook ([`Admission::serving`](super::Admission::serving)) so that a per-method
+/// setting changed later (`RateLimit::set_rates`, from a live configuration) is checked as
+/// the one given at start: a name that matches nothing is refused, not silently applied to
+/// nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ServedMethods {
+    services: BTreeMap<String, Vec<&'static str>>,
+}
+
+impl ServedMethods {
+    /// Every name of `named` served, or what is wrong with those that are not, one per line
+    /// (`RateLimit: "Stock.reserv" names method "reserv", which service "Stock" does not
+    /// have (it has "reserve")`).
     ///
-    /// [`Admission::names`]: super::Admission::names
-    pub(super) fn check_named(&self) -> Result<(), String> {
-        let named: Vec<Named> = self.admission.iter().flat_map(|h| h.names()).collect();
-        if named.is_empty() {
-            return Ok(());
-        }
-        let served = self.served();
-        let wrong: Vec<String> = named.iter().filter_map(|n| unserved(n, &served)).collect();
+    /// # Errors
+    /// The lines above, one per name served by nothing.
+    pub fn check(&self, named: &[Named]) -> Result<(), String> {
+        let wrong: Vec<String> = (named.iter())
+            .filter_map(|n| unserved(n, &self.services))
+            .collect();
         if wrong.is_empty() {
             Ok(())
         } else {
             Err(wrong.join("\n"))
         }
+    }
+
+    /// These and `other`'s services (a hook shared by two servers accepts what either
+    /// serves).
+    pub fn merge(&mut self, other: &ServedMethods) {
+        for (service, methods) in &other.services {
+            let known = self.services.entry(service.clone()).or_default();
+            for method in methods {
+                if !known.contains(method) {
+                    known.push(method);
+                }
+            }
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Every name the admission hooks' per-method settings give ([`Admission::names`])
+    /// served by this server, or what is wrong with those that are not, one per line. Each
+    /// hook is told what is served ([`Admission::serving`]) for the checks of later changes.
+    ///
+    /// [`Admission::names`]: super::Admission::names
+    /// [`Admission::serving`]: super::Admission::serving
+    pub(super) fn check_named(&self) -> Result<(), Unserved> {
+        let served = ServedMethods {
+            services: self.served(),
+        };
+        for hook in &self.admission {
+            hook.serving(&served);
+        }
+        let named: Vec<Named> = self.admission.iter().flat_map(|h| h.names()).collect();
+        served.check(&named).map_err(Unserved)
     }
 
     /// The services this server will serve, the built-in ones included, with their methods.
@@ -47,6 +89,25 @@ impl ServerBuilder {
         served
     }
 }
+
+/// Why a server was not started: per-method settings naming what it does not serve, one
+/// per line. Shown as its message both ways (`{}` and `{:?}`), so `main` returning it in an
+/// `io::Error` prints the sentence, not an escaped string.
+pub(super) struct Unserved(String);
+
+impl std::fmt::Display for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unserved {}
 
 /// What is wrong with `named` on a server serving `served`, if anything.
 fn unserved(named: &Named, served: &BTreeMap<String, Vec<&'static str>>) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::status::Status;
 
 /// Logs calls slower than a threshold (per method if wanted), on target
 /// `erpc::slow_call` at level `warn`, with fields `service`, `method`, `peer` (the client's
-/// address), `took_ms`, `threshold_ms` and `code` (`Ok` or the failure's code). Add it with
+/// address), `took_ms`, `threshold_ms` and `code` (the status code name of PROTOCOL.md: `ok` or the failure's, as the access log writes it). Add it with
 /// [`crate::ServerBuilder::slow_call_log`] or [`crate::ServerBuilder::middleware`]; where it
 /// sits among the layers decides what it measures (outermost: every layer under it too).
 ///
@@ -60,7 +60,7 @@ impl Middleware for SlowCallLog {
                 peer = %conn.as_ref().map_or_else(String::new, |c| c.peer.to_string()),
                 took_ms = took.as_secs_f64() * 1e3,
                 threshold_ms = threshold.as_secs_f64() * 1e3,
-                code = ?code,
+                code = code.as_str(),
                 "slow call"
             );
         }

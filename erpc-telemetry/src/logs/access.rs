@@ -29,8 +29,13 @@ where
     S::Future: Send + 'static,
 {
     fn call(self, inner: &mut S, request: Request) -> BoxFuture<'static, Result<Response, Status>> {
-        // Filtered out (`erpc::access=off`): no names copied, no clock read.
-        if !tracing::enabled!(target: "erpc::access", tracing::Level::INFO) {
+        // Only the compile-time level is checked here, never the subscriber: asking it
+        // (`tracing::enabled!`) with no event following leaves a per-layer filter's "no"
+        // behind on this thread, and tracing-subscriber 0.3 then skips the next event on
+        // that layer — the handler's own first line when `erpc::access=off` and another
+        // layer (OpenTelemetry's) wants the access event. The event below is filtered as
+        // usual.
+        if !tracing::level_enabled!(tracing::Level::INFO) {
             return pass(inner.call(request));
         }
         let started = Instant::now();

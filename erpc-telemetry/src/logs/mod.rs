@@ -36,7 +36,8 @@ use tracing_subscriber::registry::LookupSpan;
 /// How each line looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
-    /// `2026-11-30T14:00:00.000000Z  INFO erpc::access: ...` (default).
+    /// `2026-11-30T14:00:00.000000Z  INFO erpc::access: ...` (default); coloured only when
+    /// written to stderr and stderr is a terminal.
     #[default]
     Human,
     /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (the message and
@@ -230,6 +231,13 @@ where
             if *max_files > 0 {
                 builder = builder.max_log_files(*max_files);
             }
+            // Created here first: tracing-appender prunes old files before it creates the
+            // directory, and prints a stray "Error reading the log directory" to stderr
+            // when it is missing (and again before the real error for a bad directory).
+            std::fs::create_dir_all(directory).map_err(|e| LogSetupError::Files {
+                directory: directory.clone(),
+                reason: format!("cannot create the directory: {e}"),
+            })?;
             let files = builder.build(directory).map_err(|e| LogSetupError::Files {
                 directory: directory.clone(),
                 reason: e.to_string(),
@@ -237,7 +245,9 @@ where
             tracing_appender::non_blocking(files)
         }
     };
-    let ansi = matches!(config.output, LogOutput::Stderr);
+    // Colours only for a person reading a terminal: not in files, nor in a redirected stderr.
+    let ansi = matches!(config.output, LogOutput::Stderr)
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
     // The filter is reloadable, so it can change while the program runs.
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let reload = Arc::new(move |new: EnvFilter| handle.reload(new).map_err(|e| e.to_string()));

@@ -74,9 +74,17 @@ impl MetricsServer {
     /// inside a Tokio runtime.
     ///
     /// # Errors
-    /// The bind's error (address in use, permission denied).
-    pub async fn bind(metrics: Metrics, addr: impl ToSocketAddrs) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+    /// The bind's error (address in use, permission denied, not an address), of the same
+    /// kind, its message naming the address: `metrics listener on "0.0.0.0:9464": Address
+    /// already in use (os error 98)`.
+    pub async fn bind(
+        metrics: Metrics,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+    ) -> std::io::Result<Self> {
+        let named = format!("{addr:?}");
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("metrics listener on {named}: {e}"))
+        })?;
         Ok(MetricsServer::serve(metrics, listener))
     }
 

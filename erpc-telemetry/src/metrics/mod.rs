@@ -42,7 +42,7 @@ use observer::MethodCache;
 /// | `erpc_connections_opened_total` | counter | side | connections accepted (server) or dialled (client) |
 /// | `erpc_connections_closed_total` | counter | side, reason | connections ended, by reason (`peer_closed`, `local`, `goaway`, `heartbeat`, `first_frame_timeout`, `protocol`, `abuse`, `limit`, `denied`, `peer_error`, `io`) |
 /// | `erpc_connections_open` | gauge | side | open now |
-/// | `erpc_frames_refused_total` | counter | side, reason | frames refused before anything ran (`too_large`, `malformed`, `unknown`, `at_capacity`, `hook`, `draining`, `expired`) |
+/// | `erpc_frames_refused_total` | counter | side, reason | frames refused before anything ran (`too_large`, `malformed`, `unknown`, `at_capacity`, `hook`, `draining`, `expired`); `hook` and `at_capacity` are the frames of calls `erpc_refused_calls_total` counts (by its reason): the same refusals seen as frames, not more of them — do not add the two |
 /// | `erpc_refused_calls_total` | counter | side, service, method, reason | calls refused by a limit or check (`rate_limit`, `peer_rate_limit`, `concurrency`, `method_concurrency`, `shedding`, `auth`, `acl`, `workers`, `in_flight`, `hook`; `other` for a kind newer than this crate) |
 /// | `erpc_rate_limit_waits_total` | counter | side, service, method | calls that waited their turn under a rate limit, then went on |
 /// | `erpc_rate_limit_wait_seconds_total` | counter | side, service, method | the seconds they waited |
@@ -60,10 +60,11 @@ use observer::MethodCache;
 /// `ClientConcurrencyLimit`); connections
 /// per instance from the client's observer.
 ///
-/// Label cardinality is bounded: past [`Metrics::MAX_METHODS`] distinct service/method pairs
-/// per side, further ones are counted under `service="_other", method="_other"`, so a peer
-/// calling arbitrary method names (a server answers those `unimplemented`, as calls) cannot
-/// grow the registry without end. Instances likewise: past [`Metrics::MAX_INSTANCES`],
+/// Label cardinality is bounded: a server counts a call of a method its service does not
+/// have (answered `unimplemented`, as a call) under `method="_unknown"`
+/// (`erpc_core::observe::UNKNOWN_METHOD`), so a peer calling made-up names adds one series
+/// set; past [`Metrics::MAX_METHODS`] distinct service/method pairs per side, further ones
+/// are counted under `service="_other", method="_other"`. Instances likewise: past [`Metrics::MAX_INSTANCES`],
 /// `instance="_other"` (breakers past it have no state series; `erpc_breakers_open` counts
 /// them).
 #[derive(Clone)]

@@ -160,15 +160,55 @@ pub fn with_head_sampling(
         .with_id_generator(super::head::HeadIds))
 }
 
+/// The crates whose `tracing` spans and events [`layer`] leaves out by default: the
+/// exporter's own stack (OTLP/gRPC over tonic, h2, hyper, tower) and OpenTelemetry itself.
+/// Each export runs through them, so exporting their spans makes more to export, forever —
+/// hundreds of spans a second from an idle process. A target is matched by prefix
+/// (`hyper` also covers `hyper_util`). The same crates serving the application's own HTTP
+/// or gRPC (an axum or tonic server next to erpc) are left out too; add
+/// [`tracing_opentelemetry::layer`] yourself, with a filter of your own, to trace them.
+pub const EXPORTER_TARGETS: &[&str] = &[
+    "tonic",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tower",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+];
+
+/// The filter [`layer`] carries: every target at every level except [`EXPORTER_TARGETS`].
+/// Build on it (`exporter_filter().with_target("my_noisy_crate", LevelFilter::OFF)`) for a
+/// layer of your own.
+pub fn exporter_filter() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::LevelFilter;
+    EXPORTER_TARGETS.iter().fold(
+        tracing_subscriber::filter::Targets::new().with_default(LevelFilter::TRACE),
+        |targets, target| targets.with_target(*target, LevelFilter::OFF),
+    )
+}
+
+/// The layer [`layer`] returns: OpenTelemetry's, under [`exporter_filter`].
+pub type OtlpLayer<S> = tracing_subscriber::filter::Filtered<
+    tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>,
+    tracing_subscriber::filter::Targets,
+    S,
+>;
+
 /// The `tracing` layer that turns spans into OpenTelemetry spans of `provider`: add it to
-/// your own `tracing_subscriber::registry()` next to your other layers.
-pub fn layer<S>(
-    provider: &SdkTracerProvider,
-) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+/// your own `tracing_subscriber::registry()` next to your other layers. It carries its own
+/// (per-layer) filter, [`exporter_filter`]: the spans of the exporter's own crates
+/// ([`EXPORTER_TARGETS`]) are never exported; every other span is, whatever the other
+/// layers' filters (a log filter at `info` does not hide `debug` spans from the traces).
+pub fn layer<S>(provider: &SdkTracerProvider) -> OtlpLayer<S>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    tracing_opentelemetry::layer().with_tracer(provider.tracer("erpc"))
+    use tracing_subscriber::Layer as _;
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("erpc"))
+        .with_filter(exporter_filter())
 }
 
 /// Flushes and shuts the provider down when dropped, so spans still queued are exported
@@ -193,7 +233,8 @@ impl Drop for TracingGuard {
     }
 }
 
-/// [`provider`], then a global `tracing` subscriber with [`layer`] on it: the one-line
+/// [`provider`], then a global `tracing` subscriber with [`layer`] (so without the
+/// exporter's own spans, [`EXPORTER_TARGETS`]) on it: the one-line
 /// set-up for an application that has no subscriber of its own. Keep the guard until the
 /// end of `main`.
 ///

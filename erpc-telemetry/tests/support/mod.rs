@@ -1,0 +1,3 @@
+//! Shared parts of the telemetry tests.
+
+pub mod otlp;
