@@ -3,6 +3,7 @@
 //! pings and watches liveness.
 
 pub(crate) mod deadlines;
+pub(crate) mod encode_arena;
 pub(crate) mod frame_queue;
 pub(crate) mod heartbeat;
 pub(crate) mod reader;
