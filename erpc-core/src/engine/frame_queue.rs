@@ -119,6 +119,9 @@ impl std::fmt::Debug for Sender {
 
 impl Sender {
     /// Queue `out` if there is room, never waiting.
+    // The frame comes back in the error, as with tokio's channel: a caller that cannot queue
+    // it may still need it (to wait for room, or to fail the call it belongs to).
+    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, out: OutFrame) -> Result<(), TrySendError> {
         let was_empty = {
             let mut state = self.shared.lock();
@@ -141,6 +144,7 @@ impl Sender {
 
     /// Queue `out`, waiting for room while the queue is full. Cancel-safe: dropping the
     /// future before it completes drops the frame unqueued.
+    #[allow(clippy::result_large_err)]
     pub async fn send(&self, mut out: OutFrame) -> Result<(), SendError> {
         loop {
             let room = self.shared.room.notified();
