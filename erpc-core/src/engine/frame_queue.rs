@@ -13,6 +13,7 @@
 //! once the receiver is gone. Frames from one sender arrive in the order it sent them.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -24,9 +25,9 @@ pub(crate) fn channel(capacity: usize) -> (Sender, Receiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             frames: VecDeque::new(),
-            senders: 1,
             receiver_gone: false,
         }),
+        senders: AtomicUsize::new(1),
         capacity: capacity.max(1),
         ready: Notify::new(),
         room: Notify::new(),
@@ -41,6 +42,9 @@ pub(crate) fn channel(capacity: usize) -> (Sender, Receiver) {
 
 struct Shared {
     state: Mutex<State>,
+    /// Live [`Sender`]s: an atomic, so cloning a sender (once per call on some paths) takes
+    /// no lock.
+    senders: AtomicUsize,
     capacity: usize,
     /// Wakes the receiver: a frame was queued into an empty queue, or the last sender left.
     ready: Notify,
@@ -50,7 +54,6 @@ struct Shared {
 
 struct State {
     frames: VecDeque<OutFrame>,
-    senders: usize,
     receiver_gone: bool,
 }
 
@@ -89,7 +92,7 @@ pub(crate) struct Sender {
 
 impl Clone for Sender {
     fn clone(&self) -> Self {
-        self.shared.lock().senders += 1;
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
         Sender {
             shared: self.shared.clone(),
         }
@@ -98,12 +101,8 @@ impl Clone for Sender {
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        let last = {
-            let mut state = self.shared.lock();
-            state.senders -= 1;
-            state.senders == 0
-        };
-        if last {
+        // AcqRel: the receiver that sees zero also sees every frame this sender queued.
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.ready.notify_one();
         }
     }
@@ -195,7 +194,7 @@ impl Receiver {
             if let Ok(out) = self.try_recv() {
                 return Some(out);
             }
-            if self.shared.lock().senders == 0 {
+            if self.shared.senders.load(Ordering::Acquire) == 0 {
                 // The last sender may have queued a frame just before it left.
                 return self.try_recv().ok();
             }
