@@ -44,15 +44,20 @@ pub(crate) fn encode<E>(
         // one; the old one lives on in the bodies still using it.
         arena.reserve(BLOCK);
     }
+    let room = arena.capacity();
     let result = encode(&mut arena);
     let body = arena.split();
-    ARENA.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        // Keep whichever has more room (a nested encode may have left a block behind).
-        if arena.capacity() >= slot.capacity() {
-            *slot = arena;
-        }
-    });
+    // A body larger than the room it was given moved to a buffer of its own size: its rest
+    // is not kept, so small bodies never pin a large buffer.
+    if body.len() <= room {
+        ARENA.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            // Keep whichever has more room (a nested encode may have left a block behind).
+            if arena.capacity() >= slot.capacity() {
+                *slot = arena;
+            }
+        });
+    }
     result.map(|()| body.freeze())
 }
 
@@ -80,6 +85,20 @@ mod tests {
             grown.len(),
             3 * BLOCK,
             "an encoder may write past the guess"
+        );
+        // Written in pieces, the buffer grows by doubling and has room left over.
+        let doubled = encode(1, |out| {
+            for _ in 0..(3 * BLOCK / 64) {
+                out.extend_from_slice(&[5; 64]);
+            }
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        let after = encode(1, write(b"small")).unwrap();
+        assert_ne!(
+            after.as_ptr(),
+            doubled.as_ptr_range().end,
+            "a small body is not cut from a grown buffer's rest"
         );
         assert_eq!(&a[..], b"abc", "earlier bodies are untouched");
     }
