@@ -2,8 +2,8 @@
 //! the API: thin wrappers, so the stream flow-control types stay crate-private and the
 //! targets see plain values instead of the writer's queue.
 
+use crate::engine::frame_queue;
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use crate::engine::stream::{Credit, Inbox, Item, Pushed};
 use crate::engine::{OutFrame, stream::INITIAL_WINDOW};
@@ -19,7 +19,7 @@ const GRANT_QUEUE: usize = 1024;
 /// A stream's receiving side (the engine's `Inbox`) and the STREAM_WINDOW grants it sends.
 pub struct StreamInbox {
     inbox: Inbox,
-    grants: mpsc::Receiver<OutFrame>,
+    grants: frame_queue::Receiver,
 }
 
 /// What became of a pushed frame (the crate's `Pushed`).
@@ -56,7 +56,7 @@ pub enum Taken {
 impl StreamInbox {
     /// An inbox for stream `id` granting `window` bytes (at least [`INITIAL_WINDOW`]).
     pub fn new(id: u64, window: u32) -> StreamInbox {
-        let (tx, grants) = mpsc::channel(GRANT_QUEUE);
+        let (tx, grants) = frame_queue::channel(GRANT_QUEUE);
         StreamInbox {
             inbox: Inbox::new(id, window, tx),
             grants,

@@ -24,6 +24,11 @@
 //! ```
 //!
 //! (`benches/callgrind.sh` does exactly this for plain erpc and each `OBSERVED` stack.)
+//!
+//! `SIDES=1`: the server runs on a thread (and runtime) of its own, and the figures are given
+//! per side as well — the client's (its calls and its connection's tasks) and the server's.
+//! Two threads wake each other across a thread boundary, so use it for allocation counts,
+//! not for instruction counts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,20 +44,34 @@ struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+/// Allocations made on the server's thread (`SIDES=1` only).
+static SERVER_ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Set on the server's thread (`SIDES=1`). `const`, no destructor: safe to read from
+    /// inside the allocator.
+    static ON_SERVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn count(size: usize) {
+    ALLOCS.fetch_add(1, Ordering::Relaxed);
+    BYTES.fetch_add(size as u64, Ordering::Relaxed);
+    if ON_SERVER.try_with(|on| on.get()).unwrap_or(false) {
+        SERVER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: forwards to the system allocator unchanged, only counting.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        count(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        count(new_size);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -106,12 +125,36 @@ fn main() {
             .ok()
             .map(|n| n.parse().expect("CALLS: a number of calls"))
             .unwrap_or(10_000);
-        let server = layers
-            .apply(server, |b, l| b.layer(l), |b, l| b.layer(l))
-            .add_service(BenchServer::new(erpc_benches::stacks::erpc_stack::Echo))
-            .serve([addr, second])
-            .await
-            .expect("serve");
+        let serve = async move {
+            layers
+                .apply(server, |b, l| b.layer(l), |b, l| b.layer(l))
+                .add_service(BenchServer::new(erpc_benches::stacks::erpc_stack::Echo))
+                .serve([addr, second])
+                .await
+                .expect("serve")
+        };
+        let sides = std::env::var("SIDES").as_deref() == Ok("1");
+        let (server, server_thread) = if sides {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (ready, serving) = std::sync::mpsc::channel();
+            let thread = std::thread::spawn(move || {
+                ON_SERVER.with(|on| on.set(true));
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("server runtime");
+                runtime.block_on(async move {
+                    let server = serve.await;
+                    ready.send(()).expect("serving");
+                    let _ = stopped.await;
+                    server.shutdown().await;
+                });
+            });
+            serving.recv().expect("server started");
+            (None, Some((stop, thread)))
+        } else {
+            (Some(serve.await), None)
+        };
         let client = if governed {
             let list = erpc::discovery::StaticList::addrs([addr, second]).expect("addresses");
             client
@@ -139,6 +182,7 @@ fn main() {
                 client.echo(msg.clone()).await.expect("warm-up call");
             }
             let (a0, b0) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+            let s0 = SERVER_ALLOCS.load(Ordering::Relaxed);
             for _ in 0..calls {
                 client.echo(msg.clone()).await.expect("call");
             }
@@ -149,7 +193,21 @@ fn main() {
                 allocs as f64 / calls as f64,
                 bytes as f64 / calls as f64
             );
+            if sides {
+                let on_server = SERVER_ALLOCS.load(Ordering::Relaxed) - s0;
+                println!(
+                    "payload {payload:>6} B: {:.2} allocations per call on the client, {:.2} on the server",
+                    (allocs - on_server) as f64 / calls as f64,
+                    on_server as f64 / calls as f64
+                );
+            }
         }
-        server.shutdown().await;
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+        if let Some((stop, thread)) = server_thread {
+            let _ = stop.send(());
+            thread.join().expect("server thread");
+        }
     });
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use erpc_codec::compression::CompressionId;
 use erpc_codec::{CodecId, Message};
 use futures_util::future::BoxFuture;
@@ -439,11 +439,11 @@ pub(crate) fn encode_message<M: Message>(
     let codec = codecs
         .get(id)
         .ok_or_else(|| Status::unimplemented(format!("codec {id} is not registered")))?;
-    let mut body = BytesMut::with_capacity(message.size_hint().max(ENCODE_CAPACITY));
-    message
-        .encode(codec, &mut body)
-        .map_err(|e| encode_failed(Site::ClientRequest, call, e))?;
-    Ok(body.freeze())
+    crate::engine::encode_arena::encode(message.size_hint().max(ENCODE_CAPACITY), |body| {
+        message
+            .encode(codec, body)
+            .map_err(|e| encode_failed(Site::ClientRequest, call, e))
+    })
 }
 
 /// Encode a typed request into the untyped form every call goes through.

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::engine::frame_queue;
 use erpc_transport::Address;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 use crate::client::endpoint::ClientEndpoint;
@@ -124,9 +125,9 @@ impl Shared {
 
 /// A live connection to a server.
 pub(crate) struct ClientConn {
-    pub(super) tx: mpsc::Sender<OutFrame>,
+    pub(super) tx: frame_queue::Sender,
     /// The writer's queue for stream messages.
-    data_tx: mpsc::Sender<OutFrame>,
+    data_tx: frame_queue::Sender,
     pub(super) shared: Arc<Shared>,
     next_id: AtomicU64,
     peer: Address,
@@ -430,11 +431,11 @@ impl ClientConn {
         }
         match self.tx.try_send(out) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(out)) => {
+            Err(frame_queue::TrySendError::Full(out)) => {
                 let conn = self.clone();
                 call.queued = Some(Box::pin(async move { conn.queue(out, deadline).await }));
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.dead_status()),
+            Err(frame_queue::TrySendError::Closed(_)) => return Err(self.dead_status()),
         }
         Ok(call)
     }
@@ -589,7 +590,7 @@ impl Drop for ClientConn {
 
 /// The connection's deadline sweeper: fails calls whose deadline passed with
 /// `deadline_exceeded` and tells the server to stop working on them.
-async fn expire_calls(shared: Arc<Shared>, tx: mpsc::Sender<OutFrame>) {
+async fn expire_calls(shared: Arc<Shared>, tx: frame_queue::Sender) {
     let mut expired = Vec::new();
     sweep(&shared.wake_sweeper, &shared.dead, |now| {
         let next = {

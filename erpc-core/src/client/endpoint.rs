@@ -5,18 +5,18 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::mpsc;
+use crate::engine::frame_queue;
 
 use crate::client::conn::Shared;
 use crate::engine::reader::{Endpoint, Verdict};
 use crate::engine::stream::route_stream_frame;
-use crate::engine::{OutFrame, control, queue_or_spawn};
+use crate::engine::{control, queue_or_spawn};
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::status::{Code, Status};
 
 pub(super) struct ClientEndpoint {
     pub(super) shared: Arc<Shared>,
-    pub(super) tx: mpsc::Sender<OutFrame>,
+    pub(super) tx: frame_queue::Sender,
     /// The instance's load, to record PING round trips in (a discovered service's).
     pub(super) load: Option<Arc<crate::discovery::Load>>,
 }

@@ -3,6 +3,8 @@
 //! pings and watches liveness.
 
 pub(crate) mod deadlines;
+pub(crate) mod encode_arena;
+pub(crate) mod frame_queue;
 pub(crate) mod heartbeat;
 pub(crate) mod reader;
 pub(crate) mod signal;
@@ -11,7 +13,6 @@ pub(crate) mod task_guard;
 pub(crate) mod writer;
 
 use futures_util::future::BoxFuture;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::protocol::Frame;
@@ -57,22 +58,17 @@ impl From<Frame> for OutFrame {
 /// the urgent sender, the data sender and the writer's receiving ends.
 pub(crate) fn channels(
     capacity: usize,
-) -> (
-    mpsc::Sender<OutFrame>,
-    mpsc::Sender<OutFrame>,
-    writer::Queues,
-) {
-    let (urgent_tx, urgent) = mpsc::channel(capacity.max(1));
-    let (data_tx, data) = mpsc::channel(capacity.max(1));
+) -> (frame_queue::Sender, frame_queue::Sender, writer::Queues) {
+    let (urgent_tx, urgent) = frame_queue::channel(capacity);
+    let (data_tx, data) = frame_queue::channel(capacity);
     (urgent_tx, data_tx, writer::Queues { urgent, data })
 }
 
 /// Queue `out` for the writer. If the queue is full, return a future that waits for room:
-/// boxed, because tokio's `send` future is over 1 KiB and would otherwise be part of every
-/// caller's future. Synchronous callers spawn it ([`queue_or_spawn`]); tasks await it.
-pub(crate) fn queue(tx: &mpsc::Sender<OutFrame>, out: OutFrame) -> Option<BoxFuture<'static, ()>> {
+/// boxed, so the waiting (rare) is not part of every caller's future. Synchronous callers spawn it ([`queue_or_spawn`]); tasks await it.
+pub(crate) fn queue(tx: &frame_queue::Sender, out: OutFrame) -> Option<BoxFuture<'static, ()>> {
     match tx.try_send(out) {
-        Err(mpsc::error::TrySendError::Full(out)) => {
+        Err(frame_queue::TrySendError::Full(out)) => {
             let tx = tx.clone();
             Some(Box::pin(async move {
                 let _ = tx.send(out).await;
@@ -85,7 +81,7 @@ pub(crate) fn queue(tx: &mpsc::Sender<OutFrame>, out: OutFrame) -> Option<BoxFut
 
 /// [`queue`] from synchronous code (the read path): a full queue delays the frame, never
 /// loses it and never blocks the reader.
-pub(crate) fn queue_or_spawn(tx: &mpsc::Sender<OutFrame>, out: OutFrame) {
+pub(crate) fn queue_or_spawn(tx: &frame_queue::Sender, out: OutFrame) {
     if let Some(wait) = queue(tx, out) {
         tokio::spawn(wait);
     }

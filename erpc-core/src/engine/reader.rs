@@ -5,17 +5,17 @@ use std::future::pending;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use crate::engine::frame_queue;
 use bytes::BytesMut;
 use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::HeartbeatConfig;
+use crate::engine::control;
 use crate::engine::heartbeat::{Beat, Heartbeat};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::task_guard::panic_text;
-use crate::engine::{OutFrame, control};
 use crate::observe::CloseReason;
 use crate::protocol::{
     Decoded, Frame, FrameDecoder, HEADER_LEN, HeadError, Header, Kind, Limits, ProtocolError,
@@ -137,7 +137,7 @@ pub(crate) struct ReadConfig {
 pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
     io: R,
     config: ReadConfig,
-    tx: &mpsc::Sender<OutFrame>,
+    tx: &frame_queue::Sender,
     stop: &Signal,
     dead: &Signal,
     endpoint: &mut E,
@@ -155,7 +155,7 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin, E: Endpoint>(
 async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     mut io: R,
     config: ReadConfig,
-    tx: &mpsc::Sender<OutFrame>,
+    tx: &frame_queue::Sender,
     stop: &Signal,
     dead: &Signal,
     endpoint: &mut E,
@@ -170,8 +170,6 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     const IDLE_CHUNK: usize = 512;
     let mut chunk = MIN_CHUNK;
     let mut buf = BytesMut::new();
-    // Set when the buffer was given back at a tick, cleared by the next read.
-    let mut idle = false;
     let mut decoder = FrameDecoder::new(config.limits);
     let mut heartbeat = Heartbeat::new(config.heartbeat.misses);
     let interval = config.heartbeat.interval;
@@ -189,9 +187,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     let died = dead.fired(Role::Reader);
     tokio::pin!(stopped, died);
     loop {
-        if idle && buf.capacity() == 0 {
-            buf.reserve(IDLE_CHUNK);
-        } else if buf.capacity() - buf.len() < chunk / 8 {
+        if buf.capacity() - buf.len() < chunk / 8 {
             buf.reserve(decoder.wanted(&buf).clamp(chunk, 4 * MAX_CHUNK));
         }
         let spare = buf.capacity() - buf.len();
@@ -208,7 +204,6 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
             read = io.read_buf(&mut buf) => match read {
                 Ok(0) => return Closed::Eof,
                 Ok(n) => {
-                    idle = false;
                     heartbeat.heard();
                     chunk = if n >= spare { (chunk * 2).min(MAX_CHUNK) } else { chunk };
                 }
@@ -217,10 +212,13 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
             _ = ticker.tick() => {
                 junk = 0;
                 if buf.is_empty() {
-                    // Nothing half-read: an idle connection keeps no read buffer.
+                    // Nothing half-read: an idle connection keeps no read buffer, and the
+                    // next reads start from IDLE_CHUNK (a PONG must not re-reserve MIN_CHUNK:
+                    // that undid the release on every heartbeat round trip). Nor does it keep
+                    // writer-queue slots.
                     buf = BytesMut::new();
-                    chunk = MIN_CHUNK;
-                    idle = true;
+                    chunk = IDLE_CHUNK;
+                    tx.release_if_empty();
                 }
                 match heartbeat.tick() {
                     Beat::Alive => {}
@@ -320,7 +318,7 @@ mod tests {
         tokio::io::AsyncWriteExt::write_all(&mut peer, &bytes)
             .await
             .unwrap();
-        let (tx, _rx) = mpsc::channel(4);
+        let (tx, _rx) = frame_queue::channel(4);
         let config = ReadConfig {
             limits: Limits::default(),
             heartbeat: HeartbeatConfig::default(),

@@ -8,12 +8,12 @@
 //! see BENCHMARKS.md), and a bulk stream puts at most one chunk of its queue ahead of a small
 //! call (the kernel's socket buffers come on top; ARCHITECTURE.md has the figures).
 
+use crate::engine::frame_queue;
 use crate::observe::{WriteBatch, WriterWatch};
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::deadline;
@@ -28,10 +28,17 @@ pub(crate) const DATA_BUDGET: usize = 64 * 1024;
 /// too cost ~3% of throughput under load (a 38 KiB buffer re-allocated every batch).
 const KEEP_IDLE: usize = 64 * 1024;
 
+/// Urgent-queue slots kept when it drains (a slot is `size_of::<OutFrame>()`, ~265 B): the
+/// same 64 KiB bound as the write buffers.
+const KEEP_IDLE_FRAMES: usize = KEEP_IDLE / std::mem::size_of::<OutFrame>();
+/// Data-queue slots kept when it drains: stream data comes in large chunks and batches, so a
+/// re-grown queue costs little, and a connection that once streamed keeps at most 1 KiB.
+const KEEP_IDLE_DATA_FRAMES: usize = 4;
+
 /// The two queues a writer serves.
 pub(crate) struct Queues {
-    pub urgent: mpsc::Receiver<OutFrame>,
-    pub data: mpsc::Receiver<OutFrame>,
+    pub urgent: frame_queue::Receiver,
+    pub data: frame_queue::Receiver,
 }
 
 /// Write frames until every sender is gone, or `close` fires (then write what is already
@@ -134,6 +141,12 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         }
         last_batch = buf.len();
         let idle = queues.urgent.is_empty() && queues.data.is_empty();
+        if idle {
+            // A burst's slots go back; the few that steady traffic uses stay, so a call
+            // allocates nothing here (an idle connection's are released at a heartbeat tick).
+            queues.urgent.shrink_if_empty(KEEP_IDLE_FRAMES);
+            queues.data.shrink_if_empty(KEEP_IDLE_DATA_FRAMES);
+        }
         for b in [&mut buf, &mut data_buf] {
             if idle && b.capacity() > KEEP_IDLE {
                 // Drained after a burst: give the big buffer back rather than keep it for an
@@ -169,12 +182,7 @@ fn take_queued(queues: &mut Queues) -> Option<(OutFrame, bool)> {
 /// Take ready frames off `rx` while `buf` is under `budget` bytes.
 /// Encode queued frames into `buf` until it holds `budget` bytes or the queue is empty; how
 /// many were taken.
-fn drain(
-    rx: &mut mpsc::Receiver<OutFrame>,
-    now: Instant,
-    buf: &mut BytesMut,
-    budget: usize,
-) -> usize {
+fn drain(rx: &mut frame_queue::Receiver, now: Instant, buf: &mut BytesMut, budget: usize) -> usize {
     let mut taken = 0;
     while buf.len() < budget {
         match rx.try_recv() {

@@ -4,17 +4,17 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use crate::engine::frame_queue;
 use bytes::Bytes;
 use erpc_codec::compression::CompressionId;
 use futures_util::FutureExt;
-use tokio::sync::mpsc;
 
 use crate::body::side_status;
 use crate::body::{compress, decompress};
 use crate::context::Context;
 use crate::deadline;
+use crate::engine::queue;
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
-use crate::engine::{OutFrame, queue};
 use crate::observe::{CallEvent, RefusedBy};
 use crate::protocol::{Frame, Header, Kind};
 use crate::server::admission::{self, Admitted, CallHead, CallKind, Gate};
@@ -30,7 +30,7 @@ use crate::status_wire::{check_answer, status_frame};
 /// (spawning moves it; a 1.5 KiB future cost a fifth of the server's CPU in memmove).
 pub(crate) struct CallTask {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) tx: mpsc::Sender<OutFrame>,
+    pub(crate) tx: frame_queue::Sender,
     pub(crate) in_flight: Arc<InFlight>,
     pub(crate) service: Arc<dyn crate::server::Service>,
     pub(crate) context: Context,
@@ -208,7 +208,7 @@ pub(crate) async fn wait_its_turn(
 /// Best effort from a drop: a full queue loses the answer, and the client's deadline ends it.
 pub(crate) fn on_abandon<'a>(
     in_flight: &'a InFlight,
-    tx: &'a mpsc::Sender<OutFrame>,
+    tx: &'a frame_queue::Sender,
     kind: Kind,
     id: u64,
 ) -> OnAbandon<impl FnOnce() + 'a> {
@@ -292,7 +292,7 @@ mod tests {
     }
 
     /// Request 1 to the `Hang` service on a server with the default configuration.
-    fn hanging_call(tx: mpsc::Sender<OutFrame>, in_flight: Arc<InFlight>) -> CallTask {
+    fn hanging_call(tx: frame_queue::Sender, in_flight: Arc<InFlight>) -> CallTask {
         CallTask {
             shared: Arc::new(Shared {
                 services: Default::default(),
@@ -321,7 +321,7 @@ mod tests {
     /// CPU. This guards the shape of `CallTask::run` against growing back.
     #[tokio::test]
     async fn a_calls_task_future_stays_small() {
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _rx) = frame_queue::channel(1);
         let future = hanging_call(tx, Default::default()).run();
         let size = std::mem::size_of_val(&future);
         assert!(size <= 1024, "a call's task future is {size} bytes");
@@ -329,7 +329,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_task_dropped_early_frees_its_slot_and_answers() {
-        let (tx, mut rx) = mpsc::channel(4);
+        let (tx, mut rx) = frame_queue::channel(4);
         let in_flight = Arc::new(InFlight::default());
         let now = tokio::time::Instant::now();
         let deadline = now + Duration::from_secs(60);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::engine::frame_queue;
 use erpc_transport::Link;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -183,7 +183,7 @@ pub(crate) async fn refuse(link: Link, status: Status) {
 
 /// The connection's deadline sweeper: aborts handlers whose deadline passed and answers them
 /// `deadline_exceeded`.
-async fn expire_calls(in_flight: Arc<InFlight>, tx: mpsc::Sender<OutFrame>, dead: Arc<Signal>) {
+async fn expire_calls(in_flight: Arc<InFlight>, tx: frame_queue::Sender, dead: Arc<Signal>) {
     let mut expired = Vec::new();
     sweep(&in_flight.wake_sweeper, &dead, |now| {
         let next = in_flight.expire(now, &mut expired);
@@ -204,7 +204,7 @@ async fn expire_calls(in_flight: Arc<InFlight>, tx: mpsc::Sender<OutFrame>, dead
 async fn drain_on_shutdown(
     shutdown: CancellationToken,
     stop: Arc<Signal>,
-    tx: mpsc::Sender<OutFrame>,
+    tx: frame_queue::Sender,
     in_flight: Arc<InFlight>,
     draining: Arc<AtomicBool>,
     last_id: Arc<AtomicU64>,
@@ -237,7 +237,7 @@ struct ServerEndpoint {
     /// The server's graceful shutdown, handed to stream handlers (`Context::shutting_down`).
     shutdown: CancellationToken,
     shared: Arc<Shared>,
-    tx: mpsc::Sender<OutFrame>,
+    tx: frame_queue::Sender,
     /// The highest request id the client has opened a call with (refused calls included).
     /// A CANCEL or stream frame for an id at or below it may belong to a call that just
     /// ended or was refused — expected on the wire; one above it names a call the client
@@ -249,7 +249,7 @@ struct ServerEndpoint {
     /// would otherwise grow it without end.
     answers_waiting: Arc<AtomicUsize>,
     /// The writer's queue for stream messages.
-    data_tx: mpsc::Sender<OutFrame>,
+    data_tx: frame_queue::Sender,
     in_flight: Arc<InFlight>,
     /// Who is at the other end, and the signal that kills the connection (shared by the
     /// calls' contexts: `Context::abort_connection`).

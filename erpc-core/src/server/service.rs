@@ -171,7 +171,6 @@ fn encode_response<T: Message>(
         exact => exact,
     };
     let capacity = guess.clamp(crate::body::ENCODE_CAPACITY, 64 << 20);
-    let mut body = BytesMut::with_capacity(capacity);
     // Named by codec, not Rust type: the message goes to the caller (codec_failure's docs).
     let failed = |codec: CodecId| {
         move |e| {
@@ -185,21 +184,20 @@ fn encode_response<T: Message>(
             )
         }
     };
-    let id = match encode_in(codecs, first, value, &mut body) {
-        Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
-            body.clear();
-            encode_in(codecs, CodecId::MSGPACK, value, &mut body)
-                .map_err(failed(CodecId::MSGPACK))?;
-            CodecId::MSGPACK
+    let mut id = first;
+    let body = crate::engine::encode_arena::encode(capacity, |body| {
+        match encode_in(codecs, first, value, body) {
+            Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
+                body.clear();
+                id = CodecId::MSGPACK;
+                encode_in(codecs, CodecId::MSGPACK, value, body).map_err(failed(CodecId::MSGPACK))
+            }
+            other => other.map_err(failed(first)),
         }
-        other => {
-            other.map_err(failed(first))?;
-            first
-        }
-    };
+    })?;
     Ok(Response {
         codec: id,
-        body: body.freeze(),
+        body,
         metadata: Metadata::new(),
     })
 }

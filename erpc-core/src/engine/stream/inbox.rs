@@ -8,10 +8,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
+use crate::engine::frame_queue;
 use bytes::Bytes;
 use erpc_codec::CodecId;
 use erpc_codec::compression::CompressionId;
-use tokio::sync::mpsc;
 
 use crate::engine::stream::{INITIAL_WINDOW, cost};
 use crate::engine::{OutFrame, queue};
@@ -71,14 +71,14 @@ struct State {
 pub(crate) struct Inbox {
     id: u64,
     window: u32,
-    tx: mpsc::Sender<OutFrame>,
+    tx: frame_queue::Sender,
     state: Mutex<State>,
 }
 
 impl Inbox {
     /// An inbox for stream `id` that lets the peer have `window` bytes in flight (at least
     /// the protocol's initial window), granting through `tx`.
-    pub fn new(id: u64, window: u32, tx: mpsc::Sender<OutFrame>) -> Self {
+    pub fn new(id: u64, window: u32, tx: frame_queue::Sender) -> Self {
         let window = window.max(INITIAL_WINDOW);
         Inbox {
             id,
@@ -253,7 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_peer_cannot_send_past_its_credit_and_consuming_grants_more() {
-        let (tx, mut rx) = mpsc::channel(16);
+        let (tx, mut rx) = frame_queue::channel(16);
         let inbox = Inbox::new(5, INITIAL_WINDOW, tx);
         let len = 64 * 1024 - 32;
         for _ in 0..4 {
@@ -278,7 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn end_is_reported_after_the_queue_and_late_frames_are_recognised() {
-        let (tx, _rx) = mpsc::channel(16);
+        let (tx, _rx) = frame_queue::channel(16);
         let inbox = Inbox::new(1, INITIAL_WINDOW, tx);
         assert_eq!(inbox.push(data(1, 3)), Pushed::Taken);
         let mut end = Frame::new(Kind::STREAM_END, 1);
@@ -294,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_detached_inbox_keeps_the_peers_credit_flowing() {
-        let (tx, mut rx) = mpsc::channel(256);
+        let (tx, mut rx) = frame_queue::channel(256);
         let inbox = Inbox::new(1, INITIAL_WINDOW, tx);
         inbox.detach();
         for _ in 0..100 {

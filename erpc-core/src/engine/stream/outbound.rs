@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::engine::frame_queue;
 use bytes::Bytes;
 use erpc_codec::CodecId;
 use erpc_codec::compression::CompressionId;
-use tokio::sync::mpsc;
 
 use crate::body::compress;
 use crate::engine::OutFrame;
@@ -23,7 +23,7 @@ const BATCH: usize = 32 * 1024;
 /// Sends one side of one stream.
 pub(crate) struct Outbound {
     pub id: u64,
-    pub data: mpsc::Sender<OutFrame>,
+    pub data: frame_queue::Sender,
     pub state: Arc<StreamState>,
     /// Compression asked for (messages under the threshold are sent uncompressed).
     pub compression: CompressionId,
