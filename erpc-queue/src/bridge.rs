@@ -237,8 +237,10 @@ impl Bridge {
     }
 
     /// Subscribe, then call `ready` and forward requests until `shutdown` completes; then
-    /// stop taking requests and wait (at most 10 s) for those being forwarded. Requests left
-    /// unacked come back to another bridge.
+    /// stop taking requests, wait (at most 10 s) for those being forwarded, and close the
+    /// subscription. Requests left unacked come back to another bridge. The queue stays
+    /// open: its owner closes it ([`Queue::close`]) once done with it, as `erpc-bridge`
+    /// does.
     pub async fn run(
         self,
         ready: impl FnOnce(),
@@ -318,6 +320,8 @@ impl Bridge {
         } else if busy > 0 {
             tracing::info!("stopped: every request being forwarded was settled");
         }
+        // Only now: on RabbitMQ the requests are acknowledged on the subscription's channel.
+        subscription.close().await;
         Ok(())
     }
 }

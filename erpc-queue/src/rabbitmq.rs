@@ -15,6 +15,7 @@
 //!   on a fresh connection, subscriptions consume again.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -58,11 +59,19 @@ impl std::fmt::Debug for RabbitQueue {
 }
 
 /// The connection, its publishing channel and the queues declared on it; re-made when
-/// broken.
+/// broken, until closed.
 struct Link {
     url: String,
     state: Mutex<Option<Connected>>,
+    /// Set by [`Queue::close`]: nothing dials again, subscriptions end.
+    closed: AtomicBool,
 }
+
+/// How long closing (a channel, the connection) may take before it is given up on.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long dropping the last clone of a queue waits for its connection to close.
+const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Connected {
     connection: Connection,
@@ -76,6 +85,7 @@ impl RabbitQueue {
         let link = Link {
             url: url.to_owned(),
             state: Mutex::new(None),
+            closed: AtomicBool::new(false),
         };
         *link.state.lock().await = Some(link.dial().await?);
         Ok(RabbitQueue {
@@ -85,6 +95,37 @@ impl RabbitQueue {
 }
 
 impl Link {
+    fn check_open(&self) -> Result<(), QueueError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(error("the connection is closed (Queue::close)"));
+        }
+        Ok(())
+    }
+
+    /// Close the connection for good (see [`Queue::close`]).
+    async fn close(&self) -> Result<(), QueueError> {
+        self.closed.store(true, Ordering::Release);
+        // Taking the lock waits for a publish declaring its queue; one awaiting its confirm
+        // gets it before the broker's close-ok (AMQP answers in order on the connection).
+        let Some(connected) = self.state.lock().await.take() else {
+            return Ok(());
+        };
+        if !connected.connection.status().connected() {
+            return Ok(());
+        }
+        match tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            connected.connection.close(200, "closed by the client"),
+        )
+        .await
+        {
+            Ok(result) => result.map_err(|e| error(format!("closing: {e}"))),
+            Err(_) => Err(error(format!(
+                "closing: the broker did not answer within {CLOSE_TIMEOUT:?}"
+            ))),
+        }
+    }
+
     async fn dial(&self) -> Result<Connected, QueueError> {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())
@@ -110,6 +151,7 @@ impl Link {
     /// The publishing channel with `queue` declared, on a live connection.
     async fn publisher(&self, queue: &str) -> Result<Channel, QueueError> {
         let mut state = self.state.lock().await;
+        self.check_open()?;
         let live = state
             .as_ref()
             .is_some_and(|c| c.connection.status().connected() && c.publisher.status().connected());
@@ -127,6 +169,7 @@ impl Link {
     /// A fresh channel for a consumer, on a live connection.
     async fn consumer_channel(&self) -> Result<Channel, QueueError> {
         let mut state = self.state.lock().await;
+        self.check_open()?;
         let live = state
             .as_ref()
             .is_some_and(|c| c.connection.status().connected());
@@ -192,6 +235,40 @@ impl Link {
     }
 }
 
+/// The connection closed when the last clone of its queue is dropped without
+/// [`Queue::close`]: lapin would close it from a task of its own, which a program's end does
+/// not wait for — its I/O thread then meets a runtime shutting down and logs that at ERROR
+/// (`A Tokio 1.x context was found, but it is being shutdown`), with a WARN for every answer
+/// nobody awaits any more. So the close is waited for here (at most
+/// [`DROP_CLOSE_TIMEOUT`]) where the runtime allows blocking (multi-threaded); on a
+/// current-thread runtime it is only started.
+impl Drop for Link {
+    fn drop(&mut self) {
+        let Some(connected) = self.state.get_mut().take() else {
+            return;
+        };
+        if !connected.connection.status().connected() || std::thread::panicking() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let close = async move {
+            let closing = connected.connection.close(200, "closed by the client");
+            let _ = tokio::time::timeout(DROP_CLOSE_TIMEOUT, closing).await;
+        };
+        match runtime.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                // A runtime shutting down may refuse (its timers gone): then as without this.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| runtime.block_on(close))
+                }));
+            }
+            _ => drop(runtime.spawn(close)),
+        }
+    }
+}
+
 /// How long a private queue (a client's replies) outlives its last reader: an hour, as on
 /// NATS.
 const PRIVATE_EXPIRES_MS: i64 = 3_600_000;
@@ -245,6 +322,7 @@ impl Queue for RabbitQueue {
     }
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError> {
+        self.link.check_open()?;
         match self.link.publish_once(subject, &payload).await {
             Ok(()) => Ok(()),
             Err(first) => {
@@ -264,18 +342,26 @@ impl Queue for RabbitQueue {
             link: self.link.clone(),
             subscription,
             consumer: Some(consumer),
+            ended: false,
         }))
+    }
+
+    async fn close(&self) -> Result<(), QueueError> {
+        self.link.close().await
     }
 }
 
-async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consumer, QueueError> {
+/// A consumer and the channel it is on (closed with it).
+type Consuming = (Channel, lapin::Consumer);
+
+async fn consume(link: &Link, subscription: &Subscribe) -> Result<Consuming, QueueError> {
     let channel = link.consumer_channel().await?;
     declare(&channel, &subscription.subject).await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await
         .map_err(|e| error(format!("prefetch: {e}")))?;
-    channel
+    let consumer = channel
         .basic_consume(
             &subscription.subject,
             "",
@@ -283,24 +369,59 @@ async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consume
             FieldTable::default(),
         )
         .await
-        .map_err(|e| error(format!("consuming {}: {e}", subscription.subject)))
+        .map_err(|e| error(format!("consuming {}: {e}", subscription.subject)))?;
+    Ok((channel, consumer))
 }
 
 struct RabbitSubscription {
     link: std::sync::Arc<Link>,
     subscription: Subscribe,
-    consumer: Option<lapin::Consumer>,
+    consumer: Option<Consuming>,
+    /// Closed ([`Subscription::close`]).
+    ended: bool,
+}
+
+impl RabbitSubscription {
+    /// Whether this subscription is over: closed, or its queue closed.
+    fn over(&self) -> bool {
+        self.ended || self.link.closed.load(Ordering::Acquire)
+    }
 }
 
 #[async_trait]
 impl Subscription for RabbitSubscription {
+    async fn close(&mut self) {
+        self.ended = true;
+        let Some((channel, consumer)) = self.consumer.take() else {
+            return;
+        };
+        // Cancelled first, so the broker sends nothing more, then the channel closed: what
+        // it holds unacknowledged goes back to the queue.
+        let closing = async {
+            channel
+                .basic_cancel(consumer.tag().as_str(), Default::default())
+                .await?;
+            channel.close(200, "closed by the subscriber").await
+        };
+        match tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "rabbitmq: closing a subscription"),
+            Err(_) => tracing::debug!("rabbitmq: closing a subscription timed out"),
+        }
+    }
+
     async fn next(&mut self) -> Option<Delivery> {
         let mut failures = 0u32;
         loop {
+            if self.over() {
+                self.consumer = None;
+                return None;
+            }
             let consumer = match &mut self.consumer {
-                Some(consumer) => consumer,
+                Some((_, consumer)) => consumer,
                 None => match consume(&self.link, &self.subscription).await {
-                    Ok(consumer) => self.consumer.insert(consumer),
+                    Ok(consuming) => &mut self.consumer.insert(consuming).1,
+                    Err(_) if self.over() => return None,
                     Err(e) => {
                         failures += 1;
                         tracing::warn!(error = %e, "rabbitmq: consuming again");
@@ -318,6 +439,7 @@ impl Subscription for RabbitSubscription {
                         Box::new(RabbitSettle(delivery.acker)),
                     ));
                 }
+                Some(Err(_)) | None if self.over() => return None,
                 Some(Err(e)) => {
                     failures += 1;
                     tracing::warn!(error = %e, "rabbitmq: consumer interrupted");
