@@ -93,7 +93,12 @@ struct Listener {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(listener) = self.listener.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(listener) = self
+            .listener
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             listener.task.abort();
         }
     }

@@ -35,9 +35,11 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
         }
         let mut fields = Fields(String::new());
         event.record(&mut fields);
-        SEEN.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(format!("{level} {}:{}", event.metadata().target(), fields.0));
+        SEEN.lock().unwrap_or_else(|p| p.into_inner()).push(format!(
+            "{level} {}:{}",
+            event.metadata().target(),
+            fields.0
+        ));
     }
 }
 
@@ -96,7 +98,10 @@ async fn with_a_bridge<F: Future<Output = ()>>(
     seen.wait_for(Duration::from_secs(20), |s| s.runs_of(100) == 1)
         .await;
     bridge.stop().await;
-    bridge_queue.close().await.expect("the bridge's queue closes");
+    bridge_queue
+        .close()
+        .await
+        .expect("the bridge's queue closes");
     drop(bridge_queue);
     service.shutdown().await;
     server

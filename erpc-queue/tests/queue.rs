@@ -26,6 +26,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    a_dead_lettered_call_is_answered_at_once,
     typed_round_trip,
     deadline_on_the_queue_and_on_the_way_back,
     target_down_is_retried_then_dead_lettered,
@@ -146,10 +147,11 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
         .double(4)
         .await
         .expect_err("the target is down");
-    // The bridge gives up when its next wait would pass the deadline and answers why —
-    // which may reach the caller just after its own deadline.
+    // The bridge stops retrying early enough for its answer to come before the caller's
+    // deadline: the caller learns why (it used to race its own timer, and mostly lose).
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
     assert!(
-        matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded),
+        err.message().contains("dead-lettered to erpc.dead"),
         "{err}"
     );
     let letter = support::next_dead_letter(&mut dead).await;
@@ -179,6 +181,49 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
         letter.reason.to_lowercase().contains("refused"),
         "the dial's error: {}",
         letter.reason
+    );
+}
+
+/// A request the bridge gives up on is answered at once with why, saying it was
+/// dead-lettered: the caller does not wait for its deadline. The service refuses
+/// (`unavailable`) and max_retries is 1: two attempts, then the answer, long before the call's
+/// 30 s.
+async fn a_dead_lettered_call_is_answered_at_once(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let mut config =
+        support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    config.targets[0].max_retries = 1;
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let client = support::client(queue.clone(), Duration::from_secs(30)).await;
+    let started = tokio::time::Instant::now();
+    let err = WorkClient::new(client.client())
+        .unavailable("draining".into())
+        .await
+        .expect_err("the service refuses");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered at once, not at the deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    assert!(
+        err.message()
+            .starts_with("gave up after 2 attempts: unavailable: draining")
+            && err.message().ends_with("; dead-lettered to erpc.dead"),
+        "{err}"
+    );
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert_eq!(
+        format!("{}; dead-lettered to erpc.dead", letter.reason),
+        err.message()
+    );
+    assert_eq!(
+        *seen.refusals.lock().unwrap(),
+        2,
+        "1 + max_retries attempts"
     );
 }
 
@@ -278,7 +323,10 @@ async fn undecodable_message_is_dead_lettered_and_the_bridge_goes_on(backend: Ba
         assert_eq!(answer.correlation, 11);
         let refused = result.expect_err("refused");
         assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
-        assert_eq!(refused.message(), letter.reason);
+        assert_eq!(
+            refused.message(),
+            format!("{}; dead-lettered to erpc.dead", letter.reason)
+        );
     }
 
     // An empty service name is no service: refused, not forwarded.
