@@ -35,7 +35,9 @@ mod window;
 
 pub use bridge::{Bridge, IDEMPOTENCY_METADATA};
 pub use client::{QueueClient, QueueClientOptions};
-pub use config::{BridgeConfig, ConfigError, QueueConfig, TargetConfig};
+pub use config::{
+    BridgeConfig, ConfigError, QueueConfig, RabbitConfig, RabbitQueueType, TargetConfig,
+};
 pub use envelope::Envelope;
 pub use hooks::{Hook, LogHook};
 #[cfg(feature = "nats")]
@@ -65,7 +67,9 @@ pub async fn connect(config: &QueueConfig) -> Result<std::sync::Arc<dyn Queue>, 
                 .url
                 .clone()
                 .unwrap_or_else(|| "amqp://127.0.0.1:5672/%2f".into());
-            Ok(std::sync::Arc::new(RabbitQueue::connect(&url).await?))
+            Ok(std::sync::Arc::new(
+                RabbitQueue::connect_with(&url, config.rabbitmq.queue_type).await?,
+            ))
         }
         other => Err(QueueError::new(
             "config",

@@ -30,6 +30,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
+use crate::config::RabbitQueueType;
 use crate::queue::{
     Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
 };
@@ -62,6 +63,8 @@ impl std::fmt::Debug for RabbitQueue {
 /// broken, until closed.
 struct Link {
     url: String,
+    /// What subjects other than reply queues are declared as.
+    queue_type: RabbitQueueType,
     state: Mutex<Option<Connected>>,
     /// Set by [`Queue::close`]: nothing dials again, subscriptions end.
     closed: AtomicBool,
@@ -80,10 +83,22 @@ struct Connected {
 }
 
 impl RabbitQueue {
-    /// Connect to `url` (`amqp://user:pass@host:port/vhost`, the default vhost being `%2f`).
+    /// Connect to `url` (`amqp://user:pass@host:port/vhost`, the default vhost being `%2f`);
+    /// subjects are quorum queues.
     pub async fn connect(url: &str) -> Result<RabbitQueue, QueueError> {
+        RabbitQueue::connect_with(url, RabbitQueueType::Quorum).await
+    }
+
+    /// [`RabbitQueue::connect`], subjects other than reply queues declared as `queue_type`
+    /// (every client and bridge of a subject must use the same: the broker refuses a
+    /// declaration with another type).
+    pub async fn connect_with(
+        url: &str,
+        queue_type: RabbitQueueType,
+    ) -> Result<RabbitQueue, QueueError> {
         let link = Link {
             url: url.to_owned(),
+            queue_type,
             state: Mutex::new(None),
             closed: AtomicBool::new(false),
         };
@@ -160,7 +175,7 @@ impl Link {
         }
         let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
         if !connected.declared.contains(queue) {
-            declare(&connected.publisher, queue).await?;
+            declare(&connected.publisher, queue, self.queue_type).await?;
             connected.declared.insert(queue.to_owned());
         }
         Ok(connected.publisher.clone())
@@ -281,15 +296,20 @@ const REPLIES: &str = "erpc.replies.";
 /// left (`x-expires`), so a client gone for good leaves nothing behind — and which, unlike a
 /// quorum queue, recovers after a single node is killed (a quorum queue can stay without a
 /// leader, every publish to it unconfirmed: rabbitmq-server issue 10070). Every other queue
-/// is a quorum queue (replicated, on disk). Decided by the name alone, so that every
-/// declaration of a queue, by its reader or a publisher, has the same arguments: RabbitMQ
-/// refuses a redeclaration with others (and closes the channel).
-async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
+/// is of `queue_type`: quorum (replicated, on disk) by default, or classic durable. Decided
+/// by the name and the configuration alone, so that every declaration of a queue, by its
+/// reader or a publisher, has the same arguments: RabbitMQ refuses a redeclaration with
+/// others (and closes the channel) — the error then says what to change.
+async fn declare(
+    channel: &Channel,
+    queue: &str,
+    queue_type: RabbitQueueType,
+) -> Result<(), QueueError> {
     let mut arguments = FieldTable::default();
     if !queue.starts_with(REPLIES) {
         arguments.insert(
             "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
+            AMQPValue::LongString(queue_type.as_str().into()),
         );
     } else {
         arguments.insert(
@@ -311,7 +331,17 @@ async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
             arguments,
         )
         .await
-        .map_err(|e| error(format!("declaring queue {queue}: {e}")))?;
+        .map_err(|e| {
+            let hint = if e.to_string().contains("x-queue-type") {
+                format!(
+                    " (it exists with another type than {}: every client and bridge of it must use the same queue.rabbitmq.queue_type, or delete the queue once nobody uses it)",
+                    queue_type.as_str()
+                )
+            } else {
+                String::new()
+            };
+            error(format!("declaring queue {queue}: {e}{hint}"))
+        })?;
     Ok(())
 }
 
@@ -356,7 +386,7 @@ type Consuming = (Channel, lapin::Consumer);
 
 async fn consume(link: &Link, subscription: &Subscribe) -> Result<Consuming, QueueError> {
     let channel = link.consumer_channel().await?;
-    declare(&channel, &subscription.subject).await?;
+    declare(&channel, &subscription.subject, link.queue_type).await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await

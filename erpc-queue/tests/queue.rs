@@ -1101,23 +1101,50 @@ async fn nats_a_busy_bridge_holds_no_request_it_has_not_started() {
     );
 }
 
-/// RabbitMQ SIGKILLed and restarted while the service runs calls (fu16 #3): the bridge used
-/// to stay stuck on a publish that never completed, answering nothing ever again. Every call
-/// in flight is answered or fails with an error naming its cause, and a later call is
-/// answered.
+/// RabbitMQ SIGKILLed and restarted while the service runs calls (fu16 #3), with classic
+/// durable queues (`queue.rabbitmq.queue_type: classic`): every accepted request (calls, a
+/// fire-and-forget) is answered, and run exactly once (the bridge's answers to the calls in
+/// flight fail with the broker;
+/// the requests come back after the restart and are answered from the idempotency window),
+/// and a later call is answered. The bridge used to stay stuck on a publish that never
+/// completed, answering nothing ever again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "RabbitMQ 3.10 (Debian) leaves a single node's quorum queue that held messages (erpc.requests) without a leader after a SIGKILL (rabbitmq-server issue 10070): nothing can be published to it until an operator triggers an election"]
-async fn rabbitmq_a_broker_crash_mid_flight_leaves_the_bridge_working() {
+async fn rabbitmq_a_broker_crash_mid_flight_loses_no_accepted_request_on_classic_queues() {
+    broker_crash_mid_flight(erpc_queue::RabbitQueueType::Classic).await;
+}
+
+/// The same on quorum queues (the default): RabbitMQ 3.10.8 (Debian) sometimes leaves the
+/// single node's quorum queue `erpc.requests` without a leader after the SIGKILL
+/// (rabbitmq-server issue 10070): `basic.consume` times out on it a minute later, no
+/// `candidate -> leader` in the log, while the node's other quorum queues elected theirs. In
+/// other runs it elects one within seconds and this passes. Nothing a client can do
+/// (`rabbitmqctl eval 'ra:trigger_election(…)'` is the operator's way out); QUEUE.md §1
+/// advises classic queues on a single node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "RabbitMQ 3.10's single-node quorum queue intermittently stays leaderless after a SIGKILL (rabbitmq-server issue 10070); see the classic-queue test"]
+async fn rabbitmq_a_broker_crash_mid_flight_on_quorum_queues() {
+    broker_crash_mid_flight(erpc_queue::RabbitQueueType::Quorum).await;
+}
+
+async fn broker_crash_mid_flight(queue_type: erpc_queue::RabbitQueueType) {
     const CALLS: u64 = 4;
     let mut server = Backend::RabbitMq.server().await;
-    let queue = server.connect().await;
+    drop(server.connect().await);
+    let config = erpc_queue::QueueConfig {
+        backend: "rabbitmq".into(),
+        url: Some(server.url.clone()),
+        rabbitmq: erpc_queue::RabbitConfig { queue_type },
+        ..Default::default()
+    };
+    let queue = erpc_queue::connect(&config).await.expect("connects");
+    let bridge_queue = erpc_queue::connect(&config).await.expect("connects");
     let (service, seen) = support::service(Duration::from_millis(2_000)).await;
     let config = support::bridge_config(
         Backend::RabbitMq,
         &server.url,
         &service.local_addr().to_string(),
     );
-    let _bridge = support::bridge(server.connect().await, config).await;
+    let _bridge = support::bridge(bridge_queue, config).await;
     let client = support::client(queue.clone(), Duration::from_secs(90)).await;
     let work = WorkClient::new(client.client());
     let calls = {
@@ -1134,17 +1161,26 @@ async fn rabbitmq_a_broker_crash_mid_flight_leaves_the_bridge_working() {
         *s.started.lock().unwrap() == CALLS as u32
     })
     .await;
+    // A classic queue may deliver a message before it confirms it to its publisher (the
+    // confirm waits for the disk): the calls are accepted once a message published after
+    // them on the same channel and queue is confirmed (a queue confirms in order).
+    let body = bytes::Bytes::from(rmp_serde::to_vec(&99u64).expect("encodes"));
+    client
+        .send("Work", "double", body, Metadata::new())
+        .await
+        .expect("accepted");
     server.crash_and_restart().await;
     let answers = tokio::time::timeout(Duration::from_secs(100), calls)
         .await
         .expect("every call in flight ended before its deadline")
         .expect("the calls ran");
     for (n, answer) in answers.into_iter().enumerate() {
-        match answer {
-            Ok(doubled) => assert_eq!(doubled, n as u64 * 2),
-            Err(e) => assert_ne!(e.code(), Code::DeadlineExceeded, "call {n}: {e}"),
-        }
+        let n = n as u64;
+        assert_eq!(answer.unwrap_or_else(|e| panic!("call {n}: {e}")), n * 2);
+        assert_eq!(seen.runs_of(n), 1, "call {n} ran once");
     }
+    seen.wait_for(Duration::from_secs(60), |s| s.runs_of(99) == 1)
+        .await;
     let later = tokio::time::timeout(Duration::from_secs(100), work.double(100))
         .await
         .expect("a later call ends");
