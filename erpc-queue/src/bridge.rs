@@ -164,6 +164,8 @@ struct Inner {
     forwarding: std::sync::Mutex<(u64, std::collections::HashMap<u64, String>)>,
     /// The messages (by [`Delivery::id`]) this bridge holds, from delivery to settlement.
     held: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    /// What it has done, counted.
+    stats: Arc<crate::stats::BridgeStats>,
 }
 
 /// A message's place among those held, given up once it is settled.
@@ -226,8 +228,15 @@ impl Bridge {
                 window,
                 forwarding: Default::default(),
                 held: Default::default(),
+                stats: Default::default(),
             },
         })
+    }
+
+    /// What this bridge does, counted (requests given back, dead letters), from now on and
+    /// while it runs; shared with the bridge.
+    pub fn stats(&self) -> Arc<crate::stats::BridgeStats> {
+        self.inner.stats.clone()
     }
 
     /// Add a hook (before [`Bridge::run`]; hooks run in the order added).
@@ -395,6 +404,7 @@ impl Inner {
             }
         };
         if let Some(after) = plan.give_back {
+            self.stats.count_given_back();
             if let Err(e) = delivery.nack(after).await {
                 tracing::warn!(error = %e, "nack failed: the request comes back after ack_wait");
             }
@@ -695,6 +705,7 @@ impl Inner {
     /// Every dead letter is made here, and logged here (WARN), whatever its cause.
     fn dead_letter(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
         tracing::warn!(%reason, "dead letter");
+        self.stats.count_dead_letter();
         let whole = encode_dead_letter(payload, envelope, reason);
         let Some(limit) = self.queue.max_payload() else {
             return whole;

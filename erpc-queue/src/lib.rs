@@ -29,6 +29,7 @@ pub mod queue;
 pub mod rabbitmq;
 #[cfg(feature = "servers")]
 pub mod servers;
+pub mod stats;
 pub mod targets;
 mod via_queue;
 mod window;
@@ -45,6 +46,7 @@ pub use nats::{NatsOptions, NatsQueue};
 pub use queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription};
 #[cfg(feature = "rabbitmq")]
 pub use rabbitmq::RabbitQueue;
+pub use stats::BridgeStats;
 pub use via_queue::{ViaQueue, ViaQueueExt, ViaQueueLayer};
 
 /// Connect to the queue `config` names.
