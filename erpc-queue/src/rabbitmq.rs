@@ -255,8 +255,10 @@ impl Link {
 /// not wait for — its I/O thread then meets a runtime shutting down and logs that at ERROR
 /// (`A Tokio 1.x context was found, but it is being shutdown`), with a WARN for every answer
 /// nobody awaits any more. So the close is waited for here (at most
-/// [`DROP_CLOSE_TIMEOUT`]) where the runtime allows blocking (multi-threaded); on a
-/// current-thread runtime it is only started.
+/// [`DROP_CLOSE_TIMEOUT`], timed by a thread: during the runtime's shutdown its timers would
+/// panic and its drivers no longer run — the close then fails, and lapin logs it, as
+/// before) where the runtime allows blocking (multi-threaded); on a current-thread runtime
+/// it is only started.
 impl Drop for Link {
     fn drop(&mut self) {
         let Some(connected) = self.state.get_mut().take() else {
@@ -268,13 +270,20 @@ impl Drop for Link {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // Bounded by a thread's sleep, not a tokio timer: a drop may come while the runtime
+        // shuts down (a task holding the queue dropped), when its timers panic.
+        let (elapsed, timed_out) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            std::thread::sleep(DROP_CLOSE_TIMEOUT);
+            let _ = elapsed.send(());
+        });
         let close = async move {
-            let closing = connected.connection.close(200, "closed by the client");
-            let _ = tokio::time::timeout(DROP_CLOSE_TIMEOUT, closing).await;
+            let closing = std::pin::pin!(connected.connection.close(200, "closed by the client"));
+            let _ = futures_util::future::select(closing, timed_out).await;
         };
         match runtime.runtime_flavor() {
             tokio::runtime::RuntimeFlavor::MultiThread => {
-                // A runtime shutting down may refuse (its timers gone): then as without this.
+                // A drop must not panic whatever the context; at worst the close is skipped.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     tokio::task::block_in_place(|| runtime.block_on(close))
                 }));
