@@ -78,7 +78,7 @@ pub async fn tour(address: &str) -> Result<(), Box<dyn std::error::Error>> {
     consuming.await?;
 
     let queue_client = QueueClient::connect(
-        queue,
+        queue.clone(),
         QueueClientOptions {
             requests: REQUESTS.into(),
             timeout: Duration::from_secs(5),
@@ -93,8 +93,11 @@ pub async fn tour(address: &str) -> Result<(), Box<dyn std::error::Error>> {
         "  via NATS JetStream at {url}: hello(\"queue\") -> {reply} in {:.1?} (request and answer persisted, bridge in between)",
         started.elapsed()
     );
+    queue_client.close().await;
     let _ = stop.send(());
     running.await??;
+    // The connection closed in order: a closing connection is not logged as an error.
+    queue.close().await?;
     Ok(())
 }
 

@@ -70,19 +70,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..BridgeConfig::default()
     };
     let (ready, consuming) = tokio::sync::oneshot::channel();
+    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
     let bridge = Bridge::new(queue.clone(), config)?;
-    tokio::spawn(bridge.run(
+    let bridging = tokio::spawn(bridge.run(
         move || {
             let _ = ready.send(());
         },
-        std::future::pending(),
+        async move {
+            let _ = stopping.await;
+        },
     ));
     consuming.await?;
 
     // The caller: a generated client over the queue.
-    let queue_client = QueueClient::connect(queue, QueueClientOptions::default()).await?;
+    let queue_client = QueueClient::connect(queue.clone(), QueueClientOptions::default()).await?;
     let greeter = GreeterClient::new(queue_client.client());
     println!("{}", greeter.hello("queue".into()).await?);
+
+    // An orderly end: the client and the bridge close, then the connection they share.
+    queue_client.close().await;
+    let _ = stop.send(());
+    bridging.await??;
+    queue.close().await?;
     server.shutdown().await;
     Ok(())
 }

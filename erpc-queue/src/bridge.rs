@@ -164,6 +164,8 @@ struct Inner {
     forwarding: std::sync::Mutex<(u64, std::collections::HashMap<u64, String>)>,
     /// The messages (by [`Delivery::id`]) this bridge holds, from delivery to settlement.
     held: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    /// What it has done, counted.
+    stats: Arc<crate::stats::BridgeStats>,
 }
 
 /// A message's place among those held, given up once it is settled.
@@ -226,8 +228,15 @@ impl Bridge {
                 window,
                 forwarding: Default::default(),
                 held: Default::default(),
+                stats: Default::default(),
             },
         })
+    }
+
+    /// What this bridge does, counted (requests given back, dead letters), from now on and
+    /// while it runs; shared with the bridge.
+    pub fn stats(&self) -> Arc<crate::stats::BridgeStats> {
+        self.inner.stats.clone()
     }
 
     /// Add a hook (before [`Bridge::run`]; hooks run in the order added).
@@ -237,8 +246,10 @@ impl Bridge {
     }
 
     /// Subscribe, then call `ready` and forward requests until `shutdown` completes; then
-    /// stop taking requests and wait (at most 10 s) for those being forwarded. Requests left
-    /// unacked come back to another bridge.
+    /// stop taking requests, wait (at most 10 s) for those being forwarded, and close the
+    /// subscription. Requests left unacked come back to another bridge. The queue stays
+    /// open: its owner closes it ([`Queue::close`]) once done with it, as `erpc-bridge`
+    /// does.
     pub async fn run(
         self,
         ready: impl FnOnce(),
@@ -318,11 +329,36 @@ impl Bridge {
         } else if busy > 0 {
             tracing::info!("stopped: every request being forwarded was settled");
         }
+        // Only now: on RabbitMQ the requests are acknowledged on the subscription's channel.
+        subscription.close().await;
         Ok(())
     }
 }
 
 impl Inner {
+    /// The outcome answering `result`, dead-lettered with `dead` if set: then an error
+    /// answer says so (`…; dead-lettered to <dead_letter>`), so that the caller knows at
+    /// once that nothing will come of its request.
+    fn outcome(&self, result: &Result<ClientResponse, Status>, dead: Option<String>) -> Outcome {
+        match (result, &dead) {
+            (Err(status), Some(_)) => Outcome::new(&Err(self.dead_lettered(status)), dead),
+            _ => Outcome::new(result, dead),
+        }
+    }
+
+    /// `status` with `; dead-lettered to <dead_letter>` after its message: the answer to a
+    /// request the bridge dead-lettered.
+    fn dead_lettered(&self, status: &Status) -> Status {
+        Status::new(
+            status.code(),
+            format!(
+                "{}; dead-lettered to {}",
+                status.message(),
+                self.config.dead_letter
+            ),
+        )
+    }
+
     fn forwarding(
         &self,
     ) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<u64, String>)> {
@@ -368,6 +404,7 @@ impl Inner {
             }
         };
         if let Some(after) = plan.give_back {
+            self.stats.count_given_back();
             if let Err(e) = delivery.nack(after).await {
                 tracing::warn!(error = %e, "nack failed: the request comes back after ack_wait");
             }
@@ -409,7 +446,7 @@ impl Inner {
             Ok(()) => answer,
             Err(status) => {
                 self.publish_dead(request, status.message()).await?;
-                answered_instead(&answer, &Err(status))
+                answered_instead(&answer, &Err(self.dead_lettered(&status)))
             }
         };
         let mut wait = Duration::from_millis(100);
@@ -450,9 +487,9 @@ impl Inner {
                     envelope.kind.name(),
                     envelope.kind as u8
                 );
-                return self.refuse(payload, &envelope, reason);
+                return self.refuse(payload, &envelope, Status::invalid_argument(reason));
             }
-            Err(e) => return self.dead_only(payload, None, format!("undecodable: {e}")),
+            Err(e) => return self.undecodable(payload, format!("undecodable: {e}")),
         };
         let now_ms = unix_ms_now();
         if envelope.deadline_ms != 0 && envelope.deadline_ms <= now_ms {
@@ -460,16 +497,16 @@ impl Inner {
                 "expired: its deadline passed {} ms before delivery; not forwarded",
                 now_ms - envelope.deadline_ms
             );
-            return self.dead_only(payload, Some(&envelope), reason);
+            // Its caller has normally failed it already; one whose clock is behind this
+            // bridge's learns why.
+            let expired = Status::deadline_exceeded(reason.clone());
+            return self.refuse(payload, &envelope, expired);
         }
         let deadline = Instant::now() + time_left(envelope.deadline_ms, now_ms);
         let outcome = match read_request(&envelope.frame, deadline) {
             Err(reason) => {
                 let reason = format!("undecodable request frame: {reason}");
-                Arc::new(Outcome::new(
-                    &Err(Status::invalid_argument(reason.clone())),
-                    Some(reason),
-                ))
+                Arc::new(self.outcome(&Err(Status::invalid_argument(reason.clone())), Some(reason)))
             }
             Ok(mut request) if envelope.key.is_empty() => {
                 Arc::new(self.forward(&mut request).await)
@@ -574,7 +611,7 @@ impl Inner {
             }
             Err(status) => {
                 let reason = status.message().to_owned();
-                return Outcome::new(&Err(status), Some(reason));
+                return self.outcome(&Err(status), Some(reason));
             }
         };
         let (mut result, dead): (Result<ClientResponse, Status>, _) = match target
@@ -598,7 +635,7 @@ impl Inner {
         for hook in self.hooks.iter().rev() {
             hook.after(request, &mut result).await;
         }
-        Outcome::new(&result, dead)
+        self.outcome(&result, dead)
     }
 
     /// The response envelope for `request`'s caller, if it wants one.
@@ -631,30 +668,31 @@ impl Inner {
         let reason = format!("the bridge panicked forwarding it: {what}");
         tracing::error!(%reason, "a panic while forwarding");
         let envelope = Envelope::decode(payload.clone()).ok();
+        let answer = response_frame(&Err(self.dead_lettered(&Status::internal(reason.clone()))));
         Plan {
-            reply: envelope.as_ref().and_then(|e| {
-                self.reply(e, response_frame(&Err(Status::internal(reason.clone()))))
-            }),
+            reply: envelope.as_ref().and_then(|e| self.reply(e, answer)),
             dead: Some(self.dead_letter(payload, envelope.as_ref(), &reason)),
             give_back: None,
         }
     }
 
-    fn dead_only(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: String) -> Plan {
+    /// A dead letter for bytes that are not an envelope: no reply subject to answer on.
+    fn undecodable(&self, payload: &Bytes, reason: String) -> Plan {
         Plan {
             reply: None,
-            dead: Some(self.dead_letter(payload, envelope, &reason)),
+            dead: Some(self.dead_letter(payload, None, &reason)),
             give_back: None,
         }
     }
 
-    /// A dead letter for a message the bridge cannot forward, and an `invalid_argument`
-    /// answer with the same reason if its envelope names a reply subject.
-    fn refuse(&self, payload: &Bytes, envelope: &Envelope, reason: String) -> Plan {
-        let answer = response_frame(&Err(Status::invalid_argument(reason.clone())));
+    /// A dead letter for a message the bridge does not forward, its reason `refused`'s
+    /// message, and `refused` as the answer (saying it was dead-lettered) if its envelope
+    /// names a reply subject.
+    fn refuse(&self, payload: &Bytes, envelope: &Envelope, refused: Status) -> Plan {
+        let answer = response_frame(&Err(self.dead_lettered(&refused)));
         Plan {
             reply: self.reply(envelope, answer),
-            dead: Some(self.dead_letter(payload, Some(envelope), &reason)),
+            dead: Some(self.dead_letter(payload, Some(envelope), refused.message())),
             give_back: None,
         }
     }
@@ -667,6 +705,7 @@ impl Inner {
     /// Every dead letter is made here, and logged here (WARN), whatever its cause.
     fn dead_letter(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
         tracing::warn!(%reason, "dead letter");
+        self.stats.count_dead_letter();
         let whole = encode_dead_letter(payload, envelope, reason);
         let Some(limit) = self.queue.max_payload() else {
             return whole;

@@ -62,7 +62,8 @@ struct Waiter {
 type Waiters = Mutex<HashMap<u64, Waiter>>;
 
 /// A client making erpc calls through a queue. Cheap to clone; the reply listener stops
-/// when the last clone is dropped.
+/// when the last clone is dropped, or at [`QueueClient::close`] — a program ending should
+/// call it, so that what it published is confirmed and its connection closes in order.
 ///
 /// Typed generated clients use it unchanged through [`QueueClient::client`] (or
 /// `Client::builder().via_queue(&queue_client).build(addr)`, see [`ViaQueueExt`](crate::ViaQueueExt)).
@@ -78,12 +79,28 @@ struct Inner {
     timeout: Duration,
     send_timeout: Option<Duration>,
     waiters: Arc<Waiters>,
-    listener: tokio::task::JoinHandle<()>,
+    /// Every publish holds it shared while it runs; [`QueueClient::close`] takes it whole
+    /// (waiting for them) and sets it: closed.
+    closed: tokio::sync::RwLock<bool>,
+    listener: std::sync::Mutex<Option<Listener>>,
+}
+
+/// The task pairing answers with calls, and how to stop it.
+struct Listener {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.listener.abort();
+        if let Some(listener) = self
+            .listener
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            listener.task.abort();
+        }
     }
 }
 
@@ -108,8 +125,15 @@ impl QueueClient {
             })?;
         let waiters: Arc<Waiters> = Arc::default();
         let listening = waiters.clone();
-        let listener = tokio::spawn(async move {
-            while let Some(delivery) = replies.next().await {
+        let (stop, mut stopping) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut acks = tokio::task::JoinSet::new();
+            loop {
+                let delivery = tokio::select! {
+                    delivery = replies.next() => delivery,
+                    _ = &mut stopping => break,
+                };
+                let Some(delivery) = delivery else { break };
                 deliver(&listening, &delivery.payload);
                 // An answer nobody waits for (late, or a repeat) is acked all the same. Not
                 // awaited here: a NATS ack waits for the server's confirmation, and awaiting
@@ -117,13 +141,17 @@ impl QueueClient {
                 // round trip to the server, however many calls were in flight (NATS: ~2.3 k
                 // answers/s). A lost ack only brings an answer again, which nobody awaits any
                 // more; the acks in flight are bounded by the server's unacked deliveries
-                // (NATS `max_ack_pending`, 1,000 by default).
-                tokio::spawn(async move {
+                // (NATS `max_ack_pending`, 1,000 by default). Kept (the settled ones reaped
+                // as it goes) so that closing waits for them.
+                acks.spawn(async move {
                     if let Err(e) = delivery.ack().await {
                         tracing::debug!(error = %e, "acking a reply");
                     }
                 });
+                while acks.try_join_next().is_some() {}
             }
+            while acks.join_next().await.is_some() {}
+            replies.close().await;
         });
         Ok(QueueClient {
             inner: Arc::new(Inner {
@@ -133,9 +161,49 @@ impl QueueClient {
                 timeout: options.timeout,
                 send_timeout: options.send_timeout,
                 waiters,
-                listener,
+                closed: tokio::sync::RwLock::new(false),
+                listener: std::sync::Mutex::new(Some(Listener { stop, task })),
             }),
         })
+    }
+
+    /// Close the client (every clone of it): new calls are refused (`cancelled`, "the queue
+    /// client is closed"); the publishes in flight are waited for until the queue confirms
+    /// them (each is bounded by its call's deadline); the answers received are acknowledged
+    /// and the reply subscription is closed (its queue then expires as when the client
+    /// dies, QUEUE.md §1); calls still awaiting an answer fail `cancelled`. If this client
+    /// holds the last reference to its queue — as when the queue was made for it and
+    /// handed over — the queue's connection is closed too ([`Queue::close`]); a queue shared
+    /// with others (a bridge in the same process) stays open for them, to be closed by its
+    /// last user. Closing again, or a clone after, does nothing. Dropping the client without
+    /// closing it is quiet too, but does not wait for anything.
+    pub async fn close(self) {
+        {
+            let mut closed = self.inner.closed.write().await;
+            if *closed {
+                return;
+            }
+            *closed = true;
+        }
+        let listener = self
+            .inner
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(listener) = listener {
+            let _ = listener.stop.send(());
+            if let Err(e) = listener.task.await {
+                tracing::debug!(error = %e, "the reply listener ended badly");
+            }
+        }
+        // Every waiting call's sender dropped: each fails `cancelled`.
+        self.waiters().clear();
+        if Arc::strong_count(&self.inner.queue) == 1 {
+            if let Err(e) = self.inner.queue.close().await {
+                tracing::debug!(error = %e, "closing the queue");
+            }
+        }
     }
 
     /// The deadline of calls made with [`QueueClient::call`] and [`QueueClient::client`].
@@ -280,6 +348,11 @@ impl QueueClient {
                 "the request body is {} bytes, over the {max_body} bytes a queued request frame may carry",
                 request.body.len()
             )));
+        }
+        // Held while publishing: closing waits for it.
+        let closed = self.inner.closed.read().await;
+        if *closed {
+            return Err(Status::cancelled("the queue client is closed"));
         }
         let left = request.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -5,6 +5,7 @@
 //! queue:
 //!   backend: nats                  # or rabbitmq
 //!   url: nats://127.0.0.1:4222     # amqp://127.0.0.1:5672/%2f for rabbitmq
+//!   rabbitmq: { queue_type: quorum } # or classic (QUEUE.md §1)
 //! requests: erpc.requests          # consumed, in consumer group `group`
 //! group: erpc-bridge
 //! dead_letter: erpc.dead
@@ -34,6 +35,9 @@ pub struct QueueConfig {
     /// NATS: the stream holding every subject. Default `ERPC`.
     #[serde(default = "default_stream")]
     pub stream: String,
+    /// RabbitMQ's settings (`queue.rabbitmq`).
+    #[serde(default)]
+    pub rabbitmq: RabbitConfig,
 }
 
 impl Default for QueueConfig {
@@ -42,6 +46,43 @@ impl Default for QueueConfig {
             backend: default_backend(),
             url: None,
             stream: default_stream(),
+            rabbitmq: RabbitConfig::default(),
+        }
+    }
+}
+
+/// RabbitMQ's settings (`queue.rabbitmq` in YAML).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RabbitConfig {
+    /// The type of the queues erpc declares for its subjects (requests, dead letters; reply
+    /// queues are always classic and expiring, QUEUE.md §1). Every client and bridge of the
+    /// subjects must say the same: RabbitMQ refuses to declare a queue again with another
+    /// type. Default `quorum`.
+    #[serde(default)]
+    pub queue_type: RabbitQueueType,
+}
+
+/// What RabbitMQ queue erpc declares for a subject (QUEUE.md §1 weighs them).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RabbitQueueType {
+    /// `x-queue-type: quorum`: replicated over a cluster's nodes (Raft), survives the loss
+    /// of a minority of them. The default.
+    #[default]
+    Quorum,
+    /// `x-queue-type: classic`, durable: on one node's disk. Survives that node killed
+    /// (messages confirmed are on disk) without an election, which a single node's quorum
+    /// queue may not (it can stay without a leader: rabbitmq-server issue 10070).
+    Classic,
+}
+
+impl RabbitQueueType {
+    /// The value of `x-queue-type`: `quorum` or `classic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RabbitQueueType::Quorum => "quorum",
+            RabbitQueueType::Classic => "classic",
         }
     }
 }
@@ -456,6 +497,21 @@ mod tests {
         assert_eq!(config.targets[0].service, "pkg.Greeter", "case kept");
         assert_eq!(config.targets[0].max_retries, 1);
         assert_eq!(config.targets[0].timeout_ms, 10_000);
+        assert_eq!(config.queue.rabbitmq.queue_type, RabbitQueueType::Quorum);
+    }
+
+    #[test]
+    fn the_rabbitmq_queue_type_is_quorum_or_classic() {
+        let config =
+            load("queue:\n  backend: rabbitmq\n  rabbitmq:\n    queue_type: classic\n").unwrap();
+        assert_eq!(config.queue.rabbitmq.queue_type, RabbitQueueType::Classic);
+        let err = load("queue:\n  rabbitmq:\n    queue_type: stream\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("queue.rabbitmq.queue_type") && err.contains("stream"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -29,13 +29,16 @@ pub mod queue;
 pub mod rabbitmq;
 #[cfg(feature = "servers")]
 pub mod servers;
+pub mod stats;
 pub mod targets;
 mod via_queue;
 mod window;
 
 pub use bridge::{Bridge, IDEMPOTENCY_METADATA};
 pub use client::{QueueClient, QueueClientOptions};
-pub use config::{BridgeConfig, ConfigError, QueueConfig, TargetConfig};
+pub use config::{
+    BridgeConfig, ConfigError, QueueConfig, RabbitConfig, RabbitQueueType, TargetConfig,
+};
 pub use envelope::Envelope;
 pub use hooks::{Hook, LogHook};
 #[cfg(feature = "nats")]
@@ -43,6 +46,7 @@ pub use nats::{NatsOptions, NatsQueue};
 pub use queue::{Delivery, Queue, QueueError, Settle, Subscribe, Subscription};
 #[cfg(feature = "rabbitmq")]
 pub use rabbitmq::RabbitQueue;
+pub use stats::BridgeStats;
 pub use via_queue::{ViaQueue, ViaQueueExt, ViaQueueLayer};
 
 /// Connect to the queue `config` names.
@@ -65,7 +69,9 @@ pub async fn connect(config: &QueueConfig) -> Result<std::sync::Arc<dyn Queue>, 
                 .url
                 .clone()
                 .unwrap_or_else(|| "amqp://127.0.0.1:5672/%2f".into());
-            Ok(std::sync::Arc::new(RabbitQueue::connect(&url).await?))
+            Ok(std::sync::Arc::new(
+                RabbitQueue::connect_with(&url, config.rabbitmq.queue_type).await?,
+            ))
         }
         other => Err(QueueError::new(
             "config",

@@ -41,13 +41,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = erpc_queue::BridgeConfig::load(&args.config)?;
     let queue = erpc_queue::connect(&config.queue).await?;
     let requests = config.requests.clone();
-    let bridge = erpc_queue::Bridge::new(queue, config)?.hook(erpc_queue::LogHook);
+    let bridge = erpc_queue::Bridge::new(queue.clone(), config)?.hook(erpc_queue::LogHook);
     bridge
         .run(
             || println!("erpc-bridge consuming {requests}"),
             shutdown_signal(),
         )
         .await?;
+    // In order, so that a stop is not logged as a broken connection (lapin does, at ERROR).
+    queue.close().await?;
     Ok(())
 }
 

@@ -14,6 +14,8 @@
 //! - Acks are double acks (the server confirms them); a nack is a NAK with the delay; an
 //!   unacked delivery comes back after `ack_wait`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
@@ -66,6 +68,8 @@ pub struct NatsQueue {
     stream: String,
     /// The stream's `max_age` as the server has it; `None` when 0 (kept until consumed).
     retention: Option<Duration>,
+    /// Set by [`Queue::close`]: publishing fails and subscriptions end.
+    closed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for NatsQueue {
@@ -121,8 +125,31 @@ impl NatsQueue {
             context,
             stream: options.stream,
             retention: (!max_age.is_zero()).then_some(max_age),
+            closed: Arc::default(),
         })
     }
+
+    fn check_open(&self) -> Result<(), QueueError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(error("the connection is closed (Queue::close)"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `e` says the client's connection task is gone — closed, or its runtime shutting
+/// down — so nothing on this client can work again: the end of a subscription, not a
+/// failure to retry (and warn about) at every backoff. async-nats says so only in the text
+/// of its internal channel's error.
+fn connection_gone(e: &dyn std::error::Error) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.to_string().contains("channel closed") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Refuse a message over the server's `max_payload`: JetStream publishes are not checked by
@@ -156,6 +183,7 @@ impl Queue for NatsQueue {
     }
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError> {
+        self.check_open()?;
         check_size(
             subject,
             payload.len(),
@@ -178,10 +206,27 @@ impl Queue for NatsQueue {
         self.retention
     }
 
+    async fn close(&self) -> Result<(), QueueError> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // What was written goes out first; then the subscriptions drain and the connection
+        // closes (in async-nats's connection task).
+        let flushed = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
+        if let Ok(Err(e)) = flushed {
+            tracing::debug!(error = %e, "nats: flushing before closing");
+        }
+        self.client
+            .drain()
+            .await
+            .map_err(|e| error(format!("closing: {e}")))
+    }
+
     async fn subscribe(
         &self,
         subscription: Subscribe,
     ) -> Result<Box<dyn Subscription>, QueueError> {
+        self.check_open()?;
         let (name, inactive) = match &subscription.group {
             Some(group) => (group.clone(), Duration::ZERO),
             None => (
@@ -249,6 +294,8 @@ impl Queue for NatsQueue {
             ack_wait,
             most: usize::from(subscription.prefetch.max(1)),
             messages: None,
+            closed: self.closed.clone(),
+            ended: false,
         }))
     }
 }
@@ -268,6 +315,22 @@ struct NatsSubscription {
     /// The most messages one pull asks for (`Subscribe::prefetch`).
     most: usize,
     messages: Option<pull::Batch>,
+    /// The queue's: closed, this subscription ends.
+    closed: Arc<AtomicBool>,
+    /// Closed itself, or its connection gone for good.
+    ended: bool,
+}
+
+impl NatsSubscription {
+    /// Whether this subscription is over: closed, its queue closed, or — `failed` — its
+    /// connection gone for good. Said at DEBUG: a closing connection is not an error.
+    fn over(&mut self, failed: Option<&dyn std::error::Error>) -> bool {
+        if let Some(e) = failed.filter(|e| connection_gone(*e)) {
+            tracing::debug!(error = %e, "nats: the connection is gone; the subscription ends");
+            self.ended = true;
+        }
+        self.ended || self.closed.load(Ordering::Acquire)
+    }
 }
 
 #[async_trait]
@@ -280,9 +343,18 @@ impl Subscription for NatsSubscription {
         Some(self.ack_wait)
     }
 
+    async fn close(&mut self) {
+        self.ended = true;
+        self.messages = None;
+    }
+
     async fn next_within(&mut self, room: usize) -> Option<Delivery> {
         let mut failures = 0u32;
         loop {
+            if self.over(None) {
+                self.messages = None;
+                return None;
+            }
             let messages = match &mut self.messages {
                 Some(messages) => messages,
                 None => {
@@ -296,6 +368,9 @@ impl Subscription for NatsSubscription {
                     match pull {
                         Ok(messages) => self.messages.insert(messages),
                         Err(e) => {
+                            if self.over(Some(&e as &dyn std::error::Error)) {
+                                return None;
+                            }
                             failures += 1;
                             tracing::warn!(error = %e, "nats: pulling a consumer's messages");
                             tokio::time::sleep(backoff(failures)).await;
@@ -317,6 +392,10 @@ impl Subscription for NatsSubscription {
                     });
                 }
                 Some(Err(e)) => {
+                    if self.over(Some(&*e as &dyn std::error::Error)) {
+                        self.messages = None;
+                        return None;
+                    }
                     // Failed pulls (the server restarting) end nothing: pull again.
                     failures += 1;
                     tracing::warn!(error = %e, "nats: consumer pull interrupted");

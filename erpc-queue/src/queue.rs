@@ -105,6 +105,18 @@ pub trait Queue: Send + Sync + 'static {
     /// Start consuming as `subscription` says.
     async fn subscribe(&self, subscription: Subscribe)
     -> Result<Box<dyn Subscription>, QueueError>;
+
+    /// Close the connection to the server, for good, once what was sent on it is through:
+    /// publishes in flight finish first (NATS flushes and drains; RabbitMQ closes its
+    /// channels and the connection with the AMQP handshake, within 5 s). Afterwards publishing
+    /// and subscribing fail (`… is closed`) and every subscription's [`Subscription::next`]
+    /// returns `None`; closing again does nothing. Without it, the connection closes when
+    /// the last clone is dropped — on RabbitMQ with a close waited for (at most 1 s) where
+    /// the runtime allows, so that a program's end is not logged as a broken connection.
+    /// Default: nothing.
+    async fn close(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
 }
 
 /// A running subscription: deliveries one after another.
@@ -131,6 +143,11 @@ pub trait Subscription: Send {
     fn ack_wait(&self) -> Option<Duration> {
         None
     }
+
+    /// Stop consuming: the server is told (RabbitMQ: the consumer cancelled and its channel
+    /// closed; NATS: the pull dropped), deliveries not yet settled come back to the group,
+    /// and [`Subscription::next`] returns `None` afterwards. Default: nothing.
+    async fn close(&mut self) {}
 }
 
 /// How a backend settles one delivery.

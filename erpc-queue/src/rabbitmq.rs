@@ -15,6 +15,7 @@
 //!   on a fresh connection, subscriptions consume again.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
+use crate::config::RabbitQueueType;
 use crate::queue::{
     Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
 };
@@ -58,11 +60,21 @@ impl std::fmt::Debug for RabbitQueue {
 }
 
 /// The connection, its publishing channel and the queues declared on it; re-made when
-/// broken.
+/// broken, until closed.
 struct Link {
     url: String,
+    /// What subjects other than reply queues are declared as.
+    queue_type: RabbitQueueType,
     state: Mutex<Option<Connected>>,
+    /// Set by [`Queue::close`]: nothing dials again, subscriptions end.
+    closed: AtomicBool,
 }
+
+/// How long closing (a channel, the connection) may take before it is given up on.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long dropping the last clone of a queue waits for its connection to close.
+const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Connected {
     connection: Connection,
@@ -71,11 +83,24 @@ struct Connected {
 }
 
 impl RabbitQueue {
-    /// Connect to `url` (`amqp://user:pass@host:port/vhost`, the default vhost being `%2f`).
+    /// Connect to `url` (`amqp://user:pass@host:port/vhost`, the default vhost being `%2f`);
+    /// subjects are quorum queues.
     pub async fn connect(url: &str) -> Result<RabbitQueue, QueueError> {
+        RabbitQueue::connect_with(url, RabbitQueueType::Quorum).await
+    }
+
+    /// [`RabbitQueue::connect`], subjects other than reply queues declared as `queue_type`
+    /// (every client and bridge of a subject must use the same: the broker refuses a
+    /// declaration with another type).
+    pub async fn connect_with(
+        url: &str,
+        queue_type: RabbitQueueType,
+    ) -> Result<RabbitQueue, QueueError> {
         let link = Link {
             url: url.to_owned(),
+            queue_type,
             state: Mutex::new(None),
+            closed: AtomicBool::new(false),
         };
         *link.state.lock().await = Some(link.dial().await?);
         Ok(RabbitQueue {
@@ -85,6 +110,37 @@ impl RabbitQueue {
 }
 
 impl Link {
+    fn check_open(&self) -> Result<(), QueueError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(error("the connection is closed (Queue::close)"));
+        }
+        Ok(())
+    }
+
+    /// Close the connection for good (see [`Queue::close`]).
+    async fn close(&self) -> Result<(), QueueError> {
+        self.closed.store(true, Ordering::Release);
+        // Taking the lock waits for a publish declaring its queue; one awaiting its confirm
+        // gets it before the broker's close-ok (AMQP answers in order on the connection).
+        let Some(connected) = self.state.lock().await.take() else {
+            return Ok(());
+        };
+        if !connected.connection.status().connected() {
+            return Ok(());
+        }
+        match tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            connected.connection.close(200, "closed by the client"),
+        )
+        .await
+        {
+            Ok(result) => result.map_err(|e| error(format!("closing: {e}"))),
+            Err(_) => Err(error(format!(
+                "closing: the broker did not answer within {CLOSE_TIMEOUT:?}"
+            ))),
+        }
+    }
+
     async fn dial(&self) -> Result<Connected, QueueError> {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())
@@ -110,6 +166,7 @@ impl Link {
     /// The publishing channel with `queue` declared, on a live connection.
     async fn publisher(&self, queue: &str) -> Result<Channel, QueueError> {
         let mut state = self.state.lock().await;
+        self.check_open()?;
         let live = state
             .as_ref()
             .is_some_and(|c| c.connection.status().connected() && c.publisher.status().connected());
@@ -118,7 +175,7 @@ impl Link {
         }
         let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
         if !connected.declared.contains(queue) {
-            declare(&connected.publisher, queue).await?;
+            declare(&connected.publisher, queue, self.queue_type).await?;
             connected.declared.insert(queue.to_owned());
         }
         Ok(connected.publisher.clone())
@@ -127,6 +184,7 @@ impl Link {
     /// A fresh channel for a consumer, on a live connection.
     async fn consumer_channel(&self) -> Result<Channel, QueueError> {
         let mut state = self.state.lock().await;
+        self.check_open()?;
         let live = state
             .as_ref()
             .is_some_and(|c| c.connection.status().connected());
@@ -192,6 +250,49 @@ impl Link {
     }
 }
 
+/// The connection closed when the last clone of its queue is dropped without
+/// [`Queue::close`]: lapin would close it from a task of its own, which a program's end does
+/// not wait for — its I/O thread then meets a runtime shutting down and logs that at ERROR
+/// (`A Tokio 1.x context was found, but it is being shutdown`), with a WARN for every answer
+/// nobody awaits any more. So the close is waited for here (at most
+/// [`DROP_CLOSE_TIMEOUT`], timed by a thread: during the runtime's shutdown its timers would
+/// panic and its drivers no longer run — the close then fails, and lapin logs it, as
+/// before) where the runtime allows blocking (multi-threaded); on a current-thread runtime
+/// it is only started.
+impl Drop for Link {
+    fn drop(&mut self) {
+        let Some(connected) = self.state.get_mut().take() else {
+            return;
+        };
+        if !connected.connection.status().connected() || std::thread::panicking() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        // Bounded by a thread's sleep, not a tokio timer: a drop may come while the runtime
+        // shuts down (a task holding the queue dropped), when its timers panic.
+        let (elapsed, timed_out) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            std::thread::sleep(DROP_CLOSE_TIMEOUT);
+            let _ = elapsed.send(());
+        });
+        let close = async move {
+            let closing = std::pin::pin!(connected.connection.close(200, "closed by the client"));
+            let _ = futures_util::future::select(closing, timed_out).await;
+        };
+        match runtime.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                // A drop must not panic whatever the context; at worst the close is skipped.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| runtime.block_on(close))
+                }));
+            }
+            _ => drop(runtime.spawn(close)),
+        }
+    }
+}
+
 /// How long a private queue (a client's replies) outlives its last reader: an hour, as on
 /// NATS.
 const PRIVATE_EXPIRES_MS: i64 = 3_600_000;
@@ -204,15 +305,20 @@ const REPLIES: &str = "erpc.replies.";
 /// left (`x-expires`), so a client gone for good leaves nothing behind — and which, unlike a
 /// quorum queue, recovers after a single node is killed (a quorum queue can stay without a
 /// leader, every publish to it unconfirmed: rabbitmq-server issue 10070). Every other queue
-/// is a quorum queue (replicated, on disk). Decided by the name alone, so that every
-/// declaration of a queue, by its reader or a publisher, has the same arguments: RabbitMQ
-/// refuses a redeclaration with others (and closes the channel).
-async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
+/// is of `queue_type`: quorum (replicated, on disk) by default, or classic durable. Decided
+/// by the name and the configuration alone, so that every declaration of a queue, by its
+/// reader or a publisher, has the same arguments: RabbitMQ refuses a redeclaration with
+/// others (and closes the channel) — the error then says what to change.
+async fn declare(
+    channel: &Channel,
+    queue: &str,
+    queue_type: RabbitQueueType,
+) -> Result<(), QueueError> {
     let mut arguments = FieldTable::default();
     if !queue.starts_with(REPLIES) {
         arguments.insert(
             "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
+            AMQPValue::LongString(queue_type.as_str().into()),
         );
     } else {
         arguments.insert(
@@ -234,7 +340,17 @@ async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
             arguments,
         )
         .await
-        .map_err(|e| error(format!("declaring queue {queue}: {e}")))?;
+        .map_err(|e| {
+            let hint = if e.to_string().contains("x-queue-type") {
+                format!(
+                    " (it exists with another type than {}: every client and bridge of it must use the same queue.rabbitmq.queue_type, or delete the queue once nobody uses it)",
+                    queue_type.as_str()
+                )
+            } else {
+                String::new()
+            };
+            error(format!("declaring queue {queue}: {e}{hint}"))
+        })?;
     Ok(())
 }
 
@@ -245,6 +361,7 @@ impl Queue for RabbitQueue {
     }
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), QueueError> {
+        self.link.check_open()?;
         match self.link.publish_once(subject, &payload).await {
             Ok(()) => Ok(()),
             Err(first) => {
@@ -264,18 +381,26 @@ impl Queue for RabbitQueue {
             link: self.link.clone(),
             subscription,
             consumer: Some(consumer),
+            ended: false,
         }))
+    }
+
+    async fn close(&self) -> Result<(), QueueError> {
+        self.link.close().await
     }
 }
 
-async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consumer, QueueError> {
+/// A consumer and the channel it is on (closed with it).
+type Consuming = (Channel, lapin::Consumer);
+
+async fn consume(link: &Link, subscription: &Subscribe) -> Result<Consuming, QueueError> {
     let channel = link.consumer_channel().await?;
-    declare(&channel, &subscription.subject).await?;
+    declare(&channel, &subscription.subject, link.queue_type).await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await
         .map_err(|e| error(format!("prefetch: {e}")))?;
-    channel
+    let consumer = channel
         .basic_consume(
             &subscription.subject,
             "",
@@ -283,24 +408,59 @@ async fn consume(link: &Link, subscription: &Subscribe) -> Result<lapin::Consume
             FieldTable::default(),
         )
         .await
-        .map_err(|e| error(format!("consuming {}: {e}", subscription.subject)))
+        .map_err(|e| error(format!("consuming {}: {e}", subscription.subject)))?;
+    Ok((channel, consumer))
 }
 
 struct RabbitSubscription {
     link: std::sync::Arc<Link>,
     subscription: Subscribe,
-    consumer: Option<lapin::Consumer>,
+    consumer: Option<Consuming>,
+    /// Closed ([`Subscription::close`]).
+    ended: bool,
+}
+
+impl RabbitSubscription {
+    /// Whether this subscription is over: closed, or its queue closed.
+    fn over(&self) -> bool {
+        self.ended || self.link.closed.load(Ordering::Acquire)
+    }
 }
 
 #[async_trait]
 impl Subscription for RabbitSubscription {
+    async fn close(&mut self) {
+        self.ended = true;
+        let Some((channel, consumer)) = self.consumer.take() else {
+            return;
+        };
+        // Cancelled first, so the broker sends nothing more, then the channel closed: what
+        // it holds unacknowledged goes back to the queue.
+        let closing = async {
+            channel
+                .basic_cancel(consumer.tag().as_str(), Default::default())
+                .await?;
+            channel.close(200, "closed by the subscriber").await
+        };
+        match tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "rabbitmq: closing a subscription"),
+            Err(_) => tracing::debug!("rabbitmq: closing a subscription timed out"),
+        }
+    }
+
     async fn next(&mut self) -> Option<Delivery> {
         let mut failures = 0u32;
         loop {
+            if self.over() {
+                self.consumer = None;
+                return None;
+            }
             let consumer = match &mut self.consumer {
-                Some(consumer) => consumer,
+                Some((_, consumer)) => consumer,
                 None => match consume(&self.link, &self.subscription).await {
-                    Ok(consumer) => self.consumer.insert(consumer),
+                    Ok(consuming) => &mut self.consumer.insert(consuming).1,
+                    Err(_) if self.over() => return None,
                     Err(e) => {
                         failures += 1;
                         tracing::warn!(error = %e, "rabbitmq: consuming again");
@@ -318,6 +478,7 @@ impl Subscription for RabbitSubscription {
                         Box::new(RabbitSettle(delivery.acker)),
                     ));
                 }
+                Some(Err(_)) | None if self.over() => return None,
                 Some(Err(e)) => {
                     failures += 1;
                     tracing::warn!(error = %e, "rabbitmq: consumer interrupted");

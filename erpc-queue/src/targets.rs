@@ -40,6 +40,10 @@ fn never_delivered(status: &Status) -> bool {
     }
 }
 
+/// How long before a request's deadline its retries stop, at most (a tenth of the time it
+/// had left when forwarding began, if less): the time its answer needs to reach the caller.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
 /// Why a forwarded request failed.
 #[derive(Debug)]
 pub enum Failed {
@@ -140,6 +144,10 @@ impl Target {
         waiting: &Waiting,
     ) -> Result<ClientResponse, Failed> {
         let call_deadline = request.deadline;
+        // Retrying stops early enough for the answer (an error, dead-lettered) to travel
+        // back before the caller's own timer fails it with a bare `deadline_exceeded`.
+        let left = call_deadline.saturating_duration_since(Instant::now());
+        let answer_by = call_deadline - (left / 10).min(ANSWER_MARGIN);
         let mut place = None;
         let mut wait = self.backoff;
         let mut attempts = 0;
@@ -192,7 +200,7 @@ impl Target {
                 }
             }
             let sleep = wait.mul_f64(0.5 + fastrand::f64() / 2.0);
-            if delivered_failures > self.max_retries || Instant::now() + sleep >= call_deadline {
+            if delivered_failures > self.max_retries || Instant::now() + sleep >= answer_by {
                 let last = Status::new(
                     status.code(),
                     format!("{} (target {})", status.message(), self.address),

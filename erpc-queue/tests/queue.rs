@@ -26,6 +26,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    a_dead_lettered_call_is_answered_at_once,
     typed_round_trip,
     deadline_on_the_queue_and_on_the_way_back,
     target_down_is_retried_then_dead_lettered,
@@ -146,10 +147,11 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
         .double(4)
         .await
         .expect_err("the target is down");
-    // The bridge gives up when its next wait would pass the deadline and answers why —
-    // which may reach the caller just after its own deadline.
+    // The bridge stops retrying early enough for its answer to come before the caller's
+    // deadline: the caller learns why (it used to race its own timer, and mostly lose).
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
     assert!(
-        matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded),
+        err.message().contains("dead-lettered to erpc.dead"),
         "{err}"
     );
     let letter = support::next_dead_letter(&mut dead).await;
@@ -179,6 +181,49 @@ async fn target_down_is_retried_then_dead_lettered(backend: Backend) {
         letter.reason.to_lowercase().contains("refused"),
         "the dial's error: {}",
         letter.reason
+    );
+}
+
+/// A request the bridge gives up on is answered at once with why, saying it was
+/// dead-lettered: the caller does not wait for its deadline. The service refuses
+/// (`unavailable`) and max_retries is 1: two attempts, then the answer, long before the call's
+/// 30 s.
+async fn a_dead_lettered_call_is_answered_at_once(backend: Backend) {
+    let server = backend.server().await;
+    let queue = server.connect().await;
+    let (service, seen) = support::service(Duration::ZERO).await;
+    let mut dead = support::dead_letters(&queue).await;
+    let mut config =
+        support::bridge_config(backend, &server.url, &service.local_addr().to_string());
+    config.targets[0].max_retries = 1;
+    let _bridge = support::bridge(queue.clone(), config).await;
+    let client = support::client(queue.clone(), Duration::from_secs(30)).await;
+    let started = tokio::time::Instant::now();
+    let err = WorkClient::new(client.client())
+        .unavailable("draining".into())
+        .await
+        .expect_err("the service refuses");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered at once, not at the deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    assert!(
+        err.message()
+            .starts_with("gave up after 2 attempts: unavailable: draining")
+            && err.message().ends_with("; dead-lettered to erpc.dead"),
+        "{err}"
+    );
+    let letter = support::next_dead_letter(&mut dead).await;
+    assert_eq!(
+        format!("{}; dead-lettered to erpc.dead", letter.reason),
+        err.message()
+    );
+    assert_eq!(
+        *seen.refusals.lock().unwrap(),
+        2,
+        "1 + max_retries attempts"
     );
 }
 
@@ -278,7 +323,10 @@ async fn undecodable_message_is_dead_lettered_and_the_bridge_goes_on(backend: Ba
         assert_eq!(answer.correlation, 11);
         let refused = result.expect_err("refused");
         assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
-        assert_eq!(refused.message(), letter.reason);
+        assert_eq!(
+            refused.message(),
+            format!("{}; dead-lettered to erpc.dead", letter.reason)
+        );
     }
 
     // An empty service name is no service: refused, not forwarded.
@@ -1053,23 +1101,50 @@ async fn nats_a_busy_bridge_holds_no_request_it_has_not_started() {
     );
 }
 
-/// RabbitMQ SIGKILLed and restarted while the service runs calls (fu16 #3): the bridge used
-/// to stay stuck on a publish that never completed, answering nothing ever again. Every call
-/// in flight is answered or fails with an error naming its cause, and a later call is
-/// answered.
+/// RabbitMQ SIGKILLed and restarted while the service runs calls (fu16 #3), with classic
+/// durable queues (`queue.rabbitmq.queue_type: classic`): every accepted request (calls, a
+/// fire-and-forget) is answered, and run exactly once (the bridge's answers to the calls in
+/// flight fail with the broker;
+/// the requests come back after the restart and are answered from the idempotency window),
+/// and a later call is answered. The bridge used to stay stuck on a publish that never
+/// completed, answering nothing ever again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "RabbitMQ 3.10 (Debian) leaves a single node's quorum queue that held messages (erpc.requests) without a leader after a SIGKILL (rabbitmq-server issue 10070): nothing can be published to it until an operator triggers an election"]
-async fn rabbitmq_a_broker_crash_mid_flight_leaves_the_bridge_working() {
+async fn rabbitmq_a_broker_crash_mid_flight_loses_no_accepted_request_on_classic_queues() {
+    broker_crash_mid_flight(erpc_queue::RabbitQueueType::Classic).await;
+}
+
+/// The same on quorum queues (the default): RabbitMQ 3.10.8 (Debian) sometimes leaves the
+/// single node's quorum queue `erpc.requests` without a leader after the SIGKILL
+/// (rabbitmq-server issue 10070): `basic.consume` times out on it a minute later, no
+/// `candidate -> leader` in the log, while the node's other quorum queues elected theirs. In
+/// other runs it elects one within seconds and this passes. Nothing a client can do
+/// (`rabbitmqctl eval 'ra:trigger_election(…)'` is the operator's way out); QUEUE.md §1
+/// advises classic queues on a single node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "RabbitMQ 3.10's single-node quorum queue intermittently stays leaderless after a SIGKILL (rabbitmq-server issue 10070); see the classic-queue test"]
+async fn rabbitmq_a_broker_crash_mid_flight_on_quorum_queues() {
+    broker_crash_mid_flight(erpc_queue::RabbitQueueType::Quorum).await;
+}
+
+async fn broker_crash_mid_flight(queue_type: erpc_queue::RabbitQueueType) {
     const CALLS: u64 = 4;
     let mut server = Backend::RabbitMq.server().await;
-    let queue = server.connect().await;
+    drop(server.connect().await);
+    let config = erpc_queue::QueueConfig {
+        backend: "rabbitmq".into(),
+        url: Some(server.url.clone()),
+        rabbitmq: erpc_queue::RabbitConfig { queue_type },
+        ..Default::default()
+    };
+    let queue = erpc_queue::connect(&config).await.expect("connects");
+    let bridge_queue = erpc_queue::connect(&config).await.expect("connects");
     let (service, seen) = support::service(Duration::from_millis(2_000)).await;
     let config = support::bridge_config(
         Backend::RabbitMq,
         &server.url,
         &service.local_addr().to_string(),
     );
-    let _bridge = support::bridge(server.connect().await, config).await;
+    let _bridge = support::bridge(bridge_queue, config).await;
     let client = support::client(queue.clone(), Duration::from_secs(90)).await;
     let work = WorkClient::new(client.client());
     let calls = {
@@ -1086,17 +1161,26 @@ async fn rabbitmq_a_broker_crash_mid_flight_leaves_the_bridge_working() {
         *s.started.lock().unwrap() == CALLS as u32
     })
     .await;
+    // A classic queue may deliver a message before it confirms it to its publisher (the
+    // confirm waits for the disk): the calls are accepted once a message published after
+    // them on the same channel and queue is confirmed (a queue confirms in order).
+    let body = bytes::Bytes::from(rmp_serde::to_vec(&99u64).expect("encodes"));
+    client
+        .send("Work", "double", body, Metadata::new())
+        .await
+        .expect("accepted");
     server.crash_and_restart().await;
     let answers = tokio::time::timeout(Duration::from_secs(100), calls)
         .await
         .expect("every call in flight ended before its deadline")
         .expect("the calls ran");
     for (n, answer) in answers.into_iter().enumerate() {
-        match answer {
-            Ok(doubled) => assert_eq!(doubled, n as u64 * 2),
-            Err(e) => assert_ne!(e.code(), Code::DeadlineExceeded, "call {n}: {e}"),
-        }
+        let n = n as u64;
+        assert_eq!(answer.unwrap_or_else(|e| panic!("call {n}: {e}")), n * 2);
+        assert_eq!(seen.runs_of(n), 1, "call {n} ran once");
     }
+    seen.wait_for(Duration::from_secs(60), |s| s.runs_of(99) == 1)
+        .await;
     let later = tokio::time::timeout(Duration::from_secs(100), work.double(100))
         .await
         .expect("a later call ends");
@@ -1193,12 +1277,21 @@ async fn nats_a_bridge_without_the_target_leaves_the_request_to_one_with_it() {
     );
     let mut without = with.clone();
     without.targets[0].service = "Other".into();
-    let _without = support::bridge(server.connect().await, without).await;
+    let without = erpc_queue::Bridge::new(server.connect().await, without).expect("valid");
+    let stats = without.stats();
+    let _without = support::run_bridge(without).await;
     let client = support::client(queue.clone(), Duration::from_secs(30)).await;
     let work = WorkClient::new(client.client());
     let call = tokio::spawn(async move { work.double(5).await });
-    // The only bridge has no target for Work: the request must wait for one that has.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The only bridge has no target for Work: it gives the request back, to wait for one
+    // that has.
+    assert!(
+        stats
+            .wait_for(Duration::from_secs(20), |s| s.given_back() >= 1)
+            .await,
+        "the bridge without the target gave the request back"
+    );
+    assert_eq!(stats.dead_lettered(), 0, "not dead-lettered");
     let _with = support::bridge(server.connect().await, with).await;
     let answer = tokio::time::timeout(Duration::from_secs(30), call)
         .await

@@ -50,6 +50,8 @@ pub trait Work {
     async fn blob(&self, len: u64) -> Result<String, Status>;
     /// `a + b`: two arguments, which travel as a two-element array.
     async fn add(&self, a: u64, b: u64) -> Result<u64, Status>;
+    /// Fails with `unavailable` and `why` (a service refusing: retried by the bridge).
+    async fn unavailable(&self, why: String) -> Result<u64, Status>;
 }
 
 /// What the service saw.
@@ -65,6 +67,8 @@ pub struct Seen {
     pub peers: Mutex<HashMap<String, u32>>,
     /// The idempotency keys seen in metadata.
     pub keys: Mutex<Vec<Vec<u8>>>,
+    /// Calls of `unavailable`.
+    pub refusals: Mutex<u32>,
 }
 
 impl Seen {
@@ -127,6 +131,11 @@ impl Work for Worker {
 
     async fn add(&self, a: u64, b: u64) -> Result<u64, Status> {
         Ok(a + b)
+    }
+
+    async fn unavailable(&self, why: String) -> Result<u64, Status> {
+        *self.seen.refusals.lock().unwrap() += 1;
+        Err(Status::unavailable(why))
     }
 }
 
