@@ -221,6 +221,7 @@ impl ClientConn {
                 shared: reader_shared.clone(),
                 tx: reader_tx.clone(),
                 load: reader_load,
+                last_stream: Default::default(),
             };
             let dead = reader_shared.dead.clone();
             // Nothing stops a client's reader but the connection dying.
