@@ -529,6 +529,7 @@ impl ClientConn {
             threshold: config.compression_threshold,
             max_body: config.limits.max_body,
             batch: bytes::BytesMut::new(),
+            last_batch: 0,
         })
     }
 

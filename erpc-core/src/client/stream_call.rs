@@ -20,7 +20,7 @@ use crate::client::call::{call_codec, call_deadline, encode_into};
 use crate::client::conn::ClientConn;
 use crate::client::{CallOptions, Client, ClientRequest, Opening};
 use crate::codec_failure::Site;
-use crate::engine::stream::Scratch;
+use crate::engine::stream::{Scratch, Started};
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::observe::{Direction, Side, StreamWatch};
 use crate::protocol::ByteStr;
@@ -194,7 +194,10 @@ async fn open<Req: Message, Resp: Message>(
                 if let Some(watch) = &feeder_watch {
                     watch.message(Direction::Sent, body.len());
                 }
-                outbound.send(codec, body).await?;
+                match outbound.start(codec, body)? {
+                    Started::Batched { flush: false } => {}
+                    started => outbound.finish(codec, started).await?,
+                }
             }
             outbound.end(None).await
         })

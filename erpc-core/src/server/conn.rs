@@ -659,6 +659,7 @@ impl ServerEndpoint {
                         threshold: config.compression_threshold,
                         max_body: config.limits.max_body,
                         batch: bytes::BytesMut::new(),
+                        last_batch: 0,
                     },
                     in_flight: self.in_flight.clone(),
                     service,

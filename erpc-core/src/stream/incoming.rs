@@ -189,7 +189,8 @@ impl Incoming {
         } = chunk;
         let (codec, compression, mut chunks, len) = match self.assembling.take() {
             None if !more => return Ok(Some((codec, compression, body))),
-            None => (codec, compression, Vec::new(), 0),
+            // A 1 MiB message is 16 chunks of the largest size.
+            None => (codec, compression, Vec::with_capacity(16), 0),
             Some(so_far) => so_far,
         };
         let len = len + body.len();

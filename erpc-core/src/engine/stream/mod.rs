@@ -14,7 +14,7 @@ mod scratch;
 
 pub(crate) use credit::Credit;
 pub(crate) use inbox::{Chunk, Inbox, Item, Pushed};
-pub(crate) use outbound::{Outbound, end_frame};
+pub(crate) use outbound::{Outbound, Started, end_frame};
 pub(crate) use scratch::Scratch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
