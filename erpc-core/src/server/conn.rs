@@ -270,6 +270,10 @@ struct ServerEndpoint {
 impl Endpoint for ServerEndpoint {
     fn on_frame(&mut self, frame: Frame) -> Verdict {
         let id = frame.header.request_id;
+        if frame.header.kind == Kind::CANCEL {
+            // The call ends: its stream is looked up afresh, if a frame for it follows.
+            self.last_stream.forget();
+        }
         match frame.header.kind {
             kind if kind.is_stream_traffic() => {
                 let in_flight = &self.in_flight;
@@ -288,10 +292,7 @@ impl Endpoint for ServerEndpoint {
                 self.highest_id = self.highest_id.max(id);
                 self.on_call(frame)
             }
-            Kind::CANCEL => match {
-                self.last_stream.forget();
-                self.in_flight.abort(id)
-            } {
+            Kind::CANCEL => match self.in_flight.abort(id) {
                 Cancelled::NotRunning => self.late_or_junk(id),
                 Cancelled::Stopped => Verdict::Useful,
                 Cancelled::Rapid => {
