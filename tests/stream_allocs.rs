@@ -2,6 +2,8 @@
 //! instructions per message"): each side of a stream encodes into one reused buffer and
 //! batches small messages, so allocations are per batch and per read, not per message.
 //! Allocations are counted by a global allocator, so this test has a binary of its own.
+//! A guard: the per-thread encode arena also keeps small messages from allocating, so the
+//! test passes with either in place (0.006 per message without the stream's own buffer).
 
 mod support;
 
