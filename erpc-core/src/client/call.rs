@@ -436,14 +436,25 @@ pub(crate) fn encode_message<M: Message>(
     message: &M,
     call: (&str, &str),
 ) -> Result<Bytes, Status> {
+    crate::engine::encode_arena::encode(message.size_hint().max(ENCODE_CAPACITY), |body| {
+        encode_into(codecs, id, message, call, body)
+    })
+}
+
+/// Append `message`, encoded with codec `id`, to `out` (a stream's reused buffer).
+pub(crate) fn encode_into<M: Message>(
+    codecs: &erpc_codec::Codecs,
+    id: CodecId,
+    message: &M,
+    call: (&str, &str),
+    out: &mut bytes::BytesMut,
+) -> Result<(), Status> {
     let codec = codecs
         .get(id)
         .ok_or_else(|| Status::unimplemented(format!("codec {id} is not registered")))?;
-    crate::engine::encode_arena::encode(message.size_hint().max(ENCODE_CAPACITY), |body| {
-        message
-            .encode(codec, body)
-            .map_err(|e| encode_failed(Site::ClientRequest, call, e))
-    })
+    message
+        .encode(codec, out)
+        .map_err(|e| encode_failed(Site::ClientRequest, call, e))
 }
 
 /// Encode a typed request into the untyped form every call goes through.

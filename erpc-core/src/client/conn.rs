@@ -221,6 +221,7 @@ impl ClientConn {
                 shared: reader_shared.clone(),
                 tx: reader_tx.clone(),
                 load: reader_load,
+                last_stream: Default::default(),
             };
             let dead = reader_shared.dead.clone();
             // Nothing stops a client's reader but the connection dying.
@@ -528,6 +529,7 @@ impl ClientConn {
             threshold: config.compression_threshold,
             max_body: config.limits.max_body,
             batch: bytes::BytesMut::new(),
+            last_batch: 0,
         })
     }
 

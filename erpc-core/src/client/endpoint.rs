@@ -9,7 +9,7 @@ use crate::engine::frame_queue;
 
 use crate::client::conn::Shared;
 use crate::engine::reader::{Endpoint, Verdict};
-use crate::engine::stream::route_stream_frame;
+use crate::engine::stream::{LastStream, route_stream_frame};
 use crate::engine::{control, queue_or_spawn};
 use crate::protocol::{Frame, HeadError, Header, Kind};
 use crate::status::{Code, Status};
@@ -19,6 +19,8 @@ pub(super) struct ClientEndpoint {
     pub(super) tx: frame_queue::Sender,
     /// The instance's load, to record PING round trips in (a discovered service's).
     pub(super) load: Option<Arc<crate::discovery::Load>>,
+    /// The stream this read's previous stream frame went to.
+    pub(super) last_stream: LastStream,
 }
 
 impl Endpoint for ClientEndpoint {
@@ -37,6 +39,10 @@ impl Endpoint for ClientEndpoint {
             .is_ok()
     }
 
+    fn on_read_done(&mut self) {
+        self.last_stream.forget();
+    }
+
     fn on_rtt(&mut self, rtt: std::time::Duration) {
         if let Some(load) = &self.load {
             load.record_rtt(rtt);
@@ -51,10 +57,19 @@ impl Endpoint for ClientEndpoint {
                 Verdict::Useful
             }
             kind if kind.is_stream_traffic() => {
+                let id = frame.header.request_id;
                 // STREAM_END from the server finishes the call: out of the table at once.
                 let ended = frame.header.kind == Kind::STREAM_END;
-                let Some(state) = self.shared.stream(frame.header.request_id, ended) else {
-                    // A stream we gave up on; its frames were already on their way.
+                if !ended {
+                    let shared = &self.shared;
+                    return match self.last_stream.get(id, || shared.stream(id, false)) {
+                        Some(state) => route_stream_frame(state, frame),
+                        // A stream we gave up on; its frames were already on their way.
+                        None => Verdict::Useful,
+                    };
+                }
+                self.last_stream.forget();
+                let Some(state) = self.shared.stream(id, true) else {
                     return Verdict::Useful;
                 };
                 let verdict = route_stream_frame(&state, frame);
@@ -99,6 +114,7 @@ impl Endpoint for ClientEndpoint {
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
+        self.last_stream.forget();
         if let Some(state) = self.shared.stream(header.request_id, true) {
             let _ = self.tx.try_send(control(Kind::CANCEL, header.request_id));
             state.fail(Status::resource_exhausted(format!(

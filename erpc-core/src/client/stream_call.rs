@@ -16,10 +16,11 @@ use erpc_codec::Message;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
 
-use crate::client::call::{call_codec, call_deadline, encode_message};
+use crate::client::call::{call_codec, call_deadline, encode_into};
 use crate::client::conn::ClientConn;
 use crate::client::{CallOptions, Client, ClientRequest, Opening};
 use crate::codec_failure::Site;
+use crate::engine::stream::{Scratch, Started};
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
 use crate::observe::{Direction, Side, StreamWatch};
 use crate::protocol::ByteStr;
@@ -184,13 +185,19 @@ async fn open<Req: Message, Resp: Message>(
             )
         });
         let sent = AssertUnwindSafe(async {
+            let mut scratch = Scratch::default();
             while let Some(message) = outbound.next_from(&mut requests).await? {
                 let names = (&*feeder_call.0, &*feeder_call.1);
-                let body = encode_message(&codecs, codec, &message, names)?;
+                let body = scratch.encode(message.size_hint(), |out| {
+                    encode_into(&codecs, codec, &message, names, out)
+                })?;
                 if let Some(watch) = &feeder_watch {
                     watch.message(Direction::Sent, body.len());
                 }
-                outbound.send(codec, body).await?;
+                match outbound.start(codec, body)? {
+                    Started::Batched { flush: false } => {}
+                    started => outbound.finish(codec, started).await?,
+                }
             }
             outbound.end(None).await
         })

@@ -59,6 +59,9 @@ pub(crate) trait Endpoint {
     /// This side's heartbeat PING was answered after `rtt` (a client records it in the
     /// instance's load for network-quality balancing).
     fn on_rtt(&mut self, _rtt: std::time::Duration) {}
+    /// Every whole frame of the last read was handled: what was remembered for the frames
+    /// of one read (the stream they went to) is to be forgotten.
+    fn on_read_done(&mut self) {}
 }
 
 /// Why a read loop ended.
@@ -239,6 +242,7 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
             let decoded = match decoder.decode(&mut buf) {
                 Ok(Some(decoded)) => decoded,
                 Ok(None) => {
+                    endpoint.on_read_done();
                     if buf.len() >= HEADER_LEN {
                         // A valid header is in (a bad one is an error above): the peer speaks
                         // erpc, and a large first frame may take longer than the deadline.

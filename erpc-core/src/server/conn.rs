@@ -16,7 +16,9 @@ use crate::deadline;
 use crate::engine::deadlines::sweep;
 use crate::engine::reader::{Closed, Endpoint, ReadConfig, Verdict, read_loop};
 use crate::engine::signal::{Role, Signal};
-use crate::engine::stream::{Inbox, Outbound, StreamState, end_frame, route_stream_frame};
+use crate::engine::stream::{
+    Inbox, LastStream, Outbound, StreamState, end_frame, route_stream_frame,
+};
 use crate::engine::task_guard::OnAbandon;
 use crate::engine::task_guard::spawn_connection_task;
 use crate::engine::writer::{CLOSE_FLUSH, write_loop};
@@ -103,6 +105,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
         last_id,
         max_frame: link.max_frame,
         streaming: link.streaming,
+        last_stream: LastStream::default(),
     };
     let read_config = ReadConfig {
         limits: config.limits,
@@ -260,16 +263,25 @@ struct ServerEndpoint {
     max_frame: Option<usize>,
     /// Whether the transport carries streaming calls (UDP does not).
     streaming: bool,
+    /// The stream this read's previous stream frame went to.
+    last_stream: LastStream,
 }
 
 impl Endpoint for ServerEndpoint {
     fn on_frame(&mut self, frame: Frame) -> Verdict {
         let id = frame.header.request_id;
+        if frame.header.kind == Kind::CANCEL {
+            // The call ends: its stream is looked up afresh, if a frame for it follows.
+            self.last_stream.forget();
+        }
         match frame.header.kind {
-            kind if kind.is_stream_traffic() => match self.in_flight.stream(id) {
-                Some(state) => route_stream_frame(&state, frame),
-                None => self.late_or_junk(id),
-            },
+            kind if kind.is_stream_traffic() => {
+                let in_flight = &self.in_flight;
+                match self.last_stream.get(id, || in_flight.stream(id)) {
+                    Some(state) => route_stream_frame(state, frame),
+                    None => self.late_or_junk(id),
+                }
+            }
             Kind::REQUEST | Kind::ONEWAY | Kind::STREAM_OPEN if id == 0 => {
                 Verdict::Violation(format!(
                     "{} with request id 0: id 0 names no call (PROTOCOL.md §3)",
@@ -312,6 +324,10 @@ impl Endpoint for ServerEndpoint {
 
     fn on_ping(&mut self, id: u64) -> Verdict {
         self.answer(control(Kind::PONG, id), Verdict::Junk)
+    }
+
+    fn on_read_done(&mut self) {
+        self.last_stream.forget();
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
@@ -644,6 +660,7 @@ impl ServerEndpoint {
                         threshold: config.compression_threshold,
                         max_body: config.limits.max_body,
                         batch: bytes::BytesMut::new(),
+                        last_batch: 0,
                     },
                     in_flight: self.in_flight.clone(),
                     service,

@@ -152,6 +152,24 @@ impl Responder {
     pub fn respond<T: Message>(&self, value: &T) -> Result<Response, Status> {
         encode_response(&self.codecs, self.codec, value, self.size_hint)
     }
+
+    /// [`Responder::respond`] into a stream's reused encode buffer.
+    pub(crate) fn respond_in<T: Message>(
+        &self,
+        value: &T,
+        scratch: &mut crate::engine::stream::Scratch,
+    ) -> Result<Response, Status> {
+        let mut codec = self.codec;
+        let body = scratch.encode(value.size_hint(), |body| {
+            codec = encode_response_into(&self.codecs, self.codec, value, body)?;
+            Ok::<_, Status>(())
+        })?;
+        Ok(Response {
+            codec,
+            body,
+            metadata: Metadata::new(),
+        })
+    }
 }
 
 /// Encode a response: in the type's own codec if it has one, else in the request's codec;
@@ -163,7 +181,6 @@ fn encode_response<T: Message>(
     value: &T,
     size_hint: usize,
 ) -> Result<Response, Status> {
-    let first = T::native_codec().unwrap_or(asked);
     // The value's own hint if it has one, else the request's size (responses are often about
     // as large).
     let guess = match value.size_hint() {
@@ -171,6 +188,27 @@ fn encode_response<T: Message>(
         exact => exact,
     };
     let capacity = guess.clamp(crate::body::ENCODE_CAPACITY, 64 << 20);
+    let mut codec = asked;
+    let body = crate::engine::encode_arena::encode(capacity, |body| {
+        codec = encode_response_into(codecs, asked, value, body)?;
+        Ok::<_, Status>(())
+    })?;
+    Ok(Response {
+        codec,
+        body,
+        metadata: Metadata::new(),
+    })
+}
+
+/// Append `value` to `body`, encoded as [`encode_response`] says; the codec it is in.
+fn encode_response_into<T: Message>(
+    codecs: &Codecs,
+    asked: CodecId,
+    value: &T,
+    body: &mut BytesMut,
+) -> Result<CodecId, Status> {
+    let first = T::native_codec().unwrap_or(asked);
+    let start = body.len();
     // Named by codec, not Rust type: the message goes to the caller (codec_failure's docs).
     let failed = |codec: CodecId| {
         move |e| {
@@ -184,22 +222,17 @@ fn encode_response<T: Message>(
             )
         }
     };
-    let mut id = first;
-    let body = crate::engine::encode_arena::encode(capacity, |body| {
-        match encode_in(codecs, first, value, body) {
-            Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
-                body.clear();
-                id = CodecId::MSGPACK;
-                encode_in(codecs, CodecId::MSGPACK, value, body).map_err(failed(CodecId::MSGPACK))
-            }
-            other => other.map_err(failed(first)),
+    match encode_in(codecs, first, value, body) {
+        Err(erpc_codec::CodecError::Unsupported { .. }) if first != CodecId::MSGPACK => {
+            body.truncate(start);
+            encode_in(codecs, CodecId::MSGPACK, value, body).map_err(failed(CodecId::MSGPACK))?;
+            Ok(CodecId::MSGPACK)
         }
-    })?;
-    Ok(Response {
-        codec: id,
-        body,
-        metadata: Metadata::new(),
-    })
+        other => {
+            other.map_err(failed(first))?;
+            Ok(first)
+        }
+    }
 }
 
 fn encode_in<T: Message>(

@@ -12,7 +12,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use crate::context::Context;
 use crate::deadline;
-use crate::engine::stream::Outbound;
+use crate::engine::stream::{Outbound, Started};
 use crate::protocol::Header;
 use crate::server::admission::Gate;
 use crate::server::call_task::{on_abandon, panicked, wait_its_turn};
@@ -91,7 +91,10 @@ impl StreamTask {
                         if let Some(watch) = &watch {
                             watch.message(Direction::Sent, response.body.len());
                         }
-                        outbound.send(response.codec, response.body).await?
+                        match outbound.start(response.codec, response.body)? {
+                            Started::Batched { flush: false } => {}
+                            started => outbound.finish(response.codec, started).await?,
+                        }
                     }
                     Outgoing::Dropped(count) => outbound.gap(count).await?,
                 }

@@ -95,10 +95,15 @@ impl<T: Send + 'static> ServerStream<T> {
     where
         T: Message,
     {
-        Box::pin(self.inner.map(move |produced| match produced {
-            Produced::Item(Ok(message)) => responder.respond(&message).map(Outgoing::Message),
-            Produced::Item(Err(status)) => Err(status),
-            Produced::Gap(count) => Ok(Outgoing::Dropped(count)),
+        let mut scratch = crate::engine::stream::Scratch::default();
+        Box::pin(self.inner.map(move |produced| {
+            match produced {
+                Produced::Item(Ok(message)) => responder
+                    .respond_in(&message, &mut scratch)
+                    .map(Outgoing::Message),
+                Produced::Item(Err(status)) => Err(status),
+                Produced::Gap(count) => Ok(Outgoing::Dropped(count)),
+            }
         }))
     }
 }

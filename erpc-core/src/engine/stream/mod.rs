@@ -10,13 +10,15 @@
 mod credit;
 mod inbox;
 mod outbound;
+mod scratch;
 
 pub(crate) use credit::Credit;
 pub(crate) use inbox::{Chunk, Inbox, Item, Pushed};
-pub(crate) use outbound::{Outbound, end_frame};
+pub(crate) use outbound::{Outbound, Started, end_frame};
+pub(crate) use scratch::Scratch;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::engine::reader::Verdict;
 
@@ -93,6 +95,35 @@ impl StreamState {
     pub fn fail(&self, status: crate::status::Status) {
         self.inbox.fail(status.clone());
         self.stop_sending(status);
+    }
+}
+
+/// The stream the previous frame of this read went to. Under load a read holds many frames
+/// of one stream in a row: they look it up once instead of once per frame (a locked table
+/// lookup and a reference count each; profiled at ~200 instructions per 64-byte message on
+/// the server). Forgotten at the end of every read ([`LastStream::forget`]), so a stream
+/// that ended meanwhile is looked up afresh; within one read it is no staler than a lookup
+/// made just before its frame.
+#[derive(Default)]
+pub(crate) struct LastStream(Option<(u64, Arc<StreamState>)>);
+
+impl LastStream {
+    /// Stream `id`'s state: the remembered one if it is `id`'s, else what `lookup` finds
+    /// (remembered for the next frame).
+    pub fn get(
+        &mut self,
+        id: u64,
+        lookup: impl FnOnce() -> Option<Arc<StreamState>>,
+    ) -> Option<&Arc<StreamState>> {
+        if !matches!(&self.0, Some((last, _)) if *last == id) {
+            self.0 = Some((id, lookup()?));
+        }
+        self.0.as_ref().map(|(_, state)| state)
+    }
+
+    /// Forget the stream (the read is over, or it ended).
+    pub fn forget(&mut self) {
+        self.0 = None;
     }
 }
 

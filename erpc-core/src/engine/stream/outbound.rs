@@ -12,7 +12,7 @@ use erpc_codec::compression::CompressionId;
 use crate::body::compress;
 use crate::engine::OutFrame;
 use crate::engine::stream::{MAX_CHUNK, StreamState, cost};
-use crate::protocol::{Frame, Header, Kind};
+use crate::protocol::{Frame, HEADER_LEN, Header, Kind};
 use crate::status::Status;
 
 /// Small messages are encoded into one batch, queued as one item when it reaches this size or
@@ -32,15 +32,31 @@ pub(crate) struct Outbound {
     pub max_body: u32,
     /// Encoded STREAM_DATA frames not queued yet (see [`Outbound::flush`]).
     pub batch: bytes::BytesMut,
+    /// The size of the last batch queued: what the next one reserves.
+    pub last_batch: usize,
+}
+
+/// What [`Outbound::start`] did with a message.
+pub(crate) enum Started {
+    /// Encoded into the batch; `flush` when the batch is full and is to be queued now.
+    Batched { flush: bool },
+    /// To be sent in chunks by [`Outbound::finish`] (large, or the window is used up): the
+    /// body as it travels and the compression applied to it.
+    Chunked(CompressionId, Bytes),
 }
 
 impl Outbound {
-    /// Send one encoded message; waits while the peer's window is used up. A small message
-    /// may wait in the batch: call [`Outbound::flush`] when nothing more is ready to send.
-    pub async fn send(&mut self, codec: CodecId, body: Bytes) -> Result<(), Status> {
+    /// Begin sending one encoded message, without waiting: a small message the window has
+    /// room for goes into the batch here. Unless that is all ([`Started::Batched`] with
+    /// `flush: false`), await [`Outbound::finish`], which waits while the peer's window is
+    /// used up. A batched message may wait in the batch: call [`Outbound::flush`] when
+    /// nothing more is ready to send. Two steps so that the common case builds no future (an
+    /// `async fn send` holding the waits for credit and for the queue was moved per message,
+    /// which showed in profiles).
+    pub fn start(&mut self, codec: CodecId, body: Bytes) -> Result<Started, Status> {
         self.state.mark_sent();
         let mut compression = CompressionId::NONE;
-        let mut rest = compress(self.compression, body, self.threshold, &mut compression)?;
+        let rest = compress(self.compression, body, self.threshold, &mut compression)?;
         if rest.len() > self.max_body as usize {
             return Err(Status::resource_exhausted(format!(
                 "stream message of {} bytes exceeds the limit of {} bytes",
@@ -49,6 +65,13 @@ impl Outbound {
             )));
         }
         if rest.len() < BATCH && self.state.credit.try_take(cost(rest.len())) {
+            if self.batch.capacity() < HEADER_LEN + rest.len() {
+                // Room for a batch as large as the last one at once, rather than growing
+                // (and copying) it step by step: a busy stream's batches are all about
+                // BATCH, a sparse stream's a message or two.
+                self.batch
+                    .reserve(self.last_batch.max(HEADER_LEN + rest.len()));
+            }
             // The header straight into the batch: no header block, a body under the batch
             // size (building a whole `Frame` per small message showed up in profiles).
             Header {
@@ -63,11 +86,21 @@ impl Outbound {
             }
             .encode(&mut self.batch);
             self.batch.extend_from_slice(&rest);
-            if self.batch.len() >= BATCH {
-                self.flush().await?;
-            }
-            return Ok(());
+            return Ok(Started::Batched {
+                flush: self.batch.len() >= BATCH,
+            });
         }
+        Ok(Started::Chunked(compression, rest))
+    }
+
+    /// The rest of sending a message [`Outbound::start`] began: queue the full batch, or
+    /// send the message in chunks as the window allows.
+    pub async fn finish(&mut self, codec: CodecId, started: Started) -> Result<(), Status> {
+        let (compression, mut rest) = match started {
+            Started::Batched { flush: true } => return self.flush().await,
+            Started::Batched { flush: false } => return Ok(()),
+            Started::Chunked(compression, rest) => (compression, rest),
+        };
         self.flush().await?;
         loop {
             let chunk = rest.split_to(rest.len().min(MAX_CHUNK));
@@ -106,6 +139,7 @@ impl Outbound {
             return Ok(());
         }
         let batch = self.batch.split().freeze();
+        self.last_batch = batch.len();
         self.data
             .send(OutFrame::encoded(batch))
             .await
