@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use erpc_center::token_flags::GIVE_TOKEN;
 use erpc_center::{CenterClient, Filter, Instance};
 use erpc_core::Client;
 
@@ -58,12 +59,20 @@ pub fn client(
         .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
 }
 
-/// Name the center at `addr` in a failure: "the center at ADDR: …".
+/// Name the center at `addr` in a failure: "the center at ADDR: …". A refusal for want of
+/// a token (or a wrong one) says how to give it: the center's own words speak of metadata,
+/// which `-H` would send only to a server.
 pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
     move |status| {
+        let hint = match status.code() {
+            erpc_core::Code::Unauthenticated | erpc_core::Code::PermissionDenied => {
+                format!(" (the center's token: {GIVE_TOKEN})")
+            }
+            _ => String::new(),
+        };
         Failure::Call(erpc_core::Status::new(
             status.code(),
-            format!("the center at {addr}: {}", status.message()),
+            format!("the center at {addr}: {}{hint}", status.message()),
         ))
     }
 }
