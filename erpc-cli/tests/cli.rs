@@ -1275,6 +1275,14 @@ async fn failures_name_flags_not_rust_apis() {
     let out = erpc(&["health", "foo://x"], "").await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("tcp://"), "{}", stderr(&out));
+    // A center address too: the same words, not the library's.
+    let out = erpc(&["list", "--center", "http://127.0.0.1:1"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(erpc speaks tcp://") && !stderr(&out).contains("ClientBuilder"),
+        "{}",
+        stderr(&out)
+    );
 
     let (plain, addr) = shop(None).await;
     let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;

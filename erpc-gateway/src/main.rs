@@ -187,7 +187,7 @@ async fn main() -> ExitCode {
     let gateway = match builder.build() {
         Ok(gateway) => gateway,
         Err(e) => {
-            eprintln!("erpc-gateway: {e}");
+            eprintln!("erpc-gateway: {}", in_flag_words(&e.to_string()));
             return ExitCode::from(2);
         }
     };

@@ -771,6 +771,15 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             "metadata keys are 1–255 characters of lowercase a-z",
         ),
         (vec!["--target", &target, "--max-body", "0"], "--max-body"),
+        // An unknown scheme: the schemes the binaries speak, as `erpc` says them.
+        (
+            vec!["--target", "http://127.0.0.1:1"],
+            "(erpc speaks tcp://",
+        ),
+        (
+            vec!["--center", "http://127.0.0.1:1"],
+            "(erpc speaks tcp://",
+        ),
         (
             vec!["--target", &target, "--cors-origin", "not a url"],
             "--cors-origin \"not a url\" is not an origin",
