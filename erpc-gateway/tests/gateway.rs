@@ -1373,7 +1373,7 @@ async fn a_protected_center_is_asked_with_the_token() {
     let file = dir.join("token");
     std::fs::write(&file, "s3cret\nignored\n").expect("written");
     let file = file.to_string_lossy().into_owned();
-    let args = [
+    let file_args = [
         "--center",
         &center_addr,
         "--center-token-file",
@@ -1381,7 +1381,7 @@ async fn a_protected_center_is_asked_with_the_token() {
         "--listen",
         "127.0.0.1:0",
     ];
-    let (_child, addr, _stderr) = gateway_process(&args).await;
+    let (_child, addr, _stderr) = gateway_process(&file_args).await;
     assert_priced(&addr).await;
     // The variables `erpc` reads too: ERPC_CENTER_TOKEN(_FILE), and its first ERPC_TOKEN.
     for env in [
@@ -1394,16 +1394,8 @@ async fn a_protected_center_is_asked_with_the_token() {
         assert_priced(&addr).await;
     }
     // A flag typed wins over a variable, even the other flag's (no conflict).
-    let args = [
-        "--center",
-        &center_addr,
-        "--center-token-file",
-        &file,
-        "--listen",
-        "127.0.0.1:0",
-    ];
     let (_child, addr, _stderr) =
-        gateway_process_env(&args, &[("ERPC_CENTER_TOKEN", "wrong")]).await;
+        gateway_process_env(&file_args, &[("ERPC_CENTER_TOKEN", "wrong")]).await;
     assert_priced(&addr).await;
     // The variable, set for `erpc` in the same shell, does not stop a gateway with --target
     // (the flag typed with --target does: it would be unused).
