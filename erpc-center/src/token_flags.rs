@@ -9,33 +9,38 @@ use std::path::PathBuf;
 
 use crate::auth::read_token;
 
-/// The variables the token was first read from by `erpc`: still read, after the new ones.
+/// How a command-line client of a protected center is given its token: what `erpc` and
+/// `erpc-gateway` say when the center refuses them for want of one (or a wrong one).
+pub const GIVE_TOKEN: &str = "give --center-token TOKEN or --center-token-file PATH, or set ERPC_CENTER_TOKEN or ERPC_CENTER_TOKEN_FILE";
+
+/// The variables the token is read from when neither flag is typed: the token, its file.
+pub const ENV: [&str; 2] = ["ERPC_CENTER_TOKEN", "ERPC_CENTER_TOKEN_FILE"];
+
+/// The variables the token was first read from by `erpc`: still read, after [`ENV`].
 pub const OLD_ENV: [&str; 2] = ["ERPC_TOKEN", "ERPC_TOKEN_FILE"];
 
 /// The center's token, as a flag, a variable or a file (its first line, surrounding
-/// whitespace ignored, as the center reads its own: [`read_token`]).
+/// whitespace ignored, as the center reads its own: [`read_token`]). A flag typed on the
+/// command line wins over every variable: the variables are read here, not by clap, whose
+/// `conflicts_with` would count a variable as the other flag typed (an exported
+/// `ERPC_CENTER_TOKEN` would forbid `--center-token-file` for one command).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct CenterTokenFlags {
     /// The token of a center started with --token, sent to it as metadata `authorization:
-    /// Bearer <TOKEN>` (also --token; variable ERPC_TOKEN too). Prefer the variable or
+    /// Bearer <TOKEN>` (also --token). Without this flag or --center-token-file, read from
+    /// the variable ERPC_CENTER_TOKEN (or ERPC_TOKEN). Prefer the variable or
     /// --center-token-file: a flag shows in the process list.
     #[arg(
         long,
         visible_alias = "token",
-        env = "ERPC_CENTER_TOKEN",
-        hide_env_values = true,
         value_name = "TOKEN",
         conflicts_with = "center_token_file"
     )]
     pub center_token: Option<String>,
-    /// Read the center's token from this file (its first line; also --token-file; variable
-    /// ERPC_TOKEN_FILE too).
-    #[arg(
-        long,
-        visible_alias = "token-file",
-        env = "ERPC_CENTER_TOKEN_FILE",
-        value_name = "PATH"
-    )]
+    /// Read the center's token from this file (its first line; also --token-file). Without
+    /// this flag or --center-token, the variable ERPC_CENTER_TOKEN_FILE (or ERPC_TOKEN_FILE)
+    /// names the file.
+    #[arg(long, visible_alias = "token-file", value_name = "PATH")]
     pub center_token_file: Option<PathBuf>,
 }
 
@@ -44,22 +49,36 @@ impl CenterTokenFlags {
     pub fn given(&self) -> bool {
         self.center_token.is_some()
             || self.center_token_file.is_some()
-            || OLD_ENV.iter().any(|name| std::env::var_os(name).is_some())
+            || ENV
+                .iter()
+                .chain(OLD_ENV.iter())
+                .any(|name| std::env::var_os(name).is_some())
     }
 
-    /// The token, if one was given: the flags (or their variables), else the old variables
-    /// [`OLD_ENV`].
+    /// The token, if one was given: a flag typed, else the variables [`ENV`], else the old
+    /// ones [`OLD_ENV`].
     ///
     /// # Errors
-    /// An unreadable file or an empty token, naming the flag.
+    /// An unreadable file or an empty token, naming the flag; both variables of one pair
+    /// set (which one was meant is unknown), naming them.
     pub fn read(&self) -> Result<Option<String>, String> {
         let (token, file) = match (&self.center_token, &self.center_token_file) {
-            (None, None) => (
-                std::env::var(OLD_ENV[0]).ok(),
-                std::env::var_os(OLD_ENV[1]).map(PathBuf::from),
-            ),
+            (None, None) => match from_env(ENV)? {
+                (None, None) => from_env(OLD_ENV)?,
+                given => given,
+            },
             (token, file) => (token.clone(), file.clone()),
         };
         read_token(&token, &file, "center-token", "center's token")
+    }
+}
+
+/// The token and the file named by a pair of variables; an error if both are set.
+fn from_env([token, file]: [&str; 2]) -> Result<(Option<String>, Option<PathBuf>), String> {
+    match (std::env::var(token).ok(), std::env::var_os(file)) {
+        (Some(_), Some(_)) => Err(format!(
+            "both {token} and {file} are set: unset one (or type --center-token or --center-token-file, which wins)"
+        )),
+        (token, file) => Ok((token, file.map(PathBuf::from))),
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use erpc_center::token_flags::GIVE_TOKEN;
 use erpc_center::{CenterClient, Filter, Instance};
 use erpc_core::Client;
 
@@ -55,15 +56,26 @@ pub fn client(
         .transport(transport)
         .build(addr)
         .map(CenterClient::new)
-        .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
+        .map_err(|e| {
+            let e = erpc_transport::tls_flags::in_flag_words(&e.to_string());
+            Failure::usage(format!("--center {addr}: {e}"))
+        })
 }
 
-/// Name the center at `addr` in a failure: "the center at ADDR: …".
+/// Name the center at `addr` in a failure: "the center at ADDR: …". A refusal for want of
+/// a token (or a wrong one) says how to give it: the center's own words speak of metadata,
+/// which `-H` would send only to a server.
 pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
     move |status| {
+        let hint = match status.code() {
+            erpc_core::Code::Unauthenticated | erpc_core::Code::PermissionDenied => {
+                format!(" (the center's token: {GIVE_TOKEN})")
+            }
+            _ => String::new(),
+        };
         Failure::Call(erpc_core::Status::new(
             status.code(),
-            format!("the center at {addr}: {}", status.message()),
+            format!("the center at {addr}: {}{hint}", status.message()),
         ))
     }
 }

@@ -9,9 +9,6 @@ use erpc_transport::tls_flags::in_flag_words;
 
 use crate::failure::Failure;
 
-/// The address schemes `erpc` dials (its transport features).
-pub const SCHEMES: &str = "tcp://, unix://, tls://, ws://, wss:// and quic://";
-
 /// `failure` as the CLI prints it: an unknown address scheme is bad input (exit 2) naming the
 /// schemes `erpc` speaks; Rust API names become flags; rustls cases get what to do.
 pub fn for_cli(failure: Failure) -> Failure {
@@ -22,10 +19,7 @@ pub fn for_cli(failure: Failure) -> Failure {
     };
     let message = status.message();
     if message.contains("unknown transport") || message.contains("no connector is registered") {
-        return Failure::usage(format!(
-            "{} (erpc speaks {SCHEMES} addresses)",
-            message.split(" (").next().unwrap_or(message)
-        ));
+        return Failure::usage(in_flag_words(message));
     }
     Failure::Call(Status::new(status.code(), in_flag_words(message)))
 }

@@ -403,9 +403,20 @@ async fn run(command: Command) -> Result<(), Failure> {
             connections,
             json,
         } => {
+            // Zero of any of these would run nothing and print an empty report: refused, as
+            // bad input, before dialling.
+            let zero = [
+                ("-c/--concurrency", concurrency == 0, "at least 1"),
+                ("-z/--duration", duration.is_zero(), "longer than 0s"),
+                ("-n/--total", total == Some(0), "at least 1"),
+                ("--connections", connections == 0, "at least 1"),
+            ];
+            if let Some((flag, _, rule)) = zero.iter().find(|(_, zero, _)| *zero) {
+                return Err(Failure::usage(format!("{flag} must be {rule}")));
+            }
             let (service, method, options) = invocation.parts()?;
             let request = call::request(invocation.request.as_deref()).await?;
-            let client = connect(&invocation.target, connections.max(1)).await?;
+            let client = connect(&invocation.target, connections).await?;
             let kind = call::kind(&client, service, method, &options.metadata, None).await?;
             if kind != MethodKind::Unary {
                 return Err(Failure::usage(format!(

@@ -677,6 +677,17 @@ async fn bench_reports_counts_that_add_up() {
         stderr(&out).trim(),
         "erpc: Shop.count is server-streaming; erpc bench loads unary methods"
     );
+    // Zero of a count or the duration runs nothing: refused (exit 2) naming the flag.
+    for (flag, value) in [
+        ("-c", "0"),
+        ("-n", "0"),
+        ("-z", "0s"),
+        ("--connections", "0"),
+    ] {
+        let out = erpc(&["bench", &addr, "Shop.price", "{}", flag, value], "").await;
+        assert_eq!(code(&out), 2, "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{flag}: {}", stderr(&out));
+    }
     server.shutdown().await;
 }
 
@@ -865,6 +876,12 @@ async fn a_protected_center_is_reached_with_its_token() {
         "{}",
         stderr(&out)
     );
+    // … and saying how to give the token (not the metadata a server takes with -H).
+    assert!(
+        stderr(&out).contains("--center-token TOKEN") && stderr(&out).contains("ERPC_CENTER_TOKEN"),
+        "{}",
+        stderr(&out)
+    );
     // The flag, the file, the variable.
     for (args, env) in [
         (vec!["--center-token", "t0k"], vec![]),
@@ -880,6 +897,15 @@ async fn a_protected_center_is_reached_with_its_token() {
         (
             vec![],
             vec![("ERPC_CENTER_TOKEN", "t0k"), ("ERPC_TOKEN", "old")],
+        ),
+        // A flag typed wins over the variables, even the other flag's.
+        (
+            vec!["--center-token-file", file],
+            vec![("ERPC_CENTER_TOKEN", "wrong")],
+        ),
+        (
+            vec!["--center-token", "t0k"],
+            vec![("ERPC_CENTER_TOKEN_FILE", "/nonexistent")],
         ),
     ] {
         let mut all = vec!["list", "--center", &center_addr];
@@ -1249,6 +1275,14 @@ async fn failures_name_flags_not_rust_apis() {
     let out = erpc(&["health", "foo://x"], "").await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("tcp://"), "{}", stderr(&out));
+    // A center address too: the same words, not the library's.
+    let out = erpc(&["list", "--center", "http://127.0.0.1:1"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(erpc speaks tcp://") && !stderr(&out).contains("ClientBuilder"),
+        "{}",
+        stderr(&out)
+    );
 
     let (plain, addr) = shop(None).await;
     let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;

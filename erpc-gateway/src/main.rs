@@ -187,7 +187,7 @@ async fn main() -> ExitCode {
     let gateway = match builder.build() {
         Ok(gateway) => gateway,
         Err(e) => {
-            eprintln!("erpc-gateway: {e}");
+            eprintln!("erpc-gateway: {}", in_flag_words(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -207,7 +207,13 @@ async fn main() -> ExitCode {
         server.local_addr()
     );
     // After the line above: scripts read the address from the first line.
-    if args.tls.insecure {
+    // As `erpc`: not for a --target without TLS, where --insecure changes nothing (the
+    // services of a center may be on TLS whatever its own address).
+    let plain_target = args
+        .target
+        .as_deref()
+        .is_some_and(|t| !tls_flags::is_tls(t));
+    if args.tls.insecure && !plain_target {
         eprintln!("erpc-gateway: {}", tls_flags::INSECURE_WARNING);
     }
     if let Upstream::Center(center) = &upstream {
@@ -284,8 +290,8 @@ fn in_flag_words(message: &str) -> String {
 /// How this binary is given TLS settings.
 const TLS_FLAGS: &str = "give --cacert PEM (the CA that signed their certificates), or --insecure to accept any certificate";
 
-/// How this binary is given the center's token.
-const CENTER_TOKEN_FLAGS: &str = "give --center-token TOKEN or --center-token-file PATH, or set ERPC_CENTER_TOKEN or ERPC_CENTER_TOKEN_FILE";
+/// How this binary is given the center's token (the words `erpc` uses too).
+const CENTER_TOKEN_FLAGS: &str = erpc_center::token_flags::GIVE_TOKEN;
 
 /// Once at start-up, ask the center (as discovery will) whether it takes the gateway's
 /// token, or wants one it was not given: if not, say so on stderr — every call will be answered 503 until the
@@ -336,6 +342,11 @@ fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
     } else {
         let mut origins = Vec::new();
         for origin in &args.cors_origins {
+            if !is_origin(origin) {
+                return Err(format!(
+                    "--cors-origin {origin:?} is not an origin: give SCHEME://HOST[:PORT] (https://app.example), or * for any"
+                ));
+            }
             origins.push(
                 origin
                     .parse()
@@ -356,6 +367,23 @@ fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
     ))
 }
 
+/// Whether `text` is a browser origin as the `Origin` header sends it: a scheme, `://` and a
+/// host (with a port, perhaps), nothing else — no path, no spaces.
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, host)) = text.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    scheme_ok && host_ok
+}
+
 fn header_name(name: &str) -> Result<HeaderName, String> {
     // HeaderName lower-cases: `X-User` and `x-user` are the same header.
     HeaderName::try_from(name).map_err(|_| format!("{name:?} is not a header name"))
@@ -363,15 +391,19 @@ fn header_name(name: &str) -> Result<HeaderName, String> {
 
 /// A header whose lower-case name is a valid metadata key (it becomes one).
 fn metadata_header(name: &str) -> Result<HeaderName, String> {
-    let header = header_name(name)?;
-    erpc_core::metadata::check_key(header.as_str())
+    // The metadata rule first: it is the stricter one, and says what a name may hold.
+    erpc_core::metadata::check_key(&name.to_ascii_lowercase())
         .map_err(|why| format!("{name:?} cannot be sent as call metadata: {why}"))?;
-    Ok(header)
+    header_name(name)
 }
 
 /// `--max-body`: erpc-core's sizes (`1048576`, `1MiB`).
 fn size(text: &str) -> Result<usize, String> {
     let bytes = erpc_core::human::parse_size(text)?;
+    if bytes == 0 {
+        // Every request would be refused (413): never what was meant.
+        return Err("must be at least 1 byte (0 would refuse every body)".to_owned());
+    }
     usize::try_from(bytes).map_err(|_| format!("{text:?} is more bytes than this machine can hold"))
 }
 

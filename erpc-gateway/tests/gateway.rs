@@ -768,7 +768,21 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         (vec!["--listen", "127.0.0.1:0"], "--target"),
         (
             vec!["--target", &target, "-H", "bad header"],
-            "not a header name",
+            "metadata keys are 1–255 characters of lowercase a-z",
+        ),
+        (vec!["--target", &target, "--max-body", "0"], "--max-body"),
+        // An unknown scheme: the schemes the binaries speak, as `erpc` says them.
+        (
+            vec!["--target", "http://127.0.0.1:1"],
+            "(erpc speaks tcp://",
+        ),
+        (
+            vec!["--center", "http://127.0.0.1:1"],
+            "(erpc speaks tcp://",
+        ),
+        (
+            vec!["--target", &target, "--cors-origin", "not a url"],
+            "--cors-origin \"not a url\" is not an origin",
         ),
         (vec!["--target", "nowhere:1"], "nowhere"),
         (
@@ -807,6 +821,16 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
     server.shutdown().await;
+}
+
+/// The rest of a gateway's stderr, to its end (the process stopped).
+async fn read_all(mut lines: StderrLines) -> String {
+    let mut all = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
 }
 
 /// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments), and returns its stderr.
@@ -1349,7 +1373,7 @@ async fn a_protected_center_is_asked_with_the_token() {
     let file = dir.join("token");
     std::fs::write(&file, "s3cret\nignored\n").expect("written");
     let file = file.to_string_lossy().into_owned();
-    let args = [
+    let file_args = [
         "--center",
         &center_addr,
         "--center-token-file",
@@ -1357,7 +1381,7 @@ async fn a_protected_center_is_asked_with_the_token() {
         "--listen",
         "127.0.0.1:0",
     ];
-    let (_child, addr, _stderr) = gateway_process(&args).await;
+    let (_child, addr, _stderr) = gateway_process(&file_args).await;
     assert_priced(&addr).await;
     // The variables `erpc` reads too: ERPC_CENTER_TOKEN(_FILE), and its first ERPC_TOKEN.
     for env in [
@@ -1369,6 +1393,10 @@ async fn a_protected_center_is_asked_with_the_token() {
         let (_child, addr, _stderr) = gateway_process_env(&args, &[env]).await;
         assert_priced(&addr).await;
     }
+    // A flag typed wins over a variable, even the other flag's (no conflict).
+    let (_child, addr, _stderr) =
+        gateway_process_env(&file_args, &[("ERPC_CENTER_TOKEN", "wrong")]).await;
+    assert_priced(&addr).await;
     // The variable, set for `erpc` in the same shell, does not stop a gateway with --target
     // (the flag typed with --target does: it would be unused).
     let target = shop_server.local_addr().to_string();
@@ -1503,6 +1531,22 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
         )) && said.contains("--insecure"),
         "{said}"
     );
+    // --insecure for a target without TLS: no warning (it changes nothing), as `erpc`.
+    let plain = shop(ShopImpl::default(), None).await;
+    let plain_target = plain.local_addr().to_string();
+    let args = [
+        "--target",
+        &plain_target,
+        "--listen",
+        "127.0.0.1:0",
+        "--insecure",
+    ];
+    let (mut child, addr, stderr) = gateway_process(&args).await;
+    assert_priced(&addr).await;
+    child.kill().await.expect("killed");
+    let said = read_all(stderr).await;
+    assert!(!said.contains("NOT checked"), "{said}");
+    plain.shutdown().await;
     // With --cacert, calls go through; with --insecure too, after a warning.
     for flags in [vec!["--cacert", ca_file.as_str()], vec!["--insecure"]] {
         let mut args = vec!["--target", &target, "--listen", "127.0.0.1:0"];

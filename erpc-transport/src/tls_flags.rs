@@ -107,6 +107,9 @@ pub fn require(addr: &str, transport: &Options) -> Result<(), String> {
     ))
 }
 
+/// The address schemes the binaries (`erpc`, `erpc-gateway`) dial.
+pub const SCHEMES: &str = "tcp://, unix://, tls://, ws://, wss:// and quic://";
+
 /// Rewrites of the transports' messages: (what they say, what a binary's user reads).
 const REWRITES: [(&str, &str); 2] = [
     (
@@ -135,6 +138,15 @@ const HINTS: [(&str, &str); 2] = [
 /// `text` (a failed call's message) with the Rust API names the transports use replaced by
 /// these flags, and rustls cases explained with the flag that helps.
 pub fn in_flag_words(text: &str) -> String {
+    // An unknown scheme: the transports' text lists every scheme of the build and the Rust
+    // APIs a transport of one's own is plugged in with; a binary's user reads the addresses
+    // the binaries dial.
+    if text.contains("unknown transport") || text.contains("no connector is registered") {
+        return format!(
+            "{} (erpc speaks {SCHEMES} addresses)",
+            text.split(" (").next().unwrap_or(text)
+        );
+    }
     let mut text = REWRITES
         .iter()
         .fold(text.to_owned(), |t, (from, to)| t.replace(from, to));
