@@ -2,11 +2,13 @@
 //! (CENTER.md, "Dashboard") so the two read alike:
 //!
 //! ```text
-//! {"event":"register","revision":R,"service":S,"id":I,"instance":{…}}   a new instance
-//! {"event":"update","revision":R,"service":S,"id":I,"instance":{…}}     one seen before, registered again
-//! {"event":"deregister","revision":R,"service":S,"id":I,"reason":"deregistered"|"lease expired"}
-//! {"event":"set","revision":R,"key":K,"value":V} / {"event":"delete","revision":R,"key":K}
+//! {"event":"register","id":I,"instance":{…},"revision":R,"service":S}   a new instance
+//! {"event":"update","id":I,"instance":{…},"revision":R,"service":S}     one seen before, registered again
+//! {"event":"deregister","id":I,"reason":"deregistered"|"lease expired","revision":R,"service":S}
+//! {"event":"set","key":K,"revision":R,"value":V} / {"event":"delete","key":K,"revision":R}
 //! ```
+//!
+//! Keys come in alphabetical order (serde_json's map); readers should not rely on any order.
 //!
 //! `instance` is the registration as on the wire (`service`, `id`, `addrs`, `weight`,
 //! `version`, `group`, `tags`, `metadata`, `location`).
