@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
-use crate::failure::{Failure, parse_json};
+use crate::failure::{Failure, parse_json, parse_json_line};
 use crate::reflect;
 
 /// `SERVICE.METHOD` split at its last dot (service names may hold dots: `erpc.Reflection`).
@@ -158,7 +158,7 @@ async fn send_lines(
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = parse_json(&line, &format!("{what} {n}"));
+        let parsed = parse_json_line(&line, &format!("{what} {n}"));
         let stop = parsed.is_err();
         if tx.send(parsed).await.is_err() || stop {
             return;

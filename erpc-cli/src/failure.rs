@@ -58,3 +58,17 @@ pub fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, Failure> 
     // serde_json's message ends with the position: "… at line 1 column 10".
     serde_json::from_str(text).map_err(|e| Failure::usage(format!("{what} is not JSON: {e}")))
 }
+
+/// [`parse_json`] for one line of a JSON-lines input (`what`: `stdin line 2`): the position is
+/// given as a column only, since serde_json's "line 1" would contradict the line `what` names.
+pub fn parse_json_line(line: &str, what: &str) -> Result<serde_json::Value, Failure> {
+    serde_json::from_str(line).map_err(|e| {
+        let message = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let reason = message.strip_suffix(&suffix).unwrap_or(&message);
+        Failure::usage(format!(
+            "{what} is not JSON: {reason} at column {}",
+            e.column()
+        ))
+    })
+}

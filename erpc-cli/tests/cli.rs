@@ -321,6 +321,9 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
     let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n3\n").await;
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("stdin line 2"), "{}", stderr(&out));
+    // The position within the line, not serde_json's "line 1" of a one-line document.
+    assert!(stderr(&out).contains("at column 2"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("line 1"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     let out = erpc(&["call", &addr, "Shop.sum", "1\n2\nx"], "").await;
     assert_eq!(code(&out), 2);
