@@ -914,6 +914,14 @@ async fn every_failure_of_the_gateway_has_a_json_body() {
     // A path that does not decode.
     let undecodable = post(&gateway, "/Shop/%FF", "{}").await;
     assert_json_failure(&undecodable, 400, "invalid_argument");
+    for (path, segment) in [("/Shop/%FF", "%FF"), ("/%C3%28/price", "%C3%28")] {
+        let undecodable = post(&gateway, path, "{}").await;
+        let message = undecodable.json()["message"].as_str().map(str::to_owned);
+        assert!(
+            message.is_some_and(|m| m.contains(&format!("{segment:?}")) && m.contains("UTF-8")),
+            "{path}: {undecodable:?}"
+        );
+    }
     // A malformed percent-encoding is bad input, named — not a service called "%ZZ" (404).
     for (path, bad) in [
         ("/%ZZ/price", "%ZZ"),
