@@ -153,22 +153,16 @@ impl Responder {
         encode_response(&self.codecs, self.codec, value, self.size_hint)
     }
 
-    /// [`Responder::respond`] into a stream's reused encode buffer.
+    /// [`Responder::respond`] for a stream's next message: the stream's last message size is
+    /// the first guess when the value has none.
     pub(crate) fn respond_in<T: Message>(
         &self,
         value: &T,
         scratch: &mut crate::engine::stream::Scratch,
     ) -> Result<Response, Status> {
-        let mut codec = self.codec;
-        let body = scratch.encode(value.size_hint(), |body| {
-            codec = encode_response_into(&self.codecs, self.codec, value, body)?;
-            Ok::<_, Status>(())
-        })?;
-        Ok(Response {
-            codec,
-            body,
-            metadata: Metadata::new(),
-        })
+        let response = encode_response(&self.codecs, self.codec, value, scratch.guess(0))?;
+        scratch.remember(response.body.len());
+        Ok(response)
     }
 }
 

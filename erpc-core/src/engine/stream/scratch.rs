@@ -1,22 +1,17 @@
-//! The encode buffer of one side of a stream, reused from message to message: small messages
-//! are cut from one block instead of each allocating its own buffer, and a large message
-//! reserves the previous one's size at once instead of doubling its way up (each doubling a
-//! copy of everything encoded so far). Profiled: a 1 KiB buffer allocated and freed per
-//! 64-byte message, and ~1.7 MiB of reallocation copies per 1 MiB message (BENCHMARKS.md,
-//! "streams, instructions per message").
+//! The encode memory of one side of a stream: the last message's size, the next message's
+//! first guess, so a large message reserves about its size at once instead of doubling its
+//! way up (each doubling a copy of everything encoded so far: ~1.7 MiB of reallocation copies
+//! per 1 MiB message; BENCHMARKS.md, "streams, instructions per message"). Where the bytes
+//! come from is [`encode_arena`]'s business, as for unary bodies: small messages are cut from
+//! the thread's block, large ones get a buffer of their own that is not kept.
 
 use bytes::{Bytes, BytesMut};
 
-/// A block holds this much to begin with: a few dozen small messages' worth.
-const BLOCK: usize = 4 * 1024;
-/// A block reserved for or grown by a message larger than this is not kept for the next
-/// message, so a stream that sent one large message does not hold its buffer while it idles.
-const KEEP: usize = 64 * 1024;
+use crate::engine::encode_arena;
 
-/// A reusable encode buffer (see the module's documentation).
+/// A stream side's encode memory (see the module's documentation).
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    buf: BytesMut,
     /// The size of the last message encoded: the next one's first guess.
     last: usize,
 }
@@ -30,22 +25,19 @@ impl Scratch {
         hint: usize,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<Bytes, E> {
-        let wanted = hint.max(self.last);
-        if self.buf.capacity() < wanted || self.buf.capacity() == 0 {
-            // Reclaims the block in place when every message cut from it is gone (the usual
-            // case: messages are copied into the send batch or written, then dropped).
-            self.buf.reserve(wanted.max(BLOCK));
-        }
-        let result = encode(&mut self.buf);
-        let body = self.buf.split().freeze();
-        if wanted > KEEP || body.len() > KEEP {
-            // The block was sized for (or grew to) a large message: let it go with the
-            // message rather than hold it here.
-            self.buf = BytesMut::new();
-        }
-        result?;
-        self.last = body.len();
+        let body = encode_arena::encode(self.guess(hint), encode)?;
+        self.remember(body.len());
         Ok(body)
+    }
+
+    /// The expected size of the next message whose own estimate is `hint`.
+    pub fn guess(&self, hint: usize) -> usize {
+        hint.max(self.last)
+    }
+
+    /// Note the size of a message encoded elsewhere (a server stream's response).
+    pub fn remember(&mut self, len: usize) {
+        self.last = len;
     }
 }
 
@@ -91,7 +83,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(big.len(), 300_000);
-        assert_eq!(scratch.buf.capacity(), 0, "a large block is not kept");
+        // Not kept: the next small encode is not cut from the large message's buffer.
+        let small = encode_arena::encode(1, |b| {
+            b.extend_from_slice(&[0]);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_ne!(small.as_ptr() as usize, big.as_ptr() as usize + big.len());
         drop(big);
         scratch
             .encode(0, |b| {
