@@ -483,36 +483,16 @@ fn check_escapes(path: &str) -> Result<(), ApiError> {
                 )));
             }
         }
-        if std::str::from_utf8(&percent_decoded(bytes)).is_err() {
+        if percent_encoding::percent_decode(bytes)
+            .decode_utf8()
+            .is_err()
+        {
             return Err(ApiError::bad_request(format!(
                 "the path segment {segment:?} does not decode to UTF-8: service and method names are UTF-8 text, percent-encoded byte by byte"
             )));
         }
     }
     Ok(())
-}
-
-/// `segment` with its `%XX` escapes (already checked well-formed) turned into bytes.
-fn percent_decoded(segment: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(segment.len());
-    let mut at = 0;
-    while at < segment.len() {
-        let escaped = (segment[at] == b'%')
-            .then(|| Some((hex(*segment.get(at + 1)?)?, hex(*segment.get(at + 2)?)?)))
-            .flatten();
-        match escaped {
-            Some((high, low)) => {
-                out.push(high << 4 | low);
-                at += 3;
-            }
-            None => {
-                out.push(segment[at]);
-                at += 1;
-            }
-        }
-    }
-    out
 }
 
 /// The request body as JSON (empty: `null`); not JSON is a 400 saying where.
