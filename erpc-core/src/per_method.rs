@@ -61,11 +61,7 @@ impl<T> PerMethod<T> {
             // One value for every call (the common setting): no name is hashed.
             return &self.default;
         }
-        self.methods
-            .get(service)
-            .and_then(|methods| methods.get(method))
-            .or_else(|| self.services.get(service))
-            .unwrap_or(&self.default)
+        self.get_own(service, method).unwrap_or(&self.default)
     }
 
     /// The value `service.method` was given itself (its method's, else its service's), or
