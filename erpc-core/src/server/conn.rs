@@ -478,8 +478,9 @@ impl ServerEndpoint {
                 Status::unimplemented(format!("unknown service {:?}", service_name.as_str())),
             );
         };
-        // The name the observer's events carry (`_unknown` for a method the service lacks).
-        let reported = crate::server::observed::reported_method(service.as_ref(), method);
+        // The name the observer's events carry (`_unknown` for a method the service lacks):
+        // looked up only for a refusal or an observer, not on every call.
+        let reported = || crate::server::observed::reported_method(service.as_ref(), method);
         if self.shared.codecs.get(header.codec).is_none() {
             return self.refuse(
                 &header,
@@ -547,7 +548,7 @@ impl ServerEndpoint {
             match admit_all(&self.shared.admission, &head) {
                 Ok(admitted) => admitted,
                 Err((status, by)) => {
-                    let names = (service_name.as_str(), reported.as_str());
+                    let names = (service_name.as_str(), reported().as_str());
                     return self.refuse_call(&header, names, (Refusal::Hook, by), status);
                 }
             }
@@ -568,7 +569,7 @@ impl ServerEndpoint {
                     match workers.admit() {
                         Ok(ticket) => Some(Seat::Taken(ticket)),
                         Err(status) => {
-                            let names = (service_name.as_str(), reported.as_str());
+                            let names = (service_name.as_str(), reported().as_str());
                             let why = (Refusal::AtCapacity, RefusedBy::Workers);
                             return self.refuse_call(&header, names, why, status);
                         }
@@ -597,7 +598,7 @@ impl ServerEndpoint {
             Err(Refused::Full) => {
                 return self.refuse_call(
                     &header,
-                    (service_name.as_str(), reported.as_str()),
+                    (service_name.as_str(), reported().as_str()),
                     (Refusal::AtCapacity, RefusedBy::InFlight),
                     in_flight::full(config.max_in_flight),
                 );
@@ -612,7 +613,7 @@ impl ServerEndpoint {
         }
         self.last_id.fetch_max(id, Ordering::AcqRel);
         let observed = self.shared.observer.as_ref().map(|observer| {
-            let names = (service_name, reported);
+            let names = (service_name, reported());
             Observed::start(
                 observer,
                 names,
