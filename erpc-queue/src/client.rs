@@ -360,18 +360,19 @@ impl QueueClient {
                 "the deadline passed before publishing",
             ));
         }
-        let deadline_ms = deadline_ms.unwrap_or_else(|| unix_ms_now() + left.as_millis() as u64);
+        let now_ms = unix_ms_now();
+        let deadline_ms = deadline_ms.unwrap_or(now_ms + left.as_millis() as u64);
         // NATS drops a message older than its stream's max_age unannounced: a deadline past
         // it (or none) would be a promise the queue does not keep.
         if let Some(retention) = self.inner.queue.retention() {
-            let kept_until = unix_ms_now().saturating_add(retention.as_millis() as u64);
+            let kept_until = now_ms.saturating_add(retention.as_millis() as u64);
             if deadline_ms == 0 || deadline_ms > kept_until {
                 return Err(Status::invalid_argument(format!(
                     "a deadline {} is longer than the queue keeps an unconsumed message ({} s, the {} stream's max_age): it would be removed without a dead letter; use a deadline within it",
                     if deadline_ms == 0 {
                         "of none".to_owned()
                     } else {
-                        format!("{} s away", (deadline_ms - unix_ms_now()) / 1000)
+                        format!("{} s away", (deadline_ms - now_ms) / 1000)
                     },
                     retention.as_secs(),
                     self.inner.queue.backend(),
