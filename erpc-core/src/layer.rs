@@ -235,6 +235,17 @@ where
     }
 }
 
+/// `future` as a [`BoxFuture`]: handed on as it is when it already is one (what erpc's
+/// erased stacks return), else boxed — so a layer that passes a call through untouched (not
+/// sampled, filtered out, no breaker) adds no allocation of its own.
+pub fn into_boxed<F, T>(future: F) -> BoxFuture<'static, T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: 'static,
+{
+    same_type::<F, BoxFuture<'static, T>>(future).unwrap_or_else(|future| Box::pin(future))
+}
+
 /// `value` as a `U` if `T` is `U` (the same type), else back as it was: a move, no
 /// allocation.
 pub(crate) fn same_type<T: 'static, U: 'static>(value: T) -> Result<U, T> {
@@ -400,6 +411,21 @@ impl<Req: Send + 'static, Resp: 'static> Stack<Req, Resp> {
 
 #[cfg(test)]
 mod tests {
+    use super::into_boxed;
+
+    #[test]
+    fn a_boxed_future_passes_as_it_is_and_another_is_boxed() {
+        let boxed: futures_util::future::BoxFuture<'static, u8> = Box::pin(async { 7 });
+        let address = &*boxed as *const _ as *const u8;
+        let passed = into_boxed(boxed);
+        assert_eq!(
+            &*passed as *const _ as *const u8, address,
+            "not boxed again"
+        );
+        let other = into_boxed(std::future::ready(8u8));
+        assert_eq!(futures_util::FutureExt::now_or_never(other), Some(8));
+    }
+
     use std::task::{Context, Poll};
 
     use super::*;

@@ -2,8 +2,6 @@
 //! passes readiness through to the service it wraps and does its work around each call — a
 //! span, an access-log line. Written once here; each layer says only what it does per call.
 
-use std::any::Any;
-use std::future::Future;
 use std::task::{Context as TaskContext, Poll};
 
 use erpc_core::layer::Service;
@@ -51,29 +49,6 @@ where
     }
 }
 
-/// `future` as the boxed future a layer's service returns: as it is when it already is one,
-/// else boxed. erpc erases the stack a layer wraps, so its inner service's futures are
-/// already `BoxFuture`s: a call the layer passes through untouched (not sampled, filtered
-/// out) then costs no allocation of the layer's own.
-pub(crate) fn pass<F, T>(future: F) -> BoxFuture<'static, T>
-where
-    F: Future<Output = T> + Send + 'static,
-    T: 'static,
-{
-    let mut slot = Some(future);
-    if let Some(boxed) = (&mut slot as &mut dyn Any).downcast_mut::<Option<BoxFuture<'static, T>>>()
-    {
-        if let Some(boxed) = boxed.take() {
-            return boxed;
-        }
-    }
-    match slot {
-        Some(future) => Box::pin(future),
-        // Taken above only when it was already boxed, and then returned.
-        None => unreachable!("a boxed future is returned as it is"),
-    }
-}
-
 /// `impl Layer<S> for $layer`, making [`Wrapped`] services.
 macro_rules! wrapping_layer {
     ($layer:ty) => {
@@ -87,21 +62,3 @@ macro_rules! wrapping_layer {
     };
 }
 pub(crate) use wrapping_layer;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_boxed_future_passes_as_it_is_and_another_is_boxed() {
-        let boxed: BoxFuture<'static, u8> = Box::pin(async { 7 });
-        let address = &*boxed as *const _ as *const u8;
-        let passed = pass(boxed);
-        assert_eq!(
-            &*passed as *const _ as *const u8, address,
-            "not boxed again"
-        );
-        let other = pass(std::future::ready(8u8));
-        assert_eq!(futures_util::FutureExt::now_or_never(other), Some(8));
-    }
-}

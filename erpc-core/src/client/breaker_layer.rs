@@ -414,8 +414,7 @@ where
         if ticket.is_none() {
             // No breaker for it, or its ticket left to the wire: nothing to do after, so the
             // inner future is handed on (boxed only if it is not boxed already).
-            return crate::layer::same_type::<S::Future, Self::Future>(call)
-                .unwrap_or_else(|future| Box::pin(future));
+            return crate::layer::into_boxed(call);
         }
         Box::pin(guarded(ticket, stream, call))
     }

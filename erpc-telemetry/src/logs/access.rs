@@ -3,12 +3,12 @@
 use std::time::Instant;
 
 use erpc_core::Status;
-use erpc_core::layer::Service;
+use erpc_core::layer::{Service, into_boxed};
 use erpc_core::server::{Request, Response};
 use erpc_core::status::Code;
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
+use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 
 /// A server layer (`ServerBuilder::layer(AccessLog)`) that logs one `tracing` event per call
 /// as it ends, at INFO on target `erpc::access`, with `service`, `method`, `peer`, `code`
@@ -36,7 +36,7 @@ where
         // layer (OpenTelemetry's) wants the access event. The event below is filtered as
         // usual.
         if !tracing::level_enabled!(tracing::Level::INFO) {
-            return pass(inner.call(request));
+            return into_boxed(inner.call(request));
         }
         let started = Instant::now();
         let cx = request.context();

@@ -1,11 +1,11 @@
 //! The client span: one per attempt, its context sent as `traceparent`.
 
 use erpc_core::client::Attempt;
-use erpc_core::layer::Service;
+use erpc_core::layer::{Service, into_boxed};
 use erpc_core::{ClientResponse, Status};
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
+use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use opentelemetry::Context;
@@ -61,7 +61,7 @@ where
                         metadata,
                     );
                 }
-                return pass(inner.call(attempt));
+                return into_boxed(inner.call(attempt));
             }
             Head::Trace | Head::TraceRemote(_) => {
                 let span = client_span(&attempt);
@@ -75,7 +75,7 @@ where
                 span
             }
         };
-        let call = pass(span.in_scope(|| inner.call(attempt)));
+        let call = into_boxed(span.in_scope(|| inner.call(attempt)));
         Box::pin(Traced::new(span, call, false))
     }
 }

@@ -1,11 +1,11 @@
 //! The server span: one per call, around the handler.
 
 use erpc_core::Status;
-use erpc_core::layer::Service;
+use erpc_core::layer::{Service, into_boxed};
 use erpc_core::server::{Request, Response};
 use futures_util::future::BoxFuture;
 
-use crate::wrapped::{AroundCall, Wrapped, pass, wrapping_layer};
+use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use opentelemetry::context::FutureExt as _;
@@ -77,7 +77,7 @@ where
                 span
             }
         };
-        let call = pass(span.in_scope(|| inner.call(request)));
+        let call = into_boxed(span.in_scope(|| inner.call(request)));
         Box::pin(Traced::new(span, call, true))
     }
 }
