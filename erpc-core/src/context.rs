@@ -122,6 +122,12 @@ impl Context {
         &self.method
     }
 
+    /// The service and method names as the call carries them: cheap to clone (reference
+    /// counted), for a layer that keeps them past the call's start (an access log line).
+    pub fn names(&self) -> (&crate::protocol::ByteStr, &crate::protocol::ByteStr) {
+        (&self.service, &self.method)
+    }
+
     /// Resolves when the server begins a graceful shutdown, for streams that would otherwise
     /// never end (watches, subscriptions): end them then, with a status that tells the
     /// client where to resume, so the shutdown need not wait out its grace period (which it

@@ -40,9 +40,10 @@ where
         }
         let started = Instant::now();
         let cx = request.context();
-        let service = cx.service().to_owned();
-        let method = cx.method().to_owned();
-        let peer = cx.peer().map(|p| p.to_string()).unwrap_or_default();
+        // Kept as they are (reference counted, the peer's address by value) and formatted
+        // only if the line is written.
+        let (service, method) = (cx.names().0.clone(), cx.names().1.clone());
+        let peer = cx.peer().cloned();
         let request_bytes = request.body().len();
         let call = inner.call(request);
         Box::pin(async move {
@@ -53,9 +54,9 @@ where
             };
             tracing::info!(
                 target: "erpc::access",
-                service = %service,
-                method = %method,
-                peer = %peer,
+                service = service.as_str(),
+                method = method.as_str(),
+                peer = %Peer(peer.as_ref()),
                 code = code.as_str(),
                 duration_us = started.elapsed().as_micros() as u64,
                 request_bytes,
@@ -64,5 +65,17 @@ where
             );
             result
         })
+    }
+}
+
+/// A call's peer as the access log writes it: its address, or nothing when unknown.
+struct Peer<'a>(Option<&'a erpc_core::PeerAddr>);
+
+impl std::fmt::Display for Peer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(peer) => peer.fmt(f),
+            None => Ok(()),
+        }
     }
 }
