@@ -15,7 +15,6 @@
 //!   unacked delivery comes back after `ack_wait`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
@@ -24,7 +23,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::queue::{
-    Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
+    Closed, Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
 };
 
 const BACKEND: &str = "nats";
@@ -69,7 +68,7 @@ pub struct NatsQueue {
     /// The stream's `max_age` as the server has it; `None` when 0 (kept until consumed).
     retention: Option<Duration>,
     /// Set by [`Queue::close`]: publishing fails and subscriptions end.
-    closed: Arc<AtomicBool>,
+    closed: Arc<Closed>,
 }
 
 impl std::fmt::Debug for NatsQueue {
@@ -130,10 +129,7 @@ impl NatsQueue {
     }
 
     fn check_open(&self) -> Result<(), QueueError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(error("the connection is closed (Queue::close)"));
-        }
-        Ok(())
+        self.closed.check(BACKEND)
     }
 }
 
@@ -207,7 +203,7 @@ impl Queue for NatsQueue {
     }
 
     async fn close(&self) -> Result<(), QueueError> {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if self.closed.close() {
             return Ok(());
         }
         // What was written goes out first; then the subscriptions drain and the connection
@@ -316,7 +312,7 @@ struct NatsSubscription {
     most: usize,
     messages: Option<pull::Batch>,
     /// The queue's: closed, this subscription ends.
-    closed: Arc<AtomicBool>,
+    closed: Arc<Closed>,
     /// Closed itself, or its connection gone for good.
     ended: bool,
 }
@@ -329,7 +325,7 @@ impl NatsSubscription {
             tracing::debug!(error = %e, "nats: the connection is gone; the subscription ends");
             self.ended = true;
         }
-        self.ended || self.closed.load(Ordering::Acquire)
+        self.ended || self.closed.is_closed()
     }
 }
 

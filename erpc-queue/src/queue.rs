@@ -284,3 +284,31 @@ mod tests {
         assert_eq!(redacted("not a url"), "not a url");
     }
 }
+
+/// Whether a backend's connection was closed for good ([`Queue::close`]): every use checks it
+/// first, so a closed queue answers with one clear error instead of a backend's own.
+#[derive(Debug, Default)]
+pub(crate) struct Closed(std::sync::atomic::AtomicBool);
+
+impl Closed {
+    /// `Ok` while open; else the error every use of a closed queue gets.
+    pub(crate) fn check(&self, backend: &'static str) -> Result<(), QueueError> {
+        if self.is_closed() {
+            return Err(QueueError::new(
+                backend,
+                "the connection is closed (Queue::close)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether it is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Mark it closed; whether it already was.
+    pub(crate) fn close(&self) -> bool {
+        self.0.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+}

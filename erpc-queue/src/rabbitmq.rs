@@ -15,7 +15,6 @@
 //!   on a fresh connection, subscriptions consume again.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +31,7 @@ use tokio::sync::Mutex;
 
 use crate::config::RabbitQueueType;
 use crate::queue::{
-    Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
+    Closed, Delivery, Queue, QueueError, Settle, Subscribe, Subscription, backoff, redacted,
 };
 
 const BACKEND: &str = "rabbitmq";
@@ -67,7 +66,7 @@ struct Link {
     queue_type: RabbitQueueType,
     state: Mutex<Option<Connected>>,
     /// Set by [`Queue::close`]: nothing dials again, subscriptions end.
-    closed: AtomicBool,
+    closed: Closed,
 }
 
 /// How long closing (a channel, the connection) may take before it is given up on.
@@ -100,7 +99,7 @@ impl RabbitQueue {
             url: url.to_owned(),
             queue_type,
             state: Mutex::new(None),
-            closed: AtomicBool::new(false),
+            closed: Closed::default(),
         };
         *link.state.lock().await = Some(link.dial().await?);
         Ok(RabbitQueue {
@@ -111,15 +110,12 @@ impl RabbitQueue {
 
 impl Link {
     fn check_open(&self) -> Result<(), QueueError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(error("the connection is closed (Queue::close)"));
-        }
-        Ok(())
+        self.closed.check(BACKEND)
     }
 
     /// Close the connection for good (see [`Queue::close`]).
     async fn close(&self) -> Result<(), QueueError> {
-        self.closed.store(true, Ordering::Release);
+        self.closed.close();
         // Taking the lock waits for a publish declaring its queue; one awaiting its confirm
         // gets it before the broker's close-ok (AMQP answers in order on the connection).
         let Some(connected) = self.state.lock().await.take() else {
@@ -423,7 +419,7 @@ struct RabbitSubscription {
 impl RabbitSubscription {
     /// Whether this subscription is over: closed, or its queue closed.
     fn over(&self) -> bool {
-        self.ended || self.link.closed.load(Ordering::Acquire)
+        self.ended || self.link.closed.is_closed()
     }
 }
 
