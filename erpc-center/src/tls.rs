@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use erpc_transport::address::is_tls;
+
 /// The PEM files given (flags, variables, or the config file's `center.tls`).
 #[derive(Debug, Default)]
 pub struct Files<'a> {
@@ -14,15 +16,6 @@ pub struct Files<'a> {
     pub key: Option<&'a Path>,
     /// The CA client certificates must chain to (mutual TLS).
     pub client_ca: Option<&'a Path>,
-}
-
-/// The schemes whose listeners need a certificate.
-const TLS_SCHEMES: [&str; 3] = ["tls", "quic", "wss"];
-
-/// Whether `addr` is a TLS address (`tls://`, `quic://`, `wss://`).
-fn is_tls(addr: &str) -> bool {
-    addr.split_once("://")
-        .is_some_and(|(scheme, _)| TLS_SCHEMES.contains(&scheme))
 }
 
 /// Where the certificate came from, for messages.

@@ -387,6 +387,16 @@ impl fmt::Display for Address {
     }
 }
 
+/// The schemes whose connections are TLS (QUIC carries TLS 1.3 itself).
+const TLS_SCHEMES: [&str; 3] = ["tls://", "wss://", "quic://"];
+
+/// Whether connections to `addr` (an address as written, `tls://host:port`) are TLS:
+/// `tls://`, `wss://` and `quic://`. Known without any TLS feature compiled in, so a program
+/// can say which settings a TLS address needs before it has them.
+pub fn is_tls(addr: &str) -> bool {
+    TLS_SCHEMES.iter().any(|s| addr.starts_with(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

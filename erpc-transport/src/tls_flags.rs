@@ -85,12 +85,7 @@ impl TlsFlags {
 }
 
 /// The schemes whose connections are TLS: they need [`TlsFlags`] set.
-const TLS_SCHEMES: [&str; 3] = ["tls://", "wss://", "quic://"];
-
-/// Whether connections to `addr` are TLS.
-pub fn is_tls(addr: &str) -> bool {
-    TLS_SCHEMES.iter().any(|s| addr.starts_with(s))
-}
+pub use crate::address::is_tls;
 
 /// Whether `transport` can dial `addr`: an address without TLS always, a TLS one only with
 /// TLS settings.
