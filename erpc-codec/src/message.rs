@@ -142,7 +142,8 @@ fn bound_to<T>(codec: &dyn Codec, native: CodecId) -> Result<(), CodecError> {
             // ask again in that one.
             hint: match native {
                 CodecId::RAW => "it travels only in codec raw",
-                _ => "it travels only in codec protobuf",
+                CodecId::PROTOBUF => "it travels only in codec protobuf",
+                _ => "it travels only in its own codec",
             },
         })
     }
