@@ -56,10 +56,7 @@ pub fn client(
         .transport(transport)
         .build(addr)
         .map(CenterClient::new)
-        .map_err(|e| {
-            let e = erpc_transport::tls_flags::in_flag_words(&e.to_string());
-            Failure::usage(format!("--center {addr}: {e}"))
-        })
+        .map_err(|e| Failure::usage(format!("--center {addr}: {e}")))
 }
 
 /// Name the center at `addr` in a failure: "the center at ADDR: …". A refusal for want of

@@ -15,7 +15,7 @@ pub fn for_cli(failure: Failure) -> Failure {
     let status = match failure {
         Failure::Call(status) => status,
         Failure::Exit(code, line) => return Failure::Exit(code, in_flag_words(&line)),
-        usage => return usage,
+        Failure::Usage(line) => return Failure::Usage(in_flag_words(&line)),
     };
     let message = status.message();
     if message.contains("unknown transport") || message.contains("no connector is registered") {
