@@ -3,34 +3,16 @@
 //! comes last and splits by weight allocate as many times as calls of a client without rules.
 //! Allocations are counted by a global allocator, so this test has a binary of its own.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use erpc::ServerHandle;
 use erpc::discovery::{InProcess, Instance, Locality, routes_key};
 use support::{Named, WhoamiClient, WhoamiServer};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 async fn instance(registry: &InProcess, name: &str, version: &str) -> ServerHandle {
     erpc::Server::builder()
@@ -60,11 +42,11 @@ async fn allocations_per_call(client: &WhoamiClient, calls: u64) -> f64 {
     for _ in 0..2_000 {
         call().await;
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = heap::allocations();
     for _ in 0..calls {
         call().await;
     }
-    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / calls as f64
+    (heap::allocations() - before) as f64 / calls as f64
 }
 
 #[tokio::test(flavor = "current_thread")]

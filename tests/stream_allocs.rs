@@ -5,37 +5,13 @@
 //! A guard: the per-thread encode arena also keeps small messages from allocating, so the
 //! test passes with either in place (0.006 per message without the stream's own buffer).
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use erpc::ServerConfig;
 use support::feed::{FeedClient, start_feed};
 use support::place;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 const MESSAGES: u64 = 20_000;
 
@@ -43,7 +19,7 @@ const MESSAGES: u64 = 20_000;
 /// the server (`sum`) and `MESSAGES` streamed back (`count`). Numbers need no allocation to
 /// encode or decode, so what is counted is the engine's.
 async fn allocations_per_message(client: &FeedClient) -> f64 {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = heap::allocations();
     let sum = client
         .sum(futures_util::stream::iter(0..MESSAGES))
         .await
@@ -56,7 +32,7 @@ async fn allocations_per_message(client: &FeedClient) -> f64 {
         received += 1;
     }
     assert_eq!(received, MESSAGES);
-    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / (2 * MESSAGES) as f64
+    (heap::allocations() - before) as f64 / (2 * MESSAGES) as f64
 }
 
 #[tokio::test(flavor = "current_thread")]
