@@ -175,6 +175,8 @@ async fn a_filter_turns_the_access_log_off() {
 #[tokio::test]
 async fn access_off_keeps_the_handlers_own_lines() {
     for setup in [
+        // The baseline: without a second layer the fault never showed (the per-layer "no"
+        // needs another layer that wants the access event); the traced cases are the checks.
         Setup::default(),
         Setup {
             traced: true,
