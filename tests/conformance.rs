@@ -241,7 +241,7 @@ async fn a_malformed_frame_gets_a_clear_error_and_others_keep_working() {
 
         // Bytes that are not a frame at all: an ERROR frame, then the connection closes.
         // (QUIC and UDP cut frames out of what is written, so garbage cannot be written
-        // through their links; tests/udp.rs sends malformed datagrams on a raw socket.)
+        // through their links; tests/suite/udp.rs sends malformed datagrams on a raw socket.)
         if !matches!(transport, "quic" | "udp") {
             let mut peer = RawPeer::connect(&server.addr).await;
             peer.send_bytes(&[0x47; 64]).await;

@@ -69,7 +69,7 @@
 //! The generated trait also works with [`mockall`](https://docs.rs/mockall): its methods
 //! return `impl Future + Send`, so write the mock with `mockall::mock!` and return
 //! `Box::pin(async move { .. })` or `std::future::ready(..)` from `returning` (the
-//! project's `tests/testing_kit.rs` does).
+//! project's `tests/suite/testing_kit.rs` does).
 //!
 //! # Fault injection
 //! [`Faults`] is a cloneable switchboard and [`Faults::layer`] a tower layer for
