@@ -980,6 +980,55 @@ async fn a_protected_center_is_reached_with_its_token() {
     center.shutdown().await;
 }
 
+/// A token given by a variable that cannot be used is bad input naming that variable — not
+/// `--center-token-file`, which was not typed — and a token variable that is not UTF-8 is
+/// refused, not ignored (the center here wants no token, so an ignored one would pass).
+#[tokio::test]
+async fn bad_token_variables_are_refused_naming_the_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let (center, center_addr) = center().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blank = dir.path().join("blank");
+    std::fs::write(&blank, "\n").expect("written");
+    let blank = blank.to_str().expect("UTF-8 path");
+    let list = ["list", "--center", center_addr.as_str()];
+    for (var, value, says) in [
+        (
+            "ERPC_CENTER_TOKEN_FILE",
+            "/nonexistent/token",
+            "cannot be read",
+        ),
+        ("ERPC_TOKEN_FILE", "/nonexistent/token", "cannot be read"),
+        ("ERPC_CENTER_TOKEN_FILE", blank, "first line is empty"),
+        ("ERPC_CENTER_TOKEN", " ", "is set and empty"),
+    ] {
+        let out = erpc_env(&list, "", &[(var, value)]).await;
+        let said = stderr(&out);
+        assert_eq!(code(&out), 2, "{var}={value}: {said}");
+        assert!(
+            said.contains(&format!("{var} ")) && said.contains(says),
+            "{var}={value}: {said}"
+        );
+        assert!(!said.contains("--center-token"), "{var}={value}: {said}");
+    }
+    for var in ["ERPC_CENTER_TOKEN", "ERPC_TOKEN"] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+            .args(list)
+            .env(var, std::ffi::OsStr::from_bytes(b"t0k\xff"))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("erpc ran");
+        let said = stderr(&out);
+        assert_eq!(code(&out), 2, "{var}: {said}");
+        assert!(
+            said.contains(&format!("{var} is not valid UTF-8")),
+            "{var}: {said}"
+        );
+    }
+    center.shutdown().await;
+}
+
 /// A certificate authority made here (rcgen): its PEM, and leaf certificates it signs.
 struct Ca {
     cert: rcgen::Certificate,
