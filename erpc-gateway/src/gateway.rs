@@ -121,9 +121,9 @@ impl GatewayBuilder {
 
     /// The transport settings of every connection to the services and to the center — TLS
     /// ([`ClientTls`](erpc_transport::ClientTls)) for `tls://`, `wss://` and `quic://`
-    /// addresses. Set here rather than in [`client`](GatewayBuilder::client)'s builders:
-    /// the gateway checks them against the instances it finds (a service reached only over
-    /// TLS, without TLS settings, is a 503 saying so). Default: none (no TLS).
+    /// addresses, set on every builder [`client`](GatewayBuilder::client) makes. A service
+    /// reached only over TLS without TLS settings is a 503 with the dial's error, which says
+    /// what to set. Default: none (no TLS).
     pub fn transport(mut self, options: erpc_transport::Options) -> Self {
         self.center.transport = options.clone();
         self.transport = options;

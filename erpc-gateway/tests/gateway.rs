@@ -1577,8 +1577,9 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
     assert!(said.contains("--cacert /nonexistent/ca.pem"), "{said}");
     server.shutdown().await;
 
-    // Instances found through a center, on TLS: without a CA each call is refused naming
-    // the flag to give (not the Rust API the transport names); with it, answered.
+    // Instances found through a center, on TLS: without a CA each call is refused with the
+    // dial's reason, naming the flag to give (not the Rust API the transport names) and the
+    // one address tried, without an ellipsis for more there are not; with it, answered.
     let (center, center_addr) = center(None).await;
     let server = tls_shop(&ca, Some(&center_addr)).await;
     shops_listed(
@@ -1596,13 +1597,18 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
     )
     .await;
     assert_json_failure(&refused, 503, "unavailable");
+    let said = refused.json()["message"].as_str().unwrap_or("").to_owned();
     assert!(
-        refused.body.contains("are reached over TLS")
-            && refused.body.contains("--cacert PEM")
-            && !refused.body.contains("ClientTls")
-            && !refused.body.contains("GatewayBuilder"),
-        "{refused:?}"
+        said.starts_with("no instance of \"Shop\" is reachable: cannot connect to tls://")
+            && said.contains("needs TLS settings")
+            && said.contains("--cacert PEM")
+            && !said.contains("ClientTls")
+            && !said.contains("GatewayBuilder"),
+        "{said}"
     );
+    let tried = server.local_addr().to_string();
+    assert_eq!(said.matches(tried.as_str()).count(), 1, "{said}");
+    assert!(!said.contains('…'), "{said}");
     let args = [
         "--center",
         &center_addr,
