@@ -123,7 +123,8 @@ async fn an_unreachable_instance_is_skipped_and_calls_go_to_the_others() {
 
 /// A call that no instance can take because none can be dialled says why each could not —
 /// from the first call on, not only "unreachable" once they back off — naming at most
-/// three, with "…" only when there are more.
+/// three, with "…" only when there are more; and it is marked a connect failure, so a tool
+/// can tell it from a server's answer.
 #[tokio::test]
 async fn no_reachable_instance_says_why_each_could_not_be_dialled() {
     // Ports nobody listens on (see above).
@@ -142,6 +143,7 @@ async fn no_reachable_instance_says_why_each_could_not_be_dialled() {
         for _ in 0..n {
             let err = client.name().await.unwrap_err();
             assert_eq!(err.code(), erpc::Code::Unavailable, "{err}");
+            assert!(err.is_connect_failure(), "{n}: {err}");
             assert!(err.message().contains("Connection refused"), "{n}: {err}");
             messages.push(err.message().to_owned());
             if err

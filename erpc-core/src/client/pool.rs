@@ -145,15 +145,16 @@ impl Pool {
                     Ok(()) => Ok(conn),
                     Err(e) => {
                         conn.close();
-                        Err(e)
+                        // A new connection the server never answered on: not connected.
+                        Err(e.from_connect_failure())
                     }
                 }
             }
             Ok(result) => result,
-            Err(_) => Err(Status::unavailable(format!(
-                "timed out connecting to {}",
-                self.addr
-            ))),
+            Err(_) => Err(
+                Status::unavailable(format!("timed out connecting to {}", self.addr))
+                    .from_connect_failure(),
+            ),
         };
         if let Some(load) = &self.watchers.load {
             load.set_suspect(attempt.is_err());
@@ -287,7 +288,8 @@ impl Unready {
     /// "cannot connect to tcp://10.0.0.7:7000: Connection refused (os error 111); retrying
     /// in 236 ms" — with the wait as its retry hint (a retry before it fails fast the same
     /// way; a gateway's `Retry-After`; a fail mode waits for it only when every instance is
-    /// down, as only then does this reach it).
+    /// down, as only then does this reach it), marked a
+    /// [connect failure](Status::is_connect_failure).
     pub fn status(&self) -> Status {
         Status::unavailable(format!(
             "{}; retrying in {}",
@@ -295,6 +297,7 @@ impl Unready {
             crate::human::duration(self.left)
         ))
         .with_retry_after(self.left)
+        .from_connect_failure()
     }
 }
 

@@ -455,7 +455,7 @@ impl Down {
     /// `unavailable`: "no instance of "S" is reachable: " and why each (shown) instance's
     /// last attempt failed — "…" and how many more only when there are more than shown —
     /// and the other instances that could not take the call (breaker open, NOT_SERVING);
-    /// the soonest redial as the retry hint.
+    /// the soonest redial as the retry hint; a [connect failure](Status::is_connect_failure).
     fn status(self, service: &str, open_breakers: usize, not_serving: usize) -> Status {
         let mut message = format!("no instance of {service:?} is reachable");
         let whys: Vec<&str> = self.shown.iter().map(|u| u.why.as_str()).collect();
@@ -483,7 +483,9 @@ impl Down {
             "retrying"
         };
         message.push_str(&format!("; {next} in {}", crate::human::duration(soonest)));
-        Status::unavailable(message).with_retry_after(soonest)
+        Status::unavailable(message)
+            .with_retry_after(soonest)
+            .from_connect_failure()
     }
 }
 
