@@ -59,26 +59,83 @@ impl CenterTokenFlags {
     /// ones [`OLD_ENV`].
     ///
     /// # Errors
-    /// An unreadable file or an empty token, naming the flag; both variables of one pair
-    /// set (which one was meant is unknown), naming them.
+    /// An unreadable file or an empty token, naming where it came from: the flag, or the
+    /// variable that named the file or held the token; a token variable that is not UTF-8
+    /// (a token is text; ignoring it would send no token, or an older variable's), naming
+    /// it; both variables of one pair set (which one was meant is unknown), naming them.
     pub fn read(&self) -> Result<Option<String>, String> {
-        let (token, file) = match (&self.center_token, &self.center_token_file) {
-            (None, None) => match from_env(ENV)? {
-                (None, None) => from_env(OLD_ENV)?,
-                given => given,
-            },
-            (token, file) => (token.clone(), file.clone()),
-        };
-        read_token(&token, &file, "center-token", "center's token")
+        if self.center_token.is_some() || self.center_token_file.is_some() {
+            return read_token(
+                &self.center_token,
+                &self.center_token_file,
+                "center-token",
+                "center's token",
+            );
+        }
+        match from_env(ENV)? {
+            Some(given) => given.read().map(Some),
+            None => from_env(OLD_ENV)?.map(|given| given.read()).transpose(),
+        }
     }
 }
 
-/// The token and the file named by a pair of variables; an error if both are set.
-fn from_env([token, file]: [&str; 2]) -> Result<(Option<String>, Option<PathBuf>), String> {
-    match (std::env::var(token).ok(), std::env::var_os(file)) {
+/// A token given by a variable: the token itself, or the file holding it.
+enum FromEnv {
+    Token { var: &'static str, token: String },
+    File { var: &'static str, path: PathBuf },
+}
+
+impl FromEnv {
+    /// The token (a file's first line, surrounding whitespace ignored, as [`read_token`]
+    /// reads one); an unreadable file or an empty token is an error naming the variable.
+    fn read(self) -> Result<String, String> {
+        match self {
+            FromEnv::Token { var, token } => match token.trim() {
+                "" => Err(format!(
+                    "{var} is set and empty: set it to the center's token, or unset it"
+                )),
+                token => Ok(token.to_owned()),
+            },
+            FromEnv::File { var, path } => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!("{var} names {}, which cannot be read: {e}", path.display())
+                })?;
+                match text.lines().next().unwrap_or("").trim() {
+                    "" => Err(format!(
+                        "{var} names {}, whose first line is empty: the center's token is that line",
+                        path.display()
+                    )),
+                    token => Ok(token.to_owned()),
+                }
+            }
+        }
+    }
+}
+
+/// The token or the file named by a pair of variables, if either is set; an error if both
+/// are, or if the token's is not UTF-8.
+fn from_env([token, file]: [&'static str; 2]) -> Result<Option<FromEnv>, String> {
+    let value = match std::env::var(token) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(format!(
+                "{token} is not valid UTF-8: a center's token is text; set it to the token, or unset it"
+            ));
+        }
+    };
+    match (value, std::env::var_os(file)) {
         (Some(_), Some(_)) => Err(format!(
             "both {token} and {file} are set: unset one (or type --center-token or --center-token-file, which wins)"
         )),
-        (token, file) => Ok((token, file.map(PathBuf::from))),
+        (Some(value), None) => Ok(Some(FromEnv::Token {
+            var: token,
+            token: value,
+        })),
+        (None, Some(path)) => Ok(Some(FromEnv::File {
+            var: file,
+            path: PathBuf::from(path),
+        })),
+        (None, None) => Ok(None),
     }
 }

@@ -30,7 +30,10 @@ pub fn setup_failure(failure: Failure) -> Failure {
 
 /// Print the status of `service` (`""`: the whole server) on stdout — `Shop: SERVING`,
 /// `Nope: SERVICE_UNKNOWN` — and succeed only if it is SERVING ([`exit::UNHEALTHY`]
-/// otherwise); a failed call exits [`exit::RPC_FAILED`] with its status on stderr.
+/// otherwise); a failed call exits [`exit::RPC_FAILED`] with its status on stderr, or
+/// [`exit::CONNECTION_FAILED`] when it never reached a server (no instance found through
+/// the center could be dialled, a TLS handshake refused: the client marks those
+/// [connect failures](erpc_core::Status::is_connect_failure)), as a dead address is.
 pub async fn run(client: &Client, service: &str, metadata: Metadata) -> Result<(), Failure> {
     let answer: Value = client
         .call("erpc.Health", "check", json!({ "service": service }))
@@ -40,7 +43,14 @@ pub async fn run(client: &Client, service: &str, metadata: Metadata) -> Result<(
             ..CallOptions::default()
         })
         .await
-        .map_err(|status| Failure::Call(status).with_code(exit::RPC_FAILED))?;
+        .map_err(|status| {
+            let code = if status.is_connect_failure() {
+                exit::CONNECTION_FAILED
+            } else {
+                exit::RPC_FAILED
+            };
+            Failure::Call(status).with_code(code)
+        })?;
     let status = answer
         .get("status")
         .and_then(Value::as_str)

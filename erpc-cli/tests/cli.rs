@@ -980,6 +980,55 @@ async fn a_protected_center_is_reached_with_its_token() {
     center.shutdown().await;
 }
 
+/// A token given by a variable that cannot be used is bad input naming that variable — not
+/// `--center-token-file`, which was not typed — and a token variable that is not UTF-8 is
+/// refused, not ignored (the center here wants no token, so an ignored one would pass).
+#[tokio::test]
+async fn bad_token_variables_are_refused_naming_the_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let (center, center_addr) = center().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blank = dir.path().join("blank");
+    std::fs::write(&blank, "\n").expect("written");
+    let blank = blank.to_str().expect("UTF-8 path");
+    let list = ["list", "--center", center_addr.as_str()];
+    for (var, value, says) in [
+        (
+            "ERPC_CENTER_TOKEN_FILE",
+            "/nonexistent/token",
+            "cannot be read",
+        ),
+        ("ERPC_TOKEN_FILE", "/nonexistent/token", "cannot be read"),
+        ("ERPC_CENTER_TOKEN_FILE", blank, "first line is empty"),
+        ("ERPC_CENTER_TOKEN", " ", "is set and empty"),
+    ] {
+        let out = erpc_env(&list, "", &[(var, value)]).await;
+        let said = stderr(&out);
+        assert_eq!(code(&out), 2, "{var}={value}: {said}");
+        assert!(
+            said.contains(&format!("{var} ")) && said.contains(says),
+            "{var}={value}: {said}"
+        );
+        assert!(!said.contains("--center-token"), "{var}={value}: {said}");
+    }
+    for var in ["ERPC_CENTER_TOKEN", "ERPC_TOKEN"] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc"))
+            .args(list)
+            .env(var, std::ffi::OsStr::from_bytes(b"t0k\xff"))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("erpc ran");
+        let said = stderr(&out);
+        assert_eq!(code(&out), 2, "{var}: {said}");
+        assert!(
+            said.contains(&format!("{var} is not valid UTF-8")),
+            "{var}: {said}"
+        );
+    }
+    center.shutdown().await;
+}
+
 /// A certificate authority made here (rcgen): its PEM, and leaf certificates it signs.
 struct Ca {
     cert: rcgen::Certificate,
@@ -1218,6 +1267,93 @@ async fn health_by_name_checks_that_service() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "Shop: SERVING");
     shop.shutdown().await;
+    center.shutdown().await;
+}
+
+/// A center in this process with `Shop` registered at each of `addrs` (whether or not
+/// anything answers there), for 5 minutes.
+async fn center_listing(addrs: &[&str]) -> (erpc::ServerHandle, String) {
+    use erpc_center::service::Center;
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    for (n, addr) in addrs.iter().enumerate() {
+        let instance = Instance::new("Shop", format!("shop-{n}"), *addr);
+        center
+            .register(instance, 300_000)
+            .await
+            .expect("registered");
+    }
+    let server = erpc::Server::builder()
+        .add_service(CenterServer::new(center))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("center serves");
+    let addr = server.local_addr().to_string();
+    (server, addr)
+}
+
+/// Through the center as at an address, `erpc health` tells a connection that could not be
+/// made (exit 2) from a check the server answered with an error (3): an instance nobody
+/// listens at, and a server wanting a client certificate not given, are exit 2 with the
+/// reason on stderr; a server refusing the check itself stays 3. `erpc call` says the reason
+/// too (its exit code is 1 for both).
+#[tokio::test]
+async fn health_through_the_center_tells_a_failed_connection_from_a_failed_check() {
+    // Port 1: nobody listens there (a port freed after binding port 0 could be reused).
+    let dead = "tcp://127.0.0.1:1";
+    let (center, c) = center_listing(&[dead]).await;
+    let out = erpc(&["health", "--center", &c, "Shop"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(dead) && stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    let order = r#"{"item":"x","qty":2}"#;
+    let out = erpc(&["call", "--center", &c, "Shop", "Shop.price", order], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(dead) && stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    center.shutdown().await;
+
+    // Mutual TLS without --cert/--key: the handshake is refused, at an address and through
+    // the center alike.
+    let ca = Ca::new("shop CA");
+    let clients = Ca::new("clients CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.cert.pem()).expect("PEM written");
+    let ca_pem = ca_pem.to_str().expect("UTF-8 path");
+    let (server, addr) = tls_shop(&ca, Some(&clients)).await;
+    let (center, c) = center_listing(&[&addr]).await;
+    for args in [
+        vec!["health", &addr, "--cacert", ca_pem],
+        vec!["health", "--center", &c, "Shop", "--cacert", ca_pem],
+    ] {
+        let out = erpc(&args, "").await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--cert"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    server.shutdown().await;
+    center.shutdown().await;
+
+    // The server answered: 3, through the center too.
+    let (guarded, addr) = guarded_shop().await;
+    let (center, c) = center_listing(&[&addr]).await;
+    let out = erpc(&["health", "--center", &c, "Shop"], "").await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("unauthenticated: "),
+        "{}",
+        stderr(&out)
+    );
+    guarded.shutdown().await;
     center.shutdown().await;
 }
 

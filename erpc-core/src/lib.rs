@@ -57,6 +57,7 @@ pub mod ambient;
 pub mod auth;
 mod body;
 mod codec_failure;
+mod connect_failure;
 
 // Before `client` and `server`: they use its `shared_setters!`.
 #[macro_use]

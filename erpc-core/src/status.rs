@@ -104,12 +104,27 @@ impl fmt::Display for Code {
 
 /// The outcome of a failed call: a code, a message for people, and optional details for
 /// programs (opaque bytes; encode them with any codec you like).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Two statuses are equal when their code, message and details are: the client's
+/// [connect-failure mark](Status::is_connect_failure) is not part of the value (it never
+/// travels).
+#[derive(Clone)]
 pub struct Status {
     code: Code,
+    /// Set by the client when no connection to a server could be made for the call
+    /// (`connect_failure.rs`); never on the wire.
+    pub(crate) connect_failure: bool,
     message: String,
     details: Bytes,
 }
+
+impl PartialEq for Status {
+    fn eq(&self, other: &Status) -> bool {
+        self.code == other.code && self.message == other.message && self.details == other.details
+    }
+}
+
+impl Eq for Status {}
 
 macro_rules! constructors {
     ($($name:ident => $code:ident),* $(,)?) => {
@@ -127,6 +142,7 @@ impl Status {
     pub fn new(code: Code, message: impl Into<String>) -> Status {
         Status {
             code,
+            connect_failure: false,
             message: message.into(),
             details: Bytes::new(),
         }

@@ -38,6 +38,7 @@ pub struct GatewayBuilder {
     max_timeout: Duration,
     max_body: usize,
     describe_ttl: Duration,
+    stream_open_wait: Duration,
     cors: Option<CorsLayer>,
     center: CenterOptions,
     explain: Explain,
@@ -103,6 +104,18 @@ impl GatewayBuilder {
         self
     }
 
+    /// How long a server stream's response waits for the stream's first message before its
+    /// 200 and headers go out without one (default 500 ms). A stream that fails before then
+    /// — its server refusing the request, or failing it at once — is answered with the
+    /// HTTP status of its code and the JSON error body, as a unary call is; a failure after
+    /// then is the body's last item. Longer catches refusals over slower links; shorter
+    /// shows a quiet stream open sooner. Zero sends the headers at once (every failure is
+    /// then in the body).
+    pub fn stream_open_wait(mut self, wait: Duration) -> Self {
+        self.stream_open_wait = wait;
+        self
+    }
+
     /// Answer CORS preflights and mark responses as `layer` says (tower-http's
     /// [`CorsLayer`]). Default none: browsers may call from the gateway's own origin only.
     pub fn cors(mut self, layer: CorsLayer) -> Self {
@@ -121,9 +134,9 @@ impl GatewayBuilder {
 
     /// The transport settings of every connection to the services and to the center — TLS
     /// ([`ClientTls`](erpc_transport::ClientTls)) for `tls://`, `wss://` and `quic://`
-    /// addresses. Set here rather than in [`client`](GatewayBuilder::client)'s builders:
-    /// the gateway checks them against the instances it finds (a service reached only over
-    /// TLS, without TLS settings, is a 503 saying so). Default: none (no TLS).
+    /// addresses, set on every builder [`client`](GatewayBuilder::client) makes. A service
+    /// reached only over TLS without TLS settings is a 503 with the dial's error, which says
+    /// what to set. Default: none (no TLS).
     pub fn transport(mut self, options: erpc_transport::Options) -> Self {
         self.center.transport = options.clone();
         self.transport = options;
@@ -187,6 +200,7 @@ impl GatewayBuilder {
                 timeout_header: self.timeout_header,
                 max_timeout: self.max_timeout,
                 max_body: self.max_body,
+                stream_open_wait: self.stream_open_wait,
                 explain: self.explain,
                 lifecycle: Lifecycle::new(),
                 #[cfg(feature = "metrics")]
@@ -215,6 +229,7 @@ pub(crate) struct Shared {
     timeout_header: HeaderName,
     max_timeout: Duration,
     max_body: usize,
+    stream_open_wait: Duration,
     explain: Explain,
     pub(crate) lifecycle: Lifecycle,
     #[cfg(feature = "metrics")]
@@ -233,6 +248,7 @@ impl Gateway {
             max_timeout: Duration::from_secs(300),
             max_body: 1 << 20,
             describe_ttl: Duration::from_secs(10),
+            stream_open_wait: Duration::from_millis(500),
             cors: None,
             center: CenterOptions::default(),
             explain: Arc::new(str::to_owned),
@@ -451,7 +467,8 @@ async fn answer(
                 .options(options)
                 .await?;
             let cut = shared.lifecycle.cut();
-            Ok(stream::respond(responses, Format::asked(&headers), cut))
+            let format = Format::asked(&headers);
+            stream::respond(responses, format, shared.stream_open_wait, cut).await
         }
         MethodKind::ClientStream | MethodKind::BidiStream => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,

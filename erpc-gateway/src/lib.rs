@@ -11,8 +11,10 @@
 //!   percent-escape (`/%ZZ/price`) a 400 naming it, an unknown service or method a 404
 //!   naming the ones there are, an unknown path a 404, another HTTP method a 405, a body
 //!   over the limit a 413; a center refusing the gateway (no token, a wrong one) a 503 naming
-//!   [`CENTER_TOKEN_HINT`], a service reached only over TLS without TLS settings a 503
-//!   naming [`TLS_HINT`] ([`GatewayBuilder::explain`] rewords these for a binary's flags). `Retry-After` (whole seconds, rounded up) whenever the
+//!   [`CENTER_TOKEN_HINT`]; instances that cannot be reached (none listening, a TLS
+//!   handshake refused, no TLS settings for a TLS address) a 503 saying why, per instance
+//!   ([`GatewayBuilder::explain`] rewords the Rust APIs these name for a binary's flags).
+//!   `Retry-After` (whole seconds, rounded up) whenever the
 //!   status carries a retry hint (rate limits, open breakers, shedding, an instance
 //!   backing off).
 //! - Allow-listed request headers become call metadata; the timeout header
@@ -64,4 +66,4 @@ pub use error::{ApiError, http_status};
 pub use gateway::{Explain, Gateway, GatewayBuilder, TIMEOUT_HEADER};
 pub use serve::{Drained, GatewayServer};
 pub use tower_http::cors;
-pub use upstream::{CENTER_TOKEN_HINT, MakeBalancer, MakeClient, TLS_HINT, Upstream};
+pub use upstream::{CENTER_TOKEN_HINT, MakeBalancer, MakeClient, Upstream};

@@ -26,7 +26,7 @@ use erpc_core::discovery::{
 };
 use erpc_core::per_method::PerMethod;
 use erpc_gateway::cors::{AllowOrigin, CorsLayer};
-use erpc_gateway::{CENTER_TOKEN_HINT, Drained, Gateway, TIMEOUT_HEADER, TLS_HINT, Upstream};
+use erpc_gateway::{CENTER_TOKEN_HINT, Drained, Gateway, TIMEOUT_HEADER, Upstream};
 use erpc_transport::tls_flags::{self, TlsFlags};
 
 #[derive(Parser)]
@@ -282,13 +282,8 @@ fn transport(args: &Args) -> Result<erpc_transport::Options, String> {
 /// A failure's message in the binary's words: the Rust APIs the engine and the gateway
 /// library name become this binary's flags.
 fn in_flag_words(message: &str) -> String {
-    tls_flags::in_flag_words(message)
-        .replace(CENTER_TOKEN_HINT, CENTER_TOKEN_FLAGS)
-        .replace(TLS_HINT, TLS_FLAGS)
+    tls_flags::in_flag_words(message).replace(CENTER_TOKEN_HINT, CENTER_TOKEN_FLAGS)
 }
-
-/// How this binary is given TLS settings.
-const TLS_FLAGS: &str = "give --cacert PEM (the CA that signed their certificates), or --insecure to accept any certificate";
 
 /// How this binary is given the center's token (the words `erpc` uses too).
 const CENTER_TOKEN_FLAGS: &str = erpc_center::token_flags::GIVE_TOKEN;

@@ -1,10 +1,13 @@
 //! A server stream over HTTP: newline-delimited JSON (default) or server-sent events (when
 //! the request's `Accept` names `text/event-stream`).
 //!
-//! The response's status (200) and headers go out at once, before the stream's first
-//! message, so a client sees the stream open even when its first message is a long way off.
-//! Every failure after that arrives in the body, last — one that comes before any message
-//! too (the HTTP status is already sent):
+//! The response's status (200) and headers go out with the stream's first message, or once
+//! the gateway's open wait ([`GatewayBuilder::stream_open_wait`], default 500 ms) has passed
+//! without one — so a client sees a quiet stream open long before its first message. A
+//! stream that fails before that — its server refusing the request (it does not decode,
+//! its metadata is refused, the method is unknown) or failing it at once — is answered as a
+//! unary call is: the HTTP status of its code and the JSON error body. Every failure after
+//! that arrives in the body, last (the HTTP status is already sent):
 //!
 //! - NDJSON (`application/x-ndjson`), grpc-gateway's shape: a line `{"result": MESSAGE}` per
 //!   message, then `{"error": {"code": CODE, "message": TEXT}}` if the stream failed.
@@ -16,8 +19,11 @@
 //! "the gateway is shutting down…"). A body without its error line and without its end was
 //! cut by the network. The body ends when the stream does; a caller who hangs up cancels
 //! the call.
+//!
+//! [`GatewayBuilder::stream_open_wait`]: crate::GatewayBuilder::stream_open_wait
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
@@ -56,15 +62,29 @@ enum Item {
     Failed(ApiError),
 }
 
-/// The response for `responses`, sent at once (see the module doc); the stream fails at
-/// `cut` if it is still open then.
-pub(crate) fn respond(
-    responses: Streaming<Value>,
+/// The response for `responses`: once its first message comes, or `open_wait` passes
+/// without one, a 200 whose body is the stream (see the module doc), failing at `cut` if it
+/// is still open then; a failure before either is the error itself, answered as a unary
+/// call's is.
+pub(crate) async fn respond(
+    mut responses: Streaming<Value>,
     format: Format,
+    open_wait: Duration,
     cut: impl Future<Output = ()> + Send + 'static,
-) -> Response {
+) -> Result<Response, ApiError> {
+    let first = match open_wait.is_zero() {
+        // At once (a zero timeout would still wait for the timer's next tick).
+        true => None,
+        false => match tokio::time::timeout(open_wait, responses.message()).await {
+            Ok(Ok(Some(message))) => Some(Item::Message(message)),
+            // Ended with no message: an empty body.
+            Ok(Ok(None)) => return Ok(body(stream::empty().boxed(), format)),
+            Ok(Err(status)) => return Err(status.into()),
+            Err(_) => None,
+        },
+    };
     let state = Some((responses, Box::pin(cut)));
-    let items = stream::unfold(state, |state| async move {
+    let rest = stream::unfold(state, |state| async move {
         let (mut responses, mut cut) = state?;
         tokio::select! {
             next = responses.message() => match next {
@@ -76,7 +96,7 @@ pub(crate) fn respond(
             () = &mut cut => Some((Item::Failed(Lifecycle::cut_error()), None)),
         }
     });
-    body(items.boxed(), format)
+    Ok(body(stream::iter(first).chain(rest).boxed(), format))
 }
 
 fn body(items: stream::BoxStream<'static, Item>, format: Format) -> Response {

@@ -47,11 +47,6 @@ pub(crate) struct CenterOptions {
     pub transport: erpc_transport::Options,
 }
 
-/// What a message of the gateway says where a service is reached only over TLS and the
-/// gateway has no TLS settings: the setter to call (the `erpc-gateway` binary rewrites it
-/// into its flags).
-pub const TLS_HINT: &str = "GatewayBuilder::transport with ClientTls";
-
 /// How long a readiness probe waits for the center or the server.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -63,8 +58,6 @@ pub(crate) enum Clients {
 
 pub(crate) struct Center {
     addr: String,
-    /// Whether the services' clients can dial TLS addresses.
-    tls: bool,
     /// Whether the gateway sends the center a token (for messages when it is refused).
     has_token: bool,
     center: CenterClient,
@@ -115,7 +108,6 @@ impl Clients {
                     .build(addr.as_str())?;
                 Ok(Clients::Center(Box::new(Center {
                     addr: addr.clone(),
-                    tls: options.transport.client_tls.is_some(),
                     has_token: options.token.is_some(),
                     center: CenterClient::new(center),
                     registry,
@@ -272,26 +264,6 @@ impl Center {
                     } else {
                         names.join(", ")
                     }
-                ),
-            ));
-        }
-        // Every instance on TLS and no TLS settings: no call could be made; say what to set
-        // (each dial would fail, and the balancer would then report only its backoff).
-        let tls_only = listing
-            .instances
-            .iter()
-            .all(|i| i.addrs.iter().all(|a| erpc_transport::tls_flags::is_tls(a)));
-        if !self.tls && tls_only {
-            let addr = listing.instances[0]
-                .addrs
-                .first()
-                .cloned()
-                .unwrap_or_default();
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Code::Unavailable,
-                format!(
-                    "the instances of {service:?} are reached over TLS ({addr}, …) and the gateway has no TLS settings ({TLS_HINT})"
                 ),
             ));
         }

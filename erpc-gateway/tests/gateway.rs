@@ -458,14 +458,6 @@ async fn server_streams_come_as_ndjson_or_server_sent_events() {
         failed.body,
         "{\"result\":0}\n{\"error\":{\"code\":\"data_loss\",\"message\":\"the tape ran out\"}}\n"
     );
-    // A failure before any message: the headers (200) went out when the stream opened, so
-    // it is the only line.
-    let at_once = post(&gateway, "/Shop/count", "[0, true]").await;
-    assert_eq!(at_once.status, 200, "{at_once:?}");
-    assert_eq!(
-        at_once.body,
-        "{\"error\":{\"code\":\"data_loss\",\"message\":\"the tape ran out\"}}\n"
-    );
 
     let sse = [("accept", "text/event-stream")];
     let events = http("POST", url("/Shop/count"), &sse, Some("[2, true]")).await;
@@ -497,6 +489,90 @@ async fn server_streams_come_as_ndjson_or_server_sent_events() {
     assert_eq!(first, r#"{"result":"first"}"#);
     go.notify_one();
     assert_eq!(reading.await.expect("read"), [r#"{"result":"second"}"#]);
+    server.shutdown().await;
+}
+
+/// Refuses `Shop.price` and `Shop.count` — not the reflection lookups before them — from
+/// `x-user: mallory`.
+struct NotMallory;
+
+impl erpc::server::Admission for NotMallory {
+    fn admit(&self, call: &erpc::server::CallHead<'_>) -> Result<erpc::server::Admitted, Status> {
+        let refused = matches!(call.method, "price" | "count")
+            && call.metadata.get_str("x-user") == Some("mallory");
+        match refused {
+            true => Err(Status::permission_denied("not you, mallory")),
+            false => Ok(erpc::server::Admitted::now()),
+        }
+    }
+}
+
+/// A server stream its server refuses before it starts — a request that does not decode, or
+/// metadata it refuses — or fails before its first message is answered as a unary call is:
+/// the HTTP status of its code and the JSON error body, not a 200 whose only line is the
+/// error; NDJSON and server-sent events alike. A failure after the first message stays the
+/// body's last item.
+#[tokio::test]
+async fn a_stream_failing_before_it_starts_is_answered_as_a_unary_call() {
+    let server = erpc::Server::builder()
+        .admission(NotMallory)
+        .add_service(ShopServer::new(ShopImpl::default()))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("shop serves");
+    // A long open wait: a loaded machine's refusal still comes within it.
+    let gateway = Gateway::builder(Upstream::Address(server.local_addr().to_string()))
+        .allow_header(HeaderName::from_static("x-user"))
+        .stream_open_wait(Duration::from_secs(20))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let url = |path: &str| url_of(&gateway, path);
+    let sse = ("accept", "text/event-stream");
+
+    // The unary route's answers, for comparison.
+    let unary = post(&gateway, "/Shop/price", r#"{"item":"tea"}"#).await;
+    assert_json_failure(&unary, 400, "invalid_argument");
+    let mallory = ("x-user", "mallory");
+    let order = r#"{"item":"tea","qty":1}"#;
+    let unary = http("POST", url("/Shop/price"), &[mallory], Some(order)).await;
+    assert_json_failure(&unary, 403, "permission_denied");
+
+    for accept in [None, Some(sse)] {
+        let with = |header: Option<(&'static str, &'static str)>| {
+            accept.into_iter().chain(header).collect::<Vec<_>>()
+        };
+        // Not the method's request ((u64, bool)): the server cannot decode it.
+        let refused = http("POST", url("/Shop/count"), &with(None), Some(r#"{"n":3}"#)).await;
+        assert_json_failure(&refused, 400, "invalid_argument");
+        assert!(
+            refused.json()["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("could not decode the request of Shop.count")),
+            "{refused:?}"
+        );
+        // Metadata the server refuses.
+        let refused = http(
+            "POST",
+            url("/Shop/count"),
+            &with(Some(mallory)),
+            Some("[1, false]"),
+        )
+        .await;
+        assert_json_failure(&refused, 403, "permission_denied");
+        // Failed before its first message.
+        let failed = http("POST", url("/Shop/count"), &with(None), Some("[0, true]")).await;
+        assert_json_failure(&failed, 500, "data_loss");
+        // After it: in the body, last.
+        let late = http("POST", url("/Shop/count"), &with(None), Some("[1, true]")).await;
+        assert_eq!(late.status, 200, "{late:?}");
+        assert!(late.body.contains("the tape ran out"), "{late:?}");
+        // No message at all: an empty stream.
+        let empty = http("POST", url("/Shop/count"), &with(None), Some("[0, false]")).await;
+        assert_eq!((empty.status, empty.body.as_str()), (200, ""), "{empty:?}");
+    }
     server.shutdown().await;
 }
 
@@ -1577,8 +1653,9 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
     assert!(said.contains("--cacert /nonexistent/ca.pem"), "{said}");
     server.shutdown().await;
 
-    // Instances found through a center, on TLS: without a CA each call is refused naming
-    // the flag to give (not the Rust API the transport names); with it, answered.
+    // Instances found through a center, on TLS: without a CA each call is refused with the
+    // dial's reason, naming the flag to give (not the Rust API the transport names) and the
+    // one address tried, without an ellipsis for more there are not; with it, answered.
     let (center, center_addr) = center(None).await;
     let server = tls_shop(&ca, Some(&center_addr)).await;
     shops_listed(
@@ -1596,13 +1673,18 @@ async fn tls_services_are_called_with_the_cli_tls_flags() {
     )
     .await;
     assert_json_failure(&refused, 503, "unavailable");
+    let said = refused.json()["message"].as_str().unwrap_or("").to_owned();
     assert!(
-        refused.body.contains("are reached over TLS")
-            && refused.body.contains("--cacert PEM")
-            && !refused.body.contains("ClientTls")
-            && !refused.body.contains("GatewayBuilder"),
-        "{refused:?}"
+        said.starts_with("no instance of \"Shop\" is reachable: cannot connect to tls://")
+            && said.contains("needs TLS settings")
+            && said.contains("--cacert PEM")
+            && !said.contains("ClientTls")
+            && !said.contains("GatewayBuilder"),
+        "{said}"
     );
+    let tried = server.local_addr().to_string();
+    assert_eq!(said.matches(tried.as_str()).count(), 1, "{said}");
+    assert!(!said.contains('…'), "{said}");
     let args = [
         "--center",
         &center_addr,

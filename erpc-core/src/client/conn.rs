@@ -152,7 +152,9 @@ impl ClientConn {
         let Watchers { load, observer } = watchers;
         let stream = erpc_transport::connect_with(addr, &config.transport)
             .await
-            .map_err(|e| Status::unavailable(format!("cannot connect to {addr}: {e}")))?;
+            .map_err(|e| {
+                Status::unavailable(format!("cannot connect to {addr}: {e}")).from_connect_failure()
+            })?;
         let (max_frame, streaming, connect_proves_peer) = (
             stream.max_frame,
             stream.streaming,
@@ -222,6 +224,7 @@ impl ClientConn {
                 tx: reader_tx.clone(),
                 load: reader_load,
                 last_stream: Default::default(),
+                heard: false,
             };
             let dead = reader_shared.dead.clone();
             // Nothing stops a client's reader but the connection dying.
@@ -240,6 +243,13 @@ impl ClientConn {
             let status = match &closed {
                 Closed::Protocol(_) | Closed::Panicked(_) | Closed::Violation(_) => {
                     Status::internal(format!("connection to {peer}: {closed}"))
+                }
+                // Refused or closed before the server said anything (a TLS handshake
+                // refused after the dial, by a TLS 1.3 server wanting a client
+                // certificate): no connection to a server was made.
+                Closed::Io(_) | Closed::Eof if !endpoint.heard => {
+                    Status::unavailable(format!("connection to {peer}: {closed}"))
+                        .from_connect_failure()
                 }
                 other => Status::unavailable(format!("connection to {peer}: {other}")),
             };

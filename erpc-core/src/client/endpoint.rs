@@ -21,6 +21,10 @@ pub(super) struct ClientEndpoint {
     pub(super) load: Option<Arc<crate::discovery::Load>>,
     /// The stream this read's previous stream frame went to.
     pub(super) last_stream: LastStream,
+    /// Whether the server has sent anything yet: a connection that dies before it has
+    /// never carried a word from a server (a TLS 1.3 server refusing this side's
+    /// certificate, or wanting one, says so only after the dial succeeded).
+    pub(super) heard: bool,
 }
 
 impl Endpoint for ClientEndpoint {
@@ -41,6 +45,7 @@ impl Endpoint for ClientEndpoint {
 
     fn on_read_done(&mut self) {
         self.last_stream.forget();
+        self.heard = true;
     }
 
     fn on_rtt(&mut self, rtt: std::time::Duration) {

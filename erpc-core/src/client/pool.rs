@@ -45,6 +45,9 @@ enum State {
         retry_at: Instant,
         /// The ceiling of the wait; doubles with each failure.
         backoff: Duration,
+        /// Why the last attempt failed (refused, timed out, the TLS handshake, no answer
+        /// to the PING), which calls refused while the slot waits are told.
+        why: Status,
     },
 }
 
@@ -96,8 +99,8 @@ impl Pool {
     }
 
     /// The next slot's connection if it is up; `Ok(None)` if it must be dialled (with
-    /// [`Pool::dial`]); `unavailable` at once while the slot backs off after a failed attempt.
-    pub fn ready_next(&self) -> Result<(usize, Option<Arc<ClientConn>>), Status> {
+    /// [`Pool::dial`]); [`Unready`] at once while the slot backs off after a failed attempt.
+    pub fn ready_next(&self) -> Result<(usize, Option<Arc<ClientConn>>), Unready> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         Ok((index, self.ready(&self.slots[index])?))
     }
@@ -114,7 +117,7 @@ impl Pool {
             .await
             .map_err(|_| Status::deadline_exceeded("deadline passed while connecting"))?;
         // Someone else may have connected while we waited.
-        if let Some(conn) = self.ready(slot)? {
+        if let Some(conn) = self.ready(slot).map_err(|unready| unready.status())? {
             return Ok(conn);
         }
         self.connect(slot, config, deadline).await
@@ -142,15 +145,16 @@ impl Pool {
                     Ok(()) => Ok(conn),
                     Err(e) => {
                         conn.close();
-                        Err(e)
+                        // A new connection the server never answered on: not connected.
+                        Err(e.from_connect_failure())
                     }
                 }
             }
             Ok(result) => result,
-            Err(_) => Err(Status::unavailable(format!(
-                "timed out connecting to {}",
-                self.addr
-            ))),
+            Err(_) => Err(
+                Status::unavailable(format!("timed out connecting to {}", self.addr))
+                    .from_connect_failure(),
+            ),
         };
         if let Some(load) = &self.watchers.load {
             load.set_suspect(attempt.is_err());
@@ -171,6 +175,7 @@ impl Pool {
                 *state = State::Down {
                     retry_at: Instant::now() + backoff,
                     backoff,
+                    why: status.clone(),
                 };
                 Err(status)
             }
@@ -191,13 +196,17 @@ impl Pool {
         let by = Instant::now() + config.connect_timeout;
         {
             let mut state = lock(slot);
-            let backoff = match &*state {
-                State::Down { retry_at, backoff } if Instant::now() >= *retry_at => *backoff,
+            let (backoff, why) = match &*state {
+                State::Down {
+                    retry_at,
+                    backoff,
+                    why,
+                } if Instant::now() >= *retry_at => (*backoff, why.clone()),
                 State::Up(conn) if !conn.is_usable() && conn.failed_health() => {
                     if let Some(load) = &self.watchers.load {
                         load.set_suspect(true);
                     }
-                    config.backoff_initial
+                    (config.backoff_initial, conn.dead_status())
                 }
                 _ => return false,
             };
@@ -205,6 +214,7 @@ impl Pool {
             *state = State::Down {
                 retry_at: by,
                 backoff,
+                why,
             };
         }
         let (pool, config) = (self.clone(), config.clone());
@@ -218,23 +228,27 @@ impl Pool {
     }
 
     /// The slot's connection if it is usable; `Ok(None)` if it should be (re)dialled.
-    fn ready(&self, slot: &Slot) -> Result<Option<Arc<ClientConn>>, Status> {
+    fn ready(&self, slot: &Slot) -> Result<Option<Arc<ClientConn>>, Unready> {
         let state = lock(slot);
         match &*state {
             State::Up(conn) if conn.is_usable() => Ok(Some(conn.clone())),
-            State::Down { retry_at, .. } if Instant::now() < *retry_at => {
-                let left = retry_at.saturating_duration_since(Instant::now());
-                // The hint is the redial time: a retry before it fails fast the same way (a
-                // gateway's `Retry-After`; a fail mode waits for it only when every instance
-                // is down, as this error reaches it only then).
-                Err(Status::unavailable(format!(
-                    "{} is unreachable; retrying in {}",
-                    self.addr,
-                    crate::human::duration(left)
-                ))
-                .with_retry_after(left))
-            }
+            State::Down { retry_at, why, .. } if Instant::now() < *retry_at => Err(Unready {
+                why: self.why_down(why),
+                left: retry_at.saturating_duration_since(Instant::now()),
+            }),
             _ => Ok(None),
+        }
+    }
+
+    /// Why this instance is down, naming it once: `why`'s message (the last attempt's
+    /// failure) if it names the address already ("cannot connect to ADDR: …"), else
+    /// "ADDR is unreachable: …".
+    fn why_down(&self, why: &Status) -> String {
+        let addr = self.addr.to_string();
+        if why.message().contains(&addr) {
+            why.message().to_owned()
+        } else {
+            format!("{addr} is unreachable: {}", why.message())
         }
     }
 
@@ -258,6 +272,35 @@ fn decorrelated_jitter(initial: Duration, previous: Duration, max: Duration) -> 
     (initial + (high - initial).mul_f64(fastrand::f64())).min(max)
 }
 
+/// A slot backing off after a failed attempt: why that attempt failed, and how long until
+/// the slot is dialled again.
+#[derive(Debug, Clone)]
+pub(crate) struct Unready {
+    /// The last attempt's failure, naming the instance's address once ("cannot connect to
+    /// tcp://10.0.0.7:7000: Connection refused (os error 111)").
+    pub why: String,
+    /// Until the next dial.
+    pub left: Duration,
+}
+
+impl Unready {
+    /// The status of a call refused for it: `unavailable`, the failure and the wait —
+    /// "cannot connect to tcp://10.0.0.7:7000: Connection refused (os error 111); retrying
+    /// in 236 ms" — with the wait as its retry hint (a retry before it fails fast the same
+    /// way; a gateway's `Retry-After`; a fail mode waits for it only when every instance is
+    /// down, as only then does this reach it), marked a
+    /// [connect failure](Status::is_connect_failure).
+    pub fn status(&self) -> Status {
+        Status::unavailable(format!(
+            "{}; retrying in {}",
+            self.why,
+            crate::human::duration(self.left)
+        ))
+        .with_retry_after(self.left)
+        .from_connect_failure()
+    }
+}
+
 fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, State> {
     slot.state.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -279,6 +322,7 @@ mod tests {
         let Err(refused) = pool.ready(&pool.slots[0]) else {
             panic!("a backing-off slot is not ready");
         };
+        let refused = refused.status();
         assert_eq!(refused.code(), crate::Code::Unavailable);
         let hint = refused.retry_after().expect("a retry hint");
         assert!(hint <= config.backoff_initial * 3, "{hint:?}");
@@ -305,7 +349,10 @@ mod tests {
             let failed_at = Instant::now();
             let far = failed_at + Duration::from_secs(5);
             assert!(pool.dial(0, &config, far).await.is_err(), "nothing listens");
-            let State::Down { retry_at, backoff } = &*lock(&pool.slots[0]) else {
+            let State::Down {
+                retry_at, backoff, ..
+            } = &*lock(&pool.slots[0])
+            else {
                 panic!("a failed dial leaves the slot down");
             };
             // The first wait: between backoff_initial and three times it.

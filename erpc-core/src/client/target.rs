@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
-use crate::client::pool::Pool;
+use crate::client::pool::{Pool, Unready};
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
 use crate::discovery::route_follow::Routing;
@@ -175,7 +175,7 @@ impl Target {
     /// Where the next call goes.
     pub fn ready_next(&self, call: &Call<'_>) -> Result<Ready, Status> {
         match self {
-            Target::One(pool) => ready_in(pool),
+            Target::One(pool) => ready_in(pool).map_err(|unready| unready.status()),
             Target::Many(b) => b.ready_next(call),
         }
     }
@@ -221,7 +221,16 @@ impl Target {
                 tracing::debug!(service = %b.service, error = %e, "instance unreachable; trying another");
                 match b.ready_next(call)? {
                     Ready::Conn(conn) => Ok(conn),
-                    Ready::Dial(pick) => pick.pool.dial(pick.slot, config, deadline).await,
+                    Ready::Dial(pick) => match pick.pool.dial(pick.slot, config, deadline).await {
+                        Ok(conn) => Ok(conn),
+                        // Both failed: every instance's state says more (both failures, and
+                        // any other instance down) than the second failure alone.
+                        Err(second) => match b.ready_next(call) {
+                            Ok(Ready::Conn(conn)) => Ok(conn),
+                            Ok(Ready::Dial(_)) => Err(second),
+                            Err(all) => Err(all),
+                        },
+                    },
                 }
             }
             ok => ok,
@@ -321,7 +330,7 @@ impl Balanced {
         let n = candidates.len();
         let first = self.balancer.pick(call, &candidates) % n;
         let avoid = steer.avoid();
-        let mut last_error = None;
+        let mut down = Down::default();
         let mut open_breakers = 0;
         let mut not_serving = 0;
         // A first pass without the instances to avoid; a second with them, when nothing
@@ -348,7 +357,12 @@ impl Balanced {
                 match ready_in(&pools.aligned[i]) {
                     Ok(ready) => return Ok(ready),
                     // Down (its last connection attempt failed): skip it until it recovers.
-                    Err(e) => last_error = Some(e),
+                    // Counted once: on the second pass, only the avoided ones are new.
+                    Err(unready) => {
+                        if pass == 0 || avoid.contains(&pools.current[i].addr) {
+                            down.add(unready);
+                        }
+                    }
                 }
             }
         }
@@ -370,7 +384,7 @@ impl Balanced {
                 self.service
             )));
         }
-        Err(last_error.unwrap_or_else(|| Status::unavailable("no instance is reachable")))
+        Err(down.status(&self.service, open_breakers, not_serving))
     }
 
     /// The preferred instance `addr`, if it can take the call: `None` to let the balancer
@@ -398,7 +412,7 @@ impl Balanced {
         }
         match ready_in(&pools.aligned[i]) {
             Ok(ready) => Ok(Some(ready)),
-            Err(e) if pinned => Err(e),
+            Err(unready) if pinned => Err(unready.status()),
             Err(_) => Ok(None),
         }
     }
@@ -412,8 +426,71 @@ impl Balanced {
     }
 }
 
+/// The instances of a service found backing off after failed attempts, for the status of a
+/// call none of them could take.
+#[derive(Default)]
+struct Down {
+    /// The first [`Down::SHOWN`] of them, in the order they were tried.
+    shown: Vec<Unready>,
+    /// How many there are.
+    count: usize,
+    /// The soonest redial among them.
+    soonest: Option<std::time::Duration>,
+}
+
+impl Down {
+    /// How many instances' failures a message names: enough to see whether they share a
+    /// cause, few enough to read.
+    const SHOWN: usize = 3;
+
+    /// Count `unready`.
+    fn add(&mut self, unready: Unready) {
+        self.count += 1;
+        self.soonest = Some(self.soonest.map_or(unready.left, |s| s.min(unready.left)));
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(unready);
+        }
+    }
+
+    /// `unavailable`: "no instance of "S" is reachable: " and why each (shown) instance's
+    /// last attempt failed — "…" and how many more only when there are more than shown —
+    /// and the other instances that could not take the call (breaker open, NOT_SERVING);
+    /// the soonest redial as the retry hint; a [connect failure](Status::is_connect_failure).
+    fn status(self, service: &str, open_breakers: usize, not_serving: usize) -> Status {
+        let mut message = format!("no instance of {service:?} is reachable");
+        let whys: Vec<&str> = self.shown.iter().map(|u| u.why.as_str()).collect();
+        if !whys.is_empty() {
+            message.push_str(": ");
+            message.push_str(&whys.join("; "));
+        }
+        if self.count > self.shown.len() {
+            message.push_str(&format!("; … and {} more", self.count - self.shown.len()));
+        }
+        for (n, what) in [
+            (open_breakers, "circuit breaker open"),
+            (not_serving, "NOT_SERVING"),
+        ] {
+            if n > 0 {
+                message.push_str(&format!("; {n} more with {what}"));
+            }
+        }
+        let Some(soonest) = self.soonest else {
+            return Status::unavailable(message);
+        };
+        let next = if self.count > 1 {
+            "next retry"
+        } else {
+            "retrying"
+        };
+        message.push_str(&format!("; {next} in {}", crate::human::duration(soonest)));
+        Status::unavailable(message)
+            .with_retry_after(soonest)
+            .from_connect_failure()
+    }
+}
+
 /// Where a call goes in `pool`: its next slot's connection, or that slot to dial.
-fn ready_in(pool: &Arc<Pool>) -> Result<Ready, Status> {
+fn ready_in(pool: &Arc<Pool>) -> Result<Ready, Unready> {
     Ok(match pool.ready_next()? {
         (_, Some(conn)) => Ready::Conn(conn),
         (slot, None) => Ready::Dial(Pick {
