@@ -24,9 +24,8 @@ impl Balancer for P2c {
         if usable < 2 {
             return draw_usable(candidates);
         }
-        let a = fastrand::usize(..usable);
-        // A second draw among the others, so the two are distinct.
-        let mut b = fastrand::usize(..usable - 1);
+        let (a, mut b) = two_draws(usable);
+        // The second among the others, so the two are distinct.
         if b >= a {
             b += 1;
         }
@@ -47,6 +46,17 @@ impl Balancer for P2c {
         };
         if a_wins { a } else { b }
     }
+}
+
+/// Two uniform draws from one random word: the first in `0..n`, the second in `0..n - 1`
+/// (`n` ≥ 2), each by Lemire's multiply-shift on a 32-bit half (bias below 2⁻³² × `n`:
+/// nothing next to a balancer's). One call into the generator instead of two.
+fn two_draws(n: usize) -> (usize, usize) {
+    let word = fastrand::u64(..);
+    let n = n as u64;
+    let a = ((word & 0xffff_ffff) * n) >> 32;
+    let b = ((word >> 32) * (n - 1)) >> 32;
+    (a as usize, b as usize)
 }
 
 #[cfg(test)]
@@ -82,6 +92,25 @@ mod tests {
         // One usable: that one.
         l[1].set_suspect(true);
         assert!((0..100).all(|_| P2c.pick(&call, &c) == 2));
+    }
+
+    #[test]
+    fn the_two_draws_cover_every_pair_evenly() {
+        // Three candidates: six ordered pairs (a, b) of distinct ones, each about 1/6.
+        let mut pairs = std::collections::HashMap::new();
+        for _ in 0..60_000 {
+            let (a, mut b) = two_draws(3);
+            if b >= a {
+                b += 1;
+            }
+            assert!(a < 3 && b < 3 && a != b);
+            *pairs.entry((a, b)).or_insert(0u32) += 1;
+        }
+        assert_eq!(pairs.len(), 6, "{pairs:?}");
+        assert!(
+            pairs.values().all(|&n| (9_400..10_600).contains(&n)),
+            "{pairs:?}"
+        );
     }
 
     #[test]
