@@ -92,6 +92,12 @@ impl Load {
         Duration::from_nanos(f64::from_bits(self.latency.load(Ordering::Relaxed)) as u64)
     }
 
+    /// Whether its latency was measured (an answer came): what [`Load::latency`] being
+    /// non-zero says, without making a `Duration` of it.
+    pub(crate) fn is_measured(&self) -> bool {
+        f64::from_bits(self.latency.load(Ordering::Relaxed)) >= 1.0
+    }
+
     /// The recent share of its calls that failed as an instance fails (unavailable,
     /// deadline exceeded, internal, unknown, data loss; not application statuses such as
     /// not_found), from 0 to 1.
