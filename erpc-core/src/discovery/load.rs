@@ -182,8 +182,8 @@ impl Load {
         self.finished_at(Instant::now(), took, failed);
     }
 
-    /// [`Load::finished`] at `now`, which the caller read anyway (to measure `took`): one
-    /// clock read per call, not two.
+    /// A call ended at `now` after `took`, failing as an instance fails or not; `now` is the
+    /// clock read the caller made anyway (to measure `took`), so a call costs one, not two.
     pub(crate) fn finished_at(&self, now: Instant, took: Option<Duration>, failed: bool) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let now = nanos(now.saturating_duration_since(self.epoch));
