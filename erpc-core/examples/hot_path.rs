@@ -15,7 +15,8 @@
 //! `FailModes(Failover { retries: 2 })`: the `erpc-governed` bench stack without its
 //! metrics. `CALLS` (second argument, default 20,000) are measured after 2,000 warm-up calls;
 //! instructions per call are (Ir of a run − Ir of a run with `CALLS` = 0) / `CALLS`. The
-//! balancer draws from a fixed seed, so a run's count repeats.
+//! balancer draws from a fixed seed (13, or the environment's `SEED`), so a run's count
+//! repeats.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -102,8 +103,12 @@ fn main() {
         .map(|n| n.parse().expect("CALLS is a number"))
         .unwrap_or(20_000);
     // The balancer's draws (P2C) from a fixed seed: the same run gives the same count, so a
-    // change of a few hundred instructions per call is not lost in the draws' ±1%.
-    fastrand::seed(13);
+    // change of a few hundred instructions per call is not lost in the draws' ±1%. `SEED`
+    // picks another sequence: which instance each call lands on moves the allocator's work
+    // (glibc consolidates its fast bins on some sequences, ~200 instructions per call), so
+    // a change to the draws themselves is judged over several seeds.
+    let seed = std::env::var("SEED").map_or(13, |s| s.parse().expect("SEED is a number"));
+    fastrand::seed(seed);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,9 +7,22 @@ use crate::protocol::ByteStr;
 /// Key/value pairs that travel with a request or a response (auth tokens, trace context,
 /// tenant ids...). Keys are UTF-8 (1–255 bytes); values are bytes (usually UTF-8). A key may
 /// repeat; [`Metadata::get`] returns the first value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
     entries: Vec<(ByteStr, Bytes)>,
+}
+
+impl Clone for Metadata {
+    fn clone(&self) -> Self {
+        // Most calls carry none: a fail mode keeps a copy of every request, and `Vec::clone`
+        // of an empty vector still goes through the slice copy.
+        if self.entries.is_empty() {
+            return Metadata::default();
+        }
+        Metadata {
+            entries: self.entries.clone(),
+        }
+    }
 }
 
 impl Metadata {

@@ -264,14 +264,19 @@ impl Future for FirstAttempt {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         loop {
-            let result = std::task::ready!(this.attempt.as_mut().poll(cx));
-            match (result, this.retry.take()) {
-                (Err(status), Some((call, request, retries, same))) => {
+            let status = match std::task::ready!(this.attempt.as_mut().poll(cx)) {
+                // A success is returned without moving the kept request out (it is dropped
+                // with this future).
+                Ok(response) => return Poll::Ready(Ok(response)),
+                Err(status) => status,
+            };
+            match this.retry.take() {
+                Some((call, request, retries, same)) => {
                     let landed = this.steer.landed();
                     this.attempt = Box::pin(call.retry(request, retries, same, status, landed));
                 }
-                // A success, or the retry loop's end.
-                (result, _) => return Poll::Ready(result),
+                // The retry loop's end.
+                None => return Poll::Ready(Err(status)),
             }
         }
     }

@@ -113,7 +113,9 @@ impl PendingCall {
     fn measure(&mut self, outcome: Result<Code, Code>) {
         if let Some((load, started)) = self.load.take() {
             let code = outcome.unwrap_or_else(|code| code);
-            load.finished(Some(started.elapsed()), is_instance_failure(code));
+            let now = Instant::now();
+            let took = now.saturating_duration_since(started);
+            load.finished_at(now, Some(took), is_instance_failure(code));
         }
     }
 

@@ -20,33 +20,60 @@ pub struct P2c;
 impl Balancer for P2c {
     fn pick(&self, _call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
         let n = candidates.len();
+        // Two distinct candidates drawn among all of them, kept if both are usable (nearly
+        // always): two looks instead of one per candidate. Otherwise the two are drawn
+        // among the usable ones only. Either way each pair of usable candidates is equally
+        // likely (a pair kept from the first draw is uniform among usable pairs, and so is
+        // the second), so skipping the count changes no distribution.
+        if n >= 2 {
+            let (a, b) = distinct_pair(n);
+            if candidates.usable(a) && candidates.usable(b) {
+                return less_loaded(candidates, a, b);
+            }
+        }
         let usable = candidates.usable_count();
         if usable < 2 {
             return draw_usable(candidates);
         }
-        let a = fastrand::usize(..usable);
-        // A second draw among the others, so the two are distinct.
-        let mut b = fastrand::usize(..usable - 1);
-        if b >= a {
-            b += 1;
-        }
-        let (a, b) = if usable == n {
-            (a, b)
-        } else {
-            let nth = |k| candidates.nth_usable(k).unwrap_or_default();
-            (nth(a), nth(b))
-        };
-        let (la, lb) = (candidates.load(a), candidates.load(b));
-        // Before an instance's first answer its latency is unknown, and a score of "no
-        // latency" would draw every call to it until that answer (a slow instance would
-        // take a burst at the start): compare what both have, the calls in flight.
-        let a_wins = if la.latency().is_zero() || lb.latency().is_zero() {
-            la.in_flight() <= lb.in_flight()
-        } else {
-            la.score() <= lb.score()
-        };
-        if a_wins { a } else { b }
+        let (a, b) = distinct_pair(usable);
+        let nth = |k| candidates.nth_usable(k).unwrap_or_default();
+        less_loaded(candidates, nth(a), nth(b))
     }
+}
+
+/// `a` or `b`, whichever is less loaded (`a` on a tie).
+fn less_loaded(candidates: &Candidates<'_>, a: usize, b: usize) -> usize {
+    let (la, lb) = (candidates.load(a), candidates.load(b));
+    // Before an instance's first answer its latency is unknown, and a score of "no
+    // latency" would draw every call to it until that answer (a slow instance would take a
+    // burst at the start): compare what both have, the calls in flight.
+    let a_wins = if !la.is_measured() || !lb.is_measured() {
+        la.in_flight() <= lb.in_flight()
+    } else {
+        la.score() <= lb.score()
+    };
+    if a_wins { a } else { b }
+}
+
+/// Two distinct positions in `0..n` (`n` ≥ 2), uniformly.
+fn distinct_pair(n: usize) -> (usize, usize) {
+    let (a, mut b) = two_draws(n);
+    // The second among the others, so the two are distinct.
+    if b >= a {
+        b += 1;
+    }
+    (a, b)
+}
+
+/// Two uniform draws from one random word: the first in `0..n`, the second in `0..n - 1`
+/// (`n` ≥ 2), each by Lemire's multiply-shift on a 32-bit half (bias below 2⁻³² × `n`:
+/// nothing next to a balancer's). One call into the generator instead of two.
+fn two_draws(n: usize) -> (usize, usize) {
+    let word = fastrand::u64(..);
+    let n = n as u64;
+    let a = ((word & 0xffff_ffff) * n) >> 32;
+    let b = ((word >> 32) * (n - 1)) >> 32;
+    (a as usize, b as usize)
 }
 
 #[cfg(test)]
@@ -82,6 +109,42 @@ mod tests {
         // One usable: that one.
         l[1].set_suspect(true);
         assert!((0..100).all(|_| P2c.pick(&call, &c) == 2));
+    }
+
+    #[test]
+    fn the_two_draws_cover_every_pair_evenly() {
+        // Three candidates: six ordered pairs (a, b) of distinct ones, each about 1/6.
+        let mut pairs = std::collections::HashMap::new();
+        for _ in 0..60_000 {
+            let (a, b) = distinct_pair(3);
+            assert!(a < 3 && b < 3 && a != b);
+            *pairs.entry((a, b)).or_insert(0u32) += 1;
+        }
+        assert_eq!(pairs.len(), 6, "{pairs:?}");
+        assert!(
+            pairs.values().all(|&n| (9_400..10_600).contains(&n)),
+            "{pairs:?}"
+        );
+    }
+
+    #[test]
+    fn with_an_unusable_candidate_the_usable_ones_share_evenly() {
+        // Four idle, unmeasured candidates (a tie: the first drawn wins), one suspect: the
+        // pair drawn among all four is kept only when both are usable, else drawn again
+        // among the three; each of the three is the first of a pair a third of the time.
+        let (e, l) = testing::candidates(&[1, 1, 1, 1]);
+        l[2].set_suspect(true);
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        let counts = testing::counts(4, (0..30_000).map(|_| P2c.pick(&call, &c)));
+        assert_eq!(counts[2], 0, "{counts:?}");
+        assert!(
+            [0, 1, 3]
+                .iter()
+                .all(|&i| (9_400..10_600).contains(&counts[i])),
+            "{counts:?}"
+        );
     }
 
     #[test]

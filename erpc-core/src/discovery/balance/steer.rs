@@ -11,7 +11,14 @@
 //!
 //! A call without a fail mode carries an empty `Steer` (`Option::None` inside): no
 //! allocation, and the pick skips one branch. A fail mode allocates one per attempt.
+//!
+//! An attempt is recorded twice (picked, then queued or not) on the same connection, so the
+//! slot holds the first connection it was given to — one lock, the first time; the second
+//! record is an atomic read — and a flag that the request was queued, which once set stays
+//! set: a steer shared by two sends (a request cloned by a layer of the user's) reports it
+//! sent if either was, so a call that reached a server is never taken for one that did not.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use erpc_transport::Address;
@@ -25,11 +32,15 @@ struct Inner {
     want: Want,
     /// Instances earlier attempts of the call went to, oldest first.
     tried: Vec<Address>,
-    /// Where this attempt went: the connection to the instance picked (which names it), and
-    /// whether the request was queued on it (sent) or failed before that. The connection,
-    /// not its address: recording is then a reference count, and the address is copied
-    /// only when a fail mode asks (after a failure).
-    landed: Mutex<Option<(Arc<dyn Peer>, bool)>>,
+    /// Where this attempt went: the connection to the instance picked (which names it; the
+    /// first one recorded). The connection, not its address: recording is then a reference
+    /// count, and the address is copied only when a fail mode asks (after a failure).
+    peer: Mutex<Option<Arc<dyn Peer>>>,
+    /// Whether `peer` was set: a later record then takes no lock.
+    recorded: AtomicBool,
+    /// Whether the request was queued on a connection (sent), rather than failing before
+    /// that. Never reset once set (see the module docs).
+    sent: AtomicBool,
 }
 
 /// What an attempt landed on: something that names its instance (the client's connection).
@@ -78,7 +89,9 @@ impl Steer {
         Steer(Some(Arc::new(Inner {
             want,
             tried,
-            landed: Mutex::new(None),
+            peer: Mutex::new(None),
+            recorded: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
         })))
     }
 
@@ -118,25 +131,28 @@ impl Steer {
     /// Where the attempt went, once the client picked an instance for it.
     pub fn landed(&self) -> Option<Landed> {
         let inner = self.0.as_ref()?;
-        let landed = inner.landed.lock().unwrap_or_else(|p| p.into_inner());
-        landed.as_ref().map(|(peer, sent)| Landed {
-            addr: peer.peer().clone(),
-            sent: *sent,
+        let peer = inner.peer.lock().unwrap_or_else(|p| p.into_inner());
+        Some(Landed {
+            addr: peer.as_ref()?.peer().clone(),
+            sent: inner.sent.load(Ordering::Acquire),
         })
     }
 
     /// Record that the attempt was given to `peer`'s instance, sent or not yet. Free when
-    /// unset.
+    /// unset; a lock and a reference count the first time, an atomic read after (the same
+    /// connection: picked, now queued).
     pub(crate) fn record<P: Peer + 'static>(&self, peer: &Arc<P>, sent: bool) {
         if let Some(inner) = &self.0 {
-            let mut landed = inner.landed.lock().unwrap_or_else(|p| p.into_inner());
-            match landed.as_mut() {
-                // Recorded on this connection already (picked, now queued): only `sent`
-                // changes, no reference count.
-                Some((was, was_sent)) if std::ptr::addr_eq(Arc::as_ptr(was), Arc::as_ptr(peer)) => {
-                    *was_sent = sent;
+            if !inner.recorded.load(Ordering::Acquire) {
+                // Whole values only: a poisoned slot is still consistent.
+                let mut slot = inner.peer.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.is_none() {
+                    *slot = Some(peer.clone());
                 }
-                _ => *landed = Some((peer.clone(), sent)),
+                inner.recorded.store(true, Ordering::Release);
+            }
+            if sent {
+                inner.sent.store(true, Ordering::Release);
             }
         }
     }
@@ -158,6 +174,27 @@ impl std::fmt::Debug for Steer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_queued_once_stays_sent_whatever_is_recorded_after() {
+        // A request cloned by a layer with its steer and sent twice: the first copy was
+        // queued on `a`, the second then picked `b` and failed before it was queued. The
+        // call did reach a server, so it must not be taken for one never sent (which any
+        // fail mode would resend, idempotent or not).
+        let a: Arc<Address> = Arc::new("tcp://127.0.0.1:1".parse().expect("address"));
+        let b: Arc<Address> = Arc::new("tcp://127.0.0.1:2".parse().expect("address"));
+        let steer = Steer::new(Want::Any, Vec::new());
+        steer.record(&a, false);
+        steer.record(&a, true);
+        steer.record(&b, false);
+        assert_eq!(
+            steer.landed(),
+            Some(Landed {
+                addr: Address::clone(&a),
+                sent: true
+            })
+        );
+    }
 
     #[test]
     fn the_wish_names_what_to_avoid_or_prefer() {
