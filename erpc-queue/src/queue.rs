@@ -40,6 +40,34 @@ impl QueueError {
     }
 }
 
+/// How long connecting to a queue server may take by default, handshake and setup included
+/// ([`QueueConfig::connect_timeout_ms`](crate::QueueConfig::connect_timeout_ms)): 5 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `connecting` (a backend's whole connect: TCP, handshake, setup) within `timeout`; past it,
+/// an error naming the backend, the URL (its password hidden) and the timeout. A server that
+/// accepts TCP and never answers would otherwise hold the connect for good: the clients'
+/// own timeouts bound the TCP connect only (async-nats), or nothing (lapin).
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+pub(crate) async fn within_connect_timeout<T>(
+    backend: &'static str,
+    url: &str,
+    timeout: Duration,
+    connecting: impl std::future::Future<Output = Result<T, QueueError>>,
+) -> Result<T, QueueError> {
+    match tokio::time::timeout(timeout, connecting).await {
+        Ok(result) => result,
+        Err(_) => Err(QueueError::new(
+            backend,
+            format!(
+                "connecting to {}: no answer within the connect timeout of {} ms (queue.connect_timeout_ms): the address accepts connections but does not speak {backend} (a proxy, a stalled or half-started server, another protocol's port?)",
+                redacted(url),
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
 /// How a subscription is shared and how long a delivery may stay unacknowledged.
 #[derive(Debug, Clone)]
 pub struct Subscribe {
