@@ -69,7 +69,17 @@ struct Link {
     state: Mutex<Option<Connected>>,
     /// Set by [`Queue::close`]: nothing dials again, subscriptions end.
     closed: Closed,
+    /// Queues whose declaration the broker refused (another `x-queue-type`), with when and
+    /// why: used for [`REFUSED_FOR`] instead of declaring again.
+    refused: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, QueueError)>>,
 }
+
+/// How long a queue's refused declaration is answered from memory. Each refusal closes a
+/// channel, which lapin logs at ERROR: declared again at every call, a mismatched
+/// `queue_type` logged three raw ERROR lines per call besides erpc's own error. Remembered,
+/// it costs one such line per queue at start and then once every 30 s at most; a queue
+/// deleted meanwhile (to be declared again with the right type) is used after at most 30 s.
+const REFUSED_FOR: Duration = Duration::from_secs(30);
 
 /// How long closing (a channel, the connection) may take before it is given up on.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -114,6 +124,7 @@ impl RabbitQueue {
             url: url.to_owned(),
             queue_type,
             connect_timeout,
+            refused: Default::default(),
             state: Mutex::new(None),
             closed: Closed::default(),
         };
@@ -214,10 +225,46 @@ impl Link {
         }
         let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
         if !connected.declared.contains(queue) {
-            declare(&connected.publisher, queue, self.queue_type).await?;
+            // On a channel of its own: a refusal closes the channel it came on, and the
+            // publishing one lost would mean a new connection for the next publish.
+            let channel = connected
+                .connection
+                .create_channel()
+                .await
+                .map_err(|e| error(format!("opening a channel: {e}")))?;
+            self.declare(&channel, queue).await?;
+            if let Err(e) = channel.close(200, "declared").await {
+                tracing::debug!(error = %e, "rabbitmq: closing the declaring channel");
+            }
             connected.declared.insert(queue.to_owned());
         }
         Ok(connected.publisher.clone())
+    }
+
+    /// [`declare`] `queue` on `channel` — unless the broker refused it within
+    /// [`REFUSED_FOR`]: then that refusal again, without asking (see [`Link::refused`]).
+    async fn declare(&self, channel: &Channel, queue: &str) -> Result<(), QueueError> {
+        {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, e)) = refused.get(queue) {
+                if at.elapsed() < REFUSED_FOR {
+                    return Err(e.clone());
+                }
+                refused.remove(queue);
+            }
+        }
+        let declared = declare(channel, queue, self.queue_type).await;
+        if let Err(e) = &declared {
+            // Only the broker's refusal of the arguments is remembered, not a broken
+            // connection (which the next dial may mend).
+            if e.message.contains("PRECONDITION_FAILED") || e.message.contains("x-queue-type") {
+                self.refused
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(queue.to_owned(), (std::time::Instant::now(), e.clone()));
+            }
+        }
+        declared
     }
 
     /// A fresh channel for a consumer, on a live connection.
@@ -465,7 +512,7 @@ type Consuming = (Channel, lapin::Consumer);
 
 async fn consume(link: &Link, subscription: &Subscribe) -> Result<Consuming, QueueError> {
     let channel = link.consumer_channel().await?;
-    declare(&channel, &subscription.subject, link.queue_type).await?;
+    link.declare(&channel, &subscription.subject).await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await

@@ -317,6 +317,57 @@ fn rabbitmq_a_runtime_ended_right_after_close_logs_nothing_run_after_run() {
     drop(server);
 }
 
+/// fu16 #6: a client whose `queue_type` is not the existing queue's gets erpc's clear error
+/// at every call, but the broker is asked (and lapin logs the channel it closes, at ERROR)
+/// once, not at each call — it used to be three raw ERROR lines per call.
+#[test]
+fn rabbitmq_a_queue_of_another_type_is_refused_with_one_lapin_error_not_one_per_call() {
+    let logged = logged_during(|| async {
+        let server = Backend::RabbitMq.server().await;
+        let of_type = |queue_type| erpc_queue::QueueConfig {
+            backend: "rabbitmq".into(),
+            url: Some(server.url.clone()),
+            rabbitmq: erpc_queue::RabbitConfig { queue_type },
+            ..Default::default()
+        };
+        // erpc.requests made classic by a first user.
+        let classic = erpc_queue::connect(&of_type(erpc_queue::RabbitQueueType::Classic))
+            .await
+            .expect("connects");
+        classic
+            .publish("erpc.requests", Bytes::from_static(b"x"))
+            .await
+            .expect("declared classic");
+        let client = erpc_queue::QueueClient::connect(
+            erpc_queue::connect(&of_type(erpc_queue::RabbitQueueType::Quorum))
+                .await
+                .expect("connects"),
+            erpc_queue::QueueClientOptions::default(),
+        )
+        .await
+        .expect("subscribes (reply queues are always classic)");
+        for _ in 0..3 {
+            let refused = client
+                .send("Work", "double", Bytes::new(), Metadata::new())
+                .await
+                .expect_err("another type");
+            assert!(
+                refused.message().contains("another type than quorum"),
+                "{refused}"
+            );
+        }
+        client.close().await;
+        classic.close().await.expect("closes");
+        server
+    });
+    let from_lapin: Vec<_> = logged
+        .iter()
+        .filter(|line| line.starts_with("ERROR lapin"))
+        .collect();
+    assert_eq!(from_lapin.len(), 1, "{logged:#?}");
+    assert!(from_lapin[0].contains("PRECONDITION_FAILED"), "{logged:#?}");
+}
+
 // Not on RabbitMQ: a queue still held by a task when the runtime shuts down cannot close in
 // order — lapin's I/O thread meets the shutdown and logs it at ERROR. The bridge is to be
 // stopped (and its queue closed) first, as `erpc-bridge` and the tests above do.
