@@ -131,15 +131,16 @@ impl Envelope {
 
     /// Read an envelope; the frame (the rest) is not looked into.
     pub fn decode(mut bytes: Bytes) -> Result<Envelope, EnvelopeError> {
+        // The magic first, when there is one: a short message of another kind (`{"a": 1}`)
+        // is better told "not an envelope" than "truncated".
+        if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+            return Err(EnvelopeError::BadMagic([bytes[0], bytes[1]]));
+        }
         if bytes.len() < MIN_LEN {
             // The number must be MIN_LEN's (a test checks): the message is a static str.
             return Err(EnvelopeError::Truncated(
                 "shorter than the 26 bytes of the shortest envelope (every variable field empty, no frame: QUEUE.md §2)",
             ));
-        }
-        let magic = [bytes[0], bytes[1]];
-        if magic != MAGIC {
-            return Err(EnvelopeError::BadMagic(magic));
         }
         bytes.advance(2);
         let version = bytes.get_u8();

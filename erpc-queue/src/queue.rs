@@ -136,7 +136,9 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Close the connection to the server, for good, once what was sent on it is through:
     /// publishes in flight finish first (NATS flushes and drains; RabbitMQ closes its
-    /// channels and the connection with the AMQP handshake, within 5 s). Afterwards publishing
+    /// channels and the connection with the AMQP handshake, then waits for lapin's I/O
+    /// thread to end, each within 5 s, so a runtime shut down right after has nothing left
+    /// to interrupt). Afterwards publishing
     /// and subscribing fail (`… is closed`) and every subscription's [`Subscription::next`]
     /// returns `None`; closing again does nothing. Without it, the connection closes when
     /// the last clone is dropped — on RabbitMQ with a close waited for (at most 1 s) where

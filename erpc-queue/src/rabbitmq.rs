@@ -76,7 +76,7 @@ struct Link {
 
 /// How long a queue's refused declaration is answered from memory. Each refusal closes a
 /// channel, which lapin logs at ERROR: declared again at every call, a mismatched
-/// `queue_type` logged three raw ERROR lines per call besides erpc's own error. Remembered,
+/// `queue_type` logged two or three raw ERROR lines per call besides erpc's own error. Remembered,
 /// it costs one such line per queue at start and then once every 30 s at most; a queue
 /// deleted meanwhile (to be declared again with the right type) is used after at most 30 s.
 const REFUSED_FOR: Duration = Duration::from_secs(30);
