@@ -87,6 +87,12 @@ pub mod testing;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// QUEUE.md's code blocks, compiled as the README's are: a Rust block there (none is `text`)
+/// must compile too.
+#[cfg(doctest)]
+#[doc = include_str!("../QUEUE.md")]
+pub struct QueueDoctests;
+
 pub use erpc_core::*;
 pub use erpc_macros::service;
 /// The `schemars` crate reflection's JSON Schemas come from (feature `schema`): derive

@@ -58,14 +58,15 @@ const ANSWER_TRIES: u32 = 3;
 #[cfg(feature = "center")]
 fn centers(addrs: &[String]) -> Result<Arc<dyn Discover>, ConfigError> {
     let registry = erpc_center::CenterRegistry::new(addrs.iter().map(String::as_str))
-        .map_err(|e| ConfigError::Invalid(format!("discovery.centers: {e}")))?;
+        .map_err(|e| ConfigError::field("discovery.centers", e.to_string()))?;
     Ok(Arc::new(registry))
 }
 
 #[cfg(not(feature = "center"))]
 fn centers(_: &[String]) -> Result<Arc<dyn Discover>, ConfigError> {
-    Err(ConfigError::Invalid(
-        "discovery.centers needs erpc-queue's `center` feature".into(),
+    Err(ConfigError::field(
+        "discovery.centers",
+        "needs erpc-queue's `center` feature",
     ))
 }
 

@@ -38,6 +38,20 @@ pub struct QueueConfig {
     /// RabbitMQ's settings (`queue.rabbitmq`).
     #[serde(default)]
     pub rabbitmq: RabbitConfig,
+    /// How long connecting may take, in milliseconds, the whole of it: the TCP connection,
+    /// the protocol's greeting and handshake, and the setup after (NATS: the JetStream
+    /// stream; RabbitMQ: the channel and publisher confirms). A server that accepts the
+    /// connection and then says nothing (a stalled proxy, a half-dead broker) fails the
+    /// connect after this, naming the URL, the backend and the time. Default 5,000.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+impl QueueConfig {
+    /// [`QueueConfig::connect_timeout_ms`] as a duration.
+    pub fn connect_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.connect_timeout_ms)
+    }
 }
 
 impl Default for QueueConfig {
@@ -47,6 +61,7 @@ impl Default for QueueConfig {
             url: None,
             stream: default_stream(),
             rabbitmq: RabbitConfig::default(),
+            connect_timeout_ms: default_connect_timeout_ms(),
         }
     }
 }
@@ -63,9 +78,9 @@ pub struct RabbitConfig {
     pub queue_type: RabbitQueueType,
 }
 
-/// What RabbitMQ queue erpc declares for a subject (QUEUE.md §1 weighs them).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+/// What RabbitMQ queue erpc declares for a subject (QUEUE.md §1 weighs them). In YAML,
+/// `quorum` or `classic`; another value is refused naming both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RabbitQueueType {
     /// `x-queue-type: quorum`: replicated over a cluster's nodes (Raft), survives the loss
     /// of a minority of them. The default.
@@ -75,6 +90,22 @@ pub enum RabbitQueueType {
     /// (messages confirmed are on disk) without an election, which a single node's quorum
     /// queue may not (it can stay without a leader: rabbitmq-server issue 10070).
     Classic,
+}
+
+/// By hand, not derived: the derived refusal reads `enum RabbitQueueType does not have
+/// variant constructor fast`, which names neither the accepted values nor anything a user
+/// wrote.
+impl<'de> Deserialize<'de> for RabbitQueueType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        match value.as_str() {
+            "quorum" => Ok(RabbitQueueType::Quorum),
+            "classic" => Ok(RabbitQueueType::Classic),
+            other => Err(serde::de::Error::custom(format!(
+                "{other:?} is not a RabbitMQ queue type erpc declares: `quorum` (the default) or `classic`"
+            ))),
+        }
+    }
 }
 
 impl RabbitQueueType {
@@ -157,13 +188,16 @@ pub struct BridgeConfig {
     #[serde(default = "default_concurrency")]
     pub concurrency: u16,
     /// How long a completed idempotency key is remembered, in milliseconds. Default 600,000
-    /// (10 minutes).
+    /// (10 minutes). At least 1: idempotency cannot be turned off (every queued call has a
+    /// key, and a redelivered request would run again without it).
     #[serde(default = "default_window_ms")]
     pub idempotency_window_ms: u64,
-    /// The most keys remembered at once (the oldest are forgotten first). Default 100,000.
+    /// The most keys remembered at once (the oldest are forgotten first). Default 100,000;
+    /// at least 1, as for `idempotency_window_ms`.
     #[serde(default = "default_window_capacity")]
     pub idempotency_capacity: u64,
-    /// The target table.
+    /// The target table: at least one entry (a bridge without one could only give every
+    /// request back); `service: "*"` is the entry of every service without one of its own.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
     /// Where targets without an address are found. Default: nowhere.
@@ -209,6 +243,52 @@ pub enum ConfigError {
     /// The fields parsed but make no sense together.
     #[error("bridge configuration: {0}")]
     Invalid(String),
+    /// A field's value is refused: `field` is its path (`targets[0].timeout_ms`), `message`
+    /// why. [`BridgeConfig::load`] turns it into an [`ConfigError::Invalid`] naming the file
+    /// too (or the environment variable that set the field), as does
+    /// [`ConfigError::in_file`].
+    #[error("bridge configuration: {field}: {message}")]
+    Field {
+        /// The field's path, dotted, with list indexes: `targets[0].timeout_ms`.
+        field: String,
+        /// Why it is refused.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A refusal of `field` (its path) saying `message`.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Field {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// This error as one about the configuration read from `path`: a field's refusal then
+    /// names the file and the field (`bridge.yaml: targets[0].timeout_ms: must be at least
+    /// 1`). Other errors are returned as they are (they name their file already).
+    pub fn in_file(self, path: &std::path::Path) -> ConfigError {
+        self.located(path, &Default::default())
+    }
+
+    /// [`ConfigError::in_file`], naming instead the environment variable that set the field
+    /// when one of `overrides` did (`environment: ERPC_BRIDGE__CONCURRENCY: concurrency: …`).
+    fn located(
+        self,
+        path: &std::path::Path,
+        overrides: &std::collections::HashMap<String, String>,
+    ) -> ConfigError {
+        let ConfigError::Field { field, message } = self else {
+            return self;
+        };
+        let variable = format!("{ENV_PREFIX}{}", field.to_uppercase().replace('.', "__"));
+        ConfigError::Invalid(if overrides.contains_key(&variable) {
+            format!("environment: {variable}: {field}: {message}")
+        } else {
+            format!("{}: {field}: {message}", path.display())
+        })
+    }
 }
 
 impl BridgeConfig {
@@ -230,7 +310,15 @@ impl BridgeConfig {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<BridgeConfig, ConfigError> {
         let in_file = |e: config::ConfigError| {
-            ConfigError::Invalid(format!("{}: {}", path.display(), dotted(&e.to_string())))
+            // The `config` crate ends some messages with ` in <file>`: the file comes first.
+            // (as a path relative to the working directory, so matched by its file name).
+            let text = dotted(&e.to_string());
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let text = match (text.rsplit_once(" in "), name) {
+                (Some((message, file)), Some(name)) if file.ends_with(&name) => message,
+                _ => &text,
+            };
+            ConfigError::Invalid(format!("{}: {text}", path.display()))
         };
         let mut overrides = std::collections::HashMap::new();
         for (name, value) in vars {
@@ -285,63 +373,122 @@ impl BridgeConfig {
                 }));
             }
         };
-        loaded.check()?;
+        loaded
+            .check()
+            .and_then(|()| loaded.check_backend())
+            .map_err(|e| e.located(path, &overrides))?;
         Ok(loaded)
     }
 
-    /// Refuse what cannot work: a target twice, an address that does not parse, zero
-    /// concurrency, a dead-letter subject that is the request subject (every dead letter
-    /// would be consumed as a request and dead-lettered again, without end), a zero
-    /// `ack_wait_ms`, a target with a zero timeout or a backoff whose first wait exceeds its
-    /// ceiling. (A target without an address and nothing to discover it with is refused
-    /// when the bridge is made.)
+    /// Refuse a `queue.backend` that [`connect`](crate::connect) cannot connect to: not
+    /// `nats` or `rabbitmq`, or one whose cargo feature this build lacks. Checked when a file
+    /// is loaded (what `erpc-bridge` connects to), not by [`BridgeConfig::check`]: a bridge
+    /// made in code may be given a queue of a backend of its own.
+    fn check_backend(&self) -> Result<(), ConfigError> {
+        let built: &[&str] = &[
+            #[cfg(feature = "nats")]
+            "nats",
+            #[cfg(feature = "rabbitmq")]
+            "rabbitmq",
+        ];
+        if built.contains(&self.queue.backend.as_str()) {
+            return Ok(());
+        }
+        let known = ["nats", "rabbitmq"].contains(&self.queue.backend.as_str());
+        Err(ConfigError::field(
+            "queue.backend",
+            format!(
+                "{:?} is {}: this build has {}",
+                self.queue.backend,
+                if known {
+                    "not built in (its cargo feature of erpc-queue is off)"
+                } else {
+                    "not a backend (`nats` or `rabbitmq`)"
+                },
+                if built.is_empty() {
+                    "none".to_owned()
+                } else {
+                    built.join(", ")
+                }
+            ),
+        ))
+    }
+
+    /// Refuse what cannot work: no target at all (the bridge could only give every request
+    /// back), a target twice, an address that does not parse, zero concurrency, a
+    /// dead-letter subject that is the request subject (every dead letter would be consumed
+    /// as a request and dead-lettered again, without end), a zero `ack_wait_ms`, a zero
+    /// idempotency window or capacity, a target with a zero timeout or a backoff whose first
+    /// wait exceeds its ceiling. Each error is a [`ConfigError::Field`] naming the field's
+    /// path. (A target without an address and nothing to discover it with is refused when
+    /// the bridge is made.)
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.concurrency == 0 {
-            return Err(ConfigError::Invalid(
-                "concurrency must be at least 1".into(),
-            ));
+            return Err(ConfigError::field("concurrency", "must be at least 1"));
         }
-        crate::names::check_subject("requests", &self.requests).map_err(ConfigError::Invalid)?;
+        crate::names::check_subject("requests", &self.requests)
+            .map_err(|e| ConfigError::field("requests", e))?;
         crate::names::check_subject("dead_letter", &self.dead_letter)
-            .map_err(ConfigError::Invalid)?;
-        crate::names::check_group(&self.group).map_err(ConfigError::Invalid)?;
+            .map_err(|e| ConfigError::field("dead_letter", e))?;
+        crate::names::check_group(&self.group).map_err(|e| ConfigError::field("group", e))?;
         if self.dead_letter == self.requests {
-            return Err(ConfigError::Invalid(format!(
-                "dead_letter and requests are both {:?}: dead letters would come back as requests without end",
-                self.requests
-            )));
+            return Err(ConfigError::field(
+                "dead_letter",
+                format!(
+                    "dead_letter and requests are both {:?}: dead letters would come back as requests without end",
+                    self.requests
+                ),
+            ));
         }
         if self.ack_wait_ms == 0 {
-            return Err(ConfigError::Invalid(
-                "ack_wait_ms must be at least 1".into(),
+            return Err(ConfigError::field("ack_wait_ms", "must be at least 1"));
+        }
+        for (name, value) in [
+            ("idempotency_window_ms", self.idempotency_window_ms),
+            ("idempotency_capacity", self.idempotency_capacity),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::field(
+                    name,
+                    "must be at least 1: with 0 no key is remembered, and a redelivered request runs again; idempotency cannot be turned off (lower idempotency_capacity to bound its memory, one entry per call answered within idempotency_window_ms)",
+                ));
+            }
+        }
+        if self.targets.is_empty() {
+            return Err(ConfigError::field(
+                "targets",
+                "none: a bridge without a target gives every request back until its deadline; list the services to forward to (`- service: Greeter` with an `address`, or without one to find it through `discovery`; `service: \"*\"` matches every service)",
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for target in &self.targets {
-            if !seen.insert(target.service.as_str()) {
-                return Err(ConfigError::Invalid(format!(
-                    "service {:?} has two targets",
-                    target.service
-                )));
+        let mut seen = std::collections::HashMap::new();
+        for (i, target) in self.targets.iter().enumerate() {
+            if let Some(first) = seen.insert(target.service.as_str(), i) {
+                return Err(ConfigError::field(
+                    format!("targets[{i}].service"),
+                    format!(
+                        "service {:?} has two targets (targets[{first}] too)",
+                        target.service
+                    ),
+                ));
             }
             if target.timeout_ms == 0 {
-                return Err(ConfigError::Invalid(format!(
-                    "target {:?}: timeout_ms must be at least 1",
-                    target.service
-                )));
+                return Err(ConfigError::field(
+                    format!("targets[{i}].timeout_ms"),
+                    "must be at least 1",
+                ));
             }
             if target.backoff_ms > target.backoff_max_ms {
-                return Err(ConfigError::Invalid(format!(
-                    "target {:?}: backoff_ms ({}) exceeds backoff_max_ms ({})",
-                    target.service, target.backoff_ms, target.backoff_max_ms
-                )));
+                return Err(ConfigError::field(
+                    format!("targets[{i}].backoff_ms"),
+                    format!(
+                        "{} exceeds backoff_max_ms ({})",
+                        target.backoff_ms, target.backoff_max_ms
+                    ),
+                ));
             }
             if let Some(address) = &target.address {
                 erpc_core::IntoAddress::into_address(address.as_str()).map_err(|e| {
-                    ConfigError::Invalid(format!(
-                        "target {:?}: address {address:?}: {e}",
-                        target.service
-                    ))
+                    ConfigError::field(format!("targets[{i}].address"), format!("{address:?}: {e}"))
                 })?;
             }
         }
@@ -369,6 +516,9 @@ fn dotted(message: &str) -> String {
 
 fn default_backend() -> String {
     "nats".into()
+}
+fn default_connect_timeout_ms() -> u64 {
+    5_000
 }
 fn default_stream() -> String {
     "ERPC".into()
@@ -502,16 +652,109 @@ mod tests {
 
     #[test]
     fn the_rabbitmq_queue_type_is_quorum_or_classic() {
-        let config =
-            load("queue:\n  backend: rabbitmq\n  rabbitmq:\n    queue_type: classic\n").unwrap();
+        let config = load(&format!(
+            "queue:\n  backend: rabbitmq\n  rabbitmq:\n    queue_type: classic\n{TARGET}"
+        ))
+        .unwrap();
         assert_eq!(config.queue.rabbitmq.queue_type, RabbitQueueType::Classic);
-        let err = load("queue:\n  rabbitmq:\n    queue_type: stream\n")
+        for bad in ["stream", "fast"] {
+            let err = load(&format!(
+                "queue:\n  rabbitmq:\n    queue_type: {bad}\n{TARGET}"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("queue.rabbitmq.queue_type") && err.contains(bad),
+                "{err}"
+            );
+            // The accepted values, not serde's wording (fu16 #3).
+            assert!(
+                err.contains("`quorum`") && err.contains("`classic`"),
+                "{err}"
+            );
+            assert!(!err.contains("variant"), "{err}");
+        }
+    }
+
+    /// Every refusal after parsing names the file and the field's path, as parse errors do
+    /// (fu16 #3: these named neither, or only the service).
+    #[test]
+    fn refusals_after_parsing_name_the_file_and_the_field() {
+        let cases = [
+            (
+                "targets:\n  - service: A\n    address: tcp://h:1\n  - service: B\n    address: tcp://h:1\n    timeout_ms: 0\n",
+                "targets[1].timeout_ms: must be at least 1",
+            ),
+            (
+                &format!("concurrency: 0\n{TARGET}"),
+                "concurrency: must be at least 1",
+            ),
+            (
+                &format!("queue:\n  backend: kafka\n{TARGET}"),
+                "queue.backend: \"kafka\" is not a backend",
+            ),
+            (
+                "targets:\n  - service: A\n    address: tcp://h:1\n    backoff_ms: 5000\n    backoff_max_ms: 100\n",
+                "targets[0].backoff_ms: 5000 exceeds",
+            ),
+            (
+                "targets:\n  - service: A\n    address: bogus://x\n",
+                "targets[0].address: \"bogus://x\"",
+            ),
+            (
+                &format!("requests: orders.new\n{TARGET}"),
+                "requests: requests \"orders.new\"",
+            ),
+        ];
+        for (yaml, says) in cases {
+            let err = load(yaml).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("bridge.yaml: {says}")),
+                "{yaml}: {err}"
+            );
+        }
+    }
+
+    /// A field set by the environment is blamed on its variable, not the file.
+    #[test]
+    fn a_refused_field_set_by_the_environment_names_the_variable() {
+        let err = load_env(TARGET, &[("ERPC_BRIDGE__QUEUE__BACKEND", "kafka")])
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("queue.rabbitmq.queue_type") && err.contains("stream"),
+            err.contains("environment: ERPC_BRIDGE__QUEUE__BACKEND: queue.backend: \"kafka\""),
             "{err}"
         );
+        assert!(!err.contains("bridge.yaml"), "{err}");
+    }
+
+    /// A parse error names the file once (the `config` crate's own ` in <file>` dropped).
+    #[test]
+    fn a_parse_error_names_the_file_once() {
+        let err = load("targets:\n  - service: A\n    address: tcp://h:1\n    timeout_ms: 5s\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err.matches("bridge.yaml").count(), 1, "{err}");
+        assert!(err.contains("targets[0].timeout_ms"), "{err}");
+    }
+
+    /// fu16 #4: configurations that start but cannot work as meant are refused, saying why.
+    #[test]
+    fn no_target_and_a_zero_idempotency_window_are_refused() {
+        let err = load("queue:\n  url: nats://127.0.0.1:4222\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bridge.yaml: targets: none"), "{err}");
+        for field in ["idempotency_window_ms", "idempotency_capacity"] {
+            let err = load(&format!("{field}: 0\n{TARGET}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("bridge.yaml: {field}: must be at least 1")),
+                "{err}"
+            );
+            assert!(err.contains("cannot be turned off"), "{err}");
+        }
     }
 
     #[test]

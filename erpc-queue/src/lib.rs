@@ -49,7 +49,10 @@ pub use rabbitmq::RabbitQueue;
 pub use stats::BridgeStats;
 pub use via_queue::{ViaQueue, ViaQueueExt, ViaQueueLayer};
 
-/// Connect to the queue `config` names.
+/// Connect to the queue `config` names, within its
+/// [`connect_timeout_ms`](QueueConfig::connect_timeout_ms) (5 s by default; handshake and
+/// setup included): a server that accepts the connection and never answers fails the connect
+/// then, naming the URL, the backend and the timeout.
 pub async fn connect(config: &QueueConfig) -> Result<std::sync::Arc<dyn Queue>, QueueError> {
     match config.backend.as_str() {
         #[cfg(feature = "nats")]
@@ -58,6 +61,7 @@ pub async fn connect(config: &QueueConfig) -> Result<std::sync::Arc<dyn Queue>, 
             let queue = NatsQueue::connect(NatsOptions {
                 url: config.url.clone().unwrap_or(defaults.url),
                 stream: config.stream.clone(),
+                connect_timeout: config.connect_timeout(),
                 ..defaults
             })
             .await?;
@@ -70,7 +74,12 @@ pub async fn connect(config: &QueueConfig) -> Result<std::sync::Arc<dyn Queue>, 
                 .clone()
                 .unwrap_or_else(|| "amqp://127.0.0.1:5672/%2f".into());
             Ok(std::sync::Arc::new(
-                RabbitQueue::connect_with(&url, config.rabbitmq.queue_type).await?,
+                RabbitQueue::connect_within(
+                    &url,
+                    config.rabbitmq.queue_type,
+                    config.connect_timeout(),
+                )
+                .await?,
             ))
         }
         other => Err(QueueError::new(

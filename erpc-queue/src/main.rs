@@ -41,7 +41,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = erpc_queue::BridgeConfig::load(&args.config)?;
     let queue = erpc_queue::connect(&config.queue).await?;
     let requests = config.requests.clone();
-    let bridge = erpc_queue::Bridge::new(queue.clone(), config)?.hook(erpc_queue::LogHook);
+    // Refusals of the table (a target without an address or discovery) name the file too.
+    let bridge = erpc_queue::Bridge::new(queue.clone(), config)
+        .map_err(|e| e.in_file(&args.config))?
+        .hook(erpc_queue::LogHook);
     bridge
         .run(
             || println!("erpc-bridge consuming {requests}"),

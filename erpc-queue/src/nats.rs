@@ -46,6 +46,10 @@ pub struct NatsOptions {
     /// be removed first, without a dead letter. Used only when the stream is created: an
     /// existing stream keeps its own. Default 24 h.
     pub max_age: Duration,
+    /// How long [`NatsQueue::connect`] may take, all of it (TCP, the server's INFO and our
+    /// CONNECT, the stream's creation or check). Default 5 s
+    /// ([`DEFAULT_CONNECT_TIMEOUT`](crate::queue::DEFAULT_CONNECT_TIMEOUT)).
+    pub connect_timeout: Duration,
 }
 
 impl Default for NatsOptions {
@@ -55,6 +59,7 @@ impl Default for NatsOptions {
             stream: "ERPC".into(),
             subjects: vec!["erpc.>".into()],
             max_age: Duration::from_secs(24 * 3600),
+            connect_timeout: crate::queue::DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
@@ -85,13 +90,21 @@ fn error(e: impl std::fmt::Display) -> QueueError {
 
 impl NatsQueue {
     /// Connect to `options.url` and create the stream if it does not exist. The first
-    /// connection is tried once (within 5 s): a server that is not there, or a URL that does
-    /// not parse, is an error at once naming the URL and the cause (`connection refused`),
-    /// not a wait. Once connected, the connection reconnects by itself when the server
-    /// restarts.
+    /// connection is tried once, all of it within `options.connect_timeout` (5 s by
+    /// default): a server that is not there, or a URL that does not parse, is an error at
+    /// once naming the URL and the cause (`connection refused`), not a wait; one that
+    /// accepts the connection and says nothing is an error after the timeout, naming the
+    /// URL and the timeout. Once connected, the connection reconnects by itself when the
+    /// server restarts.
     pub async fn connect(options: NatsOptions) -> Result<NatsQueue, QueueError> {
+        let url = options.url.clone();
+        let timeout = options.connect_timeout;
+        crate::queue::within_connect_timeout(BACKEND, &url, timeout, NatsQueue::dial(options)).await
+    }
+
+    async fn dial(options: NatsOptions) -> Result<NatsQueue, QueueError> {
         let client = async_nats::ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(options.connect_timeout)
             .connect(&options.url)
             .await
             .map_err(|e| error(format!("connecting to {}: {e}", redacted(&options.url))))?;

@@ -40,6 +40,34 @@ impl QueueError {
     }
 }
 
+/// How long connecting to a queue server may take by default, handshake and setup included
+/// ([`QueueConfig::connect_timeout_ms`](crate::QueueConfig::connect_timeout_ms)): 5 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `connecting` (a backend's whole connect: TCP, handshake, setup) within `timeout`; past it,
+/// an error naming the backend, the URL (its password hidden) and the timeout. A server that
+/// accepts TCP and never answers would otherwise hold the connect for good: the clients'
+/// own timeouts bound the TCP connect only (async-nats), or nothing (lapin).
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+pub(crate) async fn within_connect_timeout<T>(
+    backend: &'static str,
+    url: &str,
+    timeout: Duration,
+    connecting: impl std::future::Future<Output = Result<T, QueueError>>,
+) -> Result<T, QueueError> {
+    match tokio::time::timeout(timeout, connecting).await {
+        Ok(result) => result,
+        Err(_) => Err(QueueError::new(
+            backend,
+            format!(
+                "connecting to {}: no answer within the connect timeout of {} ms (queue.connect_timeout_ms): the address accepts connections but does not speak {backend} (a proxy, a stalled or half-started server, another protocol's port?)",
+                redacted(url),
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
 /// How a subscription is shared and how long a delivery may stay unacknowledged.
 #[derive(Debug, Clone)]
 pub struct Subscribe {
@@ -108,7 +136,9 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Close the connection to the server, for good, once what was sent on it is through:
     /// publishes in flight finish first (NATS flushes and drains; RabbitMQ closes its
-    /// channels and the connection with the AMQP handshake, within 5 s). Afterwards publishing
+    /// channels and the connection with the AMQP handshake, then waits for lapin's I/O
+    /// thread to end, each within 5 s, so a runtime shut down right after has nothing left
+    /// to interrupt). Afterwards publishing
     /// and subscribing fail (`… is closed`) and every subscription's [`Subscription::next`]
     /// returns `None`; closing again does nothing. Without it, the connection closes when
     /// the last clone is dropped — on RabbitMQ with a close waited for (at most 1 s) where

@@ -64,10 +64,22 @@ struct Link {
     url: String,
     /// What subjects other than reply queues are declared as.
     queue_type: RabbitQueueType,
+    /// How long a dial (TCP, the AMQP handshake, the publishing channel) may take.
+    connect_timeout: Duration,
     state: Mutex<Option<Connected>>,
     /// Set by [`Queue::close`]: nothing dials again, subscriptions end.
     closed: Closed,
+    /// Queues whose declaration the broker refused (another `x-queue-type`), with when and
+    /// why: used for [`REFUSED_FOR`] instead of declaring again.
+    refused: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, QueueError)>>,
 }
+
+/// How long a queue's refused declaration is answered from memory. Each refusal closes a
+/// channel, which lapin logs at ERROR: declared again at every call, a mismatched
+/// `queue_type` logged two or three raw ERROR lines per call besides erpc's own error. Remembered,
+/// it costs one such line per queue at start and then once every 30 s at most; a queue
+/// deleted meanwhile (to be declared again with the right type) is used after at most 30 s.
+const REFUSED_FOR: Duration = Duration::from_secs(30);
 
 /// How long closing (a channel, the connection) may take before it is given up on.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,9 +107,24 @@ impl RabbitQueue {
         url: &str,
         queue_type: RabbitQueueType,
     ) -> Result<RabbitQueue, QueueError> {
+        RabbitQueue::connect_within(url, queue_type, crate::queue::DEFAULT_CONNECT_TIMEOUT).await
+    }
+
+    /// [`RabbitQueue::connect_with`], each connection made (this first one, and any made
+    /// again after the broker went away) within `connect_timeout`, all of it: TCP, the AMQP
+    /// handshake, the publishing channel. A broker that accepts the connection and then says
+    /// nothing fails the dial after it, naming the URL and the timeout (lapin has no bound of
+    /// its own). [`RabbitQueue::connect_with`] gives 5 s.
+    pub async fn connect_within(
+        url: &str,
+        queue_type: RabbitQueueType,
+        connect_timeout: Duration,
+    ) -> Result<RabbitQueue, QueueError> {
         let link = Link {
             url: url.to_owned(),
             queue_type,
+            connect_timeout,
+            refused: Default::default(),
             state: Mutex::new(None),
             closed: Closed::default(),
         };
@@ -121,12 +148,19 @@ impl Link {
         let Some(connected) = self.state.lock().await.take() else {
             return Ok(());
         };
-        if !connected.connection.status().connected() {
+        // The publishing channel is kept until the connection is closed: dropping it first
+        // would start a channel close of its own, racing the connection's.
+        let Connected {
+            connection,
+            publisher: _publisher,
+            declared: _,
+        } = connected;
+        if !connection.status().connected() {
             return Ok(());
         }
-        match tokio::time::timeout(
+        let closed = match tokio::time::timeout(
             CLOSE_TIMEOUT,
-            connected.connection.close(200, "closed by the client"),
+            connection.close(200, "closed by the client"),
         )
         .await
         {
@@ -134,10 +168,30 @@ impl Link {
             Err(_) => Err(error(format!(
                 "closing: the broker did not answer within {CLOSE_TIMEOUT:?}"
             ))),
+        };
+        closed?;
+        // The close-ok is in, but lapin's I/O thread is still finishing (its socket still
+        // registered with this runtime's reactor): a runtime shut down now makes it log
+        // `A Tokio 1.x context was found, but it is being shutdown` at ERROR (fu16 #2). So
+        // wait for it to end.
+        if tokio::time::timeout(CLOSE_TIMEOUT, io_loop_ended(connection))
+            .await
+            .is_err()
+        {
+            return Err(error(format!(
+                "closing: the connection's I/O thread did not end within {CLOSE_TIMEOUT:?}"
+            )));
         }
+        Ok(())
     }
 
+    /// A fresh connection and publishing channel, within the connect timeout.
     async fn dial(&self) -> Result<Connected, QueueError> {
+        crate::queue::within_connect_timeout(BACKEND, &self.url, self.connect_timeout, self.open())
+            .await
+    }
+
+    async fn open(&self) -> Result<Connected, QueueError> {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())
             .with_reactor(tokio_reactor_trait::Tokio);
@@ -171,10 +225,46 @@ impl Link {
         }
         let connected = state.as_mut().ok_or_else(|| error("not connected"))?;
         if !connected.declared.contains(queue) {
-            declare(&connected.publisher, queue, self.queue_type).await?;
+            // On a channel of its own: a refusal closes the channel it came on, and the
+            // publishing one lost would mean a new connection for the next publish.
+            let channel = connected
+                .connection
+                .create_channel()
+                .await
+                .map_err(|e| error(format!("opening a channel: {e}")))?;
+            self.declare(&channel, queue).await?;
+            if let Err(e) = channel.close(200, "declared").await {
+                tracing::debug!(error = %e, "rabbitmq: closing the declaring channel");
+            }
             connected.declared.insert(queue.to_owned());
         }
         Ok(connected.publisher.clone())
+    }
+
+    /// [`declare`] `queue` on `channel` — unless the broker refused it within
+    /// [`REFUSED_FOR`]: then that refusal again, without asking (see [`Link::refused`]).
+    async fn declare(&self, channel: &Channel, queue: &str) -> Result<(), QueueError> {
+        {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, e)) = refused.get(queue) {
+                if at.elapsed() < REFUSED_FOR {
+                    return Err(e.clone());
+                }
+                refused.remove(queue);
+            }
+        }
+        let declared = declare(channel, queue, self.queue_type).await;
+        if let Err(e) = &declared {
+            // Only the broker's refusal of the arguments is remembered, not a broken
+            // connection (which the next dial may mend).
+            if e.message.contains("PRECONDITION_FAILED") || e.message.contains("x-queue-type") {
+                self.refused
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(queue.to_owned(), (std::time::Instant::now(), e.clone()));
+            }
+        }
+        declared
     }
 
     /// A fresh channel for a consumer, on a live connection.
@@ -274,7 +364,17 @@ impl Drop for Link {
             let _ = elapsed.send(());
         });
         let close = async move {
-            let closing = std::pin::pin!(connected.connection.close(200, "closed by the client"));
+            let Connected {
+                connection,
+                publisher: _publisher,
+                declared: _,
+            } = connected;
+            let closing = std::pin::pin!(async move {
+                if connection.close(200, "closed by the client").await.is_ok() {
+                    // As in `Link::close`: the I/O thread done with the reactor first.
+                    let _ = io_loop_ended(connection).await;
+                }
+            });
             let _ = futures_util::future::select(closing, timed_out).await;
         };
         match runtime.runtime_flavor() {
@@ -287,6 +387,27 @@ impl Drop for Link {
             _ => drop(runtime.spawn(close)),
         }
     }
+}
+
+/// Resolves once lapin's I/O thread for `connection` has ended (at once if it has), after
+/// the connection was closed: [`Connection::run`] joins that thread, here on a thread of
+/// its own so that no runtime thread blocks. Without the wait a close returns while the
+/// thread still has its socket on the runtime's reactor.
+fn io_loop_ended(connection: Connection) -> tokio::sync::oneshot::Receiver<()> {
+    let (ended, waited) = tokio::sync::oneshot::channel();
+    let joining = std::thread::Builder::new()
+        .name("erpc-rabbitmq-close".into())
+        .spawn(move || {
+            if let Err(e) = connection.run() {
+                tracing::debug!(error = %e, "rabbitmq: the connection's I/O thread ended");
+            }
+            let _ = ended.send(());
+        });
+    if let Err(e) = joining {
+        // No thread: not waited for; the receiver resolves at once (its sender dropped).
+        tracing::debug!(error = %e, "rabbitmq: no thread to wait for the I/O thread");
+    }
+    waited
 }
 
 /// How long a private queue (a client's replies) outlives its last reader: an hour, as on
@@ -391,7 +512,7 @@ type Consuming = (Channel, lapin::Consumer);
 
 async fn consume(link: &Link, subscription: &Subscribe) -> Result<Consuming, QueueError> {
     let channel = link.consumer_channel().await?;
-    declare(&channel, &subscription.subject, link.queue_type).await?;
+    link.declare(&channel, &subscription.subject).await?;
     channel
         .basic_qos(subscription.prefetch, BasicQosOptions::default())
         .await

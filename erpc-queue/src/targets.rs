@@ -247,20 +247,23 @@ impl Targets {
         registry: Option<Arc<dyn Discover>>,
     ) -> Result<Targets, ConfigError> {
         let mut by_service = HashMap::new();
-        for config in configs {
+        for (i, config) in configs.iter().enumerate() {
             let entry = match &config.address {
                 Some(address) => {
                     let client = target_client().build(address.as_str()).map_err(|e| {
-                        ConfigError::Invalid(format!("target {:?}: {e}", config.service))
+                        ConfigError::field(format!("targets[{i}].address"), e.to_string())
                     })?;
                     Entry::Static(Target::new(config, client, address.clone()))
                 }
                 None if registry.is_some() => Entry::Discovered(config.clone()),
                 None => {
-                    return Err(ConfigError::Invalid(format!(
-                        "target {:?} has no address, and no discovery is configured to find it",
-                        config.service
-                    )));
+                    return Err(ConfigError::field(
+                        format!("targets[{i}].address"),
+                        format!(
+                            "none, and no discovery is configured to find service {:?} by name (add `discovery: {{ centers: [...] }}`)",
+                            config.service
+                        ),
+                    ));
                 }
             };
             by_service.insert(config.service.clone(), entry);
@@ -344,6 +347,9 @@ mod tests {
     #[test]
     fn a_target_without_address_needs_a_registry() {
         let err = Targets::new(&[target("A", None)], None).err().unwrap();
-        assert!(err.to_string().contains("no address"), "{err}");
+        assert!(
+            err.to_string().contains("targets[0].address: none"),
+            "{err}"
+        );
     }
 }

@@ -1020,6 +1020,59 @@ async fn a_queue_that_is_not_there_fails_at_once_naming_the_url() {
     }
 }
 
+/// A server that accepts TCP and then says nothing (a stalled proxy, a half-dead broker)
+/// fails the connect after `connect_timeout_ms`, naming the backend, the URL and the
+/// timeout — it used to hang for good on both backends (fu16 #1): async-nats bounds only the
+/// TCP connect, lapin nothing. The peer is a plain listener that accepts and stays silent.
+#[tokio::test]
+async fn a_server_that_accepts_and_says_nothing_fails_the_connect_after_its_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let port = silent.local_addr().expect("bound").port();
+    // Accept every connection and keep it open, saying nothing.
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    for (backend, url) in [
+        ("nats", format!("nats://127.0.0.1:{port}")),
+        (
+            "rabbitmq",
+            format!("amqp://guest:secret@127.0.0.1:{port}/%2f"),
+        ),
+    ] {
+        let config = erpc_queue::QueueConfig {
+            backend: backend.into(),
+            url: Some(url),
+            connect_timeout_ms: 300,
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let failed = tokio::time::timeout(Duration::from_secs(10), erpc_queue::connect(&config))
+            .await
+            .unwrap_or_else(|_| panic!("{backend}: still connecting after 10 s"))
+            .err()
+            .expect("the peer never answers");
+        let took = started.elapsed();
+        let message = failed.to_string();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+            "{backend}: after the timeout, not {took:?}: {message}"
+        );
+        assert!(message.starts_with(backend), "names the backend: {message}");
+        assert!(
+            message.contains(&format!("127.0.0.1:{port}")),
+            "names the URL: {message}"
+        );
+        assert!(message.contains("300 ms"), "names the timeout: {message}");
+        assert!(!message.contains("secret"), "no password: {message}");
+    }
+    held.abort();
+}
+
 /// A stream of that name made by someone else with limits retention (acknowledged messages
 /// kept) is refused by name: a consumer group made on it later would run every request it
 /// holds once more.
