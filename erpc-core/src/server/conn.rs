@@ -621,6 +621,8 @@ impl ServerEndpoint {
                 (now, deadline),
                 &self.shutdown,
                 frame.body.len() as u64,
+                // A call with a gate runs (and is started) once it is through.
+                gate.is_none(),
             )
         });
         let service_name = service_name.clone();
