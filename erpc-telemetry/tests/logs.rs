@@ -56,7 +56,7 @@ fn files(dir: &Path) -> Vec<String> {
 /// Run two calls (one ok, one not_found) with logging as `config` says; the JSON lines of
 /// the file it wrote.
 async fn calls_logged(config: LogConfig) -> Vec<serde_json::Value> {
-    calls_logged_with(config, Setup::default()).await
+    calls_logged_with(config, Setup::default()).await.0
 }
 
 /// How [`calls_logged_with`] sets up besides the log layer.
@@ -68,7 +68,14 @@ struct Setup {
     live_filter: Option<&'static str>,
 }
 
-async fn calls_logged_with(config: LogConfig, setup: Setup) -> Vec<serde_json::Value> {
+/// The JSON lines, and the spans exported (none unless `setup.traced`).
+async fn calls_logged_with(
+    config: LogConfig,
+    setup: Setup,
+) -> (
+    Vec<serde_json::Value>,
+    Vec<opentelemetry_sdk::trace::SpanData>,
+) {
     let LogOutput::Files { directory, .. } = &config.output else {
         panic!("files expected")
     };
@@ -77,8 +84,9 @@ async fn calls_logged_with(config: LogConfig, setup: Setup) -> Vec<serde_json::V
     if let Some(filter) = setup.live_filter {
         guard.set_filter(filter).expect("a valid filter");
     }
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_simple_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .with_simple_exporter(exporter.clone())
         .build();
     let subscriber = tracing_subscriber::registry()
         .with(layer)
@@ -94,11 +102,12 @@ async fn calls_logged_with(config: LogConfig, setup: Setup) -> Vec<serde_json::V
     drop(guard); // flushes the background writer
     let names = files(&directory);
     assert_eq!(names.len(), 1, "{names:?}");
-    std::fs::read_to_string(directory.join(&names[0]))
+    let lines = std::fs::read_to_string(directory.join(&names[0]))
         .expect("readable")
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+        .collect();
+    (lines, exporter.get_finished_spans().expect("spans"))
 }
 
 #[tokio::test]
@@ -207,7 +216,8 @@ async fn access_off_keeps_the_handlers_own_lines() {
             },
             setup,
         )
-        .await;
+        .await
+        .0;
         let handler = lines
             .iter()
             .filter(|l| l["fields"]["message"] == "handler ran")
@@ -217,6 +227,52 @@ async fn access_off_keeps_the_handlers_own_lines() {
             lines.iter().all(|l| l["target"] != "erpc::access"),
             "{lines:?}"
         );
+    }
+}
+
+/// A JSON line logged inside a traced call carries the call's trace and span ids (those
+/// of the server span exported for it); without tracing, lines carry none.
+#[tokio::test]
+async fn json_lines_inside_a_traced_call_carry_its_trace_and_span_ids() {
+    for traced in [false, true] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = LogConfig {
+            format: LogFormat::Json,
+            filter: "info".into(),
+            output: LogOutput::Files {
+                directory: dir.path().to_owned(),
+                prefix: "svc".into(),
+                rotation: Rotation::Never,
+                max_files: 0,
+            },
+        };
+        let setup = Setup {
+            traced,
+            live_filter: None,
+        };
+        let (lines, spans) = calls_logged_with(config, setup).await;
+        let handler: Vec<_> = lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "handler ran")
+            .collect();
+        assert_eq!(handler.len(), 2, "{lines:?}");
+        if !traced {
+            assert!(
+                lines.iter().all(|l| l.get("trace_id").is_none()),
+                "{lines:?}"
+            );
+            continue;
+        }
+        let servers: Vec<_> = spans.iter().filter(|s| s.name == "Echo/say").collect();
+        assert_eq!(servers.len(), 2, "{spans:?}");
+        for (line, span) in handler.iter().zip(&servers) {
+            let ids = (line["trace_id"].as_str(), line["span_id"].as_str());
+            let want = (
+                span.span_context.trace_id().to_string(),
+                span.span_context.span_id().to_string(),
+            );
+            assert_eq!(ids, (Some(&*want.0), Some(&*want.1)), "{line}");
+        }
     }
 }
 

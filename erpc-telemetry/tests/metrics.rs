@@ -444,6 +444,20 @@ async fn server_waits_and_refusals_after_a_wait_are_counted() {
         &format!("erpc_refused_calls_total{{{fail},reason=\"shedding\"}}"),
         1.0,
     );
+    // Counted once, under its reason: the call refused after its wait never ran, so it is
+    // neither started nor handled (nor in flight) on the server.
+    assert_value(&text, &format!("erpc_calls_started_total{{{fail}}}"), 0.0);
+    assert_value(&text, &format!("erpc_calls_in_flight{{{fail}}}"), 0.0);
+    let handled = format!("erpc_calls_handled_total{{{fail},code=\"resource_exhausted\"}}");
+    assert_eq!(value(&text, &handled), None, "{text}");
+    // The call that waited and went on: started and handled once each.
+    assert_value(&text, &format!("erpc_calls_started_total{{{say}}}"), 2.0);
+    assert_value(
+        &text,
+        &format!("erpc_calls_handled_total{{{say},code=\"ok\"}}"),
+        2.0,
+    );
+    assert_value(&text, &format!("erpc_calls_in_flight{{{say}}}"), 0.0);
     server.shutdown().await;
 }
 

@@ -15,7 +15,6 @@ use erpc::discovery::P2c;
 use erpc_telemetry::Metrics;
 use erpc_telemetry::trace::otlp;
 use erpc_telemetry::trace::{ClientTracing, ServerTracing};
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt;
@@ -61,7 +60,8 @@ impl SpanExporter for Discard {
 
 /// Install the process's tracing (once per process, however many servers and clients ask):
 /// head sampling at `ratio` as `erpc_telemetry::trace::otlp::provider` sets it up, spans
-/// batched to an exporter that discards them.
+/// batched to an exporter that discards them, through the layer users get
+/// (`otlp::layer`: its settings and its filter of the exporter's own crates).
 fn install_tracing(ratio: f64) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -69,7 +69,7 @@ fn install_tracing(ratio: f64) {
             .expect("a ratio in 0..=1")
             .with_batch_exporter(Discard)
             .build();
-        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+        let layer = otlp::layer(&provider);
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
             .expect("one subscriber per process");
         // Kept for the process's life.

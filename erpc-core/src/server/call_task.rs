@@ -66,7 +66,7 @@ impl CallTask {
             body,
             compression,
             max_frame,
-            observed,
+            mut observed,
             gate,
             seat,
         } = self;
@@ -80,8 +80,14 @@ impl CallTask {
                 let mut _held = None;
                 if let Some(gate) = gate {
                     // Boxed: the rare wait must not grow every call's task future.
-                    let waited =
-                        Box::pin(wait_its_turn(gate, &shared, &in_flight, &context, &header));
+                    let waited = Box::pin(wait_its_turn(
+                        gate,
+                        &shared,
+                        &in_flight,
+                        &context,
+                        &header,
+                        observed.as_deref_mut(),
+                    ));
                     let mut held = Box::new(waited.await?);
                     context.extensions.extend(held.take_extensions());
                     _held = Some(held);
@@ -96,10 +102,17 @@ impl CallTask {
                             stream: false,
                         };
                         let observer = shared.observer.as_ref();
+                        if let Some(observed) = observed.as_deref_mut() {
+                            observed.refused();
+                        }
                         admission::refused(observer, &call, RefusedBy::Workers, status)
                     })?),
                     None => None,
                 };
+                // Admitted: it runs (started now if it waited for its gate).
+                if let Some(observed) = observed.as_deref_mut() {
+                    observed.running();
+                }
                 let _worker = match &ticket {
                     Some(ticket) => ticket.worker().await,
                     None => None,
@@ -171,13 +184,15 @@ impl CallTask {
 /// A call that had to wait for its turn (`gate`: a rate limit's line): the wait, then what
 /// it skipped on arrival so as to hold nothing while waiting — the hooks that count running
 /// calls and the connection's running-call cap. What the hooks hand back is the call's to
-/// hold while it runs. Refusals are told to the observer.
+/// hold while it runs. Refusals are told to the observer, and marked on `observed` (so the
+/// call is counted as refused only, not also as started and finished).
 pub(crate) async fn wait_its_turn(
     gate: Gate,
     shared: &Shared,
     in_flight: &InFlight,
     context: &Context,
     header: &Header,
+    mut observed: Option<&mut Observed>,
 ) -> Result<Admitted, Status> {
     let kind = CallKind::of(header.kind);
     let call = CallEvent {
@@ -188,16 +203,25 @@ pub(crate) async fn wait_its_turn(
     let observer = shared.observer.as_ref();
     let head = CallHead::of_context(context, kind)
         .ok_or_else(|| Status::internal("server: a call without its connection"))?;
-    let held = admission::wait_then_admit(gate, &shared.admission, observer, &call, head).await?;
+    let mut refused = |status| {
+        if let Some(observed) = observed.as_deref_mut() {
+            observed.refused();
+        }
+        status
+    };
+    // Every error of the wait and the caps after it is a refusal it has told.
+    let held = admission::wait_then_admit(gate, &shared.admission, observer, &call, head)
+        .await
+        .map_err(&mut refused)?;
     let cap = shared.config.max_in_flight;
     if in_flight.start(header.request_id, cap).is_err() {
         let status = in_flight::full(cap);
-        return Err(admission::refused(
+        return Err(refused(admission::refused(
             observer,
             &call,
             RefusedBy::InFlight,
             status,
-        ));
+        )));
     }
     Ok(held)
 }

@@ -619,8 +619,10 @@ impl ServerEndpoint {
                 names,
                 is_stream,
                 (now, deadline),
-                &self.shutdown,
+                &self.draining,
                 frame.body.len() as u64,
+                // A call with a gate runs (and is started) once it is through.
+                gate.is_none(),
             )
         });
         let service_name = service_name.clone();

@@ -43,7 +43,7 @@ impl StreamTask {
             service,
             context,
             header,
-            observed,
+            mut observed,
             gate,
         } = self;
         let id = header.request_id;
@@ -57,9 +57,15 @@ impl StreamTask {
             // What the caps taken after the wait hand back: held while the stream runs.
             let mut _held = None;
             if let Some(gate) = gate {
-                let mut held = wait_its_turn(gate, &shared, &in_flight, &context, &header).await?;
+                let waited = observed.as_deref_mut();
+                let mut held =
+                    wait_its_turn(gate, &shared, &in_flight, &context, &header, waited).await?;
                 context.extensions.extend(held.take_extensions());
                 _held = Some(held);
+            }
+            // Admitted: it runs (started now if it waited for its gate).
+            if let Some(observed) = observed.as_deref_mut() {
+                observed.running();
             }
             let detach = state.clone();
             let call = (context.service.clone(), context.method.clone());

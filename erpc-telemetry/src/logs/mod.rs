@@ -20,6 +20,8 @@
 //! ```
 
 mod access;
+#[cfg(feature = "otel")]
+mod trace_ids;
 
 pub use access::{AccessLog, AccessLogService};
 
@@ -41,7 +43,11 @@ pub enum LogFormat {
     #[default]
     Human,
     /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (the message and
-    /// the event's fields), and `spans` (the spans it happened in).
+    /// the event's fields), and `spans` (the spans it happened in). With the `otel` feature,
+    /// also `trace_id` and `span_id` (W3C hex) when the event happened in an OpenTelemetry
+    /// context: inside a traced call's span (or a span of its handler's), the nearest such
+    /// span's ids; inside an unsampled call (no span: its handler runs in the caller's
+    /// context), the trace id and the caller's span id. Lines outside any call have neither.
     Json,
 }
 
@@ -257,11 +263,15 @@ where
             .with_ansi(ansi)
             .with_filter(filter)
             .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
+        LogFormat::Json => {
+            let json = tracing_subscriber::fmt::layer().json();
+            // The call's trace and span ids on each line logged inside one.
+            #[cfg(feature = "otel")]
+            let json = json.event_format(trace_ids::WithTraceIds(
+                tracing_subscriber::fmt::format().json(),
+            ));
+            json.with_writer(writer).with_filter(filter).boxed()
+        }
     };
     Ok((
         layer,

@@ -3,6 +3,25 @@
 
 use erpc_core::{Address, PeerAddr, status::Code};
 
+/// The longest span name [`with_span_name`] builds on the stack.
+const NAME_ON_STACK: usize = 128;
+
+/// Hand `f` the span name the RPC conventions give a call, `service/method`, built on the
+/// stack when it fits in 128 bytes (the `otel.name` field is copied by the layer anyway: a
+/// `format!` per call was a second allocation and a pass through the formatter).
+pub(crate) fn with_span_name<R>(service: &str, method: &str, f: impl FnOnce(&str) -> R) -> R {
+    let len = service.len() + 1 + method.len();
+    if len > NAME_ON_STACK {
+        return f(&format!("{service}/{method}"));
+    }
+    let mut buf = [0u8; NAME_ON_STACK];
+    buf[..service.len()].copy_from_slice(service.as_bytes());
+    buf[service.len()] = b'/';
+    buf[service.len() + 1..len].copy_from_slice(method.as_bytes());
+    // Two `str`s and an ASCII '/' are UTF-8; the check cannot fail.
+    f(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+}
+
 /// `network.transport` for a client's address: `tcp`, `udp`, `quic`, `unix` or `pipe`
 /// (in-process); a custom scheme is named as it is.
 pub(crate) fn transport_of_address(addr: &Address) -> &str {
@@ -71,5 +90,20 @@ pub(crate) fn finish(span: &tracing::Span, outcome: Result<(), &erpc_core::Statu
                 status.message().to_owned(),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn span_names_are_service_slash_method_at_any_length() {
+        assert_eq!(
+            super::with_span_name("Echo", "say", str::to_owned),
+            "Echo/say"
+        );
+        let long = "s".repeat(200);
+        let name = super::with_span_name(&long, "m", str::to_owned);
+        assert_eq!(name, format!("{long}/m"));
+        assert_eq!(super::with_span_name("ü", "ß", str::to_owned), "ü/ß");
     }
 }

@@ -90,16 +90,18 @@ fn client_span(attempt: &Attempt) -> tracing::Span {
     };
     // Every value a `&str`, not `%`-formatted: a `Display` field reaches the OpenTelemetry
     // attribute through `record_debug` and the formatter, a `&str` is copied as it is.
-    let name = format!("{}/{}", attempt.request.service, attempt.request.method);
-    tracing::info_span!(
-        "erpc.client",
-        otel.name = name.as_str(),
-        otel.kind = "client",
-        rpc.system = "erpc",
-        rpc.service = attempt.request.service.as_str(),
-        rpc.method = attempt.request.method.as_str(),
-        server.address = host.trim_start_matches('[').trim_end_matches(']'),
-        server.port = port,
-        network.transport = attributes::transport_of_address(addr),
-    )
+    let (service, method) = (&attempt.request.service, &attempt.request.method);
+    attributes::with_span_name(service, method, |name| {
+        tracing::info_span!(
+            "erpc.client",
+            otel.name = name,
+            otel.kind = "client",
+            rpc.system = "erpc",
+            rpc.service = service.as_str(),
+            rpc.method = method.as_str(),
+            server.address = host.trim_start_matches('[').trim_end_matches(']'),
+            server.port = port,
+            network.transport = attributes::transport_of_address(addr),
+        )
+    })
 }

@@ -201,6 +201,25 @@ pub type OtlpLayer<S> = tracing_subscriber::filter::Filtered<
 /// (per-layer) filter, [`exporter_filter`]: the spans of the exporter's own crates
 /// ([`EXPORTER_TARGETS`]) are never exported; every other span is, whatever the other
 /// layers' filters (a log filter at `info` does not hide `debug` spans from the traces).
+///
+/// Three of `tracing-opentelemetry`'s defaults are turned off, for what they cost each
+/// traced call (instructions per call, client and server span together; BENCHMARKS.md,
+/// "tracing at 100%"):
+///
+/// - **busy/idle time** (`with_tracked_inactivity(false)`): the `busy_ns` and `idle_ns`
+///   attributes — how long the span was entered vs alive — are not recorded. They are not
+///   OpenTelemetry conventions; the span's start and end are. Each enter and exit read the
+///   clock for them, and each span carried a record of its own.
+/// - **thread** (`with_threads(false)`): no `thread.id` and `thread.name`. A call's future
+///   moves between a runtime's threads, so the thread its span started on says little; the
+///   name was copied into a new string for every span.
+/// - **code location** (`with_location(false)`): no `code.file.path`, `code.module.name`,
+///   `code.line.number`. On erpc's spans they name erpc-telemetry's own source, the same for
+///   every call; your own spans lose them too, and their names usually say where they are.
+///
+/// Want any back? Build the layer yourself, the same way with the option on:
+/// `tracing_opentelemetry::layer().with_tracer(provider.tracer("erpc"))
+/// .with_threads(true).with_filter(exporter_filter())`.
 pub fn layer<S>(provider: &SdkTracerProvider) -> OtlpLayer<S>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
@@ -208,6 +227,9 @@ where
     use tracing_subscriber::Layer as _;
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("erpc"))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
         .with_filter(exporter_filter())
 }
 

@@ -86,15 +86,16 @@ where
 fn server_span(cx: &erpc_core::Context) -> tracing::Span {
     let (transport, peer) = attributes::peer(cx.peer());
     // `&str` values, not `%`-formatted ones (see `client_span`).
-    let name = format!("{}/{}", cx.service(), cx.method());
-    tracing::info_span!(
-        "erpc.server",
-        otel.name = name.as_str(),
-        otel.kind = "server",
-        rpc.system = "erpc",
-        rpc.service = cx.service(),
-        rpc.method = cx.method(),
-        network.transport = transport,
-        network.peer.address = peer.as_str(),
-    )
+    attributes::with_span_name(cx.service(), cx.method(), |name| {
+        tracing::info_span!(
+            "erpc.server",
+            otel.name = name,
+            otel.kind = "server",
+            rpc.system = "erpc",
+            rpc.service = cx.service(),
+            rpc.method = cx.method(),
+            network.transport = transport,
+            network.peer.address = peer.as_str(),
+        )
+    })
 }
