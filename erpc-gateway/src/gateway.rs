@@ -41,7 +41,6 @@ pub struct GatewayBuilder {
     cors: Option<CorsLayer>,
     center: CenterOptions,
     explain: Explain,
-    transport: erpc_transport::Options,
     #[cfg(feature = "metrics")]
     metrics: Option<erpc_telemetry::Metrics>,
 }
@@ -125,8 +124,7 @@ impl GatewayBuilder {
     /// the gateway checks them against the instances it finds (a service reached only over
     /// TLS, without TLS settings, is a 503 saying so). Default: none (no TLS).
     pub fn transport(mut self, options: erpc_transport::Options) -> Self {
-        self.center.transport = options.clone();
-        self.transport = options;
+        self.center.transport = options;
         self
     }
 
@@ -173,7 +171,8 @@ impl GatewayBuilder {
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
         let make: MakeClient = {
-            let transport = self.transport;
+            // The services' clients get the transport settings the center's connections have.
+            let transport = self.center.transport.clone();
             Arc::new(move || make().transport(transport.clone()))
         };
         let clients = Clients::new(&self.upstream, make, self.balancer, self.center)?;
@@ -236,7 +235,6 @@ impl Gateway {
             cors: None,
             center: CenterOptions::default(),
             explain: Arc::new(str::to_owned),
-            transport: erpc_transport::Options::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
         }
