@@ -240,6 +240,17 @@ impl Gateway {
         }
     }
 
+    /// Whether the center ([`Upstream::Center`]) refuses the gateway — its token, or none
+    /// where the center wants one — asked once, as the gateway's discovery asks it: the
+    /// message every call is then answered with (a 503; reworded by
+    /// [`GatewayBuilder::explain`]), or `None` with an upstream address, a center that
+    /// takes the gateway, or one that does not answer (in 5 s). For a binary to say at
+    /// start what is wrong, rather than leave it to the first request.
+    pub async fn center_refusal(&self) -> Option<String> {
+        let refused = self.shared.clients.center_refusal().await?;
+        Some((self.shared.explain)(refused.message()))
+    }
+
     /// The routes: `POST /{service}/{method}`, `GET /healthz`, `GET /readyz`, `GET
     /// /metrics` (feature `metrics`); any other path is a 404, another method on a route a
     /// 405 (with `Allow`), both with the JSON error body every failure has.

@@ -166,7 +166,7 @@ async fn main() -> ExitCode {
         })
         .balancer(move || balance.make())
         .explain(in_flag_words)
-        .transport(transport.clone())
+        .transport(transport)
         .timeout_header(args.timeout_header.clone())
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
@@ -175,7 +175,7 @@ async fn main() -> ExitCode {
             zone: args.zone.clone(),
             ..Locality::default()
         });
-    if let Some(token) = center_token.clone() {
+    if let Some(token) = center_token {
         builder = builder.center_token(token);
     }
     for name in &args.allow_headers {
@@ -216,13 +216,14 @@ async fn main() -> ExitCode {
     if args.tls.insecure && !plain_target {
         eprintln!("erpc-gateway: {}", tls_flags::INSECURE_WARNING);
     }
-    if let Upstream::Center(center) = &upstream {
-        tokio::spawn(say_if_the_center_refuses(
-            center.clone(),
-            center_token,
-            transport,
-        ));
-    }
+    // Once at start-up: a center that refuses the gateway's token (or wants one it was not
+    // given) is said on stderr, not only in every call's 503. Silent if the center cannot be
+    // reached (yet).
+    tokio::spawn(async move {
+        if let Some(refusal) = gateway.center_refusal().await {
+            eprintln!("erpc-gateway: {refusal}; until then every call is answered 503");
+        }
+    });
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
     }
@@ -292,44 +293,6 @@ const TLS_FLAGS: &str = "give --cacert PEM (the CA that signed their certificate
 
 /// How this binary is given the center's token (the words `erpc` uses too).
 const CENTER_TOKEN_FLAGS: &str = erpc_center::token_flags::GIVE_TOKEN;
-
-/// Once at start-up, ask the center (as discovery will) whether it takes the gateway's
-/// token, or wants one it was not given: if not, say so on stderr — every call will be answered 503 until the
-/// gateway is restarted with the token. Silent if the center cannot be reached (yet).
-async fn say_if_the_center_refuses(
-    center: String,
-    token: Option<String>,
-    transport: erpc_transport::Options,
-) {
-    let mut builder = erpc_core::Client::builder().transport(transport);
-    if let Some(token) = &token {
-        builder = builder.middleware(erpc_core::auth::Credentials::bearer(token.clone()));
-    }
-    let Ok(client) = builder
-        .timeout(Duration::from_secs(5))
-        .build(center.as_str())
-    else {
-        return;
-    };
-    let asked = erpc_center::CenterClient::new(client)
-        .discover(String::new(), erpc_center::Filter::default())
-        .await;
-    let Some(status) = asked
-        .err()
-        .filter(|s| s.code() == erpc_core::Code::Unauthenticated)
-    else {
-        return;
-    };
-    let what = if token.is_some() {
-        "refused the gateway's token"
-    } else {
-        "wants a token"
-    };
-    eprintln!(
-        "erpc-gateway: the center at {center} {what} ({}): {CENTER_TOKEN_FLAGS}; until then every call is answered 503",
-        status.message()
-    );
-}
 
 /// The CORS layer `--cors-origin` asks for: POST from those origins, with the headers a
 /// call may carry; `Retry-After` readable by the page.
