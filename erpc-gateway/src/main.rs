@@ -331,20 +331,18 @@ fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
 }
 
 /// Whether `text` is a browser origin as the `Origin` header sends it: a scheme, `://` and a
-/// host (with a port, perhaps), nothing else — no path, no spaces.
+/// host (with a port, perhaps), nothing else — no user, no path (not even `/`), no query.
 fn is_origin(text: &str) -> bool {
-    let Some((scheme, host)) = text.split_once("://") else {
+    let Ok(uri) = text.parse::<axum::http::Uri>() else {
         return false;
     };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    scheme_ok && host_ok
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return false;
+    };
+    // Nothing after the authority: `Uri` reads a path of `/` whether or not one was written.
+    text.len() == scheme.len() + "://".len() + authority.as_str().len()
+        && !authority.host().is_empty()
+        && !authority.as_str().contains('@')
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -382,4 +380,35 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_origin;
+
+    #[test]
+    fn origins_are_a_scheme_and_a_host_only() {
+        for origin in [
+            "https://app.example",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "app+x://host",
+        ] {
+            assert!(is_origin(origin), "{origin}");
+        }
+        for not in [
+            "not a url",
+            "app.example",
+            "https://",
+            "https://app.example/",
+            "https://app.example/path",
+            "https://app.example?x=1",
+            "https://user@app.example",
+            "https://app .example",
+            "://app.example",
+        ] {
+            assert!(!is_origin(not), "{not}");
+        }
+    }
 }
