@@ -175,7 +175,7 @@ struct Inner {
     /// The messages (by [`Delivery::id`]) this bridge holds, from delivery to settlement.
     held: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
     /// What it has done, counted.
-    stats: Arc<crate::stats::BridgeStats>,
+    stats: crate::stats::Counts,
 }
 
 /// A message's place among those held, given up once it is settled.
@@ -243,10 +243,12 @@ impl Bridge {
         })
     }
 
-    /// What this bridge does, counted (requests given back, dead letters), from now on and
-    /// while it runs; shared with the bridge.
-    pub fn stats(&self) -> Arc<crate::stats::BridgeStats> {
-        self.inner.stats.clone()
+    /// What this bridge does, counted (requests given back, dead letters), while it runs:
+    /// `borrow()` the counts now, or wait for a change (`changed`) or a condition
+    /// (`wait_for`). Once the bridge is gone the last counts stay readable, and waiting
+    /// ends with an error.
+    pub fn stats(&self) -> tokio::sync::watch::Receiver<crate::stats::BridgeStats> {
+        self.inner.stats.subscribe()
     }
 
     /// Add a hook (before [`Bridge::run`]; hooks run in the order added).
