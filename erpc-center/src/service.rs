@@ -248,9 +248,7 @@ fn check(instance: &Instance) -> Result<(), Status> {
         return refuse("an instance needs a service name".into());
     }
     crate::service_name::check(&instance.service)?;
-    if instance.id.is_empty() {
-        return refuse(format!("instance of {:?} needs an id", instance.service));
-    }
+    crate::instance_id::check(&instance.service, &instance.id)?;
     if instance.addrs.is_empty() {
         return refuse(format!(
             "instance {:?} of {:?} has no address to call it at",
@@ -316,6 +314,8 @@ impl Center for CenterImpl {
     }
 
     async fn deregister(&self, service: String, id: String) -> Result<u64, Status> {
+        crate::service_name::check(&service)?;
+        crate::instance_id::check(&service, &id)?;
         let (removed, revision) = self.backend.deregister(&service, &id).await?;
         if removed {
             tracing::info!(%service, %id, revision, "deregistered");
@@ -332,6 +332,7 @@ impl Center for CenterImpl {
     }
 
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status> {
+        crate::service_name::check_or_every(&service)?;
         let mut listing = self.backend.discover(&service, &filter).await?;
         crate::federation::add_stale_ages(&mut listing.instances);
         Ok(listing)
@@ -344,6 +345,7 @@ impl Center for CenterImpl {
         from_revision: u64,
         epoch: u64,
     ) -> Result<ServerStream<Event>, Status> {
+        crate::service_name::check_or_every(&service)?;
         let events = self
             .backend
             .watch(Scope::Service(service), from_revision, epoch)

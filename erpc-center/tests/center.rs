@@ -712,3 +712,72 @@ async fn a_center_with_a_token_refuses_writes_without_it_and_reads_only_when_tol
         .unwrap();
     assert!(listing.instances.is_empty());
 }
+
+/// Names no registration could have are refused on every store, naming the field: a blank
+/// service name or id, a control character in either — in a registration, and as the
+/// service a discovery, watch or deregistration names.
+#[tokio::test]
+async fn blank_names_and_control_characters_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: [(&str, Box<dyn Store>); 2] = [
+        ("memory", Box::new(MemoryStore)),
+        (
+            "redb",
+            Box::new(RedbStore::open(&dir.path().join("center.redb")).unwrap()),
+        ),
+    ];
+    for (store, opened) in stores {
+        let (server, c) = serve(opened, fast(), "tcp://127.0.0.1:0").await;
+        let refused = |err: erpc_core::Status, field: &str| {
+            assert_eq!(err.code(), Code::InvalidArgument, "{store}: {err}");
+            assert!(err.message().starts_with(field), "{store}: {field}: {err}");
+        };
+        for (service, id, field) in [
+            (" ", "a", "service name \" \" is blank"),
+            ("\t\n", "a", "service name \"\\t\\n\" is blank"),
+            (
+                "svc\n",
+                "a",
+                "service name \"svc\\n\" contains a control character",
+            ),
+            ("svc", " ", "instance id \" \" of \"svc\" is blank"),
+            (
+                "svc",
+                "a\nb",
+                "instance id \"a\\nb\" of \"svc\" contains a control character",
+            ),
+            (
+                "svc",
+                "a\u{0}",
+                "instance id \"a\\0\" of \"svc\" contains a control character",
+            ),
+        ] {
+            let err = c.register(inst(service, id), 1_000).await.unwrap_err();
+            refused(err, field);
+            let err = c.deregister(service.into(), id.into()).await.unwrap_err();
+            refused(err, field);
+        }
+        for service in [" ", "a/b", "svc\r"] {
+            let err = c
+                .discover(service.into(), Filter::default())
+                .await
+                .unwrap_err();
+            refused(err, "service name");
+            let mut watch = c
+                .watch(service.into(), 0, 0)
+                .await
+                .expect("a stream's refusal comes on the stream");
+            let first = tokio::time::timeout(Duration::from_secs(5), watch.message())
+                .await
+                .expect("refused at once");
+            refused(first.err().expect("refused"), "service name");
+        }
+        // "" is every service; an id may be an address.
+        c.register(inst("svc", "tcp://127.0.0.1:7001"), 1_000)
+            .await
+            .unwrap();
+        let every = c.discover(String::new(), Filter::default()).await.unwrap();
+        assert_eq!(every.instances.len(), 1, "{store}: only the good one");
+        server.shutdown().await;
+    }
+}
