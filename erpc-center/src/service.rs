@@ -229,14 +229,27 @@ impl CenterImpl {
     }
 }
 
-/// `invalid_argument` for a data center named `""` (none is `None`).
+/// `invalid_argument` for a data center name that is not one plain word ([`check_dc`]); none
+/// is `None`.
 fn dc_named(config: &CenterConfig) -> Result<(), Status> {
-    if config.dc.as_deref() == Some("") {
-        return Err(Status::invalid_argument(
-            "the center's data center (dc) is empty: name it, or give none",
-        ));
+    match config.dc.as_deref().map(check_dc) {
+        Some(Err(why)) => Err(Status::invalid_argument(format!(
+            "the center's data center (dc) {why}"
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// `Ok` if `dc` can name a data center (`--dc`, [`CenterConfig::dc`]): one plain path
+/// segment, as a service name is (`service_name::segment_problem`) — not empty or blank, no
+/// `/`, no `..`, no control character (a newline would split the log lines and the
+/// registrations' metadata it is stamped into). Else `"<dc>" <why>`, for a message that
+/// starts with where the name came from.
+pub fn check_dc(dc: &str) -> Result<(), String> {
+    match crate::service_name::segment_problem(dc, "data center") {
+        None => Ok(()),
+        Some(why) => Err(format!("{dc:?} {why}")),
+    }
 }
 
 /// `invalid_argument` naming what a client could not use: a missing service or id, no

@@ -781,3 +781,53 @@ async fn blank_names_and_control_characters_are_refused_naming_the_field() {
         server.shutdown().await;
     }
 }
+
+/// `--dc` (flag, variable or the config file's `center.dc`) must be one plain name, as a
+/// service name must: one with a `/`, a newline or only blanks stops the binary at start
+/// (exit 1), naming where it came from and what is wrong.
+#[test]
+fn the_binary_refuses_a_dc_that_is_not_one_plain_name() {
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"));
+        command
+            .args(["--store", "memory", "--listen", "tcp://127.0.0.1:0"])
+            .args(args)
+            .env_remove("ERPC_CENTER_DC");
+        if let Some(dc) = env {
+            command.env("ERPC_CENTER_DC", dc);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, env, said) in [
+        (
+            &["--dc", "eu/west"][..],
+            None,
+            "--dc \"eu/west\" contains '/'",
+        ),
+        (
+            &["--dc", "eu\nwest"][..],
+            None,
+            "--dc \"eu\\nwest\" contains a control character",
+        ),
+        (&["--dc", " "][..], None, "--dc \" \" is blank"),
+        (&["--dc", ""][..], None, "--dc \"\" is empty"),
+        (&[][..], Some("a/b"), "--dc \"a/b\" contains '/'"),
+    ] {
+        let (code, stderr) = run(args, env);
+        assert_eq!(code, Some(1), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?} {env:?}: {stderr}");
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "center:\n  dc: \"eu/west\"\n").unwrap();
+    let path = file.path().to_str().unwrap();
+    let (code, stderr) = run(&["--config", path], None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("center.dc in {path} \"eu/west\" contains '/'")),
+        "{stderr}"
+    );
+}
