@@ -782,6 +782,76 @@ async fn blank_names_and_control_characters_are_refused_naming_the_field() {
     }
 }
 
+/// A registry whose token the center refuses (or that has none where one is wanted) says
+/// so once at WARN, naming the center — it keeps retrying, and an operator would otherwise
+/// see only instances missing — and each call still fails with the center's refusal.
+#[tokio::test(flavor = "current_thread")]
+async fn a_registry_the_center_refuses_says_so_once_at_warn() {
+    use erpc_center::CenterRegistry;
+    use erpc_core::discovery::{Discover, Register};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish(),
+    );
+
+    let center = CenterImpl::open(Box::new(MemoryStore), fast()).unwrap();
+    let server = erpc_core::Server::builder()
+        .add_service(CenterServer::new(center))
+        .admission(erpc_center::auth::require_token("the-token", true))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    for (registry, said) in [
+        (
+            CenterRegistry::with_token([addr.as_str()], "not-the-token").unwrap(),
+            "refused this registry's token",
+        ),
+        (
+            CenterRegistry::new([addr.as_str()]).unwrap(),
+            "wants a token and this registry has none",
+        ),
+    ] {
+        logs.0.lock().unwrap().clear();
+        for _ in 0..3 {
+            let err = registry
+                .register(inst("svc", "a"))
+                .await
+                .err()
+                .expect("refused");
+            assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+            let err = registry.subscribe("svc").await.err().expect("refused");
+            assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+        }
+        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "one line for six refusals: {text}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains(&format!("the center at {addr} {said}")),
+            "{text}"
+        );
+    }
+    server.shutdown().await;
+}
+
 /// `--dc` (flag, variable or the config file's `center.dc`) must be one plain name, as a
 /// service name must: one with a `/`, a newline or only blanks stops the binary at start
 /// (exit 1), naming where it came from and what is wrong.
