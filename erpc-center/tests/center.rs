@@ -866,7 +866,21 @@ fn the_binary_refuses_a_dc_that_is_not_one_plain_name() {
         if let Some(dc) = env {
             command.env("ERPC_CENTER_DC", dc);
         }
-        let out = command.output().unwrap();
+        // A center that took the name would serve until killed: give it 20 s to stop.
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("{args:?} {env:?}: the center started instead of refusing the name");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
