@@ -339,6 +339,10 @@ fn is_origin(text: &str) -> bool {
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return false;
     };
+    // `Uri` takes an empty scheme (`://host`); a browser's starts with a letter.
+    if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
     // Nothing after the authority: `Uri` reads a path of `/` whether or not one was written.
     text.len() == scheme.len() + "://".len() + authority.as_str().len()
         && !authority.host().is_empty()
