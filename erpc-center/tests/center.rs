@@ -770,7 +770,7 @@ async fn blank_names_and_control_characters_are_refused_naming_the_field() {
             let first = tokio::time::timeout(Duration::from_secs(5), watch.message())
                 .await
                 .expect("refused at once");
-            refused(first.err().expect("refused"), "service name");
+            refused(first.expect_err("refused"), "service name");
         }
         // "" is every service; an id may be an address.
         c.register(inst("svc", "tcp://127.0.0.1:7001"), 1_000)
@@ -838,7 +838,7 @@ async fn a_registry_the_center_refuses_says_so_once_at_warn() {
                 .err()
                 .expect("refused");
             assert_eq!(err.code(), Code::Unauthenticated, "{err}");
-            let err = registry.subscribe("svc").await.err().expect("refused");
+            let err = registry.subscribe("svc").await.expect_err("refused");
             assert_eq!(err.code(), Code::Unauthenticated, "{err}");
         }
         let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
