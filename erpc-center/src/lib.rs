@@ -59,6 +59,7 @@ pub mod config_client;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 pub mod federation;
+pub mod instance_id;
 #[cfg(feature = "config")]
 pub mod live_config;
 pub mod model;

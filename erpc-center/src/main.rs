@@ -153,6 +153,7 @@ fn args() -> Result<Args, String> {
     // Changed only by a config file.
     #[cfg_attr(not(feature = "config"), allow(unused_mut))]
     let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    dc_checked(&args, "--dc")?;
     let Some(path) = args.config.clone() else {
         return Ok(args);
     };
@@ -171,7 +172,20 @@ fn args() -> Result<Args, String> {
             )
         };
         apply_file(&mut args, file, defaulted);
+        dc_checked(&args, &format!("center.dc in {}", path.display()))?;
         Ok(args)
+    }
+}
+
+/// `--dc` (or the config file's `center.dc`, named by `from`) can name a data center: its
+/// name ends up in every registration's metadata, so one with a `/`, a newline or nothing
+/// but blanks is refused at start, naming where it came from.
+fn dc_checked(args: &Args, from: &str) -> Result<(), String> {
+    match args.dc.as_deref().map(erpc_center::service::check_dc) {
+        Some(Err(why)) => Err(format!(
+            "{from} {why}: give the data center's name, or leave it out"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -347,10 +361,6 @@ async fn main() -> std::process::ExitCode {
         remote_stale_after: Duration::from_millis(args.remote_stale_after_ms),
         ..CenterConfig::default()
     };
-    if args.dc.as_deref() == Some("") {
-        tracing::error!("--dc is empty: give the data center's name, or leave it out");
-        return std::process::ExitCode::FAILURE;
-    }
     let token = match args.token() {
         Ok(token) => token,
         Err(e) => {

@@ -229,14 +229,27 @@ impl CenterImpl {
     }
 }
 
-/// `invalid_argument` for a data center named `""` (none is `None`).
+/// `invalid_argument` for a data center name that is not one plain word ([`check_dc`]); none
+/// is `None`.
 fn dc_named(config: &CenterConfig) -> Result<(), Status> {
-    if config.dc.as_deref() == Some("") {
-        return Err(Status::invalid_argument(
-            "the center's data center (dc) is empty: name it, or give none",
-        ));
+    match config.dc.as_deref().map(check_dc) {
+        Some(Err(why)) => Err(Status::invalid_argument(format!(
+            "the center's data center (dc) {why}"
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// `Ok` if `dc` can name a data center (`--dc`, [`CenterConfig::dc`]): one plain path
+/// segment, as a service name is (`service_name::segment_problem`) — not empty or blank, no
+/// `/`, no `..`, no control character (a newline would split the log lines and the
+/// registrations' metadata it is stamped into). Else `"<dc>" <why>`, for a message that
+/// starts with where the name came from.
+pub fn check_dc(dc: &str) -> Result<(), String> {
+    match crate::service_name::segment_problem(dc, "data center") {
+        None => Ok(()),
+        Some(why) => Err(format!("{dc:?} {why}")),
+    }
 }
 
 /// `invalid_argument` naming what a client could not use: a missing service or id, no
@@ -248,9 +261,7 @@ fn check(instance: &Instance) -> Result<(), Status> {
         return refuse("an instance needs a service name".into());
     }
     crate::service_name::check(&instance.service)?;
-    if instance.id.is_empty() {
-        return refuse(format!("instance of {:?} needs an id", instance.service));
-    }
+    crate::instance_id::check(&instance.service, &instance.id)?;
     if instance.addrs.is_empty() {
         return refuse(format!(
             "instance {:?} of {:?} has no address to call it at",
@@ -316,6 +327,8 @@ impl Center for CenterImpl {
     }
 
     async fn deregister(&self, service: String, id: String) -> Result<u64, Status> {
+        crate::service_name::check(&service)?;
+        crate::instance_id::check(&service, &id)?;
         let (removed, revision) = self.backend.deregister(&service, &id).await?;
         if removed {
             tracing::info!(%service, %id, revision, "deregistered");
@@ -332,6 +345,7 @@ impl Center for CenterImpl {
     }
 
     async fn discover(&self, service: String, filter: Filter) -> Result<Listing, Status> {
+        crate::service_name::check_or_every(&service)?;
         let mut listing = self.backend.discover(&service, &filter).await?;
         crate::federation::add_stale_ages(&mut listing.instances);
         Ok(listing)
@@ -344,6 +358,7 @@ impl Center for CenterImpl {
         from_revision: u64,
         epoch: u64,
     ) -> Result<ServerStream<Event>, Status> {
+        crate::service_name::check_or_every(&service)?;
         let events = self
             .backend
             .watch(Scope::Service(service), from_revision, epoch)

@@ -1,27 +1,49 @@
 //! What a service name may be, wherever the center takes one: a registration's service, the
 //! `<service>` of a routing-rules key (`erpc/routes/<service>`) and of a live-config key
-//! (`erpc/config/<service>/<setting>`). Those keys and etcd's keys put the name in a path,
-//! so it must be one plain segment: not empty, no `/` (hence no empty
-//! segment), no `..`, no control character. Dots are fine (`pkg.Greeter`).
+//! (`erpc/config/<service>/<setting>`), the service a discovery, watch or deregistration
+//! names. Those keys and etcd's keys put the name in a path, so it must be one plain
+//! segment: not empty or blank, no `/` (hence no empty segment), no `..`, no control
+//! character. Dots are fine (`pkg.Greeter`). A data center's name (`--dc`) follows the same
+//! rules ([`segment_problem`]).
 
 use erpc_core::Status;
 
 /// `Ok` if `name` can name a service; else why not (`invalid_argument`, naming it).
 pub fn check(name: &str) -> Result<(), Status> {
-    let why = if name.is_empty() {
-        "is empty: it names no service"
-    } else if name.contains('/') {
-        "contains '/': a service name is one path segment"
-    } else if name.contains("..") {
-        "contains \"..\": a service name may not climb a path"
-    } else if name.chars().any(char::is_control) {
-        "contains a control character"
-    } else {
+    match segment_problem(name, "service") {
+        None => Ok(()),
+        Some(why) => Err(Status::invalid_argument(format!(
+            "service name {name:?} {why}"
+        ))),
+    }
+}
+
+/// [`check`], with `""` allowed: the argument of `discover` and `watch`, where it means
+/// every service.
+pub fn check_or_every(name: &str) -> Result<(), Status> {
+    if name.is_empty() {
         return Ok(());
-    };
-    Err(Status::invalid_argument(format!(
-        "service name {name:?} {why}"
-    )))
+    }
+    check(name)
+}
+
+/// What keeps `name`, the name of a `what` (`"service"`, `"data center"`), from being one
+/// plain path segment (`is empty: it names no service`…), to follow the name in a message;
+/// `None` if nothing does.
+pub fn segment_problem(name: &str, what: &str) -> Option<String> {
+    Some(if name.is_empty() {
+        format!("is empty: it names no {what}")
+    } else if name.trim().is_empty() {
+        format!("is blank (only whitespace): it names no {what}")
+    } else if name.contains('/') {
+        format!("contains '/': a {what} name is one path segment")
+    } else if name.contains("..") {
+        format!("contains \"..\": a {what} name may not climb a path")
+    } else if name.chars().any(char::is_control) {
+        "contains a control character".to_owned()
+    } else {
+        return None;
+    })
 }
 
 /// The service a config key names, checked: `<service>` of `erpc/routes/<service>` or of
@@ -52,9 +74,18 @@ mod tests {
         for good in ["Greeter", "pkg.Greeter", "a-b_c", "Grüße"] {
             assert!(check(good).is_ok(), "{good}");
         }
-        for bad in ["", "a/b", "/", "a//b", "..", "a..b", "a\u{0}b", "a\tb"] {
+        for bad in [
+            "", " ", "\t", "  \n", "a/b", "/", "a//b", "..", "a..b", "a\u{0}b", "a\tb", "a\nb",
+        ] {
             assert!(check(bad).is_err(), "{bad:?}");
         }
+        let blank = check(" ").expect_err("blank");
+        assert_eq!(
+            blank.message(),
+            "service name \" \" is blank (only whitespace): it names no service"
+        );
+        assert!(check_or_every("").is_ok());
+        assert!(check_or_every(" ").is_err());
         assert_eq!(of_config_key("app/x").ok(), Some(None));
         assert_eq!(
             of_config_key("erpc/config/Kv/log_filter").ok(),

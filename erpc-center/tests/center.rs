@@ -712,3 +712,206 @@ async fn a_center_with_a_token_refuses_writes_without_it_and_reads_only_when_tol
         .unwrap();
     assert!(listing.instances.is_empty());
 }
+
+/// Names no registration could have are refused on every store, naming the field: a blank
+/// service name or id, a control character in either — in a registration, and as the
+/// service a discovery, watch or deregistration names.
+#[tokio::test]
+async fn blank_names_and_control_characters_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: [(&str, Box<dyn Store>); 2] = [
+        ("memory", Box::new(MemoryStore)),
+        (
+            "redb",
+            Box::new(RedbStore::open(&dir.path().join("center.redb")).unwrap()),
+        ),
+    ];
+    for (store, opened) in stores {
+        let (server, c) = serve(opened, fast(), "tcp://127.0.0.1:0").await;
+        let refused = |err: erpc_core::Status, field: &str| {
+            assert_eq!(err.code(), Code::InvalidArgument, "{store}: {err}");
+            assert!(err.message().starts_with(field), "{store}: {field}: {err}");
+        };
+        for (service, id, field) in [
+            (" ", "a", "service name \" \" is blank"),
+            ("\t\n", "a", "service name \"\\t\\n\" is blank"),
+            (
+                "svc\n",
+                "a",
+                "service name \"svc\\n\" contains a control character",
+            ),
+            ("svc", " ", "instance id \" \" of \"svc\" is blank"),
+            (
+                "svc",
+                "a\nb",
+                "instance id \"a\\nb\" of \"svc\" contains a control character",
+            ),
+            (
+                "svc",
+                "a\u{0}",
+                "instance id \"a\\0\" of \"svc\" contains a control character",
+            ),
+        ] {
+            let err = c.register(inst(service, id), 1_000).await.unwrap_err();
+            refused(err, field);
+            let err = c.deregister(service.into(), id.into()).await.unwrap_err();
+            refused(err, field);
+        }
+        for service in [" ", "a/b", "svc\r"] {
+            let err = c
+                .discover(service.into(), Filter::default())
+                .await
+                .unwrap_err();
+            refused(err, "service name");
+            let mut watch = c
+                .watch(service.into(), 0, 0)
+                .await
+                .expect("a stream's refusal comes on the stream");
+            let first = tokio::time::timeout(Duration::from_secs(5), watch.message())
+                .await
+                .expect("refused at once");
+            refused(first.expect_err("refused"), "service name");
+        }
+        // "" is every service; an id may be an address.
+        c.register(inst("svc", "tcp://127.0.0.1:7001"), 1_000)
+            .await
+            .unwrap();
+        let every = c.discover(String::new(), Filter::default()).await.unwrap();
+        assert_eq!(every.instances.len(), 1, "{store}: only the good one");
+        server.shutdown().await;
+    }
+}
+
+/// A registry whose token the center refuses (or that has none where one is wanted) says
+/// so once at WARN, naming the center — it keeps retrying, and an operator would otherwise
+/// see only instances missing — and each call still fails with the center's refusal.
+#[tokio::test(flavor = "current_thread")]
+async fn a_registry_the_center_refuses_says_so_once_at_warn() {
+    use erpc_center::CenterRegistry;
+    use erpc_core::discovery::{Discover, Register};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish(),
+    );
+
+    let center = CenterImpl::open(Box::new(MemoryStore), fast()).unwrap();
+    let server = erpc_core::Server::builder()
+        .add_service(CenterServer::new(center))
+        .admission(erpc_center::auth::require_token("the-token", true))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    for (registry, said) in [
+        (
+            CenterRegistry::with_token([addr.as_str()], "not-the-token").unwrap(),
+            "refused this registry's token",
+        ),
+        (
+            CenterRegistry::new([addr.as_str()]).unwrap(),
+            "wants a token and this registry has none",
+        ),
+    ] {
+        logs.0.lock().unwrap().clear();
+        for _ in 0..3 {
+            let err = registry
+                .register(inst("svc", "a"))
+                .await
+                .err()
+                .expect("refused");
+            assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+            let err = registry.subscribe("svc").await.expect_err("refused");
+            assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+        }
+        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "one line for six refusals: {text}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains(&format!("the center at {addr} {said}")),
+            "{text}"
+        );
+    }
+    server.shutdown().await;
+}
+
+/// `--dc` (flag, variable or the config file's `center.dc`) must be one plain name, as a
+/// service name must: one with a `/`, a newline or only blanks stops the binary at start
+/// (exit 1), naming where it came from and what is wrong.
+#[test]
+fn the_binary_refuses_a_dc_that_is_not_one_plain_name() {
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"));
+        command
+            .args(["--store", "memory", "--listen", "tcp://127.0.0.1:0"])
+            .args(args)
+            .env_remove("ERPC_CENTER_DC");
+        if let Some(dc) = env {
+            command.env("ERPC_CENTER_DC", dc);
+        }
+        // A center that took the name would serve until killed: give it 20 s to stop.
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("{args:?} {env:?}: the center started instead of refusing the name");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, env, said) in [
+        (
+            &["--dc", "eu/west"][..],
+            None,
+            "--dc \"eu/west\" contains '/'",
+        ),
+        (
+            &["--dc", "eu\nwest"][..],
+            None,
+            "--dc \"eu\\nwest\" contains a control character",
+        ),
+        (&["--dc", " "][..], None, "--dc \" \" is blank"),
+        (&["--dc", ""][..], None, "--dc \"\" is empty"),
+        (&[][..], Some("a/b"), "--dc \"a/b\" contains '/'"),
+    ] {
+        let (code, stderr) = run(args, env);
+        assert_eq!(code, Some(1), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?} {env:?}: {stderr}");
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "center:\n  dc: \"eu/west\"\n").unwrap();
+    let path = file.path().to_str().unwrap();
+    let (code, stderr) = run(&["--config", path], None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("center.dc in {path} \"eu/west\" contains '/'")),
+        "{stderr}"
+    );
+}

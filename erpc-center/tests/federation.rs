@@ -609,6 +609,23 @@ async fn a_bad_or_repeated_peer_address_is_refused_naming_it() {
     )
     .expect_err("an empty dc");
     assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed}");
+    for dc in ["eu/west", "eu\nwest", " "] {
+        let refused = CenterImpl::open(
+            Box::new(MemoryStore),
+            CenterConfig {
+                dc: Some(dc.into()),
+                ..CenterConfig::default()
+            },
+        )
+        .expect_err("not one plain name");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+        assert!(
+            refused
+                .message()
+                .starts_with(&format!("the center's data center (dc) {dc:?}")),
+            "{refused}"
+        );
+    }
 }
 
 /// A peer that protects reads (`--protect-reads`) is followed by a center given its token

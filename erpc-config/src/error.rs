@@ -60,15 +60,29 @@ pub(crate) fn entry_at(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
+/// What every settings variable's name begins with.
+pub(crate) const ENV_PREFIX: &str = "ERPC_";
+/// What separates the levels of a key in a variable's name.
+pub(crate) const ENV_SEPARATOR: &str = "__";
+
 /// The environment variable that sets dotted `key` (`server.max_in_flight` →
-/// `ERPC_SERVER__MAX_IN_FLIGHT`; a list entry is set by its list's variable).
+/// `ERPC_SERVER__MAX_IN_FLIGHT`; a list entry is set by its list's variable). The inverse
+/// of [`env_key`].
 pub(crate) fn env_var(key: &str) -> String {
     let parts: Vec<String> = key_parts(key)
         .into_iter()
         .filter(|p| !p.starts_with('['))
         .map(str::to_uppercase)
         .collect();
-    format!("ERPC_{}", parts.join("__"))
+    format!("{ENV_PREFIX}{}", parts.join(ENV_SEPARATOR))
+}
+
+/// The dotted key, lower case as the `config` crate reads it, that variable `var` sets
+/// (`ERPC_SERVER__MAX_IN_FLIGHT` → `server.max_in_flight`); `None` for a variable without
+/// the `ERPC_` prefix. The inverse of [`env_var`].
+pub(crate) fn env_key(var: &str) -> Option<String> {
+    let path = var.strip_prefix(ENV_PREFIX)?;
+    Some(path.to_lowercase().replace(ENV_SEPARATOR, "."))
 }
 
 /// The variable of `env` that set `key` (or a map or list above it), if one did.

@@ -138,7 +138,7 @@ pub fn load_with_env(
     let env: HashMap<String, String> = env
         .into_iter()
         .filter(|(k, _)| {
-            k.strip_prefix("ERPC_")
+            k.strip_prefix(error::ENV_PREFIX)
                 .is_some_and(|rest| SECTIONS.iter().any(|s| rest.starts_with(s)))
         })
         .collect();
@@ -156,9 +156,11 @@ pub(crate) fn parse(
     let mut builder = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Yaml));
     if let Some(env) = env.clone() {
+        // `ERPC` + `_`, levels split at `__`: the names `error::env_var` and
+        // `error::env_key` write and read.
         let mut source = config::Environment::with_prefix("ERPC")
             .prefix_separator("_")
-            .separator("__")
+            .separator(error::ENV_SEPARATOR)
             .try_parsing(true);
         // Only the variables of list keys are split at commas (a filter's commas stay); with
         // no list key named, the `config` crate would split every value.
@@ -220,7 +222,7 @@ const LIST_NAMES: [&str; 9] = [
 /// The `config` crate's key (lower case, dotted) of `var` if it sets a list: its last part a
 /// list's name, outside `telemetry:` (whose `metrics.listen` is one address).
 fn list_key(var: &str) -> Option<String> {
-    let key = var.strip_prefix("ERPC_")?.to_lowercase().replace("__", ".");
+    let key = error::env_key(var)?;
     let last = key.rsplit('.').next()?;
     (LIST_NAMES.contains(&last) && !key.starts_with("telemetry.")).then_some(key)
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::error::{ConfigError, entry_at, in_variable, key_at, line_of};
+use crate::error::{ConfigError, entry_at, env_key, in_variable, key_at, line_of};
 
 /// The largest whole number a file or variable can give (i64's): beyond, it would be cut.
 const MAX_WHOLE: i64 = i64::MAX;
@@ -42,12 +42,7 @@ pub(crate) fn check(
     vars.sort();
     for (var, value) in vars {
         if is_too_big(value.trim()) {
-            let key = var
-                .trim_start_matches("ERPC_")
-                .split("__")
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-                .join(".");
+            let key = env_key(var).unwrap_or_else(|| var.clone());
             return Err(in_variable(var, key, reason(value.trim())));
         }
     }

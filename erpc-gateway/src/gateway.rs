@@ -42,7 +42,6 @@ pub struct GatewayBuilder {
     cors: Option<CorsLayer>,
     center: CenterOptions,
     explain: Explain,
-    transport: erpc_transport::Options,
     #[cfg(feature = "metrics")]
     metrics: Option<erpc_telemetry::Metrics>,
 }
@@ -138,8 +137,7 @@ impl GatewayBuilder {
     /// reached only over TLS without TLS settings is a 503 with the dial's error, which says
     /// what to set. Default: none (no TLS).
     pub fn transport(mut self, options: erpc_transport::Options) -> Self {
-        self.center.transport = options.clone();
-        self.transport = options;
+        self.center.transport = options;
         self
     }
 
@@ -186,7 +184,8 @@ impl GatewayBuilder {
         #[cfg(not(feature = "metrics"))]
         let make = self.make;
         let make: MakeClient = {
-            let transport = self.transport;
+            // The services' clients get the transport settings the center's connections have.
+            let transport = self.center.transport.clone();
             Arc::new(move || make().transport(transport.clone()))
         };
         let clients = Clients::new(&self.upstream, make, self.balancer, self.center)?;
@@ -252,10 +251,20 @@ impl Gateway {
             cors: None,
             center: CenterOptions::default(),
             explain: Arc::new(str::to_owned),
-            transport: erpc_transport::Options::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
         }
+    }
+
+    /// Whether the center ([`Upstream::Center`]) refuses the gateway — its token, or none
+    /// where the center wants one — asked once, as the gateway's discovery asks it: the
+    /// message every call is then answered with (a 503; reworded by
+    /// [`GatewayBuilder::explain`]), or `None` with an upstream address, a center that
+    /// takes the gateway, or one that does not answer (in 5 s). For a binary to say at
+    /// start what is wrong, rather than leave it to the first request.
+    pub async fn center_refusal(&self) -> Option<String> {
+        let refused = self.shared.clients.center_refusal().await?;
+        Some((self.shared.explain)(refused.message()))
     }
 
     /// The routes: `POST /{service}/{method}`, `GET /healthz`, `GET /readyz`, `GET

@@ -166,7 +166,7 @@ async fn main() -> ExitCode {
         })
         .balancer(move || balance.make())
         .explain(in_flag_words)
-        .transport(transport.clone())
+        .transport(transport)
         .timeout_header(args.timeout_header.clone())
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
@@ -175,7 +175,7 @@ async fn main() -> ExitCode {
             zone: args.zone.clone(),
             ..Locality::default()
         });
-    if let Some(token) = center_token.clone() {
+    if let Some(token) = center_token {
         builder = builder.center_token(token);
     }
     for name in &args.allow_headers {
@@ -216,13 +216,14 @@ async fn main() -> ExitCode {
     if args.tls.insecure && !plain_target {
         eprintln!("erpc-gateway: {}", tls_flags::INSECURE_WARNING);
     }
-    if let Upstream::Center(center) = &upstream {
-        tokio::spawn(say_if_the_center_refuses(
-            center.clone(),
-            center_token,
-            transport,
-        ));
-    }
+    // Once at start-up: a center that refuses the gateway's token (or wants one it was not
+    // given) is said on stderr, not only in every call's 503. Silent if the center cannot be
+    // reached (yet).
+    tokio::spawn(async move {
+        if let Some(refusal) = gateway.center_refusal().await {
+            eprintln!("erpc-gateway: {refusal}; until then every call is answered 503");
+        }
+    });
     if let Err(e) = shutdown_signal().await {
         eprintln!("erpc-gateway: waiting for a signal: {e}");
     }
@@ -288,44 +289,6 @@ fn in_flag_words(message: &str) -> String {
 /// How this binary is given the center's token (the words `erpc` uses too).
 const CENTER_TOKEN_FLAGS: &str = erpc_center::token_flags::GIVE_TOKEN;
 
-/// Once at start-up, ask the center (as discovery will) whether it takes the gateway's
-/// token, or wants one it was not given: if not, say so on stderr — every call will be answered 503 until the
-/// gateway is restarted with the token. Silent if the center cannot be reached (yet).
-async fn say_if_the_center_refuses(
-    center: String,
-    token: Option<String>,
-    transport: erpc_transport::Options,
-) {
-    let mut builder = erpc_core::Client::builder().transport(transport);
-    if let Some(token) = &token {
-        builder = builder.middleware(erpc_core::auth::Credentials::bearer(token.clone()));
-    }
-    let Ok(client) = builder
-        .timeout(Duration::from_secs(5))
-        .build(center.as_str())
-    else {
-        return;
-    };
-    let asked = erpc_center::CenterClient::new(client)
-        .discover(String::new(), erpc_center::Filter::default())
-        .await;
-    let Some(status) = asked
-        .err()
-        .filter(|s| s.code() == erpc_core::Code::Unauthenticated)
-    else {
-        return;
-    };
-    let what = if token.is_some() {
-        "refused the gateway's token"
-    } else {
-        "wants a token"
-    };
-    eprintln!(
-        "erpc-gateway: the center at {center} {what} ({}): {CENTER_TOKEN_FLAGS}; until then every call is answered 503",
-        status.message()
-    );
-}
-
 /// The CORS layer `--cors-origin` asks for: POST from those origins, with the headers a
 /// call may carry; `Retry-After` readable by the page.
 fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
@@ -363,20 +326,22 @@ fn cors(args: &Args) -> Result<Option<CorsLayer>, String> {
 }
 
 /// Whether `text` is a browser origin as the `Origin` header sends it: a scheme, `://` and a
-/// host (with a port, perhaps), nothing else — no path, no spaces.
+/// host (with a port, perhaps), nothing else — no user, no path (not even `/`), no query.
 fn is_origin(text: &str) -> bool {
-    let Some((scheme, host)) = text.split_once("://") else {
+    let Ok(uri) = text.parse::<axum::http::Uri>() else {
         return false;
     };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    scheme_ok && host_ok
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return false;
+    };
+    // `Uri` takes an empty scheme (`://host`); a browser's starts with a letter.
+    if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    // Nothing after the authority: `Uri` reads a path of `/` whether or not one was written.
+    text.len() == scheme.len() + "://".len() + authority.as_str().len()
+        && !authority.host().is_empty()
+        && !authority.as_str().contains('@')
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -414,4 +379,35 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_origin;
+
+    #[test]
+    fn origins_are_a_scheme_and_a_host_only() {
+        for origin in [
+            "https://app.example",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "app+x://host",
+        ] {
+            assert!(is_origin(origin), "{origin}");
+        }
+        for not in [
+            "not a url",
+            "app.example",
+            "https://",
+            "https://app.example/",
+            "https://app.example/path",
+            "https://app.example?x=1",
+            "https://user@app.example",
+            "https://app .example",
+            "://app.example",
+        ] {
+            assert!(!is_origin(not), "{not}");
+        }
+    }
 }

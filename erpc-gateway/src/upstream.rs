@@ -36,8 +36,9 @@ pub type MakeClient = Arc<dyn Fn() -> ClientBuilder + Send + Sync>;
 /// state (a round-robin cursor, outstanding counts), so each client gets its own.
 pub type MakeBalancer = Arc<dyn Fn() -> Arc<dyn Balancer> + Send + Sync>;
 
-/// How the gateway talks to a center ([`Upstream::Center`]): the token it sends, and where
-/// it is for the routing rules' `dc` and `zone`.
+/// How the gateway talks to a center ([`Upstream::Center`]): the token it sends, where it is
+/// for the routing rules' `dc` and `zone`, and the transport settings (of the services'
+/// connections too, with either upstream).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CenterOptions {
     pub token: Option<String>,
@@ -132,6 +133,21 @@ impl Clients {
         }
     }
 
+    /// The center's refusal of the gateway (its token, or none where the center wants one)
+    /// in the words every call is then answered with, asked once as discovery asks it;
+    /// `None` with an address, or when the center takes the gateway or does not answer.
+    pub(crate) async fn center_refusal(&self) -> Option<Status> {
+        let Clients::Center(center) = self else {
+            return None;
+        };
+        let refused = center
+            .center
+            .discover(String::new(), Filter::default())
+            .await
+            .err()?;
+        is_refusal(&refused).then(|| center.at(refused))
+    }
+
     /// Whether calls have somewhere to go (`/readyz`): the instances there are — with a
     /// center, those registered (of `service`, or of every service), at least one; with an
     /// address, 1 if its server's health check (for `service`, or overall) says SERVING.
@@ -195,16 +211,21 @@ impl Clients {
 /// setter to call (the `erpc-gateway` binary rewrites it into its flags).
 pub const CENTER_TOKEN_HINT: &str = "GatewayBuilder::center_token";
 
+/// Whether the center's `status` refuses the gateway itself: no token, or a wrong one.
+fn is_refusal(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unauthenticated | Code::PermissionDenied
+    )
+}
+
 impl Center {
     /// `status` from the center, saying so. A refusal of the gateway itself (no token, or
     /// a wrong one) is `unavailable` (503), not the center's `unauthenticated` (401): the
     /// HTTP caller did nothing wrong and no credential of theirs would help — the gateway
     /// is not set up for this center, and the message says what to set.
     fn at(&self, status: Status) -> Status {
-        if matches!(
-            status.code(),
-            Code::Unauthenticated | Code::PermissionDenied
-        ) {
+        if is_refusal(&status) {
             let why = if self.has_token {
                 "the center refused the gateway's token: set the center's token"
             } else {

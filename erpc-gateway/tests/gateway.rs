@@ -1420,9 +1420,11 @@ async fn a_protected_center_is_asked_with_the_token() {
         .expect("a line");
     assert!(
         said.starts_with(&format!(
-            "erpc-gateway: the center at {center_addr} wants a token"
-        )) && said.contains("--center-token")
-            && said.contains("ERPC_CENTER_TOKEN"),
+            "erpc-gateway: the center at {center_addr} refused the gateway"
+        )) && said.contains("the center wants a token and the gateway has none")
+            && said.contains("--center-token")
+            && said.contains("ERPC_CENTER_TOKEN")
+            && !said.contains("GatewayBuilder"),
         "{said}"
     );
     let refused = http(

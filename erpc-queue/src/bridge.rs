@@ -84,7 +84,8 @@ struct Outcome {
 }
 
 impl Outcome {
-    /// The outcome answering `result`, dead-lettered with `dead` if set.
+    /// The outcome answering `result`, dead-lettered with `dead` if set (the answer then
+    /// says so, once the dead letter is made: [`Inner::dead_letter`]).
     fn new(result: &Result<ClientResponse, Status>, dead: Option<String>) -> Outcome {
         Outcome {
             answer: response_frame(result),
@@ -138,6 +139,15 @@ fn key_text(key: &Bytes) -> String {
     }
 }
 
+/// A request dead-lettered ([`Inner::dead_letter`]).
+struct DeadLetter {
+    /// The dead letter to publish.
+    letter: Bytes,
+    /// The error its caller is answered with, saying it was dead-lettered; `None` if no
+    /// error was given to answer with.
+    answer: Option<Status>,
+}
+
 /// What to publish for one delivery before acking it.
 #[derive(Default)]
 struct Plan {
@@ -166,7 +176,7 @@ struct Inner {
     /// The messages (by [`Delivery::id`]) this bridge holds, from delivery to settlement.
     held: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
     /// What it has done, counted.
-    stats: Arc<crate::stats::BridgeStats>,
+    stats: crate::stats::Counts,
 }
 
 /// A message's place among those held, given up once it is settled.
@@ -234,10 +244,12 @@ impl Bridge {
         })
     }
 
-    /// What this bridge does, counted (requests given back, dead letters), from now on and
-    /// while it runs; shared with the bridge.
-    pub fn stats(&self) -> Arc<crate::stats::BridgeStats> {
-        self.inner.stats.clone()
+    /// What this bridge does, counted (requests given back, dead letters), while it runs:
+    /// `borrow()` the counts now, or wait for a change (`changed`) or a condition
+    /// (`wait_for`). Once the bridge is gone the last counts stay readable, and waiting
+    /// ends with an error.
+    pub fn stats(&self) -> tokio::sync::watch::Receiver<crate::stats::BridgeStats> {
+        self.inner.stats.subscribe()
     }
 
     /// Add a hook (before [`Bridge::run`]; hooks run in the order added).
@@ -337,29 +349,6 @@ impl Bridge {
 }
 
 impl Inner {
-    /// The outcome answering `result`, dead-lettered with `dead` if set: then an error
-    /// answer says so (`…; dead-lettered to <dead_letter>`), so that the caller knows at
-    /// once that nothing will come of its request.
-    fn outcome(&self, result: &Result<ClientResponse, Status>, dead: Option<String>) -> Outcome {
-        match (result, &dead) {
-            (Err(status), Some(_)) => Outcome::new(&Err(self.dead_lettered(status)), dead),
-            _ => Outcome::new(result, dead),
-        }
-    }
-
-    /// `status` with `; dead-lettered to <dead_letter>` after its message: the answer to a
-    /// request the bridge dead-lettered.
-    fn dead_lettered(&self, status: &Status) -> Status {
-        Status::new(
-            status.code(),
-            format!(
-                "{}; dead-lettered to {}",
-                status.message(),
-                self.config.dead_letter
-            ),
-        )
-    }
-
     fn forwarding(
         &self,
     ) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<u64, String>)> {
@@ -445,10 +434,13 @@ impl Inner {
         };
         let answer = match within_limit(&**queue, "its answer", answer.len()) {
             Ok(()) => answer,
-            Err(status) => {
-                self.publish_dead(request, status.message()).await?;
-                answered_instead(&answer, &Err(self.dead_lettered(&status)))
-            }
+            Err(status) => match self
+                .publish_dead(request, status.message(), Some(&status))
+                .await?
+            {
+                Some(said) => answered_instead(&answer, &Err(said)),
+                None => answer,
+            },
         };
         let mut wait = Duration::from_millis(100);
         let mut tries = 0;
@@ -460,7 +452,7 @@ impl Inner {
                     let reason = format!(
                         "its answer could not be published to {subject:?} ({tries} tries): {e}"
                     );
-                    return self.publish_dead(request, &reason).await;
+                    return self.publish_dead(request, &reason, None).await.map(drop);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, tries, "publishing an answer failed; trying again");
@@ -471,11 +463,20 @@ impl Inner {
         }
     }
 
-    /// Dead-letter `request` with `reason`.
-    async fn publish_dead(&self, request: &Bytes, reason: &str) -> Result<(), QueueError> {
+    /// Dead-letter `request` with `reason`; `answer` as its caller is to read it then
+    /// ([`Inner::dead_letter`]).
+    async fn publish_dead(
+        &self,
+        request: &Bytes,
+        reason: &str,
+        answer: Option<&Status>,
+    ) -> Result<Option<Status>, QueueError> {
         let envelope = Envelope::decode(request.clone()).ok();
-        let dead = self.dead_letter(request, envelope.as_ref(), reason);
-        self.queue.publish(&self.config.dead_letter, dead).await
+        let dead = self.dead_letter(request, envelope.as_ref(), reason, answer);
+        self.queue
+            .publish(&self.config.dead_letter, dead.letter)
+            .await?;
+        Ok(dead.answer)
     }
 
     /// What `payload` comes to.
@@ -507,7 +508,10 @@ impl Inner {
         let outcome = match read_request(&envelope.frame, deadline) {
             Err(reason) => {
                 let reason = format!("undecodable request frame: {reason}");
-                Arc::new(self.outcome(&Err(Status::invalid_argument(reason.clone())), Some(reason)))
+                Arc::new(Outcome::new(
+                    &Err(Status::invalid_argument(reason.clone())),
+                    Some(reason),
+                ))
             }
             Ok(mut request) if envelope.key.is_empty() => {
                 Arc::new(self.forward(&mut request).await)
@@ -573,9 +577,20 @@ impl Inner {
             )),
             _ => None,
         };
+        let (dead, answer) = match dead {
+            None => (None, outcome.answer.clone()),
+            Some(reason) => {
+                let dead =
+                    self.dead_letter(payload, Some(&envelope), &reason, outcome.error.as_ref());
+                let answer = dead
+                    .answer
+                    .map_or_else(|| outcome.answer.clone(), |said| response_frame(&Err(said)));
+                (Some(dead.letter), answer)
+            }
+        };
         Plan {
-            reply: self.reply(&envelope, outcome.answer.clone()),
-            dead: dead.map(|reason| self.dead_letter(payload, Some(&envelope), &reason)),
+            reply: self.reply(&envelope, answer),
+            dead,
             give_back: None,
         }
     }
@@ -612,7 +627,7 @@ impl Inner {
             }
             Err(status) => {
                 let reason = status.message().to_owned();
-                return self.outcome(&Err(status), Some(reason));
+                return Outcome::new(&Err(status), Some(reason));
             }
         };
         let (mut result, dead): (Result<ClientResponse, Status>, _) = match target
@@ -636,7 +651,7 @@ impl Inner {
         for hook in self.hooks.iter().rev() {
             hook.after(request, &mut result).await;
         }
-        self.outcome(&result, dead)
+        Outcome::new(&result, dead)
     }
 
     /// The response envelope for `request`'s caller, if it wants one.
@@ -669,10 +684,12 @@ impl Inner {
         let reason = format!("the bridge panicked forwarding it: {what}");
         tracing::error!(%reason, "a panic while forwarding");
         let envelope = Envelope::decode(payload.clone()).ok();
-        let answer = response_frame(&Err(self.dead_lettered(&Status::internal(reason.clone()))));
+        let internal = Status::internal(reason.clone());
+        let dead = self.dead_letter(payload, envelope.as_ref(), &reason, Some(&internal));
+        let answer = response_frame(&Err(dead.answer.unwrap_or(internal)));
         Plan {
             reply: envelope.as_ref().and_then(|e| self.reply(e, answer)),
-            dead: Some(self.dead_letter(payload, envelope.as_ref(), &reason)),
+            dead: Some(dead.letter),
             give_back: None,
         }
     }
@@ -681,7 +698,7 @@ impl Inner {
     fn undecodable(&self, payload: &Bytes, reason: String) -> Plan {
         Plan {
             reply: None,
-            dead: Some(self.dead_letter(payload, None, &reason)),
+            dead: Some(self.dead_letter(payload, None, &reason, None).letter),
             give_back: None,
         }
     }
@@ -690,10 +707,11 @@ impl Inner {
     /// message, and `refused` as the answer (saying it was dead-lettered) if its envelope
     /// names a reply subject.
     fn refuse(&self, payload: &Bytes, envelope: &Envelope, refused: Status) -> Plan {
-        let answer = response_frame(&Err(self.dead_lettered(&refused)));
+        let dead = self.dead_letter(payload, Some(envelope), refused.message(), Some(&refused));
+        let answer = dead.answer.unwrap_or(refused);
         Plan {
-            reply: self.reply(envelope, answer),
-            dead: Some(self.dead_letter(payload, Some(envelope), refused.message())),
+            reply: self.reply(envelope, response_frame(&Err(answer))),
+            dead: Some(dead.letter),
             give_back: None,
         }
     }
@@ -703,10 +721,40 @@ impl Inner {
     /// under it, plus the reason): then the original's first bytes, and the reason says so.
     /// Refused by the queue, a dead letter would give its request back to come again
     /// without end.
-    /// Every dead letter is made here, and logged here (WARN), whatever its cause.
-    fn dead_letter(&self, payload: &Bytes, envelope: Option<&Envelope>, reason: &str) -> Bytes {
+    /// Every dead letter is made here, and logged here (WARN), whatever its cause; and
+    /// `answer`, the error its caller is to be answered with (if any), is made to say so
+    /// here: `…; dead-lettered to <dead_letter>` after its message, so that the caller
+    /// knows at once that nothing will come of its request.
+    fn dead_letter(
+        &self,
+        payload: &Bytes,
+        envelope: Option<&Envelope>,
+        reason: &str,
+        answer: Option<&Status>,
+    ) -> DeadLetter {
         tracing::warn!(%reason, "dead letter");
         self.stats.count_dead_letter();
+        let answer = answer.map(|status| {
+            let message = format!(
+                "{}; dead-lettered to {}",
+                status.message(),
+                self.config.dead_letter
+            );
+            Status::new(status.code(), message)
+        });
+        DeadLetter {
+            letter: self.dead_letter_bytes(payload, envelope, reason),
+            answer,
+        }
+    }
+
+    /// The bytes of [`Inner::dead_letter`]'s letter.
+    fn dead_letter_bytes(
+        &self,
+        payload: &Bytes,
+        envelope: Option<&Envelope>,
+        reason: &str,
+    ) -> Bytes {
         let whole = encode_dead_letter(payload, envelope, reason);
         let Some(limit) = self.queue.max_payload() else {
             return whole;

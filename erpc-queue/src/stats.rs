@@ -1,51 +1,42 @@
 //! [`BridgeStats`]: what a running bridge has done, counted — for operators' metrics and for
-//! tests that wait for an event (a request given back) instead of sleeping.
+//! tests that wait for an event (a request given back) instead of sleeping. Published in a
+//! `tokio::sync::watch` channel ([`Bridge::stats`](crate::Bridge::stats)): a reader takes a
+//! consistent snapshot (`borrow`), waits for a change (`changed`) or for a condition
+//! (`wait_for`); the counts change only on a bridge's rare paths, so the channel's lock costs
+//! nothing on the common one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-/// Counts of a bridge's outcomes since it was made; shared (`Arc`) with whoever asked
-/// [`Bridge::stats`](crate::Bridge::stats). Every count only grows.
-#[derive(Debug, Default)]
+/// Counts of a bridge's outcomes since it was made. Every count only grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BridgeStats {
-    given_back: AtomicU64,
-    dead_lettered: AtomicU64,
-    changed: tokio::sync::Notify,
-}
-
-impl BridgeStats {
     /// Requests given back to the queue unworked (QUEUE.md §4.4: no target here, or their
     /// target unreachable with the waiting slots taken), each time.
-    pub fn given_back(&self) -> u64 {
-        self.given_back.load(Ordering::Acquire)
-    }
-
+    pub given_back: u64,
     /// Dead letters made (QUEUE.md §4), whether or not publishing them succeeded.
-    pub fn dead_lettered(&self) -> u64 {
-        self.dead_lettered.load(Ordering::Acquire)
-    }
+    pub dead_lettered: u64,
+}
 
-    /// Wait until `check` holds (re-checked at every count), at most `limit`; whether it did.
-    pub async fn wait_for(&self, limit: Duration, check: impl Fn(&BridgeStats) -> bool) -> bool {
-        let wait = async {
-            loop {
-                let changed = self.changed.notified();
-                if check(self) {
-                    return;
-                }
-                changed.await;
-            }
-        };
-        tokio::time::timeout(limit, wait).await.is_ok()
+/// The bridge's side of its stats channel.
+#[derive(Debug)]
+pub(crate) struct Counts(tokio::sync::watch::Sender<BridgeStats>);
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts(tokio::sync::watch::Sender::new(BridgeStats::default()))
+    }
+}
+
+impl Counts {
+    /// A receiver of the counts from now on.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<BridgeStats> {
+        self.0.subscribe()
     }
 
     pub(crate) fn count_given_back(&self) {
-        self.given_back.fetch_add(1, Ordering::AcqRel);
-        self.changed.notify_waiters();
+        // `send_modify`, not `send`: counted whether or not anyone holds a receiver.
+        self.0.send_modify(|s| s.given_back += 1);
     }
 
     pub(crate) fn count_dead_letter(&self) {
-        self.dead_lettered.fetch_add(1, Ordering::AcqRel);
-        self.changed.notify_waiters();
+        self.0.send_modify(|s| s.dead_lettered += 1);
     }
 }

@@ -1,10 +1,13 @@
 //! A queue client's and a bridge's normal end, on the real servers, says nothing at ERROR or
 //! WARN (fu16 #8): a closing connection is not an error. Every event of the process is
 //! captured (a global subscriber: this binary holds only these tests, run one at a time),
-//! including those the backends' own threads log while the runtime shuts down.
+//! including those the backends' own threads log while the runtime shuts down. That the
+//! capture sees the backends' events at all is checked too ([`Logged::check_quiet`]):
+//! without it, "nothing at ERROR or WARN" could not fail.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +19,9 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 
 /// The ERROR and WARN events seen, as `LEVEL target: message fields`.
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Events of any level seen, counted by where they came from: `crate` (the target's first
+/// part) and `crate@thread` (the thread's name, if it has one).
+static SOURCES: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 /// One scenario at a time: the capture is the whole process's.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Whether a scenario runs: panics are recorded only then (not a test's own assertion).
@@ -34,6 +40,14 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
             FROM_LAPIN_IO_LOOP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let level = *event.metadata().level();
+        let from = event.metadata().target().split("::").next().unwrap_or("");
+        {
+            let mut sources = SOURCES.lock().unwrap_or_else(|p| p.into_inner());
+            *sources.entry(from.to_owned()).or_default() += 1;
+            if let Some(thread) = std::thread::current().name() {
+                *sources.entry(format!("{from}@{thread}")).or_default() += 1;
+            }
+        }
         if level > Level::WARN {
             return;
         }
@@ -71,14 +85,49 @@ fn capture() {
     });
 }
 
+/// What was logged during a scenario.
+#[derive(Debug)]
+struct Logged {
+    /// At ERROR and WARN, as `LEVEL target: message fields`.
+    alarms: Vec<String>,
+    /// Events of any level, counted by crate and by `crate@thread`.
+    sources: BTreeMap<String, usize>,
+}
+
+impl Logged {
+    /// Nothing at ERROR or WARN — and the capture saw the backend's client crate's own
+    /// events (on RabbitMQ, some from lapin's I/O thread, which outlives the runtime), so
+    /// that it would have seen its errors too.
+    fn check_quiet(&self, backend: Backend) {
+        let (client, thread) = match backend {
+            Backend::Nats => ("async_nats", None),
+            Backend::RabbitMq => ("lapin", Some("lapin@lapin-io-loop")),
+        };
+        let seen = |source: &str| self.sources.get(source).copied().unwrap_or(0);
+        assert!(
+            seen(client) > 0,
+            "{backend:?}: the capture saw no event of {client}, so it would not see its errors either; seen: {:?}",
+            self.sources
+        );
+        if let Some(thread) = thread {
+            assert!(
+                seen(thread) > 0,
+                "{backend:?}: the capture saw no event from {thread}; seen: {:?}",
+                self.sources
+            );
+        }
+        assert!(self.alarms.is_empty(), "{backend:?}: {:#?}", self.alarms);
+    }
+}
+
 /// Run `life` on a runtime of its own, then shut the runtime down as a program's end does,
-/// give the backends' threads a moment to report, and return what was logged at ERROR and
-/// WARN meanwhile. What `life` returns (the queue server) lives until then: a program ends,
-/// not its broker.
-fn logged_during<T, F: Future<Output = T>>(life: impl FnOnce() -> F) -> Vec<String> {
+/// give the backends' threads a moment to report, and return what was logged meanwhile.
+/// What `life` returns (the queue server) lives until then: a program ends, not its broker.
+fn logged_during<T, F: Future<Output = T>>(life: impl FnOnce() -> F) -> Logged {
     capture();
     let _one = ONE_AT_A_TIME.blocking_lock();
     SEEN.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    SOURCES.lock().unwrap_or_else(|p| p.into_inner()).clear();
     RECORDING.store(true, std::sync::atomic::Ordering::Release);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -90,7 +139,10 @@ fn logged_during<T, F: Future<Output = T>>(life: impl FnOnce() -> F) -> Vec<Stri
     // lapin's I/O thread outlives the runtime and reports what it meets after it.
     std::thread::sleep(Duration::from_millis(500));
     RECORDING.store(false, std::sync::atomic::Ordering::Release);
-    let logged = std::mem::take(&mut *SEEN.lock().unwrap_or_else(|p| p.into_inner()));
+    let logged = Logged {
+        alarms: std::mem::take(&mut *SEEN.lock().unwrap_or_else(|p| p.into_inner())),
+        sources: std::mem::take(&mut *SOURCES.lock().unwrap_or_else(|p| p.into_inner())),
+    };
     drop(kept);
     logged
 }
@@ -160,7 +212,7 @@ fn closed_quietly(backend: Backend) {
             client.close().await;
         })
     });
-    assert!(logged.is_empty(), "{backend:?}: {logged:#?}");
+    logged.check_quiet(backend);
 }
 
 fn dropped_quietly(backend: Backend) {
@@ -170,7 +222,7 @@ fn dropped_quietly(backend: Backend) {
             drop(client);
         })
     });
-    assert!(logged.is_empty(), "{backend:?}: {logged:#?}");
+    logged.check_quiet(backend);
 }
 
 #[test]
@@ -244,7 +296,7 @@ fn a_bridge_left_running_ends_quietly(backend: Backend) {
         client.close().await;
         server
     });
-    assert!(logged.is_empty(), "{backend:?}: {logged:#?}");
+    logged.check_quiet(backend);
 }
 
 #[test]

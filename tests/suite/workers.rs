@@ -87,6 +87,44 @@ async fn a_call_waiting_for_a_worker_keeps_its_deadline() {
     server.shutdown().await;
 }
 
+/// The built-in services are outside the worker limit: with the one worker busy and no
+/// room to wait, a health check and a tool's reflection are answered while a call of the
+/// application is refused.
+#[tokio::test]
+async fn a_busy_server_answers_health_and_reflection() {
+    use erpc::server::health::service::{HealthCheckRequest, HealthCheckResponse};
+    let (server, probe, client) = serve_echo(|b| b.workers(1, 0).unwrap()).await;
+    let busy = tokio::spawn(client.sleep(1_000).into_future());
+    wait_for(&probe.started, 1, Duration::from_secs(5)).await;
+    let refused = client
+        .sleep(1)
+        .await
+        .expect_err("no worker and no room to wait");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    let raw = erpc::Client::new(server.local_addr().clone()).unwrap();
+    let health: Result<HealthCheckResponse, _> = raw
+        .call(
+            "erpc.Health",
+            "check",
+            HealthCheckRequest {
+                service: String::new(),
+            },
+        )
+        .await;
+    assert!(health.is_ok(), "health while busy: {health:?}");
+    let listed: Result<erpc::reflection::ListResponse, _> = raw
+        .call(
+            erpc::reflection::SERVICE,
+            erpc::reflection::LIST,
+            serde_json::json!({}),
+        )
+        .codec(erpc::CodecId::JSON)
+        .await;
+    assert!(listed.is_ok(), "reflection while busy: {listed:?}");
+    busy.await.unwrap().unwrap();
+    server.shutdown().await;
+}
+
 /// A call waiting in a rate limit's line holds no worker: with one worker, a call to
 /// another method runs at once while a rate-limited call waits for its turn.
 #[tokio::test]

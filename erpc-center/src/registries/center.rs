@@ -10,7 +10,7 @@
 //! - [`CenterRegistry::follow_config`] follows config entries the same way.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ pub struct CenterRegistry {
     /// The center that answered last: tried first.
     current: Arc<AtomicUsize>,
     ttl: Duration,
+    /// Whether it sends a token (for what a refusal says).
+    has_token: bool,
+    /// Whether a center's refusal of its token was logged (at WARN, once: it retries).
+    refusal_logged: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CenterRegistry {
@@ -115,6 +119,8 @@ impl CenterRegistryBuilder {
             centers: centers.into(),
             current: Arc::default(),
             ttl: self.ttl,
+            has_token: self.token.is_some(),
+            refusal_logged: Arc::default(),
         })
     }
 }
@@ -169,7 +175,8 @@ impl CenterRegistry {
     }
 
     /// Run `call` on the current center, then on the others in turn while they are
-    /// unreachable; the one that answers becomes current.
+    /// unreachable; the one that answers becomes current. A center refusing the registry's
+    /// token (or its lack of one) is logged ([`CenterRegistry::log_refusal`]).
     pub(crate) async fn with_center<T, F, Fut>(&self, call: F) -> Result<T, Status>
     where
         F: Fn(CenterClient) -> Fut,
@@ -185,12 +192,41 @@ impl CenterRegistry {
                     last = e;
                 }
                 other => {
+                    if let Err(e) = &other
+                        && matches!(e.code(), Code::Unauthenticated | Code::PermissionDenied)
+                    {
+                        self.log_refusal(&self.centers[i], e);
+                    }
                     self.current.store(i, Ordering::Relaxed);
                     return other;
                 }
             }
         }
         Err(last)
+    }
+
+    /// The first refusal by a center of this registry's token (or of its lack of one) at
+    /// WARN, naming the center: a registry keeps retrying (renewals, watches), and without a
+    /// word an operator would see only instances missing. Later ones at DEBUG.
+    fn log_refusal(&self, center: &CenterClient, refused: &Status) {
+        let addr = center
+            .client()
+            .addr()
+            .map_or_else(String::new, ToString::to_string);
+        if self.refusal_logged.swap(true, Ordering::Relaxed) {
+            tracing::debug!(center = %addr, error = %refused, "the center refused the registry");
+            return;
+        }
+        let what = if self.has_token {
+            "refused this registry's token: give it the center's token"
+        } else {
+            "wants a token and this registry has none: give it the center's token"
+        };
+        tracing::warn!(
+            center = %addr,
+            error = %refused,
+            "the center at {addr} {what} (CenterRegistry::builder().token; CENTER.md, \"Access\"): the calls it refuses fail until then"
+        );
     }
 }
 

@@ -137,6 +137,9 @@ impl At {
 #[async_trait]
 impl Register for EtcdRegistry {
     async fn register(&self, instance: Instance) -> Result<Box<dyn Registration>, Status> {
+        // The center's checks: the names are segments of the key.
+        crate::service_name::check(&instance.service)?;
+        crate::instance_id::check(&instance.service, &instance.id)?;
         let key = format!("{}{}", self.service_prefix(&instance.service), instance.id);
         let value = serde_json::to_string(&instance)
             .map_err(|e| Status::invalid_argument(format!("instance: {e}")))?;

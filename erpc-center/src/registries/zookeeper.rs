@@ -138,12 +138,17 @@ impl ZooKeeperRegistry {
     }
 }
 
+/// The checks of every registry ([`service_name`](crate::service_name),
+/// [`instance_id`](crate::instance_id)), and ZooKeeper's own: the id is a node name, so it
+/// has no `/`.
 fn check_names(instance: &Instance) -> Result<(), Status> {
     crate::service_name::check(&instance.service)?;
     let id = &instance.id;
-    if id.is_empty() || id.contains('/') {
+    crate::instance_id::check(&instance.service, id)?;
+    if id.contains('/') {
         return Err(Status::invalid_argument(format!(
-            "{id:?} cannot be a ZooKeeper node name (empty, or contains '/')"
+            "instance id {id:?} of {:?} cannot be a ZooKeeper node name: it contains '/' (give the server an id of its own: Instance::id)",
+            instance.service
         )));
     }
     Ok(())

@@ -557,11 +557,10 @@ impl ServerEndpoint {
         // its place under the worker limit and the running-call cap once the wait is over.
         let gate = admitted.take_gate();
         // The worker limit: a place to run or wait in, or a refusal before any task exists.
-        // Streams and the health service are not counted (see `Workers`).
+        // Streams and the built-in services are not counted (see `Workers`).
         let seat = match &self.shared.workers {
             Some(workers)
-                if !is_stream
-                    && service_name.as_str() != crate::server::health::service::SERVICE =>
+                if !is_stream && !crate::server::built_in::is_built_in(service_name.as_str()) =>
             {
                 if gate.is_some() {
                     Some(Seat::After(workers.clone()))

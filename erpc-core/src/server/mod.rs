@@ -3,6 +3,7 @@
 
 pub mod adaptive_limit;
 pub mod admission;
+mod built_in;
 mod call_task;
 mod concurrency_limit;
 mod conn;

@@ -89,12 +89,8 @@ impl RateLimit {
     /// not serve (as `ServerBuilder::serve` refuses at start: a misspelt method would
     /// otherwise get no limit at all); the rates in force stay.
     pub fn set_rates(&self, rates: PerMethod<Option<Rate>>) -> Result<(), Status> {
-        let served = self
-            .served
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(served) = served {
+        // Checked under the lock (a rare call, and `serving` takes it only at a start).
+        if let Some(served) = &*self.served.lock().unwrap_or_else(|e| e.into_inner()) {
             served
                 .check(&rates.named(self.setting))
                 .map_err(Status::invalid_argument)?;
@@ -122,9 +118,7 @@ impl Admission for RateLimit {
     fn admit(&self, call: &CallHead<'_>) -> Result<Admitted, Status> {
         // The built-in services (health checks from load balancers, a tool's reflection) are
         // outside the default rate: limited only by a rate given to them by name.
-        let built_in = call.service == super::health::service::SERVICE
-            || call.service == crate::reflection::SERVICE;
-        let bucket = if built_in {
+        let bucket = if super::built_in::is_built_in(call.service) {
             self.buckets.get_own(call.service, call.method)
         } else {
             self.buckets.get(call.service, call.method)

@@ -24,8 +24,9 @@ use crate::status::{Status, zero_cap};
 ///
 /// Streaming calls are not counted: they live as long as their client wants (watches,
 /// subscriptions) and would hold a worker each for that long; their own flow control and
-/// [`super::ConcurrencyLimit`] bound them. The built-in `erpc.Health` is not counted either,
-/// so a busy server still answers its health checks.
+/// [`super::ConcurrencyLimit`] bound them. The built-in `erpc.Health` and `erpc.Reflection`
+/// are not counted either, so a busy server still answers its health checks and a tool's
+/// describe.
 #[derive(Debug, Clone)]
 pub struct Workers {
     inner: Arc<Inner>,

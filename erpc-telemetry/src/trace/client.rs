@@ -13,7 +13,7 @@ use opentelemetry::trace::TraceContextExt as _;
 
 use super::attributes;
 use super::head::{self, Head};
-use super::propagation::{inject, inject_traceparent};
+use super::propagation::{inject, inject_traceparent, inject_with_propagators};
 use super::traced::Traced;
 
 /// A client attempt layer (`ClientBuilder::attempt_layer(ClientTracing)`) that wraps each
@@ -56,7 +56,9 @@ where
                 // `traceparent` in the common case, without building a context.
                 let metadata = &mut attempt.request.metadata;
                 if !Context::map_current(|cx| inject_traceparent(&parent, cx, metadata)) {
-                    inject(
+                    // Not plain (a trace state, baggage, a `tracestate` to replace): the
+                    // propagators write it, without checking for the plain case again.
+                    inject_with_propagators(
                         &Context::current().with_remote_span_context(parent),
                         metadata,
                     );

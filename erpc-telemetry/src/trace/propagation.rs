@@ -55,8 +55,14 @@ static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
 /// `baggage`.
 pub fn inject(cx: &Context, metadata: &mut Metadata) {
     if !inject_traceparent(cx.span().span_context(), cx, metadata) {
-        PROPAGATOR.inject_context(cx, &mut MetadataInjector(metadata));
+        inject_with_propagators(cx, metadata);
     }
+}
+
+/// What [`inject`] does when [`inject_traceparent`] wrote nothing: the propagators write
+/// `traceparent`, `tracestate` and `baggage` from `cx`.
+pub(crate) fn inject_with_propagators(cx: &Context, metadata: &mut Metadata) {
+    PROPAGATOR.inject_context(cx, &mut MetadataInjector(metadata));
 }
 
 /// The common case of [`inject`], without the propagators' strings: when `span` has no trace
