@@ -248,7 +248,7 @@ pub struct ServerConfig {
     /// With it, a connection's reader polls each handler once where it reads the call, and
     /// answers a handler that finishes in that poll without a task of its own (a task per
     /// call is what tonic and tarpc do: an allocation, the call's future moved into it, and
-    /// a wake-up across tasks — about a fifth of a small call's server CPU). A handler
+    /// a wake-up across tasks: about 2,800 instructions a call, BENCHMARKS.md). A handler
     /// still pending after the poll (it awaits I/O, a lock, a timer) goes on in a task of
     /// its own, as without this setting; cancellation, deadlines, shutdown and
     /// `max_in_flight` treat it as any call (a call that finished in its first poll never
