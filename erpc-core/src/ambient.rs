@@ -55,6 +55,12 @@ pub(crate) fn scope<F: Future>(ambient: Ambient, fut: F) -> impl Future<Output =
     CURRENT.scope(ambient, fut)
 }
 
+/// Run `f` with `ambient` as what the calls it makes inherit: the synchronous [`scope`],
+/// for a future polled once by hand (a call's first poll on its connection's task).
+pub(crate) fn sync_scope<R>(ambient: Ambient, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(ambient, f)
+}
+
 /// `fut`, carrying what the current call's outgoing calls inherit (its deadline) into
 /// wherever `fut` is polled — another task included. Captured now, when this is called;
 /// outside a handler it is `fut` unchanged.

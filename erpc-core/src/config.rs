@@ -243,6 +243,28 @@ pub struct ServerConfig {
     /// Transport settings: the certificate (tls, wss, quic) and client CA for mTLS, the
     /// handshake deadline (a silent peer is dropped after it), the WebSocket message limit.
     pub transport: erpc_transport::Options,
+    /// Run unary and oneway handlers on their connection's own task. Default `true`.
+    ///
+    /// With it, a connection's reader polls each handler once where it reads the call, and
+    /// answers a handler that finishes in that poll without a task of its own (a task per
+    /// call is what tonic and tarpc do: an allocation, the call's future moved into it, and
+    /// a wake-up across tasks: about 2,800 instructions a call, BENCHMARKS.md). A handler
+    /// still pending after the poll (it awaits I/O, a lock, a timer) goes on in a task of
+    /// its own, as without this setting; cancellation, deadlines, shutdown and
+    /// `max_in_flight` treat it as any call (a call that finished in its first poll never
+    /// held a slot).
+    ///
+    /// The cost is the first poll's: while a handler computes in it, its connection reads
+    /// nothing else; other connections are not held (on a multi-threaded runtime they run on
+    /// other workers; on a current-thread runtime a spawned handler would hold the thread
+    /// just as long). On a multi-threaded runtime a first poll longer than 100 µs makes the
+    /// connection spawn its calls for the next second, so handlers that compute for long
+    /// still run in parallel on the runtime's workers, one call a second excepted. Calls
+    /// that wait for a rate limit's turn or under [`crate::server::Workers`] are always
+    /// spawned. Set `false` for a task per call: a server whose handlers block or compute
+    /// for milliseconds before their first `.await` and must answer other calls of the same
+    /// connection meanwhile.
+    pub inline_calls: bool,
 }
 
 impl Default for ServerConfig {
@@ -264,6 +286,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             stream_window: crate::protocol::INITIAL_WINDOW,
             transport: erpc_transport::Options::default(),
+            inline_calls: true,
         }
     }
 }

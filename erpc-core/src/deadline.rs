@@ -20,6 +20,11 @@ pub(crate) fn scope<F: Future>(deadline: Instant, fut: F) -> impl Future<Output 
     ambient::scope(Ambient { deadline }, fut)
 }
 
+/// Run `f` with `deadline` as the inherited deadline (the synchronous [`scope`]).
+pub(crate) fn sync_scope<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
+    ambient::sync_scope(Ambient { deadline }, f)
+}
+
 /// How far ahead "no deadline" lies: a stream opened without a deadline (PROTOCOL.md §13),
 /// or a call asking for `Duration::MAX`, is given an `Instant` this far away, so that every
 /// deadline table and sweeper can keep working with plain instants. 100 years: no process

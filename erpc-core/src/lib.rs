@@ -37,7 +37,8 @@
 //! - `engine`: the writer task that coalesces frames and the read loop with heartbeats.
 //! - [`client`]: [`Client`], [`Call`], [`Oneway`], connection pool, reconnect with backoff.
 //! - [`server`]: [`Server`], [`Service`], [`Request`], [`Response`], graceful shutdown; per
-//!   connection a read loop, a task per call, a deadline sweeper and a shutdown drainer.
+//!   connection a read loop running unary calls inline (a task for those that wait), a deadline
+//!   sweeper and a shutdown drainer.
 //! - [`context`], [`deadline`], [`extensions`], [`metadata`]: what a call carries;
 //!   [`ambient`]: what a handler's own calls inherit, and how to carry it across a spawn.
 //! - [`layer`]: the interception model — tower `Service`s and `Layer`s on both sides (client

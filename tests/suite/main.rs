@@ -40,6 +40,7 @@ mod first_hour;
 mod flood_counters;
 mod health;
 mod heartbeat;
+mod inline_calls;
 mod kcp;
 mod layers;
 mod limits;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::engine::frame_queue;
 use erpc_transport::Address;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::client::endpoint::ClientEndpoint;
@@ -63,14 +63,13 @@ impl Shared {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Leave request `id`'s outcome in its slot and wake its caller, who takes it out of
+    /// the table (and frees the call slot). Unknown ids, streams, and requests answered
+    /// already (their deadline passed) are ignored.
     pub(super) fn complete(&self, id: u64, result: Result<Frame, Status>) {
-        let mut pending = self.lock();
-        if let Some((Waiter::Unary(_), _)) = pending.calls.get(&id) {
-            if let Some((Waiter::Unary(reply), _)) = pending.calls.remove(&id) {
-                drop(pending);
-                self.freed();
-                let _ = reply.send(result);
-            }
+        let waker = self.lock().answer(id, result);
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
@@ -99,12 +98,20 @@ impl Shared {
 
     /// Fail every pending call and refuse new ones.
     pub(super) fn fail_all(&self, status: Status) {
-        let calls = {
+        let mut failed = Vec::new();
+        {
             let mut p = self.lock();
             p.dead.get_or_insert(status.clone());
-            std::mem::take(&mut p.calls)
-        };
-        for (_, (waiter, _)) in calls {
+            // A request answered before the connection died keeps its answer for its caller.
+            for (id, entry) in std::mem::take(&mut p.calls) {
+                if entry.0.is_answered() {
+                    p.calls.insert(id, entry);
+                } else {
+                    failed.push(entry.0);
+                }
+            }
+        }
+        for waiter in failed {
             waiter.fail(status.clone());
         }
         // Calls waiting for a slot learn that the connection is gone.
@@ -170,6 +177,7 @@ impl ClientConn {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 calls: HashMap::default(),
+                outcomes: HashMap::default(),
                 deadlines: Deadlines::default(),
                 dead: None,
             }),
@@ -414,11 +422,9 @@ impl ClientConn {
         self.fits(&frame)?;
         let id = self.next_id();
         frame.header.request_id = id;
-        let (reply, response) = oneshot::channel();
         let mut call = PendingCall {
             conn: self.clone(),
             id,
-            response,
             queued: None,
             armed: true,
             load: self.load.as_ref().map(|load| {
@@ -431,7 +437,7 @@ impl ClientConn {
             frame,
             deadline: Some(deadline),
         };
-        if let Err(waiter) = self.register(id, Waiter::Unary(reply), deadline)? {
+        if let Err(waiter) = self.register(id, Waiter::unary(), deadline)? {
             // Every call slot is taken: wait for one (within the deadline), then send.
             let conn = self.clone();
             call.queued = Some(Box::pin(async move {
@@ -604,25 +610,45 @@ impl Drop for ClientConn {
 /// `deadline_exceeded` and tells the server to stop working on them.
 async fn expire_calls(shared: Arc<Shared>, tx: frame_queue::Sender) {
     let mut expired = Vec::new();
+    let mut woken = Vec::new();
+    let exceeded = || Status::deadline_exceeded("deadline exceeded");
+    // A call still waiting for its answer at `at`.
+    let live = |entry: Option<&(Waiter, Instant)>, at: Instant| {
+        entry.is_some_and(|(waiter, due)| *due == at && !waiter.is_answered())
+    };
     sweep(&shared.wake_sweeper, &shared.dead, |now| {
         let next = {
             let mut pending = shared.lock();
+            while let Some((id, at)) = pending.deadlines.pop_due(now) {
+                match pending.calls.get(&id) {
+                    Some(entry) if !live(Some(entry), at) => {}
+                    // A request's caller takes its failure from its slot, as an answer.
+                    Some((Waiter::Unary(_), _)) => {
+                        woken.push((id, pending.answer(id, Err(exceeded()))));
+                    }
+                    Some(_) => {
+                        if let Some(waiter) = pending.remove(id) {
+                            expired.push((id, waiter));
+                        }
+                    }
+                    None => {}
+                }
+            }
             let Pending {
                 calls, deadlines, ..
             } = &mut *pending;
-            while let Some((id, at)) = deadlines.pop_due(now) {
-                if calls.get(&id).is_some_and(|(_, due)| *due == at) {
-                    if let Some((waiter, _)) = calls.remove(&id) {
-                        expired.push((id, waiter));
-                    }
-                }
-            }
-            deadlines.next_live(|id, at| calls.get(&id).is_some_and(|(_, due)| *due == at))
+            deadlines.next_live(|id, at| live(calls.get(&id), at))
         };
+        for (id, waker) in woken.drain(..) {
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            // Best effort, as for a dropped call.
+            let _ = tx.try_send(control(Kind::CANCEL, id));
+        }
         for (id, waiter) in expired.drain(..) {
             shared.freed();
-            waiter.fail(Status::deadline_exceeded("deadline exceeded"));
-            // Best effort, as for a dropped call.
+            waiter.fail(exceeded());
             let _ = tx.try_send(control(Kind::CANCEL, id));
         }
         next

@@ -4,13 +4,10 @@
 //! server's `in_flight.rs`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, ready};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use futures_util::future::BoxFuture;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
@@ -24,35 +21,90 @@ use crate::engine::stream::StreamState;
 use crate::protocol::{Frame, Kind};
 use crate::status::{Code, Status};
 
-pub(super) type Reply = oneshot::Sender<Result<Frame, Status>>;
+/// A request's place in the table: whether its outcome is in (in [`Pending::outcomes`]) and
+/// the caller's waker. In the table itself, so a call allocates no channel of its own; the
+/// entry leaves the table when the caller takes the outcome (or gives up).
+#[derive(Default)]
+pub(super) struct Slot {
+    answered: bool,
+    waker: Option<Waker>,
+}
 
 /// Who waits on a call.
 pub(super) enum Waiter {
     /// A request awaiting its response.
-    Unary(Reply),
+    Unary(Slot),
     /// A streaming call, until the server ends it.
     Stream(Arc<StreamState>),
 }
 
 impl Waiter {
-    /// End the call with `status`.
+    /// A request awaiting its response.
+    pub(super) fn unary() -> Waiter {
+        Waiter::Unary(Slot::default())
+    }
+
+    /// End the call with `status`, it being out of the table already: a stream is told;
+    /// a request's caller is woken, finds its entry gone and fails with the connection's
+    /// status (the only way a request leaves the table without its caller: the connection
+    /// died).
     pub(super) fn fail(self, status: Status) {
         match self {
-            Waiter::Unary(reply) => {
-                let _ = reply.send(Err(status));
+            Waiter::Unary(slot) => {
+                if let Some(waker) = slot.waker {
+                    waker.wake();
+                }
             }
             Waiter::Stream(state) => state.fail(status),
         }
     }
+
+    /// Whether this is a request with its outcome waiting for its caller: no longer in
+    /// flight (no deadline to enforce, nothing to cancel).
+    pub(super) fn is_answered(&self) -> bool {
+        matches!(self, Waiter::Unary(Slot { answered: true, .. }))
+    }
 }
 
 pub(super) struct Pending {
-    /// Calls awaiting a response or streaming, with their deadlines.
+    /// Calls awaiting a response or streaming, with their deadlines; and requests answered
+    /// whose caller has not taken the outcome yet.
     pub(super) calls: HashMap<u64, (Waiter, Instant), BuildIdHasher>,
+    /// The outcomes of the answered requests in `calls`, until their callers take them:
+    /// apart, so that an entry of `calls` stays small (a `Frame` is ~260 bytes).
+    pub(super) outcomes: HashMap<u64, Result<Frame, Status>, BuildIdHasher>,
     /// The same deadlines, soonest first, for the sweeper.
     pub(super) deadlines: Deadlines,
     /// Set once the connection is gone; later calls fail with it at once.
     pub(super) dead: Option<Status>,
+}
+
+impl Pending {
+    /// Leave `outcome` for request `id`'s caller, unless the request has one already (the
+    /// first wins: a response crossing the deadline on the wire is dropped) or is not in
+    /// the table (its caller gave up; or a stream). Returns the waker to wake once the
+    /// table's lock is released.
+    #[must_use]
+    pub(super) fn answer(&mut self, id: u64, outcome: Result<Frame, Status>) -> Option<Waker> {
+        let Some((Waiter::Unary(slot), _)) = self.calls.get_mut(&id) else {
+            return None;
+        };
+        if slot.answered {
+            return None;
+        }
+        slot.answered = true;
+        self.outcomes.insert(id, outcome);
+        slot.waker.take()
+    }
+
+    /// Take call `id` out of the table, with its outcome if it was answered.
+    pub(super) fn remove(&mut self, id: u64) -> Option<Waiter> {
+        let (waiter, _) = self.calls.remove(&id)?;
+        if waiter.is_answered() {
+            self.outcomes.remove(&id);
+        }
+        Some(waiter)
+    }
 }
 
 /// A request on its way: waits for the response, and sends CANCEL if it is dropped (or its
@@ -60,7 +112,6 @@ pub(super) struct Pending {
 pub(crate) struct PendingCall {
     pub(super) conn: Arc<ClientConn>,
     pub(super) id: u64,
-    pub(super) response: oneshot::Receiver<Result<Frame, Status>>,
     /// Waiting for room in the writer's queue, when it was full at the start (rare; boxed
     /// so that it does not enlarge every call).
     pub(super) queued: Option<BoxFuture<'static, Result<(), Status>>>,
@@ -91,9 +142,31 @@ impl PendingCall {
                 }
             }
         }
-        let result = ready!(Pin::new(&mut self.response).poll(cx));
+        let result = {
+            let shared = &self.conn.shared;
+            let mut pending = shared.lock();
+            match pending.calls.get_mut(&self.id) {
+                Some((Waiter::Unary(slot), _)) if !slot.answered => {
+                    if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        slot.waker = Some(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+                Some(_) => {
+                    pending.calls.remove(&self.id);
+                    let outcome = pending.outcomes.remove(&self.id);
+                    drop(pending);
+                    shared.freed();
+                    outcome.unwrap_or_else(|| Err(self.conn.dead_status()))
+                }
+                // Taken out with every other call: the connection is gone.
+                None => {
+                    drop(pending);
+                    Err(self.conn.dead_status())
+                }
+            }
+        };
         self.armed = false;
-        let result = result.unwrap_or_else(|_| Err(self.conn.dead_status()));
         self.measure(match &result {
             Ok(frame) => Ok(Code::from_u8(frame.header.status)),
             Err(status) => Err(status.code()),
@@ -133,12 +206,14 @@ impl Drop for PendingCall {
         if !self.armed {
             return;
         }
-        let was_pending = self.conn.shared.lock().calls.remove(&self.id).is_some();
-        if was_pending {
+        let removed = self.conn.shared.lock().remove(self.id);
+        if let Some(waiter) = removed {
             self.conn.shared.freed();
             // Best effort: a full queue means the connection is saturated and the server's
-            // own deadline will reap the handler.
-            let _ = self.conn.tx.try_send(control(Kind::CANCEL, self.id));
+            // own deadline will reap the handler. An answered call has nothing to cancel.
+            if !waiter.is_answered() {
+                let _ = self.conn.tx.try_send(control(Kind::CANCEL, self.id));
+            }
         }
     }
 }

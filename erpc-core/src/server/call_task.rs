@@ -137,47 +137,81 @@ impl CallTask {
                 return;
             }
             let result = outcome.unwrap_or_else(|panic| Err(panicked(id, "handler", panic)));
-            if header.kind == Kind::ONEWAY {
-                if let Some(mut observed) = observed {
-                    observed.finish(result.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);
-                }
-                if let Err(status) = result {
-                    tracing::debug!(id, %status, "oneway call failed");
-                }
-                return;
-            }
-            let frame = match result {
-                Ok(response) => response_frame(
-                    id,
-                    response,
-                    compression,
-                    shared.config.compression_threshold,
-                    max_frame,
-                ),
-                Err(status) => status_frame(id, &status),
+            let answered = Answered {
+                compression,
+                max_frame,
+                observed,
             };
-            // Never send what a peer with the same limits would refuse (as the client does
-            // for requests): the call fails here, naming the setting.
-            let max_body = shared.config.limits.max_body;
-            let frame = if frame.body.len() > max_body as usize {
-                status_frame(
-                    id,
-                    &Status::resource_exhausted(format!(
-                        "server: response body of {} bytes exceeds the limit of {max_body} bytes (limits.max_body)",
-                        frame.body.len()
-                    )),
-                )
-            } else {
-                frame
-            };
-            if let Some(mut observed) = observed {
-                let code = Code::from_u8(frame.header.status);
-                observed.finish(code, frame.body.len() as u64);
-            }
-            if let Some(wait) = queue(&tx, frame.into()) {
+            if let Some(frame) = answered.frame(&shared, header.kind, id, result)
+                && let Some(wait) = queue(&tx, frame.into())
+            {
                 wait.await;
             }
         }
+    }
+}
+
+/// What a call's answer is made with, besides its outcome: the response compression, the
+/// transport's frame limit and the observer's report.
+pub(crate) struct Answered {
+    pub(crate) compression: CompressionId,
+    pub(crate) max_frame: Option<usize>,
+    pub(crate) observed: Option<Box<Observed>>,
+}
+
+impl Answered {
+    /// The frame answering call `id` of `kind` that ended with `result` (none for a oneway
+    /// call, whose failure is logged), the end told to the observer.
+    pub(crate) fn frame(
+        self,
+        shared: &Shared,
+        kind: Kind,
+        id: u64,
+        result: Result<Response, Status>,
+    ) -> Option<Frame> {
+        let Answered {
+            compression,
+            max_frame,
+            observed,
+        } = self;
+        if kind == Kind::ONEWAY {
+            if let Some(mut observed) = observed {
+                observed.finish(result.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);
+            }
+            if let Err(status) = result {
+                tracing::debug!(id, %status, "oneway call failed");
+            }
+            return None;
+        }
+        let frame = match result {
+            Ok(response) => response_frame(
+                id,
+                response,
+                compression,
+                shared.config.compression_threshold,
+                max_frame,
+            ),
+            Err(status) => status_frame(id, &status),
+        };
+        // Never send what a peer with the same limits would refuse (as the client does
+        // for requests): the call fails here, naming the setting.
+        let max_body = shared.config.limits.max_body;
+        let frame = if frame.body.len() > max_body as usize {
+            status_frame(
+                id,
+                &Status::resource_exhausted(format!(
+                    "server: response body of {} bytes exceeds the limit of {max_body} bytes (limits.max_body)",
+                    frame.body.len()
+                )),
+            )
+        } else {
+            frame
+        };
+        if let Some(mut observed) = observed {
+            let code = Code::from_u8(frame.header.status);
+            observed.finish(code, frame.body.len() as u64);
+        }
+        Some(frame)
     }
 }
 

@@ -1,5 +1,6 @@
-//! One server connection: the read loop dispatching calls to spawned tasks (`call_task`),
-//! the deadline sweeper, the shutdown drainer, and the refusals sent from the read path.
+//! One server connection: the read loop dispatching calls — run inline on the connection's
+//! task (`inline_call`) or in spawned tasks (`call_task`, `stream_task`) —, the deadline
+//! sweeper, the shutdown drainer, and the refusals sent from the read path.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -10,6 +11,7 @@ use erpc_transport::Link;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::body::{decompress, side_status};
 use crate::context::Connection;
 use crate::context::Context;
 use crate::deadline;
@@ -26,13 +28,14 @@ use crate::engine::{OutFrame, channels, control, queue, queue_or_spawn, streamin
 use crate::extensions::Extensions;
 use crate::observe::{CallEvent, Refusal, RefusedBy, Side, WriterWatch};
 use crate::protocol::{Frame, HeadError, Header, Kind, ProtocolError};
-use crate::server::Shared;
 use crate::server::admission::{Admitted, CallHead, CallKind, admit_all};
-use crate::server::call_task::CallTask;
+use crate::server::call_task::{Answered, CallTask};
 use crate::server::in_flight::{self, Cancelled, InFlight, Refused};
+use crate::server::inline_call::{Continuation, FirstPoll, Inline, first_poll};
 use crate::server::observed::Observed;
 use crate::server::stream_task::StreamTask;
 use crate::server::workers::Seat;
+use crate::server::{Request, Shared};
 use crate::status::{Code, Status};
 use crate::status_wire::{status_frame, truncate};
 
@@ -106,6 +109,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
         max_frame: link.max_frame,
         streaming: link.streaming,
         last_stream: LastStream::default(),
+        inline: Inline::new(config.inline_calls),
     };
     let read_config = ReadConfig {
         limits: config.limits,
@@ -265,6 +269,8 @@ struct ServerEndpoint {
     streaming: bool,
     /// The stream this read's previous stream frame went to.
     last_stream: LastStream,
+    /// Whether a unary or oneway call runs inline on this task, or is spawned.
+    inline: Inline,
 }
 
 impl Endpoint for ServerEndpoint {
@@ -584,15 +590,24 @@ impl ServerEndpoint {
                 self.tx.clone(),
             )))
         });
-        match self.in_flight.reserve(
-            id,
-            header.kind,
-            now,
-            deadline,
-            config.max_in_flight,
-            stream.clone(),
-            gate.is_some(),
-        ) {
+        // A call that waits for nothing before its handler (no rate limit's line, no worker
+        // limit) runs inline: it takes a slot in the table only if its first poll leaves
+        // it pending, and is refused now as a reservation would refuse it.
+        let inline = !is_stream && gate.is_none() && seat.is_none() && self.inline.allows(now);
+        let registered = if inline {
+            self.in_flight.check(id, config.max_in_flight)
+        } else {
+            self.in_flight.reserve(
+                id,
+                header.kind,
+                now,
+                deadline,
+                config.max_in_flight,
+                stream.clone(),
+                gate.is_some(),
+            )
+        };
+        match registered {
             Ok(()) => {}
             Err(Refused::Full) => {
                 return self.refuse_call(
@@ -645,6 +660,15 @@ impl ServerEndpoint {
             },
             shutdown: None,
         };
+        if inline {
+            let answered = Answered {
+                compression: respond,
+                max_frame: self.max_frame,
+                observed,
+            };
+            self.run_inline(service, context, header, body, answered, (admitted, now));
+            return Verdict::Useful;
+        }
         let handle = match stream {
             Some(state) => {
                 let mut context = context;
@@ -693,6 +717,73 @@ impl ServerEndpoint {
         };
         self.in_flight.attach(id, handle.abort_handle());
         Verdict::Useful
+    }
+}
+
+impl ServerEndpoint {
+    /// Run a unary or oneway call on this task (see `inline_call`): its handler polled once
+    /// here, answered here if it finished, or handed to a task of its own — with a slot in
+    /// the table, so that CANCEL, the deadline and shutdown reach it — if it did not.
+    /// `admitted` (what header-level hooks handed back) is held until the call ends;
+    /// `arrived` is when the call's frame was dispatched.
+    fn run_inline(
+        &mut self,
+        service: Arc<dyn crate::server::Service>,
+        mut context: Context,
+        header: Header,
+        body: bytes::Bytes,
+        answered: Answered,
+        (admitted, arrived): (Admitted, Instant),
+    ) {
+        let id = header.request_id;
+        let deadline = context.deadline;
+        let shared = &self.shared;
+        let limit = shared.config.limits.max_decompressed;
+        let polled = match decompress(header.compression, body, limit, None) {
+            Ok(body) => {
+                context.wire.body_len = body.len();
+                let request = Request::new(context, header.codec, shared.codecs.clone(), body);
+                first_poll(id, service, request, deadline)
+            }
+            Err(e) => FirstPoll::Done(Err(side_status("server", e))),
+        };
+        self.inline.polled(arrived);
+        let handler = match polled {
+            FirstPoll::Done(result) => {
+                self.in_flight.completed();
+                if let Some(frame) = answered.frame(shared, header.kind, id, result) {
+                    queue_or_spawn(&self.tx, frame.into());
+                }
+                return;
+            }
+            FirstPoll::Pending(handler) => handler,
+        };
+        let cap = shared.config.max_in_flight;
+        // `check` passed and only this reader adds calls, so this does not fail; if it did,
+        // the call is answered as a refused one.
+        if self
+            .in_flight
+            .reserve(id, header.kind, arrived, deadline, cap, None, false)
+            .is_err()
+        {
+            drop(handler);
+            let refused = Err(in_flight::full(cap));
+            if let Some(frame) = answered.frame(shared, header.kind, id, refused) {
+                queue_or_spawn(&self.tx, frame.into());
+            }
+            return;
+        }
+        let task = Continuation {
+            shared: shared.clone(),
+            tx: self.tx.clone(),
+            in_flight: self.in_flight.clone(),
+            handler,
+            header,
+            deadline,
+            answered,
+        };
+        let handle = spawn_holding(admitted, task.run());
+        self.in_flight.attach(id, handle.abort_handle());
     }
 }
 

@@ -4,9 +4,12 @@
 //! A call is *reserved* before its task is spawned and the task's abort handle *attached*
 //! right after, so a task that finishes (and removes itself) before the attach leaves no stale
 //! entry, and an abort that lands in between is remembered and applied at the attach.
+//! A call run inline on the connection's task (`inline_call`) is only checked against the
+//! table ([`InFlight::check`]) and enters it only if its handler is still pending after its
+//! first poll, when it gets a task like any other.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -101,6 +104,10 @@ pub(crate) struct Expired {
 #[derive(Default)]
 pub(crate) struct InFlight {
     calls: Mutex<Calls>,
+    /// How many calls `calls` holds, mirrored after every change under its lock. Only the
+    /// connection's reader adds calls, so a reader that reads 0 here knows the table is
+    /// empty without taking the lock (`InFlight::check`, on every call run inline).
+    occupied: AtomicUsize,
     emptied: Notify,
     /// Wakes the deadline sweeper when a call's deadline is the new earliest.
     pub wake_sweeper: Notify,
@@ -154,6 +161,7 @@ impl InFlight {
             );
             let earliest = deadlines.push(deadline, id);
             deadlines.compact_if_needed(by_id.len(), by_id.iter().map(|(id, s)| (*id, s.deadline)));
+            self.occupied.store(by_id.len(), Ordering::Release);
             earliest
         };
         if earliest {
@@ -200,6 +208,7 @@ impl InFlight {
         let Calls {
             by_id, deadlines, ..
         } = &mut *calls;
+        self.occupied.store(by_id.len(), Ordering::Release);
         if by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -221,16 +230,44 @@ impl InFlight {
     pub fn finish(&self, id: u64) -> bool {
         let mut calls = self.lock();
         let owned = calls.remove(id).is_some();
+        self.occupied.store(calls.by_id.len(), Ordering::Release);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
         drop(calls);
         if owned {
+            self.completed();
+        }
+        owned
+    }
+
+    /// A call completed: it pays back one rapid cancel of the debt (see
+    /// [`InFlight::abort`]). Calls run inline call this themselves, never having been in
+    /// the table.
+    pub fn completed(&self) {
+        // Read first: the debt is almost always 0, and a load is cheaper than an update.
+        if self.cancel_debt.load(Ordering::Relaxed) > 0 {
             let _ = self
                 .cancel_debt
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| d.checked_sub(1));
         }
-        owned
+    }
+
+    /// Whether call `id` may run inline on the connection's task without a slot: refused
+    /// as [`InFlight::reserve`] would refuse it (a duplicate of a call in the table, or the
+    /// table at `cap`). Without the lock while the table is empty (see `occupied`).
+    pub fn check(&self, id: u64, cap: usize) -> Result<(), Refused> {
+        if cap > 0 && self.occupied.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let calls = self.lock();
+        if calls.by_id.contains_key(&id) {
+            return Err(Refused::Duplicate);
+        }
+        if calls.running() >= cap {
+            return Err(Refused::Full);
+        }
+        Ok(())
     }
 
     /// Abort one call (CANCEL). Unknown ids are ignored: the call may have just finished.
@@ -246,6 +283,7 @@ impl InFlight {
     pub fn abort(&self, id: u64) -> Cancelled {
         let mut calls = self.lock();
         let removed = calls.remove(id);
+        self.occupied.store(calls.by_id.len(), Ordering::Release);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -283,6 +321,7 @@ impl InFlight {
         let drained: Vec<_> = {
             let mut calls = self.lock();
             calls.waiting = 0;
+            self.occupied.store(0, Ordering::Release);
             calls.by_id.drain().collect()
         };
         self.emptied.notify_waiters();
@@ -314,6 +353,7 @@ impl InFlight {
                 handle.abort();
             }
         }
+        self.occupied.store(calls.by_id.len(), Ordering::Release);
         if calls.by_id.is_empty() {
             self.emptied.notify_waiters();
         }

@@ -9,6 +9,7 @@ mod concurrency_limit;
 mod conn;
 pub mod health;
 mod in_flight;
+mod inline_call;
 mod layer;
 mod method_concurrency;
 pub(crate) mod middleware;
@@ -206,6 +207,14 @@ impl ServerBuilder {
     /// rate limit's line bounds those). Default 1,024.
     pub fn max_in_flight(mut self, calls: usize) -> Self {
         self.config.max_in_flight = calls;
+        self
+    }
+
+    /// Whether unary and oneway handlers run on their connection's own task (polled once
+    /// there; spawned if still pending), or each in a task of its own. Default `true`. See
+    /// [`ServerConfig::inline_calls`] for the trade-off.
+    pub fn inline_calls(mut self, inline: bool) -> Self {
+        self.config.inline_calls = inline;
         self
     }
 

@@ -1,0 +1,225 @@
+//! Unary calls run on their connection's own task (`ServerConfig::inline_calls`, on by
+//! default): a handler that finishes in its first poll runs there, one still pending goes on
+//! in a task of its own (cancellable, under its deadline, counted by `max_in_flight`), and a
+//! handler that holds its thread holds neither other connections nor — on a multi-threaded
+//! runtime, after the first such call — other calls of its own connection.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use erpc::{Code, ServerHandle, Status};
+
+#[erpc::service]
+pub trait Placed {
+    /// The id of the tokio task the handler ran on.
+    async fn task(&self) -> Result<String, Status>;
+    /// Holds its thread, never yielding, until released or `ms` pass; whether it was
+    /// released.
+    async fn spin(&self, ms: u64) -> Result<bool, Status>;
+    /// Answers at once.
+    async fn quick(&self) -> Result<u64, Status>;
+    /// Waits until it is dropped.
+    async fn hang(&self) -> Result<(), Status>;
+}
+
+#[derive(Clone, Default)]
+struct Placing {
+    release: Arc<AtomicBool>,
+    /// `spin` calls started.
+    spinning: Arc<AtomicU64>,
+    /// `hang` calls started, and dropped.
+    hung: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+struct OnDrop(Arc<AtomicU64>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Placed for Placing {
+    async fn task(&self) -> Result<String, Status> {
+        Ok(format!("{:?}", tokio::task::try_id()))
+    }
+
+    async fn spin(&self, ms: u64) -> Result<bool, Status> {
+        self.spinning.fetch_add(1, Ordering::SeqCst);
+        let until = std::time::Instant::now() + Duration::from_millis(ms);
+        while !self.release.load(Ordering::SeqCst) {
+            if std::time::Instant::now() >= until {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(true)
+    }
+
+    async fn quick(&self) -> Result<u64, Status> {
+        Ok(7)
+    }
+
+    async fn hang(&self) -> Result<(), Status> {
+        let _dropped = OnDrop(self.dropped.clone());
+        self.hung.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+async fn serve(placing: &Placing, builder: erpc::ServerBuilder) -> ServerHandle {
+    builder
+        .add_service(PlacedServer::new(placing.clone()))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves")
+}
+
+/// A client of one connection.
+fn client(server: &ServerHandle) -> PlacedClient {
+    PlacedClient::new(
+        erpc::Client::builder()
+            .connections(1)
+            .build(server.local_addr().to_string().as_str())
+            .expect("valid address"),
+    )
+}
+
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "waited 5 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The tasks three calls in a row on one connection ran on.
+async fn tasks_of_three_calls(builder: erpc::ServerBuilder) -> Vec<String> {
+    let placing = Placing::default();
+    let server = serve(&placing, builder).await;
+    let client = client(&server);
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        tasks.push(client.task().await.expect("answered"));
+    }
+    tasks
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn calls_that_finish_at_once_run_on_the_connections_task() {
+    let inline = tasks_of_three_calls(erpc::Server::builder()).await;
+    assert!(inline[0].starts_with("Some"), "{inline:?}");
+    assert!(inline.iter().all(|t| *t == inline[0]), "{inline:?}");
+    let spawned = tasks_of_three_calls(erpc::Server::builder().inline_calls(false)).await;
+    assert!(
+        spawned[0] != spawned[1] && spawned[1] != spawned[2],
+        "a task per call: {spawned:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
+    let placing = Placing::default();
+    let server = serve(&placing, erpc::Server::builder()).await;
+    let (first, second) = (client(&server), client(&server));
+    // The connection's first call: run inline, holding the reader's thread.
+    let spin = tokio::spawn(async move { first.spin(10_000).await });
+    wait_until("the spin to start", || {
+        placing.spinning.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let quick = tokio::time::timeout(Duration::from_secs(5), second.quick()).await;
+    assert_eq!(
+        quick
+            .expect("answered while the other connection spins")
+            .unwrap(),
+        7
+    );
+    assert!(!spin.is_finished());
+    placing.release.store(true, Ordering::SeqCst);
+    assert!(spin.await.unwrap().unwrap(), "released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_slow_first_poll_a_connection_spawns_its_calls() {
+    let placing = Placing::default();
+    let server = serve(&placing, erpc::Server::builder()).await;
+    let client = client(&server);
+    // Inline, and slow: the connection spawns the calls of the next second.
+    assert!(!client.spin(150).await.unwrap());
+    let spinning = client.clone();
+    let spin = tokio::spawn(async move { spinning.spin(10_000).await });
+    wait_until("the second spin to start", || {
+        placing.spinning.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    // Read and answered on the same connection while the spin holds a worker: it was
+    // handed to a task. Inline, the reader would be held for the spin's 10 s.
+    let quick = tokio::time::timeout(Duration::from_secs(5), client.quick()).await;
+    assert_eq!(quick.expect("answered during the spin").unwrap(), 7);
+    assert!(!spin.is_finished());
+    placing.release.store(true, Ordering::SeqCst);
+    assert!(spin.await.unwrap().unwrap(), "released");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_handler_pending_after_its_first_poll_is_cancelled_by_its_client() {
+    let placing = Placing::default();
+    let server = serve(&placing, erpc::Server::builder()).await;
+    let client = client(&server);
+    tokio::select! {
+        _ = client.hang().into_future() => panic!("hang never answers"),
+        _ = wait_until("the handler to start", || placing.hung.load(Ordering::SeqCst) == 1) => {}
+    }
+    // The call future dropped: CANCEL, and the server drops the handler.
+    wait_until("the handler to be dropped", || {
+        placing.dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(client.quick().await.unwrap(), 7, "the connection goes on");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_handler_pending_after_its_first_poll_ends_at_its_deadline() {
+    let placing = Placing::default();
+    let server = serve(&placing, erpc::Server::builder()).await;
+    let client = client(&server);
+    let status = client
+        .hang()
+        .timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    wait_until("the handler to be dropped", || {
+        placing.dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_handler_pending_after_its_first_poll_holds_a_running_call_slot() {
+    let placing = Placing::default();
+    let server = serve(&placing, erpc::Server::builder().max_in_flight(1)).await;
+    let client = client(&server);
+    let waiting = client.clone();
+    let hang = tokio::spawn(async move { waiting.hang().await });
+    wait_until("the handler to start", || {
+        placing.hung.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let refused = client.quick().await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    hang.abort();
+    wait_until("the handler to be dropped", || {
+        placing.dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(client.quick().await.unwrap(), 7, "the slot is free again");
+}
