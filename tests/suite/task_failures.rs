@@ -4,7 +4,6 @@
 //! Every server here runs at most one call per connection (`max_in_flight: 1`), so the call
 //! right after a failure is served only if the failed call's slot was freed.
 
-
 use std::time::{Duration, Instant};
 
 use erpc::stream::push::{self, Overflow, Pusher};
