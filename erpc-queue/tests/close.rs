@@ -151,15 +151,7 @@ async fn with_a_bridge<F: Future<Output = ()>>(
     let bridge_queue = connect(&server).await;
     let config = support::bridge_config(backend, &server.url, &service.local_addr().to_string());
     let bridge = support::bridge(bridge_queue.clone(), config).await;
-    let queue_client = erpc_queue::QueueClient::connect(
-        connect(&server).await,
-        erpc_queue::QueueClientOptions {
-            timeout: Duration::from_secs(30),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("the client subscribes");
+    let queue_client = queue_client(&server).await;
     client(queue_client).await;
     seen.wait_for(Duration::from_secs(20), |s| s.runs_of(100) == 1)
         .await;
@@ -182,6 +174,19 @@ async fn connect(server: &support::servers::Server) -> Arc<dyn erpc_queue::Queue
     })
     .await
     .expect("connects")
+}
+
+/// A queue client on a connection of its own, with a timeout long enough for a loaded machine.
+async fn queue_client(server: &support::servers::Server) -> erpc_queue::QueueClient {
+    erpc_queue::QueueClient::connect(
+        connect(server).await,
+        erpc_queue::QueueClientOptions {
+            timeout: Duration::from_secs(30),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the client subscribes")
 }
 
 /// Calls, a fire-and-forget, and a few answers in flight when the client closes.
@@ -327,15 +332,7 @@ fn rabbitmq_a_runtime_ended_right_after_close_logs_nothing_run_after_run() {
     });
     for run in 0..RUNS {
         let logged = logged_during(|| async {
-            let client = erpc_queue::QueueClient::connect(
-                connect(&server).await,
-                erpc_queue::QueueClientOptions {
-                    timeout: Duration::from_secs(30),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("the client subscribes");
+            let client = queue_client(&server).await;
             let work = WorkClient::new(client.client());
             assert_eq!(
                 work.double(run as u64).await.expect("answered"),

@@ -982,16 +982,21 @@ async fn nats_messages_over_max_payload_fail_at_once() {
 
 /// A queue URL where nothing listens fails at once, naming the URL and the cause — NATS used
 /// to wait 10 s and say only that a request timed out.
-#[tokio::test]
-async fn a_queue_that_is_not_there_fails_at_once_naming_the_url() {
-    let port = support::servers::free_port();
-    for (backend, url) in [
+/// A URL of each backend at `port` on loopback.
+fn urls_at(port: u16) -> [(&'static str, String); 2] {
+    [
         ("nats", format!("nats://127.0.0.1:{port}")),
         (
             "rabbitmq",
             format!("amqp://guest:secret@127.0.0.1:{port}/%2f"),
         ),
-    ] {
+    ]
+}
+
+#[tokio::test]
+async fn a_queue_that_is_not_there_fails_at_once_naming_the_url() {
+    let port = support::servers::free_port();
+    for (backend, url) in urls_at(port) {
         let config = erpc_queue::QueueConfig {
             backend: backend.into(),
             url: Some(url),
@@ -1037,13 +1042,7 @@ async fn a_server_that_accepts_and_says_nothing_fails_the_connect_after_its_time
             open.push(socket);
         }
     });
-    for (backend, url) in [
-        ("nats", format!("nats://127.0.0.1:{port}")),
-        (
-            "rabbitmq",
-            format!("amqp://guest:secret@127.0.0.1:{port}/%2f"),
-        ),
-    ] {
+    for (backend, url) in urls_at(port) {
         let config = erpc_queue::QueueConfig {
             backend: backend.into(),
             url: Some(url),
