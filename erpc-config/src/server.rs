@@ -53,6 +53,11 @@ pub struct ServerSettings {
     pub max_junk_frames: u32,
     /// Rapid cancels beyond completions before a connection is closed. Default 2,048.
     pub max_cancel_debt: u64,
+    /// Poll a unary or oneway handler once on its connection's task, spawning it only if it
+    /// is still waiting (`ServerConfig::inline_calls`). Default true; `false` spawns a task
+    /// per call, for handlers that block or compute for milliseconds before their first
+    /// `.await`.
+    pub inline_calls: bool,
     /// Liveness checking.
     pub heartbeat: HeartbeatSettings,
     /// Sizes accepted from clients.
@@ -162,6 +167,7 @@ impl Default for ServerSettings {
             write_queue: d.write_queue,
             max_junk_frames: d.max_junk_frames,
             max_cancel_debt: d.max_cancel_debt,
+            inline_calls: d.inline_calls,
             heartbeat: HeartbeatSettings::default(),
             limits: LimitsSettings::default(),
             tls: None,
@@ -247,6 +253,7 @@ impl ServerSettings {
             max_cancel_debt: self.max_cancel_debt,
             max_connections: self.max_connections,
             stream_window: self.stream_window,
+            inline_calls: self.inline_calls,
             ..ServerConfig::default()
         };
         if let Some(tls) = &self.tls {

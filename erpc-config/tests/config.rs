@@ -36,6 +36,26 @@ fn the_environment_overrides_the_file() {
     assert_eq!(s.center.listen, ["tcp://127.0.0.1:7070"]);
 }
 
+/// Every field reaches the `ServerConfig` it describes; `inline_calls` was added to the core
+/// config without a settings field at first.
+#[test]
+fn inline_calls_is_read_and_reaches_the_server_config() {
+    let file = written("server:\n  inline_calls: false\n");
+    let s = load_with_env(file.path(), no_env()).expect("loads");
+    assert!(!s.server.inline_calls);
+    assert!(!s.server.server_config().expect("a config").inline_calls);
+    let env = vec![("ERPC_SERVER__INLINE_CALLS".to_owned(), "false".to_owned())];
+    let s = load_with_env(example(), env).expect("loads");
+    assert!(!s.server.server_config().expect("a config").inline_calls);
+    assert!(
+        Settings::default()
+            .server
+            .server_config()
+            .expect("a config")
+            .inline_calls
+    );
+}
+
 #[test]
 fn an_unknown_key_is_named_with_its_line() {
     let (key, line, message) = error_of(
