@@ -2,8 +2,8 @@
 //! `<service>` of a routing-rules key (`erpc/routes/<service>`) and of a live-config key
 //! (`erpc/config/<service>/<setting>`), the service a discovery, watch or deregistration
 //! names. Those keys and etcd's keys put the name in a path, so it must be one plain
-//! segment: not empty or blank, no `/` (hence no empty segment), no `..`, no control
-//! character. Dots are fine (`pkg.Greeter`). A data center's name (`--dc`) follows the same
+//! segment: not empty or blank, no whitespace at its start or end, no `/` (hence no empty
+//! segment), no `..`, no control character. Dots are fine (`pkg.Greeter`). A data center's name (`--dc`) follows the same
 //! rules ([`segment_problem`]).
 
 use erpc_core::Status;
@@ -35,6 +35,13 @@ pub fn segment_problem(name: &str, what: &str) -> Option<String> {
         format!("is empty: it names no {what}")
     } else if name.trim().is_empty() {
         format!("is blank (only whitespace): it names no {what}")
+    } else if name.trim() != name {
+        // "Greeter " would be a service of its own beside "Greeter", found by nobody who
+        // types the name without the space.
+        format!(
+            "has whitespace at its start or end: a {what} name is its characters alone ({:?})",
+            name.trim()
+        )
     } else if name.contains('/') {
         format!("contains '/': a {what} name is one path segment")
     } else if name.contains("..") {
@@ -75,7 +82,8 @@ mod tests {
             assert!(check(good).is_ok(), "{good}");
         }
         for bad in [
-            "", " ", "\t", "  \n", "a/b", "/", "a//b", "..", "a..b", "a\u{0}b", "a\tb", "a\nb",
+            "", " ", "\t", "  \n", "Greeter ", " Greeter", "a/b", "/", "a//b", "..", "a..b",
+            "a\u{0}b", "a\tb", "a\nb",
         ] {
             assert!(check(bad).is_err(), "{bad:?}");
         }
