@@ -35,6 +35,12 @@ pub fn segment_problem(name: &str, what: &str) -> Option<String> {
         format!("is empty: it names no {what}")
     } else if name.trim().is_empty() {
         format!("is blank (only whitespace): it names no {what}")
+    } else if name.contains('/') {
+        format!("contains '/': a {what} name is one path segment")
+    } else if name.contains("..") {
+        format!("contains \"..\": a {what} name may not climb a path")
+    } else if name.chars().any(char::is_control) {
+        "contains a control character".to_owned()
     } else if name.trim() != name {
         // "Greeter " would be a service of its own beside "Greeter", found by nobody who
         // types the name without the space.
@@ -42,12 +48,6 @@ pub fn segment_problem(name: &str, what: &str) -> Option<String> {
             "has whitespace at its start or end: a {what} name is its characters alone ({:?})",
             name.trim()
         )
-    } else if name.contains('/') {
-        format!("contains '/': a {what} name is one path segment")
-    } else if name.contains("..") {
-        format!("contains \"..\": a {what} name may not climb a path")
-    } else if name.chars().any(char::is_control) {
-        "contains a control character".to_owned()
     } else {
         return None;
     })

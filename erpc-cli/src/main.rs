@@ -118,8 +118,9 @@ impl Invocation {
 /// What every call carries.
 #[derive(clap::Args)]
 struct CallArgs {
-    /// The call's timeout (`500ms`, `2s`, `1m`). Default: the client's (30 s; streams none).
-    #[arg(long, value_parser = parse_duration)]
+    /// The call's timeout (`500ms`, `2s`, `1m`), more than zero. Default: the client's (30 s;
+    /// streams none).
+    #[arg(long, value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// The codec the call is made in: `json` (default) or `msgpack`. The JSON request is
     /// converted to it and the answer back to JSON; the server answers in the codec asked.
@@ -243,6 +244,18 @@ enum RoutesAction {
         #[command(flatten)]
         center: CenterArgs,
     },
+}
+
+/// [`parse_duration`], refusing zero: a call with no time at all fails `deadline_exceeded`
+/// before it is sent, as the gateway refuses `x-erpc-timeout: 0`.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "{text:?} leaves a call no time: give a timeout above zero, like 500ms"
+        ));
+    }
+    Ok(timeout)
 }
 
 /// `500ms`, `2s`, `1m`, `1h`, or bare seconds.

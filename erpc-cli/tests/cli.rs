@@ -691,6 +691,17 @@ async fn bench_reports_counts_that_add_up() {
         assert_eq!(code(&out), 2, "{flag}: {}", stderr(&out));
         assert!(stderr(&out).contains(flag), "{flag}: {}", stderr(&out));
     }
+    // A timeout of zero would fail every call before it is sent: refused the same way, for
+    // bench and call alike.
+    for command in ["bench", "call"] {
+        let out = erpc(&[command, &addr, "Shop.price", "{}", "--timeout", "0"], "").await;
+        assert_eq!(code(&out), 2, "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--timeout"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
     server.shutdown().await;
 }
 

@@ -8,7 +8,9 @@
 //! connection flood (`conn_flood`), a thousand connections at once (`burst`), and the tests
 //! that time erpc under heavy load of their own (`conformance`: every transport, 4 MiB bodies
 //! and a thousand calls; `stream_fairness`: calls beside a 300 MiB stream; `overload` and
-//! `rate_limits`: rates and latencies within bounds), whose bounds assume the machine is not
+//! `rate_limits`: rates and latencies within bounds; `inline_calls`: handlers that hold a
+//! runtime worker for seconds while another connection must be answered — in this binary it
+//! failed in 2 of 5 runs, alone never), whose bounds assume the machine is not
 //! also running another file's load beside them. The macro's compile-fail cases live in
 //! `erpc-macros/tests`.
 //!
@@ -40,7 +42,6 @@ mod first_hour;
 mod flood_counters;
 mod health;
 mod heartbeat;
-mod inline_calls;
 mod kcp;
 mod layers;
 mod limits;

@@ -192,6 +192,25 @@ async fn every_service_is_listed_built_in_and_hand_written_ones_too() {
     assert_eq!(all.len(), listed.services.len());
     let itself = all.iter().find(|s| s.name == SERVICE).expect("itself");
     assert!(itself.described);
+    // So does the built-in health service: a tool (the gateway, `erpc call`) learns from it
+    // that `watch` is a server stream.
+    let health = all
+        .iter()
+        .find(|s| s.name == "erpc.Health")
+        .expect("health");
+    assert!(health.described, "{health:?}");
+    let kinds: Vec<_> = health
+        .methods
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("check", Some(MethodKind::Unary)),
+            ("watch", Some(MethodKind::ServerStream))
+        ]
+    );
     server.shutdown().await;
 }
 

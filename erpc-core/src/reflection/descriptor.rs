@@ -79,3 +79,8 @@ impl MethodKind {
         )
     }
 }
+
+/// The `schema` of a type that has none to give (the built-in services' wire types).
+pub(crate) fn no_schema() -> Option<String> {
+    None
+}

@@ -88,7 +88,9 @@ fn unknown_service(asked: &str, all: &[ServiceInfo]) -> Status {
 #[derive(serde::Deserialize, serde::Serialize, Default)]
 struct Empty {}
 
-use super::descriptor::{MethodDescriptor, MethodKind, ServiceDescriptor, TypeDescriptor};
+use super::descriptor::{
+    MethodDescriptor, MethodKind, ServiceDescriptor, TypeDescriptor, no_schema,
+};
 
 /// Type names as PROTOCOL.md §16 names the shapes (as a service trait's are written, not
 /// Rust paths: tools print them to people who know the wire).
@@ -123,7 +125,3 @@ static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
         },
     ],
 };
-
-fn no_schema() -> Option<String> {
-    None
-}

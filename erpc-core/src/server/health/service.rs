@@ -7,6 +7,8 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{Health, ServingStatus};
+use crate::reflection::descriptor::no_schema;
+use crate::reflection::{MethodDescriptor, MethodKind, ServiceDescriptor, TypeDescriptor};
 use crate::server::{Request, Response, Service, StreamRequest, server_streaming, unary};
 use crate::status::Status;
 use crate::stream::{ResponseStream, ServerStream};
@@ -45,6 +47,10 @@ impl Service for HealthService {
 
     fn methods(&self) -> &[&'static str] {
         &[CHECK, WATCH]
+    }
+
+    fn descriptor(&self) -> Option<&'static ServiceDescriptor> {
+        Some(&DESCRIPTOR)
     }
 
     fn call(&self, request: Request) -> BoxFuture<'_, Result<Response, Status>> {
@@ -91,3 +97,38 @@ impl Service for HealthService {
 fn failed<T: Send + 'static>(status: Status) -> BoxFuture<'static, Result<T, Status>> {
     Box::pin(std::future::ready(Err(status)))
 }
+
+/// What reflection says of `erpc.Health`: without it a tool sees the method names alone and
+/// cannot tell that `watch` is a server stream (the gateway answered it 501, "open it as a
+/// stream").
+static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
+    name: SERVICE,
+    methods: &[
+        MethodDescriptor {
+            name: CHECK,
+            kind: MethodKind::Unary,
+            idempotent: true,
+            argument: TypeDescriptor {
+                name: "HealthCheckRequest",
+                schema: no_schema,
+            },
+            result: TypeDescriptor {
+                name: "HealthCheckResponse",
+                schema: no_schema,
+            },
+        },
+        MethodDescriptor {
+            name: WATCH,
+            kind: MethodKind::ServerStream,
+            idempotent: true,
+            argument: TypeDescriptor {
+                name: "HealthCheckRequest",
+                schema: no_schema,
+            },
+            result: TypeDescriptor {
+                name: "HealthCheckResponse",
+                schema: no_schema,
+            },
+        },
+    ],
+};

@@ -130,7 +130,7 @@ async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
     let server = serve(&placing, erpc::Server::builder()).await;
     let (first, second) = (client(&server), client(&server));
     // The connection's first call: run inline, holding the reader's thread.
-    let spin = tokio::spawn(async move { first.spin(10_000).await });
+    let spin = tokio::spawn(async move { first.spin(30_000).await });
     wait_until("the spin to start", || {
         placing.spinning.load(Ordering::SeqCst) == 1
     })
@@ -142,7 +142,11 @@ async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
             .unwrap(),
         7
     );
-    assert!(!spin.is_finished());
+    // Still spinning: it ends only when released (or after 30 s, or at the server's default
+    // 10 s deadline — well past the 5 s the quick call may take).
+    if spin.is_finished() {
+        panic!("the spin ended before its release: {:?}", spin.await);
+    }
     placing.release.store(true, Ordering::SeqCst);
     assert!(spin.await.unwrap().unwrap(), "released");
 }
@@ -155,7 +159,7 @@ async fn after_a_slow_first_poll_a_connection_spawns_its_calls() {
     // Inline, and slow: the connection spawns the calls of the next second.
     assert!(!client.spin(150).await.unwrap());
     let spinning = client.clone();
-    let spin = tokio::spawn(async move { spinning.spin(10_000).await });
+    let spin = tokio::spawn(async move { spinning.spin(30_000).await });
     wait_until("the second spin to start", || {
         placing.spinning.load(Ordering::SeqCst) == 2
     })
@@ -164,7 +168,11 @@ async fn after_a_slow_first_poll_a_connection_spawns_its_calls() {
     // handed to a task. Inline, the reader would be held for the spin's 10 s.
     let quick = tokio::time::timeout(Duration::from_secs(5), client.quick()).await;
     assert_eq!(quick.expect("answered during the spin").unwrap(), 7);
-    assert!(!spin.is_finished());
+    // Still spinning: it ends only when released (or after 30 s, or at the server's default
+    // 10 s deadline — well past the 5 s the quick call may take).
+    if spin.is_finished() {
+        panic!("the spin ended before its release: {:?}", spin.await);
+    }
     placing.release.store(true, Ordering::SeqCst);
     assert!(spin.await.unwrap().unwrap(), "released");
 }
