@@ -104,31 +104,25 @@ fn failed<T: Send + 'static>(status: Status) -> BoxFuture<'static, Result<T, Sta
 static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     name: SERVICE,
     methods: &[
-        MethodDescriptor {
-            name: CHECK,
-            kind: MethodKind::Unary,
-            idempotent: true,
-            argument: TypeDescriptor {
-                name: "HealthCheckRequest",
-                schema: no_schema,
-            },
-            result: TypeDescriptor {
-                name: "HealthCheckResponse",
-                schema: no_schema,
-            },
-        },
-        MethodDescriptor {
-            name: WATCH,
-            kind: MethodKind::ServerStream,
-            idempotent: true,
-            argument: TypeDescriptor {
-                name: "HealthCheckRequest",
-                schema: no_schema,
-            },
-            result: TypeDescriptor {
-                name: "HealthCheckResponse",
-                schema: no_schema,
-            },
-        },
+        method(CHECK, MethodKind::Unary),
+        method(WATCH, MethodKind::ServerStream),
     ],
 };
+
+/// Both methods take a [`HealthCheckRequest`] and answer [`HealthCheckResponse`]s; asking
+/// again is harmless.
+const fn method(name: &'static str, kind: MethodKind) -> MethodDescriptor {
+    MethodDescriptor {
+        name,
+        kind,
+        idempotent: true,
+        argument: TypeDescriptor {
+            name: "HealthCheckRequest",
+            schema: no_schema,
+        },
+        result: TypeDescriptor {
+            name: "HealthCheckResponse",
+            schema: no_schema,
+        },
+    }
+}
