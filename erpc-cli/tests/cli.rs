@@ -1555,3 +1555,47 @@ async fn a_center_on_tls_is_reached_with_the_same_flags() {
     shop.shutdown().await;
     center.shutdown().await;
 }
+
+/// An address that is not one — no port, an empty host, a port out of range — is bad input
+/// as an unknown scheme is (exit 2, `erpc: …`; `erpc health`: 1, its bad arguments), for
+/// every command that takes an address or `--center`: not a failed call (`invalid_argument`,
+/// exit 1).
+#[tokio::test]
+async fn a_malformed_address_is_bad_input_for_every_command() {
+    let portless = "tcp://127.0.0.1";
+    for (args, exit) in [
+        (vec!["call", portless, "Shop.price", "{}"], 2),
+        (vec!["bench", portless, "Shop.price", "{}", "-n", "1"], 2),
+        (vec!["describe", portless], 2),
+        (vec!["list", portless], 2),
+        (vec!["health", portless], 1),
+        (vec!["list", "--center", portless], 2),
+        (vec!["watch", "--center", portless], 2),
+        (vec!["routes", "show", "Shop", "--center", portless], 2),
+        (
+            vec!["call", "--center", portless, "Shop", "Shop.price", "{}"],
+            2,
+        ),
+        (vec!["health", "--center", portless, "Shop"], 1),
+    ] {
+        let out = erpc(&args, "").await;
+        let said = stderr(&out);
+        assert_eq!(code(&out), exit, "{args:?}: {said}");
+        assert!(
+            said.starts_with("erpc: ") && said.contains("\"tcp://127.0.0.1\": expected host:port"),
+            "{args:?}: {said}"
+        );
+    }
+    for (address, reason) in [
+        ("tcp://:7000", "empty host"),
+        ("tcp://127.0.0.1:70000", "port is not a number"),
+    ] {
+        let out = erpc(&["call", address, "Shop.price", "{}"], "").await;
+        assert_eq!(code(&out), 2, "{address}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("erpc: ") && stderr(&out).contains(reason),
+            "{address}: {}",
+            stderr(&out)
+        );
+    }
+}
