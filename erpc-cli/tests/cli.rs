@@ -1599,3 +1599,46 @@ async fn a_malformed_address_is_bad_input_for_every_command() {
         );
     }
 }
+
+/// A port where another protocol answers — the center's dashboard (HTTP), a TLS server
+/// dialled as `tcp://` — is a connection failure saying what answered and what it looks
+/// like (`unavailable`, exit 1; `erpc health` exit 2, at an address and through the
+/// center), not `internal` with the bytes' numbers.
+#[tokio::test]
+async fn a_port_that_does_not_speak_erpc_is_a_connection_failure_saying_what_answered() {
+    use erpc_center::dashboard::{Dashboard, DashboardOptions};
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let dashboard = Dashboard::bind(&center, "127.0.0.1:0", DashboardOptions::default())
+        .await
+        .expect("dashboard serves");
+    let http = format!("tcp://{}", dashboard.local_addr());
+    let order = r#"{"item":"x","qty":2}"#;
+    let answered = format!(
+        "{http} is not an erpc server: it answered \"HTTP/1.1 400 Bad Request\" (an HTTP server: a gateway's, a dashboard's or a metrics port?)"
+    );
+    let out = erpc(&["call", &http, "Shop.price", order], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim(), format!("unavailable: {answered}"));
+    let out = erpc(&["health", &http], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim(), format!("unavailable: {answered}"));
+    let (registry, c) = center_listing(&[&http]).await;
+    let out = erpc(&["health", "--center", &c, "Shop"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&answered), "{}", stderr(&out));
+    registry.shutdown().await;
+    dashboard.shutdown().await;
+
+    let (server, addr) = tls_shop(&Ca::new("shop CA"), None).await;
+    let plain = addr.replace("tls://", "tcp://");
+    let out = erpc(&["call", &plain, "Shop.price", order], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "unavailable: {plain} is not an erpc server: it answered ["
+        )) && stderr(&out).contains("(a TLS server: dial it as tls://…)"),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}
