@@ -1327,6 +1327,19 @@ async fn health_through_the_center_tells_a_failed_connection_from_a_failed_check
         "{}",
         stderr(&out)
     );
+    // Nothing retries once erpc has exited: the message ends with the reason, without the
+    // client's "; retrying in 224 ms" (which a gateway's answer keeps).
+    for args in [
+        vec!["call", "--center", &c, "Shop", "Shop.price", order],
+        vec!["health", "--center", &c, "Shop"],
+    ] {
+        let said = stderr(&erpc(&args, "").await);
+        assert!(
+            said.trim_end()
+                .ends_with("Connection refused (os error 111)"),
+            "{args:?}: {said}"
+        );
+    }
     center.shutdown().await;
 
     // Mutual TLS without --cert/--key: the handshake is refused, at an address and through
