@@ -702,6 +702,35 @@ async fn bench_reports_counts_that_add_up() {
             stderr(&out)
         );
     }
+    // Durations as erpc's config files write them (humantime's forms), and bare seconds.
+    for timeout in ["2s", "500ms", "1m30s", "1.5s", "1h", "5", "0.5"] {
+        let order = r#"{"item":"x","qty":1}"#;
+        let out = erpc(
+            &["call", &addr, "Shop.price", order, "--timeout", timeout],
+            "",
+        )
+        .await;
+        assert_eq!(code(&out), 0, "{timeout}: {}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), "3");
+    }
+    let out = erpc(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            "{}",
+            "--timeout",
+            "2 fortnights",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--timeout") && stderr(&out).contains("\"fortnights\""),
+        "{}",
+        stderr(&out)
+    );
     server.shutdown().await;
 }
 
