@@ -1632,7 +1632,7 @@ async fn a_port_that_does_not_speak_erpc_is_a_connection_failure_saying_what_ans
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with(&format!(
-            "unavailable: {plain} is not an erpc server: it answered ["
+            "unavailable: {plain} is not an erpc server: it answered the bytes 15 03 "
         )) && stderr(&out).contains("(a TLS server: dial it as tls://…)"),
         "{}",
         stderr(&out)

@@ -31,30 +31,34 @@ impl ForeignPeer {
         })
     }
 
-    /// The bytes for a person: quoted text up to the first line break when it is printable
-    /// ASCII (`"HTTP/1.1 400 Bad Request"`), `…` after it when more was cut; else the
-    /// first bytes in hex (`[15, 03, 03, 00, 02, 02, 32]`).
-    pub fn shown(&self) -> String {
+    /// The bytes as text for a person, if they are: quoted, up to the first line break, when
+    /// that much is printable ASCII (`"HTTP/1.1 400 Bad Request"`), `…` after it when more
+    /// was cut.
+    fn text(&self) -> Option<String> {
         let line_end = self
             .first
             .iter()
             .position(|b| matches!(b, b'\r' | b'\n'))
             .unwrap_or(self.first.len());
         let line = &self.first[..line_end];
-        let text = !line.is_empty() && line.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
-        if text {
-            let cut = line_end == Self::KEPT;
-            // Printable ASCII: one char per byte.
-            let line: String = line.iter().map(|&b| char::from(b)).collect();
-            return format!("{line:?}{}", if cut { "…" } else { "" });
+        if line.is_empty() || !line.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+            return None;
         }
+        let cut = if line_end == Self::KEPT { "…" } else { "" };
+        // Printable ASCII: one char per byte.
+        let line: String = line.iter().map(|&b| char::from(b)).collect();
+        Some(format!("{line:?}{cut}"))
+    }
+
+    /// The first bytes in hex, as PROTOCOL.md writes frames (`15 03 03 00 02 02 32`), `…`
+    /// after them when there are more.
+    fn hex(&self) -> String {
         let shown = &self.first[..self.first.len().min(Self::SHOWN_HEX)];
-        let more = if self.first.len() > shown.len() {
-            "…"
-        } else {
-            ""
-        };
-        format!("{shown:02x?}{more}")
+        let mut hex: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
+        if self.first.len() > shown.len() {
+            hex.push("…".to_owned());
+        }
+        hex.join(" ")
     }
 
     /// The protocol these bytes start, if it is one of the few a wrong port often speaks:
@@ -91,10 +95,11 @@ impl ForeignPeer {
             Some("TLS") => " (a TLS server: dial it as tls://…)",
             _ => "",
         };
-        format!(
-            "{addr} is not an erpc server: it answered {}{guess}",
-            self.shown()
-        )
+        let answer = match self.text() {
+            Some(text) => text,
+            None => format!("the bytes {}", self.hex()),
+        };
+        format!("{addr} is not an erpc server: it answered {answer}{guess}")
     }
 }
 
@@ -102,10 +107,10 @@ impl ForeignPeer {
 /// (bad magic): its first bytes are "GET / HTTP/1.1" (HTTP)`.
 impl fmt::Display for ForeignPeer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first = self.text().unwrap_or_else(|| self.hex());
         write!(
             f,
-            "not an erpc peer (bad magic): its first bytes are {}",
-            self.shown()
+            "not an erpc peer (bad magic): its first bytes are {first}"
         )?;
         match self.protocol() {
             Some(protocol) => write!(f, " ({protocol})"),
@@ -131,19 +136,26 @@ mod tests {
     fn text_is_shown_as_its_first_line_and_other_bytes_in_hex() {
         let http = ForeignPeer::check(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
             .expect("foreign");
-        assert_eq!(http.shown(), "\"HTTP/1.1 400 Bad Request\"");
+        assert_eq!(http.text().as_deref(), Some("\"HTTP/1.1 400 Bad Request\""));
         assert_eq!(http.protocol(), Some("HTTP"));
         assert_eq!(
             http.server_answered(&"tcp://127.0.0.1:8080"),
             "tcp://127.0.0.1:8080 is not an erpc server: it answered \"HTTP/1.1 400 Bad Request\" (an HTTP server: a gateway's, a dashboard's or a metrics port?)"
         );
         let long = ForeignPeer::check(&[b'x'; 100]).expect("foreign");
-        assert_eq!(long.shown(), format!("\"{}\"…", "x".repeat(64)));
+        assert_eq!(long.text(), Some(format!("\"{}\"…", "x".repeat(64))));
         let alert = ForeignPeer::check(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]).expect("TLS");
-        assert_eq!(alert.shown(), "[15, 03, 03, 00, 02, 02, 32]");
+        assert_eq!(alert.text(), None);
+        assert_eq!(
+            alert.server_answered(&"tcp://127.0.0.1:7443"),
+            "tcp://127.0.0.1:7443 is not an erpc server: it answered the bytes 15 03 03 00 02 02 32 (a TLS server: dial it as tls://…)"
+        );
         assert_eq!(alert.protocol(), Some("TLS"));
         let binary = ForeignPeer::check(&[0; 20]).expect("foreign");
-        assert_eq!(binary.shown(), "[00, 00, 00, 00, 00, 00, 00, 00]…");
+        assert_eq!(
+            binary.to_string(),
+            "not an erpc peer (bad magic): its first bytes are 00 00 00 00 00 00 00 00 …"
+        );
         assert_eq!(binary.protocol(), None);
         let request = ForeignPeer::check(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("foreign");
         assert_eq!(
