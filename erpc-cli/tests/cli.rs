@@ -1577,25 +1577,15 @@ async fn a_malformed_address_is_bad_input_for_every_command() {
         ),
         (vec!["health", "--center", portless, "Shop"], 1),
     ] {
-        let out = erpc(&args, "").await;
-        let said = stderr(&out);
-        assert_eq!(code(&out), exit, "{args:?}: {said}");
-        assert!(
-            said.starts_with("erpc: ") && said.contains("\"tcp://127.0.0.1\": expected host:port"),
-            "{args:?}: {said}"
-        );
+        let said = fails_saying(&args, exit, "\"tcp://127.0.0.1\": expected host:port").await;
+        assert!(said.starts_with("erpc: "), "{args:?}: {said}");
     }
     for (address, reason) in [
         ("tcp://:7000", "empty host"),
         ("tcp://127.0.0.1:70000", "port is not a number"),
     ] {
-        let out = erpc(&["call", address, "Shop.price", "{}"], "").await;
-        assert_eq!(code(&out), 2, "{address}: {}", stderr(&out));
-        assert!(
-            stderr(&out).starts_with("erpc: ") && stderr(&out).contains(reason),
-            "{address}: {}",
-            stderr(&out)
-        );
+        let said = fails_saying(&["call", address, "Shop.price", "{}"], 2, reason).await;
+        assert!(said.starts_with("erpc: "), "{address}: {said}");
     }
 }
 
