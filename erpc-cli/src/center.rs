@@ -72,7 +72,10 @@ pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
         };
         Failure::Call(erpc_core::Status::new(
             status.code(),
-            format!("the center at {addr}: {}{hint}", status.message()),
+            format!(
+                "the center at {addr}: {}{hint}",
+                status.message_without_redial_note()
+            ),
         ))
     }
 }

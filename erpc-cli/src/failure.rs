@@ -30,11 +30,17 @@ impl Failure {
         }
     }
 
-    /// The line printed on stderr (empty: none).
+    /// The line printed on stderr (empty: none): a failed call's status without the redial
+    /// note a long-lived client's would carry (`Status::message_without_redial_note`).
     pub fn line(&self) -> String {
         match self {
             Failure::Usage(message) => format!("erpc: {message}"),
-            Failure::Call(status) => format!("{}: {}", status.code(), status.message()),
+            // Without the client's "; retrying in 236 ms": this process exits now.
+            Failure::Call(status) => format!(
+                "{}: {}",
+                status.code(),
+                status.message_without_redial_note()
+            ),
             Failure::Exit(_, line) => line.clone(),
         }
     }

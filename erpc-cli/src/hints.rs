@@ -10,14 +10,17 @@ use erpc_transport::tls_flags::in_flag_words;
 use crate::failure::Failure;
 
 /// `failure` as the CLI prints it: an unknown address scheme is bad input (exit 2) naming the
-/// schemes `erpc` speaks; Rust API names become flags; rustls cases get what to do.
+/// schemes `erpc` speaks; Rust API names become flags; rustls cases get what to do; no
+/// "retrying in …" (nothing retries once `erpc` has exited).
 pub fn for_cli(failure: Failure) -> Failure {
     let status = match failure {
         Failure::Call(status) => status,
         Failure::Exit(code, line) => return Failure::Exit(code, in_flag_words(&line)),
         Failure::Usage(line) => return Failure::Usage(in_flag_words(&line)),
     };
-    let message = status.message();
+    // Reworded, so without the client's marks: the redial note goes now, while it can be
+    // told (`Failure::line`).
+    let message = status.message_without_redial_note();
     if message.contains("unknown transport") || message.contains("no connector is registered") {
         return Failure::usage(in_flag_words(message));
     }

@@ -38,6 +38,7 @@ impl Target<'_> {
             .connect_timeout(Duration::from_secs(5))
             .transport(self.transport.clone());
         if Target::is_address(self.target) {
+            parse_address(self.target)?;
             crate::tls::require_settings(self.target, &self.transport)?;
             return builder.connect(self.target).await.map_err(|status| {
                 // The engine's dial errors name the address already; others are given it.
@@ -91,4 +92,13 @@ impl Target<'_> {
             .discover(&registry, self.target)
             .await?)
     }
+}
+
+/// `text` as an address, or bad input (exit 2; `erpc health`: 1) saying what is wrong with
+/// it — no port, an empty host, a scheme `erpc` does not speak: a typo the user must fix,
+/// checked before anything is dialled, as `--center` addresses are (`center::client`), not
+/// a failed call.
+fn parse_address(text: &str) -> Result<erpc_transport::Address, Failure> {
+    text.parse()
+        .map_err(|e: erpc_transport::AddressError| Failure::usage(e.to_string()))
 }

@@ -212,6 +212,24 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exited")
 }
 
+/// Run `erpc args…` with `stdin` and check that it succeeded, printing `printed` (and
+/// perhaps white space around it) on stdout.
+async fn prints(args: &[&str], stdin: &str, printed: &str) {
+    let out = erpc(args, stdin).await;
+    assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), printed, "{args:?}: {}", stderr(&out));
+}
+
+/// Run `erpc args…` (nothing on stdin) and check that it failed with exit code `exit`,
+/// saying `says` on stderr; that stderr, for further checks.
+async fn fails_saying(args: &[&str], exit: i32, says: &str) -> String {
+    let out = erpc(args, "").await;
+    let said = stderr(&out);
+    assert_eq!(code(&out), exit, "{args:?}: {said}");
+    assert!(said.contains(says), "{args:?}: {says:?} not in: {said}");
+    said
+}
+
 #[tokio::test]
 async fn call_answers_unary_stream_and_metadata_in_json() {
     let (server, addr) = shop(None).await;
@@ -227,16 +245,20 @@ async fn call_answers_unary_stream_and_metadata_in_json() {
     );
 
     // The request from stdin.
-    let out = erpc(&["call", &addr, "Shop.price"], r#"{"item":"tea","qty":1}"#).await;
-    assert_eq!(stdout(&out).trim(), "3", "{}", stderr(&out));
-
-    // -H sends metadata.
-    let out = erpc(
-        &["call", &addr, "Shop.whoami", "null", "-H", "who: ann"],
-        "",
+    prints(
+        &["call", &addr, "Shop.price"],
+        r#"{"item":"tea","qty":1}"#,
+        "3",
     )
     .await;
-    assert_eq!(stdout(&out).trim(), "\"ann\"", "{}", stderr(&out));
+
+    // -H sends metadata.
+    prints(
+        &["call", &addr, "Shop.whoami", "null", "-H", "who: ann"],
+        "",
+        "\"ann\"",
+    )
+    .await;
 
     // A server stream: one JSON line per message.
     let out = erpc(&["call", &addr, "Shop.count", "3"], "").await;
@@ -244,8 +266,7 @@ async fn call_answers_unary_stream_and_metadata_in_json() {
     assert_eq!(stdout(&out), "0\n1\n2\n");
 
     // A client stream: JSON lines from stdin.
-    let out = erpc(&["call", &addr, "Shop.sum"], "1\n2\n\n39\n").await;
-    assert_eq!(stdout(&out).trim(), "42", "{}", stderr(&out));
+    prints(&["call", &addr, "Shop.sum"], "1\n2\n\n39\n", "42").await;
     server.shutdown().await;
 }
 
@@ -279,24 +300,18 @@ async fn codec_msgpack_converts_the_json_request_and_the_answer() {
     assert_eq!(stdout(&out), "0\n1\n", "{}", stderr(&out));
 
     // Codecs a JSON value cannot travel in, and unknown ones: bad input, saying why.
-    let out = erpc(
+    fails_saying(
         &["call", &addr, "Shop.echo", order, "--codec", "protobuf"],
-        "",
+        2,
+        "use json or msgpack",
     )
     .await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("use json or msgpack"),
-        "{}",
-        stderr(&out)
-    );
-    let out = erpc(&["call", &addr, "Shop.echo", order, "--codec", "yaml"], "").await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("unknown codec \"yaml\""),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(
+        &["call", &addr, "Shop.echo", order, "--codec", "yaml"],
+        2,
+        "unknown codec \"yaml\"",
+    )
+    .await;
     server.shutdown().await;
 }
 
@@ -310,13 +325,12 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
     assert!(stdout(&out).is_empty());
 
     // Bad JSON: exit 2, where.
-    let out = erpc(&["call", &addr, "Shop.price", r#"{"item": tea}"#], "").await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("at line 1 column 11"),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(
+        &["call", &addr, "Shop.price", r#"{"item": tea}"#],
+        2,
+        "at line 1 column 11",
+    )
+    .await;
     // A bad line in a client stream cancels the call: no answer to the lines before it.
     let out = erpc(&["call", &addr, "Shop.sum"], "1\n{oops\n3\n").await;
     assert_eq!(code(&out), 2);
@@ -336,20 +350,14 @@ async fn failures_exit_with_the_code_and_a_message_to_act_on() {
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 
     // An unknown service: the ones there are; an unknown method: the service's methods.
-    let out = erpc(&["call", &addr, "Shp.price", "{}"], "").await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("\"Shp\"") && stderr(&out).contains("Shop"),
-        "{}",
-        stderr(&out)
-    );
-    let out = erpc(&["call", &addr, "Shop.prize", "{}"], "").await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("price, whoami, refuse, count, sum, echo"),
-        "{}",
-        stderr(&out)
-    );
+    let said = fails_saying(&["call", &addr, "Shp.price", "{}"], 2, "\"Shp\"").await;
+    assert!(said.contains("Shop"), "{said}");
+    fails_saying(
+        &["call", &addr, "Shop.prize", "{}"],
+        2,
+        "price, whoami, refuse, count, sum, echo",
+    )
+    .await;
 
     // A call of the wrong kind: the server's refusal names the method as it is written.
     let out = erpc(&["call", &addr, "Shop.count", "3", "--kind", "unary"], "").await;
@@ -443,12 +451,12 @@ async fn metadata_keys_outside_the_rule_are_refused_naming_key_and_rule() {
     // `erpc list ADDR -H` and `erpc describe -H` take the same rule.
     let out = erpc(&["describe", &addr, "-H", "X-User:ann"], "").await;
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    let out = erpc(
+    prints(
         &["call", &addr, "Shop.whoami", "null", "-H", "who: ann"],
         "",
+        "\"ann\"",
     )
     .await;
-    assert_eq!(stdout(&out).trim(), "\"ann\"", "{}", stderr(&out));
     server.shutdown().await;
 }
 
@@ -492,13 +500,12 @@ async fn describe_shows_kinds_idempotency_and_types() {
         json!(["Shop", "erpc.Health", "erpc.Reflection"])
     );
 
-    let out = erpc(&["describe", &addr, "Nope"], "").await;
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("Shop, erpc.Health, erpc.Reflection"),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(
+        &["describe", &addr, "Nope"],
+        2,
+        "Shop, erpc.Health, erpc.Reflection",
+    )
+    .await;
     server.shutdown().await;
 }
 
@@ -514,16 +521,19 @@ async fn list_and_call_by_name_through_the_center() {
     assert!(text.contains("weight=7  version=1.2  zone=a"), "{text}");
 
     // -H is for servers: given to a center's listing, it is refused, not dropped.
-    let out = erpc(&["list", "--center", &center_addr, "-H", "a:b"], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--center-token"), "{}", stderr(&out));
+    fails_saying(
+        &["list", "--center", &center_addr, "-H", "a:b"],
+        2,
+        "--center-token",
+    )
+    .await;
 
     let out = erpc(&["list", "--center", &center_addr, "Shop", "--json"], "").await;
     let instance: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
     assert_eq!(instance["weight"], 7);
 
     // TARGET as a service name, resolved through the center.
-    let out = erpc(
+    prints(
         &[
             "call",
             "--center",
@@ -533,21 +543,17 @@ async fn list_and_call_by_name_through_the_center() {
             r#"{"item":"x","qty":2}"#,
         ],
         "",
+        "6",
     )
     .await;
-    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
     // A name the center does not know is bad input too, listing the ones it does.
-    let out = erpc(
+    let said = fails_saying(
         &["call", "--center", &center_addr, "Nope", "Nope.m", "{}"],
-        "",
+        2,
+        "\"Nope\"",
     )
     .await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("\"Nope\"") && stderr(&out).contains("registered there: Shop"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(said.contains("registered there: Shop"), "{said}");
     // A name without --center is bad input.
     assert_eq!(
         code(&erpc(&["call", "Shop", "Shop.price", "{}"], "").await),
@@ -702,18 +708,38 @@ async fn bench_reports_counts_that_add_up() {
             stderr(&out)
         );
     }
+    // Durations as erpc's config files write them (humantime's forms), and bare seconds.
+    for timeout in ["2s", "500ms", "1m30s", "1.5s", "1h", "5", "0.5"] {
+        let order = r#"{"item":"x","qty":1}"#;
+        prints(
+            &["call", &addr, "Shop.price", order, "--timeout", timeout],
+            "",
+            "3",
+        )
+        .await;
+    }
+    let said = fails_saying(
+        &[
+            "call",
+            &addr,
+            "Shop.price",
+            "{}",
+            "--timeout",
+            "2 fortnights",
+        ],
+        2,
+        "--timeout",
+    )
+    .await;
+    assert!(said.contains("\"fortnights\""), "{said}");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn health_prints_the_status_with_grpc_health_probe_exit_codes() {
     let (server, addr) = shop(None).await;
-    let out = erpc(&["health", &addr], "").await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "server: SERVING");
-    let out = erpc(&["health", &addr, "Shop"], "").await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "Shop: SERVING");
+    prints(&["health", &addr], "", "server: SERVING").await;
+    prints(&["health", &addr, "Shop"], "", "Shop: SERVING").await;
 
     // grpc_health_probe's exit codes: 4 answered and not SERVING, the status on stdout.
     server
@@ -731,9 +757,7 @@ async fn health_prints_the_status_with_grpc_health_probe_exit_codes() {
     assert_eq!(code(&erpc(&["health", "Shop"], "").await), 1);
     server.shutdown().await;
     // 2 nobody listening, naming the address.
-    let out = erpc(&["health", &addr], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains(&addr), "{}", stderr(&out));
+    fails_saying(&["health", &addr], 2, &addr).await;
 
     // 3 the check call failed: refused without the credentials the server wants.
     let (guarded, addr) = guarded_shop().await;
@@ -836,7 +860,7 @@ async fn headers_reach_a_server_that_authenticates_every_call() {
     let (server, addr) = guarded_shop().await;
     let auth = "authorization: Bearer s3cret";
     // The method's kind is looked up by reflection: with the headers, as the call itself.
-    let out = erpc(
+    prints(
         &[
             "call",
             &addr,
@@ -846,17 +870,15 @@ async fn headers_reach_a_server_that_authenticates_every_call() {
             auth,
         ],
         "",
+        "6",
     )
     .await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "6");
     let out = erpc(&["call", &addr, "Shop.count", "2", "-H", auth], "").await;
     assert_eq!(stdout(&out), "0\n1\n", "{}", stderr(&out));
     let out = erpc(&["describe", &addr, "Shop", "-H", auth], "").await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("service Shop"), "{}", stdout(&out));
-    let out = erpc(&["health", &addr, "-H", auth], "").await;
-    assert_eq!(stdout(&out).trim(), "server: SERVING", "{}", stderr(&out));
+    prints(&["health", &addr, "-H", auth], "", "server: SERVING").await;
 
     // Without them: refused, saying what the server wants.
     let out = erpc(
@@ -931,17 +953,19 @@ async fn a_protected_center_is_reached_with_its_token() {
     // A wrong or empty token.
     let out = erpc(&["list", "--center", &center_addr, "--token", "nope"], "").await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let out = erpc(&["list", "--center", &center_addr, "--token", " "], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--center-token"), "{}", stderr(&out));
+    fails_saying(
+        &["list", "--center", &center_addr, "--token", " "],
+        2,
+        "--center-token",
+    )
+    .await;
 
     // Calling by name through it, and its routing rules.
     let t = ["--token", "t0k"];
     let mut args = vec!["call", "--center", &center_addr, "Shop", "Shop.price", "2"];
     args.extend(t);
     args[5] = r#"{"item":"x","qty":2}"#;
-    let out = erpc(&args, "").await;
-    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    prints(&args, "", "6").await;
     let mut args = vec![
         "routes",
         "set",
@@ -1117,13 +1141,12 @@ async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() 
     assert!(addr.starts_with("tls://"), "{addr}");
     let order = r#"{"item":"x","qty":2}"#;
 
-    let out = erpc(
+    prints(
         &["call", &addr, "Shop.price", order, "--cacert", &ca_pem],
         "",
+        "6",
     )
     .await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "6");
     for args in [
         vec!["health", &addr, "--cacert", &ca_pem],
         vec!["list", &addr, "--cacert", &ca_pem],
@@ -1133,11 +1156,9 @@ async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() 
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
     }
     // No CA: say which flag to give.
-    let out = erpc(&["call", &addr, "Shop.price", order], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--cacert"), "{}", stderr(&out));
+    fails_saying(&["call", &addr, "Shop.price", order], 2, "--cacert").await;
     // Another CA: refused, saying why.
-    let out = erpc(
+    fails_saying(
         &[
             "call",
             &addr,
@@ -1146,15 +1167,10 @@ async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() 
             "--cacert",
             &stranger_pem,
         ],
-        "",
+        1,
+        "not signed by a CA this side trusts",
     )
     .await;
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("not signed by a CA this side trusts"),
-        "{}",
-        stderr(&out)
-    );
     // --insecure: any certificate, and a warning that says so.
     let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -1170,13 +1186,10 @@ async fn tls_servers_are_reached_with_cacert_insecure_and_client_certificates() 
     let mutual = ["--cacert", &ca_pem, "--cert", &cert, "--key", &key];
     let mut args = vec!["call", &addr, "Shop.price", order];
     args.extend(mutual);
-    let out = erpc(&args, "").await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "6");
+    prints(&args, "", "6").await;
     let mut args = vec!["call", &addr, "Shop.price", order, "--insecure"];
     args.extend(&mutual[2..]);
-    let out = erpc(&args, "").await;
-    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    prints(&args, "", "6").await;
     // Without one: refused.
     let out = erpc(
         &["call", &addr, "Shop.price", order, "--cacert", &ca_pem],
@@ -1237,9 +1250,12 @@ async fn calls_through_the_center_follow_its_routing_rules() {
     let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
     assert_eq!(report["status"], json!({"ok": 20}), "{}", stdout(&out));
     for _ in 0..3 {
-        let out = erpc(&["call", "--center", &c, "Shop", "Shop.price", order], "").await;
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
-        assert_eq!(stdout(&out).trim(), "6");
+        prints(
+            &["call", "--center", &c, "Shop", "Shop.price", order],
+            "",
+            "6",
+        )
+        .await;
     }
 
     // The header rule: to the guarded instance only, which wants its token.
@@ -1262,8 +1278,7 @@ async fn calls_through_the_center_follow_its_routing_rules() {
     );
     let mut authed = beta.to_vec();
     authed.extend(["-H", "authorization: Bearer s3cret"]);
-    let out = erpc(&authed, "").await;
-    assert_eq!(stdout(&out).trim(), "6", "{}", stderr(&out));
+    prints(&authed, "", "6").await;
     open.shutdown().await;
     guarded.shutdown().await;
     center.shutdown().await;
@@ -1274,9 +1289,7 @@ async fn calls_through_the_center_follow_its_routing_rules() {
 async fn health_by_name_checks_that_service() {
     let (center, c) = center().await;
     let (shop, _) = shop(Some(&c)).await;
-    let out = erpc(&["health", "--center", &c, "Shop"], "").await;
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "Shop: SERVING");
+    prints(&["health", "--center", &c, "Shop"], "", "Shop: SERVING").await;
     shop.shutdown().await;
     center.shutdown().await;
 }
@@ -1312,21 +1325,29 @@ async fn health_through_the_center_tells_a_failed_connection_from_a_failed_check
     // Port 1: nobody listens there (a port freed after binding port 0 could be reused).
     let dead = "tcp://127.0.0.1:1";
     let (center, c) = center_listing(&[dead]).await;
-    let out = erpc(&["health", "--center", &c, "Shop"], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(dead) && stderr(&out).contains("Connection refused"),
-        "{}",
-        stderr(&out)
-    );
+    let said = fails_saying(&["health", "--center", &c, "Shop"], 2, dead).await;
+    assert!(said.contains("Connection refused"), "{said}");
     let order = r#"{"item":"x","qty":2}"#;
-    let out = erpc(&["call", "--center", &c, "Shop", "Shop.price", order], "").await;
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(dead) && stderr(&out).contains("Connection refused"),
-        "{}",
-        stderr(&out)
-    );
+    let said = fails_saying(
+        &["call", "--center", &c, "Shop", "Shop.price", order],
+        1,
+        dead,
+    )
+    .await;
+    assert!(said.contains("Connection refused"), "{said}");
+    // Nothing retries once erpc has exited: the message ends with the reason, without the
+    // client's "; retrying in 224 ms" (which a gateway's answer keeps).
+    for args in [
+        vec!["call", "--center", &c, "Shop", "Shop.price", order],
+        vec!["health", "--center", &c, "Shop"],
+    ] {
+        let said = stderr(&erpc(&args, "").await);
+        assert!(
+            said.trim_end()
+                .ends_with("Connection refused (os error 111)"),
+            "{args:?}: {said}"
+        );
+    }
     center.shutdown().await;
 
     // Mutual TLS without --cert/--key: the handshake is refused, at an address and through
@@ -1381,18 +1402,13 @@ async fn failures_name_flags_not_rust_apis() {
     let ca_pem = ca_pem.to_str().expect("UTF-8 path");
     let order = r#"{"item":"x","qty":2}"#;
     let (server, addr) = tls_shop(&ca, Some(&clients)).await;
-    let out = erpc(
+    fails_saying(
         &["call", &addr, "Shop.price", order, "--cacert", ca_pem],
-        "",
+        1,
+        "--cert PEM --key PEM",
     )
     .await;
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--cert PEM --key PEM"),
-        "{}",
-        stderr(&out)
-    );
-    let out = erpc(
+    let said = fails_saying(
         &[
             "call",
             &addr,
@@ -1403,36 +1419,25 @@ async fn failures_name_flags_not_rust_apis() {
             "--server-name",
             "elsewhere",
         ],
-        "",
+        1,
+        "--server-name",
     )
     .await;
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--server-name") && !stderr(&out).contains("ClientTls"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(!said.contains("ClientTls"), "{said}");
     server.shutdown().await;
 
-    let out = erpc(&["call", "foo://x", "Shop.price", order], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("tcp://") && !stderr(&out).contains("ClientBuilder"),
-        "{}",
-        stderr(&out)
-    );
+    let said = fails_saying(&["call", "foo://x", "Shop.price", order], 2, "tcp://").await;
+    assert!(!said.contains("ClientBuilder"), "{said}");
 
-    let out = erpc(&["health", "foo://x"], "").await;
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("tcp://"), "{}", stderr(&out));
+    fails_saying(&["health", "foo://x"], 1, "tcp://").await;
     // A center address too: the same words, not the library's.
-    let out = erpc(&["list", "--center", "http://127.0.0.1:1"], "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("(erpc speaks tcp://") && !stderr(&out).contains("ClientBuilder"),
-        "{}",
-        stderr(&out)
-    );
+    let said = fails_saying(
+        &["list", "--center", "http://127.0.0.1:1"],
+        2,
+        "(erpc speaks tcp://",
+    )
+    .await;
+    assert!(!said.contains("ClientBuilder"), "{said}");
 
     let (plain, addr) = shop(None).await;
     let out = erpc(&["call", &addr, "Shop.price", order, "--insecure"], "").await;
@@ -1527,13 +1532,7 @@ async fn a_center_on_tls_is_reached_with_the_same_flags() {
     ];
 
     // Without a CA: bad input naming the flags, before anything is dialled.
-    let out = erpc(&call, "").await;
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("give --cacert PEM"),
-        "{}",
-        stderr(&out)
-    );
+    fails_saying(&call, 2, "give --cacert PEM").await;
     // With it: resolved through the center, called (the registration may still be on its
     // way: asked again until it is there).
     let mut args = call.to_vec();
@@ -1554,4 +1553,79 @@ async fn a_center_on_tls_is_reached_with_the_same_flags() {
     }
     shop.shutdown().await;
     center.shutdown().await;
+}
+
+/// An address that is not one — no port, an empty host, a port out of range — is bad input
+/// as an unknown scheme is (exit 2, `erpc: …`; `erpc health`: 1, its bad arguments), for
+/// every command that takes an address or `--center`: not a failed call (`invalid_argument`,
+/// exit 1).
+#[tokio::test]
+async fn a_malformed_address_is_bad_input_for_every_command() {
+    let portless = "tcp://127.0.0.1";
+    for (args, exit) in [
+        (vec!["call", portless, "Shop.price", "{}"], 2),
+        (vec!["bench", portless, "Shop.price", "{}", "-n", "1"], 2),
+        (vec!["describe", portless], 2),
+        (vec!["list", portless], 2),
+        (vec!["health", portless], 1),
+        (vec!["list", "--center", portless], 2),
+        (vec!["watch", "--center", portless], 2),
+        (vec!["routes", "show", "Shop", "--center", portless], 2),
+        (
+            vec!["call", "--center", portless, "Shop", "Shop.price", "{}"],
+            2,
+        ),
+        (vec!["health", "--center", portless, "Shop"], 1),
+    ] {
+        let said = fails_saying(&args, exit, "\"tcp://127.0.0.1\": expected host:port").await;
+        assert!(said.starts_with("erpc: "), "{args:?}: {said}");
+    }
+    for (address, reason) in [
+        ("tcp://:7000", "empty host"),
+        ("tcp://127.0.0.1:70000", "port is not a number"),
+    ] {
+        let said = fails_saying(&["call", address, "Shop.price", "{}"], 2, reason).await;
+        assert!(said.starts_with("erpc: "), "{address}: {said}");
+    }
+}
+
+/// A port where another protocol answers — the center's dashboard (HTTP), a TLS server
+/// dialled as `tcp://` — is a connection failure saying what answered and what it looks
+/// like (`unavailable`, exit 1; `erpc health` exit 2, at an address and through the
+/// center), not `internal` with the bytes' numbers.
+#[tokio::test]
+async fn a_port_that_does_not_speak_erpc_is_a_connection_failure_saying_what_answered() {
+    use erpc_center::dashboard::{Dashboard, DashboardOptions};
+    let center = CenterImpl::open(Box::new(MemoryStore), CenterConfig::default()).expect("opens");
+    let dashboard = Dashboard::bind(&center, "127.0.0.1:0", DashboardOptions::default())
+        .await
+        .expect("dashboard serves");
+    let http = format!("tcp://{}", dashboard.local_addr());
+    let order = r#"{"item":"x","qty":2}"#;
+    let answered = format!(
+        "{http} is not an erpc server: it answered \"HTTP/1.1 400 Bad Request\" (an HTTP server: a gateway's, a dashboard's or a metrics port?)"
+    );
+    let out = erpc(&["call", &http, "Shop.price", order], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim(), format!("unavailable: {answered}"));
+    let out = erpc(&["health", &http], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim(), format!("unavailable: {answered}"));
+    let (registry, c) = center_listing(&[&http]).await;
+    fails_saying(&["health", "--center", &c, "Shop"], 2, &answered).await;
+    registry.shutdown().await;
+    dashboard.shutdown().await;
+
+    let (server, addr) = tls_shop(&Ca::new("shop CA"), None).await;
+    let plain = addr.replace("tls://", "tcp://");
+    let out = erpc(&["call", &plain, "Shop.price", order], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "unavailable: {plain} is not an erpc server: it answered the bytes 15 03 "
+        )) && stderr(&out).contains("(a TLS server: dial it as tls://…)"),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
 }

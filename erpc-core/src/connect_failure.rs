@@ -1,9 +1,10 @@
 //! The connect-failure mark: a failed call's status saying that no working connection to a
 //! server could be made for it — the dial was refused or timed out, the TLS handshake
 //! failed, a new connection closed before the server said a word (how a TLS 1.3 server
-//! refusing this side's certificate, or wanting one, is learnt: after the dial), the server
-//! never answered a new connection's PING, or every instance is backing off after such
-//! failures.
+//! refusing this side's certificate, or wanting one, is learnt: after the dial), what answered
+//! speaks another protocol (its first bytes are not erpc's: an HTTP server at that port), the
+//! server never answered a new connection's PING, or every instance is backing off after
+//! such failures.
 //!
 //! Tools tell "could not connect" from "the server answered an error" by it
 //! (`grpc_health_probe`'s exit codes 2 and 3: `erpc health`). It is not proof that the
@@ -26,7 +27,8 @@ impl Status {
     /// Whether the call failed because no working connection to a server could be made for
     /// it: the dial was refused or timed out, the TLS handshake failed (a server refusing
     /// this side's certificate, or wanting one, included), a new connection closed before
-    /// the server sent anything, the server never answered a new connection's PING, or
+    /// the server sent anything, what answered speaks another protocol (an HTTP server at
+    /// that port), the server never answered a new connection's PING, or
     /// every instance of the service was backing off after such failures (see the module
     /// docs). `false` for every status a server sent.
     pub fn is_connect_failure(&self) -> bool {

@@ -249,6 +249,11 @@ impl ClientConn {
                 reader_shared.unhealthy.store(true, Ordering::Release);
             }
             let status = match &closed {
+                // Another protocol at that port: no connection to an erpc server was made
+                // (a client with failover tries another instance).
+                Closed::NotErpc(foreign) => {
+                    Status::unavailable(foreign.server_answered(&peer)).from_connect_failure()
+                }
                 Closed::Protocol(_) | Closed::Panicked(_) | Closed::Violation(_) => {
                     Status::internal(format!("connection to {peer}: {closed}"))
                 }

@@ -17,6 +17,7 @@ mod observed;
 mod pool;
 #[cfg(feature = "rate-limit")]
 mod rate_limit;
+mod redial_note;
 mod retry_budget;
 mod stream_call;
 mod target;

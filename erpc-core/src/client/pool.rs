@@ -33,6 +33,7 @@ use erpc_transport::Address;
 use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
+use crate::client::redial_note::redial_note;
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
 use crate::status::Status;
@@ -286,18 +287,15 @@ pub(crate) struct Unready {
 impl Unready {
     /// The status of a call refused for it: `unavailable`, the failure and the wait —
     /// "cannot connect to tcp://10.0.0.7:7000: Connection refused (os error 111); retrying
-    /// in 236 ms" — with the wait as its retry hint (a retry before it fails fast the same
-    /// way; a gateway's `Retry-After`; a fail mode waits for it only when every instance is
-    /// down, as only then does this reach it), marked a
+    /// in 236 ms" (the [redial note](crate::client::redial_note)) — with the wait as its
+    /// retry hint (a retry before it fails fast the same way; a gateway's `Retry-After`; a
+    /// fail mode waits for it only when every instance is down, as only then does this reach
+    /// it), marked a
     /// [connect failure](Status::is_connect_failure).
     pub fn status(&self) -> Status {
-        Status::unavailable(format!(
-            "{}; retrying in {}",
-            self.why,
-            crate::human::duration(self.left)
-        ))
-        .with_retry_after(self.left)
-        .from_connect_failure()
+        Status::unavailable(format!("{}{}", self.why, redial_note(1, self.left)))
+            .with_retry_after(self.left)
+            .from_connect_failure()
     }
 }
 

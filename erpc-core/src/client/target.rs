@@ -477,12 +477,9 @@ impl Down {
         let Some(soonest) = self.soonest else {
             return Status::unavailable(message);
         };
-        let next = if self.count > 1 {
-            "next retry"
-        } else {
-            "retrying"
-        };
-        message.push_str(&format!("; {next} in {}", crate::human::duration(soonest)));
+        message.push_str(&crate::client::redial_note::redial_note(
+            self.count, soonest,
+        ));
         Status::unavailable(message)
             .with_retry_after(soonest)
             .from_connect_failure()

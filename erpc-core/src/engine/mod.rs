@@ -4,6 +4,7 @@
 
 pub(crate) mod deadlines;
 pub(crate) mod encode_arena;
+pub(crate) mod foreign_peer;
 pub(crate) mod frame_queue;
 pub(crate) mod heartbeat;
 pub(crate) mod reader;

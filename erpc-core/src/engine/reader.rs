@@ -13,12 +13,13 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::HeartbeatConfig;
 use crate::engine::control;
+use crate::engine::foreign_peer::ForeignPeer;
 use crate::engine::heartbeat::{Beat, Heartbeat};
 use crate::engine::signal::{Role, Signal};
 use crate::engine::task_guard::panic_text;
 use crate::observe::CloseReason;
 use crate::protocol::{
-    Decoded, Frame, FrameDecoder, HEADER_LEN, HeadError, Header, Kind, Limits, ProtocolError,
+    Decoded, Frame, FrameDecoder, HEADER_LEN, HeadError, Header, Kind, Limits, MAGIC, ProtocolError,
 };
 
 /// What a frame was worth, for flood protection. Only frames the protocol does not allow
@@ -73,6 +74,9 @@ pub(crate) enum Closed {
     Io(std::io::Error),
     /// The peer broke the protocol; the stream cannot be trusted any more.
     Protocol(ProtocolError),
+    /// The connection's first bytes are not the erpc magic: the peer speaks another
+    /// protocol (a wrong magic later is [`Closed::Protocol`]: an erpc peer out of step).
+    NotErpc(ForeignPeer),
     /// Nothing arrived for too many heartbeat intervals.
     HeartbeatTimeout,
     /// A new connection sent no whole frame in time.
@@ -100,6 +104,7 @@ impl Closed {
             Closed::HeartbeatTimeout => CloseReason::Heartbeat,
             Closed::FirstFrameTimeout => CloseReason::FirstFrameTimeout,
             Closed::Protocol(e) => CloseReason::Protocol(e.to_string()),
+            Closed::NotErpc(foreign) => CloseReason::Protocol(foreign.to_string()),
             Closed::Violation(why) => CloseReason::Protocol(why.clone()),
             Closed::Abuse(why) => CloseReason::Abuse(why.clone()),
             Closed::Io(e) => CloseReason::Io(e.to_string()),
@@ -114,6 +119,7 @@ impl fmt::Display for Closed {
             Closed::Eof => write!(f, "connection closed by peer"),
             Closed::Io(e) => write!(f, "connection failed: {e}"),
             Closed::Protocol(e) => write!(f, "protocol error: {e}"),
+            Closed::NotErpc(foreign) => write!(f, "{foreign}"),
             Closed::HeartbeatTimeout => write!(f, "peer stopped answering heartbeats"),
             Closed::FirstFrameTimeout => write!(f, "no frame within the first-frame deadline"),
             Closed::Stopped => write!(f, "connection closed locally"),
@@ -179,6 +185,9 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
     let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut first_frame_by = config.first_frame_timeout.map(|t| Instant::now() + t);
+    // Whether the connection's first bytes were the magic: until then, any other byte means
+    // a peer of another protocol, told at its first byte rather than after a whole header.
+    let mut magic_seen = false;
     // Junk frames since the last heartbeat tick. An idle peer sends one or two (its pings);
     // a flood sends thousands.
     let mut junk = 0u32;
@@ -209,6 +218,12 @@ async fn read_frames<R: AsyncRead + Unpin, E: Endpoint>(
                 Ok(n) => {
                     heartbeat.heard();
                     chunk = if n >= spare { (chunk * 2).min(MAX_CHUNK) } else { chunk };
+                    if !magic_seen {
+                        if let Some(foreign) = ForeignPeer::check(&buf) {
+                            return Closed::NotErpc(foreign);
+                        }
+                        magic_seen = buf.len() >= MAGIC.len();
+                    }
                 }
                 Err(e) => return Closed::Io(e),
             },

@@ -128,6 +128,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
             Some((Code::ResourceExhausted, e.to_string()))
         }
         Closed::Protocol(e) => Some((Code::InvalidArgument, e.to_string())),
+        Closed::NotErpc(_) => Some((Code::InvalidArgument, closed.to_string())),
         Closed::Violation(why) => Some((Code::InvalidArgument, why.clone())),
         Closed::Abuse(why) => Some((Code::ResourceExhausted, why.clone())),
         Closed::FirstFrameTimeout => Some((Code::DeadlineExceeded, closed.to_string())),
