@@ -153,16 +153,24 @@ impl Responder {
         encode_response(&self.codecs, self.codec, value, self.size_hint)
     }
 
-    /// [`Responder::respond`] for a stream's next message: the stream's last message size is
-    /// the first guess when the value has none.
+    /// [`Responder::respond`] for a stream's next message, encoded through the stream's
+    /// `scratch`: the last message's size is the first guess when the value has none, and a
+    /// large message reuses the memory of one already written.
     pub(crate) fn respond_in<T: Message>(
         &self,
         value: &T,
         scratch: &mut crate::engine::stream::Scratch,
     ) -> Result<Response, Status> {
-        let response = encode_response(&self.codecs, self.codec, value, scratch.guess(0))?;
-        scratch.remember(response.body.len());
-        Ok(response)
+        let mut codec = self.codec;
+        let body = scratch.encode(value.size_hint(), |body| {
+            codec = encode_response_into(&self.codecs, self.codec, value, body)?;
+            Ok::<_, Status>(())
+        })?;
+        Ok(Response {
+            codec,
+            body,
+            metadata: Metadata::new(),
+        })
     }
 }
 

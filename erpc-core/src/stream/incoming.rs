@@ -16,7 +16,7 @@ use erpc_codec::{CodecId, Codecs, Message};
 use futures_util::Stream;
 
 use crate::body::decompress;
-use crate::engine::stream::{Chunk, Item, StreamState};
+use crate::engine::stream::{Chunk, Item, Lent, StreamState};
 use crate::protocol::CompressionList;
 use crate::status::Status;
 
@@ -56,6 +56,9 @@ pub struct Incoming {
     /// together once the last is in (growing one buffer chunk by chunk copied a 1 MiB
     /// message about twice over).
     assembling: Option<(CodecId, CompressionId, Vec<Bytes>, usize)>,
+    /// Assembled messages' buffers, reused once the message is decoded (or its consumer let
+    /// go of it): a fresh one per message was new memory each time, every page a fault.
+    lent: Lent,
     dropped: u64,
     done: bool,
     on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
@@ -94,6 +97,7 @@ impl Incoming {
             max_decompressed: limits.max_decompressed,
             accept,
             assembling: None,
+            lent: Lent::default(),
             dropped: 0,
             done: false,
             on_drop: Some(on_drop),
@@ -208,11 +212,16 @@ impl Incoming {
             self.assembling = Some((codec, compression, chunks, len));
             return Ok(None);
         }
-        let mut whole = BytesMut::with_capacity(len);
+        let mut whole = self
+            .lent
+            .reclaim(len)
+            .unwrap_or_else(|| BytesMut::with_capacity(len));
         for chunk in chunks {
             whole.extend_from_slice(&chunk);
         }
-        Ok(Some((codec, compression, whole.freeze())))
+        let whole = whole.freeze();
+        self.lent.lend(&whole);
+        Ok(Some((codec, compression, whole)))
     }
 
     fn decode<T: Message>(&self, codec: CodecId, body: Bytes) -> Result<T, Status> {

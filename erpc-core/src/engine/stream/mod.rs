@@ -9,11 +9,13 @@
 
 mod credit;
 mod inbox;
+mod lent;
 mod outbound;
 mod scratch;
 
 pub(crate) use credit::Credit;
 pub(crate) use inbox::{Chunk, Inbox, Item, Pushed};
+pub(crate) use lent::Lent;
 pub(crate) use outbound::{Outbound, Started, end_frame};
 pub(crate) use scratch::Scratch;
 

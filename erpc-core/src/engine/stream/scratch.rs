@@ -3,10 +3,12 @@
 //! way up (each doubling a copy of everything encoded so far: ~1.7 MiB of reallocation copies
 //! per 1 MiB message; BENCHMARKS.md, "streams, instructions per message"). Where the bytes
 //! come from is [`encode_arena`]'s business, as for unary bodies: small messages are cut from
-//! the thread's block, large ones get a buffer of their own that is not kept.
+//! the thread's block; a large one is encoded into a buffer an earlier message used, once the
+//! writer is done with it ([`Lent`]), else into a buffer of its own.
 
 use bytes::{Bytes, BytesMut};
 
+use super::lent::{KEEP_FROM, Lent};
 use crate::engine::encode_arena;
 
 /// A stream side's encode memory (see the module's documentation).
@@ -14,6 +16,8 @@ use crate::engine::encode_arena;
 pub(crate) struct Scratch {
     /// The size of the last message encoded: the next one's first guess.
     last: usize,
+    /// Large messages' buffers, reused once written.
+    lent: Lent,
 }
 
 impl Scratch {
@@ -25,8 +29,20 @@ impl Scratch {
         hint: usize,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<Bytes, E> {
-        let body = encode_arena::encode(self.guess(hint), encode)?;
+        let guess = self.guess(hint);
+        let reused = match guess >= KEEP_FROM {
+            true => self.lent.reclaim(guess),
+            false => None,
+        };
+        let body = match reused {
+            Some(mut buffer) => {
+                encode(&mut buffer)?;
+                buffer.freeze()
+            }
+            None => encode_arena::encode(guess, encode)?,
+        };
         self.remember(body.len());
+        self.lent.lend(&body);
         Ok(body)
     }
 
@@ -35,8 +51,7 @@ impl Scratch {
         hint.max(self.last)
     }
 
-    /// Note the size of a message encoded elsewhere (a server stream's response).
-    pub fn remember(&mut self, len: usize) {
+    fn remember(&mut self, len: usize) {
         self.last = len;
     }
 }
@@ -71,6 +86,30 @@ mod tests {
         // Cut from one block: the second message starts right after the first's bytes (and
         // the failed one's, which were discarded).
         assert_eq!(c.as_ptr() as usize - a.as_ptr() as usize, 3 + 4);
+    }
+
+    #[test]
+    fn a_large_message_s_buffer_is_reused_once_written() {
+        let mut scratch = Scratch::default();
+        let fill = |byte: u8| {
+            move |b: &mut BytesMut| {
+                b.extend_from_slice(&[byte; 300_000]);
+                Ok::<_, ()>(())
+            }
+        };
+        let first = scratch.encode(0, fill(1)).unwrap();
+        let at = first.as_ptr();
+        // Still queued (held by the writer): the next message gets other memory.
+        let second = scratch.encode(0, fill(2)).unwrap();
+        assert_ne!(second.as_ptr(), at);
+        drop(first);
+        let third = scratch.encode(0, fill(3)).unwrap();
+        assert_eq!(third.as_ptr(), at, "the written message's memory, reused");
+        assert!(third.iter().all(|&b| b == 3) && third.len() == 300_000);
+        assert!(
+            second.iter().all(|&b| b == 2),
+            "a held message is untouched"
+        );
     }
 
     #[test]
