@@ -98,6 +98,14 @@ impl Layers {
     }
 }
 
+/// Stream windows as tonic's runs with (hyper 1's HTTP/2 defaults: 1 MiB per stream for a
+/// server, 2 MiB for a client), so the stream comparison is window for window; erpc's own
+/// default is 256 KiB (BENCHMARKS.md, "streams: large buffers taken back"). Unary calls do
+/// not use it.
+pub const SERVER_STREAM_WINDOW: u32 = 1 << 20;
+/// See [`SERVER_STREAM_WINDOW`].
+pub const CLIENT_STREAM_WINDOW: u32 = 2 << 20;
+
 /// Serve over `transport` with no-op layers around the handler.
 pub async fn serve_layered(transport: &str, addr: SocketAddr, layers: Layers) {
     let cert = erpc::transport::ServerTls::self_signed(&["localhost"]).expect("certificate");
@@ -108,6 +116,7 @@ pub async fn serve_layered(transport: &str, addr: SocketAddr, layers: Layers) {
         |b, l| b.layer(l),
     );
     let _server = builder
+        .stream_window(SERVER_STREAM_WINDOW)
         .add_service(BenchServer::new(Echo))
         .transport(erpc::TransportOptions::default().server_tls(cert))
         .serve([url(transport, addr)])
@@ -168,6 +177,7 @@ pub async fn connect_layered(
         |b, l| b.layer(l),
     );
     let client = builder
+        .stream_window(CLIENT_STREAM_WINDOW)
         .connections(conns)
         .transport(options)
         .connect(url(transport, addr))
