@@ -326,9 +326,12 @@ fn ready_query(query: Option<&str>) -> Result<Option<&str>, ApiError> {
 /// `GET /readyz[?service=NAME]`: whether the gateway should be sent requests (readiness, as
 /// against `/healthz`'s liveness). 200 `{"status":"SERVING", "instances": N}` when it is
 /// not stopping and has somewhere to send calls: with a center, N ≥ 1 instances registered
-/// (of `service` if given); with an address, its server answers its health check SERVING
-/// (for `service` if given; N is 1). Else 503 `{"code":"unavailable","message":…}` saying
-/// why: draining, no instance, the center or server unreachable.
+/// (of `service` if given) and not known unreachable — an instance whose last connection
+/// attempt failed does not count until it answers again (the probe re-checks it once its
+/// backoff has passed); one never called does; with an address, its server answers its
+/// health check SERVING (for `service` if given; N is 1). Else 503
+/// `{"code":"unavailable","message":…}` saying why: draining, no instance, no instance
+/// reachable, the center or server unreachable.
 async fn readyz(
     State(shared): State<Arc<Shared>>,
     uri: axum::http::Uri,

@@ -1359,6 +1359,94 @@ async fn readiness_is_503_while_draining_or_with_nothing_to_call() {
 }
 
 #[tokio::test]
+async fn an_instance_the_gateway_cannot_reach_does_not_make_it_ready() {
+    let (center, center_addr) = center(None).await;
+    // Shop's only instance: registered at a port nothing listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let dead_addr = free.local_addr().expect("an address");
+    let dead = format!("tcp://{dead_addr}");
+    drop(free);
+    let admin = erpc_center::CenterClient::new(
+        erpc_core::Client::new(center_addr.as_str()).expect("address"),
+    );
+    admin
+        .register(Instance::new("Shop", "dead-1", dead.as_str()), 60_000)
+        .await
+        .expect("registered");
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let ready = |query: &'static str| http("GET", url_of(&gateway, query), &[], None);
+    // Never tried: nothing is known against it.
+    let untried = ready("/readyz?service=Shop").await;
+    assert_eq!(
+        (untried.status, untried.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{untried:?}"
+    );
+    // A call finds it dead: from then on it does not count, and the answer says why.
+    let refused = post(&gateway, "/Shop/price", r#"{"item":"tea","qty":1}"#).await;
+    assert_json_failure(&refused, 503, "unavailable");
+    for query in ["/readyz?service=Shop", "/readyz"] {
+        let dead_now = ready(query).await;
+        assert_json_failure(&dead_now, 503, "unavailable");
+        let message = dead_now.json()["message"]
+            .as_str()
+            .expect("a message")
+            .to_owned();
+        assert!(message.starts_with("no instance"), "{query}: {message}");
+        assert!(
+            message.contains("is reachable: cannot connect to"),
+            "{query}: {message}"
+        );
+        assert!(message.contains(&dead), "{query}: {message}");
+    }
+    // A live instance beside it: ready, counting only that one.
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("address");
+    let live = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "live-1", ""),
+    )
+    .await;
+    shops_listed(&registry, 2).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answer = ready("/readyz?service=Shop").await;
+    while answer.status != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = ready("/readyz?service=Shop").await;
+    }
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{answer:?}"
+    );
+    live.shutdown().await;
+    // The dead instance comes back, and no call is made: the probes' re-checks find it.
+    let revived = erpc::Server::builder()
+        .add_service(ShopServer::new(ShopImpl::default()))
+        .serve([dead.as_str()])
+        .await
+        .expect("serves at the dead instance's address again");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answer = ready("/readyz?service=Shop").await;
+    while answer.status != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = ready("/readyz?service=Shop").await;
+    }
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{answer:?}"
+    );
+    revived.shutdown().await;
+    center.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_protected_center_is_asked_with_the_token() {
     let (center, center_addr) = center(Some("s3cret")).await;
     let registry =
