@@ -892,10 +892,48 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             ],
             "--center-token-file /nonexistent/token",
         ),
+        // A data center name the center would refuse for its own --dc.
+        (
+            vec!["--center", &target, "--dc", "eu/west"],
+            "--dc \"eu/west\" contains '/': a data center name is one path segment",
+        ),
+        (
+            vec!["--center", &target, "--dc", " "],
+            "--dc \" \" is blank",
+        ),
     ] {
         let stderr = refused_at_start(&args).await;
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    // Given by a variable, a bad value is named by it.
+    let from_env = |var: &'static str, value: &'static str, args: Vec<String>| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+            .args(&args)
+            .env(var, value)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(30), out)
+            .await
+            .unwrap_or_else(|_| panic!("{var}={value:?}: still running after 30 s"))
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let center_args = vec!["--center".to_owned(), target.clone()];
+    let (code, stderr) = from_env("ERPC_GATEWAY_DC", "eu\nwest", center_args.clone()).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r#"ERPC_GATEWAY_DC (--dc) "eu\nwest" contains a control character"#),
+        "{stderr}"
+    );
+    let (code, stderr) = from_env("ERPC_GATEWAY_LISTEN", "nowhere", center_args).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot listen on nowhere (from ERPC_GATEWAY_LISTEN (--listen)): "),
+        "{stderr}"
+    );
     server.shutdown().await;
 }
 
@@ -909,12 +947,16 @@ async fn read_all(mut lines: StderrLines) -> String {
     all
 }
 
-/// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments), and returns its stderr.
+/// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments) within 30 s, and returns
+/// its stderr. One still running then was not refused: it is killed, and that is a failure.
 async fn refused_at_start(args: &[&str]) -> String {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
         .args(args)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
         .await
+        .unwrap_or_else(|_| panic!("{args:?}: still running after 30 s, not refused"))
         .expect("runs");
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
