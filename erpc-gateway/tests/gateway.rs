@@ -492,6 +492,43 @@ async fn server_streams_come_as_ndjson_or_server_sent_events() {
     server.shutdown().await;
 }
 
+/// `GatewayBuilder::explain` rewords every failure a caller sees the same way: a JSON error
+/// answer, and a stream's last item (the NDJSON error line, the SSE error event) alike.
+#[tokio::test]
+async fn a_stream_error_is_worded_as_the_answered_errors_are() {
+    let server = shop(ShopImpl::default(), None).await;
+    let gateway = Gateway::builder(Upstream::Address(server.local_addr().to_string()))
+        .explain(|message| message.replace("tape", "ribbon"))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    // Failing before its first message: answered as a unary call.
+    let early = post(&gateway, "/Shop/count", "[0, true]").await;
+    assert_json_failure(&early, 500, "data_loss");
+    assert_eq!(early.json()["message"], "the ribbon ran out", "{early:?}");
+    // Failing after one: in the body, in the same words.
+    let late = post(&gateway, "/Shop/count", "[1, true]").await;
+    assert_eq!(
+        late.body,
+        "{\"result\":0}\n{\"error\":{\"code\":\"data_loss\",\"message\":\"the ribbon ran out\"}}\n"
+    );
+    let sse = [("accept", "text/event-stream")];
+    let events = http(
+        "POST",
+        url_of(&gateway, "/Shop/count"),
+        &sse,
+        Some("[1, true]"),
+    )
+    .await;
+    assert_eq!(
+        events.body,
+        "data: 0\n\nevent: error\ndata: {\"code\":\"data_loss\",\"message\":\"the ribbon ran out\"}\n\n"
+    );
+    server.shutdown().await;
+}
+
 /// Refuses `Shop.price` and `Shop.count` — not the reflection lookups before them — from
 /// `x-user: mallory`.
 struct NotMallory;
