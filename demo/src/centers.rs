@@ -15,10 +15,19 @@ pub struct Centers {
 }
 
 impl Centers {
-    /// A registry over these centers.
+    /// A registry over these centers; a malformed address is refused naming `--center`.
     pub fn registry(&self) -> Result<erpc_center::CenterRegistry, Box<dyn std::error::Error>> {
-        Ok(erpc_center::CenterRegistry::new(
-            self.addrs.iter().map(String::as_str),
-        )?)
+        erpc_center::CenterRegistry::new(self.addrs.iter().map(String::as_str))
+            .map_err(|e| format!("--center {}: {e}", self.addrs.join(",")).into())
+    }
+
+    /// These centers as a failure names them: "the center at ADDR" (as the `erpc` command
+    /// line does), or "the centers at A, B".
+    pub fn describe(&self) -> String {
+        let which = match self.addrs.len() {
+            1 => "center",
+            _ => "centers",
+        };
+        format!("the {which} at {}", self.addrs.join(", "))
     }
 }

@@ -15,6 +15,7 @@ use erpc::transport::{ClientTls, ServerTls};
 use erpc::{CodecId, CompressionId, Context, Status, TransportOptions};
 use serde::{Deserialize, Serialize};
 
+mod failure;
 mod hello;
 mod observability;
 #[cfg(feature = "queue")]
@@ -119,11 +120,20 @@ impl Calculator for Arc<Server> {
 /// SIGTERM stops the tour and shuts the server down gracefully.
 #[derive(Debug, clap::Parser)]
 #[command(name = "demo")]
-struct Args {}
+struct Args {
+    /// After the tour, keep its server and its /metrics listener up until SIGINT (Ctrl-C) or
+    /// SIGTERM, printing their addresses to try with curl and the `erpc` command line.
+    /// Without it the tour ends by itself.
+    #[arg(long)]
+    stay: bool,
+}
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    <Args as clap::Parser>::parse();
+async fn main() -> std::process::ExitCode {
+    failure::exit("demo", run(<Args as clap::Parser>::parse()).await)
+}
+
+async fn run(args: Args) -> Result<(), failure::Failure> {
     let mut stop = erpc::ShutdownSignals::listen()?;
     let dir = std::env::temp_dir().join(format!("erpc-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -160,12 +170,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = TransportOptions::default().client_tls(client_tls);
     // Interrupted (Ctrl-C, SIGTERM): the tour stops where it is, and the server still shuts
     // down gracefully.
-    let outcome = tokio::select! {
-        done = tour(&server, &state, &mut newsroom, options) => done,
+    let toured = tokio::select! {
+        done = tour(&server, &state, &mut newsroom, options, args.stay) => done.map(Some),
         signal = stop.recv() => {
             println!("\n{signal}: stopping the tour");
-            Ok(())
+            Ok(None)
         }
+    };
+    let outcome = match toured {
+        Ok(Some(observed)) => {
+            if args.stay {
+                println!(
+                    "\nThe tour is over; its server and metrics stay up until Ctrl-C (--stay). Try:"
+                );
+                println!("  curl {}", observed.metrics_url());
+                println!("  erpc describe {}", server.local_addr());
+                println!(
+                    "  erpc call {} demo.Calculator.divide '[1, 4]'",
+                    server.local_addr()
+                );
+                let signal = stop.recv().await;
+                println!("\n{signal}: stopping");
+            }
+            observed.finish().await
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
     };
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -173,13 +203,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     outcome
 }
 
-/// Sections 1 to 10, against the tour's server.
+/// Sections 1 to 10, against the tour's server; what section 10 leaves running (its
+/// `/metrics` listener, kept up with `stay`).
 async fn tour(
     server: &erpc::ServerHandle,
     state: &Arc<Server>,
     newsroom: &mut ticker::Newsroom,
     options: TransportOptions,
-) -> Result<(), Box<dyn std::error::Error>> {
+    stay: bool,
+) -> Result<observability::Observed, Box<dyn std::error::Error>> {
     let tcp = erpc::Client::connect(server.local_addr()).await?;
     let greeter = GreeterClient::new(tcp.clone());
     let calculator = CalculatorClient::new(tcp.clone());
@@ -298,9 +330,7 @@ async fn tour(
     }
 
     println!("\n10. Metrics and traces");
-    observability::tour().await?;
-
-    Ok(())
+    observability::tour(stay).await
 }
 
 /// Refuses every call `unavailable` while its flag is set: an instance failing on demand.

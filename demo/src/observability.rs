@@ -10,9 +10,38 @@ use crate::hello;
 /// The OTLP/gRPC collector to export spans to, when set (e.g. `http://127.0.0.1:4317`).
 const OTLP_ENV: &str = "ERPC_DEMO_OTLP";
 
+/// What the section leaves running — its `/metrics` listener and its observed server — until
+/// [`Observed::finish`]: `demo --stay` keeps them up for a person to curl.
+pub struct Observed {
+    exporter: MetricsServer,
+    server: erpc::ServerHandle,
+    tracing: Option<otlp::TracingGuard>,
+}
+
+impl Observed {
+    /// The `/metrics` URL, e.g. `http://127.0.0.1:45047/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.exporter.local_addr())
+    }
+
+    /// Stops the listener and the server, and flushes the spans not yet exported.
+    pub async fn finish(self) -> Result<(), Box<dyn std::error::Error>> {
+        self.exporter.shutdown().await;
+        self.server.shutdown().await;
+        if let Some(guard) = self.tracing {
+            let provider = guard.provider().clone();
+            tokio::task::spawn_blocking(move || provider.force_flush()).await??;
+            drop(guard);
+        }
+        Ok(())
+    }
+}
+
 /// A server and a client observed by one `Metrics`, a `/metrics` listener on a free port,
-/// a few calls, and the series they produced.
-pub async fn tour() -> Result<(), Box<dyn std::error::Error>> {
+/// a few calls, and the series they produced. The listener stays up until the returned
+/// [`Observed`] is finished; `stay` says whether that waits for the user (the line that
+/// shows the address says when it closes).
+pub async fn tour(stay: bool) -> Result<Observed, Box<dyn std::error::Error>> {
     let tracing_guard = match std::env::var(OTLP_ENV) {
         Ok(endpoint) => {
             let guard = otlp::init(OtlpConfig {
@@ -48,9 +77,20 @@ pub async fn tour() -> Result<(), Box<dyn std::error::Error>> {
     for name in ["ada", "grace", "barbara"] {
         client.hello(name.into()).await?;
     }
+    let observed = Observed {
+        exporter,
+        server,
+        tracing: tracing_guard,
+    };
+    // The listener closes with the tour unless it stays: say so, rather than invite a curl
+    // to a port that is gone by the time it runs.
+    let until = match stay {
+        true => "--stay keeps it up after the tour, until Ctrl-C",
+        false => "it closes when the tour ends: run the demo with --stay to keep it up for curl",
+    };
     println!(
-        "  metrics: http://{}/metrics (Prometheus scrapes it; try curl), for example:",
-        exporter.local_addr()
+        "  metrics: {} (Prometheus scrapes it; {until}), as read now:",
+        observed.metrics_url()
     );
     let text = metrics.encode_text();
     for line in text.lines().filter(|l| {
@@ -59,12 +99,5 @@ pub async fn tour() -> Result<(), Box<dyn std::error::Error>> {
     }) {
         println!("    {line}");
     }
-    exporter.shutdown().await;
-    server.shutdown().await;
-    if let Some(guard) = tracing_guard {
-        let provider = guard.provider().clone();
-        tokio::task::spawn_blocking(move || provider.force_flush()).await??;
-        drop(guard);
-    }
-    Ok(())
+    Ok(observed)
 }

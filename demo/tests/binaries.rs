@@ -147,3 +147,166 @@ async fn the_tour_stops_gracefully_on_sigterm() {
         "{rest:?}"
     );
 }
+
+/// `exe args` run to its end (30 s at most), failing: its exit code and its stderr, which
+/// must be one line and not Rust's `Debug` form of an error.
+async fn run_to_end(exe: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(exe)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("ends within 30 s")
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.starts_with("Error: "), "a Debug dump: {stderr}");
+    (out.status.code(), stderr)
+}
+
+/// A port nothing listens on (bound, then let go).
+fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    listener.local_addr().expect("an address").port()
+}
+
+/// A failure is one line naming the problem, as the `erpc` command line prints it — not
+/// Rust's `Debug` form of the error (`Error: Status { code: Unavailable, … }`) — and exit 1.
+#[tokio::test]
+async fn failures_are_one_line_naming_the_problem_and_exit_1() {
+    let center = format!("tcp://127.0.0.1:{}", dead_port());
+    let (code, stderr) = run_to_end(
+        env!("CARGO_BIN_EXE_client"),
+        &["--center", &center, "--calls", "1"],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    let expected = format!("unavailable: the center at {center}: cannot connect to {center}: ");
+    assert!(stderr.starts_with(&expected), "{stderr}");
+
+    let (code, stderr) = run_to_end(
+        env!("CARGO_BIN_EXE_server"),
+        &[
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--id",
+            "x",
+            "--center",
+            &center,
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("server: x on tcp://127.0.0.1:0 with the center at ")
+            && stderr.contains("registering failed: unavailable: cannot connect"),
+        "{stderr}"
+    );
+
+    let file = tempfile::NamedTempFile::new().expect("a file");
+    let not_a_dir = file.path().to_str().expect("UTF-8");
+    let (code, stderr) = run_to_end(
+        env!("CARGO_BIN_EXE_center"),
+        &["--listen", "tcp://127.0.0.1:0", "--data-dir", not_a_dir],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("center: the store at {not_a_dir}/")),
+        "{stderr}"
+    );
+
+    let (code, stderr) = run_to_end(
+        env!("CARGO_BIN_EXE_client"),
+        &["--center", "nonsense", "--calls", "1"],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("client: --center nonsense: "),
+        "{stderr}"
+    );
+}
+
+/// Every line of the tour until `stop` matches (60 s at most), that line last.
+async fn lines_until(
+    out: &mut Lines<BufReader<ChildStdout>>,
+    stop: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let next = tokio::time::timeout_at(deadline, out.next_line()).await;
+        let line = next
+            .unwrap_or_else(|_| panic!("no matching line within 60 s: {seen:#?}"))
+            .expect("reads")
+            .unwrap_or_else(|| panic!("the output ended: {seen:#?}"));
+        let done = stop(&line);
+        seen.push(line);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// The README's first command must end by itself (CI and new users run it), so it does not
+/// invite a curl to a /metrics listener that is gone by then.
+#[tokio::test]
+async fn the_tour_ends_by_itself_without_inviting_a_curl_it_cannot_answer() {
+    let (mut tour, mut out) = start(env!("CARGO_BIN_EXE_demo"), &[]);
+    let seen = lines_until(&mut out, |l| l.contains("shut down gracefully")).await;
+    let exit = tokio::time::timeout(Duration::from_secs(30), tour.wait())
+        .await
+        .expect("the tour exits by itself")
+        .expect("waitable");
+    assert!(exit.success(), "{exit:?}");
+    let metrics = seen
+        .iter()
+        .find(|l| l.contains("/metrics"))
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    assert!(
+        metrics.contains("it closes when the tour ends") && metrics.contains("--stay"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("try curl"), "{metrics}");
+}
+
+/// `demo --stay`: after the tour its /metrics stays up to curl until SIGTERM.
+#[tokio::test]
+async fn with_stay_the_metrics_stay_up_until_sigterm() {
+    let (mut tour, mut out) = start(env!("CARGO_BIN_EXE_demo"), &["--stay"]);
+    let seen = lines_until(&mut out, |l| l.trim_start().starts_with("curl http://")).await;
+    let url = seen
+        .last()
+        .and_then(|l| l.trim_start().strip_prefix("curl "))
+        .expect("a curl line")
+        .to_owned();
+    let body = tokio::task::spawn_blocking(move || {
+        ureq::get(&url)
+            .timeout(Duration::from_secs(10))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .into_string()
+            .expect("a body")
+    })
+    .await
+    .expect("joins");
+    assert!(
+        body.contains(r#"erpc_calls_handled_total{side="server",service="demo.Hello",method="hello",code="ok"} 3"#),
+        "{body}"
+    );
+    let early = tour.try_wait().expect("waitable");
+    assert!(early.is_none(), "the tour exited despite --stay: {early:?}");
+    terminate(&mut tour).await;
+    let mut rest = Vec::new();
+    while let Ok(Some(l)) = out.next_line().await {
+        rest.push(l);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("shut down gracefully")),
+        "{rest:?}"
+    );
+}

@@ -46,20 +46,34 @@ pub fn read_token(
     name: &str,
     what: &str,
 ) -> Result<Option<String>, String> {
-    let token = match (given, file) {
-        (Some(token), _) => token.trim().to_owned(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| format!("--{name}-file {}: {e}", path.display()))?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned(),
+    let labels = [format!("--{name}"), format!("--{name}-file")];
+    read_token_from(given, file, [&labels[0], &labels[1]], what)
+}
+
+/// As [`read_token`], its two options named in messages as `[token, file]` say: where each
+/// value came from, e.g. `ERPC_CENTER_TOKEN_FILE (--token-file)` for a file named by the
+/// environment (`env_flags::Sources::name`), so a person who typed no flag learns which
+/// variable to fix.
+pub fn read_token_from(
+    given: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    [token_label, file_label]: [&str; 2],
+    what: &str,
+) -> Result<Option<String>, String> {
+    let (token, from) = match (given, file) {
+        (Some(token), _) => (token.trim().to_owned(), token_label.to_owned()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{file_label} {}: {e}", path.display()))?;
+            let first = text.lines().next().unwrap_or("").trim().to_owned();
+            let from = format!("the first line of {file_label} {}", path.display());
+            (first, from)
+        }
         (None, None) => return Ok(None),
     };
     if token.is_empty() {
         return Err(format!(
-            "the {what} is empty: give a non-empty --{name} or --{name}-file"
+            "the {what} is empty: {from} is blank; give a non-empty {token_label} or {file_label}"
         ));
     }
     Ok(Some(token))

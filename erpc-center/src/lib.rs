@@ -58,6 +58,7 @@ pub mod backend;
 pub mod config_client;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
+pub mod env_flags;
 pub mod federation;
 pub mod instance_id;
 #[cfg(feature = "config")]

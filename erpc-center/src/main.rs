@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use erpc_center::auth::read_token;
+use erpc_center::auth::read_token_from;
+use erpc_center::env_flags::{self, Sources};
 use erpc_center::store::Store;
 use erpc_center::store::memory::MemoryStore;
 use erpc_center::store::redb::{self, RedbStore};
@@ -124,21 +125,37 @@ struct Args {
     /// that chains to a CA in this PEM file. Needs --cert and --key.
     #[arg(long, env = "ERPC_CENTER_CLIENT_CA", value_name = "PEM")]
     client_ca: Option<PathBuf>,
+    /// Where each option's value came from, for the messages about it.
+    #[arg(skip)]
+    sources: Sources,
 }
 
 impl Args {
     /// The token writes need, if one was given; an error for an unreadable or empty one.
     fn token(&self) -> Result<Option<String>, String> {
-        read_token(&self.token, &self.token_file, "token", "center token")
+        let labels = [
+            self.sources.name("token", "token"),
+            self.sources.name("token_file", "token-file"),
+        ];
+        read_token_from(
+            &self.token,
+            &self.token_file,
+            [&labels[0], &labels[1]],
+            "center token",
+        )
     }
 
     /// The token sent to followed peers, if one was given; an error for an unreadable or
     /// empty one.
     fn follow_token(&self) -> Result<Option<String>, String> {
-        read_token(
+        let labels = [
+            self.sources.name("follow_token", "follow-token"),
+            self.sources.name("follow_token_file", "follow-token-file"),
+        ];
+        read_token_from(
             &self.follow_token,
             &self.follow_token_file,
-            "follow-token",
+            [&labels[0], &labels[1]],
             "token for followed peers",
         )
     }
@@ -149,11 +166,12 @@ fn args() -> Result<Args, String> {
     #[cfg(feature = "config")]
     use clap::parser::ValueSource;
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Args::command().get_matches();
-    // Changed only by a config file.
-    #[cfg_attr(not(feature = "config"), allow(unused_mut))]
+    // A bad value from an `ERPC_CENTER_*` variable is refused naming the variable too.
+    let command = Args::command();
+    let matches = env_flags::get_matches(command.clone());
     let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
-    dc_checked(&args, "--dc")?;
+    args.sources = Sources::of(&command, &matches);
+    dc_checked(&args, &args.sources.name("dc", "dc"))?;
     let Some(path) = args.config.clone() else {
         return Ok(args);
     };
@@ -171,7 +189,7 @@ fn args() -> Result<Args, String> {
                 Some(ValueSource::CommandLine | ValueSource::EnvVariable)
             )
         };
-        apply_file(&mut args, file, defaulted);
+        apply_file(&mut args, file, defaulted, &path);
         dc_checked(&args, &format!("center.dc in {}", path.display()))?;
         Ok(args)
     }
@@ -181,12 +199,7 @@ fn args() -> Result<Args, String> {
 /// name ends up in every registration's metadata, so one with a `/`, a newline or nothing
 /// but blanks is refused at start, naming where it came from.
 fn dc_checked(args: &Args, from: &str) -> Result<(), String> {
-    match args.dc.as_deref().map(erpc_center::service::check_dc) {
-        Some(Err(why)) => Err(format!(
-            "{from} {why}: give the data center's name, or leave it out"
-        )),
-        _ => Ok(()),
-    }
+    erpc_center::service::check_dc_option(args.dc.as_deref(), from)
 }
 
 /// The file's settings, for the options `defaulted` says were not given explicitly.
@@ -195,6 +208,7 @@ fn apply_file(
     args: &mut Args,
     file: erpc_config::CenterSettings,
     defaulted: impl Fn(&str) -> bool,
+    path: &std::path::Path,
 ) {
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     if defaulted("listen") {
@@ -239,6 +253,8 @@ fn apply_file(
     // A token given as a flag or variable (either kind) wins over the file's token file.
     if defaulted("token") && defaulted("token_file") && file.token_file.is_some() {
         args.token_file = file.token_file;
+        let source = format!("center.token_file in {}", path.display());
+        args.sources.set("token_file", source);
     }
     if defaulted("protect_reads") && file.protect_reads {
         args.protect_reads = true;

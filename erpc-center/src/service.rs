@@ -252,6 +252,19 @@ pub fn check_dc(dc: &str) -> Result<(), String> {
     }
 }
 
+/// `Ok` if `dc` (if given) can name a data center ([`check_dc`]); else the message a
+/// process refuses it with at start, naming `from` — where the name came from (`--dc`,
+/// `ERPC_CENTER_DC (--dc)`, `center.dc in FILE`) — and what to do. Shared by the
+/// `erpc-center` and `erpc-gateway` binaries.
+pub fn check_dc_option(dc: Option<&str>, from: &str) -> Result<(), String> {
+    match dc.map(check_dc) {
+        Some(Err(why)) => Err(format!(
+            "{from} {why}: give the data center's name, or leave it out"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `invalid_argument` naming what a client could not use: a missing service or id, no
 /// address, an address that is not an erpc address, a location off the globe. (Stored, such
 /// an instance would be skipped by every client without a word.)

@@ -321,6 +321,84 @@ fn the_binary_answers_help() {
     }
 }
 
+/// An option given by its `ERPC_CENTER_*` variable is named by that variable when its value
+/// is refused — by clap (a tip after its message) or by the center (the token file, the data
+/// center's name) — so a person who typed no such flag knows what to fix.
+#[test]
+fn a_bad_value_from_the_environment_is_refused_naming_the_variable() {
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+            .args(["--store", "memory", "--listen", "tcp://127.0.0.1:0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(
+        &[("ERPC_CENTER_TOKEN_FILE", "/nonexistent/erpc-token")],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ERPC_CENTER_TOKEN_FILE (--token-file) /nonexistent/erpc-token: "),
+        "{stderr}"
+    );
+    // Typed, the flag names itself.
+    let (code, stderr) = run(&[], &["--token-file", "/nonexistent/erpc-token"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--token-file /nonexistent/erpc-token: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ERPC_CENTER_TOKEN_FILE"), "{stderr}");
+    let (code, stderr) = run(&[("ERPC_CENTER_TOKEN", " ")], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the center token is empty: ERPC_CENTER_TOKEN (--token) is blank"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[("ERPC_CENTER_DC", "eu/west")], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(r#"ERPC_CENTER_DC (--dc) "eu/west" contains '/'"#),
+        "{stderr}"
+    );
+    // clap's own refusals: the variable in a tip, the exit status clap's.
+    let (code, stderr) = run(&[("ERPC_CENTER_MIN_TTL_MS", "0")], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value '0' for '--min-ttl-ms"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "tip: --min-ttl-ms was not typed: its value came from the environment variable ERPC_CENTER_MIN_TTL_MS"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[], &["--min-ttl-ms", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("environment variable"), "{stderr}");
+    let both = [
+        ("ERPC_CENTER_TOKEN", "x"),
+        ("ERPC_CENTER_TOKEN_FILE", "/nonexistent/erpc-token"),
+    ];
+    let (code, stderr) = run(&both, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    for var in ["ERPC_CENTER_TOKEN", "ERPC_CENTER_TOKEN_FILE"] {
+        assert!(
+            stderr.contains(&format!(
+                "its value came from the environment variable {var}\n"
+            )),
+            "{var}: {stderr}"
+        );
+    }
+}
+
 /// Without --data-dir the binary keeps its data in the per-user data directory
 /// (`$XDG_DATA_HOME/erpc-center` here), says so at start, and writes nothing into the
 /// directory it was started in; its address may come from the environment.
@@ -899,7 +977,12 @@ fn the_binary_refuses_a_dc_that_is_not_one_plain_name() {
         ),
         (&["--dc", " "][..], None, "--dc \" \" is blank"),
         (&["--dc", ""][..], None, "--dc \"\" is empty"),
-        (&[][..], Some("a/b"), "--dc \"a/b\" contains '/'"),
+        // From the variable: named by it.
+        (
+            &[][..],
+            Some("a/b"),
+            "ERPC_CENTER_DC (--dc) \"a/b\" contains '/'",
+        ),
     ] {
         let (code, stderr) = run(args, env);
         assert_eq!(code, Some(1), "{args:?} {env:?}: {stderr}");

@@ -366,6 +366,68 @@ fn unknown_paths_and_methods_are_refused_naming_them_and_what_there_is() {
     assert_eq!(body, "/metrics answers GET, not DELETE\n");
 }
 
+/// The `(handled, errors)` `/api/rates` gives `method` of `erpc.Center`, if it lists it.
+fn rate_of(dashboard: &str, method: &str) -> Option<(f64, f64)> {
+    let (status, body) = get(&format!("{dashboard}api/rates"), None);
+    assert_eq!(status, 200, "{body}");
+    let rates: Value = serde_json::from_str(&body).expect("JSON");
+    let calls = rates["calls"].as_array().expect("calls");
+    let found = calls
+        .iter()
+        .find(|c| c["service"] == "erpc.Center" && c["method"] == method)?;
+    Some((
+        found["handled"].as_f64().expect("a number"),
+        found["errors"].as_f64().expect("a number"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_its_client_closes_is_no_error_in_the_rates() {
+    // What every `erpc call --center` does: open a watch, read it, close it. The server ends
+    // it `cancelled`; the page must not show that as a failed call.
+    let center = Center::start(&["--store", "memory", "--metrics-listen", "127.0.0.1:0"]);
+    let client = center.client();
+    register(&client, "a", 9001, "eu-west-1a", 30_000).await;
+    for _ in 0..2 {
+        let mut watch = client.watch("greeter".into(), 0, 0).await.expect("opens");
+        watch.message().await.expect("an event").expect("one");
+        drop(watch);
+    }
+    let config_watch = client
+        .config_watch(String::new(), 0, 0)
+        .await
+        .expect("opens");
+    drop(config_watch);
+    // The server counts a call when it sees the cancellation: wait for it (10 s at most).
+    let dashboard = center.dashboard.clone();
+    let (watch, config) = tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let watch = rate_of(&dashboard, "watch");
+            let config = rate_of(&dashboard, "config_watch");
+            if watch.is_some_and(|(handled, _)| handled >= 2.0)
+                && config.is_some_and(|(handled, _)| handled >= 1.0)
+            {
+                return (watch, config);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the closed watches were not counted within 10 s: watch {watch:?}, config_watch {config:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    assert_eq!(watch, Some((2.0, 0.0)), "watch (handled, errors)");
+    assert_eq!(config, Some((1.0, 0.0)), "config_watch (handled, errors)");
+    // The Prometheus counter itself keeps the code.
+    let metrics = center.metrics.clone().expect("a metrics line");
+    let (_, text) = tokio::task::block_in_place(|| get(&metrics, None));
+    assert!(
+        text.contains(r#"method="watch",code="cancelled"} 2"#),
+        "{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_metrics_the_rates_say_so_with_no_numbers() {
     let center = Center::start(&["--store", "memory"]);

@@ -92,6 +92,7 @@ pub mod stream;
 pub use ambient::{in_current_call, spawn};
 pub use client::{
     Call, CallFuture, CallOptions, Client, ClientBuilder, ClientRequest, ClientResponse, Oneway,
+    Reachability,
 };
 pub use config::{ClientConfig, HeartbeatConfig, ServerConfig};
 pub use context::{Context, Wire};

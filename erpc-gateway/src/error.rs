@@ -75,6 +75,17 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, Code::InvalidArgument, message)
     }
 
+    /// `self` with its message reworded by `explain` ([`GatewayBuilder::explain`]): the one
+    /// rewording of every failure a caller sees, whether as a response (status and JSON
+    /// body) or as a stream's last item (the NDJSON `{"error": …}` line, the SSE
+    /// `event: error`).
+    ///
+    /// [`GatewayBuilder::explain`]: crate::GatewayBuilder::explain
+    pub(crate) fn explained(mut self, explain: &crate::gateway::Explain) -> ApiError {
+        self.message = explain(&self.message);
+        self
+    }
+
     /// The JSON error object: `{"code": …, "message": …}`.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "code": self.code.as_str(), "message": self.message })

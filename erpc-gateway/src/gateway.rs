@@ -142,7 +142,8 @@ impl GatewayBuilder {
     }
 
     /// Rewrite the message of every failure before it is answered (`{"code", "message"}`;
-    /// the code and HTTP status are kept). Default: as is. For a binary whose users know its
+    /// the code and HTTP status are kept) — a stream's last item (the NDJSON `{"error": …}`
+    /// line, the SSE `event: error`) too. Default: as is. For a binary whose users know its
     /// flags, not the Rust API the engine's messages name: `erpc-gateway` turns
     /// `ClientTls::trust_pem` into `--cacert`, [`CENTER_TOKEN_HINT`](crate::CENTER_TOKEN_HINT)
     /// into `--center-token`.
@@ -326,9 +327,12 @@ fn ready_query(query: Option<&str>) -> Result<Option<&str>, ApiError> {
 /// `GET /readyz[?service=NAME]`: whether the gateway should be sent requests (readiness, as
 /// against `/healthz`'s liveness). 200 `{"status":"SERVING", "instances": N}` when it is
 /// not stopping and has somewhere to send calls: with a center, N ≥ 1 instances registered
-/// (of `service` if given); with an address, its server answers its health check SERVING
-/// (for `service` if given; N is 1). Else 503 `{"code":"unavailable","message":…}` saying
-/// why: draining, no instance, the center or server unreachable.
+/// (of `service` if given) and not known unreachable — an instance whose last connection
+/// attempt failed does not count until it answers again (the probe re-checks it once its
+/// backoff has passed); one never called does; with an address, its server answers its
+/// health check SERVING (for `service` if given; N is 1). Else 503
+/// `{"code":"unavailable","message":…}` saying why: draining, no instance, no instance
+/// reachable, the center or server unreachable.
 async fn readyz(
     State(shared): State<Arc<Shared>>,
     uri: axum::http::Uri,
@@ -399,15 +403,14 @@ async fn call(
         answer = answer(&shared, uri.path(), path, headers, body) => {
             answer.map_err(|e| shared.explained(e))
         }
-        () = cut => Err(Lifecycle::cut_error()),
+        () = cut => Err(shared.explained(Lifecycle::cut_error())),
     }
 }
 
 impl Shared {
     /// `error` with its message as [`GatewayBuilder::explain`] words it.
-    fn explained(&self, mut error: ApiError) -> ApiError {
-        error.message = (self.explain)(&error.message);
-        error
+    fn explained(&self, error: ApiError) -> ApiError {
+        error.explained(&self.explain)
     }
 }
 
@@ -477,7 +480,8 @@ async fn answer(
                 .await?;
             let cut = shared.lifecycle.cut();
             let format = Format::asked(&headers);
-            stream::respond(responses, format, shared.stream_open_wait, cut).await
+            let explain = shared.explain.clone();
+            stream::respond(responses, format, shared.stream_open_wait, cut, explain).await
         }
         MethodKind::ClientStream | MethodKind::BidiStream => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,

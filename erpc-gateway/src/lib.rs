@@ -26,7 +26,8 @@
 //!   the center's token ([`GatewayBuilder::center_token`]); TLS to the services with
 //!   [`GatewayBuilder::transport`].
 //! - `GET /healthz` (liveness: the process answers); `GET /readyz[?service=NAME]`
-//!   (readiness: 503 while draining, or while no instance is there to call); `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
+//!   (readiness: 503 while draining, or while no instance is there to call that is not known
+//!   unreachable); `GET /metrics` (feature `metrics`, on by default: erpc-telemetry's
 //!   client-side call metrics, and `erpc_gateway_requests_total{status}`, every HTTP request
 //!   answered by its HTTP status); CORS with tower-http's `CorsLayer`.
 //!

@@ -19,6 +19,8 @@ use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
+use erpc_center::env_flags::{self, Sources};
+use erpc_center::service::check_dc_option;
 use erpc_center::token_flags::CenterTokenFlags;
 use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc_core::discovery::{
@@ -121,8 +123,17 @@ impl Balance {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let matches = Args::command().get_matches();
+    // A bad value from a variable (ERPC_GATEWAY_DC, …) is refused naming the variable too.
+    let command = Args::command();
+    let matches = env_flags::get_matches(command.clone());
     let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let sources = Sources::of(&command, &matches);
+    // The data center is matched against routing rules' `dc`: named as the center names
+    // one, or refused as the center refuses its own --dc.
+    if let Err(message) = check_dc_option(args.dc.as_deref(), &sources.name("dc", "dc")) {
+        eprintln!("erpc-gateway: {message}");
+        return ExitCode::from(2);
+    }
     let cors = match cors(&args) {
         Ok(cors) => cors,
         Err(message) => {
@@ -130,7 +141,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let center_token = match center_token(&args, &matches) {
+    let center_token = match center_token(&args, &matches, &sources) {
         Ok(token) => token,
         Err(message) => {
             eprintln!("erpc-gateway: {message}");
@@ -194,7 +205,11 @@ async fn main() -> ExitCode {
     let server = match gateway.serve(args.listen.as_str()).await {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("erpc-gateway: cannot listen on {}: {e}", args.listen);
+            let from = match sources.name("listen", "listen").as_str() {
+                "--listen" => String::new(),
+                variable => format!(" (from {variable})"),
+            };
+            eprintln!("erpc-gateway: cannot listen on {}{from}: {e}", args.listen);
             return ExitCode::from(1);
         }
     };
@@ -247,15 +262,19 @@ async fn main() -> ExitCode {
 /// error naming the option for an unreadable file or an empty token, or for a center-only
 /// option given on the command line without --center (a variable is not: the token
 /// variables are shared with `erpc`, and may be set for it).
-fn center_token(args: &Args, matches: &clap::ArgMatches) -> Result<Option<String>, String> {
+fn center_token(
+    args: &Args,
+    matches: &clap::ArgMatches,
+    sources: &Sources,
+) -> Result<Option<String>, String> {
     // Options of the center only: with --target they would be silently unused.
     if args.center.is_none() {
         let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         let given = [
-            ("--center-token", typed("center_token")),
-            ("--center-token-file", typed("center_token_file")),
-            ("--dc", args.dc.is_some()),
-            ("--zone", args.zone.is_some()),
+            ("--center-token".to_owned(), typed("center_token")),
+            ("--center-token-file".to_owned(), typed("center_token_file")),
+            (sources.name("dc", "dc"), args.dc.is_some()),
+            (sources.name("zone", "zone"), args.zone.is_some()),
         ];
         if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
             return Err(format!(

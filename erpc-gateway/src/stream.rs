@@ -16,11 +16,14 @@
 //!
 //! A stream fails when its server fails it, when the connection to its server is lost
 //! (`unavailable`), and when the gateway stops and its drain time is over (`unavailable`,
-//! "the gateway is shutting down…"). A body without its error line and without its end was
+//! "the gateway is shutting down…"). The error is worded as the gateway words the failures
+//! it answers ([`GatewayBuilder::explain`]: `erpc-gateway` names its flags, not Rust APIs).
+//! A body without its error line and without its end was
 //! cut by the network. The body ends when the stream does; a caller who hangs up cancels
 //! the call.
 //!
 //! [`GatewayBuilder::stream_open_wait`]: crate::GatewayBuilder::stream_open_wait
+//! [`GatewayBuilder::explain`]: crate::GatewayBuilder::explain
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -35,6 +38,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::gateway::Explain;
 use crate::lifecycle::Lifecycle;
 
 /// How the stream's messages are written.
@@ -65,12 +69,14 @@ enum Item {
 /// The response for `responses`: once its first message comes, or `open_wait` passes
 /// without one, a 200 whose body is the stream (see the module doc), failing at `cut` if it
 /// is still open then; a failure before either is the error itself, answered as a unary
-/// call's is.
+/// call's is (its caller rewords it). A failure in the body is reworded by `explain` here,
+/// as the caller rewords one it answers ([`ApiError::explained`]): the same words either way.
 pub(crate) async fn respond(
     mut responses: Streaming<Value>,
     format: Format,
     open_wait: Duration,
     cut: impl Future<Output = ()> + Send + 'static,
+    explain: Explain,
 ) -> Result<Response, ApiError> {
     let first = match open_wait.is_zero() {
         // At once (a zero timeout would still wait for the timer's next tick).
@@ -84,16 +90,20 @@ pub(crate) async fn respond(
         },
     };
     let state = Some((responses, Box::pin(cut)));
-    let rest = stream::unfold(state, |state| async move {
-        let (mut responses, mut cut) = state?;
-        tokio::select! {
-            next = responses.message() => match next {
-                Ok(Some(message)) => Some((Item::Message(message), Some((responses, cut)))),
-                Ok(None) => None,
-                Err(status) => Some((Item::Failed(status.into()), None)),
-            },
-            // Dropping `responses` cancels the call at its server.
-            () = &mut cut => Some((Item::Failed(Lifecycle::cut_error()), None)),
+    let rest = stream::unfold(state, move |state| {
+        let explain = explain.clone();
+        async move {
+            let (mut responses, mut cut) = state?;
+            let failed = |error: ApiError| Item::Failed(error.explained(&explain));
+            tokio::select! {
+                next = responses.message() => match next {
+                    Ok(Some(message)) => Some((Item::Message(message), Some((responses, cut)))),
+                    Ok(None) => None,
+                    Err(status) => Some((failed(status.into()), None)),
+                },
+                // Dropping `responses` cancels the call at its server.
+                () = &mut cut => Some((failed(Lifecycle::cut_error()), None)),
+            }
         }
     });
     Ok(body(stream::iter(first).chain(rest).boxed(), format))

@@ -13,7 +13,7 @@ use erpc_center::{CenterClient, CenterRegistry, Filter};
 use erpc_core::discovery::{Balancer, ConfigEntries, Locality, ROUTES_PREFIX};
 use erpc_core::server::ServingStatus;
 use erpc_core::server::health::service::{CHECK, HealthCheckRequest, HealthCheckResponse, SERVICE};
-use erpc_core::{AddressError, CallOptions, Client, ClientBuilder, Code, CodecId, Status};
+use erpc_core::{Address, AddressError, CallOptions, Client, ClientBuilder, Code, CodecId, Status};
 
 use crate::error::ApiError;
 
@@ -149,9 +149,14 @@ impl Clients {
     }
 
     /// Whether calls have somewhere to go (`/readyz`): the instances there are — with a
-    /// center, those registered (of `service`, or of every service), at least one; with an
-    /// address, 1 if its server's health check (for `service`, or overall) says SERVING.
-    /// Else a 503 saying why.
+    /// center, those registered (of `service`, or of every service) and not known
+    /// unreachable, at least one; with an address, 1 if its server's health check (for
+    /// `service`, or overall) says SERVING. Else a 503 saying why.
+    ///
+    /// Known unreachable: the gateway's client of its service found its last connection
+    /// attempt failed, and it backs off (a probe re-checks one whose backoff has passed,
+    /// so readiness comes back without calls: `erpc_core::Client::reachability`). An
+    /// instance never called is not known unreachable.
     pub(crate) async fn ready(&self, service: Option<&str>) -> Result<usize, ApiError> {
         let unready =
             |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable, why);
@@ -194,17 +199,37 @@ impl Clients {
                     ))
                 })?
                 .map_err(|status| unready(center.at(status).message().to_owned()))?;
-                match listing.instances.len() {
-                    0 => Err(unready(format!(
-                        "no instance{} is registered at the center {}",
-                        service.map(|s| format!(" of {s:?}")).unwrap_or_default(),
+                let of = service.map(|s| format!(" of {s:?}")).unwrap_or_default();
+                if listing.instances.is_empty() {
+                    return Err(unready(format!(
+                        "no instance{of} is registered at the center {}",
                         center.addr
+                    )));
+                }
+                let down = center.known_unreachable(&listing.instances);
+                match listing.instances.len() - down.len() {
+                    0 => Err(unready(format!(
+                        "no instance{of} is reachable: {}",
+                        some_of(&down)
                     ))),
                     n => Ok(n),
                 }
             }
         }
     }
+}
+
+/// The messages of the first three of `statuses` — enough to see whether they share a cause,
+/// few enough to read — and how many more, as a client's "no instance … is reachable" says.
+fn some_of(statuses: &[Status]) -> String {
+    const SHOWN: usize = 3;
+    let mut text: Vec<&str> = statuses.iter().take(SHOWN).map(Status::message).collect();
+    let more = statuses.len().saturating_sub(SHOWN);
+    let more = format!("… and {more} more");
+    if statuses.len() > SHOWN {
+        text.push(&more);
+    }
+    text.join("; ")
 }
 
 /// What a message of the gateway says where the center refused it for want of a token: the
@@ -242,6 +267,33 @@ impl Center {
             status.code(),
             format!("the center at {}: {}", self.addr, status.message()),
         )
+    }
+
+    /// Those of `listed` that the gateway's client of their service knows unreachable, as
+    /// the statuses a call to each alone is refused with ("cannot connect to ADDR: …;
+    /// retrying in N ms"). An instance of a service the gateway has not called yet has no
+    /// client, so nothing is known against it.
+    fn known_unreachable(&self, listed: &[erpc_center::Instance]) -> Vec<Status> {
+        let mut reachability: HashMap<&str, Vec<erpc_core::Reachability>> = HashMap::new();
+        let mut down = Vec::new();
+        for instance in listed {
+            let service = instance.service.as_str();
+            if !reachability.contains_key(service) {
+                let known = self.known(service).map(|c| c.reachability());
+                reachability.insert(service, known.unwrap_or_default());
+            }
+            let addrs: Vec<Address> = instance
+                .addrs
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            let unreachable = reachability[service]
+                .iter()
+                .find(|r| addrs.contains(&r.addr))
+                .and_then(|r| r.unreachable.clone());
+            down.extend(unreachable);
+        }
+        down
     }
 
     fn known(&self, service: &str) -> Option<Client> {

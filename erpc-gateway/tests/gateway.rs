@@ -492,6 +492,43 @@ async fn server_streams_come_as_ndjson_or_server_sent_events() {
     server.shutdown().await;
 }
 
+/// `GatewayBuilder::explain` rewords every failure a caller sees the same way: a JSON error
+/// answer, and a stream's last item (the NDJSON error line, the SSE error event) alike.
+#[tokio::test]
+async fn a_stream_error_is_worded_as_the_answered_errors_are() {
+    let server = shop(ShopImpl::default(), None).await;
+    let gateway = Gateway::builder(Upstream::Address(server.local_addr().to_string()))
+        .explain(|message| message.replace("tape", "ribbon"))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    // Failing before its first message: answered as a unary call.
+    let early = post(&gateway, "/Shop/count", "[0, true]").await;
+    assert_json_failure(&early, 500, "data_loss");
+    assert_eq!(early.json()["message"], "the ribbon ran out", "{early:?}");
+    // Failing after one: in the body, in the same words.
+    let late = post(&gateway, "/Shop/count", "[1, true]").await;
+    assert_eq!(
+        late.body,
+        "{\"result\":0}\n{\"error\":{\"code\":\"data_loss\",\"message\":\"the ribbon ran out\"}}\n"
+    );
+    let sse = [("accept", "text/event-stream")];
+    let events = http(
+        "POST",
+        url_of(&gateway, "/Shop/count"),
+        &sse,
+        Some("[1, true]"),
+    )
+    .await;
+    assert_eq!(
+        events.body,
+        "data: 0\n\nevent: error\ndata: {\"code\":\"data_loss\",\"message\":\"the ribbon ran out\"}\n\n"
+    );
+    server.shutdown().await;
+}
+
 /// Refuses `Shop.price` and `Shop.count` — not the reflection lookups before them — from
 /// `x-user: mallory`.
 struct NotMallory;
@@ -892,10 +929,48 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             ],
             "--center-token-file /nonexistent/token",
         ),
+        // A data center name the center would refuse for its own --dc.
+        (
+            vec!["--center", &target, "--dc", "eu/west"],
+            "--dc \"eu/west\" contains '/': a data center name is one path segment",
+        ),
+        (
+            vec!["--center", &target, "--dc", " "],
+            "--dc \" \" is blank",
+        ),
     ] {
         let stderr = refused_at_start(&args).await;
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    // Given by a variable, a bad value is named by it.
+    let from_env = |var: &'static str, value: &'static str, args: Vec<String>| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
+            .args(&args)
+            .env(var, value)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(30), out)
+            .await
+            .unwrap_or_else(|_| panic!("{var}={value:?}: still running after 30 s"))
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let center_args = vec!["--center".to_owned(), target.clone()];
+    let (code, stderr) = from_env("ERPC_GATEWAY_DC", "eu\nwest", center_args.clone()).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r#"ERPC_GATEWAY_DC (--dc) "eu\nwest" contains a control character"#),
+        "{stderr}"
+    );
+    let (code, stderr) = from_env("ERPC_GATEWAY_LISTEN", "nowhere", center_args).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot listen on nowhere (from ERPC_GATEWAY_LISTEN (--listen)): "),
+        "{stderr}"
+    );
     server.shutdown().await;
 }
 
@@ -909,12 +984,16 @@ async fn read_all(mut lines: StderrLines) -> String {
     all
 }
 
-/// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments), and returns its stderr.
+/// Runs `erpc-gateway args…`, asserts it exits 2 (bad arguments) within 30 s, and returns
+/// its stderr. One still running then was not refused: it is killed, and that is a failure.
 async fn refused_at_start(args: &[&str]) -> String {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-gateway"))
         .args(args)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
         .await
+        .unwrap_or_else(|_| panic!("{args:?}: still running after 30 s, not refused"))
         .expect("runs");
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
@@ -1356,6 +1435,94 @@ async fn readiness_is_503_while_draining_or_with_nothing_to_call() {
     assert_json_failure(&gone, 503, "unavailable");
     assert!(gone.body.contains(&center_addr), "{gone:?}");
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_instance_the_gateway_cannot_reach_does_not_make_it_ready() {
+    let (center, center_addr) = center(None).await;
+    // Shop's only instance: registered at a port nothing listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let dead_addr = free.local_addr().expect("an address");
+    let dead = format!("tcp://{dead_addr}");
+    drop(free);
+    let admin = erpc_center::CenterClient::new(
+        erpc_core::Client::new(center_addr.as_str()).expect("address"),
+    );
+    admin
+        .register(Instance::new("Shop", "dead-1", dead.as_str()), 60_000)
+        .await
+        .expect("registered");
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let ready = |query: &'static str| http("GET", url_of(&gateway, query), &[], None);
+    // Never tried: nothing is known against it.
+    let untried = ready("/readyz?service=Shop").await;
+    assert_eq!(
+        (untried.status, untried.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{untried:?}"
+    );
+    // A call finds it dead: from then on it does not count, and the answer says why.
+    let refused = post(&gateway, "/Shop/price", r#"{"item":"tea","qty":1}"#).await;
+    assert_json_failure(&refused, 503, "unavailable");
+    for query in ["/readyz?service=Shop", "/readyz"] {
+        let dead_now = ready(query).await;
+        assert_json_failure(&dead_now, 503, "unavailable");
+        let message = dead_now.json()["message"]
+            .as_str()
+            .expect("a message")
+            .to_owned();
+        assert!(message.starts_with("no instance"), "{query}: {message}");
+        assert!(
+            message.contains("is reachable: cannot connect to"),
+            "{query}: {message}"
+        );
+        assert!(message.contains(&dead), "{query}: {message}");
+    }
+    // A live instance beside it: ready, counting only that one.
+    let registry = CenterRegistry::new([center_addr.as_str()]).expect("address");
+    let live = registered_shop(
+        ShopImpl::default(),
+        &registry,
+        Instance::new("Shop", "live-1", ""),
+    )
+    .await;
+    shops_listed(&registry, 2).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answer = ready("/readyz?service=Shop").await;
+    while answer.status != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = ready("/readyz?service=Shop").await;
+    }
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{answer:?}"
+    );
+    live.shutdown().await;
+    // The dead instance comes back, and no call is made: the probes' re-checks find it.
+    let revived = erpc::Server::builder()
+        .add_service(ShopServer::new(ShopImpl::default()))
+        .serve([dead.as_str()])
+        .await
+        .expect("serves at the dead instance's address again");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answer = ready("/readyz?service=Shop").await;
+    while answer.status != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = ready("/readyz?service=Shop").await;
+    }
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({"status": "SERVING", "instances": 1})),
+        "{answer:?}"
+    );
+    revived.shutdown().await;
+    center.shutdown().await;
 }
 
 #[tokio::test]

@@ -15,6 +15,9 @@ use clap::Parser;
 use erpc_center::store::redb::{self, RedbStore};
 use erpc_center::{CenterConfig, CenterImpl, CenterServer};
 
+#[path = "../failure.rs"]
+mod failure;
+
 /// The demo's registry center (the `erpc-center` binary has every option). Stops
 /// gracefully on SIGINT or SIGTERM.
 #[derive(Debug, Parser)]
@@ -34,8 +37,11 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    failure::exit("center", run(Args::parse()).await)
+}
+
+async fn run(args: Args) -> Result<(), failure::Failure> {
     let mut stop = erpc::ShutdownSignals::listen()?;
     let dir = match args.data_dir {
         Some(dir) => dir,
@@ -43,12 +49,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("no per-user data directory here: give --data-dir")?,
     };
     let path = dir.join(redb::FILE_NAME);
-    let store = RedbStore::open(&path)?;
+    let store =
+        RedbStore::open(&path).map_err(|e| format!("the store at {}: {e}", path.display()))?;
     let center = CenterImpl::open(Box::new(store), CenterConfig::default())?;
     let server = erpc::Server::builder()
         .add_service(CenterServer::new(center))
         .serve([args.listen.as_str()])
-        .await?;
+        .await
+        .map_err(|e| format!("serving on {}: {e}", args.listen))?;
     println!(
         "center listening on {} (data in {}; Ctrl-C stops it)",
         server.local_addr(),

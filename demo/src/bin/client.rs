@@ -4,6 +4,8 @@
 
 #[path = "../centers.rs"]
 mod centers;
+#[path = "../failure.rs"]
+mod failure;
 #[path = "../hello.rs"]
 mod hello;
 
@@ -24,14 +26,21 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    failure::exit("client", run(Args::parse()).await)
+}
+
+async fn run(args: Args) -> Result<(), failure::Failure> {
     let mut stop = erpc::ShutdownSignals::listen()?;
     let registry = args.centers.registry()?;
     let client = hello::HelloClient::new(
         erpc::Client::builder()
             .discover(&registry, "demo.Hello")
-            .await?,
+            .await
+            .map_err(|status| {
+                let message = format!("{}: {}", args.centers.describe(), status.message());
+                erpc::Status::new(status.code(), message)
+            })?,
     );
     let calls = async {
         for i in 1..=args.calls {

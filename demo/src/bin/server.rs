@@ -4,6 +4,8 @@
 
 #[path = "../centers.rs"]
 mod centers;
+#[path = "../failure.rs"]
+mod failure;
 #[path = "../hello.rs"]
 mod hello;
 
@@ -31,8 +33,11 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    failure::exit("server", run(Args::parse()).await)
+}
+
+async fn run(args: Args) -> Result<(), failure::Failure> {
     let mut stop = erpc::ShutdownSignals::listen()?;
     let listen = args
         .listen
@@ -48,8 +53,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..Instance::default()
             },
         )
-        .serve([listen])
-        .await?;
+        .serve([listen.as_str()])
+        .await
+        .map_err(|e| {
+            let center = args.centers.describe();
+            format!("{name} on {listen} with {center}: {e}")
+        })?;
     println!(
         "{name} serving on {} and registered (Ctrl-C deregisters and stops)",
         server.local_addr()

@@ -24,7 +24,9 @@ pub(super) struct MethodCalls {
     method: String,
     /// Calls finished since the center started.
     handled: f64,
-    /// Of them, those that did not end `ok`.
+    /// Of them, those that failed: not `ok` and not `cancelled`. A caller that went away
+    /// (a client closing its own watch, a timed-out caller) is no server error, and every
+    /// `erpc call --center` ends its watch that way.
     errors: f64,
     /// Started and not finished (open watches among them).
     in_flight: f64,
@@ -78,7 +80,7 @@ pub(super) fn calls(text: &str) -> Vec<MethodCalls> {
         match name {
             "erpc_calls_handled_total" => {
                 entry.handled += value;
-                if label("code") != Some("ok") {
+                if !matches!(label("code"), Some("ok" | "cancelled")) {
                     entry.errors += value;
                 }
             }
@@ -129,11 +131,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_are_summed_per_method_from_the_server_side_only() {
+    fn counters_are_summed_per_method_from_the_server_side_only_and_cancelled_is_no_error() {
         let text = r#"# HELP erpc_calls_handled Calls finished, by status code
 # TYPE erpc_calls_handled counter
 erpc_calls_handled_total{side="server",service="erpc.Center",method="register",code="ok"} 2
 erpc_calls_handled_total{side="server",service="erpc.Center",method="register",code="invalid_argument"} 1
+erpc_calls_handled_total{side="server",service="erpc.Center",method="watch",code="cancelled"} 5
+erpc_calls_handled_total{side="server",service="erpc.Center",method="watch",code="unavailable"} 1
 erpc_calls_handled_total{side="client",service="erpc.Center",method="register",code="ok"} 40
 erpc_calls_handled_total{side="server",service="odd \"name\"",method="m",code="ok"} 1.0
 erpc_calls_in_flight{side="server",service="erpc.Center",method="watch"} 3
@@ -148,7 +152,11 @@ erpc_call_duration_seconds_bucket{side="server",service="erpc.Center",method="re
         };
         let register = find("erpc.Center", "register").expect("register");
         assert_eq!((register.handled, register.errors), (3.0, 1.0));
-        assert_eq!(find("erpc.Center", "watch").expect("watch").in_flight, 3.0);
+        let watch = find("erpc.Center", "watch").expect("watch");
+        assert_eq!(
+            (watch.handled, watch.errors, watch.in_flight),
+            (6.0, 1.0, 3.0)
+        );
         assert_eq!(find("odd \"name\"", "m").expect("escaped").handled, 1.0);
         assert_eq!(calls.len(), 3);
     }

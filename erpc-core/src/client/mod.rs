@@ -17,6 +17,7 @@ mod observed;
 mod pool;
 #[cfg(feature = "rate-limit")]
 mod rate_limit;
+mod reachability;
 mod redial_note;
 mod retry_budget;
 mod stream_call;
@@ -54,6 +55,7 @@ pub use layer::Opening;
 pub use layer::{Attempt, AttemptService, CallService};
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::ClientRateLimit;
+pub use reachability::Reachability;
 pub use retry_budget::RetryBudget;
 pub use stream_call::{ClientStreamCall, StreamCall};
 pub use typed::TypedClient;
@@ -570,6 +572,18 @@ impl Client {
     /// The server's address (`None` for a client of a discovered service).
     pub fn addr(&self) -> Option<&Address> {
         self.inner.target.addr()
+    }
+
+    /// Each instance calls may go to now (the one address of a client of one address; a
+    /// discovered service's instances in its subset, in the discovered order), and whether
+    /// this client knows it unreachable: its last connection attempt failed and it is
+    /// backing off. An instance never tried is not known unreachable. One whose backoff
+    /// has passed is re-checked now in the background — a dial and a PING, as a call would
+    /// have it — and counts as unreachable until that check succeeds: so a readiness probe
+    /// polling this follows an instance's recovery even while no call comes (nothing else
+    /// redials in the background). Nothing is waited for.
+    pub fn reachability(&self) -> Vec<Reachability> {
+        self.inner.target.reachability(&self.inner.config)
     }
 
     /// The settings.

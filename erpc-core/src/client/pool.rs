@@ -228,6 +228,34 @@ impl Pool {
         true
     }
 
+    /// Why this instance is known unreachable, if it is: no slot has a usable connection
+    /// or is untried, and every slot's last attempt failed — backing off, or (its backoff
+    /// passed) re-checked now in the background, counting as backing off until the check
+    /// succeeds. `None` if a slot is connected, was never tried, or is being dialled by a
+    /// call (its outcome is not known yet).
+    pub fn unreachable(self: &Arc<Self>, config: &ClientConfig) -> Option<Unready> {
+        let mut why = None;
+        for (index, slot) in self.slots.iter().enumerate() {
+            let unready = match self.ready(slot) {
+                Ok(Some(_)) => return None,
+                Err(unready) => unready,
+                // Due a redial: only a suspect slot (a failed attempt, a connection that
+                // died of silence) is known against; re-checking it holds it off meanwhile.
+                Ok(None) => {
+                    if !lock(slot).suspect() || !self.recheck_in_background(index, config) {
+                        return None;
+                    }
+                    match self.ready(slot) {
+                        Err(unready) => unready,
+                        Ok(_) => return None,
+                    }
+                }
+            };
+            why.get_or_insert(unready);
+        }
+        why
+    }
+
     /// The slot's connection if it is usable; `Ok(None)` if it should be (re)dialled.
     fn ready(&self, slot: &Slot) -> Result<Option<Arc<ClientConn>>, Unready> {
         let state = lock(slot);
@@ -333,6 +361,48 @@ mod tests {
             .strip_suffix(" ms")
             .unwrap_or_else(|| panic!("{message}"));
         assert!(ms.parse::<u64>().is_ok(), "{message}");
+    }
+
+    /// Readiness (`Client::reachability`): an instance never tried is not known against; a
+    /// failed attempt makes it unreachable while it backs off; once the backoff passes, asking
+    /// re-checks it in the background (no call needed), and it is reachable again as soon as
+    /// that check succeeds.
+    #[tokio::test]
+    async fn an_instance_is_unreachable_from_a_failed_attempt_until_a_recheck_succeeds() {
+        let config = ClientConfig {
+            backoff_initial: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(40),
+            ..ClientConfig::default()
+        };
+        let name = "mem://reachability-of-a-late-server";
+        let pool = Arc::new(Pool::new(
+            name.parse().expect("address"),
+            1,
+            Watchers::default(),
+        ));
+        assert!(pool.unreachable(&config).is_none(), "never tried");
+        let far = Instant::now() + Duration::from_secs(5);
+        assert!(pool.dial(0, &config, far).await.is_err(), "nothing listens");
+        let why = pool
+            .unreachable(&config)
+            .expect("a failed attempt is known");
+        assert!(why.why.contains(name), "{}", why.why);
+        // Still nothing there after the backoff: the re-check asking starts fails too.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(pool.unreachable(&config).is_some(), "re-checked, held off");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(pool.unreachable(&config).is_some(), "still nothing there");
+        // The server comes up; with no call made, asking again finds it back.
+        let server = crate::Server::builder()
+            .serve([name])
+            .await
+            .expect("serves");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pool.unreachable(&config).is_some() {
+            assert!(Instant::now() < deadline, "not found back within 5 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        server.shutdown().await;
     }
 
     /// Clients that fail to dial at the same instant must not all retry at the same

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::client::conn::ClientConn;
 use crate::client::pool::{Pool, Unready};
+use crate::client::reachability::Reachability;
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
 use crate::discovery::route_follow::Routing;
@@ -244,6 +245,32 @@ impl Target {
             Target::One(pool) => vec![pool.addr().clone()],
             Target::Many(b) => b.instances(),
         }
+    }
+
+    /// Each instance calls may go to now, and whether it is known unreachable
+    /// ([`crate::Client::reachability`]); `config` is for the re-checks of a client of one
+    /// address (a discovered service's client keeps its own).
+    pub fn reachability(&self, config: &ClientConfig) -> Vec<Reachability> {
+        let pools: Vec<Arc<Pool>> = match self {
+            Target::One(pool) => vec![pool.clone()],
+            Target::Many(b) => {
+                let endpoints = b.endpoints.borrow();
+                let mut pools = b.lock();
+                pools.follow(&endpoints, b.connections, &b.observer, &b.subset);
+                pools.aligned.clone()
+            }
+        };
+        let config = match self {
+            Target::One(_) => config,
+            Target::Many(b) => &b.config,
+        };
+        pools
+            .iter()
+            .map(|pool| Reachability {
+                addr: pool.addr().clone(),
+                unreachable: pool.unreachable(config).map(|unready| unready.status()),
+            })
+            .collect()
     }
 
     /// Close every connection; the connections closed.
