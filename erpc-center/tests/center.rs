@@ -475,10 +475,11 @@ async fn a_watch_from_a_future_revision_is_refused() {
 #[tokio::test]
 async fn a_lease_from_before_a_restart_is_not_another_instances_lease() {
     let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
-    let addr = server.local_addr().to_string();
     let old = c.register(inst("svc", "a"), 5_000).await.unwrap();
     server.shutdown().await;
-    let (server, c) = serve(Box::new(MemoryStore), fast(), &addr).await;
+    // A port of its own, not the old one: rebinding a port just released raced the tests
+    // running beside it for it ("address already in use"); the lease ids are the point.
+    let (server, c) = serve(Box::new(MemoryStore), fast(), "tcp://127.0.0.1:0").await;
     let new = c.register(inst("svc", "b"), 5_000).await.unwrap();
     assert_ne!(old.id, new.id, "lease ids repeat across restarts");
     assert_eq!(c.renew(old.id).await.unwrap_err().code(), Code::NotFound);
