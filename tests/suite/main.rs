@@ -40,6 +40,7 @@ mod fail_modes;
 mod fan_out;
 mod first_hour;
 mod flood_counters;
+mod foreign_peer;
 mod health;
 mod heartbeat;
 mod kcp;

@@ -45,7 +45,8 @@ pub(super) struct Shared {
     pub(super) pong: Notify,
     /// Probe PINGs whose PONG has not arrived (their PONGs are no junk).
     pub(super) probes_out: AtomicU32,
-    /// Set when the connection died because the server stopped answering heartbeats.
+    /// Set when the connection died because the server stopped answering heartbeats, or
+    /// because the peer is not an erpc server.
     pub(super) unhealthy: AtomicBool,
     /// Calls waiting for one of the connection's call slots (`max_concurrent_calls`).
     pub(super) waiting: AtomicUsize,
@@ -245,7 +246,11 @@ impl ClientConn {
                 observer.connection_closed(Side::Client, &link_peer, &closed.reason(draining));
                 observer.instance_connection_closed(&peer);
             }
-            if matches!(closed, Closed::HeartbeatTimeout) {
+            // The next connection must answer a PING before it takes calls (the pool then
+            // backs off while it does not): after a server went silent, and after a peer that
+            // is not an erpc server at all (an HTTP port) — otherwise every call would dial
+            // it again at once, since its TCP connect succeeds.
+            if matches!(closed, Closed::HeartbeatTimeout | Closed::NotErpc(_)) {
                 reader_shared.unhealthy.store(true, Ordering::Release);
             }
             let status = match &closed {
@@ -317,7 +322,8 @@ impl ClientConn {
     }
 
     /// Whether the connection died because the server stopped answering heartbeats (it is
-    /// stalled or unreachable, not merely restarted).
+    /// stalled or unreachable, not merely restarted) or the peer speaks another protocol:
+    /// either way the next connection must prove an erpc server answers before calls use it.
     pub fn failed_health(&self) -> bool {
         self.shared.unhealthy.load(Ordering::Acquire)
     }
