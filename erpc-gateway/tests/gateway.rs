@@ -1459,6 +1459,20 @@ async fn an_instance_the_gateway_cannot_reach_does_not_make_it_ready() {
         .await
         .expect("gateway listens");
     let ready = |query: &'static str| http("GET", url_of(&gateway, query), &[], None);
+    // Shop's readiness polled until it is SERVING with one instance (at most 10 s).
+    let serving_within_10s = || async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut answer = ready("/readyz?service=Shop").await;
+        while answer.status != 200 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            answer = ready("/readyz?service=Shop").await;
+        }
+        assert_eq!(
+            (answer.status, answer.json()),
+            (200, json!({"status": "SERVING", "instances": 1})),
+            "{answer:?}"
+        );
+    };
     // Never tried: nothing is known against it.
     let untried = ready("/readyz?service=Shop").await;
     assert_eq!(
@@ -1492,17 +1506,7 @@ async fn an_instance_the_gateway_cannot_reach_does_not_make_it_ready() {
     )
     .await;
     shops_listed(&registry, 2).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut answer = ready("/readyz?service=Shop").await;
-    while answer.status != 200 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        answer = ready("/readyz?service=Shop").await;
-    }
-    assert_eq!(
-        (answer.status, answer.json()),
-        (200, json!({"status": "SERVING", "instances": 1})),
-        "{answer:?}"
-    );
+    serving_within_10s().await;
     live.shutdown().await;
     // The dead instance comes back, and no call is made: the probes' re-checks find it.
     let revived = erpc::Server::builder()
@@ -1510,17 +1514,7 @@ async fn an_instance_the_gateway_cannot_reach_does_not_make_it_ready() {
         .serve([dead.as_str()])
         .await
         .expect("serves at the dead instance's address again");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut answer = ready("/readyz?service=Shop").await;
-    while answer.status != 200 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        answer = ready("/readyz?service=Shop").await;
-    }
-    assert_eq!(
-        (answer.status, answer.json()),
-        (200, json!({"status": "SERVING", "instances": 1})),
-        "{answer:?}"
-    );
+    serving_within_10s().await;
     revived.shutdown().await;
     center.shutdown().await;
 }
