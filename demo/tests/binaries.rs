@@ -38,6 +38,19 @@ async fn terminate(child: &mut Child) {
     child::terminate(child, Duration::from_secs(15)).await;
 }
 
+/// SIGTERM `process`, then its remaining output must say it shut down gracefully.
+async fn stops_gracefully_on_sigterm(process: &mut Child, out: &mut Lines<BufReader<ChildStdout>>) {
+    terminate(process).await;
+    let mut rest = Vec::new();
+    while let Ok(Some(l)) = out.next_line().await {
+        rest.push(l);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("shut down gracefully")),
+        "{rest:?}"
+    );
+}
+
 /// The address in a line "… listening on ADDR (…" or "… serving on ADDR and …".
 fn addr_in(line: &str) -> String {
     line.split_whitespace()
@@ -137,15 +150,7 @@ async fn the_tour_stops_gracefully_on_sigterm() {
     let (mut tour, mut out) = start(env!("CARGO_BIN_EXE_demo"), &[]);
     let first = line(&mut out).await;
     assert!(first.starts_with("erpc demo"), "{first}");
-    terminate(&mut tour).await;
-    let mut rest = Vec::new();
-    while let Ok(Some(l)) = out.next_line().await {
-        rest.push(l);
-    }
-    assert!(
-        rest.iter().any(|l| l.contains("shut down gracefully")),
-        "{rest:?}"
-    );
+    stops_gracefully_on_sigterm(&mut tour, &mut out).await;
 }
 
 /// `exe args` run to its end (30 s at most), failing: its exit code and its stderr, which
@@ -300,13 +305,5 @@ async fn with_stay_the_metrics_stay_up_until_sigterm() {
     );
     let early = tour.try_wait().expect("waitable");
     assert!(early.is_none(), "the tour exited despite --stay: {early:?}");
-    terminate(&mut tour).await;
-    let mut rest = Vec::new();
-    while let Ok(Some(l)) = out.next_line().await {
-        rest.push(l);
-    }
-    assert!(
-        rest.iter().any(|l| l.contains("shut down gracefully")),
-        "{rest:?}"
-    );
+    stops_gracefully_on_sigterm(&mut tour, &mut out).await;
 }
