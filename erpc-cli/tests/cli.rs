@@ -1629,3 +1629,81 @@ async fn a_port_that_does_not_speak_erpc_is_a_connection_failure_saying_what_ans
     );
     server.shutdown().await;
 }
+
+/// A TCP port that accepts connections and never says a word (a hung server), for as long
+/// as the returned task runs.
+async fn silent_port() -> (tokio::task::JoinHandle<()>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = format!("tcp://{}", listener.local_addr().expect("bound"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (task, addr)
+}
+
+#[tokio::test]
+async fn timeout_bounds_the_whole_command_and_names_the_step_that_ran_out() {
+    let (silent, addr) = silent_port().await;
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["call", &addr, "Shop.price", "{}", "--timeout", "1s"],
+            1,
+            "deadline_exceeded: deadline exceeded looking up Shop's methods by reflection (--timeout 1s)",
+        ),
+        (
+            &[
+                "call",
+                &addr,
+                "Shop.price",
+                "{}",
+                "--timeout",
+                "1s",
+                "--kind",
+                "unary",
+            ],
+            1,
+            "deadline_exceeded: deadline exceeded calling Shop.price (--timeout 1s)",
+        ),
+        (
+            &["describe", &addr, "--timeout", "1s"],
+            1,
+            "deadline_exceeded: deadline exceeded looking up the server's services by reflection (--timeout 1s)",
+        ),
+        (
+            &["list", &addr, "Shop", "--timeout", "1s"],
+            1,
+            "deadline_exceeded: deadline exceeded looking up Shop's methods by reflection (--timeout 1s)",
+        ),
+        (
+            &["health", &addr, "--timeout", "1s"],
+            3,
+            "deadline_exceeded: deadline exceeded checking health (--timeout 1s)",
+        ),
+    ];
+    for (args, exit, says) in cases {
+        let started = std::time::Instant::now();
+        let out = erpc(args, "").await;
+        let took = started.elapsed();
+        assert_eq!(code(&out), exit, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).trim(), says, "{args:?}");
+        // Not the client's default 10 s: the --timeout given, and the process's start-up.
+        assert!(took < Duration::from_secs(4), "{args:?} took {took:?}");
+    }
+    // The same parsing as `call`'s: zero is refused as bad input.
+    for command in ["describe", "list", "health"] {
+        let out = erpc(&[command, &addr, "--timeout", "0s"], "").await;
+        let bad = if command == "health" { 1 } else { 2 };
+        assert_eq!(code(&out), bad, "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("leaves a call no time"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    silent.abort();
+}
