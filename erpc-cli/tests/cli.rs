@@ -1707,3 +1707,27 @@ async fn timeout_bounds_the_whole_command_and_names_the_step_that_ran_out() {
     }
     silent.abort();
 }
+
+#[tokio::test]
+async fn help_gives_the_default_timeout_the_client_has() {
+    let default = erpc::ClientConfig::default().timeout.as_secs();
+    let said = format!("the client's, for each call ({default} s; streams none)");
+    let out = erpc(&["call", "--help"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let help = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(help.contains(&said), "{said:?} not in: {help}");
+    for command in ["describe", "list", "health"] {
+        let out = erpc(&[command, "--help"], "").await;
+        let help = stdout(&out)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            help.contains(&format!("Default: the client's ({default} s)")),
+            "{command}: {help}"
+        );
+    }
+}
