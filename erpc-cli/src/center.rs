@@ -47,6 +47,15 @@ pub fn client(
     transport: erpc_transport::Options,
 ) -> Result<CenterClient, Failure> {
     crate::tls::require_settings(addr, &transport)?;
+    // A mem:// center is in-process: refused as bad input, as a mem:// target is.
+    if addr.starts_with("mem://") {
+        crate::target::parse_address(addr).map_err(|f| {
+            Failure::usage(format!(
+                "--center {}",
+                f.line().trim_start_matches("erpc: ")
+            ))
+        })?;
+    }
     let builder = match token {
         Some(token) => Client::builder().middleware(erpc_core::auth::Credentials::bearer(token)),
         None => Client::builder(),

@@ -1731,3 +1731,38 @@ async fn help_gives_the_default_timeout_the_client_has() {
         );
     }
 }
+
+#[tokio::test]
+async fn schemes_are_named_from_the_build_and_mem_is_in_process_only() {
+    let out = erpc(&["call", "http://127.0.0.1:1", "Shop.price", "{}"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "(erpc speaks tcp://, unix://, tls://, ws://, wss://, quic://, udp:// and kcp:// addresses)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let in_process = "mem://shop is an in-process address: only the process serving it can dial it";
+    for args in [
+        &["call", "mem://shop", "Shop.price", "{}"][..],
+        &["describe", "mem://shop"],
+        &["list", "mem://shop"],
+        &["list", "--center", "mem://center"],
+        &[
+            "call",
+            "--center",
+            "mem://center",
+            "Shop",
+            "Shop.price",
+            "{}",
+        ],
+    ] {
+        let out = erpc(args, "").await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        let said = stderr(&out).replace("mem://center", "mem://shop");
+        assert!(said.contains(in_process), "{args:?}: {said}");
+    }
+    // health: bad arguments are its 1.
+    fails_saying(&["health", "mem://shop"], 1, in_process).await;
+}
