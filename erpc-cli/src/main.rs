@@ -148,10 +148,16 @@ enum Command {
     ///
     /// `erpc list ADDR [SERVICE]` (an address, with a scheme) lists that server's services
     /// instead, or SERVICE's methods, from its reflection (as `grpcurl ADDR list`).
+    #[command(
+        override_usage = "erpc list [OPTIONS] ADDR [SERVICE]\n       erpc list [OPTIONS] [--center ADDR] [SERVICE]"
+    )]
     List {
-        /// Only this service; or an address (tcp://HOST:PORT, …) to list its services.
+        /// An address (tcp://HOST:PORT, …): that server's services; or, with --center (the
+        /// default center if not given), only the instances of this service.
+        #[arg(value_name = "ADDR|SERVICE")]
         service: Option<String>,
         /// After an address: the service whose methods to list.
+        #[arg(value_name = "SERVICE")]
         methods_of: Option<String>,
         #[command(flatten)]
         center: CenterArgs,
@@ -199,6 +205,7 @@ enum Command {
     },
     /// Load a unary method and report rate, latency percentiles, a latency histogram and
     /// status codes. Exits 1 (after the report) if no call succeeded.
+    #[command(mut_arg("request", |a| a.help("The request every call sends, as JSON (stdin if absent or `-`)")))]
     Bench {
         #[command(flatten)]
         invocation: Invocation,

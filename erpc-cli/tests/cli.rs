@@ -1766,3 +1766,49 @@ async fn schemes_are_named_from_the_build_and_mem_is_in_process_only() {
     // health: bad arguments are its 1.
     fails_saying(&["health", "mem://shop"], 1, in_process).await;
 }
+
+#[tokio::test]
+async fn a_bad_service_name_at_a_center_is_bad_input_and_a_server_is_not_a_center() {
+    let (registry, c) = center().await;
+    let said = "service name \"bad/name\" contains '/'";
+    fails_saying(&["list", "--center", &c, "bad/name"], 2, said).await;
+    fails_saying(
+        &["call", "--center", &c, "bad/name", "Shop.price", "{}"],
+        2,
+        said,
+    )
+    .await;
+    let out = erpc(&["watch", "--center", &c, "bad/name"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(said), "{}", stderr(&out));
+
+    // A plain server given as the center: the failure says that it is not one.
+    let (server, addr) = shop(None).await;
+    fails_saying(
+        &["list", "--center", &addr],
+        1,
+        &format!("{addr} is not a registry center (is it a server? `erpc list {addr}` lists its services)"),
+    )
+    .await;
+    server.shutdown().await;
+    registry.shutdown().await;
+}
+
+#[tokio::test]
+async fn usage_lines_say_what_the_arguments_are() {
+    let out = erpc(&["list", "--help"], "").await;
+    assert!(
+        stdout(&out).contains(
+            "Usage: erpc list [OPTIONS] ADDR [SERVICE]\n       erpc list [OPTIONS] [--center ADDR] [SERVICE]"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = erpc(&["bench", "--help"], "").await;
+    let help = stdout(&out);
+    assert!(
+        help.contains("[REQUEST]  The request every call sends, as JSON"),
+        "{help}"
+    );
+    assert!(!help.contains("streams, JSON lines"), "{help}");
+}
