@@ -1937,7 +1937,7 @@ async fn instances_none_can_reach_are_a_503_saying_why_for_each() {
         drop(free);
         admin
             .register(
-                Instance::new("Shop", &format!("dead-{n}"), addr.as_str()),
+                Instance::new("Shop", format!("dead-{n}"), addr.as_str()),
                 60_000,
             )
             .await
