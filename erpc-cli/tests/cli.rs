@@ -1812,3 +1812,31 @@ async fn usage_lines_say_what_the_arguments_are() {
     );
     assert!(!help.contains("streams, JSON lines"), "{help}");
 }
+
+/// Through the center, instances none can dial: the failure says why for each (README:
+/// "says why for each, and nothing about a retry"), not the last attempt's alone.
+#[tokio::test]
+async fn instances_none_can_dial_are_each_named_with_their_reason() {
+    // Ports 1–3: nobody listens there (a port freed after binding port 0 could be reused).
+    let dead = [
+        "tcp://127.0.0.1:1",
+        "tcp://127.0.0.1:2",
+        "tcp://127.0.0.1:3",
+    ];
+    let (center, c) = center_listing(&dead).await;
+    let order = r#"{"item":"x","qty":2}"#;
+    let said = fails_saying(
+        &["call", "--center", &c, "Shop", "Shop.price", order],
+        1,
+        "unavailable: no instance of \"Shop\" is reachable: cannot connect to ",
+    )
+    .await;
+    for addr in dead {
+        assert!(
+            said.contains(&format!("cannot connect to {addr}: Connection refused")),
+            "{addr}: {said}"
+        );
+    }
+    assert!(!said.contains("retrying"), "{said}");
+    center.shutdown().await;
+}
