@@ -122,7 +122,7 @@ impl Invocation {
 struct CallArgs {
     /// The time the whole command has (`500ms`, `2s`, `1m`), more than zero: the dial, the
     /// reflection lookup made first and the call share it. Default: the client's, for each
-    /// call (10 s; streams none). `erpc bench`: each call's.
+    /// call (10 s; streams none).
     #[arg(long, value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// The codec the call is made in: `json` (default) or `msgpack`. The JSON request is
@@ -206,6 +206,7 @@ enum Command {
     /// Load a unary method and report rate, latency percentiles, a latency histogram and
     /// status codes. Exits 1 (after the report) if no call succeeded.
     #[command(mut_arg("request", |a| a.help("The request every call sends, as JSON (stdin if absent or `-`)")))]
+    #[command(mut_arg("timeout", |a| a.help("Each call's timeout (`500ms`, `2s`, `1m`), more than zero; the dial and the reflection lookup made first have as much. Default: the client's (10 s)")))]
     Bench {
         #[command(flatten)]
         invocation: Invocation,
