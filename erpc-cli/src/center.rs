@@ -37,6 +37,12 @@ impl CenterArgs {
     pub fn at(&self) -> impl Fn(erpc_core::Status) -> Failure + '_ {
         at(&self.center)
     }
+
+    /// [`CenterArgs::at`] for a lookup of a service name the user gave: the center's
+    /// `invalid_argument` (a name with a `/`) is bad input, exit 2.
+    pub fn asked(&self) -> impl Fn(erpc_core::Status) -> Failure + '_ {
+        asked(&self.center)
+    }
 }
 
 /// A client of the center at `addr`, sending `token` (if any) on every call, over
@@ -47,6 +53,15 @@ pub fn client(
     transport: erpc_transport::Options,
 ) -> Result<CenterClient, Failure> {
     crate::tls::require_settings(addr, &transport)?;
+    // A mem:// center is in-process: refused as bad input, as a mem:// target is.
+    if addr.starts_with("mem://") {
+        crate::target::parse_address(addr).map_err(|f| {
+            Failure::usage(format!(
+                "--center {}",
+                f.line().trim_start_matches("erpc: ")
+            ))
+        })?;
+    }
     let builder = match token {
         Some(token) => Client::builder().middleware(erpc_core::auth::Credentials::bearer(token)),
         None => Client::builder(),
@@ -68,6 +83,12 @@ pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
             erpc_core::Code::Unauthenticated | erpc_core::Code::PermissionDenied => {
                 format!(" (the center's token: {GIVE_TOKEN})")
             }
+            // A server that is not a center (README: `erpc list ADDR` lists its services).
+            erpc_core::Code::Unimplemented if status.message().contains("\"erpc.Center\"") => {
+                format!(
+                    " — {addr} is not a registry center (is it a server? `erpc list {addr}` lists its services)"
+                )
+            }
             _ => String::new(),
         };
         Failure::Call(erpc_core::Status::new(
@@ -77,6 +98,17 @@ pub fn at(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
                 status.message_without_redial_note()
             ),
         ))
+    }
+}
+
+/// [`at`] for a lookup of a service name the user gave: the center refusing the name
+/// (`invalid_argument`: "service name "a/b" contains '/'") is bad input, exit 2.
+pub fn asked(addr: &str) -> impl Fn(erpc_core::Status) -> Failure + '_ {
+    move |status| match at(addr)(status) {
+        Failure::Call(status) if status.code() == erpc_core::Code::InvalidArgument => {
+            Failure::Usage(status.message().to_owned())
+        }
+        other => other,
     }
 }
 
@@ -90,7 +122,7 @@ pub async fn require_registered(
     let found = center
         .discover(service.to_owned(), Filter::default())
         .await
-        .map_err(at(addr))?;
+        .map_err(asked(addr))?;
     if !found.instances.is_empty() {
         return Ok(found.instances);
     }

@@ -4,6 +4,7 @@
 use erpc_core::{CallOptions, Client, CodecId, Metadata};
 use serde_json::{Value, json};
 
+use crate::deadline::Deadline;
 use crate::failure::Failure;
 
 /// `grpc_health_probe`'s exit codes, which `erpc health` uses (not the other commands' 1 and
@@ -34,11 +35,18 @@ pub fn setup_failure(failure: Failure) -> Failure {
 /// [`exit::CONNECTION_FAILED`] when it never reached a server (no instance found through
 /// the center could be dialled, a TLS handshake refused: the client marks those
 /// [connect failures](erpc_core::Status::is_connect_failure)), as a dead address is.
-pub async fn run(client: &Client, service: &str, metadata: Metadata) -> Result<(), Failure> {
+/// The check has what is left of `deadline` (`--timeout`).
+pub async fn run(
+    client: &Client,
+    service: &str,
+    metadata: Metadata,
+    deadline: &Deadline,
+) -> Result<(), Failure> {
     let answer: Value = client
         .call("erpc.Health", "check", json!({ "service": service }))
         .options(CallOptions {
             metadata,
+            timeout: deadline.left(),
             codec: Some(CodecId::JSON),
             ..CallOptions::default()
         })
@@ -49,7 +57,9 @@ pub async fn run(client: &Client, service: &str, metadata: Metadata) -> Result<(
             } else {
                 exit::RPC_FAILED
             };
-            Failure::Call(status).with_code(code)
+            deadline
+                .name(Failure::Call(status), "checking health")
+                .with_code(code)
         })?;
     let status = answer
         .get("status")

@@ -22,6 +22,7 @@
 mod bench;
 mod call;
 mod center;
+mod deadline;
 mod describe;
 mod events;
 mod failure;
@@ -42,6 +43,7 @@ use erpc_core::CodecId;
 use erpc_core::reflection::MethodKind;
 
 use center::CenterArgs;
+use deadline::Deadline;
 use failure::Failure;
 use target::Target;
 use tls::TlsArgs;
@@ -118,14 +120,25 @@ impl Invocation {
 /// What every call carries.
 #[derive(clap::Args)]
 struct CallArgs {
-    /// The call's timeout (`500ms`, `2s`, `1m`), more than zero. Default: the client's (30 s;
-    /// streams none).
+    /// The time the whole command has (`500ms`, `2s`, `1m`), more than zero: the dial, the
+    /// reflection lookup made first and the call share it. Default: the client's, for each
+    /// call (10 s; streams none).
     #[arg(long, value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// The codec the call is made in: `json` (default) or `msgpack`. The JSON request is
     /// converted to it and the answer back to JSON; the server answers in the codec asked.
     #[arg(long, value_parser = call::parse_codec, default_value = "json")]
     codec: CodecId,
+}
+
+/// `--timeout` of the commands that make one lookup (`describe`, `list`, `health`), as
+/// grpc_health_probe's `-rpc-timeout`.
+#[derive(clap::Args)]
+struct TimeoutArg {
+    /// The time the whole command has (`500ms`, `2s`, `1m`), more than zero: the dial and
+    /// the lookup share it. Default: the client's (10 s).
+    #[arg(long, value_parser = parse_timeout)]
+    timeout: Option<Duration>,
 }
 
 #[derive(Subcommand)]
@@ -135,10 +148,16 @@ enum Command {
     ///
     /// `erpc list ADDR [SERVICE]` (an address, with a scheme) lists that server's services
     /// instead, or SERVICE's methods, from its reflection (as `grpcurl ADDR list`).
+    #[command(
+        override_usage = "erpc list [OPTIONS] ADDR [SERVICE]\n       erpc list [OPTIONS] [--center ADDR] [SERVICE]"
+    )]
     List {
-        /// Only this service; or an address (tcp://HOST:PORT, …) to list its services.
+        /// An address (tcp://HOST:PORT, …): that server's services; or, with --center (the
+        /// default center if not given), only the instances of this service.
+        #[arg(value_name = "ADDR|SERVICE")]
         service: Option<String>,
         /// After an address: the service whose methods to list.
+        #[arg(value_name = "SERVICE")]
         methods_of: Option<String>,
         #[command(flatten)]
         center: CenterArgs,
@@ -147,6 +166,8 @@ enum Command {
         /// One JSON object per instance; after an address, the names as a JSON array.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        timeout: TimeoutArg,
     },
     /// Registry changes as they happen (until interrupted).
     Watch {
@@ -169,6 +190,8 @@ enum Command {
         /// The reflection answer as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        timeout: TimeoutArg,
     },
     /// Call a method with a JSON request (argument, or stdin if absent or `-`); streams are
     /// JSON lines both ways.
@@ -182,6 +205,8 @@ enum Command {
     },
     /// Load a unary method and report rate, latency percentiles, a latency histogram and
     /// status codes. Exits 1 (after the report) if no call succeeded.
+    #[command(mut_arg("request", |a| a.help("The request every call sends, as JSON (stdin if absent or `-`)")))]
+    #[command(mut_arg("timeout", |a| a.help("Each call's timeout (`500ms`, `2s`, `1m`), more than zero; the dial and the reflection lookup made first have as much. Default: the client's (10 s)")))]
     Bench {
         #[command(flatten)]
         invocation: Invocation,
@@ -210,6 +235,8 @@ enum Command {
         /// Only this service (default: the service TARGET names, or the whole server at an
         /// address).
         service: Option<String>,
+        #[command(flatten)]
+        timeout: TimeoutArg,
     },
     /// A service's routing rules at a center (CENTER.md, "Routing rules"): show, set or
     /// delete the entry `erpc/routes/SERVICE`.
@@ -318,35 +345,51 @@ async fn run(command: Command) -> Result<(), Failure> {
             center,
             server,
             json,
-        } => match service {
-            // An address, as grpcurl users write it: that server's services, by reflection.
-            Some(addr) if Target::is_address(&addr) => {
-                let target = TargetArgs {
-                    target: addr,
-                    center: None,
-                    token: TokenArgs::default(),
-                    server,
-                    tls: center.tls,
-                };
-                let metadata = target.metadata()?;
-                let client = connect(&target, 1).await?;
-                let of = methods_of.as_deref().unwrap_or("");
-                describe::list(&client, of, &metadata, json).await
-            }
-            service => {
-                if !server.headers.is_empty() {
-                    return Err(Failure::usage(
-                        "-H goes to a server (`erpc list ADDR -H …`); a center takes --center-token",
-                    ));
+            timeout,
+        } => {
+            let deadline = Deadline::new(timeout.timeout);
+            match service {
+                // An address, as grpcurl users write it: that server's services, by reflection.
+                Some(addr) if Target::is_address(&addr) => {
+                    let target = TargetArgs {
+                        target: addr,
+                        center: None,
+                        token: TokenArgs::default(),
+                        server,
+                        tls: center.tls,
+                    };
+                    let metadata = target.metadata()?;
+                    let client = deadline
+                        .step(&connecting(&target), connect(&target, 1))
+                        .await?;
+                    let of = methods_of.as_deref().unwrap_or("");
+                    deadline
+                        .step(
+                            &looking_up(of),
+                            describe::list(&client, of, &metadata, json),
+                        )
+                        .await
                 }
-                if let Some(extra) = methods_of {
-                    return Err(Failure::usage(format!(
-                        "unexpected {extra:?}: `erpc list [SERVICE] --center ADDR` lists a center's instances, `erpc list ADDR [SERVICE]` a server's services or methods"
-                    )));
+                service => {
+                    if !server.headers.is_empty() {
+                        return Err(Failure::usage(
+                            "-H goes to a server (`erpc list ADDR -H …`); a center takes --center-token",
+                        ));
+                    }
+                    if let Some(extra) = methods_of {
+                        return Err(Failure::usage(format!(
+                            "unexpected {extra:?}: `erpc list [SERVICE] --center ADDR` lists a center's instances, `erpc list ADDR [SERVICE]` a server's services or methods"
+                        )));
+                    }
+                    deadline
+                        .step(
+                            &format!("listing the instances at the center {}", center.center),
+                            registry::list(&center, service.as_deref().unwrap_or(""), json),
+                        )
+                        .await
                 }
-                registry::list(&center, service.as_deref().unwrap_or(""), json).await
             }
-        },
+        }
         Command::Watch {
             service,
             center,
@@ -356,10 +399,20 @@ async fn run(command: Command) -> Result<(), Failure> {
             target,
             service,
             json,
+            timeout,
         } => {
+            let deadline = Deadline::new(timeout.timeout);
             let metadata = target.metadata()?;
-            let client = connect(&target, 1).await?;
-            describe::run(&client, service.as_deref().unwrap_or(""), &metadata, json).await
+            let client = deadline
+                .step(&connecting(&target), connect(&target, 1))
+                .await?;
+            let service = service.as_deref().unwrap_or("");
+            deadline
+                .step(
+                    &looking_up(service),
+                    describe::run(&client, service, &metadata, json),
+                )
+                .await
         }
         Command::Routes { action } => match action {
             RoutesAction::Show { service, center } => routes::show(&center, &service).await,
@@ -370,10 +423,18 @@ async fn run(command: Command) -> Result<(), Failure> {
             } => routes::set(&center, &service, rules.as_deref()).await,
             RoutesAction::Delete { service, center } => routes::delete(&center, &service).await,
         },
-        Command::Health { target, service } => {
+        Command::Health {
+            target,
+            service,
+            timeout,
+        } => {
+            let deadline = Deadline::new(timeout.timeout);
             let setup = async {
                 let metadata = target.metadata()?;
-                Ok::<_, Failure>((connect(&target, 1).await?, metadata))
+                let client = deadline
+                    .step(&connecting(&target), connect(&target, 1))
+                    .await?;
+                Ok::<_, Failure>((client, metadata))
             };
             // Translated first, so an unknown scheme is bad arguments (1), not a failed connection.
             let (client, metadata) = setup
@@ -386,14 +447,31 @@ async fn run(command: Command) -> Result<(), Failure> {
                 None if !Target::is_address(&target.target) => &target.target,
                 None => "",
             };
-            health::run(&client, service, metadata).await
+            health::run(&client, service, metadata, &deadline).await
         }
         Command::Call { invocation, kind } => {
-            let (service, method, options) = invocation.parts()?;
-            let client = connect(&invocation.target, 1).await?;
-            let kind = call::kind(&client, service, method, &options.metadata, kind).await?;
+            let (service, method, mut options) = invocation.parts()?;
+            // --timeout bounds the whole command: the dial, the reflection lookup, the call.
+            let deadline = Deadline::new(invocation.call.timeout);
+            let client = deadline
+                .step(
+                    &connecting(&invocation.target),
+                    connect(&invocation.target, 1),
+                )
+                .await?;
+            let kind = deadline
+                .step(
+                    &format!("looking up {service}'s methods by reflection"),
+                    call::kind(&client, service, method, &options.metadata, kind),
+                )
+                .await?;
+            if let Some(left) = deadline.left() {
+                options.timeout = Some(left);
+            }
             let request = invocation.request.as_deref();
-            call::run(&client, service, method, kind, request, options).await
+            call::run(&client, service, method, kind, request, options)
+                .await
+                .map_err(|f| deadline.name(f, &format!("calling {service}.{method}")))
         }
         Command::Bench {
             invocation,
@@ -416,8 +494,20 @@ async fn run(command: Command) -> Result<(), Failure> {
             }
             let (service, method, options) = invocation.parts()?;
             let request = call::request(invocation.request.as_deref()).await?;
-            let client = connect(&invocation.target, connections).await?;
-            let kind = call::kind(&client, service, method, &options.metadata, None).await?;
+            // The dial and the lookup have what one call has (--timeout).
+            let deadline = Deadline::new(invocation.call.timeout);
+            let client = deadline
+                .step(
+                    &connecting(&invocation.target),
+                    connect(&invocation.target, connections),
+                )
+                .await?;
+            let kind = deadline
+                .step(
+                    &format!("looking up {service}'s methods by reflection"),
+                    call::kind(&client, service, method, &options.metadata, None),
+                )
+                .await?;
             if kind != MethodKind::Unary {
                 return Err(Failure::usage(format!(
                     "{service}.{method} is {kind}; erpc bench loads unary methods"
@@ -439,6 +529,25 @@ async fn run(command: Command) -> Result<(), Failure> {
             }
             report.verdict()
         }
+    }
+}
+
+/// The step of dialling `args`' target, for a deadline's message.
+fn connecting(args: &TargetArgs) -> String {
+    match &args.center {
+        Some(center) if !Target::is_address(&args.target) => {
+            format!("finding {}'s instances at the center {center}", args.target)
+        }
+        _ => format!("connecting to {}", args.target),
+    }
+}
+
+/// The step of a reflection lookup of `service` (`""`: every service).
+fn looking_up(service: &str) -> String {
+    if service.is_empty() {
+        "looking up the server's services by reflection".to_owned()
+    } else {
+        format!("looking up {service}'s methods by reflection")
     }
 }
 

@@ -16,7 +16,7 @@ pub async fn list(center: &CenterArgs, service: &str, json: bool) -> Result<(), 
         .client()?
         .discover(service.to_owned(), Filter::default())
         .await
-        .map_err(center.at())?;
+        .map_err(center.asked())?;
     if json {
         for instance in &listing.instances {
             println!("{}", serde_json::to_string(instance).unwrap_or_default());
@@ -89,7 +89,7 @@ pub async fn watch(center: &CenterArgs, service: &str, json: bool) -> Result<(),
     let now = client
         .discover(service.to_owned(), Filter::default())
         .await
-        .map_err(center.at())?;
+        .map_err(center.asked())?;
     let mut events = client
         .watch(service.to_owned(), now.revision, now.epoch)
         .await

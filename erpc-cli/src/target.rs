@@ -97,8 +97,17 @@ impl Target<'_> {
 /// `text` as an address, or bad input (exit 2; `erpc health`: 1) saying what is wrong with
 /// it — no port, an empty host, a scheme `erpc` does not speak: a typo the user must fix,
 /// checked before anything is dialled, as `--center` addresses are (`center::client`), not
-/// a failed call.
-fn parse_address(text: &str) -> Result<erpc_transport::Address, Failure> {
-    text.parse()
-        .map_err(|e: erpc_transport::AddressError| Failure::usage(e.to_string()))
+/// a failed call. A `mem://` address is one too: only the process serving it can dial it,
+/// never a separate `erpc`.
+pub fn parse_address(text: &str) -> Result<erpc_transport::Address, Failure> {
+    let address = text
+        .parse()
+        .map_err(|e: erpc_transport::AddressError| Failure::usage(e.to_string()))?;
+    if let erpc_transport::Address::Mem(_) = address {
+        return Err(Failure::usage(format!(
+            "{text} is an in-process address: only the process serving it can dial it; erpc speaks {} addresses",
+            erpc_transport::tls_flags::dialled_schemes()
+        )));
+    }
+    Ok(address)
 }

@@ -1629,3 +1629,214 @@ async fn a_port_that_does_not_speak_erpc_is_a_connection_failure_saying_what_ans
     );
     server.shutdown().await;
 }
+
+/// A TCP port that accepts connections and never says a word (a hung server), for as long
+/// as the returned task runs.
+async fn silent_port() -> (tokio::task::JoinHandle<()>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = format!("tcp://{}", listener.local_addr().expect("bound"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (task, addr)
+}
+
+#[tokio::test]
+async fn timeout_bounds_the_whole_command_and_names_the_step_that_ran_out() {
+    let (silent, addr) = silent_port().await;
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["call", &addr, "Shop.price", "{}", "--timeout", "1s"],
+            1,
+            "deadline_exceeded: deadline exceeded looking up Shop's methods by reflection (--timeout 1s)",
+        ),
+        (
+            &[
+                "call",
+                &addr,
+                "Shop.price",
+                "{}",
+                "--timeout",
+                "1s",
+                "--kind",
+                "unary",
+            ],
+            1,
+            "deadline_exceeded: deadline exceeded calling Shop.price (--timeout 1s)",
+        ),
+        (
+            &["describe", &addr, "--timeout", "1s"],
+            1,
+            "deadline_exceeded: deadline exceeded looking up the server's services by reflection (--timeout 1s)",
+        ),
+        (
+            &["list", &addr, "Shop", "--timeout", "1s"],
+            1,
+            "deadline_exceeded: deadline exceeded looking up Shop's methods by reflection (--timeout 1s)",
+        ),
+        (
+            &["health", &addr, "--timeout", "1s"],
+            3,
+            "deadline_exceeded: deadline exceeded checking health (--timeout 1s)",
+        ),
+    ];
+    for (args, exit, says) in cases {
+        let started = std::time::Instant::now();
+        let out = erpc(args, "").await;
+        let took = started.elapsed();
+        assert_eq!(code(&out), exit, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).trim(), says, "{args:?}");
+        // Not the client's default 10 s: the --timeout given, and the process's start-up.
+        assert!(took < Duration::from_secs(4), "{args:?} took {took:?}");
+    }
+    // The same parsing as `call`'s: zero is refused as bad input.
+    for command in ["describe", "list", "health"] {
+        let out = erpc(&[command, &addr, "--timeout", "0s"], "").await;
+        let bad = if command == "health" { 1 } else { 2 };
+        assert_eq!(code(&out), bad, "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("leaves a call no time"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    silent.abort();
+}
+
+#[tokio::test]
+async fn help_gives_the_default_timeout_the_client_has() {
+    let default = erpc::ClientConfig::default().timeout.as_secs();
+    let said = format!("the client's, for each call ({default} s; streams none)");
+    let out = erpc(&["call", "--help"], "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let help = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(help.contains(&said), "{said:?} not in: {help}");
+    for command in ["describe", "list", "health"] {
+        let out = erpc(&[command, "--help"], "").await;
+        let help = stdout(&out)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            help.contains(&format!("Default: the client's ({default} s)")),
+            "{command}: {help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn schemes_are_named_from_the_build_and_mem_is_in_process_only() {
+    let out = erpc(&["call", "http://127.0.0.1:1", "Shop.price", "{}"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "(erpc speaks tcp://, unix://, tls://, ws://, wss://, quic://, udp:// and kcp:// addresses)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let in_process = "mem://shop is an in-process address: only the process serving it can dial it";
+    for args in [
+        &["call", "mem://shop", "Shop.price", "{}"][..],
+        &["describe", "mem://shop"],
+        &["list", "mem://shop"],
+        &["list", "--center", "mem://center"],
+        &[
+            "call",
+            "--center",
+            "mem://center",
+            "Shop",
+            "Shop.price",
+            "{}",
+        ],
+    ] {
+        let out = erpc(args, "").await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        let said = stderr(&out).replace("mem://center", "mem://shop");
+        assert!(said.contains(in_process), "{args:?}: {said}");
+    }
+    // health: bad arguments are its 1.
+    fails_saying(&["health", "mem://shop"], 1, in_process).await;
+}
+
+#[tokio::test]
+async fn a_bad_service_name_at_a_center_is_bad_input_and_a_server_is_not_a_center() {
+    let (registry, c) = center().await;
+    let said = "service name \"bad/name\" contains '/'";
+    fails_saying(&["list", "--center", &c, "bad/name"], 2, said).await;
+    fails_saying(
+        &["call", "--center", &c, "bad/name", "Shop.price", "{}"],
+        2,
+        said,
+    )
+    .await;
+    let out = erpc(&["watch", "--center", &c, "bad/name"], "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(said), "{}", stderr(&out));
+
+    // A plain server given as the center: the failure says that it is not one.
+    let (server, addr) = shop(None).await;
+    fails_saying(
+        &["list", "--center", &addr],
+        1,
+        &format!("{addr} is not a registry center (is it a server? `erpc list {addr}` lists its services)"),
+    )
+    .await;
+    server.shutdown().await;
+    registry.shutdown().await;
+}
+
+#[tokio::test]
+async fn usage_lines_say_what_the_arguments_are() {
+    let out = erpc(&["list", "--help"], "").await;
+    assert!(
+        stdout(&out).contains(
+            "Usage: erpc list [OPTIONS] ADDR [SERVICE]\n       erpc list [OPTIONS] [--center ADDR] [SERVICE]"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = erpc(&["bench", "--help"], "").await;
+    let help = stdout(&out);
+    assert!(
+        help.contains("[REQUEST]  The request every call sends, as JSON"),
+        "{help}"
+    );
+    assert!(!help.contains("streams, JSON lines"), "{help}");
+}
+
+/// Through the center, instances none can dial: the failure says why for each (README:
+/// "says why for each, and nothing about a retry"), not the last attempt's alone.
+#[tokio::test]
+async fn instances_none_can_dial_are_each_named_with_their_reason() {
+    // Ports 1–3: nobody listens there (a port freed after binding port 0 could be reused).
+    let dead = [
+        "tcp://127.0.0.1:1",
+        "tcp://127.0.0.1:2",
+        "tcp://127.0.0.1:3",
+    ];
+    let (center, c) = center_listing(&dead).await;
+    let order = r#"{"item":"x","qty":2}"#;
+    let said = fails_saying(
+        &["call", "--center", &c, "Shop", "Shop.price", order],
+        1,
+        "unavailable: no instance of \"Shop\" is reachable: cannot connect to ",
+    )
+    .await;
+    for addr in dead {
+        assert!(
+            said.contains(&format!("cannot connect to {addr}: Connection refused")),
+            "{addr}: {said}"
+        );
+    }
+    assert!(!said.contains("retrying"), "{said}");
+    center.shutdown().await;
+}

@@ -78,7 +78,7 @@ impl GatewayBuilder {
     }
 
     /// The header a caller sets a call's timeout with (default [`TIMEOUT_HEADER`]); without
-    /// it a call has the client's default timeout (30 s; streams none).
+    /// it a call has the client's default timeout (10 s; streams none).
     pub fn timeout_header(mut self, name: HeaderName) -> Self {
         self.timeout_header = name;
         self

@@ -1920,3 +1920,51 @@ async fn a_center_on_tls_is_reached_with_the_same_flags() {
     shop.shutdown().await;
     center.shutdown().await;
 }
+
+/// Several instances none can reach: the 503 says why for each (up to three), not only the
+/// last one tried.
+#[tokio::test]
+async fn instances_none_can_reach_are_a_503_saying_why_for_each() {
+    let (center, center_addr) = center(None).await;
+    let admin = erpc_center::CenterClient::new(
+        erpc_core::Client::new(center_addr.as_str()).expect("address"),
+    );
+    let mut dead = Vec::new();
+    for n in 1..=3 {
+        // A port nothing listens on.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        let addr = format!("tcp://{}", free.local_addr().expect("an address"));
+        drop(free);
+        admin
+            .register(
+                Instance::new("Shop", format!("dead-{n}"), addr.as_str()),
+                60_000,
+            )
+            .await
+            .expect("registered");
+        dead.push(addr);
+    }
+    let gateway = Gateway::builder(Upstream::Center(center_addr.clone()))
+        .build()
+        .expect("gateway")
+        .serve("127.0.0.1:0")
+        .await
+        .expect("gateway listens");
+    let refused = post(&gateway, "/Shop/price", r#"{"item":"tea","qty":1}"#).await;
+    assert_json_failure(&refused, 503, "unavailable");
+    let message = refused.json()["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    assert!(
+        message.starts_with("no instance of \"Shop\" is reachable: cannot connect to "),
+        "{message}"
+    );
+    for addr in &dead {
+        assert!(
+            message.contains(&format!("cannot connect to {addr}")),
+            "{addr}: {message}"
+        );
+    }
+    center.shutdown().await;
+}

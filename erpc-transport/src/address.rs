@@ -55,6 +55,26 @@ pub enum Address {
 /// Every scheme this crate can parse (whether or not its feature is enabled).
 pub const SCHEMES: &str = "tcp, unix, mem, tls, ws, wss, quic, udp, kcp";
 
+/// The schemes of [`SCHEMES`] this build dials and serves by itself: those whose feature
+/// is compiled in (`unix` on Unix only), in [`SCHEMES`]' order. The one list binaries name
+/// when an address has a scheme they do not speak.
+pub fn compiled_schemes() -> Vec<&'static str> {
+    [
+        ("tcp", cfg!(feature = "tcp")),
+        ("unix", cfg!(all(feature = "unix", unix))),
+        ("mem", cfg!(feature = "mem")),
+        ("tls", cfg!(feature = "tls")),
+        ("ws", cfg!(feature = "ws")),
+        ("wss", cfg!(feature = "wss")),
+        ("quic", cfg!(feature = "quic")),
+        ("udp", cfg!(feature = "udp")),
+        ("kcp", cfg!(feature = "kcp")),
+    ]
+    .into_iter()
+    .filter_map(|(scheme, compiled)| compiled.then_some(scheme))
+    .collect()
+}
+
 /// An address string that is not a URL erpc understands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {

@@ -102,8 +102,22 @@ pub fn require(addr: &str, transport: &Options) -> Result<(), String> {
     ))
 }
 
-/// The address schemes the binaries (`erpc`, `erpc-gateway`) dial.
-pub const SCHEMES: &str = "tcp://, unix://, tls://, ws://, wss:// and quic://";
+/// The address schemes a binary (`erpc`, `erpc-gateway`) dials, as a sentence's list
+/// (`tcp://, unix://, … and kcp://`): the transports compiled in
+/// ([`compiled_schemes`](crate::address::compiled_schemes)) but `mem://`, which only the
+/// process serving it can reach.
+pub fn dialled_schemes() -> String {
+    let schemes: Vec<String> = crate::address::compiled_schemes()
+        .into_iter()
+        .filter(|scheme| *scheme != "mem")
+        .map(|scheme| format!("{scheme}://"))
+        .collect();
+    match schemes.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
+}
 
 /// Rewrites of the transports' messages: (what they say, what a binary's user reads).
 const REWRITES: [(&str, &str); 2] = [
@@ -138,8 +152,9 @@ pub fn in_flag_words(text: &str) -> String {
     // the binaries dial.
     if text.contains("unknown transport") || text.contains("no connector is registered") {
         return format!(
-            "{} (erpc speaks {SCHEMES} addresses)",
-            text.split(" (").next().unwrap_or(text)
+            "{} (erpc speaks {} addresses)",
+            text.split(" (").next().unwrap_or(text),
+            dialled_schemes()
         );
     }
     let mut text = REWRITES
@@ -233,6 +248,17 @@ mod tests {
         assert!(said.contains("--cacert PEM"), "{said}");
         let said = in_flag_words("handshake: … (set ClientTls::server_name?)");
         assert!(said.contains("--server-name NAME"), "{said}");
+    }
+
+    #[test]
+    fn an_unknown_scheme_names_every_compiled_scheme_but_mem() {
+        let said =
+            in_flag_words("unknown transport \"http\" in \"http://x:1\" (this build knows: …; …)");
+        for scheme in crate::address::compiled_schemes() {
+            let named = said.contains(&format!(" {scheme}://"));
+            assert_eq!(named, scheme != "mem", "{scheme}: {said}");
+        }
+        assert!(said.ends_with(" addresses)"), "{said}");
     }
 
     #[test]

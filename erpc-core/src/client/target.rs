@@ -196,8 +196,10 @@ impl Target {
 
     /// Dial the picked slot. For a discovered service, a suspect instance (backoff passed,
     /// or its connection died of silence) is re-checked in the background while the call
-    /// goes to another one, and an instance that cannot be reached now backs off and another
-    /// is tried once: nothing has been sent yet.
+    /// goes to another one, and an instance that cannot be reached now backs off and the
+    /// others are tried in turn (nothing has been sent yet) until one answers, each has
+    /// failed or is backing off, or the deadline passes. A call no instance could take fails
+    /// saying why for each ([`Down::status`]), not with the last attempt's failure alone.
     pub async fn dial(
         &self,
         mut pick: Pick,
@@ -214,27 +216,34 @@ impl Target {
                 Ok(Ready::Conn(conn)) => return Ok(conn),
                 Ok(Ready::Dial(next)) => pick = next,
                 // Nothing else is up: this call waits for the check's outcome.
-                Err(_) => return pick.pool.dial(pick.slot, config, deadline).await,
+                Err(_) => break,
             }
         }
-        match pick.pool.dial(pick.slot, config, deadline).await {
-            Err(e) => {
-                tracing::debug!(service = %b.service, error = %e, "instance unreachable; trying another");
-                match b.ready_next(call)? {
-                    Ready::Conn(conn) => Ok(conn),
-                    Ready::Dial(pick) => match pick.pool.dial(pick.slot, config, deadline).await {
-                        Ok(conn) => Ok(conn),
-                        // Both failed: every instance's state says more (both failures, and
-                        // any other instance down) than the second failure alone.
-                        Err(second) => match b.ready_next(call) {
-                            Ok(Ready::Conn(conn)) => Ok(conn),
-                            Ok(Ready::Dial(_)) => Err(second),
-                            Err(all) => Err(all),
-                        },
-                    },
+        let mut failed = match pick.pool.dial(pick.slot, config, deadline).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) => e,
+        };
+        // A failed dial puts its instance in backoff, so `ready_next` offers each instance
+        // at most once more: the list's length bounds the dials (a re-check that does not
+        // settle an instance must not make this spin).
+        let mut dials_left = b.instances().len().saturating_sub(1);
+        loop {
+            tracing::debug!(service = %b.service, error = %failed, "instance unreachable; trying another");
+            match b.ready_next(call) {
+                Ok(Ready::Conn(conn)) => return Ok(conn),
+                // Every instance failed or is backing off: each one's reason.
+                Err(all) => return Err(all),
+                Ok(Ready::Dial(next)) => {
+                    if dials_left == 0 || Instant::now() >= deadline {
+                        return Err(failed);
+                    }
+                    dials_left -= 1;
+                    match next.pool.dial(next.slot, config, deadline).await {
+                        Ok(conn) => return Ok(conn),
+                        Err(e) => failed = e,
+                    }
                 }
             }
-            ok => ok,
         }
     }
 
