@@ -80,8 +80,9 @@ impl Greeter for Arc<Server> {
 
     async fn slow(&self, cx: Context, ms: u64) -> Result<String, Status> {
         let mut guard = CountAbort(&self.aborted, false);
-        let left = cx.remaining();
         tokio::time::sleep(Duration::from_millis(ms)).await;
+        // What is left of the caller's budget now the work is done, not before it.
+        let left = cx.remaining();
         guard.1 = true;
         Ok(format!("worked {ms} ms with {left:?} to spare"))
     }
@@ -130,7 +131,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    failure::exit("demo", run(<Args as clap::Parser>::parse()).await)
+    let (args, sources) = failure::parse::<Args>();
+    failure::exit_named("demo", &sources, run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), failure::Failure> {
@@ -145,7 +147,12 @@ async fn run(args: Args) -> Result<(), failure::Failure> {
     // mode) and has its clients trust exactly that one.
     let cert = ServerTls::self_signed(&["localhost"])?;
     let client_tls = ClientTls::trust_pem(cert.certificate_pem().as_bytes())?;
+    // One set of metrics for the tour's server and section 10's: the /metrics the tour
+    // prints (and `--stay` keeps up) counts the calls made to the server it tells you to
+    // call, the tour's own and yours.
+    let metrics = erpc_telemetry::Metrics::new();
     let server = erpc::Server::builder()
+        .observer(metrics.observer())
         .add_service(GreeterServer::new(state.clone()))
         .add_service(CalculatorServer::new(state.clone()))
         .add_service(ticker::TickerServer::new(ticker))
@@ -171,7 +178,7 @@ async fn run(args: Args) -> Result<(), failure::Failure> {
     // Interrupted (Ctrl-C, SIGTERM): the tour stops where it is, and the server still shuts
     // down gracefully.
     let toured = tokio::select! {
-        done = tour(&server, &state, &mut newsroom, options, args.stay) => done.map(Some),
+        done = tour(&server, &state, &mut newsroom, options, metrics, args.stay) => done.map(Some),
         signal = stop.recv() => {
             println!("\n{signal}: stopping the tour");
             Ok(None)
@@ -204,12 +211,13 @@ async fn run(args: Args) -> Result<(), failure::Failure> {
 }
 
 /// Sections 1 to 10, against the tour's server; what section 10 leaves running (its
-/// `/metrics` listener, kept up with `stay`).
+/// `/metrics` listener of `metrics`, kept up with `stay`).
 async fn tour(
     server: &erpc::ServerHandle,
     state: &Arc<Server>,
     newsroom: &mut ticker::Newsroom,
     options: TransportOptions,
+    metrics: erpc_telemetry::Metrics,
     stay: bool,
 ) -> Result<observability::Observed, Box<dyn std::error::Error>> {
     let tcp = erpc::Client::connect(server.local_addr()).await?;
@@ -330,7 +338,7 @@ async fn tour(
     }
 
     println!("\n10. Metrics and traces");
-    observability::tour(stay).await
+    observability::tour(metrics, stay).await
 }
 
 /// Refuses every call `unavailable` while its flag is set: an instance failing on demand.

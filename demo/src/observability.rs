@@ -37,11 +37,12 @@ impl Observed {
     }
 }
 
-/// A server and a client observed by one `Metrics`, a `/metrics` listener on a free port,
-/// a few calls, and the series they produced. The listener stays up until the returned
+/// A server and a client observed by `metrics` (which the tour's server reports to as well),
+/// a `/metrics` listener on a free port, a few calls, and the series they produced (those
+/// of this section's `demo.Hello`). The listener stays up until the returned
 /// [`Observed`] is finished; `stay` says whether that waits for the user (the line that
 /// shows the address says when it closes).
-pub async fn tour(stay: bool) -> Result<Observed, Box<dyn std::error::Error>> {
+pub async fn tour(metrics: Metrics, stay: bool) -> Result<Observed, Box<dyn std::error::Error>> {
     let tracing_guard = match std::env::var(OTLP_ENV) {
         Ok(endpoint) => {
             let guard = otlp::init(OtlpConfig {
@@ -59,7 +60,6 @@ pub async fn tour(stay: bool) -> Result<Observed, Box<dyn std::error::Error>> {
             None
         }
     };
-    let metrics = Metrics::new();
     let server = erpc::Server::builder()
         .observer(metrics.observer())
         .layer(ServerTracing)
@@ -94,8 +94,9 @@ pub async fn tour(stay: bool) -> Result<Observed, Box<dyn std::error::Error>> {
     );
     let text = metrics.encode_text();
     for line in text.lines().filter(|l| {
-        l.starts_with("erpc_calls_handled_total{side=\"server\"")
-            || l.starts_with("erpc_call_duration_seconds_count{side=\"client\"")
+        (l.starts_with("erpc_calls_handled_total{side=\"server\"")
+            || l.starts_with("erpc_call_duration_seconds_count{side=\"client\""))
+            && l.contains("service=\"demo.Hello\"")
     }) {
         println!("    {line}");
     }

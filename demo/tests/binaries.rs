@@ -144,6 +144,57 @@ async fn the_three_processes_stop_gracefully_on_sigterm() {
     terminate(&mut center).await;
 }
 
+/// Two servers given only `--listen` on different ports get different default ids
+/// (`instance-PORT` of the port served), so the center lists both rather than one replacing
+/// the other.
+#[tokio::test]
+async fn servers_on_different_listen_ports_are_two_instances() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut center, mut center_out) = start(
+        env!("CARGO_BIN_EXE_center"),
+        &[
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+    );
+    let center_addr = addr_in(&line(&mut center_out).await);
+    let ports = [dead_port(), dead_port()];
+    let mut servers = Vec::new();
+    for port in ports {
+        let listen = format!("tcp://127.0.0.1:{port}");
+        let (server, mut out) = start(
+            env!("CARGO_BIN_EXE_server"),
+            &["--listen", &listen, "--center", &center_addr],
+        );
+        let first = line(&mut out).await;
+        assert!(
+            first.starts_with(&format!("instance-{port} serving on ")),
+            "{first}"
+        );
+        // Its stdout kept open: it prints a last line when it stops.
+        servers.push((server, out));
+    }
+    let admin = CenterClient::new(erpc::Client::new(center_addr.as_str()).unwrap());
+    let mut ids: Vec<String> = admin
+        .discover("demo.Hello".into(), Filter::default())
+        .await
+        .unwrap()
+        .instances
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = ports.iter().map(|p| format!("instance-{p}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    for (server, _) in &mut servers {
+        terminate(server).await;
+    }
+    terminate(&mut center).await;
+}
+
 /// The tour stopped half-way by SIGTERM: its server still shuts down gracefully.
 #[tokio::test]
 async fn the_tour_stops_gracefully_on_sigterm() {
@@ -156,8 +207,14 @@ async fn the_tour_stops_gracefully_on_sigterm() {
 /// `exe args` run to its end (30 s at most), failing: its exit code and its stderr, which
 /// must be one line and not Rust's `Debug` form of an error.
 async fn run_to_end(exe: &str, args: &[&str]) -> (Option<i32>, String) {
+    run_to_end_with(exe, args, &[]).await
+}
+
+/// [`run_to_end`] with the variables `env` set.
+async fn run_to_end_with(exe: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = Command::new(exe)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -234,6 +291,30 @@ async fn failures_are_one_line_naming_the_problem_and_exit_1() {
         stderr.starts_with("client: --center nonsense: "),
         "{stderr}"
     );
+    // From a variable, named by it.
+    let (code, stderr) = run_to_end_with(
+        env!("CARGO_BIN_EXE_client"),
+        &["--calls", "1"],
+        &[("ERPC_DEMO_CENTER", "nonsense")],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("client: ERPC_DEMO_CENTER (--center) nonsense: "),
+        "{stderr}"
+    );
+    let data = tempfile::tempdir().expect("a directory");
+    let (code, stderr) = run_to_end_with(
+        env!("CARGO_BIN_EXE_center"),
+        &["--data-dir", data.path().to_str().expect("UTF-8")],
+        &[("ERPC_DEMO_CENTER_LISTEN", "127.0.0.1:1")],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ERPC_DEMO_CENTER_LISTEN (--listen) 127.0.0.1:1: "),
+        "{stderr}"
+    );
 }
 
 /// Every line of the tour until `stop` matches (60 s at most), that line last.
@@ -277,6 +358,17 @@ async fn the_tour_ends_by_itself_without_inviting_a_curl_it_cannot_answer() {
         "{metrics}"
     );
     assert!(!metrics.contains("try curl"), "{metrics}");
+    // Section 3: what is left of a 1 s budget after 20 ms of work is under 980 ms.
+    let spare = seen
+        .iter()
+        .find_map(|l| l.split("within budget: worked 20 ms with ").nth(1))
+        .and_then(|rest| rest.strip_suffix(" to spare"))
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    let ms: f64 = spare
+        .strip_suffix("ms")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{spare:?} is not a number of ms"));
+    assert!(ms <= 980.0, "{spare} left after 20 ms of a 1 s budget");
 }
 
 /// `demo --stay`: after the tour its /metrics stays up to curl until SIGTERM.
@@ -301,6 +393,13 @@ async fn with_stay_the_metrics_stay_up_until_sigterm() {
     .expect("joins");
     assert!(
         body.contains(r#"erpc_calls_handled_total{side="server",service="demo.Hello",method="hello",code="ok"} 3"#),
+        "{body}"
+    );
+    // The tour's own server, the one it invites `erpc call` to, is counted too.
+    assert!(
+        body.contains(
+            r#"erpc_calls_handled_total{side="server",service="Greeter",method="hello",code="ok"}"#
+        ),
         "{body}"
     );
     let early = tour.try_wait().expect("waitable");

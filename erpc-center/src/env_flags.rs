@@ -81,9 +81,10 @@ pub fn name_env_sources(
 /// write (an unreadable token file, a bad data center name): [`Sources::name`].
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
-    /// By argument id: how a message names an option whose value did not come from its
-    /// flag ("ERPC_CENTER_TOKEN_FILE (--token-file)", "center.token_file in center.yaml").
-    by_id: HashMap<String, String>,
+    /// By argument id: the option's flag (`--token-file`) and how a message names it when
+    /// its value did not come from that flag ("ERPC_CENTER_TOKEN_FILE (--token-file)",
+    /// "center.token_file in center.yaml").
+    by_id: HashMap<String, (String, String)>,
 }
 
 impl Sources {
@@ -101,15 +102,20 @@ impl Sources {
             };
             by_id.insert(
                 id.to_owned(),
-                format!("{} (--{long})", var.to_string_lossy()),
+                (
+                    format!("--{long}"),
+                    format!("{} (--{long})", var.to_string_lossy()),
+                ),
             );
         }
         Sources { by_id }
     }
 
-    /// Record that `id`'s value came from `source` (a config file's key, say).
+    /// Record that `id`'s value came from `source` (a config file's key, say); its flag is
+    /// `id` in kebab case (`token_file`: `--token-file`).
     pub fn set(&mut self, id: &str, source: String) {
-        self.by_id.insert(id.to_owned(), source);
+        let flag = format!("--{}", id.replace('_', "-"));
+        self.by_id.insert(id.to_owned(), (flag, source));
     }
 
     /// How a message names option `id` (flag `--long`): `--long` when it was typed (or
@@ -118,7 +124,65 @@ impl Sources {
     pub fn name(&self, id: &str, long: &str) -> String {
         self.by_id
             .get(id)
-            .cloned()
+            .map(|(_, source)| source.clone())
             .unwrap_or_else(|| format!("--{long}"))
+    }
+
+    /// `message` (one refusing a value at start-up) with each flag it names as `--long`
+    /// whose value did not come from that flag named as [`Sources::name`] names it:
+    /// `--http 127.0.0.1: invalid socket address` becomes `ERPC_CENTER_HTTP (--http)
+    /// 127.0.0.1: …` when the variable gave it. One pass over every message, so no check
+    /// has to remember to ask. A flag the message already names so is left alone.
+    pub fn named_in(&self, message: &str) -> String {
+        let mut message = message.to_owned();
+        for (flag, source) in self.by_id.values() {
+            if message.contains(source.as_str()) {
+                continue;
+            }
+            message = replace_flag(&message, flag, source);
+        }
+        message
+    }
+}
+
+/// `text` with each whole `flag` (not the start of a longer one: `--follow` in
+/// `--follow-ca`) replaced by `by`.
+fn replace_flag(text: &str, flag: &str, by: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(flag) {
+        let after = &rest[at + flag.len()..];
+        let whole = !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { by } else { flag });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_names_a_flag_by_the_variable_that_gave_it() {
+        let mut sources = Sources::default();
+        sources.set("follow", "ERPC_CENTER_FOLLOW (--follow)".into());
+        sources.set("data_dir", "ERPC_CENTER_DATA_DIR (--data-dir)".into());
+        assert_eq!(
+            sources.named_in("--follow \"x\" is given twice; --follow-ca a: b"),
+            "ERPC_CENTER_FOLLOW (--follow) \"x\" is given twice; --follow-ca a: b"
+        );
+        assert_eq!(
+            sources.named_in("--data-dir /x: no"),
+            "ERPC_CENTER_DATA_DIR (--data-dir) /x: no"
+        );
+        // Already named: not twice.
+        assert_eq!(
+            sources.named_in("ERPC_CENTER_FOLLOW (--follow) x"),
+            "ERPC_CENTER_FOLLOW (--follow) x"
+        );
+        assert_eq!(sources.named_in("--http a: b"), "--http a: b");
     }
 }

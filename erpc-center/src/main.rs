@@ -80,7 +80,9 @@ struct Args {
     #[arg(long, env = "ERPC_CENTER_TOKEN_FILE")]
     token_file: Option<PathBuf>,
     /// Require the token on reads too (discover, watch, config_get, config_watch).
-    #[arg(long, env = "ERPC_CENTER_PROTECT_READS")]
+    /// (The variable takes true/false, 1/0, yes/no, on/off.)
+    #[arg(long, env = "ERPC_CENTER_PROTECT_READS",
+          value_parser = clap::builder::BoolishValueParser::new())]
     protect_reads: bool,
     /// This center's data center: stamped as metadata `dc` on registrations that name none
     /// (CENTER.md, "Federation").
@@ -182,7 +184,12 @@ fn args() -> Result<Args, String> {
     ));
     #[cfg(feature = "config")]
     {
-        let file = erpc_config::load(&path).map_err(|e| e.to_string())?.center;
+        let file = erpc_config::load(&path)
+            .map_err(|e| {
+                args.sources
+                    .named_in(&format!("--config {}: {e}", path.display()))
+            })?
+            .center;
         let defaulted = |id: &str| {
             !matches!(
                 matches.value_source(id),
@@ -308,7 +315,13 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
                     .ok_or("this platform names no per-user data directory: give --data-dir")?,
             };
             let path = dir.join(redb::FILE_NAME);
-            let store = RedbStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            // Named by --data-dir when it gave the directory (its variable, once rewritten).
+            let flag = match &args.data_dir {
+                Some(dir) => format!("--data-dir {}: ", dir.display()),
+                None => String::new(),
+            };
+            let store =
+                RedbStore::open(&path).map_err(|e| format!("{flag}{}: {e}", path.display()))?;
             tracing::info!(path = %path.display(), "using the redb store");
             Ok(Box::new(store))
         }
@@ -317,9 +330,45 @@ fn open_store(args: &Args) -> Result<Box<dyn Store>, String> {
             Ok(Box::new(MemoryStore))
         }
         other => Err(format!(
-            "unknown store {other:?}: expected redb, memory or etcd://host:2379"
+            "--store {other:?} is not a store: expected redb, memory or etcd://host:2379"
         )),
     }
+}
+
+/// `--listen`'s tcp:// addresses, `--http` and `--metrics-listen` must not share a port:
+/// the second to bind would fail with a bare "Address already in use", which says nothing
+/// of the two flags that collide. (Port 0 is a free port each time: never a collision.)
+fn ports_apart(args: &Args) -> Result<(), String> {
+    use std::net::SocketAddr;
+    let mut taken: Vec<(SocketAddr, String)> = Vec::new();
+    let listens = args
+        .listen
+        .iter()
+        .filter_map(|a| Some((a.strip_prefix("tcp://")?, format!("--listen {a}"))));
+    let http = args
+        .http
+        .iter()
+        .map(|a| (a.as_str(), format!("--http {a}")));
+    let metrics = args
+        .metrics_listen
+        .iter()
+        .map(|a| (a.as_str(), format!("--metrics-listen {a}")));
+    for (text, flag) in listens.chain(http).chain(metrics) {
+        // Not a socket address: its own check says so, later.
+        let Ok(addr) = text.parse::<SocketAddr>() else {
+            continue;
+        };
+        if addr.port() == 0 {
+            continue;
+        }
+        if let Some((_, other)) = taken.iter().find(|(a, _)| *a == addr) {
+            return Err(format!(
+                "{other} and {flag} are the same address: give each its own port"
+            ));
+        }
+        taken.push((addr, flag));
+    }
+    Ok(())
 }
 
 mod http;
@@ -337,8 +386,11 @@ fn announce(line: &str) {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Logs go to stderr; stdout carries only the "listening on" lines a launcher reads.
+    // Colour only for a person at a terminal: redirected logs and CI output stay plain text.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -350,21 +402,25 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    // Every refusal at start-up names a flag whose value came from a variable by that
+    // variable (env_flags::Sources::named_in), whichever check made it.
+    let refuse = |e: &dyn std::fmt::Display| {
+        tracing::error!("{}", args.sources.named_in(&e.to_string()));
+        std::process::ExitCode::FAILURE
+    };
     if args.min_ttl_ms > args.max_ttl_ms {
-        tracing::error!(
+        return refuse(&format!(
             "--min-ttl-ms {} is above --max-ttl-ms {}",
-            args.min_ttl_ms,
-            args.max_ttl_ms
-        );
-        return std::process::ExitCode::FAILURE;
+            args.min_ttl_ms, args.max_ttl_ms
+        ));
+    }
+    if let Err(e) = ports_apart(&args) {
+        return refuse(&e);
     }
     // Caught from now on: a signal during start-up waits for the graceful shutdown below.
     let mut stop = match erpc_core::ShutdownSignals::listen() {
         Ok(stop) => stop,
-        Err(e) => {
-            tracing::error!("cannot catch SIGINT/SIGTERM: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&format!("cannot catch SIGINT/SIGTERM: {e}")),
     };
     let config = CenterConfig {
         min_ttl: Duration::from_millis(args.min_ttl_ms),
@@ -379,24 +435,17 @@ async fn main() -> std::process::ExitCode {
     };
     let token = match args.token() {
         Ok(token) => token,
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     let config = match args.follow_token() {
         Ok(follow_token) => CenterConfig {
             follow_token,
             ..config
         },
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     if token.is_none() && args.protect_reads {
-        tracing::error!("--protect-reads needs a token: give --token or --token-file");
-        return std::process::ExitCode::FAILURE;
+        return refuse(&"--protect-reads needs a token: give --token or --token-file");
     }
     let transport = tls::Files {
         cert: args.cert.as_deref(),
@@ -405,27 +454,18 @@ async fn main() -> std::process::ExitCode {
     };
     let transport = match tls::options(&args.listen, &transport) {
         Ok(transport) => transport,
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     let config = match tls::follow_options(&args.follow, args.follow_ca.as_deref()) {
         Ok(follow_transport) => CenterConfig {
             follow_transport,
             ..config
         },
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     let center = match open_center(&args, config).await {
         Ok(center) => center,
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     let mut builder = erpc_core::Server::builder()
         // Watches never end by themselves: on shutdown they get 2 s, then `unavailable`, and
@@ -448,10 +488,7 @@ async fn main() -> std::process::ExitCode {
     let metrics = match metrics::listen(args.metrics_listen.as_deref(), &mut builder, &center).await
     {
         Ok(metrics) => metrics,
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     let dashboard = http::Options {
         token: dashboard_token,
@@ -459,17 +496,11 @@ async fn main() -> std::process::ExitCode {
     };
     let dashboard = match http::listen(args.http.as_deref(), &center, dashboard).await {
         Ok(dashboard) => dashboard,
-        Err(e) => {
-            tracing::error!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&e),
     };
     let server = match builder.serve(args.listen.iter().map(String::as_str)).await {
         Ok(server) => server,
-        Err(e) => {
-            tracing::error!("cannot listen on {:?}: {e}", args.listen);
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&format!("--listen {}: {e}", args.listen.join(","))),
     };
     for addr in server.local_addrs() {
         // The first line a launcher can wait for.

@@ -265,6 +265,19 @@ pub fn check_dc_option(dc: Option<&str>, from: &str) -> Result<(), String> {
     }
 }
 
+/// `Ok` if `zone` (if given) can name a zone: a plain word, as a data center's name must be
+/// ([`check_dc`]; a zone is matched and stamped the same way); else the message a process
+/// refuses it with at start, naming `from` (`--zone`, `ERPC_GATEWAY_ZONE (--zone)`).
+pub fn check_zone_option(zone: Option<&str>, from: &str) -> Result<(), String> {
+    match zone.map(|zone| crate::service_name::segment_problem(zone, "zone").map(|why| (zone, why)))
+    {
+        Some(Some((zone, why))) => Err(format!(
+            "{from} {zone:?} {why}: give the zone's name, or leave it out"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `invalid_argument` naming what a client could not use: a missing service or id, no
 /// address, an address that is not an erpc address, a location off the globe. (Stored, such
 /// an instance would be skipped by every client without a word.)

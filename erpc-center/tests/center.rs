@@ -399,6 +399,120 @@ fn a_bad_value_from_the_environment_is_refused_naming_the_variable() {
     }
 }
 
+/// Every start-up check names a flag by the variable that gave its value, not only the
+/// token and dc checks: the listeners, the store, the data directory, the config file and
+/// the peers to follow. The log lines are plain text when stderr is not a terminal.
+#[test]
+fn every_start_up_refusal_names_the_variable_that_gave_the_value() {
+    let run = |env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+            .env("ERPC_CENTER_STORE", "memory")
+            .env("ERPC_CENTER_LISTEN", "tcp://127.0.0.1:0")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (var, value, expected) in [
+        (
+            "ERPC_CENTER_HTTP",
+            "127.0.0.1",
+            "ERPC_CENTER_HTTP (--http) 127.0.0.1: ",
+        ),
+        (
+            "ERPC_CENTER_METRICS_LISTEN",
+            "nope",
+            "ERPC_CENTER_METRICS_LISTEN (--metrics-listen) nope: ",
+        ),
+        (
+            "ERPC_CENTER_LISTEN",
+            "127.0.0.1:1",
+            "ERPC_CENTER_LISTEN (--listen) 127.0.0.1:1: ",
+        ),
+        (
+            "ERPC_CENTER_STORE",
+            "mongo",
+            r#"ERPC_CENTER_STORE (--store) "mongo" is not a store"#,
+        ),
+        (
+            "ERPC_CENTER_FOLLOW",
+            "tcp://127.0.0.1:1,tcp://127.0.0.1:1",
+            r#"ERPC_CENTER_FOLLOW (--follow) "tcp://127.0.0.1:1" is given twice"#,
+        ),
+        (
+            "ERPC_CENTER_CONFIG",
+            "/nonexistent/center.yaml",
+            "ERPC_CENTER_CONFIG (--config) /nonexistent/center.yaml: ",
+        ),
+    ] {
+        let (code, stderr) = run(&[(var, value)]);
+        assert_eq!(code, Some(1), "{var}: {stderr}");
+        assert!(stderr.contains(expected), "{var}: {stderr}");
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "{var}: colour escapes in {stderr:?}"
+        );
+    }
+    let (code, stderr) = run(&[
+        ("ERPC_CENTER_STORE", "redb"),
+        ("ERPC_CENTER_DATA_DIR", "/proc/nonexistent"),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ERPC_CENTER_DATA_DIR (--data-dir) /proc/nonexistent: "),
+        "{stderr}"
+    );
+}
+
+/// `--listen tcp://H:P` and `--http H:P` (or `--metrics-listen`) on one port: refused at
+/// start naming both flags, not a bare "Address already in use".
+#[test]
+fn flags_sharing_a_port_are_refused_naming_both() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("tcp://127.0.0.1:{port}");
+    let http = format!("127.0.0.1:{port}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .args(["--store", "memory", "--listen", &listen, "--http", &http])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--listen {listen} and --http {http} are the same address"
+        )),
+        "{stderr}"
+    );
+}
+
+/// A boolean variable takes the usual spellings: 1/0, yes/no, true/false.
+#[test]
+fn boolean_variables_take_1_and_yes() {
+    for value in ["1", "yes", "true"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+            .args(["--store", "memory", "--listen", "tcp://127.0.0.1:0"])
+            .env("ERPC_CENTER_PROTECT_READS", value)
+            .env_remove("ERPC_CENTER_TOKEN")
+            .env_remove("ERPC_CENTER_TOKEN_FILE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Read as true: then refused for want of a token, by the center, not by clap.
+        assert_eq!(out.status.code(), Some(1), "{value}: {stderr}");
+        assert!(
+            stderr.contains("ERPC_CENTER_PROTECT_READS (--protect-reads) needs a token"),
+            "{value}: {stderr}"
+        );
+    }
+}
+
 /// Without --data-dir the binary keeps its data in the per-user data directory
 /// (`$XDG_DATA_HOME/erpc-center` here), says so at start, and writes nothing into the
 /// directory it was started in; its address may come from the environment.

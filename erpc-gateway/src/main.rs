@@ -20,7 +20,7 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use erpc_center::env_flags::{self, Sources};
-use erpc_center::service::check_dc_option;
+use erpc_center::service::{check_dc_option, check_zone_option};
 use erpc_center::token_flags::CenterTokenFlags;
 use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
 use erpc_core::discovery::{
@@ -67,8 +67,8 @@ struct Args {
     /// The header a caller sets a call's timeout with (`250ms`, `2s`).
     #[arg(long, default_value = TIMEOUT_HEADER, value_parser = header_name)]
     timeout_header: HeaderName,
-    /// The longest timeout a caller may ask for.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    /// The longest timeout a caller may ask for; more than zero.
+    #[arg(long, value_parser = positive_duration, default_value = "5m")]
     max_timeout: Duration,
     /// The largest request body accepted (larger: 413): bytes, or with a unit — 1048576,
     /// 64KiB, 1MiB (B, KiB, MiB, GiB).
@@ -82,7 +82,8 @@ struct Args {
     /// never sent, or idempotent methods' calls the server did not do). 0: none.
     #[arg(long, default_value_t = 2)]
     retries: u32,
-    /// On SIGTERM or Ctrl-C, how long requests in flight (streams too) may take to finish.
+    /// On SIGTERM or Ctrl-C, how long requests in flight (streams too) may take to finish;
+    /// 0s: no drain, those still open end at once with their final error.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     drain: Duration,
     /// How a service's calls are spread over its instances (with --center).
@@ -130,30 +131,30 @@ async fn main() -> ExitCode {
     let sources = Sources::of(&command, &matches);
     // The data center is matched against routing rules' `dc`: named as the center names
     // one, or refused as the center refuses its own --dc.
+    // Every refusal at start-up names a flag whose value came from a variable by that
+    // variable (erpc_center::env_flags::Sources::named_in), whichever check made it.
+    let refuse = |message: &str| {
+        eprintln!("erpc-gateway: {}", sources.named_in(message));
+        ExitCode::from(2)
+    };
     if let Err(message) = check_dc_option(args.dc.as_deref(), &sources.name("dc", "dc")) {
-        eprintln!("erpc-gateway: {message}");
-        return ExitCode::from(2);
+        return refuse(&message);
+    }
+    // The zone is matched and stamped as the data center is: refused as a dc would be.
+    if let Err(message) = check_zone_option(args.zone.as_deref(), &sources.name("zone", "zone")) {
+        return refuse(&message);
     }
     let cors = match cors(&args) {
         Ok(cors) => cors,
-        Err(message) => {
-            eprintln!("erpc-gateway: {message}");
-            return ExitCode::from(2);
-        }
+        Err(message) => return refuse(&message),
     };
     let center_token = match center_token(&args, &matches, &sources) {
         Ok(token) => token,
-        Err(message) => {
-            eprintln!("erpc-gateway: {message}");
-            return ExitCode::from(2);
-        }
+        Err(message) => return refuse(&message),
     };
     let transport = match transport(&args) {
         Ok(transport) => transport,
-        Err(message) => {
-            eprintln!("erpc-gateway: {message}");
-            return ExitCode::from(2);
-        }
+        Err(message) => return refuse(&message),
     };
     let upstream = match (&args.target, &args.center) {
         (Some(addr), _) => Upstream::Address(addr.clone()),
@@ -197,9 +198,13 @@ async fn main() -> ExitCode {
     }
     let gateway = match builder.build() {
         Ok(gateway) => gateway,
+        // The only address build() parses is the upstream's: name its flag (or variable).
         Err(e) => {
-            eprintln!("erpc-gateway: {}", in_flag_words(&e.to_string()));
-            return ExitCode::from(2);
+            let (flag, addr) = match &upstream {
+                Upstream::Address(addr) => ("--target", addr),
+                Upstream::Center(center) => ("--center", center),
+            };
+            return refuse(&format!("{flag} {addr}: {}", in_flag_words(&e.to_string())));
         }
     };
     let server = match gateway.serve(args.listen.as_str()).await {
@@ -374,6 +379,16 @@ fn metadata_header(name: &str) -> Result<HeaderName, String> {
     erpc_core::metadata::check_key(&name.to_ascii_lowercase())
         .map_err(|why| format!("{name:?} cannot be sent as call metadata: {why}"))?;
     header_name(name)
+}
+
+/// `--max-timeout`: a duration (`250ms`, `2s`, `5m`) more than zero — zero would refuse
+/// every `x-erpc-timeout` a caller sends.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be more than zero (0 would refuse every caller's timeout)".to_owned());
+    }
+    Ok(duration)
 }
 
 /// `--max-body`: erpc-core's sizes (`1048576`, `1MiB`).

@@ -938,6 +938,16 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             vec!["--center", &target, "--dc", " "],
             "--dc \" \" is blank",
         ),
+        // A zone is checked as a data center is.
+        (
+            vec!["--center", &target, "--zone", "a\nb"],
+            "--zone \"a\\nb\" contains a control character",
+        ),
+        // Zero would refuse every caller's timeout.
+        (
+            vec!["--target", &target, "--max-timeout", "0s"],
+            "invalid value '0s' for '--max-timeout <MAX_TIMEOUT>': must be more than zero",
+        ),
     ] {
         let stderr = refused_at_start(&args).await;
         assert!(stderr.contains(says), "{args:?}: {stderr}");
@@ -963,6 +973,20 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains(r#"ERPC_GATEWAY_DC (--dc) "eu\nwest" contains a control character"#),
+        "{stderr}"
+    );
+    let (code, stderr) = from_env("ERPC_GATEWAY_ZONE", "z\n1", center_args.clone()).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r#"ERPC_GATEWAY_ZONE (--zone) "z\n1" contains a control character"#),
+        "{stderr}"
+    );
+    // The center's address from ERPC_CENTER: named by it.
+    let (code, stderr) = from_env("ERPC_CENTER", "127.0.0.1:1", Vec::new()).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("ERPC_CENTER (--center) 127.0.0.1:1: address \"127.0.0.1:1\" has no scheme"),
         "{stderr}"
     );
     let (code, stderr) = from_env("ERPC_GATEWAY_LISTEN", "nowhere", center_args).await;

@@ -11,7 +11,6 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
 use erpc_center::store::redb::{self, RedbStore};
 use erpc_center::{CenterConfig, CenterImpl, CenterServer};
 
@@ -20,7 +19,7 @@ mod failure;
 
 /// The demo's registry center (the `erpc-center` binary has every option). Stops
 /// gracefully on SIGINT or SIGTERM.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "center")]
 struct Args {
     /// Address to serve on.
@@ -38,7 +37,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    failure::exit("center", run(Args::parse()).await)
+    let (args, sources) = failure::parse::<Args>();
+    failure::exit_named("center", &sources, run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), failure::Failure> {
@@ -56,7 +56,7 @@ async fn run(args: Args) -> Result<(), failure::Failure> {
         .add_service(CenterServer::new(center))
         .serve([args.listen.as_str()])
         .await
-        .map_err(|e| format!("serving on {}: {e}", args.listen))?;
+        .map_err(|e| format!("serving on --listen {}: {e}", args.listen))?;
     println!(
         "center listening on {} (data in {}; Ctrl-C stops it)",
         server.local_addr(),

@@ -11,11 +11,9 @@ mod hello;
 
 use std::time::Duration;
 
-use clap::Parser;
-
 /// Finds `demo.Hello` through the demo's center and calls it twice a second, printing which
 /// instance answered. SIGINT or SIGTERM stops it between calls.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "client")]
 struct Args {
     /// How many calls to make.
@@ -27,7 +25,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    failure::exit("client", run(Args::parse()).await)
+    let (args, sources) = failure::parse::<Args>();
+    failure::exit_named("client", &sources, run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), failure::Failure> {

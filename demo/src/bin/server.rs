@@ -11,12 +11,11 @@ mod hello;
 
 use std::sync::Arc;
 
-use clap::Parser;
 use erpc::discovery::Instance;
 
 /// One instance of the demo's `demo.Hello`, registered with the demo's center. SIGINT or
 /// SIGTERM deregisters it, sends GOAWAY to its clients and stops it.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "server")]
 struct Args {
     /// Port to serve on, on 127.0.0.1.
@@ -25,7 +24,8 @@ struct Args {
     /// Address to serve on, any transport (instead of --port).
     #[arg(long, env = "ERPC_DEMO_SERVER_LISTEN", conflicts_with = "port")]
     listen: Option<String>,
-    /// The instance's id [default: instance-PORT].
+    /// The instance's id [default: instance-PORT, PORT being the port served (--port, or
+    /// --listen's); the --listen address itself for a transport without a port, unix://].
     #[arg(long, env = "ERPC_DEMO_SERVER_ID")]
     id: Option<String>,
     #[command(flatten)]
@@ -34,7 +34,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    failure::exit("server", run(Args::parse()).await)
+    let (args, sources) = failure::parse::<Args>();
+    failure::exit_named("server", &sources, run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), failure::Failure> {
@@ -42,7 +43,7 @@ async fn run(args: Args) -> Result<(), failure::Failure> {
     let listen = args
         .listen
         .unwrap_or_else(|| format!("tcp://127.0.0.1:{}", args.port));
-    let name = args.id.unwrap_or_else(|| format!("instance-{}", args.port));
+    let name = args.id.unwrap_or_else(|| default_id(&listen));
     let registry = args.centers.registry()?;
     let server = erpc::Server::builder()
         .add_service(hello::HelloServer::new(hello::Instance(name.clone())))
@@ -67,4 +68,19 @@ async fn run(args: Args) -> Result<(), failure::Failure> {
     server.shutdown().await;
     println!("{signal}: {name} deregistered and stopped");
     Ok(())
+}
+
+/// The id of an instance serving on `listen`: `instance-PORT` for an address with a port
+/// (two servers on one machine differ by it; an id from --port alone would give every
+/// --listen server the same one, and they would replace each other in the center), the
+/// address itself for one without (`unix:///tmp/a.sock`).
+fn default_id(listen: &str) -> String {
+    let port = listen
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    match port {
+        Some(port) => format!("instance-{port}"),
+        None => listen.to_owned(),
+    }
 }
