@@ -100,14 +100,5 @@ impl Target<'_> {
 /// a failed call. A `mem://` address is one too: only the process serving it can dial it,
 /// never a separate `erpc`.
 pub fn parse_address(text: &str) -> Result<erpc_transport::Address, Failure> {
-    let address = text
-        .parse()
-        .map_err(|e: erpc_transport::AddressError| Failure::usage(e.to_string()))?;
-    if let erpc_transport::Address::Mem(_) = address {
-        return Err(Failure::usage(format!(
-            "{text} is an in-process address: only the process serving it can dial it; erpc speaks {} addresses",
-            erpc_transport::tls_flags::dialled_schemes()
-        )));
-    }
-    Ok(address)
+    erpc_transport::tls_flags::dialled_address(text).map_err(Failure::usage)
 }

@@ -162,6 +162,15 @@ async fn main() -> ExitCode {
         // clap's group requires one.
         (None, None) => return ExitCode::from(2),
     };
+    // An address this process could never dial (no scheme, mem://: only the process serving
+    // it reaches it) is refused as `erpc` refuses it, before anything is built.
+    let (flag, addr) = match &upstream {
+        Upstream::Address(addr) => ("--target", addr),
+        Upstream::Center(center) => ("--center", center),
+    };
+    if let Err(message) = tls_flags::dialled_address(addr) {
+        return refuse(&format!("{flag} {addr}: {message}"));
+    }
     let (retries, breakers, balance) = (args.retries, !args.no_breakers, args.balance);
     let mut builder = Gateway::builder(upstream.clone())
         .client(move || {
@@ -199,13 +208,7 @@ async fn main() -> ExitCode {
     let gateway = match builder.build() {
         Ok(gateway) => gateway,
         // The only address build() parses is the upstream's: name its flag (or variable).
-        Err(e) => {
-            let (flag, addr) = match &upstream {
-                Upstream::Address(addr) => ("--target", addr),
-                Upstream::Center(center) => ("--center", center),
-            };
-            return refuse(&format!("{flag} {addr}: {}", in_flag_words(&e.to_string())));
-        }
+        Err(e) => return refuse(&format!("{flag} {addr}: {}", in_flag_words(&e.to_string()))),
     };
     let server = match gateway.serve(args.listen.as_str()).await {
         Ok(server) => server,

@@ -943,6 +943,15 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
             vec!["--center", &target, "--zone", "a\nb"],
             "--zone \"a\\nb\" contains a control character",
         ),
+        // Only the process serving a mem:// address can dial it; a gateway is another process.
+        (
+            vec!["--target", "mem://shop"],
+            "--target mem://shop: mem://shop is an in-process address: only the process serving it can dial it; erpc speaks tcp://",
+        ),
+        (
+            vec!["--center", "mem://center"],
+            "--center mem://center: mem://center is an in-process address",
+        ),
         // Zero would refuse every caller's timeout.
         (
             vec!["--target", &target, "--max-timeout", "0s"],
@@ -986,7 +995,7 @@ async fn the_binary_serves_with_its_flags_and_refuses_bad_ones() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr
-            .contains("ERPC_CENTER (--center) 127.0.0.1:1: address \"127.0.0.1:1\" has no scheme"),
+            .contains("ERPC_CENTER (--center) 127.0.0.1:1: address \"127.0.0.1:1\" has no scheme: write it as tcp://host:port or unix:///path\n"),
         "{stderr}"
     );
     let (code, stderr) = from_env("ERPC_GATEWAY_LISTEN", "nowhere", center_args).await;

@@ -119,8 +119,30 @@ pub fn dialled_schemes() -> String {
     }
 }
 
+/// `text` as an address a binary (`erpc`, `erpc-gateway`) can dial, or what is wrong with it
+/// in a binary user's words: the parse error ([`in_flag_words`]: a missing scheme's hint
+/// names no `mem://`), or — for a `mem://` address, which parses — that only the process
+/// serving it can reach it.
+pub fn dialled_address(text: &str) -> Result<crate::Address, String> {
+    let address = text
+        .parse()
+        .map_err(|e: crate::AddressError| in_flag_words(&e.to_string()))?;
+    if let crate::Address::Mem(_) = address {
+        return Err(format!(
+            "{text} is an in-process address: only the process serving it can dial it; erpc speaks {} addresses",
+            dialled_schemes()
+        ));
+    }
+    Ok(address)
+}
+
 /// Rewrites of the transports' messages: (what they say, what a binary's user reads).
-const REWRITES: [(&str, &str); 2] = [
+const REWRITES: [(&str, &str); 3] = [
+    // `AddressError::NoScheme`'s hint: a binary cannot dial mem://.
+    (
+        "tcp://host:port, unix:///path or mem://name",
+        "tcp://host:port or unix:///path",
+    ),
     (
         "(set ClientTls::server_name?)",
         "(give --server-name NAME, the name the certificate is for?)",
