@@ -23,10 +23,13 @@ async fn oneways_then(transport: &str, end: fn(&EchoClient)) {
         drop(client);
         let _ = n;
     }
-    let seen = wait_for(&server.probe.notified, CLIENTS, Duration::from_secs(10)).await;
-    assert_eq!(
-        seen, CLIENTS,
-        "{transport}: every accepted oneway delivered"
+    let mut seen = server.probe.notified.subscribe();
+    let all = seen.wait_for(|n| *n >= CLIENTS);
+    let delivered = tokio::time::timeout(Duration::from_secs(10), all).await;
+    assert!(
+        delivered.is_ok(),
+        "{transport}: {} of {CLIENTS} accepted oneways delivered in 10 s",
+        *server.probe.notified.borrow()
     );
     server.handle.shutdown().await;
 }
