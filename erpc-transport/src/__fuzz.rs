@@ -61,7 +61,7 @@ impl ServerReader {
 
     /// The cookie this server hands `from` now.
     pub fn cookie(&self) -> [u8; COOKIE_LEN] {
-        self.cookies.make(self.from, Cookies::epoch())
+        self.cookies.make(self.from, Cookies::epoch(), [0; 4])
     }
 
     /// Whether `cookie` is valid for `from` now.
@@ -72,7 +72,7 @@ impl ServerReader {
     /// Read one datagram.
     pub fn read(&self, datagram: &[u8]) -> ServerRead {
         match at_server(datagram, self.from, &self.cookies) {
-            AtServer::SendCookie => ServerRead::SendCookie,
+            AtServer::SendCookie { .. } => ServerRead::SendCookie,
             AtServer::Frame { frame, .. } => {
                 ServerRead::Frame(whole_frame(frame).map_err(|e| e.to_string()))
             }

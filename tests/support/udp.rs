@@ -36,8 +36,14 @@ pub async fn recv(s: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
 
 /// HELLO, then the cookie.
 pub async fn cookie(s: &UdpSocket) -> [u8; 16] {
+    cookie_with_nonce(s, [0; 4]).await
+}
+
+/// HELLO with `nonce` as its connection nonce (bytes 1 to 4), then the cookie.
+pub async fn cookie_with_nonce(s: &UdpSocket, nonce: [u8; 4]) -> [u8; 16] {
     let mut hello = [0u8; 16];
     hello[0] = HELLO;
+    hello[1..5].copy_from_slice(&nonce);
     s.send(&hello).await.unwrap();
     let reply = recv(s, Duration::from_secs(2)).await.expect("a cookie");
     assert_eq!((reply.len(), reply[0]), (17, COOKIE));

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::cookie::Cookie;
+use super::cookie::{Cookie, NONCE_LEN, Nonce, nonce_of};
 use super::io::{DatagramIo, End};
 use super::parse::{AtClient, at_client};
 use super::retransmit::Unanswered;
@@ -29,6 +29,11 @@ const TICK: Duration = Duration::from_millis(50);
 
 struct State {
     cookie: Cookie,
+    /// This connection's nonce, once the server showed it knows nonces by echoing it: from
+    /// then on only COOKIEs for this connection are used. One answering a HELLO someone
+    /// sent from this address in our name (spoofed) would move the client to a connection
+    /// of its own at the server, which drops this one's state.
+    pinned: Option<Nonce>,
     unanswered: Unanswered,
 }
 
@@ -44,21 +49,49 @@ fn client_datagram(cookie: &Cookie, frame: &[u8]) -> Bytes {
     d.freeze()
 }
 
-/// Run the cookie handshake on a connected socket.
-async fn handshake(socket: &UdpSocket) -> io::Result<Cookie> {
+/// A fresh connection nonce: it need not be secret (the cookie's tag is what cannot be
+/// forged), only differ from the previous client's at this address, so std's randomly keyed
+/// hasher (a new key each call) over the time will do.
+fn new_nonce() -> Nonce {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&h.finish().to_be_bytes()[..NONCE_LEN]);
+    nonce
+}
+
+/// Run the cookie handshake on a connected socket: the cookie, and the nonce if the server
+/// echoed it. A COOKIE without our nonce (from a server that predates nonces, or answering
+/// a HELLO spoofed in our name) is used only if none with it comes within a HELLO round.
+async fn handshake(socket: &UdpSocket, nonce: Nonce) -> io::Result<(Cookie, Option<Nonce>)> {
     let mut hello = [0u8; dgram::MIN_HELLO];
     hello[0] = dgram::HELLO;
+    hello[1..1 + NONCE_LEN].copy_from_slice(&nonce);
     let mut buf = [0u8; 64];
+    let mut without_nonce = None;
     loop {
         socket.send(&hello).await?;
-        match tokio::time::timeout(HELLO_EVERY, socket.recv(&mut buf)).await {
-            Ok(Ok(n)) => {
-                if let AtClient::Cookie(cookie) = at_client(&buf[..n]) {
-                    return Ok(cookie);
-                }
+        let round = Instant::now() + HELLO_EVERY;
+        loop {
+            match tokio::time::timeout_at(round, socket.recv(&mut buf)).await {
+                Ok(Ok(n)) => match at_client(&buf[..n]) {
+                    AtClient::Cookie(cookie) if nonce_of(&cookie) == nonce => {
+                        return Ok((cookie, Some(nonce)));
+                    }
+                    AtClient::Cookie(cookie) => without_nonce = Some(cookie),
+                    _ => {}
+                },
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
             }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {}
+        }
+        if let Some(cookie) = without_nonce {
+            return Ok((cookie, None));
         }
     }
 }
@@ -68,15 +101,16 @@ pub(crate) async fn connect(hostport: &str, options: &Options) -> io::Result<Lin
     let server: SocketAddr = crate::address::resolve(hostport).await?;
     let socket = UdpSocket::bind(crate::address::wildcard_for(server)).await?;
     socket.connect(server).await?;
-    let cookie = crate::handshake::within(
+    let (cookie, pinned) = crate::handshake::within(
         options.handshake_timeout,
         "UDP cookie handshake",
-        handshake(&socket),
+        handshake(&socket, new_nonce()),
     )
     .await?;
     let socket = Arc::new(socket);
     let state = Arc::new(Mutex::new(State {
         cookie,
+        pinned,
         unanswered: Unanswered::default(),
     }));
     let (arrivals, rx) = mpsc::channel(1024);
@@ -114,6 +148,10 @@ async fn receive(
             AtClient::Cookie(cookie) => {
                 let resend = {
                     let mut s = lock(&state);
+                    if s.pinned.is_some_and(|nonce| nonce != nonce_of(&cookie)) {
+                        tracing::debug!("COOKIE for another connection from this address dropped");
+                        continue;
+                    }
                     s.cookie = cookie;
                     // Requests sent with a stale cookie were dropped: send them again.
                     s.unanswered.due(Instant::now(), true)
@@ -195,5 +233,65 @@ impl Drop for ClientEnd {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frames::{error_frame, status};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server's COOKIE datagram carrying `nonce` (the tag is the server's business).
+    fn cookie_datagram(nonce: Nonce, fill: u8) -> Vec<u8> {
+        let mut d = vec![dgram::COOKIE];
+        d.extend_from_slice(&nonce);
+        d.extend_from_slice(&[fill; 12]);
+        d
+    }
+
+    /// A COOKIE answering a HELLO spoofed in the client's name carries another nonce; used,
+    /// it would move the client to a connection of its own at the server (whose state for
+    /// this one, its duplicate window, would be dropped). The client keeps its cookie.
+    #[tokio::test]
+    async fn a_cookie_for_another_connection_is_not_used() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap().to_string();
+        let dial = tokio::spawn(async move { connect(&addr, &Options::default()).await });
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let (n, client) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!((buf[0], n >= dgram::MIN_HELLO), (dgram::HELLO, true));
+        let nonce = nonce_of(&buf[1..n]);
+        let ours = cookie_datagram(nonce, 7);
+        server.send_to(&ours, client).await.unwrap();
+        let mut link = dial.await.unwrap().unwrap();
+
+        let mut other = nonce;
+        other[0] ^= 0xFF;
+        server
+            .send_to(&cookie_datagram(other, 9), client)
+            .await
+            .unwrap();
+        // Datagrams are taken in order: once this frame is read, the COOKIE was handled.
+        let mut frame = vec![dgram::SERVER_FRAME];
+        frame.extend_from_slice(&error_frame(status::UNAVAILABLE, "marker"));
+        server.send_to(&frame, client).await.unwrap();
+        let mut read = vec![0u8; frame.len() - 1];
+        link.io.read_exact(&mut read).await.unwrap();
+        assert_eq!(read, frame[1..]);
+
+        link.io
+            .write_all(&error_frame(status::UNAVAILABLE, "sent"))
+            .await
+            .unwrap();
+        link.io.flush().await.unwrap();
+        let (n, _) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(buf[0], dgram::CLIENT_FRAME);
+        assert_eq!(
+            buf[1..dgram::CLIENT_PREFIX],
+            ours[1..],
+            "the frame went with the connection's own cookie"
+        );
+        assert!(n > dgram::CLIENT_PREFIX);
     }
 }

@@ -4,15 +4,17 @@
 //!
 //! | type | name    | direction        | rest                               |
 //! |------|---------|------------------|------------------------------------|
-//! | 0x01 | HELLO   | client → server  | at least 15 bytes of padding       |
-//! | 0x02 | COOKIE  | server → client  | the 16-byte cookie                 |
+//! | 0x01 | HELLO   | client → server  | 4-byte nonce, padding to 16 bytes  |
+//! | 0x02 | COOKIE  | server → client  | the 16-byte cookie (nonce first)   |
 //! | 0x03 | FRAME   | client → server  | the cookie, then one erpc frame    |
 //! | 0x04 | FRAME   | server → client  | one erpc frame                     |
 //!
 //! A server answers an address it has not validated with at most one COOKIE (17 bytes) per
 //! datagram of at least 16 bytes, so it can never reflect more than 3× what a spoofed sender
 //! spent; it keeps no state for such an address. A FRAME with a valid cookie proves the
-//! sender receives at its address, and only then does the server create a connection.
+//! sender receives at its address, and only then does the server create a connection. The
+//! client's per-connection nonce, echoed in the cookie, tells apart clients that use one
+//! address (port) one after the other: each gets a connection of its own.
 //!
 //! Delivery: datagrams may be lost, duplicated or reordered. The client retransmits each
 //! request until its response arrives, its deadline passes or it has tried

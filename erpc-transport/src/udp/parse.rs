@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::cookie::{COOKIE_LEN, Cookie, Cookies};
+use super::cookie::{COOKIE_LEN, Cookie, Cookies, Nonce, nonce_of};
 use super::dgram;
 
 /// What a server does with a datagram from an address.
@@ -12,13 +12,20 @@ use super::dgram;
 pub(crate) enum AtServer<'a> {
     /// Answer with a fresh COOKIE (17 bytes): a HELLO of at least [`dgram::MIN_HELLO`]
     /// bytes, or a client FRAME whose cookie is missing, expired or forged. Either is at
-    /// least 16 bytes, so the answer is never more than 3× what the sender spent.
-    SendCookie,
+    /// least 16 bytes, so the answer is never more than 3× what the sender spent. The cookie
+    /// carries `nonce`: the HELLO's, or the one the refused cookie held (so a client whose
+    /// cookie expired gets one for the connection it has).
+    SendCookie {
+        /// The connection nonce the answer carries.
+        nonce: Nonce,
+    },
     /// A client FRAME whose cookie, made in `epoch`, is valid for the sender: `frame` is
     /// what follows the cookie (whether it is one whole frame is checked next).
     Frame {
         /// The epoch the cookie was made in.
         epoch: u64,
+        /// The connection nonce the cookie carries.
+        nonce: Nonce,
         /// The bytes after the type and the cookie.
         frame: &'a [u8],
     },
@@ -33,14 +40,20 @@ pub(crate) fn at_server<'a>(
     cookies: &Cookies,
 ) -> AtServer<'a> {
     match datagram.first() {
-        Some(&dgram::HELLO) if datagram.len() >= dgram::MIN_HELLO => AtServer::SendCookie,
+        Some(&dgram::HELLO) if datagram.len() >= dgram::MIN_HELLO => AtServer::SendCookie {
+            nonce: nonce_of(&datagram[1..]),
+        },
         Some(&dgram::CLIENT_FRAME) if datagram.len() >= dgram::CLIENT_PREFIX => {
-            match cookies.check(from, &datagram[1..dgram::CLIENT_PREFIX]) {
-                Some(epoch) => AtServer::Frame {
+            let cookie = &datagram[1..dgram::CLIENT_PREFIX];
+            match cookies.check(from, cookie) {
+                Some((epoch, nonce)) => AtServer::Frame {
                     epoch,
+                    nonce,
                     frame: &datagram[dgram::CLIENT_PREFIX..],
                 },
-                None => AtServer::SendCookie,
+                None => AtServer::SendCookie {
+                    nonce: nonce_of(cookie),
+                },
             }
         }
         _ => AtServer::Ignore,
@@ -79,22 +92,32 @@ mod tests {
     fn each_datagram_type_is_read_as_the_protocol_says() {
         let cookies = Cookies::new();
         let from: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let nonce = [7, 0, 0, 9];
         let mut hello = [0u8; dgram::MIN_HELLO];
         hello[0] = dgram::HELLO;
-        assert_eq!(at_server(&hello, from, &cookies), AtServer::SendCookie);
+        hello[1..5].copy_from_slice(&nonce);
+        assert_eq!(
+            at_server(&hello, from, &cookies),
+            AtServer::SendCookie { nonce }
+        );
         assert_eq!(at_server(&hello[..15], from, &cookies), AtServer::Ignore);
         let mut frame = vec![dgram::CLIENT_FRAME];
-        frame.extend_from_slice(&cookies.make(from, Cookies::epoch()));
+        frame.extend_from_slice(&cookies.make(from, Cookies::epoch(), nonce));
         frame.extend_from_slice(b"xyz");
         assert_eq!(
             at_server(&frame, from, &cookies),
             AtServer::Frame {
                 epoch: Cookies::epoch(),
+                nonce,
                 frame: b"xyz"
             }
         );
-        frame[1] ^= 1;
-        assert_eq!(at_server(&frame, from, &cookies), AtServer::SendCookie);
+        // A refused cookie is answered with one for the nonce it carried.
+        frame[16] ^= 1;
+        assert_eq!(
+            at_server(&frame, from, &cookies),
+            AtServer::SendCookie { nonce }
+        );
         assert_eq!(at_server(&frame[..16], from, &cookies), AtServer::Ignore);
         assert_eq!(at_server(&[], from, &cookies), AtServer::Ignore);
 

@@ -17,7 +17,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use super::cookie::{COOKIE_LEN, Cookies};
+use super::cookie::{COOKIE_LEN, Cookies, Nonce};
 use super::dedupe::{Dedupe, Seen};
 use super::io::{DatagramIo, End};
 use super::parse::{AtServer, at_server};
@@ -38,6 +38,11 @@ struct Peer {
     dedupe: Arc<Mutex<Dedupe>>,
     /// The epoch of the newest cookie this peer was given.
     cookie_epoch: u64,
+    /// The connection nonce of the client served (PROTOCOL.md §12.5).
+    nonce: Nonce,
+    /// The nonce of the client this one replaced at the address: a late datagram of that
+    /// connection is dropped, not taken for yet another client.
+    retired: Option<Nonce>,
     generation: u64,
 }
 
@@ -86,10 +91,15 @@ impl UdpListener {
     }
 }
 
-fn cookie_datagram(cookies: &Cookies, addr: SocketAddr, epoch: u64) -> [u8; 1 + COOKIE_LEN] {
+fn cookie_datagram(
+    cookies: &Cookies,
+    addr: SocketAddr,
+    epoch: u64,
+    nonce: Nonce,
+) -> [u8; 1 + COOKIE_LEN] {
     let mut out = [0u8; 1 + COOKIE_LEN];
     out[0] = dgram::COOKIE;
-    out[1..].copy_from_slice(&cookies.make(addr, epoch));
+    out[1..].copy_from_slice(&cookies.make(addr, epoch, nonce));
     out
 }
 
@@ -123,12 +133,35 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
             continue;
         }
         match at_server(datagram, from, &cookies) {
-            AtServer::SendCookie => {
-                let reply = cookie_datagram(&cookies, from, Cookies::epoch());
+            AtServer::SendCookie { nonce } => {
+                let reply = cookie_datagram(&cookies, from, Cookies::epoch(), nonce);
                 let _ = socket.try_send_to(&reply, from);
             }
-            AtServer::Frame { epoch, frame } => {
+            AtServer::Frame {
+                epoch,
+                nonce,
+                frame,
+            } => {
                 let mut table = lock(&peers.peers);
+                let mut retired = None;
+                match table.get(&from) {
+                    Some(peer) if peer.nonce == nonce => {}
+                    // A late datagram of the client replaced at this address.
+                    Some(peer) if peer.retired == Some(nonce) => continue,
+                    // A draining listener takes on no new client.
+                    Some(_) if !accepting => continue,
+                    // Another client at a served address: the served one closed its socket
+                    // (one socket holds a port), and the system gave its port to this one;
+                    // the cookie proves it receives there. Taken for the old client, its
+                    // calls were run against the old one's duplicate window (answered with
+                    // the old one's cached responses, its oneways dropped). The old
+                    // connection ends as a closed one does (its oneways still finish: it
+                    // reads the end of its frames), and this client gets its own.
+                    Some(_) => {
+                        retired = table.remove(&from).map(|old| old.nonce);
+                    }
+                    None => {}
+                }
                 if !table.contains_key(&from) {
                     if table.len() >= MAX_PEERS {
                         continue;
@@ -156,6 +189,8 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                             arrivals,
                             dedupe,
                             cookie_epoch: epoch,
+                            nonce,
+                            retired,
                             generation,
                         },
                     );
@@ -167,7 +202,8 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                 if epoch < now && peer.cookie_epoch < now {
                     // The cookie expires after this epoch: hand out the next one in time.
                     peer.cookie_epoch = now;
-                    let _ = socket.try_send_to(&cookie_datagram(&cookies, from, now), from);
+                    let fresh = cookie_datagram(&cookies, from, now, peer.nonce);
+                    let _ = socket.try_send_to(&fresh, from);
                 }
                 let arrival = match whole_frame(frame) {
                     Ok(info) => match dedupe(&peer.dedupe, info) {
