@@ -170,6 +170,7 @@ enum Command {
         timeout: TimeoutArg,
     },
     /// Registry changes as they happen (until interrupted).
+    #[command(mut_arg("timeout", |a| a.help("The time the watch has to start (`500ms`, `2s`, `1m`), more than zero: the center's listing and the opening of the watch share it; once watching, it runs until interrupted. Default: the center client's (5 s)")))]
     Watch {
         /// Only this service.
         service: Option<String>,
@@ -179,6 +180,8 @@ enum Command {
         /// "service", "id", and "instance" or "reason"} (README, "Tooling").
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        timeout: TimeoutArg,
     },
     /// A server's services and methods (call kinds, idempotency, types, schemas), from its
     /// reflection.
@@ -394,7 +397,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             service,
             center,
             json,
-        } => registry::watch(&center, service.as_deref().unwrap_or(""), json).await,
+            timeout,
+        } => {
+            // Without --timeout the center client's own 5 s bound the start, and say so.
+            let deadline = timeout.timeout.map(|t| Deadline::new(Some(t)));
+            registry::watch(&center, service.as_deref().unwrap_or(""), json, deadline).await
+        }
         Command::Describe {
             target,
             service,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use erpc_center::{Change, Filter, Instance};
 
 use crate::center::CenterArgs;
+use crate::deadline::Deadline;
 use crate::events::Known;
 use crate::failure::Failure;
 
@@ -82,18 +83,36 @@ fn describe_instance(i: &Instance) -> String {
 /// `erpc watch`: the changes to `service` (`""`: every service) from now on, one line each
 /// as they happen (`+ service instance…` registered, `- service id (reason)` left), or one
 /// JSON event per line with `json` (shapes in `events`). Runs until the center ends the watch or the user stops
-/// it.
-pub async fn watch(center: &CenterArgs, service: &str, json: bool) -> Result<(), Failure> {
+/// it; `deadline` (`--timeout`), if given, bounds only its start (the listing and the watch's
+/// opening), else the center client's 5 s per call do.
+pub async fn watch(
+    center: &CenterArgs,
+    service: &str,
+    json: bool,
+    deadline: Option<Deadline>,
+) -> Result<(), Failure> {
     let addr = &center.center;
     let client = center.client()?;
-    let now = client
-        .discover(service.to_owned(), Filter::default())
-        .await
-        .map_err(center.asked())?;
-    let mut events = client
-        .watch(service.to_owned(), now.revision, now.epoch)
-        .await
-        .map_err(center.at())?;
+    // --timeout bounds the start only: the listing, then the watch's opening. The watch
+    // itself runs until interrupted (or the center ends it).
+    let start = async {
+        let now = client
+            .discover(service.to_owned(), Filter::default())
+            .await
+            .map_err(center.asked())?;
+        let events = client
+            .watch(service.to_owned(), now.revision, now.epoch)
+            .await
+            .map_err(center.at())?;
+        Ok((now, events))
+    };
+    let (now, mut events) = match deadline {
+        Some(deadline) => {
+            let what = format!("starting the watch at the center {addr}");
+            deadline.step(&what, start).await?
+        }
+        None => start.await?,
+    };
     // On stderr, so stdout stays one change per line: scripts (and tests) wait for it to
     // know that no later change can be missed.
     let what = if service.is_empty() {

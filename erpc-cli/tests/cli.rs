@@ -566,7 +566,10 @@ async fn list_and_call_by_name_through_the_center() {
 #[tokio::test]
 async fn watch_prints_registrations_and_departures_as_they_happen() {
     let (center, center_addr) = center().await;
-    let (mut child, mut lines) = watching(&["--center", &center_addr, "Shop"], &[], "Shop").await;
+    // --timeout bounds the watch's start, not the watch: changes after it still arrive.
+    let args = ["--center", &center_addr, "Shop", "--timeout", "300ms"];
+    let (mut child, mut lines) = watching(&args, &[], "Shop").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let (shop, shop_addr) = shop(Some(&center_addr)).await;
     let line: String = next(&mut lines).await;
     assert!(line.starts_with("+ Shop  "), "{line}");
@@ -1649,7 +1652,12 @@ async fn silent_port() -> (tokio::task::JoinHandle<()>, String) {
 #[tokio::test]
 async fn timeout_bounds_the_whole_command_and_names_the_step_that_ran_out() {
     let (silent, addr) = silent_port().await;
-    let cases: [(&[&str], i32, &str); 5] = [
+    let watch = format!(
+        "deadline_exceeded: deadline exceeded starting the watch at the center {addr} (--timeout 1s)"
+    );
+    let cases: [(&[&str], i32, &str); 6] = [
+        // The watch's start only: once watching, it runs until interrupted.
+        (&["watch", "--center", &addr, "--timeout", "1s"], 1, &watch),
         (
             &["call", &addr, "Shop.price", "{}", "--timeout", "1s"],
             1,
@@ -1695,7 +1703,7 @@ async fn timeout_bounds_the_whole_command_and_names_the_step_that_ran_out() {
         assert!(took < Duration::from_secs(4), "{args:?} took {took:?}");
     }
     // The same parsing as `call`'s: zero is refused as bad input.
-    for command in ["describe", "list", "health"] {
+    for command in ["describe", "list", "health", "watch"] {
         let out = erpc(&[command, &addr, "--timeout", "0s"], "").await;
         let bad = if command == "health" { 1 } else { 2 };
         assert_eq!(code(&out), bad, "{command}: {}", stderr(&out));
