@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -43,6 +43,8 @@ struct Peer {
     /// The nonce of the client this one replaced at the address: a late datagram of that
     /// connection is dropped, not taken for yet another client.
     retired: Option<Nonce>,
+    /// Set when another client replaced this one at the address: see [`ServerEnd::replaced`].
+    replaced: Arc<AtomicBool>,
     generation: u64,
 }
 
@@ -158,7 +160,10 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                     // connection ends as a closed one does (its oneways still finish: it
                     // reads the end of its frames), and this client gets its own.
                     Some(_) => {
-                        retired = table.remove(&from).map(|old| old.nonce);
+                        retired = table.remove(&from).map(|old| {
+                            old.replaced.store(true, Ordering::Release);
+                            old.nonce
+                        });
                     }
                     None => {}
                 }
@@ -169,11 +174,13 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                     let (arrivals, rx) = mpsc::channel(PEER_QUEUE);
                     let dedupe = Arc::new(Mutex::new(Dedupe::default()));
                     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+                    let replaced = Arc::new(AtomicBool::new(false));
                     let end = ServerEnd {
                         socket: socket.clone(),
                         to: from,
                         dedupe: dedupe.clone(),
                         peers: peers.clone(),
+                        replaced: replaced.clone(),
                         generation,
                     };
                     let mut link =
@@ -191,6 +198,7 @@ async fn demux(socket: Arc<UdpSocket>, links: mpsc::Sender<Link>) {
                             cookie_epoch: epoch,
                             nonce,
                             retired,
+                            replaced,
                             generation,
                         },
                     );
@@ -237,6 +245,10 @@ struct ServerEnd {
     to: SocketAddr,
     dedupe: Arc<Mutex<Dedupe>>,
     peers: Peers,
+    /// Another client took this address over: what this connection still has to send (a
+    /// response queued before its end, a GOAWAY) would reach the new client, whose calls
+    /// use the same ids from 1 (server FRAMEs carry no nonce), so it is dropped unsent.
+    replaced: Arc<AtomicBool>,
     generation: u64,
 }
 
@@ -253,6 +265,9 @@ impl End for ServerEnd {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, datagram: &[u8]) -> Poll<io::Result<usize>> {
+        if self.replaced.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(datagram.len()));
+        }
         self.socket.poll_send_to(cx, datagram, self.to)
     }
 }
@@ -269,5 +284,37 @@ impl Drop for ServerEnd {
         }
         drop(table);
         self.peers.left.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A server end whose address another client took over sends nothing more there: its
+    /// responses would reach the new client, whose ids start at 1 as the old one's did.
+    #[tokio::test]
+    async fn a_replaced_connection_sends_nothing_to_its_old_address() {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let end = ServerEnd {
+            socket,
+            to: client.local_addr().unwrap(),
+            dedupe: Arc::default(),
+            peers: Arc::default(),
+            replaced: Arc::new(AtomicBool::new(false)),
+            generation: 0,
+        };
+        let send = |datagram: &'static [u8]| std::future::poll_fn(|cx| end.poll_send(cx, datagram));
+        let mut buf = [0u8; 16];
+        assert_eq!(send(b"before").await.unwrap(), 6);
+        let n = client.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"before");
+
+        end.replaced.store(true, Ordering::Release);
+        assert_eq!(send(b"after").await.unwrap(), 5, "taken as sent");
+        let late = tokio::time::timeout(Duration::from_millis(200), client.recv(&mut buf)).await;
+        assert!(late.is_err(), "nothing reached the address: {late:?}");
     }
 }
