@@ -142,6 +142,12 @@ pub struct Link {
     /// `ServerTls::client_auth`'s roots); on a client, the server's. Empty (the default) on
     /// transports without TLS and when the peer presented none.
     pub peer_certificates: Vec<Bytes>,
+    /// The request id of a client's first call on this link; the next calls count up from it
+    /// (PROTOCOL.md §3 lets a client pick any non-zero ids that differ from those in flight).
+    /// Default 1. UDP starts each connection at a random id below 2^32: a server FRAME carries
+    /// no connection nonce, so a response the server sent a closed client can reach a new
+    /// client at the same port, and must not find a call of the same id there (§12.5).
+    pub first_request_id: u64,
 }
 
 impl Link {
@@ -155,6 +161,7 @@ impl Link {
             streaming: true,
             connect_proves_peer: true,
             peer_certificates: Vec::new(),
+            first_request_id: 1,
         }
     }
 }
@@ -167,6 +174,7 @@ impl fmt::Debug for Link {
             .field("streaming", &self.streaming)
             .field("connect_proves_peer", &self.connect_proves_peer)
             .field("peer_certificates", &self.peer_certificates.len())
+            .field("first_request_id", &self.first_request_id)
             .finish()
     }
 }

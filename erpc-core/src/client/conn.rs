@@ -168,6 +168,8 @@ impl ClientConn {
             stream.streaming,
             stream.connect_proves_peer,
         );
+        // Never 0: id 0 names no call (PROTOCOL.md §3).
+        let first_id = stream.first_request_id.max(1);
         let link_peer = stream.peer.clone();
         if let Some(observer) = &observer {
             observer.connection_opened(Side::Client, &link_peer);
@@ -277,7 +279,7 @@ impl ClientConn {
             tx,
             data_tx,
             shared,
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first_id),
             peer: addr.clone(),
             max_frame,
             streaming,

@@ -53,6 +53,14 @@ fn client_datagram(cookie: &Cookie, frame: &[u8]) -> Bytes {
 /// forged), only differ from the previous client's at this address, so std's randomly keyed
 /// hasher (a new key each call) over the time will do.
 fn new_nonce() -> Nonce {
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&random_u64().to_be_bytes()[..NONCE_LEN]);
+    nonce
+}
+
+/// 64 random bits, unpredictable enough for nonces and first ids (not secrets): std's
+/// randomly keyed hasher (a new key each call) over the time.
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -60,9 +68,7 @@ fn new_nonce() -> Nonce {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    let mut nonce = [0u8; NONCE_LEN];
-    nonce.copy_from_slice(&h.finish().to_be_bytes()[..NONCE_LEN]);
-    nonce
+    h.finish()
 }
 
 /// Run the cookie handshake on a connected socket: the cookie, and the nonce if the server
@@ -124,6 +130,9 @@ pub(crate) async fn connect(hostport: &str, options: &Options) -> io::Result<Lin
     let mut link = Link::new(Box::new(DatagramIo::new(end, rx)), PeerAddr::Udp(server));
     link.max_frame = Some(UDP_MAX_FRAME);
     link.streaming = false;
+    // A response sent to the closed client whose port this one may have (server FRAMEs
+    // carry no nonce) must not match one of our calls: ids start anywhere below 2^32.
+    link.first_request_id = (random_u64() >> 32).max(1);
     Ok(link)
 }
 
@@ -293,5 +302,32 @@ mod tests {
             "the frame went with the connection's own cookie"
         );
         assert!(n > dgram::CLIENT_PREFIX);
+    }
+
+    /// A server FRAME carries no nonce, so a response the server sent a closed client can
+    /// reach a new client at its port: each connection's ids start at a random place (not
+    /// at 1, as the closed client's did), so such a response matches none of its calls.
+    #[tokio::test]
+    async fn each_connection_starts_its_request_ids_at_random() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap().to_string();
+        let mut firsts = Vec::new();
+        for _ in 0..3 {
+            let addr = addr.clone();
+            let dial = tokio::spawn(async move { connect(&addr, &Options::default()).await });
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            let (n, client) = server.recv_from(&mut buf).await.unwrap();
+            let cookie = cookie_datagram(nonce_of(&buf[1..n]), 7);
+            server.send_to(&cookie, client).await.unwrap();
+            let link = dial.await.unwrap().unwrap();
+            assert!((1..1 << 32).contains(&link.first_request_id), "{link:?}");
+            firsts.push(link.first_request_id);
+        }
+        firsts.dedup();
+        assert_eq!(
+            firsts.len(),
+            3,
+            "three connections, three starts: {firsts:?}"
+        );
     }
 }
