@@ -224,9 +224,11 @@ pub struct Retry {
 /// Which kind of further attempt a fail mode made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RetryKind {
-    /// A retry on another instance (`failover`, or any fail mode after a call never sent).
+    /// A retry of a `failover` call (on another instance), or a `failbackup` call's one
+    /// retry after its first attempt failed before the hedge's delay.
     Failover,
-    /// A retry on the same instance (`failtry`).
+    /// A retry of a `failtry` call: on the same instance, or on another when the call was
+    /// never sent (the same one could not take it).
     Failtry,
     /// A second copy sent while the first still runs (`failbackup`).
     Hedge,

@@ -461,6 +461,51 @@ async fn server_waits_and_refusals_after_a_wait_are_counted() {
     server.shutdown().await;
 }
 
+/// The sum of every series whose line starts with `prefix`.
+fn sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter_map(|line| {
+            line.strip_prefix(prefix)?
+                .rsplit(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn a_failtry_retry_of_a_call_never_sent_is_counted_as_failtry() {
+    let metrics = Metrics::new();
+    let modes = FailModes::new(FailMode::Failtry { retries: 2 })
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .observer(metrics.observer());
+    let client = Client::builder().layer(modes);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    echo.say("hi".to_owned()).await.expect("an answer");
+    server.shutdown().await;
+    // The connection closes and the redial is refused: the call is never sent, so its
+    // retries go to "another" instance — still the failtry call's retries.
+    for _ in 0..3 {
+        let err = echo
+            .say("hi".to_owned())
+            .await
+            .expect_err("the server is gone");
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+    }
+    let text = metrics.encode();
+    let retries = "erpc_retries_total{service=\"Echo\",method=\"say\"";
+    assert!(
+        sum(&text, &format!("{retries},kind=\"failtry\"")) > 0.0,
+        "failtry retries\n{text}"
+    );
+    assert_eq!(
+        sum(&text, &format!("{retries},kind=\"failover\"")),
+        0.0,
+        "no failover retries\n{text}"
+    );
+}
+
 #[tokio::test]
 async fn a_clients_connections_are_counted_per_instance_until_they_close() {
     let metrics = Metrics::new();
