@@ -110,7 +110,9 @@ pub struct CallEvent<'a> {
 pub struct Finished {
     /// How it ended (`Ok` for success).
     pub code: Code,
-    /// From its start (request read, or sent) to its end.
+    /// From its start (request read, or sent) to its end; for a client's attempt that never
+    /// reached a connection, from when it began waiting for one (zero if it failed at once)
+    /// to its failure.
     pub took: Duration,
     /// Body bytes received for it (as on the wire, compressed).
     pub bytes_in: u64,
@@ -224,9 +226,11 @@ pub struct Retry {
 /// Which kind of further attempt a fail mode made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RetryKind {
-    /// A retry on another instance (`failover`, or any fail mode after a call never sent).
+    /// A retry of a `failover` call (on another instance), or a `failbackup` call's one
+    /// retry after its first attempt failed before the hedge's delay.
     Failover,
-    /// A retry on the same instance (`failtry`).
+    /// A retry of a `failtry` call: on the same instance, or on another when the call was
+    /// never sent (the same one could not take it).
     Failtry,
     /// A second copy sent while the first still runs (`failbackup`).
     Hedge,
@@ -294,7 +298,9 @@ pub trait Observer: Send + Sync + 'static {
     fn frame_refused(&self, _side: Side, _peer: &PeerAddr, _refusal: Refusal) {}
     /// A call started (server: admitted; client: each attempt, as it goes out on its
     /// connection — a retried call is reported once per attempt; streams are reported on
-    /// the server only).
+    /// the server only). A client's attempt that failed before its request reached a
+    /// connection (it did not frame, no instance could be picked, the dial failed) is
+    /// reported started and then at once finished with its status.
     fn call_started(&self, _side: Side, _call: &CallEvent<'_>) {}
     /// A call finished.
     fn call_finished(&self, _side: Side, _call: &CallEvent<'_>, _finished: &Finished) {}

@@ -275,6 +275,12 @@ async fn rate_limit_refusals_and_a_tripped_breaker_are_series() {
         1.0,
     );
     assert_value(&text, "erpc_breakers_open{scope=\"instance\"}", 1.0);
+    // The call the open breaker kept from the only instance never left: still counted.
+    assert_value(
+        &text,
+        &format!("erpc_calls_handled_total{{side=\"client\",{call},code=\"unavailable\"}}"),
+        1.0,
+    );
     server.shutdown().await;
 }
 
@@ -459,6 +465,140 @@ async fn server_waits_and_refusals_after_a_wait_are_counted() {
     );
     assert_value(&text, &format!("erpc_calls_in_flight{{{say}}}"), 0.0);
     server.shutdown().await;
+}
+
+/// An address nothing listens on (a port bound and let go).
+fn dead_address() -> String {
+    format!("tcp://127.0.0.1:{}", free_port())
+}
+
+/// The sum of every series whose line starts with `prefix`.
+fn sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter_map(|line| {
+            line.strip_prefix(prefix)?
+                .rsplit(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn calls_that_never_reach_an_instance_are_counted_unavailable() {
+    let dead = dead_address();
+    // A client of one address, without layers (the engine's direct path) and with an
+    // attempt-level layer (the pick, then the layers): calls and a oneway, all refused at
+    // the dial or while the instance backs off.
+    for attempt_layer in [false, true] {
+        let metrics = Metrics::new();
+        let mut builder = Client::builder().observer(metrics.observer());
+        if attempt_layer {
+            let breakers = InstanceBreakers::new(
+                BreakerSettings::default().trip(Trip::ConsecutiveFailures(1_000)),
+            );
+            builder = builder.attempt_layer(breakers);
+        }
+        let client = builder.build(dead.as_str()).expect("an address");
+        let echo = EchoClient::new(client.clone());
+        for _ in 0..3 {
+            let err = echo.say("hi".to_owned()).await.expect_err("nobody listens");
+            assert_eq!(err.code(), Code::Unavailable, "{err}");
+        }
+        let err = client
+            .oneway("Echo", "note", "hi".to_owned())
+            .await
+            .expect_err("nobody listens");
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+        let text = metrics.encode();
+        for (method, calls) in [("say", 3.0), ("note", 1.0)] {
+            let call = format!("side=\"client\",service=\"Echo\",method=\"{method}\"");
+            assert_value(&text, &format!("erpc_calls_started_total{{{call}}}"), calls);
+            assert_value(
+                &text,
+                &format!("erpc_calls_handled_total{{{call},code=\"unavailable\"}}"),
+                calls,
+            );
+            assert_value(&text, &format!("erpc_calls_in_flight{{{call}}}"), 0.0);
+            assert_value(
+                &text,
+                &format!("erpc_call_duration_seconds_count{{{call}}}"),
+                calls,
+            );
+        }
+    }
+
+    // Through discovery with failover: each attempt (the first and every retry the budget
+    // grants) is counted, as attempts on the wire are.
+    let metrics = Metrics::new();
+    let list = erpc_core::discovery::StaticList::addrs([dead.as_str()]).expect("a list");
+    let modes = FailModes::new(FailMode::Failover { retries: 2 })
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .observer(metrics.observer());
+    // A short deadline: a retry waits out the instance's backoff (its retry hint), which
+    // soon grows past it, and then the call ends.
+    let client = Client::builder()
+        .observer(metrics.observer())
+        .timeout(Duration::from_secs(1))
+        .layer(modes)
+        .discover(&list, "Echo")
+        .await
+        .expect("a client");
+    let echo = EchoClient::new(client);
+    for _ in 0..3 {
+        let err = echo.say("hi".to_owned()).await.expect_err("nobody listens");
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+    }
+    let text = metrics.encode();
+    let call = "side=\"client\",service=\"Echo\",method=\"say\"";
+    let retries = sum(
+        &text,
+        "erpc_retries_total{service=\"Echo\",method=\"say\",kind=\"failover\"",
+    );
+    assert_value(
+        &text,
+        &format!("erpc_calls_started_total{{{call}}}"),
+        3.0 + retries,
+    );
+    assert_value(
+        &text,
+        &format!("erpc_calls_handled_total{{{call},code=\"unavailable\"}}"),
+        3.0 + retries,
+    );
+    assert_value(&text, &format!("erpc_calls_in_flight{{{call}}}"), 0.0);
+}
+
+#[tokio::test]
+async fn a_failtry_retry_of_a_call_never_sent_is_counted_as_failtry() {
+    let metrics = Metrics::new();
+    let modes = FailModes::new(FailMode::Failtry { retries: 2 })
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .observer(metrics.observer());
+    let client = Client::builder().layer(modes);
+    let (server, echo) = served_with(&metrics, erpc_core::Server::builder(), client).await;
+    echo.say("hi".to_owned()).await.expect("an answer");
+    server.shutdown().await;
+    // The connection closes and the redial is refused: the call is never sent, so its
+    // retries go to "another" instance — still the failtry call's retries.
+    for _ in 0..3 {
+        let err = echo
+            .say("hi".to_owned())
+            .await
+            .expect_err("the server is gone");
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+    }
+    let text = metrics.encode();
+    let retries = "erpc_retries_total{service=\"Echo\",method=\"say\"";
+    assert!(
+        sum(&text, &format!("{retries},kind=\"failtry\"")) > 0.0,
+        "failtry retries\n{text}"
+    );
+    assert_eq!(
+        sum(&text, &format!("{retries},kind=\"failover\"")),
+        0.0,
+        "no failover retries\n{text}"
+    );
 }
 
 #[tokio::test]

@@ -38,6 +38,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::client::breaker::{Breaker, BreakerSettings, Scope, Ticket};
+use crate::client::observed::unsent;
 use crate::client::{Attempt, AttemptService, ClientRequest, ClientResponse};
 use crate::discovery::Load;
 use crate::observe::{BreakerState, Contained, Observer};
@@ -354,7 +355,15 @@ impl Admits<Attempt> for InstanceBreakers {
         self.breaker_of(attempt.addr(), attempt.load())
             .enter()
             .map(Some)
-            .map_err(|refused| Status::new(refused.code(), refused.message()))
+            .map_err(|refused| {
+                let refused = Status::new(refused.code(), refused.message());
+                // The attempt never reaches the wire, where the client's observer hears of
+                // attempts: told here, as the engine tells of one it could not send, so an
+                // error rate over the client's calls sees it. Streams are not calls there.
+                let observer = attempt.observer().filter(|_| !attempt.request.stream);
+                let request = &attempt.request;
+                unsent(observer, &request.service, &request.method, None, refused)
+            })
     }
     fn is_stream(attempt: &Attempt) -> bool {
         attempt.request.stream

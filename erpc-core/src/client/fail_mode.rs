@@ -369,11 +369,18 @@ impl Call {
                 return Err(status);
             }
             retry += 1;
-            // A call never sent goes elsewhere: the same instance could not take it.
-            let (kind, next) = if same && sent {
-                (RetryKind::Failtry, Want::Same)
+            // A call never sent goes elsewhere: the same instance could not take it. Its
+            // kind is still the call's fail mode's: the kind tells an operator which mode
+            // retries (the metrics' `kind` label), not where the retry went.
+            let kind = if same {
+                RetryKind::Failtry
             } else {
-                (RetryKind::Failover, Want::Other)
+                RetryKind::Failover
+            };
+            let next = if same && sent {
+                Want::Same
+            } else {
+                Want::Other
             };
             let wait = self.backoff(retry, &status);
             if Instant::now() + wait >= request.deadline {

@@ -70,6 +70,11 @@ impl std::fmt::Debug for Attempt {
 }
 
 impl Attempt {
+    /// The client's observer, if it has one.
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn crate::observe::Observer>> {
+        self.client.observer()
+    }
+
     pub(crate) fn new(request: ClientRequest, conn: Arc<ClientConn>, client: Client) -> Self {
         Attempt {
             request,

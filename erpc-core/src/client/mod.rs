@@ -63,7 +63,7 @@ pub use typed::TypedClient;
 use crate::body::{compress, decompress};
 use crate::client::layer::{Route, Transmit};
 use crate::client::middleware::ClientMiddleware;
-use crate::client::observed::Report;
+use crate::client::observed::{Report, unsent, unsent_frame};
 use crate::config::ClientConfig;
 use crate::layer::{ErasableLayer, Stack};
 use crate::metadata::Metadata;
@@ -370,8 +370,10 @@ impl ClientBuilder {
     /// Report engine events to `observer`: this client's connections opened and closed
     /// with the reason, and its calls' attempts started and finished (status, duration,
     /// request body bytes before compression, response body bytes on the wire; a retried
-    /// call reports each attempt; streams are not reported as calls). See
-    /// [`crate::observe`]. Observing adds an attempt-level layer: one boxed future per call.
+    /// call reports each attempt, also one that failed before reaching a connection — no
+    /// instance, a refused dial — with its status and no bytes; streams are not reported as
+    /// calls). See [`crate::observe`]. Reported by the engine, not a layer: an unobserved
+    /// client pays one `None` check per event site.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observer = Some(crate::observe::Contained::wrap(observer));
         self
@@ -648,7 +650,10 @@ impl Client {
             // once and their future is the only one boxed; `send`'s (which holds a dial's
             // state, ~1 KiB moved per call) only when a connection must be dialled first.
             return match self.inner.target.ready_next(&pick_of_request(&request)) {
-                Err(status) => Box::pin(std::future::ready(Err(status))),
+                Err(status) => {
+                    let status = unsent_request(self.observer(), &request, None, status);
+                    Box::pin(std::future::ready(Err(status)))
+                }
                 Ok(Ready::Conn(conn)) => {
                     request.steer.record(&conn, false);
                     attempts.oneshot(Attempt::new(request, conn, self.clone()))
@@ -656,6 +661,7 @@ impl Client {
                 Ok(Ready::Dial(pick)) => {
                     let attempts = attempts.clone();
                     Box::pin(async move {
+                        let since = self.observer().map(|_| Instant::now());
                         let conn = self
                             .inner
                             .target
@@ -665,7 +671,8 @@ impl Client {
                                 request.deadline,
                                 &pick_of_request(&request),
                             )
-                            .await?;
+                            .await
+                            .map_err(|s| unsent_request(self.observer(), &request, since, s))?;
                         request.steer.record(&conn, false);
                         attempts.oneshot(Attempt::new(request, conn, self)).await
                     })
@@ -695,11 +702,15 @@ impl Client {
         }
         if let Some(attempts) = &self.inner.attempts {
             let call = pick_of_request(&request);
+            // A stream's opening is not reported as a call on the client.
+            let observer = self.observer().filter(|_| !request.stream);
+            let since = observer.map(|_| Instant::now());
             let conn = self
                 .inner
                 .target
                 .get(&self.inner.config, request.deadline, &call)
-                .await?;
+                .await
+                .map_err(|s| unsent_request(observer, &request, since, s))?;
             request.steer.record(&conn, false);
             let attempt = Attempt::new(request, conn, self.clone());
             return attempts.oneshot(attempt).await;
@@ -766,12 +777,14 @@ impl Client {
             let steer = request.steer.clone();
             let frame = self.frame(request)?;
             let call = pick_of(&frame, hash_key, &steer);
+            let observer = self.inner.observer.as_ref();
+            let since = observer.map(|_| Instant::now());
             let conn = self
                 .inner
                 .target
                 .get(&self.inner.config, deadline, &call)
-                .await?;
-            let observer = self.inner.observer.as_ref();
+                .await
+                .map_err(|s| unsent_frame(observer, &frame, since, s))?;
             return send_oneway(&conn, frame, deadline, &steer, observer).await;
         }
         match self.start(request)? {
@@ -791,11 +804,15 @@ impl Client {
         // Framing checks the limits: a request that can never be sent fails before dialling.
         let frame = self.frame(request)?;
         let accept = frame.head.accept_compression;
-        match self
+        let ready = match self
             .inner
             .target
-            .ready_next(&pick_of(&frame, hash_key, &steer))?
+            .ready_next(&pick_of(&frame, hash_key, &steer))
         {
+            Ok(ready) => ready,
+            Err(status) => return Err(unsent_frame(self.observer(), &frame, None, status)),
+        };
+        match ready {
             Ready::Conn(conn) => Ok(Started::Sent {
                 pending: started(&conn, frame, deadline, &steer, self.inner.observer.as_ref())?,
                 accept,
@@ -804,13 +821,15 @@ impl Client {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
                     let config = &client.inner.config;
+                    let observer = client.inner.observer.as_ref();
+                    let since = observer.map(|_| Instant::now());
                     let call = pick_of(&frame, hash_key, &steer);
-                    let conn = client
+                    let dialed = client
                         .inner
                         .target
                         .dial(pick, config, deadline, &call)
-                        .await?;
-                    let observer = client.inner.observer.as_ref();
+                        .await;
+                    let conn = dialed.map_err(|s| unsent_frame(observer, &frame, since, s))?;
                     let response = started(&conn, frame, deadline, &steer, observer)?
                         .wait()
                         .await?;
@@ -820,8 +839,21 @@ impl Client {
         }
     }
 
-    /// Build and check the request frame.
+    /// Build and check the request frame; a failure is reported to the observer as an
+    /// attempt never sent (unless it is a stream's opening: streams are not reported as calls
+    /// on the client).
     fn frame(&self, request: ClientRequest) -> Result<Frame, Status> {
+        let Some(observer) = self.observer().filter(|_| !request.stream) else {
+            return self.build_frame(request);
+        };
+        // The names are kept for the report: building the frame consumes the request.
+        let (service, method) = (request.service.clone(), request.method.clone());
+        self.build_frame(request)
+            .map_err(|status| unsent(Some(observer), &service, &method, None, status))
+    }
+
+    /// Build and check the request frame.
+    fn build_frame(&self, request: ClientRequest) -> Result<Frame, Status> {
         let config = &self.inner.config;
         let kind = match (request.stream, request.oneway) {
             (true, _) => Kind::STREAM_OPEN,
@@ -913,6 +945,16 @@ impl Client {
     pub(crate) fn is_direct(&self) -> bool {
         self.inner.calls.is_none() && self.inner.attempts.is_none()
     }
+}
+
+/// [`unsent`] for a call not framed yet (its names taken from the request).
+fn unsent_request(
+    observer: Option<&Arc<dyn Observer>>,
+    request: &ClientRequest,
+    since: Option<Instant>,
+    status: Status,
+) -> Status {
+    unsent(observer, &request.service, &request.method, since, status)
 }
 
 /// `result`, counted on `ticket` (a breaker's) if there is one.

@@ -3,15 +3,22 @@
 //! answer arrives — not by a layer, so an observed client keeps the direct call path (an
 //! attempt layer made every observed call box and move its future several times: −50%
 //! throughput at 4×256, BENCHMARKS.md). An unobserved client pays one `None` check.
+//!
+//! An attempt that fails before its request reaches a connection — its request does not
+//! frame, no instance can be picked, the dial is refused or times out — is reported where
+//! the engine gives up ([`unsent`]): started and finished at once with its status, so an
+//! error rate over the finished calls sees the calls that never left as well as those that
+//! failed on the wire.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::client::ClientRequest;
 use crate::observe::{CallEvent, Finished, Observer, Side};
 use crate::protocol::Frame;
-use crate::status::Code;
+use crate::status::{Code, Status};
 
 impl ClientRequest {
     /// The call as events name it.
@@ -33,6 +40,49 @@ pub(crate) fn tell(
     if let Some(observer) = observer {
         tell(observer.as_ref(), &request.event());
     }
+}
+
+/// Report an attempt of `service.method` that failed with `status` before its request was
+/// queued on a connection, if `observer` is there: `call_started`, then `call_finished`
+/// with the status's code, no bytes, and the time since `since` (when the attempt began
+/// waiting for a connection; `None`: it failed at once). Gives `status` back, so a site
+/// reads `.map_err(|s| unsent(...))`. Streams are not reported as calls on the client, so
+/// their openings never come here.
+pub(crate) fn unsent(
+    observer: Option<&Arc<dyn Observer>>,
+    service: &str,
+    method: &str,
+    since: Option<Instant>,
+    status: Status,
+) -> Status {
+    if let Some(observer) = observer {
+        let call = CallEvent {
+            service,
+            method,
+            stream: false,
+        };
+        observer.call_started(Side::Client, &call);
+        let finished = Finished {
+            code: status.code(),
+            took: since.map_or(Duration::ZERO, |since| since.elapsed()),
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        observer.call_finished(Side::Client, &call, &finished);
+    }
+    status
+}
+
+/// [`unsent`] for a call already framed (its names taken from the frame).
+pub(crate) fn unsent_frame(
+    observer: Option<&Arc<dyn Observer>>,
+    frame: &Frame,
+    since: Option<Instant>,
+    status: Status,
+) -> Status {
+    let service = frame.head.service.as_deref().unwrap_or("");
+    let method = frame.head.method.as_deref().unwrap_or("");
+    unsent(observer, service, method, since, status)
 }
 
 /// One attempt being reported; reports `cancelled` if dropped unfinished.
