@@ -33,6 +33,17 @@ pub enum ConfigError {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// An environment variable that looks like a setting but is not one the loader reads
+    /// (`ERPC_CLIENT_TIMEOUT`, one underscore; `ERPC_SERVR__…`, no such section;
+    /// `erpc_server__…`, not in capitals): `environment: VAR: not a setting: …`, saying the
+    /// form it should have.
+    #[error("environment: {var}: {reason}")]
+    Variable {
+        /// The variable, as it is named in the environment.
+        var: String,
+        /// Why it is not read, and what it should look like.
+        reason: String,
+    },
 }
 
 /// Where an error's value came from, as its message begins.
@@ -373,7 +384,9 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             let inner = from_config(*error, file);
             let (reason, inner_key) = match inner {
                 ConfigError::Key { reason, key, .. } => (reason, key),
-                ConfigError::File { reason, .. } => (reason, String::new()),
+                ConfigError::File { reason, .. } | ConfigError::Variable { reason, .. } => {
+                    (reason, String::new())
+                }
             };
             let key = match (key, inner_key.is_empty()) {
                 (Some(k), true) => k,

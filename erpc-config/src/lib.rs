@@ -20,8 +20,16 @@
 //! `ERPC_CLIENT__TARGET=tcp://10.0.0.7:7001` — then whatever the code changes in the loaded
 //! structs. A list of plain values is one variable, its entries separated by commas
 //! (`ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,quic://0.0.0.0:7002`); a list of mappings (JWT
-//! keys) is set in the file only. An error in a variable's value names the variable. Only variables with a `__` after a known section (`SERVER`, `CLIENT`, `CLIENTS`,
-//! `CENTER`, `TELEMETRY`) are read, so other `ERPC_*` variables are left alone.
+//! keys) is set in the file only. An error in a variable's value names the variable.
+//!
+//! **Which variables:** those named `ERPC_` + a section (`SERVER`, `CLIENT`, `CLIENTS`,
+//! `CENTER`, `TELEMETRY`) + `__`, in capitals. A variable that looks meant as a setting but
+//! is not one stops the load ([`ConfigError::Variable`], naming it and the form it should
+//! have): one underscore after a section (`ERPC_CLIENT_TIMEOUT`), `ERPC_<NAME>__…` whose
+//! name is no section (`ERPC_SERVR__MAX_IN_FLIGHT`), a settings' name not in capitals
+//! (`erpc_server__max_in_flight`). Other programs' variables are left alone: erpc-center's
+//! `ERPC_CENTER_*` (one underscore), the queue bridge's `ERPC_BRIDGE__*`, and every `ERPC_*`
+//! name neither starting with a section nor holding `__` (`ERPC_TOKEN`, `ERPC_DEMO_CENTER`).
 //!
 //! **Errors:** an unknown key, a value of the wrong type, or a value that cannot work (a zero
 //! timeout, a backoff above its ceiling, a window under the protocol's) stops the load with
@@ -46,6 +54,7 @@ mod client;
 mod client_governance;
 mod common;
 mod discovery;
+mod env;
 mod error;
 mod fail_mode;
 mod live;
@@ -103,21 +112,14 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
 }
 
-/// The sections environment variables may set.
-const SECTIONS: [&str; 5] = [
-    "SERVER__",
-    "CLIENT__",
-    "CLIENTS__",
-    "CENTER__",
-    "TELEMETRY__",
-];
-
-/// Load `path` (YAML), then the process's `ERPC_*__*` environment variables over it.
+/// Load `path` (YAML), then the process's `ERPC_<SECTION>__*` environment variables over
+/// it.
 ///
 /// # Errors
 /// [`ConfigError::File`] if the file cannot be read or is not YAML; [`ConfigError::Key`]
 /// naming the key (and, for one from the file, its line) that is unknown, of the wrong type,
-/// or out of range.
+/// or out of range; [`ConfigError::Variable`] for a variable that looks meant as a setting
+/// but would not be read (the crate's "Which variables").
 pub fn load(path: impl AsRef<Path>) -> Result<Settings, ConfigError> {
     load_with_env(path, std::env::vars())
 }
@@ -135,13 +137,7 @@ pub fn load_with_env(
         file: path.to_owned(),
         reason: e.to_string(),
     })?;
-    let env: HashMap<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| {
-            k.strip_prefix(error::ENV_PREFIX)
-                .is_some_and(|rest| SECTIONS.iter().any(|s| rest.starts_with(s)))
-        })
-        .collect();
+    let env = env::select(env)?;
     parse(&text, path, Some(env))
 }
 

@@ -246,6 +246,63 @@ fn a_mistake_in_a_variable_names_the_variable_not_the_file() {
     }
 }
 
+/// A variable meant as a setting but misspelt so that the loader would not read it stops
+/// the load, naming it and the form it should have; other programs' `ERPC_*` variables (of
+/// erpc-center, the CLI, the bridge, the demo) are left alone.
+#[test]
+fn a_misspelt_variable_is_refused_not_skipped() {
+    let yaml = "server:\n  max_in_flight: 10\nclient:\n  timeout: 1s\n";
+    for (var, says) in [
+        (
+            "ERPC_CLIENT_TIMEOUT",
+            "two underscores, e.g. ERPC_CLIENT__TIMEOUT",
+        ),
+        ("ERPC_SERVER_MAX_IN_FLIGHT", "ERPC_SERVER__MAX_IN_FLIGHT"),
+        ("ERPC_SERVR__MAX_IN_FLIGHT", "did you mean SERVER?"),
+        (
+            "ERPC_SERVR__MAX_IN_FLIGHT",
+            "SERVER, CLIENT, CLIENTS, CENTER, TELEMETRY",
+        ),
+        (
+            "erpc_server__max_in_flight",
+            "capitals, ERPC_SERVER__MAX_IN_FLIGHT",
+        ),
+        (
+            "ERPC_TELEMETRY_LOGGING__FILTER",
+            "ERPC_TELEMETRY__LOGGING__FILTER",
+        ),
+    ] {
+        let file = written(yaml);
+        let e = load_with_env(file.path(), vec![(var.to_owned(), "5".to_owned())]).expect_err(var);
+        let message = e.to_string();
+        assert!(
+            message.starts_with(&format!("environment: {var}: not a setting")),
+            "{message}"
+        );
+        assert!(message.contains(says), "{message}");
+        assert!(
+            matches!(e, erpc_config::ConfigError::Variable { .. }),
+            "{message}"
+        );
+    }
+    let others = [
+        "ERPC_CENTER",
+        "ERPC_CENTER_LISTEN",
+        "ERPC_CENTER_TOKEN",
+        "ERPC_TOKEN",
+        "ERPC_TOKEN_FILE",
+        "ERPC_DEMO_CENTER",
+        "ERPC_SOAK_SECS",
+        "ERPC_SHOP_LISTEN",
+        "ERPC_GATEWAY_DC",
+        "ERPC_BRIDGE_CONFIG",
+        "ERPC_BRIDGE__CONCURRENCY",
+    ];
+    let env = others.iter().map(|v| ((*v).to_owned(), "x".to_owned()));
+    let s = load_with_env(written(yaml).path(), env).expect("others' variables left alone");
+    assert_eq!(s.server.max_in_flight, 10);
+}
+
 #[test]
 fn a_list_is_set_from_one_variable_with_commas() {
     let file = written("server:\n  listen: [\"tcp://127.0.0.1:1\"]\n");
