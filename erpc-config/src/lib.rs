@@ -52,6 +52,7 @@ mod breaker;
 mod center;
 mod client;
 mod client_governance;
+mod client_methods;
 mod common;
 mod discovery;
 mod env;
@@ -81,6 +82,7 @@ pub use breaker::{BreakerSpec, BreakersSettings, TripSettings};
 pub use center::CenterSettings;
 pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
 pub use client_governance::ClientGovernance;
+pub use client_methods::Origin;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
 pub use discovery::DiscoverySettings;
 pub use error::ConfigError;
@@ -169,7 +171,7 @@ pub(crate) fn parse(
         }
         builder = builder.add_source(source.source(Some(env)));
     }
-    let settings: Settings = builder
+    let mut settings: Settings = builder
         .build()
         .and_then(config::Config::try_deserialize)
         .map_err(|e| match e {
@@ -198,6 +200,14 @@ pub(crate) fn parse(
         } => locate((key, reason)),
         other => other,
     })?;
+    // Each client knows where it came from, for the check of its per-method keys against
+    // a typed client's methods (made after loading: `ClientSettings::check_service`).
+    let shared: std::sync::Arc<str> = text.into();
+    settings.client.origin = Origin::file(path.to_owned(), shared.clone(), "client".into());
+    for (name, client) in &mut settings.clients {
+        let at = error::key_at("clients", name);
+        client.origin = Origin::file(path.to_owned(), shared.clone(), at);
+    }
     Ok(settings)
 }
 

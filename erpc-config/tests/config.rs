@@ -210,6 +210,69 @@ async fn a_server_and_a_client_built_from_settings_talk() {
     server.shutdown().await;
 }
 
+/// A client's per-method key naming a method its service lacks (`"Echo.sy"`) is refused
+/// once the service's methods are known — a typed client, `EchoClient::METHODS` — naming
+/// the key, the file, the line and the methods there are; keys of other services and the
+/// right names pass.
+#[tokio::test]
+async fn a_client_key_naming_a_method_the_service_lacks_is_refused() {
+    for (yaml, key, line) in [
+        (
+            "client:\n  target: tcp://127.0.0.1:1\n  fail_mode:\n    methods:\n      \"Echo.sy\": { failover: { retries: 2 } }\n",
+            "client.fail_mode.methods.\"Echo.sy\"",
+            5,
+        ),
+        (
+            "client:\n  target: tcp://127.0.0.1:1\n  idempotent:\n    methods:\n      \"Other.x\": true\n      \"Echo.nope\": true\n",
+            "client.idempotent.methods.\"Echo.nope\"",
+            6,
+        ),
+        (
+            "clients:\n  echo:\n    breaker:\n      method:\n        methods:\n          \"Echo.sayy\": { trip: { consecutive: 3 } }\n",
+            "clients.echo.breaker.method.methods.\"Echo.sayy\"",
+            6,
+        ),
+    ] {
+        let file = written(yaml);
+        let s = load_with_env(file.path(), no_env()).expect("loads: the service is not known yet");
+        let client = s.clients.get("echo").unwrap_or(&s.client);
+        let e = client
+            .check_service(EchoClient::SERVICE, EchoClient::METHODS)
+            .expect_err(key);
+        let message = e.to_string();
+        let erpc_config::ConfigError::Key {
+            key: k, line: l, ..
+        } = &e
+        else {
+            panic!("not a key error: {message}");
+        };
+        assert_eq!(k, key, "{message}");
+        assert_eq!(*l, Some(line), "{message}");
+        assert!(
+            message.starts_with(&format!("{}:{line}: {key}", file.path().display())),
+            "{message}"
+        );
+        assert!(message.contains("(it has \"say\")"), "{message}");
+        let refused = client
+            .connect_typed::<EchoClient>()
+            .await
+            .expect_err("refused before connecting");
+        assert_eq!(
+            refused.code(),
+            erpc_core::Code::InvalidArgument,
+            "{refused}"
+        );
+        assert!(refused.message().contains(key), "{refused}");
+    }
+    let file = written(
+        "client:\n  fail_mode:\n    methods:\n      \"Echo.say\": { failover: { retries: 2 } }\n      Echo: failfast\n      \"Other.x\": failfast\n",
+    );
+    let s = load_with_env(file.path(), no_env()).expect("loads");
+    s.client
+        .check_service(EchoClient::SERVICE, EchoClient::METHODS)
+        .expect("the right names pass");
+}
+
 #[test]
 fn a_mistake_in_a_variable_names_the_variable_not_the_file() {
     for (var, value, key, says) in [
