@@ -78,7 +78,7 @@ pub use auth::{
     JwtKeySettings, JwtSettings, RuleSettings,
 };
 pub use balancer::{BalancerSettings, NearestSettings};
-pub use breaker::{BreakerSpec, BreakersSettings, TripSettings};
+pub use breaker::{BreakerSpec, BreakersSettings, DEFAULT_MIN_CALLS, TripSettings};
 pub use center::CenterSettings;
 pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
 pub use client_governance::ClientGovernance;
@@ -176,10 +176,9 @@ pub(crate) fn parse(
         .and_then(config::Config::try_deserialize)
         .map_err(|e| match e {
             // The text came from a string: name the file.
-            config::ConfigError::FileParse { cause, .. } => ConfigError::File {
-                file: path.to_owned(),
-                reason: cause.to_string(),
-            },
+            config::ConfigError::FileParse { cause, .. } => {
+                error::not_yaml(path, text, cause.to_string())
+            }
             // A value the environment set is the variable's fault, not the file's (an
             // unknown key or a bad value in `ERPC_…` has no line in the file).
             other => {

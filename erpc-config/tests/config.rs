@@ -471,3 +471,111 @@ fn telemetry_mistakes_are_named_at_load() {
         load_with_env(file.path(), no_env()).expect(good);
     }
 }
+
+/// A key given twice is named by its path and line, not the YAML parser's Debug form
+/// (`String("max_in_flight"): duplicated key in mapping at byte 45 …`).
+#[test]
+fn a_key_given_twice_is_named_with_its_path_and_line() {
+    for (yaml, key, line) in [
+        (
+            "server:\n  max_in_flight: 10\n  max_in_flight: 20\n",
+            "server.max_in_flight",
+            3,
+        ),
+        (
+            "client:\n  heartbeat:\n    interval: 1s\n    misses: 3\n    interval: 2s\n",
+            "client.heartbeat.interval",
+            5,
+        ),
+        (
+            "client:\n  heartbeat: {interval: 1s, interval: 2s}\n",
+            "client.heartbeat.interval",
+            2,
+        ),
+        (
+            "clients:\n  \"a.b\":\n    timeout: 1s\n    timeout: 2s\n",
+            "clients.\"a.b\".timeout",
+            4,
+        ),
+    ] {
+        let (k, l, message) = error_of(yaml, no_env());
+        assert_eq!(k, key, "{message}");
+        assert_eq!(l, Some(line), "{message}");
+        assert!(message.contains("given twice"), "{message}");
+        assert!(!message.contains("String("), "no Debug form: {message}");
+    }
+}
+
+/// A required key left out is named by its whole path (the fail mode's variant too), with
+/// the line of the nearest key above it and what it expects, not `not found: KEY`.
+#[test]
+fn a_required_key_left_out_is_named_with_what_it_expects() {
+    for (yaml, key, line, expects) in [
+        (
+            "client:\n  fail_mode:\n    default:\n      failover: {}\n",
+            "client.fail_mode.default.failover.retries",
+            4,
+            "a number of retries",
+        ),
+        (
+            "client:\n  fail_mode: { default: { failtry: {} } }\n",
+            "client.fail_mode.default.failtry.retries",
+            2,
+            "e.g. 2",
+        ),
+        (
+            "client:\n  fail_mode:\n    methods:\n      \"Kv.get\":\n        failover: {}\n",
+            "client.fail_mode.methods.\"Kv.get\".failover.retries",
+            5,
+            "a number of retries",
+        ),
+        (
+            "server:\n  rate_limit:\n    default: { burst: 3 }\n",
+            "server.rate_limit.default.rate",
+            3,
+            "calls per second",
+        ),
+        (
+            "server:\n  tls: { cert: /x }\n",
+            "server.tls.key",
+            2,
+            "PEM private key",
+        ),
+        (
+            "server:\n  auth:\n    jwt:\n      keys:\n        - file: /x\n",
+            "server.auth.jwt.keys[0].alg",
+            5,
+            "hs256, rs256 or es256",
+        ),
+    ] {
+        let (k, l, message) = error_of(yaml, no_env());
+        assert_eq!(k, key, "{message}");
+        assert_eq!(l, Some(line), "{message}");
+        assert!(message.contains("is required"), "{message}");
+        assert!(message.contains(expects), "{message}");
+        assert!(!message.contains("not found"), "{message}");
+    }
+    // An unknown key below a variant is named with the variant too.
+    let (k, l, message) = error_of(
+        "client:\n  fail_mode:\n    default:\n      failover:\n        retrie: 2\n",
+        no_env(),
+    );
+    assert_eq!(k, "client.fail_mode.default.failover.retrie", "{message}");
+    assert_eq!(l, Some(5), "{message}");
+}
+
+/// `trip: {error_rate}` without `min_calls` trips only after the documented default of 20
+/// calls.
+#[test]
+fn an_error_rate_without_min_calls_counts_twenty_calls() {
+    let file = written("client:\n  breaker:\n    instance: { trip: { error_rate: 0.5 } }\n");
+    let s = load_with_env(file.path(), no_env()).expect("loads");
+    let spec = s.client.breaker.instance.expect("a breaker");
+    assert_eq!(spec.trip.min_calls, None);
+    let trip = format!("{:?}", spec.settings());
+    assert!(
+        trip.contains(&format!("min_calls: {}", erpc_config::DEFAULT_MIN_CALLS)),
+        "{trip}"
+    );
+    assert_eq!(erpc_config::DEFAULT_MIN_CALLS, 20);
+}
