@@ -27,6 +27,10 @@ pub struct BreakerSpec {
     pub failures: Vec<String>,
 }
 
+/// `trip.min_calls` when `error_rate` is given without it: an error rate over fewer calls
+/// than this in the counting interval does not trip the breaker.
+pub const DEFAULT_MIN_CALLS: u32 = 20;
+
 /// `trip:` — exactly one of `consecutive` or `error_rate` (with `min_calls`).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +41,8 @@ pub struct TripSettings {
     /// Open when this share (0 to 1] of the calls counted failed ...
     #[serde(default)]
     pub error_rate: Option<f64>,
-    /// ... with at least this many calls counted. Default 20.
+    /// ... with at least this many calls counted (decided, in the counting `interval`):
+    /// fewer never trip it. `None` (not given) is [`DEFAULT_MIN_CALLS`], 20; `0` counts as 1.
     #[serde(default)]
     pub min_calls: Option<u32>,
 }
@@ -141,7 +146,7 @@ impl BreakerSpec {
         let trip = match (self.trip.consecutive, self.trip.error_rate) {
             (_, Some(rate)) => Trip::ErrorRate {
                 rate,
-                min_calls: self.trip.min_calls.unwrap_or(20),
+                min_calls: self.trip.min_calls.unwrap_or(DEFAULT_MIN_CALLS),
             },
             (Some(n), None) => Trip::ConsecutiveFailures(n),
             (None, None) => Trip::ConsecutiveFailures(5),

@@ -84,6 +84,10 @@ pub struct ClientSettings {
     pub max_in_flight: Option<InFlightSettings>,
     /// A bearer token sent on every call, from a file. Default none.
     pub credentials: Option<CredentialsSettings>,
+    /// Where these settings were loaded from, for the errors of
+    /// [`ClientSettings::check_service`]; not a key of the file. Default: made in code.
+    #[serde(skip)]
+    pub origin: crate::client_methods::Origin,
 }
 
 /// `client.max_in_flight:` — at most `limit` calls in flight; over it a call waits up to
@@ -187,6 +191,7 @@ impl Default for ClientSettings {
             rate_limit: PerMethodSettings::default(),
             max_in_flight: None,
             credentials: None,
+            origin: Default::default(),
         }
     }
 }

@@ -33,6 +33,17 @@ pub enum ConfigError {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// An environment variable that looks like a setting but is not one the loader reads
+    /// (`ERPC_CLIENT_TIMEOUT`, one underscore; `ERPC_SERVR__…`, no such section;
+    /// `erpc_server__…`, not in capitals): `environment: VAR: not a setting: …`, saying the
+    /// form it should have.
+    #[error("environment: {var}: {reason}")]
+    Variable {
+        /// The variable, as it is named in the environment.
+        var: String,
+        /// Why it is not read, and what it should look like.
+        reason: String,
+    },
 }
 
 /// Where an error's value came from, as its message begins.
@@ -347,17 +358,16 @@ pub(crate) fn normalized(key: &str, text: Option<&str>) -> String {
 pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)>) -> ConfigError {
     use config::ConfigError as E;
     match error {
-        E::FileParse { uri, cause } => ConfigError::File {
-            file: uri
+        E::FileParse { uri, cause } => {
+            let path = uri
                 .map(PathBuf::from)
                 .or_else(|| file.map(|(p, _)| p.to_owned()))
-                .unwrap_or_default(),
-            reason: cause.to_string(),
-        },
-        E::NotFound(what) => ConfigError::File {
-            file: file.map(|(p, _)| p.to_owned()).unwrap_or_default(),
-            reason: format!("not found: {what}"),
-        },
+                .unwrap_or_default();
+            not_yaml(&path, file.map_or("", |(_, text)| text), cause.to_string())
+        }
+        // A key without a default that the file does not give (serde's "missing field" for
+        // a struct is a `Message`; this is the `config` crate's own word for it).
+        E::NotFound(what) => missing(&what, file),
         E::Type {
             origin,
             unexpected,
@@ -373,7 +383,9 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             let inner = from_config(*error, file);
             let (reason, inner_key) = match inner {
                 ConfigError::Key { reason, key, .. } => (reason, key),
-                ConfigError::File { reason, .. } => (reason, String::new()),
+                ConfigError::File { reason, .. } | ConfigError::Variable { reason, .. } => {
+                    (reason, String::new())
+                }
             };
             let key = match (key, inner_key.is_empty()) {
                 (Some(k), true) => k,
@@ -404,6 +416,233 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             reason: other.to_string(),
         },
     }
+}
+
+/// Why `text` (the file at `path`) is not YAML, from the parser's `reason`: a key given
+/// twice in one mapping is named by its dotted path at its line ("given twice"), instead of
+/// the parser's `String("max_in_flight"): duplicated key in mapping at byte 45 line 3 column
+/// 18`; any other reason is the file's.
+pub(crate) fn not_yaml(path: &Path, text: &str, reason: String) -> ConfigError {
+    let duplicate = reason
+        .split_once(": duplicated key in mapping at ")
+        .and_then(|(name, at)| {
+            let line: usize = at.split(" line ").nth(1)?.split(' ').next()?.parse().ok()?;
+            // The parser writes the key in its Debug form: `String("x")`, `Integer(3)`.
+            let name = name
+                .strip_prefix("String(\"")
+                .and_then(|n| n.strip_suffix("\")"))
+                .map_or(name.to_owned(), |n| n.replace("\\\"", "\""));
+            Some((name, line))
+        });
+    let Some((name, line)) = duplicate else {
+        return ConfigError::File {
+            file: path.to_owned(),
+            reason,
+        };
+    };
+    ConfigError::Key {
+        file: Some(path.to_owned()),
+        line: Some(line),
+        env: None,
+        key: path_at(text, line, &name),
+        reason: "given twice in the same mapping: a key may be given once (keep one)".into(),
+    }
+}
+
+/// The dotted key of `name`, found at 1-based `line` of block-style YAML `text`: the keys
+/// of the lines above it indented less, outermost first, then `name` (a flow mapping on
+/// the line, `server: {a: 1, a: 2}`, adds the line's own key).
+fn path_at(text: &str, line: usize, name: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let key_of = |l: &str| -> Option<(usize, String)> {
+        let trimmed = l.trim_start();
+        let indent = l.len() - trimmed.len();
+        let trimmed = trimmed.trim_start_matches("- ");
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return None;
+        }
+        let (key, _) = trimmed.split_once(':')?;
+        let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+        Some((indent, key.to_owned()))
+    };
+    let mut parents = Vec::new();
+    let Some(here) = line.checked_sub(1).and_then(|i| lines.get(i)) else {
+        return name.to_owned();
+    };
+    let mut indent = here.len() - here.trim_start().len();
+    if let Some((_, own)) = key_of(here).filter(|(_, own)| own != name) {
+        parents.push(own);
+    }
+    for l in lines[..line - 1].iter().rev() {
+        if indent == 0 {
+            break;
+        }
+        if let Some((i, key)) = key_of(l).filter(|(i, _)| *i < indent) {
+            parents.push(key);
+            indent = i;
+        }
+    }
+    let mut key = String::new();
+    for part in parents.iter().rev().map(String::as_str).chain([name]) {
+        key = if key.is_empty() {
+            part.to_owned()
+        } else {
+            key_at(&key, part)
+        };
+    }
+    key
+}
+
+/// The enums' variants a file writes as a one-key mapping (`failover: {retries: 2}`): the
+/// `config` crate leaves them out of a missing key's path.
+const MAPPING_VARIANTS: [&str; 6] = [
+    "failover",
+    "failtry",
+    "failbackup",
+    "consistent_hash",
+    "network_quality",
+    "nearest",
+];
+
+/// What each required key (one without a default) expects, by the end of its path (list
+/// indexes left out), the most specific first.
+const REQUIRED: [(&str, &str); 19] = [
+    (
+        "retries",
+        "a number of retries after the first attempt, at least 1, e.g. 2",
+    ),
+    ("failbackup.delay", "a duration (20ms) or p95"),
+    ("rate", "calls per second, e.g. 100"),
+    (
+        "max_in_flight.limit",
+        "the calls in flight at most, at least 1, e.g. 64",
+    ),
+    ("tls.ca", "the CA's PEM file, e.g. /etc/erpc/ca.pem"),
+    (
+        "tls.cert",
+        "a PEM certificate chain file, e.g. /etc/erpc/server.pem",
+    ),
+    (
+        "tls.key",
+        "its PEM private key file, e.g. /etc/erpc/server.key",
+    ),
+    ("discovery.service", "the service's name, e.g. Kv"),
+    (
+        "registration.centers",
+        "the centers' addresses, e.g. [tcp://center:7070]",
+    ),
+    ("workers.workers", "the number of workers, e.g. 64"),
+    (
+        "files.directory",
+        "the directory the log files go to, e.g. /var/log/erpc",
+    ),
+    (
+        "bearer.file",
+        "the tokens file (lines TOKEN SUBJECT [ROLES]), e.g. /etc/erpc/tokens",
+    ),
+    (
+        "jwt.keys",
+        "a list of keys, e.g. [{alg: hs256, file: /etc/erpc/jwt.key}]",
+    ),
+    ("keys.alg", "hs256, rs256 or es256"),
+    ("keys.file", "the key's file, e.g. /etc/erpc/jwt.key"),
+    ("acl.default", "allow or deny"),
+    ("name", "the rule's name, e.g. ops"),
+    ("effect", "allow or deny"),
+    (
+        "token_file",
+        "the file holding the token, e.g. /etc/erpc/token",
+    ),
+];
+
+/// A required key missing from `file`: its full path (with the enum variant the `config`
+/// crate leaves out: `client.fail_mode.default.failover.retries`), the line of the nearest
+/// key above it that the file gives, and what it expects.
+fn missing(what: &str, file: Option<(&Path, &str)>) -> ConfigError {
+    let text = file.map(|(_, text)| text);
+    let key = normalized(what, text);
+    let key = text.map_or(key.clone(), |t| with_variant(t, &key));
+    let plain: String = key_parts(&key)
+        .iter()
+        .filter(|p| !p.starts_with('['))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(".");
+    let expected = REQUIRED
+        .iter()
+        .find(|(end, _)| plain == *end || plain.ends_with(&format!(".{end}")))
+        .map_or(String::new(), |(_, e)| format!(" ({e})"));
+    // The key is not in the file: its line is that of the nearest key above it that is.
+    let parts = key_parts(&key);
+    let line = text.and_then(|t| {
+        (1..parts.len()).rev().find_map(|n| {
+            let above = parts[..n].iter().fold(String::new(), |k, p| {
+                if k.is_empty() {
+                    (*p).to_owned()
+                } else if p.starts_with('[') {
+                    format!("{k}{p}")
+                } else {
+                    key_at(&k, p)
+                }
+            });
+            line_of(t, &above)
+        })
+    });
+    ConfigError::Key {
+        file: file.map(|(p, _)| p.to_owned()),
+        line,
+        env: None,
+        key,
+        reason: format!("missing: this key is required{expected}"),
+    }
+}
+
+/// `key` with the one-key variant mapping (`failover:`) that `text` has on its way and the
+/// `config` crate's path leaves out put back.
+fn with_variant(text: &str, key: &str) -> String {
+    let Some(doc) = yaml_rust2::YamlLoader::load_from_str(text)
+        .ok()
+        .and_then(|docs| docs.into_iter().next())
+    else {
+        return key.to_owned();
+    };
+    let mut node = &doc;
+    let mut out: Vec<String> = Vec::new();
+    for part in key_parts(key) {
+        if let Some(index) = part
+            .strip_prefix('[')
+            .and_then(|p| p.strip_suffix(']'))
+            .and_then(|p| p.parse::<usize>().ok())
+        {
+            node = &node[index];
+            out.push(part.to_owned());
+            continue;
+        }
+        let named = yaml_rust2::Yaml::String(part.to_owned());
+        if let yaml_rust2::Yaml::Hash(map) = node {
+            if !map.contains_key(&named) && map.len() == 1 {
+                if let Some((yaml_rust2::Yaml::String(variant), inner)) = map.iter().next() {
+                    if MAPPING_VARIANTS.contains(&variant.as_str()) {
+                        out.push(variant.clone());
+                        node = inner;
+                    }
+                }
+            }
+        }
+        node = &node[part];
+        out.push(part.to_owned());
+    }
+    let mut joined = String::new();
+    for part in &out {
+        joined = if joined.is_empty() {
+            part.clone()
+        } else if part.starts_with('[') {
+            format!("{joined}{part}")
+        } else {
+            key_at(&joined, part)
+        };
+    }
+    joined
 }
 
 /// The names each enum of the settings is written as, for the `config` crate's "enum X does
@@ -442,7 +681,10 @@ fn located(
     // A value from the environment has an origin of "the environment"; from the file, the
     // file's path (or none, for a key with no value at all, such as an unknown one).
     let from_env = origin.as_deref().is_some_and(|o| o.contains("environment"));
-    let key = normalized(&key, file.filter(|_| !from_env).map(|(_, text)| text));
+    let text = file.filter(|_| !from_env).map(|(_, text)| text);
+    let key = normalized(&key, text);
+    // A key below a variant (`failover: {retrie: 2}`) is named with it.
+    let key = text.map_or(key.clone(), |t| with_variant(t, &key));
     let (file, line) = match file {
         Some((path, text)) if !from_env => (Some(path.to_owned()), line_of(text, &key)),
         _ => (None, None),

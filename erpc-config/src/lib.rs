@@ -20,8 +20,16 @@
 //! `ERPC_CLIENT__TARGET=tcp://10.0.0.7:7001` — then whatever the code changes in the loaded
 //! structs. A list of plain values is one variable, its entries separated by commas
 //! (`ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,quic://0.0.0.0:7002`); a list of mappings (JWT
-//! keys) is set in the file only. An error in a variable's value names the variable. Only variables with a `__` after a known section (`SERVER`, `CLIENT`, `CLIENTS`,
-//! `CENTER`, `TELEMETRY`) are read, so other `ERPC_*` variables are left alone.
+//! keys) is set in the file only. An error in a variable's value names the variable.
+//!
+//! **Which variables:** those named `ERPC_` + a section (`SERVER`, `CLIENT`, `CLIENTS`,
+//! `CENTER`, `TELEMETRY`) + `__`, in capitals. A variable that looks meant as a setting but
+//! is not one stops the load ([`ConfigError::Variable`], naming it and the form it should
+//! have): one underscore after a section (`ERPC_CLIENT_TIMEOUT`), `ERPC_<NAME>__…` whose
+//! name is no section (`ERPC_SERVR__MAX_IN_FLIGHT`), a settings' name not in capitals
+//! (`erpc_server__max_in_flight`). Other programs' variables are left alone: erpc-center's
+//! `ERPC_CENTER_*` (one underscore), the queue bridge's `ERPC_BRIDGE__*`, and every `ERPC_*`
+//! name neither starting with a section nor holding `__` (`ERPC_TOKEN`, `ERPC_DEMO_CENTER`).
 //!
 //! **Errors:** an unknown key, a value of the wrong type, or a value that cannot work (a zero
 //! timeout, a backoff above its ceiling, a window under the protocol's) stops the load with
@@ -44,8 +52,10 @@ mod breaker;
 mod center;
 mod client;
 mod client_governance;
+mod client_methods;
 mod common;
 mod discovery;
+mod env;
 mod error;
 mod fail_mode;
 mod live;
@@ -68,10 +78,11 @@ pub use auth::{
     JwtKeySettings, JwtSettings, RuleSettings,
 };
 pub use balancer::{BalancerSettings, NearestSettings};
-pub use breaker::{BreakerSpec, BreakersSettings, TripSettings};
+pub use breaker::{BreakerSpec, BreakersSettings, DEFAULT_MIN_CALLS, TripSettings};
 pub use center::CenterSettings;
 pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
 pub use client_governance::ClientGovernance;
+pub use client_methods::Origin;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
 pub use discovery::DiscoverySettings;
 pub use error::ConfigError;
@@ -103,21 +114,14 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
 }
 
-/// The sections environment variables may set.
-const SECTIONS: [&str; 5] = [
-    "SERVER__",
-    "CLIENT__",
-    "CLIENTS__",
-    "CENTER__",
-    "TELEMETRY__",
-];
-
-/// Load `path` (YAML), then the process's `ERPC_*__*` environment variables over it.
+/// Load `path` (YAML), then the process's `ERPC_<SECTION>__*` environment variables over
+/// it.
 ///
 /// # Errors
 /// [`ConfigError::File`] if the file cannot be read or is not YAML; [`ConfigError::Key`]
 /// naming the key (and, for one from the file, its line) that is unknown, of the wrong type,
-/// or out of range.
+/// or out of range; [`ConfigError::Variable`] for a variable that looks meant as a setting
+/// but would not be read (the crate's "Which variables").
 pub fn load(path: impl AsRef<Path>) -> Result<Settings, ConfigError> {
     load_with_env(path, std::env::vars())
 }
@@ -135,13 +139,7 @@ pub fn load_with_env(
         file: path.to_owned(),
         reason: e.to_string(),
     })?;
-    let env: HashMap<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| {
-            k.strip_prefix(error::ENV_PREFIX)
-                .is_some_and(|rest| SECTIONS.iter().any(|s| rest.starts_with(s)))
-        })
-        .collect();
+    let env = env::select(env)?;
     parse(&text, path, Some(env))
 }
 
@@ -173,15 +171,14 @@ pub(crate) fn parse(
         }
         builder = builder.add_source(source.source(Some(env)));
     }
-    let settings: Settings = builder
+    let mut settings: Settings = builder
         .build()
         .and_then(config::Config::try_deserialize)
         .map_err(|e| match e {
             // The text came from a string: name the file.
-            config::ConfigError::FileParse { cause, .. } => ConfigError::File {
-                file: path.to_owned(),
-                reason: cause.to_string(),
-            },
+            config::ConfigError::FileParse { cause, .. } => {
+                error::not_yaml(path, text, cause.to_string())
+            }
             // A value the environment set is the variable's fault, not the file's (an
             // unknown key or a bad value in `ERPC_…` has no line in the file).
             other => {
@@ -202,6 +199,14 @@ pub(crate) fn parse(
         } => locate((key, reason)),
         other => other,
     })?;
+    // Each client knows where it came from, for the check of its per-method keys against
+    // a typed client's methods (made after loading: `ClientSettings::check_service`).
+    let shared: std::sync::Arc<str> = text.into();
+    settings.client.origin = Origin::file(path.to_owned(), shared.clone(), "client".into());
+    for (name, client) in &mut settings.clients {
+        let at = error::key_at("clients", name);
+        client.origin = Origin::file(path.to_owned(), shared.clone(), at);
+    }
     Ok(settings)
 }
 

@@ -16,7 +16,9 @@
 //! method `Health` of a service `erpc` and `"erpc.Health.*"` the health service. A server
 //! refuses to start when a key of its settings names a service it does not serve or a method
 //! its service lacks (`ServerBuilder::serve`, listing what it serves), so such a key never
-//! silently matches nothing.
+//! silently matches nothing. A client's keys are checked when a typed client is made from
+//! its settings (`ClientSettings::connect_typed`, `ClientSettings::check_service`); a
+//! client used only untyped, without that check, cannot know the service's methods.
 
 use std::collections::BTreeMap;
 

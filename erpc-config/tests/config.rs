@@ -210,6 +210,69 @@ async fn a_server_and_a_client_built_from_settings_talk() {
     server.shutdown().await;
 }
 
+/// A client's per-method key naming a method its service lacks (`"Echo.sy"`) is refused
+/// once the service's methods are known — a typed client, `EchoClient::METHODS` — naming
+/// the key, the file, the line and the methods there are; keys of other services and the
+/// right names pass.
+#[tokio::test]
+async fn a_client_key_naming_a_method_the_service_lacks_is_refused() {
+    for (yaml, key, line) in [
+        (
+            "client:\n  target: tcp://127.0.0.1:1\n  fail_mode:\n    methods:\n      \"Echo.sy\": { failover: { retries: 2 } }\n",
+            "client.fail_mode.methods.\"Echo.sy\"",
+            5,
+        ),
+        (
+            "client:\n  target: tcp://127.0.0.1:1\n  idempotent:\n    methods:\n      \"Other.x\": true\n      \"Echo.nope\": true\n",
+            "client.idempotent.methods.\"Echo.nope\"",
+            6,
+        ),
+        (
+            "clients:\n  echo:\n    breaker:\n      method:\n        methods:\n          \"Echo.sayy\": { trip: { consecutive: 3 } }\n",
+            "clients.echo.breaker.method.methods.\"Echo.sayy\"",
+            6,
+        ),
+    ] {
+        let file = written(yaml);
+        let s = load_with_env(file.path(), no_env()).expect("loads: the service is not known yet");
+        let client = s.clients.get("echo").unwrap_or(&s.client);
+        let e = client
+            .check_service(EchoClient::SERVICE, EchoClient::METHODS)
+            .expect_err(key);
+        let message = e.to_string();
+        let erpc_config::ConfigError::Key {
+            key: k, line: l, ..
+        } = &e
+        else {
+            panic!("not a key error: {message}");
+        };
+        assert_eq!(k, key, "{message}");
+        assert_eq!(*l, Some(line), "{message}");
+        assert!(
+            message.starts_with(&format!("{}:{line}: {key}", file.path().display())),
+            "{message}"
+        );
+        assert!(message.contains("(it has \"say\")"), "{message}");
+        let refused = client
+            .connect_typed::<EchoClient>()
+            .await
+            .expect_err("refused before connecting");
+        assert_eq!(
+            refused.code(),
+            erpc_core::Code::InvalidArgument,
+            "{refused}"
+        );
+        assert!(refused.message().contains(key), "{refused}");
+    }
+    let file = written(
+        "client:\n  fail_mode:\n    methods:\n      \"Echo.say\": { failover: { retries: 2 } }\n      Echo: failfast\n      \"Other.x\": failfast\n",
+    );
+    let s = load_with_env(file.path(), no_env()).expect("loads");
+    s.client
+        .check_service(EchoClient::SERVICE, EchoClient::METHODS)
+        .expect("the right names pass");
+}
+
 #[test]
 fn a_mistake_in_a_variable_names_the_variable_not_the_file() {
     for (var, value, key, says) in [
@@ -244,6 +307,63 @@ fn a_mistake_in_a_variable_names_the_variable_not_the_file() {
         let path = file.path().display().to_string();
         assert!(!message.contains(&path), "not the file's fault: {message}");
     }
+}
+
+/// A variable meant as a setting but misspelt so that the loader would not read it stops
+/// the load, naming it and the form it should have; other programs' `ERPC_*` variables (of
+/// erpc-center, the CLI, the bridge, the demo) are left alone.
+#[test]
+fn a_misspelt_variable_is_refused_not_skipped() {
+    let yaml = "server:\n  max_in_flight: 10\nclient:\n  timeout: 1s\n";
+    for (var, says) in [
+        (
+            "ERPC_CLIENT_TIMEOUT",
+            "two underscores, e.g. ERPC_CLIENT__TIMEOUT",
+        ),
+        ("ERPC_SERVER_MAX_IN_FLIGHT", "ERPC_SERVER__MAX_IN_FLIGHT"),
+        ("ERPC_SERVR__MAX_IN_FLIGHT", "did you mean SERVER?"),
+        (
+            "ERPC_SERVR__MAX_IN_FLIGHT",
+            "SERVER, CLIENT, CLIENTS, CENTER, TELEMETRY",
+        ),
+        (
+            "erpc_server__max_in_flight",
+            "capitals, ERPC_SERVER__MAX_IN_FLIGHT",
+        ),
+        (
+            "ERPC_TELEMETRY_LOGGING__FILTER",
+            "ERPC_TELEMETRY__LOGGING__FILTER",
+        ),
+    ] {
+        let file = written(yaml);
+        let e = load_with_env(file.path(), vec![(var.to_owned(), "5".to_owned())]).expect_err(var);
+        let message = e.to_string();
+        assert!(
+            message.starts_with(&format!("environment: {var}: not a setting")),
+            "{message}"
+        );
+        assert!(message.contains(says), "{message}");
+        assert!(
+            matches!(e, erpc_config::ConfigError::Variable { .. }),
+            "{message}"
+        );
+    }
+    let others = [
+        "ERPC_CENTER",
+        "ERPC_CENTER_LISTEN",
+        "ERPC_CENTER_TOKEN",
+        "ERPC_TOKEN",
+        "ERPC_TOKEN_FILE",
+        "ERPC_DEMO_CENTER",
+        "ERPC_SOAK_SECS",
+        "ERPC_SHOP_LISTEN",
+        "ERPC_GATEWAY_DC",
+        "ERPC_BRIDGE_CONFIG",
+        "ERPC_BRIDGE__CONCURRENCY",
+    ];
+    let env = others.iter().map(|v| ((*v).to_owned(), "x".to_owned()));
+    let s = load_with_env(written(yaml).path(), env).expect("others' variables left alone");
+    assert_eq!(s.server.max_in_flight, 10);
 }
 
 #[test]
@@ -350,4 +470,112 @@ fn telemetry_mistakes_are_named_at_load() {
         let file = written(&format!("telemetry:\n  metrics:\n    listen: \"{good}\"\n"));
         load_with_env(file.path(), no_env()).expect(good);
     }
+}
+
+/// A key given twice is named by its path and line, not the YAML parser's Debug form
+/// (`String("max_in_flight"): duplicated key in mapping at byte 45 …`).
+#[test]
+fn a_key_given_twice_is_named_with_its_path_and_line() {
+    for (yaml, key, line) in [
+        (
+            "server:\n  max_in_flight: 10\n  max_in_flight: 20\n",
+            "server.max_in_flight",
+            3,
+        ),
+        (
+            "client:\n  heartbeat:\n    interval: 1s\n    misses: 3\n    interval: 2s\n",
+            "client.heartbeat.interval",
+            5,
+        ),
+        (
+            "client:\n  heartbeat: {interval: 1s, interval: 2s}\n",
+            "client.heartbeat.interval",
+            2,
+        ),
+        (
+            "clients:\n  \"a.b\":\n    timeout: 1s\n    timeout: 2s\n",
+            "clients.\"a.b\".timeout",
+            4,
+        ),
+    ] {
+        let (k, l, message) = error_of(yaml, no_env());
+        assert_eq!(k, key, "{message}");
+        assert_eq!(l, Some(line), "{message}");
+        assert!(message.contains("given twice"), "{message}");
+        assert!(!message.contains("String("), "no Debug form: {message}");
+    }
+}
+
+/// A required key left out is named by its whole path (the fail mode's variant too), with
+/// the line of the nearest key above it and what it expects, not `not found: KEY`.
+#[test]
+fn a_required_key_left_out_is_named_with_what_it_expects() {
+    for (yaml, key, line, expects) in [
+        (
+            "client:\n  fail_mode:\n    default:\n      failover: {}\n",
+            "client.fail_mode.default.failover.retries",
+            4,
+            "a number of retries",
+        ),
+        (
+            "client:\n  fail_mode: { default: { failtry: {} } }\n",
+            "client.fail_mode.default.failtry.retries",
+            2,
+            "e.g. 2",
+        ),
+        (
+            "client:\n  fail_mode:\n    methods:\n      \"Kv.get\":\n        failover: {}\n",
+            "client.fail_mode.methods.\"Kv.get\".failover.retries",
+            5,
+            "a number of retries",
+        ),
+        (
+            "server:\n  rate_limit:\n    default: { burst: 3 }\n",
+            "server.rate_limit.default.rate",
+            3,
+            "calls per second",
+        ),
+        (
+            "server:\n  tls: { cert: /x }\n",
+            "server.tls.key",
+            2,
+            "PEM private key",
+        ),
+        (
+            "server:\n  auth:\n    jwt:\n      keys:\n        - file: /x\n",
+            "server.auth.jwt.keys[0].alg",
+            5,
+            "hs256, rs256 or es256",
+        ),
+    ] {
+        let (k, l, message) = error_of(yaml, no_env());
+        assert_eq!(k, key, "{message}");
+        assert_eq!(l, Some(line), "{message}");
+        assert!(message.contains("is required"), "{message}");
+        assert!(message.contains(expects), "{message}");
+        assert!(!message.contains("not found"), "{message}");
+    }
+    // An unknown key below a variant is named with the variant too.
+    let (k, l, message) = error_of(
+        "client:\n  fail_mode:\n    default:\n      failover:\n        retrie: 2\n",
+        no_env(),
+    );
+    assert_eq!(k, "client.fail_mode.default.failover.retrie", "{message}");
+    assert_eq!(l, Some(5), "{message}");
+}
+
+/// `trip: {error_rate}` without `min_calls` trips only after the documented default of 20
+/// calls.
+#[test]
+fn an_error_rate_without_min_calls_counts_twenty_calls() {
+    let file = written("client:\n  breaker:\n    instance: { trip: { error_rate: 0.5 } }\n");
+    let s = load_with_env(file.path(), no_env()).expect("loads");
+    let spec = s.client.breaker.instance.expect("a breaker");
+    assert_eq!(spec.trip.min_calls, None);
+    let trip = format!("{:?}", spec.settings());
+    assert!(
+        trip.contains(&format!("min_calls: {}", erpc_config::DEFAULT_MIN_CALLS)),
+        "{trip}"
+    );
+    assert_eq!(erpc_config::DEFAULT_MIN_CALLS, 20);
 }

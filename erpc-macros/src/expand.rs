@@ -309,6 +309,7 @@ fn expand_client(service: &Service) -> TokenStream {
     let trait_ident = &service.item.ident;
     let client = format_ident!("{}Client", trait_ident);
     let name = &service.name;
+    let method_names = service.method_names();
     let methods = service.methods.iter().map(|m| {
         let method = &m.ident;
         let method_name = method.to_string();
@@ -381,6 +382,10 @@ fn expand_client(service: &Service) -> TokenStream {
             /// The name the service is called by.
             pub const SERVICE: &'static str = #name;
 
+            /// The service's methods, in declaration order (what per-method settings of
+            /// this service may name: erpc-config checks a client's keys against them).
+            pub const METHODS: &'static [&'static str] = &[#(#method_names),*];
+
             /// A typed client over an existing (shared) client.
             pub fn new(client: #krate::Client) -> Self {
                 Self { client, options: #krate::CallOptions::default() }
@@ -409,6 +414,8 @@ fn expand_client(service: &Service) -> TokenStream {
         }
 
         impl #krate::client::TypedClient for #client {
+            const SERVICE: ::core::option::Option<&'static str> = ::core::option::Option::Some(#name);
+            const METHODS: &'static [&'static str] = Self::METHODS;
             fn from_client(client: #krate::Client) -> Self {
                 Self::new(client)
             }
