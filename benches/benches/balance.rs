@@ -72,6 +72,7 @@ fn pick(c: &mut Criterion) {
                         metadata: &metadata,
                         hash_key: Some(hash_key(&key.to_le_bytes())),
                         steer: &NO_STEER,
+                        retry: false,
                     };
                     black_box(balancer.pick(&call, candidates))
                 })

@@ -353,9 +353,9 @@ async fn failbackup_hedges_a_slow_call_and_cancels_the_loser_on_its_server() {
             "fast"
         );
     }
-    // The calls that started on the slow instance (round-robin's turn, each hedge's pick
-    // moving it on: so every call here) were hedged to the fast one; none waited for the
-    // slow one.
+    // The calls that started on the slow instance (round-robin's turn, which a hedge's pick
+    // does not move: every other call here) were hedged to the fast one; none waited for
+    // the slow one.
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -406,6 +406,108 @@ async fn the_hedge_delay_follows_the_observed_p95() {
         late <= 12,
         "{late} of 40 calls hedged once the p95 was known"
     );
+}
+
+/// Issue 13: a hedge's (or a retry's) pick must not move round-robin's turn, else with two
+/// instances the next call's original always lands where the last one did — every call
+/// started on the slow instance and was hedged. Here originals alternate, so only the calls
+/// that started on the slow instance are hedged (about half), with a fixed delay and with
+/// the p95 one.
+///
+/// What the p95 delay does, measured: before 16 answers, `until_known` (50 ms), so a call
+/// started on the slow instance takes ~51 ms. After, the p95 of the *answering* attempts'
+/// own latencies — a hedged call records its hedge's time, and the cancelled original on
+/// the slow instance is never recorded — so the slow instance's 300 ms does not enter it:
+/// the p95 is the fast instance's (well under a millisecond in process), and a call
+/// started on the slow instance is hedged within a few milliseconds. The fast instance's
+/// calls are hedged only when slower than that p95 (about one in twenty of them).
+#[tokio::test]
+async fn hedges_do_not_move_round_robin_so_only_the_slow_instances_calls_are_hedged() {
+    const CALLS: usize = 30;
+    /// Answers before the p95 is known (hedge.rs's `ENOUGH`).
+    const UNTIL_KNOWN: usize = 16;
+    for delay in [
+        HedgeDelay::Fixed(Duration::from_millis(30)),
+        HedgeDelay::P95 {
+            until_known: Duration::from_millis(50),
+        },
+    ] {
+        let slow = backend("slow", Duration::from_millis(300)).await;
+        let fast = backend("fast", Duration::ZERO).await;
+        let all = [slow, fast];
+        let retries = Retries::default();
+        let modes = FailModes::new(FailMode::Failbackup { delay }).observer(retries.clone());
+        let client = client_of(&all, erpc::Client::builder().layer(modes)).await;
+        let start = Instant::now();
+        let mut took = Vec::new();
+        for _ in 0..CALLS {
+            let call = Instant::now();
+            assert_eq!(client.slow().await.expect("answer"), "fast");
+            took.push(call.elapsed());
+        }
+        let elapsed = start.elapsed();
+        let hedges = retries.of(RetryKind::Hedge);
+        let (on_slow, on_fast) = (all[0].attempts() as usize, all[1].attempts() as usize);
+        // The calls that waited for a hedge delay of 30 or 50 ms (an answer of the fast
+        // instance is well under a millisecond in process).
+        let waited = |calls: &[Duration]| {
+            calls
+                .iter()
+                .filter(|t| **t > Duration::from_millis(25))
+                .count()
+        };
+        let (early, late) = took.split_at(UNTIL_KNOWN);
+        let slowest_late = late.iter().max().copied().unwrap_or_default();
+        println!(
+            "{delay:?}: {CALLS} calls in {elapsed:?}; server calls fast={on_fast} slow={on_slow}; hedges {hedges}; calls that waited over 25 ms: {} of the first {UNTIL_KNOWN}, {} of the rest (slowest {slowest_late:?})",
+            waited(early),
+            waited(late),
+        );
+        // Originals alternate: half start on the slow instance, each hedged to the fast one;
+        // the fast instance answers every call. A fast call hedged (slower than the delay on
+        // a loaded machine) adds an attempt on the slow one: a little slack.
+        let half = CALLS / 2;
+        assert!(
+            (half..=half + 3).contains(&on_slow),
+            "{delay:?}: {on_slow} attempts on the slow instance of {CALLS} calls"
+        );
+        assert!(
+            (half..=half + 3).contains(&hedges),
+            "{delay:?}: {hedges} of {CALLS} calls hedged"
+        );
+        assert_eq!(on_fast, CALLS, "{delay:?}");
+        match delay {
+            // Every call started on the slow instance waited the 30 ms, no other did.
+            HedgeDelay::Fixed(_) => {
+                assert!((half..=half + 3).contains(&waited(&took)), "{:?}", took)
+            }
+            // Until the p95 is known, the slow instance's calls wait `until_known`; after,
+            // the fast instance's p95, so none waits long.
+            HedgeDelay::P95 { .. } => {
+                assert!(
+                    (UNTIL_KNOWN / 2..=UNTIL_KNOWN / 2 + 3).contains(&waited(early)),
+                    "{early:?}"
+                );
+                assert_eq!(waited(late), 0, "{late:?}");
+            }
+        }
+    }
+}
+
+/// The same for failover's retries: a retry's pick must not move the turn, or with two
+/// instances one down, every call's first attempt goes to the down one.
+#[tokio::test]
+async fn failover_retries_do_not_move_round_robin() {
+    let all = backends(&["down", "up"]).await;
+    all[0].faults.set_all(down());
+    let modes = FailModes::new(FailMode::Failover { retries: 1 }).budget(RetryBudget::new(1.0, 0));
+    let client = client_of(&all, erpc::Client::builder().layer(modes)).await;
+    for i in 0..20 {
+        assert_eq!(client.get(format!("k{i}")).await.expect("failover"), "up");
+    }
+    // First attempts alternate (10 on each), each one on `down` retried on `up`.
+    assert_eq!(all[0].attempts(), 10);
+    assert_eq!(all[1].attempts(), 20);
 }
 
 #[tokio::test]

@@ -104,7 +104,10 @@ pub enum HedgeDelay {
     /// This long.
     Fixed(Duration),
     /// The method's observed 95th-percentile latency (over its last 128 answers), so that
-    /// about one call in twenty is hedged; `until_known` until 16 answers were seen.
+    /// about one call in twenty is hedged when the instances are alike; `until_known` until
+    /// 16 answers were seen. Each answer counts the answering copy's own time (a hedged
+    /// call records its hedge's), so one slow instance does not raise the delay: every call
+    /// that started on it is hedged after the others' p95.
     P95 {
         /// The delay before enough answers were seen.
         until_known: Duration,

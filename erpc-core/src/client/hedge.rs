@@ -176,7 +176,11 @@ pub(crate) async fn run(
     }
 }
 
-/// The call's result, a success's latency recorded.
+/// The call's result, a success's latency recorded: the answering copy's own time, not the
+/// call's. A hedge that won records its own latency and the cancelled original none, so an
+/// instance that is always slow never enters the p95 (recording the call's time — delay plus
+/// hedge — would instead raise the delay by a little after each such call, until it reached
+/// the slow instance's latency and hedging stopped helping).
 fn finish(
     call: &Call,
     request: &ClientRequest,

@@ -474,6 +474,7 @@ impl ClientBuilder {
             metadata: &nothing,
             hash_key: None,
             steer: &crate::discovery::balance::NO_STEER,
+            retry: false,
         };
         client
             .inner
@@ -976,6 +977,7 @@ fn pick_of_request(request: &ClientRequest) -> crate::discovery::Pick<'_> {
         metadata: &request.metadata,
         hash_key: request.hash_key,
         steer: &request.steer,
+        retry: request.steer.is_retry(),
     }
 }
 
@@ -991,6 +993,7 @@ pub(crate) fn pick_of<'a>(
         metadata: &frame.head.metadata,
         hash_key,
         steer,
+        retry: steer.is_retry(),
     }
 }
 

@@ -210,6 +210,13 @@ impl Target {
         let Target::Many(b) = self else {
             return pick.pool.dial(pick.slot, config, deadline).await;
         };
+        // The picks below are again for the same attempt: they must not take the next
+        // call's turn (see `Pick::retry`).
+        let again = Call {
+            retry: true,
+            ..*call
+        };
+        let call = &again;
         // Each re-check started holds its slot off, so this ends within the list's length.
         while pick.pool.recheck_in_background(pick.slot, config) {
             match b.ready_next(call) {

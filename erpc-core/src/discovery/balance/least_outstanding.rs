@@ -18,9 +18,9 @@ pub struct LeastOutstanding {
 }
 
 impl Balancer for LeastOutstanding {
-    fn pick(&self, _call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
+    fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
         let n = candidates.len();
-        let start = self.start.next(n);
+        let start = self.start.next(call, n);
         let mut best = start;
         let mut best_key = (true, u32::MAX);
         for k in 0..n {

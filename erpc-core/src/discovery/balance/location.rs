@@ -148,7 +148,8 @@ impl Balancer for Nearest {
                         .filter(|&i| ok(i))
                         .map(|i| ranks[i])
                         .min()?;
-                    self.turns.among(candidates, |i| ranks[i] == best && ok(i))
+                    self.turns
+                        .among(call, candidates, |i| ranks[i] == best && ok(i))
                 };
                 nearest(&healthy)
                     .or_else(|| nearest(&|i| candidates.usable(i)))

@@ -39,6 +39,13 @@ use crate::metadata::Metadata;
 /// Picks one of the candidates for the next call. Called once per call: keep it cheap (no
 /// allocation, no I/O). `candidates` is never empty; an index past its end is taken modulo
 /// its length.
+///
+/// A policy that keeps turns (round-robin's cursor, smooth weighted round-robin's scores)
+/// moves them on only for a call's first pick: when [`Pick::retry`] is set — a retry, a
+/// hedge, or a pick again after the instance picked could not be dialled — it should
+/// choose as the next call would without moving anything. Otherwise each extra pick shifts
+/// the turn: with two instances, a hedge's pick would send every call's original to the
+/// same instance (issue 13).
 pub trait Balancer: Send + Sync + 'static {
     /// The index of the candidate to use for `call`.
     fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize;
@@ -62,6 +69,12 @@ pub struct Pick<'a> {
     /// call. The client applies it after the balancer's pick (skipping avoided instances,
     /// taking a preferred one), so a policy may ignore it.
     pub steer: &'a Steer,
+    /// Whether this pick is not the call's first: a retry or hedge of it
+    /// ([`Steer::is_retry`]), or a pick again after the instance first picked could not be
+    /// dialled. A policy that takes turns must not move them for it (see [`Balancer`]), so
+    /// that the next call's first attempt gets the instance it would have. `false` for a
+    /// call's first pick.
+    pub retry: bool,
 }
 
 /// The instances a balancer chooses from, in the discovered list's order: each one's
@@ -216,12 +229,58 @@ pub(crate) mod testing {
             metadata,
             hash_key: None,
             steer: &NO_STEER,
+            retry: false,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Issue 13: a retry's or hedge's pick (`retry` set) leaves the turns of every policy
+    /// that keeps some as they were: the calls' first picks follow the same sequence whether
+    /// or not extra picks come between them.
+    #[test]
+    fn retry_picks_do_not_move_any_policys_turn() {
+        let policies = || -> Vec<(&str, Box<dyn Balancer>)> {
+            vec![
+                ("round_robin", Box::new(RoundRobin::default())),
+                ("weighted", Box::new(Weighted::default())),
+                ("least_outstanding", Box::new(LeastOutstanding::default())),
+                ("network_quality", Box::new(NetworkQuality::default())),
+                ("nearest", Box::new(Nearest::new(Locality::default()))),
+                (
+                    "consistent_hash (no key)",
+                    Box::new(ConsistentHash::default()),
+                ),
+            ]
+        };
+        let (e, l) = testing::candidates(&[3, 2, 1]);
+        let c = Candidates::new(&e, &l);
+        let meta = Metadata::new();
+        let first = testing::call(&meta);
+        let retry = Pick {
+            retry: true,
+            ..first
+        };
+        for ((name, plain), (_, hedged)) in policies().into_iter().zip(policies()) {
+            let alone: Vec<usize> = (0..12).map(|_| plain.pick(&first, &c)).collect();
+            let with_retries: Vec<usize> = (0..12)
+                .map(|_| {
+                    let picked = hedged.pick(&first, &c);
+                    // The extra picks take what the next first pick will get.
+                    let extra = hedged.pick(&retry, &c);
+                    assert_eq!(extra, hedged.pick(&retry, &c), "{name}");
+                    picked
+                })
+                .collect();
+            assert_eq!(alone, with_retries, "{name}");
+            // And the sequence still spreads (two instances at least).
+            assert!(alone.iter().any(|&i| i != alone[0]), "{name}: {alone:?}");
+        }
+    }
+
     #[test]
     fn the_hash_key_is_fnv1a() {
         // Reference values of 64-bit FNV-1a.

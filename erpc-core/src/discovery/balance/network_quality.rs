@@ -58,7 +58,7 @@ impl Balancer for NetworkQuality {
         }
         let bound = best * (1.0 + self.tolerance);
         self.turns
-            .among(candidates, |i| {
+            .among(call, candidates, |i| {
                 candidates.usable(i) && measure(candidates.load(i)) <= bound
             })
             .unwrap_or_default()

@@ -13,8 +13,14 @@ pub struct RoundRobin {
 }
 
 impl RoundRobin {
-    /// The next index for `n` candidates.
-    pub(crate) fn next(&self, n: usize) -> usize {
+    /// The next index for `n` candidates. A retry's or hedge's pick ([`Pick::retry`]) takes
+    /// the index the next call would get without moving the turn: moving it would shift
+    /// every later call by one (with two instances, each hedge would send the next
+    /// original back to the instance the last one went to).
+    pub(crate) fn next(&self, call: &Pick<'_>, n: usize) -> usize {
+        if call.retry {
+            return self.next.load(Ordering::Relaxed) % n;
+        }
         self.next.fetch_add(1, Ordering::Relaxed) % n
     }
 
@@ -22,6 +28,7 @@ impl RoundRobin {
     /// there is none. Two passes over the list, no allocation.
     pub(crate) fn among(
         &self,
+        call: &Pick<'_>,
         candidates: &Candidates<'_>,
         member: impl Fn(usize) -> bool,
     ) -> Option<usize> {
@@ -30,13 +37,13 @@ impl RoundRobin {
         if members == 0 {
             return None;
         }
-        (0..n).filter(|&i| member(i)).nth(self.next(members))
+        (0..n).filter(|&i| member(i)).nth(self.next(call, members))
     }
 }
 
 impl Balancer for RoundRobin {
-    fn pick(&self, _call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
-        let i = self.next(candidates.len());
+    fn pick(&self, call: &Pick<'_>, candidates: &Candidates<'_>) -> usize {
+        let i = self.next(call, candidates.len());
         if candidates.usable(i) {
             return i;
         }

@@ -105,6 +105,13 @@ impl Steer {
         self.0.as_ref().map_or(&Want::Any, |inner| &inner.want)
     }
 
+    /// Whether this is a later attempt of a call — a retry or a hedge ([`Want::Other`],
+    /// [`Want::Same`]) — rather than its first or a broadcast's pinned copy: its pick must
+    /// not take a turn from the next call (see [`crate::discovery::Pick::retry`]).
+    pub fn is_retry(&self) -> bool {
+        matches!(self.want(), Want::Other | Want::Same)
+    }
+
     /// Instances earlier attempts went to, oldest first (empty when nothing was set).
     pub fn tried(&self) -> &[Address] {
         self.0.as_ref().map_or(&[], |inner| &inner.tried)

@@ -63,17 +63,29 @@ impl Balancer for Weighted {
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.follow(endpoints);
-        let mut best = None;
+        // The endpoint whose score, raised by its weight, is highest: the one nginx's round
+        // would take (the first of equals).
+        let mut best: Option<(usize, i64)> = None;
         for (i, e) in endpoints.iter().enumerate() {
             if !takes_part(i) {
                 continue;
             }
-            state.scores[i] += e.weight as i64;
-            if best.is_none_or(|b| state.scores[i] > state.scores[b]) {
-                best = Some(i);
+            let raised = state.scores[i] + e.weight as i64;
+            if best.is_none_or(|(_, b)| raised > b) {
+                best = Some((i, raised));
             }
         }
-        let best = best.unwrap_or_default();
+        let best = best.map_or(0, |(i, _)| i);
+        // A retry's or hedge's pick takes what the next call would get and leaves the scores
+        // alone: the round is the calls' first attempts', so extra picks do not skew it.
+        if call.retry {
+            return best;
+        }
+        for (i, e) in endpoints.iter().enumerate() {
+            if takes_part(i) {
+                state.scores[i] += e.weight as i64;
+            }
+        }
         state.scores[best] -= total;
         best
     }
