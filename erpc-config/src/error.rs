@@ -509,7 +509,7 @@ const MAPPING_VARIANTS: [&str; 6] = [
 const REQUIRED: [(&str, &str); 19] = [
     (
         "retries",
-        "a number of retries after the first attempt, at least 1, e.g. 2",
+        "a number of retries after the first attempt, 1 to 10, e.g. 2",
     ),
     ("failbackup.delay", "a duration (20ms) or p95"),
     ("rate", "calls per second, e.g. 100"),

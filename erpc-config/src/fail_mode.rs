@@ -9,6 +9,10 @@ use serde::Deserialize;
 
 use crate::per_method::PerMethodSettings;
 
+/// The most retries a `failover` or `failtry` may name in a file: more is refused at start-up
+/// (a larger count is never useful within one deadline and a retry budget).
+pub const MAX_RETRIES: u32 = 10;
+
 /// One method's fail mode: `failfast` (the default), `{failover: {retries: 2}}`,
 /// `{failtry: {retries: 2}}`, or `{failbackup: {delay: 20ms}}` / `{failbackup: {delay: p95,
 /// until_known: 50ms}}`.
@@ -20,19 +24,19 @@ pub enum FailModeSettings {
     Failfast,
     /// Retry on another instance.
     Failover {
-        /// Retries after the first attempt (at least 1).
+        /// Retries after the first attempt (1 to [`MAX_RETRIES`]).
         retries: u32,
     },
     /// Retry on the same instance.
     Failtry {
-        /// Retries after the first attempt (at least 1).
+        /// Retries after the first attempt (1 to [`MAX_RETRIES`]).
         retries: u32,
     },
     /// Hedge: a second copy to another instance after `delay`.
     Failbackup {
-        /// `20ms` (fixed) or `p95` (the method's observed 95th percentile).
+        /// `20ms` (fixed, more than 0) or `p95` (the method's observed 95th percentile).
         delay: DelaySettings,
-        /// With `p95`: the delay until 16 answers were seen. Default `50ms`.
+        /// With `p95`: the delay until 16 answers were seen (more than 0). Default `50ms`.
         #[serde(default, with = "humantime_serde")]
         until_known: Option<Duration>,
     },
@@ -105,15 +109,24 @@ impl Default for RetryBackoffSettings {
 
 impl FailModeSettings {
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
-        match self {
-            FailModeSettings::Failover { retries: 0 } => Err((
-                format!("{at}.failover.retries"),
-                "must be at least 1 (for none, write failfast)".into(),
+        let retries = |kind: &str, retries: u32| match retries {
+            0 => Err((
+                format!("{at}.{kind}.retries"),
+                "must be at least 1 (for none, write failfast)".to_owned(),
             )),
-            FailModeSettings::Failtry { retries: 0 } => Err((
-                format!("{at}.failtry.retries"),
-                "must be at least 1 (for none, write failfast)".into(),
+            n if n > MAX_RETRIES => Err((
+                format!("{at}.{kind}.retries"),
+                format!(
+                    "must be at most {MAX_RETRIES}, got {n}: each retry is another attempt \
+                     within the same deadline (gRPC caps attempts at 5, Kitex retries at 5)"
+                ),
             )),
+            _ => Ok(()),
+        };
+        match *self {
+            FailModeSettings::Failfast => Ok(()),
+            FailModeSettings::Failover { retries: n } => retries("failover", n),
+            FailModeSettings::Failtry { retries: n } => retries("failtry", n),
             FailModeSettings::Failbackup {
                 delay: DelaySettings::Fixed(_),
                 until_known: Some(_),
@@ -121,7 +134,25 @@ impl FailModeSettings {
                 format!("{at}.failbackup.until_known"),
                 "goes with delay: p95 only".into(),
             )),
-            _ => Ok(()),
+            FailModeSettings::Failbackup {
+                delay: DelaySettings::Fixed(Duration::ZERO),
+                ..
+            } => Err((
+                format!("{at}.failbackup.delay"),
+                "must be more than 0: a zero delay sends every call twice (to call every \
+                 instance at once and keep the first answer, use fork)"
+                    .into(),
+            )),
+            FailModeSettings::Failbackup {
+                until_known: Some(Duration::ZERO),
+                ..
+            } => Err((
+                format!("{at}.failbackup.until_known"),
+                "must be more than 0: a zero delay sends every call twice until the p95 is \
+                 known"
+                    .into(),
+            )),
+            FailModeSettings::Failbackup { .. } => Ok(()),
         }
     }
 

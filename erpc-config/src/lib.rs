@@ -86,7 +86,9 @@ pub use client_methods::Origin;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
 pub use discovery::DiscoverySettings;
 pub use error::ConfigError;
-pub use fail_mode::{DelaySettings, FailModeSettings, RetryBackoffSettings, RetryBudgetSettings};
+pub use fail_mode::{
+    DelaySettings, FailModeSettings, MAX_RETRIES, RetryBackoffSettings, RetryBudgetSettings,
+};
 pub use live::{LIVE_KEYS, LiveValue, parse_live};
 pub use per_method::PerMethodSettings;
 pub use rate::RateSettings;

@@ -184,6 +184,36 @@ fn bad_governance_values_are_named_with_their_line() {
         key, "client.fail_mode.default.failover.retries",
         "{message}"
     );
+    // A count no deadline could hold, and a hedge that doubles every call: refused by name.
+    let (key, _, message) = error_of(
+        "client:\n  fail_mode:\n    methods:\n      Kv.get: {failtry: {retries: 100000}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.fail_mode.methods.\"Kv.get\".failtry.retries",
+        "{message}"
+    );
+    assert!(
+        message.contains("at most 10") && message.contains("100000"),
+        "{message}"
+    );
+    let (key, _, message) = error_of(
+        "client:\n  fail_mode:\n    default: {failbackup: {delay: 0ms}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.fail_mode.default.failbackup.delay",
+        "{message}"
+    );
+    assert!(message.contains("more than 0"), "{message}");
+    let (key, _, message) = error_of(
+        "client:\n  fail_mode:\n    default: {failbackup: {delay: p95, until_known: 0s}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.fail_mode.default.failbackup.until_known",
+        "{message}"
+    );
     let (key, _, message) = error_of(
         "client:\n  fail_mode:\n    default: {failbackup: {delay: soon}}\n",
         no_env(),
