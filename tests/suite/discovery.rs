@@ -162,6 +162,36 @@ async fn no_reachable_instance_says_why_each_could_not_be_dialled() {
     }
 }
 
+/// The client's reconnect backoff (`ClientBuilder::backoff`) is the one the instances of a
+/// discovered service back off by: with 5 ms to 10 ms, the wait a refused call names never
+/// grows past 10 ms — not to the 5 s default — however long the instance stays down. (A
+/// fresh user read a grown wait there; this pins it.)
+#[tokio::test]
+async fn a_discovered_instance_redials_within_the_client_backoff() {
+    let list = StaticList::addrs(["tcp://127.0.0.1:1"]).unwrap();
+    let client = WhoamiClient::new(
+        erpc::Client::builder()
+            .backoff(Duration::from_millis(5), Duration::from_millis(10))
+            .discover(&list, "Whoami")
+            .await
+            .unwrap(),
+    );
+    let mut longest = Duration::ZERO;
+    let mut hinted = 0;
+    for _ in 0..40 {
+        let err = client.name().await.unwrap_err();
+        assert_eq!(err.code(), erpc::Code::Unavailable, "{err}");
+        if let Some(wait) = err.retry_after() {
+            hinted += 1;
+            longest = longest.max(wait);
+            assert!(wait <= Duration::from_millis(10), "{wait:?}: {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    eprintln!("{hinted} hinted refusals, the longest wait {longest:?}");
+    assert!(hinted > 0, "a refusal while backing off names its wait");
+}
+
 #[tokio::test]
 async fn a_static_list_is_a_discovery_too() {
     let list = StaticList::addrs(["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]).unwrap();

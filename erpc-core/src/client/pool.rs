@@ -42,7 +42,8 @@ enum State {
     Idle,
     Up(Arc<ClientConn>),
     Down {
-        /// When the slot may be dialled again: a random point within `backoff`.
+        /// When the slot may be dialled again: a random point within `backoff`; while a
+        /// background re-check runs, when that check gives up.
         retry_at: Instant,
         /// The ceiling of the wait; doubles with each failure.
         backoff: Duration,
@@ -261,9 +262,19 @@ impl Pool {
         let state = lock(slot);
         match &*state {
             State::Up(conn) if conn.is_usable() => Ok(Some(conn.clone())),
-            State::Down { retry_at, why, .. } if Instant::now() < *retry_at => Err(Unready {
+            State::Down {
+                retry_at,
+                backoff,
+                why,
+            } if Instant::now() < *retry_at => Err(Unready {
                 why: self.why_down(why),
-                left: retry_at.saturating_duration_since(Instant::now()),
+                // At most the backoff: while a re-check runs, `retry_at` is when the check
+                // gives up (the connect timeout), but its outcome is known as soon as the
+                // dial ends — a refused one at once — and the wait named to callers is the
+                // client's backoff, not its connect timeout.
+                left: retry_at
+                    .saturating_duration_since(Instant::now())
+                    .min(*backoff),
             }),
             _ => Ok(None),
         }
