@@ -93,9 +93,18 @@ pub fn follow_map(
                 }
                 seen.insert(full.clone(), value.clone());
                 match apply(&targets, name, value, full).await {
-                    Ok(what) => {
+                    Ok((what, unchecked)) if unchecked.is_empty() => {
                         tracing::info!(key = %full, value = %value, "live config applied to {what}")
                     }
+                    Ok((what, unchecked)) => tracing::warn!(
+                        key = %full,
+                        value = %value,
+                        "live config applied to {what}, but {} no known method: the client was \
+                         not declared to call {} (ClientGovernance::calls), so a misspelt method \
+                         would match nothing",
+                        keys_named(&unchecked),
+                        if unchecked.len() == 1 { "its service" } else { "their services" },
+                    ),
                     Err(reason) => tracing::warn!(
                         key = %full,
                         value = %value,
@@ -111,16 +120,37 @@ pub fn follow_map(
     })
 }
 
-/// Parse `value` as the setting `name` and hand it to its layer: what was changed, or why
-/// not.
+/// `"A.x" matches` / `"A.x", "B.y" match`, for the log.
+fn keys_named(keys: &[String]) -> String {
+    let list: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+    let verb = if keys.len() == 1 { "matches" } else { "match" };
+    format!("{} {verb}", list.join(", "))
+}
+
+/// Parse `value` as the setting `name` and hand it to its layer: what was changed (and the
+/// method keys of the value that could not be checked against the client's methods), or
+/// why not.
 async fn apply(
     targets: &LiveTargets,
     name: &str,
     value: &str,
     full: &str,
-) -> Result<&'static str, String> {
-    let parsed = erpc_config::parse_live(name, value, full).map_err(|e| e.to_string())?;
+) -> Result<(&'static str, Vec<String>), String> {
     let client = targets.client.as_ref();
+    // A client's value is checked against the services it was declared to call.
+    let (parsed, unchecked) = match client.filter(|_| name.starts_with("client.")) {
+        Some(client) => {
+            let live = client
+                .parse_live(name, value, full)
+                .map_err(|e| e.to_string())?;
+            (live.value, live.unchecked)
+        }
+        None => (
+            erpc_config::parse_live(name, value, full).map_err(|e| e.to_string())?,
+            Vec::new(),
+        ),
+    };
+    let applied = |what: &'static str| Ok((what, unchecked.clone()));
     let missing = |what: &str| {
         format!("this program has no {what} to change (set one in its settings first)")
     };
@@ -130,7 +160,7 @@ async fn apply(
                 .and_then(|c| c.rate_limit.as_ref())
                 .ok_or_else(|| missing("client rate limit"))?;
             layer.set_rates(rates).map_err(|s| s.message().to_owned())?;
-            Ok("the client's rate limits")
+            applied("the client's rate limits")
         }
         LiveValue::ServerRateLimit(rates) => {
             let hook = targets
@@ -139,21 +169,21 @@ async fn apply(
                 .and_then(|s| s.rate_limit.as_ref())
                 .ok_or_else(|| missing("server rate limit"))?;
             hook.set_rates(rates).map_err(|s| s.message().to_owned())?;
-            Ok("the server's rate limits")
+            applied("the server's rate limits")
         }
         LiveValue::InstanceBreaker(settings) => {
             let layer = client
                 .and_then(|c| c.instance_breakers.as_ref())
                 .ok_or_else(|| missing("instance breaker"))?;
             layer.set_settings(settings);
-            Ok("the instance breakers")
+            applied("the instance breakers")
         }
         LiveValue::MethodBreakers(settings) => {
             let layer = client
                 .and_then(|c| c.method_breakers.as_ref())
                 .ok_or_else(|| missing("method breaker"))?;
             layer.set_settings(settings);
-            Ok("the method breakers")
+            applied("the method breakers")
         }
         LiveValue::Weight(weight) => {
             let weights = targets
@@ -161,7 +191,7 @@ async fn apply(
                 .as_ref()
                 .ok_or_else(|| missing("server registration"))?;
             weights.set(weight).await.map_err(|s| s.to_string())?;
-            Ok("the server's registered weight")
+            applied("the server's registered weight")
         }
     }
 }
