@@ -6,16 +6,23 @@
 //!
 //! | key | value (YAML or JSON: the shape of the same key in a file) | changes |
 //! |---|---|---|
-//! | `erpc/config/<service>/client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 10}}}` | `ClientRateLimit::set_rates` |
+//! | `erpc/config/<service>/client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 2.5}}}`; `null`: no limit | `ClientRateLimit::set_rates` |
 //! | `erpc/config/<service>/server.rate_limit` | as `client.rate_limit` | `RateLimit::set_rates` |
 //! | `erpc/config/<service>/client.breaker.instance` | `{trip: {consecutive: 3}, open_timeout: 10s}` | `InstanceBreakers::set_settings` |
-//! | `erpc/config/<service>/client.breaker.method` | `{methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` | `MethodBreakers::set_settings` |
+//! | `erpc/config/<service>/client.breaker.method` | `{methods: {"Kv.put": {trip: {error_rate: 0.5}}}}`; `null`: none | `MethodBreakers::set_settings` |
 //! | `erpc/config/<service>/server.weight` | `40` | the weight the server registers with (`ServerHandle::weights`) |
 //! | `erpc/config/<service>/log_filter` | `info,erpc_core=debug` | erpc-telemetry's `LogGuard::follow_filter` (not this module) |
 //!
 //! A setting changes only a layer the program built: the file (or code) must configure a
 //! rate limit or breaker for it to be changed live — a generous default is enough. A key
-//! deleted from the center leaves the setting in force as it is.
+//! deleted from the center leaves the setting in force as it is. New breaker settings reach
+//! breakers already open: the new open timeout counts from when each opened (a shorter one
+//! releases it at once).
+//!
+//! A client's values are read by [`ClientGovernance::parse_live`]: a `methods:` key naming a
+//! method that a service the client was declared to call lacks
+//! ([`ClientGovernance::calls_typed`]) is refused; a key of a service not declared is
+//! applied, and the line saying so is a WARN that it matches no known method.
 //!
 //! ```no_run
 //! # async fn run(registry: erpc_center::CenterRegistry) -> Result<(), Box<dyn std::error::Error>> {

@@ -34,7 +34,9 @@
 //! **Errors:** an unknown key, a value of the wrong type, or a value that cannot work (a zero
 //! timeout, a backoff above its ceiling, a window under the protocol's) stops the load with
 //! [`ConfigError`] naming the key, the file and its line, and what was expected — never a
-//! silent default. `config/erpc.example.yaml` lists every key with its default.
+//! silent default, and never a value rounded or cut to fit: a fraction where a whole number
+//! goes (`max_in_flight: 2048.7`, in the file or a variable) is refused, as are YAML's `.nan`
+//! and `.inf`, and a whole number's bounds are said as numbers (`0 to 4294967295`). `config/erpc.example.yaml` lists every key with its default.
 //!
 //! **Governance:** the client's discovery, balancer, fail modes, retry budget, breakers, rate
 //! limits and in-flight cap, and the server's rate limits, concurrency caps, adaptive limit,

@@ -5,11 +5,15 @@
 //!
 //! | key | value (the shape of the same key in a file) |
 //! |---|---|
-//! | `client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 10, max_wait: 20ms}}}` |
+//! | `client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 2.5, max_wait: 20ms}}}`; `null`: no limit |
 //! | `server.rate_limit` | as `client.rate_limit` |
 //! | `client.breaker.instance` | `{trip: {consecutive: 5}, open_timeout: 5s, ...}` |
-//! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` |
+//! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}`; `null`: none |
 //! | `server.weight` | a whole number, 0 to 4294967295: the weight the server registers with |
+//!
+//! A syntax error is placed in the value as written (its line and column, or its end); an
+//! empty value is refused (`null` says none). A client's method keys are checked against the
+//! services it calls by [`crate::ClientGovernance::parse_live`].
 
 use std::path::PathBuf;
 

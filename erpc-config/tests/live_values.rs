@@ -201,8 +201,17 @@ fn null_removes_a_rate_limit_and_method_breakers() {
             || message.contains("client.rate_limit: invalid type: integer `5`, expected a mapping of default and methods, or null"),
         "{message}"
     );
-    let (_, _, message) = error_of("server:\n  heartbeat: 5\n", no_env());
-    assert!(!message.contains("Settings"), "{message}");
+    for yaml in [
+        "server:\n  heartbeat: 5\n",
+        "client:\n  fail_mode: {default: 5}\n",
+        "client:\n  balancer: 5\n",
+    ] {
+        let (_, _, message) = error_of(yaml, no_env());
+        assert!(
+            !message.contains("Settings") && !message.contains("struct"),
+            "{message}"
+        );
+    }
     // An empty value is not taken for null.
     let message = refused("client.rate_limit", "  ");
     assert!(message.contains("the value is empty"), "{message}");
