@@ -472,6 +472,50 @@ fn telemetry_mistakes_are_named_at_load() {
     }
 }
 
+/// Log settings EnvFilter and tracing-appender took silently (a fresh user's report): an
+/// empty filter, a misspelt level (a bare word is a *target* to EnvFilter, so every other
+/// line went off), an empty log directory (files in the current directory, pruning broken),
+/// an empty prefix or one with a path separator. Refused at load with the rules
+/// erpc-telemetry's logging applies, naming the key.
+#[test]
+fn log_settings_that_would_silence_or_misplace_logs_are_refused_at_load() {
+    for (filter, says) in [
+        ("", "it is empty"),
+        ("   ", "it is empty"),
+        ("infoo", "did you mean info?"),
+        ("debg", "did you mean debug?"),
+        ("info,LOUD", "\"LOUD\" is not a level"),
+    ] {
+        let (key, line, message) = error_of(
+            &format!("telemetry:\n  logging:\n    filter: \"{filter}\"\n"),
+            no_env(),
+        );
+        assert_eq!(key, "telemetry.logging.filter", "{message}");
+        assert_eq!(line, Some(3), "{message}");
+        assert!(message.contains(says), "{filter:?}: {message}");
+    }
+    for (files, key, says) in [
+        ("{directory: \"\", prefix: app}", "directory", "is empty"),
+        ("{directory: \"  \", prefix: app}", "directory", "is empty"),
+        ("{directory: logs, prefix: \"\"}", "prefix", "is empty"),
+        ("{directory: logs, prefix: \"a/b\"}", "prefix", "\"a/b\""),
+    ] {
+        let (got, _, message) = error_of(
+            &format!("telemetry:\n  logging:\n    files: {files}\n"),
+            no_env(),
+        );
+        assert_eq!(got, format!("telemetry.logging.files.{key}"), "{message}");
+        assert!(message.contains(says), "{files}: {message}");
+    }
+    for good in ["off", "INFO", "warn, erpc_core=debug", "my_app::db"] {
+        let file = written(&format!("telemetry:\n  logging:\n    filter: \"{good}\"\n"));
+        load_with_env(file.path(), no_env()).expect(good);
+    }
+    let file =
+        written("telemetry:\n  logging:\n    files: {directory: ., prefix: app, max_files: 0}\n");
+    load_with_env(file.path(), no_env()).expect("the current directory, every file kept");
+}
+
 /// A key given twice is named by its path and line, not the YAML parser's Debug form
 /// (`String("max_in_flight"): duplicated key in mapping at byte 45 …`).
 #[test]

@@ -45,6 +45,12 @@ pub struct OtlpConfig {
     pub max_queue_size: usize,
     /// How often a batch is exported: default 5 s (and whenever 512 spans wait).
     pub export_interval: Duration,
+    /// A failed export is logged (WARN, target `erpc_telemetry::trace::export_report`: the
+    /// endpoint, the exporter's error, the batches and spans lost) at once, then at most once
+    /// per this interval for the same error, counting what was lost in between; the first
+    /// export that works again says so (INFO), and shutdown reports what is still uncounted.
+    /// Default 60 s; zero logs every failed batch.
+    pub export_error_interval: Duration,
 }
 
 impl Default for OtlpConfig {
@@ -56,6 +62,7 @@ impl Default for OtlpConfig {
             timeout: Duration::from_secs(10),
             max_queue_size: 2048,
             export_interval: Duration::from_secs(5),
+            export_error_interval: Duration::from_secs(60),
         }
     }
 }
@@ -76,7 +83,9 @@ pub enum TraceSetupError {
 
 /// A tracer provider exporting to `config.endpoint` in batches from a background thread
 /// (OpenTelemetry's `BatchSpanProcessor`). Must be called inside a Tokio runtime (the gRPC
-/// client's connection lives on it); the runtime must outlive the provider.
+/// client's connection lives on it); the runtime must outlive the provider. A failed export
+/// is logged as a WARN, rate-limited ([`OtlpConfig::export_error_interval`]); the spans of a
+/// failed batch are lost (no retry beyond the exporter's own), a call never waits.
 ///
 /// # Errors
 /// [`TraceSetupError::Config`] for a ratio outside 0–1, a zero queue or interval, an
@@ -101,6 +110,13 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
         .with_timeout(config.timeout)
         .build()
         .map_err(|e| TraceSetupError::Exporter(e.to_string()))?;
+    // Its failures reported, rate-limited: without it a collector that is down loses every
+    // span with nothing said.
+    let exporter = super::export_report::Reported::new(
+        exporter,
+        config.endpoint.clone(),
+        config.export_error_interval,
+    );
     let batch = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
