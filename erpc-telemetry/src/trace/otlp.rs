@@ -98,9 +98,9 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
             "max_queue_size and export_interval must be above zero".to_owned(),
         ));
     }
-    if !(config.endpoint.starts_with("http://") || config.endpoint.starts_with("https://")) {
+    if let Err(reason) = check_endpoint(&config.endpoint) {
         return Err(TraceSetupError::Config(format!(
-            "endpoint {:?} must be an http:// or https:// URL (the OTLP/gRPC port is usually 4317)",
+            "endpoint {:?} {reason} (the OTLP/gRPC port is usually 4317)",
             config.endpoint
         )));
     }
@@ -288,6 +288,31 @@ pub fn init(config: OtlpConfig) -> Result<TracingGuard, TraceSetupError> {
     Ok(TracingGuard { provider })
 }
 
+/// An `http://` or `https://` URL (parsed as `http::Uri`, as tonic will) with a host and, if
+/// it gives one, a port of 1 to 65535; or why not. `http::Uri` keeps a port it cannot hold
+/// as a u16 (`:99999`), answering `None` for it, so the port is read as written.
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("must be an http:// or https:// URL".to_owned());
+    }
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
+        return Err("has no host".to_owned());
+    };
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    if let Some((_, port)) = host_port
+        .rsplit_once(':')
+        .filter(|_| !host_port.ends_with(']'))
+    {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("has port {port:?}, expected 1 to 65535"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +330,12 @@ mod tests {
             ..OtlpConfig::default()
         });
         assert!(e.contains("127.0.0.1:4317") && e.contains("http://"), "{e}");
+        // A port out of range: `http::Uri` takes it, the exporter could never connect.
+        let e = bad(OtlpConfig {
+            endpoint: "http://127.0.0.1:99999".into(),
+            ..OtlpConfig::default()
+        });
+        assert!(e.contains("port \"99999\", expected 1 to 65535"), "{e}");
         let e = bad(OtlpConfig {
             max_queue_size: 0,
             ..OtlpConfig::default()
