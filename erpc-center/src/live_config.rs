@@ -52,6 +52,52 @@ pub fn prefix(service: &str) -> String {
     format!("{}{service}/", crate::service_name::LIVE_CONFIG_PREFIX)
 }
 
+/// The settings a follower applies: erpc-config's [`erpc_config::LIVE_KEYS`] (this module)
+/// and [`LOG_FILTER`] (erpc-telemetry's `LogGuard::follow_filter`).
+pub fn settings() -> impl Iterator<Item = &'static str> {
+    erpc_config::LIVE_KEYS
+        .into_iter()
+        .chain(std::iter::once(LOG_FILTER))
+}
+
+/// [`check`] for a center's key: `Ok` for a key outside `erpc/config/<service>/<setting>`.
+pub(crate) fn check_key(key: &str, value: &str) -> Result<(), String> {
+    match key
+        .strip_prefix(crate::service_name::LIVE_CONFIG_PREFIX)
+        .and_then(|rest| rest.rsplit_once('/'))
+    {
+        Some((_, setting)) => check(setting, value, key),
+        None => Ok(()),
+    }
+}
+
+/// `Ok` if a follower would apply `value` as `setting`, checked by the parser followers use
+/// (`erpc_config::parse_live`; for [`LOG_FILTER`], erpc-telemetry's log filter rules); else the follower's
+/// message, beginning with `key` (the center's key, `erpc/config/Bank/server.rate_limit`)
+/// and naming the line of the value and the key inside it that is wrong. An unknown
+/// `setting` is refused, listing the known ones: a follower would refuse it too. What only
+/// the program can check (a rate limit naming a method its server lacks, a setting for a
+/// layer it did not build) is not checked here.
+///
+/// # Errors
+/// The message, as above.
+pub fn check(setting: &str, value: &str, key: &str) -> Result<(), String> {
+    if setting == LOG_FILTER {
+        return erpc_config::check_log_filter(value)
+            .map_err(|reason| format!("{key}: {value:?} is not a log filter: {reason}"));
+    }
+    if !erpc_config::LIVE_KEYS.contains(&setting) {
+        let known: Vec<&str> = settings().collect();
+        return Err(format!(
+            "{key}: {setting:?} is not a live setting; expected one of {}",
+            known.join(" ")
+        ));
+    }
+    erpc_config::parse_live(setting, value, key)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// The layers a live configuration may change (clones of those the program applied: they
 /// share their state). `None`: that side is not followed.
 #[derive(Clone, Default)]

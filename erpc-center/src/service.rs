@@ -398,6 +398,11 @@ impl Center for CenterImpl {
         }
         crate::service_name::of_config_key(&key)?;
         crate::routes::check(&*self.backend, &key, &value).await?;
+        // A live setting is checked as its followers would check it, so that a mistake is
+        // refused to the writer (CENTER.md, "Live settings") rather than found in every
+        // follower's log. Without feature `config` the center has no parser for them.
+        #[cfg(feature = "config")]
+        crate::live_config::check_key(&key, &value).map_err(Status::invalid_argument)?;
         self.backend.config_set(key, value).await
     }
 

@@ -63,6 +63,19 @@ async fn set(admin: &CenterClient, name: &str, value: &str) {
     admin.config_set(key, value.into()).await.unwrap();
 }
 
+/// Setting `erpc/config/Whoami/<name>` to `value`, which the center refuses
+/// (`invalid_argument`): that refusal.
+async fn refused_by_center(admin: &CenterClient, name: &str, value: &str) -> Status {
+    let key = format!("{}{name}", live_config::prefix("Whoami"));
+    let refused = admin
+        .config_set(key.clone(), value.into())
+        .await
+        .expect_err("a value the followers would refuse");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+    assert!(refused.message().starts_with(&key), "{refused}");
+    refused
+}
+
 /// The first refusal of a few quick calls, polling until `until` says it is the one
 /// expected (the change reached the layer) or 10 s pass.
 async fn refusal_when(client: &WhoamiClient, until: impl Fn(&Status) -> bool) -> Status {
@@ -153,17 +166,21 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     );
     wait_for_log(&logs, "live config applied to the server's rate limits").await;
 
-    // A bad value: refused, logged with its key and what was expected; 1/s stays.
-    set(&admin, "server.rate_limit", "{default: {rate: 0}}").await;
-    wait_for_log(&logs, "live config refused").await;
-    let text = logs.text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("live config refused"))
-        .unwrap();
-    assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("server.rate_limit.default.rate"), "{line}");
-    assert!(line.contains("must be above 0"), "{line}");
+    // A bad value: refused by the center as the follower would refuse it (the writer is
+    // told, with its key, line and what was expected); nothing is stored, 1/s stays.
+    let refused = refused_by_center(&admin, "server.rate_limit", "{default: {rate: 0}}").await;
+    assert!(
+        refused.message().starts_with(
+            "erpc/config/Whoami/server.rate_limit:1: server.rate_limit.default.rate: must be above 0"
+        ),
+        "{refused}"
+    );
+    // A misspelt level (a bare word EnvFilter would take as a target, silencing every log)
+    // and an empty filter: refused at write, with the follower's reason.
+    for (filter, reason) in [("debg", "did you mean debug?"), ("", "it is empty")] {
+        let refused = refused_by_center(&admin, live_config::LOG_FILTER, filter).await;
+        assert!(refused.message().contains(reason), "{refused}");
+    }
     let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
     assert!(
         refused.message().contains("1 calls/s (burst 2)"),
@@ -503,7 +520,7 @@ async fn fractional_rates_null_limits_and_method_keys_of_a_client_live() {
 
 #[tokio::test]
 async fn a_server_s_registered_weight_changes_live() {
-    let (logs, _log) = capture_logs();
+    let (_logs, _log) = capture_logs();
     let center = center().await;
     let center_addr = center.local_addr().to_string();
     let admin = CenterClient::new(erpc_core::Client::new(center_addr.as_str()).unwrap());
@@ -528,10 +545,9 @@ async fn a_server_s_registered_weight_changes_live() {
         .await
         .expect("clients see the new weight")
         .unwrap();
-    // A weight that is not one is refused; 7 stays.
-    set(&admin, "server.weight", "heavy").await;
-    wait_for_log(&logs, "live config refused").await;
-    assert!(logs.text().contains("whole number"), "{}", logs.text());
+    // A weight that is not one is refused at the center; 7 stays.
+    let refused = refused_by_center(&admin, "server.weight", "heavy").await;
+    assert!(refused.message().contains("whole number"), "{refused}");
     assert_eq!(list.borrow()[0].weight, 7);
     follow.abort();
     server.shutdown().await;

@@ -10,6 +10,8 @@
 //! erpc bench    tcp://127.0.0.1:7000 Greeter.hello '"world"' -c 64 -z 10s
 //! erpc routes   show --center tcp://127.0.0.1:7070 Greeter
 //! erpc routes   set  --center tcp://127.0.0.1:7070 Greeter rules.json
+//! erpc config   set  --center tcp://127.0.0.1:7070 Greeter server.weight 40
+//! erpc config   list --center tcp://127.0.0.1:7070 Greeter
 //! ```
 //!
 //! Calls are made in JSON, or in MessagePack with `--codec msgpack` (the JSON request is
@@ -22,6 +24,7 @@
 mod bench;
 mod call;
 mod center;
+mod config;
 mod deadline;
 mod describe;
 mod events;
@@ -53,7 +56,7 @@ use token::TokenArgs;
 #[command(
     name = "erpc",
     version,
-    about = "Call, describe, list, watch and bench erpc services, and set their routing rules"
+    about = "Call, describe, list, watch and bench erpc services, and set their routing rules and live settings"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -247,7 +250,62 @@ enum Command {
         #[command(subcommand)]
         action: RoutesAction,
     },
+    /// A service's live settings at a center (CENTER.md, "Live settings"): get, set, list
+    /// or delete the entries `erpc/config/SERVICE/SETTING` its running programs follow.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     // The HTTP/JSON gateway and the dashboard will be separate binaries.
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// The setting's value as stored. Exits 1 (not_found) if the center has none.
+    Get {
+        service: String,
+        /// One of client.rate_limit, server.rate_limit, client.breaker.instance,
+        /// client.breaker.method, server.weight, log_filter.
+        setting: String,
+        #[command(flatten)]
+        center: CenterArgs,
+    },
+    /// Set a value (argument, or stdin if absent or `-`): YAML or JSON in the shape of the
+    /// same key in a config file. Checked here as the service's programs will check it
+    /// (exit 2 with their message) and by the center (exit 1).
+    Set {
+        service: String,
+        /// One of client.rate_limit, server.rate_limit, client.breaker.instance,
+        /// client.breaker.method, server.weight, log_filter.
+        setting: String,
+        /// The value, e.g. '{default: {rate: 100}}' or 40.
+        // A negative number is a value to check (and refuse), not an unknown flag.
+        #[arg(allow_negative_numbers = true)]
+        value: Option<String>,
+        /// Skip this command's check (the center's still applies): for settings a newer
+        /// erpc knows and this one does not.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        center: CenterArgs,
+    },
+    /// The settings of SERVICE (of every service if absent), `KEY: VALUE` each.
+    List {
+        service: Option<String>,
+        /// The entries as one JSON object, the center's keys to their values.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        center: CenterArgs,
+    },
+    /// Remove a setting: running programs keep the value in force until they restart.
+    /// Exits 1 (not_found) if it is not there.
+    Delete {
+        service: String,
+        setting: String,
+        #[command(flatten)]
+        center: CenterArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -430,6 +488,30 @@ async fn run(command: Command) -> Result<(), Failure> {
                 center,
             } => routes::set(&center, &service, rules.as_deref()).await,
             RoutesAction::Delete { service, center } => routes::delete(&center, &service).await,
+        },
+        Command::Config { action } => match action {
+            ConfigAction::Get {
+                service,
+                setting,
+                center,
+            } => config::get(&center, &service, &setting).await,
+            ConfigAction::Set {
+                service,
+                setting,
+                value,
+                force,
+                center,
+            } => config::set(&center, &service, &setting, value.as_deref(), force).await,
+            ConfigAction::List {
+                service,
+                json,
+                center,
+            } => config::list(&center, service.as_deref(), json).await,
+            ConfigAction::Delete {
+                service,
+                setting,
+                center,
+            } => config::delete(&center, &service, &setting).await,
         },
         Command::Health {
             target,

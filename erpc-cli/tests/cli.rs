@@ -852,6 +852,138 @@ async fn routes_are_shown_set_checked_and_deleted() {
     center.shutdown().await;
 }
 
+/// `erpc config`: a live setting is set, read, listed and deleted at a real center; a value
+/// its followers would refuse is refused before it is written (exit 2), with the words a
+/// follower logs; `--force` skips that check and the center's own refuses it (exit 1).
+#[tokio::test]
+async fn live_settings_are_set_checked_listed_and_deleted() {
+    let (center, center_addr) = center_with(Some("t0k")).await;
+    let config = |args: &[&str]| {
+        let mut all = vec!["config"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--center", &center_addr, "--center-token", "t0k"]);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = async |args: Vec<String>, stdin: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        erpc(&args, stdin).await
+    };
+    let out = run(config(&["list", "Shop"]), "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no live settings for \"Shop\""),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(config(&["get", "Shop", "server.weight"]), "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("not_found: no live setting server.weight for \"Shop\""),
+        "{}",
+        stderr(&out)
+    );
+
+    // Set from an argument and from stdin; read back as stored.
+    let out = run(config(&["set", "Shop", "server.weight", "40"]), "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("erpc/config/Shop/server.weight set at revision "),
+        "{}",
+        stdout(&out)
+    );
+    let rates = "default: {rate: 100}\nmethods:\n  \"Shop.price\": {rate: 5}\n";
+    let out = run(config(&["set", "Shop", "server.rate_limit"]), rates).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    prints(
+        &config(&["get", "Shop", "server.weight"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "",
+        "40",
+    )
+    .await;
+    let out = run(config(&["list", "Shop"]), "").await;
+    assert_eq!(
+        stdout(&out),
+        "erpc/config/Shop/server.rate_limit:\n  default: {rate: 100}\n  methods:\n    \"Shop.price\": {rate: 5}\nerpc/config/Shop/server.weight: 40\n"
+    );
+    let out = run(config(&["list", "--json"]), "").await;
+    let listed: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(listed["erpc/config/Shop/server.weight"], "40");
+
+    // What a follower would refuse is refused here, in its words, and nothing is written.
+    for (setting, value, says) in [
+        (
+            "server.rate_limit",
+            "{default: {rate: 0}}",
+            "erpc: erpc/config/Shop/server.rate_limit:1: server.rate_limit.default.rate: must be above 0",
+        ),
+        ("server.weight", "-1", "whole number of 0 to 4294967295"),
+        (
+            "client.ratelimit",
+            "{default: {rate: 1}}",
+            "\"client.ratelimit\" is not a live setting; expected one of client.rate_limit",
+        ),
+        ("log_filter", "info,[", "is not a log filter"),
+    ] {
+        let out = run(config(&["set", "Shop", setting, value]), "").await;
+        assert_eq!(code(&out), 2, "{setting} {value}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(says) || stderr(&out).contains(says),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    }
+    prints(
+        &config(&["get", "Shop", "server.weight"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "",
+        "40",
+    )
+    .await;
+    // --force skips this command's check, not the center's.
+    let out = run(
+        config(&["set", "Shop", "server.weight", "-1", "--force"]),
+        "",
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("invalid_argument: the center at")
+            && stderr(&out)
+                .contains("erpc/config/Shop/server.weight: server.weight: expected a whole number"),
+        "{}",
+        stderr(&out)
+    );
+    // A service name the center would refuse is bad input.
+    let out = run(config(&["set", "a/b", "server.weight", "1"]), "").await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+
+    let out = run(config(&["delete", "Shop", "server.weight"]), "").await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("deleted at revision"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(config(&["delete", "Shop", "server.weight"]), "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("not_found: ") && stderr(&out).contains("nothing deleted"),
+        "{}",
+        stderr(&out)
+    );
+    // Without the token: the center refuses, saying how to give it.
+    let out = erpc(&["config", "list", "--center", &center_addr], "").await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--center-token"), "{}", stderr(&out));
+    center.shutdown().await;
+}
+
 /// The shop on TCP, answering only calls with metadata `authorization: Bearer s3cret`
 /// (reflection's and health's included).
 async fn guarded_shop() -> (erpc::ServerHandle, String) {

@@ -112,12 +112,13 @@ impl CenterSettings {
             ));
         }
         if self.min_ttl > self.max_ttl {
+            let (key, max) = ("center.min_ttl", "center.max_ttl");
             return Err((
-                "center.min_ttl".into(),
+                key.into(),
                 format!(
-                    "{} is above max_ttl {}",
-                    humantime::format_duration(self.min_ttl),
-                    humantime::format_duration(self.max_ttl)
+                    "{} is above {max} {}",
+                    crate::error::valued(key, humantime::format_duration(self.min_ttl)),
+                    crate::error::valued(max, humantime::format_duration(self.max_ttl))
                 ),
             ));
         }

@@ -216,14 +216,13 @@ impl ClientSettings {
             }
         }
         if self.backoff.initial > self.backoff.max {
-            return Err((
-                format!("{at}.backoff.initial"),
-                format!(
-                    "{} is above backoff.max {}",
-                    humantime::format_duration(self.backoff.initial),
-                    humantime::format_duration(self.backoff.max)
-                ),
-            ));
+            let (key, max) = (format!("{at}.backoff.initial"), format!("{at}.backoff.max"));
+            let reason = format!(
+                "{} is above {max} {}",
+                crate::error::valued(&key, humantime::format_duration(self.backoff.initial)),
+                crate::error::valued(&max, humantime::format_duration(self.backoff.max))
+            );
+            return Err((key, reason));
         }
         if let Some(tls) = &self.tls {
             tls.check(&format!("{at}.tls"))?;

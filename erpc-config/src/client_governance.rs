@@ -176,10 +176,16 @@ impl ClientSettings {
             .check(&format!("{at}.idempotent"), |_, _| Ok(()))?;
         self.retry_budget.check(&format!("{at}.retry_budget"))?;
         if self.retry_backoff.base > self.retry_backoff.max {
-            return Err((
+            let (key, max) = (
                 format!("{at}.retry_backoff.base"),
-                "is above retry_backoff.max".into(),
-            ));
+                format!("{at}.retry_backoff.max"),
+            );
+            let reason = format!(
+                "{} is above {max} {}",
+                crate::error::valued(&key, humantime::format_duration(self.retry_backoff.base)),
+                crate::error::valued(&max, humantime::format_duration(self.retry_backoff.max))
+            );
+            return Err((key, reason));
         }
         self.breaker.check(&format!("{at}.breaker"))?;
         self.rate_limit

@@ -159,14 +159,15 @@ pub(crate) fn blamed_on_env(
 }
 
 impl From<(String, String)> for ConfigError {
-    /// A (dotted key, reason) found after loading: no file or line.
+    /// A (dotted key, reason) found after loading: no file or line (nor, for a reason
+    /// comparing two keys, where their values came from).
     fn from((key, reason): (String, String)) -> Self {
         ConfigError::Key {
             file: None,
             line: None,
             env: None,
             key,
-            reason,
+            reason: resolve_marks(&reason, |_| String::new()),
         }
     }
 }
@@ -799,19 +800,108 @@ fn located(
     }
 }
 
+/// What brackets a key in a check's reason where the origin of that key's value is to be
+/// written once it is known ([`valued`], resolved by [`located_in`]).
+const ORIGIN_MARK: char = '\u{1}';
+
+/// `value` of `key` in a check's reason that compares two keys' values
+/// (`server.default_deadline` and `server.max_deadline`): the value, followed, once the
+/// error is located, by where it came from — ` (default)`, ` (FILE:LINE)` or
+/// ` (environment: VAR)` — so that a message never blames the file for a variable's value
+/// nor names a value nobody wrote without saying it is the default.
+pub(crate) fn valued(key: &str, value: impl std::fmt::Display) -> String {
+    format!("{value}{ORIGIN_MARK}{key}{ORIGIN_MARK}")
+}
+
+/// Where the value of `key` came from, for [`valued`]'s note: the variable of `env` that set
+/// it, its line in `path` (whose text is `text`), the file (a key found there without a
+/// line: a flow-style mapping), or the default.
+fn origin_of(
+    key: &str,
+    path: &Path,
+    text: &str,
+    env: Option<&std::collections::HashMap<String, String>>,
+) -> String {
+    if let Some(var) = env_source(env, key) {
+        return format!("environment: {var}");
+    }
+    if let Some(line) = line_of(text, key) {
+        return format!("{}:{line}", path.display());
+    }
+    if in_yaml(text, key) {
+        return path.display().to_string();
+    }
+    "default".to_owned()
+}
+
+/// Whether the YAML `text` gives `key` (dotted) a value.
+fn in_yaml(text: &str, key: &str) -> bool {
+    let Some(doc) = yaml_rust2::YamlLoader::load_from_str(text)
+        .ok()
+        .and_then(|docs| docs.into_iter().next())
+    else {
+        return false;
+    };
+    let mut node = &doc;
+    for part in key_parts(key) {
+        node = match part
+            .strip_prefix('[')
+            .and_then(|p| p.strip_suffix(']'))
+            .and_then(|p| p.parse::<usize>().ok())
+        {
+            Some(index) => &node[index],
+            None => &node[part],
+        };
+        if node.is_badvalue() {
+            return false;
+        }
+    }
+    !node.is_null()
+}
+
+/// `reason` with each [`valued`] mark replaced by `note(key)`.
+fn resolve_marks(reason: &str, mut note: impl FnMut(&str) -> String) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut parts = reason.split(ORIGIN_MARK);
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    // Parts alternate: a marked key, then the text up to the next mark.
+    while let Some(key) = parts.next() {
+        out.push_str(&note(key));
+        out.push_str(parts.next().unwrap_or(""));
+    }
+    out
+}
+
 /// A (dotted key, reason) found once the settings are read, located: in the environment
-/// variable of `env` that set it, else at its line in `path` (whose text is `text`).
+/// variable of `env` that set it, else at its line in `path` (whose text is `text`). A
+/// reason comparing two keys ([`valued`]) names where each value came from; its error is
+/// then located at neither file nor variable when the key it names has the default value
+/// (the other value's origin is in the reason).
 pub(crate) fn located_in(
     (key, reason): (String, String),
     path: &Path,
     text: &str,
     env: Option<&std::collections::HashMap<String, String>>,
 ) -> ConfigError {
-    match env_source(env, &key) {
+    let compares = reason.contains(ORIGIN_MARK);
+    let var = env_source(env, &key);
+    let line = line_of(text, &key);
+    let defaulted = compares && var.is_none() && !in_yaml(text, &key);
+    // The key the error is located at needs no note of its own, unless it is the default.
+    let reason = resolve_marks(&reason, |marked| {
+        if marked == key && !defaulted && (var.is_some() || line.is_some()) {
+            String::new()
+        } else {
+            format!(" ({})", origin_of(marked, path, text, env))
+        }
+    });
+    match var {
         Some(var) => in_variable(var, key, reason),
         None => ConfigError::Key {
-            file: Some(path.to_owned()),
-            line: line_of(text, &key),
+            file: (!defaulted).then(|| path.to_owned()),
+            line,
             env: None,
             key,
             reason,

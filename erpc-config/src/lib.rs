@@ -87,6 +87,9 @@ pub use client_governance::{ClientGovernance, LiveClientValue};
 pub use client_methods::Origin;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
 pub use discovery::DiscoverySettings;
+/// Whether a log filter follows the rules erpc-telemetry's logging applies at start-up and
+/// live (`log_filter`): for a center or a tool that checks one before it is written.
+pub use erpc_telemetry::log_rules::check_filter as check_log_filter;
 pub use error::ConfigError;
 pub use fail_mode::{
     DelaySettings, FailModeSettings, MAX_RETRIES, RetryBackoffSettings, RetryBudgetSettings,

@@ -216,12 +216,13 @@ impl ServerSettings {
             }
         }
         if self.default_deadline > self.max_deadline {
+            let (key, max) = ("server.default_deadline", "server.max_deadline");
             return Err((
-                "server.default_deadline".into(),
+                key.into(),
                 format!(
-                    "{} is above max_deadline {}",
-                    humantime::format_duration(self.default_deadline),
-                    humantime::format_duration(self.max_deadline)
+                    "{} is above {max} {}",
+                    crate::error::valued(key, humantime::format_duration(self.default_deadline)),
+                    crate::error::valued(max, humantime::format_duration(self.max_deadline))
                 ),
             ));
         }

@@ -163,14 +163,24 @@ impl ServerSettings {
             if a.min_limit == 0 {
                 return Err((format!("{at}.min_limit"), "must be at least 1".into()));
             }
+            let (min, max) = (format!("{at}.min_limit"), format!("{at}.max_limit"));
             if a.max_limit < a.min_limit {
-                return Err((format!("{at}.max_limit"), "is below min_limit".into()));
+                let reason = format!(
+                    "{} is below {min} {}",
+                    crate::error::valued(&max, a.max_limit),
+                    crate::error::valued(&min, a.min_limit)
+                );
+                return Err((max, reason));
             }
             if !(a.min_limit..=a.max_limit).contains(&a.initial_limit) {
-                return Err((
-                    format!("{at}.initial_limit"),
-                    "must be within min_limit..=max_limit".into(),
-                ));
+                let key = format!("{at}.initial_limit");
+                let reason = format!(
+                    "{} must be within {min} {} and {max} {}",
+                    crate::error::valued(&key, a.initial_limit),
+                    crate::error::valued(&min, a.min_limit),
+                    crate::error::valued(&max, a.max_limit)
+                );
+                return Err((key, reason));
             }
             if a.window.is_zero() || a.window_calls == 0 || a.probe_every.is_zero() {
                 return Err((

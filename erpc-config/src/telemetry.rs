@@ -55,7 +55,10 @@ impl Default for TracingSettings {
 pub struct LoggingSettings {
     /// `human` (default) or `json`.
     pub format: LogFormatName,
-    /// `EnvFilter` directives (checked at load). Default `info`.
+    /// `EnvFilter` directives, checked at load with the rules erpc-telemetry applies at
+    /// start-up and live (`erpc_telemetry::log_rules`): not empty (`off` for no logs), a bare
+    /// word must be a level (`trace`, `debug`, `info`, `warn`, `error`, `off`), a module is
+    /// `TARGET=LEVEL`. Default `info`.
     pub filter: String,
     /// Write to files instead of stderr.
     pub files: Option<LogFilesSettings>,
@@ -88,15 +91,16 @@ pub enum LogFormatName {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogFilesSettings {
-    /// The directory.
+    /// The directory (created if missing): not empty, `.` for the current one.
     pub directory: PathBuf,
-    /// The start of each file's name. Default `erpc`.
+    /// The start of each file's name: not empty, no `/`, `\` or NUL. Default `erpc`.
     #[serde(default = "default_prefix")]
     pub prefix: String,
     /// `hourly`, `daily` (default) or `never`.
     #[serde(default)]
     pub rotation: RotationName,
-    /// Files kept (0 = all). Default 7.
+    /// Files kept, the oldest deleted as a new one starts; 0 keeps them all. Default 7.
+    /// (Rotation is by time only, never by size.)
     #[serde(default = "default_max_files")]
     pub max_files: usize,
 }
@@ -150,24 +154,55 @@ impl TelemetrySettings {
             })?;
         }
         let filter = &self.logging.filter;
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(filter) {
-            return Err((
-                "telemetry.logging.filter".into(),
-                format!(
-                    "{filter:?} is not a log filter (EnvFilter directives, e.g. \"info,erpc_core=debug\"): {e}"
-                ),
-            ));
+        erpc_telemetry::log_rules::check_filter(filter).map_err(|reason| {
+            (
+                "telemetry.logging.filter".to_owned(),
+                format!("{filter:?} is not a log filter: {reason}"),
+            )
+        })?;
+        if let Some(files) = &self.logging.files {
+            erpc_telemetry::log_rules::check_directory(&files.directory)
+                .map_err(|reason| ("telemetry.logging.files.directory".to_owned(), reason))?;
+            erpc_telemetry::log_rules::check_prefix(&files.prefix)
+                .map_err(|reason| ("telemetry.logging.files.prefix".to_owned(), reason))?;
         }
         if let Some(endpoint) = &self.tracing.endpoint {
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Err((
-                    "telemetry.tracing.endpoint".into(),
-                    format!("{endpoint:?} must be an http:// or https:// URL"),
-                ));
-            }
+            check_endpoint(endpoint).map_err(|reason| {
+                (
+                    "telemetry.tracing.endpoint".to_owned(),
+                    format!("{endpoint:?} {reason}"),
+                )
+            })?;
         }
         Ok(())
     }
+}
+
+/// An OTLP endpoint: an `http://` or `https://` URL (parsed as `http::Uri`, as the exporter
+/// will) with a host and, if it gives one, a port of 1 to 65535; or why not.
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let example = "e.g. http://collector:4317";
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("is not a URL ({e}); {example}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(format!("must be an http:// or https:// URL, {example}"));
+    }
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
+        return Err(format!("has no host, {example}"));
+    };
+    // `http::Uri` keeps a port it cannot hold as a u16 (`:99999`) and only answers `None`
+    // for it, so the port is read from the authority as written.
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    if let Some((_, port)) = host_port
+        .rsplit_once(':')
+        .filter(|_| !host_port.ends_with(']'))
+    {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("has port {port:?}, expected 1 to 65535; {example}"));
+        }
+    }
+    Ok(())
 }
 
 /// `HOST:PORT` (`0.0.0.0:9464`, `[::1]:9464`, `localhost:9464`), or why not.

@@ -472,6 +472,50 @@ fn telemetry_mistakes_are_named_at_load() {
     }
 }
 
+/// Log settings EnvFilter and tracing-appender took silently (a fresh user's report): an
+/// empty filter, a misspelt level (a bare word is a *target* to EnvFilter, so every other
+/// line went off), an empty log directory (files in the current directory, pruning broken),
+/// an empty prefix or one with a path separator. Refused at load with the rules
+/// erpc-telemetry's logging applies, naming the key.
+#[test]
+fn log_settings_that_would_silence_or_misplace_logs_are_refused_at_load() {
+    for (filter, says) in [
+        ("", "it is empty"),
+        ("   ", "it is empty"),
+        ("infoo", "did you mean info?"),
+        ("debg", "did you mean debug?"),
+        ("info,LOUD", "\"LOUD\" is not a level"),
+    ] {
+        let (key, line, message) = error_of(
+            &format!("telemetry:\n  logging:\n    filter: \"{filter}\"\n"),
+            no_env(),
+        );
+        assert_eq!(key, "telemetry.logging.filter", "{message}");
+        assert_eq!(line, Some(3), "{message}");
+        assert!(message.contains(says), "{filter:?}: {message}");
+    }
+    for (files, key, says) in [
+        ("{directory: \"\", prefix: app}", "directory", "is empty"),
+        ("{directory: \"  \", prefix: app}", "directory", "is empty"),
+        ("{directory: logs, prefix: \"\"}", "prefix", "is empty"),
+        ("{directory: logs, prefix: \"a/b\"}", "prefix", "\"a/b\""),
+    ] {
+        let (got, _, message) = error_of(
+            &format!("telemetry:\n  logging:\n    files: {files}\n"),
+            no_env(),
+        );
+        assert_eq!(got, format!("telemetry.logging.files.{key}"), "{message}");
+        assert!(message.contains(says), "{files}: {message}");
+    }
+    for good in ["off", "INFO", "warn, erpc_core=debug", "my_app::db"] {
+        let file = written(&format!("telemetry:\n  logging:\n    filter: \"{good}\"\n"));
+        load_with_env(file.path(), no_env()).expect(good);
+    }
+    let file =
+        written("telemetry:\n  logging:\n    files: {directory: ., prefix: app, max_files: 0}\n");
+    load_with_env(file.path(), no_env()).expect("the current directory, every file kept");
+}
+
 /// A key given twice is named by its path and line, not the YAML parser's Debug form
 /// (`String("max_in_flight"): duplicated key in mapping at byte 45 …`).
 #[test]
@@ -578,4 +622,115 @@ fn an_error_rate_without_min_calls_counts_twenty_calls() {
         "{trip}"
     );
     assert_eq!(erpc_config::DEFAULT_MIN_CALLS, 20);
+}
+
+/// A check of two keys' values names where each came from — a line of the file, a
+/// variable, or the default — so that a variable's value is never blamed on the file.
+#[test]
+fn a_check_of_two_keys_names_where_each_value_came_from() {
+    let var = |name: &str, value: &str| vec![(name.to_owned(), value.to_owned())];
+    // The default above a variable's maximum: neither is the file's.
+    let file = written("server:\n  max_in_flight: 10\n");
+    let e = load_with_env(file.path(), var("ERPC_SERVER__MAX_DEADLINE", "1s"))
+        .expect_err("default above the maximum");
+    assert_eq!(
+        e.to_string(),
+        "server.default_deadline: 10s (default) is above server.max_deadline 1s (environment: ERPC_SERVER__MAX_DEADLINE)"
+    );
+    // The file's value above a variable's maximum: the file's line, and the variable.
+    let file = written("server:\n  default_deadline: 10s\n");
+    let path = file.path().display().to_string();
+    let e = load_with_env(file.path(), var("ERPC_SERVER__MAX_DEADLINE", "1s"))
+        .expect_err("the file's value above the variable's");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{path}:2: server.default_deadline: 10s is above server.max_deadline 1s (environment: ERPC_SERVER__MAX_DEADLINE)"
+        )
+    );
+    // A variable above the file's maximum: the variable, and the file's line.
+    let file = written("server:\n  max_deadline: 1s\n");
+    let path = file.path().display().to_string();
+    let e = load_with_env(file.path(), var("ERPC_SERVER__DEFAULT_DEADLINE", "5s"))
+        .expect_err("the variable's value above the file's");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "environment: ERPC_SERVER__DEFAULT_DEADLINE: server.default_deadline: 5s is above server.max_deadline 1s ({path}:2)"
+        )
+    );
+    // Both in the file, in a flow-style mapping (no line of their own).
+    let (_, _, message) = error_of("client:\n  backoff: {initial: 9s, max: 1s}\n", no_env());
+    assert!(
+        message.contains("client.backoff.initial: 9s is above client.backoff.max 1s ("),
+        "{message}"
+    );
+    // The other cross-key checks alike.
+    for (yaml, env, says) in [
+        (
+            "client:\n  retry_backoff:\n    base: 5s\n",
+            vec![],
+            "client.retry_backoff.base: 5s is above client.retry_backoff.max 1s (default)",
+        ),
+        (
+            "center:\n  min_ttl: 10m\n",
+            vec![],
+            "center.min_ttl: 10m is above center.max_ttl 5m (default)",
+        ),
+        (
+            "server: {}\n",
+            var("ERPC_SERVER__ADAPTIVE_LIMIT__MIN_LIMIT", "5000"),
+            "server.adaptive_limit.max_limit: ",
+        ),
+    ] {
+        let file = written(yaml);
+        let e = load_with_env(file.path(), env).expect_err(says);
+        assert!(e.to_string().contains(says), "{says:?} not in: {e}");
+    }
+}
+
+/// The tracing endpoint is read as a URL: a port out of range (or none, or zero) is refused
+/// naming the key, or the variable that set it.
+#[test]
+fn a_tracing_endpoint_with_a_bad_port_is_refused_naming_its_source() {
+    let e = load_with_env(
+        written("server:\n  max_in_flight: 10\n").path(),
+        vec![(
+            "ERPC_TELEMETRY__TRACING__ENDPOINT".to_owned(),
+            "http://127.0.0.1:99999".to_owned(),
+        )],
+    )
+    .expect_err("port 99999");
+    let message = e.to_string();
+    assert!(
+        message.starts_with(
+            "environment: ERPC_TELEMETRY__TRACING__ENDPOINT: telemetry.tracing.endpoint: \"http://127.0.0.1:99999\" has port \"99999\", expected 1 to 65535"
+        ),
+        "{message}"
+    );
+    for (bad, says) in [
+        ("http://collector:0", "expected 1 to 65535"),
+        ("http://collector:", "expected 1 to 65535"),
+        ("http://", "not a URL"),
+        ("collector:4317", "http:// or https://"),
+        ("http://col lector:4317", "not a URL"),
+    ] {
+        let (key, line, message) = error_of(
+            &format!("telemetry:\n  tracing:\n    endpoint: \"{bad}\"\n"),
+            no_env(),
+        );
+        assert_eq!(key, "telemetry.tracing.endpoint", "{message}");
+        assert_eq!(line, Some(3), "{message}");
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+    for good in [
+        "http://127.0.0.1:4317",
+        "https://[::1]:4317",
+        "http://collector",
+    ] {
+        let file = written(&format!(
+            "telemetry:\n  tracing:\n    endpoint: \"{good}\"\n"
+        ));
+        load_with_env(file.path(), no_env()).expect(good);
+    }
 }

@@ -32,7 +32,9 @@
 //! OTLP — see the `trace` module.
 //!
 //! **Logs** (feature `logs`): human or JSON lines, a level per module, to stderr or rotated
-//! files, and an access log of every call — see the `logs` module.
+//! files, and an access log of every call — see the `logs` module. The rules a filter and a
+//! log file's directory and prefix follow are in the `log_rules` module (feature `log-rules`,
+//! part of `logs`), which erpc-config checks its `telemetry.logging` settings with.
 
 #![warn(missing_docs)]
 
@@ -58,3 +60,6 @@ pub mod trace;
 
 #[cfg(feature = "logs")]
 pub mod logs;
+
+#[cfg(feature = "log-rules")]
+pub mod log_rules;

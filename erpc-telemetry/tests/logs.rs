@@ -287,6 +287,44 @@ fn bad_settings_are_errors_that_name_them() {
         ..LogConfig::default()
     });
     assert!(e.contains("erpc_core=loud"), "{e}");
+    // Filters EnvFilter took and that wrote nothing at all: empty, or a misspelt level (a
+    // bare word is a target to EnvFilter, with no default level beside it).
+    for (filter, says) in [
+        ("", "it is empty"),
+        ("  ", "it is empty"),
+        ("debg", "\"debg\" is not a level (did you mean debug?)"),
+        ("infoo", "did you mean info?"),
+    ] {
+        let e = bad(LogConfig {
+            filter: filter.into(),
+            ..LogConfig::default()
+        });
+        assert!(e.contains(says), "{filter:?}: {e}");
+    }
+    // File names tracing-appender took: an empty directory (files in the current one, and
+    // a raw OS error from its pruning), an empty prefix, a prefix that makes a directory.
+    let dir = tempfile::tempdir().expect("tmp");
+    for (directory, prefix, says) in [
+        ("".into(), "app", "is empty"),
+        (dir.path().to_owned(), "", "prefix \"\" is empty"),
+        (
+            dir.path().to_owned(),
+            "a/b",
+            "prefix \"a/b\" is not a file name start",
+        ),
+    ] {
+        let e = bad(LogConfig {
+            output: LogOutput::Files {
+                directory,
+                prefix: prefix.into(),
+                rotation: Rotation::Daily,
+                max_files: 3,
+            },
+            ..LogConfig::default()
+        });
+        assert!(e.contains(says), "{prefix:?}: {e}");
+    }
+    assert!(files(dir.path()).is_empty(), "nothing written");
     let file = tempfile::NamedTempFile::new().expect("tmp");
     let e = bad(LogConfig {
         output: LogOutput::Files {
@@ -320,7 +358,7 @@ async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
     let subscriber = tracing_subscriber::registry().with(layer);
     let _default = tracing::subscriber::set_default(subscriber);
     let (config, follow) = tokio::sync::watch::channel(Arc::new(BTreeMap::new()));
-    let task = guard.follow_filter(follow, "log.filter");
+    let task = guard.follow_filter(follow, "log_filter");
     // Let the follower run after each change (this runtime has one thread).
     let settle = || async {
         for _ in 0..20 {
@@ -328,7 +366,7 @@ async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
         }
     };
     let set = |value: &str| {
-        let map = BTreeMap::from([("log.filter".to_owned(), value.to_owned())]);
+        let map = BTreeMap::from([("log_filter".to_owned(), value.to_owned())]);
         config.send(Arc::new(map)).expect("the follower listens");
     };
     settle().await;
@@ -350,6 +388,75 @@ async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
         text.contains("log filter refused") && text.contains("erpc_core=loud"),
         "the refusal is logged with the value: {text}"
     );
+}
+
+/// Live values EnvFilter took and that silenced every line — the "filter changed" line and
+/// every later refusal included — or were refused with nothing said: each is refused with a
+/// WARN naming it and why, and logging goes on under the filter in force.
+#[tokio::test]
+async fn a_live_empty_or_misspelt_filter_is_refused_with_a_warning_and_logging_goes_on() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (layer, guard) = logs::layer(&LogConfig {
+        format: LogFormat::Json,
+        filter: "info".into(),
+        output: LogOutput::Files {
+            directory: dir.path().to_owned(),
+            prefix: "svc".into(),
+            rotation: Rotation::Never,
+            max_files: 0,
+        },
+    })
+    .expect("valid");
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let (config, follow) = tokio::sync::watch::channel(Arc::new(BTreeMap::new()));
+    let task = guard.follow_filter(follow, "log_filter");
+    let settle = || async {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    };
+    let bad = ["", "   ", "LOUD", "info,[", "debg"];
+    for (i, value) in bad.iter().enumerate() {
+        let map = BTreeMap::from([("log_filter".to_owned(), (*value).to_owned())]);
+        config.send(Arc::new(map)).expect("the follower listens");
+        settle().await;
+        tracing::info!("after bad value {i}");
+    }
+    drop(config);
+    task.await.expect("the follower ends with its sender");
+    drop(guard);
+    let text = std::fs::read_to_string(dir.path().join("svc.log")).expect("written");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    for (i, value) in bad.iter().enumerate() {
+        let after = format!("after bad value {i}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["fields"]["message"] == after.as_str()),
+            "{value:?} silenced logging: {text}"
+        );
+        let warned = lines.iter().find(|l| {
+            l["level"] == "WARN"
+                && l["fields"]["key"] == "log_filter"
+                && l["fields"]["value"] == format!("{value:?}").as_str()
+        });
+        let Some(warned) = warned else {
+            panic!("no WARN for {value:?}: {text}")
+        };
+        let message = warned["fields"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("refused"), "{message}");
+    }
+    let debg = lines
+        .iter()
+        .find(|l| l["fields"]["value"] == "\"debg\"")
+        .map(|l| l["fields"]["message"].to_string())
+        .unwrap_or_default();
+    assert!(debg.contains("did you mean debug?"), "{debg}");
 }
 
 /// The first start with a new log directory (and a bad one) writes nothing to stderr but

@@ -69,12 +69,13 @@ pub enum LogOutput {
     /// Standard error (default).
     #[default]
     Stderr,
-    /// Files in `directory` (created if missing), named from `prefix`, rotated by `rotation`;
-    /// at most `max_files` are kept, the oldest deleted as a new one starts (0 = keep all).
+    /// Files in `directory` (created if missing), named from `prefix`, rotated by `rotation`
+    /// (by time only: there is no rotation by size); at most `max_files` are kept, the oldest
+    /// deleted as a new one starts (0 = keep all).
     Files {
-        /// Where the files are written.
+        /// Where the files are written: not empty (`"."` for the current directory).
         directory: PathBuf,
-        /// The start of each file's name.
+        /// The start of each file's name: not empty, no `/`, `\` or NUL.
         prefix: String,
         /// When a new file starts.
         rotation: Rotation,
@@ -89,7 +90,9 @@ pub struct LogConfig {
     /// Human or JSON lines.
     pub format: LogFormat,
     /// Which events to keep: `EnvFilter` directives, e.g. `"info"` (the default),
-    /// `"warn,erpc_core=debug,erpc::access=info"`.
+    /// `"warn,erpc_core=debug,erpc::access=info"`, under [`crate::log_rules`]: not empty
+    /// (`"off"` for no logs), and a bare word must be a level (`"debg"` is refused, where
+    /// `EnvFilter` would take it as a target and turn every other line off).
     pub filter: String,
     /// Stderr or rotated files.
     pub output: LogOutput,
@@ -108,7 +111,8 @@ impl Default for LogConfig {
 /// Why logging could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum LogSetupError {
-    /// The filter has a directive that does not parse.
+    /// The filter is empty, has a bare word that is not a level, or a directive that does
+    /// not parse ([`crate::log_rules::parse_filter`]).
     #[error("log filter {filter:?}: {reason}")]
     Filter {
         /// The filter as given.
@@ -116,8 +120,9 @@ pub enum LogSetupError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The log directory could not be created or written.
-    #[error("log files in {directory}: {reason}")]
+    /// The log directory is empty or could not be created or written, or the prefix is
+    /// empty or holds a path separator (the reason says which).
+    #[error("log files in {directory:?}: {reason}")]
     Files {
         /// The directory as given.
         directory: PathBuf,
@@ -144,16 +149,14 @@ impl std::fmt::Debug for LogGuard {
 }
 
 impl LogGuard {
-    /// Replace the filter (`EnvFilter` directives, as [`LogConfig::filter`]) from now on.
+    /// Replace the filter (`EnvFilter` directives, as [`LogConfig::filter`], under the same
+    /// rules) from now on.
     ///
     /// # Errors
-    /// [`LogSetupError::Filter`] naming a directive that does not parse; the old filter
-    /// stays.
+    /// [`LogSetupError::Filter`] for an empty filter, a bare word that is not a level, or a
+    /// directive that does not parse, naming it; the old filter stays.
     pub fn set_filter(&self, filter: &str) -> Result<(), LogSetupError> {
-        let parsed = EnvFilter::try_new(filter).map_err(|e| LogSetupError::Filter {
-            filter: filter.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let parsed = parse_filter(filter)?;
         (self.reload)(parsed).map_err(|reason| LogSetupError::Filter {
             filter: filter.to_owned(),
             reason,
@@ -162,10 +165,12 @@ impl LogGuard {
 
     /// Follow `key` in a live configuration map — the center's, from
     /// `CenterRegistry::follow_config(prefix)`, or any `watch` of a key-value map: each new
-    /// value becomes the filter. A value that does not parse is refused and logged (WARN,
-    /// naming the key and the value); the filter in force stays. A key that disappears
-    /// leaves the filter as it is. Runs until the map's sender is dropped; needs a Tokio
-    /// runtime.
+    /// value becomes the filter. A value [`LogConfig::filter`]'s rules refuse — empty or
+    /// blank, a bare word that is not a level (`debg`), a directive that does not parse — is
+    /// refused and logged (WARN on target `erpc_telemetry::logs`, naming the key, the value
+    /// and why, once per value); the filter in force stays, so the warning shows unless that
+    /// filter hides WARN. A key that disappears leaves the filter as it is. Runs until the
+    /// map's sender is dropped; needs a Tokio runtime.
     pub fn follow_filter(
         &self,
         mut config: tokio::sync::watch::Receiver<Arc<BTreeMap<String, String>>>,
@@ -175,22 +180,31 @@ impl LogGuard {
         let reload = self.reload.clone();
         tokio::spawn(async move {
             let mut applied: Option<String> = None;
+            // The last value refused: a change to another key of the map does not repeat its
+            // warning.
+            let mut refused: Option<String> = None;
             loop {
                 let value = config.borrow_and_update().get(&key).cloned();
-                if let Some(value) = value.filter(|v| applied.as_ref() != Some(v)) {
-                    match EnvFilter::try_new(&value) {
+                if let Some(value) =
+                    value.filter(|v| applied.as_ref() != Some(v) && refused.as_ref() != Some(v))
+                {
+                    match crate::log_rules::parse_filter(&value) {
                         Ok(parsed) => match reload(parsed) {
                             Ok(()) => {
                                 tracing::info!(%key, filter = %value, "log filter changed");
                                 applied = Some(value);
+                                refused = None;
                             }
                             Err(e) => tracing::warn!(%key, "log filter not changed: {e}"),
                         },
-                        Err(e) => tracing::warn!(
-                            %key,
-                            value = %value,
-                            "log filter refused, the one in force stays: {e}"
-                        ),
+                        Err(reason) => {
+                            tracing::warn!(
+                                %key,
+                                value = ?value,
+                                "log filter refused, the one in force stays: {reason}"
+                            );
+                            refused = Some(value);
+                        }
                     }
                 }
                 if config.changed().await.is_err() {
@@ -206,18 +220,16 @@ impl LogGuard {
 /// [`crate::trace::otlp::layer`], for example.
 ///
 /// # Errors
-/// [`LogSetupError::Filter`] naming a bad directive; [`LogSetupError::Files`] if the
-/// directory cannot be created.
+/// [`LogSetupError::Filter`] for a filter [`LogConfig::filter`]'s rules refuse, naming the
+/// directive; [`LogSetupError::Files`] for an empty directory, an empty prefix or one with a
+/// path separator, or a directory that cannot be created.
 pub fn layer<S>(
     config: &LogConfig,
 ) -> Result<(Box<dyn Layer<S> + Send + Sync + 'static>, LogGuard), LogSetupError>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
-    let filter = EnvFilter::try_new(&config.filter).map_err(|e| LogSetupError::Filter {
-        filter: config.filter.clone(),
-        reason: e.to_string(),
-    })?;
+    let filter = parse_filter(&config.filter)?;
     let (writer, worker) = match &config.output {
         LogOutput::Stderr => tracing_appender::non_blocking(std::io::stderr()),
         LogOutput::Files {
@@ -226,6 +238,16 @@ where
             rotation,
             max_files,
         } => {
+            // Refused before anything is created: an empty directory wrote to the current
+            // one (and tracing-appender's pruning failed on it, printing a raw OS error); a
+            // prefix with a separator made a subdirectory, an empty one date-only names.
+            let bad_files = |reason: String| LogSetupError::Files {
+                directory: directory.clone(),
+                reason,
+            };
+            crate::log_rules::check_directory(directory).map_err(bad_files)?;
+            crate::log_rules::check_prefix(prefix)
+                .map_err(|reason| bad_files(format!("prefix {reason}")))?;
             let mut builder = tracing_appender::rolling::Builder::new()
                 .rotation(match rotation {
                     Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
@@ -280,6 +302,14 @@ where
             reload,
         },
     ))
+}
+
+/// [`LogConfig::filter`]'s rules applied, as a setup error naming the filter.
+fn parse_filter(filter: &str) -> Result<EnvFilter, LogSetupError> {
+    crate::log_rules::parse_filter(filter).map_err(|reason| LogSetupError::Filter {
+        filter: filter.to_owned(),
+        reason,
+    })
 }
 
 /// [`layer`] installed as the global subscriber: logging alone, in one line.

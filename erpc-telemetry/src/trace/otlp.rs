@@ -45,6 +45,12 @@ pub struct OtlpConfig {
     pub max_queue_size: usize,
     /// How often a batch is exported: default 5 s (and whenever 512 spans wait).
     pub export_interval: Duration,
+    /// A failed export is logged (WARN, target `erpc_telemetry::trace::export_report`: the
+    /// endpoint, the exporter's error, the batches and spans lost) at once, then at most once
+    /// per this interval for the same error, counting what was lost in between; the first
+    /// export that works again says so (INFO), and shutdown reports what is still uncounted.
+    /// Default 60 s; zero logs every failed batch.
+    pub export_error_interval: Duration,
 }
 
 impl Default for OtlpConfig {
@@ -56,6 +62,7 @@ impl Default for OtlpConfig {
             timeout: Duration::from_secs(10),
             max_queue_size: 2048,
             export_interval: Duration::from_secs(5),
+            export_error_interval: Duration::from_secs(60),
         }
     }
 }
@@ -76,7 +83,9 @@ pub enum TraceSetupError {
 
 /// A tracer provider exporting to `config.endpoint` in batches from a background thread
 /// (OpenTelemetry's `BatchSpanProcessor`). Must be called inside a Tokio runtime (the gRPC
-/// client's connection lives on it); the runtime must outlive the provider.
+/// client's connection lives on it); the runtime must outlive the provider. A failed export
+/// is logged as a WARN, rate-limited ([`OtlpConfig::export_error_interval`]); the spans of a
+/// failed batch are lost (no retry beyond the exporter's own), a call never waits.
 ///
 /// # Errors
 /// [`TraceSetupError::Config`] for a ratio outside 0–1, a zero queue or interval, an
@@ -89,9 +98,9 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
             "max_queue_size and export_interval must be above zero".to_owned(),
         ));
     }
-    if !(config.endpoint.starts_with("http://") || config.endpoint.starts_with("https://")) {
+    if let Err(reason) = check_endpoint(&config.endpoint) {
         return Err(TraceSetupError::Config(format!(
-            "endpoint {:?} must be an http:// or https:// URL (the OTLP/gRPC port is usually 4317)",
+            "endpoint {:?} {reason} (the OTLP/gRPC port is usually 4317)",
             config.endpoint
         )));
     }
@@ -101,6 +110,13 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
         .with_timeout(config.timeout)
         .build()
         .map_err(|e| TraceSetupError::Exporter(e.to_string()))?;
+    // Its failures reported, rate-limited: without it a collector that is down loses every
+    // span with nothing said.
+    let exporter = super::export_report::Reported::new(
+        exporter,
+        config.endpoint.clone(),
+        config.export_error_interval,
+    );
     let batch = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
@@ -272,6 +288,31 @@ pub fn init(config: OtlpConfig) -> Result<TracingGuard, TraceSetupError> {
     Ok(TracingGuard { provider })
 }
 
+/// An `http://` or `https://` URL (parsed as `http::Uri`, as tonic will) with a host and, if
+/// it gives one, a port of 1 to 65535; or why not. `http::Uri` keeps a port it cannot hold
+/// as a u16 (`:99999`), answering `None` for it, so the port is read as written.
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("must be an http:// or https:// URL".to_owned());
+    }
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
+        return Err("has no host".to_owned());
+    };
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    if let Some((_, port)) = host_port
+        .rsplit_once(':')
+        .filter(|_| !host_port.ends_with(']'))
+    {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("has port {port:?}, expected 1 to 65535"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +330,12 @@ mod tests {
             ..OtlpConfig::default()
         });
         assert!(e.contains("127.0.0.1:4317") && e.contains("http://"), "{e}");
+        // A port out of range: `http::Uri` takes it, the exporter could never connect.
+        let e = bad(OtlpConfig {
+            endpoint: "http://127.0.0.1:99999".into(),
+            ..OtlpConfig::default()
+        });
+        assert!(e.contains("port \"99999\", expected 1 to 65535"), "{e}");
         let e = bad(OtlpConfig {
             max_queue_size: 0,
             ..OtlpConfig::default()

@@ -33,10 +33,17 @@ impl TraceService for Receiver {
 }
 
 /// A receiver on a free local port: its `http://` endpoint and the spans it is sent.
+#[allow(dead_code)] // not every test binary starts one this way
 pub async fn receiver() -> (String, mpsc::UnboundedReceiver<Span>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
+    receiver_on(listener)
+}
+
+/// A receiver on `listener` (a port chosen before, e.g. one an exporter already failed on).
+#[allow(dead_code)] // not every test binary starts one late
+pub fn receiver_on(listener: tokio::net::TcpListener) -> (String, mpsc::UnboundedReceiver<Span>) {
     let addr = listener.local_addr().expect("bound");
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(
