@@ -6,16 +6,23 @@
 //!
 //! | key | value (YAML or JSON: the shape of the same key in a file) | changes |
 //! |---|---|---|
-//! | `erpc/config/<service>/client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 10}}}` | `ClientRateLimit::set_rates` |
+//! | `erpc/config/<service>/client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 2.5}}}`; `null`: no limit | `ClientRateLimit::set_rates` |
 //! | `erpc/config/<service>/server.rate_limit` | as `client.rate_limit` | `RateLimit::set_rates` |
 //! | `erpc/config/<service>/client.breaker.instance` | `{trip: {consecutive: 3}, open_timeout: 10s}` | `InstanceBreakers::set_settings` |
-//! | `erpc/config/<service>/client.breaker.method` | `{methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` | `MethodBreakers::set_settings` |
+//! | `erpc/config/<service>/client.breaker.method` | `{methods: {"Kv.put": {trip: {error_rate: 0.5}}}}`; `null`: none | `MethodBreakers::set_settings` |
 //! | `erpc/config/<service>/server.weight` | `40` | the weight the server registers with (`ServerHandle::weights`) |
 //! | `erpc/config/<service>/log_filter` | `info,erpc_core=debug` | erpc-telemetry's `LogGuard::follow_filter` (not this module) |
 //!
 //! A setting changes only a layer the program built: the file (or code) must configure a
 //! rate limit or breaker for it to be changed live — a generous default is enough. A key
-//! deleted from the center leaves the setting in force as it is.
+//! deleted from the center leaves the setting in force as it is. New breaker settings reach
+//! breakers already open: the new open timeout counts from when each opened (a shorter one
+//! releases it at once).
+//!
+//! A client's values are read by [`ClientGovernance::parse_live`]: a `methods:` key naming a
+//! method that a service the client was declared to call lacks
+//! ([`ClientGovernance::calls_typed`]) is refused; a key of a service not declared is
+//! applied, and the line saying so is a WARN that it matches no known method.
 //!
 //! ```no_run
 //! # async fn run(registry: erpc_center::CenterRegistry) -> Result<(), Box<dyn std::error::Error>> {
@@ -139,9 +146,18 @@ pub fn follow_map(
                 }
                 seen.insert(full.clone(), value.clone());
                 match apply(&targets, name, value, full).await {
-                    Ok(what) => {
+                    Ok((what, unchecked)) if unchecked.is_empty() => {
                         tracing::info!(key = %full, value = %value, "live config applied to {what}")
                     }
+                    Ok((what, unchecked)) => tracing::warn!(
+                        key = %full,
+                        value = %value,
+                        "live config applied to {what}, but {} no known method: the client was \
+                         not declared to call {} (ClientGovernance::calls), so a misspelt method \
+                         would match nothing",
+                        keys_named(&unchecked),
+                        if unchecked.len() == 1 { "its service" } else { "their services" },
+                    ),
                     Err(reason) => tracing::warn!(
                         key = %full,
                         value = %value,
@@ -157,16 +173,37 @@ pub fn follow_map(
     })
 }
 
-/// Parse `value` as the setting `name` and hand it to its layer: what was changed, or why
-/// not.
+/// `"A.x" matches` / `"A.x", "B.y" match`, for the log.
+fn keys_named(keys: &[String]) -> String {
+    let list: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+    let verb = if keys.len() == 1 { "matches" } else { "match" };
+    format!("{} {verb}", list.join(", "))
+}
+
+/// Parse `value` as the setting `name` and hand it to its layer: what was changed (and the
+/// method keys of the value that could not be checked against the client's methods), or
+/// why not.
 async fn apply(
     targets: &LiveTargets,
     name: &str,
     value: &str,
     full: &str,
-) -> Result<&'static str, String> {
-    let parsed = erpc_config::parse_live(name, value, full).map_err(|e| e.to_string())?;
+) -> Result<(&'static str, Vec<String>), String> {
     let client = targets.client.as_ref();
+    // A client's value is checked against the services it was declared to call.
+    let (parsed, unchecked) = match client.filter(|_| name.starts_with("client.")) {
+        Some(client) => {
+            let live = client
+                .parse_live(name, value, full)
+                .map_err(|e| e.to_string())?;
+            (live.value, live.unchecked)
+        }
+        None => (
+            erpc_config::parse_live(name, value, full).map_err(|e| e.to_string())?,
+            Vec::new(),
+        ),
+    };
+    let applied = |what: &'static str| Ok((what, unchecked.clone()));
     let missing = |what: &str| {
         format!("this program has no {what} to change (set one in its settings first)")
     };
@@ -176,7 +213,7 @@ async fn apply(
                 .and_then(|c| c.rate_limit.as_ref())
                 .ok_or_else(|| missing("client rate limit"))?;
             layer.set_rates(rates).map_err(|s| s.message().to_owned())?;
-            Ok("the client's rate limits")
+            applied("the client's rate limits")
         }
         LiveValue::ServerRateLimit(rates) => {
             let hook = targets
@@ -185,21 +222,21 @@ async fn apply(
                 .and_then(|s| s.rate_limit.as_ref())
                 .ok_or_else(|| missing("server rate limit"))?;
             hook.set_rates(rates).map_err(|s| s.message().to_owned())?;
-            Ok("the server's rate limits")
+            applied("the server's rate limits")
         }
         LiveValue::InstanceBreaker(settings) => {
             let layer = client
                 .and_then(|c| c.instance_breakers.as_ref())
                 .ok_or_else(|| missing("instance breaker"))?;
             layer.set_settings(settings);
-            Ok("the instance breakers")
+            applied("the instance breakers")
         }
         LiveValue::MethodBreakers(settings) => {
             let layer = client
                 .and_then(|c| c.method_breakers.as_ref())
                 .ok_or_else(|| missing("method breaker"))?;
             layer.set_settings(settings);
-            Ok("the method breakers")
+            applied("the method breakers")
         }
         LiveValue::Weight(weight) => {
             let weights = targets
@@ -207,7 +244,7 @@ async fn apply(
                 .as_ref()
                 .ok_or_else(|| missing("server registration"))?;
             weights.set(weight).await.map_err(|s| s.to_string())?;
-            Ok("the server's registered weight")
+            applied("the server's registered weight")
         }
     }
 }

@@ -171,7 +171,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     let refused = refused_by_center(&admin, "server.rate_limit", "{default: {rate: 0}}").await;
     assert!(
         refused.message().starts_with(
-            "erpc/config/Whoami/server.rate_limit:1: server.rate_limit.default.rate: must be at least 1"
+            "erpc/config/Whoami/server.rate_limit:1: server.rate_limit.default.rate: must be above 0"
         ),
         "{refused}"
     );
@@ -325,6 +325,194 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
     assert!(
         reached.load(std::sync::atomic::Ordering::SeqCst) - before < 3,
         "an open breaker sends nothing"
+    );
+    follow.abort();
+    server.shutdown().await;
+}
+
+/// A client of `Flaky` (whose one method always fails) with `breaker` as its settings'
+/// `client.breaker`, its governance, and live settings fed from a watch channel: `set`
+/// replaces every entry.
+async fn flaky_client(
+    breaker: &str,
+    reached: Arc<std::sync::atomic::AtomicUsize>,
+) -> (
+    ServerHandle,
+    FlakyClient,
+    erpc_config::ClientGovernance,
+    impl Fn(&[(&str, &str)]),
+    tokio::task::JoinHandle<()>,
+) {
+    let server = erpc_core::Server::builder()
+        .add_service(FlakyServer::new(Failing(reached)))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .unwrap();
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "client:\n  target: \"{}\"\n  breaker: {breaker}\n  rate_limit: {{default: {{rate: 10000}}}}\n",
+            server.local_addr()
+        ),
+    )
+    .unwrap();
+    let settings = erpc_config::load_with_env(file.path(), Vec::new()).unwrap();
+    let governance = settings.client.governance().unwrap();
+    let client = FlakyClient::new(
+        governance
+            .apply(settings.client.plain_builder().unwrap())
+            .connect(server.local_addr().to_string())
+            .await
+            .unwrap(),
+    );
+    let prefix = live_config::prefix("Flaky");
+    let (config, followed) =
+        tokio::sync::watch::channel(Arc::new(std::collections::BTreeMap::<String, String>::new()));
+    let targets = LiveTargets {
+        client: Some(governance.clone()),
+        server: None,
+        weights: None,
+    };
+    let follow = live_config::follow_map(followed, prefix.clone(), targets);
+    let set = move |entries: &[(&str, &str)]| {
+        let map = entries
+            .iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
+            .collect();
+        config.send(Arc::new(map)).unwrap();
+    };
+    (server, client, governance, set, follow)
+}
+
+/// The first call's outcome that `until` accepts, polling for up to 10 s.
+async fn outcome_when(client: &FlakyClient, until: impl Fn(&Status) -> bool) -> Status {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let outcome = client.fail().await.unwrap_err();
+        if until(&outcome) {
+            return outcome;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "never came; last: {outcome:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_shorter_open_timeout_live_releases_breakers_already_open() {
+    let (logs, _log) = capture_logs();
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (server, client, _governance, set, follow) = flaky_client(
+        "{instance: {trip: {consecutive: 100}, failures: [internal]}, method: {default: {trip: {consecutive: 100}, failures: [internal]}}}",
+        reached.clone(),
+    )
+    .await;
+    // A fresh user's mistake: a timeout beyond any use is refused, naming the key.
+    set(&[(
+        "client.breaker.method",
+        "{default: {trip: {consecutive: 1}, open_timeout: 100000000000h}}",
+    )]);
+    wait_for_log(&logs, "live config refused").await;
+    assert!(
+        logs.text()
+            .contains("client.breaker.method.default.open_timeout: must be at most 1h"),
+        "{}",
+        logs.text()
+    );
+    // An hour's timeout (the longest) opens the method's breaker on the first failure ...
+    set(&[
+        (
+            "client.breaker.method",
+            "{default: {trip: {consecutive: 1}, open_timeout: 1h, failures: [internal]}}",
+        ),
+        (
+            "client.breaker.instance",
+            "{trip: {consecutive: 1}, open_timeout: 1h, failures: [internal]}",
+        ),
+    ]);
+    wait_for_log(&logs, "live config applied to the method breakers").await;
+    wait_for_log(&logs, "live config applied to the instance breakers").await;
+    let open = outcome_when(&client, |s| s.message().contains("circuit breaker open")).await;
+    assert_eq!(open.code(), Code::Unavailable, "{open:?}");
+    // ... and a second's, given live, releases it: the wait counts from its opening, so
+    // trial calls reach the server again at once (gobreaker keeps no such change; erpc
+    // recounts the wait).
+    set(&[
+        (
+            "client.breaker.method",
+            "{default: {trip: {consecutive: 5}, open_timeout: 1s, failures: [internal]}}",
+        ),
+        (
+            "client.breaker.instance",
+            "{trip: {consecutive: 5}, open_timeout: 1s, failures: [internal]}",
+        ),
+    ]);
+    let released = outcome_when(&client, |s| s.code() == Code::Internal).await;
+    assert_eq!(released.message(), "always", "{released:?}");
+    follow.abort();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn fractional_rates_null_limits_and_method_keys_of_a_client_live() {
+    let (logs, _log) = capture_logs();
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (server, client, governance, set, follow) =
+        flaky_client("{method: null}", reached.clone()).await;
+    // 2.5 calls/s is kept, and said, as given: not rounded to 3.
+    set(&[("client.rate_limit", "{default: {rate: 2.5, max_wait: 0ms}}")]);
+    let refused = outcome_when(&client, |s| s.message().contains("client: rate limit")).await;
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("2.5 calls/s (burst 3)"),
+        "{refused:?}"
+    );
+    // `null`: no limit any more (as CENTER.md says).
+    set(&[("client.rate_limit", "null")]);
+    wait_for_log(&logs, "client.rate_limit value=null").await;
+    let text = logs.text();
+    let line = text.lines().find(|l| l.contains("value=null")).unwrap();
+    assert!(
+        line.contains("live config applied to the client's rate limits"),
+        "{line}"
+    );
+    for _ in 0..20 {
+        let outcome = client.fail().await.unwrap_err();
+        assert_eq!(outcome.code(), Code::Internal, "no limit: {outcome:?}");
+    }
+    // A method key of a client whose methods are not known: applied, with a warning that
+    // it could not be checked.
+    set(&[(
+        "client.rate_limit",
+        "{methods: {\"Flaky.fial\": {rate: 1}}}",
+    )]);
+    wait_for_log(&logs, "no known method").await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("no known method"))
+        .unwrap();
+    assert!(
+        line.contains("WARN") && line.contains("\"Flaky.fial\" matches no known method"),
+        "{line}"
+    );
+    // Declared (the typed client's methods): the same mistake is refused, as at start.
+    governance.calls_typed::<FlakyClient>();
+    set(&[("client.breaker.method", "{methods: {\"Flaky.fial\": {}}}")]);
+    wait_for_log(&logs, "names method \"fial\"").await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("names method \"fial\""))
+        .unwrap();
+    assert!(
+        line.contains("WARN")
+            && line.contains("live config refused")
+            && line.contains("(it has \"fail\")"),
+        "{line}"
     );
     follow.abort();
     server.shutdown().await;

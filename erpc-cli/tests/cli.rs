@@ -917,7 +917,7 @@ async fn live_settings_are_set_checked_listed_and_deleted() {
         (
             "server.rate_limit",
             "{default: {rate: 0}}",
-            "erpc: erpc/config/Shop/server.rate_limit:1: server.rate_limit.default.rate: must be at least 1",
+            "erpc: erpc/config/Shop/server.rate_limit:1: server.rate_limit.default.rate: must be above 0",
         ),
         ("server.weight", "-1", "whole number of 0 to 4294967295"),
         (

@@ -95,11 +95,11 @@ impl BalancerSettings {
                 "must be at least 1".into(),
             )),
             BalancerSettings::NetworkQuality { tolerance }
-                if tolerance.is_nan() || *tolerance < 0.0 =>
+                if !tolerance.is_finite() || *tolerance < 0.0 =>
             {
                 Err((
                     format!("{at}.network_quality.tolerance"),
-                    format!("must be 0 or more, got {tolerance}"),
+                    format!("must be a finite number, 0 or more, got {tolerance}"),
                 ))
             }
             BalancerSettings::Nearest(n) => {

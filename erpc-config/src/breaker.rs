@@ -14,18 +14,23 @@ use serde::Deserialize;
 pub struct BreakerSpec {
     /// When it opens: `{consecutive: 5}` (default) or `{error_rate: 0.5, min_calls: 20}`.
     pub trip: TripSettings,
-    /// How long it stays open before trial calls. Default `5s`.
+    /// How long it stays open before trial calls: above zero, at most `1h`. Default `5s`.
+    /// Changed while a breaker is open (a live value), it counts from when it opened.
     #[serde(with = "humantime_serde")]
     pub open_timeout: Duration,
-    /// How often the counts are cleared while closed; `0s` never. Default `10s`.
+    /// How often the counts are cleared while closed: above zero, at most `1h`; `null`:
+    /// never. Default `10s`.
     #[serde(with = "humantime_serde")]
-    pub interval: Duration,
+    pub interval: Option<Duration>,
     /// Trial calls while half-open, and successes in a row that close it. Default 1.
     pub max_half_open: u32,
     /// Status codes that count as failures (snake_case names). Default: an instance failing
     /// — `unavailable`, `deadline_exceeded`, `internal`, `unknown`, `data_loss`.
     pub failures: Vec<String>,
 }
+
+/// The longest `open_timeout` and `interval`.
+const MAX_DURATION: Duration = Duration::from_secs(3600);
 
 /// `trip.min_calls` when `error_rate` is given without it: an error rate over fewer calls
 /// than this in the counting interval does not trip the breaker.
@@ -71,7 +76,7 @@ impl Default for BreakerSpec {
         BreakerSpec {
             trip: TripSettings::default(),
             open_timeout: Duration::from_secs(5),
-            interval: Duration::from_secs(10),
+            interval: Some(Duration::from_secs(10)),
             max_half_open: 1,
             failures: DEFAULT_FAILURES.iter().map(|s| (*s).to_owned()).collect(),
         }
@@ -124,7 +129,35 @@ impl BreakerSpec {
             ));
         }
         if self.open_timeout.is_zero() {
-            return Err((format!("{at}.open_timeout"), "must be above zero".into()));
+            return Err((
+                format!("{at}.open_timeout"),
+                "must be above zero: an open breaker fails calls fast for this long".into(),
+            ));
+        }
+        if self.open_timeout > MAX_DURATION {
+            return Err((
+                format!("{at}.open_timeout"),
+                "must be at most 1h (the longest open timeout): trial calls find out sooner \
+                 whether the instance is back"
+                    .into(),
+            ));
+        }
+        match self.interval {
+            Some(interval) if interval.is_zero() => {
+                return Err((
+                    format!("{at}.interval"),
+                    "must be above zero; for counts never cleared while closed, write null".into(),
+                ));
+            }
+            Some(interval) if interval > MAX_DURATION => {
+                return Err((
+                    format!("{at}.interval"),
+                    "must be at most 1h (the longest counting interval); for counts never \
+                     cleared while closed, write null"
+                        .into(),
+                ));
+            }
+            _ => {}
         }
         if self.max_half_open == 0 {
             return Err((format!("{at}.max_half_open"), "must be at least 1".into()));
@@ -159,7 +192,7 @@ impl BreakerSpec {
         BreakerSettings::default()
             .trip(trip)
             .open_timeout(self.open_timeout)
-            .interval(self.interval)
+            .interval(self.interval.unwrap_or(Duration::ZERO))
             .max_half_open(self.max_half_open)
             .failures(move |code| codes.contains(&code))
     }

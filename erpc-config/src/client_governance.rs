@@ -2,8 +2,11 @@
 //! breakers, fail modes, the balancer and discovery — built into erpc-core's layers and
 //! applied to a `ClientBuilder`, and a client connected from settings alone.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use erpc_core::client::TypedClient;
 
 use erpc_core::client::{ClientConcurrencyLimit, FailModes, InstanceBreakers, MethodBreakers};
 use erpc_core::discovery::{Discover, StaticList};
@@ -12,6 +15,8 @@ use erpc_core::{Client, ClientBuilder, Status};
 use crate::auth::CredentialsSettings;
 use crate::client::ClientSettings;
 use crate::error::ConfigError;
+use crate::live::LiveValue;
+use crate::per_method::MethodKey;
 
 /// The layers a client's settings configure, built: clones share their state, so keep one
 /// to read a breaker's state or to change a rate while the client runs
@@ -32,6 +37,21 @@ pub struct ClientGovernance {
     /// `credentials`: each [`ClientGovernance::apply`] adds its own `Credentials` (its own
     /// token held) reading this file.
     credentials: Option<CredentialsSettings>,
+    /// The services the client calls and their methods ([`ClientGovernance::calls`]),
+    /// shared by clones: what a live value's method keys are checked against.
+    calls: Arc<RwLock<BTreeMap<String, Vec<String>>>>,
+}
+
+/// A live value of a client's ([`ClientGovernance::parse_live`]): the value, and the method
+/// keys it has that could not be checked.
+#[derive(Debug)]
+pub struct LiveClientValue {
+    /// For the layer's `set_*` method, as [`crate::parse_live`] gives it.
+    pub value: LiveValue,
+    /// The `methods:` keys of the value naming a service the client was not declared to
+    /// call ([`ClientGovernance::calls`]), as written: nothing says whether they match a
+    /// method (a misspelt one matches none, and its setting applies to nothing).
+    pub unchecked: Vec<String>,
 }
 
 impl std::fmt::Debug for ClientGovernance {
@@ -41,6 +61,77 @@ impl std::fmt::Debug for ClientGovernance {
 }
 
 impl ClientGovernance {
+    /// Declare that the client these layers serve calls `service`, whose methods are
+    /// `methods` (a generated client's `XClient::SERVICE` and `XClient::METHODS`;
+    /// [`ClientGovernance::calls_typed`] takes them from the type). A live value
+    /// ([`ClientGovernance::parse_live`]) with a key naming a method `service` lacks is then
+    /// refused, as [`ClientSettings::check_service`] refuses a file's. Clones share the
+    /// declarations; a later one for the same service replaces the earlier.
+    pub fn calls(&self, service: &str, methods: &[&str]) {
+        let methods = methods.iter().map(|m| (*m).to_owned()).collect();
+        self.calls
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(service.to_owned(), methods);
+    }
+
+    /// [`ClientGovernance::calls`] with the service and methods of the typed client `C`
+    /// (`KvClient`); nothing for an untyped `Client`, which may call any.
+    pub fn calls_typed<C: TypedClient>(&self) {
+        if let Some(service) = C::SERVICE {
+            self.calls(service, C::METHODS);
+        }
+    }
+
+    /// A live value for this client's layers (`client.rate_limit`, `client.breaker.method`,
+    /// ...), read as [`crate::parse_live`] reads it, and its `methods:` keys checked against
+    /// the services declared with [`ClientGovernance::calls`]: a key naming a method a
+    /// declared service lacks is refused. Keys of services not declared are handed back
+    /// ([`LiveClientValue::unchecked`]) for the caller to say so.
+    ///
+    /// # Errors
+    /// As [`crate::parse_live`]; and [`ConfigError::Key`] naming the first key of a
+    /// declared service that names a method it lacks (and the methods it has).
+    pub fn parse_live(
+        &self,
+        key: &str,
+        value: &str,
+        origin: &str,
+    ) -> Result<LiveClientValue, ConfigError> {
+        let (value, settings) = crate::live::parse_live_settings(key, value, origin)?;
+        let Some((settings, depth)) = settings else {
+            return Ok(LiveClientValue {
+                value,
+                unchecked: Vec::new(),
+            });
+        };
+        let client = &settings.client;
+        let calls = self.calls.read().unwrap_or_else(|p| p.into_inner());
+        for (service, methods) in calls.iter() {
+            let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+            client
+                .check_service(service, &methods)
+                .map_err(|e| crate::live::of_value(e, depth))?;
+        }
+        let keys: Vec<&String> = match key {
+            "client.rate_limit" => client.rate_limit.methods.keys().collect(),
+            "client.breaker.method" => client.breaker.method.methods.keys().collect(),
+            _ => Vec::new(),
+        };
+        let unchecked = keys
+            .into_iter()
+            .filter(|k| {
+                let service = match crate::per_method::parse_key(k) {
+                    Ok(MethodKey::Service(s) | MethodKey::Method(s, _)) => s,
+                    Err(_) => return true,
+                };
+                !calls.contains_key(service)
+            })
+            .cloned()
+            .collect();
+        Ok(LiveClientValue { value, unchecked })
+    }
+
     /// `builder` with these layers, in the order above (the first outermost).
     pub fn apply(&self, mut builder: ClientBuilder) -> ClientBuilder {
         if let Some(credentials) = &self.credentials {
@@ -176,6 +267,7 @@ impl ClientSettings {
                 .instance
                 .as_ref()
                 .map(|spec| InstanceBreakers::new(spec.settings())),
+            calls: Arc::default(),
             credentials: match &self.credentials {
                 Some(c) => {
                     c.check_file(&format!("{at}.credentials.token_file"))?;

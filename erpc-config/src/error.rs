@@ -376,7 +376,7 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             key,
         } => located(
             key.unwrap_or_default(),
-            format!("expected {expected}, found {unexpected}"),
+            type_reason(&unexpected.to_string(), expected),
             origin,
             file,
         ),
@@ -397,6 +397,7 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
         }
         E::Message(message) => {
             let message = with_variants(message);
+            let message = without_type_names(message);
             // serde's own messages: "unknown field `x`, expected one of ..." name the field
             // but not its parent; the `At` wrapper above adds the path when it knows it.
             let key = message
@@ -417,6 +418,96 @@ pub(crate) fn from_config(error: config::ConfigError, file: Option<(&Path, &str)
             reason: other.to_string(),
         },
     }
+}
+
+/// A value of the wrong type, in words: a whole number's bounds said as numbers (not "an
+/// unsigned 32 bit integer"), a number with a fraction where a whole number goes refused as
+/// such (the `config` crate would round it; `crate::parse` hands it on as text so that it
+/// is refused here), the value as written. `unexpected` is the `config` crate's words for
+/// the value found (`64-bit unsigned integer `9`` , `string "2048.7"`).
+fn type_reason(unexpected: &str, expected: &str) -> String {
+    // The value itself: between backquotes, or the quoted text.
+    let text = unexpected
+        .split_once(" `")
+        .map(|(_, v)| v.trim_end_matches('`').to_owned())
+        .or_else(|| {
+            unexpected
+                .strip_prefix("string ")
+                .and_then(|q| q.strip_prefix('"'))
+                .and_then(|q| q.strip_suffix('"'))
+                .map(|q| q.trim().to_owned())
+        });
+    let quoted = unexpected.starts_with("string ");
+    let found = match (text.as_deref(), unexpected) {
+        (Some(t), _) if quoted => format!("{t:?}"),
+        (Some(t), _) => t.to_owned(),
+        (None, "unit value") => "null".into(),
+        (None, "sequence") => "a list".into(),
+        (None, "map") => "a mapping".into(),
+        (None, other) => other.to_owned(),
+    };
+    let bits = |signed: &str| {
+        expected
+            .strip_prefix(signed)
+            .and_then(|rest| rest.strip_suffix(" bit integer"))
+            .and_then(|b| b.parse::<u32>().ok())
+    };
+    if let Some(bits) = bits("an unsigned ") {
+        let max = u64::MAX >> (64 - bits.clamp(1, 64));
+        return format!("expected a whole number of 0 to {max}, found {found}");
+    }
+    if let Some(bits) = bits("an signed ") {
+        let max = i64::MAX >> (64 - bits.clamp(1, 64));
+        return format!(
+            "expected a whole number of {} to {max}, found {found}",
+            -i128::from(max) - 1
+        );
+    }
+    if expected.starts_with("an unsigned ") {
+        // u64, usize: a negative number.
+        return format!("expected a whole number of 0 or more, found {found}");
+    }
+    let number = text
+        .as_deref()
+        .filter(|_| quoted)
+        .and_then(|t| t.parse::<f64>().ok().map(|n| (t, n)));
+    let whole = expected.contains("integer");
+    match number {
+        Some((t, n)) if whole && n.is_finite() && n.fract() != 0.0 => {
+            format!("expected a whole number, found {t}: a fraction is refused, not rounded")
+        }
+        Some((t, n)) if whole && n.is_finite() => {
+            format!("{t} is out of range for a whole number here")
+        }
+        Some((t, _)) if whole => format!("expected a whole number, found {t}"),
+        _ if expected == "a floating point" => format!("expected a number, found {found}"),
+        _ => format!("expected {expected}, found {unexpected}"),
+    }
+}
+
+/// serde's "invalid type: X, expected Y" in the words of the other messages: "expected Y,
+/// found X", the value as written, and a mapping of keys for "struct Name" (the name of a
+/// Rust type is nothing to a reader of the file).
+fn without_type_names(message: String) -> String {
+    let Some((found, expected)) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+    else {
+        return message;
+    };
+    let expected = match expected.strip_prefix("struct ") {
+        Some(name) if !name.contains(' ') => "a mapping of keys",
+        _ => expected,
+    };
+    let found = match found {
+        "unit value" => "null".to_owned(),
+        "sequence" => "a list".to_owned(),
+        "map" => "a mapping".to_owned(),
+        other => other.split_once(" `").map_or(other.to_owned(), |(_, v)| {
+            v.trim_end_matches('`').to_owned()
+        }),
+    };
+    format!("expected {expected}, found {found}")
 }
 
 /// Why `text` (the file at `path`) is not YAML, from the parser's `reason`: a key given
@@ -661,6 +752,16 @@ const VARIANTS: [(&str, &str); 5] = [
 
 /// `message` saying what was expected when it is an unknown enum name.
 fn with_variants(message: String) -> String {
+    // A value neither a name nor a one-key mapping (`fail_mode: {default: 5}`).
+    if let Some(name) = message.strip_prefix("value of enum ").and_then(|rest| {
+        rest.strip_suffix(" should be represented by either string or table with exactly one key")
+    }) {
+        if let Some((_, names)) = VARIANTS.iter().find(|(enum_name, _)| *enum_name == name) {
+            return format!(
+                "expected one of {names}: a name, or a mapping of one name to its settings"
+            );
+        }
+    }
     let Some((name, found)) = message
         .strip_prefix("enum ")
         .and_then(|rest| rest.split_once(" does not have variant constructor "))

@@ -34,7 +34,9 @@
 //! **Errors:** an unknown key, a value of the wrong type, or a value that cannot work (a zero
 //! timeout, a backoff above its ceiling, a window under the protocol's) stops the load with
 //! [`ConfigError`] naming the key, the file and its line, and what was expected — never a
-//! silent default. `config/erpc.example.yaml` lists every key with its default.
+//! silent default, and never a value rounded or cut to fit: a fraction where a whole number
+//! goes (`max_in_flight: 2048.7`, in the file or a variable) is refused, as are YAML's `.nan`
+//! and `.inf`, and a whole number's bounds are said as numbers (`0 to 4294967295`). `config/erpc.example.yaml` lists every key with its default.
 //!
 //! **Governance:** the client's discovery, balancer, fail modes, retry budget, breakers, rate
 //! limits and in-flight cap, and the server's rate limits, concurrency caps, adaptive limit,
@@ -81,7 +83,7 @@ pub use balancer::{BalancerSettings, NearestSettings};
 pub use breaker::{BreakerSpec, BreakersSettings, DEFAULT_MIN_CALLS, TripSettings};
 pub use center::CenterSettings;
 pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
-pub use client_governance::ClientGovernance;
+pub use client_governance::{ClientGovernance, LiveClientValue};
 pub use client_methods::Origin;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
 pub use discovery::DiscoverySettings;
@@ -176,20 +178,25 @@ pub(crate) fn parse(
         }
         builder = builder.add_source(source.source(Some(env)));
     }
-    let mut settings: Settings = builder
+    let read = |e| match e {
+        // The text came from a string: name the file.
+        config::ConfigError::FileParse { cause, .. } => {
+            error::not_yaml(path, text, cause.to_string())
+        }
+        // A value the environment set is the variable's fault, not the file's (an
+        // unknown key or a bad value in `ERPC_…` has no line in the file).
+        other => error::blamed_on_env(error::from_config(other, Some((path, text))), env.as_ref()),
+    };
+    let mut root = builder
         .build()
-        .and_then(config::Config::try_deserialize)
-        .map_err(|e| match e {
-            // The text came from a string: name the file.
-            config::ConfigError::FileParse { cause, .. } => {
-                error::not_yaml(path, text, cause.to_string())
-            }
-            // A value the environment set is the variable's fault, not the file's (an
-            // unknown key or a bad value in `ERPC_…` has no line in the file).
-            other => {
-                error::blamed_on_env(error::from_config(other, Some((path, text))), env.as_ref())
-            }
-        })?;
+        .and_then(|built| config::Source::collect(&built))
+        .map(|table| config::Value::new(None, config::ValueKind::Table(table)))
+        .map_err(read)?;
+    // Numbers with a point or an exponent as their text: the `config` crate rounds a float
+    // given where a whole number goes (`max_in_flight: 2048.7` would load as 2049), and
+    // text is read as a float where one goes but refused where a whole number does.
+    whole_numbers::floats_as_text(&mut root);
+    let mut settings: Settings = root.try_deserialize().map_err(read)?;
     let locate = |found| error::located_in(found, path, text, env.as_ref());
     settings.check().map_err(locate)?;
     // The files the settings name (tokens, keys), read now so that an error names the

@@ -5,17 +5,22 @@
 //!
 //! | key | value (the shape of the same key in a file) |
 //! |---|---|
-//! | `client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 10, max_wait: 20ms}}}` |
+//! | `client.rate_limit` | `{default: {rate: 100}, methods: {"Kv.get": {rate: 2.5, max_wait: 20ms}}}`; `null`: no limit |
 //! | `server.rate_limit` | as `client.rate_limit` |
 //! | `client.breaker.instance` | `{trip: {consecutive: 5}, open_timeout: 5s, ...}` |
-//! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}` |
+//! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}`; `null`: none |
 //! | `server.weight` | a whole number, 0 to 4294967295: the weight the server registers with |
+//!
+//! A syntax error is placed in the value as written (its line and column, or its end); an
+//! empty value is refused (`null` says none). A client's method keys are checked against the
+//! services it calls by [`crate::ClientGovernance::parse_live`].
 
 use std::path::PathBuf;
 
 use erpc_core::client::BreakerSettings;
 use erpc_core::per_method::PerMethod;
 
+use crate::Settings;
 use crate::error::ConfigError;
 
 /// The keys a live configuration may set (see the module docs).
@@ -53,6 +58,16 @@ pub enum LiveValue {
 /// value that cannot work; or a `key` that is not a live setting (or needs a feature this
 /// build lacks).
 pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, ConfigError> {
+    parse_live_settings(key, value, origin).map(|(value, _)| value)
+}
+
+/// [`parse_live`], with the settings the value was read into (the value nested under its
+/// key, every other key left out) and the number of lines of that nesting.
+pub(crate) fn parse_live_settings(
+    key: &str,
+    value: &str,
+    origin: &str,
+) -> Result<(LiveValue, Option<(Settings, usize)>), ConfigError> {
     let at = PathBuf::from(origin);
     let unknown = |reason: String| ConfigError::Key {
         file: Some(at.clone()),
@@ -72,13 +87,51 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
         return value
             .trim()
             .parse::<u32>()
-            .map(LiveValue::Weight)
-            .map_err(|e| {
+            .map(|w| (LiveValue::Weight(w), None))
+            .map_err(|_| {
                 unknown(format!(
-                    "expected a whole number of 0 to 4294967295, found {:?}: {e}",
+                    "expected a whole number of 0 to 4294967295, found {:?}",
                     value.trim()
                 ))
             });
+    }
+    if value.trim().is_empty() {
+        return Err(unknown(
+            "the value is empty: give one in the shape of the file's key (null where none is \
+             meant)"
+                .into(),
+        ));
+    }
+    // The value alone first: a syntax error is placed in the text the user wrote, not in
+    // the nesting below (`at byte 46 line 4` of a one-line, 19-byte value).
+    if let Err(e) = yaml_rust2::YamlLoader::load_from_str(value) {
+        let written = value.trim_end();
+        let mark = e.marker();
+        let (line, place) = if mark.index() >= written.len() {
+            (
+                written.lines().count().max(1),
+                format!(
+                    "at the end of the value ({}): is a bracket or quote left open?",
+                    erpc_core::human::count(written.len(), "byte")
+                ),
+            )
+        } else {
+            (
+                mark.line(),
+                format!(
+                    "at line {} column {} of the value",
+                    mark.line(),
+                    mark.col() + 1
+                ),
+            )
+        };
+        return Err(ConfigError::Key {
+            file: Some(at.clone()),
+            line: Some(line),
+            env: None,
+            key: key.to_owned(),
+            reason: format!("not YAML: {} {place}", e.info()),
+        });
     }
     // The value nested under its key's path, as in a file, so that it is read and checked
     // by the same code and its errors name the same keys.
@@ -95,8 +148,31 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
         text.push_str(line);
         text.push('\n');
     }
-    let settings = crate::parse(&text, &at, None).map_err(|e| match e {
-        // Lines of the value, not of the nesting.
+    let settings = crate::parse(&text, &at, None).map_err(|e| of_value(e, parts.len()))?;
+    // Named with where the value came from.
+    let live = live_value(key, &settings).map_err(|e| match e {
+        ConfigError::Key {
+            file: None,
+            line,
+            env,
+            key,
+            reason,
+        } => ConfigError::Key {
+            file: Some(at.clone()),
+            line,
+            env,
+            key,
+            reason,
+        },
+        other => other,
+    })?;
+    Ok((live, Some((settings, parts.len()))))
+}
+
+/// `error` (of the value nested `depth` lines deep) with its line in the value, not in the
+/// nesting.
+pub(crate) fn of_value(error: ConfigError, depth: usize) -> ConfigError {
+    match error {
         ConfigError::Key {
             file,
             line,
@@ -105,15 +181,18 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
             reason,
         } => ConfigError::Key {
             file,
-            line: line
-                .and_then(|l| l.checked_sub(parts.len()))
-                .filter(|l| *l > 0),
+            line: line.and_then(|l| l.checked_sub(depth)).filter(|l| *l > 0),
             env,
             key,
             reason,
         },
         other => other,
-    })?;
+    }
+}
+
+/// The live value of `key` in `settings` (read from the value alone).
+fn live_value(key: &str, settings: &Settings) -> Result<LiveValue, ConfigError> {
+    let unknown = |reason: &str| ConfigError::from((key.to_owned(), reason.to_owned()));
     let (client, server) = (&settings.client, &settings.server);
     match key {
         #[cfg(feature = "rate-limit")]
@@ -131,7 +210,7 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
         "client.breaker.instance" => match &client.breaker.instance {
             Some(spec) => Ok(LiveValue::InstanceBreaker(spec.settings())),
             None => Err(unknown(
-                "null: an instance breaker cannot be removed live; give its settings".into(),
+                "null: an instance breaker cannot be removed live; give its settings",
             )),
         },
         "client.breaker.method" => Ok(LiveValue::MethodBreakers(
@@ -142,8 +221,7 @@ pub fn parse_live(key: &str, value: &str, origin: &str) -> Result<LiveValue, Con
         _ => {
             let _ = server;
             Err(unknown(
-                "this build of erpc-config has no rate limits: enable its feature `rate-limit`"
-                    .into(),
+                "this build of erpc-config has no rate limits: enable its feature `rate-limit`",
             ))
         }
     }

@@ -26,19 +26,38 @@ use erpc_core::per_method::PerMethod;
 use serde::Deserialize;
 
 /// A value per method: `default` for every call, `methods` keyed by `"Service"`,
-/// `"Service.method"` or `"pkg.Service.*"` (the most specific wins).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    bound(deserialize = "T: Deserialize<'de> + Default")
-)]
+/// `"Service.method"` or `"pkg.Service.*"` (the most specific wins). `null` is the
+/// defaults: `T`'s default for every call, no overrides (`rate_limit: null`, no limit).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PerMethodSettings<T> {
     /// The value of every call no key of `methods` covers. Default: `T`'s default.
-    #[serde(default)]
     pub default: T,
     /// Overrides by `"Service"`, `"Service.method"` or `"pkg.Service.*"`. Default none.
-    #[serde(default)]
     pub methods: BTreeMap<String, T>,
+}
+
+/// What a file writes: a mapping of `default` and `methods` (or `null`).
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "T: Deserialize<'de> + Default"),
+    expecting = "a mapping of default and methods, or null"
+)]
+struct Written<T> {
+    #[serde(default)]
+    default: T,
+    #[serde(default)]
+    methods: BTreeMap<String, T>,
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for PerMethodSettings<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `null` (a live `client.rate_limit null`) is every default, as the key left out.
+        Ok(match Option::<Written<T>>::deserialize(d)? {
+            Some(Written { default, methods }) => PerMethodSettings { default, methods },
+            None => PerMethodSettings::default(),
+        })
+    }
 }
 
 impl<T: Default> Default for PerMethodSettings<T> {

@@ -7,17 +7,20 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// One rate limit. `rate` is required; the rest default as `Rate::per_second` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateSettings {
-    /// Calls per second on average (at least 1).
-    pub rate: u32,
-    /// Calls at once after a quiet spell (the bucket's size, at least 1). Default: `rate`
-    /// (a second's worth); 1 with `leaky`.
+    /// Calls per second on average, fractions kept: `2.5` is a call every 400 ms, `0.5`
+    /// one every 2 s. From 0.001 (one call per 1000 s) to 1000000000 (the limiter counts
+    /// no finer than 1 ns).
+    pub rate: f64,
+    /// Calls at once after a quiet spell (the bucket's size, at least 1). Default: a
+    /// second's worth, `rate` (rounded up when it has a fraction: 3 for 2.5, 1 for 0.5); 1
+    /// with `leaky`.
     #[serde(default)]
     pub burst: Option<u32>,
-    /// How long a call over the rate may wait for its turn; longer, it is refused
-    /// `resource_exhausted` at once. Default `0s`: refused at once.
+    /// How long a call over the rate may wait for its turn, at most `1h`;
+    /// longer, it is refused `resource_exhausted` at once. Default `0s`: refused at once.
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,
     /// A leaky bucket: burst 1, calls paced evenly (with `max_wait`, smoothed instead of
@@ -29,13 +32,48 @@ pub struct RateSettings {
     pub max_waiting: Option<usize>,
 }
 
+/// The lowest `rate`: one call per 1000 s.
+pub(crate) const MIN_RATE: f64 = 0.001;
+
+/// The highest `rate`: a call every nanosecond, the finest the limiter counts.
+pub(crate) const MAX_RATE: f64 = 1e9;
+
+/// The longest `max_wait`: a call waiting longer for its turn would outlive any deadline
+/// worth giving it.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 impl RateSettings {
     /// Values that parse but cannot work, under `at`.
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
-        if self.rate == 0 {
+        let rate = self.rate;
+        if rate == 0.0 {
             return Err((
                 format!("{at}.rate"),
-                "must be at least 1 (calls per second); to refuse every call, use an ACL".into(),
+                "must be above 0 (calls per second); to refuse every call, use an ACL".into(),
+            ));
+        }
+        // NaN (from a variable's `NaN`) is refused here too.
+        if rate.is_nan() || rate < MIN_RATE {
+            return Err((
+                format!("{at}.rate"),
+                format!(
+                    "must be at least {MIN_RATE} (calls per second, fractions kept: 0.5 is a call every 2 s), got {rate}"
+                ),
+            ));
+        }
+        if rate > MAX_RATE {
+            return Err((
+                format!("{at}.rate"),
+                "must be at most 1000000000 (calls per second: the limiter counts no finer than 1 ns)"
+                    .into(),
+            ));
+        }
+        if self.max_wait.is_some_and(|w| w > MAX_WAIT) {
+            return Err((
+                format!("{at}.max_wait"),
+                "must be at most 1h (the longest wait for a turn): a call waiting longer would \
+                 outlive any deadline worth giving it"
+                    .into(),
             ));
         }
         if self.burst == Some(0) {
@@ -56,10 +94,19 @@ impl RateSettings {
         Ok(())
     }
 
-    /// The `Rate` these settings describe.
+    /// The `Rate` these settings describe (checked first): a whole rate is
+    /// `Rate::per_second`, one with a fraction a call every `1 / rate` seconds
+    /// (`Rate::every`) with a burst of `rate` rounded up.
     #[cfg(feature = "rate-limit")]
     pub fn rate(&self) -> erpc_core::rate::Rate {
-        let mut rate = erpc_core::rate::Rate::per_second(self.rate);
+        use erpc_core::rate::Rate;
+        let calls = self.rate.clamp(MIN_RATE, MAX_RATE);
+        let mut rate = if calls.fract() == 0.0 {
+            // Within u32 (at most 1e9): exact.
+            Rate::per_second(calls as u32)
+        } else {
+            Rate::every(Duration::from_secs_f64(1.0 / calls)).burst(calls.ceil() as u32)
+        };
         if let Some(burst) = self.burst {
             rate = rate.burst(burst);
         }

@@ -1,8 +1,15 @@
-//! Whole numbers too big for the loader, refused with their key and the value as written.
-//! The YAML reader keeps an integer beyond i64 as a float, and the `config` crate then casts
-//! it to the key's integer type, saturating: `max_in_flight: 99999999999999999999999` would
-//! load as 18446744073709551615 with no word. Such a number is found in the text (and in the
-//! environment's values) before the settings are read.
+//! Numbers the loader would change or fail on without naming the key, refused with their
+//! key and the value as written:
+//!
+//! - whole numbers too big for it: the YAML reader keeps an integer beyond i64 as a float,
+//!   and the `config` crate then casts it to the key's integer type, saturating:
+//!   `max_in_flight: 99999999999999999999999` would load as 18446744073709551615 with no
+//!   word. Found in the text (and in the environment's values) before the settings are read.
+//! - YAML's `.nan` and `.inf`, which the `config` crate fails on naming no key.
+//! - a fraction where a whole number goes: the `config` crate rounds a float into an
+//!   integer key (`max_in_flight: 2048.7` would load as 2049). [`floats_as_text`] hands
+//!   every float on as its text, which a number key reads back and a whole-number key
+//!   refuses (`error::type_reason`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -27,12 +34,21 @@ pub(crate) fn check(
     };
     if let Ok(docs) = YamlLoader::load_from_str(text) {
         for doc in &docs {
-            if let Some((key, value)) = too_big(doc, "") {
+            let found = too_big(doc, "").map(|(key, value)| (key, reason(&value)));
+            let found = found.or_else(|| {
+                not_finite(doc, "").map(|(key, value)| {
+                    let reason = format!(
+                        "{value} is not a finite number: give a number such as 0.5 (quoted, if text is meant)"
+                    );
+                    (key, reason)
+                })
+            });
+            if let Some((key, reason)) = found {
                 return Err(ConfigError::Key {
                     file: Some(path.to_owned()),
                     line: line_of(text, &key),
                     env: None,
-                    reason: reason(&value),
+                    reason,
                     key,
                 });
             }
@@ -49,6 +65,20 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// Every float under `value` made the text it reads as (`2048.7`, `1000` for `1e3`), so
+/// that the `config` crate does not round it into a whole-number key: there, text that is
+/// not a whole number is refused ("a fraction is refused, not rounded", `error::type_reason`);
+/// a key taking a number reads the text back as the same float (its shortest exact form).
+pub(crate) fn floats_as_text(value: &mut config::Value) {
+    use config::ValueKind;
+    match &mut value.kind {
+        ValueKind::Float(f) => value.kind = ValueKind::String(f.to_string()),
+        ValueKind::Table(table) => table.values_mut().for_each(floats_as_text),
+        ValueKind::Array(items) => items.iter_mut().for_each(floats_as_text),
+        _ => {}
+    }
+}
+
 /// A digits-only literal (optionally signed) that does not fit in an i64.
 fn is_too_big(literal: &str) -> bool {
     let digits = literal.strip_prefix(['+', '-']).unwrap_or(literal);
@@ -57,11 +87,28 @@ fn is_too_big(literal: &str) -> bool {
         && literal.parse::<i64>().is_err()
 }
 
+/// A YAML float that is not a finite number: `.nan`, `.inf`, `-.inf` (the loader would
+/// fail on it without naming its key).
+fn is_not_finite(literal: &str) -> bool {
+    literal.parse::<f64>().map_or(true, |f| !f.is_finite())
+}
+
 /// The key (dotted from `at`) and literal of the first too-big whole number under `node`.
 fn too_big(node: &Yaml, at: &str) -> Option<(String, String)> {
+    first_real(node, at, &is_too_big)
+}
+
+/// The key and literal of the first float under `node` that is not a finite number.
+fn not_finite(node: &Yaml, at: &str) -> Option<(String, String)> {
+    first_real(node, at, &is_not_finite)
+}
+
+/// The key (dotted from `at`) and literal of the first "real" under `node` that `bad` says
+/// is wrong.
+fn first_real(node: &Yaml, at: &str, bad: &dyn Fn(&str) -> bool) -> Option<(String, String)> {
     match node {
         // The reader keeps a number it could not hold as an integer as a "real", as written.
-        Yaml::Real(literal) if is_too_big(literal) => Some((at.to_owned(), literal.clone())),
+        Yaml::Real(literal) if bad(literal) => Some((at.to_owned(), literal.clone())),
         Yaml::Hash(map) => map.iter().find_map(|(name, value)| {
             let name = match name {
                 Yaml::String(s) | Yaml::Real(s) => s.clone(),
@@ -74,10 +121,10 @@ fn too_big(node: &Yaml, at: &str) -> Option<(String, String)> {
             } else {
                 key_at(at, &name)
             };
-            too_big(value, &key)
+            first_real(value, &key, bad)
         }),
         Yaml::Array(items) => {
-            (items.iter().enumerate()).find_map(|(i, item)| too_big(item, &entry_at(at, i)))
+            (items.iter().enumerate()).find_map(|(i, item)| first_real(item, &entry_at(at, i), bad))
         }
         _ => None,
     }
@@ -95,5 +142,15 @@ mod tests {
         assert!(!is_too_big("1.5e30"));
         assert!(!is_too_big("12abc"));
         assert!(!is_too_big(""));
+    }
+
+    #[test]
+    fn yaml_s_nan_and_infinities_are_not_finite() {
+        use super::is_not_finite;
+        for bad in [".nan", ".NaN", ".inf", "-.inf", "+.Inf"] {
+            assert!(is_not_finite(bad), "{bad}");
+        }
+        assert!(!is_not_finite("0.5"));
+        assert!(!is_not_finite("1e300"));
     }
 }

@@ -442,7 +442,7 @@ fn a_live_value_s_error_has_its_line_as_the_docs_show() {
     let message = e.to_string();
     assert!(
         message.starts_with(
-            "erpc/config/Bank/server.rate_limit:1: server.rate_limit.default.rate: must be at least 1"
+            "erpc/config/Bank/server.rate_limit:1: server.rate_limit.default.rate: must be above 0"
         ),
         "{message}"
     );

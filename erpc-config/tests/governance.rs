@@ -141,7 +141,7 @@ fn bad_governance_values_are_named_with_their_line() {
         "{message}"
     );
     assert_eq!(line, Some(5), "{message}");
-    assert!(message.contains("at least 1"), "{message}");
+    assert!(message.contains("must be above 0"), "{message}");
 
     let (key, line, message) = error_of(
         "client:\n  breaker:\n    instance:\n      trip: {error_rate: 1.5}\n",

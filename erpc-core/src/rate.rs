@@ -178,7 +178,11 @@ impl Rate {
         }
         let per_second = 1e9 / self.period.as_nanos().max(1) as f64;
         if per_second >= 1.0 {
-            format!("{per_second:.0} calls/s (burst {})", self.burst)
+            // As given, fractions kept (a period of 400 ms is 2.5 calls/s, not 3): up to
+            // three decimals, the trailing zeros left out.
+            let text = format!("{per_second:.3}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            format!("{text} calls/s (burst {})", self.burst)
         } else {
             format!(
                 "1 call per {} (burst {})",
@@ -418,5 +422,22 @@ impl Place {
 impl Drop for Place {
     fn drop(&mut self) {
         self.bucket.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rate;
+    use std::time::Duration;
+
+    #[test]
+    fn a_rate_is_described_as_given_fractions_kept() {
+        assert_eq!(Rate::per_second(3).describe(), "3 calls/s (burst 3)");
+        let two_and_a_half = Rate::every(Duration::from_millis(400)).burst(3);
+        assert_eq!(two_and_a_half.describe(), "2.5 calls/s (burst 3)");
+        let third = Rate::every(Duration::from_nanos(1_000_000_000 / 3));
+        assert_eq!(third.describe(), "3 calls/s (burst 1)");
+        let slow = Rate::every(Duration::from_millis(2_500));
+        assert_eq!(slow.describe(), "1 call per 2.5 s (burst 1)");
     }
 }

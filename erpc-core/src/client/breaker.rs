@@ -12,6 +12,16 @@
 //! balancer's picks ([`Load::set_breaker_open`]) while open, so no call would come to make
 //! the change.
 //!
+//! **New settings apply to a breaker as it is** (the layers' `set_settings`, a live
+//! configuration's change): it keeps its state and counts, and the new durations count from
+//! when that state began, as if it had had them all along — an open breaker half-opens at
+//! its opening time plus the new open timeout (at once if that is past: a shorter timeout
+//! releases a breaker opened under a long one), a closed one clears its counts at its
+//! counting interval's start plus the new interval. gobreaker and resilience4j have no such
+//! change (their settings are fixed; resilience4j's registry replaces a breaker, closed);
+//! erpc keeps the state so that an open instance is not let back in by a change of its
+//! trip rule alone.
+//!
 //! The layers that use it are in `breaker_layer.rs`: one breaker per instance (attempt
 //! level) and one per method (call level).
 //!
@@ -268,6 +278,12 @@ struct Machine {
     counts: Counts,
     /// Closed: when the counts are next cleared; open: when it half-opens.
     expiry: Option<Instant>,
+    /// When the state (or, closed, the counting interval) began: new settings count their
+    /// open timeout or interval from here ([`Breaker::set_settings`]).
+    since: Instant,
+    /// The timer that half-opens it while open ([`Breaker::half_open_later`]), replaced
+    /// (and the old one stopped) when new settings move the end of the open timeout.
+    timer: Option<tokio::task::AbortHandle>,
     /// The instance's load, told whether the instance can take calls (instance breakers).
     load: Option<Arc<Load>>,
 }
@@ -332,6 +348,8 @@ impl Breaker {
                 generation: 0,
                 counts: Counts::default(),
                 expiry,
+                since: now,
+                timer: None,
                 load,
             }),
             observer,
@@ -347,11 +365,45 @@ impl Breaker {
             .clone()
     }
 
-    /// Use `settings` from now on, keeping the state and counts: an open breaker stays open
-    /// (its open timeout already running), a closed one is judged by the new trip rule from
-    /// its next outcome.
-    pub(crate) fn set_settings(&self, settings: Arc<BreakerSettings>) {
-        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+    /// Use `settings` from now on, keeping the state and counts. The new durations count
+    /// from when the state began, as if the breaker had had them all along: an open breaker
+    /// stays open until its opening time plus the new open timeout — half-open at once if
+    /// that is past, so a shorter timeout releases a breaker opened under a long one — and a
+    /// closed one's counts are cleared at the start of its counting interval plus the new
+    /// interval. A closed breaker is judged by the new trip rule from its next outcome; a
+    /// half-open one takes the new number of trial calls.
+    pub(crate) fn set_settings(self: &Arc<Self>, settings: Arc<BreakerSettings>) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
+        let now = Instant::now();
+        let (change, reopened) = {
+            let mut m = self.lock();
+            let moved = match m.state {
+                BreakerState::Open => {
+                    let at = later(m.since, settings.open_timeout);
+                    let moved = m.expiry != Some(at);
+                    m.expiry = Some(at);
+                    moved
+                }
+                BreakerState::Closed => {
+                    m.expiry = interval_end(&settings, m.since);
+                    // Published alone: the counts kept apart stay (a new generation would
+                    // drop the outcomes of the calls now running).
+                    let until = nanos_since(self.epoch, m.expiry);
+                    self.closed_until.store(until, Ordering::Relaxed);
+                    false
+                }
+                BreakerState::HalfOpen => false,
+            };
+            // An end now past is applied now (half-open, or counts cleared).
+            let change = self.expire(&mut m, now);
+            self.publish(&m);
+            // Still open with its end moved: the timer must wake at the new end.
+            (change, moved && m.state == BreakerState::Open)
+        };
+        self.tell(change, None);
+        if reopened {
+            self.half_open_later();
+        }
     }
 
     /// The machine, with the counts kept apart (admissions and successes of a closed
@@ -544,6 +596,7 @@ impl Breaker {
             (BreakerState::Closed, Some(at)) if at <= now => {
                 m.generation += 1;
                 m.counts = Counts::default();
+                m.since = now;
                 m.expiry = interval_end(&self.settings(), now);
                 self.mirror(m);
                 None
@@ -560,11 +613,18 @@ impl Breaker {
         m.state = to;
         m.generation += 1;
         m.counts = Counts::default();
+        m.since = now;
         m.expiry = match to {
             BreakerState::Closed => interval_end(&self.settings(), now),
-            BreakerState::Open => Some(now + self.settings().open_timeout),
+            BreakerState::Open => Some(later(now, self.settings().open_timeout)),
             BreakerState::HalfOpen => None,
         };
+        if to != BreakerState::Open {
+            // A timer of the open state just left has nothing more to do.
+            if let Some(timer) = m.timer.take() {
+                timer.abort();
+            }
+        }
         self.mirror(m);
         self.publish(m);
         (from, to)
@@ -609,21 +669,28 @@ impl Breaker {
     }
 
     /// Half-open when the open timeout has passed, whether or not a call comes (none comes
-    /// to an instance the balancer skips). Holds the breaker weakly: a dropped client's
-    /// breakers are not kept alive by their timers.
+    /// to an instance the balancer skips): a timer to the end of the open state, replacing
+    /// (and stopping) any earlier one. Holds the breaker weakly: a dropped client's breakers
+    /// are not kept alive by their timers.
     fn half_open_later(self: &Arc<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // No runtime (a breaker driven outside one): the next call half-opens it.
             return;
         };
+        let mut m = self.lock();
+        let Some(at) = m.expiry.filter(|_| m.state == BreakerState::Open) else {
+            return;
+        };
         let weak: Weak<Breaker> = Arc::downgrade(self);
-        let at = Instant::now() + self.settings().open_timeout;
-        runtime.spawn(async move {
+        let timer = runtime.spawn(async move {
             tokio::time::sleep_until(at).await;
             if let Some(breaker) = weak.upgrade() {
                 breaker.state();
             }
         });
+        if let Some(old) = m.timer.replace(timer.abort_handle()) {
+            old.abort();
+        }
     }
 }
 
@@ -640,7 +707,16 @@ fn nanos_since(epoch: Instant, at: Option<Instant>) -> u64 {
 }
 
 fn interval_end(settings: &BreakerSettings, now: Instant) -> Option<Instant> {
-    (!settings.interval.is_zero()).then(|| now + settings.interval)
+    (!settings.interval.is_zero()).then(|| later(now, settings.interval))
+}
+
+/// `at` plus `wait`; a wait too long for the clock to hold is a century (a breaker made in
+/// code may be given `Duration::MAX`; erpc-config bounds its durations at an hour).
+fn later(at: Instant, wait: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    at.checked_add(wait.min(CENTURY))
+        .or_else(|| at.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(at)
 }
 
 impl Ticket {
@@ -854,6 +930,72 @@ mod tests {
             ),
             (2, 0, 2)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_settings_recount_an_open_breaker_s_wait_from_its_opening() {
+        // Opened under an hour's timeout (a live value a fresh user gave by mistake) ...
+        let load = Arc::new(Load::default());
+        let hour = BreakerSettings::default()
+            .trip(Trip::ConsecutiveFailures(1))
+            .open_timeout(Duration::from_secs(3600));
+        let b = breaker(hour.clone(), Some(load.clone()));
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(b.state(), BreakerState::Open);
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // ... a 10 s one leaves it open 6 s more, as if it had had 10 s all along ...
+        b.set_settings(Arc::new(hour.clone().open_timeout(Duration::from_secs(10))));
+        assert_eq!(b.state(), BreakerState::Open);
+        let hint = b.admit().err().unwrap().retry_after().unwrap();
+        assert!(
+            hint <= Duration::from_secs(6) && hint > Duration::from_secs(5),
+            "{hint:?}"
+        );
+        // ... and its timer wakes at the new end, with no call.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        tokio::task::yield_now().await;
+        assert!(!load.is_breaker_open(), "half-open at the new end");
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(b.state(), BreakerState::Open, "a failed trial reopens it");
+        // A timeout already past since it opened half-opens it at once.
+        b.set_settings(Arc::new(hour.clone()));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        b.set_settings(Arc::new(hour.open_timeout(Duration::from_secs(1))));
+        assert!(!load.is_breaker_open());
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_counting_interval_counts_from_the_interval_s_start() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let hour = BreakerSettings::default()
+            .trip(watching(&seen))
+            .interval(Duration::from_secs(3600));
+        let b = breaker(hour.clone(), None);
+        b.admit().unwrap().finish(&Ok::<(), Status>(()));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // 1 s from an interval begun 4 s ago: over, the counts start again.
+        b.set_settings(Arc::new(hour.interval(Duration::from_secs(1))));
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(seen.lock().unwrap()[0].total_successes, 0);
+        assert_eq!(seen.lock().unwrap()[0].total_failures, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_timeout_beyond_the_clock_does_not_panic() {
+        let b = breaker(
+            BreakerSettings::default()
+                .trip(Trip::ConsecutiveFailures(1))
+                .open_timeout(Duration::MAX),
+            None,
+        );
+        b.admit().unwrap().finish(&fail());
+        assert_eq!(b.state(), BreakerState::Open);
+        b.set_settings(Arc::new(BreakerSettings::default().interval(Duration::MAX)));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
     }
 
     #[tokio::test(start_paused = true)]

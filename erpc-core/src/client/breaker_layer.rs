@@ -90,9 +90,12 @@ impl InstanceBreakers {
         }
     }
 
-    /// Use `settings` from now on, for the breakers of instances already called (keeping
-    /// their state: an open one stays open) and those called later — how a live
-    /// configuration changes them without a restart.
+    /// Use `settings` from now on, for the breakers of instances already called and those
+    /// called later — how a live configuration changes them without a restart. A breaker
+    /// keeps its state, and the new durations count from when that state began: an open
+    /// breaker half-opens at its opening time plus the new open timeout (at once if that
+    /// is past: a shorter timeout releases a breaker opened under a long one), a closed
+    /// one's counts are cleared at its counting interval's start plus the new interval.
     pub fn set_settings(&self, settings: BreakerSettings) {
         let settings = Arc::new(settings);
         *self
@@ -100,7 +103,9 @@ impl InstanceBreakers {
             .settings
             .write()
             .unwrap_or_else(|p| p.into_inner()) = settings.clone();
-        for breaker in self.lock().values() {
+        // Changed outside the map's lock: a change of state is told to the observer.
+        let made: Vec<Arc<Breaker>> = self.lock().values().cloned().collect();
+        for breaker in made {
             breaker.set_settings(settings.clone());
         }
     }
@@ -215,9 +220,11 @@ impl MethodBreakers {
         }
     }
 
-    /// Use `settings` from now on: a method's breaker that exists keeps its state (an open
-    /// one stays open) under its new settings; one whose method has no breaker any more is
-    /// dropped (its calls pass from now on). How a live configuration changes them.
+    /// Use `settings` from now on: a method's breaker that exists keeps its state under its
+    /// new settings, whose durations count from when that state began (as
+    /// [`InstanceBreakers::set_settings`]: a shorter open timeout releases a breaker opened
+    /// under a long one); one whose method has no breaker any more is dropped (its calls
+    /// pass from now on). How a live configuration changes them.
     pub fn set_settings(&self, settings: PerMethod<Option<BreakerSettings>>) {
         let settings = Arc::new(settings.map(|s| s.map(Arc::new)));
         *self
@@ -225,15 +232,22 @@ impl MethodBreakers {
             .settings
             .write()
             .unwrap_or_else(|p| p.into_inner()) = settings.clone();
-        let mut breakers = self.lock();
-        for (service, methods) in breakers.iter_mut() {
-            methods.retain(|method, breaker| match settings.get(service, method) {
-                Some(new) => {
-                    breaker.set_settings(new.clone());
-                    true
-                }
-                None => false,
-            });
+        let mut kept = Vec::new();
+        {
+            let mut breakers = self.lock();
+            for (service, methods) in breakers.iter_mut() {
+                methods.retain(|method, breaker| match settings.get(service, method) {
+                    Some(new) => {
+                        kept.push((breaker.clone(), new.clone()));
+                        true
+                    }
+                    None => false,
+                });
+            }
+        }
+        // Changed outside the map's lock: a change of state is told to the observer.
+        for (breaker, new) in kept {
+            breaker.set_settings(new);
         }
     }
 
@@ -512,5 +526,37 @@ mod tests {
             Some(BreakerState::Open),
             "the second failure in a row trips it under the new rule"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_open_timeout_releases_breakers_already_open() {
+        // A fresh user's report: 1 h, then 1 s live — still open 5 s later.
+        let hour = BreakerSettings::default()
+            .trip(Trip::ConsecutiveFailures(1))
+            .open_timeout(std::time::Duration::from_secs(3600));
+        let instances = InstanceBreakers::new(hour.clone());
+        let addr: Address = "mem://breaker-release".parse().expect("addr");
+        let load = Arc::new(Load::default());
+        instances
+            .breaker_of(&addr, Some(&load))
+            .admit()
+            .expect("closed")
+            .finish(&fail());
+        let methods = MethodBreakers::new(PerMethod::new(Some(hour.clone())));
+        let greet = methods.breaker("Greeter", "fail").expect("guarded");
+        greet.admit().expect("closed").finish(&fail());
+        assert_eq!(instances.state(&addr), Some(BreakerState::Open));
+        assert_eq!(methods.state("Greeter", "fail"), Some(BreakerState::Open));
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        let second = hour.open_timeout(std::time::Duration::from_secs(1));
+        instances.set_settings(second.clone());
+        methods.set_settings(PerMethod::new(Some(second)));
+        assert_eq!(instances.state(&addr), Some(BreakerState::HalfOpen));
+        assert!(!load.is_breaker_open(), "the instance is picked again");
+        assert_eq!(
+            methods.state("Greeter", "fail"),
+            Some(BreakerState::HalfOpen)
+        );
+        assert!(greet.admit().is_ok(), "a trial call passes");
     }
 }
