@@ -31,7 +31,7 @@ pub struct ClientGovernance {
     pub instance_breakers: Option<InstanceBreakers>,
     /// `credentials`: each [`ClientGovernance::apply`] adds its own `Credentials` (its own
     /// token held) reading this file.
-    credentials: Option<CredentialsSettings>,
+    pub(crate) credentials: Option<CredentialsSettings>,
 }
 
 impl std::fmt::Debug for ClientGovernance {
