@@ -36,7 +36,7 @@ pub struct ClientGovernance {
     pub instance_breakers: Option<InstanceBreakers>,
     /// `credentials`: each [`ClientGovernance::apply`] adds its own `Credentials` (its own
     /// token held) reading this file.
-    credentials: Option<CredentialsSettings>,
+    pub(crate) credentials: Option<CredentialsSettings>,
     /// The services the client calls and their methods ([`ClientGovernance::calls`]),
     /// shared by clones: what a live value's method keys are checked against.
     calls: Arc<RwLock<BTreeMap<String, Vec<String>>>>,

@@ -43,6 +43,26 @@
 //! auth, health, workers and slow-call log are keys too; `builder()` applies them,
 //! `governance()` returns them built (to keep handles), `ClientSettings::connect` builds a
 //! client from the file alone. Per-method values share one shape, [`PerMethodSettings`].
+//! **Telemetry** (feature `telemetry`): `settings.telemetry.start().await?` sets up logging,
+//! OTLP tracing and the `/metrics` listener as the `telemetry:` section says, and returns a
+//! `Telemetry` to keep; `settings.server.builder_with(&telemetry)` and
+//! `settings.client.builder_with(&telemetry)` (or `connect_with`) add its metrics observer,
+//! tracing layers and access log. Without the feature the section is read and checked only.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = erpc_config::load("config/erpc.yaml")?;
+//! let telemetry = settings.telemetry.start().await?; // keep it until the end of main
+//! let server = settings
+//!     .server
+//!     .builder_with(&telemetry)?
+//!     // .add_service(GreeterServer::new(MyGreeter))
+//!     .serve(settings.server.listen.iter().map(String::as_str))
+//!     .await?;
+//! let client = settings.client.connect_with(&telemetry).await?;
+//! # drop((server, client, telemetry)); Ok(()) }
+//! ```
+//!
 //! **Live:** [`parse_live`] reads a new value of a live setting (a rate limit, a breaker) as a
 //! file's, for `erpc_center::live_config` to apply.
 
@@ -67,6 +87,8 @@ mod registration;
 mod server;
 mod server_governance;
 mod telemetry;
+#[cfg(feature = "telemetry")]
+mod telemetry_start;
 mod tls;
 mod whole_numbers;
 
@@ -104,6 +126,8 @@ pub use telemetry::{
     LogFilesSettings, LogFormatName, LoggingSettings, MetricsSettings, RotationName,
     TelemetrySettings, TracingSettings,
 };
+#[cfg(feature = "telemetry")]
+pub use telemetry_start::Telemetry;
 
 /// Everything one file may hold; every section is optional and defaults as its type does.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]

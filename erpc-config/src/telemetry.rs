@@ -4,9 +4,14 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// Metrics, tracing and logging settings. erpc-config only reads them; hand them to
-/// `erpc-telemetry` (`MetricsServer::bind`, `trace::otlp::OtlpConfig`, `logs::LogConfig`),
-/// whose documentation gives each default's reason.
+/// Metrics, tracing and logging settings, checked at load. With the feature `telemetry`,
+/// `TelemetrySettings::start` applies them in one call (logging, the OTLP exporter, the
+/// `/metrics` listener) and the `Telemetry` it returns adds the observer and layers to the
+/// servers and clients built from the settings (`ServerSettings::builder_with`,
+/// `ClientSettings::builder_with`); `LoggingSettings::log_config` and
+/// `TracingSettings::otlp_config` give erpc-telemetry's configurations for a subscriber of
+/// your own. Without the feature they are only read: hand them to `erpc-telemetry`
+/// yourself. erpc-telemetry's documentation gives each default's reason.
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetrySettings {
@@ -23,7 +28,8 @@ pub struct TelemetrySettings {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
     /// Serve Prometheus metrics at `http://ADDR/metrics` (`HOST:PORT`, e.g. `0.0.0.0:9464`;
-    /// checked at load). Default off.
+    /// checked at load; port 0 picks a free one). With it, servers and clients built with
+    /// `builder_with` (feature `telemetry`) report to those metrics. Default off.
     pub listen: Option<String>,
 }
 
@@ -31,7 +37,8 @@ pub struct MetricsSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TracingSettings {
-    /// The OTLP/gRPC endpoint (`http://collector:4317`). Default off.
+    /// The OTLP/gRPC endpoint (`http://collector:4317`). With it, servers and clients built
+    /// with `builder_with` (feature `telemetry`) trace their calls. Default off.
     pub endpoint: Option<String>,
     /// `service.name`. Default `erpc`.
     pub service_name: String,
@@ -62,7 +69,9 @@ pub struct LoggingSettings {
     pub filter: String,
     /// Write to files instead of stderr.
     pub files: Option<LogFilesSettings>,
-    /// Log one line per call (`AccessLog`). Default false.
+    /// Log one line per call (erpc-telemetry's `AccessLog`, on target `erpc::access` at
+    /// INFO) on the servers built with `ServerSettings::builder_with` (feature `telemetry`).
+    /// Default false.
     pub access_log: bool,
 }
 

@@ -257,6 +257,13 @@ pub struct TracingGuard {
 }
 
 impl TracingGuard {
+    /// A guard of `provider` (from [`provider`], or one of your own): for a program that
+    /// installs [`layer`] in a subscriber of its own and wants the provider shut down, its
+    /// queued spans exported, when the guard is dropped — as [`init`]'s guard does.
+    pub fn new(provider: SdkTracerProvider) -> TracingGuard {
+        TracingGuard { provider }
+    }
+
     /// The provider (for your own tracers, or to flush now).
     pub fn provider(&self) -> &SdkTracerProvider {
         &self.provider
@@ -285,7 +292,7 @@ pub fn init(config: OtlpConfig) -> Result<TracingGuard, TraceSetupError> {
     let subscriber = tracing_subscriber::registry().with(layer(&provider));
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| TraceSetupError::SubscriberSet(e.to_string()))?;
-    Ok(TracingGuard { provider })
+    Ok(TracingGuard::new(provider))
 }
 
 /// An `http://` or `https://` URL (parsed as `http::Uri`, as tonic will) with a host and, if
