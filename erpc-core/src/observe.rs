@@ -5,7 +5,9 @@
 //! method has an empty default: implement the events you need. Methods are called on the
 //! engine's own tasks, inline: keep them short and non-blocking (bump a counter, record a
 //! histogram sample, push to a channel), never await or lock for long. A panic in one is
-//! caught and logged: the event is lost, nothing else.
+//! caught and logged: the event is lost, nothing else. An observer that keeps state per
+//! method (counters, say) can hand it out once per method ([`Observer::method_observer`])
+//! and then get that method's calls there, without finding it by name on every event.
 //!
 //! ```
 //! # use erpc_core as erpc;
@@ -26,6 +28,7 @@
 //! }
 //! ```
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use erpc_transport::{Address, PeerAddr};
@@ -120,28 +123,39 @@ pub struct Finished {
     pub bytes_out: u64,
 }
 
+/// Run `deliver` (an observer's code, inline on an engine task) with a panic caught and
+/// logged as `event`'s: the event is lost, nothing else. Not `task_guard::contained`: its
+/// `Result<(), Status>` was made and dropped on every event (~30 instructions each, four
+/// events a call), where a panic needs only to be logged (BENCHMARKS.md, "what metrics cost
+/// per call, by part").
+#[inline]
+fn contained<R>(event: &'static str, deliver: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
+        Ok(delivered) => Some(delivered),
+        Err(panic) => {
+            let text = crate::engine::task_guard::panic_text(panic.as_ref());
+            tracing::error!(panic = text, "{} panicked", ObserverEvent(event));
+            None
+        }
+    }
+}
+
 /// The engine's handle on a user's observer: every event delivered with a panic caught and
 /// logged, so a bug in an observer costs its events, never a call's answer or a connection
 /// (an observer runs inline on the engine's tasks). Generic over the observer, not a second
-/// `dyn` handle on it, so an event is one dynamic call, not two.
+/// `dyn` handle on it, so an event is one dynamic call, not two. (A [`MethodObserver`] the
+/// observer hands out is contained by the [`MethodWatch`] that holds it.)
 pub(crate) struct Contained<O>(O);
 
 impl<O: Observer> Contained<O> {
     /// `observer`, contained.
-    pub(crate) fn wrap(observer: O) -> std::sync::Arc<dyn Observer> {
-        std::sync::Arc::new(Contained(observer))
+    pub(crate) fn wrap(observer: O) -> Arc<dyn Observer> {
+        Arc::new(Contained(observer))
     }
 
     #[inline]
     fn deliver(&self, event: &'static str, deliver: impl FnOnce(&O)) {
-        // Not `task_guard::contained`: its `Result<(), Status>` was made and dropped on every
-        // event (~30 instructions each, four events a call), where a panic needs only to be
-        // logged (BENCHMARKS.md, "what metrics cost per call, by part").
-        let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(&self.0)));
-        if let Err(panic) = delivered {
-            let text = crate::engine::task_guard::panic_text(panic.as_ref());
-            tracing::error!(panic = text, "{} panicked", ObserverEvent(event));
-        }
+        contained(event, || deliver(&self.0));
     }
 }
 
@@ -155,6 +169,18 @@ impl std::fmt::Display for ObserverEvent {
 }
 
 impl<O: Observer> Observer for Contained<O> {
+    fn method_observer(
+        &self,
+        side: Side,
+        service: &str,
+        method: &str,
+    ) -> Option<Arc<dyn MethodObserver>> {
+        // A panic here is the answer `None`: the method's calls are reported by name.
+        contained("method_observer", || {
+            self.0.method_observer(side, service, method)
+        })
+        .flatten()
+    }
     fn connection_opened(&self, side: Side, peer: &PeerAddr) {
         self.deliver("connection_opened", |o| o.connection_opened(side, peer));
     }
@@ -179,6 +205,10 @@ impl<O: Observer> Observer for Contained<O> {
     }
     fn write_batch(&self, side: Side, peer: &PeerAddr, batch: &WriteBatch) {
         self.deliver("write_batch", |o| o.write_batch(side, peer, batch));
+    }
+    fn observes_write_batches(&self) -> bool {
+        // A panic here is the default answer.
+        contained("observes_write_batches", || self.0.observes_write_batches()).unwrap_or(true)
     }
     fn retry(&self, call: &CallEvent<'_>, retry: &Retry) {
         self.deliver("retry", |o| o.retry(call, retry));
@@ -260,7 +290,7 @@ pub struct WriteBatch {
 /// A stream as its message events name it.
 #[derive(Clone)]
 pub(crate) struct StreamWatch {
-    pub observer: std::sync::Arc<dyn Observer>,
+    pub observer: Arc<dyn Observer>,
     pub side: Side,
     pub service: crate::protocol::ByteStr,
     pub method: crate::protocol::ByteStr,
@@ -282,9 +312,219 @@ impl StreamWatch {
 /// A writer as its batch events name it.
 #[derive(Clone)]
 pub(crate) struct WriterWatch {
-    pub observer: std::sync::Arc<dyn Observer>,
+    pub observer: Arc<dyn Observer>,
     pub side: Side,
     pub peer: PeerAddr,
+}
+
+impl WriterWatch {
+    /// The watch of a writer on `side` to `peer`, if there is an observer and it wants
+    /// write batches ([`Observer::observes_write_batches`]).
+    pub fn of(observer: Option<&Arc<dyn Observer>>, side: Side, peer: &PeerAddr) -> Option<Self> {
+        let observer = observer.filter(|o| o.observes_write_batches())?;
+        Some(WriterWatch {
+            observer: observer.clone(),
+            side,
+            peer: peer.clone(),
+        })
+    }
+}
+
+/// One method's calls on one side as the engine reports them: the names their events carry,
+/// and where those go — the [`MethodObserver`] the observer gave for the method
+/// ([`Observer::method_observer`]), or else the observer itself by name. Made once per
+/// method where the engine can keep it (a server's route table, a client's
+/// [`MethodWatches`]), so a call's report holds one reference to it instead of the observer
+/// and both names, and its events need no lookup by name.
+pub(crate) struct MethodWatch {
+    side: Side,
+    service: crate::protocol::ByteStr,
+    method: crate::protocol::ByteStr,
+    to: Reported,
+}
+
+/// Where a method's call events go.
+enum Reported {
+    /// The observer's own state for the method (contained here, event by event).
+    Method(Arc<dyn MethodObserver>),
+    /// The observer (contained), by name.
+    Observer(Arc<dyn Observer>),
+}
+
+impl MethodWatch {
+    /// The watch of `service`'s `method` on `side`: asks `observer` (contained) for the
+    /// method's own observer.
+    pub(crate) fn new(
+        observer: &Arc<dyn Observer>,
+        side: Side,
+        service: crate::protocol::ByteStr,
+        method: crate::protocol::ByteStr,
+    ) -> MethodWatch {
+        let to = match observer.method_observer(side, &service, &method) {
+            Some(method) => Reported::Method(method),
+            None => Reported::Observer(observer.clone()),
+        };
+        MethodWatch {
+            side,
+            service,
+            method,
+            to,
+        }
+    }
+
+    /// Whether this is the watch of `service`'s `method` (a name given as a static string
+    /// is the same pointer each time, so most comparisons end there).
+    fn is(&self, service: &str, method: &str) -> bool {
+        fn same(a: &str, b: &str) -> bool {
+            (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+        }
+        same(&self.method, method) && same(&self.service, service)
+    }
+
+    fn event(&self, stream: bool) -> CallEvent<'_> {
+        CallEvent {
+            service: &self.service,
+            method: &self.method,
+            stream,
+        }
+    }
+
+    /// Report a call of the method started ([`Observer::call_started`]).
+    #[inline]
+    pub(crate) fn started(&self, stream: bool) {
+        let call = self.event(stream);
+        match &self.to {
+            Reported::Method(method) => {
+                contained("call_started", || method.call_started(&call));
+            }
+            Reported::Observer(observer) => observer.call_started(self.side, &call),
+        }
+    }
+
+    /// Report a call of the method finished ([`Observer::call_finished`]).
+    #[inline]
+    pub(crate) fn finished(&self, stream: bool, finished: &Finished) {
+        let call = self.event(stream);
+        match &self.to {
+            Reported::Method(method) => {
+                contained("call_finished", || method.call_finished(&call, finished));
+            }
+            Reported::Observer(observer) => observer.call_finished(self.side, &call, finished),
+        }
+    }
+}
+
+/// Report `call` on `side` as started and at once `finished`, where no [`MethodWatch`] is
+/// kept for it (a client's attempt that never reached a connection): to the method observer
+/// `observer` gives for it, or else to `observer` by name, as a watch would.
+pub(crate) fn started_and_finished(
+    observer: &Arc<dyn Observer>,
+    side: Side,
+    call: &CallEvent<'_>,
+    finished: &Finished,
+) {
+    match observer.method_observer(side, call.service, call.method) {
+        Some(method) => {
+            contained("call_started", || method.call_started(call));
+            contained("call_finished", || method.call_finished(call, finished));
+        }
+        None => {
+            observer.call_started(side, call);
+            observer.call_finished(side, call, finished);
+        }
+    }
+}
+
+/// A client's [`MethodWatch`]es, found by the names of a call: made on each method's first
+/// call and kept for the client's life, up to [`MethodWatches::KEPT`] methods (past them, a
+/// call's watch is made for it alone — the observer is asked again each time). Without a
+/// lock: an open-addressed table of slots that are set once.
+pub(crate) struct MethodWatches {
+    observer: Arc<dyn Observer>,
+    slots: Box<[OnceLock<Arc<MethodWatch>>]>,
+}
+
+impl MethodWatches {
+    /// Methods a client keeps watches for (a power of two).
+    pub(crate) const KEPT: usize = 64;
+
+    /// No watches yet, of `observer`'s client side.
+    pub(crate) fn new(observer: Arc<dyn Observer>) -> MethodWatches {
+        MethodWatches {
+            observer,
+            slots: (0..Self::KEPT).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The watch of `service`'s `method` (client side), made now if this is its first call.
+    #[inline]
+    pub(crate) fn get(
+        &self,
+        service: &crate::protocol::ByteStr,
+        method: &crate::protocol::ByteStr,
+    ) -> Arc<MethodWatch> {
+        let make = || {
+            let (service, method) = (service.clone(), method.clone());
+            Arc::new(MethodWatch::new(
+                &self.observer,
+                Side::Client,
+                service,
+                method,
+            ))
+        };
+        let start = name_hash(service, method);
+        for probe in 0..Self::KEPT {
+            let slot = &self.slots[(start + probe) % Self::KEPT];
+            // Another method's watch may win an empty slot first: then probe on.
+            let watch = match slot.get() {
+                Some(watch) => watch,
+                None => slot.get_or_init(make),
+            };
+            if watch.is(service, method) {
+                return watch.clone();
+            }
+        }
+        make()
+    }
+}
+
+/// A cheap hash of a call's names, to start [`MethodWatches`]' probe: their lengths and a
+/// sample of their bytes (the first and last eight, or of a shorter name its ends and
+/// middle), read without a copy. Names equal here are compared in full anyway.
+#[inline]
+fn name_hash(service: &str, method: &str) -> usize {
+    #[inline]
+    fn sample(s: &str) -> u64 {
+        let b = s.as_bytes();
+        let n = b.len();
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+        let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or([0; 4]));
+        let sampled = if n >= 8 {
+            word(0) ^ word(n - 8).rotate_left(29)
+        } else if n >= 4 {
+            u64::from(half(0)) | u64::from(half(n - 4)) << 32
+        } else if n > 0 {
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16
+        } else {
+            0
+        };
+        sampled ^ (n as u64) << 56
+    }
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let h = sample(method).wrapping_mul(K);
+    ((h ^ sample(service)).wrapping_mul(K) >> 40) as usize
+}
+
+/// One method's calls on one side, as an observer that keeps state per method sees them
+/// ([`Observer::method_observer`]): the engine asks for it once and hands it the method's
+/// `call_started` and `call_finished` events, so the observer finds its state without
+/// looking it up by name on every event. Called inline on the engine's tasks, contained
+/// as [`Observer`]'s methods are.
+pub trait MethodObserver: Send + Sync + 'static {
+    /// A call of the method started (as [`Observer::call_started`]).
+    fn call_started(&self, call: &CallEvent<'_>);
+    /// A call of the method finished (as [`Observer::call_finished`]).
+    fn call_finished(&self, call: &CallEvent<'_>, finished: &Finished);
 }
 
 /// Receives engine events. Every method defaults to doing nothing.
@@ -300,10 +540,32 @@ pub trait Observer: Send + Sync + 'static {
     /// connection — a retried call is reported once per attempt; streams are reported on
     /// the server only). A client's attempt that failed before its request reached a
     /// connection (it did not frame, no instance could be picked, the dial failed) is
-    /// reported started and then at once finished with its status.
+    /// reported started and then at once finished with its status. (A method whose
+    /// [`Observer::method_observer`] gave a [`MethodObserver`] reports its calls there
+    /// instead, this and [`Observer::call_finished`] alike.)
     fn call_started(&self, _side: Side, _call: &CallEvent<'_>) {}
     /// A call finished.
     fn call_finished(&self, _side: Side, _call: &CallEvent<'_>, _finished: &Finished) {}
+    /// Optional, for an observer that keeps state per method (counters, say): that state
+    /// for `service`'s `method` on `side`, to receive the method's `call_started` and
+    /// `call_finished` events in place of [`Observer::call_started`] and
+    /// [`Observer::call_finished`], so an event does not look it up by name. The engine asks
+    /// before a method's first call and keeps the answer where it can — a server for each
+    /// method its services list (and one for every name they lack,
+    /// [`UNKNOWN_METHOD`]), a client for its first 64 methods — and asks again on each call
+    /// elsewhere (a service that lists no methods, a client's further methods, an attempt
+    /// that never reached a connection), so give the same state each time. Every other event
+    /// of the method's calls (stream messages, refusals, retries...) still comes to this
+    /// observer by name. Default `None`: every call event comes by name. A panic in it is
+    /// caught and logged, and taken as `None`.
+    fn method_observer(
+        &self,
+        _side: Side,
+        _service: &str,
+        _method: &str,
+    ) -> Option<Arc<dyn MethodObserver>> {
+        None
+    }
     /// A stream's message was sent or received (`bytes`: its body, uncompressed).
     fn stream_message(
         &self,
@@ -314,8 +576,16 @@ pub trait Observer: Send + Sync + 'static {
     ) {
     }
     /// A connection's writer wrote a batch; `still_queued` + `frames` is the write queue's
-    /// depth then. Once per write, not per frame.
+    /// depth then. Once per write, not per frame. Not reported to an observer whose
+    /// [`Observer::observes_write_batches`] is `false`.
     fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
+    /// Whether to report [`Observer::write_batch`] to this observer (asked once per
+    /// connection, as its writer starts). `false` spares each write of the connection the
+    /// event and the reading of its queues' depth (a lock per queue), for an observer that
+    /// does nothing with it. Default `true`.
+    fn observes_write_batches(&self) -> bool {
+        true
+    }
     /// A fail mode (`erpc::client::FailModes`) sent another attempt of a call (a retry or a
     /// hedge), or wanted to and its retry budget refused (`granted: false`). Reported by the
     /// layer, to the observer given to it.
@@ -421,4 +691,180 @@ pub enum BreakerScope<'a> {
         /// The method name.
         method: &'a str,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::protocol::ByteStr;
+
+    /// Counts what comes by name and what comes to the method observers it hands out (one
+    /// per method, made on each ask), and panics where told.
+    #[derive(Default)]
+    struct Split {
+        by_name: Mutex<Vec<(Side, String, &'static str)>>,
+        asked: AtomicUsize,
+        per_method: bool,
+        panics: bool,
+    }
+
+    struct PerMethod(Arc<Split>, String);
+
+    impl MethodObserver for PerMethod {
+        fn call_started(&self, call: &CallEvent<'_>) {
+            assert_eq!(self.1, format!("{}.{}", call.service, call.method));
+            if self.0.panics {
+                panic!("method observer bug");
+            }
+            let name = format!("method {}", self.1);
+            self.0
+                .by_name
+                .lock()
+                .unwrap()
+                .push((Side::Client, name, "started"));
+        }
+        fn call_finished(&self, call: &CallEvent<'_>, finished: &Finished) {
+            assert_eq!(self.1, format!("{}.{}", call.service, call.method));
+            assert_eq!(finished.code, Code::Ok);
+            let name = format!("method {}", self.1);
+            self.0
+                .by_name
+                .lock()
+                .unwrap()
+                .push((Side::Client, name, "finished"));
+        }
+    }
+
+    #[derive(Clone)]
+    struct Shared(Arc<Split>);
+
+    impl Observer for Shared {
+        fn call_started(&self, side: Side, call: &CallEvent<'_>) {
+            let name = format!("{}.{}", call.service, call.method);
+            self.0.by_name.lock().unwrap().push((side, name, "started"));
+        }
+        fn call_finished(&self, side: Side, call: &CallEvent<'_>, _: &Finished) {
+            let name = format!("{}.{}", call.service, call.method);
+            self.0
+                .by_name
+                .lock()
+                .unwrap()
+                .push((side, name, "finished"));
+        }
+        fn method_observer(
+            &self,
+            _side: Side,
+            service: &str,
+            method: &str,
+        ) -> Option<Arc<dyn MethodObserver>> {
+            self.0.asked.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{service}.{method}");
+            self.0
+                .per_method
+                .then(|| Arc::new(PerMethod(self.0.clone(), name)) as Arc<dyn MethodObserver>)
+        }
+    }
+
+    fn split_observer(per_method: bool, panics: bool) -> (Arc<Split>, Arc<dyn Observer>) {
+        let split = Arc::new(Split {
+            per_method,
+            panics,
+            ..Split::default()
+        });
+        (split.clone(), Contained::wrap(Shared(split)))
+    }
+
+    fn ok() -> Finished {
+        Finished {
+            code: Code::Ok,
+            took: Duration::from_millis(1),
+            bytes_in: 1,
+            bytes_out: 2,
+        }
+    }
+
+    #[test]
+    fn a_method_observer_gets_its_methods_calls_and_is_asked_once_per_kept_method() {
+        let (split, observer) = split_observer(true, false);
+        let watches = MethodWatches::new(observer);
+        // The same names as static strings and as a copy: one watch.
+        let (s, m) = (ByteStr::from_static("S"), ByteStr::from_static("echo"));
+        let copied = (
+            ByteStr::from(String::from("S")),
+            ByteStr::from(String::from("echo")),
+        );
+        for (service, method) in [(&s, &m), (&copied.0, &copied.1), (&s, &m)] {
+            let watch = watches.get(service, method);
+            watch.started(false);
+            watch.finished(false, &ok());
+        }
+        let other = watches.get(&s, &ByteStr::from_static("other"));
+        other.started(false);
+        assert_eq!(split.asked.load(Ordering::Relaxed), 2);
+        let events = split.by_name.lock().unwrap().clone();
+        assert_eq!(events.len(), 7, "{events:?}");
+        assert!(
+            events
+                .iter()
+                .all(|(_, name, _)| name.starts_with("method ")),
+            "{events:?}"
+        );
+        assert_eq!(events[6].1, "method S.other");
+    }
+
+    #[test]
+    fn past_the_kept_methods_each_call_gets_a_watch_of_its_own() {
+        let (split, observer) = split_observer(true, false);
+        let watches = MethodWatches::new(observer);
+        let s = ByteStr::from_static("S");
+        let names: Vec<ByteStr> = (0..MethodWatches::KEPT + 3)
+            .map(|i| ByteStr::from(format!("m{i}")))
+            .collect();
+        for _ in 0..2 {
+            for method in &names {
+                let watch = watches.get(&s, method);
+                assert!(watch.is("S", method));
+                watch.started(false);
+            }
+        }
+        // Each kept method asked once; the three past them on each of the two rounds.
+        let asked = split.asked.load(Ordering::Relaxed);
+        assert_eq!(asked, MethodWatches::KEPT + 3 * 2);
+        assert_eq!(split.by_name.lock().unwrap().len(), names.len() * 2);
+    }
+
+    #[test]
+    fn without_a_method_observer_calls_come_by_name_and_a_panicking_one_is_contained() {
+        let (split, observer) = split_observer(false, false);
+        let watch = MethodWatch::new(&observer, Side::Server, "S".into(), "m".into());
+        watch.started(false);
+        watch.finished(false, &ok());
+        started_and_finished(&observer, Side::Client, &watch.event(false), &ok());
+        let events = split.by_name.lock().unwrap().clone();
+        let sides: Vec<_> = events
+            .iter()
+            .map(|(side, name, what)| (*side, name.as_str(), *what))
+            .collect();
+        assert_eq!(
+            sides,
+            [
+                (Side::Server, "S.m", "started"),
+                (Side::Server, "S.m", "finished"),
+                (Side::Client, "S.m", "started"),
+                (Side::Client, "S.m", "finished"),
+            ]
+        );
+
+        let (split, observer) = split_observer(true, true);
+        let watch = MethodWatch::new(&observer, Side::Client, "S".into(), "m".into());
+        // The start panics (lost, logged); the end still comes.
+        watch.started(false);
+        watch.finished(false, &ok());
+        let events = split.by_name.lock().unwrap().clone();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].2, "finished");
+    }
 }

@@ -324,3 +324,147 @@ async fn a_call_stopped_by_shutdown_is_reported_as_its_client_is_answered() {
         vec![("Echo.sleep".to_string(), Code::Unavailable)]
     );
 }
+
+/// Hands out a method observer per (side, service, method) and logs what reaches each,
+/// besides what reaches it by name; `observes_write_batches` is false.
+#[derive(Clone, Default)]
+struct PerMethod(Arc<Mutex<Vec<String>>>);
+
+struct OneMethod {
+    log: Arc<Mutex<Vec<String>>>,
+    side: Side,
+    name: String,
+}
+
+impl erpc::observe::MethodObserver for OneMethod {
+    fn call_started(&self, call: &CallEvent<'_>) {
+        assert_eq!(self.name, format!("{}.{}", call.service, call.method));
+        let line = format!("{:?} {} started", self.side, self.name);
+        self.log.lock().unwrap().push(line);
+    }
+    fn call_finished(&self, call: &CallEvent<'_>, finished: &Finished) {
+        assert_eq!(self.name, format!("{}.{}", call.service, call.method));
+        let line = format!("{:?} {} {:?}", self.side, self.name, finished.code);
+        self.log.lock().unwrap().push(line);
+    }
+}
+
+impl Observer for PerMethod {
+    fn method_observer(
+        &self,
+        side: Side,
+        service: &str,
+        method: &str,
+    ) -> Option<Arc<dyn erpc::observe::MethodObserver>> {
+        let name = format!("{service}.{method}");
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{side:?} {name} asked"));
+        Some(Arc::new(OneMethod {
+            log: self.0.clone(),
+            side,
+            name,
+        }))
+    }
+    fn call_started(&self, side: Side, call: &CallEvent<'_>) {
+        let line = format!("{side:?} {}.{} started by name", call.service, call.method);
+        self.0.lock().unwrap().push(line);
+    }
+    fn call_finished(&self, side: Side, call: &CallEvent<'_>, _: &Finished) {
+        let line = format!("{side:?} {}.{} finished by name", call.service, call.method);
+        self.0.lock().unwrap().push(line);
+    }
+    fn write_batch(&self, _: Side, _: &PeerAddr, _: &WriteBatch) {
+        panic!("write batches were declined");
+    }
+    fn observes_write_batches(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn an_observers_method_observers_get_each_methods_calls_asked_once_per_method() {
+    let observer = PerMethod::default();
+    let server = erpc::Server::builder()
+        .observer(observer.clone())
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let client = EchoClient::new(
+        erpc::Client::builder()
+            .observer(observer.clone())
+            .build(server.local_addr())
+            .unwrap(),
+    );
+    for _ in 0..2 {
+        assert_eq!(client.len("abc".into()).await.unwrap(), 3);
+    }
+    let failed = client.fail(5, "gone".into()).await.unwrap_err();
+    assert_eq!(failed.code(), Code::NotFound);
+    // A name the service lacks: its own method observer, `_unknown`, on the server.
+    let unknown: Result<u64, _> = client.client().call("Echo", "nope", 1u8).await;
+    assert_eq!(unknown.unwrap_err().code(), Code::Unimplemented);
+    // A call that never reaches a connection: started and finished at once, through the
+    // method observer asked for it.
+    let nowhere = EchoClient::new(
+        erpc::Client::builder()
+            .observer(observer.clone())
+            .timeout(Duration::from_millis(300))
+            .build("mem://nobody-listens-here")
+            .unwrap(),
+    );
+    assert!(nowhere.len("x".into()).await.is_err());
+    server.shutdown().await;
+    let log = observer.0.lock().unwrap().clone();
+    let lines = |side: &str| -> Vec<&str> {
+        log.iter()
+            .map(String::as_str)
+            .filter(|l| l.starts_with(side))
+            .collect()
+    };
+    assert_eq!(
+        lines("Server"),
+        [
+            "Server Echo.len asked",
+            "Server Echo.len started",
+            "Server Echo.len Ok",
+            "Server Echo.len started",
+            "Server Echo.len Ok",
+            "Server Echo.fail asked",
+            "Server Echo.fail started",
+            "Server Echo.fail NotFound",
+            "Server Echo._unknown asked",
+            "Server Echo._unknown started",
+            "Server Echo._unknown Unimplemented",
+        ]
+    );
+    let client_lines = lines("Client");
+    assert_eq!(
+        client_lines[..9],
+        [
+            "Client Echo.len asked",
+            "Client Echo.len started",
+            "Client Echo.len Ok",
+            "Client Echo.len started",
+            "Client Echo.len Ok",
+            "Client Echo.fail asked",
+            "Client Echo.fail started",
+            "Client Echo.fail NotFound",
+            "Client Echo.nope asked",
+        ]
+    );
+    assert_eq!(
+        client_lines[client_lines.len() - 3..][0],
+        "Client Echo.len asked"
+    );
+    assert!(
+        client_lines[client_lines.len() - 2].starts_with("Client Echo.len started"),
+        "{client_lines:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("by name")),
+        "a call came by name: {log:?}"
+    );
+}

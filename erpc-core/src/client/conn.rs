@@ -206,11 +206,7 @@ impl ClientConn {
                 queues,
                 shared.dead.clone(),
                 shared.closing.clone(),
-                observer.as_ref().map(|observer| WriterWatch {
-                    observer: observer.clone(),
-                    side: Side::Client,
-                    peer: link_peer.clone(),
-                }),
+                WriterWatch::of(observer.as_ref(), Side::Client, &link_peer),
             ),
             killer(&shared),
         );

@@ -67,6 +67,7 @@ use crate::client::observed::{Report, unsent, unsent_frame};
 use crate::config::ClientConfig;
 use crate::layer::{ErasableLayer, Stack};
 use crate::metadata::Metadata;
+use crate::observe::MethodWatches;
 use crate::observe::Observer;
 use crate::protocol::{ByteStr, CompressionList, Frame, Kind};
 use crate::status::{Code, Status};
@@ -197,6 +198,8 @@ pub(crate) struct Inner {
     attempts: Option<AttemptService>,
     /// Engine events go here, if anyone listens (streams report their messages to it).
     observer: Option<Arc<dyn Observer>>,
+    /// The same observer's watch of each method called, for the calls' reports.
+    watches: Option<MethodWatches>,
 }
 
 impl std::fmt::Debug for Client {
@@ -409,6 +412,7 @@ impl ClientBuilder {
                 codecs: Arc::new(self.codecs.unwrap_or_default()),
                 calls: self.calls.wrap(Route(inner.clone())),
                 attempts,
+                watches: self.observer.clone().map(MethodWatches::new),
                 observer: self.observer,
             }),
         }
@@ -751,13 +755,13 @@ impl Client {
         };
         if frame.header.kind == Kind::ONEWAY {
             return Box::pin(async move {
-                let observer = self.inner.observer.as_ref();
-                let sent = send_oneway(&conn, frame, deadline, &steer, observer).await;
+                let watches = self.inner.watches.as_ref();
+                let sent = send_oneway(&conn, frame, deadline, &steer, watches).await;
                 settle(ticket, sent)
             });
         }
         let accept = frame.head.accept_compression;
-        match started(&conn, frame, deadline, &steer, self.inner.observer.as_ref()) {
+        match started(&conn, frame, deadline, &steer, self.inner.watches.as_ref()) {
             Err(status) => Box::pin(std::future::ready(settle(ticket, Err(status)))),
             Ok(pending) => Box::pin(async move {
                 let answered = match pending.wait().await {
@@ -786,7 +790,8 @@ impl Client {
                 .get(&self.inner.config, deadline, &call)
                 .await
                 .map_err(|s| unsent_frame(observer, &frame, since, s))?;
-            return send_oneway(&conn, frame, deadline, &steer, observer).await;
+            let watches = self.inner.watches.as_ref();
+            return send_oneway(&conn, frame, deadline, &steer, watches).await;
         }
         match self.start(request)? {
             Started::Sent { pending, accept } => self.unpack(pending.wait().await?, &accept),
@@ -815,7 +820,7 @@ impl Client {
         };
         match ready {
             Ready::Conn(conn) => Ok(Started::Sent {
-                pending: started(&conn, frame, deadline, &steer, self.inner.observer.as_ref())?,
+                pending: started(&conn, frame, deadline, &steer, self.inner.watches.as_ref())?,
                 accept,
             }),
             Ready::Dial(pick) => {
@@ -831,7 +836,8 @@ impl Client {
                         .dial(pick, config, deadline, &call)
                         .await;
                     let conn = dialed.map_err(|s| unsent_frame(observer, &frame, since, s))?;
-                    let response = started(&conn, frame, deadline, &steer, observer)?
+                    let watches = client.inner.watches.as_ref();
+                    let response = started(&conn, frame, deadline, &steer, watches)?
                         .wait()
                         .await?;
                     client.unpack(response, &accept)
@@ -1004,9 +1010,9 @@ fn started(
     frame: Frame,
     deadline: Instant,
     steer: &crate::discovery::Steer,
-    observer: Option<&Arc<dyn Observer>>,
+    watches: Option<&MethodWatches>,
 ) -> Result<PendingCall, Status> {
-    let report = observer.map(|observer| Report::start(observer, &frame));
+    let report = watches.map(|watches| Report::start(watches, &frame));
     let pending = conn.start(frame, deadline);
     steer.record(conn, pending.is_ok());
     match pending {
@@ -1023,15 +1029,15 @@ fn started(
     }
 }
 
-/// Send a oneway request, reporting it to `observer` (its end is when it is written).
+/// Send a oneway request, reporting it through `watches` (its end is when it is written).
 async fn send_oneway(
     conn: &Arc<ClientConn>,
     frame: Frame,
     deadline: Instant,
     steer: &crate::discovery::Steer,
-    observer: Option<&Arc<dyn Observer>>,
+    watches: Option<&MethodWatches>,
 ) -> Result<ClientResponse, Status> {
-    let mut report = observer.map(|observer| Report::start(observer, &frame));
+    let mut report = watches.map(|watches| Report::start(watches, &frame));
     let sent = Box::pin(conn.send_oneway(frame, deadline)).await;
     if let Some(report) = &mut report {
         report.finish(sent.as_ref().map_or_else(|s| s.code(), |_| Code::Ok), 0);

@@ -16,8 +16,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::client::ClientRequest;
-use crate::observe::{CallEvent, Finished, Observer, Side};
-use crate::protocol::Frame;
+use crate::observe::{CallEvent, Finished, MethodWatch, MethodWatches, Observer, Side};
+use crate::protocol::{ByteStr, Frame};
 use crate::status::{Code, Status};
 
 impl ClientRequest {
@@ -61,14 +61,13 @@ pub(crate) fn unsent(
             method,
             stream: false,
         };
-        observer.call_started(Side::Client, &call);
         let finished = Finished {
             code: status.code(),
             took: since.map_or(Duration::ZERO, |since| since.elapsed()),
             bytes_in: 0,
             bytes_out: 0,
         };
-        observer.call_finished(Side::Client, &call, &finished);
+        crate::observe::started_and_finished(observer, Side::Client, &call, &finished);
     }
     status
 }
@@ -87,35 +86,29 @@ pub(crate) fn unsent_frame(
 
 /// One attempt being reported; reports `cancelled` if dropped unfinished.
 pub(crate) struct Report {
-    observer: Arc<dyn Observer>,
-    service: crate::protocol::ByteStr,
-    method: crate::protocol::ByteStr,
+    /// The method's watch (its names and where its events go), from the client's.
+    watch: Arc<MethodWatch>,
     started: Instant,
     bytes_out: u64,
     done: bool,
 }
 
+/// The name of a frame without one (never sent so: framing sets both).
+static NO_NAME: ByteStr = ByteStr::from_static("");
+
 impl Report {
     /// Report that the request in `frame` goes out now (`call_started`).
-    pub(crate) fn start(observer: &Arc<dyn Observer>, frame: &Frame) -> Box<Report> {
+    pub(crate) fn start(watches: &MethodWatches, frame: &Frame) -> Box<Report> {
+        let service = frame.head.service.as_ref().unwrap_or(&NO_NAME);
+        let method = frame.head.method.as_ref().unwrap_or(&NO_NAME);
         let report = Box::new(Report {
-            observer: observer.clone(),
-            service: frame.head.service.clone().unwrap_or_default(),
-            method: frame.head.method.clone().unwrap_or_default(),
+            watch: watches.get(service, method),
             started: Instant::now(),
             bytes_out: frame.body.len() as u64,
             done: false,
         });
-        observer.call_started(Side::Client, &report.event());
+        report.watch.started(false);
         report
-    }
-
-    fn event(&self) -> CallEvent<'_> {
-        CallEvent {
-            service: &self.service,
-            method: &self.method,
-            stream: false,
-        }
     }
 
     /// Report the attempt's end (`call_finished`): its status and the answer's body bytes.
@@ -127,8 +120,7 @@ impl Report {
             bytes_in,
             bytes_out: self.bytes_out,
         };
-        self.observer
-            .call_finished(Side::Client, &self.event(), &finished);
+        self.watch.finished(false, &finished);
     }
 }
 

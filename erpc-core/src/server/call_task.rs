@@ -140,7 +140,7 @@ impl CallTask {
             let answered = Answered {
                 compression,
                 max_frame,
-                observed,
+                observed: observed.map(|observed| *observed),
             };
             if let Some(frame) = answered.frame(&shared, header.kind, id, result)
                 && let Some(wait) = queue(&tx, frame.into())
@@ -156,7 +156,7 @@ impl CallTask {
 pub(crate) struct Answered {
     pub(crate) compression: CompressionId,
     pub(crate) max_frame: Option<usize>,
-    pub(crate) observed: Option<Box<Observed>>,
+    pub(crate) observed: Option<Observed>,
 }
 
 impl Answered {

@@ -53,11 +53,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
             queues,
             dead.clone(),
             close.clone(),
-            shared.observer.as_ref().map(|observer| WriterWatch {
-                observer: observer.clone(),
-                side: Side::Server,
-                peer: link.peer.clone(),
-            }),
+            WriterWatch::of(shared.observer.as_ref(), Side::Server, &link.peer),
         ),
         {
             let dead = dead.clone();
@@ -478,16 +474,17 @@ impl ServerEndpoint {
                 Verdict::Junk,
             );
         };
-        let Some(service) = self.shared.services.get(service_name.as_str()).cloned() else {
+        let Some(route) = self.shared.services.get(service_name.as_str()) else {
             return self.refuse(
                 &header,
                 Refusal::Unknown,
                 Status::unimplemented(format!("unknown service {:?}", service_name.as_str())),
             );
         };
+        let service = route.service.clone();
         // The name the observer's events carry (`_unknown` for a method the service lacks):
-        // looked up only for a refusal or an observer, not on every call.
-        let reported = || crate::server::observed::reported_method(service.as_ref(), method);
+        // looked up only for a refusal, not on every call.
+        let reported = || route.reported(method);
         if self.shared.codecs.get(header.codec).is_none() {
             return self.refuse(
                 &header,
@@ -628,10 +625,8 @@ impl ServerEndpoint {
         }
         self.last_id.fetch_max(id, Ordering::AcqRel);
         let observed = self.shared.observer.as_ref().map(|observer| {
-            let names = (service_name, reported());
             Observed::start(
-                observer,
-                names,
+                route.watch(observer, method),
                 is_stream,
                 (now, deadline),
                 &self.draining,
@@ -693,7 +688,7 @@ impl ServerEndpoint {
                     service,
                     context,
                     header,
-                    observed,
+                    observed: observed.map(Box::new),
                     gate,
                 };
                 spawn_holding(admitted, task.run())
@@ -709,7 +704,7 @@ impl ServerEndpoint {
                     body,
                     compression: respond,
                     max_frame: self.max_frame,
-                    observed,
+                    observed: observed.map(Box::new),
                     gate,
                     seat,
                 };

@@ -74,7 +74,8 @@ use crate::status::Status;
 
 /// What every connection of a server shares.
 pub(crate) struct Shared {
-    pub services: HashMap<String, Arc<dyn Service>>,
+    /// The route table: each service by name (with its methods' watches, if observed).
+    pub services: HashMap<String, observed::Route>,
     /// Header-level hooks, in order (see [`admission`]).
     pub admission: Vec<Arc<dyn Admission>>,
     /// Connection-level hooks, in order (see [`on_connect`]).
@@ -443,6 +444,14 @@ impl ServerBuilder {
             .map(|(name, service)| (name, Layered::wrap(service, &layers)))
             .collect();
         let _ = catalogue.set(crate::reflection::service::catalogue(services.values()));
+        let observed = self.observer.is_some();
+        let services = services
+            .into_iter()
+            .map(|(name, service)| {
+                let route = observed::Route::new(&name, service, observed);
+                (name, route)
+            })
+            .collect();
         let shared = Arc::new(Shared {
             services,
             admission: self.admission,

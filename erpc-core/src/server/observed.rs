@@ -8,19 +8,19 @@
 //! over and it was admitted: one refused at that point is counted by `call_refused` alone,
 //! as a call refused on arrival is, not also as started and finished.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio::time::Instant;
 
-use crate::observe::{CallEvent, Finished, Observer, Side};
+use crate::observe::{Finished, MethodWatch, Observer, Side};
 use crate::protocol::ByteStr;
+use crate::server::Service;
 use crate::status::Code;
 
 pub(crate) struct Observed {
-    observer: Arc<dyn Observer>,
-    service: ByteStr,
-    method: ByteStr,
+    /// The method's watch (its names and where its events go), from the route table.
+    watch: Arc<MethodWatch>,
     stream: bool,
     started: Instant,
     deadline: Instant,
@@ -40,18 +40,15 @@ impl Observed {
     /// a call that waits for its turn first). `started`: when its request was read (the
     /// clock reading the connection took for the deadline, not a second one).
     pub fn start(
-        observer: &Arc<dyn Observer>,
-        (service, method): (&ByteStr, &ByteStr),
+        watch: Arc<MethodWatch>,
         stream: bool,
         (started, deadline): (Instant, Instant),
         draining: &Arc<AtomicBool>,
         bytes_in: u64,
         runs: bool,
-    ) -> Box<Observed> {
+    ) -> Observed {
         let mut observed = Observed {
-            observer: observer.clone(),
-            service: service.clone(),
-            method: method.clone(),
+            watch,
             stream,
             started,
             deadline,
@@ -63,14 +60,14 @@ impl Observed {
         if runs {
             observed.running();
         }
-        Box::new(observed)
+        observed
     }
 
     /// The call runs: report its start, if not reported yet.
     pub fn running(&mut self) {
         if !self.running {
             self.running = true;
-            self.observer.call_started(Side::Server, &self.event());
+            self.watch.started(self.stream);
         }
     }
 
@@ -79,14 +76,6 @@ impl Observed {
     pub fn refused(&mut self) {
         if !self.running {
             self.done = true;
-        }
-    }
-
-    fn event(&self) -> CallEvent<'_> {
-        CallEvent {
-            service: &self.service,
-            method: &self.method,
-            stream: self.stream,
         }
     }
 
@@ -110,8 +99,7 @@ impl Observed {
             bytes_in: self.bytes_in,
             bytes_out,
         };
-        self.observer
-            .call_finished(Side::Server, &self.event(), &finished);
+        self.watch.finished(self.stream, &finished);
     }
 }
 
@@ -133,17 +121,72 @@ impl Drop for Observed {
 /// [`crate::observe::UNKNOWN_METHOD`] as a call's name.
 static UNKNOWN: ByteStr = ByteStr::from_static(crate::observe::UNKNOWN_METHOD);
 
-/// The method name `service`'s call of `method` is reported under: its own, or
-/// [`crate::observe::UNKNOWN_METHOD`] if the service lists its methods and this is none of
-/// them (a client's made-up names must not each make metric series).
-pub(crate) fn reported_method<'a>(
-    service: &dyn crate::server::Service,
-    method: &'a ByteStr,
-) -> &'a ByteStr {
-    let methods = service.methods();
-    if methods.is_empty() || methods.contains(&method.as_str()) {
-        method
-    } else {
-        &UNKNOWN
+/// A served service as the route table holds it: the service, and, on an observed server,
+/// the [`MethodWatch`] of each of its methods, made on the method's first call (so a call's
+/// report takes a reference to it instead of cloning the observer and both names, and the
+/// observer's per-method state is found once, not per event).
+pub(crate) struct Route {
+    pub service: Arc<dyn Service>,
+    /// Its name, as events carry it.
+    name: ByteStr,
+    /// The methods it lists (`Service::methods`, copied: a call finds its own here).
+    methods: Box<[&'static str]>,
+    /// One watch per method in `methods`, then one for every name it lacks
+    /// ([`crate::observe::UNKNOWN_METHOD`]); none on a server without an observer.
+    watches: Box<[OnceLock<Arc<MethodWatch>>]>,
+}
+
+impl Route {
+    /// The route of `service`, served as `name`; with room for watches if `observed`.
+    pub fn new(name: &str, service: Arc<dyn Service>, observed: bool) -> Route {
+        let methods: Box<[&'static str]> = service.methods().into();
+        let watches = if observed {
+            (0..=methods.len()).map(|_| OnceLock::new()).collect()
+        } else {
+            Box::default()
+        };
+        Route {
+            service,
+            name: ByteStr::from(name.to_owned()),
+            methods,
+            watches,
+        }
+    }
+
+    /// The method name a call of `method` is reported under: its own, or
+    /// [`crate::observe::UNKNOWN_METHOD`] if the service lists its methods and this is none
+    /// of them (a client's made-up names must not each make metric series).
+    pub fn reported<'a>(&self, method: &'a ByteStr) -> &'a ByteStr {
+        if self.methods.is_empty() || self.methods.contains(&method.as_str()) {
+            method
+        } else {
+            &UNKNOWN
+        }
+    }
+
+    /// The watch of calls of `method` (reported as [`Route::reported`] names it), made now
+    /// if this is its first. A service that lists no methods takes any name: its calls get
+    /// a watch each (the observer asked each time), as no table can hold every name.
+    pub fn watch(&self, observer: &Arc<dyn Observer>, method: &ByteStr) -> Arc<MethodWatch> {
+        let make = |method: ByteStr| {
+            let service = self.name.clone();
+            Arc::new(MethodWatch::new(observer, Side::Server, service, method))
+        };
+        if self.methods.is_empty() {
+            return make(method.clone());
+        }
+        let index = self
+            .methods
+            .iter()
+            .position(|listed| *listed == method.as_str())
+            .unwrap_or(self.methods.len());
+        self.watches[index]
+            .get_or_init(|| {
+                let listed = self.methods.get(index).copied();
+                make(ByteStr::from_static(
+                    listed.unwrap_or(crate::observe::UNKNOWN_METHOD),
+                ))
+            })
+            .clone()
     }
 }

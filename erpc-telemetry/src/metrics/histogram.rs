@@ -8,6 +8,7 @@
 //! `_count` always equals its `+Inf` bucket; `_sum` is kept in integer nanoseconds (exact,
 //! one addition) and may lag the buckets by the observations being made while it reads.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -57,19 +58,31 @@ impl std::fmt::Debug for LatencyHistogram {
     }
 }
 
-/// The shard this thread adds to.
+/// The shard this thread adds to (taken on its first observation: a `const` thread-local
+/// with no lazy initialiser to check on every read).
 fn shard_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    SHARD.with(|s| *s)
+    SHARD.with(|shard| match shard.get() {
+        usize::MAX => {
+            let taken = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            shard.set(taken);
+            taken
+        }
+        taken => taken,
+    })
 }
 
 impl LatencyHistogram {
     /// Count one call that took `took`.
     pub(crate) fn observe(&self, took: Duration) {
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        // Without `as_nanos`' 128-bit product (saturating past 584 years).
+        let nanos = took
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(took.subsec_nanos()));
         let bucket = BOUNDS_NANOS
             .iter()
             .position(|&bound| nanos <= bound)

@@ -1,19 +1,23 @@
 //! The observer that turns engine events into metric updates, and the shared cache of each
-//! method's metric handles (made on its first call; no label allocation after it). An event
-//! finds its handles in the reporting thread's `recent` entries first, so a call's update
-//! usually costs a name comparison and a few atomic additions; the shared cache (a read lock
-//! and two lookups) is for a thread's first events of a method.
+//! method's metric handles (made on its first call; no label allocation after it). The
+//! engine asks for a method's handles once ([`Observer::method_observer`]: they are the
+//! method's [`MethodObserver`]) and reports its calls' start and end straight to them, so a
+//! call's updates are a few atomic additions with no lookup. Events that come by name
+//! (stream messages, refusals, retries, and calls the engine keeps no watch for) find the
+//! handles in the reporting thread's `recent` entries first, then in the shared cache (a
+//! read lock and two lookups) for a thread's first events of a method.
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use erpc_core::observe::{
-    BreakerChange, CallEvent, CloseReason, Direction, Finished, HedgeOutcome, Observer, Refusal,
-    RefusedBy, Retry, Side, WriteBatch,
+    BreakerChange, CallEvent, CloseReason, Direction, Finished, HedgeOutcome, MethodObserver,
+    Observer, Refusal, RefusedBy, Retry, Side, WriteBatch,
 };
 use erpc_core::status::Code;
 use erpc_core::{Address, PeerAddr};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use rustc_hash::FxHashMap;
 
@@ -38,6 +42,8 @@ pub(crate) struct MethodMetrics {
     /// One counter per status code, made on the code's first use (most methods only ever
     /// see a few codes, and a series that never happened is not exported).
     handled: [OnceLock<Counter>; 17],
+    /// Where those are made (the family's handle, shared with [`Inner`]).
+    handled_family: Family<CodeLabels, Counter>,
     /// Sent, received.
     messages: [OnceLock<Counter>; 2],
     /// Refusals, retries, hedges and waits: made on the method's first such event.
@@ -69,7 +75,7 @@ impl Inner {
         &self,
         side: Side,
         call: &CallEvent<'_>,
-        f: impl FnOnce(&MethodMetrics) -> R,
+        f: impl FnOnce(&Arc<MethodMetrics>) -> R,
     ) -> R {
         recent::with(self.id, side, call, || self.method(side, call), f)
     }
@@ -123,23 +129,11 @@ impl Inner {
             received_bytes: self.received_bytes.get_or_create(&labels).clone(),
             sent_bytes: self.sent_bytes.get_or_create(&labels).clone(),
             handled: Default::default(),
+            handled_family: self.handled.clone(),
             messages: Default::default(),
             governance: OnceLock::new(),
             labels,
         }
-    }
-
-    fn handled<'m>(&self, m: &'m MethodMetrics, code: Code) -> &'m Counter {
-        m.handled[code as usize % 17].get_or_init(|| {
-            self.handled
-                .get_or_create(&CodeLabels {
-                    side: m.labels.side,
-                    service: m.labels.service.clone(),
-                    method: m.labels.method.clone(),
-                    code: code.as_str(),
-                })
-                .clone()
-        })
     }
 
     fn messages<'m>(&self, m: &'m MethodMetrics, direction: Direction) -> &'m Counter {
@@ -157,6 +151,39 @@ impl Inner {
                 })
                 .clone()
         })
+    }
+}
+
+impl MethodMetrics {
+    /// The counter of calls that ended with `code`.
+    fn handled(&self, code: Code) -> &Counter {
+        self.handled[code as usize % 17].get_or_init(|| {
+            self.handled_family
+                .get_or_create(&CodeLabels {
+                    side: self.labels.side,
+                    service: self.labels.service.clone(),
+                    method: self.labels.method.clone(),
+                    code: code.as_str(),
+                })
+                .clone()
+        })
+    }
+}
+
+/// A method's handles are its own observer: an event of an engine that kept them
+/// ([`Observer::method_observer`]) updates them with no lookup.
+impl MethodObserver for MethodMetrics {
+    fn call_started(&self, _call: &CallEvent<'_>) {
+        self.started.inc();
+        self.in_flight.inc();
+    }
+
+    fn call_finished(&self, _call: &CallEvent<'_>, finished: &Finished) {
+        self.in_flight.dec();
+        self.handled(finished.code).inc();
+        self.duration.observe(finished.took);
+        self.received_bytes.inc_by(finished.bytes_in);
+        self.sent_bytes.inc_by(finished.bytes_out);
     }
 }
 
@@ -196,21 +223,29 @@ impl Observer for MetricsObserver {
     }
 
     fn call_started(&self, side: Side, call: &CallEvent<'_>) {
-        self.inner.with_method(side, call, |m| {
-            m.started.inc();
-            m.in_flight.inc();
-        });
+        self.inner
+            .with_method(side, call, |m| MethodObserver::call_started(&**m, call));
     }
 
     fn call_finished(&self, side: Side, call: &CallEvent<'_>, finished: &Finished) {
-        let inner = &self.inner;
-        inner.with_method(side, call, |m| {
-            m.in_flight.dec();
-            inner.handled(m, finished.code).inc();
-            m.duration.observe(finished.took);
-            m.received_bytes.inc_by(finished.bytes_in);
-            m.sent_bytes.inc_by(finished.bytes_out);
+        self.inner.with_method(side, call, |m| {
+            MethodObserver::call_finished(&**m, call, finished)
         });
+    }
+
+    fn method_observer(
+        &self,
+        side: Side,
+        service: &str,
+        method: &str,
+    ) -> Option<Arc<dyn MethodObserver>> {
+        let call = CallEvent {
+            service,
+            method,
+            stream: false,
+        };
+        let found = self.inner.with_method(side, &call, |m| m.clone());
+        Some(found)
     }
 
     fn stream_message(&self, side: Side, call: &CallEvent<'_>, direction: Direction, _: usize) {
@@ -219,6 +254,11 @@ impl Observer for MetricsObserver {
     }
 
     fn write_batch(&self, _side: Side, _peer: &PeerAddr, _batch: &WriteBatch) {}
+
+    fn observes_write_batches(&self) -> bool {
+        // No metric counts writes: spare each write the event and the queues' depth.
+        false
+    }
 
     fn call_refused(&self, side: Side, call: &CallEvent<'_>, by: RefusedBy) {
         let inner = &self.inner;

@@ -45,7 +45,7 @@ pub(crate) fn with<R>(
     side: Side,
     call: &CallEvent<'_>,
     resolve: impl FnOnce() -> Arc<MethodMetrics>,
-    f: impl FnOnce(&MethodMetrics) -> R,
+    f: impl FnOnce(&Arc<MethodMetrics>) -> R,
 ) -> R {
     let side = SideLabel::from(side);
     let matches = |m: &MethodMetrics| {
