@@ -116,8 +116,8 @@ fn classify(name: &str) -> Result<bool, String> {
         None if double.is_some() && !OTHER_PROGRAMS_DOUBLE.contains(&first) => {
             let nearest = SECTIONS
                 .iter()
-                .filter(|s| distance(s, first) <= 2)
-                .min_by_key(|s| distance(s, first));
+                .filter(|s| strsim::levenshtein(s, first) <= 2)
+                .min_by_key(|s| strsim::levenshtein(s, first));
             let hint = nearest.map_or(String::new(), |s| format!(" (did you mean {s}?)"));
             Err(format!(
                 "not a setting: {first:?} is not a section{hint}; a variable is ERPC_ + one \
@@ -127,25 +127,6 @@ fn classify(name: &str) -> Result<bool, String> {
         }
         None => Ok(false),
     }
-}
-
-/// The edit distance of `a` and `b` (insertions, deletions, substitutions), for the section
-/// a misspelt one was meant as.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -187,31 +187,11 @@ impl TelemetrySettings {
     }
 }
 
-/// An OTLP endpoint: an `http://` or `https://` URL (parsed as `http::Uri`, as the exporter
-/// will) with a host and, if it gives one, a port of 1 to 65535; or why not.
+/// An OTLP endpoint under erpc-telemetry's rule (the one `otlp::init` applies), or why
+/// not, with an example.
 fn check_endpoint(endpoint: &str) -> Result<(), String> {
-    let example = "e.g. http://collector:4317";
-    let uri: http::Uri = endpoint
-        .parse()
-        .map_err(|e| format!("is not a URL ({e}); {example}"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(format!("must be an http:// or https:// URL, {example}"));
-    }
-    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
-        return Err(format!("has no host, {example}"));
-    };
-    // `http::Uri` keeps a port it cannot hold as a u16 (`:99999`) and only answers `None`
-    // for it, so the port is read from the authority as written.
-    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
-    if let Some((_, port)) = host_port
-        .rsplit_once(':')
-        .filter(|_| !host_port.ends_with(']'))
-    {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("has port {port:?}, expected 1 to 65535; {example}"));
-        }
-    }
-    Ok(())
+    erpc_telemetry::endpoint_rules::check_otlp_endpoint(endpoint)
+        .map_err(|reason| format!("{reason}; e.g. http://collector:4317"))
 }
 
 /// `HOST:PORT` (`0.0.0.0:9464`, `[::1]:9464`, `localhost:9464`), or why not.

@@ -63,3 +63,6 @@ pub mod logs;
 
 #[cfg(feature = "log-rules")]
 pub mod log_rules;
+
+#[cfg(any(feature = "log-rules", feature = "otel"))]
+pub mod endpoint_rules;

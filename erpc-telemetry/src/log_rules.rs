@@ -127,28 +127,10 @@ fn nearest_level(word: &str) -> Option<&'static str> {
     }
     LEVELS
         .iter()
-        .map(|l| (edits(&word, l), *l))
+        .map(|l| (strsim::levenshtein(&word, l), *l))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, l)| l)
-}
-
-/// Levenshtein distance (short words: the level names).
-fn edits(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

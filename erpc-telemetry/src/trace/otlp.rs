@@ -98,7 +98,7 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
             "max_queue_size and export_interval must be above zero".to_owned(),
         ));
     }
-    if let Err(reason) = check_endpoint(&config.endpoint) {
+    if let Err(reason) = crate::endpoint_rules::check_otlp_endpoint(&config.endpoint) {
         return Err(TraceSetupError::Config(format!(
             "endpoint {:?} {reason} (the OTLP/gRPC port is usually 4317)",
             config.endpoint
@@ -293,31 +293,6 @@ pub fn init(config: OtlpConfig) -> Result<TracingGuard, TraceSetupError> {
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| TraceSetupError::SubscriberSet(e.to_string()))?;
     Ok(TracingGuard::new(provider))
-}
-
-/// An `http://` or `https://` URL (parsed as `http::Uri`, as tonic will) with a host and, if
-/// it gives one, a port of 1 to 65535; or why not. `http::Uri` keeps a port it cannot hold
-/// as a u16 (`:99999`), answering `None` for it, so the port is read as written.
-fn check_endpoint(endpoint: &str) -> Result<(), String> {
-    let uri: http::Uri = endpoint
-        .parse()
-        .map_err(|e| format!("is not a URL ({e})"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err("must be an http:// or https:// URL".to_owned());
-    }
-    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
-        return Err("has no host".to_owned());
-    };
-    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
-    if let Some((_, port)) = host_port
-        .rsplit_once(':')
-        .filter(|_| !host_port.ends_with(']'))
-    {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("has port {port:?}, expected 1 to 65535"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
