@@ -131,6 +131,9 @@ pub async fn set(
 ) -> Result<(), Failure> {
     let key = key(service, setting)?;
     let (value, _) = arg_or_stdin(value, &format!("the value of {setting}")).await?;
+    // A value piped in ends with a newline (`echo 40 |`): not part of it, and stored it would
+    // come back from `get` and `list --json` ("40\n"). Trailing blanks mean nothing in YAML.
+    let value = value.trim_end().to_owned();
     if !force {
         live_config::check(setting, &value, &key).map_err(|why| {
             Failure::usage(format!(

@@ -911,6 +911,12 @@ async fn live_settings_are_set_checked_listed_and_deleted() {
     let out = run(config(&["list", "--json"]), "").await;
     let listed: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(listed["erpc/config/Shop/server.weight"], "40");
+    // A value from stdin is stored without the newline it was piped with.
+    assert_eq!(
+        listed["erpc/config/Shop/server.rate_limit"],
+        rates.trim_end(),
+        "{listed}"
+    );
 
     // What a follower would refuse is refused here, in its words, and nothing is written.
     for (setting, value, says) in [

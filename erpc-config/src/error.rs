@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// Why settings could not be loaded.
-#[derive(Debug, thiserror::Error)]
+/// Why settings could not be loaded. Its `Debug` is its message, so that `main` returning
+/// `Result<_, Box<dyn Error>>` (or `ConfigError`) prints `Error: erpc.yaml:3: server.…`
+/// rather than the variant's fields.
+#[derive(thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read or is not YAML.
     #[error("{file}: {reason}")]
@@ -44,6 +46,12 @@ pub enum ConfigError {
         /// Why it is not read, and what it should look like.
         reason: String,
     },
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Where an error's value came from, as its message begins.

@@ -40,7 +40,7 @@ pub struct TracingSettings {
     /// The OTLP/gRPC endpoint (`http://collector:4317`). With it, servers and clients built
     /// with `builder_with` (feature `telemetry`) trace their calls. Default off.
     pub endpoint: Option<String>,
-    /// `service.name`. Default `erpc`.
+    /// `service.name`, not empty. Default `erpc`.
     pub service_name: String,
     /// Share of new traces sampled, 0 to 1 (parent-based). Default 1.
     pub sample_ratio: f64,
@@ -174,6 +174,13 @@ impl TelemetrySettings {
                 .map_err(|reason| ("telemetry.logging.files.directory".to_owned(), reason))?;
             erpc_telemetry::log_rules::check_prefix(&files.prefix)
                 .map_err(|reason| ("telemetry.logging.files.prefix".to_owned(), reason))?;
+        }
+        if self.tracing.service_name.trim().is_empty() {
+            return Err((
+                "telemetry.tracing.service_name".to_owned(),
+                "is empty: it names this program on every span (service.name), e.g. billing"
+                    .to_owned(),
+            ));
         }
         if let Some(endpoint) = &self.tracing.endpoint {
             check_endpoint(endpoint).map_err(|reason| {

@@ -507,6 +507,15 @@ fn log_settings_that_would_silence_or_misplace_logs_are_refused_at_load() {
         assert_eq!(got, format!("telemetry.logging.files.{key}"), "{message}");
         assert!(message.contains(says), "{files}: {message}");
     }
+    // A span's service.name left empty: refused, not sent as "".
+    let (key, line, message) =
+        error_of("telemetry:\n  tracing:\n    service_name: \"\"\n", no_env());
+    assert_eq!(key, "telemetry.tracing.service_name", "{message}");
+    assert_eq!(line, Some(3), "{message}");
+    // An error printed with `{:?}` (what `main` returning it shows) reads as its message.
+    let file = written("server:\n  max_in_flight: many\n");
+    let error = erpc_config::load_with_env(file.path(), no_env()).expect_err("bad value");
+    assert_eq!(format!("{error:?}"), error.to_string());
     for good in ["off", "INFO", "warn, erpc_core=debug", "my_app::db"] {
         let file = written(&format!("telemetry:\n  logging:\n    filter: \"{good}\"\n"));
         load_with_env(file.path(), no_env()).expect(good);
