@@ -457,6 +457,11 @@ impl MethodWatches {
     }
 
     /// The watch of `service`'s `method` (client side), made now if this is its first call.
+    /// The observer the watches report to.
+    pub(crate) fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
     #[inline]
     pub(crate) fn get(
         &self,

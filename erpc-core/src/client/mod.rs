@@ -196,9 +196,8 @@ pub(crate) struct Inner {
     calls: Option<CallService>,
     /// The attempt-level layers over the wire, if any were added.
     attempts: Option<AttemptService>,
-    /// Engine events go here, if anyone listens (streams report their messages to it).
-    observer: Option<Arc<dyn Observer>>,
-    /// The same observer's watch of each method called, for the calls' reports.
+    /// Engine events go to its observer, if anyone listens (streams report their messages to
+    /// it), and the calls' reports through its watch of each method called.
     watches: Option<MethodWatches>,
 }
 
@@ -412,8 +411,7 @@ impl ClientBuilder {
                 codecs: Arc::new(self.codecs.unwrap_or_default()),
                 calls: self.calls.wrap(Route(inner.clone())),
                 attempts,
-                watches: self.observer.clone().map(MethodWatches::new),
-                observer: self.observer,
+                watches: self.observer.map(MethodWatches::new),
             }),
         }
     }
@@ -782,7 +780,7 @@ impl Client {
             let steer = request.steer.clone();
             let frame = self.frame(request)?;
             let call = pick_of(&frame, hash_key, &steer);
-            let observer = self.inner.observer.as_ref();
+            let observer = self.observer();
             let since = observer.map(|_| Instant::now());
             let conn = self
                 .inner
@@ -827,7 +825,7 @@ impl Client {
                 let client = self.clone();
                 Ok(Started::Dialing(Box::pin(async move {
                     let config = &client.inner.config;
-                    let observer = client.inner.observer.as_ref();
+                    let observer = client.observer();
                     let since = observer.map(|_| Instant::now());
                     let call = pick_of(&frame, hash_key, &steer);
                     let dialed = client
@@ -945,7 +943,7 @@ impl Client {
 
     /// The client's observer, if it has one.
     pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
-        self.inner.observer.as_ref()
+        self.inner.watches.as_ref().map(MethodWatches::observer)
     }
 
     /// Whether calls go straight to the wire (no layers).
