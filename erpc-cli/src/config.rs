@@ -23,6 +23,20 @@ fn key(service: &str, setting: &str) -> Result<String, Failure> {
     Ok(format!("{}{setting}", live_config::prefix(service)))
 }
 
+/// The key of a setting to read or delete: a misspelt setting is bad input there as it is
+/// for `set` (exit 2, naming the settings), not `not_found`, which would send one looking in
+/// the center for a key no program reads.
+fn known_key(service: &str, setting: &str) -> Result<String, Failure> {
+    let key = key(service, setting)?;
+    if !live_config::settings().any(|known| known == setting) {
+        return Err(Failure::usage(format!(
+            "{setting:?} is not a live setting; expected one of {}",
+            known()
+        )));
+    }
+    Ok(key)
+}
+
 /// `service`, if it can name a service.
 fn checked(service: &str) -> Result<&str, Failure> {
     erpc_center::service_name::check(service)
@@ -65,7 +79,7 @@ fn absent(center: &CenterArgs, service: &str, setting: &str, then: &str) -> Fail
 
 /// `erpc config get`: the value as stored, on stdout.
 pub async fn get(center: &CenterArgs, service: &str, setting: &str) -> Result<(), Failure> {
-    let key = key(service, setting)?;
+    let key = known_key(service, setting)?;
     match stored(center, &key).await? {
         Some(value) => {
             println!("{}", value.trim_end());
@@ -154,7 +168,7 @@ pub async fn set(
 /// deletion changes nothing until they restart); a setting that is not there fails
 /// `not_found` (exit 1), so a typo is not reported as done.
 pub async fn delete(center: &CenterArgs, service: &str, setting: &str) -> Result<(), Failure> {
-    let key = key(service, setting)?;
+    let key = known_key(service, setting)?;
     if stored(center, &key).await?.is_none() {
         return Err(absent(center, service, setting, ": nothing deleted"));
     }

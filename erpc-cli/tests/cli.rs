@@ -983,6 +983,18 @@ async fn live_settings_are_set_checked_listed_and_deleted() {
         "{}",
         stderr(&out)
     );
+    // A misspelt setting is bad input for every command, as for `set`: exit 2, naming the
+    // settings there are (not `not_found`, which would send one looking in the center).
+    for command in ["get", "delete"] {
+        let out = run(config(&[command, "Shop", "server.wieght"]), "").await;
+        assert_eq!(code(&out), 2, "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("\"server.wieght\" is not a live setting; expected one of")
+                && stderr(&out).contains("server.weight"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
     // Without the token: the center refuses, saying how to give it.
     let out = erpc(&["config", "list", "--center", &center_addr], "").await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));

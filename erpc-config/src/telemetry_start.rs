@@ -170,9 +170,14 @@ impl TelemetrySettings {
         };
         let (log_layer, logs) = logs::layer(&self.logging.log_config()).map_err(|e| match e {
             LogSetupError::Filter { reason, .. } => at("telemetry.logging.filter", reason),
-            LogSetupError::Files { reason, .. } => match reason.strip_prefix("prefix ") {
+            LogSetupError::Files { reason, directory } => match reason.strip_prefix("prefix ") {
                 Some(reason) => at("telemetry.logging.files.prefix", reason),
-                None => at("telemetry.logging.files.directory", reason),
+                // The directory as the program saw it: a relative one resolves against the
+                // working directory, which the file does not show.
+                None => at(
+                    "telemetry.logging.files.directory",
+                    format!("{}: {reason}", directory.display()),
+                ),
             },
             other => at("telemetry.logging", other.to_string()),
         })?;

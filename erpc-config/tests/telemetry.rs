@@ -139,6 +139,25 @@ telemetry:
     assert_eq!(key, "telemetry.metrics.listen", "{message}");
     assert!(message.contains("in use"), "{message}");
 
+    // A directory that cannot be made (a file is in the way): the error names the path.
+    let in_the_way = written("not a directory");
+    let mut settings =
+        load_with_env(written(&yaml("127.0.0.1:0")).path(), no_env()).expect("loads");
+    if let Some(files) = &mut settings.telemetry.logging.files {
+        files.directory = in_the_way.path().to_path_buf();
+    }
+    let e = settings
+        .telemetry
+        .start()
+        .await
+        .expect_err("a file in the way");
+    let (key, message) = key_of(&e);
+    assert_eq!(key, "telemetry.logging.files.directory", "{message}");
+    assert!(
+        message.contains(&in_the_way.path().display().to_string()),
+        "{message}"
+    );
+
     let file = written(&yaml("127.0.0.1:0"));
     let settings = load_with_env(file.path(), no_env()).expect("loads");
     let telemetry = settings.telemetry.start().await.expect("telemetry started");

@@ -50,6 +50,14 @@ pub fn parse_filter(filter: &str) -> Result<EnvFilter, String> {
         );
     }
     if let Some(word) = directives.iter().find(|d| !is_directive_shaped(d)) {
+        // A level in quotes (`'"info"'` from a shell or a YAML value quoted twice): say so,
+        // rather than suggest a target named with its quotes.
+        let bare = word.trim_matches(['"', '\'']);
+        if bare != *word && LEVELS.contains(&bare.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{word:?} is a level in quotes: write {bare} without them"
+            ));
+        }
         let hint = nearest_level(word).map_or(String::new(), |l| format!(" (did you mean {l}?)"));
         return Err(format!(
             "{word:?} is not a level{hint}: a bare word must be one of trace, debug, info, \
@@ -136,6 +144,15 @@ fn nearest_level(word: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_level_is_named_as_one() {
+        let reason = parse_filter("\"info\"").expect_err("quoted");
+        assert_eq!(
+            reason,
+            "\"\\\"info\\\"\" is a level in quotes: write info without them"
+        );
+    }
 
     #[test]
     fn levels_targets_and_module_paths_are_taken() {
