@@ -190,7 +190,8 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
     let mut found = None;
     // Inside a list entry: the indent of its `- `; the next `- ` there ends it.
     let mut item: Option<usize> = None;
-    for part in key_parts(key) {
+    let parts = key_parts(key);
+    for (at_part, &part) in parts.iter().enumerate() {
         // A list index (`targets.0`) names no line of its own.
         if part.parse::<usize>().is_ok() {
             continue;
@@ -244,17 +245,28 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
             // A flow-style mapping (`trip: {error_rate: 1.5}`): the key is on its parent's
             // line, or on a line of the parent's block (`rate_limit:` then `{default: …}`
             // below it, as a live value is nested).
+            // Every part left must be there, in order (a key below one that is not there is
+            // not there either); the line is the first one's.
             let parent_line = found? - 1;
-            let named = format!("{part}:");
-            return (lines.iter().enumerate().skip(parent_line))
+            let block: Vec<&str> = (lines.iter().enumerate().skip(parent_line))
                 .take_while(|(i, line)| {
                     let trimmed = line.trim_start();
                     *i == parent_line
                         || trimmed.is_empty()
                         || parent_indent.is_none_or(|p| line.len() - trimmed.len() > p)
                 })
-                .find(|(_, line)| line.contains(&named))
-                .map(|(i, _)| i + 1);
+                .map(|(_, line)| *line)
+                .collect();
+            let block = block.join("\n");
+            let mut first = None;
+            let mut rest = 0;
+            for part in parts[at_part..].iter().filter(|p| !p.starts_with('[')) {
+                let (start, end) = flow_key(&block[rest..], part)?;
+                first.get_or_insert(rest + start);
+                rest += end;
+            }
+            let first = first?;
+            return Some(parent_line + block[..first].matches('\n').count() + 1);
         };
         found = Some(i + 1);
         from = i + 1;
@@ -262,6 +274,25 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
         item = None;
     }
     found
+}
+
+/// Where `part` is first written as a key in flow-style `text` (`{part: …`, `"part": …`,
+/// `, 'part':`): its start and the end of its `:`. A key is preceded by the start, a space,
+/// `{` or `,`, so `rate:` is not found in `max_rate:`.
+fn flow_key(text: &str, part: &str) -> Option<(usize, usize)> {
+    [part.to_owned(), format!("\"{part}\""), format!("'{part}'")]
+        .iter()
+        .filter_map(|form| {
+            text.match_indices(form.as_str()).find_map(|(start, _)| {
+                let before = text[..start].chars().next_back();
+                let after = text[start + form.len()..].trim_start();
+                let colon = text.len() - after.len();
+                (before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',')
+                    && after.starts_with(':'))
+                .then_some((start, colon + 1))
+            })
+        })
+        .min()
 }
 
 /// The line (0-based) and indent of the `index`th `- ` entry from line `from` on, deeper

@@ -251,3 +251,25 @@ fn a_live_value_s_mistakes_are_placed_in_the_value_as_written() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A method's name has a dot, so the keys below it are written with it quoted, in every
+/// setting alike (the rate limit's were; a breaker's were printed `methods.Kv.put.…`).
+#[test]
+fn a_method_key_is_quoted_in_every_setting() {
+    for (key, value) in [
+        (
+            "client.breaker.method",
+            "{default: null, methods: {\"Kv.put\": {trip: {consecutive: 1.5}}}}",
+        ),
+        (
+            "server.rate_limit",
+            "{methods: {\"Kv.put\": {rate: 5, burst: 1.5}}}",
+        ),
+    ] {
+        let message = refused(key, value);
+        assert!(
+            message.contains(&format!("{key}.methods.\"Kv.put\".")),
+            "{message}"
+        );
+    }
+}
