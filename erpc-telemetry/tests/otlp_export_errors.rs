@@ -103,6 +103,13 @@ async fn a_collector_down_is_reported_once_per_interval_and_its_return_too() {
         first.contains(&endpoint) && first.contains("failed") && first.contains("lost"),
         "{first}"
     );
+    // The error chain says each part once (tonic's wrapper and hyper's connector both say
+    // "tcp connect error").
+    let parts: Vec<&str> = first.split(": ").collect();
+    assert!(
+        parts.windows(2).all(|w| w[0] != w[1]),
+        "a part repeated: {first}"
+    );
     assert!(
         warned.len() >= 2,
         "only one report in {elapsed:?}: {warned:?}"

@@ -167,6 +167,26 @@ fn take_pending(failures: &mut Failures) -> (u64, u64) {
     })
 }
 
+/// An error chain rendered `outer: inner: ...` with each part said once where a layer
+/// repeats the one below it: hyper's connector and its wrapper both say "tcp connect error",
+/// so the exporter's text reads `transport error: tcp connect error: tcp connect error:
+/// Connection refused`.
+fn without_repeats(chain: &str) -> String {
+    let mut out = String::with_capacity(chain.len());
+    let mut last = None;
+    for part in chain.split(": ") {
+        if last == Some(part) {
+            continue;
+        }
+        if last.is_some() {
+            out.push_str(": ");
+        }
+        out.push_str(part);
+        last = Some(part);
+    }
+    out
+}
+
 /// "1 batch (3 spans)", "2 batches (1 span)".
 fn lost(batches: u64, spans: u64) -> String {
     format!(
@@ -183,7 +203,7 @@ impl<E: SpanExporter> SpanExporter for Reported<E> {
         let result = self.inner.export(batch).await;
         match &result {
             Ok(()) => self.succeeded(),
-            Err(e) => self.failed(e.to_string(), spans, Instant::now()),
+            Err(e) => self.failed(without_repeats(&e.to_string()), spans, Instant::now()),
         }
         result
     }
@@ -235,6 +255,22 @@ mod tests {
         reported.failed("down".into(), 4, t0 + Duration::from_secs(62));
         reported.report_pending();
         assert_eq!(counts(&reported)[0], ("down".to_owned(), 0, 0));
+    }
+
+    #[test]
+    fn a_part_of_the_chain_repeated_below_itself_is_said_once() {
+        assert_eq!(
+            without_repeats(
+                "Operation failed: TonicTracesClient export failed with gRPC code: \
+                 Unavailable: transport error: tcp connect error: tcp connect error: \
+                 Connection refused (os error 111)"
+            ),
+            "Operation failed: TonicTracesClient export failed with gRPC code: Unavailable: \
+             transport error: tcp connect error: Connection refused (os error 111)"
+        );
+        // Only neighbours: a part said again further down stays.
+        assert_eq!(without_repeats("a: b: a"), "a: b: a");
+        assert_eq!(without_repeats("no chain"), "no chain");
     }
 
     #[test]
