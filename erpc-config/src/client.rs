@@ -87,7 +87,7 @@ pub struct ClientSettings {
     /// Where these settings were loaded from, for the errors of
     /// [`ClientSettings::check_service`]; not a key of the file. Default: made in code.
     #[serde(skip)]
-    pub origin: crate::client_methods::Origin,
+    pub origin: crate::Origin,
 }
 
 /// `client.max_in_flight:` — at most `limit` calls in flight; over it a call waits up to

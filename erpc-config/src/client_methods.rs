@@ -5,51 +5,12 @@
 //! a client made otherwise. A key naming a method the service lacks (`"Kv.gett"`) would
 //! otherwise silently apply to nothing.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use erpc_core::Status;
 use erpc_core::client::TypedClient;
 
 use crate::client::ClientSettings;
-use crate::error::{ConfigError, line_of};
+use crate::error::ConfigError;
 use crate::per_method::{MethodKey, entry_key, parse_key};
-
-/// Where a client's settings were loaded from — the file, its text, and the settings' key
-/// (`client`, `clients.billing`) — so that a per-method key checked after loading is named
-/// with its file and line. Set by [`crate::load`]; empty for settings made in code. It takes
-/// no part in comparisons: two settings with the same values are equal wherever they came
-/// from.
-#[derive(Clone, Default)]
-pub struct Origin(Option<Arc<Loaded>>);
-
-struct Loaded {
-    file: PathBuf,
-    text: Arc<str>,
-    at: String,
-}
-
-impl Origin {
-    /// The settings at key `at` of the file `file` whose text is `text`.
-    pub(crate) fn file(file: PathBuf, text: Arc<str>, at: String) -> Origin {
-        Origin(Some(Arc::new(Loaded { file, text, at })))
-    }
-}
-
-impl PartialEq for Origin {
-    fn eq(&self, _: &Origin) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Some(loaded) => write!(f, "{} in {}", loaded.at, loaded.file.display()),
-            None => f.write_str("code"),
-        }
-    }
-}
 
 impl ClientSettings {
     /// Every per-method key of these settings (`fail_mode`, `idempotent`, `breaker.method`,
@@ -61,7 +22,7 @@ impl ClientSettings {
     /// [`ConfigError::Key`] naming the first wrong key (and, for settings loaded from a
     /// file, the file and its line) and the methods `service` has.
     pub fn check_service(&self, service: &str, methods: &[&str]) -> Result<(), ConfigError> {
-        let at = self.origin.0.as_ref().map_or("client", |l| l.at.as_str());
+        let at = self.origin.key_or("client");
         let tables = [
             ("fail_mode", keys(&self.fail_mode.methods)),
             ("idempotent", keys(&self.idempotent.methods)),
@@ -91,17 +52,7 @@ impl ClientSettings {
                     _ => continue,
                 };
                 let key = entry_key(&format!("{at}.{setting}"), key);
-                let (file, line) = match &self.origin.0 {
-                    Some(l) => (Some(l.file.clone()), line_of(&l.text, &key)),
-                    None => (None, None),
-                };
-                return Err(ConfigError::Key {
-                    file,
-                    line,
-                    env: None,
-                    key,
-                    reason,
-                });
+                return Err(self.origin.locate(key, reason));
             }
         }
         Ok(())

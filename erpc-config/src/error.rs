@@ -520,7 +520,7 @@ fn type_reason(unexpected: &str, expected: &str) -> String {
         }
         Some((t, _)) if whole => format!("expected a whole number, found {t}"),
         _ if expected == "a floating point" => format!("expected a number, found {found}"),
-        _ => format!("expected {expected}, found {unexpected}"),
+        _ => format!("expected {expected}, found {found}"),
     }
 }
 

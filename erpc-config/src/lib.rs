@@ -36,7 +36,8 @@
 //! [`ConfigError`] naming the key, the file and its line, and what was expected — never a
 //! silent default, and never a value rounded or cut to fit: a fraction where a whole number
 //! goes (`max_in_flight: 2048.7`, in the file or a variable) is refused, as are YAML's `.nan`
-//! and `.inf`, and a whole number's bounds are said as numbers (`0 to 4294967295`). `config/erpc.example.yaml` lists every key with its default.
+//! and `.inf`, and a whole number's bounds are said as numbers (`0 to 4294967295`); a list
+//! where a mapping goes is refused at its key (not read as the mapping's keys in order). `config/erpc.example.yaml` lists every key with its default.
 //!
 //! **Governance:** the client's discovery, balancer, fail modes, retry budget, breakers, rate
 //! limits and in-flight cap, and the server's rate limits, concurrency caps, adaptive limit,
@@ -80,7 +81,9 @@ mod discovery;
 mod env;
 mod error;
 mod fail_mode;
+mod lists;
 mod live;
+mod origin;
 mod per_method;
 mod rate;
 mod registration;
@@ -106,7 +109,6 @@ pub use breaker::{BreakerSpec, BreakersSettings, DEFAULT_MIN_CALLS, TripSettings
 pub use center::CenterSettings;
 pub use client::{BackoffSettings, ClientSettings, ClientTlsSettings, InFlightSettings};
 pub use client_governance::{ClientGovernance, LiveClientValue};
-pub use client_methods::Origin;
 pub use common::{CodecName, CompressionName, HeartbeatSettings, LimitsSettings};
 pub use discovery::DiscoverySettings;
 /// Whether a log filter follows the rules erpc-telemetry's logging applies at start-up and
@@ -117,6 +119,7 @@ pub use fail_mode::{
     DelaySettings, FailModeSettings, MAX_RETRIES, RetryBackoffSettings, RetryBudgetSettings,
 };
 pub use live::{LIVE_KEYS, LiveValue, parse_live};
+pub use origin::Origin;
 pub use per_method::PerMethodSettings;
 pub use rate::RateSettings;
 pub use registration::{HealthModeName, RegistrationSettings};
@@ -220,8 +223,12 @@ pub(crate) fn parse(
     // given where a whole number goes (`max_in_flight: 2048.7` would load as 2049), and
     // text is read as a float where one goes but refused where a whole number does.
     whole_numbers::floats_as_text(&mut root);
-    let mut settings: Settings = root.try_deserialize().map_err(read)?;
+    let read = root.clone().try_deserialize::<Settings>().map_err(read);
     let locate = |found| error::located_in(found, path, text, env.as_ref());
+    if let Some(misplaced) = lists::misplaced(&root, &read, path, text) {
+        return Err(locate(misplaced));
+    }
+    let mut settings = read?;
     settings.check().map_err(locate)?;
     // The files the settings name (tokens, keys), read now so that an error names the
     // key's line; they are read again when the server or client is built.
@@ -236,13 +243,16 @@ pub(crate) fn parse(
         other => other,
     })?;
     // Each client knows where it came from, for the check of its per-method keys against
-    // a typed client's methods (made after loading: `ClientSettings::check_service`).
+    // a typed client's methods (made after loading: `ClientSettings::check_service`), and
+    // the telemetry, for the errors of starting it (`TelemetrySettings::start`).
     let shared: std::sync::Arc<str> = text.into();
-    settings.client.origin = Origin::file(path.to_owned(), shared.clone(), "client".into());
+    let env = env.map(std::sync::Arc::new);
+    let origin = |at: String| Origin::file(path.to_owned(), shared.clone(), env.clone(), at);
+    settings.client.origin = origin("client".into());
     for (name, client) in &mut settings.clients {
-        let at = error::key_at("clients", name);
-        client.origin = Origin::file(path.to_owned(), shared.clone(), at);
+        client.origin = origin(error::key_at("clients", name));
     }
+    settings.telemetry.origin = origin("telemetry".into());
     Ok(settings)
 }
 

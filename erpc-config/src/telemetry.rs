@@ -21,6 +21,11 @@ pub struct TelemetrySettings {
     pub tracing: TracingSettings,
     /// Logs.
     pub logging: LoggingSettings,
+    /// Where these settings were loaded from, so that `start`'s errors name the file's line
+    /// or the variable of a value it cannot use; not a key of the file. Default: made in
+    /// code.
+    #[serde(skip)]
+    pub origin: crate::Origin,
 }
 
 /// `telemetry.metrics:`.

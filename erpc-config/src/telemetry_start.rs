@@ -115,18 +115,6 @@ impl std::fmt::Debug for Telemetry {
     }
 }
 
-/// A `telemetry.*` error found when starting (no file or line: the settings may have been
-/// changed in code since the load).
-fn at(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Key {
-        file: None,
-        line: None,
-        env: None,
-        key: key.to_owned(),
-        reason: reason.into(),
-    }
-}
-
 impl TelemetrySettings {
     /// Start what these settings describe, in one call:
     ///
@@ -149,15 +137,17 @@ impl TelemetrySettings {
     /// directory created and the exporter built before the subscriber is set.
     ///
     /// # Errors
-    /// [`ConfigError::Key`] naming the key: a value the load would refuse (settings changed
-    /// in code); `telemetry.metrics.listen` when the address cannot be bound (in use,
+    /// [`ConfigError::Key`] naming the key — and, for settings as [`crate::load`] read them
+    /// (not changed in code since), the file and line or the `ERPC_*` variable its value came
+    /// from: a value the load would refuse (settings changed in code); `telemetry.metrics.listen` when the address cannot be bound (in use,
     /// permission denied), with the system's reason; `telemetry.logging.files.directory`
     /// when the directory cannot be created; `telemetry.tracing.endpoint` when the exporter
     /// cannot be built; `telemetry` when a global `tracing` subscriber is already set (by an
     /// earlier `start`, or by the program: compose `LoggingSettings::log_config` and
     /// `TracingSettings::otlp_config` into that subscriber instead).
     pub async fn start(&self) -> Result<Telemetry, ConfigError> {
-        self.check().map_err(ConfigError::from)?;
+        let at = |key: &str, reason: String| self.error_at(key, reason);
+        self.check().map_err(|(key, reason)| at(&key, reason))?;
         let (metrics, listener) = match &self.metrics.listen {
             Some(addr) => {
                 let metrics = Metrics::new();
@@ -171,7 +161,7 @@ impl TelemetrySettings {
         let (log_layer, logs) = logs::layer(&self.logging.log_config()).map_err(|e| match e {
             LogSetupError::Filter { reason, .. } => at("telemetry.logging.filter", reason),
             LogSetupError::Files { reason, directory } => match reason.strip_prefix("prefix ") {
-                Some(reason) => at("telemetry.logging.files.prefix", reason),
+                Some(reason) => at("telemetry.logging.files.prefix", reason.to_owned()),
                 // The directory as the program saw it: a relative one resolves against the
                 // working directory, which the file does not show.
                 None => at(
@@ -192,15 +182,16 @@ impl TelemetrySettings {
             .with(log_layer)
             .with(provider.as_ref().map(otlp::layer));
         tracing::subscriber::set_global_default(subscriber).map_err(|e| {
-            at(
-                "telemetry",
+            // Not a value's fault: named by the section alone.
+            ConfigError::from((
+                "telemetry".to_owned(),
                 format!(
                     "cannot start: a global tracing subscriber is already set ({e}); start \
                      telemetry once per process, before anything else sets one, or add \
                      erpc_telemetry's layers (LoggingSettings::log_config, \
                      TracingSettings::otlp_config) to that subscriber"
                 ),
-            )
+            ))
         })?;
         Ok(Telemetry {
             listener,
@@ -209,6 +200,20 @@ impl TelemetrySettings {
             metrics,
             access_log: self.logging.access_log,
         })
+    }
+}
+
+impl TelemetrySettings {
+    /// An error at `key` found when starting, named with where its value came from when
+    /// these settings are still those loaded (else by the key alone: a value set in code has
+    /// no line in the file, and a variable may no longer be what set it).
+    fn error_at(&self, key: &str, reason: String) -> ConfigError {
+        let unchanged = self.origin.reload().is_some_and(|s| s.telemetry == *self);
+        if unchanged {
+            self.origin.locate(key.to_owned(), reason)
+        } else {
+            ConfigError::from((key.to_owned(), reason))
+        }
     }
 }
 

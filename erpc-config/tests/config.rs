@@ -83,6 +83,49 @@ fn a_value_of_the_wrong_type_is_named_with_its_line() {
     assert!(message.contains("msgpack"), "lists the codecs: {message}");
 }
 
+/// A list where a mapping goes is refused at its key — serde would read it as the
+/// mapping's keys in order (`max_in_flight: [3]` loaded as `{limit: 3}`) — while a list
+/// where a list goes, or a mapping where a list goes, is judged as before.
+#[test]
+fn a_list_where_a_mapping_goes_is_refused_at_its_key() {
+    for (yaml, at, line) in [
+        ("client:\n  max_in_flight: [3]\n", "client.max_in_flight", 2),
+        ("server: [1, 2]\n", "server", 1),
+        ("server:\n  heartbeat: [1]\n", "server.heartbeat", 2),
+        (
+            "client:\n  breaker:\n    instance:\n      trip: [1]\n",
+            "client.breaker.instance.trip",
+            4,
+        ),
+        (
+            "client:\n  rate_limit:\n    methods:\n      \"Kv.get\": [5]\n",
+            "client.rate_limit.methods.\"Kv.get\"",
+            4,
+        ),
+    ] {
+        let (key, found, message) = error_of(yaml, no_env());
+        assert_eq!(key, at, "{message}");
+        assert_eq!(found, Some(line), "{message}");
+        assert!(
+            message.ends_with("expected a mapping of keys, found a list"),
+            "{message}"
+        );
+    }
+    // Lists where lists go: loaded, their entries judged as entries.
+    let yaml = "server:\n  listen: [\"tcp://127.0.0.1:0\"]\nclient:\n  breaker:\n    instance: {failures: [unavailable]}\n";
+    load_with_env(written(yaml).path(), no_env()).expect("lists where lists go");
+    let (key, _, message) = error_of("server:\n  auth:\n    jwt:\n      keys: [1]\n", no_env());
+    assert_eq!(key, "server.auth.jwt.keys[0]", "{message}");
+    let (key, _, message) = error_of("server:\n  listen: {a: 1}\n", no_env());
+    assert_eq!(key, "server.listen", "{message}");
+    assert!(
+        message.ends_with("expected a sequence, found a mapping"),
+        "{message}"
+    );
+    let (_, _, message) = error_of("server:\n  max_in_flight: [3]\n", no_env());
+    assert!(message.ends_with("found a list"), "{message}");
+}
+
 #[test]
 fn a_value_that_cannot_work_is_named_with_its_line() {
     let (key, line, message) = error_of(

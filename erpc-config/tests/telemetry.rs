@@ -138,6 +138,28 @@ telemetry:
     let (key, message) = key_of(&e);
     assert_eq!(key, "telemetry.metrics.listen", "{message}");
     assert!(message.contains("in use"), "{message}");
+    // Named as the load names a value: by the file and the key's line...
+    assert!(
+        message.starts_with(&format!(
+            "{}:5: telemetry.metrics.listen: ",
+            busy.path().display()
+        )),
+        "{message}"
+    );
+    // ...or by the variable that set it.
+    let taken_addr = taken.local_addr().expect("addr").to_string();
+    let from_env = load_with_env(
+        written(&yaml("127.0.0.1:0")).path(),
+        [("ERPC_TELEMETRY__METRICS__LISTEN".to_owned(), taken_addr)],
+    )
+    .expect("loads");
+    let e = from_env.telemetry.start().await.expect_err("port in use");
+    let (key, message) = key_of(&e);
+    assert_eq!(key, "telemetry.metrics.listen", "{message}");
+    assert!(
+        message.starts_with("environment: ERPC_TELEMETRY__METRICS__LISTEN: "),
+        "{message}"
+    );
 
     // A directory that cannot be made (a file is in the way): the error names the path.
     let in_the_way = written("not a directory");
@@ -155,6 +177,11 @@ telemetry:
     assert_eq!(key, "telemetry.logging.files.directory", "{message}");
     assert!(
         message.contains(&in_the_way.path().display().to_string()),
+        "{message}"
+    );
+    // Changed in code since the load: the file's line would name a value not in force.
+    assert!(
+        message.starts_with("telemetry.logging.files.directory: "),
         "{message}"
     );
 
