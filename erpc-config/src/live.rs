@@ -9,7 +9,7 @@
 //! | `server.rate_limit` | as `client.rate_limit` |
 //! | `client.breaker.instance` | `{trip: {consecutive: 5}, open_timeout: 5s, ...}` |
 //! | `client.breaker.method` | `{default: null, methods: {"Kv.put": {trip: {error_rate: 0.5}}}}`; `null`: none |
-//! | `server.weight` | a whole number, 0 to 4294967295: the weight the server registers with |
+//! | `server.weight` | a YAML integer, 0 to 4294967295 (`40`, `40 # canary`): the weight the server registers with |
 //!
 //! A syntax error is placed in the value as written (its line and column, or its end); an
 //! empty value is refused (`null` says none). A client's method keys are checked against the
@@ -82,25 +82,17 @@ pub(crate) fn parse_live_settings(
             LIVE_KEYS.join(" ")
         )));
     }
-    if key == "server.weight" {
-        // Not a file's key (a server's registration is made in code): a bare number.
-        return value
-            .trim()
-            .parse::<u32>()
-            .map(|w| (LiveValue::Weight(w), None))
-            .map_err(|_| {
-                unknown(format!(
-                    "expected a whole number of 0 to 4294967295, found {:?}",
-                    value.trim()
-                ))
-            });
-    }
     if value.trim().is_empty() {
-        return Err(unknown(
+        return Err(unknown(if key == "server.weight" {
+            format!(
+                "the value is empty: give a whole number of 0 to {}",
+                u32::MAX
+            )
+        } else {
             "the value is empty: give one in the shape of the file's key (null where none is \
              meant)"
-                .into(),
-        ));
+                .into()
+        }));
     }
     // The value alone first: a syntax error is placed in the text the user wrote, not in
     // the nesting below (`at byte 46 line 4` of a one-line, 19-byte value).
@@ -132,6 +124,17 @@ pub(crate) fn parse_live_settings(
             key: key.to_owned(),
             reason: format!("not YAML: {} {place}", e.info()),
         });
+    }
+    if key == "server.weight" {
+        // Not a file's key (a server's registration is made in code): one YAML integer.
+        return weight(value)
+            .map(|w| (LiveValue::Weight(w), None))
+            .map_err(|found| {
+                unknown(format!(
+                    "expected a whole number of 0 to {}, found {found}",
+                    u32::MAX
+                ))
+            });
     }
     // The value nested under its key's path, as in a file, so that it is read and checked
     // by the same code and its errors name the same keys.
@@ -167,6 +170,23 @@ pub(crate) fn parse_live_settings(
         other => other,
     })?;
     Ok((live, Some((settings, parts.len()))))
+}
+
+/// A live `server.weight`: YAML holding one integer of 0 to `u32::MAX` (a comment or spaces
+/// around it as anywhere in YAML); else what was found, for the error.
+fn weight(value: &str) -> Result<u32, String> {
+    use yaml_rust2::Yaml;
+    let docs = yaml_rust2::YamlLoader::load_from_str(value).map_err(|e| e.to_string())?;
+    match docs.as_slice() {
+        [Yaml::Integer(n)] => u32::try_from(*n).map_err(|_| n.to_string()),
+        [Yaml::Real(r)] => Err(r.clone()),
+        [Yaml::String(s)] => Err(format!("the text {s:?}")),
+        [Yaml::Null] => Err("null (a weight cannot be removed; 0 takes no calls)".into()),
+        [Yaml::Boolean(b)] => Err(b.to_string()),
+        [Yaml::Array(_)] => Err("a list".into()),
+        [Yaml::Hash(_)] => Err("a mapping".into()),
+        _ => Err(format!("{:?}", value.trim())),
+    }
 }
 
 /// `error` (of the value nested `depth` lines deep) with its line in the value, not in the
@@ -257,12 +277,31 @@ mod tests {
             text.starts_with("erpc/config/Kv/client.breaker.instance:2:"),
             "{text}"
         );
-        assert!(matches!(
-            parse_live("server.weight", " 40\n", "k"),
-            Ok(LiveValue::Weight(40))
-        ));
-        let e = parse_live("server.weight", "-1", "k").expect_err("negative");
-        assert!(e.to_string().contains("whole number"), "{e}");
+        for written in [" 40\n", "40 # raised for the canary", "  40  "] {
+            assert!(
+                matches!(
+                    parse_live("server.weight", written, "k"),
+                    Ok(LiveValue::Weight(40))
+                ),
+                "{written:?}"
+            );
+        }
+        for (written, found) in [
+            ("-1", "found -1"),
+            ("4294967296", "found 4294967296"),
+            ("40.5", "found 40.5"),
+            ("\"40\"", "found the text \"40\""),
+            ("forty", "found the text \"forty\""),
+            ("null", "found null"),
+            ("[40]", "found a list"),
+        ] {
+            let e = parse_live("server.weight", written, "k").expect_err(written);
+            let text = e.to_string();
+            assert!(
+                text.contains("expected a whole number of 0 to 4294967295") && text.contains(found),
+                "{written}: {text}"
+            );
+        }
         let e = parse_live("client.timeout", "1s", "k").expect_err("not live");
         assert!(e.to_string().contains("client.rate_limit"), "{e}");
     }

@@ -244,7 +244,7 @@ fn a_live_value_s_mistakes_are_placed_in_the_value_as_written() {
     let message = refused("server.weight", "2.5");
     assert_eq!(
         message,
-        "erpc/config/Greeter/server.weight: server.weight: expected a whole number of 0 to 4294967295, found \"2.5\""
+        "erpc/config/Greeter/server.weight: server.weight: expected a whole number of 0 to 4294967295, found 2.5"
     );
     match erpc_config::parse_live("client.rate_limit", "{default: {rate: 5}", "k") {
         Err(ConfigError::Key { line, .. }) => assert_eq!(line, Some(1)),
@@ -270,6 +270,37 @@ fn a_method_key_is_quoted_in_every_setting() {
         assert!(
             message.contains(&format!("{key}.methods.\"Kv.put\".")),
             "{message}"
+        );
+    }
+}
+
+/// serde reads a list as a struct's fields in order: `{trip: [1]}` was taken as
+/// `{consecutive: 1}`, and `[1,2]` refused at `[0]` as if a list went there.
+#[test]
+fn a_list_where_a_mapping_goes_is_refused_at_its_key() {
+    for (key, value, at) in [
+        ("client.rate_limit", "[1,2]", "client.rate_limit"),
+        (
+            "client.breaker.instance",
+            "[1,2]",
+            "client.breaker.instance",
+        ),
+        ("client.breaker.method", "[1,2]", "client.breaker.method"),
+        (
+            "client.rate_limit",
+            "{default: [5]}",
+            "client.rate_limit.default",
+        ),
+        (
+            "client.breaker.instance",
+            "{trip: [1]}",
+            "client.breaker.instance.trip",
+        ),
+    ] {
+        let message = refused(key, value);
+        assert!(
+            message.ends_with(&format!(" {at}: expected a mapping of keys, found a list")),
+            "{key} {value}: {message}"
         );
     }
 }
