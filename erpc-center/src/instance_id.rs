@@ -1,8 +1,8 @@
 //! What an instance id may be, whatever keeps it — the center's memory and redb stores, etcd
-//! (the center's `etcd://` store and [`EtcdRegistry`](crate::registries::etcd)), ZooKeeper
-//! ([`ZooKeeperRegistry`](crate::registries::zookeeper), which also refuses `/` in a node
-//! name): not empty or blank, no control character. A `/` is fine elsewhere: a server's
-//! default id is its first address (`tcp://10.0.0.7:7001`).
+//! (the center's `etcd://` store and `registries::etcd::EtcdRegistry`, feature `etcd`),
+//! ZooKeeper (`registries::zookeeper::ZooKeeperRegistry`, feature `zookeeper`, which also
+//! refuses `/` in a node name): not empty or blank, no control character. A `/` is fine
+//! elsewhere: a server's default id is its first address (`tcp://10.0.0.7:7001`).
 
 use erpc_core::Status;
 

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::Settings;
 use crate::error::{self, ConfigError};
 
 /// Where a section of settings was loaded from. Set by [`crate::load`] on `client`, each of
@@ -61,7 +60,8 @@ impl Origin {
     /// The settings loaded again from the same file and variables — to tell whether a
     /// section was changed in code since, in which case neither names its values. `None`
     /// without an origin, or if they no longer load (a file the settings name was changed).
-    pub(crate) fn reload(&self) -> Option<Settings> {
+    #[cfg(feature = "telemetry")]
+    pub(crate) fn reload(&self) -> Option<crate::Settings> {
         let l = self.0.as_ref()?;
         crate::parse(&l.text, &l.file, l.env.as_deref().cloned()).ok()
     }

@@ -80,7 +80,7 @@ impl CenterRegistryBuilder {
     }
 
     /// Ask for leases of `ttl` (the center clamps it to its bounds). Default
-    /// [`DEFAULT_TTL`], 10 s.
+    /// 10 s.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
