@@ -83,9 +83,8 @@ pub struct JwtKeySettings {
     pub kid: Option<String>,
 }
 
-/// A JWT signature algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A JWT signature algorithm: `hs256`, `rs256` or `es256`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JwtAlg {
     /// HMAC-SHA256.
     Hs256,
@@ -107,14 +106,26 @@ pub struct AclSettings {
 }
 
 /// `allow` or `deny`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EffectName {
     /// Admit.
     Allow,
     /// Refuse `permission_denied`.
     Deny,
 }
+
+// Names read as strings, not as the `config` crate's enums (which would take `{allow: 3}` as
+// `allow`).
+crate::common::named!(EffectName {
+    Allow = "allow",
+    Deny = "deny",
+});
+
+crate::common::named!(JwtAlg {
+    Hs256 = "hs256",
+    Rs256 = "rs256",
+    Es256 = "es256",
+});
 
 /// One rule: it applies to a call that meets every condition given (none: every call).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

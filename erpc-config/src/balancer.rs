@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 /// A balancing policy: a name (`round_robin`), or a one-key map for one with settings
 /// (`{consistent_hash: {virtual_nodes: 160}}`, `{nearest: {zone: eu-west-1a}}`).
+/// A name alone whose policy needs settings (`nearest`) and settings given to one that takes
+/// none (`{round_robin: 3}`) are refused.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BalancerSettings {
     /// In turn (the default).
     #[default]
@@ -40,6 +42,24 @@ pub enum BalancerSettings {
     /// The nearest instances (same zone, same region, distance), spilling over when they
     /// are overloaded or failing.
     Nearest(NearestSettings),
+}
+
+impl crate::one_of::OneOf for BalancerSettings {
+    const WHAT: &'static str = "a balancer";
+    const WITH_SETTINGS: &'static [(&'static str, &'static str)] = &[
+        ("consistent_hash", "{consistent_hash: {virtual_nodes: 160}}"),
+        ("network_quality", "{network_quality: {tolerance: 0.2}}"),
+        ("nearest", "{nearest: {zone: eu-west-1a}}"),
+    ];
+    fn derived<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BalancerSettings::deserialize(d)
+    }
+}
+
+impl<'de> Deserialize<'de> for BalancerSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::one_of::one_of(d)
+    }
 }
 
 /// `{nearest: {...}}` — where the client is and when an instance counts as overloaded.

@@ -534,7 +534,10 @@ fn without_type_names(message: String) -> String {
     else {
         return message;
     };
-    let expected = match expected.strip_prefix("struct ") {
+    let struct_name = expected
+        .strip_prefix("struct variant ")
+        .or_else(|| expected.strip_prefix("struct "));
+    let expected = match struct_name {
         Some(name) if !name.contains(' ') => "a mapping of keys",
         _ => expected,
     };

@@ -16,8 +16,11 @@ pub const MAX_RETRIES: u32 = 10;
 /// One method's fail mode: `failfast` (the default), `{failover: {retries: 2}}`,
 /// `{failtry: {retries: 2}}`, or `{failbackup: {delay: 20ms}}` / `{failbackup: {delay: p95,
 /// until_known: 50ms}}`.
+///
+/// A name alone whose mode needs settings (`failover`) and settings given to `failfast` are
+/// refused (read by `one_of`, not the `config` crate's enums).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FailModeSettings {
     /// No retry.
     #[default]
@@ -40,6 +43,24 @@ pub enum FailModeSettings {
         #[serde(default, with = "humantime_serde")]
         until_known: Option<Duration>,
     },
+}
+
+impl crate::one_of::OneOf for FailModeSettings {
+    const WHAT: &'static str = "a fail mode";
+    const WITH_SETTINGS: &'static [(&'static str, &'static str)] = &[
+        ("failover", "{failover: {retries: 2}}"),
+        ("failtry", "{failtry: {retries: 2}}"),
+        ("failbackup", "{failbackup: {delay: 20ms}}"),
+    ];
+    fn derived<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        FailModeSettings::deserialize(d)
+    }
+}
+
+impl<'de> Deserialize<'de> for FailModeSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::one_of::one_of(d)
+    }
 }
 
 /// A hedge delay: a duration, or `p95`.

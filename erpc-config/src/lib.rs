@@ -83,6 +83,7 @@ mod error;
 mod fail_mode;
 mod lists;
 mod live;
+mod one_of;
 mod origin;
 mod per_method;
 mod rate;

@@ -57,8 +57,7 @@ pub struct RegistrationSettings {
 }
 
 /// `mark`, `deregister` or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HealthModeName {
     /// Keep it registered, marked not serving.
     #[default]
@@ -68,6 +67,12 @@ pub enum HealthModeName {
     /// Tell the registry nothing.
     Off,
 }
+
+crate::common::named!(HealthModeName {
+    Mark = "mark",
+    Deregister = "deregister",
+    Off = "off",
+});
 
 fn default_weight() -> u32 {
     erpc_core::discovery::DEFAULT_WEIGHT

@@ -126,6 +126,112 @@ fn a_list_where_a_mapping_goes_is_refused_at_its_key() {
     assert!(message.ends_with("found a list"), "{message}");
 }
 
+/// A kind that needs settings given by its name alone panicked inside the `config` crate
+/// ("entered unreachable code"), and settings given to a kind that takes none were dropped.
+#[test]
+fn a_kind_is_a_name_or_one_name_with_its_settings() {
+    let env = |var: &str, value: &str| vec![(var.to_owned(), value.to_owned())];
+    for (yaml, env, at, reason) in [
+        (
+            "client:\n  fail_mode:\n    default: failover\n",
+            no_env(),
+            "client.fail_mode.default",
+            "failover needs its settings, as a mapping: {failover: {retries: 2}}",
+        ),
+        (
+            "client:\n  fail_mode:\n    methods:\n      \"Kv.get\": failbackup\n",
+            no_env(),
+            "client.fail_mode.methods.\"Kv.get\"",
+            "failbackup needs its settings, as a mapping: {failbackup: {delay: 20ms}}",
+        ),
+        (
+            "client:\n  balancer: nearest\n",
+            no_env(),
+            "client.balancer",
+            "nearest needs its settings, as a mapping: {nearest: {zone: eu-west-1a}}",
+        ),
+        (
+            "{}\n",
+            env("ERPC_CLIENT__BALANCER", "consistent_hash"),
+            "client.balancer",
+            "consistent_hash needs its settings",
+        ),
+        (
+            "{}\n",
+            env("ERPC_CLIENT__FAIL_MODE__DEFAULT", "failtry"),
+            "client.fail_mode.default",
+            "failtry needs its settings",
+        ),
+        (
+            "client:\n  fail_mode:\n    default: {failfast: 3}\n",
+            no_env(),
+            "client.fail_mode.default",
+            "failfast takes no settings: write it alone, `failfast`",
+        ),
+        (
+            "client:\n  balancer: {round_robin: 3}\n",
+            no_env(),
+            "client.balancer",
+            "round_robin takes no settings",
+        ),
+        (
+            "client:\n  fail_mode:\n    default: {failover: {retries: 2}, failtry: {retries: 1}}\n",
+            no_env(),
+            "client.fail_mode.default",
+            "expected one name, found fail",
+        ),
+        (
+            "client:\n  balancer: {}\n",
+            no_env(),
+            "client.balancer",
+            "expected a balancer, found an empty mapping",
+        ),
+        (
+            "client:\n  balancer: roundrobin\n",
+            no_env(),
+            "client.balancer",
+            "round_robin",
+        ),
+        (
+            "server:\n  auth:\n    acl: {default: {allow: 3}}\n",
+            no_env(),
+            "server.auth.acl.default",
+            "",
+        ),
+    ] {
+        let (key, _, message) = error_of(yaml, env);
+        assert_eq!(key, at, "{message}");
+        assert!(message.contains(reason), "{message}");
+    }
+    let (key, _, message) = error_of(
+        "client:\n  fail_mode:\n    default: {failover: 2}\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.fail_mode.default.failover", "{message}");
+    assert!(
+        message.ends_with("expected a mapping of keys, found 2"),
+        "{message}"
+    );
+    // The settings below a kind are still read and checked as before.
+    let (key, _, message) = error_of(
+        "client:\n  fail_mode:\n    default: {failover: {retrie: 2}}\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.fail_mode.default.failover.retrie", "{message}");
+    let yaml = "client:\n  balancer: {nearest: {zone: a}}\n  fail_mode:\n    default: failfast\n    methods:\n      \"Kv.get\": {failover: {retries: 2}}\n      \"Kv.put\": {failbackup: {delay: p95}}\n";
+    let settings = load_with_env(written(yaml).path(), no_env()).expect("loads");
+    assert_eq!(
+        settings.client.balancer,
+        erpc_config::BalancerSettings::Nearest(erpc_config::NearestSettings {
+            zone: Some("a".into()),
+            ..Default::default()
+        })
+    );
+    let settings =
+        load_with_env(written("{}\n").path(), env("ERPC_CLIENT__BALANCER", "p2c")).expect("loads");
+    assert_eq!(settings.client.balancer, erpc_config::BalancerSettings::P2c);
+}
+
 #[test]
 fn a_value_that_cannot_work_is_named_with_its_line() {
     let (key, line, message) = error_of(
