@@ -150,6 +150,28 @@ crate::common::named!(RotationName {
     Never = "never",
 });
 
+impl TracingSettings {
+    /// The settings given other than their defaults while `endpoint` is not (`service_name`,
+    /// `sample_ratio`, or both) — they have no effect: tracing is off without an endpoint.
+    /// `TelemetrySettings::start` warns of them, as a file may set them for an endpoint that
+    /// only some environments give (`ERPC_TELEMETRY__TRACING__ENDPOINT`).
+    pub fn given_without_endpoint(&self) -> Option<&'static str> {
+        if self.endpoint.is_some() {
+            return None;
+        }
+        let d = TracingSettings::default();
+        match (
+            self.service_name != d.service_name,
+            self.sample_ratio != d.sample_ratio,
+        ) {
+            (true, true) => Some("service_name and sample_ratio"),
+            (true, false) => Some("service_name"),
+            (false, true) => Some("sample_ratio"),
+            (false, false) => None,
+        }
+    }
+}
+
 impl TelemetrySettings {
     pub(crate) fn check(&self) -> Result<(), (String, String)> {
         let ratio = self.tracing.sample_ratio;

@@ -124,7 +124,8 @@ impl TelemetrySettings {
     ///   or to `logging.files` (the directory created if missing, rotated by time, at most
     ///   `max_files` kept), written by a background thread;
     /// - **tracing** (`tracing.endpoint` set): an OTLP/gRPC exporter of `service_name`,
-    ///   parent-based head sampling at `sample_ratio`;
+    ///   parent-based head sampling at `sample_ratio` (without an endpoint tracing is off,
+    ///   and a WARN says so if `service_name` or `sample_ratio` were given);
     ///
     /// the log and OpenTelemetry layers installed together as the process's global `tracing`
     /// subscriber. `logging.access_log`, the metrics observer and the tracing layers are
@@ -148,6 +149,11 @@ impl TelemetrySettings {
     pub async fn start(&self) -> Result<Telemetry, ConfigError> {
         let at = |key: &str, reason: String| self.error_at(key, reason);
         self.check().map_err(|(key, reason)| at(&key, reason))?;
+        // Before anything is bound: a second start would otherwise fail on its metrics
+        // address, held by the first, and blame the address.
+        if tracing::dispatcher::has_been_set() {
+            return Err(subscriber_set());
+        }
         let (metrics, listener) = match &self.metrics.listen {
             Some(addr) => {
                 let metrics = Metrics::new();
@@ -181,18 +187,13 @@ impl TelemetrySettings {
         let subscriber = tracing_subscriber::registry()
             .with(log_layer)
             .with(provider.as_ref().map(otlp::layer));
-        tracing::subscriber::set_global_default(subscriber).map_err(|e| {
-            // Not a value's fault: named by the section alone.
-            ConfigError::from((
-                "telemetry".to_owned(),
-                format!(
-                    "cannot start: a global tracing subscriber is already set ({e}); start \
-                     telemetry once per process, before anything else sets one, or add \
-                     erpc_telemetry's layers (LoggingSettings::log_config, \
-                     TracingSettings::otlp_config) to that subscriber"
-                ),
-            ))
-        })?;
+        tracing::subscriber::set_global_default(subscriber).map_err(|_| subscriber_set())?;
+        if let Some(given) = self.tracing.given_without_endpoint() {
+            tracing::warn!(
+                "telemetry.tracing: {given} given but no endpoint: tracing is off (set \
+                 telemetry.tracing.endpoint, e.g. http://collector:4317, to export spans)"
+            );
+        }
         Ok(Telemetry {
             listener,
             tracing: provider.map(TracingGuard::new),
@@ -201,6 +202,18 @@ impl TelemetrySettings {
             access_log: self.logging.access_log,
         })
     }
+}
+
+/// `start`'s refusal when a global `tracing` subscriber is already set. Not a value's fault:
+/// named by the section alone.
+fn subscriber_set() -> ConfigError {
+    ConfigError::from((
+        "telemetry".to_owned(),
+        "cannot start: a global tracing subscriber is already set; start telemetry once per \
+         process, before anything else sets one, or add erpc_telemetry's layers \
+         (LoggingSettings::log_config, TracingSettings::otlp_config) to that subscriber"
+            .to_owned(),
+    ))
 }
 
 impl TelemetrySettings {

@@ -254,8 +254,12 @@ telemetry:
         assert!(page.contains(&series), "{series} not in {page}");
     }
 
-    // Once per process: a second start names why it cannot.
-    let e = settings.telemetry.start().await.expect_err("second start");
+    // Once per process: a second start names why it cannot — even with the first one's
+    // metrics address, whose "address in use" would send the user looking for another
+    // process.
+    let mut again = settings.telemetry.clone();
+    again.metrics.listen = Some(metrics_addr.to_string());
+    let e = again.start().await.expect_err("second start");
     let (key, message) = key_of(&e);
     assert_eq!(key, "telemetry", "{message}");
     assert!(message.contains("already set"), "{message}");
