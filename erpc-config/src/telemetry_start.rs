@@ -234,7 +234,8 @@ impl Telemetry {
     /// `builder` with what the settings ask of a server: the metrics observer (with
     /// `metrics.listen`; it becomes the builder's observer, one per builder, the last set
     /// wins), `ServerTracing` (with `tracing.endpoint`) and `AccessLog` (with
-    /// `logging.access_log`), in that order, the first outermost — so the access-log line
+    /// `logging.access_log`, and `log_refused_calls` so that calls refused before they ran
+    /// have their line too), in that order, the first outermost — so the access-log line
     /// carries the call's trace ids. [`ServerSettings::builder_with`] applies it before the
     /// server's own settings (whose slow-call log then also runs inside the call's span).
     pub fn server(&self, mut builder: ServerBuilder) -> ServerBuilder {
@@ -245,7 +246,7 @@ impl Telemetry {
             builder = builder.layer(ServerTracing);
         }
         if self.access_log {
-            builder = builder.layer(AccessLog);
+            builder = builder.layer(AccessLog).log_refused_calls(true);
         }
         builder
     }

@@ -120,6 +120,7 @@ async fn the_file_starts_logs_access_log_and_metrics_in_one_call() {
             r#"
 server:
   slow_call_log: 1h
+  rate_limit: {{methods: {{"Greeter.hello": {{rate: 0.01, burst: 1}}}}}}
 telemetry:
   metrics: {{listen: "{listen}"}}
   tracing: {{endpoint: "http://{collector}", service_name: shop, sample_ratio: 1.0}}
@@ -141,7 +142,7 @@ telemetry:
     // Named as the load names a value: by the file and the key's line...
     assert!(
         message.starts_with(&format!(
-            "{}:5: telemetry.metrics.listen: ",
+            "{}:6: telemetry.metrics.listen: ",
             busy.path().display()
         )),
         "{message}"
@@ -210,6 +211,14 @@ telemetry:
         client.hello("ada".into()).await.expect("answered"),
         "hello ada"
     );
+    // The rate limit's one token is spent: the next call is refused before it runs, and
+    // still has its access-log line.
+    let refused = client.hello("bob".into()).await.expect_err("rate limited");
+    assert_eq!(
+        refused.code(),
+        erpc_core::status::Code::ResourceExhausted,
+        "{refused}"
+    );
 
     // The access log's line, as JSON, in the file the settings name (rotation `never`: one
     // file, PREFIX.log). The writer is a background thread: wait for it.
@@ -237,6 +246,30 @@ telemetry:
         assert!(access.contains(field), "{field} not in {access}");
     }
     assert!(access.starts_with('{') && access.ends_with('}'), "{access}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused_line = loop {
+        let text = std::fs::read_to_string(&log_file).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("call refused")) {
+            break line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line for the refused call: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for field in [
+        r#""target":"erpc::access""#,
+        r#""method":"hello""#,
+        r#""code":"resource_exhausted""#,
+        r#""refused_by":"rate_limit""#,
+        r#""peer":"tcp://127.0.0.1:"#,
+    ] {
+        assert!(
+            refused_line.contains(field),
+            "{field} not in {refused_line}"
+        );
+    }
     // Tracing on: the line was logged inside the call's server span (ServerTracing outside
     // AccessLog), so it carries the call's ids.
     assert!(

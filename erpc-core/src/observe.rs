@@ -648,6 +648,27 @@ pub enum RefusedBy {
     Hook,
 }
 
+impl RefusedBy {
+    /// Its name in snake_case (`rate_limit`, `peer_rate_limit`, `concurrency`,
+    /// `method_concurrency`, `shedding`, `auth`, `acl`, `workers`, `in_flight`, `hook`): the
+    /// `reason` label of erpc-telemetry's `erpc_refused_calls_total` and the `refused_by`
+    /// field of a refused call's access-log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusedBy::RateLimit => "rate_limit",
+            RefusedBy::PeerRateLimit => "peer_rate_limit",
+            RefusedBy::Concurrency => "concurrency",
+            RefusedBy::MethodConcurrency => "method_concurrency",
+            RefusedBy::Shedding => "shedding",
+            RefusedBy::Auth => "auth",
+            RefusedBy::Acl => "acl",
+            RefusedBy::Workers => "workers",
+            RefusedBy::InFlight => "in_flight",
+            RefusedBy::Hook => "hook",
+        }
+    }
+}
+
 /// Which copy of a hedged call answered ([`Observer::hedge_settled`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HedgeOutcome {

@@ -23,6 +23,9 @@ impl Echo for Echoer {
         if text == "missing" {
             return Err(Status::not_found("no such thing"));
         }
+        if text == "slow" {
+            tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        }
         Ok(text)
     }
 }
@@ -156,6 +159,112 @@ async fn each_call_is_one_json_access_line_in_the_named_file() {
             .as_u64()
             .is_some_and(|b| b > 0)
     );
+}
+
+/// A call refused before it ran never reaches the `AccessLog` layer; with
+/// `log_refused_calls` the engine writes its line: here one refused on arrival (over a rate
+/// limit) and one refused after waiting for its turn (the running-call cap, full by then).
+#[tokio::test]
+async fn a_call_refused_before_it_ran_has_its_line_too() {
+    use erpc_core::rate::Rate;
+    use erpc_core::server::{ConcurrencyLimit, RateLimit};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let (layer, guard) = logs::layer(&LogConfig {
+        format: LogFormat::Json,
+        filter: "info".into(),
+        output: LogOutput::Files {
+            directory: dir.path().to_owned(),
+            prefix: "svc".into(),
+            rotation: Rotation::Never,
+            max_files: 0,
+        },
+    })
+    .expect("valid settings");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    {
+        // One call per 400 ms, a call waits up to 600 ms for its turn; one call at a time.
+        let rate = Rate::every(Duration::from_millis(400))
+            .burst(1)
+            .max_wait(Duration::from_millis(600));
+        let server = erpc_core::Server::builder()
+            .layer(AccessLog)
+            .log_refused_calls(true)
+            .admission(RateLimit::global(rate).expect("a rate"))
+            .admission(ConcurrencyLimit::new(1).expect("a cap"))
+            .add_service(EchoServer::new(Echoer))
+            .serve(["tcp://127.0.0.1:0"])
+            .await
+            .expect("serves");
+        let client = Client::connect(server.local_addr().to_string())
+            .await
+            .expect("connects");
+        let echo = EchoClient::new(client);
+        // Every task of this current-thread runtime logs to this subscriber.
+        let _default = tracing::subscriber::set_default(subscriber);
+        let call = |text: &'static str| {
+            let echo = echo.clone();
+            tokio::spawn(async move { echo.say(text.into()).await })
+        };
+        // At 0 ms "slow" takes the token and runs for 1.2 s.
+        let slow = call("slow");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Its turn at 400 ms (a 380 ms wait), while "slow" still runs: refused by the cap.
+        let waits = call("waits");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Its turn would be at 800 ms, beyond the 600 ms wait: refused on arrival.
+        let arrival = echo.say("now".into()).await.expect_err("over the rate");
+        assert_eq!(
+            arrival.code(),
+            erpc_core::status::Code::ResourceExhausted,
+            "{arrival}"
+        );
+        let waited = waits.await.expect("joined").expect_err("cap full");
+        assert_eq!(
+            waited.code(),
+            erpc_core::status::Code::ResourceExhausted,
+            "{waited}"
+        );
+        slow.await.expect("joined").expect("slow ran");
+        server.shutdown().await;
+    }
+    drop(guard);
+    let text = std::fs::read_to_string(dir.path().join("svc.log")).expect("readable");
+    let refused: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .filter(|l| l["target"] == "erpc::access" && l["fields"]["message"] == "call refused")
+        .map(|l| l["fields"].clone())
+        .collect();
+    assert_eq!(refused.len(), 2, "{text}");
+    for f in &refused {
+        assert_eq!(f["code"], "resource_exhausted", "{f}");
+        assert_eq!(f["method"], "say", "{f}");
+        assert!(
+            f["peer"].as_str().is_some_and(|p| p.contains("127.0.0.1")),
+            "{f}"
+        );
+    }
+    let (on_arrival, after_wait) = (&refused[0], &refused[1]);
+    assert_eq!(after_wait["refused_by"], "concurrency", "{after_wait}");
+    assert!(
+        after_wait["duration_us"]
+            .as_u64()
+            .is_some_and(|us| us >= 100_000),
+        "the wait for its turn: {after_wait}"
+    );
+    assert_eq!(on_arrival["refused_by"], "rate_limit", "{on_arrival}");
+    assert_eq!(on_arrival["duration_us"], 0, "{on_arrival}");
+    assert!(
+        on_arrival["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("rate limit")),
+        "{on_arrival}"
+    );
+    // The calls that ran have theirs from the layer.
+    let ran = text.matches("\"message\":\"call\"").count();
+    assert_eq!(ran, 1, "{text}");
 }
 
 #[tokio::test]

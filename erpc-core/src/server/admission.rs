@@ -243,7 +243,7 @@ pub(crate) async fn pass(
     gate: Gate,
     observer: Option<&std::sync::Arc<dyn Observer>>,
     call: &CallEvent<'_>,
-) -> Result<(), Status> {
+) -> Result<(), (Status, RefusedBy)> {
     let started = Instant::now();
     let passed = gate.await;
     if let Some(observer) = observer {
@@ -252,22 +252,22 @@ pub(crate) async fn pass(
             Err((_, by)) => observer.call_refused(Side::Server, call, *by),
         }
     }
-    passed.map_err(|(status, _)| status)
+    passed
 }
 
 /// Wait for a call's `gate`, then take the slots of the hooks that count running calls
 /// (skipped at its arrival, [`admit_all`]): what they hand back is the call's to hold while
-/// it runs. Refusals are told to `observer` (if any), with what they count as.
+/// it runs. Refusals are told to `observer` (if any), and returned with what they count as.
 pub(crate) async fn wait_then_admit(
     gate: Gate,
     hooks: &[std::sync::Arc<dyn Admission>],
     observer: Option<&std::sync::Arc<dyn Observer>>,
     call: &CallEvent<'_>,
     head: CallHead<'_>,
-) -> Result<Admitted, Status> {
+) -> Result<Admitted, (Status, RefusedBy)> {
     pass(gate, observer, call).await?;
-    let mut admitted =
-        admit_caps(hooks, &head).map_err(|(status, by)| refused(observer, call, by, status))?;
+    let mut admitted = admit_caps(hooks, &head)
+        .map_err(|(status, by)| (refused(observer, call, by, status), by))?;
     // A cap that makes its call wait too (an application's own): that wait, and then it runs.
     if let Some(gate) = admitted.take_gate() {
         pass(gate, observer, call).await?;

@@ -3,6 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::engine::frame_queue;
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use crate::server::admission::{self, Admitted, CallHead, CallKind, Gate};
 use crate::server::conn::answer_frame;
 use crate::server::in_flight::{self, InFlight};
 use crate::server::observed::Observed;
+use crate::server::refusal_log;
 use crate::server::workers::Seat;
 use crate::server::{Request, Response, Shared};
 use crate::status::{Code, Status};
@@ -104,6 +106,11 @@ impl CallTask {
                         let observer = shared.observer.as_ref();
                         if let Some(observed) = observed.as_deref_mut() {
                             observed.refused();
+                        }
+                        if shared.log_refused_calls {
+                            let names = (call.service, call.method);
+                            let by = RefusedBy::Workers;
+                            refusal_log::log(context.peer(), names, &status, by, Duration::ZERO);
                         }
                         admission::refused(observer, &call, RefusedBy::Workers, status)
                     })?),
@@ -237,25 +244,26 @@ pub(crate) async fn wait_its_turn(
     let observer = shared.observer.as_ref();
     let head = CallHead::of_context(context, kind)
         .ok_or_else(|| Status::internal("server: a call without its connection"))?;
-    let mut refused = |status| {
+    let arrived = Instant::now();
+    // Every error of the wait and the caps after it is a refusal the observer was told of.
+    let mut refused = |(status, by): (Status, RefusedBy)| {
         if let Some(observed) = observed.as_deref_mut() {
             observed.refused();
         }
+        if shared.log_refused_calls {
+            let names = (call.service, call.method);
+            refusal_log::log(context.peer(), names, &status, by, arrived.elapsed());
+        }
         status
     };
-    // Every error of the wait and the caps after it is a refusal it has told.
     let held = admission::wait_then_admit(gate, &shared.admission, observer, &call, head)
         .await
         .map_err(&mut refused)?;
     let cap = shared.config.max_in_flight;
     if in_flight.start(header.request_id, cap).is_err() {
-        let status = in_flight::full(cap);
-        return Err(refused(admission::refused(
-            observer,
-            &call,
-            RefusedBy::InFlight,
-            status,
-        )));
+        let by = RefusedBy::InFlight;
+        let status = admission::refused(observer, &call, by, in_flight::full(cap));
+        return Err(refused((status, by)));
     }
     Ok(held)
 }
@@ -360,6 +368,7 @@ mod tests {
                 config: Default::default(),
                 codecs: Default::default(),
                 workers: None,
+                log_refused_calls: false,
             }),
             tx,
             in_flight,

@@ -19,6 +19,7 @@ pub mod on_connect;
 mod peer_rate_limit;
 #[cfg(feature = "rate-limit")]
 mod rate_limit;
+mod refusal_log;
 mod served_names;
 mod service;
 mod signal;
@@ -86,6 +87,8 @@ pub(crate) struct Shared {
     pub codecs: Arc<Codecs>,
     /// The handler worker limit, if one was set ([`ServerBuilder::workers`]).
     pub workers: Option<Workers>,
+    /// Log calls refused before they ran ([`ServerBuilder::log_refused_calls`]).
+    pub log_refused_calls: bool,
 }
 
 /// Entry point: `Server::builder()`.
@@ -131,6 +134,7 @@ pub struct ServerBuilder {
     task_queues: Vec<TaskQueue>,
     /// Serve `erpc.Reflection` unless false was asked ([`ServerBuilder::reflection`]).
     no_reflection: bool,
+    log_refused_calls: bool,
 }
 
 impl ServerBuilder {
@@ -351,6 +355,20 @@ impl ServerBuilder {
         self.middleware(SlowCallLog::new(threshold))
     }
 
+    /// Log each call refused before it ran — by an admission hook (a rate limit, a cap,
+    /// authentication, an ACL), the worker limit or the connection's running-call cap — as an
+    /// access-log line: INFO on target `erpc::access`, message `call refused`, with
+    /// `service`, `method`, `peer`, `code`, `duration_us` (the wait for a rate limit's turn
+    /// that ran out; 0 for a refusal on arrival), `refused_by` (`rate_limit`, `concurrency`,
+    /// `auth`, ... as `erpc_refused_calls_total`'s `reason`) and `reason` (the status
+    /// message). Layers never see these calls, so erpc-telemetry's `AccessLog` layer, which
+    /// logs the calls that ran on the same target, needs this for one line per call.
+    /// Default off.
+    pub fn log_refused_calls(mut self, on: bool) -> Self {
+        self.log_refused_calls = on;
+        self
+    }
+
     /// Register every service with `registry` once serving, keep the registrations alive,
     /// and deregister them first thing on shutdown. `template` gives what all the services'
     /// instances share (id, weight, version, group, tags, metadata); its addresses, if empty,
@@ -460,6 +478,7 @@ impl ServerBuilder {
             config: self.config,
             codecs: Arc::new(self.codecs.unwrap_or_default()),
             workers: self.workers,
+            log_refused_calls: self.log_refused_calls,
         });
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();

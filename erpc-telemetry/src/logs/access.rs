@@ -14,7 +14,10 @@ use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 /// as it ends, at INFO on target `erpc::access`, with `service`, `method`, `peer`, `code`
 /// (the status name), `duration_us` (microseconds from the handler's start) and
 /// `request_bytes`/`response_bytes` (bodies, uncompressed). Turn it up or down like any
-/// target: `erpc::access=off`. A streaming call is logged at its opening.
+/// target: `erpc::access=off`. A streaming call is logged at its opening. A call refused
+/// before it ran (a rate limit, a cap, authentication) never reaches a layer: add
+/// `ServerBuilder::log_refused_calls(true)` for the engine to log it on the same target
+/// (message `call refused`, with `refused_by` and `reason`), so that every call has its line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccessLog;
 

@@ -228,3 +228,27 @@ pub(crate) fn breaker_state(state: BreakerState) -> (&'static str, i64) {
         BreakerState::Open => ("open", 2),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric's `reason` and the access log's `refused_by` name a refusal alike.
+    #[test]
+    fn refusal_reasons_are_the_cores_names() {
+        for by in [
+            RefusedBy::RateLimit,
+            RefusedBy::PeerRateLimit,
+            RefusedBy::Concurrency,
+            RefusedBy::MethodConcurrency,
+            RefusedBy::Shedding,
+            RefusedBy::Auth,
+            RefusedBy::Acl,
+            RefusedBy::Workers,
+            RefusedBy::InFlight,
+            RefusedBy::Hook,
+        ] {
+            assert_eq!(REFUSED_BY[refused_by(by)], by.as_str());
+        }
+    }
+}
