@@ -267,6 +267,43 @@ async fn a_call_refused_before_it_ran_has_its_line_too() {
     assert_eq!(ran, 1, "{text}");
 }
 
+/// `max_files` counts the file being written, at every start: tracing-appender's own
+/// pruning kept one fewer after a restart within the day (tokio-rs/tracing#3496).
+#[test]
+fn max_files_are_kept_across_restarts_within_a_period() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for day in 1..=6 {
+        std::fs::write(dir.path().join(format!("app.2020-01-0{day}.log")), "old\n").expect("w");
+    }
+    let config = LogConfig {
+        format: LogFormat::Json,
+        filter: "info".into(),
+        output: LogOutput::Files {
+            directory: dir.path().to_owned(),
+            prefix: "app".into(),
+            rotation: Rotation::Daily,
+            max_files: 3,
+        },
+    };
+    for run in 1..=3 {
+        let (layer, guard) = logs::layer(&config).expect("valid settings");
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || tracing::info!(run, "started"));
+        drop(guard);
+        let names = files(dir.path());
+        assert_eq!(names.len(), 3, "run {run}: {names:?}");
+        // Today's file and the two newest before it.
+        assert_eq!(
+            names[..2],
+            ["app.2020-01-05.log", "app.2020-01-06.log"],
+            "run {run}"
+        );
+    }
+    let today = &files(dir.path())[2];
+    let text = std::fs::read_to_string(dir.path().join(today)).expect("read");
+    assert_eq!(text.lines().count(), 3, "each run appended: {text}");
+}
+
 #[tokio::test]
 async fn a_filter_turns_the_access_log_off() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -20,6 +20,7 @@
 //! ```
 
 mod access;
+mod pruned;
 #[cfg(feature = "otel")]
 mod trace_ids;
 
@@ -70,8 +71,9 @@ pub enum LogOutput {
     #[default]
     Stderr,
     /// Files in `directory` (created if missing), named from `prefix`, rotated by `rotation`
-    /// (by time only: there is no rotation by size); at most `max_files` are kept, the oldest
-    /// deleted as a new one starts (0 = keep all).
+    /// (by time only: there is no rotation by size); at most `max_files` are kept, counting
+    /// the one being written — the oldest (by the date in the name) deleted at start-up and
+    /// as a new one starts, a restart within a period keeping as many (0 = keep all).
     Files {
         /// Where the files are written: not empty (`"."` for the current directory).
         directory: PathBuf,
@@ -248,17 +250,14 @@ where
             crate::log_rules::check_directory(directory).map_err(bad_files)?;
             crate::log_rules::check_prefix(prefix)
                 .map_err(|reason| bad_files(format!("prefix {reason}")))?;
-            let mut builder = tracing_appender::rolling::Builder::new()
+            let builder = tracing_appender::rolling::Builder::new()
                 .rotation(match rotation {
                     Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
                     Rotation::Daily => tracing_appender::rolling::Rotation::DAILY,
                     Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
                 })
                 .filename_prefix(prefix.clone())
-                .filename_suffix("log");
-            if *max_files > 0 {
-                builder = builder.max_log_files(*max_files);
-            }
+                .filename_suffix(pruned::SUFFIX);
             // Created here first: tracing-appender prunes old files before it creates the
             // directory, and prints a stray "Error reading the log directory" to stderr
             // when it is missing (and again before the real error for a bad directory).
@@ -270,7 +269,25 @@ where
                 directory: directory.clone(),
                 reason: e.to_string(),
             })?;
-            tracing_appender::non_blocking(files)
+            // Kept to `max_files` here, not by tracing-appender's `max_log_files` (one file
+            // too few after a restart within a period: see `pruned`).
+            let hourly = match rotation {
+                Rotation::Hourly => Some(true),
+                Rotation::Daily => Some(false),
+                Rotation::Never => None,
+            };
+            match hourly.filter(|_| *max_files > 0) {
+                Some(hourly) => tracing_appender::non_blocking(pruned::Pruned::new(
+                    files,
+                    pruned::Pruner {
+                        directory: directory.clone(),
+                        prefix: prefix.clone(),
+                        hourly,
+                        max_files: *max_files,
+                    },
+                )),
+                None => tracing_appender::non_blocking(files),
+            }
         }
     };
     // Colours only for a person reading a terminal: not in files, nor in a redirected stderr.
