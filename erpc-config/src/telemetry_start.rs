@@ -24,6 +24,7 @@ use crate::client::ClientSettings;
 use crate::client_governance::ClientGovernance;
 use crate::error::ConfigError;
 use crate::server::ServerSettings;
+use crate::server_governance::ServerGovernance;
 use crate::telemetry::{
     LogFormatName, LoggingSettings, RotationName, TelemetrySettings, TracingSettings,
 };
@@ -354,9 +355,23 @@ impl ServerSettings {
     /// # Errors
     /// As [`ServerSettings::builder`].
     pub fn builder_with(&self, telemetry: &Telemetry) -> Result<ServerBuilder, ConfigError> {
-        Ok(self
-            .governance()?
-            .apply(telemetry.server(self.plain_builder()?)))
+        self.governed_with(telemetry).map(|(builder, _)| builder)
+    }
+
+    /// [`ServerSettings::builder_with`], and the [`ServerGovernance`] it applied: its hooks
+    /// are the builder's (clones share their state), so a rate given to them later — by
+    /// `erpc_center::live_config::follow` (`LiveTargets { server: Some(governance), .. }`) or
+    /// by hand — is the server's.
+    ///
+    /// # Errors
+    /// As [`ServerSettings::builder`].
+    pub fn governed_with(
+        &self,
+        telemetry: &Telemetry,
+    ) -> Result<(ServerBuilder, ServerGovernance), ConfigError> {
+        let governance = self.governance()?;
+        let builder = governance.apply(telemetry.server(self.plain_builder()?));
+        Ok((builder, governance))
     }
 }
 
@@ -368,9 +383,24 @@ impl ClientSettings {
     /// # Errors
     /// As [`ClientSettings::builder`].
     pub fn builder_with(&self, telemetry: &Telemetry) -> Result<ClientBuilder, ConfigError> {
-        Ok(telemetry
-            .client_governance(self.governance()?)
-            .apply(telemetry.client(self.plain_builder()?)))
+        self.governed_with(telemetry).map(|(builder, _)| builder)
+    }
+
+    /// [`ClientSettings::builder_with`], and the [`ClientGovernance`] it applied (reporting
+    /// to `telemetry`'s metrics): its layers are the builder's (clones share their state),
+    /// so settings given to them later — by `erpc_center::live_config::follow`
+    /// (`LiveTargets { client: Some(governance), .. }`) or by hand — are the client's. Connect
+    /// with [`ClientSettings::connect_builder`].
+    ///
+    /// # Errors
+    /// As [`ClientSettings::builder`].
+    pub fn governed_with(
+        &self,
+        telemetry: &Telemetry,
+    ) -> Result<(ClientBuilder, ClientGovernance), ConfigError> {
+        let governance = telemetry.client_governance(self.governance()?);
+        let builder = governance.apply(telemetry.client(self.plain_builder()?));
+        Ok((builder, governance))
     }
 
     /// [`ClientSettings::connect`] with [`ClientSettings::builder_with`]`(telemetry)`.

@@ -191,10 +191,12 @@ telemetry:
     let telemetry = settings.telemetry.start().await.expect("telemetry started");
     let metrics_addr = telemetry.metrics_addr().expect("metrics listening");
 
-    let server = settings
+    // The governance applied, kept: what live config changes.
+    let (builder, governance) = settings
         .server
-        .builder_with(&telemetry)
-        .expect("server builder")
+        .governed_with(&telemetry)
+        .expect("server builder");
+    let server = builder
         .add_service(GreeterServer::new(Greet))
         .serve(["tcp://127.0.0.1:0"])
         .await
@@ -218,6 +220,22 @@ telemetry:
         refused.code(),
         erpc_core::status::Code::ResourceExhausted,
         "{refused}"
+    );
+    // The kept governance is the server's: a live value given to it lifts the limit.
+    let Ok(erpc_config::LiveValue::ServerRateLimit(rates)) =
+        erpc_config::parse_live("server.rate_limit", "null", "test")
+    else {
+        panic!("a live rate limit")
+    };
+    governance
+        .rate_limit
+        .as_ref()
+        .expect("the file's rate limit")
+        .set_rates(rates)
+        .expect("set");
+    assert_eq!(
+        client.hello("cy".into()).await.expect("no limit now"),
+        "hello cy"
     );
 
     // The access log's line, as JSON, in the file the settings name (rotation `never`: one
@@ -282,7 +300,7 @@ telemetry:
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     for side in ["server", "client"] {
         let series = format!(
-            r#"erpc_calls_handled_total{{side="{side}",service="Greeter",method="hello",code="ok"}} 1"#
+            r#"erpc_calls_handled_total{{side="{side}",service="Greeter",method="hello",code="ok"}} 2"#
         );
         assert!(page.contains(&series), "{series} not in {page}");
     }
