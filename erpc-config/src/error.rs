@@ -129,12 +129,33 @@ pub(crate) fn in_variable(var: &str, key: String, reason: String) -> ConfigError
 
 /// `error` blamed on the variable of `env` that set its key, if one did (the environment
 /// wins over the file, so the value in error is the variable's). A variable given where a
-/// list of mappings is expected gets the way lists are set.
+/// list of mappings is expected gets the way lists are set. A key missing from a mapping
+/// that a variable made (`ERPC_CLIENT__RATE_LIMIT__DEFAULT__BURST=5` without a `rate`, in a
+/// file `text` that does not give the mapping) is blamed on that variable too, not on a
+/// line of the file.
 pub(crate) fn blamed_on_env(
     error: ConfigError,
     env: Option<&std::collections::HashMap<String, String>>,
+    text: &str,
 ) -> ConfigError {
     match error {
+        ConfigError::Key {
+            env: None,
+            key,
+            reason,
+            ..
+        } if reason.starts_with("missing")
+            && env_source(env, &key).is_none()
+            && made_by(env, &key, text).is_some() =>
+        {
+            let (var, parent) = made_by(env, &key, text).unwrap_or_default();
+            let reason = format!(
+                "{reason}; this variable made {parent}, which needs it too (set it in the file \
+                 or with {})",
+                env_var(&key)
+            );
+            in_variable(&var, key, reason)
+        }
         ConfigError::Key {
             env: None,
             key,
@@ -164,6 +185,24 @@ pub(crate) fn blamed_on_env(
         },
         other => other,
     }
+}
+
+/// The variable of `env` that set a sibling of `key` (or a key below one) — so made the
+/// mapping `key` is missing from — when the file's `text` does not give that mapping: the
+/// variable (the first by name) and the mapping's key.
+fn made_by(
+    env: Option<&std::collections::HashMap<String, String>>,
+    key: &str,
+    text: &str,
+) -> Option<(String, String)> {
+    let (parent, _) = key.rsplit_once('.')?;
+    if in_yaml(text, parent) {
+        return None;
+    }
+    let below = format!("{}{ENV_SEPARATOR}", env_var(parent));
+    let mut vars: Vec<&String> = env?.keys().filter(|v| v.starts_with(&below)).collect();
+    vars.sort();
+    vars.first().map(|v| ((*v).clone(), parent.to_owned()))
 }
 
 impl From<(String, String)> for ConfigError {
@@ -511,6 +550,17 @@ fn type_reason(unexpected: &str, expected: &str) -> String {
         .filter(|_| quoted)
         .and_then(|t| t.parse::<f64>().ok().map(|n| (t, n)));
     let whole = expected.contains("integer");
+    // A number with spaces around it (`ERPC_SERVER__MAX_IN_FLIGHT=" 12"`) is text, not a
+    // number: say so, not that 12 is out of range.
+    let spaced = unexpected
+        .strip_prefix("string \"")
+        .and_then(|q| q.strip_suffix('"'))
+        .filter(|q| q.trim() != *q);
+    if let (Some(raw), Some(_), true) = (spaced, number, whole) {
+        return format!(
+            "expected a whole number, found {raw:?}: remove the spaces around the number"
+        );
+    }
     match number {
         Some((t, n)) if whole && n.is_finite() && n.fract() != 0.0 => {
             format!("expected a whole number, found {t}: a fraction is refused, not rounded")
@@ -571,7 +621,7 @@ pub(crate) fn not_yaml(path: &Path, text: &str, reason: String) -> ConfigError {
     let Some((name, line)) = duplicate else {
         return ConfigError::File {
             file: path.to_owned(),
-            reason,
+            reason: tab_placed(text, reason),
         };
     };
     ConfigError::Key {
@@ -581,6 +631,33 @@ pub(crate) fn not_yaml(path: &Path, text: &str, reason: String) -> ConfigError {
         key: path_at(text, line, &name),
         reason: "given twice in the same mapping: a key may be given once (keep one)".into(),
     }
+}
+
+/// The parser's "found a tab" `reason` (`while scanning a plain scalar, found a tab at byte
+/// 19 line 2 column 12`) with the tab's own place: the parser marks where the scalar before
+/// it ended, often the line above. Any other reason is returned as it is.
+fn tab_placed(text: &str, reason: String) -> String {
+    let placed = reason.split_once(" at byte ").and_then(|(what, at)| {
+        let index: usize = at.split(' ').next()?.parse().ok()?;
+        let (line, column) = tab_after(text, index)?;
+        Some(format!(
+            "{what} at line {line} column {column}: YAML indents with spaces, never tabs"
+        ))
+    });
+    match placed {
+        Some(placed) if reason.contains("found a tab") => placed,
+        _ => reason,
+    }
+}
+
+/// The 1-based line and column of the first tab in `text` at or after character `from` (a
+/// YAML parser's mark, counted in characters).
+pub(crate) fn tab_after(text: &str, from: usize) -> Option<(usize, usize)> {
+    let (at, _) = text.char_indices().skip(from).find(|(_, c)| *c == '\t')?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    Some((line, before[line_start..].chars().count() + 1))
 }
 
 /// The dotted key of `name`, found at 1-based `line` of block-style YAML `text`: the keys

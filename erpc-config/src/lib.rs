@@ -19,8 +19,10 @@
 //! between levels — `ERPC_SERVER__MAX_IN_FLIGHT=2048`, `ERPC_SERVER__HEARTBEAT__INTERVAL=5s`,
 //! `ERPC_CLIENT__TARGET=tcp://10.0.0.7:7001` — then whatever the code changes in the loaded
 //! structs. A list of plain values is one variable, its entries separated by commas
-//! (`ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,quic://0.0.0.0:7002`); a list of mappings (JWT
-//! keys) is set in the file only. An error in a variable's value names the variable.
+//! (`ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,quic://0.0.0.0:7002`, spaces after the commas
+//! dropped); a list of mappings (JWT keys) is set in the file only. An error in a variable's
+//! value names the variable — also a required key missing from a mapping the variable made
+//! (`ERPC_CLIENT__RATE_LIMIT__DEFAULT__BURST` without a `rate`).
 //!
 //! **Which variables:** those named `ERPC_` + a section (`SERVER`, `CLIENT`, `CLIENTS`,
 //! `CENTER`, `TELEMETRY`) + `__`, in capitals. A variable that looks meant as a setting but
@@ -213,7 +215,11 @@ pub(crate) fn parse(
         }
         // A value the environment set is the variable's fault, not the file's (an
         // unknown key or a bad value in `ERPC_…` has no line in the file).
-        other => error::blamed_on_env(error::from_config(other, Some((path, text))), env.as_ref()),
+        other => error::blamed_on_env(
+            error::from_config(other, Some((path, text))),
+            env.as_ref(),
+            text,
+        ),
     };
     let mut root = builder
         .build()
@@ -224,6 +230,14 @@ pub(crate) fn parse(
     // given where a whole number goes (`max_in_flight: 2048.7` would load as 2049), and
     // text is read as a float where one goes but refused where a whole number does.
     whole_numbers::floats_as_text(&mut root);
+    // A variable's list entries without the spaces after its commas
+    // (`ERPC_SERVER__LISTEN="tcp://a:1, tcp://b:2"` is two addresses, not " tcp://b:2").
+    for key in env
+        .iter()
+        .flat_map(|e| e.keys().filter_map(|var| list_key(var)))
+    {
+        trim_entries(&mut root, &key);
+    }
     let read = root.clone().try_deserialize::<Settings>().map_err(read);
     let locate = |found| error::located_in(found, path, text, env.as_ref());
     if let Some(misplaced) = lists::misplaced(&root, &read, path, text) {
@@ -255,6 +269,29 @@ pub(crate) fn parse(
     }
     settings.telemetry.origin = origin("telemetry".into());
     Ok(settings)
+}
+
+/// The text entries of the list at dotted `key` of `root` without surrounding spaces.
+fn trim_entries(root: &mut config::Value, key: &str) {
+    let mut node = root;
+    for part in key.split('.') {
+        node = match &mut node.kind {
+            config::ValueKind::Table(table) => match table.get_mut(part) {
+                Some(child) => child,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    if let config::ValueKind::Array(entries) = &mut node.kind {
+        for entry in entries {
+            if let config::ValueKind::String(text) = &mut entry.kind {
+                if text.trim() != text.as_str() {
+                    *text = text.trim().to_owned();
+                }
+            }
+        }
+    }
 }
 
 /// The names of the list keys (`server.listen`, `clients.X.discovery.instances`, ...): a

@@ -99,7 +99,21 @@ pub(crate) fn parse_live_settings(
     if let Err(e) = yaml_rust2::YamlLoader::load_from_str(value) {
         let written = value.trim_end();
         let mark = e.marker();
-        let (line, place) = if mark.index() >= written.len() {
+        // The parser marks the end of the scalar before a tab, often on the line above.
+        let tab = e
+            .info()
+            .contains("found a tab")
+            .then(|| crate::error::tab_after(value, mark.index()))
+            .flatten();
+        let (line, place) = if let Some((line, column)) = tab {
+            (
+                line,
+                format!(
+                    "at line {line} column {column} of the value: YAML indents with spaces, \
+                     never tabs"
+                ),
+            )
+        } else if mark.index() >= written.len() {
             (
                 written.lines().count().max(1),
                 format!(

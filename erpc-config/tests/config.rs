@@ -892,3 +892,64 @@ fn a_tracing_endpoint_with_a_bad_port_is_refused_naming_its_source() {
         load_with_env(file.path(), no_env()).expect(good);
     }
 }
+/// The parser marks the end of the scalar before a tab (the line above); the tab's own
+/// line is named.
+#[test]
+fn a_tab_is_placed_where_it_is() {
+    let file = written("client:\n  timeout: 5s\n\tconnections: 3\n");
+    let e = load_with_env(file.path(), no_env()).expect_err("a tab");
+    let message = e.to_string();
+    assert!(
+        message.ends_with("found a tab at line 3 column 1: YAML indents with spaces, never tabs"),
+        "{message}"
+    );
+}
+/// Variables' mistakes named as such: a mapping a variable made, missing a required key, is
+/// the variable's (not a line of the file); spaces around a number are said to be the
+/// fault; spaces after a list's commas are not part of its entries.
+#[test]
+fn a_variable_s_mistakes_are_the_variable_s() {
+    let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    let (key, line, message) = error_of(
+        "client:\n  timeout: 5s\n",
+        env("ERPC_CLIENT__RATE_LIMIT__DEFAULT__BURST", "5"),
+    );
+    assert_eq!(key, "client.rate_limit.default.rate", "{message}");
+    assert_eq!(line, None, "{message}");
+    assert!(
+        message.starts_with("environment: ERPC_CLIENT__RATE_LIMIT__DEFAULT__BURST: ")
+            && message
+                .contains("set it in the file or with ERPC_CLIENT__RATE_LIMIT__DEFAULT__RATE"),
+        "{message}"
+    );
+    // The file gives the mapping: the file's line it is.
+    let (_, line, message) = error_of(
+        "client:\n  rate_limit:\n    default: {burst: 2}\n",
+        env("ERPC_CLIENT__RATE_LIMIT__DEFAULT__BURST", "5"),
+    );
+    assert!(
+        line.is_some() && !message.starts_with("environment"),
+        "{message}"
+    );
+    for value in [" 12", "12 "] {
+        let (_, _, message) = error_of("{}\n", env("ERPC_SERVER__MAX_IN_FLIGHT", value));
+        assert!(
+            message.ends_with(&format!(
+                "expected a whole number, found {value:?}: remove the spaces around the number"
+            )),
+            "{message}"
+        );
+    }
+    let settings = load_with_env(
+        written("{}\n").path(),
+        env(
+            "ERPC_SERVER__LISTEN",
+            "tcp://127.0.0.1:1, tcp://127.0.0.1:2",
+        ),
+    )
+    .expect("loads");
+    assert_eq!(
+        settings.server.listen,
+        ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
+    );
+}

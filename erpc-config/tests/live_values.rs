@@ -304,3 +304,15 @@ fn a_list_where_a_mapping_goes_is_refused_at_its_key() {
         );
     }
 }
+/// The parser marks the end of the scalar before a tab (the line above); the tab's own
+/// line is named.
+#[test]
+fn a_tab_is_placed_where_it_is() {
+    let message = refused("client.rate_limit", "default:\n  rate: 5\n\tburst: 3\n");
+    assert!(
+        message.starts_with("erpc/config/Greeter/client.rate_limit:3: ")
+            && message
+                .contains("found a tab at line 3 column 1 of the value: YAML indents with spaces"),
+        "{message}"
+    );
+}
