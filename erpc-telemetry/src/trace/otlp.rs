@@ -273,7 +273,12 @@ impl TracingGuard {
 impl Drop for TracingGuard {
     fn drop(&mut self) {
         if let Err(e) = self.provider.shutdown() {
-            tracing::warn!("OTLP exporter did not shut down cleanly: {e}");
+            // The export in progress (a collector that accepts and never answers) or the
+            // spans still queued did not reach the collector in time.
+            tracing::warn!(
+                "OTLP span export did not finish at shutdown ({e}): spans still queued or \
+                 being sent to the collector are lost"
+            );
         }
     }
 }
