@@ -208,7 +208,7 @@ impl Governance {
                 Metrics::MAX_INSTANCES,
                 BreakerLabels {
                     scope: "instance",
-                    instance: addr.to_owned(),
+                    server_address: addr.to_owned(),
                     service: String::new(),
                     method: String::new(),
                 },
@@ -219,7 +219,7 @@ impl Governance {
                 Metrics::MAX_METHODS,
                 BreakerLabels {
                     scope: "method",
-                    instance: String::new(),
+                    server_address: String::new(),
                     service: service.to_owned(),
                     method: method.to_owned(),
                 },
@@ -268,7 +268,7 @@ impl Governance {
                 .or_insert_with_key(|name| {
                     self.connections
                         .get_or_create(&InstanceLabels {
-                            instance: name.clone(),
+                            server_address: name.clone(),
                         })
                         .clone()
                 })

@@ -134,12 +134,14 @@ pub(crate) struct HedgeLabels {
     pub outcome: &'static str,
 }
 
-/// One breaker's labels: an instance breaker has `instance`, a method breaker `service`
-/// and `method`; the others are empty (as good as absent to Prometheus).
+/// One breaker's labels: an instance breaker has `server_address` (the instance's, as
+/// OpenTelemetry's `server.address`; not `instance`, the label Prometheus gives each scrape
+/// target, which would rename ours `exported_instance`), a method breaker `service` and
+/// `method`; the others are empty (as good as absent to Prometheus).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct BreakerLabels {
     pub scope: &'static str,
-    pub instance: String,
+    pub server_address: String,
     pub service: String,
     pub method: String,
 }
@@ -158,10 +160,10 @@ pub(crate) struct ScopeLabels {
     pub scope: &'static str,
 }
 
-/// A client's instance.
+/// A client's instance, by its address (`server_address`, as [`BreakerLabels`]).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct InstanceLabels {
-    pub instance: String,
+    pub server_address: String,
 }
 
 /// The `reason` values of refused calls, indexed as [`refused_by`] numbers them.

@@ -49,10 +49,10 @@ use observer::MethodCache;
 /// | `erpc_retries_total` | counter | service, method, kind (`failover`, `failtry`, `hedge`), reason (previous attempt's code, or `no_answer`) | further attempts sent by a fail mode (client) |
 /// | `erpc_retries_refused_total` | counter | service, method, kind | further attempts the retry budget refused |
 /// | `erpc_hedges_total` | counter | service, method, outcome (`original`, `hedge`, `both_failed`) | hedged calls settled, by whose answer was taken |
-/// | `erpc_breaker_state` | gauge | scope (`instance`, `method`), instance, service, method | a breaker's state since its first change: 0 closed, 1 half-open, 2 open (the labels a scope does not use are empty) |
+/// | `erpc_breaker_state` | gauge | scope (`instance`, `method`), server_address, service, method | a breaker's state since its first change: 0 closed, 1 half-open, 2 open (the labels a scope does not use are empty) |
 /// | `erpc_breaker_transitions_total` | counter | scope, from, to (`closed`, `half_open`, `open`) | breakers' changes of state |
 /// | `erpc_breakers_open` | gauge | scope | breakers open now |
-/// | `erpc_client_connections` | gauge | instance | a client's connections open now to each instance |
+/// | `erpc_client_connections` | gauge | server_address | a client's connections open now to each instance (by its address; not `instance`, the label Prometheus gives each scrape target) |
 ///
 /// Refusals come from the server's engine and hooks; retries, hedges, breakers and client
 /// rate limits from the client's layers, given this observer with their own `observer`
@@ -65,7 +65,7 @@ use observer::MethodCache;
 /// (`erpc_core::observe::UNKNOWN_METHOD`), so a peer calling made-up names adds one series
 /// set; past [`Metrics::MAX_METHODS`] distinct service/method pairs per side, further ones
 /// are counted under `service="_other", method="_other"`. Instances likewise: past [`Metrics::MAX_INSTANCES`],
-/// `instance="_other"` (breakers past it have no state series; `erpc_breakers_open` counts
+/// `server_address="_other"` (breakers past it have no state series; `erpc_breakers_open` counts
 /// them).
 #[derive(Clone)]
 pub struct Metrics {
