@@ -294,6 +294,9 @@ pub(crate) struct StreamWatch {
     pub side: Side,
     pub service: crate::protocol::ByteStr,
     pub method: crate::protocol::ByteStr,
+    /// A client's stream as a call (started when it opened, finished when it ends); `None`
+    /// on the server, whose call task reports its streams' calls.
+    pub call: Option<Arc<StreamCallTally>>,
 }
 
 impl StreamWatch {
@@ -304,8 +307,76 @@ impl StreamWatch {
             method: &self.method,
             stream: true,
         };
+        if let Some(tally) = &self.call {
+            tally.message(direction, bytes);
+        }
         self.observer
             .stream_message(self.side, &call, direction, bytes);
+    }
+
+    /// The stream's call ended with `code` (reported once, the first end told).
+    pub fn ended(&self, code: Code) {
+        if let Some(tally) = &self.call {
+            tally.end(code);
+        }
+    }
+}
+
+/// A client's streaming call, counted as a call: reported started when made
+/// ([`StreamCallTally::start`]) and finished once, when it ends — its status, the end of the
+/// server's messages (`ok`), or `cancelled` if the caller let go of it first — with the
+/// time since it started and its messages' bytes (bodies, decompressed).
+pub(crate) struct StreamCallTally {
+    watch: Arc<MethodWatch>,
+    started: std::time::Instant,
+    bytes_in: std::sync::atomic::AtomicU64,
+    bytes_out: std::sync::atomic::AtomicU64,
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl StreamCallTally {
+    /// Report the stream's call started, through its method's watch.
+    pub(crate) fn start(watch: Arc<MethodWatch>) -> Arc<StreamCallTally> {
+        watch.started(true);
+        Arc::new(StreamCallTally {
+            watch,
+            started: std::time::Instant::now(),
+            bytes_in: Default::default(),
+            bytes_out: Default::default(),
+            ended: Default::default(),
+        })
+    }
+
+    fn message(&self, direction: Direction, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counter = match direction {
+            Direction::Sent => &self.bytes_out,
+            Direction::Received => &self.bytes_in,
+        };
+        counter.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Report the call finished with `code`, unless an end was reported already.
+    pub(crate) fn end(&self, code: Code) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.ended.swap(true, Relaxed) {
+            return;
+        }
+        let finished = Finished {
+            code,
+            took: self.started.elapsed(),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+        };
+        self.watch.finished(true, &finished);
+    }
+}
+
+impl Drop for StreamCallTally {
+    /// No end told (the stream and its sender dropped first, or never polled to its end):
+    /// the caller let go of it.
+    fn drop(&mut self) {
+        self.end(Code::Cancelled);
     }
 }
 
@@ -542,8 +613,10 @@ pub trait Observer: Send + Sync + 'static {
     /// A frame was refused before anything ran for it.
     fn frame_refused(&self, _side: Side, _peer: &PeerAddr, _refusal: Refusal) {}
     /// A call started (server: admitted; client: each attempt, as it goes out on its
-    /// connection — a retried call is reported once per attempt; streams are reported on
-    /// the server only). A client's attempt that failed before its request reached a
+    /// connection — a retried call is reported once per attempt; a client's stream once,
+    /// when it opens, and finished when it ends: the server's status, `ok` at the end of its
+    /// messages, `cancelled` if the caller let go of it first, with its messages' bodies as
+    /// the bytes). A client's attempt (or stream) that failed before its request reached a
     /// connection (it did not frame, no instance could be picked, the dial failed) is
     /// reported started and then at once finished with its status. (A method whose
     /// [`Observer::method_observer`] gave a [`MethodObserver`] reports its calls there

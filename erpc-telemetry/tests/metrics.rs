@@ -143,6 +143,145 @@ async fn calls_are_counted_by_side_method_and_code() {
     server.shutdown().await;
 }
 
+#[erpc_macros::service(crate = "erpc_core")]
+trait Numbers {
+    async fn count(&self, to: u32) -> Result<erpc_core::ServerStream<u32>, Status>;
+    async fn sum(&self, numbers: erpc_core::Streaming<u32>) -> Result<u64, Status>;
+    /// Two messages, then `data_loss`.
+    async fn boom(&self) -> Result<erpc_core::ServerStream<u32>, Status>;
+}
+
+struct Counter;
+
+impl Numbers for Counter {
+    async fn count(&self, to: u32) -> Result<erpc_core::ServerStream<u32>, Status> {
+        Ok(erpc_core::ServerStream::iter(0..to))
+    }
+    async fn sum(&self, mut numbers: erpc_core::Streaming<u32>) -> Result<u64, Status> {
+        let mut total = 0;
+        while let Some(n) = numbers.message().await? {
+            total += u64::from(n);
+        }
+        Ok(total)
+    }
+    async fn boom(&self) -> Result<erpc_core::ServerStream<u32>, Status> {
+        let items = [Ok(1), Ok(2), Err(Status::data_loss("injected"))];
+        Ok(erpc_core::ServerStream::new(futures_util::stream::iter(
+            items,
+        )))
+    }
+}
+
+/// A client's streams are calls too: started when opened, finished with the code they end
+/// with — `ok` at the end of the messages, the server's status, `cancelled` when dropped
+/// early, the failure of an opening that never reached the server.
+#[tokio::test]
+async fn a_clients_streams_are_counted_as_calls() {
+    let metrics = Metrics::new();
+    let server = erpc_core::Server::builder()
+        .observer(metrics.observer())
+        .add_service(NumbersServer::new(Counter))
+        .serve(["tcp://127.0.0.1:0"])
+        .await
+        .expect("serves");
+    let client = Client::builder()
+        .observer(metrics.observer())
+        .connect(server.local_addr().to_string())
+        .await
+        .expect("connects");
+    let numbers = NumbersClient::new(client);
+    let mut counted = numbers.count(3).await.expect("opened");
+    while counted.message().await.expect("a message").is_some() {}
+    assert_eq!(
+        numbers
+            .sum(futures_util::stream::iter(1..=4))
+            .await
+            .expect("summed"),
+        10
+    );
+    let mut boom = numbers.boom().await.expect("opened");
+    let err = loop {
+        match boom.message().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("ended without its error"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(err.code(), Code::DataLoss);
+    // Dropped after one message of a thousand: cancelled.
+    let mut early = numbers.count(1000).await.expect("opened");
+    early.message().await.expect("one").expect("a message");
+    drop(early);
+    let text = metrics.encode();
+    let client = |method: &str| format!("side=\"client\",service=\"Numbers\",method=\"{method}\"");
+    assert_value(
+        &text,
+        &format!("erpc_calls_started_total{{{}}}", client("count")),
+        2.0,
+    );
+    assert_value(
+        &text,
+        &format!(
+            "erpc_calls_handled_total{{{},code=\"ok\"}}",
+            client("count")
+        ),
+        1.0,
+    );
+    assert_value(
+        &text,
+        &format!(
+            "erpc_calls_handled_total{{{},code=\"cancelled\"}}",
+            client("count")
+        ),
+        1.0,
+    );
+    assert_value(
+        &text,
+        &format!("erpc_calls_handled_total{{{},code=\"ok\"}}", client("sum")),
+        1.0,
+    );
+    assert_value(
+        &text,
+        &format!(
+            "erpc_calls_handled_total{{{},code=\"data_loss\"}}",
+            client("boom")
+        ),
+        1.0,
+    );
+    assert_value(
+        &text,
+        &format!("erpc_call_duration_seconds_count{{{}}}", client("count")),
+        2.0,
+    );
+    for method in ["count", "sum", "boom"] {
+        assert_value(
+            &text,
+            &format!("erpc_calls_in_flight{{{}}}", client(method)),
+            0.0,
+        );
+    }
+    server.shutdown().await;
+    // An opening that never reaches a server: started and finished `unavailable`.
+    let closed = Client::builder()
+        .observer(metrics.observer())
+        .build(dead_address())
+        .expect("a client");
+    let err = NumbersClient::new(closed)
+        .count(1)
+        .await
+        .expect_err("nobody listens");
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    let text = metrics.encode();
+    assert_value(
+        &text,
+        &format!(
+            "erpc_calls_handled_total{{{},code=\"unavailable\"}}",
+            client("count")
+        ),
+        1.0,
+    );
+}
+
 #[tokio::test]
 async fn arbitrary_method_names_do_not_grow_the_metrics_without_end() {
     let metrics = Metrics::new();
@@ -263,7 +402,7 @@ async fn rate_limit_refusals_and_a_tripped_breaker_are_series() {
         value(
             &text,
             &format!(
-                "erpc_breaker_state{{scope=\"instance\",instance=\"{instance}\",service=\"\",method=\"\"}}"
+                "erpc_breaker_state{{scope=\"instance\",server_address=\"{instance}\",service=\"\",method=\"\"}}"
             )
         ),
         Some(2.0),
@@ -610,7 +749,7 @@ async fn a_clients_connections_are_counted_per_instance_until_they_close() {
         echo.say("hi".to_owned()).await.expect("an answer");
     }
     let series = format!(
-        "erpc_client_connections{{instance=\"{}\"}}",
+        "erpc_client_connections{{server_address=\"{}\"}}",
         server.local_addr()
     );
     assert_eq!(
@@ -657,7 +796,7 @@ fn instances_are_bounded_like_methods() {
         "the cap and _other"
     );
     assert_eq!(
-        value(&text, "erpc_client_connections{instance=\"_other\"}"),
+        value(&text, "erpc_client_connections{server_address=\"_other\"}"),
         Some(10.0)
     );
     // A gauge of many breakers' states would mean nothing: past the cap they have no state
@@ -949,11 +1088,24 @@ async fn a_real_prometheus_scrapes_refusals_and_breaker_states() {
                 "erpc_refused_calls_total{side=\"server\",reason=\"rate_limit\"}",
                 "\"method\":\"say\"",
             ),
-            ("erpc_breaker_state{scope=\"instance\"}", "\"instance\":"),
+            // By the instance's address, under its own name: a label `instance` would be
+            // renamed `exported_instance` by Prometheus (its own, the scrape target's).
+            (
+                "erpc_breaker_state{scope=\"instance\",server_address=~\"tcp://.+\"}",
+                "\"server_address\":\"tcp://",
+            ),
+            (
+                "erpc_client_connections{server_address=~\"tcp://.+\"}",
+                "\"server_address\":\"tcp://",
+            ),
         ],
     )
     .await;
-    assert_eq!(values, ["2", "2"], "two refused; the breaker open");
+    assert_eq!(
+        values,
+        ["2", "2", "1"],
+        "two refused; the breaker open; one connection"
+    );
     server.shutdown().await;
 }
 

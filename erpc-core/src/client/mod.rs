@@ -946,6 +946,11 @@ impl Client {
         self.inner.watches.as_ref().map(MethodWatches::observer)
     }
 
+    /// The client's method watches, if it is observed.
+    pub(crate) fn watches(&self) -> Option<&MethodWatches> {
+        self.inner.watches.as_ref()
+    }
+
     /// Whether calls go straight to the wire (no layers).
     pub(crate) fn is_direct(&self) -> bool {
         self.inner.calls.is_none() && self.inner.attempts.is_none()

@@ -46,8 +46,8 @@ pub(crate) fn tell(
 /// queued on a connection, if `observer` is there: `call_started`, then `call_finished`
 /// with the status's code, no bytes, and the time since `since` (when the attempt began
 /// waiting for a connection; `None`: it failed at once). Gives `status` back, so a site
-/// reads `.map_err(|s| unsent(...))`. Streams are not reported as calls on the client, so
-/// their openings never come here.
+/// reads `.map_err(|s| unsent(...))`. A stream's opening is reported where it fails, by
+/// `stream_call::open` (as a stream), never here.
 pub(crate) fn unsent(
     observer: Option<&Arc<dyn Observer>>,
     service: &str,

@@ -22,7 +22,7 @@ use crate::client::{CallOptions, Client, ClientRequest, Opening};
 use crate::codec_failure::Site;
 use crate::engine::stream::{Scratch, Started};
 use crate::engine::task_guard::{OnAbandon, abandoned_how, panic_text};
-use crate::observe::{Direction, Side, StreamWatch};
+use crate::observe::{Direction, Side, StreamCallTally, StreamWatch};
 use crate::protocol::ByteStr;
 use crate::status::Status;
 use crate::stream::{Incoming, Streaming};
@@ -104,7 +104,36 @@ impl<Req: Message, Resp: Message> IntoFuture for ClientStreamCall<Req, Resp> {
     }
 }
 
+/// [`opened`], a failure to open reported as a call of the client's (started and at once
+/// finished with the status, as an attempt that never reached a connection is), since the
+/// stream's own report starts only once it is open.
 async fn open<Req: Message, Resp: Message>(
+    call: StreamCall<Req, Resp>,
+) -> Result<Streaming<Resp>, Status> {
+    let observed = call
+        .client
+        .observer()
+        .map(|o| (o.clone(), call.service.clone(), call.method.clone()));
+    let since = std::time::Instant::now();
+    opened(call).await.inspect_err(|status| {
+        if let Some((observer, service, method)) = observed {
+            let event = crate::observe::CallEvent {
+                service: &service,
+                method: &method,
+                stream: true,
+            };
+            let finished = crate::observe::Finished {
+                code: status.code(),
+                took: since.elapsed(),
+                bytes_in: 0,
+                bytes_out: 0,
+            };
+            crate::observe::started_and_finished(&observer, Side::Client, &event, &finished);
+        }
+    })
+}
+
+async fn opened<Req: Message, Resp: Message>(
     call: StreamCall<Req, Resp>,
 ) -> Result<Streaming<Resp>, Status> {
     let StreamCall {
@@ -166,11 +195,12 @@ async fn open<Req: Message, Resp: Message>(
     let codecs = client.codecs_shared();
     let feeder_conn = conn.clone();
     let feeder_call = call.clone();
-    let watch = client.observer().map(|observer| StreamWatch {
-        observer: observer.clone(),
+    let watch = client.watches().map(|watches| StreamWatch {
+        observer: watches.observer().clone(),
         side: Side::Client,
         service: call.0.clone(),
         method: call.1.clone(),
+        call: Some(StreamCallTally::start(watches.get(&call.0, &call.1))),
     });
     let feeder_watch = watch.clone();
     let feeder = tokio::spawn(async move {

@@ -74,6 +74,7 @@ impl StreamTask {
                 side: Side::Server,
                 service: call.0.clone(),
                 method: call.1.clone(),
+                call: None,
             });
             let incoming = Incoming::new(
                 state.clone(),

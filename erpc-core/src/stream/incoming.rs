@@ -18,7 +18,7 @@ use futures_util::Stream;
 use crate::body::decompress;
 use crate::engine::stream::{Chunk, Item, Lent, StreamState};
 use crate::protocol::CompressionList;
-use crate::status::Status;
+use crate::status::{Code, Status};
 
 /// What a stream delivers: a message, or the news that the sender dropped some (a server
 /// push under the drop policy, see [`crate::stream::push`]).
@@ -132,10 +132,20 @@ impl Incoming {
             return Poll::Ready(None);
         }
         let event = ready!(self.poll_event(cx));
-        if !matches!(event, Some(Ok(_))) {
-            self.done = true;
+        match &event {
+            Some(Ok(_)) => {}
+            None => self.end(Code::Ok),
+            Some(Err(status)) => self.end(status.code()),
         }
         Poll::Ready(event)
+    }
+
+    /// The stream is over for its reader, the call ended with `code` (told to the watch).
+    fn end(&mut self, code: Code) {
+        self.done = true;
+        if let Some(watch) = &self.watch {
+            watch.ended(code);
+        }
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Polled<RawMessage> {
@@ -238,6 +248,10 @@ impl Incoming {
 
 impl Drop for Incoming {
     fn drop(&mut self) {
+        if !self.done {
+            // Let go before its end: the call is cancelled (`on_drop` tells the peer).
+            self.end(Code::Cancelled);
+        }
         if let Some(on_drop) = self.on_drop.take() {
             on_drop();
         }
@@ -318,8 +332,8 @@ impl<T: Message> Streaming<T> {
                 .decode(raw.codec, raw.body)
                 .map(Event::Message),
         };
-        if event.is_err() {
-            self.incoming.done = true;
+        if let Err(status) = &event {
+            self.incoming.end(status.code());
         }
         Poll::Ready(Some(event))
     }
