@@ -189,3 +189,22 @@ async fn what_was_on_the_wire_is_visible_on_both_sides() {
     );
     server.shutdown().await;
 }
+
+/// An address that cannot be bound is named: the system's "Address already in use" alone did
+/// not say which of a server's addresses it was.
+#[tokio::test]
+async fn an_address_in_use_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("tcp://{}", taken.local_addr().unwrap());
+    let e = erpc::Server::builder()
+        .add_service(EchoServer::new(EchoImpl::default()))
+        .serve(["tcp://127.0.0.1:0", addr.as_str()])
+        .await
+        .expect_err("the port is taken");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("cannot listen on {addr}: ")),
+        "{e}"
+    );
+}

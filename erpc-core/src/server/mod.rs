@@ -400,7 +400,12 @@ impl ServerBuilder {
             let addr = addr
                 .into_address()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            listeners.push(erpc_transport::bind_with(&addr, &self.config.transport).await?);
+            // Named: the system's "Address already in use" alone does not say which of the
+            // addresses (or which key of a config file) it was.
+            let listener = erpc_transport::bind_with(&addr, &self.config.transport)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            listeners.push(listener);
         }
         let registry = self.registry.take();
         let names: Vec<String> = self.services.keys().cloned().collect();
