@@ -196,8 +196,8 @@ fn args() -> Result<Args, String> {
                 Some(ValueSource::CommandLine | ValueSource::EnvVariable)
             )
         };
-        apply_file(&mut args, file, defaulted, &path);
-        dc_checked(&args, &format!("center.dc in {}", path.display()))?;
+        apply_file(&mut args, file, defaulted);
+        dc_checked(&args, &args.sources.name("dc", "dc"))?;
         Ok(args)
     }
 }
@@ -209,73 +209,99 @@ fn dc_checked(args: &Args, from: &str) -> Result<(), String> {
     erpc_center::service::check_dc_option(args.dc.as_deref(), from)
 }
 
-/// The file's settings, for the options `defaulted` says were not given explicitly.
+/// The file's settings, for the options `defaulted` says were not given explicitly. Each
+/// value taken is recorded as coming from its key — `center.store in erpc.yaml:5`, or
+/// `ERPC_CENTER__STORE (center.store)` for one a variable set over the file — so a start-up
+/// error names that, not a flag the user never gave (`Sources::named_in`).
 #[cfg(feature = "config")]
 fn apply_file(
     args: &mut Args,
     file: erpc_config::CenterSettings,
     defaulted: impl Fn(&str) -> bool,
-    path: &std::path::Path,
 ) {
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let origin = file.origin.clone();
+    // `id` (the option) takes the file's `center.<key>`: record where its value came from.
+    // (A key the file leaves out gives the default, as the flag would: named by the flag.)
+    let took = |args: &mut Args, id: &str, key: &str| {
+        if let Some(source) = origin.name_of(&format!("center.{key}")) {
+            args.sources.set(id, source);
+        }
+    };
     if defaulted("listen") {
         args.listen = file.listen;
+        took(args, "listen", "listen");
     }
     if defaulted("metrics_listen") && file.metrics_listen.is_some() {
         args.metrics_listen = file.metrics_listen;
+        took(args, "metrics_listen", "metrics_listen");
     }
     if defaulted("http") && file.http.is_some() {
         args.http = file.http;
+        took(args, "http", "http");
     }
     if defaulted("store") {
         args.store = file.store;
+        took(args, "store", "store");
     }
     if defaulted("data_dir") && file.data_dir.is_some() {
         args.data_dir = file.data_dir;
+        took(args, "data_dir", "data_dir");
     }
     if defaulted("min_ttl_ms") {
         args.min_ttl_ms = millis(file.min_ttl);
+        took(args, "min_ttl_ms", "min_ttl");
     }
     if defaulted("max_ttl_ms") {
         args.max_ttl_ms = millis(file.max_ttl);
+        took(args, "max_ttl_ms", "max_ttl");
     }
     if defaulted("sweep_ms") {
         args.sweep_ms = millis(file.sweep);
+        took(args, "sweep_ms", "sweep");
     }
     if defaulted("history") {
         args.history = file.history;
+        took(args, "history", "history");
     }
     if defaulted("dc") && file.dc.is_some() {
         args.dc = file.dc;
+        took(args, "dc", "dc");
     }
     if defaulted("follow") {
         args.follow = file.follow;
+        took(args, "follow", "follow");
     }
     if defaulted("follow_ca") && file.follow_ca.is_some() {
         args.follow_ca = file.follow_ca;
+        took(args, "follow_ca", "follow_ca");
     }
     if defaulted("remote_stale_after_ms") {
         args.remote_stale_after_ms = millis(file.remote_stale_after);
+        took(args, "remote_stale_after_ms", "remote_stale_after");
     }
     // A token given as a flag or variable (either kind) wins over the file's token file.
     if defaulted("token") && defaulted("token_file") && file.token_file.is_some() {
         args.token_file = file.token_file;
-        let source = format!("center.token_file in {}", path.display());
-        args.sources.set("token_file", source);
+        took(args, "token_file", "token_file");
     }
     if defaulted("protect_reads") && file.protect_reads {
         args.protect_reads = true;
+        took(args, "protect_reads", "protect_reads");
     }
     // Each of --cert, --key and --client-ca wins over its own key of `center.tls`.
     if let Some(tls) = file.tls {
         if defaulted("cert") {
             args.cert = Some(tls.cert);
+            took(args, "cert", "tls.cert");
         }
         if defaulted("key") {
             args.key = Some(tls.key);
+            took(args, "key", "tls.key");
         }
         if defaulted("client_ca") && tls.client_ca.is_some() {
             args.client_ca = tls.client_ca;
+            took(args, "client_ca", "tls.client_ca");
         }
     }
 }
@@ -354,8 +380,14 @@ fn ports_apart(args: &Args) -> Result<(), String> {
         .iter()
         .map(|a| (a.as_str(), format!("--metrics-listen {a}")));
     for (text, flag) in listens.chain(http).chain(metrics) {
-        // Not a socket address: its own check says so, later.
         let Ok(addr) = text.parse::<SocketAddr>() else {
+            // A host name (`localhost:8080`) is resolved when bound; a port that is no port
+            // is refused now, before the store is opened.
+            if !flag.starts_with("--listen") && !has_port(text) {
+                return Err(format!(
+                    "{flag}: expected HOST:PORT with a port of 0 to 65535 (127.0.0.1:8080)"
+                ));
+            }
             continue;
         };
         if addr.port() == 0 {
@@ -369,6 +401,12 @@ fn ports_apart(args: &Args) -> Result<(), String> {
         taken.push((addr, flag));
     }
     Ok(())
+}
+
+/// Whether `text` ends in `:PORT`, a port of 0 to 65535.
+fn has_port(text: &str) -> bool {
+    text.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 mod http;

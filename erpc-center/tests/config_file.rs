@@ -100,6 +100,73 @@ async fn a_mistake_in_the_file_stops_the_center_naming_the_file_and_line() {
     );
 }
 
+/// The center's stderr when started with `file` and the environment `env` (it fails).
+async fn refused(file: &tempfile::NamedTempFile, env: &[(&str, &str)]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erpc-center"))
+        .arg("--config")
+        .arg(file.path())
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("runs");
+    assert!(!out.status.success(), "started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A value the center refuses at start-up is named by the file's key and line, or by the
+/// variable that set it — not by a flag the user never gave (`--store "memroy" is not a
+/// store` for a file's `store: memroy`).
+#[tokio::test]
+async fn a_refused_value_is_named_by_its_key_and_line_or_variable() {
+    let path = |f: &tempfile::NamedTempFile| f.path().display().to_string();
+    let file = config("center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  store: memroy\n");
+    let stderr = refused(&file, &[]).await;
+    assert!(
+        stderr.contains(&format!(
+            "center.store in {}:3 \"memroy\" is not a store",
+            path(&file)
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--store"), "{stderr}");
+    let file = config(
+        "center:\n  listen: [\"tcp://127.0.0.1:27270\"]\n  store: memory\n  metrics_listen: 127.0.0.1:27270\n",
+    );
+    let stderr = refused(&file, &[]).await;
+    assert!(
+        stderr.contains(&format!("center.listen in {}:2", path(&file)))
+            && stderr.contains(&format!("center.metrics_listen in {}:4", path(&file)))
+            && stderr.contains("are the same address"),
+        "{stderr}"
+    );
+    // A bad port is refused before the store is opened (a redb store in a directory that
+    // cannot be made would fail first otherwise).
+    let file = config(
+        "center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  data_dir: /proc/nope\n  http: \"localhost:8080x\"\n",
+    );
+    let stderr = refused(&file, &[]).await;
+    assert!(
+        stderr.contains(&format!(
+            "center.http in {}:4 localhost:8080x: expected HOST:PORT",
+            path(&file)
+        )),
+        "{stderr}"
+    );
+    // A variable over the file: the variable.
+    let file = config("center:\n  listen: [\"tcp://127.0.0.1:0\"]\n  store: memory\n");
+    let stderr = refused(&file, &[("ERPC_CENTER__STORE", "memroy")]).await;
+    assert!(
+        stderr.contains("ERPC_CENTER__STORE (center.store) \"memroy\" is not a store"),
+        "{stderr}"
+    );
+    let stderr = refused(&file, &[("ERPC_CENTER__DC", "a/b")]).await;
+    assert!(stderr.contains("ERPC_CENTER__DC (center.dc)"), "{stderr}");
+    assert!(
+        !stderr.contains(&path(&file)),
+        "the file is not at fault: {stderr}"
+    );
+}
+
 #[tokio::test]
 async fn the_file_s_token_file_protects_writes() {
     let token = tempfile::NamedTempFile::new().expect("tmp");

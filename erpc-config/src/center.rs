@@ -56,6 +56,11 @@ pub struct CenterSettings {
     /// and checked when the file is loaded. Default none; a TLS address without it is refused
     /// at start.
     pub tls: Option<ServerTlsSettings>,
+    /// Where these settings were loaded from ([`crate::Origin::name_of`] names each value's
+    /// file line or variable in erpc-center's start-up errors); not a key of the file.
+    /// Default: made in code.
+    #[serde(skip)]
+    pub origin: crate::Origin,
 }
 
 impl Default for CenterSettings {
@@ -77,6 +82,7 @@ impl Default for CenterSettings {
             token_file: None,
             protect_reads: false,
             tls: None,
+            origin: Default::default(),
         }
     }
 }

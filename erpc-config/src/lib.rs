@@ -268,6 +268,7 @@ pub(crate) fn parse(
         client.origin = origin(error::key_at("clients", name));
     }
     settings.telemetry.origin = origin("telemetry".into());
+    settings.center.origin = origin("center".into());
     Ok(settings)
 }
 

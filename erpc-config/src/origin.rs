@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::error::{self, ConfigError};
 
 /// Where a section of settings was loaded from. Set by [`crate::load`] on `client`, each of
-/// `clients` and `telemetry`; empty for settings made in code. It takes no part in
+/// `clients`, `center` and `telemetry`; empty for settings made in code. It takes no part in
 /// comparisons: two settings with the same values are equal wherever they came from.
 #[derive(Clone, Default)]
 pub struct Origin(Option<Arc<Loaded>>);
@@ -57,6 +57,19 @@ impl Origin {
         }
     }
 
+    /// How a message names where the value of dotted `key` (`center.store`) came from, for
+    /// a program that checks it after loading (erpc-center's start-up): `ERPC_CENTER__STORE
+    /// (center.store)` for a value from a variable, `center.store in erpc.yaml:5` for one
+    /// from the file; `None` when neither gave it (the default) or for settings made in code.
+    pub fn name_of(&self, key: &str) -> Option<String> {
+        let l = self.0.as_ref()?;
+        if let Some(var) = error::env_source(l.env.as_deref(), key) {
+            return Some(format!("{var} ({key})"));
+        }
+        let line = error::line_of(&l.text, key)?;
+        Some(format!("{key} in {}:{line}", l.file.display()))
+    }
+
     /// The settings loaded again from the same file and variables — to tell whether a
     /// section was changed in code since, in which case neither names its values. `None`
     /// without an origin, or if they no longer load (a file the settings name was changed).
@@ -72,6 +85,8 @@ impl PartialEq for Origin {
         true
     }
 }
+
+impl Eq for Origin {}
 
 impl std::fmt::Debug for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
