@@ -204,14 +204,18 @@ async fn apply(
         ),
     };
     let applied = |what: &'static str| Ok((what, unchecked.clone()));
-    let missing = |what: &str| {
-        format!("this program has no {what} to change (set one in its settings first)")
+    // A layer is built once, with the program: one it did not build cannot be added live.
+    let missing = |what: &str, how: &str| {
+        format!("this program has no {what} to change: it builds one only when {how}")
     };
     match parsed {
         LiveValue::ClientRateLimit(rates) => {
-            let layer = client
-                .and_then(|c| c.rate_limit.as_ref())
-                .ok_or_else(|| missing("client rate limit"))?;
+            let layer = client.and_then(|c| c.rate_limit.as_ref()).ok_or_else(|| {
+                missing(
+                    "client rate limit",
+                    "its settings set client.rate_limit or client.live_layers: true",
+                )
+            })?;
             layer.set_rates(rates).map_err(|s| s.message().to_owned())?;
             applied("the client's rate limits")
         }
@@ -220,29 +224,46 @@ async fn apply(
                 .server
                 .as_ref()
                 .and_then(|s| s.rate_limit.as_ref())
-                .ok_or_else(|| missing("server rate limit"))?;
+                .ok_or_else(|| {
+                    missing(
+                        "server rate limit",
+                        "its settings set server.rate_limit or server.live_layers: true",
+                    )
+                })?;
             hook.set_rates(rates).map_err(|s| s.message().to_owned())?;
             applied("the server's rate limits")
         }
         LiveValue::InstanceBreaker(settings) => {
             let layer = client
                 .and_then(|c| c.instance_breakers.as_ref())
-                .ok_or_else(|| missing("instance breaker"))?;
+                .ok_or_else(|| {
+                    missing(
+                        "instance breaker",
+                        "its settings set client.breaker.instance",
+                    )
+                })?;
             layer.set_settings(settings);
             applied("the instance breakers")
         }
         LiveValue::MethodBreakers(settings) => {
             let layer = client
                 .and_then(|c| c.method_breakers.as_ref())
-                .ok_or_else(|| missing("method breaker"))?;
+                .ok_or_else(|| {
+                    missing(
+                        "method breaker",
+                        "its settings set client.breaker.method or client.live_layers: true",
+                    )
+                })?;
             layer.set_settings(settings);
             applied("the method breakers")
         }
         LiveValue::Weight(weight) => {
-            let weights = targets
-                .weights
-                .as_ref()
-                .ok_or_else(|| missing("server registration"))?;
+            let weights = targets.weights.as_ref().ok_or_else(|| {
+                missing(
+                    "server registration",
+                    "it registers with a center and gives live_config its weights",
+                )
+            })?;
             weights.set(weight).await.map_err(|s| s.to_string())?;
             applied("the server's registered weight")
         }

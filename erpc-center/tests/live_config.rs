@@ -330,6 +330,81 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
     server.shutdown().await;
 }
 
+/// A layer the program did not build cannot be added live — unless `live_layers: true` had
+/// it built empty, when a rate limit set later is in force at once.
+#[tokio::test]
+async fn live_layers_let_a_rate_limit_be_added_later() {
+    let (logs, _log) = capture_logs();
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let serve = |settings: erpc_config::ServerSettings, reached| async move {
+        let governance = settings.governance().unwrap();
+        let server = governance
+            .apply(settings.plain_builder().unwrap())
+            .add_service(FlakyServer::new(Failing(reached)))
+            .serve(["tcp://127.0.0.1:0"])
+            .await
+            .unwrap();
+        (server, governance)
+    };
+    let (config, followed) =
+        tokio::sync::watch::channel(Arc::new(std::collections::BTreeMap::<String, String>::new()));
+    let prefix = live_config::prefix("Flaky");
+    let set = |entries: &[(&str, &str)]| {
+        let map = entries
+            .iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
+            .collect();
+        config.send(Arc::new(map)).unwrap();
+    };
+    // Without: refused, saying how to have one.
+    let (plain, governance) = serve(erpc_config::ServerSettings::default(), reached.clone()).await;
+    assert!(governance.rate_limit.is_none());
+    let targets = LiveTargets {
+        client: None,
+        server: Some(governance),
+        weights: None,
+    };
+    let follow = live_config::follow_map(followed.clone(), prefix.clone(), targets);
+    set(&[("server.rate_limit", "{default: {rate: 0.01, burst: 1}}")]);
+    wait_for_log(
+        &logs,
+        "it builds one only when its settings set server.rate_limit or server.live_layers: true",
+    )
+    .await;
+    follow.abort();
+    plain.shutdown().await;
+    // With: built empty, every call passes until a rate is set live.
+    let settings = erpc_config::ServerSettings {
+        live_layers: true,
+        ..Default::default()
+    };
+    let (server, governance) = serve(settings, reached).await;
+    let targets = LiveTargets {
+        client: None,
+        server: Some(governance),
+        weights: None,
+    };
+    let client = FlakyClient::new(
+        erpc_core::Client::connect(server.local_addr().to_string())
+            .await
+            .unwrap(),
+    );
+    for _ in 0..3 {
+        assert_eq!(client.fail().await.unwrap_err().code(), Code::Internal);
+    }
+    let follow = live_config::follow_map(followed, prefix.clone(), targets);
+    set(&[("server.rate_limit", "{default: {rate: 0.01, burst: 1}}")]);
+    wait_for_log(&logs, "live config applied to the server's rate limits").await;
+    assert_eq!(client.fail().await.unwrap_err().code(), Code::Internal);
+    assert_eq!(
+        client.fail().await.unwrap_err().code(),
+        Code::ResourceExhausted,
+        "the rate set live is in force"
+    );
+    follow.abort();
+    server.shutdown().await;
+}
+
 /// A client of `Flaky` (whose one method always fails) with `breaker` as its settings'
 /// `client.breaker`, its governance, and live settings fed from a watch channel: `set`
 /// replaces every entry.

@@ -161,7 +161,32 @@ pub async fn set(
         .await
         .map_err(center.at())?;
     println!("{key} set at revision {revision}");
+    if let Some(built_when) = layer_built_when(setting) {
+        // The center has it; whether a program applies it depends on that program.
+        eprintln!(
+            "note: a program following {service:?} applies it only if it built the layer, \
+             when {built_when}; others keep none and log a WARN"
+        );
+    }
     Ok(())
+}
+
+/// For a live setting that changes a layer a program may not have built, when it builds
+/// one (a layer is built with the program, never added live).
+fn layer_built_when(setting: &str) -> Option<&'static str> {
+    match setting {
+        "server.rate_limit" => {
+            Some("its settings set server.rate_limit or server.live_layers: true")
+        }
+        "client.rate_limit" => {
+            Some("its settings set client.rate_limit or client.live_layers: true")
+        }
+        "client.breaker.method" => {
+            Some("its settings set client.breaker.method or client.live_layers: true")
+        }
+        "client.breaker.instance" => Some("its settings set client.breaker.instance"),
+        _ => None,
+    }
 }
 
 /// `erpc config delete`: remove the setting. Its followers keep the value in force (a

@@ -894,6 +894,14 @@ async fn live_settings_are_set_checked_listed_and_deleted() {
     let rates = "default: {rate: 100}\nmethods:\n  \"Shop.price\": {rate: 5}\n";
     let out = run(config(&["set", "Shop", "server.rate_limit"]), rates).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Stored; a program applies it only with the layer built: said, not left to a WARN in
+    // the program's log.
+    assert!(
+        stderr(&out).contains("applies it only if it built the layer")
+            && stderr(&out).contains("server.live_layers: true"),
+        "{}",
+        stderr(&out)
+    );
     prints(
         &config(&["get", "Shop", "server.weight"])
             .iter()

@@ -80,6 +80,12 @@ pub struct ClientSettings {
     pub breaker: BreakersSettings,
     /// Rate limits on this client's calls, per method (`null`: none). Default none.
     pub rate_limit: PerMethodSettings<Option<RateSettings>>,
+    /// Build the rate limiter and the method breakers even when `rate_limit` and
+    /// `breaker.method` set none, so that live config (`client.rate_limit`,
+    /// `client.breaker.method`) can add them later: a program builds its layers once, and one
+    /// it did not build cannot be changed live. Costs two layers per call while none is set.
+    /// Default false.
+    pub live_layers: bool,
     /// A cap on this client's calls in flight. Default none.
     pub max_in_flight: Option<InFlightSettings>,
     /// A bearer token sent on every call, from a file. Default none.
@@ -189,6 +195,7 @@ impl Default for ClientSettings {
             retry_backoff: RetryBackoffSettings::default(),
             breaker: BreakersSettings::default(),
             rate_limit: PerMethodSettings::default(),
+            live_layers: false,
             max_in_flight: None,
             credentials: None,
             origin: Default::default(),

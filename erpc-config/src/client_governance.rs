@@ -213,7 +213,7 @@ impl ClientSettings {
     /// [`crate::load`] were checked already).
     pub fn governance(&self) -> Result<ClientGovernance, ConfigError> {
         let at = "client";
-        let method_breakers = if self.breaker.method.any(Option::is_some) {
+        let method_breakers = if self.breaker.method.any(Option::is_some) || self.live_layers {
             let settings = self
                 .breaker
                 .method
@@ -225,7 +225,7 @@ impl ClientSettings {
             None
         };
         #[cfg(feature = "rate-limit")]
-        let rate_limit = if self.rate_limit.any(Option::is_some) {
+        let rate_limit = if self.rate_limit.any(Option::is_some) || self.live_layers {
             let key = format!("{at}.rate_limit");
             let rates = self.rate_limit.to_per_method(&key, |r, _| {
                 Ok::<_, ConfigError>(r.as_ref().map(crate::rate::RateSettings::rate))

@@ -76,6 +76,11 @@ pub struct ServerSettings {
     /// Rate limits per method (`null`: none), refused `resource_exhausted` before decoding.
     /// Default none.
     pub rate_limit: PerMethodSettings<Option<RateSettings>>,
+    /// Build the rate limiter even when `rate_limit` sets no rate, so that live config
+    /// (`erpc config set SERVICE server.rate_limit …`) can add one later: a program builds
+    /// its layers once, and one it did not build cannot be changed live. Costs a lookup per
+    /// call while no rate is set. Default false.
+    pub live_layers: bool,
     /// A rate limit per peer IP address (peers never wait: no `max_wait`). Default none.
     pub peer_rate_limit: Option<RateSettings>,
     /// Calls running at once across the server. Default none.
@@ -175,6 +180,7 @@ impl Default for ServerSettings {
             workers: None,
             slow_call_log: None,
             rate_limit: PerMethodSettings::default(),
+            live_layers: false,
             peer_rate_limit: None,
             concurrency_limit: None,
             method_concurrency: PerMethodSettings::default(),

@@ -212,7 +212,7 @@ impl ServerSettings {
                         .map_err(|s| invalid("server.peer_rate_limit".into(), &s))
                 })
                 .transpose()?;
-            let per_method = if self.rate_limit.any(Option::is_some) {
+            let per_method = if self.rate_limit.any(Option::is_some) || self.live_layers {
                 let rates = self.rate_limit.to_per_method("server.rate_limit", |r, _| {
                     Ok::<_, ConfigError>(r.as_ref().map(crate::rate::RateSettings::rate))
                 })?;

@@ -442,6 +442,21 @@ fn a_bad_tokens_file_is_named_with_its_line() {
     );
 }
 
+/// `live_layers: true` builds the layers live config changes even when the file sets none
+/// (one not built cannot be added live); without it none is built.
+#[test]
+fn live_layers_builds_the_live_layers_empty() {
+    let s = loaded("server:\n  live_layers: true\nclient:\n  live_layers: true\n");
+    let server = s.server.governance().expect("built");
+    assert!(server.rate_limit.is_some());
+    let client = s.client.governance().expect("built");
+    assert!(client.rate_limit.is_some() && client.method_breakers.is_some());
+    let s = loaded("{}\n");
+    assert!(s.server.governance().expect("built").rate_limit.is_none());
+    let client = s.client.governance().expect("built");
+    assert!(client.rate_limit.is_none() && client.method_breakers.is_none());
+}
+
 #[test]
 fn an_empty_map_turns_a_setting_on_with_its_defaults() {
     let s = loaded("server:\n  adaptive_limit: {}\nclient:\n  breaker:\n    instance: {}\n");
