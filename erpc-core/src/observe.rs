@@ -237,6 +237,11 @@ impl<O: Observer> Observer for Contained<O> {
             o.instance_connection_closed(instance)
         });
     }
+    fn instance_connect_failed(&self, instance: &Address) {
+        self.deliver("instance_connect_failed", |o| {
+            o.instance_connect_failed(instance)
+        });
+    }
 }
 
 /// A fail mode's decision to send another attempt of a call (client side), or to not send
@@ -692,6 +697,12 @@ pub trait Observer: Send + Sync + 'static {
     /// A client's connection to `instance` ended (after
     /// [`Observer::instance_connection_opened`] for it).
     fn instance_connection_closed(&self, _instance: &Address) {}
+    /// A client's attempt to connect to `instance` failed: the dial was refused or timed out,
+    /// or a new connection did not answer its first PING (a [suspect](crate::client) instance
+    /// re-checked). Once per attempt, in a call or in the background; the instance then backs
+    /// off before the next. With [`Observer::instance_connection_opened`], how an instance
+    /// that never connects shows.
+    fn instance_connect_failed(&self, _instance: &Address) {}
 }
 
 /// Who refused a call ([`Observer::call_refused`]).

@@ -651,6 +651,18 @@ async fn calls_that_never_reach_an_instance_are_counted_unavailable() {
             .expect_err("nobody listens");
         assert_eq!(err.code(), Code::Unavailable, "{err}");
         let text = metrics.encode();
+        // The instance itself: no connection, and its failed connects (one per dial: the
+        // calls made while it backed off were refused without one).
+        assert_value(
+            &text,
+            &format!("erpc_client_connections{{server_address=\"{dead}\"}}"),
+            0.0,
+        );
+        let failed = value(
+            &text,
+            &format!("erpc_client_connect_failures_total{{server_address=\"{dead}\"}}"),
+        );
+        assert!(failed.is_some_and(|n| n >= 1.0), "{failed:?}\n{text}");
         for (method, calls) in [("say", 3.0), ("note", 1.0)] {
             let call = format!("side=\"client\",service=\"Echo\",method=\"{method}\"");
             assert_value(&text, &format!("erpc_calls_started_total{{{call}}}"), calls);
@@ -884,8 +896,8 @@ async fn the_exported_text_passes_promtool() {
 }
 
 /// The governance events [`exercise_governance`] does not cause, told to `observer`
-/// directly: a retry and one its budget refused, a settled hedge, a rate-limit wait and a
-/// method breaker's change.
+/// directly: a retry and one its budget refused, a settled hedge, a rate-limit wait, a
+/// method breaker's change and a failed connect.
 fn every_other_governance_event(observer: &impl Observer) {
     let call = CallEvent {
         service: "Echo",
@@ -912,6 +924,8 @@ fn every_other_governance_event(observer: &impl Observer) {
         from: BreakerState::Closed,
         to: BreakerState::Open,
     });
+    let down: erpc_core::Address = "tcp://127.0.0.1:9".parse().expect("an address");
+    observer.instance_connect_failed(&down);
 }
 
 /// A Prometheus server scraping one target every second, on a free port with its data in a

@@ -161,6 +161,9 @@ impl Pool {
         if let Some(load) = &self.watchers.load {
             load.set_suspect(attempt.is_err());
         }
+        if let (Err(_), Some(observer)) = (&attempt, &self.watchers.observer) {
+            observer.instance_connect_failed(&self.addr);
+        }
         let mut state = lock(slot);
         match attempt {
             Ok(conn) => {

@@ -41,6 +41,14 @@ pub(crate) struct MethodGovernance {
     waits: OnceLock<(Counter, SecondsCounter)>,
 }
 
+/// One instance's series: its open connections and its failed attempts to connect (both
+/// made at its first event, so an instance that never connects shows 0 connections).
+#[derive(Clone)]
+struct InstanceSeries {
+    connections: Gauge,
+    connect_failures: Counter,
+}
+
 /// The governance families, and the tables that bound their breaker and instance labels.
 #[derive(Default)]
 pub(crate) struct Governance {
@@ -54,11 +62,13 @@ pub(crate) struct Governance {
     transitions: Family<TransitionLabels, Counter>,
     breakers_open: Family<ScopeLabels, Gauge>,
     connections: Family<InstanceLabels, Gauge>,
+    connect_failures: Family<InstanceLabels, Counter>,
     /// Breakers with a state series, per scope (instance, method): at most
     /// [`Metrics::MAX_INSTANCES`] instance and [`Metrics::MAX_METHODS`] method breakers.
     breakers: Mutex<[HashMap<BreakerLabels, Gauge>; 2]>,
-    /// Instances with a connections series; past [`Metrics::MAX_INSTANCES`], `_other`.
-    instances: RwLock<HashMap<String, Gauge>>,
+    /// Instances with series (connections, failed connects); past
+    /// [`Metrics::MAX_INSTANCES`], `_other`.
+    instances: RwLock<HashMap<String, InstanceSeries>>,
 }
 
 impl Governance {
@@ -114,6 +124,12 @@ impl Governance {
             "client_connections",
             "A client's connections open now to each instance",
             self.connections.clone(),
+        );
+        r.register(
+            "client_connect_failures",
+            "A client's failed attempts to connect to each instance (refused, timed out, or no \
+             answer to the first PING)",
+            self.connect_failures.clone(),
         );
     }
 
@@ -249,6 +265,16 @@ impl Governance {
 
     /// A client's connection to `instance` opened (`+1`) or closed (`-1`).
     pub(crate) fn instance_connection(&self, instance: &Address, delta: i64) {
+        self.instance(instance).connections.inc_by(delta);
+    }
+
+    /// A client's attempt to connect to `instance` failed.
+    pub(crate) fn instance_connect_failed(&self, instance: &Address) {
+        self.instance(instance).connect_failures.inc();
+    }
+
+    /// `instance`'s series, made at its first event (`_other` past the bound).
+    fn instance(&self, instance: &Address) -> InstanceSeries {
         let name = instance.to_string();
         let found = self
             .instances
@@ -256,7 +282,7 @@ impl Governance {
             .unwrap_or_else(|p| p.into_inner())
             .get(&name)
             .cloned();
-        let gauge = found.unwrap_or_else(|| {
+        found.unwrap_or_else(|| {
             let mut instances = self.instances.write().unwrap_or_else(|p| p.into_inner());
             let name = if instances.len() >= Metrics::MAX_INSTANCES {
                 OTHER.to_owned()
@@ -266,14 +292,15 @@ impl Governance {
             instances
                 .entry(name)
                 .or_insert_with_key(|name| {
-                    self.connections
-                        .get_or_create(&InstanceLabels {
-                            server_address: name.clone(),
-                        })
-                        .clone()
+                    let labels = InstanceLabels {
+                        server_address: name.clone(),
+                    };
+                    InstanceSeries {
+                        connections: self.connections.get_or_create(&labels).clone(),
+                        connect_failures: self.connect_failures.get_or_create(&labels).clone(),
+                    }
                 })
                 .clone()
-        });
-        gauge.inc_by(delta);
+        })
     }
 }

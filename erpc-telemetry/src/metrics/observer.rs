@@ -291,4 +291,8 @@ impl Observer for MetricsObserver {
     fn instance_connection_closed(&self, instance: &Address) {
         self.inner.governance.instance_connection(instance, -1);
     }
+
+    fn instance_connect_failed(&self, instance: &Address) {
+        self.inner.governance.instance_connect_failed(instance);
+    }
 }
