@@ -292,13 +292,7 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
         weights: None,
     };
     let follow = live_config::follow_map(followed, prefix.clone(), targets);
-    let set = |entries: &[(&str, &str)]| {
-        let map = entries
-            .iter()
-            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
-            .collect();
-        config.send(Arc::new(map)).unwrap();
-    };
+    let set = setter(config, prefix.clone());
     // The server side is not followed, and the instance breaker was never built: both are
     // refused with a warning, not ignored.
     set(&[
@@ -349,13 +343,7 @@ async fn live_layers_let_a_rate_limit_be_added_later() {
     let (config, followed) =
         tokio::sync::watch::channel(Arc::new(std::collections::BTreeMap::<String, String>::new()));
     let prefix = live_config::prefix("Flaky");
-    let set = |entries: &[(&str, &str)]| {
-        let map = entries
-            .iter()
-            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
-            .collect();
-        config.send(Arc::new(map)).unwrap();
-    };
+    let set = setter(config, prefix.clone());
     // Without: refused, saying how to have one.
     let (plain, governance) = serve(erpc_config::ServerSettings::default(), reached.clone()).await;
     assert!(governance.rate_limit.is_none());
@@ -405,6 +393,21 @@ async fn live_layers_let_a_rate_limit_be_added_later() {
     server.shutdown().await;
 }
 
+/// A setter of the followed map `config`: each call replaces every entry with `entries`,
+/// their keys under `prefix`.
+fn setter(
+    config: tokio::sync::watch::Sender<Arc<std::collections::BTreeMap<String, String>>>,
+    prefix: String,
+) -> impl Fn(&[(&str, &str)]) {
+    move |entries| {
+        let map = entries
+            .iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
+            .collect();
+        config.send(Arc::new(map)).unwrap();
+    }
+}
+
 /// A client of `Flaky` (whose one method always fails) with `breaker` as its settings'
 /// `client.breaker`, its governance, and live settings fed from a watch channel: `set`
 /// replaces every entry.
@@ -450,13 +453,7 @@ async fn flaky_client(
         weights: None,
     };
     let follow = live_config::follow_map(followed, prefix.clone(), targets);
-    let set = move |entries: &[(&str, &str)]| {
-        let map = entries
-            .iter()
-            .map(|(k, v)| (format!("{prefix}{k}"), (*v).to_owned()))
-            .collect();
-        config.send(Arc::new(map)).unwrap();
-    };
+    let set = setter(config, prefix.clone());
     (server, client, governance, set, follow)
 }
 

@@ -56,6 +56,20 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// JSON lines filtered by `filter`, to one file `svc.log` in `dir` (never rotated).
+fn json_in(dir: &Path, filter: &str) -> LogConfig {
+    LogConfig {
+        format: LogFormat::Json,
+        filter: filter.into(),
+        output: LogOutput::Files {
+            directory: dir.to_owned(),
+            prefix: "svc".into(),
+            rotation: Rotation::Never,
+            max_files: 0,
+        },
+    }
+}
+
 /// Run two calls (one ok, one not_found) with logging as `config` says; the JSON lines of
 /// the file it wrote.
 async fn calls_logged(config: LogConfig) -> Vec<serde_json::Value> {
@@ -171,17 +185,7 @@ async fn a_call_refused_before_it_ran_has_its_line_too() {
     use std::time::Duration;
 
     let dir = tempfile::tempdir().expect("tmp");
-    let (layer, guard) = logs::layer(&LogConfig {
-        format: LogFormat::Json,
-        filter: "info".into(),
-        output: LogOutput::Files {
-            directory: dir.path().to_owned(),
-            prefix: "svc".into(),
-            rotation: Rotation::Never,
-            max_files: 0,
-        },
-    })
-    .expect("valid settings");
+    let (layer, guard) = logs::layer(&json_in(dir.path(), "info")).expect("valid settings");
     let subscriber = tracing_subscriber::registry().with(layer);
     {
         // One call per 400 ms, a call waits up to 600 ms for its turn; one call at a time.
@@ -307,17 +311,7 @@ fn max_files_are_kept_across_restarts_within_a_period() {
 #[tokio::test]
 async fn a_filter_turns_the_access_log_off() {
     let dir = tempfile::tempdir().expect("tmp");
-    let lines = calls_logged(LogConfig {
-        format: LogFormat::Json,
-        filter: "info,erpc::access=off".into(),
-        output: LogOutput::Files {
-            directory: dir.path().to_owned(),
-            prefix: "svc".into(),
-            rotation: Rotation::Never,
-            max_files: 0,
-        },
-    })
-    .await;
+    let lines = calls_logged(json_in(dir.path(), "info,erpc::access=off")).await;
     assert!(
         lines.iter().all(|l| l["target"] != "erpc::access"),
         "{lines:?}"
@@ -382,16 +376,7 @@ async fn access_off_keeps_the_handlers_own_lines() {
 async fn json_lines_inside_a_traced_call_carry_its_trace_and_span_ids() {
     for traced in [false, true] {
         let dir = tempfile::tempdir().expect("tmp");
-        let config = LogConfig {
-            format: LogFormat::Json,
-            filter: "info".into(),
-            output: LogOutput::Files {
-                directory: dir.path().to_owned(),
-                prefix: "svc".into(),
-                rotation: Rotation::Never,
-                max_files: 0,
-            },
-        };
+        let config = json_in(dir.path(), "info");
         let setup = Setup {
             traced,
             live_filter: None,
@@ -490,17 +475,7 @@ async fn the_filter_follows_live_config_and_a_bad_value_keeps_the_old_one() {
     use std::collections::BTreeMap;
     use std::sync::Arc;
     let dir = tempfile::tempdir().expect("tmp");
-    let (layer, guard) = logs::layer(&LogConfig {
-        format: LogFormat::Json,
-        filter: "warn".into(),
-        output: LogOutput::Files {
-            directory: dir.path().to_owned(),
-            prefix: "svc".into(),
-            rotation: Rotation::Never,
-            max_files: 0,
-        },
-    })
-    .expect("valid");
+    let (layer, guard) = logs::layer(&json_in(dir.path(), "warn")).expect("valid");
     let subscriber = tracing_subscriber::registry().with(layer);
     let _default = tracing::subscriber::set_default(subscriber);
     let (config, follow) = tokio::sync::watch::channel(Arc::new(BTreeMap::new()));
@@ -544,17 +519,7 @@ async fn a_live_empty_or_misspelt_filter_is_refused_with_a_warning_and_logging_g
     use std::collections::BTreeMap;
     use std::sync::Arc;
     let dir = tempfile::tempdir().expect("tmp");
-    let (layer, guard) = logs::layer(&LogConfig {
-        format: LogFormat::Json,
-        filter: "info".into(),
-        output: LogOutput::Files {
-            directory: dir.path().to_owned(),
-            prefix: "svc".into(),
-            rotation: Rotation::Never,
-            max_files: 0,
-        },
-    })
-    .expect("valid");
+    let (layer, guard) = logs::layer(&json_in(dir.path(), "info")).expect("valid");
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
     let (config, follow) = tokio::sync::watch::channel(Arc::new(BTreeMap::new()));
     let task = guard.follow_filter(follow, "log_filter");
