@@ -16,6 +16,18 @@ pub fn current() -> Option<Instant> {
 }
 
 /// Run `fut` with `deadline` as the inherited deadline.
+/// The code of a call whose handler's future was dropped before it ended, as the engine
+/// answers it: `deadline_exceeded` once `deadline` has passed, else `cancelled` (the
+/// client's CANCEL, its connection gone, or the server shutting down). For a layer that
+/// reports each call's end (an access log) and must report those too.
+pub fn dropped_code(deadline: Instant) -> crate::Code {
+    if Instant::now() >= deadline {
+        crate::Code::DeadlineExceeded
+    } else {
+        crate::Code::Cancelled
+    }
+}
+
 pub(crate) fn scope<F: Future>(deadline: Instant, fut: F) -> impl Future<Output = F::Output> {
     ambient::scope(Ambient { deadline }, fut)
 }

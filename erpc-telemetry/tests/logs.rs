@@ -308,6 +308,63 @@ fn max_files_are_kept_across_restarts_within_a_period() {
     assert_eq!(text.lines().count(), 3, "each run appended: {text}");
 }
 
+/// A call cut off at its deadline is dropped, never ending in the layer: it still has its
+/// access line (`deadline_exceeded`) and, past the threshold, its slow-call line.
+#[tokio::test]
+async fn a_call_cut_off_at_its_deadline_is_logged() {
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let (layer, guard) = logs::layer(&json_in(dir.path(), "info")).expect("valid settings");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    {
+        let server = erpc_core::Server::builder()
+            .layer(AccessLog)
+            .slow_call_log(Duration::from_millis(100))
+            .add_service(EchoServer::new(Echoer))
+            .serve(["tcp://127.0.0.1:0"])
+            .await
+            .expect("serves");
+        let client = Client::builder()
+            .timeout(Duration::from_millis(300))
+            .connect(server.local_addr().to_string())
+            .await
+            .expect("connects");
+        let _default = tracing::subscriber::set_default(subscriber);
+        let err = EchoClient::new(client)
+            .say("slow".into())
+            .await
+            .expect_err("cut off");
+        assert_eq!(
+            err.code(),
+            erpc_core::status::Code::DeadlineExceeded,
+            "{err}"
+        );
+        // The server gives up at the same deadline; its lines follow.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.shutdown().await;
+    }
+    drop(guard);
+    let text = std::fs::read_to_string(dir.path().join("svc.log")).expect("readable");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let access: Vec<_> = lines
+        .iter()
+        .filter(|l| l["target"] == "erpc::access")
+        .collect();
+    assert_eq!(access.len(), 1, "{text}");
+    assert_eq!(access[0]["fields"]["code"], "deadline_exceeded", "{text}");
+    let slow: Vec<_> = lines
+        .iter()
+        .filter(|l| l["target"] == "erpc::slow_call")
+        .collect();
+    assert_eq!(slow.len(), 1, "{text}");
+    assert_eq!(slow[0]["fields"]["code"], "deadline_exceeded", "{text}");
+    assert_eq!(slow[0]["level"], "WARN", "{text}");
+}
+
 #[tokio::test]
 async fn a_filter_turns_the_access_log_off() {
     let dir = tempfile::tempdir().expect("tmp");

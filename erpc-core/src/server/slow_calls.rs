@@ -17,8 +17,9 @@ use crate::status::Status;
 /// [`crate::ServerBuilder::slow_call_log`] or [`crate::ServerBuilder::middleware`]; where it
 /// sits among the layers decides what it measures (outermost: every layer under it too).
 ///
-/// Streaming calls are not measured: they last as long as their client wants, and a layer
-/// sees only their opening.
+/// A call cut off before its handler ended (its deadline passed, the client cancelled it) is
+/// logged as it is dropped, with `deadline_exceeded` or `cancelled`. Streaming calls are not
+/// measured: they last as long as their client wants, and a layer sees only their opening.
 #[derive(Debug, Clone)]
 pub struct SlowCallLog {
     threshold: PerMethod<Duration>,
@@ -45,25 +46,61 @@ impl Middleware for SlowCallLog {
         let cx = request.context();
         let threshold = *self.threshold.get(cx.service(), cx.method());
         // Kept aside in case the call turns out slow: three reference-counted clones.
-        let (service, method, conn) = (cx.service.clone(), cx.method.clone(), cx.conn.clone());
-        let start = Instant::now();
+        let mut slow = Slow {
+            service: cx.service.clone(),
+            method: cx.method.clone(),
+            conn: cx.conn.clone(),
+            deadline: cx.deadline(),
+            threshold,
+            start: Instant::now(),
+            ended: false,
+        };
         let outcome = next.run(request).await;
-        let took = start.elapsed();
-        if took > threshold {
-            let code = outcome
+        slow.ended(
+            outcome
                 .as_ref()
-                .map_or_else(|s| s.code(), |_| crate::Code::Ok);
+                .map_or_else(|s| s.code(), |_| crate::Code::Ok),
+        );
+        outcome
+    }
+}
+
+/// One call being timed. Logged when it ends — or when it is dropped first (its deadline
+/// passed, the client cancelled it): a call cut off at its deadline is the slowest of all.
+struct Slow {
+    service: crate::protocol::ByteStr,
+    method: crate::protocol::ByteStr,
+    conn: Option<std::sync::Arc<crate::context::Connection>>,
+    deadline: Instant,
+    threshold: Duration,
+    start: Instant,
+    ended: bool,
+}
+
+impl Slow {
+    /// The call ended with `code`: logged if it was slow.
+    fn ended(&mut self, code: crate::Code) {
+        self.ended = true;
+        let took = self.start.elapsed();
+        if took > self.threshold {
             tracing::warn!(
                 target: "erpc::slow_call",
-                service = %service,
-                method = %method,
-                peer = %conn.as_ref().map_or_else(String::new, |c| c.peer.to_string()),
+                service = %self.service,
+                method = %self.method,
+                peer = %self.conn.as_ref().map_or_else(String::new, |c| c.peer.to_string()),
                 took_ms = took.as_secs_f64() * 1e3,
-                threshold_ms = threshold.as_secs_f64() * 1e3,
+                threshold_ms = self.threshold.as_secs_f64() * 1e3,
                 code = code.as_str(),
                 "slow call"
             );
         }
-        outcome
+    }
+}
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.ended(crate::deadline::dropped_code(self.deadline));
+        }
     }
 }

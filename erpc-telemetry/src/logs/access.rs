@@ -14,7 +14,9 @@ use crate::wrapped::{AroundCall, Wrapped, wrapping_layer};
 /// as it ends, at INFO on target `erpc::access`, with `service`, `method`, `peer`, `code`
 /// (the status name), `duration_us` (microseconds from the handler's start) and
 /// `request_bytes`/`response_bytes` (bodies, uncompressed). Turn it up or down like any
-/// target: `erpc::access=off`. A streaming call is logged at its opening. A call refused
+/// target: `erpc::access=off`. A streaming call is logged at its opening. A call cut off
+/// before its handler ended is logged as it is dropped, with `deadline_exceeded` (its
+/// deadline passed) or `cancelled` (the client cancelled it, or the server shut down). A call refused
 /// before it ran (a rate limit, a cap, authentication) never reaches a layer: add
 /// `ServerBuilder::log_refused_calls(true)` for the engine to log it on the same target
 /// (message `call refused`, with `refused_by` and `reason`), so that every call has its line.
@@ -41,33 +43,65 @@ where
         if !tracing::level_enabled!(tracing::Level::INFO) {
             return into_boxed(inner.call(request));
         }
-        let started = Instant::now();
         let cx = request.context();
         // Kept as they are (reference counted, the peer's address by value) and formatted
-        // only if the line is written.
-        let (service, method) = (cx.names().0.clone(), cx.names().1.clone());
-        let peer = cx.peer().cloned();
-        let request_bytes = request.body().len();
+        // only when the line is written.
+        let mut line = Line {
+            service: cx.names().0.clone(),
+            method: cx.names().1.clone(),
+            peer: cx.peer().cloned(),
+            deadline: cx.deadline(),
+            started: Instant::now(),
+            request_bytes: request.body().len(),
+            written: false,
+        };
         let call = inner.call(request);
         Box::pin(async move {
             let result = call.await;
-            let (code, response_bytes) = match &result {
-                Ok(response) => (Code::Ok, response.body.len()),
-                Err(status) => (status.code(), 0),
-            };
-            tracing::info!(
-                target: "erpc::access",
-                service = service.as_str(),
-                method = method.as_str(),
-                peer = %Peer(peer.as_ref()),
-                code = code.as_str(),
-                duration_us = started.elapsed().as_micros() as u64,
-                request_bytes,
-                response_bytes,
-                "call"
-            );
+            match &result {
+                Ok(response) => line.write(Code::Ok, response.body.len()),
+                Err(status) => line.write(status.code(), 0),
+            }
             result
         })
+    }
+}
+
+/// One call's line, written when it ends — or when its future is dropped first (its
+/// deadline passed, the client cancelled it, the server shut down), with the code the engine
+/// answers such a call with: a call cut off at its deadline has its line too.
+struct Line {
+    service: erpc_core::protocol::ByteStr,
+    method: erpc_core::protocol::ByteStr,
+    peer: Option<erpc_core::PeerAddr>,
+    deadline: tokio::time::Instant,
+    started: Instant,
+    request_bytes: usize,
+    written: bool,
+}
+
+impl Line {
+    fn write(&mut self, code: Code, response_bytes: usize) {
+        self.written = true;
+        tracing::info!(
+            target: "erpc::access",
+            service = self.service.as_str(),
+            method = self.method.as_str(),
+            peer = %Peer(self.peer.as_ref()),
+            code = code.as_str(),
+            duration_us = self.started.elapsed().as_micros() as u64,
+            request_bytes = self.request_bytes,
+            response_bytes,
+            "call"
+        );
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        if !self.written {
+            self.write(erpc_core::deadline::dropped_code(self.deadline), 0);
+        }
     }
 }
 
