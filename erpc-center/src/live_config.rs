@@ -145,6 +145,12 @@ pub fn follow_map(
                     continue;
                 }
                 seen.insert(full.clone(), value.clone());
+                if !targets.follows(name) {
+                    // A program that is only a server (or only a client) of the service reads
+                    // the other side's settings too: not its own, nothing to say.
+                    tracing::debug!(key = %full, "live setting of a side this program does not follow");
+                    continue;
+                }
                 match apply(&targets, name, value, full).await {
                     Ok((what, unchecked)) if unchecked.is_empty() => {
                         tracing::info!(key = %full, value = %value, "live config applied to {what}")
@@ -165,12 +171,42 @@ pub fn follow_map(
                     ),
                 }
             }
+            // A deleted setting changes nothing in a running program (it has no other value to
+            // go back to): said, so that its log explains a value the center no longer shows.
+            for (full, value) in &seen {
+                let name = full.strip_prefix(&prefix).unwrap_or(full);
+                if !entries.contains_key(full) && targets.follows(name) {
+                    tracing::info!(
+                        key = %full,
+                        value = %value,
+                        "live setting deleted from the center: the value in force stays until \
+                         this program restarts (set the setting to change it)"
+                    );
+                }
+            }
             seen.retain(|k, _| entries.contains_key(k));
             if config.changed().await.is_err() {
                 return;
             }
         }
     })
+}
+
+impl LiveTargets {
+    /// Whether this program follows the side setting `name` is for: `client.*` with a
+    /// client, `server.weight` with weights, other `server.*` with a server.
+    fn follows(&self, name: &str) -> bool {
+        if name.starts_with("client.") {
+            self.client.is_some()
+        } else if name == "server.weight" {
+            self.weights.is_some()
+        } else if name.starts_with("server.") {
+            self.server.is_some()
+        } else {
+            // An unknown name: let `apply` refuse it, naming the live settings.
+            true
+        }
+    }
 }
 
 /// `"A.x" matches` / `"A.x", "B.y" match`, for the log.

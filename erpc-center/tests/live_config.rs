@@ -293,14 +293,18 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
     };
     let follow = live_config::follow_map(followed, prefix.clone(), targets);
     let set = setter(config, prefix.clone());
-    // The server side is not followed, and the instance breaker was never built: both are
-    // refused with a warning, not ignored.
+    // The instance breaker was never built: refused with a warning, not ignored. The server
+    // side is not this program's (it follows only its client): nothing to say of it.
     set(&[
         ("server.rate_limit", "{default: {rate: 5}}"),
         ("client.breaker.instance", "{trip: {consecutive: 1}}"),
     ]);
-    wait_for_log(&logs, "no server rate limit to change").await;
     wait_for_log(&logs, "no instance breaker to change").await;
+    assert!(
+        !logs.text().contains("server rate limit"),
+        "a side not followed is not warned of: {}",
+        logs.text()
+    );
     // Two failures in a row now open it; the breaker's state (3 failures) is kept.
     set(&[(
         "client.breaker.method",
@@ -320,6 +324,13 @@ async fn breaker_settings_change_live_keeping_the_program_running() {
         reached.load(std::sync::atomic::Ordering::SeqCst) - before < 3,
         "an open breaker sends nothing"
     );
+    // Deleted from the center: the value in force stays, and the log says so.
+    set(&[]);
+    wait_for_log(
+        &logs,
+        "live setting deleted from the center: the value in force stays",
+    )
+    .await;
     follow.abort();
     server.shutdown().await;
 }

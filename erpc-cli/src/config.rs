@@ -89,7 +89,8 @@ pub async fn get(center: &CenterArgs, service: &str, setting: &str) -> Result<()
             center,
             service,
             setting,
-            ": its programs use their own (their file's or code's)",
+            ": programs started since use their own (their file's or code's); one running when \
+             it was deleted keeps the last value it applied until it restarts",
         )),
     }
 }
