@@ -309,7 +309,7 @@ impl ClientSettings {
                 self.discover_builder(builder, &list).await
             }
             (Some(_), _) => Err(Status::invalid_argument(
-                "client.discovery.centers: a client of registry centers is built by erpc-center (feature `config`): erpc_center::config_client::connect",
+                "client.discovery.centers: a client of registry centers is built by erpc-center (feature `config`): erpc_center::config_client::connect(&settings), or connect_builder(&settings, builder) with a builder you made (from governed_with, say)",
             )),
             (None, Some(target)) => builder.connect(target.as_str()).await,
             (None, None) => Err(Status::invalid_argument(
