@@ -653,7 +653,18 @@ impl Breaker {
             return;
         }
         for (from, to) in [first, second].into_iter().flatten() {
-            tracing::debug!(breaker = %self.name, ?from, ?to, "circuit breaker changed state");
+            // What an operator looks for in the log: an opening (calls now fail fast) at WARN,
+            // the way back at INFO.
+            if to == BreakerState::Open {
+                tracing::warn!(
+                    breaker = %self.name,
+                    ?from,
+                    ?to,
+                    "circuit breaker opened: its calls fail at once until it half-opens"
+                );
+            } else {
+                tracing::info!(breaker = %self.name, ?from, ?to, "circuit breaker changed state");
+            }
             if let Some(observer) = &self.observer {
                 observer.breaker_changed(&BreakerChange {
                     breaker: &self.name,
