@@ -282,6 +282,8 @@ telemetry:
         r#""code":"resource_exhausted""#,
         r#""refused_by":"rate_limit""#,
         r#""peer":"tcp://127.0.0.1:"#,
+        // No max_wait: said so, not "beyond the maximum wait of 0 ms".
+        "calls do not wait for their turn",
     ] {
         assert!(
             refused_line.contains(field),

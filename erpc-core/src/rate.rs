@@ -353,6 +353,10 @@ impl Bucket {
     fn refusal(&self, wait: Duration, ahead: usize, beyond: Beyond) -> Status {
         let over = wait.saturating_sub(self.rate.max_wait);
         let limit = match beyond {
+            // A turn a fraction of a millisecond away is not "0 ms away".
+            Beyond::MaxWait if self.rate.max_wait.is_zero() => {
+                "and calls do not wait for their turn (no max_wait)".to_owned()
+            }
             Beyond::MaxWait => format!(
                 "beyond the maximum wait of {} ms",
                 self.rate.max_wait.as_millis()
@@ -365,9 +369,9 @@ impl Bucket {
             Beyond::Line => format!("and the line is full (at most {})", self.max_waiting),
         };
         Status::resource_exhausted(format!(
-            "{}: over the rate; the next turn is {} ms away ({} waiting), {limit}",
+            "{}: over the rate; the next turn is {} away ({} waiting), {limit}",
             self.name,
-            wait.as_millis(),
+            crate::human::duration(wait),
             crate::human::count(ahead, "call"),
         ))
         .with_retry_after(over.max(self.rate.period))
