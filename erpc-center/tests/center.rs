@@ -1109,7 +1109,7 @@ fn the_binary_refuses_a_dc_that_is_not_one_plain_name() {
     let (code, stderr) = run(&["--config", path], None);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("center.dc in {path} \"eu/west\" contains '/'")),
+        stderr.contains(&format!("center.dc in {path}:2 \"eu/west\" contains '/'")),
         "{stderr}"
     );
 }
