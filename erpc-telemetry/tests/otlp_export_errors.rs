@@ -6,7 +6,6 @@
 //! One test in this file: it installs the process's global `tracing` subscriber (the batch
 //! processor exports, and so logs, on a thread of its own).
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use erpc_telemetry::trace::otlp::{self, OtlpConfig};
@@ -14,41 +13,8 @@ use opentelemetry::trace::{Tracer as _, TracerProvider as _};
 use tracing_subscriber::layer::SubscriberExt;
 
 mod support;
+use support::captured::Captured;
 use support::otlp::receiver_on;
-
-/// Every event logged: (level, target, its fields as `name=value`).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<(tracing::Level, String, String)>>>);
-
-impl Captured {
-    fn lines(&self, level: tracing::Level, says: &str) -> Vec<String> {
-        let events = self.0.lock().expect("not poisoned");
-        events
-            .iter()
-            .filter(|(l, _, text)| *l == level && text.contains(says))
-            .map(|(_, target, text)| format!("{target}: {text}"))
-            .collect()
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        let meta = event.metadata();
-        self.0.lock().expect("not poisoned").push((
-            *meta.level(),
-            meta.target().to_owned(),
-            fields.0,
-        ));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_down_is_reported_once_per_interval_and_its_return_too() {

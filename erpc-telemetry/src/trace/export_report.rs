@@ -26,6 +26,8 @@ pub(crate) struct Reported<E> {
     /// The least time between two WARN lines of one cause.
     every: Duration,
     failures: Mutex<Failures>,
+    /// Spans in and out of the batch processor: each batch handed here is counted out.
+    tally: Option<std::sync::Arc<super::dropped::Tally>>,
 }
 
 #[derive(Debug, Default)]
@@ -54,7 +56,14 @@ impl<E> Reported<E> {
             endpoint,
             every,
             failures: Mutex::new(Failures::default()),
+            tally: None,
         }
+    }
+
+    /// Count each batch handed to the exporter out of `tally`.
+    pub(crate) fn counting(mut self, tally: std::sync::Arc<super::dropped::Tally>) -> Self {
+        self.tally = Some(tally);
+        self
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, Failures> {
@@ -199,6 +208,9 @@ fn lost(batches: u64, spans: u64) -> String {
 impl<E: SpanExporter> SpanExporter for Reported<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len();
+        if let Some(tally) = &self.tally {
+            tally.handed(spans);
+        }
         // Runs on the batch processor's own thread: a call never waits on this.
         let result = self.inner.export(batch).await;
         match &result {

@@ -18,6 +18,7 @@
 
 mod attributes;
 mod client;
+mod dropped;
 mod export_report;
 mod head;
 pub mod otlp;

@@ -41,7 +41,9 @@ pub struct OtlpConfig {
     /// The longest an export may take before it is abandoned: default 10 s.
     pub timeout: Duration,
     /// Spans waiting for export at most (default 2,048): beyond, new spans are dropped — a
-    /// call never waits for the exporter.
+    /// call never waits for the exporter — and counted: a WARN (target
+    /// `erpc_telemetry::trace::dropped`) says how many at most once per
+    /// `export_error_interval`, and shutdown says how many never reached the exporter.
     pub max_queue_size: usize,
     /// How often a batch is exported: default 5 s (and whenever 512 spans wait).
     pub export_interval: Duration,
@@ -112,11 +114,18 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
         .map_err(|e| TraceSetupError::Exporter(e.to_string()))?;
     // Its failures reported, rate-limited: without it a collector that is down loses every
     // span with nothing said.
+    // Spans dropped from a full queue counted too (the batch processor only drops them).
+    let tally = super::dropped::Tally::new(
+        config.endpoint.clone(),
+        config.max_queue_size,
+        config.export_error_interval,
+    );
     let exporter = super::export_report::Reported::new(
         exporter,
         config.endpoint.clone(),
         config.export_error_interval,
-    );
+    )
+    .counting(tally.clone());
     let batch = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
@@ -127,7 +136,10 @@ pub fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TraceSetupErro
         .build();
     Ok(
         with_head_sampling(SdkTracerProvider::builder(), config.sample_ratio)?
-            .with_span_processor(batch)
+            .with_span_processor(super::dropped::Counted {
+                inner: batch,
+                tally,
+            })
             .with_resource(
                 Resource::builder()
                     .with_service_name(config.service_name.clone())

@@ -1,3 +1,4 @@
 //! Shared parts of the telemetry tests.
 
+pub mod captured;
 pub mod otlp;
