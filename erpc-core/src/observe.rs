@@ -242,6 +242,9 @@ impl<O: Observer> Observer for Contained<O> {
             o.instance_connect_failed(instance)
         });
     }
+    fn server_listening(&self, addr: &Address, listening: bool) {
+        self.deliver("server_listening", |o| o.server_listening(addr, listening));
+    }
 }
 
 /// A fail mode's decision to send another attempt of a call (client side), or to not send
@@ -703,6 +706,11 @@ pub trait Observer: Send + Sync + 'static {
     /// off before the next. With [`Observer::instance_connection_opened`], how an instance
     /// that never connects shows.
     fn instance_connect_failed(&self, _instance: &Address) {}
+    /// A server started accepting connections on `addr` (its bound address, as clients name
+    /// it: `tcp://10.0.0.7:7001`) — `listening` true — or stopped (shutdown, or the acceptor
+    /// ended): false. What ties a client's view of an instance (its address) to the
+    /// server's own reports.
+    fn server_listening(&self, _addr: &Address, _listening: bool) {}
 }
 
 /// Who refused a call ([`Observer::call_refused`]).

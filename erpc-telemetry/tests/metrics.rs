@@ -140,7 +140,14 @@ async fn calls_are_counted_by_side_method_and_code() {
             "{side} connections\n{text}"
         );
     }
+    // The address the server serves on, as its clients name it: 1 while serving, then 0.
+    let listening = format!(
+        "erpc_server_listening{{server_address=\"{}\"}}",
+        server.local_addr()
+    );
+    assert_value(&text, &listening, 1.0);
     server.shutdown().await;
+    assert_value(&metrics.encode(), &listening, 0.0);
 }
 
 #[erpc_macros::service(crate = "erpc_core")]

@@ -708,6 +708,25 @@ pub const DEREGISTER_LIMIT: Duration = Duration::from_secs(5);
 /// Accept connections from `acceptor` until shutdown or until it has no more, and serve each
 /// one its hooks and the connection limit let through.
 async fn accept_loop(
+    acceptor: impl Acceptor,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    slots: Arc<Semaphore>,
+) {
+    let addr = acceptor.local_addr().clone();
+    if let Some(observer) = &shared.observer {
+        observer.server_listening(&addr, true);
+    }
+    let observer = shared.observer.clone();
+    accept_until_stopped(acceptor, shared, shutdown, tracker, slots).await;
+    if let Some(observer) = observer {
+        observer.server_listening(&addr, false);
+    }
+}
+
+/// [`accept_loop`]'s loop: until shutdown, or the acceptor ends.
+async fn accept_until_stopped(
     mut acceptor: impl Acceptor,
     shared: Arc<Shared>,
     shutdown: CancellationToken,

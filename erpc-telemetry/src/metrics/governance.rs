@@ -63,6 +63,7 @@ pub(crate) struct Governance {
     breakers_open: Family<ScopeLabels, Gauge>,
     connections: Family<InstanceLabels, Gauge>,
     connect_failures: Family<InstanceLabels, Counter>,
+    listening: Family<InstanceLabels, Gauge>,
     /// Breakers with a state series, per scope (instance, method): at most
     /// [`Metrics::MAX_INSTANCES`] instance and [`Metrics::MAX_METHODS`] method breakers.
     breakers: Mutex<[HashMap<BreakerLabels, Gauge>; 2]>,
@@ -124,6 +125,12 @@ impl Governance {
             "client_connections",
             "A client's connections open now to each instance",
             self.connections.clone(),
+        );
+        r.register(
+            "server_listening",
+            "1 for each address a server accepts connections on (server_address, as clients \
+             name it), 0 once it stopped",
+            self.listening.clone(),
         );
         r.register(
             "client_connect_failures",
@@ -266,6 +273,16 @@ impl Governance {
     /// A client's connection to `instance` opened (`+1`) or closed (`-1`).
     pub(crate) fn instance_connection(&self, instance: &Address, delta: i64) {
         self.instance(instance).connections.inc_by(delta);
+    }
+
+    /// A server started (`true`) or stopped accepting on `addr`.
+    pub(crate) fn server_listening(&self, addr: &Address, listening: bool) {
+        let labels = InstanceLabels {
+            server_address: addr.to_string(),
+        };
+        self.listening
+            .get_or_create(&labels)
+            .set(i64::from(listening));
     }
 
     /// A client's attempt to connect to `instance` failed.

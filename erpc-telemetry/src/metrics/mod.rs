@@ -53,6 +53,7 @@ use observer::MethodCache;
 /// | `erpc_breaker_transitions_total` | counter | scope, from, to (`closed`, `half_open`, `open`) | breakers' changes of state |
 /// | `erpc_breakers_open` | gauge | scope | breakers open now |
 /// | `erpc_client_connections` | gauge | server_address | a client's connections open now to each instance (by its address; not `instance`, the label Prometheus gives each scrape target) |
+/// | `erpc_server_listening` | gauge | server_address | 1 for each address the server accepts connections on (as clients name it: the `server_address` of their series), 0 once stopped |
 /// | `erpc_client_connect_failures_total` | counter | server_address | a client's failed attempts to connect to each instance (refused, timed out, or a new connection that did not answer its first PING): with `erpc_client_connections` at 0, an instance that is down |
 ///
 /// Refusals come from the server's engine and hooks; retries, hedges, breakers and client

@@ -295,4 +295,8 @@ impl Observer for MetricsObserver {
     fn instance_connect_failed(&self, instance: &Address) {
         self.inner.governance.instance_connect_failed(instance);
     }
+
+    fn server_listening(&self, addr: &Address, listening: bool) {
+        self.inner.governance.server_listening(addr, listening);
+    }
 }
