@@ -83,6 +83,7 @@ mod discovery;
 mod env;
 mod error;
 mod fail_mode;
+mod flags;
 mod lists;
 mod live;
 mod one_of;
@@ -241,6 +242,9 @@ pub(crate) fn parse(
     let read = root.clone().try_deserialize::<Settings>().map_err(read);
     let locate = |found| error::located_in(found, path, text, env.as_ref());
     if let Some(misplaced) = lists::misplaced(&root, &read, path, text) {
+        return Err(locate(misplaced));
+    }
+    if let Some(misplaced) = flags::misplaced(&root, &read, path, text) {
         return Err(locate(misplaced));
     }
     let mut settings = read?;

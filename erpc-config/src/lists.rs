@@ -18,14 +18,14 @@ use crate::error::{self, ConfigError, entry_at, key_at};
 /// The reason given for a list where a mapping goes.
 const NOT_A_LIST: &str = "expected a mapping of keys, found a list";
 
-/// Where a list is in the settings tree: the parts of its path, and its dotted key.
-struct Found {
-    path: Vec<Part>,
-    key: String,
+/// Where a node is in the settings tree: the parts of its path, and its dotted key.
+pub(crate) struct Found {
+    pub path: Vec<Part>,
+    pub key: String,
 }
 
 #[derive(Clone)]
-enum Part {
+pub(crate) enum Part {
     Name(String),
     Index(usize),
 }
@@ -61,22 +61,34 @@ pub(crate) fn misplaced(
 
 /// Every list in `value` (at `at`), outermost first, the lists inside each list too.
 fn collect(value: &Value, at: &mut Vec<Part>, out: &mut Vec<Found>) {
+    collect_where(value, at, out, &|v| matches!(v.kind, ValueKind::Array(_)));
+}
+
+/// Every node of `value` (at `at`) that `wanted` picks, outermost first.
+pub(crate) fn collect_where(
+    value: &Value,
+    at: &mut Vec<Part>,
+    out: &mut Vec<Found>,
+    wanted: &dyn Fn(&Value) -> bool,
+) {
+    if wanted(value) {
+        out.push(Found {
+            path: at.clone(),
+            key: render(at),
+        });
+    }
     match &value.kind {
         ValueKind::Table(table) => {
             for (name, child) in table {
                 at.push(Part::Name(name.clone()));
-                collect(child, at, out);
+                collect_where(child, at, out, wanted);
                 at.pop();
             }
         }
         ValueKind::Array(entries) => {
-            out.push(Found {
-                path: at.clone(),
-                key: render(at),
-            });
             for (index, child) in entries.iter().enumerate() {
                 at.push(Part::Index(index));
-                collect(child, at, out);
+                collect_where(child, at, out, wanted);
                 at.pop();
             }
         }
@@ -105,18 +117,28 @@ fn plain(key: &str) -> String {
 /// Whether the key of `list` takes a list: with an empty mapping in its place, the settings
 /// are refused at that key for not being a sequence.
 fn takes_a_list(root: &Value, list: &Found, path: &Path, text: &str) -> bool {
+    probe(root, list, ValueKind::Table(Default::default()), path, text)
+        .is_some_and(|reason| reason.contains("expected a sequence"))
+}
+
+/// The settings read with `kind` in place of the node at `found`: the reason they are
+/// refused at that very key, if they are (`None`: read, or refused elsewhere).
+pub(crate) fn probe(
+    root: &Value,
+    found: &Found,
+    kind: ValueKind,
+    path: &Path,
+    text: &str,
+) -> Option<String> {
     let mut probe = root.clone();
-    let Some(node) = node_at(&mut probe, &list.path) else {
-        return true;
-    };
-    node.kind = ValueKind::Table(Default::default());
+    node_at(&mut probe, &found.path)?.kind = kind;
     match probe.try_deserialize::<Settings>() {
-        Ok(_) => false,
+        Ok(_) => None,
         Err(e) => match error::from_config(e, Some((path, text))) {
-            ConfigError::Key { key, reason, .. } => {
-                plain(&key) == plain(&list.key) && reason.contains("expected a sequence")
+            ConfigError::Key { key, reason, .. } if plain(&key) == plain(&found.key) => {
+                Some(reason)
             }
-            _ => false,
+            _ => None,
         },
     }
 }

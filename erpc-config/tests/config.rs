@@ -953,3 +953,51 @@ fn a_variable_s_mistakes_are_the_variable_s() {
         ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
     );
 }
+/// The `config` crate reads `true` as 1 where a number goes: refused, in the file, a
+/// variable and a live value alike; on/off keys and text keys still take it.
+#[test]
+fn a_boolean_where_a_number_goes_is_refused() {
+    let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    for (yaml, env, at) in [
+        (
+            "server: {max_in_flight: true}\n",
+            no_env(),
+            "server.max_in_flight",
+        ),
+        (
+            "{}\n",
+            env("ERPC_SERVER__MAX_IN_FLIGHT", "true"),
+            "server.max_in_flight",
+        ),
+        (
+            "telemetry: {tracing: {sample_ratio: false}}\n",
+            no_env(),
+            "telemetry.tracing.sample_ratio",
+        ),
+        (
+            "client:\n  rate_limit: {default: {rate: true}}\n",
+            no_env(),
+            "client.rate_limit.default.rate",
+        ),
+    ] {
+        let (key, _, message) = error_of(yaml, env);
+        assert_eq!(key, at, "{message}");
+        assert!(
+            message.ends_with(
+                "expected a number, found a boolean (true and false are for on/off keys)"
+            ),
+            "{message}"
+        );
+    }
+    let settings = load_with_env(
+        written("telemetry: {logging: {access_log: true}, tracing: {service_name: true}}\n").path(),
+        env("ERPC_SERVER__HEALTH", "false"),
+    )
+    .expect("flags and text take true");
+    assert!(settings.telemetry.logging.access_log);
+    assert_eq!(settings.telemetry.tracing.service_name, "true");
+    let message = erpc_config::parse_live("server.rate_limit", "{default: {rate: true}}", "k")
+        .expect_err("live too")
+        .to_string();
+    assert!(message.contains("found a boolean"), "{message}");
+}
