@@ -79,6 +79,17 @@ fn classify(name: &str) -> Result<bool, String> {
                 "not a setting: a variable names a key below its section, e.g. {example}"
             ));
         }
+        // A method's name has a dot and capitals, which a variable's name cannot carry (it
+        // is read in lower case, split at `__`): `…__METHODS__BANK.TRANSFER__RATE` would be
+        // misread, `…__METHODS__BANK__RATE` would name a service "bank".
+        if key.split(ENV_SEPARATOR).any(|part| part == "METHODS") {
+            return Err(
+                "not a setting: per-method settings (`methods:`) are set in the file only — a \
+                 method's name has a dot and capitals, which a variable's name cannot carry; \
+                 the `default` value can be set (…__DEFAULT__RATE)"
+                    .to_owned(),
+            );
+        }
         return Ok(true);
     }
     // One underscore after a section's name (the longest that fits: CLIENTS before CLIENT).

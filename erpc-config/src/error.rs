@@ -954,7 +954,7 @@ fn origin_of(
 }
 
 /// Whether the YAML `text` gives `key` (dotted) a value.
-fn in_yaml(text: &str, key: &str) -> bool {
+pub(crate) fn in_yaml(text: &str, key: &str) -> bool {
     let Some(doc) = yaml_rust2::YamlLoader::load_from_str(text)
         .ok()
         .and_then(|docs| docs.into_iter().next())

@@ -20,7 +20,10 @@
 //! `ERPC_CLIENT__TARGET=tcp://10.0.0.7:7001` — then whatever the code changes in the loaded
 //! structs. A list of plain values is one variable, its entries separated by commas
 //! (`ERPC_SERVER__LISTEN=tcp://0.0.0.0:7001,quic://0.0.0.0:7002`, spaces after the commas
-//! dropped); a list of mappings (JWT keys) is set in the file only. An error in a variable's
+//! dropped); a list of mappings (JWT keys) and per-method keys (`methods:`, whose names have
+//! dots and capitals) are set in the file only; `null` turns off what the file turned on
+//! (`ERPC_TELEMETRY__TRACING__ENDPOINT=null`); `ERPC_CLIENTS__<NAME>__…` sets a key of a
+//! client the file names, in lower case. An error in a variable's
 //! value names the variable — also a required key missing from a mapping the variable made
 //! (`ERPC_CLIENT__RATE_LIMIT__DEFAULT__BURST` without a `rate`).
 //!
@@ -178,7 +181,9 @@ pub fn load_with_env(
         reason: e.to_string(),
     })?;
     let env = env::select(env)?;
-    parse(&text, path, Some(env))
+    // A byte-order mark (Windows editors write one) is no part of the first key.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    parse(text, path, Some(env))
 }
 
 /// `text` (YAML) read as settings from `path` (named in errors), with `env` over it, and
@@ -189,6 +194,9 @@ pub(crate) fn parse(
     env: Option<HashMap<String, String>>,
 ) -> Result<Settings, ConfigError> {
     whole_numbers::check(text, path, env.as_ref())?;
+    if let Some(env) = &env {
+        clients_named_in_file(env, text)?;
+    }
     let mut builder = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Yaml));
     if let Some(env) = env.clone() {
@@ -231,6 +239,14 @@ pub(crate) fn parse(
     // given where a whole number goes (`max_in_flight: 2048.7` would load as 2049), and
     // text is read as a float where one goes but refused where a whole number does.
     whole_numbers::floats_as_text(&mut root);
+    // `ERPC_…=null` turns off what the file turned on (`null` as in the file).
+    for (var, value) in env.iter().flatten() {
+        if value.trim() == "null" {
+            if let Some(key) = error::env_key(var) {
+                set_null(&mut root, &key);
+            }
+        }
+    }
     // A variable's list entries without the spaces after its commas
     // (`ERPC_SERVER__LISTEN="tcp://a:1, tcp://b:2"` is two addresses, not " tcp://b:2").
     for key in env
@@ -274,6 +290,50 @@ pub(crate) fn parse(
     settings.telemetry.origin = origin("telemetry".into());
     settings.center.origin = origin("center".into());
     Ok(settings)
+}
+
+/// Every `ERPC_CLIENTS__<NAME>__…` variable names a client of the file: a variable's name is
+/// read in lower case, so one for a client named with capitals (`Audit`) or misspelt would
+/// make a new client beside it, silently.
+fn clients_named_in_file(env: &HashMap<String, String>, text: &str) -> Result<(), ConfigError> {
+    let mut vars: Vec<&String> = env.keys().collect();
+    vars.sort();
+    for var in vars {
+        let Some(key) = error::env_key(var) else {
+            continue;
+        };
+        let mut parts = key.split('.');
+        let (Some("clients"), Some(name)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !error::in_yaml(text, &error::key_at("clients", name)) {
+            return Err(error::in_variable(
+                var,
+                error::key_at("clients", name),
+                format!(
+                    "names client {name:?}, which the file's `clients:` does not have: a \
+                     variable sets a key of a client the file names, in lower case (a \
+                     variable's name is read in lower case)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The node at dotted `key` of `root` (if there) made null.
+fn set_null(root: &mut config::Value, key: &str) {
+    let mut node = root;
+    for part in key.split('.') {
+        node = match &mut node.kind {
+            config::ValueKind::Table(table) => match table.get_mut(part) {
+                Some(child) => child,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    node.kind = config::ValueKind::Nil;
 }
 
 /// The text entries of the list at dotted `key` of `root` without surrounding spaces.

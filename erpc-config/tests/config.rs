@@ -1001,3 +1001,58 @@ fn a_boolean_where_a_number_goes_is_refused() {
         .to_string();
     assert!(message.contains("found a boolean"), "{message}");
 }
+/// Variables and the file's names: `null` turns off what the file turned on; a client is
+/// set from a variable only if the file names it (in lower case: a variable's name is read
+/// so — `Audit` or a misspelt name made a new client silently); per-method keys are the
+/// file's (a method's dots and capitals do not survive a variable's name); a byte-order
+/// mark is no part of the first key.
+#[test]
+fn variables_turn_off_name_clients_and_leave_methods_to_the_file() {
+    let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    let settings = load_with_env(
+        written("server: {slow_call_log: 1s}\ntelemetry: {tracing: {endpoint: \"http://127.0.0.1:4317\"}}\n").path(),
+        [
+            ("ERPC_SERVER__SLOW_CALL_LOG".to_owned(), "null".to_owned()),
+            ("ERPC_TELEMETRY__TRACING__ENDPOINT".to_owned(), "null".to_owned()),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(settings.server.slow_call_log, None);
+    assert_eq!(settings.telemetry.tracing.endpoint, None);
+    for file in ["clients: {Audit: {timeout: 3s}}\n", "{}\n"] {
+        let e = load_with_env(
+            written(file).path(),
+            env("ERPC_CLIENTS__AUDIT__TIMEOUT", "7s"),
+        )
+        .expect_err("no such client")
+        .to_string();
+        assert!(
+            e.starts_with(
+                "environment: ERPC_CLIENTS__AUDIT__TIMEOUT: clients.audit: names client \"audit\""
+            ),
+            "{e}"
+        );
+    }
+    let settings = load_with_env(
+        written("clients: {audit: {timeout: 3s}}\n").path(),
+        env("ERPC_CLIENTS__AUDIT__TIMEOUT", "7s"),
+    )
+    .expect("loads");
+    assert_eq!(settings.clients["audit"].timeout, Duration::from_secs(7));
+    let e = load_with_env(
+        written("{}\n").path(),
+        env("ERPC_SERVER__RATE_LIMIT__METHODS__BANK__RATE", "2"),
+    )
+    .expect_err("methods are the file's")
+    .to_string();
+    assert!(
+        e.contains("per-method settings (`methods:`) are set in the file only"),
+        "{e}"
+    );
+    let settings = load_with_env(
+        written("\u{feff}server: {max_in_flight: 7}\n").path(),
+        no_env(),
+    )
+    .expect("a byte-order mark is read past");
+    assert_eq!(settings.server.max_in_flight, 7);
+}
