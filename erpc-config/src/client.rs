@@ -243,8 +243,12 @@ impl ClientSettings {
     /// The `ClientConfig` these settings describe (TLS files read).
     ///
     /// # Errors
-    /// [`ConfigError::Key`] naming the TLS key whose file cannot be read or parsed.
+    /// [`ConfigError::Key`] naming the key of a value the load would refuse (settings changed
+    /// in code after loading are checked again here), or the TLS key whose file cannot be
+    /// read or parsed.
     pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
+        self.check(self.origin.key_or("client"))
+            .map_err(ConfigError::from)?;
         let mut config = ClientConfig {
             connections: self.connections,
             timeout: self.timeout,

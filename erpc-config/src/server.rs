@@ -241,9 +241,12 @@ impl ServerSettings {
     /// The `ServerConfig` these settings describe (TLS files read).
     ///
     /// # Errors
-    /// [`ConfigError::Key`] naming `server.tls` when a PEM file cannot be read or parsed, or
-    /// this build has no TLS.
+    /// [`ConfigError::Key`] naming the key of a value the load would refuse (settings changed
+    /// in code after loading are checked again here: `max_in_flight = 0` would refuse every
+    /// call), or `server.tls` when a PEM file cannot be read or parsed, or this build has no
+    /// TLS.
     pub fn server_config(&self) -> Result<ServerConfig, ConfigError> {
+        self.check().map_err(ConfigError::from)?;
         let mut config = ServerConfig {
             limits: self.limits.limits(),
             max_in_flight: self.max_in_flight,

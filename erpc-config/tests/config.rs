@@ -1056,3 +1056,36 @@ fn variables_turn_off_name_clients_and_leave_methods_to_the_file() {
     .expect("a byte-order mark is read past");
     assert_eq!(settings.server.max_in_flight, 7);
 }
+
+/// A value changed in code after loading is checked again when the builder is made: the
+/// load refuses `max_in_flight: 0`, and so does the builder (it served, refusing every call
+/// with a message about calls running).
+#[test]
+fn settings_changed_in_code_are_checked_when_built() {
+    let mut settings = load_with_env(written("{}\n").path(), no_env()).expect("loads");
+    settings.server.max_in_flight = 0;
+    let e = settings
+        .server
+        .builder()
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.starts_with("server.max_in_flight: "), "{e}");
+    settings.server.max_in_flight = 8;
+    settings.server.default_deadline = Duration::from_secs(7200);
+    let e = settings
+        .server
+        .builder()
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.starts_with("server.default_deadline: "), "{e}");
+    settings.client.connections = 0;
+    let e = settings
+        .client
+        .builder()
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.starts_with("client.connections: "), "{e}");
+}
