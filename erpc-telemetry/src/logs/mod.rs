@@ -20,6 +20,7 @@
 //! ```
 
 mod access;
+mod dropped_lines;
 mod pruned;
 #[cfg(feature = "otel")]
 mod trace_ids;
@@ -140,6 +141,8 @@ pub enum LogSetupError {
 /// the end of `main`. It also changes the filter while the program runs
 /// ([`LogGuard::set_filter`], [`LogGuard::follow_filter`]).
 pub struct LogGuard {
+    // Dropped first: its last report reads the writer's count before the writer goes.
+    _dropped: dropped_lines::DroppedLines,
     _worker: WorkerGuard,
     reload: Arc<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>,
 }
@@ -290,6 +293,8 @@ where
             }
         }
     };
+    // Lines dropped at a full queue are counted by the writer: said, not lost in silence.
+    let dropped = dropped_lines::DroppedLines::watch(writer.error_counter());
     // Colours only for a person reading a terminal: not in files, nor in a redirected stderr.
     let ansi = matches!(config.output, LogOutput::Stderr)
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -315,6 +320,7 @@ where
     Ok((
         layer,
         LogGuard {
+            _dropped: dropped,
             _worker: worker,
             reload,
         },
