@@ -323,31 +323,16 @@ fn clients_named_in_file(env: &HashMap<String, String>, text: &str) -> Result<()
 
 /// The node at dotted `key` of `root` (if there) made null.
 fn set_null(root: &mut config::Value, key: &str) {
-    let mut node = root;
-    for part in key.split('.') {
-        node = match &mut node.kind {
-            config::ValueKind::Table(table) => match table.get_mut(part) {
-                Some(child) => child,
-                None => return,
-            },
-            _ => return,
-        };
+    if let Some(node) = node_mut(root, key) {
+        node.kind = config::ValueKind::Nil;
     }
-    node.kind = config::ValueKind::Nil;
 }
 
 /// The text entries of the list at dotted `key` of `root` without surrounding spaces.
 fn trim_entries(root: &mut config::Value, key: &str) {
-    let mut node = root;
-    for part in key.split('.') {
-        node = match &mut node.kind {
-            config::ValueKind::Table(table) => match table.get_mut(part) {
-                Some(child) => child,
-                None => return,
-            },
-            _ => return,
-        };
-    }
+    let Some(node) = node_mut(root, key) else {
+        return;
+    };
     if let config::ValueKind::Array(entries) = &mut node.kind {
         for entry in entries {
             if let config::ValueKind::String(text) = &mut entry.kind {
@@ -357,6 +342,18 @@ fn trim_entries(root: &mut config::Value, key: &str) {
             }
         }
     }
+}
+
+/// The node at dotted `key` (mappings only) of `root`, if there.
+fn node_mut<'a>(root: &'a mut config::Value, key: &str) -> Option<&'a mut config::Value> {
+    let mut node = root;
+    for part in key.split('.') {
+        node = match &mut node.kind {
+            config::ValueKind::Table(table) => table.get_mut(part)?,
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 /// The names of the list keys (`server.listen`, `clients.X.discovery.instances`, ...): a
