@@ -271,7 +271,7 @@ fn a_closed_client_refuses_calls() {
 fn a_bridge_left_running_ends_quietly(backend: Backend) {
     let logged = logged_during(|| async move {
         let server = backend.server().await;
-        let (service, _seen) = support::service(Duration::ZERO).await;
+        let (service, seen) = support::service(Duration::ZERO).await;
         let config =
             support::bridge_config(backend, &server.url, &service.local_addr().to_string());
         let bridge = erpc_queue::Bridge::new(connect(&server).await, config).expect("valid");
@@ -291,6 +291,12 @@ fn a_bridge_left_running_ends_quietly(backend: Backend) {
         .expect("subscribes");
         use_it(&client).await;
         client.close().await;
+        // The request `use_it` sent last is the bridge's to finish: an end that cuts its ack
+        // short says so, rightly (it will be redelivered). What is checked is an idle bridge
+        // left running at the end, so its run is awaited, and a moment for its ack.
+        seen.wait_for(Duration::from_secs(10), |s| s.runs_of(100) >= 1)
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         server
     });
     logged.check_quiet(backend);
