@@ -58,6 +58,10 @@ impl Ledger for LedgerImpl {
         if item == "broken" {
             return Err(Status::internal("the ledger is broken"));
         }
+        if item == "slow" {
+            // Cut off at the caller's deadline, which every hop inherits.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
         Ok(item)
     }
 }
@@ -130,6 +134,16 @@ async fn one_trace_crosses_three_services_and_reaches_an_otlp_receiver() {
     .await
     .expect_err("the ledger fails");
     assert_eq!(failed.code(), erpc_core::Code::Internal);
+    let cut = tracing::Instrument::instrument(
+        front_client
+            .order("slow".into())
+            .timeout(Duration::from_millis(300))
+            .into_future(),
+        root.clone(),
+    )
+    .await
+    .expect_err("past its deadline");
+    assert_eq!(cut.code(), erpc_core::Code::DeadlineExceeded);
     drop(root);
 
     let provider = guard.provider().clone();
@@ -137,17 +151,17 @@ async fn one_trace_crosses_three_services_and_reaches_an_otlp_receiver() {
         .await
         .expect("joins")
         .expect("flushed");
-    // Two calls × (3 client + 3 server spans) + check-order × 2 + the root.
+    // Three calls × (3 client + 3 server spans) + check-order × 3 + the root.
     let mut got: Vec<Span> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while got.len() < 15 {
+    while got.len() < 22 {
         match tokio::time::timeout_at(deadline, spans.recv()).await {
             Ok(Some(span)) => got.push(span),
             _ => break,
         }
     }
     let names: Vec<_> = got.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(got.len(), 15, "spans received: {names:?}");
+    assert_eq!(got.len(), 22, "spans received: {names:?}");
 
     let root = got.iter().find(|s| s.name == "test-root").expect("root");
     assert!(
@@ -203,6 +217,8 @@ async fn one_trace_crosses_three_services_and_reaches_an_otlp_receiver() {
                 .as_ref()
                 .is_some_and(|st| st.code == StatusCode::Error as i32)
         })
+        // Not the call cut off at its deadline (below).
+        .filter(|s| !matches!(attr(s, "rpc.erpc.status_code"), Some(Value::IntValue(4))))
         .collect::<Vec<_>>();
     assert_eq!(ledger_server_errors.len(), 1);
     assert!(matches!(
@@ -221,5 +237,19 @@ async fn one_trace_crosses_three_services_and_reaches_an_otlp_receiver() {
         .filter(|s| matches!(attr(s, "rpc.erpc.status_code"), Some(Value::IntValue(0))))
         .count();
     assert_eq!(ok_spans, 6, "the first call's six spans ended ok");
+    // The call cut off at its deadline: every hop's spans say so (the inner ones were
+    // dropped unfinished, and recorded nothing), errors on both sides (deadline_exceeded = 4).
+    let cut_spans: Vec<&Span> = got
+        .iter()
+        .filter(|s| matches!(attr(s, "rpc.erpc.status_code"), Some(Value::IntValue(4))))
+        .collect();
+    assert_eq!(cut_spans.len(), 6, "the cut call's six spans: {names:?}");
+    assert!(
+        cut_spans.iter().all(|s| s
+            .status
+            .as_ref()
+            .is_some_and(|st| st.code == StatusCode::Error as i32)),
+        "errors"
+    );
     drop(guard);
 }

@@ -77,8 +77,9 @@ where
                 span
             }
         };
+        let deadline = attempt.request.deadline;
         let call = into_boxed(span.in_scope(|| inner.call(attempt)));
-        Box::pin(Traced::new(span, call, false))
+        Box::pin(Traced::new(span, call, false, deadline))
     }
 }
 

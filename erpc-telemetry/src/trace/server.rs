@@ -77,8 +77,9 @@ where
                 span
             }
         };
+        let deadline = request.context().deadline();
         let call = into_boxed(span.in_scope(|| inner.call(request)));
-        Box::pin(Traced::new(span, call, true))
+        Box::pin(Traced::new(span, call, true, deadline))
     }
 }
 

@@ -18,6 +18,9 @@ pub(crate) struct Traced<T> {
     /// `None` once dropped inside the span (see `Drop`).
     call: Option<BoxFuture<'static, Result<T, Status>>>,
     server: bool,
+    /// The call's deadline: a call dropped unfinished after it ended with
+    /// `deadline_exceeded`, else `cancelled`.
+    deadline: tokio::time::Instant,
 }
 
 impl<T> Traced<T> {
@@ -25,11 +28,13 @@ impl<T> Traced<T> {
         span: tracing::Span,
         call: BoxFuture<'static, Result<T, Status>>,
         server: bool,
+        deadline: tokio::time::Instant,
     ) -> Self {
         Traced {
             span,
             call: Some(call),
             server,
+            deadline,
         }
     }
 }
@@ -59,6 +64,11 @@ impl<T> Drop for Traced<T> {
         if self.call.is_some() {
             let _entered = self.span.enter();
             self.call = None;
+            // Ended all the same — at its deadline (the engine answers deadline_exceeded),
+            // or cancelled: the span says so, as the access log does.
+            let code = erpc_core::deadline::dropped_code(self.deadline);
+            let status = Status::new(code, "the call was dropped before it ended");
+            attributes::finish(&self.span, Err(&status), self.server);
         }
     }
 }
