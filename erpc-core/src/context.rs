@@ -101,6 +101,13 @@ impl Context {
         self.conn.as_deref().map(|conn| &conn.peer)
     }
 
+    /// The server address the call came in on (the listener's: `tcp://10.0.0.7:7001`), when
+    /// it came over a transport — what a client names this server by (OpenTelemetry's
+    /// `server.address` and `server.port` on a server span).
+    pub fn local_addr(&self) -> Option<&erpc_transport::Address> {
+        self.conn.as_deref().map(|conn| &conn.local)
+    }
+
     /// Close the connection this call came on at once, as a reset would: no GOAWAY, no
     /// answer to this call or any other running on it (their clients fail them
     /// `unavailable`, as for a lost connection). For chaos drills and fault injection
@@ -186,6 +193,8 @@ impl Context {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub peer: PeerAddr,
+    /// The address the server accepted it on (its listener's, as clients name it).
+    pub local: erpc_transport::Address,
     pub dead: Arc<crate::engine::signal::Signal>,
     /// The mutual-TLS client certificate's identity, parsed once for all its calls.
     pub identity: Option<Arc<PeerIdentity>>,

@@ -183,6 +183,12 @@ async fn one_trace_crosses_three_services_and_reaches_an_otlp_receiver() {
             kind_server.name.split('/').next()
         );
         assert_eq!(string_attr(kind_server, "network.transport"), Some("tcp"));
+        // The address the call came in on, as the client named it.
+        assert_eq!(
+            string_attr(kind_server, "server.address"),
+            Some("127.0.0.1")
+        );
+        assert!(matches!(attr(kind_server, "server.port"), Some(Value::IntValue(p)) if *p > 0));
     }
     let chain = |method: &str, parent_name: &str| {
         for s in got

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::engine::frame_queue;
-use erpc_transport::Link;
+use erpc_transport::{Address, Link};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,12 @@ use crate::status::{Code, Status};
 use crate::status_wire::{status_frame, truncate};
 
 /// Serve one accepted connection until it ends.
-pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: CancellationToken) {
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    link: Link,
+    local: Address,
+    shutdown: CancellationToken,
+) {
     let config = &shared.config;
     let (read, write) = tokio::io::split(link.io);
     let (tx, data_tx, queues) = channels(config.write_queue);
@@ -97,6 +102,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Link, shutdown: Cancellatio
         in_flight: in_flight.clone(),
         conn: Arc::new(Connection {
             peer: link.peer.clone(),
+            local,
             dead: dead.clone(),
             identity: crate::auth::PeerIdentity::of_chain(&link.peer_certificates).map(Arc::new),
         }),

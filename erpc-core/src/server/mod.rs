@@ -777,7 +777,8 @@ async fn accept_until_stopped(
                 if let Some(observer) = &shared.observer {
                     observer.connection_opened(Side::Server, &link.peer);
                 }
-                let serve = conn::serve(shared.clone(), link, shutdown.clone());
+                let local = acceptor.local_addr().clone();
+                let serve = conn::serve(shared.clone(), link, local, shutdown.clone());
                 tracker.spawn(async move {
                     serve.await;
                     drop(slot);

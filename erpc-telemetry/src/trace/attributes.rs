@@ -36,6 +36,17 @@ pub(crate) fn transport_of_address(addr: &Address) -> &str {
 }
 
 /// `network.transport` and `network.peer.address` for a server's peer.
+/// `server.address` and `server.port` of `addr` (a TCP-like address's host, without IPv6
+/// brackets, and port; empty and none for an address without them: `unix://`, `mem://`).
+pub(crate) fn host_port(addr: &erpc_core::Address) -> (&str, Option<i64>) {
+    let hostport = addr.hostport().unwrap_or_default();
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<i64>().ok()),
+        None => (hostport, None),
+    };
+    (host.trim_start_matches('[').trim_end_matches(']'), port)
+}
+
 pub(crate) fn peer(peer: Option<&PeerAddr>) -> (&'static str, String) {
     match peer {
         Some(PeerAddr::Tcp(a) | PeerAddr::Tls(a)) | Some(PeerAddr::Ws { addr: a, .. }) => {

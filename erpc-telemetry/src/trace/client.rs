@@ -86,11 +86,7 @@ where
 /// The client span of a traced attempt.
 fn client_span(attempt: &Attempt) -> tracing::Span {
     let addr = attempt.addr();
-    let hostport = addr.hostport().unwrap_or_default();
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<i64>().ok()),
-        None => (hostport, None),
-    };
+    let (host, port) = attributes::host_port(addr);
     // Every value a `&str`, not `%`-formatted: a `Display` field reaches the OpenTelemetry
     // attribute through `record_debug` and the formatter, a `&str` is copied as it is.
     let (service, method) = (&attempt.request.service, &attempt.request.method);
@@ -102,7 +98,7 @@ fn client_span(attempt: &Attempt) -> tracing::Span {
             rpc.system = "erpc",
             rpc.service = service.as_str(),
             rpc.method = method.as_str(),
-            server.address = host.trim_start_matches('[').trim_end_matches(']'),
+            server.address = host,
             server.port = port,
             network.transport = attributes::transport_of_address(addr),
         )

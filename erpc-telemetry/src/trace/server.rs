@@ -86,6 +86,8 @@ where
 /// The server span of a traced call.
 fn server_span(cx: &erpc_core::Context) -> tracing::Span {
     let (transport, peer) = attributes::peer(cx.peer());
+    // The address the call came in on, as its clients name this server.
+    let (host, port) = cx.local_addr().map_or(("", None), attributes::host_port);
     // `&str` values, not `%`-formatted ones (see `client_span`).
     attributes::with_span_name(cx.service(), cx.method(), |name| {
         tracing::info_span!(
@@ -97,6 +99,8 @@ fn server_span(cx: &erpc_core::Context) -> tracing::Span {
             rpc.method = cx.method(),
             network.transport = transport,
             network.peer.address = peer.as_str(),
+            server.address = host,
+            server.port = port,
         )
     })
 }
