@@ -2,7 +2,7 @@
 //! and `false` as 0 where a number goes, so `max_in_flight: true` (or
 //! `ERPC_SERVER__MAX_IN_FLIGHT=true`, or a live `{rate: true}`) loaded as 1 without a word.
 //!
-//! Which keys take a flag is asked of the settings types, as for lists (`lists.rs`): the
+//! Which keys take a flag is asked of the settings types (`probe.rs`), as for lists: the
 //! flag is replaced by a text that is no flag and the settings read again — an on/off key
 //! refuses it for not being a boolean, a text key takes it; any other key is a number's.
 
@@ -12,7 +12,7 @@ use config::{Value, ValueKind};
 
 use crate::Settings;
 use crate::error::ConfigError;
-use crate::lists::{collect_where, probe};
+use crate::probe;
 
 /// The first `true`/`false` (by key) at a key that takes a number, as (key, reason), after
 /// `root` was read (`read`; nothing is looked for when it failed: its own error stands).
@@ -23,13 +23,9 @@ pub(crate) fn misplaced(
     text: &str,
 ) -> Option<(String, String)> {
     read.as_ref().ok()?;
-    let mut flags = Vec::new();
-    collect_where(root, &mut Vec::new(), &mut flags, &|v| {
-        matches!(v.kind, ValueKind::Boolean(_))
-    });
-    flags.sort_by(|a, b| a.key.cmp(&b.key));
+    let flags = probe::nodes(root, |v| matches!(v.kind, ValueKind::Boolean(_)));
     flags.into_iter().find_map(|flag| {
-        let reason = probe(
+        let reason = probe::refusal(
             root,
             &flag,
             ValueKind::String("an erpc probe, not a flag".into()),

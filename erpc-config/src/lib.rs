@@ -92,6 +92,7 @@ mod live;
 mod one_of;
 mod origin;
 mod per_method;
+mod probe;
 mod rate;
 mod registration;
 mod server;
@@ -323,14 +324,14 @@ fn clients_named_in_file(env: &HashMap<String, String>, text: &str) -> Result<()
 
 /// The node at dotted `key` of `root` (if there) made null.
 fn set_null(root: &mut config::Value, key: &str) {
-    if let Some(node) = node_mut(root, key) {
+    if let Some(node) = probe::node_at_key(root, key) {
         node.kind = config::ValueKind::Nil;
     }
 }
 
 /// The text entries of the list at dotted `key` of `root` without surrounding spaces.
 fn trim_entries(root: &mut config::Value, key: &str) {
-    let Some(node) = node_mut(root, key) else {
+    let Some(node) = probe::node_at_key(root, key) else {
         return;
     };
     if let config::ValueKind::Array(entries) = &mut node.kind {
@@ -342,18 +343,6 @@ fn trim_entries(root: &mut config::Value, key: &str) {
             }
         }
     }
-}
-
-/// The node at dotted `key` (mappings only) of `root`, if there.
-fn node_mut<'a>(root: &'a mut config::Value, key: &str) -> Option<&'a mut config::Value> {
-    let mut node = root;
-    for part in key.split('.') {
-        node = match &mut node.kind {
-            config::ValueKind::Table(table) => table.get_mut(part)?,
-            _ => return None,
-        };
-    }
-    Some(node)
 }
 
 /// The names of the list keys (`server.listen`, `clients.X.discovery.instances`, ...): a
