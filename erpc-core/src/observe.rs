@@ -331,9 +331,9 @@ impl StreamWatch {
 }
 
 /// A client's streaming call, counted as a call: reported started when made
-/// ([`StreamCallTally::start`]) and finished once, when it ends — its status, the end of the
-/// server's messages (`ok`), or `cancelled` if the caller let go of it first — with the
-/// time since it started and its messages' bytes (bodies, decompressed).
+/// ([`StreamCallTally::start`]) and finished once, when its `Incoming` ends — its status, the
+/// end of the server's messages (`ok`), or `cancelled` if the caller dropped it first — with
+/// the time since it started and its messages' bytes (bodies, decompressed).
 pub(crate) struct StreamCallTally {
     watch: Arc<MethodWatch>,
     started: std::time::Instant,
@@ -380,13 +380,6 @@ impl StreamCallTally {
     }
 }
 
-impl Drop for StreamCallTally {
-    /// No end told (the stream and its sender dropped first, or never polled to its end):
-    /// the caller let go of it.
-    fn drop(&mut self) {
-        self.end(Code::Cancelled);
-    }
-}
 
 /// A writer as its batch events name it.
 #[derive(Clone)]

@@ -107,11 +107,9 @@ impl CallTask {
                         if let Some(observed) = observed.as_deref_mut() {
                             observed.refused();
                         }
-                        if shared.log_refused_calls {
-                            let names = (call.service, call.method);
-                            let by = RefusedBy::Workers;
-                            refusal_log::log(context.peer(), names, &status, by, Duration::ZERO);
-                        }
+                        let (names, by) = ((call.service, call.method), RefusedBy::Workers);
+                        let peer = context.peer();
+                        refusal_log::log(&shared, peer, names, &status, by, Duration::ZERO);
                         admission::refused(observer, &call, RefusedBy::Workers, status)
                     })?),
                     None => None,
@@ -250,10 +248,8 @@ pub(crate) async fn wait_its_turn(
         if let Some(observed) = observed.as_deref_mut() {
             observed.refused();
         }
-        if shared.log_refused_calls {
-            let names = (call.service, call.method);
-            refusal_log::log(context.peer(), names, &status, by, arrived.elapsed());
-        }
+        let (names, waited) = ((call.service, call.method), arrived.elapsed());
+        refusal_log::log(shared, context.peer(), names, &status, by, waited);
         status
     };
     let held = admission::wait_then_admit(gate, &shared.admission, observer, &call, head)

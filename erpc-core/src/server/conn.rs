@@ -456,10 +456,9 @@ impl ServerEndpoint {
             };
             observer.call_refused(Side::Server, &call, by);
         }
-        if self.shared.log_refused_calls {
-            let peer = Some(&self.conn.peer);
-            super::refusal_log::log(peer, (service, method), &status, by, Duration::ZERO);
-        }
+        let peer = Some(&self.conn.peer);
+        let names = (service, method);
+        super::refusal_log::log(&self.shared, peer, names, &status, by, Duration::ZERO);
         self.refuse(header, refusal, status)
     }
 

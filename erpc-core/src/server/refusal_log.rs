@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::Status;
 use crate::observe::RefusedBy;
+use crate::server::Shared;
 use erpc_transport::PeerAddr;
 
 /// Log the refusal of `service`'s `method` from `peer` with `status` (by `by`, after
@@ -15,13 +16,18 @@ use erpc_transport::PeerAddr;
 /// `erpc::access`, message `call refused`, fields `service`, `method`, `peer`, `code`,
 /// `duration_us`, `refused_by` (the `reason` label of `erpc_refused_calls_total`) and
 /// `reason` (the status message the caller got).
+/// Nothing unless the server was built with `log_refused_calls` (`shared`'s).
 pub(crate) fn log(
+    shared: &Shared,
     peer: Option<&PeerAddr>,
     (service, method): (&str, &str),
     status: &Status,
     by: RefusedBy,
     waited: Duration,
 ) {
+    if !shared.log_refused_calls {
+        return;
+    }
     tracing::info!(
         target: "erpc::access",
         service,
