@@ -401,12 +401,11 @@ impl Inner {
             return;
         }
         match self.publish(plan, &delivery.payload).await {
-            Ok(()) => {
-                if let Err(e) = delivery.ack().await {
-                    // It comes back; the window answers it.
-                    tracing::warn!(error = %e, "ack failed: the request will be redelivered");
-                }
-            }
+            Ok(()) => match delivery.ack().await {
+                Ok(()) => self.stats.count_acked(),
+                // It comes back; the window answers it.
+                Err(e) => tracing::warn!(error = %e, "ack failed: the request will be redelivered"),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "publishing the answer failed: the request is given back");
                 if let Err(e) = delivery.nack(REPUBLISH_DELAY).await {

@@ -13,6 +13,9 @@ pub struct BridgeStats {
     pub given_back: u64,
     /// Dead letters made (QUEUE.md §4), whether or not publishing them succeeded.
     pub dead_lettered: u64,
+    /// Requests worked and acked (their answer, if any, published first): done with, never
+    /// to come back.
+    pub acked: u64,
 }
 
 /// The bridge's side of its stats channel.
@@ -38,5 +41,9 @@ impl Counts {
 
     pub(crate) fn count_dead_letter(&self) {
         self.0.send_modify(|s| s.dead_lettered += 1);
+    }
+
+    pub(crate) fn count_acked(&self) {
+        self.0.send_modify(|s| s.acked += 1);
     }
 }

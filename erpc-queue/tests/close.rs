@@ -275,6 +275,7 @@ fn a_bridge_left_running_ends_quietly(backend: Backend) {
         let config =
             support::bridge_config(backend, &server.url, &service.local_addr().to_string());
         let bridge = erpc_queue::Bridge::new(connect(&server).await, config).expect("valid");
+        let mut stats = bridge.stats();
         let (ready, consuming) = tokio::sync::oneshot::channel();
         tokio::spawn(bridge.run(
             move || {
@@ -291,12 +292,14 @@ fn a_bridge_left_running_ends_quietly(backend: Backend) {
         .expect("subscribes");
         use_it(&client).await;
         client.close().await;
-        // The request `use_it` sent last is the bridge's to finish: an end that cuts its ack
-        // short says so, rightly (it will be redelivered). What is checked is an idle bridge
-        // left running at the end, so its run is awaited, and a moment for its ack.
-        seen.wait_for(Duration::from_secs(10), |s| s.runs_of(100) >= 1)
-            .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The requests `use_it` made (ten calls and a send) are the bridge's to finish: an
+        // end that cuts an ack short says so, rightly (it will be redelivered). What is
+        // checked is an idle bridge left running at the end, so every ack is awaited.
+        tokio::time::timeout(Duration::from_secs(10), stats.wait_for(|s| s.acked >= 11))
+            .await
+            .expect("every request acked in time")
+            .expect("the bridge runs");
+        assert!(seen.runs_of(100) >= 1, "the sent request ran");
         server
     });
     logged.check_quiet(backend);
