@@ -380,7 +380,6 @@ impl StreamCallTally {
     }
 }
 
-
 /// A writer as its batch events name it.
 #[derive(Clone)]
 pub(crate) struct WriterWatch {
