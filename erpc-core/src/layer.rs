@@ -20,7 +20,9 @@
 //! directly: nothing is paid. Each layer added with `layer` is type-erased into a
 //! [`BoxedService`]: per call one `Arc` clone of the layer's service and one boxed future.
 //! Several layers stacked in one [`tower::ServiceBuilder`] and added with a single `layer`
-//! call are erased once. BENCHMARKS.md has the measured cost.
+//! call are erased once. A [`FailModes`] layer added last runs its first attempt's pick,
+//! instance breaker and wire itself, in its own future (see its "Cost"). BENCHMARKS.md has
+//! the measured cost.
 //!
 //! ```
 //! # use erpc_core as erpc;
@@ -84,6 +86,7 @@
 //! [`AttemptService`]: crate::client::AttemptService
 //! [`HandlerService`]: crate::server::HandlerService
 //! [`ClientMiddleware`]: crate::ClientMiddleware
+//! [`FailModes`]: crate::client::FailModes
 //! [`Middleware`]: crate::Middleware
 //! [`tower::ServiceBuilder`]: https://docs.rs/tower/latest/tower/struct.ServiceBuilder.html
 
@@ -166,10 +169,10 @@ impl<Req: Send + 'static, Resp: 'static> BoxedService<Req, Resp> {
         self.inner.oneshot(request)
     }
 
-    /// Whether this is the bottom of the client's attempt stack itself (the wire), with no
-    /// layer in between: a breaker right above it leaves its ticket to it.
-    pub(crate) fn is_attempt_wire(&self) -> bool {
-        self.inner.is_attempt_wire()
+    /// The erased service itself, to recognise one of erpc's own below a layer (the wire
+    /// right under a breaker, the pick right under a fail mode) and run the two as one.
+    pub(crate) fn as_any(&self) -> &dyn std::any::Any {
+        self.inner.as_any()
     }
 }
 
@@ -189,11 +192,8 @@ pub(crate) trait Erased<Req, Resp>: Send + Sync {
     /// Run one request.
     fn oneshot(&self, request: Req) -> BoxFuture<'static, Result<Resp, Status>>;
 
-    /// Whether this is the client's wire under the attempt-level layers, which counts an
-    /// attempt's outcome for the breaker ticket it carries (`client::layer::Transmit`).
-    fn is_attempt_wire(&self) -> bool {
-        false
-    }
+    /// The service itself ([`BoxedService::as_any`]).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<S, Req, Resp> Erased<Req, Resp> for S
@@ -232,6 +232,10 @@ where
                 service.call(request).await.map_err(status_of)
             }),
         }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

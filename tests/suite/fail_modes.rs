@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use erpc::client::{FailMode, FailModes, HedgeDelay, RetryBudget};
+use erpc::client::{
+    BreakerSettings, FailMode, FailModes, HedgeDelay, InstanceBreakers, RetryBudget, Trip,
+};
 use erpc::discovery::StaticList;
-use erpc::observe::{CallEvent, Observer, Retry, RetryKind, Side};
+use erpc::observe::{BreakerState, CallEvent, Observer, Retry, RetryKind, Side};
 use erpc::testing::{Fault, Faults};
 use erpc::{CallOptions, Status};
 use futures_util::StreamExt;
@@ -205,6 +207,47 @@ async fn failover_lands_on_another_instance() {
     assert_eq!(all[0].attempts(), 30);
     assert_eq!(retries.of(RetryKind::Failover), 30);
     assert_eq!(all[1].attempts() + all[2].attempts(), 30);
+}
+
+/// A governed client (a fail mode over the pick, a breaker per instance) runs a call's first
+/// attempt straight on the wire when no other layer lies between them, and through the
+/// layers when one does: the same outcome either way — every call fails over from the down
+/// instance, whose breaker counts each failure and opens at its third, after which the pick
+/// skips it.
+#[tokio::test]
+async fn a_governed_client_fails_over_and_trips_alike_with_or_without_a_layer_between() {
+    for layer_between in [false, true] {
+        let all = backends(&["a", "b"]).await;
+        all[0].faults.set_all(down());
+        let breakers = InstanceBreakers::new(
+            BreakerSettings::default()
+                .trip(Trip::ConsecutiveFailures(3))
+                .open_timeout(Duration::from_secs(60)),
+        );
+        let mut builder = erpc::Client::builder()
+            .layer(FailModes::new(FailMode::Failover { retries: 1 }))
+            .attempt_layer(breakers.clone());
+        if layer_between {
+            // A layer that changes nothing, so attempts take the layered way.
+            builder = builder.attempt_layer(tower::layer::util::Identity::new());
+        }
+        // Every first attempt is picked for `a` while its breaker lets it be.
+        let list = StaticList::addrs(all.iter().map(|b| b.server.local_addr())).expect("list");
+        let discovered = builder.discover_with(&list, "Kv", Arc::new(First)).await;
+        let client = KvClient::new(discovered.expect("discover"));
+        for i in 0..20 {
+            let answer = client.get(format!("k{i}")).await;
+            assert_eq!(
+                answer.expect("failed over"),
+                "b",
+                "layer between: {layer_between}"
+            );
+        }
+        assert_eq!(all[0].attempts(), 3, "layer between: {layer_between}");
+        assert_eq!(all[1].attempts(), 20, "layer between: {layer_between}");
+        let a = all[0].server.local_addr();
+        assert_eq!(breakers.state(a), Some(BreakerState::Open));
+    }
 }
 
 #[tokio::test]

@@ -732,11 +732,16 @@ fn later(at: Instant, wait: Duration) -> Instant {
 
 impl Ticket {
     /// Count the call's outcome.
-    pub(crate) fn finish<T>(mut self, outcome: &Result<T, Status>) {
+    pub(crate) fn finish<T>(self, outcome: &Result<T, Status>) {
+        self.finish_with(outcome.as_ref().err().map(Status::code));
+    }
+
+    /// Count the call's outcome by its status code: `None` for a success.
+    pub(crate) fn finish_with(mut self, failed_with: Option<Code>) {
         self.done = true;
-        let failed = match outcome {
-            Ok(_) => false,
-            Err(status) => self.breaker.settings().is_failure(status.code()),
+        let failed = match failed_with {
+            None => false,
+            Some(code) => self.breaker.settings().is_failure(code),
         };
         self.breaker.record(self.generation, Some(failed));
     }

@@ -38,6 +38,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::client::breaker::{Breaker, BreakerSettings, Scope, Ticket};
+use crate::client::layer::Transmit;
 use crate::client::observed::unsent;
 use crate::client::{Attempt, AttemptService, ClientRequest, ClientResponse};
 use crate::discovery::Load;
@@ -362,22 +363,50 @@ pub trait Admits<Req>: Clone + Send + Sync + 'static {
     }
 }
 
-impl Admits<Attempt> for InstanceBreakers {
-    fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
+/// Whether `stack` is the wire itself, with no layer in between.
+fn is_wire(stack: &AttemptService) -> bool {
+    stack.as_any().is::<Transmit>()
+}
+
+impl InstanceBreakers {
+    /// The breakers of an attempt stack that is these breakers right over the wire and
+    /// nothing else (the common governed client's): then a fail mode's first attempt runs
+    /// the admission itself, with the pick and the wire, instead of through the stack.
+    pub(crate) fn alone_over_wire(stack: &AttemptService) -> Option<InstanceBreakers> {
+        let guarded = stack
+            .as_any()
+            .downcast_ref::<Guarded<AttemptService, InstanceBreakers>>()?;
+        is_wire(&guarded.inner).then(|| guarded.breakers.clone())
+    }
+
+    /// Let an attempt of `request` to the instance at `addr` (whose load is `load`) through
+    /// its breaker, or refuse it, telling `observer` of the refusal (unless the request
+    /// opens a stream).
+    pub(crate) fn admit_to(
+        &self,
+        addr: &Address,
+        load: Option<&Arc<Load>>,
+        request: &ClientRequest,
+        observer: Option<&Arc<dyn Observer>>,
+    ) -> Result<Ticket, Status> {
         // Without the open time as a retry hint: it concerns this instance alone, and a fail
         // mode waits a hint before any retry — failing over to another instance must not.
-        self.breaker_of(attempt.addr(), attempt.load())
-            .enter()
+        self.breaker_of(addr, load).enter().map_err(|refused| {
+            let refused = Status::new(refused.code(), refused.message());
+            // The attempt never reaches the wire, where the client's observer hears of
+            // attempts: told here, as the engine tells of one it could not send, so an
+            // error rate over the client's calls sees it. Streams are not calls there.
+            let observer = observer.filter(|_| !request.stream);
+            unsent(observer, &request.service, &request.method, None, refused)
+        })
+    }
+}
+
+impl Admits<Attempt> for InstanceBreakers {
+    fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
+        let (addr, load) = (attempt.addr(), attempt.load());
+        self.admit_to(addr, load, &attempt.request, attempt.observer())
             .map(Some)
-            .map_err(|refused| {
-                let refused = Status::new(refused.code(), refused.message());
-                // The attempt never reaches the wire, where the client's observer hears of
-                // attempts: told here, as the engine tells of one it could not send, so an
-                // error rate over the client's calls sees it. Streams are not calls there.
-                let observer = attempt.observer().filter(|_| !attempt.request.stream);
-                let request = &attempt.request;
-                unsent(observer, &request.service, &request.method, None, refused)
-            })
     }
     fn is_stream(attempt: &Attempt) -> bool {
         attempt.request.stream
@@ -387,7 +416,7 @@ impl Admits<Attempt> for InstanceBreakers {
         // attempt costs one boxed future, not a second one here around the wire's.
         let wire = (inner as &dyn std::any::Any)
             .downcast_ref::<AttemptService>()
-            .is_some_and(AttemptService::is_attempt_wire);
+            .is_some_and(is_wire);
         if wire && attempt.ticket.is_none() {
             attempt.ticket = Some(ticket);
             return None;

@@ -48,19 +48,30 @@
 //! **Budget.** Retries and hedges spend the layer's [`RetryBudget`] (default: 10% of calls
 //! plus 10 per second); when it is spent, a failure is returned as it is. One `FailModes`
 //! per client: its budget is that client's.
+//!
+//! **Cost.** Added last (the innermost call-level layer, right above the balancer's pick),
+//! with no attempt-level layer or only [`InstanceBreakers`](crate::client::InstanceBreakers),
+//! a `failover`/`failtry` call's first attempt is run by the layer itself: the pick, the
+//! breaker's admission and the wire in one step, its answer awaited in the layer's own
+//! future — one boxed future per call, as a client without layers pays, plus the copy of
+//! the request kept for a retry (reference counts: its body is shared, not copied).
+//! Anywhere else in a stack it works the same, through the layers below it, at one boxed
+//! future per layer per attempt. BENCHMARKS.md has the figures.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll, ready};
 use std::time::Duration;
 
 use erpc_transport::Address;
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
+use crate::client::answer::Answer;
+use crate::client::direct::{Direct, Unsent};
 use crate::client::hedge::{self, Latencies};
-use crate::client::layer::CallService;
+use crate::client::layer::{CallService, Route};
 use crate::client::observed::tell;
 use crate::client::retry_budget::RetryBudget;
 use crate::client::{ClientRequest, ClientResponse};
@@ -198,6 +209,7 @@ impl Layer<CallService> for FailModes {
         FailModeService {
             shared: Arc::new(Shared {
                 settings: self.settings.clone(),
+                route: inner.as_any().downcast_ref::<Route>().cloned(),
                 inner,
             }),
         }
@@ -216,6 +228,9 @@ pub struct FailModeService {
 pub(crate) struct Shared {
     settings: Settings,
     inner: CallService,
+    /// The pick, when it is what `inner` is (this layer the innermost call-level one): a
+    /// first attempt may then go straight to the wire ([`crate::client::direct`]).
+    route: Option<Route>,
 }
 
 impl Service<ClientRequest> for FailModeService {
@@ -250,15 +265,25 @@ impl Service<ClientRequest> for FailModeService {
 
 /// A call under `failover` or `failtry`: its first attempt, sent when the call is made, and
 /// what a retry needs, used only if that attempt fails. The common call — its first attempt
-/// succeeds — is this one small future (the request kept for a retry, the attempt's boxed
-/// future, its steer), and the retry loop's larger future is made only after a failure.
+/// succeeds — is this one future (the request kept for a retry and the attempt's answer),
+/// and the retry loop's larger future is made only after a failure.
 struct FirstAttempt {
-    /// The first attempt's future; after it failed (and may be retried), the retry loop's.
-    attempt: BoxFuture<'static, Result<ClientResponse, Status>>,
-    /// Where the first attempt went.
-    steer: Steer,
+    attempt: First,
     /// The call, its request and `(retries, same)`: taken when the first attempt fails.
     retry: Option<(Call, ClientRequest, u32, bool)>,
+}
+
+/// Where a [`FirstAttempt`] is.
+enum First {
+    /// Queued straight on the wire ([`crate::client::direct`]); its connection says where
+    /// it went.
+    Direct(Answer),
+    /// Straight to the wire, once a connection is dialled.
+    Dialing(BoxFuture<'static, Result<Answer, Unsent>>),
+    /// Through the stacks below this layer, with the steer that records where it went.
+    Layered(BoxFuture<'static, Result<ClientResponse, Status>>, Steer),
+    /// It failed and may be retried: the retry loop.
+    Retrying(BoxFuture<'static, Result<ClientResponse, Status>>),
 }
 
 impl Future for FirstAttempt {
@@ -267,18 +292,32 @@ impl Future for FirstAttempt {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         loop {
-            let status = match std::task::ready!(this.attempt.as_mut().poll(cx)) {
-                // A success is returned without moving the kept request out (it is dropped
-                // with this future).
-                Ok(response) => return Poll::Ready(Ok(response)),
-                Err(status) => status,
+            // A success is returned without moving the kept request out (it is dropped
+            // with this future).
+            let (status, landed) = match &mut this.attempt {
+                First::Direct(answer) => match ready!(Pin::new(&mut *answer).poll(cx)) {
+                    Ok(response) => return Poll::Ready(Ok(response)),
+                    Err(status) => (status, Some(answer.landed())),
+                },
+                First::Dialing(dialing) => match ready!(dialing.as_mut().poll(cx)) {
+                    Ok(answer) => {
+                        this.attempt = First::Direct(answer);
+                        continue;
+                    }
+                    Err(unsent) => (unsent.status, unsent.landed),
+                },
+                First::Layered(attempt, steer) => match ready!(attempt.as_mut().poll(cx)) {
+                    Ok(response) => return Poll::Ready(Ok(response)),
+                    Err(status) => (status, steer.landed()),
+                },
+                First::Retrying(retrying) => return retrying.as_mut().poll(cx),
             };
             match this.retry.take() {
                 Some((call, request, retries, same)) => {
-                    let landed = this.steer.landed();
-                    this.attempt = Box::pin(call.retry(request, retries, same, status, landed));
+                    let retrying = call.retry(request, retries, same, status, landed);
+                    this.attempt = First::Retrying(Box::pin(retrying));
                 }
-                // The retry loop's end.
+                // Not reached: the first attempt's failure takes the retry loop.
                 None => return Poll::Ready(Err(status)),
             }
         }
@@ -328,10 +367,21 @@ impl Call {
             // Nothing to retry: the call passes as under `failfast`.
             return self.shared.inner.oneshot(request);
         }
-        let steer = Steer::new(Want::Any, Vec::new());
+        let direct = self.shared.route.as_ref().and_then(Route::client);
+        let attempt = match direct.and_then(|client| client.attempt_direct(&request)) {
+            Some(Direct::Queued(answer)) => First::Direct(answer),
+            Some(Direct::Dialing(dialing)) => First::Dialing(dialing),
+            Some(Direct::Unsent(unsent)) => {
+                let (status, landed) = (unsent.status, unsent.landed);
+                return Box::pin(self.retry(request, retries, same, status, landed));
+            }
+            None => {
+                let steer = Steer::new(Want::Any, Vec::new());
+                First::Layered(self.send(&request, steer.clone()), steer)
+            }
+        };
         Box::pin(FirstAttempt {
-            attempt: self.send(&request, steer.clone()),
-            steer,
+            attempt,
             retry: Some((self, request, retries, same)),
         })
     }
@@ -510,6 +560,7 @@ mod tests {
                     .backoff(Duration::from_millis(10), Duration::from_millis(100))
                     .settings,
                 inner: crate::layer::BoxedService::from_erased(Never),
+                route: None,
             }),
             idempotent: true,
         };
@@ -539,6 +590,10 @@ mod tests {
             _: ClientRequest,
         ) -> futures_util::future::BoxFuture<'static, Result<ClientResponse, Status>> {
             Box::pin(std::future::pending())
+        }
+
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
         }
     }
 }

@@ -90,16 +90,27 @@ impl Attempt {
 #[derive(Clone)]
 pub(crate) struct Route(pub(crate) Weak<Inner>);
 
+impl Route {
+    /// The client, unless it was dropped.
+    pub(crate) fn client(&self) -> Option<Client> {
+        self.0.upgrade().map(|inner| Client { inner })
+    }
+}
+
 impl Erased<ClientRequest, ClientResponse> for Route {
     fn oneshot(
         &self,
         request: ClientRequest,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
-        let Some(client) = self.0.upgrade().map(|inner| Client { inner }) else {
+        let Some(client) = self.client() else {
             let dropped = Status::cancelled("the client was dropped mid-call");
             return Box::pin(std::future::ready(Err(dropped)));
         };
         client.send_boxed(request)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -118,8 +129,8 @@ impl Erased<Attempt, ClientResponse> for Transmit {
         client.transmit(request, conn, ticket)
     }
 
-    fn is_attempt_wire(&self) -> bool {
-        true
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -1,11 +1,13 @@
 //! The client: cheap to clone, sharing its connections; typed calls through [`Call`] and
 //! [`Oneway`], untyped ones through [`Client::invoke`].
 
+mod answer;
 #[macro_use]
 mod call;
 mod broadcast;
 mod concurrency_limit;
 mod conn;
+mod direct;
 mod endpoint;
 pub mod fail_mode;
 mod hedge;
@@ -44,10 +46,12 @@ use erpc_transport::{Address, AddressError, IntoAddress};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
+use answer::Answer;
 use breaker::Ticket;
 pub use call::{Call, CallFuture, CallOptions, Oneway};
 pub use concurrency_limit::ClientConcurrencyLimit;
 use conn::ClientConn;
+use direct::AttemptStack;
 pub use fail_mode::{FailMode, FailModes, HedgeDelay};
 use in_flight::PendingCall;
 #[doc(hidden)]
@@ -196,6 +200,8 @@ pub(crate) struct Inner {
     calls: Option<CallService>,
     /// The attempt-level layers over the wire, if any were added.
     attempts: Option<AttemptService>,
+    /// What that stack is, for a fail mode's first attempt ([`direct`]).
+    attempt_stack: AttemptStack,
     /// Engine events go to its observer, if anyone listens (streams report their messages to
     /// it), and the calls' reports through its watch of each method called.
     watches: Option<MethodWatches>,
@@ -404,6 +410,7 @@ impl ClientBuilder {
 
     fn with_target(self, target: Target) -> Client {
         let attempts = self.attempts.wrap(Transmit);
+        let attempt_stack = AttemptStack::of(attempts.as_ref());
         Client {
             inner: Arc::new_cyclic(|inner| Inner {
                 target,
@@ -411,6 +418,7 @@ impl ClientBuilder {
                 codecs: Arc::new(self.codecs.unwrap_or_default()),
                 calls: self.calls.wrap(Route(inner.clone())),
                 attempts,
+                attempt_stack,
                 watches: self.observer.map(MethodWatches::new),
             }),
         }
@@ -687,10 +695,9 @@ impl Client {
         }
         match self.start(request) {
             Err(status) => Box::pin(std::future::ready(Err(status))),
-            Ok(Started::Sent { pending, accept }) => Box::pin(async move {
-                let response = pending.wait().await?;
-                self.unpack(response, &accept)
-            }),
+            Ok(Started::Sent { pending, accept }) => {
+                Box::pin(Answer::new(pending, accept, self, None))
+            }
             Ok(Started::Dialing(rest)) => rest,
         }
     }
@@ -745,29 +752,22 @@ impl Client {
             opening.put(request, Some(conn));
             return Box::pin(std::future::ready(Ok(ClientResponse::default())));
         }
-        let deadline = request.deadline;
-        let steer = request.steer.clone();
-        let frame = match self.frame(request) {
-            Ok(frame) => frame,
-            Err(status) => return Box::pin(std::future::ready(settle(ticket, Err(status)))),
-        };
-        if frame.header.kind == Kind::ONEWAY {
+        if request.oneway {
+            let deadline = request.deadline;
+            let steer = request.steer.clone();
+            let frame = match self.frame(request) {
+                Ok(frame) => frame,
+                Err(status) => return Box::pin(std::future::ready(settle(ticket, Err(status)))),
+            };
             return Box::pin(async move {
                 let watches = self.inner.watches.as_ref();
                 let sent = send_oneway(&conn, frame, deadline, &steer, watches).await;
                 settle(ticket, sent)
             });
         }
-        let accept = frame.head.accept_compression;
-        match started(&conn, frame, deadline, &steer, self.inner.watches.as_ref()) {
-            Err(status) => Box::pin(std::future::ready(settle(ticket, Err(status)))),
-            Ok(pending) => Box::pin(async move {
-                let answered = match pending.wait().await {
-                    Ok(response) => self.unpack(response, &accept),
-                    Err(status) => Err(status),
-                };
-                settle(ticket, answered)
-            }),
+        match self.queue(&conn, request, ticket) {
+            Ok(answer) => Box::pin(answer),
+            Err(status) => Box::pin(std::future::ready(Err(status))),
         }
     }
 

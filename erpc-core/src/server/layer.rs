@@ -91,4 +91,7 @@ impl Erased<Request, Response> for Handler {
         let service = self.0.clone();
         Box::pin(async move { service.call(request).await })
     }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
