@@ -56,6 +56,7 @@ impl<T> PerMethod<T> {
     }
 
     /// The value for a call of `service.method`.
+    #[inline]
     pub fn get(&self, service: &str, method: &str) -> &T {
         if self.methods.is_empty() && self.services.is_empty() {
             // One value for every call (the common setting): no name is hashed.

@@ -75,7 +75,9 @@ impl RetryBudget {
 
     /// A call was made: deposit its share.
     pub fn deposit(&self) {
-        if self.per_call == 0 {
+        // A full budget (a healthy client's, nearly always) takes nothing: one read, no
+        // write to the line every caller shares.
+        if self.per_call == 0 || self.balance.load(Ordering::Relaxed) >= self.cap {
             return;
         }
         let after = self.balance.fetch_add(self.per_call, Ordering::Relaxed) + self.per_call;
