@@ -120,10 +120,18 @@ fn main() {
             .await
             .expect("serve");
         let client = client(&mode).await;
-        // A fresh body per call, frozen from a `BytesMut` as a typed call's encoder leaves it
-        // (so a clone of it costs what it costs there).
+        // A fresh body per call, carved out of a reused block as a typed call's encoder
+        // carves a small body (`engine::encode_arena`): a reference-counted slice, so a
+        // clone of it (a fail mode keeps one for a retry) costs what it costs there — an
+        // increment, not the allocation a body frozen from its own buffer needs.
+        let block = std::cell::RefCell::new(BytesMut::new());
         let call = || {
-            let body: Bytes = BytesMut::from(&[7u8; 512][..]).freeze();
+            let body: Bytes = {
+                let mut block = block.borrow_mut();
+                block.reserve(16 * 1024);
+                block.extend_from_slice(&[7u8; 512]);
+                block.split().freeze()
+            };
             client.invoke(ClientRequest::new("Bench", "echo", body))
         };
         for _ in 0..2_000 {
