@@ -105,7 +105,7 @@ fn main() {
         let observed = std::env::var("OBSERVED").ok().filter(|name| !name.is_empty());
         let observed = observed.map(|name| {
             match Observed::named(&name) {
-                Some(Observed::Governed) | None => {
+                Some(Observed::Governed { .. }) | None => {
                     panic!("OBSERVED={name}: not erpc-metrics or erpc-trace0/1/100")
                 }
                 Some(o) => o,

@@ -4,7 +4,9 @@
 //! them, so the figure is what a call pays (the head-sampling decision, span creation for
 //! sampled calls, context propagation, the batch queue), not the network export, which runs
 //! on its own thread. `erpc-governed` adds what a
-//! production client runs: P2C over two instances, a breaker per instance, failover.
+//! production client runs: P2C over two instances, a breaker per instance, failover;
+//! `erpc-governance` is that client without metrics (issue 13's "P2C + breaker + retry
+//! policy vs none", against the `erpc` stack).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,10 +30,15 @@ pub enum Observed {
     Metrics,
     /// A span per call on both sides, this share of traces sampled.
     Trace(f64),
-    /// What a governed production client runs: metrics on both sides, and a client that
-    /// balances two instances (the server on 127.0.0.1 and 127.0.0.2) with P2C, keeps a
-    /// circuit breaker per instance and fails over (`Failover { retries: 2 }`).
-    Governed,
+    /// What a governed production client runs: a client that balances two instances (the
+    /// server on 127.0.0.1 and 127.0.0.2) with P2C, keeps a circuit breaker per instance
+    /// and fails over (`Failover { retries: 2 }`); with metrics on both sides
+    /// (`erpc-governed`) or without (`erpc-governance`: the governance's own cost, against
+    /// the `erpc` stack).
+    Governed {
+        /// Whether both sides keep Prometheus metrics.
+        metrics: bool,
+    },
 }
 
 impl Observed {
@@ -42,7 +49,8 @@ impl Observed {
             "erpc-trace0" => Some(Observed::Trace(0.0)),
             "erpc-trace1" => Some(Observed::Trace(0.01)),
             "erpc-trace100" => Some(Observed::Trace(1.0)),
-            "erpc-governed" => Some(Observed::Governed),
+            "erpc-governed" => Some(Observed::Governed { metrics: true }),
+            "erpc-governance" => Some(Observed::Governed { metrics: false }),
             _ => None,
         }
     }
@@ -78,11 +86,14 @@ fn install_tracing(ratio: f64) {
 }
 
 /// `builder` with `observed` on: metrics (a `Metrics` of its own) or a tracing layer.
-/// `Governed` adds metrics here; its second listener and balancing are `serve`'s and
-/// `connect`'s.
+/// `Governed` adds metrics here if it has them; its second listener and balancing are
+/// `serve`'s and `connect`'s.
 pub fn observe_server(builder: erpc::ServerBuilder, observed: Observed) -> erpc::ServerBuilder {
     match observed {
-        Observed::Metrics | Observed::Governed => builder.observer(Metrics::new().observer()),
+        Observed::Metrics | Observed::Governed { metrics: true } => {
+            builder.observer(Metrics::new().observer())
+        }
+        Observed::Governed { metrics: false } => builder,
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.layer(ServerTracing)
@@ -93,7 +104,10 @@ pub fn observe_server(builder: erpc::ServerBuilder, observed: Observed) -> erpc:
 /// `builder` with `observed` on, as [`observe_server`].
 pub fn observe_client(builder: erpc::ClientBuilder, observed: Observed) -> erpc::ClientBuilder {
     match observed {
-        Observed::Metrics | Observed::Governed => builder.observer(Metrics::new().observer()),
+        Observed::Metrics | Observed::Governed { metrics: true } => {
+            builder.observer(Metrics::new().observer())
+        }
+        Observed::Governed { metrics: false } => builder,
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.attempt_layer(ClientTracing)
@@ -104,7 +118,7 @@ pub fn observe_client(builder: erpc::ClientBuilder, observed: Observed) -> erpc:
 /// Serve the echo service over TCP with `observed` on.
 pub async fn serve(addr: SocketAddr, observed: Observed) {
     let mut listen = vec![format!("tcp://{addr}")];
-    if let Observed::Governed = observed {
+    if let Observed::Governed { .. } = observed {
         listen.push(format!("tcp://{}", second_instance(addr)));
     }
     let _server = observe_server(erpc::Server::builder(), observed)
@@ -117,8 +131,8 @@ pub async fn serve(addr: SocketAddr, observed: Observed) {
 
 /// A client of `conns` connections with `observed` on.
 pub async fn connect(addr: SocketAddr, conns: usize, observed: Observed) -> ErpcCaller {
-    if let Observed::Governed = observed {
-        return connect_governed(addr, conns).await;
+    if let Observed::Governed { .. } = observed {
+        return connect_governed(addr, conns, observed).await;
     }
     let client = observe_client(erpc::Client::builder().connections(conns), observed)
         .connect(format!("tcp://{addr}"))
@@ -134,15 +148,14 @@ fn second_instance(addr: SocketAddr) -> SocketAddr {
 }
 
 /// P2C over two instances with `conns` connections in all, a breaker per instance,
-/// failover and metrics.
-async fn connect_governed(addr: SocketAddr, conns: usize) -> ErpcCaller {
+/// failover, and metrics if `observed` has them.
+async fn connect_governed(addr: SocketAddr, conns: usize, observed: Observed) -> ErpcCaller {
     let instances = [
         format!("tcp://{addr}"),
         format!("tcp://{}", second_instance(addr)),
     ];
     let list = erpc::discovery::StaticList::addrs(instances).expect("addresses");
-    let client = erpc::Client::builder()
-        .observer(Metrics::new().observer())
+    let client = observe_client(erpc::Client::builder(), observed)
         .layer(FailModes::new(FailMode::Failover { retries: 2 }))
         .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
         .connections((conns / 2).max(1))
