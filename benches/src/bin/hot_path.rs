@@ -4,10 +4,15 @@
 //! transport on one thread.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=target cargo build --release -p erpc-core --example hot_path
-//! target/release/examples/hot_path governed 20000
-//! valgrind --tool=callgrind target/release/examples/hot_path governed 20000
+//! cargo build --release -p erpc-benches --bin hot_path
+//! target/release/hot_path governed 20000
+//! valgrind --tool=callgrind target/release/hot_path governed 20000
 //! ```
+//!
+//! A binary of the benches crate, not an example of erpc-core: an example is built with its
+//! crate's dev-dependencies, and erpc-core's turn on tokio's `test-util`, under which every
+//! `tokio::time::Instant::now` asks the runtime for its (pausable) clock — a cost a
+//! program built with erpc never pays, on every clock read of the call path.
 //!
 //! `MODE` (first argument): `plain` — a client of one address with two connections;
 //! `balanced` — P2C over two instances (the server listens on two addresses); `governed` —
@@ -23,10 +28,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use erpc_core::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
-use erpc_core::discovery::{P2c, StaticList};
-use erpc_core::server::{Request, Response, Service};
-use erpc_core::{Client, ClientRequest, Server, Status};
+use erpc::client::{BreakerSettings, FailMode, FailModes, InstanceBreakers};
+use erpc::discovery::{P2c, StaticList};
+use erpc::server::{Request, Response, Service};
+use erpc::{Client, ClientRequest, Server, Status};
 use futures_util::future::BoxFuture;
 
 struct Counting;
