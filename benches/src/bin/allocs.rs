@@ -7,7 +7,8 @@
 //! each side with three `layer` calls, `LAYERS=stacked` the same three with one;
 //! `LAYERS=governed` gives the client what the `erpc-governed` stack's does, without its
 //! metrics: P2C over two instances (the server listens on two addresses), a breaker per
-//! instance and `Failover { retries: 2 }`.
+//! instance and `Failover { retries: 2 }`; `LAYERS=p2c` only its balancing (P2C over the two
+//! instances, no layer).
 //! `OBSERVED=erpc-metrics` (or `erpc-trace1`, `erpc-trace100`, `erpc-trace0`) turns on what
 //! the e2e stack of that name turns on, on both sides (`LAYERS=governed
 //! OBSERVED=erpc-metrics` is the whole `erpc-governed` client). `CALLS` (default 10,000) calls are
@@ -97,6 +98,7 @@ fn main() {
         let addr = "mem://allocs";
         let second = "mem://allocs-2";
         let governed = std::env::var("LAYERS").as_deref() == Ok("governed");
+        let balanced = governed || std::env::var("LAYERS").as_deref() == Ok("p2c");
         let layers = match std::env::var("LAYERS").as_deref() {
             Ok("apart") => Layers::ThreeApart,
             Ok("stacked") => Layers::ThreeStacked,
@@ -155,11 +157,16 @@ fn main() {
         } else {
             (Some(serve.await), None)
         };
-        let client = if governed {
+        let client = if balanced {
             let list = erpc::discovery::StaticList::addrs([addr, second]).expect("addresses");
+            let client = if governed {
+                client
+                    .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+                    .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
+            } else {
+                client
+            };
             client
-                .layer(FailModes::new(FailMode::Failover { retries: 2 }))
-                .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
                 .discover_with(&list, "Bench", Arc::new(erpc::discovery::P2c))
                 .await
                 .expect("discover")

@@ -96,7 +96,7 @@ async fn serve(stack: String, addr: SocketAddr) {
 
 fn unknown(stack: &str) -> ! {
     eprintln!(
-        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side, added apart), erpc-stacked (the same 3 in one layer), erpc-metrics, erpc-trace1, erpc-trace100 (erpc with erpc-telemetry's metrics or tracing at 1% / 100%), erpc-governed (metrics, P2C over two instances, a breaker per instance, failover), erpc-governance (the same without metrics), tarpc, tonic or erpc:TRANSPORT"
+        "unknown stack {stack:?}: raw, erpc, erpc-layers (3 no-op layers each side, added apart), erpc-stacked (the same 3 in one layer), erpc-metrics, erpc-trace1, erpc-trace100 (erpc with erpc-telemetry's metrics or tracing at 1% / 100%), erpc-governed (metrics, P2C over two instances, a breaker per instance, failover), erpc-governance (the same without metrics), erpc-p2c (its balancing alone), tarpc, tonic or erpc:TRANSPORT"
     );
     std::process::exit(2)
 }

@@ -6,7 +6,7 @@
 //! on its own thread. `erpc-governed` adds what a
 //! production client runs: P2C over two instances, a breaker per instance, failover;
 //! `erpc-governance` is that client without metrics (issue 13's "P2C + breaker + retry
-//! policy vs none", against the `erpc` stack).
+//! policy vs none", against the `erpc` stack), `erpc-p2c` its balancing alone.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,10 +34,13 @@ pub enum Observed {
     /// server on 127.0.0.1 and 127.0.0.2) with P2C, keeps a circuit breaker per instance
     /// and fails over (`Failover { retries: 2 }`); with metrics on both sides
     /// (`erpc-governed`) or without (`erpc-governance`: the governance's own cost, against
-    /// the `erpc` stack).
+    /// the `erpc` stack); or the balancing alone, without the breakers, the fail mode and
+    /// metrics (`erpc-p2c`: what of that cost is P2C's).
     Governed {
         /// Whether both sides keep Prometheus metrics.
         metrics: bool,
+        /// Whether the client keeps breakers and fails over.
+        layers: bool,
     },
 }
 
@@ -49,8 +52,18 @@ impl Observed {
             "erpc-trace0" => Some(Observed::Trace(0.0)),
             "erpc-trace1" => Some(Observed::Trace(0.01)),
             "erpc-trace100" => Some(Observed::Trace(1.0)),
-            "erpc-governed" => Some(Observed::Governed { metrics: true }),
-            "erpc-governance" => Some(Observed::Governed { metrics: false }),
+            "erpc-governed" => Some(Observed::Governed {
+                metrics: true,
+                layers: true,
+            }),
+            "erpc-governance" => Some(Observed::Governed {
+                metrics: false,
+                layers: true,
+            }),
+            "erpc-p2c" => Some(Observed::Governed {
+                metrics: false,
+                layers: false,
+            }),
             _ => None,
         }
     }
@@ -90,10 +103,10 @@ fn install_tracing(ratio: f64) {
 /// `serve`'s and `connect`'s.
 pub fn observe_server(builder: erpc::ServerBuilder, observed: Observed) -> erpc::ServerBuilder {
     match observed {
-        Observed::Metrics | Observed::Governed { metrics: true } => {
+        Observed::Metrics | Observed::Governed { metrics: true, .. } => {
             builder.observer(Metrics::new().observer())
         }
-        Observed::Governed { metrics: false } => builder,
+        Observed::Governed { metrics: false, .. } => builder,
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.layer(ServerTracing)
@@ -104,10 +117,10 @@ pub fn observe_server(builder: erpc::ServerBuilder, observed: Observed) -> erpc:
 /// `builder` with `observed` on, as [`observe_server`].
 pub fn observe_client(builder: erpc::ClientBuilder, observed: Observed) -> erpc::ClientBuilder {
     match observed {
-        Observed::Metrics | Observed::Governed { metrics: true } => {
+        Observed::Metrics | Observed::Governed { metrics: true, .. } => {
             builder.observer(Metrics::new().observer())
         }
-        Observed::Governed { metrics: false } => builder,
+        Observed::Governed { metrics: false, .. } => builder,
         Observed::Trace(ratio) => {
             install_tracing(ratio);
             builder.attempt_layer(ClientTracing)
@@ -147,17 +160,21 @@ fn second_instance(addr: SocketAddr) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 2], addr.port()))
 }
 
-/// P2C over two instances with `conns` connections in all, a breaker per instance,
-/// failover, and metrics if `observed` has them.
+/// P2C over two instances with `conns` connections in all; a breaker per instance and
+/// failover, and metrics, if `observed` has them.
 async fn connect_governed(addr: SocketAddr, conns: usize, observed: Observed) -> ErpcCaller {
     let instances = [
         format!("tcp://{addr}"),
         format!("tcp://{}", second_instance(addr)),
     ];
     let list = erpc::discovery::StaticList::addrs(instances).expect("addresses");
-    let client = observe_client(erpc::Client::builder(), observed)
-        .layer(FailModes::new(FailMode::Failover { retries: 2 }))
-        .attempt_layer(InstanceBreakers::new(BreakerSettings::default()))
+    let mut builder = observe_client(erpc::Client::builder(), observed);
+    if let Observed::Governed { layers: true, .. } = observed {
+        builder = builder
+            .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+            .attempt_layer(InstanceBreakers::new(BreakerSettings::default()));
+    }
+    let client = builder
         .connections((conns / 2).max(1))
         .discover_with(&list, "Bench", Arc::new(P2c))
         .await
