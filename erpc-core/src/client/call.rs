@@ -14,6 +14,7 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::body::ENCODE_CAPACITY;
+use crate::client::fail_mode::{FirstAttempt, Launch};
 use crate::client::in_flight::PendingCall;
 use crate::client::{Client, ClientRequest, ClientResponse, Started};
 use crate::codec_failure::{Site, decode_failed, encode_failed};
@@ -219,6 +220,21 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
             false,
         )?;
         let client = self.client;
+        if let Some(modes) = client.fail_modes() {
+            // A lone fail mode over the pick: its first attempt is held here, unboxed.
+            return Ok(match modes.start(request, Some(&client)) {
+                Launch::First(first) => CallState::Governed {
+                    first,
+                    client,
+                    call,
+                },
+                Launch::Boxed(future) => CallState::Boxed {
+                    future,
+                    client,
+                    call,
+                },
+            });
+        }
         if !client.is_direct() {
             let future = client.through_layers(request);
             return Ok(CallState::Boxed {
@@ -265,6 +281,12 @@ pub struct CallFuture<Req, Resp> {
     state: CallState<Req, Resp>,
 }
 
+// The governed state is the largest (~350 bytes: the first attempt's answer and the request
+// kept for a retry) and makes every call's future that large; it is built in place and not
+// moved while awaited, and a plain call measured no dearer for it (BENCHMARKS.md, "the
+// governed client's common path, fifth pass"), where boxing it cost a governed call an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 enum CallState<Req, Resp> {
     /// Not polled yet.
     Start(Call<Req, Resp>),
@@ -279,6 +301,12 @@ enum CallState<Req, Resp> {
     /// Going through middleware or a dial.
     Boxed {
         future: BoxFuture<'static, Result<ClientResponse, Status>>,
+        client: Client,
+        call: (ByteStr, ByteStr),
+    },
+    /// Under a lone fail mode: its first attempt, and what a retry needs.
+    Governed {
+        first: FirstAttempt,
         client: Client,
         call: (ByteStr, ByteStr),
     },
@@ -311,12 +339,15 @@ impl<Req: Message, Resp: Message> Future for CallFuture<Req, Resp> {
                 ..
             } => ready!(pending.poll_response(cx)).and_then(|frame| client.unpack(frame, accept)),
             CallState::Boxed { future, .. } => ready!(future.as_mut().poll(cx)),
+            CallState::Governed { first, .. } => ready!(Pin::new(first).poll(cx)),
             CallState::Start(_) | CallState::Done => {
                 return Poll::Ready(Err(Status::internal("call polled after it completed")));
             }
         };
         match std::mem::replace(&mut this.state, CallState::Done) {
-            CallState::Sent { client, call, .. } | CallState::Boxed { client, call, .. } => {
+            CallState::Sent { client, call, .. }
+            | CallState::Boxed { client, call, .. }
+            | CallState::Governed { client, call, .. } => {
                 Poll::Ready(response.and_then(|r| decode(&client, r, &call)))
             }
             CallState::Start(_) | CallState::Done => {

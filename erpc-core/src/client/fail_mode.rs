@@ -74,7 +74,7 @@ use crate::client::hedge::{self, Latencies};
 use crate::client::layer::{CallService, Route};
 use crate::client::observed::tell;
 use crate::client::retry_budget::RetryBudget;
-use crate::client::{ClientRequest, ClientResponse};
+use crate::client::{Client, ClientRequest, ClientResponse};
 use crate::discovery::{Steer, Want};
 use crate::layer::{Layer, Service};
 use crate::observe::{HedgeOutcome, Observer, Retry, RetryKind};
@@ -233,10 +233,18 @@ pub(crate) struct Shared {
     route: Option<Route>,
 }
 
-impl Service<ClientRequest> for FailModeService {
-    always_ready_boxed!(ClientResponse);
+impl FailModeService {
+    /// Whether the pick is right below this layer (it is the innermost call-level one): a
+    /// first attempt may then go straight to the wire ([`crate::client::direct`]).
+    pub(crate) fn is_over_route(&self) -> bool {
+        self.shared.route.is_some()
+    }
 
-    fn call(&mut self, request: ClientRequest) -> Self::Future {
+    /// Start `request` — what [`Service::call`] does — leaving a `failover`/`failtry`
+    /// call's first attempt unboxed, for a caller that holds its future itself (a typed
+    /// call's [`crate::client::CallFuture`]). `client` is the client this layer serves, if
+    /// the caller has it at hand (else it is found through the pick below).
+    pub(crate) fn start(&self, request: ClientRequest, client: Option<&Client>) -> Launch {
         let settings = &self.shared.settings;
         let inner = &self.shared.inner;
         let passes =
@@ -246,7 +254,7 @@ impl Service<ClientRequest> for FailModeService {
         }
         let mode = *settings.modes.get(&request.service, &request.method);
         if passes || mode == FailMode::Failfast {
-            return inner.oneshot(request);
+            return Launch::Boxed(inner.oneshot(request));
         }
         let idempotent =
             request.idempotent || *settings.idempotent.get(&request.service, &request.method);
@@ -255,11 +263,42 @@ impl Service<ClientRequest> for FailModeService {
             idempotent,
         };
         match mode {
-            FailMode::Failbackup { delay } => Box::pin(hedge::run(call, request, delay)),
-            FailMode::Failover { retries } => call.first(request, retries, false),
-            FailMode::Failtry { retries } => call.first(request, retries, true),
-            FailMode::Failfast => inner.oneshot(request),
+            FailMode::Failbackup { delay } => {
+                Launch::Boxed(Box::pin(hedge::run(call, request, delay)))
+            }
+            FailMode::Failover { retries } => call.first(request, retries, false, client),
+            FailMode::Failtry { retries } => call.first(request, retries, true, client),
+            FailMode::Failfast => Launch::Boxed(inner.oneshot(request)),
         }
+    }
+}
+
+/// How a call under [`FailModeService::start`] was launched.
+// Returned once and moved into its holder: boxing the large variant would cost every
+// governed call the allocation this exists to spare it.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Launch {
+    /// A `failover`/`failtry` call's first attempt, and what a retry needs.
+    First(FirstAttempt),
+    /// Anything else.
+    Boxed(BoxFuture<'static, Result<ClientResponse, Status>>),
+}
+
+impl Launch {
+    /// The call's future, boxed.
+    pub(crate) fn boxed(self) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        match self {
+            Launch::First(first) => Box::pin(first),
+            Launch::Boxed(future) => future,
+        }
+    }
+}
+
+impl Service<ClientRequest> for FailModeService {
+    always_ready_boxed!(ClientResponse);
+
+    fn call(&mut self, request: ClientRequest) -> Self::Future {
+        self.start(request, None).boxed()
     }
 }
 
@@ -267,7 +306,7 @@ impl Service<ClientRequest> for FailModeService {
 /// what a retry needs, used only if that attempt fails. The common call — its first attempt
 /// succeeds — is this one future (the request kept for a retry and the attempt's answer),
 /// and the retry loop's larger future is made only after a failure.
-struct FirstAttempt {
+pub(crate) struct FirstAttempt {
     attempt: First,
     /// The call, its request and `(retries, same)`: taken when the first attempt fails.
     retry: Option<(Call, ClientRequest, u32, bool)>,
@@ -357,30 +396,39 @@ impl Call {
 
     /// `failover` (`same` false) or `failtry` (`same` true) with up to `retries` retries:
     /// the first attempt goes out now; [`Call::retry`] takes over if it fails.
+    ///
+    /// `client` is the client, if the caller has it at hand; it is used only when the pick
+    /// is right below this layer.
     fn first(
         self,
         request: ClientRequest,
         retries: u32,
         same: bool,
-    ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        client: Option<&Client>,
+    ) -> Launch {
         if retries == 0 {
             // Nothing to retry: the call passes as under `failfast`.
-            return self.shared.inner.oneshot(request);
+            return Launch::Boxed(self.shared.inner.oneshot(request));
         }
-        let direct = self.shared.route.as_ref().and_then(Route::client);
-        let attempt = match direct.and_then(|client| client.attempt_direct(&request)) {
+        let direct = match (&self.shared.route, client) {
+            (None, _) => None,
+            (Some(_), Some(client)) => client.attempt_direct(&request),
+            (Some(route), None) => route.client().and_then(|c| c.attempt_direct(&request)),
+        };
+        let attempt = match direct {
             Some(Direct::Queued(answer)) => First::Direct(answer),
             Some(Direct::Dialing(dialing)) => First::Dialing(dialing),
             Some(Direct::Unsent(unsent)) => {
                 let (status, landed) = (unsent.status, unsent.landed);
-                return Box::pin(self.retry(request, retries, same, status, landed));
+                let retrying = self.retry(request, retries, same, status, landed);
+                return Launch::Boxed(Box::pin(retrying));
             }
             None => {
                 let steer = Steer::new(Want::Any, Vec::new());
                 First::Layered(self.send(&request, steer.clone()), steer)
             }
         };
-        Box::pin(FirstAttempt {
+        Launch::First(FirstAttempt {
             attempt,
             retry: Some((self, request, retries, same)),
         })

@@ -202,6 +202,10 @@ pub(crate) struct Inner {
     attempts: Option<AttemptService>,
     /// What that stack is, for a fail mode's first attempt ([`direct`]).
     attempt_stack: AttemptStack,
+    /// The call-level stack when it is one [`FailModes`] layer right over the pick: calls
+    /// then start through it directly, a typed call holding its first attempt's future
+    /// itself ([`fail_mode::FailModeService::start`]).
+    fail_modes: Option<fail_mode::FailModeService>,
     /// Engine events go to its observer, if anyone listens (streams report their messages to
     /// it), and the calls' reports through its watch of each method called.
     watches: Option<MethodWatches>,
@@ -412,14 +416,22 @@ impl ClientBuilder {
         let attempts = self.attempts.wrap(Transmit);
         let attempt_stack = AttemptStack::of(attempts.as_ref());
         Client {
-            inner: Arc::new_cyclic(|inner| Inner {
-                target,
-                config: self.config,
-                codecs: Arc::new(self.codecs.unwrap_or_default()),
-                calls: self.calls.wrap(Route(inner.clone())),
-                attempts,
-                attempt_stack,
-                watches: self.observer.map(MethodWatches::new),
+            inner: Arc::new_cyclic(|inner| {
+                let calls = self.calls.wrap(Route(inner.clone()));
+                let fail_modes = calls.as_ref().and_then(|calls| {
+                    let modes = calls.as_any().downcast_ref::<fail_mode::FailModeService>();
+                    modes.filter(|modes| modes.is_over_route()).cloned()
+                });
+                Inner {
+                    target,
+                    config: self.config,
+                    codecs: Arc::new(self.codecs.unwrap_or_default()),
+                    calls,
+                    attempts,
+                    attempt_stack,
+                    fail_modes,
+                    watches: self.observer.map(MethodWatches::new),
+                }
             }),
         }
     }
@@ -640,6 +652,9 @@ impl Client {
         &self,
         request: ClientRequest,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
+        if let Some(modes) = &self.inner.fail_modes {
+            return modes.start(request, Some(self)).boxed();
+        }
         match &self.inner.calls {
             Some(calls) => calls.oneshot(request),
             None => self.clone().send_boxed(request),
@@ -949,6 +964,11 @@ impl Client {
     /// The client's method watches, if it is observed.
     pub(crate) fn watches(&self) -> Option<&MethodWatches> {
         self.inner.watches.as_ref()
+    }
+
+    /// The call-level stack, when it is one fail-mode layer right over the pick.
+    pub(crate) fn fail_modes(&self) -> Option<&fail_mode::FailModeService> {
+        self.inner.fail_modes.as_ref()
     }
 
     /// Whether calls go straight to the wire (no layers).
