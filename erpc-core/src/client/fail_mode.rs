@@ -53,8 +53,10 @@
 //! with no attempt-level layer or only [`InstanceBreakers`](crate::client::InstanceBreakers),
 //! a `failover`/`failtry` call's first attempt is run by the layer itself: the pick, the
 //! breaker's admission and the wire in one step, its answer awaited in the layer's own
-//! future — one boxed future per call, as a client without layers pays, plus the copy of
-//! the request kept for a retry (reference counts: its body is shared, not copied).
+//! future. When it is the only call-level layer, a typed call holds that future in its own
+//! (an untyped [`crate::Client::invoke`] boxes it, as it boxes a call without layers), so a
+//! governed typed call allocates nothing more than a plain one; what it adds is the copy
+//! of the request kept for a retry (reference counts: its body is shared, not copied).
 //! Anywhere else in a stack it works the same, through the layers below it, at one boxed
 //! future per layer per attempt. BENCHMARKS.md has the figures.
 
