@@ -43,6 +43,7 @@ mod flood_counters;
 mod foreign_peer;
 mod health;
 mod heartbeat;
+mod instance_blame;
 mod kcp;
 mod layers;
 mod limits;

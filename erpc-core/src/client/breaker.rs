@@ -177,7 +177,9 @@ impl BreakerSettings {
     }
 
     /// Which statuses count as failures (gobreaker's `IsSuccessful`, inverted); every
-    /// other outcome, `Ok` included, is a success. Default: an instance failing (see
+    /// other outcome, `Ok` included, is a success — but `cancelled`, which counts neither
+    /// way (the caller ended the call, or closed its client: nothing was learnt of the
+    /// instance), as a call whose caller dropped it. Default: an instance failing (see
     /// [`BreakerSettings`]).
     pub fn failures(mut self, failure: impl Fn(Code) -> bool + Send + Sync + 'static) -> Self {
         self.failure = Arc::new(failure);
@@ -736,14 +738,17 @@ impl Ticket {
         self.finish_with(outcome.as_ref().err().map(Status::code));
     }
 
-    /// Count the call's outcome by its status code: `None` for a success.
+    /// Count the call's outcome by its status code: `None` for a success. A `cancelled`
+    /// call is abandoned, whatever the settings' failures: its own caller ended it (gave up,
+    /// or closed the client), which says nothing of the instance.
     pub(crate) fn finish_with(mut self, failed_with: Option<Code>) {
         self.done = true;
         let failed = match failed_with {
-            None => false,
-            Some(code) => self.breaker.settings().is_failure(code),
+            None => Some(false),
+            Some(Code::Cancelled) => None,
+            Some(code) => Some(self.breaker.settings().is_failure(code)),
         };
-        self.breaker.record(self.generation, Some(failed));
+        self.breaker.record(self.generation, failed);
     }
 }
 

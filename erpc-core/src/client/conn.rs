@@ -131,6 +131,20 @@ impl Shared {
     }
 }
 
+/// Why the client closes a connection of its own accord ([`ClientConn::close`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// [`crate::Client::close`] or [`crate::Client::shutdown`]: calls still waiting fail
+    /// `cancelled`.
+    ByClient,
+    /// Discovery no longer lists the instance: calls still waiting fail `unavailable` (an
+    /// idempotent one may be retried on an instance still listed).
+    Unlisted,
+    /// A new connection that never proved its peer (no answer to its first PING): nothing
+    /// waits on it yet.
+    Unproven,
+}
+
 /// A live connection to a server.
 pub(crate) struct ClientConn {
     pub(super) tx: frame_queue::Sender,
@@ -370,14 +384,24 @@ impl ClientConn {
         )))
     }
 
-    /// Close the connection in order: pending calls fail with `unavailable`, new ones are
-    /// refused, and what was already queued (oneway calls whose send returned `Ok`) is
-    /// written before the connection shuts down.
-    pub fn close(&self) {
-        self.shared.fail_all(Status::unavailable(format!(
-            "connection to {} closed",
-            self.peer
-        )));
+    /// Close the connection in order: pending calls fail (with the status `why` gives), new
+    /// ones are refused, and what was already queued (oneway calls whose send returned `Ok`)
+    /// is written before the connection shuts down.
+    pub fn close(&self, why: Closing) {
+        let status = match why {
+            // The caller's own side ended the call, as a cancelled one: gRPC's
+            // `ClientConn.Close` fails its calls `CANCELLED` likewise. It says nothing of the
+            // instance (breakers and the load do not count it) and is not retried.
+            Closing::ByClient => {
+                Status::cancelled(format!("the client closed its connection to {}", self.peer))
+            }
+            Closing::Unlisted => Status::unavailable(format!(
+                "connection to {} closed: the instance is no longer listed",
+                self.peer
+            )),
+            Closing::Unproven => Status::unavailable(format!("connection to {} closed", self.peer)),
+        };
+        self.shared.fail_all(status);
         self.shared.closing.fire();
     }
 

@@ -22,8 +22,9 @@
 //!
 //! **What is retried.** Only what is safe ([`retry_allowed`]):
 //! - a call never sent — it failed before its request was queued on a connection (the
-//!   connection was refused, was closing, every instance backing off) — may always go to
-//!   another instance: the server never saw it;
+//!   connection was refused or was closing) — may always go to another instance: the
+//!   server never saw it; but not when every instance is backing off after failed dials
+//!   (see **Backoff**);
 //! - a call that was sent is resent only if its method is idempotent (`#[idempotent]` in
 //!   `#[erpc::service]`, `.idempotent()` on the call, or [`FailModes::idempotent`] for
 //!   untyped calls) **and** its status says the server did not do it or may be asked again:
@@ -43,7 +44,11 @@
 //! Jitter" (AWS Architecture Blog, 2015,
 //! <https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/>): clients that
 //! failed together do not retry together. Default base 10 ms, max 1 s. A retry hint longer
-//! than the draw is waited instead.
+//! than the draw is waited instead. But when every instance is backing off after failed
+//! dials (the client's own refusal, its hint the soonest redial) the call is not retried:
+//! it fails at once with that status, as a `failfast` one does (and gRPC fails a call
+//! while its channel is in `TRANSIENT_FAILURE`), rather than each call waiting out the
+//! outage's reconnect backoff.
 //!
 //! **Budget.** Retries and hedges spend the layer's [`RetryBudget`] (default: 10% of calls
 //! plus 10 per second); when it is spent, a failure is returned as it is. One `FailModes`
@@ -559,10 +564,18 @@ impl Call {
 /// sent always may, if its status is one to retry; a sent one only if its method is
 /// idempotent. Statuses to retry: `unavailable`, and `resource_exhausted` carrying a retry
 /// hint — but not a refusal by this client's own limit ([`Status::is_client_limit`]: its
-/// rate limit or cap on calls in flight), which another instance would not lift.
+/// rate limit or cap on calls in flight), which another instance would not lift, nor its
+/// refusal while every instance is backing off after failed dials (a
+/// [connect failure](Status::is_connect_failure) with the soonest redial as its retry
+/// hint): no instance can take the call before that redial, and waiting for it would hold
+/// every call for the outage's reconnect backoff (up to
+/// [`crate::ClientConfig::backoff_max`], 5 s by default). The caller learns at once, as a
+/// `failfast` one does and as gRPC fails a call while its channel is in
+/// `TRANSIENT_FAILURE`; the hint says when to ask again.
 pub fn retry_allowed(status: &Status, sent: bool, idempotent: bool) -> bool {
+    let every_instance_backing_off = status.is_connect_failure() && status.retry_after().is_some();
     let retryable = match status.code() {
-        Code::Unavailable => true,
+        Code::Unavailable => !every_instance_backing_off,
         Code::ResourceExhausted => status.retry_after().is_some() && !status.is_client_limit(),
         _ => false,
     };
@@ -588,6 +601,12 @@ mod tests {
         // Statuses that are not retried, whatever the method.
         assert!(!retry_allowed(&exhausted, true, true));
         assert!(!retry_allowed(&exhausted, false, true));
+        // A connect failure goes elsewhere; the refusal while every instance backs off
+        // (its hint the next redial) does not wait for it.
+        let refused = unavailable.clone().from_connect_failure();
+        assert!(retry_allowed(&refused, false, false));
+        let backing_off = refused.with_retry_after(Duration::from_millis(300));
+        assert!(!retry_allowed(&backing_off, false, true));
         for code in [
             Code::DeadlineExceeded,
             Code::Internal,

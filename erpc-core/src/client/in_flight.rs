@@ -182,10 +182,15 @@ impl PendingCall {
         Poll::Ready(result)
     }
 
-    /// Record the call's outcome in the instance's load, once.
+    /// Record the call's outcome in the instance's load, once. A `cancelled` call (its
+    /// client closed the connection under it) is abandoned: its time is not the instance's.
     fn measure(&mut self, outcome: Result<Code, Code>) {
         if let Some((load, started)) = self.load.take() {
             let code = outcome.unwrap_or_else(|code| code);
+            if code == Code::Cancelled {
+                load.abandoned();
+                return;
+            }
             let now = Instant::now();
             let took = now.saturating_duration_since(started);
             load.finished_at(now, Some(took), is_instance_failure(code));

@@ -622,7 +622,9 @@ impl Client {
     }
 
     /// Close every connection in order: calls still waiting for an answer fail at once with
-    /// `unavailable`, and frames already queued — oneway calls whose await returned `Ok`,
+    /// `cancelled` ("the client closed its connection to …", as gRPC's `ClientConn.Close`
+    /// fails its calls; not retried by a fail mode, not counted by a circuit breaker or an
+    /// instance's load: the instance did nothing wrong), and frames already queued — oneway calls whose await returned `Ok`,
     /// CANCELs, stream ends — are still written, in the background (for at most 5 s). The
     /// client reconnects if it is used again. To wait until they are written (before a
     /// process exits), use [`Client::shutdown`].

@@ -32,7 +32,7 @@ use std::time::Duration;
 use erpc_transport::Address;
 use tokio::time::Instant;
 
-use crate::client::conn::ClientConn;
+use crate::client::conn::{ClientConn, Closing};
 use crate::client::redial_note::redial_note;
 use crate::client::watchers::Watchers;
 use crate::config::ClientConfig;
@@ -146,7 +146,7 @@ impl Pool {
                 match conn.probe(connect_by).await {
                     Ok(()) => Ok(conn),
                     Err(e) => {
-                        conn.close();
+                        conn.close(Closing::Unproven);
                         // A new connection the server never answered on: not connected.
                         Err(e.from_connect_failure())
                     }
@@ -295,12 +295,12 @@ impl Pool {
         }
     }
 
-    /// Close every connection; the connections closed, to wait for if one likes.
-    pub fn close(&self) -> Vec<Arc<ClientConn>> {
+    /// Close every connection for `why`; the connections closed, to wait for if one likes.
+    pub fn close(&self, why: Closing) -> Vec<Arc<ClientConn>> {
         let mut closed = Vec::new();
         for slot in &self.slots {
             if let State::Up(conn) = std::mem::replace(&mut *lock(slot), State::Idle) {
-                conn.close();
+                conn.close(why);
                 closed.push(conn);
             }
         }
@@ -331,8 +331,7 @@ impl Unready {
     /// "cannot connect to tcp://10.0.0.7:7000: Connection refused (os error 111); retrying
     /// in 236 ms" (the [redial note](crate::client::redial_note)) — with the wait as its
     /// retry hint (a retry before it fails fast the same way; a gateway's `Retry-After`; a
-    /// fail mode waits for it only when every instance is down, as only then does this reach
-    /// it), marked a
+    /// fail mode does not retry it: every instance is down), marked a
     /// [connect failure](Status::is_connect_failure).
     pub fn status(&self) -> Status {
         Status::unavailable(format!("{}{}", self.why, redial_note(1, self.left)))

@@ -184,7 +184,7 @@ async fn opened<Req: Message, Resp: Message>(
             client.target().get(config, deadline, &call).await?
         }
     };
-    // Counts the stream in the instance's load while it is open.
+    // Counts the stream in the instance's load until it is over for its reader.
     let in_flight = conn.stream_guard();
     let mut outbound = conn
         .open_stream(frame, deadline, config, compression)
@@ -251,7 +251,6 @@ async fn opened<Req: Message, Resp: Message>(
     let on_drop = {
         let state = state.clone();
         Box::new(move || {
-            drop(in_flight);
             conn.cancel_stream(id, &state, Status::cancelled("the stream was dropped"))
         })
     };
@@ -265,6 +264,10 @@ async fn opened<Req: Message, Resp: Message>(
         call,
     )
     .watched(watch);
+    let incoming = match in_flight {
+        Some(in_flight) => incoming.on_end(Box::new(move || drop(in_flight))),
+        None => incoming,
+    };
     Ok(incoming.typed())
 }
 

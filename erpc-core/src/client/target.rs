@@ -9,7 +9,7 @@ use erpc_transport::Address;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::client::conn::ClientConn;
+use crate::client::conn::{ClientConn, Closing};
 use crate::client::pool::{Pool, Unready};
 use crate::client::reachability::Reachability;
 use crate::client::watchers::Watchers;
@@ -116,7 +116,7 @@ impl Pools {
             .unzip();
         // What is left is no longer listed.
         for (pool, _) in old.into_values() {
-            pool.close();
+            pool.close(Closing::Unlisted);
         }
         self.aligned = aligned;
         self.loads = loads;
@@ -289,11 +289,16 @@ impl Target {
             .collect()
     }
 
-    /// Close every connection; the connections closed.
+    /// Close every connection, as [`crate::Client::close`] does; the connections closed.
     pub fn close(&self) -> Vec<Arc<ClientConn>> {
         match self {
-            Target::One(pool) => pool.close(),
-            Target::Many(b) => b.lock().aligned.iter().flat_map(|p| p.close()).collect(),
+            Target::One(pool) => pool.close(Closing::ByClient),
+            Target::Many(b) => b
+                .lock()
+                .aligned
+                .iter()
+                .flat_map(|p| p.close(Closing::ByClient))
+                .collect(),
         }
     }
 }

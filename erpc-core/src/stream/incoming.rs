@@ -62,6 +62,8 @@ pub struct Incoming {
     dropped: u64,
     done: bool,
     on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+    /// Runs once the stream is over for its reader: at its end, or when let go before it.
+    on_end: Option<Box<dyn FnOnce() + Send + Sync>>,
     /// Who reads these messages, and for which call: named when one does not decode.
     site: Site,
     call: (ByteStr, ByteStr),
@@ -101,6 +103,7 @@ impl Incoming {
             dropped: 0,
             done: false,
             on_drop: Some(on_drop),
+            on_end: None,
             site,
             call,
             watch: None,
@@ -110,6 +113,15 @@ impl Incoming {
     /// Report each message handed out to `watch`'s observer, if there is one.
     pub(crate) fn watched(mut self, watch: Option<StreamWatch>) -> Self {
         self.watch = watch;
+        self
+    }
+
+    /// Run `on_end` once the stream is over for its reader — it ended (the last message, or
+    /// an error, was read) or was let go before that: a client's count of the call in its
+    /// instance's load, so an ended stream no longer counts in flight however long its
+    /// handle is kept.
+    pub(crate) fn on_end(mut self, on_end: Box<dyn FnOnce() + Send + Sync>) -> Self {
+        self.on_end = Some(on_end);
         self
     }
 
@@ -145,6 +157,9 @@ impl Incoming {
         self.done = true;
         if let Some(watch) = &self.watch {
             watch.ended(code);
+        }
+        if let Some(on_end) = self.on_end.take() {
+            on_end();
         }
     }
 
