@@ -405,3 +405,20 @@ async fn client_middleware_can_retry_by_cloning_next() {
     good.shutdown().await;
     bad.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_cloned_builder_builds_clients_that_share_its_layers() {
+    let (server, _) = instance("a", false).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let builder = erpc::Client::builder().layer(MapRequestLayer::new(move |r: ClientRequest| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        r
+    }));
+    let one = ProbeClient::new(builder.clone().build(server.local_addr()).unwrap());
+    let two = ProbeClient::new(builder.connections(2).build(server.local_addr()).unwrap());
+    assert_eq!(one.who().await.unwrap(), "a");
+    assert_eq!(two.who().await.unwrap(), "a");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one layer, two clients");
+    server.shutdown().await;
+}

@@ -219,8 +219,10 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Builds a [`Client`].
-#[derive(Default)]
+/// Builds a [`Client`]. Cloning it copies its settings and shares its layers (a layer's
+/// state — a breaker's counts, a fail mode's retry budget, a rate limit's bucket — is shared
+/// by the clients built from the clones, as when one layer value is given to two builders).
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     config: ClientConfig,
     codecs: Option<Codecs>,

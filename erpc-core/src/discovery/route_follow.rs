@@ -20,6 +20,7 @@ use super::{Endpoint, Load, Locality};
 pub type ConfigEntries = watch::Receiver<Arc<BTreeMap<String, String>>>;
 
 /// What [`crate::ClientBuilder::routes`] was given.
+#[derive(Clone)]
 pub(crate) struct RouteSource {
     pub entries: ConfigEntries,
     pub here: Locality,
