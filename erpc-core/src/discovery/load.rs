@@ -5,7 +5,10 @@
 //! Peak EWMA is Finagle's and linkerd's latency estimate (Finagle `PeakEwma`, linkerd2's
 //! `PeakEwma`): a new sample above the estimate replaces it at once (so a slowing instance is
 //! seen at its first slow answer), one below decays the estimate towards it with weight
-//! `exp(-Δt/τ)`, where Δt is the time since the last sample and τ the decay time (10 s). The
+//! `exp(-Δt/τ)`, where Δt is the time since the last sample and τ the decay time (10 s); read
+//! between samples, the estimate is that decay applied towards zero (Finagle's `get` observes
+//! a zero; linkerd2 and tower decay it on every read), so an instance no call went to since
+//! it was slow is tried again within a few τ rather than never. The
 //! error rate is an exponentially weighted mean of "failed" (1) and "succeeded" (0) per call,
 //! with weight 1/20 for the newest (about the last twenty calls): by calls rather than by
 //! time, so a burst of failures shows at once. The round-trip time of the connection's PINGs
@@ -87,9 +90,22 @@ impl Load {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// The peak-EWMA latency of its answers; zero before the first.
+    /// The peak-EWMA latency of its answers, as of now; zero before the first. Between
+    /// answers the estimate decays towards zero with the decay time τ (see the module doc),
+    /// as Finagle's and linkerd's do when read: an instance no call has gone to since it
+    /// was slow looks better and better until one is sent there and measures it again —
+    /// without that, a balancer preferring the lower estimate would never try it again.
     pub fn latency(&self) -> Duration {
-        Duration::from_nanos(f64::from_bits(self.latency.load(Ordering::Relaxed)) as u64)
+        Duration::from_nanos(self.latency_nanos_at(Instant::now()) as u64)
+    }
+
+    /// The latency estimate at `now`, in nanoseconds: the one the last answer left,
+    /// decayed by `exp(-Δt/τ)` for the time since it.
+    fn latency_nanos_at(&self, now: Instant) -> f64 {
+        let estimate = f64::from_bits(self.latency.load(Ordering::Relaxed));
+        let now = nanos(now.saturating_duration_since(self.epoch));
+        let since = now.saturating_sub(self.last.load(Ordering::Relaxed));
+        estimate * decay_weight(since as f64 / DECAY.as_nanos() as f64)
     }
 
     /// Whether its latency was measured (an answer came): what [`Load::latency`] being
@@ -121,10 +137,16 @@ impl Load {
         self.breaker_open.store(open, Ordering::Relaxed);
     }
 
-    /// Linkerd's load score: peak-EWMA latency × (in flight + 1). With no latency sample
-    /// yet, the in-flight count alone (an unknown instance is tried, not avoided).
+    /// Linkerd's load score: peak-EWMA latency (as of now: decayed since the last answer,
+    /// see [`Load::latency`]) × (in flight + 1). With no latency sample yet, the in-flight
+    /// count alone (an unknown instance is tried, not avoided).
     pub fn score(&self) -> f64 {
-        let latency = f64::from_bits(self.latency.load(Ordering::Relaxed)).max(1.0);
+        self.score_at(Instant::now())
+    }
+
+    /// [`Load::score`] at `now`: a balancer comparing several reads the clock once.
+    pub(crate) fn score_at(&self, now: Instant) -> f64 {
+        let latency = self.latency_nanos_at(now).max(1.0);
         latency * f64::from(self.in_flight() + 1)
     }
 
@@ -262,8 +284,9 @@ impl Drop for InFlightGuard {
 mod tests {
     use super::*;
 
-    #[test]
-    fn peak_ewma_jumps_up_and_decays_down() {
+    // Paused: the estimate read decays with time, which must not pass between the steps.
+    #[tokio::test(start_paused = true)]
+    async fn peak_ewma_jumps_up_and_decays_down() {
         let load = Load::default();
         load.started();
         assert_eq!(load.in_flight(), 1);
@@ -282,6 +305,14 @@ mod tests {
         // Samples close together barely move it down.
         assert!(load.latency() > Duration::from_millis(45));
         assert!(load.score() > load.latency().as_nanos() as f64 * 0.99);
+        // Read after τ without an answer: decayed towards zero by 1/e.
+        let before = load.latency().as_secs_f64();
+        tokio::time::advance(DECAY).await;
+        let after = load.latency().as_secs_f64();
+        assert!(
+            (after / before - (-1f64).exp()).abs() < 1e-3,
+            "{before} -> {after}"
+        );
     }
 
     #[test]

@@ -50,7 +50,8 @@ fn less_loaded(candidates: &Candidates<'_>, a: usize, b: usize) -> usize {
     let a_wins = if !la.is_measured() || !lb.is_measured() {
         la.in_flight() <= lb.in_flight()
     } else {
-        la.score() <= lb.score()
+        let now = tokio::time::Instant::now();
+        la.score_at(now) <= lb.score_at(now)
     };
     if a_wins { a } else { b }
 }
@@ -144,6 +145,39 @@ mod tests {
                 .iter()
                 .all(|&i| (9_400..10_600).contains(&counts[i])),
             "{counts:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_not_picked_since_it_was_slow_is_tried_again_as_its_estimate_decays() {
+        // 1 was slow once (20 ms); then both answer in 1 ms, a call every 100 ms. While
+        // 1's estimate stands every pick takes 0, so 1 is never measured again; read
+        // between answers it decays towards zero, and wins once 20 ms × exp(-t/τ) < 1 ms:
+        // t = τ × ln 20 ≈ 30 s (Finagle's and linkerd's behaviour; without the decay on
+        // read, never).
+        let (e, l) = testing::candidates(&[1, 1]);
+        let c = Candidates::new(&e, &l);
+        let meta = Default::default();
+        let call = testing::call(&meta);
+        l[1].started();
+        l[1].finished(Some(Duration::from_millis(20)), false);
+        let step = Duration::from_millis(100);
+        let began = tokio::time::Instant::now();
+        let mut back = None;
+        for _ in 0..600 {
+            let i = P2c.pick(&call, &c);
+            l[i].started();
+            l[i].finished(Some(Duration::from_millis(1)), false);
+            if i == 1 {
+                back = Some(began.elapsed());
+                break;
+            }
+            tokio::time::advance(step).await;
+        }
+        let back = back.expect("the instance was never tried again");
+        assert!(
+            back >= Duration::from_secs(29) && back <= Duration::from_secs(31),
+            "{back:?}"
         );
     }
 
