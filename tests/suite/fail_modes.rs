@@ -803,3 +803,29 @@ async fn a_refusal_by_the_clients_own_rate_limit_is_not_retried_whatever_the_lay
     );
     assert_eq!(all[0].attempts() + all[1].attempts(), 1);
 }
+
+#[tokio::test]
+async fn a_retry_refused_by_the_clients_own_limit_ends_with_the_backends_failure() {
+    use erpc::client::ClientRateLimit;
+    use erpc::rate::Rate;
+    let all = backends(&["a", "b"]).await;
+    for b in &all {
+        b.faults.set_all(down());
+    }
+    // The limit (below the fail mode) has two turns: the first attempt and one retry; the
+    // second retry is refused. The caller must learn why the call failed — the backends'
+    // `unavailable` — not that its own limit stopped a retry.
+    let limit = ClientRateLimit::new(Rate::per_second(1).burst(2)).expect("rate");
+    let client = client_of(
+        &all,
+        erpc::Client::builder()
+            .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+            .layer(limit),
+    )
+    .await;
+    let status = client.get("k".into()).await.expect_err("both down");
+    assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+    assert!(status.message().contains("injected: down"), "{status}");
+    assert!(!status.is_client_limit(), "{status:?}");
+    assert_eq!(all[0].attempts() + all[1].attempts(), 2);
+}

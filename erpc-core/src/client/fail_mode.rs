@@ -32,7 +32,9 @@
 //!   ([`Status::retry_after`]). A call that timed out is not retried: its deadline is gone.
 //! - a refusal by the client's own rate limit or cap on calls in flight
 //!   ([`Status::is_client_limit`]) is passed on, never retried, whatever the layer order:
-//!   another instance would not lift a limit of this client's.
+//!   another instance would not lift a limit of this client's. When such a limit below
+//!   this layer refuses a *retry*, the call ends with the failure that prompted it (as when
+//!   the retry budget is spent), not with the refusal.
 //!
 //! **Deadlines are never extended.** Every attempt carries the call's own absolute deadline,
 //! so it gets what is left of it; no attempt (and no backoff wait) starts unless it can begin
@@ -503,6 +505,10 @@ impl Call {
                 .await;
             (status, landed) = match outcome.result {
                 Ok(response) => return Ok(response),
+                // This client's own limit (a layer below) refused the retry: as with a spent
+                // budget, the call ends with the failure that prompted the retry — the
+                // backend's — not with a refusal that hides it.
+                Err(refused) if refused.is_client_limit() => return Err(status),
                 Err(status) => (status, outcome.landed),
             };
         }
