@@ -45,6 +45,9 @@ pub struct Load {
     /// Nanoseconds since `epoch` of the last sample.
     last: AtomicU64,
     epoch: Instant,
+    /// `epoch` on a time line all loads share ([`anchor`]), in signed nanoseconds: two
+    /// loads' last samples compare in a balancer's pick without an `Instant` in sight.
+    epoch_offset: i64,
     suspect: AtomicBool,
     breaker_open: AtomicBool,
     /// Smoothed PING round trip in nanoseconds (f64 bits); 0 before the first.
@@ -70,12 +73,14 @@ impl std::fmt::Debug for Attached {
 
 impl Default for Load {
     fn default() -> Self {
+        let epoch = Instant::now();
         Load {
             in_flight: AtomicU32::new(0),
             latency: AtomicU64::new(0f64.to_bits()),
             errors: AtomicU64::new(0f64.to_bits()),
             last: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch,
+            epoch_offset: offset_from_anchor(epoch),
             suspect: AtomicBool::new(false),
             breaker_open: AtomicBool::new(false),
             rtt: AtomicU64::new(0f64.to_bits()),
@@ -144,10 +149,37 @@ impl Load {
         self.score_at(Instant::now())
     }
 
-    /// [`Load::score`] at `now`: a balancer comparing several reads the clock once.
-    pub(crate) fn score_at(&self, now: Instant) -> f64 {
+    /// [`Load::score`] at `now`.
+    fn score_at(&self, now: Instant) -> f64 {
         let latency = self.latency_nanos_at(now).max(1.0);
         latency * f64::from(self.in_flight() + 1)
+    }
+
+    /// Whether `a`'s [`Load::score`] is now at most `b`'s, for two measured instances —
+    /// without reading the clock. Both estimates decay at the same rate, so their order now
+    /// is their order at the later of their last answers: the one answered earlier decayed
+    /// by the time between the two (`now` cancels out of `score(a) / score(b)`). A P2C pick
+    /// costs one decay weight instead of a clock read and two.
+    pub(crate) fn scores_no_higher(a: &Load, b: &Load) -> bool {
+        let (ta, tb) = (a.last_sample_at(), b.last_sample_at());
+        let undecayed = |l: &Load| {
+            f64::from_bits(l.latency.load(Ordering::Relaxed)).max(1.0)
+                * f64::from(l.in_flight() + 1)
+        };
+        let (mut sa, mut sb) = (undecayed(a), undecayed(b));
+        let keep = decay_weight(ta.abs_diff(tb) as f64 / DECAY.as_nanos() as f64);
+        if ta < tb {
+            sa *= keep;
+        } else {
+            sb *= keep;
+        }
+        sa <= sb
+    }
+
+    /// When the last answer came, on the time line loads share (`epoch_offset`).
+    fn last_sample_at(&self) -> i64 {
+        let last = i64::try_from(self.last.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        self.epoch_offset.saturating_add(last)
     }
 
     /// The smoothed round-trip time of the connection's PINGs (heartbeats sent while the
@@ -245,6 +277,19 @@ fn decay_weight(x: f64) -> f64 {
     }
 }
 
+/// `at` in signed nanoseconds from the first load's epoch (the anchor), saturating: on a
+/// paused test clock an epoch may lie before the anchor.
+fn offset_from_anchor(at: Instant) -> i64 {
+    static ANCHOR: OnceLock<Instant> = OnceLock::new();
+    let anchor = *ANCHOR.get_or_init(|| at);
+    let signed = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    if at >= anchor {
+        signed(at - anchor)
+    } else {
+        -signed(anchor - at)
+    }
+}
+
 /// `d` in nanoseconds, saturating at `u64::MAX` (584 years): a `u64`, whose conversion to
 /// `f64` is one instruction where a `u128`'s is a library call.
 fn nanos(d: Duration) -> u64 {
@@ -313,6 +358,29 @@ mod tests {
             (after / before - (-1f64).exp()).abs() < 1e-3,
             "{before} -> {after}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn comparing_without_the_clock_orders_as_the_scores_now_do() {
+        // a answered 30 ms once, then b 5 ms 20 s later: by then a's estimate has decayed
+        // to 30 × e⁻² ≈ 4.1 ms, below b's. The order by the gap alone is the order now, at
+        // any later time (both decay alike), and follows the calls in flight.
+        let (a, b) = (Load::default(), Load::default());
+        a.started();
+        a.finished(Some(Duration::from_millis(30)), false);
+        tokio::time::advance(2 * DECAY).await;
+        b.started();
+        b.finished(Some(Duration::from_millis(5)), false);
+        for _ in 0..3 {
+            assert!(a.score() < b.score());
+            assert!(Load::scores_no_higher(&a, &b));
+            assert!(!Load::scores_no_higher(&b, &a));
+            tokio::time::advance(DECAY).await;
+        }
+        a.started();
+        assert!(a.score() > b.score(), "one in flight doubles a's");
+        assert!(!Load::scores_no_higher(&a, &b));
+        assert!(Load::scores_no_higher(&b, &a));
     }
 
     #[test]

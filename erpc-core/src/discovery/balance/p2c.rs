@@ -11,6 +11,7 @@
 
 use super::random::draw_usable;
 use super::{Balancer, Candidates, Pick};
+use crate::discovery::Load;
 
 /// Two usable candidates drawn at random, the less loaded one wins (see the module doc).
 /// With one usable candidate, that one; with none, any (the pick path reports why).
@@ -50,8 +51,7 @@ fn less_loaded(candidates: &Candidates<'_>, a: usize, b: usize) -> usize {
     let a_wins = if !la.is_measured() || !lb.is_measured() {
         la.in_flight() <= lb.in_flight()
     } else {
-        let now = tokio::time::Instant::now();
-        la.score_at(now) <= lb.score_at(now)
+        Load::scores_no_higher(la, lb)
     };
     if a_wins { a } else { b }
 }
