@@ -5,12 +5,20 @@
 //! ```
 //! use erpc_core::per_method::PerMethod;
 //!
-//! // Three retries by default, none for `Bank`, five for `Bank.Balance`.
-//! let tries = PerMethod::new(3).service("Bank", 0).method("Bank", "Balance", 5);
-//! assert_eq!(*tries.get("Bank", "Balance"), 5);
-//! assert_eq!(*tries.get("Bank", "Transfer"), 0);
-//! assert_eq!(*tries.get("Echo", "Say"), 3);
+//! // Three retries by default, none for `Bank`, five for `Bank.balance`.
+//! let tries = PerMethod::new(3).service("Bank", 0).method("Bank", "balance", 5);
+//! assert_eq!(*tries.get("Bank", "balance"), 5);
+//! assert_eq!(*tries.get("Bank", "transfer"), 0);
+//! assert_eq!(*tries.get("Echo", "say"), 3);
+//! // Names match exactly: `Balance` is not a method of Bank, so it gets Bank's value.
+//! assert_eq!(*tries.get("Bank", "Balance"), 0);
 //! ```
+//!
+//! Names are the ones calls carry, matched exactly: the service's name (the trait's, or
+//! `#[erpc::service(name = "…")]`'s) and the method's as written in the trait (`balance`,
+//! not `Balance`). Nothing here checks them against a service: a name no call carries
+//! matches nothing, silently. The configuration file checks the methods of a typed client
+//! (`erpc-config`'s `connect_typed`).
 
 use std::collections::HashMap;
 

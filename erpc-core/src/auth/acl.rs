@@ -137,8 +137,8 @@ impl Rule {
 /// // Anyone authenticated may read; only admins may transfer; nothing else is served.
 /// let acl = Acl::default_deny(
 ///     PerMethod::new(vec![])
-///         .method("Bank", "Balance", vec![Rule::allow("signed-in users").authenticated()])
-///         .method("Bank", "Transfer", vec![Rule::allow("admins").role("admin")]),
+///         .method("Bank", "balance", vec![Rule::allow("signed-in users").authenticated()])
+///         .method("Bank", "transfer", vec![Rule::allow("admins").role("admin")]),
 /// );
 /// let server = erpc::Server::builder().admission(acl);
 /// ```

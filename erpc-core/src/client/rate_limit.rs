@@ -34,7 +34,7 @@ use crate::status::Status;
 /// // evenly at 10/s, waiting up to a second.
 /// let all = ClientRateLimit::new(Rate::per_second(200).max_wait(Duration::from_millis(20)))?;
 /// let query = Rate::per_second(10).leaky().max_wait(Duration::from_secs(1));
-/// let methods = ClientRateLimit::per_method(PerMethod::new(None).method("Search", "Query", Some(query)))?;
+/// let methods = ClientRateLimit::per_method(PerMethod::new(None).method("Search", "query", Some(query)))?;
 /// let client = erpc::Client::builder().layer(all).layer(methods).build("mem://rate-docs").unwrap();
 /// # let _ = client; Ok::<(), erpc::Status>(())
 /// ```

@@ -20,7 +20,7 @@ use crate::status::{Status, zero_cap};
 /// use erpc::server::MethodConcurrencyLimit;
 ///
 /// // `Reports.Build` is slow: at most 8 at once, so it never holds the slots others need.
-/// let caps = MethodConcurrencyLimit::new(PerMethod::new(None).method("Reports", "Build", Some(8)))?;
+/// let caps = MethodConcurrencyLimit::new(PerMethod::new(None).method("Reports", "build", Some(8)))?;
 /// let server = erpc::Server::builder().admission(caps);
 /// # let _ = server;
 /// # Ok::<(), erpc::Status>(())

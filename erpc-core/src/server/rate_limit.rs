@@ -28,7 +28,7 @@ use crate::status::Status;
 /// // 5,000 calls/s in all; `Bank.Transfer` 100/s, each waiting up to 50 ms for its turn.
 /// let global = RateLimit::global(Rate::per_second(5_000))?;
 /// let transfer = Rate::per_second(100).burst(10).max_wait(Duration::from_millis(50));
-/// let methods = RateLimit::per_method(PerMethod::new(None).method("Bank", "Transfer", Some(transfer)))?;
+/// let methods = RateLimit::per_method(PerMethod::new(None).method("Bank", "transfer", Some(transfer)))?;
 /// let server = erpc::Server::builder().admission(global).admission(methods);
 /// # let _ = server; Ok::<(), erpc::Status>(())
 /// ```
