@@ -140,8 +140,10 @@ impl InstanceBreakers {
     /// load but keeps its breaker); each instance's load also holds its breaker, so the
     /// common attempt finds it there without the map's lock and hash.
     fn breaker_of(&self, addr: &Address, load: Option<&Arc<Load>>) -> Arc<Breaker> {
+        // Found on the load: it follows that load already — it was attached below, after
+        // following it — or a newer one of the same address, which it should keep following
+        // (an attempt still on the re-registered instance's old load must not pull it back).
         if let Some(breaker) = load.and_then(|l| l.attached::<Breaker>(self.shared.id)) {
-            breaker.follow_load(load);
             return breaker;
         }
         let breaker = {
@@ -533,6 +535,19 @@ mod tests {
         );
         assert!(renewed.is_breaker_open(), "the new load is marked open");
         assert!(again.admit().is_err());
+        // An attempt still on the old load finds the breaker there, and leaves it following
+        // the new one: as it half-opens and closes, the new load is told.
+        assert!(Arc::ptr_eq(
+            &first,
+            &breakers.breaker_of(&addr, Some(&load))
+        ));
+        tokio::time::advance(std::time::Duration::from_secs(6)).await;
+        again
+            .admit()
+            .expect("half-open: a trial")
+            .finish(&Ok::<(), Status>(()));
+        assert_eq!(breakers.state(&addr), Some(BreakerState::Closed));
+        assert!(!renewed.is_breaker_open(), "the new load is told it closed");
     }
 
     #[tokio::test(start_paused = true)]
