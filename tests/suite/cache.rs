@@ -162,6 +162,45 @@ async fn the_size_bound_evicts_the_least_recently_used() {
 }
 
 #[tokio::test]
+async fn the_byte_bound_holds_right_after_each_insert() {
+    // Room for two 1 KiB answers. Ten are inserted with no `sync()` between them: moka
+    // alone would evict only at its next housekeeping and answer all ten from memory.
+    let (server, client, cache, backend) = cached(2_400, Duration::from_secs(60)).await;
+    let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+    for key in &keys {
+        client.get(key.clone(), 1_000).await.unwrap();
+    }
+    assert_eq!(backend.served.load(Ordering::Relaxed), 10);
+    // Read back, newest first: only the two that fit can be hits.
+    for key in keys.iter().rev() {
+        client.get(key.clone(), 1_000).await.unwrap();
+    }
+    let hits = 20 - backend.served.load(Ordering::Relaxed);
+    assert!(
+        hits <= 2,
+        "{hits} of 10 answered from a cache with room for 2"
+    );
+    assert!(cache.stats().entries <= 2, "{:?}", cache.stats());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_whole_bound_is_never_kept() {
+    let (server, client, cache, backend) = cached(10 * 1024, Duration::from_secs(60)).await;
+    for _ in 0..3 {
+        client.get("big".into(), 50_000).await.unwrap();
+    }
+    assert_eq!(
+        backend.served.load(Ordering::Relaxed),
+        3,
+        "never served from memory"
+    );
+    cache.sync().await;
+    assert_eq!(cache.stats(), stats(0, 3, 0));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn errors_are_never_cached() {
     let (server, client, cache, backend) = cached(1 << 20, Duration::from_secs(60)).await;
     for _ in 0..3 {

@@ -12,7 +12,11 @@
 //!   same way hit the same entry.
 //! - Store: [moka](https://docs.rs/moka)'s concurrent cache with LRU eviction, bounded by
 //!   total weight — the bytes of each entry's key, body and metadata — and a TTL per
-//!   method, counted from when the answer arrived.
+//!   method, counted from when the answer arrived. The bound holds as soon as an insert
+//!   returns: the call that inserts runs moka's pending evictions before it answers (moka
+//!   would otherwise evict later, in batches, and serve entries far over the bound until
+//!   then); a hit pays nothing for it. An answer larger than the whole bound is not kept
+//!   at all (it is passed on and counts as a miss).
 //! - Only successes are kept: an error (any status) is passed on and never cached, so the
 //!   next call tries again. Oneway calls and streams pass through.
 //! - Concurrent misses of one key make one call: the others wait for its answer (moka's
@@ -74,7 +78,7 @@ pub struct CacheStats {
     /// Calls of a cached method that went to the server.
     pub misses: u64,
     /// Entries held now (moka's estimate: expired entries may still count until its
-    /// housekeeping runs).
+    /// housekeeping runs, see [`CacheLayer::sync`]).
     pub entries: u64,
 }
 
@@ -126,26 +130,22 @@ pub struct CacheLayer {
 struct Shared {
     methods: PerMethod<Option<CacheSettings>>,
     store: Cache<Arc<[u8]>, Entry>,
+    /// The store's bound, to refuse an answer that could never fit before inserting it.
+    max_bytes: u64,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 impl CacheLayer {
     /// A cache of at most `max_bytes` (keys, bodies and metadata of the entries; the least
-    /// recently used go first), for the methods whose setting is `Some`.
+    /// recently used go first), for the methods whose setting is `Some`. The bound holds
+    /// after every insert; an answer larger than `max_bytes` is never kept.
     pub fn new(max_bytes: u64, methods: PerMethod<Option<CacheSettings>>) -> CacheLayer {
         let store = Cache::builder()
             .max_capacity(max_bytes)
             .eviction_policy(EvictionPolicy::lru())
             .weigher(|key: &Arc<[u8]>, entry: &Entry| {
-                let metadata: usize = entry
-                    .response
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len())
-                    .sum();
-                let bytes = key.len() + entry.response.body.len() + metadata;
-                u32::try_from(bytes).unwrap_or(u32::MAX)
+                u32::try_from(weight(key, entry)).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
             .build();
@@ -153,6 +153,7 @@ impl CacheLayer {
             shared: Arc::new(Shared {
                 methods,
                 store,
+                max_bytes,
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
             }),
@@ -173,9 +174,10 @@ impl CacheLayer {
         self.shared.store.invalidate_all();
     }
 
-    /// Run the store's pending housekeeping now (evictions, expiries) so that
-    /// [`CacheLayer::stats`] counts exactly; moka otherwise does it in small steps as it is
-    /// used.
+    /// Run the store's pending housekeeping now (expiries, and evictions left by a caller
+    /// whose deadline cut its insert short) so that [`CacheLayer::stats`] counts exactly;
+    /// moka otherwise does it in small steps as it is used. Not needed for the byte bound:
+    /// each insert enforces it before its call returns.
     pub async fn sync(&self) {
         self.shared.store.run_pending_tasks().await;
     }
@@ -187,6 +189,19 @@ impl std::fmt::Debug for CacheLayer {
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
+}
+
+/// What an entry weighs against the byte bound: its key, body and metadata.
+fn weight(key: &[u8], entry: &Entry) -> u64 {
+    let metadata: usize = entry
+        .response
+        .metadata
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    (key.len() as u64)
+        .saturating_add(entry.response.body.len() as u64)
+        .saturating_add(metadata as u64)
 }
 
 /// The call's cache key: each part length-prefixed.
@@ -270,13 +285,15 @@ where
     }
 }
 
-/// Why a call that led a merged miss failed: its own deadline or cancellation (which says
-/// nothing about the answer, so waiters with time left call again), or anything else
-/// (shared with every waiter).
+/// Why a merged miss left nothing in the store: the leading call failed on its own deadline
+/// or cancellation (which says nothing about the answer, so waiters with time left call
+/// again), failed otherwise (shared with every waiter), or succeeded with an answer too
+/// large for the whole bound (moka would only drop it at its next housekeeping, serving it
+/// until then; it goes to the leader and every waiter instead, and is not kept).
 #[derive(Debug)]
-struct Failure {
-    status: Status,
-    own_limit: bool,
+enum Failure {
+    Failed { status: Status, own_limit: bool },
+    TooLarge(ClientResponse),
 }
 
 impl Shared {
@@ -305,12 +322,19 @@ impl Shared {
             std::mem::swap(&mut service, &mut inner);
             let led = Arc::new(AtomicBool::new(false));
             let (counted, leading, request) = (self.clone(), led.clone(), request.clone());
+            let entry_key = key.clone();
             let fetch = async move {
                 leading.store(true, Ordering::Relaxed);
                 counted.misses.fetch_add(1, Ordering::Relaxed);
                 match service.call(request).await {
-                    Ok(response) => Ok(Entry { response, ttl }),
-                    Err(status) => Err(Failure {
+                    Ok(response) => {
+                        let entry = Entry { response, ttl };
+                        if weight(&entry_key, &entry) > counted.max_bytes {
+                            return Err(Failure::TooLarge(entry.response));
+                        }
+                        Ok(entry)
+                    }
+                    Err(status) => Err(Failure::Failed {
                         own_limit: matches!(
                             status.code(),
                             Code::DeadlineExceeded | Code::Cancelled
@@ -326,16 +350,34 @@ impl Shared {
                 .await
             {
                 Ok(entry) => {
-                    if !entry.is_fresh() {
+                    if entry.is_fresh() {
+                        // This call inserted: moka only records the insert and evicts at
+                        // its next housekeeping, so the store could hold far more than its
+                        // bound until then. Evict now, on the miss path (which already paid
+                        // for a call), so that the bound holds when this call returns.
+                        self.store.run_pending_tasks().await;
+                    } else {
                         self.hits.fetch_add(1, Ordering::Relaxed);
                     }
                     return Ok(entry.into_value().response);
                 }
-                // Another caller's deadline or cancellation: this caller still has time
-                // (the timeout around `lookup` says so), so it calls again.
-                Err(failure) if failure.own_limit && !led.load(Ordering::Relaxed) => continue,
-                // Not cached: each caller that waited for it gets the same status.
-                Err(failure) => return Err(failure.status.clone()),
+                Err(failure) => match &*failure {
+                    // Another caller's deadline or cancellation: this caller still has time
+                    // (the timeout around `lookup` says so), so it calls again.
+                    Failure::Failed {
+                        own_limit: true, ..
+                    } if !led.load(Ordering::Relaxed) => continue,
+                    // Not cached: each caller that waited for it gets the same status.
+                    Failure::Failed { status, .. } => return Err(status.clone()),
+                    // Too large to keep: the leader counted its miss; a waiter was spared a
+                    // call, as with any merged miss, and counts as a hit.
+                    Failure::TooLarge(response) => {
+                        if !led.load(Ordering::Relaxed) {
+                            self.hits.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return Ok(response.clone());
+                    }
+                },
             }
         }
     }
