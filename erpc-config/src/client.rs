@@ -103,7 +103,8 @@ pub struct ClientSettings {
 pub struct InFlightSettings {
     /// Calls in flight at most (at least 1).
     pub limit: usize,
-    /// How long a call over the cap waits for a slot. Default `0s`: fails at once.
+    /// How long a call over the cap waits for a slot, at most `1h`. Default `0s`: fails at
+    /// once.
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,
 }

@@ -114,7 +114,7 @@ pub struct RetryBackoffSettings {
     /// Default `10ms`.
     #[serde(with = "humantime_serde")]
     pub base: Duration,
-    /// Default `1s`.
+    /// At most `1h`. Default `1s`.
     #[serde(with = "humantime_serde")]
     pub max: Duration,
 }

@@ -244,6 +244,41 @@ fn bad_governance_values_are_named_with_their_line() {
     assert_eq!(key, "server.workers.workers", "{message}");
 }
 
+/// README: a wait above 1h is refused, not cut — the concurrency cap's `max_wait` and the
+/// retry backoff's ceiling as much as a rate limit's `max_wait`.
+#[test]
+fn waits_above_an_hour_are_refused_naming_the_key() {
+    for (yaml, want, line) in [
+        (
+            "client:\n  max_in_flight: {limit: 5, max_wait: 3h}\n",
+            "client.max_in_flight.max_wait",
+            2,
+        ),
+        (
+            "client:\n  retry_backoff:\n    max: 2h\n",
+            "client.retry_backoff.max",
+            3,
+        ),
+        (
+            "client:\n  rate_limit: {default: {rate: 10, max_wait: 2h}}\n",
+            "client.rate_limit.default.max_wait",
+            2,
+        ),
+    ] {
+        let (key, at, message) = error_of(yaml, no_env());
+        assert_eq!(key, want, "{message}");
+        assert_eq!(at, Some(line), "{message}");
+        assert!(message.contains("at most 1h"), "{message}");
+    }
+    // An hour exactly is the longest accepted.
+    let settings =
+        loaded("client:\n  max_in_flight: {limit: 5, max_wait: 1h}\n  retry_backoff: {max: 1h}\n");
+    assert_eq!(
+        settings.client.max_in_flight.and_then(|m| m.max_wait),
+        Some(Duration::from_secs(3600))
+    );
+}
+
 #[tokio::test]
 async fn failover_from_the_file_gets_past_a_broken_instance() {
     let broken = Echoer {
