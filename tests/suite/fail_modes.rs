@@ -716,6 +716,28 @@ async fn fork_cancels_the_slower_copies_on_their_servers() {
 }
 
 #[tokio::test]
+async fn broadcast_and_fork_with_no_instance_each_name_themselves() {
+    let empty = StaticList::addrs(Vec::<String>::new()).expect("list");
+    let client = erpc::Client::builder()
+        .discover(&empty, "Kv")
+        .await
+        .expect("a client of no instances yet");
+    let status = client
+        .broadcast::<String, String>("Kv", "get", &"k".to_string(), CallOptions::new())
+        .await
+        .expect_err("no instance");
+    assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+    assert!(status.message().contains("to broadcast Kv.get"), "{status}");
+    let status = client
+        .fork::<String, String>("Kv", "get", &"k".to_string(), CallOptions::new())
+        .await
+        .expect_err("no instance");
+    assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+    assert!(status.message().contains("to fork Kv.get"), "{status}");
+    assert!(!status.message().contains("broadcast"), "{status}");
+}
+
+#[tokio::test]
 async fn broadcast_fails_as_soon_as_one_instance_fails_and_forks_failure_names_every_instance() {
     // "stuck" answers `slow` after 30 s; "broken" fails it at once.
     let all = [

@@ -35,7 +35,7 @@ impl Client {
         &self,
         request: ClientRequest,
     ) -> Result<Vec<ClientResponse>, Status> {
-        let (addrs, copies) = self.copies(request)?;
+        let (addrs, copies) = self.copies(request, "broadcast")?;
         let mut answers: Vec<Option<ClientResponse>> = addrs.iter().map(|_| None).collect();
         let mut running = numbered(copies);
         while let Some((i, result)) = running.next().await {
@@ -53,7 +53,7 @@ impl Client {
     /// its error in the discovered order ("every instance failed: a: …; b: …").
     /// `unavailable` when no instance is known.
     pub async fn fork_invoke(&self, request: ClientRequest) -> Result<ClientResponse, Status> {
-        let (addrs, copies) = self.copies(request)?;
+        let (addrs, copies) = self.copies(request, "fork")?;
         let mut failures: Vec<Option<Status>> = addrs.iter().map(|_| None).collect();
         let mut last = None;
         let mut running = numbered(copies);
@@ -119,11 +119,14 @@ impl Client {
         decode(self, response, &call)
     }
 
-    /// One copy of `request` per instance, each pinned to it, through the layers.
+    /// One copy of `request` per instance, each pinned to it, through the layers. `verb`
+    /// (`broadcast` or `fork`) names the caller's operation in a refusal, so that a failed
+    /// fork does not read as a broadcast.
     #[allow(clippy::type_complexity)]
     fn copies(
         &self,
         request: ClientRequest,
+        verb: &str,
     ) -> Result<
         (
             Vec<Address>,
@@ -132,14 +135,14 @@ impl Client {
         Status,
     > {
         if request.stream || request.oneway {
-            return Err(Status::invalid_argument(
-                "broadcast and fork send request-response calls, not streams or oneway calls",
-            ));
+            return Err(Status::invalid_argument(format!(
+                "{verb} sends request-response calls, not streams or oneway calls"
+            )));
         }
         let addrs = self.target().instances();
         if addrs.is_empty() {
             return Err(Status::unavailable(format!(
-                "no instance of {} is known to broadcast {}.{} to",
+                "no instance of {} is known to {verb} {}.{} to",
                 self.target().describe(),
                 request.service,
                 request.method
