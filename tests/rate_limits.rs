@@ -544,6 +544,84 @@ async fn a_client_concurrency_cap_fails_at_once_or_waits_up_to_its_maximum_wait(
     server.shutdown().await;
 }
 
+/// A cap's refusal says which limit ended the wait: none configured (refused at once, not
+/// "max wait 1 ms"), the maximum wait, or the call's deadline when it came first (not the
+/// maximum wait that did not apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_concurrency_cap_refusal_names_what_ended_the_wait() {
+    use erpc::client::ClientConcurrencyLimit;
+    let (server, _handled) = serve_with(vec![]).await;
+    let addr = server.local_addr().to_string();
+    let capped = |cap: &ClientConcurrencyLimit| {
+        EchoClient::new(
+            erpc::Client::builder()
+                .layer(cap.clone())
+                .build(addr.as_str())
+                .unwrap(),
+        )
+    };
+    let occupy = |client: &EchoClient| {
+        let client = client.clone();
+        tokio::spawn(async move { client.sleep(600).await })
+    };
+
+    let at_once = ClientConcurrencyLimit::new(1).unwrap();
+    let client = capped(&at_once);
+    let busy = occupy(&client);
+    while at_once.in_flight() < 1 {
+        tokio::task::yield_now().await;
+    }
+    let refused = client.len("x".into()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    assert!(refused.is_client_limit(), "{refused}");
+    assert!(
+        refused.message().contains("refused at once") && !refused.message().contains("max wait"),
+        "{refused}"
+    );
+    busy.await.unwrap().unwrap();
+
+    let patient = ClientConcurrencyLimit::new(1)
+        .unwrap()
+        .max_wait(Duration::from_millis(200));
+    let client = capped(&patient);
+    let busy = occupy(&client);
+    while patient.in_flight() < 1 {
+        tokio::task::yield_now().await;
+    }
+    // The maximum wait ends it.
+    let refused = client.len("x".into()).await.unwrap_err();
+    assert!(refused.is_client_limit(), "{refused}");
+    assert!(
+        refused
+            .message()
+            .contains("within the maximum wait of 200 ms"),
+        "{refused}"
+    );
+    // The deadline, 100 ms away, comes before the maximum wait of 200 ms.
+    let t = Instant::now();
+    let refused = client
+        .len("x".into())
+        .timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_millis(190),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    assert!(refused.is_client_limit(), "{refused}");
+    let message = refused.message();
+    assert!(
+        message.contains("the call's deadline, ")
+            && message.contains("ms away, came first")
+            && message.contains("before the maximum wait of 200 ms"),
+        "{refused}"
+    );
+    busy.await.unwrap().unwrap();
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_waits_its_turn_too_and_one_past_the_wait_is_refused() {
     use futures_util::StreamExt;

@@ -109,23 +109,45 @@ impl Around<ClientRequest, ClientResponse> for Cap {
         rest: CallService,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         Box::pin(async move {
-            let give_up = (tokio::time::Instant::now() + self.max_wait).min(request.deadline);
+            let max_wait = self.max_wait;
+            let left = request
+                .deadline
+                .saturating_duration_since(tokio::time::Instant::now());
             let slot = match self.slots.clone().try_acquire_owned() {
                 Ok(slot) => Some(slot),
-                Err(_) if self.max_wait.is_zero() => None,
-                Err(_) => tokio::time::timeout_at(give_up, self.slots.clone().acquire_owned())
-                    .await
-                    .ok()
-                    .and_then(Result::ok),
+                Err(_) if max_wait.is_zero() => None,
+                // Wait no longer than the call may: its deadline may come before max_wait.
+                Err(_) => {
+                    tokio::time::timeout(left.min(max_wait), self.slots.clone().acquire_owned())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                }
             };
             let Some(_slot) = slot else {
                 tell(self.observer.as_ref(), &request, |o, call| {
                     o.call_refused(Side::Client, call, RefusedBy::Concurrency)
                 });
+                // Say which limit ended the wait: a refusal naming a max_wait that did not
+                // apply (none set, or cut short by the deadline) misleads whoever tunes it.
+                let why = if max_wait.is_zero() {
+                    "refused at once: calls do not wait for a slot (no max_wait)".to_owned()
+                } else if left < max_wait {
+                    format!(
+                        "no slot freed in time: the call's deadline, {} away, came first \
+                         (before the maximum wait of {})",
+                        crate::human::duration(left),
+                        crate::human::duration(max_wait)
+                    )
+                } else {
+                    format!(
+                        "no slot freed within the maximum wait of {}",
+                        crate::human::duration(max_wait)
+                    )
+                };
                 return Err(Status::resource_exhausted(format!(
-                    "client: {} already in flight (ClientConcurrencyLimit, max wait {})",
+                    "client: {} already in flight (ClientConcurrencyLimit; {why})",
                     crate::human::count(self.limit, "call"),
-                    crate::human::duration(self.max_wait)
                 ))
                 .from_client_limit());
             };
