@@ -161,7 +161,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(
-        refused.message().contains("1 calls/s (burst 2)"),
+        refused.message().contains("1 call/s (burst 2)"),
         "{refused:?}"
     );
     wait_for_log(&logs, "live config applied to the server's rate limits").await;
@@ -183,7 +183,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     }
     let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
     assert!(
-        refused.message().contains("1 calls/s (burst 2)"),
+        refused.message().contains("1 call/s (burst 2)"),
         "the old rate stays: {refused:?}"
     );
 
@@ -213,7 +213,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     }
     let refused = refusal_when(&client, |s| s.message().contains("server: rate limit")).await;
     assert!(
-        refused.message().contains("1 calls/s (burst 2)"),
+        refused.message().contains("1 call/s (burst 2)"),
         "the old rate stays: {refused:?}"
     );
 
@@ -228,7 +228,7 @@ async fn rate_limits_change_live_and_a_bad_value_is_refused_and_logged() {
     let refused = refusal_when(&client, |s| s.message().contains("client: rate limit")).await;
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(
-        refused.message().contains("1 calls/s (burst 1)"),
+        refused.message().contains("1 call/s (burst 1)"),
         "{refused:?}"
     );
 

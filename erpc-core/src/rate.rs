@@ -170,7 +170,14 @@ impl Rate {
     /// "100 calls/s" / "1 call per 2s", for messages.
     pub(crate) fn describe(&self) -> String {
         match self.given {
-            Given::PerSecond(calls) => return format!("{calls} calls/s (burst {})", self.burst),
+            // Singular for one: "1 call/s", not "1 calls/s".
+            Given::PerSecond(calls) => {
+                return format!(
+                    "{}/s (burst {})",
+                    crate::human::count(calls, "call"),
+                    self.burst
+                );
+            }
             Given::Every(period) if period.is_zero() => {
                 return format!("1 call per 0 s (burst {})", self.burst);
             }
@@ -182,7 +189,9 @@ impl Rate {
             // three decimals, the trailing zeros left out.
             let text = format!("{per_second:.3}");
             let text = text.trim_end_matches('0').trim_end_matches('.');
-            format!("{text} calls/s (burst {})", self.burst)
+            // The text, not the float, decides the noun: 1.0004 calls/s reads "1 call/s".
+            let noun = if text == "1" { "call" } else { "calls" };
+            format!("{text} {noun}/s (burst {})", self.burst)
         } else {
             format!(
                 "1 call per {} (burst {})",
@@ -443,5 +452,15 @@ mod tests {
         assert_eq!(third.describe(), "3 calls/s (burst 1)");
         let slow = Rate::every(Duration::from_millis(2_500));
         assert_eq!(slow.describe(), "1 call per 2.5 s (burst 1)");
+    }
+
+    /// One is singular, whether given per second or as a period: "1 call/s", never
+    /// "1 calls/s".
+    #[test]
+    fn one_call_a_second_is_singular() {
+        assert_eq!(Rate::per_second(1).describe(), "1 call/s (burst 1)");
+        let every_second = Rate::every(Duration::from_secs(1)).burst(2);
+        assert_eq!(every_second.describe(), "1 call/s (burst 2)");
+        assert_eq!(Rate::per_second(2).describe(), "2 calls/s (burst 2)");
     }
 }
