@@ -150,15 +150,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_instance_not_picked_since_it_was_slow_is_tried_again_as_its_estimate_decays() {
-        // 1 was slow once (20 ms); then both answer in 1 ms, a call every 100 ms. While
-        // 1's estimate stands every pick takes 0, so 1 is never measured again; read
-        // between answers it decays towards zero, and wins once 20 ms × exp(-t/τ) < 1 ms:
-        // t = τ × ln 20 ≈ 30 s (Finagle's and linkerd's behaviour; without the decay on
-        // read, never).
+        // 1 was slow once (20 ms), 0 answered in 1 ms (both measured: an unmeasured one
+        // is compared by calls in flight alone); then both answer in 1 ms, a call every
+        // 100 ms. While 1's estimate stands every pick takes 0, so 1 is never measured
+        // again; read between answers it decays towards zero, and wins once
+        // 20 ms × exp(-t/τ) < 1 ms: t = τ × ln 20 ≈ 30 s (Finagle's and linkerd's
+        // behaviour; without the decay on read, never).
         let (e, l) = testing::candidates(&[1, 1]);
         let c = Candidates::new(&e, &l);
         let meta = Default::default();
         let call = testing::call(&meta);
+        l[0].started();
+        l[0].finished(Some(Duration::from_millis(1)), false);
         l[1].started();
         l[1].finished(Some(Duration::from_millis(20)), false);
         let step = Duration::from_millis(100);
