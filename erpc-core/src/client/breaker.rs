@@ -482,7 +482,11 @@ impl Breaker {
     /// Let a call through, or refuse it with `unavailable` naming this breaker; the ticket
     /// holds this `Arc`.
     pub(crate) fn enter(self: Arc<Self>) -> Result<Ticket, Status> {
-        let now = Instant::now();
+        self.enter_at(Instant::now())
+    }
+
+    /// [`Breaker::enter`] at `now`, a clock read the caller made a moment ago.
+    pub(crate) fn enter_at(self: Arc<Self>, now: Instant) -> Result<Ticket, Status> {
         // Closed, within its counting interval: count the call without the lock.
         let gate = self.gate.load(Ordering::Acquire);
         if gate & 3 == CLOSED

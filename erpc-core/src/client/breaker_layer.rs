@@ -34,6 +34,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use erpc_transport::Address;
 use futures_util::future::BoxFuture;
+use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -390,25 +391,34 @@ impl InstanceBreakers {
         load: Option<&Arc<Load>>,
         request: &ClientRequest,
         observer: Option<&Arc<dyn Observer>>,
+        now: Instant,
     ) -> Result<Ticket, Status> {
         // Without the open time as a retry hint: it concerns this instance alone, and a fail
         // mode waits a hint before any retry — failing over to another instance must not.
-        self.breaker_of(addr, load).enter().map_err(|refused| {
-            let refused = Status::new(refused.code(), refused.message());
-            // The attempt never reaches the wire, where the client's observer hears of
-            // attempts: told here, as the engine tells of one it could not send, so an
-            // error rate over the client's calls sees it. Streams are not calls there.
-            let observer = observer.filter(|_| !request.stream);
-            unsent(observer, &request.service, &request.method, None, refused)
-        })
+        self.breaker_of(addr, load)
+            .enter_at(now)
+            .map_err(|refused| {
+                let refused = Status::new(refused.code(), refused.message());
+                // The attempt never reaches the wire, where the client's observer hears of
+                // attempts: told here, as the engine tells of one it could not send, so an
+                // error rate over the client's calls sees it. Streams are not calls there.
+                let observer = observer.filter(|_| !request.stream);
+                unsent(observer, &request.service, &request.method, None, refused)
+            })
     }
 }
 
 impl Admits<Attempt> for InstanceBreakers {
     fn admit(&self, attempt: &Attempt) -> Result<Option<Ticket>, Status> {
         let (addr, load) = (attempt.addr(), attempt.load());
-        self.admit_to(addr, load, &attempt.request, attempt.observer())
-            .map(Some)
+        self.admit_to(
+            addr,
+            load,
+            &attempt.request,
+            attempt.observer(),
+            Instant::now(),
+        )
+        .map(Some)
     }
     fn is_stream(attempt: &Attempt) -> bool {
         attempt.request.stream

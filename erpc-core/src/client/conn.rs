@@ -447,10 +447,16 @@ impl ClientConn {
     ///
     /// Doing this part synchronously keeps the call's future small (futures are moved as
     /// they are awaited, and a fat one cost a fifth of the client's CPU in memmove).
+    ///
+    /// `now` is a clock read the caller made a moment ago (a breaker's admission), if it
+    /// made one: the start of the call's latency sample. A clock read costs about 25 ns on
+    /// a virtual machine, a governed call's largest single cost (BENCHMARKS.md,
+    /// 2026-12-03).
     pub fn start(
         self: &Arc<Self>,
         mut frame: Frame,
         deadline: Instant,
+        now: Option<Instant>,
     ) -> Result<PendingCall, Status> {
         self.fits(&frame)?;
         let id = self.next_id();
@@ -462,7 +468,7 @@ impl ClientConn {
             armed: true,
             load: self.load.as_ref().map(|load| {
                 load.started();
-                (load.clone(), Instant::now())
+                (load.clone(), now.unwrap_or_else(Instant::now))
             }),
             report: None,
         };

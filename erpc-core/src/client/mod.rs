@@ -784,7 +784,7 @@ impl Client {
                 settle(ticket, sent)
             });
         }
-        match self.queue(&conn, request, ticket) {
+        match self.queue(&conn, request, ticket, None) {
             Ok(answer) => Box::pin(answer),
             Err(status) => Box::pin(std::future::ready(Err(status))),
         }
@@ -837,7 +837,14 @@ impl Client {
         };
         match ready {
             Ready::Conn(conn) => Ok(Started::Sent {
-                pending: started(&conn, frame, deadline, &steer, self.inner.watches.as_ref())?,
+                pending: started(
+                    &conn,
+                    frame,
+                    deadline,
+                    &steer,
+                    self.inner.watches.as_ref(),
+                    None,
+                )?,
                 accept,
             }),
             Ready::Dial(pick) => {
@@ -854,7 +861,7 @@ impl Client {
                         .await;
                     let conn = dialed.map_err(|s| unsent_frame(observer, &frame, since, s))?;
                     let watches = client.inner.watches.as_ref();
-                    let response = started(&conn, frame, deadline, &steer, watches)?
+                    let response = started(&conn, frame, deadline, &steer, watches, None)?
                         .wait()
                         .await?;
                     client.unpack(response, &accept)
@@ -1038,9 +1045,10 @@ fn started(
     deadline: Instant,
     steer: &crate::discovery::Steer,
     watches: Option<&MethodWatches>,
+    now: Option<Instant>,
 ) -> Result<PendingCall, Status> {
     let report = watches.map(|watches| Report::start(watches, &frame));
-    let pending = conn.start(frame, deadline);
+    let pending = conn.start(frame, deadline, now);
     steer.record(conn, pending.is_ok());
     match pending {
         Ok(mut pending) => {
