@@ -802,13 +802,7 @@ async fn a_refusal_by_the_clients_own_rate_limit_is_not_retried_whatever_the_lay
     // FailModes added first (outermost) sees the rate limit's refusal, which carries a
     // retry hint of ~500 ms and was never sent: it must be passed on, not retried.
     let limit = ClientRateLimit::new(Rate::every(Duration::from_millis(500))).expect("rate");
-    let client = client_of(
-        &all,
-        erpc::Client::builder()
-            .layer(FailModes::new(FailMode::Failover { retries: 2 }))
-            .layer(limit),
-    )
-    .await;
+    let client = failover_over_a_limit(&all, limit).await;
     client
         .get("k".into())
         .await
@@ -838,16 +832,19 @@ async fn a_retry_refused_by_the_clients_own_limit_ends_with_the_backends_failure
     // second retry is refused. The caller must learn why the call failed — the backends'
     // `unavailable` — not that its own limit stopped a retry.
     let limit = ClientRateLimit::new(Rate::per_second(1).burst(2)).expect("rate");
-    let client = client_of(
-        &all,
-        erpc::Client::builder()
-            .layer(FailModes::new(FailMode::Failover { retries: 2 }))
-            .layer(limit),
-    )
-    .await;
+    let client = failover_over_a_limit(&all, limit).await;
     let status = client.get("k".into()).await.expect_err("both down");
     assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
     assert!(status.message().contains("injected: down"), "{status}");
     assert!(!status.is_client_limit(), "{status:?}");
     assert_eq!(all[0].attempts() + all[1].attempts(), 2);
+}
+
+/// A client of `all` failing over up to twice, with `limit` below its fail mode (each
+/// attempt takes a turn).
+async fn failover_over_a_limit(all: &[Backend], limit: erpc::client::ClientRateLimit) -> KvClient {
+    let builder = erpc::Client::builder()
+        .layer(FailModes::new(FailMode::Failover { retries: 2 }))
+        .layer(limit);
+    client_of(all, builder).await
 }
