@@ -848,3 +848,67 @@ async fn failover_over_a_limit(all: &[Backend], limit: erpc::client::ClientRateL
         .layer(limit);
     client_of(all, builder).await
 }
+
+#[tokio::test]
+async fn with_every_breaker_open_a_fail_mode_fails_at_once() {
+    for mode in [
+        FailMode::Failover { retries: 3 },
+        FailMode::Failtry { retries: 3 },
+    ] {
+        let all = backends(&["a", "b"]).await;
+        for b in &all {
+            b.faults.set_all(down());
+        }
+        let breakers = InstanceBreakers::new(
+            BreakerSettings::default()
+                .trip(Trip::ConsecutiveFailures(1))
+                .open_timeout(Duration::from_secs(60)),
+        );
+        let builder = erpc::Client::builder()
+            .layer(FailModes::new(mode))
+            .attempt_layer(breakers.clone());
+        let client = client_of(&all, builder).await;
+        let _ = client.get("k".into()).await;
+        for b in &all {
+            let state = breakers.state(b.server.local_addr());
+            assert_eq!(state, Some(BreakerState::Open), "{mode:?}");
+        }
+        // No retry can get past the same breakers: the refusal is the answer, at once
+        // (the fail mode's backoff made it 24-57 ms).
+        let began = Instant::now();
+        let status = client
+            .get("k".into())
+            .await
+            .expect_err("every breaker open");
+        let took = began.elapsed();
+        assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+        assert!(
+            status.message().contains("circuit breaker open"),
+            "{status}"
+        );
+        assert!(took < Duration::from_millis(5), "{mode:?}: {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_hedge_refused_by_the_clients_own_limit_leaves_the_original_running() {
+    use erpc::client::ClientRateLimit;
+    use erpc::rate::Rate;
+    let all = vec![
+        backend("a", Duration::from_millis(300)).await,
+        backend("b", Duration::from_millis(300)).await,
+    ];
+    // One turn: the original takes it, the hedge 20 ms later is refused by the limit below
+    // the fail mode. The call is the original's, still running, not the refusal.
+    let limit = ClientRateLimit::new(Rate::per_second(1).burst(1)).expect("rate");
+    let hedged = FailMode::Failbackup {
+        delay: HedgeDelay::Fixed(Duration::from_millis(20)),
+    };
+    let builder = erpc::Client::builder()
+        .layer(FailModes::new(hedged))
+        .layer(limit);
+    let client = client_of(&all, builder).await;
+    let answer = client.slow().await.expect("the original answers");
+    assert!(answer == "a" || answer == "b", "{answer}");
+    assert_eq!(all[0].attempts() + all[1].attempts(), 1, "one copy sent");
+}

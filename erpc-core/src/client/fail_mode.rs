@@ -577,11 +577,13 @@ impl Call {
 /// every call for the outage's reconnect backoff (up to
 /// [`crate::ClientConfig::backoff_max`], 5 s by default). The caller learns at once, as a
 /// `failfast` one does and as gRPC fails a call while its channel is in
-/// `TRANSIENT_FAILURE`; the hint says when to ask again.
+/// `TRANSIENT_FAILURE`; the hint says when to ask again. Likewise the client's refusal when
+/// every instance's circuit breaker is open or every one is `NOT_SERVING`: a retry would
+/// meet the same refusal.
 pub fn retry_allowed(status: &Status, sent: bool, idempotent: bool) -> bool {
     let every_instance_backing_off = status.is_connect_failure() && status.retry_after().is_some();
     let retryable = match status.code() {
-        Code::Unavailable => !every_instance_backing_off,
+        Code::Unavailable => !every_instance_backing_off && !status.no_instance,
         Code::ResourceExhausted => status.retry_after().is_some() && !status.is_client_limit(),
         _ => false,
     };

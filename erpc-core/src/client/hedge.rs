@@ -134,7 +134,13 @@ pub(crate) async fn run(
             }
             let tried = outcome.landed.into_iter().map(|l| l.addr).collect();
             let (outcome, took) = timed(&call, &request, Steer::new(Want::Other, tried)).await;
-            return finish(&call, &request, outcome.result, took);
+            // Refused by this client's own limit: the call ends with the failure that
+            // prompted the retry, as a spent budget ends it (`fail_mode`'s retry loop).
+            let result = match outcome.result {
+                Err(refused) if refused.is_client_limit() => Err(status),
+                result => result,
+            };
+            return finish(&call, &request, result, took);
         }
         Either::Right((_, first)) => first,
     };
@@ -157,9 +163,13 @@ pub(crate) async fn run(
         }
     };
     let (outcome, took) = done;
+    // The hedge refused by this client's own limit (a layer below): as if the budget had
+    // been spent — the original, still running, is the call.
+    let hedge_refused = first_copy == HedgeOutcome::Hedge
+        && outcome.result.as_ref().is_err_and(Status::is_client_limit);
     match outcome.result {
         // A retryable failure of one copy: the other may still succeed.
-        Err(status) if retry_allowed(&status, true, true) => {
+        Err(status) if hedge_refused || retry_allowed(&status, true, true) => {
             let (outcome, took) = other.await;
             let taken = match outcome.result {
                 Ok(_) => other_copy,

@@ -414,23 +414,28 @@ impl Balanced {
                 }
             }
         }
+        // These three refusals are final for now: no fail mode retries them (a retry would
+        // meet the same breakers or health; `Status::no_instance_now`).
         if not_serving == n {
             return Err(Status::unavailable(format!(
                 "every instance of {:?} reports NOT_SERVING (its health)",
                 self.service
-            )));
+            ))
+            .no_instance_now());
         }
         if open_breakers == n {
             return Err(Status::unavailable(format!(
                 "circuit breaker open: every instance of {:?} has its instance circuit breaker open (each half-opens after its open timeout)",
                 self.service
-            )));
+            ))
+            .no_instance_now());
         }
         if open_breakers + not_serving == n {
             return Err(Status::unavailable(format!(
                 "every instance of {:?} reports NOT_SERVING or has its circuit breaker open",
                 self.service
-            )));
+            ))
+            .no_instance_now());
         }
         Err(down.status(&self.service, open_breakers, not_serving))
     }
