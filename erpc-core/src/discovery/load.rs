@@ -17,7 +17,7 @@
 //! one another's sample, never corrupt the estimate.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -42,12 +42,9 @@ pub struct Load {
     latency: AtomicU64,
     /// Error rate in [0, 1] (f64 bits).
     errors: AtomicU64,
-    /// Nanoseconds since `epoch` of the last sample.
-    last: AtomicU64,
-    epoch: Instant,
-    /// `epoch` on a time line all loads share ([`anchor`]), in signed nanoseconds: two
+    /// When the last call ended, on the time line all loads share ([`timeline`]): two
     /// loads' last samples compare in a balancer's pick without an `Instant` in sight.
-    epoch_offset: i64,
+    last: AtomicI64,
     suspect: AtomicBool,
     breaker_open: AtomicBool,
     /// Smoothed PING round trip in nanoseconds (f64 bits); 0 before the first.
@@ -73,14 +70,11 @@ impl std::fmt::Debug for Attached {
 
 impl Default for Load {
     fn default() -> Self {
-        let epoch = Instant::now();
         Load {
             in_flight: AtomicU32::new(0),
             latency: AtomicU64::new(0f64.to_bits()),
             errors: AtomicU64::new(0f64.to_bits()),
-            last: AtomicU64::new(0),
-            epoch,
-            epoch_offset: offset_from_anchor(epoch),
+            last: AtomicI64::new(timeline(Instant::now())),
             suspect: AtomicBool::new(false),
             breaker_open: AtomicBool::new(false),
             rtt: AtomicU64::new(0f64.to_bits()),
@@ -108,9 +102,8 @@ impl Load {
     /// decayed by `exp(-Δt/τ)` for the time since it.
     fn latency_nanos_at(&self, now: Instant) -> f64 {
         let estimate = f64::from_bits(self.latency.load(Ordering::Relaxed));
-        let now = nanos(now.saturating_duration_since(self.epoch));
-        let since = now.saturating_sub(self.last.load(Ordering::Relaxed));
-        estimate * decay_weight(since as f64 / DECAY.as_nanos() as f64)
+        let since = timeline(now).saturating_sub(self.last.load(Ordering::Relaxed));
+        estimate * decay_weight(decays(since))
     }
 
     /// Whether its latency was measured (an answer came): what [`Load::latency`] being
@@ -146,12 +139,7 @@ impl Load {
     /// see [`Load::latency`]) × (in flight + 1). With no latency sample yet, the in-flight
     /// count alone (an unknown instance is tried, not avoided).
     pub fn score(&self) -> f64 {
-        self.score_at(Instant::now())
-    }
-
-    /// [`Load::score`] at `now`.
-    fn score_at(&self, now: Instant) -> f64 {
-        let latency = self.latency_nanos_at(now).max(1.0);
+        let latency = self.latency_nanos_at(Instant::now()).max(1.0);
         latency * f64::from(self.in_flight() + 1)
     }
 
@@ -161,25 +149,22 @@ impl Load {
     /// by the time between the two (`now` cancels out of `score(a) / score(b)`). A P2C pick
     /// costs one decay weight instead of a clock read and two.
     pub(crate) fn scores_no_higher(a: &Load, b: &Load) -> bool {
-        let (ta, tb) = (a.last_sample_at(), b.last_sample_at());
+        let (ta, tb) = (
+            a.last.load(Ordering::Relaxed),
+            b.last.load(Ordering::Relaxed),
+        );
         let undecayed = |l: &Load| {
             f64::from_bits(l.latency.load(Ordering::Relaxed)).max(1.0)
                 * f64::from(l.in_flight() + 1)
         };
         let (mut sa, mut sb) = (undecayed(a), undecayed(b));
-        let keep = decay_weight(ta.abs_diff(tb) as f64 / DECAY.as_nanos() as f64);
+        let keep = decay_weight(decays(ta.abs_diff(tb)));
         if ta < tb {
             sa *= keep;
         } else {
             sb *= keep;
         }
         sa <= sb
-    }
-
-    /// When the last answer came, on the time line loads share (`epoch_offset`).
-    fn last_sample_at(&self) -> i64 {
-        let last = i64::try_from(self.last.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-        self.epoch_offset.saturating_add(last)
     }
 
     /// The smoothed round-trip time of the connection's PINGs (heartbeats sent while the
@@ -240,7 +225,7 @@ impl Load {
     /// clock read the caller made anyway (to measure `took`), so a call costs one, not two.
     pub(crate) fn finished_at(&self, now: Instant, took: Option<Duration>, failed: bool) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let now = nanos(now.saturating_duration_since(self.epoch));
+        let now = timeline(now);
         let then = self.last.swap(now, Ordering::Relaxed);
         if let Some(took) = took {
             let sample = nanos(took) as f64;
@@ -250,8 +235,7 @@ impl Load {
             } else {
                 // The decay weight only where it is used: `exp` is most of this method's
                 // cost, and a peak (above the estimate) replaces it without.
-                let x = now.saturating_sub(then) as f64 / DECAY.as_nanos() as f64;
-                let keep = decay_weight(x);
+                let keep = decay_weight(decays(now.saturating_sub(then)));
                 old * keep + sample * (1.0 - keep)
             };
             self.latency.store(new.to_bits(), Ordering::Relaxed);
@@ -277,9 +261,16 @@ fn decay_weight(x: f64) -> f64 {
     }
 }
 
-/// `at` in signed nanoseconds from the first load's epoch (the anchor), saturating: on a
-/// paused test clock an epoch may lie before the anchor.
-fn offset_from_anchor(at: Instant) -> i64 {
+/// How many decay times `nanos` nanoseconds are (none for a negative span: samples that
+/// raced).
+fn decays(nanos: impl TryInto<u64>) -> f64 {
+    nanos.try_into().unwrap_or(0) as f64 / DECAY.as_nanos() as f64
+}
+
+/// `at` on the time line all loads share: signed nanoseconds from the first instant any
+/// load read (the anchor), saturating. Signed, because on a paused test clock an instant
+/// may lie before the anchor.
+fn timeline(at: Instant) -> i64 {
     static ANCHOR: OnceLock<Instant> = OnceLock::new();
     let anchor = *ANCHOR.get_or_init(|| at);
     let signed = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
