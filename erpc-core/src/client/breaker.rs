@@ -47,7 +47,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::discovery::Load;
-use crate::discovery::load::is_instance_failure;
+use crate::discovery::load::{is_instance_failure, says_nothing_of_instance};
 use crate::observe::{BreakerChange, BreakerScope, BreakerState, Observer};
 use crate::status::{Code, Status};
 
@@ -749,7 +749,7 @@ impl Ticket {
         self.done = true;
         let failed = match failed_with {
             None => Some(false),
-            Some(Code::Cancelled) => None,
+            Some(code) if says_nothing_of_instance(code) => None,
             Some(code) => Some(self.breaker.settings().is_failure(code)),
         };
         self.breaker.record(self.generation, failed);

@@ -14,7 +14,7 @@ use crate::client::conn::ClientConn;
 use crate::client::id_hash::BuildIdHasher;
 use crate::client::observed::Report;
 use crate::discovery::Load;
-use crate::discovery::load::is_instance_failure;
+use crate::discovery::load::{is_instance_failure, says_nothing_of_instance};
 use crate::engine::control;
 use crate::engine::deadlines::Deadlines;
 use crate::engine::stream::StreamState;
@@ -187,7 +187,7 @@ impl PendingCall {
     fn measure(&mut self, outcome: Result<Code, Code>) {
         if let Some((load, started)) = self.load.take() {
             let code = outcome.unwrap_or_else(|code| code);
-            if code == Code::Cancelled {
+            if says_nothing_of_instance(code) {
                 load.abandoned();
                 return;
             }

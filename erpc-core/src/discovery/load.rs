@@ -300,6 +300,13 @@ pub(crate) fn is_instance_failure(code: Code) -> bool {
     )
 }
 
+/// Whether a call that ended with `code` says nothing of its instance either way: a
+/// `cancelled` one was ended by its own side (its caller gave up, or closed the client), as
+/// a call whose caller dropped it. Breakers and the load count it as abandoned.
+pub(crate) fn says_nothing_of_instance(code: Code) -> bool {
+    code == Code::Cancelled
+}
+
 /// Counts a call (a stream) in flight until dropped.
 pub(crate) struct InFlightGuard(pub std::sync::Arc<Load>);
 
