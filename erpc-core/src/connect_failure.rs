@@ -36,9 +36,10 @@ impl Status {
     }
 
     /// This status marked as the client's refusal when no instance could take the call
-    /// now: every one's circuit breaker open, or every one `NOT_SERVING`. A fail mode does
-    /// not retry it — the same breakers and health would refuse the retry, and its backoff
-    /// would only delay the answer ([`crate::client::fail_mode::retry_allowed`]).
+    /// now: every one backing off after failed dials, every one's circuit breaker open, or
+    /// every one `NOT_SERVING`. A fail mode does not retry it — the same refusal would meet
+    /// the retry, and its backoff would only delay the answer
+    /// ([`crate::client::fail_mode::retry_allowed`]).
     pub(crate) fn no_instance_now(mut self) -> Status {
         self.no_instance = true;
         self

@@ -114,8 +114,9 @@ pub struct Status {
     /// Set by the client when no connection to a server could be made for the call
     /// (`connect_failure.rs`); never on the wire.
     pub(crate) connect_failure: bool,
-    /// Set by the client when no instance could take the call now — every one's breaker
-    /// open, or NOT_SERVING — so a fail mode does not retry it (`fail_mode::retry_allowed`);
+    /// Set by the client when no instance could take the call now — every one backing off,
+    /// its breaker open, or NOT_SERVING — so a fail mode does not retry it
+    /// (`fail_mode::retry_allowed`);
     /// never on the wire, not compared.
     pub(crate) no_instance: bool,
     message: String,

@@ -571,19 +571,15 @@ impl Call {
 /// idempotent. Statuses to retry: `unavailable`, and `resource_exhausted` carrying a retry
 /// hint — but not a refusal by this client's own limit ([`Status::is_client_limit`]: its
 /// rate limit or cap on calls in flight), which another instance would not lift, nor its
-/// refusal while every instance is backing off after failed dials (a
-/// [connect failure](Status::is_connect_failure) with the soonest redial as its retry
-/// hint): no instance can take the call before that redial, and waiting for it would hold
-/// every call for the outage's reconnect backoff (up to
-/// [`crate::ClientConfig::backoff_max`], 5 s by default). The caller learns at once, as a
-/// `failfast` one does and as gRPC fails a call while its channel is in
-/// `TRANSIENT_FAILURE`; the hint says when to ask again. Likewise the client's refusal when
-/// every instance's circuit breaker is open or every one is `NOT_SERVING`: a retry would
-/// meet the same refusal.
+/// refusal when no instance can take the call now: every instance backing off after failed
+/// dials (its retry hint the soonest redial), every one's circuit breaker open, or every one
+/// `NOT_SERVING`. A retry would meet the same refusal, and waiting for the redial would hold
+/// every call for the outage's reconnect backoff (up to [`crate::ClientConfig::backoff_max`],
+/// 5 s by default); the caller learns at once, as a `failfast` one does and as gRPC fails a
+/// call while its channel is in `TRANSIENT_FAILURE`, and a hint says when to ask again.
 pub fn retry_allowed(status: &Status, sent: bool, idempotent: bool) -> bool {
-    let every_instance_backing_off = status.is_connect_failure() && status.retry_after().is_some();
     let retryable = match status.code() {
-        Code::Unavailable => !every_instance_backing_off && !status.no_instance,
+        Code::Unavailable => !status.no_instance,
         Code::ResourceExhausted => status.retry_after().is_some() && !status.is_client_limit(),
         _ => false,
     };
@@ -609,11 +605,14 @@ mod tests {
         // Statuses that are not retried, whatever the method.
         assert!(!retry_allowed(&exhausted, true, true));
         assert!(!retry_allowed(&exhausted, false, true));
-        // A connect failure goes elsewhere; the refusal while every instance backs off
-        // (its hint the next redial) does not wait for it.
+        // A connect failure goes elsewhere — also one instance's backoff refusal, which
+        // another instance may not share; the refusal while every instance backs off
+        // (marked where the pick makes it) does not wait for the redial.
         let refused = unavailable.clone().from_connect_failure();
         assert!(retry_allowed(&refused, false, false));
-        let backing_off = refused.with_retry_after(Duration::from_millis(300));
+        let one_backing_off = refused.clone().with_retry_after(Duration::from_millis(300));
+        assert!(retry_allowed(&one_backing_off, false, true));
+        let backing_off = one_backing_off.no_instance_now();
         assert!(!retry_allowed(&backing_off, false, true));
         for code in [
             Code::DeadlineExceeded,

@@ -330,9 +330,10 @@ impl Unready {
     /// The status of a call refused for it: `unavailable`, the failure and the wait —
     /// "cannot connect to tcp://10.0.0.7:7000: Connection refused (os error 111); retrying
     /// in 236 ms" (the [redial note](crate::client::redial_note)) — with the wait as its
-    /// retry hint (a retry before it fails fast the same way; a gateway's `Retry-After`; a
-    /// fail mode does not retry it: every instance is down), marked a
-    /// [connect failure](Status::is_connect_failure).
+    /// retry hint (a retry before it fails fast the same way; a gateway's `Retry-After`),
+    /// marked a [connect failure](Status::is_connect_failure). Where it means that no
+    /// instance can take the call (the client's only one), the target marks it so too
+    /// ([`Status::no_instance_now`]): a fail mode does not retry it.
     pub fn status(&self) -> Status {
         Status::unavailable(format!("{}{}", self.why, redial_note(1, self.left)))
             .with_retry_after(self.left)

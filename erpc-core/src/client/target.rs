@@ -176,7 +176,10 @@ impl Target {
     /// Where the next call goes.
     pub fn ready_next(&self, call: &Call<'_>) -> Result<Ready, Status> {
         match self {
-            Target::One(pool) => ready_in(pool).map_err(|unready| unready.status()),
+            // The one instance is backing off: no instance can take the call now.
+            Target::One(pool) => {
+                ready_in(pool).map_err(|unready| unready.status().no_instance_now())
+            }
             Target::Many(b) => b.ready_next(call),
         }
     }
@@ -414,25 +417,22 @@ impl Balanced {
                 }
             }
         }
-        // These three refusals are final for now: no fail mode retries them (a retry would
-        // meet the same breakers or health; `Status::no_instance_now`).
-        if not_serving == n {
+        // No instance can take the call now, and a retry would meet the same breakers or
+        // health: final for now (`Status::no_instance_now`: no fail mode retries it).
+        let none_can = if not_serving == n {
+            Some(("", "reports NOT_SERVING (its health)"))
+        } else if open_breakers == n {
+            let why = "has its instance circuit breaker open (each half-opens after its open \
+                       timeout)";
+            Some(("circuit breaker open: ", why))
+        } else if open_breakers + not_serving == n {
+            Some(("", "reports NOT_SERVING or has its circuit breaker open"))
+        } else {
+            None
+        };
+        if let Some((prefix, why)) = none_can {
             return Err(Status::unavailable(format!(
-                "every instance of {:?} reports NOT_SERVING (its health)",
-                self.service
-            ))
-            .no_instance_now());
-        }
-        if open_breakers == n {
-            return Err(Status::unavailable(format!(
-                "circuit breaker open: every instance of {:?} has its instance circuit breaker open (each half-opens after its open timeout)",
-                self.service
-            ))
-            .no_instance_now());
-        }
-        if open_breakers + not_serving == n {
-            return Err(Status::unavailable(format!(
-                "every instance of {:?} reports NOT_SERVING or has its circuit breaker open",
+                "{prefix}every instance of {:?} {why}",
                 self.service
             ))
             .no_instance_now());
@@ -536,6 +536,7 @@ impl Down {
         Status::unavailable(message)
             .with_retry_after(soonest)
             .from_connect_failure()
+            .no_instance_now()
     }
 }
 
