@@ -175,17 +175,12 @@ impl ClientSettings {
         self.idempotent
             .check(&format!("{at}.idempotent"), |_, _| Ok(()))?;
         self.retry_budget.check(&format!("{at}.retry_budget"))?;
-        // The same bound as a rate limit's max_wait (README: above 1h is refused, not cut):
-        // a backoff longer would outlive any deadline worth giving the call. `base` is at
-        // most `max` (below), so it is bounded too.
-        if self.retry_backoff.max > crate::rate::MAX_WAIT {
-            return Err((
-                format!("{at}.retry_backoff.max"),
-                "must be at most 1h (the longest wait before a retry): a call waiting longer \
-                 would outlive any deadline worth giving it"
-                    .into(),
-            ));
-        }
+        // `base` is at most `max` (below), so it is bounded too.
+        crate::rate::check_wait(
+            &format!("{at}.retry_backoff.max"),
+            Some(self.retry_backoff.max),
+            "before a retry",
+        )?;
         if self.retry_backoff.base > self.retry_backoff.max {
             let (key, max) = (
                 format!("{at}.retry_backoff.base"),
@@ -214,20 +209,11 @@ impl ClientSettings {
                 "must be at least 1".into(),
             ));
         }
-        // The same bound as a rate limit's max_wait (README: above 1h is refused, not cut).
-        if self
-            .max_in_flight
-            .and_then(|m| m.max_wait)
-            .is_some_and(|w| w > crate::rate::MAX_WAIT)
-        {
-            return Err((
-                format!("{at}.max_in_flight.max_wait"),
-                "must be at most 1h (the longest wait for a slot): a call waiting longer would \
-                 outlive any deadline worth giving it"
-                    .into(),
-            ));
-        }
-        Ok(())
+        crate::rate::check_wait(
+            &format!("{at}.max_in_flight.max_wait"),
+            self.max_in_flight.and_then(|m| m.max_wait),
+            "for a slot",
+        )
     }
 
     /// The layers these settings configure (see [`ClientGovernance`]).

@@ -38,9 +38,28 @@ pub(crate) const MIN_RATE: f64 = 0.001;
 /// The highest `rate`: a call every nanosecond, the finest the limiter counts.
 pub(crate) const MAX_RATE: f64 = 1e9;
 
-/// The longest `max_wait`: a call waiting longer for its turn would outlive any deadline
-/// worth giving it.
+/// The longest wait a call may be given — for its turn, a slot, or before a retry: a call
+/// waiting longer would outlive any deadline worth giving it.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Refuse `wait` at `key` if it is above [`MAX_WAIT`] (refused, not cut: the README's
+/// rule); `what` is what the call waits for ("for a turn", "for a slot", "before a retry").
+pub(crate) fn check_wait(
+    key: &str,
+    wait: Option<Duration>,
+    what: &str,
+) -> Result<(), (String, String)> {
+    if wait.is_some_and(|w| w > MAX_WAIT) {
+        return Err((
+            key.to_owned(),
+            format!(
+                "must be at most 1h (the longest wait {what}): a call waiting longer would \
+                 outlive any deadline worth giving it"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 impl RateSettings {
     /// Values that parse but cannot work, under `at`.
@@ -68,14 +87,7 @@ impl RateSettings {
                     .into(),
             ));
         }
-        if self.max_wait.is_some_and(|w| w > MAX_WAIT) {
-            return Err((
-                format!("{at}.max_wait"),
-                "must be at most 1h (the longest wait for a turn): a call waiting longer would \
-                 outlive any deadline worth giving it"
-                    .into(),
-            ));
-        }
+        check_wait(&format!("{at}.max_wait"), self.max_wait, "for a turn")?;
         if self.burst == Some(0) {
             return Err((format!("{at}.burst"), "must be at least 1".into()));
         }
