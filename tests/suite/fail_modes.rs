@@ -864,11 +864,13 @@ async fn with_every_breaker_open_a_fail_mode_fails_at_once() {
                 .trip(Trip::ConsecutiveFailures(1))
                 .open_timeout(Duration::from_secs(60)),
         );
+        let retries = Retries::default();
         let builder = erpc::Client::builder()
-            .layer(FailModes::new(mode))
+            .layer(FailModes::new(mode).observer(retries.clone()))
             .attempt_layer(breakers.clone());
         let client = client_of(&all, builder).await;
         let _ = client.get("k".into()).await;
+        let retried = retries.0.lock().unwrap().len();
         for b in &all {
             let state = breakers.state(b.server.local_addr());
             assert_eq!(state, Some(BreakerState::Open), "{mode:?}");
@@ -886,7 +888,10 @@ async fn with_every_breaker_open_a_fail_mode_fails_at_once() {
             status.message().contains("circuit breaker open"),
             "{status}"
         );
-        assert!(took < Duration::from_millis(5), "{mode:?}: {took:?}");
+        // The signal: no retry was tried (the timing follows from it).
+        let after = retries.0.lock().unwrap().len();
+        assert_eq!(after, retried, "{mode:?}: retried into the open breakers");
+        assert!(took < Duration::from_millis(20), "{mode:?}: {took:?}");
     }
 }
 
