@@ -110,14 +110,18 @@ impl Around<ClientRequest, ClientResponse> for Cap {
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         Box::pin(async move {
             let max_wait = self.max_wait;
-            let left = request
-                .deadline
-                .saturating_duration_since(tokio::time::Instant::now());
+            // How long the call could wait for a slot, if it had to wait at all.
+            let mut could_wait = None;
             let slot = match self.slots.clone().try_acquire_owned() {
                 Ok(slot) => Some(slot),
                 Err(_) if max_wait.is_zero() => None,
                 // Wait no longer than the call may: its deadline may come before max_wait.
+                // Only a call that waits reads the clock (a read is ~25 ns, on every call).
                 Err(_) => {
+                    let left = request
+                        .deadline
+                        .saturating_duration_since(tokio::time::Instant::now());
+                    could_wait = Some(left);
                     tokio::time::timeout(left.min(max_wait), self.slots.clone().acquire_owned())
                         .await
                         .ok()
@@ -130,20 +134,20 @@ impl Around<ClientRequest, ClientResponse> for Cap {
                 });
                 // Say which limit ended the wait: a refusal naming a max_wait that did not
                 // apply (none set, or cut short by the deadline) misleads whoever tunes it.
-                let why = if max_wait.is_zero() {
-                    "refused at once: calls do not wait for a slot (no max_wait)".to_owned()
-                } else if left < max_wait {
-                    format!(
+                let why = match could_wait {
+                    None => {
+                        "refused at once: calls do not wait for a slot (no max_wait)".to_owned()
+                    }
+                    Some(left) if left < max_wait => format!(
                         "no slot freed in time: the call's deadline, {} away, came first \
                          (before the maximum wait of {})",
                         crate::human::duration(left),
                         crate::human::duration(max_wait)
-                    )
-                } else {
-                    format!(
+                    ),
+                    Some(_) => format!(
                         "no slot freed within the maximum wait of {}",
                         crate::human::duration(max_wait)
-                    )
+                    ),
                 };
                 return Err(Status::resource_exhausted(format!(
                     "client: {} already in flight (ClientConcurrencyLimit; {why})",
