@@ -79,6 +79,13 @@ async fn serve(placing: &Placing, builder: erpc::ServerBuilder) -> ServerHandle 
         .expect("serves")
 }
 
+/// How long a `spin` holds its thread unless released.
+const SPIN_MS: u64 = 60_000;
+/// A spin's deadline: past its own end, so that on a loaded machine neither the client's
+/// default 10 s deadline nor anything but the release or `SPIN_MS` ends it. (A spinning
+/// handler cannot be stopped by the server's deadline: it never yields.)
+const SPIN_DEADLINE: Duration = Duration::from_secs(120);
+
 /// A client of one connection.
 fn client(server: &ServerHandle) -> PlacedClient {
     PlacedClient::new(
@@ -130,7 +137,8 @@ async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
     let server = serve(&placing, erpc::Server::builder()).await;
     let (first, second) = (client(&server), client(&server));
     // The connection's first call: run inline, holding the reader's thread.
-    let spin = tokio::spawn(async move { first.spin(30_000).await });
+    let sent = std::time::Instant::now();
+    let spin = tokio::spawn(async move { first.spin(SPIN_MS).timeout(SPIN_DEADLINE).await });
     wait_until("the spin to start", || {
         placing.spinning.load(Ordering::SeqCst) == 1
     })
@@ -142,10 +150,14 @@ async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
             .unwrap(),
         7
     );
-    // Still spinning: it ends only when released (or after 30 s, or at the server's default
-    // 10 s deadline — well past the 5 s the quick call may take).
+    // Still spinning: it ends only when released (or after `SPIN_MS`, well past the 10 s the
+    // waits above may take).
     if spin.is_finished() {
-        panic!("the spin ended before its release: {:?}", spin.await);
+        panic!(
+            "the spin ended before its release, {:?} after it was sent: {:?}",
+            sent.elapsed(),
+            spin.await
+        );
     }
     placing.release.store(true, Ordering::SeqCst);
     assert!(spin.await.unwrap().unwrap(), "released");
@@ -159,7 +171,8 @@ async fn after_a_slow_first_poll_a_connection_spawns_its_calls() {
     // Inline, and slow: the connection spawns the calls of the next second.
     assert!(!client.spin(150).await.unwrap());
     let spinning = client.clone();
-    let spin = tokio::spawn(async move { spinning.spin(30_000).await });
+    let sent = std::time::Instant::now();
+    let spin = tokio::spawn(async move { spinning.spin(SPIN_MS).timeout(SPIN_DEADLINE).await });
     wait_until("the second spin to start", || {
         placing.spinning.load(Ordering::SeqCst) == 2
     })
@@ -168,10 +181,14 @@ async fn after_a_slow_first_poll_a_connection_spawns_its_calls() {
     // handed to a task. Inline, the reader would be held for the spin's 10 s.
     let quick = tokio::time::timeout(Duration::from_secs(5), client.quick()).await;
     assert_eq!(quick.expect("answered during the spin").unwrap(), 7);
-    // Still spinning: it ends only when released (or after 30 s, or at the server's default
-    // 10 s deadline — well past the 5 s the quick call may take).
+    // Still spinning: it ends only when released (or after `SPIN_MS`, well past the 10 s the
+    // waits above may take).
     if spin.is_finished() {
-        panic!("the spin ended before its release: {:?}", spin.await);
+        panic!(
+            "the spin ended before its release, {:?} after it was sent: {:?}",
+            sent.elapsed(),
+            spin.await
+        );
     }
     placing.release.store(true, Ordering::SeqCst);
     assert!(spin.await.unwrap().unwrap(), "released");
