@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use erpc_center::etcd::EtcdRegistry;
 use tokio::time::Instant;
 
 /// A private etcd, killed when dropped.
@@ -60,11 +59,7 @@ async fn start(endpoint: String, peer_url: String) -> Etcd {
         _dir: dir,
     };
     let started = Instant::now();
-    while EtcdRegistry::connect(&[&etcd.endpoint]).await.is_err()
-        || tokio::net::TcpStream::connect(etcd.endpoint.trim_start_matches("http://"))
-            .await
-            .is_err()
-    {
+    while !serves(&etcd.endpoint).await {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "etcd did not start"
@@ -72,6 +67,18 @@ async fn start(endpoint: String, peer_url: String) -> Etcd {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     etcd
+}
+
+/// Whether the etcd at `endpoint` answers a linearizable read: it has elected its leader.
+/// (A listening port, or a client that connected, is not enough: the first requests of a
+/// just-started etcd can still fail.)
+async fn serves(endpoint: &str) -> bool {
+    let Ok(mut client) = etcd_client::Client::connect([endpoint], None).await else {
+        return false;
+    };
+    tokio::time::timeout(Duration::from_secs(2), client.get("erpc-test-probe", None))
+        .await
+        .is_ok_and(|read| read.is_ok())
 }
 
 impl Etcd {
