@@ -15,7 +15,6 @@ pub fn current() -> Option<Instant> {
     ambient::current().map(|a| a.deadline)
 }
 
-/// Run `fut` with `deadline` as the inherited deadline.
 /// The code of a call whose handler's future was dropped before it ended, as the engine
 /// answers it: `deadline_exceeded` once `deadline` has passed, else `cancelled` (the
 /// client's CANCEL, its connection gone, or the server shutting down). For a layer that
@@ -28,6 +27,7 @@ pub fn dropped_code(deadline: Instant) -> crate::Code {
     }
 }
 
+/// Run `fut` with `deadline` as the inherited deadline.
 pub(crate) fn scope<F: Future>(deadline: Instant, fut: F) -> impl Future<Output = F::Output> {
     ambient::scope(Ambient { deadline }, fut)
 }
