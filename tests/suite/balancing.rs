@@ -345,3 +345,60 @@ async fn network_quality_learns_each_instances_round_trip_from_heartbeat_pings()
         server.shutdown().await;
     }
 }
+
+/// P2C, with the latency estimate of the one instance at each pick.
+#[derive(Default)]
+struct WatchingLatency {
+    latencies: std::sync::Mutex<Vec<Duration>>,
+}
+
+impl Balancer for WatchingLatency {
+    fn pick(&self, call: &erpc::discovery::Pick<'_>, c: &erpc::discovery::Candidates<'_>) -> usize {
+        self.latencies.lock().unwrap().push(c.load(0).latency());
+        P2c.pick(call, c)
+    }
+}
+
+/// A call's latency sample ends when its answer is read off the connection, not when its
+/// caller gets round to polling for it: a busy caller does not make the instance look slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latency_sample_ends_when_the_answer_arrives_not_when_the_caller_looks() {
+    let server = erpc::Server::builder()
+        .add_service(WorkServer::new(Instance {
+            name: "a".into(),
+            delay: Duration::ZERO,
+        }))
+        .serve([mem_addr()])
+        .await
+        .unwrap();
+    let list = StaticList::addrs([server.local_addr()]).unwrap();
+    let watching = Arc::new(WatchingLatency::default());
+    let client = WorkClient::new(
+        erpc::Client::builder()
+            .discover_with(&list, "Work", watching.clone())
+            .await
+            .unwrap(),
+    );
+    client.work().await.unwrap();
+    // Sent on the first poll; then this thread (not a runtime worker: the reader runs on
+    // one) is busy for 300 ms while the answer arrives.
+    let mut call = std::pin::pin!(std::future::IntoFuture::into_future(client.work()));
+    std::future::poll_fn(|cx| {
+        assert!(
+            call.as_mut().poll(cx).is_pending(),
+            "sent, not answered yet"
+        );
+        std::task::Poll::Ready(())
+    })
+    .await;
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(call.await.unwrap(), "a");
+    // The next pick sees the estimate the busy call left.
+    client.work().await.unwrap();
+    let seen = *watching.latencies.lock().unwrap().last().unwrap();
+    assert!(
+        seen < Duration::from_millis(150),
+        "the instance answered at once, but its latency estimate is {seen:?}"
+    );
+    server.shutdown().await;
+}

@@ -95,7 +95,7 @@ impl Client {
         request: &Req,
         options: CallOptions,
     ) -> Result<Vec<Resp>, Status> {
-        let request = prepare(self, service.into(), method.into(), request, options, false)?;
+        let (request, _) = prepare(self, service.into(), method.into(), request, options, false)?;
         let call = (request.service.clone(), request.method.clone());
         let responses = self.broadcast_invoke(request).await?;
         responses
@@ -113,7 +113,7 @@ impl Client {
         request: &Req,
         options: CallOptions,
     ) -> Result<Resp, Status> {
-        let request = prepare(self, service.into(), method.into(), request, options, false)?;
+        let (request, _) = prepare(self, service.into(), method.into(), request, options, false)?;
         let call = (request.service.clone(), request.method.clone());
         let response = self.fork_invoke(request).await?;
         decode(self, response, &call)

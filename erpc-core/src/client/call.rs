@@ -211,7 +211,7 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
         // Kept for the rare message that must name the call (a response that does not
         // decode); names from generated code are static, so this clone is free.
         let call = (self.service.clone(), self.method.clone());
-        let request = prepare(
+        let (request, began) = prepare(
             &self.client,
             self.service,
             self.method,
@@ -222,7 +222,7 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
         let client = self.client;
         if let Some(modes) = client.fail_modes() {
             // A lone fail mode over the pick: its first attempt is held here, unboxed.
-            return Ok(match modes.start(request, Some(&client)) {
+            return Ok(match modes.start(request, Some(&client), Some(began)) {
                 Launch::First(first) => CallState::Governed {
                     first,
                     client,
@@ -243,7 +243,7 @@ impl<Req: Message, Resp: Message> Call<Req, Resp> {
                 call,
             });
         }
-        Ok(match client.start(request)? {
+        Ok(match client.start(request, Some(began))? {
             Started::Sent { pending, accept } => CallState::Sent {
                 pending,
                 accept,
@@ -408,7 +408,7 @@ impl<Req: Message> IntoFuture for Oneway<Req> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let request = prepare(
+            let (request, _) = prepare(
                 &self.client,
                 self.service,
                 self.method,
@@ -443,7 +443,15 @@ pub(crate) fn call_deadline(
     options: &CallOptions,
     default: Option<Duration>,
 ) -> Result<Instant, Status> {
-    let now = Instant::now();
+    call_deadline_at(options, default, Instant::now())
+}
+
+/// [`call_deadline`] as of `now`, a clock read just made.
+fn call_deadline_at(
+    options: &CallOptions,
+    default: Option<Duration>,
+    now: Instant,
+) -> Result<Instant, Status> {
     let after = |t: Duration| deadline::after(now, t);
     let deadline = match (options.timeout, options.deadline) {
         (None, None) => after(default.unwrap_or(deadline::NO_DEADLINE)),
@@ -488,7 +496,10 @@ pub(crate) fn encode_into<M: Message>(
         .map_err(|e| encode_failed(Site::ClientRequest, call, e))
 }
 
-/// Encode a typed request into the untyped form every call goes through.
+/// Encode a typed request into the untyped form every call goes through; with the clock
+/// read its deadline was computed from, the moment the call began (its first attempt's
+/// breaker admission and latency sample start from it rather than read the clock again:
+/// a read costs ~25 ns on a virtual machine, BENCHMARKS.md 2026-12-03).
 pub(crate) fn prepare<Req: Message>(
     client: &Client,
     service: ByteStr,
@@ -496,11 +507,12 @@ pub(crate) fn prepare<Req: Message>(
     request: &Req,
     options: CallOptions,
     oneway: bool,
-) -> Result<ClientRequest, Status> {
+) -> Result<(ClientRequest, Instant), Status> {
     let codec = call_codec::<Req>(client, &options)?;
     let body = encode_message(client.codecs(), codec, request, (&service, &method))?;
-    let deadline = call_deadline(&options, Some(client.config().timeout))?;
-    Ok(ClientRequest {
+    let began = Instant::now();
+    let deadline = call_deadline_at(&options, Some(client.config().timeout), began)?;
+    let request = ClientRequest {
         service,
         method,
         metadata: options.metadata,
@@ -517,5 +529,6 @@ pub(crate) fn prepare<Req: Message>(
         idempotent: options.idempotent,
         steer: Default::default(),
         opening: crate::client::Opening::default(),
-    })
+    };
+    Ok((request, began))
 }

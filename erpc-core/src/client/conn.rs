@@ -66,9 +66,10 @@ impl Shared {
 
     /// Leave request `id`'s outcome in its slot and wake its caller, who takes it out of
     /// the table (and frees the call slot). Unknown ids, streams, and requests answered
-    /// already (their deadline passed) are ignored.
-    pub(super) fn complete(&self, id: u64, result: Result<Frame, Status>) {
-        let waker = self.lock().answer(id, result);
+    /// already (their deadline passed) are ignored. `at`: when the answer was read, if the
+    /// reader read the clock for it.
+    pub(super) fn complete(&self, id: u64, result: Result<Frame, Status>, at: Option<Instant>) {
+        let waker = self.lock().answer(id, result, at);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -246,6 +247,7 @@ impl ClientConn {
                 load: reader_load,
                 last_stream: Default::default(),
                 heard: false,
+                read_at: None,
             };
             let dead = reader_shared.dead.clone();
             // Nothing stops a client's reader but the connection dying.
@@ -448,8 +450,8 @@ impl ClientConn {
     /// Doing this part synchronously keeps the call's future small (futures are moved as
     /// they are awaited, and a fat one cost a fifth of the client's CPU in memmove).
     ///
-    /// `now` is a clock read the caller made a moment ago (a breaker's admission), if it
-    /// made one: the start of the call's latency sample. A clock read costs about 25 ns on
+    /// `now` is a clock read the caller made a moment ago (as the call began, or for a
+    /// breaker's admission), if it made one: the start of the call's latency sample. A clock read costs about 25 ns on
     /// a virtual machine, a governed call's largest single cost (BENCHMARKS.md,
     /// 2026-12-03).
     pub fn start(
@@ -663,7 +665,7 @@ async fn expire_calls(shared: Arc<Shared>, tx: frame_queue::Sender) {
                     Some(entry) if !live(Some(entry), at) => {}
                     // A request's caller takes its failure from its slot, as an answer.
                     Some((Waiter::Unary(_), _)) => {
-                        woken.push((id, pending.answer(id, Err(exceeded()))));
+                        woken.push((id, pending.answer(id, Err(exceeded()), None)));
                     }
                     Some(_) => {
                         if let Some(waiter) = pending.remove(id) {

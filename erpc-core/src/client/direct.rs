@@ -67,8 +67,14 @@ pub(crate) struct Unsent {
 impl Client {
     /// Start the first attempt of `request` (kept by the caller for a retry) directly, if
     /// this client's attempt-level stack allows it; `None` if it has other layers, which
-    /// the attempt must go through.
-    pub(crate) fn attempt_direct(&self, request: &ClientRequest) -> Option<Direct> {
+    /// the attempt must go through. `began`: a clock read made as the call began, a moment
+    /// ago, if the caller made one — the breaker's admission and the latency sample's start
+    /// of an attempt queued at once (one dialled first reads the clock when it is queued).
+    pub(crate) fn attempt_direct(
+        &self,
+        request: &ClientRequest,
+        began: Option<Instant>,
+    ) -> Option<Direct> {
         if let AttemptStack::Layered = self.inner.attempt_stack {
             return None;
         }
@@ -77,7 +83,7 @@ impl Client {
                 status: unsent_request(self.observer(), request, None, status),
                 landed: None,
             }),
-            Ok(Ready::Conn(conn)) => match self.admit_and_queue(conn, first_copy(request)) {
+            Ok(Ready::Conn(conn)) => match self.admit_and_queue(conn, first_copy(request), began) {
                 Ok(answer) => Direct::Queued(answer),
                 Err(unsent) => Direct::Unsent(unsent),
             },
@@ -96,14 +102,14 @@ impl Client {
                         status: unsent_request(client.observer(), &request, since, status),
                         landed: None,
                     })?;
-                    client.admit_and_queue(conn, request)
+                    client.admit_and_queue(conn, request, None)
                 }))
             }
         })
     }
 
     /// Let `request` through the instance's breaker (if the client has them), then frame
-    /// and queue it on `conn`.
+    /// and queue it on `conn`. `began`: see [`Client::attempt_direct`].
     // The error is as large as the answer it stands in for, and moved once; boxing it would
     // add an allocation to every failure for nothing.
     #[allow(clippy::result_large_err)]
@@ -111,6 +117,7 @@ impl Client {
         &self,
         conn: Arc<ClientConn>,
         request: ClientRequest,
+        began: Option<Instant>,
     ) -> Result<Answer, Unsent> {
         let unsent = |status| Unsent {
             status,
@@ -120,15 +127,16 @@ impl Client {
             }),
         };
         // One clock read for the breaker's admission and the start of the call's latency
-        // sample, a moment apart (a read is ~25 ns on a virtual machine).
+        // sample, a moment apart (a read is ~25 ns on a virtual machine) — the call's own,
+        // if it was just made.
         let (ticket, now) = match &self.inner.attempt_stack {
             AttemptStack::Breakers(breakers) => {
-                let now = Instant::now();
+                let now = began.unwrap_or_else(Instant::now);
                 let admitted =
                     breakers.admit_to(conn.peer(), conn.load(), &request, self.observer(), now);
                 (Some(admitted.map_err(unsent)?), Some(now))
             }
-            AttemptStack::Wire | AttemptStack::Layered => (None, None),
+            AttemptStack::Wire | AttemptStack::Layered => (None, began),
         };
         self.queue(&conn, request, ticket, now).map_err(unsent)
     }

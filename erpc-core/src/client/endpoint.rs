@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use tokio::time::Instant;
+
 use crate::engine::frame_queue;
 
 use crate::client::conn::Shared;
@@ -25,6 +27,18 @@ pub(super) struct ClientEndpoint {
     /// never carried a word from a server (a TLS 1.3 server refusing this side's
     /// certificate, or wanting one, says so only after the dial succeeded).
     pub(super) heard: bool,
+    /// When the current read's first answer was handled, for a connection whose calls
+    /// are timed (it has a load): one clock read per socket read, shared by the answers it
+    /// carried, ends their latency samples.
+    pub(super) read_at: Option<Instant>,
+}
+
+impl ClientEndpoint {
+    /// When this read's answers arrived, for a connection whose calls are timed.
+    fn answered_at(&mut self) -> Option<Instant> {
+        self.load.as_ref()?;
+        Some(*self.read_at.get_or_insert_with(Instant::now))
+    }
 }
 
 impl Endpoint for ClientEndpoint {
@@ -46,6 +60,7 @@ impl Endpoint for ClientEndpoint {
     fn on_read_done(&mut self) {
         self.last_stream.forget();
         self.heard = true;
+        self.read_at = None;
     }
 
     fn on_rtt(&mut self, rtt: std::time::Duration) {
@@ -58,7 +73,8 @@ impl Endpoint for ClientEndpoint {
         match frame.header.kind {
             Kind::RESPONSE => {
                 // Answers to calls we gave up on are expected, and no flood.
-                self.shared.complete(frame.header.request_id, Ok(frame));
+                let at = self.answered_at();
+                self.shared.complete(frame.header.request_id, Ok(frame), at);
                 Verdict::Useful
             }
             kind if kind.is_stream_traffic() => {
@@ -126,11 +142,13 @@ impl Endpoint for ClientEndpoint {
                 "client refused a stream message: {reason}"
             )));
         } else if header.kind == Kind::RESPONSE {
+            let at = self.answered_at();
             self.shared.complete(
                 header.request_id,
                 Err(Status::resource_exhausted(format!(
                     "client refused the response: {reason}"
                 ))),
+                at,
             );
         }
         // Over this client's limits, which PROTOCOL.md §8 states.
@@ -139,9 +157,11 @@ impl Endpoint for ClientEndpoint {
 
     fn on_bad_head(&mut self, header: Header, error: HeadError) -> Verdict {
         if header.kind == Kind::RESPONSE {
+            let at = self.answered_at();
             self.shared.complete(
                 header.request_id,
                 Err(Status::internal(format!("malformed response: {error}"))),
+                at,
             );
         }
         Verdict::Junk

@@ -252,8 +252,14 @@ impl FailModeService {
     /// Start `request` — what [`Service::call`] does — leaving a `failover`/`failtry`
     /// call's first attempt unboxed, for a caller that holds its future itself (a typed
     /// call's [`crate::client::CallFuture`]). `client` is the client this layer serves, if
-    /// the caller has it at hand (else it is found through the pick below).
-    pub(crate) fn start(&self, request: ClientRequest, client: Option<&Client>) -> Launch {
+    /// the caller has it at hand (else it is found through the pick below); `began` a clock
+    /// read made as the call began, a moment ago, if the caller made one.
+    pub(crate) fn start(
+        &self,
+        request: ClientRequest,
+        client: Option<&Client>,
+        began: Option<Instant>,
+    ) -> Launch {
         let settings = &self.shared.settings;
         let inner = &self.shared.inner;
         let passes =
@@ -275,8 +281,8 @@ impl FailModeService {
             FailMode::Failbackup { delay } => {
                 Launch::Boxed(Box::pin(hedge::run(call, request, delay)))
             }
-            FailMode::Failover { retries } => call.first(request, retries, false, client),
-            FailMode::Failtry { retries } => call.first(request, retries, true, client),
+            FailMode::Failover { retries } => call.first(request, retries, false, client, began),
+            FailMode::Failtry { retries } => call.first(request, retries, true, client, began),
             FailMode::Failfast => Launch::Boxed(inner.oneshot(request)),
         }
     }
@@ -307,7 +313,7 @@ impl Service<ClientRequest> for FailModeService {
     always_ready_boxed!(ClientResponse);
 
     fn call(&mut self, request: ClientRequest) -> Self::Future {
-        self.start(request, None).boxed()
+        self.start(request, None, None).boxed()
     }
 }
 
@@ -407,13 +413,14 @@ impl Call {
     /// the first attempt goes out now; [`Call::retry`] takes over if it fails.
     ///
     /// `client` is the client, if the caller has it at hand; it is used only when the pick
-    /// is right below this layer.
+    /// is right below this layer, as is `began` (see [`FailModeService::start`]).
     fn first(
         self,
         request: ClientRequest,
         retries: u32,
         same: bool,
         client: Option<&Client>,
+        began: Option<Instant>,
     ) -> Launch {
         if retries == 0 {
             // Nothing to retry: the call passes as under `failfast`.
@@ -421,8 +428,10 @@ impl Call {
         }
         let direct = match (&self.shared.route, client) {
             (None, _) => None,
-            (Some(_), Some(client)) => client.attempt_direct(&request),
-            (Some(route), None) => route.client().and_then(|c| c.attempt_direct(&request)),
+            (Some(_), Some(client)) => client.attempt_direct(&request, began),
+            (Some(route), None) => route
+                .client()
+                .and_then(|c| c.attempt_direct(&request, began)),
         };
         let attempt = match direct {
             Some(Direct::Queued(answer)) => First::Direct(answer),

@@ -71,8 +71,9 @@ pub(super) struct Pending {
     /// whose caller has not taken the outcome yet.
     pub(super) calls: HashMap<u64, (Waiter, Instant), BuildIdHasher>,
     /// The outcomes of the answered requests in `calls`, until their callers take them:
-    /// apart, so that an entry of `calls` stays small (a `Frame` is ~260 bytes).
-    pub(super) outcomes: HashMap<u64, Result<Frame, Status>, BuildIdHasher>,
+    /// apart, so that an entry of `calls` stays small (a `Frame` is ~260 bytes). With when
+    /// the answer was read, if the reader read the clock for it ([`Pending::answer`]).
+    pub(super) outcomes: HashMap<u64, (Result<Frame, Status>, Option<Instant>), BuildIdHasher>,
     /// The same deadlines, soonest first, for the sweeper.
     pub(super) deadlines: Deadlines,
     /// Set once the connection is gone; later calls fail with it at once.
@@ -82,10 +83,16 @@ pub(super) struct Pending {
 impl Pending {
     /// Leave `outcome` for request `id`'s caller, unless the request has one already (the
     /// first wins: a response crossing the deadline on the wire is dropped) or is not in
-    /// the table (its caller gave up; or a stream). Returns the waker to wake once the
-    /// table's lock is released.
+    /// the table (its caller gave up; or a stream). `at`: when the answer was read, if the
+    /// reader read the clock for it (the end of the call's latency sample). Returns the
+    /// waker to wake once the table's lock is released.
     #[must_use]
-    pub(super) fn answer(&mut self, id: u64, outcome: Result<Frame, Status>) -> Option<Waker> {
+    pub(super) fn answer(
+        &mut self,
+        id: u64,
+        outcome: Result<Frame, Status>,
+        at: Option<Instant>,
+    ) -> Option<Waker> {
         let Some((Waiter::Unary(slot), _)) = self.calls.get_mut(&id) else {
             return None;
         };
@@ -93,7 +100,7 @@ impl Pending {
             return None;
         }
         slot.answered = true;
-        self.outcomes.insert(id, outcome);
+        self.outcomes.insert(id, (outcome, at));
         slot.waker.take()
     }
 
@@ -134,7 +141,7 @@ impl PendingCall {
                 Poll::Ready(Err(status)) => {
                     // Still armed: dropping the call takes it out of the pending table.
                     self.queued = None;
-                    self.measure(Err(status.code()));
+                    self.measure(Err(status.code()), None);
                     if let Some(mut report) = self.report.take() {
                         report.finish(status.code(), 0);
                     }
@@ -142,7 +149,7 @@ impl PendingCall {
                 }
             }
         }
-        let result = {
+        let (result, answered_at) = {
             let shared = &self.conn.shared;
             let mut pending = shared.lock();
             match pending.calls.get_mut(&self.id) {
@@ -157,20 +164,21 @@ impl PendingCall {
                     let outcome = pending.outcomes.remove(&self.id);
                     drop(pending);
                     shared.freed();
-                    outcome.unwrap_or_else(|| Err(self.conn.dead_status()))
+                    outcome.unwrap_or_else(|| (Err(self.conn.dead_status()), None))
                 }
                 // Taken out with every other call: the connection is gone.
                 None => {
                     drop(pending);
-                    Err(self.conn.dead_status())
+                    (Err(self.conn.dead_status()), None)
                 }
             }
         };
         self.armed = false;
-        self.measure(match &result {
+        let code = match &result {
             Ok(frame) => Ok(Code::from_u8(frame.header.status)),
             Err(status) => Err(status.code()),
-        });
+        };
+        self.measure(code, answered_at);
         if let Some(mut report) = self.report.take() {
             match &result {
                 Ok(frame) => {
@@ -184,14 +192,16 @@ impl PendingCall {
 
     /// Record the call's outcome in the instance's load, once. A `cancelled` call (its
     /// client closed the connection under it) is abandoned: its time is not the instance's.
-    fn measure(&mut self, outcome: Result<Code, Code>) {
+    /// `at`: when the answer was read, if the reader read the clock for it (one read per
+    /// socket read, shared by the answers it carried: ~25 ns each on a virtual machine).
+    fn measure(&mut self, outcome: Result<Code, Code>, at: Option<Instant>) {
         if let Some((load, started)) = self.load.take() {
             let code = outcome.unwrap_or_else(|code| code);
             if says_nothing_of_instance(code) {
                 load.abandoned();
                 return;
             }
-            let now = Instant::now();
+            let now = at.unwrap_or_else(Instant::now);
             let took = now.saturating_duration_since(started);
             load.finished_at(now, Some(took), is_instance_failure(code));
         }

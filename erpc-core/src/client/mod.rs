@@ -657,7 +657,7 @@ impl Client {
         request: ClientRequest,
     ) -> BoxFuture<'static, Result<ClientResponse, Status>> {
         if let Some(modes) = &self.inner.fail_modes {
-            return modes.start(request, Some(self)).boxed();
+            return modes.start(request, Some(self), None).boxed();
         }
         match &self.inner.calls {
             Some(calls) => calls.oneshot(request),
@@ -712,7 +712,7 @@ impl Client {
         if self.inner.attempts.is_some() || request.stream || request.oneway {
             return Box::pin(async move { self.send(request).await });
         }
-        match self.start(request) {
+        match self.start(request, None) {
             Err(status) => Box::pin(std::future::ready(Err(status))),
             Ok(Started::Sent { pending, accept }) => {
                 Box::pin(Answer::new(pending, accept, self, None))
@@ -810,7 +810,7 @@ impl Client {
             let watches = self.inner.watches.as_ref();
             return send_oneway(&conn, frame, deadline, &steer, watches).await;
         }
-        match self.start(request)? {
+        match self.start(request, None)? {
             Started::Sent { pending, accept } => self.unpack(pending.wait().await?, &accept),
             Started::Dialing(rest) => rest.await,
         }
@@ -818,8 +818,13 @@ impl Client {
 
     /// Start a request-response call without waiting: frame it and queue it on a connection
     /// that is up. Only when a connection must be dialled first is the rest of the call a
-    /// (boxed) future.
-    pub(crate) fn start(&self, request: ClientRequest) -> Result<Started, Status> {
+    /// (boxed) future. `began`: a clock read made as the call began, a moment ago, if the
+    /// caller made one (the start of the call's latency sample, when it is sent at once).
+    pub(crate) fn start(
+        &self,
+        request: ClientRequest,
+        began: Option<Instant>,
+    ) -> Result<Started, Status> {
         let deadline = request.deadline;
         let hash_key = request.hash_key;
         // Cloning an unset steer (every call without a fail mode) copies a null pointer.
@@ -843,7 +848,7 @@ impl Client {
                     deadline,
                     &steer,
                     self.inner.watches.as_ref(),
-                    None,
+                    began,
                 )?,
                 accept,
             }),
