@@ -22,6 +22,7 @@ use crate::client::unsent_request;
 use crate::client::{AttemptService, Client, ClientRequest, InstanceBreakers, started};
 use crate::discovery::balance::NO_STEER;
 use crate::discovery::{Landed, Pick, Steer};
+use crate::protocol::Frame;
 use crate::status::Status;
 
 /// What lies below a client's pick, as far as a direct attempt cares.
@@ -83,7 +84,7 @@ impl Client {
                 status: unsent_request(self.observer(), request, None, status),
                 landed: None,
             }),
-            Ok(Ready::Conn(conn)) => match self.admit_and_queue(conn, first_copy(request), began) {
+            Ok(Ready::Conn(conn)) => match self.admit_and_queue(conn, request, began) {
                 Ok(answer) => Direct::Queued(answer),
                 Err(unsent) => Direct::Unsent(unsent),
             },
@@ -102,21 +103,22 @@ impl Client {
                         status: unsent_request(client.observer(), &request, since, status),
                         landed: None,
                     })?;
-                    client.admit_and_queue(conn, request, None)
+                    client.admit_and_queue(conn, &request, None)
                 }))
             }
         })
     }
 
     /// Let `request` through the instance's breaker (if the client has them), then frame
-    /// and queue it on `conn`. `began`: see [`Client::attempt_direct`].
+    /// and queue it on `conn`, leaving `request` whole for a retry: the frame shares its
+    /// parts ([`Client::frame_copy`]). `began`: see [`Client::attempt_direct`].
     // The error is as large as the answer it stands in for, and moved once; boxing it would
     // add an allocation to every failure for nothing.
     #[allow(clippy::result_large_err)]
     fn admit_and_queue(
         &self,
         conn: Arc<ClientConn>,
-        request: ClientRequest,
+        request: &ClientRequest,
         began: Option<Instant>,
     ) -> Result<Answer, Unsent> {
         let unsent = |status| Unsent {
@@ -133,31 +135,33 @@ impl Client {
             AttemptStack::Breakers(breakers) => {
                 let now = began.unwrap_or_else(Instant::now);
                 let admitted =
-                    breakers.admit_to(conn.peer(), conn.load(), &request, self.observer(), now);
+                    breakers.admit_to(conn.peer(), conn.load(), request, self.observer(), now);
                 (Some(admitted.map_err(unsent)?), Some(now))
             }
             AttemptStack::Wire | AttemptStack::Layered => (None, began),
         };
-        self.queue(&conn, request, ticket, now).map_err(unsent)
+        // A first attempt records nowhere where it went: its connection says.
+        let frame = self.frame_copy(request);
+        self.queue(&conn, frame, request.deadline, &NO_STEER, ticket, now)
+            .map_err(unsent)
     }
 
-    /// Frame a unary `request` and queue it on `conn`, recording where it went in its
-    /// steer; its answer is counted on `ticket`, as is a failure to queue it. `now`: a
-    /// clock read made a moment ago, if one was (see [`ClientConn::start`]).
+    /// Queue a unary request's `frame` (or the failure to build it) on `conn`, recording
+    /// where it went in `steer`; its answer is counted on `ticket`, as is a failure to queue
+    /// it. `now`: a clock read made a moment ago, if one was (see [`ClientConn::start`]).
     pub(crate) fn queue(
         &self,
         conn: &Arc<ClientConn>,
-        request: ClientRequest,
+        frame: Result<Frame, Status>,
+        deadline: Instant,
+        steer: &Steer,
         ticket: Option<Ticket>,
         now: Option<Instant>,
     ) -> Result<Answer, Status> {
-        let deadline = request.deadline;
-        // Cloning an unset steer (every call without a fail mode) copies a null pointer.
-        let steer = request.steer.clone();
-        let queued = self.frame(request).and_then(|frame| {
+        let queued = frame.and_then(|frame| {
             let accept = frame.head.accept_compression;
             let watches = self.inner.watches.as_ref();
-            started(conn, frame, deadline, &steer, watches, now).map(|pending| (pending, accept))
+            started(conn, frame, deadline, steer, watches, now).map(|pending| (pending, accept))
         });
         match queued {
             Ok((pending, accept)) => Ok(Answer::new(pending, accept, self.clone(), ticket)),

@@ -784,7 +784,8 @@ impl Client {
                 settle(ticket, sent)
             });
         }
-        match self.queue(&conn, request, ticket, None) {
+        let (deadline, steer) = (request.deadline, request.steer.clone());
+        match self.queue(&conn, self.frame(request), deadline, &steer, ticket, None) {
             Ok(answer) => Box::pin(answer),
             Err(status) => Box::pin(std::future::ready(Err(status))),
         }
@@ -879,24 +880,31 @@ impl Client {
     /// attempt never sent (unless it is a stream's opening: streams are not reported as calls
     /// on the client).
     fn frame(&self, request: ClientRequest) -> Result<Frame, Status> {
-        let Some(observer) = self.observer().filter(|_| !request.stream) else {
-            return self.build_frame(request);
+        let stream = request.stream;
+        self.frame_from(FrameParts::from(request), stream)
+    }
+
+    /// [`Client::frame`] of a request kept for a retry: its parts are shared with the frame
+    /// (reference counts, no bytes copied), the request left whole.
+    pub(crate) fn frame_copy(&self, request: &ClientRequest) -> Result<Frame, Status> {
+        self.frame_from(FrameParts::copied(request), request.stream)
+    }
+
+    fn frame_from(&self, parts: FrameParts, stream: bool) -> Result<Frame, Status> {
+        let Some(observer) = self.observer().filter(|_| !stream) else {
+            return self.build_frame(parts);
         };
-        // The names are kept for the report: building the frame consumes the request.
-        let (service, method) = (request.service.clone(), request.method.clone());
-        self.build_frame(request)
+        // The names are kept for the report: building the frame consumes the parts.
+        let (service, method) = (parts.service.clone(), parts.method.clone());
+        self.build_frame(parts)
             .map_err(|status| unsent(Some(observer), &service, &method, None, status))
     }
 
     /// Build and check the request frame.
-    fn build_frame(&self, request: ClientRequest) -> Result<Frame, Status> {
+    fn build_frame(&self, request: FrameParts) -> Result<Frame, Status> {
         let config = &self.inner.config;
-        let kind = match (request.stream, request.oneway) {
-            (true, _) => Kind::STREAM_OPEN,
-            (false, true) => Kind::ONEWAY,
-            (false, false) => Kind::REQUEST,
-        };
-        let mut frame = Frame::new(kind, 0);
+        let mut frame = Frame::new(request.kind, 0);
+        let kind = request.kind;
         frame.header.codec = request.codec;
         frame.head.service = Some(request.service);
         frame.head.method = Some(request.method);
@@ -990,6 +998,59 @@ impl Client {
     /// Whether calls go straight to the wire (no layers).
     pub(crate) fn is_direct(&self) -> bool {
         self.inner.calls.is_none() && self.inner.attempts.is_none()
+    }
+}
+
+/// The fields of a request its frame is made of.
+struct FrameParts {
+    kind: Kind,
+    codec: CodecId,
+    service: ByteStr,
+    method: ByteStr,
+    metadata: Metadata,
+    compression: CompressionId,
+    accept_compression: CompressionList,
+    body: Bytes,
+}
+
+impl FrameParts {
+    /// The frame kind of `request`.
+    fn kind(request: &ClientRequest) -> Kind {
+        match (request.stream, request.oneway) {
+            (true, _) => Kind::STREAM_OPEN,
+            (false, true) => Kind::ONEWAY,
+            (false, false) => Kind::REQUEST,
+        }
+    }
+
+    /// Shared with `request`, which stays whole (kept for a retry): reference counts, no
+    /// bytes copied — cheaper than a copy of the whole request.
+    fn copied(request: &ClientRequest) -> FrameParts {
+        FrameParts {
+            kind: FrameParts::kind(request),
+            codec: request.codec,
+            service: request.service.clone(),
+            method: request.method.clone(),
+            metadata: request.metadata.clone(),
+            compression: request.compression,
+            accept_compression: request.accept_compression,
+            body: request.body.clone(),
+        }
+    }
+}
+
+impl From<ClientRequest> for FrameParts {
+    fn from(request: ClientRequest) -> FrameParts {
+        FrameParts {
+            kind: FrameParts::kind(&request),
+            codec: request.codec,
+            service: request.service,
+            method: request.method,
+            metadata: request.metadata,
+            compression: request.compression,
+            accept_compression: request.accept_compression,
+            body: request.body,
+        }
     }
 }
 
