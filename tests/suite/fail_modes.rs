@@ -647,6 +647,42 @@ async fn half_the_backends_failing_adds_load_within_the_budget() {
     assert!(budgeted <= bound, "{budgeted} > {bound}");
 }
 
+/// A response cache passes a broadcast's and a fork's copies through: each asks its own
+/// instance, and the cache's key names none (a fresh user saw `["a", "a", "a"]`: one
+/// instance's cached answer for all three).
+#[tokio::test]
+async fn broadcast_and_fork_pass_through_a_response_cache() {
+    use erpc::client::{CacheLayer, CacheSettings};
+    let all = backends(&["a", "b", "c"]).await;
+    let settings = CacheSettings::ttl(Duration::from_secs(30));
+    let cache = CacheLayer::new(
+        1 << 20,
+        erpc::per_method::PerMethod::new(None).method("Kv", "get", Some(settings)),
+    );
+    let client = client_of(&all, erpc::Client::builder().layer(cache.clone())).await;
+    let raw = client.client();
+    for _ in 0..2 {
+        let answers: Vec<String> = raw
+            .broadcast("Kv", "get", &"k".to_string(), CallOptions::new())
+            .await
+            .expect("every instance answers");
+        assert_eq!(answers, ["a", "b", "c"]);
+    }
+    // A fork's copies are not answered from the cache either: with `a` down, the fork
+    // gets another instance's answer, though a plain call cached `a`'s.
+    let cached = client.get("k".into()).await.unwrap();
+    assert_eq!(client.get("k".into()).await.unwrap(), cached);
+    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+    let down_one = all.iter().position(|b| b.name == cached).unwrap();
+    all[down_one].faults.set_all(down());
+    let forked: String = raw
+        .fork("Kv", "get", &"k".to_string(), CallOptions::new())
+        .await
+        .expect("another instance answers");
+    assert_ne!(forked, cached);
+    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+}
+
 #[tokio::test]
 async fn broadcast_calls_every_instance_and_fork_takes_the_first_success() {
     let all = backends(&["a", "b", "c"]).await;

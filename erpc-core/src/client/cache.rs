@@ -18,7 +18,10 @@
 //!   then); a hit pays nothing for it. An answer larger than the whole bound is not kept
 //!   at all (it is passed on and counts as a miss).
 //! - Only successes are kept: an error (any status) is passed on and never cached, so the
-//!   next call tries again. Oneway calls and streams pass through.
+//!   next call tries again. Oneway calls and streams pass through, and so does a call
+//!   pinned to one instance — each copy of a [`crate::Client::broadcast`] or `fork` — which
+//!   asks that instance, not the service: the key names no instance, so a cached answer
+//!   would stand in for every instance's.
 //! - Concurrent misses of one key make one call: the others wait for its answer (moka's
 //!   `or_try_insert_with`) and count as hits; if it fails, each waiter gets its error —
 //!   except a failure of the leading call's own deadline or cancellation
@@ -39,6 +42,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::client::{ClientRequest, ClientResponse};
+use crate::discovery::Want;
 use crate::per_method::PerMethod;
 use crate::status::{Code, Status};
 
@@ -264,9 +268,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let shared = self.cache.shared.clone();
         let settings = shared.methods.get(&request.service, &request.method);
+        let pinned = matches!(request.steer.want(), Want::Only(_));
         let Some(settings) = settings
             .as_ref()
-            .filter(|_| !request.oneway && !request.stream)
+            .filter(|_| !request.oneway && !request.stream && !pinned)
         else {
             return Box::pin(inner.call(request));
         };
