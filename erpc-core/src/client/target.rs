@@ -422,8 +422,8 @@ impl Balanced {
         let none_can = if not_serving == n {
             Some(("", "reports NOT_SERVING (its health)"))
         } else if open_breakers == n {
-            let why = "has its instance circuit breaker open (each half-opens after its open \
-                       timeout)";
+            let why = "has its instance circuit breaker open, or half-open with its trial calls \
+                       in flight (an open one half-opens after its open timeout)";
             Some(("circuit breaker open: ", why))
         } else if open_breakers + not_serving == n {
             Some(("", "reports NOT_SERVING or has its circuit breaker open"))

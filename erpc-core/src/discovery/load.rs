@@ -125,7 +125,8 @@ impl Load {
         self.suspect.load(Ordering::Relaxed)
     }
 
-    /// Whether a circuit breaker has opened for it (set by a breaker layer).
+    /// Whether a circuit breaker refuses its calls (set by a breaker layer): open, or
+    /// half-open with every trial place taken.
     pub fn is_breaker_open(&self) -> bool {
         self.breaker_open.load(Ordering::Relaxed)
     }
