@@ -338,6 +338,8 @@ fn namespaces_of_killed_runs_are_swept() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    // Until this test's own sweep, no other test's sweeps this dead run's namespace.
+    let _sweeps = support::netns::hold_sweeps();
     let dead = "erpc-4294967294-7";
     let host_if = support::netns::stale_host_link(dead).unwrap();
     let _ = std::process::Command::new(ip)
@@ -378,7 +380,7 @@ fn namespaces_of_killed_runs_are_swept() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    support::netns::sweep_stale();
+    support::netns::sweep_stale_held();
     let list = std::process::Command::new(ip)
         .args(["netns", "list"])
         .output()

@@ -157,11 +157,28 @@ pub fn pids_in(listing: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Held while stale namespaces are swept, and by a test that makes a dead run's namespace
+/// on purpose (registry.rs) until it has swept it itself: else another test's
+/// [`Netns::create`], running meanwhile, sweeps it first — mid-setup.
+static SWEEPING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`SWEEPING`], for a test that makes a dead run's namespace (it then sweeps with
+/// [`sweep_stale_held`]).
+pub fn hold_sweeps() -> std::sync::MutexGuard<'static, ()> {
+    SWEEPING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Clear up after killed runs: SIGKILL the processes still inside each stale namespace (a
 /// leftover provider keeps the namespace, and with it the veth pair, alive after `netns
 /// del`), delete the namespace, then the host side of its link if it remains; so that
 /// interrupted soaks do not pile up processes, namespaces and links on the machine.
 pub fn sweep_stale() {
+    let _sweeping = hold_sweeps();
+    sweep_stale_held();
+}
+
+/// [`sweep_stale`] by a caller holding [`hold_sweeps`].
+pub fn sweep_stale_held() {
     let ip = ip_program();
     let Ok(out) = Command::new(ip).args(["netns", "list"]).output() else {
         return;
