@@ -282,9 +282,11 @@ async fn calls_over_the_threshold_are_logged_with_service_method_peer_and_durati
         .finish();
     // A current-thread runtime: the server's tasks log on this thread, to this subscriber.
     let _guard = tracing::subscriber::set_default(subscriber);
-    let (server, _, client) = serve_echo(|b| b.slow_call_log(Duration::from_millis(100))).await;
+    // A threshold far from both calls: a loaded machine may add tens of milliseconds to
+    // either (the fast one must stay under it, the slow one's duration is checked below).
+    let (server, _, client) = serve_echo(|b| b.slow_call_log(Duration::from_millis(300))).await;
     client.sleep(10).await.unwrap();
-    client.sleep(250).await.unwrap();
+    client.sleep(600).await.unwrap();
     server.shutdown().await;
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let slow: Vec<&str> = log.lines().filter(|l| l.contains("slow call")).collect();
@@ -295,10 +297,17 @@ async fn calls_over_the_threshold_are_logged_with_service_method_peer_and_durati
         "service=Echo",
         "method=sleep",
         "peer=tcp://127.0.0.1:",
-        "took_ms=2",
-        "threshold_ms=100",
+        "threshold_ms=300",
         "code=\"ok\"",
     ] {
         assert!(line.contains(field), "{field:?} missing from {line}");
     }
+    // The call's duration, in milliseconds: at least its 600 ms sleep.
+    let took: f64 = line
+        .split("took_ms=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no took_ms in {line}"));
+    assert!((600.0..10_000.0).contains(&took), "took_ms={took}: {line}");
 }
