@@ -11,7 +11,7 @@ use crate::per_method::PerMethodSettings;
 
 /// The most retries a `failover` or `failtry` may name in a file: more is refused at start-up
 /// (a larger count is never useful within one deadline and a retry budget).
-pub const MAX_RETRIES: u32 = 10;
+pub use erpc_core::client::MAX_RETRIES;
 
 /// One method's fail mode: `failfast` (the default), `{failover: {retries: 2}}`,
 /// `{failtry: {retries: 2}}`, or `{failbackup: {delay: 20ms}}` / `{failbackup: {delay: p95,
@@ -130,51 +130,32 @@ impl Default for RetryBackoffSettings {
 
 impl FailModeSettings {
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
-        let retries = |kind: &str, retries: u32| match retries {
-            0 => Err((
+        // What only a file can get wrong first; then what the code's `FailModes::new`
+        // refuses too.
+        let zero_retries = match *self {
+            FailModeSettings::Failover { retries: 0 } => Some("failover"),
+            FailModeSettings::Failtry { retries: 0 } => Some("failtry"),
+            _ => None,
+        };
+        if let Some(kind) = zero_retries {
+            return Err((
                 format!("{at}.{kind}.retries"),
                 "must be at least 1 (for none, write failfast)".to_owned(),
-            )),
-            n if n > MAX_RETRIES => Err((
-                format!("{at}.{kind}.retries"),
-                format!(
-                    "must be at most {MAX_RETRIES}, got {n}: each retry is another attempt \
-                     within the same deadline (gRPC caps attempts at 5, Kitex retries at 5)"
-                ),
-            )),
-            _ => Ok(()),
-        };
-        match *self {
-            FailModeSettings::Failfast => Ok(()),
-            FailModeSettings::Failover { retries: n } => retries("failover", n),
-            FailModeSettings::Failtry { retries: n } => retries("failtry", n),
-            FailModeSettings::Failbackup {
-                delay: DelaySettings::Fixed(_),
-                until_known: Some(_),
-            } => Err((
+            ));
+        }
+        if let FailModeSettings::Failbackup {
+            delay: DelaySettings::Fixed(_),
+            until_known: Some(_),
+        } = self
+        {
+            return Err((
                 format!("{at}.failbackup.until_known"),
                 "goes with delay: p95 only".into(),
-            )),
-            FailModeSettings::Failbackup {
-                delay: DelaySettings::Fixed(Duration::ZERO),
-                ..
-            } => Err((
-                format!("{at}.failbackup.delay"),
-                "must be more than 0: a zero delay sends every call twice (to call every \
-                 instance at once and keep the first answer, use fork)"
-                    .into(),
-            )),
-            FailModeSettings::Failbackup {
-                until_known: Some(Duration::ZERO),
-                ..
-            } => Err((
-                format!("{at}.failbackup.until_known"),
-                "must be more than 0: a zero delay sends every call twice until the p95 is \
-                 known"
-                    .into(),
-            )),
-            FailModeSettings::Failbackup { .. } => Ok(()),
+            ));
         }
+        self.mode()
+            .check()
+            .map_err(|(setting, why)| (format!("{at}.{setting}"), why))
     }
 
     fn mode(&self) -> FailMode {

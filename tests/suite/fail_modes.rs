@@ -567,7 +567,7 @@ async fn retries_never_extend_the_deadline() {
             .error(1.0, Status::unavailable("injected: down"));
         b.faults.set_all(fault);
     }
-    let modes = FailModes::new(FailMode::Failover { retries: 50 })
+    let modes = FailModes::new(FailMode::Failover { retries: 10 })
         .backoff(Duration::from_millis(1), Duration::from_millis(500))
         .budget(RetryBudget::new(100.0, 10_000));
     let client = client_of(&all, erpc::Client::builder().layer(modes)).await;

@@ -134,6 +134,61 @@ pub enum HedgeDelay {
     },
 }
 
+/// The most retries a [`FailMode::Failover`] or [`FailMode::Failtry`] may name: each retry
+/// is another attempt within the same deadline and budget, so more is never useful (gRPC
+/// caps attempts at 5, Kitex retries at 5).
+pub const MAX_RETRIES: u32 = 10;
+
+impl FailMode {
+    /// Whether this mode's settings can work: retries at most [`MAX_RETRIES`], hedge delays
+    /// more than zero (a zero delay sends every call twice; to ask every instance at once and
+    /// keep the first answer, use [`crate::Client::fork`]). [`FailModes::new`] checks every
+    /// mode with it; the config crate reports it against the file's key.
+    ///
+    /// # Errors
+    /// The setting at fault (`"failover.retries"`, `"failtry.retries"`, `"failbackup.delay"`
+    /// or `"failbackup.until_known"`) and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let retries = |setting, n: u32| {
+            if n > MAX_RETRIES {
+                return Err((
+                    setting,
+                    format!(
+                        "must be at most {MAX_RETRIES}, got {n}: each retry is another attempt \
+                         within the same deadline (gRPC caps attempts at 5, Kitex retries at 5)"
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        match *self {
+            FailMode::Failfast => Ok(()),
+            FailMode::Failover { retries: n } => retries("failover.retries", n),
+            FailMode::Failtry { retries: n } => retries("failtry.retries", n),
+            FailMode::Failbackup {
+                delay: HedgeDelay::Fixed(Duration::ZERO),
+            } => Err((
+                "failbackup.delay",
+                "must be more than 0: a zero delay sends every call twice (to call every \
+                 instance at once and keep the first answer, use fork)"
+                    .into(),
+            )),
+            FailMode::Failbackup {
+                delay:
+                    HedgeDelay::P95 {
+                        until_known: Duration::ZERO,
+                    },
+            } => Err((
+                "failbackup.until_known",
+                "must be more than 0: a zero delay sends every call twice until the p95 is \
+                 known"
+                    .into(),
+            )),
+            FailMode::Failbackup { .. } => Ok(()),
+        }
+    }
+}
+
 /// The fail-mode layer (see the module docs): settings per method, a retry budget, an
 /// optional observer for its retries. Clones (and clients built with the same layer) share
 /// the budget and the observed latencies.
@@ -157,10 +212,20 @@ impl FailModes {
     /// A layer applying `modes` (one [`FailMode`] for every method, or a
     /// [`PerMethod`] of them), with the default backoff (10 ms to 1 s) and budget (10% of
     /// calls plus 10 per second).
+    ///
+    /// # Panics
+    /// If a mode fails [`FailMode::check`] (more than [`MAX_RETRIES`] retries, a zero hedge
+    /// delay): the message names the setting, as the config file's error would.
     pub fn new(modes: impl Into<PerMethod<FailMode>>) -> FailModes {
+        let modes = modes.into();
+        for mode in modes.values() {
+            if let Err((setting, why)) = mode.check() {
+                panic!("FailModes::new: {setting} {why}");
+            }
+        }
         FailModes {
             settings: Settings {
-                modes: modes.into(),
+                modes,
                 idempotent: PerMethod::new(false),
                 backoff_base: Duration::from_millis(10),
                 backoff_max: Duration::from_secs(1),
@@ -184,11 +249,19 @@ impl FailModes {
     }
 
     /// The retry backoff: full jitter below `base × 2^(retry−1)`, at most `max`. Default
-    /// 10 ms and 1 s.
+    /// 10 ms and 1 s. A server's retry hint (`resource_exhausted` with `retry-after`) waits
+    /// longer if it asks for longer.
+    ///
+    /// # Panics
+    /// If `base` is above `max` (the config file refuses it too).
     pub fn backoff(mut self, base: Duration, max: Duration) -> FailModes {
+        assert!(
+            base <= max,
+            "FailModes::backoff: base {base:?} is above max {max:?}"
+        );
         let settings = self.settings_mut();
         settings.backoff_base = base;
-        settings.backoff_max = max.max(base);
+        settings.backoff_max = max;
         self
     }
 
@@ -598,6 +671,57 @@ pub fn retry_allowed(status: &Status, sent: bool, idempotent: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "FailModes::new: failover.retries must be at most 10, got 11")]
+    fn the_code_refuses_more_retries_than_a_file_may_name() {
+        let modes = PerMethod::new(FailMode::Failfast).method(
+            "Kv",
+            "get",
+            FailMode::Failover {
+                retries: MAX_RETRIES + 1,
+            },
+        );
+        let _ = FailModes::new(modes);
+    }
+
+    #[test]
+    fn the_code_refuses_zero_hedge_delays_naming_the_setting() {
+        let fixed = FailMode::Failbackup {
+            delay: HedgeDelay::Fixed(Duration::ZERO),
+        };
+        let p95 = FailMode::Failbackup {
+            delay: HedgeDelay::P95 {
+                until_known: Duration::ZERO,
+            },
+        };
+        assert_eq!(fixed.check().map_err(|e| e.0), Err("failbackup.delay"));
+        assert_eq!(p95.check().map_err(|e| e.0), Err("failbackup.until_known"));
+        let refused = std::panic::catch_unwind(|| FailModes::new(fixed)).err();
+        let text = refused.as_deref().and_then(|p| p.downcast_ref::<String>());
+        assert!(
+            text.is_some_and(|t| t.contains("failbackup.delay must be more than 0")),
+            "{text:?}"
+        );
+        let fine = FailMode::Failbackup {
+            delay: HedgeDelay::Fixed(Duration::from_millis(1)),
+        };
+        assert_eq!(fine.check(), Ok(()));
+        assert_eq!(
+            FailMode::Failtry {
+                retries: MAX_RETRIES
+            }
+            .check(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "FailModes::backoff: base 2s is above max 1s")]
+    fn the_code_refuses_a_backoff_base_above_its_max() {
+        let _ = FailModes::new(FailMode::Failover { retries: 1 })
+            .backoff(Duration::from_secs(2), Duration::from_secs(1));
+    }
 
     #[test]
     fn only_safe_failures_are_retried() {

@@ -52,7 +52,7 @@ pub use call::{Call, CallFuture, CallOptions, Oneway};
 pub use concurrency_limit::ClientConcurrencyLimit;
 use conn::ClientConn;
 use direct::AttemptStack;
-pub use fail_mode::{FailMode, FailModes, HedgeDelay};
+pub use fail_mode::{FailMode, FailModes, HedgeDelay, MAX_RETRIES};
 use in_flight::PendingCall;
 #[doc(hidden)]
 pub use layer::Opening;

@@ -47,11 +47,19 @@ impl Default for RetryBudget {
 }
 
 impl RetryBudget {
-    /// Retries (and hedges) up to `ratio` of the calls (0.1 = 10%; clamped to 0..=1000) plus
+    /// Retries (and hedges) up to `ratio` of the calls (0.1 = 10%, 0 to 1000) plus
     /// `min_per_sec` per second. It starts full, at its cap: ten seconds of floor, and at
     /// least 10 tokens (so `new(0.1, 0)` starts with 10).
+    ///
+    /// # Panics
+    /// If `ratio` is not within 0..=1000 (NaN included), as tower's `TpsBudget` does: the
+    /// config file refuses the same values.
     pub fn new(ratio: f64, min_per_sec: u32) -> RetryBudget {
-        let per_call = (ratio.clamp(0.0, 1000.0) * MILLI as f64).round() as i64;
+        assert!(
+            (0.0..=1000.0).contains(&ratio),
+            "RetryBudget::new: ratio must be within 0..=1000 (0.1 = 10% of calls), got {ratio}"
+        );
+        let per_call = (ratio * MILLI as f64).round() as i64;
         let floor_per_sec = i64::from(min_per_sec) * MILLI;
         let cap = (floor_per_sec * FLOOR_WINDOW.as_secs() as i64).max(10 * MILLI);
         RetryBudget {
@@ -142,6 +150,20 @@ impl RetryBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ratio_outside_its_range_is_refused_not_clamped() {
+        for ratio in [f64::NAN, -0.1, 1000.5, f64::INFINITY] {
+            let refused = std::panic::catch_unwind(|| RetryBudget::new(ratio, 10)).err();
+            let text = refused.as_deref().and_then(|p| p.downcast_ref::<String>());
+            assert!(
+                text.is_some_and(|t| t.contains("ratio must be within 0..=1000")),
+                "{ratio}: {text:?}"
+            );
+        }
+        let _ = RetryBudget::new(0.0, 0);
+        let _ = RetryBudget::new(1000.0, 0);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn retries_are_a_share_of_calls_plus_a_floor() {
