@@ -64,12 +64,22 @@ impl CacheSettings {
 
     /// Make these request metadata keys part of the cache key (their values, or their
     /// absence): for answers that depend on a tenant, a language, a user. Default none.
+    ///
+    /// # Panics
+    /// If a key breaks the metadata key rule ([`crate::metadata::check_key`]: lowercase, as
+    /// every caller sends them): `"Tenant"` would never match a call's `tenant`, and every
+    /// tenant would share one entry.
     pub fn metadata_keys<I, K>(mut self, keys: I) -> CacheSettings
     where
         I: IntoIterator<Item = K>,
         K: Into<String>,
     {
         self.metadata_keys = keys.into_iter().map(Into::into).collect();
+        for key in &self.metadata_keys {
+            if let Err(why) = crate::metadata::check_key(key) {
+                panic!("CacheSettings::metadata_keys: {why}");
+            }
+        }
         self
     }
 }
@@ -385,5 +395,20 @@ impl Shared {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CacheSettings;
+    use std::time::Duration;
+
+    #[test]
+    #[should_panic(
+        expected = "CacheSettings::metadata_keys: \"Tenant\" is not a valid metadata key"
+    )]
+    fn a_key_no_call_sends_is_refused() {
+        // Callers send `tenant`: a cache keyed on `Tenant` would share one entry among all.
+        let _ = CacheSettings::ttl(Duration::from_secs(1)).metadata_keys(["tenant", "Tenant"]);
     }
 }
