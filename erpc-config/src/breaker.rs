@@ -122,6 +122,12 @@ impl BreakerSpec {
             }
             _ => {}
         }
+        if trip.min_calls == Some(0) {
+            return Err((
+                format!("{at}.trip.min_calls"),
+                "must be at least 1: a rate needs calls to be a share of".into(),
+            ));
+        }
         if trip.consecutive.is_some() && trip.min_calls.is_some() {
             return Err((
                 format!("{at}.trip.min_calls"),
@@ -169,7 +175,14 @@ impl BreakerSpec {
             ));
         }
         for name in &self.failures {
-            code_named(name).map_err(|reason| (format!("{at}.failures"), reason))?;
+            let code = code_named(name).map_err(|reason| (format!("{at}.failures"), reason))?;
+            if code == Code::Ok {
+                return Err((
+                    format!("{at}.failures"),
+                    "ok is a success: a breaker counting it would open on a healthy instance"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }

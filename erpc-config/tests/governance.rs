@@ -176,6 +176,21 @@ fn bad_governance_values_are_named_with_their_line() {
         "lists the codes: {message}"
     );
 
+    // Values that parse but could never work: a success counted as a failure, a rate of
+    // no calls.
+    let (key, _, message) = error_of(
+        "client:\n  breaker:\n    instance:\n      failures: [unavailable, ok]\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.breaker.instance.failures", "{message}");
+    assert!(message.contains("ok is a success"), "{message}");
+    let (key, _, message) = error_of(
+        "client:\n  breaker:\n    instance:\n      trip: {error_rate: 0.5, min_calls: 0}\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.breaker.instance.trip.min_calls", "{message}");
+    assert!(message.contains("at least 1"), "{message}");
+
     let (key, _, message) = error_of(
         "client:\n  fail_mode:\n    default: {failover: {retries: 0}}\n",
         no_env(),
