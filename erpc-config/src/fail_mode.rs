@@ -37,9 +37,11 @@ pub enum FailModeSettings {
     },
     /// Hedge: a second copy to another instance after `delay`.
     Failbackup {
-        /// `20ms` (fixed, more than 0) or `p95` (the method's observed 95th percentile).
+        /// `20ms` (fixed, more than 0, at most 1h) or `p95` (the method's observed 95th
+        /// percentile).
         delay: DelaySettings,
-        /// With `p95`: the delay until 16 answers were seen (more than 0). Default `50ms`.
+        /// With `p95`: the delay until 16 answers were seen (more than 0, at most 1h).
+        /// Default `50ms`.
         #[serde(default, with = "humantime_serde")]
         until_known: Option<Duration>,
     },

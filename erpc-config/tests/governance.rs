@@ -221,6 +221,16 @@ fn bad_governance_values_are_named_with_their_line() {
         "{message}"
     );
     assert!(message.contains("more than 0"), "{message}");
+    // A delay that would overflow the clock where the hedge's timer is set.
+    let (key, _, message) = error_of(
+        "client:\n  fail_mode:\n    default: {failbackup: {delay: 100years}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.fail_mode.default.failbackup.delay",
+        "{message}"
+    );
+    assert!(message.contains("at most 1h"), "{message}");
     let (key, _, message) = error_of(
         "client:\n  fail_mode:\n    default: {failbackup: {delay: p95, until_known: 0s}}\n",
         no_env(),

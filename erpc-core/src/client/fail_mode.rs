@@ -141,7 +141,7 @@ pub const MAX_RETRIES: u32 = 10;
 
 impl FailMode {
     /// Whether this mode's settings can work: retries at most [`MAX_RETRIES`], hedge delays
-    /// more than zero (a zero delay sends every call twice; to ask every instance at once and
+    /// more than zero and at most an hour (a zero delay sends every call twice; to ask every instance at once and
     /// keep the first answer, use [`crate::Client::fork`]). [`FailModes::new`] checks every
     /// mode with it; the config crate reports it against the file's key.
     ///
@@ -165,29 +165,41 @@ impl FailMode {
             FailMode::Failfast => Ok(()),
             FailMode::Failover { retries: n } => retries("failover.retries", n),
             FailMode::Failtry { retries: n } => retries("failtry.retries", n),
-            FailMode::Failbackup {
-                delay: HedgeDelay::Fixed(Duration::ZERO),
-            } => Err((
-                "failbackup.delay",
-                "must be more than 0: a zero delay sends every call twice (to call every \
-                 instance at once and keep the first answer, use fork)"
-                    .into(),
-            )),
-            FailMode::Failbackup {
-                delay:
-                    HedgeDelay::P95 {
-                        until_known: Duration::ZERO,
-                    },
-            } => Err((
-                "failbackup.until_known",
-                "must be more than 0: a zero delay sends every call twice until the p95 is \
-                 known"
-                    .into(),
-            )),
-            FailMode::Failbackup { .. } => Ok(()),
+            FailMode::Failbackup { delay } => {
+                let (setting, wait, zero) = match delay {
+                    HedgeDelay::Fixed(wait) => (
+                        "failbackup.delay",
+                        wait,
+                        "a zero delay sends every call twice (to call every instance at once \
+                         and keep the first answer, use fork)",
+                    ),
+                    HedgeDelay::P95 { until_known } => (
+                        "failbackup.until_known",
+                        until_known,
+                        "a zero delay sends every call twice until the p95 is known",
+                    ),
+                };
+                if wait.is_zero() {
+                    return Err((setting, format!("must be more than 0: {zero}")));
+                }
+                if wait > MAX_HEDGE_DELAY {
+                    return Err((
+                        setting,
+                        format!(
+                            "must be at most 1h, got {}: a hedge that late never goes out \
+                             within a deadline worth giving a call",
+                            crate::human::duration(wait)
+                        ),
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 }
+
+/// The longest hedge delay [`FailMode::check`] lets through.
+const MAX_HEDGE_DELAY: Duration = Duration::from_secs(3600);
 
 /// The fail-mode layer (see the module docs): settings per method, a retry budget, an
 /// optional observer for its retries. Clones (and clients built with the same layer) share
@@ -703,6 +715,11 @@ mod tests {
             text.is_some_and(|t| t.contains("failbackup.delay must be more than 0")),
             "{text:?}"
         );
+        // A delay past any deadline would only overflow the clock.
+        let late = FailMode::Failbackup {
+            delay: HedgeDelay::Fixed(Duration::MAX),
+        };
+        assert_eq!(late.check().map_err(|e| e.0), Err("failbackup.delay"));
         let fine = FailMode::Failbackup {
             delay: HedgeDelay::Fixed(Duration::from_millis(1)),
         };
