@@ -44,7 +44,8 @@ impl DiscoverySettings {
         if self.instances.is_empty() == self.centers.is_empty() {
             return Err((
                 at.to_owned(),
-                "expected exactly one of instances (a fixed list) or centers (registry centers)"
+                "expected exactly one of instances (a fixed list of addresses, not empty) or \
+                 centers (registry centers)"
                     .into(),
             ));
         }
@@ -61,9 +62,10 @@ impl DiscoverySettings {
             tls.check(&format!("{at}.tls"))?;
         }
         for (key, list) in [("instances", &self.instances), ("centers", &self.centers)] {
-            for addr in list {
+            for (i, addr) in list.iter().enumerate() {
                 if let Err(e) = erpc_core::IntoAddress::into_address(addr.as_str()) {
-                    return Err((format!("{at}.{key}"), format!("{addr:?}: {e}")));
+                    let entry = crate::error::entry_at(&format!("{at}.{key}"), i);
+                    return Err((entry, format!("{addr:?}: {e}")));
                 }
             }
         }

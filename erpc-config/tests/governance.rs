@@ -176,6 +176,21 @@ fn bad_governance_values_are_named_with_their_line() {
         "lists the codes: {message}"
     );
 
+    // A bad entry of a list is named by its index, on its own line.
+    let (key, line, message) = error_of(
+        "client:\n  discovery:\n    service: Kv\n    instances:\n      - tcp://127.0.0.1:7001\n      - nowhere\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.discovery.instances[1]", "{message}");
+    assert_eq!(line, Some(6), "{message}");
+    assert!(message.contains("\"nowhere\""), "{message}");
+    let (key, _, message) = error_of(
+        "client:\n  discovery: {service: Kv, instances: []}\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.discovery", "{message}");
+    assert!(message.contains("not empty"), "{message}");
+
     // Values that parse but could never work: a success counted as a failure, a rate of
     // no calls.
     let (key, _, message) = error_of(
