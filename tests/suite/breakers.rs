@@ -326,3 +326,62 @@ async fn a_method_breaker_guards_its_method_and_no_other() {
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn clients_sharing_instance_breakers_both_recover_when_the_instances_do() {
+    // A fresh user's report: the second client sharing the breakers took their news away
+    // from the first, which then refused every call for good once the instances healed.
+    let fleet = fleet(&["a", "b"]).await;
+    for f in &fleet.faults {
+        f.set_all(failing());
+    }
+    let breakers = InstanceBreakers::new(
+        BreakerSettings::default()
+            .trip(Trip::ConsecutiveFailures(2))
+            .open_timeout(Duration::from_millis(300)),
+    );
+    let client = || async {
+        PairClient::new(
+            erpc::Client::builder()
+                .attempt_layer(breakers.clone())
+                .discover_with(&fleet.list, "Pair", Arc::new(RoundRobin::default()))
+                .await
+                .unwrap(),
+        )
+    };
+    let (first, second) = (client().await, client().await);
+    for _ in 0..4 {
+        first.read().await.unwrap_err();
+    }
+    // The second client meets both open breakers (round-robin: one call each).
+    for _ in 0..2 {
+        let refused = second.read().await.unwrap_err();
+        assert!(refused.message().contains("circuit breaker"), "{refused}");
+    }
+    for f in &fleet.faults {
+        f.clear();
+    }
+    // Past the open timeout, each client makes its trial call or picks a closed instance:
+    // both get answers within a few round trips.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for (name, client) in [("first", &first), ("second", &second), ("first", &first)] {
+        let mut last = None;
+        for _ in 0..50 {
+            match client.read().await {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            last.is_none(),
+            "the {name} client still refuses after the instances healed: {last:?}"
+        );
+    }
+    for server in fleet.servers {
+        server.shutdown().await;
+    }
+}

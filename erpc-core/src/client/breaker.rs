@@ -40,7 +40,7 @@
 //! in one step (the fold adds them before the failure is counted).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -202,9 +202,6 @@ pub(crate) struct Breaker {
     settings: RwLock<Arc<BreakerSettings>>,
     machine: Mutex<Machine>,
     observer: Option<Arc<dyn Observer>>,
-    /// The address of the load in `Machine::load` (0: none), so that following the same
-    /// load again — every attempt does — is one atomic read, not the lock.
-    followed: AtomicUsize,
     /// The machine's state and generation as one word (`generation << 2 | state`), written
     /// under its lock, read without it.
     gate: AtomicU64,
@@ -286,8 +283,11 @@ struct Machine {
     /// The timer that half-opens it while open ([`Breaker::half_open_later`]), replaced
     /// (and the old one stopped) when new settings move the end of the open timeout.
     timer: Option<tokio::task::AbortHandle>,
-    /// The instance's load, told whether the instance can take calls (instance breakers).
-    load: Option<Arc<Load>>,
+    /// The instance's loads, told whether the instance can take calls (instance breakers):
+    /// one per client sharing this breaker's layer, and a re-registered instance's new one
+    /// beside its old. Weak: a load its client's list dropped goes (and a load holds its
+    /// breaker, [`Load::attach`], so a strong one would keep both alive).
+    loads: Vec<Weak<Load>>,
 }
 
 /// What a breaker guards (owned [`BreakerScope`]).
@@ -334,9 +334,7 @@ impl Breaker {
     ) -> Arc<Breaker> {
         let now = Instant::now();
         let expiry = interval_end(&settings, now);
-        let followed = AtomicUsize::new(load_address(load.as_ref()));
         Arc::new(Breaker {
-            followed,
             gate: AtomicU64::new(CLOSED),
             closed_until: AtomicU64::new(nanos_since(now, expiry)),
             epoch: now,
@@ -352,7 +350,7 @@ impl Breaker {
                 expiry,
                 since: now,
                 timer: None,
-                load,
+                loads: load.iter().map(Arc::downgrade).collect(),
             }),
             observer,
         })
@@ -453,22 +451,20 @@ impl Breaker {
         state
     }
 
-    /// Follow the instance's load (it changes when the instance is re-registered).
-    pub(crate) fn follow_load(&self, load: Option<&Arc<Load>>) {
-        // The followed load is set only under the lock, below; a stale read here just takes
-        // the lock.
-        if self.followed.load(Ordering::Acquire) == load_address(load) {
-            return;
-        }
+    /// Follow an instance's load too: every client whose attempts this breaker guards has
+    /// its own load of the instance (and a re-registered instance gets a new one), and each
+    /// must hear when the breaker refuses and when it lets calls through again — a client
+    /// not told of the half-open would never pick the instance to make the trial call.
+    /// Called once per load (the load then holds the breaker, [`Load::attach`]).
+    pub(crate) fn follow_load(&self, load: &Arc<Load>) {
         let mut m = self.lock();
-        let same = match (&m.load, load) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        if !same {
-            m.load = load.cloned();
-            self.followed.store(load_address(load), Ordering::Release);
+        m.loads.retain(|followed| followed.strong_count() > 0);
+        if !m
+            .loads
+            .iter()
+            .any(|followed| followed.as_ptr() == Arc::as_ptr(load))
+        {
+            m.loads.push(Arc::downgrade(load));
             self.publish(&m);
         }
     }
@@ -639,12 +635,15 @@ impl Breaker {
     /// Tell the instance's load whether it can take calls: not while open, nor while
     /// half-open with every trial place taken — so the balancer sends calls elsewhere.
     fn publish(&self, m: &Machine) {
-        if let Some(load) = &m.load {
-            let refusing = match m.state {
-                BreakerState::Closed => false,
-                BreakerState::Open => true,
-                BreakerState::HalfOpen => m.counts.requests >= self.settings().max_half_open,
-            };
+        if m.loads.is_empty() {
+            return;
+        }
+        let refusing = match m.state {
+            BreakerState::Closed => false,
+            BreakerState::Open => true,
+            BreakerState::HalfOpen => m.counts.requests >= self.settings().max_half_open,
+        };
+        for load in m.loads.iter().filter_map(Weak::upgrade) {
             if load.is_breaker_open() != refusing {
                 load.set_breaker_open(refusing);
             }
@@ -709,11 +708,6 @@ impl Breaker {
             old.abort();
         }
     }
-}
-
-/// A load's identity (its address; 0 for none), for [`Breaker::follow_load`]'s quick check.
-fn load_address(load: Option<&Arc<Load>>) -> usize {
-    load.map_or(0, |load| Arc::as_ptr(load) as usize)
 }
 
 /// `at` in nanoseconds since `epoch` (`u64::MAX` for `None`: never).

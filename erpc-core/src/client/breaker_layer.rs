@@ -48,7 +48,9 @@ use crate::per_method::PerMethod;
 use crate::status::Status;
 
 /// One circuit breaker per instance (see the module doc): give it to
-/// [`crate::ClientBuilder::attempt_layer`]. Cloning shares the breakers.
+/// [`crate::ClientBuilder::attempt_layer`]. Cloning shares the breakers: clients built with
+/// clones share one breaker per instance (what one client learns of an instance guards the
+/// others too), and each client is told when it opens, half-opens and closes.
 #[derive(Clone)]
 pub struct InstanceBreakers {
     shared: Arc<InstanceShared>,
@@ -151,7 +153,9 @@ impl InstanceBreakers {
             let mut breakers = self.lock();
             match breakers.get(addr) {
                 Some(breaker) => {
-                    breaker.follow_load(load);
+                    if let Some(load) = load {
+                        breaker.follow_load(load);
+                    }
                     breaker.clone()
                 }
                 None => {
@@ -558,6 +562,43 @@ mod tests {
             .finish(&Ok::<(), Status>(()));
         assert_eq!(breakers.state(&addr), Some(BreakerState::Closed));
         assert!(!renewed.is_breaker_open(), "the new load is told it closed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clients_sharing_instance_breakers_each_hear_the_half_open() {
+        // A fresh user's report: two clients built with one `InstanceBreakers`; once the
+        // second had called, the first never heard its breakers half-open and refused every
+        // call for good (the breaker told only the last client's load).
+        let one = BreakerSettings::default().trip(Trip::ConsecutiveFailures(1));
+        let breakers = InstanceBreakers::new(one);
+        let addr: Address = "mem://breaker-shared".parse().expect("addr");
+        let (a, b) = (Arc::new(Load::default()), Arc::new(Load::default()));
+        let breaker = breakers.breaker_of(&addr, Some(&a));
+        breaker.admit().expect("closed").finish(&fail());
+        assert!(a.is_breaker_open());
+        let same = breakers.breaker_of(&addr, Some(&b));
+        assert!(Arc::ptr_eq(&breaker, &same), "one breaker per instance");
+        assert!(b.is_breaker_open(), "the second client is told it is open");
+        assert!(same.admit().is_err());
+        tokio::time::advance(std::time::Duration::from_secs(6)).await;
+        assert_eq!(breakers.state(&addr), Some(BreakerState::HalfOpen));
+        assert!(
+            !a.is_breaker_open(),
+            "the first client may pick it for a trial"
+        );
+        assert!(!b.is_breaker_open(), "so may the second");
+        let trial = breaker.admit().expect("half-open: a trial");
+        assert!(
+            a.is_breaker_open() && b.is_breaker_open(),
+            "its one trial place is taken, for both"
+        );
+        trial.finish(&Ok::<(), Status>(()));
+        assert_eq!(breakers.state(&addr), Some(BreakerState::Closed));
+        assert!(!a.is_breaker_open() && !b.is_breaker_open());
+        // A client gone (its load dropped) is no longer followed.
+        drop(a);
+        breaker.admit().expect("closed").finish(&fail());
+        assert!(b.is_breaker_open());
     }
 
     #[tokio::test(start_paused = true)]
