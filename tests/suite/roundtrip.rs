@@ -121,6 +121,26 @@ async fn metadata_travels_to_the_handler() {
     assert_eq!(value.as_deref(), Some("acme"));
     let missing = client.meta("nope".into()).await.unwrap();
     assert_eq!(missing, None);
+    // A key outside the rule would travel and never match what the server reads: the
+    // call fails before it is sent, naming the key.
+    for bad in ["Tenant", "bad key", ""] {
+        let refused = client
+            .meta("tenant".into())
+            .metadata(bad, "acme")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            erpc::Code::InvalidArgument,
+            "{bad:?}: {refused}"
+        );
+        assert!(
+            refused
+                .message()
+                .contains(&format!("{bad:?} is not a valid metadata key")),
+            "{refused}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -394,6 +394,14 @@ async fn server_middleware_sees_the_opening_of_a_stream() {
         .collect()
         .await;
     assert_eq!(allowed, [0, 1, 2]);
+    // A key the server could never read is refused before the stream opens.
+    let bad = client.count(3).metadata("Token", "yes").await;
+    let refused = match bad {
+        Ok(mut stream) => stream.message().await.unwrap_err(),
+        Err(status) => status,
+    };
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+    assert!(refused.message().contains("\"Token\""), "{refused}");
     handle.shutdown().await;
 }
 

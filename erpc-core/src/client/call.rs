@@ -63,7 +63,10 @@ macro_rules! option_setters {
             self
         }
 
-        /// Add a metadata entry.
+        /// Add a metadata entry. The key follows the metadata key rule
+        /// ([`$crate::metadata::check_key`]: lowercase `a-z`, digits, `-`, `_`, `.`): a call
+        /// with another fails `invalid_argument` naming it, unsent — `Tenant` would never
+        /// match the `tenant` a server or a layer reads.
         pub fn metadata(
             mut self,
             key: impl Into<$crate::protocol::ByteStr>,
@@ -421,6 +424,21 @@ impl<Req: Message> IntoFuture for Oneway<Req> {
     }
 }
 
+/// The metadata a caller set on a call (`.metadata(key, value)`), checked against the key
+/// rule ([`crate::metadata::check_key`]): `Tenant` would travel, and never match the
+/// `tenant` a server, a layer or a response cache reads — refused here, before it is sent,
+/// as tonic's `MetadataKey` refuses it.
+///
+/// # Errors
+/// `invalid_argument` naming the key and the rule.
+pub(crate) fn check_call_metadata(metadata: &crate::metadata::Metadata) -> Result<(), Status> {
+    for (key, _) in metadata.iter() {
+        crate::metadata::check_key(key)
+            .map_err(|why| Status::invalid_argument(format!("this call's metadata: {why}")))?;
+    }
+    Ok(())
+}
+
 /// The codec a call of `Req` uses: the type's own, else the call's, else the client's.
 pub(crate) fn call_codec<Req: Message>(
     client: &Client,
@@ -508,6 +526,7 @@ pub(crate) fn prepare<Req: Message>(
     options: CallOptions,
     oneway: bool,
 ) -> Result<(ClientRequest, Instant), Status> {
+    check_call_metadata(&options.metadata)?;
     let codec = call_codec::<Req>(client, &options)?;
     let body = encode_message(client.codecs(), codec, request, (&service, &method))?;
     let began = Instant::now();

@@ -16,7 +16,7 @@ use erpc_codec::Message;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
 
-use crate::client::call::{call_codec, call_deadline, encode_into};
+use crate::client::call::{call_codec, call_deadline, check_call_metadata, encode_into};
 use crate::client::conn::ClientConn;
 use crate::client::{CallOptions, Client, ClientRequest, Opening};
 use crate::codec_failure::Site;
@@ -144,6 +144,7 @@ async fn opened<Req: Message, Resp: Message>(
         options,
         ..
     } = call;
+    check_call_metadata(&options.metadata)?;
     let codec = call_codec::<Req>(&client, &options)?;
     let config = client.config();
     let call = (service.clone(), method.clone());
