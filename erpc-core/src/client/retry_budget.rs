@@ -6,9 +6,11 @@
 //! and gRPC's retry throttling (gRFC A6: retries stop while the token count is low) have the
 //! same aim: retries amplify load exactly when a backend is failing. Here a call deposits
 //! `ratio` tokens, a retry or a hedge spends one, and the floor adds `min_per_sec` tokens per
-//! second; the balance is capped at ten seconds of floor (at least 10 tokens), so a long
-//! calm period does not bank a storm of retries. Over any stretch of time, then, retries ≤
-//! `ratio` × calls + `min_per_sec` × seconds + the cap.
+//! second. It starts with a reserve of ten seconds of floor (`min_per_sec` × 10: none
+//! without a floor), and the balance is capped at ten seconds of floor, at least 10 tokens
+//! (so a budget of calls alone can still bank a few retries from its calls), so a long calm
+//! period does not bank a storm of retries. Over any stretch of time, then, retries ≤
+//! `ratio` × calls + `min_per_sec` × seconds + the cap; `new(0.0, 0)` allows none.
 //!
 //! Lock-free: the balance is an atomic count of milli-tokens; the floor is added lazily, when
 //! a retry asks, for the time since it was last added.
@@ -48,8 +50,10 @@ impl Default for RetryBudget {
 
 impl RetryBudget {
     /// Retries (and hedges) up to `ratio` of the calls (0.1 = 10%, 0 to 1000) plus
-    /// `min_per_sec` per second. It starts full, at its cap: ten seconds of floor, and at
-    /// least 10 tokens (so `new(0.1, 0)` starts with 10).
+    /// `min_per_sec` per second. It starts with ten seconds of floor (`min_per_sec` × 10: the
+    /// default starts with 100), and holds at most that, or 10 tokens if more (so a budget of
+    /// calls alone banks up to 10 retries from its calls). `new(0.1, 0)` starts empty and
+    /// earns a retry per 10 calls; `new(0.0, 0)` allows none.
     ///
     /// # Panics
     /// If `ratio` is not within 0..=1000 (NaN included), as tower's `TpsBudget` does: the
@@ -61,12 +65,13 @@ impl RetryBudget {
         );
         let per_call = (ratio * MILLI as f64).round() as i64;
         let floor_per_sec = i64::from(min_per_sec) * MILLI;
-        let cap = (floor_per_sec * FLOOR_WINDOW.as_secs() as i64).max(10 * MILLI);
+        let reserve = floor_per_sec * FLOOR_WINDOW.as_secs() as i64;
+        let cap = reserve.max(10 * MILLI);
         RetryBudget {
             per_call,
             floor_per_sec,
             cap,
-            balance: AtomicI64::new(cap),
+            balance: AtomicI64::new(reserve),
             floored_at: AtomicU64::new(0),
             epoch: Instant::now(),
         }
@@ -197,5 +202,29 @@ mod tests {
         }
         assert_eq!(budget.balance(), 100);
         assert!(!RetryBudget::none().withdraw());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_floor_it_starts_empty() {
+        // No share, no floor: no retry at all, however long the client waits.
+        let none = RetryBudget::new(0.0, 0);
+        assert!(!none.withdraw());
+        for _ in 0..1000 {
+            none.deposit();
+        }
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(!none.withdraw());
+        // A share alone: empty at first, a retry per 10 calls, banking at most 10.
+        let share = RetryBudget::new(0.1, 0);
+        assert!(!share.withdraw());
+        for _ in 0..10 {
+            share.deposit();
+        }
+        assert!(share.withdraw());
+        assert!(!share.withdraw());
+        for _ in 0..1000 {
+            share.deposit();
+        }
+        assert_eq!(share.balance(), 10);
     }
 }
