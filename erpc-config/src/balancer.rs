@@ -29,7 +29,7 @@ pub enum BalancerSettings {
     P2c,
     /// A ring on the call's hash key (`.hash_key(k)`).
     ConsistentHash {
-        /// Points per instance on the ring. Default 160.
+        /// Points per instance on the ring (1 to 10,000). Default 160.
         #[serde(default = "default_virtual_nodes")]
         virtual_nodes: u32,
     },
@@ -110,10 +110,10 @@ fn default_tolerance() -> f64 {
 impl BalancerSettings {
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
         match self {
-            BalancerSettings::ConsistentHash { virtual_nodes: 0 } => Err((
-                format!("{at}.consistent_hash.virtual_nodes"),
-                "must be at least 1".into(),
-            )),
+            BalancerSettings::ConsistentHash { virtual_nodes } => {
+                ConsistentHash::check_virtual_nodes(*virtual_nodes)
+                    .map_err(|why| (format!("{at}.consistent_hash.virtual_nodes"), why))
+            }
             BalancerSettings::NetworkQuality { tolerance }
                 if !tolerance.is_finite() || *tolerance < 0.0 =>
             {

@@ -279,6 +279,25 @@ fn bad_governance_values_are_named_with_their_line() {
     );
     assert_eq!(key, "server.registration.health", "{message}");
     assert!(message.contains("deregister"), "lists the modes: {message}");
+    // A ring of u32::MAX points per instance (137 GB on the first keyed call), and none.
+    let (key, _, message) = error_of(
+        "client:\n  balancer: {consistent_hash: {virtual_nodes: 4294967295}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.balancer.consistent_hash.virtual_nodes",
+        "{message}"
+    );
+    assert!(message.contains("at most 10000"), "{message}");
+    let (key, _, message) = error_of(
+        "client:\n  balancer: {consistent_hash: {virtual_nodes: 0}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.balancer.consistent_hash.virtual_nodes",
+        "{message}"
+    );
+    assert!(message.contains("at least 1"), "{message}");
     // 0 workers would run no call: refused, not silently raised to 1.
     let (key, _, message) = error_of("server:\n  workers: {workers: 0, queue: 4}\n", no_env());
     assert_eq!(key, "server.workers.workers", "{message}");

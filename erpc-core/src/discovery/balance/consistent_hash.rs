@@ -26,6 +26,13 @@ use super::{Balancer, Candidates, Pick, hash_key};
 /// (the spread of keys per instance falls as 1/√points) at the cost of a larger ring.
 pub const DEFAULT_VIRTUAL_NODES: u32 = 160;
 
+/// The most points per instance [`ConsistentHash::with_virtual_nodes`] takes: 10,000 (62
+/// times libketama's 160). The ring holds `instances × virtual_nodes` points of 16 bytes,
+/// built on the first keyed call after each change of the list: 10,000 points keep the
+/// spread of keys per instance near 1% and 1,000 instances' ring at 160 MB; more would only
+/// cost memory and time.
+pub const MAX_VIRTUAL_NODES: u32 = 10_000;
+
 /// Consistent hashing over a ring with virtual nodes (see the module doc).
 #[derive(Debug)]
 pub struct ConsistentHash {
@@ -47,14 +54,40 @@ impl Default for ConsistentHash {
 }
 
 impl ConsistentHash {
-    /// A ring with `virtual_nodes` points per instance (at least 1). Default
+    /// A ring with `virtual_nodes` points per instance (1 to [`MAX_VIRTUAL_NODES`]). Default
     /// [`DEFAULT_VIRTUAL_NODES`].
+    ///
+    /// # Panics
+    /// If `virtual_nodes` fails [`ConsistentHash::check_virtual_nodes`] (0, or above
+    /// [`MAX_VIRTUAL_NODES`]): the config file refuses the same values.
     pub fn with_virtual_nodes(virtual_nodes: u32) -> ConsistentHash {
+        if let Err(why) = ConsistentHash::check_virtual_nodes(virtual_nodes) {
+            panic!("ConsistentHash::with_virtual_nodes: virtual_nodes {why}");
+        }
         ConsistentHash {
-            virtual_nodes: virtual_nodes.max(1),
+            virtual_nodes,
             ring: ListCache::default(),
             keyless: RoundRobin::default(),
         }
+    }
+
+    /// Whether `virtual_nodes` can be a ring's points per instance: 1 to
+    /// [`MAX_VIRTUAL_NODES`]. [`ConsistentHash::with_virtual_nodes`] checks it; the config
+    /// crate reports it against the file's key.
+    ///
+    /// # Errors
+    /// Why not (`"must be at least 1"`, ...).
+    pub fn check_virtual_nodes(virtual_nodes: u32) -> Result<(), String> {
+        if virtual_nodes == 0 {
+            return Err("must be at least 1".into());
+        }
+        if virtual_nodes > MAX_VIRTUAL_NODES {
+            return Err(format!(
+                "must be at most {MAX_VIRTUAL_NODES}, got {virtual_nodes}: the ring holds \
+                 instances × virtual_nodes points (libketama uses 160)"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -115,6 +148,29 @@ mod tests {
     use super::super::testing;
     use super::*;
     use crate::metadata::Metadata;
+
+    #[test]
+    #[should_panic(
+        expected = "ConsistentHash::with_virtual_nodes: virtual_nodes must be at most 10000, got 4294967295"
+    )]
+    fn virtual_nodes_above_the_maximum_are_refused() {
+        // Accepted, this ring would allocate 137 GB on the first keyed call.
+        let _ = ConsistentHash::with_virtual_nodes(u32::MAX);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ConsistentHash::with_virtual_nodes: virtual_nodes must be at least 1"
+    )]
+    fn zero_virtual_nodes_are_refused_not_made_one() {
+        let _ = ConsistentHash::with_virtual_nodes(0);
+    }
+
+    #[test]
+    fn virtual_nodes_within_bounds_are_taken() {
+        let _ = ConsistentHash::with_virtual_nodes(1);
+        let _ = ConsistentHash::with_virtual_nodes(MAX_VIRTUAL_NODES);
+    }
 
     fn keyed(metadata: &Metadata, key: u64) -> Pick<'_> {
         Pick {

@@ -19,7 +19,7 @@ mod round_robin;
 mod steer;
 mod weighted;
 
-pub use consistent_hash::{ConsistentHash, DEFAULT_VIRTUAL_NODES};
+pub use consistent_hash::{ConsistentHash, DEFAULT_VIRTUAL_NODES, MAX_VIRTUAL_NODES};
 pub use least_outstanding::LeastOutstanding;
 pub use location::{Locality, Nearest};
 pub use network_quality::NetworkQuality;
