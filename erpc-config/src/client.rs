@@ -41,7 +41,8 @@ pub struct ClientSettings {
     /// Give up connecting after this long. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Redial backoff: `initial` (default `100ms`) growing to at most `max` (default `5s`).
+    /// Redial backoff: `initial` (default `100ms`) growing to at most `max` (default `5s`, at
+    /// most `1h`).
     pub backoff: BackoffSettings,
     /// Calls one connection carries at once; more wait. Default 1,024.
     pub max_concurrent_calls: usize,
@@ -116,7 +117,7 @@ pub struct BackoffSettings {
     /// The first wait's floor. Default `100ms`.
     #[serde(with = "humantime_serde")]
     pub initial: Duration,
-    /// The ceiling. Default `5s`.
+    /// The ceiling (at most `1h`). Default `5s`.
     #[serde(with = "humantime_serde")]
     pub max: Duration,
 }
@@ -232,6 +233,9 @@ impl ClientSettings {
             );
             return Err((key, reason));
         }
+        // The code's rule (`ClientBuilder::backoff` refuses the same): `max` at most 1h.
+        erpc_core::config::check_backoff(self.backoff.initial, self.backoff.max)
+            .map_err(|(setting, why)| (format!("{at}.{setting}"), why))?;
         if let Some(tls) = &self.tls {
             tls.check(&format!("{at}.tls"))?;
         }

@@ -38,27 +38,22 @@ pub(crate) const MIN_RATE: f64 = 0.001;
 /// The highest `rate`: a call every nanosecond, the finest the limiter counts.
 pub(crate) const MAX_RATE: f64 = 1e9;
 
-/// The longest wait a call may be given — for its turn, a slot, or before a retry: a call
-/// waiting longer would outlive any deadline worth giving it.
-pub(crate) const MAX_WAIT: Duration = Duration::from_secs(3600);
-
-/// Refuse `wait` at `key` if it is above [`MAX_WAIT`] (refused, not cut: the README's
+/// Refuse `wait` at `key` if it is above an hour, the longest wait a call may be given — for
+/// its turn, a slot, or before a retry ([`erpc_core::config::MAX_WAIT`]; refused, not cut: the README's
 /// rule); `what` is what the call waits for ("for a turn", "for a slot", "before a retry").
+/// The words are the code's ([`erpc_core::config::check_wait`]): its builders refuse the
+/// same values.
 pub(crate) fn check_wait(
     key: &str,
     wait: Option<Duration>,
     what: &str,
 ) -> Result<(), (String, String)> {
-    if wait.is_some_and(|w| w > MAX_WAIT) {
-        return Err((
-            key.to_owned(),
-            format!(
-                "must be at most 1h (the longest wait {what}): a call waiting longer would \
-                 outlive any deadline worth giving it"
-            ),
-        ));
+    match wait {
+        Some(wait) => {
+            erpc_core::config::check_wait(wait, what).map_err(|why| (key.to_owned(), why))
+        }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl RateSettings {

@@ -319,6 +319,11 @@ fn waits_above_an_hour_are_refused_naming_the_key() {
             3,
         ),
         (
+            "client:\n  backoff:\n    max: 2h\n",
+            "client.backoff.max",
+            3,
+        ),
+        (
             "client:\n  rate_limit: {default: {rate: 10, max_wait: 2h}}\n",
             "client.rate_limit.default.max_wait",
             2,

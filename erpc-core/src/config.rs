@@ -7,6 +7,57 @@ use erpc_codec::compression::CompressionId;
 
 use crate::protocol::{CompressionList, Limits};
 
+/// The longest wait a setting may give a call — for its turn under a rate limit, for a slot
+/// under a cap on calls in flight, before a retry — and the longest reconnect backoff: an
+/// hour. A call waiting longer would outlive any deadline worth giving it, and a longer
+/// wait overflows the clock where its timer is set. Builders refuse more (a panic naming
+/// the setting), as the config file does ([`check_wait`]).
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Whether `wait` can be a call's wait `what` ("for a turn", "for a slot", "before a
+/// retry"): at most [`MAX_WAIT`]. The builders that take a wait check it; the config crate
+/// reports it against the file's key.
+///
+/// # Errors
+/// Why not: `"must be at most 1h (the longest wait for a turn), got 2h: ..."`.
+pub fn check_wait(wait: Duration, what: &str) -> Result<(), String> {
+    if wait > MAX_WAIT {
+        return Err(format!(
+            "must be at most 1h (the longest wait {what}), got {}: a call waiting longer \
+             would outlive any deadline worth giving it",
+            crate::human::duration(wait)
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `initial` and `max` can be a reconnect backoff ([`ClientConfig::backoff_initial`],
+/// [`ClientConfig::backoff_max`]): `max` at most [`MAX_WAIT`], `initial` at most `max`.
+/// [`crate::ClientBuilder::backoff`] checks it; the config crate reports it against the
+/// file's key.
+///
+/// # Errors
+/// The setting at fault (`"backoff.max"` or `"backoff.initial"`) and why.
+pub fn check_backoff(initial: Duration, max: Duration) -> Result<(), (&'static str, String)> {
+    if max > MAX_WAIT {
+        return Err((
+            "backoff.max",
+            format!(
+                "must be at most 1h (the longest reconnect backoff), got {}: a server back \
+                 sooner would wait that long to be dialled again",
+                crate::human::duration(max)
+            ),
+        ));
+    }
+    if initial > max {
+        return Err((
+            "backoff.initial",
+            format!("{initial:?} is above backoff.max {max:?}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The builder setters of the settings client and server share (`self.config` is a
 /// [`ClientConfig`] or a [`ServerConfig`]): every limit and the stream and heartbeat settings,
 /// so that raising one never means replacing the whole configuration.

@@ -265,8 +265,13 @@ impl FailModes {
     /// longer if it asks for longer.
     ///
     /// # Panics
-    /// If `base` is above `max` (the config file refuses it too).
+    /// If `base` is above `max`, or `max` above an hour ([`crate::config::MAX_WAIT`]: a
+    /// longer wait would outlive any deadline, and overflow the clock where the retry's
+    /// timer is set); the config file refuses both too.
     pub fn backoff(mut self, base: Duration, max: Duration) -> FailModes {
+        if let Err(why) = crate::config::check_wait(max, "before a retry") {
+            panic!("FailModes::backoff: max {why}");
+        }
         assert!(
             base <= max,
             "FailModes::backoff: base {base:?} is above max {max:?}"
@@ -738,6 +743,16 @@ mod tests {
     fn the_code_refuses_a_backoff_base_above_its_max() {
         let _ = FailModes::new(FailMode::Failover { retries: 1 })
             .backoff(Duration::from_secs(2), Duration::from_secs(1));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "FailModes::backoff: max must be at most 1h (the longest wait before a retry), got"
+    )]
+    fn the_code_refuses_a_backoff_max_above_an_hour() {
+        // Accepted, the first retry panicked: "overflow when adding duration to instant".
+        let _ =
+            FailModes::new(FailMode::Failover { retries: 1 }).backoff(Duration::MAX, Duration::MAX);
     }
 
     #[test]

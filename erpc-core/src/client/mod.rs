@@ -235,7 +235,16 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Replace the whole configuration.
+    ///
+    /// # Panics
+    /// If its reconnect backoff fails [`crate::config::check_backoff`], as
+    /// [`ClientBuilder::backoff`] would.
     pub fn config(mut self, config: ClientConfig) -> Self {
+        if let Err((setting, why)) =
+            crate::config::check_backoff(config.backoff_initial, config.backoff_max)
+        {
+            panic!("ClientBuilder::config: {setting} {why}");
+        }
         self.config = config;
         self
     }
@@ -270,7 +279,19 @@ impl ClientBuilder {
 
     /// Reconnect backoff: the first wait after a failed attempt, doubling up to `max`.
     /// Default 100 ms to 5 s.
+    ///
+    /// # Panics
+    /// If `initial` is above `max`, or `max` above an hour ([`crate::config::MAX_WAIT`]; a
+    /// longer wait overflows where it is computed): the config file refuses both too
+    /// ([`crate::config::check_backoff`]).
     pub fn backoff(mut self, initial: std::time::Duration, max: std::time::Duration) -> Self {
+        match crate::config::check_backoff(initial, max) {
+            Ok(()) => {}
+            Err(("backoff.initial", _)) => {
+                panic!("ClientBuilder::backoff: initial {initial:?} is above max {max:?}")
+            }
+            Err((_, why)) => panic!("ClientBuilder::backoff: max {why}"),
+        }
         self.config.backoff_initial = initial;
         self.config.backoff_max = max;
         self
@@ -1189,4 +1210,42 @@ fn unsupported_compression(id: CompressionId) -> Status {
     Status::unimplemented(format!(
         "compression {id} is not supported by this build (erpc supports gzip, zlib and zstd behind features of those names)"
     ))
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "ClientBuilder::backoff: initial 5s is above max 1s")]
+    fn a_backoff_initial_above_its_max_is_refused() {
+        let _ = Client::builder().backoff(Duration::from_secs(5), Duration::from_secs(1));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ClientBuilder::backoff: max must be at most 1h (the longest reconnect backoff), got"
+    )]
+    fn a_backoff_max_above_an_hour_is_refused() {
+        // Accepted, a call panicked: "overflow when multiplying duration by scalar".
+        let _ = Client::builder().backoff(Duration::MAX, Duration::MAX);
+    }
+
+    #[test]
+    #[should_panic(expected = "ClientBuilder::config: backoff.max must be at most 1h")]
+    fn a_whole_config_with_such_a_backoff_is_refused_too() {
+        let config = ClientConfig {
+            backoff_max: Duration::from_secs(7200),
+            ..ClientConfig::default()
+        };
+        let _ = Client::builder().config(config);
+    }
+
+    #[test]
+    fn a_backoff_within_bounds_is_taken() {
+        let _ = Client::builder().backoff(Duration::from_secs(1), Duration::from_secs(3600));
+        let _ = Client::builder().backoff(Duration::ZERO, Duration::ZERO);
+    }
 }
