@@ -29,9 +29,6 @@ pub struct BreakerSpec {
     pub failures: Vec<String>,
 }
 
-/// The longest `open_timeout` and `interval`.
-const MAX_DURATION: Duration = Duration::from_secs(3600);
-
 /// `trip.min_calls` when `error_rate` is given without it: an error rate over fewer calls
 /// than this in the counting interval does not trip the breaker.
 pub const DEFAULT_MIN_CALLS: u32 = 20;
@@ -101,26 +98,27 @@ impl BreakerSpec {
     /// Values that parse but cannot work, under `at`.
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
         let trip = &self.trip;
-        match (trip.consecutive, trip.error_rate) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err((
-                    format!("{at}.trip"),
-                    "expected exactly one of consecutive or error_rate".into(),
-                ));
-            }
-            (Some(0), None) => {
-                return Err((
-                    format!("{at}.trip.consecutive"),
-                    "must be at least 1".into(),
-                ));
-            }
-            (None, Some(rate)) if rate.is_nan() || rate <= 0.0 || rate > 1.0 => {
-                return Err((
-                    format!("{at}.trip.error_rate"),
-                    format!("must be above 0 and at most 1 (a share of calls), got {rate}"),
-                ));
-            }
-            _ => {}
+        if trip.consecutive.is_some() == trip.error_rate.is_some() {
+            return Err((
+                format!("{at}.trip"),
+                "expected exactly one of consecutive or error_rate".into(),
+            ));
+        }
+        // The code's rules (`BreakerSettings::trip` refuses the same), against the keys.
+        let as_written = match (trip.consecutive, trip.error_rate) {
+            (Some(n), _) => Trip::ConsecutiveFailures(n),
+            (None, rate) => Trip::ErrorRate {
+                rate: rate.unwrap_or_default(),
+                min_calls: trip.min_calls.unwrap_or(DEFAULT_MIN_CALLS),
+            },
+        };
+        if let Err((setting, why)) = as_written.check() {
+            let key = match setting {
+                "ConsecutiveFailures" => "consecutive",
+                "ErrorRate.rate" => "error_rate",
+                _ => "min_calls",
+            };
+            return Err((format!("{at}.trip.{key}"), why));
         }
         if trip.min_calls == Some(0) {
             return Err((
@@ -134,20 +132,8 @@ impl BreakerSpec {
                 "goes with error_rate, not consecutive".into(),
             ));
         }
-        if self.open_timeout.is_zero() {
-            return Err((
-                format!("{at}.open_timeout"),
-                "must be above zero: an open breaker fails calls fast for this long".into(),
-            ));
-        }
-        if self.open_timeout > MAX_DURATION {
-            return Err((
-                format!("{at}.open_timeout"),
-                "must be at most 1h (the longest open timeout): trial calls find out sooner \
-                 whether the instance is back"
-                    .into(),
-            ));
-        }
+        BreakerSettings::check_open_timeout(self.open_timeout)
+            .map_err(|why| (format!("{at}.open_timeout"), why))?;
         match self.interval {
             Some(interval) if interval.is_zero() => {
                 return Err((
@@ -155,15 +141,13 @@ impl BreakerSpec {
                     "must be above zero; for counts never cleared while closed, write null".into(),
                 ));
             }
-            Some(interval) if interval > MAX_DURATION => {
-                return Err((
+            Some(interval) => BreakerSettings::check_interval(interval).map_err(|why| {
+                (
                     format!("{at}.interval"),
-                    "must be at most 1h (the longest counting interval); for counts never \
-                     cleared while closed, write null"
-                        .into(),
-                ));
-            }
-            _ => {}
+                    format!("{why}; for counts never cleared while closed, write null"),
+                )
+            })?,
+            None => {}
         }
         if self.max_half_open == 0 {
             return Err((format!("{at}.max_half_open"), "must be at least 1".into()));

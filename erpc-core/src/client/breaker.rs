@@ -70,15 +70,16 @@ pub struct Counts {
 /// When a closed breaker opens.
 #[derive(Clone)]
 pub enum Trip {
-    /// After this many failures in a row (at least 1). gobreaker's default (it trips after
-    /// more than 5; erpc's default is 5).
+    /// After this many failures in a row (at least 1: [`BreakerSettings::trip`] refuses 0).
+    /// gobreaker's default (it trips after more than 5; erpc's default is 5).
     ConsecutiveFailures(u32),
     /// When, with at least `min_calls` calls decided in the counting interval, the share
-    /// that failed is `rate` (0 to 1) or more.
+    /// that failed is `rate` or more.
     ErrorRate {
-        /// The share of failures that trips it.
+        /// The share of failures that trips it: above 0, at most 1 ([`BreakerSettings::trip`]
+        /// refuses others: NaN or above 1 would never trip, 0 or less would trip at once).
         rate: f64,
-        /// Calls needed before the rate counts.
+        /// Calls needed before the rate counts (at least 1).
         min_calls: u32,
     },
     /// Your rule, given the counts after each failure (gobreaker's `ReadyToTrip`).
@@ -98,6 +99,31 @@ impl fmt::Debug for Trip {
 }
 
 impl Trip {
+    /// Whether this rule can work: [`Trip::ConsecutiveFailures`] at least 1,
+    /// [`Trip::ErrorRate`]'s `rate` above 0 and at most 1, its `min_calls` at least 1.
+    /// [`BreakerSettings::trip`] checks it; the config crate reports it against the file's
+    /// key.
+    ///
+    /// # Errors
+    /// The setting at fault (`"ConsecutiveFailures"`, `"ErrorRate.rate"` or
+    /// `"ErrorRate.min_calls"`) and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        match *self {
+            Trip::ConsecutiveFailures(0) => {
+                Err(("ConsecutiveFailures", "must be at least 1".into()))
+            }
+            Trip::ErrorRate { rate, .. } if rate.is_nan() || rate <= 0.0 || rate > 1.0 => Err((
+                "ErrorRate.rate",
+                format!("must be above 0 and at most 1 (a share of calls), got {rate}"),
+            )),
+            Trip::ErrorRate { min_calls: 0, .. } => Err((
+                "ErrorRate.min_calls",
+                "must be at least 1: a rate needs calls to be a share of".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn trips(&self, counts: &Counts) -> bool {
         match self {
             Trip::ConsecutiveFailures(n) => counts.consecutive_failures >= (*n).max(1),
@@ -149,31 +175,100 @@ impl fmt::Debug for BreakerSettings {
 }
 
 impl BreakerSettings {
+    /// The longest open timeout and counting interval: an hour.
+    pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
     /// Trial calls let through while half-open, and successes in a row that close it (at
     /// least 1; gobreaker's `MaxRequests`). Default 1.
+    ///
+    /// # Panics
+    /// If `calls` is 0 (no trial call could close the breaker); the config file refuses it
+    /// too.
     pub fn max_half_open(mut self, calls: u32) -> Self {
-        self.max_half_open = calls.max(1);
+        assert!(
+            calls >= 1,
+            "BreakerSettings::max_half_open: max_half_open must be at least 1, got 0"
+        );
+        self.max_half_open = calls;
         self
     }
 
     /// How often the counts are cleared while closed (gobreaker's `Interval`); zero never
     /// clears them. Default 10 s.
+    ///
+    /// # Panics
+    /// If `interval` fails [`BreakerSettings::check_interval`] (above an hour); the config
+    /// file refuses it too.
     pub fn interval(mut self, interval: Duration) -> Self {
+        if let Err(why) = BreakerSettings::check_interval(interval) {
+            panic!("BreakerSettings::interval: interval {why}; zero never clears the counts");
+        }
         self.interval = interval;
         self
     }
 
     /// How long it stays open before letting trial calls through (gobreaker's `Timeout`).
     /// Default 5 s.
+    ///
+    /// # Panics
+    /// If `timeout` fails [`BreakerSettings::check_open_timeout`] (zero, or above an hour);
+    /// the config file refuses it too.
     pub fn open_timeout(mut self, timeout: Duration) -> Self {
+        if let Err(why) = BreakerSettings::check_open_timeout(timeout) {
+            panic!("BreakerSettings::open_timeout: open_timeout {why}");
+        }
         self.open_timeout = timeout;
         self
     }
 
     /// When it opens. Default [`Trip::ConsecutiveFailures`]`(5)`.
+    ///
+    /// # Panics
+    /// If `trip` fails [`Trip::check`] (`ConsecutiveFailures(0)`; an `ErrorRate` whose
+    /// `rate` is NaN, 0 or less, or above 1 — a breaker that never opens, or always does —
+    /// or whose `min_calls` is 0); the config file refuses the same values.
     pub fn trip(mut self, trip: Trip) -> Self {
+        if let Err((setting, why)) = trip.check() {
+            panic!("BreakerSettings::trip: Trip::{setting} {why}");
+        }
         self.trip = trip;
         self
+    }
+
+    /// Whether `timeout` can be an open timeout: above zero (an open breaker fails calls
+    /// fast for this long) and at most [`BreakerSettings::MAX_DURATION`].
+    ///
+    /// # Errors
+    /// Why not.
+    pub fn check_open_timeout(timeout: Duration) -> Result<(), String> {
+        if timeout.is_zero() {
+            return Err(
+                "must be above zero: an open breaker fails calls fast for this long".into(),
+            );
+        }
+        if timeout > BreakerSettings::MAX_DURATION {
+            return Err(format!(
+                "must be at most 1h (the longest open timeout), got {}: trial calls find out \
+                 sooner whether the instance is back",
+                crate::human::duration(timeout)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `interval` can be a counting interval: at most
+    /// [`BreakerSettings::MAX_DURATION`] (zero, never clearing the counts, included).
+    ///
+    /// # Errors
+    /// Why not.
+    pub fn check_interval(interval: Duration) -> Result<(), String> {
+        if interval > BreakerSettings::MAX_DURATION {
+            return Err(format!(
+                "must be at most 1h (the longest counting interval), got {}",
+                crate::human::duration(interval)
+            ));
+        }
+        Ok(())
     }
 
     /// Which statuses count as failures (gobreaker's `IsSuccessful`, inverted); every
@@ -1004,15 +1099,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_open_timeout_beyond_the_clock_does_not_panic() {
+        // The builders refuse these now; the breaker stays safe with them all the same.
         let b = breaker(
-            BreakerSettings::default()
-                .trip(Trip::ConsecutiveFailures(1))
-                .open_timeout(Duration::MAX),
+            BreakerSettings {
+                open_timeout: Duration::MAX,
+                ..BreakerSettings::default().trip(Trip::ConsecutiveFailures(1))
+            },
             None,
         );
         b.admit().unwrap().finish(&fail());
         assert_eq!(b.state(), BreakerState::Open);
-        b.set_settings(Arc::new(BreakerSettings::default().interval(Duration::MAX)));
+        b.set_settings(Arc::new(BreakerSettings {
+            interval: Duration::MAX,
+            ..BreakerSettings::default()
+        }));
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(b.state(), BreakerState::HalfOpen);
     }

@@ -30,6 +30,8 @@ mod watchers;
 // Circuit breakers (per instance, per method) and the response cache: client governance.
 mod breaker;
 mod breaker_layer;
+#[cfg(test)]
+mod breaker_settings_tests;
 #[cfg(feature = "cache")]
 mod cache;
 pub use breaker::{BreakerSettings, Counts, Trip};
