@@ -114,13 +114,9 @@ impl BalancerSettings {
                 ConsistentHash::check_virtual_nodes(*virtual_nodes)
                     .map_err(|why| (format!("{at}.consistent_hash.virtual_nodes"), why))
             }
-            BalancerSettings::NetworkQuality { tolerance }
-                if !tolerance.is_finite() || *tolerance < 0.0 =>
-            {
-                Err((
-                    format!("{at}.network_quality.tolerance"),
-                    format!("must be a finite number, 0 or more, got {tolerance}"),
-                ))
+            BalancerSettings::NetworkQuality { tolerance } => {
+                NetworkQuality::check_tolerance(*tolerance)
+                    .map_err(|why| (format!("{at}.network_quality.tolerance"), why))
             }
             BalancerSettings::Nearest(n) => {
                 let at = format!("{at}.nearest");
@@ -139,13 +135,8 @@ impl BalancerSettings {
                 if n.max_in_flight == 0 {
                     return Err((format!("{at}.max_in_flight"), "must be at least 1".into()));
                 }
-                if !(0.0..=1.0).contains(&n.max_error_rate) {
-                    return Err((
-                        format!("{at}.max_error_rate"),
-                        "must be within 0..=1".into(),
-                    ));
-                }
-                Ok(())
+                Nearest::check_max_error_rate(n.max_error_rate)
+                    .map_err(|why| (format!("{at}.max_error_rate"), why))
             }
             _ => Ok(()),
         }

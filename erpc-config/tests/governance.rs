@@ -298,6 +298,22 @@ fn bad_governance_values_are_named_with_their_line() {
         "{message}"
     );
     assert!(message.contains("at least 1"), "{message}");
+    // Bounds of shares the code refuses in the same words.
+    let (key, _, message) = error_of(
+        "client:\n  balancer: {nearest: {zone: a, max_error_rate: 5}}\n",
+        no_env(),
+    );
+    assert_eq!(key, "client.balancer.nearest.max_error_rate", "{message}");
+    assert!(message.contains("must be within 0..=1, got 5"), "{message}");
+    let (key, _, message) = error_of(
+        "client:\n  balancer: {network_quality: {tolerance: -1}}\n",
+        no_env(),
+    );
+    assert_eq!(
+        key, "client.balancer.network_quality.tolerance",
+        "{message}"
+    );
+    assert!(message.contains("0 or more, got -1"), "{message}");
     // 0 workers would run no call: refused, not silently raised to 1.
     let (key, _, message) = error_of("server:\n  workers: {workers: 0, queue: 4}\n", no_env());
     assert_eq!(key, "server.workers.workers", "{message}");

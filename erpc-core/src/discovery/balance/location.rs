@@ -75,15 +75,42 @@ impl Nearest {
     }
 
     /// Spill over from an instance with `calls` or more calls in flight (at least 1).
+    ///
+    /// # Panics
+    /// If `calls` is 0 (every instance would count as overloaded); the config file refuses
+    /// it too.
     pub fn max_in_flight(mut self, calls: u32) -> Nearest {
-        self.max_in_flight = calls.max(1);
+        assert!(
+            calls >= 1,
+            "Nearest::max_in_flight: max_in_flight must be at least 1, got 0"
+        );
+        self.max_in_flight = calls;
         self
     }
 
     /// Spill over from an instance whose recent error rate is above `rate` (0 to 1).
+    ///
+    /// # Panics
+    /// If `rate` fails [`Nearest::check_max_error_rate`] (NaN, below 0 or above 1); the
+    /// config file refuses the same values.
     pub fn max_error_rate(mut self, rate: f64) -> Nearest {
+        if let Err(why) = Nearest::check_max_error_rate(rate) {
+            panic!("Nearest::max_error_rate: max_error_rate {why}");
+        }
         self.max_error_rate = rate;
         self
+    }
+
+    /// Whether `rate` can be a [`Nearest::max_error_rate`]: a share, within 0..=1 (NaN or
+    /// above 1 would never spill over, below 0 always would).
+    ///
+    /// # Errors
+    /// Why not.
+    pub fn check_max_error_rate(rate: f64) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("must be within 0..=1, got {rate}"));
+        }
+        Ok(())
     }
 
     /// An instance's rank: tier in the top bits — the data center's (0 the client's own or
@@ -164,6 +191,40 @@ mod tests {
     use super::*;
     use crate::discovery::Endpoint;
     use std::sync::Arc;
+
+    /// What building with `f` panicked with, or `None` if it did not.
+    fn refusal(f: impl FnOnce() -> Nearest + std::panic::UnwindSafe) -> Option<String> {
+        let payload = std::panic::catch_unwind(f).err()?;
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn an_error_rate_bound_outside_0_to_1_and_no_calls_in_flight_are_refused() {
+        for rate in [f64::NAN, -1.0, 5.0] {
+            let text = refusal(|| Nearest::new(Locality::default()).max_error_rate(rate));
+            assert_eq!(
+                text.as_deref(),
+                Some(
+                    format!(
+                        "Nearest::max_error_rate: max_error_rate must be within 0..=1, got {rate}"
+                    )
+                    .as_str()
+                ),
+            );
+        }
+        let text = refusal(|| Nearest::new(Locality::default()).max_in_flight(0));
+        assert_eq!(
+            text.as_deref(),
+            Some("Nearest::max_in_flight: max_in_flight must be at least 1, got 0")
+        );
+        let _ = Nearest::new(Locality::default())
+            .max_error_rate(0.0)
+            .max_error_rate(1.0)
+            .max_in_flight(1);
+    }
 
     fn placed(e: &mut Endpoint, zone: &str, region: &str, location: Option<(f64, f64)>) {
         let mut instance = (*e.instance).clone();

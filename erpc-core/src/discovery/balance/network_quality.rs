@@ -33,12 +33,33 @@ impl Default for NetworkQuality {
 
 impl NetworkQuality {
     /// Candidates whose measure is at most `(1 + tolerance)` × the best one share calls
-    /// (0: only the best; negative or NaN is taken as 0). Default 0.2.
+    /// (0: only the best). Default 0.2.
+    ///
+    /// # Panics
+    /// If `tolerance` fails [`NetworkQuality::check_tolerance`] (negative, NaN or
+    /// infinite); the config file refuses the same values.
     pub fn with_tolerance(tolerance: f64) -> NetworkQuality {
+        if let Err(why) = NetworkQuality::check_tolerance(tolerance) {
+            panic!("NetworkQuality::with_tolerance: tolerance {why}");
+        }
         NetworkQuality {
-            tolerance: if tolerance > 0.0 { tolerance } else { 0.0 },
+            tolerance,
             turns: RoundRobin::default(),
         }
+    }
+
+    /// Whether `tolerance` can be a [`NetworkQuality::with_tolerance`]: a finite number, 0
+    /// or more.
+    ///
+    /// # Errors
+    /// Why not.
+    pub fn check_tolerance(tolerance: f64) -> Result<(), String> {
+        if !tolerance.is_finite() || tolerance < 0.0 {
+            return Err(format!(
+                "must be a finite number, 0 or more, got {tolerance}"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -71,6 +92,22 @@ mod tests {
 
     use super::super::testing;
     use super::*;
+
+    #[test]
+    fn a_tolerance_below_zero_or_not_finite_is_refused_not_made_zero() {
+        for tolerance in [-0.1, f64::NAN, f64::INFINITY] {
+            let text = std::panic::catch_unwind(|| NetworkQuality::with_tolerance(tolerance))
+                .err()
+                .and_then(|p| p.downcast_ref::<String>().cloned());
+            assert_eq!(
+                text,
+                Some(format!(
+                    "NetworkQuality::with_tolerance: tolerance must be a finite number, 0 or more, got {tolerance}"
+                )),
+            );
+        }
+        let _ = NetworkQuality::with_tolerance(0.0);
+    }
 
     #[test]
     fn the_lowest_round_trips_share_the_calls() {
