@@ -105,7 +105,14 @@ impl Rate {
 
     /// How long a call may wait for its turn when the bucket is empty; one that would wait
     /// longer (or past its deadline) is refused at once. Default: zero — refused at once.
+    ///
+    /// # Panics
+    /// If `wait` is above an hour ([`crate::config::MAX_WAIT`]: a call waiting longer would
+    /// outlive any deadline worth giving it); the config file refuses it too.
     pub fn max_wait(mut self, wait: Duration) -> Rate {
+        if let Err(why) = crate::config::check_wait(wait, "for a turn") {
+            panic!("Rate::max_wait: max_wait {why}");
+        }
         self.max_wait = wait;
         self
     }
@@ -442,6 +449,20 @@ impl Drop for Place {
 mod tests {
     use super::Rate;
     use std::time::Duration;
+
+    #[test]
+    #[should_panic(
+        expected = "Rate::max_wait: max_wait must be at most 1h (the longest wait for a turn), got"
+    )]
+    fn a_wait_above_an_hour_is_refused() {
+        let _ = Rate::per_second(10).max_wait(Duration::MAX);
+    }
+
+    #[test]
+    fn an_hour_is_the_longest_wait() {
+        let rate = Rate::per_second(10).max_wait(Duration::from_secs(3600));
+        assert_eq!(rate.wait_limit(), Duration::from_secs(3600));
+    }
 
     #[test]
     fn a_rate_is_described_as_given_fractions_kept() {

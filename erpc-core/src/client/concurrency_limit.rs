@@ -71,7 +71,14 @@ impl ClientConcurrencyLimit {
     }
 
     /// Over the cap, wait up to `wait` (within the call's deadline) for a slot. Default 0.
+    ///
+    /// # Panics
+    /// If `wait` is above an hour ([`crate::config::MAX_WAIT`]: a call waiting longer would
+    /// outlive any deadline worth giving it); the config file refuses it too.
     pub fn max_wait(self, wait: Duration) -> ClientConcurrencyLimit {
+        if let Err(why) = crate::config::check_wait(wait, "for a slot") {
+            panic!("ClientConcurrencyLimit::max_wait: max_wait {why}");
+        }
         ClientConcurrencyLimit {
             state: Arc::new(Cap {
                 slots: self.state.slots.clone(),
@@ -163,5 +170,20 @@ impl Around<ClientRequest, ClientResponse> for Cap {
 impl ErasableLayer<ClientRequest, ClientResponse> for ClientConcurrencyLimit {
     fn erase(&self, inner: CallService) -> CallService {
         BoxedService::new(AroundLayer(self.state.clone()).layer(inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(
+        expected = "ClientConcurrencyLimit::max_wait: max_wait must be at most 1h (the longest wait for a slot), got 7200 s"
+    )]
+    fn a_wait_above_an_hour_is_refused() {
+        let _ = ClientConcurrencyLimit::new(4)
+            .expect("a cap")
+            .max_wait(Duration::from_secs(7200));
     }
 }
