@@ -252,15 +252,30 @@ impl ClientBuilder {
     }
 
     /// Connections to open to the server (calls are spread across them).
+    ///
+    /// # Panics
+    /// If `n` is 0 (no connection could carry a call); the config file refuses it too.
     pub fn connections(mut self, n: usize) -> Self {
-        self.config.connections = n.max(1);
+        assert!(
+            n >= 1,
+            "ClientBuilder::connections: connections must be above zero, got 0"
+        );
+        self.config.connections = n;
         self
     }
 
     /// Calls one connection carries at once (default 1,024, a server's default cap); more
     /// wait for a slot within their deadline. See [`ClientConfig::max_concurrent_calls`].
+    ///
+    /// # Panics
+    /// If `n` is 0 (every call would wait for a slot that never frees); the config file
+    /// refuses it too.
     pub fn max_concurrent_calls(mut self, n: usize) -> Self {
-        self.config.max_concurrent_calls = n.max(1);
+        assert!(
+            n >= 1,
+            "ClientBuilder::max_concurrent_calls: max_concurrent_calls must be above zero, got 0"
+        );
+        self.config.max_concurrent_calls = n;
         self
     }
 
@@ -1243,6 +1258,20 @@ mod builder_tests {
             ..ClientConfig::default()
         };
         let _ = Client::builder().config(config);
+    }
+
+    #[test]
+    #[should_panic(expected = "ClientBuilder::connections: connections must be above zero, got 0")]
+    fn no_connections_are_refused_not_made_one() {
+        let _ = Client::builder().connections(0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ClientBuilder::max_concurrent_calls: max_concurrent_calls must be above zero, got 0"
+    )]
+    fn no_concurrent_calls_are_refused_not_made_one() {
+        let _ = Client::builder().max_concurrent_calls(0);
     }
 
     #[test]
