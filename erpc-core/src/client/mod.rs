@@ -289,7 +289,14 @@ impl ClientBuilder {
     }
 
     /// Give up connecting after this long. Default 5 s.
+    ///
+    /// # Panics
+    /// If `timeout` is zero (every dial would time out); the config file refuses it too.
     pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        assert!(
+            !timeout.is_zero(),
+            "ClientBuilder::connect_timeout: connect_timeout must be above zero, got 0s"
+        );
         self.config.connect_timeout = timeout;
         self
     }
@@ -1272,6 +1279,14 @@ mod builder_tests {
     )]
     fn no_concurrent_calls_are_refused_not_made_one() {
         let _ = Client::builder().max_concurrent_calls(0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ClientBuilder::connect_timeout: connect_timeout must be above zero, got 0s"
+    )]
+    fn a_zero_connect_timeout_is_refused() {
+        let _ = Client::builder().connect_timeout(Duration::ZERO);
     }
 
     #[test]
