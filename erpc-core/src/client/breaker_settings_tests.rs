@@ -4,15 +4,7 @@
 use std::time::Duration;
 
 use super::breaker::{BreakerSettings, Trip};
-
-/// What `f` panicked with, or `None` if it did not.
-fn refusal(f: impl FnOnce() -> BreakerSettings + std::panic::UnwindSafe) -> Option<String> {
-    let payload = std::panic::catch_unwind(f).err()?;
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-}
+use crate::engine::task_guard::refusal;
 
 #[test]
 fn an_error_rate_that_could_never_work_is_refused() {

@@ -714,10 +714,10 @@ mod tests {
         };
         assert_eq!(fixed.check().map_err(|e| e.0), Err("failbackup.delay"));
         assert_eq!(p95.check().map_err(|e| e.0), Err("failbackup.until_known"));
-        let refused = std::panic::catch_unwind(|| FailModes::new(fixed)).err();
-        let text = refused.as_deref().and_then(|p| p.downcast_ref::<String>());
+        let text = crate::engine::task_guard::refusal(|| FailModes::new(fixed));
         assert!(
-            text.is_some_and(|t| t.contains("failbackup.delay must be more than 0")),
+            text.as_deref()
+                .is_some_and(|t| t.contains("failbackup.delay must be more than 0")),
             "{text:?}"
         );
         // A delay past any deadline would only overflow the clock.

@@ -16,6 +16,15 @@ pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
+/// What `f` panicked with, or `None` if it returned: for tests of builders that refuse a
+/// value with a panic naming it.
+#[cfg(test)]
+pub(crate) fn refusal<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Option<String> {
+    std::panic::catch_unwind(f)
+        .err()
+        .map(|payload| panic_text(payload.as_ref()).to_owned())
+}
+
 /// Run synchronous user code the engine calls inline (a hook, an observer) with a panic
 /// caught: the panic becomes an `internal` status naming `what`, so it fails the one call or
 /// connection the code was deciding about instead of the read loop or accept loop it ran on.

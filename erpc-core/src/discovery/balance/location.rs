@@ -190,16 +190,8 @@ mod tests {
     use super::super::testing;
     use super::*;
     use crate::discovery::Endpoint;
+    use crate::engine::task_guard::refusal;
     use std::sync::Arc;
-
-    /// What building with `f` panicked with, or `None` if it did not.
-    fn refusal(f: impl FnOnce() -> Nearest + std::panic::UnwindSafe) -> Option<String> {
-        let payload = std::panic::catch_unwind(f).err()?;
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-    }
 
     #[test]
     fn an_error_rate_bound_outside_0_to_1_and_no_calls_in_flight_are_refused() {

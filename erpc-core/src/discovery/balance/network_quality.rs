@@ -96,9 +96,8 @@ mod tests {
     #[test]
     fn a_tolerance_below_zero_or_not_finite_is_refused_not_made_zero() {
         for tolerance in [-0.1, f64::NAN, f64::INFINITY] {
-            let text = std::panic::catch_unwind(|| NetworkQuality::with_tolerance(tolerance))
-                .err()
-                .and_then(|p| p.downcast_ref::<String>().cloned());
+            let text =
+                crate::engine::task_guard::refusal(|| NetworkQuality::with_tolerance(tolerance));
             assert_eq!(
                 text,
                 Some(format!(
