@@ -106,6 +106,21 @@ async fn fleet(names: &[&str]) -> Fleet {
     }
 }
 
+/// Two instances failing every call, and breakers that open after two failures in a row for
+/// `open_timeout`.
+async fn two_failing(open_timeout: Duration) -> (Fleet, InstanceBreakers) {
+    let fleet = fleet(&["a", "b"]).await;
+    for f in &fleet.faults {
+        f.set_all(failing());
+    }
+    let breakers = InstanceBreakers::new(
+        BreakerSettings::default()
+            .trip(Trip::ConsecutiveFailures(2))
+            .open_timeout(open_timeout),
+    );
+    (fleet, breakers)
+}
+
 fn failing() -> Fault {
     Fault::new().error(1.0, Status::unavailable("injected: the backend is down"))
 }
@@ -228,15 +243,7 @@ async fn an_instance_breaker_counts_what_the_layer_below_it_returns_not_the_wire
 
 #[tokio::test]
 async fn every_instance_open_fails_a_call_at_once_naming_the_breaker() {
-    let fleet = fleet(&["a", "b"]).await;
-    for f in &fleet.faults {
-        f.set_all(failing());
-    }
-    let breakers = InstanceBreakers::new(
-        BreakerSettings::default()
-            .trip(Trip::ConsecutiveFailures(2))
-            .open_timeout(Duration::from_secs(30)),
-    );
+    let (fleet, breakers) = two_failing(Duration::from_secs(30)).await;
     let client = PairClient::new(
         erpc::Client::builder()
             .attempt_layer(breakers)
@@ -331,15 +338,7 @@ async fn a_method_breaker_guards_its_method_and_no_other() {
 async fn clients_sharing_instance_breakers_both_recover_when_the_instances_do() {
     // A fresh user's report: the second client sharing the breakers took their news away
     // from the first, which then refused every call for good once the instances healed.
-    let fleet = fleet(&["a", "b"]).await;
-    for f in &fleet.faults {
-        f.set_all(failing());
-    }
-    let breakers = InstanceBreakers::new(
-        BreakerSettings::default()
-            .trip(Trip::ConsecutiveFailures(2))
-            .open_timeout(Duration::from_millis(300)),
-    );
+    let (fleet, breakers) = two_failing(Duration::from_millis(300)).await;
     let client = || async {
         PairClient::new(
             erpc::Client::builder()
