@@ -595,9 +595,11 @@ async fn retries_never_extend_the_deadline() {
     println!(
         "100 calls with a {timeout:?} deadline, every attempt failing after 1-5 ms, backoff up to 500 ms: {attempts} attempts, worst overrun {overrun:?}"
     );
+    // About 800 when the machine is quiet (up to 10 retries a call, cut by the deadline);
+    // a loaded one fits fewer into 150 ms. More than one per call: retries happened.
     assert!(
-        attempts > 200,
-        "{attempts} attempts: the calls were retried"
+        attempts > 100,
+        "{attempts} attempts for 100 calls: the calls were not retried"
     );
     // Each attempt carries what is left of the call's deadline; none starts after it.
     assert!(
