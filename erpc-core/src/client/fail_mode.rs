@@ -182,24 +182,11 @@ impl FailMode {
                 if wait.is_zero() {
                     return Err((setting, format!("must be more than 0: {zero}")));
                 }
-                if wait > MAX_HEDGE_DELAY {
-                    return Err((
-                        setting,
-                        format!(
-                            "must be at most 1h, got {}: a hedge that late never goes out \
-                             within a deadline worth giving a call",
-                            crate::human::duration(wait)
-                        ),
-                    ));
-                }
-                Ok(())
+                crate::config::check_wait(wait, "before a hedge").map_err(|why| (setting, why))
             }
         }
     }
 }
-
-/// The longest hedge delay [`FailMode::check`] lets through.
-const MAX_HEDGE_DELAY: Duration = Duration::from_secs(3600);
 
 /// The fail-mode layer (see the module docs): settings per method, a retry budget, an
 /// optional observer for its retries. Clones (and clients built with the same layer) share
