@@ -179,16 +179,7 @@ impl FailModeSettings {
 
 impl RetryBudgetSettings {
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
-        if !(0.0..=1000.0).contains(&self.ratio) {
-            return Err((
-                format!("{at}.ratio"),
-                format!(
-                    "must be within 0..=1000 (0.1 = 10% of calls), got {}",
-                    self.ratio
-                ),
-            ));
-        }
-        Ok(())
+        RetryBudget::check_ratio(self.ratio).map_err(|why| (format!("{at}.ratio"), why))
     }
 }
 

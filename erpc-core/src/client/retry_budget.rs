@@ -59,10 +59,9 @@ impl RetryBudget {
     /// If `ratio` is not within 0..=1000 (NaN included), as tower's `TpsBudget` does: the
     /// config file refuses the same values.
     pub fn new(ratio: f64, min_per_sec: u32) -> RetryBudget {
-        assert!(
-            (0.0..=1000.0).contains(&ratio),
-            "RetryBudget::new: ratio must be within 0..=1000 (0.1 = 10% of calls), got {ratio}"
-        );
+        if let Err(why) = RetryBudget::check_ratio(ratio) {
+            panic!("RetryBudget::new: ratio {why}");
+        }
         let per_call = (ratio * MILLI as f64).round() as i64;
         let floor_per_sec = i64::from(min_per_sec) * MILLI;
         let reserve = floor_per_sec * FLOOR_WINDOW.as_secs() as i64;
@@ -75,6 +74,20 @@ impl RetryBudget {
             floored_at: AtomicU64::new(0),
             epoch: Instant::now(),
         }
+    }
+
+    /// Whether `ratio` can be a budget's share of calls: within 0..=1000 (NaN is not).
+    /// [`RetryBudget::new`] checks it; the config crate reports it against the file's key.
+    ///
+    /// # Errors
+    /// Why not: `"must be within 0..=1000 (0.1 = 10% of calls), got NaN"`.
+    pub fn check_ratio(ratio: f64) -> Result<(), String> {
+        if (0.0..=1000.0).contains(&ratio) {
+            return Ok(());
+        }
+        Err(format!(
+            "must be within 0..=1000 (0.1 = 10% of calls), got {ratio}"
+        ))
     }
 
     /// A budget that refuses every retry and hedge: fail modes then act as `failfast` (for
