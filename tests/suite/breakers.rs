@@ -360,25 +360,21 @@ async fn clients_sharing_instance_breakers_both_recover_when_the_instances_do() 
     for f in &fleet.faults {
         f.clear();
     }
-    // Past the open timeout, each client makes its trial call or picks a closed instance:
-    // both get answers within a few round trips.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Once the open timeout has half-opened both breakers, each client's next call is let
+    // through — a trial call, or a call to an instance a trial closed.
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while !fleet
+        .servers
+        .iter()
+        .all(|s| breakers.state(s.local_addr()) == Some(BreakerState::HalfOpen))
+    {
+        assert!(Instant::now() < give_up, "the breakers never half-opened");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     for (name, client) in [("first", &first), ("second", &second), ("first", &first)] {
-        let mut last = None;
-        for _ in 0..50 {
-            match client.read().await {
-                Ok(_) => {
-                    last = None;
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Err(e) = client.read().await {
+            panic!("the {name} client still refuses after the breakers half-opened: {e}");
         }
-        assert!(
-            last.is_none(),
-            "the {name} client still refuses after the instances healed: {last:?}"
-        );
     }
     for server in fleet.servers {
         server.shutdown().await;
