@@ -309,12 +309,8 @@ impl ClientBuilder {
     /// longer wait overflows where it is computed): the config file refuses both too
     /// ([`crate::config::check_backoff`]).
     pub fn backoff(mut self, initial: std::time::Duration, max: std::time::Duration) -> Self {
-        match crate::config::check_backoff(initial, max) {
-            Ok(()) => {}
-            Err(("backoff.initial", _)) => {
-                panic!("ClientBuilder::backoff: initial {initial:?} is above max {max:?}")
-            }
-            Err((_, why)) => panic!("ClientBuilder::backoff: max {why}"),
+        if let Err((setting, why)) = crate::config::check_backoff(initial, max) {
+            panic!("ClientBuilder::backoff: {setting} {why}");
         }
         self.config.backoff_initial = initial;
         self.config.backoff_max = max;
@@ -1243,14 +1239,14 @@ mod builder_tests {
     use super::*;
 
     #[test]
-    #[should_panic(expected = "ClientBuilder::backoff: initial 5s is above max 1s")]
+    #[should_panic(expected = "ClientBuilder::backoff: backoff.initial 5s is above backoff.max 1s")]
     fn a_backoff_initial_above_its_max_is_refused() {
         let _ = Client::builder().backoff(Duration::from_secs(5), Duration::from_secs(1));
     }
 
     #[test]
     #[should_panic(
-        expected = "ClientBuilder::backoff: max must be at most 1h (the longest reconnect backoff), got"
+        expected = "ClientBuilder::backoff: backoff.max must be at most 1h (the longest reconnect backoff), got"
     )]
     fn a_backoff_max_above_an_hour_is_refused() {
         // Accepted, a call panicked: "overflow when multiplying duration by scalar".
