@@ -163,6 +163,57 @@ async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
     assert!(spin.await.unwrap().unwrap(), "released");
 }
 
+/// Rounds of [`a_long_first_poll_does_not_stall_the_servers_runtime`]. Without the
+/// watchdog about one round in three stalled, so twelve rounds all pass by luck about once
+/// in a hundred runs.
+const STALL_ROUNDS: u64 = 12;
+
+/// The server on a 2-worker runtime of its own, the clients on another: while one
+/// connection's inline call holds a worker, the other worker must drive the server's I/O,
+/// though tokio woke it for nothing (an inline call queues no task) — the watchdog does.
+#[test]
+fn a_long_first_poll_does_not_stall_the_servers_runtime() {
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let placing = Placing::default();
+    let server = server_runtime.block_on(serve(&placing, erpc::Server::builder()));
+    let clients = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut worst = Duration::ZERO;
+    clients.block_on(async {
+        for round in 1..=STALL_ROUNDS {
+            placing.release.store(false, Ordering::SeqCst);
+            // Fresh connections: after a slow first poll a connection spawns its calls.
+            let (first, second) = (client(&server), client(&server));
+            assert_eq!(second.quick().await.unwrap(), 7, "connected");
+            let spin =
+                tokio::spawn(async move { first.spin(SPIN_MS).timeout(SPIN_DEADLINE).await });
+            wait_until("the spin to start", || {
+                placing.spinning.load(Ordering::SeqCst) == round
+            })
+            .await;
+            let asked = std::time::Instant::now();
+            let quick = tokio::time::timeout(Duration::from_secs(2), second.quick()).await;
+            let waited = asked.elapsed();
+            placing.release.store(true, Ordering::SeqCst);
+            assert!(spin.await.unwrap().unwrap(), "released");
+            assert_eq!(
+                quick
+                    .unwrap_or_else(|_| panic!("round {round}: no answer in 2 s during the spin"))
+                    .unwrap(),
+                7
+            );
+            worst = worst.max(waited);
+        }
+    });
+    println!("worst wait for a call during another connection's spin: {worst:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_slow_first_poll_a_connection_spawns_its_calls() {
     let placing = Placing::default();

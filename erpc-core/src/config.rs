@@ -308,7 +308,11 @@ pub struct ServerConfig {
     /// The cost is the first poll's: while a handler computes in it, its connection reads
     /// nothing else; other connections are not held (on a multi-threaded runtime they run on
     /// other workers; on a current-thread runtime a spawned handler would hold the thread
-    /// just as long). On a multi-threaded runtime a first poll longer than 100 µs makes the
+    /// just as long). Because tokio wakes another worker to drive the runtime's I/O and
+    /// timers only when a task is queued, and an inline call queues none, each first poll on
+    /// a multi-threaded runtime is watched by a thread of erpc's (waking every 10 ms while
+    /// a worker that made an inline call lives): one lasting 10 to 20 ms wakes another
+    /// worker. On a multi-threaded runtime a first poll longer than 100 µs makes the
     /// connection spawn its calls for the next second, so handlers that compute for long
     /// still run in parallel on the runtime's workers, one call a second excepted. Calls
     /// that wait for a rate limit's turn or under [`crate::server::Workers`] are always

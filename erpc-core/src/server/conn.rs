@@ -748,6 +748,7 @@ impl ServerEndpoint {
             Ok(body) => {
                 context.wire.body_len = body.len();
                 let request = Request::new(context, header.codec, shared.codecs.clone(), body);
+                let _watched = self.inline.watch();
                 first_poll(id, service, request, deadline)
             }
             Err(e) => FirstPoll::Done(Err(side_status("server", e))),

@@ -13,6 +13,12 @@
 //! poll longer than [`SLOW_FIRST_POLL`] makes it spawn its calls for [`SPAWN_FOR`]. A
 //! current-thread runtime has no other worker to hand a call to, so there it is not timed.
 //!
+//! On a multi-threaded runtime a first poll also holds a worker that may be the only one
+//! awake: tokio wakes another only when a task is queued, and an inline call queues none, so
+//! a long first poll would stall the runtime's I/O and timers for every connection. Each
+//! first poll there is watched ([`stall_watch`]), and one that lasts over 10 to 20 ms wakes
+//! another worker to drive them.
+//!
 //! [`ServerConfig::inline_calls`]: crate::ServerConfig::inline_calls
 
 use std::future::Future;
@@ -32,6 +38,7 @@ use crate::engine::queue;
 use crate::protocol::Header;
 use crate::server::call_task::{Answered, on_abandon, panicked};
 use crate::server::in_flight::InFlight;
+use crate::server::stall_watch;
 use crate::server::{Request, Response, Service, Shared};
 use crate::status::Status;
 
@@ -72,6 +79,13 @@ impl Inline {
     /// Whether a call arriving at `now` may run inline.
     pub(crate) fn allows(&self, now: Instant) -> bool {
         self.on && self.spawn_until.is_none_or(|until| now >= until)
+    }
+
+    /// Watch the first poll about to run on this thread ([`stall_watch`]) until the guard
+    /// is dropped: on a multi-threaded runtime, where another worker can drive I/O while
+    /// this one is held.
+    pub(crate) fn watch(&self) -> Option<stall_watch::PollUnderWay> {
+        self.timed.then(stall_watch::poll_started)
     }
 
     /// A call that arrived at `arrived` has had its first poll: if that took too long on a

@@ -24,6 +24,7 @@ mod served_names;
 mod service;
 mod signal;
 mod slow_calls;
+mod stall_watch;
 mod stream_task;
 mod task_queue;
 mod weights;
