@@ -93,13 +93,18 @@ struct Listener {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Stopped, not aborted: the listener then ends as at `close` — its acks awaited, its
+        // subscription closed in order (consumer cancelled, then channel closed) — on its
+        // own task, which holds the subscription and through it the connection until then.
+        // Aborted, the subscription was dropped half-way through that on RabbitMQ, and lapin
+        // logged the channel's close racing the connection's at ERROR.
         if let Some(listener) = self
             .listener
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            listener.task.abort();
+            let _ = listener.stop.send(());
         }
     }
 }
@@ -176,7 +181,9 @@ impl QueueClient {
     /// handed over — the queue's connection is closed too ([`Queue::close`]); a queue shared
     /// with others (a bridge in the same process) stays open for them, to be closed by its
     /// last user. Closing again, or a clone after, does nothing. Dropping the client without
-    /// closing it is quiet too, but does not wait for anything.
+    /// closing it is quiet too: the listener acknowledges and closes its subscription in
+    /// the background, on its task (which a runtime ending cuts short), and nothing waits
+    /// for that or for the publishes in flight.
     pub async fn close(self) {
         {
             let mut closed = self.inner.closed.write().await;
