@@ -190,14 +190,5 @@ named!(CompressionName {
 
 /// The smallest stream window the protocol allows (its initial window, 256 KiB).
 pub(crate) fn check_window(window: u32, key: &str) -> Result<(), (String, String)> {
-    if window < erpc_core::protocol::INITIAL_WINDOW {
-        return Err((
-            key.to_owned(),
-            format!(
-                "must be at least {} (256 KiB, the protocol's initial window), got {window}",
-                erpc_core::protocol::INITIAL_WINDOW
-            ),
-        ));
-    }
-    Ok(())
+    erpc_core::config::check_stream_window(window).map_err(|why| (key.to_owned(), why))
 }

@@ -58,36 +58,97 @@ pub fn check_backoff(initial: Duration, max: Duration) -> Result<(), (&'static s
     Ok(())
 }
 
+/// `Err((setting, "must be above zero"))` where `zero`: the words of every "above zero"
+/// rule, the builders' and the config file's.
+pub(crate) fn above_zero(setting: &'static str, zero: bool) -> Result<(), (&'static str, String)> {
+    if zero {
+        return Err((setting, "must be above zero".into()));
+    }
+    Ok(())
+}
+
+/// Whether `bytes` can be a stream's flow-control window ([`ClientConfig::stream_window`],
+/// [`ServerConfig::stream_window`]): at least the protocol's initial window, 256 KiB
+/// (PROTOCOL.md), which every stream starts with before any WINDOW frame.
+///
+/// # Errors
+/// Why not: `"must be at least 262144 (256 KiB, the protocol's initial window), got 1024"`.
+pub fn check_stream_window(bytes: u32) -> Result<(), String> {
+    let initial = crate::protocol::INITIAL_WINDOW;
+    if bytes < initial {
+        return Err(format!(
+            "must be at least {initial} (256 KiB, the protocol's initial window), got {bytes}"
+        ));
+    }
+    Ok(())
+}
+
+/// Panic with `who`'s name and the setting's if `rule` refused it: how the builders refuse
+/// what the config file refuses (a setting that cannot work is a programming error, as in
+/// tokio's and tower's builders).
+#[track_caller]
+pub(crate) fn refuse(who: &str, rule: Result<(), (&'static str, String)>) {
+    if let Err((setting, why)) = rule {
+        panic!("{who}: {setting} {why}");
+    }
+}
+
 /// The builder setters of the settings client and server share (`self.config` is a
 /// [`ClientConfig`] or a [`ServerConfig`]): every limit and the stream and heartbeat settings,
 /// so that raising one never means replacing the whole configuration.
 macro_rules! shared_setters {
     () => {
         /// Every size limit at once. See [`crate::protocol::Limits`].
+        ///
+        /// # Panics
+        /// If [`crate::protocol::Limits::check`] refuses them (a zero body or header size).
+        #[track_caller]
         pub fn limits(mut self, limits: $crate::protocol::Limits) -> Self {
+            $crate::config::refuse(Self::WHO, limits.check());
             self.config.limits = limits;
             self
         }
 
         /// Largest body accepted from the peer and sent to it, in bytes (`limits.max_body`).
         /// Default 4 MiB.
-        pub fn max_body(mut self, bytes: u32) -> Self {
-            self.config.limits.max_body = bytes;
-            self
+        ///
+        /// # Panics
+        /// If `bytes` is 0; the config file refuses it too.
+        #[track_caller]
+        pub fn max_body(self, bytes: u32) -> Self {
+            let limits = self.config.limits;
+            self.limits($crate::protocol::Limits {
+                max_body: bytes,
+                ..limits
+            })
         }
 
         /// Largest body after decompression, in bytes (`limits.max_decompressed`). Default
         /// 4 MiB.
-        pub fn max_decompressed(mut self, bytes: usize) -> Self {
-            self.config.limits.max_decompressed = bytes;
-            self
+        ///
+        /// # Panics
+        /// If `bytes` is 0; the config file refuses it too.
+        #[track_caller]
+        pub fn max_decompressed(self, bytes: usize) -> Self {
+            let limits = self.config.limits;
+            self.limits($crate::protocol::Limits {
+                max_decompressed: bytes,
+                ..limits
+            })
         }
 
         /// Largest header block (names, deadline, metadata, status) in bytes
         /// (`limits.max_head`). Default 16 KiB; a peer with the default refuses more.
-        pub fn max_head(mut self, bytes: u32) -> Self {
-            self.config.limits.max_head = bytes;
-            self
+        ///
+        /// # Panics
+        /// If `bytes` is 0; the config file refuses it too.
+        #[track_caller]
+        pub fn max_head(self, bytes: u32) -> Self {
+            let limits = self.config.limits;
+            self.limits($crate::protocol::Limits {
+                max_head: bytes,
+                ..limits
+            })
         }
 
         /// Most metadata entries in one header block (`limits.max_metadata_entries`).
@@ -106,8 +167,15 @@ macro_rules! shared_setters {
 
         /// Liveness checking: a PING after `interval` of silence, the connection dropped
         /// after `misses` silent intervals. Default 15 s × 3.
+        ///
+        /// # Panics
+        /// If `interval` is zero or `misses` is 0 ([`crate::config::HeartbeatConfig::check`]);
+        /// the config file refuses them too.
+        #[track_caller]
         pub fn heartbeat(mut self, interval: ::std::time::Duration, misses: u32) -> Self {
-            self.config.heartbeat = $crate::config::HeartbeatConfig { interval, misses };
+            let heartbeat = $crate::config::HeartbeatConfig { interval, misses };
+            $crate::config::refuse(Self::WHO, heartbeat.check());
+            self.config.heartbeat = heartbeat;
             self
         }
 
@@ -119,7 +187,16 @@ macro_rules! shared_setters {
 
         /// Bytes the peer may have in flight on one stream before it waits for this side to
         /// consume them (at least, and by default, 256 KiB).
+        ///
+        /// # Panics
+        /// If `bytes` is below 256 KiB ([`crate::config::check_stream_window`]); the config
+        /// file refuses it too.
+        #[track_caller]
         pub fn stream_window(mut self, bytes: u32) -> Self {
+            $crate::config::refuse(
+                Self::WHO,
+                $crate::config::check_stream_window(bytes).map_err(|why| ("stream_window", why)),
+            );
             self.config.stream_window = bytes;
             self
         }
@@ -141,6 +218,21 @@ pub struct HeartbeatConfig {
     pub interval: Duration,
     /// Silent intervals before the connection is dropped. Default 3.
     pub misses: u32,
+}
+
+impl HeartbeatConfig {
+    /// Whether this can be a heartbeat: an interval above zero (it is the period of every
+    /// connection's liveness timer) and at least one miss.
+    ///
+    /// # Errors
+    /// The setting at fault (`"heartbeat.interval"`, `"heartbeat.misses"`) and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        above_zero("heartbeat.interval", self.interval.is_zero())?;
+        if self.misses == 0 {
+            return Err(("heartbeat.misses", "must be at least 1".into()));
+        }
+        Ok(())
+    }
 }
 
 impl Default for HeartbeatConfig {
@@ -212,6 +304,27 @@ pub struct ClientConfig {
     /// Transport settings: TLS roots and client certificate (tls, wss, quic), the handshake
     /// deadline, the WebSocket message limit.
     pub transport: erpc_transport::Options,
+}
+
+impl ClientConfig {
+    /// Whether these settings can work: what [`crate::ClientBuilder::config`] checks, and
+    /// the config file too — every count and timeout above zero, the backoff
+    /// ([`check_backoff`]), the heartbeat ([`HeartbeatConfig::check`]), the limits
+    /// ([`Limits::check`]) and the stream window ([`check_stream_window`]).
+    ///
+    /// # Errors
+    /// The first setting at fault (`"timeout"`, `"heartbeat.interval"`) and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        above_zero("connections", self.connections == 0)?;
+        above_zero("timeout", self.timeout.is_zero())?;
+        above_zero("connect_timeout", self.connect_timeout.is_zero())?;
+        above_zero("max_concurrent_calls", self.max_concurrent_calls == 0)?;
+        above_zero("write_queue", self.write_queue == 0)?;
+        check_backoff(self.backoff_initial, self.backoff_max)?;
+        self.heartbeat.check()?;
+        self.limits.check()?;
+        check_stream_window(self.stream_window).map_err(|why| ("stream_window", why))
+    }
 }
 
 impl Default for ClientConfig {
@@ -320,6 +433,28 @@ pub struct ServerConfig {
     /// for milliseconds before their first `.await` and must answer other calls of the same
     /// connection meanwhile.
     pub inline_calls: bool,
+}
+
+impl ServerConfig {
+    /// Whether these settings can work: what [`crate::ServerBuilder::config`] checks, and
+    /// the config file too — every count and timeout above zero, the heartbeat
+    /// ([`HeartbeatConfig::check`]), the limits ([`Limits::check`]) and the stream window
+    /// ([`check_stream_window`]). A `default_deadline` above `max_deadline` is not refused
+    /// here (it is clamped to it, as any deadline is); the config file refuses it.
+    ///
+    /// # Errors
+    /// The first setting at fault (`"max_in_flight"`, `"heartbeat.interval"`) and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        above_zero("max_in_flight", self.max_in_flight == 0)?;
+        above_zero("max_connections", self.max_connections == 0)?;
+        above_zero("write_queue", self.write_queue == 0)?;
+        above_zero("first_frame_timeout", self.first_frame_timeout.is_zero())?;
+        above_zero("default_deadline", self.default_deadline.is_zero())?;
+        above_zero("max_deadline", self.max_deadline.is_zero())?;
+        self.heartbeat.check()?;
+        self.limits.check()?;
+        check_stream_window(self.stream_window).map_err(|why| ("stream_window", why))
+    }
 }
 
 impl Default for ServerConfig {

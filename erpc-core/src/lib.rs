@@ -63,6 +63,8 @@ mod connect_failure;
 // Before `client` and `server`: they use its `shared_setters!`.
 #[macro_use]
 pub mod config;
+#[cfg(test)]
+mod config_check_tests;
 // Likewise: their layers use its `always_ready_boxed!`.
 #[macro_use]
 pub mod layer;

@@ -26,7 +26,8 @@ pub struct QueueClientOptions {
     /// queue is removed an hour after the client stopped reading it (NATS: an inactive
     /// consumer; RabbitMQ: a classic queue with `x-expires`).
     pub reply_to: Option<String>,
-    /// The deadline of calls made with [`QueueClient::call`]. Default 10 s.
+    /// The deadline of calls made with [`QueueClient::call`]. Default 10 s; zero is
+    /// refused by [`QueueClient::connect`] (`invalid_argument`).
     pub timeout: Duration,
     /// The deadline of fire-and-forget calls made with [`QueueClient::send`]: how long the
     /// bridge may keep trying to deliver one (a target down for hours, a scheduler's job
@@ -122,6 +123,12 @@ impl QueueClient {
         crate::names::check_subject("reply_to", &reply_to).map_err(Status::invalid_argument)?;
         crate::names::check_subject("requests", &options.requests)
             .map_err(Status::invalid_argument)?;
+        if options.timeout.is_zero() {
+            // Every call would fail unsent, and `client()` could not build its client.
+            return Err(Status::invalid_argument(
+                "QueueClientOptions::timeout must be above zero",
+            ));
+        }
         let mut replies = queue
             .subscribe(Subscribe::new(reply_to.clone(), None))
             .await

@@ -453,6 +453,22 @@ async fn a_stale_answer_on_a_kept_reply_subject_never_answers_another_call(backe
     .expect("refused");
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
     assert!(refused.message().contains("no spaces"), "{refused}");
+    // So is a zero timeout: every call would fail unsent, and `client()` could not be built.
+    let refused = erpc_queue::QueueClient::connect(
+        queue.clone(),
+        erpc_queue::QueueClientOptions {
+            timeout: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+    assert!(
+        refused.message().contains("timeout must be above zero"),
+        "{refused}"
+    );
 }
 
 /// A call that failed `unavailable` (its target down past its deadline) is not remembered

@@ -236,17 +236,17 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// Who refuses a setting, in a setter's panic.
+    const WHO: &'static str = "ClientBuilder";
+
     /// Replace the whole configuration.
     ///
     /// # Panics
-    /// If its reconnect backoff fails [`crate::config::check_backoff`], as
-    /// [`ClientBuilder::backoff`] would.
+    /// If [`ClientConfig::check`] refuses it (a zero timeout or count, a bad backoff,
+    /// heartbeat, limit or stream window), as the setters and the config file would.
+    #[track_caller]
     pub fn config(mut self, config: ClientConfig) -> Self {
-        if let Err((setting, why)) =
-            crate::config::check_backoff(config.backoff_initial, config.backoff_max)
-        {
-            panic!("ClientBuilder::config: {setting} {why}");
-        }
+        crate::config::refuse("ClientBuilder::config", config.check());
         self.config = config;
         self
     }
@@ -317,8 +317,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Default deadline of calls.
+    /// Default deadline of unary and oneway calls (a call's own `.timeout` or `.deadline`
+    /// wins). Default 10 s.
+    ///
+    /// # Panics
+    /// If `timeout` is zero (every call would fail `deadline_exceeded` unsent); the config
+    /// file refuses it too.
+    #[track_caller]
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        crate::config::refuse(
+            "ClientBuilder::timeout",
+            crate::config::above_zero("timeout", timeout.is_zero()),
+        );
         self.config.timeout = timeout;
         self
     }

@@ -22,6 +22,20 @@ pub struct Limits {
     pub max_discard: u64,
 }
 
+impl Limits {
+    /// Whether these limits can work: every body and header size above zero (a zero one
+    /// refuses every call). The counts may be zero: no metadata, no bytes skipped.
+    ///
+    /// # Errors
+    /// The limit at fault (`"limits.max_body"`) and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        use crate::config::above_zero;
+        above_zero("limits.max_body", self.max_body == 0)?;
+        above_zero("limits.max_decompressed", self.max_decompressed == 0)?;
+        above_zero("limits.max_head", self.max_head == 0)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -139,6 +139,9 @@ pub struct ServerBuilder {
 }
 
 impl ServerBuilder {
+    /// Who refuses a setting, in a setter's panic.
+    const WHO: &'static str = "ServerBuilder";
+
     /// Serve `service` under its name. A second service with the same name replaces the first.
     pub fn add_service(mut self, service: impl Service) -> Self {
         self.services
@@ -201,7 +204,13 @@ impl ServerBuilder {
     }
 
     /// Replace the whole configuration.
+    ///
+    /// # Panics
+    /// If [`ServerConfig::check`] refuses it (a zero count or timeout, a bad heartbeat,
+    /// limit or stream window), as the setters and the config file would.
+    #[track_caller]
     pub fn config(mut self, config: ServerConfig) -> Self {
+        crate::config::refuse("ServerBuilder::config", config.check());
         self.config = config;
         self
     }
@@ -211,7 +220,15 @@ impl ServerBuilder {
     /// Handlers running at once on one connection; more are refused `resource_exhausted`.
     /// A call waiting for a rate limit's turn is not counted until its wait is over (the
     /// rate limit's line bounds those). Default 1,024.
+    ///
+    /// # Panics
+    /// If `calls` is 0 (every call would be refused); the config file refuses it too.
+    #[track_caller]
     pub fn max_in_flight(mut self, calls: usize) -> Self {
+        crate::config::refuse(
+            Self::WHO,
+            crate::config::above_zero("max_in_flight", calls == 0),
+        );
         self.config.max_in_flight = calls;
         self
     }
@@ -225,19 +242,40 @@ impl ServerBuilder {
     }
 
     /// Connections served at once; more are refused. Default 10,000.
+    ///
+    /// # Panics
+    /// If `connections` is 0 (every connection would be turned away); the config file
+    /// refuses it too.
+    #[track_caller]
     pub fn max_connections(mut self, connections: usize) -> Self {
+        let zero = crate::config::above_zero("max_connections", connections == 0);
+        crate::config::refuse(Self::WHO, zero);
         self.config.max_connections = connections;
         self
     }
 
     /// Deadline of a unary or oneway request that carries none. Default 10 s.
+    ///
+    /// # Panics
+    /// If `deadline` is zero (such calls would be refused unrun); the config file refuses
+    /// it too.
+    #[track_caller]
     pub fn default_deadline(mut self, deadline: Duration) -> Self {
+        let zero = crate::config::above_zero("default_deadline", deadline.is_zero());
+        crate::config::refuse(Self::WHO, zero);
         self.config.default_deadline = deadline;
         self
     }
 
     /// Longer unary and oneway deadlines are clamped to this. Default 1 hour.
+    ///
+    /// # Panics
+    /// If `deadline` is zero (every call would be refused unrun); the config file refuses
+    /// it too.
+    #[track_caller]
     pub fn max_deadline(mut self, deadline: Duration) -> Self {
+        let zero = crate::config::above_zero("max_deadline", deadline.is_zero());
+        crate::config::refuse(Self::WHO, zero);
         self.config.max_deadline = deadline;
         self
     }
@@ -249,7 +287,14 @@ impl ServerBuilder {
     }
 
     /// A new connection must deliver a whole first frame within this. Default 10 s.
+    ///
+    /// # Panics
+    /// If `timeout` is zero (every connection would be closed unheard); the config file
+    /// refuses it too.
+    #[track_caller]
     pub fn first_frame_timeout(mut self, timeout: Duration) -> Self {
+        let zero = crate::config::above_zero("first_frame_timeout", timeout.is_zero());
+        crate::config::refuse(Self::WHO, zero);
         self.config.first_frame_timeout = timeout;
         self
     }

@@ -1,0 +1,154 @@
+//! The builders refuse what the config file refuses, in the same words: settings that parse
+//! but cannot work (`ClientConfig::check`, `ServerConfig::check`).
+
+use std::time::Duration;
+
+use crate::config::{ClientConfig, HeartbeatConfig, ServerConfig};
+use crate::engine::task_guard::refusal;
+use crate::protocol::Limits;
+use crate::{Client, Server};
+
+/// The panic `f` ends in, which must be one.
+fn refused<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> String {
+    refusal(f).expect("refused")
+}
+
+#[test]
+fn the_defaults_pass_their_own_checks() {
+    assert_eq!(ClientConfig::default().check(), Ok(()));
+    assert_eq!(ServerConfig::default().check(), Ok(()));
+}
+
+#[test]
+fn a_zero_heartbeat_interval_is_refused_by_both_builders() {
+    // Accepted, it panicked in every connection's reader: a zero timer period.
+    let client = refused(|| Client::builder().heartbeat(Duration::ZERO, 3));
+    assert_eq!(
+        client,
+        "ClientBuilder: heartbeat.interval must be above zero"
+    );
+    let server = refused(|| Server::builder().heartbeat(Duration::ZERO, 3));
+    assert_eq!(
+        server,
+        "ServerBuilder: heartbeat.interval must be above zero"
+    );
+    let misses = refused(|| Client::builder().heartbeat(Duration::from_secs(1), 0));
+    assert_eq!(misses, "ClientBuilder: heartbeat.misses must be at least 1");
+    let _ = Client::builder().heartbeat(Duration::from_millis(1), 1);
+}
+
+#[test]
+fn whole_configs_are_checked_as_the_setters_are() {
+    let client = refused(|| {
+        Client::builder().config(ClientConfig {
+            heartbeat: HeartbeatConfig {
+                interval: Duration::ZERO,
+                misses: 3,
+            },
+            ..ClientConfig::default()
+        })
+    });
+    assert_eq!(
+        client,
+        "ClientBuilder::config: heartbeat.interval must be above zero"
+    );
+    let timeout = refused(|| {
+        Client::builder().config(ClientConfig {
+            timeout: Duration::ZERO,
+            ..ClientConfig::default()
+        })
+    });
+    assert_eq!(timeout, "ClientBuilder::config: timeout must be above zero");
+    let server = refused(|| {
+        Server::builder().config(ServerConfig {
+            max_in_flight: 0,
+            ..ServerConfig::default()
+        })
+    });
+    assert_eq!(
+        server,
+        "ServerBuilder::config: max_in_flight must be above zero"
+    );
+    let window = refused(|| {
+        Server::builder().config(ServerConfig {
+            stream_window: 1024,
+            ..ServerConfig::default()
+        })
+    });
+    assert_eq!(
+        window,
+        "ServerBuilder::config: stream_window must be at least 262144 (256 KiB, the \
+         protocol's initial window), got 1024"
+    );
+}
+
+#[test]
+fn zero_body_and_header_sizes_are_refused() {
+    assert_eq!(
+        refused(|| Client::builder().max_body(0)),
+        "ClientBuilder: limits.max_body must be above zero"
+    );
+    assert_eq!(
+        refused(|| Server::builder().max_decompressed(0)),
+        "ServerBuilder: limits.max_decompressed must be above zero"
+    );
+    assert_eq!(
+        refused(|| Server::builder().max_head(0)),
+        "ServerBuilder: limits.max_head must be above zero"
+    );
+    let limits = Limits {
+        max_head: 0,
+        ..Limits::default()
+    };
+    assert_eq!(
+        refused(|| Client::builder().limits(limits)),
+        "ClientBuilder: limits.max_head must be above zero"
+    );
+    // Counts may be zero: no metadata entries, nothing skipped.
+    let _ = Client::builder().max_metadata_entries(0).max_discard(0);
+}
+
+#[test]
+fn a_stream_window_below_the_initial_one_is_refused() {
+    assert_eq!(
+        refused(|| Client::builder().stream_window(64 * 1024)),
+        "ClientBuilder: stream_window must be at least 262144 (256 KiB, the protocol's \
+         initial window), got 65536"
+    );
+    let _ = Server::builder().stream_window(256 * 1024);
+}
+
+#[test]
+fn zero_timeouts_counts_and_deadlines_are_refused() {
+    assert_eq!(
+        refused(|| Client::builder().timeout(Duration::ZERO)),
+        "ClientBuilder::timeout: timeout must be above zero"
+    );
+    for (refusal, setting) in [
+        (
+            refused(|| Server::builder().max_in_flight(0)),
+            "max_in_flight",
+        ),
+        (
+            refused(|| Server::builder().max_connections(0)),
+            "max_connections",
+        ),
+        (
+            refused(|| Server::builder().default_deadline(Duration::ZERO)),
+            "default_deadline",
+        ),
+        (
+            refused(|| Server::builder().max_deadline(Duration::ZERO)),
+            "max_deadline",
+        ),
+        (
+            refused(|| Server::builder().first_frame_timeout(Duration::ZERO)),
+            "first_frame_timeout",
+        ),
+    ] {
+        assert_eq!(
+            refusal,
+            format!("ServerBuilder: {setting} must be above zero")
+        );
+    }
+}
