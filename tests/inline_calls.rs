@@ -168,9 +168,33 @@ async fn a_handler_holding_its_thread_does_not_stop_other_connections() {
 /// in a hundred runs.
 const STALL_ROUNDS: u64 = 12;
 
+/// One round: while a fresh connection's first call spins on one worker, a call on another
+/// connection is answered; how long it waited. `round` counts the spins so far.
+async fn answered_during_a_spin(placing: &Placing, server: &ServerHandle, round: u64) -> Duration {
+    placing.release.store(false, Ordering::SeqCst);
+    // Fresh connections: after a slow first poll a connection spawns its calls.
+    let (first, second) = (client(server), client(server));
+    assert_eq!(second.quick().await.unwrap(), 7, "connected");
+    let spin = tokio::spawn(async move { first.spin(SPIN_MS).timeout(SPIN_DEADLINE).await });
+    wait_until("the spin to start", || {
+        placing.spinning.load(Ordering::SeqCst) == round
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    let quick = tokio::time::timeout(Duration::from_secs(2), second.quick()).await;
+    let waited = asked.elapsed();
+    placing.release.store(true, Ordering::SeqCst);
+    assert!(spin.await.unwrap().unwrap(), "released");
+    let answer =
+        quick.unwrap_or_else(|_| panic!("round {round}: no answer in 2 s during the spin"));
+    assert_eq!(answer.unwrap(), 7);
+    waited
+}
+
 /// The server on a 2-worker runtime of its own, the clients on another: while one
 /// connection's inline call holds a worker, the other worker must drive the server's I/O,
-/// though tokio woke it for nothing (an inline call queues no task) — the watchdog does.
+/// though tokio woke it for nothing (an inline call queues no task) — the watchdog does,
+/// also after a quiet spell long enough for it to sleep longer (`IDLE_AFTER` ticks, 1 s).
 #[test]
 fn a_long_first_poll_does_not_stall_the_servers_runtime() {
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -184,34 +208,18 @@ fn a_long_first_poll_does_not_stall_the_servers_runtime() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let mut worst = Duration::ZERO;
     clients.block_on(async {
+        let mut worst = Duration::ZERO;
         for round in 1..=STALL_ROUNDS {
-            placing.release.store(false, Ordering::SeqCst);
-            // Fresh connections: after a slow first poll a connection spawns its calls.
-            let (first, second) = (client(&server), client(&server));
-            assert_eq!(second.quick().await.unwrap(), 7, "connected");
-            let spin =
-                tokio::spawn(async move { first.spin(SPIN_MS).timeout(SPIN_DEADLINE).await });
-            wait_until("the spin to start", || {
-                placing.spinning.load(Ordering::SeqCst) == round
-            })
-            .await;
-            let asked = std::time::Instant::now();
-            let quick = tokio::time::timeout(Duration::from_secs(2), second.quick()).await;
-            let waited = asked.elapsed();
-            placing.release.store(true, Ordering::SeqCst);
-            assert!(spin.await.unwrap().unwrap(), "released");
-            assert_eq!(
-                quick
-                    .unwrap_or_else(|_| panic!("round {round}: no answer in 2 s during the spin"))
-                    .unwrap(),
-                7
-            );
-            worst = worst.max(waited);
+            worst = worst.max(answered_during_a_spin(&placing, &server, round).await);
         }
+        println!("worst wait for a call during another connection's spin: {worst:?}");
+        // Quiet for longer than the watchdog's idle threshold (other tests of this file may
+        // make inline calls meanwhile; then it stays awake, and this round passes as well).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let after_quiet = answered_during_a_spin(&placing, &server, STALL_ROUNDS + 1).await;
+        println!("after a quiet spell: {after_quiet:?}");
     });
-    println!("worst wait for a call during another connection's spin: {worst:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,10 +14,13 @@
 //! a task spawned from outside the runtime wakes a parked worker, which then takes the
 //! driver.
 //!
-//! Cost on the call path: one thread-local slot, one relaxed load and two relaxed stores
-//! per inline call on a multi-threaded runtime. Off it: one thread, started with the first
-//! inline call and ended once no worker thread that made one is alive, waking every
-//! [`TICK`] to look at one slot per such worker thread.
+//! Cost on the call path: one thread-local slot, two relaxed loads and three relaxed
+//! stores per inline call on a multi-threaded runtime (about 20 instructions, BENCHMARKS.md).
+//! Off it: one thread, started with the first inline call and ended once no worker thread
+//! that made one is alive, waking every [`TICK`] to look at one slot per such worker
+//! thread while calls come, and every [`IDLE_TICK`] once none has come for [`IDLE_AFTER`]
+//! ticks (as Go's `sysmon` sleeps longer when nothing runs): an idle server's watchdog
+//! costs 4 wake-ups a second, not 100. The first inline call after that wakes it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -30,10 +33,19 @@ use tokio::runtime::Handle;
 /// most, 100 wake-ups a second of one thread while a server serves.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
+/// How long the watchdog sleeps between looks once no inline poll has begun for
+/// [`IDLE_AFTER`] ticks; an inline poll beginning wakes it at once.
+pub(crate) const IDLE_TICK: Duration = Duration::from_millis(250);
+
+/// Ticks without an inline poll beginning after which the watchdog sleeps [`IDLE_TICK`]s.
+const IDLE_AFTER: u64 = 100;
+
 /// One worker thread's inline poll, as the watchdog sees it.
 struct Slot {
     /// The watchdog's tick at which the poll under way began, 0 when none is.
     started: AtomicU64,
+    /// The tick at which the thread's last poll began (whether or not it is over).
+    last: AtomicU64,
     /// The `started` of the last poll a worker was woken for: one wake-up per poll.
     nudged: AtomicU64,
     /// The runtime the thread is a worker of (a worker thread serves one for its life).
@@ -48,12 +60,18 @@ static NOW: AtomicU64 = AtomicU64::new(1);
 static WATCHED: Mutex<Watched> = Mutex::new(Watched {
     slots: Vec::new(),
     running: false,
+    thread: None,
 });
 
 struct Watched {
     slots: Vec<Weak<Slot>>,
     running: bool,
+    /// The watchdog thread, to wake from its idle sleep.
+    thread: Option<std::thread::Thread>,
 }
+
+/// Whether the watchdog sleeps [`IDLE_TICK`]s: the first poll to begin wakes it.
+static IDLE: AtomicBool = AtomicBool::new(false);
 
 /// Whether the watchdog thread could not be started (the process is out of threads): then
 /// inline polls go unwatched, as before the watchdog, rather than fail calls.
@@ -70,6 +88,7 @@ fn register() -> Option<Arc<Slot>> {
     let runtime = Handle::try_current().ok()?;
     let slot = Arc::new(Slot {
         started: AtomicU64::new(0),
+        last: AtomicU64::new(0),
         nudged: AtomicU64::new(0),
         runtime,
     });
@@ -82,7 +101,11 @@ fn register() -> Option<Arc<Slot>> {
             .name("erpc-stall-watch".into())
             .spawn(watch);
         match started {
-            Ok(_) => watched.running = true,
+            Ok(handle) => {
+                watched.running = true;
+                watched.thread = Some(handle.thread().clone());
+                IDLE.store(false, Ordering::Relaxed);
+            }
             Err(e) => {
                 UNAVAILABLE.store(true, Ordering::Relaxed);
                 tracing::warn!(
@@ -99,10 +122,14 @@ fn register() -> Option<Arc<Slot>> {
 pub(crate) fn poll_started() -> PollUnderWay {
     SLOT.with(|slot| {
         if let Some(slot) = slot {
-            slot.started
-                .store(NOW.load(Ordering::Relaxed), Ordering::Relaxed);
+            let now = NOW.load(Ordering::Relaxed);
+            slot.started.store(now, Ordering::Relaxed);
+            slot.last.store(now, Ordering::Relaxed);
         }
     });
+    if IDLE.load(Ordering::Relaxed) {
+        wake();
+    }
     PollUnderWay { _private: () }
 }
 
@@ -124,11 +151,30 @@ impl Drop for PollUnderWay {
     }
 }
 
+/// Wake the watchdog from its idle sleep (the first poll after a quiet spell; rare).
+#[cold]
+fn wake() {
+    if IDLE.swap(false, Ordering::Relaxed) {
+        let watched = WATCHED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(thread) = &watched.thread {
+            thread.unpark();
+        }
+    }
+}
+
 /// The watchdog thread: every tick, wake a worker of each runtime one of whose workers has
-/// been in one inline poll for over a tick; end when no watched worker thread is left.
+/// been in one inline poll for over a tick; sleep longer while no poll begins; end when no
+/// watched worker thread is left.
 fn watch() {
+    let mut quiet = 0u64;
     loop {
-        std::thread::sleep(TICK);
+        if IDLE.load(Ordering::Relaxed) {
+            std::thread::park_timeout(IDLE_TICK);
+        } else {
+            std::thread::sleep(TICK);
+        }
         let now = NOW.fetch_add(1, Ordering::Relaxed) + 1;
         let mut watched = WATCHED
             .lock()
@@ -136,19 +182,26 @@ fn watch() {
         watched.slots.retain(|slot| slot.strong_count() > 0);
         if watched.slots.is_empty() {
             watched.running = false;
+            watched.thread = None;
             return;
         }
+        let mut active = false;
         for slot in watched.slots.iter().filter_map(Weak::upgrade) {
+            // A poll began since the last look, or is under way: calls are coming.
+            active |= slot.last.load(Ordering::Relaxed) + 1 >= now;
             let started = slot.started.load(Ordering::Relaxed);
-            if started != 0
-                && now >= started + 2
-                && slot.nudged.swap(started, Ordering::Relaxed) != started
-            {
-                // Spawned from outside the runtime, the task goes to its shared queue and
-                // wakes a parked worker, which runs it and then parks on the driver. If no
-                // worker is parked, every one is busy and none could have driven I/O anyway.
-                drop(slot.runtime.spawn(async {}));
+            if started != 0 {
+                active = true;
+                if now >= started + 2 && slot.nudged.swap(started, Ordering::Relaxed) != started {
+                    // Spawned from outside the runtime, the task goes to its shared queue
+                    // and wakes a parked worker, which runs it and then parks on the
+                    // driver. If no worker is parked, every one is busy and none could have
+                    // driven I/O anyway.
+                    drop(slot.runtime.spawn(async {}));
+                }
             }
         }
+        quiet = if active { 0 } else { quiet + 1 };
+        IDLE.store(quiet >= IDLE_AFTER, Ordering::Relaxed);
     }
 }
