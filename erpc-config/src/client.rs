@@ -224,6 +224,11 @@ impl ClientSettings {
                 return Err((format!("{at}.{key}"), "must be above zero".into()));
             }
         }
+        if self.stream_timeout.is_some_and(|t| t.is_zero()) {
+            return Err((format!("{at}.stream_timeout"), "must be above zero".into()));
+        }
+        erpc_core::config::at_most_a_day("connect_timeout", self.connect_timeout)
+            .map_err(|(key, why)| (format!("{at}.{key}"), why))?;
         if self.backoff.initial > self.backoff.max {
             let (key, max) = (format!("{at}.backoff.initial"), format!("{at}.backoff.max"));
             let reason = format!(

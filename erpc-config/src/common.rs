@@ -32,10 +32,11 @@ pub(crate) use named;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HeartbeatSettings {
-    /// A PING after this long without a frame. Default `15s`.
+    /// A PING after this long without a frame. Default `15s`; 10 ms to 24 h.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// Silent intervals before the peer is declared dead. Default 3.
+    /// Silent intervals before the peer is declared dead (the first sends a PING). Default
+    /// 3; at least 2.
     pub misses: u32,
 }
 
@@ -57,14 +58,12 @@ impl HeartbeatSettings {
         }
     }
 
+    /// The code's rule ([`HeartbeatConfig::check`]): 10 ms to 24 h, at least 2 misses.
     pub(crate) fn check(&self, at: &str) -> Result<(), (String, String)> {
-        if self.interval.is_zero() {
-            return Err((format!("{at}.interval"), "must be above zero".into()));
-        }
-        if self.misses == 0 {
-            return Err((format!("{at}.misses"), "must be at least 1".into()));
-        }
-        Ok(())
+        self.config().check().map_err(|(setting, why)| {
+            let key = setting.strip_prefix("heartbeat.").unwrap_or(setting);
+            (format!("{at}.{key}"), why)
+        })
     }
 }
 

@@ -221,6 +221,15 @@ impl ServerSettings {
                 return Err((key.into(), "must be above zero".into()));
             }
         }
+        if self.default_stream_deadline.is_some_and(|t| t.is_zero()) {
+            return Err((
+                "server.default_stream_deadline".into(),
+                "must be above zero".into(),
+            ));
+        }
+        erpc_core::config::at_most_a_day("first_frame_timeout", self.first_frame_timeout)
+            .and_then(|()| erpc_core::config::check_max_connections(self.max_connections))
+            .map_err(|(key, why)| (format!("server.{key}"), why))?;
         if self.default_deadline > self.max_deadline {
             let (key, max) = ("server.default_deadline", "server.max_deadline");
             return Err((

@@ -1089,3 +1089,63 @@ fn settings_changed_in_code_are_checked_when_built() {
         .to_string();
     assert!(e.starts_with("client.connections: "), "{e}");
 }
+
+/// The file refuses what the builders refuse, in the code's words (`ClientConfig::check`,
+/// `ServerConfig::check`): one heartbeat miss, a heartbeat under 10 ms or over a day, a
+/// zero stream deadline, a first-frame or connect timeout over a day, more connections than
+/// tokio's semaphore counts. Each was accepted and then failed at run time: healthy
+/// connections declared dead, a reader or a call panicking on an overflowed clock, `serve`
+/// panicking.
+#[test]
+fn values_the_builders_refuse_are_refused_by_key() {
+    for (yaml, key, words) in [
+        (
+            "server: {heartbeat: {misses: 1}}\n",
+            "server.heartbeat.misses",
+            "must be at least 2",
+        ),
+        (
+            "client: {heartbeat: {interval: 1ms}}\n",
+            "client.heartbeat.interval",
+            "must be at least 10ms",
+        ),
+        (
+            "client: {heartbeat: {interval: 48h}}\n",
+            "client.heartbeat.interval",
+            "must be at most 24h",
+        ),
+        (
+            "client: {stream_timeout: 0s}\n",
+            "client.stream_timeout",
+            "must be above zero",
+        ),
+        (
+            "client: {connect_timeout: 48h}\n",
+            "client.connect_timeout",
+            "must be at most 24h",
+        ),
+        (
+            "server: {default_stream_deadline: 0s}\n",
+            "server.default_stream_deadline",
+            "must be above zero",
+        ),
+        (
+            "server: {first_frame_timeout: 48h}\n",
+            "server.first_frame_timeout",
+            "must be at most 24h",
+        ),
+        (
+            "server: {max_connections: 9223372036854775807}\n",
+            "server.max_connections",
+            "must be at most 2305843009213693951",
+        ),
+    ] {
+        let e = load_with_env(written(yaml).path(), no_env())
+            .expect_err(yaml)
+            .to_string();
+        assert!(
+            e.contains(&format!("{key}: ")) && e.contains(words),
+            "{yaml}: {e}"
+        );
+    }
+}

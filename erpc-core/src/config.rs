@@ -68,8 +68,9 @@ pub(crate) fn above_zero(setting: &'static str, zero: bool) -> Result<(), (&'sta
 }
 
 /// Whether `bytes` can be a stream's flow-control window ([`ClientConfig::stream_window`],
-/// [`ServerConfig::stream_window`]): at least the protocol's initial window, 256 KiB
-/// (PROTOCOL.md), which every stream starts with before any WINDOW frame.
+/// [`ServerConfig::stream_window`]): at least the protocol's initial window, 256 KiB, which
+/// every stream starts with before any WINDOW frame, and at most 2^31 − 1, the largest a
+/// window may grow (PROTOCOL.md; a peer closes a connection whose window grows past it).
 ///
 /// # Errors
 /// Why not: `"must be at least 262144 (256 KiB, the protocol's initial window), got 1024"`.
@@ -78,6 +79,51 @@ pub fn check_stream_window(bytes: u32) -> Result<(), String> {
     if bytes < initial {
         return Err(format!(
             "must be at least {initial} (256 KiB, the protocol's initial window), got {bytes}"
+        ));
+    }
+    if bytes > MAX_STREAM_WINDOW {
+        return Err(format!(
+            "must be at most {MAX_STREAM_WINDOW} (2^31 - 1, the largest window the protocol \
+             allows), got {bytes}"
+        ));
+    }
+    Ok(())
+}
+
+/// The largest stream window the protocol allows: 2^31 − 1 bytes (PROTOCOL.md).
+pub const MAX_STREAM_WINDOW: u32 = (1 << 31) - 1;
+
+/// The shortest heartbeat interval: shorter, a peer on a loaded machine misses its PONG's
+/// deadline by scheduling alone and a healthy connection is declared dead.
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The longest heartbeat interval, and the longest connect and first-frame timeouts: a
+/// day. A longer one is no heartbeat at all, and overflows the clock where its timer is set.
+pub const MAX_TIMER: Duration = Duration::from_secs(24 * 3600);
+
+/// Whether `value` can be the timer `setting` (a heartbeat interval, a connect or first-frame
+/// timeout): at most [`MAX_TIMER`], a day.
+///
+/// # Errors
+/// `(setting, "must be at most 24h, got ...")`.
+pub fn at_most_a_day(setting: &'static str, value: Duration) -> Result<(), (&'static str, String)> {
+    if value > MAX_TIMER {
+        return Err((setting, format!("must be at most 24h, got {value:?}")));
+    }
+    Ok(())
+}
+
+/// Whether `connections` can be a server's `max_connections`: at most tokio's semaphore's
+/// limit (2^61 − 1), which counts them.
+///
+/// # Errors
+/// `("max_connections", why)`.
+pub fn check_max_connections(connections: usize) -> Result<(), (&'static str, String)> {
+    let most = tokio::sync::Semaphore::MAX_PERMITS;
+    if connections > most {
+        return Err((
+            "max_connections",
+            format!("must be at most {most} (2^61 - 1), got {connections}"),
         ));
     }
     Ok(())
@@ -221,15 +267,36 @@ pub struct HeartbeatConfig {
 }
 
 impl HeartbeatConfig {
-    /// Whether this can be a heartbeat: an interval above zero (it is the period of every
-    /// connection's liveness timer) and at least one miss.
+    /// Whether this can be a heartbeat: an interval from [`MIN_HEARTBEAT_INTERVAL`] (10 ms)
+    /// to [`MAX_TIMER`] (24 h) — it is the period of every connection's liveness timer — and
+    /// at least two misses: the first silent interval only sends the PING, and the peer
+    /// needs the next one to answer it (with one, a healthy peer that had nothing to send
+    /// for an interval was declared dead unasked).
     ///
     /// # Errors
     /// The setting at fault (`"heartbeat.interval"`, `"heartbeat.misses"`) and why.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         above_zero("heartbeat.interval", self.interval.is_zero())?;
-        if self.misses == 0 {
-            return Err(("heartbeat.misses", "must be at least 1".into()));
+        if self.interval < MIN_HEARTBEAT_INTERVAL {
+            return Err((
+                "heartbeat.interval",
+                format!(
+                    "must be at least 10ms (a shorter one declares healthy peers on a busy \
+                     machine dead), got {:?}",
+                    self.interval
+                ),
+            ));
+        }
+        at_most_a_day("heartbeat.interval", self.interval)?;
+        if self.misses < 2 {
+            return Err((
+                "heartbeat.misses",
+                format!(
+                    "must be at least 2 (the first silent interval sends a PING, the next \
+                     waits for its answer), got {}",
+                    self.misses
+                ),
+            ));
         }
         Ok(())
     }
@@ -308,7 +375,8 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Whether these settings can work: what [`crate::ClientBuilder::config`] checks, and
-    /// the config file too — every count and timeout above zero, the backoff
+    /// the config file too — every count and timeout above zero (a connect timeout of at
+    /// most a day, [`MAX_TIMER`]), the backoff
     /// ([`check_backoff`]), the heartbeat ([`HeartbeatConfig::check`]), the limits
     /// ([`Limits::check`]) and the stream window ([`check_stream_window`]).
     ///
@@ -318,6 +386,11 @@ impl ClientConfig {
         above_zero("connections", self.connections == 0)?;
         above_zero("timeout", self.timeout.is_zero())?;
         above_zero("connect_timeout", self.connect_timeout.is_zero())?;
+        at_most_a_day("connect_timeout", self.connect_timeout)?;
+        above_zero(
+            "stream_timeout",
+            self.stream_timeout.is_some_and(|t| t.is_zero()),
+        )?;
         above_zero("max_concurrent_calls", self.max_concurrent_calls == 0)?;
         above_zero("write_queue", self.write_queue == 0)?;
         check_backoff(self.backoff_initial, self.backoff_max)?;
@@ -424,8 +497,8 @@ pub struct ServerConfig {
     /// just as long). Because tokio wakes another worker to drive the runtime's I/O and
     /// timers only when a task is queued, and an inline call queues none, each first poll on
     /// a multi-threaded runtime is watched by a thread of erpc's (waking every 10 ms while
-    /// a worker that made an inline call lives): one lasting 10 to 20 ms wakes another
-    /// worker. On a multi-threaded runtime a first poll longer than 100 µs makes the
+    /// calls come, every 250 ms after a second without one, and ending when no worker that
+    /// made an inline call lives): one lasting 10 to 20 ms wakes another worker. On a multi-threaded runtime a first poll longer than 100 µs makes the
     /// connection spawn its calls for the next second, so handlers that compute for long
     /// still run in parallel on the runtime's workers, one call a second excepted. Calls
     /// that wait for a rate limit's turn or under [`crate::server::Workers`] are always
@@ -439,18 +512,35 @@ impl ServerConfig {
     /// Whether these settings can work: what [`crate::ServerBuilder::config`] checks, and
     /// the config file too — every count and timeout above zero, the heartbeat
     /// ([`HeartbeatConfig::check`]), the limits ([`Limits::check`]) and the stream window
-    /// ([`check_stream_window`]). A `default_deadline` above `max_deadline` is not refused
-    /// here (it is clamped to it, as any deadline is); the config file refuses it.
+    /// ([`check_stream_window`]), timers of at most a day ([`MAX_TIMER`]), at most 2^61 − 1
+    /// connections, and a `default_deadline` no longer than `max_deadline` — which, as it
+    /// spans two setters, [`crate::ServerBuilder::serve`] checks (an `InvalidInput` error)
+    /// rather than the setters.
     ///
     /// # Errors
     /// The first setting at fault (`"max_in_flight"`, `"heartbeat.interval"`) and why.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         above_zero("max_in_flight", self.max_in_flight == 0)?;
         above_zero("max_connections", self.max_connections == 0)?;
+        check_max_connections(self.max_connections)?;
         above_zero("write_queue", self.write_queue == 0)?;
         above_zero("first_frame_timeout", self.first_frame_timeout.is_zero())?;
+        at_most_a_day("first_frame_timeout", self.first_frame_timeout)?;
         above_zero("default_deadline", self.default_deadline.is_zero())?;
         above_zero("max_deadline", self.max_deadline.is_zero())?;
+        above_zero(
+            "default_stream_deadline",
+            self.default_stream_deadline.is_some_and(|t| t.is_zero()),
+        )?;
+        if self.default_deadline > self.max_deadline {
+            return Err((
+                "default_deadline",
+                format!(
+                    "{:?} is above max_deadline {:?}",
+                    self.default_deadline, self.max_deadline
+                ),
+            ));
+        }
         self.heartbeat.check()?;
         self.limits.check()?;
         check_stream_window(self.stream_window).map_err(|why| ("stream_window", why))

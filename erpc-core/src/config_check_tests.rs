@@ -32,9 +32,50 @@ fn a_zero_heartbeat_interval_is_refused_by_both_builders() {
         server,
         "ServerBuilder: heartbeat.interval must be above zero"
     );
-    let misses = refused(|| Client::builder().heartbeat(Duration::from_secs(1), 0));
-    assert_eq!(misses, "ClientBuilder: heartbeat.misses must be at least 1");
-    let _ = Client::builder().heartbeat(Duration::from_millis(1), 1);
+    let _ = Client::builder().heartbeat(Duration::from_millis(10), 2);
+}
+
+#[test]
+fn a_heartbeat_needs_two_misses_and_ten_milliseconds_to_a_day() {
+    // With one miss a peer that had nothing to send for an interval was declared dead at
+    // the first silent tick, its PING never sent: every call longer than the interval
+    // failed `unavailable` on a healthy connection.
+    for misses in [0, 1] {
+        assert_eq!(
+            refused(move || Client::builder().heartbeat(Duration::from_secs(1), misses)),
+            format!(
+                "ClientBuilder: heartbeat.misses must be at least 2 (the first silent interval \
+                 sends a PING, the next waits for its answer), got {misses}"
+            )
+        );
+    }
+    assert!(
+        refused(|| Server::builder().heartbeat(Duration::from_millis(1), 3))
+            .starts_with("ServerBuilder: heartbeat.interval must be at least 10ms")
+    );
+    // Accepted, it overflowed the clock in every connection's reader.
+    assert_eq!(
+        refused(|| Client::builder().heartbeat(Duration::MAX, 3)),
+        format!(
+            "ClientBuilder: heartbeat.interval must be at most 24h, got {:?}",
+            Duration::MAX
+        )
+    );
+}
+
+#[test]
+fn timers_over_a_day_are_refused_not_overflowed() {
+    // Accepted, each panicked inside a call or a connection: "overflow when adding
+    // duration to instant".
+    assert!(
+        refused(|| Client::builder().connect_timeout(Duration::MAX))
+            .starts_with("ClientBuilder: connect_timeout must be at most 24h")
+    );
+    assert!(
+        refused(|| Server::builder().first_frame_timeout(Duration::MAX))
+            .starts_with("ServerBuilder: first_frame_timeout must be at most 24h")
+    );
+    let _ = Client::builder().connect_timeout(Duration::from_secs(24 * 3600));
 }
 
 #[test]
@@ -116,6 +157,62 @@ fn a_stream_window_below_the_initial_one_is_refused() {
          initial window), got 65536"
     );
     let _ = Server::builder().stream_window(256 * 1024);
+    // Past 2^31 - 1 every stream's window grew past what the protocol allows, and the peer
+    // closed the connection for it.
+    assert_eq!(
+        refused(|| Server::builder().stream_window(u32::MAX)),
+        "ServerBuilder: stream_window must be at most 2147483647 (2^31 - 1, the largest \
+         window the protocol allows), got 4294967295"
+    );
+    let _ = Client::builder().stream_window(crate::config::MAX_STREAM_WINDOW);
+}
+
+#[test]
+fn more_connections_than_a_semaphore_counts_are_refused() {
+    // Accepted, `serve` panicked in tokio's semaphore.
+    assert!(
+        refused(|| Server::builder().max_connections(usize::MAX))
+            .starts_with("ServerBuilder: max_connections must be at most 2305843009213693951")
+    );
+}
+
+#[test]
+fn zero_stream_deadlines_are_refused() {
+    assert_eq!(
+        refused(|| Client::builder().stream_timeout(Duration::ZERO)),
+        "ClientBuilder: stream_timeout must be above zero"
+    );
+    assert_eq!(
+        refused(|| Server::builder().default_stream_deadline(Duration::ZERO)),
+        "ServerBuilder: default_stream_deadline must be above zero"
+    );
+}
+
+#[tokio::test]
+async fn a_default_deadline_above_the_maximum_fails_serve() {
+    // Two setters, either order: checked when the server starts, as the file checks it.
+    let served = Server::builder()
+        .default_deadline(Duration::from_secs(7200))
+        .serve(["tcp://127.0.0.1:0"])
+        .await;
+    let Err(err) = served else {
+        panic!("served with a default deadline above the maximum")
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(
+        err.to_string(),
+        "ServerBuilder: default_deadline 7200s is above max_deadline 3600s"
+    );
+    let refused_config = refused(|| {
+        Server::builder().config(ServerConfig {
+            max_deadline: Duration::from_secs(1),
+            ..ServerConfig::default()
+        })
+    });
+    assert_eq!(
+        refused_config,
+        "ServerBuilder::config: default_deadline 10s is above max_deadline 1s"
+    );
 }
 
 #[test]

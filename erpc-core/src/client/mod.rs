@@ -283,7 +283,13 @@ impl ClientBuilder {
 
     /// Deadline of a streaming call that sets none (default: none; see
     /// [`ClientConfig::stream_timeout`]).
+    ///
+    /// # Panics
+    /// If `timeout` is zero (every stream would fail unsent); the config file refuses it too.
+    #[track_caller]
     pub fn stream_timeout(mut self, timeout: std::time::Duration) -> Self {
+        let zero = crate::config::above_zero("stream_timeout", timeout.is_zero());
+        crate::config::refuse(Self::WHO, zero);
         self.config.stream_timeout = Some(timeout);
         self
     }
@@ -291,12 +297,16 @@ impl ClientBuilder {
     /// Give up connecting after this long. Default 5 s.
     ///
     /// # Panics
-    /// If `timeout` is zero (every dial would time out); the config file refuses it too.
+    /// If `timeout` is zero (every dial would time out) or over a day (it overflowed the
+    /// clock); the config file refuses them too.
+    #[track_caller]
     pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
         assert!(
             !timeout.is_zero(),
             "ClientBuilder::connect_timeout: connect_timeout must be above zero, got 0s"
         );
+        let long = crate::config::at_most_a_day("connect_timeout", timeout);
+        crate::config::refuse(Self::WHO, long);
         self.config.connect_timeout = timeout;
         self
     }

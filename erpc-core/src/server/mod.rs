@@ -244,12 +244,13 @@ impl ServerBuilder {
     /// Connections served at once; more are refused. Default 10,000.
     ///
     /// # Panics
-    /// If `connections` is 0 (every connection would be turned away); the config file
-    /// refuses it too.
+    /// If `connections` is 0 (every connection would be turned away) or above 2^61 − 1
+    /// (tokio's semaphore's limit); the config file refuses them too.
     #[track_caller]
     pub fn max_connections(mut self, connections: usize) -> Self {
         let zero = crate::config::above_zero("max_connections", connections == 0);
         crate::config::refuse(Self::WHO, zero);
+        crate::config::refuse(Self::WHO, crate::config::check_max_connections(connections));
         self.config.max_connections = connections;
         self
     }
@@ -281,7 +282,14 @@ impl ServerBuilder {
     }
 
     /// Deadline of a stream opened without one. Default: none.
+    ///
+    /// # Panics
+    /// If `deadline` is zero (every such stream would end at once); the config file refuses
+    /// it too.
+    #[track_caller]
     pub fn default_stream_deadline(mut self, deadline: Duration) -> Self {
+        let zero = crate::config::above_zero("default_stream_deadline", deadline.is_zero());
+        crate::config::refuse(Self::WHO, zero);
         self.config.default_stream_deadline = Some(deadline);
         self
     }
@@ -289,12 +297,14 @@ impl ServerBuilder {
     /// A new connection must deliver a whole first frame within this. Default 10 s.
     ///
     /// # Panics
-    /// If `timeout` is zero (every connection would be closed unheard); the config file
-    /// refuses it too.
+    /// If `timeout` is zero (every connection would be closed unheard) or over a day; the
+    /// config file refuses them too.
     #[track_caller]
     pub fn first_frame_timeout(mut self, timeout: Duration) -> Self {
         let zero = crate::config::above_zero("first_frame_timeout", timeout.is_zero());
         crate::config::refuse(Self::WHO, zero);
+        let long = crate::config::at_most_a_day("first_frame_timeout", timeout);
+        crate::config::refuse(Self::WHO, long);
         self.config.first_frame_timeout = timeout;
         self
     }
@@ -429,12 +439,20 @@ impl ServerBuilder {
     /// given). Fails with `InvalidInput` for an address that does not parse, a
     /// [`ServerConfig::response_compression`] this build does not support, or an admission
     /// hook's per-method setting naming a service this server does not serve or a method its
-    /// service does not have ([`Admission::names`]; the message lists what is served).
+    /// service does not have ([`Admission::names`]; the message lists what is served), or
+    /// settings [`ServerConfig::check`] refuses (of those, only a `default_deadline` above
+    /// `max_deadline` gets past the setters: it spans two of them).
     pub async fn serve<I, A>(mut self, addrs: I) -> io::Result<ServerHandle>
     where
         I: IntoIterator<Item = A>,
         A: IntoAddress,
     {
+        if let Err((setting, why)) = self.config.check() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("ServerBuilder: {setting} {why}"),
+            ));
+        }
         if let Some(why) = unsupported_response_compression(&self.config) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
         }
