@@ -495,8 +495,9 @@ pub struct ServerConfig {
     /// nothing else; other connections are not held (on a multi-threaded runtime they run on
     /// other workers; on a current-thread runtime a spawned handler would hold the thread
     /// just as long). Because tokio wakes another worker to drive the runtime's I/O and
-    /// timers only when a task is queued, and an inline call queues none, each first poll on
-    /// a multi-threaded runtime is watched by a thread of erpc's (waking every 10 ms while
+    /// timers only when a task is queued, and a call running on a worker queues none, each
+    /// poll of a handler (inline or spawned) on a multi-threaded runtime is watched by a
+    /// thread of erpc's (waking every 10 ms while
     /// calls come, every 250 ms after a second without one, and ending when no worker that
     /// made an inline call lives): one lasting 10 to 20 ms wakes another worker. On a multi-threaded runtime a first poll longer than 100 µs makes the
     /// connection spawn its calls for the next second, so handlers that compute for long

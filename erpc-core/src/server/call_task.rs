@@ -23,6 +23,7 @@ use crate::server::conn::answer_frame;
 use crate::server::in_flight::{self, InFlight};
 use crate::server::observed::Observed;
 use crate::server::refusal_log;
+use crate::server::stall_watch;
 use crate::server::workers::Seat;
 use crate::server::{Request, Response, Shared};
 use crate::status::{Code, Status};
@@ -136,7 +137,11 @@ impl CallTask {
             };
             // Cancellation, the deadline (the connection's sweeper) and shutdown abort this
             // task outright through its abort handle in `InFlight`, and answer for it.
-            let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
+            let outcome = deadline::scope(
+                deadline,
+                stall_watch::watched(AssertUnwindSafe(work).catch_unwind()),
+            )
+            .await;
             abandoned.disarm();
             if !in_flight.finish(id) {
                 return;

@@ -194,7 +194,11 @@ impl Continuation {
             let abandoned = on_abandon(&in_flight, &tx, header.kind, id);
             // Cancellation, the deadline and shutdown abort this task through its abort
             // handle in `InFlight`, and answer for it.
-            let outcome = deadline::scope(deadline, AssertUnwindSafe(handler).catch_unwind()).await;
+            let outcome = deadline::scope(
+                deadline,
+                stall_watch::watched(AssertUnwindSafe(handler).catch_unwind()),
+            )
+            .await;
             abandoned.disarm();
             if !in_flight.finish(id) {
                 return;

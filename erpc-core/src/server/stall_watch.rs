@@ -1,6 +1,7 @@
-//! A watchdog for inline first polls on multi-threaded runtimes: when a handler holds its
-//! worker thread for long inside the reader's poll (`inline_call`), it wakes a parked
-//! worker of the same runtime so that someone drives the runtime's I/O and timers meanwhile.
+//! A watchdog for handler polls on multi-threaded runtimes: when a handler holds its worker
+//! thread for long in one poll — an inline first poll in the reader's (`inline_call`), or
+//! any poll of a spawned call's or stream's handler ([`watched`]) — it wakes a parked worker
+//! of the same runtime so that someone drives the runtime's I/O and timers meanwhile.
 //!
 //! Why it is needed: tokio's multi-threaded scheduler gives its I/O and timer driver to
 //! whichever worker parks first, and wakes a parked worker only when work is queued. A
@@ -8,20 +9,27 @@
 //! no task, so while its handler computes (or blocks) in its first poll, no other worker is
 //! woken and nobody polls the driver: every other connection of the runtime, and every
 //! timer, waits for the handler (measured: a second connection's call waited over 5 s in 20
-//! of 60 runs on a 2-worker runtime, 0 of 60 with calls spawned). A spawned call queues a
-//! task, which is what wakes another worker. This is the same remedy as Go's `sysmon`
+//! of 60 runs on a 2-worker runtime). A spawned call's task queues nothing either once it
+//! runs — spawned from the worker, it waits in that worker's LIFO slot, which no other
+//! worker steals — so its handler blocking stalled the runtime the same way when its
+//! connection's task had been woken by the driver (`tests/inline_calls.rs`, every round).
+//! This is the same remedy as Go's `sysmon`
 //! handing a blocked P's work to another thread, reduced to what tokio's public API allows:
 //! a task spawned from outside the runtime wakes a parked worker, which then takes the
 //! driver.
 //!
 //! Cost on the call path: one thread-local slot, two relaxed loads and three relaxed
-//! stores per inline call on a multi-threaded runtime (about 20 instructions, BENCHMARKS.md).
+//! stores per handler poll on a multi-threaded runtime (about 20 instructions for an inline
+//! call, BENCHMARKS.md; a spawned handler's future is also moved once into [`watched`]'s);
+//! on a current-thread runtime, where no other worker could take over, one thread-local
+//! check for a spawned handler's poll and nothing for an inline one.
 //! Off it: one thread, started with the first inline call and ended once no worker thread
 //! that made one is alive, waking every [`TICK`] to look at one slot per such worker
 //! thread while calls come, and every [`IDLE_TICK`] once none has come for [`IDLE_AFTER`]
 //! ticks (as Go's `sysmon` sleeps longer when nothing runs): an idle server's watchdog
 //! costs 4 wake-ups a second, not 100. The first inline call after that wakes it.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -83,9 +91,13 @@ thread_local! {
 }
 
 /// This thread's slot, registered with the watchdog (started if it is not running); none
-/// off a runtime.
+/// off a runtime, and on a current-thread runtime (its one thread is the driver's: no
+/// other could take over).
 fn register() -> Option<Arc<Slot>> {
     let runtime = Handle::try_current().ok()?;
+    if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread {
+        return None;
+    }
     let slot = Arc::new(Slot {
         started: AtomicU64::new(0),
         last: AtomicU64::new(0),
@@ -131,6 +143,22 @@ pub(crate) fn poll_started() -> PollUnderWay {
         wake();
     }
     PollUnderWay { _private: () }
+}
+
+/// `fut` with each of its polls watched as an inline first poll is: a spawned call's or
+/// stream's handler (after a slow first poll a connection spawns its calls for a second, and
+/// `inline_calls(false)` spawns all), or an inline call's continuation. A task spawned on a
+/// worker queues nothing either while it runs, so a handler blocking in any poll stalls the
+/// runtime's I/O just as a first poll does (measured: 2.9 s stalls of another connection in
+/// 3 of 5 runs with `inline_calls(false)`). Costs one move of `fut` into this future, and
+/// per poll what [`poll_started`] costs.
+pub(crate) async fn watched<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        let _under_way = poll_started();
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// An inline first poll under way on this thread; dropping it (after the poll, or when the

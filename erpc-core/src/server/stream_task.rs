@@ -17,6 +17,7 @@ use crate::protocol::Header;
 use crate::server::admission::Gate;
 use crate::server::call_task::{on_abandon, panicked, wait_its_turn};
 use crate::server::in_flight::InFlight;
+use crate::server::stall_watch;
 use crate::server::{Shared, StreamRequest};
 use crate::status::Status;
 use crate::stream::{Incoming, Outgoing};
@@ -110,7 +111,11 @@ impl StreamTask {
         };
         // Cancellation, the deadline and shutdown abort this task through `InFlight`, and
         // answer for it.
-        let outcome = deadline::scope(deadline, AssertUnwindSafe(work).catch_unwind()).await;
+        let outcome = deadline::scope(
+            deadline,
+            stall_watch::watched(AssertUnwindSafe(work).catch_unwind()),
+        )
+        .await;
         abandoned.disarm();
         if !in_flight.finish(id) {
             return;
