@@ -178,3 +178,58 @@ async fn running_handlers_per_connection_are_capped() {
     }
     assert_eq!(client.len("x".into()).await.unwrap(), 1);
 }
+
+/// A stream message over the server's `max_body` fails its stream `resource_exhausted`,
+/// naming the side and the limit, and the connection goes on. Before, the message was
+/// skipped and the stream went on without it: a client stream was gathered without a part
+/// (or a server-streaming request read as missing: "the stream ended before its request").
+#[tokio::test]
+async fn a_stream_message_over_the_servers_limit_fails_its_stream_naming_the_limit() {
+    let server = start("tcp", small_server()).await;
+    let feed = support::feed::FeedClient::new(
+        erpc::Client::builder()
+            .connections(1)
+            .build(server.addr.as_str())
+            .unwrap(),
+    );
+    let parts = futures_util::stream::iter([
+        Raw("a".into()),
+        Raw(vec![b'b'; 2 * LIMIT as usize].into()),
+        Raw("c".into()),
+    ]);
+    let refused = feed
+        .gather(parts)
+        .await
+        .expect_err("refused, not gathered without it");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    assert!(
+        refused
+            .message()
+            .contains("server refused a stream message")
+            && refused.message().contains("limits.max_body"),
+        "{refused}"
+    );
+    assert_eq!(feed.ping(3).await.unwrap(), 3, "the connection goes on");
+}
+
+/// A stream message over this side's own `max_body` is refused before it is sent, saying
+/// whose limit it is.
+#[tokio::test]
+async fn a_stream_message_over_the_clients_limit_names_the_side_and_the_limit() {
+    let server = start("tcp", ServerConfig::default()).await;
+    let feed = support::feed::FeedClient::new(
+        erpc::Client::builder()
+            .connections(1)
+            .max_body(LIMIT)
+            .build(server.addr.as_str())
+            .unwrap(),
+    );
+    let parts = futures_util::stream::iter([Raw(vec![b'b'; 2 * LIMIT as usize].into())]);
+    let refused = feed.gather(parts).await.expect_err("refused");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+    assert!(
+        refused.message().contains("client: stream message of")
+            && refused.message().contains("(limits.max_body)"),
+        "{refused}"
+    );
+}

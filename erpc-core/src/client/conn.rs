@@ -585,6 +585,7 @@ impl ClientConn {
             compression,
             threshold: config.compression_threshold,
             max_body: config.limits.max_body,
+            side: "client",
             batch: bytes::BytesMut::new(),
             last_batch: 0,
         })

@@ -340,6 +340,23 @@ impl Endpoint for ServerEndpoint {
     }
 
     fn on_oversized(&mut self, header: Header, reason: String) -> Verdict {
+        if header.kind.is_stream_traffic() {
+            self.last_stream.forget();
+            if let Some(state) = self.in_flight.stream(header.request_id) {
+                // A message of a running stream over this server's limits: the stream fails
+                // with it — the handler's next read, and through the stream's end the
+                // client — rather than going on without the message (a server-streaming
+                // request read as missing, a client stream summed without a part), as the
+                // client does with a message over its own limits.
+                if let Some(observer) = &self.shared.observer {
+                    observer.frame_refused(Side::Server, &self.conn.peer, Refusal::TooLarge);
+                }
+                state.fail(Status::resource_exhausted(format!(
+                    "server refused a stream message: {reason}"
+                )));
+                return Verdict::Junk;
+            }
+        }
         if header.kind.opens_call() {
             self.highest_id = self.highest_id.max(header.request_id);
         }
@@ -690,6 +707,7 @@ impl ServerEndpoint {
                         compression: respond,
                         threshold: config.compression_threshold,
                         max_body: config.limits.max_body,
+                        side: "server",
                         batch: bytes::BytesMut::new(),
                         last_batch: 0,
                     },

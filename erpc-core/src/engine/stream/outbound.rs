@@ -30,6 +30,8 @@ pub(crate) struct Outbound {
     pub threshold: usize,
     /// Largest message sent, after compression.
     pub max_body: u32,
+    /// Which side sends (`"client"`, `"server"`): errors say whose limit refused a message.
+    pub side: &'static str,
     /// Encoded STREAM_DATA frames not queued yet (see [`Outbound::flush`]).
     pub batch: bytes::BytesMut,
     /// The size of the last batch queued: what the next one reserves.
@@ -59,7 +61,8 @@ impl Outbound {
         let rest = compress(self.compression, body, self.threshold, &mut compression)?;
         if rest.len() > self.max_body as usize {
             return Err(Status::resource_exhausted(format!(
-                "stream message of {} bytes exceeds the limit of {} bytes",
+                "{}: stream message of {} bytes exceeds the limit of {} bytes (limits.max_body)",
+                self.side,
                 rest.len(),
                 self.max_body
             )));
