@@ -133,9 +133,9 @@ pub fn check_max_connections(connections: usize) -> Result<(), (&'static str, St
 /// what the config file refuses (a setting that cannot work is a programming error, as in
 /// tokio's and tower's builders).
 #[track_caller]
-pub(crate) fn refuse(who: &str, rule: Result<(), (&'static str, String)>) {
+pub(crate) fn refuse(who: &str, method: &str, rule: Result<(), (&'static str, String)>) {
     if let Err((setting, why)) = rule {
-        panic!("{who}: {setting} {why}");
+        panic!("{who}::{method}: {setting} {why}");
     }
 }
 
@@ -150,7 +150,7 @@ macro_rules! shared_setters {
         /// If [`crate::protocol::Limits::check`] refuses them (a zero body or header size).
         #[track_caller]
         pub fn limits(mut self, limits: $crate::protocol::Limits) -> Self {
-            $crate::config::refuse(Self::WHO, limits.check());
+            $crate::config::refuse(Self::WHO, "limits", limits.check());
             self.config.limits = limits;
             self
         }
@@ -161,12 +161,14 @@ macro_rules! shared_setters {
         /// # Panics
         /// If `bytes` is 0; the config file refuses it too.
         #[track_caller]
-        pub fn max_body(self, bytes: u32) -> Self {
-            let limits = self.config.limits;
-            self.limits($crate::protocol::Limits {
+        pub fn max_body(mut self, bytes: u32) -> Self {
+            let limits = $crate::protocol::Limits {
                 max_body: bytes,
-                ..limits
-            })
+                ..self.config.limits
+            };
+            $crate::config::refuse(Self::WHO, "max_body", limits.check());
+            self.config.limits = limits;
+            self
         }
 
         /// Largest body after decompression, in bytes (`limits.max_decompressed`). Default
@@ -175,12 +177,14 @@ macro_rules! shared_setters {
         /// # Panics
         /// If `bytes` is 0; the config file refuses it too.
         #[track_caller]
-        pub fn max_decompressed(self, bytes: usize) -> Self {
-            let limits = self.config.limits;
-            self.limits($crate::protocol::Limits {
+        pub fn max_decompressed(mut self, bytes: usize) -> Self {
+            let limits = $crate::protocol::Limits {
                 max_decompressed: bytes,
-                ..limits
-            })
+                ..self.config.limits
+            };
+            $crate::config::refuse(Self::WHO, "max_decompressed", limits.check());
+            self.config.limits = limits;
+            self
         }
 
         /// Largest header block (names, deadline, metadata, status) in bytes
@@ -189,12 +193,14 @@ macro_rules! shared_setters {
         /// # Panics
         /// If `bytes` is 0; the config file refuses it too.
         #[track_caller]
-        pub fn max_head(self, bytes: u32) -> Self {
-            let limits = self.config.limits;
-            self.limits($crate::protocol::Limits {
+        pub fn max_head(mut self, bytes: u32) -> Self {
+            let limits = $crate::protocol::Limits {
                 max_head: bytes,
-                ..limits
-            })
+                ..self.config.limits
+            };
+            $crate::config::refuse(Self::WHO, "max_head", limits.check());
+            self.config.limits = limits;
+            self
         }
 
         /// Most metadata entries in one header block (`limits.max_metadata_entries`).
@@ -220,7 +226,7 @@ macro_rules! shared_setters {
         #[track_caller]
         pub fn heartbeat(mut self, interval: ::std::time::Duration, misses: u32) -> Self {
             let heartbeat = $crate::config::HeartbeatConfig { interval, misses };
-            $crate::config::refuse(Self::WHO, heartbeat.check());
+            $crate::config::refuse(Self::WHO, "heartbeat", heartbeat.check());
             self.config.heartbeat = heartbeat;
             self
         }
@@ -241,6 +247,7 @@ macro_rules! shared_setters {
         pub fn stream_window(mut self, bytes: u32) -> Self {
             $crate::config::refuse(
                 Self::WHO,
+                "stream_window",
                 $crate::config::check_stream_window(bytes).map_err(|why| ("stream_window", why)),
             );
             self.config.stream_window = bytes;

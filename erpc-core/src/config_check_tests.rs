@@ -25,12 +25,12 @@ fn a_zero_heartbeat_interval_is_refused_by_both_builders() {
     let client = refused(|| Client::builder().heartbeat(Duration::ZERO, 3));
     assert_eq!(
         client,
-        "ClientBuilder: heartbeat.interval must be above zero"
+        "ClientBuilder::heartbeat: heartbeat.interval must be above zero"
     );
     let server = refused(|| Server::builder().heartbeat(Duration::ZERO, 3));
     assert_eq!(
         server,
-        "ServerBuilder: heartbeat.interval must be above zero"
+        "ServerBuilder::heartbeat: heartbeat.interval must be above zero"
     );
     let _ = Client::builder().heartbeat(Duration::from_millis(10), 2);
 }
@@ -44,20 +44,20 @@ fn a_heartbeat_needs_two_misses_and_ten_milliseconds_to_a_day() {
         assert_eq!(
             refused(move || Client::builder().heartbeat(Duration::from_secs(1), misses)),
             format!(
-                "ClientBuilder: heartbeat.misses must be at least 2 (the first silent interval \
+                "ClientBuilder::heartbeat: heartbeat.misses must be at least 2 (the first silent interval \
                  sends a PING, the next waits for its answer), got {misses}"
             )
         );
     }
     assert!(
         refused(|| Server::builder().heartbeat(Duration::from_millis(1), 3))
-            .starts_with("ServerBuilder: heartbeat.interval must be at least 10ms")
+            .starts_with("ServerBuilder::heartbeat: heartbeat.interval must be at least 10ms")
     );
     // Accepted, it overflowed the clock in every connection's reader.
     assert_eq!(
         refused(|| Client::builder().heartbeat(Duration::MAX, 3)),
         format!(
-            "ClientBuilder: heartbeat.interval must be at most 24h, got {:?}",
+            "ClientBuilder::heartbeat: heartbeat.interval must be at most 24h, got {:?}",
             Duration::MAX
         )
     );
@@ -69,11 +69,12 @@ fn timers_over_a_day_are_refused_not_overflowed() {
     // duration to instant".
     assert!(
         refused(|| Client::builder().connect_timeout(Duration::MAX))
-            .starts_with("ClientBuilder: connect_timeout must be at most 24h")
+            .starts_with("ClientBuilder::connect_timeout: connect_timeout must be at most 24h")
     );
     assert!(
-        refused(|| Server::builder().first_frame_timeout(Duration::MAX))
-            .starts_with("ServerBuilder: first_frame_timeout must be at most 24h")
+        refused(|| Server::builder().first_frame_timeout(Duration::MAX)).starts_with(
+            "ServerBuilder::first_frame_timeout: first_frame_timeout must be at most 24h"
+        )
     );
     let _ = Client::builder().connect_timeout(Duration::from_secs(24 * 3600));
 }
@@ -127,15 +128,15 @@ fn whole_configs_are_checked_as_the_setters_are() {
 fn zero_body_and_header_sizes_are_refused() {
     assert_eq!(
         refused(|| Client::builder().max_body(0)),
-        "ClientBuilder: limits.max_body must be above zero"
+        "ClientBuilder::max_body: limits.max_body must be above zero"
     );
     assert_eq!(
         refused(|| Server::builder().max_decompressed(0)),
-        "ServerBuilder: limits.max_decompressed must be above zero"
+        "ServerBuilder::max_decompressed: limits.max_decompressed must be above zero"
     );
     assert_eq!(
         refused(|| Server::builder().max_head(0)),
-        "ServerBuilder: limits.max_head must be above zero"
+        "ServerBuilder::max_head: limits.max_head must be above zero"
     );
     let limits = Limits {
         max_head: 0,
@@ -143,7 +144,7 @@ fn zero_body_and_header_sizes_are_refused() {
     };
     assert_eq!(
         refused(|| Client::builder().limits(limits)),
-        "ClientBuilder: limits.max_head must be above zero"
+        "ClientBuilder::limits: limits.max_head must be above zero"
     );
     // Counts may be zero: no metadata entries, nothing skipped.
     let _ = Client::builder().max_metadata_entries(0).max_discard(0);
@@ -153,7 +154,7 @@ fn zero_body_and_header_sizes_are_refused() {
 fn a_stream_window_below_the_initial_one_is_refused() {
     assert_eq!(
         refused(|| Client::builder().stream_window(64 * 1024)),
-        "ClientBuilder: stream_window must be at least 262144 (256 KiB, the protocol's \
+        "ClientBuilder::stream_window: stream_window must be at least 262144 (256 KiB, the protocol's \
          initial window), got 65536"
     );
     let _ = Server::builder().stream_window(256 * 1024);
@@ -161,7 +162,7 @@ fn a_stream_window_below_the_initial_one_is_refused() {
     // closed the connection for it.
     assert_eq!(
         refused(|| Server::builder().stream_window(u32::MAX)),
-        "ServerBuilder: stream_window must be at most 2147483647 (2^31 - 1, the largest \
+        "ServerBuilder::stream_window: stream_window must be at most 2147483647 (2^31 - 1, the largest \
          window the protocol allows), got 4294967295"
     );
     let _ = Client::builder().stream_window(crate::config::MAX_STREAM_WINDOW);
@@ -171,8 +172,9 @@ fn a_stream_window_below_the_initial_one_is_refused() {
 fn more_connections_than_a_semaphore_counts_are_refused() {
     // Accepted, `serve` panicked in tokio's semaphore.
     assert!(
-        refused(|| Server::builder().max_connections(usize::MAX))
-            .starts_with("ServerBuilder: max_connections must be at most 2305843009213693951")
+        refused(|| Server::builder().max_connections(usize::MAX)).starts_with(
+            "ServerBuilder::max_connections: max_connections must be at most 2305843009213693951"
+        )
     );
 }
 
@@ -180,11 +182,11 @@ fn more_connections_than_a_semaphore_counts_are_refused() {
 fn zero_stream_deadlines_are_refused() {
     assert_eq!(
         refused(|| Client::builder().stream_timeout(Duration::ZERO)),
-        "ClientBuilder: stream_timeout must be above zero"
+        "ClientBuilder::stream_timeout: stream_timeout must be above zero"
     );
     assert_eq!(
         refused(|| Server::builder().default_stream_deadline(Duration::ZERO)),
-        "ServerBuilder: default_stream_deadline must be above zero"
+        "ServerBuilder::default_stream_deadline: default_stream_deadline must be above zero"
     );
 }
 
@@ -201,7 +203,7 @@ async fn a_default_deadline_above_the_maximum_fails_serve() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(
         err.to_string(),
-        "ServerBuilder: default_deadline 7200s is above max_deadline 3600s"
+        "ServerBuilder::serve: default_deadline 7200s is above max_deadline 3600s"
     );
     let refused_config = refused(|| {
         Server::builder().config(ServerConfig {
@@ -245,7 +247,7 @@ fn zero_timeouts_counts_and_deadlines_are_refused() {
     ] {
         assert_eq!(
             refusal,
-            format!("ServerBuilder: {setting} must be above zero")
+            format!("ServerBuilder::{setting}: {setting} must be above zero")
         );
     }
 }

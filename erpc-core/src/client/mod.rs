@@ -246,7 +246,7 @@ impl ClientBuilder {
     /// heartbeat, limit or stream window), as the setters and the config file would.
     #[track_caller]
     pub fn config(mut self, config: ClientConfig) -> Self {
-        crate::config::refuse("ClientBuilder::config", config.check());
+        crate::config::refuse("ClientBuilder", "config", config.check());
         self.config = config;
         self
     }
@@ -289,7 +289,7 @@ impl ClientBuilder {
     #[track_caller]
     pub fn stream_timeout(mut self, timeout: std::time::Duration) -> Self {
         let zero = crate::config::above_zero("stream_timeout", timeout.is_zero());
-        crate::config::refuse(Self::WHO, zero);
+        crate::config::refuse(Self::WHO, "stream_timeout", zero);
         self.config.stream_timeout = Some(timeout);
         self
     }
@@ -306,7 +306,7 @@ impl ClientBuilder {
             "ClientBuilder::connect_timeout: connect_timeout must be above zero, got 0s"
         );
         let long = crate::config::at_most_a_day("connect_timeout", timeout);
-        crate::config::refuse(Self::WHO, long);
+        crate::config::refuse(Self::WHO, "connect_timeout", long);
         self.config.connect_timeout = timeout;
         self
     }
@@ -336,7 +336,8 @@ impl ClientBuilder {
     #[track_caller]
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         crate::config::refuse(
-            "ClientBuilder::timeout",
+            Self::WHO,
+            "timeout",
             crate::config::above_zero("timeout", timeout.is_zero()),
         );
         self.config.timeout = timeout;

@@ -210,7 +210,7 @@ impl ServerBuilder {
     /// limit or stream window), as the setters and the config file would.
     #[track_caller]
     pub fn config(mut self, config: ServerConfig) -> Self {
-        crate::config::refuse("ServerBuilder::config", config.check());
+        crate::config::refuse("ServerBuilder", "config", config.check());
         self.config = config;
         self
     }
@@ -227,6 +227,7 @@ impl ServerBuilder {
     pub fn max_in_flight(mut self, calls: usize) -> Self {
         crate::config::refuse(
             Self::WHO,
+            "max_in_flight",
             crate::config::above_zero("max_in_flight", calls == 0),
         );
         self.config.max_in_flight = calls;
@@ -249,8 +250,12 @@ impl ServerBuilder {
     #[track_caller]
     pub fn max_connections(mut self, connections: usize) -> Self {
         let zero = crate::config::above_zero("max_connections", connections == 0);
-        crate::config::refuse(Self::WHO, zero);
-        crate::config::refuse(Self::WHO, crate::config::check_max_connections(connections));
+        crate::config::refuse(Self::WHO, "max_connections", zero);
+        crate::config::refuse(
+            Self::WHO,
+            "max_connections",
+            crate::config::check_max_connections(connections),
+        );
         self.config.max_connections = connections;
         self
     }
@@ -263,7 +268,7 @@ impl ServerBuilder {
     #[track_caller]
     pub fn default_deadline(mut self, deadline: Duration) -> Self {
         let zero = crate::config::above_zero("default_deadline", deadline.is_zero());
-        crate::config::refuse(Self::WHO, zero);
+        crate::config::refuse(Self::WHO, "default_deadline", zero);
         self.config.default_deadline = deadline;
         self
     }
@@ -276,7 +281,7 @@ impl ServerBuilder {
     #[track_caller]
     pub fn max_deadline(mut self, deadline: Duration) -> Self {
         let zero = crate::config::above_zero("max_deadline", deadline.is_zero());
-        crate::config::refuse(Self::WHO, zero);
+        crate::config::refuse(Self::WHO, "max_deadline", zero);
         self.config.max_deadline = deadline;
         self
     }
@@ -289,7 +294,7 @@ impl ServerBuilder {
     #[track_caller]
     pub fn default_stream_deadline(mut self, deadline: Duration) -> Self {
         let zero = crate::config::above_zero("default_stream_deadline", deadline.is_zero());
-        crate::config::refuse(Self::WHO, zero);
+        crate::config::refuse(Self::WHO, "default_stream_deadline", zero);
         self.config.default_stream_deadline = Some(deadline);
         self
     }
@@ -302,9 +307,9 @@ impl ServerBuilder {
     #[track_caller]
     pub fn first_frame_timeout(mut self, timeout: Duration) -> Self {
         let zero = crate::config::above_zero("first_frame_timeout", timeout.is_zero());
-        crate::config::refuse(Self::WHO, zero);
+        crate::config::refuse(Self::WHO, "first_frame_timeout", zero);
         let long = crate::config::at_most_a_day("first_frame_timeout", timeout);
-        crate::config::refuse(Self::WHO, long);
+        crate::config::refuse(Self::WHO, "first_frame_timeout", long);
         self.config.first_frame_timeout = timeout;
         self
     }
@@ -450,7 +455,7 @@ impl ServerBuilder {
         if let Err((setting, why)) = self.config.check() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("ServerBuilder: {setting} {why}"),
+                format!("ServerBuilder::serve: {setting} {why}"),
             ));
         }
         if let Some(why) = unsupported_response_compression(&self.config) {
