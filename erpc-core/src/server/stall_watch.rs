@@ -20,7 +20,7 @@
 //!
 //! Cost on the call path: one thread-local slot, two relaxed loads and three relaxed
 //! stores per handler poll on a multi-threaded runtime (about 20 instructions for an inline
-//! call, BENCHMARKS.md; a spawned handler's future is also moved once into [`watched`]'s);
+//! call, BENCHMARKS.md; a spawned handler's future grows by nothing);
 //! on a current-thread runtime, where no other worker could take over, one thread-local
 //! check for a spawned handler's poll and nothing for an inline one.
 //! Off it: one thread, started with the first inline call and ended once no worker thread
@@ -150,15 +150,31 @@ pub(crate) fn poll_started() -> PollUnderWay {
 /// `inline_calls(false)` spawns all), or an inline call's continuation. A task spawned on a
 /// worker queues nothing either while it runs, so a handler blocking in any poll stalls the
 /// runtime's I/O just as a first poll does (measured: 2.9 s stalls of another connection in
-/// 3 of 5 runs with `inline_calls(false)`). Costs one move of `fut` into this future, and
-/// per poll what [`poll_started`] costs.
-pub(crate) async fn watched<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(move |cx| {
+/// 3 of 5 runs with `inline_calls(false)`). Costs no space (the future is `fut` itself)
+/// and per poll what [`poll_started`] costs.
+pub(crate) fn watched<F: Future>(fut: F) -> WatchedPolls<F> {
+    WatchedPolls { fut }
+}
+
+/// [`watched`]'s future: `F` itself, no larger (a spawned call's whole future is moved when
+/// it is spawned; `a_calls_task_future_stays_small` guards its size), each poll marked.
+pub(crate) struct WatchedPolls<F> {
+    fut: F,
+}
+
+impl<F: Future> Future for WatchedPolls<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
         let _under_way = poll_started();
-        fut.as_mut().poll(cx)
-    })
-    .await
+        // SAFETY: `fut` is pinned structurally: `WatchedPolls` never moves it out, has no `Drop`
+        // of its own, and is `Unpin` only when `F` is (the auto trait).
+        let fut = unsafe { self.map_unchecked_mut(|watched| &mut watched.fut) };
+        fut.poll(cx)
+    }
 }
 
 /// An inline first poll under way on this thread; dropping it (after the poll, or when the
