@@ -137,11 +137,13 @@ pub(crate) fn poll_started() -> PollUnderWay {
             let now = NOW.load(Ordering::Relaxed);
             slot.started.store(now, Ordering::Relaxed);
             slot.last.store(now, Ordering::Relaxed);
+            // Only a watched thread wakes the watchdog: a current-thread runtime's polls,
+            // which it does not watch, would wake it for nothing, again and again.
+            if IDLE.load(Ordering::Relaxed) {
+                wake();
+            }
         }
     });
-    if IDLE.load(Ordering::Relaxed) {
-        wake();
-    }
     PollUnderWay { _private: () }
 }
 
