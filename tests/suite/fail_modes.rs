@@ -725,6 +725,29 @@ async fn broadcast_calls_every_instance_and_fork_takes_the_first_success() {
     }
 }
 
+/// An instance nobody listens on fails a broadcast with its address said once: the connect
+/// failure names it already ("tcp://…: cannot connect to tcp://…" before).
+#[tokio::test]
+async fn a_broadcast_to_an_unreachable_instance_names_its_address_once() {
+    let up = backend("up", Duration::ZERO).await;
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        format!("tcp://{}", listener.local_addr().expect("bound"))
+    };
+    let list =
+        StaticList::addrs([up.server.local_addr().to_string(), dead.clone()]).expect("list");
+    let client = erpc::Client::builder()
+        .discover(&list, "Kv")
+        .await
+        .expect("discover");
+    let status = client
+        .broadcast::<String, String>("Kv", "get", &"k".to_string(), CallOptions::new())
+        .await
+        .expect_err("one instance is unreachable");
+    assert_eq!(status.code(), erpc::Code::Unavailable, "{status}");
+    assert_eq!(status.message().matches(&dead).count(), 1, "{status}");
+}
+
 #[tokio::test]
 async fn fork_cancels_the_slower_copies_on_their_servers() {
     let all = [

@@ -69,7 +69,7 @@ impl Client {
         let each: Vec<String> = addrs
             .iter()
             .zip(&failures)
-            .filter_map(|(addr, status)| status.as_ref().map(|s| format!("{addr}: {s}")))
+            .filter_map(|(addr, status)| status.as_ref().map(|s| named(addr, &s.to_string())))
             .collect();
         Err(Status::new(
             last.unwrap_or(crate::status::Code::Unavailable),
@@ -173,6 +173,17 @@ fn numbered(
 
 /// `status` with its message prefixed by the instance it came from.
 fn naming(addr: &Address, status: Status) -> Status {
-    Status::new(status.code(), format!("{addr}: {}", status.message()))
+    Status::new(status.code(), named(addr, status.message()))
         .with_details(status.details().clone())
+}
+
+/// `message` prefixed by `addr`, unless it names it already (a connect failure does:
+/// "cannot connect to tcp://…"), so the address is not said twice.
+fn named(addr: &Address, message: &str) -> String {
+    let addr = addr.to_string();
+    if message.contains(&addr) {
+        message.to_owned()
+    } else {
+        format!("{addr}: {message}")
+    }
 }
