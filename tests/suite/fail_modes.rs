@@ -734,8 +734,7 @@ async fn a_broadcast_to_an_unreachable_instance_names_its_address_once() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         format!("tcp://{}", listener.local_addr().expect("bound"))
     };
-    let list =
-        StaticList::addrs([up.server.local_addr().to_string(), dead.clone()]).expect("list");
+    let list = StaticList::addrs([up.server.local_addr().to_string(), dead.clone()]).expect("list");
     let client = erpc::Client::builder()
         .discover(&list, "Kv")
         .await

@@ -173,8 +173,7 @@ fn numbered(
 
 /// `status` with its message prefixed by the instance it came from.
 fn naming(addr: &Address, status: Status) -> Status {
-    Status::new(status.code(), named(addr, status.message()))
-        .with_details(status.details().clone())
+    Status::new(status.code(), named(addr, status.message())).with_details(status.details().clone())
 }
 
 /// `message` prefixed by `addr`, unless it names it already (a connect failure does:

@@ -1,6 +1,7 @@
 //! A client's cap on calls in flight, as a call-level layer: over it a call waits for a slot
 //! up to a maximum wait (and its deadline), first come first served, or fails at once with
-//! `resource_exhausted` — without being sent.
+//! `resource_exhausted` — without being sent; a call whose deadline passes while it waits
+//! fails `deadline_exceeded`, naming the cap.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,8 @@ impl ClientConcurrencyLimit {
     }
 
     /// Over the cap, wait up to `wait` (within the call's deadline) for a slot. Default 0.
+    /// A call still without a slot after `wait` fails `resource_exhausted`; one whose
+    /// deadline comes first fails `deadline_exceeded`.
     ///
     /// # Panics
     /// If `wait` is above an hour ([`crate::config::MAX_WAIT`]: a call waiting longer would
@@ -145,12 +148,19 @@ impl Around<ClientRequest, ClientResponse> for Cap {
                     None => {
                         "refused at once: calls do not wait for a slot (no max_wait)".to_owned()
                     }
-                    Some(left) if left < max_wait => format!(
-                        "no slot freed in time: the call's deadline, {} away, came first \
-                         (before the maximum wait of {})",
-                        crate::human::duration(left),
-                        crate::human::duration(max_wait)
-                    ),
+                    // The call's own deadline ended the wait: `deadline_exceeded`, as the
+                    // call's deadline timer, racing this one to the same instant, says when
+                    // it fires first (and as a rate limit's line says).
+                    Some(left) if left < max_wait => {
+                        return Err(Status::deadline_exceeded(format!(
+                            "client: the call's deadline, {} away, passed while it waited for a \
+                             slot ({} already in flight, ClientConcurrencyLimit; maximum wait {})",
+                            crate::human::duration(left),
+                            crate::human::count(self.limit, "call"),
+                            crate::human::duration(max_wait)
+                        ))
+                        .from_client_limit());
+                    }
                     Some(_) => format!(
                         "no slot freed within the maximum wait of {}",
                         crate::human::duration(max_wait)
