@@ -104,11 +104,17 @@ fn register() -> Option<Arc<Slot>> {
         nudged: AtomicU64::new(0),
         runtime,
     });
+    if UNAVAILABLE.load(Ordering::Relaxed) {
+        // No watchdog would ever prune the list: the thread goes unwatched.
+        return None;
+    }
     let mut watched = WATCHED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     watched.slots.push(Arc::downgrade(&slot));
-    if !watched.running && !UNAVAILABLE.load(Ordering::Relaxed) {
+    if !watched.running {
+        // Before the thread starts: an earlier watchdog may have ended idle.
+        IDLE.store(false, Ordering::Relaxed);
         let started = std::thread::Builder::new()
             .name("erpc-stall-watch".into())
             .spawn(watch);
@@ -116,7 +122,6 @@ fn register() -> Option<Arc<Slot>> {
             Ok(handle) => {
                 watched.running = true;
                 watched.thread = Some(handle.thread().clone());
-                IDLE.store(false, Ordering::Relaxed);
             }
             Err(e) => {
                 UNAVAILABLE.store(true, Ordering::Relaxed);
@@ -132,7 +137,9 @@ fn register() -> Option<Arc<Slot>> {
 
 /// Mark the start of an inline first poll on this thread; the returned guard marks its end.
 pub(crate) fn poll_started() -> PollUnderWay {
-    SLOT.with(|slot| {
+    // `try_with`: a future polled while the thread's locals are being destroyed is not
+    // watched, rather than a panic.
+    let _ = SLOT.try_with(|slot| {
         if let Some(slot) = slot {
             let now = NOW.load(Ordering::Relaxed);
             slot.started.store(now, Ordering::Relaxed);
@@ -248,6 +255,24 @@ fn watch() {
             }
         }
         quiet = if active { 0 } else { quiet + 1 };
-        IDLE.store(quiet >= IDLE_AFTER, Ordering::Relaxed);
+        let idle = quiet >= IDLE_AFTER;
+        if idle && !IDLE.load(Ordering::Relaxed) {
+            IDLE.store(true, Ordering::SeqCst);
+            // A poll that began as this look ended, and saw `IDLE` still false, would wait
+            // for the idle tick: look once more after saying idle. (Not airtight without a
+            // fence on the call path, which every call would pay; a miss is bounded by
+            // IDLE_TICK.)
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let began = watched.slots.iter().filter_map(Weak::upgrade).any(|slot| {
+                slot.started.load(Ordering::Relaxed) != 0
+                    || slot.last.load(Ordering::Relaxed) >= now
+            });
+            if began {
+                IDLE.store(false, Ordering::Relaxed);
+                quiet = 0;
+            }
+        } else if !idle {
+            IDLE.store(false, Ordering::Relaxed);
+        }
     }
 }
