@@ -520,10 +520,9 @@ impl ServerConfig {
     /// Whether these settings can work: what [`crate::ServerBuilder::config`] checks, and
     /// the config file too — every count and timeout above zero, the heartbeat
     /// ([`HeartbeatConfig::check`]), the limits ([`Limits::check`]) and the stream window
-    /// ([`check_stream_window`]), timers of at most a day ([`MAX_TIMER`]), at most 2^61 − 1
-    /// connections, and a `default_deadline` no longer than `max_deadline` — which, as it
-    /// spans two setters, [`crate::ServerBuilder::serve`] checks (an `InvalidInput` error)
-    /// rather than the setters.
+    /// ([`check_stream_window`]), timers of at most a day ([`MAX_TIMER`]) and at most
+    /// 2^61 − 1 connections. A `default_deadline` above `max_deadline` is clamped to it, as
+    /// any deadline is (the config file refuses the pair when both are given).
     ///
     /// # Errors
     /// The first setting at fault (`"max_in_flight"`, `"heartbeat.interval"`) and why.
@@ -540,15 +539,6 @@ impl ServerConfig {
             "default_stream_deadline",
             self.default_stream_deadline.is_some_and(|t| t.is_zero()),
         )?;
-        if self.default_deadline > self.max_deadline {
-            return Err((
-                "default_deadline",
-                format!(
-                    "{:?} is above max_deadline {:?}",
-                    self.default_deadline, self.max_deadline
-                ),
-            ));
-        }
         self.heartbeat.check()?;
         self.limits.check()?;
         check_stream_window(self.stream_window).map_err(|why| ("stream_window", why))

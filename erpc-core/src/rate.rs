@@ -100,8 +100,11 @@ impl Rate {
         self
     }
 
-    /// A leaky bucket: burst 1, so calls go through evenly spaced, one per period — with a
-    /// [`max_wait`](Rate::max_wait), bursts are smoothed into a steady pace instead of refused.
+    /// A leaky bucket: burst 1, so calls go through evenly spaced, one per period on average
+    /// — with a [`max_wait`](Rate::max_wait), bursts are smoothed into a steady pace instead
+    /// of refused. A waiting call woken late by its timer takes the turn it was due, so the
+    /// next may follow it sooner than a period (by the lateness forgiven: up to a period, at
+    /// least 2 ms); the rate over any longer span is kept.
     pub fn leaky(self) -> Rate {
         self.burst(1)
     }

@@ -553,7 +553,9 @@ impl ServerEndpoint {
                 Some(wait) => deadline::after(now, wait),
                 None => deadline::after(now, deadline::NO_DEADLINE),
             },
-            None => now + config.default_deadline,
+            // Clamped as a deadline the call carried would be: a server given only a
+            // shorter `max_deadline` holds to it (the config file refuses the pair).
+            None => now + config.default_deadline.min(config.max_deadline),
         };
         // Header-level hooks: a refusal here costs no decode and no task.
         let mut admitted = if self.shared.admission.is_empty() {

@@ -445,8 +445,8 @@ impl ServerBuilder {
     /// [`ServerConfig::response_compression`] this build does not support, or an admission
     /// hook's per-method setting naming a service this server does not serve or a method its
     /// service does not have ([`Admission::names`]; the message lists what is served), or
-    /// settings [`ServerConfig::check`] refuses (of those, only a `default_deadline` above
-    /// `max_deadline` gets past the setters: it spans two of them).
+    /// settings [`ServerConfig::check`] refuses (set field by field on a `ServerConfig`
+    /// passed to [`ServerBuilder::config`], they are refused there already).
     pub async fn serve<I, A>(mut self, addrs: I) -> io::Result<ServerHandle>
     where
         I: IntoIterator<Item = A>,
