@@ -331,8 +331,6 @@ const FORGIVEN_MIN: Duration = Duration::from_millis(2);
 /// One bucket and its line of waiting calls.
 pub(crate) struct Bucket {
     limiter: Limiter,
-    /// The limiter's clock's lag, set by the head of the line around its check.
-    lag: Arc<AtomicU64>,
     rate: Rate,
     /// Calls counted in line (admitted to wait, not yet through).
     waiting: AtomicUsize,
@@ -359,11 +357,8 @@ impl Bucket {
     /// settings are invalid (`invalid_argument`).
     pub(crate) fn new(rate: Rate, name: String) -> Result<Arc<Bucket>, Status> {
         let quota = rate.quota(&name)?;
-        let clock = LineClock::default();
-        let lag = clock.lag.clone();
         Ok(Arc::new(Bucket {
-            limiter: RateLimiter::direct_with_clock(quota, clock),
-            lag,
+            limiter: RateLimiter::direct_with_clock(quota, LineClock::default()),
             max_waiting: rate.waiting_bound(),
             rate,
             waiting: AtomicUsize::new(0),
@@ -478,9 +473,10 @@ impl Place {
                     Duration::from(now.duration_since(due))
                 });
                 let lag = u64::try_from(late.min(forgiven).as_nanos()).unwrap_or(0);
-                bucket.lag.store(lag, Ordering::Relaxed);
+                let clock_lag = &bucket.limiter.clock().lag;
+                clock_lag.store(lag, Ordering::Relaxed);
                 let checked = bucket.limiter.check();
-                bucket.lag.store(0, Ordering::Relaxed);
+                clock_lag.store(0, Ordering::Relaxed);
                 let wait = match checked {
                     Ok(()) => return,
                     Err(not_until) => {
